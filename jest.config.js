@@ -1,0 +1,27 @@
+// Tests run as native ES modules (aedes and @stomp/tcp-wrapper ship ESM only), compiled by swc.
+// Workspace packages are mapped to their TypeScript sources so tests never need a build first.
+const swc = [
+  '@swc/jest',
+  {
+    jsc: { parser: { syntax: 'typescript' }, target: 'es2022', keepClassNames: true },
+    module: { type: 'es6' },
+    sourceMaps: 'inline',
+  },
+];
+
+const common = {
+  extensionsToTreatAsEsm: ['.ts'],
+  transform: { '^.+\\.ts$': swc },
+  moduleNameMapper: {
+    '^@ferry/([a-z0-9-]+)$': '<rootDir>/packages/$1/src/index.ts',
+    '^(\\.{1,2}/.*)\\.js$': '$1',
+  },
+  testEnvironment: 'node',
+};
+
+export default {
+  projects: [
+    { ...common, displayName: 'unit', testMatch: ['<rootDir>/packages/*/src/**/*.test.ts', '<rootDir>/packages/*/test/**/*.test.ts'] },
+    { ...common, displayName: 'integration', testMatch: ['<rootDir>/integration/**/*.test.ts'] },
+  ],
+};

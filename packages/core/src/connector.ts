@@ -1,0 +1,135 @@
+import type { z } from 'zod';
+import type { Logger } from './logger.js';
+import type { Metrics } from './metrics.js';
+import type { GatewayMessage, Protocol } from './message.js';
+import type { Settlement } from './settlement.js';
+
+/**
+ * Address syntaxes the router understands (see packages/router):
+ * - `mqtt`: levels separated by `/`; patterns use `+` (one level) and `#` (the rest, last only)
+ * - `amqp`: AMQP 0-9-1 topic words separated by `.`; patterns use `*` (one word), `#` (zero or more)
+ * - `stomp`: destinations `/topic/a.b`, `/queue/q`, `/exchange/x/rk`, `/amq/queue/q`;
+ *   the part after the prefix is dot-separated and matched as `amqp`
+ * - `amqp10`: AMQP 1.0 addresses, dot-separated words matched as `amqp`
+ */
+export type AddressSyntax = 'mqtt' | 'amqp' | 'stomp' | 'amqp10';
+
+/** What a connector type can do, for validation, docs and the conformance suite. */
+export interface Capabilities {
+  /** can give a message back to its source (release / requeue) */
+  readonly release: boolean;
+  /** can refuse a message without redelivery (reject) */
+  readonly reject: boolean;
+  /** keeps the order of messages from one source address */
+  readonly ordered: boolean;
+  /** an embedded server that clients connect to (vs. a client of a broker) */
+  readonly listener: boolean;
+}
+
+/** One `from` of a route, after its connector's schema validated it. */
+export interface SourceSpec<F> {
+  readonly route: string;
+  readonly from: F;
+}
+
+export interface InboundDelivery {
+  readonly message: GatewayMessage;
+  /** settled by the engine once every destination confirmed (or failed) */
+  readonly settlement: Settlement;
+  /**
+   * The routes this delivery belongs to, when the connector knows (a queue Ferry declared for
+   * one route, MQTT 5 subscription identifiers). When absent, the engine matches the message's
+   * source address against the patterns of every route whose `from` names this connector.
+   */
+  readonly routes?: readonly string[];
+}
+
+export type DeliveryHandler = (delivery: InboundDelivery) => void;
+
+/** A sink's destination after templates were filled: the connector's `to` type. */
+export interface Sink<T> {
+  /**
+   * Send `message` to `to`. Resolves only when the far side confirmed it (publisher confirm,
+   * PUBACK, disposition `accepted`, RECEIPT) or, for at-most-once messages, when it was
+   * written. Rejects with a FerryError (`permanent` when retrying cannot help).
+   */
+  write(message: GatewayMessage, to: T): Promise<void>;
+}
+
+export type ConnectorState = 'idle' | 'connecting' | 'up' | 'down' | 'stopping' | 'stopped';
+
+/**
+ * A live connector. The constructor does no I/O; `start` and `stop` are idempotent.
+ * The gateway calls `start` on every connector, then `openSources` on those that are sources,
+ * and on shutdown `closeSources` (stop taking new messages), waits for in-flight messages,
+ * then `stop`.
+ */
+export interface Connector<F = unknown, T = unknown> {
+  readonly name: string;
+  readonly type: string;
+  readonly state: ConnectorState;
+  start(): Promise<void>;
+  stop(): Promise<void>;
+  /** Begin delivering messages for these sources (every route whose `from` names this connector). */
+  openSources?(specs: readonly SourceSpec<F>[], deliver: DeliveryHandler): Promise<void>;
+  /** Stop taking new messages; in-flight ones may still settle. Idempotent. */
+  closeSources?(): Promise<void>;
+  readonly sink?: Sink<T>;
+}
+
+export interface ConnectorContext {
+  readonly gatewayId: string;
+  readonly logger: Logger;
+  readonly metrics: Metrics;
+  /** resolved against the route file's folder (for TLS files, spool folders) */
+  readonly baseDir: string;
+}
+
+/**
+ * Everything Ferry knows about one connector type, in one place: its options, the fields of
+ * its `from` and `to`, how its addresses are written, what it can do, and how to make one.
+ * JSON Schema (config/schema.json) and the connector reference are generated from the schemas.
+ */
+export interface ConnectorDefinition<
+  O extends Record<string, unknown> = Record<string, unknown>,
+  F extends Record<string, unknown> = Record<string, unknown>,
+  T extends Record<string, unknown> = Record<string, unknown>,
+> {
+  /** the `type` in the route file, e.g. `mqtt-listener` */
+  readonly type: string;
+  readonly protocol: Protocol;
+  readonly description: string;
+  /** the connector's options, without `type` (unknown keys are errors: use z.strictObject) */
+  readonly options: z.ZodType<O>;
+  /** the fields of a route's `from` besides `connector`; undefined when it cannot be a source */
+  readonly from?: z.ZodType<F>;
+  /** the fields of a route's `to` besides `connector`; undefined when it cannot be a sink */
+  readonly to?: z.ZodType<T>;
+  readonly syntax: AddressSyntax;
+  /**
+   * The pattern a `from` matches messages with, in `syntax`; wildcards in it are what `{1}`…`{n}`
+   * capture. undefined when the source names no pattern (an AMQP queue): the route takes every
+   * message delivered for it.
+   */
+  sourcePattern(from: F): string | undefined;
+  /** the fields of `to` that may hold templates (`{1}`, `{address}`, `{header.NAME}`) */
+  readonly templateFields: readonly (keyof T & string)[];
+  /** TCP ports the connector listens on, for the "port used twice" check */
+  listenPorts(options: O): readonly number[];
+  readonly capabilities: Capabilities;
+  /** build a connector; no I/O here */
+  create(ctx: ConnectorContext, name: string, options: O): Connector<F, T>;
+}
+
+/** A definition with its generic types erased, as held in a registry. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- variance: a registry holds definitions of different option types
+export type AnyConnectorDefinition = ConnectorDefinition<any, any, any>;
+
+/** Identity helper that keeps the generic types of a definition literal. */
+export function defineConnector<
+  O extends Record<string, unknown>,
+  F extends Record<string, unknown>,
+  T extends Record<string, unknown>,
+>(def: ConnectorDefinition<O, F, T>): ConnectorDefinition<O, F, T> {
+  return def;
+}

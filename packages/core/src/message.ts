@@ -1,0 +1,80 @@
+import type { Headers } from './headers.js';
+
+/** The protocols Ferry speaks. */
+export type Protocol = 'mqtt' | 'amqp091' | 'amqp10' | 'stomp';
+
+/** at-most-once: fire and forget (MQTT QoS 0, pre-settled AMQP 1.0, STOMP without receipt). */
+export type DeliveryGuarantee = 'at-most-once' | 'at-least-once';
+
+/** Where a message entered Ferry. */
+export interface MessageSource {
+  /** the connector's name in the route file */
+  readonly connector: string;
+  readonly protocol: Protocol;
+  /**
+   * The address in the source protocol's own syntax: MQTT topic `a/b/c`, AMQP 0-9-1 routing key
+   * `a.b.c`, STOMP destination `/topic/a.b.c`, AMQP 1.0 address.
+   */
+  readonly address: string;
+}
+
+/**
+ * Protocol metadata that has no canonical field, kept under the protocol's namespace so a sink
+ * of the same protocol can restore it (for example `mqtt.payloadFormatIndicator`,
+ * `amqp091.deliveryMode`, `amqp10.messageAnnotations`, `amqp10.encoded`).
+ */
+export type ProtocolMeta = Partial<Record<Protocol, Readonly<Record<string, unknown>>>>;
+
+/**
+ * The one canonical message every adapter converts to and from. docs/mapping.md lists, for
+ * each protocol, which frame field becomes which of these.
+ */
+export interface GatewayMessage {
+  /** the payload: bytes, never re-encoded */
+  readonly body: Buffer;
+  /** application headers, typed, in order */
+  readonly headers: Headers;
+  readonly contentType?: string | undefined;
+  readonly contentEncoding?: string | undefined;
+  readonly messageId?: string | undefined;
+  /** MQTT 5 correlation data is binary; AMQP correlation ids are usually strings */
+  readonly correlationId?: string | Buffer | undefined;
+  readonly replyTo?: string | undefined;
+  /** creation time, ms since the epoch */
+  readonly timestamp?: number | undefined;
+  /**
+   * Absolute expiry, ms since the epoch. Relative TTLs (MQTT message expiry interval,
+   * AMQP expiration) are converted at ingress, so time spent inside Ferry counts against them
+   * (MQTT 5 §3.3.2.3.3: the server forwards the interval minus the time waited).
+   */
+  readonly expiresAt?: number | undefined;
+  /** 0 (lowest) to 9 as in AMQP 0-9-1; AMQP 1.0 allows 0–255, clamped by the sink */
+  readonly priority?: number | undefined;
+  readonly guarantee: DeliveryGuarantee;
+  /** MQTT retain; other protocols carry it as metadata */
+  readonly retain: boolean;
+  /** AMQP 1.0 subject */
+  readonly subject?: string | undefined;
+  readonly userId?: string | undefined;
+  readonly source: MessageSource;
+  readonly meta: ProtocolMeta;
+}
+
+export type MessageInit = Omit<GatewayMessage, 'headers' | 'meta' | 'guarantee' | 'retain'> &
+  Partial<Pick<GatewayMessage, 'headers' | 'meta' | 'guarantee' | 'retain'>>;
+
+/** Build a message with the defaults filled in (no headers, at-least-once, not retained). */
+export function createMessage(init: MessageInit): GatewayMessage {
+  return {
+    ...init,
+    headers: init.headers ?? new Map(),
+    meta: init.meta ?? {},
+    guarantee: init.guarantee ?? 'at-least-once',
+    retain: init.retain ?? false,
+  };
+}
+
+/** A copy with some fields replaced; headers are copied so the original is never changed. */
+export function withChanges(msg: GatewayMessage, changes: Partial<GatewayMessage>): GatewayMessage {
+  return { ...msg, headers: new Map(msg.headers), ...changes };
+}

@@ -1,0 +1,39 @@
+/**
+ * The metrics surface adapters and the engine use; the gateway backs it with prom-client and
+ * serves it on /metrics. Names are fixed here so every connector reports the same series.
+ */
+export type CounterName =
+  | 'messages_received_total' // labels: connector
+  | 'messages_sent_total' // labels: connector
+  | 'messages_routed_total' // labels: route
+  | 'messages_unrouted_total' // labels: connector
+  | 'messages_accepted_total' // labels: connector
+  | 'messages_rejected_total' // labels: connector, reason
+  | 'messages_released_total' // labels: connector, reason
+  | 'messages_dropped_total' // labels: connector, reason
+  | 'sink_failures_total' // labels: connector, route, code
+  | 'connector_reconnects_total' // labels: connector
+  | 'protocol_errors_total'; // labels: connector, code
+
+export type GaugeName =
+  | 'connector_up' // labels: connector
+  | 'messages_in_flight' // labels: route
+  | 'listener_clients'; // labels: connector
+
+export type HistogramName = 'sink_confirm_seconds'; // labels: connector
+
+export type Labels = Readonly<Record<string, string>>;
+
+export interface Metrics {
+  inc(name: CounterName, labels: Labels, value?: number): void;
+  set(name: GaugeName, labels: Labels, value: number): void;
+  add(name: GaugeName, labels: Labels, delta: number): void;
+  observe(name: HistogramName, labels: Labels, value: number): void;
+}
+
+export const noopMetrics: Metrics = {
+  inc: () => undefined,
+  set: () => undefined,
+  add: () => undefined,
+  observe: () => undefined,
+};
