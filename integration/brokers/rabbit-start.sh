@@ -1,0 +1,33 @@
+#!/bin/bash
+# Start RabbitMQ 3.10 (Debian package) in the background as root, no systemd, loopback only.
+# Env knobs: RMQ_DIR RMQ_AMQP_PORT RMQ_MQTT_PORT RMQ_STOMP_PORT RMQ_MGMT_PORT RMQ_DIST_PORT RMQ_EPMD_PORT
+#            RMQ_PLUGINS (default: mqtt,stomp,amqp1_0,management)
+set -euo pipefail
+. "$(dirname "$0")/rabbit-env.sh"
+: "${RMQ_PLUGINS:=rabbitmq_mqtt,rabbitmq_stomp,rabbitmq_amqp1_0,rabbitmq_management}"
+port_free $RMQ_AMQP_PORT $RMQ_MQTT_PORT $RMQ_STOMP_PORT $RMQ_MGMT_PORT $RMQ_DIST_PORT $RMQ_EPMD_PORT
+mkdir -p "$RMQ_DIR/mnesia" "$RMQ_DIR/log"
+cat > "$RMQ_DIR/rabbitmq.conf" <<CONF
+listeners.tcp.default = 127.0.0.1:$RMQ_AMQP_PORT
+loopback_users.guest = true
+mqtt.listeners.tcp.default = 127.0.0.1:$RMQ_MQTT_PORT
+mqtt.allow_anonymous = true
+mqtt.default_user = guest
+mqtt.default_pass = guest
+mqtt.vhost = /
+mqtt.exchange = amq.topic
+stomp.listeners.tcp.1 = 127.0.0.1:$RMQ_STOMP_PORT
+management.tcp.ip = 127.0.0.1
+management.tcp.port = $RMQ_MGMT_PORT
+log.console = false
+log.file.level = info
+CONF
+echo "[${RMQ_PLUGINS}]." > "$RMQ_DIR/enabled_plugins"
+echo '[].' > "$RMQ_DIR/advanced.config"
+# our own epmd (foreground child => we know its PID), loopback only, private port
+EPMD=$(ls /usr/lib/erlang/erts-*/bin/epmd | head -1)
+nohup "$EPMD" -address 127.0.0.1 -port "$RMQ_EPMD_PORT" > "$RMQ_DIR/log/epmd.log" 2>&1 < /dev/null &
+echo $! > "$RMQ_DIR/epmd.pid"
+HOME="$RMQ_DIR" nohup "$RMQ_BIN/rabbitmq-server" > "$RMQ_DIR/log/stdout.log" 2>&1 < /dev/null &
+echo $! > "$RMQ_DIR/launcher.pid"
+echo "rabbitmq launcher pid $! (beam pid will be in $RABBITMQ_PID_FILE), epmd pid $(cat "$RMQ_DIR/epmd.pid")"

@@ -1,0 +1,4 @@
+export * from './ports.js';
+export * from './brokers.js';
+export * from './wait.js';
+export * from './tally.js';
