@@ -1,0 +1,58 @@
+import { escapeHeader } from './escape.js';
+import type { HeaderEntry, StompVersion } from './frame.js';
+
+const UNESCAPED_COMMANDS = new Set(['CONNECT', 'STOMP', 'CONNECTED']);
+/** Frames that carry a body (STOMP 1.2 §Body: only SEND, MESSAGE and ERROR frames MAY). */
+const BODY_COMMANDS = new Set(['SEND', 'MESSAGE', 'ERROR']);
+
+export interface EncodeResult {
+  readonly bytes: Buffer;
+  /** names of headers left out because this version cannot represent them */
+  readonly dropped: readonly string[];
+}
+
+/**
+ * Encode a frame for a peer speaking `version`.
+ *
+ * - Header names and values are escaped for the version ({@link escapeHeader}); CONNECT and
+ *   CONNECTED never are (STOMP 1.2 §Value Encoding). A value can therefore never end its line,
+ *   start a new header or end the frame: CR, LF and NUL are escaped or removed.
+ * - A header the version cannot represent (1.0 names with `:`, CR or LF) is dropped and named
+ *   in `dropped`.
+ * - Any `content-length` in `headers` is ignored and one is always written for frames that
+ *   carry a body (STOMP 1.2 §Header content-length: "SHOULD be included"), so a body may
+ *   contain NUL octets.
+ * - Headers are written in the given order; the caller puts protocol headers first, so a
+ *   repeated header from an application can never override one (the first one wins,
+ *   STOMP 1.2 §Repeated Header Entries).
+ */
+export function encodeFrameDetailed(command: string, headers: Iterable<HeaderEntry>, body: Buffer | undefined, version: StompVersion): EncodeResult {
+  const escaped = !UNESCAPED_COMMANDS.has(command);
+  const dropped: string[] = [];
+  let head = command + '\n';
+  for (const [name, value] of headers) {
+    if (name === 'content-length') continue;
+    const n = escapeHeader(name, version, escaped, true);
+    const v = escapeHeader(value, version, escaped, false);
+    if (n === undefined || v === undefined) {
+      dropped.push(name);
+      continue;
+    }
+    head += `${n}:${v}\n`;
+  }
+  const withBody = body !== undefined && (body.length > 0 || BODY_COMMANDS.has(command));
+  if (withBody) head += `content-length:${body.length}\n`;
+  head += '\n';
+  const h = Buffer.from(head, 'utf8');
+  const bytes = withBody ? Buffer.concat([h, body, NUL_BYTE], h.length + body.length + 1) : Buffer.concat([h, NUL_BYTE], h.length + 1);
+  return { bytes, dropped };
+}
+
+export function encodeFrame(command: string, headers: Iterable<HeaderEntry>, body: Buffer | undefined, version: StompVersion): Buffer {
+  return encodeFrameDetailed(command, headers, body, version).bytes;
+}
+
+const NUL_BYTE = Buffer.from([0]);
+
+/** A heart-beat: one EOL (STOMP 1.2 §Heart-beating). */
+export const HEARTBEAT = Buffer.from('\n');

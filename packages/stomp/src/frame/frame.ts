@@ -1,0 +1,36 @@
+/**
+ * A STOMP frame as it travels on the wire, after decoding (STOMP 1.2 §STOMP Frames):
+ * a command, an ordered list of headers (repeats kept, see {@link headerValue}) and a body of
+ * bytes. Header names and values are the decoded (unescaped) strings.
+ */
+export type StompVersion = '1.0' | '1.1' | '1.2';
+
+export const STOMP_VERSIONS: readonly StompVersion[] = ['1.0', '1.1', '1.2'];
+
+export type HeaderEntry = readonly [name: string, value: string];
+
+export interface StompFrame {
+  readonly command: string;
+  readonly headers: readonly HeaderEntry[];
+  readonly body: Buffer;
+}
+
+/**
+ * The value of a header. STOMP 1.2 §Repeated Header Entries: "If a client or a server receives
+ * repeated frame header entries, only the first header entry SHOULD be used as the value of
+ * header entry." The first occurrence therefore wins, in every version.
+ */
+export function headerValue(frame: Pick<StompFrame, 'headers'>, name: string): string | undefined {
+  for (const [n, v] of frame.headers) if (n === name) return v;
+  return undefined;
+}
+
+/** Build a frame; headers with an undefined value are left out. */
+export function frame(command: string, headers: Readonly<Record<string, string | undefined>> | readonly HeaderEntry[] = [], body: Buffer = EMPTY): StompFrame {
+  const list: HeaderEntry[] = [];
+  if (Array.isArray(headers)) list.push(...(headers as readonly HeaderEntry[]));
+  else for (const [n, v] of Object.entries(headers as Readonly<Record<string, string | undefined>>)) if (v !== undefined) list.push([n, v]);
+  return { command, headers: list, body };
+}
+
+export const EMPTY = Buffer.alloc(0);

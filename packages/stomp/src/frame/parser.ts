@@ -1,0 +1,277 @@
+import { unescapeHeader } from './escape.js';
+import { StompFrameError } from './frame-error.js';
+import type { HeaderEntry, StompFrame, StompVersion } from './frame.js';
+
+/**
+ * Size limits, checked while parsing, before anything past them is buffered
+ * (STOMP 1.2 §Size Limits: a server may limit the number of headers, the length of a header
+ * line and the size of a body, and must tell the client with an ERROR frame).
+ */
+export interface FrameLimits {
+  /** command line + header block + body, in bytes (EOLs included) */
+  readonly maxFrameBytes: number;
+  readonly maxHeaders: number;
+  /** one command or header line, without its EOL */
+  readonly maxHeaderLineBytes: number;
+  readonly maxBodyBytes: number;
+}
+
+export const DEFAULT_FRAME_LIMITS: FrameLimits = {
+  maxFrameBytes: 1024 * 1024,
+  maxHeaders: 100,
+  maxHeaderLineBytes: 8 * 1024,
+  maxBodyBytes: 1024 * 1024,
+};
+
+/** Frames that are never escaped (STOMP 1.2 §Value Encoding). */
+const UNESCAPED_COMMANDS = new Set(['CONNECT', 'STOMP', 'CONNECTED']);
+const COMMAND = /^[A-Z]+$/;
+const LF = 0x0a;
+const CR = 0x0d;
+const NUL = 0x00;
+
+type State = 'idle' | 'command' | 'headers' | 'body-length' | 'body-end' | 'body-nul' | 'stopped';
+
+/**
+ * A streaming STOMP frame parser. Feed it TCP chunks as they come ({@link push}); frames may be
+ * split anywhere and several may share a chunk. Each complete frame goes to `onFrame`
+ * synchronously, so a handler can change {@link version} (after CONNECT) before the next frame
+ * of the same chunk is decoded.
+ *
+ * Line endings: STOMP 1.2 §Augmented BNF allows `\r\n` as well as `\n`. A CR right before the
+ * LF is removed in every version (1.0 and 1.1 have no way to put a CR at the end of a header
+ * anyway, and some 1.0/1.1 clients send CRLF).
+ *
+ * Heart-beats (STOMP 1.2 §Heart-beating) are EOLs between frames; they are skipped.
+ *
+ * `push` throws a {@link StompFrameError} on the first violation; the parser then stops and
+ * drops what it buffered. Frames completed earlier in the same chunk were already delivered.
+ */
+export class FrameParser {
+  /**
+   * The negotiated version; undefined before CONNECT. Until then nothing is unescaped (CONNECT
+   * is never escaped, and any other frame is refused by the server anyway).
+   */
+  version: StompVersion | undefined;
+  readonly #limits: FrameLimits;
+  readonly #onFrame: (frame: StompFrame) => void;
+  #state: State = 'idle';
+  #line: Buffer[] = [];
+  #lineLen = 0;
+  #frameBytes = 0;
+  #command = '';
+  #headers: HeaderEntry[] = [];
+  #contentLength = -1;
+  #body: Buffer[] = [];
+  #bodyLen = 0;
+
+  constructor(onFrame: (frame: StompFrame) => void, limits: Partial<FrameLimits> = {}, version?: StompVersion) {
+    this.#onFrame = onFrame;
+    this.#limits = { ...DEFAULT_FRAME_LIMITS, ...limits };
+    this.version = version;
+  }
+
+  /** Bytes held for the frame in progress (bounded by the limits). */
+  get bufferedBytes(): number {
+    return this.#lineLen + this.#bodyLen;
+  }
+
+  /** true between frames (nothing partial held) */
+  get idle(): boolean {
+    return this.#state === 'idle';
+  }
+
+  get stopped(): boolean {
+    return this.#state === 'stopped';
+  }
+
+  /** Stop parsing for good and drop what was buffered (after an error, or on close). */
+  stop(): void {
+    this.#state = 'stopped';
+    this.#reset();
+  }
+
+  push(chunk: Buffer): void {
+    let pos = 0;
+    const len = chunk.length;
+    try {
+      while (pos < len) {
+        switch (this.#state) {
+          case 'stopped':
+            return;
+          case 'idle': {
+            const b = chunk[pos];
+            // Heart-beat EOLs between frames (STOMP 1.2 §Heart-beating).
+            if (b === LF || b === CR) {
+              pos++;
+              continue;
+            }
+            this.#state = 'command';
+            break;
+          }
+          case 'command':
+          case 'headers': {
+            const nl = chunk.indexOf(LF, pos);
+            const end = nl < 0 ? len : nl;
+            const part = chunk.subarray(pos, end);
+            if (this.#lineLen + part.length > this.#limits.maxHeaderLineBytes + 1) {
+              // +1: the CR of a CRLF is not part of the line; it is checked exactly below.
+              throw this.#lineTooLong(this.#lineLen + part.length);
+            }
+            this.#addFrameBytes(part.length + (nl < 0 ? 0 : 1));
+            if (part.length > 0) {
+              this.#line.push(part);
+              this.#lineLen += part.length;
+            }
+            if (nl < 0) return;
+            pos = nl + 1;
+            this.#endLine();
+            break;
+          }
+          case 'body-length': {
+            const need = this.#contentLength - this.#bodyLen;
+            const take = Math.min(need, len - pos);
+            if (take > 0) {
+              this.#body.push(chunk.subarray(pos, pos + take));
+              this.#bodyLen += take;
+              pos += take;
+            }
+            if (this.#bodyLen === this.#contentLength) this.#state = 'body-end';
+            break;
+          }
+          case 'body-end': {
+            // STOMP 1.2 §Body: the body is followed by the NULL octet even with content-length.
+            if (chunk[pos] !== NUL) {
+              throw new StompFrameError('missing-nul', `frame ${this.#command}: no NUL octet after the ${this.#contentLength} body bytes of content-length`);
+            }
+            pos++;
+            this.#addFrameBytes(1);
+            this.#emit();
+            break;
+          }
+          case 'body-nul': {
+            const z = chunk.indexOf(NUL, pos);
+            const end = z < 0 ? len : z;
+            const n = end - pos;
+            if (this.#bodyLen + n > this.#limits.maxBodyBytes) {
+              throw new StompFrameError('limit-body-size', `frame ${this.#command}: body larger than ${this.#limits.maxBodyBytes} bytes`, { limit: this.#limits.maxBodyBytes });
+            }
+            this.#addFrameBytes(n + (z < 0 ? 0 : 1));
+            if (n > 0) {
+              this.#body.push(chunk.subarray(pos, end));
+              this.#bodyLen += n;
+            }
+            if (z < 0) return;
+            pos = z + 1;
+            this.#emit();
+            break;
+          }
+        }
+      }
+    } catch (err) {
+      this.stop();
+      throw err;
+    }
+  }
+
+  #addFrameBytes(n: number): void {
+    this.#frameBytes += n;
+    if (this.#frameBytes > this.#limits.maxFrameBytes) {
+      throw new StompFrameError('limit-frame-size', `frame larger than ${this.#limits.maxFrameBytes} bytes`, { limit: this.#limits.maxFrameBytes });
+    }
+  }
+
+  #lineTooLong(n: number): StompFrameError {
+    return new StompFrameError('limit-header-line', `header line longer than ${this.#limits.maxHeaderLineBytes} bytes (${n} so far)`, {
+      limit: this.#limits.maxHeaderLineBytes,
+    });
+  }
+
+  #takeLine(): string {
+    let buf = this.#line.length === 1 ? (this.#line[0] as Buffer) : Buffer.concat(this.#line, this.#lineLen);
+    if (buf.length > 0 && buf[buf.length - 1] === CR) buf = buf.subarray(0, buf.length - 1);
+    if (buf.length > this.#limits.maxHeaderLineBytes) throw this.#lineTooLong(buf.length);
+    this.#line = [];
+    this.#lineLen = 0;
+    return buf.toString('utf8');
+  }
+
+  #endLine(): void {
+    const line = this.#takeLine();
+    if (this.#state === 'command') {
+      if (!COMMAND.test(line)) {
+        throw new StompFrameError('bad-command', `not a STOMP command: ${JSON.stringify(line.slice(0, 40))}`);
+      }
+      this.#command = line;
+      this.#state = 'headers';
+      return;
+    }
+    if (line === '') {
+      this.#endHeaders();
+      return;
+    }
+    if (this.#headers.length >= this.#limits.maxHeaders) {
+      throw new StompFrameError('limit-header-count', `frame ${this.#command}: more than ${this.#limits.maxHeaders} headers`, { limit: this.#limits.maxHeaders });
+    }
+    // STOMP 1.2 §Augmented BNF: header = header-name ":" header-value; the first colon splits
+    // (later colons belong to the value where the version allows them unescaped).
+    const colon = line.indexOf(':');
+    if (colon <= 0) {
+      throw new StompFrameError('bad-header', `frame ${this.#command}: header line without a name and colon: ${JSON.stringify(line.slice(0, 40))}`);
+    }
+    const version = this.version ?? '1.0';
+    const escaped = !UNESCAPED_COMMANDS.has(this.#command);
+    const name = unescapeHeader(line.slice(0, colon), version, escaped);
+    const value = unescapeHeader(line.slice(colon + 1), version, escaped);
+    if (!name.ok || !value.ok) {
+      const seq = !name.ok ? name.sequence : !value.ok ? value.sequence : '';
+      // STOMP 1.2 §Value Encoding: undefined escape sequences MUST be a fatal protocol error.
+      throw new StompFrameError('bad-escape', `frame ${this.#command}: undefined escape sequence ${JSON.stringify(seq)} in a header (STOMP ${version})`);
+    }
+    this.#headers.push([name.value, value.value]);
+  }
+
+  #endHeaders(): void {
+    // Repeated headers: the first wins (STOMP 1.2 §Repeated Header Entries).
+    const cl = this.#headers.find(([n]) => n === 'content-length');
+    if (cl === undefined) {
+      this.#state = 'body-nul';
+      return;
+    }
+    // STOMP 1.2 §Header content-length: an octet count; anything but digits is an error.
+    if (!/^[0-9]{1,15}$/.test(cl[1].trim())) {
+      throw new StompFrameError('bad-content-length', `frame ${this.#command}: content-length ${JSON.stringify(cl[1].slice(0, 20))} is not a byte count`);
+    }
+    const n = Number(cl[1].trim());
+    if (n > this.#limits.maxBodyBytes) {
+      throw new StompFrameError('limit-body-size', `frame ${this.#command}: content-length ${n} is larger than ${this.#limits.maxBodyBytes} bytes`, { limit: this.#limits.maxBodyBytes });
+    }
+    // Refuse before buffering a single body byte: header block + body + NUL.
+    if (this.#frameBytes + n + 1 > this.#limits.maxFrameBytes) {
+      throw new StompFrameError('limit-frame-size', `frame ${this.#command}: ${this.#frameBytes + n + 1} bytes is larger than ${this.#limits.maxFrameBytes} bytes`, {
+        limit: this.#limits.maxFrameBytes,
+      });
+    }
+    this.#contentLength = n;
+    this.#state = n === 0 ? 'body-end' : 'body-length';
+  }
+
+  #emit(): void {
+    const body = this.#body.length === 0 ? Buffer.alloc(0) : this.#body.length === 1 ? Buffer.from(this.#body[0] as Buffer) : Buffer.concat(this.#body, this.#bodyLen);
+    const f: StompFrame = { command: this.#command, headers: this.#headers, body };
+    this.#reset();
+    this.#state = 'idle';
+    this.#onFrame(f);
+  }
+
+  #reset(): void {
+    this.#line = [];
+    this.#lineLen = 0;
+    this.#frameBytes = 0;
+    this.#command = '';
+    this.#headers = [];
+    this.#contentLength = -1;
+    this.#body = [];
+    this.#bodyLen = 0;
+  }
+}
