@@ -1,0 +1,67 @@
+import { parseStompDestination, renderAddress, separatorOf, splitAddress, translateAddress } from './addresses.js';
+
+describe('address model', () => {
+  it('separators: mqtt "/", others "."', () => {
+    expect(separatorOf('mqtt')).toBe('/');
+    expect(separatorOf('amqp')).toBe('.');
+    expect(separatorOf('amqp10')).toBe('.');
+    expect(separatorOf('stomp')).toBe('.');
+  });
+
+  it('splits addresses into levels per syntax', () => {
+    expect(splitAddress('mqtt', 'a/b/c')).toEqual(['a', 'b', 'c']);
+    expect(splitAddress('mqtt', '/a//b')).toEqual(['', 'a', '', 'b']);
+    expect(splitAddress('amqp', 'a.b.c')).toEqual(['a', 'b', 'c']);
+    expect(splitAddress('amqp', '')).toEqual([]);
+    expect(splitAddress('amqp10', 'a.b')).toEqual(['a', 'b']);
+    expect(splitAddress('stomp', '/topic/a.b.c')).toEqual(['a', 'b', 'c']);
+    expect(splitAddress('stomp', '/queue/q')).toEqual(['q']);
+    expect(splitAddress('stomp', '/queue/orders.eu')).toEqual(['orders.eu']);
+    expect(splitAddress('stomp', '/amq/queue/q')).toEqual(['q']);
+    expect(splitAddress('stomp', '/exchange/x/a.b')).toEqual(['a', 'b']);
+    expect(splitAddress('stomp', '/exchange/x')).toEqual([]);
+    expect(splitAddress('stomp', '/temp-queue/t')).toEqual(['temp-queue/t']);
+  });
+
+  it('renders levels per syntax', () => {
+    expect(renderAddress('mqtt', ['a', 'b'])).toBe('a/b');
+    expect(renderAddress('amqp', ['a', 'b'])).toBe('a.b');
+    expect(renderAddress('amqp10', ['a', 'b'])).toBe('a.b');
+    expect(renderAddress('stomp', ['a', 'b'])).toBe('/topic/a.b');
+  });
+
+  it('translates between every pair of syntaxes', () => {
+    expect(translateAddress('mqtt', 'a/b/c', 'amqp')).toBe('a.b.c');
+    expect(translateAddress('mqtt', 'a/b/c', 'amqp10')).toBe('a.b.c');
+    expect(translateAddress('mqtt', 'a/b/c', 'stomp')).toBe('/topic/a.b.c');
+    expect(translateAddress('mqtt', 'a/b/c', 'mqtt')).toBe('a/b/c');
+    expect(translateAddress('amqp', 'a.b.c', 'mqtt')).toBe('a/b/c');
+    expect(translateAddress('amqp', 'a.b.c', 'stomp')).toBe('/topic/a.b.c');
+    expect(translateAddress('amqp', 'a.b.c', 'amqp10')).toBe('a.b.c');
+    expect(translateAddress('amqp10', 'a.b', 'mqtt')).toBe('a/b');
+    expect(translateAddress('amqp10', 'a.b', 'amqp')).toBe('a.b');
+    expect(translateAddress('stomp', '/topic/a.b.c', 'mqtt')).toBe('a/b/c');
+    expect(translateAddress('stomp', '/topic/a.b.c', 'amqp')).toBe('a.b.c');
+    expect(translateAddress('stomp', '/exchange/x/a.b', 'mqtt')).toBe('a/b');
+    expect(translateAddress('stomp', '/queue/q', 'mqtt')).toBe('q');
+    expect(translateAddress('stomp', '/amq/queue/q', 'amqp10')).toBe('q');
+    // within STOMP a destination is kept as it is
+    expect(translateAddress('stomp', '/queue/q', 'stomp')).toBe('/queue/q');
+  });
+
+  it('does not escape separators inside a level (same as RabbitMQ MQTT plugin)', () => {
+    expect(translateAddress('mqtt', 'v1.2/temp', 'amqp')).toBe('v1.2.temp');
+    expect(translateAddress('amqp', 'v1.2.temp', 'mqtt')).toBe('v1/2/temp');
+    expect(translateAddress('amqp', 'a/b.c', 'mqtt')).toBe('a/b/c');
+  });
+
+  it('parses STOMP destinations', () => {
+    expect(parseStompDestination('/topic/a')).toEqual({ kind: 'topic', rest: 'a' });
+    expect(parseStompDestination('/exchange/x/a/b')).toEqual({ kind: 'exchange', exchange: 'x', rest: 'a/b' });
+    expect(parseStompDestination('/exchange/x')).toEqual({ kind: 'exchange', exchange: 'x', rest: '' });
+    expect(parseStompDestination('/amq/queue/q')).toEqual({ kind: 'amq-queue', rest: 'q' });
+    expect(parseStompDestination('/queue/q')).toEqual({ kind: 'queue', rest: 'q' });
+    expect(parseStompDestination('/other/q')).toBeUndefined();
+    expect(parseStompDestination('/topic')).toBeUndefined();
+  });
+});

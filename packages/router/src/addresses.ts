@@ -1,0 +1,109 @@
+import type { AddressSyntax } from '@ferry/core';
+
+/**
+ * The address model: every address is a list of levels (MQTT topic levels, AMQP topic words),
+ * written with its syntax's separator. Translating an address between syntaxes splits it into
+ * levels in the source syntax and joins them in the target syntax:
+ *
+ *   MQTT `a/b/c`  ⇄  AMQP 0-9-1 routing key `a.b.c`  ⇄  STOMP `/topic/a.b.c`  ⇄  AMQP 1.0 `a.b.c`
+ *
+ * Ambiguity, on purpose: a level that contains the target's separator is not escaped. An MQTT
+ * topic `v1.2/temp` has two levels (`v1.2`, `temp`) but renders as routing key `v1.2.temp`,
+ * which AMQP reads as three words; going back yields `v1/2/temp`. RabbitMQ's own MQTT plugin
+ * maps topics the same way (rabbit_mqtt_util `to_amqp`: '/' → '.', `to_mqtt`: '.' → '/', with
+ * no escaping), so Ferry's translation agrees with what RabbitMQ itself puts on `amq.topic`.
+ * Likewise an AMQP word holding '/' becomes several MQTT levels.
+ */
+
+/** The level separator of a syntax: MQTT '/' (MQTT 5 §4.7.1.1), every other syntax '.'. */
+export function separatorOf(syntax: AddressSyntax): '/' | '.' {
+  return syntax === 'mqtt' ? '/' : '.';
+}
+
+/**
+ * A STOMP destination as RabbitMQ's STOMP plugin reads it (rabbitmq.com/stomp.html,
+ * "Destinations"): `/topic/<routing key>` (amq.topic), `/exchange/<name>[/<routing key>]`,
+ * `/queue/<name>` (a queue the plugin declares) and `/amq/queue/<name>` (an existing queue).
+ * `rest` is the routing key (topic, exchange) or the queue name (queue, amq-queue).
+ */
+export type StompDestination =
+  | { readonly kind: 'topic'; readonly rest: string }
+  | { readonly kind: 'exchange'; readonly exchange: string; readonly rest: string }
+  | { readonly kind: 'queue'; readonly rest: string }
+  | { readonly kind: 'amq-queue'; readonly rest: string };
+
+export const STOMP_TOPIC_PREFIX = '/topic/';
+export const STOMP_QUEUE_PREFIX = '/queue/';
+export const STOMP_AMQ_QUEUE_PREFIX = '/amq/queue/';
+export const STOMP_EXCHANGE_PREFIX = '/exchange/';
+
+/** Parse a STOMP destination; undefined when it has none of the known prefixes. */
+export function parseStompDestination(destination: string): StompDestination | undefined {
+  if (destination.startsWith(STOMP_TOPIC_PREFIX)) {
+    return { kind: 'topic', rest: destination.slice(STOMP_TOPIC_PREFIX.length) };
+  }
+  if (destination.startsWith(STOMP_QUEUE_PREFIX)) {
+    return { kind: 'queue', rest: destination.slice(STOMP_QUEUE_PREFIX.length) };
+  }
+  if (destination.startsWith(STOMP_AMQ_QUEUE_PREFIX)) {
+    return { kind: 'amq-queue', rest: destination.slice(STOMP_AMQ_QUEUE_PREFIX.length) };
+  }
+  if (destination.startsWith(STOMP_EXCHANGE_PREFIX)) {
+    const after = destination.slice(STOMP_EXCHANGE_PREFIX.length);
+    const slash = after.indexOf('/');
+    // `/exchange/x` without a routing key publishes with the empty routing key
+    if (slash < 0) return { kind: 'exchange', exchange: after, rest: '' };
+    return { kind: 'exchange', exchange: after.slice(0, slash), rest: after.slice(slash + 1) };
+  }
+  return undefined;
+}
+
+/**
+ * AMQP topic words. The empty routing key has no words (RabbitMQ's topic exchange splits `""`
+ * into `[]`, which `#` matches and `*` does not); `a..b` has an empty middle word.
+ */
+export function splitWords(key: string): string[] {
+  return key === '' ? [] : key.split('.');
+}
+
+/**
+ * The levels of an address written in `syntax`.
+ * - mqtt: split on '/'; empty levels are levels (`/a` is ['', 'a'], MQTT 5 §4.7.1.1)
+ * - amqp, amqp10: split on '.' ({@link splitWords})
+ * - stomp: `/topic/a.b` and `/exchange/x/a.b` → the routing key's words ([a, b]);
+ *   `/queue/q` and `/amq/queue/q` → the queue name as one level ([q]: a queue name is a name,
+ *   not a hierarchy, even when it holds dots); any other destination → itself without its
+ *   leading '/', as one level.
+ */
+export function splitAddress(syntax: AddressSyntax, address: string): string[] {
+  switch (syntax) {
+    case 'mqtt':
+      return address.split('/');
+    case 'amqp':
+    case 'amqp10':
+      return splitWords(address);
+    case 'stomp': {
+      const d = parseStompDestination(address);
+      if (d === undefined) return [address.startsWith('/') ? address.slice(1) : address];
+      if (d.kind === 'queue' || d.kind === 'amq-queue') return [d.rest];
+      return splitWords(d.rest);
+    }
+  }
+}
+
+/** Write `levels` as an address in `syntax`; a STOMP address is a `/topic/` destination. */
+export function renderAddress(syntax: AddressSyntax, levels: readonly string[]): string {
+  const joined = levels.join(separatorOf(syntax));
+  return syntax === 'stomp' ? STOMP_TOPIC_PREFIX + joined : joined;
+}
+
+/**
+ * Translate an address from one syntax to another. Within one syntax the address is kept as it
+ * is (a STOMP `/queue/q` stays `/queue/q` rather than becoming `/topic/q`).
+ */
+export function translateAddress(from: AddressSyntax, address: string, to: AddressSyntax): string {
+  if (from === to) return address;
+  // amqp and amqp10 share the dot-separated word form
+  if ((from === 'amqp' || from === 'amqp10') && (to === 'amqp' || to === 'amqp10')) return address;
+  return renderAddress(to, splitAddress(from, address));
+}

@@ -1,0 +1,171 @@
+import { FerryError, TypedNumber, createMessage, type AddressSyntax, type Headers, type Protocol } from '@ferry/core';
+import { Template, checkRenderedAddress, parseTemplate, type RenderContext } from './templates.js';
+
+function ctx(
+  address: string,
+  sourceSyntax: AddressSyntax,
+  targetSyntax: AddressSyntax,
+  captures: string[][] = [],
+  headers: Headers = new Map(),
+): RenderContext {
+  const protocol: Protocol = sourceSyntax === 'amqp' ? 'amqp091' : sourceSyntax;
+  return {
+    message: createMessage({ body: Buffer.from('x'), headers, source: { connector: 'c', protocol, address } }),
+    captures,
+    sourceSyntax,
+    targetSyntax,
+  };
+}
+
+function thrown(fn: () => unknown): FerryError {
+  try {
+    fn();
+  } catch (err) {
+    expect(err).toBeInstanceOf(FerryError);
+    return err as FerryError;
+  }
+  throw new Error('expected a throw');
+}
+
+describe('template parsing', () => {
+  it('splits literal text and placeholders', () => {
+    const t = parseTemplate('factory.{1}.{2}.temp');
+    expect(t.parts).toEqual([
+      { kind: 'text', text: 'factory.' },
+      { kind: 'capture', index: 1 },
+      { kind: 'text', text: '.' },
+      { kind: 'capture', index: 2 },
+      { kind: 'text', text: '.temp' },
+    ]);
+    expect(t.captureIndexes).toEqual([1, 2]);
+    expect(t.maxCapture).toBe(2);
+    expect(t.isLiteral).toBe(false);
+  });
+
+  it('knows {address} and {header.NAME}, header names may hold dots and dashes', () => {
+    expect(parseTemplate('{address}').parts).toEqual([{ kind: 'address' }]);
+    expect(parseTemplate('{header.x-device.id}/cmd').parts).toEqual([
+      { kind: 'header', name: 'x-device.id' },
+      { kind: 'text', text: '/cmd' },
+    ]);
+  });
+
+  it('{{ and }} are literal braces', () => {
+    const t = parseTemplate('a{{b}}c');
+    expect(t.isLiteral).toBe(true);
+    expect(t.literal).toBe('a{b}c');
+    const u = parseTemplate('{{{1}}}');
+    expect(u.parts).toEqual([
+      { kind: 'text', text: '{' },
+      { kind: 'capture', index: 1 },
+      { kind: 'text', text: '}' },
+    ]);
+    expect(parseTemplate('').literal).toBe('');
+    expect(parseTemplate('plain').literal).toBe('plain');
+  });
+
+  it.each([
+    ['a.{foo}', /unknown placeholder \{foo\} at column 3 of template "a\.\{foo\}"/],
+    ['{0}', /placeholder \{0\} at column 1 of template \"\{0\}\"; wildcard captures are numbered from \{1\}/],
+    ['{}', /empty placeholder \{\}/],
+    ['a{1', /unclosed "\{" at column 2/],
+    ['a{', /unclosed "\{" at column 2/],
+    ['{a{1}', /unclosed "\{" at column 1/],
+    ['a}b', /unmatched "\}" at column 2/],
+    ['{header.}', /names no header/],
+    ['{Address}', /unknown placeholder \{Address\}/],
+    ['{01}', /unknown placeholder \{01\}/],
+    ['{-1}', /unknown placeholder \{-1\}/],
+    ['{ 1}', /unknown placeholder \{ 1\}/],
+  ])('rejects %s', (text, message) => {
+    const e = thrown(() => parseTemplate(text));
+    expect(e.code).toBe('TEMPLATE_INVALID');
+    expect(e.permanent).toBe(true);
+    expect(e.message).toMatch(message);
+  });
+});
+
+describe('template rendering', () => {
+  it('fills captures joined with the TARGET separator (# captures several levels)', () => {
+    const t = Template.parse('out.{1}.{2}');
+    // MQTT source factory/# matched lisbon/line1/temp; amqp sink joins with '.'
+    expect(t.render(ctx('factory/x/lisbon/line1', 'mqtt', 'amqp', [['x'], ['lisbon', 'line1']]))).toBe('out.x.lisbon.line1');
+    // amqp source, mqtt sink joins with '/'
+    const u = Template.parse('out/{1}/{2}');
+    expect(u.render(ctx('a.b.c.d', 'amqp', 'mqtt', [['a'], ['b', 'c', 'd']]))).toBe('out/a/b/c/d');
+    // a # that matched nothing renders empty
+    expect(Template.parse('x.{1}').render(ctx('a', 'amqp', 'amqp', [[]]))).toBe('x.');
+    // stomp sink uses '.'
+    expect(Template.parse('/topic/{1}').render(ctx('a/b/c', 'mqtt', 'stomp', [['b', 'c']]))).toBe('/topic/b.c');
+  });
+
+  it('{address} is the source address translated into the target syntax', () => {
+    const t = Template.parse('{address}');
+    expect(t.render(ctx('a/b/c', 'mqtt', 'amqp'))).toBe('a.b.c');
+    expect(t.render(ctx('a/b/c', 'mqtt', 'stomp'))).toBe('/topic/a.b.c');
+    expect(t.render(ctx('a/b/c', 'mqtt', 'amqp10'))).toBe('a.b.c');
+    expect(t.render(ctx('a/b/c', 'mqtt', 'mqtt'))).toBe('a/b/c');
+    expect(t.render(ctx('a.b.c', 'amqp', 'mqtt'))).toBe('a/b/c');
+    expect(t.render(ctx('a.b.c', 'amqp', 'stomp'))).toBe('/topic/a.b.c');
+    expect(t.render(ctx('a.b.c', 'amqp10', 'mqtt'))).toBe('a/b/c');
+    expect(t.render(ctx('/topic/a.b.c', 'stomp', 'mqtt'))).toBe('a/b/c');
+    expect(t.render(ctx('/topic/a.b.c', 'stomp', 'amqp'))).toBe('a.b.c');
+    expect(t.render(ctx('/queue/q', 'stomp', 'amqp'))).toBe('q');
+    expect(t.render(ctx('/exchange/x/a.b', 'stomp', 'mqtt'))).toBe('a/b');
+    expect(t.render(ctx('/queue/q', 'stomp', 'stomp'))).toBe('/queue/q');
+    expect(Template.parse('mirror/{address}').render(ctx('a.b', 'amqp', 'mqtt'))).toBe('mirror/a/b');
+  });
+
+  it('{header.NAME} uses headerToString', () => {
+    const headers: Headers = new Map<string, import('@ferry/core').HeaderValue>([
+      ['device', 'd-17'],
+      ['n', new TypedNumber('int', 42)],
+      ['flag', true],
+      ['empty', null],
+    ]);
+    const c = ctx('x', 'amqp', 'mqtt', [], headers);
+    expect(Template.parse('{header.device}/cmd/{header.n}/{header.flag}').render(c)).toBe('d-17/cmd/42/true');
+    expect(Template.parse('a{header.empty}b').render(c)).toBe('ab');
+  });
+
+  it('a missing header fails with TEMPLATE_MISSING_VALUE, permanent', () => {
+    const e = thrown(() => Template.parse('{header.device}/cmd').render(ctx('x', 'amqp', 'mqtt')));
+    expect(e.code).toBe('TEMPLATE_MISSING_VALUE');
+    expect(e.permanent).toBe(true);
+    expect(e.message).toMatch(/no value for \{header\.device\}: the message has no header "device"/);
+  });
+
+  it('a capture beyond what matched fails with TEMPLATE_MISSING_VALUE', () => {
+    const e = thrown(() => Template.parse('{1}.{2}').render(ctx('a', 'amqp', 'amqp', [['a']])));
+    expect(e.code).toBe('TEMPLATE_MISSING_VALUE');
+    expect(e.permanent).toBe(true);
+    expect(e.message).toMatch(/no value for \{2\}: the source pattern matched 1 wildcard$/);
+    const f = thrown(() => Template.parse('{1}').render(ctx('a', 'amqp', 'amqp', [])));
+    expect(f.message).toMatch(/matched 0 wildcards/);
+  });
+});
+
+describe('checkRenderedAddress', () => {
+  it('mqtt topics: non-empty, no wildcard, no NUL', () => {
+    expect(() => checkRenderedAddress('mqtt', 'a/b')).not.toThrow();
+    for (const bad of ['', 'a/+', 'a/#', 'a+b', 'a\u0000b']) {
+      const e = thrown(() => checkRenderedAddress('mqtt', bad, '{header.x}'));
+      expect(e.code).toBe('TEMPLATE_INVALID');
+      expect(e.permanent).toBe(true);
+      expect(e.message).toContain('(from template "{header.x}")');
+    }
+  });
+
+  it('amqp routing keys at most 255 bytes (counting UTF-8 bytes)', () => {
+    expect(() => checkRenderedAddress('amqp', 'k'.repeat(255))).not.toThrow();
+    expect(() => checkRenderedAddress('amqp', '')).not.toThrow();
+    expect(thrown(() => checkRenderedAddress('amqp', 'k'.repeat(256))).message).toMatch(/255 bytes/);
+    expect(() => checkRenderedAddress('amqp', 'é'.repeat(128))).toThrow(FerryError);
+  });
+
+  it('stomp destinations non-empty; amqp10 anything', () => {
+    expect(() => checkRenderedAddress('stomp', '')).toThrow(/empty/);
+    expect(() => checkRenderedAddress('stomp', '/topic/a')).not.toThrow();
+    expect(() => checkRenderedAddress('amqp10', '')).not.toThrow();
+  });
+});
