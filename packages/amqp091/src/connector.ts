@@ -1,0 +1,287 @@
+import {
+  Backoff,
+  FerryError,
+  describeError,
+  sleep,
+  type Connector,
+  type ConnectorContext,
+  type ConnectorState,
+  type DeliveryHandler,
+  type GatewayMessage,
+  type Logger,
+  type Sink,
+  type SourceSpec,
+} from '@ferry/core';
+import { QueueConsumer } from './consumer.js';
+import { resolveEndpoint, type Endpoint } from './endpoint.js';
+import type { Amqp091From, Amqp091Options, Amqp091To } from './options.js';
+import { Publisher } from './publisher.js';
+import { Session } from './session.js';
+import { applyTopology, declareRouteQueues, type RouteQueue } from './topology.js';
+
+/** The queue a route consumes: its own `queue`, or the Ferry-owned queue of an exchange source. */
+export function routeQueueName(gatewayId: string, route: string, from: Amqp091From): string {
+  return from.queue ?? `ferry.${gatewayId}.${route}`;
+}
+
+interface QueueGroup {
+  readonly queue: string;
+  readonly routes: string[];
+}
+
+interface Sources {
+  readonly groups: readonly QueueGroup[];
+  readonly routeQueues: readonly RouteQueue[];
+  readonly deliver: DeliveryHandler;
+}
+
+/** What a live session holds besides its connection. */
+interface Live {
+  readonly session: Session;
+  readonly endpoint: Endpoint;
+  readonly publisher: Publisher;
+  consumers: QueueConsumer[];
+}
+
+let sessionCounter = 0;
+
+/**
+ * A client of an AMQP 0-9-1 broker. A reconnect loop (core Backoff, full jitter) owns the
+ * connection: on every connect it declares the topology, opens the publish channel and, when
+ * sources are open, declares the route queues and starts one consumer per queue; any loss ends
+ * the session and the loop starts over. It never gives up and never throws at the gateway for a
+ * broker problem: it logs one line per change of state or of reason, and keeps trying.
+ */
+export class Amqp091Connector implements Connector<Amqp091From, Amqp091To> {
+  readonly name: string;
+  readonly type = 'amqp091';
+  readonly sink: Sink<Amqp091To>;
+  readonly #ctx: ConnectorContext;
+  readonly #options: Amqp091Options;
+  readonly #log: Logger;
+  #state: ConnectorState = 'idle';
+  #loop: Promise<void> | undefined;
+  #abort: AbortController | undefined;
+  #live: Live | undefined;
+  #sources: Sources | undefined;
+  /** the last problem logged, so a retry that fails the same way logs nothing new */
+  #problem: string | undefined;
+  #everUp = false;
+
+  constructor(ctx: ConnectorContext, name: string, options: Amqp091Options) {
+    this.#ctx = ctx;
+    this.name = name;
+    this.#options = options;
+    this.#log = ctx.logger.child({ connector: name });
+    this.sink = { write: (message, to) => this.#write(message, to) };
+  }
+
+  get state(): ConnectorState {
+    return this.#state;
+  }
+
+  /**
+   * Start the reconnect loop. Resolves once the first attempt is over, connected or not: a
+   * broker that is down is a state ('down', retrying), not an error.
+   */
+  async start(): Promise<void> {
+    if (this.#loop !== undefined) return;
+    const abort = new AbortController();
+    this.#abort = abort;
+    let firstDone!: () => void;
+    const first = new Promise<void>((resolve) => (firstDone = resolve));
+    this.#loop = this.#run(abort.signal, firstDone).catch((err: unknown) => {
+      // #run handles its errors; this is a bug guard so the process never sees a rejection.
+      this.#log.error('amqp091 reconnect loop failed', { error: describeError(err) });
+    });
+    await first;
+  }
+
+  async stop(): Promise<void> {
+    const loop = this.#loop;
+    if (loop === undefined) return;
+    if (this.#state !== 'stopped') this.#setState('stopping');
+    this.#abort?.abort(new FerryError('SHUTTING_DOWN', 'connector stopping'));
+    await loop;
+    this.#loop = undefined;
+    this.#setState('stopped');
+  }
+
+  async openSources(specs: readonly SourceSpec<Amqp091From>[], deliver: DeliveryHandler): Promise<void> {
+    const byQueue = new Map<string, QueueGroup>();
+    const routeQueues: RouteQueue[] = [];
+    for (const { route, from } of specs) {
+      const queue = routeQueueName(this.#ctx.gatewayId, route, from);
+      const group = byQueue.get(queue);
+      if (group === undefined) byQueue.set(queue, { queue, routes: [route] });
+      else if (!group.routes.includes(route)) group.routes.push(route);
+      if (from.exchange !== undefined && from.bindingKey !== undefined) {
+        routeQueues.push({ queue, exchange: from.exchange, bindingKey: from.bindingKey, bindingArguments: from.bindingArguments });
+      }
+    }
+    this.#sources = { groups: [...byQueue.values()], routeQueues, deliver };
+    const live = this.#live;
+    if (live !== undefined && !live.session.ended) {
+      try {
+        await this.#startConsumers(live);
+      } catch (err) {
+        // the loop reconnects and tries again, with the same one-line log as a failed connect
+        live.session.lose(describeError(err));
+      }
+    }
+  }
+
+  async closeSources(): Promise<void> {
+    this.#sources = undefined;
+    const live = this.#live;
+    if (live === undefined) return;
+    const consumers = live.consumers;
+    await Promise.all(consumers.map((c) => c.cancel()));
+  }
+
+  // ---- the loop ----
+
+  async #run(signal: AbortSignal, firstDone: () => void): Promise<void> {
+    const backoff = new Backoff({ initialMs: this.#options.reconnect.initialMs, maxMs: this.#options.reconnect.maxMs });
+    const aborted = new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }));
+    while (!signal.aborted) {
+      this.#setState('connecting');
+      let live: Live | undefined;
+      try {
+        live = await this.#connect();
+      } catch (err) {
+        this.#setState('down');
+        this.#report('cannot connect', err);
+      }
+      firstDone();
+      if (live !== undefined) {
+        if (signal.aborted) {
+          await this.#shutdown(live);
+          break;
+        }
+        this.#live = live;
+        backoff.reset();
+        this.#problem = undefined;
+        this.#setState('up');
+        this.#log.info(this.#everUp ? 'reconnected' : 'connected', { url: live.endpoint.display });
+        this.#everUp = true;
+        const reason = await Promise.race([live.session.lost, aborted.then(() => undefined)]);
+        this.#live = undefined;
+        if (reason === undefined || signal.aborted) {
+          await this.#shutdown(live);
+          break;
+        }
+        this.#setState('down');
+        this.#ctx.metrics.inc('connector_reconnects_total', { connector: this.name });
+        this.#log.warn(`connection lost: ${reason}; reconnecting`, { url: live.endpoint.display });
+        this.#problem = reason;
+        await this.#shutdown(live);
+      }
+      try {
+        await sleep(backoff.next(), signal);
+      } catch {
+        break;
+      }
+    }
+  }
+
+  /** One connect attempt: connection, topology, publisher, consumers. All or nothing. */
+  async #connect(): Promise<Live> {
+    const id = ++sessionCounter;
+    const connectionName = this.#options.connectionName ?? `ferry ${this.#ctx.gatewayId} ${this.name}`;
+    const endpoint = await resolveEndpoint(this.#options, this.#ctx.baseDir, connectionName);
+    let session: Session;
+    try {
+      session = await Session.open(endpoint.connect, endpoint.socket, this.#log);
+    } catch (err) {
+      throw new FerryError('CONNECT_FAILED', `${endpoint.display}: ${describeError(err)}`, { cause: err });
+    }
+    try {
+      const admin = await session.channel(this.#log);
+      await applyTopology(admin, this.#options.topology, this.#options.declare);
+      await admin.close();
+      const pubCh = await session.model.createConfirmChannel();
+      const publisher = new Publisher(pubCh, {
+        connector: this.name,
+        idPrefix: `${process.pid.toString(36)}.${id.toString(36)}`,
+        username: endpoint.username,
+        logger: this.#log,
+        metrics: this.#ctx.metrics,
+        checkExchange: (name) => session.checkExchange(name, this.#log),
+        onLost: (reason) => session.lose(reason),
+      });
+      const live: Live = { session, endpoint, publisher, consumers: [] };
+      await this.#startConsumers(live);
+      if (session.ended) throw new FerryError('CONNECT_FAILED', 'connection closed while starting');
+      return live;
+    } catch (err) {
+      await session.close();
+      throw err;
+    }
+  }
+
+  /** Declare the route queues and consume every queue of the open sources not consumed yet. */
+  async #startConsumers(live: Live): Promise<void> {
+    const sources = this.#sources;
+    if (sources === undefined) return;
+    const { session } = live;
+    if (sources.routeQueues.length > 0) {
+      const admin = await session.channel(this.#log);
+      await declareRouteQueues(admin, sources.routeQueues, this.#options.topology);
+      await admin.close();
+    }
+    for (const group of sources.groups) {
+      if (this.#sources !== sources) return; // closeSources ran meanwhile
+      if (live.consumers.some((c) => c.queue === group.queue)) continue;
+      const ch = await session.model.createChannel();
+      const consumer = new QueueConsumer(ch, {
+        connector: this.name,
+        queue: group.queue,
+        routes: group.routes,
+        prefetch: this.#options.prefetch,
+        deliver: sources.deliver,
+        logger: this.#log,
+        metrics: this.#ctx.metrics,
+        onLost: (reason) => session.lose(reason),
+      });
+      live.consumers.push(consumer);
+      try {
+        await consumer.start();
+      } catch (err) {
+        throw new FerryError('CONNECT_FAILED', `consume queue '${group.queue}': ${describeError(err)}`, { cause: err });
+      }
+    }
+  }
+
+  /** Close a session gracefully: consumers first (the broker requeues their unacked), then the rest. */
+  async #shutdown(live: Live): Promise<void> {
+    await Promise.all(live.consumers.map((c) => c.close()));
+    await live.publisher.close();
+    await live.session.close();
+  }
+
+  #write(message: GatewayMessage, to: Amqp091To): Promise<void> {
+    const live = this.#live;
+    if (live === undefined || live.session.ended || !live.publisher.open) {
+      return Promise.reject(new FerryError('NOT_CONNECTED', `amqp091 connector '${this.name}' is not connected (${this.#state})`));
+    }
+    return live.publisher.write(message, to);
+  }
+
+  #setState(state: ConnectorState): void {
+    if (this.#state === state) return;
+    this.#state = state;
+    this.#ctx.metrics.set('connector_up', { connector: this.name }, state === 'up' ? 1 : 0);
+  }
+
+  /** One warn line per distinct problem; the same failure again only at debug. */
+  #report(what: string, err: unknown): void {
+    const reason = describeError(err);
+    if (reason === this.#problem) {
+      this.#log.debug(`${what}: ${reason}; still retrying`);
+      return;
+    }
+    this.#problem = reason;
+    this.#log.warn(`${what}: ${reason}; retrying with backoff up to ${this.#options.reconnect.maxMs} ms`);
+  }
+}

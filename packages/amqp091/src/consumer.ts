@@ -1,0 +1,129 @@
+import type { Channel, ConsumeMessage } from 'amqplib';
+import { FerryError, Settlement, type DeliveryHandler, type Logger, type Metrics, type Outcome } from '@ferry/core';
+import { fromDelivery } from './mapping.js';
+
+export interface ConsumerOptions {
+  readonly connector: string;
+  readonly queue: string;
+  /** every route whose source is this queue */
+  readonly routes: readonly string[];
+  readonly prefetch: number;
+  readonly deliver: DeliveryHandler;
+  readonly logger: Logger;
+  readonly metrics: Metrics;
+  /** the channel closed or the broker cancelled the consumer without Ferry asking */
+  readonly onLost: (reason: string) => void;
+}
+
+/**
+ * One queue consumer on its own channel, so a failure on one queue (deleted, locked) does not
+ * take the others' unacknowledged deliveries with it. Manual acknowledgement (no-ack false)
+ * with a per-consumer prefetch window (basic.qos, global false: per consumer since
+ * RabbitMQ 3.3): that window is the source's backpressure.
+ *
+ * Settlement: accept → basic.ack; reject → basic.nack requeue=false (dead-lettered when the
+ * queue has a DLX); release → basic.nack requeue=true. A delivery tag is only valid on the
+ * channel it came from (AMQP 0-9-1 basic.deliver: the delivery tag is scoped to the channel): once
+ * that channel is gone, settling is a no-op and the broker redelivers the message with
+ * redelivered=true.
+ */
+export class QueueConsumer {
+  readonly #ch: Channel;
+  readonly #opts: ConsumerOptions;
+  #open = true;
+  #closing = false;
+  #consumerTag: string | undefined;
+
+  constructor(ch: Channel, opts: ConsumerOptions) {
+    this.#ch = ch;
+    this.#opts = opts;
+    ch.on('error', (err: Error) => opts.logger.debug('consumer channel error', { queue: opts.queue, error: err.message }));
+    ch.on('close', () => {
+      this.#open = false;
+      if (!this.#closing) opts.onLost(`consumer channel of queue '${opts.queue}' closed by the broker`);
+    });
+  }
+
+  get queue(): string {
+    return this.#opts.queue;
+  }
+
+  async start(): Promise<void> {
+    await this.#ch.prefetch(this.#opts.prefetch, false);
+    const ok = await this.#ch.consume(this.#opts.queue, (msg) => this.#onMessage(msg), { noAck: false });
+    this.#consumerTag = ok.consumerTag;
+  }
+
+  /** Stop taking deliveries (basic.cancel); unsettled ones can still be settled on the open channel. */
+  async cancel(): Promise<void> {
+    const tag = this.#consumerTag;
+    this.#consumerTag = undefined;
+    if (tag === undefined || !this.#open) return;
+    try {
+      await this.#ch.cancel(tag);
+    } catch (err) {
+      this.#opts.logger.debug('basic.cancel failed', { queue: this.#opts.queue, error: err instanceof Error ? err.message : String(err) });
+    }
+  }
+
+  /** Close the channel: the broker requeues every unacknowledged delivery (AMQP 0-9-1: unacked
+   * messages of a closed channel are returned to their queues). */
+  async close(): Promise<void> {
+    if (!this.#open) return;
+    this.#closing = true;
+    this.#consumerTag = undefined;
+    try {
+      await this.#ch.close();
+    } catch {
+      // closed with the connection already
+    }
+  }
+
+  #onMessage(msg: ConsumeMessage | null): void {
+    const { connector, queue, metrics, logger } = this.#opts;
+    if (msg === null) {
+      // basic.cancel from the broker: the queue was deleted or failed over (RabbitMQ consumer
+      // cancel notification). Resume through the reconnect path, which re-declares and re-consumes.
+      this.#consumerTag = undefined;
+      this.#opts.onLost(`consumer of queue '${queue}' was cancelled by the broker`);
+      return;
+    }
+    metrics.inc('messages_received_total', { connector });
+    const message = fromDelivery(msg, { connector, queue, now: Date.now() });
+    const settlement = new Settlement((outcome) => this.#settle(msg, outcome));
+    try {
+      this.#opts.deliver({ message, settlement, routes: this.#opts.routes });
+    } catch (err) {
+      logger.error('delivery handler threw; releasing the message', { queue, error: err instanceof Error ? err.message : String(err) });
+      settlement.release(new FerryError('INTERNAL', 'delivery handler threw', { cause: err }));
+    }
+  }
+
+  #settle(msg: ConsumeMessage, outcome: Outcome): void {
+    const { connector, metrics, logger } = this.#opts;
+    if (!this.#open) {
+      // The tag died with its channel; the broker has requeued the message already.
+      logger.debug('settlement after the channel closed; the broker redelivers', { deliveryTag: msg.fields.deliveryTag, outcome: outcome.kind });
+      return;
+    }
+    try {
+      switch (outcome.kind) {
+        case 'accept':
+          this.#ch.ack(msg);
+          metrics.inc('messages_accepted_total', { connector });
+          break;
+        case 'reject':
+          this.#ch.nack(msg, false, false);
+          metrics.inc('messages_rejected_total', { connector, reason: outcome.reason.code });
+          break;
+        case 'release':
+          this.#ch.nack(msg, false, true);
+          metrics.inc('messages_released_total', { connector, reason: outcome.reason.code });
+          break;
+      }
+    } catch (err) {
+      // The channel is closing: the same as above, the broker redelivers.
+      logger.debug('settlement failed; the broker redelivers', { error: err instanceof Error ? err.message : String(err) });
+    }
+  }
+}

@@ -1,0 +1,24 @@
+import { defineConnector } from '@ferry/core';
+import { Amqp091Connector } from './connector.js';
+import { amqp091From, amqp091Options, amqp091To } from './options.js';
+
+/**
+ * The `amqp091` connector type: a client of an AMQP 0-9-1 broker (RabbitMQ) through amqplib.
+ * Sources consume queues with manual acks; the sink publishes on a confirm channel.
+ */
+export const amqp091Definition = defineConnector({
+  type: 'amqp091',
+  protocol: 'amqp091',
+  description: 'A client of an AMQP 0-9-1 broker (RabbitMQ): consumes queues, publishes to exchanges with publisher confirms.',
+  options: amqp091Options,
+  from: amqp091From,
+  to: amqp091To,
+  syntax: 'amqp',
+  // A queue source has no pattern: its route takes every message the queue delivers. An
+  // exchange source's binding key is its pattern (topic `*` / `#` are what {1}…{n} capture).
+  sourcePattern: (from) => (from.exchange !== undefined ? from.bindingKey : undefined),
+  templateFields: ['exchange', 'routingKey'],
+  listenPorts: () => [],
+  capabilities: { release: true, reject: true, ordered: true, listener: false },
+  create: (ctx, name, options) => new Amqp091Connector(ctx, name, options),
+});

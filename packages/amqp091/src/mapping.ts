@@ -1,0 +1,161 @@
+import { FerryError, createMessage, type GatewayMessage } from '@ferry/core';
+import type { ConsumeMessage, Options } from 'amqplib';
+import { fromFieldTable, headersToFieldTable } from './field-table.js';
+
+/**
+ * basic.deliver + basic properties ⇄ the canonical message. docs/mapping/amqp091.md is the
+ * table of this file; keep them together.
+ */
+
+/**
+ * The header the sink adds to each mandatory publish so a basic.return can be matched to its
+ * publish (the return carries the message's properties back). The amqp091 source drops it on
+ * ingress, so it never travels further than one hop.
+ */
+export const PUBLISH_ID_HEADER = 'x-ferry-publish-id';
+
+/** What meta.amqp091 holds (all optional: a message from another protocol has none). */
+// a type alias (not an interface) so it is assignable to ProtocolMeta's record type
+export type Amqp091Meta = {
+  readonly exchange?: string;
+  readonly routingKey?: string;
+  readonly redelivered?: boolean;
+  readonly deliveryTag?: number;
+  readonly consumerTag?: string;
+  readonly queue?: string;
+  /** 1 non-persistent, 2 persistent (AMQP 0-9-1 basic properties `delivery-mode`) */
+  readonly deliveryMode?: number;
+  readonly type?: string;
+  readonly appId?: string;
+  readonly clusterId?: string;
+  /** the `expiration` property as received (relative ms, a string) */
+  readonly expiration?: string;
+};
+
+function str(v: unknown): string | undefined {
+  return typeof v === 'string' ? v : undefined;
+}
+
+function num(v: unknown): number | undefined {
+  return typeof v === 'number' && Number.isFinite(v) ? v : undefined;
+}
+
+export interface IngressContext {
+  readonly connector: string;
+  readonly queue: string;
+  /** when the delivery arrived, ms since the epoch (expiration is relative to it) */
+  readonly now: number;
+}
+
+/** A delivery from a consumer → the canonical message. */
+export function fromDelivery(msg: ConsumeMessage, ctx: IngressContext): GatewayMessage {
+  const p = msg.properties;
+  const expiration = str(p.expiration);
+  // `expiration` is a relative TTL in ms, as a string (RabbitMQ per-message TTL). RabbitMQ
+  // delivers the property as published, without the time the message waited in the queue, so
+  // the absolute expiry computed here can be later than the broker's; never earlier.
+  const ttl = expiration !== undefined && /^\d+$/.test(expiration) ? Number(expiration) : undefined;
+  const timestamp = num(p.timestamp);
+  const deliveryMode = num(p.deliveryMode);
+  const meta: Amqp091Meta = {
+    exchange: msg.fields.exchange,
+    routingKey: msg.fields.routingKey,
+    redelivered: msg.fields.redelivered,
+    deliveryTag: msg.fields.deliveryTag,
+    consumerTag: msg.fields.consumerTag,
+    queue: ctx.queue,
+    ...(deliveryMode !== undefined ? { deliveryMode } : {}),
+    ...(str(p.type) !== undefined ? { type: str(p.type) } : {}),
+    ...(str(p.appId) !== undefined ? { appId: str(p.appId) } : {}),
+    ...(str(p.clusterId) !== undefined ? { clusterId: str(p.clusterId) } : {}),
+    ...(expiration !== undefined ? { expiration } : {}),
+  };
+  return createMessage({
+    body: msg.content,
+    headers: fromFieldTable(p.headers, PUBLISH_ID_HEADER),
+    contentType: str(p.contentType),
+    contentEncoding: str(p.contentEncoding),
+    messageId: str(p.messageId),
+    correlationId: str(p.correlationId),
+    replyTo: str(p.replyTo),
+    // AMQP 0-9-1 timestamps are seconds since the epoch (spec §4.2.5.4 "timestamp").
+    timestamp: timestamp !== undefined ? timestamp * 1000 : undefined,
+    expiresAt: ttl !== undefined ? ctx.now + ttl : undefined,
+    priority: num(p.priority),
+    userId: str(p.userId),
+    // A consumer with manual acks is at-least-once whatever the delivery mode; the delivery
+    // mode is about the broker's disk, and is kept in meta for an AMQP 0-9-1 sink.
+    guarantee: 'at-least-once',
+    source: { connector: ctx.connector, protocol: 'amqp091', address: msg.fields.routingKey },
+    meta: { amqp091: meta },
+  });
+}
+
+export interface EgressContext {
+  readonly now: number;
+  /** the user this connection authenticated as; RabbitMQ refuses any other `user-id` */
+  readonly username: string | undefined;
+  readonly persistent: boolean | undefined;
+  readonly mandatory: boolean;
+}
+
+export type PublishPlan =
+  | { readonly kind: 'publish'; readonly options: Options.Publish & { headers: Record<string, unknown> } }
+  | { readonly kind: 'expired' };
+
+function shortstr(name: string, v: string | undefined): string | undefined {
+  // Basic properties of type shortstr hold at most 255 bytes (AMQP 0-9-1 §4.2.5.3).
+  if (v !== undefined && Buffer.byteLength(v) > 255) {
+    throw new FerryError('SINK_REJECTED', `property ${name} is ${Buffer.byteLength(v)} bytes; AMQP 0-9-1 allows 255`, { permanent: true });
+  }
+  return v;
+}
+
+function correlationIdString(v: string | Buffer | undefined): string | undefined {
+  if (v === undefined || typeof v === 'string') return v;
+  // correlation-id is a shortstr: binary correlation data (MQTT 5) goes as UTF-8 when it is
+  // valid UTF-8, else as base64.
+  const s = v.toString('utf8');
+  return Buffer.from(s, 'utf8').equals(v) ? s : v.toString('base64');
+}
+
+/** The canonical message → basic.publish options, or 'expired' when its expiry has passed. */
+export function toPublish(message: GatewayMessage, ctx: EgressContext): PublishPlan {
+  const meta = (message.meta.amqp091 ?? {}) as Amqp091Meta;
+  let expiration: string | undefined;
+  if (message.expiresAt !== undefined) {
+    const remaining = Math.ceil(message.expiresAt - ctx.now);
+    if (remaining <= 0) return { kind: 'expired' };
+    expiration = String(remaining);
+  }
+  const persistent =
+    ctx.persistent ?? (meta.deliveryMode !== undefined ? meta.deliveryMode === 2 : message.guarantee === 'at-least-once');
+  const headers = headersToFieldTable(message.headers);
+  const priority =
+    message.priority === undefined || !Number.isFinite(message.priority) ? undefined : Math.min(255, Math.max(0, Math.round(message.priority)));
+  const options: Options.Publish & { headers: Record<string, unknown> } = {
+    headers,
+    persistent,
+    mandatory: ctx.mandatory,
+  };
+  const set = <K extends keyof Options.Publish>(k: K, v: Options.Publish[K] | undefined): void => {
+    if (v !== undefined) options[k] = v;
+  };
+  set('contentType', shortstr('contentType', message.contentType));
+  set('contentEncoding', shortstr('contentEncoding', message.contentEncoding));
+  set('messageId', shortstr('messageId', message.messageId));
+  set('correlationId', shortstr('correlationId', correlationIdString(message.correlationId)));
+  set('replyTo', shortstr('replyTo', message.replyTo));
+  // timestamp is an unsigned 64-bit count of seconds: sub-second precision is lost, and a time
+  // before 1970 cannot be written.
+  set('timestamp', message.timestamp === undefined || message.timestamp < 0 ? undefined : Math.floor(message.timestamp / 1000));
+  set('expiration', expiration);
+  set('priority', priority);
+  set('type', shortstr('type', meta.type));
+  set('appId', shortstr('appId', meta.appId));
+  // RabbitMQ validates user-id against the connection's user and closes the channel with
+  // PRECONDITION_FAILED otherwise (RabbitMQ "Validated User-ID" extension): only pass it on
+  // when it is ours.
+  if (message.userId !== undefined && message.userId === ctx.username) set('userId', message.userId);
+  return { kind: 'publish', options };
+}
