@@ -1,0 +1,198 @@
+import rhea from 'rhea';
+import { createMessage, TypedNumber, withChanges, type GatewayMessage } from '@ferry/core';
+import { decodeOne, encode, type AmqpValue } from './codec.js';
+import { toAmqp10, toGatewayMessage, type Amqp10Meta } from './mapping.js';
+import { parseMessage } from './sections.js';
+
+const ctx = { connector: 'c', address: 'q', presettled: false, format: 0, now: 1_000_000 };
+const meta = (m: GatewayMessage): Amqp10Meta => m.meta.amqp10 as Amqp10Meta;
+
+/** A message as a plain rhea client encodes it, with typed application properties. */
+function rheaEncoded(): Buffer {
+  const t = rhea.types;
+  return rhea.message.encode({
+    durable: true,
+    priority: 7,
+    ttl: 5000,
+    message_id: 'm-1',
+    subject: 'subj',
+    reply_to: 'replies',
+    correlation_id: 'corr-9',
+    content_type: 'application/octet-stream',
+    creation_time: new Date(123_000),
+    group_id: 'g',
+    message_annotations: { 'x-opt-thing': 'ann' },
+    application_properties: {
+      u8: t.wrap_ubyte(200),
+      i16: t.wrap_short(-1234),
+      i32: t.wrap_int(70000),
+      i64: t.wrap_long(-5),
+      ts: t.wrap_timestamp(1_700_000_000_000),
+      bin: t.wrap_binary(Buffer.from([0, 1, 2, 255])),
+      s: 'text',
+      b: true,
+    },
+    body: rhea.message.data_section(Buffer.from([0xde, 0xad, 0xbe, 0xef])),
+  });
+}
+
+describe('AMQP 1.0 codec', () => {
+  it('round-trips every primitive with its exact type', () => {
+    const values: AmqpValue[] = [
+      { type: 'null' },
+      { type: 'boolean', value: true },
+      { type: 'ubyte', value: 255 },
+      { type: 'byte', value: -128 },
+      { type: 'ushort', value: 65535 },
+      { type: 'short', value: -32768 },
+      { type: 'uint', value: 0 },
+      { type: 'uint', value: 200 },
+      { type: 'uint', value: 4294967295 },
+      { type: 'int', value: -5 },
+      { type: 'int', value: 2147483647 },
+      { type: 'ulong', value: 18446744073709551615n },
+      { type: 'long', value: -9223372036854775808n },
+      { type: 'float', value: 1.5 },
+      { type: 'double', value: Math.PI },
+      { type: 'timestamp', value: 1_700_000_000_123n },
+      { type: 'char', value: 0x1f600 },
+      { type: 'uuid', value: Buffer.alloc(16, 7) },
+      { type: 'binary', value: Buffer.alloc(300, 1) },
+      { type: 'string', value: 'héllo' },
+      { type: 'symbol', value: 'amqp:x' },
+      { type: 'list', value: [{ type: 'int', value: 1 }, { type: 'string', value: 'x' }] },
+      { type: 'map', value: [[{ type: 'string', value: 'k' }, { type: 'short', value: 3 }]] },
+      { type: 'array', value: [{ type: 'int', value: 1 }, { type: 'int', value: 1000 }] },
+      { type: 'described', descriptor: { type: 'ulong', value: 0x75n }, value: { type: 'binary', value: Buffer.from('x') } },
+    ];
+    for (const v of values) expect(decodeOne(encode(v))).toEqual(v);
+  });
+
+  it('refuses truncated and lying input with a decode error, never a crash', () => {
+    expect(() => decodeOne(Buffer.from([0xb1, 0xff, 0xff, 0xff, 0xff, 0x41]))).toThrow(/truncated/);
+    expect(() => decodeOne(Buffer.from([0xc0, 0x02, 0xff, 0x41]))).toThrow(/count/);
+    expect(() => decodeOne(Buffer.from([0x99]))).toThrow(/unknown type code/);
+  });
+});
+
+describe('AMQP 1.0 → canonical', () => {
+  it('maps header, properties, application properties with their types, annotations and a data body', () => {
+    const encoded = rheaEncoded();
+    const m = toGatewayMessage(encoded, ctx);
+    expect(m.body).toEqual(Buffer.from([0xde, 0xad, 0xbe, 0xef]));
+    expect(m.messageId).toBe('m-1');
+    expect(m.subject).toBe('subj');
+    expect(m.replyTo).toBe('replies');
+    expect(m.correlationId).toBe('corr-9');
+    expect(m.contentType).toBe('application/octet-stream');
+    expect(m.timestamp).toBe(123_000);
+    expect(m.priority).toBe(7);
+    expect(m.expiresAt).toBe(1_005_000);
+    expect(m.guarantee).toBe('at-least-once');
+    expect(m.headers.get('u8')).toEqual(new TypedNumber('ubyte', 200));
+    expect(m.headers.get('i16')).toEqual(new TypedNumber('short', -1234));
+    expect(m.headers.get('i32')).toEqual(new TypedNumber('int', 70000));
+    expect(m.headers.get('i64')).toEqual(new TypedNumber('long', -5n));
+    expect(m.headers.get('ts')).toEqual(new Date(1_700_000_000_000));
+    expect(m.headers.get('bin')).toEqual(Buffer.from([0, 1, 2, 255]));
+    expect(m.headers.get('s')).toBe('text');
+    expect(m.headers.get('b')).toBe(true);
+    expect(meta(m)).toMatchObject({ durable: true, priority: 7, ttl: 5000, groupId: 'g', bodyType: 'data', messageAnnotations: { 'x-opt-thing': 'ann' } });
+    expect(meta(m).encoded).toBe(encoded);
+  });
+
+  it('turns an amqp-value string into UTF-8 bytes with text/plain', () => {
+    const m = toGatewayMessage(rhea.message.encode({ body: 'héllo' }), ctx);
+    expect(m.body.toString('utf8')).toBe('héllo');
+    expect(m.contentType).toBe('text/plain');
+    expect(meta(m).bodyType).toBe('value-string');
+  });
+
+  it('keeps any other amqp-value as its encoded section, body = that encoding', () => {
+    const encoded = rhea.message.encode({ body: { a: 1 } });
+    const m = toGatewayMessage(encoded, ctx);
+    expect(meta(m).bodyType).toBe('value');
+    expect(m.body[0]).toBe(0x00);
+    expect(m.body.subarray(1, 3)).toEqual(Buffer.from([0x53, 0x77]));
+    // rhea writes empty header and properties sections first; the body is the last section
+    expect(m.body).toEqual(encoded.subarray(encoded.length - m.body.length));
+    expect(rhea.message.decode(m.body).body).toEqual({ a: 1 });
+  });
+
+  it('pre-settled transfers are at-most-once', () => {
+    expect(toGatewayMessage(rheaEncoded(), { ...ctx, presettled: true }).guarantee).toBe('at-most-once');
+  });
+});
+
+describe('canonical → AMQP 1.0', () => {
+  it('forwards the exact bytes received when the route changed nothing', () => {
+    const encoded = rheaEncoded();
+    const m = toGatewayMessage(encoded, ctx);
+    const copy = withChanges(m, {}); // what the router hands a sink
+    const out = toAmqp10(copy, { to: 'x' });
+    expect(out.passThrough).toBe(true);
+    expect(out.bytes.equals(encoded)).toBe(true);
+  });
+
+  it('re-encodes when a header changed, keeping every application-property type', () => {
+    const m = toGatewayMessage(rheaEncoded(), ctx);
+    const headers = new Map(m.headers);
+    headers.set('x-site', 'lisbon');
+    const out = toAmqp10(withChanges(m, { headers }), { to: 'dest', now: 1_001_000 });
+    expect(out.passThrough).toBe(false);
+    const p = parseMessage(out.bytes);
+    const types = Object.fromEntries((p.applicationProperties ?? []).map(([k, v]) => [k, v.type]));
+    expect(types).toEqual({ u8: 'ubyte', i16: 'short', i32: 'int', i64: 'long', ts: 'timestamp', bin: 'binary', s: 'string', b: 'boolean', 'x-site': 'string' });
+    const back = toGatewayMessage(out.bytes, { ...ctx, now: 1_001_000 });
+    expect(back.headers.get('u8')).toEqual(new TypedNumber('ubyte', 200));
+    expect(back.headers.get('i16')).toEqual(new TypedNumber('short', -1234));
+    expect(back.headers.get('ts')).toEqual(new Date(1_700_000_000_000));
+    expect(back.body).toEqual(Buffer.from([0xde, 0xad, 0xbe, 0xef]));
+    expect(back.expiresAt).toBe(1_005_000);
+    expect(p.header).toMatchObject({ durable: true, priority: 7, ttl: 4000 });
+    expect(p.properties).toMatchObject({ to: 'dest', subject: 'subj', groupId: 'g', contentType: 'application/octet-stream' });
+    expect(p.messageAnnotations).toBeDefined();
+    expect(p.body.kind).toBe('data');
+  });
+
+  it('writes a message from another protocol as ONE data section with the exact bytes', () => {
+    const body = Buffer.from([0, 1, 2, 3, 0xff]);
+    const m = createMessage({
+      body,
+      contentType: 'text/plain',
+      messageId: 'id-1',
+      headers: new Map<string, import('@ferry/core').HeaderValue>([
+        ['n', 5],
+        ['big', 1n << 40n],
+        ['f', 1.5],
+        ['t', new TypedNumber('uint', 9)],
+        ['nested', { a: [1, 2] }],
+      ]),
+      source: { connector: 'mqtt', protocol: 'mqtt', address: 'a/b' },
+    });
+    const out = toAmqp10(m, { to: '/queue/x' });
+    const p = parseMessage(out.bytes);
+    expect(p.body).toEqual({ kind: 'data', chunks: [body] });
+    expect(p.properties).toMatchObject({ messageId: { type: 'string', value: 'id-1' }, contentType: 'text/plain', to: '/queue/x' });
+    const ap = Object.fromEntries(p.applicationProperties ?? []);
+    expect(ap.n).toEqual({ type: 'byte', value: 5 });
+    expect(ap.big).toEqual({ type: 'long', value: 1n << 40n });
+    expect(ap.f).toEqual({ type: 'double', value: 1.5 });
+    expect(ap.t).toEqual({ type: 'uint', value: 9 });
+    // §3.2.5: application-property values are simple types; nested values travel as JSON text
+    expect(ap.nested).toEqual({ type: 'string', value: '{"a":[1,2]}' });
+    // a plain rhea client reads it back
+    const decoded = rhea.message.decode(out.bytes);
+    expect(Buffer.from(decoded.body.content as Buffer)).toEqual(body);
+  });
+
+  it('restores an amqp-value that is still the section it came as', () => {
+    const encoded = rhea.message.encode({ body: [1, 'two'], application_properties: { a: 'b' } });
+    const m = toGatewayMessage(encoded, ctx);
+    const headers = new Map(m.headers);
+    headers.delete('a');
+    const out = toAmqp10(withChanges(m, { headers }), { to: 'x' });
+    expect(parseMessage(out.bytes).body.kind).toBe('value');
+    expect(rhea.message.decode(out.bytes).body).toEqual([1, 'two']);
+  });
+});

@@ -1,0 +1,296 @@
+/**
+ * AMQP 1.0 message ⇄ GatewayMessage. The table, field by field, is docs/mapping/amqp10.md.
+ *
+ * Between two AMQP 1.0 ends Ferry forwards the ENCODED message untouched (meta.amqp10.encoded):
+ * decoding and re-encoding loses types and has crashed relays before. The canonical fields
+ * are still filled so other protocols can use the message. A fingerprint of the canonical
+ * fields taken at ingress tells the sink whether a route changed the message (headers set or
+ * removed, for example); only then is the message encoded again from the canonical fields.
+ */
+import { createHash } from 'node:crypto';
+import { createMessage, FerryError, headerToString, TypedNumber, type GatewayMessage, type HeaderValue, type Headers } from '@ferry/core';
+import { uuidToString, type AmqpValue } from './codec.js';
+import { buildMessage, parseMessage, type OutgoingMessage, type ParsedMessage } from './sections.js';
+import { toAmqpValue, toHeaderValue } from './values.js';
+
+/** What meta.amqp10 holds; every field is optional so other adapters may write a subset. */
+export interface Amqp10Meta {
+  /** the exact bytes of the transfer payload as received (§2.7.5), all sections */
+  readonly encoded?: Buffer;
+  /** the transfer's message-format (§2.7.5); 0 is the standard AMQP 1.0 format */
+  readonly format?: number;
+  /** fingerprint of the canonical fields at ingress; pass-through only while it still matches */
+  readonly fingerprint?: string;
+  readonly bodyType?: 'none' | 'data' | 'value-string' | 'value-binary' | 'value' | 'sequence' | 'opaque';
+  /** number of data sections when more than one was concatenated into the body */
+  readonly dataSections?: number;
+  /** for bodyType value / sequence: the encoded body section(s), equal to the body */
+  readonly bodySection?: Buffer;
+  readonly durable?: boolean;
+  /** the AMQP 1.0 priority, 0–255, when it was set */
+  readonly priority?: number;
+  readonly ttl?: number;
+  readonly firstAcquirer?: boolean;
+  readonly deliveryCount?: number;
+  readonly to?: string;
+  readonly messageIdType?: string;
+  readonly correlationIdType?: string;
+  readonly absoluteExpiryTime?: number;
+  readonly groupId?: string;
+  readonly groupSequence?: number;
+  readonly replyToGroupId?: string;
+  /** message-annotations decoded for reading (keys as strings) */
+  readonly messageAnnotations?: Readonly<Record<string, HeaderValue>>;
+  /** the encoded message-annotations section, restored by an amqp10 sink */
+  readonly messageAnnotationsEncoded?: Buffer;
+  readonly deliveryAnnotations?: Readonly<Record<string, HeaderValue>>;
+  readonly footer?: Buffer;
+}
+
+export interface IngressContext {
+  readonly connector: string;
+  /** the link's address (the source address for routing) */
+  readonly address: string;
+  /** the transfer was pre-settled (§2.7.5 settled): at-most-once */
+  readonly presettled: boolean;
+  readonly format: number;
+  readonly now?: number;
+}
+
+function idToString(v: AmqpValue): string {
+  switch (v.type) {
+    case 'uuid':
+      return uuidToString(v.value);
+    case 'binary':
+      return v.value.toString('utf8');
+    case 'ulong':
+    case 'string':
+    case 'symbol':
+      return String(v.value);
+    default:
+      return headerToString(toHeaderValue(v));
+  }
+}
+
+function annotations(v: AmqpValue | undefined): Record<string, HeaderValue> | undefined {
+  if (v === undefined) return undefined;
+  const h = toHeaderValue(v);
+  return typeof h === 'object' && h !== null && !Array.isArray(h) && !(h instanceof Uint8Array) && !(h instanceof Date) && !(h instanceof TypedNumber)
+    ? (h as Record<string, HeaderValue>)
+    : undefined;
+}
+
+/** Decode an encoded AMQP 1.0 message into the canonical message. Throws a permanent PROTOCOL_ERROR on bad input. */
+export function toGatewayMessage(encoded: Buffer, ctx: IngressContext): GatewayMessage {
+  const now = ctx.now ?? Date.now();
+  if (ctx.format !== 0) {
+    // a non-standard message format (§2.7.5): the payload is opaque; only another AMQP 1.0
+    // end with the same format can read it
+    const meta: Amqp10Meta = { encoded, format: ctx.format, bodyType: 'opaque' };
+    const m = createMessage({ body: encoded, source: { connector: ctx.connector, protocol: 'amqp10', address: ctx.address }, guarantee: ctx.presettled ? 'at-most-once' : 'at-least-once' });
+    return withFingerprint(m, meta);
+  }
+  const p = parseMessage(encoded);
+  return fromParsed(p, encoded, ctx, now);
+}
+
+function fromParsed(p: ParsedMessage, encoded: Buffer, ctx: IngressContext, now: number): GatewayMessage {
+  const meta: Record<string, unknown> = { encoded, format: 0 };
+  let body: Buffer;
+  let contentType = p.properties?.contentType;
+  switch (p.body.kind) {
+    case 'none':
+      body = Buffer.alloc(0);
+      meta.bodyType = 'none';
+      break;
+    case 'data':
+      body = p.body.chunks.length === 1 ? (p.body.chunks[0] as Buffer) : Buffer.concat(p.body.chunks);
+      meta.bodyType = 'data';
+      if (p.body.chunks.length > 1) meta.dataSections = p.body.chunks.length;
+      break;
+    case 'value': {
+      const v = p.body.value;
+      if (v.type === 'string') {
+        body = Buffer.from(v.value, 'utf8');
+        meta.bodyType = 'value-string';
+        contentType ??= 'text/plain';
+      } else if (v.type === 'binary') {
+        body = v.value;
+        meta.bodyType = 'value-binary';
+      } else {
+        // any other amqp-value (a map, a number, a list...): the body is the encoded section,
+        // descriptor 0x00 0x53 0x77 included, so an amqp10 sink can restore it exactly
+        body = p.body.raw;
+        meta.bodyType = 'value';
+        meta.bodySection = p.body.raw;
+      }
+      break;
+    }
+    case 'sequence':
+      body = p.body.raw;
+      meta.bodyType = 'sequence';
+      meta.bodySection = p.body.raw;
+      break;
+  }
+  const h = p.header;
+  if (h?.durable !== undefined) meta.durable = h.durable;
+  if (h?.priority !== undefined) meta.priority = h.priority;
+  if (h?.ttl !== undefined) meta.ttl = h.ttl;
+  if (h?.firstAcquirer !== undefined) meta.firstAcquirer = h.firstAcquirer;
+  if (h?.deliveryCount !== undefined) meta.deliveryCount = h.deliveryCount;
+  const pr = p.properties ?? {};
+  if (pr.to !== undefined) meta.to = pr.to;
+  if (pr.messageId !== undefined) meta.messageIdType = pr.messageId.type;
+  if (pr.correlationId !== undefined) meta.correlationIdType = pr.correlationId.type;
+  if (pr.absoluteExpiryTime !== undefined) meta.absoluteExpiryTime = pr.absoluteExpiryTime;
+  if (pr.groupId !== undefined) meta.groupId = pr.groupId;
+  if (pr.groupSequence !== undefined) meta.groupSequence = pr.groupSequence;
+  if (pr.replyToGroupId !== undefined) meta.replyToGroupId = pr.replyToGroupId;
+  if (p.messageAnnotations !== undefined) {
+    meta.messageAnnotations = annotations(p.messageAnnotations.value);
+    meta.messageAnnotationsEncoded = p.messageAnnotations.raw;
+  }
+  if (p.deliveryAnnotations !== undefined) meta.deliveryAnnotations = annotations(p.deliveryAnnotations.value);
+  if (p.footer !== undefined) meta.footer = p.footer.raw;
+
+  const headers: Headers = new Map();
+  for (const [k, v] of p.applicationProperties ?? []) headers.set(k, toHeaderValue(v));
+
+  // ttl is relative (§3.2.1): converted at ingress so time inside Ferry counts against it;
+  // absolute-expiry-time (§3.2.4) is used when there is no ttl
+  const expiresAt = h?.ttl !== undefined ? now + h.ttl : pr.absoluteExpiryTime;
+  const correlationId = pr.correlationId === undefined ? undefined : pr.correlationId.type === 'binary' ? pr.correlationId.value : idToString(pr.correlationId);
+  const m = createMessage({
+    body,
+    headers,
+    contentType,
+    contentEncoding: pr.contentEncoding,
+    messageId: pr.messageId === undefined ? undefined : idToString(pr.messageId),
+    correlationId,
+    replyTo: pr.replyTo,
+    timestamp: pr.creationTime,
+    expiresAt,
+    // canonical priority is 0–9 (AMQP 0-9-1); the full 0–255 value stays in meta
+    priority: h?.priority === undefined ? undefined : Math.min(h.priority, 9),
+    subject: pr.subject,
+    userId: pr.userId?.toString('utf8'),
+    guarantee: ctx.presettled ? 'at-most-once' : 'at-least-once',
+    source: { connector: ctx.connector, protocol: 'amqp10', address: ctx.address },
+    meta: {},
+  });
+  return withFingerprint(m, meta as Amqp10Meta);
+}
+
+function withFingerprint(m: GatewayMessage, meta: Amqp10Meta): GatewayMessage {
+  return { ...m, meta: { ...m.meta, amqp10: { ...meta, fingerprint: fingerprint(m) } } };
+}
+
+function headerRepr(v: HeaderValue): unknown {
+  if (v instanceof TypedNumber) return { n: v.type, v: String(v.value) };
+  if (typeof v === 'bigint') return { big: v.toString() };
+  if (typeof v === 'number') return { num: v };
+  if (v instanceof Date) return { ts: v.getTime() };
+  if (v instanceof Uint8Array) return { bin: Buffer.from(v.buffer, v.byteOffset, v.byteLength).toString('base64') };
+  if (Array.isArray(v)) return (v as readonly HeaderValue[]).map(headerRepr);
+  if (v !== null && typeof v === 'object') return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, headerRepr(x)]));
+  return v;
+}
+
+/**
+ * A digest of everything an amqp10 sink would write from the canonical message. If a route
+ * changed any of it, the stored encoding is stale and must not be sent.
+ */
+export function fingerprint(m: GatewayMessage): string {
+  const fields = [
+    [...m.headers].map(([k, v]) => [k, headerRepr(v)]),
+    m.contentType ?? null,
+    m.contentEncoding ?? null,
+    m.messageId ?? null,
+    Buffer.isBuffer(m.correlationId) ? { bin: m.correlationId.toString('base64') } : (m.correlationId ?? null),
+    m.replyTo ?? null,
+    m.timestamp ?? null,
+    m.priority ?? null,
+    m.subject ?? null,
+    m.userId ?? null,
+    m.guarantee,
+  ];
+  return createHash('sha1').update(JSON.stringify(fields)).update(m.body).digest('base64');
+}
+
+function amqp10Meta(m: GatewayMessage): Amqp10Meta {
+  return (m.meta.amqp10 ?? {}) as Amqp10Meta;
+}
+
+/** The encoded message and its message-format, as an amqp10 sink sends it. */
+export interface Outgoing {
+  readonly bytes: Buffer;
+  readonly format: number;
+  /** true when the bytes are the ones received, untouched */
+  readonly passThrough: boolean;
+}
+
+export interface EgressOptions {
+  /** the address the message goes to (written as properties.to) */
+  readonly to: string;
+  readonly now?: number;
+}
+
+/** The message as an AMQP 1.0 sink sends it. */
+export function toAmqp10(m: GatewayMessage, opts: EgressOptions): Outgoing {
+  const meta = amqp10Meta(m);
+  if (Buffer.isBuffer(meta.encoded) && meta.fingerprint !== undefined && meta.fingerprint === fingerprint(m)) {
+    return { bytes: meta.encoded, format: meta.format ?? 0, passThrough: true };
+  }
+  if (meta.format !== undefined && meta.format !== 0) {
+    throw new FerryError('UNSUPPORTED', `an AMQP 1.0 message of format ${meta.format} cannot be changed by a route (its payload is opaque)`, { permanent: true });
+  }
+  return { bytes: encodeCanonical(m, meta, opts), format: 0, passThrough: false };
+}
+
+function messageIdValue(id: string, type: string | undefined): AmqpValue {
+  // restore a ulong id that was one at ingress; every other id is written as a string
+  if (type === 'ulong' && /^\d+$/.test(id)) return { type: 'ulong', value: BigInt(id) };
+  return { type: 'string', value: id };
+}
+
+function encodeCanonical(m: GatewayMessage, meta: Amqp10Meta, opts: EgressOptions): Buffer {
+  const now = opts.now ?? Date.now();
+  const ttl = m.expiresAt === undefined ? undefined : Math.max(1, Math.min(0xffffffff, Math.round(m.expiresAt - now)));
+  const priority = meta.priority ?? m.priority;
+  const out: OutgoingMessage = {
+    header: {
+      // durable: what the AMQP 1.0 sender said, else at-least-once messages are durable
+      durable: meta.durable ?? m.guarantee === 'at-least-once',
+      ...(priority === undefined ? {} : { priority: Math.max(0, Math.min(255, Math.round(priority))) }),
+      ...(ttl === undefined ? {} : { ttl }),
+    },
+    ...(meta.messageAnnotationsEncoded === undefined ? {} : { messageAnnotationsRaw: meta.messageAnnotationsEncoded }),
+    properties: {
+      ...(m.messageId === undefined ? {} : { messageId: messageIdValue(m.messageId, meta.messageIdType) }),
+      // user-id is not written: brokers check it against the authenticated user (§3.2.4), and
+      // Ferry authenticates as itself, so a forwarded user-id would be refused
+      to: opts.to,
+      ...(m.subject === undefined ? {} : { subject: m.subject }),
+      ...(m.replyTo === undefined ? {} : { replyTo: m.replyTo }),
+      ...(m.correlationId === undefined
+        ? {}
+        : { correlationId: Buffer.isBuffer(m.correlationId) ? { type: 'binary', value: m.correlationId } : messageIdValue(m.correlationId, meta.correlationIdType) }),
+      ...(m.contentType === undefined ? {} : { contentType: m.contentType }),
+      ...(m.contentEncoding === undefined ? {} : { contentEncoding: m.contentEncoding }),
+      ...(m.expiresAt === undefined ? {} : { absoluteExpiryTime: m.expiresAt }),
+      ...(m.timestamp === undefined ? {} : { creationTime: m.timestamp }),
+      ...(meta.groupId === undefined ? {} : { groupId: meta.groupId }),
+      ...(meta.groupSequence === undefined ? {} : { groupSequence: meta.groupSequence }),
+      ...(meta.replyToGroupId === undefined ? {} : { replyToGroupId: meta.replyToGroupId }),
+    },
+    applicationProperties: [...m.headers].map(([k, v]) => [k, toAmqpValue(v, true)] as const),
+    body:
+      // an amqp-value / amqp-sequence body that is still the section it came as goes back as
+      // that section; everything else is ONE data section with the exact bytes (never an
+      // amqp-value: RabbitMQ hands an amqp-value string to 0-9-1 consumers AMQP-encoded)
+      (meta.bodyType === 'value' || meta.bodyType === 'sequence') && Buffer.isBuffer(meta.bodySection) && meta.bodySection.equals(m.body)
+        ? { kind: 'raw', raw: meta.bodySection }
+        : { kind: 'data', bytes: m.body },
+  };
+  return buildMessage(out);
+}
