@@ -2,3 +2,5 @@ export * from './addresses.js';
 export * from './patterns.js';
 export * from './templates.js';
 export * from './check.js';
+export * from './table.js';
+export * from './engine.js';

@@ -1,0 +1,342 @@
+import {
+  FerryError,
+  createMessage,
+  formatPath,
+  type AddressSyntax,
+  type AnyConnectorDefinition,
+  type FerryErrorCode,
+  type GatewayMessage,
+  type HeaderValue,
+  type Headers,
+  type RouteSpec,
+  type SourceSpec,
+} from '@ferry/core';
+import { checkRoutes, type ConnectorEntry } from './check.js';
+import { compilePattern, type CompiledPattern } from './patterns.js';
+import { Template, checkRenderedAddress, type RenderContext } from './templates.js';
+
+/** A route that takes a message, with what its source pattern's wildcards captured. */
+export interface RouteMatch {
+  readonly route: string;
+  /** one entry per wildcard; [] when the route has no pattern (or it did not match, see {@link RouteTable.match}) */
+  readonly captures: readonly (readonly string[])[];
+}
+
+/** One write to do: a message for one `to` of one route, its templates filled. */
+export interface Dispatch {
+  readonly route: string;
+  /** the position of this destination in the route's `to` */
+  readonly index: number;
+  readonly connector: string;
+  /** the `to` fields (without `connector`), templates rendered, other fields as they were */
+  readonly to: Record<string, unknown>;
+  /** the message with the route's header rules applied (a copy; the input is never changed) */
+  readonly message: GatewayMessage;
+}
+
+/**
+ * The plan of one route for one message: every destination, or the reason none can be written.
+ * All or nothing: if one destination's template cannot be filled, the route writes nowhere.
+ */
+export type RoutePlan =
+  | { readonly ok: true; readonly route: string; readonly dispatches: readonly Dispatch[] }
+  | {
+      readonly ok: false;
+      readonly route: string;
+      /** the destination whose template failed; undefined when a `headers.set` value failed */
+      readonly index: number | undefined;
+      /** TEMPLATE_MISSING_VALUE or TEMPLATE_INVALID, always permanent */
+      readonly error: FerryError;
+    };
+
+/** The plan of a message over every matching route: all dispatches, or the first failure. */
+export type Plan =
+  | { readonly ok: true; readonly dispatches: readonly Dispatch[] }
+  | Extract<RoutePlan, { ok: false }>;
+
+/** What `ferry explain` shows for one matching route. */
+export interface ExplainedRoute {
+  readonly route: string;
+  /** the source pattern; undefined for a route that takes every message of its source (a queue) */
+  readonly pattern: string | undefined;
+  readonly captures: readonly (readonly string[])[];
+  readonly destinations: readonly ExplainedDestination[];
+}
+
+export type ExplainedDestination =
+  | {
+      readonly ok: true;
+      readonly index: number;
+      readonly connector: string;
+      readonly to: Record<string, unknown>;
+      /** the headers the destination would receive */
+      readonly headers: Headers;
+    }
+  | {
+      readonly ok: false;
+      readonly index: number;
+      readonly connector: string;
+      readonly code: FerryErrorCode;
+      /** why this destination cannot be written */
+      readonly error: string;
+    };
+
+interface CompiledTarget {
+  readonly index: number;
+  readonly connector: string;
+  readonly syntax: AddressSyntax;
+  readonly fields: Readonly<Record<string, unknown>>;
+  /** template fields that hold placeholders; literal ones are copied as they are */
+  readonly templates: readonly { readonly field: string; readonly template: Template }[];
+}
+
+interface CompiledRoute {
+  readonly name: string;
+  readonly connector: string;
+  readonly sourceSyntax: AddressSyntax;
+  readonly pattern: CompiledPattern | undefined;
+  readonly from: Readonly<Record<string, unknown>>;
+  readonly headerSet: readonly { readonly name: string; readonly template: Template }[];
+  readonly headerRemove: readonly string[];
+  readonly targets: readonly CompiledTarget[];
+}
+
+function configError(message: string, details: Record<string, unknown> = {}): FerryError {
+  return new FerryError('CONFIG_INVALID', message, { permanent: true, details });
+}
+
+/**
+ * The routes of one loaded configuration, compiled once (patterns, templates): which routes take
+ * a message, and what each of them writes where.
+ */
+export class RouteTable {
+  readonly #routes = new Map<string, CompiledRoute>();
+  readonly #bySource = new Map<string, CompiledRoute[]>();
+  readonly #definitions = new Map<string, AnyConnectorDefinition>();
+
+  private constructor() {}
+
+  /**
+   * Compile `routes`. Throws FerryError CONFIG_INVALID when a route names an unknown connector,
+   * a name is used twice, or {@link checkRoutes} finds a problem (the config loader reports those
+   * with file positions first; this is the safety net for configurations built another way).
+   */
+  static compile(routes: readonly RouteSpec[], connectors: ReadonlyMap<string, ConnectorEntry>): RouteTable {
+    const issues = checkRoutes(routes, connectors);
+    if (issues.length > 0) {
+      const lines = issues.map((i) => `${formatPath(i.path)}: ${i.message}`);
+      throw configError(`invalid routes:\n  ${lines.join('\n  ')}`, { issues });
+    }
+    const table = new RouteTable();
+    for (const [name, entry] of connectors) table.#definitions.set(name, entry.definition);
+    routes.forEach((spec, i) => {
+      if (table.#routes.has(spec.name)) throw configError(`routes[${i}]: route name "${spec.name}" is used twice`);
+      const route = table.#compileRoute(spec, i);
+      table.#routes.set(route.name, route);
+      let list = table.#bySource.get(route.connector);
+      if (list === undefined) table.#bySource.set(route.connector, (list = []));
+      list.push(route);
+    });
+    return table;
+  }
+
+  #definition(connector: string, where: string): AnyConnectorDefinition {
+    const def = this.#definitions.get(connector);
+    if (def === undefined) throw configError(`${where}: unknown connector "${connector}"`);
+    return def;
+  }
+
+  #compileRoute(spec: RouteSpec, i: number): CompiledRoute {
+    const fromDef = this.#definition(spec.from.connector, `routes[${i}].from`);
+    if (fromDef.from === undefined) {
+      throw configError(`routes[${i}].from: connector "${spec.from.connector}" (${fromDef.type}) cannot be a source`);
+    }
+    const pattern = fromDef.sourcePattern(spec.from.fields);
+    const targets = spec.to.map((to, j): CompiledTarget => {
+      const def = this.#definition(to.connector, `routes[${i}].to[${j}]`);
+      if (def.to === undefined) {
+        throw configError(`routes[${i}].to[${j}]: connector "${to.connector}" (${def.type}) cannot be a destination`);
+      }
+      const templates: { field: string; template: Template }[] = [];
+      for (const field of def.templateFields) {
+        const value = to.fields[field];
+        if (typeof value !== 'string') continue;
+        const template = Template.parse(value);
+        if (!template.isLiteral || template.literal !== value) templates.push({ field, template });
+      }
+      return { index: j, connector: to.connector, syntax: def.syntax, fields: to.fields, templates };
+    });
+    return {
+      name: spec.name,
+      connector: spec.from.connector,
+      sourceSyntax: fromDef.syntax,
+      pattern: pattern === undefined ? undefined : compilePattern(fromDef.syntax, pattern),
+      from: spec.from.fields,
+      headerSet: Object.entries(spec.headers.set).map(([name, value]) => ({ name, template: Template.parse(value) })),
+      headerRemove: spec.headers.remove,
+      targets,
+    };
+  }
+
+  /** the names of every route, in file order */
+  get routeNames(): readonly string[] {
+    return [...this.#routes.keys()];
+  }
+
+  /** the connectors some route writes to (each needs a sink) */
+  get sinkConnectors(): readonly string[] {
+    const out = new Set<string>();
+    for (const r of this.#routes.values()) for (const t of r.targets) out.add(t.connector);
+    return [...out];
+  }
+
+  /** The `from`s of every route whose source is `connector`, for Connector.openSources. */
+  routesFrom(connector: string): SourceSpec<Record<string, unknown>>[] {
+    return (this.#bySource.get(connector) ?? []).map((r) => ({ route: r.name, from: { ...r.from } }));
+  }
+
+  /**
+   * The routes from `connector` that take `message`: those with no pattern, and those whose
+   * pattern matches message.source.address.
+   *
+   * With `restrictTo` (the connector knows which routes a delivery belongs to: a queue declared
+   * for one route, MQTT 5 subscription identifiers), only those routes are considered and each
+   * of them takes the message: the connector vouches for it. The pattern then only supplies the
+   * captures; when it does not match (an exchange type whose binding is not a topic pattern),
+   * the captures are empty and a `{n}` template fails the message loudly rather than the
+   * message being dropped as unrouted.
+   */
+  match(connector: string, message: GatewayMessage, restrictTo?: readonly string[]): RouteMatch[] {
+    const routes = this.#bySource.get(connector);
+    if (routes === undefined) return [];
+    const out: RouteMatch[] = [];
+    for (const r of routes) {
+      if (restrictTo !== undefined && !restrictTo.includes(r.name)) continue;
+      if (r.pattern === undefined) {
+        out.push({ route: r.name, captures: [] });
+        continue;
+      }
+      const captures = r.pattern.match(message.source.address);
+      if (captures !== undefined) out.push({ route: r.name, captures });
+      else if (restrictTo !== undefined) out.push({ route: r.name, captures: [] });
+    }
+    return out;
+  }
+
+  /** Plan one matched route: its header rules and every destination's templates. */
+  planRoute(message: GatewayMessage, match: RouteMatch): RoutePlan {
+    const route = this.#routes.get(match.route);
+    if (route === undefined) {
+      const error = new FerryError('INTERNAL', `no route named "${match.route}"`, { permanent: false });
+      return { ok: false, route: match.route, index: undefined, error };
+    }
+    let out: GatewayMessage;
+    try {
+      out = this.#applyHeaders(route, message, match.captures);
+    } catch (err) {
+      return { ok: false, route: route.name, index: undefined, error: asTemplateError(err) };
+    }
+    const dispatches: Dispatch[] = [];
+    for (const target of route.targets) {
+      try {
+        const to = this.#renderTarget(route, target, message, match.captures);
+        dispatches.push({ route: route.name, index: target.index, connector: target.connector, to, message: out });
+      } catch (err) {
+        return { ok: false, route: route.name, index: target.index, error: asTemplateError(err) };
+      }
+    }
+    return { ok: true, route: route.name, dispatches };
+  }
+
+  /**
+   * Plan a message over every matching route: one Dispatch per `to` of each route (fan-out),
+   * or, if any template cannot be filled, the failure and nothing to write at all.
+   */
+  plan(message: GatewayMessage, matches: readonly RouteMatch[]): Plan {
+    const dispatches: Dispatch[] = [];
+    for (const m of matches) {
+      const p = this.planRoute(message, m);
+      if (!p.ok) return p;
+      dispatches.push(...p.dispatches);
+    }
+    return { ok: true, dispatches };
+  }
+
+  /**
+   * What would happen to a message from `connector` at `address` with `headers`, without any
+   * broker: each matching route's destinations with their rendered `to` and headers, or why a
+   * destination cannot be written. Throws FerryError CONFIG_INVALID for an unknown connector.
+   */
+  explain(
+    connector: string,
+    address: string,
+    headers: ReadonlyMap<string, HeaderValue> | Readonly<Record<string, HeaderValue>> = new Map(),
+  ): ExplainedRoute[] {
+    const def = this.#definition(connector, 'explain');
+    const message = createMessage({
+      body: Buffer.alloc(0),
+      headers: new Map(headers instanceof Map ? headers : Object.entries(headers)),
+      source: { connector, protocol: def.protocol, address },
+    });
+    return this.match(connector, message).map((m): ExplainedRoute => {
+      const route = this.#routes.get(m.route) as CompiledRoute;
+      let out: GatewayMessage | FerryError;
+      try {
+        out = this.#applyHeaders(route, message, m.captures);
+      } catch (err) {
+        out = asTemplateError(err);
+      }
+      const destinations = route.targets.map((target): ExplainedDestination => {
+        const base = { index: target.index, connector: target.connector };
+        if (out instanceof FerryError) return { ...base, ok: false, code: out.code, error: out.message };
+        try {
+          const to = this.#renderTarget(route, target, message, m.captures);
+          return { ...base, ok: true, to, headers: out.headers };
+        } catch (err) {
+          const e = asTemplateError(err);
+          return { ...base, ok: false, code: e.code, error: e.message };
+        }
+      });
+      return { route: route.name, pattern: route.pattern?.pattern, captures: m.captures, destinations };
+    });
+  }
+
+  /**
+   * The route's header rules: `remove` first, then `set` (so a name in both ends up set).
+   * `set` values are templates filled from the incoming message, in the source's syntax.
+   */
+  #applyHeaders(route: CompiledRoute, message: GatewayMessage, captures: RouteMatch['captures']): GatewayMessage {
+    if (route.headerSet.length === 0 && route.headerRemove.length === 0) return message;
+    const ctx: RenderContext = { message, captures, sourceSyntax: route.sourceSyntax, targetSyntax: route.sourceSyntax };
+    const headers: Headers = new Map(message.headers);
+    for (const name of route.headerRemove) headers.delete(name);
+    for (const { name, template } of route.headerSet) headers.set(name, template.render(ctx));
+    return { ...message, headers };
+  }
+
+  /**
+   * The destination's `to` with its templates filled from the incoming message (before the
+   * route's header rules, so a header can route a message and still be removed from it).
+   */
+  #renderTarget(
+    route: CompiledRoute,
+    target: CompiledTarget,
+    message: GatewayMessage,
+    captures: RouteMatch['captures'],
+  ): Record<string, unknown> {
+    const to: Record<string, unknown> = { ...target.fields };
+    if (target.templates.length === 0) return to;
+    const ctx: RenderContext = { message, captures, sourceSyntax: route.sourceSyntax, targetSyntax: target.syntax };
+    for (const { field, template } of target.templates) {
+      const value = template.render(ctx);
+      checkRenderedAddress(target.syntax, value, template.source);
+      to[field] = value;
+    }
+    return to;
+  }
+}
+
+function asTemplateError(err: unknown): FerryError {
+  if (err instanceof FerryError) return err;
+  return new FerryError('TEMPLATE_INVALID', err instanceof Error ? err.message : String(err), { cause: err, permanent: true });
+}
