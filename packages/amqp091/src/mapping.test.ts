@@ -1,0 +1,179 @@
+import { createMessage, TypedNumber, type GatewayMessage } from '@ferry/core';
+import type { ConsumeMessage } from 'amqplib';
+import { fromDelivery, toPublish, type Amqp091Meta } from './mapping.js';
+import { amqp091From, amqp091Options, amqp091To } from './options.js';
+import { amqp091Definition } from './definition.js';
+
+function delivery(properties: Partial<ConsumeMessage['properties']>, routingKey = 'a.b'): ConsumeMessage {
+  return {
+    content: Buffer.from([0, 1, 2, 255]),
+    fields: { deliveryTag: 7, redelivered: true, exchange: 'x', routingKey, consumerTag: 'c1' },
+    properties: {
+      contentType: undefined,
+      contentEncoding: undefined,
+      headers: undefined,
+      deliveryMode: undefined,
+      priority: undefined,
+      correlationId: undefined,
+      replyTo: undefined,
+      expiration: undefined,
+      messageId: undefined,
+      timestamp: undefined,
+      type: undefined,
+      userId: undefined,
+      appId: undefined,
+      clusterId: undefined,
+      ...properties,
+    },
+  };
+}
+
+describe('basic properties → canonical message', () => {
+  it('maps every property', () => {
+    const m = fromDelivery(
+      delivery({
+        contentType: 'application/octet-stream',
+        contentEncoding: 'gzip',
+        headers: { h: 1, t: { '!': 'timestamp', value: 1_700_000_000 } },
+        deliveryMode: 2,
+        priority: 5,
+        correlationId: 'corr',
+        replyTo: 'rq',
+        expiration: '60000',
+        messageId: 'mid',
+        timestamp: 1_700_000_000,
+        type: 'order.created',
+        userId: 'guest',
+        appId: 'shop',
+      }),
+      { connector: 'rabbit', queue: 'q', now: 1_000 },
+    );
+    expect(m.body).toEqual(Buffer.from([0, 1, 2, 255]));
+    expect(m.contentType).toBe('application/octet-stream');
+    expect(m.contentEncoding).toBe('gzip');
+    expect(m.correlationId).toBe('corr');
+    expect(m.replyTo).toBe('rq');
+    expect(m.messageId).toBe('mid');
+    expect(m.timestamp).toBe(1_700_000_000_000);
+    expect(m.expiresAt).toBe(61_000);
+    expect(m.priority).toBe(5);
+    expect(m.userId).toBe('guest');
+    expect(m.guarantee).toBe('at-least-once');
+    expect(m.source).toEqual({ connector: 'rabbit', protocol: 'amqp091', address: 'a.b' });
+    expect(m.headers.get('h')).toBe(1);
+    expect(m.headers.get('t')).toEqual(new Date(1_700_000_000_000));
+    expect(m.meta.amqp091).toMatchObject({
+      exchange: 'x',
+      routingKey: 'a.b',
+      redelivered: true,
+      deliveryTag: 7,
+      queue: 'q',
+      deliveryMode: 2,
+      type: 'order.created',
+      appId: 'shop',
+      expiration: '60000',
+    });
+  });
+});
+
+describe('canonical message → basic.publish options', () => {
+  const base: GatewayMessage = createMessage({
+    body: Buffer.from('x'),
+    source: { connector: 'm', protocol: 'mqtt', address: 'a/b' },
+  });
+  const ctx = { now: 10_000, username: 'guest', persistent: undefined, mandatory: true };
+
+  it('maps every field, time in seconds, expiry as the remaining ms', () => {
+    const m = {
+      ...base,
+      contentType: 'text/plain',
+      contentEncoding: 'utf-8',
+      messageId: 'm1',
+      correlationId: Buffer.from('corr'),
+      replyTo: 'r',
+      timestamp: 1_700_000_000_999,
+      expiresAt: 12_500,
+      priority: 12.6,
+      userId: 'guest',
+      headers: new Map([['n', new TypedNumber('int', 3)]]),
+      meta: { amqp091: { type: 't', appId: 'a' } satisfies Amqp091Meta },
+    };
+    const plan = toPublish(m, ctx);
+    if (plan.kind !== 'publish') throw new Error('expected a publish');
+    expect(plan.options).toMatchObject({
+      contentType: 'text/plain',
+      contentEncoding: 'utf-8',
+      messageId: 'm1',
+      correlationId: 'corr',
+      replyTo: 'r',
+      timestamp: 1_700_000_000,
+      expiration: '2500',
+      priority: 13,
+      userId: 'guest',
+      type: 't',
+      appId: 'a',
+      persistent: true,
+      mandatory: true,
+      headers: { n: { '!': 'int', value: 3 } },
+    });
+  });
+
+  it('drops an expired message, and a user-id that is not the connection user', () => {
+    expect(toPublish({ ...base, expiresAt: 10_000 }, ctx).kind).toBe('expired');
+    const plan = toPublish({ ...base, userId: 'someone-else' }, ctx);
+    if (plan.kind !== 'publish') throw new Error('expected a publish');
+    expect(plan.options.userId).toBeUndefined();
+  });
+
+  it('persistence: to.persistent wins, then an AMQP 0-9-1 delivery mode, then the guarantee', () => {
+    const opt = (m: GatewayMessage, persistent?: boolean): boolean | undefined => {
+      const p = toPublish(m, { ...ctx, persistent });
+      return p.kind === 'publish' ? p.options.persistent : undefined;
+    };
+    expect(opt(base)).toBe(true);
+    expect(opt({ ...base, guarantee: 'at-most-once' })).toBe(false);
+    expect(opt({ ...base, meta: { amqp091: { deliveryMode: 1 } } })).toBe(false);
+    expect(opt({ ...base, meta: { amqp091: { deliveryMode: 1 } } }, true)).toBe(true);
+  });
+
+  it('a property longer than a shortstr is a permanent error', () => {
+    expect(() => toPublish({ ...base, messageId: 'm'.repeat(256) }, ctx)).toThrow(/255/);
+  });
+});
+
+describe('schemas', () => {
+  it('from: either { queue } or { exchange, bindingKey, queue? }', () => {
+    expect(amqp091From.safeParse({ queue: 'q' }).success).toBe(true);
+    expect(amqp091From.safeParse({ exchange: 'x', bindingKey: 'a.*' }).success).toBe(true);
+    expect(amqp091From.safeParse({ exchange: 'x', bindingKey: '#', queue: 'mine' }).success).toBe(true);
+    const none = amqp091From.safeParse({});
+    expect(none.success).toBe(false);
+    expect(none.error?.issues[0]?.message).toMatch(/either \{ queue \} or \{ exchange, bindingKey/);
+    expect(amqp091From.safeParse({ exchange: 'x' }).error?.issues[0]?.path).toEqual(['bindingKey']);
+    expect(amqp091From.safeParse({ queue: 'q', bindingKey: '#' }).success).toBe(false);
+    expect(amqp091From.safeParse({ queue: 'q', topic: 'a' }).success).toBe(false);
+  });
+
+  it('to: defaults', () => {
+    expect(amqp091To.parse({ exchange: '' })).toEqual({ exchange: '', routingKey: '', mandatory: true });
+  });
+
+  it('options: defaults, URL check, bindings need declare', () => {
+    const o = amqp091Options.parse({ url: 'amqp://h' });
+    expect(o).toMatchObject({ heartbeat: 30, prefetch: 1000, declare: true, reconnect: { initialMs: 500, maxMs: 30000 } });
+    expect(amqp091Options.safeParse({ url: 'http://h' }).success).toBe(false);
+    const r = amqp091Options.safeParse({
+      url: 'amqp://h',
+      declare: false,
+      topology: { bindings: [{ queue: 'q', source: 'x', bindingKey: 'k' }] },
+    });
+    expect(r.error?.issues[0]?.path).toEqual(['topology', 'bindings']);
+    expect(amqp091Options.safeParse({ url: 'amqp://h', topology: { bindings: [{ source: 'x' }] } }).success).toBe(false);
+  });
+
+  it('definition: the source pattern is the binding key, none for a queue', () => {
+    expect(amqp091Definition.sourcePattern(amqp091From.parse({ exchange: 'x', bindingKey: 'a.*.#' }))).toBe('a.*.#');
+    expect(amqp091Definition.sourcePattern(amqp091From.parse({ queue: 'q' }))).toBeUndefined();
+    expect(amqp091Definition.listenPorts(amqp091Options.parse({ url: 'amqp://h' }))).toEqual([]);
+  });
+});
