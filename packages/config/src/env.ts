@@ -1,4 +1,4 @@
-import { visit, type Document, type Node, type Scalar, type ScalarTag, type CollectionTag } from 'yaml';
+import { isScalar, visit, type Document, type Node, type Scalar, type ScalarTag, type CollectionTag } from 'yaml';
 
 /** A problem with a `${...}` in one scalar. */
 export interface EnvProblem {
@@ -65,7 +65,9 @@ function resolvePlain(doc: Document, text: string): unknown {
   const tag = doc.schema.tags.find((t): t is ScalarTag => isScalarTag(t) && t.default === true && t.test?.test(text) === true);
   if (tag === undefined) return text;
   try {
-    return tag.resolve(text, () => undefined, doc.options);
+    // some of yaml's tags (bool) resolve to a Scalar rather than a bare value
+    const v: unknown = tag.resolve(text, () => undefined, doc.options);
+    return isScalar(v) ? v.value : v;
   } catch {
     return text;
   }

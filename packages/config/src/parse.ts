@@ -1,6 +1,6 @@
 import os from 'node:os';
 import path from 'node:path';
-import { LineCounter, isScalar, parseDocument, type Node } from 'yaml';
+import { LineCounter, isMap, isScalar, isSeq, parseDocument, type Node } from 'yaml';
 import type { z } from 'zod';
 import {
   describeError,
@@ -76,6 +76,8 @@ class Checker {
   private r!: Reporter;
   private map!: SourceMap;
   private connectorsUsable = true;
+  /** every name under `connectors:`, including those whose entry is broken */
+  private readonly declared: string[] = [];
 
   constructor(
     private readonly text: string,
@@ -88,23 +90,37 @@ class Checker {
     const doc = parseDocument(this.text, { lineCounter: this.lines, prettyErrors: false, merge: true, uniqueKeys: true });
     this.map = new SourceMap(doc, this.lines);
     let fatal = false;
+    const linesWithError = new Set<number>();
     for (const e of [...doc.errors, ...doc.warnings]) {
       const at = this.map.position(e.pos[0]);
       const where = this.map.pathAt(e.pos[0]);
-      let message = e.message.split('\n')[0] ?? e.message;
       if (e.code === 'DUPLICATE_KEY') {
         const name = where[where.length - 1];
         const first = this.map.locate(where);
         const line = first.key !== undefined ? this.map.positionOf(first.key).line : undefined;
-        message = `duplicate key ${JSON.stringify(String(name ?? this.text.slice(e.pos[0], e.pos[1])))}` + (line !== undefined ? ` (first on line ${line})` : '');
-      } else {
-        message = `YAML syntax: ${message.replace(/^\s+|\s+$/g, '')}`;
-        fatal = true;
+        const message =
+          `duplicate key ${JSON.stringify(String(name ?? this.text.slice(e.pos[0], e.pos[1])))}` + (line !== undefined ? ` (first on line ${line})` : '');
+        this.syntaxErrors.push(new ConfigError({ file: this.file, line: at.line, column: at.column, path: where, message }));
+        continue;
       }
-      this.syntaxErrors.push(new ConfigError({ file: this.file, line: at.line, column: at.column, path: e.code === 'DUPLICATE_KEY' ? where : [], message }));
+      // after the first real syntax error the parser reports every following token of the
+      // broken construct ("Unexpected scalar token in YAML stream"): one error per line, and
+      // no such echoes of an earlier error, keep the report readable
+      if (linesWithError.has(at.line) || (fatal && /in YAML stream/.test(e.message))) continue;
+      linesWithError.add(at.line);
+      fatal = true;
+      let message = `YAML syntax: ${(e.message.split('\n')[0] ?? e.message).trim()}`;
+      if (/flow-(map|seq)-start/.test(e.message)) {
+        message += ' (inside { } or [ ], quote values that hold {, }, [, ] or ",", e.g. topic: "b/{1}")';
+      }
+      this.syntaxErrors.push(new ConfigError({ file: this.file, line: at.line, column: at.column, path: [], message }));
     }
     // the rest of a file that does not parse cannot be read reliably: stop at its syntax errors
     if (fatal) return { ok: false, errors: sortErrors(this.syntaxErrors) };
+
+    // the first of duplicate keys wins (the error says where it is), so every later check
+    // and every position refers to the same entry
+    if (this.syntaxErrors.length > 0) dropLaterDuplicates(doc.contents);
 
     const silenced = new Set<Node>();
     this.r = new Reporter(this.file, this.map, silenced);
@@ -128,7 +144,7 @@ class Checker {
     this.unknownKeys(root, [], TOP_KEYS);
     const gateway = this.gateway(root);
     const connectors = this.connectors(root);
-    this.ports(gateway, connectors);
+    this.ports(gateway, root, connectors);
     const routes = this.routes(root, connectors);
     return this.finish({ gateway, connectors, routes });
   }
@@ -155,6 +171,8 @@ class Checker {
   private unknownKeys(obj: Dict, at: FieldPath, known: readonly string[]): void {
     for (const key of Object.keys(obj)) {
       if (known.includes(key)) continue;
+      // top-level `x-...` keys are free, as in Compose files: a place to keep YAML anchors
+      if (at.length === 0 && key.startsWith('x-')) continue;
       const hint = didYouMean(key, known);
       const message = hint !== '' ? `unknown key ${JSON.stringify(key)}${hint}` : `unknown key ${JSON.stringify(key)}; expected one of: ${[...known].sort().join(', ')}`;
       this.r.key([...at, key], message, { found: JSON.stringify(key) });
@@ -213,6 +231,7 @@ class Checker {
     }
     const types = [...this.registry.keys()];
     for (const [name, value] of Object.entries(section)) {
+      this.declared.push(name);
       const at: FieldPath = ['connectors', name];
       if (!NAME_PATTERN.test(name)) {
         this.r.key(at, `connector name ${JSON.stringify(name)} is not valid: use ${NAME_RULE}`, { found: JSON.stringify(name) });
@@ -250,18 +269,24 @@ class Checker {
   // ---- ports -----------------------------------------------------------------------------
 
   /** A TCP port can be listened on once: the admin server's and every listener's must differ. */
-  private ports(gateway: GatewaySection | undefined, connectors: ReadonlyMap<string, ConnectorEntry>): void {
+  private ports(gateway: GatewaySection | undefined, root: Dict, connectors: ReadonlyMap<string, ConnectorEntry>): void {
     const owners = new Map<number, { label: string; line: number }>();
-    const claim = (port: number, at: FieldPath, label: string): void => {
+    const claim = (port: number, at: FieldPath, label: string, defaulted: boolean): void => {
       if (port === 0) return; // 0: the system picks a free port, never a clash
       const first = owners.get(port);
       if (first === undefined) {
         owners.set(port, { label, line: this.line(at) });
         return;
       }
-      this.r.value(at, `port ${port} is already used by ${first.label} (line ${first.line})`, { found: String(port) });
+      const what = defaulted ? `port ${port} (the default of its type)` : `port ${port}`;
+      this.r.value(at, `${what} is already used by ${first.label} on line ${first.line}`, { found: String(port) });
     };
-    if (gateway?.http !== undefined) claim(gateway.http.port, ['gateway', 'http', 'port'], 'the admin server (gateway.http.port)');
+    // the raw value when the gateway section has other errors: a clash is worth knowing at once
+    const g = root['gateway'];
+    const h = isRecord(g) ? g['http'] : undefined;
+    const rawHttpPort = isRecord(h) && Number.isInteger(h['port']) ? (h['port'] as number) : undefined;
+    const httpPort = gateway?.http?.port ?? rawHttpPort;
+    if (httpPort !== undefined) claim(httpPort, ['gateway', 'http', 'port'], 'the admin server (gateway.http.port)', false);
     for (const c of connectors.values()) {
       if (c.options === undefined) continue;
       let ports: readonly number[];
@@ -273,7 +298,7 @@ class Checker {
       }
       for (const port of ports) {
         const at = findNumber(c.raw, port);
-        claim(port, ['connectors', c.name, ...(at ?? [])], `connector ${JSON.stringify(c.name)}`);
+        claim(port, ['connectors', c.name, ...(at ?? [])], `connector ${JSON.stringify(c.name)}`, at === undefined);
       }
     }
   }
@@ -411,8 +436,9 @@ class Checker {
     }
     const entry = connectors.get(name);
     if (entry === undefined) {
-      if (!this.connectorsUsable) return undefined; // the connectors section itself is broken, and said so
-      const known = [...connectors.keys()];
+      // the connectors section, or this connector's entry, is broken and already reported
+      if (!this.connectorsUsable || this.declared.includes(name)) return undefined;
+      const known = this.declared;
       const hint = didYouMean(name, known);
       const list = hint === '' && known.length > 0 ? `; the connectors are: ${known.join(', ')}` : '';
       this.r.value([...at, 'connector'], `unknown connector ${JSON.stringify(name)}${hint}${list}`, { found: JSON.stringify(name) });
@@ -532,6 +558,24 @@ class Checker {
       return b.toSingle ? ['routes', b.index, 'to', ...rest] : ['routes', b.index, 'to', j, ...rest];
     }
     return ['routes', b.index, ...p.slice(2)];
+  }
+}
+
+/** Removes the second and later pairs of a key from every map (after DUPLICATE_KEY errors). */
+function dropLaterDuplicates(node: unknown, depth = 0): void {
+  if (depth > 200) return;
+  if (isMap(node)) {
+    const seen = new Set<string>();
+    node.items = node.items.filter((pair) => {
+      const k = isScalar(pair.key) ? String(pair.key.value) : undefined;
+      if (k === undefined) return true;
+      if (seen.has(k)) return false;
+      seen.add(k);
+      return true;
+    });
+    for (const pair of node.items) dropLaterDuplicates(pair.value, depth + 1);
+  } else if (isSeq(node)) {
+    for (const item of node.items) dropLaterDuplicates(item, depth + 1);
   }
 }
 

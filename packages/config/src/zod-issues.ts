@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import type { FieldPath } from '@ferry/core';
 import type { Reporter } from './reporter.js';
-import { describeValue, didYouMean, literalWord, oneOf, typeWord } from './words.js';
+import { closest, describeValue, didYouMean, literalWord, oneOf, typeWord } from './words.js';
 
 type Issue = z.core.$ZodIssue;
 type Step = string | number;
@@ -99,20 +99,22 @@ function bound(issue: Extract<Issue, { code: 'too_big' | 'too_small' }>, value: 
   const inclusive = issue.inclusive !== false;
   const exact = issue.exact === true;
   const cmp = exact ? 'exactly' : big ? (inclusive ? 'at most' : 'less than') : inclusive ? 'at least' : 'more than';
+  const plural = (word: string): string => (limit === 1 || limit === 1n ? word : `${word}s`);
   switch (issue.origin) {
     case 'string':
+      if (!big && limit === 1 && inclusive) return { expected: 'a non-empty string', found: describeValue(value) };
       return {
-        expected: `a string of ${cmp} ${limit} character${limit === 1 || limit === 1n ? '' : 's'}`,
-        found: typeof value === 'string' ? `${describeValue(value)} (${value.length})` : describeValue(value),
+        expected: `${cmp} ${limit} ${plural('character')}`,
+        found: typeof value === 'string' ? `${describeValue(value)} (${value.length} ${value.length === 1 ? 'character' : 'characters'})` : describeValue(value),
       };
     case 'array':
     case 'set':
       return {
-        expected: `${cmp} ${limit} item${limit === 1 || limit === 1n ? '' : 's'}`,
+        expected: `${cmp} ${limit} ${plural('item')}`,
         found: Array.isArray(value) ? `${value.length}` : describeValue(value),
       };
     default:
-      return { expected: `a number ${cmp} ${limit}`, found: describeValue(value) };
+      return { expected: `${cmp} ${limit}`, found: describeValue(value) };
   }
 }
 
@@ -160,7 +162,22 @@ export function reportIssues(
   input: unknown,
   opts: ReportOptions = {},
 ): void {
-  for (const issue of issues) reportIssue(r, issue, base, schema, input, opts);
+  // `routingkey: x` is one mistake, not two: when an unknown key is a misspelling of a missing
+  // required field, only the unknown key is reported (its message names the right spelling)
+  const misspelt = new Set<string>();
+  for (const issue of issues) {
+    if (issue.code !== 'unrecognized_keys') continue;
+    const rel = steps(issue.path);
+    const known = [...knownKeys(schema, rel), ...(rel.length === 0 ? (opts.extraKeys ?? []) : [])];
+    for (const key of issue.keys) {
+      const right = closest(key, known);
+      if (right !== undefined) misspelt.add(JSON.stringify([...rel, right]));
+    }
+  }
+  for (const issue of issues) {
+    if (misspelt.has(JSON.stringify(steps(issue.path))) && !valueAt(input, steps(issue.path)).present) continue;
+    reportIssue(r, issue, base, schema, input, opts);
+  }
 }
 
 function reportIssue(r: Reporter, issue: Issue, base: FieldPath, schema: z.ZodType | undefined, input: unknown, opts: ReportOptions): void {
