@@ -16,8 +16,23 @@ export async function loadConfig(file: string, registry: ReadonlyMap<string, Any
   } catch (err) {
     return {
       ok: false,
-      errors: [new ConfigError({ code: 'CONFIG_IO', file, line: 0, column: 0, path: '', message: `cannot read the route file: ${describeError(err)}` })],
+      errors: [new ConfigError({ code: 'CONFIG_IO', file, line: 0, column: 0, path: '', message: `cannot read the route file: ${ioReason(err)}` })],
     };
   }
   return parseConfig(text, file, registry, opts);
+}
+
+const IO_REASONS: Readonly<Record<string, string>> = {
+  ENOENT: 'no such file',
+  EACCES: 'permission denied',
+  EPERM: 'permission denied',
+  EISDIR: 'it is a folder, not a file',
+  ENOTDIR: 'a part of its path is not a folder',
+};
+
+/** the file name is already at the start of the line: say only why */
+function ioReason(err: unknown): string {
+  const code = typeof err === 'object' && err !== null ? (err as { code?: unknown }).code : undefined;
+  if (typeof code === 'string') return `${IO_REASONS[code] ?? describeError(err)} (${code})`;
+  return describeError(err);
 }

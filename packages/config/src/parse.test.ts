@@ -159,3 +159,94 @@ describe('broken route files: every error, with its exact position and path', ()
     });
   }
 });
+
+describe('valid route files', () => {
+  it('loads the contract example with every default filled in', () => {
+    const result = check('valid', 'contract-example.yaml');
+    if (!result.ok) throw new Error(lines(result).join('\n'));
+    const { config } = result;
+    expect(config.gateway).toEqual({ id: 'edge-1', http: { port: 9100, host: '127.0.0.1' }, log: { level: 'info' } });
+    expect(config.file.endsWith('valid/contract-example.yaml')).toBe(true);
+    expect(config.connectors.map((c) => `${c.name}:${c.type}`)).toEqual([
+      'devices:mqtt-listener',
+      'web:stomp-listener',
+      'rabbit:amqp091',
+      'plant:mqtt',
+      'artemis:amqp10',
+    ]);
+    expect(config.connectors[0]?.options).toEqual({ port: 1883, host: '0.0.0.0' });
+    expect(config.routes).toEqual([
+      {
+        name: 'telemetry',
+        from: { connector: 'plant', fields: { topic: 'factory/+/+/temp', qos: 1 } },
+        to: [
+          { connector: 'rabbit', fields: { exchange: 'telemetry', routingKey: 'factory.{1}.{2}.temp', persistent: true } },
+          { connector: 'web', fields: { destination: '/topic/temp.{1}' } },
+        ],
+        headers: { set: { 'x-site': 'lisbon' }, remove: ['debug'] },
+      },
+      {
+        name: 'commands',
+        from: { connector: 'rabbit', fields: { queue: 'device-commands' } },
+        // `to` written as one map is a list of one
+        to: [{ connector: 'devices', fields: { topic: '{header.device}/cmd', qos: 1, retain: false } }],
+        headers: { set: {}, remove: [] },
+      },
+    ]);
+  });
+
+  it('fills ${VAR} and ${VAR:-default}, coerces plain scalars by YAML rules, keeps quoted ones strings, honours $${', () => {
+    const env = { PLANT_HOST: 'plant.local', PLANT_PASSWORD: 's3cret', RETAIN: 'true', FERRY_MQTT_PORT: '11883', FERRY_LOG_LEVEL: '' };
+    const result = check('valid', 'env-and-anchors.yaml', env);
+    if (!result.ok) throw new Error(lines(result).join('\n'));
+    const { config } = result;
+    expect(config.gateway).toEqual({ id: 'edge-2', http: { port: 9101, host: '0.0.0.0' }, log: { level: 'info' } });
+    const byName = new Map(config.connectors.map((c) => [c.name, c.options]));
+    expect(byName.get('devices')).toEqual({ port: 11883, host: '0.0.0.0' }); // a number, not "11883"
+    expect(byName.get('plant')).toMatchObject({ url: 'mqtt://plant.local:1884', username: 'gateway', password: 's3cret${not-a-variable}' });
+    expect(byName.get('rabbit')).toMatchObject({ url: 'amqp://127.0.0.1:5672' });
+    const route = config.routes[0];
+    // the merge key brought connector and exchange from the x- anchor
+    expect(route?.to[0]).toEqual({ connector: 'rabbit', fields: { exchange: 'telemetry', routingKey: 'plant.{1}', persistent: true } });
+    expect(route?.to[1]?.fields).toEqual({ topic: 'mirror/{1}', qos: 1, retain: true }); // "true" became a boolean
+    // header values as written: 1.10 stays "1.10"; a single string `remove` is a list of one
+    expect(route?.headers).toEqual({ set: { 'x-version': '1.10', 'x-price': '{{1}} costs $$5' }, remove: ['debug'] });
+  });
+
+  it('defaults the gateway id to the host name and the log level to info', () => {
+    const result = parseConfig('connectors: {}\nroutes: []\n', 'x.yaml', registry, { env: {}, defaultId: 'box-7' });
+    expect(result.ok && result.config.gateway).toEqual({ id: 'box-7', log: { level: 'info' } });
+  });
+});
+
+describe('robustness: bad input gives errors, never a throw', () => {
+  const odd: [string, string][] = [
+    ['binary', '\u0000\u0001\u0002\uFFFD'],
+    ['a scalar', 'hello'],
+    ['two documents', 'connectors: {}\nroutes: []\n---\nroutes: []\n'],
+    ['tabs', 'connectors:\n\tdevices: {}\nroutes: []\n'],
+    ['an alias bomb', 'a: &a [1,1,1,1,1,1,1,1,1]\nb: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a]\nc: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b]\nd: &d [*c,*c,*c,*c,*c,*c,*c,*c,*c]\ne: [*d,*d,*d,*d,*d,*d,*d,*d,*d]\n'],
+    ['keys that are not strings', 'connectors: { [1, 2]: { type: mqtt } }\nroutes: [ { name: { a: 1 }, from: 3, to: null, headers: [] } ]\n'],
+    ['a huge number', 'gateway: { http: { port: 1e400 } }\nconnectors: {}\nroutes: []\n'],
+    ['deep nesting', `connectors: {}\nroutes: ${'['.repeat(500)}${']'.repeat(500)}\n`],
+  ];
+  for (const [what, text] of odd) {
+    it(what, () => {
+      const result = parseConfig(text, 'odd.yaml', registry, { env: {} });
+      expect(result.ok).toBe(false);
+      if (!result.ok) {
+        expect(result.errors.length).toBeGreaterThan(0);
+        for (const e of result.errors) expect(e.format()).toMatch(/^odd\.yaml:\d+:\d+ /);
+      }
+    });
+  }
+
+  it('turns a connector definition that throws into an error', () => {
+    const throwing = new Map(registry);
+    const listener = registry.get('mqtt-listener');
+    if (listener === undefined) throw new Error('fake registry lacks mqtt-listener');
+    throwing.set('mqtt-listener', { ...listener, listenPorts: () => { throw new Error('boom'); } });
+    const result = parseConfig('connectors:\n  d: { type: mqtt-listener }\nroutes: []\n', 'x.yaml', throwing, { env: {} });
+    expect(lines(result)).toEqual(['x.yaml:2:6 connectors.d: internal error while reading the ports of connector "d": boom']);
+  });
+});

@@ -109,7 +109,10 @@ class Checker {
       if (linesWithError.has(at.line) || (fatal && /in YAML stream/.test(e.message))) continue;
       linesWithError.add(at.line);
       fatal = true;
-      let message = `YAML syntax: ${(e.message.split('\n')[0] ?? e.message).trim()}`;
+      let message =
+        e.code === 'MULTIPLE_DOCS'
+          ? 'YAML syntax: a route file holds one document, found a second one (after "---")'
+          : `YAML syntax: ${(e.message.split('\n')[0] ?? e.message).trim()}`;
       if (/flow-(map|seq)-start/.test(e.message)) {
         message += ' (inside { } or [ ], quote values that hold {, }, [, ] or ",", e.g. topic: "b/{1}")';
       }
@@ -119,8 +122,12 @@ class Checker {
     if (fatal) return { ok: false, errors: sortErrors(this.syntaxErrors) };
 
     // the first of duplicate keys wins (the error says where it is), so every later check
-    // and every position refers to the same entry
-    if (this.syntaxErrors.length > 0) dropLaterDuplicates(doc.contents);
+    // and every position refers to the same entry; keys that are maps or lists are dropped
+    for (const key of cleanMaps(doc.contents)) {
+      const { line, column } = this.map.positionOf(key);
+      const where = key.range ? this.map.pathAt(key.range[0]) : [];
+      this.syntaxErrors.push(new ConfigError({ file: this.file, line, column, path: where, message: 'a key must be a name, found a map or list' }));
+    }
 
     const silenced = new Set<Node>();
     this.r = new Reporter(this.file, this.map, silenced);
@@ -136,7 +143,14 @@ class Checker {
       this.r.value([], 'the file is empty: expected a map with gateway, connectors and routes');
       return this.finish(undefined);
     }
-    const root: unknown = doc.toJS({ maxAliasCount: 1000 });
+    let root: unknown;
+    try {
+      // a bound on alias expansion: a "billion laughs" file must not eat the gateway's memory
+      root = doc.toJS({ maxAliasCount: 1000 });
+    } catch (err) {
+      this.r.value([], `the file cannot be read as data: ${describeError(err)}`);
+      return this.finish(undefined);
+    }
     if (!isRecord(root)) {
       this.r.value([], `expected a map with gateway, connectors and routes, found ${describeValue(root)}`);
       return this.finish(undefined);
@@ -561,22 +575,30 @@ class Checker {
   }
 }
 
-/** Removes the second and later pairs of a key from every map (after DUPLICATE_KEY errors). */
-function dropLaterDuplicates(node: unknown, depth = 0): void {
-  if (depth > 200) return;
+/**
+ * Removes from every map the second and later pairs of a key (reported as DUPLICATE_KEY) and
+ * pairs whose key is a map or a list (returned, to be reported): route files have names as keys.
+ */
+function cleanMaps(node: unknown, depth = 0, bad: Node[] = []): Node[] {
+  if (depth > 200) return bad;
   if (isMap(node)) {
     const seen = new Set<string>();
     node.items = node.items.filter((pair) => {
+      if (isMap(pair.key) || isSeq(pair.key)) {
+        bad.push(pair.key);
+        return false;
+      }
       const k = isScalar(pair.key) ? String(pair.key.value) : undefined;
       if (k === undefined) return true;
       if (seen.has(k)) return false;
       seen.add(k);
       return true;
     });
-    for (const pair of node.items) dropLaterDuplicates(pair.value, depth + 1);
+    for (const pair of node.items) cleanMaps(pair.value, depth + 1, bad);
   } else if (isSeq(node)) {
-    for (const item of node.items) dropLaterDuplicates(item, depth + 1);
+    for (const item of node.items) cleanMaps(item, depth + 1, bad);
   }
+  return bad;
 }
 
 /** the path of `port` inside connector options, `port` keys first; for pointing at a clash */
