@@ -1,0 +1,401 @@
+import { readFile } from 'node:fs/promises';
+import { resolve as resolvePath } from 'node:path';
+import {
+  Backoff,
+  FerryError,
+  Settlement,
+  describeError,
+  type Connector,
+  type ConnectorContext,
+  type ConnectorState,
+  type DeliveryHandler,
+  type GatewayMessage,
+  type Logger,
+  type Outcome,
+  type Sink,
+  type SourceSpec,
+} from '@ferry/core';
+import mqtt, { type IClientOptions, type IClientPublishOptions, type MqttClient } from 'mqtt';
+import mqttPacket, { type IConnackPacket, type IPublishPacket, type QoS } from 'mqtt-packet';
+import type { Duplex } from 'node:stream';
+import { fromMqttPublish, toMqttPublish } from '../mapping.js';
+import type { MqttFrom, MqttOptions, MqttTo } from '../options.js';
+import { InflightLimit } from './inflight.js';
+
+/**
+ * Passed to mqtt.js's `handleMessage` callback to keep it from sending the PUBACK itself.
+ *
+ * mqtt.js handles incoming packets one at a time: the next packet is processed only after the
+ * current PUBLISH's `handleMessage` callback ran and the PUBACK was written
+ * (build/lib/client.js `work`/`nextTickWork`, handlers/publish.js). Holding that callback until
+ * the settlement would serialize every message behind the slowest destination, and also hold
+ * the PUBACKs of Ferry's own publishes on the same connection. Calling it at once with an
+ * error makes handlers/publish.js skip its PUBACK (`if (err) return done(err)`; `done` ignores
+ * the error) and go on with the next packet; Ferry writes the PUBACK itself when the message
+ * is settled, on the same stream it arrived on. Settlements thus complete in any order.
+ */
+const DEFER_ACK = new Error('ferry: acknowledgement deferred until settlement');
+
+/** MQTT 5 reason code for a PUBACK refusing a message (§3.4.2.1: 0x80 unspecified error). */
+const PUBACK_UNSPECIFIED_ERROR = 0x80;
+
+interface Held {
+  readonly packet: IPublishPacket;
+  readonly stream: Duplex;
+}
+
+/**
+ * The `mqtt` connector: a client (mqtt.js) of a remote MQTT 3.1.1 / 5 broker.
+ */
+export class MqttClientConnector implements Connector<MqttFrom, MqttTo> {
+  readonly type = 'mqtt';
+  readonly name: string;
+  readonly sink: Sink<MqttTo>;
+  readonly #ctx: ConnectorContext;
+  readonly #options: MqttOptions;
+  readonly #log: Logger;
+  readonly #backoff: Backoff;
+  readonly #inflight: InflightLimit;
+  #state: ConnectorState = 'idle';
+  #client: MqttClient | undefined;
+  #starting: Promise<void> | undefined;
+  #stopping: Promise<void> | undefined;
+  #reconnectTimer: NodeJS.Timeout | undefined;
+  /** the last failure logged, so one line is written per change of failure, not per retry */
+  #lastFailure: string | undefined;
+  #wasUp = false;
+  #attempts = 0;
+  // sources
+  #deliver: DeliveryHandler | undefined;
+  #accepting = false;
+  /** topic filter → subscription QoS, identifier (MQTT 5) and the routes it serves */
+  readonly #subs = new Map<string, { qos: QoS; id: number; routes: string[] }>();
+  /** filters subscribed in the current session (cleared when the broker has no session) */
+  readonly #subscribed = new Set<string>();
+  #useSubIds = false;
+  /** publishes that arrived before openSources: held unacknowledged, delivered on open */
+  readonly #early: Held[] = [];
+  /** deliveries whose settlement is pending, per stream, to reconnect for a release */
+  readonly #pending = new Map<Duplex, number>();
+  #releaseReconnect = false;
+
+  constructor(ctx: ConnectorContext, name: string, options: MqttOptions) {
+    this.#ctx = ctx;
+    this.name = name;
+    this.#options = options;
+    this.#log = ctx.logger.child({ connector: name });
+    this.#backoff = new Backoff({ initialMs: options.reconnect.initialMs, maxMs: options.reconnect.maxMs, minMs: Math.min(100, options.reconnect.initialMs) });
+    this.#inflight = new InflightLimit(options.maxInflight);
+    this.sink = { write: (message, to) => this.#write(message, to) };
+  }
+
+  get state(): ConnectorState {
+    return this.#state;
+  }
+
+  get #version(): 4 | 5 {
+    return this.#options.protocolVersion;
+  }
+
+  /**
+   * Connect. Resolves once the first attempt ended, connected or not: a broker that is down at
+   * start is retried in the background (state `down`), like a connection lost later.
+   */
+  start(): Promise<void> {
+    if (this.#starting !== undefined) return this.#starting;
+    this.#starting = this.#doStart();
+    return this.#starting;
+  }
+
+  async #doStart(): Promise<void> {
+    const o = this.#options;
+    const clientOptions: IClientOptions = {
+      protocolVersion: o.protocolVersion,
+      clientId: o.clientId ?? `ferry-${this.#ctx.gatewayId}-${this.name}`,
+      clean: o.clean,
+      keepalive: o.keepalive,
+      connectTimeout: o.connectTimeoutMs,
+      // Ferry reconnects itself with core's Backoff (jittered, growing), see #scheduleReconnect
+      reconnectPeriod: 0,
+      // subscriptions are restored by Ferry, only when the broker lost the session
+      resubscribe: false,
+      // never queue while offline: a write fails fast with NOT_CONNECTED (see #write)
+      queueQoSZero: false,
+      ...(o.username === undefined ? {} : { username: o.username }),
+      ...(o.password === undefined ? {} : { password: o.password }),
+      ...(o.protocolVersion === 5 ? { properties: { sessionExpiryInterval: o.clean ? 0 : o.sessionExpiryInterval } } : {}),
+    };
+    if (o.tls !== undefined) {
+      const base = this.#ctx.baseDir;
+      const read = (p: string | undefined): Promise<Buffer | undefined> => (p === undefined ? Promise.resolve(undefined) : readFile(resolvePath(base, p)));
+      const [ca, cert, key] = await Promise.all([read(o.tls.ca), read(o.tls.cert), read(o.tls.key)]);
+      if (ca !== undefined) clientOptions.ca = ca;
+      if (cert !== undefined) clientOptions.cert = cert;
+      if (key !== undefined) clientOptions.key = key;
+      clientOptions.rejectUnauthorized = o.tls.rejectUnauthorized;
+    }
+    this.#state = 'connecting';
+    const client = mqtt.connect(o.url, clientOptions);
+    this.#client = client;
+    client.handleMessage = (packet, cb) => this.#onMessage(packet, cb);
+
+    const firstAttempt = new Promise<void>((resolve) => {
+      client.once('connect', () => resolve());
+      client.once('close', () => resolve());
+    });
+    client.on('connect', (connack) => this.#onConnect(client, connack));
+    client.on('close', () => this.#onClose(client));
+    client.on('error', (err) => this.#failure(describeError(err)));
+    client.on('offline', () => undefined);
+    await firstAttempt;
+  }
+
+  stop(): Promise<void> {
+    if (this.#stopping !== undefined) return this.#stopping;
+    this.#stopping = (async () => {
+      await this.#starting;
+      this.#state = 'stopping';
+      clearTimeout(this.#reconnectTimer);
+      const client = this.#client;
+      if (client !== undefined) {
+        // graceful DISCONNECT; unacknowledged messages stay in the broker's persistent session
+        await new Promise<void>((r) => client.end(false, {}, () => r()));
+        if (!client.disconnected) await new Promise<void>((r) => client.end(true, {}, () => r()));
+      }
+      this.#inflight.failAll(new FerryError('SINK_CLOSED', `mqtt ${this.name} stopped`));
+      this.#state = 'stopped';
+      this.#ctx.metrics.set('connector_up', { connector: this.name }, 0);
+    })();
+    return this.#stopping;
+  }
+
+  async openSources(specs: readonly SourceSpec<MqttFrom>[], deliver: DeliveryHandler): Promise<void> {
+    this.#deliver = deliver;
+    this.#accepting = true;
+    for (const spec of specs) {
+      // QoS 2 is subscribed as 1: Ferry relays at least once, and a QoS 2 flow hands the message
+      // over at PUBREC, before it is routed (§4.3.3), which would need a durable inbound store.
+      const qos = Math.min(spec.from.qos, 1) as QoS;
+      if (spec.from.qos === 2) this.#log.warn('QoS 2 source subscribed as QoS 1 (at least once)', { route: spec.route, topic: spec.from.topic });
+      const s = this.#subs.get(spec.from.topic);
+      if (s === undefined) this.#subs.set(spec.from.topic, { qos, id: this.#subs.size + 1, routes: [spec.route] });
+      else {
+        s.qos = Math.max(s.qos, qos) as QoS;
+        s.routes.push(spec.route);
+      }
+    }
+    const early = this.#early.splice(0);
+    for (const h of early) this.#deliverHeld(h);
+    await this.#ensureSubscribed();
+  }
+
+  async closeSources(): Promise<void> {
+    // New publishes from the broker are no longer delivered nor acknowledged: they stay
+    // unacknowledged in the persistent session and come again on the next connection.
+    this.#accepting = false;
+  }
+
+  #onConnect(client: MqttClient, connack: IConnackPacket): void {
+    if (client !== this.#client) return;
+    // TCP_NODELAY on every (re)connection: mqtt.js leaves Nagle on (facts.md)
+    const stream = client.stream as Duplex & { setNoDelay?: (v: boolean) => void };
+    stream.setNoDelay?.(true);
+    this.#backoff.reset();
+    this.#state = 'up';
+    this.#ctx.metrics.set('connector_up', { connector: this.name }, 1);
+    if (this.#lastFailure !== undefined || !this.#wasUp) {
+      this.#log.info(this.#wasUp ? 'MQTT connection restored' : 'MQTT connected', {
+        url: this.#options.url,
+        sessionPresent: connack.sessionPresent,
+        attempts: this.#attempts,
+      });
+    }
+    this.#lastFailure = undefined;
+    this.#wasUp = true;
+    this.#attempts = 0;
+    this.#releaseReconnect = false;
+    // MQTT 5 §3.2.2.3.12: subscription identifiers only when the broker supports them
+    this.#useSubIds = this.#version === 5 && connack.properties?.subscriptionIdentifiersAvailable !== false;
+    // §3.2.2.2: without a session present the broker forgot the subscriptions
+    if (!connack.sessionPresent) this.#subscribed.clear();
+    void this.#ensureSubscribed();
+  }
+
+  #onClose(client: MqttClient): void {
+    if (client !== this.#client) return;
+    if (this.#state === 'stopping' || this.#state === 'stopped') return;
+    if (this.#state === 'up') this.#failure('connection closed');
+    this.#state = 'down';
+    this.#ctx.metrics.set('connector_up', { connector: this.name }, 0);
+    this.#scheduleReconnect(client);
+  }
+
+  #scheduleReconnect(client: MqttClient): void {
+    if (this.#reconnectTimer !== undefined) return;
+    const delay = this.#backoff.next();
+    this.#attempts++;
+    this.#reconnectTimer = setTimeout(() => {
+      this.#reconnectTimer = undefined;
+      if (this.#state === 'stopping' || this.#state === 'stopped') return;
+      this.#ctx.metrics.inc('connector_reconnects_total', { connector: this.name });
+      this.#state = 'connecting';
+      client.reconnect();
+    }, delay);
+  }
+
+  /** One log line per change of failure, not one per retry. */
+  #failure(what: string): void {
+    if (this.#state === 'stopping' || this.#state === 'stopped') return;
+    if (what === this.#lastFailure) return;
+    this.#lastFailure = what;
+    this.#log.warn('MQTT connection failing; retrying with backoff', { url: this.#options.url, error: what });
+  }
+
+  async #ensureSubscribed(): Promise<void> {
+    const client = this.#client;
+    if (client === undefined || !client.connected) return;
+    for (const [filter, s] of this.#subs) {
+      if (this.#subscribed.has(filter)) continue;
+      this.#subscribed.add(filter);
+      const opts = this.#useSubIds ? { qos: s.qos, properties: { subscriptionIdentifier: s.id } } : { qos: s.qos };
+      try {
+        await client.subscribeAsync(filter, opts);
+      } catch (err) {
+        this.#subscribed.delete(filter);
+        this.#log.error('MQTT subscribe failed', { topic: filter, error: describeError(err) });
+      }
+    }
+  }
+
+  /** mqtt.js's per-PUBLISH hook; see {@link DEFER_ACK}. */
+  #onMessage(packet: IPublishPacket, cb: (err?: Error) => void): void {
+    const client = this.#client;
+    const stream = client?.stream as Duplex | undefined;
+    if (packet.qos === 0 || stream === undefined) {
+      if (packet.qos === 0 && this.#accepting && this.#deliver !== undefined) {
+        this.#deliverMessage(packet, Settlement.none());
+      }
+      cb();
+      return;
+    }
+    cb(DEFER_ACK);
+    const held: Held = { packet, stream };
+    if (!this.#accepting || this.#deliver === undefined) {
+      // before openSources: keep it to deliver then; after closeSources: leave it unacknowledged
+      // for the next connection
+      if (this.#deliver === undefined) this.#early.push(held);
+      return;
+    }
+    this.#deliverHeld(held);
+  }
+
+  #deliverHeld(h: Held): void {
+    const id = h.packet.messageId;
+    this.#pending.set(h.stream, (this.#pending.get(h.stream) ?? 0) + 1);
+    const settlement = new Settlement((outcome) => this.#settled(h, id, outcome));
+    this.#deliverMessage(h.packet, settlement);
+  }
+
+  #deliverMessage(packet: IPublishPacket, settlement: Settlement): void {
+    const deliver = this.#deliver as DeliveryHandler;
+    const message = fromMqttPublish(
+      { topic: packet.topic, payload: packet.payload, qos: packet.qos, retain: packet.retain, properties: packet.properties },
+      this.name,
+      Date.now(),
+    );
+    this.#ctx.metrics.inc('messages_received_total', { connector: this.name });
+    // MQTT 5 §3.3.2.3.8: the identifiers of the subscriptions this message matched name the
+    // routes, so overlapping filters do not deliver it twice to one route
+    let routes: string[] | undefined;
+    const ids = packet.properties?.subscriptionIdentifier;
+    if (this.#useSubIds && ids !== undefined) {
+      const idList = Array.isArray(ids) ? ids : [ids];
+      const set = new Set<string>();
+      for (const s of this.#subs.values()) if (idList.includes(s.id)) for (const r of s.routes) set.add(r);
+      routes = [...set];
+    }
+    try {
+      deliver(routes === undefined ? { message, settlement } : { message, settlement, routes });
+    } catch (err) {
+      settlement.release(new FerryError('INTERNAL', 'delivery handler threw', { cause: err }));
+    }
+  }
+
+  #settled(h: Held, id: number | undefined, outcome: Outcome): void {
+    const left = (this.#pending.get(h.stream) ?? 1) - 1;
+    if (left <= 0) this.#pending.delete(h.stream);
+    else this.#pending.set(h.stream, left);
+    const m = this.#ctx.metrics;
+    const current = this.#client?.stream === h.stream && this.#client?.connected === true;
+    if (outcome.kind === 'accept' || outcome.kind === 'reject') {
+      if (outcome.kind === 'accept') m.inc('messages_accepted_total', { connector: this.name });
+      else {
+        m.inc('messages_rejected_total', { connector: this.name, reason: outcome.reason.code });
+        this.#log.warn('message rejected', { topic: h.packet.topic, error: outcome.reason.message });
+      }
+      // The ack goes on the connection the PUBLISH came on; after a reconnect the broker
+      // resends the message (§4.4) and that copy is settled instead.
+      if (!current || id === undefined) return;
+      const puback =
+        outcome.kind === 'reject' && this.#version === 5
+          ? // MQTT 5 §3.4.2.1: a failure reason code; the broker does not resend. 3.1.1 has no
+            // negative ack: a rejection is permanent, so a plain PUBACK stops the resending.
+            { cmd: 'puback' as const, messageId: id, reasonCode: PUBACK_UNSPECIFIED_ERROR }
+          : { cmd: 'puback' as const, messageId: id };
+      mqttPacket.writeToStream(puback, h.stream, { protocolVersion: this.#version });
+      return;
+    }
+    m.inc('messages_released_total', { connector: this.name, reason: outcome.reason.code });
+    // release: the broker resends an unacknowledged PUBLISH only on a new connection (MQTT 5
+    // §4.4), so once this connection has nothing else pending, reconnect. The persistent
+    // session (clean: false) keeps the message meanwhile.
+    if (!current) return;
+    this.#releaseReconnect = true;
+    this.#maybeReconnectForRelease(h.stream);
+  }
+
+  #maybeReconnectForRelease(stream: Duplex): void {
+    const client = this.#client;
+    if (!this.#releaseReconnect || client === undefined || client.stream !== stream) return;
+    if ((this.#pending.get(stream) ?? 0) > 0) return;
+    this.#releaseReconnect = false;
+    this.#log.info('reconnecting so the broker redelivers released messages');
+    // end the stream; #onClose schedules the reconnection
+    stream.destroy();
+  }
+
+  async #write(message: GatewayMessage, to: MqttTo): Promise<void> {
+    const client = this.#client;
+    if (client === undefined || !client.connected || this.#state !== 'up') {
+      // never queue while disconnected: the engine releases and retries
+      throw new FerryError('NOT_CONNECTED', `mqtt ${this.name} is not connected to ${this.#options.url}`);
+    }
+    const r = toMqttPublish(message, to, this.#version, Date.now());
+    if (r.kind === 'expired') {
+      this.#ctx.metrics.inc('messages_dropped_total', { connector: this.name, reason: 'expired' });
+      return;
+    }
+    const p = r.publish;
+    const opts: IClientPublishOptions = { qos: p.qos, retain: p.retain, ...(p.properties === undefined ? {} : { properties: p.properties }) };
+    const release = p.qos === 0 ? undefined : await this.#inflight.acquire();
+    const started = process.hrtime.bigint();
+    try {
+      await new Promise<void>((resolve, reject) => {
+        client.publish(p.topic, p.payload, opts, (err) => {
+          if (err === undefined || err === null) return resolve();
+          const code = (err as { code?: unknown }).code;
+          if (typeof code === 'number' && code >= 0x80) {
+            // MQTT 5 §3.4.2.1: the broker refused this message; retrying cannot help
+            reject(new FerryError('SINK_REJECTED', `broker refused publish to ${p.topic}: ${err.message}`, { cause: err, permanent: true, details: { reasonCode: code } }));
+          } else {
+            reject(new FerryError('SINK_CLOSED', `publish to ${p.topic} failed: ${err.message}`, { cause: err }));
+          }
+        });
+      });
+      this.#ctx.metrics.inc('messages_sent_total', { connector: this.name });
+      this.#ctx.metrics.observe('sink_confirm_seconds', { connector: this.name }, Number(process.hrtime.bigint() - started) / 1e9);
+    } finally {
+      release?.();
+    }
+  }
+}

@@ -1,0 +1,37 @@
+import type { Logger, Metrics } from '@ferry/core';
+import type { Connection, PendingWill } from './connection.js';
+import type { Session } from './session.js';
+import type { BrokerMessage, PublishDecision, Subscription } from './types.js';
+
+/** Limits and credentials of the embedded broker. */
+export interface BrokerConfig {
+  readonly maxPacketSize: number;
+  readonly keepaliveLimit: number;
+  readonly receiveMaximum: number;
+  readonly sessionQueueLimit: number;
+  readonly maxClients?: number | undefined;
+  readonly users?: readonly { readonly username: string; readonly password: string }[] | undefined;
+  readonly allowAnonymous: boolean;
+  readonly connectTimeoutMs: number;
+}
+
+/** What a {@link Connection} needs from the broker it belongs to. */
+export interface BrokerCore {
+  readonly config: BrokerConfig;
+  readonly logger: Logger;
+  readonly metrics: Metrics;
+  readonly connectorName: string;
+  hasRoomForClient(): boolean;
+  authenticate(username: string | undefined, password: Buffer | undefined): 'ok' | 'bad-credentials' | 'not-authorized';
+  newClientId(): string;
+  /** take over or create the session for `clientId` (§3.1.2.4, §3.1.4) */
+  attachSession(conn: Connection, clientId: string, cleanStart: boolean, expiry: number): { session: Session; present: boolean };
+  /** the connection ended; publish its will (if given) and keep or end its session */
+  detach(conn: Connection, session: Session, will: PendingWill | undefined): void;
+  /** a client's PUBLISH: dispatch it and hand it to the owner; `settle` answers QoS 1/2 */
+  ingest(conn: Connection, message: BrokerMessage, settle: ((d: PublishDecision) => void) | undefined): void;
+  /** true when the subscription already existed (for Retain Handling 1) */
+  subscribe(session: Session, sub: Subscription): boolean;
+  sendRetained(session: Session, sub: Subscription, existed: boolean): void;
+  unsubscribe(session: Session, filter: string): boolean;
+}

@@ -1,0 +1,308 @@
+import { randomUUID, timingSafeEqual } from 'node:crypto';
+import { createServer, type Server, type Socket } from 'node:net';
+import type { Logger, Metrics } from '@ferry/core';
+import { topicMatches } from '../topic.js';
+import type { BrokerConfig, BrokerCore } from './broker-core.js';
+import { Connection, type PendingWill } from './connection.js';
+import { RC } from './reason-codes.js';
+import { Session, type DropReason } from './session.js';
+import type { BrokerMessage, PublishDecision, PublishEvent, Subscription } from './types.js';
+
+/** setTimeout's largest delay; longer session expiries are kept without a timer */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+export interface BrokerEnv {
+  readonly logger: Logger;
+  readonly metrics: Metrics;
+  readonly connectorName: string;
+}
+
+/**
+ * Ferry's embedded MQTT 3.1.1 / 5 broker, built on mqtt-packet's parser and generator (see
+ * docs/connectors/mqtt.md for why it is not aedes). Sessions, retained messages and wills live in
+ * memory. The owner sees every client PUBLISH through `onPublish` and decides its
+ * acknowledgement; it injects messages with `publish`.
+ */
+export class MqttBroker implements BrokerCore {
+  readonly config: BrokerConfig;
+  readonly logger: Logger;
+  readonly metrics: Metrics;
+  readonly connectorName: string;
+  /** the owner's view of client publishes; without it QoS 1/2 publishes are acknowledged at once */
+  onPublish: ((e: PublishEvent) => void) | undefined;
+  /** false once the owner stopped taking messages: client publishes are then neither routed nor acknowledged */
+  accepting = true;
+  #server: Server | undefined;
+  readonly #connections = new Set<Connection>();
+  readonly #byClientId = new Map<string, Connection>();
+  readonly #sessions = new Map<string, Session>();
+  /** topic filter → client id → subscription */
+  readonly #index = new Map<string, Map<string, Subscription>>();
+  readonly #retained = new Map<string, BrokerMessage>();
+  readonly #willTimers = new Map<string, { timer: NodeJS.Timeout; will: PendingWill }>();
+
+  constructor(config: BrokerConfig, env: BrokerEnv) {
+    this.config = config;
+    this.logger = env.logger;
+    this.metrics = env.metrics;
+    this.connectorName = env.connectorName;
+  }
+
+  get clientCount(): number {
+    return this.#connections.size;
+  }
+
+  get retainedCount(): number {
+    return this.#retained.size;
+  }
+
+  /** Listen; resolves with the bound port. */
+  listen(port: number, host: string): Promise<number> {
+    const server = createServer((socket) => this.#accept(socket));
+    this.#server = server;
+    return new Promise((resolve, reject) => {
+      const onError = (err: Error): void => reject(err);
+      server.once('error', onError);
+      server.listen(port, host, () => {
+        server.off('error', onError);
+        server.on('error', (err) => this.logger.error('MQTT listener error', { error: err.message }));
+        const addr = server.address();
+        resolve(typeof addr === 'object' && addr !== null ? addr.port : port);
+      });
+    });
+  }
+
+  /** Stop listening and close every client (MQTT 5 clients get DISCONNECT 0x8B, §3.14.2.1). */
+  async close(): Promise<void> {
+    this.accepting = false;
+    const server = this.#server;
+    this.#server = undefined;
+    const closed = server === undefined ? Promise.resolve() : new Promise<void>((r) => server.close(() => r()));
+    for (const c of this.#connections) c.close(RC.serverShuttingDown);
+    await closed;
+    for (const { timer } of this.#willTimers.values()) clearTimeout(timer);
+    this.#willTimers.clear();
+    for (const s of this.#sessions.values()) clearTimeout(s.expiryTimer);
+  }
+
+  /** Publish a message into the broker (the sink side): retained store, then subscribers. */
+  publish(message: BrokerMessage): void {
+    this.#route(message);
+  }
+
+  #accept(socket: Socket): void {
+    const conn = new Connection(this, socket);
+    this.#connections.add(conn);
+    this.metrics.set('listener_clients', { connector: this.connectorName }, this.#connections.size);
+    socket.on('close', () => {
+      this.#connections.delete(conn);
+      this.metrics.set('listener_clients', { connector: this.connectorName }, this.#connections.size);
+    });
+    conn.open();
+  }
+
+  hasRoomForClient(): boolean {
+    return this.config.maxClients === undefined || this.#connections.size <= this.config.maxClients;
+  }
+
+  authenticate(username: string | undefined, password: Buffer | undefined): 'ok' | 'bad-credentials' | 'not-authorized' {
+    const users = this.config.users;
+    if (username === undefined) return this.config.allowAnonymous ? 'ok' : 'not-authorized';
+    if (users === undefined || users.length === 0) return this.config.allowAnonymous ? 'ok' : 'not-authorized';
+    const user = users.find((u) => u.username === username);
+    if (user === undefined) return 'bad-credentials';
+    const want = Buffer.from(user.password, 'utf8');
+    const got = password ?? Buffer.alloc(0);
+    return want.length === got.length && timingSafeEqual(want, got) ? 'ok' : 'bad-credentials';
+  }
+
+  newClientId(): string {
+    return `ferry-auto-${randomUUID()}`;
+  }
+
+  attachSession(conn: Connection, clientId: string, cleanStart: boolean, expiry: number): { session: Session; present: boolean } {
+    const previous = this.#byClientId.get(clientId);
+    // MQTT 5 §3.1.4 / 3.1.1 §3.1.4-2: a second connection with the same id takes over; the first
+    // gets DISCONNECT 0x8E and is closed
+    if (previous !== undefined && previous !== conn) previous.close(RC.sessionTakenOver);
+    this.#byClientId.set(clientId, conn);
+    // §3.1.3.2.2: a reconnection before the Will Delay Interval cancels the will
+    const pending = this.#willTimers.get(clientId);
+    if (pending !== undefined) {
+      clearTimeout(pending.timer);
+      this.#willTimers.delete(clientId);
+    }
+    let session = this.#sessions.get(clientId);
+    if (session !== undefined && cleanStart) {
+      this.#endSession(session);
+      session = undefined;
+    }
+    const present = session !== undefined;
+    if (session === undefined) {
+      session = new Session(clientId, this.config.sessionQueueLimit, (reason) => this.#dropped(reason));
+      this.#sessions.set(clientId, session);
+    }
+    clearTimeout(session.expiryTimer);
+    session.expiryTimer = undefined;
+    session.expiryInterval = expiry;
+    return { session, present };
+  }
+
+  detach(conn: Connection, session: Session, will: PendingWill | undefined): void {
+    session.detach(conn);
+    const clientId = session.clientId;
+    if (this.#byClientId.get(clientId) === conn) this.#byClientId.delete(clientId);
+    const current = this.#sessions.get(clientId) === session && !session.connected;
+    if (will !== undefined) {
+      // §3.1.3.2.2: publish after the Will Delay Interval or when the session ends, whichever is first
+      const delay = Math.min(will.delaySeconds, current ? session.expiryInterval : 0);
+      if (delay <= 0) this.#publishWill(clientId, will);
+      else {
+        const timer = setTimeout(() => {
+          this.#willTimers.delete(clientId);
+          this.#publishWill(clientId, will);
+        }, Math.min(delay * 1000, MAX_TIMER_MS));
+        timer.unref();
+        this.#willTimers.set(clientId, { timer, will });
+      }
+    }
+    if (!current) return;
+    if (session.expiryInterval === 0) {
+      this.#endSession(session);
+    } else if (Number.isFinite(session.expiryInterval) && session.expiryInterval < 0xffffffff && session.expiryInterval * 1000 <= MAX_TIMER_MS) {
+      // MQTT 5 §3.1.2.11.2: 0xFFFFFFFF never expires
+      session.expiryTimer = setTimeout(() => {
+        if (this.#sessions.get(clientId) === session && !session.connected) this.#endSession(session);
+      }, session.expiryInterval * 1000);
+      session.expiryTimer.unref();
+    }
+  }
+
+  ingest(conn: Connection, message: BrokerMessage, settle: ((d: PublishDecision) => void) | undefined): void {
+    if (!this.accepting) {
+      // shutting down: the publish is neither routed nor acknowledged, so the client sends it
+      // again on its next connection (§4.4). A QoS 0 message is lost, as QoS 0 allows.
+      if (settle === undefined) this.#dropped('not-accepting');
+      return;
+    }
+    this.#route(message);
+    const onPublish = this.onPublish;
+    if (onPublish === undefined) {
+      settle?.({ kind: 'accept' });
+      return;
+    }
+    onPublish({ clientId: conn.clientId ?? '', message, will: false, settle });
+  }
+
+  subscribe(session: Session, sub: Subscription): boolean {
+    const existed = session.subscriptions.has(sub.filter);
+    // §3.8.4: a subscription with the same filter replaces the existing one
+    session.subscriptions.set(sub.filter, sub);
+    let m = this.#index.get(sub.filter);
+    if (m === undefined) {
+      m = new Map();
+      this.#index.set(sub.filter, m);
+    }
+    m.set(session.clientId, sub);
+    return existed;
+  }
+
+  sendRetained(session: Session, sub: Subscription, existed: boolean): void {
+    // MQTT 5 §3.3.1.3 Retain Handling: 0 always, 1 only for a new subscription, 2 never
+    if (sub.rh === 2 || (sub.rh === 1 && existed)) return;
+    const now = Date.now();
+    for (const [topic, m] of this.#retained) {
+      if (m.expiresAt !== undefined && m.expiresAt <= now) {
+        this.#retained.delete(topic);
+        continue;
+      }
+      if (!topicMatches(sub.filter, topic)) continue;
+      // §3.3.1.3 / 3.1.1 [MQTT-3.3.1-8]: retained messages sent for a new subscription carry RETAIN 1
+      session.deliver({ message: m, qos: Math.min(m.qos, sub.qos) as 0 | 1 | 2, retain: true, subscriptionIds: sub.id === undefined ? [] : [sub.id] }, now);
+    }
+  }
+
+  unsubscribe(session: Session, filter: string): boolean {
+    const had = session.subscriptions.delete(filter);
+    const m = this.#index.get(filter);
+    if (m !== undefined) {
+      m.delete(session.clientId);
+      if (m.size === 0) this.#index.delete(filter);
+    }
+    return had;
+  }
+
+  #endSession(session: Session): void {
+    clearTimeout(session.expiryTimer);
+    for (const filter of [...session.subscriptions.keys()]) this.unsubscribe(session, filter);
+    session.clearMessages();
+    if (this.#sessions.get(session.clientId) === session) this.#sessions.delete(session.clientId);
+    // §3.1.3.2.2: a will still waiting for its delay is published when the session ends
+    const pending = this.#willTimers.get(session.clientId);
+    if (pending !== undefined && !this.#byClientId.has(session.clientId)) {
+      clearTimeout(pending.timer);
+      this.#willTimers.delete(session.clientId);
+      this.#publishWill(session.clientId, pending.will);
+    }
+  }
+
+  #publishWill(clientId: string, will: PendingWill): void {
+    const message: BrokerMessage =
+      will.expirySeconds === undefined ? will.message : { ...will.message, expiresAt: Date.now() + will.expirySeconds * 1000 };
+    this.#route(message);
+    if (this.accepting) this.onPublish?.({ clientId, message, will: true });
+  }
+
+  #route(message: BrokerMessage): void {
+    if (message.retain) {
+      // §3.3.1.3: a retained message with an empty payload removes the retained message
+      if (message.payload.length === 0) this.#retained.delete(message.topic);
+      else this.#retained.set(message.topic, message);
+    }
+    this.#dispatch(message);
+  }
+
+  /**
+   * Deliver to every session with a matching subscription: one copy per session, at the highest
+   * granted QoS of its matching subscriptions, carrying all their identifiers (MQTT 5 §3.3.4).
+   */
+  #dispatch(message: BrokerMessage): void {
+    const targets = new Map<string, { qos: number; ids: number[]; rap: boolean }>();
+    for (const [filter, subs] of this.#index) {
+      if (!topicMatches(filter, message.topic)) continue;
+      for (const [clientId, sub] of subs) {
+        // §3.8.3.1 No Local: not back to the publisher
+        if (sub.nl && clientId === message.origin) continue;
+        let t = targets.get(clientId);
+        if (t === undefined) {
+          t = { qos: 0, ids: [], rap: false };
+          targets.set(clientId, t);
+        }
+        t.qos = Math.max(t.qos, sub.qos);
+        if (sub.id !== undefined && !t.ids.includes(sub.id)) t.ids.push(sub.id);
+        t.rap ||= sub.rap;
+      }
+    }
+    if (targets.size === 0) return;
+    const now = Date.now();
+    for (const [clientId, t] of targets) {
+      const session = this.#sessions.get(clientId);
+      if (session === undefined) continue;
+      session.deliver(
+        {
+          message,
+          qos: Math.min(message.qos, t.qos) as 0 | 1 | 2,
+          // §3.3.1.3 / 3.1.1 [MQTT-3.3.1-9]: RETAIN is 0 on messages for established subscriptions,
+          // unless MQTT 5 Retain As Published was asked for
+          retain: t.rap ? message.retain : false,
+          subscriptionIds: t.ids,
+        },
+        now,
+      );
+    }
+  }
+
+  #dropped(reason: DropReason | 'not-accepting'): void {
+    this.metrics.inc('messages_dropped_total', { connector: this.connectorName, reason });
+  }
+}

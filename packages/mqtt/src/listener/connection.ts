@@ -1,0 +1,501 @@
+import type { Socket } from 'node:net';
+import mqttPacket, {
+  type IConnectPacket,
+  type IDisconnectPacket,
+  type IPublishPacket,
+  type ISubscribePacket,
+  type IUnsubscribePacket,
+  type Packet,
+  type Parser,
+  type QoS,
+} from 'mqtt-packet';
+import type { ProtocolVersion, PublishProperties } from '../mapping.js';
+import { PacketSizeGuard } from '../packet-guard.js';
+import { isSharedSubscription, isValidTopicFilter, isValidTopicName } from '../topic.js';
+import type { BrokerCore } from './broker-core.js';
+import { RC, RC3, SUBACK_FAILURE_V3 } from './reason-codes.js';
+import type { Outlet, Session } from './session.js';
+import type { BrokerMessage, PublishDecision } from './types.js';
+
+/** Will message and its delay (MQTT 5 §3.1.3.2.2), kept until the connection ends. */
+export interface PendingWill {
+  /** the will without `expiresAt`: its expiry counts from publication (§3.1.3.2.4) */
+  readonly message: BrokerMessage;
+  readonly delaySeconds: number;
+  readonly expirySeconds?: number | undefined;
+}
+
+type State = 'awaiting-connect' | 'connecting' | 'connected' | 'closed';
+
+/**
+ * One client's network connection to the embedded broker: the packet size guard, the parser,
+ * CONNECT / CONNACK, keep alive, and every control packet after it. Session state lives in
+ * {@link Session}; routing of application messages in the broker.
+ */
+export class Connection implements Outlet {
+  version: ProtocolVersion = 4;
+  receiveMaximum = 65535;
+  clientId: string | undefined;
+  readonly remote: string;
+  readonly #socket: Socket;
+  readonly #core: BrokerCore;
+  readonly #guard: PacketSizeGuard;
+  readonly #parser: Parser;
+  #state: State = 'awaiting-connect';
+  #session: Session | undefined;
+  #clientMaxPacket: number | undefined;
+  #requestProblemInfo = true;
+  #keepaliveMs = 0;
+  #keepaliveTimer: NodeJS.Timeout | undefined;
+  #connectTimer: NodeJS.Timeout | undefined;
+  #will: PendingWill | undefined;
+  /** set when the client sent DISCONNECT: 'normal' drops the will, 'with-will' publishes it (§3.14.2.1) */
+  #disconnect: 'normal' | 'with-will' | undefined;
+  /** QoS 1 packet ids whose settlement is pending, so a retransmission is not delivered twice */
+  readonly #heldQos1 = new Set<number>();
+  #held = 0;
+  #paused = false;
+  /** set on a protocol error: no further input is processed (§4.13) */
+  #dead = false;
+
+  constructor(core: BrokerCore, socket: Socket) {
+    this.#core = core;
+    this.#socket = socket;
+    this.remote = `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}`;
+    this.#guard = new PacketSizeGuard(core.config.maxPacketSize);
+    this.#parser = mqttPacket.parser();
+  }
+
+  get backlog(): number {
+    return this.#socket.writableLength;
+  }
+
+  get closed(): boolean {
+    return this.#state === 'closed';
+  }
+
+  /** Wire the socket. Called once by the broker for every accepted socket. */
+  open(): void {
+    const socket = this.#socket;
+    socket.setNoDelay(true);
+    socket.on('error', (err) => {
+      this.#core.logger.debug('client socket error', { remote: this.remote, clientId: this.clientId, error: err.message });
+    });
+    socket.on('close', () => this.#onClose());
+    socket.on('data', (chunk: Buffer) => this.#onData(chunk));
+    this.#parser.on('packet', (p: Packet) => this.#onPacket(p));
+    this.#parser.on('error', (err: unknown) => {
+      const msg = err instanceof Error ? err.message : String(err);
+      if (this.#state === 'awaiting-connect' && /protocol version/i.test(msg)) {
+        // MQTT 3.1.1 §3.1.2.2: answer an unsupported protocol level with CONNACK 0x01
+        this.#rawWrite(Buffer.from([0x20, 0x02, 0x00, RC3.unacceptableProtocolVersion]));
+        this.#protocolError('unsupported-protocol-version', msg, undefined);
+        return;
+      }
+      this.#protocolError('malformed-packet', msg, RC.malformedPacket);
+    });
+    // MQTT 5 §4.8 / 3.1.1 §3.1: a connection that sends no CONNECT within a reasonable time is closed
+    this.#connectTimer = setTimeout(() => this.#protocolError('connect-timeout', 'no CONNECT received in time', undefined), this.#core.config.connectTimeoutMs);
+  }
+
+  /** Close with a server-side reason (shutdown, takeover): MQTT 5 gets DISCONNECT first (§3.14). */
+  close(reasonCode: number | undefined): void {
+    if (this.#state === 'closed') return;
+    if (reasonCode !== undefined && this.version === 5 && this.#state === 'connected') {
+      this.send({ cmd: 'disconnect', reasonCode });
+    }
+    this.#socket.end();
+    this.#socket.destroySoon();
+    // a peer that never reads must not keep the socket open forever
+    setTimeout(() => this.#socket.destroy(), 1000).unref();
+  }
+
+  send(packet: Packet): 'sent' | 'too-large' | 'invalid' | 'closed' {
+    if (this.#state === 'closed' || this.#socket.destroyed || !this.#socket.writable) return 'closed';
+    let buf: Buffer;
+    try {
+      buf = mqttPacket.generate(packet, { protocolVersion: this.version });
+    } catch (err) {
+      this.#core.logger.warn('could not encode MQTT packet', { clientId: this.clientId, cmd: packet.cmd, error: String(err) });
+      return 'invalid';
+    }
+    if (this.#clientMaxPacket !== undefined && buf.length > this.#clientMaxPacket) return 'too-large';
+    this.#socket.write(buf);
+    return 'sent';
+  }
+
+  #rawWrite(buf: Buffer): void {
+    if (!this.#socket.destroyed && this.#socket.writable) this.#socket.write(buf);
+  }
+
+  #onData(chunk: Buffer): void {
+    if (this.#state === 'closed' || this.#dead) return;
+    const r = this.#guard.push(chunk);
+    if (r.bytes.length > 0) this.#parser.parse(r.bytes);
+    if (r.kind === 'oversize') {
+      // MQTT 5 §3.1.2.11.4 / §4.13: a packet above the Maximum Packet Size is a protocol error,
+      // answered with DISCONNECT 0x95; 3.1.1 has no code, the connection is closed
+      this.#protocolError('packet-too-large', `packet of ${r.size} bytes exceeds maxPacketSize ${this.#core.config.maxPacketSize}`, RC.packetTooLarge);
+    } else if (r.kind === 'malformed') {
+      this.#protocolError('malformed-packet', r.reason, RC.malformedPacket);
+    }
+  }
+
+  #onPacket(packet: Packet): void {
+    if (this.#state === 'closed' || this.#dead) return;
+    if (this.#keepaliveTimer !== undefined) this.#keepaliveTimer.refresh();
+    if (packet.cmd === 'connect') {
+      // [MQTT-3.1.0-2]: a second CONNECT is a protocol error
+      if (this.#state !== 'awaiting-connect') return this.#protocolError('second-connect', 'second CONNECT', RC.protocolError);
+      this.#onConnect(packet);
+      return;
+    }
+    // [MQTT-3.1.0-1]: the first packet must be CONNECT
+    if (this.#state !== 'connected') return this.#protocolError('not-connected', `${packet.cmd} before CONNECT`, undefined);
+    const session = this.#session as Session;
+    const now = Date.now();
+    switch (packet.cmd) {
+      case 'publish':
+        return this.#onPublish(packet);
+      case 'puback':
+      case 'pubcomp':
+        if (packet.messageId !== undefined) session.complete(packet.messageId, now);
+        return;
+      case 'pubrec':
+        if (packet.messageId !== undefined) session.received(packet.messageId, packet.reasonCode, now);
+        return;
+      case 'pubrel':
+        return this.#onPubrel(packet.messageId ?? 0);
+      case 'subscribe':
+        return this.#onSubscribe(packet);
+      case 'unsubscribe':
+        return this.#onUnsubscribe(packet);
+      case 'pingreq':
+        this.send({ cmd: 'pingresp' });
+        return;
+      case 'disconnect':
+        return this.#onDisconnect(packet);
+      case 'auth':
+        // MQTT 5 §4.12: enhanced authentication is not offered, so AUTH is a protocol error
+        return this.#protocolError('auth-unsupported', 'AUTH without an authentication method', RC.protocolError);
+      default:
+        return this.#protocolError('unexpected-packet', `unexpected ${packet.cmd} from a client`, RC.protocolError);
+    }
+  }
+
+  #connack(code: number, sessionPresent: boolean, properties?: NonNullable<mqttPacket.IConnackPacket['properties']>): void {
+    if (this.version === 5) {
+      this.send({ cmd: 'connack', reasonCode: code, sessionPresent, ...(properties === undefined ? {} : { properties }) });
+    } else {
+      this.send({ cmd: 'connack', returnCode: code, sessionPresent });
+    }
+  }
+
+  /** Refuse a CONNECT: CONNACK with the code (session present 0, §3.2.2.1.1), then close. */
+  #refuse(code3: number, code5: number, why: string): void {
+    this.#connack(this.version === 5 ? code5 : code3, false);
+    this.#core.metrics.inc('protocol_errors_total', { connector: this.#core.connectorName, code: `connack-${(this.version === 5 ? code5 : code3).toString(16)}` });
+    this.#core.logger.info('refused MQTT connection', { remote: this.remote, clientId: this.clientId, reason: why });
+    this.#dead = true;
+    this.close(undefined);
+  }
+
+  #onConnect(p: IConnectPacket): void {
+    clearTimeout(this.#connectTimer);
+    this.#connectTimer = undefined;
+    this.#state = 'connecting';
+    const version: ProtocolVersion = p.protocolVersion === 5 ? 5 : p.protocolVersion === 3 ? 3 : 4;
+    this.version = version;
+    const cfg = this.#core.config;
+    const props = p.properties;
+
+    if (!this.#core.hasRoomForClient()) {
+      return this.#refuse(RC3.serverUnavailable, RC.quotaExceeded, 'maxClients reached');
+    }
+    if (props?.authenticationMethod !== undefined) {
+      // MQTT 5 §4.12: Ferry offers no enhanced authentication
+      return this.#refuse(RC3.notAuthorized, RC.badAuthenticationMethod, 'enhanced authentication not supported');
+    }
+    const auth = this.#core.authenticate(p.username, p.password);
+    if (auth === 'bad-credentials') return this.#refuse(RC3.badUserNameOrPassword, RC.badUserNameOrPassword, 'bad user name or password');
+    if (auth === 'not-authorized') return this.#refuse(RC3.notAuthorized, RC.notAuthorized, 'anonymous clients not allowed');
+
+    let clientId = p.clientId;
+    let assigned: string | undefined;
+    if (clientId.length === 0) {
+      // 3.1.1 §3.1.3.1: an empty id needs CleanSession=1 [MQTT-3.1.3-8]; MQTT 5 §3.1.3.1 lets the
+      // server assign one and return it as Assigned Client Identifier
+      if (version !== 5 && p.clean !== true) return this.#refuse(RC3.identifierRejected, RC.clientIdentifierNotValid, 'empty client id with a persistent session');
+      clientId = this.#core.newClientId();
+      if (version === 5) assigned = clientId;
+    }
+    this.clientId = clientId;
+
+    // keep alive (§3.1.2.10) against the configured limit
+    let keepalive = p.keepalive ?? 0;
+    let serverKeepAlive: number | undefined;
+    if (keepalive === 0 || keepalive > cfg.keepaliveLimit) {
+      if (version === 5) {
+        // MQTT 5 §3.2.2.3.14: the server tells the client the keep alive to use instead
+        keepalive = cfg.keepaliveLimit;
+        serverKeepAlive = keepalive;
+      } else {
+        // 3.1.1 has no way to impose a keep alive; like Mosquitto's max_keepalive, refuse with 0x02
+        return this.#refuse(RC3.identifierRejected, RC.unspecified, `keep alive ${keepalive} s outside 1..${cfg.keepaliveLimit}`);
+      }
+    }
+    if (keepalive > 0) {
+      // §3.1.2.10: close after one and a half keep alive periods without a packet
+      this.#keepaliveMs = keepalive * 1500;
+      this.#keepaliveTimer = setTimeout(() => this.#protocolError('keepalive-timeout', 'keep alive timeout', RC.keepAliveTimeout), this.#keepaliveMs);
+    }
+
+    if (version === 5) {
+      this.receiveMaximum = props?.receiveMaximum ?? 65535;
+      this.#clientMaxPacket = props?.maximumPacketSize;
+      this.#requestProblemInfo = props?.requestProblemInformation ?? true;
+    }
+
+    const cleanStart = p.clean ?? true;
+    // session lifetime: MQTT 5 §3.1.2.11.2 (0 = ends with the connection); 3.1.1 §3.1.2.4 (a
+    // persistent session lasts until a clean session replaces it)
+    const expiry = version === 5 ? (props?.sessionExpiryInterval ?? 0) : cleanStart ? 0 : Infinity;
+
+    let will: PendingWill | undefined;
+    if (p.will !== undefined) {
+      const w = p.will;
+      if (!isValidTopicName(w.topic)) return this.#refuse(RC3.identifierRejected, RC.topicNameInvalid, 'invalid will topic');
+      const wp = w.properties;
+      const properties: PublishProperties = {};
+      if (wp?.payloadFormatIndicator !== undefined) properties.payloadFormatIndicator = wp.payloadFormatIndicator;
+      if (wp?.contentType !== undefined) properties.contentType = wp.contentType;
+      if (wp?.responseTopic !== undefined) properties.responseTopic = wp.responseTopic;
+      if (wp?.correlationData !== undefined) properties.correlationData = wp.correlationData;
+      if (wp?.userProperties !== undefined) properties.userProperties = wp.userProperties;
+      will = {
+        message: {
+          topic: w.topic,
+          payload: typeof w.payload === 'string' ? Buffer.from(w.payload) : w.payload,
+          qos: (w.qos ?? 0) as QoS,
+          retain: w.retain ?? false,
+          properties: Object.keys(properties).length > 0 ? properties : undefined,
+          origin: clientId,
+        },
+        delaySeconds: wp?.willDelayInterval ?? 0,
+        expirySeconds: wp?.messageExpiryInterval,
+      };
+    }
+
+    const { session, present } = this.#core.attachSession(this, clientId, cleanStart, expiry);
+    this.#session = session;
+    this.#will = will;
+    this.#state = 'connected';
+    const connackProps: NonNullable<mqttPacket.IConnackPacket['properties']> = {
+      receiveMaximum: cfg.receiveMaximum,
+      maximumPacketSize: cfg.maxPacketSize,
+      retainAvailable: true,
+      wildcardSubscriptionAvailable: true,
+      subscriptionIdentifiersAvailable: true,
+      sharedSubscriptionAvailable: false,
+    };
+    if (serverKeepAlive !== undefined) connackProps.serverKeepAlive = serverKeepAlive;
+    if (assigned !== undefined) connackProps.assignedClientIdentifier = assigned;
+    // §3.2.2.2: Session Present tells the client whether its session was resumed
+    this.#connack(0, present, connackProps);
+    this.#core.logger.debug('client connected', { remote: this.remote, clientId, version, sessionPresent: present });
+    session.attach(this, Date.now());
+  }
+
+  #onPublish(p: IPublishPacket): void {
+    const props = p.properties;
+    if (props?.topicAlias !== undefined) {
+      // Ferry advertises Topic Alias Maximum 0 (the default), so an alias is a protocol error (§3.3.2.3.4)
+      return this.#protocolError('topic-alias', 'topic alias not allowed', RC.topicAliasInvalid);
+    }
+    if (props?.subscriptionIdentifier !== undefined) {
+      // §3.3.4: a client must not send a Subscription Identifier in PUBLISH
+      return this.#protocolError('subscription-id-in-publish', 'subscription identifier in PUBLISH', RC.protocolError);
+    }
+    if (!isValidTopicName(p.topic)) return this.#protocolError('invalid-topic', `invalid topic name "${p.topic}"`, RC.topicNameInvalid);
+    const now = Date.now();
+    let properties: PublishProperties | undefined;
+    let expiresAt: number | undefined;
+    if (props !== undefined) {
+      const { messageExpiryInterval, ...rest } = props;
+      if (messageExpiryInterval !== undefined) expiresAt = now + messageExpiryInterval * 1000;
+      properties = Object.keys(rest).length > 0 ? rest : undefined;
+    }
+    const message: BrokerMessage = {
+      topic: p.topic,
+      payload: typeof p.payload === 'string' ? Buffer.from(p.payload) : p.payload,
+      qos: p.qos,
+      retain: p.retain,
+      properties,
+      expiresAt,
+      origin: this.clientId,
+    };
+    const id = p.messageId ?? 0;
+    const session = this.#session as Session;
+
+    if (p.qos === 0) {
+      this.#core.ingest(this, message, undefined);
+      return;
+    }
+    if (p.qos === 1) {
+      // a retransmission of a publish still being settled: the pending settlement will answer it
+      if (this.#heldQos1.has(id)) return;
+      this.#heldQos1.add(id);
+    } else {
+      const st = session.incomingQos2.get(id);
+      // §4.3.3: the receiver must not deliver a QoS 2 message twice; a repeat while it is held
+      // is answered when the settlement arrives, a repeat after PUBREC gets PUBREC again
+      if (st === 'held') return;
+      if (st === 'received') {
+        this.send({ cmd: 'pubrec', messageId: id });
+        return;
+      }
+      session.incomingQos2.set(id, 'held');
+    }
+    this.#hold(+1);
+    let settled = false;
+    const settle = (d: PublishDecision): void => {
+      if (settled) return;
+      settled = true;
+      this.#hold(-1);
+      if (p.qos === 1) this.#heldQos1.delete(id);
+      if (this.#state === 'closed') {
+        // the client reconnects and resends (§4.4); an ack on another connection could
+        // acknowledge a reused packet id, so nothing is sent
+        if (p.qos === 2) session.incomingQos2.delete(id);
+        return;
+      }
+      this.#answer(p.qos as 1 | 2, id, d, session);
+    };
+    this.#core.ingest(this, message, settle);
+  }
+
+  #answer(qos: 1 | 2, id: number, d: PublishDecision, session: Session): void {
+    const cmd = qos === 1 ? 'puback' : 'pubrec';
+    if (d.kind === 'accept') {
+      if (qos === 2) session.incomingQos2.set(id, 'received');
+      this.send({ cmd, messageId: id });
+      return;
+    }
+    if (d.kind === 'reject') {
+      if (qos === 2) session.incomingQos2.delete(id);
+      if (this.version === 5) {
+        // MQTT 5 §3.4.2.1 / §3.5.2.1: a failure reason code; the client does not resend
+        const properties = this.#requestProblemInfo ? { reasonString: d.reason.slice(0, 200) } : undefined;
+        this.send({ cmd, messageId: id, reasonCode: RC.unspecified, ...(properties === undefined ? {} : { properties }) });
+      } else {
+        // 3.1.1 has no negative acknowledgement. A rejection is permanent by definition, so a
+        // redelivery could never succeed: acknowledge to stop the device resending (counted and
+        // logged by the connector as rejected).
+        if (qos === 2) session.incomingQos2.set(id, 'received');
+        this.send({ cmd, messageId: id });
+      }
+      return;
+    }
+    // release: the message must come again. A client resends unacknowledged publishes only on
+    // a new connection (MQTT 5 §4.4, 3.1.1 §4.4), so close this one without acknowledging.
+    if (qos === 2) session.incomingQos2.delete(id);
+    this.#core.logger.info('closing client connection so it redelivers a released message', { clientId: this.clientId, reason: d.reason });
+    this.close(RC.serverBusy);
+  }
+
+  #hold(delta: number): void {
+    this.#held += delta;
+    // flow control for clients that ignore Receive Maximum (3.1.1 has none): stop reading
+    if (!this.#paused && this.#held >= this.#core.config.receiveMaximum) {
+      this.#paused = true;
+      this.#socket.pause();
+    } else if (this.#paused && this.#held < this.#core.config.receiveMaximum) {
+      this.#paused = false;
+      this.#socket.resume();
+    }
+  }
+
+  #onPubrel(id: number): void {
+    const session = this.#session as Session;
+    const st = session.incomingQos2.get(id);
+    if (st === 'held') return; // PUBREL before PUBREC: answered once settled and released again
+    session.incomingQos2.delete(id);
+    // MQTT 5 §3.7.2.1: 0x92 when the id is unknown (for example after a server restart)
+    if (st === undefined && this.version === 5) this.send({ cmd: 'pubcomp', messageId: id, reasonCode: RC.packetIdentifierNotFound });
+    else this.send({ cmd: 'pubcomp', messageId: id });
+  }
+
+  #onSubscribe(p: ISubscribePacket): void {
+    const session = this.#session as Session;
+    const subId = p.properties?.subscriptionIdentifier;
+    if (subId === 0) return this.#protocolError('subscription-id-zero', 'subscription identifier 0', RC.protocolError);
+    const granted: number[] = [];
+    const accepted: { sub: import('./types.js').Subscription; existed: boolean }[] = [];
+    for (const s of p.subscriptions) {
+      if (isSharedSubscription(s.topic)) {
+        granted.push(this.version === 5 ? RC.sharedSubscriptionsNotSupported : SUBACK_FAILURE_V3);
+        continue;
+      }
+      if (!isValidTopicFilter(s.topic)) {
+        granted.push(this.version === 5 ? RC.topicFilterInvalid : SUBACK_FAILURE_V3);
+        continue;
+      }
+      const qos = Math.min(s.qos, 2) as QoS;
+      const sub = { filter: s.topic, qos, nl: s.nl === true, rap: s.rap === true, rh: s.rh ?? 0, id: subId };
+      const existed = this.#core.subscribe(session, sub);
+      accepted.push({ sub, existed });
+      granted.push(qos);
+    }
+    // §3.8.4: SUBACK before the retained messages of the new subscriptions
+    this.send({ cmd: 'suback', messageId: p.messageId ?? 0, granted });
+    for (const a of accepted) this.#core.sendRetained(session, a.sub, a.existed);
+  }
+
+  #onUnsubscribe(p: IUnsubscribePacket): void {
+    const session = this.#session as Session;
+    const codes = p.unsubscriptions.map((f) => (this.#core.unsubscribe(session, f) ? RC.success : RC.noSubscriptionExisted));
+    if (this.version === 5) this.send({ cmd: 'unsuback', messageId: p.messageId ?? 0, granted: codes });
+    else this.send({ cmd: 'unsuback', messageId: p.messageId ?? 0, granted: [] });
+  }
+
+  #onDisconnect(p: IDisconnectPacket): void {
+    const session = this.#session as Session;
+    const newExpiry = p.properties?.sessionExpiryInterval;
+    if (newExpiry !== undefined) {
+      // MQTT 5 §3.14.2.2.2: a session that expired with the connection cannot be extended
+      if (session.expiryInterval === 0 && newExpiry !== 0) return this.#protocolError('session-expiry', 'session expiry set at DISCONNECT after 0', RC.protocolError);
+      session.expiryInterval = newExpiry;
+    }
+    this.#disconnect = p.reasonCode === RC.disconnectWithWill ? 'with-will' : 'normal';
+    this.#socket.end();
+  }
+
+  #protocolError(code: string, detail: string, reasonCode5: number | undefined): void {
+    if (this.#state === 'closed' || this.#dead) return;
+    this.#dead = true;
+    this.#core.metrics.inc('protocol_errors_total', { connector: this.#core.connectorName, code });
+    this.#core.logger.info('closing MQTT client connection', { remote: this.remote, clientId: this.clientId, code, detail });
+    if (this.version === 5 && reasonCode5 !== undefined && this.#state === 'connected') {
+      // MQTT 5 §4.13.1: a DISCONNECT with the reason code before closing
+      this.send({ cmd: 'disconnect', reasonCode: reasonCode5 });
+    } else if (this.version === 5 && reasonCode5 !== undefined && this.#state === 'connecting') {
+      this.#connack(reasonCode5, false);
+    }
+    this.#socket.end();
+    this.#socket.destroySoon();
+    setTimeout(() => this.#socket.destroy(), 1000).unref();
+  }
+
+  #onClose(): void {
+    if (this.#state === 'closed') return;
+    const wasConnected = this.#state === 'connected';
+    this.#state = 'closed';
+    clearTimeout(this.#connectTimer);
+    clearTimeout(this.#keepaliveTimer);
+    this.#parser.removeAllListeners('packet');
+    if (!wasConnected || this.#session === undefined) return;
+    // §3.1.2.5: the will is published unless the client ended with a normal DISCONNECT
+    const will = this.#disconnect === 'normal' ? undefined : this.#will;
+    this.#core.detach(this, this.#session, will);
+  }
+}

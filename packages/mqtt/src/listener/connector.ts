@@ -1,0 +1,190 @@
+import {
+  FerryError,
+  Settlement,
+  type Connector,
+  type ConnectorContext,
+  type ConnectorState,
+  type DeliveryHandler,
+  type GatewayMessage,
+  type Outcome,
+  type Sink,
+  type SourceSpec,
+} from '@ferry/core';
+import { fromMqttPublish, toMqttPublish } from '../mapping.js';
+import type { MqttListenerFrom, MqttListenerOptions, MqttListenerTo } from '../options.js';
+import { MqttBroker } from './broker.js';
+import type { PublishDecision, PublishEvent } from './types.js';
+
+/** Time a client has to send CONNECT after its TCP connection opened. */
+const CONNECT_TIMEOUT_MS = 10_000;
+
+/**
+ * The `mqtt-listener` connector: Ferry's embedded MQTT broker that devices connect to.
+ *
+ * As a source, every client PUBLISH is dispatched to the listener's own subscribers (it is a
+ * broker) and handed to the engine; a QoS 1/2 publish is acknowledged to the device (PUBACK /
+ * PUBREC) only once its settlement is accepted. As a sink, `write` publishes into the listener.
+ */
+export class MqttListenerConnector implements Connector<MqttListenerFrom, MqttListenerTo> {
+  readonly type = 'mqtt-listener';
+  readonly name: string;
+  readonly sink: Sink<MqttListenerTo>;
+  readonly #ctx: ConnectorContext;
+  readonly #options: MqttListenerOptions;
+  #state: ConnectorState = 'idle';
+  #broker: MqttBroker | undefined;
+  #port: number | undefined;
+  #starting: Promise<void> | undefined;
+  #stopping: Promise<void> | undefined;
+  #deliver: DeliveryHandler | undefined;
+
+  constructor(ctx: ConnectorContext, name: string, options: MqttListenerOptions) {
+    this.#ctx = ctx;
+    this.name = name;
+    this.#options = options;
+    this.sink = { write: (message, to) => this.#write(message, to) };
+  }
+
+  get state(): ConnectorState {
+    return this.#state;
+  }
+
+  /** the bound TCP port once started (useful with `port: 0`) */
+  get port(): number | undefined {
+    return this.#port;
+  }
+
+  start(): Promise<void> {
+    if (this.#starting !== undefined) return this.#starting;
+    this.#starting = this.#doStart();
+    return this.#starting;
+  }
+
+  async #doStart(): Promise<void> {
+    const o = this.#options;
+    const logger = this.#ctx.logger.child({ connector: this.name });
+    this.#state = 'connecting';
+    const users = o.users;
+    const broker = new MqttBroker(
+      {
+        maxPacketSize: o.maxPacketSize,
+        keepaliveLimit: o.keepaliveLimit,
+        receiveMaximum: o.receiveMaximum,
+        sessionQueueLimit: o.sessionQueueLimit,
+        maxClients: o.maxClients,
+        users,
+        allowAnonymous: o.allowAnonymous ?? (users === undefined || users.length === 0),
+        connectTimeoutMs: CONNECT_TIMEOUT_MS,
+      },
+      { logger, metrics: this.#ctx.metrics, connectorName: this.name },
+    );
+    if (this.#deliver !== undefined) broker.onPublish = (e) => this.#onPublish(e);
+    try {
+      this.#port = await broker.listen(o.port, o.host);
+    } catch (err) {
+      this.#state = 'down';
+      this.#starting = undefined;
+      throw new FerryError('CONNECT_FAILED', `mqtt-listener ${this.name}: cannot listen on ${o.host}:${o.port}`, { cause: err });
+    }
+    this.#broker = broker;
+    this.#state = 'up';
+    this.#ctx.metrics.set('connector_up', { connector: this.name }, 1);
+    logger.info('MQTT listener up', { host: o.host, port: this.#port });
+  }
+
+  stop(): Promise<void> {
+    if (this.#stopping !== undefined) return this.#stopping;
+    this.#stopping = (async () => {
+      await this.#starting?.catch(() => undefined);
+      this.#state = 'stopping';
+      const broker = this.#broker;
+      this.#broker = undefined;
+      await broker?.close();
+      this.#state = 'stopped';
+      this.#ctx.metrics.set('connector_up', { connector: this.name }, 0);
+    })();
+    return this.#stopping;
+  }
+
+  async openSources(_specs: readonly SourceSpec<MqttListenerFrom>[], deliver: DeliveryHandler): Promise<void> {
+    // The engine matches each publish's topic against the routes' filters: a device publish is
+    // not a subscription, so there is nothing per route to register here.
+    this.#deliver = deliver;
+    if (this.#broker !== undefined) {
+      this.#broker.onPublish = (e) => this.#onPublish(e);
+      this.#broker.accepting = true;
+    }
+  }
+
+  async closeSources(): Promise<void> {
+    // New client publishes are neither routed nor acknowledged from now on; their clients resend
+    // them on their next connection. Settlements in flight still answer their clients.
+    if (this.#broker !== undefined) this.#broker.accepting = false;
+  }
+
+  #onPublish(e: PublishEvent): void {
+    const deliver = this.#deliver;
+    if (deliver === undefined) {
+      e.settle?.({ kind: 'accept' });
+      return;
+    }
+    const now = Date.now();
+    const m = e.message;
+    const base = fromMqttPublish({ topic: m.topic, payload: m.payload, qos: m.qos, retain: m.retain, properties: m.properties }, this.name, now);
+    const message: GatewayMessage = {
+      ...base,
+      expiresAt: m.expiresAt,
+      meta: { mqtt: { ...base.meta.mqtt, clientId: e.clientId, ...(e.will ? { will: true } : {}) } },
+    };
+    const metrics = this.#ctx.metrics;
+    metrics.inc('messages_received_total', { connector: this.name });
+    const settle = e.settle;
+    const settlement =
+      settle === undefined
+        ? Settlement.none()
+        : new Settlement((outcome: Outcome) => {
+            this.#count(outcome);
+            settle(toDecision(outcome));
+          });
+    try {
+      deliver({ message, settlement });
+    } catch (err) {
+      settlement.release(new FerryError('INTERNAL', 'delivery handler threw', { cause: err }));
+    }
+  }
+
+  #count(outcome: Outcome): void {
+    const metrics = this.#ctx.metrics;
+    if (outcome.kind === 'accept') metrics.inc('messages_accepted_total', { connector: this.name });
+    else if (outcome.kind === 'reject') {
+      metrics.inc('messages_rejected_total', { connector: this.name, reason: outcome.reason.code });
+      this.#ctx.logger.warn('device message rejected', { connector: this.name, error: outcome.reason.message });
+    } else metrics.inc('messages_released_total', { connector: this.name, reason: outcome.reason.code });
+  }
+
+  async #write(message: GatewayMessage, to: MqttListenerTo): Promise<void> {
+    const broker = this.#broker;
+    if (broker === undefined || this.#state !== 'up') {
+      throw new FerryError('NOT_CONNECTED', `mqtt-listener ${this.name} is not running`);
+    }
+    const r = toMqttPublish(message, to, 5, Date.now());
+    if (r.kind === 'expired') {
+      this.#ctx.metrics.inc('messages_dropped_total', { connector: this.name, reason: 'expired' });
+      return;
+    }
+    const { publish } = r;
+    let properties = publish.properties;
+    if (properties !== undefined) {
+      // the broker keeps the absolute expiry and computes the remaining interval per subscriber
+      const { messageExpiryInterval: _unused, ...rest } = properties;
+      properties = Object.keys(rest).length > 0 ? rest : undefined;
+    }
+    broker.publish({ topic: publish.topic, payload: publish.payload, qos: publish.qos, retain: publish.retain, properties, expiresAt: message.expiresAt });
+    this.#ctx.metrics.inc('messages_sent_total', { connector: this.name });
+  }
+}
+
+function toDecision(outcome: Outcome): PublishDecision {
+  if (outcome.kind === 'accept') return { kind: 'accept' };
+  return { kind: outcome.kind, reason: outcome.reason.message };
+}

@@ -1,0 +1,189 @@
+import type { IPublishPacket, Packet } from 'mqtt-packet';
+import type { ProtocolVersion, PublishProperties } from '../mapping.js';
+import type { OutboundItem, Subscription } from './types.js';
+
+/** The connection a session is attached to, as the session sees it. */
+export interface Outlet {
+  readonly version: ProtocolVersion;
+  /** the client's Receive Maximum (MQTT 5 §3.1.2.11.3); 65535 for 3.1.1 */
+  readonly receiveMaximum: number;
+  /** bytes queued in the socket, not yet written */
+  readonly backlog: number;
+  /** 'too-large': over the client's Maximum Packet Size; 'invalid': could not be encoded */
+  send(packet: Packet): 'sent' | 'too-large' | 'invalid' | 'closed';
+}
+
+/** Why a message meant for a session was not sent. */
+export type DropReason = 'expired' | 'queue-full' | 'qos0-offline' | 'qos0-slow-subscriber' | 'too-large-for-client' | 'unencodable';
+
+/** QoS 0 messages are dropped for a subscriber whose socket already holds this much unsent data. */
+const QOS0_BACKLOG_LIMIT = 8 * 1024 * 1024;
+
+interface Inflight {
+  readonly item: OutboundItem;
+  /** publish: waiting for PUBACK/PUBREC; pubrel: PUBREL sent, waiting for PUBCOMP (§4.3.3) */
+  state: 'publish' | 'pubrel';
+}
+
+/**
+ * Session state (MQTT 5 §4.1): subscriptions, QoS 1/2 messages sent but not acknowledged,
+ * messages queued while the client is away or its Receive Maximum is used up, and the packet
+ * ids of QoS 2 publishes received but not yet released. Lives in memory.
+ */
+export class Session {
+  readonly clientId: string;
+  readonly subscriptions = new Map<string, Subscription>();
+  /** QoS 2 publishes from the client: 'held' while its settlement is pending, 'received' once PUBREC was sent */
+  readonly incomingQos2 = new Map<number, 'held' | 'received'>();
+  /** seconds the session outlives its connection; Infinity for 3.1.1 persistent sessions */
+  expiryInterval = 0;
+  expiryTimer: NodeJS.Timeout | undefined;
+  readonly #queue: OutboundItem[] = [];
+  readonly #inflight = new Map<number, Inflight>();
+  readonly #queueLimit: number;
+  readonly #onDrop: (reason: DropReason) => void;
+  #outlet: Outlet | undefined;
+  #nextId = 1;
+
+  constructor(clientId: string, queueLimit: number, onDrop: (reason: DropReason) => void) {
+    this.clientId = clientId;
+    this.#queueLimit = queueLimit;
+    this.#onDrop = onDrop;
+  }
+
+  get connected(): boolean {
+    return this.#outlet !== undefined;
+  }
+
+  get queued(): number {
+    return this.#queue.length;
+  }
+
+  get inflight(): number {
+    return this.#inflight.size;
+  }
+
+  /** Attach a connection; resend what was in flight (§4.4), then what queued up. */
+  attach(outlet: Outlet, now: number): void {
+    this.#outlet = outlet;
+    for (const [id, f] of this.#inflight) {
+      if (f.state === 'pubrel') outlet.send({ cmd: 'pubrel', messageId: id });
+      else this.#sendPublish(f.item, id, true, now);
+    }
+    this.pump(now);
+  }
+
+  detach(outlet: Outlet): void {
+    if (this.#outlet === outlet) this.#outlet = undefined;
+  }
+
+  deliver(item: OutboundItem, now: number): void {
+    const outlet = this.#outlet;
+    if (item.qos === 0) {
+      // QoS 0 is never queued for an absent client (§4.3.1: at most once)
+      if (outlet === undefined) return this.#onDrop('qos0-offline');
+      if (outlet.backlog > QOS0_BACKLOG_LIMIT) return this.#onDrop('qos0-slow-subscriber');
+      this.#sendPublish(item, undefined, false, now);
+      return;
+    }
+    if (this.#queue.length >= this.#queueLimit) return this.#onDrop('queue-full');
+    this.#queue.push(item);
+    this.pump(now);
+  }
+
+  /** Send queued messages while the client's Receive Maximum allows (§4.9). */
+  pump(now: number): void {
+    const outlet = this.#outlet;
+    if (outlet === undefined) return;
+    while (this.#queue.length > 0 && this.#inflight.size < outlet.receiveMaximum) {
+      const item = this.#queue.shift() as OutboundItem;
+      const id = this.#allocateId();
+      if (id === undefined) {
+        this.#queue.unshift(item);
+        return;
+      }
+      this.#inflight.set(id, { item, state: 'publish' });
+      const r = this.#sendPublish(item, id, false, now);
+      if (r !== 'sent' && r !== 'closed') this.#inflight.delete(id);
+      if (r === 'closed') return;
+    }
+  }
+
+  /** PUBACK (QoS 1) or PUBCOMP (QoS 2) from the client completes a message. */
+  complete(id: number, now: number): void {
+    if (this.#inflight.delete(id)) this.pump(now);
+  }
+
+  /** PUBREC: answer PUBREL (§4.3.3); a PUBREC with a failure code ends the flow (MQTT 5 §4.3.3). */
+  received(id: number, reasonCode: number | undefined, now: number): void {
+    const f = this.#inflight.get(id);
+    if (reasonCode !== undefined && reasonCode >= 0x80) {
+      this.complete(id, now);
+      return;
+    }
+    if (f !== undefined) f.state = 'pubrel';
+    this.#outlet?.send({ cmd: 'pubrel', messageId: id });
+  }
+
+  /** Forget everything sent or queued (a clean start replaced the session). */
+  clearMessages(): void {
+    this.#queue.length = 0;
+    this.#inflight.clear();
+    this.incomingQos2.clear();
+  }
+
+  #allocateId(): number | undefined {
+    for (let n = 0; n < 65535; n++) {
+      const id = this.#nextId;
+      this.#nextId = id >= 65535 ? 1 : id + 1;
+      if (!this.#inflight.has(id)) return id;
+    }
+    return undefined;
+  }
+
+  #sendPublish(item: OutboundItem, messageId: number | undefined, dup: boolean, now: number): 'sent' | 'closed' | 'dropped' {
+    const outlet = this.#outlet;
+    if (outlet === undefined) return 'closed';
+    const m = item.message;
+    let remaining: number | undefined;
+    if (m.expiresAt !== undefined) {
+      const ms = m.expiresAt - now;
+      // MQTT 5 §3.3.2.3.3: an expired message is not delivered; otherwise the interval sent is
+      // what is left of it
+      if (ms <= 0) {
+        this.#onDrop('expired');
+        return 'dropped';
+      }
+      remaining = Math.ceil(ms / 1000);
+    }
+    const packet: IPublishPacket = {
+      cmd: 'publish',
+      topic: m.topic,
+      payload: m.payload,
+      qos: item.qos,
+      retain: item.retain,
+      dup,
+    };
+    if (messageId !== undefined) packet.messageId = messageId;
+    if (outlet.version === 5) {
+      const props: PublishProperties = { ...m.properties };
+      if (remaining !== undefined) props.messageExpiryInterval = remaining;
+      // §3.3.4: the identifiers of every matching subscription of this client
+      if (item.subscriptionIds.length === 1) props.subscriptionIdentifier = item.subscriptionIds[0] as number;
+      else if (item.subscriptionIds.length > 1) props.subscriptionIdentifier = [...item.subscriptionIds];
+      if (Object.keys(props).length > 0) packet.properties = props;
+    }
+    const r = outlet.send(packet);
+    if (r === 'too-large') {
+      // MQTT 5 §3.1.2.11.4: discard a packet larger than the client's Maximum Packet Size and
+      // behave as if it had been delivered
+      this.#onDrop('too-large-for-client');
+      return 'dropped';
+    }
+    if (r === 'invalid') {
+      this.#onDrop('unencodable');
+      return 'dropped';
+    }
+    return r;
+  }
+}

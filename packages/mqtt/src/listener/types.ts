@@ -1,0 +1,59 @@
+import type { QoS } from 'mqtt-packet';
+import type { PublishProperties } from '../mapping.js';
+
+/** An application message inside the embedded broker. */
+export interface BrokerMessage {
+  readonly topic: string;
+  readonly payload: Buffer;
+  readonly qos: QoS;
+  readonly retain: boolean;
+  /**
+   * MQTT 5 properties that travel with the message (§3.3.2.3): without topic alias and
+   * subscription identifiers, which are per connection / per subscriber, and without the
+   * expiry interval, which `expiresAt` replaces.
+   */
+  readonly properties?: PublishProperties | undefined;
+  /** absolute expiry, ms since the epoch (§3.3.2.3.3) */
+  readonly expiresAt?: number | undefined;
+  /** client id of the publisher, for No Local (§3.8.3.1) */
+  readonly origin?: string | undefined;
+}
+
+/** One subscription of a session (§3.8.3.1 subscription options). */
+export interface Subscription {
+  readonly filter: string;
+  readonly qos: QoS;
+  /** No Local */
+  readonly nl: boolean;
+  /** Retain As Published */
+  readonly rap: boolean;
+  /** Retain Handling 0, 1, 2 */
+  readonly rh: number;
+  /** MQTT 5 Subscription Identifier (§3.8.2.1.2) */
+  readonly id?: number | undefined;
+}
+
+/** A message on its way to one session. */
+export interface OutboundItem {
+  readonly message: BrokerMessage;
+  /** min(message QoS, granted QoS) */
+  readonly qos: QoS;
+  /** the RETAIN flag to send (§3.3.1.3) */
+  readonly retain: boolean;
+  readonly subscriptionIds: readonly number[];
+}
+
+/** What the broker's owner decides about a client's QoS 1/2 PUBLISH. */
+export type PublishDecision =
+  | { readonly kind: 'accept' }
+  | { readonly kind: 'reject'; readonly reason: string }
+  | { readonly kind: 'release'; readonly reason: string };
+
+export interface PublishEvent {
+  readonly clientId: string;
+  readonly message: BrokerMessage;
+  /** true for a will message published by the broker on a client's behalf */
+  readonly will: boolean;
+  /** present for QoS 1/2 client publishes: call once to acknowledge (or not) to the client */
+  readonly settle?: ((decision: PublishDecision) => void) | undefined;
+}

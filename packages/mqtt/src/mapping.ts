@@ -1,0 +1,131 @@
+import {
+  createMessage,
+  headerToString,
+  type GatewayMessage,
+  type HeaderValue,
+  type Headers,
+} from '@ferry/core';
+import type { IPublishPacket, QoS, UserProperties } from 'mqtt-packet';
+
+/**
+ * MQTT PUBLISH ⇄ GatewayMessage. The table in docs/mapping/mqtt.md is the contract; every
+ * rule here cites the clause it comes from. Pure functions: `now` is passed in.
+ */
+
+/** The PUBLISH fields the mapping reads or writes (mqtt-packet's shape, v5 properties optional). */
+export interface MqttPublish {
+  readonly topic: string;
+  readonly payload: Buffer;
+  readonly qos: QoS;
+  readonly retain: boolean;
+  readonly properties?: PublishProperties | undefined;
+}
+
+export type PublishProperties = NonNullable<IPublishPacket['properties']>;
+
+/** MQTT 3.1.1 (4) and MQTT 5 (5); 3 is MQTT 3.1, treated as 3.1.1 (no properties). */
+export type ProtocolVersion = 3 | 4 | 5;
+
+/** The shape of `meta.mqtt` Ferry writes and reads. */
+export interface MqttMeta {
+  readonly qos?: QoS;
+  readonly payloadFormatIndicator?: boolean;
+}
+
+function toBuffer(payload: Buffer | string): Buffer {
+  return typeof payload === 'string' ? Buffer.from(payload, 'utf8') : payload;
+}
+
+/** User properties → ordered headers; a repeated key (mqtt-packet gives an array) stays an array. */
+export function userPropertiesToHeaders(props: UserProperties | undefined): Headers {
+  const headers: Headers = new Map();
+  if (props === undefined) return headers;
+  for (const [k, v] of Object.entries(props)) {
+    headers.set(k, Array.isArray(v) ? [...v] : v);
+  }
+  return headers;
+}
+
+/**
+ * Headers → user properties (MQTT 5 §3.3.2.3.7, UTF-8 string pairs, a name may repeat). An
+ * array becomes a repeated property; other non-string values go through headerToString
+ * (numbers as decimal, binary as base64, timestamps ISO 8601, tables JSON).
+ */
+export function headersToUserProperties(headers: Headers): UserProperties | undefined {
+  if (headers.size === 0) return undefined;
+  const out: UserProperties = {};
+  for (const [k, v] of headers) {
+    out[k] = Array.isArray(v) ? (v as readonly HeaderValue[]).map(headerToString) : headerToString(v);
+  }
+  return out;
+}
+
+/** Build the canonical message of a PUBLISH received from `connector` (a broker or a device). */
+export function fromMqttPublish(
+  packet: { topic: string; payload: Buffer | string; qos: QoS; retain: boolean; properties?: PublishProperties | undefined },
+  connector: string,
+  now: number,
+): GatewayMessage {
+  const p = packet.properties;
+  const meta: { qos: QoS; payloadFormatIndicator?: boolean } = { qos: packet.qos };
+  if (p?.payloadFormatIndicator !== undefined) meta.payloadFormatIndicator = p.payloadFormatIndicator;
+  return createMessage({
+    body: toBuffer(packet.payload),
+    headers: userPropertiesToHeaders(p?.userProperties),
+    contentType: p?.contentType,
+    correlationId: p?.correlationData,
+    replyTo: p?.responseTopic,
+    // MQTT 5 §3.3.2.3.3: the interval is relative to receipt; Ferry keeps the absolute time so
+    // the time it holds the message counts against it.
+    expiresAt: p?.messageExpiryInterval === undefined ? undefined : now + p.messageExpiryInterval * 1000,
+    // MQTT 5 §4.3.1: QoS 0 is delivered at most once; QoS 1 and 2 at least once (2 exactly once
+    // hop by hop, which Ferry as a relay widens to at least once).
+    guarantee: packet.qos === 0 ? 'at-most-once' : 'at-least-once',
+    retain: packet.retain,
+    source: { connector, protocol: 'mqtt', address: packet.topic },
+    meta: { mqtt: meta },
+  });
+}
+
+export type ToPublishResult =
+  | { readonly kind: 'publish'; readonly publish: MqttPublish }
+  | { readonly kind: 'expired' };
+
+export interface PublishTarget {
+  readonly topic: string;
+  readonly qos: QoS;
+  /** undefined: keep the message's own retain flag */
+  readonly retain?: boolean | undefined;
+}
+
+/**
+ * Build the PUBLISH for `message`. MQTT 3.1.1 has no properties: headers, content type,
+ * correlation, reply-to and expiry are not carried (an expired message is still dropped).
+ */
+export function toMqttPublish(message: GatewayMessage, to: PublishTarget, version: ProtocolVersion, now: number): ToPublishResult {
+  let expiry: number | undefined;
+  if (message.expiresAt !== undefined) {
+    const remainingMs = message.expiresAt - now;
+    // MQTT 5 §3.3.2.3.3: forward the interval minus the time already waited; a message whose
+    // interval has passed is not sent at all.
+    if (remainingMs <= 0) return { kind: 'expired' };
+    expiry = Math.ceil(remainingMs / 1000);
+  }
+  const base = { topic: to.topic, payload: message.body, qos: to.qos, retain: to.retain ?? message.retain };
+  if (version !== 5) return { kind: 'publish', publish: base };
+
+  const properties: PublishProperties = {};
+  const pfi = (message.meta.mqtt as MqttMeta | undefined)?.payloadFormatIndicator;
+  if (pfi !== undefined) properties.payloadFormatIndicator = pfi;
+  if (expiry !== undefined) properties.messageExpiryInterval = Math.min(expiry, 0xffffffff);
+  if (message.replyTo !== undefined) properties.responseTopic = message.replyTo;
+  if (message.correlationId !== undefined) {
+    // AMQP correlation ids are usually strings; MQTT correlation data is binary (§3.3.2.3.6)
+    properties.correlationData =
+      typeof message.correlationId === 'string' ? Buffer.from(message.correlationId, 'utf8') : message.correlationId;
+  }
+  const user = headersToUserProperties(message.headers);
+  if (user !== undefined) properties.userProperties = user;
+  if (message.contentType !== undefined) properties.contentType = message.contentType;
+  return { kind: 'publish', publish: Object.keys(properties).length === 0 ? base : { ...base, properties } };
+}

@@ -1,0 +1,151 @@
+import { z } from 'zod';
+
+/**
+ * Option schemas of the two MQTT connector types. Every field carries a description because
+ * config/schema.json and docs/connectors/mqtt.md are generated from these schemas.
+ */
+
+const qos = z.union([z.literal(0), z.literal(1), z.literal(2)]);
+
+const topicFilter = z
+  .string()
+  .min(1)
+  .describe('MQTT topic filter (MQTT 5 §4.7): levels separated by "/", "+" matches one level, "#" the rest (last level only)');
+
+const topicName = z
+  .string()
+  .min(1)
+  .describe('MQTT topic name to publish to (no wildcards); may hold templates {1}, {address}, {header.NAME}');
+
+const durationSeconds = (what: string) => z.number().int().min(0).describe(what);
+
+export const mqttOptions = z.strictObject({
+  url: z
+    .string()
+    .regex(/^mqtts?:\/\/[^/]+/, 'expected mqtt://host:port or mqtts://host:port')
+    .describe('broker URL: mqtt://host:port, or mqtts://host:port for TLS'),
+  protocolVersion: z
+    .union([z.literal(4), z.literal(5)])
+    .default(4)
+    .describe('4 = MQTT 3.1.1, 5 = MQTT 5.0 (properties, reason codes, subscription identifiers)'),
+  clientId: z
+    .string()
+    .min(1)
+    .max(65535)
+    .optional()
+    .describe('MQTT client identifier; default ferry-<gatewayId>-<connector name>. Keep it stable: the persistent session is keyed by it'),
+  username: z.string().optional().describe('user name sent in CONNECT'),
+  password: z.string().optional().describe('password sent in CONNECT'),
+  clean: z
+    .boolean()
+    .default(false)
+    .describe(
+      'clean session (3.1.1) / clean start (5). Default false: a persistent session, so unacknowledged QoS 1 messages survive reconnects and are redelivered',
+    ),
+  sessionExpiryInterval: durationSeconds('MQTT 5 session expiry interval in seconds (§3.1.2.11.2); how long the broker keeps the session after a disconnect')
+    .max(0xffffffff)
+    .default(86400),
+  keepalive: durationSeconds('keep alive in seconds (§3.1.2.10); 0 disables it').max(65535).default(30),
+  reconnect: z
+    .strictObject({
+      initialMs: z.number().int().min(1).default(500).describe('first reconnect delay bound, ms'),
+      maxMs: z.number().int().min(1).default(30_000).describe('largest reconnect delay, ms'),
+    })
+    .default({ initialMs: 500, maxMs: 30_000 })
+    .describe('reconnect backoff: exponential with full jitter between initialMs and maxMs'),
+  connectTimeoutMs: z.number().int().min(1).default(10_000).describe('time allowed for TCP/TLS connect plus CONNACK, ms'),
+  maxInflight: z
+    .number()
+    .int()
+    .min(1)
+    .max(65535)
+    .default(1000)
+    .describe('QoS 1/2 publishes awaiting PUBACK/PUBCOMP per connection; further writes wait (up to the same number again), then fail with LIMIT_EXCEEDED'),
+  tls: z
+    .strictObject({
+      ca: z.string().optional().describe('CA certificate file (PEM), relative to the route file'),
+      cert: z.string().optional().describe('client certificate file (PEM), relative to the route file'),
+      key: z.string().optional().describe('client private key file (PEM), relative to the route file'),
+      rejectUnauthorized: z.boolean().default(true).describe('verify the broker certificate'),
+    })
+    .optional()
+    .describe('TLS settings for mqtts:// URLs'),
+});
+
+export const mqttFrom = z.strictObject({
+  topic: topicFilter,
+  qos: qos
+    .default(1)
+    .describe('subscription QoS: 0 at-most-once, 1 at-least-once (PUBACK after every destination confirmed). 2 is subscribed as 1, see docs/connectors/mqtt.md'),
+});
+
+export const mqttTo = z.strictObject({
+  topic: topicName,
+  qos: qos.default(1).describe('publish QoS; write resolves on PUBACK (1), PUBCOMP (2) or when written (0)'),
+  retain: z.boolean().optional().describe("retain flag; default: the message's own retain flag"),
+});
+
+export const mqttListenerOptions = z.strictObject({
+  port: z.number().int().min(0).max(65535).describe('TCP port devices connect to'),
+  host: z.string().default('0.0.0.0').describe('interface to listen on'),
+  users: z
+    .array(
+      z.strictObject({
+        username: z.string().min(1).describe('user name'),
+        password: z.string().describe('password'),
+      }),
+    )
+    .optional()
+    .describe('accepted credentials; when present, clients must authenticate (CONNACK 0x04/0x05 in 3.1.1, 0x86/0x87 in 5 otherwise)'),
+  allowAnonymous: z
+    .boolean()
+    .optional()
+    .describe('accept clients without a user name; default true when no users are configured, false otherwise'),
+  keepaliveLimit: z
+    .number()
+    .int()
+    .min(1)
+    .max(65535)
+    .default(600)
+    .describe(
+      'largest keep alive (s) accepted. MQTT 3.1.1 clients asking for more (or 0) are refused with CONNACK 0x02; MQTT 5 clients are told the limit as Server Keep Alive (§3.2.2.3.14)',
+    ),
+  maxPacketSize: z
+    .number()
+    .int()
+    .min(64)
+    .max(268_435_460)
+    .default(1_048_576)
+    .describe('largest MQTT packet accepted, bytes, checked at the socket from the fixed header before buffering; larger → DISCONNECT 0x95 (5) / close (3.1.1)'),
+  maxClients: z.number().int().min(1).optional().describe('most simultaneous client connections; more are refused (CONNACK 0x03 / 0x97)'),
+  receiveMaximum: z
+    .number()
+    .int()
+    .min(1)
+    .max(65535)
+    .default(1000)
+    .describe('QoS 1/2 publishes from one client held awaiting settlement (§3.2.2.3.3); beyond it the socket is not read until some settle'),
+  sessionQueueLimit: z
+    .number()
+    .int()
+    .min(1)
+    .default(10_000)
+    .describe('QoS 1/2 messages queued per session for an offline or slow subscriber; beyond it new messages for that session are dropped and counted'),
+});
+
+export const mqttListenerFrom = z.strictObject({
+  topic: topicFilter,
+});
+
+export const mqttListenerTo = z.strictObject({
+  topic: topicName,
+  qos: qos.default(1).describe('QoS the message is published with into the listener (subscribers get min(this, their subscription QoS))'),
+  retain: z.boolean().optional().describe("retain flag; default: the message's own retain flag"),
+});
+
+export type MqttOptions = z.infer<typeof mqttOptions>;
+export type MqttFrom = z.infer<typeof mqttFrom>;
+export type MqttTo = z.infer<typeof mqttTo>;
+export type MqttListenerOptions = z.infer<typeof mqttListenerOptions>;
+export type MqttListenerFrom = z.infer<typeof mqttListenerFrom>;
+export type MqttListenerTo = z.infer<typeof mqttListenerTo>;
