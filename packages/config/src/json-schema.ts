@@ -8,9 +8,15 @@ const DRAFT = 'https://json-schema.org/draft/2020-12/schema';
 
 /** A zod schema as JSON Schema, describing what a user writes (input: defaults make fields optional). */
 function toJson(schema: z.ZodType): Json {
-  const out = z.toJSONSchema(schema, { target: 'draft-2020-12', io: 'input', unrepresentable: 'any' }) as Json;
-  delete out['$schema'];
-  return out;
+  try {
+    const out = z.toJSONSchema(schema, { target: 'draft-2020-12', io: 'input', unrepresentable: 'any' }) as Json;
+    delete out['$schema'];
+    return out;
+  } catch {
+    // a shape JSON Schema cannot express (a cycle, a custom type): editors accept anything
+    // there, and Ferry's own check still applies when the file is loaded
+    return {};
+  }
 }
 
 /**
