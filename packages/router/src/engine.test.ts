@@ -1,0 +1,408 @@
+import {
+  FerryError,
+  Settlement,
+  createMessage,
+  silentLogger,
+  type CounterName,
+  type EndpointSpec,
+  type GatewayMessage,
+  type GaugeName,
+  type HeaderValue,
+  type HistogramName,
+  type Labels,
+  type Metrics,
+  type Outcome,
+  type RouteSpec,
+  type Sink,
+} from '@ferry/core';
+import { Tally } from '@ferry/testkit';
+import { Engine, type FailureContext, type FailurePolicy } from './engine.js';
+import { RouteTable } from './table.js';
+import { InstantSink, ManualSink, fakeConnectors } from '../test/fakes.js';
+
+class RecordingMetrics implements Metrics {
+  readonly counters = new Map<string, number>();
+  readonly gauges = new Map<string, number>();
+  readonly observations: { name: HistogramName; labels: Labels; value: number }[] = [];
+  static key(name: string, labels: Labels): string {
+    return `${name}${JSON.stringify(Object.entries(labels).sort())}`;
+  }
+  inc(name: CounterName, labels: Labels, value = 1): void {
+    const k = RecordingMetrics.key(name, labels);
+    this.counters.set(k, (this.counters.get(k) ?? 0) + value);
+  }
+  set(name: GaugeName, labels: Labels, value: number): void {
+    this.gauges.set(RecordingMetrics.key(name, labels), value);
+  }
+  add(name: GaugeName, labels: Labels, delta: number): void {
+    const k = RecordingMetrics.key(name, labels);
+    this.gauges.set(k, (this.gauges.get(k) ?? 0) + delta);
+  }
+  observe(name: HistogramName, labels: Labels, value: number): void {
+    this.observations.push({ name, labels, value });
+  }
+  counter(name: CounterName, labels: Labels): number {
+    return this.counters.get(RecordingMetrics.key(name, labels)) ?? 0;
+  }
+  gauge(name: GaugeName, labels: Labels): number {
+    return this.gauges.get(RecordingMetrics.key(name, labels)) ?? 0;
+  }
+}
+
+function ep(connector: string, fields: Record<string, unknown>): EndpointSpec {
+  return { connector, fields };
+}
+function route(name: string, from: EndpointSpec, to: EndpointSpec[], set: Record<string, string> = {}): RouteSpec {
+  return { name, from, to, headers: { set, remove: [] } };
+}
+
+/** plant (mqtt) → rabbit and web; a queue route from rabbit to devices with a header template */
+const routes: RouteSpec[] = [
+  route('fan', ep('plant', { topic: 'f/+' }), [ep('rabbit', { exchange: 'x', routingKey: 'f.{1}' }), ep('web', { destination: '/topic/f.{1}' })]),
+  route('cmd', ep('rabbit', { queue: 'q' }), [ep('devices', { topic: '{header.device}/cmd' })]),
+  route('one', ep('artemis', { address: 'one.*' }), [ep('rabbit', { exchange: 'x', routingKey: 'one.{1}' })]),
+];
+const table = RouteTable.compile(routes, fakeConnectors());
+
+interface Harness {
+  engine: Engine;
+  metrics: RecordingMetrics;
+  rabbit: ManualSink;
+  web: ManualSink;
+  devices: ManualSink;
+}
+
+function harness(opts: { sinkTimeoutMs?: number; failurePolicy?: FailurePolicy; sinks?: Map<string, Sink<Record<string, unknown>>> } = {}): Harness {
+  const rabbit = new ManualSink();
+  const web = new ManualSink();
+  const devices = new ManualSink();
+  const metrics = new RecordingMetrics();
+  const sinks =
+    opts.sinks ??
+    new Map<string, Sink<Record<string, unknown>>>([
+      ['rabbit', rabbit],
+      ['web', web],
+      ['devices', devices],
+    ]);
+  const engine = new Engine({
+    table,
+    sinks,
+    logger: silentLogger,
+    metrics,
+    ...(opts.sinkTimeoutMs === undefined ? {} : { sinkTimeoutMs: opts.sinkTimeoutMs }),
+    ...(opts.failurePolicy === undefined ? {} : { failurePolicy: opts.failurePolicy }),
+  });
+  return { engine, metrics, rabbit, web, devices };
+}
+
+interface Sent {
+  message: GatewayMessage;
+  settlement: Settlement;
+  outcomes: Outcome[];
+}
+
+function deliver(engine: Engine, connector: string, address: string, headers: [string, HeaderValue][] = [], routes?: string[]): Sent {
+  const protocol = connector === 'plant' ? 'mqtt' : connector === 'artemis' ? 'amqp10' : 'amqp091';
+  const message = createMessage({
+    body: Buffer.from(`body of ${address}`),
+    headers: new Map(headers),
+    source: { connector, protocol, address },
+  });
+  const outcomes: Outcome[] = [];
+  const settlement = new Settlement((o) => outcomes.push(o));
+  engine.handler(connector)(routes === undefined ? { message, settlement } : { message, settlement, routes });
+  return { message, settlement, outcomes };
+}
+
+/** let every pending promise callback run */
+async function flush(): Promise<void> {
+  for (let i = 0; i < 10; i++) await new Promise<void>((r) => setImmediate(r));
+}
+
+const transient = (): FerryError => new FerryError('NOT_CONNECTED', 'broker down');
+const permanent = (): FerryError => new FerryError('SINK_REJECTED', 'refused', { permanent: true });
+
+describe('Engine', () => {
+  it('accepts only after ALL sinks confirmed, writing to them concurrently', async () => {
+    const h = harness();
+    const s = deliver(h.engine, 'plant', 'f/a');
+    // both writes started before either confirmed
+    await h.rabbit.waitFor(1);
+    await h.web.waitFor(1);
+    expect(h.rabbit.writes[0]?.to).toEqual({ exchange: 'x', routingKey: 'f.a' });
+    expect(h.web.writes[0]?.to).toEqual({ destination: '/topic/f.a' });
+    expect(h.rabbit.writes[0]?.message.body).toBe(s.message.body);
+    await flush();
+    expect(s.settlement.settled).toBe(false);
+    expect(h.engine.inFlight).toBe(1);
+    expect(h.metrics.gauge('messages_in_flight', { route: 'fan' })).toBe(1);
+
+    h.rabbit.writes[0]!.resolve();
+    await flush();
+    expect(s.settlement.settled).toBe(false);
+
+    h.web.writes[0]!.resolve();
+    await flush();
+    expect(s.outcomes).toEqual([{ kind: 'accept' }]);
+    expect(h.engine.inFlight).toBe(0);
+    expect(h.metrics.gauge('messages_in_flight', { route: 'fan' })).toBe(0);
+    expect(h.metrics.counter('messages_routed_total', { route: 'fan' })).toBe(1);
+    expect(h.metrics.observations.map((o) => o.labels['connector']).sort()).toEqual(['rabbit', 'web']);
+  });
+
+  it('completes messages out of order (never serializes them)', async () => {
+    const h = harness();
+    const first = deliver(h.engine, 'artemis', 'one.a');
+    const second = deliver(h.engine, 'artemis', 'one.b');
+    await h.rabbit.waitFor(2);
+    expect(h.rabbit.writes.map((w) => w.to['routingKey'])).toEqual(['one.a', 'one.b']);
+    h.rabbit.writes[1]!.resolve();
+    await flush();
+    expect(second.outcomes).toEqual([{ kind: 'accept' }]);
+    expect(first.settlement.settled).toBe(false);
+    expect(h.engine.inFlight).toBe(1);
+    h.rabbit.writes[0]!.resolve();
+    await flush();
+    expect(first.outcomes).toEqual([{ kind: 'accept' }]);
+  });
+
+  it('one transient failure releases exactly once, after the other sink finished', async () => {
+    const h = harness();
+    const s = deliver(h.engine, 'plant', 'f/a');
+    await h.rabbit.waitFor(1);
+    await h.web.waitFor(1);
+    h.rabbit.writes[0]!.reject(transient());
+    await flush();
+    // web is still in flight: not settled yet, so a redelivery cannot race it
+    expect(s.settlement.settled).toBe(false);
+    h.web.writes[0]!.resolve();
+    await flush();
+    expect(s.outcomes).toHaveLength(1);
+    expect(s.outcomes[0]?.kind).toBe('release');
+    expect(s.outcomes[0]?.kind === 'release' && s.outcomes[0].reason.code).toBe('NOT_CONNECTED');
+    expect(h.metrics.counter('sink_failures_total', { connector: 'rabbit', route: 'fan', code: 'NOT_CONNECTED' })).toBe(1);
+    expect(h.metrics.counter('messages_routed_total', { route: 'fan' })).toBe(0);
+    expect(h.engine.inFlight).toBe(0);
+  });
+
+  it('a permanent failure rejects exactly once', async () => {
+    const h = harness();
+    const s = deliver(h.engine, 'plant', 'f/a');
+    await h.rabbit.waitFor(1);
+    await h.web.waitFor(1);
+    h.web.writes[0]!.reject(permanent());
+    h.rabbit.writes[0]!.resolve();
+    await flush();
+    expect(s.outcomes.map((o) => o.kind)).toEqual(['reject']);
+    expect(s.outcomes[0]?.kind === 'reject' && s.outcomes[0].reason.code).toBe('SINK_REJECTED');
+  });
+
+  it('permanent wins over transient when both fail; both errors are in the reason', async () => {
+    const h = harness();
+    const s = deliver(h.engine, 'plant', 'f/a');
+    await h.rabbit.waitFor(1);
+    await h.web.waitFor(1);
+    h.rabbit.writes[0]!.reject(transient());
+    h.web.writes[0]!.reject(permanent());
+    await flush();
+    expect(s.outcomes).toHaveLength(1);
+    const o = s.outcomes[0]!;
+    expect(o.kind).toBe('reject');
+    expect(o.kind === 'reject' && o.reason.message).toMatch(/2 failures: broker down; refused/);
+    expect(o.kind === 'reject' && o.reason.permanent).toBe(true);
+  });
+
+  it('a non-FerryError rejection or a synchronous throw in a sink is a transient failure', async () => {
+    const throwing: Sink<Record<string, unknown>> = {
+      write: () => {
+        throw new Error('boom');
+      },
+    };
+    const h = harness({ sinks: new Map([['rabbit', throwing]]) });
+    const s = deliver(h.engine, 'artemis', 'one.a');
+    await flush();
+    expect(s.outcomes.map((o) => o.kind)).toEqual(['release']);
+    expect(s.outcomes[0]?.kind === 'release' && s.outcomes[0].reason.message).toBe('boom');
+  });
+
+  it('a sink that does not confirm in time fails with SINK_TIMEOUT (transient); a late confirm changes nothing', async () => {
+    const h = harness({ sinkTimeoutMs: 20 });
+    const s = deliver(h.engine, 'artemis', 'one.a');
+    await h.rabbit.waitFor(1);
+    expect(await h.engine.drain(5_000)).toBe(true);
+    expect(s.outcomes).toHaveLength(1);
+    expect(s.outcomes[0]?.kind).toBe('release');
+    expect(s.outcomes[0]?.kind === 'release' && s.outcomes[0].reason.code).toBe('SINK_TIMEOUT');
+    h.rabbit.writes[0]!.resolve();
+    await flush();
+    expect(s.outcomes).toHaveLength(1);
+    expect(h.metrics.counter('sink_failures_total', { connector: 'rabbit', route: 'one', code: 'SINK_TIMEOUT' })).toBe(1);
+  });
+
+  it('accepts an unrouted message at once and counts it', async () => {
+    const h = harness();
+    const s = deliver(h.engine, 'plant', 'nowhere/x');
+    expect(s.outcomes).toEqual([{ kind: 'accept' }]);
+    expect(h.metrics.counter('messages_unrouted_total', { connector: 'plant' })).toBe(1);
+    expect(h.engine.inFlight).toBe(0);
+    // a connector with no route at all
+    const t = deliver(h.engine, 'web', '/topic/x');
+    expect(t.outcomes).toEqual([{ kind: 'accept' }]);
+  });
+
+  it('a template that cannot be filled rejects (permanent) without writing anything', async () => {
+    const h = harness();
+    const s = deliver(h.engine, 'rabbit', 'q'); // no "device" header
+    await flush();
+    expect(s.outcomes.map((o) => o.kind)).toEqual(['reject']);
+    expect(s.outcomes[0]?.kind === 'reject' && s.outcomes[0].reason.code).toBe('TEMPLATE_MISSING_VALUE');
+    expect(h.devices.writes).toHaveLength(0);
+    expect(h.rabbit.writes).toHaveLength(0);
+  });
+
+  it('a template failure in one matched route writes nowhere, not even the routes that could be filled', async () => {
+    const t = RouteTable.compile(
+      [
+        route('good', ep('rabbit', { queue: 'q' }), [ep('devices', { topic: 'fixed' })]),
+        route('bad', ep('rabbit', { queue: 'q2' }), [ep('devices', { topic: '{header.device}/cmd' })]),
+      ],
+      fakeConnectors(),
+    );
+    const devices = new ManualSink();
+    const engine = new Engine({ table: t, sinks: new Map([['devices', devices]]), logger: silentLogger, metrics: new RecordingMetrics() });
+    const s = deliver(engine, 'rabbit', 'q');
+    await flush();
+    expect(s.outcomes.map((o) => o.kind)).toEqual(['reject']);
+    expect(devices.writes).toHaveLength(0);
+  });
+
+  it('a missing sink is an INTERNAL error: release, nothing written', async () => {
+    const web = new ManualSink();
+    const h = harness({ sinks: new Map([['web', web]]) });
+    const s = deliver(h.engine, 'plant', 'f/a');
+    await flush();
+    expect(s.outcomes).toHaveLength(1);
+    expect(s.outcomes[0]?.kind === 'release' && s.outcomes[0].reason.code).toBe('INTERNAL');
+    expect(web.writes).toHaveLength(0);
+  });
+
+  it('uses the routes a delivery names (restrictTo)', async () => {
+    const h = harness();
+    const s = deliver(h.engine, 'rabbit', 'any.key', [['device', 'd9']], ['cmd']);
+    await h.devices.waitFor(1);
+    expect(h.devices.writes[0]?.to).toEqual({ topic: 'd9/cmd' });
+    h.devices.writes[0]!.resolve();
+    await flush();
+    expect(s.outcomes).toEqual([{ kind: 'accept' }]);
+    const none = deliver(h.engine, 'rabbit', 'any.key', [['device', 'd9']], []);
+    expect(none.outcomes).toEqual([{ kind: 'accept' }]);
+    expect(h.devices.writes).toHaveLength(1);
+  });
+
+  it('drain: true at once when idle, false on timeout, true once in-flight reaches 0', async () => {
+    const h = harness();
+    expect(await h.engine.drain(10)).toBe(true);
+    const s = deliver(h.engine, 'artemis', 'one.a');
+    await h.rabbit.waitFor(1);
+    expect(await h.engine.drain(10)).toBe(false);
+    const drained = h.engine.drain(5_000);
+    let done: boolean | undefined;
+    void drained.then((v) => (done = v));
+    await flush();
+    expect(done).toBeUndefined();
+    h.rabbit.writes[0]!.resolve();
+    expect(await drained).toBe(true);
+    expect(s.outcomes).toEqual([{ kind: 'accept' }]);
+  });
+
+  it('the failure policy seam: handled → accept; it sees the failed dispatches', async () => {
+    const seen: FailureContext[] = [];
+    const policy: FailurePolicy = {
+      onFailure: async (ctx) => {
+        seen.push(ctx);
+        return { kind: 'handled' };
+      },
+    };
+    const h = harness({ failurePolicy: policy });
+    const s = deliver(h.engine, 'plant', 'f/a');
+    await h.rabbit.waitFor(1);
+    await h.web.waitFor(1);
+    h.rabbit.writes[0]!.reject(transient());
+    h.web.writes[0]!.resolve();
+    await flush();
+    expect(s.outcomes).toEqual([{ kind: 'accept' }]);
+    expect(seen).toHaveLength(1);
+    expect(seen[0]).toMatchObject({ route: 'fan', connector: 'plant', phase: 'dispatch' });
+    expect(seen[0]?.failures.map((f) => [f.index, f.dispatch?.connector, f.error.code])).toEqual([[0, 'rabbit', 'NOT_CONNECTED']]);
+
+    // plan failures reach it too, before anything is written
+    const t = deliver(h.engine, 'rabbit', 'q');
+    await flush();
+    expect(seen[1]).toMatchObject({ route: 'cmd', phase: 'plan' });
+    expect(t.outcomes).toEqual([{ kind: 'accept' }]);
+    expect(h.devices.writes).toHaveLength(0);
+  });
+
+  it('a failure policy that throws falls back to failing the message', async () => {
+    const h = harness({
+      failurePolicy: {
+        onFailure: () => {
+          throw new Error('policy bug');
+        },
+      },
+    });
+    const s = deliver(h.engine, 'artemis', 'one.a');
+    await h.rabbit.waitFor(1);
+    h.rabbit.writes[0]!.reject(permanent());
+    await flush();
+    expect(s.outcomes.map((o) => o.kind)).toEqual(['reject']);
+  });
+
+  it('a settlement callback that throws does not break the engine', async () => {
+    const sink = new InstantSink();
+    const engine = new Engine({ table, sinks: new Map([['rabbit', sink]]), logger: silentLogger, metrics: new RecordingMetrics() });
+    const message = createMessage({ body: Buffer.alloc(0), source: { connector: 'artemis', protocol: 'amqp10', address: 'one.a' } });
+    engine.handler('artemis')({
+      message,
+      settlement: new Settlement(() => {
+        throw new Error('adapter bug');
+      }),
+    });
+    await flush();
+    expect(sink.writes).toHaveLength(1);
+    expect(engine.inFlight).toBe(0);
+  });
+
+  it('many messages, confirmed in random order: every one settled exactly once, none lost', async () => {
+    const h = harness();
+    const tally = new Tally();
+    const deliveries: Sent[] = [];
+    const N = 200;
+    for (let i = 0; i < N; i++) {
+      const d = deliver(h.engine, 'plant', `f/m${i}`);
+      tally.sent(`m${i}`);
+      deliveries.push(d);
+    }
+    await h.rabbit.waitFor(N);
+    await h.web.waitFor(N);
+    // confirm every write in a shuffled order (deterministic shuffle)
+    const writes = [...h.rabbit.writes, ...h.web.writes];
+    let seed = 7;
+    for (let i = writes.length - 1; i > 0; i--) {
+      seed = (seed * 1103515245 + 12345) % 2 ** 31;
+      const j = seed % (i + 1);
+      [writes[i], writes[j]] = [writes[j]!, writes[i]!];
+    }
+    for (const w of writes) w.resolve();
+    expect(await h.engine.drain(5_000)).toBe(true);
+    deliveries.forEach((d, i) => {
+      for (const o of d.outcomes) if (o.kind === 'accept') tally.received(`m${i}`);
+    });
+    // eslint-disable-next-line no-console
+    console.log(tally.summary('engine fan-out x2, random confirm order (accepted)'));
+    expect(tally.counts).toEqual({ sent: N, received: N, unique: N, duplicated: 0, lost: 0, unexpected: 0 });
+    expect(deliveries.every((d) => d.outcomes.length === 1)).toBe(true);
+    expect(h.metrics.counter('messages_routed_total', { route: 'fan' })).toBe(N);
+    expect(h.metrics.gauge('messages_in_flight', { route: 'fan' })).toBe(0);
+  });
+});

@@ -1,0 +1,301 @@
+import {
+  FerryError,
+  createMessage,
+  type EndpointSpec,
+  type GatewayMessage,
+  type HeaderRules,
+  type HeaderValue,
+  type Protocol,
+  type RouteSpec,
+} from '@ferry/core';
+import { RouteTable, type Dispatch, type Plan } from './table.js';
+import { fakeConnectors } from '../test/fakes.js';
+
+function ep(connector: string, fields: Record<string, unknown>): EndpointSpec {
+  return { connector, fields };
+}
+function route(name: string, from: EndpointSpec, to: EndpointSpec[], headers: Partial<HeaderRules> = {}): RouteSpec {
+  return { name, from, to, headers: { set: headers.set ?? {}, remove: headers.remove ?? [] } };
+}
+function msg(connector: string, protocol: Protocol, address: string, headers: [string, HeaderValue][] = []): GatewayMessage {
+  return createMessage({ body: Buffer.from('payload'), headers: new Map(headers), source: { connector, protocol, address } });
+}
+function dispatches(plan: Plan): readonly Dispatch[] {
+  if (!plan.ok) throw plan.error;
+  return plan.dispatches;
+}
+
+const connectors = fakeConnectors();
+
+// the route file example of route-files.md, plus a few more
+const routes: RouteSpec[] = [
+  route(
+    'telemetry',
+    ep('plant', { topic: 'factory/+/+/temp', qos: 1 }),
+    [ep('rabbit', { exchange: 'telemetry', routingKey: 'factory.{1}.{2}.temp' }), ep('web', { destination: '/topic/temp.{1}' })],
+    { set: { 'x-site': 'lisbon', 'x-line': '{2}' }, remove: ['debug'] },
+  ),
+  route('commands', ep('rabbit', { queue: 'device-commands' }), [ep('devices', { topic: '{header.device}/cmd' })]),
+  route('mirror', ep('plant', { topic: 'factory/#' }), [
+    ep('artemis', { address: 'mirror.{1}' }),
+    ep('devices', { topic: 'copy/{address}' }),
+    ep('web', { destination: '{address}' }),
+  ]),
+  route('events', ep('rabbit', { exchange: 'ev', bindingKey: 'order.*.#' }), [ep('devices', { topic: 'orders/{1}/{2}' })]),
+];
+const table = RouteTable.compile(routes, connectors);
+
+describe('RouteTable.compile', () => {
+  it('throws CONFIG_INVALID listing every checkRoutes issue', () => {
+    let caught: unknown;
+    try {
+      RouteTable.compile(
+        [
+          route('a', ep('plant', { topic: 'a/+' }), [ep('devices', { topic: 'x/{2}' })]),
+          route('b', ep('plant', { topic: 'a+' }), [ep('devices', { topic: 'x' })]),
+        ],
+        connectors,
+      );
+    } catch (err) {
+      caught = err;
+    }
+    expect(FerryError.is(caught, 'CONFIG_INVALID')).toBe(true);
+    const e = caught as FerryError;
+    expect(e.message).toContain('routes[0].to[0].topic: placeholder {2} but the source pattern "a/+" has 1 wildcard');
+    expect(e.message).toContain('routes[1].from.topic: invalid MQTT topic filter "a+"');
+  });
+
+  it('throws on unknown connectors and duplicate route names', () => {
+    expect(() => RouteTable.compile([route('a', ep('nope', { topic: 'a' }), [ep('devices', { topic: 'x' })])], connectors)).toThrow(
+      /routes\[0\]\.from: unknown connector "nope"/,
+    );
+    expect(() => RouteTable.compile([route('a', ep('plant', { topic: 'a' }), [ep('nope', { topic: 'x' })])], connectors)).toThrow(
+      /routes\[0\]\.to\[0\]: unknown connector "nope"/,
+    );
+    const r = route('a', ep('plant', { topic: 'a' }), [ep('devices', { topic: 'x' })]);
+    expect(() => RouteTable.compile([r, r], connectors)).toThrow(/route name "a" is used twice/);
+  });
+
+  it('lists route names, sink connectors and the sources of a connector', () => {
+    expect(table.routeNames).toEqual(['telemetry', 'commands', 'mirror', 'events']);
+    expect([...table.sinkConnectors].sort()).toEqual(['artemis', 'devices', 'rabbit', 'web']);
+    expect(table.routesFrom('plant')).toEqual([
+      { route: 'telemetry', from: { topic: 'factory/+/+/temp', qos: 1 } },
+      { route: 'mirror', from: { topic: 'factory/#' } },
+    ]);
+    expect(table.routesFrom('rabbit')).toEqual([
+      { route: 'commands', from: { queue: 'device-commands' } },
+      { route: 'events', from: { exchange: 'ev', bindingKey: 'order.*.#' } },
+    ]);
+    expect(table.routesFrom('web')).toEqual([]);
+  });
+});
+
+describe('RouteTable.match', () => {
+  it('matches every route of the connector whose pattern matches, with captures', () => {
+    expect(table.match('plant', msg('plant', 'mqtt', 'factory/lisbon/line1/temp'))).toEqual([
+      { route: 'telemetry', captures: [['lisbon'], ['line1']] },
+      { route: 'mirror', captures: [['lisbon', 'line1', 'temp']] },
+    ]);
+    expect(table.match('plant', msg('plant', 'mqtt', 'factory/lisbon/hum'))).toEqual([
+      { route: 'mirror', captures: [['lisbon', 'hum']] },
+    ]);
+    expect(table.match('plant', msg('plant', 'mqtt', 'other/x'))).toEqual([]);
+    expect(table.match('web', msg('web', 'stomp', '/topic/x'))).toEqual([]);
+  });
+
+  it('a route without a pattern takes every message of its connector', () => {
+    expect(table.match('rabbit', msg('rabbit', 'amqp091', 'whatever'))).toEqual([{ route: 'commands', captures: [] }]);
+    expect(table.match('rabbit', msg('rabbit', 'amqp091', 'order.new.eu'))).toEqual([
+      { route: 'commands', captures: [] },
+      { route: 'events', captures: [['new'], ['eu']] },
+    ]);
+  });
+
+  it('restrictTo limits to the named routes; the connector vouches for them', () => {
+    const m = msg('rabbit', 'amqp091', 'order.new.eu');
+    expect(table.match('rabbit', m, ['events'])).toEqual([{ route: 'events', captures: [['new'], ['eu']] }]);
+    expect(table.match('rabbit', m, ['commands'])).toEqual([{ route: 'commands', captures: [] }]);
+    expect(table.match('rabbit', m, [])).toEqual([]);
+    // a route of another connector is never matched
+    expect(table.match('rabbit', m, ['telemetry'])).toEqual([]);
+    // the pattern does not match: still taken, without captures
+    expect(table.match('rabbit', msg('rabbit', 'amqp091', 'x'), ['events'])).toEqual([{ route: 'events', captures: [] }]);
+  });
+});
+
+describe('RouteTable.plan', () => {
+  it('fans out one Dispatch per `to`, rendering templates in each sink syntax', () => {
+    const m = msg('plant', 'mqtt', 'factory/lisbon/line1/temp');
+    const ds = dispatches(table.plan(m, table.match('plant', m)));
+    expect(ds.map((d) => [d.route, d.index, d.connector, d.to])).toEqual([
+      ['telemetry', 0, 'rabbit', { exchange: 'telemetry', routingKey: 'factory.lisbon.line1.temp' }],
+      ['telemetry', 1, 'web', { destination: '/topic/temp.lisbon' }],
+      ['mirror', 0, 'artemis', { address: 'mirror.lisbon.line1.temp' }],
+      ['mirror', 1, 'devices', { topic: 'copy/factory/lisbon/line1/temp' }],
+      ['mirror', 2, 'web', { destination: '/topic/factory.lisbon.line1.temp' }],
+    ]);
+  });
+
+  it('# captures are joined with the SINK separator', () => {
+    const m = msg('rabbit', 'amqp091', 'order.new.eu.pt');
+    const ds = dispatches(table.plan(m, table.match('rabbit', m, ['events'])));
+    expect(ds[0]?.to).toEqual({ topic: 'orders/new/eu/pt' });
+  });
+
+  it('applies header remove then set (set values are templates), without changing the input', () => {
+    const m = msg('plant', 'mqtt', 'factory/lisbon/line1/temp', [
+      ['debug', 'yes'],
+      ['keep', 1],
+      ['x-site', 'old'],
+    ]);
+    const ds = dispatches(table.plan(m, table.match('plant', m, ['telemetry'])));
+    expect(ds).toHaveLength(2);
+    const out = ds[0]!.message;
+    expect([...out.headers]).toEqual([
+      ['keep', 1],
+      ['x-site', 'lisbon'],
+      ['x-line', 'line1'],
+    ]);
+    expect(ds[1]!.message).toBe(out);
+    // the input is untouched
+    expect([...m.headers]).toEqual([
+      ['debug', 'yes'],
+      ['keep', 1],
+      ['x-site', 'old'],
+    ]);
+    expect(out.body).toBe(m.body);
+    expect(out.source).toEqual(m.source);
+  });
+
+  it('a route without header rules passes the message through as is', () => {
+    const m = msg('plant', 'mqtt', 'factory/a/b');
+    const ds = dispatches(table.plan(m, table.match('plant', m, ['mirror'])));
+    for (const d of ds) expect(d.message).toBe(m);
+  });
+
+  it('to-templates see the incoming headers, so a header can route and still be removed', () => {
+    const t = RouteTable.compile(
+      [route('cmd', ep('rabbit', { queue: 'q' }), [ep('devices', { topic: '{header.device}/cmd' })], { remove: ['device'] })],
+      connectors,
+    );
+    const m = msg('rabbit', 'amqp091', 'q', [['device', 'd7']]);
+    const ds = dispatches(t.plan(m, t.match('rabbit', m)));
+    expect(ds[0]?.to).toEqual({ topic: 'd7/cmd' });
+    expect(ds[0]?.message.headers.has('device')).toBe(false);
+  });
+
+  it('fails the whole plan (nothing to write) when one target cannot be filled', () => {
+    const t = RouteTable.compile(
+      [
+        route('ok', ep('rabbit', { queue: 'q' }), [ep('devices', { topic: 'fine' })]),
+        route('bad', ep('rabbit', { queue: 'q2' }), [ep('devices', { topic: 'also-fine' }), ep('devices', { topic: '{header.device}/cmd' })]),
+      ],
+      connectors,
+    );
+    const m = msg('rabbit', 'amqp091', 'q');
+    const plan = t.plan(m, t.match('rabbit', m));
+    expect(plan.ok).toBe(false);
+    if (plan.ok) return;
+    expect(plan.route).toBe('bad');
+    expect(plan.index).toBe(1);
+    expect(plan.error.code).toBe('TEMPLATE_MISSING_VALUE');
+    expect(plan.error.permanent).toBe(true);
+    expect(plan.error.message).toContain('the message has no header "device"');
+  });
+
+  it('fails when a rendered address is invalid for the sink (wildcard in MQTT, long routing key)', () => {
+    const t = RouteTable.compile(
+      [
+        route('a', ep('rabbit', { queue: 'q' }), [ep('devices', { topic: '{header.t}' })]),
+        route('b', ep('plant', { topic: 'x/+' }), [ep('rabbit', { exchange: 'e', routingKey: 'k.{1}' })]),
+      ],
+      connectors,
+    );
+    const a = msg('rabbit', 'amqp091', 'q', [['t', 'a/+/b']]);
+    const pa = t.plan(a, t.match('rabbit', a));
+    expect(pa.ok === false && pa.error.code).toBe('TEMPLATE_INVALID');
+    expect(pa.ok === false && pa.error.permanent).toBe(true);
+    const empty = msg('rabbit', 'amqp091', 'q', [['t', '']]);
+    expect(t.plan(empty, t.match('rabbit', empty)).ok).toBe(false);
+    const b = msg('plant', 'mqtt', `x/${'y'.repeat(300)}`);
+    const pb = t.plan(b, t.match('plant', b));
+    expect(pb.ok === false && pb.error.message).toMatch(/255 bytes/);
+  });
+
+  it('a headers.set template failure fails the route with index undefined', () => {
+    const t = RouteTable.compile(
+      [route('h', ep('rabbit', { queue: 'q' }), [ep('devices', { topic: 't' })], { set: { who: '{header.user}' } })],
+      connectors,
+    );
+    const m = msg('rabbit', 'amqp091', 'q');
+    const plan = t.plan(m, t.match('rabbit', m));
+    expect(plan).toMatchObject({ ok: false, route: 'h', index: undefined });
+  });
+
+  it('{n} with restrictTo and a pattern that did not match fails (missing value), never half-filled', () => {
+    const m = msg('rabbit', 'amqp091', 'x');
+    const plan = table.plan(m, table.match('rabbit', m, ['events']));
+    expect(plan.ok === false && plan.error.code).toBe('TEMPLATE_MISSING_VALUE');
+  });
+
+  it('keeps non-template and escaped fields', () => {
+    const t = RouteTable.compile(
+      [route('e', ep('plant', { topic: 'a' }), [ep('devices', { topic: 'lit{{x}}', qos: 1, retain: true })])],
+      connectors,
+    );
+    const m = msg('plant', 'mqtt', 'a');
+    expect(dispatches(t.plan(m, t.match('plant', m)))[0]?.to).toEqual({ topic: 'lit{x}', qos: 1, retain: true });
+  });
+});
+
+describe('RouteTable.explain', () => {
+  it('shows each matching route with rendered destinations and headers', () => {
+    const out = table.explain('plant', 'factory/lisbon/line1/temp', { debug: '1', a: 'b' });
+    expect(out.map((r) => r.route)).toEqual(['telemetry', 'mirror']);
+    const tel = out[0]!;
+    expect(tel.pattern).toBe('factory/+/+/temp');
+    expect(tel.captures).toEqual([['lisbon'], ['line1']]);
+    expect(tel.destinations).toEqual([
+      {
+        ok: true,
+        index: 0,
+        connector: 'rabbit',
+        to: { exchange: 'telemetry', routingKey: 'factory.lisbon.line1.temp' },
+        headers: new Map([
+          ['a', 'b'],
+          ['x-site', 'lisbon'],
+          ['x-line', 'line1'],
+        ]),
+      },
+      expect.objectContaining({ ok: true, index: 1, connector: 'web', to: { destination: '/topic/temp.lisbon' } }),
+    ]);
+  });
+
+  it('reports the error of a destination that cannot be rendered', () => {
+    const out = table.explain('rabbit', 'anything', new Map());
+    expect(out).toEqual([
+      {
+        route: 'commands',
+        pattern: undefined,
+        captures: [],
+        destinations: [
+          {
+            ok: false,
+            index: 0,
+            connector: 'devices',
+            code: 'TEMPLATE_MISSING_VALUE',
+            error: 'template "{header.device}/cmd": no value for {header.device}: the message has no header "device"',
+          },
+        ],
+      },
+    ]);
+    const ok = table.explain('rabbit', 'anything', new Map([['device', 'd1']]));
+    expect(ok[0]?.destinations[0]).toMatchObject({ ok: true, to: { topic: 'd1/cmd' } });
+  });
+
+  it('returns nothing when no route matches, and throws for an unknown connector', () => {
+    expect(table.explain('plant', 'nowhere')).toEqual([]);
+    expect(() => table.explain('ghost', 'a')).toThrow(/unknown connector "ghost"/);
+  });
+});
