@@ -17,7 +17,7 @@ import { resolveEndpoint, type Endpoint } from './endpoint.js';
 import type { Amqp091From, Amqp091Options, Amqp091To } from './options.js';
 import { Publisher } from './publisher.js';
 import { Session } from './session.js';
-import { applyTopology, declareRouteQueues, type RouteQueue } from './topology.js';
+import { applyTopology, brokerReason, declareRouteQueues, type RouteQueue } from './topology.js';
 
 /** The queue a route consumes: its own `queue`, or the Ferry-owned queue of an exchange source. */
 export function routeQueueName(gatewayId: string, route: string, from: Amqp091From): string {
@@ -194,7 +194,7 @@ export class Amqp091Connector implements Connector<Amqp091From, Amqp091To> {
     try {
       session = await Session.open(endpoint.connect, endpoint.socket, this.#log);
     } catch (err) {
-      throw new FerryError('CONNECT_FAILED', `${endpoint.display}: ${describeError(err)}`, { cause: err });
+      throw new FerryError('CONNECT_FAILED', `${endpoint.display}: ${connectReason(err, endpoint)}`, { cause: err });
     }
     try {
       const admin = await session.channel(this.#log);
@@ -216,7 +216,7 @@ export class Amqp091Connector implements Connector<Amqp091From, Amqp091To> {
       return live;
     } catch (err) {
       await session.close();
-      throw err;
+      throw new FerryError('CONNECT_FAILED', `${endpoint.display}: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
     }
   }
 
@@ -276,12 +276,24 @@ export class Amqp091Connector implements Connector<Amqp091From, Amqp091To> {
 
   /** One warn line per distinct problem; the same failure again only at debug. */
   #report(what: string, err: unknown): void {
-    const reason = describeError(err);
+    // the FerryError's own message is the clear line; the cause chain stays in the debug fields
+    const reason = err instanceof Error ? err.message : String(err);
     if (reason === this.#problem) {
       this.#log.debug(`${what}: ${reason}; still retrying`);
       return;
     }
     this.#problem = reason;
-    this.#log.warn(`${what}: ${reason}; retrying with backoff up to ${this.#options.reconnect.maxMs} ms`);
+    this.#log.warn(`${what} to ${reason}; retrying (backoff up to ${this.#options.reconnect.maxMs} ms)`, { error: describeError(err) });
   }
+}
+
+/** amqplib's words for a failed connect, made plain where they are not. */
+function connectReason(err: unknown, endpoint: Endpoint): string {
+  const msg = err instanceof Error ? err.message : String(err);
+  // RabbitMQ answers connection.open for an unknown or forbidden vhost with connection.close
+  // (NOT_ALLOWED), which amqplib reports without the reason.
+  if (/Expected ConnectionOpenOk; got <ConnectionClose/.test(msg)) {
+    return `the broker refused to open vhost '${decodeURIComponent(endpoint.connect.vhost ?? '/')}' (does it exist, and may user '${endpoint.username}' use it?)`;
+  }
+  return brokerReason(err);
 }

@@ -14,7 +14,7 @@ export interface RouteQueue {
 
 /** The broker's own words from an amqplib channel error: `NOT_FOUND - no exchange 'x' in vhost 'v'`. */
 export function brokerReason(err: unknown): string {
-  const msg = err instanceof Error ? err.message : String(err);
+  const msg = (err instanceof Error ? err.message : String(err)).replace(/^Error: /, '');
   const m = /with message "(.*)"/.exec(msg);
   return m?.[1] ?? msg;
 }
