@@ -1,0 +1,52 @@
+import { defineConnector } from '@ferry/core';
+import { z } from 'zod';
+import { StompListenerConnector, type StompListenerFrom, type StompListenerOptions, type StompListenerTo } from './server/listener-connector.js';
+
+const destination = z
+  .string()
+  .regex(/^\/(topic|queue)\/.+/, 'a destination /topic/<name> or /queue/<name>')
+  .describe('STOMP destination: /topic/<name> (every subscriber gets a copy) or /queue/<name> (one subscriber each)');
+
+const int = (min: number) => z.number().int().min(min);
+
+const options = z.strictObject({
+  port: int(1).max(65535).describe('TCP port to listen on'),
+  host: z.string().min(1).default('0.0.0.0').describe('address to bind'),
+  users: z
+    .array(z.strictObject({ login: z.string().min(1), passcode: z.string() }))
+    .default([])
+    .describe('clients allowed to connect (CONNECT login/passcode)'),
+  allowAnonymous: z.boolean().optional().describe('accept a CONNECT without login; default: true when no users are configured, else false'),
+  heartBeat: z
+    .strictObject({
+      sendMs: int(0).default(10_000).describe('the server can send a heart-beat this often (0: never)'),
+      receiveMs: int(0).default(10_000).describe('the server wants to hear from clients this often (0: no check); silence for twice the agreed interval closes the connection'),
+    })
+    .prefault({})
+    .describe('heart-beat offered in CONNECTED (STOMP 1.2 §Heart-beating)'),
+  limits: z
+    .strictObject({
+      maxFrameBytes: int(64).default(1024 * 1024).describe('largest frame (headers + body) a client may send'),
+      maxHeaders: int(1).default(100).describe('most headers in one frame'),
+      maxHeaderLineBytes: int(16).default(8 * 1024).describe('longest command or header line'),
+    })
+    .prefault({})
+    .describe('frame limits; a client over one gets an ERROR frame and is disconnected'),
+  queueBufferMessages: int(1).default(10_000).describe('messages a /queue holds while no subscriber can take them; a SEND over it gets an ERROR'),
+  maxUnackedPerSubscription: int(1).optional().describe('client / client-individual subscriptions: deliveries outstanding before the subscription waits for ACKs'),
+});
+
+export const stompListenerDefinition = defineConnector<StompListenerOptions, StompListenerFrom, StompListenerTo>({
+  type: 'stomp-listener',
+  protocol: 'stomp',
+  description: "Ferry's own STOMP 1.0/1.1/1.2 server: clients connect to the gateway, SEND to /topic or /queue destinations and SUBSCRIBE to them.",
+  options,
+  from: z.strictObject({ destination }),
+  to: z.strictObject({ destination }),
+  syntax: 'stomp',
+  sourcePattern: (from) => from.destination,
+  templateFields: ['destination'],
+  listenPorts: (o) => [o.port],
+  capabilities: { release: false, reject: true, ordered: true, listener: true },
+  create: (ctx, name, o) => new StompListenerConnector(ctx, name, o),
+});

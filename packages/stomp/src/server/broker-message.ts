@@ -1,0 +1,32 @@
+import type { HeaderEntry } from '../frame/frame.js';
+
+/**
+ * A message held by the listener's own broker: application headers (protocol headers such as
+ * `destination`, `receipt`, `transaction`, `content-length` already removed), the body bytes,
+ * and delivery state. Version-independent: headers are decoded strings, escaped per
+ * subscriber when written.
+ */
+export interface BrokerMessage {
+  readonly destination: string;
+  readonly headers: readonly HeaderEntry[];
+  readonly body: Buffer;
+  /** ms since the epoch; expired messages are dropped instead of delivered */
+  readonly expiresAt?: number | undefined;
+  /** delivered before and given back (NACK, unsubscribe, session end) */
+  readonly redelivered: boolean;
+}
+
+export type Destination = { readonly kind: 'topic' | 'queue'; readonly name: string };
+
+/**
+ * The listener's destinations: `/topic/...` (every current subscriber gets a copy) and
+ * `/queue/...` (each message to exactly one subscriber). Anything else is refused: the
+ * listener is not a RabbitMQ look-alike (`/exchange/...`, `/amq/queue/...` are broker-specific).
+ */
+export function parseDestination(destination: string): Destination | undefined {
+  if (destination.startsWith('/topic/') && destination.length > 7) return { kind: 'topic', name: destination };
+  if (destination.startsWith('/queue/') && destination.length > 7) return { kind: 'queue', name: destination };
+  return undefined;
+}
+
+export const DESTINATION_HELP = 'destinations are /topic/<name> (every subscriber) or /queue/<name> (one subscriber each)';

@@ -1,0 +1,44 @@
+/**
+ * Heart-beat negotiation (STOMP 1.2 §Heart-beating).
+ *
+ * The client's CONNECT says `heart-beat:cx,cy` (it can send every cx ms, wants to receive every
+ * cy ms); the server's CONNECTED says `sx,sy`. Then:
+ * - client → server: 0 if cx = 0 or sy = 0, else max(cx, sy) ms;
+ * - server → client: 0 if sx = 0 or cy = 0, else max(sx, cy) ms.
+ * STOMP 1.0 has no heart-beating: both are 0.
+ */
+export interface HeartBeatSettings {
+  /** how often the server can send (sx) */
+  readonly sendMs: number;
+  /** how often the server wants to hear from the client (sy) */
+  readonly receiveMs: number;
+}
+
+export interface AgreedHeartBeat {
+  /** the server sends an EOL when it wrote nothing for this long (0: never) */
+  readonly serverSendsMs: number;
+  /** the client promised data at least this often (0: no check) */
+  readonly clientSendsMs: number;
+}
+
+/** Parse a `heart-beat` header: two non-negative integers. undefined when malformed. */
+export function parseHeartBeat(value: string | undefined): readonly [number, number] | undefined {
+  if (value === undefined) return [0, 0];
+  const m = /^\s*(\d{1,9})\s*,\s*(\d{1,9})\s*$/.exec(value);
+  if (m === null) return undefined;
+  return [Number(m[1]), Number(m[2])];
+}
+
+export function negotiateHeartBeat(client: readonly [number, number], server: HeartBeatSettings): AgreedHeartBeat {
+  const [cx, cy] = client;
+  return {
+    clientSendsMs: cx === 0 || server.receiveMs === 0 ? 0 : Math.max(cx, server.receiveMs),
+    serverSendsMs: server.sendMs === 0 || cy === 0 ? 0 : Math.max(server.sendMs, cy),
+  };
+}
+
+/**
+ * STOMP 1.2 §Heart-beating: a receiver "MAY consider the connection dead" when nothing arrived
+ * within the agreed interval, allowing for "some tolerance". Ferry waits twice the interval.
+ */
+export const DEAD_PEER_FACTOR = 2;

@@ -1,0 +1,212 @@
+import {
+  FerryError,
+  Settlement,
+  type Connector,
+  type ConnectorContext,
+  type ConnectorState,
+  type DeliveryHandler,
+  type GatewayMessage,
+  type Sink,
+  type SourceSpec,
+} from '@ferry/core';
+import { parseDestination } from './broker-message.js';
+import { StompBroker } from './broker.js';
+import { messageToBroker, sendToMessage } from './mapping.js';
+import { StompServer } from './server.js';
+import { DEFAULT_SESSION_OPTIONS, type InboundSend, type SessionHooks } from './session.js';
+import { SERVER_NAME } from './version.js';
+
+export interface StompListenerOptions extends Record<string, unknown> {
+  readonly port: number;
+  readonly host: string;
+  readonly users: readonly { readonly login: string; readonly passcode: string }[];
+  readonly allowAnonymous?: boolean | undefined;
+  readonly heartBeat: { readonly sendMs: number; readonly receiveMs: number };
+  readonly limits: { readonly maxFrameBytes: number; readonly maxHeaders: number; readonly maxHeaderLineBytes: number };
+  readonly queueBufferMessages: number;
+  readonly maxUnackedPerSubscription?: number | undefined;
+}
+
+export interface StompListenerFrom extends Record<string, unknown> {
+  readonly destination: string;
+}
+
+export interface StompListenerTo extends Record<string, unknown> {
+  readonly destination: string;
+}
+
+/**
+ * The `stomp-listener` connector: Ferry's own STOMP server and broker.
+ *
+ * As a source, every client SEND is first published to the listener's own broker (its local
+ * subscribers get it at once; a full queue refuses it with an ERROR before anything is
+ * routed), then handed to the routes as a GatewayMessage. A SEND with `receipt` gets its
+ * RECEIPT only once that message's settlement is accepted; a reject or release becomes an
+ * ERROR with `receipt-id` (and the connection closes, STOMP 1.2 §ERROR). Local delivery is not
+ * taken back when routing fails: the client, told by the ERROR, may send again (at-least-once).
+ *
+ * As a sink, `write` publishes to the broker and resolves once the message was written to a
+ * subscriber or held by a /queue; a /topic without subscribers takes it and drops it (topic
+ * semantics) and it is counted as `messages_dropped_total{reason="no-subscriber"}`.
+ */
+export class StompListenerConnector implements Connector<StompListenerFrom, StompListenerTo> {
+  readonly type = 'stomp-listener';
+  readonly name: string;
+  readonly sink: Sink<StompListenerTo>;
+  readonly #ctx: ConnectorContext;
+  readonly #opts: StompListenerOptions;
+  readonly #broker: StompBroker;
+  #server: StompServer | undefined;
+  #state: ConnectorState = 'idle';
+  #deliver: DeliveryHandler | undefined;
+  #accepting = true;
+  #starting: Promise<void> | undefined;
+  #stopping: Promise<void> | undefined;
+
+  constructor(ctx: ConnectorContext, name: string, opts: StompListenerOptions) {
+    this.#ctx = ctx;
+    this.name = name;
+    this.#opts = opts;
+    const labels = { connector: name };
+    this.#broker = new StompBroker({
+      queueBufferMessages: opts.queueBufferMessages,
+      maxUnackedPerSubscription: opts.maxUnackedPerSubscription,
+      onDrop: (reason) => ctx.metrics.inc('messages_dropped_total', { ...labels, reason }),
+    });
+    this.sink = { write: (message, to) => this.#write(message, to) };
+  }
+
+  get state(): ConnectorState {
+    return this.#state;
+  }
+
+  /** the listener's broker (for tests and the admin API: queue depths) */
+  get broker(): StompBroker {
+    return this.#broker;
+  }
+
+  /** the bound TCP port, once started */
+  get port(): number {
+    return this.#server?.port ?? this.#opts.port;
+  }
+
+  get sessionCount(): number {
+    return this.#server?.sessionCount ?? 0;
+  }
+
+  start(): Promise<void> {
+    if (this.#state === 'up') return Promise.resolve();
+    if (this.#starting !== undefined) return this.#starting;
+    this.#state = 'connecting';
+    this.#stopping = undefined;
+    this.#accepting = true;
+    const server = new StompServer(
+      {
+        ...DEFAULT_SESSION_OPTIONS,
+        host: this.#opts.host,
+        port: this.#opts.port,
+        serverName: SERVER_NAME,
+        heartBeat: this.#opts.heartBeat,
+        limits: { ...this.#opts.limits, maxBodyBytes: this.#opts.limits.maxFrameBytes },
+      },
+      this.#broker,
+      this.#hooks(),
+      this.#ctx.logger.child({ connector: this.name }),
+    );
+    this.#starting = server.listen().then(
+      () => {
+        this.#server = server;
+        this.#state = 'up';
+        this.#starting = undefined;
+        this.#ctx.metrics.set('connector_up', { connector: this.name }, 1);
+        this.#ctx.logger.info('stomp-listener listening', { connector: this.name, host: this.#opts.host, port: server.port });
+      },
+      (err: unknown) => {
+        this.#state = 'down';
+        this.#starting = undefined;
+        throw err;
+      },
+    );
+    return this.#starting;
+  }
+
+  stop(): Promise<void> {
+    if (this.#stopping !== undefined) return this.#stopping;
+    const server = this.#server;
+    this.#state = 'stopping';
+    this.#accepting = false;
+    this.#stopping = (async () => {
+      await this.#starting?.catch(() => undefined);
+      // Sessions close; their unacked queue messages go back to the queue buffers, which
+      // outlive the server (a later start delivers them).
+      await (this.#server ?? server)?.close();
+      this.#server = undefined;
+      this.#state = 'stopped';
+      this.#ctx.metrics.set('connector_up', { connector: this.name }, 0);
+      this.#ctx.metrics.set('listener_clients', { connector: this.name }, 0);
+    })();
+    return this.#stopping;
+  }
+
+  async openSources(_specs: readonly SourceSpec<StompListenerFrom>[], deliver: DeliveryHandler): Promise<void> {
+    // Every SEND is matched by the engine against the routes' destination patterns.
+    this.#deliver = deliver;
+    this.#accepting = true;
+  }
+
+  async closeSources(): Promise<void> {
+    this.#accepting = false;
+  }
+
+  #hooks(): SessionHooks {
+    const labels = { connector: this.name };
+    const users = this.#opts.users;
+    const anonymous = this.#opts.allowAnonymous ?? users.length === 0;
+    return {
+      authenticate: (login, passcode) => {
+        if (login === undefined || login === '') return anonymous;
+        return users.some((u) => u.login === login && u.passcode === passcode);
+      },
+      acceptingSends: () => this.#accepting,
+      onSend: (send) => this.#onSend(send),
+      onProtocolError: (code) => this.#ctx.metrics.inc('protocol_errors_total', { ...labels, code }),
+      onOpened: () => this.#ctx.metrics.set('listener_clients', labels, this.#server?.sessionCount ?? 0),
+      onClosed: () => this.#ctx.metrics.set('listener_clients', labels, this.#server?.sessionCount ?? 0),
+    };
+  }
+
+  #onSend(send: InboundSend): Promise<void> | undefined {
+    const labels = { connector: this.name };
+    this.#ctx.metrics.inc('messages_received_total', labels);
+    const deliver = this.#deliver;
+    // No route reads from this listener: it is only a broker, the local publish was all.
+    if (deliver === undefined) return undefined;
+    const message = sendToMessage(send, this.name);
+    return new Promise<void>((resolve, reject) => {
+      const settlement = new Settlement((outcome) => {
+        if (outcome.kind === 'accept') {
+          this.#ctx.metrics.inc('messages_accepted_total', labels);
+          resolve();
+        } else {
+          this.#ctx.metrics.inc(outcome.kind === 'reject' ? 'messages_rejected_total' : 'messages_released_total', { ...labels, reason: outcome.reason.code });
+          reject(outcome.reason);
+        }
+      });
+      try {
+        deliver({ message, settlement });
+      } catch (err) {
+        settlement.release(err instanceof FerryError ? err : new FerryError('INTERNAL', 'delivery handler threw', { cause: err }));
+      }
+    });
+  }
+
+  async #write(message: GatewayMessage, to: StompListenerTo): Promise<void> {
+    if (this.#state !== 'up') throw new FerryError('NOT_CONNECTED', `stomp-listener ${this.name} is ${this.#state}`);
+    if (parseDestination(to.destination) === undefined) {
+      throw new FerryError('SINK_UNROUTABLE', `stomp-listener ${this.name}: destination ${JSON.stringify(to.destination)} is not /topic/... or /queue/...`, { permanent: true });
+    }
+    const r = this.#broker.publish(messageToBroker(message, to.destination));
+    this.#ctx.metrics.inc('messages_sent_total', { connector: this.name });
+    if (r.delivered === 0 && r.held === 0) this.#ctx.metrics.inc('messages_dropped_total', { connector: this.name, reason: 'no-subscriber' });
+  }
+}

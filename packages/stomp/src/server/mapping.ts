@@ -1,0 +1,83 @@
+import { createMessage, headerToString, type GatewayMessage, type HeaderValue } from '@ferry/core';
+import type { HeaderEntry } from '../frame/frame.js';
+import type { BrokerMessage } from './broker-message.js';
+import type { InboundSend } from './session.js';
+
+/**
+ * STOMP headers ⇄ canonical fields, for the stomp-listener (docs/mapping/stomp.md, section
+ * "stomp-listener"). STOMP headers are strings; typed values from AMQP are written with
+ * `headerToString` (numbers as decimal, binary base64, timestamps ISO 8601, tables JSON).
+ *
+ * The MESSAGE header `message-id` is the listener's own delivery id (it must be unique per
+ * delivery: STOMP 1.0/1.1 ACKs name it), so the canonical `messageId` travels as
+ * `ferry-message-id`; a SEND's `message-id` (or, failing that, `ferry-message-id`) becomes
+ * `messageId`.
+ */
+export const MESSAGE_ID_HEADER = 'ferry-message-id';
+
+const MAPPED = new Set(['content-type', 'content-encoding', 'message-id', MESSAGE_ID_HEADER, 'correlation-id', 'reply-to', 'expires', 'priority', 'persistent', 'timestamp', 'subject']);
+
+const DIGITS = /^\d{1,15}$/;
+
+/** A client SEND as a canonical message. The first occurrence of a repeated header wins. */
+export function sendToMessage(send: InboundSend, connector: string): GatewayMessage {
+  const first = new Map<string, string>();
+  for (const [n, v] of send.headers) if (!first.has(n)) first.set(n, v);
+  const headers = new Map<string, HeaderValue>();
+  for (const [n, v] of first) if (!MAPPED.has(n)) headers.set(n, v);
+  const num = (name: string): number | undefined => {
+    const v = first.get(name);
+    return v !== undefined && DIGITS.test(v) ? Number(v) : undefined;
+  };
+  const priority = num('priority');
+  const expires = num('expires');
+  const meta: Record<string, unknown> = { version: send.version, session: send.sessionId };
+  const persistent = first.get('persistent');
+  if (persistent !== undefined) meta['persistent'] = persistent === 'true';
+  // A priority outside 0-9 or a non-numeric one stays a plain header rather than being guessed.
+  if (first.has('priority') && (priority === undefined || priority > 9)) headers.set('priority', first.get('priority') as string);
+  return createMessage({
+    body: send.body,
+    headers,
+    contentType: first.get('content-type'),
+    contentEncoding: first.get('content-encoding'),
+    messageId: first.get('message-id') ?? first.get(MESSAGE_ID_HEADER),
+    correlationId: first.get('correlation-id'),
+    replyTo: first.get('reply-to'),
+    // ActiveMQ style: `expires` is an absolute time in ms since the epoch; 0 means never.
+    expiresAt: expires !== undefined && expires > 0 ? expires : undefined,
+    priority: priority !== undefined && priority <= 9 ? priority : undefined,
+    timestamp: num('timestamp'),
+    subject: first.get('subject'),
+    userId: send.login,
+    guarantee: send.confirmed ? 'at-least-once' : 'at-most-once',
+    retain: false,
+    source: { connector, protocol: 'stomp', address: send.destination },
+    meta: { stomp: meta },
+  });
+}
+
+/** A canonical message as a message of the listener's broker, for `destination`. */
+export function messageToBroker(msg: GatewayMessage, destination: string): BrokerMessage {
+  const headers: HeaderEntry[] = [];
+  const put = (name: string, value: string | undefined): void => {
+    if (value !== undefined) headers.push([name, value]);
+  };
+  put('content-type', msg.contentType);
+  put('content-encoding', msg.contentEncoding);
+  put(MESSAGE_ID_HEADER, msg.messageId);
+  put('correlation-id', msg.correlationId === undefined ? undefined : typeof msg.correlationId === 'string' ? msg.correlationId : msg.correlationId.toString('base64'));
+  put('reply-to', msg.replyTo);
+  put('expires', msg.expiresAt === undefined ? undefined : String(msg.expiresAt));
+  put('priority', msg.priority === undefined ? undefined : String(Math.max(0, Math.min(9, Math.round(msg.priority)))));
+  put('timestamp', msg.timestamp === undefined ? undefined : String(msg.timestamp));
+  put('subject', msg.subject);
+  const stompMeta = msg.meta.stomp;
+  if (stompMeta !== undefined && typeof stompMeta['persistent'] === 'boolean') put('persistent', String(stompMeta['persistent']));
+  const written = new Set(headers.map(([n]) => n));
+  for (const [name, value] of msg.headers) {
+    if (written.has(name)) continue;
+    headers.push([name, headerToString(value)]);
+  }
+  return { destination, headers, body: msg.body, expiresAt: msg.expiresAt, redelivered: false };
+}
