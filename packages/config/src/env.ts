@@ -73,24 +73,39 @@ function resolvePlain(doc: Document, text: string): unknown {
   }
 }
 
+/** a scalar that is exactly one `${...}` reference, nothing around it */
+const SINGLE_REFERENCE = /^\$\{[A-Za-z_][A-Za-z0-9_]*(:-[^}]*)?\}$/;
+
+export interface Interpolation {
+  readonly problems: EnvProblem[];
+  /** the interpolated text of every scalar that held a `${...}`, for fields that want a string */
+  readonly texts: Map<Node, string>;
+}
+
 /**
  * Interpolates every scalar VALUE of the document in place (keys are names and stay as written).
- * Plain scalars are re-resolved by YAML's rules after interpolation; quoted ones stay strings.
- * Returns the problems, each with its node; such nodes keep their text and are not checked further.
+ * The result is re-read by YAML's rules (so `port: ${PORT:-1883}` is a number) when the scalar
+ * is plain, or quoted but nothing but one reference (`port: "${PORT:-1883}"`, the way to write
+ * one inside `{ }`, where a plain `${` is a YAML syntax error). Other quoted scalars stay strings.
+ * The text is kept too: where a field wants a string, the loader uses it as is (a password
+ * `${PASS}` of digits stays "0123", not 123).
+ * Nodes whose `${...}` could not be filled are returned as problems and keep their text.
  */
-export function interpolateDocument(doc: Document, env: NodeJS.ProcessEnv): EnvProblem[] {
+export function interpolateDocument(doc: Document, env: NodeJS.ProcessEnv): Interpolation {
   const problems: EnvProblem[] = [];
+  const texts = new Map<Node, string>();
   visit(doc, {
     Scalar(key, node: Scalar) {
       if (key === 'key' || typeof node.value !== 'string' || !node.value.includes('${')) return;
-      const r = interpolate(node.value, env);
+      const raw = node.value;
+      const r = interpolate(raw, env);
       if (!r.ok) {
         problems.push({ node, message: r.message });
         return;
       }
-      node.value = node.type === 'PLAIN' ? resolvePlain(doc, r.value) : r.value;
+      texts.set(node, r.value);
+      node.value = node.type === 'PLAIN' || SINGLE_REFERENCE.test(raw) ? resolvePlain(doc, r.value) : r.value;
     },
   });
-  return problems;
+  return { problems, texts };
 }
-

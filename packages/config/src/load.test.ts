@@ -35,13 +35,14 @@ describe('loadConfig', () => {
 
   it('reads env from opts, not from process.env, when given', async () => {
     const file = path.join(dir, 'env.yaml');
-    writeFileSync(file, 'connectors:\n  d: { type: mqtt-listener, port: "${P:-1}" }\nroutes: []\n');
+    writeFileSync(file, 'connectors:\n  d: { type: mqtt-listener, port: "${P:-1}" }\n  e: { type: stomp-listener, port: "${P:-1}0" }\nroutes: []\n');
     const result = await loadConfig(file, fakeRegistry(), { env: { P: '2' } });
+    // d: a quoted lone reference is read as YAML (2, a number); e: text around it keeps it a string
     expect(result.ok ? [] : result.errors.map((e) => e.format())).toEqual([
-      `${file}:2:35 connectors.d.port: expected a number, found "2" (quoted values are strings: remove the quotes to write a number)`,
+      `${file}:3:36 connectors.e.port: expected a number, found "20" (quoted values are strings: remove the quotes to write a number)`,
     ]);
     const err = toConfigFerryError(result.ok ? [] : result.errors);
     expect(err.code).toBe('CONFIG_INVALID');
-    expect(err.message).toBe(`route file has 1 error:\n${file}:2:35 connectors.d.port: expected a number, found "2" (quoted values are strings: remove the quotes to write a number)`);
+    expect(err.message).toBe(`route file has 1 error:\n${file}:3:36 connectors.e.port: expected a number, found "20" (quoted values are strings: remove the quotes to write a number)`);
   });
 });

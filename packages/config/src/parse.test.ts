@@ -203,7 +203,15 @@ describe('valid route files', () => {
     expect(config.gateway).toEqual({ id: 'edge-2', http: { port: 9101, host: '0.0.0.0' }, log: { level: 'info' } });
     const byName = new Map(config.connectors.map((c) => [c.name, c.options]));
     expect(byName.get('devices')).toEqual({ port: 11883, host: '0.0.0.0' }); // a number, not "11883"
-    expect(byName.get('plant')).toMatchObject({ url: 'mqtt://plant.local:1884', username: 'gateway', password: 's3cret${not-a-variable}' });
+    // a quoted scalar that is only a reference is read by YAML rules too: the way to write one inside { }
+    expect(byName.get('web')).toEqual({ port: 61613, host: '0.0.0.0' });
+    // YAML would read 0042 as the number 42; the field wants a string, so the text is kept
+    expect(byName.get('plant')).toMatchObject({
+      url: 'mqtt://plant.local:1884',
+      username: 'gateway',
+      clientId: '0042',
+      password: 's3cret${not-a-variable}',
+    });
     expect(byName.get('rabbit')).toMatchObject({ url: 'amqp://127.0.0.1:5672' });
     const route = config.routes[0];
     // the merge key brought connector and exchange from the x- anchor

@@ -76,6 +76,8 @@ class Checker {
   private r!: Reporter;
   private map!: SourceMap;
   private connectorsUsable = true;
+  /** interpolated scalars' text, for fields that want a string (see interpolateDocument) */
+  private texts = new Map<Node, string>();
   /** every name under `connectors:`, including those whose entry is broken */
   private readonly declared: string[] = [];
 
@@ -132,7 +134,9 @@ class Checker {
     const silenced = new Set<Node>();
     this.r = new Reporter(this.file, this.map, silenced);
     const env = this.opts.env ?? process.env;
-    for (const p of interpolateDocument(doc, env)) {
+    const interpolation = interpolateDocument(doc, env);
+    this.texts = interpolation.texts;
+    for (const p of interpolation.problems) {
       const { line, column } = this.map.positionOf(p.node);
       const where = p.node.range ? this.map.pathAt(p.node.range[0]) : [];
       this.r.errors.push(new ConfigError({ file: this.file, line, column, path: where, message: p.message }));
@@ -209,10 +213,47 @@ class Checker {
   }
 
   private validate<T>(schema: z.ZodType<T>, input: unknown, at: FieldPath, extraKeys: readonly string[]): T | undefined {
-    const result = schema.safeParse(input);
+    let result = schema.safeParse(input);
+    // a `${...}` YAML read as a number or boolean, where the field wants a string: take its text
+    for (let round = 0; round < 5 && !result.success; round++) {
+      if (!this.useTexts(result.error.issues, at, input)) break;
+      result = schema.safeParse(input);
+    }
     if (result.success) return result.data;
     reportIssues(this.r, result.error.issues, at, schema, input, { extraKeys });
     return undefined;
+  }
+
+  /** replaces, in `input`, interpolated non-strings where zod wanted a string; true if any was */
+  private useTexts(issues: readonly z.core.$ZodIssue[], at: FieldPath, input: unknown, rel: readonly PropertyKey[] = []): boolean {
+    let changed = false;
+    for (const issue of issues) {
+      const p = [...rel, ...issue.path];
+      if (issue.code === 'invalid_union') {
+        for (const branch of issue.errors) if (this.useTexts(branch, at, input, p)) changed = true;
+        continue;
+      }
+      if (issue.code !== 'invalid_type' || issue.expected !== 'string' || p.length === 0) continue;
+      const steps = p.map((x) => (typeof x === 'number' ? x : String(x)));
+      const node = this.map.locate([...at, ...steps]).node;
+      const text = node === undefined ? undefined : this.texts.get(node);
+      if (text === undefined) continue;
+      let parent: unknown = input;
+      for (const step of steps.slice(0, -1)) parent = isRecord(parent) || Array.isArray(parent) ? (parent as Record<string, unknown>)[String(step)] : undefined;
+      const last = String(steps[steps.length - 1]);
+      if ((isRecord(parent) || Array.isArray(parent)) && typeof (parent as Record<string, unknown>)[last] !== 'string') {
+        (parent as Record<string, unknown>)[last] = text;
+        changed = true;
+      }
+    }
+    return changed;
+  }
+
+  /** a string field read outside zod: an interpolated value is its text, whatever YAML made of it */
+  private textOf(at: FieldPath, v: unknown): unknown {
+    if (typeof v === 'string') return v;
+    const node = this.map.locate(at).node;
+    return node !== undefined && this.texts.has(node) ? this.texts.get(node) : v;
   }
 
   // ---- gateway ---------------------------------------------------------------------------
@@ -356,7 +397,7 @@ class Checker {
     this.unknownKeys(value, at, ROUTE_KEYS);
 
     // name
-    const name = value['name'];
+    const name = this.textOf([...at, 'name'], value['name']);
     let routeName: string | undefined;
     if (!Object.hasOwn(value, 'name')) {
       this.missing([...at, 'name'], 'a string');
@@ -439,7 +480,7 @@ class Checker {
       this.wrong(at, `${what} (a map like { connector: NAME, ... })`, value);
       return undefined;
     }
-    const name = value['connector'];
+    const name = this.textOf([...at, 'connector'], value['connector']);
     if (!Object.hasOwn(value, 'connector')) {
       this.missing([...at, 'connector'], 'the name of a connector');
       return undefined;
@@ -533,7 +574,8 @@ class Checker {
     if (typeof v === 'string') return v;
     if (typeof v !== 'number' && typeof v !== 'boolean' && typeof v !== 'bigint') return undefined;
     const node = this.map.locate(at).node;
-    if (isScalar(node) && typeof node.source === 'string' && node.source !== '' && !node.source.includes('${')) return node.source;
+    if (node !== undefined && this.texts.has(node)) return this.texts.get(node);
+    if (isScalar(node) && typeof node.source === 'string' && node.source !== '') return node.source;
     return String(v);
   }
 
