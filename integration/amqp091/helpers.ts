@@ -145,3 +145,16 @@ export async function killConnection(vhost: string, connectionName: string): Pro
   }
   return killed;
 }
+
+/** queue.declare passive on a throw-away channel: undefined when the queue does not exist (a 404 closes only that channel). */
+export async function checkQueueSafe(model: ChannelModel, queue: string): Promise<{ messageCount: number; consumerCount: number } | undefined> {
+  const ch = await model.createChannel();
+  ch.on('error', () => undefined);
+  try {
+    const q = await ch.checkQueue(queue);
+    await ch.close();
+    return q;
+  } catch {
+    return undefined;
+  }
+}

@@ -6,7 +6,7 @@
 import { jest } from '@jest/globals';
 import { FerryError, type InboundDelivery } from '@ferry/core';
 import { createVhost, deleteVhost, Tally, waitFor } from '@ferry/testkit';
-import { buildConnector, killConnection, parseFrom, parseTo, plainClient, publishMany, type Built, type Plain } from './helpers.js';
+import { buildConnector, checkQueueSafe, killConnection, parseFrom, parseTo, plainClient, publishMany, type Built, type Plain } from './helpers.js';
 
 jest.setTimeout(60_000);
 
@@ -115,4 +115,27 @@ test('server-side connection kill mid-stream: transient write failures, reconnec
     const q = await plain.ch.checkQueue('in');
     return q.messageCount === 0;
   }, 'in drained');
+});
+
+test('the broker cancels the consumer (queue deleted): the connector re-declares the queue and consumes again', async () => {
+  const b = buildConnector(vhost, { topology: { queues: [{ name: 'fragile', durable: true }] } });
+  try {
+    const seen: string[] = [];
+    await b.connector.start();
+    await b.connector.openSources!([{ route: 'f', from: parseFrom({ queue: 'fragile' }) }], (d) => {
+      seen.push(d.message.messageId ?? '?');
+      d.settlement.accept();
+    });
+    await publishMany(plain.confirm, 'fragile', ['before']);
+    await waitFor(() => seen.length === 1, 'first message');
+    await plain.ch.deleteQueue('fragile'); // RabbitMQ sends basic.cancel to its consumers
+    await waitFor(() => b.metrics.count('connector_reconnects_total') === 1 && b.connector.state === 'up', 'reconnected');
+    expect(b.logger.lines.some((l) => l.level === 'warn' && /cancelled by the broker/.test(l.message))).toBe(true);
+    await waitFor(async () => (await checkQueueSafe(plain.model, 'fragile'))?.consumerCount === 1, 'consumer back');
+    await publishMany(plain.confirm, 'fragile', ['after']);
+    await waitFor(() => seen.length === 2, 'second message');
+    expect(seen).toEqual(['before', 'after']);
+  } finally {
+    await b.connector.stop();
+  }
 });
