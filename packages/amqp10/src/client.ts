@@ -1,0 +1,362 @@
+/**
+ * `amqp10`: Ferry as a client of an AMQP 1.0 peer (RabbitMQ's amqp1_0 plugin, Artemis, Qpid...).
+ *
+ * - Sink: one unsettled sending link per address (./sender-link.ts); `write` resolves on
+ *   `accepted`.
+ * - Source: one receiving link per `from.address`, manual settlement, and manual credit
+ *   (§2.6.7): the link starts with `credit` and gets one more each time a delivery settles, so
+ *   credit is Ferry's backpressure; the peer never has more than `credit` messages in Ferry.
+ * - One connection, reconnected with core's Backoff (rhea's own reconnect is off, so that
+ *   links are re-attached and unsettled writes failed in one place, with one log line per
+ *   state change).
+ */
+import { Backoff, describeError, FerryError, Settlement, type Connector, type ConnectorContext, type ConnectorState, type DeliveryHandler, type Logger, type Outcome, type Sink, type SourceSpec } from '@ferry/core';
+import rhea from 'rhea';
+import { encodedMessage, installCapture } from './capture.js';
+import { toAmqp10, toGatewayMessage } from './mapping.js';
+import type { Amqp10From, Amqp10Options, Amqp10To } from './options.js';
+import { peerError, rejectError } from './outcomes.js';
+import { SenderLink } from './sender-link.js';
+
+interface Endpoint {
+  readonly host: string;
+  readonly port: number;
+  readonly tls: boolean;
+  readonly username?: string;
+  readonly password?: string;
+}
+
+export function parseUrl(url: string, opts: Pick<Amqp10Options, 'username' | 'password'>): Endpoint {
+  const u = new URL(url);
+  const tls = u.protocol === 'amqps:';
+  const username = opts.username ?? (u.username === '' ? undefined : decodeURIComponent(u.username));
+  const password = opts.password ?? (u.password === '' ? undefined : decodeURIComponent(u.password));
+  return {
+    host: u.hostname.replace(/^\[(.*)\]$/, '$1') || 'localhost',
+    port: u.port === '' ? (tls ? 5671 : 5672) : Number(u.port),
+    tls,
+    ...(username === undefined ? {} : { username }),
+    ...(password === undefined ? {} : { password }),
+  };
+}
+
+interface SourceGroup {
+  readonly address: string;
+  readonly routes: string[];
+  receiver?: rhea.Receiver;
+  retry?: NodeJS.Timeout;
+  backoff: Backoff;
+}
+
+export class Amqp10Client implements Connector<Amqp10From, Amqp10To> {
+  readonly type = 'amqp10';
+  readonly name: string;
+  readonly sink: Sink<Amqp10To>;
+  readonly #ctx: ConnectorContext;
+  readonly #opts: Amqp10Options;
+  readonly #log: Logger;
+  readonly #backoff: Backoff;
+  #state: ConnectorState = 'idle';
+  #container: rhea.Container | undefined;
+  #conn: rhea.Connection | undefined;
+  /** bumped on every connection loss: settlements of older deliveries are no-ops */
+  #generation = 0;
+  #reconnectTimer: NodeJS.Timeout | undefined;
+  readonly #senders = new Map<string, SenderLink>();
+  #sources: { readonly groups: Map<string, SourceGroup>; readonly deliver: DeliveryHandler } | undefined;
+  #sourcesOpen = false;
+  #firstAttempt: { resolve: () => void } | undefined;
+  #starting: Promise<void> | undefined;
+
+  constructor(ctx: ConnectorContext, name: string, options: Amqp10Options) {
+    this.#ctx = ctx;
+    this.name = name;
+    this.#opts = options;
+    this.#log = ctx.logger.child({ connector: name, type: 'amqp10' });
+    this.#backoff = new Backoff({ initialMs: options.reconnect.initialMs, maxMs: options.reconnect.maxMs });
+    this.sink = { write: (m, to) => this.#write(m, to) };
+  }
+
+  get state(): ConnectorState {
+    return this.#state;
+  }
+
+  #setState(s: ConnectorState, line?: string, fields?: Record<string, unknown>): void {
+    if (this.#state === s && line === undefined) return;
+    this.#state = s;
+    this.#ctx.metrics.set('connector_up', { connector: this.name }, s === 'up' ? 1 : 0);
+    if (line !== undefined) (s === 'down' ? this.#log.warn : this.#log.info).call(this.#log, line, fields);
+  }
+
+  /** Resolves once the first connection attempt opened or failed; the connector keeps retrying after a failure. */
+  start(): Promise<void> {
+    if (this.#starting !== undefined) return this.#starting;
+    installCapture();
+    const c = rhea.create_container({ id: this.#opts.containerId ?? `ferry-${this.#ctx.gatewayId}-${this.name}` });
+    // a last resort: rhea raises unhandled link/session/connection errors on the container,
+    // and an EventEmitter 'error' without a listener kills the process
+    c.on('error', (e: unknown) => this.#log.error('amqp10 error', { error: describeError(e) }));
+    this.#container = c;
+    this.#starting = new Promise<void>((resolve) => {
+      this.#firstAttempt = { resolve };
+      this.#connect();
+    });
+    return this.#starting;
+  }
+
+  #connect(): void {
+    const c = this.#container;
+    if (c === undefined || this.#state === 'stopping' || this.#state === 'stopped') return;
+    const ep = parseUrl(this.#opts.url, this.#opts);
+    this.#setState('connecting', `amqp10 connecting to ${ep.host}:${ep.port}`);
+    const options: rhea.ConnectionOptions = {
+      host: ep.host,
+      port: ep.port,
+      ...(ep.tls ? { transport: 'tls', servername: ep.host } : {}),
+      // SASL PLAIN with a user, else SASL ANONYMOUS (rhea: a user without a password → ANONYMOUS)
+      username: ep.username ?? 'anonymous',
+      ...(ep.password === undefined ? {} : { password: ep.password }),
+      ...(this.#opts.hostname === undefined ? {} : { hostname: this.#opts.hostname }),
+      container_id: c.id,
+      idle_time_out: this.#opts.idleTimeoutMs,
+      reconnect: false,
+      tcp_no_delay: true,
+    } as rhea.ConnectionOptions;
+    const conn = c.connect(options);
+    this.#conn = conn;
+    const gen = this.#generation;
+    conn.on('connection_open', () => {
+      if (gen !== this.#generation) return;
+      this.#backoff.reset();
+      this.#setState('up', `amqp10 connected to ${ep.host}:${ep.port}`, { remoteContainer: conn.container_id });
+      this.#attachSources();
+      this.#firstAttempt?.resolve();
+      this.#firstAttempt = undefined;
+    });
+    conn.on('connection_error', (ctx: rhea.EventContext) => {
+      const err = peerError(ctx.connection?.error ?? ctx.error);
+      this.#log.warn('amqp10 connection closed by the peer with an error', { condition: err?.condition, description: err?.description });
+    });
+    conn.on('connection_close', () => undefined);
+    conn.on('protocol_error', (e: unknown) => this.#log.error('amqp10 protocol error', { error: describeError(e) }));
+    conn.on('error', (e: unknown) => this.#log.error('amqp10 connection error', { error: describeError(e) }));
+    conn.on('session_error', (ctx: rhea.EventContext) => this.#log.warn('amqp10 session ended with an error', { error: describeError(ctx.session?.error) }));
+    conn.on('disconnected', (ctx: rhea.EventContext) => {
+      if (gen !== this.#generation) return;
+      this.#lost(ctx.error);
+    });
+  }
+
+  #lost(error: unknown): void {
+    this.#generation++;
+    const conn = this.#conn;
+    this.#conn = undefined;
+    conn?.removeAllListeners();
+    // keep an 'error' listener: late events from a dead connection must not crash anything
+    conn?.on('error', () => undefined);
+    const e = new FerryError('SINK_CLOSED', `amqp10 ${this.name}: connection lost`, { cause: error });
+    for (const link of [...this.#senders.values()]) link.fail(e);
+    this.#senders.clear();
+    if (this.#sources !== undefined) {
+      for (const g of this.#sources.groups.values()) {
+        g.receiver = undefined;
+        if (g.retry !== undefined) clearTimeout(g.retry);
+        g.retry = undefined;
+      }
+    }
+    if (this.#state === 'stopping' || this.#state === 'stopped') return;
+    const delay = this.#backoff.next();
+    this.#ctx.metrics.inc('connector_reconnects_total', { connector: this.name });
+    this.#setState('down', `amqp10 connection down, reconnecting in ${delay} ms`, { error: error === undefined ? undefined : describeError(error), attempt: this.#backoff.attempt });
+    this.#firstAttempt?.resolve();
+    this.#firstAttempt = undefined;
+    this.#reconnectTimer = setTimeout(() => {
+      this.#reconnectTimer = undefined;
+      this.#connect();
+    }, delay);
+  }
+
+  async stop(): Promise<void> {
+    if (this.#state === 'stopped' || this.#state === 'idle') {
+      this.#state = 'stopped';
+      return;
+    }
+    if (this.#state === 'stopping') return;
+    this.#setState('stopping', 'amqp10 stopping');
+    this.#sourcesOpen = false;
+    if (this.#reconnectTimer !== undefined) clearTimeout(this.#reconnectTimer);
+    this.#reconnectTimer = undefined;
+    for (const link of [...this.#senders.values()]) link.close();
+    this.#senders.clear();
+    for (const g of this.#sources?.groups.values() ?? []) {
+      if (g.retry !== undefined) clearTimeout(g.retry);
+      try {
+        if (g.receiver?.is_open() === true) g.receiver.close();
+      } catch {
+        // connection already gone
+      }
+    }
+    const conn = this.#conn;
+    this.#generation++;
+    this.#conn = undefined;
+    if (conn !== undefined) {
+      await new Promise<void>((resolve) => {
+        const done = (): void => {
+          clearTimeout(t);
+          resolve();
+        };
+        // wait for the peer's close (§2.4.3), but never forever
+        const t = setTimeout(done, 2000);
+        conn.once('connection_close', done);
+        conn.once('disconnected', done);
+        try {
+          conn.close();
+        } catch {
+          done();
+        }
+      });
+      conn.removeAllListeners();
+      conn.on('error', () => undefined);
+    }
+    this.#firstAttempt?.resolve();
+    this.#firstAttempt = undefined;
+    this.#setState('stopped', 'amqp10 stopped');
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // sink
+
+  async #write(message: import('@ferry/core').GatewayMessage, to: Amqp10To): Promise<void> {
+    const conn = this.#conn;
+    if (this.#state !== 'up' || conn === undefined) {
+      throw new FerryError('NOT_CONNECTED', `amqp10 ${this.name} is not connected (${this.#state})`);
+    }
+    const out = toAmqp10(message, { to: to.address });
+    let link = this.#senders.get(to.address);
+    if (link === undefined) {
+      link = new SenderLink(conn, {
+        address: to.address,
+        maxInflight: this.#opts.maxInflight,
+        logger: this.#log,
+        onGone: (l) => {
+          if (this.#senders.get(l.address) === l) this.#senders.delete(l.address);
+        },
+      });
+      this.#senders.set(to.address, link);
+    }
+    const started = Date.now();
+    await link.write(out);
+    this.#ctx.metrics.inc('messages_sent_total', { connector: this.name });
+    this.#ctx.metrics.observe('sink_confirm_seconds', { connector: this.name }, (Date.now() - started) / 1000);
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // source
+
+  openSources(specs: readonly SourceSpec<Amqp10From>[], deliver: DeliveryHandler): Promise<void> {
+    if (this.#sources !== undefined) {
+      this.#sourcesOpen = true;
+      return Promise.resolve();
+    }
+    const groups = new Map<string, SourceGroup>();
+    for (const s of specs) {
+      const g = groups.get(s.from.address);
+      if (g === undefined) groups.set(s.from.address, { address: s.from.address, routes: [s.route], backoff: new Backoff(this.#opts.reconnect) });
+      else g.routes.push(s.route);
+    }
+    this.#sources = { groups, deliver };
+    this.#sourcesOpen = true;
+    if (this.#state === 'up') this.#attachSources();
+    return Promise.resolve();
+  }
+
+  closeSources(): Promise<void> {
+    // stop issuing credit: the peer sends at most what it already had; those are released
+    // (see #onMessage). The links stay attached so in-flight deliveries can still settle;
+    // stop() detaches them.
+    this.#sourcesOpen = false;
+    return Promise.resolve();
+  }
+
+  #attachSources(): void {
+    if (this.#sources === undefined || !this.#sourcesOpen) return;
+    for (const g of this.#sources.groups.values()) if (g.receiver === undefined) this.#attach(g);
+  }
+
+  #attach(g: SourceGroup): void {
+    const conn = this.#conn;
+    const sources = this.#sources;
+    if (conn === undefined || sources === undefined || this.#state !== 'up') return;
+    const gen = this.#generation;
+    const r = conn.open_receiver({
+      source: { address: g.address },
+      autoaccept: false,
+      // no automatic window: credit is added as deliveries settle
+      credit_window: 0,
+      rcv_settle_mode: 0,
+    });
+    g.receiver = r;
+    r.add_credit(this.#opts.credit);
+    r.on('receiver_open', () => {
+      g.backoff.reset();
+      this.#log.info(`amqp10 receiving from ${g.address}`, { routes: g.routes, credit: this.#opts.credit });
+    });
+    r.on('message', (ctx: rhea.EventContext) => this.#onMessage(g, r, gen, ctx));
+    r.on('receiver_error', () => undefined);
+    r.on('receiver_close', () => {
+      if (gen !== this.#generation || g.receiver !== r) return;
+      g.receiver = undefined;
+      const err = peerError(r.error);
+      if (this.#state !== 'up') return;
+      const delay = g.backoff.next();
+      this.#log.warn(`amqp10 link from ${g.address} closed by the peer, re-attaching in ${delay} ms`, { condition: err?.condition, description: err?.description });
+      g.retry = setTimeout(() => {
+        g.retry = undefined;
+        if (gen === this.#generation && this.#sourcesOpen) this.#attach(g);
+      }, delay);
+    });
+  }
+
+  #onMessage(g: SourceGroup, r: rhea.Receiver, gen: number, ctx: rhea.EventContext): void {
+    const d = ctx.delivery;
+    const sources = this.#sources;
+    if (d === undefined || sources === undefined) return;
+    this.#ctx.metrics.inc('messages_received_total', { connector: this.name });
+    const presettled = d.remote_settled;
+    const giveCredit = (): void => {
+      if (gen === this.#generation && this.#sourcesOpen && r.is_open()) r.add_credit(1);
+    };
+    if (!this.#sourcesOpen) {
+      // arrived on credit issued before closeSources: hand it back, unprocessed (§3.4.4)
+      if (!presettled) d.release();
+      return;
+    }
+    const encoded = encodedMessage(ctx.message) ?? (Buffer.isBuffer(ctx.message) ? ctx.message : undefined);
+    let message;
+    try {
+      if (encoded === undefined) throw new FerryError('INTERNAL', 'the encoded message was not captured');
+      message = toGatewayMessage(encoded, { connector: this.name, address: g.address, presettled, format: d.format });
+    } catch (e) {
+      const err = e instanceof FerryError ? e : new FerryError('PROTOCOL_ERROR', describeError(e), { permanent: true, cause: e });
+      this.#log.warn(`amqp10 undecodable message from ${g.address} rejected`, { error: err.message });
+      this.#ctx.metrics.inc('protocol_errors_total', { connector: this.name, code: err.code });
+      if (!presettled) d.reject(rejectError(err));
+      giveCredit();
+      return;
+    }
+    const settlement = new Settlement((o: Outcome) => {
+      // a delivery of a connection that is gone cannot be settled: the peer redelivers it
+      if (gen !== this.#generation || !r.is_open()) return;
+      if (!presettled) {
+        if (o.kind === 'accept') d.accept();
+        else if (o.kind === 'reject') d.reject(rejectError(o.reason));
+        // released (§3.4.4): not processed, the peer may deliver it again; RabbitMQ requeues it
+        else d.release();
+      }
+      const kind = o.kind === 'accept' ? 'accepted' : o.kind === 'reject' ? 'rejected' : 'released';
+      this.#ctx.metrics.inc(`messages_${kind}_total`, o.kind === 'accept' ? { connector: this.name } : { connector: this.name, reason: o.reason.code });
+      giveCredit();
+    });
+    sources.deliver({ message, settlement, routes: g.routes });
+  }
+}

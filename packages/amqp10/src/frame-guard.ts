@@ -1,0 +1,232 @@
+/**
+ * A socket stand-in between a client's TCP socket and rhea, for the listener.
+ *
+ * rhea reads whatever arrives: a frame header announcing 4 GB makes it buffer forever, a
+ * message split over many transfer frames is reassembled without a limit, and when it fails it
+ * ends the socket without telling the peer why. The guard checks each frame BEFORE rhea sees
+ * it (AMQP 1.0 §2.3 frame layout):
+ * - the protocol header (§2.2): anything but "AMQP" gets our header back and the socket closed;
+ * - frame size ≥ 8 and ≤ maxFrameSize (§2.7.1 max-frame-size), data offset ≥ 2 (§2.3.1),
+ *   else close with `amqp:connection:framing-error`;
+ * - a transfer's payload bytes, summed over the frames of one delivery (§2.7.5 `more`),
+ *   ≤ maxMessageBytes, else close with `amqp:link:message-size-exceeded`.
+ * `fail()` closes the connection the AMQP way: an open if none was sent yet (§2.4.1 — a close
+ * must follow an open), then a close carrying the error (§2.7.9), then the socket.
+ * Only whole, checked frames are passed on, so rhea never sees the offending frame.
+ */
+import { EventEmitter } from 'node:events';
+import type { Socket } from 'node:net';
+import { Decoder, described, encode, str, sym, type AmqpValue } from './codec.js';
+
+export interface GuardLimits {
+  readonly maxFrameSize: number;
+  readonly maxMessageBytes: number;
+  /** our container-id, for an open frame we may have to send before a close */
+  readonly containerId: string;
+}
+
+const AMQP = Buffer.from('AMQP', 'ascii');
+const PERFORMATIVE = { open: 0x10, transfer: 0x14, close: 0x18 } as const;
+const ERROR_DESCRIPTOR = 0x1d;
+
+function frame(body: AmqpValue): Buffer {
+  const payload = encode(body);
+  const h = Buffer.alloc(8);
+  h.writeUInt32BE(8 + payload.length, 0);
+  h[4] = 2; // doff: 2 × 4-byte words, no extended header
+  h[5] = 0; // AMQP frame
+  h.writeUInt16BE(0, 6); // channel 0
+  return Buffer.concat([h, payload]);
+}
+
+/** The performative code of an AMQP frame body, when it is a small-ulong described list. */
+function performativeCode(body: Buffer): number | undefined {
+  if (body.length >= 3 && body[0] === 0x00 && body[1] === 0x53) return body[2];
+  if (body.length >= 10 && body[0] === 0x00 && body[1] === 0x80) return body.readUInt32BE(6);
+  return undefined;
+}
+
+export class FrameGuard extends EventEmitter {
+  readonly #socket: Socket;
+  readonly #limits: GuardLimits;
+  #buf: Buffer = Buffer.alloc(0);
+  #headerSeen = false;
+  /** the protocol id of the last header the client sent: 3 SASL, 0 AMQP (§5.3.1) */
+  #phase = -1;
+  #amqpHeaderOut = false;
+  #openOut = false;
+  #failed = false;
+  #ended = false;
+  /** payload bytes so far of the unfinished delivery per "channel/handle" */
+  readonly #partial = new Map<string, number>();
+
+  constructor(socket: Socket, limits: GuardLimits) {
+    super();
+    this.#socket = socket;
+    this.#limits = limits;
+    socket.on('data', (chunk: Buffer) => this.#onData(chunk));
+    socket.on('error', (e: Error) => {
+      if (this.#ended) return;
+      this.#ended = true;
+      this.emit('error', e);
+    });
+    socket.on('end', () => this.#end());
+    socket.on('close', () => this.#end());
+  }
+
+  // --- the parts of net.Socket rhea uses (lib/connection.js) ---------------------------------
+  get remoteAddress(): string | undefined {
+    return this.#socket.remoteAddress;
+  }
+  get remotePort(): number | undefined {
+    return this.#socket.remotePort;
+  }
+  get localAddress(): string | undefined {
+    return this.#socket.localAddress;
+  }
+  get localPort(): number | undefined {
+    return this.#socket.localPort;
+  }
+  setNoDelay(noDelay?: boolean): this {
+    this.#socket.setNoDelay(noDelay);
+    return this;
+  }
+  write(data: Buffer): boolean {
+    if (this.#failed || this.#socket.destroyed) return false;
+    this.#watchOutgoing(data);
+    return this.#socket.write(data);
+  }
+  end(): this {
+    if (!this.#failed) this.#socket.end();
+    return this;
+  }
+  destroy(): this {
+    this.#socket.destroy();
+    return this;
+  }
+  /** rhea's view of this object */
+  asSocket(): Socket {
+    // rhea only calls the members above; it is typed for a net.Socket
+    return this as unknown as Socket;
+  }
+
+  get failed(): boolean {
+    return this.#failed;
+  }
+
+  #end(): void {
+    if (this.#ended) return;
+    this.#ended = true;
+    this.emit('end');
+  }
+
+  #watchOutgoing(data: Buffer): void {
+    // rhea writes the protocol header and every frame with separate write() calls
+    if (data.length === 8 && data.subarray(0, 4).equals(AMQP)) {
+      if (data[4] === 0) this.#amqpHeaderOut = true;
+      return;
+    }
+    if (!this.#openOut && data.length > 8 && data[5] === 0) {
+      const doff = (data[4] ?? 2) * 4;
+      if (performativeCode(data.subarray(doff)) === PERFORMATIVE.open) this.#openOut = true;
+    }
+  }
+
+  #onData(chunk: Buffer): void {
+    if (this.#failed) return;
+    this.#buf = this.#buf.length === 0 ? chunk : Buffer.concat([this.#buf, chunk]);
+    let pos = 0;
+    const b = this.#buf;
+    for (;;) {
+      const left = b.length - pos;
+      if (left < 4) break;
+      if (b.subarray(pos, pos + 4).equals(AMQP)) {
+        // a protocol header: at the start, and again after SASL (§5.3.2)
+        if (left < 8) break;
+        this.#headerSeen = true;
+        this.#phase = b[pos + 4] as number;
+        pos += 8;
+        continue;
+      }
+      if (!this.#headerSeen) {
+        // §2.2: answer a bad header with the header we support, then close the socket
+        this.#failed = true;
+        this.#socket.write(Buffer.from([0x41, 0x4d, 0x51, 0x50, 0, 1, 0, 0]));
+        this.#socket.end();
+        this.emit('violation', 'amqp:connection:framing-error', 'not an AMQP protocol header');
+        return;
+      }
+      const size = b.readUInt32BE(pos);
+      if (size < 8 || size > this.#limits.maxFrameSize) {
+        this.fail('amqp:connection:framing-error', `frame size ${size} outside 8..${this.#limits.maxFrameSize} (max-frame-size)`);
+        return;
+      }
+      if (left < size) break;
+      const doff = (b[pos + 4] as number) * 4;
+      if (doff < 8 || doff > size) {
+        this.fail('amqp:connection:framing-error', `bad data offset ${doff / 4}`);
+        return;
+      }
+      if (b[pos + 5] === 0 && size > doff && !this.#checkTransfer(b.readUInt16BE(pos + 6), b.subarray(pos + doff, pos + size))) return;
+      pos += size;
+    }
+    if (pos > 0) {
+      const ready = b.subarray(0, pos);
+      this.#buf = b.subarray(pos);
+      this.emit('data', ready);
+    }
+  }
+
+  /** Sum a transfer's payload per delivery; false (after failing) when it is too big. */
+  #checkTransfer(channel: number, body: Buffer): boolean {
+    if (performativeCode(body) !== PERFORMATIVE.transfer) return true;
+    let handle: number;
+    let more: boolean;
+    let payload: number;
+    try {
+      const d = new Decoder(body);
+      const perf = d.read();
+      const fields = perf.type === 'described' && perf.value.type === 'list' ? perf.value.value : [];
+      const h = fields[0];
+      const m = fields[5];
+      handle = h !== undefined && h.type === 'uint' ? h.value : -1;
+      more = m !== undefined && m.type === 'boolean' && m.value;
+      payload = d.remaining;
+    } catch (e) {
+      this.fail('amqp:decode-error', `undecodable transfer: ${e instanceof Error ? e.message : String(e)}`);
+      return false;
+    }
+    const key = `${channel}/${handle}`;
+    const total = (this.#partial.get(key) ?? 0) + payload;
+    if (total > this.#limits.maxMessageBytes) {
+      this.fail('amqp:link:message-size-exceeded', `message of more than ${this.#limits.maxMessageBytes} bytes`);
+      return false;
+    }
+    if (more) this.#partial.set(key, total);
+    else this.#partial.delete(key);
+    return true;
+  }
+
+  /**
+   * Close the connection with an AMQP error: nothing more reaches rhea, the peer gets
+   * open (if needed) + close(error), then the socket ends (destroyed if it lingers).
+   */
+  fail(condition: string, description: string): void {
+    if (this.#failed) return;
+    this.#failed = true;
+    const s = this.#socket;
+    if (!s.destroyed) {
+      if (this.#phase === 0 || this.#phase === -1) {
+        if (!this.#amqpHeaderOut) s.write(Buffer.from([0x41, 0x4d, 0x51, 0x50, 0, 1, 0, 0]));
+        if (!this.#openOut) s.write(frame(described(PERFORMATIVE.open, { type: 'list', value: [str(this.#limits.containerId)] })));
+        const error = described(ERROR_DESCRIPTOR, { type: 'list', value: [sym(condition), str(description.slice(0, 500))] });
+        s.write(frame(described(PERFORMATIVE.close, { type: 'list', value: [error] })));
+      }
+      // in the SASL phase there is no AMQP connection to close (§5.3): just the socket
+      s.end();
+      setTimeout(() => s.destroy(), 1000).unref();
+    }
+    this.emit('violation', condition, description);
+  }
+}
+

@@ -1,0 +1,441 @@
+/**
+ * `amqp10-listener`: an embedded AMQP 1.0 endpoint (a rhea container in server mode).
+ *
+ * - Clients attach SENDING links to give Ferry messages (Ferry is the receiver: the source
+ *   side). Each such link gets `credit` (§2.6.7) and one more credit per settled delivery,
+ *   never an unbounded window: a client can have at most `credit` messages unsettled in Ferry.
+ *   A transfer is settled `accepted` only after every destination confirmed, `rejected` or
+ *   `released` per the engine's outcome. Pre-settled transfers are at-most-once.
+ * - Clients attach RECEIVING links to take messages (Ferry is the sender: the sink side).
+ *   A sink write goes to one attached receiver of its address with credit (competing
+ *   consumers), waits in a bounded per-address queue while there is none, and resolves when
+ *   the client accepted — or as soon as it is sent when the client asked for pre-settled
+ *   deliveries (snd-settle-mode settled, §2.7.3: at-most-once by the client's choice).
+ * - A bad frame or protocol violation closes that one connection with an AMQP error
+ *   (./frame-guard.ts); the listener and other connections carry on.
+ */
+import { createServer, type Server, type Socket } from 'node:net';
+import { timingSafeEqual } from 'node:crypto';
+import { describeError, FerryError, Settlement, type Connector, type ConnectorContext, type ConnectorState, type DeliveryHandler, type GatewayMessage, type Logger, type Outcome, type Sink, type SourceSpec } from '@ferry/core';
+import rhea from 'rhea';
+import { matchesAddress } from './address-match.js';
+import { encodedMessage, installCapture } from './capture.js';
+import { FrameGuard } from './frame-guard.js';
+import { toAmqp10, toGatewayMessage, type Outgoing } from './mapping.js';
+import type { Amqp10From, Amqp10ListenerOptions, Amqp10To } from './options.js';
+import { outcomeError, rejectError } from './outcomes.js';
+
+interface Waiting {
+  readonly out: Outgoing;
+  readonly resolve: () => void;
+  readonly reject: (e: FerryError) => void;
+}
+
+/** A client's receiving link: Ferry's sender. */
+interface OutLink {
+  readonly sender: rhea.Sender;
+  readonly client: Client;
+  /** the client asked for pre-settled deliveries */
+  readonly presettled: boolean;
+  readonly pending: Map<rhea.Delivery, Waiting>;
+  /** sends handed to rhea this turn (rhea lowers `credit` only when it writes the transfer) */
+  burst: number;
+}
+
+interface AddressState {
+  readonly links: OutLink[];
+  readonly queue: Waiting[];
+  next: number;
+}
+
+/** rhea keeps a link's credit in `credit` (lib/link.js); its typings do not declare it. */
+type WithCredit = rhea.Sender & { readonly credit: number };
+
+interface Client {
+  readonly id: number;
+  readonly conn: rhea.Connection;
+  readonly guard: FrameGuard;
+  readonly socket: Socket;
+  alive: boolean;
+}
+
+/** The part of a rhea link's state that rhea's typings do not declare (lib/link.js `local.attach`). */
+interface LocalAttach {
+  local?: { attach?: { snd_settle_mode?: number } };
+}
+
+function safeEqual(a: string, b: string): boolean {
+  const x = Buffer.from(a);
+  const y = Buffer.from(b);
+  return x.length === y.length && timingSafeEqual(x, y);
+}
+
+export class Amqp10Listener implements Connector<Amqp10From, Amqp10To> {
+  readonly type = 'amqp10-listener';
+  readonly name: string;
+  readonly sink: Sink<Amqp10To>;
+  readonly #ctx: ConnectorContext;
+  readonly #opts: Amqp10ListenerOptions;
+  readonly #log: Logger;
+  #state: ConnectorState = 'idle';
+  #server: Server | undefined;
+  #container: rhea.Container | undefined;
+  readonly #clients = new Set<Client>();
+  #nextClient = 1;
+  #sources: { readonly specs: readonly SourceSpec<Amqp10From>[]; readonly deliver: DeliveryHandler } | undefined;
+  #sourcesOpen = false;
+  readonly #addresses = new Map<string, AddressState>();
+  #starting: Promise<void> | undefined;
+  #stopping: Promise<void> | undefined;
+
+  constructor(ctx: ConnectorContext, name: string, options: Amqp10ListenerOptions) {
+    this.#ctx = ctx;
+    this.name = name;
+    this.#opts = options;
+    this.#log = ctx.logger.child({ connector: name, type: 'amqp10-listener' });
+    this.sink = { write: (m, to) => this.#write(m, to) };
+  }
+
+  get state(): ConnectorState {
+    return this.#state;
+  }
+
+  /** The bound port (useful with port 0). */
+  get port(): number | undefined {
+    const a = this.#server?.address();
+    return a !== null && typeof a === 'object' ? a.port : undefined;
+  }
+
+  get #containerId(): string {
+    return `ferry-${this.#ctx.gatewayId}-${this.name}`;
+  }
+
+  start(): Promise<void> {
+    this.#starting ??= this.#start();
+    return this.#starting;
+  }
+
+  async #start(): Promise<void> {
+    installCapture();
+    this.#state = 'connecting';
+    const c = rhea.create_container({ id: this.#containerId });
+    c.on('error', (e: unknown) => this.#log.error('amqp10-listener error', { error: describeError(e) }));
+    const users = this.#opts.users;
+    const allowAnonymous = this.#opts.allowAnonymous ?? users === undefined;
+    if (users !== undefined) {
+      c.sasl_server_mechanisms.enable_plain((username: string, password: string) => users.some((u) => safeEqual(u.username, username) && safeEqual(u.password, password)));
+    }
+    if (allowAnonymous) c.sasl_server_mechanisms.enable_anonymous();
+    this.#container = c;
+    const server = createServer((socket) => this.#accept(socket));
+    server.on('error', (e) => this.#log.error('amqp10-listener server error', { error: describeError(e) }));
+    await new Promise<void>((resolve, reject) => {
+      const onError = (e: Error): void => reject(new FerryError('CONNECT_FAILED', `amqp10-listener ${this.name}: cannot listen on ${this.#opts.host}:${this.#opts.port}`, { cause: e }));
+      server.once('error', onError);
+      server.listen(this.#opts.port, this.#opts.host, () => {
+        server.off('error', onError);
+        resolve();
+      });
+    });
+    this.#server = server;
+    this.#state = 'up';
+    this.#ctx.metrics.set('connector_up', { connector: this.name }, 1);
+    this.#log.info(`amqp10-listener listening on ${this.#opts.host}:${this.port ?? this.#opts.port}`, { sasl: { plain: users !== undefined, anonymous: allowAnonymous } });
+  }
+
+  #accept(socket: Socket): void {
+    const c = this.#container;
+    if (c === undefined || this.#state !== 'up') {
+      socket.destroy();
+      return;
+    }
+    socket.setNoDelay(true);
+    const guard = new FrameGuard(socket, { maxFrameSize: this.#opts.maxFrameSize, maxMessageBytes: this.#opts.maxMessageBytes, containerId: this.#containerId });
+    const serverOptions = {
+      container_id: this.#containerId,
+      max_frame_size: this.#opts.maxFrameSize,
+      idle_time_out: this.#opts.idleTimeoutMs,
+      // links the clients open: manual settlement and manual credit (see #onClientSender)
+      receiver_options: { autoaccept: false, credit_window: 0, max_message_size: this.#opts.maxMessageBytes, rcv_settle_mode: 0 },
+      sender_options: { autosettle: true, treat_modified_as_released: false },
+    };
+    // rhea's ConnectionOptions type describes a client (host and port required); a server-side
+    // connection takes the same object without them (lib/container.js listen does the same)
+    const conn = c.create_connection(serverOptions as unknown as rhea.ConnectionOptions);
+    const client: Client = { id: this.#nextClient++, conn, guard, socket, alive: true };
+    const log = this.#log.child({ client: client.id, peer: `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}` });
+    this.#clients.add(client);
+    this.#ctx.metrics.add('listener_clients', { connector: this.name }, 1);
+    guard.on('violation', (condition: string, description: string) => {
+      this.#ctx.metrics.inc('protocol_errors_total', { connector: this.name, code: condition });
+      log.warn('amqp10-listener closed a connection for a protocol violation', { condition, description });
+    });
+    conn.on('connection_open', () => log.info('amqp10-listener client connected', { container: conn.container_id }));
+    conn.on('receiver_open', (ctx: rhea.EventContext) => {
+      if (ctx.receiver !== undefined) this.#onClientSender(client, ctx.receiver, log);
+    });
+    conn.on('sender_open', (ctx: rhea.EventContext) => {
+      if (ctx.sender !== undefined) this.#onClientReceiver(client, ctx.sender, log);
+    });
+    // rhea raises errors it cannot read past as 'protocol_error' (ProtocolError) or 'error'
+    // (anything else, e.g. a decode error); close THAT connection with an AMQP error
+    conn.on('protocol_error', (e: unknown) => guard.fail('amqp:connection:framing-error', describeError(e)));
+    conn.on('error', (e: unknown) => guard.fail('amqp:decode-error', describeError(e)));
+    conn.on('connection_error', (ctx: rhea.EventContext) => log.warn('amqp10-listener client closed with an error', { error: describeError(ctx.connection?.error ?? ctx.error) }));
+    conn.on('connection_close', () => undefined);
+    conn.on('session_error', () => undefined);
+    conn.on('sender_error', () => undefined);
+    conn.on('receiver_error', () => undefined);
+    conn.on('disconnected', (ctx: rhea.EventContext) => this.#gone(client, log, ctx.error));
+    conn.accept(guard.asSocket());
+  }
+
+  #gone(client: Client, log: Logger, error: unknown): void {
+    if (!client.alive) return;
+    client.alive = false;
+    this.#clients.delete(client);
+    this.#ctx.metrics.add('listener_clients', { connector: this.name }, -1);
+    const e = new FerryError('SINK_CLOSED', `amqp10-listener ${this.name}: client connection lost`, { cause: error });
+    for (const [address, a] of this.#addresses) {
+      for (const l of a.links.filter((x) => x.client === client)) this.#dropLink(address, l, e);
+    }
+    client.conn.removeAllListeners();
+    client.conn.on('error', () => undefined);
+    log.info('amqp10-listener client disconnected', error === undefined ? undefined : { error: describeError(error) });
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // source side: a client's sending link
+
+  #routesFor(address: string): string[] {
+    return (this.#sources?.specs ?? []).filter((s) => matchesAddress(s.from.address, address)).map((s) => s.route);
+  }
+
+  #onClientSender(client: Client, r: rhea.Receiver, log: Logger): void {
+    const address = r.target?.address;
+    const routes = typeof address === 'string' ? this.#routesFor(address) : [];
+    if (typeof address !== 'string' || !this.#sourcesOpen || routes.length === 0) {
+      // §2.6.3: refuse the link: attach with a null target, then detach with the reason
+      log.warn('amqp10-listener refused a sending link', { address });
+      r.close({ condition: 'amqp:not-found', description: `no route takes messages from ${String(address)}` });
+      return;
+    }
+    r.set_target({ address });
+    r.add_credit(this.#opts.credit);
+    log.info(`amqp10-listener client sends to ${address}`, { routes, credit: this.#opts.credit });
+    r.on('message', (ctx: rhea.EventContext) => this.#onMessage(client, r, address, routes, ctx, log));
+  }
+
+  #onMessage(client: Client, r: rhea.Receiver, address: string, routes: string[], ctx: rhea.EventContext, log: Logger): void {
+    const d = ctx.delivery;
+    const sources = this.#sources;
+    if (d === undefined || sources === undefined) return;
+    this.#ctx.metrics.inc('messages_received_total', { connector: this.name });
+    const presettled = d.remote_settled;
+    const giveCredit = (): void => {
+      if (client.alive && this.#sourcesOpen && r.is_open()) r.add_credit(1);
+    };
+    if (!this.#sourcesOpen) {
+      if (!presettled) d.release();
+      return;
+    }
+    let message: GatewayMessage;
+    try {
+      const encoded = encodedMessage(ctx.message) ?? (Buffer.isBuffer(ctx.message) ? ctx.message : undefined);
+      if (encoded === undefined) throw new FerryError('INTERNAL', 'the encoded message was not captured');
+      message = toGatewayMessage(encoded, { connector: this.name, address, presettled, format: d.format });
+    } catch (e) {
+      const err = e instanceof FerryError ? e : new FerryError('PROTOCOL_ERROR', describeError(e), { permanent: true, cause: e });
+      log.warn(`amqp10-listener rejected an undecodable message for ${address}`, { error: err.message });
+      this.#ctx.metrics.inc('protocol_errors_total', { connector: this.name, code: err.code });
+      if (!presettled) d.reject(rejectError(err));
+      giveCredit();
+      return;
+    }
+    const settlement = new Settlement((o: Outcome) => {
+      // the client is gone: nothing to settle; it resends what it did not see settled
+      if (!client.alive || !r.is_open()) return;
+      if (!presettled) {
+        if (o.kind === 'accept') d.accept();
+        else if (o.kind === 'reject') d.reject(rejectError(o.reason));
+        else d.release();
+      }
+      const kind = o.kind === 'accept' ? 'accepted' : o.kind === 'reject' ? 'rejected' : 'released';
+      this.#ctx.metrics.inc(`messages_${kind}_total`, o.kind === 'accept' ? { connector: this.name } : { connector: this.name, reason: o.reason.code });
+      giveCredit();
+    });
+    sources.deliver({ message, settlement, routes });
+  }
+
+  openSources(specs: readonly SourceSpec<Amqp10From>[], deliver: DeliveryHandler): Promise<void> {
+    this.#sources ??= { specs, deliver };
+    this.#sourcesOpen = true;
+    return Promise.resolve();
+  }
+
+  closeSources(): Promise<void> {
+    // no more credit; new sending links are refused; messages that arrive on credit already
+    // given are released unprocessed
+    this.#sourcesOpen = false;
+    return Promise.resolve();
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // sink side: a client's receiving link
+
+  #address(address: string): AddressState {
+    let a = this.#addresses.get(address);
+    if (a === undefined) {
+      a = { links: [], queue: [], next: 0 };
+      this.#addresses.set(address, a);
+    }
+    return a;
+  }
+
+  #onClientReceiver(client: Client, s: rhea.Sender, log: Logger): void {
+    const address = s.source?.address;
+    if (typeof address !== 'string' || address === '') {
+      log.warn('amqp10-listener refused a receiving link without a source address');
+      s.close({ condition: 'amqp:not-implemented', description: 'a source address is required (dynamic nodes are not supported)' });
+      return;
+    }
+    s.set_source({ address });
+    // §2.7.3: the receiver's snd-settle-mode is what it desires; answer settled (1) when it
+    // asked for it, else unsettled (0), so its choice is the link's mode. rhea reads the mode
+    // from its local attach when it sends (lib/link.js Sender.send).
+    const presettled = s.snd_settle_mode === 1;
+    const local = (s as unknown as LocalAttach).local?.attach;
+    if (local !== undefined) local.snd_settle_mode = presettled ? 1 : 0;
+    const link: OutLink = { sender: s, client, presettled, pending: new Map(), burst: 0 };
+    const a = this.#address(address);
+    a.links.push(link);
+    log.info(`amqp10-listener client receives from ${address}`, { presettled });
+    const settle = (d: rhea.Delivery | undefined, err: FerryError | undefined): void => {
+      if (d === undefined) return;
+      const w = link.pending.get(d);
+      if (w === undefined) return;
+      link.pending.delete(d);
+      if (err === undefined) {
+        this.#ctx.metrics.inc('messages_sent_total', { connector: this.name });
+        w.resolve();
+      } else w.reject(err);
+      this.#pump(address);
+    };
+    s.on('sendable', () => this.#pump(address));
+    s.on('accepted', (ctx: rhea.EventContext) => settle(ctx.delivery, undefined));
+    s.on('rejected', (ctx: rhea.EventContext) => settle(ctx.delivery, outcomeError('rejected', ctx.delivery?.remote_state, address)));
+    s.on('released', (ctx: rhea.EventContext) => settle(ctx.delivery, outcomeError('released', ctx.delivery?.remote_state, address)));
+    s.on('modified', (ctx: rhea.EventContext) => settle(ctx.delivery, outcomeError('modified', ctx.delivery?.remote_state, address)));
+    s.on('settled', (ctx: rhea.EventContext) => settle(ctx.delivery, new FerryError('SINK_REJECTED', `client settled a message for ${address} without an outcome`, { details: { outcome: 'none' } })));
+    s.on('sender_close', () => this.#dropLink(address, link, new FerryError('SINK_CLOSED', `amqp10-listener: the client detached from ${address}`)));
+    this.#pump(address);
+  }
+
+  #dropLink(address: string, link: OutLink, err: FerryError): void {
+    const a = this.#addresses.get(address);
+    if (a === undefined) return;
+    const i = a.links.indexOf(link);
+    if (i >= 0) a.links.splice(i, 1);
+    const pending = [...link.pending.values()];
+    link.pending.clear();
+    for (const w of pending) w.reject(err);
+  }
+
+  #pump(address: string): void {
+    const a = this.#addresses.get(address);
+    if (a === undefined) return;
+    while (a.queue.length > 0) {
+      const link = this.#pickLink(a);
+      if (link === undefined) return;
+      const w = a.queue.shift() as Waiting;
+      const d = link.sender.send(w.out.bytes, undefined, w.out.format);
+      link.burst++;
+      if (link.burst === 1) {
+        setImmediate(() => {
+          link.burst = 0;
+          this.#pump(address);
+        });
+      }
+      if (link.presettled) {
+        // the client chose at-most-once: there will be no outcome
+        this.#ctx.metrics.inc('messages_sent_total', { connector: this.name });
+        w.resolve();
+      } else link.pending.set(d, w);
+    }
+  }
+
+  /** Round-robin over the attached receivers that have credit (§2.6.7). */
+  #pickLink(a: AddressState): OutLink | undefined {
+    for (let k = 0; k < a.links.length; k++) {
+      const i = (a.next + k) % a.links.length;
+      const l = a.links[i] as OutLink;
+      if (l.client.alive && l.sender.is_open() && l.sender.sendable() && (l.sender as WithCredit).credit - l.burst > 0) {
+        a.next = i + 1;
+        return l;
+      }
+    }
+    return undefined;
+  }
+
+  #write(message: GatewayMessage, to: Amqp10To): Promise<void> {
+    if (this.#state !== 'up') return Promise.reject(new FerryError('NOT_CONNECTED', `amqp10-listener ${this.name} is not listening (${this.#state})`));
+    let out: Outgoing;
+    try {
+      out = toAmqp10(message, { to: to.address });
+    } catch (e) {
+      return Promise.reject(e instanceof FerryError ? e : new FerryError('INTERNAL', describeError(e), { cause: e }));
+    }
+    const a = this.#address(to.address);
+    if (a.queue.length >= this.#opts.queueBufferMessages && this.#pickLink(a) === undefined) {
+      return Promise.reject(
+        new FerryError('LIMIT_EXCEEDED', `amqp10-listener ${this.name}: ${a.queue.length} messages already wait for a receiver of ${to.address}`, { details: { address: to.address } }),
+      );
+    }
+    return new Promise<void>((resolve, reject) => {
+      a.queue.push({ out, resolve, reject });
+      this.#pump(to.address);
+    });
+  }
+
+  // ---------------------------------------------------------------------------------------------
+
+  stop(): Promise<void> {
+    if (this.#state === 'idle') {
+      this.#state = 'stopped';
+      return Promise.resolve();
+    }
+    this.#stopping ??= this.#stop();
+    return this.#stopping;
+  }
+
+  async #stop(): Promise<void> {
+    await this.#starting?.catch(() => undefined);
+    this.#state = 'stopping';
+    this.#sourcesOpen = false;
+    const e = new FerryError('SHUTTING_DOWN', `amqp10-listener ${this.name} is stopping`);
+    for (const a of this.#addresses.values()) {
+      for (const w of a.queue.splice(0)) w.reject(e);
+      for (const l of [...a.links]) {
+        const pending = [...l.pending.values()];
+        l.pending.clear();
+        for (const w of pending) w.reject(e);
+      }
+    }
+    const server = this.#server;
+    const closed = server === undefined ? Promise.resolve() : new Promise<void>((resolve) => server.close(() => resolve()));
+    for (const client of [...this.#clients]) {
+      try {
+        client.conn.close({ condition: 'amqp:connection:forced', description: 'Ferry is shutting down' });
+      } catch {
+        // already gone
+      }
+      // give the close frame a moment, then make sure the socket is gone
+      setTimeout(() => client.socket.destroy(), 500).unref();
+    }
+    await Promise.race([closed, new Promise((r) => setTimeout(r, 2000).unref())]);
+    for (const client of [...this.#clients]) client.socket.destroy();
+    this.#ctx.metrics.set('connector_up', { connector: this.name }, 0);
+    this.#state = 'stopped';
+    this.#log.info('amqp10-listener stopped');
+  }
+}
