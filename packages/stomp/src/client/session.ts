@@ -68,7 +68,7 @@ export class StompSession {
   #reason: string | undefined;
   /** the error pending receipts fail with when the connection goes */
   #failure: FerryError | undefined;
-  #startedAt = 0;
+  #connectTimer: NodeJS.Timeout | undefined;
   readonly #closed: Promise<void>;
   #markClosed: () => void = () => undefined;
 
@@ -102,7 +102,9 @@ export class StompSession {
       connectHeaders: { ...cfg.connectHeaders },
       heartbeatOutgoing: cfg.heartBeat.outgoingMs,
       heartbeatIncoming: cfg.heartBeat.incomingMs,
-      connectionTimeout: cfg.connectTimeoutMs,
+      // The connect timeout is ours (see open()): stompjs' own watcher outlives a failed
+      // attempt by the whole timeout, a timer per attempt left behind.
+      connectionTimeout: 0,
       reconnectDelay: 0,
       // Destroy the socket on heart-beat loss or connect timeout instead of a polite close that
       // a dead peer would never answer.
@@ -137,7 +139,9 @@ export class StompSession {
   open(): void {
     if (this.#phase !== 'new') return;
     this.#phase = 'connecting';
-    this.#startedAt = Date.now();
+    this.#connectTimer = setTimeout(() => {
+      if (this.#phase === 'connecting') this.terminate(`no CONNECTED within ${this.#cfg.connectTimeoutMs} ms`);
+    }, this.#cfg.connectTimeoutMs);
     this.#client.activate();
   }
 
@@ -244,6 +248,7 @@ export class StompSession {
       return;
     }
     this.#phase = 'open';
+    clearTimeout(this.#connectTimer);
     this.#events.connected(this, { server: frame.headers.server, version, heartBeat: frame.headers['heart-beat'] });
   }
 
@@ -289,16 +294,12 @@ export class StompSession {
     if (this.#phase === 'closed') return;
     const wasConnected = this.#phase === 'open';
     this.#phase = 'closed';
+    clearTimeout(this.#connectTimer);
     this.#markClosed();
     this.#frames.length = 0;
-    const elapsed = Date.now() - this.#startedAt;
     const reason =
       this.#reason ??
-      (this.#socketError !== undefined
-        ? `socket error: ${this.#socketError.message}`
-        : !wasConnected && elapsed >= this.#cfg.connectTimeoutMs
-          ? `no CONNECTED within ${this.#cfg.connectTimeoutMs} ms`
-          : 'connection closed by the broker');
+      (this.#socketError !== undefined ? `socket error: ${this.#socketError.message}` : 'connection closed by the broker');
     const failure = this.#failure ?? new FerryError('SINK_CLOSED', `the STOMP connection was lost before the RECEIPT came (${reason})`);
     for (const p of this.#pending.values()) {
       clearTimeout(p.timer);

@@ -1,0 +1,248 @@
+/**
+ * Shared pieces of the `stomp` (client) connector's integration tests: the connector built
+ * through its definition (as the gateway builds it), a logger and metrics that keep what they
+ * are given, a TCP proxy the tests can hold or cut, a plain amqplib client for RabbitMQ, and a
+ * raw STOMP client (net + the package's own frame codec, not stompjs) for the far side.
+ */
+import { createConnection, createServer, type Server, type Socket } from 'node:net';
+import amqp, { type Channel, type ChannelModel } from 'amqplib';
+import type { CounterName, Connector, Labels, LogFields, Logger, Metrics } from '@ferry/core';
+import { brokerPorts, freePort, rabbitUrl, waitFor } from '@ferry/testkit';
+import { stompDefinition } from '../../packages/stomp/src/client-definition.js';
+import type { StompFrom, StompTo } from '../../packages/stomp/src/client/options.js';
+import { encodeFrame } from '../../packages/stomp/src/frame/encoder.js';
+import { FrameParser } from '../../packages/stomp/src/frame/parser.js';
+import { headerValue, type HeaderEntry, type StompFrame } from '../../packages/stomp/src/frame/frame.js';
+
+export interface LogLine {
+  readonly level: 'debug' | 'info' | 'warn' | 'error';
+  readonly message: string;
+  readonly fields: LogFields;
+}
+
+/** A logger that keeps every line (and prints info and above when STOMP_TEST_LOG is set). */
+export function captureLogger(lines: LogLine[] = [], base: LogFields = {}): Logger & { lines: LogLine[] } {
+  const at =
+    (level: LogLine['level']) =>
+    (message: string, fields: LogFields = {}): void => {
+      lines.push({ level, message, fields: { ...base, ...fields } });
+      if (process.env.STOMP_TEST_LOG !== undefined && level !== 'debug') console.log(level, message);
+    };
+  return {
+    lines,
+    debug: at('debug'),
+    info: at('info'),
+    warn: at('warn'),
+    error: at('error'),
+    child: (fields) => captureLogger(lines, { ...base, ...fields }),
+  };
+}
+
+export class CountingMetrics implements Metrics {
+  readonly counters = new Map<string, number>();
+  readonly gauges = new Map<string, number>();
+  inc(name: CounterName, labels: Labels, value = 1): void {
+    this.counters.set(name, (this.counters.get(name) ?? 0) + value);
+    if (labels.reason !== undefined) this.counters.set(`${name}{${labels.reason}}`, (this.counters.get(`${name}{${labels.reason}}`) ?? 0) + value);
+  }
+  set(name: string, _labels: Labels, value: number): void {
+    this.gauges.set(name, value);
+  }
+  add(name: string, _labels: Labels, delta: number): void {
+    this.gauges.set(name, (this.gauges.get(name) ?? 0) + delta);
+  }
+  observe(): void {}
+  count(name: string): number {
+    return this.counters.get(name) ?? 0;
+  }
+}
+
+export type TestConnector = Connector<StompFrom, StompTo> & { sink: NonNullable<Connector<StompFrom, StompTo>['sink']> };
+
+export interface Built {
+  readonly connector: TestConnector;
+  readonly logger: ReturnType<typeof captureLogger>;
+  readonly metrics: CountingMetrics;
+}
+
+let seq = 0;
+
+/** Route-file-shaped options for the test RabbitMQ (a vhost) or ActiveMQ, validated by the schema. */
+export function rabbitOptions(vhost: string, port = brokerPorts().rabbitStomp): Record<string, unknown> {
+  return { url: `stomp://127.0.0.1:${port}`, login: 'guest', passcode: 'guest', host: vhost };
+}
+
+export function activemqOptions(port = brokerPorts().activemqStomp): Record<string, unknown> {
+  return { url: `stomp://127.0.0.1:${port}`, login: 'admin', passcode: 'admin' };
+}
+
+export function buildConnector(options: Record<string, unknown>): Built {
+  const parsed = stompDefinition.options.parse({ reconnect: { initialMs: 50, maxMs: 300 }, ...options });
+  const logger = captureLogger();
+  const metrics = new CountingMetrics();
+  const connector = stompDefinition.create({ gatewayId: 'itest', logger, metrics, baseDir: process.cwd() }, `stomp${++seq}`, parsed);
+  if (connector.sink === undefined) throw new Error('stomp connector has no sink');
+  return { connector: connector as TestConnector, logger, metrics };
+}
+
+export function parseFrom(from: Record<string, unknown>): StompFrom {
+  return stompDefinition.from!.parse(from);
+}
+
+export function parseTo(to: Record<string, unknown>): StompTo {
+  return stompDefinition.to!.parse(to);
+}
+
+export function uniq(prefix: string): string {
+  return `${prefix}-${process.pid}-${Date.now().toString(36)}-${Math.floor(Math.random() * 1e6).toString(36)}`;
+}
+
+// ------------------------------------------------------------------ TCP proxy
+
+/**
+ * A TCP proxy between the connector and a broker. `hold()` stops forwarding broker→client
+ * bytes (they are kept, in order) until `release()`; `cut()` destroys every open pair, as a
+ * network failure would.
+ */
+export class Proxy {
+  readonly #server: Server;
+  readonly #pairs = new Set<[Socket, Socket]>();
+  #held = false;
+  readonly #heldChunks: [Socket, Buffer][] = [];
+  port = 0;
+  connections = 0;
+
+  private constructor(private readonly upstreamPort: number) {
+    this.#server = createServer((client) => {
+      this.connections++;
+      client.setNoDelay(true);
+      const upstream = createConnection({ host: '127.0.0.1', port: this.upstreamPort, noDelay: true });
+      const pair: [Socket, Socket] = [client, upstream];
+      this.#pairs.add(pair);
+      const end = (): void => {
+        client.destroy();
+        upstream.destroy();
+        this.#pairs.delete(pair);
+      };
+      client.on('error', end).on('close', end);
+      upstream.on('error', end).on('close', end);
+      client.on('data', (b: Buffer) => upstream.write(b));
+      upstream.on('data', (b: Buffer) => {
+        if (this.#held) this.#heldChunks.push([client, b]);
+        else client.write(b);
+      });
+    });
+  }
+
+  static async start(upstreamPort: number): Promise<Proxy> {
+    const p = new Proxy(upstreamPort);
+    p.port = await freePort();
+    await new Promise<void>((resolve, reject) => {
+      p.#server.once('error', reject);
+      p.#server.listen(p.port, '127.0.0.1', () => resolve());
+    });
+    return p;
+  }
+
+  get open(): number {
+    return this.#pairs.size;
+  }
+
+  hold(): void {
+    this.#held = true;
+  }
+
+  release(): void {
+    this.#held = false;
+    for (const [client, b] of this.#heldChunks.splice(0)) if (!client.destroyed) client.write(b);
+  }
+
+  cut(): void {
+    this.#heldChunks.length = 0;
+    this.#held = false;
+    for (const [a, b] of [...this.#pairs]) {
+      a.destroy();
+      b.destroy();
+    }
+    this.#pairs.clear();
+  }
+
+  async close(): Promise<void> {
+    this.cut();
+    await new Promise<void>((r) => this.#server.close(() => r()));
+  }
+}
+
+// ------------------------------------------------------------------ plain amqplib
+
+export interface Plain {
+  readonly model: ChannelModel;
+  readonly ch: Channel;
+  close(): Promise<void>;
+}
+
+export async function plainAmqp(vhost: string): Promise<Plain> {
+  const model = await amqp.connect(rabbitUrl(vhost), { noDelay: true });
+  model.on('error', () => undefined);
+  const ch = await model.createChannel();
+  ch.on('error', () => undefined);
+  return { model, ch, close: async () => void (await model.close().catch(() => undefined)) };
+}
+
+// ------------------------------------------------------------------ raw STOMP client
+
+/**
+ * A STOMP 1.2 client on a bare socket, written with the package's frame codec: what it sends
+ * and receives is exactly what is on the wire (no stompjs in the far side of a test).
+ */
+export class RawStomp {
+  readonly frames: StompFrame[] = [];
+  readonly #socket: Socket;
+  #seq = 0;
+
+  private constructor(socket: Socket) {
+    this.#socket = socket;
+  }
+
+  static async connect(port: number, headers: Record<string, string>): Promise<RawStomp> {
+    const socket = createConnection({ host: '127.0.0.1', port, noDelay: true });
+    socket.on('error', () => undefined);
+    const c = new RawStomp(socket);
+    const parser = new FrameParser((f) => c.frames.push(f), { maxFrameBytes: 64 * 1024 * 1024, maxBodyBytes: 64 * 1024 * 1024, maxHeaders: 10_000 });
+    socket.on('data', (b: Buffer) => parser.push(b));
+    await new Promise<void>((resolve, reject) => {
+      socket.once('connect', () => resolve());
+      socket.once('error', reject);
+    });
+    socket.write(encodeFrame('CONNECT', Object.entries({ 'accept-version': '1.2', 'heart-beat': '0,0', ...headers }), undefined, '1.2'));
+    await waitFor(() => c.frames.some((f) => f.command === 'CONNECTED' || f.command === 'ERROR'), 'CONNECTED');
+    const first = c.frames.shift()!;
+    if (first.command !== 'CONNECTED') throw new Error(`raw STOMP connect failed: ${first.body.toString()}`);
+    parser.version = '1.2';
+    return c;
+  }
+
+  send(command: string, headers: readonly HeaderEntry[], body?: Buffer): void {
+    this.#socket.write(encodeFrame(command, headers, body, '1.2'));
+  }
+
+  /** send a frame with a receipt and wait for the RECEIPT (throws on ERROR) */
+  async request(command: string, headers: readonly HeaderEntry[], body?: Buffer): Promise<void> {
+    const receipt = `raw-${++this.#seq}`;
+    this.send(command, [...headers, ['receipt', receipt]], body);
+    await waitFor(() => {
+      const err = this.frames.find((f) => f.command === 'ERROR');
+      if (err !== undefined) throw new Error(`ERROR: ${headerValue(err, 'message')} ${err.body.toString()}`);
+      return this.frames.some((f) => f.command === 'RECEIPT' && headerValue(f, 'receipt-id') === receipt);
+    }, `RECEIPT ${receipt}`);
+  }
+
+  messages(): StompFrame[] {
+    return this.frames.filter((f) => f.command === 'MESSAGE');
+  }
+
+  async close(): Promise<void> {
+    this.#socket.end();
+    this.#socket.destroy();
+  }
+}
