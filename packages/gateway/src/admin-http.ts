@@ -1,0 +1,85 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { FerryError, type Logger } from '@ferry/core';
+
+/** What the admin endpoints read from the running gateway. */
+export interface AdminView {
+  /** connector name → state */
+  connectors(): Record<string, string>;
+  routes(): readonly { name: string; from: string; to: readonly string[] }[];
+  ready(): boolean;
+  metrics(): Promise<{ contentType: string; body: string }>;
+}
+
+/**
+ * The admin HTTP endpoint: /healthz (the process answers), /readyz (every connector is up;
+ * 503 otherwise, with which is not), /metrics (Prometheus), /api/connectors, /api/routes.
+ */
+export class AdminHttp {
+  #server: Server | undefined;
+
+  constructor(
+    private readonly view: AdminView,
+    private readonly logger: Logger,
+    private readonly port: number,
+    private readonly host = '0.0.0.0',
+  ) {}
+
+  get address(): AddressInfo | undefined {
+    const a = this.#server?.address();
+    return a && typeof a === 'object' ? a : undefined;
+  }
+
+  async start(): Promise<void> {
+    if (this.#server) return;
+    const server = createServer((req, res) => {
+      this.#handle(req, res).catch((err: unknown) => {
+        this.logger.error('admin request failed', { url: req.url, err: String(err) });
+        if (!res.headersSent) res.writeHead(500);
+        res.end();
+      });
+    });
+    this.#server = server;
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', (err) => reject(new FerryError('CONNECT_FAILED', `admin http: cannot listen on ${this.host}:${this.port}`, { cause: err })));
+      server.listen(this.port, this.host, () => resolve());
+    });
+    server.on('error', (err) => this.logger.error('admin http error', { err: String(err) }));
+  }
+
+  async stop(): Promise<void> {
+    const s = this.#server;
+    if (!s) return;
+    this.#server = undefined;
+    s.closeAllConnections();
+    await new Promise<void>((resolve) => s.close(() => resolve()));
+  }
+
+  async #handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const path = (req.url ?? '/').split('?')[0];
+    const json = (status: number, body: unknown): void => {
+      res.writeHead(status, { 'content-type': 'application/json' });
+      res.end(JSON.stringify(body, null, 2) + '\n');
+    };
+    switch (path) {
+      case '/healthz':
+        return json(200, { status: 'ok' });
+      case '/readyz': {
+        const ready = this.view.ready();
+        return json(ready ? 200 : 503, { ready, connectors: this.view.connectors() });
+      }
+      case '/metrics': {
+        const m = await this.view.metrics();
+        res.writeHead(200, { 'content-type': m.contentType });
+        res.end(m.body);
+        return;
+      }
+      case '/api/connectors':
+        return json(200, this.view.connectors());
+      case '/api/routes':
+        return json(200, this.view.routes());
+      default:
+        return json(404, { error: 'not found', endpoints: ['/healthz', '/readyz', '/metrics', '/api/connectors', '/api/routes'] });
+    }
+  }
+}

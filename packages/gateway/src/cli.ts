@@ -1,0 +1,58 @@
+#!/usr/bin/env node
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { run } from './commands.js';
+
+const program = new Command();
+program
+  .name('ferry')
+  .description('Ferry: a multi-protocol message gateway for MQTT, AMQP 0-9-1, AMQP 1.0 and STOMP')
+  .showHelpAfterError();
+
+const logLevel = new Option('--log-level <level>', 'log level').choices(['error', 'warn', 'info', 'debug']).default('info');
+const logFormat = new Option('--log-format <format>', 'log format').choices(['text', 'json']).default('text');
+
+program
+  .command('start')
+  .description('run the gateway with a route file (SIGHUP reloads it, SIGTERM drains and stops)')
+  .requiredOption('-c, --config <file>', 'route file', 'config/gateway.yaml')
+  .addOption(logLevel)
+  .addOption(logFormat)
+  .option('--drain-timeout <ms>', 'on SIGTERM, how long in-flight messages may take to be confirmed', parseMs, 10_000)
+  .action((opts: { config: string; logLevel: 'error' | 'warn' | 'info' | 'debug'; logFormat: 'text' | 'json'; drainTimeout: number }) =>
+    run.start(opts),
+  );
+
+program
+  .command('validate')
+  .description('check route files without starting anything; prints every error with file:line:column')
+  .argument('<files...>', 'route files')
+  .action((files: string[]) => run.validate(files));
+
+program
+  .command('explain')
+  .description('show, without any broker, which routes a message matches and where each copy goes')
+  .requiredOption('-c, --config <file>', 'route file', 'config/gateway.yaml')
+  .requiredOption('--from <connector>', 'the connector the message arrives on')
+  .requiredOption('--address <address>', "the message's address in that connector's protocol (topic, routing key, destination)")
+  .option('--header <name=value>', 'a message header (repeatable)', collectHeader, [] as [string, string][])
+  .option('--json', 'print JSON')
+  .action((opts: { config: string; from: string; address: string; header: [string, string][]; json?: boolean }) => run.explain(opts));
+
+program
+  .command('schema')
+  .description('print the JSON Schema of route files (for editors: config/schema.json)')
+  .action(() => run.schema());
+
+function parseMs(v: string): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError('expected milliseconds, a whole number');
+  return n;
+}
+
+function collectHeader(v: string, prev: [string, string][]): [string, string][] {
+  const i = v.indexOf('=');
+  if (i <= 0) throw new InvalidArgumentError('expected name=value');
+  return [...prev, [v.slice(0, i), v.slice(i + 1)]];
+}
+
+await program.parseAsync(process.argv);

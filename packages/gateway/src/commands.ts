@@ -1,0 +1,121 @@
+import { describeError, headerToString, type HeaderValue } from '@ferry/core';
+import { jsonSchema, loadConfig } from '@ferry/config';
+import { RouteTable } from '@ferry/router';
+import { createLogger, type LogFormat, type LogLevel } from './logger.js';
+import { defaultRegistry } from './registry.js';
+import { Runtime } from './runtime.js';
+
+/** The `ferry` subcommands; each sets process.exitCode rather than exiting mid-flight. */
+export const run = {
+  async start(opts: { config: string; logLevel: LogLevel; logFormat: LogFormat; drainTimeout: number }): Promise<void> {
+    const logger = createLogger(opts.logLevel, opts.logFormat);
+    const runtime = new Runtime({ file: opts.config, registry: defaultRegistry(), logger, drainTimeoutMs: opts.drainTimeout });
+    process.on('unhandledRejection', (err) => logger.error('unhandled rejection', { error: describeError(err) }));
+    let ok: boolean;
+    try {
+      ok = await runtime.start();
+    } catch (err) {
+      logger.error(`cannot start: ${describeError(err)}`);
+      process.exitCode = 1;
+      return;
+    }
+    if (!ok) {
+      process.exitCode = 2;
+      return;
+    }
+    let stopping = false;
+    const stop = (signal: string): void => {
+      if (stopping) return;
+      stopping = true;
+      logger.info(`${signal}: draining and stopping`);
+      runtime.stop().then(
+        () => process.exit(0),
+        (err: unknown) => {
+          logger.error(`stop failed: ${describeError(err)}`);
+          process.exit(1);
+        },
+      );
+    };
+    process.on('SIGTERM', () => stop('SIGTERM'));
+    process.on('SIGINT', () => stop('SIGINT'));
+    process.on('SIGHUP', () => {
+      logger.info('SIGHUP: reloading', { file: opts.config });
+      void runtime.reload();
+    });
+  },
+
+  async validate(files: string[]): Promise<void> {
+    const registry = defaultRegistry();
+    let failed = 0;
+    for (const file of files) {
+      const result = await loadConfig(file, registry);
+      if (result.ok) {
+        const c = result.config;
+        process.stdout.write(`${file}: ok (${plural(c.connectors.length, 'connector')}, ${plural(c.routes.length, 'route')})\n`);
+        continue;
+      }
+      failed++;
+      for (const e of result.errors) process.stdout.write(e.format() + '\n');
+      process.stdout.write(`${file}: ${plural(result.errors.length, 'error')}\n`);
+    }
+    process.exitCode = failed > 0 ? 1 : 0;
+  },
+
+  async explain(opts: { config: string; from: string; address: string; header: [string, string][]; json?: boolean }): Promise<void> {
+    const registry = defaultRegistry();
+    const result = await loadConfig(opts.config, registry);
+    if (!result.ok) {
+      for (const e of result.errors) process.stderr.write(e.format() + '\n');
+      process.exitCode = 2;
+      return;
+    }
+    const { config } = result;
+    if (!config.connectors.some((c) => c.name === opts.from)) {
+      process.stderr.write(`no connector named "${opts.from}" in ${opts.config}; connectors: ${config.connectors.map((c) => c.name).join(', ')}\n`);
+      process.exitCode = 2;
+      return;
+    }
+    const entries = new Map(config.connectors.map((spec) => [spec.name, { spec, definition: registry.get(spec.type)! }]));
+    const table = RouteTable.compile(config.routes, entries);
+    const explained = table.explain(opts.from, opts.address, new Map(opts.header));
+    if (opts.json) {
+      process.stdout.write(JSON.stringify(explained, (_k, v: unknown) => (v instanceof Map ? Object.fromEntries([...v].map(([k, x]: [string, HeaderValue]) => [k, headerToString(x)])) : v), 2) + '\n');
+      return;
+    }
+    process.stdout.write(formatExplain(opts.from, opts.address, new Map(opts.header), explained));
+  },
+
+  async schema(): Promise<void> {
+    process.stdout.write(JSON.stringify(jsonSchema(defaultRegistry()), null, 2) + '\n');
+  },
+};
+
+type Explained = ReturnType<RouteTable['explain']>;
+
+function plural(n: number, word: string): string {
+  return `${n} ${word}${n === 1 ? '' : 's'}`;
+}
+
+function formatHeaders(headers: ReadonlyMap<string, HeaderValue>): string {
+  if (headers.size === 0) return '(none)';
+  return [...headers].map(([k, v]) => `${k}=${headerToString(v)}`).join(' ');
+}
+
+/** The human form of `ferry explain`: one block per matching route, one line per destination. */
+export function formatExplain(from: string, address: string, headers: ReadonlyMap<string, HeaderValue>, explained: Explained): string {
+  const lines = [`message on ${from}: ${address}`, `  headers: ${formatHeaders(headers)}`];
+  if (explained.length === 0) lines.push('', 'no route matches: the message would be accepted and dropped (counted as unrouted)');
+  for (const r of explained) {
+    const captures = r.captures.map((c, i) => `{${i + 1}}=${c.join('/')}`).join(' ');
+    lines.push('', `route ${r.route}` + (r.pattern === undefined ? '' : `  pattern "${r.pattern}"`) + (captures ? `  ${captures}` : ''));
+    for (const d of r.destinations) {
+      if (d.ok) {
+        const to = Object.entries(d.to).map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`).join(' ');
+        lines.push(`  -> ${d.connector}  ${to}`, `       headers: ${formatHeaders(d.headers)}`);
+      } else {
+        lines.push(`  -> ${d.connector}  FAILS (${d.code}): ${d.error}  (the whole message would be rejected)`);
+      }
+    }
+  }
+  return lines.join('\n') + '\n';
+}

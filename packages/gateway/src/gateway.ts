@@ -1,0 +1,189 @@
+import {
+  FerryError,
+  describeError,
+  type AnyConnectorDefinition,
+  type Connector,
+  type ConnectorContext,
+  type Logger,
+  type Metrics,
+  type Sink,
+  type SourceSpec,
+} from '@ferry/core';
+import { Engine, RouteTable } from '@ferry/router';
+import type { GatewayConfig } from '@ferry/config';
+
+export interface GatewayOptions {
+  readonly registry: ReadonlyMap<string, AnyConnectorDefinition>;
+  readonly logger: Logger;
+  readonly metrics: Metrics;
+  /** how long `start` waits for one connector before going on (it keeps connecting) */
+  readonly connectorStartTimeoutMs?: number;
+  /** how long a sink may take to confirm before the message counts as failed */
+  readonly sinkTimeoutMs?: number;
+}
+
+interface Live {
+  readonly connector: Connector<Record<string, unknown>, Record<string, unknown>>;
+  readonly definition: AnyConnectorDefinition;
+}
+
+/**
+ * One running configuration: its connectors, its compiled route table and the engine between
+ * them. Start order: every connector (so sinks are ready), then sources. Stop order: sources
+ * stop taking, in-flight messages drain, then connectors close.
+ */
+export class Gateway {
+  readonly #config: GatewayConfig;
+  readonly #opts: GatewayOptions;
+  readonly #live = new Map<string, Live>();
+  readonly #table: RouteTable;
+  #engine: Engine | undefined;
+  #state: 'new' | 'starting' | 'running' | 'stopping' | 'stopped' = 'new';
+
+  /** Builds connectors and compiles routes; no I/O. Throws FerryError CONFIG_INVALID on a bad route table. */
+  constructor(config: GatewayConfig, opts: GatewayOptions) {
+    this.#config = config;
+    this.#opts = opts;
+    const entries = new Map<string, { spec: GatewayConfig['connectors'][number]; definition: AnyConnectorDefinition }>();
+    for (const spec of config.connectors) {
+      const definition = opts.registry.get(spec.type);
+      if (!definition) throw new FerryError('CONFIG_INVALID', `unknown connector type "${spec.type}"`);
+      entries.set(spec.name, { spec, definition });
+    }
+    this.#table = RouteTable.compile(config.routes, entries);
+    for (const [name, { spec, definition }] of entries) {
+      const ctx: ConnectorContext = {
+        gatewayId: config.gateway.id,
+        logger: opts.logger.child({ connector: name, type: spec.type }),
+        metrics: opts.metrics,
+        baseDir: config.baseDir,
+      };
+      const connector = definition.create(ctx, name, spec.options) as Connector<Record<string, unknown>, Record<string, unknown>>;
+      this.#live.set(name, { connector, definition });
+    }
+  }
+
+  get config(): GatewayConfig {
+    return this.#config;
+  }
+
+  get table(): RouteTable {
+    return this.#table;
+  }
+
+  connectorStates(): Record<string, string> {
+    const out: Record<string, string> = {};
+    for (const [name, { connector }] of this.#live) out[name] = connector.state;
+    return out;
+  }
+
+  ready(): boolean {
+    return this.#state === 'running' && [...this.#live.values()].every(({ connector }) => connector.state === 'up');
+  }
+
+  async start(): Promise<void> {
+    if (this.#state !== 'new') return;
+    this.#state = 'starting';
+    const { logger } = this.#opts;
+    const sinks = new Map<string, Sink<Record<string, unknown>>>();
+    for (const [name, { connector }] of this.#live) if (connector.sink) sinks.set(name, connector.sink);
+    this.#engine = new Engine({
+      table: this.#table,
+      sinks,
+      logger: logger.child({ component: 'engine' }),
+      metrics: this.#opts.metrics,
+      ...(this.#opts.sinkTimeoutMs === undefined ? {} : { sinkTimeoutMs: this.#opts.sinkTimeoutMs }),
+    });
+
+    // Connectors start together. A listener that cannot listen is fatal (the file asked for a
+    // port Ferry cannot have); a client that cannot reach its broker keeps retrying on its own.
+    const timeout = this.#opts.connectorStartTimeoutMs ?? 15_000;
+    const results = await Promise.all(
+      [...this.#live].map(async ([name, { connector, definition }]) => {
+        try {
+          const done = await withTimeout(connector.start(), timeout);
+          if (!done) logger.warn('connector still connecting; going on, it keeps retrying', { connector: name });
+          return undefined;
+        } catch (err) {
+          if (definition.capabilities.listener) return new FerryError('CONNECT_FAILED', `${name}: ${describeError(err)}`, { cause: err });
+          logger.error('connector failed to start; it keeps retrying', { connector: name, error: describeError(err) });
+          return undefined;
+        }
+      }),
+    );
+    const fatal = results.filter((e): e is FerryError => e !== undefined);
+    if (fatal.length > 0) {
+      await this.#stopConnectors();
+      this.#state = 'stopped';
+      throw new FerryError('CONNECT_FAILED', fatal.map((e) => e.message).join('; '), { cause: fatal[0] });
+    }
+
+    for (const [name, { connector }] of this.#live) {
+      const specs: readonly SourceSpec<Record<string, unknown>>[] = this.#table.routesFrom(name);
+      if (specs.length === 0) continue;
+      if (!connector.openSources) throw new FerryError('INTERNAL', `connector ${name} cannot be a source`);
+      await connector.openSources(specs, this.#engine.handler(name));
+    }
+    this.#state = 'running';
+    logger.info('gateway running', {
+      gateway: this.#config.gateway.id,
+      connectors: this.#live.size,
+      routes: this.#config.routes.length,
+    });
+  }
+
+  /**
+   * Graceful stop: sources stop taking new messages, in-flight messages get `drainTimeoutMs`
+   * to be confirmed, then connectors close; what is still unsettled is given back by its
+   * source (unacked deliveries are redelivered by brokers and devices).
+   */
+  async stop(drainTimeoutMs = 10_000): Promise<void> {
+    if (this.#state === 'stopped' || this.#state === 'stopping') return;
+    this.#state = 'stopping';
+    const { logger } = this.#opts;
+    await Promise.all(
+      [...this.#live.values()].map(async ({ connector }) => {
+        try {
+          await connector.closeSources?.();
+        } catch (err) {
+          logger.warn('closing sources failed', { connector: connector.name, error: describeError(err) });
+        }
+      }),
+    );
+    if (this.#engine) {
+      const drained = await this.#engine.drain(drainTimeoutMs);
+      if (!drained) logger.warn('drain timed out; unsettled messages will be redelivered by their sources', { timeoutMs: drainTimeoutMs });
+    }
+    await this.#stopConnectors();
+    this.#state = 'stopped';
+    logger.info('gateway stopped', { gateway: this.#config.gateway.id });
+  }
+
+  async #stopConnectors(): Promise<void> {
+    await Promise.all(
+      [...this.#live.values()].map(async ({ connector }) => {
+        try {
+          await connector.stop();
+        } catch (err) {
+          this.#opts.logger.warn('connector stop failed', { connector: connector.name, error: describeError(err) });
+        }
+      }),
+    );
+  }
+}
+
+async function withTimeout(p: Promise<void>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const t = new Promise<false>((resolve) => {
+    timer = setTimeout(() => resolve(false), ms);
+  });
+  const finished = p.then(() => true as const);
+  try {
+    const done = await Promise.race([finished, t]);
+    // a start that fails after we stopped waiting is the connector's to log and retry
+    if (!done) finished.catch(() => undefined);
+    return done;
+  } finally {
+    clearTimeout(timer);
+  }
+}

@@ -1,0 +1,104 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { CounterName, GaugeName, HistogramName, Labels, Metrics } from '@ferry/core';
+
+const HELP: Record<CounterName | GaugeName | HistogramName, string> = {
+  messages_received_total: 'Messages taken from a source connector',
+  messages_sent_total: 'Messages confirmed by a sink connector',
+  messages_routed_total: 'Messages a route dispatched',
+  messages_unrouted_total: 'Messages no route matched (accepted and dropped)',
+  messages_accepted_total: 'Messages settled accept at their source',
+  messages_rejected_total: 'Messages settled reject at their source',
+  messages_released_total: 'Messages given back to their source for redelivery',
+  messages_dropped_total: 'Messages dropped (expired, buffer overflow)',
+  sink_failures_total: 'Sink writes that failed',
+  connector_reconnects_total: 'Connector reconnect attempts',
+  protocol_errors_total: 'Protocol errors answered to peers',
+  connector_up: '1 while the connector is connected or listening',
+  messages_in_flight: 'Messages taken but not yet settled',
+  listener_clients: 'Clients connected to a listener',
+  sink_confirm_seconds: 'Time from sink write to confirmation',
+};
+
+/** The label names of each series, as documented in core/metrics.ts. */
+const LABELS: Record<CounterName | GaugeName | HistogramName, readonly string[]> = {
+  messages_received_total: ['connector'],
+  messages_sent_total: ['connector'],
+  messages_routed_total: ['route'],
+  messages_unrouted_total: ['connector'],
+  messages_accepted_total: ['connector'],
+  messages_rejected_total: ['connector', 'reason'],
+  messages_released_total: ['connector', 'reason'],
+  messages_dropped_total: ['connector', 'reason'],
+  sink_failures_total: ['connector', 'route', 'code'],
+  connector_reconnects_total: ['connector'],
+  protocol_errors_total: ['connector', 'code'],
+  connector_up: ['connector'],
+  messages_in_flight: ['route'],
+  listener_clients: ['connector'],
+  sink_confirm_seconds: ['connector'],
+};
+
+/** Keep only the documented labels: a metrics call must never throw on the message path. */
+function only(name: CounterName | GaugeName | HistogramName, labels: Labels): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const k of LABELS[name]) out[k] = labels[k] ?? '';
+  return out;
+}
+
+/** Prometheus metrics for the core Metrics surface; labels are created on first use. */
+export class PromMetrics implements Metrics {
+  readonly registry = new Registry();
+  readonly #counters = new Map<string, Counter>();
+  readonly #gauges = new Map<string, Gauge>();
+  readonly #histograms = new Map<string, Histogram>();
+
+  constructor(readonly gatewayId: string) {
+    this.registry.setDefaultLabels({ gateway: gatewayId });
+    collectDefaultMetrics({ register: this.registry, prefix: 'ferry_process_' });
+  }
+
+  inc(name: CounterName, labels: Labels, value = 1): void {
+    this.#counter(name).inc(only(name, labels), value);
+  }
+
+  set(name: GaugeName, labels: Labels, value: number): void {
+    this.#gauge(name).set(only(name, labels), value);
+  }
+
+  add(name: GaugeName, labels: Labels, delta: number): void {
+    this.#gauge(name).inc(only(name, labels), delta);
+  }
+
+  observe(name: HistogramName, labels: Labels, value: number): void {
+    let h = this.#histograms.get(name);
+    if (!h) {
+      h = new Histogram({
+        name: `ferry_${name}`,
+        help: HELP[name],
+        labelNames: [...LABELS[name]],
+        buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+        registers: [this.registry],
+      });
+      this.#histograms.set(name, h);
+    }
+    h.observe(only(name, labels), value);
+  }
+
+  #counter(name: CounterName): Counter {
+    let c = this.#counters.get(name);
+    if (!c) {
+      c = new Counter({ name: `ferry_${name}`, help: HELP[name], labelNames: [...LABELS[name]], registers: [this.registry] });
+      this.#counters.set(name, c);
+    }
+    return c;
+  }
+
+  #gauge(name: GaugeName): Gauge {
+    let g = this.#gauges.get(name);
+    if (!g) {
+      g = new Gauge({ name: `ferry_${name}`, help: HELP[name], labelNames: [...LABELS[name]], registers: [this.registry] });
+      this.#gauges.set(name, g);
+    }
+    return g;
+  }
+}

@@ -1,0 +1,121 @@
+import { describeError, type AnyConnectorDefinition, type Logger } from '@ferry/core';
+import { loadConfig, type GatewayConfig } from '@ferry/config';
+import { AdminHttp } from './admin-http.js';
+import { Gateway } from './gateway.js';
+import { PromMetrics } from './metrics.js';
+
+export interface RuntimeOptions {
+  readonly file: string;
+  readonly registry: ReadonlyMap<string, AnyConnectorDefinition>;
+  readonly logger: Logger;
+  readonly drainTimeoutMs?: number;
+}
+
+/**
+ * The `ferry start` process: the running gateway, its admin endpoint, and reload. A reload
+ * whose file has any error keeps the running configuration; a valid one replaces it (sources
+ * of the old configuration drain first, so nothing in flight is lost).
+ */
+export class Runtime {
+  #gateway: Gateway | undefined;
+  #admin: AdminHttp | undefined;
+  #metrics: PromMetrics | undefined;
+  #reloading: Promise<boolean> | undefined;
+
+  constructor(private readonly opts: RuntimeOptions) {}
+
+  get gateway(): Gateway | undefined {
+    return this.#gateway;
+  }
+
+  get adminPort(): number | undefined {
+    return this.#admin?.address?.port;
+  }
+
+  /** Load, validate and start; resolves false (errors logged) when the file is invalid. */
+  async start(): Promise<boolean> {
+    const config = await this.#load();
+    if (!config) return false;
+    this.#metrics = new PromMetrics(config.gateway.id);
+    const gateway = new Gateway(config, { registry: this.opts.registry, logger: this.opts.logger, metrics: this.#metrics });
+    await gateway.start();
+    this.#gateway = gateway;
+    await this.#startAdmin(config);
+    return true;
+  }
+
+  /** Re-read the file; true when the new configuration runs, false when it was refused. */
+  reload(): Promise<boolean> {
+    this.#reloading ??= this.#reload().finally(() => {
+      this.#reloading = undefined;
+    });
+    return this.#reloading;
+  }
+
+  async stop(): Promise<void> {
+    await this.#admin?.stop();
+    this.#admin = undefined;
+    await this.#gateway?.stop(this.opts.drainTimeoutMs);
+  }
+
+  async #reload(): Promise<boolean> {
+    const { logger } = this.opts;
+    const config = await this.#load();
+    if (!config) {
+      logger.error('reload refused: the running configuration stays', { file: this.opts.file });
+      return false;
+    }
+    const metrics = this.#metrics ?? new PromMetrics(config.gateway.id);
+    let next: Gateway;
+    try {
+      next = new Gateway(config, { registry: this.opts.registry, logger, metrics });
+    } catch (err) {
+      logger.error('reload refused: the running configuration stays', { error: describeError(err) });
+      return false;
+    }
+    // Ports may be shared between the old and the new configuration, so the old one stops first.
+    await this.#gateway?.stop(this.opts.drainTimeoutMs);
+    await next.start();
+    this.#gateway = next;
+    await this.#admin?.stop();
+    this.#admin = undefined;
+    await this.#startAdmin(config);
+    logger.info('configuration reloaded', { file: this.opts.file });
+    return true;
+  }
+
+  async #load(): Promise<GatewayConfig | undefined> {
+    const result = await loadConfig(this.opts.file, this.opts.registry);
+    if (result.ok) return result.config;
+    for (const e of result.errors) this.opts.logger.error(e.format());
+    this.opts.logger.error(`${this.opts.file}: ${result.errors.length} error${result.errors.length === 1 ? '' : 's'}; not started`);
+    return undefined;
+  }
+
+  async #startAdmin(config: GatewayConfig): Promise<void> {
+    const http = config.gateway.http;
+    if (!http) return;
+    const metrics = this.#metrics;
+    const admin = new AdminHttp(
+      {
+        connectors: () => this.#gateway?.connectorStates() ?? {},
+        routes: () =>
+          (this.#gateway?.config.routes ?? []).map((r) => ({
+            name: r.name,
+            from: r.from.connector,
+            to: r.to.map((t) => t.connector),
+          })),
+        ready: () => this.#gateway?.ready() ?? false,
+        metrics: async () => ({
+          contentType: metrics?.registry.contentType ?? 'text/plain',
+          body: (await metrics?.registry.metrics()) ?? '',
+        }),
+      },
+      this.opts.logger.child({ component: 'admin' }),
+      http.port,
+      http.host,
+    );
+    await admin.start();
+    this.#admin = admin;
+  }
+}
