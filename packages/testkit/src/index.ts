@@ -2,3 +2,4 @@ export * from './ports.js';
 export * from './brokers.js';
 export * from './wait.js';
 export * from './tally.js';
+export * from './proxy.js';
