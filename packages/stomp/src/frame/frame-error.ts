@@ -19,6 +19,11 @@ export type FrameErrorReason =
 
 export class StompFrameError extends FerryError {
   readonly reason: FrameErrorReason;
+  /**
+   * The `receipt` header of the offending frame, when the parser had read it before the error:
+   * the ERROR then names it in `receipt-id` (STOMP 1.2 §ERROR).
+   */
+  receiptId: string | undefined;
 
   constructor(reason: FrameErrorReason, message: string, details: Readonly<Record<string, unknown>> = {}) {
     super(reason.startsWith('limit-') ? 'LIMIT_EXCEEDED' : 'PROTOCOL_ERROR', message, { permanent: true, details });

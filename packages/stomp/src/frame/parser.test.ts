@@ -272,6 +272,11 @@ describe('FrameParser: limits are checked while parsing', () => {
     const e = parseError('SEND\nh:' + 'v'.repeat(30) + '\n\n' + 'b'.repeat(30) + '\0', '1.2', big);
     expect(e.reason).toBe('limit-frame-size');
   });
+  it('a limit error names the receipt of the offending frame when it was read', () => {
+    expect(parseError('SEND\nreceipt:r9\ncontent-length:101\n\n', '1.2', limits).receiptId).toBe('r9');
+    expect(parseError('SEND\nreceipt:r9\na:1\nb:2\nc:3\n', '1.2', limits).receiptId).toBe('r9');
+    expect(parseError('SEND\nx:a\\tb\n', '1.2', limits).receiptId).toBeUndefined();
+  });
   it('after an error the parser stays stopped and holds nothing', () => {
     const got: StompFrame[] = [];
     const p = new FrameParser((f) => got.push(f), limits, '1.2');

@@ -169,6 +169,7 @@ export class FrameParser {
         }
       }
     } catch (err) {
+      if (err instanceof StompFrameError && this.#state !== 'stopped') err.receiptId = this.#headers.find(([n]) => n === 'receipt')?.[1];
       this.stop();
       throw err;
     }

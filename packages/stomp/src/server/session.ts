@@ -177,7 +177,7 @@ export class StompSession implements SubscriberSession {
     } catch (err) {
       if (err instanceof StompFrameError) {
         this.#hooks.onProtocolError?.(err.reason);
-        this.#fail(err.message, undefined, `STOMP frame error: ${err.reason}`);
+        this.#fail(err.message, err.receiptId, `STOMP frame error: ${err.reason}`);
       } else {
         this.#log.error('stomp session internal error', { error: describeError(err) });
         this.#fail('internal server error');

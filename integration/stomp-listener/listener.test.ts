@@ -1,0 +1,328 @@
+import { FerryError } from '@ferry/core';
+import { Tally, waitFor, delay } from '@ferry/testkit';
+import type { StompListenerConnector } from '../../packages/stomp/src/server/listener-connector.js';
+import { collect, deactivate, gatewayMessage, RawClient, startListener, stompjs } from './helpers.js';
+
+type Started = Awaited<ReturnType<typeof startListener>>;
+const running: Started[] = [];
+async function listener(extra: Record<string, unknown> = {}, withSources = true): Promise<Started> {
+  const l = await startListener(extra, withSources);
+  running.push(l);
+  return l;
+}
+afterEach(async () => {
+  await Promise.all(running.splice(0).map((l) => l.conn.stop()));
+});
+const broker = (l: Started) => (l.conn as unknown as StompListenerConnector).broker;
+
+describe('stomp-listener: versions and header escaping (real clients)', () => {
+  it('STOMP 1.2 (@stomp/stompjs): a header value with ":" and a newline round trips', async () => {
+    const l = await listener();
+    const c = await stompjs(l.port, '1.2');
+    const got = collect();
+    c.client.subscribe('/queue/esc12', got.onMessage);
+    c.client.publish({ destination: '/queue/esc12', body: 'hi', headers: { 'x-note': 'a:b\nc\\d' } });
+    await waitFor(() => got.messages.length === 1, 'MESSAGE');
+    expect(got.messages[0]?.headers['x-note']).toBe('a:b\nc\\d');
+    expect(got.messages[0]?.body).toBe('hi');
+    // and the routed copy carries the decoded value
+    expect(l.deliveries[0]?.message.headers.get('x-note')).toBe('a:b\nc\\d');
+    await deactivate(c);
+  });
+
+  it('STOMP 1.1 (raw bytes): \\c and \\n decode; the MESSAGE is escaped the 1.1 way', async () => {
+    const l = await listener();
+    const raw = await RawClient.open(l.port);
+    raw.write('CONNECT\naccept-version:1.1\nhost:x\n\n\0');
+    raw.write('SUBSCRIBE\nid:s\ndestination:/queue/esc11\n\n\0');
+    raw.write('SEND\ndestination:/queue/esc11\nx-note:a\\cb\\nc\n\nhi\0');
+    await raw.waitFor((t) => t.includes('MESSAGE'), 'MESSAGE');
+    await raw.waitFor((t) => t.endsWith('\0'), 'end of MESSAGE');
+    expect(raw.text).toContain('\nversion:1.1\n');
+    expect(raw.text).toContain('\nx-note:a\\cb\\nc\n');
+    expect(l.deliveries[0]?.message.headers.get('x-note')).toBe('a:b\nc');
+    raw.close();
+  });
+
+  it('STOMP 1.1 (@stomp/stompjs): exchanges messages; note stompjs 1.1 neither escapes nor unescapes', async () => {
+    const l = await listener();
+    const c = await stompjs(l.port, '1.1');
+    const got = collect();
+    c.client.subscribe('/queue/plain11', got.onMessage);
+    c.client.publish({ destination: '/queue/plain11', body: 'hello 1.1', headers: { 'x-plain': 'v' } });
+    await waitFor(() => got.messages.length === 1, 'MESSAGE');
+    expect(got.messages[0]?.headers['x-plain']).toBe('v');
+    // a value with ":" from another protocol is escaped per STOMP 1.1 §Value Encoding; stompjs
+    // 1.1 shows it still escaped (it only unescapes in 1.2) — documented in docs/mapping/stomp.md
+    await l.conn.sink?.write(gatewayMessage('x', [['x-colon', 'a:b']]), { destination: '/queue/plain11' });
+    await waitFor(() => got.messages.length === 2, 'second MESSAGE');
+    expect(got.messages[1]?.headers['x-colon']).toBe('a\\cb');
+    await deactivate(c);
+  });
+
+  it('STOMP 1.0 (raw bytes): no escaping; ":" passes, a newline from another protocol is removed', async () => {
+    const l = await listener();
+    const raw = await RawClient.open(l.port);
+    raw.write('CONNECT\nlogin:\n\n\0');
+    await raw.waitFor((t) => t.startsWith('CONNECTED'), 'CONNECTED');
+    expect(raw.text).not.toContain('version:');
+    raw.write('SUBSCRIBE\ndestination:/queue/esc10\n\n\0');
+    // 1.0 cannot send a newline in a header at all; backslashes are literal
+    raw.write('SEND\ndestination:/queue/esc10\nx-note:a:b\\nc\n\nfrom 1.0\0');
+    await raw.waitFor((t) => t.includes('from 1.0\0'), 'MESSAGE');
+    expect(raw.text).toContain('\nx-note:a:b\\nc\n');
+    expect(l.deliveries[0]?.message.headers.get('x-note')).toBe('a:b\\nc');
+    await l.conn.sink?.write(gatewayMessage('from mqtt', [['x-note', 'a:b\nc'], ['bad:name', 'dropped']]), { destination: '/queue/esc10' });
+    await raw.waitFor((t) => t.includes('from mqtt\0'), 'second MESSAGE');
+    const second = raw.frames().find((f) => f.endsWith('from mqtt')) as string;
+    expect(second).toContain('\nx-note:a:bc\n');
+    expect(second).not.toContain('bad');
+    raw.close();
+  });
+
+  it('STOMP 1.2 (raw bytes): a value from another protocol with : \\n \\r \\ and NUL is escaped exactly', async () => {
+    const l = await listener();
+    const raw = await RawClient.open(l.port);
+    raw.write('CONNECT\r\naccept-version:1.2\r\nhost:x\r\n\r\n\0SUBSCRIBE\r\nid:1\r\ndestination:/topic/esc\r\n\r\n\0');
+    await raw.waitFor((t) => t.startsWith('CONNECTED'), 'CONNECTED');
+    await delay(50);
+    await l.conn.sink?.write(gatewayMessage('b', [['x:k', 'a:b\nc\rd\\e\0f']]), { destination: '/topic/esc' });
+    await raw.waitFor((t) => t.includes('MESSAGE'), 'MESSAGE');
+    expect(raw.text).toContain('\nx\\ck:a\\cb\\nc\\rd\\\\ef\n');
+    raw.close();
+  });
+});
+
+describe('stomp-listener: settlement', () => {
+  it('a SEND with receipt gets its RECEIPT only after the settlement is accepted', async () => {
+    const l = await listener();
+    l.ctl.autoAccept = false;
+    const c = await stompjs(l.port, '1.2');
+    let receipt = false;
+    c.client.watchForReceipt('r-1', () => {
+      receipt = true;
+    });
+    c.client.publish({ destination: '/queue/settle', body: 'held', headers: { receipt: 'r-1' } });
+    await waitFor(() => l.deliveries.length === 1, 'delivery');
+    expect(l.deliveries[0]?.message.guarantee).toBe('at-least-once');
+    expect(l.deliveries[0]?.message.source).toEqual({ connector: 'web', protocol: 'stomp', address: '/queue/settle' });
+    await delay(200);
+    expect(receipt).toBe(false);
+    l.deliveries[0]?.settlement.accept();
+    await waitFor(() => receipt, 'RECEIPT after accept');
+    await deactivate(c);
+  });
+
+  it('a rejected settlement becomes an ERROR with receipt-id and the reason', async () => {
+    const l = await listener();
+    l.ctl.autoAccept = false;
+    const c = await stompjs(l.port, '1.2');
+    c.client.publish({ destination: '/topic/reject', body: 'no', headers: { receipt: 'r-2' } });
+    await waitFor(() => l.deliveries.length === 1, 'delivery');
+    l.deliveries[0]?.settlement.reject(new FerryError('SINK_REJECTED', 'exchange missing', { permanent: true }));
+    await waitFor(() => c.errors.length === 1, 'ERROR');
+    expect(c.errors[0]?.headers['receipt-id']).toBe('r-2');
+    expect(c.errors[0]?.headers['message']).toContain('exchange missing');
+    await waitFor(() => c.closed(), 'connection closed');
+    await deactivate(c);
+  });
+
+  it('a SEND without receipt is at-most-once', async () => {
+    const l = await listener();
+    const c = await stompjs(l.port, '1.2');
+    c.client.publish({ destination: '/topic/amo', body: 'x', headers: { 'content-type': 'text/plain', priority: '4', expires: '99999999999999' } });
+    await waitFor(() => l.deliveries.length === 1, 'delivery');
+    const m = l.deliveries[0]?.message;
+    expect(m?.guarantee).toBe('at-most-once');
+    expect([m?.contentType, m?.priority, m?.expiresAt]).toEqual(['text/plain', 4, 99999999999999]);
+    await deactivate(c);
+  });
+});
+
+describe('stomp-listener: acknowledgements and queues', () => {
+  it('auto, client and client-individual ack modes', async () => {
+    const l = await listener({}, false);
+    const c = await stompjs(l.port, '1.2');
+    const auto = collect();
+    const client = collect();
+    const indiv = collect();
+    c.client.subscribe('/queue/auto', auto.onMessage);
+    c.client.subscribe('/queue/client', client.onMessage, { ack: 'client' });
+    c.client.subscribe('/queue/indiv', indiv.onMessage, { ack: 'client-individual' });
+    await delay(50);
+    for (let i = 0; i < 3; i++) for (const q of ['auto', 'client', 'indiv']) c.client.publish({ destination: `/queue/${q}`, body: `${q}${i}` });
+    await waitFor(() => auto.messages.length === 3 && client.messages.length === 3 && indiv.messages.length === 3, 'all messages');
+    const b = broker(l);
+    expect([b.queueUnacked('/queue/auto'), b.queueUnacked('/queue/client'), b.queueUnacked('/queue/indiv')]).toEqual([0, 3, 3]);
+    client.messages[1]?.ack(); // cumulative: the first two
+    indiv.messages[1]?.ack(); // just the second
+    await waitFor(() => b.queueUnacked('/queue/client') === 1 && b.queueUnacked('/queue/indiv') === 2, 'acks applied');
+    await deactivate(c);
+    // the unacked ones went back to their queues
+    await waitFor(() => b.queueDepth('/queue/client') === 1 && b.queueDepth('/queue/indiv') === 2, 'requeued on disconnect');
+  });
+
+  it('NACK redelivers to another subscriber, marked redelivered', async () => {
+    const l = await listener({}, false);
+    const a = await stompjs(l.port, '1.2');
+    const b = await stompjs(l.port, '1.2');
+    const ga = collect();
+    const gb = collect();
+    a.client.subscribe('/queue/nack', ga.onMessage, { ack: 'client-individual' });
+    b.client.subscribe('/queue/nack', gb.onMessage, { ack: 'client-individual' });
+    await delay(50);
+    await l.conn.sink?.write(gatewayMessage('n1'), { destination: '/queue/nack' });
+    await waitFor(() => ga.messages.length + gb.messages.length === 1, 'first delivery');
+    const [first, other] = ga.messages.length === 1 ? [ga, gb] : [gb, ga];
+    first.messages[0]?.nack();
+    await waitFor(() => other.messages.length === 1, 'redelivery to the other subscriber');
+    expect(other.messages[0]?.body).toBe('n1');
+    expect(other.messages[0]?.headers['redelivered']).toBe('true');
+    other.messages[0]?.ack();
+    await waitFor(() => broker(l).queueUnacked('/queue/nack') === 0, 'acked');
+    await deactivate(a, b);
+  });
+
+  it('a queue holds messages while no one subscribes, then delivers every one (counted)', async () => {
+    const l = await listener({ queueBufferMessages: 100 }, false);
+    const tally = new Tally();
+    for (let i = 0; i < 50; i++) {
+      await l.conn.sink?.write(gatewayMessage(`m${i}`), { destination: '/queue/hold' });
+      tally.sent(`m${i}`);
+    }
+    expect(broker(l).queueDepth('/queue/hold')).toBe(50);
+    const c = await stompjs(l.port, '1.2');
+    const got = collect();
+    c.client.subscribe('/queue/hold', (m) => {
+      tally.received(m.body);
+      got.onMessage(m);
+    });
+    await waitFor(() => tally.complete, 'every held message');
+    console.log(tally.summary('queue hold'));
+    expect(tally.counts).toMatchObject({ sent: 50, received: 50, duplicated: 0, lost: 0, unexpected: 0 });
+    expect(got.messages.map((m) => m.body)).toEqual(Array.from({ length: 50 }, (_, i) => `m${i}`));
+    await deactivate(c);
+  });
+
+  it('over the queue bound, the SEND fails with ERROR and the sink write rejects', async () => {
+    const l = await listener({ queueBufferMessages: 2 }, false);
+    await l.conn.sink?.write(gatewayMessage('1'), { destination: '/queue/bound' });
+    await l.conn.sink?.write(gatewayMessage('2'), { destination: '/queue/bound' });
+    await expect(l.conn.sink?.write(gatewayMessage('3'), { destination: '/queue/bound' })).rejects.toMatchObject({ code: 'LIMIT_EXCEEDED' });
+    const c = await stompjs(l.port, '1.2');
+    c.client.publish({ destination: '/queue/bound', body: '4', headers: { receipt: 'x' } });
+    await waitFor(() => c.errors.length === 1, 'ERROR');
+    expect(c.errors[0]?.headers['receipt-id']).toBe('x');
+    expect(broker(l).queueDepth('/queue/bound')).toBe(2);
+    await deactivate(c);
+  });
+});
+
+describe('stomp-listener: transactions', () => {
+  it('SENDs take effect on COMMIT and are discarded on ABORT', async () => {
+    const l = await listener();
+    const c = await stompjs(l.port, '1.2');
+    const got = collect();
+    c.client.subscribe('/queue/tx', got.onMessage);
+    const t1 = c.client.begin('t1');
+    c.client.publish({ destination: '/queue/tx', body: 'committed', headers: { transaction: t1.id } });
+    const t2 = c.client.begin('t2');
+    c.client.publish({ destination: '/queue/tx', body: 'aborted', headers: { transaction: t2.id } });
+    await delay(100);
+    expect(got.messages).toHaveLength(0);
+    expect(l.deliveries).toHaveLength(0);
+    t2.abort();
+    t1.commit();
+    await waitFor(() => got.messages.length === 1, 'committed message');
+    await delay(100);
+    expect(got.messages.map((m) => m.body)).toEqual(['committed']);
+    expect(l.deliveries.map((d) => d.message.body.toString())).toEqual(['committed']);
+    await deactivate(c);
+  });
+});
+
+describe('stomp-listener: heart-beating, login, limits', () => {
+  it('negotiates heart-beats, sends EOLs, and closes a peer that goes silent', async () => {
+    const l = await listener({ heartBeat: { sendMs: 100, receiveMs: 100 } });
+    const raw = await RawClient.open(l.port);
+    raw.write('CONNECT\naccept-version:1.2\nhost:x\nheart-beat:50,150\n\n\0');
+    await raw.waitFor((t) => t.includes('\0'), 'CONNECTED');
+    expect(raw.text).toContain('\nheart-beat:100,100\n');
+    // server → client every max(100,150) = 150 ms: EOLs arrive
+    await raw.waitFor((t) => /\0\n+$/.test(t) || (t.split('\0')[1] ?? '').includes('\n'), 'heart-beat EOLs');
+    // client → server promised every max(50,100) = 100 ms; send nothing: closed after ~200 ms
+    await waitFor(() => raw.closed, 'dead peer closed', 5000);
+    expect(l.conn.state).toBe('up');
+  });
+
+  it('a client that keeps heart-beating stays connected (stompjs, 1.2)', async () => {
+    const l = await listener({ heartBeat: { sendMs: 100, receiveMs: 100 } });
+    const c = await stompjs(l.port, '1.2', {}, 100);
+    await delay(800);
+    expect(c.closed()).toBe(false);
+    expect(c.errors).toEqual([]);
+    await deactivate(c);
+  });
+
+  it('bad login gets ERROR "authentication failed" and is closed; a good one connects', async () => {
+    const l = await listener({ users: [{ login: 'alice', passcode: 's3cret' }] });
+    const bad = await stompjs(l.port, '1.2', { login: 'alice', passcode: 'nope' });
+    await waitFor(() => bad.errors.length === 1 && bad.closed(), 'ERROR then close');
+    expect(bad.errors[0]?.headers['message']).toBe('authentication failed');
+    const anon = await stompjs(l.port, '1.2');
+    await waitFor(() => anon.errors.length === 1, 'anonymous refused when users are configured');
+    const good = await stompjs(l.port, '1.2', { login: 'alice', passcode: 's3cret' });
+    expect(good.errors).toEqual([]);
+    expect(good.client.connected).toBe(true);
+    await deactivate(bad, anon, good);
+  });
+
+  it('an oversized frame gets ERROR and close, while other sessions keep working', async () => {
+    const l = await listener({ limits: { maxFrameBytes: 1024 } });
+    const other = await stompjs(l.port, '1.2');
+    const got = collect();
+    other.client.subscribe('/topic/ok', got.onMessage);
+    const raw = await RawClient.open(l.port);
+    raw.write('CONNECT\naccept-version:1.2\nhost:x\n\n\0');
+    await raw.waitFor((t) => t.startsWith('CONNECTED'), 'CONNECTED');
+    raw.write(`SEND\ndestination:/topic/ok\ncontent-length:5000\nreceipt:big\n\n${'x'.repeat(5000)}\0`);
+    await waitFor(() => raw.closed, 'oversized sender closed');
+    const err = raw.frames().find((f) => f.startsWith('ERROR')) as string;
+    // the ":" of the message is escaped (STOMP 1.2), and the frame's receipt is named
+    expect(err).toContain('\nmessage:frame SEND\\c content-length 5000 is larger than 1024 bytes\n');
+    expect(err).toContain('\nreceipt-id:big\n');
+    other.client.publish({ destination: '/topic/ok', body: 'still fine' });
+    await waitFor(() => got.messages.length === 1, 'other session still works');
+    expect(got.messages[0]?.body).toBe('still fine');
+    expect(l.deliveries.map((d) => d.message.body.toString())).toEqual(['still fine']);
+    await deactivate(other);
+  });
+});
+
+describe('stomp-listener: lifecycle', () => {
+  it('start and stop are idempotent; closeSources refuses new SENDs with "shutting down"', async () => {
+    const l = await listener();
+    await l.conn.start();
+    const c = await stompjs(l.port, '1.2');
+    await l.conn.closeSources?.();
+    c.client.publish({ destination: '/topic/late', body: 'x', headers: { receipt: 'late' } });
+    await waitFor(() => c.errors.length === 1, 'ERROR');
+    expect(c.errors[0]?.headers['message']).toBe('shutting down');
+    await Promise.all([l.conn.stop(), l.conn.stop()]);
+    expect(l.conn.state).toBe('stopped');
+    await deactivate(c);
+  });
+
+  it('stop keeps unacked queue messages in the buffer', async () => {
+    const l = await listener({}, false);
+    const c = await stompjs(l.port, '1.2');
+    const got = collect();
+    c.client.subscribe('/queue/keep', got.onMessage, { ack: 'client' });
+    await delay(50);
+    await l.conn.sink?.write(gatewayMessage('kept'), { destination: '/queue/keep' });
+    await waitFor(() => got.messages.length === 1, 'delivered, not acked');
+    await l.conn.stop();
+    expect(broker(l).queueDepth('/queue/keep')).toBe(1);
+    await deactivate(c);
+  });
+});
