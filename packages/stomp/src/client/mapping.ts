@@ -176,7 +176,10 @@ export function fromMessageFrame(headers: readonly HeaderEntry[], body: Buffer, 
   const contentType = take('content-type');
   const contentEncoding = take('content-encoding');
   const correlationId = take('correlation-id');
-  const replyTo = take('reply-to');
+  let replyTo = take('reply-to');
+  // RabbitMQ writes an AMQP reply_to that is not a STOMP destination as `/reply-queue/<name>`
+  // (rabbitmq_stomp); the canonical replyTo is the AMQP name, as an amqp091 source gives it.
+  if (ctx.flavor === 'rabbitmq' && replyTo?.startsWith('/reply-queue/') === true) replyTo = replyTo.slice('/reply-queue/'.length);
   const persistent = bool(take('persistent'));
   const redelivered = bool(h.get('redelivered'));
 
