@@ -40,7 +40,12 @@ interface Live {
   readonly session: Session;
   readonly endpoint: Endpoint;
   readonly publisher: Publisher;
+  /** consumers of the open sources */
   consumers: QueueConsumer[];
+  /** consumers cancelled by closeSources: their channels stay open so in-flight messages can settle */
+  readonly retired: QueueConsumer[];
+  /** serializes consumer start-up (openSources and the loop may both ask) */
+  starting: Promise<void>;
 }
 
 let sessionCounter = 0;
@@ -125,8 +130,8 @@ export class Amqp091Connector implements Connector<Amqp091From, Amqp091To> {
       try {
         await this.#startConsumers(live);
       } catch (err) {
-        // the loop reconnects and tries again, with the same one-line log as a failed connect
-        live.session.lose(describeError(err));
+        // the loop reconnects and tries again, with one log line
+        live.session.lose(err instanceof Error ? err.message : String(err));
       }
     }
   }
@@ -136,6 +141,8 @@ export class Amqp091Connector implements Connector<Amqp091From, Amqp091To> {
     const live = this.#live;
     if (live === undefined) return;
     const consumers = live.consumers;
+    live.consumers = [];
+    live.retired.push(...consumers);
     await Promise.all(consumers.map((c) => c.cancel()));
   }
 
@@ -160,6 +167,8 @@ export class Amqp091Connector implements Connector<Amqp091From, Amqp091To> {
           break;
         }
         this.#live = live;
+        // sources opened while this connect was under way were not seen by it: start them now
+        this.#startConsumers(live).catch((err: unknown) => live.session.lose(err instanceof Error ? err.message : String(err)));
         backoff.reset();
         this.#problem = undefined;
         this.#setState('up');
@@ -210,7 +219,7 @@ export class Amqp091Connector implements Connector<Amqp091From, Amqp091To> {
         checkExchange: (name) => session.checkExchange(name, this.#log),
         onLost: (reason) => session.lose(reason),
       });
-      const live: Live = { session, endpoint, publisher, consumers: [] };
+      const live: Live = { session, endpoint, publisher, consumers: [], retired: [], starting: Promise.resolve() };
       await this.#startConsumers(live);
       if (session.ended) throw new FerryError('CONNECT_FAILED', 'connection closed while starting');
       return live;
@@ -220,10 +229,17 @@ export class Amqp091Connector implements Connector<Amqp091From, Amqp091To> {
     }
   }
 
-  /** Declare the route queues and consume every queue of the open sources not consumed yet. */
-  async #startConsumers(live: Live): Promise<void> {
+  /** Declare the route queues and consume every queue of the open sources not consumed yet; one run at a time. */
+  #startConsumers(live: Live): Promise<void> {
+    const run = live.starting.catch(() => undefined).then(() => this.#startConsumersNow(live));
+    live.starting = run;
+    return run;
+  }
+
+  async #startConsumersNow(live: Live): Promise<void> {
     const sources = this.#sources;
     if (sources === undefined) return;
+    if (sources.groups.every((g) => live.consumers.some((c) => c.queue === g.queue))) return;
     const { session } = live;
     if (sources.routeQueues.length > 0) {
       const admin = await session.channel(this.#log);
@@ -248,14 +264,14 @@ export class Amqp091Connector implements Connector<Amqp091From, Amqp091To> {
       try {
         await consumer.start();
       } catch (err) {
-        throw new FerryError('CONNECT_FAILED', `consume queue '${group.queue}': ${describeError(err)}`, { cause: err });
+        throw new FerryError('CONNECT_FAILED', `consume queue '${group.queue}': ${brokerReason(err)}`, { cause: err });
       }
     }
   }
 
   /** Close a session gracefully: consumers first (the broker requeues their unacked), then the rest. */
   async #shutdown(live: Live): Promise<void> {
-    await Promise.all(live.consumers.map((c) => c.close()));
+    await Promise.all([...live.consumers, ...live.retired].map((c) => c.close()));
     await live.publisher.close();
     await live.session.close();
   }

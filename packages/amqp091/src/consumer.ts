@@ -33,11 +33,14 @@ export class QueueConsumer {
   #open = true;
   #closing = false;
   #consumerTag: string | undefined;
+  #cancelled = false;
 
   constructor(ch: Channel, opts: ConsumerOptions) {
     this.#ch = ch;
     this.#opts = opts;
     ch.on('error', (err: Error) => opts.logger.debug('consumer channel error', { queue: opts.queue, error: err.message }));
+    // amqplib re-throws a listener's exception unless 'handler-error' is listened to (lib/safe_emit.js)
+    ch.on('handler-error', (err: Error, event: string) => opts.logger.error('error in a consumer event handler', { event, error: err.message }));
     ch.on('close', () => {
       this.#open = false;
       if (!this.#closing) opts.onLost(`consumer channel of queue '${opts.queue}' closed by the broker`);
@@ -52,10 +55,13 @@ export class QueueConsumer {
     await this.#ch.prefetch(this.#opts.prefetch, false);
     const ok = await this.#ch.consume(this.#opts.queue, (msg) => this.#onMessage(msg), { noAck: false });
     this.#consumerTag = ok.consumerTag;
+    // closeSources came while basic.consume was on its way
+    if (this.#cancelled) await this.cancel();
   }
 
   /** Stop taking deliveries (basic.cancel); unsettled ones can still be settled on the open channel. */
   async cancel(): Promise<void> {
+    this.#cancelled = true;
     const tag = this.#consumerTag;
     this.#consumerTag = undefined;
     if (tag === undefined || !this.#open) return;

@@ -54,6 +54,8 @@ export class Publisher {
     ch.on('return', (msg: Message) => this.#onReturn(msg));
     ch.on('drain', () => this.#onDrain());
     ch.on('error', (err: Error) => opts.logger.debug('publish channel error', { error: err.message }));
+    // amqplib re-throws a listener's exception unless 'handler-error' is listened to (lib/safe_emit.js)
+    ch.on('handler-error', (err: Error, event: string) => opts.logger.error('error in a publisher event handler', { event, error: err.message }));
     ch.on('close', () => this.#onClose());
   }
 

@@ -50,6 +50,7 @@ export class Session {
     const ch = await this.model.createChannel();
     ch.on('error', (err: Error) => logger.debug('channel error', { error: err.message }));
     ch.on('close', () => undefined);
+    ch.on('handler-error', (err: Error, event: string) => logger.error('error in a channel event handler', { event, error: err.message }));
     return ch;
   }
 
