@@ -50,6 +50,9 @@ interface Live {
 
 let sessionCounter = 0;
 
+/** how long a session must last for its loss to restart the backoff from the first delay */
+const STABLE_MS = 10_000;
+
 /**
  * A client of an AMQP 0-9-1 broker. A reconnect loop (core Backoff, full jitter) owns the
  * connection: on every connect it declares the topology, opens the publish channel and, when
@@ -169,7 +172,7 @@ export class Amqp091Connector implements Connector<Amqp091From, Amqp091To> {
         this.#live = live;
         // sources opened while this connect was under way were not seen by it: start them now
         this.#startConsumers(live).catch((err: unknown) => live.session.lose(err instanceof Error ? err.message : String(err)));
-        backoff.reset();
+        const upAt = Date.now();
         this.#problem = undefined;
         this.#setState('up');
         this.#log.info(this.#everUp ? 'reconnected' : 'connected', { url: live.endpoint.display });
@@ -181,6 +184,9 @@ export class Amqp091Connector implements Connector<Amqp091From, Amqp091To> {
           break;
         }
         this.#setState('down');
+        // a session that held for a while starts the backoff over; one that fails right after
+        // connecting (a consumer refused, a flapping broker) keeps growing the delay
+        if (Date.now() - upAt >= STABLE_MS) backoff.reset();
         this.#ctx.metrics.inc('connector_reconnects_total', { connector: this.name });
         this.#log.warn(`connection lost: ${reason}; reconnecting`, { url: live.endpoint.display });
         this.#problem = reason;
