@@ -1,0 +1,134 @@
+/**
+ * Reconnect in the middle of a stream, through a TCP proxy the test cuts: writes waiting for a
+ * RECEIPT fail transiently at once, the connector reconnects and subscribes again, and with the
+ * test retrying failed writes (as a route's retry policy does) nothing is lost end to end.
+ */
+import { jest } from '@jest/globals';
+import { FerryError, createMessage, type GatewayMessage, type InboundDelivery } from '@ferry/core';
+import { brokerPorts, createVhost, deleteVhost, queueInfo, Tally, waitFor } from '@ferry/testkit';
+import { Proxy, buildConnector, parseFrom, parseTo, plainAmqp, rabbitOptions, uniq, type Built, type Plain, type TestConnector } from './helpers.js';
+import type { StompTo } from '../../packages/stomp/src/client/options.js';
+
+jest.setTimeout(60_000);
+
+let vhost: string;
+let plain: Plain;
+const started: Built[] = [];
+const proxies: Proxy[] = [];
+
+beforeAll(async () => {
+  vhost = await createVhost('stomp-reconnect');
+  plain = await plainAmqp(vhost);
+});
+
+afterAll(async () => {
+  while (started.length > 0) await started.pop()!.connector.stop();
+  while (proxies.length > 0) await proxies.pop()!.close();
+  await plain?.close();
+  await deleteVhost(vhost);
+});
+
+async function throughProxy(): Promise<{ b: Built; proxy: Proxy }> {
+  const proxy = await Proxy.start(brokerPorts().rabbitStomp);
+  proxies.push(proxy);
+  const b = buildConnector(rabbitOptions(vhost, proxy.port));
+  started.push(b);
+  await b.connector.start();
+  expect(b.connector.state).toBe('up');
+  return { b, proxy };
+}
+
+/** What a route's retry policy does: retry transient failures, give up on permanent ones. */
+async function writeWithRetry(c: TestConnector, m: GatewayMessage, to: StompTo, failures: Map<string, number>): Promise<void> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      await c.sink.write(m, to);
+      return;
+    } catch (err) {
+      if (!(err instanceof FerryError) || err.permanent || attempt > 500) throw err;
+      failures.set(err.code, (failures.get(err.code) ?? 0) + 1);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  }
+}
+
+test('sink: 1,000 SENDs with the connection cut twice mid-stream; retried writes lose nothing', async () => {
+  const q = uniq('rc-sink');
+  await plain.ch.assertQueue(q, { durable: false });
+  const tally = new Tally();
+  await plain.ch.consume(q, (m) => m && tally.received(m.content.toString()), { noAck: true });
+  const { b, proxy } = await throughProxy();
+  const to = parseTo({ destination: `/amq/queue/${q}` });
+  const failures = new Map<string, number>();
+  const N = 1000;
+  let next = 0;
+  let done = 0;
+  const worker = async (): Promise<void> => {
+    while (next < N) {
+      const id = `s-${next++}`;
+      tally.sent(id);
+      await writeWithRetry(b.connector, createMessage({ body: Buffer.from(id), source: { connector: 't', protocol: 'mqtt', address: 'x' } }), to, failures);
+      done++;
+      if (done === 300 || done === 700) proxy.cut();
+    }
+  };
+  await Promise.all(Array.from({ length: 50 }, worker));
+  await waitFor(() => tally.complete, 'every message in the queue', 20_000);
+  console.log(tally.summary('stomp sink across 2 cuts'), Object.fromEntries(failures));
+  expect(tally.counts).toMatchObject({ sent: N, lost: 0, unexpected: 0 });
+  expect(proxy.connections).toBeGreaterThanOrEqual(3);
+  // the cuts really hit writes in flight, which failed (SINK_CLOSED / NOT_CONNECTED) and were retried
+  expect((failures.get('SINK_CLOSED') ?? 0) + (failures.get('NOT_CONNECTED') ?? 0)).toBeGreaterThan(0);
+  expect(b.metrics.count('connector_reconnects_total')).toBeGreaterThanOrEqual(2);
+});
+
+test('end to end: RabbitMQ queue → stomp source → stomp sink → RabbitMQ queue, both connections cut mid-stream, 1,000 messages, 0 lost', async () => {
+  const qa = uniq('rc-in');
+  const qb = uniq('rc-out');
+  await plain.ch.assertQueue(qa, { durable: false });
+  await plain.ch.assertQueue(qb, { durable: false });
+  const tally = new Tally();
+  await plain.ch.consume(qb, (m) => m && tally.received(m.content.toString()), { noAck: true });
+
+  const src = await throughProxy();
+  const dst = await throughProxy();
+  const to = parseTo({ destination: `/amq/queue/${qb}` });
+  const failures = new Map<string, number>();
+  let delivered = 0;
+  let cuts = 0;
+  const deliver = (d: InboundDelivery): void => {
+    delivered++;
+    // cut the source's connection and, a little later, the sink's, while messages are in flight
+    if (delivered === 250 || delivered === 650) {
+      src.proxy.cut();
+      cuts++;
+    }
+    if (delivered === 400 || delivered === 800) {
+      dst.proxy.cut();
+      cuts++;
+    }
+    writeWithRetry(dst.b.connector, d.message, to, failures).then(
+      () => d.settlement.accept(),
+      (err: unknown) => d.settlement.fail(err instanceof FerryError ? err : new FerryError('INTERNAL', String(err))),
+    );
+  };
+  await src.b.connector.openSources!([{ route: 'e2e', from: parseFrom({ destination: `/amq/queue/${qa}` }) }], deliver);
+
+  const N = 1000;
+  for (let i = 0; i < N; i++) {
+    const id = `e-${i}`;
+    tally.sent(id);
+    plain.ch.sendToQueue(qa, Buffer.from(id), { messageId: id });
+  }
+  await waitFor(() => tally.complete, 'every message at the far queue', 40_000);
+  // every input message was finally ACKed on the source side: the input queue drains
+  await waitFor(async () => (await plain.ch.checkQueue(qa)).messageCount === 0, 'input queue has nothing ready', 20_000);
+  await waitFor(async () => (await queueInfo(vhost, qa))?.messages === 0, 'input queue empty (nothing unacked)', 20_000, 200);
+  console.log(tally.summary('stomp e2e across 4 cuts'), { delivered, cuts, failures: Object.fromEntries(failures) });
+  expect(cuts).toBe(4);
+  expect(tally.counts).toMatchObject({ sent: N, lost: 0, unexpected: 0 });
+  expect(src.b.metrics.count('connector_reconnects_total')).toBeGreaterThanOrEqual(2);
+  expect(dst.b.metrics.count('connector_reconnects_total')).toBeGreaterThanOrEqual(2);
+  // resubscribed after each cut
+  expect(src.b.logger.lines.filter((l) => /subscribed to \/amq\/queue/.test(l.message)).length).toBeGreaterThanOrEqual(3);
+});
