@@ -1,0 +1,121 @@
+/**
+ * The `ferry` command as users run it: the built CLI in a child process, its output and exit
+ * codes. (npm test builds first; run `npx tsc -b` before running this file alone.)
+ */
+import { execFile } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { dirname, join, relative } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+
+const run = promisify(execFile);
+const here = dirname(fileURLToPath(import.meta.url));
+const root = join(here, '../../..');
+const cli = join(here, '../dist/cli.js');
+const broken = join(here, '../test/fixtures/broken');
+
+async function ferry(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  try {
+    const { stdout, stderr } = await run(process.execPath, [cli, ...args], { cwd: root });
+    return { code: 0, stdout, stderr };
+  } catch (err) {
+    const e = err as { code: number; stdout: string; stderr: string };
+    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
+  }
+}
+
+beforeAll(() => {
+  if (!existsSync(cli)) throw new Error(`${cli} is missing: build first with "npx tsc -b" (npm test does)`);
+});
+
+describe('ferry validate', () => {
+  const files = readdirSync(broken).filter((f) => f.endsWith('.yaml'));
+
+  it('has broken fixtures to check', () => {
+    expect(files.length).toBeGreaterThanOrEqual(6);
+  });
+
+  it.each(files)('%s: every error with file:line:column and field path, exit code 1', async (file) => {
+    const path = relative(root, join(broken, file));
+    const expected = readFileSync(join(broken, file.replace(/\.yaml$/, '.expected')), 'utf8');
+    const out = await ferry('validate', path);
+    expect(out.stdout).toBe(expected);
+    expect(out.code).toBe(1);
+  });
+
+  it('reports all errors of several files at once and fails if any file fails', async () => {
+    const out = await ferry('validate', 'config/gateway.yaml', relative(root, join(broken, 'placeholders.yaml')));
+    expect(out.stdout).toContain('config/gateway.yaml: ok (3 connectors, 1 route)');
+    expect(out.stdout).toContain('placeholders.yaml:7:63 routes[0].to.routingKey: placeholder {3} but the source pattern "a/+/b" has 1 wildcard');
+    expect(out.code).toBe(1);
+  });
+
+  it('accepts the shipped route files', async () => {
+    const out = await ferry('validate', 'config/gateway.yaml', 'config/examples/compose.yaml');
+    expect(out.code).toBe(0);
+    expect(out.stdout).toBe('config/gateway.yaml: ok (3 connectors, 1 route)\nconfig/examples/compose.yaml: ok (5 connectors, 4 routes)\n');
+  });
+
+  it('says so when a file cannot be read', async () => {
+    const out = await ferry('validate', 'no/such/file.yaml');
+    expect(out.code).toBe(1);
+    expect(out.stdout).toBe('no/such/file.yaml: cannot read the route file: no such file (ENOENT)\nno/such/file.yaml: 1 error\n');
+  });
+});
+
+describe('ferry explain', () => {
+  it('shows each matching route and every destination without a broker', async () => {
+    const out = await ferry('explain', '-c', 'config/gateway.yaml', '--from', 'devices', '--address', 'sensors/kitchen/temperature', '--header', 'unit=celsius');
+    expect(out.code).toBe(0);
+    expect(out.stdout).toBe(
+      [
+        'message on devices: sensors/kitchen/temperature',
+        '  headers: unit=celsius',
+        '',
+        'route temperatures  pattern "sensors/+/temperature"  {1}=kitchen',
+        '  -> devices  topic=ferry/kitchen/temperature qos=1',
+        '       headers: unit=celsius x-room=kitchen',
+        '  -> web  destination=/topic/temperature.kitchen',
+        '       headers: unit=celsius x-room=kitchen',
+        '  -> apps  address=temperature.kitchen',
+        '       headers: unit=celsius x-room=kitchen',
+        '',
+      ].join('\n'),
+    );
+  });
+
+  it('says when no route matches', async () => {
+    const out = await ferry('explain', '-c', 'config/gateway.yaml', '--from', 'devices', '--address', 'other/topic');
+    expect(out.code).toBe(0);
+    expect(out.stdout).toContain('no route matches');
+  });
+
+  it('shows a destination whose template cannot be filled', async () => {
+    const out = await ferry('explain', '-c', 'config/examples/compose.yaml', '--from', 'rabbit', '--address', 'whatever');
+    expect(out.code).toBe(0);
+    expect(out.stdout).toContain('route commands');
+    expect(out.stdout).toMatch(/-> devices {2}FAILS \(TEMPLATE_MISSING_VALUE\): .*device/);
+  });
+
+  it('refuses an unknown connector', async () => {
+    const out = await ferry('explain', '-c', 'config/gateway.yaml', '--from', 'nope', '--address', 'a');
+    expect(out.code).toBe(2);
+    expect(out.stderr).toContain('no connector named "nope"');
+  });
+});
+
+describe('ferry schema', () => {
+  it('prints the JSON Schema that config/schema.json holds (regenerate with npm run schema)', async () => {
+    const out = await ferry('schema');
+    expect(out.code).toBe(0);
+    expect(JSON.parse(out.stdout)).toEqual(JSON.parse(readFileSync(join(root, 'config/schema.json'), 'utf8')));
+  });
+});
+
+describe('ferry --help', () => {
+  it.each(['start', 'validate', 'explain', 'schema'])('%s has help', async (cmd) => {
+    const out = await ferry(cmd, '--help');
+    expect(out.code).toBe(0);
+    expect(out.stdout).toContain(`Usage: ferry ${cmd}`);
+  });
+});
