@@ -1,0 +1,83 @@
+import { createMessage, TypedNumber, type HeaderValue } from '@ferry/core';
+import { messageToBroker, sendToMessage } from './mapping.js';
+
+describe('stomp-listener mapping', () => {
+  it('SEND headers → canonical fields; the first of a repeated header wins; protocol headers stay out', () => {
+    const m = sendToMessage(
+      {
+        destination: '/queue/a',
+        headers: [
+          ['content-type', 'application/json'],
+          ['message-id', 'm-1'],
+          ['correlation-id', 'c-1'],
+          ['reply-to', '/queue/replies'],
+          ['expires', '1900000000000'],
+          ['priority', '7'],
+          ['persistent', 'true'],
+          ['x-a', 'first'],
+          ['x-a', 'second'],
+          ['x-b', 'a:b\nc'],
+        ],
+        body: Buffer.from([0, 1]),
+        confirmed: true,
+        sessionId: 's',
+        login: 'alice',
+        version: '1.2',
+      },
+      'web',
+    );
+    expect(m).toMatchObject({
+      contentType: 'application/json',
+      messageId: 'm-1',
+      correlationId: 'c-1',
+      replyTo: '/queue/replies',
+      expiresAt: 1900000000000,
+      priority: 7,
+      userId: 'alice',
+      guarantee: 'at-least-once',
+      source: { connector: 'web', protocol: 'stomp', address: '/queue/a' },
+      meta: { stomp: { version: '1.2', session: 's', persistent: true } },
+    });
+    expect([...m.headers]).toEqual([
+      ['x-a', 'first'],
+      ['x-b', 'a:b\nc'],
+    ]);
+    expect(m.body.equals(Buffer.from([0, 1]))).toBe(true);
+  });
+
+  it('no receipt is at-most-once; odd priority and expires are not guessed', () => {
+    const m = sendToMessage({ destination: '/topic/t', headers: [['priority', 'high'], ['expires', '0']], body: Buffer.alloc(0), confirmed: false, sessionId: 's', login: undefined, version: '1.0' }, 'web');
+    expect(m.guarantee).toBe('at-most-once');
+    expect(m.priority).toBeUndefined();
+    expect(m.expiresAt).toBeUndefined();
+    expect(m.headers.get('priority')).toBe('high');
+  });
+
+  it('canonical message → MESSAGE headers, typed values as strings, mapped names not written twice', () => {
+    const msg = createMessage({
+      body: Buffer.from('x'),
+      headers: new Map<string, HeaderValue>([
+        ['n', new TypedNumber('ubyte', 7)],
+        ['bin', Buffer.from([1, 2, 3])],
+        ['content-type', 'ignored/duplicate'],
+      ]),
+      contentType: 'text/plain',
+      messageId: 'id-9',
+      correlationId: Buffer.from([255]),
+      priority: 12,
+      expiresAt: 5,
+      source: { connector: 'mq', protocol: 'mqtt', address: 'a/b' },
+    });
+    const b = messageToBroker(msg, '/topic/x');
+    expect(b.headers).toEqual([
+      ['content-type', 'text/plain'],
+      ['ferry-message-id', 'id-9'],
+      ['correlation-id', '/w=='],
+      ['expires', '5'],
+      ['priority', '9'],
+      ['n', '7'],
+      ['bin', 'AQID'],
+    ]);
+    expect(b.expiresAt).toBe(5);
+  });
+});
