@@ -44,3 +44,55 @@ export class Deliveries {
     this.list.push(d);
   };
 }
+
+import { createServer, connect as tcpConnect, type Server, type Socket } from 'node:net';
+
+/** A TCP proxy the test can cut, to drop a connector's connection from outside. */
+export class CuttableProxy {
+  #server: Server | undefined;
+  readonly #pairs = new Set<[Socket, Socket]>();
+  port = 0;
+
+  constructor(readonly targetPort: number) {}
+
+  async start(port: number): Promise<void> {
+    this.port = port;
+    this.#server = createServer((client) => {
+      const upstream = tcpConnect(this.targetPort, '127.0.0.1');
+      client.setNoDelay(true);
+      upstream.setNoDelay(true);
+      const pair: [Socket, Socket] = [client, upstream];
+      this.#pairs.add(pair);
+      const close = (): void => {
+        this.#pairs.delete(pair);
+        client.destroy();
+        upstream.destroy();
+      };
+      client.on('error', close);
+      upstream.on('error', close);
+      client.on('close', close);
+      upstream.on('close', close);
+      client.pipe(upstream);
+      upstream.pipe(client);
+    });
+    await new Promise<void>((r) => this.#server!.listen(port, '127.0.0.1', () => r()));
+  }
+
+  get connections(): number {
+    return this.#pairs.size;
+  }
+
+  /** Drop every connection through the proxy (the listener stays up, so clients can reconnect). */
+  cut(): void {
+    for (const [a, b] of this.#pairs) {
+      a.destroy();
+      b.destroy();
+    }
+    this.#pairs.clear();
+  }
+
+  async stop(): Promise<void> {
+    this.cut();
+    await new Promise<void>((r) => (this.#server === undefined ? r() : this.#server.close(() => r())));
+  }
+}

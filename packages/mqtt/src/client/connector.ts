@@ -239,7 +239,10 @@ export class MqttClientConnector implements Connector<MqttFrom, MqttTo> {
       if (this.#state === 'stopping' || this.#state === 'stopped') return;
       this.#ctx.metrics.inc('connector_reconnects_total', { connector: this.name });
       this.#state = 'connecting';
-      client.reconnect();
+      // reconnect() without stores replaces them with empty ones, losing the QoS 1/2 publishes
+      // awaiting PUBACK (their callbacks would never fire); hand the same stores back so they
+      // are resent on the new connection (§4.4)
+      client.reconnect({ incomingStore: client.incomingStore, outgoingStore: client.outgoingStore });
     }, delay);
   }
 
