@@ -124,6 +124,27 @@ describe('mqtt client connector against Mosquitto', () => {
     got[1]!.settlement.accept();
   });
 
+  it('source: a release waits for the other pending settlements before reconnecting', async () => {
+    const p = prefix('release2');
+    const c = connector({ url: mosquitto, protocolVersion: 5 });
+    await c.start();
+    const got: InboundDelivery[] = [];
+    await c.openSources([{ route: 'r', from: { topic: `${p}/#`, qos: 1 } }], (d) => got.push(d));
+    const pub = await client(mosquitto, { protocolVersion: 5 });
+    await pub.publishAsync(`${p}/t`, 'released', { qos: 1 });
+    await pub.publishAsync(`${p}/t`, 'accepted-later', { qos: 1 });
+    await waitFor(() => got.length === 2, 'two deliveries');
+    got[0]!.settlement.release(new FerryError('NOT_CONNECTED', 'sink down'));
+    await delay(300);
+    // still connected: the second message's settlement is pending
+    expect(got).toHaveLength(2);
+    got[1]!.settlement.accept();
+    await waitFor(() => got.length === 3, 'redelivery of the released message', 10_000);
+    await delay(300);
+    expect(got.map((d) => d.message.body.toString())).toEqual(['released', 'accepted-later', 'released']);
+    got[2]!.settlement.accept();
+  });
+
   it('sink (MQTT 5): resolves on PUBACK; properties reach a separate subscriber', async () => {
     const p = prefix('sink5');
     const sub = await client(mosquitto, { protocolVersion: 5 });

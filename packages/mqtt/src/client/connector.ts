@@ -330,7 +330,13 @@ export class MqttClientConnector implements Connector<MqttFrom, MqttTo> {
     else this.#pending.set(h.stream, left);
     const m = this.#ctx.metrics;
     const current = this.#client?.stream === h.stream && this.#client?.connected === true;
-    if (outcome.kind === 'accept' || outcome.kind === 'reject') {
+    if (outcome.kind === 'release') {
+      m.inc('messages_released_total', { connector: this.name, reason: outcome.reason.code });
+      // release: the broker resends an unacknowledged PUBLISH only on a new connection (MQTT 5
+      // §4.4), so once this connection has nothing else pending, reconnect. The persistent
+      // session (clean: false) keeps the message meanwhile.
+      if (current) this.#releaseReconnect = true;
+    } else {
       if (outcome.kind === 'accept') m.inc('messages_accepted_total', { connector: this.name });
       else {
         m.inc('messages_rejected_total', { connector: this.name, reason: outcome.reason.code });
@@ -338,22 +344,16 @@ export class MqttClientConnector implements Connector<MqttFrom, MqttTo> {
       }
       // The ack goes on the connection the PUBLISH came on; after a reconnect the broker
       // resends the message (§4.4) and that copy is settled instead.
-      if (!current || id === undefined) return;
-      const puback =
-        outcome.kind === 'reject' && this.#version === 5
-          ? // MQTT 5 §3.4.2.1: a failure reason code; the broker does not resend. 3.1.1 has no
-            // negative ack: a rejection is permanent, so a plain PUBACK stops the resending.
-            { cmd: 'puback' as const, messageId: id, reasonCode: PUBACK_UNSPECIFIED_ERROR }
-          : { cmd: 'puback' as const, messageId: id };
-      mqttPacket.writeToStream(puback, h.stream, { protocolVersion: this.#version });
-      return;
+      if (current && id !== undefined) {
+        const puback =
+          outcome.kind === 'reject' && this.#version === 5
+            ? // MQTT 5 §3.4.2.1: a failure reason code; the broker does not resend. 3.1.1 has no
+              // negative ack: a rejection is permanent, so a plain PUBACK stops the resending.
+              { cmd: 'puback' as const, messageId: id, reasonCode: PUBACK_UNSPECIFIED_ERROR }
+            : { cmd: 'puback' as const, messageId: id };
+        mqttPacket.writeToStream(puback, h.stream, { protocolVersion: this.#version });
+      }
     }
-    m.inc('messages_released_total', { connector: this.name, reason: outcome.reason.code });
-    // release: the broker resends an unacknowledged PUBLISH only on a new connection (MQTT 5
-    // §4.4), so once this connection has nothing else pending, reconnect. The persistent
-    // session (clean: false) keeps the message meanwhile.
-    if (!current) return;
-    this.#releaseReconnect = true;
     this.#maybeReconnectForRelease(h.stream);
   }
 
@@ -363,8 +363,10 @@ export class MqttClientConnector implements Connector<MqttFrom, MqttTo> {
     if ((this.#pending.get(stream) ?? 0) > 0) return;
     this.#releaseReconnect = false;
     this.#log.info('reconnecting so the broker redelivers released messages');
-    // end the stream; #onClose schedules the reconnection
-    stream.destroy();
+    // end() rather than destroy(): the PUBACKs just written must reach the broker first, or it
+    // would redeliver accepted messages too. #onClose schedules the reconnection.
+    stream.end();
+    setTimeout(() => stream.destroy(), 2000).unref();
   }
 
   async #write(message: GatewayMessage, to: MqttTo): Promise<void> {
