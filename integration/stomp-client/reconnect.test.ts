@@ -96,17 +96,31 @@ test('end to end: RabbitMQ queue → stomp source → stomp sink → RabbitMQ qu
   const failures = new Map<string, number>();
   let delivered = 0;
   let cuts = 0;
+  // Cut each connection twice: once early, and again only after it reconnected and delivered or
+  // wrote some more (a cut while it is still down would hit nothing).
+  const plan = (p: Proxy, firstAt: number) => {
+    let done = 0;
+    let connAtCut = 0;
+    let since = 0;
+    return (): void => {
+      if (done === 0 && delivered >= firstAt) {
+        connAtCut = p.connections;
+        p.cut();
+        done++;
+        cuts++;
+      } else if (done === 1 && p.connections > connAtCut && p.open > 0 && ++since >= 100) {
+        p.cut();
+        done++;
+        cuts++;
+      }
+    };
+  };
+  const cutSource = plan(src.proxy, 250);
+  const cutSink = plan(dst.proxy, 400);
   const deliver = (d: InboundDelivery): void => {
     delivered++;
-    // cut the source's connection and, a little later, the sink's, while messages are in flight
-    if (delivered === 250 || delivered === 650) {
-      src.proxy.cut();
-      cuts++;
-    }
-    if (delivered === 400 || delivered === 800) {
-      dst.proxy.cut();
-      cuts++;
-    }
+    cutSource();
+    cutSink();
     writeWithRetry(dst.b.connector, d.message, to, failures).then(
       () => d.settlement.accept(),
       (err: unknown) => d.settlement.fail(err instanceof FerryError ? err : new FerryError('INTERNAL', String(err))),

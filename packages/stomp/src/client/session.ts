@@ -69,6 +69,8 @@ export class StompSession {
   /** the error pending receipts fail with when the connection goes */
   #failure: FerryError | undefined;
   #connectTimer: NodeJS.Timeout | undefined;
+  /** terminate() was called: the socket is going; frames still buffered are not delivered */
+  #terminating = false;
   readonly #closed: Promise<void>;
   #markClosed: () => void = () => undefined;
 
@@ -128,7 +130,7 @@ export class StompSession {
 
   /** CONNECTED was received and the connection has not closed since */
   get isOpen(): boolean {
-    return this.#phase === 'open';
+    return this.#phase === 'open' && !this.#terminating;
   }
 
   get pendingCount(): number {
@@ -166,19 +168,19 @@ export class StompSession {
   }
 
   unsubscribe(id: string): void {
-    if (this.#phase !== 'open') return;
+    if (!this.isOpen) return;
     this.#client.unsubscribe(id);
   }
 
   /** ACK (STOMP 1.2: `id` = the MESSAGE's `ack` header). False when the connection is gone. */
   ack(ackId: string, subscription: string): boolean {
-    if (this.#phase !== 'open') return false;
+    if (!this.isOpen) return false;
     this.#client.ack(ackId, subscription);
     return true;
   }
 
   nack(ackId: string, subscription: string, headers: StompHeaders = {}): boolean {
-    if (this.#phase !== 'open') return false;
+    if (!this.isOpen) return false;
     this.#client.nack(ackId, subscription, headers);
     return true;
   }
@@ -188,6 +190,7 @@ export class StompSession {
     this.#reason ??= reason;
     if (failure !== undefined) this.#failure ??= failure;
     if (this.#phase === 'closed') return;
+    this.#terminating = true;
     if (this.#socket !== undefined) this.#socket.destroy();
     else void this.#client.deactivate({ force: true });
   }
@@ -211,7 +214,7 @@ export class StompSession {
   }
 
   #withReceipt(kind: Pending['kind'], destination: string, timeoutMs: number, transmit: (receipt: string) => void): Promise<void> {
-    if (this.#phase !== 'open') {
+    if (!this.isOpen) {
       return Promise.reject(new FerryError('NOT_CONNECTED', `not connected to the STOMP broker (${kind} to ${destination})`));
     }
     const receipt = `ferry-${this.#cfg.id}-${++this.#seq}`;
@@ -254,7 +257,7 @@ export class StompSession {
 
   #onMessage(m: IMessage): void {
     const raw = this.#frames.shift();
-    if (this.#phase !== 'open') return;
+    if (!this.isOpen) return;
     if (raw === undefined || raw.body.length !== m.binaryBody.length || !sameAck(raw, m.headers.ack)) {
       // Cannot happen while both parsers read the same bytes; if it does, nothing can be trusted.
       this.terminate('internal: the MESSAGE read by stompjs does not match the one read by the tee parser');
