@@ -352,4 +352,63 @@ describe('mqtt-listener: the embedded broker', () => {
     // one copy despite two matching filters (§3.3.4), and '#' does not match '$internal/x' (§4.7.2)
     expect(got.map((g) => g.topic)).toEqual([`${p}/k1/temp`]);
   });
+
+  it('maxClients: one more connection is refused with CONNACK 0x03 / 0x97', async () => {
+    await start({ maxClients: 1 });
+    await connect({ protocolVersion: 4 });
+    const codeOf = async (v: 4 | 5): Promise<number | undefined> => {
+      try {
+        clients.push(await device(url, { protocolVersion: v }));
+        return 0;
+      } catch (err) {
+        return (err as { code?: number }).code;
+      }
+    };
+    expect(await codeOf(4)).toBe(0x03);
+    expect(await codeOf(5)).toBe(0x97);
+  });
+
+  it('unsubscribe (3.1.1 and 5) stops delivery; UNSUBACK 0x11 for an unknown filter', async () => {
+    await start();
+    const p = prefix('unsub');
+    const s4 = await connect({ protocolVersion: 4 });
+    const s5 = await connect({ protocolVersion: 5 });
+    await s4.subscribeAsync(`${p}/#`);
+    await s5.subscribeAsync(`${p}/#`);
+    await s4.unsubscribeAsync(`${p}/#`);
+    const ack = await s5.unsubscribeAsync([`${p}/#`, `${p}/never`]);
+    expect((ack as { reasonCode?: number; granted?: number[] } | undefined)?.granted ?? []).toEqual([0x00, 0x11]);
+    const got = [...collect(s4), ...collect(s5)];
+    const dev = await connect({ protocolVersion: 4 });
+    await dev.publishAsync(`${p}/x`, 'nobody', { qos: 1 });
+    await delay(150);
+    expect(got).toHaveLength(0);
+  });
+
+  it('respects an MQTT 5 subscriber’s Maximum Packet Size (§3.1.2.11.4): too-large messages are dropped and counted', async () => {
+    await start();
+    const p = prefix('clientmax');
+    const small = await connect({ protocolVersion: 5, properties: { maximumPacketSize: 200 } });
+    await small.subscribeAsync(`${p}/#`, { qos: 1 });
+    const got = collect(small);
+    const dev = await connect({ protocolVersion: 4 });
+    await dev.publishAsync(`${p}/big`, Buffer.alloc(500), { qos: 1 });
+    await dev.publishAsync(`${p}/small`, 'tiny', { qos: 1 });
+    await waitFor(() => got.length === 1, 'small message');
+    expect(got[0]!.topic).toBe(`${p}/small`);
+    expect(metrics.get('messages_dropped_total', { connector: 'devices', reason: 'too-large-for-client' })).toBe(1);
+  });
+
+  it('start and stop are idempotent; stop sends MQTT 5 clients DISCONNECT 0x8B', async () => {
+    await start();
+    await listener.start();
+    expect(listener.state).toBe('up');
+    const c = await connect({ protocolVersion: 5 });
+    let reason: number | undefined;
+    c.on('disconnect', (pkt) => (reason = pkt.reasonCode));
+    await Promise.all([listener.stop(), listener.stop()]);
+    expect(listener.state).toBe('stopped');
+    await waitFor(() => reason !== undefined, 'DISCONNECT');
+    expect(reason).toBe(0x8b);
+  });
 });

@@ -131,7 +131,14 @@ export class Connection implements Outlet {
   #onData(chunk: Buffer): void {
     if (this.#state === 'closed' || this.#dead) return;
     const r = this.#guard.push(chunk);
-    if (r.bytes.length > 0) this.#parser.parse(r.bytes);
+    try {
+      if (r.bytes.length > 0) this.#parser.parse(r.bytes);
+    } catch (err) {
+      // a bug in a packet handler must cost this connection, never the process
+      this.#core.logger.error('MQTT listener failed handling a packet', { clientId: this.clientId, error: err instanceof Error ? (err.stack ?? err.message) : String(err) });
+      this.#protocolError('internal-error', String(err), RC.implementationSpecific);
+      return;
+    }
     if (r.kind === 'oversize') {
       // MQTT 5 §3.1.2.11.4 / §4.13: a packet above the Maximum Packet Size is a protocol error,
       // answered with DISCONNECT 0x95; 3.1.1 has no code, the connection is closed
