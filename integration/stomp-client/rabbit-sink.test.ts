@@ -226,6 +226,19 @@ test('the connection lost with RECEIPTs pending: those writes fail at once, tran
   await waitFor(() => b.connector.state === 'up', 'reconnected');
 });
 
+test('heart-beats: a silent broker is detected, the connection dropped and re-made', async () => {
+  const proxy = await Proxy.start(brokerPorts().rabbitStomp);
+  proxies.push(proxy);
+  const b = await startWith({ ...rabbitOptions(vhost, proxy.port), heartBeat: { outgoingMs: 200, incomingMs: 200 } });
+  expect(b.connector.state).toBe('up');
+  proxy.hold(); // no byte from the broker any more: no heart-beats either
+  await waitFor(() => b.logger.lines.some((l) => l.level === 'warn' && /no heart-beat from the broker/.test(l.message)), 'heart-beat loss detected', 10_000);
+  expect(b.connector.state).not.toBe('up');
+  proxy.release();
+  await waitFor(() => b.connector.state === 'up', 'reconnected', 10_000);
+  expect(proxy.connections).toBeGreaterThanOrEqual(2);
+});
+
 test('not connected → NOT_CONNECTED (transient); start() resolves with the connector down', async () => {
   const closed = await Proxy.start(1); // a port where nothing answers behind the proxy
   proxies.push(closed);

@@ -224,3 +224,15 @@ test('closeSources: UNSUBSCRIBE once in-flight deliveries settled; nothing new i
   }, 'no consumer left; cs-2 ready in the queue, cs-1 acked', 10_000, 100);
   expect(b.logger.lines.some((l) => /unsubscribed from/.test(l.message))).toBe(true);
 });
+
+test('a MESSAGE over maxFrameBytes is a protocol error: the connection drops, the message stays in the queue', async () => {
+  const q = await queue();
+  const got: InboundDelivery[] = [];
+  const b = await consume(q, (d) => got.push(d), {}, { maxFrameBytes: 4096 });
+  plain.ch.sendToQueue(q, Buffer.alloc(10_000, 1));
+  await waitFor(() => b.logger.lines.some((l) => l.level === 'warn' && /protocol error from the broker: .*larger than 4096/.test(l.message)), 'the protocol error');
+  expect(got.length).toBe(0);
+  await b.connector.stop();
+  started.pop();
+  await waitFor(async () => (await plain.ch.checkQueue(q)).messageCount === 1, 'the message back in the queue');
+});

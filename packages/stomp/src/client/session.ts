@@ -1,13 +1,12 @@
-import type { Socket } from 'node:net';
 import { Client, Versions, type IFrame, type IMessage, type StompHeaders } from '@stomp/stompjs';
 import { FerryError } from '@ferry/core';
 import type { StompFrame } from '../frame/frame.js';
-import { createTcpSocket } from './socket.js';
+import { FerryStompSocket } from './socket.js';
 
 /**
  * One STOMP connection: one @stomp/stompjs Client, from TCP connect to close, never reused.
  * The connector makes a new session for every (re)connect, so everything that belongs to a
- * connection (receipts waited for, ack ids, the MESSAGE frames read by the tee parser) dies
+ * connection (receipts waited for, ack ids, the MESSAGE frames read by the socket) dies
  * with it, and a delivery from an old session can be recognised and left alone.
  *
  * stompjs' own reconnect is off (`reconnectDelay: 0`): the connector reconnects with core's
@@ -58,10 +57,10 @@ export class StompSession {
   readonly #events: SessionEvents;
   readonly #client: Client;
   readonly #pending = new Map<string, Pending>();
-  /** MESSAGE frames read by the tee parser, waiting for stompjs to reach them */
+  /** MESSAGE frames (headers and body) read by the socket, waiting for stompjs to dispatch them */
   readonly #frames: StompFrame[] = [];
   #phase: Phase = 'new';
-  #socket: Socket | undefined;
+  #socket: FerryStompSocket | undefined;
   #seq = 0;
   #socketError: Error | undefined;
   /** why we are closing, when we know better than the socket */
@@ -81,22 +80,21 @@ export class StompSession {
       this.#markClosed = resolve;
     });
     this.#client = new Client({
-      webSocketFactory: () =>
-        createTcpSocket(
+      webSocketFactory: () => {
+        this.#socket = new FerryStompSocket(
           cfg.host,
           cfg.port,
           {
             onMessageFrame: (f) => this.#frames.push(f),
             onProtocolError: (err) => this.terminate(`protocol error from the broker: ${err.message}`),
-            onSocket: (s) => {
-              this.#socket = s;
-              s.on('error', (err) => {
-                this.#socketError = err;
-              });
+            onSocketError: (err) => {
+              this.#socketError = err;
             },
           },
           { maxFrameBytes: cfg.maxFrameBytes },
-        ),
+        );
+        return this.#socket;
+      },
       // Only STOMP 1.2: it is the version whose escaping covers CR, LF, `:` and `\` in every
       // header (STOMP 1.2 §Value Encoding); stompjs escapes nothing on 1.0 and 1.1, where a
       // header value could then inject headers. RabbitMQ 3.x and ActiveMQ 5.x speak 1.2.
@@ -258,9 +256,10 @@ export class StompSession {
   #onMessage(m: IMessage): void {
     const raw = this.#frames.shift();
     if (!this.isOpen) return;
-    if (raw === undefined || raw.body.length !== m.binaryBody.length || !sameAck(raw, m.headers.ack)) {
-      // Cannot happen while both parsers read the same bytes; if it does, nothing can be trusted.
-      this.terminate('internal: the MESSAGE read by stompjs does not match the one read by the tee parser');
+    if (raw === undefined || !sameAck(raw, m.headers.ack)) {
+      // Cannot happen while stompjs reads the frames the socket re-encoded, in order; if it
+      // does, no ack id can be trusted.
+      this.terminate('internal: the MESSAGE dispatched by stompjs is not the one the socket read');
       return;
     }
     this.#events.message(this, raw);
