@@ -1,0 +1,200 @@
+/**
+ * Scenario 5 (issue 3): settlement end to end, through the whole gateway against the real
+ * brokers. A message is acknowledged upstream only after its destination confirmed it:
+ *  - unroutable at RabbitMQ (mandatory publish, basic.return): permanent → reject → the MQTT 5
+ *    device gets a PUBACK with a failure reason code (≥ 0x80);
+ *  - nacked by RabbitMQ (x-max-length 1 + x-overflow reject-publish): transient → release → the
+ *    listener closes the device's connection without a PUBACK, the device resends on its next
+ *    connection, and the message arrives once the queue has room, counted for duplicates;
+ *  - an amqp091 queue source whose sink is an MQTT broker Ferry cannot reach: nothing is acked,
+ *    the messages stay in the queue, and arrive once the broker is reachable.
+ */
+import { jest } from '@jest/globals';
+import type { IPubackPacket, MqttClient, Packet } from 'mqtt';
+import type { Gateway } from '@ferry/gateway';
+import { Tally, TcpProxy, brokerPorts, createVhost, deleteVhost, delay, freePort, queueInfo, rabbitUrl, waitFor } from '@ferry/testkit';
+import { startGateway } from '../support/gateway.js';
+import { captureLogger, collectQueue, device, plainClient, publishConfirmed, runId, type Plain } from './helpers.js';
+
+jest.setTimeout(60_000);
+
+const run = runId('s5');
+const log = captureLogger();
+let vhost: string;
+let gateway: Gateway;
+let listenerPort: number;
+let proxy: TcpProxy;
+let plain: Plain;
+const clients: MqttClient[] = [];
+
+beforeAll(async () => {
+  vhost = await createVhost('scen-settle');
+  listenerPort = await freePort();
+  // Ferry reaches Mosquitto through a proxy that refuses connections until the test allows them
+  proxy = new TcpProxy(brokerPorts().mosquitto);
+  const proxyPort = await proxy.start();
+  proxy.refuse(true);
+  gateway = await startGateway(
+    `
+gateway: { id: ${run} }
+connectors:
+  devices: { type: mqtt-listener, port: ${listenerPort}, host: 127.0.0.1 }
+  rabbit:
+    type: amqp091
+    url: "${rabbitUrl(vhost)}"
+    topology:
+      exchanges: [ { name: nowhere, type: topic } ]
+      queues:
+        - { name: tiny, arguments: { x-max-length: 1, x-overflow: reject-publish } }
+        - { name: outbox }
+  plant:
+    type: mqtt
+    url: mqtt://127.0.0.1:${proxyPort}
+    protocolVersion: 5
+    clientId: ${run}-ferry
+    reconnect: { initialMs: 50, maxMs: 250 }
+routes:
+  - name: unroutable
+    from: { connector: devices, topic: "${run}/unroutable/#" }
+    to: { connector: rabbit, exchange: nowhere, routingKey: "{address}" }
+  - name: full
+    from: { connector: devices, topic: "${run}/full/#" }
+    to: { connector: rabbit, exchange: "", routingKey: tiny }
+  - name: outbox
+    from: { connector: rabbit, queue: outbox }
+    to: { connector: plant, topic: "${run}/outbox/{header.n}" }
+`,
+    log,
+  );
+  await waitFor(() => gateway.connectorStates()['rabbit'] === 'up', 'RabbitMQ connected');
+  plain = await plainClient(vhost);
+});
+
+afterAll(async () => {
+  await Promise.all(clients.map((c) => c.endAsync(true).catch(() => undefined)));
+  await gateway?.stop(2000);
+  await proxy?.stop();
+  await plain?.close();
+  if (vhost) await deleteVhost(vhost);
+});
+
+function pubacks(c: MqttClient): IPubackPacket[] {
+  const out: IPubackPacket[] = [];
+  c.on('packetreceive', (p: Packet) => {
+    if (p.cmd === 'puback') out.push(p);
+  });
+  return out;
+}
+
+it('unroutable at RabbitMQ: the MQTT 5 device gets a PUBACK with a failure reason code, nothing is acknowledged as delivered', async () => {
+  const dev = await device(listenerPort, `${run}-unroutable`);
+  clients.push(dev);
+  const acks = pubacks(dev);
+  const N = 20;
+  const results = await Promise.all(
+    Array.from({ length: N }, (_, i) =>
+      dev.publishAsync(`${run}/unroutable/dev/${i}`, Buffer.from(`u${i}`), { qos: 1 }).then(
+        () => 'accepted',
+        (err: unknown) => `refused 0x${Number((err as { code?: unknown }).code).toString(16)}`,
+      ),
+    ),
+  );
+  console.log(`unroutable: ${N} publishes → ${JSON.stringify(countBy(results))}; PUBACK reason codes ${JSON.stringify(countBy(acks.map((a) => `0x${(a.reasonCode ?? 0).toString(16)}`)))}`);
+  expect(acks).toHaveLength(N);
+  for (const a of acks) expect(a.reasonCode ?? 0).toBeGreaterThanOrEqual(0x80);
+  expect(results.every((r) => r.startsWith('refused 0x8'))).toBe(true);
+  // a rejection is an answer, not a failure of the connection: the device stays connected
+  expect(dev.connected).toBe(true);
+  const reasons = acks.map((a) => String(a.properties?.reasonString ?? ''));
+  console.log('reason string:', reasons[0]);
+  expect(reasons[0]).toMatch(/nowhere|unroutable|route/i);
+});
+
+it('nacked by RabbitMQ (queue full, reject-publish): no successful PUBACK, the connection is closed, the message arrives once there is room', async () => {
+  // fill the queue: x-max-length 1 with reject-publish nacks every further publish
+  await publishConfirmed(plain.confirm, '', 'tiny', Buffer.from('filler'));
+  const dev = await device(listenerPort, `${run}-full`, {
+    clean: false,
+    properties: { sessionExpiryInterval: 60 },
+    reconnectPeriod: 100,
+  });
+  clients.push(dev);
+  const acks = pubacks(dev);
+  let closes = 0;
+  const disconnects: number[] = [];
+  dev.on('close', () => closes++);
+  dev.on('disconnect', (p) => disconnects.push(p.reasonCode ?? 0));
+
+  let settled: string | undefined;
+  const published = dev.publishAsync(`${run}/full/dev`, Buffer.from('precious'), { qos: 1 }).then(
+    () => (settled = 'accepted'),
+    (err: unknown) => (settled = `refused: ${String(err)}`),
+  );
+  // released → the connection is closed → the device resends on its next connection → again
+  await waitFor(() => closes >= 3, 'three closed connections (each one a redelivery)', 15_000);
+  expect(settled).toBeUndefined();
+  expect(acks.filter((a) => (a.reasonCode ?? 0) < 0x80)).toEqual([]);
+  expect(acks).toEqual([]); // no negative PUBACK either: a release must come again
+  console.log(`queue full: ${closes} connections closed by Ferry so far, DISCONNECT reason codes ${JSON.stringify(countBy(disconnects.map((c) => `0x${c.toString(16)}`)))}, PUBACKs 0`);
+  expect(disconnects.length).toBeGreaterThan(0);
+  for (const c of disconnects) expect(c).toBe(0x89); // MQTT 5 §3.14.2.1 Server busy
+
+  // room in the queue: take the filler out
+  const filler = await plain.ch.get('tiny', { noAck: true });
+  expect(filler && filler.content.toString()).toBe('filler');
+  await published;
+  expect(settled).toBe('accepted');
+  const tally = new Tally();
+  tally.sent('precious');
+  const got = await collectQueue(plain.ch, 'tiny');
+  await waitFor(() => got.length >= 1, 'the message in the queue');
+  await delay(500); // a duplicate would show up meanwhile
+  for (const m of got) tally.received(m.content.toString());
+  console.log(tally.summary(`device → Ferry → full queue, after ${closes} redeliveries`));
+  expect(tally.counts).toMatchObject({ sent: 1, received: 1, duplicated: 0, lost: 0, unexpected: 0 });
+  const released = log.lines.filter((l) => l.message.startsWith('closing client connection so it redelivers'));
+  expect(released.length).toBeGreaterThanOrEqual(3);
+});
+
+it('amqp091 queue → MQTT broker Ferry cannot reach: nothing acked, the messages stay queued, and arrive once it is reachable', async () => {
+  expect(gateway.connectorStates()['plant']).not.toBe('up');
+  expect(gateway.ready()).toBe(false);
+  const sub = await device(brokerPorts().mosquitto, `${run}-outbox-sub`);
+  clients.push(sub);
+  await sub.subscribeAsync(`${run}/outbox/#`, { qos: 1 });
+  const tally = new Tally();
+  sub.on('message', (_t, payload) => tally.received(payload.toString()));
+
+  const N = 50;
+  const failedBefore = log.lines.filter((l) => l.message === 'sink write failed').length;
+  await Promise.all(
+    Array.from({ length: N }, (_, i) => {
+      tally.sent(`o${i}`);
+      return publishConfirmed(plain.confirm, '', 'outbox', Buffer.from(`o${i}`), { headers: { n: i } });
+    }),
+  );
+  // the management API refreshes queue statistics every few seconds: wait for it to show them
+  await waitFor(async () => (await queueInfo(vhost, 'outbox'))?.messages === N, `${N} messages in outbox`, 15_000, 250);
+  const t0 = Date.now();
+  await delay(1000);
+  const depth = await queueInfo(vhost, 'outbox');
+  const attempts = log.lines.filter((l) => l.message === 'sink write failed').length - failedBefore;
+  console.log(`broker unreachable: outbox ${JSON.stringify(depth)}; ${attempts} failed writes (each a release = basic.nack requeue) in ~${Date.now() - t0 + 1000} ms`);
+  expect(depth?.messages).toBe(N);
+  expect(tally.counts.received).toBe(0);
+
+  proxy.refuse(false);
+  await waitFor(() => gateway.ready(), 'Ferry connected to Mosquitto', 15_000);
+  await waitFor(() => tally.complete, 'every message at the Mosquitto subscriber', 15_000);
+  await waitFor(async () => (await queueInfo(vhost, 'outbox'))?.messages === 0, 'outbox drained', 15_000, 250);
+  await delay(300);
+  console.log(tally.summary('RabbitMQ outbox → Ferry → Mosquitto (unreachable, then reachable)'));
+  expect(tally.counts).toMatchObject({ sent: N, unique: N, lost: 0, unexpected: 0 });
+  console.log(`duplicates after the broker came back: ${tally.counts.duplicated}`);
+});
+
+function countBy(xs: readonly string[]): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const x of xs) out[x] = (out[x] ?? 0) + 1;
+  return out;
+}
