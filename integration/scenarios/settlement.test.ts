@@ -10,7 +10,8 @@
  *    the messages stay in the queue, and arrive once the broker is reachable.
  */
 import { jest } from '@jest/globals';
-import type { IPubackPacket, MqttClient, Packet } from 'mqtt';
+import type { MqttClient } from 'mqtt';
+import type { IPubackPacket, Packet } from 'mqtt-packet';
 import type { Gateway } from '@ferry/gateway';
 import { Tally, TcpProxy, brokerPorts, createVhost, deleteVhost, delay, freePort, queueInfo, rabbitUrl, waitFor } from '@ferry/testkit';
 import { startGateway } from '../support/gateway.js';
