@@ -7,3 +7,4 @@ export * from './metrics.js';
 export * from './backoff.js';
 export * from './connector.js';
 export * from './routes.js';
+export * from './message-codec.js';
