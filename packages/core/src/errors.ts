@@ -24,6 +24,7 @@ export type FerryErrorCode =
   | 'AUTH_FAILED'
   | 'UNSUPPORTED'
   | 'SHUTTING_DOWN'
+  | 'SPOOL_IO'
   | 'INTERNAL';
 
 export interface FerryErrorOptions {

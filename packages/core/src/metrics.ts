@@ -12,13 +12,17 @@ export type CounterName =
   | 'messages_released_total' // labels: connector, reason
   | 'messages_dropped_total' // labels: connector, reason
   | 'sink_failures_total' // labels: connector, route, code
+  | 'messages_retried_total' // labels: route, code (one per retry of a message's failed destinations)
+  | 'messages_dead_lettered_total' // labels: route, reason (the error code that sent it there)
   | 'connector_reconnects_total' // labels: connector
-  | 'protocol_errors_total'; // labels: connector, code
+  | 'protocol_errors_total' // labels: connector, code
+  | 'messages_spooled_total'; // labels: connector (the sink whose spool queue took the message)
 
 export type GaugeName =
   | 'connector_up' // labels: connector
   | 'messages_in_flight' // labels: route
-  | 'listener_clients'; // labels: connector
+  | 'listener_clients' // labels: connector
+  | 'source_paused'; // labels: connector (1 while backpressure pauses the source)
 
 export type HistogramName = 'sink_confirm_seconds'; // labels: connector
 
