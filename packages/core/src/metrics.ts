@@ -22,7 +22,9 @@ export type GaugeName =
   | 'connector_up' // labels: connector
   | 'messages_in_flight' // labels: route
   | 'listener_clients' // labels: connector
-  | 'source_paused'; // labels: connector (1 while backpressure pauses the source)
+  | 'source_paused' // labels: connector (1 while backpressure pauses the source)
+  | 'spool_messages' // labels: connector (the sink): messages waiting in its durable spool queue
+  | 'spool_bytes'; // labels: connector: bytes they take (keys + encoded messages)
 
 export type HistogramName = 'sink_confirm_seconds'; // labels: connector
 
