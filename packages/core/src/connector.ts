@@ -46,6 +46,30 @@ export interface InboundDelivery {
 
 export type DeliveryHandler = (delivery: InboundDelivery) => void;
 
+/**
+ * Flow control the engine drives and a source obeys (backpressure). `paused` turns true when a
+ * route this source feeds holds its `maxInFlight` messages taken but not yet settled; the
+ * source then stops taking new messages from its peers in its protocol's own way (stop reading
+ * a device socket, let the broker's prefetch / in-flight window / link credit run out) instead
+ * of buffering them. It turns false again when enough of them settled.
+ *
+ * While paused, a source must keep settling what it already handed over (acks, PUBACKs,
+ * dispositions): settlements are what resume it. A few messages the peer had already sent
+ * may still be delivered after the pause; the engine queues them (bounded by the protocol's
+ * window) rather than refusing them.
+ */
+export interface SourceFlow {
+  readonly paused: boolean;
+  /** called with the new state on every change; returns a function that removes the listener */
+  onChange(listener: (paused: boolean) => void): () => void;
+}
+
+/** A flow that never pauses: for sources opened without flow control. */
+export const unpausedFlow: SourceFlow = {
+  paused: false,
+  onChange: () => () => undefined,
+};
+
 /** A sink's destination after templates were filled: the connector's `to` type. */
 export interface Sink<T> {
   /**
@@ -70,8 +94,11 @@ export interface Connector<F = unknown, T = unknown> {
   readonly state: ConnectorState;
   start(): Promise<void>;
   stop(): Promise<void>;
-  /** Begin delivering messages for these sources (every route whose `from` names this connector). */
-  openSources?(specs: readonly SourceSpec<F>[], deliver: DeliveryHandler): Promise<void>;
+  /**
+   * Begin delivering messages for these sources (every route whose `from` names this connector).
+   * `flow`, when given, says when to stop taking new messages and when to go on (see {@link SourceFlow}).
+   */
+  openSources?(specs: readonly SourceSpec<F>[], deliver: DeliveryHandler, flow?: SourceFlow): Promise<void>;
   /** Stop taking new messages; in-flight ones may still settle. Idempotent. */
   closeSources?(): Promise<void>;
   readonly sink?: Sink<T>;

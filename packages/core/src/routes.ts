@@ -16,12 +16,34 @@ export interface HeaderRules {
   readonly remove: readonly string[];
 }
 
+/** Retries of a route's failed destinations: exponential backoff with full jitter (core Backoff). */
+export interface RetrySpec {
+  /** attempts in all, the first write included (1: no retry) */
+  readonly maxAttempts: number;
+  readonly initialMs: number;
+  readonly maxMs: number;
+}
+
+/** What a route does when a destination fails (`onFailure` in the route file). */
+export interface FailureSpec {
+  /** absent: no retry, a failure settles the message at once */
+  readonly retry?: RetrySpec | undefined;
+  /** where a message goes when it can never succeed or its retries ran out; absent: reject / release */
+  readonly deadLetter?: EndpointSpec | undefined;
+}
+
 export interface RouteSpec {
   readonly name: string;
   readonly from: EndpointSpec;
   readonly to: readonly EndpointSpec[];
   readonly headers: HeaderRules;
+  /** messages of this route taken but not yet settled before its source is paused; absent: 1000 */
+  readonly maxInFlight?: number | undefined;
+  readonly onFailure?: FailureSpec | undefined;
 }
+
+/** The default of a route's `maxInFlight`. */
+export const DEFAULT_MAX_IN_FLIGHT = 1000;
 
 /** A connector as the route file states it, after its options were validated. */
 export interface ConnectorSpec {

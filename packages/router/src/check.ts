@@ -55,8 +55,56 @@ export function checkRoutes(
       // header values are not addresses: no address check (they are filled in the source's syntax)
       checkTemplate(value, [...base, 'headers', 'set', name], source, undefined, issues);
     }
+
+    checkPolicy(route, base, source, connectors, issues);
   });
   return issues;
+}
+
+/**
+ * `maxInFlight` and `onFailure`. The config loader's schema already bounds the numbers (with
+ * positions); these checks are the safety net for routes built another way. The dead-letter
+ * destination's templates are checked like those of any `to`.
+ */
+function checkPolicy(
+  route: RouteSpec,
+  base: FieldPath,
+  source: SourceCaptures,
+  connectors: ReadonlyMap<string, ConnectorEntry>,
+  issues: SpecIssue[],
+): void {
+  const max = route.maxInFlight;
+  if (max !== undefined && (!Number.isInteger(max) || max < 1)) {
+    issues.push({ path: [...base, 'maxInFlight'], message: `expected a whole number of at least 1, found ${max}` });
+  }
+  const retry = route.onFailure?.retry;
+  if (retry !== undefined) {
+    const rp: FieldPath = [...base, 'onFailure', 'retry'];
+    if (!Number.isInteger(retry.maxAttempts) || retry.maxAttempts < 1) {
+      issues.push({ path: [...rp, 'maxAttempts'], message: `expected a whole number of at least 1, found ${retry.maxAttempts}` });
+    }
+    if (!(retry.initialMs >= 0)) issues.push({ path: [...rp, 'initialMs'], message: `expected at least 0, found ${retry.initialMs}` });
+    if (!(retry.maxMs >= retry.initialMs)) {
+      issues.push({ path: [...rp, 'maxMs'], message: `expected at least initialMs (${retry.initialMs}), found ${retry.maxMs}` });
+    }
+  }
+  const dl = route.onFailure?.deadLetter;
+  if (dl === undefined) return;
+  const dp: FieldPath = [...base, 'onFailure', 'deadLetter'];
+  const def = connectors.get(dl.connector)?.definition;
+  if (def === undefined) {
+    issues.push({ path: [...dp, 'connector'], message: `unknown connector "${dl.connector}"` });
+    return;
+  }
+  if (def.to === undefined) {
+    issues.push({ path: [...dp, 'connector'], message: `connector "${dl.connector}" (type ${def.type}) cannot be a destination: it takes no "to"` });
+    return;
+  }
+  for (const field of def.templateFields) {
+    const value = dl.fields[field];
+    if (typeof value !== 'string') continue;
+    checkTemplate(value, [...dp, field], source, def.syntax, issues);
+  }
 }
 
 /** The captures a route's source offers; reports a bad pattern. */

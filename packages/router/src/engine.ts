@@ -1,15 +1,19 @@
 import {
+  Backoff,
   FerryError,
   describeError,
+  sleep,
   toFerryError,
   type DeliveryHandler,
   type GatewayMessage,
+  type HeaderValue,
   type InboundDelivery,
   type Logger,
   type Metrics,
   type Sink,
+  type SourceFlow,
 } from '@ferry/core';
-import type { Dispatch, RouteMatch, RouteTable } from './table.js';
+import type { Dispatch, RouteMatch, RoutePolicy, RouteTable, UnplannedDestination } from './table.js';
 
 /** One destination that failed, or a route whose templates could not be filled. */
 export interface FailedDestination {
@@ -55,23 +59,113 @@ export const defaultFailurePolicy: FailurePolicy = {
 
 export interface EngineOptions {
   readonly table: RouteTable;
-  /** connector name → its sink, for every connector some route writes to */
+  /** connector name → its sink, for every connector some route writes to (dead letters included) */
   readonly sinks: ReadonlyMap<string, Sink<Record<string, unknown>>>;
   readonly logger: Logger;
   readonly metrics: Metrics;
   /** a write not confirmed within this counts as failed (SINK_TIMEOUT, transient); default 30 s */
   readonly sinkTimeoutMs?: number;
-  /** per-route failure handling; default: fail the message */
+  /**
+   * What the engine does with a failed route that its own `onFailure` did not take care of (no
+   * dead-letter destination); default: fail the message.
+   */
   readonly failurePolicy?: FailurePolicy;
+  /** written into the `x-ferry-gateway` header of dead-letter copies */
+  readonly gatewayId?: string;
+  /** a paused source resumes when every route it feeds is at or below this share of its maxInFlight; default 0.75 */
+  readonly resumeAt?: number;
 }
 
 export const DEFAULT_SINK_TIMEOUT_MS = 30_000;
 
+/** The headers a dead-letter copy carries, besides the message's own. */
+export const DEAD_LETTER_HEADERS = {
+  reason: 'x-ferry-dead-letter-reason',
+  route: 'x-ferry-route',
+  failedDestination: 'x-ferry-failed-destination',
+  attempts: 'x-ferry-attempts',
+  originalAddress: 'x-ferry-original-address',
+  gateway: 'x-ferry-gateway',
+} as const;
+
+/** The load of one route, for tests, the admin API and `ferry` diagnostics. */
+export interface RouteLoad {
+  readonly maxInFlight: number;
+  /** messages of the route being written, retried or dead-lettered now (never above maxInFlight) */
+  readonly inFlight: number;
+  /** messages of the route taken from its source while it was full, waiting for room */
+  readonly waiting: number;
+  /** the highest inFlight seen since the engine started */
+  readonly peakInFlight: number;
+  /** the highest waiting seen since the engine started */
+  readonly peakWaiting: number;
+}
+
+interface RouteState {
+  readonly name: string;
+  readonly source: string;
+  readonly max: number;
+  readonly low: number;
+  active: number;
+  waiting: number;
+  peak: number;
+  peakWaiting: number;
+}
+
+interface Taken {
+  readonly connector: string;
+  readonly delivery: InboundDelivery;
+  readonly matches: readonly RouteMatch[];
+  readonly states: readonly RouteState[];
+}
+
+/** One connector's flow: paused while a route it feeds is full. */
+class Flow implements SourceFlow {
+  #paused = false;
+  readonly #listeners = new Set<(paused: boolean) => void>();
+
+  constructor(private readonly onFlip: (paused: boolean) => void) {}
+
+  get paused(): boolean {
+    return this.#paused;
+  }
+
+  onChange(listener: (paused: boolean) => void): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  set(paused: boolean, logger: Logger): void {
+    if (paused === this.#paused) return;
+    this.#paused = paused;
+    this.onFlip(paused);
+    for (const l of [...this.#listeners]) {
+      try {
+        l(paused);
+      } catch (err) {
+        logger.error('a source flow listener threw', { error: describeError(err) });
+      }
+    }
+  }
+}
+
+/** How one destination ended: confirmed, or failed after `attempts` writes. */
+type DestinationResult =
+  | { readonly ok: true }
+  | { readonly ok: false; readonly error: FerryError; readonly attempts: number; readonly dispatch: Dispatch };
+
 /**
  * The routing engine: for each delivery, the matching routes' destinations are written
  * concurrently and the delivery is settled only when every write has finished: accepted when
- * all confirmed, failed (reject if permanent, release if transient) otherwise. Messages are
- * never serialized: each delivery completes on its own, in whatever order its sinks confirm.
+ * all confirmed (or the failed ones were dead-lettered), failed (reject if permanent, release
+ * if transient) otherwise. Messages are never serialized: each delivery completes on its own,
+ * in whatever order its sinks confirm, its retries wait on timers, not in line.
+ *
+ * Backpressure: at most `maxInFlight` messages of a route are in flight (written, retried,
+ * dead-lettered) at once. When a route is full, its source is paused through its
+ * {@link SourceFlow}; what the source had already sent waits in a queue (bounded by the
+ * protocol's window: prefetch, receive maximum, one socket read) and is admitted as messages
+ * settle. The source resumes once every route it feeds is back to `resumeAt` of its maximum.
  */
 export class Engine {
   readonly #table: RouteTable;
@@ -80,8 +174,16 @@ export class Engine {
   readonly #metrics: Metrics;
   readonly #timeoutMs: number;
   readonly #policy: FailurePolicy;
+  readonly #gatewayId: string;
+  readonly #resumeAt: number;
   #inFlight = 0;
   readonly #idle = new Set<() => void>();
+  readonly #routes = new Map<string, RouteState>();
+  readonly #flows = new Map<string, Flow>();
+  /** deliveries taken while a route of theirs was full, in arrival order */
+  #queue: Taken[] = [];
+  /** aborted by {@link stop}: retries still waiting give up at once */
+  readonly #stopping = new AbortController();
 
   constructor(opts: EngineOptions) {
     this.#table = opts.table;
@@ -90,11 +192,37 @@ export class Engine {
     this.#metrics = opts.metrics;
     this.#timeoutMs = opts.sinkTimeoutMs ?? DEFAULT_SINK_TIMEOUT_MS;
     this.#policy = opts.failurePolicy ?? defaultFailurePolicy;
+    this.#gatewayId = opts.gatewayId ?? '';
+    this.#resumeAt = Math.min(1, Math.max(0, opts.resumeAt ?? 0.75));
   }
 
-  /** deliveries taken and not yet settled */
+  /** deliveries taken and not yet settled (in flight or waiting for room) */
   get inFlight(): number {
     return this.#inFlight;
+  }
+
+  /** the load of `route`; undefined for a route the engine does not know */
+  routeLoad(route: string): RouteLoad | undefined {
+    const s = this.#state(route);
+    if (s === undefined) return undefined;
+    return { maxInFlight: s.max, inFlight: s.active, waiting: s.waiting, peakInFlight: s.peak, peakWaiting: s.peakWaiting };
+  }
+
+  /**
+   * The flow control of source `connector`, for Connector.openSources: paused while a route it
+   * feeds holds maxInFlight messages. The same object for every call.
+   */
+  flow(connector: string): SourceFlow {
+    let f = this.#flows.get(connector);
+    if (f === undefined) {
+      f = new Flow((paused) => {
+        this.#metrics.set('source_paused', { connector }, paused ? 1 : 0);
+        this.#logger.info(paused ? 'source paused: a route it feeds reached maxInFlight' : 'source resumed', { connector });
+      });
+      this.#flows.set(connector, f);
+      this.#updateFlow(connector);
+    }
+    return f;
   }
 
   /** The DeliveryHandler a source connector calls for each message; it never throws. */
@@ -131,6 +259,26 @@ export class Engine {
     });
   }
 
+  /**
+   * Give up waiting retries (after a drain timed out): each ends with its last error, as a
+   * transient failure, so its message is released to its source rather than dead-lettered.
+   */
+  stop(): void {
+    this.#stopping.abort(new FerryError('SHUTTING_DOWN', 'the gateway is stopping'));
+  }
+
+  #state(route: string): RouteState | undefined {
+    let s = this.#routes.get(route);
+    if (s !== undefined) return s;
+    const policy = this.#table.policyOf(route);
+    const source = this.#table.sourceOf(route);
+    if (policy === undefined || source === undefined) return undefined;
+    const max = policy.maxInFlight;
+    s = { name: route, source, max, low: Math.floor(max * this.#resumeAt), active: 0, waiting: 0, peak: 0, peakWaiting: 0 };
+    this.#routes.set(route, s);
+    return s;
+  }
+
   #take(connector: string, delivery: InboundDelivery): void {
     const { message, settlement } = delivery;
     if (settlement.settled) return;
@@ -142,29 +290,53 @@ export class Engine {
       safeSettle(this.#logger, () => settlement.accept());
       return;
     }
-    this.#begin(matches);
-    void this.#deliver(connector, message, matches)
+    const states = matches.map((m) => this.#state(m.route)).filter((s): s is RouteState => s !== undefined);
+    const taken: Taken = { connector, delivery, matches, states };
+    this.#inFlight++;
+    // waiting messages of the same routes go first, so a route keeps its arrival order
+    if (this.#queue.length === 0 && states.every((s) => s.active < s.max)) {
+      this.#start(taken);
+    } else {
+      for (const s of states) {
+        s.waiting++;
+        if (s.waiting > s.peakWaiting) s.peakWaiting = s.waiting;
+      }
+      this.#queue.push(taken);
+      // earlier waiting deliveries may be of other routes: this one need not wait behind them
+      this.#admit();
+    }
+    this.#updateFlows(states);
+  }
+
+  #start(t: Taken): void {
+    for (const s of t.states) {
+      s.active++;
+      if (s.active > s.peak) s.peak = s.active;
+      this.#metrics.add('messages_in_flight', { route: s.name }, 1);
+    }
+    const { message, settlement } = t.delivery;
+    void this.#deliver(t.connector, message, t.matches)
       .then(
         (error) => {
           safeSettle(this.#logger, () => (error === undefined ? settlement.accept() : settlement.fail(error)));
         },
         (err: unknown) => {
           const e = toFerryError(err);
-          this.#logger.error('routing failed', { connector, error: describeError(e) });
+          this.#logger.error('routing failed', { connector: t.connector, error: describeError(e) });
           safeSettle(this.#logger, () => settlement.release(e));
         },
       )
-      .finally(() => this.#end(matches));
+      .finally(() => this.#end(t));
   }
 
-  #begin(matches: readonly RouteMatch[]): void {
-    this.#inFlight++;
-    for (const m of matches) this.#metrics.add('messages_in_flight', { route: m.route }, 1);
-  }
-
-  #end(matches: readonly RouteMatch[]): void {
-    for (const m of matches) this.#metrics.add('messages_in_flight', { route: m.route }, -1);
+  #end(t: Taken): void {
+    for (const s of t.states) {
+      s.active--;
+      this.#metrics.add('messages_in_flight', { route: s.name }, -1);
+    }
     this.#inFlight--;
+    this.#admit();
+    this.#updateFlows(t.states);
     if (this.#inFlight === 0) {
       const waiters = [...this.#idle];
       this.#idle.clear();
@@ -172,68 +344,207 @@ export class Engine {
     }
   }
 
-  /** Route one message; resolves with the error to fail it with, or undefined when it is delivered. */
-  async #deliver(connector: string, message: GatewayMessage, matches: readonly RouteMatch[]): Promise<FerryError | undefined> {
-    // 1. plan every route before writing anything: a template that cannot be filled must not
-    //    leave the message half-delivered
-    const dispatches: Dispatch[] = [];
-    const planErrors: FerryError[] = [];
-    for (const m of matches) {
-      const plan = this.#table.planRoute(message, m);
-      if (plan.ok) {
-        dispatches.push(...plan.dispatches);
+  /**
+   * Start waiting deliveries that now have room, in arrival order. A delivery that must wait
+   * blocks the later ones of its routes (their order is kept), not those of other routes.
+   */
+  #admit(): void {
+    if (this.#queue.length === 0) return;
+    const blocked = new Set<RouteState>();
+    const keep: Taken[] = [];
+    const touched = new Set<RouteState>();
+    for (const t of this.#queue) {
+      if (blocked.size >= this.#routes.size || t.states.some((s) => blocked.has(s) || s.active >= s.max)) {
+        for (const s of t.states) blocked.add(s);
+        keep.push(t);
         continue;
       }
-      this.#logger.warn('cannot fill a template', { connector, route: plan.route, to: plan.index, error: plan.error.message });
+      for (const s of t.states) {
+        s.waiting--;
+        touched.add(s);
+      }
+      this.#start(t);
+    }
+    this.#queue = keep;
+    if (touched.size > 0) this.#updateFlows([...touched]);
+  }
+
+  #updateFlows(states: readonly RouteState[]): void {
+    const sources = new Set(states.map((s) => s.source));
+    for (const c of sources) this.#updateFlow(c);
+  }
+
+  /** paused when a route of `connector` is full (in flight + waiting); resumed when all are down to their low mark */
+  #updateFlow(connector: string): void {
+    const flow = this.#flows.get(connector);
+    if (flow === undefined) return;
+    let full = false;
+    let aboveLow = false;
+    for (const spec of this.#table.routesFrom(connector)) {
+      const s = this.#state(spec.route);
+      if (s === undefined) continue;
+      const load = s.active + s.waiting;
+      if (load >= s.max) full = true;
+      if (load > s.low) aboveLow = true;
+    }
+    flow.set(flow.paused ? aboveLow : full, this.#logger);
+  }
+
+  /** Route one message; resolves with the error to fail it with, or undefined when it is delivered. */
+  async #deliver(connector: string, message: GatewayMessage, matches: readonly RouteMatch[]): Promise<FerryError | undefined> {
+    // 1. plan every route before writing anything. A route without a dead-letter destination is
+    //    all or nothing: a template that cannot be filled must not leave the message
+    //    half-delivered (a reject would then lose the other half's reason to exist, a release
+    //    would duplicate it). A route with one writes what it can and dead-letters the rest.
+    const work: { match: RouteMatch; policy: RoutePolicy | undefined; dispatches: readonly Dispatch[]; unplanned: readonly UnplannedDestination[] }[] = [];
+    const planErrors: FerryError[] = [];
+    for (const m of matches) {
+      const plan = this.#table.planTargets(message, m);
+      const policy = this.#table.policyOf(m.route);
+      for (const f of plan.failed) {
+        this.#logger.warn('cannot fill a template', { connector, route: plan.route, to: f.index, error: f.error.message });
+      }
+      if (plan.failed.length === 0 || policy?.deadLetter !== undefined) {
+        work.push({ match: m, policy, dispatches: plan.dispatches, unplanned: plan.failed });
+        continue;
+      }
       const decision = await this.#ask({
         route: plan.route,
         connector,
         message,
         phase: 'plan',
-        failures: [{ index: plan.index, dispatch: undefined, error: plan.error }],
+        failures: plan.failed.map((f) => ({ index: f.index, dispatch: undefined, error: f.error })),
       });
       if (decision.kind === 'fail') planErrors.push(decision.error);
     }
     if (planErrors.length > 0) return combineErrors(planErrors);
 
     // 2. every destination needs a sink; a missing one is a wiring bug, not the message's fault
-    for (const d of dispatches) {
-      if (!this.#sinks.has(d.connector)) {
-        const e = new FerryError('INTERNAL', `no sink for connector "${d.connector}" (route "${d.route}")`, { permanent: false });
-        this.#logger.error('missing sink', { connector: d.connector, route: d.route });
-        this.#metrics.inc('sink_failures_total', { connector: d.connector, route: d.route, code: e.code });
+    for (const w of work) {
+      const needed = w.dispatches.map((d) => [d.connector, d.route]);
+      if (w.policy?.deadLetter !== undefined) needed.push([w.policy.deadLetter, w.match.route]);
+      for (const [c, route] of needed as [string, string][]) {
+        if (this.#sinks.has(c)) continue;
+        const e = new FerryError('INTERNAL', `no sink for connector "${c}" (route "${route}")`, { permanent: false });
+        this.#logger.error('missing sink', { connector: c, route });
+        this.#metrics.inc('sink_failures_total', { connector: c, route, code: e.code });
         return e;
       }
     }
 
-    // 3. write everywhere at once; wait for every write, so nothing of this message is still in
-    //    flight when it is settled (and possibly redelivered by its source)
-    const results = await Promise.all(dispatches.map((d) => this.#write(d)));
-
-    // 4. per route: delivered, or the failure policy decides
-    const byRoute = new Map<string, FailedDestination[]>();
-    results.forEach((error, k) => {
-      const d = dispatches[k] as Dispatch;
-      let list = byRoute.get(d.route);
-      if (list === undefined) byRoute.set(d.route, (list = []));
-      if (error !== undefined) list.push({ index: d.index, dispatch: d, error });
-    });
-    const decisions = await Promise.all(
-      [...byRoute].map(async ([route, failures]) => {
-        if (failures.length === 0) {
-          this.#metrics.inc('messages_routed_total', { route });
-          return undefined;
-        }
-        const decision = await this.#ask({ route, connector, message, phase: 'dispatch', failures });
-        if (decision.kind === 'handled') {
-          this.#metrics.inc('messages_routed_total', { route });
-          return undefined;
-        }
-        return decision.error;
-      }),
+    // 3. every route at once, each destination with its own retries; wait for all of them, so
+    //    nothing of this message is still in flight when it is settled (and possibly redelivered)
+    const errors = (await Promise.all(work.map((w) => this.#runRoute(connector, message, w)))).filter(
+      (e): e is FerryError => e !== undefined,
     );
-    const errors = decisions.filter((e): e is FerryError => e !== undefined);
     return errors.length === 0 ? undefined : combineErrors(errors);
+  }
+
+  /** One route of a message: its destinations, retried and dead-lettered per its policy. */
+  async #runRoute(
+    connector: string,
+    message: GatewayMessage,
+    w: { match: RouteMatch; policy: RoutePolicy | undefined; dispatches: readonly Dispatch[]; unplanned: readonly UnplannedDestination[] },
+  ): Promise<FerryError | undefined> {
+    const route = w.match.route;
+    const results = await Promise.all(w.dispatches.map((d) => this.#destination(d, w.policy)));
+    const failed = results.filter((r): r is Extract<DestinationResult, { ok: false }> => !r.ok);
+    if (failed.length === 0 && w.unplanned.length === 0) {
+      this.#metrics.inc('messages_routed_total', { route });
+      return undefined;
+    }
+    if (w.policy?.deadLetter !== undefined && !this.#stopping.signal.aborted) {
+      // each failed destination gets its own dead-letter copy, naming it, so it can be replayed there
+      const dead = await Promise.all([
+        ...w.unplanned.map((u) => this.#deadLetter(message, w.match, u.error, describeDestination(u.connector, u.to, u.index), 0)),
+        ...failed.map((f) => this.#deadLetter(message, w.match, f.error, describeDestination(f.dispatch.connector, f.dispatch.to, f.dispatch.index), f.attempts)),
+      ]);
+      const errors = dead.filter((e): e is FerryError => e !== undefined);
+      return errors.length === 0 ? undefined : combineErrors(errors);
+    }
+    if (this.#stopping.signal.aborted && failed.length > 0) {
+      // shutting down mid-retry: give the message back rather than dead-letter or reject it
+      const last = combineErrors(failed.map((f) => f.error));
+      return new FerryError('SHUTTING_DOWN', `stopped while retrying: ${last.message}`, { cause: last, permanent: false });
+    }
+    const decision = await this.#ask({
+      route,
+      connector,
+      message,
+      phase: w.unplanned.length > 0 ? 'plan' : 'dispatch',
+      failures: [
+        ...w.unplanned.map((u) => ({ index: u.index, dispatch: undefined, error: u.error })),
+        ...failed.map((f) => ({ index: f.dispatch.index, dispatch: f.dispatch, error: f.error })),
+      ],
+    });
+    if (decision.kind === 'handled') {
+      this.#metrics.inc('messages_routed_total', { route });
+      return undefined;
+    }
+    return decision.error;
+  }
+
+  /**
+   * Write one destination, retrying a transient failure with backoff (only this destination:
+   * the others of the message are not written again). Permanent failures are not retried.
+   */
+  async #destination(d: Dispatch, policy: RoutePolicy | undefined): Promise<DestinationResult> {
+    const retry = policy?.retry;
+    const backoff = retry === undefined ? undefined : new Backoff({ initialMs: retry.initialMs, maxMs: retry.maxMs });
+    for (let attempts = 1; ; attempts++) {
+      const error = await this.#write(d);
+      if (error === undefined) return { ok: true };
+      if (error.permanent || retry === undefined || backoff === undefined || attempts >= retry.maxAttempts || this.#stopping.signal.aborted) {
+        return { ok: false, error, attempts, dispatch: d };
+      }
+      this.#metrics.inc('messages_retried_total', { route: d.route, code: error.code });
+      const delay = backoff.next();
+      this.#logger.debug('retrying a destination', { route: d.route, connector: d.connector, attempt: attempts + 1, delayMs: delay, code: error.code });
+      try {
+        await sleep(delay, this.#stopping.signal);
+      } catch {
+        return { ok: false, error, attempts, dispatch: d };
+      }
+    }
+  }
+
+  /**
+   * Write the dead-letter copy of a message that failed `reason` at `failedDestination`:
+   * resolves undefined once it is confirmed (the message is safely somewhere), or with the
+   * error to settle the message with: a dead letter whose template cannot be filled rejects
+   * (it would fail the same way on every redelivery), a failed dead-letter write releases (so
+   * nothing is lost).
+   */
+  async #deadLetter(received: GatewayMessage, match: RouteMatch, reason: FerryError, failedDestination: string, attempts: number): Promise<FerryError | undefined> {
+    const route = match.route;
+    const headers = new Map<string, HeaderValue>(received.headers);
+    headers.set(DEAD_LETTER_HEADERS.reason, `${reason.code}: ${reason.message}`);
+    headers.set(DEAD_LETTER_HEADERS.route, route);
+    headers.set(DEAD_LETTER_HEADERS.failedDestination, failedDestination);
+    headers.set(DEAD_LETTER_HEADERS.attempts, attempts);
+    headers.set(DEAD_LETTER_HEADERS.originalAddress, received.source.address);
+    headers.set(DEAD_LETTER_HEADERS.gateway, this.#gatewayId);
+    const copy: GatewayMessage = { ...received, headers };
+    const plan = this.#table.planDeadLetter(received, match, copy);
+    if (plan === undefined) return reason;
+    if (!plan.ok) {
+      this.#logger.error('cannot fill the dead-letter destination; rejecting the message', { route, error: plan.error.message, reason: reason.message });
+      return new FerryError(plan.error.code, `dead letter of route "${route}" cannot be filled (${plan.error.message}) for a message that failed: ${reason.message}`, {
+        cause: reason,
+        permanent: true,
+      });
+    }
+    const error = await this.#write(plan.dispatch);
+    if (error === undefined) {
+      this.#metrics.inc('messages_dead_lettered_total', { route, reason: reason.code });
+      this.#logger.warn('message dead-lettered', { route, reason: `${reason.code}: ${reason.message}`, failedDestination, attempts, deadLetter: plan.dispatch.connector });
+      return undefined;
+    }
+    this.#logger.error('dead-letter write failed; releasing the message', { route, error: describeError(error), reason: reason.message });
+    return new FerryError(error.code, `dead-letter write failed (${error.message}) for a message that failed: ${reason.message}`, {
+      cause: error,
+      permanent: false,
+    });
   }
 
   async #ask(ctx: FailureContext): Promise<FailureDecision> {
@@ -286,6 +597,20 @@ export class Engine {
     }
     return error;
   }
+}
+
+/**
+ * A destination for the `x-ferry-failed-destination` header: the connector and its address
+ * fields, rendered (a failed write) or as written in the route file (a template that could
+ * not be filled), e.g. `rabbit exchange=telemetry routingKey=f.a`.
+ */
+function describeDestination(connector: string | undefined, to: Readonly<Record<string, unknown>> | undefined, index: number | undefined): string {
+  if (connector === undefined || to === undefined) return 'headers.set (no destination could be written)';
+  const fields = Object.entries(to)
+    .filter(([, v]) => typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean')
+    .map(([k, v]) => `${k}=${String(v)}`);
+  const at = index === undefined || index < 0 ? '' : ` (to[${index}])`;
+  return [connector, ...fields].join(' ') + at;
 }
 
 /**

@@ -8,8 +8,10 @@ import {
   type GatewayMessage,
   type HeaderValue,
   type Headers,
+  type RetrySpec,
   type RouteSpec,
   type SourceSpec,
+  DEFAULT_MAX_IN_FLIGHT,
 } from '@ferry/core';
 import { checkRoutes, type ConnectorEntry } from './check.js';
 import { compilePattern, type CompiledPattern } from './patterns.js';
@@ -48,6 +50,31 @@ export type RoutePlan =
       /** TEMPLATE_MISSING_VALUE or TEMPLATE_INVALID, always permanent */
       readonly error: FerryError;
     };
+
+/** One destination of a route that cannot be written for this message (its templates failed). */
+export interface UnplannedDestination {
+  /** the position in the route's `to`; undefined when a `headers.set` value failed (then no destination can be written) */
+  readonly index: number | undefined;
+  readonly connector: string | undefined;
+  /** the destination as written in the route file (templates unfilled), for the dead-letter headers */
+  readonly to: Readonly<Record<string, unknown>> | undefined;
+  readonly error: FerryError;
+}
+
+/** Every destination of one route for one message: those that can be written, and those that cannot. */
+export interface TargetsPlan {
+  readonly route: string;
+  readonly dispatches: readonly Dispatch[];
+  readonly failed: readonly UnplannedDestination[];
+}
+
+/** What a route does under load and on failure (`maxInFlight`, `onFailure`), defaults filled in. */
+export interface RoutePolicy {
+  readonly maxInFlight: number;
+  readonly retry: RetrySpec | undefined;
+  /** the dead-letter destination's connector; undefined when the route has none */
+  readonly deadLetter: string | undefined;
+}
 
 /** The plan of a message over every matching route: all dispatches, or the first failure. */
 export type Plan =
@@ -99,6 +126,8 @@ interface CompiledRoute {
   readonly headerSet: readonly { readonly name: string; readonly template: Template }[];
   readonly headerRemove: readonly string[];
   readonly targets: readonly CompiledTarget[];
+  readonly policy: RoutePolicy;
+  readonly deadLetter: CompiledTarget | undefined;
 }
 
 function configError(message: string, details: Record<string, unknown> = {}): FerryError {
@@ -152,10 +181,10 @@ export class RouteTable {
       throw configError(`routes[${i}].from: connector "${spec.from.connector}" (${fromDef.type}) cannot be a source`);
     }
     const pattern = fromDef.sourcePattern(spec.from.fields);
-    const targets = spec.to.map((to, j): CompiledTarget => {
-      const def = this.#definition(to.connector, `routes[${i}].to[${j}]`);
+    const compileTarget = (to: RouteSpec['to'][number], j: number, where: string): CompiledTarget => {
+      const def = this.#definition(to.connector, where);
       if (def.to === undefined) {
-        throw configError(`routes[${i}].to[${j}]: connector "${to.connector}" (${def.type}) cannot be a destination`);
+        throw configError(`${where}: connector "${to.connector}" (${def.type}) cannot be a destination`);
       }
       const templates: { field: string; template: Template }[] = [];
       for (const field of def.templateFields) {
@@ -165,8 +194,17 @@ export class RouteTable {
         if (!template.isLiteral || template.literal !== value) templates.push({ field, template });
       }
       return { index: j, connector: to.connector, syntax: def.syntax, fields: to.fields, templates };
-    });
+    };
+    const targets = spec.to.map((to, j) => compileTarget(to, j, `routes[${i}].to[${j}]`));
+    const dl = spec.onFailure?.deadLetter;
+    const deadLetter = dl === undefined ? undefined : compileTarget(dl, -1, `routes[${i}].onFailure.deadLetter`);
     return {
+      policy: {
+        maxInFlight: spec.maxInFlight ?? DEFAULT_MAX_IN_FLIGHT,
+        retry: spec.onFailure?.retry,
+        deadLetter: dl?.connector,
+      },
+      deadLetter,
       name: spec.name,
       connector: spec.from.connector,
       sourceSyntax: fromDef.syntax,
@@ -186,8 +224,21 @@ export class RouteTable {
   /** the connectors some route writes to (each needs a sink) */
   get sinkConnectors(): readonly string[] {
     const out = new Set<string>();
-    for (const r of this.#routes.values()) for (const t of r.targets) out.add(t.connector);
+    for (const r of this.#routes.values()) {
+      for (const t of r.targets) out.add(t.connector);
+      if (r.deadLetter !== undefined) out.add(r.deadLetter.connector);
+    }
     return [...out];
+  }
+
+  /** the route's `maxInFlight` and `onFailure`, defaults filled in; undefined for an unknown route */
+  policyOf(route: string): RoutePolicy | undefined {
+    return this.#routes.get(route)?.policy;
+  }
+
+  /** the source connector of a route */
+  sourceOf(route: string): string | undefined {
+    return this.#routes.get(route)?.connector;
   }
 
   /** The `from`s of every route whose source is `connector`, for Connector.openSources. */
@@ -246,6 +297,57 @@ export class RouteTable {
       }
     }
     return { ok: true, route: route.name, dispatches };
+  }
+
+  /**
+   * Plan every destination of one matched route separately: those whose templates fill, and
+   * those that cannot be written (all of them when a `headers.set` value cannot be filled). For
+   * a route with a dead-letter destination, which takes the failed ones while the rest go out.
+   */
+  planTargets(message: GatewayMessage, match: RouteMatch): TargetsPlan {
+    const route = this.#routes.get(match.route);
+    if (route === undefined) {
+      const error = new FerryError('INTERNAL', `no route named "${match.route}"`, { permanent: false });
+      return { route: match.route, dispatches: [], failed: [{ index: undefined, connector: undefined, to: undefined, error }] };
+    }
+    let out: GatewayMessage;
+    try {
+      out = this.#applyHeaders(route, message, match.captures);
+    } catch (err) {
+      return { route: route.name, dispatches: [], failed: [{ index: undefined, connector: undefined, to: undefined, error: asTemplateError(err) }] };
+    }
+    const dispatches: Dispatch[] = [];
+    const failed: UnplannedDestination[] = [];
+    for (const target of route.targets) {
+      try {
+        const to = this.#renderTarget(route, target, message, match.captures);
+        dispatches.push({ route: route.name, index: target.index, connector: target.connector, to, message: out });
+      } catch (err) {
+        failed.push({ index: target.index, connector: target.connector, to: target.fields, error: asTemplateError(err) });
+      }
+    }
+    return { route: route.name, dispatches, failed };
+  }
+
+  /**
+   * The route's dead-letter destination for `message` (its templates filled from the message as
+   * received, like any `to`), or the error why it cannot be filled; undefined when the route has
+   * none. `message` is what is written there: the caller adds the reason headers.
+   */
+  planDeadLetter(
+    received: GatewayMessage,
+    match: RouteMatch,
+    message: GatewayMessage,
+  ): { readonly ok: true; readonly dispatch: Dispatch } | { readonly ok: false; readonly error: FerryError } | undefined {
+    const route = this.#routes.get(match.route);
+    const target = route?.deadLetter;
+    if (route === undefined || target === undefined) return undefined;
+    try {
+      const to = this.#renderTarget(route, target, received, match.captures);
+      return { ok: true, dispatch: { route: route.name, index: -1, connector: target.connector, to, message } };
+    } catch (err) {
+      return { ok: false, error: asTemplateError(err) };
+    }
   }
 
   /**
