@@ -22,6 +22,7 @@ const common = {
 export default {
   projects: [
     { ...common, displayName: 'unit', testMatch: ['<rootDir>/packages/*/src/**/*.test.ts', '<rootDir>/packages/*/test/**/*.test.ts'] },
-    { ...common, displayName: 'integration', testMatch: ['<rootDir>/integration/**/*.test.ts'] },
+    { ...common, displayName: 'integration', testMatch: ['<rootDir>/integration/**/*.test.ts'], testPathIgnorePatterns: ['/node_modules/', '<rootDir>/integration/faults/'] },
+    { ...common, displayName: 'faults', testMatch: ['<rootDir>/integration/faults/**/*.test.ts'] },
   ],
 };

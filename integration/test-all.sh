@@ -36,6 +36,8 @@ step "test brokers (RabbitMQ with MQTT, STOMP, AMQP 1.0; Mosquitto; ActiveMQ)"
 if [ "${BROKERS_READY:-0}" = 1 ]; then
   step "integration tests"
   "${JEST[@]}" --selectProjects integration --runInBand --json --outputFile="$OUT/integration.json" || status=1
+  step "fault suite (kills and restarts Ferry, RabbitMQ, an own Mosquitto: runs last, in band)"
+  "${JEST[@]}" --selectProjects faults --runInBand --json --outputFile="$OUT/faults.json" || status=1
 fi
 
 step "summary"

@@ -1,0 +1,96 @@
+/**
+ * A Mosquitto of the test's own with persistence, so it can be restarted in the middle of a
+ * stream and keep its sessions (the shared test Mosquitto runs with `persistence false`).
+ * Mosquitto writes its state on a clean shutdown (SIGTERM) and every `autosave_interval` s.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { chmod, writeFile } from 'node:fs/promises';
+import { createWriteStream, type WriteStream } from 'node:fs';
+import { join } from 'node:path';
+import { portOpen } from './rabbit.js';
+
+const live = new Set<ChildProcess>();
+process.once('exit', () => {
+  for (const c of live) c.kill('SIGKILL');
+});
+
+export class PersistentMosquitto {
+  readonly #dir: string;
+  readonly port: number;
+  #child: ChildProcess | undefined;
+  #exited: Promise<void> = Promise.resolve();
+  #log: WriteStream | undefined;
+  readonly logFile: string;
+
+  constructor(dir: string, port: number) {
+    this.#dir = dir;
+    this.port = port;
+    this.logFile = join(dir, 'mosquitto.log');
+  }
+
+  async start(): Promise<void> {
+    if (this.#child) return;
+    // As root Mosquitto drops to user `mosquitto`, which must be able to write its database here.
+    await chmod(this.#dir, 0o777);
+    const conf = join(this.#dir, 'mosquitto.conf');
+    await writeFile(
+      conf,
+      [
+        `listener ${this.port} 127.0.0.1`,
+        'allow_anonymous true',
+        'persistence true',
+        `persistence_location ${this.#dir}/`,
+        'autosave_interval 1',
+        // unlimited queue for an absent persistent session (default 1000 would drop the rest)
+        'max_queued_messages 0',
+        'max_inflight_messages 0',
+        'set_tcp_nodelay true',
+        'log_dest stderr',
+        'log_type error',
+        'log_type warning',
+        'log_type notice',
+        '',
+      ].join('\n'),
+    );
+    this.#log ??= createWriteStream(this.logFile, { flags: 'a' });
+    const child = spawn('/usr/sbin/mosquitto', ['-c', conf], { stdio: ['ignore', 'pipe', 'pipe'] });
+    this.#child = child;
+    live.add(child);
+    this.#exited = new Promise((resolve) =>
+      child.once('exit', () => {
+        live.delete(child);
+        this.#child = undefined;
+        resolve();
+      }),
+    );
+    child.stdout?.pipe(this.#log, { end: false });
+    child.stderr?.pipe(this.#log, { end: false });
+    const end = Date.now() + 10_000;
+    while (!(await portOpen(this.port))) {
+      if (!this.#child) throw new Error(`mosquitto exited at start; see ${this.logFile}`);
+      if (Date.now() > end) throw new Error(`mosquitto not listening on ${this.port} after 10 s; see ${this.logFile}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+
+  /** SIGTERM: Mosquitto saves its sessions and queued messages, then exits. */
+  async stop(): Promise<void> {
+    const c = this.#child;
+    if (!c) return;
+    c.kill('SIGTERM');
+    const timer = setTimeout(() => c.kill('SIGKILL'), 10_000);
+    await this.#exited;
+    clearTimeout(timer);
+  }
+
+  async restart(): Promise<void> {
+    await this.stop();
+    await this.start();
+  }
+
+  async dispose(): Promise<void> {
+    await this.stop();
+    this.#log?.end();
+    this.#log = undefined;
+  }
+}

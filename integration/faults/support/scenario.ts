@@ -1,0 +1,64 @@
+/**
+ * What every fault scenario shares: a temp folder (kept when the scenario fails, for its logs),
+ * a throw-away RabbitMQ vhost, the counts printed in one block, and timing.
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Tally } from '@ferry/testkit';
+
+export async function tempDir(prefix: string): Promise<string> {
+  return mkdtemp(join(tmpdir(), `ferry-faults-${prefix}-`));
+}
+
+export async function removeDir(dir: string | undefined): Promise<void> {
+  if (dir) await rm(dir, { recursive: true, force: true });
+}
+
+/** A short unique name for this run's topics, client ids, queues. */
+export function runId(prefix: string): string {
+  return `${prefix}${Date.now().toString(36)}${Math.floor(Math.random() * 1e4).toString(36)}`;
+}
+
+/** Print the counts (sent, received, unique, duplicated, lost, unexpected) and what else the scenario measured. */
+export function printCounts(label: string, tally: Tally, extra: Record<string, string | number | boolean> = {}): void {
+  const rest = Object.entries(extra)
+    .map(([k, v]) => `${k}=${String(v)}`)
+    .join(' ');
+  console.log(`[faults] ${tally.summary(label)}${rest ? `\n[faults]   ${rest}` : ''}`);
+}
+
+export function seconds(ms: number): string {
+  return (ms / 1000).toFixed(1) + ' s';
+}
+
+/** Wait until `check` is true, polling; on timeout throw with `what` and `diagnostics()`. */
+export async function until(check: () => boolean | Promise<boolean>, what: string, timeoutMs: number, diagnostics: () => string = () => ''): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    if (await check()) return;
+    if (Date.now() > end) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}\n${diagnostics()}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/** `p`, or a failure with `what` and `diagnostics()` after `timeoutMs`. */
+export async function within<T>(p: Promise<T>, what: string, timeoutMs: number, diagnostics: () => string = () => ''): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`timed out after ${timeoutMs} ms waiting for ${what}\n${diagnostics()}`)), timeoutMs);
+  });
+  try {
+    return await Promise.race([p, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** Like `until`, but answers false on timeout so the test can print its counts before asserting. */
+export async function eventually(check: () => boolean, timeoutMs: number): Promise<boolean> {
+  return until(check, '', timeoutMs).then(
+    () => true,
+    () => false,
+  );
+}
