@@ -1,0 +1,83 @@
+/**
+ * Helpers for the spool's own tests (not exported from the package index): temp directories,
+ * a metrics recorder, and a plain-JS build of the spool for child processes (Node 20 cannot run
+ * TypeScript, and a crash test needs a real process to SIGKILL).
+ */
+import { mkdtempSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { transformSync } from '@swc/core';
+import type { CounterName, GaugeName, HistogramName, Labels, Metrics } from '@ferry/core';
+
+export function tempDir(prefix: string): string {
+  return mkdtempSync(path.join(tmpdir(), `ferry-${prefix}-`));
+}
+
+export function removeDir(dir: string): void {
+  rmSync(dir, { recursive: true, force: true });
+}
+
+/** Records every metrics call so tests can read counters and gauges by name and labels. */
+export class RecordingMetrics implements Metrics {
+  readonly counters = new Map<string, number>();
+  readonly gauges = new Map<string, number>();
+
+  static key(name: string, labels: Labels): string {
+    return `${name}${JSON.stringify(Object.entries(labels).sort())}`;
+  }
+
+  inc(name: CounterName, labels: Labels, value = 1): void {
+    const k = RecordingMetrics.key(name, labels);
+    this.counters.set(k, (this.counters.get(k) ?? 0) + value);
+  }
+
+  set(name: GaugeName, labels: Labels, value: number): void {
+    this.gauges.set(RecordingMetrics.key(name, labels), value);
+  }
+
+  add(name: GaugeName, labels: Labels, delta: number): void {
+    const k = RecordingMetrics.key(name, labels);
+    this.gauges.set(k, (this.gauges.get(k) ?? 0) + delta);
+  }
+
+  observe(_name: HistogramName, _labels: Labels, _value: number): void {}
+
+  counter(name: CounterName, labels: Labels): number {
+    return this.counters.get(RecordingMetrics.key(name, labels)) ?? 0;
+  }
+
+  gauge(name: GaugeName, labels: Labels): number | undefined {
+    return this.gauges.get(RecordingMetrics.key(name, labels));
+  }
+}
+
+/**
+ * Compile packages/core/src and packages/spool/src (without tests and this file) to ES modules
+ * in `outDir` with swc, `@ferry/core` pointed at the compiled core and `classic-level` at the
+ * installed package. Returns the path of the compiled spool index.
+ */
+export function buildSpoolForChild(outDir: string): string {
+  const repo = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../../..');
+  const classicLevel = path.join(repo, 'node_modules/classic-level/index.js');
+  for (const pkg of ['core', 'spool']) {
+    const src = path.join(repo, 'packages', pkg, 'src');
+    const out = path.join(outDir, pkg);
+    mkdirSync(out, { recursive: true });
+    for (const file of readdirSync(src)) {
+      if (!file.endsWith('.ts') || file.endsWith('.test.ts') || file === 'test-support.ts') continue;
+      const { code } = transformSync(readFileSync(path.join(src, file), 'utf8'), {
+        filename: file,
+        jsc: { parser: { syntax: 'typescript' }, target: 'es2022' },
+        module: { type: 'es6' },
+      });
+      const fixed = code
+        .replaceAll("from '@ferry/core'", "from '../core/index.js'")
+        .replaceAll('from "@ferry/core"', 'from "../core/index.js"')
+        .replaceAll("from 'classic-level'", `from ${JSON.stringify(classicLevel)}`)
+        .replaceAll('from "classic-level"', `from ${JSON.stringify(classicLevel)}`);
+      writeFileSync(path.join(out, file.replace(/\.ts$/, '.js')), fixed);
+    }
+  }
+  writeFileSync(path.join(outDir, 'package.json'), '{ "type": "module" }\n');
+  return path.join(outDir, 'spool', 'index.js');
+}
