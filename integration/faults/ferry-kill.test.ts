@@ -39,7 +39,7 @@ afterAll(async () => {
   await ferry?.dispose();
   await counter?.close();
   if (vhost) await deleteVhost(vhost).catch(() => undefined);
-  if (passed) await removeDir(dir);
+  if (passed && process.env['FERRY_FAULTS_KEEP'] === undefined) await removeDir(dir);
   else if (dir) console.log(`[faults] logs kept in ${dir}`);
 });
 

@@ -93,10 +93,13 @@ export class Fleet {
     const c = await mqtt.connectAsync(`mqtt://127.0.0.1:${port}`, opts);
     const noDelay = (): void => (c.stream as { setNoDelay?: (on: boolean) => void }).setNoDelay?.(true);
     noDelay();
-    c.on('connect', (connack) => {
+    // 'packetreceive', not 'connect': mqtt.js emits 'connect' only after replaying its whole
+    // outgoing store, and not at all when the connection drops during the replay
+    c.on('packetreceive', (packet) => {
+      if (packet.cmd !== 'connack') return;
       noDelay(); // mqtt.js leaves Nagle on (facts.md), on every new socket
       this.reconnects++;
-      if (!connack.sessionPresent) this.sessionLost++;
+      if (!packet.sessionPresent) this.sessionLost++;
     });
     c.on('error', () => undefined); // connection errors: mqtt.js reconnects; publishes wait in its store
     return c;

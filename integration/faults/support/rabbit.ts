@@ -40,9 +40,19 @@ export async function stopRabbit(): Promise<void> {
   await script('rabbit-stop.sh');
 }
 
-export async function startRabbit(): Promise<void> {
+/** Launch the node (returns at once, it boots in the background). */
+export async function launchRabbit(): Promise<void> {
   await script('rabbit-start.sh');
+}
+
+/** Until the node booted and every listener accepts connections. */
+export async function waitRabbit(): Promise<void> {
   await script('rabbit-wait.sh', ['120']);
+}
+
+export async function startRabbit(): Promise<void> {
+  await launchRabbit();
+  await waitRabbit();
 }
 
 /** Start RabbitMQ again if it is not answering (afterAll of a test that stopped it). */
