@@ -447,20 +447,31 @@ export class Engine {
     w: { match: RouteMatch; policy: RoutePolicy | undefined; dispatches: readonly Dispatch[]; unplanned: readonly UnplannedDestination[] },
   ): Promise<FerryError | undefined> {
     const route = w.match.route;
+    const hasDeadLetter = w.policy?.deadLetter !== undefined;
+    // each failed destination gets its own dead-letter copy, naming it, so it can be replayed
+    // there; those that could not even be planned go at once, alongside the writes
+    const deadUnplanned = hasDeadLetter
+      ? Promise.all(w.unplanned.map((u) => this.#deadLetter(message, w.match, u.error, describeDestination(u.connector, u.to, u.index), 0)))
+      : Promise.resolve([]);
     const results = await Promise.all(w.dispatches.map((d) => this.#destination(d, w.policy)));
     const failed = results.filter((r): r is Extract<DestinationResult, { ok: false }> => !r.ok);
     if (failed.length === 0 && w.unplanned.length === 0) {
       this.#metrics.inc('messages_routed_total', { route });
       return undefined;
     }
-    if (w.policy?.deadLetter !== undefined && !this.#stopping.signal.aborted) {
-      // each failed destination gets its own dead-letter copy, naming it, so it can be replayed there
-      const dead = await Promise.all([
-        ...w.unplanned.map((u) => this.#deadLetter(message, w.match, u.error, describeDestination(u.connector, u.to, u.index), 0)),
-        ...failed.map((f) => this.#deadLetter(message, w.match, f.error, describeDestination(f.dispatch.connector, f.dispatch.to, f.dispatch.index), f.attempts)),
-      ]);
+    if (hasDeadLetter && !this.#stopping.signal.aborted) {
+      const dead = [
+        ...(await deadUnplanned),
+        ...(await Promise.all(
+          failed.map((f) => this.#deadLetter(message, w.match, f.error, describeDestination(f.dispatch.connector, f.dispatch.to, f.dispatch.index), f.attempts)),
+        )),
+      ];
       const errors = dead.filter((e): e is FerryError => e !== undefined);
       return errors.length === 0 ? undefined : combineErrors(errors);
+    }
+    if (hasDeadLetter) {
+      const errors = (await deadUnplanned).filter((e): e is FerryError => e !== undefined);
+      if (failed.length === 0) return errors.length === 0 ? undefined : combineErrors(errors);
     }
     if (this.#stopping.signal.aborted && failed.length > 0) {
       // shutting down mid-retry: give the message back rather than dead-letter or reject it
