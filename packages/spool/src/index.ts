@@ -1,1 +1,2 @@
 export * from './spool.js';
+export * from './spooled-sink.js';
