@@ -10,6 +10,57 @@ export const NAME_RULE = 'letters, digits, "_", "-" and ".", starting with a let
 
 export const LOG_LEVELS = ['debug', 'info', 'warn', 'error'] as const;
 
+export const SPOOL_OVERFLOW = ['refuse', 'drop-oldest'] as const;
+export const DEFAULT_SPOOL_MAX_BYTES = 1024 ** 3;
+
+const SIZE_UNITS: Readonly<Record<string, number>> = {
+  b: 1,
+  kb: 1000,
+  mb: 1000 ** 2,
+  gb: 1000 ** 3,
+  tb: 1000 ** 4,
+  kib: 1024,
+  mib: 1024 ** 2,
+  gib: 1024 ** 3,
+  tib: 1024 ** 4,
+};
+const SIZE_PATTERN = /^\s*([0-9]+(?:\.[0-9]+)?)\s*([a-z]*)\s*$/i;
+const SIZE_RULE = 'a positive number of bytes, or a size like 512MiB, 1GiB, 200MB (units B, kB, MB, GB, TB, KiB, MiB, GiB, TiB)';
+
+/** `1073741824`, `"1GiB"`, `"512 MiB"`, `"200MB"` → bytes; undefined when not a size */
+export function parseByteSize(v: number | string): number | undefined {
+  if (typeof v === 'number') return Number.isSafeInteger(v) && v > 0 ? v : undefined;
+  const m = SIZE_PATTERN.exec(v);
+  if (m === null) return undefined;
+  const unit = SIZE_UNITS[(m[2] === '' ? 'b' : (m[2] as string)).toLowerCase()];
+  if (unit === undefined) return undefined;
+  const bytes = Math.floor(Number(m[1]) * unit);
+  return Number.isSafeInteger(bytes) && bytes > 0 ? bytes : undefined;
+}
+
+const byteSize = z.union([z.number(), z.string()]).transform((v, ctx) => {
+  const bytes = parseByteSize(v);
+  if (bytes === undefined) {
+    ctx.addIssue({ code: 'custom', message: `expected ${SIZE_RULE}, found ${JSON.stringify(v)}` });
+    return z.NEVER;
+  }
+  return bytes;
+});
+
+/** `gateway.spool`: the durable spool for messages accepted from listeners (docs/spool.md). */
+export const spoolSchema = z
+  .strictObject({
+    dir: z.string().min(1).describe('the spool directory (one LevelDB store); relative paths resolve against the route file\'s folder'),
+    maxBytes: byteSize
+      .default(DEFAULT_SPOOL_MAX_BYTES)
+      .describe('bound of everything spooled, in bytes or with a unit (512MiB, 1GiB); default 1GiB'),
+    overflow: z
+      .enum(SPOOL_OVERFLOW)
+      .default('refuse')
+      .describe('when the spool is full: refuse (new messages are not acknowledged; senders retry) or drop-oldest (the oldest spooled messages of that destination are dropped and counted); default refuse'),
+  })
+  .describe('keep messages accepted from listeners on disk while their destination is unreachable, and deliver them in order when it returns; absent: no spool');
+
 /** The `gateway:` section. Every field is optional. */
 export const gatewaySchema = z.strictObject({
   id: z
@@ -30,6 +81,7 @@ export const gatewaySchema = z.strictObject({
     })
     .default({ level: 'info' })
     .describe('logging'),
+  spool: spoolSchema.optional(),
 });
 
 export type GatewayInput = z.input<typeof gatewaySchema>;

@@ -266,6 +266,7 @@ class Checker {
       id: parsed.id ?? this.opts.defaultId ?? os.hostname(),
       http: parsed.http,
       log: parsed.log,
+      spool: parsed.spool,
     };
   }
 

@@ -10,6 +10,14 @@ export interface GatewaySection {
   /** the admin HTTP server (/healthz /readyz /metrics /api); absent: no admin server */
   readonly http?: { readonly port: number; readonly host: string } | undefined;
   readonly log: { readonly level: LogLevel };
+  /** the durable spool (docs/spool.md); absent: none. `dir` as written: relative to `baseDir` */
+  readonly spool?: SpoolSection | undefined;
+}
+
+export interface SpoolSection {
+  readonly dir: string;
+  readonly maxBytes: number;
+  readonly overflow: 'refuse' | 'drop-oldest';
 }
 
 /** A route file after validation: everything the gateway needs to start. */
