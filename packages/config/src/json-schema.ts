@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import type { AnyConnectorDefinition } from '@ferry/core';
 import { gatewaySchema, NAME_PATTERN } from './gateway-section.js';
+import { maxInFlightSchema, retrySchema } from './route-policy.js';
 
 type Json = Record<string, unknown>;
 
@@ -106,6 +107,20 @@ export function jsonSchema(registry: ReadonlyMap<string, AnyConnectorDefinition>
           remove: {
             description: 'header names to remove (exact, case-sensitive)',
             anyOf: [{ type: 'string' }, { type: 'array', items: { type: 'string' } }],
+          },
+        },
+      },
+      maxInFlight: toJson(maxInFlightSchema),
+      onFailure: {
+        type: 'object',
+        additionalProperties: false,
+        description: 'what happens to a message a destination cannot take: retries, then a dead-letter destination',
+        properties: {
+          retry: toJson(retrySchema),
+          deadLetter: {
+            description:
+              'where a message goes when it can never succeed or its retries ran out: any connector\'s `to` fields (templates allowed); it carries the reason in x-ferry-* headers',
+            ...to,
           },
         },
       },

@@ -59,7 +59,7 @@ const EXPECTED: Record<string, string[]> = {
     'broken/many-errors.yaml:29:22 routes[0].to[2].connector: unknown connector "wb" (did you mean "web"?)',
     'broken/many-errors.yaml:32:11 routes[1].name: duplicate route name "telemetry" (first used by routes[0] on line 24)',
     'broken/many-errors.yaml:34:71 routes[1].to.retain: expected a boolean (true or false), found "maybe"',
-    'broken/many-errors.yaml:39:5 routes[2].filter: unknown key "filter"; expected one of: from, headers, name, to',
+    'broken/many-errors.yaml:39:5 routes[2].filter: unknown key "filter"; expected one of: from, headers, maxInFlight, name, onFailure, to',
   ],
   'missing-fields.yaml': [
     'broken/missing-fields.yaml:5:5 connectors.plant.type: missing required field "type" (one of: mqtt, mqtt-listener, amqp091, amqp10, amqp10-listener, stomp, stomp-listener, log, clock)',
@@ -88,6 +88,19 @@ const EXPECTED: Record<string, string[]> = {
     'broken/ports.yaml:8:11 connectors.more-devices.port: port 1883 is already used by the admin server (gateway.http.port) on line 2',
     'broken/ports.yaml:14:11 connectors.amqp.port: port 61613 is already used by connector "web" on line 11',
   ],
+  'route-policy.yaml': [
+    'broken/route-policy.yaml:9:18 routes[0].maxInFlight: expected at least 1, found 0',
+    'broken/route-policy.yaml:11:29 routes[0].onFailure.retry.maxAttempts: expected at least 1, found 0',
+    'broken/route-policy.yaml:11:55 routes[0].onFailure.retry.maxMs: maxMs must be at least initialMs',
+    'broken/route-policy.yaml:12:7 routes[0].onFailure.deadLeter: unknown key "deadLeter" (did you mean "deadLetter"?)',
+    'broken/route-policy.yaml:16:18 routes[1].maxInFlight: expected a number, found "100" (quoted values are strings: remove the quotes to write a number)',
+    'broken/route-policy.yaml:18:68 routes[1].onFailure.deadLetter.routingKey: placeholder {2} but the source pattern "b/+" has 1 wildcard',
+    'broken/route-policy.yaml:22:43 routes[2].onFailure.deadLetter.connector: connector "ticks" (type clock) cannot be a destination: it takes no "to"',
+    'broken/route-policy.yaml:26:43 routes[3].onFailure.deadLetter.connector: unknown connector "rabit" (did you mean "rabbit"?)',
+    'broken/route-policy.yaml:30:84 routes[4].onFailure.deadLetter.topic: placeholder {1} but the source has no address pattern, so there is nothing to capture',
+    'broken/route-policy.yaml:34:16 routes[5].onFailure: expected a map with retry and/or deadLetter, found "retry"',
+    'broken/route-policy.yaml:38:84 routes[6].onFailure.deadLetter.ttl: unknown key "ttl"; expected one of: connector, exchange, persistent, routingKey',
+  ],
   'syntax.yaml': [
     'broken/syntax.yaml:3:11 YAML syntax: Nested mappings are not allowed in compact mappings',
     'broken/syntax.yaml:8:1 YAML syntax: Flow map in block collection must be sufficiently indented and end with a }',
@@ -113,11 +126,11 @@ const EXPECTED: Record<string, string[]> = {
     'broken/unknown-keys.yaml:5:1 connector: unknown key "connector" (did you mean "connectors"?)',
     'broken/unknown-keys.yaml:11:5 connectors.rabbit.heartbeet: unknown key "heartbeet" (did you mean "heartbeat"?)',
     'broken/unknown-keys.yaml:15:5 connectors.plant.colour: unknown key "colour"; expected one of: clientId, keepalive, password, protocolVersion, type, url, username',
-    'broken/unknown-keys.yaml:18:5 routes[0].form: unknown key "form"; expected one of: from, headers, name, to',
+    'broken/unknown-keys.yaml:18:5 routes[0].form: unknown key "form"; expected one of: from, headers, maxInFlight, name, onFailure, to',
     'broken/unknown-keys.yaml:19:51 routes[0].from.retain: unknown key "retain"; expected one of: connector, qos, topic',
     'broken/unknown-keys.yaml:21:51 routes[0].to[0].routingkey: unknown key "routingkey" (did you mean "routingKey"?)',
     'broken/unknown-keys.yaml:22:41 routes[0].headers.delete: unknown key "delete"; expected one of: remove, set',
-    'broken/unknown-keys.yaml:23:5 routes[0].retry: unknown key "retry"; expected one of: from, headers, name, to',
+    'broken/unknown-keys.yaml:23:5 routes[0].retry: unknown key "retry"; expected one of: from, headers, maxInFlight, name, onFailure, to',
   ],
   'unknown-type.yaml': [
     'broken/unknown-type.yaml:3:11 connectors.plant.type: unknown connector type "mqtt5" (did you mean "mqtt"?); known types: mqtt, mqtt-listener, amqp091, amqp10, amqp10-listener, stomp, stomp-listener, log, clock',
@@ -219,6 +232,31 @@ describe('valid route files', () => {
     expect(route?.to[1]?.fields).toEqual({ topic: 'mirror/{1}', qos: 1, retain: true }); // "true" became a boolean
     // header values as written: 1.10 stays "1.10"; a single string `remove` is a list of one
     expect(route?.headers).toEqual({ set: { 'x-version': '1.10', 'x-price': '{{1}} costs $$5' }, remove: ['debug'] });
+  });
+
+  it('reads maxInFlight and onFailure (retry defaults filled in, the dead letter checked by its type\'s `to` schema)', () => {
+    const yaml = [
+      'connectors:',
+      '  plant: { type: mqtt, url: "mqtt://127.0.0.1:1884" }',
+      '  rabbit: { type: amqp091, url: "amqp://127.0.0.1:5672" }',
+      'routes:',
+      '  - name: telemetry',
+      '    from: { connector: plant, topic: "t/+" }',
+      '    to: { connector: rabbit, exchange: x, routingKey: "t.{1}" }',
+      '    maxInFlight: 50',
+      '    onFailure:',
+      '      retry: { maxAttempts: 5 }',
+      '      deadLetter: { connector: rabbit, exchange: dead, routingKey: "dead.{address}" }',
+    ].join('\n');
+    const result = parseConfig(yaml, 'policy.yaml', registry, { env: {}, defaultId: 'h' });
+    if (!result.ok) throw new Error(lines(result).join('\n'));
+    expect(result.config.routes[0]).toMatchObject({
+      maxInFlight: 50,
+      onFailure: {
+        retry: { maxAttempts: 5, initialMs: 200, maxMs: 30_000 },
+        deadLetter: { connector: 'rabbit', fields: { exchange: 'dead', routingKey: 'dead.{address}', persistent: true } },
+      },
+    });
   });
 
   it('defaults the gateway id to the host name and the log level to info', () => {

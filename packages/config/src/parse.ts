@@ -7,6 +7,7 @@ import {
   type AnyConnectorDefinition,
   type ConnectorSpec,
   type EndpointSpec,
+  type FailureSpec,
   type FieldPath,
   type HeaderRules,
   type RouteSpec,
@@ -17,13 +18,14 @@ import { ConfigError, sortErrors } from './errors.js';
 import { interpolateDocument } from './env.js';
 import { gatewaySchema, NAME_PATTERN, NAME_RULE } from './gateway-section.js';
 import { Reporter } from './reporter.js';
+import { ON_FAILURE_KEYS, maxInFlightSchema, retrySchema } from './route-policy.js';
 import { SourceMap } from './source-map.js';
 import type { GatewayConfig, GatewaySection, LoadOptions, LoadResult } from './types.js';
 import { describeValue, didYouMean } from './words.js';
 import { reportIssues } from './zod-issues.js';
 
 export const TOP_KEYS = ['gateway', 'connectors', 'routes'] as const;
-export const ROUTE_KEYS = ['name', 'from', 'to', 'headers'] as const;
+export const ROUTE_KEYS = ['name', 'from', 'to', 'headers', 'maxInFlight', 'onFailure'] as const;
 export const HEADER_KEYS = ['set', 'remove'] as const;
 
 type Registry = ReadonlyMap<string, AnyConnectorDefinition>;
@@ -468,11 +470,56 @@ class Checker {
     const headers = this.headers(value, at);
     if (headers === undefined) complete = false;
 
+    // maxInFlight, onFailure
+    let maxInFlight: number | undefined;
+    if (Object.hasOwn(value, 'maxInFlight')) {
+      maxInFlight = this.validate(maxInFlightSchema, value['maxInFlight'], [...at, 'maxInFlight'], []);
+      if (maxInFlight === undefined) complete = false;
+    }
+    const onFailure = this.onFailure(value, at, connectors);
+    if (onFailure === null) complete = false;
+
     if (from === undefined || to.length === 0) return { complete: false };
-    return {
-      built: { index: i, spec: { name: routeName ?? `routes[${i}]`, from, to, headers: headers ?? { set: {}, remove: [] } }, toIndex, toSingle },
-      complete,
+    const spec: RouteSpec = {
+      name: routeName ?? `routes[${i}]`,
+      from,
+      to,
+      headers: headers ?? { set: {}, remove: [] },
+      ...(maxInFlight === undefined ? {} : { maxInFlight }),
+      ...(onFailure === undefined || onFailure === null ? {} : { onFailure }),
     };
+    return { built: { index: i, spec, toIndex, toSingle }, complete };
+  }
+
+  /**
+   * `onFailure: { retry: {...}, deadLetter: { connector, ...its to fields } }`: undefined when
+   * absent, null when it has an error (already reported). The dead letter is checked like any
+   * `to`: its connector exists and can be a destination, its fields pass that type's schema
+   * (its templates are checked with the route's other templates).
+   */
+  private onFailure(route: Dict, at: FieldPath, connectors: ReadonlyMap<string, ConnectorEntry>): FailureSpec | undefined | null {
+    if (!Object.hasOwn(route, 'onFailure')) return undefined;
+    const fp: FieldPath = [...at, 'onFailure'];
+    const value = route['onFailure'];
+    if (!isRecord(value)) {
+      this.wrong(fp, 'a map with retry and/or deadLetter', value);
+      return null;
+    }
+    let ok = true;
+    this.unknownKeys(value, fp, ON_FAILURE_KEYS);
+    if (Object.keys(value).some((k) => !ON_FAILURE_KEYS.includes(k as (typeof ON_FAILURE_KEYS)[number]))) ok = false;
+    let retry: FailureSpec['retry'];
+    if (Object.hasOwn(value, 'retry')) {
+      retry = this.validate(retrySchema, value['retry'], [...fp, 'retry'], []);
+      if (retry === undefined) ok = false;
+    }
+    let deadLetter: EndpointSpec | undefined;
+    if (Object.hasOwn(value, 'deadLetter')) {
+      deadLetter = this.endpoint('to', value['deadLetter'], [...fp, 'deadLetter'], connectors);
+      if (deadLetter === undefined) ok = false;
+    }
+    if (!ok) return null;
+    return { ...(retry === undefined ? {} : { retry }), ...(deadLetter === undefined ? {} : { deadLetter }) };
   }
 
   private endpoint(role: 'from' | 'to', value: unknown, at: FieldPath, connectors: ReadonlyMap<string, ConnectorEntry>): EndpointSpec | undefined {
