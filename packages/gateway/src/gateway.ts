@@ -71,6 +71,11 @@ export class Gateway {
     return this.#table;
   }
 
+  /** the routing engine once started (route loads for the admin API and tests) */
+  get engine(): Engine | undefined {
+    return this.#engine;
+  }
+
   connectorStates(): Record<string, string> {
     const out: Record<string, string> = {};
     for (const [name, { connector }] of this.#live) out[name] = connector.state;
@@ -92,6 +97,7 @@ export class Gateway {
       sinks,
       logger: logger.child({ component: 'engine' }),
       metrics: this.#opts.metrics,
+      gatewayId: this.#config.gateway.id,
       ...(this.#opts.sinkTimeoutMs === undefined ? {} : { sinkTimeoutMs: this.#opts.sinkTimeoutMs }),
     });
 
@@ -122,7 +128,8 @@ export class Gateway {
       const specs: readonly SourceSpec<Record<string, unknown>>[] = this.#table.routesFrom(name);
       if (specs.length === 0) continue;
       if (!connector.openSources) throw new FerryError('INTERNAL', `connector ${name} cannot be a source`);
-      await connector.openSources(specs, this.#engine.handler(name));
+      // the engine pauses a source while a route it feeds holds maxInFlight messages
+      await connector.openSources(specs, this.#engine.handler(name), this.#engine.flow(name));
     }
     this.#state = 'running';
     logger.info('gateway running', {
@@ -152,7 +159,11 @@ export class Gateway {
     );
     if (this.#engine) {
       const drained = await this.#engine.drain(drainTimeoutMs);
-      if (!drained) logger.warn('drain timed out; unsettled messages will be redelivered by their sources', { timeoutMs: drainTimeoutMs });
+      if (!drained) {
+        logger.warn('drain timed out; unsettled messages will be redelivered by their sources', { timeoutMs: drainTimeoutMs });
+        // retries still waiting end now and release their messages, rather than write later
+        this.#engine.stop();
+      }
     }
     await this.#stopConnectors();
     this.#state = 'stopped';
