@@ -9,8 +9,10 @@ import {
   type Sink,
   type SourceSpec,
 } from '@ferry/core';
+import path from 'node:path';
 import { Engine, RouteTable } from '@ferry/router';
 import type { GatewayConfig } from '@ferry/config';
+import { Spool, SpooledSink } from '@ferry/spool';
 
 export interface GatewayOptions {
   readonly registry: ReadonlyMap<string, AnyConnectorDefinition>;
@@ -38,6 +40,11 @@ export class Gateway {
   readonly #live = new Map<string, Live>();
   readonly #table: RouteTable;
   #engine: Engine | undefined;
+  // ---- durable spool (docs/spool.md): absent unless gateway.spool is configured ----
+  readonly #spool: Spool | undefined;
+  /** sink connector name → its spooled sink, for every sink some listener's route writes to */
+  readonly #spooled = new Map<string, SpooledSink<Record<string, unknown>>>();
+  // ---- end durable spool ----
   #state: 'new' | 'starting' | 'running' | 'stopping' | 'stopped' = 'new';
 
   /** Builds connectors and compiles routes; no I/O. Throws FerryError CONFIG_INVALID on a bad route table. */
@@ -61,7 +68,85 @@ export class Gateway {
       const connector = definition.create(ctx, name, spec.options) as Connector<Record<string, unknown>, Record<string, unknown>>;
       this.#live.set(name, { connector, definition });
     }
+    this.#spool = this.#buildSpool();
   }
+
+  // ---- durable spool (docs/spool.md) -----------------------------------------------------
+
+  /**
+   * With `gateway.spool`, every sink that a listener's route writes to gets a SpooledSink in
+   * front: messages Ferry accepted from its own listeners are kept on disk while that sink is
+   * unreachable. Broker sources are left as they are (their broker keeps the message). No I/O.
+   */
+  #buildSpool(): Spool | undefined {
+    const section = this.#config.gateway.spool;
+    if (section === undefined) return undefined;
+    const { logger, metrics } = this.#opts;
+    const spool = new Spool({
+      dir: path.resolve(this.#config.baseDir, section.dir),
+      maxBytes: section.maxBytes,
+      overflow: section.overflow,
+      logger: logger.child({ component: 'spool' }),
+      metrics,
+    });
+    const listeners = new Set([...this.#live].filter(([, l]) => l.definition.capabilities.listener).map(([name]) => name));
+    const sinkTimeoutMs = this.#opts.sinkTimeoutMs ?? 30_000;
+    for (const route of this.#config.routes) {
+      if (!listeners.has(route.from.connector)) continue;
+      for (const to of route.to) {
+        const live = this.#live.get(to.connector);
+        if (live?.connector.sink === undefined || this.#spooled.has(to.connector)) continue;
+        const { connector } = live;
+        this.#spooled.set(
+          to.connector,
+          new SpooledSink({
+            connector: to.connector,
+            sink: connector.sink as Sink<Record<string, unknown>>,
+            spool,
+            isUp: () => connector.state === 'up',
+            spoolFrom: listeners,
+            logger: logger.child({ component: 'spool', connector: to.connector }),
+            metrics,
+            // spool before the engine's own timeout would release the message
+            directTimeoutMs: Math.min(10_000, Math.max(1, Math.floor(sinkTimeoutMs / 2))),
+          }),
+        );
+      }
+    }
+    return spool;
+  }
+
+  async #openSpool(): Promise<void> {
+    if (!this.#spool) return;
+    await this.#spool.open();
+    for (const q of this.#spool.queues()) {
+      if (!this.#spooled.has(q.queue)) {
+        this.#opts.logger.warn('the spool holds messages for a connector no listener route of this configuration writes to; they stay on disk', q);
+      }
+    }
+    for (const s of this.#spooled.values()) s.start();
+  }
+
+  /** Drainers stop taking while connectors stop (which fails their writes in flight), then the store closes. */
+  async #closeSpool(stopConnectors: () => Promise<void>): Promise<void> {
+    const drainers = Promise.all([...this.#spooled.values()].map((s) => s.stop()));
+    await stopConnectors();
+    await drainers;
+    try {
+      await this.#spool?.close();
+    } catch (err) {
+      this.#opts.logger.warn('closing the spool failed', { error: describeError(err) });
+    }
+  }
+
+  /** messages and bytes waiting in the spool, per sink connector (empty without a spool) */
+  spoolDepth(): Record<string, { messages: number; bytes: number }> {
+    const out: Record<string, { messages: number; bytes: number }> = {};
+    for (const name of this.#spooled.keys()) out[name] = this.#spool?.depth(name) ?? { messages: 0, bytes: 0 };
+    return out;
+  }
+
+  // ---- end durable spool -----------------------------------------------------------------
 
   get config(): GatewayConfig {
     return this.#config;
@@ -91,7 +176,15 @@ export class Gateway {
     this.#state = 'starting';
     const { logger } = this.#opts;
     const sinks = new Map<string, Sink<Record<string, unknown>>>();
-    for (const [name, { connector }] of this.#live) if (connector.sink) sinks.set(name, connector.sink);
+    for (const [name, { connector }] of this.#live) if (connector.sink) sinks.set(name, this.#spooled.get(name) ?? connector.sink);
+    // the spool opens before anything can be accepted (a directory it cannot open is fatal:
+    // running without it would break what the route file promises)
+    try {
+      await this.#openSpool();
+    } catch (err) {
+      this.#state = 'stopped';
+      throw err;
+    }
     this.#engine = new Engine({
       table: this.#table,
       sinks,
@@ -119,7 +212,7 @@ export class Gateway {
     );
     const fatal = results.filter((e): e is FerryError => e !== undefined);
     if (fatal.length > 0) {
-      await this.#stopConnectors();
+      await this.#closeSpool(() => this.#stopConnectors());
       this.#state = 'stopped';
       throw new FerryError('CONNECT_FAILED', fatal.map((e) => e.message).join('; '), { cause: fatal[0] });
     }
@@ -165,7 +258,7 @@ export class Gateway {
         this.#engine.stop();
       }
     }
-    await this.#stopConnectors();
+    await this.#closeSpool(() => this.#stopConnectors());
     this.#state = 'stopped';
     logger.info('gateway stopped', { gateway: this.#config.gateway.id });
   }
