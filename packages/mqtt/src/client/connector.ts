@@ -13,6 +13,7 @@ import {
   type Logger,
   type Outcome,
   type Sink,
+  type SourceFlow,
   type SourceSpec,
 } from '@ferry/core';
 import mqtt, { type IClientOptions, type IClientPublishOptions, type MqttClient } from 'mqtt';
@@ -78,6 +79,13 @@ export class MqttClientConnector implements Connector<MqttFrom, MqttTo> {
   /** deliveries whose settlement is pending, per stream, to reconnect for a release */
   readonly #pending = new Map<Duplex, number>();
   #releaseReconnect = false;
+  /** backpressure from the engine (a route of this source at maxInFlight) */
+  #flow: SourceFlow | undefined;
+  #unflow: (() => void) | undefined;
+  /** the stream Ferry stopped reading, if any */
+  #pausedStream: Duplex | undefined;
+  /** Ferry's own QoS 1/2 publishes awaiting their PUBACK */
+  #sinkPending = 0;
 
   constructor(ctx: ConnectorContext, name: string, options: MqttOptions) {
     this.#ctx = ctx;
@@ -169,9 +177,14 @@ export class MqttClientConnector implements Connector<MqttFrom, MqttTo> {
     return this.#stopping;
   }
 
-  async openSources(specs: readonly SourceSpec<MqttFrom>[], deliver: DeliveryHandler): Promise<void> {
+  async openSources(specs: readonly SourceSpec<MqttFrom>[], deliver: DeliveryHandler, flow?: SourceFlow): Promise<void> {
     this.#deliver = deliver;
     this.#accepting = true;
+    if (flow !== undefined && flow !== this.#flow) {
+      this.#unflow?.();
+      this.#flow = flow;
+      this.#unflow = flow.onChange(() => this.#applyFlow());
+    }
     for (const spec of specs) {
       // QoS 2 is subscribed as 1: Ferry relays at least once, and a QoS 2 flow hands the message
       // over at PUBREC, before it is routed (§4.3.3), which would need a durable inbound store.
@@ -193,6 +206,43 @@ export class MqttClientConnector implements Connector<MqttFrom, MqttTo> {
     // New publishes from the broker are no longer delivered nor acknowledged: they stay
     // unacknowledged in the persistent session and come again on the next connection.
     this.#accepting = false;
+    this.#unflow?.();
+    this.#unflow = undefined;
+    this.#flow = undefined;
+    this.#applyFlow();
+  }
+
+  /**
+   * Backpressure: while the flow is paused, stop reading the connection, so the broker keeps
+   * what it has not sent yet (in its queue, not in Ferry's memory); what it already sent is
+   * bounded by the in-flight window (MQTT 5 Receive Maximum, Mosquitto max_inflight_messages).
+   *
+   * Never while Ferry's own publishes on this connection await their PUBACK: those confirms
+   * may be what settles the paused routes (a route from this connector to itself, or two
+   * brokers bridged both ways), so the connection is read until they are in. A pause longer
+   * than the keep alive costs the connection (no PINGRESP is read); the persistent session
+   * redelivers what was unacknowledged, so nothing is lost.
+   */
+  #applyFlow(): void {
+    const stream = this.#client?.stream as Duplex | undefined;
+    const pause = this.#flow?.paused === true && this.#sinkPending === 0 && this.#state === 'up' && stream !== undefined;
+    if (pause && stream !== undefined && this.#pausedStream !== stream) {
+      this.#pausedStream?.resume();
+      this.#pausedStream = stream;
+      // mqtt.js pipes the stream into its packet writer, and a pipe resumes its source on
+      // 'drain': keep it paused while Ferry wants it so
+      if (!guarded.has(stream)) {
+        guarded.add(stream);
+        stream.on('resume', () => {
+          if (this.#pausedStream === stream) stream.pause();
+        });
+      }
+      stream.pause();
+    } else if (!pause && this.#pausedStream !== undefined) {
+      const s = this.#pausedStream;
+      this.#pausedStream = undefined;
+      s.resume();
+    }
   }
 
   #onConnect(client: MqttClient, connack: IConnackPacket): void {
@@ -216,6 +266,8 @@ export class MqttClientConnector implements Connector<MqttFrom, MqttTo> {
     this.#releaseReconnect = false;
     // MQTT 5 §3.2.2.3.12: subscription identifiers only when the broker supports them
     this.#useSubIds = this.#version === 5 && connack.properties?.subscriptionIdentifiersAvailable !== false;
+    this.#pausedStream = undefined;
+    this.#applyFlow();
     // §3.2.2.2: without a session present the broker forgot the subscriptions
     if (!connack.sessionPresent) this.#subscribed.clear();
     void this.#ensureSubscribed();
@@ -384,6 +436,10 @@ export class MqttClientConnector implements Connector<MqttFrom, MqttTo> {
     const opts: IClientPublishOptions = { qos: p.qos, retain: p.retain, ...(p.properties === undefined ? {} : { properties: p.properties }) };
     const release = p.qos === 0 ? undefined : await this.#inflight.acquire();
     const started = process.hrtime.bigint();
+    if (release !== undefined) {
+      this.#sinkPending++;
+      this.#applyFlow();
+    }
     try {
       await new Promise<void>((resolve, reject) => {
         client.publish(p.topic, p.payload, opts, (err) => {
@@ -400,7 +456,14 @@ export class MqttClientConnector implements Connector<MqttFrom, MqttTo> {
       this.#ctx.metrics.inc('messages_sent_total', { connector: this.name });
       this.#ctx.metrics.observe('sink_confirm_seconds', { connector: this.name }, Number(process.hrtime.bigint() - started) / 1e9);
     } finally {
+      if (release !== undefined) {
+        this.#sinkPending--;
+        this.#applyFlow();
+      }
       release?.();
     }
   }
 }
+
+/** streams that already carry the re-pause guard of #applyFlow */
+const guarded = new WeakSet<Duplex>();

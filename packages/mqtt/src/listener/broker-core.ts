@@ -21,6 +21,8 @@ export interface BrokerCore {
   readonly logger: Logger;
   readonly metrics: Metrics;
   readonly connectorName: string;
+  /** true while the owner's flow control (a full route) asks every connection to stop reading */
+  readonly flowPaused: boolean;
   hasRoomForClient(): boolean;
   authenticate(username: string | undefined, password: Buffer | undefined): 'ok' | 'bad-credentials' | 'not-authorized';
   newClientId(): string;

@@ -32,6 +32,7 @@ export class MqttBroker implements BrokerCore {
   onPublish: ((e: PublishEvent) => void) | undefined;
   /** false once the owner stopped taking messages: client publishes are then neither routed nor acknowledged */
   accepting = true;
+  #flowPaused = false;
   #server: Server | undefined;
   readonly #connections = new Set<Connection>();
   readonly #byClientId = new Map<string, Connection>();
@@ -46,6 +47,21 @@ export class MqttBroker implements BrokerCore {
     this.logger = env.logger;
     this.metrics = env.metrics;
     this.connectorName = env.connectorName;
+  }
+
+  get flowPaused(): boolean {
+    return this.#flowPaused;
+  }
+
+  /**
+   * Backpressure from the engine: while paused, no connection reads its socket, so devices'
+   * publishes wait in TCP (and in the device) instead of in Ferry's memory. Settlements of what
+   * was already taken still answer their clients, and are what resume the flow.
+   */
+  setFlowPaused(paused: boolean): void {
+    if (paused === this.#flowPaused) return;
+    this.#flowPaused = paused;
+    for (const c of this.#connections) c.updateFlow();
   }
 
   get clientCount(): number {

@@ -254,7 +254,14 @@ export class Connection implements Outlet {
     if (keepalive > 0) {
       // §3.1.2.10: close after one and a half keep alive periods without a packet
       this.#keepaliveMs = keepalive * 1500;
-      this.#keepaliveTimer = setTimeout(() => this.#protocolError('keepalive-timeout', 'keep alive timeout', RC.keepAliveTimeout), this.#keepaliveMs);
+      this.#keepaliveTimer = setTimeout(() => {
+        // while Ferry itself stops reading (flow control), the client's silence is ours: wait on
+        if (this.#paused) {
+          this.#keepaliveTimer?.refresh();
+          return;
+        }
+        this.#protocolError('keepalive-timeout', 'keep alive timeout', RC.keepAliveTimeout);
+      }, this.#keepaliveMs);
     }
 
     if (version === 5) {
@@ -311,6 +318,8 @@ export class Connection implements Outlet {
     this.#connack(0, present, connackProps);
     this.#core.logger.debug('client connected', { remote: this.remote, clientId, version, sessionPresent: present });
     session.attach(this, Date.now());
+    // a client that connects while the flow is paused gets its CONNACK, then waits in TCP
+    this.updateFlow();
   }
 
   #onPublish(p: IPublishPacket): void {
@@ -412,13 +421,23 @@ export class Connection implements Outlet {
 
   #hold(delta: number): void {
     this.#held += delta;
-    // flow control for clients that ignore Receive Maximum (3.1.1 has none): stop reading
-    if (!this.#paused && this.#held >= this.#core.config.receiveMaximum) {
-      this.#paused = true;
-      this.#socket.pause();
-    } else if (this.#paused && this.#held < this.#core.config.receiveMaximum) {
-      this.#paused = false;
+    this.updateFlow();
+  }
+
+  /**
+   * Stop reading the socket while this client holds receiveMaximum unsettled publishes (flow
+   * control for clients that ignore Receive Maximum; 3.1.1 has none) or while the broker's
+   * owner paused the flow (a route at maxInFlight). The client's packets then wait in TCP.
+   */
+  updateFlow(): void {
+    // only connected clients: one still to send CONNECT must get its CONNACK, not a connect timeout
+    const pause = this.#held >= this.#core.config.receiveMaximum || (this.#core.flowPaused && this.#state === 'connected');
+    if (pause === this.#paused || this.#state === 'closed') return;
+    this.#paused = pause;
+    if (pause) this.#socket.pause();
+    else {
       this.#socket.resume();
+      this.#keepaliveTimer?.refresh();
     }
   }
 

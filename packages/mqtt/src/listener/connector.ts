@@ -8,6 +8,7 @@ import {
   type GatewayMessage,
   type Outcome,
   type Sink,
+  type SourceFlow,
   type SourceSpec,
 } from '@ferry/core';
 import { fromMqttPublish, toMqttPublish } from '../mapping.js';
@@ -37,6 +38,8 @@ export class MqttListenerConnector implements Connector<MqttListenerFrom, MqttLi
   #starting: Promise<void> | undefined;
   #stopping: Promise<void> | undefined;
   #deliver: DeliveryHandler | undefined;
+  #flow: SourceFlow | undefined;
+  #unflow: (() => void) | undefined;
 
   constructor(ctx: ConnectorContext, name: string, options: MqttListenerOptions) {
     this.#ctx = ctx;
@@ -79,6 +82,7 @@ export class MqttListenerConnector implements Connector<MqttListenerFrom, MqttLi
       { logger, metrics: this.#ctx.metrics, connectorName: this.name },
     );
     if (this.#deliver !== undefined) broker.onPublish = (e) => this.#onPublish(e);
+    if (this.#flow !== undefined) broker.setFlowPaused(this.#flow.paused);
     try {
       this.#port = await broker.listen(o.port, o.host);
     } catch (err) {
@@ -106,10 +110,18 @@ export class MqttListenerConnector implements Connector<MqttListenerFrom, MqttLi
     return this.#stopping;
   }
 
-  async openSources(_specs: readonly SourceSpec<MqttListenerFrom>[], deliver: DeliveryHandler): Promise<void> {
+  async openSources(_specs: readonly SourceSpec<MqttListenerFrom>[], deliver: DeliveryHandler, flow?: SourceFlow): Promise<void> {
     // The engine matches each publish's topic against the routes' filters: a device publish is
     // not a subscription, so there is nothing per route to register here.
     this.#deliver = deliver;
+    if (flow !== undefined && flow !== this.#flow) {
+      // backpressure: while paused, device sockets are not read (see MqttBroker.setFlowPaused);
+      // each device's own window is receiveMaximum
+      this.#unflow?.();
+      this.#flow = flow;
+      this.#unflow = flow.onChange((paused) => this.#broker?.setFlowPaused(paused));
+      this.#broker?.setFlowPaused(flow.paused);
+    }
     if (this.#broker !== undefined) {
       this.#broker.onPublish = (e) => this.#onPublish(e);
       this.#broker.accepting = true;
@@ -120,6 +132,11 @@ export class MqttListenerConnector implements Connector<MqttListenerFrom, MqttLi
     // New client publishes are neither routed nor acknowledged from now on; their clients resend
     // them on their next connection. Settlements in flight still answer their clients.
     if (this.#broker !== undefined) this.#broker.accepting = false;
+    // no longer taking: stop obeying the flow (a paused socket must not keep a closing client waiting)
+    this.#unflow?.();
+    this.#unflow = undefined;
+    this.#flow = undefined;
+    this.#broker?.setFlowPaused(false);
   }
 
   #onPublish(e: PublishEvent): void {

@@ -7,6 +7,7 @@ import {
   type DeliveryHandler,
   type GatewayMessage,
   type Sink,
+  type SourceFlow,
   type SourceSpec,
 } from '@ferry/core';
 import { parseDestination } from './broker-message.js';
@@ -57,6 +58,8 @@ export class StompListenerConnector implements Connector<StompListenerFrom, Stom
   readonly #opts: StompListenerOptions;
   readonly #broker: StompBroker;
   #server: StompServer | undefined;
+  #flow: SourceFlow | undefined;
+  #unflow: (() => void) | undefined;
   #state: ConnectorState = 'idle';
   #deliver: DeliveryHandler | undefined;
   #accepting = true;
@@ -148,14 +151,25 @@ export class StompListenerConnector implements Connector<StompListenerFrom, Stom
     return this.#stopping;
   }
 
-  async openSources(_specs: readonly SourceSpec<StompListenerFrom>[], deliver: DeliveryHandler): Promise<void> {
+  async openSources(_specs: readonly SourceSpec<StompListenerFrom>[], deliver: DeliveryHandler, flow?: SourceFlow): Promise<void> {
     // Every SEND is matched by the engine against the routes' destination patterns.
     this.#deliver = deliver;
     this.#accepting = true;
+    if (flow !== undefined && flow !== this.#flow) {
+      // backpressure: while paused, client sockets are not read (StompSession.updateFlow)
+      this.#unflow?.();
+      this.#flow = flow;
+      this.#unflow = flow.onChange(() => this.#server?.updateFlow());
+      this.#server?.updateFlow();
+    }
   }
 
   async closeSources(): Promise<void> {
     this.#accepting = false;
+    this.#unflow?.();
+    this.#unflow = undefined;
+    this.#flow = undefined;
+    this.#server?.updateFlow();
   }
 
   #hooks(): SessionHooks {
@@ -168,6 +182,7 @@ export class StompListenerConnector implements Connector<StompListenerFrom, Stom
         return users.some((u) => u.login === login && u.passcode === passcode);
       },
       acceptingSends: () => this.#accepting,
+      flowPaused: () => this.#flow?.paused === true,
       onSend: (send) => this.#onSend(send),
       onProtocolError: (code) => this.#ctx.metrics.inc('protocol_errors_total', { ...labels, code }),
       onOpened: () => this.#ctx.metrics.set('listener_clients', labels, this.#server?.sessionCount ?? 0),

@@ -45,6 +45,11 @@ export class StompServer {
     return this.#sessions;
   }
 
+  /** every session re-reads the owner's flow control (SessionHooks.flowPaused) */
+  updateFlow(): void {
+    for (const s of this.#sessions) s.updateFlow();
+  }
+
   /** the bound port (useful with port 0) */
   get port(): number {
     const a = this.#server?.address();

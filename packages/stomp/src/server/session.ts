@@ -31,6 +31,11 @@ export interface SessionHooks {
   onSend(send: InboundSend): Promise<void> | undefined;
   /** false once the server stopped taking messages (closeSources) */
   acceptingSends(): boolean;
+  /**
+   * true while the owner's flow control (a route at maxInFlight) asks sessions to stop reading
+   * their sockets; see {@link StompSession.updateFlow}
+   */
+  flowPaused?(): boolean;
   onProtocolError?(reason: string): void;
   onOpened?(session: StompSession): void;
   onClosed?(session: StompSession): void;
@@ -94,6 +99,8 @@ export class StompSession implements SubscriberSession {
   readonly #tx = new Map<string, TxOp[]>();
   readonly #pending = new Set<Promise<void>>();
   #pausedForPending = false;
+  /** reading stopped by the owner's flow control */
+  #pausedForFlow = false;
   #writable = true;
   #lastRead = Date.now();
   #lastWrite = Date.now();
@@ -128,6 +135,24 @@ export class StompSession implements SubscriberSession {
       this.#writable = true;
       this.#broker.resume(this.#subs.values());
     });
+  }
+
+  /**
+   * Backpressure from the owner: while its flow is paused (a route at maxInFlight), a connected
+   * session stops reading its socket, so clients' SENDs wait in TCP rather than in Ferry's
+   * memory. Settlements of SENDs already taken still send their RECEIPTs, and resume the flow.
+   */
+  updateFlow(): void {
+    const pause = this.#hooks.flowPaused?.() === true && this.#state === 'connected';
+    if (pause === this.#pausedForFlow) return;
+    this.#pausedForFlow = pause;
+    this.#applyRead();
+  }
+
+  #applyRead(): void {
+    if (this.#state === 'closed') return;
+    if (this.#pausedForPending || this.#pausedForFlow) this.#stream.pause();
+    else this.#stream.resume();
   }
 
   get state(): State {
@@ -268,6 +293,8 @@ export class StompSession implements SubscriberSession {
     this.#state = 'connected';
     this.#writeFrame('CONNECTED', headers);
     this.#startHeartBeat(agreed.serverSendsMs, agreed.clientSendsMs);
+    // a client that connects while the flow is paused gets CONNECTED, then waits in TCP
+    this.updateFlow();
     this.#log.debug('stomp session connected', { version, login, heartBeat: agreed });
   }
 
@@ -331,7 +358,7 @@ export class StompSession implements SubscriberSession {
       this.#pending.delete(tracked);
       if (this.#pausedForPending && this.#pending.size <= this.#opts.maxPendingSends / 2) {
         this.#pausedForPending = false;
-        if (this.#state !== 'closed') this.#stream.resume();
+        if (this.#state !== 'closed') this.#applyRead();
       }
     });
     // Unhandled rejections of the tracked copy are handled by the caller's `then`; keep this one quiet.
@@ -340,7 +367,7 @@ export class StompSession implements SubscriberSession {
     if (this.#pending.size >= this.#opts.maxPendingSends && !this.#pausedForPending) {
       // Stop reading: a client that pipelines faster than its messages settle waits in TCP.
       this.#pausedForPending = true;
-      this.#stream.pause();
+      this.#applyRead();
     }
     if (!confirmed) {
       // At-most-once: the client asked for no receipt, so a refusal can only be counted.
@@ -567,6 +594,8 @@ export class StompSession implements SubscriberSession {
     if (clientSendsMs > 0) {
       const limit = clientSendsMs * DEAD_PEER_FACTOR;
       this.#checkTimer = setInterval(() => {
+        // while Ferry itself stops reading (flow control, pending SENDs), the silence is ours
+        if (this.#pausedForFlow || this.#pausedForPending) this.#lastRead = Date.now();
         const silent = Date.now() - this.#lastRead;
         if (silent > limit) {
           this.#log.info('stomp peer sent nothing within twice the heart-beat interval: closing', { silentMs: silent, intervalMs: clientSendsMs });
@@ -605,7 +634,7 @@ export class StompSession implements SubscriberSession {
     this.#releaseSubscriptions();
     this.#tx.clear();
     this.#stream.end();
-    if (this.#pausedForPending) this.#stream.resume();
+    if (this.#pausedForPending || this.#pausedForFlow) this.#stream.resume();
     this.#lingerTimer = setTimeout(() => this.#stream.destroy(), this.#opts.lingerMs);
     this.#lingerTimer.unref?.();
   }
