@@ -152,14 +152,16 @@ it('acknowledges devices while RabbitMQ is unreachable, then drains the spool in
   // 2b. still unreachable: every publish below resolves only on its PUBACK, so all of these
   //     were acknowledged while RabbitMQ could not have confirmed a single one
   const before = got.length;
+  const downStarted = performance.now();
   await publish(tally, 400, 200);
+  const downMs = performance.now() - downStarted;
   clearInterval(sampler);
   const spooledWhileDown = g.spoolDepth()['rabbit']?.messages ?? 0;
   expect(got.length).toBe(before); // nothing reached RabbitMQ
   expect(spooledWhileDown).toBeGreaterThanOrEqual(DEVICES * 200);
   expect(depths.some((n, i) => i > 0 && n > (depths[i - 1] as number))).toBe(true); // it grew
   console.log(
-    `cut after ${cutAt - beforeCut} of ${DEVICES * 300} had arrived; while unreachable: spool depth ${spooledWhileDown} messages, ${g.spoolDepth()['rabbit']?.bytes} bytes, all PUBACKed`,
+    `cut after ${cutAt - beforeCut} of ${DEVICES * 300} had arrived; while unreachable: spool depth ${spooledWhileDown} messages, ${g.spoolDepth()['rabbit']?.bytes} bytes, all PUBACKed; ${DEVICES * 200} spooled PUBACKs in ${Math.round(downMs)} ms (${Math.round((DEVICES * 200 * 1000) / downMs)} msg/s, window ${WINDOW} per device)`,
   );
 
   // 3. reachable again: the connector reconnects, the spool drains; devices keep publishing
