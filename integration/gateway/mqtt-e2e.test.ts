@@ -5,7 +5,8 @@
  * every property intact. The device's PUBACK is held while a destination has not confirmed.
  */
 import { randomBytes } from 'node:crypto';
-import mqtt, { type IClientPublishOptions, type MqttClient, type Packet } from 'mqtt';
+import type { Socket } from 'node:net';
+import mqtt, { type IClientPublishOptions, type IPublishPacket, type MqttClient } from 'mqtt';
 import type { Gateway } from '@ferry/gateway';
 import { Tally, TcpProxy, brokerPorts, delay, freePort, waitFor } from '@ferry/testkit';
 import { startGateway } from '../support/gateway.js';
@@ -13,12 +14,12 @@ import { startGateway } from '../support/gateway.js';
 interface Received {
   topic: string;
   payload: Buffer;
-  packet: Packet & { properties?: Record<string, unknown> };
+  packet: IPublishPacket & { properties?: Record<string, unknown> };
 }
 
 async function client(port: number, id: string): Promise<MqttClient> {
   const c = await mqtt.connectAsync(`mqtt://127.0.0.1:${port}`, { protocolVersion: 5, clientId: id, reconnectPeriod: 0 });
-  c.stream.setNoDelay?.(true);
+  (c.stream as unknown as Socket).setNoDelay(true);
   return c;
 }
 
