@@ -14,8 +14,9 @@ status=0
 
 step() { printf '\n== %s\n' "$*"; }
 
-step "type-check (tsc -b)"
+step "type-check (tsc -b, then the integration suites)"
 npx tsc -b || status=1
+npx tsc -p integration/tsconfig.json || status=1
 
 step "unit tests (Node $(node --version))"
 "${JEST[@]}" --selectProjects unit --json --outputFile="$OUT/unit.json" || status=1
