@@ -15,6 +15,7 @@ import rhea from 'rhea';
 import { encodedMessage, installCapture } from './capture.js';
 import { toAmqp10, toGatewayMessage } from './mapping.js';
 import type { Amqp10From, Amqp10Options, Amqp10To } from './options.js';
+import { DispositionGate } from './disposition-gate.js';
 import { peerError, rejectError } from './outcomes.js';
 import { SenderLink } from './sender-link.js';
 
@@ -44,6 +45,7 @@ interface SourceGroup {
   readonly address: string;
   readonly routes: string[];
   receiver?: rhea.Receiver;
+  session?: rhea.Session;
   retry?: NodeJS.Timeout;
   backoff: Backoff;
 }
@@ -160,6 +162,7 @@ export class Amqp10Client implements Connector<Amqp10From, Amqp10To> {
     if (this.#sources !== undefined) {
       for (const g of this.#sources.groups.values()) {
         g.receiver = undefined;
+        g.session = undefined;
         if (g.retry !== undefined) clearTimeout(g.retry);
         g.retry = undefined;
       }
@@ -191,7 +194,7 @@ export class Amqp10Client implements Connector<Amqp10From, Amqp10To> {
     for (const g of this.#sources?.groups.values() ?? []) {
       if (g.retry !== undefined) clearTimeout(g.retry);
       try {
-        if (g.receiver?.is_open() === true) g.receiver.close();
+        if (g.session?.is_open() === true) g.session.close();
       } catch {
         // connection already gone
       }
@@ -288,7 +291,11 @@ export class Amqp10Client implements Connector<Amqp10From, Amqp10To> {
     const sources = this.#sources;
     if (conn === undefined || sources === undefined || this.#state !== 'up') return;
     const gen = this.#generation;
-    const r = conn.open_receiver({
+    // one session per link: RabbitMQ ends a whole session for an unknown node (see sender-link.ts)
+    const session = conn.create_session();
+    session.begin();
+    g.session = session;
+    const r = session.attach_receiver({
       source: { address: g.address },
       autoaccept: false,
       // no automatic window: credit is added as deliveries settle
@@ -301,12 +308,19 @@ export class Amqp10Client implements Connector<Amqp10From, Amqp10To> {
       g.backoff.reset();
       this.#log.info(`amqp10 receiving from ${g.address}`, { routes: g.routes, credit: this.#opts.credit });
     });
-    r.on('message', (ctx: rhea.EventContext) => this.#onMessage(g, r, gen, ctx));
+    const gate = new DispositionGate();
+    r.on('message', (ctx: rhea.EventContext) => this.#onMessage(g, r, gen, gate, ctx));
     r.on('receiver_error', () => undefined);
-    r.on('receiver_close', () => {
+    session.on('session_error', () => undefined);
+    const closed = (err: ReturnType<typeof peerError>): void => {
       if (gen !== this.#generation || g.receiver !== r) return;
       g.receiver = undefined;
-      const err = peerError(r.error);
+      g.session = undefined;
+      try {
+        if (session.is_open()) session.close();
+      } catch {
+        // connection gone
+      }
       if (this.#state !== 'up') return;
       const delay = g.backoff.next();
       this.#log.warn(`amqp10 link from ${g.address} closed by the peer, re-attaching in ${delay} ms`, { condition: err?.condition, description: err?.description });
@@ -314,10 +328,12 @@ export class Amqp10Client implements Connector<Amqp10From, Amqp10To> {
         g.retry = undefined;
         if (gen === this.#generation && this.#sourcesOpen) this.#attach(g);
       }, delay);
-    });
+    };
+    r.on('receiver_close', () => closed(peerError(r.error)));
+    session.on('session_close', () => closed(peerError(session.error)));
   }
 
-  #onMessage(g: SourceGroup, r: rhea.Receiver, gen: number, ctx: rhea.EventContext): void {
+  #onMessage(g: SourceGroup, r: rhea.Receiver, gen: number, gate: DispositionGate, ctx: rhea.EventContext): void {
     const d = ctx.delivery;
     const sources = this.#sources;
     if (d === undefined || sources === undefined) return;
@@ -328,7 +344,7 @@ export class Amqp10Client implements Connector<Amqp10From, Amqp10To> {
     };
     if (!this.#sourcesOpen) {
       // arrived on credit issued before closeSources: hand it back, unprocessed (§3.4.4)
-      if (!presettled) d.release();
+      if (!presettled) gate.settle('release', () => d.release());
       return;
     }
     const encoded = encodedMessage(ctx.message) ?? (Buffer.isBuffer(ctx.message) ? ctx.message : undefined);
@@ -340,7 +356,7 @@ export class Amqp10Client implements Connector<Amqp10From, Amqp10To> {
       const err = e instanceof FerryError ? e : new FerryError('PROTOCOL_ERROR', describeError(e), { permanent: true, cause: e });
       this.#log.warn(`amqp10 undecodable message from ${g.address} rejected`, { error: err.message });
       this.#ctx.metrics.inc('protocol_errors_total', { connector: this.name, code: err.code });
-      if (!presettled) d.reject(rejectError(err));
+      if (!presettled) gate.settle('reject', () => d.reject(rejectError(err)));
       giveCredit();
       return;
     }
@@ -348,10 +364,13 @@ export class Amqp10Client implements Connector<Amqp10From, Amqp10To> {
       // a delivery of a connection that is gone cannot be settled: the peer redelivers it
       if (gen !== this.#generation || !r.is_open()) return;
       if (!presettled) {
-        if (o.kind === 'accept') d.accept();
-        else if (o.kind === 'reject') d.reject(rejectError(o.reason));
-        // released (§3.4.4): not processed, the peer may deliver it again; RabbitMQ requeues it
-        else d.release();
+        // released (§3.4.4): not processed, the peer may deliver it again; RabbitMQ requeues it.
+        // Not modified{delivery-failed}: RabbitMQ 3.10 closes the connection on `modified`.
+        gate.settle(o.kind, () => {
+          if (o.kind === 'accept') d.accept();
+          else if (o.kind === 'reject') d.reject(rejectError(o.reason));
+          else d.release();
+        });
       }
       const kind = o.kind === 'accept' ? 'accepted' : o.kind === 'reject' ? 'rejected' : 'released';
       this.#ctx.metrics.inc(`messages_${kind}_total`, o.kind === 'accept' ? { connector: this.name } : { connector: this.name, reason: o.reason.code });

@@ -20,6 +20,7 @@ import { describeError, FerryError, Settlement, type Connector, type ConnectorCo
 import rhea from 'rhea';
 import { matchesAddress } from './address-match.js';
 import { encodedMessage, installCapture } from './capture.js';
+import { DispositionGate } from './disposition-gate.js';
 import { FrameGuard } from './frame-guard.js';
 import { toAmqp10, toGatewayMessage, type Outgoing } from './mapping.js';
 import type { Amqp10From, Amqp10ListenerOptions, Amqp10To } from './options.js';
@@ -85,6 +86,8 @@ export class Amqp10Listener implements Connector<Amqp10From, Amqp10To> {
   #sources: { readonly specs: readonly SourceSpec<Amqp10From>[]; readonly deliver: DeliveryHandler } | undefined;
   #sourcesOpen = false;
   readonly #addresses = new Map<string, AddressState>();
+  /** rhea writes dispositions per session: one gate per session (./disposition-gate.ts) */
+  readonly #gates = new WeakMap<rhea.Session, DispositionGate>();
   #starting: Promise<void> | undefined;
   #stopping: Promise<void> | undefined;
 
@@ -232,11 +235,17 @@ export class Amqp10Listener implements Connector<Amqp10From, Amqp10To> {
     if (d === undefined || sources === undefined) return;
     this.#ctx.metrics.inc('messages_received_total', { connector: this.name });
     const presettled = d.remote_settled;
+    let gate = this.#gates.get(r.session);
+    if (gate === undefined) {
+      gate = new DispositionGate();
+      this.#gates.set(r.session, gate);
+    }
+    const g = gate;
     const giveCredit = (): void => {
       if (client.alive && this.#sourcesOpen && r.is_open()) r.add_credit(1);
     };
     if (!this.#sourcesOpen) {
-      if (!presettled) d.release();
+      if (!presettled) g.settle('release', () => d.release());
       return;
     }
     let message: GatewayMessage;
@@ -248,7 +257,7 @@ export class Amqp10Listener implements Connector<Amqp10From, Amqp10To> {
       const err = e instanceof FerryError ? e : new FerryError('PROTOCOL_ERROR', describeError(e), { permanent: true, cause: e });
       log.warn(`amqp10-listener rejected an undecodable message for ${address}`, { error: err.message });
       this.#ctx.metrics.inc('protocol_errors_total', { connector: this.name, code: err.code });
-      if (!presettled) d.reject(rejectError(err));
+      if (!presettled) g.settle('reject', () => d.reject(rejectError(err)));
       giveCredit();
       return;
     }
@@ -256,9 +265,11 @@ export class Amqp10Listener implements Connector<Amqp10From, Amqp10To> {
       // the client is gone: nothing to settle; it resends what it did not see settled
       if (!client.alive || !r.is_open()) return;
       if (!presettled) {
-        if (o.kind === 'accept') d.accept();
-        else if (o.kind === 'reject') d.reject(rejectError(o.reason));
-        else d.release();
+        g.settle(o.kind, () => {
+          if (o.kind === 'accept') d.accept();
+          else if (o.kind === 'reject') d.reject(rejectError(o.reason));
+          else d.release();
+        });
       }
       const kind = o.kind === 'accept' ? 'accepted' : o.kind === 'reject' ? 'rejected' : 'released';
       this.#ctx.metrics.inc(`messages_${kind}_total`, o.kind === 'accept' ? { connector: this.name } : { connector: this.name, reason: o.reason.code });

@@ -6,6 +6,10 @@
  * `maxInflight` are unsettled; the rest wait here, in order. When the link or its connection
  * goes away, every unsettled and waiting write fails at once (transient): the peer's state of
  * those deliveries is unknown, so the source gets them back for redelivery.
+ *
+ * Each link has its own session: RabbitMQ 3.10 maps a session to an AMQP 0-9-1 channel and
+ * answers an unknown exchange by ENDING THE SESSION (amqp:not-found), which would take every
+ * other link of a shared session with it (docs/mapping/amqp10.md, "RabbitMQ findings").
  */
 import { FerryError, type Logger } from '@ferry/core';
 import type rhea from 'rhea';
@@ -32,6 +36,7 @@ export interface SenderLinkOptions {
 export class SenderLink {
   readonly address: string;
   readonly #sender: rhea.Sender;
+  readonly #session: rhea.Session;
   readonly #opts: SenderLinkOptions;
   readonly #pending = new Map<rhea.Delivery, Waiting>();
   readonly #queue: Waiting[] = [];
@@ -47,7 +52,9 @@ export class SenderLink {
   constructor(connection: rhea.Connection, opts: SenderLinkOptions) {
     this.address = opts.address;
     this.#opts = opts;
-    this.#sender = connection.open_sender({
+    this.#session = connection.create_session();
+    this.#session.begin();
+    this.#sender = this.#session.attach_sender({
       target: { address: opts.address },
       // unsettled: the peer settles, we wait for its outcome (§2.7.3 snd-settle-mode unsettled)
       snd_settle_mode: 0,
@@ -56,6 +63,11 @@ export class SenderLink {
       treat_modified_as_released: false,
     } as rhea.SenderOptions);
     const s = this.#sender;
+    this.#session.on('session_error', () => undefined);
+    this.#session.on('session_close', () => {
+      const err = peerError(this.#session.error);
+      this.#lostTo(err, 'session ended by the peer');
+    });
     s.on('sender_open', () => {
       this.#open = true;
       this.#pump();
@@ -71,19 +83,20 @@ export class SenderLink {
     );
     // handling sender_error keeps rhea from raising it on the container as an 'error' event
     s.on('sender_error', () => undefined);
-    s.on('sender_close', () => {
-      const err = peerError(s.error);
-      // §2.6.3 / RabbitMQ: a target that does not exist is refused with amqp:not-found;
-      // retrying the same address cannot help, so those writes fail permanently
-      const permanent = err?.condition === 'amqp:not-found' || err?.condition === 'amqp:unauthorized-access';
-      const e = new FerryError(permanent ? 'SINK_UNROUTABLE' : 'SINK_CLOSED', `AMQP 1.0 link to ${this.address} closed by the peer${err === undefined ? '' : ` (${err.condition}${err.description === undefined ? '' : `: ${err.description}`})`}`, {
-        permanent,
-        details: { ...(err ?? {}) },
-      });
-      this.#opts.logger.warn(`amqp10 link to ${this.address} closed by the peer`, { error: e.message });
-      // rhea closes and removes the link itself on the next tick (lib/link.js on_detach)
-      this.fail(e);
+    s.on('sender_close', () => this.#lostTo(peerError(s.error), 'link closed by the peer'));
+  }
+
+  #lostTo(err: ReturnType<typeof peerError>, what: string): void {
+    if (this.#gone) return;
+    // §2.6.3 / RabbitMQ: a node that does not exist is refused with amqp:not-found; retrying
+    // the same address cannot help, so those writes fail permanently
+    const permanent = err?.condition === 'amqp:not-found' || err?.condition === 'amqp:unauthorized-access';
+    const e = new FerryError(permanent ? 'SINK_UNROUTABLE' : 'SINK_CLOSED', `AMQP 1.0 ${what} for ${this.address}${err === undefined ? '' : ` (${err.condition}${err.description === undefined ? '' : `: ${err.description}`})`}`, {
+      permanent,
+      details: { ...(err ?? {}) },
     });
+    this.#opts.logger.warn(`amqp10 ${what} for ${this.address}`, { error: e.message });
+    this.fail(e);
   }
 
   get inflight(): number {
@@ -138,15 +151,16 @@ export class SenderLink {
     this.#pending.clear();
     for (const w of all) w.reject(err);
     this.#opts.onGone(this);
+    try {
+      // ending the session detaches its one link (§2.5.4)
+      if (this.#session.is_open()) this.#session.close();
+    } catch {
+      // the connection may be gone already
+    }
   }
 
   /** Detach (on stop); waiting writes fail. */
   close(): void {
     this.fail(new FerryError('SHUTTING_DOWN', `AMQP 1.0 link to ${this.address} closed by Ferry`));
-    try {
-      if (this.#sender.is_open()) this.#sender.close();
-    } catch {
-      // the connection may be gone already; nothing to tell the peer then
-    }
   }
 }
