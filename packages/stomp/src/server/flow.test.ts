@@ -1,0 +1,90 @@
+/**
+ * The stomp-listener obeys the engine's flow control: while paused a connected session reads
+ * nothing (a SEND waits in TCP, nothing is delivered), RECEIPTs of SENDs already taken still go
+ * out, and on resume the waiting SENDs are delivered. Real TCP on localhost, no broker.
+ */
+import { createConnection, type Socket } from 'node:net';
+import { silentLogger, noopMetrics, type InboundDelivery, type SourceFlow } from '@ferry/core';
+import { delay, freePort, waitFor } from '@ferry/testkit';
+import { stompListenerDefinition } from '../listener-definition.js';
+import type { StompListenerConnector } from './listener-connector.js';
+
+class ManualFlow implements SourceFlow {
+  paused = false;
+  readonly #listeners = new Set<(p: boolean) => void>();
+  onChange(l: (p: boolean) => void): () => void {
+    this.#listeners.add(l);
+    return () => this.#listeners.delete(l);
+  }
+  set(p: boolean): void {
+    this.paused = p;
+    for (const l of this.#listeners) l(p);
+  }
+}
+
+let listener: StompListenerConnector;
+let port: number;
+const sockets: Socket[] = [];
+const got: InboundDelivery[] = [];
+const flow = new ManualFlow();
+
+beforeEach(async () => {
+  port = await freePort();
+  got.length = 0;
+  flow.set(false);
+  const ctx = { gatewayId: 't', logger: silentLogger, metrics: noopMetrics, baseDir: '.' };
+  listener = stompListenerDefinition.create(ctx, 'web', stompListenerDefinition.options.parse({ port, host: '127.0.0.1' })) as StompListenerConnector;
+  await listener.start();
+  await listener.openSources([{ route: 'r', from: { destination: '/topic/#' } }], (d) => got.push(d), flow);
+});
+
+afterEach(async () => {
+  for (const s of sockets.splice(0)) s.destroy();
+  await listener.stop();
+});
+
+/** a raw STOMP 1.2 client: frames out, every byte in */
+async function client(): Promise<{ socket: Socket; text: () => string }> {
+  const socket = createConnection({ port, host: '127.0.0.1', noDelay: true });
+  sockets.push(socket);
+  let received = '';
+  socket.on('data', (b: Buffer) => (received += b.toString('utf8')));
+  socket.on('error', () => undefined);
+  await new Promise<void>((r) => socket.once('connect', () => r()));
+  socket.write('CONNECT\naccept-version:1.2\nhost:ferry\n\n\0');
+  await waitFor(() => received.includes('CONNECTED'), 'CONNECTED');
+  return { socket, text: () => received };
+}
+
+const send = (s: Socket, body: string): boolean => s.write(`SEND\ndestination:/topic/a\nreceipt:${body}\ncontent-length:${body.length}\n\n${body}\0`);
+
+it('paused: SENDs are not read; RECEIPTs of taken SENDs still go out; resumed: the rest is delivered', async () => {
+  const { socket, text } = await client();
+  send(socket, 'one');
+  await waitFor(() => got.length === 1, 'first delivery');
+
+  flow.set(true);
+  await delay(50);
+  send(socket, 'two');
+  send(socket, 'three');
+  got[0]!.settlement.accept();
+  await waitFor(() => text().includes('receipt-id:one'), 'RECEIPT of the first while paused');
+  await delay(300);
+  expect(got.map((d) => d.message.body.toString())).toEqual(['one']);
+
+  flow.set(false);
+  await waitFor(() => got.length === 3, 'the held SENDs delivered after resume');
+  expect(got.map((d) => d.message.body.toString())).toEqual(['one', 'two', 'three']);
+  for (const d of got.slice(1)) d.settlement.accept();
+  await waitFor(() => text().includes('receipt-id:three'), 'all receipts');
+});
+
+it('a client that connects while paused gets CONNECTED, then waits', async () => {
+  flow.set(true);
+  const { socket } = await client();
+  send(socket, 'x');
+  await delay(300);
+  expect(got).toHaveLength(0);
+  flow.set(false);
+  await waitFor(() => got.length === 1, 'delivered after resume');
+});
