@@ -16,7 +16,7 @@ import { Tally, createVhost, deleteVhost, freePort, rabbitUrl } from '@ferry/tes
 import { QueueCounter } from './support/counter.js';
 import { FerryProcess, requireBuiltCli } from './support/ferry-process.js';
 import { Fleet } from './support/fleet.js';
-import { eventually, printCounts, removeDir, runId, seconds, tempDir, until, within } from './support/scenario.js';
+import { Progress, eventually, printCounts, removeDir, runId, seconds, tempDir, until, within } from './support/scenario.js';
 
 jest.setTimeout(240_000);
 
@@ -75,7 +75,8 @@ routes:
 `,
   });
   await ferry.start();
-  const diag = (): string => `${tally.summary('so far')}\nfleet: published=${fleet?.published} acked=${fleet?.acked}\n${ferry?.diagnostics() ?? ''}`;
+  const progress = new Progress(() => `received=${tally.counts.unique} acked=${fleet?.acked ?? 0} outstanding=${fleet?.outstanding ?? 0} rssKiB=${ferry?.rssKiB() ?? '-'}`);
+  const diag = (): string => `${tally.summary('so far')}\n${progress.toString()}\n${ferry?.diagnostics() ?? ''}`;
 
   fleet = new Fleet({ port: listenerPort, prefix: run, devices: DEVICES, perDevice: PER_DEVICE, window: WINDOW, tally, topic: (d) => `${run}/dev${d}/telemetry` });
   const tStream = Date.now();
@@ -83,16 +84,21 @@ routes:
 
   await until(() => tally.counts.unique >= KILL_AT * fleet!.total, `${KILL_AT * 100}% of the messages at the consumer`, 90_000, diag);
   const atKill = { received: tally.counts.unique, acked: fleet.acked, outstanding: fleet.outstanding };
+  progress.mark('kill -9 Ferry');
   await ferry.kill9();
   const tKilled = Date.now();
+  progress.mark('Ferry killed; starting it again');
   await ferry.start(); // same ports, same route file; a fresh process with no sessions
   const restartMs = Date.now() - tKilled;
+  progress.mark('Ferry ready');
 
   await within(fleet.done(), 'every device PUBACK', 150_000, diag);
   const tAcked = Date.now();
   const complete = await eventually(() => tally.complete, 60_000);
   if (complete) await new Promise((r) => setTimeout(r, 1000)); // room for a late duplicate before counting
-  else console.log(`[faults] not every message arrived within 60 s after the last PUBACK\n${ferry.diagnostics()}`);
+  progress.stop();
+  if (!complete) console.log(`[faults] not every message arrived within 60 s after the last PUBACK\n${diag()}`);
+  if (process.env['FERRY_FAULTS_PROGRESS'] !== undefined) console.log(progress.toString());
   const streamMs = Date.now() - tStream;
 
   printCounts('kill -9 Ferry mid-stream (devices → Ferry → RabbitMQ)', tally, {

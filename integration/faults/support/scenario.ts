@@ -62,3 +62,30 @@ export async function eventually(check: () => boolean, timeoutMs: number): Promi
     () => false,
   );
 }
+
+/**
+ * Samples progress once a second (what the consumer counted, what the senders got acknowledged)
+ * so a failure or a stall shows when it happened.
+ */
+export class Progress {
+  readonly #samples: string[] = [];
+  readonly #timer: NodeJS.Timeout;
+  readonly #t0 = Date.now();
+
+  constructor(sample: () => string, everyMs = 1000) {
+    this.#timer = setInterval(() => this.#samples.push(`${((Date.now() - this.#t0) / 1000).toFixed(0)}s ${sample()}`), everyMs);
+    this.#timer.unref();
+  }
+
+  mark(event: string): void {
+    this.#samples.push(`${((Date.now() - this.#t0) / 1000).toFixed(1)}s ** ${event}`);
+  }
+
+  stop(): void {
+    clearInterval(this.#timer);
+  }
+
+  toString(): string {
+    return `--- progress ---\n${this.#samples.join('\n')}`;
+  }
+}
