@@ -179,3 +179,20 @@ export class FerryProcess {
     if (this.#tail.length > max) this.#tail.splice(0, this.#tail.length - max);
   }
 }
+
+/** One sample of a Prometheus series from Ferry's /metrics (the first line whose name and labels match), or undefined. */
+export async function metric(adminPort: number, name: string, labels: Record<string, string> = {}): Promise<number | undefined> {
+  try {
+    const res = await fetch(`http://127.0.0.1:${adminPort}/metrics`, { signal: AbortSignal.timeout(2000) });
+    const text = await res.text();
+    for (const line of text.split('\n')) {
+      if (!line.startsWith(name + '{') && !line.startsWith(name + ' ')) continue;
+      if (!Object.entries(labels).every(([k, v]) => line.includes(`${k}="${v}"`))) continue;
+      const v = Number(line.slice(line.lastIndexOf(' ') + 1));
+      if (Number.isFinite(v)) return v;
+    }
+    return undefined;
+  } catch {
+    return undefined;
+  }
+}
