@@ -1,0 +1,103 @@
+/**
+ * Counts one run's messages by sequence number: the same numbers as testkit's Tally (sent,
+ * received, unique, duplicated, lost, unexpected), kept in typed arrays so that counting costs
+ * the benchmark process next to nothing (it shares two cores with Ferry and RabbitMQ).
+ *
+ * Payload layout (big-endian): [0..4) sequence number, [4..12) send time (performance.now(),
+ * ms, one clock: publisher and consumer live in this process), the rest filler.
+ */
+import { performance } from 'node:perf_hooks';
+
+export function payloadFactory(bytes) {
+  if (bytes < 12) throw new Error('payloads need at least 12 bytes (sequence + timestamp)');
+  const template = Buffer.alloc(bytes, 'x');
+  return (seq) => {
+    const b = Buffer.allocUnsafe(bytes);
+    template.copy(b);
+    b.writeUInt32BE(seq, 0);
+    b.writeDoubleBE(performance.now(), 4);
+    return b;
+  };
+}
+
+export class Counter {
+  /** @param {number} n messages that will be sent; @param {number} measureFrom first sequence counted in latencies */
+  constructor(n, measureFrom = 0) {
+    this.n = n;
+    this.measureFrom = measureFrom;
+    this.sent = 0;
+    this.seen = new Uint16Array(n);
+    this.latency = new Float64Array(n).fill(NaN);
+    this.received = 0;
+    this.unique = 0;
+    this.duplicated = 0;
+    this.unexpected = 0;
+    this.firstSentAt = undefined;
+    this.lastUniqueAt = undefined;
+    this.onComplete = undefined;
+  }
+
+  markSent() {
+    if (this.sent++ === 0) this.firstSentAt = performance.now();
+  }
+
+  /** Record a delivery; `body` is the payload bytes as received. */
+  receive(body) {
+    const now = performance.now();
+    this.received++;
+    if (body.length < 12) {
+      this.unexpected++;
+      return;
+    }
+    const seq = body.readUInt32BE(0);
+    if (seq >= this.n) {
+      this.unexpected++;
+      return;
+    }
+    if (this.seen[seq]++ !== 0) {
+      this.duplicated++;
+      return;
+    }
+    this.unique++;
+    this.lastUniqueAt = now;
+    this.latency[seq] = now - body.readDoubleBE(4);
+    if (this.unique === this.n) this.onComplete?.();
+  }
+
+  get complete() {
+    return this.unique === this.n;
+  }
+
+  /** Resolves when every message arrived at least once, or after `timeoutMs` (answers false). */
+  whenComplete(timeoutMs) {
+    if (this.complete) return Promise.resolve(true);
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => resolve(false), timeoutMs);
+      this.onComplete = () => {
+        clearTimeout(timer);
+        resolve(true);
+      };
+    });
+  }
+
+  counts() {
+    return {
+      sent: this.sent,
+      received: this.received,
+      unique: this.unique,
+      duplicated: this.duplicated,
+      lost: this.sent - this.unique,
+      unexpected: this.unexpected,
+    };
+  }
+
+  /** p50 / p99 / max (ms) of the messages from `measureFrom` on. */
+  latencyStats() {
+    const xs = Array.from(this.latency.subarray(this.measureFrom)).filter((x) => !Number.isNaN(x));
+    xs.sort((a, b) => a - b);
+    if (xs.length === 0) return undefined;
+    const q = (p) => xs[Math.min(xs.length - 1, Math.max(0, Math.ceil(p * xs.length) - 1))];
+    const r = (x) => Math.round(x * 1000) / 1000;
+    return { count: xs.length, p50: r(q(0.5)), p90: r(q(0.9)), p99: r(q(0.99)), max: r(xs[xs.length - 1]) };
+  }
+}

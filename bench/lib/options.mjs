@@ -1,0 +1,32 @@
+/**
+ * The bench's knobs, all from the environment so a run is one command line to reproduce.
+ * Defaults are the method of docs/benchmarks.md; RECIPES.md §7 used the same shape
+ * (256-byte payloads, 1,000 outstanding, round-robin rounds, median (min–max)).
+ */
+function int(name, fallback) {
+  const v = process.env[name];
+  if (v === undefined || v === '') return fallback;
+  const n = Number(v.replace(/_/g, ''));
+  if (!Number.isInteger(n) || n <= 0) throw new Error(`${name}=${v} is not a positive integer`);
+  return n;
+}
+
+export const options = Object.freeze({
+  /** messages per throughput run */
+  n: int('N', 50_000),
+  rounds: int('ROUNDS', 3),
+  /** msg/s of the latency cases */
+  rate: int('RATE', 1_000),
+  /** seconds measured in the latency cases (after WARMUP seconds at the same rate, not counted) */
+  latencySeconds: int('LAT_SECONDS', 10),
+  warmupSeconds: Number(process.env.WARMUP ?? 1),
+  /** outstanding (unconfirmed) messages per publisher */
+  window: int('WINDOW', 1_000),
+  payloadBytes: int('PAYLOAD', 256),
+  /** regex over case names */
+  only: process.env.ONLY ? new RegExp(process.env.ONLY) : undefined,
+  /** FERRY_PROF=1: run Ferry under `node --cpu-prof`; the profiles land in the results folder */
+  prof: process.env.FERRY_PROF === '1',
+  /** seconds to wait for the last messages after the publisher is done */
+  drainSeconds: int('DRAIN_SECONDS', 60),
+});

@@ -1,0 +1,83 @@
+/**
+ * CPU and memory of processes, read from Linux /proc (no dependency, no sampling thread).
+ * CPU is reported as % of ONE core over a window (the machine has nproc × 100 %).
+ */
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { cpus, loadavg } from 'node:os';
+
+let clkTck = 100;
+try {
+  clkTck = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
+} catch {
+  // getconf missing: 100 is the Linux value on every common architecture
+}
+
+export const cores = cpus().length;
+
+/** utime + stime of `pid` in seconds, or undefined when it is gone. */
+export function cpuSeconds(pid) {
+  if (pid === undefined) return undefined;
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // the command name (field 2) may hold spaces and parentheses: split after the last ')'
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    // fields 14 and 15 of proc(5) are at index 11 and 12 after the state field
+    return (Number(f[11]) + Number(f[12])) / clkTck;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Peak resident set (VmHWM) of `pid` in MiB, or undefined. */
+export function peakRssMiB(pid) {
+  try {
+    const m = /^VmHWM:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m ? Number(m[1]) / 1024 : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Busy and total jiffies of the whole machine (first line of /proc/stat). */
+function machineJiffies() {
+  const f = readFileSync('/proc/stat', 'utf8').split('\n', 1)[0].trim().split(/\s+/).slice(1).map(Number);
+  const total = f.reduce((a, b) => a + b, 0);
+  const idle = f[3] + (f[4] ?? 0); // idle + iowait
+  return { busy: total - idle, total };
+}
+
+/**
+ * Start a CPU window over some processes (by name) plus the machine and this process;
+ * `end()` answers % of one core for each, over the wall time in between.
+ */
+export function cpuWindow(pids) {
+  const t0 = performance.now();
+  const start = Object.fromEntries(Object.entries(pids).map(([k, pid]) => [k, cpuSeconds(pid)]));
+  const m0 = machineJiffies();
+  const self0 = process.cpuUsage();
+  return {
+    end() {
+      const wall = (performance.now() - t0) / 1000;
+      const out = {};
+      for (const [k, pid] of Object.entries(pids)) {
+        const a = start[k];
+        const b = cpuSeconds(pid);
+        out[k] = a === undefined || b === undefined || wall <= 0 ? null : round1(((b - a) / wall) * 100);
+      }
+      const self = process.cpuUsage(self0);
+      out.bench = round1(((self.user + self.system) / 1e6 / wall) * 100);
+      const m1 = machineJiffies();
+      out.machine = round1(((m1.busy - m0.busy) / Math.max(1, m1.total - m0.total)) * cores * 100);
+      return out;
+    },
+  };
+}
+
+export function load() {
+  return loadavg().map((x) => Math.round(x * 100) / 100);
+}
+
+export function round1(x) {
+  return Math.round(x * 10) / 10;
+}
