@@ -6,8 +6,8 @@
  *   node bench/profile.mjs <file.cpuprofile> [--top 25]
  *
  * Prints, as shares of the busy (non-idle) samples: time by owner (Ferry's packages, each
- * library, Node internals, GC), the top functions by self time, and Ferry's functions by
- * inclusive time (each function counted once per sample, however deep it recurses).
+ * library, Node internals, GC), self and inclusive, the top functions by self time, and
+ * Ferry's functions by inclusive time (each counted once per sample, however deep it recurses).
  */
 import { readFileSync } from 'node:fs';
 
@@ -54,6 +54,7 @@ let idle = 0;
 const byOwner = new Map();
 const self = new Map();
 const incl = new Map();
+const inclOwner = new Map();
 for (let i = 0; i < samples.length; i++) {
   const node = byId.get(samples[i]);
   const d = dur[i];
@@ -69,9 +70,15 @@ for (let i = 0; i < samples.length; i++) {
   const k = special ?? key(node.callFrame);
   self.set(k, (self.get(k) ?? 0) + d);
   const seen = new Set();
+  const owners = new Set();
   for (let id = samples[i]; id !== undefined; id = parent.get(id)) {
     const cf = byId.get(id).callFrame;
-    if (!owner(cf.url).startsWith('ferry:')) continue;
+    const o = owner(cf.url);
+    if (cf.url && !owners.has(o)) {
+      owners.add(o);
+      inclOwner.set(o, (inclOwner.get(o) ?? 0) + d);
+    }
+    if (!o.startsWith('ferry:')) continue;
     const kk = key(cf);
     if (seen.has(kk)) continue;
     seen.add(kk);
@@ -88,5 +95,6 @@ const table = (title, m, n) => {
   console.log('');
 };
 table('By owner (self time)', byOwner, 30);
+table('By owner, inclusive (the time spent in or below code of that owner; owners nest, so shares overlap)', inclOwner, 20);
 table(`Top ${TOP} functions by self time`, self, TOP);
 table(`Top ${TOP} Ferry functions by inclusive time`, incl, TOP);

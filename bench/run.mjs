@@ -11,6 +11,7 @@
  *   ONLY='^F\.' RATE=2000 node bench/run.mjs         # latency at another rate
  *   FERRY_PROF=1 ONLY='^A\.ferry' ROUNDS=1 node bench/run.mjs   # + a CPU profile of Ferry
  *   node bench/profile.mjs bench/results/<ts>/prof/<case>-r1.cpuprofile
+ *   FERRY_IMPORT=bench/experiments/autocork.mjs ONLY='^A\.ferry' node bench/run.mjs   # an experiment
  */
 import { appendFileSync, mkdirSync } from 'node:fs';
 import { createConnection } from 'node:net';
@@ -106,11 +107,12 @@ async function runOne(c, round) {
   const rec = { type: 'run', case: c.name, round, path: c.path, latency, n: total, window: options.window, payloadBytes: options.payloadBytes, load: load() };
   if (latency) Object.assign(rec, { rate: options.rate, warmup: warm });
   if (options.prof && c.ferry) rec.profiled = true;
+  if (options.preload && c.ferry) rec.ferryImport = options.preload;
   let ferry;
   let setup;
   try {
     if (c.ferry) {
-      ferry = new FerryChild({ yaml: c.ferry(ctx), dir: runDir, name, adminPort: ctx.ports.admin, profDir: options.prof ? join(runDir, 'prof') : undefined });
+      ferry = new FerryChild({ yaml: c.ferry(ctx), dir: runDir, name, adminPort: ctx.ports.admin, profDir: options.prof ? join(runDir, 'prof') : undefined, preload: options.preload });
       await ferry.start();
     }
     setup = await c.clients(ctx);
@@ -137,6 +139,16 @@ async function runOne(c, round) {
       loadAfter: load(),
     });
     if (latency) rec.latencyMs = counter.latencyStats();
+    if (ferry) {
+      rec.ferryCounters = await ferry.counters([
+        'messages_received_total',
+        'messages_accepted_total',
+        'messages_sent_total',
+        'sink_confirm_seconds_count',
+        'sink_failures_total',
+        'messages_dropped_total',
+      ]);
+    }
     if (!complete) rec.error = `incomplete: ${JSON.stringify(counter.counts())} after ${options.drainSeconds} s`;
     const bad = setup.connections?.find((x) => x?.benchError);
     if (bad) rec.clientError = String(bad.benchError?.message ?? bad.benchError);

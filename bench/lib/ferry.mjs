@@ -7,7 +7,7 @@ import { spawn } from 'node:child_process';
 import { createWriteStream, existsSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 
 export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 export const CLI = join(ROOT, 'packages/gateway/dist/cli.js');
@@ -23,7 +23,7 @@ export function requireBuiltCli() {
 
 export class FerryChild {
   /**
-   * @param {{ yaml: string, dir: string, name: string, adminPort: number, profDir?: string }} opts
+   * @param {{ yaml: string, dir: string, name: string, adminPort: number, profDir?: string, preload?: string }} opts
    */
   constructor(opts) {
     this.opts = opts;
@@ -41,7 +41,7 @@ export class FerryChild {
   }
 
   async start(timeoutMs = 30_000) {
-    const { dir, name, yaml, adminPort, profDir } = this.opts;
+    const { dir, name, yaml, adminPort, profDir, preload } = this.opts;
     await mkdir(dir, { recursive: true });
     const file = join(dir, `${name}.yaml`);
     await writeFile(file, yaml);
@@ -52,6 +52,8 @@ export class FerryChild {
       // written when the process exits normally, so stop() must be a SIGTERM drain, not a kill
       nodeArgs.push('--cpu-prof', `--cpu-prof-dir=${profDir}`, `--cpu-prof-name=${name}.cpuprofile`);
     }
+    // an experiment loaded into Ferry's process before the CLI (bench/experiments)
+    if (preload) nodeArgs.push('--import', pathToFileURL(preload).href);
     const child = spawn(process.execPath, [...nodeArgs, CLI, 'start', '-c', file, '--log-level', 'warn'], {
       stdio: ['ignore', 'pipe', 'pipe'],
       cwd: ROOT,
@@ -90,6 +92,30 @@ export class FerryChild {
       return res.status === 200;
     } catch {
       return false;
+    }
+  }
+
+  /**
+   * Sums of Ferry's own counters from /metrics (`ferry_<name>` over all label sets), so a run
+   * can be checked against what Ferry says it did.
+   */
+  async counters(names) {
+    try {
+      const res = await fetch(`http://127.0.0.1:${this.opts.adminPort}/metrics`, { signal: AbortSignal.timeout(2000) });
+      const text = await res.text();
+      const out = {};
+      for (const name of names) {
+        let sum = 0;
+        for (const line of text.split('\n')) {
+          if (!line.startsWith(`ferry_${name}{`) && !line.startsWith(`ferry_${name} `)) continue;
+          const v = Number(line.slice(line.lastIndexOf(' ') + 1));
+          if (Number.isFinite(v)) sum += v;
+        }
+        out[name] = sum;
+      }
+      return out;
+    } catch {
+      return undefined;
     }
   }
 

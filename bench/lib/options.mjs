@@ -3,6 +3,8 @@
  * Defaults are the method of docs/benchmarks.md; RECIPES.md §7 used the same shape
  * (256-byte payloads, 1,000 outstanding, round-robin rounds, median (min–max)).
  */
+import { resolve } from 'node:path';
+
 function int(name, fallback) {
   const v = process.env[name];
   if (v === undefined || v === '') return fallback;
@@ -27,6 +29,8 @@ export const options = Object.freeze({
   only: process.env.ONLY ? new RegExp(process.env.ONLY) : undefined,
   /** FERRY_PROF=1: run Ferry under `node --cpu-prof`; the profiles land in the results folder */
   prof: process.env.FERRY_PROF === '1',
+  /** FERRY_IMPORT=<file>: preload a module into Ferry's process (`node --import`), e.g. bench/experiments/autocork.mjs */
+  preload: process.env.FERRY_IMPORT ? resolve(process.env.FERRY_IMPORT) : undefined,
   /** seconds to wait for the last messages after the publisher is done */
   drainSeconds: int('DRAIN_SECONDS', 60),
 });
