@@ -23,6 +23,8 @@ export interface GuardLimits {
   readonly maxMessageBytes: number;
   /** our container-id, for an open frame we may have to send before a close */
   readonly containerId: string;
+  /** SASL is mandatory: a client that skips it gets the SASL header back and the socket closed */
+  readonly requireSasl: boolean;
 }
 
 const AMQP = Buffer.from('AMQP', 'ascii');
@@ -53,6 +55,7 @@ export class FrameGuard extends EventEmitter {
   #headerSeen = false;
   /** the protocol id of the last header the client sent: 3 SASL, 0 AMQP (§5.3.1) */
   #phase = -1;
+  #sawSasl = false;
   #amqpHeaderOut = false;
   #openOut = false;
   #failed = false;
@@ -145,6 +148,15 @@ export class FrameGuard extends EventEmitter {
         if (left < 8) break;
         this.#headerSeen = true;
         this.#phase = b[pos + 4] as number;
+        if (this.#phase === 3) this.#sawSasl = true;
+        if (this.#phase === 0 && this.#limits.requireSasl && !this.#sawSasl) {
+          // §2.2 / §5.3.1: answer with the protocol header we require (SASL), then close
+          this.#failed = true;
+          this.#socket.write(Buffer.from([0x41, 0x4d, 0x51, 0x50, 3, 1, 0, 0]));
+          this.#socket.end();
+          this.emit('violation', 'amqp:unauthorized-access', 'SASL is required');
+          return;
+        }
         pos += 8;
         continue;
       }

@@ -153,7 +153,12 @@ export class Amqp10Listener implements Connector<Amqp10From, Amqp10To> {
       return;
     }
     socket.setNoDelay(true);
-    const guard = new FrameGuard(socket, { maxFrameSize: this.#opts.maxFrameSize, maxMessageBytes: this.#opts.maxMessageBytes, containerId: this.#containerId });
+    const guard = new FrameGuard(socket, {
+      maxFrameSize: this.#opts.maxFrameSize,
+      maxMessageBytes: this.#opts.maxMessageBytes,
+      containerId: this.#containerId,
+      requireSasl: !(this.#opts.allowAnonymous ?? this.#opts.users === undefined),
+    });
     const serverOptions = {
       container_id: this.#containerId,
       max_frame_size: this.#opts.maxFrameSize,

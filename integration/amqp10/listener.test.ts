@@ -1,0 +1,297 @@
+/**
+ * amqp10-listener: real rhea clients over TCP against Ferry's embedded AMQP 1.0 endpoint.
+ */
+import { jest } from '@jest/globals';
+import { connect as tcpConnect } from 'node:net';
+import rhea from 'rhea';
+import { FerryError, type InboundDelivery } from '@ferry/core';
+import { amqp10ListenerDefinition, encodedMessage, installCapture, parseMessage, type Amqp10Listener } from '@ferry/amqp10';
+import { Tally, waitFor } from '@ferry/testkit';
+import { testContext, type LogLine } from './helpers.js';
+
+jest.setTimeout(60_000);
+
+interface TestClient {
+  readonly conn: rhea.Connection;
+  readonly errors: string[];
+  close(): Promise<void>;
+}
+
+async function client(port: number, extra: Record<string, unknown> = {}): Promise<TestClient> {
+  const c = rhea.create_container();
+  const errors: string[] = [];
+  c.on('error', (e: Error) => errors.push(e.message));
+  const conn = c.connect({ host: '127.0.0.1', port, reconnect: false, tcp_no_delay: true, ...extra } as rhea.ConnectionOptions);
+  conn.on('error', (e: Error) => errors.push(e.message));
+  conn.on('connection_error', () => errors.push(`connection_error: ${JSON.stringify(conn.error)}`));
+  conn.on('disconnected', (ctx: rhea.EventContext) => errors.push(`disconnected${ctx.error === undefined ? '' : `: ${ctx.error.message}`}`));
+  await new Promise<void>((resolve, reject) => {
+    conn.once('connection_open', () => resolve());
+    conn.once('disconnected', () => reject(new Error(`could not connect: ${errors.join('; ')}`)));
+  });
+  return {
+    conn,
+    errors,
+    close: () =>
+      new Promise<void>((resolve) => {
+        if (!conn.is_open()) return resolve();
+        conn.once('connection_close', () => resolve());
+        conn.once('disconnected', () => resolve());
+        conn.close();
+      }),
+  };
+}
+
+async function listener(options: Record<string, unknown> = {}, lines: LogLine[] = []): Promise<Amqp10Listener> {
+  const opts = amqp10ListenerDefinition.options.parse({ port: 0, host: '127.0.0.1', ...options });
+  const l = amqp10ListenerDefinition.create(testContext(lines), 'devices', opts) as Amqp10Listener;
+  await l.start();
+  return l;
+}
+
+function openSender(c: TestClient, address: string): Promise<rhea.Sender> {
+  const s = c.conn.open_sender({ target: { address } });
+  return new Promise((resolve, reject) => {
+    s.once('sender_open', () => resolve(s));
+    s.once('sender_close', () => reject(new Error(`sender refused: ${JSON.stringify(s.error)}`)));
+  });
+}
+
+function openReceiver(c: TestClient, address: string, opts: rhea.ReceiverOptions = {}): Promise<rhea.Receiver> {
+  const r = c.conn.open_receiver({ source: { address }, ...opts });
+  return new Promise((resolve) => r.once('receiver_open', () => resolve(r)));
+}
+
+/** Outcomes the client's sender saw, by delivery id. */
+function outcomes(s: rhea.Sender): Map<number, string> {
+  const seen = new Map<number, string>();
+  for (const ev of ['accepted', 'rejected', 'released', 'modified']) {
+    s.on(ev, (ctx: rhea.EventContext) => {
+      if (ctx.delivery !== undefined) seen.set(ctx.delivery.id, ev === 'rejected' ? `rejected ${String((ctx.delivery.remote_state as { error?: { condition?: string } }).error?.condition)}` : ev);
+    });
+  }
+  return seen;
+}
+
+const typedMessage = (i: number): Buffer => {
+  const t = rhea.types;
+  return rhea.message.encode({
+    message_id: `typed-${i}`,
+    content_type: 'application/octet-stream',
+    application_properties: {
+      u8: t.wrap_ubyte(250),
+      i16: t.wrap_short(-300),
+      i32: t.wrap_int(100_000),
+      i64: t.wrap_long(-1),
+      ts: t.wrap_timestamp(1_700_000_000_000),
+      bin: t.wrap_binary(Buffer.from([0, 0xff, 0x10])),
+    },
+    body: rhea.message.data_section(Buffer.from([i & 0xff, 0, 0xff])),
+  });
+};
+
+beforeAll(() => installCapture());
+
+describe('amqp10-listener', () => {
+  it('client → listener → route → listener → client keeps every type and byte; accepted only after the far client accepted', async () => {
+    const l = await listener();
+    const port = l.port as number;
+    await l.openSources?.([{ route: 'relay', from: { address: 'in' } }], (d: InboundDelivery) => {
+      l.sink?.write(d.message, { address: 'out' }).then(
+        () => d.settlement.accept(),
+        (e: unknown) => d.settlement.fail(e instanceof FerryError ? e : new FerryError('INTERNAL', String(e))),
+      );
+    });
+    const producer = await client(port);
+    const consumer = await client(port);
+    const received: { bytes: Buffer; delivery: rhea.Delivery }[] = [];
+    const r = await openReceiver(consumer, 'out', { autoaccept: false });
+    r.on('message', (ctx: rhea.EventContext) => {
+      const bytes = encodedMessage(ctx.message);
+      if (bytes !== undefined && ctx.delivery !== undefined) received.push({ bytes, delivery: ctx.delivery });
+    });
+    const s = await openSender(producer, 'in');
+    const seen = outcomes(s);
+    const sent = typedMessage(1);
+    const d = s.send(sent, undefined, 0);
+    await waitFor(() => received.length === 1, 'the message at the far client');
+    const got = received[0] as { bytes: Buffer; delivery: rhea.Delivery };
+    expect(got.bytes.equals(sent)).toBe(true);
+    const types = Object.fromEntries((parseMessage(got.bytes).applicationProperties ?? []).map(([k, v]) => [k, v.type]));
+    expect(types).toEqual({ u8: 'ubyte', i16: 'short', i32: 'int', i64: 'long', ts: 'timestamp', bin: 'binary' });
+    // the far client has not settled: the producer has no outcome yet
+    await new Promise((res) => setTimeout(res, 200));
+    expect(seen.get(d.id)).toBeUndefined();
+    got.delivery.accept();
+    await waitFor(() => seen.get(d.id) === 'accepted', 'accepted at the producer');
+    await producer.close();
+    await consumer.close();
+    await l.stop();
+    await l.stop();
+    expect(l.state).toBe('stopped');
+  });
+
+  it('gives a client sender credit only as settlements complete', async () => {
+    const l = await listener({ credit: 5 });
+    const held: InboundDelivery[] = [];
+    await l.openSources?.([{ route: 'r', from: { address: 'telemetry.#' } }], (d) => held.push(d));
+    const producer = await client(l.port as number);
+    const s = await openSender(producer, 'telemetry.a.b');
+    const seen = outcomes(s);
+    const credits: number[] = [];
+    s.on('sender_flow', () => credits.push((s as rhea.Sender & { credit: number }).credit));
+    for (let i = 0; i < 20; i++) s.send(typedMessage(i), undefined, 0);
+    await waitFor(() => held.length === 5, '5 deliveries');
+    await new Promise((res) => setTimeout(res, 300));
+    expect(held.length).toBe(5);
+    expect(Math.max(...credits)).toBeLessThanOrEqual(5);
+    expect(held[0]?.message.source.address).toBe('telemetry.a.b');
+    expect(held[0]?.routes).toEqual(['r']);
+    (held[0] as InboundDelivery).settlement.accept();
+    await waitFor(() => held.length === 6, 'one more after one settlement');
+    await new Promise((res) => setTimeout(res, 200));
+    expect(held.length).toBe(6);
+    await waitFor(() => {
+      for (const h of held) h.settlement.accept();
+      return held.length === 20;
+    }, 'all 20');
+    for (const h of held) h.settlement.accept();
+    await waitFor(() => [...seen.values()].filter((x) => x === 'accepted').length === 20, '20 accepted');
+    expect(Math.max(...credits)).toBeLessThanOrEqual(5);
+    await producer.close();
+    await l.stop();
+  });
+
+  it('settles each transfer with its own outcome, even when different outcomes complete in one tick', async () => {
+    const l = await listener();
+    const batch: InboundDelivery[] = [];
+    await l.openSources?.([{ route: 'r', from: { address: 'in' } }], (d) => {
+      batch.push(d);
+      if (batch.length === 4) {
+        // all four in the same tick: accept, reject, release, accept
+        (batch[0] as InboundDelivery).settlement.accept();
+        (batch[1] as InboundDelivery).settlement.reject(new FerryError('SINK_REJECTED', 'no', { permanent: true }));
+        (batch[2] as InboundDelivery).settlement.release(new FerryError('SINK_TIMEOUT', 'later'));
+        (batch[3] as InboundDelivery).settlement.accept();
+      }
+    });
+    const producer = await client(l.port as number);
+    const s = await openSender(producer, 'in');
+    const seen = outcomes(s);
+    const ids = [0, 1, 2, 3].map((i) => s.send(typedMessage(i), undefined, 0).id);
+    await waitFor(() => seen.size === 4, 'four outcomes');
+    expect(ids.map((id) => seen.get(id))).toEqual(['accepted', 'rejected amqp:not-allowed', 'released', 'accepted']);
+    await producer.close();
+    await l.stop();
+  });
+
+  it('refuses a sending link to an address no route takes', async () => {
+    const l = await listener();
+    await l.openSources?.([{ route: 'r', from: { address: 'in' } }], () => undefined);
+    const producer = await client(l.port as number);
+    // §2.6.3: the refusal is an attach with a null target followed by a detach with the error
+    const s = producer.conn.open_sender({ target: { address: 'elsewhere' } });
+    const closed = await new Promise<{ target: unknown; error: unknown }>((resolve) => s.once('sender_close', () => resolve({ target: s.target, error: s.error })));
+    expect((closed.target as { address?: unknown } | null | undefined)?.address).toBeUndefined();
+    expect(closed.error).toMatchObject({ condition: 'amqp:not-found' });
+    await producer.close();
+    await l.stop();
+  });
+
+  it('holds sink writes while no receiver is attached, bounded, and delivers them on attach', async () => {
+    const l = await listener({ queueBufferMessages: 2 });
+    const { createMessage } = await import('@ferry/core');
+    const m = (id: string) => createMessage({ body: Buffer.from(id), messageId: id, source: { connector: 'x', protocol: 'mqtt', address: 'a' } });
+    const w1 = l.sink?.write(m('w1'), { address: 'later' });
+    const w2 = l.sink?.write(m('w2'), { address: 'later' });
+    await expect(l.sink?.write(m('w3'), { address: 'later' })).rejects.toMatchObject({ code: 'LIMIT_EXCEEDED', permanent: false });
+    const consumer = await client(l.port as number);
+    const got: string[] = [];
+    const r = await openReceiver(consumer, 'later');
+    r.on('message', (ctx: rhea.EventContext) => got.push(String(ctx.message?.message_id)));
+    await expect(w1).resolves.toBeUndefined();
+    await expect(w2).resolves.toBeUndefined();
+    expect(got).toEqual(['w1', 'w2']);
+    await consumer.close();
+    await l.stop();
+  });
+
+  it('garbage on the wire closes only that connection, with an AMQP close carrying the error', async () => {
+    const lines: LogLine[] = [];
+    const l = await listener({}, lines);
+    const port = l.port as number;
+    await l.openSources?.([{ route: 'r', from: { address: 'in' } }], (d) => d.settlement.accept());
+    const good = await client(port);
+    const s = await openSender(good, 'in');
+    const seen = outcomes(s);
+    for (const garbage of [
+      Buffer.from([0xde, 0xad, 0xbe, 0xef, 1, 2, 3, 4, 5, 6, 7, 8]), // a 3.7 GB frame header
+      Buffer.from([0, 0, 0, 16, 2, 0, 0, 0, 0x00, 0x53, 0x10, 0xff, 0xff, 0xff, 0xff, 0xff]), // an open of junk
+    ]) {
+      const reply = await new Promise<Buffer>((resolve) => {
+        const sock = tcpConnect({ port, host: '127.0.0.1' }, () => {
+          sock.write(Buffer.from('AMQP\x00\x01\x00\x00', 'binary'));
+          sock.write(garbage);
+        });
+        const chunks: Buffer[] = [];
+        sock.on('data', (c: Buffer) => chunks.push(c));
+        sock.on('error', () => undefined);
+        sock.on('close', () => resolve(Buffer.concat(chunks)));
+      });
+      // header, then frames: the last one is a close (0x18) with an error
+      expect(reply.subarray(0, 8).toString('binary')).toBe('AMQP\x00\x01\x00\x00');
+      const text = reply.toString('latin1');
+      expect(reply.includes(Buffer.from([0x00, 0x53, 0x18]))).toBe(true);
+      expect(/amqp:(connection:framing-error|decode-error)/.test(text)).toBe(true);
+    }
+    // the other connection still works
+    const d = s.send(typedMessage(9), undefined, 0);
+    await waitFor(() => seen.get(d.id) === 'accepted', 'the good client still served');
+    expect(l.state).toBe('up');
+    expect(lines.filter((x) => /protocol violation/.test(x.message)).length).toBe(2);
+    await good.close();
+    await l.stop();
+  });
+
+  it('SASL PLAIN: right password in, wrong password out', async () => {
+    const l = await listener({ users: [{ username: 'dev', password: 's3cret' }] });
+    const ok = await client(l.port as number, { username: 'dev', password: 's3cret' });
+    await ok.close();
+    await expect(client(l.port as number, { username: 'dev', password: 'wrong' })).rejects.toThrow();
+    await expect(client(l.port as number)).rejects.toThrow();
+    await l.stop();
+  });
+
+  it('1,000 messages client → listener → listener → client: 0 lost, 0 duplicated', async () => {
+    const l = await listener({ credit: 100 });
+    await l.openSources?.([{ route: 'relay', from: { address: 'in' } }], (d) => {
+      l.sink?.write(d.message, { address: 'out' }).then(
+        () => d.settlement.accept(),
+        (e: unknown) => d.settlement.fail(e instanceof FerryError ? e : new FerryError('INTERNAL', String(e))),
+      );
+    });
+    const tally = new Tally();
+    const consumer = await client(l.port as number);
+    const r = await openReceiver(consumer, 'out');
+    r.on('message', (ctx: rhea.EventContext) => tally.received(String(ctx.message?.message_id)));
+    const producer = await client(l.port as number);
+    const s = await openSender(producer, 'in');
+    const seen = outcomes(s);
+    let i = 0;
+    const pump = (): void => {
+      while (i < 1000 && s.sendable()) {
+        tally.sent(`typed-${i}`);
+        s.send(typedMessage(i++), undefined, 0);
+      }
+    };
+    s.on('sendable', pump);
+    pump();
+    await waitFor(() => tally.complete && seen.size === 1000, 'all 1000 through and settled', 30_000);
+    console.log(tally.summary('amqp10 client → listener → listener → client'));
+    expect(tally.counts).toMatchObject({ sent: 1000, received: 1000, lost: 0, duplicated: 0, unexpected: 0 });
+    expect([...seen.values()].every((x) => x === 'accepted')).toBe(true);
+    await producer.close();
+    await consumer.close();
+    await l.stop();
+  });
+});
