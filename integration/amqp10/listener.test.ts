@@ -216,6 +216,20 @@ describe('amqp10-listener', () => {
     await l.stop();
   });
 
+  it('a client receiver asking for settled mode gets pre-settled transfers; the write resolves when sent', async () => {
+    const l = await listener();
+    const { createMessage } = await import('@ferry/core');
+    const consumer = await client(l.port as number);
+    const got: { settled: boolean; id: string }[] = [];
+    const r = await openReceiver(consumer, 'fire', { autoaccept: false, snd_settle_mode: 1 });
+    r.on('message', (ctx: rhea.EventContext) => got.push({ settled: ctx.delivery?.remote_settled === true, id: String(ctx.message?.message_id) }));
+    await l.sink?.write(createMessage({ body: Buffer.from('x'), messageId: 'p1', source: { connector: 'x', protocol: 'mqtt', address: 'a' } }), { address: 'fire' });
+    await waitFor(() => got.length === 1, 'the transfer');
+    expect(got).toEqual([{ settled: true, id: 'p1' }]);
+    await consumer.close();
+    await l.stop();
+  });
+
   it('garbage on the wire closes only that connection, with an AMQP close carrying the error', async () => {
     const lines: LogLine[] = [];
     const l = await listener({}, lines);
@@ -250,6 +264,20 @@ describe('amqp10-listener', () => {
     expect(l.state).toBe('up');
     expect(lines.filter((x) => /protocol violation/.test(x.message)).length).toBe(2);
     await good.close();
+    await l.stop();
+  });
+
+  it('a message over maxMessageBytes closes that connection with amqp:link:message-size-exceeded', async () => {
+    const l = await listener({ maxMessageBytes: 1000, maxFrameSize: 512 });
+    const held: InboundDelivery[] = [];
+    await l.openSources?.([{ route: 'r', from: { address: 'in' } }], (d) => held.push(d));
+    const producer = await client(l.port as number);
+    const s = await openSender(producer, 'in');
+    // split over several 512-byte transfer frames: the sum is what counts
+    s.send(rhea.message.encode({ body: rhea.message.data_section(Buffer.alloc(2000, 1)) }), undefined, 0);
+    await waitFor(() => producer.errors.some((e) => e.includes('amqp:link:message-size-exceeded')), 'the close with the error');
+    expect(held).toHaveLength(0);
+    expect(l.state).toBe('up');
     await l.stop();
   });
 
