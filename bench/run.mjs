@@ -12,6 +12,7 @@
  *   FERRY_PROF=1 ONLY='^A\.ferry' ROUNDS=1 node bench/run.mjs   # + a CPU profile of Ferry
  *   node bench/profile.mjs bench/results/<ts>/prof/<case>-r1.cpuprofile
  *   FERRY_IMPORT=bench/experiments/autocork.mjs ONLY='^A\.ferry' node bench/run.mjs   # an experiment
+ *   FERRY_NODE_ARGS='--max-semi-space-size=32' ONLY='^A\.ferry' node bench/run.mjs     # a runtime flag
  */
 import { appendFileSync, mkdirSync } from 'node:fs';
 import { createConnection } from 'node:net';
@@ -108,11 +109,12 @@ async function runOne(c, round) {
   if (latency) Object.assign(rec, { rate: options.rate, warmup: warm });
   if (options.prof && c.ferry) rec.profiled = true;
   if (options.preload && c.ferry) rec.ferryImport = options.preload;
+  if (options.ferryNodeArgs.length > 0 && c.ferry) rec.ferryNodeArgs = options.ferryNodeArgs;
   let ferry;
   let setup;
   try {
     if (c.ferry) {
-      ferry = new FerryChild({ yaml: c.ferry(ctx), dir: runDir, name, adminPort: ctx.ports.admin, profDir: options.prof ? join(runDir, 'prof') : undefined, preload: options.preload });
+      ferry = new FerryChild({ yaml: c.ferry(ctx), dir: runDir, name, adminPort: ctx.ports.admin, profDir: options.prof ? join(runDir, 'prof') : undefined, preload: options.preload, nodeArgs: options.ferryNodeArgs });
       await ferry.start();
     }
     setup = await c.clients(ctx);

@@ -23,7 +23,7 @@ export function requireBuiltCli() {
 
 export class FerryChild {
   /**
-   * @param {{ yaml: string, dir: string, name: string, adminPort: number, profDir?: string, preload?: string }} opts
+   * @param {{ yaml: string, dir: string, name: string, adminPort: number, profDir?: string, preload?: string, nodeArgs?: string[] }} opts
    */
   constructor(opts) {
     this.opts = opts;
@@ -46,7 +46,7 @@ export class FerryChild {
     const file = join(dir, `${name}.yaml`);
     await writeFile(file, yaml);
     const log = createWriteStream(join(dir, `${name}.log`));
-    const nodeArgs = [];
+    const nodeArgs = [...(this.opts.nodeArgs ?? [])];
     if (profDir) {
       await mkdir(profDir, { recursive: true });
       // written when the process exits normally, so stop() must be a SIGTERM drain, not a kill

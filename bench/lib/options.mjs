@@ -31,6 +31,8 @@ export const options = Object.freeze({
   prof: process.env.FERRY_PROF === '1',
   /** FERRY_IMPORT=<file>: preload a module into Ferry's process (`node --import`), e.g. bench/experiments/autocork.mjs */
   preload: process.env.FERRY_IMPORT ? resolve(process.env.FERRY_IMPORT) : undefined,
+  /** FERRY_NODE_ARGS='--max-semi-space-size=32': extra node flags for Ferry's process (runtime tuning experiments) */
+  ferryNodeArgs: (process.env.FERRY_NODE_ARGS ?? '').split(/\s+/).filter(Boolean),
   /** seconds to wait for the last messages after the publisher is done */
   drainSeconds: int('DRAIN_SECONDS', 60),
 });

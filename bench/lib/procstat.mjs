@@ -69,6 +69,7 @@ export function cpuWindow(pids) {
       out.bench = round1(((self.user + self.system) / 1e6 / wall) * 100);
       const m1 = machineJiffies();
       out.machine = round1(((m1.busy - m0.busy) / Math.max(1, m1.total - m0.total)) * cores * 100);
+      out.wallS = Math.round(wall * 1000) / 1000;
       return out;
     },
   };

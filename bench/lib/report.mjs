@@ -20,6 +20,14 @@ function spread(xs, fmt) {
   return `${fmt(median(v))} (${fmt(Math.min(...v))}–${fmt(Math.max(...v))})`;
 }
 
+/** CPU time of `who` per message in µs: % of a core over the CPU window, divided by the messages */
+function usPerMsg(r, who) {
+  const pct = r.cpu?.[who];
+  if (typeof pct !== 'number') return undefined;
+  const wall = r.cpu.wallS ?? (r.e2eMs ?? NaN) / 1000;
+  return ((pct / 100) * wall * 1e6) / r.n;
+}
+
 function group(records) {
   const byCase = new Map();
   for (const r of records) {
@@ -36,13 +44,13 @@ export function markdown(records) {
   const lat = [...byCase].filter(([, rs]) => rs[0].latency);
   if (thr.length) {
     out.push(
-      '| case | runs | e2e msgs/s median (min–max) | publisher-side msgs/s | Ferry CPU % | Ferry peak RSS MiB | RabbitMQ CPU % | bench CPU % | machine busy % (of 200) | load 1m | lost / dup |',
-      '|---|---|---|---|---|---|---|---|---|---|---|',
+      '| case | runs | e2e msgs/s median (min–max) | publisher-side msgs/s | Ferry CPU % | Ferry CPU µs/msg | Ferry peak RSS MiB | RabbitMQ CPU % | RabbitMQ µs/msg | bench CPU % | machine busy % (of 200) | load 1m | lost / dup |',
+      '|---|---|---|---|---|---|---|---|---|---|---|---|---|',
     );
     for (const [name, rs] of thr) {
       const ok = rs.filter((r) => !r.error);
       out.push(
-        `| ${name} | ${ok.length}${rs.length > ok.length ? ` (+${rs.length - ok.length} failed)` : ''} | ${spread(ok.map((r) => r.e2eMsgsPerSec), int)} | ${spread(ok.map((r) => r.pubMsgsPerSec), int)} | ${spread(ok.map((r) => r.cpu?.ferry), one)} | ${spread(ok.map((r) => r.ferryPeakRssMiB), one)} | ${spread(ok.map((r) => r.cpu?.rabbit), one)} | ${spread(ok.map((r) => r.cpu?.bench), one)} | ${spread(ok.map((r) => r.cpu?.machine), one)} | ${spread(rs.map((r) => r.load?.[0]), (x) => x.toFixed(2))} | ${sum(rs, 'lost')} / ${sum(rs, 'duplicated')} |`,
+        `| ${name} | ${ok.length}${rs.length > ok.length ? ` (+${rs.length - ok.length} failed)` : ''} | ${spread(ok.map((r) => r.e2eMsgsPerSec), int)} | ${spread(ok.map((r) => r.pubMsgsPerSec), int)} | ${spread(ok.map((r) => r.cpu?.ferry), one)} | ${spread(ok.map((r) => usPerMsg(r, 'ferry')), int)} | ${spread(ok.map((r) => r.ferryPeakRssMiB), one)} | ${spread(ok.map((r) => r.cpu?.rabbit), one)} | ${spread(ok.map((r) => usPerMsg(r, 'rabbit')), int)} | ${spread(ok.map((r) => r.cpu?.bench), one)} | ${spread(ok.map((r) => r.cpu?.machine), one)} | ${spread(rs.map((r) => r.load?.[0]), (x) => x.toFixed(2))} | ${sum(rs, 'lost')} / ${sum(rs, 'duplicated')} |`,
       );
     }
   }
