@@ -54,9 +54,12 @@ export class Connection implements Outlet {
   /** QoS 1 packet ids whose settlement is pending, so a retransmission is not delivered twice */
   readonly #heldQos1 = new Set<number>();
   #held = 0;
+  /** whether the socket is paused now; only {@link updateFlow} changes it */
   #paused = false;
   /** set on a protocol error: no further input is processed (§4.13) */
   #dead = false;
+  /** set once Ferry decided to close this connection (takeover, release, shutdown, protocol error) */
+  #closing = false;
 
   constructor(core: BrokerCore, socket: Socket) {
     this.#core = core;
@@ -101,9 +104,17 @@ export class Connection implements Outlet {
   /** Close with a server-side reason (shutdown, takeover): MQTT 5 gets DISCONNECT first (§3.14). */
   close(reasonCode: number | undefined): void {
     if (this.#state === 'closed') return;
-    if (reasonCode !== undefined && this.version === 5 && this.#state === 'connected') {
+    if (reasonCode !== undefined && this.version === 5 && this.#state === 'connected' && !this.#closing) {
       this.send({ cmd: 'disconnect', reasonCode });
     }
+    this.#beginClose();
+  }
+
+  /** End the socket: our FIN now, destroy once written, and at the latest after 1 s. */
+  #beginClose(): void {
+    this.#closing = true;
+    // a closing socket is read (and its input discarded) so the peer's FIN or RST is seen
+    this.updateFlow();
     this.#socket.end();
     this.#socket.destroySoon();
     // a peer that never reads must not keep the socket open forever
@@ -425,18 +436,41 @@ export class Connection implements Outlet {
   }
 
   /**
-   * Stop reading the socket while this client holds receiveMaximum unsettled publishes (flow
-   * control for clients that ignore Receive Maximum; 3.1.1 has none) or while the broker's
-   * owner paused the flow (a route at maxInFlight). The client's packets then wait in TCP.
+   * Why this connection's socket is not read now, or undefined when it is. The one place that
+   * decides, from every reason at once, so no path can resume a socket another reason still
+   * holds, or leave one paused that no reason holds any more:
+   * - `closing`: Ferry is closing the connection; it is read (input discarded) so the close completes
+   * - `receive-maximum`: the client holds receiveMaximum unsettled QoS 1/2 publishes (flow control
+   *   for clients that ignore Receive Maximum, MQTT 5 §3.3.4; 3.1.1 has none)
+   * - `flow`: the owner paused the flow (a route at maxInFlight). Only connected clients: one still
+   *   to send CONNECT gets its CONNACK, not a connect timeout.
+   */
+  get readBlockedBy(): 'receive-maximum' | 'flow' | undefined {
+    if (this.#closing || this.#dead || this.#state === 'closed') return undefined;
+    if (this.#held >= this.#core.config.receiveMaximum) return 'receive-maximum';
+    if (this.#core.flowPaused && this.#state === 'connected') return 'flow';
+    return undefined;
+  }
+
+  /** whether the socket is paused now (for tests and diagnostics) */
+  get readPaused(): boolean {
+    return this.#paused;
+  }
+
+  /**
+   * Pause or resume the socket to match {@link readBlockedBy}. Called whenever one of its inputs
+   * changes: a publish held or settled, the owner's flow, CONNECT accepted, the connection closing.
+   * The client's packets wait in TCP while paused.
    */
   updateFlow(): void {
-    // only connected clients: one still to send CONNECT must get its CONNACK, not a connect timeout
-    const pause = this.#held >= this.#core.config.receiveMaximum || (this.#core.flowPaused && this.#state === 'connected');
-    if (pause === this.#paused || this.#state === 'closed') return;
+    if (this.#state === 'closed') return;
+    const pause = this.readBlockedBy !== undefined;
+    if (pause === this.#paused) return;
     this.#paused = pause;
     if (pause) this.#socket.pause();
     else {
       this.#socket.resume();
+      // the client's silence while we did not read was ours: its keep alive counts from now
       this.#keepaliveTimer?.refresh();
     }
   }
@@ -507,9 +541,7 @@ export class Connection implements Outlet {
     } else if (this.version === 5 && reasonCode5 !== undefined && this.#state === 'connecting') {
       this.#connack(reasonCode5, false);
     }
-    this.#socket.end();
-    this.#socket.destroySoon();
-    setTimeout(() => this.#socket.destroy(), 1000).unref();
+    this.#beginClose();
   }
 
   #onClose(): void {
