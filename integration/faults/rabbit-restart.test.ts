@@ -129,8 +129,9 @@ routes:
   // Ferry rode it out: one process, reconnected on its own
   expect(ferry.starts).toBe(1);
   expect(ferry.running).toBe(true);
-  // devices were sent back to resend (release closes their connections)
-  expect(fleet.reconnects).toBeGreaterThan(0);
+  // Since the engine's default transient retry (up to 30 s of backoff before a release), what
+  // was in flight is held and written again once RabbitMQ is back, so a 14 s outage may cost no
+  // device reconnect at all; a longer one releases (closing device connections). Printed above.
   const c = tally.counts;
   expect({ sent: c.sent, unique: c.unique, lost: c.lost, unexpected: c.unexpected, rejected: fleet.rejected.size }).toEqual({
     sent: fleet.total,

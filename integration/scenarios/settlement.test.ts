@@ -61,6 +61,9 @@ routes:
   - name: full
     from: { connector: devices, topic: "${run}/full/#" }
     to: { connector: rabbit, exchange: "", routingKey: tiny }
+    # give a nacked message back at once (the default retries a transient failure for up to 30 s
+    # first): this scenario is about the release path, a closed connection per redelivery
+    onFailure: { retry: { maxAttempts: 1 } }
   - name: outbox
     from: { connector: rabbit, queue: outbox }
     to: { connector: plant, topic: "${run}/outbox/{header.n}" }

@@ -16,7 +16,7 @@ import {
   type Sink,
 } from '@ferry/core';
 import { Tally } from '@ferry/testkit';
-import { Engine, type FailureContext, type FailurePolicy } from './engine.js';
+import { Engine, type FailureContext, type FailurePolicy, type TransientRetry } from './engine.js';
 import { RouteTable } from './table.js';
 import { InstantSink, ManualSink, fakeConnectors } from '../test/fakes.js';
 
@@ -72,7 +72,28 @@ interface Harness {
   devices: ManualSink;
 }
 
-function harness(opts: { sinkTimeoutMs?: number; failurePolicy?: FailurePolicy; sinks?: Map<string, Sink<Record<string, unknown>>> } = {}): Harness {
+/**
+ * The engine's default transient retry (200 ms .. 5 s for up to 30 s) with test-sized numbers:
+ * same shape, so a transient failure is retried and then given back, in milliseconds.
+ */
+const FAST_TRANSIENT: TransientRetry = { initialMs: 1, maxMs: 2, minMs: 1, maxElapsedMs: 40 };
+
+/** A sink whose writes fail with `error` (or throw it) until `healthyAfter` writes were tried. */
+class FailingSink implements Sink<Record<string, unknown>> {
+  calls = 0;
+  constructor(
+    private readonly error: () => unknown,
+    private readonly healthyAfter = Infinity,
+  ) {}
+  async write(): Promise<void> {
+    this.calls++;
+    if (this.calls <= this.healthyAfter) throw this.error();
+  }
+}
+
+function harness(
+  opts: { sinkTimeoutMs?: number; failurePolicy?: FailurePolicy; sinks?: Map<string, Sink<Record<string, unknown>>>; transientRetry?: TransientRetry | false } = {},
+): Harness {
   const rabbit = new ManualSink();
   const web = new ManualSink();
   const devices = new ManualSink();
@@ -91,6 +112,7 @@ function harness(opts: { sinkTimeoutMs?: number; failurePolicy?: FailurePolicy; 
     metrics,
     ...(opts.sinkTimeoutMs === undefined ? {} : { sinkTimeoutMs: opts.sinkTimeoutMs }),
     ...(opts.failurePolicy === undefined ? {} : { failurePolicy: opts.failurePolicy }),
+    transientRetry: opts.transientRetry ?? FAST_TRANSIENT,
   });
   return { engine, metrics, rabbit, web, devices };
 }
@@ -166,23 +188,92 @@ describe('Engine', () => {
     expect(first.outcomes).toEqual([{ kind: 'accept' }]);
   });
 
-  it('one transient failure releases exactly once, after the other sink finished', async () => {
-    const h = harness();
+  // default policy changed: a transient failure is retried (default transient retry) before the release
+  it('one transient failure is retried with backoff, then released exactly once, after the other sink finished', async () => {
+    const rabbit = new FailingSink(transient);
+    const web = new ManualSink();
+    const h = harness({ sinks: new Map<string, Sink<Record<string, unknown>>>([['rabbit', rabbit], ['web', web]]) });
+    const s = deliver(h.engine, 'plant', 'f/a');
+    await web.waitFor(1);
+    await new Promise((r) => setTimeout(r, FAST_TRANSIENT.maxElapsedMs * 2));
+    // web is still in flight: not settled yet, so a redelivery cannot race it
+    expect(s.settlement.settled).toBe(false);
+    web.writes[0]!.resolve();
+    expect(await h.engine.drain(5_000)).toBe(true);
+    expect(s.outcomes).toHaveLength(1);
+    expect(s.outcomes[0]?.kind).toBe('release');
+    expect(s.outcomes[0]?.kind === 'release' && s.outcomes[0].reason.code).toBe('NOT_CONNECTED');
+    // retried (rabbit only: web confirmed and is never written again), bounded by the budget
+    expect(rabbit.calls).toBeGreaterThan(1);
+    expect(rabbit.calls).toBeLessThanOrEqual(1 + FAST_TRANSIENT.maxElapsedMs / FAST_TRANSIENT.minMs);
+    expect(web.writes).toHaveLength(1);
+    expect(h.metrics.counter('sink_failures_total', { connector: 'rabbit', route: 'fan', code: 'NOT_CONNECTED' })).toBe(rabbit.calls);
+    expect(h.metrics.counter('messages_retried_total', { route: 'fan', code: 'NOT_CONNECTED' })).toBe(rabbit.calls - 1);
+    expect(h.metrics.counter('messages_routed_total', { route: 'fan' })).toBe(0);
+    expect(h.engine.inFlight).toBe(0);
+  });
+
+  it('without retry (transientRetry false) a transient failure releases at once, after the other sink finished', async () => {
+    const h = harness({ transientRetry: false });
     const s = deliver(h.engine, 'plant', 'f/a');
     await h.rabbit.waitFor(1);
     await h.web.waitFor(1);
     h.rabbit.writes[0]!.reject(transient());
     await flush();
-    // web is still in flight: not settled yet, so a redelivery cannot race it
     expect(s.settlement.settled).toBe(false);
     h.web.writes[0]!.resolve();
     await flush();
-    expect(s.outcomes).toHaveLength(1);
-    expect(s.outcomes[0]?.kind).toBe('release');
-    expect(s.outcomes[0]?.kind === 'release' && s.outcomes[0].reason.code).toBe('NOT_CONNECTED');
+    expect(s.outcomes.map((o) => o.kind)).toEqual(['release']);
+    expect(h.rabbit.writes).toHaveLength(1);
     expect(h.metrics.counter('sink_failures_total', { connector: 'rabbit', route: 'fan', code: 'NOT_CONNECTED' })).toBe(1);
-    expect(h.metrics.counter('messages_routed_total', { route: 'fan' })).toBe(0);
-    expect(h.engine.inFlight).toBe(0);
+  });
+
+  it('default transient retry: a destination back within the budget is delivered, nothing is given back', async () => {
+    const rabbit = new FailingSink(transient, 3);
+    const h = harness({ sinks: new Map<string, Sink<Record<string, unknown>>>([['rabbit', rabbit]]), transientRetry: { ...FAST_TRANSIENT, maxElapsedMs: 5_000 } });
+    const s = deliver(h.engine, 'artemis', 'one.a');
+    expect(await h.engine.drain(5_000)).toBe(true);
+    expect(s.outcomes).toEqual([{ kind: 'accept' }]);
+    expect(rabbit.calls).toBe(4);
+    expect(h.metrics.counter('messages_retried_total', { route: 'one', code: 'NOT_CONNECTED' })).toBe(3);
+  });
+
+  it('default transient retry: a write that timed out after the budget is not tried again; permanent failures never are', async () => {
+    const h = harness({ sinkTimeoutMs: 20, transientRetry: { initialMs: 1, maxMs: 1, minMs: 1, maxElapsedMs: 15 } });
+    const s = deliver(h.engine, 'artemis', 'one.a');
+    expect(await h.engine.drain(5_000)).toBe(true);
+    expect(s.outcomes.map((o) => o.kind === 'release' && o.reason.code)).toEqual(['SINK_TIMEOUT']);
+    expect(h.rabbit.writes).toHaveLength(1);
+
+    const refusing = new FailingSink(permanent);
+    const p = harness({ sinks: new Map<string, Sink<Record<string, unknown>>>([['rabbit', refusing]]) });
+    const r = deliver(p.engine, 'artemis', 'one.b');
+    expect(await p.engine.drain(5_000)).toBe(true);
+    expect(r.outcomes.map((o) => o.kind)).toEqual(['reject']);
+    expect(refusing.calls).toBe(1);
+  });
+
+  it('default transient retry keeps the message in flight: a full route pauses its source while the destination is down', async () => {
+    const down = new FailingSink(transient);
+    const h = harness({ sinks: new Map<string, Sink<Record<string, unknown>>>([['rabbit', down]]), transientRetry: { ...FAST_TRANSIENT, maxElapsedMs: 300 } });
+    const small = new Engine({
+      table: RouteTable.compile([{ ...routes[2]!, maxInFlight: 2 }], fakeConnectors()),
+      sinks: new Map([['rabbit', down]]),
+      logger: silentLogger,
+      metrics: h.metrics,
+      transientRetry: { ...FAST_TRANSIENT, maxElapsedMs: 300 },
+    });
+    const flow = small.flow('artemis');
+    const a = deliver(small, 'artemis', 'one.a');
+    const b = deliver(small, 'artemis', 'one.b');
+    await flush();
+    // both are being retried, not given back: the route is full and its source paused
+    expect(a.settlement.settled || b.settlement.settled).toBe(false);
+    expect(flow.paused).toBe(true);
+    expect(small.routeLoad('one')?.inFlight).toBe(2);
+    expect(await small.drain(5_000)).toBe(true);
+    expect([...a.outcomes, ...b.outcomes].map((o) => o.kind)).toEqual(['release', 'release']);
+    expect(flow.paused).toBe(false);
   });
 
   it('a permanent failure rejects exactly once', async () => {
@@ -198,18 +289,17 @@ describe('Engine', () => {
   });
 
   it('permanent wins over transient when both fail; both errors are in the reason', async () => {
-    const h = harness();
+    const rabbit = new FailingSink(transient);
+    const web = new FailingSink(permanent);
+    const h = harness({ sinks: new Map<string, Sink<Record<string, unknown>>>([['rabbit', rabbit], ['web', web]]) });
     const s = deliver(h.engine, 'plant', 'f/a');
-    await h.rabbit.waitFor(1);
-    await h.web.waitFor(1);
-    h.rabbit.writes[0]!.reject(transient());
-    h.web.writes[0]!.reject(permanent());
-    await flush();
+    expect(await h.engine.drain(5_000)).toBe(true);
     expect(s.outcomes).toHaveLength(1);
     const o = s.outcomes[0]!;
     expect(o.kind).toBe('reject');
     expect(o.kind === 'reject' && o.reason.message).toMatch(/2 failures: broker down; refused/);
     expect(o.kind === 'reject' && o.reason.permanent).toBe(true);
+    expect(web.calls).toBe(1);
   });
 
   it('a non-FerryError rejection or a synchronous throw in a sink is a transient failure', async () => {
@@ -220,13 +310,14 @@ describe('Engine', () => {
     };
     const h = harness({ sinks: new Map([['rabbit', throwing]]) });
     const s = deliver(h.engine, 'artemis', 'one.a');
-    await flush();
+    // transient: retried by the default transient retry, then released
+    expect(await h.engine.drain(5_000)).toBe(true);
     expect(s.outcomes.map((o) => o.kind)).toEqual(['release']);
     expect(s.outcomes[0]?.kind === 'release' && s.outcomes[0].reason.message).toBe('boom');
   });
 
   it('a sink that does not confirm in time fails with SINK_TIMEOUT (transient); a late confirm changes nothing', async () => {
-    const h = harness({ sinkTimeoutMs: 20 });
+    const h = harness({ sinkTimeoutMs: 20, transientRetry: false });
     const s = deliver(h.engine, 'artemis', 'one.a');
     await h.rabbit.waitFor(1);
     expect(await h.engine.drain(5_000)).toBe(true);
@@ -323,7 +414,7 @@ describe('Engine', () => {
         return { kind: 'handled' };
       },
     };
-    const h = harness({ failurePolicy: policy });
+    const h = harness({ failurePolicy: policy, transientRetry: false });
     const s = deliver(h.engine, 'plant', 'f/a');
     await h.rabbit.waitFor(1);
     await h.web.waitFor(1);

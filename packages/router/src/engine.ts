@@ -13,6 +13,7 @@ import {
   type Sink,
   type SourceFlow,
 } from '@ferry/core';
+import { SinkFailureLog } from './failure-log.js';
 import type { Dispatch, RouteMatch, RoutePolicy, RouteTable, UnplannedDestination } from './table.js';
 
 /** One destination that failed, or a route whose templates could not be filled. */
@@ -74,9 +75,43 @@ export interface EngineOptions {
   readonly gatewayId?: string;
   /** a paused source resumes when every route it feeds is at or below this share of its maxInFlight; default 0.75 */
   readonly resumeAt?: number;
+  /**
+   * How a transient failure is retried on a route whose `onFailure` has no `retry`; default
+   * {@link DEFAULT_TRANSIENT_RETRY}. `false`: not at all (the message is given back at once).
+   */
+  readonly transientRetry?: TransientRetry | false;
+  /** while a sink keeps failing, one summary log line at most this often; default 10 s */
+  readonly failureSummaryMs?: number;
 }
 
 export const DEFAULT_SINK_TIMEOUT_MS = 30_000;
+
+/**
+ * The default retry of a destination that failed for now, on a route that states no
+ * `onFailure.retry`: exponential backoff with full jitter (core Backoff) for a bounded time.
+ */
+export interface TransientRetry {
+  readonly initialMs: number;
+  readonly maxMs: number;
+  /** the shortest wait between two attempts (full jitter can otherwise draw ~0) */
+  readonly minMs: number;
+  /**
+   * No new attempt once this much time has passed since the first one began (the time of the
+   * attempts counts, so a write that timed out after the sink timeout is not tried again).
+   */
+  readonly maxElapsedMs: number;
+}
+
+/**
+ * Giving a message back at once when its destination is down is a hot loop with a broker
+ * source: the consumer requeues, the broker redelivers within a millisecond, the write fails
+ * again (thousands of times a second). Waiting here instead keeps the message in flight, so the
+ * route's maxInFlight and its source's flow control stop the intake while the destination is
+ * down, and a short outage (a reconnect, a broker restart) costs no redelivery at all.
+ * 30 s is the default sink timeout: a message is given back after about as long as one
+ * unconfirmed write would have held it.
+ */
+export const DEFAULT_TRANSIENT_RETRY: TransientRetry = { initialMs: 200, maxMs: 5_000, minMs: 50, maxElapsedMs: 30_000 };
 
 /** The headers a dead-letter copy carries, besides the message's own. */
 export const DEAD_LETTER_HEADERS = {
@@ -176,6 +211,8 @@ export class Engine {
   readonly #policy: FailurePolicy;
   readonly #gatewayId: string;
   readonly #resumeAt: number;
+  readonly #transientRetry: TransientRetry | false;
+  readonly #failures: SinkFailureLog;
   #inFlight = 0;
   readonly #idle = new Set<() => void>();
   readonly #routes = new Map<string, RouteState>();
@@ -194,6 +231,8 @@ export class Engine {
     this.#policy = opts.failurePolicy ?? defaultFailurePolicy;
     this.#gatewayId = opts.gatewayId ?? '';
     this.#resumeAt = Math.min(1, Math.max(0, opts.resumeAt ?? 0.75));
+    this.#transientRetry = opts.transientRetry ?? DEFAULT_TRANSIENT_RETRY;
+    this.#failures = new SinkFailureLog(opts.logger, opts.failureSummaryMs === undefined ? {} : { summaryEveryMs: opts.failureSummaryMs });
   }
 
   /** deliveries taken and not yet settled (in flight or waiting for room) */
@@ -497,19 +536,31 @@ export class Engine {
 
   /**
    * Write one destination, retrying a transient failure with backoff (only this destination:
-   * the others of the message are not written again). Permanent failures are not retried.
+   * the others of the message are not written again). Permanent failures are not retried. A
+   * route's `onFailure.retry` counts attempts; without one, the engine's transient retry bounds
+   * the time spent (see {@link DEFAULT_TRANSIENT_RETRY}).
    */
   async #destination(d: Dispatch, policy: RoutePolicy | undefined): Promise<DestinationResult> {
     const retry = policy?.retry;
-    const backoff = retry === undefined ? undefined : new Backoff({ initialMs: retry.initialMs, maxMs: retry.maxMs });
+    const fallback = retry === undefined ? this.#transientRetry : false;
+    const backoff =
+      retry !== undefined
+        ? new Backoff({ initialMs: retry.initialMs, maxMs: retry.maxMs })
+        : fallback !== false
+          ? new Backoff({ initialMs: fallback.initialMs, maxMs: fallback.maxMs, minMs: fallback.minMs })
+          : undefined;
+    const started = performance.now();
     for (let attempts = 1; ; attempts++) {
       const error = await this.#write(d);
       if (error === undefined) return { ok: true };
-      if (error.permanent || retry === undefined || backoff === undefined || attempts >= retry.maxAttempts || this.#stopping.signal.aborted) {
-        return { ok: false, error, attempts, dispatch: d };
-      }
-      this.#metrics.inc('messages_retried_total', { route: d.route, code: error.code });
+      if (error.permanent || backoff === undefined || this.#stopping.signal.aborted) return { ok: false, error, attempts, dispatch: d };
       const delay = backoff.next();
+      const exhausted =
+        retry !== undefined
+          ? attempts >= retry.maxAttempts
+          : fallback !== false && performance.now() - started + delay > fallback.maxElapsedMs;
+      if (exhausted) return { ok: false, error, attempts, dispatch: d };
+      this.#metrics.inc('messages_retried_total', { route: d.route, code: error.code });
       this.#logger.debug('retrying a destination', { route: d.route, connector: d.connector, attempt: attempts + 1, delayMs: delay, code: error.code });
       try {
         await sleep(delay, this.#stopping.signal);
@@ -595,16 +646,11 @@ export class Engine {
     clearTimeout(timer);
     if (error === undefined) {
       this.#metrics.observe('sink_confirm_seconds', { connector: d.connector }, (performance.now() - started) / 1000);
+      this.#failures.succeeded(d.connector);
     } else {
       this.#metrics.inc('sink_failures_total', { connector: d.connector, route: d.route, code: error.code });
-      this.#logger.warn('sink write failed', {
-        connector: d.connector,
-        route: d.route,
-        to: d.index,
-        code: error.code,
-        permanent: error.permanent,
-        error: describeError(error),
-      });
+      // one line per (connector, code) state and a periodic count, never one per message
+      this.#failures.failed({ connector: d.connector, route: d.route, to: d.index }, error);
     }
     return error;
   }

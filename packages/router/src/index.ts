@@ -4,3 +4,4 @@ export * from './templates.js';
 export * from './check.js';
 export * from './table.js';
 export * from './engine.js';
+export * from './failure-log.js';
