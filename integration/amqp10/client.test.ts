@@ -7,7 +7,7 @@ import rhea from 'rhea';
 import { createMessage, FerryError, TypedNumber, type HeaderValue, type InboundDelivery } from '@ferry/core';
 import { amqp10Definition, type Amqp10Client } from '@ferry/amqp10';
 import { brokerPorts, createVhost, deleteVhost, rabbitUrl, Tally, waitFor } from '@ferry/testkit';
-import { CuttableProxy, testContext, type LogLine } from './helpers.js';
+import { CuttableProxy, ManualFlow, testContext, type LogLine } from './helpers.js';
 
 jest.setTimeout(60_000);
 
@@ -228,6 +228,96 @@ describe('RabbitMQ → amqp10 source', () => {
     expect(dl && dl.properties.messageId).toBe('reject-me');
     expect(seen.filter((x) => x === 'reject-me')).toHaveLength(1);
     expect((await ch.checkQueue('src-settle-dlq')).messageCount).toBe(0);
+  });
+});
+
+describe('flow control (backpressure) of the amqp10 source', () => {
+  async function fill(q: string, n: number, tally: Tally, tag: string): Promise<void> {
+    await ch.assertQueue(q, { durable: false });
+    const cc = await amqp.createConfirmChannel();
+    for (let i = 0; i < n; i++) {
+      tally.sent(`${tag}${i}`);
+      cc.sendToQueue(q, Buffer.from(`${tag}-${i}`), { messageId: `${tag}${i}` });
+    }
+    await cc.waitForConfirms();
+    await cc.close();
+  }
+
+  it('paused: settlements give no credit back, RabbitMQ keeps the rest; resumed: all arrive, 0 lost', async () => {
+    const q = 'flow-pause';
+    const N = 300;
+    const CREDIT = 20;
+    const tally = new Tally();
+    await fill(q, N, tally, 'p');
+    const flow = new ManualFlow();
+    const c = client([], { credit: CREDIT });
+    await c.start();
+    const held: InboundDelivery[] = [];
+    let settleAtOnce = false;
+    await c.openSources?.([{ route: 'r', from: { address: `/amq/queue/${q}` } }], (d) => {
+      tally.received(String(d.message.messageId));
+      if (settleAtOnce) d.settlement.accept();
+      else held.push(d);
+    }, flow);
+    expect(flow.listeners).toBe(1);
+    await waitFor(() => held.length === CREDIT, `${CREDIT} deliveries (the credit)`);
+
+    flow.set(true);
+    // settling while paused still settles (RabbitMQ acks them) but grants no new credit
+    for (const d of held) d.settlement.accept();
+    await waitFor(async () => (await ch.checkQueue(q)).messageCount === N - CREDIT, 'the 20 accepted at RabbitMQ');
+    await new Promise((r) => setTimeout(r, 400));
+    const whilePaused = tally.counts.received;
+    const ready = (await ch.checkQueue(q)).messageCount;
+    console.log(`amqp10 source paused after ${CREDIT} deliveries: ${whilePaused} delivered in all, ${ready} still ready at RabbitMQ`);
+    expect(whilePaused).toBe(CREDIT);
+    expect(ready).toBe(N - CREDIT);
+
+    settleAtOnce = true;
+    flow.set(false);
+    await waitFor(() => tally.complete, 'all after resume', 20_000);
+    await new Promise((r) => setTimeout(r, 200));
+    console.log(tally.summary('RabbitMQ → amqp10 source, paused and resumed'));
+    expect(tally.counts).toMatchObject({ sent: N, received: N, lost: 0, duplicated: 0, unexpected: 0 });
+    await c.closeSources?.();
+    expect(flow.listeners).toBe(0);
+    await c.stop();
+    expect((await ch.checkQueue(q)).messageCount).toBe(0);
+  });
+
+  it('a link attached while paused starts with no credit, also after a reconnect; resumed: all arrive, 0 lost', async () => {
+    const q = 'flow-attach-paused';
+    const N = 200;
+    const tally = new Tally();
+    await fill(q, N, tally, 'a');
+    const flow = new ManualFlow(true);
+    const lines: LogLine[] = [];
+    const proxy = new CuttableProxy(brokerPorts().rabbitAmqp);
+    await proxy.start();
+    const c = client(lines, { credit: 50, url: `amqp://guest:guest@127.0.0.1:${proxy.port}` });
+    await c.start();
+    await c.openSources?.([{ route: 'r', from: { address: `/amq/queue/${q}` } }], (d) => {
+      tally.received(String(d.message.messageId));
+      d.settlement.accept();
+    }, flow);
+    await waitFor(() => lines.some((l) => /amqp10 receiving from/.test(l.message)), 'the link attached');
+    await new Promise((r) => setTimeout(r, 400));
+    expect(tally.counts.received).toBe(0);
+    expect((await ch.checkQueue(q)).messageCount).toBe(N);
+    // the connection drops while paused: the re-attached link must not bring fresh credit
+    expect(proxy.cut()).toBeGreaterThan(0);
+    await waitFor(() => lines.filter((l) => /amqp10 receiving from/.test(l.message)).length === 2, 'the link re-attached');
+    await new Promise((r) => setTimeout(r, 400));
+    expect(tally.counts.received).toBe(0);
+    flow.set(false);
+    await waitFor(() => tally.complete, 'all after resume', 20_000);
+    await new Promise((r) => setTimeout(r, 200));
+    console.log(tally.summary('RabbitMQ → amqp10 source attached while paused, reconnected, resumed'));
+    expect(tally.counts).toMatchObject({ sent: N, received: N, lost: 0, duplicated: 0, unexpected: 0 });
+    await c.closeSources?.();
+    await c.stop();
+    await proxy.stop();
+    expect((await ch.checkQueue(q)).messageCount).toBe(0);
   });
 });
 

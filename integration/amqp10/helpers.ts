@@ -1,4 +1,4 @@
-import { noopMetrics, type ConnectorContext, type LogFields, type Logger } from '@ferry/core';
+import { noopMetrics, type ConnectorContext, type LogFields, type Logger, type SourceFlow } from '@ferry/core';
 
 export interface LogLine {
   readonly level: string;
@@ -68,5 +68,25 @@ export class CuttableProxy {
   async stop(): Promise<void> {
     this.cut();
     await new Promise<void>((r) => (this.#server === undefined ? r() : this.#server.close(() => r())));
+  }
+}
+
+/** A SourceFlow the test flips by hand (the engine's flow, without an engine). */
+export class ManualFlow implements SourceFlow {
+  paused = false;
+  readonly #listeners = new Set<(p: boolean) => void>();
+  constructor(paused = false) {
+    this.paused = paused;
+  }
+  onChange(l: (p: boolean) => void): () => void {
+    this.#listeners.add(l);
+    return () => this.#listeners.delete(l);
+  }
+  get listeners(): number {
+    return this.#listeners.size;
+  }
+  set(p: boolean): void {
+    this.paused = p;
+    for (const l of [...this.#listeners]) l(p);
   }
 }

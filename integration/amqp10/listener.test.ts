@@ -7,7 +7,7 @@ import rhea from 'rhea';
 import { FerryError, type InboundDelivery } from '@ferry/core';
 import { amqp10ListenerDefinition, encodedMessage, installCapture, parseMessage, type Amqp10Listener } from '@ferry/amqp10';
 import { Tally, waitFor } from '@ferry/testkit';
-import { testContext, type LogLine } from './helpers.js';
+import { ManualFlow, testContext, type LogLine } from './helpers.js';
 
 jest.setTimeout(60_000);
 
@@ -196,6 +196,92 @@ describe('amqp10-listener', () => {
     expect(closed.error).toMatchObject({ condition: 'amqp:not-found' });
     await producer.close();
     await l.stop();
+  });
+
+  describe('flow control (backpressure)', () => {
+    const credit = (s: rhea.Sender): number => (s as rhea.Sender & { credit: number }).credit;
+
+    it('paused: settlements still reach the client but give no credit back; resumed: all arrive, 0 lost', async () => {
+      const CREDIT = 5;
+      const N = 60;
+      const l = await listener({ credit: CREDIT });
+      const flow = new ManualFlow();
+      const held: InboundDelivery[] = [];
+      const tally = new Tally();
+      let settleAtOnce = false;
+      await l.openSources?.([{ route: 'r', from: { address: 'in' } }], (d) => {
+        tally.received(String(d.message.messageId));
+        if (settleAtOnce) d.settlement.accept();
+        else held.push(d);
+      }, flow);
+      expect(flow.listeners).toBe(1);
+      const producer = await client(l.port as number);
+      const s = await openSender(producer, 'in');
+      const seen = outcomes(s);
+      for (let i = 0; i < N; i++) {
+        tally.sent(`typed-${i}`);
+        s.send(typedMessage(i), undefined, 0);
+      }
+      await waitFor(() => held.length === CREDIT, `${CREDIT} deliveries (the credit)`);
+      flow.set(true);
+      for (const d of held) d.settlement.accept();
+      // the dispositions go out while paused (a paused source keeps settling)...
+      await waitFor(() => seen.size === CREDIT, 'the accepts at the client while paused');
+      // ...but no credit comes with them: the client holds the other 55
+      await new Promise((r) => setTimeout(r, 400));
+      console.log(`amqp10-listener paused: ${tally.counts.received} of ${N} in Ferry, client credit ${credit(s)}, ${seen.size} accepted`);
+      expect(tally.counts.received).toBe(CREDIT);
+      expect(credit(s)).toBe(0);
+      expect(s.sendable()).toBe(false);
+
+      settleAtOnce = true;
+      flow.set(false);
+      await waitFor(() => tally.complete && seen.size === N, 'all after resume, all accepted');
+      console.log(tally.summary('client → amqp10-listener, paused and resumed'));
+      expect(tally.counts).toMatchObject({ sent: N, received: N, lost: 0, duplicated: 0, unexpected: 0 });
+      expect([...seen.values()].every((x) => x === 'accepted')).toBe(true);
+      await l.closeSources?.();
+      expect(flow.listeners).toBe(0);
+      await producer.close();
+      await l.stop();
+    });
+
+    it('a sending link attached while paused gets no credit until resume; Ferry\'s own sends on that connection still confirm', async () => {
+      const l = await listener({ credit: 7 });
+      const flow = new ManualFlow(true);
+      const tally = new Tally();
+      await l.openSources?.([{ route: 'r', from: { address: 'in' } }], (d) => {
+        tally.received(String(d.message.messageId));
+        d.settlement.accept();
+      }, flow);
+      const peer = await client(l.port as number);
+      const s = await openSender(peer, 'in');
+      const seen = outcomes(s);
+      await new Promise((r) => setTimeout(r, 300));
+      expect(credit(s)).toBe(0);
+      // the same connection also receives from Ferry: its accept must get through while paused
+      // (Ferry keeps reading the socket), or a route writing here could never resume
+      const r = await openReceiver(peer, 'back');
+      const back: string[] = [];
+      r.on('message', (ctx: rhea.EventContext) => back.push(String(ctx.message?.message_id)));
+      const { createMessage } = await import('@ferry/core');
+      await expect(l.sink?.write(createMessage({ body: Buffer.from('own'), messageId: 'own-1', source: { connector: 'x', protocol: 'mqtt', address: 'a' } }), { address: 'back' })).resolves.toBeUndefined();
+      expect(back).toEqual(['own-1']);
+      expect(credit(s)).toBe(0);
+
+      flow.set(false);
+      await waitFor(() => credit(s) === 7, 'the credit on resume');
+      for (let i = 0; i < 20; i++) {
+        tally.sent(`typed-${i}`);
+        s.send(typedMessage(i), undefined, 0);
+      }
+      // 20 messages through a window of 7: credit keeps coming back as they settle
+      await waitFor(() => tally.complete && seen.size === 20, 'all 20 accepted');
+      console.log(tally.summary('client attached to a paused amqp10-listener, resumed'));
+      expect(tally.counts).toMatchObject({ sent: 20, received: 20, lost: 0, duplicated: 0 });
+      await peer.close();
+      await l.stop();
+    });
   });
 
   it('holds sink writes while no receiver is attached, bounded, and delivers them on attach', async () => {

@@ -6,11 +6,15 @@
  * - Source: one receiving link per `from.address`, manual settlement, and manual credit
  *   (§2.6.7): the link starts with `credit` and gets one more each time a delivery settles, so
  *   credit is Ferry's backpressure; the peer never has more than `credit` messages in Ferry.
+ *   While the engine's SourceFlow is paused, the credit a settlement would give back is owed
+ *   instead (per link) and granted in one flow frame on resume: the peer runs out of credit
+ *   and keeps the rest. The connection is still read all along: it also carries the
+ *   dispositions of Ferry's own sends, which may be what resumes the flow.
  * - One connection, reconnected with core's Backoff (rhea's own reconnect is off, so that
  *   links are re-attached and unsettled writes failed in one place, with one log line per
  *   state change).
  */
-import { Backoff, describeError, FerryError, Settlement, type Connector, type ConnectorContext, type ConnectorState, type DeliveryHandler, type Logger, type Outcome, type Sink, type SourceSpec } from '@ferry/core';
+import { Backoff, describeError, FerryError, Settlement, type Connector, type ConnectorContext, type ConnectorState, type DeliveryHandler, type Logger, type Outcome, type Sink, type SourceFlow, type SourceSpec } from '@ferry/core';
 import rhea from 'rhea';
 import { encodedMessage, installCapture } from './capture.js';
 import { toAmqp10, toGatewayMessage } from './mapping.js';
@@ -48,6 +52,12 @@ interface SourceGroup {
   session?: rhea.Session;
   retry?: NodeJS.Timeout;
   backoff: Backoff;
+  /**
+   * Credit of `receiver` withheld while the flow is paused (or the sources are closed): each
+   * delivery uses one credit and, once done with, gives it back or adds it here, so link
+   * credit + deliveries in Ferry + owed is always `credit`. Reset with the link.
+   */
+  owed: number;
 }
 
 export class Amqp10Client implements Connector<Amqp10From, Amqp10To> {
@@ -67,6 +77,8 @@ export class Amqp10Client implements Connector<Amqp10From, Amqp10To> {
   readonly #senders = new Map<string, SenderLink>();
   #sources: { readonly groups: Map<string, SourceGroup>; readonly deliver: DeliveryHandler } | undefined;
   #sourcesOpen = false;
+  #flow: SourceFlow | undefined;
+  #flowOff: (() => void) | undefined;
   #firstAttempt: { resolve: () => void } | undefined;
   #starting: Promise<void> | undefined;
 
@@ -163,6 +175,7 @@ export class Amqp10Client implements Connector<Amqp10From, Amqp10To> {
       for (const g of this.#sources.groups.values()) {
         g.receiver = undefined;
         g.session = undefined;
+        g.owed = 0;
         if (g.retry !== undefined) clearTimeout(g.retry);
         g.retry = undefined;
       }
@@ -256,15 +269,18 @@ export class Amqp10Client implements Connector<Amqp10From, Amqp10To> {
   // ---------------------------------------------------------------------------------------------
   // source
 
-  openSources(specs: readonly SourceSpec<Amqp10From>[], deliver: DeliveryHandler): Promise<void> {
+  openSources(specs: readonly SourceSpec<Amqp10From>[], deliver: DeliveryHandler, flow?: SourceFlow): Promise<void> {
+    this.#watchFlow(flow);
     if (this.#sources !== undefined) {
+      // opened again after closeSources: the credit withheld meanwhile goes back out
       this.#sourcesOpen = true;
+      this.#payOwed();
       return Promise.resolve();
     }
     const groups = new Map<string, SourceGroup>();
     for (const s of specs) {
       const g = groups.get(s.from.address);
-      if (g === undefined) groups.set(s.from.address, { address: s.from.address, routes: [s.route], backoff: new Backoff(this.#opts.reconnect) });
+      if (g === undefined) groups.set(s.from.address, { address: s.from.address, routes: [s.route], backoff: new Backoff(this.#opts.reconnect), owed: 0 });
       else g.routes.push(s.route);
     }
     this.#sources = { groups, deliver };
@@ -276,9 +292,39 @@ export class Amqp10Client implements Connector<Amqp10From, Amqp10To> {
   closeSources(): Promise<void> {
     // stop issuing credit: the peer sends at most what it already had; those are released
     // (see #onMessage). The links stay attached so in-flight deliveries can still settle;
-    // stop() detaches them.
+    // stop() detaches them. The flow no longer applies: nothing is withheld for it any more.
     this.#sourcesOpen = false;
+    this.#watchFlow(undefined);
     return Promise.resolve();
+  }
+
+  #watchFlow(flow: SourceFlow | undefined): void {
+    this.#flowOff?.();
+    this.#flowOff = undefined;
+    this.#flow = flow;
+    if (flow !== undefined) {
+      this.#flowOff = flow.onChange((paused) => {
+        this.#log.debug(paused ? 'amqp10 source paused: withholding link credit' : 'amqp10 source resumed: granting the credit withheld');
+        if (!paused) this.#payOwed();
+      });
+    }
+  }
+
+  get #paused(): boolean {
+    return this.#flow?.paused === true;
+  }
+
+  /** Grant every open link the credit withheld from it (one flow frame per link, §2.7.4). */
+  #payOwed(): void {
+    if (!this.#sourcesOpen || this.#paused || this.#sources === undefined) return;
+    for (const g of this.#sources.groups.values()) {
+      const r = g.receiver;
+      if (r === undefined || g.owed === 0) continue;
+      // rhea sends the flow once the attach is out, so a link still attaching can take it; a
+      // closed one is replaced by a fresh link with fresh credit
+      if (!r.is_closed()) r.add_credit(g.owed);
+      g.owed = 0;
+    }
   }
 
   #attachSources(): void {
@@ -303,10 +349,15 @@ export class Amqp10Client implements Connector<Amqp10From, Amqp10To> {
       rcv_settle_mode: 0,
     });
     g.receiver = r;
-    r.add_credit(this.#opts.credit);
+    // a link attached while paused starts with no credit and owes all of it
+    if (this.#paused) g.owed = this.#opts.credit;
+    else {
+      g.owed = 0;
+      r.add_credit(this.#opts.credit);
+    }
     r.on('receiver_open', () => {
       g.backoff.reset();
-      this.#log.info(`amqp10 receiving from ${g.address}`, { routes: g.routes, credit: this.#opts.credit });
+      this.#log.info(`amqp10 receiving from ${g.address}`, { routes: g.routes, credit: this.#opts.credit, paused: this.#paused });
     });
     const gate = new DispositionGate();
     r.on('message', (ctx: rhea.EventContext) => this.#onMessage(g, r, gen, gate, ctx));
@@ -339,12 +390,16 @@ export class Amqp10Client implements Connector<Amqp10From, Amqp10To> {
     if (d === undefined || sources === undefined) return;
     this.#ctx.metrics.inc('messages_received_total', { connector: this.name });
     const presettled = d.remote_settled;
+    // the one credit this delivery used: back to the peer, or owed while paused / closed
     const giveCredit = (): void => {
-      if (gen === this.#generation && this.#sourcesOpen && r.is_open()) r.add_credit(1);
+      if (gen !== this.#generation || g.receiver !== r || !r.is_open()) return;
+      if (this.#sourcesOpen && !this.#paused) r.add_credit(1);
+      else g.owed++;
     };
     if (!this.#sourcesOpen) {
       // arrived on credit issued before closeSources: hand it back, unprocessed (§3.4.4)
       if (!presettled) gate.settle('release', () => d.release());
+      giveCredit();
       return;
     }
     const encoded = encodedMessage(ctx.message) ?? (Buffer.isBuffer(ctx.message) ? ctx.message : undefined);

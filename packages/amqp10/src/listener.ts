@@ -4,6 +4,10 @@
  * - Clients attach SENDING links to give Ferry messages (Ferry is the receiver: the source
  *   side). Each such link gets `credit` (§2.6.7) and one more credit per settled delivery,
  *   never an unbounded window: a client can have at most `credit` messages unsettled in Ferry.
+ *   While the engine's SourceFlow is paused, the credit a settlement would give back is owed
+ *   (per link) and granted on resume, so clients run out of credit and keep their messages.
+ *   Sockets are read all along: the same connections carry the dispositions of Ferry's own
+ *   sends to client receivers, which may be what resumes the flow.
  *   A transfer is settled `accepted` only after every destination confirmed, `rejected` or
  *   `released` per the engine's outcome. Pre-settled transfers are at-most-once.
  * - Clients attach RECEIVING links to take messages (Ferry is the sender: the sink side).
@@ -16,7 +20,7 @@
  */
 import { createServer, type Server, type Socket } from 'node:net';
 import { timingSafeEqual } from 'node:crypto';
-import { describeError, FerryError, Settlement, type Connector, type ConnectorContext, type ConnectorState, type DeliveryHandler, type GatewayMessage, type Logger, type Outcome, type Sink, type SourceSpec } from '@ferry/core';
+import { describeError, FerryError, Settlement, type Connector, type ConnectorContext, type ConnectorState, type DeliveryHandler, type GatewayMessage, type Logger, type Outcome, type Sink, type SourceFlow, type SourceSpec } from '@ferry/core';
 import rhea from 'rhea';
 import { matchesAddress } from './address-match.js';
 import { encodedMessage, installCapture } from './capture.js';
@@ -47,6 +51,18 @@ interface AddressState {
   readonly links: OutLink[];
   readonly queue: Waiting[];
   next: number;
+}
+
+/** A client's sending link: Ferry's receiver. */
+interface InLink {
+  readonly receiver: rhea.Receiver;
+  readonly client: Client;
+  /**
+   * Credit withheld while the flow is paused (or the sources are closed): each delivery uses
+   * one credit and, once done with, gives it back or adds it here, so link credit +
+   * deliveries in Ferry + owed is always `credit`.
+   */
+  owed: number;
 }
 
 /** rhea keeps a link's credit in `credit` (lib/link.js); its typings do not declare it. */
@@ -85,6 +101,9 @@ export class Amqp10Listener implements Connector<Amqp10From, Amqp10To> {
   #nextClient = 1;
   #sources: { readonly specs: readonly SourceSpec<Amqp10From>[]; readonly deliver: DeliveryHandler } | undefined;
   #sourcesOpen = false;
+  #flow: SourceFlow | undefined;
+  #flowOff: (() => void) | undefined;
+  readonly #inLinks = new Set<InLink>();
   readonly #addresses = new Map<string, AddressState>();
   /** rhea writes dispositions per session: one gate per session (./disposition-gate.ts) */
   readonly #gates = new WeakMap<rhea.Session, DispositionGate>();
@@ -207,6 +226,7 @@ export class Amqp10Listener implements Connector<Amqp10From, Amqp10To> {
     for (const [address, a] of this.#addresses) {
       for (const l of a.links.filter((x) => x.client === client)) this.#dropLink(address, l, e);
     }
+    for (const l of [...this.#inLinks]) if (l.client === client) this.#inLinks.delete(l);
     client.conn.removeAllListeners();
     client.conn.on('error', () => undefined);
     log.info('amqp10-listener client disconnected', error === undefined ? undefined : { error: describeError(error) });
@@ -229,12 +249,44 @@ export class Amqp10Listener implements Connector<Amqp10From, Amqp10To> {
       return;
     }
     r.set_target({ address });
-    r.add_credit(this.#opts.credit);
-    log.info(`amqp10-listener client sends to ${address}`, { routes, credit: this.#opts.credit });
-    r.on('message', (ctx: rhea.EventContext) => this.#onMessage(client, r, address, routes, ctx, log));
+    const link: InLink = { receiver: r, client, owed: 0 };
+    this.#inLinks.add(link);
+    // a link attached while paused starts with no credit and owes all of it
+    if (this.#paused) link.owed = this.#opts.credit;
+    else r.add_credit(this.#opts.credit);
+    log.info(`amqp10-listener client sends to ${address}`, { routes, credit: this.#opts.credit, paused: this.#paused });
+    r.on('message', (ctx: rhea.EventContext) => this.#onMessage(link, address, routes, ctx, log));
+    r.on('receiver_close', () => this.#inLinks.delete(link));
   }
 
-  #onMessage(client: Client, r: rhea.Receiver, address: string, routes: string[], ctx: rhea.EventContext, log: Logger): void {
+  get #paused(): boolean {
+    return this.#flow?.paused === true;
+  }
+
+  /** Grant every client sending link the credit withheld from it (one flow frame each, §2.7.4). */
+  #payOwed(): void {
+    if (!this.#sourcesOpen || this.#paused) return;
+    for (const l of this.#inLinks) {
+      if (l.owed === 0) continue;
+      if (l.client.alive && !l.receiver.is_closed()) l.receiver.add_credit(l.owed);
+      l.owed = 0;
+    }
+  }
+
+  #watchFlow(flow: SourceFlow | undefined): void {
+    this.#flowOff?.();
+    this.#flowOff = undefined;
+    this.#flow = flow;
+    if (flow !== undefined) {
+      this.#flowOff = flow.onChange((paused) => {
+        this.#log.debug(paused ? 'amqp10-listener paused: withholding link credit' : 'amqp10-listener resumed: granting the credit withheld');
+        if (!paused) this.#payOwed();
+      });
+    }
+  }
+
+  #onMessage(link: InLink, address: string, routes: string[], ctx: rhea.EventContext, log: Logger): void {
+    const { client, receiver: r } = link;
     const d = ctx.delivery;
     const sources = this.#sources;
     if (d === undefined || sources === undefined) return;
@@ -246,11 +298,15 @@ export class Amqp10Listener implements Connector<Amqp10From, Amqp10To> {
       this.#gates.set(r.session, gate);
     }
     const g = gate;
+    // the one credit this delivery used: back to the client, or owed while paused / closed
     const giveCredit = (): void => {
-      if (client.alive && this.#sourcesOpen && r.is_open()) r.add_credit(1);
+      if (!client.alive || !r.is_open()) return;
+      if (this.#sourcesOpen && !this.#paused) r.add_credit(1);
+      else link.owed++;
     };
     if (!this.#sourcesOpen) {
       if (!presettled) g.settle('release', () => d.release());
+      giveCredit();
       return;
     }
     let message: GatewayMessage;
@@ -283,16 +339,20 @@ export class Amqp10Listener implements Connector<Amqp10From, Amqp10To> {
     sources.deliver({ message, settlement, routes });
   }
 
-  openSources(specs: readonly SourceSpec<Amqp10From>[], deliver: DeliveryHandler): Promise<void> {
+  openSources(specs: readonly SourceSpec<Amqp10From>[], deliver: DeliveryHandler, flow?: SourceFlow): Promise<void> {
     this.#sources ??= { specs, deliver };
     this.#sourcesOpen = true;
+    this.#watchFlow(flow);
+    // opened again after closeSources: the credit withheld meanwhile goes back out
+    this.#payOwed();
     return Promise.resolve();
   }
 
   closeSources(): Promise<void> {
     // no more credit; new sending links are refused; messages that arrive on credit already
-    // given are released unprocessed
+    // given are released unprocessed. The flow no longer applies.
     this.#sourcesOpen = false;
+    this.#watchFlow(undefined);
     return Promise.resolve();
   }
 
@@ -428,6 +488,7 @@ export class Amqp10Listener implements Connector<Amqp10From, Amqp10To> {
     await this.#starting?.catch(() => undefined);
     this.#state = 'stopping';
     this.#sourcesOpen = false;
+    this.#watchFlow(undefined);
     const e = new FerryError('SHUTTING_DOWN', `amqp10-listener ${this.name} is stopping`);
     for (const a of this.#addresses.values()) {
       for (const w of a.queue.splice(0)) w.reject(e);
