@@ -85,7 +85,6 @@ export class Publisher {
     const id = `${this.#opts.idPrefix}.${++this.#seq}`;
     const options = plan.options;
     if (to.mandatory) options.headers[PUBLISH_ID_HEADER] = id;
-    const started = performance.now();
     return new Promise<void>((resolve, reject) => {
       const entry: Pending = {};
       if (to.mandatory) this.#pending.set(id, entry);
@@ -97,7 +96,6 @@ export class Publisher {
             return;
           }
           metrics.inc('messages_sent_total', { connector });
-          metrics.observe('sink_confirm_seconds', { connector }, (performance.now() - started) / 1000);
           resolve();
         } else if (err instanceof Error && err.message === 'message nacked') {
           reject(

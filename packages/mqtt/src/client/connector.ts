@@ -435,7 +435,6 @@ export class MqttClientConnector implements Connector<MqttFrom, MqttTo> {
     const p = r.publish;
     const opts: IClientPublishOptions = { qos: p.qos, retain: p.retain, ...(p.properties === undefined ? {} : { properties: p.properties }) };
     const release = p.qos === 0 ? undefined : await this.#inflight.acquire();
-    const started = process.hrtime.bigint();
     if (release !== undefined) {
       this.#sinkPending++;
       this.#applyFlow();
@@ -454,7 +453,6 @@ export class MqttClientConnector implements Connector<MqttFrom, MqttTo> {
         });
       });
       this.#ctx.metrics.inc('messages_sent_total', { connector: this.name });
-      this.#ctx.metrics.observe('sink_confirm_seconds', { connector: this.name }, Number(process.hrtime.bigint() - started) / 1e9);
     } finally {
       if (release !== undefined) {
         this.#sinkPending--;

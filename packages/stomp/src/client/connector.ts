@@ -262,9 +262,7 @@ export class StompClientConnector implements Connector<StompFrom, StompTo> {
       }
       const { headers, dropped } = toSendHeaders(message, { flavor: this.#flavor, persistent: to.persistent, now: Date.now() });
       if (dropped.length > 0) this.#log.debug('headers not sent (reserved by STOMP or the broker)', { headers: dropped });
-      const t0 = performance.now();
       await session.send(to.destination, headers, message.body, this.#opts.receiptTimeoutMs);
-      this.#ctx.metrics.observe('sink_confirm_seconds', { connector: this.name }, (performance.now() - t0) / 1000);
       this.#ctx.metrics.inc('messages_sent_total', { connector: this.name });
     } finally {
       this.#window.release();
