@@ -50,11 +50,9 @@ const LABELS: Record<CounterName | GaugeName | HistogramName, readonly string[]>
   sink_confirm_seconds: ['connector'],
 };
 
-/** Keep only the documented labels: a metrics call must never throw on the message path. */
-function only(name: CounterName | GaugeName | HistogramName, labels: Labels): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const k of LABELS[name]) out[k] = labels[k] ?? '';
-  return out;
+/** The values of the documented labels, in order; others are ignored, so a call never throws. */
+function values(name: CounterName | GaugeName | HistogramName, labels: Labels): string[] {
+  return LABELS[name].map((k) => labels[k] ?? '');
 }
 
 /** Prometheus metrics for the core Metrics surface; labels are created on first use. */
@@ -63,22 +61,38 @@ export class PromMetrics implements Metrics {
   readonly #counters = new Map<string, Counter>();
   readonly #gauges = new Map<string, Gauge>();
   readonly #histograms = new Map<string, Histogram>();
+  readonly #children = new Map<string, unknown>();
 
   constructor(readonly gatewayId: string) {
     this.registry.setDefaultLabels({ gateway: gatewayId });
-    collectDefaultMetrics({ register: this.registry, prefix: 'ferry_process_' });
+    collectDefaultMetrics({ register: this.registry, prefix: 'ferry_' });
   }
 
   inc(name: CounterName, labels: Labels, value = 1): void {
-    this.#counter(name).inc(only(name, labels), value);
+    this.#child(name, labels, (v) => this.#counter(name).labels(...v)).inc(value);
   }
 
   set(name: GaugeName, labels: Labels, value: number): void {
-    this.#gauge(name).set(only(name, labels), value);
+    this.#child(name, labels, (v) => this.#gauge(name).labels(...v)).set(value);
   }
 
   add(name: GaugeName, labels: Labels, delta: number): void {
-    this.#gauge(name).inc(only(name, labels), delta);
+    this.#child(name, labels, (v) => this.#gauge(name).labels(...v)).inc(delta);
+  }
+
+  /**
+   * The labelled series, made once and kept: the message path calls several metrics per
+   * message, and prom-client would otherwise hash a new label object on every call.
+   */
+  #child<T>(name: CounterName | GaugeName | HistogramName, labels: Labels, make: (values: string[]) => T): T {
+    let key: string = name;
+    for (const k of LABELS[name]) key += '\u0000' + (labels[k] ?? '');
+    let child = this.#children.get(key) as T | undefined;
+    if (child === undefined) {
+      child = make(values(name, labels));
+      this.#children.set(key, child);
+    }
+    return child;
   }
 
   observe(name: HistogramName, labels: Labels, value: number): void {
@@ -93,7 +107,8 @@ export class PromMetrics implements Metrics {
       });
       this.#histograms.set(name, h);
     }
-    h.observe(only(name, labels), value);
+    const histogram = h;
+    this.#child(name, labels, (v) => histogram.labels(...v)).observe(value);
   }
 
   #counter(name: CounterName): Counter {

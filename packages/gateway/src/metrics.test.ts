@@ -1,0 +1,25 @@
+import { PromMetrics } from './metrics.js';
+
+describe('PromMetrics', () => {
+  it('keeps one series per label set, ignores undocumented labels and never throws', async () => {
+    const m = new PromMetrics('edge-1');
+    m.inc('messages_routed_total', { route: 'a' });
+    m.inc('messages_routed_total', { route: 'a' }, 2);
+    m.inc('messages_routed_total', { route: 'b', bogus: 'x' });
+    m.set('connector_up', { connector: 'rabbit' }, 1);
+    m.add('messages_in_flight', { route: 'a' }, 3);
+    m.add('messages_in_flight', { route: 'a' }, -1);
+    m.observe('sink_confirm_seconds', { connector: 'rabbit' }, 0.002);
+    m.inc('sink_failures_total', { connector: 'rabbit' }); // missing labels are empty, not an error
+    const text = await m.registry.metrics();
+    expect(text).toContain('ferry_messages_routed_total{route="a",gateway="edge-1"} 3');
+    expect(text).toContain('ferry_messages_routed_total{route="b",gateway="edge-1"} 1');
+    expect(text).toContain('ferry_connector_up{connector="rabbit",gateway="edge-1"} 1');
+    expect(text).toContain('ferry_messages_in_flight{route="a",gateway="edge-1"} 2');
+    expect(text).toContain('ferry_sink_confirm_seconds_count{gateway="edge-1",connector="rabbit"} 1');
+    expect(text).toContain('ferry_sink_failures_total{connector="rabbit",route="",code="",gateway="edge-1"} 1');
+    expect(text).not.toContain('bogus');
+    expect(text).toContain('ferry_process_cpu_seconds_total{gateway="edge-1"}');
+    expect(text).not.toContain('ferry_process_process_');
+  });
+});
