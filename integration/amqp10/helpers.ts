@@ -1,4 +1,4 @@
-import { noopMetrics, type ConnectorContext, type LogFields, type Logger, type SourceFlow } from '@ferry/core';
+import { noopMetrics, type ConnectorContext, type Labels, type LogFields, type Logger, type Metrics, type SourceFlow } from '@ferry/core';
 
 export interface LogLine {
   readonly level: string;
@@ -18,8 +18,8 @@ export function recordingLogger(lines: LogLine[] = [], bound: LogFields = {}): L
   return { debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error'), child: (f) => recordingLogger(lines, { ...bound, ...f }) };
 }
 
-export function testContext(lines: LogLine[] = []): ConnectorContext {
-  return { gatewayId: 'test', logger: recordingLogger(lines), metrics: noopMetrics, baseDir: process.cwd() };
+export function testContext(lines: LogLine[] = [], metrics: Metrics = noopMetrics): ConnectorContext {
+  return { gatewayId: 'test', logger: recordingLogger(lines), metrics, baseDir: process.cwd() };
 }
 
 import { createServer, connect, type Server, type Socket } from 'node:net';
@@ -89,4 +89,21 @@ export class ManualFlow implements SourceFlow {
     this.paused = p;
     for (const l of [...this.#listeners]) l(p);
   }
+}
+
+/** Metrics that remember counters, keyed `name{label=value,...}` (labels sorted). */
+export function recordingMetrics(): Metrics & { readonly counters: Map<string, number> } {
+  const counters = new Map<string, number>();
+  const key = (name: string, labels: Labels): string =>
+    `${name}{${Object.keys(labels)
+      .sort()
+      .map((k) => `${k}=${labels[k] ?? ''}`)
+      .join(',')}}`;
+  return {
+    counters,
+    inc: (name, labels, value = 1) => void counters.set(key(name, labels), (counters.get(key(name, labels)) ?? 0) + value),
+    set: () => undefined,
+    add: () => undefined,
+    observe: () => undefined,
+  };
 }

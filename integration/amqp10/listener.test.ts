@@ -4,10 +4,10 @@
 import { jest } from '@jest/globals';
 import { connect as tcpConnect } from 'node:net';
 import rhea from 'rhea';
-import { FerryError, type InboundDelivery } from '@ferry/core';
+import { createMessage, FerryError, type InboundDelivery } from '@ferry/core';
 import { amqp10ListenerDefinition, encodedMessage, installCapture, parseMessage, type Amqp10Listener } from '@ferry/amqp10';
 import { Tally, waitFor } from '@ferry/testkit';
-import { ManualFlow, testContext, type LogLine } from './helpers.js';
+import { ManualFlow, recordingMetrics, testContext, type LogLine } from './helpers.js';
 
 jest.setTimeout(60_000);
 
@@ -42,9 +42,9 @@ async function client(port: number, extra: Record<string, unknown> = {}): Promis
   };
 }
 
-async function listener(options: Record<string, unknown> = {}, lines: LogLine[] = []): Promise<Amqp10Listener> {
+async function listener(options: Record<string, unknown> = {}, lines: LogLine[] = [], metrics = recordingMetrics()): Promise<Amqp10Listener> {
   const opts = amqp10ListenerDefinition.options.parse({ port: 0, host: '127.0.0.1', ...options });
-  const l = amqp10ListenerDefinition.create(testContext(lines), 'devices', opts) as Amqp10Listener;
+  const l = amqp10ListenerDefinition.create(testContext(lines, metrics), 'devices', opts) as Amqp10Listener;
   await l.start();
   return l;
 }
@@ -284,22 +284,153 @@ describe('amqp10-listener', () => {
     });
   });
 
-  it('holds sink writes while no receiver is attached, bounded, and delivers them on attach', async () => {
-    const l = await listener({ queueBufferMessages: 2 });
-    const { createMessage } = await import('@ferry/core');
+  describe('sink: the listener is a broker (a write is confirmed once the listener took the message)', () => {
     const m = (id: string) => createMessage({ body: Buffer.from(id), messageId: id, source: { connector: 'x', protocol: 'mqtt', address: 'a' } });
-    const w1 = l.sink?.write(m('w1'), { address: 'later' });
-    const w2 = l.sink?.write(m('w2'), { address: 'later' });
-    await expect(l.sink?.write(m('w3'), { address: 'later' })).rejects.toMatchObject({ code: 'LIMIT_EXCEEDED', permanent: false });
-    const consumer = await client(l.port as number);
-    const got: string[] = [];
-    const r = await openReceiver(consumer, 'later');
-    r.on('message', (ctx: rhea.EventContext) => got.push(String(ctx.message?.message_id)));
-    await expect(w1).resolves.toBeUndefined();
-    await expect(w2).resolves.toBeUndefined();
-    expect(got).toEqual(['w1', 'w2']);
-    await consumer.close();
-    await l.stop();
+    const settledState = async <T>(p: Promise<T> | undefined): Promise<string> => {
+      const tag = await Promise.race([
+        (p as Promise<T>).then(
+          () => 'resolved',
+          (e: unknown) => `rejected ${(e as FerryError).code}`,
+        ),
+        new Promise<string>((r) => setTimeout(() => r('pending'), 300)),
+      ]);
+      return tag;
+    };
+    const ids = (r: rhea.Receiver): { id: string; delivery: rhea.Delivery }[] => {
+      const got: { id: string; delivery: rhea.Delivery }[] = [];
+      r.on('message', (ctx: rhea.EventContext) => {
+        if (ctx.delivery !== undefined) got.push({ id: String(ctx.message?.message_id), delivery: ctx.delivery });
+      });
+      return got;
+    };
+
+    it('with no receiver, writes resolve once queued (bounded: LIMIT_EXCEEDED when full); a receiver attaching later gets them in order', async () => {
+      const l = await listener({ queueBufferMessages: 3 });
+      await expect(l.sink?.write(m('w1'), { address: 'later' })).resolves.toBeUndefined();
+      await expect(l.sink?.write(m('w2'), { address: 'later' })).resolves.toBeUndefined();
+      await expect(l.sink?.write(m('w3'), { address: 'later' })).resolves.toBeUndefined();
+      await expect(l.sink?.write(m('w4'), { address: 'later' })).rejects.toMatchObject({ code: 'LIMIT_EXCEEDED', permanent: false });
+      // other addresses have their own queue
+      await expect(l.sink?.write(m('x1'), { address: 'other' })).resolves.toBeUndefined();
+      const consumer = await client(l.port as number);
+      const r = await openReceiver(consumer, 'later');
+      const got = ids(r);
+      await waitFor(() => got.length === 3, 'the three queued messages');
+      expect(got.map((g) => g.id)).toEqual(['w1', 'w2', 'w3']);
+      // the queue has room again
+      await waitFor(() => got.every((g) => g.delivery.remote_settled || g.delivery.settled), 'auto-accepted');
+      await consumer.close();
+      await l.stop();
+    });
+
+    it('with a receiver attached, a write resolves only after its accept; its reject fails the write permanently', async () => {
+      const l = await listener();
+      const consumer = await client(l.port as number);
+      const r = await openReceiver(consumer, 'now', { autoaccept: false });
+      const got = ids(r);
+      const w1 = l.sink?.write(m('a1'), { address: 'now' });
+      await waitFor(() => got.length === 1, 'a1 at the receiver');
+      expect(await settledState(w1)).toBe('pending');
+      got[0]?.delivery.accept();
+      await expect(w1).resolves.toBeUndefined();
+      const w2 = l.sink?.write(m('a2'), { address: 'now' });
+      await waitFor(() => got.length === 2, 'a2 at the receiver');
+      got[1]?.delivery.reject({ condition: 'amqp:not-allowed', description: 'no' });
+      await expect(w2).rejects.toMatchObject({ code: 'SINK_REJECTED', permanent: true });
+      await consumer.close();
+      await l.stop();
+    });
+
+    it('released by one receiver goes to the next; with one receiver it comes back to it, first in line', async () => {
+      const l = await listener();
+      const c1 = await client(l.port as number);
+      const r1 = await openReceiver(c1, 'rr', { autoaccept: false });
+      const got1 = ids(r1);
+      const c2 = await client(l.port as number);
+      const r2 = await openReceiver(c2, 'rr', { autoaccept: false, credit_window: 0 });
+      const got2 = ids(r2);
+      // r2 has no credit yet: the write goes to r1, which releases it; then r2 can take it
+      const w = l.sink?.write(m('b1'), { address: 'rr' });
+      await waitFor(() => got1.length === 1, 'b1 at r1');
+      r2.add_credit(1);
+      got1[0]?.delivery.release();
+      await waitFor(() => got2.length === 1, 'b1 at r2 after the release');
+      expect(got2[0]?.id).toBe('b1');
+      expect(got1).toHaveLength(1);
+      expect(await settledState(w)).toBe('pending');
+      got2[0]?.delivery.accept();
+      await expect(w).resolves.toBeUndefined();
+      await c2.close();
+      await c1.close();
+
+      // one receiver with credit 1: a released queued message comes back ahead of the others
+      const q = ['q1', 'q2', 'q3'];
+      for (const id of q) await l.sink?.write(m(id), { address: 'solo' });
+      const c3 = await client(l.port as number);
+      const r3 = await openReceiver(c3, 'solo', { autoaccept: false, credit_window: 0 });
+      const got3 = ids(r3);
+      r3.add_credit(1);
+      await waitFor(() => got3.length === 1, 'q1');
+      got3[0]?.delivery.release();
+      // the credit must not overtake the release (rhea may write the flow first)
+      await waitFor(() => l.queued('solo') === 3, 'q1 back in the queue');
+      r3.add_credit(1);
+      await waitFor(() => got3.length === 2, 'the next one');
+      expect(got3.map((g) => g.id)).toEqual(['q1', 'q1']);
+      got3[1]?.delivery.accept();
+      r3.add_credit(5);
+      await waitFor(() => got3.length === 4, 'the rest');
+      expect(got3.map((g) => g.id)).toEqual(['q1', 'q1', 'q2', 'q3']);
+      await c3.close();
+      await l.stop();
+    });
+
+    it('a queued message a receiver rejects is dropped, counted and logged; unsettled ones of a receiver that goes away are requeued', async () => {
+      const metrics = recordingMetrics();
+      const lines: LogLine[] = [];
+      const l = await listener({}, lines, metrics);
+      for (const id of ['d1', 'd2', 'd3', 'd4']) await l.sink?.write(m(id), { address: 'drop' });
+      const c1 = await client(l.port as number);
+      const r1 = await openReceiver(c1, 'drop', { autoaccept: false });
+      const got1 = ids(r1);
+      await waitFor(() => got1.length === 4, 'the four queued messages');
+      got1[0]?.delivery.reject({ condition: 'amqp:not-allowed', description: 'poison' });
+      await waitFor(() => (metrics.counters.get('messages_dropped_total{connector=devices,reason=rejected-by-receiver}') ?? 0) === 1, 'the drop counted');
+      // not in the same tick as the reject: the client's rhea would merge both into 'rejected'
+      // (see packages/amqp10/src/disposition-gate.ts)
+      got1[1]?.delivery.accept();
+      await waitFor(() => (metrics.counters.get('messages_sent_total{connector=devices}') ?? 0) === 1, 'd2 accepted');
+      expect(lines.some((x) => x.level === 'warn' && /dropped a queued message/.test(x.message) && x.fields?.messageId === 'd1')).toBe(true);
+      // d3 and d4 are unsettled when the client goes away: a broker requeues them
+      await c1.close();
+      const c2 = await client(l.port as number);
+      const r2 = await openReceiver(c2, 'drop');
+      const got2 = ids(r2);
+      await waitFor(() => got2.length === 2, 'd3 and d4 again');
+      await new Promise((r) => setTimeout(r, 100));
+      expect(got2.map((g) => g.id)).toEqual(['d3', 'd4']);
+      expect(metrics.counters.get('messages_dropped_total{connector=devices,reason=rejected-by-receiver}')).toBe(1);
+      await c2.close();
+      await l.stop();
+    });
+
+    it('a write waiting on a receiver that goes away is confirmed once it is back in the queue, and delivered later', async () => {
+      const l = await listener();
+      const c1 = await client(l.port as number);
+      const r1 = await openReceiver(c1, 'gone', { autoaccept: false });
+      const got1 = ids(r1);
+      const w = l.sink?.write(m('g1'), { address: 'gone' });
+      await waitFor(() => got1.length === 1, 'g1 at r1');
+      expect(await settledState(w)).toBe('pending');
+      await c1.close();
+      await expect(w).resolves.toBeUndefined();
+      const c2 = await client(l.port as number);
+      const got2 = ids(await openReceiver(c2, 'gone'));
+      await waitFor(() => got2.length === 1, 'g1 at the next receiver');
+      expect(got2[0]?.id).toBe('g1');
+      await c2.close();
+      await l.stop();
+    });
   });
 
   it('a client receiver asking for settled mode gets pre-settled transfers; the write resolves when sent', async () => {

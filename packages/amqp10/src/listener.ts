@@ -11,10 +11,9 @@
  *   A transfer is settled `accepted` only after every destination confirmed, `rejected` or
  *   `released` per the engine's outcome. Pre-settled transfers are at-most-once.
  * - Clients attach RECEIVING links to take messages (Ferry is the sender: the sink side).
- *   A sink write goes to one attached receiver of its address with credit (competing
- *   consumers), waits in a bounded per-address queue while there is none, and resolves when
- *   the client accepted — or as soon as it is sent when the client asked for pre-settled
- *   deliveries (snd-settle-mode settled, §2.7.3: at-most-once by the client's choice).
+ *   The listener is a broker there (./outbox.ts): a sink write is confirmed once the listener
+ *   has taken the message: accepted by an attached receiver, or, with none attached, put in
+ *   the bounded per-address queue that receivers get in order when they attach.
  * - A bad frame or protocol violation closes that one connection with an AMQP error
  *   (./frame-guard.ts); the listener and other connections carry on.
  */
@@ -28,30 +27,8 @@ import { DispositionGate } from './disposition-gate.js';
 import { FrameGuard } from './frame-guard.js';
 import { toAmqp10, toGatewayMessage, type Outgoing } from './mapping.js';
 import type { Amqp10From, Amqp10ListenerOptions, Amqp10To } from './options.js';
-import { outcomeError, rejectError } from './outcomes.js';
-
-interface Waiting {
-  readonly out: Outgoing;
-  readonly resolve: () => void;
-  readonly reject: (e: FerryError) => void;
-}
-
-/** A client's receiving link: Ferry's sender. */
-interface OutLink {
-  readonly sender: rhea.Sender;
-  readonly client: Client;
-  /** the client asked for pre-settled deliveries */
-  readonly presettled: boolean;
-  readonly pending: Map<rhea.Delivery, Waiting>;
-  /** sends handed to rhea this turn (rhea lowers `credit` only when it writes the transfer) */
-  burst: number;
-}
-
-interface AddressState {
-  readonly links: OutLink[];
-  readonly queue: Waiting[];
-  next: number;
-}
+import { Outbox, type OutLink } from './outbox.js';
+import { rejectError } from './outcomes.js';
 
 /** A client's sending link: Ferry's receiver. */
 interface InLink {
@@ -65,14 +42,13 @@ interface InLink {
   owed: number;
 }
 
-/** rhea keeps a link's credit in `credit` (lib/link.js); its typings do not declare it. */
-type WithCredit = rhea.Sender & { readonly credit: number };
-
 interface Client {
   readonly id: number;
   readonly conn: rhea.Connection;
   readonly guard: FrameGuard;
   readonly socket: Socket;
+  /** its receiving links (Ferry's senders), detached from the outbox when it goes */
+  readonly receivers: Set<OutLink>;
   alive: boolean;
 }
 
@@ -104,7 +80,7 @@ export class Amqp10Listener implements Connector<Amqp10From, Amqp10To> {
   #flow: SourceFlow | undefined;
   #flowOff: (() => void) | undefined;
   readonly #inLinks = new Set<InLink>();
-  readonly #addresses = new Map<string, AddressState>();
+  readonly #outbox: Outbox;
   /** rhea writes dispositions per session: one gate per session (./disposition-gate.ts) */
   readonly #gates = new WeakMap<rhea.Session, DispositionGate>();
   #starting: Promise<void> | undefined;
@@ -115,11 +91,17 @@ export class Amqp10Listener implements Connector<Amqp10From, Amqp10To> {
     this.name = name;
     this.#opts = options;
     this.#log = ctx.logger.child({ connector: name, type: 'amqp10-listener' });
+    this.#outbox = new Outbox({ connector: name, queueBufferMessages: options.queueBufferMessages, metrics: ctx.metrics, logger: this.#log });
     this.sink = { write: (m, to) => this.#write(m, to) };
   }
 
   get state(): ConnectorState {
     return this.#state;
+  }
+
+  /** Messages waiting in the sink queue of `address` (not yet sent to a receiver). */
+  queued(address: string): number {
+    return this.#outbox.queued(address);
   }
 
   /** The bound port (useful with port 0). */
@@ -189,7 +171,7 @@ export class Amqp10Listener implements Connector<Amqp10From, Amqp10To> {
     // rhea's ConnectionOptions type describes a client (host and port required); a server-side
     // connection takes the same object without them (lib/container.js listen does the same)
     const conn = c.create_connection(serverOptions as unknown as rhea.ConnectionOptions);
-    const client: Client = { id: this.#nextClient++, conn, guard, socket, alive: true };
+    const client: Client = { id: this.#nextClient++, conn, guard, socket, receivers: new Set(), alive: true };
     const log = this.#log.child({ client: client.id, peer: `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}` });
     this.#clients.add(client);
     this.#ctx.metrics.add('listener_clients', { connector: this.name }, 1);
@@ -214,6 +196,10 @@ export class Amqp10Listener implements Connector<Amqp10From, Amqp10To> {
     conn.on('sender_error', () => undefined);
     conn.on('receiver_error', () => undefined);
     conn.on('disconnected', (ctx: rhea.EventContext) => this.#gone(client, log, ctx.error));
+    // rhea raises no 'disconnected' after a clean close handshake (§2.4.3; lib/connection.js
+    // _disconnected skips a closed connection), and links get no detach then: the socket's end
+    // is what tells a client that closed politely is gone
+    socket.once('close', () => this.#gone(client, log, undefined));
     conn.accept(guard.asSocket());
   }
 
@@ -222,10 +208,9 @@ export class Amqp10Listener implements Connector<Amqp10From, Amqp10To> {
     client.alive = false;
     this.#clients.delete(client);
     this.#ctx.metrics.add('listener_clients', { connector: this.name }, -1);
-    const e = new FerryError('SINK_CLOSED', `amqp10-listener ${this.name}: client connection lost`, { cause: error });
-    for (const [address, a] of this.#addresses) {
-      for (const l of a.links.filter((x) => x.client === client)) this.#dropLink(address, l, e);
-    }
+    // what its receivers had unsettled goes back to the queues, for other receivers
+    for (const l of client.receivers) this.#outbox.detach(l);
+    client.receivers.clear();
     for (const l of [...this.#inLinks]) if (l.client === client) this.#inLinks.delete(l);
     client.conn.removeAllListeners();
     client.conn.on('error', () => undefined);
@@ -359,15 +344,6 @@ export class Amqp10Listener implements Connector<Amqp10From, Amqp10To> {
   // ---------------------------------------------------------------------------------------------
   // sink side: a client's receiving link
 
-  #address(address: string): AddressState {
-    let a = this.#addresses.get(address);
-    if (a === undefined) {
-      a = { links: [], queue: [], next: 0 };
-      this.#addresses.set(address, a);
-    }
-    return a;
-  }
-
   #onClientReceiver(client: Client, s: rhea.Sender, log: Logger): void {
     const address = s.source?.address;
     if (typeof address !== 'string' || address === '') {
@@ -382,75 +358,13 @@ export class Amqp10Listener implements Connector<Amqp10From, Amqp10To> {
     const presettled = s.snd_settle_mode === 1;
     const local = (s as unknown as LocalAttach).local?.attach;
     if (local !== undefined) local.snd_settle_mode = presettled ? 1 : 0;
-    const link: OutLink = { sender: s, client, presettled, pending: new Map(), burst: 0 };
-    const a = this.#address(address);
-    a.links.push(link);
+    const link = this.#outbox.attach(address, s, () => client.alive, presettled);
+    client.receivers.add(link);
     log.info(`amqp10-listener client receives from ${address}`, { presettled });
-    const settle = (d: rhea.Delivery | undefined, err: FerryError | undefined): void => {
-      if (d === undefined) return;
-      const w = link.pending.get(d);
-      if (w === undefined) return;
-      link.pending.delete(d);
-      if (err === undefined) {
-        this.#ctx.metrics.inc('messages_sent_total', { connector: this.name });
-        w.resolve();
-      } else w.reject(err);
-      this.#pump(address);
-    };
-    s.on('sendable', () => this.#pump(address));
-    s.on('accepted', (ctx: rhea.EventContext) => settle(ctx.delivery, undefined));
-    s.on('rejected', (ctx: rhea.EventContext) => settle(ctx.delivery, outcomeError('rejected', ctx.delivery?.remote_state, address)));
-    s.on('released', (ctx: rhea.EventContext) => settle(ctx.delivery, outcomeError('released', ctx.delivery?.remote_state, address)));
-    s.on('modified', (ctx: rhea.EventContext) => settle(ctx.delivery, outcomeError('modified', ctx.delivery?.remote_state, address)));
-    s.on('settled', (ctx: rhea.EventContext) => settle(ctx.delivery, new FerryError('SINK_REJECTED', `client settled a message for ${address} without an outcome`, { details: { outcome: 'none' } })));
-    s.on('sender_close', () => this.#dropLink(address, link, new FerryError('SINK_CLOSED', `amqp10-listener: the client detached from ${address}`)));
-    this.#pump(address);
-  }
-
-  #dropLink(address: string, link: OutLink, err: FerryError): void {
-    const a = this.#addresses.get(address);
-    if (a === undefined) return;
-    const i = a.links.indexOf(link);
-    if (i >= 0) a.links.splice(i, 1);
-    const pending = [...link.pending.values()];
-    link.pending.clear();
-    for (const w of pending) w.reject(err);
-  }
-
-  #pump(address: string): void {
-    const a = this.#addresses.get(address);
-    if (a === undefined) return;
-    while (a.queue.length > 0) {
-      const link = this.#pickLink(a);
-      if (link === undefined) return;
-      const w = a.queue.shift() as Waiting;
-      const d = link.sender.send(w.out.bytes, undefined, w.out.format);
-      link.burst++;
-      if (link.burst === 1) {
-        setImmediate(() => {
-          link.burst = 0;
-          this.#pump(address);
-        });
-      }
-      if (link.presettled) {
-        // the client chose at-most-once: there will be no outcome
-        this.#ctx.metrics.inc('messages_sent_total', { connector: this.name });
-        w.resolve();
-      } else link.pending.set(d, w);
-    }
-  }
-
-  /** Round-robin over the attached receivers that have credit (§2.6.7). */
-  #pickLink(a: AddressState): OutLink | undefined {
-    for (let k = 0; k < a.links.length; k++) {
-      const i = (a.next + k) % a.links.length;
-      const l = a.links[i] as OutLink;
-      if (l.client.alive && l.sender.is_open() && l.sender.sendable() && (l.sender as WithCredit).credit - l.burst > 0) {
-        a.next = i + 1;
-        return l;
-      }
-    }
-    return undefined;
+    s.on('sender_close', () => {
+      client.receivers.delete(link);
+      this.#outbox.detach(link);
+    });
   }
 
   #write(message: GatewayMessage, to: Amqp10To): Promise<void> {
@@ -461,16 +375,7 @@ export class Amqp10Listener implements Connector<Amqp10From, Amqp10To> {
     } catch (e) {
       return Promise.reject(e instanceof FerryError ? e : new FerryError('INTERNAL', describeError(e), { cause: e }));
     }
-    const a = this.#address(to.address);
-    if (a.queue.length >= this.#opts.queueBufferMessages && this.#pickLink(a) === undefined) {
-      return Promise.reject(
-        new FerryError('LIMIT_EXCEEDED', `amqp10-listener ${this.name}: ${a.queue.length} messages already wait for a receiver of ${to.address}`, { details: { address: to.address } }),
-      );
-    }
-    return new Promise<void>((resolve, reject) => {
-      a.queue.push({ out, resolve, reject });
-      this.#pump(to.address);
-    });
+    return this.#outbox.write(to.address, out, message.messageId);
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -489,15 +394,7 @@ export class Amqp10Listener implements Connector<Amqp10From, Amqp10To> {
     this.#state = 'stopping';
     this.#sourcesOpen = false;
     this.#watchFlow(undefined);
-    const e = new FerryError('SHUTTING_DOWN', `amqp10-listener ${this.name} is stopping`);
-    for (const a of this.#addresses.values()) {
-      for (const w of a.queue.splice(0)) w.reject(e);
-      for (const l of [...a.links]) {
-        const pending = [...l.pending.values()];
-        l.pending.clear();
-        for (const w of pending) w.reject(e);
-      }
-    }
+    this.#outbox.close(new FerryError('SHUTTING_DOWN', `amqp10-listener ${this.name} is stopping`));
     const server = this.#server;
     const closed = server === undefined ? Promise.resolve() : new Promise<void>((resolve) => server.close(() => resolve()));
     for (const client of [...this.#clients]) {

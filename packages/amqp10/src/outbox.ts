@@ -1,0 +1,258 @@
+/**
+ * The sink side of `amqp10-listener`: one in-memory queue per address and the client receiving
+ * links attached to it (Ferry is their sender). The listener is a small broker here, with the
+ * semantics of a queue (RabbitMQ's, or the stomp-listener's `/queue`):
+ *
+ * - A write is confirmed once the listener has TAKEN the message. With a receiver attached, that
+ *   is when the receiver accepted it (§3.4.2): the write waits for the outcome; `rejected`
+ *   fails it permanently; `released` (§3.4.4) puts it back at the front of the queue for the
+ *   next receiver. With no receiver attached, it is when the message is in the queue (bounded
+ *   by `queueBufferMessages`; full → LIMIT_EXCEEDED, transient, so the source keeps it).
+ * - Queued messages go out in order, round robin over the receivers with credit (§2.6.7:
+ *   competing consumers). A taken message that a receiver rejects cannot fail its write any
+ *   more (it was confirmed): it is dropped, counted and logged. Released, or on a link that
+ *   detaches or a connection that is lost before the outcome, it goes back to the front of
+ *   the queue (the broker's requeue); when the last receiver of an address goes away, the
+ *   writes still waiting there are confirmed (the queue took them).
+ * - A receiver that attached with snd-settle-mode `settled` (§2.7.3) gets pre-settled
+ *   transfers: a message sent to it is done (at-most-once by the client's choice).
+ */
+import { FerryError, type Logger, type Metrics } from '@ferry/core';
+import type rhea from 'rhea';
+import type { Outgoing } from './mapping.js';
+import { outcomeError } from './outcomes.js';
+
+/** rhea keeps a link's credit in `credit` (lib/link.js); its typings do not declare it. */
+type WithCredit = rhea.Sender & { readonly credit: number };
+
+interface Waiter {
+  readonly resolve: () => void;
+  readonly reject: (e: FerryError) => void;
+}
+
+interface Entry {
+  readonly out: Outgoing;
+  /** the order of writes to the address: requeued entries go back to their place */
+  readonly seq: number;
+  readonly messageId: string | undefined;
+  /** the write still waiting for this message's outcome; undefined once the listener took it */
+  waiter: Waiter | undefined;
+  /** the link that released it last: the next receiver is preferred (when another can take it) */
+  avoid: OutLink | undefined;
+}
+
+/** A client's receiving link: Ferry's sender. */
+export interface OutLink {
+  readonly address: string;
+  readonly sender: rhea.Sender;
+  /** false once the client's connection is gone */
+  readonly alive: () => boolean;
+  /** the client asked for pre-settled deliveries */
+  readonly presettled: boolean;
+  readonly pending: Map<rhea.Delivery, Entry>;
+  /** sends handed to rhea this turn (rhea lowers `credit` only when it writes the transfer) */
+  burst: number;
+}
+
+interface AddressState {
+  readonly links: OutLink[];
+  readonly queue: Entry[];
+  next: number;
+  seq: number;
+}
+
+export interface OutboxOptions {
+  readonly connector: string;
+  readonly queueBufferMessages: number;
+  readonly metrics: Metrics;
+  readonly logger: Logger;
+}
+
+type Kind = 'accepted' | 'rejected' | 'released' | 'modified' | 'none';
+
+export class Outbox {
+  readonly #opts: OutboxOptions;
+  readonly #addresses = new Map<string, AddressState>();
+
+  constructor(opts: OutboxOptions) {
+    this.#opts = opts;
+  }
+
+  /** messages waiting in the queue of `address` (taken or not), for tests and admin */
+  queued(address: string): number {
+    return this.#addresses.get(address)?.queue.length ?? 0;
+  }
+
+  #address(address: string): AddressState {
+    let a = this.#addresses.get(address);
+    if (a === undefined) {
+      a = { links: [], queue: [], next: 0, seq: 0 };
+      this.#addresses.set(address, a);
+    }
+    return a;
+  }
+
+  write(address: string, out: Outgoing, messageId: string | undefined): Promise<void> {
+    const a = this.#address(address);
+    if (a.queue.length >= this.#opts.queueBufferMessages && this.#pick(a, undefined) === undefined) {
+      return Promise.reject(
+        new FerryError('LIMIT_EXCEEDED', `amqp10-listener ${this.#opts.connector}: ${a.queue.length} messages already wait in the queue of ${address}`, {
+          details: { address, queueBufferMessages: this.#opts.queueBufferMessages },
+        }),
+      );
+    }
+    const entry: Entry = { out, seq: a.seq++, messageId, waiter: undefined, avoid: undefined };
+    if (a.links.length === 0) {
+      // no receiver: the listener takes the message now, as a broker confirms an enqueued publish
+      a.queue.push(entry);
+      return Promise.resolve();
+    }
+    return new Promise<void>((resolve, reject) => {
+      entry.waiter = { resolve, reject };
+      a.queue.push(entry);
+      this.#pump(address);
+    });
+  }
+
+  /** A client attached a receiving link to `address`: wire its outcomes and start sending. */
+  attach(address: string, sender: rhea.Sender, alive: () => boolean, presettled: boolean): OutLink {
+    const link: OutLink = { address, sender, alive, presettled, pending: new Map(), burst: 0 };
+    this.#address(address).links.push(link);
+    const on = (kind: Kind) => (ctx: rhea.EventContext) => this.#outcome(link, ctx.delivery, kind);
+    sender.on('sendable', () => this.#pump(address));
+    sender.on('accepted', on('accepted'));
+    sender.on('rejected', on('rejected'));
+    sender.on('released', on('released'));
+    sender.on('modified', on('modified'));
+    // rhea emits 'settled' after the outcome events too; by then the entry is gone. Alone, it
+    // is a settlement without an outcome (§3.4): the message's fate is unknown, so it is requeued
+    sender.on('settled', on('none'));
+    this.#pump(address);
+    return link;
+  }
+
+  /** The link detached or its connection is gone: what it had unsettled goes back to the queue. */
+  detach(link: OutLink): void {
+    const a = this.#addresses.get(link.address);
+    if (a === undefined) return;
+    const i = a.links.indexOf(link);
+    if (i < 0) return;
+    a.links.splice(i, 1);
+    if (a.next > i) a.next--;
+    const unsettled = [...link.pending.values()];
+    link.pending.clear();
+    for (const e of unsettled) this.#requeue(a, e, undefined);
+    if (unsettled.length > 0) this.#opts.logger.info(`amqp10-listener requeued ${unsettled.length} unsettled messages of a receiver of ${link.address} that went away`);
+    this.#pump(link.address);
+  }
+
+  #outcome(link: OutLink, d: rhea.Delivery | undefined, kind: Kind): void {
+    if (d === undefined) return;
+    const e = link.pending.get(d);
+    if (e === undefined) return;
+    link.pending.delete(d);
+    const a = this.#address(link.address);
+    if (kind === 'accepted') {
+      this.#opts.metrics.inc('messages_sent_total', { connector: this.#opts.connector });
+      e.waiter?.resolve();
+    } else {
+      const err =
+        kind === 'none'
+          ? new FerryError('SINK_REJECTED', `a client settled a message for ${link.address} without an outcome`, { details: { outcome: 'none' } })
+          : outcomeError(kind, d.remote_state, link.address);
+      // rejected, or modified with undeliverable-here (§3.4.5): permanent; the rest may be
+      // delivered again (released §3.4.4, modified, no outcome)
+      if (err.permanent) this.#refused(e, err, link.address);
+      else this.#requeue(a, e, link);
+    }
+    this.#pump(link.address);
+  }
+
+  /** A receiver refused the message for good. */
+  #refused(e: Entry, err: FerryError, address: string): void {
+    if (e.waiter !== undefined) {
+      e.waiter.reject(err);
+      return;
+    }
+    // the write was confirmed when the listener took it: nobody upstream can be told any more
+    this.#opts.metrics.inc('messages_dropped_total', { connector: this.#opts.connector, reason: 'rejected-by-receiver' });
+    this.#opts.logger.warn(`amqp10-listener dropped a queued message for ${address} that a receiver rejected`, { messageId: e.messageId, error: err.message });
+  }
+
+  /** Back into the queue at its place by write order (ahead of everything written after it). */
+  #requeue(a: AddressState, e: Entry, avoid: OutLink | undefined): void {
+    e.avoid = avoid;
+    let i = 0;
+    while (i < a.queue.length && (a.queue[i] as Entry).seq < e.seq) i++;
+    a.queue.splice(i, 0, e);
+  }
+
+  #pump(address: string): void {
+    const a = this.#addresses.get(address);
+    if (a === undefined) return;
+    while (a.queue.length > 0) {
+      const e = a.queue[0] as Entry;
+      const link = this.#pick(a, e.avoid);
+      if (link === undefined) break;
+      a.queue.shift();
+      e.avoid = undefined;
+      const d = link.sender.send(e.out.bytes, undefined, e.out.format);
+      link.burst++;
+      if (link.burst === 1) {
+        setImmediate(() => {
+          link.burst = 0;
+          this.#pump(address);
+        });
+      }
+      if (link.presettled) {
+        // the client chose at-most-once: there will be no outcome
+        this.#opts.metrics.inc('messages_sent_total', { connector: this.#opts.connector });
+        e.waiter?.resolve();
+      } else link.pending.set(d, e);
+    }
+    if (a.links.length === 0) {
+      // no receiver left: the queue takes the writes that were waiting for one
+      for (const e of a.queue) {
+        const w = e.waiter;
+        e.waiter = undefined;
+        w?.resolve();
+      }
+    }
+  }
+
+  /** Round robin over the attached receivers that have credit (§2.6.7), `avoid` last. */
+  #pick(a: AddressState, avoid: OutLink | undefined): OutLink | undefined {
+    const usable = (l: OutLink): boolean => l.alive() && l.sender.is_open() && l.sender.sendable() && (l.sender as WithCredit).credit - l.burst > 0;
+    for (let k = 0; k < a.links.length; k++) {
+      const i = (a.next + k) % a.links.length;
+      const l = a.links[i] as OutLink;
+      if (l !== avoid && usable(l)) {
+        a.next = i + 1;
+        return l;
+      }
+    }
+    return avoid !== undefined && a.links.includes(avoid) && usable(avoid) ? avoid : undefined;
+  }
+
+  /**
+   * On stop: writes still waiting fail with `err`; messages the listener had taken and not
+   * delivered are lost with it (the queue is in memory), counted and logged.
+   */
+  close(err: FerryError): void {
+    let dropped = 0;
+    for (const [address, a] of this.#addresses) {
+      const all = [...a.links.flatMap((l) => [...l.pending.values()]), ...a.queue.splice(0)];
+      for (const l of a.links) l.pending.clear();
+      a.links.length = 0;
+      for (const e of all) {
+        if (e.waiter !== undefined) e.waiter.reject(err);
+        else dropped++;
+      }
+      if (all.length > 0) this.#opts.logger.debug(`amqp10-listener closed the queue of ${address}`, { messages: all.length });
+    }
+    if (dropped > 0) {
+      this.#opts.metrics.inc('messages_dropped_total', { connector: this.#opts.connector, reason: 'shutdown' }, dropped);
+      this.#opts.logger.warn(`amqp10-listener stopped with ${dropped} taken messages not yet delivered to a receiver; they are dropped`, { dropped });
+    }
+  }
+}
