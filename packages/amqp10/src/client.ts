@@ -260,10 +260,8 @@ export class Amqp10Client implements Connector<Amqp10From, Amqp10To> {
       });
       this.#senders.set(to.address, link);
     }
-    const started = Date.now();
     await link.write(out);
     this.#ctx.metrics.inc('messages_sent_total', { connector: this.name });
-    this.#ctx.metrics.observe('sink_confirm_seconds', { connector: this.name }, (Date.now() - started) / 1000);
   }
 
   // ---------------------------------------------------------------------------------------------
