@@ -84,9 +84,10 @@ export type ConnectorState = 'idle' | 'connecting' | 'up' | 'down' | 'stopping' 
 
 /**
  * A live connector. The constructor does no I/O; `start` and `stop` are idempotent.
- * The gateway calls `start` on every connector, then `openSources` on those that are sources,
- * and on shutdown `closeSources` (stop taking new messages), waits for in-flight messages,
- * then `stop`.
+ * The gateway opens a LISTENER's sources before its `start` (it takes clients the moment it
+ * listens, and nothing it accepts may go unrouted), so a listener's `openSources` does no I/O;
+ * a client connector's sources are opened after its `start`. On shutdown the gateway calls
+ * `closeSources` (stop taking new messages), waits for in-flight messages, then `stop`.
  */
 export interface Connector<F = unknown, T = unknown> {
   readonly name: string;

@@ -194,6 +194,12 @@ export class Gateway {
       ...(this.#opts.sinkTimeoutMs === undefined ? {} : { sinkTimeoutMs: this.#opts.sinkTimeoutMs }),
     });
 
+    // A listener takes clients the moment it listens, so its sources open BEFORE it starts:
+    // devices reconnecting to a restarted Ferry resend at once, and a listener that no route
+    // read yet would acknowledge those messages unrouted (lost; fault scenario 1 caught it).
+    // Listeners' openSources does no I/O; client connectors open theirs once connected below.
+    for (const [name, { definition }] of this.#live) if (definition.capabilities.listener) await this.#openSources(name);
+
     // Connectors start together. A listener that cannot listen is fatal (the file asked for a
     // port Ferry cannot have); a client that cannot reach its broker keeps retrying on its own.
     const timeout = this.#opts.connectorStartTimeoutMs ?? 15_000;
@@ -217,13 +223,7 @@ export class Gateway {
       throw new FerryError('CONNECT_FAILED', fatal.map((e) => e.message).join('; '), { cause: fatal[0] });
     }
 
-    for (const [name, { connector }] of this.#live) {
-      const specs: readonly SourceSpec<Record<string, unknown>>[] = this.#table.routesFrom(name);
-      if (specs.length === 0) continue;
-      if (!connector.openSources) throw new FerryError('INTERNAL', `connector ${name} cannot be a source`);
-      // the engine pauses a source while a route it feeds holds maxInFlight messages
-      await connector.openSources(specs, this.#engine.handler(name), this.#engine.flow(name));
-    }
+    for (const [name, { definition }] of this.#live) if (!definition.capabilities.listener) await this.#openSources(name);
     this.#state = 'running';
     logger.info('gateway running', {
       gateway: this.#config.gateway.id,
@@ -261,6 +261,18 @@ export class Gateway {
     await this.#closeSpool(() => this.#stopConnectors());
     this.#state = 'stopped';
     logger.info('gateway stopped', { gateway: this.#config.gateway.id });
+  }
+
+  async #openSources(name: string): Promise<void> {
+    const live = this.#live.get(name);
+    const engine = this.#engine;
+    if (!live || !engine) return;
+    const specs: readonly SourceSpec<Record<string, unknown>>[] = this.#table.routesFrom(name);
+    if (specs.length === 0) return;
+    const { connector } = live;
+    if (!connector.openSources) throw new FerryError('INTERNAL', `connector ${name} cannot be a source`);
+    // the engine pauses a source while a route it feeds holds maxInFlight messages
+    await connector.openSources(specs, engine.handler(name), engine.flow(name));
   }
 
   async #stopConnectors(): Promise<void> {

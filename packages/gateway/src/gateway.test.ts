@@ -1,0 +1,61 @@
+import { z } from 'zod';
+import { defineConnector, noopMetrics, silentLogger, type AnyConnectorDefinition, type Connector } from '@ferry/core';
+import { parseConfig } from '@ferry/config';
+import { Gateway } from './gateway.js';
+
+/** Records the order in which the gateway calls each connector. */
+function recordingType(type: string, listener: boolean, calls: string[]): AnyConnectorDefinition {
+  return defineConnector({
+    type,
+    protocol: 'mqtt',
+    description: 'test connector recording calls',
+    options: z.strictObject({ port: z.number().optional() }),
+    from: z.strictObject({ topic: z.string() }),
+    to: z.strictObject({ topic: z.string() }),
+    syntax: 'mqtt',
+    sourcePattern: (f) => f.topic,
+    templateFields: ['topic'],
+    listenPorts: (o) => (o.port === undefined ? [] : [o.port]),
+    capabilities: { release: true, reject: true, ordered: true, listener },
+    create: (_ctx, name): Connector<{ topic: string }, { topic: string }> => ({
+      name,
+      type,
+      state: 'up',
+      start: async () => void calls.push(`${name}.start`),
+      stop: async () => void calls.push(`${name}.stop`),
+      openSources: async () => void calls.push(`${name}.openSources`),
+      closeSources: async () => void calls.push(`${name}.closeSources`),
+      sink: { write: async () => undefined },
+    }),
+  });
+}
+
+describe('Gateway start order', () => {
+  it("opens a listener's sources before it listens, and a client's after it connected", async () => {
+    const calls: string[] = [];
+    const registry = new Map([
+      ['test-listener', recordingType('test-listener', true, calls)],
+      ['test-client', recordingType('test-client', false, calls)],
+    ]);
+    const parsed = parseConfig(
+      `
+connectors:
+  devices: { type: test-listener, port: 1 }
+  broker: { type: test-client }
+routes:
+  - { name: up, from: { connector: devices, topic: "a/#" }, to: { connector: broker, topic: "b" } }
+  - { name: down, from: { connector: broker, topic: "c/#" }, to: { connector: devices, topic: "d" } }
+`,
+      'order.yaml',
+      registry,
+    );
+    if (!parsed.ok) throw new Error(parsed.errors.map((e) => e.format()).join('\n'));
+    const gateway = new Gateway(parsed.config, { registry, logger: silentLogger, metrics: noopMetrics });
+    await gateway.start();
+    expect(calls.indexOf('devices.openSources')).toBeLessThan(calls.indexOf('devices.start'));
+    expect(calls.indexOf('broker.start')).toBeLessThan(calls.indexOf('broker.openSources'));
+    await gateway.stop(100);
+    expect(calls.indexOf('devices.closeSources')).toBeLessThan(calls.indexOf('devices.stop'));
+    expect(calls.indexOf('broker.closeSources')).toBeLessThan(calls.indexOf('broker.stop'));
+  });
+});
