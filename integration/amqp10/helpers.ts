@@ -1,4 +1,4 @@
-import { noopMetrics, type ConnectorContext, type Labels, type LogFields, type Logger, type Metrics, type SourceFlow } from '@ferry/core';
+import { noopMetrics, type ConnectorContext, type Labels, type LogFields, type Logger, type Metrics } from '@ferry/core';
 
 export interface LogLine {
   readonly level: string;
@@ -71,25 +71,7 @@ export class CuttableProxy {
   }
 }
 
-/** A SourceFlow the test flips by hand (the engine's flow, without an engine). */
-export class ManualFlow implements SourceFlow {
-  paused = false;
-  readonly #listeners = new Set<(p: boolean) => void>();
-  constructor(paused = false) {
-    this.paused = paused;
-  }
-  onChange(l: (p: boolean) => void): () => void {
-    this.#listeners.add(l);
-    return () => this.#listeners.delete(l);
-  }
-  get listeners(): number {
-    return this.#listeners.size;
-  }
-  set(p: boolean): void {
-    this.paused = p;
-    for (const l of [...this.#listeners]) l(p);
-  }
-}
+export { ManualFlow } from '@ferry/testkit';
 
 /** Metrics that remember counters, keyed `name{label=value,...}` (labels sorted). */
 export function recordingMetrics(): Metrics & { readonly counters: Map<string, number> } {

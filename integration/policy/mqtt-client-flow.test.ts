@@ -4,24 +4,11 @@
  * paused, Ferry's own publishes on the same connection still get their PUBACK (the connection is
  * read while they are due), so a route whose destination is this very connector cannot deadlock.
  */
-import { createMessage, type InboundDelivery, type SourceFlow } from '@ferry/core';
-import { brokerPorts, delay, Tally, waitFor } from '@ferry/testkit';
+import { createMessage, type InboundDelivery } from '@ferry/core';
+import { ManualFlow, brokerPorts, delay, Tally, waitFor } from '@ferry/testkit';
 import { MqttClientConnector, mqttOptions } from '@ferry/mqtt';
 import type { MqttClient } from 'mqtt';
 import { context, device, end, prefix } from '../mqtt/helpers.js';
-
-class ManualFlow implements SourceFlow {
-  paused = false;
-  readonly #listeners = new Set<(p: boolean) => void>();
-  onChange(l: (p: boolean) => void): () => void {
-    this.#listeners.add(l);
-    return () => this.#listeners.delete(l);
-  }
-  set(p: boolean): void {
-    this.paused = p;
-    for (const l of this.#listeners) l(p);
-  }
-}
 
 const mosquitto = `mqtt://127.0.0.1:${brokerPorts().mosquitto}`;
 let c: MqttClientConnector;

@@ -3,3 +3,4 @@ export * from './brokers.js';
 export * from './wait.js';
 export * from './tally.js';
 export * from './proxy.js';
+export * from './flow.js';

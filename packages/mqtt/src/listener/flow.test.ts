@@ -7,25 +7,12 @@ import { createConnection, type Socket } from 'node:net';
 import { jest } from '@jest/globals';
 import mqtt, { type MqttClient } from 'mqtt';
 import mqttPacket from 'mqtt-packet';
-import { FerryError, silentLogger, noopMetrics, type InboundDelivery, type SourceFlow } from '@ferry/core';
-import { delay, freePort, waitFor } from '@ferry/testkit';
+import { FerryError, silentLogger, noopMetrics, type InboundDelivery } from '@ferry/core';
+import { ManualFlow, delay, freePort, waitFor } from '@ferry/testkit';
 import { MqttListenerConnector } from './connector.js';
 import { mqttListenerOptions } from '../options.js';
 
 jest.setTimeout(30_000);
-
-class ManualFlow implements SourceFlow {
-  paused = false;
-  readonly #listeners = new Set<(p: boolean) => void>();
-  onChange(l: (p: boolean) => void): () => void {
-    this.#listeners.add(l);
-    return () => this.#listeners.delete(l);
-  }
-  set(p: boolean): void {
-    this.paused = p;
-    for (const l of this.#listeners) l(p);
-  }
-}
 
 let listener: MqttListenerConnector;
 let port: number;

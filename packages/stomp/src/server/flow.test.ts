@@ -4,23 +4,10 @@
  * out, and on resume the waiting SENDs are delivered. Real TCP on localhost, no broker.
  */
 import { createConnection, type Socket } from 'node:net';
-import { silentLogger, noopMetrics, type InboundDelivery, type SourceFlow } from '@ferry/core';
-import { delay, freePort, waitFor } from '@ferry/testkit';
+import { silentLogger, noopMetrics, type InboundDelivery } from '@ferry/core';
+import { ManualFlow, delay, freePort, waitFor } from '@ferry/testkit';
 import { stompListenerDefinition } from '../listener-definition.js';
 import type { StompListenerConnector } from './listener-connector.js';
-
-class ManualFlow implements SourceFlow {
-  paused = false;
-  readonly #listeners = new Set<(p: boolean) => void>();
-  onChange(l: (p: boolean) => void): () => void {
-    this.#listeners.add(l);
-    return () => this.#listeners.delete(l);
-  }
-  set(p: boolean): void {
-    this.paused = p;
-    for (const l of this.#listeners) l(p);
-  }
-}
 
 let listener: StompListenerConnector;
 let port: number;
