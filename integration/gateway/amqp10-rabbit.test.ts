@@ -51,7 +51,9 @@ interface TypedValue {
 
 /** The sections of an encoded message, read with rhea's own type reader: app properties with their wire types, data sections. */
 function sections(raw: Buffer): { props: Record<string, TypedValue>; data: Buffer[] } {
-  const reader = new rhea.types.Reader(raw);
+  // rhea's typings leave out its Reader (lib/types.js), which keeps each value's encoding code
+  const { Reader } = rhea.types as unknown as { Reader: new (b: Buffer) => { remaining(): number; read(): unknown } };
+  const reader = new Reader(raw);
   const props: Record<string, TypedValue> = {};
   const data: Buffer[] = [];
   while (reader.remaining() > 0) {
