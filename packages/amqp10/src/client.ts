@@ -14,13 +14,14 @@
  *   links are re-attached and unsettled writes failed in one place, with one log line per
  *   state change).
  */
-import { Backoff, describeError, FerryError, Settlement, type Connector, type ConnectorContext, type ConnectorState, type DeliveryHandler, type Logger, type Outcome, type Sink, type SourceFlow, type SourceSpec } from '@ferry/core';
+import { Backoff, describeError, FerryError, type Connector, type ConnectorContext, type ConnectorState, type DeliveryHandler, type Logger, type Sink, type SourceFlow, type SourceSpec } from '@ferry/core';
 import rhea from 'rhea';
-import { encodedMessage, installCapture } from './capture.js';
-import { toAmqp10, toGatewayMessage } from './mapping.js';
+import { installCapture } from './capture.js';
+import { toAmqp10 } from './mapping.js';
 import type { Amqp10From, Amqp10Options, Amqp10To } from './options.js';
 import { DispositionGate } from './disposition-gate.js';
-import { peerError, rejectError } from './outcomes.js';
+import { receiveTransfer } from './inbound.js';
+import { peerError } from './outcomes.js';
 import { SenderLink } from './sender-link.js';
 
 interface Endpoint {
@@ -386,49 +387,24 @@ export class Amqp10Client implements Connector<Amqp10From, Amqp10To> {
     const d = ctx.delivery;
     const sources = this.#sources;
     if (d === undefined || sources === undefined) return;
-    this.#ctx.metrics.inc('messages_received_total', { connector: this.name });
-    const presettled = d.remote_settled;
-    // the one credit this delivery used: back to the peer, or owed while paused / closed
-    const giveCredit = (): void => {
-      if (gen !== this.#generation || g.receiver !== r || !r.is_open()) return;
-      if (this.#sourcesOpen && !this.#paused) r.add_credit(1);
-      else g.owed++;
-    };
-    if (!this.#sourcesOpen) {
-      // arrived on credit issued before closeSources: hand it back, unprocessed (§3.4.4)
-      if (!presettled) gate.settle('release', () => d.release());
-      giveCredit();
-      return;
-    }
-    const encoded = encodedMessage(ctx.message) ?? (Buffer.isBuffer(ctx.message) ? ctx.message : undefined);
-    let message;
-    try {
-      if (encoded === undefined) throw new FerryError('INTERNAL', 'the encoded message was not captured');
-      message = toGatewayMessage(encoded, { connector: this.name, address: g.address, presettled, format: d.format });
-    } catch (e) {
-      const err = e instanceof FerryError ? e : new FerryError('PROTOCOL_ERROR', describeError(e), { permanent: true, cause: e });
-      this.#log.warn(`amqp10 undecodable message from ${g.address} rejected`, { error: err.message });
-      this.#ctx.metrics.inc('protocol_errors_total', { connector: this.name, code: err.code });
-      if (!presettled) gate.settle('reject', () => d.reject(rejectError(err)));
-      giveCredit();
-      return;
-    }
-    const settlement = new Settlement((o: Outcome) => {
-      // a delivery of a connection that is gone cannot be settled: the peer redelivers it
-      if (gen !== this.#generation || !r.is_open()) return;
-      if (!presettled) {
-        // released (§3.4.4): not processed, the peer may deliver it again; RabbitMQ requeues it.
-        // Not modified{delivery-failed}: RabbitMQ 3.10 closes the connection on `modified`.
-        gate.settle(o.kind, () => {
-          if (o.kind === 'accept') d.accept();
-          else if (o.kind === 'reject') d.reject(rejectError(o.reason));
-          else d.release();
-        });
-      }
-      const kind = o.kind === 'accept' ? 'accepted' : o.kind === 'reject' ? 'rejected' : 'released';
-      this.#ctx.metrics.inc(`messages_${kind}_total`, o.kind === 'accept' ? { connector: this.name } : { connector: this.name, reason: o.reason.code });
-      giveCredit();
+    const live = (): boolean => gen === this.#generation && r.is_open();
+    receiveTransfer({
+      connector: this.name,
+      metrics: this.#ctx.metrics,
+      log: this.#log,
+      address: g.address,
+      delivery: d,
+      decoded: ctx.message,
+      gate,
+      sourcesOpen: this.#sourcesOpen,
+      settleable: live,
+      giveCredit: () => {
+        if (!live() || g.receiver !== r) return;
+        if (this.#sourcesOpen && !this.#paused) r.add_credit(1);
+        else g.owed++;
+      },
+      deliver: sources.deliver,
+      routes: g.routes,
     });
-    sources.deliver({ message, settlement, routes: g.routes });
   }
 }

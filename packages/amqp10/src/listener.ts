@@ -19,16 +19,17 @@
  */
 import { createServer, type Server, type Socket } from 'node:net';
 import { timingSafeEqual } from 'node:crypto';
-import { describeError, FerryError, Settlement, type Connector, type ConnectorContext, type ConnectorState, type DeliveryHandler, type GatewayMessage, type Logger, type Outcome, type Sink, type SourceFlow, type SourceSpec } from '@ferry/core';
+import { describeError, FerryError, type Connector, type ConnectorContext, type ConnectorState, type DeliveryHandler, type GatewayMessage, type Logger, type Sink, type SourceFlow, type SourceSpec } from '@ferry/core';
 import rhea from 'rhea';
 import { matchesAddress } from './address-match.js';
-import { encodedMessage, installCapture } from './capture.js';
+import { installCapture } from './capture.js';
 import { DispositionGate } from './disposition-gate.js';
+import { receiveTransfer } from './inbound.js';
 import { FrameGuard } from './frame-guard.js';
-import { toAmqp10, toGatewayMessage, type Outgoing } from './mapping.js';
+import { toAmqp10, type Outgoing } from './mapping.js';
 import type { Amqp10From, Amqp10ListenerOptions, Amqp10To } from './options.js';
 import { Outbox, type OutLink } from './outbox.js';
-import { rejectError } from './outcomes.js';
+
 
 /** A client's sending link: Ferry's receiver. */
 interface InLink {
@@ -275,53 +276,30 @@ export class Amqp10Listener implements Connector<Amqp10From, Amqp10To> {
     const d = ctx.delivery;
     const sources = this.#sources;
     if (d === undefined || sources === undefined) return;
-    this.#ctx.metrics.inc('messages_received_total', { connector: this.name });
-    const presettled = d.remote_settled;
     let gate = this.#gates.get(r.session);
     if (gate === undefined) {
       gate = new DispositionGate();
       this.#gates.set(r.session, gate);
     }
-    const g = gate;
-    // the one credit this delivery used: back to the client, or owed while paused / closed
-    const giveCredit = (): void => {
-      if (!client.alive || !r.is_open()) return;
-      if (this.#sourcesOpen && !this.#paused) r.add_credit(1);
-      else link.owed++;
-    };
-    if (!this.#sourcesOpen) {
-      if (!presettled) g.settle('release', () => d.release());
-      giveCredit();
-      return;
-    }
-    let message: GatewayMessage;
-    try {
-      const encoded = encodedMessage(ctx.message) ?? (Buffer.isBuffer(ctx.message) ? ctx.message : undefined);
-      if (encoded === undefined) throw new FerryError('INTERNAL', 'the encoded message was not captured');
-      message = toGatewayMessage(encoded, { connector: this.name, address, presettled, format: d.format });
-    } catch (e) {
-      const err = e instanceof FerryError ? e : new FerryError('PROTOCOL_ERROR', describeError(e), { permanent: true, cause: e });
-      log.warn(`amqp10-listener rejected an undecodable message for ${address}`, { error: err.message });
-      this.#ctx.metrics.inc('protocol_errors_total', { connector: this.name, code: err.code });
-      if (!presettled) g.settle('reject', () => d.reject(rejectError(err)));
-      giveCredit();
-      return;
-    }
-    const settlement = new Settlement((o: Outcome) => {
-      // the client is gone: nothing to settle; it resends what it did not see settled
-      if (!client.alive || !r.is_open()) return;
-      if (!presettled) {
-        g.settle(o.kind, () => {
-          if (o.kind === 'accept') d.accept();
-          else if (o.kind === 'reject') d.reject(rejectError(o.reason));
-          else d.release();
-        });
-      }
-      const kind = o.kind === 'accept' ? 'accepted' : o.kind === 'reject' ? 'rejected' : 'released';
-      this.#ctx.metrics.inc(`messages_${kind}_total`, o.kind === 'accept' ? { connector: this.name } : { connector: this.name, reason: o.reason.code });
-      giveCredit();
+    const live = (): boolean => client.alive && r.is_open();
+    receiveTransfer({
+      connector: this.name,
+      metrics: this.#ctx.metrics,
+      log,
+      address,
+      delivery: d,
+      decoded: ctx.message,
+      gate,
+      sourcesOpen: this.#sourcesOpen,
+      settleable: live,
+      giveCredit: () => {
+        if (!live()) return;
+        if (this.#sourcesOpen && !this.#paused) r.add_credit(1);
+        else link.owed++;
+      },
+      deliver: sources.deliver,
+      routes,
     });
-    sources.deliver({ message, settlement, routes });
   }
 
   openSources(specs: readonly SourceSpec<Amqp10From>[], deliver: DeliveryHandler, flow?: SourceFlow): Promise<void> {

@@ -219,21 +219,7 @@ export interface OutgoingMessage {
   readonly header?: { readonly durable: boolean; readonly priority?: number; readonly ttl?: number };
   /** an encoded message-annotations section, written as is */
   readonly messageAnnotationsRaw?: Buffer;
-  readonly properties: {
-    readonly messageId?: AmqpValue;
-    readonly userId?: Buffer;
-    readonly to?: string;
-    readonly subject?: string;
-    readonly replyTo?: string;
-    readonly correlationId?: AmqpValue;
-    readonly contentType?: string;
-    readonly contentEncoding?: string;
-    readonly absoluteExpiryTime?: number;
-    readonly creationTime?: number;
-    readonly groupId?: string;
-    readonly groupSequence?: number;
-    readonly replyToGroupId?: string;
-  };
+  readonly properties: PropertiesSection;
   readonly applicationProperties: readonly (readonly [string, AmqpValue])[];
   /** `data`: one data section (§3.2.6); `raw`: encoded body sections written as is */
   readonly body: { readonly kind: 'data'; readonly bytes: Buffer } | { readonly kind: 'raw'; readonly raw: Buffer };
