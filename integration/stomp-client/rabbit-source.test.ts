@@ -113,6 +113,9 @@ test('accept → ACK: every message once, the queue empty after', async () => {
   });
   publish(q, ids);
   await waitFor(() => tally.complete, 'all messages');
+  // settlements complete up to 20 ms after delivery; the management API's queue figures can be
+  // seconds old (a fresh queue reads 0 before the publish lands), so wait for the ACKs first
+  await waitFor(() => b.metrics.count('messages_accepted_total') >= 300, 'every settlement accepted');
   await waitFor(async () => (await queueInfo(vhost, q))?.messages === 0, 'the queue empty (all ACKed)');
   console.log(tally.summary('stomp accept'));
   expect(tally.counts).toMatchObject({ lost: 0, duplicated: 0, unexpected: 0 });
