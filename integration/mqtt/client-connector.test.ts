@@ -239,7 +239,11 @@ describe('mqtt client connector against Mosquitto', () => {
       sinkTally.sent(id);
       await pub.publishAsync(`${p}/in/x`, id, { qos: 1 });
       writes.push(writeWithRetry(id));
-      if (i === 100 || i === 200) px.cut();
+      if (i === 100 || i === 200) {
+        // cut a live connection each time: under load the first reconnect can still be under way
+        await waitFor(() => c.state === 'up' && px.connections > 0, 'the connector connected before the cut');
+        px.cut();
+      }
       if (i % 10 === 0) await delay(2);
     }
     await Promise.all(writes);
