@@ -3,7 +3,8 @@
  * codes. (npm test builds first; run `npx tsc -b` before running this file alone.)
  */
 import { execFile } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
@@ -54,6 +55,21 @@ describe('ferry validate', () => {
     const out = await ferry('validate', 'config/gateway.yaml', 'config/examples/compose.yaml');
     expect(out.code).toBe(0);
     expect(out.stdout).toBe('config/gateway.yaml: ok (3 connectors, 1 route)\nconfig/examples/compose.yaml: ok (5 connectors, 4 routes)\n');
+  });
+
+  it("accepts the README's route file (the newcomer's first example must stay valid)", async () => {
+    const readme = readFileSync(join(root, 'README.md'), 'utf8');
+    const block = /```yaml\n([\s\S]*?)```/.exec(readme);
+    expect(block).not.toBeNull();
+    const file = join(tmpdir(), `ferry-readme-${process.pid}.yaml`);
+    writeFileSync(file, block![1]!);
+    try {
+      const out = await ferry('validate', file);
+      expect(out.stdout).toBe(`${file}: ok (3 connectors, 1 route)\n`);
+      expect(out.code).toBe(0);
+    } finally {
+      rmSync(file, { force: true });
+    }
   });
 
   it('says so when a file cannot be read', async () => {
