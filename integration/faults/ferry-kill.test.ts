@@ -12,11 +12,11 @@
  * RabbitMQ had already taken but not confirmed come twice: duplicates are allowed and printed.
  */
 import { jest } from '@jest/globals';
-import { Tally, createVhost, deleteVhost, freePort, rabbitUrl } from '@ferry/testkit';
+import { Tally, createVhost, freePort, rabbitUrl } from '@ferry/testkit';
 import { QueueCounter } from './support/counter.js';
 import { FerryProcess, requireBuiltCli } from './support/ferry-process.js';
 import { Fleet } from './support/fleet.js';
-import { Progress, eventually, printCounts, removeDir, runId, seconds, tempDir, until, within } from './support/scenario.js';
+import { Progress, eventually, printCounts, runId, seconds, tempDir, until, within, removeWorkspace } from './support/scenario.js';
 
 jest.setTimeout(240_000);
 
@@ -38,9 +38,7 @@ afterAll(async () => {
   await fleet?.close();
   await ferry?.dispose();
   await counter?.close();
-  if (vhost) await deleteVhost(vhost).catch(() => undefined);
-  if (passed && process.env['FERRY_FAULTS_KEEP'] === undefined) await removeDir(dir);
-  else if (dir) console.log(`[faults] logs kept in ${dir}`);
+  await removeWorkspace(dir, vhost, passed);
 });
 
 it('kill -9 Ferry in the middle of 100,000 QoS 1 device messages into RabbitMQ, restart it: 0 lost', async () => {

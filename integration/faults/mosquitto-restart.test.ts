@@ -15,12 +15,12 @@
  * lost come twice (allowed, printed).
  */
 import { jest } from '@jest/globals';
-import { Tally, createVhost, deleteVhost, freePort, rabbitUrl } from '@ferry/testkit';
+import { Tally, createVhost, freePort, rabbitUrl } from '@ferry/testkit';
 import { QueueCounter } from './support/counter.js';
 import { FerryProcess, requireBuiltCli } from './support/ferry-process.js';
 import { Fleet } from './support/fleet.js';
 import { PersistentMosquitto } from './support/mosquitto.js';
-import { eventually, printCounts, removeDir, runId, seconds, tempDir, until, within } from './support/scenario.js';
+import { eventually, printCounts, runId, seconds, tempDir, until, within, removeWorkspace } from './support/scenario.js';
 
 jest.setTimeout(240_000);
 
@@ -47,9 +47,7 @@ afterAll(async () => {
   await ferry?.dispose();
   await mosquitto?.dispose();
   await counter?.close();
-  if (vhost) await deleteVhost(vhost).catch(() => undefined);
-  if (passed && process.env['FERRY_FAULTS_KEEP'] === undefined) await removeDir(dir);
-  else if (dir) console.log(`[faults] logs kept in ${dir}`);
+  await removeWorkspace(dir, vhost, passed);
 });
 
 it('restart Mosquitto in the middle of a Mosquitto → Ferry → RabbitMQ stream (persistent session): 0 lost', async () => {

@@ -10,11 +10,11 @@
  * not held up.
  */
 import { jest } from '@jest/globals';
-import { Tally, createVhost, deleteVhost, freePort, rabbitUrl } from '@ferry/testkit';
+import { Tally, createVhost, freePort, rabbitUrl } from '@ferry/testkit';
 import { QueueCounter } from './support/counter.js';
 import { FerryProcess, requireBuiltCli } from './support/ferry-process.js';
 import { Fleet } from './support/fleet.js';
-import { eventually, printCounts, removeDir, runId, seconds, tempDir, within } from './support/scenario.js';
+import { eventually, printCounts, runId, seconds, tempDir, within, removeWorkspace } from './support/scenario.js';
 
 jest.setTimeout(180_000);
 
@@ -35,9 +35,7 @@ afterAll(async () => {
   await fleet?.close();
   await ferry?.dispose();
   for (const c of counters) await c.close();
-  if (vhost) await deleteVhost(vhost).catch(() => undefined);
-  if (passed && process.env['FERRY_FAULTS_KEEP'] === undefined) await removeDir(dir);
-  else if (dir) console.log(`[faults] logs kept in ${dir}`);
+  await removeWorkspace(dir, vhost, passed);
 });
 
 const poison = (i: number): boolean => i % POISON_EVERY === POISON_EVERY - 1;

@@ -15,12 +15,12 @@
  * (a duplicate at the counter).
  */
 import { jest } from '@jest/globals';
-import { Tally, createVhost, deleteVhost, freePort, rabbitUrl } from '@ferry/testkit';
+import { Tally, createVhost, freePort, rabbitUrl } from '@ferry/testkit';
 import { QueueCounter } from './support/counter.js';
 import { FerryProcess, requireBuiltCli } from './support/ferry-process.js';
 import { Fleet } from './support/fleet.js';
 import { ensureRabbit, launchRabbit, stopRabbit, waitRabbit } from './support/rabbit.js';
-import { eventually, printCounts, removeDir, runId, seconds, tempDir, until, within } from './support/scenario.js';
+import { eventually, printCounts, runId, seconds, tempDir, until, within, removeWorkspace } from './support/scenario.js';
 
 jest.setTimeout(240_000);
 
@@ -44,9 +44,7 @@ afterAll(async () => {
   await counter?.close();
   // whatever happened, the shared RabbitMQ runs again for whatever comes next
   await ensureRabbit();
-  if (vhost) await deleteVhost(vhost).catch(() => undefined);
-  if (passed && process.env['FERRY_FAULTS_KEEP'] === undefined) await removeDir(dir);
-  else if (dir) console.log(`[faults] logs kept in ${dir}`);
+  await removeWorkspace(dir, vhost, passed);
 });
 
 it('restart RabbitMQ in the middle of a device stream: 0 lost', async () => {

@@ -15,10 +15,10 @@
 import { readFileSync } from 'node:fs';
 import { jest } from '@jest/globals';
 import mqtt, { type MqttClient } from 'mqtt';
-import { Tally, TcpProxy, brokerPorts, createVhost, delay, deleteVhost, freePort } from '@ferry/testkit';
+import { Tally, TcpProxy, brokerPorts, createVhost, delay, freePort } from '@ferry/testkit';
 import { QueueCounter } from './support/counter.js';
 import { FerryProcess, requireBuiltCli } from './support/ferry-process.js';
-import { eventually, printCounts, removeDir, runId, seconds, tempDir, until, within } from './support/scenario.js';
+import { eventually, printCounts, runId, seconds, tempDir, until, within, removeWorkspace } from './support/scenario.js';
 
 jest.setTimeout(120_000);
 
@@ -130,9 +130,7 @@ afterAll(async () => {
   await ferry?.dispose();
   await counter?.close();
   await proxy?.stop();
-  if (vhost) await deleteVhost(vhost).catch(() => undefined);
-  if (passed && process.env['FERRY_FAULTS_KEEP'] === undefined) await removeDir(dir);
-  else if (dir) console.log(`[faults] logs kept in ${dir}`);
+  await removeWorkspace(dir, vhost, passed);
 });
 
 it('SIGTERM with confirms in flight: Ferry drains them and exits 0, every PUBACKed message is in RabbitMQ, the rest come after a restart: 0 lost', async () => {

@@ -20,12 +20,12 @@
  * every message arrives: 0 lost (duplicates printed). No timing assertions.
  */
 import { jest } from '@jest/globals';
-import { Tally, TcpProxy, brokerPorts, createVhost, deleteVhost, freePort } from '@ferry/testkit';
+import { Tally, TcpProxy, brokerPorts, createVhost, freePort } from '@ferry/testkit';
 import { QueueCounter } from './support/counter.js';
 import { FerryProcess, metric, requireBuiltCli } from './support/ferry-process.js';
 import { Fleet } from './support/fleet.js';
 import { PersistentMosquitto } from './support/mosquitto.js';
-import { eventually, printCounts, removeDir, runId, seconds, tempDir, until, within } from './support/scenario.js';
+import { eventually, printCounts, runId, seconds, tempDir, until, within, removeWorkspace } from './support/scenario.js';
 
 jest.setTimeout(300_000);
 
@@ -73,9 +73,7 @@ afterAll(async () => {
   await proxy?.stop();
   await mosquitto?.dispose();
   await counter?.close();
-  if (vhost) await deleteVhost(vhost).catch(() => undefined);
-  if (passed && process.env['FERRY_FAULTS_KEEP'] === undefined) await removeDir(dir);
-  else if (dir) console.log(`[faults] logs kept in ${dir}`);
+  await removeWorkspace(dir, vhost, passed);
 });
 
 interface Sample {

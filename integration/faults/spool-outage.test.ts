@@ -10,11 +10,11 @@
  * `ferry_spool_messages{connector="rabbit"}` is sampled from /metrics.
  */
 import { jest } from '@jest/globals';
-import { Tally, TcpProxy, brokerPorts, createVhost, deleteVhost, freePort, rabbitUrl } from '@ferry/testkit';
+import { Tally, TcpProxy, brokerPorts, createVhost, freePort, rabbitUrl } from '@ferry/testkit';
 import { QueueCounter } from './support/counter.js';
 import { FerryProcess, metric, requireBuiltCli } from './support/ferry-process.js';
 import { Fleet } from './support/fleet.js';
-import { Progress, eventually, printCounts, removeDir, runId, seconds, tempDir, until, within } from './support/scenario.js';
+import { Progress, eventually, printCounts, runId, seconds, tempDir, until, within, removeWorkspace } from './support/scenario.js';
 
 jest.setTimeout(240_000);
 
@@ -39,9 +39,7 @@ afterAll(async () => {
   await ferry?.dispose();
   await proxy?.stop();
   await counter?.close();
-  if (vhost) await deleteVhost(vhost).catch(() => undefined);
-  if (passed && process.env['FERRY_FAULTS_KEEP'] === undefined) await removeDir(dir);
-  else if (dir) console.log(`[faults] logs kept in ${dir}`);
+  await removeWorkspace(dir, vhost, passed);
 });
 
 it('destination down for 30 s while devices keep publishing: the spool grows, then drains, 0 lost', async () => {

@@ -5,7 +5,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Tally } from '@ferry/testkit';
+import { deleteVhost, type Tally } from '@ferry/testkit';
 
 export async function tempDir(prefix: string): Promise<string> {
   return mkdtemp(join(tmpdir(), `ferry-faults-${prefix}-`));
@@ -13,6 +13,16 @@ export async function tempDir(prefix: string): Promise<string> {
 
 export async function removeDir(dir: string | undefined): Promise<void> {
   if (dir) await rm(dir, { recursive: true, force: true });
+}
+
+/**
+ * The end of every scenario, after its clients and processes closed: the vhost goes, and the
+ * temp folder with Ferry's logs goes too unless the scenario failed or FERRY_FAULTS_KEEP is set.
+ */
+export async function removeWorkspace(dir: string | undefined, vhost: string | undefined, passed: boolean): Promise<void> {
+  if (vhost) await deleteVhost(vhost).catch(() => undefined);
+  if (passed && process.env['FERRY_FAULTS_KEEP'] === undefined) await removeDir(dir);
+  else if (dir) console.log(`[faults] logs kept in ${dir}`);
 }
 
 /** A short unique name for this run's topics, client ids, queues. */
