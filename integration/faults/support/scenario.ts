@@ -52,6 +52,25 @@ export async function until(check: () => boolean | Promise<boolean>, what: strin
   }
 }
 
+/**
+ * A check for `until` that answers true once `sample()` has kept one value for `quietMs`: what was
+ * already on its way when the scenario froze something (packets in sockets, queued callbacks) has
+ * arrived, so a snapshot taken then is the state the next step acts on.
+ */
+export function unchangedFor(sample: () => number, quietMs: number): () => boolean {
+  let last = sample();
+  let since = Date.now();
+  return () => {
+    const now = sample();
+    if (now !== last) {
+      last = now;
+      since = Date.now();
+      return false;
+    }
+    return Date.now() - since >= quietMs;
+  };
+}
+
 /** `p`, or a failure with `what` and `diagnostics()` after `timeoutMs`. */
 export async function within<T>(p: Promise<T>, what: string, timeoutMs: number, diagnostics: () => string = () => ''): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
