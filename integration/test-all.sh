@@ -14,8 +14,9 @@ status=0
 
 step() { printf '\n== %s\n' "$*"; }
 
-step "type-check (tsc -b, then the integration suites)"
+step "type-check (tsc -b, then the unit tests and the integration suites)"
 npx tsc -b || status=1
+npx tsc -p tsconfig.tests.json || status=1
 npx tsc -p integration/tsconfig.json || status=1
 
 step "unit tests (Node $(node --version))"

@@ -6,12 +6,13 @@
  * for the "cannot be a source / a destination" checks.
  */
 import { z } from 'zod';
-import { defineConnector, type AnyConnectorDefinition, type Capabilities, type Connector } from '@ferry/core';
+import { defineConnector, type AnyConnectorDefinition, type Capabilities } from '@ferry/core';
 
 const client: Capabilities = { release: true, reject: true, ordered: true, listener: false };
 const listener: Capabilities = { ...client, listener: true };
 
-function notBuildable(): Connector {
+/** `never`, not `Connector`: a return type here would be an inference site for each definition's `from` and `to` types */
+function notBuildable(): never {
   throw new Error('fake definitions build no connector');
 }
 

@@ -27,7 +27,7 @@ describe('toSendHeaders', () => {
     });
     const { headers, dropped } = toSendHeaders(msg, { flavor: 'rabbitmq', now: 0 });
     expect(Object.keys(headers).sort()).toEqual(['ok', 'persistent']);
-    expect(dropped.sort()).toEqual(['content-length', 'destination', 'priority', 'receipt', 'x-max-length']);
+    expect([...dropped].sort()).toEqual(['content-length', 'destination', 'priority', 'receipt', 'x-max-length']);
     const amq = toSendHeaders(createMessage({ body: Buffer.alloc(0), source, headers: new Map([['activemq.retroactive', 'true']]) }), { flavor: 'activemq', now: 0 });
     expect(amq.dropped).toEqual(['activemq.retroactive']);
   });
