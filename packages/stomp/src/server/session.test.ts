@@ -300,3 +300,309 @@ describe('StompSession: transactions', () => {
     expect(r.broker.queueDepth('/queue/tx')).toBe(1);
   });
 });
+
+const messages = (s: MemorySocket): StompFrame[] => s.frames.filter((f) => f.command === 'MESSAGE');
+const bodyOf = (f: StompFrame): string => f.body.toString();
+const ackId = (f: StompFrame): string => headerValue(f, 'ack') ?? '';
+
+describe('StompSession: the STOMP command (STOMP 1.2 §Connecting)', () => {
+  it('STOMP instead of CONNECT is answered with CONNECTED, and the session works', async () => {
+    const r = rig();
+    const s = new MemorySocket();
+    r.server.attach(s.server);
+    s.send('STOMP\naccept-version:1.1,1.2\nhost:x\n\n\0SUBSCRIBE\nid:0\ndestination:/topic/st\n\n\0SEND\ndestination:/topic/st\nreceipt:r\n\nvia STOMP\0');
+    await settle();
+    expect(s.commands()).toEqual(['CONNECTED', 'MESSAGE', 'RECEIPT']);
+    const c = s.frames[0] as StompFrame;
+    expect(headerValue(c, 'version')).toBe('1.2');
+    expect(headerValue(c, 'session')).toMatch(/^ferry-/);
+    expect(bodyOf(s.frames[1] as StompFrame)).toBe('via STOMP');
+    expect(s.ended).toBe(false);
+  });
+
+  it('STOMP for a 1.1 client negotiates 1.1', async () => {
+    const s = new MemorySocket();
+    rig().server.attach(s.server);
+    s.send('STOMP\naccept-version:1.1\nhost:x\n\n\0');
+    await settle();
+    expect(s.commands()).toEqual(['CONNECTED']);
+    expect(headerValue(s.frames[0] as StompFrame, 'version')).toBe('1.1');
+  });
+
+  it('STOMP without accept-version (a 1.0 client: 1.0 has no STOMP frame) gets ERROR and close', async () => {
+    const s = new MemorySocket();
+    rig().server.attach(s.server);
+    s.send('STOMP\nhost:x\n\n\0');
+    await settle();
+    expect(s.commands()).toEqual(['ERROR']);
+    expect(headerValue(s.frames[0] as StompFrame, 'message')).toContain('STOMP 1.1');
+    expect(s.ended).toBe(true);
+  });
+
+  it('a second STOMP or CONNECT on a connected session is an ERROR', async () => {
+    const r = rig();
+    const s = await r.connect();
+    s.send('STOMP\naccept-version:1.2\nhost:x\nreceipt:again\n\n\0');
+    await settle();
+    expect(s.commands()).toEqual(['CONNECTED', 'ERROR']);
+    expect(headerValue(last(s), 'message')).toBe('already connected');
+    expect(s.ended).toBe(true);
+  });
+});
+
+describe('StompSession: UNSUBSCRIBE', () => {
+  it('a topic subscription gets no more MESSAGEs once UNSUBSCRIBE is receipted; other subscriptions still do', async () => {
+    const r = rig();
+    const a = await r.connect();
+    a.send('SUBSCRIBE\nid:t1\ndestination:/topic/u\n\n\0SUBSCRIBE\nid:t2\ndestination:/topic/u\n\n\0');
+    await settle();
+    const p = await r.connect();
+    p.send('SEND\ndestination:/topic/u\n\nbefore\0');
+    await settle();
+    expect(messages(a).map((f) => [headerValue(f, 'subscription'), bodyOf(f)])).toEqual([
+      ['t1', 'before'],
+      ['t2', 'before'],
+    ]);
+    a.send('UNSUBSCRIBE\nid:t1\nreceipt:u1\n\n\0');
+    await settle();
+    expect(last(a).command).toBe('RECEIPT');
+    expect(headerValue(last(a), 'receipt-id')).toBe('u1');
+    p.send('SEND\ndestination:/topic/u\n\nafter\0');
+    await settle();
+    expect(messages(a).map((f) => [headerValue(f, 'subscription'), bodyOf(f)])).toEqual([
+      ['t1', 'before'],
+      ['t2', 'before'],
+      ['t2', 'after'],
+    ]);
+    expect(r.server.sessions.size).toBe(2);
+  });
+
+  it('a queue subscription: no more MESSAGEs after UNSUBSCRIBE; its unacked messages go back to the front of the queue, redelivered, in order', async () => {
+    const r = rig();
+    const a = await r.connect();
+    a.send('SUBSCRIBE\nid:q\ndestination:/queue/u\nack:client-individual\n\n\0');
+    await settle();
+    const p = await r.connect();
+    p.send([1, 2, 3].map((i) => `SEND\ndestination:/queue/u\n\nm${i}\0`).join(''));
+    await settle();
+    const got = messages(a);
+    expect(got.map(bodyOf)).toEqual(['m1', 'm2', 'm3']);
+    // m2 is acknowledged; m1 and m3 are still outstanding when the client unsubscribes
+    a.send(`ACK\nid:${ackId(got[1] as StompFrame)}\n\n\0UNSUBSCRIBE\nid:q\nreceipt:u\n\n\0`);
+    await settle();
+    expect(last(a).command).toBe('RECEIPT');
+    expect(r.broker.queueUnacked('/queue/u')).toBe(0);
+    expect(r.broker.queueDepth('/queue/u')).toBe(2);
+    p.send('SEND\ndestination:/queue/u\n\nm4\0');
+    await settle();
+    expect(messages(a)).toHaveLength(3);
+    expect(r.broker.queueDepth('/queue/u')).toBe(3);
+    // an ACK for a delivery of the ended subscription is a no-op: the message stays in the queue
+    a.send(`ACK\nid:${ackId(got[0] as StompFrame)}\nreceipt:late\n\n\0`);
+    await settle();
+    expect(last(a).command).toBe('RECEIPT');
+    expect(r.broker.queueDepth('/queue/u')).toBe(3);
+    const b = await r.connect();
+    b.send('SUBSCRIBE\nid:q\ndestination:/queue/u\n\n\0');
+    await settle();
+    expect(messages(b).map((f) => [bodyOf(f), headerValue(f, 'redelivered')])).toEqual([
+      ['m1', 'true'],
+      ['m3', 'true'],
+      ['m4', undefined],
+    ]);
+    expect(r.broker.queueDepth('/queue/u')).toBe(0);
+  });
+
+  it('re-using the id after UNSUBSCRIBE is allowed; UNSUBSCRIBE of an unknown id is an ERROR', async () => {
+    const r = rig();
+    const a = await r.connect();
+    a.send('SUBSCRIBE\nid:x\ndestination:/topic/r\n\n\0UNSUBSCRIBE\nid:x\n\n\0SUBSCRIBE\nid:x\ndestination:/topic/r2\nreceipt:s\n\n\0');
+    await settle();
+    expect(a.commands()).toEqual(['CONNECTED', 'RECEIPT']);
+    a.send('UNSUBSCRIBE\nid:nope\nreceipt:n\n\n\0');
+    await settle();
+    expect(last(a).command).toBe('ERROR');
+    expect(headerValue(last(a), 'receipt-id')).toBe('n');
+    expect(a.ended).toBe(true);
+  });
+});
+
+describe('StompSession: ACK and NACK in transactions', () => {
+  async function twoUnacked(r: Rig): Promise<{ a: MemorySocket; m1: StompFrame; m2: StompFrame }> {
+    const a = await r.connect();
+    a.send('SUBSCRIBE\nid:s\ndestination:/queue/txa\nack:client-individual\n\n\0');
+    await settle();
+    a.send('SEND\ndestination:/queue/txa\n\nm1\0SEND\ndestination:/queue/txa\n\nm2\0');
+    await settle();
+    const [m1, m2] = messages(a) as [StompFrame, StompFrame];
+    return { a, m1, m2 };
+  }
+
+  it('ACK and NACK with a transaction take effect only on COMMIT', async () => {
+    const r = rig();
+    const { a, m1, m2 } = await twoUnacked(r);
+    a.send(`BEGIN\ntransaction:t\n\n\0ACK\nid:${ackId(m1)}\ntransaction:t\n\n\0NACK\nid:${ackId(m2)}\ntransaction:t\nreceipt:n\n\n\0`);
+    await settle();
+    // receipted (the frame was taken) but not applied: both still outstanding, nothing redelivered
+    expect(last(a).command).toBe('RECEIPT');
+    expect(r.broker.queueUnacked('/queue/txa')).toBe(2);
+    expect(messages(a)).toHaveLength(2);
+    a.send('COMMIT\ntransaction:t\nreceipt:c\n\n\0');
+    await settle();
+    // m1 acknowledged; m2 refused: back in the queue and redelivered to the only subscriber
+    const after = messages(a);
+    expect(after.map((f) => [bodyOf(f), headerValue(f, 'redelivered')])).toEqual([
+      ['m1', undefined],
+      ['m2', undefined],
+      ['m2', 'true'],
+    ]);
+    expect(r.broker.queueUnacked('/queue/txa')).toBe(1);
+    expect(a.frames.filter((f) => f.command === 'RECEIPT').map((f) => headerValue(f, 'receipt-id'))).toEqual(['n', 'c']);
+  });
+
+  it('ACK and NACK with a transaction are discarded on ABORT: the messages stay outstanding and can be acked again', async () => {
+    const r = rig();
+    const { a, m1, m2 } = await twoUnacked(r);
+    a.send(`BEGIN\ntransaction:t\n\n\0ACK\nid:${ackId(m1)}\ntransaction:t\n\n\0NACK\nid:${ackId(m2)}\ntransaction:t\n\n\0ABORT\ntransaction:t\nreceipt:ab\n\n\0`);
+    await settle();
+    expect(last(a).command).toBe('RECEIPT');
+    expect(r.broker.queueUnacked('/queue/txa')).toBe(2);
+    expect(messages(a)).toHaveLength(2);
+    // the transaction is gone: COMMIT of it is an error, and plain ACKs still work
+    a.send(`ACK\nid:${ackId(m1)}\n\n\0ACK\nid:${ackId(m2)}\nreceipt:ok\n\n\0`);
+    await settle();
+    expect(r.broker.queueUnacked('/queue/txa')).toBe(0);
+    expect(r.broker.queueDepth('/queue/txa')).toBe(0);
+    a.send('COMMIT\ntransaction:t\n\n\0');
+    await settle();
+    expect(last(a).command).toBe('ERROR');
+    expect(headerValue(last(a), 'message')).toContain('unknown transaction');
+  });
+
+  it("a COMMIT's RECEIPT waits until every SEND of the transaction was settled", async () => {
+    const r = rig({}, { hold: true });
+    const a = await r.connect();
+    a.send('BEGIN\ntransaction:t\n\n\0SEND\ndestination:/queue/c\ntransaction:t\n\none\0SEND\ndestination:/topic/c\ntransaction:t\n\ntwo\0');
+    await settle();
+    expect(r.sends).toHaveLength(0);
+    a.send('COMMIT\ntransaction:t\nreceipt:commit-1\n\n\0');
+    await settle();
+    expect(r.sends.map((s) => [s.send.body.toString(), s.send.confirmed])).toEqual([
+      ['one', true],
+      ['two', true],
+    ]);
+    expect(a.commands()).toEqual(['CONNECTED']);
+    r.sends[1]?.resolve();
+    await settle();
+    expect(a.commands()).toEqual(['CONNECTED']);
+    r.sends[0]?.resolve();
+    await settle();
+    expect(a.commands()).toEqual(['CONNECTED', 'RECEIPT']);
+    expect(headerValue(last(a), 'receipt-id')).toBe('commit-1');
+  });
+
+  it('a COMMIT whose SEND is refused gets ERROR with the receipt-id, not RECEIPT', async () => {
+    const r = rig({}, { hold: true });
+    const a = await r.connect();
+    a.send('BEGIN\ntransaction:t\n\n\0SEND\ndestination:/queue/c\ntransaction:t\n\none\0SEND\ndestination:/queue/c\ntransaction:t\n\ntwo\0COMMIT\ntransaction:t\nreceipt:c2\n\n\0');
+    await settle();
+    r.sends[0]?.resolve();
+    r.sends[1]?.reject(new FerryError('SINK_REJECTED', 'no route for two', { permanent: true }));
+    await settle();
+    expect(a.commands()).toEqual(['CONNECTED', 'ERROR']);
+    expect(headerValue(last(a), 'receipt-id')).toBe('c2');
+    expect(headerValue(last(a), 'message')).toContain('no route for two');
+    expect(a.ended).toBe(true);
+  });
+});
+
+describe('StompSession: NACK in client ack mode', () => {
+  it('is cumulative like ACK: the named message and every earlier outstanding one go back, in order, marked redelivered', async () => {
+    const r = rig();
+    const a = await r.connect();
+    a.send('SUBSCRIBE\nid:0\ndestination:/queue/nc\nack:client\n\n\0');
+    await settle();
+    const p = await r.connect();
+    p.send([1, 2, 3].map((i) => `SEND\ndestination:/queue/nc\n\nm${i}\0`).join(''));
+    await settle();
+    const first = messages(a);
+    expect(first.map(bodyOf)).toEqual(['m1', 'm2', 'm3']);
+    a.send(`NACK\nid:${ackId(first[1] as StompFrame)}\nreceipt:n\n\n\0`);
+    await settle();
+    // m1 and m2 were refused (m3, later, is still outstanding) and come back to the only subscriber
+    expect(messages(a).slice(3).map((f) => [bodyOf(f), headerValue(f, 'redelivered')])).toEqual([
+      ['m1', 'true'],
+      ['m2', 'true'],
+    ]);
+    expect(r.broker.queueUnacked('/queue/nc')).toBe(3);
+    // the refused ids are no longer outstanding: NACK or ACK of them is a no-op
+    a.send(`ACK\nid:${ackId(first[0] as StompFrame)}\nreceipt:noop\n\n\0`);
+    await settle();
+    expect(headerValue(last(a), 'receipt-id')).toBe('noop');
+    expect(r.broker.queueUnacked('/queue/nc')).toBe(3);
+  });
+
+  it('in client-individual mode NACK refuses just the named message', async () => {
+    const r = rig();
+    const a = await r.connect();
+    a.send('SUBSCRIBE\nid:0\ndestination:/queue/ni\nack:client-individual\n\n\0');
+    await settle();
+    a.send([1, 2, 3].map((i) => `SEND\ndestination:/queue/ni\n\nm${i}\0`).join(''));
+    await settle();
+    const first = messages(a);
+    a.send(`NACK\nid:${ackId(first[1] as StompFrame)}\n\n\0`);
+    await settle();
+    expect(messages(a).slice(3).map(bodyOf)).toEqual(['m2']);
+    expect(r.broker.queueUnacked('/queue/ni')).toBe(3);
+  });
+});
+
+describe('StompSession: STOMP 1.0 acknowledgements', () => {
+  /** a 1.0 client: CONNECT without accept-version */
+  async function connect10(r: Rig): Promise<MemorySocket> {
+    const s = new MemorySocket();
+    r.server.attach(s.server);
+    s.send('CONNECT\nlogin:\npasscode:\n\n\0');
+    await settle();
+    expect(s.commands()).toEqual(['CONNECTED']);
+    return s;
+  }
+
+  it('ACK names the MESSAGE by message-id (STOMP 1.0 §ACK); the subscription header is optional', async () => {
+    const r = rig();
+    const a = await connect10(r);
+    // 1.0: SUBSCRIBE without id; the subscription is then known by its destination
+    a.send('SUBSCRIBE\ndestination:/queue/v10\nack:client\n\n\0SEND\ndestination:/queue/v10\n\none\0SEND\ndestination:/queue/v10\n\ntwo\0');
+    await settle();
+    const [m1, m2] = messages(a) as [StompFrame, StompFrame];
+    expect(headerValue(m1, 'ack')).toBeUndefined();
+    expect(headerValue(m1, 'subscription')).toBe('/queue/v10');
+    expect(r.broker.queueUnacked('/queue/v10')).toBe(2);
+    a.send(`ACK\nmessage-id:${headerValue(m1, 'message-id') ?? ''}\nreceipt:a1\n\n\0`);
+    await settle();
+    expect(headerValue(last(a), 'receipt-id')).toBe('a1');
+    expect(r.broker.queueUnacked('/queue/v10')).toBe(1);
+    a.send(`ACK\nmessage-id:${headerValue(m2, 'message-id') ?? ''}\nsubscription:/queue/v10\nreceipt:a2\n\n\0`);
+    await settle();
+    expect(headerValue(last(a), 'receipt-id')).toBe('a2');
+    expect(r.broker.queueUnacked('/queue/v10')).toBe(0);
+    expect(r.broker.queueDepth('/queue/v10')).toBe(0);
+  });
+
+  it('a 1.0 ACK with only the 1.2 id header is an ERROR naming message-id', async () => {
+    const r = rig();
+    const a = await connect10(r);
+    a.send('SUBSCRIBE\ndestination:/queue/v10b\nack:client\n\n\0SEND\ndestination:/queue/v10b\n\none\0');
+    await settle();
+    const m = messages(a)[0] as StompFrame;
+    a.send(`ACK\nid:${headerValue(m, 'message-id') ?? ''}\nreceipt:bad\n\n\0`);
+    await settle();
+    expect(last(a).command).toBe('ERROR');
+    expect(headerValue(last(a), 'message')).toContain('message-id');
+    expect(headerValue(last(a), 'receipt-id')).toBe('bad');
+    expect(a.ended).toBe(true);
+    await settle();
+    // the session ended: the unacknowledged message is back in its queue
+    expect(r.broker.queueDepth('/queue/v10b')).toBe(1);
+  });
+});
