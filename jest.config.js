@@ -1,4 +1,4 @@
-// Tests run as native ES modules (aedes and @stomp/tcp-wrapper ship ESM only), compiled by swc.
+// Tests run as native ES modules, as Ferry does (some dependencies ship ESM only), compiled by swc.
 // Workspace packages are mapped to their TypeScript sources so tests never need a build first.
 const swc = [
   '@swc/jest',

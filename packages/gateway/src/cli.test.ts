@@ -128,6 +128,29 @@ describe('ferry schema', () => {
   });
 });
 
+describe('ferry start', () => {
+  it('with a broken route file: every error on standard error with its position, exit code 2, nothing started', async () => {
+    const path = relative(root, join(broken, 'placeholders.yaml'));
+    const out = await ferry('start', '-c', path, '--log-format', 'json');
+    expect(out.code).toBe(2);
+    const lines = out.stderr
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { level: string; message: string });
+    expect(lines.map((l) => `${l.level} ${l.message}`)).toEqual([
+      `error ${path}:7:63 routes[0].to.routingKey: placeholder {3} but the source pattern "a/+/b" has 1 wildcard`,
+      `error ${path}: 1 error; not started`,
+    ]);
+  });
+});
+
+describe('the ferry executable', () => {
+  it('npm links packages/gateway/bin/ferry.js as node_modules/.bin/ferry, and it runs the built CLI', async () => {
+    const { stdout } = await run(join(root, 'node_modules/.bin/ferry'), ['validate', 'config/gateway.yaml'], { cwd: root });
+    expect(stdout).toBe('config/gateway.yaml: ok (3 connectors, 1 route)\n');
+  });
+});
+
 describe('ferry --help', () => {
   it.each(['start', 'validate', 'explain', 'schema'])('%s has help', async (cmd) => {
     const out = await ferry(cmd, '--help');

@@ -4,3 +4,4 @@ export * from './wait.js';
 export * from './tally.js';
 export * from './proxy.js';
 export * from './flow.js';
+export * from './logger.js';

@@ -1,0 +1,161 @@
+/**
+ * The route-file contract's last two promises (design/route-files.md, "Errors a user must get"):
+ * a file with an error never half-starts the gateway, and a reload with an error keeps the
+ * running configuration. Real MQTT listeners and mqtt.js clients on loopback; no broker.
+ */
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { createServer, connect, type Server } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import mqtt, { type MqttClient } from 'mqtt';
+import { captureLogger, freePort, waitFor, type LogLine } from '@ferry/testkit';
+import { defaultRegistry } from './registry.js';
+import { Runtime } from './runtime.js';
+
+let dir: string;
+const runtimes: Runtime[] = [];
+const clients: MqttClient[] = [];
+const servers: Server[] = [];
+
+beforeEach(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'ferry-runtime-'));
+});
+
+afterEach(async () => {
+  await Promise.all(clients.splice(0).map((c) => c.endAsync(true)));
+  await Promise.all(runtimes.splice(0).map((r) => r.stop()));
+  await Promise.all(servers.splice(0).map((s) => new Promise<void>((r) => s.close(() => r()))));
+  await rm(dir, { recursive: true, force: true });
+});
+
+function runtime(file: string, lines: LogLine[]): Runtime {
+  const r = new Runtime({ file, registry: defaultRegistry(), logger: captureLogger(lines), drainTimeoutMs: 1_000 });
+  runtimes.push(r);
+  return r;
+}
+
+/** Whether something accepts TCP connections on the port now. */
+function listening(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = connect({ port, host: '127.0.0.1' });
+    s.once('connect', () => {
+      s.destroy();
+      resolve(true);
+    });
+    s.once('error', () => resolve(false));
+  });
+}
+
+async function client(port: number, id: string): Promise<MqttClient> {
+  const c = await mqtt.connectAsync(`mqtt://127.0.0.1:${port}`, { protocolVersion: 5, clientId: id, reconnectPeriod: 0 });
+  (c.stream as { setNoDelay?: (on: boolean) => void }).setNoDelay?.(true);
+  clients.push(c);
+  return c;
+}
+
+/** A listener whose route copies `in/<x>` to `<prefix>/<x>` on the same listener. */
+const routeFile = (port: number, prefix: string): string => `
+gateway: { id: runtime-test }
+connectors:
+  devices: { type: mqtt-listener, port: ${port}, host: 127.0.0.1 }
+routes:
+  - name: copy
+    from: { connector: devices, topic: "in/+" }
+    to: { connector: devices, topic: "${prefix}/{1}" }
+`;
+
+/** Publish `in/<x>` and resolve with the topic the subscriber got the copy on. */
+async function copyTopic(port: number, x: string): Promise<string> {
+  const sub = await client(port, `sub-${x}`);
+  await sub.subscribeAsync(['v1/#', 'v2/#'], { qos: 1 });
+  const got = new Promise<string>((resolve) => sub.once('message', (topic) => resolve(topic)));
+  const dev = await client(port, `dev-${x}`);
+  await dev.publishAsync(`in/${x}`, Buffer.from(x), { qos: 1 });
+  return got;
+}
+
+describe('a route file with an error never half-starts the gateway', () => {
+  it('start refuses the whole file: every error logged with its position, no connector listens', async () => {
+    const port = await freePort();
+    const file = join(dir, 'broken.yaml');
+    // the connector is fine and would listen; each route has an error
+    await writeFile(
+      file,
+      `
+connectors:
+  devices: { type: mqtt-listener, port: ${port}, host: 127.0.0.1 }
+routes:
+  - name: copy
+    from: { connector: devices, topic: "in/+" }
+    to: { connector: devices, topic: "out/{2}" }
+  - name: flags
+    from: { connector: devices, topic: "flags/#" }
+    to: { connector: devices, topic: "out/flags", retian: true }
+`,
+    );
+    const lines: LogLine[] = [];
+    expect(await runtime(file, lines).start()).toBe(false);
+    const errors = lines.filter((l) => l.level === 'error').map((l) => l.message);
+    expect(errors).toEqual([
+      `${file}:7:38 routes[0].to.topic: placeholder {2} but the source pattern "in/+" has 1 wildcard`,
+      `${file}:10:51 routes[1].to.retian: unknown key "retian" (did you mean "retain"?)`,
+      `${file}: 2 errors; not started`,
+    ]);
+    expect(await listening(port)).toBe(false);
+  });
+
+  it('a listener that cannot listen stops the connectors that did start, and start fails', async () => {
+    const free = await freePort();
+    const busy = createServer();
+    servers.push(busy);
+    await new Promise<void>((r) => busy.listen(0, '127.0.0.1', () => r()));
+    const taken = (busy.address() as { port: number }).port;
+    const file = join(dir, 'busy.yaml');
+    await writeFile(
+      file,
+      `
+connectors:
+  first: { type: mqtt-listener, port: ${free}, host: 127.0.0.1 }
+  second: { type: mqtt-listener, port: ${taken}, host: 127.0.0.1 }
+routes:
+  - { name: across, from: { connector: first, topic: "a/#" }, to: { connector: second, topic: "b" } }
+`,
+    );
+    await expect(runtime(file, []).start()).rejects.toMatchObject({ code: 'CONNECT_FAILED', message: expect.stringContaining(`second: mqtt-listener second: cannot listen on 127.0.0.1:${taken}`) });
+    expect(await listening(free)).toBe(false);
+  });
+});
+
+describe('reload', () => {
+  it('a file with an error keeps the running configuration and its clients; a valid file replaces it', async () => {
+    const port = await freePort();
+    const file = join(dir, 'ferry.yaml');
+    await writeFile(file, routeFile(port, 'v1'));
+    const lines: LogLine[] = [];
+    const r = runtime(file, lines);
+    expect(await r.start()).toBe(true);
+    const running = r.gateway;
+    expect(await copyTopic(port, 'a')).toBe('v1/a');
+
+    const before = await client(port, 'stays-connected');
+    let dropped = false;
+    before.on('close', () => (dropped = true));
+
+    // an unknown connector and a bad placeholder: refused, the old table keeps routing
+    await writeFile(file, routeFile(port, 'v2/{9}').replace('connector: devices, topic: "v2', 'connector: nowhere, topic: "v2'));
+    expect(await r.reload()).toBe(false);
+    expect(r.gateway).toBe(running);
+    const refused = lines.filter((l) => l.level === 'error').map((l) => l.message);
+    expect(refused).toContain(`${file}:8:22 routes[0].to.connector: unknown connector "nowhere"; the connectors are: devices`);
+    expect(refused).toContain('reload refused: the running configuration stays');
+    expect(await copyTopic(port, 'b')).toBe('v1/b');
+    expect(dropped).toBe(false);
+
+    // a valid file: the old gateway drains and stops (its clients are disconnected), the new one routes
+    await writeFile(file, routeFile(port, 'v2'));
+    expect(await r.reload()).toBe(true);
+    expect(r.gateway).not.toBe(running);
+    await waitFor(() => dropped, 'the old listener to close its clients');
+    expect(await copyTopic(port, 'c')).toBe('v2/c');
+  });
+});
