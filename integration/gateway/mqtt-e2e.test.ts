@@ -95,6 +95,8 @@ routes:
       expect(p['contentType']).toBe('application/octet-stream');
       expect(Buffer.from(p['correlationData'] as Buffer).equals(Buffer.from([1, 2, 3, 0]))).toBe(true);
       expect(p['responseTopic']).toBe(`${run}/reply`);
+      // sent explicitly as 0 (unspecified bytes): it must arrive, unaltered (§3.3.2.3.2)
+      expect(p['payloadFormatIndicator']).toBe(false);
       // the interval counts down inside Ferry (MQTT 5 §3.3.2.3.3): what remains, never more
       expect(p['messageExpiryInterval']).toBeGreaterThan(3590);
       expect(p['messageExpiryInterval']).toBeLessThanOrEqual(3600);

@@ -367,6 +367,43 @@ describe('Engine', () => {
     expect(devices.writes).toHaveLength(0);
   });
 
+  it('two routes match one message: it is accepted only after every sink of BOTH routes confirmed, in any order', async () => {
+    const t = RouteTable.compile(
+      [
+        route('fan', ep('plant', { topic: 'f/+' }), [ep('rabbit', { exchange: 'x', routingKey: 'f.{1}' }), ep('web', { destination: '/topic/f.{1}' })]),
+        route('copy', ep('plant', { topic: 'f/#' }), [ep('devices', { topic: 'copy/{1}' })]),
+      ],
+      fakeConnectors(),
+    );
+    const rabbit = new ManualSink();
+    const web = new ManualSink();
+    const devices = new ManualSink();
+    const metrics = new RecordingMetrics();
+    const sinks = new Map<string, Sink<Record<string, unknown>>>([
+      ['rabbit', rabbit],
+      ['web', web],
+      ['devices', devices],
+    ]);
+    const engine = new Engine({ table: t, sinks, logger: silentLogger, metrics });
+    const s = deliver(engine, 'plant', 'f/a');
+    await rabbit.waitFor(1);
+    await web.waitFor(1);
+    await devices.waitFor(1);
+    expect(devices.writes[0]?.to).toEqual({ topic: 'copy/a' });
+    // the second route confirms first, then the first route's sinks one by one
+    devices.writes[0]!.resolve();
+    await flush();
+    expect(s.settlement.settled).toBe(false);
+    web.writes[0]!.resolve();
+    await flush();
+    expect(s.settlement.settled).toBe(false);
+    rabbit.writes[0]!.resolve();
+    await flush();
+    expect(s.outcomes).toEqual([{ kind: 'accept' }]);
+    expect(metrics.counter('messages_routed_total', { route: 'fan' })).toBe(1);
+    expect(metrics.counter('messages_routed_total', { route: 'copy' })).toBe(1);
+  });
+
   it('a missing sink is an INTERNAL error: release, nothing written', async () => {
     const web = new ManualSink();
     const h = harness({ sinks: new Map([['web', web]]) });
