@@ -2,7 +2,9 @@
  * Scenario 5 (issue 3): settlement end to end, through the whole gateway against the real
  * brokers. A message is acknowledged upstream only after its destination confirmed it:
  *  - unroutable at RabbitMQ (mandatory publish, basic.return): permanent → reject → the MQTT 5
- *    device gets a PUBACK with a failure reason code (≥ 0x80);
+ *    device gets a PUBACK with a failure reason code (≥ 0x80); MQTT 3.1.1 has no negative
+ *    PUBACK, so a legacy device is acknowledged and the loss is counted and logged, or, with the
+ *    route's dead letter, the message is kept there;
  *  - nacked by RabbitMQ (x-max-length 1 + x-overflow reject-publish): transient → release → the
  *    listener closes the device's connection without a PUBACK, the device resends on its next
  *    connection, and the message arrives once the queue has room, counted for duplicates;
@@ -48,6 +50,7 @@ connectors:
       queues:
         - { name: tiny, arguments: { x-max-length: 1, x-overflow: reject-publish } }
         - { name: outbox }
+        - { name: legacy-dead }
   plant:
     type: mqtt
     url: mqtt://127.0.0.1:${proxyPort}
@@ -58,6 +61,10 @@ routes:
   - name: unroutable
     from: { connector: devices, topic: "${run}/unroutable/#" }
     to: { connector: rabbit, exchange: nowhere, routingKey: "{address}" }
+  - name: legacy
+    from: { connector: devices, topic: "${run}/legacy/#" }
+    to: { connector: rabbit, exchange: nowhere, routingKey: "{address}" }
+    onFailure: { deadLetter: { connector: rabbit, exchange: "", routingKey: legacy-dead } }
   - name: full
     from: { connector: devices, topic: "${run}/full/#" }
     to: { connector: rabbit, exchange: "", routingKey: tiny }
@@ -112,6 +119,36 @@ it('unroutable at RabbitMQ: the MQTT 5 device gets a PUBACK with a failure reaso
   const reasons = acks.map((a) => String(a.properties?.reasonString ?? ''));
   console.log('reason string:', reasons[0]);
   expect(reasons[0]).toMatch(/nowhere|unroutable|route/i);
+});
+
+it('unroutable at RabbitMQ, MQTT 3.1.1 device: acknowledged (3.1.1 has no negative PUBACK), each rejection logged; with a dead letter every message is kept there', async () => {
+  const dev = await device(listenerPort, `${run}-legacy`, { protocolVersion: 4 });
+  clients.push(dev);
+  const acks = pubacks(dev);
+  const N = 20;
+  const rejectedBefore = log.lines.filter((l) => l.message === 'device message rejected').length;
+  // no dead letter: the device must not stall on a message that can never be delivered
+  for (let i = 0; i < N; i++) await dev.publishAsync(`${run}/unroutable/legacy/${i}`, Buffer.from(`l${i}`), { qos: 1 });
+  expect(acks).toHaveLength(N);
+  await waitFor(() => log.lines.filter((l) => l.message === 'device message rejected').length - rejectedBefore === N, 'one rejection line per message');
+
+  // with the route's dead letter nothing is lost: all of them wait in legacy-dead, reason attached
+  const dead = await collectQueue(plain.ch, 'legacy-dead');
+  const tally = new Tally();
+  for (let i = 0; i < N; i++) {
+    tally.sent(`d${i}`);
+    await dev.publishAsync(`${run}/legacy/dev/${i}`, Buffer.from(`d${i}`), { qos: 1 });
+  }
+  expect(acks).toHaveLength(2 * N);
+  await waitFor(() => dead.length >= N, 'every legacy message in the dead-letter queue');
+  await delay(200);
+  for (const m of dead) {
+    tally.received(m.content.toString());
+    expect(String(m.properties.headers?.['x-ferry-dead-letter-reason'])).toMatch(/^SINK_UNROUTABLE: /);
+    expect(m.properties.headers?.['x-ferry-route']).toBe('legacy');
+  }
+  console.log(tally.summary('MQTT 3.1.1, unroutable, dead-lettered'));
+  expect(tally.counts).toMatchObject({ sent: N, received: N, duplicated: 0, lost: 0, unexpected: 0 });
 });
 
 it('nacked by RabbitMQ (queue full, reject-publish): no successful PUBACK, the connection is closed, the message arrives once there is room', async () => {
