@@ -1,6 +1,6 @@
 import os from 'node:os';
 import path from 'node:path';
-import { LineCounter, isMap, isScalar, isSeq, parseDocument, type Node } from 'yaml';
+import { isScalar, type Node } from 'yaml';
 import type { z } from 'zod';
 import {
   describeError,
@@ -19,7 +19,8 @@ import { interpolateDocument } from './env.js';
 import { gatewaySchema, NAME_PATTERN, NAME_RULE } from './gateway-section.js';
 import { Reporter } from './reporter.js';
 import { ON_FAILURE_KEYS, maxInFlightSchema, retrySchema } from './route-policy.js';
-import { SourceMap } from './source-map.js';
+import type { SourceMap } from './source-map.js';
+import { isEmptyDocument, readYaml, toData } from './yaml-file.js';
 import type { GatewayConfig, GatewaySection, LoadOptions, LoadResult } from './types.js';
 import { describeValue, didYouMean } from './words.js';
 import { reportIssues } from './zod-issues.js';
@@ -73,7 +74,6 @@ export function parseConfig(text: string, fileName: string, registry: Registry, 
 }
 
 class Checker {
-  private readonly lines = new LineCounter();
   private readonly syntaxErrors: ConfigError[] = [];
   private r!: Reporter;
   private map!: SourceMap;
@@ -91,47 +91,12 @@ class Checker {
   ) {}
 
   run(): LoadResult {
-    const doc = parseDocument(this.text, { lineCounter: this.lines, prettyErrors: false, merge: true, uniqueKeys: true });
-    this.map = new SourceMap(doc, this.lines);
-    let fatal = false;
-    const linesWithError = new Set<number>();
-    for (const e of [...doc.errors, ...doc.warnings]) {
-      const at = this.map.position(e.pos[0]);
-      const where = this.map.pathAt(e.pos[0]);
-      if (e.code === 'DUPLICATE_KEY') {
-        const name = where[where.length - 1];
-        const first = this.map.locate(where);
-        const line = first.key !== undefined ? this.map.positionOf(first.key).line : undefined;
-        const message =
-          `duplicate key ${JSON.stringify(String(name ?? this.text.slice(e.pos[0], e.pos[1])))}` + (line !== undefined ? ` (first on line ${line})` : '');
-        this.syntaxErrors.push(new ConfigError({ file: this.file, line: at.line, column: at.column, path: where, message }));
-        continue;
-      }
-      // after the first real syntax error the parser reports every following token of the
-      // broken construct ("Unexpected scalar token in YAML stream"): one error per line, and
-      // no such echoes of an earlier error, keep the report readable
-      if (linesWithError.has(at.line) || (fatal && /in YAML stream/.test(e.message))) continue;
-      linesWithError.add(at.line);
-      fatal = true;
-      let message =
-        e.code === 'MULTIPLE_DOCS'
-          ? 'YAML syntax: a route file holds one document, found a second one (after "---")'
-          : `YAML syntax: ${(e.message.split('\n')[0] ?? e.message).trim()}`;
-      if (/flow-(map|seq)-start/.test(e.message)) {
-        message += ' (inside { } or [ ], quote values that hold {, }, [, ] or ",", e.g. topic: "b/{1}")';
-      }
-      this.syntaxErrors.push(new ConfigError({ file: this.file, line: at.line, column: at.column, path: [], message }));
-    }
+    const yaml = readYaml(this.text, this.file, 'route file');
+    const { doc } = yaml;
+    this.map = yaml.map;
+    this.syntaxErrors.push(...yaml.errors);
     // the rest of a file that does not parse cannot be read reliably: stop at its syntax errors
-    if (fatal) return { ok: false, errors: sortErrors(this.syntaxErrors) };
-
-    // the first of duplicate keys wins (the error says where it is), so every later check
-    // and every position refers to the same entry; keys that are maps or lists are dropped
-    for (const key of cleanMaps(doc.contents)) {
-      const { line, column } = this.map.positionOf(key);
-      const where = key.range ? this.map.pathAt(key.range[0]) : [];
-      this.syntaxErrors.push(new ConfigError({ file: this.file, line, column, path: where, message: 'a key must be a name, found a map or list' }));
-    }
+    if (yaml.fatal) return { ok: false, errors: sortErrors(this.syntaxErrors) };
 
     const silenced = new Set<Node>();
     this.r = new Reporter(this.file, this.map, silenced);
@@ -145,14 +110,13 @@ class Checker {
       silenced.add(p.node);
     }
 
-    if (doc.contents === null || (isScalar(doc.contents) && doc.contents.value === null)) {
+    if (isEmptyDocument(doc)) {
       this.r.value([], 'the file is empty: expected a map with gateway, connectors and routes');
       return this.finish(undefined);
     }
     let root: unknown;
     try {
-      // a bound on alias expansion: a "billion laughs" file must not eat the gateway's memory
-      root = doc.toJS({ maxAliasCount: 1000 });
+      root = toData(doc);
     } catch (err) {
       this.r.value([], `the file cannot be read as data: ${describeError(err)}`);
       return this.finish(undefined);
@@ -663,32 +627,6 @@ class Checker {
     }
     return ['routes', b.index, ...p.slice(2)];
   }
-}
-
-/**
- * Removes from every map the second and later pairs of a key (reported as DUPLICATE_KEY) and
- * pairs whose key is a map or a list (returned, to be reported): route files have names as keys.
- */
-function cleanMaps(node: unknown, depth = 0, bad: Node[] = []): Node[] {
-  if (depth > 200) return bad;
-  if (isMap(node)) {
-    const seen = new Set<string>();
-    node.items = node.items.filter((pair) => {
-      if (isMap(pair.key) || isSeq(pair.key)) {
-        bad.push(pair.key);
-        return false;
-      }
-      const k = isScalar(pair.key) ? String(pair.key.value) : undefined;
-      if (k === undefined) return true;
-      if (seen.has(k)) return false;
-      seen.add(k);
-      return true;
-    });
-    for (const pair of node.items) cleanMaps(pair.value, depth + 1, bad);
-  } else if (isSeq(node)) {
-    for (const item of node.items) cleanMaps(item, depth + 1, bad);
-  }
-  return bad;
 }
 
 /** the path of `port` inside connector options, `port` keys first; for pointing at a clash */
