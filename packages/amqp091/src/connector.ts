@@ -52,6 +52,8 @@ let sessionCounter = 0;
 
 /** how long a session must last for its loss to restart the backoff from the first delay */
 const STABLE_MS = 10_000;
+/** how long closing a session may wait for the broker's close-ok frames before the socket is destroyed */
+const SHUTDOWN_MS = 5_000;
 
 /**
  * A client of an AMQP 0-9-1 broker. A reconnect loop (core Backoff, full jitter) owns the
@@ -275,11 +277,27 @@ export class Amqp091Connector implements Connector<Amqp091From, Amqp091To> {
     }
   }
 
-  /** Close a session gracefully: consumers first (the broker requeues their unacked), then the rest. */
+  /**
+   * Close a session gracefully: consumers first (the broker requeues their unacked), then the rest.
+   * Each close waits for the broker's close-ok (AMQP 0-9-1 §4.2.4: channel.close / connection.close
+   * are synchronous); a broker that stopped answering gets SHUTDOWN_MS for all of them together,
+   * then the socket is torn down, so a stop after a drain time-out ends (fault scenario 9).
+   */
   async #shutdown(live: Live): Promise<void> {
-    await Promise.all([...live.consumers, ...live.retired].map((c) => c.close()));
-    await live.publisher.close();
-    await live.session.close();
+    const end = Date.now() + SHUTDOWN_MS;
+    const channels = (async () => {
+      await Promise.all([...live.consumers, ...live.retired].map((c) => c.close()));
+      await live.publisher.close();
+    })();
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<void>((resolve) => (timer = setTimeout(resolve, SHUTDOWN_MS)));
+    try {
+      await Promise.race([channels, deadline]);
+    } finally {
+      clearTimeout(timer);
+    }
+    channels.catch(() => undefined); // still waiting for a close-ok: it fails once the socket goes
+    await live.session.close(Math.max(0, end - Date.now()));
   }
 
   #write(message: GatewayMessage, to: Amqp091To): Promise<void> {
