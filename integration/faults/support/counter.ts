@@ -18,6 +18,8 @@ export interface CounterOptions {
   /** delay each ack by this many ms (a slow consumer); default 0 */
   readonly ackDelayMs?: number;
   readonly prefetch?: number;
+  /** keep every delivery's id in arrival order (`arrivals`), for order checks */
+  readonly keepArrivals?: boolean;
 }
 
 export class QueueCounter {
@@ -31,6 +33,8 @@ export class QueueCounter {
   reconnects = 0;
   /** the last delivery per id, for checks on headers */
   readonly last = new Map<string, ConsumeMessage>();
+  /** every delivery's id in the order it arrived (only with `keepArrivals`) */
+  readonly arrivals: string[] = [];
 
   constructor(opts: CounterOptions) {
     this.#opts = opts;
@@ -60,11 +64,13 @@ export class QueueCounter {
     await ch.prefetch(prefetch ?? 1000);
     const idOf = this.#opts.idOf ?? ((m: ConsumeMessage) => m.content.toString('utf8'));
     const delay = this.#opts.ackDelayMs ?? 0;
+    const keep = this.#opts.keepArrivals === true;
     await ch.consume(queue, (m) => {
       if (m === null) return;
       const id = idOf(m);
       tally.received(id);
       this.last.set(id, m);
+      if (keep) this.arrivals.push(id);
       this.deliveries++;
       if (delay > 0) setTimeout(() => ackQuietly(ch, m), delay);
       else ackQuietly(ch, m);

@@ -36,7 +36,15 @@ export interface FerryProcessOptions {
   readonly logLevel?: 'error' | 'warn' | 'info' | 'debug';
   /** lines of stderr kept in memory for diagnostics */
   readonly tailLines?: number;
+  /** more `ferry start` options, e.g. `['--drain-timeout', '1000']` */
+  readonly args?: readonly string[];
 }
+
+/**
+ * What `start` waits for: 'ready' is /readyz = 200 (every connector up); 'live' is /healthz = 200
+ * (the process answers; a destination may still be unreachable, as after a restart into an outage).
+ */
+export type StartedWhen = 'ready' | 'live';
 
 export class FerryProcess {
   readonly #opts: FerryProcessOptions;
@@ -66,15 +74,16 @@ export class FerryProcess {
     return this.#child !== undefined && this.#child.exitCode === null && this.#child.signalCode === null;
   }
 
-  /** Write the route file, spawn Ferry and wait until /readyz answers 200. */
-  async start(readyTimeoutMs = 30_000): Promise<void> {
+  /** Write the route file, spawn Ferry and wait until /readyz (or, with 'live', /healthz) answers 200. */
+  async start(readyTimeoutMs = 30_000, when: StartedWhen = 'ready'): Promise<void> {
     if (this.running) return;
     requireBuiltCli();
     await writeFile(this.#file, this.#opts.yaml);
     this.#log ??= createWriteStream(this.logFile, { flags: 'a' });
     this.starts++;
     this.#log.write(`\n===== ferry start #${this.starts} at ${new Date().toISOString()} =====\n`);
-    const child = spawn(process.execPath, [CLI, 'start', '-c', this.#file, '--log-level', this.#opts.logLevel ?? 'info'], {
+    const args = [CLI, 'start', '-c', this.#file, '--log-level', this.#opts.logLevel ?? 'info', ...(this.#opts.args ?? [])];
+    const child = spawn(process.execPath, args, {
       stdio: ['ignore', 'pipe', 'pipe'],
       env: process.env,
     });
@@ -91,23 +100,33 @@ export class FerryProcess {
     child.on('error', (err) => this.#line(`spawn error: ${err.message}`));
     child.stdout?.on('data', (b: Buffer) => this.#chunk(b));
     child.stderr?.on('data', (b: Buffer) => this.#chunk(b));
-    await this.waitReady(readyTimeoutMs);
+    await this.waitReady(readyTimeoutMs, when);
   }
 
-  /** Poll /readyz until 200 (every connector up); fails at once if the process ended. */
-  async waitReady(timeoutMs = 30_000): Promise<void> {
+  /** Poll /readyz (or /healthz) until 200; fails at once if the process ended. */
+  async waitReady(timeoutMs = 30_000, when: StartedWhen = 'ready'): Promise<void> {
     const end = Date.now() + timeoutMs;
     for (;;) {
-      if (!this.running) throw new Error(`Ferry exited before it was ready (${this.exits.at(-1) ?? '?'})\n${this.diagnostics()}`);
-      if (await this.ready()) return;
-      if (Date.now() > end) throw new Error(`Ferry not ready after ${timeoutMs} ms\n${this.diagnostics()}`);
+      if (!this.running) throw new Error(`Ferry exited before it was ${when} (${this.exits.at(-1) ?? '?'})\n${this.diagnostics()}`);
+      if (await (when === 'ready' ? this.ready() : this.live())) return;
+      if (Date.now() > end) throw new Error(`Ferry not ${when} after ${timeoutMs} ms\n${this.diagnostics()}`);
       await new Promise((r) => setTimeout(r, 100));
     }
   }
 
-  async ready(): Promise<boolean> {
+  /** /readyz = 200: every connector is up */
+  ready(): Promise<boolean> {
+    return this.#ok('/readyz');
+  }
+
+  /** /healthz = 200: the process answers (the admin endpoint starts once the gateway runs) */
+  live(): Promise<boolean> {
+    return this.#ok('/healthz');
+  }
+
+  async #ok(path: string): Promise<boolean> {
     try {
-      const res = await fetch(`http://127.0.0.1:${this.#opts.adminPort}/readyz`, { signal: AbortSignal.timeout(1000) });
+      const res = await fetch(`http://127.0.0.1:${this.#opts.adminPort}${path}`, { signal: AbortSignal.timeout(1000) });
       await res.arrayBuffer();
       return res.status === 200;
     } catch {
