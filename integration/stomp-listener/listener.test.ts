@@ -1,4 +1,5 @@
 import { FerryError } from '@ferry/core';
+import { FrameParser, headerValue, type StompFrame, type StompVersion } from '@ferry/stomp';
 import { Tally, waitFor, delay } from '@ferry/testkit';
 import type { StompListenerConnector } from '../../packages/stomp/src/server/listener-connector.js';
 import { collect, deactivate, gatewayMessage, RawClient, startListener, stompjs } from './helpers.js';
@@ -296,6 +297,99 @@ describe('stomp-listener: heart-beating, login, limits', () => {
     expect(got.messages[0]?.body).toBe('still fine');
     expect(l.deliveries.map((d) => d.message.body.toString())).toEqual(['still fine']);
     await deactivate(other);
+  });
+});
+
+describe('stomp-listener: each limit and a bad escape over TCP get ERROR, then the server closes', () => {
+  /** a raw client, connected with `connect` (default STOMP 1.2) */
+  async function connected(l: Started, connect = 'CONNECT\naccept-version:1.2\nhost:x\n\n\0'): Promise<RawClient> {
+    const raw = await RawClient.open(l.port);
+    raw.write(connect);
+    await raw.waitFor((t) => t.startsWith('CONNECTED') && t.includes('\0'), 'CONNECTED');
+    return raw;
+  }
+
+  /**
+   * The server, not the client, ends the connection (the client never closes by itself), and
+   * the ERROR is the last frame it wrote (STOMP 1.2 §ERROR: the server MUST close the
+   * connection after sending ERROR). Returns the ERROR frame as raw text.
+   */
+  async function errorThenClose(raw: RawClient, what: string, before: string[] = ['CONNECTED']): Promise<string> {
+    await waitFor(() => raw.closed, `${what}: the server closes the connection`, 5000);
+    const frames = raw.frames();
+    expect(frames.map((f) => f.split('\n')[0])).toEqual([...before, 'ERROR']);
+    return frames[frames.length - 1] as string;
+  }
+
+  /** the `message` header of an ERROR frame, decoded the way a client of `version` reads it */
+  function errorMessage(raw: RawClient, version: StompVersion): string | undefined {
+    const frames: StompFrame[] = [];
+    new FrameParser((f) => frames.push(f), {}, version).push(raw.received);
+    const err = frames.find((f) => f.command === 'ERROR');
+    return err === undefined ? undefined : headerValue(err, 'message');
+  }
+
+  it('too many headers: at the limit the frame passes, one more gets ERROR naming the limit and its receipt', async () => {
+    const l = await listener({ limits: { maxHeaders: 8 } });
+    const raw = await connected(l);
+    const headers = (n: number): string => Array.from({ length: n }, (_, i) => `h${i}:v\n`).join('');
+    // destination + receipt + 6 = 8 headers: allowed
+    raw.write(`SEND\ndestination:/topic/hc\nreceipt:ok\n${headers(6)}\nfits\0`);
+    await raw.waitFor((t) => t.includes('receipt-id:ok'), 'RECEIPT for 8 headers');
+    raw.write(`SEND\nreceipt:too-many\ndestination:/topic/hc\n${headers(7)}\nover\0`);
+    const err = await errorThenClose(raw, 'header count', ['CONNECTED', 'RECEIPT']);
+    expect(errorMessage(raw, '1.2')).toBe('frame SEND: more than 8 headers');
+    expect(err).toContain('\nreceipt-id:too-many\n');
+    expect(raw.frames()).not.toContain('over');
+    expect(l.deliveries.map((d) => d.message.body.toString())).toEqual(['fits']);
+  });
+
+  it('a header line too long: at the limit it passes, one byte more gets ERROR naming the limit', async () => {
+    const l = await listener({ limits: { maxHeaderLineBytes: 64 } });
+    const raw = await connected(l);
+    const line = (n: number): string => `x-long:${'y'.repeat(n - 'x-long:'.length)}`;
+    raw.write(`SEND\ndestination:/topic/hl\nreceipt:ok\n${line(64)}\n\nfits\0`);
+    await raw.waitFor((t) => t.includes('receipt-id:ok'), 'RECEIPT for a 64-byte line');
+    raw.write(`SEND\ndestination:/topic/hl\nreceipt:long\n${line(65)}\n\nover\0`);
+    const err = await errorThenClose(raw, 'header line', ['CONNECTED', 'RECEIPT']);
+    expect(errorMessage(raw, '1.2')).toBe('header line longer than 64 bytes (65 so far)');
+    expect(err).toContain('\nreceipt-id:long\n');
+    expect(l.deliveries.map((d) => d.message.body.toString())).toEqual(['fits']);
+  });
+
+  it('a header line that never ends is refused once it passes the limit, before the rest is buffered', async () => {
+    const l = await listener({ limits: { maxHeaderLineBytes: 64 } });
+    const raw = await connected(l);
+    // no LF at all: the server must not wait for one
+    raw.write(`SEND\ndestination:/topic/hl\nx-endless:${'z'.repeat(500)}`);
+    await errorThenClose(raw, 'endless header line');
+    expect(errorMessage(raw, '1.2')).toMatch(/^header line longer than 64 bytes/);
+  });
+
+  it('STOMP 1.2: the undefined escape \\t in a header is a fatal protocol error (STOMP 1.2 §Value Encoding)', async () => {
+    const l = await listener();
+    const raw = await connected(l);
+    raw.write('SEND\ndestination:/topic/esc\nreceipt:tab\nx-bad:a\\tb\n\nbad\0');
+    const err = await errorThenClose(raw, 'bad escape');
+    expect(errorMessage(raw, '1.2')).toBe('frame SEND: undefined escape sequence "\\\\t" in a header (STOMP 1.2)');
+    // on the wire the message is itself escaped for 1.2 (":" as \c, "\" as \\), so it reads back exactly
+    expect(err).toContain('\nmessage:frame SEND\\c undefined escape sequence');
+    expect(err).toContain('\nreceipt-id:tab\n');
+    expect(l.deliveries).toHaveLength(0);
+  });
+
+  it('STOMP 1.1: \\r is undefined too (1.1 has only \\n \\c \\\\); STOMP 1.0 has no escapes, so \\t is two plain characters', async () => {
+    const l = await listener();
+    const v11 = await connected(l, 'CONNECT\naccept-version:1.1\nhost:x\n\n\0');
+    v11.write('SEND\ndestination:/topic/esc\nx-bad:a\\rb\n\nbad\0');
+    await errorThenClose(v11, '1.1 bad escape');
+    expect(errorMessage(v11, '1.1')).toBe('frame SEND: undefined escape sequence "\\\\r" in a header (STOMP 1.1)');
+    const v10 = await connected(l, 'CONNECT\n\n\0');
+    v10.write('SEND\ndestination:/topic/esc\nreceipt:r10\nx-tab:a\\tb\n\nok\0');
+    await v10.waitFor((t) => t.includes('receipt-id:r10'), 'RECEIPT');
+    expect(l.deliveries.map((d) => d.message.headers.get('x-tab'))).toEqual(['a\\tb']);
+    expect(v10.closed).toBe(false);
+    v10.close();
   });
 });
 
