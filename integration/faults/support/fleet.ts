@@ -31,6 +31,14 @@ export interface FleetOptions {
   readonly tally: Tally;
   readonly protocolVersion?: 4 | 5;
   readonly reconnectPeriodMs?: number;
+  /** pad each payload to this many bytes: the id, a space, then filler (default: the id alone) */
+  readonly payloadBytes?: number;
+}
+
+/** The id in a payload made by a fleet with `payloadBytes` (everything before the first space). */
+export function idOfPayload(payload: Buffer): string {
+  const end = payload.indexOf(0x20);
+  return payload.toString('utf8', 0, end < 0 ? payload.length : end);
 }
 
 export class Fleet {
@@ -114,12 +122,20 @@ export class Fleet {
         const id = `${prefix}:d${d}:${i}`;
         tally.sent(id);
         this.published++;
-        const code = await this.#publishUntilAcked(c, topic(d, i), Buffer.from(id));
+        const code = await this.#publishUntilAcked(c, topic(d, i), this.#payload(id));
         if (code === undefined) this.acked++;
         else this.rejected.set(id, code);
       }
     };
     await Promise.all(Array.from({ length: Math.min(window, perDevice) }, worker));
+  }
+
+  #payload(id: string): Buffer {
+    const size = this.#opts.payloadBytes;
+    if (size === undefined || size <= id.length + 1) return Buffer.from(id);
+    const b = Buffer.alloc(size, 0x2e); // '.'
+    b.write(id + ' ', 0, 'utf8');
+    return b;
   }
 
   /** Resolves undefined on a PUBACK 0x00, or the reason code of a refusal. */
