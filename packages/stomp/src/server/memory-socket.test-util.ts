@@ -14,6 +14,10 @@ export class MemorySocket {
   readonly frames: StompFrame[] = [];
   readonly parser: FrameParser;
   ended = false;
+  /** how many frames the server had written when it ended its side (called `end()`) */
+  endedAtFrame: number | undefined;
+  /** bytes from the server this client's parser could not read (a server bug when > 0) */
+  parseErrors = 0;
   bytesOut = 0;
 
   constructor() {
@@ -26,12 +30,16 @@ export class MemorySocket {
         try {
           self.parser.push(chunk);
         } catch {
-          // the test asserts on frames; garbage from the server would show as missing frames
+          // counted: garbage from the server also shows as missing frames
+          self.parseErrors++;
         }
         cb();
       },
       final(cb) {
+        // Node calls _final synchronously from end() once nothing is buffered, so this is
+        // the moment the server ended the connection.
         self.ended = true;
+        self.endedAtFrame = self.frames.length;
         cb();
         // the peer answers FIN with FIN
         setImmediate(() => self.server.push(null));
