@@ -14,15 +14,26 @@
  *   links are re-attached and unsettled writes failed in one place, with one log line per
  *   state change).
  */
+import { connect as netConnect, type Socket } from 'node:net';
+import { connect as tlsConnect, type ConnectionOptions as TlsConnectionOptions } from 'node:tls';
 import { Backoff, describeError, FerryError, type Connector, type ConnectorContext, type ConnectorState, type DeliveryHandler, type Logger, type Sink, type SourceFlow, type SourceSpec } from '@ferry/core';
 import rhea from 'rhea';
 import { installCapture } from './capture.js';
 import { toAmqp10 } from './mapping.js';
 import type { Amqp10From, Amqp10Options, Amqp10To } from './options.js';
 import { DispositionGate } from './disposition-gate.js';
+import { FrameGuard } from './frame-guard.js';
 import { receiveTransfer } from './inbound.js';
 import { peerError } from './outcomes.js';
 import { SenderLink } from './sender-link.js';
+
+/**
+ * The max-frame-size the client announces in its open (§2.7.1), and the largest frame its
+ * FrameGuard lets through: the peer must not send bigger ones. 1 MiB is above what brokers use
+ * themselves (RabbitMQ 3.10: 128 KiB), so it changes nothing for them, and it bounds what a
+ * broken peer can make Ferry buffer (rhea alone waits for a 4 GB frame it was announced).
+ */
+export const CLIENT_MAX_FRAME_SIZE = 1024 * 1024;
 
 interface Endpoint {
   readonly host: string;
@@ -124,9 +135,23 @@ export class Amqp10Client implements Connector<Amqp10From, Amqp10To> {
     if (c === undefined || this.#state === 'stopping' || this.#state === 'stopped') return;
     const ep = parseUrl(this.#opts.url, this.#opts);
     this.#setState('connecting', `amqp10 connecting to ${ep.host}:${ep.port}`);
+    // every byte from the peer goes through a frame guard before rhea sees it (./frame-guard.ts):
+    // a bad frame closes THIS connection with an AMQP error, and the backoff reconnects
+    let guard: FrameGuard | undefined;
+    const connectGuarded = (port: number, host: string, tlsOptions: TlsConnectionOptions, connected: () => void): Socket => {
+      const socket = ep.tls ? tlsConnect(port, host, { ...tlsOptions, servername: ep.host }, connected) : netConnect({ port, host, noDelay: true }, connected);
+      guard = new FrameGuard(socket, { role: 'client', maxFrameSize: CLIENT_MAX_FRAME_SIZE, maxMessageBytes: undefined, containerId: c.id, requireSasl: false });
+      guard.on('violation', (condition: string, description: string) => {
+        this.#ctx.metrics.inc('protocol_errors_total', { connector: this.name, code: condition });
+        this.#log.warn('amqp10 closed the connection for a protocol violation by the peer', { condition, description });
+      });
+      return guard.asSocket();
+    };
     const options: rhea.ConnectionOptions = {
       host: ep.host,
       port: ep.port,
+      connect: connectGuarded,
+      max_frame_size: CLIENT_MAX_FRAME_SIZE,
       ...(ep.tls ? { transport: 'tls', servername: ep.host } : {}),
       // SASL PLAIN with a user, else SASL ANONYMOUS (rhea: a user without a password → ANONYMOUS)
       username: ep.username ?? 'anonymous',
@@ -148,28 +173,34 @@ export class Amqp10Client implements Connector<Amqp10From, Amqp10To> {
       this.#firstAttempt?.resolve();
       this.#firstAttempt = undefined;
     });
+    /** the error the peer closed the connection with (§2.7.9), carried into the failed writes */
+    let closedWith: ReturnType<typeof peerError>;
     conn.on('connection_error', (ctx: rhea.EventContext) => {
       const err = peerError(ctx.connection?.error ?? ctx.error);
+      closedWith = err;
       this.#log.warn('amqp10 connection closed by the peer with an error', { condition: err?.condition, description: err?.description });
     });
     conn.on('connection_close', () => undefined);
-    conn.on('protocol_error', (e: unknown) => this.#log.error('amqp10 protocol error', { error: describeError(e) }));
-    conn.on('error', (e: unknown) => this.#log.error('amqp10 connection error', { error: describeError(e) }));
+    // rhea raises what it cannot read past as 'protocol_error' (ProtocolError) or 'error' (e.g.
+    // a decode error) and then only ends the socket: tell the peer why first (§2.7.9)
+    conn.on('protocol_error', (e: unknown) => guard?.fail('amqp:connection:framing-error', describeError(e)));
+    conn.on('error', (e: unknown) => guard?.fail('amqp:decode-error', describeError(e)));
     conn.on('session_error', (ctx: rhea.EventContext) => this.#log.warn('amqp10 session ended with an error', { error: describeError(ctx.session?.error) }));
     conn.on('disconnected', (ctx: rhea.EventContext) => {
       if (gen !== this.#generation) return;
-      this.#lost(ctx.error);
+      this.#lost(ctx.error, closedWith);
     });
   }
 
-  #lost(error: unknown): void {
+  #lost(error: unknown, closedWith?: ReturnType<typeof peerError>): void {
     this.#generation++;
     const conn = this.#conn;
     this.#conn = undefined;
     conn?.removeAllListeners();
     // keep an 'error' listener: late events from a dead connection must not crash anything
     conn?.on('error', () => undefined);
-    const e = new FerryError('SINK_CLOSED', `amqp10 ${this.name}: connection lost`, { cause: error });
+    const why = closedWith === undefined ? '' : ` (closed by the peer: ${closedWith.condition}${closedWith.description === undefined ? '' : `: ${closedWith.description}`})`;
+    const e = new FerryError('SINK_CLOSED', `amqp10 ${this.name}: connection lost${why}`, { cause: error, details: { ...(closedWith ?? {}) } });
     for (const link of [...this.#senders.values()]) link.fail(e);
     this.#senders.clear();
     if (this.#sources !== undefined) {

@@ -1,15 +1,17 @@
 /**
- * A socket stand-in between a client's TCP socket and rhea, for the listener.
+ * A socket stand-in between a TCP socket and rhea: for each client of the listener, and for the
+ * amqp10 connector's own connection to its peer (`role: 'client'`).
  *
  * rhea reads whatever arrives: a frame header announcing 4 GB makes it buffer forever, a
  * message split over many transfer frames is reassembled without a limit, and when it fails it
  * ends the socket without telling the peer why. The guard checks each frame BEFORE rhea sees
  * it (AMQP 1.0 §2.3 frame layout):
- * - the protocol header (§2.2): anything but "AMQP" gets our header back and the socket closed;
+ * - the protocol header (§2.2): anything but "AMQP" closes the socket (a server first answers
+ *   with the header it supports);
  * - frame size ≥ 8 and ≤ maxFrameSize (§2.7.1 max-frame-size), data offset ≥ 2 (§2.3.1),
  *   else close with `amqp:connection:framing-error`;
  * - a transfer's payload bytes, summed over the frames of one delivery (§2.7.5 `more`),
- *   ≤ maxMessageBytes, else close with `amqp:link:message-size-exceeded`.
+ *   ≤ maxMessageBytes (when given), else close with `amqp:link:message-size-exceeded`.
  * `fail()` closes the connection the AMQP way: an open if none was sent yet (§2.4.1 — a close
  * must follow an open), then a close carrying the error (§2.7.9), then the socket.
  * Only whole, checked frames are passed on, so rhea never sees the offending frame.
@@ -19,8 +21,12 @@ import type { Socket } from 'node:net';
 import { Decoder, described, encode, str, sym, type AmqpValue } from './codec.js';
 
 export interface GuardLimits {
+  /** 'server': the listener's side of a client's socket; 'client': the amqp10 connector's socket */
+  readonly role: 'server' | 'client';
+  /** the max-frame-size this side announced in its open (§2.7.1) */
   readonly maxFrameSize: number;
-  readonly maxMessageBytes: number;
+  /** undefined: transfers are not summed (the amqp10 client leaves message size to its peer) */
+  readonly maxMessageBytes: number | undefined;
   /** our container-id, for an open frame we may have to send before a close */
   readonly containerId: string;
   /** SASL is mandatory: a client that skips it gets the SASL header back and the socket closed */
@@ -161,9 +167,10 @@ export class FrameGuard extends EventEmitter {
         continue;
       }
       if (!this.#headerSeen) {
-        // §2.2: answer a bad header with the header we support, then close the socket
+        // §2.2: a server answers a bad header with the header it supports; either side then
+        // closes the socket
         this.#failed = true;
-        this.#socket.write(Buffer.from([0x41, 0x4d, 0x51, 0x50, 0, 1, 0, 0]));
+        if (this.#limits.role === 'server') this.#socket.write(Buffer.from([0x41, 0x4d, 0x51, 0x50, 0, 1, 0, 0]));
         this.#socket.end();
         this.emit('violation', 'amqp:connection:framing-error', 'not an AMQP protocol header');
         return;
@@ -191,7 +198,8 @@ export class FrameGuard extends EventEmitter {
 
   /** Sum a transfer's payload per delivery; false (after failing) when it is too big. */
   #checkTransfer(channel: number, body: Buffer): boolean {
-    if (performativeCode(body) !== PERFORMATIVE.transfer) return true;
+    const limit = this.#limits.maxMessageBytes;
+    if (limit === undefined || performativeCode(body) !== PERFORMATIVE.transfer) return true;
     let handle: number;
     let more: boolean;
     let payload: number;
@@ -210,8 +218,8 @@ export class FrameGuard extends EventEmitter {
     }
     const key = `${channel}/${handle}`;
     const total = (this.#partial.get(key) ?? 0) + payload;
-    if (total > this.#limits.maxMessageBytes) {
-      this.fail('amqp:link:message-size-exceeded', `message of more than ${this.#limits.maxMessageBytes} bytes`);
+    if (total > limit) {
+      this.fail('amqp:link:message-size-exceeded', `message of more than ${limit} bytes`);
       return false;
     }
     if (more) this.#partial.set(key, total);

@@ -156,6 +156,7 @@ export class Amqp10Listener implements Connector<Amqp10From, Amqp10To> {
     }
     socket.setNoDelay(true);
     const guard = new FrameGuard(socket, {
+      role: 'server',
       maxFrameSize: this.#opts.maxFrameSize,
       maxMessageBytes: this.#opts.maxMessageBytes,
       containerId: this.#containerId,

@@ -1,6 +1,6 @@
 import rhea from 'rhea';
 import { createMessage, TypedNumber, withChanges, type GatewayMessage } from '@ferry/core';
-import { decodeOne, encode, type AmqpValue } from './codec.js';
+import { Decoder, decodeOne, encode, type AmqpValue } from './codec.js';
 import { toAmqp10, toGatewayMessage, type Amqp10Meta } from './mapping.js';
 import { parseMessage } from './sections.js';
 
@@ -35,6 +35,19 @@ function rheaEncoded(): Buffer {
     body: rhea.message.data_section(Buffer.from([0xde, 0xad, 0xbe, 0xef])),
   });
 }
+
+/** The properties section's field `index` (§3.2.4) as it is on the wire, with its AMQP type. */
+function propertyOnWire(encoded: Buffer, index: number): AmqpValue | undefined {
+  const d = new Decoder(encoded);
+  while (d.remaining > 0) {
+    const s = d.read();
+    if (s.type === 'described' && s.descriptor.type === 'ulong' && s.descriptor.value === 0x73n && s.value.type === 'list') return s.value.value[index];
+  }
+  return undefined;
+}
+
+/** content-encoding is field 7 of the properties list (§3.2.4) */
+const CONTENT_ENCODING = 7;
 
 describe('AMQP 1.0 codec', () => {
   it('round-trips every primitive with its exact type', () => {
@@ -119,6 +132,18 @@ describe('AMQP 1.0 → canonical', () => {
     expect(rhea.message.decode(m.body).body).toEqual({ a: 1 });
   });
 
+  it('content-encoding (a symbol, §3.2.4) becomes contentEncoding', () => {
+    const encoded = rhea.message.encode({ content_type: 'application/json', content_encoding: 'gzip', body: rhea.message.data_section(Buffer.from([0x1f, 0x8b, 8, 0])) });
+    // rhea writes it as the symbol the spec types it with
+    expect(propertyOnWire(encoded, CONTENT_ENCODING)).toEqual({ type: 'symbol', value: 'gzip' });
+    const m = toGatewayMessage(encoded, ctx);
+    expect(m.contentEncoding).toBe('gzip');
+    expect(m.contentType).toBe('application/json');
+    expect(m.body).toEqual(Buffer.from([0x1f, 0x8b, 8, 0]));
+    // absent stays absent
+    expect(toGatewayMessage(rheaEncoded(), ctx).contentEncoding).toBeUndefined();
+  });
+
   it('pre-settled transfers are at-most-once', () => {
     expect(toGatewayMessage(rheaEncoded(), { ...ctx, presettled: true }).guarantee).toBe('at-most-once');
   });
@@ -184,6 +209,27 @@ describe('canonical → AMQP 1.0', () => {
     // a plain rhea client reads it back
     const decoded = rhea.message.decode(out.bytes);
     expect(Buffer.from(decoded.body.content as Buffer)).toEqual(body);
+  });
+
+  it('writes contentEncoding as the content-encoding symbol, from another protocol and after a change', () => {
+    // from another protocol (e.g. an AMQP 0-9-1 content_encoding, a STOMP header)
+    const m = createMessage({ body: Buffer.from([0x1f, 0x8b]), contentType: 'text/plain', contentEncoding: 'gzip', source: { connector: 'rabbit', protocol: 'amqp091', address: 'rk' } });
+    const out = toAmqp10(m, { to: 'x' });
+    expect(propertyOnWire(out.bytes, CONTENT_ENCODING)).toEqual({ type: 'symbol', value: 'gzip' });
+    expect(parseMessage(out.bytes).properties?.contentEncoding).toBe('gzip');
+    expect(rhea.message.decode(out.bytes).content_encoding).toBe('gzip');
+    // without one, the field is absent (null), not an empty symbol
+    const none = toAmqp10(createMessage({ body: Buffer.from('x'), source: { connector: 'rabbit', protocol: 'amqp091', address: 'rk' } }), { to: 'x' });
+    expect(propertyOnWire(none.bytes, CONTENT_ENCODING) ?? { type: 'null' }).toEqual({ type: 'null' });
+    // an AMQP 1.0 message whose content-encoding a route changed is re-encoded with the new one
+    const received = toGatewayMessage(rhea.message.encode({ content_encoding: 'gzip', body: rhea.message.data_section(Buffer.from('z')) }), ctx);
+    const changed = toAmqp10(withChanges(received, { contentEncoding: 'deflate' }), { to: 'x' });
+    expect(changed.passThrough).toBe(false);
+    expect(propertyOnWire(changed.bytes, CONTENT_ENCODING)).toEqual({ type: 'symbol', value: 'deflate' });
+    // and travels untouched when nothing changed
+    const same = toAmqp10(withChanges(received, {}), { to: 'x' });
+    expect(same.passThrough).toBe(true);
+    expect(toGatewayMessage(same.bytes, ctx).contentEncoding).toBe('gzip');
   });
 
   it('restores an amqp-value that is still the section it came as', () => {
