@@ -2,7 +2,7 @@ import { FerryError } from '@ferry/core';
 import { FrameParser, headerValue, type StompFrame, type StompVersion } from '@ferry/stomp';
 import { Tally, waitFor, delay } from '@ferry/testkit';
 import type { StompListenerConnector } from '../../packages/stomp/src/server/listener-connector.js';
-import { collect, deactivate, gatewayMessage, RawClient, startListener, stompjs } from './helpers.js';
+import { collect, deactivate, gatewayMessage, RawClient, startListener, stompit10or11, stompitClose, stompitSend, stompitSubscribe, stompjs } from './helpers.js';
 
 type Started = Awaited<ReturnType<typeof startListener>>;
 const running: Started[] = [];
@@ -59,6 +59,71 @@ describe('stomp-listener: versions and header escaping (real clients)', () => {
     await waitFor(() => got.messages.length === 2, 'second MESSAGE');
     expect(got.messages[1]?.headers['x-colon']).toBe('a\\cb');
     await deactivate(c);
+  });
+
+  it('STOMP 1.1 (stompit): a SEND with ":" and a newline in a header reaches a 1.1 subscriber intact, and is routed decoded', async () => {
+    const l = await listener();
+    const pub = await stompit10or11(l.port, '1.1');
+    const sub = await stompit10or11(l.port, '1.1');
+    const got = stompitSubscribe(sub, { destination: '/queue/esc11s', ack: 'client-individual' });
+    const note = 'a:b\nc\\d';
+    await stompitSend(pub, { destination: '/queue/esc11s', 'x-note': note }, 'from stompit 1.1');
+    await waitFor(() => got.length === 1, 'MESSAGE at the 1.1 subscriber');
+    expect(got[0]?.headers['x-note']).toBe(note);
+    expect(got[0]?.body).toBe('from stompit 1.1');
+    expect(l.deliveries[0]?.message.headers.get('x-note')).toBe(note);
+    expect(l.deliveries[0]?.message.meta['stomp']).toMatchObject({ version: '1.1' });
+    // stompit's 1.1 ACK (message-id + subscription) settles the delivery
+    expect(broker(l).queueUnacked('/queue/esc11s')).toBe(1);
+    sub.client.ack(got[0]?.message as (typeof got)[number]['message']);
+    await waitFor(() => broker(l).queueUnacked('/queue/esc11s') === 0, '1.1 ACK applied');
+    // and a value from another protocol arrives at the 1.1 client decoded the same way
+    await l.conn.sink?.write(gatewayMessage('from mqtt', [['x-other', 'k:v\nw']]), { destination: '/queue/esc11s' });
+    await waitFor(() => got.length === 2, 'second MESSAGE');
+    expect(got[1]?.headers['x-other']).toBe('k:v\nw');
+    expect(pub.errors).toEqual([]);
+    expect(sub.errors).toEqual([]);
+    await stompitClose(pub, sub);
+  });
+
+  it('STOMP 1.0 (stompit, accept-version:1.0): ":" in a value crosses; backslashes are literal; a newline from another protocol is removed', async () => {
+    const l = await listener();
+    const pub = await stompit10or11(l.port, '1.0');
+    const sub = await stompit10or11(l.port, '1.0');
+    const got = stompitSubscribe(sub, { destination: '/queue/esc10s' });
+    await stompitSend(pub, { destination: '/queue/esc10s', 'x-note': 'a:b', 'x-typed': 'c\\nd' }, 'from stompit 1.0');
+    await waitFor(() => got.length === 1, 'MESSAGE at the 1.0 subscriber');
+    expect(got[0]?.headers['x-note']).toBe('a:b');
+    // 1.0 has no escapes: the four characters c \ n d, not a newline
+    expect(got[0]?.headers['x-typed']).toBe('c\\nd');
+    expect(l.deliveries[0]?.message.headers.get('x-note')).toBe('a:b');
+    expect(l.deliveries[0]?.message.headers.get('x-typed')).toBe('c\\nd');
+    expect(l.deliveries[0]?.message.meta['stomp']).toMatchObject({ version: '1.0' });
+    // a newline cannot be written in 1.0: a value that holds one (here from a 1.1 client) reaches
+    // the 1.0 subscriber without it (docs/mapping/stomp.md, "Escaping per version")
+    const v11 = await stompit10or11(l.port, '1.1');
+    await stompitSend(v11, { destination: '/queue/esc10s', 'x-note': 'a:b\nc' }, 'from stompit 1.1');
+    await waitFor(() => got.length === 2, 'second MESSAGE');
+    expect(got[1]?.headers['x-note']).toBe('a:bc');
+    expect(l.deliveries[1]?.message.headers.get('x-note')).toBe('a:b\nc');
+    expect([...pub.errors, ...sub.errors, ...v11.errors]).toEqual([]);
+    await stompitClose(pub, sub, v11);
+  });
+
+  it('STOMP 1.0 (stompit): a client that writes a raw newline into a value breaks its own frame: ERROR, close, nothing routed', async () => {
+    const l = await listener();
+    const pub = await stompit10or11(l.port, '1.0');
+    // stompit 1.0 writes values as they are: the line ends after "a:b", and "c" is read as a
+    // header line without a colon
+    stompitSend(pub, { destination: '/queue/esc10n', 'x-note': 'a:b\nc' }, 'broken').catch(() => undefined);
+    await waitFor(() => pub.closed(), 'the server closes the connection');
+    const frames: StompFrame[] = [];
+    new FrameParser((f) => frames.push(f), {}, '1.0').push(pub.received());
+    expect(frames.map((f) => f.command)).toEqual(['CONNECTED', 'ERROR']);
+    expect(headerValue(frames[1] as StompFrame, 'message')).toBe('frame SEND: header line without a name and colon: "c"');
+    expect(pub.errors.map((e) => e.message)).toEqual(['frame SEND: header line without a name and colon: "c"']);
+    expect(l.deliveries).toHaveLength(0);
+    expect(broker(l).queueDepth('/queue/esc10n')).toBe(0);
   });
 
   it('STOMP 1.0 (raw bytes): no escaping; ":" passes, a newline from another protocol is removed', async () => {
