@@ -128,6 +128,34 @@ describe('ferry schema', () => {
   });
 });
 
+describe('ferry test', () => {
+  const fixtures = join(here, '../test/fixtures/route-tests');
+
+  it('the shipped route tests pass against the shipped route files, exit code 0', async () => {
+    const out = await ferry('test', 'config/gateway.test.yaml', 'config/examples/compose.test.yaml');
+    expect(out.stdout).toContain('config/gateway.test.yaml: 3 cases, 3 passed (route file config/gateway.yaml)');
+    expect(out.stdout).toContain('config/examples/compose.test.yaml: 6 cases, 6 passed (route file config/examples/compose.yaml)');
+    expect(out.stdout).not.toContain('FAIL');
+    expect(out.code).toBe(0);
+  });
+
+  it.each(['failing', 'invalid'])('%s.test.yaml: what each case or error says, exactly', async (name) => {
+    const out = await ferry('test', relative(root, join(fixtures, `${name}.test.yaml`)));
+    expect(out.stdout).toBe(readFileSync(join(fixtures, `${name}.expected`), 'utf8'));
+    // a failing case is exit 1; a file that cannot be used is exit 2
+    expect(out.code).toBe(name === 'failing' ? 1 : 2);
+  });
+
+  it('-c tests another route file; its errors come with their positions and no case runs', async () => {
+    const routes = relative(root, join(broken, 'placeholders.yaml'));
+    const out = await ferry('test', '-c', routes, 'config/gateway.test.yaml');
+    expect(out.stdout).toBe(
+      `${routes}:7:63 routes[0].to.routingKey: placeholder {3} but the source pattern "a/+/b" has 1 wildcard\n` + 'config/gateway.test.yaml: 1 error; no case ran\n',
+    );
+    expect(out.code).toBe(2);
+  });
+});
+
 describe('ferry start', () => {
   it('with a broken route file: every error on standard error with its position, exit code 2, nothing started', async () => {
     const path = relative(root, join(broken, 'placeholders.yaml'));
@@ -152,7 +180,7 @@ describe('the ferry executable', () => {
 });
 
 describe('ferry --help', () => {
-  it.each(['start', 'validate', 'explain', 'schema'])('%s has help', async (cmd) => {
+  it.each(['start', 'validate', 'explain', 'test', 'schema'])('%s has help', async (cmd) => {
     const out = await ferry(cmd, '--help');
     expect(out.code).toBe(0);
     expect(out.stdout).toContain(`Usage: ferry ${cmd}`);

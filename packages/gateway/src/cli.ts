@@ -39,6 +39,13 @@ program
   .action((opts: { config: string; from: string; address: string; header: [string, string][]; json?: boolean }) => run.explain(opts));
 
 program
+  .command('test')
+  .description('run route test files: messages and the destinations the route file must give them, without any broker')
+  .argument('<files...>', 'route test files (docs/route-tests.md)')
+  .option('-c, --config <file>', "the route file to test, instead of each test file's own `routes`")
+  .action((files: string[], opts: { config?: string }) => run.test(files, opts));
+
+program
   .command('schema')
   .description('print the JSON Schema of route files (for editors: config/schema.json)')
   .action(() => run.schema());

@@ -1,6 +1,7 @@
+import path from 'node:path';
 import { describeError, headerToString, type HeaderValue } from '@ferry/core';
-import { jsonSchema, loadConfig } from '@ferry/config';
-import { RouteTable } from '@ferry/router';
+import { jsonSchema, loadConfig, loadRouteTests } from '@ferry/config';
+import { RouteTable, runRouteTest, type ExplainedRoute } from '@ferry/router';
 import { createLogger, type LogFormat, type LogLevel } from './logger.js';
 import { defaultRegistry } from './registry.js';
 import { Runtime } from './runtime.js';
@@ -85,12 +86,51 @@ export const run = {
     process.stdout.write(formatExplain(opts.from, opts.address, new Map(opts.header), explained));
   },
 
+  /**
+   * Route test files (docs/route-tests.md): every case against the compiled route table, no
+   * broker. Exit 0 when all pass, 1 when a case fails, 2 when a file cannot be used.
+   */
+  async test(files: string[], opts: { config?: string }): Promise<void> {
+    const registry = defaultRegistry();
+    let failed = 0;
+    let invalid = 0;
+    for (const file of files) {
+      const loaded = await loadRouteTests(file, registry, opts.config === undefined ? {} : { routes: opts.config });
+      if (!loaded.ok) {
+        invalid++;
+        for (const e of loaded.errors) process.stdout.write(e.format() + '\n');
+        process.stdout.write(`${file}: ${plural(loaded.errors.length, 'error')}; no case ran\n`);
+        continue;
+      }
+      const { suite } = loaded;
+      const entries = new Map(suite.config.connectors.map((spec) => [spec.name, { spec, definition: registry.get(spec.type)! }]));
+      const table = RouteTable.compile(suite.config.routes, entries);
+      let passed = 0;
+      for (const c of suite.cases) {
+        const result = runRouteTest(table, c);
+        if (result.passed) {
+          passed++;
+          process.stdout.write(`ok   ${file}:${c.line}:${c.column} ${c.name}\n`);
+          continue;
+        }
+        failed++;
+        process.stdout.write(`FAIL ${file}:${c.line}:${c.column} ${c.name}\n`);
+        for (const p of result.problems) process.stdout.write(`       ${p}\n`);
+        const explained = formatExplain(c.from, c.address, c.headers, result.explained).trimEnd();
+        process.stdout.write(explained.replace(/^/gm, '       | ') + '\n');
+      }
+      const failedHere = suite.cases.length - passed;
+      process.stdout.write(`${file}: ${plural(suite.cases.length, 'case')}, ${passed} passed${failedHere > 0 ? `, ${failedHere} failed` : ''} (route file ${path.relative(process.cwd(), suite.config.file) || suite.config.file})\n`);
+    }
+    process.exitCode = invalid > 0 ? 2 : failed > 0 ? 1 : 0;
+  },
+
   async schema(): Promise<void> {
     process.stdout.write(JSON.stringify(jsonSchema(defaultRegistry()), null, 2) + '\n');
   },
 };
 
-type Explained = ReturnType<RouteTable['explain']>;
+type Explained = readonly ExplainedRoute[];
 
 function plural(n: number, word: string): string {
   return `${n} ${word}${n === 1 ? '' : 's'}`;

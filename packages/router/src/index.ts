@@ -5,3 +5,4 @@ export * from './check.js';
 export * from './table.js';
 export * from './engine.js';
 export * from './failure-log.js';
+export * from './route-test.js';
