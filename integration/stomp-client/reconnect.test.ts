@@ -97,8 +97,11 @@ test('end to end: RabbitMQ queue → stomp source → stomp sink → RabbitMQ qu
   let delivered = 0;
   let cuts = 0;
   // Cut each connection twice: once early, and again only after it reconnected and delivered or
-  // wrote some more (a cut while it is still down would hit nothing).
-  const plan = (p: Proxy, firstAt: number) => {
+  // wrote some more (a cut while it is still down would hit nothing). The source's second cut
+  // also waits until its new SUBSCRIBE was confirmed: RabbitMQ may send a hundred MESSAGEs
+  // before that RECEIPT, and a cut before it leaves the resubscription unconfirmed (and unlogged).
+  const subscribedLines = (): number => src.b.logger.lines.filter((l) => /subscribed to \/amq\/queue/.test(l.message)).length;
+  const plan = (p: Proxy, firstAt: number, resubscribed: () => boolean = () => true) => {
     let done = 0;
     let connAtCut = 0;
     let since = 0;
@@ -108,14 +111,14 @@ test('end to end: RabbitMQ queue → stomp source → stomp sink → RabbitMQ qu
         p.cut();
         done++;
         cuts++;
-      } else if (done === 1 && p.connections > connAtCut && p.open > 0 && ++since >= 100) {
+      } else if (done === 1 && p.connections > connAtCut && p.open > 0 && ++since >= 100 && resubscribed()) {
         p.cut();
         done++;
         cuts++;
       }
     };
   };
-  const cutSource = plan(src.proxy, 250);
+  const cutSource = plan(src.proxy, 250, () => subscribedLines() >= 2);
   const cutSink = plan(dst.proxy, 400);
   const deliver = (d: InboundDelivery): void => {
     delivered++;
@@ -143,6 +146,7 @@ test('end to end: RabbitMQ queue → stomp source → stomp sink → RabbitMQ qu
   expect(tally.counts).toMatchObject({ sent: N, lost: 0, unexpected: 0 });
   expect(src.b.metrics.count('connector_reconnects_total')).toBeGreaterThanOrEqual(2);
   expect(dst.b.metrics.count('connector_reconnects_total')).toBeGreaterThanOrEqual(2);
-  // resubscribed after each cut
-  expect(src.b.logger.lines.filter((l) => /subscribed to \/amq\/queue/.test(l.message)).length).toBeGreaterThanOrEqual(3);
+  // resubscribed after each cut (the last SUBSCRIBE's RECEIPT may trail its MESSAGEs)
+  await waitFor(() => subscribedLines() >= 3, 'a confirmed SUBSCRIBE on each of the 3 connections', 5000);
+  expect(subscribedLines()).toBeGreaterThanOrEqual(3);
 });
