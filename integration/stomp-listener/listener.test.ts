@@ -307,6 +307,32 @@ describe('stomp-listener: transactions', () => {
   });
 });
 
+describe('stomp-listener: COMMIT with a receipt', () => {
+  it("the COMMIT's RECEIPT comes only once every SEND of the transaction was settled by the routes", async () => {
+    const l = await listener();
+    l.ctl.autoAccept = false;
+    const raw = await RawClient.open(l.port);
+    raw.write('CONNECT\naccept-version:1.2\nhost:x\n\n\0');
+    await raw.waitFor((t) => t.startsWith('CONNECTED'), 'CONNECTED');
+    raw.write('BEGIN\ntransaction:t1\n\n\0SEND\ndestination:/topic/txr\ntransaction:t1\n\none\0SEND\ndestination:/topic/txr\ntransaction:t1\n\ntwo\0');
+    await delay(100);
+    expect(l.deliveries).toHaveLength(0);
+    raw.write('COMMIT\ntransaction:t1\nreceipt:commit-1\n\n\0');
+    await waitFor(() => l.deliveries.length === 2, 'both SENDs routed on COMMIT');
+    expect(l.deliveries.map((d) => [d.message.body.toString(), d.message.guarantee])).toEqual([
+      ['one', 'at-least-once'],
+      ['two', 'at-least-once'],
+    ]);
+    l.deliveries[1]?.settlement.accept();
+    await delay(200);
+    expect(raw.text).not.toContain('receipt-id:commit-1');
+    l.deliveries[0]?.settlement.accept();
+    await raw.waitFor((t) => t.includes('receipt-id:commit-1'), 'RECEIPT after both settlements');
+    expect(raw.frames().map((f) => f.split('\n')[0])).toEqual(['CONNECTED', 'RECEIPT']);
+    raw.close();
+  });
+});
+
 describe('stomp-listener: heart-beating, login, limits', () => {
   it('negotiates heart-beats, sends EOLs, and closes a peer that goes silent', async () => {
     const l = await listener({ heartBeat: { sendMs: 100, receiveMs: 100 } });
