@@ -5,8 +5,8 @@
  */
 import { jest } from '@jest/globals';
 import { FerryError, createMessage } from '@ferry/core';
-import { brokerPorts, createVhost, deleteVhost, delay, freePort, waitFor } from '@ferry/testkit';
-import { buildConnector, parseTo, plainClient, type Built, type LogLine } from './helpers.js';
+import { brokerPorts, createVhost, delay, deleteVhost, freePort, waitFor, type LogLine } from '@ferry/testkit';
+import { buildConnector, parseTo, plainClient, type Built } from './helpers.js';
 
 jest.setTimeout(30_000);
 

@@ -5,62 +5,16 @@
  */
 import amqp, { type Channel, type ChannelModel, type ConfirmChannel } from 'amqplib';
 import { amqp091Definition, type Amqp091Options } from '@ferry/amqp091';
-import type { CounterName, Connector, Labels, LogFields, Logger, Metrics } from '@ferry/core';
+import type { Connector } from '@ferry/core';
 import type { Amqp091From, Amqp091To } from '@ferry/amqp091';
-import { brokerPorts, rabbitUrl } from '@ferry/testkit';
-
-export interface LogLine {
-  readonly level: 'debug' | 'info' | 'warn' | 'error';
-  readonly message: string;
-  readonly fields: LogFields;
-}
-
-/** A logger that keeps every line (and prints warn/error when AMQP091_TEST_LOG is set). */
-export function captureLogger(lines: LogLine[] = [], base: LogFields = {}): Logger & { lines: LogLine[] } {
-  const at =
-    (level: LogLine['level']) =>
-    (message: string, fields: LogFields = {}): void => {
-      lines.push({ level, message, fields: { ...base, ...fields } });
-      if (process.env.AMQP091_TEST_LOG !== undefined && level !== 'debug') console.log(level, message, JSON.stringify(fields));
-    };
-  return {
-    lines,
-    debug: at('debug'),
-    info: at('info'),
-    warn: at('warn'),
-    error: at('error'),
-    child: (fields) => captureLogger(lines, { ...base, ...fields }),
-  };
-}
-
-/** Metrics that sum counters by name (labels ignored except where asked). */
-export class CountingMetrics implements Metrics {
-  readonly counters = new Map<string, number>();
-  readonly gauges = new Map<string, number>();
-  inc(name: CounterName, labels: Labels, value = 1): void {
-    const key = `${name}${labels.reason !== undefined ? `{${labels.reason}}` : ''}`;
-    this.counters.set(key, (this.counters.get(key) ?? 0) + value);
-    if (key !== name) this.counters.set(name, (this.counters.get(name) ?? 0) + value);
-  }
-  set(name: string, labels: Labels, value: number): void {
-    this.gauges.set(`${name}:${labels.connector ?? ''}`, value);
-  }
-  add(name: string, labels: Labels, delta: number): void {
-    const k = `${name}:${labels.connector ?? ''}`;
-    this.gauges.set(k, (this.gauges.get(k) ?? 0) + delta);
-  }
-  observe(): void {}
-  count(name: string): number {
-    return this.counters.get(name) ?? 0;
-  }
-}
+import { RecordingMetrics, brokerPorts, captureLogger, rabbitUrl } from '@ferry/testkit';
 
 export type TestConnector = Connector<Amqp091From, Amqp091To> & { sink: NonNullable<Connector<Amqp091From, Amqp091To>['sink']> };
 
 export interface Built {
   readonly connector: TestConnector;
   readonly logger: ReturnType<typeof captureLogger>;
-  readonly metrics: CountingMetrics;
+  readonly metrics: RecordingMetrics;
   readonly connectionName: string;
 }
 
@@ -76,7 +30,7 @@ export function buildConnector(vhost: string, options: Record<string, unknown> =
     ...options,
   });
   const logger = captureLogger();
-  const metrics = new CountingMetrics();
+  const metrics = new RecordingMetrics();
   const connector = amqp091Definition.create({ gatewayId, logger, metrics, baseDir: process.cwd() }, `rabbit${seq}`, parsed);
   if (connector.sink === undefined) throw new Error('amqp091 connector has no sink');
   return { connector: connector as TestConnector, logger, metrics, connectionName };

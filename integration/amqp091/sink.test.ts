@@ -177,7 +177,7 @@ test('a nacked publish fails the write: SINK_REJECTED, transient', async () => {
 test('an expired message is dropped and counted, never published', async () => {
   await plain.ch.purgeQueue('all');
   await built.connector.sink.write(message('old', { expiresAt: Date.now() - 1 }), parseTo({ exchange: 'out', routingKey: 'all.old' }));
-  expect(built.metrics.count('messages_dropped_total{expired}')).toBe(1);
+  expect(built.metrics.count('messages_dropped_total', { reason: 'expired' })).toBe(1);
   expect((await plain.ch.checkQueue('all')).messageCount).toBe(0);
 });
 

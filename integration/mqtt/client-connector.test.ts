@@ -1,8 +1,8 @@
 import { createMessage, FerryError, type InboundDelivery } from '@ferry/core';
-import { brokerPorts, delay, freePort, Tally, waitFor } from '@ferry/testkit';
+import { brokerPorts, delay, freePort, RecordingMetrics, Tally, waitFor } from '@ferry/testkit';
 import { MqttClientConnector, MqttListenerConnector, mqttListenerOptions, mqttOptions } from '@ferry/mqtt';
 import type { IPublishPacket, MqttClient } from 'mqtt';
-import { context, CountingMetrics, CuttableProxy, device, end, prefix } from './helpers.js';
+import { context, CuttableProxy, device, end, prefix } from './helpers.js';
 
 const mosquitto = `mqtt://127.0.0.1:${brokerPorts().mosquitto}`;
 
@@ -17,7 +17,7 @@ describe('mqtt client connector against Mosquitto', () => {
     for (const p of proxies.splice(0)) await p.stop();
   });
 
-  const connector = (opts: Record<string, unknown>, metrics = new CountingMetrics()): MqttClientConnector => {
+  const connector = (opts: Record<string, unknown>, metrics = new RecordingMetrics()): MqttClientConnector => {
     const c = new MqttClientConnector(
       context(metrics),
       'plant',
@@ -205,7 +205,7 @@ describe('mqtt client connector against Mosquitto', () => {
   it('reconnect: the connection is cut twice mid-stream; source and sink lose nothing (persistent session)', async () => {
     const p = prefix('reconnect');
     const px = await proxy(brokerPorts().mosquitto);
-    const metrics = new CountingMetrics();
+    const metrics = new RecordingMetrics();
     const c = connector({ url: `mqtt://127.0.0.1:${px.port}`, protocolVersion: 5 }, metrics);
     await c.start();
     const srcTally = new Tally();
@@ -254,7 +254,7 @@ describe('mqtt client connector against Mosquitto', () => {
     expect(srcTally.counts.unexpected).toBe(0);
     expect(sinkTally.counts.lost).toBe(0);
     expect(sinkTally.counts.unexpected).toBe(0);
-    expect(metrics.get('connector_reconnects_total', { connector: 'plant' })).toBeGreaterThanOrEqual(2);
+    expect(metrics.count('connector_reconnects_total', { connector: 'plant' })).toBeGreaterThanOrEqual(2);
   }, 30_000);
 
   it('start and stop are idempotent', async () => {

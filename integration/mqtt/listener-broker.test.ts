@@ -1,10 +1,10 @@
 import { connect as tcpConnect, type Socket } from 'node:net';
 import { createMessage, FerryError, type GatewayMessage } from '@ferry/core';
-import { delay, freePort, waitFor } from '@ferry/testkit';
+import { delay, freePort, RecordingMetrics, waitFor } from '@ferry/testkit';
 import { MqttListenerConnector, mqttListenerOptions } from '@ferry/mqtt';
 import mqtt, { type IPublishPacket, type MqttClient } from 'mqtt';
 import mqttPacket, { type Packet } from 'mqtt-packet';
-import { context, CountingMetrics, device, end, prefix } from './helpers.js';
+import { context, device, end, prefix } from './helpers.js';
 
 interface Received {
   topic: string;
@@ -36,12 +36,12 @@ describe('mqtt-listener: the embedded broker', () => {
   let listener: MqttListenerConnector;
   let port: number;
   let url: string;
-  let metrics: CountingMetrics;
+  let metrics: RecordingMetrics;
   const clients: MqttClient[] = [];
 
   const start = async (extra: Record<string, unknown> = {}): Promise<void> => {
     port = await freePort();
-    metrics = new CountingMetrics();
+    metrics = new RecordingMetrics();
     listener = new MqttListenerConnector(context(metrics), 'devices', mqttListenerOptions.parse({ port, host: '127.0.0.1', ...extra }));
     await listener.start();
     url = `mqtt://127.0.0.1:${port}`;
@@ -167,7 +167,7 @@ describe('mqtt-listener: the embedded broker', () => {
     await listener.sink.write(msg, { topic: `${p}/t`, qos: 1 });
     await delay(100);
     expect(got).toHaveLength(0);
-    expect(metrics.get('messages_dropped_total', { connector: 'devices', reason: 'expired' })).toBe(1);
+    expect(metrics.count('messages_dropped_total', { connector: 'devices', reason: 'expired' })).toBe(1);
   });
 
   it('sink: NOT_CONNECTED when the listener is not running', async () => {
@@ -295,7 +295,7 @@ describe('mqtt-listener: the embedded broker', () => {
     await waitFor(() => raw4.closed(), 'server closes 3.1.1');
     expect(raw4.packets.filter((x) => x.cmd === 'disconnect')).toHaveLength(0);
 
-    expect(metrics.get('protocol_errors_total', { connector: 'devices', code: 'packet-too-large' })).toBe(2);
+    expect(metrics.count('protocol_errors_total', { connector: 'devices', code: 'packet-too-large' })).toBe(2);
     // still serving: a normal publish goes through
     const dev = await connect({ protocolVersion: 4 });
     await dev.publishAsync(`${p}/ok`, 'small', { qos: 1 });
@@ -396,7 +396,7 @@ describe('mqtt-listener: the embedded broker', () => {
     await dev.publishAsync(`${p}/small`, 'tiny', { qos: 1 });
     await waitFor(() => got.length === 1, 'small message');
     expect(got[0]!.topic).toBe(`${p}/small`);
-    expect(metrics.get('messages_dropped_total', { connector: 'devices', reason: 'too-large-for-client' })).toBe(1);
+    expect(metrics.count('messages_dropped_total', { connector: 'devices', reason: 'too-large-for-client' })).toBe(1);
   });
 
   it('start and stop are idempotent; stop sends MQTT 5 clients DISCONNECT 0x8B', async () => {

@@ -1,19 +1,19 @@
 import { FerryError } from '@ferry/core';
-import { delay, freePort, Tally, waitFor } from '@ferry/testkit';
+import { delay, freePort, RecordingMetrics, Tally, waitFor } from '@ferry/testkit';
 import { MqttListenerConnector, mqttListenerOptions } from '@ferry/mqtt';
 import type { MqttClient } from 'mqtt';
-import { context, CountingMetrics, Deliveries, device, end, prefix } from './helpers.js';
+import { context, Deliveries, device, end, prefix } from './helpers.js';
 
 describe('mqtt-listener as a source', () => {
   let listener: MqttListenerConnector;
   let url: string;
   let got: Deliveries;
-  let metrics: CountingMetrics;
+  let metrics: RecordingMetrics;
   const clients: MqttClient[] = [];
 
   beforeEach(async () => {
     const port = await freePort();
-    metrics = new CountingMetrics();
+    metrics = new RecordingMetrics();
     listener = new MqttListenerConnector(context(metrics), 'devices', mqttListenerOptions.parse({ port, host: '127.0.0.1' }));
     await listener.start();
     got = new Deliveries();
@@ -118,7 +118,7 @@ describe('mqtt-listener as a source', () => {
     got.list[0]!.settlement.reject(new FerryError('SINK_REJECTED', 'no way', { permanent: true }));
     await waitFor(() => rejectErr !== undefined, 'negative PUBACK');
     expect(rejectErr?.code).toBe(0x80);
-    expect(metrics.get('messages_rejected_total', { connector: 'devices', reason: 'SINK_REJECTED' })).toBe(1);
+    expect(metrics.count('messages_rejected_total', { connector: 'devices', reason: 'SINK_REJECTED' })).toBe(1);
 
     let acked = false;
     dev.publish(topic, 'retry-me', { qos: 1 }, (err) => (acked = !err));
@@ -144,7 +144,7 @@ describe('mqtt-listener as a source', () => {
     got.list[0]!.settlement.reject(new FerryError('SINK_REJECTED', 'never', { permanent: true }));
     await waitFor(() => called, 'PUBACK');
     expect(cbErr).toBeNull();
-    expect(metrics.get('messages_rejected_total', { connector: 'devices', reason: 'SINK_REJECTED' })).toBe(1);
+    expect(metrics.count('messages_rejected_total', { connector: 'devices', reason: 'SINK_REJECTED' })).toBe(1);
   });
 
   it('closeSources: new publishes are neither delivered nor acknowledged', async () => {

@@ -7,9 +7,9 @@
 import { jest } from '@jest/globals';
 import type { MqttClient } from 'mqtt';
 import type { Gateway } from '@ferry/gateway';
-import { Tally, TcpProxy, brokerPorts, createVhost, deleteVhost, delay, freePort, rabbitUrl, waitFor } from '@ferry/testkit';
+import { brokerPorts, captureLogger, createVhost, delay, deleteVhost, freePort, rabbitUrl, Tally, TcpProxy, waitFor } from '@ferry/testkit';
 import { startGateway } from '../support/gateway.js';
-import { captureLogger, collectQueue, device, plainClient, publishWindowed, runId, type Plain } from '../scenarios/helpers.js';
+import { collectQueue, device, plainClient, publishWindowed, runId, type Plain } from '../scenarios/helpers.js';
 
 jest.setTimeout(120_000);
 

@@ -11,9 +11,9 @@ import { jest } from '@jest/globals';
 import type { MqttClient } from 'mqtt';
 import type { ConsumeMessage } from 'amqplib';
 import type { Gateway } from '@ferry/gateway';
-import { Tally, createVhost, deleteVhost, delay, freePort, rabbitUrl, waitFor } from '@ferry/testkit';
+import { captureLogger, createVhost, delay, deleteVhost, freePort, rabbitUrl, Tally, waitFor } from '@ferry/testkit';
 import { startGateway } from '../support/gateway.js';
-import { captureLogger, collectQueue, device, plainClient, publishWindowed, runId, type Plain } from '../scenarios/helpers.js';
+import { collectQueue, device, plainClient, publishWindowed, runId, type Plain } from '../scenarios/helpers.js';
 
 jest.setTimeout(60_000);
 

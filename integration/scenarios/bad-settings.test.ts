@@ -12,8 +12,8 @@ import { join } from 'node:path';
 import { jest } from '@jest/globals';
 import type { MqttClient } from 'mqtt';
 import { Runtime, defaultRegistry } from '@ferry/gateway';
-import { brokerPorts, createVhost, deleteVhost, delay, freePort, rabbitUrl, waitFor } from '@ferry/testkit';
-import { captureLogger, device, plainClient, render, runId, type LogLine } from './helpers.js';
+import { brokerPorts, captureLogger, createVhost, delay, deleteVhost, freePort, rabbitUrl, renderLine, waitFor, type LogLine } from '@ferry/testkit';
+import { device, plainClient, runId } from './helpers.js';
 
 jest.setTimeout(60_000);
 
@@ -93,7 +93,7 @@ async function listenerWorks(s: Started, run: string): Promise<void> {
 async function notReady(s: Started, cause: RegExp, secret?: string): Promise<string> {
   await waitFor(() => retries(s.lines) >= 3, 'three more connect attempts');
   const p = problems(s.lines);
-  const text = p.map(render);
+  const text = p.map(renderLine);
   expect(text).toHaveLength(1);
   expect(text[0]).toMatch(cause);
   if (secret !== undefined) expect(JSON.stringify(s.lines)).not.toContain(secret);

@@ -8,9 +8,9 @@
 import { jest } from '@jest/globals';
 import type { MqttClient } from 'mqtt';
 import type { Gateway } from '@ferry/gateway';
-import { Tally, createVhost, deleteVhost, delay, freePort, queueInfo, rabbitUrl, waitFor } from '@ferry/testkit';
+import { captureLogger, createVhost, delay, deleteVhost, freePort, queueInfo, rabbitUrl, Tally, waitFor } from '@ferry/testkit';
 import { startGateway } from '../support/gateway.js';
-import { captureLogger, collectQueue, device, plainClient, publishConfirmed, runId, type Plain } from './helpers.js';
+import { collectQueue, device, plainClient, publishConfirmed, runId, type Plain } from './helpers.js';
 
 jest.setTimeout(60_000);
 

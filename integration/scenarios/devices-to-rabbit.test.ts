@@ -10,9 +10,9 @@ import { jest } from '@jest/globals';
 import type { ConsumeMessage } from 'amqplib';
 import type { IClientPublishOptions, MqttClient } from 'mqtt';
 import type { Gateway } from '@ferry/gateway';
-import { Tally, createVhost, deleteVhost, delay, freePort, rabbitUrl, waitFor } from '@ferry/testkit';
+import { captureLogger, createVhost, delay, deleteVhost, freePort, rabbitUrl, Tally, waitFor } from '@ferry/testkit';
 import { startGateway } from '../support/gateway.js';
-import { captureLogger, collectQueue, device, plainClient, publishWindowed, runId, type Plain } from './helpers.js';
+import { collectQueue, device, plainClient, publishWindowed, runId, type Plain } from './helpers.js';
 
 jest.setTimeout(90_000);
 

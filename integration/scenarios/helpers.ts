@@ -1,41 +1,11 @@
 /**
- * Shared pieces of the issue-3 scenarios: a logger that keeps its lines, MQTT 5 device clients
+ * Shared pieces of the issue-3 scenarios: MQTT 5 device clients
  * (TCP_NODELAY on every connection), a plain amqplib side with error handlers everywhere, and
  * a windowed QoS 1 publisher. Everything here talks to the real brokers and a real gateway.
  */
 import amqp, { type Channel, type ChannelModel, type ConfirmChannel, type ConsumeMessage } from 'amqplib';
 import mqtt, { type IClientOptions, type IClientPublishOptions, type MqttClient } from 'mqtt';
-import type { LogFields, Logger } from '@ferry/core';
 import { rabbitUrl } from '@ferry/testkit';
-
-export interface LogLine {
-  readonly level: 'debug' | 'info' | 'warn' | 'error';
-  readonly message: string;
-  readonly fields: LogFields;
-}
-
-/** A logger that keeps every line; SCENARIO_LOG=1 also prints warn and error lines. */
-export function captureLogger(lines: LogLine[] = [], base: LogFields = {}): Logger & { readonly lines: LogLine[] } {
-  const at =
-    (level: LogLine['level']) =>
-    (message: string, fields: LogFields = {}): void => {
-      lines.push({ level, message, fields: { ...base, ...fields } });
-      if (process.env.SCENARIO_LOG !== undefined && level !== 'debug') console.log(level, message, JSON.stringify({ ...base, ...fields }));
-    };
-  return {
-    lines,
-    debug: at('debug'),
-    info: at('info'),
-    warn: at('warn'),
-    error: at('error'),
-    child: (fields) => captureLogger(lines, { ...base, ...fields }),
-  };
-}
-
-/** One line as an operator reads it: message plus its fields. */
-export function render(l: LogLine): string {
-  return `${l.level} ${l.message} ${JSON.stringify(l.fields)}`;
-}
 
 /** TCP_NODELAY on the client's current socket: mqtt.js leaves Nagle on (facts.md). */
 export function noDelay(c: MqttClient): void {

@@ -7,9 +7,9 @@
 import { jest } from '@jest/globals';
 import type { MqttClient } from 'mqtt';
 import type { Gateway } from '@ferry/gateway';
-import { Tally, TcpProxy, brokerPorts, createVhost, deleteVhost, delay, rabbitUrl, waitFor } from '@ferry/testkit';
+import { brokerPorts, captureLogger, createVhost, delay, deleteVhost, rabbitUrl, Tally, TcpProxy, waitFor } from '@ferry/testkit';
 import { startGateway } from '../support/gateway.js';
-import { captureLogger, collectQueue, device, plainClient, publishWindowed, runId, type Plain } from './helpers.js';
+import { collectQueue, device, plainClient, publishWindowed, runId, type Plain } from './helpers.js';
 
 jest.setTimeout(90_000);
 

@@ -15,9 +15,9 @@ import { jest } from '@jest/globals';
 import type { ConsumeMessage } from 'amqplib';
 import mqtt, { type IClientPublishOptions, type MqttClient } from 'mqtt';
 import type { Gateway } from '@ferry/gateway';
-import { brokerPorts, createVhost, deleteVhost, freePort, rabbitUrl, waitFor } from '@ferry/testkit';
+import { brokerPorts, captureLogger, createVhost, deleteVhost, freePort, rabbitUrl, waitFor } from '@ferry/testkit';
 import { startGateway } from '../support/gateway.js';
-import { captureLogger, collectQueue, device, plainClient, runId, type Plain } from './helpers.js';
+import { collectQueue, device, plainClient, runId, type Plain } from './helpers.js';
 
 jest.setTimeout(60_000);
 

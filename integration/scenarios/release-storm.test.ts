@@ -14,34 +14,10 @@
  * `sink_failures_total`, not from log lines (those are rate-limited now).
  */
 import { jest } from '@jest/globals';
-import type { CounterName, GaugeName, HistogramName, Labels, Metrics } from '@ferry/core';
 import { parseConfig } from '@ferry/config';
 import { Gateway, PromMetrics, defaultRegistry } from '@ferry/gateway';
-import { createVhost, deleteVhost, delay, freePort, queueInfo, rabbitUrl, waitFor } from '@ferry/testkit';
-import { captureLogger, plainClient, publishConfirmed, runId, type Plain } from './helpers.js';
-
-/** The gateway's Prometheus metrics, plus a count of the counters this test reads. */
-class CountingMetrics implements Metrics {
-  readonly counts = new Map<string, number>();
-  constructor(readonly prom: PromMetrics) {}
-  count(name: CounterName, labels: Labels): number {
-    return this.counts.get(`${name}${JSON.stringify(labels)}`) ?? 0;
-  }
-  inc(name: CounterName, labels: Labels, value = 1): void {
-    const k = `${name}${JSON.stringify({ connector: labels['connector'] })}`;
-    this.counts.set(k, (this.counts.get(k) ?? 0) + value);
-    this.prom.inc(name, labels, value);
-  }
-  set(name: GaugeName, labels: Labels, value: number): void {
-    this.prom.set(name, labels, value);
-  }
-  add(name: GaugeName, labels: Labels, delta: number): void {
-    this.prom.add(name, labels, delta);
-  }
-  observe(name: HistogramName, labels: Labels, value: number): void {
-    this.prom.observe(name, labels, value);
-  }
-}
+import { RecordingMetrics, captureLogger, createVhost, delay, deleteVhost, freePort, queueInfo, rabbitUrl, waitFor } from '@ferry/testkit';
+import { plainClient, publishConfirmed, runId, type Plain } from './helpers.js';
 
 jest.setTimeout(40_000);
 
@@ -50,7 +26,8 @@ const log = captureLogger();
 let vhost: string;
 let gateway: Gateway;
 let plain: Plain;
-let metrics: CountingMetrics;
+/** the gateway's Prometheus metrics, recorded on the way for the counters this test reads */
+let metrics: RecordingMetrics;
 
 beforeAll(async () => {
   vhost = await createVhost('scen-storm');
@@ -77,7 +54,7 @@ routes:
     defaultRegistry(),
   );
   if (!parsed.ok) throw new Error(parsed.errors.map((e) => e.format()).join('\n'));
-  metrics = new CountingMetrics(new PromMetrics(parsed.config.gateway.id));
+  metrics = new RecordingMetrics(new PromMetrics(parsed.config.gateway.id));
   gateway = new Gateway(parsed.config, { registry: defaultRegistry(), logger: log, metrics });
   await gateway.start();
   await waitFor(() => gateway.connectorStates()['rabbit'] === 'up', 'RabbitMQ connected');

@@ -15,9 +15,9 @@ import { jest } from '@jest/globals';
 import type { MqttClient } from 'mqtt';
 import type { IPubackPacket, Packet } from 'mqtt-packet';
 import type { Gateway } from '@ferry/gateway';
-import { Tally, TcpProxy, brokerPorts, createVhost, deleteVhost, delay, freePort, queueInfo, rabbitUrl, waitFor } from '@ferry/testkit';
+import { brokerPorts, captureLogger, createVhost, delay, deleteVhost, freePort, queueInfo, rabbitUrl, Tally, TcpProxy, waitFor } from '@ferry/testkit';
 import { startGateway } from '../support/gateway.js';
-import { captureLogger, collectQueue, device, plainClient, publishConfirmed, runId, type Plain } from './helpers.js';
+import { collectQueue, device, plainClient, publishConfirmed, runId, type Plain } from './helpers.js';
 
 jest.setTimeout(60_000);
 

@@ -12,12 +12,12 @@ import { jest } from '@jest/globals';
 import type { ConsumeMessage } from 'amqplib';
 import type { MqttClient } from 'mqtt';
 import type { Gateway } from '@ferry/gateway';
-import { Tally, TcpProxy, brokerPorts, createVhost, deleteVhost, freePort, delay, waitFor } from '@ferry/testkit';
+import { brokerPorts, captureLogger, createVhost, delay, deleteVhost, freePort, renderLine, Tally, TcpProxy, waitFor } from '@ferry/testkit';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { startGateway } from '../support/gateway.js';
-import { captureLogger, collectQueue, device, plainClient, publishWindowed, render, runId, type Plain } from '../scenarios/helpers.js';
+import { collectQueue, device, plainClient, publishWindowed, runId, type Plain } from '../scenarios/helpers.js';
 
 jest.setTimeout(60_000);
 
@@ -118,8 +118,8 @@ afterAll(async () => {
   await plain?.close();
   if (vhost) await deleteVhost(vhost);
   if (spoolDir) rmSync(spoolDir, { recursive: true, force: true });
-  if (process.env.SCENARIO_LOG === undefined) {
-    for (const l of log.lines.filter((x) => x.level === 'error')) console.log(render(l));
+  if (process.env['FERRY_TEST_LOG'] !== '1') {
+    for (const l of log.lines.filter((x) => x.level === 'error')) console.log(renderLine(l));
   }
 });
 

@@ -3,51 +3,17 @@ import {
   Settlement,
   createMessage,
   silentLogger,
-  type CounterName,
   type EndpointSpec,
   type GatewayMessage,
-  type GaugeName,
   type HeaderValue,
-  type HistogramName,
-  type Labels,
-  type Metrics,
   type Outcome,
   type RouteSpec,
   type Sink,
 } from '@ferry/core';
-import { Tally } from '@ferry/testkit';
+import { RecordingMetrics, Tally } from '@ferry/testkit';
 import { Engine, type FailureContext, type FailurePolicy, type TransientRetry } from './engine.js';
 import { RouteTable } from './table.js';
 import { InstantSink, ManualSink, fakeConnectors } from '../test/fakes.js';
-
-class RecordingMetrics implements Metrics {
-  readonly counters = new Map<string, number>();
-  readonly gauges = new Map<string, number>();
-  readonly observations: { name: HistogramName; labels: Labels; value: number }[] = [];
-  static key(name: string, labels: Labels): string {
-    return `${name}${JSON.stringify(Object.entries(labels).sort())}`;
-  }
-  inc(name: CounterName, labels: Labels, value = 1): void {
-    const k = RecordingMetrics.key(name, labels);
-    this.counters.set(k, (this.counters.get(k) ?? 0) + value);
-  }
-  set(name: GaugeName, labels: Labels, value: number): void {
-    this.gauges.set(RecordingMetrics.key(name, labels), value);
-  }
-  add(name: GaugeName, labels: Labels, delta: number): void {
-    const k = RecordingMetrics.key(name, labels);
-    this.gauges.set(k, (this.gauges.get(k) ?? 0) + delta);
-  }
-  observe(name: HistogramName, labels: Labels, value: number): void {
-    this.observations.push({ name, labels, value });
-  }
-  counter(name: CounterName, labels: Labels): number {
-    return this.counters.get(RecordingMetrics.key(name, labels)) ?? 0;
-  }
-  gauge(name: GaugeName, labels: Labels): number {
-    return this.gauges.get(RecordingMetrics.key(name, labels)) ?? 0;
-  }
-}
 
 function ep(connector: string, fields: Record<string, unknown>): EndpointSpec {
   return { connector, fields };
@@ -168,7 +134,7 @@ describe('Engine', () => {
     expect(s.outcomes).toEqual([{ kind: 'accept' }]);
     expect(h.engine.inFlight).toBe(0);
     expect(h.metrics.gauge('messages_in_flight', { route: 'fan' })).toBe(0);
-    expect(h.metrics.counter('messages_routed_total', { route: 'fan' })).toBe(1);
+    expect(h.metrics.count('messages_routed_total', { route: 'fan' })).toBe(1);
     expect(h.metrics.observations.map((o) => o.labels['connector']).sort()).toEqual(['rabbit', 'web']);
   });
 
@@ -207,9 +173,9 @@ describe('Engine', () => {
     expect(rabbit.calls).toBeGreaterThan(1);
     expect(rabbit.calls).toBeLessThanOrEqual(1 + FAST_TRANSIENT.maxElapsedMs / FAST_TRANSIENT.minMs);
     expect(web.writes).toHaveLength(1);
-    expect(h.metrics.counter('sink_failures_total', { connector: 'rabbit', route: 'fan', code: 'NOT_CONNECTED' })).toBe(rabbit.calls);
-    expect(h.metrics.counter('messages_retried_total', { route: 'fan', code: 'NOT_CONNECTED' })).toBe(rabbit.calls - 1);
-    expect(h.metrics.counter('messages_routed_total', { route: 'fan' })).toBe(0);
+    expect(h.metrics.count('sink_failures_total', { connector: 'rabbit', route: 'fan', code: 'NOT_CONNECTED' })).toBe(rabbit.calls);
+    expect(h.metrics.count('messages_retried_total', { route: 'fan', code: 'NOT_CONNECTED' })).toBe(rabbit.calls - 1);
+    expect(h.metrics.count('messages_routed_total', { route: 'fan' })).toBe(0);
     expect(h.engine.inFlight).toBe(0);
   });
 
@@ -225,7 +191,7 @@ describe('Engine', () => {
     await flush();
     expect(s.outcomes.map((o) => o.kind)).toEqual(['release']);
     expect(h.rabbit.writes).toHaveLength(1);
-    expect(h.metrics.counter('sink_failures_total', { connector: 'rabbit', route: 'fan', code: 'NOT_CONNECTED' })).toBe(1);
+    expect(h.metrics.count('sink_failures_total', { connector: 'rabbit', route: 'fan', code: 'NOT_CONNECTED' })).toBe(1);
   });
 
   it('default transient retry: a destination back within the budget is delivered, nothing is given back', async () => {
@@ -235,7 +201,7 @@ describe('Engine', () => {
     expect(await h.engine.drain(5_000)).toBe(true);
     expect(s.outcomes).toEqual([{ kind: 'accept' }]);
     expect(rabbit.calls).toBe(4);
-    expect(h.metrics.counter('messages_retried_total', { route: 'one', code: 'NOT_CONNECTED' })).toBe(3);
+    expect(h.metrics.count('messages_retried_total', { route: 'one', code: 'NOT_CONNECTED' })).toBe(3);
   });
 
   it('default transient retry: a write that timed out after the budget is not tried again; permanent failures never are', async () => {
@@ -327,14 +293,14 @@ describe('Engine', () => {
     h.rabbit.writes[0]!.resolve();
     await flush();
     expect(s.outcomes).toHaveLength(1);
-    expect(h.metrics.counter('sink_failures_total', { connector: 'rabbit', route: 'one', code: 'SINK_TIMEOUT' })).toBe(1);
+    expect(h.metrics.count('sink_failures_total', { connector: 'rabbit', route: 'one', code: 'SINK_TIMEOUT' })).toBe(1);
   });
 
   it('accepts an unrouted message at once and counts it', async () => {
     const h = harness();
     const s = deliver(h.engine, 'plant', 'nowhere/x');
     expect(s.outcomes).toEqual([{ kind: 'accept' }]);
-    expect(h.metrics.counter('messages_unrouted_total', { connector: 'plant' })).toBe(1);
+    expect(h.metrics.count('messages_unrouted_total', { connector: 'plant' })).toBe(1);
     expect(h.engine.inFlight).toBe(0);
     // a connector with no route at all
     const t = deliver(h.engine, 'web', '/topic/x');
@@ -400,8 +366,8 @@ describe('Engine', () => {
     rabbit.writes[0]!.resolve();
     await flush();
     expect(s.outcomes).toEqual([{ kind: 'accept' }]);
-    expect(metrics.counter('messages_routed_total', { route: 'fan' })).toBe(1);
-    expect(metrics.counter('messages_routed_total', { route: 'copy' })).toBe(1);
+    expect(metrics.count('messages_routed_total', { route: 'fan' })).toBe(1);
+    expect(metrics.count('messages_routed_total', { route: 'copy' })).toBe(1);
   });
 
   it('a missing sink is an INTERNAL error: release, nothing written', async () => {
@@ -530,7 +496,7 @@ describe('Engine', () => {
     console.log(tally.summary('engine fan-out x2, random confirm order (accepted)'));
     expect(tally.counts).toEqual({ sent: N, received: N, unique: N, duplicated: 0, lost: 0, unexpected: 0 });
     expect(deliveries.every((d) => d.outcomes.length === 1)).toBe(true);
-    expect(h.metrics.counter('messages_routed_total', { route: 'fan' })).toBe(N);
+    expect(h.metrics.count('messages_routed_total', { route: 'fan' })).toBe(N);
     expect(h.metrics.gauge('messages_in_flight', { route: 'fan' })).toBe(0);
   });
 });

@@ -1,16 +1,6 @@
-import { FerryError, type LogFields, type Logger } from '@ferry/core';
+import { FerryError } from '@ferry/core';
+import { captureLogger, type LogLine } from '@ferry/testkit';
 import { SinkFailureLog } from './failure-log.js';
-
-interface Line {
-  level: string;
-  message: string;
-  fields: LogFields;
-}
-function recorder(lines: Line[]): Logger {
-  const at = (level: string) => (message: string, fields: LogFields = {}) => void lines.push({ level, message, fields });
-  const l: Logger = { debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error'), child: () => l };
-  return l;
-}
 
 const down = new FerryError('NOT_CONNECTED', 'plant: not connected');
 const refused = new FerryError('SINK_UNROUTABLE', 'no route', { permanent: true });
@@ -18,9 +8,9 @@ const w = { connector: 'plant', route: 'outbox', to: 0 };
 
 describe('SinkFailureLog', () => {
   it('one line when a (connector, code) starts failing, one summary per period with the count, one when it succeeds again', () => {
-    const lines: Line[] = [];
+    const lines: LogLine[] = [];
     let now = 0;
-    const log = new SinkFailureLog(recorder(lines), { summaryEveryMs: 10_000, now: () => now });
+    const log = new SinkFailureLog(captureLogger(lines), { summaryEveryMs: 10_000, now: () => now });
     // 6,000 failures a second for 25 s: the storm of the release loop
     for (let t = 0; t < 25_000; t += 1) {
       now = t;
@@ -41,9 +31,9 @@ describe('SinkFailureLog', () => {
   });
 
   it('each code and each connector has its own state; a success does not end permanent (per-message) failures', () => {
-    const lines: Line[] = [];
+    const lines: LogLine[] = [];
     let now = 0;
-    const log = new SinkFailureLog(recorder(lines), { summaryEveryMs: 10_000, now: () => now });
+    const log = new SinkFailureLog(captureLogger(lines), { summaryEveryMs: 10_000, now: () => now });
     log.failed(w, down);
     log.failed(w, refused);
     log.failed({ ...w, connector: 'rabbit' }, down);

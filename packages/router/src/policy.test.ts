@@ -7,43 +7,17 @@ import {
   Settlement,
   createMessage,
   silentLogger,
-  type CounterName,
   type EndpointSpec,
   type FailureSpec,
-  type GaugeName,
   type HeaderValue,
-  type Labels,
-  type Metrics,
   type Outcome,
   type RouteSpec,
   type Sink,
 } from '@ferry/core';
-import { Tally } from '@ferry/testkit';
+import { RecordingMetrics, Tally } from '@ferry/testkit';
 import { DEAD_LETTER_HEADERS, Engine } from './engine.js';
 import { RouteTable } from './table.js';
 import { ManualSink, fakeConnectors } from '../test/fakes.js';
-
-class Counters implements Metrics {
-  readonly values = new Map<string, number>();
-  static key(name: string, labels: Labels): string {
-    return `${name}${JSON.stringify(Object.entries(labels).sort())}`;
-  }
-  inc(name: CounterName, labels: Labels, value = 1): void {
-    const k = Counters.key(name, labels);
-    this.values.set(k, (this.values.get(k) ?? 0) + value);
-  }
-  set(name: GaugeName, labels: Labels, value: number): void {
-    this.values.set(Counters.key(name, labels), value);
-  }
-  add(name: GaugeName, labels: Labels, delta: number): void {
-    const k = Counters.key(name, labels);
-    this.values.set(k, (this.values.get(k) ?? 0) + delta);
-  }
-  observe(): void {}
-  get(name: CounterName | GaugeName, labels: Labels): number {
-    return this.values.get(Counters.key(name, labels)) ?? 0;
-  }
-}
 
 function ep(connector: string, fields: Record<string, unknown>): EndpointSpec {
   return { connector, fields };
@@ -58,7 +32,7 @@ function route(name: string, to: EndpointSpec[], extra: { maxInFlight?: number; 
 
 interface Harness {
   engine: Engine;
-  metrics: Counters;
+  metrics: RecordingMetrics;
   rabbit: ManualSink;
   web: ManualSink;
   devices: ManualSink;
@@ -69,7 +43,7 @@ function harness(routes: RouteSpec[]): Harness {
   const rabbit = new ManualSink();
   const web = new ManualSink();
   const devices = new ManualSink();
-  const metrics = new Counters();
+  const metrics = new RecordingMetrics();
   const sinks = new Map<string, Sink<Record<string, unknown>>>([
     ['rabbit', rabbit],
     ['web', web],
@@ -127,8 +101,8 @@ describe('Engine: retries', () => {
     expect(s.outcomes).toEqual([{ kind: 'accept' }]);
     expect(h.rabbit.writes).toHaveLength(2);
     expect(h.devices.writes).toHaveLength(1);
-    expect(h.metrics.get('messages_retried_total', { route: 't', code: 'NOT_CONNECTED' })).toBe(1);
-    expect(h.metrics.get('messages_routed_total', { route: 't' })).toBe(1);
+    expect(h.metrics.count('messages_retried_total', { route: 't', code: 'NOT_CONNECTED' })).toBe(1);
+    expect(h.metrics.count('messages_routed_total', { route: 't' })).toBe(1);
   });
 
   it('without a dead letter: transient after the last attempt → release; permanent → reject at once, no retry', async () => {
@@ -203,8 +177,8 @@ describe('Engine: dead letters', () => {
     dead.resolve();
     await until(() => s.outcomes.length > 0);
     expect(s.outcomes).toEqual([{ kind: 'accept' }]);
-    expect(h.metrics.get('messages_dead_lettered_total', { route: 't', reason: 'NOT_CONNECTED' })).toBe(1);
-    expect(h.metrics.get('messages_retried_total', { route: 't', code: 'NOT_CONNECTED' })).toBe(2);
+    expect(h.metrics.count('messages_dead_lettered_total', { route: 't', reason: 'NOT_CONNECTED' })).toBe(1);
+    expect(h.metrics.count('messages_retried_total', { route: 't', code: 'NOT_CONNECTED' })).toBe(2);
   });
 
   it('a permanent failure (unroutable) skips the retries and goes straight to the dead letter', async () => {
@@ -219,7 +193,7 @@ describe('Engine: dead letters', () => {
     h.web.writes[0]!.resolve();
     await until(() => s.outcomes.length > 0);
     expect(s.outcomes).toEqual([{ kind: 'accept' }]);
-    expect(h.metrics.get('messages_retried_total', { route: 't', code: 'SINK_UNROUTABLE' })).toBe(0);
+    expect(h.metrics.count('messages_retried_total', { route: 't', code: 'SINK_UNROUTABLE' })).toBe(0);
   });
 
   it('a template with a missing value: that destination is dead-lettered with its template, the others are written', async () => {
@@ -238,7 +212,7 @@ describe('Engine: dead letters', () => {
     h.web.writes[0]!.resolve();
     await until(() => s.outcomes.length > 0);
     expect(s.outcomes).toEqual([{ kind: 'accept' }]);
-    expect(h.metrics.get('messages_dead_lettered_total', { route: 't', reason: 'TEMPLATE_MISSING_VALUE' })).toBe(1);
+    expect(h.metrics.count('messages_dead_lettered_total', { route: 't', reason: 'TEMPLATE_MISSING_VALUE' })).toBe(1);
   });
 
   it('a dead-letter write that fails releases the message (nothing lost)', async () => {
@@ -250,7 +224,7 @@ describe('Engine: dead letters', () => {
     h.web.writes[0]!.reject(unroutable());
     await until(() => s.outcomes.length > 0);
     expect(s.outcomes.map((o) => o.kind)).toEqual(['release']);
-    expect(h.metrics.get('messages_dead_lettered_total', { route: 't', reason: 'SINK_UNROUTABLE' })).toBe(0);
+    expect(h.metrics.count('messages_dead_lettered_total', { route: 't', reason: 'SINK_UNROUTABLE' })).toBe(0);
   });
 
   it('a dead-letter destination whose own template cannot be filled rejects (a redelivery would fail the same way)', async () => {
@@ -306,7 +280,7 @@ describe('Engine: backpressure', () => {
     // 4 written, 2 that arrived after the pause wait for room
     expect(h.rabbit.writes).toHaveLength(4);
     expect(flow.paused).toBe(true);
-    expect(h.metrics.get('source_paused', { connector: 'plant' })).toBe(1);
+    expect(h.metrics.gauge('source_paused', { connector: 'plant' })).toBe(1);
     expect(h.engine.routeLoad('t')).toMatchObject({ maxInFlight: 4, inFlight: 4, waiting: 2 });
     expect(h.engine.inFlight).toBe(6);
 

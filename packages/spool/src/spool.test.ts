@@ -3,7 +3,8 @@ import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { FerryError, silentLogger } from '@ferry/core';
 import { Spool, type OverflowPolicy, type SpoolEntry } from './spool.js';
-import { RecordingMetrics, buildSpoolForChild, removeDir, tempDir } from './test-support.js';
+import { RecordingMetrics } from '@ferry/testkit';
+import { buildSpoolForChild, removeDir, tempDir } from './test-support.js';
 
 const dirs: string[] = [];
 const spools: Spool[] = [];
@@ -120,14 +121,14 @@ describe('Spool', () => {
     for (let i = 0; i < 3; i++) await s.append('q', Buffer.alloc(20, i));
     await s.append('q', Buffer.alloc(20, 3));
     expect((await readAll(s, 'q')).map((e) => e.value[0])).toEqual([1, 2, 3]);
-    expect(metrics.counter('messages_dropped_total', { connector: 'q', reason: 'spool-overflow' })).toBe(1);
+    expect(metrics.count('messages_dropped_total', { connector: 'q', reason: 'spool-overflow' })).toBe(1);
     // entry 1 is being delivered (claimed): the drop skips it and takes 2
     const inFlight = await s.take('q', 1);
     expect(inFlight.map((e) => e.value[0])).toEqual([1]);
     await s.append('q', Buffer.alloc(20, 4));
     s.giveBack(inFlight);
     expect((await readAll(s, 'q')).map((e) => e.value[0])).toEqual([1, 3, 4]);
-    expect(metrics.counter('messages_dropped_total', { connector: 'q', reason: 'spool-overflow' })).toBe(2);
+    expect(metrics.count('messages_dropped_total', { connector: 'q', reason: 'spool-overflow' })).toBe(2);
     expect(s.depth('q')).toEqual({ messages: 3, bytes: 90 });
     // the drop persisted: after reopening, the same three
     await s.close();

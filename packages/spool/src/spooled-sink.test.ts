@@ -1,7 +1,8 @@
 import { FerryError, createMessage, silentLogger, type GatewayMessage, type Sink } from '@ferry/core';
 import { Spool } from './spool.js';
 import { SpooledSink, type SpooledSinkOptions } from './spooled-sink.js';
-import { RecordingMetrics, removeDir, tempDir } from './test-support.js';
+import { RecordingMetrics } from '@ferry/testkit';
+import { removeDir, tempDir } from './test-support.js';
 
 type To = { topic: string };
 type Mode = 'ok' | 'transient' | 'permanent' | 'hang';
@@ -86,7 +87,7 @@ afterEach(async () => {
   removeDir(dir);
 });
 
-const spooled = (): number => metrics.counter('messages_spooled_total', { connector: 'rabbit-out' });
+const spooled = (): number => metrics.count('messages_spooled_total', { connector: 'rabbit-out' });
 
 describe('SpooledSink', () => {
   it('passes straight through while the sink is up and the queue empty', async () => {
@@ -199,7 +200,7 @@ describe('SpooledSink', () => {
     fake.up = true;
     await waitUntil(() => s.depth === 0, 'the drain');
     expect(fake.ids).toEqual(['m0', 'm2']);
-    expect(metrics.counter('messages_dropped_total', { connector: 'rabbit-out', reason: 'spool-rejected' })).toBe(1);
+    expect(metrics.count('messages_dropped_total', { connector: 'rabbit-out', reason: 'spool-rejected' })).toBe(1);
   });
 
   it('fails the write when the spool is full and refuses (transient: the source does not acknowledge)', async () => {

@@ -1,13 +1,12 @@
 /**
- * Helpers for the spool's own tests (not exported from the package index): temp directories,
- * a metrics recorder, and a plain-JS build of the spool for child processes (Node 20 cannot run
+ * Helpers for the spool's own tests (not exported from the package index): temp directories
+ * and a plain-JS build of the spool for child processes (Node 20 cannot run
  * TypeScript, and a crash test needs a real process to SIGKILL).
  */
 import { mkdtempSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { transformSync } from '@swc/core';
-import type { CounterName, GaugeName, HistogramName, Labels, Metrics } from '@ferry/core';
 
 export function tempDir(prefix: string): string {
   return mkdtempSync(path.join(tmpdir(), `ferry-${prefix}-`));
@@ -15,40 +14,6 @@ export function tempDir(prefix: string): string {
 
 export function removeDir(dir: string): void {
   rmSync(dir, { recursive: true, force: true });
-}
-
-/** Records every metrics call so tests can read counters and gauges by name and labels. */
-export class RecordingMetrics implements Metrics {
-  readonly counters = new Map<string, number>();
-  readonly gauges = new Map<string, number>();
-
-  static key(name: string, labels: Labels): string {
-    return `${name}${JSON.stringify(Object.entries(labels).sort())}`;
-  }
-
-  inc(name: CounterName, labels: Labels, value = 1): void {
-    const k = RecordingMetrics.key(name, labels);
-    this.counters.set(k, (this.counters.get(k) ?? 0) + value);
-  }
-
-  set(name: GaugeName, labels: Labels, value: number): void {
-    this.gauges.set(RecordingMetrics.key(name, labels), value);
-  }
-
-  add(name: GaugeName, labels: Labels, delta: number): void {
-    const k = RecordingMetrics.key(name, labels);
-    this.gauges.set(k, (this.gauges.get(k) ?? 0) + delta);
-  }
-
-  observe(_name: HistogramName, _labels: Labels, _value: number): void {}
-
-  counter(name: CounterName, labels: Labels): number {
-    return this.counters.get(RecordingMetrics.key(name, labels)) ?? 0;
-  }
-
-  gauge(name: GaugeName, labels: Labels): number | undefined {
-    return this.gauges.get(RecordingMetrics.key(name, labels));
-  }
 }
 
 /**

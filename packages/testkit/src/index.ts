@@ -5,3 +5,4 @@ export * from './tally.js';
 export * from './proxy.js';
 export * from './flow.js';
 export * from './logger.js';
+export * from './metrics.js';
