@@ -1,68 +1,25 @@
 /**
  * Shared pieces of the `stomp` (client) connector's integration tests: the connector built
- * through its definition (as the gateway builds it), a logger and metrics that keep what they
- * are given, a TCP proxy the tests can hold or cut, a plain amqplib client for RabbitMQ, and a
+ * through its definition (as the gateway builds it) with testkit's log capture and metrics,
+ * a TCP proxy the tests can hold or cut, a plain amqplib client for RabbitMQ, and a
  * raw STOMP client (net + the package's own frame codec, not stompjs) for the far side.
  */
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
 import amqp, { type Channel, type ChannelModel } from 'amqplib';
-import type { CounterName, Connector, Labels, LogFields, Logger, Metrics } from '@ferry/core';
-import { brokerPorts, freePort, rabbitUrl, waitFor } from '@ferry/testkit';
+import type { Connector } from '@ferry/core';
+import { RecordingMetrics, brokerPorts, captureLogger, freePort, rabbitUrl, waitFor } from '@ferry/testkit';
 import { stompDefinition } from '../../packages/stomp/src/client-definition.js';
 import type { StompFrom, StompTo } from '../../packages/stomp/src/client/options.js';
 import { encodeFrame } from '../../packages/stomp/src/frame/encoder.js';
 import { FrameParser } from '../../packages/stomp/src/frame/parser.js';
 import { headerValue, type HeaderEntry, type StompFrame } from '../../packages/stomp/src/frame/frame.js';
 
-export interface LogLine {
-  readonly level: 'debug' | 'info' | 'warn' | 'error';
-  readonly message: string;
-  readonly fields: LogFields;
-}
-
-/** A logger that keeps every line (and prints info and above when STOMP_TEST_LOG is set). */
-export function captureLogger(lines: LogLine[] = [], base: LogFields = {}): Logger & { lines: LogLine[] } {
-  const at =
-    (level: LogLine['level']) =>
-    (message: string, fields: LogFields = {}): void => {
-      lines.push({ level, message, fields: { ...base, ...fields } });
-      if (process.env.STOMP_TEST_LOG !== undefined && level !== 'debug') console.log(level, message);
-    };
-  return {
-    lines,
-    debug: at('debug'),
-    info: at('info'),
-    warn: at('warn'),
-    error: at('error'),
-    child: (fields) => captureLogger(lines, { ...base, ...fields }),
-  };
-}
-
-export class CountingMetrics implements Metrics {
-  readonly counters = new Map<string, number>();
-  readonly gauges = new Map<string, number>();
-  inc(name: CounterName, labels: Labels, value = 1): void {
-    this.counters.set(name, (this.counters.get(name) ?? 0) + value);
-    if (labels.reason !== undefined) this.counters.set(`${name}{${labels.reason}}`, (this.counters.get(`${name}{${labels.reason}}`) ?? 0) + value);
-  }
-  set(name: string, _labels: Labels, value: number): void {
-    this.gauges.set(name, value);
-  }
-  add(name: string, _labels: Labels, delta: number): void {
-    this.gauges.set(name, (this.gauges.get(name) ?? 0) + delta);
-  }
-  observe(): void {}
-  count(name: string): number {
-    return this.counters.get(name) ?? 0;
-  }
-}
-
 export type TestConnector = Connector<StompFrom, StompTo> & { sink: NonNullable<Connector<StompFrom, StompTo>['sink']> };
 
 export interface Built {
   readonly connector: TestConnector;
   readonly logger: ReturnType<typeof captureLogger>;
-  readonly metrics: CountingMetrics;
+  readonly metrics: RecordingMetrics;
 }
 
 let seq = 0;
@@ -79,7 +36,7 @@ export function activemqOptions(port = brokerPorts().activemqStomp): Record<stri
 export function buildConnector(options: Record<string, unknown>): Built {
   const parsed = stompDefinition.options.parse({ reconnect: { initialMs: 50, maxMs: 300 }, ...options });
   const logger = captureLogger();
-  const metrics = new CountingMetrics();
+  const metrics = new RecordingMetrics();
   const connector = stompDefinition.create({ gatewayId: 'itest', logger, metrics, baseDir: process.cwd() }, `stomp${++seq}`, parsed);
   if (connector.sink === undefined) throw new Error('stomp connector has no sink');
   return { connector: connector as TestConnector, logger, metrics };
