@@ -37,7 +37,8 @@ interface Subscription {
 
 /**
  * The `stomp` connector: a client of a STOMP 1.2 broker (RabbitMQ, ActiveMQ, ...), built on
- * @stomp/stompjs over @stomp/tcp-wrapper. It is a sink (SEND, confirmed by RECEIPT) and a source
+ * @stomp/stompjs over Ferry's own socket adapter (client/socket.ts, not @stomp/tcp-wrapper: see
+ * there why). It is a sink (SEND, confirmed by RECEIPT) and a source
  * (SUBSCRIBE with `client-individual` acks, ACK/NACK once the engine settled).
  *
  * Connection: one {@link StompSession} per connection; on loss every SEND waiting for a RECEIPT
