@@ -58,7 +58,13 @@ class FailingSink implements Sink<Record<string, unknown>> {
 }
 
 function harness(
-  opts: { sinkTimeoutMs?: number; failurePolicy?: FailurePolicy; sinks?: Map<string, Sink<Record<string, unknown>>>; transientRetry?: TransientRetry | false } = {},
+  opts: {
+    table?: RouteTable;
+    sinkTimeoutMs?: number;
+    failurePolicy?: FailurePolicy;
+    sinks?: Map<string, Sink<Record<string, unknown>>>;
+    transientRetry?: TransientRetry | false;
+  } = {},
 ): Harness {
   const rabbit = new ManualSink();
   const web = new ManualSink();
@@ -72,7 +78,7 @@ function harness(
       ['devices', devices],
     ]);
   const engine = new Engine({
-    table,
+    table: opts.table ?? table,
     sinks,
     logger: silentLogger,
     metrics,
@@ -341,16 +347,7 @@ describe('Engine', () => {
       ],
       fakeConnectors(),
     );
-    const rabbit = new ManualSink();
-    const web = new ManualSink();
-    const devices = new ManualSink();
-    const metrics = new RecordingMetrics();
-    const sinks = new Map<string, Sink<Record<string, unknown>>>([
-      ['rabbit', rabbit],
-      ['web', web],
-      ['devices', devices],
-    ]);
-    const engine = new Engine({ table: t, sinks, logger: silentLogger, metrics });
+    const { engine, metrics, rabbit, web, devices } = harness({ table: t });
     const s = deliver(engine, 'plant', 'f/a');
     await rabbit.waitFor(1);
     await web.waitFor(1);
