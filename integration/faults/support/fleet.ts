@@ -46,8 +46,8 @@ export class Fleet {
   readonly clients: MqttClient[] = [];
   /** messages handed to mqtt.js (each id once) */
   published = 0;
-  /** messages whose PUBACK came back */
-  acked = 0;
+  /** the ids whose PUBACK came back (0x00), e.g. to check each one is at the destination */
+  readonly ackedIds = new Set<string>();
   /** publishes mqtt.js failed without sending, published again */
   republished = 0;
   /** ids the server refused with an MQTT 5 PUBACK reason code >= 0x80 (never resent, §4.4) */
@@ -60,6 +60,11 @@ export class Fleet {
 
   constructor(opts: FleetOptions) {
     this.#opts = opts;
+  }
+
+  /** messages whose PUBACK came back */
+  get acked(): number {
+    return this.ackedIds.size;
   }
 
   get total(): number {
@@ -123,7 +128,7 @@ export class Fleet {
         tally.sent(id);
         this.published++;
         const code = await this.#publishUntilAcked(c, topic(d, i), this.#payload(id));
-        if (code === undefined) this.acked++;
+        if (code === undefined) this.ackedIds.add(id);
         else this.rejected.set(id, code);
       }
     };

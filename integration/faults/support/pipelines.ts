@@ -1,0 +1,130 @@
+/**
+ * The two paths most scenarios run, each as its route file with the parts a scenario varies as
+ * parameters, plus the counting consumer at the RabbitMQ end, opened in a Workspace:
+ *
+ * - `devicesToRabbit`: devices → Ferry's mqtt-listener → amqp091 `rabbit` → topic exchange
+ *   `telemetry` (routing key `device.<device>`) → durable queue `telemetry-count`.
+ * - `plantToRabbit`: publishers → a Mosquitto of the scenario's own (persistent) → Ferry's `mqtt`
+ *   connector (clean = false, fixed client id) → amqp091 `rabbit` → topic exchange `plant`
+ *   (routing key `plant.<line>.temp`) → durable queue `plant-count`.
+ *
+ * Extra keys are written one a line under their parent as `key: value` (the value as YAML).
+ */
+import type { QueueCounter } from './counter.js';
+import type { FerryProcess } from './ferry-process.js';
+import type { PersistentMosquitto } from './mosquitto.js';
+import type { Workspace } from './workspace.js';
+
+/** More keys of a mapping in a route file, e.g. `{ heartbeat: 5 }`; values are written as they are. */
+export type YamlKeys = Readonly<Record<string, string | number>>;
+
+function keys(more: YamlKeys | undefined, indent: string): string {
+  return Object.entries(more ?? {})
+    .map(([k, v]) => `${indent}${k}: ${String(v)}\n`)
+    .join('');
+}
+
+export interface DevicesToRabbitOptions {
+  /** the gateway id and the topics' first level: devices publish under `<run>/<device>/telemetry` */
+  readonly run: string;
+  /** the rabbit connector's URL: `ws.rabbitUrl()`, or `ws.rabbitUrl(proxy)` through a proxy */
+  readonly rabbitUrl: string;
+  /** more keys under `gateway:` */
+  readonly gateway?: YamlKeys;
+  /** more keys of the `rabbit` connector */
+  readonly rabbit?: YamlKeys;
+  /** more `ferry start` options */
+  readonly args?: readonly string[];
+  /** the counter keeps every arrival in order (`counter.arrivals`) */
+  readonly keepArrivals?: boolean;
+}
+
+export interface DevicesToRabbit {
+  /** the mqtt-listener's port, for the devices */
+  readonly listenerPort: number;
+  /** started, on queue `telemetry-count` bound to `telemetry` with `device.#`, counting into `ws.tally` */
+  readonly counter: QueueCounter;
+  /** not started yet */
+  readonly ferry: FerryProcess;
+}
+
+/** The listener's port, the started counter and the route file's Ferry (not started). */
+export async function devicesToRabbit(ws: Workspace, opts: DevicesToRabbitOptions): Promise<DevicesToRabbit> {
+  const { run } = opts;
+  const listenerPort = await ws.port();
+  const counter = await ws.counter({ exchange: 'telemetry', queue: 'telemetry-count', bindingKey: 'device.#', keepArrivals: opts.keepArrivals });
+  const yaml = `
+gateway:
+  id: ${run}
+  http: { port: ${ws.adminPort}, host: 127.0.0.1 }
+${keys(opts.gateway, '  ')}connectors:
+  devices: { type: mqtt-listener, port: ${listenerPort}, host: 127.0.0.1 }
+  rabbit:
+    type: amqp091
+    url: "${opts.rabbitUrl}"
+    reconnect: { initialMs: 100, maxMs: 1000 }
+${keys(opts.rabbit, '    ')}    topology:
+      exchanges: [ { name: telemetry, type: topic } ]
+routes:
+  - name: telemetry
+    from: { connector: devices, topic: "${run}/+/telemetry" }
+    to: { connector: rabbit, exchange: telemetry, routingKey: "device.{1}" }
+`;
+  const ferry = ws.ferry(yaml, { args: opts.args });
+  return { listenerPort, counter, ferry };
+}
+
+export interface PlantToRabbitOptions {
+  /** the gateway id, the topics' first level (publishers publish under `<run>/line/<line>/temp`) and Ferry's client id `<run>-ferry` */
+  readonly run: string;
+  /** the rabbit connector's URL: `ws.rabbitUrl()`, or `ws.rabbitUrl(proxy)` through a proxy */
+  readonly rabbitUrl: string;
+  readonly routeName: string;
+  /** more keys of the route */
+  readonly route?: YamlKeys;
+}
+
+export interface PlantToRabbit {
+  /** the Mosquitto's port, for the publishers */
+  readonly mqttPort: number;
+  /** started */
+  readonly mosquitto: PersistentMosquitto;
+  /** started, on queue `plant-count` bound to `plant` with `plant.#`, counting into `ws.tally` */
+  readonly counter: QueueCounter;
+  /** not started yet */
+  readonly ferry: FerryProcess;
+}
+
+/** The started Mosquitto on its port, the started counter and the route file's Ferry (not started). */
+export async function plantToRabbit(ws: Workspace, opts: PlantToRabbitOptions): Promise<PlantToRabbit> {
+  const { run } = opts;
+  const mqttPort = await ws.port();
+  const mosquitto = await ws.mosquitto(mqttPort);
+  const counter = await ws.counter({ exchange: 'plant', queue: 'plant-count', bindingKey: 'plant.#' });
+  const yaml = `
+gateway:
+  id: ${run}
+  http: { port: ${ws.adminPort}, host: 127.0.0.1 }
+connectors:
+  plant:
+    type: mqtt
+    url: mqtt://127.0.0.1:${mqttPort}
+    protocolVersion: 5
+    clientId: ${run}-ferry
+    clean: false
+    sessionExpiryInterval: 600
+    reconnect: { initialMs: 100, maxMs: 1000 }
+  rabbit:
+    type: amqp091
+    url: "${opts.rabbitUrl}"
+    reconnect: { initialMs: 100, maxMs: 1000 }
+    topology:
+      exchanges: [ { name: plant, type: topic } ]
+routes:
+  - name: ${opts.routeName}
+    from: { connector: plant, topic: "${run}/line/+/temp", qos: 1 }
+    to: { connector: rabbit, exchange: plant, routingKey: "plant.{1}.temp" }
+${keys(opts.route, '    ')}`;
+  const ferry = ws.ferry(yaml);
+  return { mqttPort, mosquitto, counter, ferry };
+}
