@@ -17,11 +17,11 @@
  */
 import { readFileSync } from 'node:fs';
 import { jest } from '@jest/globals';
-import { Tally, TcpProxy, brokerPorts, createVhost, delay, freePort } from '@ferry/testkit';
-import { QueueCounter } from './support/counter.js';
-import { FerryProcess, requireBuiltCli } from './support/ferry-process.js';
+import { delay } from '@ferry/testkit';
 import { Fleet } from './support/fleet.js';
-import { eventually, printCounts, removeWorkspace, runId, seconds, tempDir, unchangedFor, until, within } from './support/scenario.js';
+import { devicesToRabbit } from './support/pipelines.js';
+import { eventually, printCounts, runId, seconds, unchangedFor, until, within } from './support/scenario.js';
+import { Workspace } from './support/workspace.js';
 
 jest.setTimeout(120_000);
 
@@ -36,60 +36,21 @@ const DRAIN_TIMEOUT_MS = 1_000;
 const EXIT_LIMIT_MS = 15_000;
 
 const run = runId('f9');
-let dir: string | undefined;
-let vhost: string | undefined;
-let ferry: FerryProcess | undefined;
-let counter: QueueCounter | undefined;
+const ws = new Workspace({ dir: 'drain-timeout', vhost: 'faults-drain-timeout' });
 let fleet: Fleet | undefined;
-let proxy: TcpProxy | undefined;
-let passed = false;
 
-afterAll(async () => {
-  await fleet?.close();
-  await ferry?.dispose();
-  await counter?.close();
-  await proxy?.stop();
-  await removeWorkspace(dir, vhost, passed);
-});
+afterAll(() => ws.close());
 
 it('SIGTERM with confirms held past --drain-timeout 1000: drain times out, exit 0, nothing in flight PUBACKed, devices resend to a restarted Ferry: 0 lost', async () => {
-  requireBuiltCli();
   const t0 = Date.now();
-  dir = await tempDir('drain-timeout');
-  vhost = await createVhost('faults-drain-timeout');
-  const listenerPort = await freePort();
-  const adminPort = await freePort();
-  const tally = new Tally();
-
-  counter = new QueueCounter({ vhost, exchange: 'telemetry', queue: 'telemetry-count', bindingKey: 'device.#', tally });
-  await counter.start();
-  proxy = new TcpProxy(brokerPorts().rabbitAmqp); // holds RabbitMQ's confirms on the way to Ferry
-  const proxyPort = await proxy.start();
-
-  ferry = new FerryProcess({
-    dir,
-    adminPort,
-    args: ['--drain-timeout', String(DRAIN_TIMEOUT_MS)],
-    yaml: `
-gateway: { id: ${run}, http: { port: ${adminPort}, host: 127.0.0.1 } }
-connectors:
-  devices: { type: mqtt-listener, port: ${listenerPort}, host: 127.0.0.1 }
-  rabbit:
-    type: amqp091
-    url: "amqp://guest:guest@127.0.0.1:${proxyPort}/${encodeURIComponent(vhost)}"
-    reconnect: { initialMs: 100, maxMs: 1000 }
-    topology:
-      exchanges: [ { name: telemetry, type: topic } ]
-routes:
-  - name: telemetry
-    from: { connector: devices, topic: "${run}/+/telemetry" }
-    to: { connector: rabbit, exchange: telemetry, routingKey: "device.{1}" }
-`,
-  });
+  await ws.open();
+  const { tally } = ws;
+  const proxy = await ws.rabbitProxy(); // holds RabbitMQ's confirms on the way to Ferry
+  const { listenerPort, ferry } = await devicesToRabbit(ws, { run, rabbitUrl: ws.rabbitUrl(proxy), args: ['--drain-timeout', String(DRAIN_TIMEOUT_MS)] });
   await ferry.start();
-  const diag = (): string => `${tally.summary('so far')} acked=${fleet?.acked ?? 0} outstanding=${fleet?.outstanding ?? 0}\n${ferry?.diagnostics() ?? ''}`;
+  const diag = ws.diag(() => `acked=${fleet?.acked ?? 0} outstanding=${fleet?.outstanding ?? 0}`);
 
-  fleet = new Fleet({ port: listenerPort, prefix: run, devices: DEVICES, perDevice: PER_DEVICE, window: WINDOW, tally, topic: (d) => `${run}/dev${d}/telemetry` });
+  fleet = ws.own(new Fleet({ port: listenerPort, prefix: run, devices: DEVICES, perDevice: PER_DEVICE, window: WINDOW, tally, topic: (d) => `${run}/dev${d}/telemetry` }));
   await fleet.start();
   await until(() => tally.counts.unique >= TERM_AT, `${TERM_AT} messages at the consumer`, 60_000, diag);
 
@@ -146,5 +107,5 @@ routes:
     rejected: 0,
   });
   expect(c.duplicated).toBeLessThanOrEqual(atTerm.outstanding);
-  passed = true;
+  ws.passed = true;
 });

@@ -14,11 +14,11 @@
  */
 import { readFileSync } from 'node:fs';
 import { jest } from '@jest/globals';
-import mqtt, { type MqttClient } from 'mqtt';
-import { Tally, TcpProxy, brokerPorts, createVhost, delay, freePort } from '@ferry/testkit';
-import { QueueCounter } from './support/counter.js';
-import { FerryProcess, requireBuiltCli } from './support/ferry-process.js';
-import { eventually, printCounts, runId, seconds, tempDir, unchangedFor, until, within, removeWorkspace } from './support/scenario.js';
+import { delay } from '@ferry/testkit';
+import { Fleet } from './support/fleet.js';
+import { devicesToRabbit } from './support/pipelines.js';
+import { eventually, printCounts, runId, seconds, unchangedFor, until, within } from './support/scenario.js';
+import { Workspace } from './support/workspace.js';
 
 jest.setTimeout(120_000);
 
@@ -30,146 +30,23 @@ const TERM_AT = 1_000;
 /** the CLI's default --drain-timeout (packages/gateway/src/cli.ts) */
 const DRAIN_TIMEOUT_MS = 10_000;
 
-/** Devices that publish QoS 1 with a window, keep every message until its PUBACK, and remember which ids were acknowledged. */
-class Devices {
-  readonly clients: MqttClient[] = [];
-  readonly acked = new Set<string>();
-  readonly rejected = new Map<string, number>();
-  published = 0;
-  republished = 0;
-  sessionLost = 0;
-  #done: Promise<void> | undefined;
-
-  constructor(
-    private readonly port: number,
-    private readonly prefix: string,
-    private readonly tally: Tally,
-  ) {}
-
-  get total(): number {
-    return DEVICES * PER_DEVICE;
-  }
-
-  get outstanding(): number {
-    return this.published - this.acked.size - this.rejected.size;
-  }
-
-  async start(): Promise<void> {
-    for (let d = 0; d < DEVICES; d++) {
-      const c = await mqtt.connectAsync(`mqtt://127.0.0.1:${this.port}`, {
-        protocolVersion: 5,
-        clientId: `${this.prefix}-d${d}`,
-        clean: false,
-        reconnectPeriod: 200,
-        connectTimeout: 3_000,
-        properties: { sessionExpiryInterval: 600 },
-      });
-      const noDelay = (): void => (c.stream as { setNoDelay?: (on: boolean) => void }).setNoDelay?.(true);
-      noDelay();
-      c.on('packetreceive', (p) => {
-        if (p.cmd !== 'connack') return;
-        noDelay(); // mqtt.js leaves Nagle on, on every new socket
-        if (!p.sessionPresent) this.sessionLost++;
-      });
-      c.on('error', () => undefined); // mqtt.js reconnects; unacknowledged publishes stay in its store
-      this.clients.push(c);
-    }
-    this.#done = Promise.all(this.clients.map((c, d) => this.#publishAll(c, d))).then(() => undefined);
-  }
-
-  done(): Promise<void> {
-    if (!this.#done) throw new Error('devices not started');
-    return this.#done;
-  }
-
-  async close(): Promise<void> {
-    await Promise.all(this.clients.map((c) => c.endAsync(true).catch(() => undefined)));
-  }
-
-  async #publishAll(c: MqttClient, d: number): Promise<void> {
-    let next = 0;
-    const worker = async (): Promise<void> => {
-      while (next < PER_DEVICE) {
-        const id = `${this.prefix}:d${d}:${next++}`;
-        this.tally.sent(id);
-        this.published++;
-        for (;;) {
-          try {
-            await c.publishAsync(`${this.prefix}/dev${d}/telemetry`, Buffer.from(id), { qos: 1 });
-            this.acked.add(id);
-            break;
-          } catch (err) {
-            if (c.disconnecting) throw err; // the test ended the client
-            const code = (err as { code?: unknown }).code;
-            if (typeof code === 'number' && code >= 0x80) {
-              this.rejected.set(id, code); // MQTT 5 §3.4.2.1: a refusal, not resent
-              break;
-            }
-            // mqtt.js failed a publish queued during a reconnect's replay without sending it (support/fleet.ts)
-            this.republished++;
-            await delay(50);
-          }
-        }
-      }
-    };
-    await Promise.all(Array.from({ length: WINDOW }, worker));
-  }
-}
-
 const run = runId('f7');
-let dir: string | undefined;
-let vhost: string | undefined;
-let ferry: FerryProcess | undefined;
-let counter: QueueCounter | undefined;
-let devices: Devices | undefined;
-let proxy: TcpProxy | undefined;
-let passed = false;
+const ws = new Workspace({ dir: 'sigterm', vhost: 'faults-sigterm' });
+/** the devices keep every message until its PUBACK and remember which ids were acknowledged (`ackedIds`) */
+let devices: Fleet | undefined;
 
-afterAll(async () => {
-  await devices?.close();
-  await ferry?.dispose();
-  await counter?.close();
-  await proxy?.stop();
-  await removeWorkspace(dir, vhost, passed);
-});
+afterAll(() => ws.close());
 
 it('SIGTERM with confirms in flight: Ferry drains them and exits 0, every PUBACKed message is in RabbitMQ, the rest come after a restart: 0 lost', async () => {
-  requireBuiltCli();
   const t0 = Date.now();
-  dir = await tempDir('sigterm');
-  vhost = await createVhost('faults-sigterm');
-  const listenerPort = await freePort();
-  const adminPort = await freePort();
-  const tally = new Tally();
-
-  counter = new QueueCounter({ vhost, exchange: 'telemetry', queue: 'telemetry-count', bindingKey: 'device.#', tally });
-  await counter.start();
-  proxy = new TcpProxy(brokerPorts().rabbitAmqp); // holds RabbitMQ's confirms on the way to Ferry
-  const proxyPort = await proxy.start();
-
-  ferry = new FerryProcess({
-    dir,
-    adminPort,
-    yaml: `
-gateway: { id: ${run}, http: { port: ${adminPort}, host: 127.0.0.1 } }
-connectors:
-  devices: { type: mqtt-listener, port: ${listenerPort}, host: 127.0.0.1 }
-  rabbit:
-    type: amqp091
-    url: "amqp://guest:guest@127.0.0.1:${proxyPort}/${encodeURIComponent(vhost)}"
-    reconnect: { initialMs: 100, maxMs: 1000 }
-    topology:
-      exchanges: [ { name: telemetry, type: topic } ]
-routes:
-  - name: telemetry
-    from: { connector: devices, topic: "${run}/+/telemetry" }
-    to: { connector: rabbit, exchange: telemetry, routingKey: "device.{1}" }
-`,
-  });
+  await ws.open();
+  const { tally } = ws;
+  const proxy = await ws.rabbitProxy(); // holds RabbitMQ's confirms on the way to Ferry
+  const { listenerPort, counter, ferry } = await devicesToRabbit(ws, { run, rabbitUrl: ws.rabbitUrl(proxy) });
   await ferry.start();
-  const diag = (): string => `${tally.summary('so far')} acked=${devices?.acked.size ?? 0} outstanding=${devices?.outstanding ?? 0}\n${ferry?.diagnostics() ?? ''}`;
+  const diag = ws.diag(() => `acked=${devices?.acked ?? 0} outstanding=${devices?.outstanding ?? 0}`);
 
-  devices = new Devices(listenerPort, run, tally);
+  devices = ws.own(new Fleet({ port: listenerPort, prefix: run, devices: DEVICES, perDevice: PER_DEVICE, window: WINDOW, tally, topic: (d) => `${run}/dev${d}/telemetry` }));
   await devices.start();
   await until(() => tally.counts.unique >= TERM_AT, `${TERM_AT} messages at the consumer`, 60_000, diag);
 
@@ -179,20 +56,20 @@ routes:
   // window slot that the still-running Ferry takes a new message into. Those are Ferry's before
   // the signal, so SIGTERM waits until no PUBACK has arrived for 500 ms (CI once counted 34 of
   // them as "taken after SIGTERM" when the signal followed the first full window at once).
-  const noPubackOnItsWay = unchangedFor(() => devices!.acked.size, 500);
+  const noPubackOnItsWay = unchangedFor(() => devices!.acked, 500);
   await until(() => noPubackOnItsWay() && devices!.outstanding >= DEVICES * WINDOW, 'every device window waiting for its PUBACK, none on its way', 10_000, diag);
-  const atTerm = { acked: devices.acked.size, outstanding: devices.outstanding, received: tally.counts.unique };
+  const atTerm = { acked: devices.acked, outstanding: devices.outstanding, received: tally.counts.unique };
   const tTerm = Date.now();
   const stopped = ferry.stop(DRAIN_TIMEOUT_MS + 5_000); // SIGTERM; SIGKILL only if Ferry overstays the drain timeout
   await delay(500);
   proxy.release(); // the held confirms reach Ferry now, during its drain
   await within(stopped, 'Ferry to exit after SIGTERM', DRAIN_TIMEOUT_MS + 10_000, diag);
   const exitMs = Date.now() - tTerm;
-  const ackedAtExit = [...devices.acked];
+  const ackedAtExit = [...devices.ackedIds];
   const outstandingAtExit = devices.outstanding;
 
   // every message a device got a PUBACK for is in RabbitMQ (the consumer may still be reading)
-  const missing = (): string[] => ackedAtExit.filter((id) => !counter!.last.has(id));
+  const missing = (): string[] => ackedAtExit.filter((id) => !counter.last.has(id));
   const allThere = await eventually(() => missing().length === 0, 10_000);
   const missingAtExit = missing().length;
 
@@ -243,5 +120,5 @@ routes:
     unexpected: 0,
     rejected: 0,
   });
-  passed = true;
+  ws.passed = true;
 });
