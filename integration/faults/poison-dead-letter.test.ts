@@ -10,11 +10,10 @@
  * not held up.
  */
 import { jest } from '@jest/globals';
-import { Tally, createVhost, freePort, rabbitUrl } from '@ferry/testkit';
-import { QueueCounter } from './support/counter.js';
-import { FerryProcess, requireBuiltCli } from './support/ferry-process.js';
+import { Tally } from '@ferry/testkit';
 import { Fleet } from './support/fleet.js';
-import { eventually, printCounts, runId, seconds, tempDir, within, removeWorkspace } from './support/scenario.js';
+import { eventually, printCounts, runId, seconds, within } from './support/scenario.js';
+import { Workspace } from './support/workspace.js';
 
 jest.setTimeout(180_000);
 
@@ -24,49 +23,31 @@ const WINDOW = 200;
 const POISON_EVERY = 500;
 
 const run = runId('f5');
-let dir: string | undefined;
-let vhost: string | undefined;
-let ferry: FerryProcess | undefined;
-const counters: QueueCounter[] = [];
+const ws = new Workspace({ dir: 'poison', vhost: 'faults-poison' });
 let fleet: Fleet | undefined;
-let passed = false;
 
-afterAll(async () => {
-  await fleet?.close();
-  await ferry?.dispose();
-  for (const c of counters) await c.close();
-  await removeWorkspace(dir, vhost, passed);
-});
+afterAll(() => ws.close());
 
 const poison = (i: number): boolean => i % POISON_EVERY === POISON_EVERY - 1;
 
 it('a poison message lands in the dead-letter destination with its reason, and the stream goes on', async () => {
-  requireBuiltCli();
   const t0 = Date.now();
-  dir = await tempDir('poison');
-  vhost = await createVhost('faults-poison');
-  const listenerPort = await freePort();
-  const adminPort = await freePort();
+  await ws.open();
+  const listenerPort = await ws.port();
   const good = new Tally();
   const dead = new Tally();
   const all = new Tally();
 
-  const main = new QueueCounter({ vhost, exchange: 'telemetry', queue: 'telemetry-count', bindingKey: 'device.ok.#', tally: good });
-  const dlq = new QueueCounter({ vhost, exchange: 'dead', queue: 'dead-count', bindingKey: '#', tally: dead });
-  counters.push(main, dlq);
-  await main.start();
-  await dlq.start();
+  await ws.counter({ exchange: 'telemetry', queue: 'telemetry-count', bindingKey: 'device.ok.#', tally: good });
+  const dlq = await ws.counter({ exchange: 'dead', queue: 'dead-count', bindingKey: '#', tally: dead });
 
-  ferry = new FerryProcess({
-    dir,
-    adminPort,
-    yaml: `
-gateway: { id: ${run}, http: { port: ${adminPort}, host: 127.0.0.1 } }
+  const ferry = ws.ferry(`
+gateway: { id: ${run}, http: { port: ${ws.adminPort}, host: 127.0.0.1 } }
 connectors:
   devices: { type: mqtt-listener, port: ${listenerPort}, host: 127.0.0.1 }
   rabbit:
     type: amqp091
-    url: "${rabbitUrl(vhost)}"
+    url: "${ws.rabbitUrl()}"
     topology:
       exchanges: [ { name: telemetry, type: topic }, { name: dead, type: topic } ]
 routes:
@@ -75,12 +56,11 @@ routes:
     to: { connector: rabbit, exchange: telemetry, routingKey: "device.{1}.{2}" }
     onFailure:
       deadLetter: { connector: rabbit, exchange: dead, routingKey: "dead.telemetry" }
-`,
-  });
+`);
   await ferry.start();
-  const diag = (): string => `${good.summary('main')}\n${dead.summary('dead')}\n${ferry?.diagnostics() ?? ''}`;
+  const diag = (): string => `${good.summary('main')}\n${dead.summary('dead')}\n${ferry.diagnostics()}`;
 
-  fleet = new Fleet({
+  fleet = ws.own(new Fleet({
     port: listenerPort,
     prefix: run,
     devices: DEVICES,
@@ -88,7 +68,7 @@ routes:
     window: WINDOW,
     tally: all,
     topic: (d, i) => `${run}/${poison(i) ? 'bad' : 'ok'}/dev${d}/telemetry`,
-  });
+  }));
   const ids = (d: number, i: number): string => `${run}:d${d}:${i}`;
   for (let d = 0; d < DEVICES; d++) for (let i = 0; i < PER_DEVICE; i++) (poison(i) ? dead : good).sent(ids(d, i));
   const tStream = Date.now();
@@ -122,5 +102,5 @@ routes:
     expect(h['x-ferry-gateway']).toBe(run);
     expect(m.content.toString()).toBe(id); // the body, byte for byte
   }
-  passed = true;
+  ws.passed = true;
 });
