@@ -15,12 +15,10 @@
  * lost come twice (allowed, printed).
  */
 import { jest } from '@jest/globals';
-import { Tally, createVhost, freePort, rabbitUrl } from '@ferry/testkit';
-import { QueueCounter } from './support/counter.js';
-import { FerryProcess, requireBuiltCli } from './support/ferry-process.js';
 import { Fleet } from './support/fleet.js';
-import { PersistentMosquitto } from './support/mosquitto.js';
-import { eventually, printCounts, runId, seconds, tempDir, until, within, removeWorkspace } from './support/scenario.js';
+import { plantToRabbit } from './support/pipelines.js';
+import { eventually, printCounts, runId, seconds, until, within } from './support/scenario.js';
+import { Workspace } from './support/workspace.js';
 
 jest.setTimeout(240_000);
 
@@ -34,64 +32,18 @@ const WINDOW = 500;
 const RESTART_AT = 0.5;
 
 const run = runId('f3');
-let dir: string | undefined;
-let vhost: string | undefined;
-let ferry: FerryProcess | undefined;
-let mosquitto: PersistentMosquitto | undefined;
-let counter: QueueCounter | undefined;
+const ws = new Workspace({ dir: 'mosquitto', vhost: 'faults-mosq' });
 let fleet: Fleet | undefined;
-let passed = false;
 
-afterAll(async () => {
-  await fleet?.close();
-  await ferry?.dispose();
-  await mosquitto?.dispose();
-  await counter?.close();
-  await removeWorkspace(dir, vhost, passed);
-});
+afterAll(() => ws.close());
 
 it('restart Mosquitto in the middle of a Mosquitto → Ferry → RabbitMQ stream (persistent session): 0 lost', async () => {
-  requireBuiltCli();
   const t0 = Date.now();
-  dir = await tempDir('mosquitto');
-  vhost = await createVhost('faults-mosq');
-  const mqttPort = await freePort();
-  const adminPort = await freePort();
-  const tally = new Tally();
-
-  mosquitto = new PersistentMosquitto(dir, mqttPort);
-  await mosquitto.start();
-  counter = new QueueCounter({ vhost, exchange: 'plant', queue: 'plant-count', bindingKey: 'plant.#', tally });
-  await counter.start();
-
-  ferry = new FerryProcess({
-    dir,
-    adminPort,
-    yaml: `
-gateway: { id: ${run}, http: { port: ${adminPort}, host: 127.0.0.1 } }
-connectors:
-  plant:
-    type: mqtt
-    url: mqtt://127.0.0.1:${mqttPort}
-    protocolVersion: 5
-    clientId: ${run}-ferry
-    clean: false
-    sessionExpiryInterval: 600
-    reconnect: { initialMs: 100, maxMs: 1000 }
-  rabbit:
-    type: amqp091
-    url: "${rabbitUrl(vhost)}"
-    reconnect: { initialMs: 100, maxMs: 1000 }
-    topology:
-      exchanges: [ { name: plant, type: topic } ]
-routes:
-  - name: temps
-    from: { connector: plant, topic: "${run}/line/+/temp", qos: 1 }
-    to: { connector: rabbit, exchange: plant, routingKey: "plant.{1}.temp" }
-`,
-  });
+  await ws.open();
+  const { tally } = ws;
+  const { mqttPort, mosquitto, ferry } = await plantToRabbit(ws, { run, rabbitUrl: ws.rabbitUrl(), routeName: 'temps' });
   await ferry.start();
-  const diag = (): string => `${tally.summary('so far')}\nfleet: published=${fleet?.published} acked=${fleet?.acked}\n${ferry?.diagnostics() ?? ''}`;
+  const diag = ws.diag(() => `fleet: published=${fleet?.published} acked=${fleet?.acked}`);
 
   // Ferry subscribes when its sources open; a probe through the whole path shows the
   // subscription is in place before the stream starts (the probe is counted like the rest)
@@ -101,7 +53,7 @@ routes:
   await until(() => tally.complete, 'the probe at the consumer', 15_000, diag);
   await probe.close();
 
-  fleet = new Fleet({ port: mqttPort, prefix: run, devices: PUBLISHERS, perDevice: PER_PUBLISHER, window: WINDOW, tally, topic: (d) => `${run}/line/l${d}/temp` });
+  fleet = ws.own(new Fleet({ port: mqttPort, prefix: run, devices: PUBLISHERS, perDevice: PER_PUBLISHER, window: WINDOW, tally, topic: (d) => `${run}/line/l${d}/temp` }));
   const tStream = Date.now();
   await fleet.start();
 
@@ -146,5 +98,5 @@ routes:
     unexpected: 0,
     rejected: 0,
   });
-  passed = true;
+  ws.passed = true;
 });
