@@ -18,11 +18,12 @@
  * No timing assertions.
  */
 import { jest } from '@jest/globals';
-import { Tally, delay, freePort } from '@ferry/testkit';
-import { FerryProcess, metric, requireBuiltCli } from './support/ferry-process.js';
+import { delay } from '@ferry/testkit';
+import { metric } from './support/ferry-process.js';
 import { Fleet, idOfPayload } from './support/fleet.js';
 import { SlowSubscriber } from './support/slow-subscriber.js';
-import { eventually, printCounts, removeWorkspace, runId, seconds, tempDir, unchangedFor, until, within } from './support/scenario.js';
+import { eventually, printCounts, runId, seconds, unchangedFor, until, within } from './support/scenario.js';
+import { Workspace } from './support/workspace.js';
 
 jest.setTimeout(120_000);
 
@@ -53,31 +54,18 @@ const RSS_GROWTH_LIMIT_KIB = 48 * 1024;
 const RSS_OVER_IDLE_LIMIT_KIB = 176 * 1024;
 
 const run = runId('f10');
-let dir: string | undefined;
-let ferry: FerryProcess | undefined;
+const ws = new Workspace({ dir: 'listener-slow' }); // no broker: no vhost
 let fleet: Fleet | undefined;
-let subscriber: SlowSubscriber | undefined;
-let passed = false;
 
-afterAll(async () => {
-  await fleet?.close();
-  await subscriber?.close();
-  await ferry?.dispose();
-  await removeWorkspace(dir, undefined, passed);
-});
+afterAll(() => ws.close());
 
 it('a slow QoS 1 subscriber on the mqtt-listener: RSS bounded, messages past sessionQueueLimit dropped and counted, devices all PUBACKed', async () => {
-  requireBuiltCli();
   const t0 = Date.now();
-  dir = await tempDir('listener-slow');
-  const listenerPort = await freePort();
-  const adminPort = await freePort();
-  const tally = new Tally();
+  await ws.open();
+  const { tally, adminPort } = ws;
+  const listenerPort = await ws.port();
 
-  ferry = new FerryProcess({
-    dir,
-    adminPort,
-    yaml: `
+  const ferry = ws.ferry(`
 gateway: { id: ${run}, http: { port: ${adminPort}, host: 127.0.0.1 } }
 connectors:
   devices: { type: mqtt-listener, port: ${listenerPort}, host: 127.0.0.1, sessionQueueLimit: ${QUEUE_LIMIT} }
@@ -85,12 +73,11 @@ routes:
   - name: fan-back
     from: { connector: devices, topic: "${run}/+/in" }
     to: { connector: devices, topic: "${run}/out/{1}", qos: 1 }
-`,
-  });
+`);
   await ferry.start();
   const dropped = async (): Promise<number> => (await metric(adminPort, 'ferry_messages_dropped_total', { connector: 'devices', reason: 'queue-full' })) ?? 0;
 
-  subscriber = new SlowSubscriber({ port: listenerPort, clientId: `${run}-slow`, filter: `${run}/out/+`, tally, idOf: idOfPayload, receiveMaximum: RECEIVE_MAXIMUM, ackDelayMs: SLOW_ACK_MS });
+  const subscriber = ws.own(new SlowSubscriber({ port: listenerPort, clientId: `${run}-slow`, filter: `${run}/out/+`, tally, idOf: idOfPayload, receiveMaximum: RECEIVE_MAXIMUM, ackDelayMs: SLOW_ACK_MS }));
   await subscriber.start();
   await delay(1000); // the idle process, with its listener and one subscriber
   const idleKiB = ferry.rssKiB() ?? 0;
@@ -100,14 +87,14 @@ routes:
   let tStream = Date.now();
   let droppedNow = 0;
   const sampler = setInterval(() => {
-    const r = ferry?.rssKiB();
+    const r = ferry.rssKiB();
     if (r !== undefined) rss.push({ t: Date.now() - tStream, kiB: r, acked: fleet?.acked ?? 0 });
     void dropped().then((v) => (droppedNow = v));
   }, SAMPLE_MS);
-  const diag = (): string => `${tally.summary('so far')} acked=${fleet?.acked ?? 0} dropped=${droppedNow}\n${ferry?.diagnostics() ?? ''}`;
+  const diag = ws.diag(() => `acked=${fleet?.acked ?? 0} dropped=${droppedNow}`);
 
   try {
-    fleet = new Fleet({ port: listenerPort, prefix: run, devices: DEVICES, perDevice: PER_DEVICE, window: WINDOW, tally, payloadBytes: PAYLOAD_BYTES, topic: (d) => `${run}/dev${d}/in` });
+    fleet = ws.own(new Fleet({ port: listenerPort, prefix: run, devices: DEVICES, perDevice: PER_DEVICE, window: WINDOW, tally, payloadBytes: PAYLOAD_BYTES, topic: (d) => `${run}/dev${d}/in` }));
     tStream = Date.now();
     rss.length = 0;
     await fleet.start();
@@ -118,7 +105,7 @@ routes:
 
     // the subscriber catches up: what is left in its queue arrives, nothing more is dropped
     subscriber.ackDelayMs = 0;
-    const settled = unchangedFor(() => subscriber!.received, 1000);
+    const settled = unchangedFor(() => subscriber.received, 1000);
     await until(settled, "the subscriber's queue delivered", 60_000, diag);
     const droppedFinal = await dropped();
     const complete = await eventually(() => tally.counts.unique + droppedFinal >= fleet!.total, 1_000);
@@ -167,7 +154,7 @@ routes:
     expect(plateau.length).toBeGreaterThanOrEqual(4); // a second of the stream after the warm-up, at least
     expect(plateauGrowthKiB).toBeLessThan(RSS_GROWTH_LIMIT_KIB);
     expect(peakKiB - idleKiB).toBeLessThan(RSS_OVER_IDLE_LIMIT_KIB);
-    passed = true;
+    ws.passed = true;
   } finally {
     clearInterval(sampler);
   }
