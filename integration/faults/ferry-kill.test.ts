@@ -12,11 +12,10 @@
  * RabbitMQ had already taken but not confirmed come twice: duplicates are allowed and printed.
  */
 import { jest } from '@jest/globals';
-import { Tally, createVhost, freePort, rabbitUrl } from '@ferry/testkit';
-import { QueueCounter } from './support/counter.js';
-import { FerryProcess, requireBuiltCli } from './support/ferry-process.js';
 import { Fleet } from './support/fleet.js';
-import { Progress, eventually, printCounts, runId, seconds, tempDir, until, within, removeWorkspace } from './support/scenario.js';
+import { devicesToRabbit } from './support/pipelines.js';
+import { Progress, eventually, printCounts, runId, seconds, until, within } from './support/scenario.js';
+import { Workspace } from './support/workspace.js';
 
 jest.setTimeout(240_000);
 
@@ -27,56 +26,21 @@ const WINDOW = 500;
 const KILL_AT = 0.4;
 
 const run = runId('f1');
-let dir: string | undefined;
-let vhost: string | undefined;
-let ferry: FerryProcess | undefined;
-let counter: QueueCounter | undefined;
+const ws = new Workspace({ dir: 'kill', vhost: 'faults-kill' });
 let fleet: Fleet | undefined;
-let passed = false;
 
-afterAll(async () => {
-  await fleet?.close();
-  await ferry?.dispose();
-  await counter?.close();
-  await removeWorkspace(dir, vhost, passed);
-});
+afterAll(() => ws.close());
 
 it('kill -9 Ferry in the middle of 100,000 QoS 1 device messages into RabbitMQ, restart it: 0 lost', async () => {
-  requireBuiltCli();
   const t0 = Date.now();
-  dir = await tempDir('kill');
-  vhost = await createVhost('faults-kill');
-  const listenerPort = await freePort();
-  const adminPort = await freePort();
-  const tally = new Tally();
-
-  counter = new QueueCounter({ vhost, exchange: 'telemetry', queue: 'telemetry-count', bindingKey: 'device.#', tally });
-  await counter.start();
-
-  ferry = new FerryProcess({
-    dir,
-    adminPort,
-    yaml: `
-gateway: { id: ${run}, http: { port: ${adminPort}, host: 127.0.0.1 } }
-connectors:
-  devices: { type: mqtt-listener, port: ${listenerPort}, host: 127.0.0.1 }
-  rabbit:
-    type: amqp091
-    url: "${rabbitUrl(vhost)}"
-    reconnect: { initialMs: 100, maxMs: 1000 }
-    topology:
-      exchanges: [ { name: telemetry, type: topic } ]
-routes:
-  - name: telemetry
-    from: { connector: devices, topic: "${run}/+/telemetry" }
-    to: { connector: rabbit, exchange: telemetry, routingKey: "device.{1}" }
-`,
-  });
+  await ws.open();
+  const { tally } = ws;
+  const { listenerPort, ferry } = await devicesToRabbit(ws, { run, rabbitUrl: ws.rabbitUrl() });
   await ferry.start();
-  const progress = new Progress(() => `received=${tally.counts.unique} acked=${fleet?.acked ?? 0} outstanding=${fleet?.outstanding ?? 0} rssKiB=${ferry?.rssKiB() ?? '-'}`);
-  const diag = (): string => `${tally.summary('so far')}\n${progress.toString()}\n${ferry?.diagnostics() ?? ''}`;
+  const progress = new Progress(() => `received=${tally.counts.unique} acked=${fleet?.acked ?? 0} outstanding=${fleet?.outstanding ?? 0} rssKiB=${ferry.rssKiB() ?? '-'}`);
+  const diag = ws.diag(() => progress.toString());
 
-  fleet = new Fleet({ port: listenerPort, prefix: run, devices: DEVICES, perDevice: PER_DEVICE, window: WINDOW, tally, topic: (d) => `${run}/dev${d}/telemetry` });
+  fleet = ws.own(new Fleet({ port: listenerPort, prefix: run, devices: DEVICES, perDevice: PER_DEVICE, window: WINDOW, tally, topic: (d) => `${run}/dev${d}/telemetry` }));
   const tStream = Date.now();
   await fleet.start();
 
@@ -128,5 +92,5 @@ routes:
     unexpected: 0,
     rejected: 0,
   });
-  passed = true;
+  ws.passed = true;
 });
