@@ -20,12 +20,13 @@
  */
 import { readFileSync } from 'node:fs';
 import { jest } from '@jest/globals';
-import { Tally, TcpProxy, brokerPorts, createVhost, delay, freePort } from '@ferry/testkit';
-import { QueueCounter } from './support/counter.js';
-import { FerryProcess, metric, requireBuiltCli } from './support/ferry-process.js';
+import { delay } from '@ferry/testkit';
+import { metric } from './support/ferry-process.js';
 import { Fleet } from './support/fleet.js';
 import { orderViolations } from './support/order.js';
-import { Progress, eventually, printCounts, removeWorkspace, runId, seconds, tempDir, until, within } from './support/scenario.js';
+import { devicesToRabbit } from './support/pipelines.js';
+import { Progress, eventually, printCounts, runId, seconds, until, within } from './support/scenario.js';
+import { Workspace } from './support/workspace.js';
 
 jest.setTimeout(180_000);
 
@@ -38,21 +39,10 @@ const KILL_AT_ACKED = 6_000;
 const STILL_DOWN_MS = 2_000;
 
 const run = runId('f8');
-let dir: string | undefined;
-let vhost: string | undefined;
-let ferry: FerryProcess | undefined;
-let proxy: TcpProxy | undefined;
-let counter: QueueCounter | undefined;
+const ws = new Workspace({ dir: 'spool-kill', vhost: 'faults-spool-kill' });
 let fleet: Fleet | undefined;
-let passed = false;
 
-afterAll(async () => {
-  await fleet?.close();
-  await ferry?.dispose();
-  await proxy?.stop();
-  await counter?.close();
-  await removeWorkspace(dir, vhost, passed);
-});
+afterAll(() => ws.close());
 
 /** The messages per queue of the last `spool open` line in Ferry's log (what the new process recovered). */
 function recoveredAtOpen(logFile: string, queue: string): number | undefined {
@@ -66,42 +56,16 @@ function recoveredAtOpen(logFile: string, queue: string): number | undefined {
 }
 
 it('kill -9 Ferry while its spool holds thousands of PUBACKed messages, restart it into the outage: every one arrives, in order, spool back to 0', async () => {
-  requireBuiltCli();
   const t0 = Date.now();
-  dir = await tempDir('spool-kill');
-  vhost = await createVhost('faults-spool-kill');
-  const listenerPort = await freePort();
-  const adminPort = await freePort();
-  const tally = new Tally();
-  proxy = new TcpProxy(brokerPorts().rabbitAmqp);
-  const proxyPort = await proxy.start();
-
-  counter = new QueueCounter({ vhost, exchange: 'telemetry', queue: 'telemetry-count', bindingKey: 'device.#', tally, keepArrivals: true });
-  await counter.start();
-
-  ferry = new FerryProcess({
-    dir,
-    adminPort,
-    yaml: `
-gateway:
-  id: ${run}
-  http: { port: ${adminPort}, host: 127.0.0.1 }
-  spool: { dir: spool, maxBytes: 256MiB, overflow: refuse }
-connectors:
-  devices: { type: mqtt-listener, port: ${listenerPort}, host: 127.0.0.1 }
-  rabbit:
-    type: amqp091
-    url: "amqp://guest:guest@127.0.0.1:${proxyPort}/${encodeURIComponent(vhost)}"
-    heartbeat: 5
-    reconnect: { initialMs: 100, maxMs: 1000 }
-    connectTimeoutMs: 2000
-    topology:
-      exchanges: [ { name: telemetry, type: topic } ]
-routes:
-  - name: telemetry
-    from: { connector: devices, topic: "${run}/+/telemetry" }
-    to: { connector: rabbit, exchange: telemetry, routingKey: "device.{1}" }
-`,
+  await ws.open();
+  const { tally, adminPort } = ws;
+  const proxy = await ws.rabbitProxy();
+  const { listenerPort, counter, ferry } = await devicesToRabbit(ws, {
+    run,
+    rabbitUrl: ws.rabbitUrl(proxy),
+    keepArrivals: true,
+    gateway: { spool: '{ dir: spool, maxBytes: 256MiB, overflow: refuse }' },
+    rabbit: { heartbeat: 5, connectTimeoutMs: 2000 },
   });
   await ferry.start(); // ready: the exchange is declared through the proxy
 
@@ -115,16 +79,16 @@ routes:
       spoolMax = Math.max(spoolMax, v);
     });
   }, 250);
-  const diag = (): string => `${tally.summary('so far')}\n${progress.toString()}\n${ferry?.diagnostics() ?? ''}`;
+  const diag = ws.diag(() => progress.toString());
 
   try {
     // the destination goes away before the first device message: every PUBACK from here on is the spool's
     proxy.refuse(true);
     proxy.cut();
-    await until(async () => !(await ferry!.ready()), 'Ferry to see RabbitMQ unreachable (/readyz 503)', 15_000, diag);
+    await until(async () => !(await ferry.ready()), 'Ferry to see RabbitMQ unreachable (/readyz 503)', 15_000, diag);
     progress.mark('RabbitMQ unreachable');
 
-    fleet = new Fleet({ port: listenerPort, prefix: run, devices: DEVICES, perDevice: PER_DEVICE, window: WINDOW, tally, topic: (d) => `${run}/dev${d}/telemetry` });
+    fleet = ws.own(new Fleet({ port: listenerPort, prefix: run, devices: DEVICES, perDevice: PER_DEVICE, window: WINDOW, tally, topic: (d) => `${run}/dev${d}/telemetry` }));
     const tStream = Date.now();
     await fleet.start();
     await until(() => fleet!.acked >= KILL_AT_ACKED, `${KILL_AT_ACKED} PUBACKs from the spool`, 60_000, diag);
@@ -204,7 +168,7 @@ routes:
       rejected: 0,
     });
     expect(violations).toEqual([]);
-    passed = true;
+    ws.passed = true;
   } finally {
     clearInterval(sampler);
     progress.stop();
