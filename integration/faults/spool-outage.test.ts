@@ -10,11 +10,11 @@
  * `ferry_spool_messages{connector="rabbit"}` is sampled from /metrics.
  */
 import { jest } from '@jest/globals';
-import { Tally, TcpProxy, brokerPorts, createVhost, freePort, rabbitUrl } from '@ferry/testkit';
-import { QueueCounter } from './support/counter.js';
-import { FerryProcess, metric, requireBuiltCli } from './support/ferry-process.js';
+import { metric } from './support/ferry-process.js';
 import { Fleet } from './support/fleet.js';
-import { Progress, eventually, printCounts, runId, seconds, tempDir, until, within, removeWorkspace } from './support/scenario.js';
+import { devicesToRabbit } from './support/pipelines.js';
+import { Progress, eventually, printCounts, runId, seconds, until, within } from './support/scenario.js';
+import { Workspace } from './support/workspace.js';
 
 jest.setTimeout(240_000);
 
@@ -26,60 +26,21 @@ const OUTAGE_MS = 30_000;
 const CUT_AT = 0.1;
 
 const run = runId('f4');
-let dir: string | undefined;
-let vhost: string | undefined;
-let ferry: FerryProcess | undefined;
-let proxy: TcpProxy | undefined;
-let counter: QueueCounter | undefined;
+const ws = new Workspace({ dir: 'spool', vhost: 'faults-spool' });
 let fleet: Fleet | undefined;
-let passed = false;
 
-afterAll(async () => {
-  await fleet?.close();
-  await ferry?.dispose();
-  await proxy?.stop();
-  await counter?.close();
-  await removeWorkspace(dir, vhost, passed);
-});
+afterAll(() => ws.close());
 
 it('destination down for 30 s while devices keep publishing: the spool grows, then drains, 0 lost', async () => {
-  requireBuiltCli();
   const t0 = Date.now();
-  dir = await tempDir('spool');
-  vhost = await createVhost('faults-spool');
-  const listenerPort = await freePort();
-  const adminPort = await freePort();
-  const tally = new Tally();
-  proxy = new TcpProxy(brokerPorts().rabbitAmqp);
-  const proxyPort = await proxy.start();
-  const viaProxy = rabbitUrl(vhost).replace(`:${brokerPorts().rabbitAmqp}/`, `:${proxyPort}/`);
-
-  counter = new QueueCounter({ vhost, exchange: 'telemetry', queue: 'telemetry-count', bindingKey: 'device.#', tally });
-  await counter.start();
-
-  ferry = new FerryProcess({
-    dir,
-    adminPort,
-    yaml: `
-gateway:
-  id: ${run}
-  http: { port: ${adminPort}, host: 127.0.0.1 }
-  spool: { dir: spool, maxBytes: 256MiB, overflow: refuse }
-connectors:
-  devices: { type: mqtt-listener, port: ${listenerPort}, host: 127.0.0.1 }
-  rabbit:
-    type: amqp091
-    url: "${viaProxy}"
-    heartbeat: 5
-    reconnect: { initialMs: 100, maxMs: 1000 }
-    connectTimeoutMs: 2000
-    topology:
-      exchanges: [ { name: telemetry, type: topic } ]
-routes:
-  - name: telemetry
-    from: { connector: devices, topic: "${run}/+/telemetry" }
-    to: { connector: rabbit, exchange: telemetry, routingKey: "device.{1}" }
-`,
+  await ws.open();
+  const { tally, adminPort } = ws;
+  const proxy = await ws.rabbitProxy();
+  const { listenerPort, ferry } = await devicesToRabbit(ws, {
+    run,
+    rabbitUrl: ws.rabbitUrl(proxy),
+    gateway: { spool: '{ dir: spool, maxBytes: 256MiB, overflow: refuse }' },
+    rabbit: { heartbeat: 5, connectTimeoutMs: 2000 },
   });
   await ferry.start();
   let spoolNow = 0;
@@ -92,10 +53,10 @@ routes:
       spoolMax = Math.max(spoolMax, v);
     });
   }, 250);
-  const diag = (): string => `${tally.summary('so far')}\n${progress.toString()}\n${ferry?.diagnostics() ?? ''}`;
+  const diag = ws.diag(() => progress.toString());
 
   try {
-    fleet = new Fleet({ port: listenerPort, prefix: run, devices: DEVICES, perDevice: PER_DEVICE, window: WINDOW, tally, topic: (d) => `${run}/dev${d}/telemetry` });
+    fleet = ws.own(new Fleet({ port: listenerPort, prefix: run, devices: DEVICES, perDevice: PER_DEVICE, window: WINDOW, tally, topic: (d) => `${run}/dev${d}/telemetry` }));
     const tStream = Date.now();
     await fleet.start();
     await until(() => tally.counts.unique >= CUT_AT * fleet!.total, `${CUT_AT * 100}% at the consumer`, 60_000, diag);
@@ -151,7 +112,7 @@ routes:
       unexpected: 0,
       rejected: 0,
     });
-    passed = true;
+    ws.passed = true;
   } finally {
     clearInterval(sampler);
     progress.stop();
