@@ -20,12 +20,12 @@
  * every message arrives: 0 lost (duplicates printed). No timing assertions.
  */
 import { jest } from '@jest/globals';
-import { Tally, TcpProxy, brokerPorts, createVhost, freePort } from '@ferry/testkit';
-import { QueueCounter } from './support/counter.js';
-import { FerryProcess, metric, requireBuiltCli } from './support/ferry-process.js';
+import type { TcpProxy } from '@ferry/testkit';
+import { metric } from './support/ferry-process.js';
 import { Fleet } from './support/fleet.js';
-import { PersistentMosquitto } from './support/mosquitto.js';
-import { eventually, printCounts, runId, seconds, tempDir, until, within, removeWorkspace } from './support/scenario.js';
+import { plantToRabbit } from './support/pipelines.js';
+import { eventually, printCounts, runId, seconds, until, within } from './support/scenario.js';
+import { Workspace } from './support/workspace.js';
 
 jest.setTimeout(300_000);
 
@@ -55,25 +55,15 @@ const RSS_GROWTH_LIMIT_KIB = 64 * 1024;
 const RSS_OVER_IDLE_LIMIT_KIB = 80 * 1024;
 
 const run = runId('f6');
-let dir: string | undefined;
-let vhost: string | undefined;
-let ferry: FerryProcess | undefined;
-let mosquitto: PersistentMosquitto | undefined;
-let counter: QueueCounter | undefined;
+const ws = new Workspace({ dir: 'slow', vhost: 'faults-slow' });
 let fleet: Fleet | undefined;
 let proxy: TcpProxy | undefined;
 let cycler: NodeJS.Timeout | undefined;
-let passed = false;
 
 afterAll(async () => {
   if (cycler) clearInterval(cycler);
   proxy?.release();
-  await fleet?.close();
-  await ferry?.dispose();
-  await proxy?.stop();
-  await mosquitto?.dispose();
-  await counter?.close();
-  await removeWorkspace(dir, vhost, passed);
+  await ws.close();
 });
 
 interface Sample {
@@ -84,50 +74,13 @@ interface Sample {
 }
 
 it('a slow destination (confirms held by a proxy) with 50,000+ messages waiting upstream: in flight <= maxInFlight, RSS flat, then 0 lost', async () => {
-  requireBuiltCli();
   const t0 = Date.now();
-  dir = await tempDir('slow');
-  vhost = await createVhost('faults-slow');
-  const mqttPort = await freePort();
-  const adminPort = await freePort();
-  const tally = new Tally();
-
-  mosquitto = new PersistentMosquitto(dir, mqttPort);
-  await mosquitto.start();
-  counter = new QueueCounter({ vhost, exchange: 'plant', queue: 'plant-count', bindingKey: 'plant.#', tally });
-  await counter.start();
-  proxy = new TcpProxy(brokerPorts().rabbitAmqp);
-  const proxyPort = await proxy.start();
-
-  ferry = new FerryProcess({
-    dir,
-    adminPort,
-    yaml: `
-gateway: { id: ${run}, http: { port: ${adminPort}, host: 127.0.0.1 } }
-connectors:
-  plant:
-    type: mqtt
-    url: mqtt://127.0.0.1:${mqttPort}
-    protocolVersion: 5
-    clientId: ${run}-ferry
-    clean: false
-    sessionExpiryInterval: 600
-    reconnect: { initialMs: 100, maxMs: 1000 }
-  rabbit:
-    type: amqp091
-    url: "amqp://guest:guest@127.0.0.1:${proxyPort}/${encodeURIComponent(vhost)}"
-    reconnect: { initialMs: 100, maxMs: 1000 }
-    topology:
-      exchanges: [ { name: plant, type: topic } ]
-routes:
-  - name: slow
-    from: { connector: plant, topic: "${run}/line/+/temp", qos: 1 }
-    to: { connector: rabbit, exchange: plant, routingKey: "plant.{1}.temp" }
-    maxInFlight: ${MAX_IN_FLIGHT}
-`,
-  });
+  await ws.open();
+  const { tally, adminPort } = ws;
+  proxy = await ws.rabbitProxy();
+  const { mqttPort, ferry } = await plantToRabbit(ws, { run, rabbitUrl: ws.rabbitUrl(proxy), routeName: 'slow', route: { maxInFlight: MAX_IN_FLIGHT } });
   await ferry.start();
-  const diag = (): string => `${tally.summary('so far')}\nfleet: published=${fleet?.published} acked=${fleet?.acked}\n${ferry?.diagnostics() ?? ''}`;
+  const diag = ws.diag(() => `fleet: published=${fleet?.published} acked=${fleet?.acked}`);
 
   // the subscription is in place before the stream starts (a probe through the whole path)
   const probe = new Fleet({ port: mqttPort, prefix: `${run}-probe`, devices: 1, perDevice: 1, window: 1, tally, topic: () => `${run}/line/probe/temp` });
@@ -147,7 +100,7 @@ routes:
     else if (phase === 1) proxy?.holdDownstream();
   }, 100);
 
-  fleet = new Fleet({ port: mqttPort, prefix: run, devices: PUBLISHERS, perDevice: PER_PUBLISHER, window: WINDOW, tally, topic: (d) => `${run}/line/l${d}/temp` });
+  fleet = ws.own(new Fleet({ port: mqttPort, prefix: run, devices: PUBLISHERS, perDevice: PER_PUBLISHER, window: WINDOW, tally, topic: (d) => `${run}/line/l${d}/temp` }));
   const tSlow = Date.now();
   await fleet.start();
 
@@ -215,5 +168,5 @@ routes:
     unexpected: 0,
     rejected: 0,
   });
-  passed = true;
+  ws.passed = true;
 });
