@@ -15,12 +15,11 @@
  * (a duplicate at the counter).
  */
 import { jest } from '@jest/globals';
-import { Tally, createVhost, freePort, rabbitUrl } from '@ferry/testkit';
-import { QueueCounter } from './support/counter.js';
-import { FerryProcess, requireBuiltCli } from './support/ferry-process.js';
 import { Fleet } from './support/fleet.js';
+import { devicesToRabbit } from './support/pipelines.js';
 import { ensureRabbit, launchRabbit, stopRabbit, waitRabbit } from './support/rabbit.js';
-import { eventually, printCounts, runId, seconds, tempDir, until, within, removeWorkspace } from './support/scenario.js';
+import { eventually, printCounts, runId, seconds, until, within } from './support/scenario.js';
+import { Workspace } from './support/workspace.js';
 
 jest.setTimeout(240_000);
 
@@ -31,57 +30,23 @@ const WINDOW = 500;
 const STOP_AT = 0.3;
 
 const run = runId('f2');
-let dir: string | undefined;
-let vhost: string | undefined;
-let ferry: FerryProcess | undefined;
-let counter: QueueCounter | undefined;
+const ws = new Workspace({ dir: 'rabbit', vhost: 'faults-rabbit' });
 let fleet: Fleet | undefined;
-let passed = false;
 
-afterAll(async () => {
-  await fleet?.close();
-  await ferry?.dispose();
-  await counter?.close();
-  // whatever happened, the shared RabbitMQ runs again for whatever comes next
-  await ensureRabbit();
-  await removeWorkspace(dir, vhost, passed);
-});
+// whatever happened, the shared RabbitMQ runs again for whatever comes next (registered first,
+// so it runs last at close: after the counter closed, before the vhost goes)
+ws.atClose(ensureRabbit);
+afterAll(() => ws.close());
 
 it('restart RabbitMQ in the middle of a device stream: 0 lost', async () => {
-  requireBuiltCli();
   const t0 = Date.now();
-  dir = await tempDir('rabbit');
-  vhost = await createVhost('faults-rabbit');
-  const listenerPort = await freePort();
-  const adminPort = await freePort();
-  const tally = new Tally();
-
-  counter = new QueueCounter({ vhost, exchange: 'telemetry', queue: 'telemetry-count', bindingKey: 'device.#', tally });
-  await counter.start();
-
-  ferry = new FerryProcess({
-    dir,
-    adminPort,
-    yaml: `
-gateway: { id: ${run}, http: { port: ${adminPort}, host: 127.0.0.1 } }
-connectors:
-  devices: { type: mqtt-listener, port: ${listenerPort}, host: 127.0.0.1 }
-  rabbit:
-    type: amqp091
-    url: "${rabbitUrl(vhost)}"
-    reconnect: { initialMs: 100, maxMs: 1000 }
-    topology:
-      exchanges: [ { name: telemetry, type: topic } ]
-routes:
-  - name: telemetry
-    from: { connector: devices, topic: "${run}/+/telemetry" }
-    to: { connector: rabbit, exchange: telemetry, routingKey: "device.{1}" }
-`,
-  });
+  await ws.open();
+  const { tally } = ws;
+  const { listenerPort, counter, ferry } = await devicesToRabbit(ws, { run, rabbitUrl: ws.rabbitUrl() });
   await ferry.start();
-  const diag = (): string => `${tally.summary('so far')}\nfleet: published=${fleet?.published} acked=${fleet?.acked}\n${ferry?.diagnostics() ?? ''}`;
+  const diag = ws.diag(() => `fleet: published=${fleet?.published} acked=${fleet?.acked}`);
 
-  fleet = new Fleet({ port: listenerPort, prefix: run, devices: DEVICES, perDevice: PER_DEVICE, window: WINDOW, tally, topic: (d) => `${run}/dev${d}/telemetry`, reconnectPeriodMs: 300 });
+  fleet = ws.own(new Fleet({ port: listenerPort, prefix: run, devices: DEVICES, perDevice: PER_DEVICE, window: WINDOW, tally, topic: (d) => `${run}/dev${d}/telemetry`, reconnectPeriodMs: 300 }));
   const tStream = Date.now();
   await fleet.start();
 
@@ -138,5 +103,5 @@ routes:
     unexpected: 0,
     rejected: 0,
   });
-  passed = true;
+  ws.passed = true;
 });
