@@ -41,17 +41,13 @@ it('restart Mosquitto in the middle of a Mosquitto → Ferry → RabbitMQ stream
   const t0 = Date.now();
   await ws.open();
   const { tally } = ws;
-  const { mqttPort, mosquitto, ferry } = await plantToRabbit(ws, { run, rabbitUrl: ws.rabbitUrl(), routeName: 'temps' });
+  const { mqttPort, mosquitto, ferry, probe } = await plantToRabbit(ws, { run, rabbitUrl: ws.rabbitUrl(), routeName: 'temps' });
   await ferry.start();
   const diag = ws.diag(() => `fleet: published=${fleet?.published} acked=${fleet?.acked}`);
 
   // Ferry subscribes when its sources open; a probe through the whole path shows the
   // subscription is in place before the stream starts (the probe is counted like the rest)
-  const probe = new Fleet({ port: mqttPort, prefix: `${run}-probe`, devices: 1, perDevice: 1, window: 1, tally, topic: () => `${run}/line/probe/temp` });
-  await probe.start();
-  await within(probe.done(), 'the probe PUBACK', 10_000, diag);
-  await until(() => tally.complete, 'the probe at the consumer', 15_000, diag);
-  await probe.close();
+  await probe(diag);
 
   fleet = ws.own(new Fleet({ port: mqttPort, prefix: run, devices: PUBLISHERS, perDevice: PER_PUBLISHER, window: WINDOW, tally, topic: (d) => `${run}/line/l${d}/temp` }));
   const tStream = Date.now();

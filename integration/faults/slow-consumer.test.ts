@@ -24,7 +24,7 @@ import type { TcpProxy } from '@ferry/testkit';
 import { metric } from './support/ferry-process.js';
 import { Fleet } from './support/fleet.js';
 import { plantToRabbit } from './support/pipelines.js';
-import { eventually, printCounts, runId, seconds, until, within } from './support/scenario.js';
+import { eventually, printCounts, runId, seconds, within } from './support/scenario.js';
 import { Workspace } from './support/workspace.js';
 
 jest.setTimeout(300_000);
@@ -78,16 +78,12 @@ it('a slow destination (confirms held by a proxy) with 50,000+ messages waiting 
   await ws.open();
   const { tally, adminPort } = ws;
   proxy = await ws.rabbitProxy();
-  const { mqttPort, ferry } = await plantToRabbit(ws, { run, rabbitUrl: ws.rabbitUrl(proxy), routeName: 'slow', route: { maxInFlight: MAX_IN_FLIGHT } });
+  const { mqttPort, ferry, probe } = await plantToRabbit(ws, { run, rabbitUrl: ws.rabbitUrl(proxy), routeName: 'slow', route: { maxInFlight: MAX_IN_FLIGHT } });
   await ferry.start();
   const diag = ws.diag(() => `fleet: published=${fleet?.published} acked=${fleet?.acked}`);
 
-  // the subscription is in place before the stream starts (a probe through the whole path)
-  const probe = new Fleet({ port: mqttPort, prefix: `${run}-probe`, devices: 1, perDevice: 1, window: 1, tally, topic: () => `${run}/line/probe/temp` });
-  await probe.start();
-  await within(probe.done(), 'the probe PUBACK', 10_000, diag);
-  await until(() => tally.complete, 'the probe at the consumer', 15_000, diag);
-  await probe.close();
+  // the subscription is in place before the stream starts (a probe through the whole path, counted like the rest)
+  await probe(diag);
   const rssIdleKiB = ferry.rssKiB();
 
   // the destination turns slow: RabbitMQ's bytes back to Ferry (its confirms) held 900 ms of

@@ -12,7 +12,9 @@
  */
 import type { QueueCounter } from './counter.js';
 import type { FerryProcess } from './ferry-process.js';
+import { Fleet } from './fleet.js';
 import type { PersistentMosquitto } from './mosquitto.js';
+import { until, within } from './scenario.js';
 import type { Workspace } from './workspace.js';
 
 /** More keys of a mapping in a route file, e.g. `{ heartbeat: 5 }`; values are written as they are. */
@@ -24,11 +26,22 @@ function keys(more: YamlKeys | undefined, indent: string): string {
     .join('');
 }
 
-export interface DevicesToRabbitOptions {
-  /** the gateway id and the topics' first level: devices publish under `<run>/<device>/telemetry` */
+interface ToRabbitOptions {
+  /** the gateway id and the topics' first level */
   readonly run: string;
   /** the rabbit connector's URL: `ws.rabbitUrl()`, or `ws.rabbitUrl(proxy)` through a proxy */
   readonly rabbitUrl: string;
+}
+
+interface ToRabbit {
+  /** started, on the path's durable queue, counting into `ws.tally` */
+  readonly counter: QueueCounter;
+  /** not started yet */
+  readonly ferry: FerryProcess;
+}
+
+/** Devices publish under `<run>/<device>/telemetry`. */
+export interface DevicesToRabbitOptions extends ToRabbitOptions {
   /** more keys under `gateway:` */
   readonly gateway?: YamlKeys;
   /** more keys of the `rabbit` connector */
@@ -39,13 +52,9 @@ export interface DevicesToRabbitOptions {
   readonly keepArrivals?: boolean;
 }
 
-export interface DevicesToRabbit {
+export interface DevicesToRabbit extends ToRabbit {
   /** the mqtt-listener's port, for the devices */
   readonly listenerPort: number;
-  /** started, on queue `telemetry-count` bound to `telemetry` with `device.#`, counting into `ws.tally` */
-  readonly counter: QueueCounter;
-  /** not started yet */
-  readonly ferry: FerryProcess;
 }
 
 /** The listener's port, the started counter and the route file's Ferry (not started). */
@@ -74,25 +83,24 @@ routes:
   return { listenerPort, counter, ferry };
 }
 
-export interface PlantToRabbitOptions {
-  /** the gateway id, the topics' first level (publishers publish under `<run>/line/<line>/temp`) and Ferry's client id `<run>-ferry` */
-  readonly run: string;
-  /** the rabbit connector's URL: `ws.rabbitUrl()`, or `ws.rabbitUrl(proxy)` through a proxy */
-  readonly rabbitUrl: string;
+/** Publishers publish under `<run>/line/<line>/temp`; Ferry's client id is `<run>-ferry`. */
+export interface PlantToRabbitOptions extends ToRabbitOptions {
   readonly routeName: string;
   /** more keys of the route */
   readonly route?: YamlKeys;
 }
 
-export interface PlantToRabbit {
+export interface PlantToRabbit extends ToRabbit {
   /** the Mosquitto's port, for the publishers */
   readonly mqttPort: number;
   /** started */
   readonly mosquitto: PersistentMosquitto;
-  /** started, on queue `plant-count` bound to `plant` with `plant.#`, counting into `ws.tally` */
-  readonly counter: QueueCounter;
-  /** not started yet */
-  readonly ferry: FerryProcess;
+  /**
+   * Once Ferry runs: one message through the whole path (`<run>-probe`, counted in `ws.tally`
+   * like the rest), PUBACKed within 10 s and at the consumer within 15 s. Ferry subscribes when
+   * its sources open; this shows the subscription is in place before the stream starts.
+   */
+  probe(diag: () => string): Promise<void>;
 }
 
 /** The started Mosquitto on its port, the started counter and the route file's Ferry (not started). */
@@ -126,5 +134,13 @@ routes:
     to: { connector: rabbit, exchange: plant, routingKey: "plant.{1}.temp" }
 ${keys(opts.route, '    ')}`;
   const ferry = ws.ferry(yaml);
-  return { mqttPort, mosquitto, counter, ferry };
+  const probe = async (diag: () => string): Promise<void> => {
+    const { tally } = ws;
+    const probe = new Fleet({ port: mqttPort, prefix: `${run}-probe`, devices: 1, perDevice: 1, window: 1, tally, topic: () => `${run}/line/probe/temp` });
+    await probe.start();
+    await within(probe.done(), 'the probe PUBACK', 10_000, diag);
+    await until(() => tally.complete, 'the probe at the consumer', 15_000, diag);
+    await probe.close();
+  };
+  return { mqttPort, mosquitto, counter, ferry, probe };
 }
