@@ -100,7 +100,7 @@ async function runOne(c, round) {
     vhost,
     amqpUrl: rabbitUrl(vhost),
     brokers,
-    ports: { mqtt: await freePort(), stomp: await freePort(), admin: await freePort() },
+    ports: { mqtt: await freePort(), stomp: await freePort(), amqp10: await freePort(), admin: await freePort() },
     payload: payloadFactory(options.payloadBytes),
     counter: new Counter(total, warm),
   };

@@ -8,6 +8,8 @@
  * (prefetch 1000, one ack per message) in the bench process.
  */
 import {
+  amqp10Close,
+  amqp10Sender,
   amqpClose,
   amqpConsumer,
   amqpQueueSender,
@@ -42,6 +44,27 @@ function mqttToRabbit(qos, viaFerry) {
       send: mqttSender(pub, 'devices/d1/telemetry', qos, ctx.payload, ctx.counter),
       closers: [() => mqttClose(pub), () => amqpClose(consumer)],
       connections: [consumer, pub],
+    };
+  };
+}
+
+/** rhea → (Ferry's amqp10-listener | RabbitMQ's AMQP 1.0 plugin) → amq.topic → amqplib */
+function amqp10ToRabbit(viaFerry) {
+  return async (ctx) => {
+    const consumer = await amqpConsumer(ctx.amqpUrl, 'amq.topic', 'devices.#', ctx.counter);
+    // RabbitMQ 3.10's plugin: the vhost in the open frame's hostname, an exchange as /exchange/NAME/KEY
+    const pub = viaFerry
+      ? await amqp10Sender(ctx.ports.amqp10, 'telemetry', ctx.payload, ctx.counter)
+      : await amqp10Sender(ctx.brokers.rabbitAmqp, '/exchange/amq.topic/devices.amqp10.telemetry', ctx.payload, ctx.counter, {
+          username: 'guest',
+          password: 'guest',
+          hostname: `vhost:${ctx.vhost}`,
+        });
+    return {
+      send: pub.send,
+      failed: pub.failed,
+      closers: [() => amqp10Close(pub.conn), () => amqpClose(consumer)],
+      connections: [consumer],
     };
   };
 }
@@ -133,6 +156,24 @@ routes:
         connections: [sub, pub.conn],
       };
     },
+  },
+  {
+    name: 'G.ferry.amqp10-unsettled.rabbit',
+    path: 'rhea AMQP 1.0 sender, unsettled → Ferry amqp10-listener → amqp091 sink → RabbitMQ amq.topic → amqplib',
+    ferry: (ctx) => `${header(ctx)}connectors:
+  apps: { type: amqp10-listener, port: ${ctx.ports.amqp10}, host: 127.0.0.1 }
+  rabbit: { type: amqp091, url: "${ctx.amqpUrl}" }
+routes:
+  - name: telemetry
+    from: { connector: apps, address: "telemetry" }
+    to: { connector: rabbit, exchange: amq.topic, routingKey: "devices.amqp10.telemetry" }
+`,
+    clients: amqp10ToRabbit(true),
+  },
+  {
+    name: 'G.base.amqp10-unsettled.rabbit-plugin',
+    path: 'baseline: rhea AMQP 1.0 sender, unsettled → RabbitMQ AMQP 1.0 plugin /exchange/amq.topic → amqplib',
+    clients: amqp10ToRabbit(false),
   },
   {
     name: 'F.ferry.latency-qos1.rabbit',

@@ -1,10 +1,12 @@
 /**
  * The bench's clients: public libraries from node_modules, each with TCP_NODELAY on its socket
- * (mqtt.js and @stomp/tcp-wrapper never set it; amqplib only with `noDelay: true`).
+ * (mqtt.js and @stomp/tcp-wrapper never set it; amqplib only with `noDelay: true`; rhea sets it
+ * unless told not to, and is told explicitly here).
  * Publishers are windowed: at most `window` messages sent but not yet confirmed.
  */
 import mqtt from 'mqtt';
 import amqp from 'amqplib';
+import rhea from 'rhea';
 import { Client as StompClient } from '@stomp/stompjs';
 import { TCPWrapper } from '@stomp/tcp-wrapper';
 import { createConnection } from 'node:net';
@@ -217,4 +219,56 @@ export async function stompSender(port, destination, payload, counter) {
 export async function stompClose(client) {
   if (!client) return;
   await client.deactivate().catch(() => undefined);
+}
+
+/**
+ * An AMQP 1.0 sender (rhea) with unsettled deliveries: done = the peer's `accepted`; `rejected`,
+ * `released` or `modified` fail the run. Sends wait for link credit (a send without credit
+ * would be queued by rhea, unbounded); `opts` are rhea connection options (SASL, hostname).
+ */
+export async function amqp10Sender(port, address, payload, counter, opts = {}) {
+  const container = rhea.create_container({ id: `bench-${process.pid}` });
+  const conn = container.connect({ host: '127.0.0.1', port, reconnect: false, tcp_no_delay: true, ...opts });
+  let failRun;
+  const failed = new Promise((_, reject) => {
+    failRun = reject;
+  });
+  failed.catch(() => undefined);
+  conn.on('error', (ctx) => failRun(new Error(`AMQP 1.0 connection error: ${ctx.connection.error?.description ?? ctx.error?.message ?? 'unknown'}`)));
+  conn.on('disconnected', (ctx) => failRun(new Error(`AMQP 1.0 disconnected: ${ctx.error?.message ?? ''}`)));
+  const sender = conn.open_sender({ target: { address }, snd_settle_mode: 0 });
+  await new Promise((resolve, reject) => {
+    sender.once('sendable', resolve);
+    sender.once('sender_error', (ctx) => reject(new Error(`AMQP 1.0 link refused: ${ctx.sender.error?.description ?? ''}`)));
+    failed.catch(reject);
+  });
+  const waiting = [];
+  const flush = () => {
+    while (waiting.length > 0 && sender.sendable()) {
+      const { body, done } = waiting.shift();
+      const delivery = sender.send({ body: rhea.message.data_section(body) });
+      delivery.benchDone = done;
+    }
+  };
+  sender.on('sendable', flush);
+  sender.on('accepted', (ctx) => ctx.delivery.benchDone?.());
+  for (const outcome of ['rejected', 'released', 'modified']) {
+    sender.on(outcome, (ctx) => ctx.delivery.benchDone?.(new Error(`AMQP 1.0 delivery ${outcome}: ${ctx.delivery.remote_state?.error?.description ?? ''}`)));
+  }
+  const send = (seq, done) => {
+    counter.markSent();
+    waiting.push({ body: payload(seq), done });
+    flush();
+  };
+  return { conn, send, failed };
+}
+
+export async function amqp10Close(conn) {
+  if (!conn || !conn.is_open()) return;
+  await new Promise((resolve) => {
+    conn.once('connection_close', resolve);
+    conn.once('disconnected', resolve);
+    conn.close();
+    setTimeout(resolve, 2000).unref();
+  });
 }
