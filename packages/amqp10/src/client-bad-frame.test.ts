@@ -12,6 +12,12 @@ import { FarPeer, testContext, type LogLine } from '../test/far-peer.js';
 import { Amqp10Client, CLIENT_MAX_FRAME_SIZE } from './client.js';
 import { amqp10Options } from './options.js';
 
+/** what a test started, stopped after it even when it failed (a connector left running keeps jest alive) */
+const started: { stop(): Promise<void> }[] = [];
+afterEach(async () => {
+  for (const x of started.splice(0).reverse()) await x.stop().catch(() => undefined);
+});
+
 jest.setTimeout(30_000);
 
 function message(id: string): GatewayMessage {
@@ -20,7 +26,9 @@ function message(id: string): GatewayMessage {
 
 function client(port: number, lines: LogLine[]): Amqp10Client {
   const options = amqp10Options.parse({ url: `amqp://127.0.0.1:${port}`, reconnect: { initialMs: 50, maxMs: 200 }, idleTimeoutMs: 0 });
-  return new Amqp10Client(testContext(lines), `far${Math.floor(Math.random() * 1e6)}`, options);
+  const c = new Amqp10Client(testContext(lines), `far${Math.floor(Math.random() * 1e6)}`, options);
+  started.push(c);
+  return c;
 }
 
 const GARBAGE: readonly { readonly what: string; readonly bytes: Buffer; readonly condition: RegExp }[] = [
@@ -42,8 +50,10 @@ describe('amqp10 client: garbage from the far peer after open', () => {
   it.each(GARBAGE)('$what: that connection is closed with an AMQP error, the connector reconnects and works', async ({ bytes, condition }) => {
     const peer = new FarPeer();
     await peer.start();
+    started.push(peer);
     const other = new FarPeer();
     await other.start();
+    started.push(other);
     const lines: LogLine[] = [];
     const c = client(peer.port, lines);
     const bystander = client(other.port, []);
@@ -77,6 +87,7 @@ describe('amqp10 client: garbage from the far peer after open', () => {
   it('writes unsettled when the garbage arrives fail transiently (the source keeps them)', async () => {
     const peer = new FarPeer({ onTransfer: () => undefined }); // holds every transfer
     await peer.start();
+    started.push(peer);
     const c = client(peer.port, []);
     await c.start();
     const held = c.sink.write(message('held'), { address: 'q' });

@@ -138,8 +138,11 @@ export class Amqp10Client implements Connector<Amqp10From, Amqp10To> {
     // every byte from the peer goes through a frame guard before rhea sees it (./frame-guard.ts):
     // a bad frame closes THIS connection with an AMQP error, and the backoff reconnects
     let guard: FrameGuard | undefined;
+    let socket: Socket | undefined;
     const connectGuarded = (port: number, host: string, tlsOptions: TlsConnectionOptions, connected: () => void): Socket => {
-      const socket = ep.tls ? tlsConnect(port, host, { ...tlsOptions, servername: ep.host }, connected) : netConnect({ port, host, noDelay: true }, connected);
+      socket = ep.tls ? tlsConnect(port, host, { ...tlsOptions, servername: ep.host }, connected) : netConnect({ port, host, noDelay: true }, connected);
+      // a socket that closes under rhea without its noticing is a lost connection too
+      socket.once('close', () => lost(undefined));
       guard = new FrameGuard(socket, { role: 'client', maxFrameSize: CLIENT_MAX_FRAME_SIZE, maxMessageBytes: undefined, containerId: c.id, requireSasl: false });
       guard.on('violation', (condition: string, description: string) => {
         this.#ctx.metrics.inc('protocol_errors_total', { connector: this.name, code: condition });
@@ -173,23 +176,31 @@ export class Amqp10Client implements Connector<Amqp10From, Amqp10To> {
       this.#firstAttempt?.resolve();
       this.#firstAttempt = undefined;
     });
-    /** the error the peer closed the connection with (§2.7.9), carried into the failed writes */
+    /**
+     * The error the connection ended with, carried into the failed writes and the down line:
+     * the peer's close (§2.7.9), or rhea's own (a failed SASL exchange).
+     */
     let closedWith: ReturnType<typeof peerError>;
+    const lost = (error: unknown): void => {
+      if (gen !== this.#generation) return;
+      this.#lost(error, closedWith);
+      // rhea answers the peer's close and ends the socket; one that lingers half-open goes
+      const s = socket;
+      if (s !== undefined) setTimeout(() => s.destroy(), 2000).unref();
+    };
     conn.on('connection_error', (ctx: rhea.EventContext) => {
-      const err = peerError(ctx.connection?.error ?? ctx.error);
-      closedWith = err;
-      this.#log.warn('amqp10 connection closed by the peer with an error', { condition: err?.condition, description: err?.description });
+      closedWith = peerError(ctx.error ?? ctx.connection?.error);
     });
-    conn.on('connection_close', () => undefined);
+    // the peer closed the connection (§2.4.3, with or without an error), or SASL failed. rhea
+    // raises 'disconnected' after that only for amqp:connection:forced (its one non-fatal
+    // condition): after any other close it stays silent and the connector would wait for ever
+    conn.on('connection_close', (ctx: rhea.EventContext) => lost(ctx.error));
     // rhea raises what it cannot read past as 'protocol_error' (ProtocolError) or 'error' (e.g.
     // a decode error) and then only ends the socket: tell the peer why first (§2.7.9)
     conn.on('protocol_error', (e: unknown) => guard?.fail('amqp:connection:framing-error', describeError(e)));
     conn.on('error', (e: unknown) => guard?.fail('amqp:decode-error', describeError(e)));
     conn.on('session_error', (ctx: rhea.EventContext) => this.#log.warn('amqp10 session ended with an error', { error: describeError(ctx.session?.error) }));
-    conn.on('disconnected', (ctx: rhea.EventContext) => {
-      if (gen !== this.#generation) return;
-      this.#lost(ctx.error, closedWith);
-    });
+    conn.on('disconnected', (ctx: rhea.EventContext) => lost(ctx.error));
   }
 
   #lost(error: unknown, closedWith?: ReturnType<typeof peerError>): void {
@@ -197,8 +208,10 @@ export class Amqp10Client implements Connector<Amqp10From, Amqp10To> {
     const conn = this.#conn;
     this.#conn = undefined;
     conn?.removeAllListeners();
-    // keep an 'error' listener: late events from a dead connection must not crash anything
+    // keep an 'error' listener: late events from a dead connection must not crash anything;
+    // and a 'disconnected' one, or rhea prints its own warning to the console
     conn?.on('error', () => undefined);
+    conn?.on('disconnected', () => undefined);
     const why = closedWith === undefined ? '' : ` (closed by the peer: ${closedWith.condition}${closedWith.description === undefined ? '' : `: ${closedWith.description}`})`;
     const e = new FerryError('SINK_CLOSED', `amqp10 ${this.name}: connection lost${why}`, { cause: error, details: { ...(closedWith ?? {}) } });
     for (const link of [...this.#senders.values()]) link.fail(e);
@@ -215,7 +228,11 @@ export class Amqp10Client implements Connector<Amqp10From, Amqp10To> {
     if (this.#state === 'stopping' || this.#state === 'stopped') return;
     const delay = this.#backoff.next();
     this.#ctx.metrics.inc('connector_reconnects_total', { connector: this.name });
-    this.#setState('down', `amqp10 connection down, reconnecting in ${delay} ms`, { error: error === undefined ? undefined : describeError(error), attempt: this.#backoff.attempt });
+    this.#setState('down', `amqp10 connection down, reconnecting in ${delay} ms`, {
+      error: error === undefined ? undefined : describeError(error),
+      ...(closedWith ?? {}),
+      attempt: this.#backoff.attempt,
+    });
     this.#firstAttempt?.resolve();
     this.#firstAttempt = undefined;
     this.#reconnectTimer = setTimeout(() => {
