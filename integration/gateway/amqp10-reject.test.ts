@@ -1,0 +1,269 @@
+/**
+ * Issue 5's "a rejected delivery at the far side is not accepted upstream", end to end through a
+ * real Gateway, with clients that are not Ferry's code:
+ *
+ * - an AMQP 1.0 producer (rhea) → Ferry's amqp10-listener → route → Ferry's amqp10 client →
+ *   a far AMQP 1.0 peer (rhea, playing a JMS consumer that refuses some orders): every
+ *   message the peer rejects comes back to the producer as `rejected` with the peer's error
+ *   condition, every other one as `accepted`; counted, none lost, none settled twice, none
+ *   written twice (a permanent failure is never retried);
+ * - the same with the route's `onFailure.deadLetter`: the rejected ones go to the dead letter
+ *   (with the x-ferry-dead-letter-* headers) and the producer gets `accepted` once the dead
+ *   letter confirmed (docs/route-files.md, onFailure);
+ * - an MQTT 5 device → Ferry's mqtt-listener → amqp10 client → the rejecting peer: the device's
+ *   PUBACK carries a failure reason code (≥ 0x80), never 0x00, for exactly the rejected ones.
+ */
+import { jest } from '@jest/globals';
+import mqtt from 'mqtt';
+import rhea from 'rhea';
+import type { Gateway } from '@ferry/gateway';
+import { freePort, Tally, waitFor } from '@ferry/testkit';
+import { FarPeer, type PeerTransfer } from '../../packages/amqp10/test/far-peer.js';
+import { startGateway } from '../support/gateway.js';
+import { device, runId } from '../scenarios/helpers.js';
+
+jest.setTimeout(60_000);
+
+/** How the far application refuses an order (an Artemis-like condition and text). */
+const REFUSAL = { condition: 'amqp:precondition-failed', description: 'order refused by the consumer: unknown customer' };
+
+/** Dead letters the peer holds unsettled while `holdDead.on` (to show the upstream accept waits for them). */
+const holdDead = { on: false, held: [] as PeerTransfer[] };
+
+/** The far peer: rejects what is marked bad (message-id or body starting with "bad"), accepts the rest, and the dead letters. */
+function rejectingPeer(): FarPeer {
+  return new FarPeer({
+    onTransfer: (t: PeerTransfer) => {
+      if (t.address.endsWith('.dead')) {
+        if (holdDead.on) holdDead.held.push(t);
+        else t.delivery.accept();
+        return;
+      }
+      const id = String(t.message.message_id ?? '');
+      const body = t.message.body as { content?: Buffer } | Buffer | undefined;
+      const bytes = Buffer.isBuffer(body) ? body : Buffer.from(body?.content ?? []);
+      if (id.startsWith('bad') || bytes.subarray(0, 3).toString() === 'bad') t.delivery.reject(REFUSAL);
+      else t.delivery.accept();
+    },
+  });
+}
+
+interface Producer {
+  readonly conn: rhea.Connection;
+  readonly sender: rhea.Sender;
+  /** outcome by delivery id: 'accepted', or 'rejected <condition>' … */
+  readonly outcomes: Map<number, string>;
+  readonly errors: string[];
+  close(): Promise<void>;
+}
+
+async function producer(port: number, address: string): Promise<Producer> {
+  const c = rhea.create_container();
+  const errors: string[] = [];
+  c.on('error', (e: Error) => errors.push(e.message));
+  const conn = c.connect({ host: '127.0.0.1', port, reconnect: false, tcp_no_delay: true } as rhea.ConnectionOptions);
+  conn.on('error', (e: Error) => errors.push(e.message));
+  await new Promise<void>((resolve, reject) => {
+    conn.once('connection_open', () => resolve());
+    conn.once('disconnected', () => reject(new Error('could not connect')));
+  });
+  const sender = conn.open_sender({ target: { address } });
+  await new Promise<void>((resolve, reject) => {
+    sender.once('sender_open', () => resolve());
+    sender.once('sender_close', () => reject(new Error(`sender refused: ${JSON.stringify(sender.error)}`)));
+  });
+  const outcomes = new Map<number, string>();
+  for (const ev of ['accepted', 'rejected', 'released', 'modified']) {
+    sender.on(ev, (ctx: rhea.EventContext) => {
+      const d = ctx.delivery;
+      if (d === undefined) return;
+      // a second outcome for one delivery would be a bug: keep both to see it
+      const text = ev === 'rejected' ? `rejected ${String((d.remote_state as { error?: { condition?: string } }).error?.condition)}` : ev;
+      outcomes.set(d.id, outcomes.has(d.id) ? `${outcomes.get(d.id)} AND ${text}` : text);
+    });
+  }
+  return {
+    conn,
+    sender,
+    outcomes,
+    errors,
+    close: () =>
+      new Promise<void>((resolve) => {
+        if (!conn.is_open()) return resolve();
+        conn.once('connection_close', () => resolve());
+        conn.once('disconnected', () => resolve());
+        conn.close();
+      }),
+  };
+}
+
+/** Send `n` messages, every `badEvery`-th marked bad; returns the delivery id → message id map. */
+function sendAll(p: Producer, n: number, badEvery: number, tally: Tally, tag: string): Map<number, string> {
+  const ids = new Map<number, string>();
+  let i = 0;
+  const pump = (): void => {
+    while (i < n && p.sender.sendable()) {
+      const id = `${i % badEvery === 0 ? 'bad' : 'ok'}-${tag}-${i}`;
+      i++;
+      tally.sent(id);
+      const d = p.sender.send({ message_id: id, application_properties: { n: rhea.types.wrap_int(i) }, body: rhea.message.data_section(Buffer.from([0, 0xff, i & 0xff])) });
+      ids.set(d.id, id);
+    }
+  };
+  p.sender.on('sendable', pump);
+  pump();
+  return ids;
+}
+
+describe('a rejected delivery at the far side is not accepted upstream', () => {
+  const run = runId('rej');
+  let peer: FarPeer;
+  let gateway: Gateway;
+  let amqpPort: number;
+  let mqttPort: number;
+  const producers: Producer[] = [];
+  const devices: mqtt.MqttClient[] = [];
+
+  beforeAll(async () => {
+    peer = rejectingPeer();
+    await peer.start();
+    amqpPort = await freePort();
+    mqttPort = await freePort();
+    gateway = await startGateway(`
+gateway: { id: ${run} }
+connectors:
+  producers: { type: amqp10-listener, port: ${amqpPort}, host: 127.0.0.1 }
+  devices:   { type: mqtt-listener, port: ${mqttPort}, host: 127.0.0.1 }
+  far:       { type: amqp10, url: "amqp://127.0.0.1:${peer.port}", reconnect: { initialMs: 100, maxMs: 500 } }
+routes:
+  - name: orders
+    from: { connector: producers, address: "${run}.orders" }
+    to:   { connector: far, address: "jms.queue.orders" }
+  - name: orders-dl
+    from: { connector: producers, address: "${run}.orders-dl" }
+    to:   { connector: far, address: "jms.queue.orders2" }
+    onFailure:
+      deadLetter: { connector: far, address: "jms.queue.orders.dead" }
+  - name: readings
+    from: { connector: devices, topic: "${run}/+/reading" }
+    to:   { connector: far, address: "jms.queue.readings.{1}" }
+`);
+  });
+
+  afterAll(async () => {
+    for (const p of producers) await p.close();
+    for (const d of devices) await d.endAsync(true).catch(() => undefined);
+    await gateway?.stop(2000);
+    await peer?.stop();
+  });
+
+  it('AMQP 1.0 producer → listener → amqp10 → far peer: the rejected ones are rejected upstream with the peer\'s condition, the rest accepted; 300 counted', async () => {
+    const N = 300;
+    const p = await producer(amqpPort, `${run}.orders`);
+    producers.push(p);
+    const tally = new Tally();
+    const ids = sendAll(p, N, 3, tally, 'a');
+    await waitFor(() => p.outcomes.size === N, 'an outcome for every delivery', 20_000);
+    await new Promise((r) => setTimeout(r, 300)); // room for a second outcome or a retried write
+    const byOutcome = new Map<string, string[]>();
+    for (const [d, o] of p.outcomes) byOutcome.set(o, [...(byOutcome.get(o) ?? []), ids.get(d) as string]);
+    const rejected = byOutcome.get(`rejected ${REFUSAL.condition}`) ?? [];
+    const accepted = byOutcome.get('accepted') ?? [];
+    console.log(`far peer rejecting every 3rd: ${accepted.length} accepted, ${rejected.length} rejected upstream, outcomes ${JSON.stringify([...byOutcome.keys()])}`);
+    expect([...byOutcome.keys()].sort()).toEqual(['accepted', `rejected ${REFUSAL.condition}`]);
+    expect(rejected.every((id) => id.startsWith('bad-'))).toBe(true);
+    expect(accepted.every((id) => id.startsWith('ok-'))).toBe(true);
+    expect(rejected).toHaveLength(N / 3);
+    expect(accepted).toHaveLength(N - N / 3);
+    // at the far peer: every message exactly once (a permanent failure is not retried)
+    const atPeer = peer.transfers.filter((t) => t.address === 'jms.queue.orders');
+    for (const t of atPeer) tally.received(String(t.message.message_id));
+    console.log(tally.summary('AMQP 1.0 producer → Ferry → rejecting far peer'));
+    expect(tally.counts).toMatchObject({ sent: N, received: N, duplicated: 0, lost: 0, unexpected: 0 });
+    expect(p.errors).toEqual([]);
+  });
+
+  it('the refusal\'s description reaches the producer in the rejected outcome', async () => {
+    const p = await producer(amqpPort, `${run}.orders`);
+    producers.push(p);
+    const states: unknown[] = [];
+    p.sender.on('rejected', (ctx: rhea.EventContext) => states.push(ctx.delivery?.remote_state));
+    p.sender.send({ message_id: 'bad-desc', body: rhea.message.data_section(Buffer.from('x')) });
+    await waitFor(() => states.length === 1, 'the rejected outcome');
+    const err = (states[0] as { error?: { condition?: string; description?: string } }).error;
+    expect(err?.condition).toBe(REFUSAL.condition);
+    expect(err?.description).toContain(REFUSAL.description);
+  });
+
+  it('with onFailure.deadLetter the rejected ones go to the dead letter and are accepted upstream once it confirmed; 150 counted', async () => {
+    const N = 150;
+    const before = peer.transfers.length;
+    const p = await producer(amqpPort, `${run}.orders-dl`);
+    producers.push(p);
+    const tally = new Tally();
+    holdDead.on = true;
+    const ids = sendAll(p, N, 3, tally, 'd');
+    // the good ones are accepted; the rejected ones wait for their dead letter's confirm
+    await waitFor(() => holdDead.held.length === N / 3 && p.outcomes.size === N - N / 3, 'the dead letters held at the peer', 20_000);
+    await new Promise((r) => setTimeout(r, 300));
+    expect(p.outcomes.size).toBe(N - N / 3);
+    expect([...p.outcomes.keys()].every((d) => String(ids.get(d)).startsWith('ok-'))).toBe(true);
+    holdDead.on = false;
+    for (const t of holdDead.held.splice(0)) t.delivery.accept();
+    await waitFor(() => p.outcomes.size === N, 'an outcome for every delivery', 20_000);
+    await new Promise((r) => setTimeout(r, 300));
+    expect([...new Set(p.outcomes.values())]).toEqual(['accepted']);
+    const mine = peer.transfers.slice(before);
+    const first = mine.filter((t) => t.address === 'jms.queue.orders2');
+    const dead = mine.filter((t) => t.address === 'jms.queue.orders.dead');
+    for (const t of first) tally.received(String(t.message.message_id));
+    console.log(tally.summary('AMQP 1.0 producer → Ferry → rejecting far peer, with a dead letter'));
+    expect(tally.counts).toMatchObject({ sent: N, received: N, duplicated: 0, lost: 0, unexpected: 0 });
+    // exactly the rejected ones, once each, in the dead letter
+    const badIds = [...ids.values()].filter((id) => id.startsWith('bad-')).sort();
+    expect(dead.map((t) => String(t.message.message_id)).sort()).toEqual(badIds);
+    const ap = (dead[0]?.message.application_properties ?? {}) as Record<string, unknown>;
+    expect(String(ap['x-ferry-dead-letter-reason'])).toMatch(/^SINK_REJECTED: .*amqp:precondition-failed: order refused by the consumer/);
+    expect(ap['x-ferry-route']).toBe('orders-dl');
+    expect(ap['x-ferry-attempts']).toBeDefined();
+    expect(String(ap['x-ferry-failed-destination'])).toContain('jms.queue.orders2');
+    // the message itself, as received: its body bytes and its typed property
+    const deadBody = dead[0]?.message.body as { content?: Buffer } | undefined;
+    expect(Buffer.from(deadBody?.content ?? []).subarray(0, 2)).toEqual(Buffer.from([0, 0xff]));
+    expect(typeof ap['n']).toBe('number');
+  });
+
+  it('MQTT 5 device → mqtt-listener → amqp10 → far peer rejecting: the PUBACK carries a failure reason code for exactly those; 100 counted', async () => {
+    const d = await device(mqttPort, `${run}-dev`);
+    devices.push(d);
+    const N = 100;
+    const tally = new Tally();
+    const codes = new Map<string, number>();
+    const before = peer.transfers.length;
+    await Promise.all(
+      Array.from({ length: N }, async (_, i) => {
+        const id = `${i % 4 === 0 ? 'bad' : 'ok'}-m${i}`;
+        tally.sent(id);
+        try {
+          const pkt = await d.publishAsync(`${run}/dev${i % 5}/reading`, Buffer.from(id), { qos: 1 });
+          codes.set(id, (pkt as { reasonCode?: number } | undefined)?.reasonCode ?? 0);
+        } catch (e) {
+          codes.set(id, (e as { code?: number }).code ?? -1);
+        }
+      }),
+    );
+    expect(codes.size).toBe(N);
+    for (const [id, rc] of codes) {
+      if (id.startsWith('bad')) expect({ id, failure: rc >= 0x80 }).toEqual({ id, failure: true });
+      else expect({ id, rc }).toEqual({ id, rc: 0 });
+    }
+    console.log(`MQTT 5 PUBACK reason codes seen: ${JSON.stringify([...new Set(codes.values())].map((c) => `0x${c.toString(16)}`))}`);
+    const atPeer = peer.transfers.slice(before).filter((t) => t.address.startsWith('jms.queue.readings.'));
+    for (const t of atPeer) {
+      const body = t.message.body as { content?: Buffer };
+      tally.received(Buffer.from(body.content ?? []).toString());
+    }
+    console.log(tally.summary('MQTT 5 device → Ferry → rejecting far peer'));
+    expect(tally.counts).toMatchObject({ sent: N, received: N, duplicated: 0, lost: 0, unexpected: 0 });
+  });
+});
