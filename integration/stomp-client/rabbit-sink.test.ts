@@ -73,6 +73,23 @@ test('SEND to /amq/queue/<q> resolves only after the RECEIPT, and the message is
   expect(b.metrics.count('messages_sent_total')).toBe(1);
 });
 
+test('a message that expired before the SEND is dropped and counted, never sent; one with time left goes with what remains', async () => {
+  const q = uniq('sink-expired');
+  await plain.ch.assertQueue(q, { durable: false });
+  const b = await startWith();
+  const to = parseTo({ destination: `/amq/queue/${q}` });
+  await b.connector.sink.write(msg(Buffer.from('late'), { expiresAt: Date.now() - 1 }), to);
+  await b.connector.sink.write(msg(Buffer.from('in time'), { expiresAt: Date.now() + 60_000 }), to);
+  const got = await collect(q);
+  await waitFor(() => got.length === 1, 'the message with time left');
+  await delay(200);
+  expect(got.map((m) => m.content.toString())).toEqual(['in time']);
+  expect(Number(got[0]!.properties.expiration)).toBeGreaterThan(59_000);
+  expect(Number(got[0]!.properties.expiration)).toBeLessThanOrEqual(60_000);
+  expect(b.metrics.count('messages_dropped_total', { reason: 'expired' })).toBe(1);
+  expect(b.metrics.count('messages_sent_total')).toBe(1);
+});
+
 test('SEND to /exchange/amq.topic/<rk> reaches a bound queue; binary bodies with NUL survive byte for byte', async () => {
   const q = uniq('sink-topic');
   const rk = uniq('rk').replace(/-/g, '.');

@@ -261,7 +261,14 @@ export class StompClientConnector implements Connector<StompFrom, StompTo> {
       if (session?.isOpen !== true) {
         throw new FerryError('NOT_CONNECTED', `${this.name}: not connected to stomp://${this.#host}:${this.#port}`);
       }
-      const { headers, dropped } = toSendHeaders(message, { flavor: this.#flavor, persistent: to.persistent, now: Date.now() });
+      const now = Date.now();
+      // expiry counts down inside Ferry (docs/mapping.md): a message that expired on its way
+      // here is dropped and counted, never sent (with expiration 0 or an expires in the past)
+      if (message.expiresAt !== undefined && message.expiresAt <= now) {
+        this.#ctx.metrics.inc('messages_dropped_total', { connector: this.name, reason: 'expired' });
+        return;
+      }
+      const { headers, dropped } = toSendHeaders(message, { flavor: this.#flavor, persistent: to.persistent, now });
       if (dropped.length > 0) this.#log.debug('headers not sent (reserved by STOMP or the broker)', { headers: dropped });
       await session.send(to.destination, headers, message.body, this.#opts.receiptTimeoutMs);
       this.#ctx.metrics.inc('messages_sent_total', { connector: this.name });
