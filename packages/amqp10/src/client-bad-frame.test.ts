@@ -7,7 +7,8 @@
  */
 import { jest } from '@jest/globals';
 import { createMessage, FerryError, type GatewayMessage } from '@ferry/core';
-import { waitFor } from '@ferry/testkit';
+import { createServer, type Server } from 'node:net';
+import { RecordingMetrics, waitFor } from '@ferry/testkit';
 import { FarPeer, testContext, type LogLine } from '../test/far-peer.js';
 import { Amqp10Client, CLIENT_MAX_FRAME_SIZE } from './client.js';
 import { amqp10Options } from './options.js';
@@ -24,9 +25,9 @@ function message(id: string): GatewayMessage {
   return createMessage({ body: Buffer.from([1, 2, 3]), messageId: id, source: { connector: 'test', protocol: 'mqtt', address: 'a/b' } });
 }
 
-function client(port: number, lines: LogLine[]): Amqp10Client {
+function client(port: number, lines: LogLine[], metrics = new RecordingMetrics()): Amqp10Client {
   const options = amqp10Options.parse({ url: `amqp://127.0.0.1:${port}`, reconnect: { initialMs: 50, maxMs: 200 }, idleTimeoutMs: 0 });
-  const c = new Amqp10Client(testContext(lines), `far${Math.floor(Math.random() * 1e6)}`, options);
+  const c = new Amqp10Client(testContext(lines, metrics), `far${Math.floor(Math.random() * 1e6)}`, options);
   started.push(c);
   return c;
 }
@@ -55,7 +56,8 @@ describe('amqp10 client: garbage from the far peer after open', () => {
     await other.start();
     started.push(other);
     const lines: LogLine[] = [];
-    const c = client(peer.port, lines);
+    const metrics = new RecordingMetrics();
+    const c = client(peer.port, lines, metrics);
     const bystander = client(other.port, []);
     await c.start();
     await bystander.start();
@@ -71,6 +73,9 @@ describe('amqp10 client: garbage from the far peer after open', () => {
     await waitFor(() => closedWith.length === 1, 'the close frame from Ferry at the peer');
     expect(closedWith[0]?.condition).toMatch(condition);
     expect(typeof closedWith[0]?.description).toBe('string');
+    // logged and counted by its condition
+    expect(metrics.count('protocol_errors_total', { code: closedWith[0]?.condition ?? '?' })).toBe(1);
+    expect(lines.some((l) => l.message === 'amqp10 closed the connection for a protocol violation by the peer' && l.fields['condition'] === closedWith[0]?.condition)).toBe(true);
     await waitFor(() => lines.some((l) => /amqp10 connection down, reconnecting/.test(l.message)), 'the down line');
     await waitFor(() => c.state === 'up' && peer.connections.length === 2, 'reconnected to the peer');
     await expect(c.sink.write(message('after'), { address: 'q' })).resolves.toBeUndefined();
@@ -101,5 +106,27 @@ describe('amqp10 client: garbage from the far peer after open', () => {
     expect(err).toMatchObject({ code: 'SINK_CLOSED', permanent: false });
     await c.stop();
     await peer.stop();
+  });
+
+  it('a peer that is not AMQP at all (an HTTP server on the port): the socket is closed, the connector stays down and retries, nothing crashes', async () => {
+    let accepted = 0;
+    const http: Server = createServer((sock) => {
+      accepted++;
+      sock.on('error', () => undefined);
+      sock.on('data', () => sock.write('HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\n\r\n'));
+    });
+    await new Promise<void>((r) => http.listen(0, '127.0.0.1', () => r()));
+    started.push({ stop: () => new Promise<void>((r) => http.close(() => r())) });
+    const a = http.address();
+    const port = a !== null && typeof a === 'object' ? a.port : 0;
+    const lines: LogLine[] = [];
+    const metrics = new RecordingMetrics();
+    const c = client(port, lines, metrics);
+    await c.start();
+    await waitFor(() => accepted >= 3, 'three attempts');
+    expect(c.state).not.toBe('up');
+    expect(metrics.count('protocol_errors_total', { code: 'amqp:connection:framing-error' })).toBeGreaterThanOrEqual(1);
+    expect(lines.some((l) => l.fields['description'] === 'not an AMQP protocol header')).toBe(true);
+    await expect(c.sink.write(message('x'), { address: 'q' })).rejects.toMatchObject({ code: 'NOT_CONNECTED' });
   });
 });

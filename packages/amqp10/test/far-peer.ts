@@ -6,28 +6,14 @@
  */
 import type { Server, Socket } from 'node:net';
 import rhea from 'rhea';
-import { noopMetrics, type ConnectorContext, type LogFields, type Logger } from '@ferry/core';
+import type { ConnectorContext, Metrics } from '@ferry/core';
+import { captureLogger, RecordingMetrics, type LogLine } from '@ferry/testkit';
 
-export interface LogLine {
-  readonly level: string;
-  readonly message: string;
-  readonly fields: LogFields;
-}
+export type { LogLine };
 
-/** A logger that records every line (and prints them with FERRY_TEST_LOG=1). */
-export function recordingLogger(lines: LogLine[] = [], bound: LogFields = {}): Logger {
-  const at =
-    (level: string) =>
-    (message: string, fields?: LogFields): void => {
-      const f = { ...bound, ...fields };
-      lines.push({ level, message, fields: f });
-      if (process.env.FERRY_TEST_LOG === '1') console.log(level, message, JSON.stringify(f));
-    };
-  return { debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error'), child: (f) => recordingLogger(lines, { ...bound, ...f }) };
-}
-
-export function testContext(lines: LogLine[] = []): ConnectorContext {
-  return { gatewayId: 'test', logger: recordingLogger(lines), metrics: noopMetrics, baseDir: process.cwd() };
+/** A connector context whose log lines land in `lines` (printed with FERRY_TEST_LOG=1). */
+export function testContext(lines: LogLine[] = [], metrics: Metrics = new RecordingMetrics()): ConnectorContext {
+  return { gatewayId: 'test', logger: captureLogger(lines), metrics, baseDir: process.cwd() };
 }
 
 /** One transfer the peer received, with the delivery to settle it by. */
