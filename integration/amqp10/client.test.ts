@@ -6,8 +6,8 @@ import amqplib from 'amqplib';
 import rhea from 'rhea';
 import { createMessage, FerryError, TypedNumber, type HeaderValue, type InboundDelivery } from '@ferry/core';
 import { amqp10Definition, type Amqp10Client } from '@ferry/amqp10';
-import { brokerPorts, createVhost, deleteVhost, rabbitUrl, Tally, waitFor } from '@ferry/testkit';
-import { CuttableProxy, ManualFlow, testContext, type LogLine } from './helpers.js';
+import { brokerPorts, createVhost, deleteVhost, rabbitUrl, Tally, testContext, waitFor, type LogLine } from '@ferry/testkit';
+import { CuttableProxy, ManualFlow } from './helpers.js';
 
 jest.setTimeout(60_000);
 

@@ -1,26 +1,3 @@
-import { noopMetrics, type ConnectorContext, type Labels, type LogFields, type Logger, type Metrics } from '@ferry/core';
-
-export interface LogLine {
-  readonly level: string;
-  readonly message: string;
-  readonly fields?: LogFields;
-}
-
-/** A logger that records every line (and prints them with FERRY_TEST_LOG=1). */
-export function recordingLogger(lines: LogLine[] = [], bound: LogFields = {}): Logger {
-  const at =
-    (level: string) =>
-    (message: string, fields?: LogFields): void => {
-      const f = { ...bound, ...fields };
-      lines.push({ level, message, fields: f });
-      if (process.env.FERRY_TEST_LOG === '1') console.log(level, message, JSON.stringify(f));
-    };
-  return { debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error'), child: (f) => recordingLogger(lines, { ...bound, ...f }) };
-}
-
-export function testContext(lines: LogLine[] = [], metrics: Metrics = noopMetrics): ConnectorContext {
-  return { gatewayId: 'test', logger: recordingLogger(lines), metrics, baseDir: process.cwd() };
-}
 
 import { createServer, connect, type Server, type Socket } from 'node:net';
 
@@ -73,19 +50,3 @@ export class CuttableProxy {
 
 export { ManualFlow } from '@ferry/testkit';
 
-/** Metrics that remember counters, keyed `name{label=value,...}` (labels sorted). */
-export function recordingMetrics(): Metrics & { readonly counters: Map<string, number> } {
-  const counters = new Map<string, number>();
-  const key = (name: string, labels: Labels): string =>
-    `${name}{${Object.keys(labels)
-      .sort()
-      .map((k) => `${k}=${labels[k] ?? ''}`)
-      .join(',')}}`;
-  return {
-    counters,
-    inc: (name, labels, value = 1) => void counters.set(key(name, labels), (counters.get(key(name, labels)) ?? 0) + value),
-    set: () => undefined,
-    add: () => undefined,
-    observe: () => undefined,
-  };
-}

@@ -6,8 +6,8 @@ import { connect as tcpConnect } from 'node:net';
 import rhea from 'rhea';
 import { createMessage, FerryError, type InboundDelivery } from '@ferry/core';
 import { amqp10ListenerDefinition, encodedMessage, installCapture, parseMessage, type Amqp10Listener } from '@ferry/amqp10';
-import { Tally, waitFor } from '@ferry/testkit';
-import { ManualFlow, recordingMetrics, testContext, type LogLine } from './helpers.js';
+import { RecordingMetrics, Tally, testContext, waitFor, type LogLine } from '@ferry/testkit';
+import { ManualFlow } from './helpers.js';
 
 jest.setTimeout(60_000);
 
@@ -42,7 +42,7 @@ async function client(port: number, extra: Record<string, unknown> = {}): Promis
   };
 }
 
-async function listener(options: Record<string, unknown> = {}, lines: LogLine[] = [], metrics = recordingMetrics()): Promise<Amqp10Listener> {
+async function listener(options: Record<string, unknown> = {}, lines: LogLine[] = [], metrics = new RecordingMetrics()): Promise<Amqp10Listener> {
   const opts = amqp10ListenerDefinition.options.parse({ port: 0, host: '127.0.0.1', ...options });
   const l = amqp10ListenerDefinition.create(testContext(lines, metrics), 'devices', opts) as Amqp10Listener;
   await l.start();
@@ -386,7 +386,7 @@ describe('amqp10-listener', () => {
     });
 
     it('a queued message a receiver rejects is dropped, counted and logged; unsettled ones of a receiver that goes away are requeued', async () => {
-      const metrics = recordingMetrics();
+      const metrics = new RecordingMetrics();
       const lines: LogLine[] = [];
       const l = await listener({}, lines, metrics);
       for (const id of ['d1', 'd2', 'd3', 'd4']) await l.sink?.write(m(id), { address: 'drop' });
@@ -395,11 +395,11 @@ describe('amqp10-listener', () => {
       const got1 = ids(r1);
       await waitFor(() => got1.length === 4, 'the four queued messages');
       got1[0]?.delivery.reject({ condition: 'amqp:not-allowed', description: 'poison' });
-      await waitFor(() => (metrics.counters.get('messages_dropped_total{connector=devices,reason=rejected-by-receiver}') ?? 0) === 1, 'the drop counted');
+      await waitFor(() => (metrics.count('messages_dropped_total', { connector: 'devices', reason: 'rejected-by-receiver' })) === 1, 'the drop counted');
       // not in the same tick as the reject: the client's rhea would merge both into 'rejected'
       // (see packages/amqp10/src/disposition-gate.ts)
       got1[1]?.delivery.accept();
-      await waitFor(() => (metrics.counters.get('messages_sent_total{connector=devices}') ?? 0) === 1, 'd2 accepted');
+      await waitFor(() => (metrics.count('messages_sent_total', { connector: 'devices' })) === 1, 'd2 accepted');
       expect(lines.some((x) => x.level === 'warn' && /dropped a queued message/.test(x.message) && x.fields?.messageId === 'd1')).toBe(true);
       // d3 and d4 are unsettled when the client goes away: a broker requeues them
       await c1.close();
@@ -409,7 +409,7 @@ describe('amqp10-listener', () => {
       await waitFor(() => got2.length === 2, 'd3 and d4 again');
       await new Promise((r) => setTimeout(r, 100));
       expect(got2.map((g) => g.id)).toEqual(['d3', 'd4']);
-      expect(metrics.counters.get('messages_dropped_total{connector=devices,reason=rejected-by-receiver}')).toBe(1);
+      expect(metrics.count('messages_dropped_total', { connector: 'devices', reason: 'rejected-by-receiver' })).toBe(1);
       await c2.close();
       await l.stop();
     });

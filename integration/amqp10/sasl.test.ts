@@ -8,8 +8,8 @@ import { jest } from '@jest/globals';
 import amqplib from 'amqplib';
 import { createMessage, type GatewayMessage, type InboundDelivery } from '@ferry/core';
 import { amqp10Definition, amqp10ListenerDefinition, type Amqp10Client, type Amqp10Listener } from '@ferry/amqp10';
-import { brokerPorts, createVhost, deleteVhost, rabbitUrl, Tally, waitFor } from '@ferry/testkit';
-import { recordingMetrics, testContext, type LogLine } from './helpers.js';
+import { brokerPorts, createVhost, deleteVhost, rabbitUrl, RecordingMetrics, Tally, testContext, waitFor, type LogLine } from '@ferry/testkit';
+
 
 jest.setTimeout(60_000);
 
@@ -34,7 +34,7 @@ function anonymousClient(url: string, lines: LogLine[] = [], extra: Record<strin
 
 async function listener(options: Record<string, unknown>, lines: LogLine[] = []): Promise<Amqp10Listener> {
   const opts = amqp10ListenerDefinition.options.parse({ port: 0, host: '127.0.0.1', ...options });
-  const l = amqp10ListenerDefinition.create(testContext(lines, recordingMetrics()), 'devices', opts) as Amqp10Listener;
+  const l = amqp10ListenerDefinition.create(testContext(lines, new RecordingMetrics()), 'devices', opts) as Amqp10Listener;
   started.push(l);
   await l.start();
   return l;

@@ -8,8 +8,8 @@
 import { jest } from '@jest/globals';
 import { createMessage, FerryError, type GatewayMessage } from '@ferry/core';
 import { createServer, type Server } from 'node:net';
-import { RecordingMetrics, waitFor } from '@ferry/testkit';
-import { FarPeer, testContext, type LogLine } from '../test/far-peer.js';
+import { RecordingMetrics, testContext, waitFor, type LogLine } from '@ferry/testkit';
+import { FarPeer } from '../test/far-peer.js';
 import { Amqp10Client, CLIENT_MAX_FRAME_SIZE } from './client.js';
 import { amqp10Options } from './options.js';
 

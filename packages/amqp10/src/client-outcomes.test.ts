@@ -14,7 +14,8 @@ import { jest } from '@jest/globals';
 import type rhea from 'rhea';
 import { createMessage, FerryError, type GatewayMessage } from '@ferry/core';
 import { waitFor } from '@ferry/testkit';
-import { FarPeer, testContext, type LogLine, type PeerTransfer } from '../test/far-peer.js';
+import { testContext, type LogLine } from '@ferry/testkit';
+import { FarPeer, type PeerTransfer } from '../test/far-peer.js';
 import { Amqp10Client } from './client.js';
 import { amqp10Options } from './options.js';
 

@@ -6,15 +6,6 @@
  */
 import type { Server, Socket } from 'node:net';
 import rhea from 'rhea';
-import type { ConnectorContext, Metrics } from '@ferry/core';
-import { captureLogger, RecordingMetrics, type LogLine } from '@ferry/testkit';
-
-export type { LogLine };
-
-/** A connector context whose log lines land in `lines` (printed with FERRY_TEST_LOG=1). */
-export function testContext(lines: LogLine[] = [], metrics: Metrics = new RecordingMetrics()): ConnectorContext {
-  return { gatewayId: 'test', logger: captureLogger(lines), metrics, baseDir: process.cwd() };
-}
 
 /** One transfer the peer received, with the delivery to settle it by. */
 export interface PeerTransfer {

@@ -6,3 +6,4 @@ export * from './proxy.js';
 export * from './flow.js';
 export * from './logger.js';
 export * from './metrics.js';
+export * from './context.js';
