@@ -323,6 +323,30 @@ describe('amqp10-listener', () => {
       await l.stop();
     });
 
+    it('expiry counts down in the queue: an expired write is dropped at once, one that expires while queued is dropped at delivery, the rest leave with the ttl left (§3.2.1)', async () => {
+      const metrics = new RecordingMetrics();
+      const l = await listener({}, [], metrics);
+      const t0 = Date.now();
+      const late = { ...m('late'), expiresAt: t0 - 1 };
+      const short = { ...m('short'), expiresAt: t0 + 150 };
+      const long = { ...m('long'), expiresAt: t0 + 60_000 };
+      for (const x of [late, short, long]) await expect(l.sink?.write(x, { address: 'ttl' })).resolves.toBeUndefined();
+      await new Promise((r) => setTimeout(r, 400)); // 'short' expires in the queue
+      const consumer = await client(l.port as number);
+      const r = await openReceiver(consumer, 'ttl');
+      const got: { id: string; ttl: number | undefined; at: number }[] = [];
+      r.on('message', (ctx: rhea.EventContext) => got.push({ id: String(ctx.message?.message_id), ttl: ctx.message?.ttl, at: Date.now() }));
+      await waitFor(() => got.length === 1, "'long' at the receiver");
+      await new Promise((res) => setTimeout(res, 200));
+      expect(got.map((g) => g.id)).toEqual(['long']);
+      // the ttl is what was left when the transfer left: at most 60 s minus the 400 ms it waited
+      expect(got[0]!.ttl).toBeLessThanOrEqual(60_000 - 400);
+      expect(got[0]!.ttl).toBeGreaterThan(60_000 - (got[0]!.at - t0) - 1);
+      expect(metrics.count('messages_dropped_total', { connector: 'devices', reason: 'expired' })).toBe(2);
+      await consumer.close();
+      await l.stop();
+    });
+
     it('with a receiver attached, a write resolves only after its accept; its reject fails the write permanently', async () => {
       const l = await listener();
       const consumer = await client(l.port as number);

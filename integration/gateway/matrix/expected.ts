@@ -112,10 +112,11 @@ function expiryAt(p: Pair, clock: Clock): ExpectedExpiry[] {
     case 'amqp091':
       return [left('expiration')]; // ms left, ceil
     case 'amqp10':
-      // between two AMQP 1.0 ends the encoded message is forwarded untouched: the ttl as it came
-      // (time in Ferry not subtracted), and no absolute-expiry-time the sender did not send
-      // (docs/mapping/amqp10.md, The rule); re-encoded: ttl = ms left, absolute-expiry-time = expiresAt
-      return p.source === 'amqp10' ? [{ field: 'ttl', kind: 'left', lo: EXPIRY_MS, hi: EXPIRY_MS }] : [left('ttl'), at('absolute-expiry-time')];
+      // between two AMQP 1.0 ends the encoded message is forwarded untouched but for the header's
+      // ttl, which is the time left (§3.2.1: an intermediary sends the reduced ttl), and there is
+      // no absolute-expiry-time the sender did not send (docs/mapping/amqp10.md, The rule);
+      // re-encoded: ttl = ms left, absolute-expiry-time = expiresAt
+      return p.source === 'amqp10' ? [left('ttl')] : [left('ttl'), at('absolute-expiry-time')];
   }
 }
 

@@ -16,7 +16,7 @@
  */
 import { connect as netConnect, type Socket } from 'node:net';
 import { connect as tlsConnect, type ConnectionOptions as TlsConnectionOptions } from 'node:tls';
-import { Backoff, describeError, FerryError, type Connector, type ConnectorContext, type ConnectorState, type DeliveryHandler, type Logger, type Sink, type SourceFlow, type SourceSpec } from '@ferry/core';
+import { Backoff, describeError, FerryError, hasExpired, type Connector, type ConnectorContext, type ConnectorState, type DeliveryHandler, type Logger, type Sink, type SourceFlow, type SourceSpec } from '@ferry/core';
 import rhea from 'rhea';
 import { installCapture } from './capture.js';
 import { toAmqp10 } from './mapping.js';
@@ -296,7 +296,13 @@ export class Amqp10Client implements Connector<Amqp10From, Amqp10To> {
     if (this.#state !== 'up' || conn === undefined) {
       throw new FerryError('NOT_CONNECTED', `amqp10 ${this.name} is not connected (${this.#state})`);
     }
-    const out = toAmqp10(message, { to: to.address });
+    const now = Date.now();
+    if (hasExpired(message, now)) {
+      // expiry counts down inside Ferry (docs/mapping.md): dropped and counted, never sent
+      this.#ctx.metrics.inc('messages_dropped_total', { connector: this.name, reason: 'expired' });
+      return;
+    }
+    const out = toAmqp10(message, { to: to.address, now });
     let link = this.#senders.get(to.address);
     if (link === undefined) {
       link = new SenderLink(conn, {

@@ -19,7 +19,7 @@
  */
 import { createServer, type Server, type Socket } from 'node:net';
 import { timingSafeEqual } from 'node:crypto';
-import { describeError, FerryError, type Connector, type ConnectorContext, type ConnectorState, type DeliveryHandler, type GatewayMessage, type Logger, type Sink, type SourceFlow, type SourceSpec } from '@ferry/core';
+import { describeError, FerryError, hasExpired, type Connector, type ConnectorContext, type ConnectorState, type DeliveryHandler, type GatewayMessage, type Logger, type Sink, type SourceFlow, type SourceSpec } from '@ferry/core';
 import rhea from 'rhea';
 import { matchesAddress } from './address-match.js';
 import { installCapture } from './capture.js';
@@ -348,9 +348,15 @@ export class Amqp10Listener implements Connector<Amqp10From, Amqp10To> {
 
   #write(message: GatewayMessage, to: Amqp10To): Promise<void> {
     if (this.#state !== 'up') return Promise.reject(new FerryError('NOT_CONNECTED', `amqp10-listener ${this.name} is not listening (${this.#state})`));
+    const now = Date.now();
+    if (hasExpired(message, now)) {
+      // expiry counts down inside Ferry (docs/mapping.md): dropped and counted, never sent
+      this.#ctx.metrics.inc('messages_dropped_total', { connector: this.name, reason: 'expired' });
+      return Promise.resolve();
+    }
     let out: Outgoing;
     try {
-      out = toAmqp10(message, { to: to.address });
+      out = toAmqp10(message, { to: to.address, now });
     } catch (e) {
       return Promise.reject(e instanceof FerryError ? e : new FerryError('INTERNAL', describeError(e), { cause: e }));
     }

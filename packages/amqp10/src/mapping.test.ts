@@ -1,7 +1,7 @@
 import rhea from 'rhea';
 import { createMessage, TypedNumber, withChanges, type GatewayMessage } from '@ferry/core';
 import { Decoder, decodeOne, encode, type AmqpValue } from './codec.js';
-import { toAmqp10, toGatewayMessage, type Amqp10Meta } from './mapping.js';
+import { stampTtl, toAmqp10, toGatewayMessage, type Amqp10Meta } from './mapping.js';
 import { parseMessage } from './sections.js';
 
 const ctx = { connector: 'c', address: 'q', presettled: false, format: 0, now: 1_000_000 };
@@ -157,6 +157,32 @@ describe('canonical → AMQP 1.0', () => {
     const out = toAmqp10(copy, { to: 'x' });
     expect(out.passThrough).toBe(true);
     expect(out.bytes.equals(encoded)).toBe(true);
+  });
+
+  it('an intermediary sends the reduced ttl (§3.2.1): only the header section is written again, every other byte stays', () => {
+    const encoded = rheaEncoded(); // ttl 5000, received at ctx.now
+    const out = toAmqp10(withChanges(toGatewayMessage(encoded, ctx), {}), { to: 'x' });
+    expect(out.passThrough).toBe(true);
+    // leaving at once: the bytes as received
+    expect(stampTtl(out, ctx.now).equals(encoded)).toBe(true);
+    // leaving 2 s later: ttl 3000, the header's other fields as they were, the rest byte for byte
+    const later = stampTtl(out, ctx.now + 2_000);
+    const before = parseMessage(encoded);
+    const after = parseMessage(later);
+    expect(after.header).toEqual({ ...before.header, ttl: 3_000 });
+    expect(later.subarray(after.headerBytes).equals(encoded.subarray(before.headerBytes))).toBe(true);
+    // never below 1 ms while it is being sent
+    expect(parseMessage(stampTtl(out, ctx.now + 9_000)).header?.ttl).toBe(1);
+  });
+
+  it('a message encoded again carries the ttl left; stampTtl counts it down further; without a ttl nothing changes', () => {
+    const m = createMessage({ body: Buffer.from('b'), source: { connector: 'devices', protocol: 'mqtt', address: 'a/b' }, expiresAt: 1_010_000 });
+    const out = toAmqp10(m, { to: 'x', now: 1_000_000 });
+    expect(parseMessage(out.bytes).header?.ttl).toBe(10_000);
+    expect(parseMessage(stampTtl(out, 1_004_000)).header).toEqual({ durable: true, ttl: 6_000 });
+    expect(parseMessage(stampTtl(out, 1_004_000)).body).toEqual(parseMessage(out.bytes).body);
+    const forever = toAmqp10(createMessage({ body: Buffer.from('b'), source: m.source }), { to: 'x', now: 1_000_000 });
+    expect(stampTtl(forever, 9_999_999_999)).toBe(forever.bytes);
   });
 
   it('re-encodes when a header changed, keeping every application-property type', () => {

@@ -10,7 +10,7 @@
 import { createHash } from 'node:crypto';
 import { createMessage, FerryError, headerToString, TypedNumber, type GatewayMessage, type HeaderValue, type Headers } from '@ferry/core';
 import { uuidToString, type AmqpValue } from './codec.js';
-import { buildMessage, parseMessage, type OutgoingMessage, type ParsedMessage } from './sections.js';
+import { buildMessage, encodeHeader, parseMessage, type HeaderSection, type OutgoingMessage, type ParsedMessage } from './sections.js';
 import { toAmqpValue, toHeaderValue } from './values.js';
 
 /** What meta.amqp10 holds; every field is optional so other adapters may write a subset. */
@@ -30,6 +30,8 @@ export interface Amqp10Meta {
   /** the AMQP 1.0 priority, 0–255, when it was set */
   readonly priority?: number;
   readonly ttl?: number;
+  /** the encoded size of the header section at the start of `encoded`, for re-stamping its ttl */
+  readonly headerBytes?: number;
   readonly firstAcquirer?: boolean;
   readonly deliveryCount?: number;
   readonly to?: string;
@@ -136,6 +138,7 @@ function fromParsed(p: ParsedMessage, encoded: Buffer, ctx: IngressContext, now:
   if (h?.durable !== undefined) meta.durable = h.durable;
   if (h?.priority !== undefined) meta.priority = h.priority;
   if (h?.ttl !== undefined) meta.ttl = h.ttl;
+  if (p.headerBytes !== undefined) meta.headerBytes = p.headerBytes;
   if (h?.firstAcquirer !== undefined) meta.firstAcquirer = h.firstAcquirer;
   if (h?.deliveryCount !== undefined) meta.deliveryCount = h.deliveryCount;
   const pr = p.properties ?? {};
@@ -221,12 +224,36 @@ function amqp10Meta(m: GatewayMessage): Amqp10Meta {
   return (m.meta.amqp10 ?? {}) as Amqp10Meta;
 }
 
-/** The encoded message and its message-format, as an amqp10 sink sends it. */
+/**
+ * The encoded message and its message-format, as an amqp10 sink sends it. `header`, when set,
+ * describes the first section of `bytes` as it is: a sender puts `stampTtl(out, now)` on the
+ * wire, never `bytes` itself, so the ttl is the time left when the transfer leaves.
+ */
 export interface Outgoing {
   readonly bytes: Buffer;
   readonly format: number;
-  /** true when the bytes are the ones received, untouched */
+  /** true when the bytes are the ones received (at most the header's ttl re-stamped) */
   readonly passThrough: boolean;
+  /** the message's absolute expiry; a sink that holds the message drops it once passed */
+  readonly expiresAt?: number | undefined;
+  /**
+   * The header section at the start of `bytes` when it carries a ttl: {@link stampTtl} writes
+   * it again with the time left when the message actually leaves (AMQP 1.0 §3.2.1).
+   */
+  readonly header?: { readonly fields: HeaderSection; readonly bytes: number } | undefined;
+}
+
+/**
+ * `out.bytes` with the header's ttl set to the time left at `now` (at least 1 ms). §3.2.1: an
+ * intermediary that transmits a message received with a ttl SHOULD send the reduced ttl, so
+ * messages die even in a delivery loop. Only the header section changes; every other section
+ * (properties, application-properties, annotations, body) stays the bytes it was.
+ */
+export function stampTtl(out: Outgoing, now: number): Buffer {
+  if (out.header === undefined || out.expiresAt === undefined) return out.bytes;
+  const ttl = Math.max(1, Math.min(0xffffffff, Math.floor(out.expiresAt - now)));
+  if (ttl === out.header.fields.ttl) return out.bytes;
+  return Buffer.concat([encodeHeader({ ...out.header.fields, ttl }), out.bytes.subarray(out.header.bytes)]);
 }
 
 export interface EgressOptions {
@@ -238,13 +265,31 @@ export interface EgressOptions {
 /** The message as an AMQP 1.0 sink sends it. */
 export function toAmqp10(m: GatewayMessage, opts: EgressOptions): Outgoing {
   const meta = amqp10Meta(m);
+  const now = opts.now ?? Date.now();
   if (Buffer.isBuffer(meta.encoded) && meta.fingerprint !== undefined && meta.fingerprint === fingerprint(m)) {
-    return { bytes: meta.encoded, format: meta.format ?? 0, passThrough: true };
+    // the header as received, when it has a ttl to count down (an opaque format has no sections)
+    const header =
+      meta.ttl !== undefined && meta.headerBytes !== undefined && (meta.format ?? 0) === 0
+        ? { fields: receivedHeader(meta), bytes: meta.headerBytes }
+        : undefined;
+    // the bytes as received: the sender stamps the ttl when the transfer leaves (stampTtl)
+    return { bytes: meta.encoded, format: meta.format ?? 0, passThrough: true, expiresAt: m.expiresAt, header };
   }
   if (meta.format !== undefined && meta.format !== 0) {
     throw new FerryError('UNSUPPORTED', `an AMQP 1.0 message of format ${meta.format} cannot be changed by a route (its payload is opaque)`, { permanent: true });
   }
-  return { bytes: encodeCanonical(m, meta, opts), format: 0, passThrough: false };
+  const { bytes, header } = encodeCanonical(m, meta, now, opts);
+  return { bytes, format: 0, passThrough: false, expiresAt: m.expiresAt, header };
+}
+
+function receivedHeader(meta: Amqp10Meta): HeaderSection {
+  const h: { -readonly [K in keyof HeaderSection]: HeaderSection[K] } = {};
+  if (meta.durable !== undefined) h.durable = meta.durable;
+  if (meta.priority !== undefined) h.priority = meta.priority;
+  if (meta.ttl !== undefined) h.ttl = meta.ttl;
+  if (meta.firstAcquirer !== undefined) h.firstAcquirer = meta.firstAcquirer;
+  if (meta.deliveryCount !== undefined) h.deliveryCount = meta.deliveryCount;
+  return h;
 }
 
 function messageIdValue(id: string, type: string | undefined): AmqpValue {
@@ -253,17 +298,17 @@ function messageIdValue(id: string, type: string | undefined): AmqpValue {
   return { type: 'string', value: id };
 }
 
-function encodeCanonical(m: GatewayMessage, meta: Amqp10Meta, opts: EgressOptions): Buffer {
-  const now = opts.now ?? Date.now();
-  const ttl = m.expiresAt === undefined ? undefined : Math.max(1, Math.min(0xffffffff, Math.round(m.expiresAt - now)));
+function encodeCanonical(m: GatewayMessage, meta: Amqp10Meta, now: number, opts: EgressOptions): { bytes: Buffer; header: Outgoing['header'] } {
+  const ttl = m.expiresAt === undefined ? undefined : Math.max(1, Math.min(0xffffffff, Math.floor(m.expiresAt - now)));
   const priority = meta.priority ?? m.priority;
+  const header: HeaderSection = {
+    // durable: what the AMQP 1.0 sender said, else at-least-once messages are durable
+    durable: meta.durable ?? m.guarantee === 'at-least-once',
+    ...(priority === undefined ? {} : { priority: Math.max(0, Math.min(255, Math.round(priority))) }),
+    ...(ttl === undefined ? {} : { ttl }),
+  };
   const out: OutgoingMessage = {
-    header: {
-      // durable: what the AMQP 1.0 sender said, else at-least-once messages are durable
-      durable: meta.durable ?? m.guarantee === 'at-least-once',
-      ...(priority === undefined ? {} : { priority: Math.max(0, Math.min(255, Math.round(priority))) }),
-      ...(ttl === undefined ? {} : { ttl }),
-    },
+    header,
     ...(meta.messageAnnotationsEncoded === undefined ? {} : { messageAnnotationsRaw: meta.messageAnnotationsEncoded }),
     properties: {
       ...(m.messageId === undefined ? {} : { messageId: messageIdValue(m.messageId, meta.messageIdType) }),
@@ -292,5 +337,6 @@ function encodeCanonical(m: GatewayMessage, meta: Amqp10Meta, opts: EgressOption
         ? { kind: 'raw', raw: meta.bodySection }
         : { kind: 'data', bytes: m.body },
   };
-  return buildMessage(out);
+  // the header is the first section buildMessage writes: its size lets stampTtl replace it
+  return { bytes: buildMessage(out), header: ttl === undefined ? undefined : { fields: header, bytes: encodeHeader(header).length } };
 }

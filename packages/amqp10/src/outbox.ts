@@ -19,7 +19,7 @@
  */
 import { FerryError, type Logger, type Metrics } from '@ferry/core';
 import type rhea from 'rhea';
-import type { Outgoing } from './mapping.js';
+import { stampTtl, type Outgoing } from './mapping.js';
 import { outcomeError } from './outcomes.js';
 
 /** rhea keeps a link's credit in `credit` (lib/link.js); its typings do not declare it. */
@@ -192,11 +192,20 @@ export class Outbox {
     if (a === undefined) return;
     while (a.queue.length > 0) {
       const e = a.queue[0] as Entry;
+      const now = Date.now();
+      if (e.out.expiresAt !== undefined && e.out.expiresAt <= now) {
+        // it expired while queued: a broker discards it (§3.2.1); its write, if still
+        // waiting, is done (the message was taken and its life is over)
+        a.queue.shift();
+        this.#opts.metrics.inc('messages_dropped_total', { connector: this.#opts.connector, reason: 'expired' });
+        e.waiter?.resolve();
+        continue;
+      }
       const link = this.#pick(a, e.avoid);
       if (link === undefined) break;
       a.queue.shift();
       e.avoid = undefined;
-      const d = link.sender.send(e.out.bytes, undefined, e.out.format);
+      const d = link.sender.send(stampTtl(e.out, now), undefined, e.out.format);
       link.burst++;
       if (link.burst === 1) {
         setImmediate(() => {

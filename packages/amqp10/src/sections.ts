@@ -67,6 +67,8 @@ export type Body =
 
 export interface ParsedMessage {
   readonly header?: HeaderSection;
+  /** the encoded size of the header section when it is the message's first section (§3.2) */
+  readonly headerBytes?: number;
   readonly deliveryAnnotations?: RawSection;
   readonly messageAnnotations?: RawSection;
   readonly properties?: PropertiesSection;
@@ -158,6 +160,7 @@ export function parseMessage(bytes: Buffer): ParsedMessage {
   const d = new Decoder(bytes);
   const out: {
     header?: HeaderSection;
+    headerBytes?: number;
     deliveryAnnotations?: RawSection;
     messageAnnotations?: RawSection;
     properties?: PropertiesSection;
@@ -177,6 +180,7 @@ export function parseMessage(bytes: Buffer): ParsedMessage {
     switch (code) {
       case SECTION.header:
         out.header = parseHeader(v);
+        if (start === 0) out.headerBytes = raw.length;
         break;
       case SECTION.deliveryAnnotations:
         out.deliveryAnnotations = { raw, value: v };
@@ -216,7 +220,7 @@ export function parseMessage(bytes: Buffer): ParsedMessage {
 }
 
 export interface OutgoingMessage {
-  readonly header?: { readonly durable: boolean; readonly priority?: number; readonly ttl?: number };
+  readonly header?: HeaderSection;
   /** an encoded message-annotations section, written as is */
   readonly messageAnnotationsRaw?: Buffer;
   readonly properties: PropertiesSection;
@@ -234,24 +238,26 @@ function trimmed(fields: AmqpValue[]): AmqpValue {
 
 const opt = <T>(x: T | undefined, f: (x: T) => AmqpValue): AmqpValue => (x === undefined ? NULL : f(x));
 
+/** The header section (§3.2.1): its five fields with their types, absent ones as null (their defaults). */
+export function encodeHeader(h: HeaderSection): Buffer {
+  return encode(
+    described(
+      SECTION.header,
+      trimmed([
+        opt(h.durable, (value) => ({ type: 'boolean', value })),
+        opt(h.priority, (value) => ({ type: 'ubyte', value })),
+        opt(h.ttl, (value) => ({ type: 'uint', value })),
+        opt(h.firstAcquirer, (value) => ({ type: 'boolean', value })),
+        opt(h.deliveryCount, (value) => ({ type: 'uint', value })),
+      ]),
+    ),
+  );
+}
+
 /** Encode a message, sections in the order §3.2 requires. */
 export function buildMessage(m: OutgoingMessage): Buffer {
   const parts: Buffer[] = [];
-  if (m.header !== undefined) {
-    const h = m.header;
-    parts.push(
-      encode(
-        described(
-          SECTION.header,
-          trimmed([
-            { type: 'boolean', value: h.durable },
-            opt(h.priority, (value) => ({ type: 'ubyte', value })),
-            opt(h.ttl, (value) => ({ type: 'uint', value })),
-          ]),
-        ),
-      ),
-    );
-  }
+  if (m.header !== undefined) parts.push(encodeHeader(m.header));
   if (m.messageAnnotationsRaw !== undefined) parts.push(m.messageAnnotationsRaw);
   const p = m.properties;
   const s = (value: string): AmqpValue => ({ type: 'string', value });

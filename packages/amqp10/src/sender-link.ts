@@ -13,7 +13,7 @@
  */
 import { FerryError, type Logger } from '@ferry/core';
 import type rhea from 'rhea';
-import type { Outgoing } from './mapping.js';
+import { stampTtl, type Outgoing } from './mapping.js';
 import { outcomeError, peerError } from './outcomes.js';
 
 /** rhea keeps a link's credit in `credit` (lib/link.js); its typings do not declare it. */
@@ -120,8 +120,9 @@ export class SenderLink {
     while (this.#queue.length > 0 && this.#open && !this.#gone && s.sendable() && (s as WithCredit).credit - this.#burst > 0 && this.#pending.size < this.#opts.maxInflight) {
       const w = this.#queue.shift() as Waiting;
       // a pre-encoded payload with an explicit message-format is sent as is (rhea
-      // lib/link.js Sender.send: `format === undefined ? message.encode(msg) : msg`)
-      const d = s.send(w.out.bytes, undefined, w.out.format);
+      // lib/link.js Sender.send: `format === undefined ? message.encode(msg) : msg`), its ttl
+      // the time left now that it leaves (§3.2.1), after any wait for credit
+      const d = s.send(stampTtl(w.out, Date.now()), undefined, w.out.format);
       this.#pending.set(d, w);
       this.#burst++;
       this.#burstReset ??= setImmediate(() => {

@@ -78,3 +78,12 @@ export function createMessage(init: MessageInit): GatewayMessage {
 export function withChanges(msg: GatewayMessage, changes: Partial<GatewayMessage>): GatewayMessage {
   return { ...msg, headers: new Map(msg.headers), ...changes };
 }
+
+/**
+ * Whether the message's expiry has passed at `now` (ms since the epoch). Sinks drop such a
+ * message and count it (`messages_dropped_total{reason="expired"}`) instead of sending it:
+ * expiry counts down inside Ferry (docs/mapping.md; MQTT 5 §3.3.2.3.3, AMQP 1.0 §3.2.1).
+ */
+export function hasExpired(m: Pick<GatewayMessage, 'expiresAt'>, now: number): boolean {
+  return m.expiresAt !== undefined && m.expiresAt <= now;
+}

@@ -3,6 +3,7 @@ import {
   FerryError,
   Settlement,
   describeError,
+  hasExpired,
   toFerryError,
   type Connector,
   type ConnectorContext,
@@ -264,7 +265,7 @@ export class StompClientConnector implements Connector<StompFrom, StompTo> {
       const now = Date.now();
       // expiry counts down inside Ferry (docs/mapping.md): a message that expired on its way
       // here is dropped and counted, never sent (with expiration 0 or an expires in the past)
-      if (message.expiresAt !== undefined && message.expiresAt <= now) {
+      if (hasExpired(message, now)) {
         this.#ctx.metrics.inc('messages_dropped_total', { connector: this.name, reason: 'expired' });
         return;
       }
