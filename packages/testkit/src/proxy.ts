@@ -1,5 +1,18 @@
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
 
+/** How `TcpProxy.cut` ends a connection: a FIN after destroy ('close'), or an RST ('reset'). */
+export type CutHow = 'close' | 'reset';
+
+export interface TcpProxyOptions {
+  /** The target's host; 127.0.0.1 unless told. */
+  readonly host?: string;
+  /**
+   * Sees every chunk the target sends, as it arrives from the target (before any hold), after
+   * it was forwarded or held: for a test that reads the wire below its client library.
+   */
+  readonly onDownstream?: (chunk: Buffer) => void;
+}
+
 /**
  * A TCP proxy between a client under test and a real broker, for fault tests: it can hold the
  * bytes flowing back from the broker (to delay confirmations), cut every connection (a network
@@ -11,12 +24,19 @@ export class TcpProxy {
   #holdDownstream = false;
   #held: { client: Socket; chunk: Buffer }[] = [];
   #refusing = false;
+  readonly #targetHost: string;
+  readonly #onDownstream: ((chunk: Buffer) => void) | undefined;
   port = 0;
+  /** Connections proxied since start (the refused ones not counted), open or not. */
+  accepted = 0;
 
   constructor(
     private readonly targetPort: number,
-    private readonly targetHost = '127.0.0.1',
-  ) {}
+    options: TcpProxyOptions = {},
+  ) {
+    this.#targetHost = options.host ?? '127.0.0.1';
+    this.#onDownstream = options.onDownstream;
+  }
 
   async start(): Promise<number> {
     if (this.#server) return this.port;
@@ -41,14 +61,25 @@ export class TcpProxy {
     for (const { client, chunk } of held) if (!client.destroyed) client.write(chunk);
   }
 
-  /** Destroy every open connection (both sides), like a network failure. */
-  cut(): void {
+  /**
+   * End every open connection (both sides), like a network failure: 'close' destroys the sockets,
+   * 'reset' sends an RST (a crashed peer, a failed network). What was held is dropped; holding
+   * stays on if it was. Returns how many connections were cut.
+   */
+  cut(how: CutHow = 'close'): number {
+    const n = this.#pairs.size;
     for (const { client, upstream } of this.#pairs) {
-      client.destroy();
-      upstream.destroy();
+      if (how === 'reset') {
+        client.resetAndDestroy();
+        upstream.resetAndDestroy();
+      } else {
+        client.destroy();
+        upstream.destroy();
+      }
     }
     this.#pairs.clear();
     this.#held = [];
+    return n;
   }
 
   /** While true, new connections are closed at once. */
@@ -56,6 +87,7 @@ export class TcpProxy {
     this.#refusing = on;
   }
 
+  /** Connections open now. */
   get connections(): number {
     return this.#pairs.size;
   }
@@ -72,8 +104,9 @@ export class TcpProxy {
       client.destroy();
       return;
     }
+    this.accepted++;
     client.setNoDelay(true);
-    const upstream = createConnection({ port: this.targetPort, host: this.targetHost, noDelay: true });
+    const upstream = createConnection({ port: this.targetPort, host: this.#targetHost, noDelay: true });
     const pair = { client, upstream };
     this.#pairs.add(pair);
     const close = (): void => {
@@ -87,6 +120,7 @@ export class TcpProxy {
     upstream.on('data', (chunk: Buffer) => {
       if (this.#holdDownstream) this.#held.push({ client, chunk });
       else client.write(chunk);
+      this.#onDownstream?.(chunk);
     });
   }
 }
