@@ -9,7 +9,7 @@
  * string as UTF-8 text (lib/codec.js, tag 'S'), which replaces bytes ≥ 0x80: what the broker
  * sent can only be read below amqplib. The proxy never changes a byte.
  */
-import { connect, createServer, type Server, type Socket } from 'node:net';
+import { TcpProxy } from '@ferry/testkit';
 
 /** One field-table value as on the wire: its tag and, for long strings and byte arrays, the raw bytes. */
 export interface WireField {
@@ -129,39 +129,29 @@ function contentHeader(payload: Buffer): WireMessage {
   return { headers, ...(messageId === undefined ? {} : { messageId }), ...(contentType === undefined ? {} : { contentType }), ...(type === undefined ? {} : { type }) };
 }
 
+/**
+ * testkit's TcpProxy to RabbitMQ with an observer on what RabbitMQ sends: the frames are parsed
+ * as they pass, the bytes forwarded unchanged.
+ */
 export class Wire091Tap {
   readonly messages: WireMessage[] = [];
-  readonly #sockets = new Set<Socket>();
-  #server: Server | undefined;
+  readonly #proxy: TcpProxy;
   #buf = Buffer.alloc(0);
-  port = 0;
 
-  constructor(readonly targetPort: number) {}
+  constructor(readonly targetPort: number) {
+    this.#proxy = new TcpProxy(targetPort, { onDownstream: (chunk) => this.#parse(chunk) });
+  }
 
-  async start(): Promise<number> {
-    const server = createServer((client) => {
-      client.setNoDelay(true);
-      const upstream = connect({ port: this.targetPort, host: '127.0.0.1', noDelay: true });
-      for (const s of [client, upstream]) {
-        this.#sockets.add(s);
-        s.on('error', () => undefined);
-        s.on('close', () => {
-          this.#sockets.delete(s);
-          client.destroy();
-          upstream.destroy();
-        });
-      }
-      client.pipe(upstream);
-      upstream.on('data', (chunk: Buffer) => {
-        client.write(chunk);
-        this.#parse(chunk);
-      });
-    });
-    await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
-    this.#server = server;
-    const a = server.address();
-    this.port = a !== null && typeof a === 'object' ? a.port : 0;
-    return this.port;
+  get port(): number {
+    return this.#proxy.port;
+  }
+
+  start(): Promise<number> {
+    return this.#proxy.start();
+  }
+
+  stop(): Promise<void> {
+    return this.#proxy.stop();
   }
 
   /** Frames from the broker: type u8, channel u16, size u32, payload, 0xCE (§4.2.3). One connection at a time. */
@@ -176,10 +166,5 @@ export class Wire091Tap {
       if (type === FRAME_HEADER) this.messages.push(contentHeader(this.#buf.subarray(7, 7 + size)));
       this.#buf = this.#buf.subarray(7 + size + 1);
     }
-  }
-
-  async stop(): Promise<void> {
-    for (const s of this.#sockets) s.destroy();
-    await new Promise<void>((r) => (this.#server === undefined ? r() : this.#server.close(() => r())));
   }
 }
