@@ -1,13 +1,13 @@
 /**
  * Shared pieces of the `stomp` (client) connector's integration tests: the connector built
  * through its definition (as the gateway builds it) with testkit's log capture and metrics,
- * a TCP proxy the tests can hold or cut, a plain amqplib client for RabbitMQ, and a
+ * a started TcpProxy the tests can hold or cut, a plain amqplib client for RabbitMQ, and a
  * raw STOMP client (net + the package's own frame codec, not stompjs) for the far side.
  */
-import { createConnection, createServer, type Server, type Socket } from 'node:net';
+import { createConnection, type Socket } from 'node:net';
 import amqp, { type Channel, type ChannelModel } from 'amqplib';
 import type { Connector } from '@ferry/core';
-import { RecordingMetrics, brokerPorts, captureLogger, freePort, rabbitUrl, waitFor } from '@ferry/testkit';
+import { RecordingMetrics, TcpProxy, brokerPorts, captureLogger, rabbitUrl, waitFor } from '@ferry/testkit';
 import { stompDefinition } from '../../packages/stomp/src/client-definition.js';
 import type { StompFrom, StompTo } from '../../packages/stomp/src/client/options.js';
 import { encodeFrame } from '../../packages/stomp/src/frame/encoder.js';
@@ -57,77 +57,15 @@ export function uniq(prefix: string): string {
 // ------------------------------------------------------------------ TCP proxy
 
 /**
- * A TCP proxy between the connector and a broker. `hold()` stops forwarding broker→client
- * bytes (they are kept, in order) until `release()`; `cut()` destroys every open pair, as a
- * network failure would.
+ * A started testkit TcpProxy between the connector and a broker: `holdDownstream()` keeps the
+ * broker's bytes (in order) until `release()`, `cut()` destroys every open pair as a network
+ * failure would (what was held is dropped, holding stays on), `accepted` counts connections
+ * made through it, `connections` the open ones.
  */
-export class Proxy {
-  readonly #server: Server;
-  readonly #pairs = new Set<[Socket, Socket]>();
-  #held = false;
-  readonly #heldChunks: [Socket, Buffer][] = [];
-  port = 0;
-  connections = 0;
-
-  private constructor(private readonly upstreamPort: number) {
-    this.#server = createServer((client) => {
-      this.connections++;
-      client.setNoDelay(true);
-      const upstream = createConnection({ host: '127.0.0.1', port: this.upstreamPort, noDelay: true });
-      const pair: [Socket, Socket] = [client, upstream];
-      this.#pairs.add(pair);
-      const end = (): void => {
-        client.destroy();
-        upstream.destroy();
-        this.#pairs.delete(pair);
-      };
-      client.on('error', end).on('close', end);
-      upstream.on('error', end).on('close', end);
-      client.on('data', (b: Buffer) => upstream.write(b));
-      upstream.on('data', (b: Buffer) => {
-        if (this.#held) this.#heldChunks.push([client, b]);
-        else client.write(b);
-      });
-    });
-  }
-
-  static async start(upstreamPort: number): Promise<Proxy> {
-    const p = new Proxy(upstreamPort);
-    p.port = await freePort();
-    await new Promise<void>((resolve, reject) => {
-      p.#server.once('error', reject);
-      p.#server.listen(p.port, '127.0.0.1', () => resolve());
-    });
-    return p;
-  }
-
-  get open(): number {
-    return this.#pairs.size;
-  }
-
-  hold(): void {
-    this.#held = true;
-  }
-
-  release(): void {
-    this.#held = false;
-    for (const [client, b] of this.#heldChunks.splice(0)) if (!client.destroyed) client.write(b);
-  }
-
-  cut(): void {
-    this.#heldChunks.length = 0;
-    this.#held = false;
-    for (const [a, b] of [...this.#pairs]) {
-      a.destroy();
-      b.destroy();
-    }
-    this.#pairs.clear();
-  }
-
-  async close(): Promise<void> {
-    this.cut();
-    await new Promise<void>((r) => this.#server.close(() => r()));
-  }
+export async function startProxy(upstreamPort: number): Promise<TcpProxy> {
+  const proxy = new TcpProxy(upstreamPort);
+  await proxy.start();
+  return proxy;
 }
 
 // ------------------------------------------------------------------ plain amqplib

@@ -5,16 +5,16 @@
  */
 import { jest } from '@jest/globals';
 import { FerryError, createMessage, type GatewayMessage } from '@ferry/core';
-import { brokerPorts, createVhost, deleteVhost, delay, waitFor } from '@ferry/testkit';
+import { brokerPorts, createVhost, deleteVhost, delay, waitFor, type TcpProxy } from '@ferry/testkit';
 import type { ConsumeMessage } from 'amqplib';
-import { Proxy, buildConnector, parseTo, plainAmqp, rabbitOptions, uniq, type Built, type Plain } from './helpers.js';
+import { buildConnector, parseTo, plainAmqp, rabbitOptions, startProxy, uniq, type Built, type Plain } from './helpers.js';
 
 jest.setTimeout(30_000);
 
 let vhost: string;
 let plain: Plain;
 const started: Built[] = [];
-const proxies: Proxy[] = [];
+const proxies: TcpProxy[] = [];
 
 beforeAll(async () => {
   vhost = await createVhost('stomp-sink');
@@ -28,7 +28,7 @@ afterAll(async () => {
 
 afterEach(async () => {
   while (started.length > 0) await started.pop()!.connector.stop();
-  while (proxies.length > 0) await proxies.pop()!.close();
+  while (proxies.length > 0) await proxies.pop()!.stop();
 });
 
 async function startWith(options: Record<string, unknown> = {}): Promise<Built> {
@@ -52,13 +52,13 @@ async function collect(queue: string): Promise<ConsumeMessage[]> {
 test('SEND to /amq/queue/<q> resolves only after the RECEIPT, and the message is in the queue by then', async () => {
   const q = uniq('sink-q');
   await plain.ch.assertQueue(q, { durable: false });
-  const proxy = await Proxy.start(brokerPorts().rabbitStomp);
+  const proxy = await startProxy(brokerPorts().rabbitStomp);
   proxies.push(proxy);
   // No heart-beats: holding the broker's bytes must not look like a dead broker here.
   const b = await startWith({ ...rabbitOptions(vhost, proxy.port), heartBeat: { outgoingMs: 0, incomingMs: 0 } });
   expect(b.connector.state).toBe('up');
 
-  proxy.hold(); // the broker's RECEIPT cannot reach the connector
+  proxy.holdDownstream(); // the broker's RECEIPT cannot reach the connector
   let resolved = false;
   const w = b.connector.sink.write(msg(Buffer.from('hello')), parseTo({ destination: `/amq/queue/${q}` })).then(() => {
     resolved = true;
@@ -210,10 +210,10 @@ test('a destination RabbitMQ can never take is refused before sending; the conne
 test('no RECEIPT within receiptTimeoutMs → SINK_TIMEOUT (transient)', async () => {
   const q = uniq('sink-timeout');
   await plain.ch.assertQueue(q, { durable: false });
-  const proxy = await Proxy.start(brokerPorts().rabbitStomp);
+  const proxy = await startProxy(brokerPorts().rabbitStomp);
   proxies.push(proxy);
   const b = await startWith({ ...rabbitOptions(vhost, proxy.port), heartBeat: { outgoingMs: 0, incomingMs: 0 }, receiptTimeoutMs: 300 });
-  proxy.hold();
+  proxy.holdDownstream();
   const err = await b.connector.sink.write(msg(Buffer.from('slow')), parseTo({ destination: `/amq/queue/${q}` })).catch((e: unknown) => e);
   expect(FerryError.is(err, 'SINK_TIMEOUT')).toBe(true);
   expect((err as FerryError).permanent).toBe(false);
@@ -223,14 +223,15 @@ test('no RECEIPT within receiptTimeoutMs → SINK_TIMEOUT (transient)', async ()
 test('the connection lost with RECEIPTs pending: those writes fail at once, transiently (no hang)', async () => {
   const q = uniq('sink-lost');
   await plain.ch.assertQueue(q, { durable: false });
-  const proxy = await Proxy.start(brokerPorts().rabbitStomp);
+  const proxy = await startProxy(brokerPorts().rabbitStomp);
   proxies.push(proxy);
   const b = await startWith({ ...rabbitOptions(vhost, proxy.port), heartBeat: { outgoingMs: 0, incomingMs: 0 }, receiptTimeoutMs: 20_000 });
-  proxy.hold();
+  proxy.holdDownstream();
   const writes = Array.from({ length: 20 }, (_, i) => b.connector.sink.write(msg(Buffer.from(`m${i}`)), parseTo({ destination: `/amq/queue/${q}` })).then(() => 'ok', (e: unknown) => e));
   await delay(100);
   const t0 = Date.now();
   proxy.cut();
+  proxy.release(); // the cut dropped what was held; stop holding so the reconnect gets through
   const results = await Promise.all(writes);
   const waited = Date.now() - t0;
   for (const r of results) {
@@ -244,20 +245,20 @@ test('the connection lost with RECEIPTs pending: those writes fail at once, tran
 });
 
 test('heart-beats: a silent broker is detected, the connection dropped and re-made', async () => {
-  const proxy = await Proxy.start(brokerPorts().rabbitStomp);
+  const proxy = await startProxy(brokerPorts().rabbitStomp);
   proxies.push(proxy);
   const b = await startWith({ ...rabbitOptions(vhost, proxy.port), heartBeat: { outgoingMs: 200, incomingMs: 200 } });
   expect(b.connector.state).toBe('up');
-  proxy.hold(); // no byte from the broker any more: no heart-beats either
+  proxy.holdDownstream(); // no byte from the broker any more: no heart-beats either
   await waitFor(() => b.logger.lines.some((l) => l.level === 'warn' && /no heart-beat from the broker/.test(l.message)), 'heart-beat loss detected', 10_000);
   expect(b.connector.state).not.toBe('up');
   proxy.release();
   await waitFor(() => b.connector.state === 'up', 'reconnected', 10_000);
-  expect(proxy.connections).toBeGreaterThanOrEqual(2);
+  expect(proxy.accepted).toBeGreaterThanOrEqual(2);
 });
 
 test('not connected → NOT_CONNECTED (transient); start() resolves with the connector down', async () => {
-  const closed = await Proxy.start(1); // a port where nothing answers behind the proxy
+  const closed = await startProxy(1); // a port where nothing answers behind the proxy
   proxies.push(closed);
   const b = await startWith({ url: `stomp://127.0.0.1:${closed.port}` });
   expect(b.connector.state).not.toBe('up');

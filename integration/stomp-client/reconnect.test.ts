@@ -5,8 +5,8 @@
  */
 import { jest } from '@jest/globals';
 import { FerryError, createMessage, type GatewayMessage, type InboundDelivery } from '@ferry/core';
-import { brokerPorts, createVhost, deleteVhost, queueInfo, Tally, waitFor } from '@ferry/testkit';
-import { Proxy, buildConnector, parseFrom, parseTo, plainAmqp, rabbitOptions, uniq, type Built, type Plain, type TestConnector } from './helpers.js';
+import { brokerPorts, createVhost, deleteVhost, queueInfo, Tally, waitFor, type TcpProxy } from '@ferry/testkit';
+import { buildConnector, parseFrom, parseTo, plainAmqp, rabbitOptions, startProxy, uniq, type Built, type Plain, type TestConnector } from './helpers.js';
 import type { StompTo } from '../../packages/stomp/src/client/options.js';
 
 jest.setTimeout(60_000);
@@ -14,7 +14,7 @@ jest.setTimeout(60_000);
 let vhost: string;
 let plain: Plain;
 const started: Built[] = [];
-const proxies: Proxy[] = [];
+const proxies: TcpProxy[] = [];
 
 beforeAll(async () => {
   vhost = await createVhost('stomp-reconnect');
@@ -23,13 +23,13 @@ beforeAll(async () => {
 
 afterAll(async () => {
   while (started.length > 0) await started.pop()!.connector.stop();
-  while (proxies.length > 0) await proxies.pop()!.close();
+  while (proxies.length > 0) await proxies.pop()!.stop();
   await plain?.close();
   await deleteVhost(vhost);
 });
 
-async function throughProxy(): Promise<{ b: Built; proxy: Proxy }> {
-  const proxy = await Proxy.start(brokerPorts().rabbitStomp);
+async function throughProxy(): Promise<{ b: Built; proxy: TcpProxy }> {
+  const proxy = await startProxy(brokerPorts().rabbitStomp);
   proxies.push(proxy);
   const b = buildConnector(rabbitOptions(vhost, proxy.port));
   started.push(b);
@@ -76,7 +76,7 @@ test('sink: 1,000 SENDs with the connection cut twice mid-stream; retried writes
   await waitFor(() => tally.complete, 'every message in the queue', 20_000);
   console.log(tally.summary('stomp sink across 2 cuts'), Object.fromEntries(failures));
   expect(tally.counts).toMatchObject({ sent: N, lost: 0, unexpected: 0 });
-  expect(proxy.connections).toBeGreaterThanOrEqual(3);
+  expect(proxy.accepted).toBeGreaterThanOrEqual(3);
   // the cuts really hit writes in flight, which failed (SINK_CLOSED / NOT_CONNECTED) and were retried
   expect((failures.get('SINK_CLOSED') ?? 0) + (failures.get('NOT_CONNECTED') ?? 0)).toBeGreaterThan(0);
   expect(b.metrics.count('connector_reconnects_total')).toBeGreaterThanOrEqual(2);
@@ -101,17 +101,17 @@ test('end to end: RabbitMQ queue → stomp source → stomp sink → RabbitMQ qu
   // also waits until its new SUBSCRIBE was confirmed: RabbitMQ may send a hundred MESSAGEs
   // before that RECEIPT, and a cut before it leaves the resubscription unconfirmed (and unlogged).
   const subscribedLines = (): number => src.b.logger.lines.filter((l) => /subscribed to \/amq\/queue/.test(l.message)).length;
-  const plan = (p: Proxy, firstAt: number, resubscribed: () => boolean = () => true) => {
+  const plan = (p: TcpProxy, firstAt: number, resubscribed: () => boolean = () => true) => {
     let done = 0;
     let connAtCut = 0;
     let since = 0;
     return (): void => {
       if (done === 0 && delivered >= firstAt) {
-        connAtCut = p.connections;
+        connAtCut = p.accepted;
         p.cut();
         done++;
         cuts++;
-      } else if (done === 1 && p.connections > connAtCut && p.open > 0 && ++since >= 100 && resubscribed()) {
+      } else if (done === 1 && p.accepted > connAtCut && p.connections > 0 && ++since >= 100 && resubscribed()) {
         p.cut();
         done++;
         cuts++;
