@@ -6,8 +6,8 @@ import amqplib from 'amqplib';
 import rhea from 'rhea';
 import { createMessage, FerryError, TypedNumber, type HeaderValue, type InboundDelivery } from '@ferry/core';
 import { amqp10Definition, type Amqp10Client } from '@ferry/amqp10';
-import { brokerPorts, createVhost, deleteVhost, rabbitUrl, Tally, testContext, waitFor, type LogLine } from '@ferry/testkit';
-import { CuttableProxy, ManualFlow } from './helpers.js';
+import { brokerPorts, createVhost, deleteVhost, rabbitUrl, Tally, TcpProxy, testContext, waitFor, type LogLine } from '@ferry/testkit';
+import { ManualFlow } from './helpers.js';
 
 jest.setTimeout(60_000);
 
@@ -296,7 +296,7 @@ describe('flow control (backpressure) of the amqp10 source', () => {
     await fill(q, N, tally, 'a');
     const flow = new ManualFlow(true);
     const lines: LogLine[] = [];
-    const proxy = new CuttableProxy(brokerPorts().rabbitAmqp);
+    const proxy = new TcpProxy(brokerPorts().rabbitAmqp);
     await proxy.start();
     const c = client(lines, { credit: 50, url: `amqp://guest:guest@127.0.0.1:${proxy.port}` });
     await c.start();
@@ -309,7 +309,7 @@ describe('flow control (backpressure) of the amqp10 source', () => {
     expect(tally.counts.received).toBe(0);
     expect((await ch.checkQueue(q)).messageCount).toBe(N);
     // the connection drops while paused: the re-attached link must not bring fresh credit
-    expect(proxy.cut()).toBeGreaterThan(0);
+    expect(proxy.cut('reset')).toBeGreaterThan(0); // RST, as a failed network or a crashed peer
     await waitFor(() => lines.filter((l) => /amqp10 receiving from/.test(l.message)).length === 2, 'the link re-attached');
     await new Promise((r) => setTimeout(r, 400));
     expect(tally.counts.received).toBe(0);
@@ -376,7 +376,7 @@ describe('reconnect', () => {
       ch.ack(m);
     });
     const lines: LogLine[] = [];
-    const proxy = new CuttableProxy(brokerPorts().rabbitAmqp);
+    const proxy = new TcpProxy(brokerPorts().rabbitAmqp);
     await proxy.start();
     const c = client(lines, { credit: 100, url: `amqp://guest:guest@127.0.0.1:${proxy.port}` });
     await c.start();
@@ -392,7 +392,7 @@ describe('reconnect', () => {
     });
     await waitFor(() => forwarded >= 200, '200 forwarded');
     // the network drops Ferry's AMQP 1.0 connection mid-stream
-    expect(proxy.cut()).toBeGreaterThan(0);
+    expect(proxy.cut('reset')).toBeGreaterThan(0); // RST, as a failed network or a crashed peer
     await waitFor(() => lines.some((l) => /connection down, reconnecting/.test(l.message)), 'the down line');
     await waitFor(() => tally.complete, 'all 1000 through after the reconnect', 40_000);
     console.log(tally.summary('RabbitMQ → amqp10 → amqp10 → RabbitMQ across a forced reconnect'));

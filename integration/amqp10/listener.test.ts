@@ -7,70 +7,15 @@ import rhea from 'rhea';
 import { createMessage, FerryError, type InboundDelivery } from '@ferry/core';
 import { amqp10ListenerDefinition, encodedMessage, installCapture, parseMessage, type Amqp10Listener } from '@ferry/amqp10';
 import { RecordingMetrics, Tally, testContext, waitFor, type LogLine } from '@ferry/testkit';
-import { ManualFlow } from './helpers.js';
+import { ManualFlow, client, openReceiver, openSender, outcomes } from './helpers.js';
 
 jest.setTimeout(60_000);
-
-interface TestClient {
-  readonly conn: rhea.Connection;
-  readonly errors: string[];
-  close(): Promise<void>;
-}
-
-async function client(port: number, extra: Record<string, unknown> = {}): Promise<TestClient> {
-  const c = rhea.create_container();
-  const errors: string[] = [];
-  c.on('error', (e: Error) => errors.push(e.message));
-  const conn = c.connect({ host: '127.0.0.1', port, reconnect: false, tcp_no_delay: true, ...extra } as rhea.ConnectionOptions);
-  conn.on('error', (e: Error) => errors.push(e.message));
-  conn.on('connection_error', () => errors.push(`connection_error: ${JSON.stringify(conn.error)}`));
-  conn.on('disconnected', (ctx: rhea.EventContext) => errors.push(`disconnected${ctx.error === undefined ? '' : `: ${ctx.error.message}`}`));
-  await new Promise<void>((resolve, reject) => {
-    conn.once('connection_open', () => resolve());
-    conn.once('disconnected', () => reject(new Error(`could not connect: ${errors.join('; ')}`)));
-  });
-  return {
-    conn,
-    errors,
-    close: () =>
-      new Promise<void>((resolve) => {
-        if (!conn.is_open()) return resolve();
-        conn.once('connection_close', () => resolve());
-        conn.once('disconnected', () => resolve());
-        conn.close();
-      }),
-  };
-}
 
 async function listener(options: Record<string, unknown> = {}, lines: LogLine[] = [], metrics = new RecordingMetrics()): Promise<Amqp10Listener> {
   const opts = amqp10ListenerDefinition.options.parse({ port: 0, host: '127.0.0.1', ...options });
   const l = amqp10ListenerDefinition.create(testContext(lines, metrics), 'devices', opts) as Amqp10Listener;
   await l.start();
   return l;
-}
-
-function openSender(c: TestClient, address: string): Promise<rhea.Sender> {
-  const s = c.conn.open_sender({ target: { address } });
-  return new Promise((resolve, reject) => {
-    s.once('sender_open', () => resolve(s));
-    s.once('sender_close', () => reject(new Error(`sender refused: ${JSON.stringify(s.error)}`)));
-  });
-}
-
-function openReceiver(c: TestClient, address: string, opts: rhea.ReceiverOptions = {}): Promise<rhea.Receiver> {
-  const r = c.conn.open_receiver({ source: { address }, ...opts });
-  return new Promise((resolve) => r.once('receiver_open', () => resolve(r)));
-}
-
-/** Outcomes the client's sender saw, by delivery id. */
-function outcomes(s: rhea.Sender): Map<number, string> {
-  const seen = new Map<number, string>();
-  for (const ev of ['accepted', 'rejected', 'released', 'modified']) {
-    s.on(ev, (ctx: rhea.EventContext) => {
-      if (ctx.delivery !== undefined) seen.set(ctx.delivery.id, ev === 'rejected' ? `rejected ${String((ctx.delivery.remote_state as { error?: { condition?: string } }).error?.condition)}` : ev);
-    });
-  }
-  return seen;
 }
 
 const typedMessage = (i: number): Buffer => {

@@ -21,6 +21,7 @@ import type { Gateway } from '@ferry/gateway';
 import { Tally, TcpProxy, brokerPorts, createVhost, delay, deleteVhost, freePort, waitFor } from '@ferry/testkit';
 import { startGateway } from '../support/gateway.js';
 import { collectQueue, plainClient, publishConfirmed, runId, type Plain } from '../scenarios/helpers.js';
+import { client, openReceiver, openSender, outcomes, type TestClient } from '../amqp10/helpers.js';
 
 /** What the receiving test client saw: raw encoded bytes, kept by wrapping rhea's decoder (rhea hands them to no handler). */
 const rawOf = new WeakMap<object, Buffer>();
@@ -70,60 +71,6 @@ function sections(raw: Buffer): { props: Record<string, TypedValue>; data: Buffe
     }
   }
   return { props, data };
-}
-
-interface TestClient {
-  readonly conn: rhea.Connection;
-  readonly errors: string[];
-  close(): Promise<void>;
-}
-
-async function client(port: number): Promise<TestClient> {
-  const c = rhea.create_container();
-  const errors: string[] = [];
-  c.on('error', (e: Error) => errors.push(e.message));
-  const conn = c.connect({ host: '127.0.0.1', port, reconnect: false, tcp_no_delay: true } as rhea.ConnectionOptions);
-  conn.on('error', (e: Error) => errors.push(e.message));
-  conn.on('connection_error', () => errors.push(`connection_error: ${JSON.stringify(conn.error)}`));
-  await new Promise<void>((resolve, reject) => {
-    conn.once('connection_open', () => resolve());
-    conn.once('disconnected', () => reject(new Error(`could not connect: ${errors.join('; ')}`)));
-  });
-  return {
-    conn,
-    errors,
-    close: () =>
-      new Promise<void>((resolve) => {
-        if (!conn.is_open()) return resolve();
-        conn.once('connection_close', () => resolve());
-        conn.once('disconnected', () => resolve());
-        conn.close();
-      }),
-  };
-}
-
-function openSender(c: TestClient, address: string): Promise<rhea.Sender> {
-  const s = c.conn.open_sender({ target: { address } });
-  return new Promise((resolve, reject) => {
-    s.once('sender_open', () => resolve(s));
-    s.once('sender_close', () => reject(new Error(`sender refused: ${JSON.stringify(s.error)}`)));
-  });
-}
-
-function openReceiver(c: TestClient, address: string): Promise<rhea.Receiver> {
-  const r = c.conn.open_receiver({ source: { address } });
-  return new Promise((resolve) => r.once('receiver_open', () => resolve(r)));
-}
-
-/** Outcomes a sender saw, by delivery id. */
-function outcomes(s: rhea.Sender): Map<number, string> {
-  const seen = new Map<number, string>();
-  for (const ev of ['accepted', 'rejected', 'released', 'modified']) {
-    s.on(ev, (ctx: rhea.EventContext) => {
-      if (ctx.delivery !== undefined) seen.set(ctx.delivery.id, ev);
-    });
-  }
-  return seen;
 }
 
 const TS_MS = 1_700_000_000_123;

@@ -24,6 +24,7 @@ import { decodeOne, encodedMessage, installCapture, parseMessage, type AmqpValue
 import { Tally, TcpProxy, brokerPorts, captureLogger, createVhost, delay, deleteVhost, freePort, rabbitUrl, waitFor } from '@ferry/testkit';
 import { startGateway } from '../support/gateway.js';
 import { publishConfirmed, runId } from '../scenarios/helpers.js';
+import { client, openReceiver, openSender, outcomes, type TestClient } from '../amqp10/helpers.js';
 import { Wire091Tap } from './amqp10-wire091.js';
 
 jest.setTimeout(90_000);
@@ -74,59 +75,10 @@ function typedMap(section: AmqpValue): Record<string, AmqpValue> {
   return out;
 }
 
-interface TestClient {
-  readonly conn: rhea.Connection;
-  readonly errors: string[];
-  close(): Promise<void>;
-}
-
-async function client(port: number, extra: Record<string, unknown> = {}): Promise<TestClient> {
-  const c = rhea.create_container();
-  const errors: string[] = [];
-  c.on('error', (e: Error) => errors.push(e.message));
-  const conn = c.connect({ host: '127.0.0.1', port, reconnect: false, tcp_no_delay: true, ...extra } as rhea.ConnectionOptions);
-  conn.on('error', (e: Error) => errors.push(e.message));
-  conn.on('connection_error', () => errors.push(`connection_error: ${JSON.stringify(conn.error)}`));
-  await new Promise<void>((resolve, reject) => {
-    conn.once('connection_open', () => resolve());
-    conn.once('disconnected', () => reject(new Error(`could not connect: ${errors.join('; ')}`)));
-  });
-  return {
-    conn,
-    errors,
-    close: () =>
-      new Promise<void>((resolve) => {
-        if (!conn.is_open()) return resolve();
-        conn.once('connection_close', () => resolve());
-        conn.once('disconnected', () => resolve());
-        conn.close();
-      }),
-  };
-}
-
-function openSender(c: TestClient, address: string): Promise<rhea.Sender> {
-  const s = c.conn.open_sender({ target: { address } });
-  return new Promise((resolve, reject) => {
-    s.once('sender_open', () => resolve(s));
-    s.once('sender_close', () => reject(new Error(`sender refused: ${JSON.stringify(s.error)}`)));
-  });
-}
-
-function openReceiver(c: TestClient, address: string): Promise<rhea.Receiver> {
-  const r = c.conn.open_receiver({ source: { address }, credit_window: 100 });
-  return new Promise((resolve) => r.once('receiver_open', () => resolve(r)));
-}
-
 /** Send `ids` with the typed properties; resolves with each delivery's outcome. */
 async function sendTyped(s: rhea.Sender, ids: readonly string[]): Promise<Map<string, string>> {
-  const outcome = new Map<string, string>();
+  const seen = outcomes(s);
   const byDelivery = new Map<number, string>();
-  for (const ev of ['accepted', 'rejected', 'released', 'modified']) {
-    s.on(ev, (ctx: rhea.EventContext) => {
-      const id = ctx.delivery === undefined ? undefined : byDelivery.get(ctx.delivery.id);
-      if (id !== undefined) outcome.set(id, outcome.has(id) ? `${outcome.get(id)} AND ${ev}` : ev);
-    });
-  }
   let i = 0;
   const pump = (): void => {
     while (i < ids.length && s.sendable()) {
@@ -144,8 +96,8 @@ async function sendTyped(s: rhea.Sender, ids: readonly string[]): Promise<Map<st
   };
   s.on('sendable', pump);
   pump();
-  await waitFor(() => outcome.size === ids.length, `an outcome for each of ${ids.length}`, 30_000);
-  return outcome;
+  await waitFor(() => seen.size === ids.length, `an outcome for each of ${ids.length}`, 30_000);
+  return new Map([...seen].map(([d, o]) => [byDelivery.get(d) as string, o]));
 }
 
 /** What a receiver got: message-id → the encoded message (captured below rhea's decoder). */
@@ -311,7 +263,7 @@ routes:
   it('RabbitMQ queue (published by an AMQP 1.0 application) → amqp10 source → listener → rhea receiver: 200, every AMQP type intact', async () => {
     const rc = await client(port);
     clients.push(rc);
-    const r = await openReceiver(rc, `${run}.out`);
+    const r = await openReceiver(rc, `${run}.out`, { credit_window: 100 });
     const got = collect(r);
     // an AMQP 1.0 application publishing to RabbitMQ directly
     const pub = await client(brokerPorts().rabbitAmqp, { username: 'guest', password: 'guest', hostname: `vhost:${vhost}` });
@@ -337,7 +289,7 @@ routes:
   it('the full loop rhea → Ferry → RabbitMQ → Ferry → rhea: 200, every AMQP type intact', async () => {
     const rc = await client(port);
     clients.push(rc);
-    const r = await openReceiver(rc, `${run}.back`);
+    const r = await openReceiver(rc, `${run}.back`, { credit_window: 100 });
     const got = collect(r);
     const c = await client(port);
     clients.push(c);
@@ -364,7 +316,7 @@ routes:
   it('a message an AMQP 0-9-1 client published, read over AMQP 1.0 through Ferry: RabbitMQ 3.10 drops its headers (recorded exactly)', async () => {
     const rc = await client(port);
     clients.push(rc);
-    const r = await openReceiver(rc, `${run}.out`);
+    const r = await openReceiver(rc, `${run}.out`, { credit_window: 100 });
     const got = collect(r);
     const pub = await amqplib.connect(rabbitUrl(vhost), { noDelay: true });
     pub.on('error', () => undefined);

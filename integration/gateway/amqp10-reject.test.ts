@@ -21,6 +21,7 @@ import { freePort, Tally, waitFor } from '@ferry/testkit';
 import { FarPeer, type PeerTransfer } from '../../packages/amqp10/test/far-peer.js';
 import { startGateway } from '../support/gateway.js';
 import { device, runId } from '../scenarios/helpers.js';
+import { client, openSender, outcomes, type TestClient } from '../amqp10/helpers.js';
 
 jest.setTimeout(60_000);
 
@@ -48,53 +49,16 @@ function rejectingPeer(): FarPeer {
   });
 }
 
-interface Producer {
-  readonly conn: rhea.Connection;
+interface Producer extends TestClient {
   readonly sender: rhea.Sender;
-  /** outcome by delivery id: 'accepted', or 'rejected <condition>' … */
+  /** outcome by delivery id: 'accepted', or 'rejected <condition>' … (a second one kept as "A AND B") */
   readonly outcomes: Map<number, string>;
-  readonly errors: string[];
-  close(): Promise<void>;
 }
 
 async function producer(port: number, address: string): Promise<Producer> {
-  const c = rhea.create_container();
-  const errors: string[] = [];
-  c.on('error', (e: Error) => errors.push(e.message));
-  const conn = c.connect({ host: '127.0.0.1', port, reconnect: false, tcp_no_delay: true } as rhea.ConnectionOptions);
-  conn.on('error', (e: Error) => errors.push(e.message));
-  await new Promise<void>((resolve, reject) => {
-    conn.once('connection_open', () => resolve());
-    conn.once('disconnected', () => reject(new Error('could not connect')));
-  });
-  const sender = conn.open_sender({ target: { address } });
-  await new Promise<void>((resolve, reject) => {
-    sender.once('sender_open', () => resolve());
-    sender.once('sender_close', () => reject(new Error(`sender refused: ${JSON.stringify(sender.error)}`)));
-  });
-  const outcomes = new Map<number, string>();
-  for (const ev of ['accepted', 'rejected', 'released', 'modified']) {
-    sender.on(ev, (ctx: rhea.EventContext) => {
-      const d = ctx.delivery;
-      if (d === undefined) return;
-      // a second outcome for one delivery would be a bug: keep both to see it
-      const text = ev === 'rejected' ? `rejected ${String((d.remote_state as { error?: { condition?: string } }).error?.condition)}` : ev;
-      outcomes.set(d.id, outcomes.has(d.id) ? `${outcomes.get(d.id)} AND ${text}` : text);
-    });
-  }
-  return {
-    conn,
-    sender,
-    outcomes,
-    errors,
-    close: () =>
-      new Promise<void>((resolve) => {
-        if (!conn.is_open()) return resolve();
-        conn.once('connection_close', () => resolve());
-        conn.once('disconnected', () => resolve());
-        conn.close();
-      }),
-  };
+  const c = await client(port);
+  const sender = await openSender(c, address);
+  return { ...c, sender, outcomes: outcomes(sender) };
 }
 
 /** Send `n` messages, every `badEvery`-th marked bad; returns the delivery id → message id map. */
