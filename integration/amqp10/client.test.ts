@@ -336,18 +336,26 @@ describe('a failure at the far side is not accepted upstream', () => {
     const c = client();
     await c.start();
     const errors: string[] = [];
+    let settled = 0;
     await c.openSources?.([{ route: 'r', from: { address: `/amq/queue/${a}` } }], (d) => {
       const to = d.message.messageId === 'n1' ? '/exchange/missing-exchange/rk' : '/amq/queue/chain-b';
       c.sink.write(d.message, { address: to }).then(
-        () => d.settlement.accept(),
+        () => {
+          d.settlement.accept();
+          settled++;
+        },
         (e: unknown) => {
           const err = e instanceof FerryError ? e : new FerryError('INTERNAL', String(e));
           errors.push(err.code);
           d.settlement.fail(err);
+          settled++;
         },
       );
     });
     await waitFor(async () => (await ch.checkQueue('chain-dlq')).messageCount === 1 && (await ch.checkQueue('chain-b')).messageCount === 1, 'n1 dead-lettered, b1 forwarded');
+    // b1 is in chain-b before its write resolves (RabbitMQ enqueues, then settles to Ferry): a stop
+    // before the source's accept would leave b1 unacked, back in chain-a
+    await waitFor(() => settled === 2, 'both source deliveries settled');
     await c.stop();
     expect((await ch.checkQueue(a)).messageCount).toBe(0);
     expect(errors).toEqual(['SINK_UNROUTABLE']);
