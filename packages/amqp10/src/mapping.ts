@@ -307,8 +307,9 @@ function encodeCanonical(m: GatewayMessage, meta: Amqp10Meta, now: number, opts:
     ...(priority === undefined ? {} : { priority: Math.max(0, Math.min(255, Math.round(priority))) }),
     ...(ttl === undefined ? {} : { ttl }),
   };
+  const headerSection = encodeHeader(header);
   const out: OutgoingMessage = {
-    header,
+    header: headerSection,
     ...(meta.messageAnnotationsEncoded === undefined ? {} : { messageAnnotationsRaw: meta.messageAnnotationsEncoded }),
     properties: {
       ...(m.messageId === undefined ? {} : { messageId: messageIdValue(m.messageId, meta.messageIdType) }),
@@ -338,5 +339,5 @@ function encodeCanonical(m: GatewayMessage, meta: Amqp10Meta, now: number, opts:
         : { kind: 'data', bytes: m.body },
   };
   // the header is the first section buildMessage writes: its size lets stampTtl replace it
-  return { bytes: buildMessage(out), header: ttl === undefined ? undefined : { fields: header, bytes: encodeHeader(header).length } };
+  return { bytes: buildMessage(out), header: ttl === undefined ? undefined : { fields: header, bytes: headerSection.length } };
 }

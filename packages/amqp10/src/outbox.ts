@@ -17,7 +17,7 @@
  * - A receiver that attached with snd-settle-mode `settled` (§2.7.3) gets pre-settled
  *   transfers: a message sent to it is done (at-most-once by the client's choice).
  */
-import { FerryError, type Logger, type Metrics } from '@ferry/core';
+import { FerryError, hasExpired, type Logger, type Metrics } from '@ferry/core';
 import type rhea from 'rhea';
 import { stampTtl, type Outgoing } from './mapping.js';
 import { outcomeError } from './outcomes.js';
@@ -193,7 +193,7 @@ export class Outbox {
     while (a.queue.length > 0) {
       const e = a.queue[0] as Entry;
       const now = Date.now();
-      if (e.out.expiresAt !== undefined && e.out.expiresAt <= now) {
+      if (hasExpired(e.out, now)) {
         // it expired while queued: a broker discards it (§3.2.1); its write, if still
         // waiting, is done (the message was taken and its life is over)
         a.queue.shift();

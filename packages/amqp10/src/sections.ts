@@ -220,7 +220,8 @@ export function parseMessage(bytes: Buffer): ParsedMessage {
 }
 
 export interface OutgoingMessage {
-  readonly header?: HeaderSection;
+  /** the encoded header section ({@link encodeHeader}), written first */
+  readonly header?: Buffer;
   /** an encoded message-annotations section, written as is */
   readonly messageAnnotationsRaw?: Buffer;
   readonly properties: PropertiesSection;
@@ -257,7 +258,7 @@ export function encodeHeader(h: HeaderSection): Buffer {
 /** Encode a message, sections in the order §3.2 requires. */
 export function buildMessage(m: OutgoingMessage): Buffer {
   const parts: Buffer[] = [];
-  if (m.header !== undefined) parts.push(encodeHeader(m.header));
+  if (m.header !== undefined) parts.push(m.header);
   if (m.messageAnnotationsRaw !== undefined) parts.push(m.messageAnnotationsRaw);
   const p = m.properties;
   const s = (value: string): AmqpValue => ({ type: 'string', value });
