@@ -10,16 +10,18 @@ import type { LoadOptions, LoadResult } from './types.js';
  * position; otherwise see {@link parseConfig}. Never throws.
  */
 export async function loadConfig(file: string, registry: ReadonlyMap<string, AnyConnectorDefinition>, opts: LoadOptions = {}): Promise<LoadResult> {
-  let text: string;
+  const read = await readConfigText(file, 'route file');
+  if (typeof read !== 'string') return { ok: false, errors: [read] };
+  return parseConfig(read, file, registry, opts);
+}
+
+/** A file's text, or the one CONFIG_IO error (no position) that says why it cannot be read. */
+export async function readConfigText(file: string, what: string): Promise<string | ConfigError> {
   try {
-    text = await readFile(file, 'utf8');
+    return await readFile(file, 'utf8');
   } catch (err) {
-    return {
-      ok: false,
-      errors: [new ConfigError({ code: 'CONFIG_IO', file, line: 0, column: 0, path: '', message: `cannot read the route file: ${ioReason(err)}` })],
-    };
+    return new ConfigError({ code: 'CONFIG_IO', file, line: 0, column: 0, path: '', message: `cannot read the ${what}: ${ioReason(err)}` });
   }
-  return parseConfig(text, file, registry, opts);
 }
 
 const IO_REASONS: Readonly<Record<string, string>> = {

@@ -1,10 +1,9 @@
-import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { z } from 'zod';
 import { describeError, type AnyConnectorDefinition, type HeaderValue } from '@ferry/core';
 import type { ExpectedDestination, RouteTestCase, RouteTestExpectation } from '@ferry/router';
-import { ConfigError, sortErrors } from './errors.js';
-import { loadConfig } from './load.js';
+import { sortErrors, type ConfigError } from './errors.js';
+import { loadConfig, readConfigText } from './load.js';
 import { Reporter } from './reporter.js';
 import type { GatewayConfig } from './types.js';
 import { didYouMean } from './words.js';
@@ -76,12 +75,8 @@ export interface RouteTestsOptions {
  * it (connectors, routes, `to` fields). Never throws; every problem of both files at once.
  */
 export async function loadRouteTests(file: string, registry: ReadonlyMap<string, AnyConnectorDefinition>, opts: RouteTestsOptions = {}): Promise<RouteTestsResult> {
-  let text: string;
-  try {
-    text = await readFile(file, 'utf8');
-  } catch (err) {
-    return { ok: false, errors: [new ConfigError({ code: 'CONFIG_IO', file, line: 0, column: 0, path: '', message: `cannot read the route test file: ${describeError(err)}` })] };
-  }
+  const text = await readConfigText(file, 'route test file');
+  if (typeof text !== 'string') return { ok: false, errors: [text] };
   const yaml = readYaml(text, file, 'route test file');
   if (yaml.fatal) return { ok: false, errors: sortErrors(yaml.errors) };
   const r = new Reporter(file, yaml.map, new Set());
