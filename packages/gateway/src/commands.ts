@@ -1,6 +1,6 @@
 import path from 'node:path';
-import { describeError, headerToString, type HeaderValue } from '@ferry/core';
-import { jsonSchema, loadConfig, loadRouteTests } from '@ferry/config';
+import { describeError, headerToString, type AnyConnectorDefinition, type HeaderValue } from '@ferry/core';
+import { jsonSchema, loadConfig, loadRouteTests, type GatewayConfig } from '@ferry/config';
 import { RouteTable, runRouteTest, type ExplainedRoute } from '@ferry/router';
 import { createLogger, type LogFormat, type LogLevel } from './logger.js';
 import { defaultRegistry } from './registry.js';
@@ -76,8 +76,7 @@ export const run = {
       process.exitCode = 2;
       return;
     }
-    const entries = new Map(config.connectors.map((spec) => [spec.name, { spec, definition: registry.get(spec.type)! }]));
-    const table = RouteTable.compile(config.routes, entries);
+    const table = compileTable(config, registry);
     const explained = table.explain(opts.from, opts.address, new Map(opts.header));
     if (opts.json) {
       process.stdout.write(JSON.stringify(explained, (_k, v: unknown) => (v instanceof Map ? Object.fromEntries([...v].map(([k, x]: [string, HeaderValue]) => [k, headerToString(x)])) : v), 2) + '\n');
@@ -103,8 +102,7 @@ export const run = {
         continue;
       }
       const { suite } = loaded;
-      const entries = new Map(suite.config.connectors.map((spec) => [spec.name, { spec, definition: registry.get(spec.type)! }]));
-      const table = RouteTable.compile(suite.config.routes, entries);
+      const table = compileTable(suite.config, registry);
       let passed = 0;
       for (const c of suite.cases) {
         const result = runRouteTest(table, c);
@@ -131,6 +129,12 @@ export const run = {
 };
 
 type Explained = readonly ExplainedRoute[];
+
+/** The route table of a loaded (so checked) configuration, as the gateway compiles it. */
+function compileTable(config: GatewayConfig, registry: ReadonlyMap<string, AnyConnectorDefinition>): RouteTable {
+  const entries = new Map(config.connectors.map((spec) => [spec.name, { spec, definition: registry.get(spec.type)! }]));
+  return RouteTable.compile(config.routes, entries);
+}
 
 function plural(n: number, word: string): string {
   return `${n} ${word}${n === 1 ? '' : 's'}`;
