@@ -8,3 +8,4 @@ export * from './backoff.js';
 export * from './connector.js';
 export * from './routes.js';
 export * from './message-codec.js';
+export * from './auth/index.js';

@@ -172,6 +172,34 @@ describe('ferry start', () => {
   });
 });
 
+describe('ferry passwd', () => {
+  async function withStdin(input: string, ...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+    return new Promise((resolve) => {
+      const child = execFile(process.execPath, [cli, 'passwd', ...args], { cwd: root }, (err, stdout, stderr) => {
+        resolve({ code: err === null ? 0 : ((err as { code?: number }).code ?? 1), stdout, stderr });
+      });
+      child.stdin?.end(input);
+    });
+  }
+
+  it('prints an scrypt hash of the password read from stdin, never the password itself, and the hash verifies', async () => {
+    const out = await withStdin('correct horse\n', '--cost', '10');
+    expect(out.code).toBe(0);
+    expect(out.stdout).toMatch(/^\$scrypt\$ln=10,r=8,p=1\$[A-Za-z0-9+/]+\$[A-Za-z0-9+/]+\n$/);
+    expect(out.stdout + out.stderr).not.toContain('correct horse');
+    const { verifyPassword } = await import('@ferry/core');
+    expect(await verifyPassword(out.stdout.trim(), Buffer.from('correct horse'))).toBe(true);
+    expect(await verifyPassword(out.stdout.trim(), Buffer.from('correct horse\n'))).toBe(false);
+  }, 30_000);
+
+  it('refuses an empty password and a cost out of range', async () => {
+    expect((await withStdin('')).code).toBe(2);
+    const bad = await withStdin('x\n', '--cost', '30');
+    expect(bad.code).not.toBe(0);
+    expect(bad.stderr).toContain('10 to 20');
+  }, 30_000);
+});
+
 describe('the ferry executable', () => {
   it('npm links packages/gateway/bin/ferry.js as node_modules/.bin/ferry, and it runs the built CLI', async () => {
     const { stdout } = await run(join(root, 'node_modules/.bin/ferry'), ['validate', 'config/gateway.yaml'], { cwd: root });
@@ -180,7 +208,7 @@ describe('the ferry executable', () => {
 });
 
 describe('ferry --help', () => {
-  it.each(['start', 'validate', 'explain', 'test', 'schema'])('%s has help', async (cmd) => {
+  it.each(['start', 'validate', 'explain', 'test', 'schema', 'passwd'])('%s has help', async (cmd) => {
     const out = await ferry(cmd, '--help');
     expect(out.code).toBe(0);
     expect(out.stdout).toContain(`Usage: ferry ${cmd}`);

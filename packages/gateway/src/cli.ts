@@ -46,6 +46,12 @@ program
   .action((files: string[], opts: { config?: string }) => run.test(files, opts));
 
 program
+  .command('passwd')
+  .description('print an scrypt hash of a password for a route file or users file; reads the password from stdin, or asks for it twice on a terminal')
+  .option('--cost <ln>', 'log2 of the scrypt cost N (10-20); default 15', parseCost)
+  .action((opts: { cost?: number }) => run.passwd(opts));
+
+program
   .command('schema')
   .description('print the JSON Schema of route files (for editors: config/schema.json)')
   .action(() => run.schema());
@@ -53,6 +59,12 @@ program
 function parseMs(v: string): number {
   const n = Number(v);
   if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError('expected milliseconds, a whole number');
+  return n;
+}
+
+function parseCost(v: string): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 10 || n > 20) throw new InvalidArgumentError('expected a whole number from 10 to 20');
   return n;
 }
 

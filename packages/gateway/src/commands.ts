@@ -1,9 +1,10 @@
 import path from 'node:path';
-import { describeError, headerToString, type AnyConnectorDefinition, type HeaderValue } from '@ferry/core';
+import { DEFAULT_SCRYPT, describeError, hashPassword, headerToString, type AnyConnectorDefinition, type HeaderValue } from '@ferry/core';
 import { jsonSchema, loadConfig, loadRouteTests, type GatewayConfig } from '@ferry/config';
 import { RouteTable, runRouteTest, type ExplainedRoute } from '@ferry/router';
 import { createLogger, type LogFormat, type LogLevel } from './logger.js';
 import { defaultRegistry } from './registry.js';
+import { readPassword } from './password-prompt.js';
 import { Runtime } from './runtime.js';
 
 /** The `ferry` subcommands; each sets process.exitCode rather than exiting mid-flight. */
@@ -121,6 +122,23 @@ export const run = {
       process.stdout.write(`${file}: ${plural(suite.cases.length, 'case')}, ${passed} passed${failedHere > 0 ? `, ${failedHere} failed` : ''} (route file ${path.relative(process.cwd(), suite.config.file) || suite.config.file})\n`);
     }
     process.exitCode = invalid > 0 ? 2 : failed > 0 ? 1 : 0;
+  },
+
+  /**
+   * `ferry passwd`: the hash of one password, for `password:` in a route file or a users file
+   * line. Only the hash is printed; the password is never echoed.
+   */
+  async passwd(opts: { cost?: number }): Promise<void> {
+    let password: string;
+    try {
+      password = await readPassword(process.stdin, process.stderr);
+    } catch (err) {
+      process.stderr.write(`ferry passwd: ${describeError(err)}\n`);
+      process.exitCode = 2;
+      return;
+    }
+    const hash = await hashPassword(password, { ...DEFAULT_SCRYPT, ln: opts.cost ?? DEFAULT_SCRYPT.ln });
+    process.stdout.write(hash + '\n');
   },
 
   async schema(): Promise<void> {

@@ -1,0 +1,337 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { silentLogger, type LogFields, type Logger } from '../logger.js';
+import type { Labels, Metrics } from '../metrics.js';
+import { Authenticator, type AuthConfig } from './authenticator.js';
+import { GrantPattern } from './grant-pattern.js';
+import { constantTimeEqual, hashPassword, parsePasswordHash, passwordHashProblem, verifyPassword } from './password-hash.js';
+import { FailureSlowDown } from './slow-down.js';
+import { parseUsersFile } from './users.js';
+import type { AddressSyntax } from '../connector.js';
+
+/** cheap parameters so the suite stays fast; the format and code path are the real ones */
+const FAST = { ln: 4, r: 8, p: 1 };
+
+class CountingMetrics implements Metrics {
+  readonly counts = new Map<string, number>();
+  inc(name: string, labels: Labels, value = 1): void {
+    const key = `${name}${JSON.stringify(labels)}`;
+    this.counts.set(key, (this.counts.get(key) ?? 0) + value);
+  }
+  set(): void {}
+  add(): void {}
+  observe(): void {}
+}
+
+function recordingLogger(): Logger & { lines: { level: string; message: string; fields?: LogFields }[] } {
+  const lines: { level: string; message: string; fields?: LogFields }[] = [];
+  const l = {
+    lines,
+    debug: (message: string, fields?: LogFields) => lines.push({ level: 'debug', message, fields }),
+    info: (message: string, fields?: LogFields) => lines.push({ level: 'info', message, fields }),
+    warn: (message: string, fields?: LogFields) => lines.push({ level: 'warn', message, fields }),
+    error: (message: string, fields?: LogFields) => lines.push({ level: 'error', message, fields }),
+    child: () => l,
+  };
+  return l;
+}
+
+describe('password hashes', () => {
+  it('hash to a self-describing PHC string and verify only the right password', async () => {
+    const h = await hashPassword('s3cret', FAST);
+    expect(h).toMatch(/^\$scrypt\$ln=4,r=8,p=1\$[A-Za-z0-9+/]{22}\$[A-Za-z0-9+/]{43}$/);
+    expect(parsePasswordHash(h)?.params).toEqual(FAST);
+    expect(await verifyPassword(h, Buffer.from('s3cret'))).toBe(true);
+    expect(await verifyPassword(h, Buffer.from('s3cret '))).toBe(false);
+    expect(await verifyPassword(h, Buffer.alloc(0))).toBe(false);
+    // a fresh salt every time
+    expect(await hashPassword('s3cret', FAST)).not.toBe(h);
+  });
+
+  it('uses the default cost (ln=15) when none is given', async () => {
+    const h = await hashPassword('x');
+    expect(h.startsWith('$scrypt$ln=15,r=8,p=1$')).toBe(true);
+  });
+
+  it('refuses malformed hashes and parameters beyond the limits, never matching them', async () => {
+    expect(passwordHashProblem('$2y$10$abcdefghijklmnopqrstuv')).toMatch(/unknown password hash scheme "2y"/);
+    expect(passwordHashProblem('$scrypt$ln=25,r=8,p=1$AAAAAAAAAAAAAAAAAAAAAA$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA')).toMatch(/malformed/);
+    expect(passwordHashProblem('$scrypt$ln=4,r=8,p=1$short$AAAA')).toMatch(/malformed/);
+    expect(passwordHashProblem('plain text')).toBeUndefined();
+    expect(await verifyPassword('$scrypt$ln=25,r=8,p=1$AAAAAAAAAAAAAAAAAAAAAA$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA', Buffer.from('x'))).toBe(false);
+  });
+
+  it('compares plain-text passwords in constant time, whatever their lengths', async () => {
+    expect(await verifyPassword('pw', Buffer.from('pw'))).toBe(true);
+    expect(await verifyPassword('pw', Buffer.from('pw2'))).toBe(false);
+    expect(await verifyPassword('', Buffer.alloc(0))).toBe(true);
+    expect(constantTimeEqual(Buffer.from('a'), Buffer.from('a'.repeat(1000)))).toBe(false);
+  });
+});
+
+describe('grant patterns', () => {
+  const bind = (syntax: AddressSyntax, p: string, v: { username?: string; clientId?: string } = { username: 'dev1', clientId: 'c1' }) => {
+    const g = GrantPattern.parse(syntax, p);
+    if (typeof g === 'string') throw new Error(g);
+    return g.bind(v);
+  };
+
+  it('MQTT: publishes match like topic filters, with {username} and {clientId} filled in', () => {
+    const g = bind('mqtt', 'sensors/{username}/#')!;
+    expect(g.coversAddress('sensors/dev1/temp')).toBe(true);
+    expect(g.coversAddress('sensors/dev1')).toBe(true); // §4.7.1.2: "#" includes the parent level
+    expect(g.coversAddress('sensors/dev2/temp')).toBe(false);
+    expect(g.coversAddress('sensors')).toBe(false);
+    const c = bind('mqtt', 'clients/{clientId}/+')!;
+    expect(c.coversAddress('clients/c1/x')).toBe(true);
+    expect(c.coversAddress('clients/c1/x/y')).toBe(false);
+  });
+
+  it('MQTT: a subscription wider than the grant is not covered', () => {
+    const g = bind('mqtt', 'cmd/{username}/#')!;
+    expect(g.coversFilter('cmd/dev1/#')).toBe(true);
+    expect(g.coversFilter('cmd/dev1/+/x')).toBe(true);
+    expect(g.coversFilter('cmd/dev1/unlock')).toBe(true);
+    expect(g.coversFilter('#')).toBe(false);
+    expect(g.coversFilter('cmd/#')).toBe(false);
+    expect(g.coversFilter('cmd/+/unlock')).toBe(false);
+    expect(g.coversFilter('+/dev1/#')).toBe(false);
+    const one = bind('mqtt', 'a/+/c')!;
+    expect(one.coversFilter('a/+/c')).toBe(true);
+    expect(one.coversFilter('a/b/c')).toBe(true);
+    expect(one.coversFilter('a/#')).toBe(false);
+    expect(one.coversFilter('a/+/+')).toBe(false);
+  });
+
+  it('MQTT: $share/ is taken off before the check; $SYS-like topics are not matched by a leading wildcard', () => {
+    const g = bind('mqtt', 'cmd/{username}/#')!;
+    expect(g.coversFilter('$share/grp/cmd/dev1/#')).toBe(true);
+    expect(g.coversFilter('$share/grp/#')).toBe(false);
+    expect(g.coversFilter('$share/cmd/dev1/#')).toBe(false); // the share name is not part of the filter
+    const all = bind('mqtt', '#')!;
+    expect(all.coversFilter('$SYS/#')).toBe(false);
+    expect(all.coversAddress('$SYS/broker/load')).toBe(false);
+    expect(bind('mqtt', '$SYS/#')!.coversFilter('$SYS/broker/#')).toBe(true);
+  });
+
+  it('hostile user names and client ids with wildcards or separators void the grant instead of widening it', () => {
+    for (const username of ['a/#', '+', '#', 'a/b', '$SYS', '']) {
+      expect(bind('mqtt', 'sensors/{username}/#', { username })).toBeUndefined();
+    }
+    expect(bind('mqtt', 'clients/{clientId}', { username: 'u', clientId: '+' })).toBeUndefined();
+    expect(bind('mqtt', 'clients/{clientId}', { username: 'u' })).toBeUndefined();
+    for (const username of ['a.#', '*', 'x.y', 'a/b']) {
+      expect(bind('amqp10', 'sensors.{username}.#', { username })).toBeUndefined();
+      expect(bind('stomp', '/topic/sensors.{username}', { username })).toBeUndefined();
+    }
+    // a placeholder in part of a level is still one literal
+    expect(bind('mqtt', 'dev-{username}/x')!.coversAddress('dev-dev1/x')).toBe(true);
+  });
+
+  it('STOMP and AMQP 1.0: words split on ".", "*" one word, "#" any number; the destination kind is literal', () => {
+    const s = bind('stomp', '/topic/sensors.{username}.#')!;
+    expect(s.coversAddress('/topic/sensors.dev1')).toBe(true);
+    expect(s.coversAddress('/topic/sensors.dev1.temp.max')).toBe(true);
+    expect(s.coversAddress('/queue/sensors.dev1.temp')).toBe(false);
+    expect(s.coversAddress('/topic/sensors.dev2.temp')).toBe(false);
+    expect(s.coversFilter('/topic/sensors.#')).toBe(false); // literal destination "#", not the grant's
+    const q = bind('stomp', '/queue/*')!;
+    expect(q.coversAddress('/queue/jobs')).toBe(true);
+    expect(q.coversAddress('/queue/jobs.x')).toBe(false);
+    const a = bind('amqp10', 'orders.#.eu')!;
+    expect(a.coversAddress('orders.eu')).toBe(true);
+    expect(a.coversAddress('orders.a.b.eu')).toBe(true);
+    expect(a.coversAddress('orders.a.b.us')).toBe(false);
+  });
+
+  it('refuses malformed patterns and unknown placeholders', () => {
+    expect(GrantPattern.parse('mqtt', 'a/#/b')).toMatch(/last level/);
+    expect(GrantPattern.parse('mqtt', 'a/b+')).toMatch(/whole level/);
+    expect(GrantPattern.parse('mqtt', 'a/{user}')).toMatch(/unknown placeholder \{user\}/);
+    expect(GrantPattern.parse('mqtt', '')).toMatch(/empty/);
+  });
+
+  it('a topic of thousands of levels is checked without exhausting the stack', () => {
+    const deep = Array.from({ length: 30_000 }, () => 'a').join('/');
+    expect(bind('mqtt', '#')!.coversAddress(deep)).toBe(true);
+    expect(bind('mqtt', 'a/+/b')!.coversAddress(deep)).toBe(false);
+  });
+});
+
+describe('FailureSlowDown', () => {
+  it('doubles the delay per failure in a row, up to the maximum, and forgets after a success or a quiet period', () => {
+    let now = 0;
+    const s = new FailureSlowDown({ initialMs: 100, maxMs: 1000, forgetMs: 60_000, maxAddresses: 10 }, () => now);
+    expect([s.fail('10.0.0.1'), s.fail('10.0.0.1'), s.fail('10.0.0.1'), s.fail('10.0.0.1'), s.fail('10.0.0.1')]).toEqual([100, 200, 400, 800, 1000]);
+    expect(s.fail('10.0.0.2')).toBe(100); // per address
+    s.succeed('10.0.0.1');
+    expect(s.fail('10.0.0.1')).toBe(100);
+    now += 60_001;
+    expect(s.fail('10.0.0.1')).toBe(100);
+  });
+
+  it('keeps at most maxAddresses entries, dropping the one that failed longest ago', () => {
+    const s = new FailureSlowDown({ initialMs: 1, maxMs: 1000, forgetMs: 60_000, maxAddresses: 3 });
+    s.fail('a');
+    s.fail('a');
+    s.fail('b');
+    s.fail('c');
+    s.fail('a'); // a moves to the end
+    s.fail('d'); // evicts b
+    expect(s.size).toBe(3);
+    expect(s.failures('b')).toBe(0);
+    expect(s.failures('a')).toBe(3);
+    for (let i = 0; i < 10_000; i++) s.fail(`x${i}`);
+    expect(s.size).toBe(3);
+  });
+});
+
+describe('users files', () => {
+  it('reads username:hash[:groups] lines and reports every bad line', async () => {
+    const h = await hashPassword('pw', FAST);
+    const { users, problems } = parseUsersFile(`# devices\n\ndev1:${h}:devices, lab\ndev2:${h}\nbad\ndev1:${h}\nplain:secret\nx:$md5$abc\n`);
+    expect(users).toEqual([
+      { username: 'dev1', password: h, groups: ['devices', 'lab'] },
+      { username: 'dev2', password: h, groups: undefined },
+    ]);
+    expect(problems.map((p) => p.line)).toEqual([5, 6, 7, 8]);
+    expect(problems[2]?.message).toMatch(/hashes only/);
+  });
+});
+
+describe('Authenticator', () => {
+  const env = (metrics: Metrics = new CountingMetrics(), logger: Logger = silentLogger) => ({ logger, metrics, connector: 'devices', syntax: 'mqtt' as const });
+  const fast = { initialMs: 20, maxMs: 80, forgetMs: 60_000, maxAddresses: 100 };
+
+  it('accepts a hashed and a plain password, refuses wrong ones and unknown users, anonymous only when allowed', async () => {
+    const h = await hashPassword('pw1', FAST);
+    const cfg: AuthConfig = { users: [{ username: 'dev1', password: h }, { username: 'old', password: 'plain' }], slowDown: fast };
+    const auth = new Authenticator(cfg, env());
+    const ok = await auth.login({ username: 'dev1', password: Buffer.from('pw1'), address: '1.1.1.1' });
+    expect(ok.ok && ok.client.username).toBe('dev1');
+    expect((await auth.login({ username: 'old', password: 'plain', address: '1.1.1.1' })).ok).toBe(true);
+    expect(await auth.login({ username: 'dev1', password: 'nope', address: '1.1.1.2' })).toEqual({ ok: false, reason: 'bad-credentials' });
+    expect(await auth.login({ username: 'ghost', password: 'pw1', address: '1.1.1.3' })).toEqual({ ok: false, reason: 'bad-credentials' });
+    expect(await auth.login({ address: '1.1.1.4' })).toEqual({ ok: false, reason: 'no-credentials' });
+    const open = new Authenticator({ ...cfg, anonymous: true }, env());
+    const anon = await open.login({ address: '1.1.1.5' });
+    expect(anon.ok && anon.client.anonymous).toBe(true);
+    // no users at all: open, as route files before users were
+    expect((await new Authenticator({}, env()).login({ username: 'any', password: 'x', address: '1.1.1.6' })).ok).toBe(true);
+    expect((await new Authenticator({ anonymous: false, usersFile: '/nonexistent' }, env()).login({ address: '1.1.1.6' })).ok).toBe(false);
+  });
+
+  it('answers a failure only after the growing per-address delay, and counts it', async () => {
+    const metrics = new CountingMetrics();
+    const auth = new Authenticator({ users: [{ username: 'u', password: 'p' }], slowDown: { initialMs: 100, maxMs: 400, forgetMs: 60_000, maxAddresses: 10 } }, env(metrics));
+    const took: number[] = [];
+    for (let i = 0; i < 4; i++) {
+      const t0 = performance.now();
+      await auth.login({ username: 'u', password: 'wrong', address: '9.9.9.9' });
+      took.push(performance.now() - t0);
+    }
+    expect(took[0]).toBeGreaterThanOrEqual(95);
+    expect(took[1]).toBeGreaterThanOrEqual(195);
+    expect(took[2]).toBeGreaterThanOrEqual(395);
+    expect(took[3]).toBeGreaterThanOrEqual(395);
+    // another address is not slowed by this one's failures
+    const t0 = performance.now();
+    expect((await auth.login({ username: 'u', password: 'p', address: '8.8.8.8' })).ok).toBe(true);
+    expect(performance.now() - t0).toBeLessThan(95);
+    expect(metrics.counts.get('auth_failures_total{"connector":"devices","reason":"bad-credentials"}')).toBe(4);
+  });
+
+  it('authorizes by the grants of the user, its groups, "everyone" and "anonymous", logging the first refusal of a client only', async () => {
+    const metrics = new CountingMetrics();
+    const logger = recordingLogger();
+    const auth = new Authenticator(
+      {
+        users: [
+          { username: 'dev1', password: 'a', groups: ['devices'] },
+          { username: 'ops', password: 'b', subscribe: ['#'] },
+        ],
+        groups: { devices: { publish: ['sensors/{username}/#'], subscribe: ['cmd/{username}/#'] }, everyone: { subscribe: ['public/#'] }, anonymous: { publish: ['hello'] } },
+        anonymous: true,
+        slowDown: fast,
+      },
+      env(metrics, logger),
+    );
+    expect(auth.enforcing).toBe(true);
+    const r = await auth.login({ username: 'dev1', password: 'a', address: '1.2.3.4', clientId: 'c' });
+    if (!r.ok) throw new Error('login failed');
+    const dev1 = r.client;
+    expect(dev1.mayPublish('sensors/dev1/temp')).toBe(true);
+    expect(dev1.mayPublish('sensors/dev2/temp')).toBe(false);
+    expect(dev1.mayPublish('sensors/dev2/temp')).toBe(false);
+    expect(dev1.maySubscribe('cmd/dev1/#')).toBe(true);
+    expect(dev1.maySubscribe('public/news')).toBe(true);
+    expect(dev1.maySubscribe('#')).toBe(false);
+    expect(dev1.mayPublish('hello')).toBe(false);
+    expect(metrics.counts.get('access_denied_total{"connector":"devices","action":"publish"}')).toBe(3);
+    expect(metrics.counts.get('access_denied_total{"connector":"devices","action":"subscribe"}')).toBe(1);
+    expect(logger.lines.filter((l) => l.level === 'warn' && /refused/.test(l.message))).toHaveLength(1);
+    const a = await auth.login({ address: '1.2.3.4' });
+    if (!a.ok) throw new Error('anonymous refused');
+    expect(a.client.mayPublish('hello')).toBe(true);
+    expect(a.client.mayPublish('sensors/anonymous/x')).toBe(false);
+    const ops = await auth.login({ username: 'ops', password: 'b', address: '1.2.3.4' });
+    expect(ops.ok && ops.client.maySubscribe('#') && !ops.client.mayPublish('x')).toBe(true);
+  });
+
+  it('without any grant configured, every client may do everything', async () => {
+    const auth = new Authenticator({ users: [{ username: 'u', password: 'p' }] }, env());
+    const r = await auth.login({ username: 'u', password: 'p', address: '1' });
+    expect(auth.enforcing).toBe(false);
+    expect(r.ok && r.client.mayPublish('x/y') && r.client.maySubscribe('#')).toBe(true);
+  });
+
+  it('takes the user name from a verified certificate with useIdentityAsUsername, and refuses without one', async () => {
+    const auth = new Authenticator({ useIdentityAsUsername: true, users: [{ username: 'dev7', groups: ['d'] }], groups: { d: { publish: ['t/{username}'] } }, slowDown: fast }, env());
+    const r = await auth.login({ address: '1', certificate: { subject: { CN: 'dev7', O: 'Acme' } }, username: 'ignored', password: 'ignored' });
+    expect(r.ok && r.client.username).toBe('dev7');
+    expect(r.ok && r.client.mayPublish('t/dev7')).toBe(true);
+    expect(await auth.login({ address: '1', username: 'dev7', password: '' })).toEqual({ ok: false, reason: 'no-credentials' });
+    expect(await auth.login({ address: '1', certificate: { subject: { O: 'Acme' } } })).toEqual({ ok: false, reason: 'bad-credentials' });
+  });
+
+  it('reads a users file at start and again when it changes; a broken new version keeps the users known before', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ferry-users-'));
+    const file = join(dir, 'users');
+    writeFileSync(file, `dev1:${await hashPassword('one', FAST)}:devices\n`);
+    const logger = recordingLogger();
+    const auth = new Authenticator({ usersFile: file, groups: { devices: { publish: ['d/{username}'] } }, slowDown: fast }, env(new CountingMetrics(), logger));
+    await auth.start('127.0.0.1:1883');
+    const r = await auth.login({ username: 'dev1', password: 'one', address: '1' });
+    expect(r.ok && r.client.mayPublish('d/dev1')).toBe(true);
+    writeFileSync(file, `dev1:${await hashPassword('two', FAST)}:devices\ndev2:${await hashPassword('x', FAST)}\n`);
+    // the file is looked at again at most once a second
+    await new Promise((r) => setTimeout(r, 1100));
+    expect((await auth.login({ username: 'dev1', password: 'two', address: '2' })).ok).toBe(true);
+    expect((await auth.login({ username: 'dev2', password: 'x', address: '2' })).ok).toBe(true);
+    writeFileSync(file, 'dev1:plain\n');
+    await new Promise((r) => setTimeout(r, 1100));
+    expect((await auth.login({ username: 'dev1', password: 'two', address: '3' })).ok).toBe(true);
+    expect(logger.lines.some((l) => l.level === 'error' && /line 1: a plain-text password/.test(l.message))).toBe(true);
+    await expect(new Authenticator({ usersFile: join(dir, 'missing') }, env()).start('x')).rejects.toMatchObject({ code: 'CONFIG_IO' });
+  });
+
+  it('refuses a configuration with unknown groups, bad patterns or bad hashes, naming each', () => {
+    expect(
+      () =>
+        new Authenticator(
+          { users: [{ username: 'a', password: '$scrypt$bad', groups: ['nope'] }], groups: { g: { publish: ['a/#/b'] } } },
+          env(),
+        ),
+    ).toThrow(/group g publish: "a\/#\/b": "#" must be the last level; user "a": malformed scrypt hash.*; user "a": no group named "nope"/);
+  });
+
+  it('warns at start about plain-text passwords and about anonymous access nobody asked for', async () => {
+    const logger = recordingLogger();
+    await new Authenticator({ users: [{ username: 'old', password: 'plain' }] }, env(new CountingMetrics(), logger)).start('0.0.0.0:1883');
+    await new Authenticator({}, env(new CountingMetrics(), logger)).start('0.0.0.0:1884');
+    const warns = logger.lines.filter((l) => l.level === 'warn').map((l) => l.message);
+    expect(warns).toEqual([expect.stringMatching(/users old have plain-text passwords/), expect.stringMatching(/0\.0\.0\.0:1884 accepts clients without credentials/)]);
+    expect(JSON.stringify(logger.lines)).not.toContain('plain"');
+  });
+});

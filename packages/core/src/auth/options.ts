@@ -1,0 +1,118 @@
+import { isAbsolute, resolve as resolvePath } from 'node:path';
+import { z } from 'zod';
+import type { AuthConfig } from './authenticator.js';
+import { DEFAULT_SLOW_DOWN } from './slow-down.js';
+import type { AddressSyntax } from '../connector.js';
+import { GrantPattern } from './grant-pattern.js';
+import { passwordHashProblem } from './password-hash.js';
+
+/**
+ * The route-file options every listener shares for authentication and authorization. Each
+ * listener spreads {@link listenerAuthOptions} into its own options schema (so config/schema.json
+ * and the docs describe them per listener) and turns them into an AuthConfig.
+ */
+export function grantList(syntax: AddressSyntax, what: string): z.ZodType<string[]> {
+  return z
+    .array(
+      z.string().superRefine((p, ctx) => {
+        const g = GrantPattern.parse(syntax, p);
+        if (typeof g === 'string') ctx.addIssue({ code: 'custom', message: g });
+      }),
+    )
+    .describe(what);
+}
+
+/** A stored password: an scrypt hash from `ferry passwd`, or plain text (warned about at start). */
+export const storedPassword = z
+  .string()
+  .superRefine((p, ctx) => {
+    const problem = passwordHashProblem(p);
+    if (problem !== undefined) ctx.addIssue({ code: 'custom', message: problem });
+  })
+  .describe('an scrypt hash made by "ferry passwd" ($scrypt$ln=…), or a plain-text password (accepted, warned about at start)');
+
+const syntaxHelp: Record<AddressSyntax, string> = {
+  mqtt: 'MQTT topic filters ("+" one level, "#" the rest)',
+  stomp: 'STOMP destinations (/topic/… or /queue/…, then words split on "."; "*" one word, "#" any number)',
+  amqp10: 'AMQP 1.0 addresses (words split on "."; "*" one word, "#" any number)',
+  amqp: 'AMQP 0-9-1 topic patterns',
+};
+
+/** `publish` and `subscribe` grant lists, as a user or a group holds them. */
+export function grantFields(syntax: AddressSyntax) {
+  const kind = syntaxHelp[syntax];
+  return {
+    publish: grantList(syntax, `addresses the holder may publish to: ${kind}; {username} and {clientId} are filled in per client`).optional(),
+    subscribe: grantList(syntax, `addresses the holder may subscribe to (a subscription wider than these is refused): ${kind}; {username} and {clientId} are filled in per client`).optional(),
+  };
+}
+
+export function listenerAuthOptions(syntax: AddressSyntax) {
+  return {
+    usersFile: z
+      .string()
+      .min(1)
+      .optional()
+      .describe('a users file, relative to the route file: one "username:hash[:group,group]" a line (hashes from "ferry passwd"); re-read when it changes'),
+    groups: z
+      .record(z.string().min(1), z.strictObject(grantFields(syntax)))
+      .optional()
+      .describe('named grant sets; a user lists the groups it belongs to. "everyone" applies to every client, "anonymous" to clients without credentials'),
+    anonymous: z
+      .boolean()
+      .optional()
+      .describe('accept clients without credentials (they get the grants of the groups "anonymous" and "everyone"). Default: true only when the listener has no users at all, with a warning at start'),
+    useIdentityAsUsername: z
+      .boolean()
+      .optional()
+      .describe("on TLS connections with a verified client certificate, the certificate subject's CN is the user name and no password is asked (Mosquitto's use_identity_as_username); clients without one are refused"),
+    loginFailureDelay: z
+      .strictObject({
+        initialMs: z.number().int().min(0).default(200).describe('delay before the first refusal from an address, ms'),
+        maxMs: z.number().int().min(0).default(10_000).describe('longest delay, ms; each further failure in a row doubles it up to this'),
+      })
+      .optional()
+      .describe('failed logins are answered after a delay that doubles with each failure in a row from the same client address (default 200 ms up to 10 s)'),
+  };
+}
+
+/** The `groups` list a user entry may carry. */
+export const userGroups = z.array(z.string().min(1)).optional().describe('groups the user belongs to (their grants add to its own)');
+
+/** The auth options of a listener as its schema outputs them (user entries already in core's shape). */
+export interface ListenerAuthInput {
+  readonly users?: readonly AuthUserInput[] | undefined;
+  readonly usersFile?: string | undefined;
+  readonly groups?: Readonly<Record<string, { readonly publish?: readonly string[] | undefined; readonly subscribe?: readonly string[] | undefined }>> | undefined;
+  readonly anonymous?: boolean | undefined;
+  /** the older name of `anonymous` */
+  readonly allowAnonymous?: boolean | undefined;
+  readonly useIdentityAsUsername?: boolean | undefined;
+  readonly loginFailureDelay?: { readonly initialMs: number; readonly maxMs: number } | undefined;
+}
+
+export interface AuthUserInput {
+  readonly username: string;
+  readonly password?: string | undefined;
+  readonly groups?: readonly string[] | undefined;
+  readonly publish?: readonly string[] | undefined;
+  readonly subscribe?: readonly string[] | undefined;
+}
+
+/** A listener's options → the Authenticator's configuration; `usersFile` resolves against `baseDir`. */
+export function authConfigFrom(o: ListenerAuthInput, baseDir: string): AuthConfig {
+  const d = o.loginFailureDelay;
+  return {
+    users: o.users,
+    usersFile: o.usersFile === undefined ? undefined : isAbsolute(o.usersFile) ? o.usersFile : resolvePath(baseDir, o.usersFile),
+    groups: o.groups,
+    anonymous: o.anonymous ?? o.allowAnonymous,
+    useIdentityAsUsername: o.useIdentityAsUsername,
+    slowDown: d === undefined ? undefined : { ...DEFAULT_SLOW_DOWN, initialMs: d.initialMs, maxMs: d.maxMs },
+  };
+}
+
+/** zod check for a listener schema: `anonymous` and its older name `allowAnonymous` must agree. */
+export function anonymousAgrees(o: { readonly anonymous?: boolean | undefined; readonly allowAnonymous?: boolean | undefined }): boolean {
+  return o.anonymous === undefined || o.allowAnonymous === undefined || o.anonymous === o.allowAnonymous;
+}
