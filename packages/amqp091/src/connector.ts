@@ -126,7 +126,13 @@ export class Amqp091Connector implements Connector<Amqp091From, Amqp091To> {
       if (group === undefined) byQueue.set(queue, { queue, routes: [route] });
       else if (!group.routes.includes(route)) group.routes.push(route);
       if (from.exchange !== undefined && from.bindingKey !== undefined) {
-        routeQueues.push({ queue, exchange: from.exchange, bindingKey: from.bindingKey, bindingArguments: from.bindingArguments });
+        routeQueues.push({
+          queue,
+          exchange: from.exchange,
+          bindingKey: from.bindingKey,
+          bindingArguments: from.bindingArguments,
+          singleActiveConsumer: from.singleActiveConsumer,
+        });
       }
     }
     this.#sources = { groups: [...byQueue.values()], routeQueues, deliver };

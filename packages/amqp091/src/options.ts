@@ -130,8 +130,21 @@ export const amqp091From = z
       .optional()
       .describe('binding key of that queue; on a topic exchange its `*` and `#` are what `{1}`…`{n}` capture'),
     bindingArguments: fieldTable.optional().describe('binding arguments (e.g. `x-match` on a headers exchange)'),
+    singleActiveConsumer: z
+      .boolean()
+      .optional()
+      .describe(
+        "declare the Ferry-owned queue with `x-single-active-consumer`: of several Ferry replicas consuming it, RabbitMQ delivers to one at a time (the others take over when it goes), so the queue's order is kept. Needs `exchange` and a `queue` name the replicas share",
+      ),
   })
   .superRefine((f, ctx) => {
+    if (f.singleActiveConsumer !== undefined && f.exchange === undefined) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['singleActiveConsumer'],
+        message: '`singleActiveConsumer` shapes the queue Ferry declares for { exchange, bindingKey, queue }; declare a queue of your own in `topology` with `arguments: { x-single-active-consumer: true }` instead',
+      });
+    }
     if (f.exchange === undefined) {
       if (f.bindingKey !== undefined) {
         ctx.addIssue({ code: 'custom', path: ['bindingKey'], message: '`bindingKey` needs `exchange`: give either { queue } or { exchange, bindingKey, queue? }' });

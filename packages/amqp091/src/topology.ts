@@ -10,6 +10,8 @@ export interface RouteQueue {
   readonly exchange: string;
   readonly bindingKey: string;
   readonly bindingArguments?: FieldTable | undefined;
+  /** replicas consuming this queue take turns: one active consumer at a time, order kept */
+  readonly singleActiveConsumer?: boolean | undefined;
 }
 
 /** The broker's own words from an amqplib channel error: `NOT_FOUND - no exchange 'x' in vhost 'v'`. */
@@ -77,7 +79,8 @@ export async function declareRouteQueues(ch: Channel, queues: readonly RouteQueu
   const declared = new Set(topology.queues.map((q) => q.name));
   for (const rq of queues) {
     if (!declared.has(rq.queue)) {
-      await step(`declare queue '${rq.queue}'`, () => ch.assertQueue(rq.queue, { durable: true, exclusive: false, autoDelete: false }));
+      const args = rq.singleActiveConsumer === true ? { 'x-single-active-consumer': true } : undefined;
+      await step(`declare queue '${rq.queue}'`, () => ch.assertQueue(rq.queue, { durable: true, exclusive: false, autoDelete: false, arguments: args }));
       declared.add(rq.queue);
     }
     await step(`bind queue '${rq.queue}' to exchange '${rq.exchange}' with '${rq.bindingKey}'`, () =>

@@ -74,6 +74,14 @@ export const mqttOptions = z.strictObject({
 
 export const mqttFrom = z.strictObject({
   topic: topicFilter,
+  share: z
+    .string()
+    .min(1)
+    .regex(/^[^/+#]+$/, 'a share name has no "/", "+" or "#" (MQTT 5 §4.8.2)')
+    .optional()
+    .describe(
+      'subscribe as a member of the shared subscription $share/<share>/<topic> (MQTT 5 §4.8.2; Mosquitto also allows it over 3.1.1): of several Ferry replicas with the same share name, the broker gives each message to one',
+    ),
   qos: qos
     .default(1)
     .describe('subscription QoS: 0 at-most-once, 1 at-least-once (PUBACK after every destination confirmed). 2 is subscribed as 1, see docs/connectors/mqtt.md'),

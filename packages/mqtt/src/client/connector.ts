@@ -190,8 +190,11 @@ export class MqttClientConnector implements Connector<MqttFrom, MqttTo> {
       // over at PUBREC, before it is routed (§4.3.3), which would need a durable inbound store.
       const qos = Math.min(spec.from.qos, 1) as QoS;
       if (spec.from.qos === 2) this.#log.warn('QoS 2 source subscribed as QoS 1 (at least once)', { route: spec.route, topic: spec.from.topic });
-      const s = this.#subs.get(spec.from.topic);
-      if (s === undefined) this.#subs.set(spec.from.topic, { qos, id: this.#subs.size + 1, routes: [spec.route] });
+      // A shared subscription delivers messages under their own topic name (§4.8.2), so the
+      // route still matches them with its plain `topic` pattern.
+      const filter = spec.from.share === undefined ? spec.from.topic : `$share/${spec.from.share}/${spec.from.topic}`;
+      const s = this.#subs.get(filter);
+      if (s === undefined) this.#subs.set(filter, { qos, id: this.#subs.size + 1, routes: [spec.route] });
       else {
         s.qos = Math.max(s.qos, qos) as QoS;
         s.routes.push(spec.route);
