@@ -6,6 +6,7 @@ export type CounterName =
   | 'messages_received_total' // labels: connector
   | 'messages_sent_total' // labels: connector
   | 'messages_routed_total' // labels: route
+  | 'messages_matched_total' // labels: route (messages a route took from its source, before any write)
   | 'messages_unrouted_total' // labels: connector
   | 'messages_accepted_total' // labels: connector
   | 'messages_rejected_total' // labels: connector, reason

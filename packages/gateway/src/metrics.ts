@@ -1,10 +1,12 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { CounterName, GaugeName, HistogramName, Labels, Metrics } from '@ferry/core';
+import type { Series } from './dashboard/status.js';
 
 const HELP: Record<CounterName | GaugeName | HistogramName, string> = {
   messages_received_total: 'Messages taken from a source connector',
   messages_sent_total: 'Messages confirmed by a sink connector',
   messages_routed_total: 'Messages a route dispatched',
+  messages_matched_total: 'Messages a route took from its source (matched, before any write)',
   messages_unrouted_total: 'Messages no route matched (accepted and dropped)',
   messages_accepted_total: 'Messages settled accept at their source',
   messages_rejected_total: 'Messages settled reject at their source',
@@ -32,6 +34,7 @@ const LABELS: Record<CounterName | GaugeName | HistogramName, readonly string[]>
   messages_received_total: ['connector'],
   messages_sent_total: ['connector'],
   messages_routed_total: ['route'],
+  messages_matched_total: ['route'],
   messages_unrouted_total: ['connector'],
   messages_accepted_total: ['connector'],
   messages_rejected_total: ['connector', 'reason'],
@@ -113,6 +116,14 @@ export class PromMetrics implements Metrics {
     }
     const histogram = h;
     this.#child(name, labels, (v) => histogram.labels(...v)).observe(value);
+  }
+
+  /** every labelled value of a counter or gauge now (none before its first use), for the dashboard */
+  async series(name: CounterName | GaugeName): Promise<readonly Series[]> {
+    const metric = this.#counters.get(name) ?? this.#gauges.get(name);
+    if (metric === undefined) return [];
+    const { values } = await metric.get();
+    return values.map((v) => ({ labels: Object.fromEntries(Object.entries(v.labels).map(([k, x]) => [k, String(x)])), value: v.value }));
   }
 
   #counter(name: CounterName): Counter {

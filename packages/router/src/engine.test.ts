@@ -130,6 +130,8 @@ describe('Engine', () => {
     expect(s.settlement.settled).toBe(false);
     expect(h.engine.inFlight).toBe(1);
     expect(h.metrics.gauge('messages_in_flight', { route: 'fan' })).toBe(1);
+    // counted as taken by the route at once, before any sink confirmed
+    expect(h.metrics.count('messages_matched_total', { route: 'fan' })).toBe(1);
 
     h.rabbit.writes[0]!.resolve();
     await flush();
@@ -182,6 +184,7 @@ describe('Engine', () => {
     expect(h.metrics.count('sink_failures_total', { connector: 'rabbit', route: 'fan', code: 'NOT_CONNECTED' })).toBe(rabbit.calls);
     expect(h.metrics.count('messages_retried_total', { route: 'fan', code: 'NOT_CONNECTED' })).toBe(rabbit.calls - 1);
     expect(h.metrics.count('messages_routed_total', { route: 'fan' })).toBe(0);
+    expect(h.metrics.count('messages_matched_total', { route: 'fan' })).toBe(1);
     expect(h.engine.inFlight).toBe(0);
   });
 
@@ -308,6 +311,7 @@ describe('Engine', () => {
     expect(s.outcomes).toEqual([{ kind: 'accept' }]);
     expect(h.metrics.count('messages_unrouted_total', { connector: 'plant' })).toBe(1);
     expect(h.engine.inFlight).toBe(0);
+    expect(h.metrics.count('messages_matched_total')).toBe(0);
     // a connector with no route at all
     const t = deliver(h.engine, 'web', '/topic/x');
     expect(t.outcomes).toEqual([{ kind: 'accept' }]);
@@ -365,6 +369,8 @@ describe('Engine', () => {
     expect(s.outcomes).toEqual([{ kind: 'accept' }]);
     expect(metrics.count('messages_routed_total', { route: 'fan' })).toBe(1);
     expect(metrics.count('messages_routed_total', { route: 'copy' })).toBe(1);
+    expect(metrics.count('messages_matched_total', { route: 'fan' })).toBe(1);
+    expect(metrics.count('messages_matched_total', { route: 'copy' })).toBe(1);
   });
 
   it('a missing sink is an INTERNAL error: release, nothing written', async () => {

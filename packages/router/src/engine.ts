@@ -330,6 +330,7 @@ export class Engine {
       return;
     }
     const states = matches.map((m) => this.#state(m.route)).filter((s): s is RouteState => s !== undefined);
+    for (const s of states) this.#metrics.inc('messages_matched_total', { route: s.name });
     const taken: Taken = { connector, delivery, matches, states };
     this.#inFlight++;
     // waiting messages of the same routes go first, so a route keeps its arrival order
