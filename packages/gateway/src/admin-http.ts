@@ -1,6 +1,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { FerryError, type Logger } from '@ferry/core';
+import type { AdminHandler } from './admin-handler.js';
 
 /** What the admin endpoints read from the running gateway. */
 export interface AdminView {
@@ -9,11 +10,14 @@ export interface AdminView {
   routes(): readonly { name: string; from: string; to: readonly string[] }[];
   ready(): boolean;
   metrics(): Promise<{ contentType: string; body: string }>;
+  /** parts with paths of their own (the dashboard), offered each request first */
+  readonly handlers?: readonly AdminHandler[];
 }
 
 /**
  * The admin HTTP endpoint: /healthz (the process answers), /readyz (every connector is up;
- * 503 otherwise, with which is not), /metrics (Prometheus), /api/connectors, /api/routes.
+ * 503 otherwise, with which is not), /metrics (Prometheus), /api/connectors, /api/routes, and
+ * the paths of its handlers (the dashboard: /, /api/status, /events).
  */
 export class AdminHttp {
   #server: Server | undefined;
@@ -51,16 +55,18 @@ export class AdminHttp {
     const s = this.#server;
     if (!s) return;
     this.#server = undefined;
+    for (const h of this.view.handlers ?? []) h.close();
     s.closeAllConnections();
     await new Promise<void>((resolve) => s.close(() => resolve()));
   }
 
   async #handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const path = (req.url ?? '/').split('?')[0];
+    const path = (req.url ?? '/').split('?')[0] ?? '/';
     const json = (status: number, body: unknown): void => {
       res.writeHead(status, { 'content-type': 'application/json' });
       res.end(JSON.stringify(body, null, 2) + '\n');
     };
+    for (const h of this.view.handlers ?? []) if (await h.handle(req, res, path)) return;
     switch (path) {
       case '/healthz':
         return json(200, { status: 'ok' });
@@ -79,7 +85,10 @@ export class AdminHttp {
       case '/api/routes':
         return json(200, this.view.routes());
       default:
-        return json(404, { error: 'not found', endpoints: ['/healthz', '/readyz', '/metrics', '/api/connectors', '/api/routes'] });
+        return json(404, {
+          error: 'not found',
+          endpoints: ['/healthz', '/readyz', '/metrics', '/api/connectors', '/api/routes', ...(this.view.handlers ?? []).flatMap((h) => h.paths)],
+        });
     }
   }
 }

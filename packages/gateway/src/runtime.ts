@@ -1,6 +1,9 @@
 import { describeError, type AnyConnectorDefinition, type Logger } from '@ferry/core';
 import { loadConfig, type GatewayConfig } from '@ferry/config';
 import { AdminHttp } from './admin-http.js';
+import { DashboardHttp } from './dashboard/http.js';
+import { RecentLog, recordingLogger } from './dashboard/recent-log.js';
+import { StatusBoard } from './dashboard/status.js';
 import { Gateway } from './gateway.js';
 import { PromMetrics } from './metrics.js';
 
@@ -21,8 +24,22 @@ export class Runtime {
   #admin: AdminHttp | undefined;
   #metrics: PromMetrics | undefined;
   #reloading: Promise<boolean> | undefined;
+  /** every log line goes to opts.logger; warn and error lines are also kept for the dashboard */
+  readonly #logger: Logger;
+  readonly #board: StatusBoard;
 
-  constructor(private readonly opts: RuntimeOptions) {}
+  constructor(private readonly opts: RuntimeOptions) {
+    const recent = new RecentLog();
+    this.#logger = recordingLogger(opts.logger, recent);
+    this.#board = new StatusBoard({
+      config: () => this.#gateway?.config,
+      connectorStates: () => this.#gateway?.connectorStates() ?? {},
+      ready: () => this.#gateway?.ready() ?? false,
+      definition: (type) => opts.registry.get(type),
+      series: async (name) => (await this.#metrics?.series(name)) ?? [],
+      recent,
+    });
+  }
 
   get gateway(): Gateway | undefined {
     return this.#gateway;
@@ -37,7 +54,7 @@ export class Runtime {
     const config = await this.#load();
     if (!config) return false;
     this.#metrics = new PromMetrics(config.gateway.id);
-    const gateway = new Gateway(config, { registry: this.opts.registry, logger: this.opts.logger, metrics: this.#metrics });
+    const gateway = new Gateway(config, { registry: this.opts.registry, logger: this.#logger, metrics: this.#metrics });
     await gateway.start();
     this.#gateway = gateway;
     await this.#startAdmin(config);
@@ -59,7 +76,7 @@ export class Runtime {
   }
 
   async #reload(): Promise<boolean> {
-    const { logger } = this.opts;
+    const logger = this.#logger;
     const config = await this.#load();
     if (!config) {
       logger.error('reload refused: the running configuration stays', { file: this.opts.file });
@@ -87,8 +104,8 @@ export class Runtime {
   async #load(): Promise<GatewayConfig | undefined> {
     const result = await loadConfig(this.opts.file, this.opts.registry);
     if (result.ok) return result.config;
-    for (const e of result.errors) this.opts.logger.error(e.format());
-    this.opts.logger.error(`${this.opts.file}: ${result.errors.length} error${result.errors.length === 1 ? '' : 's'}; not started`);
+    for (const e of result.errors) this.#logger.error(e.format());
+    this.#logger.error(`${this.opts.file}: ${result.errors.length} error${result.errors.length === 1 ? '' : 's'}; not started`);
     return undefined;
   }
 
@@ -110,8 +127,9 @@ export class Runtime {
           contentType: metrics?.registry.contentType ?? 'text/plain',
           body: (await metrics?.registry.metrics()) ?? '',
         }),
+        handlers: [new DashboardHttp({ status: () => this.#board.snapshot(), logger: this.#logger.child({ component: 'dashboard' }) })],
       },
-      this.opts.logger.child({ component: 'admin' }),
+      this.#logger.child({ component: 'admin' }),
       http.port,
       http.host,
     );
