@@ -1,7 +1,8 @@
 #!/bin/bash
 # Install the test brokers from Debian packages when any is missing: RabbitMQ (MQTT, STOMP and
 # AMQP 1.0 plugins ship inside the package), Mosquitto, ActiveMQ and the MQTT codec ActiveMQ's
-# MQTT transport needs. Needs root; without it, fails with the command to run.
+# MQTT transport needs, and the headless Chromium (with fonts, or pages render as boxes) that
+# the browser tests drive through playwright-core. Needs root; without it, fails with the command to run.
 set -euo pipefail
 need=()
 [ -x /usr/lib/rabbitmq/bin/rabbitmq-server ] || need+=(rabbitmq-server)
@@ -9,6 +10,9 @@ need=()
 command -v mosquitto_pub >/dev/null || need+=(mosquitto-clients)
 [ -f /usr/share/activemq/bin/activemq.jar ] || need+=(activemq)
 [ -f /usr/share/java/mqtt-client.jar ] || need+=(libmqtt-client-java)
+[ -x /usr/bin/chromium ] || need+=(chromium)
+[ -d /usr/share/fonts/truetype/dejavu ] || need+=(fonts-dejavu-core)
+[ -d /usr/share/fonts/truetype/liberation ] || need+=(fonts-liberation)
 [ ${#need[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" != 0 ]; then
   echo "test brokers missing: ${need[*]}" >&2

@@ -7,3 +7,4 @@ export * from './flow.js';
 export * from './logger.js';
 export * from './metrics.js';
 export * from './context.js';
+export * from './browser.js';

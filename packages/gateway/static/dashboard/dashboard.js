@@ -139,6 +139,24 @@
     else if (fresh.length > 1) announce(`${fresh.length} new warnings or errors.`);
   }
 
+  function renderTotals(s) {
+    const up = s.connectors.filter((c) => c.up).length;
+    const upNode = $('t-up');
+    setText(upNode, `${up} / ${s.connectors.length}`);
+    upNode.dataset.bad = String(up < s.connectors.length);
+    for (const f of ROUTE_FIELDS) {
+      const total = s.routes.reduce((n, r) => n + r[f], 0);
+      const node = $(`t-${f}`);
+      node.dataset.value = String(total);
+      node.dataset.bad = String((f === 'failed' || f === 'deadLettered') && total > 0);
+      const perSecond = f === 'inFlight' ? '' : `${rate.format(s.routes.reduce((n, r) => n + r.rates[f], 0))}/s`;
+      if (node.dataset.shown !== `${total} ${perSecond}`) {
+        node.dataset.shown = `${total} ${perSecond}`;
+        node.replaceChildren(count.format(total), ...(perSecond ? [el('span', { class: 'rate' }, perSecond)] : []));
+      }
+    }
+  }
+
   function render(s) {
     setText($('gateway-id'), s.gateway.id);
     const ready = $('ready');
@@ -147,6 +165,7 @@
     setText(ready, s.gateway.ready ? 'ready' : `not ready: ${down} connector${down === 1 ? '' : 's'} down`);
     setText($('stream'), `live · updated ${new Date(s.gateway.time).toLocaleTimeString()}`);
     document.title = down > 0 ? `(${down} down) Ferry dashboard` : 'Ferry dashboard';
+    renderTotals(s);
     renderConnectors(s.connectors);
     renderRoutes(s.routes);
     renderErrors(s.errors, s.errorsLogged);
