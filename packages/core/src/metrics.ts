@@ -19,7 +19,10 @@ export type CounterName =
   | 'protocol_errors_total' // labels: connector, code
   | 'messages_spooled_total' // labels: connector (the sink whose spool queue took the message)
   | 'auth_failures_total' // labels: connector, reason (no-credentials, bad-credentials, client-id-taken)
-  | 'access_denied_total'; // labels: connector, action (publish, subscribe): refused by the client's grants
+  | 'access_denied_total' // labels: connector, action (publish, subscribe): refused by the client's grants
+  | 'listener_connections_refused_total' // labels: connector, reason (max-connections)
+  | 'listener_handshake_timeouts_total' // labels: connector, transport (tcp, tls, ws, wss)
+  | 'listener_tls_failures_total'; // labels: connector, reason (the TLS error code)
 
 export type GaugeName =
   | 'connector_up' // labels: connector

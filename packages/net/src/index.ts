@@ -1,1 +1,4 @@
-export {};
+export * from './options.js';
+export * from './tls-context.js';
+export * from './burst-log.js';
+export * from './listener.js';

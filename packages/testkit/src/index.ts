@@ -8,3 +8,4 @@ export * from './logger.js';
 export * from './metrics.js';
 export * from './context.js';
 export * from './browser.js';
+export * from './pki.js';
