@@ -4,17 +4,18 @@
  * in both directions. Messages flow and are counted at their far ends; the page's numbers move to
  * exactly the counts sent, without a reload; the RabbitMQ connector cut turns its row red and
  * says "down", and back "up" when RabbitMQ is reachable again. Screenshots are kept under
- * artifacts/ (git-ignored); their paths are printed.
+ * artifacts/ (git-ignored); their paths are printed. FERRY_WRITE_DOCS=1 copies the second one to
+ * docs/img/dashboard.png.
  */
 import { jest } from '@jest/globals';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { copyFile, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ConsumeMessage } from 'amqplib';
 import type { Browser, Page } from 'playwright-core';
 import type { MqttClient } from 'mqtt';
 import { Runtime, defaultRegistry } from '@ferry/gateway';
-import { artifactPath, brokerPorts, captureLogger, createVhost, deleteVhost, freePort, launchChromium, pageLog, Tally, TcpProxy, waitFor } from '@ferry/testkit';
+import { REPO_ROOT, artifactPath, brokerPorts, captureLogger, createVhost, deleteVhost, freePort, launchChromium, pageLog, Tally, TcpProxy, waitFor } from '@ferry/testkit';
 import { device, plainClient, publishConfirmed, type Plain } from '../scenarios/helpers.js';
 
 jest.setTimeout(120_000);
@@ -184,6 +185,8 @@ it('shows the counts the test sent, live, and a connector cut turns red and says
     const downShot = await artifactPath('dashboard-down.png');
     await page.screenshot({ path: downShot, fullPage: true });
     console.log(`dashboard screenshot (RabbitMQ cut): ${downShot}`);
+    // FERRY_WRITE_DOCS=1 also refreshes the picture docs/operations.md shows
+    if (process.env['FERRY_WRITE_DOCS'] === '1') await copyFile(downShot, join(REPO_ROOT, 'docs/img/dashboard.png'));
 
     // ---- and back ----
     proxy.refuse(false);

@@ -13,6 +13,7 @@ import { captureLogger, freePort, waitFor, type LogLine } from '@ferry/testkit';
 import { defaultRegistry } from '../registry.js';
 import { Runtime } from '../runtime.js';
 import { DashboardHttp } from './http.js';
+import { describePeer } from './peer.js';
 import { RateMeter } from './rate-meter.js';
 import { RecentLog, recordingLogger } from './recent-log.js';
 import { redactText, redactValue } from './redact.js';
@@ -70,6 +71,21 @@ describe('RecentLog', () => {
       ['error', 'write failed', '{"connector":"rabbit","route":"r"}'],
       ['warn', 'connection lost', '{"connector":"rabbit","url":"amqp://a:***@h","password":"***"}'],
     ]);
+  });
+});
+
+describe('describePeer', () => {
+  it('a client: its URLs without credentials; a listener: every address it binds, TLS and WebSocket marked', () => {
+    expect(describePeer({ url: 'amqp://ferry:s3cret@rabbit:5672/prod' }, false)).toBe('amqp://rabbit:5672/prod');
+    expect(describePeer({ url: 'mqtts://broker:8883' }, false)).toBe('mqtts://broker:8883');
+    expect(describePeer({ urls: ['stomp://a:61613', 'stomp://b:61613'] }, false)).toBe('stomp://a:61613, stomp://b:61613');
+    expect(describePeer({ port: 1883, host: '0.0.0.0' }, true)).toBe('listening on 0.0.0.0:1883');
+    expect(describePeer({ port: 1883, tls: { cert: 'c', key: 'k', port: 8883 }, websocket: { port: 8083, path: '/mqtt' } }, true)).toBe(
+      'listening on 0.0.0.0:1883, 0.0.0.0:8883 (TLS), ws://0.0.0.0:8083/mqtt',
+    );
+    expect(describePeer({ port: 61614, host: '127.0.0.1', tls: { cert: 'c', key: 'k' }, websocket: { port: 15674, host: '::1', tls: {} } }, true)).toBe(
+      'listening on 127.0.0.1:61614 (TLS), wss://[::1]:15674',
+    );
   });
 });
 

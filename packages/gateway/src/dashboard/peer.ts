@@ -9,12 +9,16 @@ import { redactText } from './redact.js';
 export function describePeer(options: Readonly<Record<string, unknown>>, listener: boolean): string {
   if (listener) {
     const parts: string[] = [];
-    if (typeof options['port'] === 'number') parts.push(`${hostOf(options['host'])}:${options['port']}`);
-    const ws = options['websocket'];
-    if (ws !== null && typeof ws === 'object') {
-      const w = ws as Record<string, unknown>;
+    const tls = record(options['tls']);
+    if (typeof options['port'] === 'number') {
+      // TLS without a port of its own is spoken on the main port
+      parts.push(`${hostOf(options['host'])}:${options['port']}${tls !== undefined && tls['port'] === undefined ? ' (TLS)' : ''}`);
+    }
+    if (typeof tls?.['port'] === 'number') parts.push(`${hostOf(options['host'])}:${tls['port']} (TLS)`);
+    const w = record(options['websocket']);
+    if (typeof w?.['port'] === 'number') {
       const path = typeof w['path'] === 'string' ? w['path'] : '';
-      if (typeof w['port'] === 'number') parts.push(`ws://${hostOf(w['host'] ?? options['host'])}:${w['port']}${path}`);
+      parts.push(`${w['tls'] === undefined ? 'ws' : 'wss'}://${hostOf(w['host'] ?? options['host'])}:${w['port']}${path}`);
     }
     return parts.length === 0 ? '' : `listening on ${parts.join(', ')}`;
   }
@@ -22,8 +26,14 @@ export function describePeer(options: Readonly<Record<string, unknown>>, listene
   return urls.map(withoutCredentials).join(', ');
 }
 
+function record(v: unknown): Record<string, unknown> | undefined {
+  return v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : undefined;
+}
+
 function hostOf(host: unknown): string {
-  return typeof host === 'string' && host.length > 0 ? host : '0.0.0.0';
+  if (typeof host !== 'string' || host.length === 0) return '0.0.0.0';
+  // an IPv6 address is bracketed before a port (RFC 3986 §3.2.2)
+  return host.includes(':') ? `[${host}]` : host;
 }
 
 /** `amqp://user:pass@host:5672/vh` → `amqp://host:5672/vh`: who connects is not the dashboard's to show */
