@@ -61,6 +61,15 @@ export const mqttOptions = z.strictObject({
     .max(65535)
     .default(1000)
     .describe('QoS 1/2 publishes awaiting PUBACK/PUBCOMP per connection; further writes wait (up to the same number again), then fail with LIMIT_EXCEEDED'),
+  receiveMaximum: z
+    .number()
+    .int()
+    .min(1)
+    .max(65535)
+    .default(100)
+    .describe(
+      'MQTT 5: QoS 1/2 messages the broker may send ahead of Ferry\'s PUBACKs (Receive Maximum, §3.1.2.11.3). Bounds Ferry\'s memory for this source and the duplicates after a lost connection. MQTT 3.1.1 has no such field: the broker\'s own setting (Mosquitto max_inflight_messages, default 20) bounds it',
+    ),
   tls: z
     .strictObject({
       ca: z.string().optional().describe('CA certificate file (PEM), relative to the route file'),

@@ -131,7 +131,10 @@ export class MqttClientConnector implements Connector<MqttFrom, MqttTo> {
       queueQoSZero: false,
       ...(o.username === undefined ? {} : { username: o.username }),
       ...(o.password === undefined ? {} : { password: o.password }),
-      ...(o.protocolVersion === 5 ? { properties: { sessionExpiryInterval: o.clean ? 0 : o.sessionExpiryInterval } } : {}),
+      // Receive Maximum bounds what the broker sends ahead of Ferry's PUBACKs (MQTT 5 §3.1.2.11.3):
+      // without it a broker may have up to 65,535 messages in flight to Ferry, all of which come
+      // again (duplicates) when the connection is lost, and all of which Ferry must hold
+      ...(o.protocolVersion === 5 ? { properties: { sessionExpiryInterval: o.clean ? 0 : o.sessionExpiryInterval, receiveMaximum: o.receiveMaximum } } : {}),
     };
     if (o.tls !== undefined) {
       const base = this.#ctx.baseDir;
