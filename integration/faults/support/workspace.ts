@@ -88,8 +88,8 @@ export class Workspace {
   }
 
   /** A started PersistentMosquitto of the scenario's own, on `port`, its state in the temp folder. */
-  async mosquitto(port: number): Promise<PersistentMosquitto> {
-    const mosquitto = new PersistentMosquitto(this.dir, port);
+  async mosquitto(port: number, maxInflight?: number): Promise<PersistentMosquitto> {
+    const mosquitto = new PersistentMosquitto(this.dir, port, maxInflight);
     await mosquitto.start();
     this.#closers.push(() => mosquitto.dispose());
     return mosquitto;

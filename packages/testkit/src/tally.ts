@@ -28,6 +28,13 @@ export class Tally {
     return { sent: this.#sent.size, received, unique: this.#received.size, duplicated, lost, unexpected: this.#unexpected };
   }
 
+  /** Received more than once, per group (`groupOf` an id, e.g. its prefix): where duplicates came from. */
+  duplicatesBy(groupOf: (id: string) => string): Record<string, number> {
+    const out: Record<string, number> = {};
+    for (const [id, n] of this.#received) if (n > 1) out[groupOf(id)] = (out[groupOf(id)] ?? 0) + n - 1;
+    return out;
+  }
+
   /** true once every sent id was received at least once */
   get complete(): boolean {
     return this.counts.lost === 0;
