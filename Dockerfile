@@ -13,6 +13,6 @@ COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/packages ./packages
 COPY config ./config
 USER node
-EXPOSE 1883 61613 5672 9100
+EXPOSE 1883 61613 5672 8972
 ENTRYPOINT ["node", "packages/gateway/dist/cli.js"]
 CMD ["start", "-c", "config/gateway.yaml"]

@@ -45,7 +45,7 @@ export class AdminHttp {
     });
     this.#server = server;
     await new Promise<void>((resolve, reject) => {
-      server.once('error', (err) => reject(new FerryError('CONNECT_FAILED', `admin http: cannot listen on ${this.host}:${this.port}`, { cause: err })));
+      server.once('error', (err) => reject(new FerryError('CONNECT_FAILED', `admin server: cannot listen on ${this.host}:${this.port}`, { cause: err })));
       server.listen(this.port, this.host, () => resolve());
     });
     server.on('error', (err) => this.logger.error('admin http error', { err: String(err) }));

@@ -3,11 +3,15 @@
  * codes. (npm test builds first; run `npx tsc -b` before running this file alone.)
  */
 import { execFile } from 'node:child_process';
+import { jest } from '@jest/globals';
 import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+
+// each case runs the built CLI in a child process: seconds apiece on a loaded machine
+jest.setTimeout(60_000);
 
 const run = promisify(execFile);
 const here = dirname(fileURLToPath(import.meta.url));

@@ -13,37 +13,43 @@ export const run = {
     const logger = createLogger(opts.logLevel, opts.logFormat);
     const runtime = new Runtime({ file: opts.config, registry: defaultRegistry(), logger, drainTimeoutMs: opts.drainTimeout });
     process.on('unhandledRejection', (err) => logger.error('unhandled rejection', { error: describeError(err) }));
-    let ok: boolean;
-    try {
-      ok = await runtime.start();
-    } catch (err) {
-      logger.error(`cannot start: ${describeError(err)}`);
-      process.exitCode = 1;
-      return;
-    }
-    if (!ok) {
-      process.exitCode = 2;
-      return;
-    }
-    let stopping = false;
-    const stop = (signal: string): void => {
-      if (stopping) return;
-      stopping = true;
+    // Signal handlers go in before anything listens: a SIGTERM that arrives while connectors are
+    // still starting waits for the start, then drains and stops like any other.
+    const onSignal = (signal: NodeJS.Signals): void => {
+      if (runtime.stopping) return;
       logger.info(`${signal}: draining and stopping`);
       runtime.stop().then(
-        () => process.exit(0),
+        () => process.exit(process.exitCode ?? 0),
         (err: unknown) => {
           logger.error(`stop failed: ${describeError(err)}`);
           process.exit(1);
         },
       );
     };
-    process.on('SIGTERM', () => stop('SIGTERM'));
-    process.on('SIGINT', () => stop('SIGINT'));
-    process.on('SIGHUP', () => {
+    const onHangup = (): void => {
+      if (runtime.stopping) return;
       logger.info('SIGHUP: reloading', { file: opts.config });
       void runtime.reload();
-    });
+    };
+    process.on('SIGTERM', onSignal);
+    process.on('SIGINT', onSignal);
+    process.on('SIGHUP', onHangup);
+    const exit = (code: number): void => {
+      process.off('SIGTERM', onSignal);
+      process.off('SIGINT', onSignal);
+      process.off('SIGHUP', onHangup);
+      process.exitCode = code;
+    };
+    let ok: boolean;
+    try {
+      ok = await runtime.start();
+    } catch (err) {
+      // runtime.start stopped every part that did start: nothing is left listening
+      logger.error(`cannot start: ${describeError(err)}`);
+      exit(1);
+      return;
+    }
+    if (!ok) exit(2);
   },
 
   async validate(files: string[]): Promise<void> {

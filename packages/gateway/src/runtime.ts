@@ -24,6 +24,8 @@ export class Runtime {
   #admin: AdminHttp | undefined;
   #metrics: PromMetrics | undefined;
   #reloading: Promise<boolean> | undefined;
+  #starting: Promise<boolean> | undefined;
+  #stopping: Promise<void> | undefined;
   /** every log line goes to opts.logger; warn and error lines are also kept for the dashboard */
   readonly #logger: Logger;
   readonly #board: StatusBoard;
@@ -49,15 +51,31 @@ export class Runtime {
     return this.#admin?.address?.port;
   }
 
-  /** Load, validate and start; resolves false (errors logged) when the file is invalid. */
-  async start(): Promise<boolean> {
+  /**
+   * Load, validate and start, all or nothing: resolves false (errors logged) when the file is
+   * invalid; rejects when any part cannot start (the admin server, a listener's port), after
+   * stopping every part that did start, so a failed start leaves no port open.
+   */
+  start(): Promise<boolean> {
+    this.#starting ??= this.#start();
+    return this.#starting;
+  }
+
+  async #start(): Promise<boolean> {
     const config = await this.#load();
     if (!config) return false;
     this.#metrics = new PromMetrics(config.gateway.id);
     const gateway = new Gateway(config, { registry: this.opts.registry, logger: this.#logger, metrics: this.#metrics });
-    await gateway.start();
     this.#gateway = gateway;
-    await this.#startAdmin(config);
+    try {
+      // The admin server first: a busy admin port is found before any device is let in, and
+      // /readyz answers 503 while the connectors come up.
+      await this.#startAdmin(config);
+      await gateway.start();
+    } catch (err) {
+      await this.#stopParts();
+      throw err;
+    }
     return true;
   }
 
@@ -69,7 +87,21 @@ export class Runtime {
     return this.#reloading;
   }
 
-  async stop(): Promise<void> {
+  /** Stop everything; waits for a start or a reload under way first. Idempotent. */
+  stop(): Promise<void> {
+    this.#stopping ??= (async () => {
+      await this.#starting?.catch(() => undefined);
+      await this.#reloading?.catch(() => undefined);
+      await this.#stopParts();
+    })();
+    return this.#stopping;
+  }
+
+  get stopping(): boolean {
+    return this.#stopping !== undefined;
+  }
+
+  async #stopParts(): Promise<void> {
     await this.#admin?.stop();
     this.#admin = undefined;
     await this.#gateway?.stop(this.opts.drainTimeoutMs);

@@ -1,0 +1,142 @@
+/**
+ * `ferry start` and `npm start` as processes: all or nothing at start, signals reach the
+ * gateway through npm, and nothing is left listening or running afterwards. The embedded
+ * default (config/gateway.yaml) on free ports; no broker. (`npm start` builds first through its
+ * prestart script; cli.test.ts needs `npx tsc -b` before it runs alone.)
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
+import { createServer, connect, type Server } from 'node:net';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { freePort, waitFor } from '@ferry/testkit';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const root = join(here, '../../..');
+const cli = join(here, '../dist/cli.js');
+
+const servers: Server[] = [];
+const children: ChildProcess[] = [];
+
+afterEach(async () => {
+  for (const c of children.splice(0)) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+  await Promise.all(servers.splice(0).map((s) => new Promise<void>((r) => s.close(() => r()))));
+});
+
+/** Whether something accepts TCP connections on the port now. */
+function listening(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = connect({ port, host: '127.0.0.1' });
+    s.once('connect', () => {
+      s.destroy();
+      resolve(true);
+    });
+    s.once('error', () => resolve(false));
+  });
+}
+
+/** The embedded default's four ports, each a free one, as the environment variables it reads. */
+async function ports(): Promise<{ env: NodeJS.ProcessEnv; all: number[]; http: number }> {
+  const [mqtt, stomp, amqp, http] = [await freePort(), await freePort(), await freePort(), await freePort()] as [number, number, number, number];
+  return {
+    env: { ...process.env, FERRY_MQTT_PORT: String(mqtt), FERRY_STOMP_PORT: String(stomp), FERRY_AMQP_PORT: String(amqp), FERRY_HTTP_PORT: String(http) },
+    all: [mqtt, stomp, amqp, http],
+    http,
+  };
+}
+
+interface Exited {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+}
+
+function started(cmd: string, args: string[], env: NodeJS.ProcessEnv): { child: ChildProcess; stderr: () => string; exited: Promise<Exited> } {
+  const child = spawn(cmd, args, { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  children.push(child);
+  let err = '';
+  child.stderr!.on('data', (b: Buffer) => (err += b.toString()));
+  child.stdout!.on('data', (b: Buffer) => (err += b.toString()));
+  const exited = new Promise<Exited>((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
+  return { child, stderr: () => err, exited };
+}
+
+/** Every process below `pid` now (children, grandchildren), from /proc. */
+function descendants(pid: number): number[] {
+  const parent = new Map<number, number>();
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      const stat = readFileSync(`/proc/${name}/stat`, 'utf8');
+      // the command name is in parentheses and may hold spaces: the fields after it are fixed
+      const after = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      parent.set(Number(name), Number(after[1]));
+    } catch {
+      // the process went away while we read
+    }
+  }
+  const out: number[] = [];
+  const walk = (p: number): void => {
+    for (const [child, pp] of parent) if (pp === p) (out.push(child), walk(child));
+  };
+  walk(pid);
+  return out;
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+describe('npm start', () => {
+  it('SIGTERM to npm reaches the gateway: it drains and stops, every port closes, no process remains', async () => {
+    const p = await ports();
+    const npm = started('npm', ['start', '--silent'], p.env);
+    await waitFor(() => npm.stderr().includes('gateway running'), 'the gateway to run under npm start', 120_000, 50);
+    for (const port of p.all) expect(await listening(port)).toBe(true);
+    const below = descendants(npm.child.pid!);
+    expect(below.length).toBeGreaterThan(0);
+
+    npm.child.kill('SIGTERM');
+    const exit = await npm.exited;
+    expect(npm.stderr()).toContain('SIGTERM: draining and stopping');
+    expect(npm.stderr()).toContain('gateway stopped');
+    expect(exit).toEqual({ code: 0, signal: null });
+    await waitFor(() => below.every((pid) => !alive(pid)), `no process left below npm (${below.join(', ')})`, 10_000, 50);
+    for (const port of p.all) expect(await listening(port)).toBe(false);
+  }, 180_000);
+});
+
+describe('ferry start is all or nothing', () => {
+  it('admin port busy: one clear line, exit code 1, no port left open', async () => {
+    const p = await ports();
+    const busy = createServer();
+    servers.push(busy);
+    await new Promise<void>((r) => busy.listen(p.http, '127.0.0.1', () => r()));
+    const ferry = started(process.execPath, [cli, 'start', '-c', 'config/gateway.yaml'], p.env);
+    // a gateway that keeps running after its admin server failed never exits: the test times out
+    const exit = await ferry.exited;
+    expect(exit).toEqual({ code: 1, signal: null });
+    const errors = ferry.stderr().split('\n').filter((l) => / error /.test(l));
+    expect(errors).toHaveLength(1);
+    expect(errors[0]).toContain(`cannot start: admin server: cannot listen on 127.0.0.1:${p.http}`);
+    expect(errors[0]).toContain('EADDRINUSE');
+    for (const port of p.all.filter((x) => x !== p.http)) expect(await listening(port)).toBe(false);
+  }, 60_000);
+
+  it('a listener port busy: exit code 1, the admin server and the other listeners closed', async () => {
+    const p = await ports();
+    const busy = createServer();
+    servers.push(busy);
+    const stomp = p.all[1]!;
+    await new Promise<void>((r) => busy.listen(stomp, '0.0.0.0', () => r()));
+    const ferry = started(process.execPath, [cli, 'start', '-c', 'config/gateway.yaml'], p.env);
+    const exit = await ferry.exited;
+    expect(exit).toEqual({ code: 1, signal: null });
+    expect(ferry.stderr()).toMatch(/error cannot start: .*web: .*EADDRINUSE/);
+    for (const port of p.all.filter((x) => x !== stomp)) expect(await listening(port)).toBe(false);
+  }, 60_000);
+});
