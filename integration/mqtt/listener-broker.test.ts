@@ -378,11 +378,17 @@ describe('mqtt-listener: the embedded broker', () => {
     await s4.unsubscribeAsync(`${p}/#`);
     const ack = await s5.unsubscribeAsync([`${p}/#`, `${p}/never`]);
     expect((ack as { reasonCode?: number; granted?: number[] } | undefined)?.granted ?? []).toEqual([0x00, 0x11]);
-    const got = [...collect(s4), ...collect(s5)];
+    // Both stay subscribed to a fence topic: the broker writes to each connection in publish
+    // order, so once the fence message arrived, a message on the unsubscribed filter would have too.
+    await s4.subscribeAsync(`${p}-fence`, { qos: 1 });
+    await s5.subscribeAsync(`${p}-fence`, { qos: 1 });
+    const got4 = collect(s4);
+    const got5 = collect(s5);
     const dev = await connect({ protocolVersion: 4 });
     await dev.publishAsync(`${p}/x`, 'nobody', { qos: 1 });
-    await delay(150);
-    expect(got).toHaveLength(0);
+    await dev.publishAsync(`${p}-fence`, 'fence', { qos: 1 });
+    await waitFor(() => got4.length > 0 && got5.length > 0, 'the fence message at both');
+    expect([got4.map((m) => m.topic), got5.map((m) => m.topic)]).toEqual([[`${p}-fence`], [`${p}-fence`]]);
   });
 
   it('respects an MQTT 5 subscriber’s Maximum Packet Size (§3.1.2.11.4): too-large messages are dropped and counted', async () => {

@@ -52,10 +52,17 @@ routes:
     if (!parsed.ok) throw new Error(parsed.errors.map((e) => e.format()).join('\n'));
     const gateway = new Gateway(parsed.config, { registry, logger: silentLogger, metrics: noopMetrics });
     await gateway.start();
-    expect(calls.indexOf('devices.openSources')).toBeLessThan(calls.indexOf('devices.start'));
-    expect(calls.indexOf('broker.start')).toBeLessThan(calls.indexOf('broker.openSources'));
+    // each call must have happened (indexOf gives -1 for a missing one, which is "before" anything)
+    const order = (first: string, then: string): [number, number] => {
+      expect(calls).toContain(first);
+      expect(calls).toContain(then);
+      return [calls.indexOf(first), calls.indexOf(then)];
+    };
+    const before = ([a, b]: [number, number]): void => expect(a).toBeLessThan(b);
+    before(order('devices.openSources', 'devices.start'));
+    before(order('broker.start', 'broker.openSources'));
     await gateway.stop(100);
-    expect(calls.indexOf('devices.closeSources')).toBeLessThan(calls.indexOf('devices.stop'));
-    expect(calls.indexOf('broker.closeSources')).toBeLessThan(calls.indexOf('broker.stop'));
+    before(order('devices.closeSources', 'devices.stop'));
+    before(order('broker.closeSources', 'broker.stop'));
   });
 });
