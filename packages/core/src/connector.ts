@@ -42,6 +42,14 @@ export interface InboundDelivery {
    * source address against the patterns of every route whose `from` names this connector.
    */
   readonly routes?: readonly string[];
+  /**
+   * Called with true when this delivery has to wait for room on a full route (the route holds
+   * `maxInFlight` messages), and with false once it is admitted. A source whose flow scope is
+   * `delivery` (see {@link FlowScope}) stops taking from the one peer this delivery came from
+   * while it waits (one device socket, one link), so a slow destination holds back only the
+   * peers whose messages wait for it. It must not throw.
+   */
+  readonly onWait?: (waiting: boolean) => void;
 }
 
 export type DeliveryHandler = (delivery: InboundDelivery) => void;
@@ -63,6 +71,17 @@ export interface SourceFlow {
   /** called with the new state on every change; returns a function that removes the listener */
   onChange(listener: (paused: boolean) => void): () => void;
 }
+
+/**
+ * How far a full route pauses its source.
+ * - `source`: the whole source connector stops taking (a broker consumer: one prefetch window,
+ *   one link credit, shared by every route of the connector).
+ * - `delivery`: the source stops taking only from the peer whose delivery waits, told through
+ *   {@link InboundDelivery.onWait} (a listener: one device's socket). The whole source is paused
+ *   only when as many messages wait for a route as it may have in flight (`maxInFlight`), the
+ *   bound on what many peers each waiting with a message can hold in memory.
+ */
+export type FlowScope = 'source' | 'delivery';
 
 /** A flow that never pauses: for sources opened without flow control. */
 export const unpausedFlow: SourceFlow = {
@@ -103,6 +122,11 @@ export interface Connector<F = unknown, T = unknown> {
   /** Stop taking new messages; in-flight ones may still settle. Idempotent. */
   closeSources?(): Promise<void>;
   readonly sink?: Sink<T>;
+  /**
+   * How far a full route pauses this connector as a source; default `source`. A connector that
+   * says `delivery` calls each delivery's `onWait` peer by peer (see {@link FlowScope}).
+   */
+  readonly flowScope?: FlowScope;
 }
 
 export interface ConnectorContext {

@@ -271,8 +271,10 @@ export class Gateway {
     if (specs.length === 0) return;
     const { connector } = live;
     if (!connector.openSources) throw new FerryError('INTERNAL', `connector ${name} cannot be a source`);
-    // the engine pauses a source while a route it feeds holds maxInFlight messages
-    await connector.openSources(specs, engine.handler(name), engine.flow(name));
+    // the engine pauses a source while a route it feeds holds maxInFlight messages; a listener
+    // that can hold back one client at a time (flowScope 'delivery') pauses only the clients
+    // whose messages wait for a full route
+    await connector.openSources(specs, engine.handler(name), engine.flow(name, connector.flowScope ?? 'source'));
   }
 
   async #stopConnectors(): Promise<void> {

@@ -9,7 +9,8 @@
  * untouched, so the parser sees exactly the stream minus the refused packet.
  */
 export type GuardResult =
-  | { readonly kind: 'ok'; readonly bytes: Buffer }
+  /** `ends`: the offsets in `bytes` where a packet ends, so a reader can stop between two packets */
+  | { readonly kind: 'ok'; readonly bytes: Buffer; readonly ends: readonly number[] }
   /** `bytes`: the complete packets before the refused one, still to be parsed */
   | { readonly kind: 'oversize'; readonly bytes: Buffer; readonly size: number }
   | { readonly kind: 'malformed'; readonly bytes: Buffer; readonly reason: string };
@@ -29,11 +30,13 @@ export class PacketSizeGuard {
   push(chunk: Buffer): GuardResult {
     if (this.#failed) return { kind: 'malformed', bytes: Buffer.alloc(0), reason: 'stream already refused' };
     let i = 0;
+    const ends: number[] = [];
     while (i < chunk.length) {
       if (this.#bodyLeft > 0) {
         const n = Math.min(this.#bodyLeft, chunk.length - i);
         this.#bodyLeft -= n;
         i += n;
+        if (this.#bodyLeft === 0) ends.push(i);
         continue;
       }
       // reading a fixed header: byte 0 is the type, bytes 1..4 the Remaining Length
@@ -60,8 +63,9 @@ export class PacketSizeGuard {
         return this.#fail(chunk, i - headerLen, { kind: 'oversize', size });
       }
       this.#bodyLeft = remaining;
+      if (remaining === 0) ends.push(i);
     }
-    return { kind: 'ok', bytes: chunk };
+    return { kind: 'ok', bytes: chunk, ends };
   }
 
   #fail(

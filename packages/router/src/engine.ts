@@ -5,6 +5,7 @@ import {
   sleep,
   toFerryError,
   type DeliveryHandler,
+  type FlowScope,
   type GatewayMessage,
   type HeaderValue,
   type InboundDelivery,
@@ -152,12 +153,15 @@ interface Taken {
   readonly delivery: InboundDelivery;
   readonly matches: readonly RouteMatch[];
   readonly states: readonly RouteState[];
+  /** the source was told this delivery waits (onWait(true)) and is owed an onWait(false) */
+  told: boolean;
 }
 
 /** One connector's flow: paused while a route it feeds is full. */
 class Flow implements SourceFlow {
   #paused = false;
   readonly #listeners = new Set<(paused: boolean) => void>();
+  scope: FlowScope = 'source';
 
   constructor(private readonly onFlip: (paused: boolean) => void) {}
 
@@ -248,19 +252,25 @@ export class Engine {
   }
 
   /**
-   * The flow control of source `connector`, for Connector.openSources: paused while a route it
-   * feeds holds maxInFlight messages. The same object for every call.
+   * The flow control of source `connector`, for Connector.openSources. With scope `source`
+   * (the default) it is paused while a route the connector feeds holds maxInFlight messages;
+   * with scope `delivery` only while as many wait for room on one of its routes, the source
+   * pausing peer by peer through each delivery's `onWait` meanwhile (see FlowScope). The same
+   * object for every call; the scope is `source` until a call gives another.
    */
-  flow(connector: string): SourceFlow {
+  flow(connector: string, scope?: FlowScope): SourceFlow {
     let f = this.#flows.get(connector);
     if (f === undefined) {
-      f = new Flow((paused) => {
+      const flow: Flow = new Flow((paused) => {
         this.#metrics.set('source_paused', { connector }, paused ? 1 : 0);
-        this.#logger.info(paused ? 'source paused: a route it feeds reached maxInFlight' : 'source resumed', { connector });
+        const why = flow.scope === 'delivery' ? 'as many messages wait for a route it feeds as its maxInFlight' : 'a route it feeds reached maxInFlight';
+        this.#logger.info(paused ? `source paused: ${why}` : 'source resumed', { connector });
       });
+      f = flow;
       this.#flows.set(connector, f);
-      this.#updateFlow(connector);
     }
+    if (scope !== undefined) f.scope = scope;
+    this.#updateFlow(connector);
     return f;
   }
 
@@ -331,7 +341,7 @@ export class Engine {
     }
     const states = matches.map((m) => this.#state(m.route)).filter((s): s is RouteState => s !== undefined);
     for (const s of states) this.#metrics.inc('messages_matched_total', { route: s.name });
-    const taken: Taken = { connector, delivery, matches, states };
+    const taken: Taken = { connector, delivery, matches, states, told: false };
     this.#inFlight++;
     // waiting messages of the same routes go first, so a route keeps its arrival order
     if (this.#queue.length === 0 && states.every((s) => s.active < s.max)) {
@@ -344,8 +354,22 @@ export class Engine {
       this.#queue.push(taken);
       // earlier waiting deliveries may be of other routes: this one need not wait behind them
       this.#admit();
+      // still waiting: it is the last of the queue (#admit keeps the order)
+      if (this.#queue[this.#queue.length - 1] === taken) this.#tellWaiting(taken, true);
     }
     this.#updateFlows(states);
+  }
+
+  /** Tell the source that a delivery waits for room (or no longer does); see InboundDelivery.onWait. */
+  #tellWaiting(t: Taken, waiting: boolean): void {
+    const onWait = t.delivery.onWait;
+    if (onWait === undefined || t.told === waiting) return;
+    t.told = waiting;
+    try {
+      onWait(waiting);
+    } catch (err) {
+      this.#logger.error('a source onWait callback threw', { connector: t.connector, error: describeError(err) });
+    }
   }
 
   #start(t: Taken): void {
@@ -403,6 +427,7 @@ export class Engine {
         s.waiting--;
         touched.add(s);
       }
+      this.#tellWaiting(t, false);
       this.#start(t);
     }
     this.#queue = keep;
@@ -414,7 +439,11 @@ export class Engine {
     for (const c of sources) this.#updateFlow(c);
   }
 
-  /** paused when a route of `connector` is full (in flight + waiting); resumed when all are down to their low mark */
+  /**
+   * Scope `source`: paused when a route of `connector` is full (in flight + waiting), resumed
+   * when all are down to their low mark. Scope `delivery`: the same measured on the waiting
+   * messages alone, since the source holds back each peer with a waiting message itself.
+   */
   #updateFlow(connector: string): void {
     const flow = this.#flows.get(connector);
     if (flow === undefined) return;
@@ -423,7 +452,7 @@ export class Engine {
     for (const spec of this.#table.routesFrom(connector)) {
       const s = this.#state(spec.route);
       if (s === undefined) continue;
-      const load = s.active + s.waiting;
+      const load = flow.scope === 'delivery' ? s.waiting : s.active + s.waiting;
       if (load >= s.max) full = true;
       if (load > s.low) aboveLow = true;
     }

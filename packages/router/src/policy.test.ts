@@ -345,6 +345,61 @@ describe('Engine: backpressure', () => {
     expect(h.engine.routeLoad('t')?.peakInFlight).toBe(1);
   });
 
+  it('scope delivery: a full route holds back only the deliveries that wait for it (onWait), another route of the same source flows; the whole source pauses only when maxInFlight wait', async () => {
+    const h = harness([
+      route('slow', [ep('rabbit', { exchange: 'x', routingKey: 'slow' })], { maxInFlight: 2 }),
+      route('fast', [ep('devices', { topic: 'fast' })], { maxInFlight: 2 }),
+    ]);
+    const flow = h.engine.flow('plant', 'delivery');
+    const waits: string[] = [];
+    const send = (address: string): Sent => {
+      const outcomes: Outcome[] = [];
+      const settlement = new Settlement((o) => outcomes.push(o));
+      const message = createMessage({ body: Buffer.from(address), source: { connector: 'plant', protocol: 'mqtt', address } });
+      h.engine.handler('plant')({ message, settlement, onWait: (w) => waits.push(`${address} ${w ? 'waits' : 'taken'}`) });
+      return { settlement, outcomes };
+    };
+    // the slow route fills up: its source is not paused, nobody was told to wait
+    send('slow/a');
+    send('slow/b');
+    await h.rabbit.waitFor(2);
+    expect(h.engine.routeLoad('slow')).toMatchObject({ inFlight: 2, waiting: 0 });
+    expect(flow.paused).toBe(false);
+    expect(waits).toEqual([]);
+    // the third waits, and its peer is told so; the source as a whole is not paused
+    send('slow/c');
+    expect(waits).toEqual(['slow/c waits']);
+    expect(flow.paused).toBe(false);
+    // a message of the other route behind it in the queue is written at once, and never waits
+    const fast = send('fast/x');
+    await h.devices.waitFor(1);
+    h.devices.writes[0]!.resolve();
+    await until(() => fast.outcomes.length > 0);
+    expect(fast.outcomes).toEqual([{ kind: 'accept' }]);
+    expect(waits).toEqual(['slow/c waits']);
+    // as many waiting as the route may have in flight: now the whole source pauses
+    send('slow/d');
+    expect(flow.paused).toBe(true);
+    expect(h.metrics.gauge('source_paused', { connector: 'plant' })).toBe(1);
+    // a confirm admits the first waiting one, and tells its peer
+    h.rabbit.writes[0]!.resolve();
+    await h.rabbit.waitFor(3);
+    expect(waits).toEqual(['slow/c waits', 'slow/d waits', 'slow/c taken']);
+    // waiting 1 ≤ floor(0.75 × 2): resumed
+    expect(flow.paused).toBe(false);
+    for (let i = 1; i < 3; i++) h.rabbit.writes[i]!.resolve();
+    await h.rabbit.waitFor(4);
+    h.rabbit.writes[3]!.resolve();
+    expect(await h.engine.drain(1_000)).toBe(true);
+    expect(waits).toEqual(['slow/c waits', 'slow/d waits', 'slow/c taken', 'slow/d taken']);
+    // the default scope stays `source` for a connector that never asked: flow() without a scope keeps it
+    expect(h.engine.flow('plant')).toBe(flow);
+    send('slow/e');
+    send('slow/f');
+    await h.rabbit.waitFor(6);
+    expect(flow.paused).toBe(false);
+  });
+
   it('a flow listener that throws does not break routing', async () => {
     const h = harness([route('t', [ep('rabbit', { exchange: 'x', routingKey: 'r' })], { maxInFlight: 1 })]);
     h.engine.flow('plant').onChange(() => {

@@ -207,7 +207,7 @@ export class MqttBroker implements BrokerCore {
       settle?.({ kind: 'accept' });
       return;
     }
-    onPublish({ clientId: conn.clientId ?? '', message, will: false, settle });
+    onPublish({ clientId: conn.clientId ?? '', message, will: false, settle, onWait: (waiting) => conn.routeWait(waiting) });
   }
 
   subscribe(session: Session, sub: Subscription): boolean {

@@ -55,6 +55,15 @@ export class Connection implements Outlet {
   /** QoS 1 packet ids whose settlement is pending, so a retransmission is not delivered twice */
   readonly #heldQos1 = new Set<number>();
   #held = 0;
+  /** this client's messages waiting for room on a full route (InboundDelivery.onWait) */
+  #waitingForRoute = 0;
+  /**
+   * Whole packets already read from the socket but not parsed yet, with the offsets where each
+   * ends: parsing stops between two packets while a publish of this client waits for a full route
+   * (one socket read can hold thousands of small publishes, which would all wait in Ferry).
+   */
+  #unparsed: { bytes: Buffer; ends: number[] } | undefined;
+  #feedScheduled = false;
   /** whether the socket is paused now; only {@link updateFlow} changes it */
   #paused = false;
   /** set on a protocol error: no further input is processed (§4.13) */
@@ -161,20 +170,66 @@ export class Connection implements Outlet {
   #onData(chunk: Buffer): void {
     if (this.#state === 'closed' || this.#dead) return;
     const r = this.#guard.push(chunk);
-    try {
-      if (r.bytes.length > 0) this.#parser.parse(r.bytes);
-    } catch (err) {
-      // a bug in a packet handler must cost this connection, never the process
-      this.#core.logger.error('MQTT listener failed handling a packet', { clientId: this.clientId, error: err instanceof Error ? (err.stack ?? err.message) : String(err) });
-      this.#protocolError('internal-error', String(err), RC.implementationSpecific);
+    if (r.kind === 'ok') {
+      const held = this.#unparsed;
+      if (held === undefined) this.#unparsed = { bytes: r.bytes, ends: [...r.ends] };
+      else {
+        const base = held.bytes.length;
+        this.#unparsed = { bytes: Buffer.concat([held.bytes, r.bytes]), ends: [...held.ends, ...r.ends.map((e) => base + e)] };
+      }
+      this.#feed();
       return;
     }
+    // a refused packet: what came before it is parsed, then the connection is closed
+    const before = this.#unparsed === undefined ? r.bytes : Buffer.concat([this.#unparsed.bytes, r.bytes]);
+    this.#unparsed = undefined;
+    if (!this.#parse(before)) return;
     if (r.kind === 'oversize') {
       // MQTT 5 §3.1.2.11.4 / §4.13: a packet above the Maximum Packet Size is a protocol error,
       // answered with DISCONNECT 0x95; 3.1.1 has no code, the connection is closed
       this.#protocolError('packet-too-large', `packet of ${r.size} bytes exceeds maxPacketSize ${this.#core.config.maxPacketSize}`, RC.packetTooLarge);
     } else if (r.kind === 'malformed') {
       this.#protocolError('malformed-packet', r.reason, RC.malformedPacket);
+    }
+  }
+
+  /**
+   * Parse what was read, packet by packet, stopping between two packets while a publish of this
+   * client waits for a full route (see {@link routeWait}); the rest is parsed once it was taken.
+   */
+  #feed(): void {
+    const u = this.#unparsed;
+    if (u === undefined) return;
+    let start = 0;
+    for (const end of u.ends) {
+      if (this.#waitingForRoute > 0 || this.#dead || this.#state === 'closed') break;
+      if (!this.#parse(u.bytes.subarray(start, end))) return;
+      start = end;
+    }
+    if (this.#dead || this.#state === 'closed') {
+      this.#unparsed = undefined;
+      return;
+    }
+    if (this.#waitingForRoute === 0 && start < u.bytes.length) {
+      // the start of a packet whose end has not arrived yet: the parser keeps it
+      if (!this.#parse(u.bytes.subarray(start))) return;
+      start = u.bytes.length;
+    }
+    this.#unparsed = start >= u.bytes.length ? undefined : { bytes: u.bytes.subarray(start), ends: u.ends.filter((e) => e > start).map((e) => e - start) };
+  }
+
+  /** parse bytes; false when handling a packet threw (the connection is then closed) */
+  #parse(bytes: Buffer): boolean {
+    if (bytes.length === 0) return true;
+    try {
+      this.#parser.parse(bytes);
+      return true;
+    } catch (err) {
+      // a bug in a packet handler must cost this connection, never the process
+      this.#unparsed = undefined;
+      this.#core.logger.error('MQTT listener failed handling a packet', { clientId: this.clientId, error: err instanceof Error ? (err.stack ?? err.message) : String(err) });
+      this.#protocolError('internal-error', String(err), RC.implementationSpecific);
+      return false;
     }
   }
 
@@ -455,18 +510,39 @@ export class Connection implements Outlet {
   }
 
   /**
+   * One of this client's messages waits for room on a full route (true), or was taken (false).
+   * Its socket is not read meanwhile: the client's next publishes would most likely wait for the
+   * same route, and they wait in TCP rather than in Ferry's memory, while other clients go on.
+   */
+  routeWait(waiting: boolean): void {
+    this.#waitingForRoute += waiting ? 1 : -1;
+    this.updateFlow();
+    if (this.#waitingForRoute === 0 && this.#unparsed !== undefined && !this.#feedScheduled) {
+      // called from inside the engine (a settlement elsewhere admitted the message): parse the
+      // rest on the next turn of the event loop, not in the middle of someone else's work
+      this.#feedScheduled = true;
+      setImmediate(() => {
+        this.#feedScheduled = false;
+        this.#feed();
+      });
+    }
+  }
+
+  /**
    * Why this connection's socket is not read now, or undefined when it is. The one place that
    * decides, from every reason at once, so no path can resume a socket another reason still
    * holds, or leave one paused that no reason holds any more:
    * - `closing`: Ferry is closing the connection; it is read (input discarded) so the close completes
    * - `receive-maximum`: the client holds receiveMaximum unsettled QoS 1/2 publishes (flow control
    *   for clients that ignore Receive Maximum, MQTT 5 §3.3.4; 3.1.1 has none)
-   * - `flow`: the owner paused the flow (a route at maxInFlight). Only connected clients: one still
-   *   to send CONNECT gets its CONNACK, not a connect timeout.
+   * - `route-full`: a message of this client waits for room on a route at maxInFlight
+   * - `flow`: the owner paused the flow (as many messages wait for a route as its maxInFlight).
+   *   Only connected clients: one still to send CONNECT gets its CONNACK, not a connect timeout.
    */
-  get readBlockedBy(): 'receive-maximum' | 'flow' | undefined {
+  get readBlockedBy(): 'receive-maximum' | 'route-full' | 'flow' | undefined {
     if (this.#closing || this.#dead || this.#state === 'closed') return undefined;
     if (this.#held >= this.#core.config.receiveMaximum) return 'receive-maximum';
+    if (this.#waitingForRoute > 0) return 'route-full';
     if (this.#core.flowPaused && this.#state === 'connected') return 'flow';
     return undefined;
   }

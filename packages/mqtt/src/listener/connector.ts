@@ -28,6 +28,8 @@ const CONNECT_TIMEOUT_MS = 10_000;
  */
 export class MqttListenerConnector implements Connector<MqttListenerFrom, MqttListenerTo> {
   readonly type = 'mqtt-listener';
+  /** a full route holds back only the devices whose publishes wait for it (Connection.routeWait) */
+  readonly flowScope = 'delivery';
   readonly name: string;
   readonly sink: Sink<MqttListenerTo>;
   readonly #ctx: ConnectorContext;
@@ -164,7 +166,7 @@ export class MqttListenerConnector implements Connector<MqttListenerFrom, MqttLi
             settle(toDecision(outcome));
           });
     try {
-      deliver({ message, settlement });
+      deliver(e.onWait === undefined ? { message, settlement } : { message, settlement, onWait: e.onWait });
     } catch (err) {
       settlement.release(new FerryError('INTERNAL', 'delivery handler threw', { cause: err }));
     }

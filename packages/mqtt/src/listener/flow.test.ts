@@ -113,6 +113,15 @@ class RawDevice {
     return d;
   }
 
+  /** QoS 1 publishes with ids from..to, all in one write (so one socket read holds them all) */
+  burst(clientId: string, from: number, to: number): void {
+    const packets: Buffer[] = [];
+    for (let id = from; id <= to; id++) {
+      packets.push(mqttPacket.generate({ cmd: 'publish', topic: `t/${clientId}`, payload: Buffer.from(`${clientId}:${id}`), qos: 1, messageId: id, retain: false, dup: false }));
+    }
+    this.#socket.write(Buffer.concat(packets));
+  }
+
   /**
    * QoS 1 publishes with ids from..to, payload `${clientId}:${id}`, each in its own write. The
    * next is written once the listener took this one, or after 30 ms when it does not (it is not
@@ -273,5 +282,92 @@ describe('reading decided from every reason at once (receive maximum, flow, clos
     for (const d of mine.slice(1)) d.settlement.accept();
     expect(first.acks).toEqual([]);
     await pumping;
+  });
+});
+
+describe('a full route holds back only the devices whose publishes wait for it (InboundDelivery.onWait)', () => {
+  let wListener: MqttListenerConnector;
+  let wPort: number;
+  const taken: InboundDelivery[] = [];
+  const devices: RawDevice[] = [];
+
+  beforeEach(async () => {
+    wPort = await freePort();
+    taken.length = 0;
+    wListener = new MqttListenerConnector(
+      { gatewayId: 't', logger: silentLogger, metrics: noopMetrics, baseDir: '.' },
+      'w-devices',
+      mqttListenerOptions.parse({ port: wPort, host: '127.0.0.1' }),
+    );
+    await wListener.start();
+    // the flow never pauses the whole listener here: only onWait holds a device back
+    await wListener.openSources([{ route: 'r', from: { topic: '#' } }], (d) => taken.push(d), new ManualFlow());
+    for (const id of ['slow', 'other']) devices.push(await RawDevice.connect(wPort, id));
+  });
+
+  afterEach(async () => {
+    for (const d of devices.splice(0)) d.destroy();
+    await wListener.stop();
+  });
+
+  const bodies = (device: string): string[] => taken.map((d) => d.message.body.toString()).filter((b) => b.startsWith(`${device}:`));
+  const isTaken = (body: string): boolean => taken.some((d) => d.message.body.toString() === body);
+
+  it('the listener says it scopes flow per delivery, and hands each client publish an onWait', async () => {
+    expect(wListener.flowScope).toBe('delivery');
+    const [slow] = devices as [RawDevice];
+    await slow.pump('slow', 1, 1, isTaken);
+    await waitFor(() => taken.length === 1, 'one publish');
+    expect(typeof taken[0]?.onWait).toBe('function');
+  });
+
+  it('while a device’s publish waits, that device is not read; another device is read and acknowledged throughout; once taken, the first goes on', async () => {
+    const [slow, other] = devices as [RawDevice, RawDevice];
+    await slow.pump('slow', 1, 1, isTaken);
+    await waitFor(() => bodies('slow').length === 1, "the slow device's first publish");
+    // the engine says it waits for room on a full route
+    taken[0]?.onWait?.(true);
+    const slowPumping = slow.pump('slow', 2, 4, isTaken);
+    // the other device publishes and gets every PUBACK meanwhile
+    const otherPumping = other.pump('other', 1, 20, isTaken);
+    await waitFor(() => bodies('other').length === 20, 'all of the other device read');
+    for (const d of taken.filter((t) => t.message.body.toString().startsWith('other:'))) d.settlement.accept();
+    await waitFor(() => other.acks.length === 20, 'PUBACKs of the other device');
+    await otherPumping;
+    await slowPumping;
+    await delay(200);
+    expect(bodies('slow')).toEqual(['slow:1']);
+    // admitted: the slow device is read again, in order
+    taken[0]?.onWait?.(false);
+    await waitFor(() => bodies('slow').length === 4, 'the slow device read again');
+    expect(bodies('slow')).toEqual(['slow:1', 'slow:2', 'slow:3', 'slow:4']);
+    for (const d of taken.filter((t) => t.message.body.toString().startsWith('slow:'))) d.settlement.accept();
+    await waitFor(() => slow.acks.length === 4, 'PUBACKs of the slow device');
+  });
+
+  it('a device held back stops between two packets of one socket read: one publish waits, the rest are read one by one as each is taken', async () => {
+    await wListener.closeSources();
+    taken.length = 0;
+    // every publish waits at first, as on a full route: the engine tells the device at once
+    const waiting: InboundDelivery[] = [];
+    await wListener.openSources([{ route: 'r', from: { topic: '#' } }], (d) => {
+      taken.push(d);
+      waiting.push(d);
+      d.onWait?.(true);
+    }, new ManualFlow());
+    const [slow] = devices as [RawDevice];
+    slow.burst('slow', 1, 50);
+    await waitFor(() => taken.length === 1, 'the first publish of the burst');
+    await delay(200);
+    expect(bodies('slow')).toEqual(['slow:1']);
+    // each admission lets exactly one more in
+    for (let i = 2; i <= 50; i++) {
+      waiting.shift()?.onWait?.(false);
+      await waitFor(() => taken.length === i, `publish ${i} of the burst`);
+    }
+    waiting.shift()?.onWait?.(false);
+    expect(bodies('slow')).toEqual(Array.from({ length: 50 }, (_, i) => `slow:${i + 1}`));
+    for (const d of taken) d.settlement.accept();
+    await waitFor(() => slow.acks.length === 50, 'every PUBACK');
   });
 });

@@ -56,4 +56,9 @@ export interface PublishEvent {
   readonly will: boolean;
   /** present for QoS 1/2 client publishes: call once to acknowledge (or not) to the client */
   readonly settle?: ((decision: PublishDecision) => void) | undefined;
+  /**
+   * present for client publishes: the owner calls it with true while the message waits for room
+   * on a full route, false once it is taken; the connection stops reading meanwhile
+   */
+  readonly onWait?: ((waiting: boolean) => void) | undefined;
 }
