@@ -10,6 +10,11 @@
  *   with the header it supports);
  * - frame size ≥ 8 and ≤ maxFrameSize (§2.7.1 max-frame-size), data offset ≥ 2 (§2.3.1),
  *   else close with `amqp:connection:framing-error`;
+ * - the frame type: 0 (AMQP) after an AMQP header, 1 (SASL) after a SASL header (§2.3, §5.3.1),
+ *   else `amqp:connection:framing-error`;
+ * - every frame body, SASL frames included, decodes within its bytes (./bounded-scan.ts: no
+ *   count larger than the bytes can hold), else `amqp:decode-error`; a transfer's message is
+ *   checked the same way once its last frame is in (§2.7.5 `more`), before rhea decodes it;
  * - a transfer's payload bytes, summed over the frames of one delivery (§2.7.5 `more`),
  *   ≤ maxMessageBytes (when given), else close with `amqp:link:message-size-exceeded`.
  * `fail()` closes the connection the AMQP way: an open if none was sent yet (§2.4.1 — a close
@@ -18,6 +23,8 @@
  */
 import { EventEmitter } from 'node:events';
 import type { Socket } from 'node:net';
+import { describeError } from '@ferry/core';
+import { scanValue, scanValues } from './bounded-scan.js';
 import { Decoder, described, encode, str, sym, type AmqpValue } from './codec.js';
 
 export interface GuardLimits {
@@ -66,8 +73,8 @@ export class FrameGuard extends EventEmitter {
   #openOut = false;
   #failed = false;
   #ended = false;
-  /** payload bytes so far of the unfinished delivery per "channel/handle" */
-  readonly #partial = new Map<string, number>();
+  /** payload so far of the unfinished delivery per "channel/handle" (checked once complete) */
+  readonly #partial = new Map<string, { bytes: number; chunks: Buffer[] }>();
 
   constructor(socket: Socket, limits: GuardLimits) {
     super();
@@ -186,7 +193,7 @@ export class FrameGuard extends EventEmitter {
         this.fail('amqp:connection:framing-error', `bad data offset ${doff / 4}`);
         return;
       }
-      if (b[pos + 5] === 0 && size > doff && !this.#checkTransfer(b.readUInt16BE(pos + 6), b.subarray(pos + doff, pos + size))) return;
+      if (!this.#checkFrame(b[pos + 5] as number, b.readUInt16BE(pos + 6), b.subarray(pos + doff, pos + size))) return;
       pos += size;
     }
     if (pos > 0) {
@@ -196,34 +203,67 @@ export class FrameGuard extends EventEmitter {
     }
   }
 
-  /** Sum a transfer's payload per delivery; false (after failing) when it is too big. */
-  #checkTransfer(channel: number, body: Buffer): boolean {
-    const limit = this.#limits.maxMessageBytes;
-    if (limit === undefined || performativeCode(body) !== PERFORMATIVE.transfer) return true;
-    let handle: number;
-    let more: boolean;
-    let payload: number;
-    try {
-      const d = new Decoder(body);
-      const perf = d.read();
-      const fields = perf.type === 'described' && perf.value.type === 'list' ? perf.value.value : [];
-      const h = fields[0];
-      const m = fields[5];
-      handle = h !== undefined && h.type === 'uint' ? h.value : -1;
-      more = m !== undefined && m.type === 'boolean' && m.value;
-      payload = d.remaining;
-    } catch (e) {
-      this.fail('amqp:decode-error', `undecodable transfer: ${e instanceof Error ? e.message : String(e)}`);
+  /** Check one whole frame before rhea sees it; false (after failing) when it must not pass. */
+  #checkFrame(type: number, channel: number, body: Buffer): boolean {
+    // §5.3.1: SASL frames (type 1) in the SASL phase, AMQP frames (type 0) after the AMQP header
+    const expected = this.#phase === 3 ? 1 : 0;
+    if (type !== expected) {
+      this.fail('amqp:connection:framing-error', `frame type ${type} where ${expected} belongs`);
       return false;
     }
+    // an empty frame is a heartbeat (§2.4.5)
+    if (body.length === 0) return true;
+    try {
+      const used = scanValue(body);
+      if (type === 1 || performativeCode(body) !== PERFORMATIVE.transfer) {
+        // only a transfer carries a payload after its performative (§2.3.2)
+        if (used !== body.length) throw new Error(`${body.length - used} bytes after the performative`);
+        return true;
+      }
+      return this.#checkTransfer(channel, new Decoder(body).read(), body.subarray(used));
+    } catch (e) {
+      this.fail('amqp:decode-error', `undecodable frame: ${describeError(e)}`);
+      return false;
+    }
+  }
+
+  /**
+   * Sum a transfer's payload per delivery and check the whole message decodes within its bytes
+   * once its last frame is in; false (after failing) when it is too big. Throws when it does
+   * not decode.
+   */
+  #checkTransfer(channel: number, perf: AmqpValue, payload: Buffer): boolean {
+    const fields = perf.type === 'described' && perf.value.type === 'list' ? perf.value.value : [];
+    const h = fields[0];
+    const m = fields[5];
+    const ab = fields[10];
+    const handle = h !== undefined && h.type === 'uint' ? h.value : -1;
+    const more = m !== undefined && m.type === 'boolean' && m.value;
+    const aborted = ab !== undefined && ab.type === 'boolean' && ab.value;
     const key = `${channel}/${handle}`;
-    const total = (this.#partial.get(key) ?? 0) + payload;
-    if (total > limit) {
+    const partial = this.#partial.get(key);
+    if (aborted) {
+      // §2.7.5 aborted: the delivery's frames so far are discarded, nothing to decode
+      this.#partial.delete(key);
+      return true;
+    }
+    const total = (partial?.bytes ?? 0) + payload.length;
+    const limit = this.#limits.maxMessageBytes;
+    if (limit !== undefined && total > limit) {
       this.fail('amqp:link:message-size-exceeded', `message of more than ${limit} bytes`);
       return false;
     }
-    if (more) this.#partial.set(key, total);
-    else this.#partial.delete(key);
+    if (more) {
+      if (partial === undefined) this.#partial.set(key, { bytes: total, chunks: [payload] });
+      else {
+        partial.bytes = total;
+        partial.chunks.push(payload);
+      }
+      return true;
+    }
+    this.#partial.delete(key);
+    const message = partial === undefined ? payload : Buffer.concat([...partial.chunks, payload]);
+    scanValues(message);
     return true;
   }
 
