@@ -18,7 +18,7 @@ describe('scanValues: a region of N bytes decodes to at most N values', () => {
     const msg = rhea.message.encode({
       message_id: 'm1',
       durable: true,
-      application_properties: { a: t.wrap_ubyte(1), b: t.wrap_long(-1), c: 'x', d: t.wrap_array([1, 2, 3], 0x71) },
+      application_properties: { a: t.wrap_ubyte(1), b: t.wrap_long(-1), c: 'x', d: t.wrap_array([1, 2, 3], 0x71, undefined) },
       message_annotations: { 'x-opt': t.wrap_symbol('s') },
       body: rhea.message.data_section(Buffer.alloc(300, 7)),
     });
