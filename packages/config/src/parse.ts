@@ -4,6 +4,7 @@ import { isScalar, type Node } from 'yaml';
 import type { z } from 'zod';
 import {
   describeError,
+  formatPath,
   type AnyConnectorDefinition,
   type ConnectorSpec,
   type EndpointSpec,
@@ -54,6 +55,8 @@ interface BuiltRoute {
   readonly toIndex: readonly number[];
   /** `to` was written as one map, not a list: its paths have no [0] */
   readonly toSingle: boolean;
+  /** `from` had errors of its own: only some of its fields are here (see partialEndpoint) */
+  readonly partialFrom?: boolean;
 }
 
 /**
@@ -339,13 +342,17 @@ class Checker {
     }
     const names = new Map<string, number>();
     const built: BuiltRoute[] = [];
+    const checked: BuiltRoute[] = [];
     let complete = true;
     section.forEach((value: unknown, i) => {
       const b = this.route(value, i, connectors, names);
       if (b.built !== undefined) built.push(b.built);
+      if (b.checked !== undefined) checked.push(b.checked);
       if (!b.complete) complete = false;
     });
-    this.templates(built, connectors);
+    // Patterns and templates are checked in every route, also in those with other errors (an
+    // unknown connector, a bad field): one run reports every mistake of the file.
+    this.templates(checked, connectors);
     return complete ? built : [];
   }
 
@@ -354,7 +361,7 @@ class Checker {
     i: number,
     connectors: ReadonlyMap<string, ConnectorEntry>,
     names: Map<string, number>,
-  ): { built?: BuiltRoute; complete: boolean } {
+  ): { built?: BuiltRoute; checked?: BuiltRoute; complete: boolean } {
     const at: FieldPath = ['routes', i];
     if (!isRecord(value)) {
       this.wrong(at, 'a route (a map with name, from and to)', value);
@@ -395,10 +402,28 @@ class Checker {
       from = this.endpoint('from', value['from'], [...at, 'from'], connectors);
     }
     if (from === undefined) complete = false;
+    // what the router's checks see of an endpoint with an error: its connector and the template
+    // fields no error was reported at (an unknown connector makes the source's captures unknown)
+    const fromChecked = from ?? this.partialEndpoint('from', value['from'], [...at, 'from'], connectors) ?? { connector: '', fields: {} };
 
     // to: one map or a list of them
     const to: EndpointSpec[] = [];
     const toIndex: number[] = [];
+    const toChecked: EndpointSpec[] = [];
+    const toCheckedIndex: number[] = [];
+    const destination = (t: unknown, j: number, tp: FieldPath): void => {
+      const e = this.endpoint('to', t, tp, connectors);
+      if (e === undefined) complete = false;
+      else {
+        to.push(e);
+        toIndex.push(j);
+      }
+      const c = e ?? this.partialEndpoint('to', t, tp, connectors);
+      if (c !== undefined) {
+        toChecked.push(c);
+        toCheckedIndex.push(j);
+      }
+    };
     let toSingle = false;
     const rawTo = value['to'];
     if (!Object.hasOwn(value, 'to')) {
@@ -409,22 +434,10 @@ class Checker {
         this.r.value([...at, 'to'], 'expected at least one destination, found an empty list', { expected: 'at least one destination', found: 'an empty list' });
         complete = false;
       }
-      rawTo.forEach((t: unknown, j) => {
-        const e = this.endpoint('to', t, [...at, 'to', j], connectors);
-        if (e === undefined) complete = false;
-        else {
-          to.push(e);
-          toIndex.push(j);
-        }
-      });
+      rawTo.forEach((t: unknown, j) => destination(t, j, [...at, 'to', j]));
     } else if (isRecord(rawTo)) {
       toSingle = true;
-      const e = this.endpoint('to', rawTo, [...at, 'to'], connectors);
-      if (e === undefined) complete = false;
-      else {
-        to.push(e);
-        toIndex.push(0);
-      }
+      destination(rawTo, 0, [...at, 'to']);
     } else {
       this.wrong([...at, 'to'], 'a destination map, or a list of them', rawTo);
       complete = false;
@@ -443,16 +456,36 @@ class Checker {
     const onFailure = this.onFailure(value, at, connectors);
     if (onFailure === null) complete = false;
 
-    if (from === undefined || to.length === 0) return { complete: false };
-    const spec: RouteSpec = {
+    const spec = (f: EndpointSpec, t: EndpointSpec[]): RouteSpec => ({
       name: routeName ?? `routes[${i}]`,
-      from,
-      to,
+      from: f,
+      to: t,
       headers: headers ?? { set: {}, remove: [] },
       ...(maxInFlight === undefined ? {} : { maxInFlight }),
       ...(onFailure === undefined || onFailure === null ? {} : { onFailure }),
-    };
-    return { built: { index: i, spec, toIndex, toSingle }, complete };
+    });
+    const checked: BuiltRoute = { index: i, spec: spec(fromChecked, toChecked), toIndex: toCheckedIndex, toSingle, partialFrom: from === undefined };
+    if (from === undefined || to.length === 0) return { checked, complete: false };
+    return { built: { index: i, spec: spec(from, to), toIndex, toSingle }, checked, complete };
+  }
+
+  /**
+   * An endpoint that failed its checks, as far as the router's pattern and template checks can
+   * still use it: its connector when that names a known connector of the right role, and only
+   * the fields that are strings and have no error of their own. undefined when nothing is usable.
+   */
+  private partialEndpoint(role: 'from' | 'to', value: unknown, at: FieldPath, connectors: ReadonlyMap<string, ConnectorEntry>): EndpointSpec | undefined {
+    if (!isRecord(value)) return undefined;
+    const name = value['connector'];
+    const entry = typeof name === 'string' ? connectors.get(name) : undefined;
+    if (entry === undefined || (role === 'from' ? entry.definition.from : entry.definition.to) === undefined) return undefined;
+    const reported = new Set(this.r.errors.map((e) => e.path));
+    const fields: Dict = {};
+    for (const [k, v] of Object.entries(value)) {
+      if (k === 'connector' || typeof v !== 'string' || reported.has(formatPath([...at, k]))) continue;
+      fields[k] = v;
+    }
+    return { connector: entry.name, fields };
   }
 
   /**
@@ -605,6 +638,7 @@ class Checker {
       issues = checkRoutes(
         built.map((b) => b.spec),
         table,
+        { partialSources: new Set(built.flatMap((b, i) => (b.partialFrom ? [i] : []))) },
       );
     } catch (err) {
       this.r.value(['routes'], `internal error while checking templates: ${describeError(err)}`);

@@ -160,6 +160,37 @@ describe('ferry test', () => {
   });
 });
 
+describe('every route-file error in one run, in each command that reads a route file', () => {
+  // errors in three routes: references (unknown connectors), a pattern, templates, a wrong field
+  const file = relative(root, join(broken, 'every-error-at-once.yaml'));
+  const expected = readFileSync(join(broken, 'every-error-at-once.expected'), 'utf8').trimEnd().split('\n').slice(0, -1);
+
+  it('has references, a pattern and templates wrong in three routes', () => {
+    expect(expected).toHaveLength(9);
+    const routes = new Set(expected.map((l) => /routes\[(\d)\]/.exec(l)?.[1]));
+    expect(routes).toEqual(new Set(['0', '1', '2']));
+    expect(expected.filter((l) => l.includes('unknown connector'))).toHaveLength(3);
+    expect(expected.filter((l) => l.includes('invalid MQTT topic filter'))).toHaveLength(1);
+    expect(expected.filter((l) => l.includes('template'))).toHaveLength(3);
+  });
+
+  it('ferry start logs all of them and starts nothing (exit 2)', async () => {
+    const out = await ferry('start', '-c', file, '--log-format', 'json');
+    expect(out.code).toBe(2);
+    const messages = out.stderr
+      .trim()
+      .split('\n')
+      .map((l) => (JSON.parse(l) as { message: string }).message);
+    expect(messages).toEqual([...expected, `${file}: 9 errors; not started`]);
+  });
+
+  it('ferry test -c reports all of them and runs no case (exit 2)', async () => {
+    const out = await ferry('test', '-c', file, 'config/gateway.test.yaml');
+    expect(out.stdout).toBe([...expected, 'config/gateway.test.yaml: 9 errors; no case ran', ''].join('\n'));
+    expect(out.code).toBe(2);
+  });
+});
+
 describe('ferry start', () => {
   it('with a broken route file: every error on standard error with its position, exit code 2, nothing started', async () => {
     const path = relative(root, join(broken, 'placeholders.yaml'));

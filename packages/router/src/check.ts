@@ -34,12 +34,14 @@ export type SourceCaptures =
 export function checkRoutes(
   routes: readonly RouteSpec[],
   connectors: ReadonlyMap<string, ConnectorEntry>,
+  opts: CheckOptions = {},
 ): SpecIssue[] {
   const issues: SpecIssue[] = [];
   routes.forEach((route, i) => {
     const base: FieldPath = ['routes', i];
     const fromEntry = connectors.get(route.from.connector);
-    const source = checkSource(route, base, fromEntry?.definition, issues);
+    const partial = opts.partialSources?.has(i) ?? false;
+    const source = partial ? checkPartialSource(route, base, fromEntry?.definition, issues) : checkSource(route, base, fromEntry?.definition, issues);
 
     route.to.forEach((to, j) => {
       const def = connectors.get(to.connector)?.definition;
@@ -105,6 +107,27 @@ function checkPolicy(
     if (typeof value !== 'string') continue;
     checkTemplate(value, [...dp, field], source, def.syntax, issues);
   }
+}
+
+export interface CheckOptions {
+  /**
+   * Indices of routes whose `from` holds only the fields that passed their schema (the loader
+   * checks the rest of a route whose source has errors): a pattern found there is checked, but
+   * a missing one means "not known", not "no pattern".
+   */
+  readonly partialSources?: ReadonlySet<number>;
+}
+
+/** checkSource for a source with errors of its own: what cannot be derived is not known, not wrong. */
+function checkPartialSource(route: RouteSpec, base: FieldPath, def: AnyConnectorDefinition | undefined, issues: SpecIssue[]): SourceCaptures {
+  let pattern: string | undefined;
+  try {
+    pattern = def?.from === undefined ? undefined : def.sourcePattern(route.from.fields);
+  } catch {
+    return { kind: 'unknown' };
+  }
+  if (pattern === undefined) return { kind: 'unknown' };
+  return checkSource(route, base, def, issues);
 }
 
 /** The captures a route's source offers; reports a bad pattern. */
