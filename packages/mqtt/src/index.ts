@@ -1,6 +1,7 @@
 import { defineConnector } from '@ferry/core';
 import { MqttClientConnector } from './client/connector.js';
 import { MqttListenerConnector } from './listener/connector.js';
+import { transportPorts } from '@ferry/net';
 import { mqttFrom, mqttListenerFrom, mqttListenerOptions, mqttListenerTo, mqttOptions, mqttTo } from './options.js';
 
 export * from './options.js';
@@ -40,7 +41,7 @@ export const mqttListenerDefinition = defineConnector({
   syntax: 'mqtt',
   sourcePattern: (from) => from.topic,
   templateFields: ['topic'],
-  listenPorts: (options) => [options.port],
+  listenPorts: (options) => transportPorts(options.port, options),
   capabilities: { release: true, reject: true, ordered: false, listener: true },
   create: (ctx, name, options) => new MqttListenerConnector(ctx, name, options),
 });

@@ -1,3 +1,4 @@
+import { listenerTransportShape } from '@ferry/net';
 import { z } from 'zod';
 
 /**
@@ -103,8 +104,9 @@ export const mqttTo = z.strictObject({
 });
 
 export const mqttListenerOptions = z.strictObject({
-  port: z.number().int().min(0).max(65535).describe('TCP port devices connect to'),
+  port: z.number().int().min(0).max(65535).describe('TCP port devices connect to (TLS only when `tls` has no port of its own)'),
   host: z.string().default('0.0.0.0').describe('interface to listen on'),
+  ...listenerTransportShape,
   users: z
     .array(
       z.strictObject({

@@ -36,6 +36,7 @@ function echoListener(transport: z.input<typeof listenerTransport>, handshake = 
   const accepted: AcceptedConnection[] = [];
   const listener = new Listener(
     {
+      type: 'test-listener',
       name: 'l1',
       protocol: 'TEST',
       host: '127.0.0.1',
@@ -95,7 +96,7 @@ describe('Listener over TCP', () => {
     const a = echoListener({});
     const { port } = await a.listener.listen();
     const b = new Listener(
-      { name: 'l2', protocol: 'TEST', host: '127.0.0.1', port, transport: listenerTransport.parse({}), baseDir: '.', subprotocols: [], maxWebSocketMessageBytes: 1024 },
+      { type: 'test-listener', name: 'l2', protocol: 'TEST', host: '127.0.0.1', port, transport: listenerTransport.parse({}), baseDir: '.', subprotocols: [], maxWebSocketMessageBytes: 1024 },
       { logger: silentLogger, metrics: new RecordingMetrics() },
       () => undefined,
     );

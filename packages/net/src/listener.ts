@@ -38,6 +38,8 @@ export interface AcceptedConnection {
 }
 
 export interface ListenerSpec {
+  /** the connector's type, for error messages: `mqtt-listener` */
+  readonly type: string;
   /** the connector's name: the `connector` label of the listener's metrics */
   readonly name: string;
   /** for log lines: "MQTT", "STOMP", "AMQP 1.0" */
@@ -343,7 +345,7 @@ export class Listener {
     return new Promise((resolve, reject) => {
       const onError = (err: Error): void => {
         const why = (err as { code?: unknown }).code === 'EADDRINUSE' ? 'the port is in use' : err.message;
-        reject(new FerryError('CONNECT_FAILED', `${this.#spec.name}: cannot listen on ${e.host}:${e.port} (${e.kind === 'main' ? 'port' : e.kind === 'tls' ? 'tls.port' : 'websocket.port'}): ${why}`, { cause: err }));
+        reject(new FerryError('CONNECT_FAILED', `${this.#spec.type} ${this.#spec.name}: cannot listen on ${e.host}:${e.port} (${e.kind === 'main' ? 'port' : e.kind === 'tls' ? 'tls.port' : 'websocket.port'}): ${why}`, { cause: err }));
       };
       e.server.once('error', onError);
       e.server.listen(e.port, e.host, () => {

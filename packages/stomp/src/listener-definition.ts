@@ -1,4 +1,5 @@
 import { defineConnector } from '@ferry/core';
+import { listenerTransportShape, transportPorts } from '@ferry/net';
 import { z } from 'zod';
 import { StompListenerConnector, type StompListenerFrom, type StompListenerOptions, type StompListenerTo } from './server/listener-connector.js';
 
@@ -10,8 +11,9 @@ const destination = z
 const int = (min: number) => z.number().int().min(min);
 
 const options = z.strictObject({
-  port: int(1).max(65535).describe('TCP port to listen on'),
+  port: int(1).max(65535).describe('TCP port to listen on (TLS only when `tls` has no port of its own)'),
   host: z.string().min(1).default('0.0.0.0').describe('address to bind'),
+  ...listenerTransportShape,
   users: z
     .array(z.strictObject({ login: z.string().min(1), passcode: z.string() }))
     .default([])
@@ -46,7 +48,7 @@ export const stompListenerDefinition = defineConnector<StompListenerOptions, Sto
   syntax: 'stomp',
   sourcePattern: (from) => from.destination,
   templateFields: ['destination'],
-  listenPorts: (o) => [o.port],
+  listenPorts: (o) => transportPorts(o.port, o),
   capabilities: { release: false, reject: true, ordered: true, listener: true },
   create: (ctx, name, o) => new StompListenerConnector(ctx, name, o),
 });

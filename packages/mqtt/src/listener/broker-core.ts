@@ -12,7 +12,6 @@ export interface BrokerConfig {
   readonly maxClients?: number | undefined;
   readonly users?: readonly { readonly username: string; readonly password: string }[] | undefined;
   readonly allowAnonymous: boolean;
-  readonly connectTimeoutMs: number;
 }
 
 /** What a {@link Connection} needs from the broker it belongs to. */

@@ -1,6 +1,6 @@
 import { randomUUID, timingSafeEqual } from 'node:crypto';
-import { createServer, type Server, type Socket } from 'node:net';
 import type { Logger, Metrics } from '@ferry/core';
+import type { AcceptedConnection } from '@ferry/net';
 import { topicMatches } from '../topic.js';
 import type { BrokerConfig, BrokerCore } from './broker-core.js';
 import { Connection, type PendingWill } from './connection.js';
@@ -33,7 +33,7 @@ export class MqttBroker implements BrokerCore {
   /** false once the owner stopped taking messages: client publishes are then neither routed nor acknowledged */
   accepting = true;
   #flowPaused = false;
-  #server: Server | undefined;
+  #closed = false;
   readonly #connections = new Set<Connection>();
   readonly #byClientId = new Map<string, Connection>();
   readonly #sessions = new Map<string, Session>();
@@ -72,30 +72,16 @@ export class MqttBroker implements BrokerCore {
     return this.#retained.size;
   }
 
-  /** Listen; resolves with the bound port. */
-  listen(port: number, host: string): Promise<number> {
-    const server = createServer((socket) => this.#accept(socket));
-    this.#server = server;
-    return new Promise((resolve, reject) => {
-      const onError = (err: Error): void => reject(err);
-      server.once('error', onError);
-      server.listen(port, host, () => {
-        server.off('error', onError);
-        server.on('error', (err) => this.logger.error('MQTT listener error', { error: err.message }));
-        const addr = server.address();
-        resolve(typeof addr === 'object' && addr !== null ? addr.port : port);
-      });
-    });
-  }
-
-  /** Stop listening and close every client (MQTT 5 clients get DISCONNECT 0x8B, §3.14.2.1). */
+  /**
+   * Close every client (MQTT 5 clients get DISCONNECT 0x8B, §3.14.2.1); resolves once they are
+   * gone. The owner stops the transport from accepting first.
+   */
   async close(): Promise<void> {
     this.accepting = false;
-    const server = this.#server;
-    this.#server = undefined;
-    const closed = server === undefined ? Promise.resolve() : new Promise<void>((r) => server.close(() => r()));
+    this.#closed = true;
+    const gone = [...this.#connections].map((c) => c.whenClosed);
     for (const c of this.#connections) c.close(RC.serverShuttingDown);
-    await closed;
+    await Promise.all(gone);
     for (const { timer } of this.#willTimers.values()) clearTimeout(timer);
     this.#willTimers.clear();
     for (const s of this.#sessions.values()) clearTimeout(s.expiryTimer);
@@ -106,11 +92,16 @@ export class MqttBroker implements BrokerCore {
     this.#route(message);
   }
 
-  #accept(socket: Socket): void {
-    const conn = new Connection(this, socket);
+  /** Take a connection from the transport (TCP, TLS or WebSocket: one code path after it). */
+  accept(accepted: AcceptedConnection): void {
+    if (this.#closed) {
+      accepted.stream.destroy();
+      return;
+    }
+    const conn = new Connection(this, accepted);
     this.#connections.add(conn);
     this.metrics.set('listener_clients', { connector: this.connectorName }, this.#connections.size);
-    socket.on('close', () => {
+    accepted.stream.on('close', () => {
       this.#connections.delete(conn);
       this.metrics.set('listener_clients', { connector: this.connectorName }, this.#connections.size);
     });

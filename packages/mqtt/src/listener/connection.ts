@@ -1,4 +1,5 @@
-import type { Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
+import type { AcceptedConnection, ConnectionInfo } from '@ferry/net';
 import mqttPacket, {
   type IConnectPacket,
   type IDisconnectPacket,
@@ -37,7 +38,10 @@ export class Connection implements Outlet {
   receiveMaximum = 65535;
   clientId: string | undefined;
   readonly remote: string;
-  readonly #socket: Socket;
+  /** transport, remote address and TLS client certificate of this connection */
+  readonly info: ConnectionInfo;
+  readonly #socket: Duplex;
+  readonly #handshakeDone: () => void;
   readonly #core: BrokerCore;
   readonly #guard: PacketSizeGuard;
   readonly #parser: Parser;
@@ -48,7 +52,6 @@ export class Connection implements Outlet {
   #requestProblemInfo = true;
   #keepaliveMs = 0;
   #keepaliveTimer: NodeJS.Timeout | undefined;
-  #connectTimer: NodeJS.Timeout | undefined;
   #will: PendingWill | undefined;
   /** set when the client sent DISCONNECT: 'normal' drops the will, 'with-will' publishes it (§3.14.2.1) */
   #disconnect: 'normal' | 'with-will' | undefined;
@@ -71,10 +74,18 @@ export class Connection implements Outlet {
   /** set once Ferry decided to close this connection (takeover, release, shutdown, protocol error) */
   #closing = false;
 
-  constructor(core: BrokerCore, socket: Socket) {
+  /** resolves once the connection is closed */
+  readonly whenClosed: Promise<void>;
+  #resolveClosed: () => void = () => undefined;
+
+  /** `accepted` comes from the listener's transport (@ferry/net): TCP, TLS or WebSocket alike */
+  constructor(core: BrokerCore, accepted: AcceptedConnection) {
     this.#core = core;
-    this.#socket = socket;
-    this.remote = `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}`;
+    this.#socket = accepted.stream;
+    this.#handshakeDone = accepted.handshakeDone;
+    this.info = accepted.info;
+    this.remote = accepted.info.remote;
+    this.whenClosed = new Promise((r) => (this.#resolveClosed = r));
     this.#guard = new PacketSizeGuard(core.config.maxPacketSize);
     this.#parser = mqttPacket.parser();
   }
@@ -90,7 +101,6 @@ export class Connection implements Outlet {
   /** Wire the socket. Called once by the broker for every accepted socket. */
   open(): void {
     const socket = this.#socket;
-    socket.setNoDelay(true);
     socket.on('error', (err) => {
       this.#core.logger.debug('client socket error', { remote: this.remote, clientId: this.clientId, error: err.message });
     });
@@ -107,8 +117,8 @@ export class Connection implements Outlet {
       }
       this.#protocolError('malformed-packet', msg, RC.malformedPacket);
     });
-    // MQTT 5 §4.8 / 3.1.1 §3.1: a connection that sends no CONNECT within a reasonable time is closed
-    this.#connectTimer = setTimeout(() => this.#protocolError('connect-timeout', 'no CONNECT received in time', undefined), this.#core.config.connectTimeoutMs);
+    // MQTT 3.1.1 §3.1 / 5 §3.1: a connection that sends no CONNECT within a reasonable time is
+    // closed; the transport's handshake deadline does it (until the CONNACK below)
   }
 
   /** Close with a server-side reason (shutdown, takeover): MQTT 5 gets DISCONNECT first (§3.14). */
@@ -125,8 +135,11 @@ export class Connection implements Outlet {
     this.#closing = true;
     // a closing socket is read (and its input discarded) so the peer's FIN or RST is seen
     this.updateFlow();
-    this.#socket.end();
-    this.#socket.destroySoon();
+    // destroy once our FIN is out, as net.Socket#destroySoon does (a WebSocket stream has none)
+    const socket = this.#socket;
+    socket.end();
+    if (socket.writableFinished) socket.destroy();
+    else socket.once('finish', () => socket.destroy());
     // a peer that never reads must not keep the socket open forever
     setTimeout(() => this.#socket.destroy(), 1000).unref();
   }
@@ -293,8 +306,6 @@ export class Connection implements Outlet {
   }
 
   #onConnect(p: IConnectPacket): void {
-    clearTimeout(this.#connectTimer);
-    this.#connectTimer = undefined;
     this.#state = 'connecting';
     const version: ProtocolVersion = p.protocolVersion === 5 ? 5 : p.protocolVersion === 3 ? 3 : 4;
     this.version = version;
@@ -401,6 +412,7 @@ export class Connection implements Outlet {
     if (assigned !== undefined) connackProps.assignedClientIdentifier = assigned;
     // §3.2.2.2: Session Present tells the client whether its session was resumed
     this.#connack(0, present, connackProps);
+    this.#handshakeDone();
     this.#core.logger.debug('client connected', { remote: this.remote, clientId, version, sessionPresent: present });
     session.attach(this, Date.now());
     // a client that connects while the flow is paused gets its CONNACK, then waits in TCP
@@ -643,7 +655,7 @@ export class Connection implements Outlet {
     if (this.#state === 'closed') return;
     const wasConnected = this.#state === 'connected';
     this.#state = 'closed';
-    clearTimeout(this.#connectTimer);
+    this.#resolveClosed();
     clearTimeout(this.#keepaliveTimer);
     this.#parser.removeAllListeners('packet');
     if (!wasConnected || this.#session === undefined) return;

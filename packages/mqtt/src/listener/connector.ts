@@ -11,13 +11,16 @@ import {
   type SourceFlow,
   type SourceSpec,
 } from '@ferry/core';
+import { Listener, type BoundPorts } from '@ferry/net';
 import { fromMqttPublish, toMqttPublish } from '../mapping.js';
 import type { MqttListenerFrom, MqttListenerOptions, MqttListenerTo } from '../options.js';
 import { MqttBroker } from './broker.js';
 import type { PublishDecision, PublishEvent } from './types.js';
 
-/** Time a client has to send CONNECT after its TCP connection opened. */
-const CONNECT_TIMEOUT_MS = 10_000;
+/** WebSocket subprotocols of MQTT: 3.1.1 and 5 say `mqtt` (MQTT 5 §6), 3.1 said `mqttv3.1` */
+const WS_SUBPROTOCOLS = ['mqtt', 'mqttv3.1'] as const;
+/** room in one WebSocket message beyond one largest packet, for clients that batch small ones */
+const WS_BATCH_SLACK = 64 * 1024;
 
 /**
  * The `mqtt-listener` connector: Ferry's embedded MQTT broker that devices connect to.
@@ -36,7 +39,8 @@ export class MqttListenerConnector implements Connector<MqttListenerFrom, MqttLi
   readonly #options: MqttListenerOptions;
   #state: ConnectorState = 'idle';
   #broker: MqttBroker | undefined;
-  #port: number | undefined;
+  #listener: Listener | undefined;
+  #ports: BoundPorts | undefined;
   #starting: Promise<void> | undefined;
   #stopping: Promise<void> | undefined;
   #deliver: DeliveryHandler | undefined;
@@ -56,7 +60,17 @@ export class MqttListenerConnector implements Connector<MqttListenerFrom, MqttLi
 
   /** the bound TCP port once started (useful with `port: 0`) */
   get port(): number | undefined {
-    return this.#port;
+    return this.#ports?.port;
+  }
+
+  /** every bound port once started: main, tls (when separate) and websocket */
+  get ports(): BoundPorts | undefined {
+    return this.#ports;
+  }
+
+  /** Serve renewed TLS certificates to new connections; open ones keep theirs. */
+  async reloadTls(): Promise<void> {
+    await this.#listener?.reloadTls();
   }
 
   start(): Promise<void> {
@@ -79,23 +93,38 @@ export class MqttListenerConnector implements Connector<MqttListenerFrom, MqttLi
         maxClients: o.maxClients,
         users,
         allowAnonymous: o.allowAnonymous ?? (users === undefined || users.length === 0),
-        connectTimeoutMs: CONNECT_TIMEOUT_MS,
       },
       { logger, metrics: this.#ctx.metrics, connectorName: this.name },
     );
     if (this.#deliver !== undefined) broker.onPublish = (e) => this.#onPublish(e);
     if (this.#flow !== undefined) broker.setFlowPaused(this.#flow.paused);
+    const listener = new Listener(
+      {
+        type: this.type,
+        name: this.name,
+        protocol: 'MQTT',
+        host: o.host,
+        port: o.port,
+        transport: o,
+        baseDir: this.#ctx.baseDir,
+        subprotocols: WS_SUBPROTOCOLS,
+        maxWebSocketMessageBytes: o.maxPacketSize + WS_BATCH_SLACK,
+      },
+      { logger, metrics: this.#ctx.metrics },
+      (c) => broker.accept(c),
+    );
     try {
-      this.#port = await broker.listen(o.port, o.host);
+      this.#ports = await listener.listen();
     } catch (err) {
       this.#state = 'down';
       this.#starting = undefined;
-      throw new FerryError('CONNECT_FAILED', `mqtt-listener ${this.name}: cannot listen on ${o.host}:${o.port}`, { cause: err });
+      throw err instanceof FerryError ? err : new FerryError('CONNECT_FAILED', `mqtt-listener ${this.name}: cannot listen on ${o.host}:${o.port}`, { cause: err });
     }
     this.#broker = broker;
+    this.#listener = listener;
     this.#state = 'up';
     this.#ctx.metrics.set('connector_up', { connector: this.name }, 1);
-    logger.info('MQTT listener up', { host: o.host, port: this.#port });
+    logger.info('MQTT listener up', { host: o.host, ...this.#ports });
   }
 
   stop(): Promise<void> {
@@ -104,8 +133,13 @@ export class MqttListenerConnector implements Connector<MqttListenerFrom, MqttLi
       await this.#starting?.catch(() => undefined);
       this.#state = 'stopping';
       const broker = this.#broker;
+      const listener = this.#listener;
       this.#broker = undefined;
+      this.#listener = undefined;
+      // stop accepting, then say goodbye to every client; the listener is closed once they left
+      const stopped = listener?.close();
       await broker?.close();
+      await stopped;
       this.#state = 'stopped';
       this.#ctx.metrics.set('connector_up', { connector: this.name }, 0);
     })();

@@ -10,6 +10,7 @@ import {
   type SourceFlow,
   type SourceSpec,
 } from '@ferry/core';
+import type { BoundPorts, ListenerTransportOptions } from '@ferry/net';
 import { parseDestination } from './broker-message.js';
 import { StompBroker } from './broker.js';
 import { messageToBroker, sendToMessage } from './mapping.js';
@@ -17,7 +18,7 @@ import { StompServer } from './server.js';
 import { DEFAULT_SESSION_OPTIONS, type InboundSend, type SessionHooks } from './session.js';
 import { SERVER_NAME } from './version.js';
 
-export interface StompListenerOptions extends Record<string, unknown> {
+export interface StompListenerOptions extends Record<string, unknown>, ListenerTransportOptions {
   readonly port: number;
   readonly host: string;
   readonly users: readonly { readonly login: string; readonly passcode: string }[];
@@ -93,6 +94,16 @@ export class StompListenerConnector implements Connector<StompListenerFrom, Stom
     return this.#server?.port ?? this.#opts.port;
   }
 
+  /** every bound port once started: main, tls (when separate) and websocket */
+  get ports(): BoundPorts | undefined {
+    return this.#server?.ports;
+  }
+
+  /** Serve renewed TLS certificates to new connections; open ones keep theirs. */
+  async reloadTls(): Promise<void> {
+    await this.#server?.reloadTls();
+  }
+
   get sessionCount(): number {
     return this.#server?.sessionCount ?? 0;
   }
@@ -108,6 +119,10 @@ export class StompListenerConnector implements Connector<StompListenerFrom, Stom
         ...DEFAULT_SESSION_OPTIONS,
         host: this.#opts.host,
         port: this.#opts.port,
+        transport: this.#opts,
+        name: this.name,
+        baseDir: this.#ctx.baseDir,
+        metrics: this.#ctx.metrics,
         serverName: SERVER_NAME,
         heartBeat: this.#opts.heartBeat,
         limits: { ...this.#opts.limits, maxBodyBytes: this.#opts.limits.maxFrameBytes },
@@ -122,7 +137,7 @@ export class StompListenerConnector implements Connector<StompListenerFrom, Stom
         this.#state = 'up';
         this.#starting = undefined;
         this.#ctx.metrics.set('connector_up', { connector: this.name }, 1);
-        this.#ctx.logger.info('stomp-listener listening', { connector: this.name, host: this.#opts.host, port: server.port });
+        this.#ctx.logger.info('stomp-listener listening', { connector: this.name, host: this.#opts.host, ...server.ports });
       },
       (err: unknown) => {
         this.#state = 'down';

@@ -1,3 +1,4 @@
+import type { AcceptedConnection, ConnectionInfo } from '@ferry/net';
 import type { Duplex } from 'node:stream';
 import { describeError, FerryError, type Logger } from '@ferry/core';
 import { encodeFrameDetailed, HEARTBEAT } from '../frame/encoder.js';
@@ -110,7 +111,14 @@ export class StompSession implements SubscriberSession {
   #closedPromise: Promise<void>;
   #resolveClosed: () => void = () => undefined;
 
-  constructor(stream: Duplex, broker: StompBroker, hooks: SessionHooks, opts: SessionOptions, log: Logger) {
+  /** who is connected, over which transport (absent for in-memory streams in tests) */
+  readonly info: ConnectionInfo | undefined;
+  readonly #handshakeDone: () => void;
+
+  /** `transport`: from the listener's transport (@ferry/net); its handshake deadline ends at CONNECTED */
+  constructor(stream: Duplex, broker: StompBroker, hooks: SessionHooks, opts: SessionOptions, log: Logger, transport?: Pick<AcceptedConnection, 'info' | 'handshakeDone'>) {
+    this.info = transport?.info;
+    this.#handshakeDone = transport?.handshakeDone ?? (() => undefined);
     this.id = `ferry-${process.pid.toString(36)}-${(++sessionCounter).toString(36)}-${Math.random().toString(36).slice(2, 6)}`;
     this.#stream = stream;
     this.#broker = broker;
@@ -292,6 +300,7 @@ export class StompSession implements SubscriberSession {
     headers.push(['server', this.#opts.serverName], ['session', this.id]);
     this.#state = 'connected';
     this.#writeFrame('CONNECTED', headers);
+    this.#handshakeDone();
     this.#startHeartBeat(agreed.serverSendsMs, agreed.clientSendsMs);
     // a client that connects while the flow is paused gets CONNECTED, then waits in TCP
     this.updateFlow();
