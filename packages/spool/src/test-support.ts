@@ -3,7 +3,7 @@
  * and a plain-JS build of the spool for child processes (Node 20 cannot run
  * TypeScript, and a crash test needs a real process to SIGKILL).
  */
-import { mkdtempSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { transformSync } from '@swc/core';
@@ -24,11 +24,15 @@ export function removeDir(dir: string): void {
 export function buildSpoolForChild(outDir: string): string {
   const repo = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../../..');
   const classicLevel = path.join(repo, 'node_modules/classic-level/index.js');
-  for (const pkg of ['core', 'spool']) {
-    const src = path.join(repo, 'packages', pkg, 'src');
-    const out = path.join(outDir, pkg);
+  const compile = (src: string, out: string, depth: number): void => {
     mkdirSync(out, { recursive: true });
-    for (const file of readdirSync(src)) {
+    const coreIndex = `${'../'.repeat(depth)}core/index.js`;
+    for (const entry of readdirSync(src, { withFileTypes: true })) {
+      const file = entry.name;
+      if (entry.isDirectory()) {
+        compile(path.join(src, file), path.join(out, file), depth + 1);
+        continue;
+      }
       if (!file.endsWith('.ts') || file.endsWith('.test.ts') || file === 'test-support.ts') continue;
       const { code } = transformSync(readFileSync(path.join(src, file), 'utf8'), {
         filename: file,
@@ -36,13 +40,17 @@ export function buildSpoolForChild(outDir: string): string {
         module: { type: 'es6' },
       });
       const fixed = code
-        .replaceAll("from '@ferry/core'", "from '../core/index.js'")
-        .replaceAll('from "@ferry/core"', 'from "../core/index.js"')
+        .replaceAll("from '@ferry/core'", `from '${coreIndex}'`)
+        .replaceAll('from "@ferry/core"', `from "${coreIndex}"`)
         .replaceAll("from 'classic-level'", `from ${JSON.stringify(classicLevel)}`)
         .replaceAll('from "classic-level"', `from ${JSON.stringify(classicLevel)}`);
       writeFileSync(path.join(out, file.replace(/\.ts$/, '.js')), fixed);
     }
-  }
+  };
+  // core has folders of its own (core/src/auth): compile the trees, not one level
+  for (const pkg of ['core', 'spool']) compile(path.join(repo, 'packages', pkg, 'src'), path.join(outDir, pkg), 1);
   writeFileSync(path.join(outDir, 'package.json'), '{ "type": "module" }\n');
+  // the compiled files import core's own dependencies (zod) by name: resolve them from the repository
+  symlinkSync(path.join(repo, 'node_modules'), path.join(outDir, 'node_modules'), 'dir');
   return path.join(outDir, 'spool', 'index.js');
 }
