@@ -1,8 +1,10 @@
 #!/bin/bash
 # Install the test brokers from Debian packages when any is missing: RabbitMQ (MQTT, STOMP and
 # AMQP 1.0 plugins ship inside the package), Mosquitto, ActiveMQ and the MQTT codec ActiveMQ's
-# MQTT transport needs, and the headless Chromium (with fonts, or pages render as boxes) that
-# the browser tests drive through playwright-core. Needs root; without it, fails with the command to run.
+# MQTT transport needs, the headless Chromium (with fonts, or pages render as boxes) that
+# the browser tests drive through playwright-core, and the third-party clients the listener tests
+# use (clients Ferry does not itself use: Paho, Qpid Proton and stomp.py for Debian's python3,
+# openssl for TLS). Needs root; without it, fails with the command to run.
 set -euo pipefail
 need=()
 [ -x /usr/lib/rabbitmq/bin/rabbitmq-server ] || need+=(rabbitmq-server)
@@ -13,6 +15,10 @@ command -v mosquitto_pub >/dev/null || need+=(mosquitto-clients)
 [ -x /usr/bin/chromium ] || need+=(chromium)
 [ -d /usr/share/fonts/truetype/dejavu ] || need+=(fonts-dejavu-core)
 [ -d /usr/share/fonts/truetype/liberation ] || need+=(fonts-liberation)
+[ -d /usr/lib/python3/dist-packages/paho/mqtt ] || need+=(python3-paho-mqtt)
+[ -d /usr/lib/python3/dist-packages/proton ] || need+=(python3-qpid-proton)
+[ -d /usr/lib/python3/dist-packages/stomp ] || need+=(python3-stomp)
+command -v openssl >/dev/null || need+=(openssl)
 [ ${#need[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" != 0 ]; then
   echo "test brokers missing: ${need[*]}" >&2
