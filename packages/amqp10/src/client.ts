@@ -19,6 +19,7 @@ import { connect as tlsConnect, type ConnectionOptions as TlsConnectionOptions }
 import { Backoff, describeError, FerryError, hasExpired, type Connector, type ConnectorContext, type ConnectorState, type DeliveryHandler, type Logger, type Sink, type SourceFlow, type SourceSpec } from '@ferry/core';
 import rhea from 'rhea';
 import { installCapture } from './capture.js';
+import { installLinkKeys } from './link-keys.js';
 import { toAmqp10 } from './mapping.js';
 import type { Amqp10From, Amqp10Options, Amqp10To } from './options.js';
 import { DispositionGate } from './disposition-gate.js';
@@ -118,6 +119,7 @@ export class Amqp10Client implements Connector<Amqp10From, Amqp10To> {
   start(): Promise<void> {
     if (this.#starting !== undefined) return this.#starting;
     installCapture();
+    installLinkKeys();
     const c = rhea.create_container({ id: this.#opts.containerId ?? `ferry-${this.#ctx.gatewayId}-${this.name}` });
     // a last resort: rhea raises unhandled link/session/connection errors on the container,
     // and an EventEmitter 'error' without a listener kills the process

@@ -23,6 +23,7 @@ import { describeError, FerryError, hasExpired, type Connector, type ConnectorCo
 import rhea from 'rhea';
 import { matchesAddress } from './address-match.js';
 import { installCapture } from './capture.js';
+import { installLinkKeys } from './link-keys.js';
 import { DispositionGate } from './disposition-gate.js';
 import { receiveTransfer } from './inbound.js';
 import { FrameGuard } from './frame-guard.js';
@@ -122,6 +123,7 @@ export class Amqp10Listener implements Connector<Amqp10From, Amqp10To> {
 
   async #start(): Promise<void> {
     installCapture();
+    installLinkKeys();
     this.#state = 'connecting';
     const c = rhea.create_container({ id: this.#containerId });
     c.on('error', (e: unknown) => this.#log.error('amqp10-listener error', { error: describeError(e) }));
