@@ -52,6 +52,8 @@ export interface OutLink {
   readonly pending: Map<rhea.Delivery, Entry>;
   /** sends handed to rhea this turn (rhea lowers `credit` only when it writes the transfer) */
   burst: number;
+  /** false until rhea wrote this side's attach (see attach()) */
+  attached: boolean;
 }
 
 interface AddressState {
@@ -69,6 +71,15 @@ export interface OutboxOptions {
 }
 
 type Kind = 'accepted' | 'rejected' | 'released' | 'modified' | 'none';
+
+/** The outcome (§3.4) rhea recorded on a delivery from the client's disposition, if any. */
+function remoteOutcome(d: rhea.Delivery): Kind | undefined {
+  const state: unknown = d.remote_state;
+  if (typeof state !== 'object' || state === null) return undefined;
+  // rhea's outcome classes carry their name as `composite_type` (lib/message.js unwrap_outcome)
+  const type = (state.constructor as { composite_type?: unknown }).composite_type;
+  return type === 'accepted' || type === 'rejected' || type === 'released' || type === 'modified' ? type : undefined;
+}
 
 export class Outbox {
   readonly #opts: OutboxOptions;
@@ -116,8 +127,18 @@ export class Outbox {
 
   /** A client attached a receiving link to `address`: wire its outcomes and start sending. */
   attach(address: string, sender: rhea.Sender, alive: () => boolean, presettled: boolean): OutLink {
-    const link: OutLink = { address, sender, alive, presettled, pending: new Map(), burst: 0 };
+    const link: OutLink = { address, sender, alive, presettled, pending: new Map(), burst: 0, attached: false };
     this.#address(address).links.push(link);
+    // §2.6.2: a transfer is only valid on a handle the receiver saw attached. rhea answers the
+    // attach on its next process tick (process.nextTick) and writes a session's transfers
+    // before its links' attaches (lib/session.js _process): a message sent from this event, or
+    // from the 'sendable' raised by a flow read with the attach, would go out first and the
+    // client (Qpid Proton: "no such handle") closes the connection. Sends start once that tick
+    // has written the attach.
+    setImmediate(() => {
+      link.attached = true;
+      this.#pump(address);
+    });
     const on = (kind: Kind) => (ctx: rhea.EventContext) => this.#outcome(link, ctx.delivery, kind);
     sender.on('sendable', () => this.#pump(address));
     sender.on('accepted', on('accepted'));
@@ -127,7 +148,6 @@ export class Outbox {
     // rhea emits 'settled' after the outcome events too; by then the entry is gone. Alone, it
     // is a settlement without an outcome (§3.4): the message's fate is unknown, so it is requeued
     sender.on('settled', on('none'));
-    this.#pump(address);
     return link;
   }
 
@@ -139,6 +159,14 @@ export class Outbox {
     if (i < 0) return;
     a.links.splice(i, 1);
     if (a.next > i) a.next--;
+    // outcomes that arrived before the detach count first. rhea records a disposition on the
+    // delivery as it reads it (lib/session.js Outgoing.on_disposition) but raises its event on
+    // the next process tick, after a detach read in the same chunk: without this, messages the
+    // client accepted would be requeued and delivered twice (§2.6.12: the outcome is final).
+    for (const d of [...link.pending.keys()]) {
+      const kind = remoteOutcome(d);
+      if (kind !== undefined) this.#outcome(link, d, kind);
+    }
     const unsettled = [...link.pending.values()];
     link.pending.clear();
     for (const e of unsettled) this.#requeue(a, e, undefined);
@@ -231,7 +259,7 @@ export class Outbox {
 
   /** Round robin over the attached receivers that have credit (§2.6.7), `avoid` last. */
   #pick(a: AddressState, avoid: OutLink | undefined): OutLink | undefined {
-    const usable = (l: OutLink): boolean => l.alive() && l.sender.is_open() && l.sender.sendable() && (l.sender as WithCredit).credit - l.burst > 0;
+    const usable = (l: OutLink): boolean => l.attached && l.alive() && l.sender.is_open() && l.sender.sendable() && (l.sender as WithCredit).credit - l.burst > 0;
     for (let k = 0; k < a.links.length; k++) {
       const i = (a.next + k) % a.links.length;
       const l = a.links[i] as OutLink;
