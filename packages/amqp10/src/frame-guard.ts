@@ -10,6 +10,7 @@
  *   with the header it supports);
  * - frame size ≥ 8 and ≤ maxFrameSize (§2.7.1 max-frame-size), data offset ≥ 2 (§2.3.1),
  *   else close with `amqp:connection:framing-error`;
+ * - after the AMQP header, the peer's first frame is an open (§2.4.1), else `amqp:not-allowed`;
  * - the frame type: 0 (AMQP) after an AMQP header, 1 (SASL) after a SASL header (§2.3, §5.3.1),
  *   else `amqp:connection:framing-error`;
  * - every frame body, SASL frames included, decodes within its bytes (./bounded-scan.ts: no
@@ -71,6 +72,8 @@ export class FrameGuard extends EventEmitter {
   #sawSasl = false;
   #amqpHeaderOut = false;
   #openOut = false;
+  /** the peer's open came in (§2.4.1: nothing else may come before it) */
+  #openIn = false;
   #failed = false;
   #ended = false;
   /** payload so far of the unfinished delivery per "channel/handle" (checked once complete) */
@@ -213,6 +216,15 @@ export class FrameGuard extends EventEmitter {
     }
     // an empty frame is a heartbeat (§2.4.5)
     if (body.length === 0) return true;
+    if (type === 0 && !this.#openIn) {
+      // §2.4.1: each peer sends an open before any other frame; rhea would answer a begin
+      const code = performativeCode(body);
+      if (code !== PERFORMATIVE.open) {
+        this.fail('amqp:not-allowed', `performative 0x${(code ?? 0).toString(16)} before open (§2.4.1)`);
+        return false;
+      }
+      this.#openIn = true;
+    }
     try {
       const used = scanValue(body);
       if (type === 1 || performativeCode(body) !== PERFORMATIVE.transfer) {
