@@ -1,6 +1,7 @@
 /**
  * The two AMQP 1.0 connector types, as the gateway's registry sees them.
  */
+import { transportPorts } from '@ferry/net';
 import { defineConnector } from '@ferry/core';
 import { Amqp10Client } from './client.js';
 import { Amqp10Listener } from './listener.js';
@@ -31,7 +32,7 @@ export const amqp10ListenerDefinition = defineConnector({
   syntax: 'amqp10',
   sourcePattern: (from) => from.address,
   templateFields: ['address'],
-  listenPorts: (o) => [o.port],
+  listenPorts: (o) => transportPorts(o.port, o),
   capabilities: { release: true, reject: true, ordered: true, listener: true },
   create: (ctx, name, options) => new Amqp10Listener(ctx, name, options),
 });

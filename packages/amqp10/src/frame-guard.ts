@@ -24,6 +24,7 @@
  */
 import { EventEmitter } from 'node:events';
 import type { Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
 import { describeError } from '@ferry/core';
 import { scanValue, scanValues } from './bounded-scan.js';
 import { Decoder, described, encode, str, sym, type AmqpValue } from './codec.js';
@@ -62,8 +63,14 @@ function performativeCode(body: Buffer): number | undefined {
   return undefined;
 }
 
+/**
+ * The byte stream under the guard: a TCP or TLS socket, or a WebSocket stream from the
+ * listener's transport (which has no addresses and no Nagle switch of its own).
+ */
+export type GuardedStream = Duplex & Partial<Pick<Socket, 'remoteAddress' | 'remotePort' | 'localAddress' | 'localPort' | 'setNoDelay'>>;
+
 export class FrameGuard extends EventEmitter {
-  readonly #socket: Socket;
+  readonly #socket: GuardedStream;
   readonly #limits: GuardLimits;
   #buf: Buffer = Buffer.alloc(0);
   #headerSeen = false;
@@ -79,7 +86,7 @@ export class FrameGuard extends EventEmitter {
   /** payload so far of the unfinished delivery per "channel/handle" (checked once complete) */
   readonly #partial = new Map<string, { bytes: number; chunks: Buffer[] }>();
 
-  constructor(socket: Socket, limits: GuardLimits) {
+  constructor(socket: GuardedStream, limits: GuardLimits) {
     super();
     this.#socket = socket;
     this.#limits = limits;
@@ -107,7 +114,7 @@ export class FrameGuard extends EventEmitter {
     return this.#socket.localPort;
   }
   setNoDelay(noDelay?: boolean): this {
-    this.#socket.setNoDelay(noDelay);
+    this.#socket.setNoDelay?.(noDelay);
     return this;
   }
   write(data: Buffer): boolean {

@@ -17,9 +17,10 @@
  * - A bad frame or protocol violation closes that one connection with an AMQP error
  *   (./frame-guard.ts); the listener and other connections carry on.
  */
-import { createServer, type Server, type Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
 import { timingSafeEqual } from 'node:crypto';
 import { describeError, FerryError, hasExpired, type Connector, type ConnectorContext, type ConnectorState, type DeliveryHandler, type GatewayMessage, type Logger, type Sink, type SourceFlow, type SourceSpec } from '@ferry/core';
+import { Listener, type AcceptedConnection, type BoundPorts } from '@ferry/net';
 import rhea from 'rhea';
 import { matchesAddress } from './address-match.js';
 import { installCapture } from './capture.js';
@@ -48,7 +49,8 @@ interface Client {
   readonly id: number;
   readonly conn: rhea.Connection;
   readonly guard: FrameGuard;
-  readonly socket: Socket;
+  /** the transport's stream: TCP, TLS or WebSocket */
+  readonly socket: Duplex;
   /** its receiving links (Ferry's senders), detached from the outbox when it goes */
   readonly receivers: Set<OutLink>;
   alive: boolean;
@@ -73,7 +75,7 @@ export class Amqp10Listener implements Connector<Amqp10From, Amqp10To> {
   readonly #opts: Amqp10ListenerOptions;
   readonly #log: Logger;
   #state: ConnectorState = 'idle';
-  #server: Server | undefined;
+  #listener: Listener | undefined;
   #container: rhea.Container | undefined;
   readonly #clients = new Set<Client>();
   #nextClient = 1;
@@ -108,8 +110,17 @@ export class Amqp10Listener implements Connector<Amqp10From, Amqp10To> {
 
   /** The bound port (useful with port 0). */
   get port(): number | undefined {
-    const a = this.#server?.address();
-    return a !== null && typeof a === 'object' ? a.port : undefined;
+    return this.#listener?.ports?.port;
+  }
+
+  /** every bound port once started: main, tls (when separate) and websocket */
+  get ports(): BoundPorts | undefined {
+    return this.#listener?.ports;
+  }
+
+  /** Serve renewed TLS certificates to new connections; open ones keep theirs. */
+  async reloadTls(): Promise<void> {
+    await this.#listener?.reloadTls();
   }
 
   get #containerId(): string {
@@ -134,29 +145,44 @@ export class Amqp10Listener implements Connector<Amqp10From, Amqp10To> {
     }
     if (allowAnonymous) c.sasl_server_mechanisms.enable_anonymous();
     this.#container = c;
-    const server = createServer((socket) => this.#accept(socket));
-    server.on('error', (e) => this.#log.error('amqp10-listener server error', { error: describeError(e) }));
-    await new Promise<void>((resolve, reject) => {
-      const onError = (e: Error): void => reject(new FerryError('CONNECT_FAILED', `amqp10-listener ${this.name}: cannot listen on ${this.#opts.host}:${this.#opts.port}`, { cause: e }));
-      server.once('error', onError);
-      server.listen(this.#opts.port, this.#opts.host, () => {
-        server.off('error', onError);
-        resolve();
-      });
-    });
-    this.#server = server;
+    const o = this.#opts;
+    const listener = new Listener(
+      {
+        type: this.type,
+        name: this.name,
+        protocol: 'AMQP 1.0',
+        host: o.host,
+        port: o.port,
+        transport: o,
+        baseDir: this.#ctx.baseDir,
+        // AMQP 1.0 WebSocket binding §2.1: the subprotocol is "amqp"
+        subprotocols: ['amqp'],
+        // the binding lets frames be split over or packed into WebSocket messages (§2.3); room for a few
+        maxWebSocketMessageBytes: o.maxFrameSize + 64 * 1024,
+      },
+      { logger: this.#log, metrics: this.#ctx.metrics },
+      (a) => this.#accept(a),
+    );
+    try {
+      await listener.listen();
+    } catch (err) {
+      this.#state = 'down';
+      this.#starting = undefined;
+      throw err;
+    }
+    this.#listener = listener;
     this.#state = 'up';
     this.#ctx.metrics.set('connector_up', { connector: this.name }, 1);
     this.#log.info(`amqp10-listener listening on ${this.#opts.host}:${this.port ?? this.#opts.port}`, { sasl: { plain: users !== undefined, anonymous: allowAnonymous } });
   }
 
-  #accept(socket: Socket): void {
+  #accept(accepted: AcceptedConnection): void {
+    const socket = accepted.stream;
     const c = this.#container;
     if (c === undefined || this.#state !== 'up') {
       socket.destroy();
       return;
     }
-    socket.setNoDelay(true);
     const guard = new FrameGuard(socket, {
       role: 'server',
       maxFrameSize: this.#opts.maxFrameSize,
@@ -176,14 +202,18 @@ export class Amqp10Listener implements Connector<Amqp10From, Amqp10To> {
     // connection takes the same object without them (lib/container.js listen does the same)
     const conn = c.create_connection(serverOptions as unknown as rhea.ConnectionOptions);
     const client: Client = { id: this.#nextClient++, conn, guard, socket, receivers: new Set(), alive: true };
-    const log = this.#log.child({ client: client.id, peer: `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}` });
+    const log = this.#log.child({ client: client.id, peer: accepted.info.remote, transport: accepted.info.transport });
     this.#clients.add(client);
     this.#ctx.metrics.add('listener_clients', { connector: this.name }, 1);
     guard.on('violation', (condition: string, description: string) => {
       this.#ctx.metrics.inc('protocol_errors_total', { connector: this.name, code: condition });
       log.warn('amqp10-listener closed a connection for a protocol violation', { condition, description });
     });
-    conn.on('connection_open', () => log.info('amqp10-listener client connected', { container: conn.container_id }));
+    conn.on('connection_open', () => {
+      // the open exchange (AMQP 1.0 §2.4.1) ends the transport's handshake deadline
+      accepted.handshakeDone();
+      log.info('amqp10-listener client connected', { container: conn.container_id });
+    });
     conn.on('receiver_open', (ctx: rhea.EventContext) => {
       if (ctx.receiver !== undefined) this.#onClientSender(client, ctx.receiver, log);
     });
@@ -382,8 +412,9 @@ export class Amqp10Listener implements Connector<Amqp10From, Amqp10To> {
     this.#sourcesOpen = false;
     this.#watchFlow(undefined);
     this.#outbox.close(new FerryError('SHUTTING_DOWN', `amqp10-listener ${this.name} is stopping`));
-    const server = this.#server;
-    const closed = server === undefined ? Promise.resolve() : new Promise<void>((resolve) => server.close(() => resolve()));
+    const listener = this.#listener;
+    this.#listener = undefined;
+    const closed = listener === undefined ? Promise.resolve() : listener.close();
     for (const client of [...this.#clients]) {
       try {
         client.conn.close({ condition: 'amqp:connection:forced', description: 'Ferry is shutting down' });

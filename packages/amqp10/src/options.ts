@@ -2,6 +2,7 @@
  * The route-file options of `amqp10` and `amqp10-listener`, one schema each. The TypeScript
  * types are inferred from them; JSON Schema and docs/connectors/amqp10.md follow them.
  */
+import { listenerTransportShape } from '@ferry/net';
 import { z } from 'zod';
 
 /**
@@ -43,8 +44,9 @@ export const amqp10Options = z.strictObject({
 });
 
 export const amqp10ListenerOptions = z.strictObject({
-  port: z.number().int().min(0).max(65535).describe('TCP port the listener binds'),
+  port: z.number().int().min(0).max(65535).describe('TCP port the listener binds (TLS only when `tls` has no port of its own)'),
   host: z.string().min(1).default('0.0.0.0').describe('interface the listener binds'),
+  ...listenerTransportShape,
   users: z
     .array(z.strictObject({ username: z.string().min(1).describe('user name'), password: z.string().describe('password') }))
     .min(1)
