@@ -1,3 +1,4 @@
+import { tlsSettings } from '@ferry/net';
 import { z } from 'zod';
 
 /**
@@ -72,6 +73,7 @@ export const gatewaySchema = z.strictObject({
     .strictObject({
       port: z.int().min(0).max(65535).describe('TCP port of the admin server; 0 lets the system choose'),
       host: z.string().min(1).default('127.0.0.1').describe('address to listen on; default 127.0.0.1 (this machine only)'),
+      tls: tlsSettings.optional().describe('serve the admin server over HTTPS (the same settings as a listener\'s tls; requestCert asks operators for a client certificate)'),
     })
     .optional()
     .describe('the admin HTTP server: /healthz /readyz /metrics /api; absent: no admin server'),

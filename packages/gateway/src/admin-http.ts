@@ -1,6 +1,8 @@
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer, type IncomingMessage, type RequestListener, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { FerryError, type Logger } from '@ferry/core';
+import { loadTlsOptions, type TlsSettings } from '@ferry/net';
 import type { AdminHandler } from './admin-handler.js';
 
 /** What the admin endpoints read from the running gateway. */
@@ -27,6 +29,8 @@ export class AdminHttp {
     private readonly logger: Logger,
     private readonly port: number,
     private readonly host = '0.0.0.0',
+    /** HTTPS with these certificates (files relative to baseDir); absent: plain HTTP */
+    private readonly tls?: { readonly settings: TlsSettings; readonly baseDir: string },
   ) {}
 
   get address(): AddressInfo | undefined {
@@ -36,13 +40,19 @@ export class AdminHttp {
 
   async start(): Promise<void> {
     if (this.#server) return;
-    const server = createServer((req, res) => {
+    const onRequest: RequestListener = (req, res) => {
       this.#handle(req, res).catch((err: unknown) => {
         this.logger.error('admin request failed', { url: req.url, err: String(err) });
         if (!res.headersSent) res.writeHead(500);
         res.end();
       });
-    });
+    };
+    const tls = this.tls;
+    const server =
+      tls === undefined
+        ? createServer(onRequest)
+        : createHttpsServer({ ...(await loadTlsOptions(tls.settings, tls.baseDir)), requestCert: tls.settings.requestCert, rejectUnauthorized: tls.settings.rejectUnauthorized }, onRequest);
+    if (this.#server) return;
     this.#server = server;
     await new Promise<void>((resolve, reject) => {
       server.once('error', (err) => reject(new FerryError('CONNECT_FAILED', `admin server: cannot listen on ${this.host}:${this.port}`, { cause: err })));

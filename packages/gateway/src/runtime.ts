@@ -164,6 +164,7 @@ export class Runtime {
       this.#logger.child({ component: 'admin' }),
       http.port,
       http.host,
+      http.tls === undefined ? undefined : { settings: http.tls, baseDir: config.baseDir },
     );
     await admin.start();
     this.#admin = admin;
