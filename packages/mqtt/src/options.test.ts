@@ -21,7 +21,8 @@ describe('option schemas', () => {
 
   it('mqtt-listener: defaults and ports', () => {
     const o = mqttListenerOptions.parse({ port: 1883 });
-    expect(o).toMatchObject({ host: '0.0.0.0', keepaliveLimit: 600, maxPacketSize: 1_048_576 });
+    expect(o).toMatchObject({ host: '0.0.0.0', maxPacketSize: 1_048_576 });
+    expect(o.keepaliveLimit).toBeUndefined();
     expect(o.allowAnonymous).toBeUndefined();
     expect(mqttListenerDefinition.listenPorts(o)).toEqual([1883]);
     expect(mqttListenerOptions.safeParse({ port: 1883, users: [{ username: 'u' }] }).success).toBe(false);

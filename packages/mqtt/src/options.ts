@@ -125,9 +125,9 @@ export const mqttListenerOptions = z.strictObject({
     .int()
     .min(1)
     .max(65535)
-    .default(600)
+    .optional()
     .describe(
-      'largest keep alive (s) accepted. MQTT 3.1.1 clients asking for more (or 0) are refused with CONNACK 0x02; MQTT 5 clients are told the limit as Server Keep Alive (§3.2.2.3.14)',
+      'largest keep alive (s) accepted; default: no limit, and keep alive 0 (no keep alive, §3.1.2.10) accepted, as Mosquitto does. When set, MQTT 3.1.1 clients asking for more (or 0) are refused with CONNACK 0x02; MQTT 5 clients are told the limit as Server Keep Alive (§3.2.2.3.14)',
     ),
   maxPacketSize: z
     .number()

@@ -11,9 +11,9 @@
 export type GuardResult =
   /** `ends`: the offsets in `bytes` where a packet ends, so a reader can stop between two packets */
   | { readonly kind: 'ok'; readonly bytes: Buffer; readonly ends: readonly number[] }
-  /** `bytes`: the complete packets before the refused one, still to be parsed */
-  | { readonly kind: 'oversize'; readonly bytes: Buffer; readonly size: number }
-  | { readonly kind: 'malformed'; readonly bytes: Buffer; readonly reason: string };
+  /** `bytes`: the complete packets before the refused one, still to be parsed; `ends` as above */
+  | { readonly kind: 'oversize'; readonly bytes: Buffer; readonly ends: readonly number[]; readonly size: number }
+  | { readonly kind: 'malformed'; readonly bytes: Buffer; readonly ends: readonly number[]; readonly reason: string };
 
 export class PacketSizeGuard {
   readonly #max: number;
@@ -28,7 +28,7 @@ export class PacketSizeGuard {
   }
 
   push(chunk: Buffer): GuardResult {
-    if (this.#failed) return { kind: 'malformed', bytes: Buffer.alloc(0), reason: 'stream already refused' };
+    if (this.#failed) return { kind: 'malformed', bytes: Buffer.alloc(0), ends: [], reason: 'stream already refused' };
     let i = 0;
     const ends: number[] = [];
     while (i < chunk.length) {
@@ -46,7 +46,7 @@ export class PacketSizeGuard {
       const last = this.#header[this.#header.length - 1] as number;
       if ((last & 0x80) !== 0) {
         // §1.5.5: at most 4 bytes; a 4th byte with the continuation bit set is malformed
-        if (this.#header.length === 5) return this.#fail(chunk, i - 5, { kind: 'malformed', reason: 'remaining length longer than 4 bytes' });
+        if (this.#header.length === 5) return this.#fail(chunk, ends, i - 5, { kind: 'malformed', reason: 'remaining length longer than 4 bytes' });
         continue;
       }
       let remaining = 0;
@@ -60,7 +60,7 @@ export class PacketSizeGuard {
       this.#header = [];
       if (size > this.#max) {
         // the header started headerLen bytes back, possibly in an earlier chunk
-        return this.#fail(chunk, i - headerLen, { kind: 'oversize', size });
+        return this.#fail(chunk, ends, i - headerLen, { kind: 'oversize', size });
       }
       this.#bodyLeft = remaining;
       if (remaining === 0) ends.push(i);
@@ -70,11 +70,13 @@ export class PacketSizeGuard {
 
   #fail(
     chunk: Buffer,
+    ends: readonly number[],
     start: number,
     what: { kind: 'oversize'; size: number } | { kind: 'malformed'; reason: string },
   ): GuardResult {
     this.#failed = true;
     const bytes = chunk.subarray(0, Math.max(0, start));
-    return what.kind === 'oversize' ? { kind: 'oversize', bytes, size: what.size } : { kind: 'malformed', bytes, reason: what.reason };
+    const before = ends.filter((e) => e <= bytes.length);
+    return what.kind === 'oversize' ? { kind: 'oversize', bytes, ends: before, size: what.size } : { kind: 'malformed', bytes, ends: before, reason: what.reason };
   }
 }

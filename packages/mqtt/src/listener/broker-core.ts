@@ -6,7 +6,8 @@ import type { BrokerMessage, PublishDecision, Subscription } from './types.js';
 /** Limits and credentials of the embedded broker. */
 export interface BrokerConfig {
   readonly maxPacketSize: number;
-  readonly keepaliveLimit: number;
+  /** undefined: any keep alive, 0 included (§3.1.2.10) */
+  readonly keepaliveLimit?: number | undefined;
   readonly receiveMaximum: number;
   readonly sessionQueueLimit: number;
   readonly maxClients?: number | undefined;

@@ -14,6 +14,7 @@ import type { ProtocolVersion, PublishProperties } from '../mapping.js';
 import { PacketSizeGuard } from '../packet-guard.js';
 import { isSharedSubscription, isValidTopicFilter, isValidTopicName } from '../topic.js';
 import type { BrokerCore } from './broker-core.js';
+import { checkPacket } from './packet-rules.js';
 import { RC, RC3, SUBACK_FAILURE_V3 } from './reason-codes.js';
 import type { Outlet, Session } from './session.js';
 import type { BrokerMessage, PublishDecision } from './types.js';
@@ -25,6 +26,8 @@ export interface PendingWill {
   readonly delaySeconds: number;
   readonly expirySeconds?: number | undefined;
 }
+
+type ConnackProperties = NonNullable<mqttPacket.IConnackPacket['properties']>;
 
 type State = 'awaiting-connect' | 'connecting' | 'connected' | 'closed';
 
@@ -45,6 +48,8 @@ export class Connection implements Outlet {
   readonly #core: BrokerCore;
   readonly #guard: PacketSizeGuard;
   readonly #parser: Parser;
+  /** the packet mqtt-packet emitted for the bytes just handed to it */
+  #parsed: Packet | undefined;
   #state: State = 'awaiting-connect';
   #corked = false;
   #session: Session | undefined;
@@ -57,7 +62,13 @@ export class Connection implements Outlet {
   #disconnect: 'normal' | 'with-will' | undefined;
   /** QoS 1 packet ids whose settlement is pending, so a retransmission is not delivered twice */
   readonly #heldQos1 = new Set<number>();
+  /** QoS 1/2 publishes of this client whose settlement is pending */
   #held = 0;
+  /**
+   * Packet ids counting against the Receive Maximum Ferry gave an MQTT 5 client (§4.9): a QoS 1
+   * publish until its PUBACK, a QoS 2 publish until its PUBCOMP (or a PUBREC with a failure code)
+   */
+  readonly #quota = new Set<number>();
   /** this client's messages waiting for room on a full route (InboundDelivery.onWait) */
   #waitingForRoute = 0;
   /**
@@ -106,7 +117,9 @@ export class Connection implements Outlet {
     });
     socket.on('close', () => this.#onClose());
     socket.on('data', (chunk: Buffer) => this.#onData(chunk));
-    this.#parser.on('packet', (p: Packet) => this.#onPacket(p));
+    this.#parser.on('packet', (p: Packet) => {
+      this.#parsed = p;
+    });
     this.#parser.on('error', (err: unknown) => {
       const msg = err instanceof Error ? err.message : String(err);
       if (this.#state === 'awaiting-connect' && /protocol version/i.test(msg)) {
@@ -146,6 +159,12 @@ export class Connection implements Outlet {
 
   send(packet: Packet): 'sent' | 'too-large' | 'invalid' | 'closed' {
     if (this.#state === 'closed' || this.#socket.destroyed || !this.#socket.writable) return 'closed';
+    if (this.version === 5 && isAck(packet) && packet.reasonCode === undefined) {
+      // MQTT 5 §3.4.2.1 (and §3.5.2.1, §3.6.2.1, §3.7.2.1): with reason 0x00 and no properties
+      // the 2-byte form, as Mosquitto sends; mqtt-packet writes the 4-byte form for an absent
+      // reason code, which paho-mqtt 1.6.1 cannot read
+      packet = { ...packet, reasonCode: RC.success };
+    }
     let buf: Buffer;
     try {
       buf = mqttPacket.generate(packet, { protocolVersion: this.version });
@@ -194,9 +213,16 @@ export class Connection implements Outlet {
       return;
     }
     // a refused packet: what came before it is parsed, then the connection is closed
-    const before = this.#unparsed === undefined ? r.bytes : Buffer.concat([this.#unparsed.bytes, r.bytes]);
+    const held = this.#unparsed;
     this.#unparsed = undefined;
-    if (!this.#parse(before)) return;
+    const base = held?.bytes.length ?? 0;
+    const before = held === undefined ? r.bytes : Buffer.concat([held.bytes, r.bytes]);
+    let start = 0;
+    for (const end of [...(held?.ends ?? []), ...r.ends.map((e) => base + e)]) {
+      if (this.#dead || this.closed) return;
+      if (!this.#parse(before.subarray(start, end))) return;
+      start = end;
+    }
     if (r.kind === 'oversize') {
       // MQTT 5 §3.1.2.11.4 / §4.13: a packet above the Maximum Packet Size is a protocol error,
       // answered with DISCONNECT 0x95; 3.1.1 has no code, the connection is closed
@@ -223,19 +249,33 @@ export class Connection implements Outlet {
       this.#unparsed = undefined;
       return;
     }
-    if (this.#waitingForRoute === 0 && start < u.bytes.length) {
-      // the start of a packet whose end has not arrived yet: the parser keeps it
-      if (!this.#parse(u.bytes.subarray(start))) return;
-      start = u.bytes.length;
-    }
+    // the start of a packet whose end has not arrived yet waits here, whole packets only go to
+    // the parser: each is checked on its own bytes (packet-rules.ts)
     this.#unparsed = start >= u.bytes.length ? undefined : { bytes: u.bytes.subarray(start), ends: u.ends.filter((e) => e > start).map((e) => e - start) };
   }
 
-  /** parse bytes; false when handling a packet threw (the connection is then closed) */
-  #parse(bytes: Buffer): boolean {
-    if (bytes.length === 0) return true;
+  /**
+   * Parse one whole packet, check what mqtt-packet let through (packet-rules.ts) and handle it;
+   * false when handling it threw (the connection is then closed). A parse error closes the
+   * connection through the parser's 'error' event.
+   */
+  #parse(raw: Buffer): boolean {
+    if (raw.length === 0) return true;
     try {
-      this.#parser.parse(bytes);
+      this.#parsed = undefined;
+      this.#parser.parse(raw);
+      const packet = this.#parsed as Packet | undefined;
+      if (packet === undefined || this.#dead) return true;
+      const connecting = packet.cmd === 'connect' && this.#state === 'awaiting-connect';
+      // a CONNECT decides the protocol level its violations are answered in (§4.13)
+      if (connecting) this.version = packet.protocolVersion === 5 ? 5 : packet.protocolVersion === 3 ? 3 : 4;
+      const v = checkPacket(raw, packet, packet.cmd === 'connect' ? (packet.protocolVersion === 5 ? 5 : 4) : this.version);
+      if (v === undefined) this.#onPacket(packet);
+      else {
+        // MQTT 5 §3.1.4: a CONNECT in error is answered with a CONNACK carrying the reason code
+        if (connecting) this.#state = 'connecting';
+        this.#protocolError(v.code, v.detail, v.reason);
+      }
       return true;
     } catch (err) {
       // a bug in a packet handler must cost this connection, never the process
@@ -264,11 +304,20 @@ export class Connection implements Outlet {
         return this.#onPublish(packet);
       case 'puback':
       case 'pubcomp':
-        if (packet.messageId !== undefined) session.complete(packet.messageId, now);
-        return;
-      case 'pubrec':
-        if (packet.messageId !== undefined) session.received(packet.messageId, packet.reasonCode, now);
-        return;
+      case 'pubrec': {
+        const id = packet.messageId ?? 0;
+        const r = packet.cmd === 'pubrec' ? session.received(id, packet.reasonCode, now) : session.complete(id, packet.cmd, now);
+        if (r === 'ok') return;
+        if (r === 'unknown' && packet.cmd === 'pubrec') {
+          // §4.3.3 / MQTT 5 §3.6.2.1: a PUBREC is answered by PUBREL, 0x92 when the id is not known
+          this.send({ cmd: 'pubrel', messageId: id, reasonCode: this.version === 5 ? RC.packetIdentifierNotFound : 0 });
+          return;
+        }
+        // §4.3.2 / §4.3.3: an acknowledgement for a packet id Ferry has not sent, or of the wrong
+        // kind for that id (PUBACK for QoS 2, PUBREC for QoS 1, PUBCOMP before PUBREL), is a
+        // Protocol Error (§4.13)
+        return this.#protocolError(`${packet.cmd}-${r}-id`, `${packet.cmd.toUpperCase()} for ${r} packet identifier ${id}`, RC.protocolError);
+      }
       case 'pubrel':
         return this.#onPubrel(packet.messageId ?? 0);
       case 'subscribe':
@@ -288,7 +337,7 @@ export class Connection implements Outlet {
     }
   }
 
-  #connack(code: number, sessionPresent: boolean, properties?: NonNullable<mqttPacket.IConnackPacket['properties']>): void {
+  #connack(code: number, sessionPresent: boolean, properties?: ConnackProperties): void {
     if (this.version === 5) {
       this.send({ cmd: 'connack', reasonCode: code, sessionPresent, ...(properties === undefined ? {} : { properties }) });
     } else {
@@ -335,16 +384,19 @@ export class Connection implements Outlet {
     this.clientId = clientId;
 
     // keep alive (§3.1.2.10) against the configured limit
+    // §3.1.2.10: keep alive 0 turns the mechanism off. Accepted unless the operator set a limit,
+    // as Mosquitto does (its max_keepalive)
     let keepalive = p.keepalive ?? 0;
     let serverKeepAlive: number | undefined;
-    if (keepalive === 0 || keepalive > cfg.keepaliveLimit) {
+    const limit = cfg.keepaliveLimit;
+    if (limit !== undefined && (keepalive === 0 || keepalive > limit)) {
       if (version === 5) {
         // MQTT 5 §3.2.2.3.14: the server tells the client the keep alive to use instead
-        keepalive = cfg.keepaliveLimit;
+        keepalive = limit;
         serverKeepAlive = keepalive;
       } else {
         // 3.1.1 has no way to impose a keep alive; like Mosquitto's max_keepalive, refuse with 0x02
-        return this.#refuse(RC3.identifierRejected, RC.unspecified, `keep alive ${keepalive} s outside 1..${cfg.keepaliveLimit}`);
+        return this.#refuse(RC3.identifierRejected, RC.unspecified, `keep alive ${keepalive} s outside 1..${limit}`);
       }
     }
     if (keepalive > 0) {
@@ -396,11 +448,7 @@ export class Connection implements Outlet {
       };
     }
 
-    const { session, present } = this.#core.attachSession(this, clientId, cleanStart, expiry);
-    this.#session = session;
-    this.#will = will;
-    this.#state = 'connected';
-    const connackProps: NonNullable<mqttPacket.IConnackPacket['properties']> = {
+    const connackProps: ConnackProperties = {
       receiveMaximum: cfg.receiveMaximum,
       maximumPacketSize: cfg.maxPacketSize,
       retainAvailable: true,
@@ -410,13 +458,56 @@ export class Connection implements Outlet {
     };
     if (serverKeepAlive !== undefined) connackProps.serverKeepAlive = serverKeepAlive;
     if (assigned !== undefined) connackProps.assignedClientIdentifier = assigned;
+    const fitting = version === 5 ? this.#fitConnack(connackProps) : connackProps;
+    if (fitting === undefined) {
+      // §3.1.2.11.4: nothing larger than the client's Maximum Packet Size may be sent, and not
+      // even the smallest CONNACK that still tells it what it must know fits
+      this.#dead = true;
+      this.#core.metrics.inc('protocol_errors_total', { connector: this.#core.connectorName, code: 'connack-too-large' });
+      this.#core.logger.info('refused MQTT connection', { remote: this.remote, clientId, reason: `Maximum Packet Size ${this.#clientMaxPacket} too small for a CONNACK` });
+      this.#beginClose();
+      return;
+    }
+
+    const { session, present } = this.#core.attachSession(this, clientId, cleanStart, expiry);
+    this.#session = session;
+    this.#will = will;
+    this.#state = 'connected';
     // §3.2.2.2: Session Present tells the client whether its session was resumed
-    this.#connack(0, present, connackProps);
+    this.#connack(0, present, fitting);
     this.#handshakeDone();
     this.#core.logger.debug('client connected', { remote: this.remote, clientId, version, sessionPresent: present });
     session.attach(this, Date.now());
     // a client that connects while the flow is paused gets its CONNACK, then waits in TCP
     this.updateFlow();
+  }
+
+  /**
+   * The CONNACK properties that fit the client's Maximum Packet Size (§3.1.2.11.4: the server
+   * must not send a larger packet). Dropped first are those whose absence means the same
+   * (§3.2.2.3.5, §3.2.2.3.11, §3.2.2.3.12 default to "available"), then the ones the client can
+   * do without; never Server Keep Alive or Assigned Client Identifier, which the client must obey
+   * or learn. Undefined when even that does not fit.
+   */
+  #fitConnack(props: ConnackProperties): ConnackProperties | undefined {
+    const max = this.#clientMaxPacket;
+    if (max === undefined) return props;
+    const droppable: (keyof ConnackProperties)[] = [
+      'retainAvailable',
+      'wildcardSubscriptionAvailable',
+      'subscriptionIdentifiersAvailable',
+      'sharedSubscriptionAvailable',
+      'maximumPacketSize',
+      'receiveMaximum',
+    ];
+    const p: ConnackProperties = { ...props };
+    for (let i = 0; ; i++) {
+      const size = mqttPacket.generate({ cmd: 'connack', reasonCode: 0, sessionPresent: false, properties: p }, { protocolVersion: 5 }).length;
+      if (size <= max) return p;
+      const key = droppable[i];
+      if (key === undefined) return undefined;
+      delete p[key];
+    }
   }
 
   #onPublish(p: IPublishPacket): void {
@@ -457,7 +548,6 @@ export class Connection implements Outlet {
     if (p.qos === 1) {
       // a retransmission of a publish still being settled: the pending settlement will answer it
       if (this.#heldQos1.has(id)) return;
-      this.#heldQos1.add(id);
     } else {
       const st = session.incomingQos2.get(id);
       // §4.3.3: the receiver must not deliver a QoS 2 message twice; a repeat while it is held
@@ -467,15 +557,24 @@ export class Connection implements Outlet {
         this.send({ cmd: 'pubrec', messageId: id });
         return;
       }
-      session.incomingQos2.set(id, 'held');
     }
+    if (this.version === 5 && !this.#quota.has(id) && this.#quota.size >= this.#core.config.receiveMaximum) {
+      // MQTT 5 §3.3.4 / §4.9: a QoS 1/2 PUBLISH beyond the Receive Maximum Ferry sent in CONNACK
+      return this.#protocolError('receive-maximum-exceeded', `more than ${this.#core.config.receiveMaximum} QoS 1/2 publishes unacknowledged`, RC.receiveMaximumExceeded);
+    }
+    if (p.qos === 1) this.#heldQos1.add(id);
+    else session.incomingQos2.set(id, 'held');
+    this.#quota.add(id);
     this.#hold(+1);
     let settled = false;
     const settle = (d: PublishDecision): void => {
       if (settled) return;
       settled = true;
       this.#hold(-1);
-      if (p.qos === 1) this.#heldQos1.delete(id);
+      if (p.qos === 1) {
+        this.#heldQos1.delete(id);
+        this.#quota.delete(id);
+      }
       if (this.#state === 'closed') {
         // the client reconnects and resends (§4.4); an ack on another connection could
         // acknowledge a reused packet id, so nothing is sent
@@ -497,6 +596,8 @@ export class Connection implements Outlet {
     if (d.kind === 'reject') {
       if (qos === 2) session.incomingQos2.delete(id);
       if (this.version === 5) {
+        // §4.9: a PUBREC with a failure code ends the QoS 2 flow and returns its quota
+        this.#quota.delete(id);
         // MQTT 5 §3.4.2.1 / §3.5.2.1: a failure reason code; the client does not resend
         const properties = this.#requestProblemInfo ? { reasonString: d.reason.slice(0, 200) } : undefined;
         this.send({ cmd, messageId: id, reasonCode: RC.unspecified, ...(properties === undefined ? {} : { properties }) });
@@ -553,7 +654,9 @@ export class Connection implements Outlet {
    */
   get readBlockedBy(): 'receive-maximum' | 'route-full' | 'flow' | undefined {
     if (this.#closing || this.#dead || this.#state === 'closed') return undefined;
-    if (this.#held >= this.#core.config.receiveMaximum) return 'receive-maximum';
+    // 3.1.1 has no Receive Maximum: a client sending more waits in TCP. An MQTT 5 client that
+    // exceeds it is disconnected (see #onPublish), so never paused for it
+    if (this.version !== 5 && this.#held >= this.#core.config.receiveMaximum) return 'receive-maximum';
     if (this.#waitingForRoute > 0) return 'route-full';
     if (this.#core.flowPaused && this.#state === 'connected') return 'flow';
     return undefined;
@@ -585,11 +688,15 @@ export class Connection implements Outlet {
   #onPubrel(id: number): void {
     const session = this.#session as Session;
     const st = session.incomingQos2.get(id);
-    if (st === 'held') return; // PUBREL before PUBREC: answered once settled and released again
+    // §4.3.3: PUBREL answers a PUBREC; one for a publish Ferry has not acknowledged yet is a
+    // Protocol Error (§4.13)
+    if (st === 'held') return this.#protocolError('pubrel-before-pubrec', `PUBREL for packet identifier ${id} before its PUBREC`, RC.protocolError);
     session.incomingQos2.delete(id);
-    // MQTT 5 §3.7.2.1: 0x92 when the id is unknown (for example after a server restart)
-    if (st === undefined && this.version === 5) this.send({ cmd: 'pubcomp', messageId: id, reasonCode: RC.packetIdentifierNotFound });
-    else this.send({ cmd: 'pubcomp', messageId: id });
+    // §4.9: the QoS 2 publish leaves the receive quota with its PUBCOMP
+    this.#quota.delete(id);
+    // §4.3.3: every PUBREL is answered by PUBCOMP; MQTT 5 §3.7.2.1: 0x92 when the id is not
+    // known (the session state on both sides differs, or the server restarted)
+    this.send({ cmd: 'pubcomp', messageId: id, reasonCode: st === undefined && this.version === 5 ? RC.packetIdentifierNotFound : RC.success });
   }
 
   #onSubscribe(p: ISubscribePacket): void {
@@ -663,4 +770,8 @@ export class Connection implements Outlet {
     const will = this.#disconnect === 'normal' ? undefined : this.#will;
     this.#core.detach(this, this.#session, will);
   }
+}
+
+function isAck(p: Packet): p is mqttPacket.IPubackPacket | mqttPacket.IPubrecPacket | mqttPacket.IPubrelPacket | mqttPacket.IPubcompPacket {
+  return p.cmd === 'puback' || p.cmd === 'pubrec' || p.cmd === 'pubrel' || p.cmd === 'pubcomp';
 }

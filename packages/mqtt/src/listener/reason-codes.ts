@@ -18,6 +18,7 @@ export const RC = {
   topicFilterInvalid: 0x8f,
   topicNameInvalid: 0x90,
   packetIdentifierNotFound: 0x92,
+  receiveMaximumExceeded: 0x93,
   topicAliasInvalid: 0x94,
   packetTooLarge: 0x95,
   quotaExceeded: 0x97,

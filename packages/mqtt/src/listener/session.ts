@@ -13,6 +13,9 @@ export interface Outlet {
   send(packet: Packet): 'sent' | 'too-large' | 'invalid' | 'closed';
 }
 
+/** How an acknowledgement from the client matched what is in flight. */
+export type AckResult = 'ok' | 'unknown' | 'mismatched';
+
 /** Why a message meant for a session was not sent. */
 export type DropReason = 'expired' | 'queue-full' | 'qos0-offline' | 'qos0-slow-subscriber' | 'too-large-for-client' | 'unencodable';
 
@@ -68,7 +71,8 @@ export class Session {
     this.#outlet = outlet;
     for (const [id, f] of this.#inflight) {
       if (f.state === 'pubrel') outlet.send({ cmd: 'pubrel', messageId: id });
-      else this.#sendPublish(f.item, id, true, now);
+      // an expired message is not resent (MQTT 5 §3.3.2.3.3), nor kept in flight
+      else if (this.#sendPublish(f.item, id, true, now) === 'dropped') this.#inflight.delete(id);
     }
     this.pump(now);
   }
@@ -109,20 +113,34 @@ export class Session {
     }
   }
 
-  /** PUBACK (QoS 1) or PUBCOMP (QoS 2) from the client completes a message. */
-  complete(id: number, now: number): void {
-    if (this.#inflight.delete(id)) this.pump(now);
+  /**
+   * PUBACK (QoS 1) or PUBCOMP (QoS 2, after PUBREL) from the client completes a message
+   * (§4.3.2, §4.3.3). 'unknown': no message in flight has that id; 'mismatched': the ack is of
+   * the wrong kind for it.
+   */
+  complete(id: number, cmd: 'puback' | 'pubcomp', now: number): AckResult {
+    const f = this.#inflight.get(id);
+    if (f === undefined) return 'unknown';
+    if (cmd === 'puback' ? f.item.qos !== 1 : f.state !== 'pubrel') return 'mismatched';
+    this.#inflight.delete(id);
+    this.pump(now);
+    return 'ok';
   }
 
   /** PUBREC: answer PUBREL (§4.3.3); a PUBREC with a failure code ends the flow (MQTT 5 §4.3.3). */
-  received(id: number, reasonCode: number | undefined, now: number): void {
+  received(id: number, reasonCode: number | undefined, now: number): AckResult {
     const f = this.#inflight.get(id);
+    if (f === undefined) return 'unknown';
+    if (f.item.qos !== 2) return 'mismatched';
     if (reasonCode !== undefined && reasonCode >= 0x80) {
-      this.complete(id, now);
-      return;
+      this.#inflight.delete(id);
+      this.pump(now);
+      return 'ok';
     }
-    if (f !== undefined) f.state = 'pubrel';
+    // a repeated PUBREC (the client saw the PUBLISH again after a reconnect) gets PUBREL again
+    f.state = 'pubrel';
     this.#outlet?.send({ cmd: 'pubrel', messageId: id });
+    return 'ok';
   }
 
   /** Forget everything sent or queued (a clean start replaced the session). */
