@@ -1,0 +1,136 @@
+/**
+ * mqtt-listener's transports with clients Ferry does not use itself: mosquitto_pub over TLS
+ * (right CA and client certificate; wrong CA, expired or missing client certificate), Paho over
+ * WebSocket and secure WebSocket, the handshake deadline and maxConnections.
+ */
+import { fileURLToPath } from 'node:url';
+import { jest } from '@jest/globals';
+import { mqttListenerDefinition, type MqttListenerConnector } from '@ferry/mqtt';
+import { freePort, makeTestPki, RecordingMetrics, testContext, waitFor, type TestPki } from '@ferry/testkit';
+import { runClient, runPythonFile } from '../support/third-party.js';
+import { lastJson, silentSocket, tally, Taken } from './helpers.js';
+
+jest.setTimeout(60_000);
+
+const PAHO = fileURLToPath(new URL('./mqtt_client.py', import.meta.url));
+
+let pki: TestPki;
+beforeAll(async () => {
+  pki = await makeTestPki();
+});
+afterAll(async () => {
+  await pki.remove();
+});
+
+const running: MqttListenerConnector[] = [];
+afterEach(async () => {
+  await Promise.all(running.splice(0).map((c) => c.stop()));
+});
+
+async function listener(extra: Record<string, unknown>): Promise<{ conn: MqttListenerConnector; metrics: RecordingMetrics; taken: Taken }> {
+  const metrics = new RecordingMetrics();
+  const options = mqttListenerDefinition.options.parse({ port: await freePort(), host: '127.0.0.1', ...extra });
+  const conn = mqttListenerDefinition.create(testContext([], metrics), 'devices', options) as MqttListenerConnector;
+  const taken = new Taken();
+  await conn.openSources([{ route: 'r', from: { topic: '#' } }], taken.handler);
+  await conn.start();
+  running.push(conn);
+  return { conn, metrics, taken };
+}
+
+interface Roundtrip {
+  readonly connected: boolean;
+  readonly error: string | null;
+  readonly published: string[];
+  readonly acked: string[];
+  readonly received: string[];
+}
+
+async function paho(transport: 'tcp' | 'tls' | 'ws' | 'wss', port: number, path: string, n: number, tls: string[] = []): Promise<Roundtrip> {
+  return lastJson<Roundtrip>('mqtt_client.py', await runPythonFile(PAHO, ['roundtrip', transport, '127.0.0.1', String(port), path, String(n), ...tls], 45_000));
+}
+
+describe('mqtt-listener over TLS (mosquitto_pub)', () => {
+  const mtls = () => ({ tls: { cert: pki.server.cert, key: pki.server.key, ca: pki.ca, requestCert: true } });
+  const pub = (port: number, id: string, tlsArgs: string[]) =>
+    runClient('mosquitto_pub', ['-h', '127.0.0.1', '-p', String(port), '-q', '1', '-i', `pub-${id}`, '-t', `tls/${id}`, '-m', id, ...tlsArgs], { timeoutMs: 15_000 });
+
+  it('the right CA and a client certificate of it: published, taken, counted', async () => {
+    const { conn, taken } = await listener(mtls());
+    const ids = ['a', 'b', 'c'];
+    for (const id of ids) {
+      const r = await pub(conn.port as number, id, ['--cafile', pki.ca, '--cert', pki.client.cert, '--key', pki.client.key]);
+      expect(r).toMatchObject({ code: 0 });
+    }
+    await waitFor(() => taken.bodies.length === 3, 'three publishes taken');
+    expect(tally(ids, taken.bodies).counts).toMatchObject({ sent: 3, received: 3, lost: 0, duplicated: 0 });
+  });
+
+  it.each([
+    ['a server certificate checked against the wrong CA', () => ['--cafile', pki.otherCa, '--cert', pki.client.cert, '--key', pki.client.key], 0],
+    ['an expired client certificate', () => ['--cafile', pki.ca, '--cert', pki.expiredClient.cert, '--key', pki.expiredClient.key], 1],
+    ['no client certificate', () => ['--cafile', pki.ca], 1],
+    ['a client certificate of another CA', () => ['--cafile', pki.ca, '--cert', pki.otherClient.cert, '--key', pki.otherClient.key], 1],
+  ])('%s: refused in the TLS handshake, nothing taken, other clients served', async (_what, args, serverSideFailures) => {
+    const { conn, metrics, taken } = await listener(mtls());
+    const port = conn.port as number;
+    const bad = await pub(port, 'bad', args());
+    expect(bad.code).not.toBe(0);
+    // a client that refuses the server is the client's failure; the server counts what it refused
+    if (serverSideFailures > 0) await waitFor(() => metrics.count('listener_tls_failures_total', { connector: 'devices' }) >= 1, 'the refusal counted');
+    const good = await pub(port, 'good', ['--cafile', pki.ca, '--cert', pki.client.cert, '--key', pki.client.key]);
+    expect(good.code).toBe(0);
+    await waitFor(() => taken.bodies.length === 1, 'the good publish taken');
+    expect(taken.bodies).toEqual(['good']);
+  });
+
+  it('openssl s_client sees the server certificate chain verify (return code 0) on a separate tls.port', async () => {
+    const { conn } = await listener({ tls: { cert: pki.server.cert, key: pki.server.key, port: await freePort() } });
+    const tlsPort = conn.ports?.tlsPort as number;
+    const r = await runClient('openssl', ['s_client', '-connect', `127.0.0.1:${tlsPort}`, '-CAfile', pki.ca, '-verify_return_error', '-brief'], { input: '', timeoutMs: 15_000 });
+    expect(`${r.stdout}${r.stderr}`).toMatch(/Verification: OK/);
+    const wrong = await runClient('openssl', ['s_client', '-connect', `127.0.0.1:${tlsPort}`, '-CAfile', pki.otherCa, '-verify_return_error', '-brief'], { input: '', timeoutMs: 15_000 });
+    expect(wrong.code).not.toBe(0);
+  });
+});
+
+describe('mqtt-listener over WebSocket (Paho, transport="websockets")', () => {
+  it('ws: 200 QoS 1 publishes taken and acknowledged, and delivered back to the subscriber, counted', async () => {
+    const { conn, metrics, taken } = await listener({ websocket: { port: await freePort(), path: '/mqtt' } });
+    const r = await paho('ws', conn.ports?.websocketPort as number, '/mqtt', 200);
+    expect(r.error).toBeNull();
+    expect(tally(r.published, r.acked).counts).toMatchObject({ sent: 200, received: 200, lost: 0, duplicated: 0 });
+    expect(tally(r.published, r.received).counts).toMatchObject({ sent: 200, received: 200, lost: 0, duplicated: 0 });
+    expect(tally(r.published, taken.bodies).counts).toMatchObject({ sent: 200, received: 200, lost: 0, duplicated: 0 });
+    expect(metrics.count('messages_accepted_total', { connector: 'devices' })).toBe(200);
+  });
+
+  it('wss: the same over TLS, with the CA', async () => {
+    const { conn, taken } = await listener({ websocket: { port: await freePort(), tls: { cert: pki.server.cert, key: pki.server.key } } });
+    const r = await paho('wss', conn.ports?.websocketPort as number, '/', 50, [pki.ca]);
+    expect(r.error).toBeNull();
+    expect(tally(r.published, r.received).counts).toMatchObject({ sent: 50, received: 50, lost: 0, duplicated: 0 });
+    expect(tally(r.published, taken.bodies).counts).toMatchObject({ sent: 50, received: 50, lost: 0, duplicated: 0 });
+  });
+});
+
+describe('mqtt-listener limits', () => {
+  it('a socket that never sends CONNECT is closed after handshakeTimeoutMs and counted; a connected device stays', async () => {
+    const { conn, metrics } = await listener({ handshakeTimeoutMs: 700 });
+    const s = await silentSocket(conn.port as number);
+    const paho2 = paho('tcp', conn.port as number, '-', 20);
+    const ms = await s.closed;
+    expect(ms).toBeGreaterThanOrEqual(500);
+    expect(metrics.count('listener_handshake_timeouts_total', { connector: 'devices', transport: 'tcp' })).toBe(1);
+    const r = await paho2;
+    expect(tally(r.published, r.acked).counts).toMatchObject({ sent: 20, received: 20, lost: 0 });
+  });
+
+  it('maxConnections: the one over is refused at once while the others publish and are acknowledged', async () => {
+    const { conn, metrics } = await listener({ maxConnections: 3 });
+    const r = lastJson<{ connected: boolean[]; acked: number }>('mqtt_client.py', await runPythonFile(PAHO, ['limit', 'tcp', '127.0.0.1', String(conn.port), '-', '3'], 45_000));
+    expect(r.connected).toEqual([true, true, true, false]);
+    expect(r.acked).toBe(3);
+    expect(metrics.count('listener_connections_refused_total', { connector: 'devices', reason: 'max-connections' })).toBe(1);
+  });
+});
