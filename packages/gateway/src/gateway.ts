@@ -10,9 +10,12 @@ import {
   type SourceSpec,
 } from '@ferry/core';
 import path from 'node:path';
+import { isDeepStrictEqual } from 'node:util';
 import { Engine, RouteTable } from '@ferry/router';
 import type { GatewayConfig } from '@ferry/config';
 import { Spool, SpooledSink } from '@ferry/spool';
+import { diffConfigs, type ReloadDiff } from './reload-diff.js';
+import { HeldDeliveries } from './held-deliveries.js';
 
 export interface GatewayOptions {
   readonly registry: ReadonlyMap<string, AnyConnectorDefinition>;
@@ -27,7 +30,10 @@ export interface GatewayOptions {
 interface Live {
   readonly connector: Connector<Record<string, unknown>, Record<string, unknown>>;
   readonly definition: AnyConnectorDefinition;
+  readonly spec: ConnectorSpec;
 }
+
+type ConnectorSpec = GatewayConfig['connectors'][number];
 
 /**
  * One running configuration: its connectors, its compiled route table and the engine between
@@ -35,10 +41,12 @@ interface Live {
  * stop taking, in-flight messages drain, then connectors close.
  */
 export class Gateway {
-  readonly #config: GatewayConfig;
+  #config: GatewayConfig;
   readonly #opts: GatewayOptions;
   readonly #live = new Map<string, Live>();
-  readonly #table: RouteTable;
+  #table: RouteTable;
+  /** the listeners' names, which SpooledSinks spool messages from (changes on reload) */
+  readonly #listeners = new Set<string>();
   #engine: Engine | undefined;
   // ---- durable spool (docs/spool.md): absent unless gateway.spool is configured ----
   readonly #spool: Spool | undefined;
@@ -51,24 +59,23 @@ export class Gateway {
   constructor(config: GatewayConfig, opts: GatewayOptions) {
     this.#config = config;
     this.#opts = opts;
-    const entries = new Map<string, { spec: GatewayConfig['connectors'][number]; definition: AnyConnectorDefinition }>();
-    for (const spec of config.connectors) {
-      const definition = opts.registry.get(spec.type);
-      if (!definition) throw new FerryError('CONFIG_INVALID', `unknown connector type "${spec.type}"`);
-      entries.set(spec.name, { spec, definition });
-    }
+    const entries = connectorEntries(config, opts.registry);
     this.#table = RouteTable.compile(config.routes, entries);
-    for (const [name, { spec, definition }] of entries) {
-      const ctx: ConnectorContext = {
-        gatewayId: config.gateway.id,
-        logger: opts.logger.child({ connector: name, type: spec.type }),
-        metrics: opts.metrics,
-        baseDir: config.baseDir,
-      };
-      const connector = definition.create(ctx, name, spec.options) as Connector<Record<string, unknown>, Record<string, unknown>>;
-      this.#live.set(name, { connector, definition });
-    }
+    for (const [name, { spec, definition }] of entries) this.#live.set(name, this.#create(config, spec, definition));
+    for (const [name, l] of this.#live) if (l.definition.capabilities.listener) this.#listeners.add(name);
     this.#spool = this.#buildSpool();
+  }
+
+  /** Build one connector of `config` (no I/O). */
+  #create(config: GatewayConfig, spec: ConnectorSpec, definition: AnyConnectorDefinition): Live {
+    const ctx: ConnectorContext = {
+      gatewayId: config.gateway.id,
+      logger: this.#opts.logger.child({ connector: spec.name, type: spec.type }),
+      metrics: this.#opts.metrics,
+      baseDir: config.baseDir,
+    };
+    const connector = definition.create(ctx, spec.name, spec.options) as Connector<Record<string, unknown>, Record<string, unknown>>;
+    return { connector, definition, spec };
   }
 
   // ---- durable spool (docs/spool.md) -----------------------------------------------------
@@ -89,31 +96,27 @@ export class Gateway {
       logger: logger.child({ component: 'spool' }),
       metrics,
     });
-    const listeners = new Set([...this.#live].filter(([, l]) => l.definition.capabilities.listener).map(([name]) => name));
-    const sinkTimeoutMs = this.#opts.sinkTimeoutMs ?? 30_000;
-    for (const route of this.#config.routes) {
-      if (!listeners.has(route.from.connector)) continue;
-      for (const to of route.to) {
-        const live = this.#live.get(to.connector);
-        if (live?.connector.sink === undefined || this.#spooled.has(to.connector)) continue;
-        const { connector } = live;
-        this.#spooled.set(
-          to.connector,
-          new SpooledSink({
-            connector: to.connector,
-            sink: connector.sink as Sink<Record<string, unknown>>,
-            spool,
-            isUp: () => connector.state === 'up',
-            spoolFrom: listeners,
-            logger: logger.child({ component: 'spool', connector: to.connector }),
-            metrics,
-            // spool before the engine's own timeout would release the message
-            directTimeoutMs: Math.min(10_000, Math.max(1, Math.floor(sinkTimeoutMs / 2))),
-          }),
-        );
-      }
+    for (const name of spooledSinkNames(this.#config, this.#listeners)) {
+      const live = this.#live.get(name);
+      if (live?.connector.sink !== undefined) this.#spooled.set(name, this.#spooledSink(spool, name, live.connector));
     }
     return spool;
+  }
+
+  #spooledSink(spool: Spool, name: string, connector: Connector<Record<string, unknown>, Record<string, unknown>>): SpooledSink<Record<string, unknown>> {
+    const { logger, metrics } = this.#opts;
+    const sinkTimeoutMs = this.#opts.sinkTimeoutMs ?? 30_000;
+    return new SpooledSink({
+      connector: name,
+      sink: connector.sink as Sink<Record<string, unknown>>,
+      spool,
+      isUp: () => connector.state === 'up',
+      spoolFrom: this.#listeners,
+      logger: logger.child({ component: 'spool', connector: name }),
+      metrics,
+      // spool before the engine's own timeout would release the message
+      directTimeoutMs: Math.min(10_000, Math.max(1, Math.floor(sinkTimeoutMs / 2))),
+    });
   }
 
   async #openSpool(): Promise<void> {
@@ -263,8 +266,159 @@ export class Gateway {
     logger.info('gateway stopped', { gateway: this.#config.gateway.id });
   }
 
-  async #openSources(name: string): Promise<void> {
-    const live = this.#live.get(name);
+  // ---- reload as a diff (docs/operations.md) ---------------------------------------------
+
+  /**
+   * Apply `next` in place: connectors whose settings did not change keep running untouched
+   * (their sockets, sessions, subscriptions, queues); added ones start, removed ones stop,
+   * changed ones are replaced; the engine swaps route tables between two messages, and what
+   * the old table took finishes under it (removed routes drain) before the connectors only it
+   * used stop. All or nothing: when a new part cannot start, the parts this reload started are
+   * stopped again and the running configuration serves as before; the error is thrown.
+   *
+   * A replaced listener that keeps its port cannot run beside its predecessor, so the old one
+   * stops first; if its replacement then cannot start, it is started again from its old
+   * settings (its clients reconnect).
+   */
+  async reconfigure(next: GatewayConfig, drainTimeoutMs = 10_000): Promise<ReloadDiff> {
+    const engine = this.#engine;
+    if (this.#state !== 'running' || engine === undefined) throw new FerryError('SHUTTING_DOWN', `the gateway is ${this.#state}, not running`);
+    const { logger } = this.#opts;
+    const running = this.#config;
+    if (!isDeepStrictEqual(running.gateway.spool, next.gateway.spool) || running.gateway.id !== next.gateway.id) {
+      throw new FerryError('CONFIG_INVALID', 'gateway.id or gateway.spool changed: a restart applies those, a reload cannot');
+    }
+    const registry = this.#opts.registry;
+    const diff = diffConfigs(running, next, (t) => registry.get(t));
+    const table = RouteTable.compile(next.routes, connectorEntries(next, registry));
+
+    // the new connectors (no I/O yet); a listener among them gets a holding handler: what it
+    // accepts before the new table routes is kept until then, never acknowledged unrouted
+    const fresh = new Map<string, Live>();
+    for (const name of [...diff.connectors.added, ...diff.connectors.changed]) {
+      const spec = next.connectors.find((c) => c.name === name)!;
+      fresh.set(name, this.#create(next, spec, registry.get(spec.type)!));
+    }
+    const held = new Map<string, HeldDeliveries>();
+    const goingPorts = new Set([...diff.connectors.removed, ...diff.connectors.changed].flatMap((n) => this.#portsOf(this.#live.get(n)!)));
+    const early = [...fresh].filter(([, l]) => !this.#portsOf(l).some((p) => goingPorts.has(p)));
+    const late = [...fresh].filter(([, l]) => this.#portsOf(l).some((p) => goingPorts.has(p)));
+    const started: Live[] = [];
+    const startOne = async (name: string, l: Live): Promise<void> => {
+      if (l.definition.capabilities.listener) {
+        const h = new HeldDeliveries();
+        held.set(name, h);
+        const specs = table.routesFrom(name);
+        if (specs.length > 0) await l.connector.openSources?.(specs, h.handler, engine.flow(name));
+      }
+      started.push(l);
+      await this.#startConnector(name, l);
+    };
+    const undo = async (err: unknown): Promise<never> => {
+      for (const h of held.values()) h.release(err);
+      await Promise.all(started.map((l) => stopQuietly(l.connector, logger)));
+      throw err;
+    };
+
+    try {
+      await Promise.all(early.map(([name, l]) => startOne(name, l)));
+    } catch (err) {
+      return undo(err);
+    }
+    // ports the new parts share with old ones: the old ones stop first
+    const replacedLate: Live[] = [];
+    for (const [name] of late) {
+      const old = this.#live.get(name);
+      if (old === undefined) continue;
+      await old.connector.closeSources?.();
+      await stopQuietly(old.connector, logger);
+      replacedLate.push(old);
+    }
+    try {
+      await Promise.all(late.map(([name, l]) => startOne(name, l)));
+    } catch (err) {
+      // the old ones come back from their old settings
+      for (const old of replacedLate) {
+        const again = this.#create(running, old.spec, old.definition);
+        this.#live.set(old.spec.name, again);
+        try {
+          await this.#openSources(old.spec.name, again);
+          await this.#startConnector(old.spec.name, again);
+        } catch (e) {
+          logger.error('a connector the failed reload had stopped could not start again', { connector: old.spec.name, error: describeError(e) });
+        }
+      }
+      return undo(err);
+    }
+
+    // the swap: from the next message on, the new table routes to the new sinks
+    const previous = new Map(this.#live);
+    for (const name of diff.connectors.removed) this.#live.delete(name);
+    for (const [name, l] of fresh) this.#live.set(name, l);
+    this.#listeners.clear();
+    for (const [name, l] of this.#live) if (l.definition.capabilities.listener) this.#listeners.add(name);
+    const spooledBefore = new Map(this.#spooled);
+    const sinks = new Map<string, Sink<Record<string, unknown>>>();
+    if (this.#spool !== undefined) {
+      for (const name of spooledSinkNames(next, this.#listeners)) {
+        const l = this.#live.get(name)!;
+        if (l.connector.sink === undefined || (!fresh.has(name) && this.#spooled.has(name))) continue;
+        this.#spooled.set(name, this.#spooledSink(this.#spool, name, l.connector));
+      }
+    }
+    for (const name of fresh.keys()) {
+      const l = this.#live.get(name)!;
+      if (l.connector.sink) sinks.set(name, this.#spooled.get(name) ?? l.connector.sink);
+    }
+    for (const name of spooledSinkNames(next, this.#listeners)) {
+      const s = this.#spooled.get(name);
+      if (s !== undefined) sinks.set(name, s);
+    }
+    const generation = engine.swap(table, sinks);
+    this.#table = table;
+    this.#config = next;
+    for (const [name, h] of held) h.open(engine.handler(name));
+    // unchanged listeners now feed the new routes (their openSources does no I/O); new client
+    // connectors open theirs, as at start, once connected
+    for (const name of diff.connectors.unchanged) {
+      const l = this.#live.get(name)!;
+      if (l.definition.capabilities.listener) await this.#openSources(name);
+    }
+    for (const [name, l] of fresh) if (!l.definition.capabilities.listener) await this.#openSources(name);
+
+    // the old parts: stop taking, let what the old table took finish, then stop
+    const retired = [...diff.connectors.removed, ...diff.connectors.changed]
+      .map((n) => previous.get(n)!)
+      .filter((l) => !replacedLate.includes(l));
+    await Promise.all(retired.map((l) => l.connector.closeSources?.()));
+    const settled = await engine.settledBefore(generation, drainTimeoutMs);
+    if (!settled) logger.warn('reload: messages the previous route table took are still in flight; their sources will redeliver them', { timeoutMs: drainTimeoutMs });
+    engine.removeSinks(diff.connectors.removed);
+    for (const [name, s] of spooledBefore) if (this.#spooled.get(name) !== s) await s.stop();
+    for (const [name, s] of this.#spooled) if (spooledBefore.get(name) !== s) s.start();
+    await Promise.all(retired.map((l) => stopQuietly(l.connector, logger)));
+    return diff;
+  }
+
+  #portsOf(l: Live): number[] {
+    return [...l.definition.listenPorts(l.spec.options)];
+  }
+
+  /** Start one connector: a listener that cannot listen throws; a client keeps retrying on its own. */
+  async #startConnector(name: string, l: Live): Promise<void> {
+    const timeout = this.#opts.connectorStartTimeoutMs ?? 15_000;
+    try {
+      const done = await withTimeout(l.connector.start(), timeout);
+      if (!done) this.#opts.logger.warn('connector still connecting; going on, it keeps retrying', { connector: name });
+    } catch (err) {
+      if (l.definition.capabilities.listener) throw new FerryError('CONNECT_FAILED', `${name}: ${describeError(err)}`, { cause: err });
+      this.#opts.logger.error('connector failed to start; it keeps retrying', { connector: name, error: describeError(err) });
+    }
+  }
+
+  // ---- end reload ------------------------------------------------------------------------
+
+  async #openSources(name: string, live = this.#live.get(name)): Promise<void> {
     const engine = this.#engine;
     if (!live || !engine) return;
     const specs: readonly SourceSpec<Record<string, unknown>>[] = this.#table.routesFrom(name);
@@ -287,6 +441,38 @@ export class Gateway {
         }
       }),
     );
+  }
+}
+
+/** The connectors of `config` with their types' definitions (the types are known: the config loader checked them). */
+function connectorEntries(
+  config: GatewayConfig,
+  registry: ReadonlyMap<string, AnyConnectorDefinition>,
+): Map<string, { spec: ConnectorSpec; definition: AnyConnectorDefinition }> {
+  const entries = new Map<string, { spec: ConnectorSpec; definition: AnyConnectorDefinition }>();
+  for (const spec of config.connectors) {
+    const definition = registry.get(spec.type);
+    if (!definition) throw new FerryError('CONFIG_INVALID', `unknown connector type "${spec.type}"`);
+    entries.set(spec.name, { spec, definition });
+  }
+  return entries;
+}
+
+/** every sink connector a listener's route writes to: those the spool stands in front of */
+function spooledSinkNames(config: GatewayConfig, listeners: ReadonlySet<string>): Set<string> {
+  const out = new Set<string>();
+  for (const route of config.routes) {
+    if (!listeners.has(route.from.connector)) continue;
+    for (const to of route.to) out.add(to.connector);
+  }
+  return out;
+}
+
+async function stopQuietly(connector: Connector<Record<string, unknown>, Record<string, unknown>>, logger: Logger): Promise<void> {
+  try {
+    await connector.stop();
+  } catch (err) {
+    logger.warn('connector stop failed', { connector: connector.name, error: describeError(err) });
   }
 }
 

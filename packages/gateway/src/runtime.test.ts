@@ -127,7 +127,7 @@ routes:
 });
 
 describe('reload', () => {
-  it('a file with an error keeps the running configuration and its clients; a valid file replaces it', async () => {
+  it('a file with an error keeps the running configuration and its clients; a valid file changing a route applies it, clients stay', async () => {
     const port = await freePort();
     const file = join(dir, 'ferry.yaml');
     await writeFile(file, routeFile(port, 'v1'));
@@ -151,11 +151,88 @@ describe('reload', () => {
     expect(await copyTopic(port, 'b')).toBe('v1/b');
     expect(dropped).toBe(false);
 
-    // a valid file: the old gateway drains and stops (its clients are disconnected), the new one routes
+    // a valid file changing the route: the listener's settings did not change, so its clients
+    // stay connected; the new route table routes the next message
     await writeFile(file, routeFile(port, 'v2'));
     expect(await r.reload()).toBe(true);
-    expect(r.gateway).not.toBe(running);
-    await waitFor(() => dropped, 'the old listener to close its clients');
+    expect(r.gateway).toBe(running);
     expect(await copyTopic(port, 'c')).toBe('v2/c');
+    expect(dropped).toBe(false);
+    expect(lines.map((l) => l.message)).toContain('configuration reloaded');
+    expect(lines.find((l) => l.message === 'configuration reloaded')?.fields).toMatchObject({ routesChanged: 'copy' });
+  });
+
+  it('an unchanged file: nothing restarts, clients, their subscriptions and retained messages stay', async () => {
+    const port = await freePort();
+    const file = join(dir, 'ferry.yaml');
+    await writeFile(file, routeFile(port, 'v1'));
+    const lines: LogLine[] = [];
+    const r = runtime(file, lines);
+    expect(await r.start()).toBe(true);
+    const sub = await client(port, 'keeps-session');
+    await sub.subscribeAsync('v1/#', { qos: 1 });
+    let closed = 0;
+    sub.on('close', () => closed++);
+    const pub = await client(port, 'retainer');
+    await pub.publishAsync('kept/state', Buffer.from('on'), { qos: 1, retain: true });
+
+    expect(await r.reload()).toBe(true);
+    expect(lines.map((l) => l.message)).toContain('configuration reloaded: nothing changed');
+
+    // the subscription made before the reload still gets routed copies
+    const got = new Promise<string>((resolve) => sub.once('message', (topic) => resolve(topic)));
+    await pub.publishAsync('in/x', Buffer.from('x'), { qos: 1 });
+    expect(await got).toBe('v1/x');
+    // the retained message is still there for a new subscriber
+    const late = await client(port, 'late');
+    const retained = new Promise<string>((resolve) => late.once('message', (_t, payload) => resolve(payload.toString())));
+    await late.subscribeAsync('kept/state', { qos: 1 });
+    expect(await retained).toBe('on');
+    expect(closed).toBe(0);
+  });
+
+  it('a new listener on a busy port: the reload fails, the old configuration serves as before, /readyz stays 200', async () => {
+    const port = await freePort();
+    const http = await freePort();
+    const busy = createServer();
+    servers.push(busy);
+    await new Promise<void>((res) => busy.listen(0, '127.0.0.1', () => res()));
+    const taken = (busy.address() as { port: number }).port;
+    const file = join(dir, 'ferry.yaml');
+    const withAdmin = (extra: string): string => routeFile(port, 'v1').replace('gateway: { id: runtime-test }', `gateway: { id: runtime-test, http: { port: ${http}, host: 127.0.0.1 } }`).replace('connectors:\n', `connectors:\n${extra}`);
+    await writeFile(file, withAdmin(''));
+    const lines: LogLine[] = [];
+    const r = runtime(file, lines);
+    expect(await r.start()).toBe(true);
+    const sub = await client(port, 'stays');
+    let closed = false;
+    sub.on('close', () => (closed = true));
+
+    await writeFile(file, withAdmin(`  other: { type: stomp-listener, port: ${taken}, host: 127.0.0.1 }\n`));
+    expect(await r.reload()).toBe(false);
+    const failed = lines.find((l) => l.level === 'error' && l.message.startsWith('reload failed:'));
+    expect(failed?.message).toContain(`other: `);
+    expect(failed?.message).toContain('EADDRINUSE');
+    expect(failed?.message).toContain('the previous configuration keeps serving');
+    expect(r.gateway?.config.connectors.map((c) => c.name)).toEqual(['devices']);
+    expect(await copyTopic(port, 'after')).toBe('v1/after');
+    const ready = await fetch(`http://127.0.0.1:${http}/readyz`);
+    expect(ready.status).toBe(200);
+    expect(closed).toBe(false);
+  });
+
+  it('a listener whose port changed is replaced: the old port closes, the new one serves', async () => {
+    const port = await freePort();
+    const moved = await freePort();
+    const file = join(dir, 'ferry.yaml');
+    await writeFile(file, routeFile(port, 'v1'));
+    const lines: LogLine[] = [];
+    const r = runtime(file, lines);
+    expect(await r.start()).toBe(true);
+    await writeFile(file, routeFile(moved, 'v1'));
+    expect(await r.reload()).toBe(true);
+    expect(lines.find((l) => l.message === 'configuration reloaded')?.fields).toMatchObject({ connectorsChanged: 'devices' });
+    expect(await listening(port)).toBe(false);
+    expect(await copyTopic(moved, 'm')).toBe('v1/m');
   });
 });

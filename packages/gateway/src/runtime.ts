@@ -1,3 +1,4 @@
+import { isDeepStrictEqual } from 'node:util';
 import { describeError, type AnyConnectorDefinition, type Logger } from '@ferry/core';
 import { loadConfig, type GatewayConfig } from '@ferry/config';
 import { AdminHttp } from './admin-http.js';
@@ -5,6 +6,7 @@ import { DashboardHttp } from './dashboard/http.js';
 import { RecentLog, recordingLogger } from './dashboard/recent-log.js';
 import { StatusBoard } from './dashboard/status.js';
 import { Gateway } from './gateway.js';
+import { diffFields, isEmptyDiff } from './reload-diff.js';
 import { PromMetrics } from './metrics.js';
 
 export interface RuntimeOptions {
@@ -109,28 +111,41 @@ export class Runtime {
 
   async #reload(): Promise<boolean> {
     const logger = this.#logger;
+    await this.#starting?.catch(() => undefined);
+    const gateway = this.#gateway;
+    if (this.stopping || gateway === undefined) return false;
     const config = await this.#load();
     if (!config) {
       logger.error('reload refused: the running configuration stays', { file: this.opts.file });
       return false;
     }
-    const metrics = this.#metrics ?? new PromMetrics(config.gateway.id);
-    let next: Gateway;
+    const running = gateway.config;
+    const httpChanged = !isDeepStrictEqual(running.gateway.http, config.gateway.http);
+    const oldAdmin = this.#admin;
     try {
-      next = new Gateway(config, { registry: this.opts.registry, logger, metrics });
+      if (httpChanged) {
+        // a new admin address: the old server stops first (it may keep its port with another host)
+        await oldAdmin?.stop();
+        this.#admin = undefined;
+        await this.#startAdmin(config);
+      }
+      const diff = await gateway.reconfigure(config, this.opts.drainTimeoutMs);
+      if (httpChanged) logger.info('reload: the admin server moved', { to: config.gateway.http ? `${config.gateway.http.host}:${config.gateway.http.port}` : 'off' });
+      logger.info(isEmptyDiff(diff) ? 'configuration reloaded: nothing changed' : 'configuration reloaded', { file: this.opts.file, ...diffFields(diff) });
+      return true;
     } catch (err) {
-      logger.error('reload refused: the running configuration stays', { error: describeError(err) });
+      if (httpChanged) {
+        await this.#admin?.stop();
+        this.#admin = undefined;
+        try {
+          await this.#startAdmin(running);
+        } catch (e) {
+          logger.error('the admin server could not start again after a failed reload', { error: describeError(e) });
+        }
+      }
+      logger.error(`reload failed: ${describeError(err)}; the previous configuration keeps serving`, { file: this.opts.file });
       return false;
     }
-    // Ports may be shared between the old and the new configuration, so the old one stops first.
-    await this.#gateway?.stop(this.opts.drainTimeoutMs);
-    await next.start();
-    this.#gateway = next;
-    await this.#admin?.stop();
-    this.#admin = undefined;
-    await this.#startAdmin(config);
-    logger.info('configuration reloaded', { file: this.opts.file });
-    return true;
   }
 
   async #load(): Promise<GatewayConfig | undefined> {

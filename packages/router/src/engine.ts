@@ -153,6 +153,10 @@ interface Taken {
   readonly delivery: InboundDelivery;
   readonly matches: readonly RouteMatch[];
   readonly states: readonly RouteState[];
+  /** the route table the delivery was matched with: it is planned with the same one */
+  readonly table: RouteTable;
+  /** the table generation it was taken in (see {@link Engine.swap}) */
+  readonly generation: number;
   /** the source was told this delivery waits (onWait(true)) and is owed an onWait(false) */
   told: boolean;
 }
@@ -207,8 +211,12 @@ type DestinationResult =
  * settle. The source resumes once every route it feeds is back to `resumeAt` of its maximum.
  */
 export class Engine {
-  readonly #table: RouteTable;
-  readonly #sinks: ReadonlyMap<string, Sink<Record<string, unknown>>>;
+  #table: RouteTable;
+  readonly #sinks: Map<string, Sink<Record<string, unknown>>>;
+  /** bumped by every swap; deliveries in flight per generation, for draining an old table */
+  #generation = 0;
+  readonly #perGeneration = new Map<number, number>();
+  readonly #generationIdle = new Set<() => void>();
   readonly #logger: Logger;
   readonly #metrics: Metrics;
   readonly #timeoutMs: number;
@@ -228,7 +236,7 @@ export class Engine {
 
   constructor(opts: EngineOptions) {
     this.#table = opts.table;
-    this.#sinks = opts.sinks;
+    this.#sinks = new Map(opts.sinks);
     this.#logger = opts.logger;
     this.#metrics = opts.metrics;
     this.#timeoutMs = opts.sinkTimeoutMs ?? DEFAULT_SINK_TIMEOUT_MS;
@@ -316,6 +324,52 @@ export class Engine {
     this.#stopping.abort(new FerryError('SHUTTING_DOWN', 'the gateway is stopping'));
   }
 
+  /**
+   * Route with `table` from the next delivery on: the swap happens between two messages (the
+   * engine is single-threaded), a delivery already taken is planned with the table it was
+   * matched with, so a route removed here still finishes what it took. `sinks` are added or
+   * replace those of the same name; sinks the new table no longer uses stay until
+   * {@link removeSinks}, for those deliveries. A route whose maxInFlight changed starts
+   * counting afresh. Returns the generation that is now previous (see {@link settledBefore}).
+   */
+  swap(table: RouteTable, sinks: ReadonlyMap<string, Sink<Record<string, unknown>>>): number {
+    const previous = this.#generation;
+    this.#table = table;
+    for (const [name, sink] of sinks) this.#sinks.set(name, sink);
+    for (const [route, s] of [...this.#routes]) {
+      const policy = table.policyOf(route);
+      if (policy === undefined || policy.maxInFlight !== s.max || table.sourceOf(route) !== s.source) this.#routes.delete(route);
+    }
+    this.#generation++;
+    // a source's routes may have changed: its flow is measured against the new table now
+    for (const connector of this.#flows.keys()) this.#updateFlow(connector);
+    return previous;
+  }
+
+  /** Resolves true once no delivery taken in `generation` or before is in flight; false after `timeoutMs`. */
+  settledBefore(generation: number, timeoutMs: number): Promise<boolean> {
+    const settled = (): boolean => [...this.#perGeneration.keys()].every((g) => g > generation);
+    if (settled()) return Promise.resolve(true);
+    return new Promise<boolean>((resolve) => {
+      const check = (): void => {
+        if (!settled()) return;
+        clearTimeout(timer);
+        this.#generationIdle.delete(check);
+        resolve(true);
+      };
+      const timer = setTimeout(() => {
+        this.#generationIdle.delete(check);
+        resolve(false);
+      }, timeoutMs);
+      this.#generationIdle.add(check);
+    });
+  }
+
+  /** Forget sinks no route uses any more (after {@link settledBefore} said their deliveries ended). */
+  removeSinks(names: Iterable<string>): void {
+    for (const n of names) this.#sinks.delete(n);
+  }
+
   #state(route: string): RouteState | undefined {
     let s = this.#routes.get(route);
     if (s !== undefined) return s;
@@ -341,8 +395,9 @@ export class Engine {
     }
     const states = matches.map((m) => this.#state(m.route)).filter((s): s is RouteState => s !== undefined);
     for (const s of states) this.#metrics.inc('messages_matched_total', { route: s.name });
-    const taken: Taken = { connector, delivery, matches, states, told: false };
+    const taken: Taken = { connector, delivery, matches, states, table: this.#table, generation: this.#generation, told: false };
     this.#inFlight++;
+    this.#perGeneration.set(taken.generation, (this.#perGeneration.get(taken.generation) ?? 0) + 1);
     // waiting messages of the same routes go first, so a route keeps its arrival order
     if (this.#queue.length === 0 && states.every((s) => s.active < s.max)) {
       this.#start(taken);
@@ -379,7 +434,7 @@ export class Engine {
       this.#metrics.add('messages_in_flight', { route: s.name }, 1);
     }
     const { message, settlement } = t.delivery;
-    void this.#deliver(t.connector, message, t.matches)
+    void this.#deliver(t.table, t.connector, message, t.matches)
       .then(
         (error) => {
           safeSettle(this.#logger, () => (error === undefined ? settlement.accept() : settlement.fail(error)));
@@ -399,6 +454,12 @@ export class Engine {
       this.#metrics.add('messages_in_flight', { route: s.name }, -1);
     }
     this.#inFlight--;
+    const left = (this.#perGeneration.get(t.generation) ?? 1) - 1;
+    if (left > 0) this.#perGeneration.set(t.generation, left);
+    else {
+      this.#perGeneration.delete(t.generation);
+      for (const w of [...this.#generationIdle]) w();
+    }
     this.#admit();
     this.#updateFlows(t.states);
     if (this.#inFlight === 0) {
@@ -460,7 +521,7 @@ export class Engine {
   }
 
   /** Route one message; resolves with the error to fail it with, or undefined when it is delivered. */
-  async #deliver(connector: string, message: GatewayMessage, matches: readonly RouteMatch[]): Promise<FerryError | undefined> {
+  async #deliver(table: RouteTable, connector: string, message: GatewayMessage, matches: readonly RouteMatch[]): Promise<FerryError | undefined> {
     // 1. plan every route before writing anything. A route without a dead-letter destination is
     //    all or nothing: a template that cannot be filled must not leave the message
     //    half-delivered (a reject would then lose the other half's reason to exist, a release
@@ -468,8 +529,8 @@ export class Engine {
     const work: { match: RouteMatch; policy: RoutePolicy | undefined; dispatches: readonly Dispatch[]; unplanned: readonly UnplannedDestination[] }[] = [];
     const planErrors: FerryError[] = [];
     for (const m of matches) {
-      const plan = this.#table.planTargets(message, m);
-      const policy = this.#table.policyOf(m.route);
+      const plan = table.planTargets(message, m);
+      const policy = table.policyOf(m.route);
       for (const f of plan.failed) {
         this.#logger.warn('cannot fill a template', { connector, route: plan.route, to: f.index, error: f.error.message });
       }
@@ -503,7 +564,7 @@ export class Engine {
 
     // 3. every route at once, each destination with its own retries; wait for all of them, so
     //    nothing of this message is still in flight when it is settled (and possibly redelivered)
-    const errors = (await Promise.all(work.map((w) => this.#runRoute(connector, message, w)))).filter(
+    const errors = (await Promise.all(work.map((w) => this.#runRoute(table, connector, message, w)))).filter(
       (e): e is FerryError => e !== undefined,
     );
     return errors.length === 0 ? undefined : combineErrors(errors);
@@ -511,6 +572,7 @@ export class Engine {
 
   /** One route of a message: its destinations, retried and dead-lettered per its policy. */
   async #runRoute(
+    table: RouteTable,
     connector: string,
     message: GatewayMessage,
     w: { match: RouteMatch; policy: RoutePolicy | undefined; dispatches: readonly Dispatch[]; unplanned: readonly UnplannedDestination[] },
@@ -520,7 +582,7 @@ export class Engine {
     // each failed destination gets its own dead-letter copy, naming it, so it can be replayed
     // there; those that could not even be planned go at once, alongside the writes
     const deadUnplanned = hasDeadLetter
-      ? Promise.all(w.unplanned.map((u) => this.#deadLetter(message, w.match, u.error, describeDestination(u.connector, u.to, u.index), 0)))
+      ? Promise.all(w.unplanned.map((u) => this.#deadLetter(table, message, w.match, u.error, describeDestination(u.connector, u.to, u.index), 0)))
       : Promise.resolve([]);
     const results = await Promise.all(w.dispatches.map((d) => this.#destination(d, w.policy)));
     const failed = results.filter((r): r is Extract<DestinationResult, { ok: false }> => !r.ok);
@@ -532,7 +594,7 @@ export class Engine {
       const dead = [
         ...(await deadUnplanned),
         ...(await Promise.all(
-          failed.map((f) => this.#deadLetter(message, w.match, f.error, describeDestination(f.dispatch.connector, f.dispatch.to, f.dispatch.index), f.attempts)),
+          failed.map((f) => this.#deadLetter(table, message, w.match, f.error, describeDestination(f.dispatch.connector, f.dispatch.to, f.dispatch.index), f.attempts)),
         )),
       ];
       const errors = dead.filter((e): e is FerryError => e !== undefined);
@@ -607,7 +669,7 @@ export class Engine {
    * (it would fail the same way on every redelivery), a failed dead-letter write releases (so
    * nothing is lost).
    */
-  async #deadLetter(received: GatewayMessage, match: RouteMatch, reason: FerryError, failedDestination: string, attempts: number): Promise<FerryError | undefined> {
+  async #deadLetter(table: RouteTable, received: GatewayMessage, match: RouteMatch, reason: FerryError, failedDestination: string, attempts: number): Promise<FerryError | undefined> {
     const route = match.route;
     const headers = new Map<string, HeaderValue>(received.headers);
     headers.set(DEAD_LETTER_HEADERS.reason, `${reason.code}: ${reason.message}`);
@@ -617,7 +679,7 @@ export class Engine {
     headers.set(DEAD_LETTER_HEADERS.originalAddress, received.source.address);
     headers.set(DEAD_LETTER_HEADERS.gateway, this.#gatewayId);
     const copy: GatewayMessage = { ...received, headers };
-    const plan = this.#table.planDeadLetter(received, match, copy);
+    const plan = table.planDeadLetter(received, match, copy);
     if (plan === undefined) return reason;
     if (!plan.ok) {
       this.#logger.error('cannot fill the dead-letter destination; rejecting the message', { route, error: plan.error.message, reason: reason.message });
