@@ -14,6 +14,7 @@
  *   FERRY_IMPORT=bench/experiments/autocork.mjs ONLY='^A\.ferry' node bench/run.mjs   # an experiment
  *   FERRY_NODE_ARGS='--max-semi-space-size=32' ONLY='^A\.ferry' node bench/run.mjs     # a runtime flag
  */
+import { spawnSync } from 'node:child_process';
 import { appendFileSync, mkdirSync } from 'node:fs';
 import { createConnection } from 'node:net';
 import { cpus, totalmem } from 'node:os';
@@ -31,6 +32,23 @@ import { paced, windowed } from './lib/clients.mjs';
 
 const brokers = brokerPorts();
 
+/** Whether something accepts TCP connections on 127.0.0.1:port (2 s at most). */
+function portOpen(port) {
+  return new Promise((resolve) => {
+    const s = createConnection({ port, host: '127.0.0.1' });
+    s.setTimeout(2000);
+    s.once('connect', () => {
+      s.destroy();
+      resolve(true);
+    });
+    s.once('timeout', () => {
+      s.destroy();
+      resolve(false);
+    });
+    s.once('error', () => resolve(false));
+  });
+}
+
 /** Fail early, with the command that fixes it, when the test brokers are not there. */
 async function requireBrokers() {
   const need = [
@@ -41,20 +59,7 @@ async function requireBrokers() {
   ];
   const down = [];
   for (const [what, port] of need) {
-    const up = await new Promise((resolve) => {
-      const s = createConnection({ port, host: '127.0.0.1' });
-      s.setTimeout(2000);
-      s.once('connect', () => {
-        s.destroy();
-        resolve(true);
-      });
-      s.once('timeout', () => {
-        s.destroy();
-        resolve(false);
-      });
-      s.once('error', () => resolve(false));
-    });
-    if (!up) down.push(`${what} on 127.0.0.1:${port}`);
+    if (!(await portOpen(port))) down.push(`${what} on 127.0.0.1:${port}`);
   }
   if (down.length) {
     console.error(`The test brokers are not running (${down.join(', ')} not reachable).\nStart them with:\n\n  bash integration/brokers/all-start.sh\n`);
@@ -100,7 +105,7 @@ async function runOne(c, round) {
     vhost,
     amqpUrl: rabbitUrl(vhost),
     brokers,
-    ports: { mqtt: await freePort(), stomp: await freePort(), amqp10: await freePort(), admin: await freePort() },
+    ports: { mqtt: await freePort(), stomp: await freePort(), stompWs: await freePort(), amqp10: await freePort(), admin: await freePort() },
     payload: payloadFactory(options.payloadBytes),
     counter: new Counter(total, warm),
   };
@@ -178,6 +183,20 @@ function line(rec) {
   return `${rec.case} r${rec.round}: ${perf} | ${cpu} | rss=${rec.ferryPeakRssMiB ?? '-'} MiB | ${tally}`;
 }
 
+/**
+ * RabbitMQ's Web-STOMP plugin (the baseline of case H) is not among the plugins the test broker
+ * boots with: integration/brokers/rabbit-web.sh turns it on, online, on a private port.
+ */
+async function requireWebStomp() {
+  if (await portOpen(brokers.rabbitWebStomp)) return;
+  console.log(`RabbitMQ Web-STOMP is not on 127.0.0.1:${brokers.rabbitWebStomp}; turning it on (integration/brokers/rabbit-web.sh)`);
+  const r = spawnSync('bash', [join(ROOT, 'integration/brokers/rabbit-web.sh')], { stdio: 'inherit' });
+  if (r.status !== 0 || !(await portOpen(brokers.rabbitWebStomp))) {
+    console.error('RabbitMQ Web-STOMP could not be turned on; run  bash integration/brokers/rabbit-web.sh  and look at its output');
+    process.exit(2);
+  }
+}
+
 async function main() {
   requireBuiltCli();
   await requireBrokers();
@@ -186,6 +205,7 @@ async function main() {
     console.error(`ONLY=${process.env.ONLY} matches no case. Cases:\n  ${cases.map((c) => c.name).join('\n  ')}`);
     process.exit(2);
   }
+  if (selected.some((c) => c.needs === 'rabbitWebStomp')) await requireWebStomp();
   mkdirSync(runDir, { recursive: true });
   write({
     type: 'meta',

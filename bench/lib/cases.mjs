@@ -19,7 +19,21 @@ import {
   mqttSubscriber,
   stompClose,
   stompSender,
+  stompWsSender,
 } from './clients.mjs';
+
+/** stompjs over WebSocket with a receipt per SEND → (Ferry or Web-STOMP) → amq.topic → amqplib */
+const stompWsToRabbit = (where) => async (ctx) => {
+  const consumer = await amqpConsumer(ctx.amqpUrl, 'amq.topic', 'devices.#', ctx.counter);
+  const { url, destination, headers } = where(ctx);
+  const pub = await stompWsSender(url, destination, ctx.payload, ctx.counter, headers);
+  return {
+    send: pub.send,
+    failed: pub.failed,
+    closers: [() => stompClose(pub.client), () => amqpClose(consumer)],
+    connections: [consumer],
+  };
+};
 
 const header = (ctx) => `gateway: { id: ${ctx.id}, http: { port: ${ctx.ports.admin}, host: 127.0.0.1 } }\n`;
 
@@ -132,6 +146,17 @@ routes:
         connections: [consumer],
       };
     },
+  },
+  {
+    name: 'H.base.stomp-ws-receipt.rabbit-web-stomp',
+    path: "baseline: the same stompjs sender over WebSocket → RabbitMQ's Web-STOMP plugin (/topic/devices.stomp.telemetry = amq.topic) → amqplib",
+    needs: 'rabbitWebStomp',
+    clients: stompWsToRabbit((ctx) => ({
+      url: `ws://127.0.0.1:${ctx.brokers.rabbitWebStomp}/ws`,
+      // RabbitMQ's STOMP takes the vhost from CONNECT's host header; /topic/<key> publishes to amq.topic
+      destination: '/topic/devices.stomp.telemetry',
+      headers: { login: 'guest', passcode: 'guest', host: ctx.vhost },
+    })),
   },
   {
     name: 'E.ferry.rabbit-queue.mqtt-qos1',

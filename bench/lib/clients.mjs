@@ -9,6 +9,7 @@ import amqp from 'amqplib';
 import rhea from 'rhea';
 import { Client as StompClient } from '@stomp/stompjs';
 import { TCPWrapper } from '@stomp/tcp-wrapper';
+import { WebSocket } from 'ws';
 import { createConnection } from 'node:net';
 import { performance } from 'node:perf_hooks';
 
@@ -178,13 +179,34 @@ class NoDelayTCPWrapper extends TCPWrapper {
  * and `watchForReceipt` (facts.md). done = RECEIPT; an ERROR frame fails the run.
  */
 export async function stompSender(port, destination, payload, counter) {
+  return stompSenderOver(() => new NoDelayTCPWrapper('127.0.0.1', port), `127.0.0.1:${port}`, destination, payload, counter);
+}
+
+/**
+ * @stomp/stompjs over WebSocket, as a web app uses it, with `ws` standing in for the browser's
+ * WebSocket (ws sets TCP_NODELAY on its socket). Subprotocols as stompjs offers them
+ * (v12.stomp, v11.stomp, v10.stomp); `connectHeaders` e.g. login and the vhost (`host`).
+ */
+export async function stompWsSender(url, destination, payload, counter, connectHeaders = {}) {
+  return stompSenderOver(
+    () => new WebSocket(url, ['v12.stomp', 'v11.stomp', 'v10.stomp']),
+    url,
+    destination,
+    payload,
+    counter,
+    connectHeaders,
+  );
+}
+
+async function stompSenderOver(webSocketFactory, where, destination, payload, counter, connectHeaders = {}) {
   let failRun;
   const failed = new Promise((_, reject) => {
     failRun = reject;
   });
   failed.catch(() => undefined);
   const client = new StompClient({
-    webSocketFactory: () => new NoDelayTCPWrapper('127.0.0.1', port),
+    webSocketFactory,
+    connectHeaders,
     reconnectDelay: 0,
     heartbeatIncoming: 0,
     heartbeatOutgoing: 0,
@@ -200,7 +222,7 @@ export async function stompSender(port, destination, payload, counter) {
   };
   await new Promise((resolve, reject) => {
     client.onConnect = () => resolve();
-    client.onWebSocketError = () => reject(new Error(`STOMP: cannot connect to 127.0.0.1:${port}`));
+    client.onWebSocketError = () => reject(new Error(`STOMP: cannot connect to ${where}`));
     client.activate();
   });
   const send = (seq, done) => {

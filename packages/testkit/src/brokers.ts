@@ -14,6 +14,9 @@ export interface BrokerPorts {
   readonly rabbitMqtt: number;
   readonly rabbitStomp: number;
   readonly rabbitManagement: number;
+  /** Web-STOMP and Web-MQTT (STOMP and MQTT over WebSocket, path /ws): on once integration/brokers/rabbit-web.sh ran */
+  readonly rabbitWebStomp: number;
+  readonly rabbitWebMqtt: number;
   readonly mosquitto: number;
   readonly activemqStomp: number;
   readonly activemqMqtt: number;
@@ -26,6 +29,8 @@ export function brokerPorts(): BrokerPorts {
     rabbitMqtt: port('RMQ_MQTT_PORT', 27883),
     rabbitStomp: port('RMQ_STOMP_PORT', 27613),
     rabbitManagement: port('RMQ_MGMT_PORT', 27673),
+    rabbitWebStomp: port('RMQ_WEB_STOMP_PORT', 27675),
+    rabbitWebMqtt: port('RMQ_WEB_MQTT_PORT', 27676),
     mosquitto: port('MOSQ_PORT', 27884),
     activemqStomp: port('AMQ_STOMP_PORT', 27614),
     activemqMqtt: port('AMQ_MQTT_PORT', 27885),
