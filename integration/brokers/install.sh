@@ -3,8 +3,8 @@
 # AMQP 1.0 plugins ship inside the package), Mosquitto, ActiveMQ and the MQTT codec ActiveMQ's
 # MQTT transport needs, the headless Chromium (with fonts, or pages render as boxes) that
 # the browser tests drive through playwright-core, and the third-party clients the listener tests
-# use (clients Ferry does not itself use: Paho, Qpid Proton and stomp.py for Debian's python3,
-# openssl for TLS). Needs root; without it, fails with the command to run.
+# use (clients Ferry does not itself use: Paho, Qpid Proton, stomp.py and websocket-client for
+# Debian's python3, openssl for TLS). Needs root; without it, fails with the command to run.
 set -euo pipefail
 need=()
 [ -x /usr/lib/rabbitmq/bin/rabbitmq-server ] || need+=(rabbitmq-server)
@@ -20,6 +20,7 @@ command -v mosquitto_pub >/dev/null || need+=(mosquitto-clients)
 [ -d /usr/lib/python3/dist-packages/paho/mqtt ] || need+=(python3-paho-mqtt)
 [ -d /usr/lib/python3/dist-packages/proton ] || need+=(python3-qpid-proton)
 [ -d /usr/lib/python3/dist-packages/stomp ] || need+=(python3-stomp)
+[ -d /usr/lib/python3/dist-packages/websocket ] || need+=(python3-websocket)
 command -v openssl >/dev/null || need+=(openssl)
 [ ${#need[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" != 0 ]; then

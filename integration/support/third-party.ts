@@ -38,7 +38,7 @@ export async function runPythonFile(path: string, args: readonly string[] = [], 
   if (!existsSync(PYTHON)) throw new Error(`${PYTHON} missing: apt-get install -y python3 (integration/brokers/install.sh does)`);
   const r = await runClient(PYTHON, [path, ...args], { timeoutMs });
   if (/ModuleNotFoundError|ImportError/.test(r.stderr)) {
-    throw new Error(`a Python module is missing: ${r.stderr.trim()}\ninstall: apt-get install -y python3-paho-mqtt python3-stomp python3-qpid-proton (integration/brokers/install.sh does)`);
+    throw new Error(`a Python module is missing: ${r.stderr.trim()}\ninstall: apt-get install -y python3-paho-mqtt python3-stomp python3-qpid-proton python3-websocket (integration/brokers/install.sh does)`);
   }
   return r;
 }
