@@ -1,0 +1,112 @@
+/**
+ * amqp10-listener's transports with clients Ferry does not use itself: Qpid Proton over amqps
+ * (right CA and client certificate; wrong CA, expired, missing or foreign client certificate),
+ * openssl s_client reading the AMQP protocol header back over TLS, the handshake deadline and
+ * maxConnections.
+ */
+import { fileURLToPath } from 'node:url';
+import { jest } from '@jest/globals';
+import type { Connector } from '@ferry/core';
+import { amqp10ListenerDefinition } from '@ferry/amqp10';
+import { freePort, makeTestPki, RecordingMetrics, testContext, waitFor, type TestPki } from '@ferry/testkit';
+import { runClient, runPythonFile } from '../support/third-party.js';
+import { lastJson, silentSocket, tally, Taken } from './helpers.js';
+
+jest.setTimeout(60_000);
+
+const SCRIPT = fileURLToPath(new URL('./amqp_client.py', import.meta.url));
+const ADDRESS = 'net.in';
+
+let pki: TestPki;
+beforeAll(async () => {
+  pki = await makeTestPki();
+});
+afterAll(async () => {
+  await pki.remove();
+});
+
+const running: Connector[] = [];
+afterEach(async () => {
+  await Promise.all(running.splice(0).map((c) => c.stop()));
+});
+
+async function listener(extra: Record<string, unknown>): Promise<{ port: number; metrics: RecordingMetrics; taken: Taken }> {
+  const metrics = new RecordingMetrics();
+  const port = await freePort();
+  const options = amqp10ListenerDefinition.options.parse({ port, host: '127.0.0.1', ...extra });
+  const conn = amqp10ListenerDefinition.create(testContext([], metrics), 'amqp-in', options);
+  const taken = new Taken();
+  await conn.openSources?.([{ route: 'r', from: { address: ADDRESS } }], taken.handler);
+  await conn.start();
+  running.push(conn);
+  return { port, metrics, taken };
+}
+
+interface SendResult {
+  readonly connected: boolean;
+  readonly error: string | null;
+  readonly sent: string[];
+  readonly accepted: string[];
+}
+
+const proton = async (port: number, n: number, tls: string[] = []): Promise<SendResult> =>
+  lastJson<SendResult>('amqp_client.py send', await runPythonFile(SCRIPT, ['send', tls.length > 0 ? 'localhost' : '127.0.0.1', String(port), ADDRESS, String(n), ...tls], 45_000));
+
+describe('amqp10-listener over TLS (Qpid Proton, amqps)', () => {
+  const mtls = () => ({ tls: { cert: pki.server.cert, key: pki.server.key, ca: pki.ca, requestCert: true } });
+
+  it('the right CA and a client certificate of it: 100 messages accepted after routing, counted', async () => {
+    const { port, taken } = await listener(mtls());
+    const r = await proton(port, 100, [pki.ca, pki.client.cert, pki.client.key]);
+    expect(r.error).toBeNull();
+    expect(tally(r.sent, r.accepted).counts).toMatchObject({ sent: 100, received: 100, lost: 0, duplicated: 0 });
+    expect(tally(r.sent, taken.bodies).counts).toMatchObject({ sent: 100, received: 100, lost: 0, duplicated: 0 });
+  });
+
+  it.each([
+    ['a server certificate checked against the wrong CA', () => [pki.otherCa, pki.client.cert, pki.client.key], false],
+    ['an expired client certificate', () => [pki.ca, pki.expiredClient.cert, pki.expiredClient.key], true],
+    ['no client certificate', () => [pki.ca], true],
+    ['a client certificate of another CA', () => [pki.ca, pki.otherClient.cert, pki.otherClient.key], true],
+  ])('%s: nothing accepted; a good client is served', async (_what, args, countedByServer) => {
+    const { port, metrics, taken } = await listener(mtls());
+    const bad = await proton(port, 1, args());
+    expect(bad.accepted).toHaveLength(0);
+    expect(bad.error).not.toBeNull();
+    if (countedByServer) await waitFor(() => metrics.count('listener_tls_failures_total', { connector: 'amqp-in' }) >= 1, 'the refusal counted');
+    expect(taken.bodies).toHaveLength(0);
+    const good = await proton(port, 3, [pki.ca, pki.client.cert, pki.client.key]);
+    expect(tally(good.sent, good.accepted).counts).toMatchObject({ sent: 3, received: 3, lost: 0 });
+  });
+
+  it('openssl s_client: the listener answers the AMQP protocol header over TLS (AMQP 1.0 §2.2)', async () => {
+    // s_client keeps the connection after its input ends; the deadline closes it
+    const { port } = await listener({ ...mtls(), handshakeTimeoutMs: 1000 });
+    const r = await runClient('openssl', ['s_client', '-connect', `127.0.0.1:${port}`, '-CAfile', pki.ca, '-cert', pki.client.cert, '-key', pki.client.key, '-verify_return_error', '-quiet'], {
+      input: 'AMQP\x03\x01\x00\x00',
+      timeoutMs: 15_000,
+    });
+    // the SASL header comes back first (§5.3.1): "AMQP" 3 1 0 0
+    expect(r.stdout.startsWith('AMQP\x03\x01\x00\x00')).toBe(true);
+  });
+});
+
+describe('amqp10-listener limits', () => {
+  it('a socket that never sends the protocol header is closed after handshakeTimeoutMs and counted; a client stays served', async () => {
+    const { port, metrics } = await listener({ handshakeTimeoutMs: 700 });
+    const s = await silentSocket(port);
+    const client = proton(port, 20);
+    expect(await s.closed).toBeGreaterThanOrEqual(500);
+    expect(metrics.count('listener_handshake_timeouts_total', { connector: 'amqp-in', transport: 'tcp' })).toBe(1);
+    const r = await client;
+    expect(tally(r.sent, r.accepted).counts).toMatchObject({ sent: 20, received: 20, lost: 0 });
+  });
+
+  it('maxConnections: the one over is refused while the others are served', async () => {
+    const { port, metrics } = await listener({ maxConnections: 3 });
+    const r = lastJson<{ connected: boolean[]; accepted: number }>('amqp_client.py limit', await runPythonFile(SCRIPT, ['limit', '127.0.0.1', String(port), ADDRESS, '3'], 45_000));
+    expect(r.connected).toEqual([true, true, true, false]);
+    expect(r.accepted).toBe(3);
+    expect(metrics.count('listener_connections_refused_total', { connector: 'amqp-in', reason: 'max-connections' })).toBe(1);
+  });
+});
