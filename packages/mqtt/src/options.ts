@@ -71,6 +71,14 @@ export const mqttOptions = z.strictObject({
     .describe(
       'MQTT 5: QoS 1/2 messages the broker may send ahead of Ferry\'s PUBACKs (Receive Maximum, §3.1.2.11.3). Bounds Ferry\'s memory for this source and the duplicates after a lost connection. MQTT 3.1.1 has no such field: the broker\'s own setting (Mosquitto max_inflight_messages, default 20) bounds it',
     ),
+  maxTopicLevels: z
+    .number()
+    .int()
+    .min(1)
+    .default(201)
+    .describe(
+      'most topic levels a publish may have; a message with more is refused permanently (dead letter / reject) instead of sent. The default is what Mosquitto takes (200 "/"): it closes the connection on a longer topic',
+    ),
   tls: z
     .strictObject({
       ca: z.string().optional().describe('CA certificate file (PEM), relative to the route file'),

@@ -22,6 +22,8 @@ import type { Duplex } from 'node:stream';
 import { fromMqttPublish, toMqttPublish } from '../mapping.js';
 import type { MqttFrom, MqttOptions, MqttTo } from '../options.js';
 import { InflightLimit } from './inflight.js';
+import { PoisonWatch, type Tracked } from './poison.js';
+import { limitsFromConnack, unpublishable, type BrokerLimits } from './publishable.js';
 
 /**
  * Passed to mqtt.js's `handleMessage` callback to keep it from sending the PUBACK itself.
@@ -86,6 +88,11 @@ export class MqttClientConnector implements Connector<MqttFrom, MqttTo> {
   #pausedStream: Duplex | undefined;
   /** Ferry's own QoS 1/2 publishes awaiting their PUBACK */
   #sinkPending = 0;
+  /** what the broker takes (its CONNACK, and `maxTopicLevels`) */
+  #limits: BrokerLimits;
+  /** Ferry's QoS 1/2 publishes in mqtt.js's outgoing store, by the callback mqtt.js holds */
+  readonly #tracked = new Map<unknown, Tracked>();
+  readonly #poison = new PoisonWatch(POISON_STRIKES);
 
   constructor(ctx: ConnectorContext, name: string, options: MqttOptions) {
     this.#ctx = ctx;
@@ -94,6 +101,7 @@ export class MqttClientConnector implements Connector<MqttFrom, MqttTo> {
     this.#log = ctx.logger.child({ connector: name });
     this.#backoff = new Backoff({ initialMs: options.reconnect.initialMs, maxMs: options.reconnect.maxMs, minMs: Math.min(100, options.reconnect.initialMs) });
     this.#inflight = new InflightLimit(options.maxInflight);
+    this.#limits = { maxTopicLevels: options.maxTopicLevels };
     this.sink = { write: (message, to) => this.#write(message, to) };
   }
 
@@ -156,6 +164,13 @@ export class MqttClientConnector implements Connector<MqttFrom, MqttTo> {
     });
     client.on('connect', (connack) => this.#onConnect(client, connack));
     client.on('close', () => this.#onClose(client));
+    client.on('packetsend', (packet: mqttPacket.Packet) => {
+      if (packet.cmd !== 'publish' || packet.messageId === undefined) return;
+      const t = this.#tracked.get(client.outgoing[packet.messageId]?.cb);
+      if (t !== undefined) this.#poison.sent(t);
+    });
+    // MQTT 5 §3.14: a DISCONNECT from the broker says why the connection ends
+    client.on('disconnect', (packet: mqttPacket.IDisconnectPacket) => this.#poison.closingFor(packet.reasonCode ?? 0));
     client.on('error', (err) => this.#failure(describeError(err)));
     client.on('offline', () => undefined);
     await firstAttempt;
@@ -174,6 +189,7 @@ export class MqttClientConnector implements Connector<MqttFrom, MqttTo> {
         if (!client.disconnected) await new Promise<void>((r) => client.end(true, {}, () => r()));
       }
       this.#inflight.failAll(new FerryError('SINK_CLOSED', `mqtt ${this.name} stopped`));
+      for (const t of this.#poison.drain()) t.fail(new FerryError('SINK_CLOSED', `mqtt ${this.name} stopped before the broker acknowledged`));
       this.#state = 'stopped';
       this.#ctx.metrics.set('connector_up', { connector: this.name }, 0);
     })();
@@ -270,6 +286,8 @@ export class MqttClientConnector implements Connector<MqttFrom, MqttTo> {
     this.#wasUp = true;
     this.#attempts = 0;
     this.#releaseReconnect = false;
+    this.#limits = limitsFromConnack(connack, this.#options.maxTopicLevels);
+    this.#poison.connected();
     // MQTT 5 §3.2.2.3.12: subscription identifiers only when the broker supports them
     this.#useSubIds = this.#version === 5 && connack.properties?.subscriptionIdentifiersAvailable !== false;
     this.#pausedStream = undefined;
@@ -283,9 +301,31 @@ export class MqttClientConnector implements Connector<MqttFrom, MqttTo> {
     if (client !== this.#client) return;
     if (this.#state === 'stopping' || this.#state === 'stopped') return;
     if (this.#state === 'up') this.#failure('connection closed');
+    this.#takeBackUnacked(client);
     this.#state = 'down';
     this.#ctx.metrics.set('connector_up', { connector: this.name }, 0);
     this.#scheduleReconnect(client);
+  }
+
+  /**
+   * Ferry's unacknowledged publishes leave mqtt.js's store on a close and are sent again by
+   * Ferry (see poison.ts); the one the broker keeps closing the connection on is failed.
+   */
+  #takeBackUnacked(client: MqttClient): void {
+    const unacked: { t: Tracked; id: number }[] = [];
+    for (const [id, o] of Object.entries(client.outgoing)) {
+      const t = this.#tracked.get(o.cb);
+      if (t !== undefined) unacked.push({ t, id: Number(id) });
+    }
+    this.#poison.closed(unacked.map((u) => u.t));
+    for (const u of unacked) {
+      if (u.t.poison) {
+        this.#log.warn('the broker closed the connection on one publish twice in a row; failing it instead of sending it again', { strikes: POISON_STRIKES });
+        this.#ctx.metrics.inc('messages_rejected_total', { connector: this.name, reason: 'broker-closed-connection' });
+      }
+      // its callback sees `requeue` or `poison` (see #write)
+      client.removeOutgoingMessage(u.id);
+    }
   }
 
   #scheduleReconnect(client: MqttClient): void {
@@ -421,6 +461,7 @@ export class MqttClientConnector implements Connector<MqttFrom, MqttTo> {
     if ((this.#pending.get(stream) ?? 0) > 0) return;
     this.#releaseReconnect = false;
     this.#log.info('reconnecting so the broker redelivers released messages');
+    this.#poison.closingFor('ferry');
     // end() rather than destroy(): the PUBACKs just written must reach the broker first, or it
     // would redeliver accepted messages too. #onClose schedules the reconnection.
     stream.end();
@@ -439,6 +480,13 @@ export class MqttClientConnector implements Connector<MqttFrom, MqttTo> {
       return;
     }
     const p = r.publish;
+    const problem = unpublishable(p, this.#version, this.#limits);
+    if (problem !== undefined) {
+      // the broker would close the connection on it (and mqtt.js would resend it on every
+      // reconnect): refused here, permanently
+      this.#ctx.metrics.inc('messages_rejected_total', { connector: this.name, reason: 'unpublishable' });
+      throw new FerryError('SINK_REJECTED', `mqtt ${this.name}: ${problem}`, { permanent: true });
+    }
     const opts: IClientPublishOptions = { qos: p.qos, retain: p.retain, ...(p.properties === undefined ? {} : { properties: p.properties }) };
     const release = p.qos === 0 ? undefined : await this.#inflight.acquire();
     if (release !== undefined) {
@@ -447,8 +495,24 @@ export class MqttClientConnector implements Connector<MqttFrom, MqttTo> {
     }
     try {
       await new Promise<void>((resolve, reject) => {
-        client.publish(p.topic, p.payload, opts, (err) => {
+        const send = (): void => {
+          if (tracked !== undefined) this.#tracked.set(done, tracked);
+          client.publish(p.topic, p.payload, opts, done);
+        };
+        const tracked = p.qos === 0 ? undefined : this.#poison.track(send, reject);
+        const done = (err?: Error): void => {
+          this.#tracked.delete(done);
+          if (tracked?.requeue === true) {
+            // taken out of mqtt.js's store after a close: Ferry sends it again
+            this.#poison.requeued(tracked);
+            return;
+          }
+          if (tracked !== undefined) this.#poison.settled(tracked);
           if (err === undefined || err === null) return resolve();
+          if (tracked?.poison === true) {
+            reject(new FerryError('SINK_REJECTED', `mqtt ${this.name}: the broker closed the connection on this publish to ${p.topic} ${POISON_STRIKES} times in a row`, { cause: err, permanent: true }));
+            return;
+          }
           const code = (err as { code?: unknown }).code;
           if (typeof code === 'number' && code >= 0x80) {
             // MQTT 5 §3.4.2.1: the broker refused this message; retrying cannot help
@@ -456,7 +520,9 @@ export class MqttClientConnector implements Connector<MqttFrom, MqttTo> {
           } else {
             reject(new FerryError('SINK_CLOSED', `publish to ${p.topic} failed: ${err.message}`, { cause: err }));
           }
-        });
+        };
+        if (tracked === undefined) send();
+        else this.#poison.submit(tracked);
       });
       this.#ctx.metrics.inc('messages_sent_total', { connector: this.name });
     } finally {
@@ -468,6 +534,9 @@ export class MqttClientConnector implements Connector<MqttFrom, MqttTo> {
     }
   }
 }
+
+/** closed connections in a row with the same publish the oldest unacknowledged, that make it the cause */
+const POISON_STRIKES = 2;
 
 /** streams that already carry the re-pause guard of #applyFlow */
 const guarded = new WeakSet<Duplex>();
