@@ -148,6 +148,19 @@ routes:
     },
   },
   {
+    name: 'H.ferry.stomp-ws-receipt.rabbit',
+    path: '@stomp/stompjs over WebSocket (ws), SEND with receipt → Ferry stomp-listener (websocket) → amqp091 sink → RabbitMQ amq.topic → amqplib',
+    ferry: (ctx) => `${header(ctx)}connectors:
+  web: { type: stomp-listener, port: ${ctx.ports.stomp}, host: 127.0.0.1, websocket: { port: ${ctx.ports.stompWs}, path: /ws } }
+  rabbit: { type: amqp091, url: "${ctx.amqpUrl}" }
+routes:
+  - name: telemetry
+    from: { connector: web, destination: "/topic/telemetry" }
+    to: { connector: rabbit, exchange: amq.topic, routingKey: "devices.stomp.telemetry" }
+`,
+    clients: stompWsToRabbit((ctx) => ({ url: `ws://127.0.0.1:${ctx.ports.stompWs}/ws`, destination: '/topic/telemetry', headers: {} })),
+  },
+  {
     name: 'H.base.stomp-ws-receipt.rabbit-web-stomp',
     path: "baseline: the same stompjs sender over WebSocket → RabbitMQ's Web-STOMP plugin (/topic/devices.stomp.telemetry = amq.topic) → amqplib",
     needs: 'rabbitWebStomp',
