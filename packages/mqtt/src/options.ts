@@ -23,8 +23,8 @@ const durationSeconds = (what: string) => z.number().int().min(0).describe(what)
 export const mqttOptions = z.strictObject({
   url: z
     .string()
-    .regex(/^mqtts?:\/\/[^/]+/, 'expected mqtt://host:port or mqtts://host:port')
-    .describe('broker URL: mqtt://host:port, or mqtts://host:port for TLS'),
+    .regex(/^(mqtts?|wss?):\/\/[^/]+/, 'expected mqtt://host:port, mqtts://host:port, ws://host:port/path or wss://host:port/path')
+    .describe('broker URL: mqtt://host:port, mqtts://host:port for TLS, or MQTT over WebSocket: ws://host:port/path, wss://host:port/path (subprotocol mqtt)'),
   protocolVersion: z
     .union([z.literal(4), z.literal(5)])
     .default(4)
@@ -87,7 +87,7 @@ export const mqttOptions = z.strictObject({
       rejectUnauthorized: z.boolean().default(true).describe('verify the broker certificate'),
     })
     .optional()
-    .describe('TLS settings for mqtts:// URLs'),
+    .describe('TLS settings for mqtts:// and wss:// URLs'),
 });
 
 export const mqttFrom = z.strictObject({

@@ -2,3 +2,4 @@ export * from './options.js';
 export * from './tls-context.js';
 export * from './burst-log.js';
 export * from './listener.js';
+export * from './client-tls.js';

@@ -1,3 +1,5 @@
+import type { ConnectionOptions } from 'node:tls';
+import { loadClientTls } from '@ferry/net';
 import {
   Backoff,
   FerryError,
@@ -19,7 +21,7 @@ import { headerValue, type StompFrame } from '../frame/frame.js';
 import { destinationProblem, detectFlavor, type BrokerFlavor } from './flavor.js';
 import { InflightWindow } from './inflight.js';
 import { fromMessageFrame, toSendHeaders } from './mapping.js';
-import { parseStompUrl, type StompFrom, type StompOptions, type StompTo } from './options.js';
+import { parseStompUrl, type StompAddress, type StompFrom, type StompOptions, type StompTo } from './options.js';
 import { StompSession, type ConnectedInfo } from './session.js';
 
 /** How long a graceful DISCONNECT may take on stop before the socket is destroyed. */
@@ -55,8 +57,11 @@ export class StompClientConnector implements Connector<StompFrom, StompTo> {
   readonly #ctx: ConnectorContext;
   readonly #opts: StompOptions;
   readonly #log: Logger;
-  readonly #host: string;
-  readonly #port: number;
+  readonly #address: StompAddress;
+  /** the broker's URL without credentials, for log lines and errors */
+  readonly #where: string;
+  /** TLS options read from the files of `tls` at start */
+  #tls: ConnectionOptions | undefined;
   readonly #backoff: Backoff;
   readonly #window: InflightWindow;
   readonly #subs = new Map<string, Subscription>();
@@ -77,9 +82,9 @@ export class StompClientConnector implements Connector<StompFrom, StompTo> {
     this.name = name;
     this.#opts = opts;
     const addr = parseStompUrl(opts.url);
-    if (addr === undefined) throw new FerryError('CONFIG_INVALID', `${name}: not a stomp:// URL: ${opts.url}`, { permanent: true });
-    this.#host = addr.host;
-    this.#port = addr.port;
+    if (addr === undefined) throw new FerryError('CONFIG_INVALID', `${name}: not a stomp://, stomp+ssl://, ws:// or wss:// URL: ${opts.url}`, { permanent: true });
+    this.#address = addr;
+    this.#where = `${addr.scheme}://${addr.host.includes(':') ? `[${addr.host}]` : addr.host}:${addr.port}${addr.path === '/' ? '' : addr.path}`;
     this.#log = ctx.logger.child({ connector: name, type: 'stomp' });
     this.#backoff = new Backoff({ initialMs: opts.reconnect.initialMs, maxMs: Math.max(opts.reconnect.maxMs, opts.reconnect.initialMs) });
     this.#window = new InflightWindow(opts.maxInflight);
@@ -103,10 +108,30 @@ export class StompClientConnector implements Connector<StompFrom, StompTo> {
   start(): Promise<void> {
     if (this.#started !== undefined) return this.#started;
     this.#stopping = undefined;
-    this.#started = new Promise<void>((resolve) => {
+    const firstAttempt = new Promise<void>((resolve) => {
       this.#firstAttemptDone = resolve;
     });
-    this.#connect();
+    const tls = this.#opts.tls;
+    if (tls === undefined) {
+      this.#started = firstAttempt;
+      this.#connect();
+      return this.#started;
+    }
+    // certificate files are read once per start; unreadable ones fail the start (a route file
+    // error), unlike a broker that is down
+    this.#started = loadClientTls(tls, this.#ctx.baseDir).then(
+      (options) => {
+        this.#tls = options;
+        this.#connect();
+        return firstAttempt;
+      },
+      (err: unknown) => {
+        this.#started = undefined;
+        this.#firstAttemptDone = undefined;
+        this.#setState('down');
+        throw err;
+      },
+    );
     return this.#started;
   }
 
@@ -176,14 +201,13 @@ export class StompClientConnector implements Connector<StompFrom, StompTo> {
     this.#reconnectTimer = undefined;
     if (this.#stopping !== undefined) return;
     const o = this.#opts;
-    const connectHeaders: Record<string, string> = { host: o.host ?? this.#host };
+    const connectHeaders: Record<string, string> = { host: o.host ?? this.#address.host };
     if (o.login !== undefined) connectHeaders.login = o.login;
     if (o.passcode !== undefined) connectHeaders.passcode = o.passcode;
     const session = new StompSession(
       {
         id: ++this.#sessionSeq,
-        host: this.#host,
-        port: this.#port,
+        endpoint: { ...this.#address, tls: this.#tls },
         connectHeaders,
         heartBeat: o.heartBeat,
         connectTimeoutMs: o.connectTimeoutMs,
@@ -197,7 +221,7 @@ export class StompClientConnector implements Connector<StompFrom, StompTo> {
     );
     this.#session = session;
     this.#setState('connecting');
-    this.#log.debug(`connecting to stomp://${this.#host}:${this.#port}`, { attempt: this.#backoff.attempt + 1 });
+    this.#log.debug(`connecting to ${this.#where}`, { attempt: this.#backoff.attempt + 1 });
     session.open();
   }
 
@@ -210,7 +234,7 @@ export class StompClientConnector implements Connector<StompFrom, StompTo> {
     this.#backoff.reset();
     this.#ctx.metrics.set('connector_up', { connector: this.name }, 1);
     this.#setState('up');
-    this.#log.info(`connected to stomp://${this.#host}:${this.#port} (${info.server ?? 'unknown server'}, STOMP ${info.version}, heart-beat ${info.heartBeat ?? '0,0'}, dialect ${this.#flavor})`);
+    this.#log.info(`connected to ${this.#where} (${info.server ?? 'unknown server'}, STOMP ${info.version}, heart-beat ${info.heartBeat ?? '0,0'}, dialect ${this.#flavor})`);
     for (const sub of this.#subs.values()) {
       if (sub.active) void this.#subscribe(session, sub);
     }
@@ -233,8 +257,8 @@ export class StompClientConnector implements Connector<StompFrom, StompTo> {
     this.#setState('down');
     this.#log.warn(
       wasConnected
-        ? `connection to stomp://${this.#host}:${this.#port} lost: ${reason}; reconnecting in ${delay} ms`
-        : `connecting to stomp://${this.#host}:${this.#port} failed: ${reason}; retrying in ${delay} ms (attempt ${this.#backoff.attempt})`,
+        ? `connection to ${this.#where} lost: ${reason}; reconnecting in ${delay} ms`
+        : `connecting to ${this.#where} failed: ${reason}; retrying in ${delay} ms (attempt ${this.#backoff.attempt})`,
     );
     this.#reconnectTimer = setTimeout(() => this.#connect(), delay);
     this.#firstAttemptDone?.();
@@ -249,7 +273,7 @@ export class StompClientConnector implements Connector<StompFrom, StompTo> {
 
   async #write(message: GatewayMessage, to: StompTo): Promise<void> {
     if (this.#session?.isOpen !== true) {
-      throw new FerryError('NOT_CONNECTED', `${this.name}: not connected to stomp://${this.#host}:${this.#port}`);
+      throw new FerryError('NOT_CONNECTED', `${this.name}: not connected to ${this.#where}`);
     }
     const problem = destinationProblem(to.destination, this.#flavor);
     if (problem !== undefined) {
@@ -260,7 +284,7 @@ export class StompClientConnector implements Connector<StompFrom, StompTo> {
       // The connection may have changed while this write waited for a slot.
       const session = this.#session;
       if (session?.isOpen !== true) {
-        throw new FerryError('NOT_CONNECTED', `${this.name}: not connected to stomp://${this.#host}:${this.#port}`);
+        throw new FerryError('NOT_CONNECTED', `${this.name}: not connected to ${this.#where}`);
       }
       const now = Date.now();
       // expiry counts down inside Ferry (docs/mapping.md): a message that expired on its way

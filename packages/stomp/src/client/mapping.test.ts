@@ -95,9 +95,13 @@ describe('fromMessageFrame', () => {
 
 describe('options and dialects', () => {
   test('urls', () => {
-    expect(parseStompUrl('stomp://127.0.0.1:27613')).toEqual({ host: '127.0.0.1', port: 27613 });
-    expect(parseStompUrl('stomp://broker')).toEqual({ host: 'broker', port: 61613 });
-    expect(parseStompUrl('stomp+ssl://broker')).toBeUndefined();
+    expect(parseStompUrl('stomp://127.0.0.1:27613')).toEqual({ scheme: 'stomp', host: '127.0.0.1', port: 27613, path: '/' });
+    expect(parseStompUrl('stomp://broker')).toEqual({ scheme: 'stomp', host: 'broker', port: 61613, path: '/' });
+    expect(parseStompUrl('stomp+ssl://broker')).toEqual({ scheme: 'stomp+ssl', host: 'broker', port: 61614, path: '/' });
+    expect(parseStompUrl('ws://broker:15674/ws')).toEqual({ scheme: 'ws', host: 'broker', port: 15674, path: '/ws' });
+    expect(parseStompUrl('wss://broker/stomp?x=1')).toEqual({ scheme: 'wss', host: 'broker', port: 443, path: '/stomp?x=1' });
+    expect(parseStompUrl('stomp+ssl://broker/path')).toBeUndefined();
+    expect(parseStompUrl('http://broker')).toBeUndefined();
     expect(parseStompUrl('stomp://u:p@broker')).toBeUndefined();
   });
 

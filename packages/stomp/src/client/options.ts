@@ -1,3 +1,4 @@
+import { clientTlsSettings } from '@ferry/net';
 import { z } from 'zod';
 
 /**
@@ -19,12 +20,15 @@ const ms = (what: string) => z.number().int().min(0).describe(what);
 export const stompUrl = z
   .string()
   .refine((s) => parseStompUrl(s) !== undefined, {
-    message: 'a stomp:// URL with a host and an optional port, e.g. stomp://127.0.0.1:61613 (stomp+ssl:// is not supported yet)',
+    message: 'a stomp://, stomp+ssl://, ws:// or wss:// URL with a host and an optional port, e.g. stomp://127.0.0.1:61613 or ws://127.0.0.1:15674/ws',
   })
-  .describe('broker address: `stomp://host[:port]` (port 61613 when left out); TLS (`stomp+ssl://`) is not supported yet');
+  .describe(
+    'broker address: `stomp://host[:port]` (61613 when left out), `stomp+ssl://host[:port]` (TLS, 61614), or STOMP over WebSocket: `ws://host[:port]/path`, `wss://host[:port]/path` (RabbitMQ Web-STOMP: ws://host:15674/ws)',
+  );
 
 export const stompOptions = z.strictObject({
   url: stompUrl,
+  tls: clientTlsSettings.optional().describe('TLS for stomp+ssl:// and wss:// URLs: CA to trust, client certificate'),
   login: connectHeaderValue('login').optional().describe('`login` header of CONNECT (user name)'),
   passcode: connectHeaderValue('passcode').optional().describe('`passcode` header of CONNECT (password); never logged'),
   host: connectHeaderValue('host')
@@ -102,12 +106,20 @@ export type StompOptions = z.infer<typeof stompOptions>;
 export type StompFrom = z.infer<typeof stompFrom>;
 export type StompTo = z.infer<typeof stompTo>;
 
+export type StompScheme = 'stomp' | 'stomp+ssl' | 'ws' | 'wss';
+
 export interface StompAddress {
+  readonly scheme: StompScheme;
   readonly host: string;
   readonly port: number;
+  /** the WebSocket URL path (with its query), `/` when none */
+  readonly path: string;
 }
 
-/** `stomp://host[:port]` → host and port; undefined when it is not such a URL. */
+/** the ports STOMP brokers use when a URL names none (ActiveMQ and RabbitMQ for stomp, stomp+ssl) */
+const DEFAULT_PORTS: Readonly<Record<StompScheme, number>> = { stomp: 61613, 'stomp+ssl': 61614, ws: 80, wss: 443 };
+
+/** `stomp://`, `stomp+ssl://`, `ws://`, `wss://` → where to connect; undefined when it is not such a URL. */
 export function parseStompUrl(url: string): StompAddress | undefined {
   let u: URL;
   try {
@@ -115,10 +127,13 @@ export function parseStompUrl(url: string): StompAddress | undefined {
   } catch {
     return undefined;
   }
-  if (u.protocol !== 'stomp:' || u.hostname === '' || u.username !== '' || u.password !== '') return undefined;
-  if (u.pathname !== '' && u.pathname !== '/') return undefined;
-  const port = u.port === '' ? 61613 : Number(u.port);
+  const scheme = u.protocol.slice(0, -1);
+  if (!(scheme in DEFAULT_PORTS) || u.hostname === '' || u.username !== '' || u.password !== '') return undefined;
+  const s = scheme as StompScheme;
+  const web = s === 'ws' || s === 'wss';
+  if (!web && u.pathname !== '' && u.pathname !== '/') return undefined;
+  const port = u.port === '' ? DEFAULT_PORTS[s] : Number(u.port);
   // IPv6 literals come bracketed from URL; net.connect wants them bare.
   const host = u.hostname.startsWith('[') ? u.hostname.slice(1, -1) : u.hostname;
-  return { host, port };
+  return { scheme: s, host, port, path: web ? `${u.pathname === '' ? '/' : u.pathname}${u.search}` : '/' };
 }

@@ -1,7 +1,7 @@
 import { Client, Versions, type IFrame, type IMessage, type StompHeaders } from '@stomp/stompjs';
 import { FerryError } from '@ferry/core';
 import type { StompFrame } from '../frame/frame.js';
-import { FerryStompSocket } from './socket.js';
+import { FerryStompSocket, type StompEndpoint } from './socket.js';
 
 /**
  * One STOMP connection: one @stomp/stompjs Client, from TCP connect to close, never reused.
@@ -14,8 +14,7 @@ import { FerryStompSocket } from './socket.js';
  * receipt bookkeeping.
  */
 export interface SessionConfig {
-  readonly host: string;
-  readonly port: number;
+  readonly endpoint: StompEndpoint;
   readonly connectHeaders: Readonly<Record<string, string>>;
   readonly heartBeat: { readonly outgoingMs: number; readonly incomingMs: number };
   readonly connectTimeoutMs: number;
@@ -82,8 +81,7 @@ export class StompSession {
     this.#client = new Client({
       webSocketFactory: () => {
         this.#socket = new FerryStompSocket(
-          cfg.host,
-          cfg.port,
+          cfg.endpoint,
           {
             onMessageFrame: (f) => this.#frames.push(f),
             onProtocolError: (err) => this.terminate(`protocol error from the broker: ${err.message}`),

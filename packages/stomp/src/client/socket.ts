@@ -1,8 +1,12 @@
-import { createConnection, type Socket } from 'node:net';
+import { createConnection } from 'node:net';
+import type { Duplex } from 'node:stream';
+import { connect as tlsConnect, type ConnectionOptions } from 'node:tls';
+import { WebSocket, createWebSocketStream } from 'ws';
 import { StompSocketState, type IStompSocket, type IStompSocketMessageEvent } from '@stomp/stompjs';
 import { encodeFrame } from '../frame/encoder.js';
 import { EMPTY, type StompFrame } from '../frame/frame.js';
 import { FrameParser } from '../frame/parser.js';
+import type { StompAddress } from './options.js';
 
 /**
  * The TCP side of one STOMP connection, given to @stomp/stompjs as its "WebSocket"
@@ -38,6 +42,43 @@ export interface SocketLimits {
   readonly maxFrameBytes: number;
 }
 
+/** Where to connect: the parsed URL, and the TLS options for stomp+ssl:// and wss:// */
+export interface StompEndpoint extends StompAddress {
+  readonly tls?: ConnectionOptions | undefined;
+}
+
+/**
+ * The subprotocols offered over WebSocket, newest first; Ferry speaks only 1.2 (see session.ts)
+ * but offers what RabbitMQ Web-STOMP and stomp.js name, the version is settled by CONNECT.
+ */
+const WS_SUBPROTOCOLS = ['v12.stomp', 'v11.stomp', 'v10.stomp'];
+
+/**
+ * Open the byte stream to the broker: TCP, TLS, or a WebSocket carried as a stream of its
+ * messages (a frame may span messages, and one message may hold several frames: the parser
+ * reads bytes). `opened` is the event that says the stream is ready. TCP_NODELAY everywhere:
+ * `ws` sets it on its own socket.
+ */
+function dial(e: StompEndpoint): { stream: Duplex; opened: string } {
+  switch (e.scheme) {
+    case 'stomp':
+      return { stream: createConnection({ host: e.host, port: e.port, noDelay: true }), opened: 'connect' };
+    case 'stomp+ssl': {
+      const s = tlsConnect({ host: e.host, port: e.port, servername: e.host, ...e.tls });
+      s.setNoDelay(true);
+      return { stream: s, opened: 'secureConnect' };
+    }
+    case 'ws':
+    case 'wss': {
+      const host = e.host.includes(':') ? `[${e.host}]` : e.host;
+      const ws = new WebSocket(`${e.scheme}://${host}:${e.port}${e.path}`, WS_SUBPROTOCOLS, { ...(e.scheme === 'wss' ? e.tls : {}), perMessageDeflate: false });
+      const stream = createWebSocketStream(ws);
+      ws.once('open', () => stream.emit('ws-open'));
+      return { stream, opened: 'ws-open' };
+    }
+  }
+}
+
 /** one EOL: a heart-beat (STOMP 1.2 §Heart-beating), to tell stompjs the broker is alive */
 const EOL = Buffer.from('\n');
 
@@ -49,14 +90,14 @@ export class FerryStompSocket implements IStompSocket {
   onopen: ((ev?: unknown) => unknown) | undefined | null = null;
   binaryType?: string;
   #readyState: StompSocketState = StompSocketState.CONNECTING;
-  readonly #socket: Socket;
+  readonly #socket: Duplex;
   readonly #parser: FrameParser;
   readonly #hooks: SocketHooks;
   /** re-encoded frames of the chunk being read, for stompjs */
   #out: Buffer[] = [];
 
-  constructor(host: string, port: number, hooks: SocketHooks, limits: SocketLimits) {
-    this.url = `tcp://${host}:${port}/`;
+  constructor(endpoint: StompEndpoint, hooks: SocketHooks, limits: SocketLimits) {
+    this.url = `${endpoint.scheme}://${endpoint.host}:${endpoint.port}${endpoint.path}`;
     this.#hooks = hooks;
     this.#parser = new FrameParser((frame) => this.#onFrame(frame), {
       maxFrameBytes: limits.maxFrameBytes,
@@ -65,9 +106,9 @@ export class FerryStompSocket implements IStompSocket {
       maxHeaders: 10_000,
       maxHeaderLineBytes: Math.min(limits.maxFrameBytes, 1024 * 1024),
     });
-    const socket = createConnection({ host, port, noDelay: true });
+    const { stream: socket, opened } = dial(endpoint);
     this.#socket = socket;
-    socket.on('connect', () => {
+    socket.on(opened, () => {
       this.#readyState = StompSocketState.OPEN;
       this.onopen?.();
     });
@@ -76,10 +117,10 @@ export class FerryStompSocket implements IStompSocket {
       hooks.onSocketError(err);
       this.onerror?.({ type: 'error', message: err.message });
     });
-    socket.on('close', (hadError) => {
+    socket.on('close', (hadError: boolean | undefined) => {
       this.#readyState = StompSocketState.CLOSED;
       this.#parser.stop();
-      this.onclose?.({ wasClean: !hadError, type: 'close', code: 1000 });
+      this.onclose?.({ wasClean: hadError !== true, type: 'close', code: 1000 });
     });
   }
 
