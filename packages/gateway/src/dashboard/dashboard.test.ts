@@ -97,6 +97,8 @@ describe('RateMeter', () => {
     expect(m.rate('k', 30, 2000)).toBe(10);
     expect(m.rate('k', 35, 2100)).toBe(10);
     expect(m.rate('k', 5, 3000)).toBe(0);
+    m.retainOnly(new Set());
+    expect(m.rate('k', 100, 4000)).toBe(0);
   });
 });
 
@@ -182,12 +184,7 @@ describe('dashboard HTTP on a running gateway', () => {
     await rm(dir, { recursive: true, force: true });
   });
 
-  async function start(): Promise<{ admin: number; mqttPort: number; lines: LogLine[] }> {
-    const [mqttPort, adminPort] = [await freePort(), await freePort()];
-    const file = join(dir, 'routes.yaml');
-    await writeFile(
-      file,
-      `
+  const routeFile = (adminPort: number, mqttPort: number, extra = ''): string => `
 gateway: { id: dash-test, http: { port: ${adminPort}, host: 127.0.0.1 } }
 connectors:
   devices: { type: mqtt-listener, port: ${mqttPort}, host: 127.0.0.1 }
@@ -195,12 +192,16 @@ routes:
   - name: copy
     from: { connector: devices, topic: "in/+" }
     to: { connector: devices, topic: "out/{1}" }
-`,
-    );
+${extra}`;
+
+  async function start(): Promise<{ admin: number; mqttPort: number; lines: LogLine[]; file: string }> {
+    const [mqttPort, adminPort] = [await freePort(), await freePort()];
+    const file = join(dir, 'routes.yaml');
+    await writeFile(file, routeFile(adminPort, mqttPort));
     const lines: LogLine[] = [];
     runtime = new Runtime({ file, registry: defaultRegistry(), logger: captureLogger(lines), drainTimeoutMs: 1_000 });
     expect(await runtime.start()).toBe(true);
-    return { admin: runtime.adminPort ?? 0, mqttPort, lines };
+    return { admin: runtime.adminPort ?? 0, mqttPort, lines, file };
   }
 
   async function client(port: number, id: string): Promise<MqttClient> {
@@ -284,6 +285,34 @@ routes:
 
     await runtime?.stop();
     await waitFor(() => stream.ended, 'the stream ended');
+  });
+
+  it('a reload that adds a route shows it on the open stream, with the counts kept', async () => {
+    const { admin, mqttPort, file } = await start();
+    const dev = await client(mqttPort, 'dev');
+    await dev.publishAsync('in/a', 'x', { qos: 1 });
+    const stream = await EventStream.open(admin);
+    streams.push(stream);
+    await waitFor(() => stream.events.at(-1)?.routes[0]?.sent === 1, 'the first count');
+    await writeFile(
+      file,
+      routeFile(
+        admin,
+        mqttPort,
+        `  - name: echo
+    from: { connector: devices, topic: "ping/+" }
+    to: { connector: devices, topic: "pong/{1}" }
+`,
+      ),
+    );
+    expect(await runtime?.reload()).toBe(true);
+    await dev.publishAsync('ping/a', 'y', { qos: 1 });
+    await waitFor(() => stream.events.at(-1)?.routes.find((r) => r.name === 'echo')?.sent === 1, 'the new route counted on the same stream', 10_000);
+    expect(stream.events.at(-1)?.routes.map((r) => [r.name, r.received])).toEqual([
+      ['copy', 1],
+      ['echo', 1],
+    ]);
+    expect(stream.ended).toBe(false);
   });
 });
 

@@ -12,6 +12,11 @@ export class RateMeter {
     this.#windowMs = Math.max(1, windowMs);
   }
 
+  /** forget every key not in `keys` (routes a reload removed), so the meter stays as large as the route table */
+  retainOnly(keys: ReadonlySet<string>): void {
+    for (const k of this.#last.keys()) if (!keys.has(k)) this.#last.delete(k);
+  }
+
   /** the rate of `key` now that it reads `value` at `nowMs`; 0 on its first sample */
   rate(key: string, value: number, nowMs: number): number {
     const last = this.#last.get(key);

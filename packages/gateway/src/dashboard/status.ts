@@ -66,6 +66,12 @@ export interface DashboardStatus {
   readonly errorsLogged: number;
 }
 
+const COUNTED = ['received', 'sent', 'failed', 'deadLettered'] as const;
+
+function countsOf(value: (k: keyof RouteCounts) => number): RouteCounts {
+  return { received: value('received'), sent: value('sent'), failed: value('failed'), deadLettered: value('deadLettered') };
+}
+
 const COUNTERS = {
   received: 'messages_matched_total',
   sent: 'messages_routed_total',
@@ -92,7 +98,7 @@ export class StatusBoard {
     const src = this.#source;
     const config = src.config();
     const [counters, inFlight, clients] = await Promise.all([
-      Promise.all((Object.keys(COUNTERS) as (keyof RouteCounts)[]).map(async (k) => [k, perLabel(await src.series(COUNTERS[k]), 'route')] as const)),
+      Promise.all(COUNTED.map(async (k) => perLabel(await src.series(COUNTERS[k]), 'route'))).then((maps) => new Map(COUNTED.map((k, i) => [k, maps[i]]))),
       src.series('messages_in_flight').then((s) => perLabel(s, 'route')),
       src.series('listener_clients').then((s) => perLabel(s, 'connector')),
     ]);
@@ -111,9 +117,14 @@ export class StatusBoard {
         ...(listener ? { clients: clients.get(c.name) ?? 0 } : {}),
       };
     });
+    const keys = new Set<string>();
     const routes: RouteStatus[] = (config?.routes ?? []).map((r) => {
-      const totals = Object.fromEntries(counters.map(([k, m]) => [k, m.get(r.name) ?? 0])) as unknown as RouteCounts;
-      const rates = Object.fromEntries(counters.map(([k]) => [k, this.#rates.rate(`${r.name}\u0000${k}`, totals[k], now)])) as unknown as RouteCounts;
+      const totals = countsOf((k) => counters.get(k)?.get(r.name) ?? 0);
+      const rates = countsOf((k) => {
+        const key = `${r.name}\u0000${k}`;
+        keys.add(key);
+        return this.#rates.rate(key, totals[k], now);
+      });
       const dead = r.onFailure?.deadLetter;
       return {
         name: r.name,
@@ -126,6 +137,7 @@ export class StatusBoard {
         rates,
       };
     });
+    this.#rates.retainOnly(keys);
     return {
       gateway: {
         id: config?.gateway.id ?? '',
