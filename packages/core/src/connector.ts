@@ -121,6 +121,13 @@ export interface Connector<F = unknown, T = unknown> {
   openSources?(specs: readonly SourceSpec<F>[], deliver: DeliveryHandler, flow?: SourceFlow): Promise<void>;
   /** Stop taking new messages; in-flight ones may still settle. Idempotent. */
   closeSources?(): Promise<void>;
+  /**
+   * A listener with TLS: read its certificate, key and CA files again and serve them to new
+   * connections; open connections keep theirs. Called on reload for a connector whose settings
+   * did not change (renewed files under the same names). Rejects, keeping the running
+   * certificates, when a file cannot be read or used.
+   */
+  reloadTls?(): Promise<void>;
   readonly sink?: Sink<T>;
   /**
    * How far a full route pauses this connector as a source; default `source`. A connector that

@@ -1,5 +1,5 @@
 import { createServer, type IncomingMessage, type RequestListener, type Server, type ServerResponse } from 'node:http';
-import { createServer as createHttpsServer } from 'node:https';
+import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { FerryError, type Logger } from '@ferry/core';
 import { loadTlsOptions, type TlsSettings } from '@ferry/net';
@@ -59,6 +59,14 @@ export class AdminHttp {
       server.listen(this.port, this.host, () => resolve());
     });
     server.on('error', (err) => this.logger.error('admin http error', { err: String(err) }));
+  }
+
+  /** Read the TLS files again for new connections (reload); open ones keep theirs. */
+  async reloadTls(): Promise<void> {
+    const tls = this.tls;
+    const server = this.#server;
+    if (tls === undefined || server === undefined || !('setSecureContext' in server)) return;
+    (server as HttpsServer).setSecureContext(await loadTlsOptions(tls.settings, tls.baseDir));
   }
 
   async stop(): Promise<void> {

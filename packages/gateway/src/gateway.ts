@@ -290,6 +290,9 @@ export class Gateway {
     }
     const registry = this.#opts.registry;
     const diff = diffConfigs(running, next, (t) => registry.get(t));
+    // listeners kept as they are read their TLS files again (a renewed certificate under the
+    // same name); before anything else changes, so an unusable file fails the reload cleanly
+    await Promise.all(diff.connectors.unchanged.map((name) => this.#live.get(name)?.connector.reloadTls?.()));
     const table = RouteTable.compile(next.routes, connectorEntries(next, registry));
 
     // the new connectors (no I/O yet); a listener among them gets a holding handler: what it

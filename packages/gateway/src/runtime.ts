@@ -129,6 +129,8 @@ export class Runtime {
         this.#admin = undefined;
         await this.#startAdmin(config);
       }
+      // the same admin settings: renewed certificate files are served from now on
+      if (!httpChanged) await this.#admin?.reloadTls();
       const diff = await gateway.reconfigure(config, this.opts.drainTimeoutMs);
       if (httpChanged) logger.info('reload: the admin server moved', { to: config.gateway.http ? `${config.gateway.http.host}:${config.gateway.http.port}` : 'off' });
       logger.info(isEmptyDiff(diff) ? 'configuration reloaded: nothing changed' : 'configuration reloaded', { file: this.opts.file, ...diffFields(diff) });
