@@ -5,7 +5,7 @@
  */
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer, get, request, type IncomingMessage, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { connect, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import mqtt, { type MqttClient } from 'mqtt';
@@ -334,13 +334,41 @@ describe('DashboardHttp limits', () => {
     server = undefined;
   });
 
-  it('refuses event streams beyond maxStreams with 503 and takes one again when one closed', async () => {
-    const d = new DashboardHttp({ status, logger: captureLogger(), intervalMs: 100, maxStreams: 2 });
-    dashboard = d;
+  async function serve(d: DashboardHttp): Promise<number> {
     const s = createServer((req, res) => void d.handle(req, res, (req.url ?? '/').split('?')[0] ?? '/'));
     server = s;
     await new Promise<void>((r) => s.listen(0, '127.0.0.1', () => r()));
-    const port = (s.address() as AddressInfo).port;
+    return (s.address() as AddressInfo).port;
+  }
+
+  it('a page that stops reading skips snapshots: what waits for it stays under maxBufferedBytes plus one snapshot', async () => {
+    // ~200 KB a snapshot: the socket buffers fill after a few
+    const big: DashboardStatus = { ...(await status()), errors: Array.from({ length: 100 }, (_, i) => ({ seq: i, time: '', level: 'warn', message: 'x'.repeat(2000), detail: '' })) };
+    const size = JSON.stringify(big).length;
+    const d = new DashboardHttp({ status: async () => big, logger: captureLogger(), intervalMs: 100, maxBufferedBytes: 64 * 1024 });
+    dashboard = d;
+    const port = await serve(d);
+    // a raw client that sends the request and never reads a byte
+    const sock = connect({ port, host: '127.0.0.1' });
+    sock.pause();
+    await new Promise<void>((r) => sock.once('connect', () => r()));
+    sock.write('GET /events HTTP/1.1\r\nhost: x\r\n\r\n');
+    await waitFor(() => d.streams === 1, 'the stream is open');
+    let peak = 0;
+    for (let i = 0; i < 30; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      peak = Math.max(peak, d.bufferedBytes);
+    }
+    sock.destroy();
+    // twenty ticks of 200 KB would be 4 MB without the skip
+    expect(peak).toBeGreaterThan(0);
+    expect(peak).toBeLessThanOrEqual(64 * 1024 + size + 1024);
+  });
+
+  it('refuses event streams beyond maxStreams with 503 and takes one again when one closed', async () => {
+    const d = new DashboardHttp({ status, logger: captureLogger(), intervalMs: 100, maxStreams: 2 });
+    dashboard = d;
+    const port = await serve(d);
     const a = await EventStream.open(port);
     const b = await EventStream.open(port);
     const c = await EventStream.open(port);

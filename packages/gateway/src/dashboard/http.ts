@@ -68,6 +68,13 @@ export class DashboardHttp implements AdminHandler {
     return this.#streams.size;
   }
 
+  /** bytes written to the open streams and not yet taken by the kernel (what slow readers cost) */
+  get bufferedBytes(): number {
+    let n = 0;
+    for (const res of this.#streams) n += res.writableLength;
+    return n;
+  }
+
   async handle(req: IncomingMessage, res: ServerResponse, path: string): Promise<boolean> {
     const file = PAGES[path];
     if (file === undefined && path !== '/api/status' && path !== '/events') return false;
