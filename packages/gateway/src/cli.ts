@@ -18,7 +18,8 @@ program
   .addOption(logLevel)
   .addOption(logFormat)
   .option('--drain-timeout <ms>', 'on SIGTERM, how long in-flight messages may take to be confirmed', parseMs, 10_000)
-  .action((opts: { config: string; logLevel: 'error' | 'warn' | 'info' | 'debug'; logFormat: 'text' | 'json'; drainTimeout: number }) =>
+  .option('--watch', "reload when the route file's content changes (its folder is watched, so ConfigMap symlink swaps count), as well as on SIGHUP")
+  .action((opts: { config: string; logLevel: 'error' | 'warn' | 'info' | 'debug'; logFormat: 'text' | 'json'; drainTimeout: number; watch?: boolean }) =>
     run.start(opts),
   );
 

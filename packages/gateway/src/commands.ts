@@ -5,11 +5,12 @@ import { RouteTable, runRouteTest, type ExplainedRoute } from '@ferry/router';
 import { createLogger, type LogFormat, type LogLevel } from './logger.js';
 import { defaultRegistry } from './registry.js';
 import { readPassword } from './password-prompt.js';
+import { FileWatch } from './file-watch.js';
 import { Runtime } from './runtime.js';
 
 /** The `ferry` subcommands; each sets process.exitCode rather than exiting mid-flight. */
 export const run = {
-  async start(opts: { config: string; logLevel: LogLevel; logFormat: LogFormat; drainTimeout: number }): Promise<void> {
+  async start(opts: { config: string; logLevel: LogLevel; logFormat: LogFormat; drainTimeout: number; watch?: boolean }): Promise<void> {
     const logger = createLogger(opts.logLevel, opts.logFormat);
     const runtime = new Runtime({ file: opts.config, registry: defaultRegistry(), logger, drainTimeoutMs: opts.drainTimeout });
     process.on('unhandledRejection', (err) => logger.error('unhandled rejection', { error: describeError(err) }));
@@ -49,7 +50,19 @@ export const run = {
       exit(1);
       return;
     }
-    if (!ok) exit(2);
+    if (!ok) {
+      exit(2);
+      return;
+    }
+    if (opts.watch) {
+      const watcher = new FileWatch(opts.config, () => {
+        if (runtime.stopping) return;
+        logger.info('the route file changed: reloading', { file: opts.config });
+        void runtime.reload();
+      }, logger);
+      await watcher.start();
+      logger.info('watching the route file for changes', { file: opts.config });
+    }
   },
 
   async validate(files: string[]): Promise<void> {

@@ -5,7 +5,8 @@
  * prestart script; cli.test.ts needs `npx tsc -b` before it runs alone.)
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { createServer, connect, type Server } from 'node:net';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -108,6 +109,26 @@ describe('npm start', () => {
     await waitFor(() => below.every((pid) => !alive(pid)), `no process left below npm (${below.join(', ')})`, 10_000, 50);
     for (const port of p.all) expect(await listening(port)).toBe(false);
   }, 180_000);
+});
+
+describe('ferry start --watch', () => {
+  it('reloads when the route file changes, as SIGHUP would, and says what changed', async () => {
+    const p = await ports();
+    const dir = mkdtempSync(join(tmpdir(), 'ferry-watch-'));
+    const file = join(dir, 'gateway.yaml');
+    const original = readFileSync(join(root, 'config/gateway.yaml'), 'utf8');
+    writeFileSync(file, original);
+    try {
+      const ferry = started(process.execPath, [cli, 'start', '-c', file, '--watch'], p.env);
+      await waitFor(() => ferry.stderr().includes('watching the route file for changes'), 'the gateway to run and watch', 60_000, 50);
+      writeFileSync(file, original.replace('ferry/{1}/temperature', 'ferry/{1}/temp'));
+      await waitFor(() => /configuration reloaded .*routesChanged=temperatures/.test(ferry.stderr()), 'the reload after the change', 30_000, 50);
+      ferry.child.kill('SIGTERM');
+      expect(await ferry.exited).toEqual({ code: 0, signal: null });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 90_000);
 });
 
 describe('ferry start is all or nothing', () => {
