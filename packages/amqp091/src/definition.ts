@@ -18,6 +18,7 @@ export const amqp091Definition = defineConnector({
   // exchange source's binding key is its pattern (topic `*` / `#` are what {1}…{n} capture).
   sourcePattern: (from) => (from.exchange !== undefined ? from.bindingKey : undefined),
   templateFields: ['exchange', 'routingKey'],
+  nameFields: ['exchange'],
   listenPorts: () => [],
   capabilities: { release: true, reject: true, ordered: true, listener: false },
   create: (ctx, name, options) => new Amqp091Connector(ctx, name, options),

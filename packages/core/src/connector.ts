@@ -173,6 +173,12 @@ export interface ConnectorDefinition<
   sourcePattern(from: F): string | undefined;
   /** the fields of `to` that may hold templates (`{1}`, `{address}`, `{header.NAME}`) */
   readonly templateFields: readonly (keyof T & string)[];
+  /**
+   * The template fields that hold one name (an exchange), not a hierarchical address: a
+   * `{header.NAME}` value in them may hold the syntax's separator. Every other template field
+   * is an address, whose header values must not add levels. Default: none.
+   */
+  readonly nameFields?: readonly (keyof T & string)[];
   /** TCP ports the connector listens on, for the "port used twice" check */
   listenPorts(options: O): readonly number[];
   readonly capabilities: Capabilities;

@@ -1,4 +1,4 @@
-import { parseStompDestination, renderAddress, separatorOf, splitAddress, translateAddress } from './addresses.js';
+import { parseStompDestination, renderAddress, separatorOf, splitAddress, translateAddress, translateLevel } from './addresses.js';
 
 describe('address model', () => {
   it('separators: mqtt "/", others "."', () => {
@@ -49,10 +49,30 @@ describe('address model', () => {
     expect(translateAddress('stomp', '/queue/q', 'stomp')).toBe('/queue/q');
   });
 
-  it('does not escape separators inside a level (same as RabbitMQ MQTT plugin)', () => {
-    expect(translateAddress('mqtt', 'v1.2/temp', 'amqp')).toBe('v1.2.temp');
-    expect(translateAddress('amqp', 'v1.2.temp', 'mqtt')).toBe('v1/2/temp');
-    expect(translateAddress('amqp', 'a/b.c', 'mqtt')).toBe('a/b/c');
+  it('a level holding the other separator stays one level: "/" and "." swap (RabbitMQ MQTT plugin rule)', () => {
+    expect(translateAddress('mqtt', 'sensors/v1.2/temp', 'amqp')).toBe('sensors.v1/2.temp');
+    expect(translateAddress('amqp', 'sensors.v1/2.temp', 'mqtt')).toBe('sensors/v1.2/temp');
+    expect(translateAddress('amqp', 'a/b.c', 'mqtt')).toBe('a.b/c');
+    expect(translateAddress('mqtt', 'a.b/c', 'stomp')).toBe('/topic/a/b.c');
+    expect(translateAddress('stomp', '/topic/a/b.c', 'mqtt')).toBe('a.b/c');
+    expect(translateAddress('mqtt', 'x/1.0', 'amqp10')).toBe('x.1/0');
+    // between dot-separated syntaxes nothing changes
+    expect(translateAddress('amqp', 'a/b.c', 'stomp')).toBe('/topic/a/b.c');
+    expect(translateLevel('v1.2', 'mqtt', 'amqp')).toBe('v1/2');
+    expect(translateLevel('v1/2', 'amqp', 'mqtt')).toBe('v1.2');
+    expect(translateLevel('v1.2', 'mqtt', 'mqtt')).toBe('v1.2');
+  });
+
+  it('every MQTT topic comes back from every other syntax exactly', () => {
+    for (const topic of ['sensors/v1.2/temp', '/a//b.', '.', 'a/./b', 'x.y.z', 'über/1.5', '']) {
+      for (const via of ['amqp', 'amqp10', 'stomp'] as const) {
+        if (topic === '' && via === 'stomp') continue; // no levels: /topic/ renders back as one empty level
+        expect(translateAddress(via, translateAddress('mqtt', topic, via), 'mqtt')).toBe(topic);
+      }
+    }
+    for (const key of ['a.b/c.d', 'amq.rabbitmq.reply-to.x/y', 'a..b']) {
+      expect(translateAddress('mqtt', translateAddress('amqp', key, 'mqtt'), 'amqp')).toBe(key);
+    }
   });
 
   it('parses STOMP destinations', () => {

@@ -3,17 +3,36 @@ import type { AddressSyntax } from '@ferry/core';
 /**
  * The address model: every address is a list of levels (MQTT topic levels, AMQP topic words),
  * written with its syntax's separator. Translating an address between syntaxes splits it into
- * levels in the source syntax and joins them in the target syntax:
+ * levels in the source syntax, translates each level, and joins them in the target syntax:
  *
  *   MQTT `a/b/c`  ⇄  AMQP 0-9-1 routing key `a.b.c`  ⇄  STOMP `/topic/a.b.c`  ⇄  AMQP 1.0 `a.b.c`
  *
- * Ambiguity, on purpose: a level that contains the target's separator is not escaped. An MQTT
- * topic `v1.2/temp` has two levels (`v1.2`, `temp`) but renders as routing key `v1.2.temp`,
- * which AMQP reads as three words; going back yields `v1/2/temp`. RabbitMQ's own MQTT plugin
- * maps topics the same way (rabbit_mqtt_util `to_amqp`: '/' → '.', `to_mqtt`: '.' → '/', with
- * no escaping), so Ferry's translation agrees with what RabbitMQ itself puts on `amq.topic`.
- * Likewise an AMQP word holding '/' becomes several MQTT levels.
+ * A level that holds the target's separator would otherwise become two levels, and the way
+ * back would give a different address (`v1.2/temp` → `v1.2.temp` → `v1/2/temp`). So between
+ * MQTT and the dot-separated syntaxes the two separators swap inside each level: an MQTT level
+ * `v1.2` is the AMQP word `v1/2`, an AMQP word `a/b` is the MQTT level `a.b`. The swap is its
+ * own inverse, so every address comes back exactly, and it is the rule RabbitMQ's MQTT plugin
+ * applies between MQTT topics and `amq.topic` routing keys ('/' ⇄ '.', each the other), so a
+ * binding written for the plugin (`sensors.v1/2.temp`, `sensors.*.temp`) takes the same
+ * messages from Ferry. docs/mapping.md "Addresses" has the table.
  */
+
+/** The swap of {@link translateLevel}: '/' becomes '.', '.' becomes '/', nothing else changes. */
+function swapSeparators(level: string): string {
+  if (!level.includes('/') && !level.includes('.')) return level;
+  let out = '';
+  for (const ch of level) out += ch === '/' ? '.' : ch === '.' ? '/' : ch;
+  return out;
+}
+
+/**
+ * One level of a `from` address as a level of a `to` address: unchanged between syntaxes with
+ * the same separator, the separators swapped between MQTT and the others, so the level stays
+ * one level and comes back as it was.
+ */
+export function translateLevel(level: string, from: AddressSyntax, to: AddressSyntax): string {
+  return separatorOf(from) === separatorOf(to) ? level : swapSeparators(level);
+}
 
 /** The level separator of a syntax: MQTT '/' (MQTT 5 §4.7.1.1), every other syntax '.'. */
 export function separatorOf(syntax: AddressSyntax): '/' | '.' {
@@ -105,5 +124,8 @@ export function translateAddress(from: AddressSyntax, address: string, to: Addre
   if (from === to) return address;
   // amqp and amqp10 share the dot-separated word form
   if ((from === 'amqp' || from === 'amqp10') && (to === 'amqp' || to === 'amqp10')) return address;
-  return renderAddress(to, splitAddress(from, address));
+  return renderAddress(
+    to,
+    splitAddress(from, address).map((level) => translateLevel(level, from, to)),
+  );
 }

@@ -294,6 +294,29 @@ describe('RouteTable.explain', () => {
     expect(ok[0]?.destinations[0]).toMatchObject({ ok: true, to: { topic: 'd1/cmd' } });
   });
 
+  it('shows the escaped form: a topic level holding "." is one routing-key word', () => {
+    const out = table.explain('plant', 'factory/v1.2/line1/temp');
+    expect(out[0]?.destinations[0]).toMatchObject({ ok: true, to: { exchange: 'telemetry', routingKey: 'factory.v1/2.line1.temp' } });
+    expect(out[1]?.destinations[0]).toMatchObject({ ok: true, to: { address: 'mirror.v1/2.line1.temp' } });
+  });
+
+  it('a header value with "/" templated into a topic fails instead of adding levels; an exchange name may hold dots', () => {
+    const t = RouteTable.compile(
+      [
+        route('cmd', ep('rabbit', { queue: 'q' }), [ep('devices', { topic: '{header.device}/cmd' })]),
+        route('ex', ep('rabbit', { queue: 'q2' }), [ep('rabbit', { exchange: '{header.ex}', routingKey: 'k.{header.k}' })]),
+      ],
+      connectors,
+    );
+    const out = t.explain('rabbit', 'x', new Map([['device', 'a/b'], ['ex', 'amq.topic'], ['k', 'v.w']]));
+    expect(out[0]?.destinations[0]).toMatchObject({ ok: false, code: 'TEMPLATE_INVALID' });
+    expect(out[0]?.destinations[0]).toMatchObject({ error: expect.stringMatching(/would add levels/) as unknown });
+    expect(out[1]?.destinations[0]).toMatchObject({ ok: false, code: 'TEMPLATE_INVALID' });
+    const ok = t.explain('rabbit', 'x', new Map([['device', 'd.1'], ['ex', 'amq.topic'], ['k', 'v']]));
+    expect(ok[0]?.destinations[0]).toMatchObject({ ok: true, to: { topic: 'd.1/cmd' } });
+    expect(ok[1]?.destinations[0]).toMatchObject({ ok: true, to: { exchange: 'amq.topic', routingKey: 'k.v' } });
+  });
+
   it('returns nothing when no route matches, and throws for an unknown connector', () => {
     expect(table.explain('plant', 'nowhere')).toEqual([]);
     expect(() => table.explain('ghost', 'a')).toThrow(/unknown connector "ghost"/);

@@ -15,7 +15,7 @@ import {
 } from '@ferry/core';
 import { checkRoutes, type ConnectorEntry } from './check.js';
 import { compilePattern, type CompiledPattern } from './patterns.js';
-import { Template, checkRenderedAddress, type RenderContext } from './templates.js';
+import { Template, checkRenderedAddress, levelSeparatorOf, type RenderContext } from './templates.js';
 
 /** A route that takes a message, with what its source pattern's wildcards captured. */
 export interface RouteMatch {
@@ -114,7 +114,7 @@ interface CompiledTarget {
   readonly syntax: AddressSyntax;
   readonly fields: Readonly<Record<string, unknown>>;
   /** template fields that hold placeholders; literal ones are copied as they are */
-  readonly templates: readonly { readonly field: string; readonly template: Template }[];
+  readonly templates: readonly { readonly field: string; readonly template: Template; readonly levelSeparator: '/' | '.' | undefined }[];
 }
 
 interface CompiledRoute {
@@ -186,12 +186,15 @@ export class RouteTable {
       if (def.to === undefined) {
         throw configError(`${where}: connector "${to.connector}" (${def.type}) cannot be a destination`);
       }
-      const templates: { field: string; template: Template }[] = [];
+      const templates: { field: string; template: Template; levelSeparator: '/' | '.' | undefined }[] = [];
+      const names: readonly string[] = def.nameFields ?? [];
       for (const field of def.templateFields) {
         const value = to.fields[field];
         if (typeof value !== 'string') continue;
         const template = Template.parse(value);
-        if (!template.isLiteral || template.literal !== value) templates.push({ field, template });
+        if (!template.isLiteral || template.literal !== value) {
+          templates.push({ field, template, levelSeparator: names.includes(field) ? undefined : levelSeparatorOf(def.syntax, template) });
+        }
       }
       return { index: j, connector: to.connector, syntax: def.syntax, fields: to.fields, templates };
     };
@@ -429,8 +432,8 @@ export class RouteTable {
     const to: Record<string, unknown> = { ...target.fields };
     if (target.templates.length === 0) return to;
     const ctx: RenderContext = { message, captures, sourceSyntax: route.sourceSyntax, targetSyntax: target.syntax };
-    for (const { field, template } of target.templates) {
-      const value = template.render(ctx);
+    for (const { field, template, levelSeparator } of target.templates) {
+      const value = template.render({ ...ctx, levelSeparator });
       checkRenderedAddress(target.syntax, value, template.source);
       to[field] = value;
     }

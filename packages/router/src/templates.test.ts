@@ -1,5 +1,5 @@
 import { FerryError, TypedNumber, createMessage, type AddressSyntax, type Headers, type Protocol } from '@ferry/core';
-import { Template, checkRenderedAddress, parseTemplate, type RenderContext } from './templates.js';
+import { Template, checkRenderedAddress, levelSeparatorOf, parseTemplate, type RenderContext } from './templates.js';
 
 function ctx(
   address: string,
@@ -114,6 +114,41 @@ describe('template rendering', () => {
     expect(t.render(ctx('/exchange/x/a.b', 'stomp', 'mqtt'))).toBe('a/b');
     expect(t.render(ctx('/queue/q', 'stomp', 'stomp'))).toBe('/queue/q');
     expect(Template.parse('mirror/{address}').render(ctx('a.b', 'amqp', 'mqtt'))).toBe('mirror/a/b');
+  });
+
+  it('{n} and {address}: a level holding the other separator stays one level ("/" and "." swap)', () => {
+    // MQTT source sensors/+/temp matched v1.2: one level, one routing-key word
+    expect(Template.parse('sensors.{1}.temp').render(ctx('sensors/v1.2/temp', 'mqtt', 'amqp', [['v1.2']]))).toBe('sensors.v1/2.temp');
+    expect(Template.parse('s/{1}').render(ctx('a.v1/2', 'amqp', 'mqtt', [['a', 'v1/2']]))).toBe('s/a/v1.2');
+    expect(Template.parse('{address}').render(ctx('sensors/v1.2/temp', 'mqtt', 'amqp'))).toBe('sensors.v1/2.temp');
+    expect(Template.parse('{address}').render(ctx('sensors.v1/2.temp', 'amqp', 'mqtt'))).toBe('sensors/v1.2/temp');
+    // same separator: nothing changes
+    expect(Template.parse('{1}').render(ctx('a.b/c', 'amqp', 'stomp', [['b/c']]))).toBe('b/c');
+  });
+
+  it('a header value that would add levels to an address fails (TEMPLATE_INVALID, permanent)', () => {
+    const headers: Headers = new Map([['id', 'a/b'], ['v', 'x.y']]);
+    const topic = { ...ctx('x', 'amqp', 'mqtt', [], headers), levelSeparator: '/' as const };
+    const e = thrown(() => Template.parse('devices/{header.id}/cmd').render(topic));
+    expect(e.code).toBe('TEMPLATE_INVALID');
+    expect(e.permanent).toBe(true);
+    expect(e.message).toMatch(/\{header\.id\} holds "\/", which would add levels/);
+    // a dot is no MQTT separator
+    expect(Template.parse('devices/{header.v}').render(topic)).toBe('devices/x.y');
+    const key = { ...ctx('x', 'mqtt', 'amqp', [], headers), levelSeparator: '.' as const };
+    expect(thrown(() => Template.parse('d.{header.v}').render(key)).code).toBe('TEMPLATE_INVALID');
+    expect(Template.parse('d.{header.id}').render(key)).toBe('d.a/b');
+    // without a level separator (a header rule's value, a name field) any value is taken
+    expect(Template.parse('devices/{header.id}').render(ctx('x', 'amqp', 'mqtt', [], headers))).toBe('devices/a/b');
+  });
+
+  it('levelSeparatorOf: topics and keys have one, a STOMP queue destination none', () => {
+    expect(levelSeparatorOf('mqtt', Template.parse('a/{1}'))).toBe('/');
+    expect(levelSeparatorOf('amqp', Template.parse('a.{1}'))).toBe('.');
+    expect(levelSeparatorOf('amqp10', Template.parse('{1}'))).toBe('.');
+    expect(levelSeparatorOf('stomp', Template.parse('/topic/{1}'))).toBe('.');
+    expect(levelSeparatorOf('stomp', Template.parse('/queue/{header.q}'))).toBeUndefined();
+    expect(levelSeparatorOf('stomp', Template.parse('/amq/queue/{header.q}'))).toBeUndefined();
   });
 
   it('{header.NAME} uses headerToString', () => {

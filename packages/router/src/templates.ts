@@ -1,13 +1,14 @@
 import { FerryError, headerToString, type AddressSyntax, type GatewayMessage } from '@ferry/core';
 import { AMQP_SHORTSTR_MAX } from './patterns.js';
-import { separatorOf, translateAddress } from './addresses.js';
+import { separatorOf, translateAddress, translateLevel } from './addresses.js';
 
 /**
  * Sink templates: literal text with placeholders, parsed once per load and filled per message.
  *
  * | placeholder     | value                                                                       |
- * | `{1}` … `{n}`   | the levels the n-th wildcard of the source pattern matched, joined with the |
- * |                 | target's separator (`#` may have matched several levels, or none)          |
+ * | `{1}` … `{n}`   | the levels the n-th wildcard of the source pattern matched, each translated |
+ * |                 | like an address level (translateLevel), joined with the target's separator  |
+ * |                 | (`#` may have matched several levels, or none)                              |
  * | `{address}`     | the whole source address translated into the target's syntax               |
  * | `{header.NAME}` | headerToString of the message's header NAME                                 |
  *
@@ -33,6 +34,13 @@ export interface RenderContext {
    * `{address}` is translated into it); the source's own for `headers.set` values.
    */
   readonly targetSyntax: AddressSyntax;
+  /**
+   * Set when the value is a hierarchical address (a topic, a routing key): the separator of its
+   * levels. A `{header.NAME}` value holding it fails the message (TEMPLATE_INVALID, permanent)
+   * instead of adding levels the sender never wrote (`devices/{header.id}` with id `a/b` must
+   * not publish to `devices/a/b`). Captures and `{address}` cannot add levels: they are levels.
+   */
+  readonly levelSeparator?: '/' | '.' | undefined;
 }
 
 export class Template {
@@ -82,7 +90,7 @@ export class Template {
           if (cap === undefined) {
             throw missing(this.source, `{${part.index}}`, `the source pattern matched ${plural(ctx.captures.length, 'wildcard')}`);
           }
-          out += cap.join(separatorOf(ctx.targetSyntax));
+          out += cap.map((level) => translateLevel(level, ctx.sourceSyntax, ctx.targetSyntax)).join(separatorOf(ctx.targetSyntax));
           break;
         }
         case 'address':
@@ -94,7 +102,15 @@ export class Template {
           if (v === undefined && !ctx.message.headers.has(part.name)) {
             throw missing(this.source, `{header.${part.name}}`, `the message has no header "${part.name}"`);
           }
-          out += headerToString(v ?? null);
+          const text = headerToString(v ?? null);
+          if (ctx.levelSeparator !== undefined && text.includes(ctx.levelSeparator)) {
+            throw new FerryError(
+              'TEMPLATE_INVALID',
+              `template "${this.source}": the value of {header.${part.name}} holds "${ctx.levelSeparator}", which would add levels to the address`,
+              { permanent: true, details: { template: this.source, placeholder: `{header.${part.name}}` } },
+            );
+          }
+          out += text;
           break;
         }
       }
@@ -182,6 +198,21 @@ function placeholder(s: string, column: number, inner: string): TemplatePart {
   if (/^0+$/.test(inner)) throw templateError(s, column, `placeholder {${inner}}`, 'wildcard captures are numbered from {1}');
   if (inner === 'header.') throw templateError(s, column, 'placeholder {header.} names no header');
   throw templateError(s, column, `unknown placeholder {${inner}}`, EXPECTED);
+}
+
+/**
+ * The level separator a template's header values must not hold when it fills an address field
+ * of `syntax`: '/' for an MQTT topic, '.' for a routing key or an AMQP 1.0 address. A STOMP
+ * `/queue/…` or `/amq/queue/…` destination names one queue (dots included), so it has none;
+ * every other STOMP destination is a routing key after its prefix.
+ */
+export function levelSeparatorOf(syntax: AddressSyntax, template: Template): '/' | '.' | undefined {
+  if (syntax === 'stomp') {
+    const first = template.parts[0];
+    const lead = first?.kind === 'text' ? first.text : '';
+    if (lead.startsWith('/queue/') || lead.startsWith('/amq/queue/')) return undefined;
+  }
+  return separatorOf(syntax);
 }
 
 // ───────────────────── checks on a rendered address ─────────────────────

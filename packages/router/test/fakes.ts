@@ -45,6 +45,7 @@ export const amqpDef = defineConnector({
   syntax: 'amqp',
   sourcePattern: (from: { queue?: string | undefined; bindingKey?: string | undefined }) => (from.queue !== undefined ? undefined : (from.bindingKey ?? '#')),
   templateFields: ['exchange', 'routingKey'],
+  nameFields: ['exchange'],
   listenPorts: () => [],
   capabilities,
   create: notBuildable,
