@@ -1,0 +1,139 @@
+/**
+ * Third-party clients for the round-trip tests, so Ferry's listeners are proven with clients
+ * Ferry does not use itself: mosquitto_pub / mosquitto_sub (mosquitto-clients) and, for MQTT 5
+ * binary correlation data, paho-mqtt under Debian's Python. integration/brokers/install.sh
+ * installs both; a missing one fails the test with how to get it.
+ */
+import { execFile, spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+
+const PYTHON = '/usr/bin/python3';
+
+function need(path: string, pkg: string): void {
+  if (!existsSync(path)) throw new Error(`${path} is missing: apt-get install -y ${pkg} (integration/brokers/install.sh installs it)`);
+}
+
+/** One QoS-n publish through mosquitto_pub (MQTT 5); resolves once the client exited cleanly. */
+export function mosquittoPub(port: number, topic: string, payload: Buffer, extra: readonly string[] = []): Promise<void> {
+  need('/usr/bin/mosquitto_pub', 'mosquitto-clients');
+  return new Promise((resolve, reject) => {
+    const p = execFile('/usr/bin/mosquitto_pub', ['-h', '127.0.0.1', '-p', String(port), '-V', 'mqttv5', '-t', topic, '-s', ...extra], (err, _out, stderr) =>
+      err ? reject(new Error(`mosquitto_pub failed: ${stderr || err.message}`)) : resolve(),
+    );
+    p.stdin?.end(payload);
+  });
+}
+
+/** One message as paho-mqtt (MQTT 5) received it. */
+export interface PahoMessage {
+  readonly topic: string;
+  /** payload, hex */
+  readonly payload: string;
+  readonly qos: number;
+  /** Correlation Data, hex; undefined when absent */
+  readonly correlation?: string;
+  readonly responseTopic?: string;
+  readonly userProperties: readonly (readonly [string, string])[];
+}
+
+export interface PahoPublish {
+  readonly topic: string;
+  /** payload, hex */
+  readonly payload: string;
+  /** Correlation Data, hex */
+  readonly correlation?: string;
+  readonly responseTopic?: string;
+  readonly userProperties?: readonly (readonly [string, string])[];
+}
+
+const PAHO = String.raw`
+import json, sys, threading
+import paho.mqtt.client as mqtt
+from paho.mqtt.properties import Properties
+from paho.mqtt.packettypes import PacketTypes
+spec = json.loads(sys.argv[1])
+done = threading.Event()
+got = []
+def out(o):
+    sys.stdout.write(json.dumps(o) + "\n"); sys.stdout.flush()
+def on_connect(c, u, flags, rc, props=None):
+    c.subscribe(spec["filter"], qos=1)
+def on_subscribe(c, u, mid, granted, props=None):
+    out({"ready": True})
+    for p in spec.get("publish", []):
+        pr = Properties(PacketTypes.PUBLISH)
+        if p.get("correlation") is not None: pr.CorrelationData = bytes.fromhex(p["correlation"])
+        if p.get("responseTopic") is not None: pr.ResponseTopic = p["responseTopic"]
+        for k, v in p.get("userProperties", []): pr.UserProperty = (k, v)
+        c.publish(p["topic"], bytes.fromhex(p["payload"]), qos=1, properties=pr)
+def on_message(c, u, m):
+    pr = m.properties
+    o = {"topic": m.topic, "payload": m.payload.hex(), "qos": m.qos, "userProperties": []}
+    if pr is not None:
+        if hasattr(pr, "CorrelationData"): o["correlation"] = pr.CorrelationData.hex()
+        if hasattr(pr, "ResponseTopic"): o["responseTopic"] = pr.ResponseTopic
+        if hasattr(pr, "UserProperty"): o["userProperties"] = [list(x) for x in pr.UserProperty]
+    out({"message": o})
+    got.append(o)
+    if len(got) >= spec["count"]: done.set()
+c = mqtt.Client(client_id=spec["clientId"], protocol=mqtt.MQTTv5)
+c.on_connect = on_connect; c.on_subscribe = on_subscribe; c.on_message = on_message
+c.connect("127.0.0.1", spec["port"])
+c.socket().setsockopt(__import__("socket").IPPROTO_TCP, __import__("socket").TCP_NODELAY, 1)
+c.loop_start()
+ok = done.wait(spec["timeoutS"])
+c.disconnect(); c.loop_stop()
+sys.exit(0 if ok else 3)
+`;
+
+/**
+ * An MQTT 5 client on paho-mqtt 1.6 (Debian's python3-paho-mqtt): connects, subscribes to
+ * `filter`, then publishes `publish` (QoS 1, binary correlation data as given) and collects
+ * `count` messages. `ready` resolves on its SUBACK; `done` with every message it received.
+ */
+export function paho(opts: {
+  port: number;
+  clientId: string;
+  filter: string;
+  count: number;
+  publish?: readonly PahoPublish[];
+  timeoutS?: number;
+}): { ready: Promise<void>; done: Promise<PahoMessage[]> } {
+  need(PYTHON, 'python3');
+  const spec = { port: opts.port, clientId: opts.clientId, filter: opts.filter, count: opts.count, publish: opts.publish ?? [], timeoutS: opts.timeoutS ?? 30 };
+  const p = spawn(PYTHON, ['-c', PAHO, JSON.stringify(spec)]);
+  let buf = '';
+  let err = '';
+  const got: PahoMessage[] = [];
+  let onReady: () => void = () => undefined;
+  const ready = new Promise<void>((r) => (onReady = r));
+  p.stdout.on('data', (d: Buffer) => {
+    buf += d.toString('utf8');
+    let nl: number;
+    while ((nl = buf.indexOf('\n')) >= 0) {
+      const line = buf.slice(0, nl);
+      buf = buf.slice(nl + 1);
+      const o = JSON.parse(line) as { ready?: true; message?: PahoMessage };
+      if (o.ready === true) onReady();
+      if (o.message !== undefined) got.push(o.message);
+    }
+  });
+  p.stderr.on('data', (d: Buffer) => (err += d.toString('utf8')));
+  const done = new Promise<PahoMessage[]>((resolve, reject) => {
+    p.on('exit', (code) => {
+      if (code === 0 || got.length > 0) resolve(got);
+      else reject(new Error(`paho client exited ${code}: ${err.includes('No module named') ? 'apt-get install -y python3-paho-mqtt; ' : ''}${err}`));
+    });
+  });
+  return { ready, done };
+}
+
+/** Run a Python script with Debian's python3 (paho-mqtt 1.6, qpid-proton, stomp.py); resolves with its stdout. */
+export function python(script: string, args: readonly string[], timeoutMs = 60_000): Promise<string> {
+  need(PYTHON, 'python3');
+  return new Promise((resolve, reject) => {
+    execFile(PYTHON, ['-c', script, ...args], { timeout: timeoutMs }, (err, stdout, stderr) =>
+      err ? reject(new Error(`python failed: ${stderr || err.message}\n${stdout}`)) : resolve(stdout),
+    );
+  });
+}
