@@ -89,7 +89,7 @@ describe('canonical message → basic.publish options', () => {
       contentType: 'text/plain',
       contentEncoding: 'utf-8',
       messageId: 'm1',
-      correlationId: Buffer.from('corr'),
+      correlationId: 'corr',
       replyTo: 'r',
       timestamp: 1_700_000_000_999,
       expiresAt: 12_500,
@@ -116,6 +116,32 @@ describe('canonical message → basic.publish options', () => {
       mandatory: true,
       headers: { n: { '!': 'int', value: 3 } },
     });
+  });
+
+  it('correlation: a text id up to 255 bytes is correlation-id; a binary id or a longer one is the x-correlation-id header, and reads back as it was', () => {
+    const out = (correlationId: string | Buffer) => {
+      const plan = toPublish({ ...base, correlationId }, ctx);
+      if (plan.kind !== 'publish') throw new Error('expected a publish');
+      return plan.options;
+    };
+    expect(out('corr').correlationId).toBe('corr');
+    expect(out('corr').headers['x-correlation-id']).toBeUndefined();
+    const bin = Buffer.from([0xde, 0xad, 0xbe, 0xef, 0x00, 0x80]);
+    expect(out(bin).correlationId).toBeUndefined();
+    expect(out(bin).headers['x-correlation-id']).toEqual(bin);
+    const long = 'c'.repeat(300);
+    expect(out(long).correlationId).toBeUndefined();
+    expect(out(long).headers['x-correlation-id']).toBe(long);
+    // the way back (headers as amqplib decodes them: a byte array is a Buffer, a long string a string)
+    for (const id of ['corr', bin, long, Buffer.from('abc')]) {
+      const o = out(id);
+      const back = fromDelivery(
+        { content: Buffer.alloc(0), fields: { deliveryTag: 1, redelivered: false, exchange: 'x', routingKey: 'k', consumerTag: 'c' }, properties: { ...o, headers: o.headers } } as unknown as ConsumeMessage,
+        { connector: 'r', queue: 'q', now: 0 },
+      );
+      expect(back.correlationId).toEqual(id);
+      expect(back.headers.has('x-correlation-id')).toBe(false);
+    }
   });
 
   it('drops an expired message, and a user-id that is not the connection user', () => {

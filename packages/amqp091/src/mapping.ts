@@ -1,4 +1,4 @@
-import { FerryError, createMessage, type GatewayMessage } from '@ferry/core';
+import { AMQP091_CORRELATION_HEADER, FerryError, correlationFromField, createMessage, type GatewayMessage, type Headers } from '@ferry/core';
 import type { ConsumeMessage, Options } from 'amqplib';
 import { fromFieldTable, headersToFieldTable } from './field-table.js';
 
@@ -70,13 +70,14 @@ export function fromDelivery(msg: ConsumeMessage, ctx: IngressContext): GatewayM
     ...(str(p.clusterId) !== undefined ? { clusterId: str(p.clusterId) } : {}),
     ...(expiration !== undefined ? { expiration } : {}),
   };
+  const headers = fromFieldTable(p.headers, PUBLISH_ID_HEADER);
   return createMessage({
     body: msg.content,
-    headers: fromFieldTable(p.headers, PUBLISH_ID_HEADER),
+    headers,
     contentType: str(p.contentType),
     contentEncoding: str(p.contentEncoding),
     messageId: str(p.messageId),
-    correlationId: str(p.correlationId),
+    correlationId: correlationFromField(str(p.correlationId) ?? takeCorrelationHeader(headers), headers),
     replyTo: str(p.replyTo),
     // AMQP 0-9-1 timestamps are seconds since the epoch (spec §4.2.5.4 "timestamp").
     timestamp: timestamp !== undefined ? timestamp * 1000 : undefined,
@@ -89,6 +90,25 @@ export function fromDelivery(msg: ConsumeMessage, ctx: IngressContext): GatewayM
     source: { connector: ctx.connector, protocol: 'amqp091', address: msg.fields.routingKey },
     meta: { amqp091: meta },
   });
+}
+
+/**
+ * A correlation id that `correlation-id` could not hold, from the header RabbitMQ's MQTT plugin
+ * and Ferry's sink put it in (a byte array stays binary, a string stays text); the header is
+ * removed, as it only stood in for the property.
+ */
+function takeCorrelationHeader(headers: Headers): string | Buffer | undefined {
+  const v = headers.get(AMQP091_CORRELATION_HEADER);
+  if (v === undefined) return undefined;
+  if (typeof v === 'string') {
+    headers.delete(AMQP091_CORRELATION_HEADER);
+    return v;
+  }
+  if (v instanceof Uint8Array) {
+    headers.delete(AMQP091_CORRELATION_HEADER);
+    return Buffer.isBuffer(v) ? v : Buffer.from(v.buffer, v.byteOffset, v.byteLength);
+  }
+  return undefined;
 }
 
 export interface EgressContext {
@@ -111,12 +131,17 @@ function shortstr(name: string, v: string | undefined): string | undefined {
   return v;
 }
 
-function correlationIdString(v: string | Buffer | undefined): string | undefined {
-  if (v === undefined || typeof v === 'string') return v;
-  // correlation-id is a shortstr: binary correlation data (MQTT 5) goes as UTF-8 when it is
-  // valid UTF-8, else as base64.
-  const s = v.toString('utf8');
-  return Buffer.from(s, 'utf8').equals(v) ? s : v.toString('base64');
+/**
+ * Where the correlation id goes: `correlation-id` is a shortstr (AMQP 0-9-1 §4.2.5.3, at most 255
+ * bytes), so a text id that fits goes there; a binary id (MQTT 5 correlation data that is not
+ * UTF-8, an AMQP 1.0 binary id) goes into the header `x-correlation-id` as a byte array, and a
+ * longer text id into the same header as a long string, as RabbitMQ's MQTT plugin does. The
+ * amqp091 source reads both back (core correlation.ts).
+ */
+function placeCorrelation(v: string | Buffer | undefined): { property?: string; header?: string | Buffer } {
+  if (v === undefined) return {};
+  if (typeof v === 'string' && Buffer.byteLength(v) <= 255) return { property: v };
+  return { header: v };
 }
 
 /** The canonical message → basic.publish options, or 'expired' when its expiry has passed. */
@@ -131,6 +156,8 @@ export function toPublish(message: GatewayMessage, ctx: EgressContext): PublishP
   const persistent =
     ctx.persistent ?? (meta.deliveryMode !== undefined ? meta.deliveryMode === 2 : message.guarantee === 'at-least-once');
   const headers = headersToFieldTable(message.headers);
+  const correlation = placeCorrelation(message.correlationId);
+  if (correlation.header !== undefined) headers[AMQP091_CORRELATION_HEADER] = correlation.header;
   const priority =
     message.priority === undefined || !Number.isFinite(message.priority) ? undefined : Math.min(255, Math.max(0, Math.round(message.priority)));
   const options: Options.Publish & { headers: Record<string, unknown> } = {
@@ -144,7 +171,7 @@ export function toPublish(message: GatewayMessage, ctx: EgressContext): PublishP
   set('contentType', shortstr('contentType', message.contentType));
   set('contentEncoding', shortstr('contentEncoding', message.contentEncoding));
   set('messageId', shortstr('messageId', message.messageId));
-  set('correlationId', shortstr('correlationId', correlationIdString(message.correlationId)));
+  set('correlationId', correlation.property);
   set('replyTo', shortstr('replyTo', message.replyTo));
   // timestamp is an unsigned 64-bit count of seconds: sub-second precision is lost, and a time
   // before 1970 cannot be written.

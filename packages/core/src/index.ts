@@ -9,3 +9,4 @@ export * from './connector.js';
 export * from './routes.js';
 export * from './message-codec.js';
 export * from './auth/index.js';
+export * from './correlation.js';

@@ -14,7 +14,7 @@ describe('MQTT → GatewayMessage', () => {
         properties: {
           userProperties: { a: '1', rep: ['x', 'y'] },
           contentType: 'application/octet-stream',
-          correlationData: Buffer.from([9, 8, 7]),
+          correlationData: Buffer.from([0xde, 0xad, 0xbe, 0xef, 0x00, 0x80]),
           responseTopic: 'reply/here',
           messageExpiryInterval: 60,
           payloadFormatIndicator: false,
@@ -29,7 +29,7 @@ describe('MQTT → GatewayMessage', () => {
       ['rep', ['x', 'y']],
     ]);
     expect(m.contentType).toBe('application/octet-stream');
-    expect(m.correlationId).toEqual(Buffer.from([9, 8, 7]));
+    expect(m.correlationId).toEqual(Buffer.from([0xde, 0xad, 0xbe, 0xef, 0x00, 0x80]));
     expect(m.replyTo).toBe('reply/here');
     expect(m.expiresAt).toBe(NOW + 60_000);
     expect(m.retain).toBe(true);
@@ -93,6 +93,33 @@ describe('GatewayMessage → MQTT', () => {
     if (r.kind !== 'publish') throw new Error('expected publish');
     expect(r.publish.properties?.correlationData).toEqual(Buffer.from([1, 2, 3]));
     expect(r.publish.retain).toBe(false);
+  });
+
+  it('correlation data: valid UTF-8 is a text id, other bytes a binary id; a binary id that reads as text is marked and comes back binary', () => {
+    const pub = (correlationData: Buffer, userProperties?: Record<string, string>) =>
+      fromMqttPublish({ topic: 't', payload: Buffer.alloc(0), qos: 1, retain: false, properties: { correlationData, ...(userProperties ? { userProperties } : {}) } }, 'c', NOW);
+    expect(pub(Buffer.from('req-42\0*')).correlationId).toBe('req-42\0*');
+    expect(pub(Buffer.from([0xff])).correlationId).toEqual(Buffer.from([0xff]));
+    // the marker is read and removed
+    const marked = pub(Buffer.from('abc'), { 'ferry-correlation-encoding': 'binary', k: 'v' });
+    expect(marked.correlationId).toEqual(Buffer.from('abc'));
+    expect([...marked.headers]).toEqual([['k', 'v']]);
+    // out: a binary id that is valid UTF-8 carries the marker; a text id and other bytes do not
+    const out = (correlationId: string | Buffer) => {
+      const r = toMqttPublish(createMessage({ ...base, correlationId }), { topic: 't', qos: 1 }, 5, NOW);
+      if (r.kind !== 'publish') throw new Error('expected publish');
+      return r.publish.properties;
+    };
+    expect(out(Buffer.from('abc'))).toEqual({ correlationData: Buffer.from('abc'), userProperties: { 'ferry-correlation-encoding': 'binary' } });
+    expect(out('abc')).toEqual({ correlationData: Buffer.from('abc') });
+    expect(out(Buffer.from([0xff, 0x00]))).toEqual({ correlationData: Buffer.from([0xff, 0x00]) });
+    // and each comes back as it was
+    for (const id of [Buffer.from('abc'), 'abc', Buffer.from([0xff, 0x00]), 'x\0y']) {
+      const p = out(id) ?? {};
+      const back = fromMqttPublish({ topic: 't', payload: Buffer.alloc(0), qos: 1, retain: false, properties: p }, 'c', NOW);
+      expect(back.correlationId).toEqual(id);
+      expect(back.headers.size).toBe(0);
+    }
   });
 
   it('an expired message is not sent (MQTT 5 §3.3.2.3.3), in 3.1.1 too', () => {

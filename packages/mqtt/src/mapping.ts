@@ -1,4 +1,7 @@
 import {
+  CORRELATION_ENCODING_HEADER,
+  correlationFromBytes,
+  correlationToBytes,
   createMessage,
   headerToString,
   type GatewayMessage,
@@ -69,11 +72,14 @@ export function fromMqttPublish(
   const p = packet.properties;
   const meta: { qos: QoS; payloadFormatIndicator?: boolean } = { qos: packet.qos };
   if (p?.payloadFormatIndicator !== undefined) meta.payloadFormatIndicator = p.payloadFormatIndicator;
+  const headers = userPropertiesToHeaders(p?.userProperties);
   return createMessage({
     body: toBuffer(packet.payload),
-    headers: userPropertiesToHeaders(p?.userProperties),
+    headers,
     contentType: p?.contentType,
-    correlationId: p?.correlationData,
+    // MQTT 5 §3.3.2.3.6: binary data; valid UTF-8 is read as a text id (core correlation.ts),
+    // unless the sink that wrote it marked a binary id
+    correlationId: correlationFromBytes(p?.correlationData, headers),
     replyTo: p?.responseTopic,
     // MQTT 5 §3.3.2.3.3: the interval is relative to receipt; Ferry keeps the absolute time so
     // the time it holds the message counts against it.
@@ -119,12 +125,15 @@ export function toMqttPublish(message: GatewayMessage, to: PublishTarget, versio
   if (pfi !== undefined) properties.payloadFormatIndicator = pfi;
   if (expiry !== undefined) properties.messageExpiryInterval = Math.min(expiry, 0xffffffff);
   if (message.replyTo !== undefined) properties.responseTopic = message.replyTo;
+  let headers = message.headers;
   if (message.correlationId !== undefined) {
-    // AMQP correlation ids are usually strings; MQTT correlation data is binary (§3.3.2.3.6)
-    properties.correlationData =
-      typeof message.correlationId === 'string' ? Buffer.from(message.correlationId, 'utf8') : message.correlationId;
+    // MQTT 5 §3.3.2.3.6: correlation data is binary; a text id goes as its UTF-8, and a binary id
+    // that would read back as text is marked, so the way back restores its kind
+    const c = correlationToBytes(message.correlationId);
+    properties.correlationData = c.bytes;
+    if (c.encoding !== undefined) headers = new Map([...headers, [CORRELATION_ENCODING_HEADER, c.encoding]]);
   }
-  const user = headersToUserProperties(message.headers);
+  const user = headersToUserProperties(headers);
   if (user !== undefined) properties.userProperties = user;
   if (message.contentType !== undefined) properties.contentType = message.contentType;
   return { kind: 'publish', publish: Object.keys(properties).length === 0 ? base : { ...base, properties } };

@@ -46,6 +46,25 @@ describe('toSendHeaders', () => {
   });
 });
 
+describe('correlation ids through STOMP', () => {
+  test('a binary id or text with NUL goes as base64 with ferry-correlation-encoding, and comes back as it was', () => {
+    const ids: (string | Buffer)[] = ['c-1', Buffer.from([0xde, 0xad, 0xbe, 0xef, 0x00, 0x80]), Buffer.from('abc'), 'a\u0000b'];
+    for (const id of ids) {
+      for (const flavor of ['rabbitmq', 'activemq', 'generic'] as const) {
+        const { headers } = toSendHeaders(createMessage({ body: Buffer.alloc(0), source, correlationId: id }), { flavor, now: 0 });
+        expect(headers['correlation-id']).not.toContain('\u0000');
+        const frame = Object.entries(headers).map(([n, v]) => [n, v] as [string, string]);
+        const m = fromMessageFrame(frame, Buffer.alloc(0), { connector: 'c', flavor, subscribedTo: '/queue/q', ack: 'auto', now: 0 });
+        expect(m.correlationId).toEqual(id);
+        expect(m.headers.has('ferry-correlation-encoding')).toBe(false);
+      }
+    }
+    const bin = toSendHeaders(createMessage({ body: Buffer.alloc(0), source, correlationId: Buffer.from([0xff]) }), { flavor: 'rabbitmq', now: 0 }).headers;
+    expect(bin).toMatchObject({ 'correlation-id': '/w==', 'ferry-correlation-encoding': 'base64' });
+    expect(toSendHeaders(createMessage({ body: Buffer.alloc(0), source, correlationId: 'plain' }), { flavor: 'rabbitmq', now: 0 }).headers['ferry-correlation-encoding']).toBeUndefined();
+  });
+});
+
 describe('fromMessageFrame', () => {
   const ctx = { connector: 'c', subscribedTo: '/queue/q', ack: 'client-individual' as const, now: 1_000 };
 

@@ -1,4 +1,4 @@
-import { createMessage, headerToString, type GatewayMessage, type Headers } from '@ferry/core';
+import { CORRELATION_ENCODING_HEADER, correlationFromField, correlationToText, createMessage, headerToString, type GatewayMessage, type Headers } from '@ferry/core';
 import { escapeHeader } from '../frame/escape.js';
 import type { HeaderEntry } from '../frame/frame.js';
 import type { BrokerFlavor } from './flavor.js';
@@ -97,7 +97,12 @@ export function toSendHeaders(msg: GatewayMessage, opts: OutboundOptions): Outbo
 
   if (msg.contentType !== undefined) put('content-type', msg.contentType);
   if (msg.contentEncoding !== undefined) put('content-encoding', msg.contentEncoding);
-  if (msg.correlationId !== undefined) put('correlation-id', typeof msg.correlationId === 'string' ? msg.correlationId : headerToString(msg.correlationId));
+  if (msg.correlationId !== undefined) {
+    // STOMP headers are text without NUL: a binary id goes as base64, marked so the way back restores it
+    const c = correlationToText(msg.correlationId);
+    put('correlation-id', c.value);
+    if (c.encoding !== undefined) put(CORRELATION_ENCODING_HEADER, c.encoding);
+  }
   if (msg.replyTo !== undefined) put('reply-to', msg.replyTo);
   if (msg.priority !== undefined && Number.isFinite(msg.priority)) put('priority', String(Math.max(0, Math.min(9, Math.round(msg.priority)))));
   put('persistent', String(opts.persistent ?? msg.guarantee === 'at-least-once'));
@@ -243,7 +248,7 @@ export function fromMessageFrame(headers: readonly HeaderEntry[], body: Buffer, 
     contentType,
     contentEncoding,
     messageId,
-    correlationId,
+    correlationId: correlationFromField(correlationId, appHeaders),
     replyTo,
     timestamp,
     expiresAt,

@@ -73,11 +73,22 @@ describe('stomp-listener mapping', () => {
       ['content-type', 'text/plain'],
       ['ferry-message-id', 'id-9'],
       ['correlation-id', '/w=='],
+      ['ferry-correlation-encoding', 'base64'],
       ['expires', '5'],
       ['priority', '9'],
       ['n', '7'],
       ['bin', 'AQID'],
     ]);
     expect(b.expiresAt).toBe(5);
+  });
+
+  it('correlation ids: a binary id or text with NUL goes as base64 with ferry-correlation-encoding; a SEND carrying both comes back as the id', () => {
+    for (const id of ['c-1', Buffer.from([0xde, 0xad, 0xbe, 0xef, 0x00, 0x80]), Buffer.from('abc'), 'a\u0000b']) {
+      const b = messageToBroker(createMessage({ body: Buffer.alloc(0), correlationId: id, source: { connector: 'mq', protocol: 'mqtt', address: 'a' } }), '/topic/x');
+      expect(b.headers.find(([n]) => n === 'correlation-id')?.[1]).not.toContain('\u0000');
+      const m = sendToMessage({ destination: '/topic/x', headers: b.headers, body: Buffer.alloc(0), confirmed: true, sessionId: 's', login: undefined, version: '1.2' }, 'web');
+      expect(m.correlationId).toEqual(id);
+      expect(m.headers.has('ferry-correlation-encoding')).toBe(false);
+    }
   });
 });

@@ -1,4 +1,4 @@
-import { createMessage, headerToString, type GatewayMessage, type HeaderValue } from '@ferry/core';
+import { CORRELATION_ENCODING_HEADER, correlationFromField, correlationToText, createMessage, headerToString, type GatewayMessage, type HeaderValue } from '@ferry/core';
 import type { HeaderEntry } from '../frame/frame.js';
 import type { BrokerMessage } from './broker-message.js';
 import type { InboundSend } from './session.js';
@@ -42,7 +42,8 @@ export function sendToMessage(send: InboundSend, connector: string): GatewayMess
     contentType: first.get('content-type'),
     contentEncoding: first.get('content-encoding'),
     messageId: first.get('message-id') ?? first.get(MESSAGE_ID_HEADER),
-    correlationId: first.get('correlation-id'),
+    // a binary id (or text with NUL) came as base64, marked (core correlation.ts)
+    correlationId: correlationFromField(first.get('correlation-id'), headers),
     replyTo: first.get('reply-to'),
     // ActiveMQ style: `expires` is an absolute time in ms since the epoch; 0 means never.
     expiresAt: expires !== undefined && expires > 0 ? expires : undefined,
@@ -66,7 +67,10 @@ export function messageToBroker(msg: GatewayMessage, destination: string): Broke
   put('content-type', msg.contentType);
   put('content-encoding', msg.contentEncoding);
   put(MESSAGE_ID_HEADER, msg.messageId);
-  put('correlation-id', msg.correlationId === undefined ? undefined : typeof msg.correlationId === 'string' ? msg.correlationId : msg.correlationId.toString('base64'));
+  // STOMP headers are text without NUL: a binary id goes as base64, marked so the way back restores it
+  const correlation = msg.correlationId === undefined ? undefined : correlationToText(msg.correlationId);
+  put('correlation-id', correlation?.value);
+  put(CORRELATION_ENCODING_HEADER, correlation?.encoding);
   put('reply-to', msg.replyTo);
   put('expires', msg.expiresAt === undefined ? undefined : String(msg.expiresAt));
   put('priority', msg.priority === undefined ? undefined : String(Math.max(0, Math.min(9, Math.round(msg.priority)))));
