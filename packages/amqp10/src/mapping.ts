@@ -8,7 +8,7 @@
  * removed, for example); only then is the message encoded again from the canonical fields.
  */
 import { createHash } from 'node:crypto';
-import { createMessage, FerryError, headerToString, TypedNumber, type GatewayMessage, type HeaderValue, type Headers } from '@ferry/core';
+import { createMessage, FerryError, HOPS_HEADER, headerToString, TypedNumber, type GatewayMessage, type HeaderValue, type Headers } from '@ferry/core';
 import { uuidToString, type AmqpValue } from './codec.js';
 import { buildMessage, encodeHeader, parseMessage, type HeaderSection, type OutgoingMessage, type ParsedMessage } from './sections.js';
 import { toAmqpValue, toHeaderValue } from './values.js';
@@ -202,10 +202,14 @@ function headerRepr(v: HeaderValue): unknown {
 /**
  * A digest of everything an amqp10 sink would write from the canonical message. If a route
  * changed any of it, the stored encoding is stale and must not be sent.
+ *
+ * The hop count (core hops.ts) is left out: every route counts one more hop, and re-encoding
+ * each forwarded message for it would undo the pass-through. Between two AMQP 1.0 ends the
+ * count therefore stays what it was received as (docs/mapping.md "Loop protection").
  */
 export function fingerprint(m: GatewayMessage): string {
   const fields = [
-    [...m.headers].map(([k, v]) => [k, headerRepr(v)]),
+    [...m.headers].filter(([k]) => k !== HOPS_HEADER).map(([k, v]) => [k, headerRepr(v)]),
     m.contentType ?? null,
     m.contentEncoding ?? null,
     m.messageId ?? null,

@@ -84,6 +84,19 @@ export const gatewaySchema = z.strictObject({
     .default({ level: 'info' })
     .describe('logging'),
   spool: spoolSchema.optional(),
+  maxHops: z
+    .int()
+    .min(1)
+    .max(255)
+    .default(8)
+    .describe('the most times a message may pass through Ferry (header x-ferry-hops); a route does not write a message past it: dead-lettered with onFailure.deadLetter, else dropped and counted (ferry_messages_dropped_total{reason="max_hops"}); default 8'),
+  tracing: z
+    .strictObject({
+      start: z.boolean().default(false).describe('start a W3C trace (a new traceparent) for a message that carries no valid one; default false: traceparent and tracestate are only carried'),
+      sampled: z.boolean().default(true).describe('the sampled flag of a trace Ferry starts; default true'),
+    })
+    .default({ start: false, sampled: true })
+    .describe('W3C Trace Context: traceparent and tracestate always travel with a message in each protocol\'s headers; this says whether Ferry starts a trace when there is none'),
 });
 
 export type GatewayInput = z.input<typeof gatewaySchema>;

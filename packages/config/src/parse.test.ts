@@ -178,7 +178,7 @@ describe('valid route files', () => {
     const result = check('valid', 'contract-example.yaml');
     if (!result.ok) throw new Error(lines(result).join('\n'));
     const { config } = result;
-    expect(config.gateway).toEqual({ id: 'edge-1', http: { port: 9100, host: '127.0.0.1' }, log: { level: 'info' } });
+    expect(config.gateway).toEqual({ id: 'edge-1', http: { port: 9100, host: '127.0.0.1' }, log: { level: 'info' }, maxHops: 8, tracing: { start: false, sampled: true } });
     expect(config.file.endsWith('valid/contract-example.yaml')).toBe(true);
     expect(config.connectors.map((c) => `${c.name}:${c.type}`)).toEqual([
       'devices:mqtt-listener',
@@ -213,7 +213,7 @@ describe('valid route files', () => {
     const result = check('valid', 'env-and-anchors.yaml', env);
     if (!result.ok) throw new Error(lines(result).join('\n'));
     const { config } = result;
-    expect(config.gateway).toEqual({ id: 'edge-2', http: { port: 9101, host: '0.0.0.0' }, log: { level: 'info' } });
+    expect(config.gateway).toEqual({ id: 'edge-2', http: { port: 9101, host: '0.0.0.0' }, log: { level: 'info' }, maxHops: 8, tracing: { start: false, sampled: true } });
     const byName = new Map(config.connectors.map((c) => [c.name, c.options]));
     expect(byName.get('devices')).toEqual({ port: 11883, host: '0.0.0.0' }); // a number, not "11883"
     // a quoted scalar that is only a reference is read by YAML rules too: the way to write one inside { }
@@ -261,7 +261,7 @@ describe('valid route files', () => {
 
   it('defaults the gateway id to the host name and the log level to info', () => {
     const result = parseConfig('connectors: {}\nroutes: []\n', 'x.yaml', registry, { env: {}, defaultId: 'box-7' });
-    expect(result.ok && result.config.gateway).toEqual({ id: 'box-7', log: { level: 'info' } });
+    expect(result.ok && result.config.gateway).toEqual({ id: 'box-7', log: { level: 'info' }, maxHops: 8, tracing: { start: false, sampled: true } });
   });
 });
 

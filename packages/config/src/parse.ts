@@ -236,6 +236,8 @@ class Checker {
       http: parsed.http,
       log: parsed.log,
       spool: parsed.spool,
+      maxHops: parsed.maxHops,
+      tracing: parsed.tracing,
     };
   }
 

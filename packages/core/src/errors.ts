@@ -25,6 +25,7 @@ export type FerryErrorCode =
   | 'UNSUPPORTED'
   | 'SHUTTING_DOWN'
   | 'SPOOL_IO'
+  | 'LOOP_DETECTED'
   | 'INTERNAL';
 
 export interface FerryErrorOptions {

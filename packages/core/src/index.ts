@@ -10,3 +10,5 @@ export * from './routes.js';
 export * from './message-codec.js';
 export * from './auth/index.js';
 export * from './correlation.js';
+export * from './trace-context.js';
+export * from './hops.js';

@@ -170,7 +170,7 @@ type Explained = readonly ExplainedRoute[];
 /** The route table of a loaded (so checked) configuration, as the gateway compiles it. */
 function compileTable(config: GatewayConfig, registry: ReadonlyMap<string, AnyConnectorDefinition>): RouteTable {
   const entries = new Map(config.connectors.map((spec) => [spec.name, { spec, definition: registry.get(spec.type)! }]));
-  return RouteTable.compile(config.routes, entries);
+  return RouteTable.compile(config.routes, entries, { maxHops: config.gateway.maxHops, tracing: config.gateway.tracing });
 }
 
 function plural(n: number, word: string): string {

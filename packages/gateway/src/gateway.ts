@@ -60,7 +60,7 @@ export class Gateway {
     this.#config = config;
     this.#opts = opts;
     const entries = connectorEntries(config, opts.registry);
-    this.#table = RouteTable.compile(config.routes, entries);
+    this.#table = RouteTable.compile(config.routes, entries, { maxHops: config.gateway.maxHops, tracing: config.gateway.tracing });
     for (const [name, { spec, definition }] of entries) this.#live.set(name, this.#create(config, spec, definition));
     for (const [name, l] of this.#live) if (l.definition.capabilities.listener) this.#listeners.add(name);
     this.#spool = this.#buildSpool();
@@ -293,7 +293,7 @@ export class Gateway {
     // listeners kept as they are read their TLS files again (a renewed certificate under the
     // same name); before anything else changes, so an unusable file fails the reload cleanly
     await Promise.all(diff.connectors.unchanged.map((name) => this.#live.get(name)?.connector.reloadTls?.()));
-    const table = RouteTable.compile(next.routes, connectorEntries(next, registry));
+    const table = RouteTable.compile(next.routes, connectorEntries(next, registry), { maxHops: next.gateway.maxHops, tracing: next.gateway.tracing });
 
     // the new connectors (no I/O yet); a listener among them gets a holding handler: what it
     // accepts before the new table routes is kept until then, never acknowledged unrouted

@@ -129,3 +129,16 @@ export function translateAddress(from: AddressSyntax, address: string, to: Addre
     splitAddress(from, address).map((level) => translateLevel(level, from, to)),
   );
 }
+
+/**
+ * A reply-to address written for `from` as the reply-to of a message going to `to`. Between MQTT
+ * and the dot-separated syntaxes it is translated like an address (the separators swap), so an
+ * MQTT Response Topic `devices/d1/v1.2/resp` becomes the AMQP reply-to `devices.d1.v1/2.resp`: a
+ * service replies with that routing key, and a route with `topic: "{address}"` brings the reply
+ * back to the very topic the device subscribed to. A STOMP reply-to is a destination and is kept
+ * as it is both ways, as it is between AMQP 0-9-1 and AMQP 1.0.
+ */
+export function translateReplyTo(from: AddressSyntax, replyTo: string, to: AddressSyntax): string {
+  if (from === 'stomp' || to === 'stomp') return replyTo;
+  return translateLevel(replyTo, from, to);
+}

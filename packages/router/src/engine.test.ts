@@ -10,7 +10,7 @@ import {
   type RouteSpec,
   type Sink,
 } from '@ferry/core';
-import { RecordingMetrics, Tally } from '@ferry/testkit';
+import { RecordingMetrics, Tally, captureLogger } from '@ferry/testkit';
 import { Engine, type FailureContext, type FailurePolicy, type TransientRetry } from './engine.js';
 import { RouteTable } from './table.js';
 import { InstantSink, ManualSink, fakeConnectors } from '../test/fakes.js';
@@ -503,3 +503,40 @@ describe('Engine', () => {
     expect(h.metrics.gauge('messages_in_flight', { route: 'fan' })).toBe(0);
   });
 });
+
+describe('Engine: loop protection', () => {
+  it('a message past maxHops is not written: dropped and accepted, counted, logged once per route', async () => {
+    const rabbit = new ManualSink();
+    const web = new ManualSink();
+    const devices = new ManualSink();
+    const metrics = new RecordingMetrics();
+    const logger = captureLogger();
+    const engine = new Engine({
+      table: RouteTable.compile(routes, fakeConnectors(), { maxHops: 2 }),
+      sinks: new Map<string, Sink<Record<string, unknown>>>([
+        ['rabbit', rabbit],
+        ['web', web],
+        ['devices', devices],
+      ]),
+      logger,
+      metrics,
+      transientRetry: FAST_TRANSIENT,
+    });
+    const ok = deliver(engine, 'plant', 'f/a', [['x-ferry-hops', 1]]);
+    await rabbit.waitFor(1);
+    await web.waitFor(1);
+    expect(rabbit.writes[0]?.message.headers.get('x-ferry-hops')).toBe(2);
+    rabbit.writes[0]?.resolve();
+    web.writes[0]?.resolve();
+    await flush();
+    expect(ok.outcomes).toEqual([{ kind: 'accept' }]);
+    const looped = [deliver(engine, 'plant', 'f/b', [['x-ferry-hops', 2]]), deliver(engine, 'plant', 'f/c', [['x-ferry-hops', '9']])];
+    await flush();
+    for (const l of looped) expect(l.outcomes).toEqual([{ kind: 'accept' }]);
+    expect(rabbit.writes).toHaveLength(1);
+    expect(web.writes).toHaveLength(1);
+    expect(metrics.count('messages_dropped_total', { connector: 'plant', reason: 'max_hops' })).toBe(2);
+    expect(logger.lines.filter((l) => l.message === 'message looped: not written again')).toHaveLength(1);
+  });
+});
+

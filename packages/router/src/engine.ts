@@ -15,7 +15,7 @@ import {
   type SourceFlow,
 } from '@ferry/core';
 import { SinkFailureLog } from './failure-log.js';
-import type { Dispatch, RouteMatch, RoutePolicy, RouteTable, UnplannedDestination } from './table.js';
+import type { Dispatch, RouteMatch, RoutePolicy, RouteTable, TargetsPlan, UnplannedDestination } from './table.js';
 
 /** One destination that failed, or a route whose templates could not be filled. */
 export interface FailedDestination {
@@ -212,6 +212,8 @@ type DestinationResult =
  */
 export class Engine {
   #table: RouteTable;
+  /** routes whose looping messages were logged already (the log says it once per route) */
+  readonly #loopsLogged = new Set<string>();
   readonly #sinks: Map<string, Sink<Record<string, unknown>>>;
   /** bumped by every swap; deliveries in flight per generation, for draining an old table */
   #generation = 0;
@@ -529,9 +531,11 @@ export class Engine {
     const work: { match: RouteMatch; policy: RoutePolicy | undefined; dispatches: readonly Dispatch[]; unplanned: readonly UnplannedDestination[] }[] = [];
     const planErrors: FerryError[] = [];
     for (const m of matches) {
-      const plan = table.planTargets(message, m);
+      let plan = table.planTargets(message, m);
       const policy = table.policyOf(m.route);
+      plan = this.#loopGuard(connector, plan, policy);
       for (const f of plan.failed) {
+        if (f.error.code === 'LOOP_DETECTED') continue;
         this.#logger.warn('cannot fill a template', { connector, route: plan.route, to: f.index, error: f.error.message });
       }
       if (plan.failed.length === 0 || policy?.deadLetter !== undefined) {
@@ -568,6 +572,31 @@ export class Engine {
       (e): e is FerryError => e !== undefined,
     );
     return errors.length === 0 ? undefined : combineErrors(errors);
+  }
+
+  /**
+   * A message that has passed through Ferry `maxHops` times (core hops.ts) is not written again:
+   * with a dead-letter destination the route dead-letters it like any failure, else its looping
+   * destinations are dropped (the message is settled as handled, so a broker does not redeliver it
+   * into the same loop), counted as `messages_dropped_total{reason="max_hops"}` and logged once
+   * per route.
+   */
+  #loopGuard(connector: string, plan: TargetsPlan, policy: RoutePolicy | undefined): TargetsPlan {
+    const looped = plan.failed.filter((f) => f.error.code === 'LOOP_DETECTED');
+    if (looped.length === 0) return plan;
+    if (!this.#loopsLogged.has(plan.route)) {
+      this.#loopsLogged.add(plan.route);
+      this.#logger.warn('message looped: not written again', {
+        connector,
+        route: plan.route,
+        error: looped[0]?.error.message,
+        action: policy?.deadLetter !== undefined ? 'dead-lettered' : 'dropped',
+        note: 'logged once per route',
+      });
+    }
+    if (policy?.deadLetter !== undefined) return plan;
+    this.#metrics.inc('messages_dropped_total', { connector, reason: 'max_hops' });
+    return { ...plan, failed: plan.failed.filter((f) => f.error.code !== 'LOOP_DETECTED') };
   }
 
   /** One route of a message: its destinations, retried and dead-lettered per its policy. */

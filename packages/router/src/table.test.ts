@@ -156,6 +156,7 @@ describe('RouteTable.plan', () => {
       ['keep', 1],
       ['x-site', 'lisbon'],
       ['x-line', 'line1'],
+      ['x-ferry-hops', 1],
     ]);
     expect(ds[1]!.message).toBe(out);
     // the input is untouched
@@ -168,10 +169,15 @@ describe('RouteTable.plan', () => {
     expect(out.source).toEqual(m.source);
   });
 
-  it('a route without header rules passes the message through as is', () => {
+  it('a route without header rules passes the message on with one more hop, everything else as it was', () => {
     const m = msg('plant', 'mqtt', 'factory/a/b');
     const ds = dispatches(table.plan(m, table.match('plant', m, ['mirror'])));
-    for (const d of ds) expect(d.message).toBe(m);
+    for (const d of ds) {
+      expect({ ...d.message, headers: undefined }).toEqual({ ...m, headers: undefined });
+      expect(d.message.body).toBe(m.body);
+      expect([...d.message.headers]).toEqual([['x-ferry-hops', 1]]);
+    }
+    expect(m.headers.size).toBe(0);
   });
 
   it('to-templates see the incoming headers, so a header can route and still be removed', () => {
@@ -322,3 +328,69 @@ describe('RouteTable.explain', () => {
     expect(() => table.explain('ghost', 'a')).toThrow(/unknown connector "ghost"/);
   });
 });
+
+describe('loop protection, trace context and reply-to', () => {
+  const loopRoutes: RouteSpec[] = [
+    route('up', ep('plant', { topic: 'dev/#' }), [ep('rabbit', { exchange: 'x', routingKey: '{address}' }), ep('web', { destination: '/topic/t' })]),
+    route('down', ep('rabbit', { queue: 'q' }), [ep('devices', { topic: 'back' })], { set: { traceparent: 'set-by-rule' } }),
+  ];
+
+  it('counts a hop per passage and refuses the one past maxHops with LOOP_DETECTED (permanent), on every destination', () => {
+    const t = RouteTable.compile(loopRoutes, connectors, { maxHops: 3 });
+    const at = (hops: number | string | undefined) =>
+      t.planTargets(msg('plant', 'mqtt', 'dev/a', hops === undefined ? [] : [['x-ferry-hops', hops]]), { route: 'up', captures: [['a']] });
+    expect(at(undefined).dispatches.map((d) => d.message.headers.get('x-ferry-hops'))).toEqual([1, 1]);
+    expect(at(2).dispatches.map((d) => d.message.headers.get('x-ferry-hops'))).toEqual([3, 3]);
+    // MQTT and STOMP carry it as text
+    expect(at('2').dispatches).toHaveLength(2);
+    const refused = at(3);
+    expect(refused.dispatches).toEqual([]);
+    expect(refused.failed.map((f) => [f.index, f.error.code, f.error.permanent])).toEqual([
+      [0, 'LOOP_DETECTED', true],
+      [1, 'LOOP_DETECTED', true],
+    ]);
+    expect(refused.failed[0]?.error.message).toMatch(/passed through Ferry 3 times .* maxHops is 3/);
+    const plan = t.planRoute(msg('plant', 'mqtt', 'dev/a', [['x-ferry-hops', '7']]), { route: 'up', captures: [['a']] });
+    expect(plan.ok ? undefined : plan.error.code).toBe('LOOP_DETECTED');
+    // the default is 8
+    const d = RouteTable.compile(loopRoutes, connectors);
+    expect(d.planTargets(msg('plant', 'mqtt', 'dev/a', [['x-ferry-hops', 7]]), { route: 'up', captures: [['a']] }).dispatches).toHaveLength(2);
+    expect(d.planTargets(msg('plant', 'mqtt', 'dev/a', [['x-ferry-hops', 8]]), { route: 'up', captures: [['a']] }).failed).toHaveLength(2);
+  });
+
+  it('tracing.start: a message without a valid traceparent gets one trace for all its routes and destinations; a valid one is kept; a header rule wins', () => {
+    let n = 0;
+    const random = (len: number) => Buffer.alloc(len, ++n);
+    const t = RouteTable.compile(loopRoutes, connectors, { tracing: { start: true, sampled: true }, random });
+    const m = msg('plant', 'mqtt', 'dev/a', [['tracestate', 'vendor=stale']]);
+    const ds = t.planTargets(m, { route: 'up', captures: [['a']] }).dispatches;
+    const tp = ds[0]?.message.headers.get('traceparent');
+    expect(tp).toBe(`00-${'01'.repeat(16)}-${'02'.repeat(8)}-01`);
+    expect(ds.map((d) => d.message.headers.get('traceparent'))).toEqual([tp, tp]);
+    expect(ds[0]?.message.headers.has('tracestate')).toBe(false);
+    // planned again (another route of the same message): the same trace
+    expect(t.planTargets(m, { route: 'up', captures: [['a']] }).dispatches[0]?.message.headers.get('traceparent')).toBe(tp);
+    const valid = '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01';
+    const kept = t.planTargets(msg('plant', 'mqtt', 'dev/a', [['traceparent', valid], ['tracestate', 'a=b']]), { route: 'up', captures: [['a']] }).dispatches[0]?.message.headers;
+    expect(kept?.get('traceparent')).toBe(valid);
+    expect(kept?.get('tracestate')).toBe('a=b');
+    const ruled = t.planTargets(msg('rabbit', 'amqp091', 'k'), { route: 'down', captures: [] }).dispatches[0]?.message.headers;
+    expect(ruled?.get('traceparent')).toBe('set-by-rule');
+    // without tracing, nothing is started
+    const off = RouteTable.compile(loopRoutes, connectors).planTargets(msg('plant', 'mqtt', 'dev/a'), { route: 'up', captures: [['a']] });
+    expect(off.dispatches[0]?.message.headers.has('traceparent')).toBe(false);
+  });
+
+  it('reply-to is translated into each destination syntax (MQTT ⇄ AMQP swap), kept for STOMP', () => {
+    const t = RouteTable.compile(loopRoutes, connectors);
+    const m = createMessage({ body: Buffer.alloc(0), replyTo: 'dev/d1/v1.2/resp', source: { connector: 'plant', protocol: 'mqtt', address: 'dev/a' } });
+    const ds = t.planTargets(m, { route: 'up', captures: [['a']] }).dispatches;
+    expect(ds.map((d) => [d.connector, d.message.replyTo])).toEqual([
+      ['rabbit', 'dev.d1.v1/2.resp'],
+      ['web', 'dev/d1/v1.2/resp'],
+    ]);
+    const back = createMessage({ body: Buffer.alloc(0), replyTo: 'dev.d1.v1/2.resp', source: { connector: 'rabbit', protocol: 'amqp091', address: 'k' } });
+    expect(t.planTargets(back, { route: 'down', captures: [] }).dispatches[0]?.message.replyTo).toBe('dev/d1/v1.2/resp');
+  });
+});
+

@@ -12,7 +12,14 @@ import {
   type RouteSpec,
   type SourceSpec,
   DEFAULT_MAX_IN_FLIGHT,
+  DEFAULT_MAX_HOPS,
+  hopsOf,
+  startTrace,
+  withHops,
+  TRACEPARENT,
+  TRACESTATE,
 } from '@ferry/core';
+import { translateReplyTo } from './addresses.js';
 import { checkRoutes, type ConnectorEntry } from './check.js';
 import { compilePattern, type CompiledPattern } from './patterns.js';
 import { Template, checkRenderedAddress, levelSeparatorOf, type RenderContext } from './templates.js';
@@ -130,6 +137,20 @@ interface CompiledRoute {
   readonly deadLetter: CompiledTarget | undefined;
 }
 
+/** What the table does to every message it plans, besides the routes: loop protection and tracing. */
+export interface RouteTableOptions {
+  /**
+   * The most times a message may pass through Ferry (`gateway.maxHops`, default
+   * {@link DEFAULT_MAX_HOPS}): a route does not write a message whose hop count (core hops.ts)
+   * would exceed it, and fails those destinations with LOOP_DETECTED instead.
+   */
+  readonly maxHops?: number | undefined;
+  /** `gateway.tracing`: start a W3C trace for a message that carries none (core trace-context.ts) */
+  readonly tracing?: { readonly start: boolean; readonly sampled: boolean } | undefined;
+  /** the random source of new trace ids (tests) */
+  readonly random?: ((n: number) => Buffer) | undefined;
+}
+
 function configError(message: string, details: Record<string, unknown> = {}): FerryError {
   return new FerryError('CONFIG_INVALID', message, { permanent: true, details });
 }
@@ -142,21 +163,30 @@ export class RouteTable {
   readonly #routes = new Map<string, CompiledRoute>();
   readonly #bySource = new Map<string, CompiledRoute[]>();
   readonly #definitions = new Map<string, AnyConnectorDefinition>();
+  readonly #maxHops: number;
+  readonly #tracing: RouteTableOptions['tracing'];
+  readonly #random: RouteTableOptions['random'];
+  /** the trace started for a message, so every route and destination of it carries the same one */
+  readonly #traced = new WeakMap<GatewayMessage, Headers>();
 
-  private constructor() {}
+  private constructor(options: RouteTableOptions) {
+    this.#maxHops = options.maxHops ?? DEFAULT_MAX_HOPS;
+    this.#tracing = options.tracing;
+    this.#random = options.random;
+  }
 
   /**
    * Compile `routes`. Throws FerryError CONFIG_INVALID when a route names an unknown connector,
    * a name is used twice, or {@link checkRoutes} finds a problem (the config loader reports those
    * with file positions first; this is the safety net for configurations built another way).
    */
-  static compile(routes: readonly RouteSpec[], connectors: ReadonlyMap<string, ConnectorEntry>): RouteTable {
+  static compile(routes: readonly RouteSpec[], connectors: ReadonlyMap<string, ConnectorEntry>, options: RouteTableOptions = {}): RouteTable {
     const issues = checkRoutes(routes, connectors);
     if (issues.length > 0) {
       const lines = issues.map((i) => `${formatPath(i.path)}: ${i.message}`);
       throw configError(`invalid routes:\n  ${lines.join('\n  ')}`, { issues });
     }
-    const table = new RouteTable();
+    const table = new RouteTable(options);
     for (const [name, entry] of connectors) table.#definitions.set(name, entry.definition);
     routes.forEach((spec, i) => {
       if (table.#routes.has(spec.name)) throw configError(`routes[${i}]: route name "${spec.name}" is used twice`);
@@ -284,9 +314,11 @@ export class RouteTable {
       const error = new FerryError('INTERNAL', `no route named "${match.route}"`, { permanent: false });
       return { ok: false, route: match.route, index: undefined, error };
     }
+    const loop = this.#loop(route, message);
+    if (loop !== undefined) return { ok: false, route: route.name, index: route.targets[0]?.index, error: loop };
     let out: GatewayMessage;
     try {
-      out = this.#applyHeaders(route, message, match.captures);
+      out = this.#outgoing(route, message, match.captures);
     } catch (err) {
       return { ok: false, route: route.name, index: undefined, error: asTemplateError(err) };
     }
@@ -294,7 +326,7 @@ export class RouteTable {
     for (const target of route.targets) {
       try {
         const to = this.#renderTarget(route, target, message, match.captures);
-        dispatches.push({ route: route.name, index: target.index, connector: target.connector, to, message: out });
+        dispatches.push({ route: route.name, index: target.index, connector: target.connector, to, message: this.#forTarget(route, target, out) });
       } catch (err) {
         return { ok: false, route: route.name, index: target.index, error: asTemplateError(err) };
       }
@@ -313,9 +345,13 @@ export class RouteTable {
       const error = new FerryError('INTERNAL', `no route named "${match.route}"`, { permanent: false });
       return { route: match.route, dispatches: [], failed: [{ index: undefined, connector: undefined, to: undefined, error }] };
     }
+    const loop = this.#loop(route, message);
+    if (loop !== undefined) {
+      return { route: route.name, dispatches: [], failed: route.targets.map((t) => ({ index: t.index, connector: t.connector, to: t.fields, error: loop })) };
+    }
     let out: GatewayMessage;
     try {
-      out = this.#applyHeaders(route, message, match.captures);
+      out = this.#outgoing(route, message, match.captures);
     } catch (err) {
       return { route: route.name, dispatches: [], failed: [{ index: undefined, connector: undefined, to: undefined, error: asTemplateError(err) }] };
     }
@@ -324,7 +360,7 @@ export class RouteTable {
     for (const target of route.targets) {
       try {
         const to = this.#renderTarget(route, target, message, match.captures);
-        dispatches.push({ route: route.name, index: target.index, connector: target.connector, to, message: out });
+        dispatches.push({ route: route.name, index: target.index, connector: target.connector, to, message: this.#forTarget(route, target, out) });
       } catch (err) {
         failed.push({ index: target.index, connector: target.connector, to: target.fields, error: asTemplateError(err) });
       }
@@ -404,6 +440,55 @@ export class RouteTable {
       });
       return { route: route.name, pattern: route.pattern?.pattern, captures: m.captures, destinations };
     });
+  }
+
+  /**
+   * LOOP_DETECTED when writing `message` would take it past `maxHops` passages through Ferry
+   * (core hops.ts); undefined when it may go on.
+   */
+  #loop(route: CompiledRoute, message: GatewayMessage): FerryError | undefined {
+    const hops = hopsOf(message.headers);
+    if (hops < this.#maxHops) return undefined;
+    return new FerryError('LOOP_DETECTED', `the message has passed through Ferry ${hops} times (header x-ferry-hops); maxHops is ${this.#maxHops}: not written again`, {
+      permanent: true,
+      details: { route: route.name, hops, maxHops: this.#maxHops },
+    });
+  }
+
+  /**
+   * The message a route writes: its header rules applied, one more hop counted, and with
+   * `gateway.tracing.start` a trace started when it carries none (the same one for every route
+   * that takes the message).
+   */
+  #outgoing(route: CompiledRoute, message: GatewayMessage, captures: RouteMatch['captures']): GatewayMessage {
+    const out = this.#applyHeaders(route, message, captures);
+    // withHops copies: the trace headers below change that copy only
+    const headers = withHops(out.headers, hopsOf(message.headers) + 1);
+    if (this.#tracing?.start === true) {
+      let traced = this.#traced.get(message);
+      if (traced === undefined) {
+        traced = startTrace(message.headers, this.#tracing.sampled, this.#random);
+        this.#traced.set(message, traced);
+      }
+      // the trace of the message as received (or started), unless a header rule sets them
+      for (const name of [TRACEPARENT, TRACESTATE]) {
+        if (route.headerSet.some((h) => h.name === name)) continue;
+        const v = traced.get(name);
+        if (v === undefined) headers.delete(name);
+        else headers.set(name, v);
+      }
+    }
+    return { ...out, headers };
+  }
+
+  /**
+   * The route's message for one destination: its reply-to translated into the destination's
+   * address syntax (addresses.ts translateReplyTo), so a reply sent to it comes back.
+   */
+  #forTarget(route: CompiledRoute, target: CompiledTarget, out: GatewayMessage): GatewayMessage {
+    if (out.replyTo === undefined) return out;
+    const replyTo = translateReplyTo(route.sourceSyntax, out.replyTo, target.syntax);
+    return replyTo === out.replyTo ? out : { ...out, replyTo };
   }
 
   /**
