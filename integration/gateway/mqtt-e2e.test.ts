@@ -91,7 +91,7 @@ routes:
       expect({ where, topic: got.topic }).toEqual({ where, topic });
       expect(got.payload.equals(body)).toBe(true);
       const p = got.packet.properties ?? {};
-      expect(p['userProperties']).toEqual({ unit: 'celsius', tag: ['a', 'b'], 'x-device': 'kitchen' });
+      expect(p['userProperties']).toEqual({ unit: 'celsius', tag: ['a', 'b'], 'x-device': 'kitchen', 'x-ferry-hops': '1' });
       expect(p['contentType']).toBe('application/octet-stream');
       expect(Buffer.from(p['correlationData'] as Buffer).equals(Buffer.from([1, 2, 3, 0]))).toBe(true);
       expect(p['responseTopic']).toBe(`${run}/reply`);

@@ -149,8 +149,9 @@ it(`carries ${DEVICES * PER_DEVICE} QoS 1 device messages into RabbitMQ: none lo
     expect(m.properties.deliveryMode).toBe(2); // QoS 1 = at least once → persistent
     const up = s.opts.properties!.userProperties!;
     const headers = m.properties.headers ?? {};
-    const { 'x-ferry-publish-id': publishId, ...rest } = headers;
+    const { 'x-ferry-publish-id': publishId, 'x-ferry-hops': hops, 'x-correlation-id': binaryCorrelation, ...rest } = headers;
     expect(typeof publishId).toBe('string'); // the sink's return-matching tag (docs/mapping/amqp091.md)
+    expect(hops).toBe(1); // one passage through Ferry (loop protection, docs/mapping.md)
     expect(rest).toEqual(up);
     expect(m.properties.contentType).toBe(s.opts.properties!.contentType);
     if (Number(id.split('-')[1]) % SAMPLE !== 0) {
@@ -164,7 +165,10 @@ it(`carries ${DEVICES * PER_DEVICE} QoS 1 device messages into RabbitMQ: none lo
     const p = s.opts.properties!;
     const corr = p.correlationData!;
     const corrUtf8 = corr.toString('utf8');
-    const expectedCorr = Buffer.from(corrUtf8, 'utf8').equals(corr) ? corrUtf8 : corr.toString('base64');
+    // a text id (valid UTF-8) is correlation-id; a binary one the header x-correlation-id, bytes intact
+    const isText = Buffer.from(corrUtf8, 'utf8').equals(corr);
+    expect(binaryCorrelation).toEqual(isText ? undefined : corr);
+    const expectedCorr = isText ? corrUtf8 : undefined;
     expect({
       id,
       contentType: m.properties.contentType,
@@ -179,7 +183,8 @@ it(`carries ${DEVICES * PER_DEVICE} QoS 1 device messages into RabbitMQ: none lo
       id,
       contentType: 'application/vnd.ferry.reading',
       correlationId: expectedCorr,
-      replyTo: p.responseTopic,
+      // the response topic as a routing key ('/' and '.' swap, docs/mapping.md "Addresses")
+      replyTo: p.responseTopic!.replace(/[./]/g, (c) => (c === '/' ? '.' : '/')),
       headers: { id, device: up['device'], unit: 'celsius', tag: ['a', 'b'] },
       messageId: undefined,
       priority: undefined,

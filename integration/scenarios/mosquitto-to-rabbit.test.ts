@@ -127,7 +127,7 @@ it('counts every message from Mosquitto into RabbitMQ across a cut and an outage
   expect(sample.content.toString()).toBe('m1234');
   expect(sample.properties.contentType).toBe('text/plain');
   const { 'x-ferry-publish-id': _tag, ...headers } = sample.properties.headers ?? {};
-  expect(headers).toEqual({ id: 'm1234', line: 'line2' });
+  expect(headers).toEqual({ id: 'm1234', line: 'line2', 'x-ferry-hops': 1 });
   // the outage is logged once per kind of failure (the socket error of the cut, then the closed
   // connection of every refused retry), not once per retry; and its end once
   const lines = log.lines.filter((l) => l.fields['connector'] === 'plant' && l.level !== 'debug').map((l) => `${l.level} ${l.message}${l.level === 'warn' ? ' ' + String(l.fields['error']) : ''}`);

@@ -191,12 +191,14 @@ it('keeps every field of an MQTT 5 message where the RabbitMQ plugin (3.1.1) can
   expect(b.content.equals(payload)).toBe(true);
   expect(b.fields.routingKey).toBe(topic.replace(/\//g, '.'));
   expect(b.properties.deliveryMode).toBe(2);
-  const { 'x-ferry-publish-id': tag, ...userHeaders } = b.properties.headers ?? {};
+  const { 'x-ferry-publish-id': tag, 'x-ferry-hops': hops, ...userHeaders } = b.properties.headers ?? {};
   expect(typeof tag).toBe('string');
+  expect(hops).toBe(1);
   expect(userHeaders).toEqual(properties.userProperties);
   expect(b.properties.contentType).toBe(properties.contentType);
   expect(Buffer.from(String(b.properties.correlationId), 'utf8').equals(correlation)).toBe(true);
-  expect(b.properties.replyTo).toBe(properties.responseTopic);
+  // the response topic as a routing key, '/' and '.' swapped (docs/mapping.md "Addresses"), so a reply to it comes back
+  expect(b.properties.replyTo).toBe(`${run}.replies.kitchen`);
   expect(Number(b.properties.expiration)).toBeLessThanOrEqual(EXPIRY_S * 1000);
   expect(Number(b.properties.expiration)).toBeGreaterThan(EXPIRY_S * 1000 - 60_000);
   // the plugin: the same bytes and routing, none of the MQTT 5 properties (3.1.1 has none)

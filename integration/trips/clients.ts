@@ -137,3 +137,133 @@ export function python(script: string, args: readonly string[], timeoutMs = 60_0
     );
   });
 }
+
+/** A reply as a requester received it: its body and its correlation id (hex when binary). */
+export interface Reply {
+  readonly body: string;
+  readonly correlation: { readonly binary: string } | { readonly text: string } | null;
+  readonly headers?: Readonly<Record<string, string>>;
+}
+
+export interface Request {
+  readonly body: string;
+  /** a binary id (hex) or a text id */
+  readonly correlation: { readonly binary: string } | { readonly text: string };
+}
+
+const STOMP_REQUESTER = String.raw`
+import json, sys, threading, time
+import stomp
+spec = json.loads(sys.argv[1])
+got = []
+done = threading.Event()
+subscribed = threading.Event()
+def out(o):
+    sys.stdout.write(json.dumps(o) + "\n"); sys.stdout.flush()
+class L(stomp.ConnectionListener):
+    def on_receipt(self, frame):
+        if frame.headers.get("receipt-id") == "sub": subscribed.set()
+    def on_message(self, frame):
+        body = frame.body.decode("utf-8") if isinstance(frame.body, bytes) else frame.body
+        c = frame.headers.get("correlation-id")
+        o = {"body": body, "correlation": None if c is None else {"text": c}, "headers": dict(frame.headers)}
+        out({"message": o}); got.append(o)
+        if len(got) >= spec["count"]: done.set()
+c = stomp.Connection12([("127.0.0.1", spec["port"])], auto_decode=False, heartbeats=(0, 0))
+c.set_listener("", L())
+c.connect(wait=True)
+c.subscribe(spec["subscribe"], id="1", ack="auto", headers={"receipt": "sub"})
+if not subscribed.wait(15): sys.exit(4)
+out({"ready": True})
+for i, r in enumerate(spec["requests"]):
+    c.send(spec["destination"], r["body"].encode("utf-8"), headers={"correlation-id": r["correlation"]["text"], "reply-to": spec["replyTo"], "receipt": "r%d" % i})
+ok = done.wait(spec["timeoutS"])
+c.disconnect()
+sys.exit(0 if ok else 3)
+`;
+
+const PROTON_REQUESTER = String.raw`
+import json, sys
+from proton import Message
+from proton.handlers import MessagingHandler
+from proton.reactor import Container
+spec = json.loads(sys.argv[1])
+def out(o):
+    sys.stdout.write(json.dumps(o) + "\n"); sys.stdout.flush()
+class R(MessagingHandler):
+    def __init__(self):
+        super().__init__()
+        self.got = []; self.sent = False; self.ok = False
+    def on_start(self, e):
+        e.container.schedule(spec["timeoutS"], self)
+        self.conn = e.container.connect("amqp://127.0.0.1:%d" % spec["port"], allowed_mechs="ANONYMOUS", reconnect=False)
+        self.receiver = e.container.create_receiver(self.conn, spec["replyAddress"])
+        self.sender = e.container.create_sender(self.conn, spec["address"])
+    def on_timer_task(self, e):
+        e.container.stop()
+    def send_all(self):
+        if self.sent or not self.receiver_open or self.sender.credit <= 0: return
+        self.sent = True
+        out({"ready": True})
+        for r in spec["requests"]:
+            c = r["correlation"]
+            cid = bytes.fromhex(c["binary"]) if "binary" in c else c["text"]
+            self.sender.send(Message(body=r["body"].encode("utf-8"), correlation_id=cid, reply_to=spec["replyTo"]))
+    receiver_open = False
+    def on_link_opened(self, e):
+        if e.link.is_receiver: self.receiver_open = True
+        self.send_all()
+    def on_link_error(self, e):
+        sys.stderr.write("link error %s\n" % e.link.remote_condition)
+    def on_transport_error(self, e):
+        sys.stderr.write("transport error %s\n" % e.transport.condition)
+    def on_sendable(self, e):
+        self.send_all()
+    def on_message(self, e):
+        m = e.message
+        cid = m.correlation_id
+        corr = None if cid is None else ({"binary": bytes(cid).hex()} if isinstance(cid, (bytes, bytearray)) else {"text": str(cid)})
+        body = bytes(m.body).decode("utf-8") if isinstance(m.body, (bytes, bytearray, memoryview)) else str(m.body)
+        o = {"body": body, "correlation": corr}
+        out({"message": o}); self.got.append(o)
+        if len(self.got) >= spec["count"]:
+            self.ok = True
+            e.connection.close()
+            e.container.stop()
+r = R()
+Container(r).run()
+sys.exit(0 if r.ok else 3)
+`;
+
+/**
+ * Run a Python requester (stomp.py or qpid-proton): it sends `requests` with their correlation
+ * ids and reply-to, and collects `count` replies on its reply destination.
+ */
+export function pythonRequester(kind: 'stomp' | 'amqp10', spec: Record<string, unknown>): { ready: Promise<void>; done: Promise<Reply[]> } {
+  need(PYTHON, 'python3');
+  const p = spawn(PYTHON, ['-c', kind === 'stomp' ? STOMP_REQUESTER : PROTON_REQUESTER, JSON.stringify(spec)]);
+  let buf = '';
+  let err = '';
+  const got: Reply[] = [];
+  let onReady: () => void = () => undefined;
+  const ready = new Promise<void>((r) => (onReady = r));
+  p.stdout.on('data', (d: Buffer) => {
+    buf += d.toString('utf8');
+    let nl: number;
+    while ((nl = buf.indexOf('\n')) >= 0) {
+      const line = buf.slice(0, nl);
+      buf = buf.slice(nl + 1);
+      const o = JSON.parse(line) as { ready?: true; message?: Reply };
+      if (o.ready === true) onReady();
+      if (o.message !== undefined) got.push(o.message);
+    }
+  });
+  p.stderr.on('data', (d: Buffer) => (err += d.toString('utf8')));
+  const done = new Promise<Reply[]>((resolve, reject) => {
+    p.on('exit', (code) => {
+      if (code === 0 || got.length > 0) resolve(got);
+      else reject(new Error(`${kind} requester exited ${code}: ${/No module named/.test(err) ? 'apt-get install -y python3-stomp python3-qpid-proton; ' : ''}${err}`));
+    });
+  });
+  return { ready, done };
+}

@@ -66,24 +66,14 @@ function xnAt(sink: End, source: End): string {
   return String(XN);
 }
 
-/** The canonical correlationId of each source: MQTT 5 correlation data is binary, the others strings. */
+/**
+ * The correlation id at each sink. Every source sent a text id (MQTT: correlation data that is
+ * valid UTF-8, which Ferry reads as a text id, docs/mapping.md "Request/reply"), so every sink
+ * but MQTT writes it as a string; MQTT correlation data is its UTF-8 bytes.
+ */
 function correlationAt(sink: End, source: End): string {
   const c = correlation(source);
-  const binary = source === 'mqtt';
-  switch (sink) {
-    case 'mqtt':
-      // docs/mapping/mqtt.md, sink: a Buffer as is, a string as its UTF-8 bytes
-      return bytes(Buffer.from(c, 'utf8'));
-    case 'stomp':
-      // docs/mapping/stomp.md, listener MESSAGE: binary as base64
-      return text(binary ? Buffer.from(c, 'utf8').toString('base64') : c);
-    case 'amqp10':
-      // docs/mapping/amqp10.md, properties: Buffer → binary, else a string
-      return binary ? bytes(Buffer.from(c, 'utf8')) : text(c);
-    case 'amqp091':
-      // docs/mapping/amqp091.md, sink: binary as UTF-8 when it is valid UTF-8 (it is), else base64
-      return text(c);
-  }
+  return sink === 'mqtt' ? bytes(Buffer.from(c, 'utf8')) : text(c);
 }
 
 function priorityAt(sink: End, source: End): string | undefined {
@@ -121,22 +111,28 @@ function expiryAt(p: Pair, clock: Clock): ExpectedExpiry[] {
 }
 
 function otherAt(p: Pair): string[] {
+  // every message Ferry writes counts its passage in x-ferry-hops (loop protection,
+  // docs/mapping.md), in each protocol's own header form
   switch (p.sink) {
     case 'mqtt':
       // the route's `to.qos` defaults to 1, the subscription is QoS 1: min(1, 1); nothing else
       // (Ferry does not invent user properties for message id or priority)
-      return ['qos 1'];
+      return ['qos 1', `user property x-ferry-hops ${text('1')}`];
     case 'stomp':
       // `persistent` only when the message came from STOMP with it (the test's SEND has none)
-      return [];
+      return [`x-ferry-hops ${text('1')}`];
     case 'amqp091':
       // every mandatory publish carries x-ferry-publish-id; delivery-mode: the 0-9-1 source's
       // own mode (persistent), else at-least-once → 2
-      return ['delivery-mode 2', 'x-ferry-publish-id <id>'];
+      return ['delivery-mode 2', 'header x-ferry-hops 1', 'x-ferry-publish-id <id>'];
     case 'amqp10':
-      // pass-through: what the AMQP 1.0 client sent (durable true, no `to`); re-encoded: durable
-      // from the guarantee (at-least-once → true) and `to` = the sink's address
-      return p.source === 'amqp10' ? ['durable boolean true'] : ['durable boolean true', `to ${text(`<run>.out.${p.source}`)}`].sort();
+      // pass-through: what the AMQP 1.0 client sent (durable true, no `to`), and the hop count as
+      // it was received (none: the pass-through does not re-encode for it); re-encoded: durable
+      // from the guarantee (at-least-once → true), `to` = the sink's address, the hop count as the
+      // smallest integer type
+      return p.source === 'amqp10'
+        ? ['durable boolean true']
+        : ['application property x-ferry-hops byte 1', 'durable boolean true', `to ${text(`<run>.out.${p.source}`)}`].sort();
   }
 }
 
