@@ -101,16 +101,10 @@
       for (const f of ROUTE_FIELDS) {
         const cell = r.querySelector(`td[data-field="${f}"]`);
         const value = route[f];
-        const changed = cell.dataset.value !== undefined && cell.dataset.value !== String(value);
         cell.dataset.value = String(value);
         cell.dataset.nonzero = String(value > 0);
         setText(cell.querySelector('.value'), f === 'inFlight' ? `${count.format(value)} / ${count.format(route.maxInFlight)}` : count.format(value));
         setText(cell.querySelector('.rate'), f === 'inFlight' ? '' : `${rate.format(route.rates[f])}/s`);
-        if (changed) {
-          cell.classList.remove('changed');
-          void cell.offsetWidth;
-          cell.classList.add('changed');
-        }
       }
     });
   }
