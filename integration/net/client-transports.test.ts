@@ -2,13 +2,15 @@
  * The client connectors' TLS and WebSocket URLs: the `stomp` connector over ws:// into
  * RabbitMQ's Web-STOMP plugin and back, over stomp+ssl:// into Ferry's own stomp-listener with a
  * client certificate (and down, not served, with the wrong CA); the `mqtt` connector over ws://
- * and wss:// into Ferry's own mqtt-listener, both directions. Messages counted.
+ * and wss:// into Ferry's own mqtt-listener, both directions; the `amqp10` connector over amqps://
+ * with a client certificate into the amqp10-listener. Messages counted.
  */
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import { jest } from '@jest/globals';
 import { createMessage, type Connector, type InboundDelivery } from '@ferry/core';
+import { amqp10Definition, amqp10ListenerDefinition } from '@ferry/amqp10';
 import { mqttDefinition, mqttListenerDefinition } from '@ferry/mqtt';
 import { stompDefinition, stompListenerDefinition } from '@ferry/stomp';
 import { brokerPorts, createVhost, deleteVhost, freePort, makeTestPki, RecordingMetrics, testContext, waitFor, type TestPki } from '@ferry/testkit';
@@ -141,5 +143,35 @@ describe('mqtt connector over WebSocket into the mqtt-listener', () => {
     await Promise.all(ids.map((id) => conn.sink?.write(msg(id), mqttListenerDefinition.to!.parse({ topic: `down/${id}`, qos: 1 }))));
     await waitFor(() => down.length >= 100, '100 messages down the WebSocket');
     expect(tally(ids, down).counts).toMatchObject({ sent: 100, received: 100, lost: 0, duplicated: 0 });
+  });
+});
+
+describe('amqp10 connector over amqps:// into the amqp10-listener', () => {
+  async function tlsListener(): Promise<{ port: number; taken: Taken }> {
+    const port = await freePort();
+    const o = amqp10ListenerDefinition.options.parse({ port, host: '127.0.0.1', tls: { cert: pki.server.cert, key: pki.server.key, ca: pki.ca, requestCert: true } });
+    const l = amqp10ListenerDefinition.create(testContext(), 'amqp-tls', o);
+    const taken = new Taken();
+    await l.openSources?.([{ route: 'r', from: { address: 'tls.in' } }], taken.handler);
+    await started(l);
+    return { port, taken };
+  }
+
+  it('with the CA and a client certificate: 100 writes accepted, all taken by the listener', async () => {
+    const { port, taken } = await tlsListener();
+    const options = amqp10Definition.options.parse({ url: `amqps://localhost:${port}`, tls: { ca: pki.ca, cert: pki.client.cert, key: pki.client.key } });
+    const c = await started(amqp10Definition.create(testContext(), 'amqps-out', options));
+    expect(c.state).toBe('up');
+    const ids = Array.from({ length: 100 }, (_, i) => `a${i}`);
+    await Promise.all(ids.map((id) => c.sink?.write(msg(id), amqp10Definition.to!.parse({ address: 'tls.in' }))));
+    expect(tally(ids, taken.bodies).counts).toMatchObject({ sent: 100, received: 100, lost: 0, duplicated: 0 });
+  });
+
+  it('without a client certificate the listener requires: down, nothing taken', async () => {
+    const { port, taken } = await tlsListener();
+    const options = amqp10Definition.options.parse({ url: `amqps://localhost:${port}`, tls: { ca: pki.ca }, reconnect: { initialMs: 1000, maxMs: 1000 } });
+    const c = await started(amqp10Definition.create(testContext(), 'amqps-bad', options));
+    expect(c.state).not.toBe('up');
+    expect(taken.bodies).toHaveLength(0);
   });
 });

@@ -17,6 +17,7 @@
 import { connect as netConnect, type Socket } from 'node:net';
 import { connect as tlsConnect, type ConnectionOptions as TlsConnectionOptions } from 'node:tls';
 import { Backoff, describeError, FerryError, hasExpired, type Connector, type ConnectorContext, type ConnectorState, type DeliveryHandler, type Logger, type Sink, type SourceFlow, type SourceSpec } from '@ferry/core';
+import { loadClientTls } from '@ferry/net';
 import rhea from 'rhea';
 import { installCapture } from './capture.js';
 import { installLinkKeys } from './link-keys.js';
@@ -104,6 +105,9 @@ export class Amqp10Client implements Connector<Amqp10From, Amqp10To> {
     this.sink = { write: (m, to) => this.#write(m, to) };
   }
 
+  /** TLS options read from the files of `tls` at start (amqps://) */
+  #tls: TlsConnectionOptions | undefined;
+
   get state(): ConnectorState {
     return this.#state;
   }
@@ -125,10 +129,24 @@ export class Amqp10Client implements Connector<Amqp10From, Amqp10To> {
     // and an EventEmitter 'error' without a listener kills the process
     c.on('error', (e: unknown) => this.#log.error('amqp10 error', { error: describeError(e) }));
     this.#container = c;
-    this.#starting = new Promise<void>((resolve) => {
+    const first = new Promise<void>((resolve) => {
       this.#firstAttempt = { resolve };
-      this.#connect();
     });
+    const tls = this.#opts.tls;
+    // certificate files are read once per start; an unreadable one fails the start (a route
+    // file error), unlike a peer that is down
+    this.#starting = (tls === undefined ? Promise.resolve(undefined) : loadClientTls(tls, this.#ctx.baseDir)).then(
+      (options) => {
+        this.#tls = options;
+        this.#connect();
+        return first;
+      },
+      (err: unknown) => {
+        this.#starting = undefined;
+        this.#setState('down');
+        throw err;
+      },
+    );
     return this.#starting;
   }
 
@@ -142,7 +160,8 @@ export class Amqp10Client implements Connector<Amqp10From, Amqp10To> {
     let guard: FrameGuard | undefined;
     let socket: Socket | undefined;
     const connectGuarded = (port: number, host: string, tlsOptions: TlsConnectionOptions, connected: () => void): Socket => {
-      socket = ep.tls ? tlsConnect(port, host, { ...tlsOptions, servername: ep.host }, connected) : netConnect({ port, host, noDelay: true }, connected);
+      socket = ep.tls ? tlsConnect(port, host, { ...tlsOptions, servername: ep.host, ...this.#tls }, connected) : netConnect({ port, host, noDelay: true }, connected);
+      socket.setNoDelay(true);
       // a socket that closes under rhea without its noticing is a lost connection too
       socket.once('close', () => lost(undefined));
       guard = new FrameGuard(socket, { role: 'client', maxFrameSize: CLIENT_MAX_FRAME_SIZE, maxMessageBytes: undefined, containerId: c.id, requireSasl: false });

@@ -2,7 +2,7 @@
  * The route-file options of `amqp10` and `amqp10-listener`, one schema each. The TypeScript
  * types are inferred from them; JSON Schema and docs/connectors/amqp10.md follow them.
  */
-import { listenerTransportShape } from '@ferry/net';
+import { clientTlsSettings, listenerTransportShape } from '@ferry/net';
 import { z } from 'zod';
 
 /**
@@ -41,6 +41,7 @@ export const amqp10Options = z.strictObject({
     .describe('reconnect backoff after the connection is lost'),
   credit: z.number().int().min(1).max(MAX_INFLIGHT).default(1000).describe('link credit per receiving link (§2.6.7): the most deliveries Ferry holds unsettled per source; credit is given back only as messages settle'),
   maxInflight: z.number().int().min(1).max(MAX_INFLIGHT).default(1000).describe('the most unsettled deliveries Ferry sends per sending link before waiting for dispositions'),
+  tls: clientTlsSettings.optional().describe('TLS for amqps:// URLs: the CA to trust (default: the system\'s), a client certificate'),
 });
 
 export const amqp10ListenerOptions = z.strictObject({
