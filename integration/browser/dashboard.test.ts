@@ -5,7 +5,7 @@
  * exactly the counts sent, without a reload; the RabbitMQ connector cut turns its row red and
  * says "down", and back "up" when RabbitMQ is reachable again. Screenshots are kept under
  * artifacts/ (git-ignored); their paths are printed. FERRY_WRITE_DOCS=1 copies the second one to
- * docs/img/dashboard.png.
+ * docs/img/dashboard.png. A second case serves the same page over HTTPS (gateway.http.tls).
  */
 import { jest } from '@jest/globals';
 import { copyFile, mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -15,7 +15,7 @@ import type { ConsumeMessage } from 'amqplib';
 import type { Browser, Page } from 'playwright-core';
 import type { MqttClient } from 'mqtt';
 import { Runtime, defaultRegistry } from '@ferry/gateway';
-import { REPO_ROOT, artifactPath, brokerPorts, captureLogger, createVhost, deleteVhost, freePort, launchChromium, pageLog, Tally, TcpProxy, waitFor } from '@ferry/testkit';
+import { REPO_ROOT, artifactPath, brokerPorts, captureLogger, createVhost, deleteVhost, freePort, launchChromium, makeTestPki, pageLog, Tally, TcpProxy, waitFor } from '@ferry/testkit';
 import { device, plainClient, publishConfirmed, type Plain } from '../scenarios/helpers.js';
 
 jest.setTimeout(120_000);
@@ -198,6 +198,50 @@ it('shows the counts the test sent, live, and a connector cut turns red and says
     throw err;
   } finally {
     await page.close();
+  }
+});
+
+it('over HTTPS (gateway.http.tls) the page, its files and its event stream work the same', async () => {
+  const pki = await makeTestPki();
+  const tlsDir = await mkdtemp(join(tmpdir(), 'ferry-dashboard-tls-'));
+  const port = await freePort();
+  const adminPort = await freePort();
+  const file = join(tlsDir, 'routes.yaml');
+  await writeFile(
+    file,
+    `
+gateway: { id: dashboard-tls, http: { port: ${adminPort}, host: 127.0.0.1, tls: { cert: "${pki.server.cert}", key: "${pki.server.key}" } } }
+connectors:
+  devices: { type: mqtt-listener, port: ${port}, host: 127.0.0.1 }
+routes:
+  - name: copy
+    from: { connector: devices, topic: "in/+" }
+    to: { connector: devices, topic: "out/{1}" }
+`,
+  );
+  const tlsRuntime = new Runtime({ file, registry: defaultRegistry(), logger: captureLogger(), drainTimeoutMs: 1_000 });
+  // the test CA is not the browser's: this context accepts the server certificate Ferry shows
+  const context = await browser.newContext({ ignoreHTTPSErrors: true });
+  const page = await context.newPage();
+  const log = pageLog(page);
+  try {
+    expect(await tlsRuntime.start()).toBe(true);
+    await page.goto(`https://127.0.0.1:${adminPort}/`);
+    await page.waitForSelector('tr[data-connector="devices"][data-state="up"]');
+    const dev = await device(port, 'tls-dash-dev');
+    clients.push(dev);
+    for (let i = 0; i < 25; i++) await dev.publishAsync(`in/${i}`, String(i), { qos: 1 });
+    await waitForCell(page, 'copy', 'received', 25);
+    await waitForCell(page, 'copy', 'sent', 25);
+    expect(await page.evaluate(() => location.protocol)).toBe('https:');
+  } catch (err) {
+    console.log(`browser log:\n${log.join('\n')}`);
+    throw err;
+  } finally {
+    await context.close();
+    await tlsRuntime.stop();
+    await pki.remove();
+    await rm(tlsDir, { recursive: true, force: true });
   }
 });
 
