@@ -158,6 +158,27 @@ export const mqttListenerOptions = z.strictObject({
     .min(1)
     .default(10_000)
     .describe('QoS 1/2 messages queued per session for an offline or slow subscriber; beyond it new messages for that session are dropped and counted'),
+  sessionQueueBytes: z
+    .number()
+    .int()
+    .min(1024)
+    .default(16 * 1024 * 1024)
+    .describe('bytes (payload and topic) of the QoS 1/2 messages queued per session; beyond it new messages for that session are dropped and counted (messages_dropped_total{reason="queue-full"})'),
+  maxInflightMessages: z
+    .number()
+    .int()
+    .min(1)
+    .max(65535)
+    .default(100)
+    .describe(
+      "QoS 1/2 messages written to one subscriber and not yet acknowledged (for MQTT 5 also at most the client's Receive Maximum); the rest wait in the session queue. Like Mosquitto's max_inflight_messages",
+    ),
+  maxInflightBytes: z
+    .number()
+    .int()
+    .min(1024)
+    .default(4 * 1024 * 1024)
+    .describe('bytes of the QoS 1/2 messages written to one subscriber and not yet acknowledged (one message always goes, however large); like Mosquitto\'s max_inflight_bytes'),
 });
 
 export const mqttListenerFrom = z.strictObject({

@@ -1,6 +1,6 @@
 import type { Logger, Metrics } from '@ferry/core';
 import type { Connection, PendingWill } from './connection.js';
-import type { Session } from './session.js';
+import type { Session, SessionLimits } from './session.js';
 import type { BrokerMessage, PublishDecision, Subscription } from './types.js';
 
 /** Limits and credentials of the embedded broker. */
@@ -9,7 +9,7 @@ export interface BrokerConfig {
   /** undefined: any keep alive, 0 included (§3.1.2.10) */
   readonly keepaliveLimit?: number | undefined;
   readonly receiveMaximum: number;
-  readonly sessionQueueLimit: number;
+  readonly session: SessionLimits;
   readonly maxClients?: number | undefined;
   readonly users?: readonly { readonly username: string; readonly password: string }[] | undefined;
   readonly allowAnonymous: boolean;

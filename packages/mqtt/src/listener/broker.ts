@@ -72,6 +72,13 @@ export class MqttBroker implements BrokerCore {
     return this.#retained.size;
   }
 
+  /** what a session holds for its subscriber, and its socket's unsent bytes (diagnostics, tests) */
+  sessionStats(clientId: string): { inflight: number; inflightBytes: number; queued: number; queuedBytes: number; backlog: number } | undefined {
+    const s = this.#sessions.get(clientId);
+    if (s === undefined) return undefined;
+    return { inflight: s.inflight, inflightBytes: s.inflightBytes, queued: s.queued, queuedBytes: s.queuedBytes, backlog: this.#byClientId.get(clientId)?.backlog ?? 0 };
+  }
+
   /**
    * Close every client (MQTT 5 clients get DISCONNECT 0x8B, §3.14.2.1); resolves once they are
    * gone. The owner stops the transport from accepting first.
@@ -146,7 +153,7 @@ export class MqttBroker implements BrokerCore {
     }
     const present = session !== undefined;
     if (session === undefined) {
-      session = new Session(clientId, this.config.sessionQueueLimit, (reason) => this.#dropped(reason));
+      session = new Session(clientId, this.config.session, (reason) => this.#dropped(reason));
       this.#sessions.set(clientId, session);
     }
     clearTimeout(session.expiryTimer);

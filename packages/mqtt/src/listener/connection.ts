@@ -117,6 +117,10 @@ export class Connection implements Outlet {
     });
     socket.on('close', () => this.#onClose());
     socket.on('data', (chunk: Buffer) => this.#onData(chunk));
+    // the session stops writing to a socket with too much unsent data (session.ts WRITE_HIGH_WATER)
+    socket.on('drain', () => {
+      if (this.#state === 'connected') this.#session?.pump(Date.now());
+    });
     this.#parser.on('packet', (p: Packet) => {
       this.#parsed = p;
     });

@@ -54,6 +54,11 @@ export class MqttListenerConnector implements Connector<MqttListenerFrom, MqttLi
     this.sink = { write: (message, to) => this.#write(message, to) };
   }
 
+  /** the embedded broker while started (diagnostics, tests) */
+  get broker(): MqttBroker | undefined {
+    return this.#broker;
+  }
+
   get state(): ConnectorState {
     return this.#state;
   }
@@ -89,7 +94,12 @@ export class MqttListenerConnector implements Connector<MqttListenerFrom, MqttLi
         maxPacketSize: o.maxPacketSize,
         keepaliveLimit: o.keepaliveLimit,
         receiveMaximum: o.receiveMaximum,
-        sessionQueueLimit: o.sessionQueueLimit,
+        session: {
+          queueMessages: o.sessionQueueLimit,
+          queueBytes: o.sessionQueueBytes,
+          inflightMessages: o.maxInflightMessages,
+          inflightBytes: o.maxInflightBytes,
+        },
         maxClients: o.maxClients,
         users,
         allowAnonymous: o.allowAnonymous ?? (users === undefined || users.length === 0),

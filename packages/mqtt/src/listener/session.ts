@@ -22,6 +22,27 @@ export type DropReason = 'expired' | 'queue-full' | 'qos0-offline' | 'qos0-slow-
 /** QoS 0 messages are dropped for a subscriber whose socket already holds this much unsent data. */
 const QOS0_BACKLOG_LIMIT = 8 * 1024 * 1024;
 
+/**
+ * QoS 1/2 messages are not written while the subscriber's socket holds this much unsent data;
+ * they wait in the session's queue and go out when the socket drains.
+ */
+export const WRITE_HIGH_WATER = 1024 * 1024;
+
+/** What one session may hold for its subscriber (see the listener options of the same names). */
+export interface SessionLimits {
+  /** QoS 1/2 messages queued, and their bytes */
+  readonly queueMessages: number;
+  readonly queueBytes: number;
+  /** QoS 1/2 messages written and not yet acknowledged, and their bytes */
+  readonly inflightMessages: number;
+  readonly inflightBytes: number;
+}
+
+/** what a message costs a session: its payload and topic, the bulk of what is kept */
+export function itemBytes(item: OutboundItem): number {
+  return item.message.payload.length + item.message.topic.length;
+}
+
 interface Inflight {
   readonly item: OutboundItem;
   /** publish: waiting for PUBACK/PUBREC; pubrel: PUBREL sent, waiting for PUBCOMP (§4.3.3) */
@@ -43,15 +64,25 @@ export class Session {
   expiryTimer: NodeJS.Timeout | undefined;
   readonly #queue: OutboundItem[] = [];
   readonly #inflight = new Map<number, Inflight>();
-  readonly #queueLimit: number;
+  readonly #limits: SessionLimits;
   readonly #onDrop: (reason: DropReason) => void;
   #outlet: Outlet | undefined;
   #nextId = 1;
+  #queuedBytes = 0;
+  #inflightBytes = 0;
 
-  constructor(clientId: string, queueLimit: number, onDrop: (reason: DropReason) => void) {
+  constructor(clientId: string, limits: SessionLimits, onDrop: (reason: DropReason) => void) {
     this.clientId = clientId;
-    this.#queueLimit = queueLimit;
+    this.#limits = limits;
     this.#onDrop = onDrop;
+  }
+
+  get queuedBytes(): number {
+    return this.#queuedBytes;
+  }
+
+  get inflightBytes(): number {
+    return this.#inflightBytes;
   }
 
   get connected(): boolean {
@@ -72,7 +103,7 @@ export class Session {
     for (const [id, f] of this.#inflight) {
       if (f.state === 'pubrel') outlet.send({ cmd: 'pubrel', messageId: id });
       // an expired message is not resent (MQTT 5 §3.3.2.3.3), nor kept in flight
-      else if (this.#sendPublish(f.item, id, true, now) === 'dropped') this.#inflight.delete(id);
+      else if (this.#sendPublish(f.item, id, true, now) === 'dropped') this.#forget(id);
     }
     this.pump(now);
   }
@@ -90,27 +121,46 @@ export class Session {
       this.#sendPublish(item, undefined, false, now);
       return;
     }
-    if (this.#queue.length >= this.#queueLimit) return this.#onDrop('queue-full');
+    const size = itemBytes(item);
+    // bounded in messages and in bytes: beyond either, new messages for this session are dropped
+    if (this.#queue.length >= this.#limits.queueMessages || this.#queuedBytes + size > this.#limits.queueBytes) return this.#onDrop('queue-full');
     this.#queue.push(item);
+    this.#queuedBytes += size;
     this.pump(now);
   }
 
-  /** Send queued messages while the client's Receive Maximum allows (§4.9). */
+  /**
+   * Send queued messages while the window allows: the client's Receive Maximum (§4.9) and the
+   * listener's in-flight bounds in messages and bytes (one message always, however large), and
+   * only while the socket's unsent data is below {@link WRITE_HIGH_WATER}; the connection calls
+   * this again when an acknowledgement frees the window and when the socket drains.
+   */
   pump(now: number): void {
     const outlet = this.#outlet;
     if (outlet === undefined) return;
-    while (this.#queue.length > 0 && this.#inflight.size < outlet.receiveMaximum) {
-      const item = this.#queue.shift() as OutboundItem;
+    const window = Math.min(outlet.receiveMaximum, this.#limits.inflightMessages);
+    while (this.#queue.length > 0 && this.#inflight.size < window && outlet.backlog <= WRITE_HIGH_WATER) {
+      const item = this.#queue[0] as OutboundItem;
+      const size = itemBytes(item);
+      if (this.#inflight.size > 0 && this.#inflightBytes + size > this.#limits.inflightBytes) return;
       const id = this.#allocateId();
-      if (id === undefined) {
-        this.#queue.unshift(item);
-        return;
-      }
+      if (id === undefined) return;
+      this.#queue.shift();
+      this.#queuedBytes -= size;
       this.#inflight.set(id, { item, state: 'publish' });
+      this.#inflightBytes += size;
       const r = this.#sendPublish(item, id, false, now);
-      if (r !== 'sent' && r !== 'closed') this.#inflight.delete(id);
+      if (r !== 'sent' && r !== 'closed') this.#forget(id);
       if (r === 'closed') return;
     }
+  }
+
+  /** a message leaves the in-flight window */
+  #forget(id: number): void {
+    const f = this.#inflight.get(id);
+    if (f === undefined) return;
+    this.#inflight.delete(id);
+    this.#inflightBytes -= itemBytes(f.item);
   }
 
   /**
@@ -122,7 +172,7 @@ export class Session {
     const f = this.#inflight.get(id);
     if (f === undefined) return 'unknown';
     if (cmd === 'puback' ? f.item.qos !== 1 : f.state !== 'pubrel') return 'mismatched';
-    this.#inflight.delete(id);
+    this.#forget(id);
     this.pump(now);
     return 'ok';
   }
@@ -133,7 +183,7 @@ export class Session {
     if (f === undefined) return 'unknown';
     if (f.item.qos !== 2) return 'mismatched';
     if (reasonCode !== undefined && reasonCode >= 0x80) {
-      this.#inflight.delete(id);
+      this.#forget(id);
       this.pump(now);
       return 'ok';
     }
@@ -147,6 +197,8 @@ export class Session {
   clearMessages(): void {
     this.#queue.length = 0;
     this.#inflight.clear();
+    this.#queuedBytes = 0;
+    this.#inflightBytes = 0;
     this.incomingQos2.clear();
   }
 
