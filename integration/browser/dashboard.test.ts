@@ -234,6 +234,11 @@ routes:
     await waitForCell(page, 'copy', 'received', 25);
     await waitForCell(page, 'copy', 'sent', 25);
     expect(await page.evaluate(() => location.protocol)).toBe('https:');
+    // Ferry goes away: the page says so instead of showing stale numbers as live
+    await tlsRuntime.stop();
+    await page.waitForFunction(() => document.getElementById('stream')?.textContent === 'connection lost · reconnecting…');
+    expect(await page.getAttribute('#ready', 'data-state')).toBe('unknown');
+    expect(await page.textContent('#ready')).toBe('state unknown');
   } catch (err) {
     console.log(`browser log:\n${log.join('\n')}`);
     throw err;

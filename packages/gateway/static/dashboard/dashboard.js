@@ -171,5 +171,6 @@
   events.addEventListener('error', () => {
     setText($('stream'), 'connection lost · reconnecting…');
     $('ready').dataset.state = 'unknown';
+    setText($('ready'), 'state unknown');
   });
 })();
