@@ -8,22 +8,16 @@ import { fileURLToPath } from 'node:url';
 import { jest } from '@jest/globals';
 import type { Connector } from '@ferry/core';
 import { amqp10ListenerDefinition } from '@ferry/amqp10';
-import { freePort, makeTestPki, RecordingMetrics, testContext, waitFor, type TestPki } from '@ferry/testkit';
+import { freePort, RecordingMetrics, testContext, waitFor } from '@ferry/testkit';
 import { runClient, runPythonFile } from '../support/third-party.js';
-import { lastJson, silentSocket, tally, Taken } from './helpers.js';
+import { goodTls, lastJson, mutualTls, pyTlsArgs, silentSocket, tally, Taken, testPki, TLS_REFUSALS } from './helpers.js';
 
 jest.setTimeout(60_000);
 
 const SCRIPT = fileURLToPath(new URL('./amqp_client.py', import.meta.url));
 const ADDRESS = 'net.in';
 
-let pki: TestPki;
-beforeAll(async () => {
-  pki = await makeTestPki();
-});
-afterAll(async () => {
-  await pki.remove();
-});
+const PKI = testPki();
 
 const running: Connector[] = [];
 afterEach(async () => {
@@ -53,36 +47,31 @@ const proton = async (port: number, n: number, tls: string[] = []): Promise<Send
   lastJson<SendResult>('amqp_client.py send', await runPythonFile(SCRIPT, ['send', tls.length > 0 ? 'localhost' : '127.0.0.1', String(port), ADDRESS, String(n), ...tls], 45_000));
 
 describe('amqp10-listener over TLS (Qpid Proton, amqps)', () => {
-  const mtls = () => ({ tls: { cert: pki.server.cert, key: pki.server.key, ca: pki.ca, requestCert: true } });
+  const mtls = () => mutualTls(PKI.get());
 
   it('the right CA and a client certificate of it: 100 messages accepted after routing, counted', async () => {
     const { port, taken } = await listener(mtls());
-    const r = await proton(port, 100, [pki.ca, pki.client.cert, pki.client.key]);
+    const r = await proton(port, 100, pyTlsArgs(goodTls(PKI.get())));
     expect(r.error).toBeNull();
     expect(tally(r.sent, r.accepted).counts).toMatchObject({ sent: 100, received: 100, lost: 0, duplicated: 0 });
     expect(tally(r.sent, taken.bodies).counts).toMatchObject({ sent: 100, received: 100, lost: 0, duplicated: 0 });
   });
 
-  it.each([
-    ['a server certificate checked against the wrong CA', () => [pki.otherCa, pki.client.cert, pki.client.key], false],
-    ['an expired client certificate', () => [pki.ca, pki.expiredClient.cert, pki.expiredClient.key], true],
-    ['no client certificate', () => [pki.ca], true],
-    ['a client certificate of another CA', () => [pki.ca, pki.otherClient.cert, pki.otherClient.key], true],
-  ])('%s: nothing accepted; a good client is served', async (_what, args, countedByServer) => {
+  it.each(TLS_REFUSALS)('$what: nothing accepted; a good client is served', async ({ files, server }) => {
     const { port, metrics, taken } = await listener(mtls());
-    const bad = await proton(port, 1, args());
+    const bad = await proton(port, 1, pyTlsArgs(files(PKI.get())));
     expect(bad.accepted).toHaveLength(0);
     expect(bad.error).not.toBeNull();
-    if (countedByServer) await waitFor(() => metrics.count('listener_tls_failures_total', { connector: 'amqp-in' }) >= 1, 'the refusal counted');
+    if (server) await waitFor(() => metrics.count('listener_tls_failures_total', { connector: 'amqp-in' }) >= 1, 'the refusal counted');
     expect(taken.bodies).toHaveLength(0);
-    const good = await proton(port, 3, [pki.ca, pki.client.cert, pki.client.key]);
+    const good = await proton(port, 3, pyTlsArgs(goodTls(PKI.get())));
     expect(tally(good.sent, good.accepted).counts).toMatchObject({ sent: 3, received: 3, lost: 0 });
   });
 
   it('openssl s_client: the listener answers the AMQP protocol header over TLS (AMQP 1.0 §2.2)', async () => {
     // s_client keeps the connection after its input ends; the deadline closes it
     const { port } = await listener({ ...mtls(), handshakeTimeoutMs: 1000 });
-    const r = await runClient('openssl', ['s_client', '-connect', `127.0.0.1:${port}`, '-CAfile', pki.ca, '-cert', pki.client.cert, '-key', pki.client.key, '-verify_return_error', '-quiet'], {
+    const r = await runClient('openssl', ['s_client', '-connect', `127.0.0.1:${port}`, '-CAfile', PKI.get().ca, '-cert', PKI.get().client.cert, '-key', PKI.get().client.key, '-verify_return_error', '-quiet'], {
       input: 'AMQP\x03\x01\x00\x00',
       timeoutMs: 15_000,
     });

@@ -13,20 +13,14 @@ import { createMessage, type Connector, type InboundDelivery } from '@ferry/core
 import { amqp10Definition, amqp10ListenerDefinition } from '@ferry/amqp10';
 import { mqttDefinition, mqttListenerDefinition } from '@ferry/mqtt';
 import { stompDefinition, stompListenerDefinition } from '@ferry/stomp';
-import { brokerPorts, createVhost, deleteVhost, freePort, makeTestPki, RecordingMetrics, testContext, waitFor, type TestPki } from '@ferry/testkit';
-import { tally, Taken } from './helpers.js';
+import { brokerPorts, createVhost, deleteVhost, freePort, RecordingMetrics, testContext, waitFor } from '@ferry/testkit';
+import { goodTls, mutualTls, tally, Taken, testPki } from './helpers.js';
 
 jest.setTimeout(60_000);
 
 const RABBIT_WEB = fileURLToPath(new URL('../brokers/rabbit-web.sh', import.meta.url));
 
-let pki: TestPki;
-beforeAll(async () => {
-  pki = await makeTestPki();
-});
-afterAll(async () => {
-  await pki.remove();
-});
+const PKI = testPki();
 
 const running: Connector[] = [];
 afterEach(async () => {
@@ -77,7 +71,7 @@ describe('stomp connector over stomp+ssl:// into the stomp-listener', () => {
   async function tlsListener(): Promise<{ port: number; taken: Taken; metrics: RecordingMetrics }> {
     const metrics = new RecordingMetrics();
     const port = await freePort();
-    const o = stompListenerDefinition.options.parse({ port, host: '127.0.0.1', tls: { cert: pki.server.cert, key: pki.server.key, ca: pki.ca, requestCert: true } });
+    const o = stompListenerDefinition.options.parse({ port, host: '127.0.0.1', ...mutualTls(PKI.get()) });
     const l = stompListenerDefinition.create(testContext([], metrics), 'stomp-tls', o);
     const taken = new Taken();
     await l.openSources?.([{ route: 'r', from: { destination: '/topic/#' } }], taken.handler);
@@ -87,7 +81,7 @@ describe('stomp connector over stomp+ssl:// into the stomp-listener', () => {
 
   it('with the CA and a client certificate: 100 writes confirmed, all taken by the listener', async () => {
     const { port, taken } = await tlsListener();
-    const options = stompDefinition.options.parse({ url: `stomp+ssl://localhost:${port}`, tls: { ca: pki.ca, cert: pki.client.cert, key: pki.client.key } });
+    const options = stompDefinition.options.parse({ url: `stomp+ssl://localhost:${port}`, tls: goodTls(PKI.get()) });
     const c = await started(stompDefinition.create(testContext(), 'ssl-out', options));
     expect(c.state).toBe('up');
     const ids = Array.from({ length: 100 }, (_, i) => `t${i}`);
@@ -98,7 +92,7 @@ describe('stomp connector over stomp+ssl:// into the stomp-listener', () => {
   it('with the wrong CA: the connector stays down and nothing reaches the listener', async () => {
     const { port, taken } = await tlsListener();
     const lines: import('@ferry/testkit').LogLine[] = [];
-    const options = stompDefinition.options.parse({ url: `stomp+ssl://localhost:${port}`, tls: { ca: pki.otherCa, cert: pki.client.cert, key: pki.client.key }, reconnect: { initialMs: 1000, maxMs: 1000 } });
+    const options = stompDefinition.options.parse({ url: `stomp+ssl://localhost:${port}`, tls: { ca: PKI.get().otherCa, cert: PKI.get().client.cert, key: PKI.get().client.key }, reconnect: { initialMs: 1000, maxMs: 1000 } });
     const c = await started(stompDefinition.create(testContext(lines), 'ssl-bad', options));
     expect(c.state).not.toBe('up');
     expect(lines.map((l) => JSON.stringify(l)).join('\n')).toMatch(/certificate/);
@@ -112,7 +106,7 @@ describe('mqtt connector over WebSocket into the mqtt-listener', () => {
     const o = mqttListenerDefinition.options.parse({
       port: await freePort(),
       host: '127.0.0.1',
-      websocket: { port: wsPort, path: '/mqtt', ...(tls ? { tls: { cert: pki.server.cert, key: pki.server.key } } : {}) },
+      websocket: { port: wsPort, path: '/mqtt', ...(tls ? { tls: { cert: PKI.get().server.cert, key: PKI.get().server.key } } : {}) },
     });
     const conn = mqttListenerDefinition.create(testContext(), 'devices', o);
     const taken = new Taken();
@@ -126,7 +120,7 @@ describe('mqtt connector over WebSocket into the mqtt-listener', () => {
     ['wss:// with the CA', true],
   ])('%s: 100 QoS 1 publishes each way, counted', async (_what, tls) => {
     const { url, conn, taken } = await wsListener(tls);
-    const options = mqttDefinition.options.parse({ url, protocolVersion: 5, clean: true, ...(tls ? { tls: { ca: pki.ca } } : {}) });
+    const options = mqttDefinition.options.parse({ url, protocolVersion: 5, clean: true, ...(tls ? { tls: { ca: PKI.get().ca } } : {}) });
     const client = await started(mqttDefinition.create(testContext(), 'edge', options));
     expect(client.state).toBe('up');
     // Ferry's client as a source: what the listener publishes comes down the WebSocket
@@ -149,7 +143,7 @@ describe('mqtt connector over WebSocket into the mqtt-listener', () => {
 describe('amqp10 connector over amqps:// into the amqp10-listener', () => {
   async function tlsListener(): Promise<{ port: number; taken: Taken }> {
     const port = await freePort();
-    const o = amqp10ListenerDefinition.options.parse({ port, host: '127.0.0.1', tls: { cert: pki.server.cert, key: pki.server.key, ca: pki.ca, requestCert: true } });
+    const o = amqp10ListenerDefinition.options.parse({ port, host: '127.0.0.1', ...mutualTls(PKI.get()) });
     const l = amqp10ListenerDefinition.create(testContext(), 'amqp-tls', o);
     const taken = new Taken();
     await l.openSources?.([{ route: 'r', from: { address: 'tls.in' } }], taken.handler);
@@ -159,7 +153,7 @@ describe('amqp10 connector over amqps:// into the amqp10-listener', () => {
 
   it('with the CA and a client certificate: 100 writes accepted, all taken by the listener', async () => {
     const { port, taken } = await tlsListener();
-    const options = amqp10Definition.options.parse({ url: `amqps://localhost:${port}`, tls: { ca: pki.ca, cert: pki.client.cert, key: pki.client.key } });
+    const options = amqp10Definition.options.parse({ url: `amqps://localhost:${port}`, tls: goodTls(PKI.get()) });
     const c = await started(amqp10Definition.create(testContext(), 'amqps-out', options));
     expect(c.state).toBe('up');
     const ids = Array.from({ length: 100 }, (_, i) => `a${i}`);
@@ -169,7 +163,7 @@ describe('amqp10 connector over amqps:// into the amqp10-listener', () => {
 
   it('without a client certificate the listener requires: down, nothing taken', async () => {
     const { port, taken } = await tlsListener();
-    const options = amqp10Definition.options.parse({ url: `amqps://localhost:${port}`, tls: { ca: pki.ca }, reconnect: { initialMs: 1000, maxMs: 1000 } });
+    const options = amqp10Definition.options.parse({ url: `amqps://localhost:${port}`, tls: { ca: PKI.get().ca }, reconnect: { initialMs: 1000, maxMs: 1000 } });
     const c = await started(amqp10Definition.create(testContext(), 'amqps-bad', options));
     expect(c.state).not.toBe('up');
     expect(taken.bodies).toHaveLength(0);

@@ -6,21 +6,15 @@
 import { fileURLToPath } from 'node:url';
 import { jest } from '@jest/globals';
 import { mqttListenerDefinition, type MqttListenerConnector } from '@ferry/mqtt';
-import { freePort, makeTestPki, RecordingMetrics, testContext, waitFor, type TestPki } from '@ferry/testkit';
+import { freePort, RecordingMetrics, testContext, waitFor } from '@ferry/testkit';
 import { runClient, runPythonFile } from '../support/third-party.js';
-import { lastJson, silentSocket, tally, Taken } from './helpers.js';
+import { goodTls, lastJson, mutualTls, silentSocket, tally, Taken, testPki, TLS_REFUSALS, type ClientTlsFiles } from './helpers.js';
 
 jest.setTimeout(60_000);
 
 const PAHO = fileURLToPath(new URL('./mqtt_client.py', import.meta.url));
 
-let pki: TestPki;
-beforeAll(async () => {
-  pki = await makeTestPki();
-});
-afterAll(async () => {
-  await pki.remove();
-});
+const PKI = testPki();
 
 const running: MqttListenerConnector[] = [];
 afterEach(async () => {
@@ -51,7 +45,8 @@ async function paho(transport: 'tcp' | 'tls' | 'ws' | 'wss', port: number, path:
 }
 
 describe('mqtt-listener over TLS (mosquitto_pub)', () => {
-  const mtls = () => ({ tls: { cert: pki.server.cert, key: pki.server.key, ca: pki.ca, requestCert: true } });
+  const mtls = () => mutualTls(PKI.get());
+  const flags = (f: ClientTlsFiles): string[] => ['--cafile', f.ca, ...(f.cert === undefined ? [] : ['--cert', f.cert, '--key', f.key ?? f.cert])];
   const pub = (port: number, id: string, tlsArgs: string[]) =>
     runClient('mosquitto_pub', ['-h', '127.0.0.1', '-p', String(port), '-q', '1', '-i', `pub-${id}`, '-t', `tls/${id}`, '-m', id, ...tlsArgs], { timeoutMs: 15_000 });
 
@@ -59,37 +54,31 @@ describe('mqtt-listener over TLS (mosquitto_pub)', () => {
     const { conn, taken } = await listener(mtls());
     const ids = ['a', 'b', 'c'];
     for (const id of ids) {
-      const r = await pub(conn.port as number, id, ['--cafile', pki.ca, '--cert', pki.client.cert, '--key', pki.client.key]);
+      const r = await pub(conn.port as number, id, flags(goodTls(PKI.get())));
       expect(r).toMatchObject({ code: 0 });
     }
     await waitFor(() => taken.bodies.length === 3, 'three publishes taken');
     expect(tally(ids, taken.bodies).counts).toMatchObject({ sent: 3, received: 3, lost: 0, duplicated: 0 });
   });
 
-  it.each([
-    ['a server certificate checked against the wrong CA', () => ['--cafile', pki.otherCa, '--cert', pki.client.cert, '--key', pki.client.key], 0],
-    ['an expired client certificate', () => ['--cafile', pki.ca, '--cert', pki.expiredClient.cert, '--key', pki.expiredClient.key], 1],
-    ['no client certificate', () => ['--cafile', pki.ca], 1],
-    ['a client certificate of another CA', () => ['--cafile', pki.ca, '--cert', pki.otherClient.cert, '--key', pki.otherClient.key], 1],
-  ])('%s: refused in the TLS handshake, nothing taken, other clients served', async (_what, args, serverSideFailures) => {
+  it.each(TLS_REFUSALS)('$what: refused in the TLS handshake, nothing taken, other clients served', async ({ files, server }) => {
     const { conn, metrics, taken } = await listener(mtls());
     const port = conn.port as number;
-    const bad = await pub(port, 'bad', args());
+    const bad = await pub(port, 'bad', flags(files(PKI.get())));
     expect(bad.code).not.toBe(0);
-    // a client that refuses the server is the client's failure; the server counts what it refused
-    if (serverSideFailures > 0) await waitFor(() => metrics.count('listener_tls_failures_total', { connector: 'devices' }) >= 1, 'the refusal counted');
-    const good = await pub(port, 'good', ['--cafile', pki.ca, '--cert', pki.client.cert, '--key', pki.client.key]);
+    if (server) await waitFor(() => metrics.count('listener_tls_failures_total', { connector: 'devices' }) >= 1, 'the refusal counted');
+    const good = await pub(port, 'good', flags(goodTls(PKI.get())));
     expect(good.code).toBe(0);
     await waitFor(() => taken.bodies.length === 1, 'the good publish taken');
     expect(taken.bodies).toEqual(['good']);
   });
 
   it('openssl s_client sees the server certificate chain verify (return code 0) on a separate tls.port', async () => {
-    const { conn } = await listener({ tls: { cert: pki.server.cert, key: pki.server.key, port: await freePort() } });
+    const { conn } = await listener({ tls: { cert: PKI.get().server.cert, key: PKI.get().server.key, port: await freePort() } });
     const tlsPort = conn.ports?.tlsPort as number;
-    const r = await runClient('openssl', ['s_client', '-connect', `127.0.0.1:${tlsPort}`, '-CAfile', pki.ca, '-verify_return_error', '-brief'], { input: '', timeoutMs: 15_000 });
+    const r = await runClient('openssl', ['s_client', '-connect', `127.0.0.1:${tlsPort}`, '-CAfile', PKI.get().ca, '-verify_return_error', '-brief'], { input: '', timeoutMs: 15_000 });
     expect(`${r.stdout}${r.stderr}`).toMatch(/Verification: OK/);
-    const wrong = await runClient('openssl', ['s_client', '-connect', `127.0.0.1:${tlsPort}`, '-CAfile', pki.otherCa, '-verify_return_error', '-brief'], { input: '', timeoutMs: 15_000 });
+    const wrong = await runClient('openssl', ['s_client', '-connect', `127.0.0.1:${tlsPort}`, '-CAfile', PKI.get().otherCa, '-verify_return_error', '-brief'], { input: '', timeoutMs: 15_000 });
     expect(wrong.code).not.toBe(0);
   });
 });
@@ -106,8 +95,8 @@ describe('mqtt-listener over WebSocket (Paho, transport="websockets")', () => {
   });
 
   it('wss: the same over TLS, with the CA', async () => {
-    const { conn, taken } = await listener({ websocket: { port: await freePort(), tls: { cert: pki.server.cert, key: pki.server.key } } });
-    const r = await paho('wss', conn.ports?.websocketPort as number, '/', 50, [pki.ca]);
+    const { conn, taken } = await listener({ websocket: { port: await freePort(), tls: { cert: PKI.get().server.cert, key: PKI.get().server.key } } });
+    const r = await paho('wss', conn.ports?.websocketPort as number, '/', 50, [PKI.get().ca]);
     expect(r.error).toBeNull();
     expect(tally(r.published, r.received).counts).toMatchObject({ sent: 50, received: 50, lost: 0, duplicated: 0 });
     expect(tally(r.published, taken.bodies).counts).toMatchObject({ sent: 50, received: 50, lost: 0, duplicated: 0 });

@@ -9,21 +9,15 @@ import { fileURLToPath } from 'node:url';
 import { jest } from '@jest/globals';
 import type { Connector } from '@ferry/core';
 import { stompListenerDefinition } from '@ferry/stomp';
-import { freePort, makeTestPki, RecordingMetrics, testContext, waitFor, type TestPki } from '@ferry/testkit';
+import { freePort, RecordingMetrics, testContext, waitFor } from '@ferry/testkit';
 import { runClient, runPythonFile } from '../support/third-party.js';
-import { lastJson, silentSocket, tally, Taken } from './helpers.js';
+import { goodTls, lastJson, mutualTls, pyTlsArgs, silentSocket, tally, Taken, testPki, TLS_REFUSALS } from './helpers.js';
 
 jest.setTimeout(60_000);
 
 const SCRIPT = fileURLToPath(new URL('./stomp_client.py', import.meta.url));
 
-let pki: TestPki;
-beforeAll(async () => {
-  pki = await makeTestPki();
-});
-afterAll(async () => {
-  await pki.remove();
-});
+const PKI = testPki();
 
 interface Ports {
   readonly ports?: { port: number; tlsPort?: number | undefined; websocketPort?: number | undefined } | undefined;
@@ -58,29 +52,24 @@ const stompPy = async (port: number, n: number, tls: string[] = []): Promise<Sen
   lastJson<SendResult>('stomp_client.py send', await runPythonFile(SCRIPT, ['send', '127.0.0.1', String(port), String(n), ...tls], 45_000));
 
 describe('stomp-listener over TLS (stomp.py, openssl s_client)', () => {
-  const mtls = () => ({ tls: { cert: pki.server.cert, key: pki.server.key, ca: pki.ca, requestCert: true } });
+  const mtls = () => mutualTls(PKI.get());
 
   it('the right CA and a client certificate of it: 100 SENDs receipted after routing, delivered to the subscriber, counted', async () => {
     const { ports, taken } = await listener(mtls());
-    const r = await stompPy(ports.port, 100, [pki.ca, pki.client.cert, pki.client.key]);
+    const r = await stompPy(ports.port, 100, pyTlsArgs(goodTls(PKI.get())));
     expect(r.error).toBeNull();
     expect(tally(r.sent, r.receipts).counts).toMatchObject({ sent: 100, received: 100, lost: 0, duplicated: 0 });
     expect(tally(r.sent, r.received).counts).toMatchObject({ sent: 100, received: 100, lost: 0, duplicated: 0 });
     expect(tally(r.sent, taken.bodies).counts).toMatchObject({ sent: 100, received: 100, lost: 0, duplicated: 0 });
   });
 
-  it.each([
-    ['a server certificate checked against the wrong CA', () => [pki.otherCa, pki.client.cert, pki.client.key], false],
-    ['an expired client certificate', () => [pki.ca, pki.expiredClient.cert, pki.expiredClient.key], true],
-    ['no client certificate', () => [pki.ca], true],
-    ['a client certificate of another CA', () => [pki.ca, pki.otherClient.cert, pki.otherClient.key], true],
-  ])('%s: not connected, nothing taken; a good client is served', async (_what, args, countedByServer) => {
+  it.each(TLS_REFUSALS)('$what: not connected, nothing taken; a good client is served', async ({ files, server }) => {
     const { ports, metrics, taken } = await listener(mtls());
-    const bad = await stompPy(ports.port, 1, args());
+    const bad = await stompPy(ports.port, 1, pyTlsArgs(files(PKI.get())));
     expect(bad.connected).toBe(false);
-    if (countedByServer) await waitFor(() => metrics.count('listener_tls_failures_total', { connector: 'web' }) >= 1, 'the refusal counted');
+    if (server) await waitFor(() => metrics.count('listener_tls_failures_total', { connector: 'web' }) >= 1, 'the refusal counted');
     expect(taken.bodies).toHaveLength(0);
-    const good = await stompPy(ports.port, 3, [pki.ca, pki.client.cert, pki.client.key]);
+    const good = await stompPy(ports.port, 3, pyTlsArgs(goodTls(PKI.get())));
     expect(tally(good.sent, good.receipts).counts).toMatchObject({ sent: 3, received: 3, lost: 0 });
   });
 
@@ -88,7 +77,7 @@ describe('stomp-listener over TLS (stomp.py, openssl s_client)', () => {
     const { ports } = await listener(mtls());
     const r = await runClient(
       'openssl',
-      ['s_client', '-connect', `127.0.0.1:${ports.port}`, '-CAfile', pki.ca, '-cert', pki.client.cert, '-key', pki.client.key, '-verify_return_error', '-quiet'],
+      ['s_client', '-connect', `127.0.0.1:${ports.port}`, '-CAfile', PKI.get().ca, '-cert', PKI.get().client.cert, '-key', PKI.get().client.key, '-verify_return_error', '-quiet'],
       // the DISCONNECT with a receipt makes the server answer and close, which ends s_client
       { input: 'CONNECT\naccept-version:1.2\nhost:ferry\n\n\0DISCONNECT\nreceipt:bye\n\n\0', timeoutMs: 15_000 },
     );
@@ -109,8 +98,8 @@ describe('stomp-listener over WebSocket (websocket-client)', () => {
   });
 
   it('wss: the same over TLS', async () => {
-    const { ports, taken } = await listener({ websocket: { port: await freePort(), tls: { cert: pki.server.cert, key: pki.server.key } } });
-    const r = lastJson<SendResult>('stomp_client.py ws', await runPythonFile(SCRIPT, ['ws', `wss://localhost:${ports.websocketPort}/`, '30', pki.ca], 45_000));
+    const { ports, taken } = await listener({ websocket: { port: await freePort(), tls: { cert: PKI.get().server.cert, key: PKI.get().server.key } } });
+    const r = lastJson<SendResult>('stomp_client.py ws', await runPythonFile(SCRIPT, ['ws', `wss://localhost:${ports.websocketPort}/`, '30', PKI.get().ca], 45_000));
     expect(tally(r.sent, r.receipts).counts).toMatchObject({ sent: 30, received: 30, lost: 0, duplicated: 0 });
     expect(tally(r.sent, taken.bodies).counts).toMatchObject({ sent: 30, received: 30, lost: 0, duplicated: 0 });
   });
