@@ -7,3 +7,4 @@ export { escapeHeader, unescapeHeader } from './frame/escape.js';
 export { stompDefinition } from './client-definition.js';
 export { messageToBroker, sendToMessage, MESSAGE_ID_HEADER } from './server/mapping.js';
 export { toSendHeaders, fromMessageFrame } from './client/mapping.js';
+export type { StompListenerConnector } from './server/listener-connector.js';

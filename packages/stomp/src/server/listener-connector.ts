@@ -193,7 +193,10 @@ export class StompListenerConnector implements Connector<StompListenerFrom, Stom
     const anonymous = this.#opts.allowAnonymous ?? users.length === 0;
     return {
       authenticate: (login, passcode) => {
-        if (login === undefined || login === '') return anonymous;
+        // with no users configured there is nobody to check a login against: any login is
+        // taken as anonymous (RabbitMQ and ActiveMQ without authentication do the same, and
+        // most client libraries, stomp.py among them, always send one)
+        if (login === undefined || login === '' || users.length === 0) return anonymous;
         return users.some((u) => u.login === login && u.passcode === passcode);
       },
       acceptingSends: () => this.#accepting,
