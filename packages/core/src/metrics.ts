@@ -17,6 +17,7 @@ export type CounterName =
   | 'messages_dead_lettered_total' // labels: route, reason (the error code that sent it there)
   | 'connector_reconnects_total' // labels: connector
   | 'protocol_errors_total' // labels: connector, code
+  | 'limits_exceeded_total' // labels: connector, limit (the option a client went over; it was refused)
   | 'messages_spooled_total' // labels: connector (the sink whose spool queue took the message)
   | 'auth_failures_total' // labels: connector, reason (no-credentials, bad-credentials, client-id-taken)
   | 'access_denied_total' // labels: connector, action (publish, subscribe): refused by the client's grants

@@ -23,6 +23,9 @@ const options = z.strictObject({
     .strictObject({
       sendMs: int(0).default(10_000).describe('the server can send a heart-beat this often (0: never)'),
       receiveMs: int(0).default(10_000).describe('the server wants to hear from clients this often (0: no check); silence for twice the agreed interval closes the connection'),
+      idleTimeoutMs: int(0)
+        .default(600_000)
+        .describe('a client with no heart-beats towards the server (it offered 0, or speaks STOMP 1.0) that sends nothing for this long gets an ERROR and is closed (0: never)'),
     })
     .prefault({})
     .describe('heart-beat offered in CONNECTED (STOMP 1.2 §Heart-beating)'),
@@ -35,7 +38,19 @@ const options = z.strictObject({
     .prefault({})
     .describe('frame limits; a client over one gets an ERROR frame and is disconnected'),
   queueBufferMessages: int(1).default(10_000).describe('messages a /queue holds while no subscriber can take them; a SEND over it gets an ERROR'),
+  queueBufferBytes: int(1024)
+    .default(16 * 1024 * 1024)
+    .describe('bytes (bodies and headers) a /queue, or a slow /topic subscriber, holds; a SEND over it gets an ERROR (a topic subscriber loses the message, counted)'),
+  maxBufferedBytes: int(1024)
+    .default(64 * 1024 * 1024)
+    .describe('bytes the whole listener holds: queues, slow topic subscribers, unacknowledged deliveries; a SEND over it gets an ERROR'),
   maxUnackedPerSubscription: int(1).optional().describe('client / client-individual subscriptions: deliveries outstanding before the subscription waits for ACKs'),
+  maxUnackedBytesPerSubscription: int(1024)
+    .default(4 * 1024 * 1024)
+    .describe('client / client-individual subscriptions: unacknowledged bytes before the subscription waits for ACKs (one message always goes out)'),
+  maxTransactionBytes: int(1024)
+    .default(16 * 1024 * 1024)
+    .describe('bytes the open transactions of one connection hold before COMMIT; a SEND over it gets an ERROR'),
 });
 
 export const stompListenerDefinition = defineConnector<StompListenerOptions, StompListenerFrom, StompListenerTo>({

@@ -16,6 +16,13 @@ export interface BrokerMessage {
   readonly redelivered: boolean;
 }
 
+/** What a held message costs in memory, counted for the byte limits: body and header text. */
+export function messageBytes(msg: BrokerMessage): number {
+  let n = msg.body.length + msg.destination.length;
+  for (const [k, v] of msg.headers) n += k.length + v.length;
+  return n;
+}
+
 export type Destination = { readonly kind: 'topic' | 'queue'; readonly name: string };
 
 /**

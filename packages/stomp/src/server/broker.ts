@@ -1,5 +1,5 @@
 import { FerryError } from '@ferry/core';
-import { parseDestination, type BrokerMessage } from './broker-message.js';
+import { messageBytes, parseDestination, type BrokerMessage } from './broker-message.js';
 
 export type AckMode = 'auto' | 'client' | 'client-individual';
 
@@ -15,8 +15,12 @@ export interface SubscriberSession {
 export class Subscription {
   /** delivered, not yet acknowledged (client / client-individual), in delivery order */
   readonly unacked = new Map<string, BrokerMessage>();
+  /** bytes of `unacked` (messageBytes) */
+  unackedBytes = 0;
   /** topic messages waiting while the subscriber is slow (queues keep theirs in the queue) */
   readonly pending: BrokerMessage[] = [];
+  /** bytes of `pending` */
+  pendingBytes = 0;
   closed = false;
 
   constructor(
@@ -35,6 +39,12 @@ export interface BrokerOptions {
   readonly queueBufferMessages: number;
   /** client / client-individual: deliveries outstanding per subscription before pausing it */
   readonly maxUnackedPerSubscription?: number | undefined;
+  /** bytes one queue (or one slow topic subscriber) holds; over it, publish fails (topic: dropped) */
+  readonly queueBufferBytes?: number | undefined;
+  /** bytes the whole broker holds: queues, slow topic subscribers and unacked deliveries */
+  readonly maxBufferedBytes?: number | undefined;
+  /** client / client-individual: unacked bytes per subscription before pausing it */
+  readonly maxUnackedBytesPerSubscription?: number | undefined;
   /** called for every message the broker discards (for metrics and logs) */
   readonly onDrop?: (reason: DropReason, msg: BrokerMessage) => void;
   readonly now?: () => number;
@@ -42,6 +52,8 @@ export interface BrokerOptions {
 
 interface QueueState {
   readonly buffer: BrokerMessage[];
+  /** bytes of `buffer` */
+  bytes: number;
   readonly subs: Subscription[];
   rr: number;
 }
@@ -70,6 +82,8 @@ export class StompBroker {
   readonly #queues = new Map<string, QueueState>();
   readonly #prefix = Math.random().toString(36).slice(2, 8);
   #seq = 0;
+  /** bytes held: queue buffers, topic pending lists, unacked deliveries */
+  #heldBytes = 0;
 
   constructor(opts: BrokerOptions) {
     this.#opts = opts;
@@ -87,17 +101,32 @@ export class StompBroker {
     return n;
   }
 
+  /** Bytes the broker holds (queues, slow topic subscribers, unacked deliveries). */
+  get heldBytes(): number {
+    return this.#heldBytes;
+  }
+
   /** Destinations with any state; bounded by live subscriptions and non-empty queues. */
   get destinationCount(): number {
     return this.#topics.size + this.#queues.size;
   }
 
-  /** true when `count` more messages fit in the queue (always true for topics). */
-  canAccept(destination: string, count = 1): boolean {
+  /**
+   * Why `count` more messages of `bytes` in all cannot be held by `destination` (a queue over
+   * its messages or bytes, the broker over its total bytes), or undefined when they fit.
+   */
+  refusal(destination: string, count: number, bytes: number): FerryError | undefined {
     const d = parseDestination(destination);
-    if (d?.kind !== 'queue') return true;
+    if (d?.kind !== 'queue') return undefined;
     const q = this.#queues.get(destination);
-    return (q?.buffer.length ?? 0) + count <= this.#opts.queueBufferMessages;
+    const limit = (name: string, max: number, what: string): FerryError =>
+      new FerryError('LIMIT_EXCEEDED', `${what} (${name} ${max})`, { details: { destination, limit: name, max } });
+    if ((q?.buffer.length ?? 0) + count > this.#opts.queueBufferMessages) return limit('queueBufferMessages', this.#opts.queueBufferMessages, `queue ${destination} is full`);
+    const perQueue = this.#opts.queueBufferBytes;
+    if (perQueue !== undefined && (q?.bytes ?? 0) + bytes > perQueue) return limit('queueBufferBytes', perQueue, `queue ${destination} holds too many bytes`);
+    const total = this.#opts.maxBufferedBytes;
+    if (total !== undefined && this.#heldBytes + bytes > total) return limit('maxBufferedBytes', total, 'the listener holds too many bytes');
+    return undefined;
   }
 
   /**
@@ -109,17 +138,14 @@ export class StompBroker {
     const d = parseDestination(msg.destination);
     if (d === undefined) throw new FerryError('PROTOCOL_ERROR', `unknown destination ${JSON.stringify(msg.destination)}`, { permanent: true });
     if (d.kind === 'topic') return this.#publishTopic(msg);
+    const refused = this.refusal(d.name, 1, messageBytes(msg));
+    if (refused !== undefined) throw refused;
     let q = this.#queues.get(d.name);
-    if (q !== undefined && q.buffer.length >= this.#opts.queueBufferMessages) {
-      throw new FerryError('LIMIT_EXCEEDED', `queue ${d.name} is full (${this.#opts.queueBufferMessages} messages held)`, {
-        details: { destination: d.name, limit: this.#opts.queueBufferMessages },
-      });
-    }
     if (q === undefined) {
-      q = { buffer: [], subs: [], rr: 0 };
+      q = { buffer: [], bytes: 0, subs: [], rr: 0 };
       this.#queues.set(d.name, q);
     }
-    q.buffer.push(msg);
+    this.#enqueue(q, [msg], false);
     const before = q.buffer.length;
     this.#pump(q);
     const delivered = before - q.buffer.length;
@@ -136,7 +162,7 @@ export class StompBroker {
       set.add(sub);
     } else {
       let q = this.#queues.get(destination);
-      if (q === undefined) this.#queues.set(destination, (q = { buffer: [], subs: [], rr: 0 }));
+      if (q === undefined) this.#queues.set(destination, (q = { buffer: [], bytes: 0, subs: [], rr: 0 }));
       q.subs.push(sub);
     }
     return sub;
@@ -151,8 +177,11 @@ export class StompBroker {
       set?.delete(sub);
       if (set?.size === 0) this.#topics.delete(sub.destination);
       for (const m of [...sub.unacked.values(), ...sub.pending]) this.#opts.onDrop?.('unsubscribed-topic', m);
+      this.#heldBytes -= sub.unackedBytes + sub.pendingBytes;
       sub.unacked.clear();
       sub.pending.length = 0;
+      sub.unackedBytes = 0;
+      sub.pendingBytes = 0;
       return;
     }
     const q = this.#queues.get(sub.destination);
@@ -164,7 +193,9 @@ export class StompBroker {
       if (q.rr >= q.subs.length) q.rr = 0;
     }
     const back = [...sub.unacked.values()];
+    this.#heldBytes -= sub.unackedBytes;
     sub.unacked.clear();
+    sub.unackedBytes = 0;
     this.#requeue(q, back);
     this.#pump(q);
     this.#gc(sub.destination, q);
@@ -212,7 +243,13 @@ export class StompBroker {
     for (const sub of subs) {
       if (sub.closed) continue;
       if (sub.kind === 'topic') {
-        while (sub.pending.length > 0 && this.#canTake(sub)) this.#send(sub, sub.pending.shift() as BrokerMessage);
+        while (sub.pending.length > 0 && this.#canTake(sub)) {
+          const m = sub.pending.shift() as BrokerMessage;
+          const n = messageBytes(m);
+          sub.pendingBytes -= n;
+          this.#heldBytes -= n;
+          this.#send(sub, m);
+        }
       } else {
         const q = this.#queues.get(sub.destination);
         if (q !== undefined) queues.add(q);
@@ -224,23 +261,41 @@ export class StompBroker {
   #take(sub: Subscription, messageId: string, cumulative: boolean): BrokerMessage[] | undefined {
     if (!sub.unacked.has(messageId)) return undefined;
     const out: BrokerMessage[] = [];
-    if (!cumulative) {
-      out.push(sub.unacked.get(messageId) as BrokerMessage);
-      sub.unacked.delete(messageId);
-      return out;
-    }
-    for (const [id, m] of sub.unacked) {
+    if (!cumulative) out.push(sub.unacked.get(messageId) as BrokerMessage);
+    else for (const [id, m] of sub.unacked) {
       out.push(m);
-      sub.unacked.delete(id);
       if (id === messageId) break;
     }
+    let bytes = 0;
+    for (const m of out) bytes += messageBytes(m);
+    if (!cumulative) sub.unacked.delete(messageId);
+    else for (let i = 0; i < out.length; i++) sub.unacked.delete(sub.unacked.keys().next().value as string);
+    sub.unackedBytes -= bytes;
+    this.#heldBytes -= bytes;
     return out;
   }
 
   #requeue(q: QueueState, msgs: BrokerMessage[]): void {
-    // Given-back messages go in front, in their original order, and may exceed the bound:
+    // Given-back messages go in front, in their original order, and may exceed the bounds:
     // they were accepted once and must not be lost.
-    q.buffer.unshift(...msgs.map((m) => (m.redelivered ? m : { ...m, redelivered: true })));
+    this.#enqueue(q, msgs.map((m) => (m.redelivered ? m : { ...m, redelivered: true })), true);
+  }
+
+  #enqueue(q: QueueState, msgs: BrokerMessage[], front: boolean): void {
+    let bytes = 0;
+    for (const m of msgs) bytes += messageBytes(m);
+    if (front) q.buffer.unshift(...msgs);
+    else q.buffer.push(...msgs);
+    q.bytes += bytes;
+    this.#heldBytes += bytes;
+  }
+
+  #dequeue(q: QueueState): BrokerMessage {
+    const m = q.buffer.shift() as BrokerMessage;
+    const n = messageBytes(m);
+    q.bytes -= n;
+    this.#heldBytes -= n;
+    return m;
   }
 
   #publishTopic(msg: BrokerMessage): PublishResult {
@@ -256,8 +311,11 @@ export class StompBroker {
       if (sub.pending.length === 0 && this.#canTake(sub)) {
         this.#send(sub, msg);
         delivered++;
-      } else if (sub.pending.length < this.#opts.queueBufferMessages) {
+      } else if (sub.pending.length < this.#opts.queueBufferMessages && this.#fitsPending(sub, msg)) {
+        const n = messageBytes(msg);
         sub.pending.push(msg);
+        sub.pendingBytes += n;
+        this.#heldBytes += n;
         held++;
       } else {
         // A subscriber that does not keep up loses topic messages (topic semantics), counted.
@@ -267,11 +325,19 @@ export class StompBroker {
     return { delivered, held };
   }
 
+  /** a slow topic subscriber's backlog is bounded like a queue, in bytes as well */
+  #fitsPending(sub: Subscription, msg: BrokerMessage): boolean {
+    const n = messageBytes(msg);
+    const per = this.#opts.queueBufferBytes;
+    const total = this.#opts.maxBufferedBytes;
+    return (per === undefined || sub.pendingBytes + n <= per) && (total === undefined || this.#heldBytes + n <= total);
+  }
+
   #pump(q: QueueState): void {
     while (q.buffer.length > 0) {
       const sub = this.#nextSubscriber(q);
       if (sub === undefined) return;
-      const msg = q.buffer.shift() as BrokerMessage;
+      const msg = this.#dequeue(q);
       if (this.#expired(msg)) {
         this.#opts.onDrop?.('expired', msg);
         continue;
@@ -295,13 +361,21 @@ export class StompBroker {
 
   #canTake(sub: Subscription): boolean {
     if (sub.closed || !sub.session.writable) return false;
+    if (sub.ackMode === 'auto') return true;
     const max = this.#opts.maxUnackedPerSubscription;
-    return sub.ackMode === 'auto' || max === undefined || sub.unacked.size < max;
+    const maxBytes = this.#opts.maxUnackedBytesPerSubscription;
+    // one delivery always fits, so a message larger than the byte bound still goes out alone
+    return (max === undefined || sub.unacked.size < max) && (maxBytes === undefined || sub.unacked.size === 0 || sub.unackedBytes < maxBytes);
   }
 
   #send(sub: Subscription, msg: BrokerMessage): void {
     const messageId = `${this.#prefix}-${++this.#seq}`;
-    if (sub.ackMode !== 'auto') sub.unacked.set(messageId, msg);
+    if (sub.ackMode !== 'auto') {
+      const n = messageBytes(msg);
+      sub.unacked.set(messageId, msg);
+      sub.unackedBytes += n;
+      this.#heldBytes += n;
+    }
     sub.session.sendMessage(sub, msg, messageId);
   }
 

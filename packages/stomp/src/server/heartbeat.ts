@@ -12,6 +12,13 @@ export interface HeartBeatSettings {
   readonly sendMs: number;
   /** how often the server wants to hear from the client (sy) */
   readonly receiveMs: number;
+  /**
+   * When the negotiation leaves the client no heart-beats to send (it offered cx = 0, or speaks
+   * STOMP 1.0), the server still closes it after this much silence (0 or absent: never).
+   * STOMP 1.2 §Heart-beating lets a client opt out, but a silent connection that never ends
+   * holds a socket for ever; a client that idles longer offers heart-beats.
+   */
+  readonly idleTimeoutMs?: number | undefined;
 }
 
 export interface AgreedHeartBeat {

@@ -23,10 +23,14 @@ export interface StompListenerOptions extends Record<string, unknown>, ListenerT
   readonly host: string;
   readonly users: readonly { readonly login: string; readonly passcode: string }[];
   readonly allowAnonymous?: boolean | undefined;
-  readonly heartBeat: { readonly sendMs: number; readonly receiveMs: number };
+  readonly heartBeat: { readonly sendMs: number; readonly receiveMs: number; readonly idleTimeoutMs?: number | undefined };
   readonly limits: { readonly maxFrameBytes: number; readonly maxHeaders: number; readonly maxHeaderLineBytes: number };
   readonly queueBufferMessages: number;
   readonly maxUnackedPerSubscription?: number | undefined;
+  readonly queueBufferBytes?: number | undefined;
+  readonly maxBufferedBytes?: number | undefined;
+  readonly maxUnackedBytesPerSubscription?: number | undefined;
+  readonly maxTransactionBytes?: number | undefined;
 }
 
 export interface StompListenerFrom extends Record<string, unknown> {
@@ -75,6 +79,9 @@ export class StompListenerConnector implements Connector<StompListenerFrom, Stom
     this.#broker = new StompBroker({
       queueBufferMessages: opts.queueBufferMessages,
       maxUnackedPerSubscription: opts.maxUnackedPerSubscription,
+      queueBufferBytes: opts.queueBufferBytes,
+      maxBufferedBytes: opts.maxBufferedBytes,
+      maxUnackedBytesPerSubscription: opts.maxUnackedBytesPerSubscription,
       onDrop: (reason) => ctx.metrics.inc('messages_dropped_total', { ...labels, reason }),
     });
     this.sink = { write: (message, to) => this.#write(message, to) };
@@ -125,6 +132,7 @@ export class StompListenerConnector implements Connector<StompListenerFrom, Stom
         metrics: this.#ctx.metrics,
         serverName: SERVER_NAME,
         heartBeat: this.#opts.heartBeat,
+        maxTransactionBytes: this.#opts.maxTransactionBytes ?? DEFAULT_SESSION_OPTIONS.maxTransactionBytes,
         limits: { ...this.#opts.limits, maxBodyBytes: this.#opts.limits.maxFrameBytes },
       },
       this.#broker,
@@ -203,6 +211,7 @@ export class StompListenerConnector implements Connector<StompListenerFrom, Stom
       flowPaused: () => this.#flow?.paused === true,
       onSend: (send) => this.#onSend(send),
       onProtocolError: (code) => this.#ctx.metrics.inc('protocol_errors_total', { ...labels, code }),
+      onLimitExceeded: (limit) => this.#ctx.metrics.inc('limits_exceeded_total', { ...labels, limit }),
       onOpened: () => this.#ctx.metrics.set('listener_clients', labels, this.#server?.sessionCount ?? 0),
       onClosed: () => this.#ctx.metrics.set('listener_clients', labels, this.#server?.sessionCount ?? 0),
     };

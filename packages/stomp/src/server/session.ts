@@ -5,7 +5,7 @@ import { encodeFrameDetailed, HEARTBEAT } from '../frame/encoder.js';
 import { StompFrameError } from '../frame/frame-error.js';
 import { headerValue, STOMP_VERSIONS, type HeaderEntry, type StompFrame, type StompVersion } from '../frame/frame.js';
 import { FrameParser, type FrameLimits } from '../frame/parser.js';
-import { DESTINATION_HELP, parseDestination, type BrokerMessage } from './broker-message.js';
+import { DESTINATION_HELP, messageBytes, parseDestination, type BrokerMessage } from './broker-message.js';
 import type { AckMode, StompBroker, SubscriberSession, Subscription } from './broker.js';
 import { DEAD_PEER_FACTOR, negotiateHeartBeat, parseHeartBeat, type HeartBeatSettings } from './heartbeat.js';
 
@@ -38,6 +38,8 @@ export interface SessionHooks {
    */
   flowPaused?(): boolean;
   onProtocolError?(reason: string): void;
+  /** a client went over a byte or count limit (the name of the option) and was told */
+  onLimitExceeded?(limit: string, details: Record<string, unknown>): void;
   onOpened?(session: StompSession): void;
   onClosed?(session: StompSession): void;
 }
@@ -51,6 +53,8 @@ export interface SessionOptions {
   readonly maxTransactions: number;
   /** frames held by one transaction */
   readonly maxTransactionFrames: number;
+  /** body and header bytes held by all open transactions of one connection */
+  readonly maxTransactionBytes: number;
   readonly maxSubscriptions: number;
   /** after ERROR or DISCONNECT, how long to wait for the peer to close before destroying */
   readonly lingerMs: number;
@@ -62,6 +66,7 @@ export const DEFAULT_SESSION_OPTIONS: Omit<SessionOptions, 'serverName'> = {
   maxPendingSends: 1000,
   maxTransactions: 100,
   maxTransactionFrames: 10_000,
+  maxTransactionBytes: 16 * 1024 * 1024,
   maxSubscriptions: 1000,
   lingerMs: 1000,
 };
@@ -74,7 +79,14 @@ const SEND_PROTOCOL_HEADERS = new Set(['destination', 'receipt', 'transaction', 
 const MESSAGE_PROTOCOL_HEADERS = new Set(['destination', 'subscription', 'message-id', 'ack', 'content-length', 'receipt', 'receipt-id', 'transaction', 'redelivered']);
 const CLIENT_COMMANDS = new Set(['CONNECT', 'STOMP', 'SEND', 'SUBSCRIBE', 'UNSUBSCRIBE', 'ACK', 'NACK', 'BEGIN', 'COMMIT', 'ABORT', 'DISCONNECT']);
 
-type TxOp = { readonly kind: 'send'; readonly frame: StompFrame; readonly destination: string } | { readonly kind: 'ack' | 'nack'; readonly frame: StompFrame };
+type TxOp = { readonly kind: 'send'; readonly frame: StompFrame; readonly destination: string; readonly bytes: number } | { readonly kind: 'ack' | 'nack'; readonly frame: StompFrame };
+
+/** What a SEND held in a transaction costs: its body and header text. */
+function frameBytes(f: StompFrame): number {
+  let n = f.body.length;
+  for (const [k, v] of f.headers) n += k.length + v.length;
+  return n;
+}
 
 let sessionCounter = 0;
 
@@ -98,6 +110,8 @@ export class StompSession implements SubscriberSession {
   #login: string | undefined;
   readonly #subs = new Map<string, Subscription>();
   readonly #tx = new Map<string, TxOp[]>();
+  /** bytes of the SENDs held by open transactions (a COMMIT, ABORT or close gives them back) */
+  #txBytes = 0;
   readonly #pending = new Set<Promise<void>>();
   #pausedForPending = false;
   /** reading stopped by the owner's flow control */
@@ -316,7 +330,12 @@ export class StompSession implements SubscriberSession {
       const ops = this.#tx.get(txId);
       if (ops === undefined) return this.#protocolError(f, `unknown transaction ${JSON.stringify(txId)}`);
       if (ops.length >= this.#opts.maxTransactionFrames) return this.#protocolError(f, `transaction ${txId} holds more than ${this.#opts.maxTransactionFrames} frames`);
-      ops.push({ kind: 'send', frame: f, destination });
+      const bytes = frameBytes(f);
+      if (this.#txBytes + bytes > this.#opts.maxTransactionBytes) {
+        return this.#limitError(f, 'maxTransactionBytes', `open transactions would hold more than ${this.#opts.maxTransactionBytes} bytes`, { transaction: txId, max: this.#opts.maxTransactionBytes });
+      }
+      this.#txBytes += bytes;
+      ops.push({ kind: 'send', frame: f, destination, bytes });
       this.#receipt(f);
       return;
     }
@@ -353,6 +372,7 @@ export class StompSession implements SubscriberSession {
     try {
       this.#broker.publish(msg);
     } catch (err) {
+      if (FerryError.is(err) && err.code === 'LIMIT_EXCEEDED') this.#limitSeen(err);
       this.#fail(FerryError.is(err) ? err.message : describeError(err), receipt);
       return false;
     }
@@ -494,6 +514,7 @@ export class StompSession implements SubscriberSession {
     const ops = this.#tx.get(txId);
     if (ops === undefined) return this.#protocolError(f, `unknown transaction ${JSON.stringify(txId)}`);
     this.#tx.delete(txId);
+    for (const op of ops) if (op.kind === 'send') this.#txBytes -= op.bytes;
     if (f.command === 'ABORT') {
       this.#receipt(f);
       return;
@@ -508,10 +529,20 @@ export class StompSession implements SubscriberSession {
    */
   #commit(f: StompFrame, ops: TxOp[]): void {
     const receipt = headerValue(f, 'receipt');
-    const perQueue = new Map<string, number>();
-    for (const op of ops) if (op.kind === 'send') perQueue.set(op.destination, (perQueue.get(op.destination) ?? 0) + 1);
-    for (const [dest, n] of perQueue) {
-      if (!this.#broker.canAccept(dest, n)) return this.#fail(`COMMIT refused: queue ${dest} has no room for ${n} more messages`, receipt);
+    const perQueue = new Map<string, { count: number; bytes: number }>();
+    for (const op of ops) {
+      if (op.kind !== 'send') continue;
+      const q = perQueue.get(op.destination) ?? { count: 0, bytes: 0 };
+      q.count++;
+      q.bytes += messageBytes({ destination: op.destination, headers: op.frame.headers.filter(([n]) => !SEND_PROTOCOL_HEADERS.has(n)), body: op.frame.body, redelivered: false });
+      perQueue.set(op.destination, q);
+    }
+    for (const [dest, q] of perQueue) {
+      const refused = this.#broker.refusal(dest, q.count, q.bytes);
+      if (refused !== undefined) {
+        this.#limitSeen(refused);
+        return this.#fail(`COMMIT refused: ${refused.message}`, receipt);
+      }
     }
     const waits: Promise<void>[] = [];
     for (const op of ops) {
@@ -540,6 +571,7 @@ export class StompSession implements SubscriberSession {
     this.#state = 'disconnecting';
     this.#parser.stop();
     this.#tx.clear();
+    this.#txBytes = 0;
     const receipt = headerValue(f, 'receipt');
     void Promise.allSettled([...this.#pending]).then(() => {
       // Let RECEIPTs of settled SENDs (queued in their own `then`) go out first.
@@ -554,6 +586,19 @@ export class StompSession implements SubscriberSession {
   #receipt(f: StompFrame): void {
     const receipt = headerValue(f, 'receipt');
     if (receipt !== undefined) this.#writeFrame('RECEIPT', [['receipt-id', receipt]]);
+  }
+
+  /** A limit refused the frame: ERROR (with its receipt-id) and close, counted and logged. */
+  #limitError(f: StompFrame, limit: string, message: string, details: Record<string, unknown>): void {
+    this.#limitSeen(new FerryError('LIMIT_EXCEEDED', message, { details: { limit, ...details } }));
+    this.#fail(message, headerValue(f, 'receipt'));
+  }
+
+  #limitSeen(err: FerryError): void {
+    const details = err.details ?? {};
+    const limit = typeof details.limit === 'string' ? details.limit : 'unknown';
+    this.#log.warn('stomp client over a limit: refused with an ERROR', { limit, ...details, login: this.#login });
+    this.#hooks.onLimitExceeded?.(limit, details);
   }
 
   #protocolError(f: StompFrame, message: string): void {
@@ -600,19 +645,27 @@ export class StompSession implements SubscriberSession {
         if (Date.now() - this.#lastWrite >= half) this.#write(HEARTBEAT);
       }, half);
     }
-    if (clientSendsMs > 0) {
-      const limit = clientSendsMs * DEAD_PEER_FACTOR;
+    const idle = this.#opts.heartBeat.idleTimeoutMs ?? 0;
+    // with client heart-beats: twice the agreed interval; without: the idle time-out
+    const limit = clientSendsMs > 0 ? clientSendsMs * DEAD_PEER_FACTOR : idle;
+    if (limit > 0) {
       this.#checkTimer = setInterval(() => {
         // while Ferry itself stops reading (flow control, pending SENDs), the silence is ours
         if (this.#pausedForFlow || this.#pausedForPending) this.#lastRead = Date.now();
         const silent = Date.now() - this.#lastRead;
         if (silent > limit) {
-          this.#log.info('stomp peer sent nothing within twice the heart-beat interval: closing', { silentMs: silent, intervalMs: clientSendsMs });
-          this.#fail(`no heart-beat for ${silent} ms (agreed interval ${clientSendsMs} ms)`);
+          if (clientSendsMs > 0) {
+            this.#log.info('stomp peer sent nothing within twice the heart-beat interval: closing', { silentMs: silent, intervalMs: clientSendsMs });
+            this.#fail(`no heart-beat for ${silent} ms (agreed interval ${clientSendsMs} ms)`);
+          } else {
+            this.#hooks.onLimitExceeded?.('heartBeat.idleTimeoutMs', { silentMs: silent });
+            this.#log.info('stomp client without heart-beats sent nothing within the idle time-out: closing', { silentMs: silent, idleTimeoutMs: idle });
+            this.#fail(`idle for ${silent} ms without heart-beats (the server closes silent connections after ${idle} ms: offer heart-beat cx > 0 to stay connected while idle)`);
+          }
           // A dead peer will not answer the close: do not linger.
           this.#stream.destroy();
         }
-      }, Math.max(1, Math.floor(clientSendsMs / 2)));
+      }, Math.max(1, Math.floor((clientSendsMs > 0 ? clientSendsMs : Math.min(idle, 60_000)) / 2)));
     }
   }
 
@@ -642,6 +695,7 @@ export class StompSession implements SubscriberSession {
     this.#stopTimers();
     this.#releaseSubscriptions();
     this.#tx.clear();
+    this.#txBytes = 0;
     this.#stream.end();
     if (this.#pausedForPending || this.#pausedForFlow) this.#stream.resume();
     this.#lingerTimer = setTimeout(() => this.#stream.destroy(), this.#opts.lingerMs);
@@ -664,6 +718,7 @@ export class StompSession implements SubscriberSession {
     if (this.#lingerTimer !== undefined) clearTimeout(this.#lingerTimer);
     this.#releaseSubscriptions();
     this.#tx.clear();
+    this.#txBytes = 0;
     this.#hooks.onClosed?.(this);
     this.#resolveClosed();
   }
