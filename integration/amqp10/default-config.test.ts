@@ -1,20 +1,19 @@
 /**
- * The shipped default route file (config/gateway.yaml) through a real gateway: a device's QoS 1
- * temperature reading is PUBACKed while no AMQP 1.0 client is attached to `temperature.{room}`
- * (the amqp10-listener took it into its queue, as a broker would), and a rhea receiver that
- * attaches afterwards gets it, bytes and `x-room` header intact.
- *
- * Before the listener had broker semantics, the PUBACK waited for an AMQP client to attach and
- * accept, so every device of the demo hung: here the publishes would never resolve.
+ * The shipped default route file (config/gateway.yaml) through a real gateway, with nobody
+ * listening: its amqp10-listener addresses `temperature.*` are topics, so a device's QoS 1
+ * readings are PUBACKed and, with no AMQP 1.0 receiver attached, dropped and counted
+ * (messages_dropped_total reason "no-receiver") instead of piling up in a queue until it is
+ * full and the device is cut off. A receiver that attaches gets the readings published from then
+ * on, bytes and `x-room` header intact, and none of the earlier ones (no copy was kept).
  */
 import { jest } from '@jest/globals';
 import { readFile } from 'node:fs/promises';
 import mqtt, { type MqttClient } from 'mqtt';
 import rhea from 'rhea';
 import { parseConfig } from '@ferry/config';
-import { Gateway, PromMetrics, defaultRegistry } from '@ferry/gateway';
+import { Gateway, defaultRegistry } from '@ferry/gateway';
 import { silentLogger } from '@ferry/core';
-import { freePort, Tally, waitFor } from '@ferry/testkit';
+import { freePort, RecordingMetrics, Tally, waitFor } from '@ferry/testkit';
 
 jest.setTimeout(60_000);
 
@@ -28,7 +27,7 @@ afterAll(async () => {
   await gateway?.stop(2000);
 });
 
-it('config/gateway.yaml: devices are PUBACKed with no AMQP client attached; a receiver attaching later gets every reading of its room, in order', async () => {
+it('config/gateway.yaml runs with nobody listening: 2,000 QoS 1 readings all PUBACKed, none kept; a receiver attaching later gets the next ones', async () => {
   const env = {
     FERRY_MQTT_PORT: String(await freePort()),
     FERRY_STOMP_PORT: String(await freePort()),
@@ -39,22 +38,35 @@ it('config/gateway.yaml: devices are PUBACKed with no AMQP client attached; a re
   // startGateway (integration/support) reads process.env; the ports come in through `env` here
   const result = parseConfig(text, 'config/gateway.yaml', defaultRegistry(), { env });
   if (!result.ok) throw new Error('config/gateway.yaml invalid:\n' + result.errors.map((e) => e.format()).join('\n'));
-  gateway = new Gateway(result.config, { registry: defaultRegistry(), logger: silentLogger, metrics: new PromMetrics(result.config.gateway.id) });
+  const metrics = new RecordingMetrics();
+  gateway = new Gateway(result.config, { registry: defaultRegistry(), logger: silentLogger, metrics });
   await gateway.start();
 
-  dev = await mqtt.connectAsync(`mqtt://127.0.0.1:${env.FERRY_MQTT_PORT}`, { clientId: 'default-config-dev', reconnectPeriod: 0, connectTimeout: 5000 });
+  dev = await mqtt.connectAsync(`mqtt://127.0.0.1:${env.FERRY_MQTT_PORT}`, { protocolVersion: 5, clientId: 'default-config-dev', reconnectPeriod: 0, connectTimeout: 5000 });
   // mqtt.js types its stream as a Duplex; over TCP it is a net.Socket
   (dev.stream as { setNoDelay?: (on: boolean) => void }).setNoDelay?.(true);
+  let closed = false;
+  dev.on('close', () => (closed = true));
   dev.on('error', () => undefined);
-  const tally = new Tally();
-  const N = 20;
-  // each publishAsync resolves on its PUBACK: with no AMQP client anywhere, they must all resolve
-  for (let i = 0; i < N; i++) {
-    const room = i % 2 === 0 ? 'kitchen' : 'hall';
-    const body = `${20 + i / 10}`;
-    if (room === 'kitchen') tally.sent(body);
-    await dev.publishAsync(`sensors/${room}/temperature`, Buffer.from(body), { qos: 1 });
-  }
+
+  // more than the listener's queueBufferMessages (1,000), which a queue would have hit
+  const N = 2_000;
+  let acked = 0;
+  const window = 50;
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < N) {
+      const i = next++;
+      // each publishAsync resolves on its PUBACK, with reason code success
+      const packet = await dev!.publishAsync('sensors/hall/temperature', Buffer.from(`old-${i}`), { qos: 1 });
+      expect((packet as { reasonCode?: number } | undefined)?.reasonCode ?? 0).toBe(0);
+      acked++;
+    }
+  };
+  await Promise.all(Array.from({ length: window }, worker));
+  expect(acked).toBe(N);
+  expect(closed).toBe(false);
+  expect(metrics.count('messages_dropped_total', { connector: 'apps', reason: 'no-receiver' })).toBe(N);
 
   const c = rhea.create_container();
   c.on('error', () => undefined);
@@ -62,7 +74,8 @@ it('config/gateway.yaml: devices are PUBACKed with no AMQP client attached; a re
   conn.on('error', () => undefined);
   conn.on('disconnected', () => undefined);
   const got: { body: string; room: unknown; to: unknown }[] = [];
-  const r = conn.open_receiver({ source: { address: 'temperature.kitchen' } });
+  const tally = new Tally();
+  const r = conn.open_receiver({ source: { address: 'temperature.hall' } });
   r.on('message', (ctx: rhea.EventContext) => {
     const b: unknown = ctx.message?.body;
     // Ferry sends the MQTT payload as one data section: rhea hands it over as a Section
@@ -70,10 +83,16 @@ it('config/gateway.yaml: devices are PUBACKed with no AMQP client attached; a re
     got.push({ body: bytes.toString(), room: ctx.message?.application_properties?.['x-room'], to: ctx.message?.to });
     tally.received(bytes.toString());
   });
-  await waitFor(() => tally.complete, 'every kitchen reading at the AMQP 1.0 receiver');
+  await new Promise<void>((res) => r.once('receiver_open', () => res()));
+  const M = 20;
+  for (let i = 0; i < M; i++) {
+    tally.sent(`new-${i}`);
+    await dev.publishAsync('sensors/hall/temperature', Buffer.from(`new-${i}`), { qos: 1 });
+  }
+  await waitFor(() => tally.complete, 'every reading published after the receiver attached');
   await new Promise((res) => setTimeout(res, 200));
-  console.log(tally.summary('default config: MQTT device → amqp10-listener queue → late AMQP 1.0 receiver'));
-  expect(tally.counts).toMatchObject({ sent: N / 2, received: N / 2, lost: 0, duplicated: 0, unexpected: 0 });
-  expect(got.map((g) => g.body)).toEqual(Array.from({ length: N / 2 }, (_, k) => `${20 + (2 * k) / 10}`));
-  expect(got.every((g) => g.room === 'kitchen' && g.to === 'temperature.kitchen')).toBe(true);
+  console.log(tally.summary(`default config: ${N} readings with nobody listening dropped (no-receiver), then MQTT device → amqp10-listener topic → AMQP 1.0 receiver`));
+  expect(tally.counts).toMatchObject({ sent: M, received: M, lost: 0, duplicated: 0, unexpected: 0 });
+  expect(got.map((g) => g.body)).toEqual(Array.from({ length: M }, (_, k) => `new-${k}`));
+  expect(got.every((g) => g.room === 'hall' && g.to === 'temperature.hall')).toBe(true);
 });

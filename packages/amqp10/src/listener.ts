@@ -95,7 +95,13 @@ export class Amqp10Listener implements Connector<Amqp10From, Amqp10To> {
     this.name = name;
     this.#opts = options;
     this.#log = ctx.logger.child({ connector: name, type: 'amqp10-listener' });
-    this.#outbox = new Outbox({ connector: name, queueBufferMessages: options.queueBufferMessages, metrics: ctx.metrics, logger: this.#log });
+    this.#outbox = new Outbox({
+      connector: name,
+      queueBufferMessages: options.queueBufferMessages,
+      metrics: ctx.metrics,
+      logger: this.#log,
+      isTopic: (address) => options.topics.some((p) => matchesAddress(p, address)),
+    });
     this.sink = { write: (m, to) => this.#write(m, to) };
   }
 
@@ -336,7 +342,8 @@ export class Amqp10Listener implements Connector<Amqp10From, Amqp10To> {
   }
 
   openSources(specs: readonly SourceSpec<Amqp10From>[], deliver: DeliveryHandler, flow?: SourceFlow): Promise<void> {
-    this.#sources ??= { specs, deliver };
+    // a reload may bring other routes: the latest specs decide which addresses a sending link may use
+    this.#sources = { specs, deliver };
     this.#sourcesOpen = true;
     this.#watchFlow(flow);
     // opened again after closeSources: the credit withheld meanwhile goes back out

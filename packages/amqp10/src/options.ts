@@ -59,6 +59,10 @@ export const amqp10ListenerOptions = z.strictObject({
   idleTimeoutMs: z.number().int().min(0).default(60_000).describe('idle time-out announced in open (§2.4.5): a silent client is closed after twice this'),
   credit: z.number().int().min(1).max(MAX_INFLIGHT).default(100).describe("link credit per client's sending link: the most unsettled messages one client link may have in Ferry"),
   queueBufferMessages: z.number().int().min(0).default(1000).describe('messages held per address while no client receiver is attached or none has credit; when full, writes fail (transient) and the source redelivers later'),
+  topics: z
+    .array(z.string().min(1))
+    .default([])
+    .describe('address patterns (dot-separated words, * one word, # zero or more) that behave like topics: a message for such an address while no receiver is attached is confirmed and dropped (messages_dropped_total reason "no-receiver"), as an MQTT topic nobody subscribes to; other addresses queue'),
 }).refine((o) => o.users !== undefined || o.allowAnonymous !== false, {
   path: ['allowAnonymous'],
   message: 'allowAnonymous: false needs users (otherwise no client could connect)',

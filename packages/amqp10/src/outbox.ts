@@ -68,6 +68,12 @@ export interface OutboxOptions {
   readonly queueBufferMessages: number;
   readonly metrics: Metrics;
   readonly logger: Logger;
+  /**
+   * Addresses that behave like topics: with no receiver attached, a message is confirmed and
+   * dropped (nobody is there to get it, as with an MQTT topic nobody subscribes to), and when
+   * the last receiver goes away its queue is dropped; never kept for a later receiver.
+   */
+  readonly isTopic?: (address: string) => boolean;
 }
 
 type Kind = 'accepted' | 'rejected' | 'released' | 'modified' | 'none';
@@ -113,6 +119,10 @@ export class Outbox {
       );
     }
     const entry: Entry = { out, seq: a.seq++, messageId, waiter: undefined, avoid: undefined };
+    if (a.links.length === 0 && this.#opts.isTopic?.(address) === true) {
+      this.#opts.metrics.inc('messages_dropped_total', { connector: this.#opts.connector, reason: 'no-receiver' });
+      return Promise.resolve();
+    }
     if (a.links.length === 0) {
       // no receiver: the listener takes the message now, as a broker confirms an enqueued publish
       a.queue.push(entry);
@@ -248,11 +258,15 @@ export class Outbox {
       } else link.pending.set(d, e);
     }
     if (a.links.length === 0) {
-      // no receiver left: the queue takes the writes that were waiting for one
+      // no receiver left: the queue takes the writes that were waiting for one (a topic keeps nothing)
       for (const e of a.queue) {
         const w = e.waiter;
         e.waiter = undefined;
         w?.resolve();
+      }
+      if (this.#opts.isTopic?.(address) === true && a.queue.length > 0) {
+        this.#opts.metrics.inc('messages_dropped_total', { connector: this.#opts.connector, reason: 'no-receiver' }, a.queue.length);
+        a.queue.length = 0;
       }
     }
   }
