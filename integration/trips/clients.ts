@@ -99,44 +99,10 @@ export function paho(opts: {
   publish?: readonly PahoPublish[];
   timeoutS?: number;
 }): { ready: Promise<void>; done: Promise<PahoMessage[]> } {
-  need(PYTHON, 'python3');
   const spec = { port: opts.port, clientId: opts.clientId, filter: opts.filter, count: opts.count, publish: opts.publish ?? [], timeoutS: opts.timeoutS ?? 30 };
-  const p = spawn(PYTHON, ['-c', PAHO, JSON.stringify(spec)]);
-  let buf = '';
-  let err = '';
-  const got: PahoMessage[] = [];
-  let onReady: () => void = () => undefined;
-  const ready = new Promise<void>((r) => (onReady = r));
-  p.stdout.on('data', (d: Buffer) => {
-    buf += d.toString('utf8');
-    let nl: number;
-    while ((nl = buf.indexOf('\n')) >= 0) {
-      const line = buf.slice(0, nl);
-      buf = buf.slice(nl + 1);
-      const o = JSON.parse(line) as { ready?: true; message?: PahoMessage };
-      if (o.ready === true) onReady();
-      if (o.message !== undefined) got.push(o.message);
-    }
-  });
-  p.stderr.on('data', (d: Buffer) => (err += d.toString('utf8')));
-  const done = new Promise<PahoMessage[]>((resolve, reject) => {
-    p.on('exit', (code) => {
-      if (code === 0 || got.length > 0) resolve(got);
-      else reject(new Error(`paho client exited ${code}: ${err.includes('No module named') ? 'apt-get install -y python3-paho-mqtt; ' : ''}${err}`));
-    });
-  });
-  return { ready, done };
+  return runScript<PahoMessage>(PAHO, spec, 'paho client', 'python3-paho-mqtt');
 }
 
-/** Run a Python script with Debian's python3 (paho-mqtt 1.6, qpid-proton, stomp.py); resolves with its stdout. */
-export function python(script: string, args: readonly string[], timeoutMs = 60_000): Promise<string> {
-  need(PYTHON, 'python3');
-  return new Promise((resolve, reject) => {
-    execFile(PYTHON, ['-c', script, ...args], { timeout: timeoutMs }, (err, stdout, stderr) =>
-      err ? reject(new Error(`python failed: ${stderr || err.message}\n${stdout}`)) : resolve(stdout),
-    );
-  });
-}
 
 /** A reply as a requester received it: its body and its correlation id (hex when binary). */
 export interface Reply {
@@ -240,11 +206,20 @@ sys.exit(0 if r.ok else 3)
  * ids and reply-to, and collects `count` replies on its reply destination.
  */
 export function pythonRequester(kind: 'stomp' | 'amqp10', spec: Record<string, unknown>): { ready: Promise<void>; done: Promise<Reply[]> } {
+  return runScript<Reply>(kind === 'stomp' ? STOMP_REQUESTER : PROTON_REQUESTER, spec, `${kind} requester`, kind === 'stomp' ? 'python3-stomp' : 'python3-qpid-proton');
+}
+
+/**
+ * Run one of the scripts above with Debian's python3 and `spec` as its JSON argument. The script
+ * writes one JSON object a line: `{"ready": true}` once it can take traffic (`ready` resolves),
+ * `{"message": …}` for each message it received; `done` resolves with those when it exits.
+ */
+function runScript<M>(script: string, spec: Record<string, unknown>, what: string, pkg: string): { ready: Promise<void>; done: Promise<M[]> } {
   need(PYTHON, 'python3');
-  const p = spawn(PYTHON, ['-c', kind === 'stomp' ? STOMP_REQUESTER : PROTON_REQUESTER, JSON.stringify(spec)]);
+  const p = spawn(PYTHON, ['-c', script, JSON.stringify(spec)]);
   let buf = '';
   let err = '';
-  const got: Reply[] = [];
+  const got: M[] = [];
   let onReady: () => void = () => undefined;
   const ready = new Promise<void>((r) => (onReady = r));
   p.stdout.on('data', (d: Buffer) => {
@@ -253,16 +228,16 @@ export function pythonRequester(kind: 'stomp' | 'amqp10', spec: Record<string, u
     while ((nl = buf.indexOf('\n')) >= 0) {
       const line = buf.slice(0, nl);
       buf = buf.slice(nl + 1);
-      const o = JSON.parse(line) as { ready?: true; message?: Reply };
+      const o = JSON.parse(line) as { ready?: true; message?: M };
       if (o.ready === true) onReady();
       if (o.message !== undefined) got.push(o.message);
     }
   });
   p.stderr.on('data', (d: Buffer) => (err += d.toString('utf8')));
-  const done = new Promise<Reply[]>((resolve, reject) => {
+  const done = new Promise<M[]>((resolve, reject) => {
     p.on('exit', (code) => {
       if (code === 0 || got.length > 0) resolve(got);
-      else reject(new Error(`${kind} requester exited ${code}: ${/No module named/.test(err) ? 'apt-get install -y python3-stomp python3-qpid-proton; ' : ''}${err}`));
+      else reject(new Error(`${what} exited ${code}: ${/No module named/.test(err) ? `apt-get install -y ${pkg}; ` : ''}${err}`));
     });
   });
   return { ready, done };

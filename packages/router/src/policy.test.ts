@@ -181,6 +181,20 @@ describe('Engine: dead letters', () => {
     expect(h.metrics.count('messages_retried_total', { route: 't', code: 'NOT_CONNECTED' })).toBe(2);
   });
 
+  it('a message past maxHops goes to the dead letter with reason LOOP_DETECTED, never to its destination', async () => {
+    const h = harness([route('t', [ep('rabbit', { exchange: 'x', routingKey: 'r.{1}' })], { onFailure: dl })]);
+    const s = deliver(h.engine, 't/a', [['x-ferry-hops', 8]]);
+    await h.web.waitFor(1);
+    const dead = h.web.writes[0]!;
+    expect(dead.to).toEqual({ destination: '/queue/dead.a' });
+    expect(String(dead.message.headers.get(DEAD_LETTER_HEADERS.reason))).toMatch(/^LOOP_DETECTED: the message has passed through Ferry 8 times/);
+    dead.resolve();
+    await until(() => s.outcomes.length > 0);
+    expect(s.outcomes).toEqual([{ kind: 'accept' }]);
+    expect(h.rabbit.writes).toHaveLength(0);
+    expect(h.metrics.count('messages_dead_lettered_total', { route: 't', reason: 'LOOP_DETECTED' })).toBe(1);
+  });
+
   it('a permanent failure (unroutable) skips the retries and goes straight to the dead letter', async () => {
     const h = harness([route('t', [ep('rabbit', { exchange: 'x', routingKey: 'r' })], { onFailure: dl })]);
     const s = deliver(h.engine, 't/a');
