@@ -6,6 +6,9 @@
  * `correlation-id`, and echo `x-correlation-id` when the id did not fit the property, as for
  * RabbitMQ's MQTT plugin); Ferry brings the replies back. Each requester must get every reply
  * with its exact correlation id: the device its bytes `de ad be ef 00 80`. Counted with Tally.
+ * With `gateway.tracing.start`, W3C trace context follows each exchange: the device's own
+ * `traceparent` reaches the service untouched, a STOMP request without one gets one from Ferry,
+ * and the trace the service propagates on its reply reaches the requester.
  */
 import { jest } from '@jest/globals';
 import type { ConsumeMessage } from 'amqplib';
@@ -13,6 +16,7 @@ import type { Gateway } from '@ferry/gateway';
 import { Tally, captureLogger, createVhost, deleteVhost, freePort, rabbitUrl, waitFor } from '@ferry/testkit';
 import { startGateway } from '../support/gateway.js';
 import { plainClient, runId, type Plain } from '../scenarios/helpers.js';
+import { parseTraceParent } from '@ferry/core';
 import { paho, pythonRequester, type Reply, type Request } from './clients.js';
 
 jest.setTimeout(90_000);
@@ -20,6 +24,7 @@ jest.setTimeout(90_000);
 const run = runId('rr');
 const N = 20;
 const DEADBEEF = 'deadbeef0080';
+const TRACEPARENT = '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01';
 let vhost: string;
 let gateway: Gateway;
 let ports: { mqtt: number; stomp: number; amqp10: number };
@@ -32,7 +37,7 @@ beforeAll(async () => {
   ports = { mqtt: await freePort(), stomp: await freePort(), amqp10: await freePort() };
   gateway = await startGateway(
     `
-gateway: { id: ${run} }
+gateway: { id: ${run}, tracing: { start: true } }
 connectors:
   devices: { type: mqtt-listener, port: ${ports.mqtt}, host: 127.0.0.1 }
   web: { type: stomp-listener, port: ${ports.stomp}, host: 127.0.0.1 }
@@ -75,6 +80,8 @@ routes:
     const { correlationId, replyTo, headers } = m.properties as { correlationId?: string; replyTo?: string; headers?: Record<string, unknown> };
     const echo: Record<string, unknown> = {};
     if (headers?.['x-correlation-id'] !== undefined) echo['x-correlation-id'] = headers['x-correlation-id'];
+    // a traced service propagates the trace context onto what it sends
+    if (typeof headers?.['traceparent'] === 'string') echo['traceparent'] = headers['traceparent'];
     plain.confirm.publish('replies', replyTo ?? 'nowhere', Buffer.concat([Buffer.from('re:'), m.content]), {
       ...(correlationId === undefined ? {} : { correlationId }),
       headers: echo,
@@ -123,6 +130,7 @@ describe('request/reply across protocols through RabbitMQ, amqplib service', () 
         payload: Buffer.from(r.body).toString('hex'),
         correlation: 'binary' in r.correlation ? r.correlation.binary : '',
         responseTopic,
+        userProperties: [['traceparent', TRACEPARENT]] as const,
       })),
     });
     const got = await device.done;
@@ -133,6 +141,9 @@ describe('request/reply across protocols through RabbitMQ, amqplib service', () 
     expect(first?.properties.replyTo).toBe(`${run}.dev.d1.v1/2.resp`);
     expect(first?.properties.correlationId).toBeUndefined();
     expect((first?.properties.headers as Record<string, unknown>)['x-correlation-id']).toEqual(Buffer.from(DEADBEEF, 'hex'));
+    // the device's trace reached the service as it was sent, and came back with the reply
+    expect(seen.filter((m) => m.content.toString().startsWith('mqtt-')).every((m) => m.properties.headers?.['traceparent'] === TRACEPARENT)).toBe(true);
+    expect(got.every((m) => m.userProperties.some(([k, v]) => k === 'traceparent' && v === TRACEPARENT))).toBe(true);
     // Ferry's own headers never reach the device
     expect(got.every((m) => m.userProperties.every(([k]) => k !== 'ferry-correlation-encoding'))).toBe(true);
   });
@@ -152,6 +163,11 @@ describe('request/reply across protocols through RabbitMQ, amqplib service', () 
     check('stomp requester', sent, got);
     const first = seen.find((m) => m.content.toString() === 'stomp-0');
     expect(first?.properties.correlationId).toBe('stomp-corr-0:é');
+    // no traceparent was sent: Ferry started a trace (gateway.tracing.start), and the reply carries it back
+    const started = seen.filter((m) => m.content.toString().startsWith('stomp-')).map((m) => String(m.properties.headers?.['traceparent']));
+    expect(started.every((t) => parseTraceParent(t)?.flags === '01')).toBe(true);
+    expect(new Set(started).size).toBe(N); // one trace per message
+    expect(got.map((r) => r.headers?.['traceparent']).sort()).toEqual([...started].sort());
     expect(first?.properties.replyTo).toBe(`${run}.web.r1`);
   });
 
