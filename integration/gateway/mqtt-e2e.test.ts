@@ -5,11 +5,16 @@
  * every property intact. The device's PUBACK is held while a destination has not confirmed.
  */
 import { randomBytes } from 'node:crypto';
+import { jest } from '@jest/globals';
 import type { Socket } from 'node:net';
 import mqtt, { type IClientPublishOptions, type IPublishPacket, type MqttClient } from 'mqtt';
 import type { Gateway } from '@ferry/gateway';
 import { Tally, TcpProxy, brokerPorts, delay, freePort, waitFor } from '@ferry/testkit';
 import { startGateway } from '../support/gateway.js';
+
+// jest's 5 s default was shorter than the waits inside the tests (20 s for 1,000 messages at two
+// subscribers): on a busy machine the test ran out of time while the messages were still arriving
+jest.setTimeout(30_000);
 
 interface Received {
   topic: string;
