@@ -161,6 +161,14 @@ it('shows the counts the test sent, live, and a connector cut turns red and says
     expect(await page.evaluate(() => document.activeElement?.textContent)).toBe('Skip to content');
     expect(await page.evaluate(() => getComputedStyle(document.activeElement as Element).outlineStyle)).not.toBe('none');
     expect(await page.locator('table caption').count()).toBe(2);
+    // what a screen reader gets, from Chromium's accessibility tree: named tables, header cells
+    // for columns and rows, a polite status region
+    expect(await page.getByRole('table', { name: 'Each connector, its state and what it talks to' }).count()).toBe(1);
+    expect(await page.getByRole('table', { name: /^Messages per route/ }).count()).toBe(1);
+    expect(await page.getByRole('columnheader', { name: 'Dead-lettered' }).count()).toBe(1);
+    expect(await page.getByRole('rowheader', { name: 'telemetry' }).count()).toBe(1);
+    expect(await page.getByRole('heading', { level: 2 }).allTextContents()).toEqual(['Connectors', 'Routes', expect.stringMatching(/^Recent errors/)]);
+    expect(await page.getByRole('status').count()).toBe(1);
     expect(await page.locator('#announce[aria-live="polite"]').count()).toBe(1);
     await page.evaluate(() => (document.activeElement as HTMLElement | null)?.blur());
 
