@@ -9,3 +9,4 @@ export * from './metrics.js';
 export * from './context.js';
 export * from './browser.js';
 export * from './pki.js';
+export * from './fuzz.js';

@@ -1,0 +1,296 @@
+/**
+ * Mutational fuzzing for Ferry's parsers and listeners: inputs are seeds from a corpus kept in
+ * the repository (bytes real clients sent, route files), mutated by fast-check (bit flips, byte
+ * edits, splices from other seeds, deleted and repeated ranges, length fields set to extremes,
+ * protocol tokens such as huge counts inserted), and run for a bounded time. fast-check shrinks
+ * a failing input to a small one and prints the seed that replays it (FERRY_FUZZ_SEED).
+ */
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Duplex } from 'node:stream';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
+import fc from 'fast-check';
+
+/**
+ * The time one fuzz target runs: `defaultSeconds` in `npm test` (all targets together stay
+ * under about 20 s), or FERRY_FUZZ_SECONDS when set, to fuzz longer locally.
+ */
+export function fuzzBudgetMs(defaultSeconds: number): number {
+  const env = process.env['FERRY_FUZZ_SECONDS'];
+  const s = env === undefined || env === '' ? defaultSeconds : Number(env);
+  if (!Number.isFinite(s) || s <= 0) throw new Error(`FERRY_FUZZ_SECONDS must be a positive number of seconds, not "${env}"`);
+  return Math.round(s * 1000);
+}
+
+/** A corpus seed: a file of the corpus folder. */
+export interface Seed {
+  readonly name: string;
+  readonly bytes: Buffer;
+}
+
+/** Every file in `dir` whose name ends with one of `extensions`, sorted by name; fails when there is none. */
+export function loadCorpus(dir: string, extensions: readonly string[] = ['.bin']): Seed[] {
+  const seeds = readdirSync(dir)
+    .filter((f) => extensions.some((e) => f.endsWith(e)))
+    .sort()
+    .map((name) => ({ name, bytes: readFileSync(join(dir, name)) }));
+  if (seeds.length === 0) throw new Error(`empty fuzz corpus: no ${extensions.join('/')} file in ${dir}`);
+  return seeds;
+}
+
+/** One edit of a seed. Positions are taken modulo the length of the bytes at that point. */
+export type Mutation =
+  | { readonly op: 'flip'; readonly at: number; readonly bit: number }
+  | { readonly op: 'set'; readonly at: number; readonly value: number }
+  | { readonly op: 'splice'; readonly at: number; readonly seed: number; readonly from: number; readonly length: number }
+  | { readonly op: 'delete'; readonly at: number; readonly length: number }
+  | { readonly op: 'repeat'; readonly at: number; readonly length: number; readonly times: number }
+  | { readonly op: 'length'; readonly at: number; readonly width: 1 | 2 | 4; readonly value: number }
+  | { readonly op: 'token'; readonly at: number; readonly token: number }
+  | { readonly op: 'truncate'; readonly length: number };
+
+/** A fuzz input: which seed, the edits made to it, and where the stream is cut into reads. */
+export interface FuzzInput {
+  readonly seed: number;
+  readonly mutations: readonly Mutation[];
+  /** read sizes the bytes are delivered in (repeated until the end) */
+  readonly reads: readonly number[];
+}
+
+const EXTREMES = [0, 1, 2, 0x7f, 0x80, 0xff, 0x100, 0x7fff, 0x8000, 0xffff, 0x10000, 0x7fffffff, 0x80000000, 0xfffffffe, 0xffffffff];
+
+export interface MutationOptions {
+  /** protocol tokens worth inserting whole (a huge array header, a property id, a YAML anchor) */
+  readonly tokens?: readonly Buffer[];
+  /** at most this many edits per input; default 6 */
+  readonly maxMutations?: number;
+}
+
+/** fast-check arbitrary of fuzz inputs over a corpus. */
+export function fuzzInputs(corpus: readonly Seed[], opts: MutationOptions = {}): fc.Arbitrary<FuzzInput> {
+  const tokens = opts.tokens ?? [];
+  const at = fc.nat();
+  const mutation: fc.Arbitrary<Mutation> = fc.oneof(
+    fc.record({ op: fc.constant('flip' as const), at, bit: fc.integer({ min: 0, max: 7 }) }),
+    fc.record({ op: fc.constant('set' as const), at, value: fc.oneof(fc.constantFrom(0x00, 0xff, 0x7f, 0x80, 0x40, 0x0a, 0x3a, 0x5c), fc.integer({ min: 0, max: 255 })) }),
+    fc.record({ op: fc.constant('splice' as const), at, seed: fc.nat({ max: corpus.length - 1 }), from: fc.nat(), length: fc.integer({ min: 1, max: 64 }) }),
+    fc.record({ op: fc.constant('delete' as const), at, length: fc.integer({ min: 1, max: 32 }) }),
+    fc.record({ op: fc.constant('repeat' as const), at, length: fc.integer({ min: 1, max: 48 }), times: fc.integer({ min: 1, max: 200 }) }),
+    fc.record({ op: fc.constant('length' as const), at, width: fc.constantFrom(1 as const, 2 as const, 4 as const), value: fc.constantFrom(...EXTREMES) }),
+    ...(tokens.length === 0 ? [] : [fc.record({ op: fc.constant('token' as const), at, token: fc.nat({ max: tokens.length - 1 }) })]),
+    fc.record({ op: fc.constant('truncate' as const), length: fc.nat() }),
+  );
+  return fc.record({
+    seed: fc.nat({ max: corpus.length - 1 }),
+    mutations: fc.array(mutation, { minLength: 0, maxLength: opts.maxMutations ?? 6 }),
+    reads: fc.array(fc.integer({ min: 1, max: 4096 }), { minLength: 1, maxLength: 4 }),
+  });
+}
+
+/** The bytes of a fuzz input: its seed with the edits applied in order. */
+export function applyMutations(corpus: readonly Seed[], input: FuzzInput, tokens: readonly Buffer[] = []): Buffer {
+  let b = Buffer.from((corpus[input.seed] as Seed).bytes);
+  const pos = (n: number, len: number): number => (len === 0 ? 0 : n % len);
+  for (const m of input.mutations) {
+    switch (m.op) {
+      case 'flip':
+        if (b.length > 0) b[pos(m.at, b.length)]! ^= 1 << m.bit;
+        break;
+      case 'set':
+        if (b.length > 0) b[pos(m.at, b.length)] = m.value;
+        break;
+      case 'splice': {
+        const src = (corpus[m.seed] as Seed).bytes;
+        const from = pos(m.from, src.length);
+        const i = pos(m.at, b.length + 1);
+        b = Buffer.concat([b.subarray(0, i), src.subarray(from, from + m.length), b.subarray(i)]);
+        break;
+      }
+      case 'delete': {
+        const i = pos(m.at, b.length);
+        b = Buffer.concat([b.subarray(0, i), b.subarray(i + m.length)]);
+        break;
+      }
+      case 'repeat': {
+        const i = pos(m.at, b.length);
+        const part = b.subarray(i, i + m.length);
+        b = Buffer.concat([b.subarray(0, i + part.length), ...Array.from({ length: m.times }, () => part), b.subarray(i + part.length)]);
+        break;
+      }
+      case 'length': {
+        if (b.length < m.width) break;
+        const i = pos(m.at, b.length - m.width + 1);
+        const v = m.width === 4 ? m.value >>> 0 : m.value & (m.width === 2 ? 0xffff : 0xff);
+        if (m.width === 4) b.writeUInt32BE(v, i);
+        else if (m.width === 2) b.writeUInt16BE(v, i);
+        else b[i] = v;
+        break;
+      }
+      case 'token': {
+        const t = tokens[m.token];
+        if (t === undefined) break;
+        const i = pos(m.at, b.length + 1);
+        b = Buffer.concat([b.subarray(0, i), t, b.subarray(i)]);
+        break;
+      }
+      case 'truncate':
+        b = b.subarray(0, pos(m.length, b.length + 1));
+        break;
+    }
+  }
+  return b;
+}
+
+/** `bytes` cut into reads of the input's sizes, repeated. */
+export function splitReads(bytes: Buffer, reads: readonly number[]): Buffer[] {
+  const out: Buffer[] = [];
+  for (let i = 0, k = 0; i < bytes.length; k++) {
+    const n = reads[k % reads.length] as number;
+    out.push(bytes.subarray(i, i + n));
+    i += n;
+  }
+  return out;
+}
+
+export interface FuzzRun {
+  /** inputs tried */
+  readonly runs: number;
+  readonly ms: number;
+}
+
+/**
+ * Run `check` on generated inputs until `budgetMs` is spent (or the first failure, which
+ * fast-check shrinks and reports with the seed and path that replay it). FERRY_FUZZ_SEED replays
+ * a seed.
+ */
+export async function fuzz<T>(arb: fc.Arbitrary<T>, budgetMs: number, check: (input: T) => Promise<void>): Promise<FuzzRun> {
+  let runs = 0;
+  const started = performance.now();
+  const seedEnv = process.env['FERRY_FUZZ_SEED'];
+  await fc.assert(
+    fc.asyncProperty(arb, async (input) => {
+      runs++;
+      await check(input);
+    }),
+    {
+      numRuns: 10_000_000,
+      interruptAfterTimeLimit: budgetMs,
+      markInterruptAsFailure: false,
+      endOnFailure: false,
+      ...(seedEnv === undefined || seedEnv === '' ? {} : { seed: Number(seedEnv) }),
+    },
+  );
+  return { runs, ms: performance.now() - started };
+}
+
+/**
+ * A full garbage collection, for heap figures that mean something. Needs `gc`: taken from
+ * `node --expose-gc`, or by turning the flag on at run time; fails when neither gives one.
+ */
+export function gcOrFail(): () => void {
+  let gc = (globalThis as { gc?: () => void }).gc;
+  if (gc === undefined) {
+    try {
+      setFlagsFromString('--expose-gc');
+      gc = runInNewContext('gc') as (() => void) | undefined;
+    } catch {
+      gc = undefined;
+    }
+  }
+  if (typeof gc !== 'function') throw new Error('no gc: the memory assertions need node --expose-gc (v8.setFlagsFromString("--expose-gc") did not give one)');
+  const run = gc;
+  // two passes: the first can leave weak callbacks' garbage for the second
+  return () => {
+    run();
+    run();
+  };
+}
+
+/**
+ * The server's end of an in-memory connection, standing in for a net.Socket: what the server
+ * writes is collected, `send` delivers bytes to it, `hangUp` is the client's FIN. It has the
+ * few net.Socket members listeners use (setNoDelay, remoteAddress, destroySoon, setTimeout).
+ */
+export class MemoryConnection extends Duplex {
+  readonly written: Buffer[] = [];
+  /** the server ended its side (FIN) or destroyed the connection */
+  ended = false;
+  readonly remoteAddress = '127.0.0.1';
+  readonly remotePort = 1;
+  readonly localAddress = '127.0.0.1';
+  readonly localPort = 2;
+
+  constructor() {
+    // as a net.Socket of a server with the default allowHalfOpen false: the client's FIN ends ours
+    super({ allowHalfOpen: false });
+    this.once('close', () => {
+      this.ended = true;
+    });
+  }
+
+  override _read(): void {}
+
+  override _write(chunk: Buffer, _enc: BufferEncoding, cb: (err?: Error | null) => void): void {
+    this.written.push(chunk);
+    cb();
+  }
+
+  override _final(cb: (err?: Error | null) => void): void {
+    this.ended = true;
+    cb();
+    // the peer answers a FIN with its own
+    setImmediate(() => this.hangUp());
+  }
+
+  /** bytes from the client */
+  send(bytes: Buffer): void {
+    if (!this.destroyed && !this.readableEnded) this.push(bytes);
+  }
+
+  /** the client's FIN */
+  hangUp(): void {
+    if (!this.destroyed && !this.readableEnded) this.push(null);
+  }
+
+  setNoDelay(): this {
+    return this;
+  }
+
+  setKeepAlive(): this {
+    return this;
+  }
+
+  setTimeout(): this {
+    return this;
+  }
+
+  destroySoon(): void {
+    if (this.writableFinished) this.destroy();
+    else {
+      this.once('finish', () => this.destroy());
+      this.end();
+    }
+  }
+
+  /** resolves true once the connection is closed (destroyed), false when `ms` passed first */
+  closedWithin(ms: number): Promise<boolean> {
+    if (this.destroyed) return Promise.resolve(true);
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        this.off('close', done);
+        resolve(false);
+      }, ms);
+      const done = (): void => {
+        clearTimeout(timer);
+        resolve(true);
+      };
+      this.once('close', done);
+    });
+  }
+
+  /** everything the server wrote */
+  output(): Buffer {
+    return Buffer.concat(this.written);
+  }
+}
