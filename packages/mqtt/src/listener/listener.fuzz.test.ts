@@ -1,0 +1,171 @@
+/**
+ * Fuzzing the mqtt-listener: MQTT 3.1.1 and 5 byte streams captured from real clients
+ * (packages/mqtt/fuzz/corpus, see its README), mutated, fed to the embedded broker over in-memory
+ * connections in reads of varying size. For every input: nothing throws out of the listener, no
+ * internal error is logged, the connection closes within a bound once the client hangs up, and
+ * the heap does not balloon; after all of them, with every broker closed, the heap is back
+ * where it was.
+ */
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { noopMetrics, type Logger } from '@ferry/core';
+import { MemoryConnection, applyMutations, fuzz, fuzzBudgetMs, fuzzInputs, gcOrFail, loadCorpus, splitReads } from '@ferry/testkit';
+import { mqttListenerOptions } from '../options.js';
+import { MqttBroker } from './broker.js';
+import type { PublishDecision } from './types.js';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const corpus = loadCorpus(join(here, '../../fuzz/corpus'));
+/** byte sequences worth inserting whole: extreme Variable Byte Integers, properties, bad UTF-8, odd packet types */
+const tokens = [
+  [0xff, 0xff, 0xff, 0x7f], // the largest Remaining Length (§1.5.5)
+  [0x80, 0x80, 0x80, 0x80, 0x01], // a five-byte Variable Byte Integer: malformed
+  [0x0b, 0xff, 0xff, 0xff, 0x7f], // Subscription Identifier 268,435,455
+  [0x11, 0xff, 0xff, 0xff, 0xff], // Session Expiry Interval "never"
+  [0x21, 0x00, 0x00], // Receive Maximum 0: a protocol error (§3.1.2.11.3)
+  [0x23, 0x00, 0x01], // Topic Alias 1
+  [0x26, 0x00, 0x01, 0x6b, 0xff, 0xff], // User Property with a value length past the end
+  [0x27, 0x00, 0x00, 0x00, 0x00], // Maximum Packet Size 0
+  [0x00, 0x02, 0xc0, 0x80], // an overlong NUL in a string (§1.5.4)
+  [0x00, 0x03, 0xed, 0xa0, 0x80], // a UTF-16 surrogate in UTF-8
+  [0x00, 0x02, 0x23, 0x2b], // "#+" as a topic
+  [0x3e], // PUBLISH with QoS 3 and DUP (malformed)
+  [0x39], // PUBLISH QoS 0 with DUP 1 (§3.3.1.1)
+  [0xf0, 0x00], // AUTH
+  [0x00, 0x00], // reserved packet type 0
+  [0xe0, 0x00], // DISCONNECT
+  [0x82, 0x06, 0x00, 0x01, 0x00, 0x01, 0x23, 0x01], // SUBSCRIBE "#"
+].map((b) => Buffer.from(b));
+
+const CLOSE_WITHIN_MS = 2_000;
+/** what one input may add to the heap while it runs (the limits are far below: 1 MiB packets) */
+const HEAP_PER_CASE = 128 * 1024 * 1024;
+
+function errorCountingLogger(): { logger: Logger; errors: string[] } {
+  const errors: string[] = [];
+  const logger: Logger = {
+    debug: () => undefined,
+    info: () => undefined,
+    warn: () => undefined,
+    error: (message, fields) => void errors.push(`${message} ${JSON.stringify(fields ?? {})}`),
+    child: () => logger,
+  };
+  return { logger, errors };
+}
+
+function newBroker(logger: Logger): MqttBroker {
+  // the listener's defaults, with a small packet size so oversize paths are reached
+  const o = mqttListenerOptions.parse({ port: 0, maxPacketSize: 64 * 1024 });
+  const broker = new MqttBroker(
+    {
+      maxPacketSize: o.maxPacketSize,
+      keepaliveLimit: o.keepaliveLimit,
+      receiveMaximum: o.receiveMaximum,
+      session: { queueMessages: o.sessionQueueLimit, queueBytes: o.sessionQueueBytes, inflightMessages: o.maxInflightMessages, inflightBytes: o.maxInflightBytes },
+      maxClients: o.maxClients,
+      allowAnonymous: true,
+    },
+    { logger, metrics: noopMetrics, connectorName: 'fuzz' },
+  );
+  // the owner answers QoS 1/2 publishes in turn: accept, later accept, reject, release
+  let n = 0;
+  broker.onPublish = (e) => {
+    const settle = e.settle;
+    if (settle === undefined) return;
+    const decisions: PublishDecision[] = [{ kind: 'accept' }, { kind: 'reject', reason: 'fuzz says no' }, { kind: 'release', reason: 'fuzz gives it back' }];
+    const d = decisions[n++ % 3] as PublishDecision;
+    if (n % 2 === 0) settle(d);
+    else setImmediate(() => settle(d));
+  };
+  return broker;
+}
+
+function open(broker: MqttBroker): MemoryConnection {
+  const c = new MemoryConnection();
+  broker.accept({
+    stream: c,
+    info: { transport: 'tcp', remoteAddress: '127.0.0.1', remotePort: 1, remote: '127.0.0.1:1', authorized: false },
+    handshakeDone: () => undefined,
+  });
+  return c;
+}
+
+const tick = (): Promise<void> => new Promise((r) => setImmediate(r));
+
+const closed = (c: MemoryConnection, ms: number): Promise<boolean> => c.closedWithin(ms);
+
+describe('mqtt-listener fuzz', () => {
+  it('the corpus is valid: every seed, as captured, gets CONNACK success and no protocol error', async () => {
+    const { logger, errors } = errorCountingLogger();
+    const broker = newBroker(logger);
+    for (const seed of corpus) {
+      const c = open(broker);
+      c.send(seed.bytes);
+      for (let i = 0; i < 5; i++) await tick();
+      const out = c.output();
+      // CONNACK: 0x20; 3.1.1 return code / MQTT 5 reason code 0 in its second variable byte
+      expect({ seed: seed.name, connack: out[0], code: out[3] }).toEqual({ seed: seed.name, connack: 0x20, code: 0 });
+      c.hangUp();
+      expect(await closed(c, CLOSE_WITHIN_MS)).toBe(true);
+    }
+    await broker.close();
+    expect(errors).toEqual([]);
+  });
+
+  it('mutated client streams (3.1.1 and 5): no throw, no internal error, closed within 2 s of the hang-up, heap bounded', async () => {
+    const budget = fuzzBudgetMs(5);
+    const gc = gcOrFail();
+    const uncaught: unknown[] = [];
+    const onUncaught = (e: unknown): void => void uncaught.push(e);
+    process.on('uncaughtException', onUncaught);
+    process.on('unhandledRejection', onUncaught);
+    const { logger, errors } = errorCountingLogger();
+    gc();
+    const heapBefore = process.memoryUsage().heapUsed;
+    let broker = newBroker(logger);
+    let cases = 0;
+    let peakHeap = 0;
+    let slowest = 0;
+    try {
+      const run = await fuzz(fuzzInputs(corpus, { tokens }), budget, async (input) => {
+        const bytes = applyMutations(corpus, input, tokens);
+        // a fresh broker now and then: sessions and retained messages of earlier inputs go with the old one
+        if (++cases % 400 === 0) {
+          await broker.close();
+          broker = newBroker(logger);
+        }
+        const heapAtStart = process.memoryUsage().heapUsed;
+        const c = open(broker);
+        const started = performance.now();
+        for (const chunk of splitReads(bytes, input.reads)) c.send(chunk);
+        await tick();
+        c.hangUp();
+        const gone = await closed(c, CLOSE_WITHIN_MS);
+        const ms = performance.now() - started;
+        slowest = Math.max(slowest, ms);
+        const heap = process.memoryUsage().heapUsed;
+        peakHeap = Math.max(peakHeap, heap - heapAtStart);
+        if (!gone) throw new Error(`connection still open ${CLOSE_WITHIN_MS} ms after the client hung up; input ${bytes.toString('hex')}`);
+        if (heap - heapAtStart > HEAP_PER_CASE) throw new Error(`heap grew ${(heap - heapAtStart) / 1e6} MB on one input ${bytes.toString('hex')}`);
+        if (errors.length > 0) throw new Error(`internal error logged: ${errors.join('; ')}; input ${bytes.toString('hex')}`);
+        if (uncaught.length > 0) throw new Error(`uncaught: ${String(uncaught[0])}; input ${bytes.toString('hex')}`);
+      });
+      await broker.close();
+      await tick();
+      gc();
+      const heapAfter = process.memoryUsage().heapUsed;
+      console.log(
+        `mqtt-listener fuzz: ${run.runs} inputs in ${(run.ms / 1000).toFixed(1)} s from ${corpus.length} seeds; slowest input ${slowest.toFixed(0)} ms; ` +
+          `largest heap growth during one input ${(peakHeap / 1e6).toFixed(1)} MB; heap ${(heapBefore / 1e6).toFixed(1)} -> ${(heapAfter / 1e6).toFixed(1)} MB after every broker closed`,
+      );
+      expect(run.runs).toBeGreaterThan(100);
+      expect(uncaught).toEqual([]);
+      expect(errors).toEqual([]);
+      expect(heapAfter - heapBefore).toBeLessThan(32 * 1024 * 1024);
+    } finally {
+      process.off('uncaughtException', onUncaught);
+      process.off('unhandledRejection', onUncaught);
+      await broker.close();
+    }
+  }, 120_000);
+});
