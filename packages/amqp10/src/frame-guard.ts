@@ -44,6 +44,8 @@ export interface GuardLimits {
 
 const AMQP = Buffer.from('AMQP', 'ascii');
 const PERFORMATIVE = { open: 0x10, transfer: 0x14, close: 0x18 } as const;
+/** SASL frame bodies (§5.3.3) */
+const SASL = { init: 0x41, challenge: 0x42, response: 0x43, outcome: 0x44 } as const;
 const ERROR_DESCRIPTOR = 0x1d;
 
 function frame(body: AmqpValue): Buffer {
@@ -83,6 +85,14 @@ export class FrameGuard extends EventEmitter {
   #openIn = false;
   #failed = false;
   #ended = false;
+  /**
+   * Server side: a sasl-init or sasl-response went to rhea and its answer (challenge or
+   * outcome) is not written yet. rhea decides asynchronously and reads whatever follows with
+   * its SASL reader meanwhile, so bytes a client sent behind it without waiting for the answer
+   * (the AMQP header and open, §5.3.2) were lost and the connection hung; they are held, and the
+   * socket not read, until the answer is out.
+   */
+  #saslAnswerPending = false;
   /** payload so far of the unfinished delivery per "channel/handle" (checked once complete) */
   readonly #partial = new Map<string, { bytes: number; chunks: Buffer[] }>();
 
@@ -148,6 +158,17 @@ export class FrameGuard extends EventEmitter {
 
   #watchOutgoing(data: Buffer): void {
     // rhea writes the protocol header and every frame with separate write() calls
+    if (this.#saslAnswerPending && data.length > 8 && data[5] === 1) {
+      const code = performativeCode(data.subarray((data[4] ?? 2) * 4));
+      if (code === SASL.challenge || code === SASL.outcome) {
+        this.#saslAnswerPending = false;
+        // not from inside rhea's write: pass on what was held on the next turn
+        setImmediate(() => {
+          this.#socket.resume();
+          this.#onData(Buffer.alloc(0));
+        });
+      }
+    }
     if (data.length === 8 && data.subarray(0, 4).equals(AMQP)) {
       if (data[4] === 0) this.#amqpHeaderOut = true;
       return;
@@ -161,6 +182,7 @@ export class FrameGuard extends EventEmitter {
   #onData(chunk: Buffer): void {
     if (this.#failed) return;
     this.#buf = this.#buf.length === 0 ? chunk : Buffer.concat([this.#buf, chunk]);
+    if (this.#saslAnswerPending) return;
     let pos = 0;
     const b = this.#buf;
     for (;;) {
@@ -203,8 +225,18 @@ export class FrameGuard extends EventEmitter {
         this.fail('amqp:connection:framing-error', `bad data offset ${doff / 4}`);
         return;
       }
-      if (!this.#checkFrame(b[pos + 5] as number, b.readUInt16BE(pos + 6), b.subarray(pos + doff, pos + size))) return;
+      const type = b[pos + 5] as number;
+      const body = b.subarray(pos + doff, pos + size);
+      if (!this.#checkFrame(type, b.readUInt16BE(pos + 6), body)) return;
       pos += size;
+      if (this.#limits.role === 'server' && type === 1) {
+        const code = performativeCode(body);
+        if (code === SASL.init || code === SASL.response) {
+          this.#saslAnswerPending = true;
+          this.#socket.pause();
+          break;
+        }
+      }
     }
     if (pos > 0) {
       const ready = b.subarray(0, pos);

@@ -182,6 +182,14 @@ export class Amqp10Listener implements Connector<Amqp10From, Amqp10To> {
     this.#log.info(`amqp10-listener listening on ${this.#opts.host}:${this.port ?? this.#opts.port}`, { sasl: { plain: users !== undefined, anonymous: allowAnonymous } });
   }
 
+  /**
+   * Take a connection the transport accepted (the listener calls this for every TCP, TLS and
+   * WebSocket connection; tests hand it in-memory streams). Only while started.
+   */
+  accept(accepted: AcceptedConnection): void {
+    this.#accept(accepted);
+  }
+
   #accept(accepted: AcceptedConnection): void {
     const socket = accepted.stream;
     const c = this.#container;
