@@ -255,7 +255,8 @@ routes:
       expect(h?.tag).toBe('S');
       const props = typedMap(decodeOne(h?.raw as Buffer));
       // every property with its AMQP 1.0 type: nothing widened, nothing dropped
-      expect(props).toEqual({ ...EXPECTED, seq: { type: 'int', value: Number(id.slice(tag.length)) } });
+      // and Ferry's hop count (loop protection), the one application property a pass-through adds
+      expect(props).toEqual({ ...EXPECTED, seq: { type: 'int', value: Number(id.slice(tag.length)) }, 'x-ferry-hops': { type: 'byte', value: 1 } });
       expect(w?.type).toBe('binary');
     }
   });
@@ -280,7 +281,7 @@ routes:
     expect(tally.counts).toMatchObject({ sent: N, unique: N, duplicated: 0, lost: 0, unexpected: 0 });
     for (const [id, raws] of got) {
       const p = parseMessage(raws[0] as Buffer);
-      expect(Object.fromEntries(p.applicationProperties ?? [])).toEqual({ ...EXPECTED, seq: { type: 'int', value: Number(id.slice(2)) } });
+      expect(Object.fromEntries(p.applicationProperties ?? [])).toEqual({ ...EXPECTED, seq: { type: 'int', value: Number(id.slice(2)) }, 'x-ferry-hops': { type: 'byte', value: 1 } });
       expect(p.body).toEqual({ kind: 'data', chunks: [bodyOf(id)] });
     }
     await rc.close(); // a competing receiver would take part of a later test's messages
@@ -305,7 +306,8 @@ routes:
     expect(tally.counts).toMatchObject({ sent: N, unique: N, duplicated: 0, lost: 0, unexpected: 0 });
     for (const [id, raws] of got) {
       const p = parseMessage(raws[0] as Buffer);
-      expect(Object.fromEntries(p.applicationProperties ?? [])).toEqual({ ...EXPECTED, seq: { type: 'int', value: Number(id.slice(2)) } });
+      // two passages through Ferry
+      expect(Object.fromEntries(p.applicationProperties ?? [])).toEqual({ ...EXPECTED, seq: { type: 'int', value: Number(id.slice(2)) }, 'x-ferry-hops': { type: 'byte', value: 2 } });
       expect(p.body).toEqual({ kind: 'data', chunks: [bodyOf(id)] });
       expect(p.properties?.contentType).toBe('application/octet-stream');
       expect(p.header?.durable).toBe(true);
@@ -335,8 +337,8 @@ routes:
     const p = parseMessage(raw);
     console.log('RabbitMQ 3.10 → AMQP 1.0 view of a 0-9-1 publish:', JSON.stringify({ properties: p.properties, applicationProperties: p.applicationProperties ?? null, header: p.header }, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v)));
     expect(p.body).toEqual({ kind: 'data', chunks: [Buffer.from([0, 1, 0xff])] });
-    // no application-properties section at all: the 0-9-1 headers are gone
-    expect(p.applicationProperties).toBeUndefined();
+    // no application-properties from RabbitMQ: the 0-9-1 headers are gone; only Ferry's own hop count
+    expect(p.applicationProperties).toEqual([['x-ferry-hops', { type: 'byte', value: 1 }]]);
     expect(p.properties).toMatchObject({
       messageId: { type: 'string', value: 'from-091' },
       contentType: 'application/x-test',

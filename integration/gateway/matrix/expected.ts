@@ -126,12 +126,11 @@ function otherAt(p: Pair): string[] {
       // own mode (persistent), else at-least-once → 2
       return ['delivery-mode 2', 'header x-ferry-hops 1', 'x-ferry-publish-id <id>'];
     case 'amqp10':
-      // pass-through: what the AMQP 1.0 client sent (durable true, no `to`), and the hop count as
-      // it was received (none: the pass-through does not re-encode for it); re-encoded: durable
-      // from the guarantee (at-least-once → true), `to` = the sink's address, the hop count as the
-      // smallest integer type
+      // pass-through: what the AMQP 1.0 client sent (durable true, no `to`) and the hop count,
+      // the one section written again; re-encoded: durable from the guarantee (at-least-once →
+      // true) and `to` = the sink's address; the hop count in the smallest integer type
       return p.source === 'amqp10'
-        ? ['durable boolean true']
+        ? ['application property x-ferry-hops byte 1', 'durable boolean true']
         : ['application property x-ferry-hops byte 1', 'durable boolean true', `to ${text(`<run>.out.${p.source}`)}`].sort();
   }
 }

@@ -1,5 +1,5 @@
 import rhea from 'rhea';
-import { createMessage, TypedNumber, withChanges, type GatewayMessage } from '@ferry/core';
+import { createMessage, TypedNumber, withChanges, withHops, type GatewayMessage } from '@ferry/core';
 import { Decoder, decodeOne, encode, type AmqpValue } from './codec.js';
 import { stampTtl, toAmqp10, toGatewayMessage, type Amqp10Meta } from './mapping.js';
 import { parseMessage } from './sections.js';
@@ -183,6 +183,35 @@ describe('canonical → AMQP 1.0', () => {
     expect(parseMessage(stampTtl(out, 1_004_000)).body).toEqual(parseMessage(out.bytes).body);
     const forever = toAmqp10(createMessage({ body: Buffer.from('b'), source: m.source }), { to: 'x', now: 1_000_000 });
     expect(stampTtl(forever, 9_999_999_999)).toBe(forever.bytes);
+  });
+
+  it('pass-through counts the hop: only the application-properties section is written again, with every other property and section as it was', () => {
+    const bytes = rheaEncoded();
+    const m = toGatewayMessage(bytes, ctx);
+    const hopped = withChanges(m, { headers: withHops(m.headers, 1) });
+    const out = toAmqp10(hopped, { to: 'x', now: 1_000_000 });
+    expect(out.passThrough).toBe(true);
+    const before = parseMessage(bytes);
+    const after = parseMessage(out.bytes);
+    expect(after.applicationProperties).toEqual([...(before.applicationProperties ?? []), ['x-ferry-hops', { type: 'byte', value: 1 }]]);
+    const [s0, e0] = before.applicationPropertiesAt!;
+    const [s1, e1] = after.applicationPropertiesAt!;
+    expect(s1).toBe(s0);
+    expect(out.bytes.subarray(0, s1).equals(bytes.subarray(0, s0))).toBe(true);
+    expect(out.bytes.subarray(e1).equals(bytes.subarray(e0))).toBe(true);
+    // the next passage replaces the count; a count that did not change leaves the bytes alone
+    const again = toGatewayMessage(out.bytes, ctx);
+    const twice = toAmqp10(withChanges(again, { headers: withHops(again.headers, 2) }), { to: 'x', now: 1_000_000 });
+    expect(parseMessage(twice.bytes).applicationProperties?.filter(([k]) => k === 'x-ferry-hops')).toEqual([['x-ferry-hops', { type: 'byte', value: 2 }]]);
+    expect(toAmqp10(again, { to: 'x', now: 1_000_000 }).bytes).toBe(out.bytes);
+    // a message without application properties gets the section where §3.2 puts it, before the body
+    const plain = rhea.message.encode({ message_id: 'p', body: rhea.message.data_section(Buffer.from('b')) });
+    const pm = toGatewayMessage(plain, ctx);
+    const po = toAmqp10(withChanges(pm, { headers: withHops(pm.headers, 1) }), { to: 'x', now: 1_000_000 });
+    const pp = parseMessage(po.bytes);
+    expect(pp.applicationProperties).toEqual([['x-ferry-hops', { type: 'byte', value: 1 }]]);
+    expect(pp.body).toEqual(parseMessage(plain).body);
+    expect(pp.properties).toEqual(parseMessage(plain).properties);
   });
 
   it('re-encodes when a header changed, keeping every application-property type', () => {

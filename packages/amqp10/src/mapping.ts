@@ -8,9 +8,9 @@
  * removed, for example); only then is the message encoded again from the canonical fields.
  */
 import { createHash } from 'node:crypto';
-import { createMessage, FerryError, HOPS_HEADER, headerToString, TypedNumber, type GatewayMessage, type HeaderValue, type Headers } from '@ferry/core';
+import { createMessage, FerryError, HOPS_HEADER, headerToString, hopsOf, TypedNumber, type GatewayMessage, type HeaderValue, type Headers } from '@ferry/core';
 import { uuidToString, type AmqpValue } from './codec.js';
-import { buildMessage, encodeHeader, parseMessage, type HeaderSection, type OutgoingMessage, type ParsedMessage } from './sections.js';
+import { buildMessage, encodeApplicationProperties, encodeHeader, parseMessage, type HeaderSection, type OutgoingMessage, type ParsedMessage } from './sections.js';
 import { toAmqpValue, toHeaderValue } from './values.js';
 
 /** What meta.amqp10 holds; every field is optional so other adapters may write a subset. */
@@ -47,6 +47,10 @@ export interface Amqp10Meta {
   readonly messageAnnotationsEncoded?: Buffer;
   readonly deliveryAnnotations?: Readonly<Record<string, HeaderValue>>;
   readonly footer?: Buffer;
+  /** where the application-properties section is in `encoded` ([start, end), empty when absent) */
+  readonly applicationPropertiesAt?: readonly [number, number];
+  /** the hop count (core hops.ts) the message arrived with; undefined without the header */
+  readonly hopsReceived?: number;
 }
 
 export interface IngressContext {
@@ -158,6 +162,8 @@ function fromParsed(p: ParsedMessage, encoded: Buffer, ctx: IngressContext, now:
 
   const headers: Headers = new Map();
   for (const [k, v] of p.applicationProperties ?? []) headers.set(k, toHeaderValue(v));
+  if (p.applicationPropertiesAt !== undefined) meta.applicationPropertiesAt = p.applicationPropertiesAt;
+  if (headers.has(HOPS_HEADER)) meta.hopsReceived = hopsOf(headers);
 
   // ttl is relative (§3.2.1): converted at ingress so time inside Ferry counts against it;
   // absolute-expiry-time (§3.2.4) is used when there is no ttl
@@ -204,8 +210,8 @@ function headerRepr(v: HeaderValue): unknown {
  * changed any of it, the stored encoding is stale and must not be sent.
  *
  * The hop count (core hops.ts) is left out: every route counts one more hop, and re-encoding
- * each forwarded message for it would undo the pass-through. Between two AMQP 1.0 ends the
- * count therefore stays what it was received as (docs/mapping.md "Loop protection").
+ * each forwarded message for it would undo the pass-through; the pass-through writes only the
+ * application-properties section again for it ({@link withHopCount}).
  */
 export function fingerprint(m: GatewayMessage): string {
   const fields = [
@@ -276,14 +282,35 @@ export function toAmqp10(m: GatewayMessage, opts: EgressOptions): Outgoing {
       meta.ttl !== undefined && meta.headerBytes !== undefined && (meta.format ?? 0) === 0
         ? { fields: receivedHeader(meta), bytes: meta.headerBytes }
         : undefined;
-    // the bytes as received: the sender stamps the ttl when the transfer leaves (stampTtl)
-    return { bytes: meta.encoded, format: meta.format ?? 0, passThrough: true, expiresAt: m.expiresAt, header };
+    // the bytes as received (the sender stamps the ttl when the transfer leaves, stampTtl), with
+    // the hop count this passage added: loop protection must count AMQP 1.0 hops too
+    return { bytes: withHopCount(m, meta), format: meta.format ?? 0, passThrough: true, expiresAt: m.expiresAt, header };
   }
   if (meta.format !== undefined && meta.format !== 0) {
     throw new FerryError('UNSUPPORTED', `an AMQP 1.0 message of format ${meta.format} cannot be changed by a route (its payload is opaque)`, { permanent: true });
   }
   const { bytes, header } = encodeCanonical(m, meta, now, opts);
   return { bytes, format: 0, passThrough: false, expiresAt: m.expiresAt, header };
+}
+
+/**
+ * The received bytes with the application property `x-ferry-hops` set to the message's hop count
+ * when a route changed it: only the application-properties section is written again (every other
+ * property in it keeps its encoded type); every other section stays the bytes it was.
+ */
+function withHopCount(m: GatewayMessage, meta: Amqp10Meta): Buffer {
+  const encoded = meta.encoded as Buffer;
+  const at = meta.applicationPropertiesAt;
+  if (!m.headers.has(HOPS_HEADER) || at === undefined || (meta.format ?? 0) !== 0) return encoded;
+  const hops = hopsOf(m.headers);
+  if (hops === meta.hopsReceived) return encoded;
+  const [start, end] = at;
+  const entries = start < end ? [...(parseMessage(encoded.subarray(start, end)).applicationProperties ?? [])] : [];
+  const value = toAmqpValue(hops, true);
+  const i = entries.findIndex(([k]) => k === HOPS_HEADER);
+  if (i >= 0) entries[i] = [HOPS_HEADER, value];
+  else entries.push([HOPS_HEADER, value]);
+  return Buffer.concat([encoded.subarray(0, start), encodeApplicationProperties(entries), encoded.subarray(end)]);
 }
 
 function receivedHeader(meta: Amqp10Meta): HeaderSection {

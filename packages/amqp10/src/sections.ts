@@ -74,6 +74,11 @@ export interface ParsedMessage {
   readonly properties?: PropertiesSection;
   /** in wire order; keys are strings (§3.2.5) */
   readonly applicationProperties?: readonly (readonly [string, AmqpValue])[];
+  /**
+   * Where the application-properties section is in the bytes, [start, end): when there is none,
+   * the empty span where §3.2's order puts it (before the body and footer).
+   */
+  readonly applicationPropertiesAt?: readonly [number, number];
   readonly body: Body;
   readonly footer?: RawSection;
 }
@@ -165,6 +170,7 @@ export function parseMessage(bytes: Buffer): ParsedMessage {
     messageAnnotations?: RawSection;
     properties?: PropertiesSection;
     applicationProperties?: (readonly [string, AmqpValue])[];
+    applicationPropertiesAt?: readonly [number, number];
     body: Body;
     footer?: RawSection;
   } = { body: { kind: 'none' } };
@@ -193,6 +199,7 @@ export function parseMessage(bytes: Buffer): ParsedMessage {
         break;
       case SECTION.applicationProperties:
         out.applicationProperties = parseApplicationProperties(v);
+        out.applicationPropertiesAt = [start, d.position];
         break;
       case SECTION.data:
         if (v.type !== 'binary') throw protocolError(`data section holds a ${v.type}, expected binary`);
@@ -215,7 +222,11 @@ export function parseMessage(bytes: Buffer): ParsedMessage {
       default:
         throw protocolError(`unknown section descriptor at byte ${start}`);
     }
+    // the body and footer follow the application-properties (§3.2): without that section, it goes here
+    const afterProperties = code === SECTION.data || code === SECTION.sequence || code === SECTION.value || code === SECTION.footer;
+    if (afterProperties && out.applicationPropertiesAt === undefined) out.applicationPropertiesAt = [start, start];
   }
+  out.applicationPropertiesAt ??= [bytes.length, bytes.length];
   return out;
 }
 
@@ -255,6 +266,11 @@ export function encodeHeader(h: HeaderSection): Buffer {
   );
 }
 
+/** The application-properties section (§3.2.5): a map with string keys. */
+export function encodeApplicationProperties(entries: readonly (readonly [string, AmqpValue])[]): Buffer {
+  return encode(described(SECTION.applicationProperties, { type: 'map', value: entries.map(([k, v]) => [{ type: 'string', value: k } as AmqpValue, v] as const) }));
+}
+
 /** Encode a message, sections in the order §3.2 requires. */
 export function buildMessage(m: OutgoingMessage): Buffer {
   const parts: Buffer[] = [];
@@ -280,9 +296,7 @@ export function buildMessage(m: OutgoingMessage): Buffer {
     opt(p.replyToGroupId, s),
   ]);
   if (props.type === 'list' && props.value.length > 0) parts.push(encode(described(SECTION.properties, props)));
-  if (m.applicationProperties.length > 0) {
-    parts.push(encode(described(SECTION.applicationProperties, { type: 'map', value: m.applicationProperties.map(([k, v]) => [s(k), v] as const) })));
-  }
+  if (m.applicationProperties.length > 0) parts.push(encodeApplicationProperties(m.applicationProperties));
   if (m.body.kind === 'data') parts.push(encode(described(SECTION.data, { type: 'binary', value: m.body.bytes })));
   else parts.push(m.body.raw);
   return Buffer.concat(parts);
