@@ -98,6 +98,9 @@ export class Amqp10Listener implements Connector<Amqp10From, Amqp10To> {
     this.#outbox = new Outbox({
       connector: name,
       queueBufferMessages: options.queueBufferMessages,
+      queueBufferBytes: options.queueBufferBytes,
+      maxBufferedBytes: options.maxBufferedBytes,
+      maxUnsettledBytesPerReceiver: options.maxUnsettledBytesPerReceiver,
       metrics: ctx.metrics,
       logger: this.#log,
       isTopic: (address) => options.topics.some((p) => matchesAddress(p, address)),
@@ -107,6 +110,11 @@ export class Amqp10Listener implements Connector<Amqp10From, Amqp10To> {
 
   get state(): ConnectorState {
     return this.#state;
+  }
+
+  /** Bytes the listener holds for its client receivers: queued and sent-unsettled. */
+  get heldBytes(): number {
+    return this.#outbox.heldBytes;
   }
 
   /** Messages waiting in the sink queue of `address` (not yet sent to a receiver). */

@@ -63,6 +63,14 @@ export const amqp10ListenerOptions = z.strictObject({
     .array(z.string().min(1))
     .default([])
     .describe('address patterns (dot-separated words, * one word, # zero or more) that behave like topics: a message for such an address while no receiver is attached is confirmed and dropped (messages_dropped_total reason "no-receiver"), as an MQTT topic nobody subscribes to; other addresses queue'),
+  queueBufferBytes: z.number().int().min(1024).default(16 * 1024 * 1024).describe('bytes held per address while no client receiver can take them; over it, writes fail (transient, LIMIT_EXCEEDED)'),
+  maxBufferedBytes: z.number().int().min(1024).default(64 * 1024 * 1024).describe('bytes the listener holds for its client receivers in all: every queue and every unsettled delivery; over it, writes fail (transient, LIMIT_EXCEEDED)'),
+  maxUnsettledBytesPerReceiver: z
+    .number()
+    .int()
+    .min(1024)
+    .default(4 * 1024 * 1024)
+    .describe('bytes sent to one client receiving link and not yet settled; a receiver over it gets nothing more until it settles, whatever its credit (one message always goes out)'),
 }).refine((o) => o.users !== undefined || o.allowAnonymous !== false, {
   path: ['allowAnonymous'],
   message: 'allowAnonymous: false needs users (otherwise no client could connect)',

@@ -50,6 +50,8 @@ export interface OutLink {
   /** the client asked for pre-settled deliveries */
   readonly presettled: boolean;
   readonly pending: Map<rhea.Delivery, Entry>;
+  /** bytes of `pending`: sent, not yet settled */
+  pendingBytes: number;
   /** sends handed to rhea this turn (rhea lowers `credit` only when it writes the transfer) */
   burst: number;
   /** false until rhea wrote this side's attach (see attach()) */
@@ -59,6 +61,10 @@ export interface OutLink {
 interface AddressState {
   readonly links: OutLink[];
   readonly queue: Entry[];
+  /** bytes of `queue` */
+  bytes: number;
+  /** the last write was refused for a limit (one warning per run of refusals) */
+  refusing: boolean;
   next: number;
   seq: number;
 }
@@ -66,6 +72,12 @@ interface AddressState {
 export interface OutboxOptions {
   readonly connector: string;
   readonly queueBufferMessages: number;
+  /** bytes one address's queue holds */
+  readonly queueBufferBytes: number;
+  /** bytes the whole outbox holds: every queue and every receiver's unsettled messages */
+  readonly maxBufferedBytes: number;
+  /** bytes sent to one receiving link and not yet settled before it gets no more (one always goes) */
+  readonly maxUnsettledBytesPerReceiver: number;
   readonly metrics: Metrics;
   readonly logger: Logger;
   /**
@@ -90,9 +102,16 @@ function remoteOutcome(d: rhea.Delivery): Kind | undefined {
 export class Outbox {
   readonly #opts: OutboxOptions;
   readonly #addresses = new Map<string, AddressState>();
+  /** bytes held: queued and sent-unsettled, over all addresses */
+  #heldBytes = 0;
 
   constructor(opts: OutboxOptions) {
     this.#opts = opts;
+  }
+
+  /** bytes held: every queue and every receiver's unsettled messages */
+  get heldBytes(): number {
+    return this.#heldBytes;
   }
 
   /** messages waiting in the queue of `address` (taken or not), for tests and admin */
@@ -103,7 +122,7 @@ export class Outbox {
   #address(address: string): AddressState {
     let a = this.#addresses.get(address);
     if (a === undefined) {
-      a = { links: [], queue: [], next: 0, seq: 0 };
+      a = { links: [], queue: [], bytes: 0, refusing: false, next: 0, seq: 0 };
       this.#addresses.set(address, a);
     }
     return a;
@@ -111,33 +130,66 @@ export class Outbox {
 
   write(address: string, out: Outgoing, messageId: string | undefined): Promise<void> {
     const a = this.#address(address);
-    if (a.queue.length >= this.#opts.queueBufferMessages && this.#pick(a, undefined) === undefined) {
-      return Promise.reject(
-        new FerryError('LIMIT_EXCEEDED', `amqp10-listener ${this.#opts.connector}: ${a.queue.length} messages already wait in the queue of ${address}`, {
-          details: { address, queueBufferMessages: this.#opts.queueBufferMessages },
-        }),
-      );
-    }
-    const entry: Entry = { out, seq: a.seq++, messageId, waiter: undefined, avoid: undefined };
+    // a topic with no receiver keeps nothing: no limit to check
     if (a.links.length === 0 && this.#opts.isTopic?.(address) === true) {
       this.#opts.metrics.inc('messages_dropped_total', { connector: this.#opts.connector, reason: 'no-receiver' });
       return Promise.resolve();
     }
+    const refused = this.#refusal(a, address, out.bytes.length);
+    if (refused !== undefined) {
+      this.#opts.metrics.inc('limits_exceeded_total', { connector: this.#opts.connector, limit: refused.details.limit as string });
+      if (!a.refusing) this.#opts.logger.warn(`amqp10-listener refuses writes to ${address}: ${refused.message}`, { ...refused.details });
+      a.refusing = true;
+      return Promise.reject(refused);
+    }
+    a.refusing = false;
+    const entry: Entry = { out, seq: a.seq++, messageId, waiter: undefined, avoid: undefined };
     if (a.links.length === 0) {
       // no receiver: the listener takes the message now, as a broker confirms an enqueued publish
-      a.queue.push(entry);
+      this.#enqueue(a, entry, a.queue.length);
       return Promise.resolve();
     }
     return new Promise<void>((resolve, reject) => {
       entry.waiter = { resolve, reject };
-      a.queue.push(entry);
+      this.#enqueue(a, entry, a.queue.length);
       this.#pump(address);
     });
   }
 
+  /**
+   * Why a message of `bytes` cannot be held for `address` now: its queue over its count or
+   * bytes, or the outbox over its total, with no receiver ready to take it at once. Transient
+   * (LIMIT_EXCEEDED): the source keeps the message and tries again.
+   */
+  #refusal(a: AddressState, address: string, bytes: number): FerryError | undefined {
+    const o = this.#opts;
+    const over = (limit: string, max: number, what: string): FerryError =>
+      new FerryError('LIMIT_EXCEEDED', `amqp10-listener ${o.connector}: ${what} (${limit} ${max})`, { details: { address, limit, max } });
+    let err: FerryError | undefined;
+    if (a.queue.length >= o.queueBufferMessages) err = over('queueBufferMessages', o.queueBufferMessages, `${a.queue.length} messages already wait in the queue of ${address}`);
+    else if (a.bytes + bytes > o.queueBufferBytes) err = over('queueBufferBytes', o.queueBufferBytes, `the queue of ${address} holds ${a.bytes} bytes`);
+    else if (this.#heldBytes + bytes > o.maxBufferedBytes) err = over('maxBufferedBytes', o.maxBufferedBytes, `the listener holds ${this.#heldBytes} bytes`);
+    // a receiver ready now takes it without queueing (the queue is then empty, or it would be first in line)
+    if (err === undefined || (a.queue.length === 0 && this.#pick(a, undefined) !== undefined)) return undefined;
+    return err;
+  }
+
+  #enqueue(a: AddressState, e: Entry, at: number): void {
+    a.queue.splice(at, 0, e);
+    a.bytes += e.out.bytes.length;
+    this.#heldBytes += e.out.bytes.length;
+  }
+
+  #dequeue(a: AddressState): Entry {
+    const e = a.queue.shift() as Entry;
+    a.bytes -= e.out.bytes.length;
+    this.#heldBytes -= e.out.bytes.length;
+    return e;
+  }
+
   /** A client attached a receiving link to `address`: wire its outcomes and start sending. */
   attach(address: string, sender: rhea.Sender, alive: () => boolean, presettled: boolean): OutLink {
-    const link: OutLink = { address, sender, alive, presettled, pending: new Map(), burst: 0, attached: false };
+    const link: OutLink = { address, sender, alive, presettled, pending: new Map(), pendingBytes: 0, burst: 0, attached: false };
     this.#address(address).links.push(link);
     // §2.6.2: a transfer is only valid on a handle the receiver saw attached. rhea answers the
     // attach on its next process tick (process.nextTick) and writes a session's transfers
@@ -178,7 +230,9 @@ export class Outbox {
       if (kind !== undefined) this.#outcome(link, d, kind);
     }
     const unsettled = [...link.pending.values()];
+    this.#heldBytes -= link.pendingBytes;
     link.pending.clear();
+    link.pendingBytes = 0;
     for (const e of unsettled) this.#requeue(a, e, undefined);
     if (unsettled.length > 0) this.#opts.logger.info(`amqp10-listener requeued ${unsettled.length} unsettled messages of a receiver of ${link.address} that went away`);
     this.#pump(link.address);
@@ -189,6 +243,8 @@ export class Outbox {
     const e = link.pending.get(d);
     if (e === undefined) return;
     link.pending.delete(d);
+    link.pendingBytes -= e.out.bytes.length;
+    this.#heldBytes -= e.out.bytes.length;
     const a = this.#address(link.address);
     if (kind === 'accepted') {
       this.#opts.metrics.inc('messages_sent_total', { connector: this.#opts.connector });
@@ -220,9 +276,10 @@ export class Outbox {
   /** Back into the queue at its place by write order (ahead of everything written after it). */
   #requeue(a: AddressState, e: Entry, avoid: OutLink | undefined): void {
     e.avoid = avoid;
+    // given back: it may take the queue over its bounds, it was taken once and must not be lost
     let i = 0;
     while (i < a.queue.length && (a.queue[i] as Entry).seq < e.seq) i++;
-    a.queue.splice(i, 0, e);
+    this.#enqueue(a, e, i);
   }
 
   #pump(address: string): void {
@@ -234,14 +291,14 @@ export class Outbox {
       if (hasExpired(e.out, now)) {
         // it expired while queued: a broker discards it (§3.2.1); its write, if still
         // waiting, is done (the message was taken and its life is over)
-        a.queue.shift();
+        this.#dequeue(a);
         this.#opts.metrics.inc('messages_dropped_total', { connector: this.#opts.connector, reason: 'expired' });
         e.waiter?.resolve();
         continue;
       }
       const link = this.#pick(a, e.avoid);
       if (link === undefined) break;
-      a.queue.shift();
+      this.#dequeue(a);
       e.avoid = undefined;
       const d = link.sender.send(stampTtl(e.out, now), undefined, e.out.format);
       link.burst++;
@@ -255,7 +312,11 @@ export class Outbox {
         // the client chose at-most-once: there will be no outcome
         this.#opts.metrics.inc('messages_sent_total', { connector: this.#opts.connector });
         e.waiter?.resolve();
-      } else link.pending.set(d, e);
+      } else {
+        link.pending.set(d, e);
+        link.pendingBytes += e.out.bytes.length;
+        this.#heldBytes += e.out.bytes.length;
+      }
     }
     if (a.links.length === 0) {
       // no receiver left: the queue takes the writes that were waiting for one (a topic keeps nothing)
@@ -267,13 +328,16 @@ export class Outbox {
       if (this.#opts.isTopic?.(address) === true && a.queue.length > 0) {
         this.#opts.metrics.inc('messages_dropped_total', { connector: this.#opts.connector, reason: 'no-receiver' }, a.queue.length);
         a.queue.length = 0;
+        this.#heldBytes -= a.bytes;
+        a.bytes = 0;
       }
     }
   }
 
   /** Round robin over the attached receivers that have credit (§2.6.7), `avoid` last. */
   #pick(a: AddressState, avoid: OutLink | undefined): OutLink | undefined {
-    const usable = (l: OutLink): boolean => l.attached && l.alive() && l.sender.is_open() && l.sender.sendable() && (l.sender as WithCredit).credit - l.burst > 0;
+    const maxUnsettled = this.#opts.maxUnsettledBytesPerReceiver;
+    const usable = (l: OutLink): boolean => l.attached && (l.pending.size === 0 || l.pendingBytes < maxUnsettled) && l.alive() && l.sender.is_open() && l.sender.sendable() && (l.sender as WithCredit).credit - l.burst > 0;
     for (let k = 0; k < a.links.length; k++) {
       const i = (a.next + k) % a.links.length;
       const l = a.links[i] as OutLink;
@@ -293,7 +357,11 @@ export class Outbox {
     let dropped = 0;
     for (const [address, a] of this.#addresses) {
       const all = [...a.links.flatMap((l) => [...l.pending.values()]), ...a.queue.splice(0)];
-      for (const l of a.links) l.pending.clear();
+      for (const l of a.links) {
+        l.pending.clear();
+        l.pendingBytes = 0;
+      }
+      a.bytes = 0;
       a.links.length = 0;
       for (const e of all) {
         if (e.waiter !== undefined) e.waiter.reject(err);
@@ -301,6 +369,7 @@ export class Outbox {
       }
       if (all.length > 0) this.#opts.logger.debug(`amqp10-listener closed the queue of ${address}`, { messages: all.length });
     }
+    this.#heldBytes = 0;
     if (dropped > 0) {
       this.#opts.metrics.inc('messages_dropped_total', { connector: this.#opts.connector, reason: 'shutdown' }, dropped);
       this.#opts.logger.warn(`amqp10-listener stopped with ${dropped} taken messages not yet delivered to a receiver; they are dropped`, { dropped });
