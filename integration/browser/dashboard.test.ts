@@ -3,7 +3,8 @@
  * `ferry start` path) with an MQTT listener and RabbitMQ (through a TCP proxy the test can cut)
  * in both directions. Messages flow and are counted at their far ends; the page's numbers move to
  * exactly the counts sent, without a reload; the RabbitMQ connector cut turns its row red and
- * says "down", and back "up" when RabbitMQ is reachable again. Screenshots are kept under
+ * says "down", messages devices publish meanwhile show as spooled for it, and it is back "up" (the
+ * spool drained into RabbitMQ, counted) when RabbitMQ is reachable again. Screenshots are kept under
  * artifacts/ (git-ignored); their paths are printed. FERRY_WRITE_DOCS=1 copies the second one to
  * docs/img/dashboard.png. A second case serves the same page over HTTPS (gateway.http.tls).
  */
@@ -22,6 +23,8 @@ jest.setTimeout(120_000);
 
 const TELEMETRY = 120;
 const COMMANDS = 40;
+/** published while RabbitMQ is out of reach: the spool keeps them */
+const SPOOLED = 30;
 
 let dir: string;
 let vhost: string;
@@ -44,7 +47,7 @@ beforeAll(async () => {
   await writeFile(
     file,
     `
-gateway: { id: dashboard-demo, http: { port: ${adminPort}, host: 127.0.0.1 } }
+gateway: { id: dashboard-demo, http: { port: ${adminPort}, host: 127.0.0.1 }, spool: { dir: spool } }
 connectors:
   devices: { type: mqtt-listener, port: ${mqttPort}, host: 127.0.0.1 }
   rabbit:
@@ -190,6 +193,16 @@ it('shows the counts the test sent, live, and a connector cut turns red and says
     await page.waitForSelector('#errors li');
     const errorsText = (await page.textContent('#errors')) ?? '';
     expect(errorsText).not.toContain('guest:guest');
+    // devices go on publishing: the durable spool takes their messages for RabbitMQ (PUBACK at
+    // once), and the page shows them waiting
+    const spooled = new Tally();
+    for (let i = 0; i < SPOOLED; i++) {
+      const id = `s-${i}`;
+      spooled.sent(id);
+      await dev.publishAsync(`sensors/k${i % 4}`, id, { qos: 1 });
+    }
+    await page.waitForSelector(`${rabbitRow} td.spool[data-value="${SPOOLED}"]`, { timeout: 30_000 });
+    expect(await page.textContent(`${rabbitRow} td.spool`)).toMatch(new RegExp(`^${SPOOLED} · \\d+(\\.\\d)? KiB$`));
     const downShot = await artifactPath('dashboard-down.png');
     await page.screenshot({ path: downShot, fullPage: true });
     console.log(`dashboard screenshot (RabbitMQ cut): ${downShot}`);
@@ -200,6 +213,18 @@ it('shows the counts the test sent, live, and a connector cut turns red and says
     proxy.refuse(false);
     await page.waitForSelector(`${rabbitRow}[data-state="up"]`, { timeout: 30_000 });
     expect(await page.textContent(`${rabbitRow} .badge`)).toBe('up');
+    // the spool drains into RabbitMQ: every spooled message arrives once
+    const again = await plain.ch.consume('telemetry-all', (m: ConsumeMessage | null) => {
+      if (m === null) return;
+      spooled.received(m.content.toString());
+      plain.ch.ack(m);
+    });
+    await page.waitForSelector(`${rabbitRow} td.spool[data-value="0"]`, { timeout: 30_000 });
+    await waitFor(() => spooled.complete, 'every spooled message in RabbitMQ', 30_000);
+    console.log(spooled.summary('spooled while RabbitMQ was cut'));
+    expect(spooled.counts).toMatchObject({ sent: SPOOLED, received: SPOOLED, duplicated: 0, lost: 0, unexpected: 0 });
+    await plain.ch.cancel(again.consumerTag);
+    await waitForCell(page, 'telemetry', 'sent', TELEMETRY + SPOOLED);
     expect(navigations).toBe(1);
   } catch (err) {
     console.log(`browser log:\n${log.join('\n')}`);

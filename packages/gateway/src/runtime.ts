@@ -40,6 +40,7 @@ export class Runtime {
       connectorStates: () => this.#gateway?.connectorStates() ?? {},
       ready: () => this.#gateway?.ready() ?? false,
       definition: (type) => opts.registry.get(type),
+      spoolDepth: () => this.#gateway?.spoolDepth() ?? {},
       series: async (name) => (await this.#metrics?.series(name)) ?? [],
       recent,
     });

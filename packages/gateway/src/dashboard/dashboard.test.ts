@@ -185,7 +185,7 @@ describe('dashboard HTTP on a running gateway', () => {
   });
 
   const routeFile = (adminPort: number, mqttPort: number, extra = ''): string => `
-gateway: { id: dash-test, http: { port: ${adminPort}, host: 127.0.0.1 } }
+gateway: { id: dash-test, http: { port: ${adminPort}, host: 127.0.0.1 }, spool: { dir: spool } }
 connectors:
   devices: { type: mqtt-listener, port: ${mqttPort}, host: 127.0.0.1 }
 routes:
@@ -225,8 +225,9 @@ ${extra}`;
     expect(reply.headers['content-type']).toBe('application/json');
     const s = JSON.parse(reply.body) as DashboardStatus;
     expect(s.gateway).toMatchObject({ id: 'dash-test', ready: true });
+    // the route writes to a listener with a spool in front: its depth is shown (empty: all delivered)
     expect(s.connectors).toEqual([
-      { name: 'devices', type: 'mqtt-listener', role: 'listener', state: 'up', up: true, peer: `listening on 127.0.0.1:${mqttPort}`, clients: 2 },
+      { name: 'devices', type: 'mqtt-listener', role: 'listener', state: 'up', up: true, peer: `listening on 127.0.0.1:${mqttPort}`, clients: 2, spooled: { messages: 0, bytes: 0 } },
     ]);
     expect(s.routes).toHaveLength(1);
     expect(s.routes[0]).toMatchObject({

@@ -17,6 +17,8 @@ export interface StatusSource {
   connectorStates(): Record<string, string>;
   ready(): boolean;
   definition(type: string): AnyConnectorDefinition | undefined;
+  /** messages and bytes waiting in the durable spool, per sink connector that has one */
+  spoolDepth(): Record<string, { messages: number; bytes: number }>;
   series(name: CounterName | GaugeName): Promise<readonly Series[]>;
   readonly recent: RecentLog;
 }
@@ -31,6 +33,8 @@ export interface ConnectorStatus {
   readonly peer: string;
   /** clients connected, for a listener */
   readonly clients?: number;
+  /** what waits in the durable spool for this sink (docs/spool.md), when a spool holds its messages */
+  readonly spooled?: { readonly messages: number; readonly bytes: number };
 }
 
 /** A route's counters since the process started, and their rates per second. */
@@ -104,6 +108,7 @@ export class StatusBoard {
     ]);
     const now = Date.now();
     const states = src.connectorStates();
+    const spool = src.spoolDepth();
     const connectors: ConnectorStatus[] = (config?.connectors ?? []).map((c) => {
       const listener = src.definition(c.type)?.capabilities.listener === true;
       const state = states[c.name] ?? 'unknown';
@@ -115,6 +120,7 @@ export class StatusBoard {
         up: state === 'up',
         peer: describePeer(c.options, listener),
         ...(listener ? { clients: clients.get(c.name) ?? 0 } : {}),
+        ...(spool[c.name] === undefined ? {} : { spooled: spool[c.name] }),
       };
     });
     const keys = new Set<string>();

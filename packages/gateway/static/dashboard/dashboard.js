@@ -11,6 +11,12 @@
   const shownState = new Map();
   let lastErrorSeq = -1;
 
+  function bytes(n) {
+    if (n < 1024) return `${n} B`;
+    if (n < 1024 * 1024) return `${rate.format(n / 1024)} KiB`;
+    return `${rate.format(n / 1024 / 1024)} MiB`;
+  }
+
   function el(tag, attrs, ...children) {
     const e = document.createElement(tag);
     for (const [k, v] of Object.entries(attrs || {})) e.setAttribute(k, v);
@@ -54,7 +60,7 @@
   function renderConnectors(connectors) {
     const tbody = $('connectors').tBodies[0];
     const rows = syncRows(tbody, connectors.map((c) => c.name), () =>
-      el('tr', {}, el('th', { scope: 'row' }), el('td'), el('td'), el('td', { class: 'endpoint' }), el('td', { class: 'num' })),
+      el('tr', {}, el('th', { scope: 'row' }), el('td'), el('td'), el('td', { class: 'endpoint' }), el('td', { class: 'num' }), el('td', { class: 'num spool' })),
     );
     connectors.forEach((c, i) => {
       const r = rows[i];
@@ -62,7 +68,7 @@
       r.dataset.connector = c.name;
       r.dataset.state = state;
       r.dataset.up = String(c.up);
-      const [name, type, st, peer, clients] = r.cells;
+      const [name, type, st, peer, clients, spooled] = r.cells;
       setText(name, c.name);
       setText(type, `${c.type} (${c.role})`);
       let badge = st.querySelector('.badge');
@@ -75,6 +81,10 @@
       setText(st.querySelector('.detail'), c.state === state ? '' : c.state);
       setText(peer, c.peer || '—');
       setText(clients, c.clients === undefined ? '—' : count.format(c.clients));
+      // messages a listener accepted while this destination was away, kept on disk (docs/spool.md)
+      spooled.dataset.value = String(c.spooled ? c.spooled.messages : 0);
+      spooled.dataset.nonzero = String(Boolean(c.spooled && c.spooled.messages > 0));
+      setText(spooled, c.spooled ? `${count.format(c.spooled.messages)} · ${bytes(c.spooled.bytes)}` : '—');
       const before = shownState.get(c.name);
       if (before !== undefined && before !== state) announce(`Connector ${c.name} is ${state}${c.state !== state ? ` (${c.state})` : ''}.`);
       shownState.set(c.name, state);
