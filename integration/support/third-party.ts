@@ -42,3 +42,8 @@ export async function runPythonFile(path: string, args: readonly string[] = [], 
   }
   return r;
 }
+
+/** Run a python3 script given as text (`python3 -c`), with the same missing-module check. */
+export function runPython(script: string, args: readonly string[] = [], timeoutMs = 20_000): Promise<Run> {
+  return runPythonFile('-c', [script, ...args], timeoutMs);
+}

@@ -1,4 +1,5 @@
 import { listenerTransportShape } from '@ferry/net';
+import { anonymousAgrees, grantFields, listenerAuthOptions, storedPassword, userGroups } from '@ferry/core';
 import { z } from 'zod';
 
 /**
@@ -119,15 +120,15 @@ export const mqttListenerOptions = z.strictObject({
     .array(
       z.strictObject({
         username: z.string().min(1).describe('user name'),
-        password: z.string().describe('password'),
+        password: storedPassword,
+        groups: userGroups,
+        ...grantFields('mqtt'),
       }),
     )
     .optional()
     .describe('accepted credentials; when present, clients must authenticate (CONNACK 0x04/0x05 in 3.1.1, 0x86/0x87 in 5 otherwise)'),
-  allowAnonymous: z
-    .boolean()
-    .optional()
-    .describe('accept clients without a user name; default true when no users are configured, false otherwise'),
+  allowAnonymous: z.boolean().optional().describe('the older name of anonymous'),
+  ...listenerAuthOptions('mqtt'),
   keepaliveLimit: z
     .number()
     .int()
@@ -179,7 +180,7 @@ export const mqttListenerOptions = z.strictObject({
     .min(1024)
     .default(4 * 1024 * 1024)
     .describe('bytes of the QoS 1/2 messages written to one subscriber and not yet acknowledged (one message always goes, however large); like Mosquitto\'s max_inflight_bytes'),
-});
+}).refine(anonymousAgrees, { path: ['anonymous'], message: 'anonymous and allowAnonymous (its older name) disagree' });
 
 export const mqttListenerFrom = z.strictObject({
   topic: topicFilter,

@@ -1,6 +1,4 @@
 import { stat, readFile } from 'node:fs/promises';
-import { TLSSocket } from 'node:tls';
-import type { Duplex } from 'node:stream';
 import type { AddressSyntax } from '../connector.js';
 import { describeError, FerryError } from '../errors.js';
 import type { Logger } from '../logger.js';
@@ -34,9 +32,9 @@ export interface AuthEnv {
   readonly syntax: AddressSyntax;
 }
 
-/** A verified client certificate, as node's TLSSocket.getPeerCertificate gives it. */
+/** A verified client certificate, as node's TLSSocket.getPeerCertificate gives it (the listener's transport passes it). */
 export interface PeerCertificate {
-  readonly subject?: Readonly<Record<string, string | readonly string[] | undefined>> | undefined;
+  readonly subject?: { readonly CN?: string | readonly string[] | undefined } | undefined;
 }
 
 export interface LoginAttempt {
@@ -182,7 +180,7 @@ export class Authenticator {
   async #check(a: LoginAttempt): Promise<LoginResult> {
     await this.#refresh();
     if (this.#cfg.useIdentityAsUsername === true) {
-      const cn = a.certificate?.subject?.['CN'];
+      const cn = a.certificate?.subject?.CN;
       const name = typeof cn === 'string' ? cn : Array.isArray(cn) && cn.length === 1 ? (cn[0] as string) : undefined;
       // without a verified certificate there is no identity: the client is refused, whatever it sent
       if (a.certificate === undefined) return { ok: false, reason: 'no-credentials' };
@@ -322,16 +320,4 @@ export class AuthorizedClient {
       ...(client === undefined ? {} : { client }),
     });
   }
-}
-
-/** The verified peer certificate of a TLS socket; undefined for plain TCP or an unverified peer. */
-export function verifiedPeerCertificate(socket: Duplex): PeerCertificate | undefined {
-  if (!(socket instanceof TLSSocket) || !socket.authorized) return undefined;
-  const cert = socket.getPeerCertificate();
-  return cert !== null && typeof cert === 'object' && Object.keys(cert).length > 0 ? cert : undefined;
-}
-
-/** The IP address of a socket, for the per-address slow-down. */
-export function clientAddress(socket: { readonly remoteAddress?: string | undefined }): string {
-  return socket.remoteAddress ?? 'unknown';
 }

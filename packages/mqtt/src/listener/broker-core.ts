@@ -1,4 +1,4 @@
-import type { Logger, Metrics } from '@ferry/core';
+import type { Authenticator, LoginAttempt, LoginResult, Logger, Metrics } from '@ferry/core';
 import type { Connection, PendingWill } from './connection.js';
 import type { Session, SessionLimits } from './session.js';
 import type { BrokerMessage, PublishDecision, Subscription } from './types.js';
@@ -11,8 +11,8 @@ export interface BrokerConfig {
   readonly receiveMaximum: number;
   readonly session: SessionLimits;
   readonly maxClients?: number | undefined;
-  readonly users?: readonly { readonly username: string; readonly password: string }[] | undefined;
-  readonly allowAnonymous: boolean;
+  /** who may connect, publish and subscribe (core's one authenticator) */
+  readonly auth: Authenticator;
 }
 
 /** What a {@link Connection} needs from the broker it belongs to. */
@@ -24,10 +24,16 @@ export interface BrokerCore {
   /** true while the owner's flow control (a full route) asks every connection to stop reading */
   readonly flowPaused: boolean;
   hasRoomForClient(): boolean;
-  authenticate(username: string | undefined, password: Buffer | undefined): 'ok' | 'bad-credentials' | 'not-authorized';
+  /** check a CONNECT's credentials; a failure resolves after the address's slow-down delay */
+  login(attempt: LoginAttempt): Promise<LoginResult>;
   newClientId(): string;
   /** take over or create the session for `clientId` (§3.1.2.4, §3.1.4) */
-  attachSession(conn: Connection, clientId: string, cleanStart: boolean, expiry: number): { session: Session; present: boolean };
+  /**
+   * Take over or create the session for `clientId` (§3.1.2.4, §3.1.4). 'taken' when the id is
+   * in use (connected, or a session kept) by another user: a client id belongs to the user that
+   * holds it, so nobody else can take over its session or its queued messages.
+   */
+  attachSession(conn: Connection, clientId: string, cleanStart: boolean, expiry: number, owner: string | undefined): { session: Session; present: boolean } | 'taken';
   /** the connection ended; publish its will (if given) and keep or end its session */
   detach(conn: Connection, session: Session, will: PendingWill | undefined): void;
   /** a client's PUBLISH: dispatch it and hand it to the owner; `settle` answers QoS 1/2 */

@@ -1,5 +1,5 @@
-import { randomUUID, timingSafeEqual } from 'node:crypto';
-import type { Logger, Metrics } from '@ferry/core';
+import { randomUUID } from 'node:crypto';
+import type { LoginAttempt, LoginResult, Logger, Metrics } from '@ferry/core';
 import type { AcceptedConnection } from '@ferry/net';
 import { topicMatches } from '../topic.js';
 import type { BrokerConfig, BrokerCore } from './broker-core.js';
@@ -119,23 +119,18 @@ export class MqttBroker implements BrokerCore {
     return this.config.maxClients === undefined || this.#connections.size <= this.config.maxClients;
   }
 
-  authenticate(username: string | undefined, password: Buffer | undefined): 'ok' | 'bad-credentials' | 'not-authorized' {
-    const users = this.config.users;
-    if (username === undefined) return this.config.allowAnonymous ? 'ok' : 'not-authorized';
-    if (users === undefined || users.length === 0) return this.config.allowAnonymous ? 'ok' : 'not-authorized';
-    const user = users.find((u) => u.username === username);
-    if (user === undefined) return 'bad-credentials';
-    const want = Buffer.from(user.password, 'utf8');
-    const got = password ?? Buffer.alloc(0);
-    return want.length === got.length && timingSafeEqual(want, got) ? 'ok' : 'bad-credentials';
+  login(attempt: LoginAttempt): Promise<LoginResult> {
+    return this.config.auth.login(attempt);
   }
 
   newClientId(): string {
     return `ferry-auto-${randomUUID()}`;
   }
 
-  attachSession(conn: Connection, clientId: string, cleanStart: boolean, expiry: number): { session: Session; present: boolean } {
+  attachSession(conn: Connection, clientId: string, cleanStart: boolean, expiry: number, owner: string | undefined): { session: Session; present: boolean } | 'taken' {
     const previous = this.#byClientId.get(clientId);
+    const kept = this.#sessions.get(clientId);
+    if ((previous !== undefined && previous !== conn && previous.owner !== owner) || (kept !== undefined && kept.owner !== owner)) return 'taken';
     // MQTT 5 §3.1.4 / 3.1.1 §3.1.4-2: a second connection with the same id takes over; the first
     // gets DISCONNECT 0x8E and is closed
     if (previous !== undefined && previous !== conn) previous.close(RC.sessionTakenOver);
@@ -153,7 +148,7 @@ export class MqttBroker implements BrokerCore {
     }
     const present = session !== undefined;
     if (session === undefined) {
-      session = new Session(clientId, this.config.session, (reason) => this.#dropped(reason));
+      session = new Session(clientId, this.config.session, (reason) => this.#dropped(reason), owner);
       this.#sessions.set(clientId, session);
     }
     clearTimeout(session.expiryTimer);

@@ -1,5 +1,6 @@
 import type { Duplex } from 'node:stream';
 import type { AcceptedConnection, ConnectionInfo } from '@ferry/net';
+import { describeError, type AuthorizedClient } from '@ferry/core';
 import mqttPacket, {
   type IConnectPacket,
   type IDisconnectPacket,
@@ -41,6 +42,8 @@ export class Connection implements Outlet {
   receiveMaximum = 65535;
   clientId: string | undefined;
   readonly remote: string;
+  /** the user this connection logged in as (undefined: anonymous); owns the session's client id */
+  owner: string | undefined;
   /** transport, remote address and TLS client certificate of this connection */
   readonly info: ConnectionInfo;
   readonly #socket: Duplex;
@@ -78,6 +81,14 @@ export class Connection implements Outlet {
    */
   #unparsed: { bytes: Buffer; ends: number[] } | undefined;
   #feedScheduled = false;
+  /** what this client may publish and subscribe to, once its CONNECT was accepted */
+  #auth: AuthorizedClient | undefined;
+  /**
+   * true while the CONNECT's credentials are checked (and a failed login waits out its delay):
+   * the socket is not read, and packets sent after CONNECT stay unparsed until it is decided
+   * (MQTT 5 §3.1.4 lets a client send them before CONNACK)
+   */
+  #authenticating = false;
   /** whether the socket is paused now; only {@link updateFlow} changes it */
   #paused = false;
   /** set on a protocol error: no further input is processed (§4.13) */
@@ -245,7 +256,7 @@ export class Connection implements Outlet {
     if (u === undefined) return;
     let start = 0;
     for (const end of u.ends) {
-      if (this.#waitingForRoute > 0 || this.#dead || this.#state === 'closed') break;
+      if (this.#waitingForRoute > 0 || this.#authenticating || this.#dead || this.#state === 'closed') break;
       if (!this.#parse(u.bytes.subarray(start, end))) return;
       start = end;
     }
@@ -372,10 +383,6 @@ export class Connection implements Outlet {
       // MQTT 5 §4.12: Ferry offers no enhanced authentication
       return this.#refuse(RC3.notAuthorized, RC.badAuthenticationMethod, 'enhanced authentication not supported');
     }
-    const auth = this.#core.authenticate(p.username, p.password);
-    if (auth === 'bad-credentials') return this.#refuse(RC3.badUserNameOrPassword, RC.badUserNameOrPassword, 'bad user name or password');
-    if (auth === 'not-authorized') return this.#refuse(RC3.notAuthorized, RC.notAuthorized, 'anonymous clients not allowed');
-
     let clientId = p.clientId;
     let assigned: string | undefined;
     if (clientId.length === 0) {
@@ -386,6 +393,44 @@ export class Connection implements Outlet {
       if (version === 5) assigned = clientId;
     }
     this.clientId = clientId;
+
+    this.#authenticating = true;
+    this.updateFlow();
+    const info = this.info;
+    const attempt = {
+      username: p.username,
+      password: p.password,
+      address: info.remoteAddress,
+      clientId,
+      certificate: info.authorized ? info.peerCertificate : undefined,
+    };
+    this.#core.login(attempt).then(
+      (r) => {
+        this.#authenticating = false;
+        if (this.#state === 'closed' || this.#dead) return;
+        // MQTT 5 §3.2.2.2 / 3.1.1 §3.2.2.3: 0x87 / 0x05 without credentials, 0x86 / 0x04 for wrong ones
+        if (!r.ok && r.reason === 'no-credentials') return this.#refuse(RC3.notAuthorized, RC.notAuthorized, 'no credentials, and anonymous clients are not allowed');
+        if (!r.ok) return this.#refuse(RC3.badUserNameOrPassword, RC.badUserNameOrPassword, 'bad user name or password');
+        this.#auth = r.client;
+        this.owner = r.client.username;
+        this.#accepted(p, clientId, assigned);
+        this.updateFlow();
+        this.#feed();
+      },
+      (err: unknown) => {
+        this.#authenticating = false;
+        this.#core.logger.error('MQTT login check failed', { remote: this.remote, clientId, error: describeError(err) });
+        this.#refuse(RC3.serverUnavailable, RC.unspecified, 'login check failed');
+      },
+    );
+  }
+
+  /** The rest of CONNECT once the client logged in: keep alive, will, session, CONNACK. */
+  #accepted(p: IConnectPacket, clientId: string, assigned: string | undefined): void {
+    const version = this.version;
+    const cfg = this.#core.config;
+    const props = p.properties;
+    const auth = this.#auth as AuthorizedClient;
 
     // keep alive (§3.1.2.10) against the configured limit
     // §3.1.2.10: keep alive 0 turns the mechanism off. Accepted unless the operator set a limit,
@@ -431,6 +476,8 @@ export class Connection implements Outlet {
     if (p.will !== undefined) {
       const w = p.will;
       if (!isValidTopicName(w.topic)) return this.#refuse(RC3.identifierRejected, RC.topicNameInvalid, 'invalid will topic');
+      // a will is a publish on the client's behalf: its topic must be inside the client's grants
+      if (!auth.mayPublish(w.topic, this.remote)) return this.#refuse(RC3.notAuthorized, RC.notAuthorized, `will topic ${JSON.stringify(w.topic)} outside the grants`);
       const wp = w.properties;
       const properties: PublishProperties = {};
       if (wp?.payloadFormatIndicator !== undefined) properties.payloadFormatIndicator = wp.payloadFormatIndicator;
@@ -473,7 +520,14 @@ export class Connection implements Outlet {
       return;
     }
 
-    const { session, present } = this.#core.attachSession(this, clientId, cleanStart, expiry);
+    const attached = this.#core.attachSession(this, clientId, cleanStart, expiry, this.owner);
+    if (attached === 'taken') {
+      // another user's client id: refused like an id the server does not accept (MQTT 5 0x85,
+      // 3.1.1 0x02), so its session and queued messages stay with their owner
+      this.#core.metrics.inc('auth_failures_total', { connector: this.#core.connectorName, reason: 'client-id-taken' });
+      return this.#refuse(RC3.identifierRejected, RC.clientIdentifierNotValid, `client id ${JSON.stringify(clientId)} belongs to another user`);
+    }
+    const { session, present } = attached;
     this.#session = session;
     this.#will = will;
     this.#state = 'connected';
@@ -525,6 +579,7 @@ export class Connection implements Outlet {
       return this.#protocolError('subscription-id-in-publish', 'subscription identifier in PUBLISH', RC.protocolError);
     }
     if (!isValidTopicName(p.topic)) return this.#protocolError('invalid-topic', `invalid topic name "${p.topic}"`, RC.topicNameInvalid);
+    if (!(this.#auth as AuthorizedClient).mayPublish(p.topic, this.remote)) return this.#refusePublish(p);
     const now = Date.now();
     let properties: PublishProperties | undefined;
     let expiresAt: number | undefined;
@@ -590,6 +645,23 @@ export class Connection implements Outlet {
     this.#core.ingest(this, message, settle);
   }
 
+  /**
+   * A PUBLISH outside the client's grants is neither routed nor delivered. MQTT 5 answers QoS 1/2
+   * with PUBACK / PUBREC 0x87 Not authorized (§3.4.2.1, §3.5.2.1); 3.1.1 has no negative
+   * acknowledgement, so, as Mosquitto does, the publish is acknowledged normally and dropped
+   * (the client would otherwise resend it forever). QoS 0 is dropped. Counted and logged by the
+   * authorizer.
+   */
+  #refusePublish(p: IPublishPacket): void {
+    const id = p.messageId ?? 0;
+    if (p.qos === 0) return;
+    const cmd = p.qos === 1 ? 'puback' : 'pubrec';
+    // a 3.1.1 QoS 2 flow goes on with PUBREL / PUBCOMP; an MQTT 5 PUBREC >= 0x80 ends it (§4.3.3)
+    if (p.qos === 2 && this.version !== 5) (this.#session as Session).incomingQos2.set(id, 'received');
+    if (this.version === 5) this.send({ cmd, messageId: id, reasonCode: RC.notAuthorized });
+    else this.send({ cmd, messageId: id });
+  }
+
   #answer(qos: 1 | 2, id: number, d: PublishDecision, session: Session): void {
     const cmd = qos === 1 ? 'puback' : 'pubrec';
     if (d.kind === 'accept') {
@@ -650,14 +722,17 @@ export class Connection implements Outlet {
    * decides, from every reason at once, so no path can resume a socket another reason still
    * holds, or leave one paused that no reason holds any more:
    * - `closing`: Ferry is closing the connection; it is read (input discarded) so the close completes
+   * - `authenticating`: the CONNECT's credentials are being checked (a failed login waits out its
+   *   slow-down delay here); nothing more is taken from the client until that is decided
    * - `receive-maximum`: the client holds receiveMaximum unsettled QoS 1/2 publishes (flow control
    *   for clients that ignore Receive Maximum, MQTT 5 §3.3.4; 3.1.1 has none)
    * - `route-full`: a message of this client waits for room on a route at maxInFlight
    * - `flow`: the owner paused the flow (as many messages wait for a route as its maxInFlight).
    *   Only connected clients: one still to send CONNECT gets its CONNACK, not a connect timeout.
    */
-  get readBlockedBy(): 'receive-maximum' | 'route-full' | 'flow' | undefined {
+  get readBlockedBy(): 'authenticating' | 'receive-maximum' | 'route-full' | 'flow' | undefined {
     if (this.#closing || this.#dead || this.#state === 'closed') return undefined;
+    if (this.#authenticating) return 'authenticating';
     // 3.1.1 has no Receive Maximum: a client sending more waits in TCP. An MQTT 5 client that
     // exceeds it is disconnected (see #onPublish), so never paused for it
     if (this.version !== 5 && this.#held >= this.#core.config.receiveMaximum) return 'receive-maximum';
@@ -716,6 +791,11 @@ export class Connection implements Outlet {
       }
       if (!isValidTopicFilter(s.topic)) {
         granted.push(this.version === 5 ? RC.topicFilterInvalid : SUBACK_FAILURE_V3);
+        continue;
+      }
+      // a filter wider than the client's grants is refused whole, as Mosquitto does (§3.9.3: 0x87 / 0x80)
+      if (!(this.#auth as AuthorizedClient).maySubscribe(s.topic, this.remote)) {
+        granted.push(this.version === 5 ? RC.notAuthorized : SUBACK_FAILURE_V3);
         continue;
       }
       const qos = Math.min(s.qos, 2) as QoS;

@@ -1,4 +1,6 @@
 import {
+  Authenticator,
+  authConfigFrom,
   FerryError,
   Settlement,
   type Connector,
@@ -88,7 +90,15 @@ export class MqttListenerConnector implements Connector<MqttListenerFrom, MqttLi
     const o = this.#options;
     const logger = this.#ctx.logger.child({ connector: this.name });
     this.#state = 'connecting';
-    const users = o.users;
+    let auth: Authenticator;
+    try {
+      auth = new Authenticator(authConfigFrom(o, this.#ctx.baseDir), { logger, metrics: this.#ctx.metrics, connector: this.name, syntax: 'mqtt' });
+      await auth.start(`${o.host}:${o.port}`);
+    } catch (err) {
+      this.#state = 'down';
+      this.#starting = undefined;
+      throw err;
+    }
     const broker = new MqttBroker(
       {
         maxPacketSize: o.maxPacketSize,
@@ -101,8 +111,7 @@ export class MqttListenerConnector implements Connector<MqttListenerFrom, MqttLi
           inflightBytes: o.maxInflightBytes,
         },
         maxClients: o.maxClients,
-        users,
-        allowAnonymous: o.allowAnonymous ?? (users === undefined || users.length === 0),
+        auth,
       },
       { logger, metrics: this.#ctx.metrics, connectorName: this.name },
     );

@@ -56,6 +56,8 @@ interface Inflight {
  */
 export class Session {
   readonly clientId: string;
+  /** the user that created the session (undefined: anonymous); only it may resume the session */
+  readonly owner: string | undefined;
   readonly subscriptions = new Map<string, Subscription>();
   /** QoS 2 publishes from the client: 'held' while its settlement is pending, 'received' once PUBREC was sent */
   readonly incomingQos2 = new Map<number, 'held' | 'received'>();
@@ -71,8 +73,9 @@ export class Session {
   #queuedBytes = 0;
   #inflightBytes = 0;
 
-  constructor(clientId: string, limits: SessionLimits, onDrop: (reason: DropReason) => void) {
+  constructor(clientId: string, limits: SessionLimits, onDrop: (reason: DropReason) => void, owner?: string) {
     this.clientId = clientId;
+    this.owner = owner;
     this.#limits = limits;
     this.#onDrop = onDrop;
   }
