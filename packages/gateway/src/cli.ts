@@ -49,7 +49,7 @@ program
 program
   .command('passwd')
   .description('print an scrypt hash of a password for a route file or users file; reads the password from stdin, or asks for it twice on a terminal')
-  .option('--cost <ln>', 'log2 of the scrypt cost N (10-20); default 15', parseCost)
+  .option('--cost <ln>', 'log2 of the scrypt cost N (10-20); default 14', parseCost)
   .action((opts: { cost?: number }) => run.passwd(opts));
 
 program

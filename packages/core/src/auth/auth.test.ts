@@ -49,9 +49,9 @@ describe('password hashes', () => {
     expect(await hashPassword('s3cret', FAST)).not.toBe(h);
   });
 
-  it('uses the default cost (ln=15) when none is given', async () => {
+  it('uses the default cost (ln=14) when none is given', async () => {
     const h = await hashPassword('x');
-    expect(h.startsWith('$scrypt$ln=15,r=8,p=1$')).toBe(true);
+    expect(h.startsWith('$scrypt$ln=14,r=8,p=1$')).toBe(true);
   });
 
   it('refuses malformed hashes and parameters beyond the limits, never matching them', async () => {
@@ -163,12 +163,28 @@ describe('FailureSlowDown', () => {
   it('doubles the delay per failure in a row, up to the maximum, and forgets after a success or a quiet period', () => {
     let now = 0;
     const s = new FailureSlowDown({ initialMs: 100, maxMs: 1000, forgetMs: 60_000, maxAddresses: 10 }, () => now);
-    expect([s.fail('10.0.0.1'), s.fail('10.0.0.1'), s.fail('10.0.0.1'), s.fail('10.0.0.1'), s.fail('10.0.0.1')]).toEqual([100, 200, 400, 800, 1000]);
+    const serial = (): number => {
+      const wait = s.fail('10.0.0.1');
+      now += wait; // the next attempt comes once this one was refused
+      return wait;
+    };
+    expect([serial(), serial(), serial(), serial(), serial()]).toEqual([100, 200, 400, 800, 1000]);
     expect(s.fail('10.0.0.2')).toBe(100); // per address
     s.succeed('10.0.0.1');
-    expect(s.fail('10.0.0.1')).toBe(100);
+    expect(serial()).toBe(100);
     now += 60_001;
     expect(s.fail('10.0.0.1')).toBe(100);
+  });
+
+  it('spaces refusals to one address one after the other, so parallel guesses go no faster than serial ones', () => {
+    let now = 0;
+    const s = new FailureSlowDown({ initialMs: 100, maxMs: 1000, forgetMs: 60_000, maxAddresses: 10 }, () => now);
+    // three failures at the same moment (three connections): answered at 100, 300 and 700 ms
+    expect([s.fail('10.0.0.1'), s.fail('10.0.0.1'), s.fail('10.0.0.1')]).toEqual([100, 300, 700]);
+    now = 700;
+    expect(s.fail('10.0.0.1')).toBe(800);
+    // another address is not queued behind them
+    expect(s.fail('10.0.0.2')).toBe(100);
   });
 
   it('keeps at most maxAddresses entries, dropping the one that failed longest ago', () => {
@@ -242,6 +258,38 @@ describe('Authenticator', () => {
     expect(metrics.counts.get('auth_failures_total{"connector":"devices","reason":"bad-credentials"}')).toBe(4);
   });
 
+  it('checks parallel logins from an address that failed before one at a time, each refused after the one before', async () => {
+    const auth = new Authenticator({ users: [{ username: 'u', password: 'p' }], slowDown: { initialMs: 100, maxMs: 10_000, forgetMs: 60_000, maxAddresses: 10 } }, env());
+    await auth.login({ username: 'u', password: 'wrong', address: '7.7.7.7' });
+    const t0 = performance.now();
+    const done: number[] = [];
+    await Promise.all(
+      [1, 2, 3].map(async () => {
+        await auth.login({ username: 'u', password: 'wrong', address: '7.7.7.7' });
+        done.push(performance.now() - t0);
+      }),
+    );
+    // failures 2, 3, 4 in a row: 200, then 400 after it, then 800 after that
+    expect(done[0]).toBeGreaterThanOrEqual(195);
+    expect(done[1]).toBeGreaterThanOrEqual(595);
+    expect(done[2]).toBeGreaterThanOrEqual(1395);
+    // the right password from that address still gets in, after the queue
+    expect((await auth.login({ username: 'u', password: 'p', address: '7.7.7.7' })).ok).toBe(true);
+  });
+
+  it('remembers a verified login: the same password is accepted again without another scrypt run', async () => {
+    const h = await hashPassword('pw', { ln: 14, r: 8, p: 1 });
+    const auth = new Authenticator({ users: [{ username: 'u', password: h }] }, env());
+    const t0 = performance.now();
+    expect((await auth.login({ username: 'u', password: 'pw', address: '1' })).ok).toBe(true);
+    const first = performance.now() - t0;
+    const t1 = performance.now();
+    for (let i = 0; i < 10; i++) expect((await auth.login({ username: 'u', password: 'pw', address: '1' })).ok).toBe(true);
+    // ten remembered logins take less than the one that ran scrypt
+    expect(performance.now() - t1).toBeLessThan(first);
+    expect((await auth.login({ username: 'u', password: 'pw2', address: '2' })).ok).toBe(false);
+  });
+
   it('authorizes by the grants of the user, its groups, "everyone" and "anonymous", logging the first refusal of a client only', async () => {
     const metrics = new CountingMetrics();
     const logger = recordingLogger();
@@ -308,6 +356,8 @@ describe('Authenticator', () => {
     // the file is looked at again at most once a second
     await new Promise((r) => setTimeout(r, 1100));
     expect((await auth.login({ username: 'dev1', password: 'two', address: '2' })).ok).toBe(true);
+    // the login verified before (and remembered) does not outlive the hash it was checked against
+    expect((await auth.login({ username: 'dev1', password: 'one', address: '2b' })).ok).toBe(false);
     expect((await auth.login({ username: 'dev2', password: 'x', address: '2' })).ok).toBe(true);
     writeFileSync(file, 'dev1:plain\n');
     await new Promise((r) => setTimeout(r, 1100));

@@ -4,7 +4,7 @@ import { describeError, FerryError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
 import { GrantPattern, type BoundGrant } from './grant-pattern.js';
-import { burnVerify, isPasswordHash, passwordHashProblem, verifyPassword } from './password-hash.js';
+import { burnVerify, constantTimeEqual, isPasswordHash, passwordHashProblem, passwordMac, verifyPassword } from './password-hash.js';
 import { DEFAULT_SLOW_DOWN, FailureSlowDown, type SlowDownOptions } from './slow-down.js';
 import { ANONYMOUS_GROUP, EVERYONE_GROUP, MAX_USERS_FILE_BYTES, parseUsersFile, type AuthGroup, type AuthUser } from './users.js';
 
@@ -93,6 +93,16 @@ export class Authenticator {
   #fileStamp: string | undefined;
   #lastCheck = 0;
   #checking: Promise<void> | undefined;
+  /**
+   * Logins already verified, per user: the stored hash and a keyed MAC of the password that
+   * matched it. The same password against the same stored hash is then accepted without running
+   * scrypt again, so a fleet reconnecting after a restart costs one hash per user, not one per
+   * connection. A wrong password never matches the MAC and goes through scrypt (and the
+   * slow-down). Bounded by the number of users.
+   */
+  readonly #verified = new Map<string, { readonly stored: string; readonly mac: Buffer }>();
+  /** the login in progress from an address that failed before: its next one waits for it */
+  readonly #queues = new Map<string, Promise<unknown>>();
 
   /** Parses and checks the configuration; throws CONFIG_INVALID naming every problem. No I/O. */
   constructor(cfg: AuthConfig, env: AuthEnv) {
@@ -164,8 +174,27 @@ export class Authenticator {
     if (!this.#enforce) log.info(`${this.#env.connector}: no grants configured: every client that logs in may publish and subscribe to every address`, { connector: this.#env.connector });
   }
 
-  /** Check one login. A failure resolves only after the address's slow-down delay. */
-  async login(a: LoginAttempt): Promise<LoginResult> {
+  /**
+   * Check one login. A failure resolves only after the address's slow-down delay. Logins from an
+   * address that failed before are checked one at a time, each after the previous one's refusal:
+   * parallel connections neither guess faster nor make Ferry hash more than one password at a
+   * time for that address.
+   */
+  login(a: LoginAttempt): Promise<LoginResult> {
+    if (this.#slow.failures(a.address) === 0 && !this.#queues.has(a.address)) return this.#attempt(a);
+    const previous = this.#queues.get(a.address) ?? Promise.resolve();
+    const mine = previous.then(
+      () => this.#attempt(a),
+      () => this.#attempt(a),
+    );
+    this.#queues.set(a.address, mine);
+    void mine.finally(() => {
+      if (this.#queues.get(a.address) === mine) this.#queues.delete(a.address);
+    });
+    return mine;
+  }
+
+  async #attempt(a: LoginAttempt): Promise<LoginResult> {
     const r = await this.#check(a);
     if (r.ok) {
       this.#slow.succeed(a.address);
@@ -201,7 +230,12 @@ export class Authenticator {
       await burnVerify(password);
       return { ok: false, reason: 'bad-credentials' };
     }
-    if (!(await verifyPassword(user.password, password))) return { ok: false, reason: 'bad-credentials' };
+    const mac = passwordMac(password);
+    const known = this.#verified.get(user.username);
+    if (known === undefined || known.stored !== user.password || !constantTimeEqual(known.mac, mac)) {
+      if (!(await verifyPassword(user.password, password))) return { ok: false, reason: 'bad-credentials' };
+      this.#verified.set(user.username, { stored: user.password, mac });
+    }
     return { ok: true, client: this.#client(user.username, false, a.clientId) };
   }
 

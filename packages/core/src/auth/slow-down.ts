@@ -4,6 +4,10 @@
  * costs time that grows with every wrong guess, while a user who mistyped once waits a moment.
  * A success from the address, or `forgetMs` without a failure, clears its count.
  *
+ * Refusals to one address are also spaced out one after the other: a failure that comes while
+ * earlier refusals of the address are still waiting is answered its delay after the last of
+ * them. Guessing over many parallel connections therefore goes no faster than over one.
+ *
  * The table is bounded: at most `maxAddresses` entries; the address that failed longest ago
  * makes room for a new one (Map keeps insertion order, and an address that fails again moves to
  * the end), so an attacker with many addresses cannot grow Ferry's memory.
@@ -20,6 +24,8 @@ export const DEFAULT_SLOW_DOWN: SlowDownOptions = { initialMs: 200, maxMs: 10_00
 interface Entry {
   failures: number;
   last: number;
+  /** when the latest refusal scheduled for this address is sent */
+  nextAt: number;
 }
 
 export class FailureSlowDown {
@@ -50,15 +56,18 @@ export class FailureSlowDown {
 
   /** Count one failure from `address`; returns how long to wait before refusing it (ms). */
   fail(address: string): number {
+    const now = this.#now();
     const failures = this.failures(address) + 1;
+    const previous = this.#table.get(address);
     this.#table.delete(address);
     while (this.#table.size >= this.#opts.maxAddresses) {
       const oldest = this.#table.keys().next();
       if (oldest.done === true) break;
       this.#table.delete(oldest.value);
     }
-    this.#table.set(address, { failures, last: this.#now() });
-    return this.delayFor(failures);
+    const at = Math.max(now, previous?.nextAt ?? now) + this.delayFor(failures);
+    this.#table.set(address, { failures, last: now, nextAt: at });
+    return at - now;
   }
 
   /** A successful login from `address`: its count starts again. */
