@@ -8,7 +8,7 @@
  */
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { noopMetrics, type Logger } from '@ferry/core';
+import { Authenticator, noopMetrics, type Logger } from '@ferry/core';
 import { MemoryConnection, applyMutations, fuzz, fuzzBudgetMs, fuzzInputs, gcOrFail, loadCorpus, splitReads } from '@ferry/testkit';
 import { mqttListenerOptions } from '../options.js';
 import { MqttBroker } from './broker.js';
@@ -63,7 +63,7 @@ function newBroker(logger: Logger): MqttBroker {
       receiveMaximum: o.receiveMaximum,
       session: { queueMessages: o.sessionQueueLimit, queueBytes: o.sessionQueueBytes, inflightMessages: o.maxInflightMessages, inflightBytes: o.maxInflightBytes },
       maxClients: o.maxClients,
-      allowAnonymous: true,
+      auth: new Authenticator({ anonymous: true }, { logger, metrics: noopMetrics, connector: 'fuzz', syntax: 'mqtt' }),
     },
     { logger, metrics: noopMetrics, connectorName: 'fuzz' },
   );
