@@ -72,7 +72,8 @@ describe('mqtt client connector against Mosquitto', () => {
     expect(m.body).toEqual(Buffer.from([1, 2, 250]));
     expect(Object.fromEntries(m.headers)).toEqual({ unit: 'C', tag: ['a', 'b'] });
     expect(m.contentType).toBe('application/octet-stream');
-    expect(m.correlationId).toEqual(Buffer.from('c-1'));
+    // valid UTF-8 correlation data is a text id (docs/mapping.md, Request/reply)
+    expect(m.correlationId).toBe('c-1');
     expect(m.replyTo).toBe(`${p}/reply`);
     expect(m.expiresAt).toBeGreaterThan(Date.now() + 90_000);
     expect(m.source.address).toBe(`${p}/k1/temp`);
