@@ -9,6 +9,9 @@ import { jest } from '@jest/globals';
 import type { Connector } from '@ferry/core';
 import { amqp10ListenerDefinition } from '@ferry/amqp10';
 import { freePort, RecordingMetrics, testContext, waitFor } from '@ferry/testkit';
+import rhea from 'rhea';
+import { WebSocket } from 'ws';
+import { client, openSender, outcomes } from '../amqp10/helpers.js';
 import { runClient, runPythonFile } from '../support/third-party.js';
 import { goodTls, lastJson, mutualTls, pyTlsArgs, silentSocket, tally, Taken, testPki, TLS_REFUSALS } from './helpers.js';
 
@@ -77,6 +80,23 @@ describe('amqp10-listener over TLS (Qpid Proton, amqps)', () => {
     });
     // the SASL header comes back first (§5.3.1): "AMQP" 3 1 0 0
     expect(r.stdout.startsWith('AMQP\x03\x01\x00\x00')).toBe(true);
+  });
+});
+
+describe('amqp10-listener over WebSocket (AMQP WebSocket binding, subprotocol amqp)', () => {
+  it('rhea over ws: 100 transfers accepted after routing, counted; the frame guard reads the WebSocket stream', async () => {
+    const wsPort = await freePort();
+    const { taken } = await listener({ websocket: { port: wsPort, path: '/amqp' } });
+    const ws = rhea.create_container().websocket_connect(WebSocket);
+    const c = await client(0, { connection_details: ws(`ws://127.0.0.1:${wsPort}/amqp`, ['amqp'], {}) });
+    const s = await openSender(c, ADDRESS);
+    const seen = outcomes(s);
+    const ids = Array.from({ length: 100 }, (_, i) => `w${i}`);
+    for (const id of ids) s.send({ body: id });
+    await waitFor(() => seen.size === 100, '100 outcomes');
+    expect([...seen.values()].every((o) => o === 'accepted')).toBe(true);
+    expect(tally(ids, taken.bodies).counts).toMatchObject({ sent: 100, received: 100, lost: 0, duplicated: 0 });
+    await c.close();
   });
 });
 
