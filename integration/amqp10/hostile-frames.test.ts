@@ -179,4 +179,26 @@ describe('amqp10-listener: counts larger than their bytes', () => {
     await waitFor(() => seen.get(d.id) === 'accepted', 'another client served');
     await other.close();
   });
+
+  it('unfinished messages over many links: more than maxUnfinishedBytes begun and not finished closes the connection with amqp:resource-limit-exceeded', async () => {
+    const metrics = new RecordingMetrics();
+    const l = await listener({ maxFrameSize: 1024 * 1024, maxMessageBytes: 4 * 1024 * 1024, maxUnfinishedBytes: 8 * 1024 * 1024 }, [], metrics);
+    await l.openSources?.([{ route: 'r', from: { address: 'in' } }], (d) => d.settlement.accept());
+    const target = hex('00 53 29 c0 05 01 a1 02 69 6e'); // target { address: "in" }
+    const attach = (n: number): Buffer =>
+      frame(0, performative(0x12, [Buffer.from([0xa1, 2, 0x6c, 0x30 + n]), Buffer.from([0x52, n]), hex('42 40 40 40'), target, hex('40 40 43')], 10));
+    // transfer on handle n, delivery n, more = true, 1,000,000 bytes of a message never finished
+    const transfer = (n: number): Buffer =>
+      frame(0, Buffer.concat([performative(0x14, [Buffer.from([0x52, n]), Buffer.from([0x52, n]), Buffer.from([0xa0, 1, n]), hex('43 42 41')], 6), Buffer.alloc(1_000_000, 0x40)]));
+    const begin = frame(0, performative(0x11, [hex('40 43 70 00010000 70 00010000')], 4));
+    const bytes = [...amqpOpen, begin, attach(0), attach(1), attach(2)];
+    // three links with 3 MB each: the ninth megabyte is over 8 MiB
+    for (const n of [0, 1, 2]) for (let k = 0; k < 3; k++) bytes.push(transfer(n));
+    const reply = await sendRaw(l.port as number, bytes);
+    expect(reply.includes(hex('00 53 18'))).toBe(true);
+    expect(reply.toString('latin1')).toContain('amqp:resource-limit-exceeded');
+    await waitFor(() => metrics.count('protocol_errors_total', { connector: 'devices', code: 'amqp:resource-limit-exceeded' }) === 1, 'counted');
+    const other = await client(l.port as number);
+    await other.close();
+  });
 });

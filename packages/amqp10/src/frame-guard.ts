@@ -17,7 +17,9 @@
  *   count larger than the bytes can hold), else `amqp:decode-error`; a transfer's message is
  *   checked the same way once its last frame is in (§2.7.5 `more`), before rhea decodes it;
  * - a transfer's payload bytes, summed over the frames of one delivery (§2.7.5 `more`),
- *   ≤ maxMessageBytes (when given), else close with `amqp:link:message-size-exceeded`.
+ *   ≤ maxMessageBytes (when given), else close with `amqp:link:message-size-exceeded`; all
+ *   unfinished deliveries of the connection together ≤ maxUnfinishedBytes (when given), else
+ *   `amqp:resource-limit-exceeded` (each link may have one open, §2.6.12, over many links);
  * `fail()` closes the connection the AMQP way: an open if none was sent yet (§2.4.1 — a close
  * must follow an open), then a close carrying the error (§2.7.9), then the socket.
  * Only whole, checked frames are passed on, so rhea never sees the offending frame.
@@ -36,6 +38,11 @@ export interface GuardLimits {
   readonly maxFrameSize: number;
   /** undefined: transfers are not summed (the amqp10 client leaves message size to its peer) */
   readonly maxMessageBytes: number | undefined;
+  /**
+   * bytes of the deliveries begun and not finished (§2.7.5 `more`) over all links of the
+   * connection; undefined: not bounded here
+   */
+  readonly maxUnfinishedBytes?: number | undefined;
   /** our container-id, for an open frame we may have to send before a close */
   readonly containerId: string;
   /** SASL is mandatory: a client that skips it gets the SASL header back and the socket closed */
@@ -95,6 +102,8 @@ export class FrameGuard extends EventEmitter {
   #saslAnswerPending = false;
   /** payload so far of the unfinished delivery per "channel/handle" (checked once complete) */
   readonly #partial = new Map<string, { bytes: number; chunks: Buffer[] }>();
+  /** the sum of `#partial`'s bytes */
+  #unfinished = 0;
 
   constructor(socket: GuardedStream, limits: GuardLimits) {
     super();
@@ -296,6 +305,7 @@ export class FrameGuard extends EventEmitter {
     if (aborted) {
       // §2.7.5 aborted: the delivery's frames so far are discarded, nothing to decode
       this.#partial.delete(key);
+      this.#unfinished -= partial?.bytes ?? 0;
       return true;
     }
     const total = (partial?.bytes ?? 0) + payload.length;
@@ -305,6 +315,12 @@ export class FrameGuard extends EventEmitter {
       return false;
     }
     if (more) {
+      const open = this.#limits.maxUnfinishedBytes;
+      if (open !== undefined && this.#unfinished + payload.length > open) {
+        this.fail('amqp:resource-limit-exceeded', `unfinished messages of more than ${open} bytes over the connection's links`);
+        return false;
+      }
+      this.#unfinished += payload.length;
       if (partial === undefined) this.#partial.set(key, { bytes: total, chunks: [payload] });
       else {
         partial.bytes = total;
@@ -313,6 +329,7 @@ export class FrameGuard extends EventEmitter {
       return true;
     }
     this.#partial.delete(key);
+    this.#unfinished -= partial?.bytes ?? 0;
     const message = partial === undefined ? payload : Buffer.concat([...partial.chunks, payload]);
     scanValues(message);
     return true;

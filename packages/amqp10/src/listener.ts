@@ -209,6 +209,7 @@ export class Amqp10Listener implements Connector<Amqp10From, Amqp10To> {
       role: 'server',
       maxFrameSize: this.#opts.maxFrameSize,
       maxMessageBytes: this.#opts.maxMessageBytes,
+      maxUnfinishedBytes: this.#opts.maxUnfinishedBytes,
       containerId: this.#containerId,
       requireSasl: !(this.#opts.allowAnonymous ?? this.#opts.users === undefined),
     });

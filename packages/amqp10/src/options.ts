@@ -56,6 +56,12 @@ export const amqp10ListenerOptions = z.strictObject({
   allowAnonymous: z.boolean().optional().describe('allow SASL ANONYMOUS; default: true without users, false with users'),
   maxFrameSize: z.number().int().min(512).max(16 * 1024 * 1024).default(65_536).describe('largest frame a client may send (announced in open, §2.7.1); a larger frame closes the connection with amqp:connection:framing-error'),
   maxMessageBytes: z.number().int().min(1).default(16 * 1024 * 1024).describe('largest message a client may send, over all its transfer frames (announced as max-message-size on attach, §2.7.3)'),
+  maxUnfinishedBytes: z
+    .number()
+    .int()
+    .min(1)
+    .default(32 * 1024 * 1024)
+    .describe('bytes of messages one connection has begun and not finished (split over transfer frames), over all its links; more closes the connection with amqp:resource-limit-exceeded'),
   idleTimeoutMs: z.number().int().min(0).default(60_000).describe('idle time-out announced in open (§2.4.5): a silent client is closed after twice this'),
   credit: z.number().int().min(1).max(MAX_INFLIGHT).default(100).describe("link credit per client's sending link: the most unsettled messages one client link may have in Ferry"),
   queueBufferMessages: z.number().int().min(0).default(1000).describe('messages held per address while no client receiver is attached or none has credit; when full, writes fail (transient) and the source redelivers later'),
