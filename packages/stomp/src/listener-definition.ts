@@ -1,4 +1,4 @@
-import { defineConnector } from '@ferry/core';
+import { anonymousAgrees, defineConnector, grantFields, listenerAuthOptions, storedPassword, userGroups } from '@ferry/core';
 import { listenerTransportShape, transportPorts } from '@ferry/net';
 import { z } from 'zod';
 import { StompListenerConnector, type StompListenerFrom, type StompListenerOptions, type StompListenerTo } from './server/listener-connector.js';
@@ -15,10 +15,18 @@ const options = z.strictObject({
   host: z.string().min(1).default('0.0.0.0').describe('address to bind'),
   ...listenerTransportShape,
   users: z
-    .array(z.strictObject({ login: z.string().min(1), passcode: z.string() }))
+    .array(
+      z.strictObject({
+        login: z.string().min(1).describe('the CONNECT login'),
+        passcode: storedPassword,
+        groups: userGroups,
+        ...grantFields('stomp'),
+      }),
+    )
     .default([])
-    .describe('clients allowed to connect (CONNECT login/passcode)'),
-  allowAnonymous: z.boolean().optional().describe('accept a CONNECT without login; default: true when no users are configured, else false'),
+    .describe('clients allowed to connect (CONNECT login/passcode); passcode is an scrypt hash from "ferry passwd" (plain text still works, with a warning at start)'),
+  allowAnonymous: z.boolean().optional().describe('the older name of anonymous'),
+  ...listenerAuthOptions('stomp'),
   heartBeat: z
     .strictObject({
       sendMs: int(0).default(10_000).describe('the server can send a heart-beat this often (0: never)'),
@@ -51,7 +59,7 @@ const options = z.strictObject({
   maxTransactionBytes: int(1024)
     .default(16 * 1024 * 1024)
     .describe('bytes the open transactions of one connection hold before COMMIT; a SEND over it gets an ERROR'),
-});
+}).refine(anonymousAgrees, { path: ['anonymous'], message: 'anonymous and allowAnonymous (its older name) disagree' });
 
 export const stompListenerDefinition = defineConnector<StompListenerOptions, StompListenerFrom, StompListenerTo>({
   type: 'stomp-listener',

@@ -1,4 +1,6 @@
 import {
+  Authenticator,
+  authConfigFrom,
   FerryError,
   Settlement,
   type Connector,
@@ -21,8 +23,13 @@ import { SERVER_NAME } from './version.js';
 export interface StompListenerOptions extends Record<string, unknown>, ListenerTransportOptions {
   readonly port: number;
   readonly host: string;
-  readonly users: readonly { readonly login: string; readonly passcode: string }[];
+  readonly users: readonly { readonly login: string; readonly passcode?: string | undefined; readonly groups?: readonly string[] | undefined; readonly publish?: readonly string[] | undefined; readonly subscribe?: readonly string[] | undefined }[];
   readonly allowAnonymous?: boolean | undefined;
+  readonly anonymous?: boolean | undefined;
+  readonly usersFile?: string | undefined;
+  readonly groups?: Readonly<Record<string, { readonly publish?: readonly string[] | undefined; readonly subscribe?: readonly string[] | undefined }>> | undefined;
+  readonly useIdentityAsUsername?: boolean | undefined;
+  readonly loginFailureDelay?: { readonly initialMs: number; readonly maxMs: number } | undefined;
   readonly heartBeat: { readonly sendMs: number; readonly receiveMs: number; readonly idleTimeoutMs?: number | undefined };
   readonly limits: { readonly maxFrameBytes: number; readonly maxHeaders: number; readonly maxHeaderLineBytes: number };
   readonly queueBufferMessages: number;
@@ -121,6 +128,19 @@ export class StompListenerConnector implements Connector<StompListenerFrom, Stom
     this.#state = 'connecting';
     this.#stopping = undefined;
     this.#accepting = true;
+    let auth: Authenticator;
+    try {
+      const o = this.#opts;
+      auth = new Authenticator(authConfigFrom({ ...o, users: o.users.map((u) => ({ ...u, username: u.login, password: u.passcode })) }, this.#ctx.baseDir), {
+        logger: this.#ctx.logger.child({ connector: this.name }),
+        metrics: this.#ctx.metrics,
+        connector: this.name,
+        syntax: 'stomp',
+      });
+    } catch (err) {
+      this.#state = 'down';
+      return Promise.reject(err);
+    }
     const server = new StompServer(
       {
         ...DEFAULT_SESSION_OPTIONS,
@@ -136,10 +156,10 @@ export class StompListenerConnector implements Connector<StompListenerFrom, Stom
         limits: { ...this.#opts.limits, maxBodyBytes: this.#opts.limits.maxFrameBytes },
       },
       this.#broker,
-      this.#hooks(),
+      this.#hooks(auth),
       this.#ctx.logger.child({ connector: this.name }),
     );
-    this.#starting = server.listen().then(
+    this.#starting = auth.start(`${this.#opts.host}:${this.#opts.port}`).then(() => server.listen()).then(
       () => {
         this.#server = server;
         this.#state = 'up';
@@ -195,18 +215,16 @@ export class StompListenerConnector implements Connector<StompListenerFrom, Stom
     this.#server?.updateFlow();
   }
 
-  #hooks(): SessionHooks {
+  #hooks(auth: Authenticator): SessionHooks {
     const labels = { connector: this.name };
-    const users = this.#opts.users;
-    const anonymous = this.#opts.allowAnonymous ?? users.length === 0;
     return {
-      authenticate: (login, passcode) => {
-        // with no users configured there is nobody to check a login against: any login is
-        // taken as anonymous (RabbitMQ and ActiveMQ without authentication do the same, and
-        // most client libraries, stomp.py among them, always send one)
-        if (login === undefined || login === '' || users.length === 0) return anonymous;
-        return users.some((u) => u.login === login && u.passcode === passcode);
-      },
+      // one authenticator for every listener (core's auth). With no users configured any login
+      // is taken as anonymous (RabbitMQ and ActiveMQ without authentication do the same, and
+      // most client libraries, stomp.py among them, always send one)
+      authenticate: (login, passcode, info) =>
+        auth
+          .login({ username: login, password: passcode, address: info?.remoteAddress ?? 'unknown', certificate: info?.authorized === true ? info.peerCertificate : undefined })
+          .then((r) => (r.ok ? r.client : undefined)),
       acceptingSends: () => this.#accepting,
       flowPaused: () => this.#flow?.paused === true,
       onSend: (send) => this.#onSend(send),

@@ -22,9 +22,19 @@ export interface InboundSend {
   readonly version: StompVersion;
 }
 
+/** What a logged-in client may do: core's AuthorizedClient (grants per destination). */
+export interface SessionAccess {
+  mayPublish(destination: string, client?: string): boolean;
+  maySubscribe(destination: string, client?: string): boolean;
+}
+
 export interface SessionHooks {
-  /** true when login/passcode may connect (STOMP 1.2 §CONNECT: login, passcode) */
-  authenticate(login: string | undefined, passcode: string | undefined): boolean;
+  /**
+   * Whether login/passcode may connect (STOMP 1.2 §CONNECT: login, passcode): true / false, or a
+   * promise of what the client may do (undefined: refused). `info` is the connection's transport
+   * (its address, its verified client certificate).
+   */
+  authenticate(login: string | undefined, passcode: string | undefined, info: ConnectionInfo | undefined): boolean | Promise<SessionAccess | undefined>;
   /**
    * A SEND was taken by the broker. Return a promise that resolves when it is settled
    * (accepted), rejects with a FerryError when refused; undefined when there is nothing to wait for.
@@ -108,6 +118,14 @@ export class StompSession implements SubscriberSession {
   #state: State = 'connecting';
   #version: StompVersion = '1.0';
   #login: string | undefined;
+  /** what this client may send to and subscribe to; undefined: everything */
+  #access: SessionAccess | undefined;
+  /**
+   * true while the CONNECT's credentials are checked (a failed login waits out its slow-down
+   * here): the socket is not read, and frames that came with the CONNECT wait in #early
+   */
+  #authenticating = false;
+  readonly #early: StompFrame[] = [];
   readonly #subs = new Map<string, Subscription>();
   readonly #tx = new Map<string, TxOp[]>();
   /** bytes of the SENDs held by open transactions (a COMMIT, ABORT or close gives them back) */
@@ -173,7 +191,7 @@ export class StompSession implements SubscriberSession {
 
   #applyRead(): void {
     if (this.#state === 'closed') return;
-    if (this.#pausedForPending || this.#pausedForFlow) this.#stream.pause();
+    if (this.#pausedForPending || this.#pausedForFlow || this.#authenticating) this.#stream.pause();
     else this.#stream.resume();
   }
 
@@ -238,6 +256,12 @@ export class StompSession implements SubscriberSession {
       this.#protocolError(f, `unknown command ${f.command}`);
       return;
     }
+    if (this.#authenticating) {
+      // sent right behind CONNECT, before CONNECTED: handled once the login is decided (the
+      // socket is paused, so this holds at most what one read already parsed)
+      this.#early.push(f);
+      return;
+    }
     if (this.#state === 'connecting') {
       if (f.command === 'CONNECT' || f.command === 'STOMP') this.#onConnect(f);
       else this.#protocolError(f, `${f.command} before CONNECT: connect first`);
@@ -293,12 +317,36 @@ export class StompSession implements SubscriberSession {
     this.#version = version;
     this.#parser.version = version;
     const login = headerValue(f, 'login');
-    if (!this.#hooks.authenticate(login, headerValue(f, 'passcode'))) {
+    const refused = (): void => {
       this.#hooks.onProtocolError?.('auth');
-      this.#log.info('stomp authentication failed', { login });
+      this.#log.info('stomp authentication failed', { login, remote: this.info?.remote });
       this.#fail('authentication failed');
-      return;
-    }
+    };
+    const decided = this.#hooks.authenticate(login, headerValue(f, 'passcode'), this.info);
+    if (decided === false) return refused();
+    if (decided === true) return this.#connected(f, version, login);
+    this.#authenticating = true;
+    this.#applyRead();
+    decided.then(
+      (access) => {
+        this.#authenticating = false;
+        if (this.#state !== 'connecting') return;
+        if (access === undefined) return refused();
+        this.#access = access;
+        this.#connected(f, version, login);
+        for (const early of this.#early.splice(0)) this.#onFrame(early);
+        this.#applyRead();
+      },
+      (err: unknown) => {
+        this.#authenticating = false;
+        this.#log.error('stomp login check failed', { error: describeError(err) });
+        this.#fail('internal server error');
+      },
+    );
+  }
+
+  /** The rest of CONNECT once the client logged in: heart-beats, CONNECTED. */
+  #connected(f: StompFrame, version: StompVersion, login: string | undefined): void {
     this.#login = login;
     const clientBeat = version === '1.0' ? ([0, 0] as const) : parseHeartBeat(headerValue(f, 'heart-beat'));
     if (clientBeat === undefined) {
@@ -325,6 +373,10 @@ export class StompSession implements SubscriberSession {
     const destination = headerValue(f, 'destination');
     if (destination === undefined) return this.#protocolError(f, 'SEND without a destination header');
     if (parseDestination(destination) === undefined) return this.#protocolError(f, `unknown destination ${JSON.stringify(destination)}: ${DESTINATION_HELP}`);
+    // a SEND outside the client's grants: STOMP has no negative receipt, so ERROR and close (§ERROR)
+    if (this.#access !== undefined && !this.#access.mayPublish(destination, this.info?.remote)) {
+      return this.#fail(`access refused: you may not send to ${destination}`, headerValue(f, 'receipt'));
+    }
     const txId = headerValue(f, 'transaction');
     if (txId !== undefined) {
       const ops = this.#tx.get(txId);
@@ -409,6 +461,9 @@ export class StompSession implements SubscriberSession {
     const destination = headerValue(f, 'destination');
     if (destination === undefined) return this.#protocolError(f, 'SUBSCRIBE without a destination header');
     if (parseDestination(destination) === undefined) return this.#protocolError(f, `unknown destination ${JSON.stringify(destination)}: ${DESTINATION_HELP}`);
+    if (this.#access !== undefined && !this.#access.maySubscribe(destination, this.info?.remote)) {
+      return this.#fail(`access refused: you may not subscribe to ${destination}`, headerValue(f, 'receipt'));
+    }
     // STOMP 1.2 §SUBSCRIBE id Header: required (1.1 too); STOMP 1.0 made it optional.
     let id = headerValue(f, 'id');
     if (id === undefined) {
