@@ -176,7 +176,7 @@ class NoDelayTCPWrapper extends TCPWrapper {
 
 /**
  * @stomp/stompjs over TCP. `publish()` has no callback: confirmation is a `receipt` header
- * and `watchForReceipt` (facts.md). done = RECEIPT; an ERROR frame fails the run.
+ * and `watchForReceipt`. done = RECEIPT; an ERROR frame fails the run.
  */
 export async function stompSender(port, destination, payload, counter) {
   return stompSenderOver(() => new NoDelayTCPWrapper('127.0.0.1', port), `127.0.0.1:${port}`, destination, payload, counter);

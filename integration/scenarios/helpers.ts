@@ -7,7 +7,7 @@ import amqp, { type Channel, type ChannelModel, type ConfirmChannel, type Consum
 import mqtt, { type IClientOptions, type IClientPublishOptions, type MqttClient } from 'mqtt';
 import { rabbitUrl } from '@ferry/testkit';
 
-/** TCP_NODELAY on the client's current socket: mqtt.js leaves Nagle on (facts.md). */
+/** TCP_NODELAY on the client's current socket: mqtt.js leaves Nagle on (it never calls setNoDelay). */
 export function noDelay(c: MqttClient): void {
   (c.stream as { setNoDelay?: (on: boolean) => void }).setNoDelay?.(true);
 }

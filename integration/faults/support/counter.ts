@@ -53,7 +53,7 @@ export class QueueCounter {
   async #connect(): Promise<void> {
     const { vhost, exchange, queue, bindingKey, tally, prefetch } = this.#opts;
     const model = await amqp.connect(rabbitUrl(vhost), { noDelay: true });
-    model.on('error', () => undefined); // a channel error is re-raised here (facts.md); 'close' follows
+    model.on('error', () => undefined); // a channel error is re-raised here by amqplib; 'close' follows
     model.on('close', () => this.#lost());
     const ch: Channel = await model.createChannel();
     ch.on('error', () => undefined);

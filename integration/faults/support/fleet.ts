@@ -110,7 +110,7 @@ export class Fleet {
     // outgoing store, and not at all when the connection drops during the replay
     c.on('packetreceive', (packet) => {
       if (packet.cmd !== 'connack') return;
-      noDelay(); // mqtt.js leaves Nagle on (facts.md), on every new socket
+      noDelay(); // mqtt.js leaves Nagle on, on every new socket
       this.reconnects++;
       if (!packet.sessionPresent) this.sessionLost++;
     });

@@ -40,7 +40,7 @@ export async function resolveEndpoint(options: Amqp091Options, baseDir: string, 
   const hostname = url.hostname.replace(/^\[|\]$/g, '');
 
   const socket: SocketOptions = {
-    // Nagle off: small messages at low rates otherwise wait ~40 ms (facts.md, latency table).
+    // Nagle off: small messages at low rates otherwise wait ~40 ms (Nagle's algorithm waiting on the peer's delayed ACK).
     noDelay: true,
     timeout: options.connectTimeoutMs,
     clientProperties: { connection_name: connectionName },

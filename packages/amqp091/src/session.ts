@@ -18,7 +18,7 @@ export class Session {
     this.model = model;
     this.lost = new Promise((resolve) => (this.#resolveLost = resolve));
     // Every handler is attached before anything can fail: an 'error' without a listener would
-    // be thrown and end the process (facts.md, amqplib).
+    // be thrown and end the process (amqplib's connection and channels are EventEmitters).
     model.on('error', (err: Error) => this.lose(`connection error: ${brokerReason(err)}`));
     model.on('close', (err?: Error) => this.lose(err === undefined ? 'connection closed' : `connection closed: ${brokerReason(err)}`));
     model.on('blocked', (reason: string) => logger.warn('broker blocked publishing on this connection (resource alarm)', { reason }));

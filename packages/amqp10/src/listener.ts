@@ -20,7 +20,7 @@
 import type { Duplex } from 'node:stream';
 import { timingSafeEqual } from 'node:crypto';
 import { describeError, FerryError, hasExpired, type Connector, type ConnectorContext, type ConnectorState, type DeliveryHandler, type GatewayMessage, type Logger, type Sink, type SourceFlow, type SourceSpec } from '@ferry/core';
-import { Listener, type AcceptedConnection, type BoundPorts } from '@ferry/net';
+import { Listener, listeningLine, type AcceptedConnection, type BoundPorts } from '@ferry/net';
 import rhea from 'rhea';
 import { matchesAddress } from './address-match.js';
 import { installCapture } from './capture.js';
@@ -187,7 +187,7 @@ export class Amqp10Listener implements Connector<Amqp10From, Amqp10To> {
     this.#listener = listener;
     this.#state = 'up';
     this.#ctx.metrics.set('connector_up', { connector: this.name }, 1);
-    this.#log.info(`amqp10-listener listening on ${this.#opts.host}:${this.port ?? this.#opts.port}`, { sasl: { plain: users !== undefined, anonymous: allowAnonymous } });
+    this.#log.info(listeningLine('amqp10-listener', this.#opts.host, listener.ports ?? { port: this.port ?? this.#opts.port }), { sasl: { plain: users !== undefined, anonymous: allowAnonymous } });
   }
 
   /**

@@ -2,7 +2,7 @@ import { createServer, type IncomingMessage, type RequestListener, type Server, 
 import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { FerryError, type Logger } from '@ferry/core';
-import { loadTlsOptions, type TlsSettings } from '@ferry/net';
+import { listeningLine, loadTlsOptions, type TlsSettings } from '@ferry/net';
 import type { AdminHandler } from './admin-handler.js';
 
 /** What the admin endpoints read from the running gateway. */
@@ -59,6 +59,7 @@ export class AdminHttp {
       server.listen(this.port, this.host, () => resolve());
     });
     server.on('error', (err) => this.logger.error('admin http error', { err: String(err) }));
+    this.logger.info(listeningLine(tls === undefined ? 'admin server' : 'admin server (HTTPS)', this.host, { port: this.address?.port ?? this.port }));
   }
 
   /** Read the TLS files again for new connections (reload); open ones keep theirs. */

@@ -61,6 +61,14 @@ describe('ferry validate', () => {
     expect(out.stdout).toBe('config/gateway.yaml: ok (3 connectors, 1 route)\nconfig/examples/compose.yaml: ok (5 connectors, 4 routes)\n');
   });
 
+  it("the README's route file is config/gateway.yaml as shipped (an excerpt of it, word for word)", () => {
+    const readme = readFileSync(join(root, 'README.md'), 'utf8');
+    const block = /```yaml\n([\s\S]*?)```/.exec(readme)?.[1];
+    expect(block).toBeDefined();
+    expect(block!.split('\n').length).toBeGreaterThan(10);
+    expect(readFileSync(join(root, 'config/gateway.yaml'), 'utf8')).toContain(block);
+  });
+
   it("accepts the README's route file (the newcomer's first example must stay valid)", async () => {
     const readme = readFileSync(join(root, 'README.md'), 'utf8');
     const block = /```yaml\n([\s\S]*?)```/.exec(readme);
@@ -239,6 +247,14 @@ describe('the ferry executable', () => {
   it('npm links packages/gateway/bin/ferry.js as node_modules/.bin/ferry, and it runs the built CLI', async () => {
     const { stdout } = await run(join(root, 'node_modules/.bin/ferry'), ['validate', 'config/gateway.yaml'], { cwd: root });
     expect(stdout).toBe('config/gateway.yaml: ok (3 connectors, 1 route)\n');
+  });
+});
+
+describe('ferry --version', () => {
+  it.each(['--version', '-V'])('%s prints the version of the package it ships in, exit 0', async (flag) => {
+    const pkg = JSON.parse(readFileSync(join(here, '../package.json'), 'utf8')) as { version: string };
+    const out = await ferry(flag);
+    expect(out).toEqual({ code: 0, stdout: `${pkg.version}\n`, stderr: '' });
   });
 });
 

@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+import { readFileSync } from 'node:fs';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { run } from './commands.js';
 
@@ -6,6 +7,7 @@ const program = new Command();
 program
   .name('ferry')
   .description('Ferry: a multi-protocol message gateway for MQTT, AMQP 0-9-1, AMQP 1.0 and STOMP')
+  .version(version(), '-V, --version', "print Ferry's version")
   .showHelpAfterError();
 
 const logLevel = new Option('--log-level <level>', 'log level').choices(['error', 'warn', 'info', 'debug']).default('info');
@@ -56,6 +58,12 @@ program
   .command('schema')
   .description('print the JSON Schema of route files (for editors: config/schema.json)')
   .action(() => run.schema());
+
+/** the version of @ferry/gateway, the package this command ships in (dist/cli.js → ../package.json) */
+function version(): string {
+  const pkg: unknown = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8'));
+  return typeof pkg === 'object' && pkg !== null && 'version' in pkg && typeof pkg.version === 'string' ? pkg.version : 'unknown';
+}
 
 function parseMs(v: string): number {
   const n = Number(v);

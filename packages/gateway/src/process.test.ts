@@ -98,6 +98,16 @@ describe('npm start', () => {
     const npm = started('npm', ['start', '--silent'], p.env);
     await waitFor(() => npm.stderr().includes('gateway running'), 'the gateway to run under npm start', 120_000, 50);
     for (const port of p.all) expect(await listening(port)).toBe(true);
+    // one wording for every listening line, the admin server's included
+    const [mqtt, stomp, amqp, http] = p.all;
+    for (const line of [
+      `mqtt-listener listening on 0.0.0.0:${mqtt}`,
+      `stomp-listener listening on 0.0.0.0:${stomp}`,
+      `amqp10-listener listening on 0.0.0.0:${amqp}`,
+      `admin server listening on 127.0.0.1:${http}`,
+    ]) {
+      expect(npm.stderr()).toContain(` info ${line}`);
+    }
     const below = descendants(npm.child.pid!);
     expect(below.length).toBeGreaterThan(0);
 

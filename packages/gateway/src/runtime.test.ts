@@ -1,5 +1,5 @@
 /**
- * The route-file contract's last two promises (design/route-files.md, "Errors a user must get"):
+ * Two promises of route files (docs/route-files.md, "Errors"):
  * a file with an error never half-starts the gateway, and a reload with an error keeps the
  * running configuration. Real MQTT listeners and mqtt.js clients on loopback; no broker.
  */

@@ -3,3 +3,4 @@ export * from './tls-context.js';
 export * from './burst-log.js';
 export * from './listener.js';
 export * from './client-tls.js';
+export * from './listening-line.js';

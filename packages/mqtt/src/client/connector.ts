@@ -269,7 +269,7 @@ export class MqttClientConnector implements Connector<MqttFrom, MqttTo> {
 
   #onConnect(client: MqttClient, connack: IConnackPacket): void {
     if (client !== this.#client) return;
-    // TCP_NODELAY on every (re)connection: mqtt.js leaves Nagle on (facts.md)
+    // TCP_NODELAY on every (re)connection: mqtt.js leaves Nagle on (it never calls setNoDelay)
     const stream = client.stream as Duplex & { setNoDelay?: (v: boolean) => void };
     stream.setNoDelay?.(true);
     this.#backoff.reset();

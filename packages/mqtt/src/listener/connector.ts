@@ -13,7 +13,7 @@ import {
   type SourceFlow,
   type SourceSpec,
 } from '@ferry/core';
-import { Listener, type BoundPorts } from '@ferry/net';
+import { Listener, listeningLine, type BoundPorts } from '@ferry/net';
 import { fromMqttPublish, toMqttPublish } from '../mapping.js';
 import type { MqttListenerFrom, MqttListenerOptions, MqttListenerTo } from '../options.js';
 import { MqttBroker } from './broker.js';
@@ -143,7 +143,7 @@ export class MqttListenerConnector implements Connector<MqttListenerFrom, MqttLi
     this.#listener = listener;
     this.#state = 'up';
     this.#ctx.metrics.set('connector_up', { connector: this.name }, 1);
-    logger.info('MQTT listener up', { host: o.host, ...this.#ports });
+    logger.info(listeningLine('mqtt-listener', o.host, this.#ports));
   }
 
   stop(): Promise<void> {

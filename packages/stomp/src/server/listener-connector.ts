@@ -12,7 +12,7 @@ import {
   type SourceFlow,
   type SourceSpec,
 } from '@ferry/core';
-import type { BoundPorts, ListenerTransportOptions } from '@ferry/net';
+import { listeningLine, type BoundPorts, type ListenerTransportOptions } from '@ferry/net';
 import { parseDestination } from './broker-message.js';
 import { StompBroker } from './broker.js';
 import { messageToBroker, sendToMessage } from './mapping.js';
@@ -165,7 +165,7 @@ export class StompListenerConnector implements Connector<StompListenerFrom, Stom
         this.#state = 'up';
         this.#starting = undefined;
         this.#ctx.metrics.set('connector_up', { connector: this.name }, 1);
-        this.#ctx.logger.info('stomp-listener listening', { connector: this.name, host: this.#opts.host, ...server.ports });
+        this.#ctx.logger.info(listeningLine('stomp-listener', this.#opts.host, server.ports ?? { port: this.#opts.port }), { connector: this.name });
       },
       (err: unknown) => {
         this.#state = 'down';
