@@ -228,6 +228,13 @@ export class Gateway {
 
     for (const [name, { definition }] of this.#live) if (!definition.capabilities.listener) await this.#openSources(name);
     this.#state = 'running';
+    // what a listener holds for its clients is not in the spool: say so, once, at start
+    const listeners = [...this.#live].filter(([, l]) => l.definition.capabilities.listener).map(([name]) => name);
+    if (listeners.length > 0) {
+      logger.info('listener state lives in memory: MQTT persistent sessions and retained messages, and the messages STOMP and AMQP 1.0 listeners hold for their clients, are lost when Ferry restarts', {
+        listeners: listeners.join(','),
+      });
+    }
     logger.info('gateway running', {
       gateway: this.#config.gateway.id,
       connectors: this.#live.size,

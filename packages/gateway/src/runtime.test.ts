@@ -176,6 +176,7 @@ describe('reload', () => {
     const pub = await client(port, 'retainer');
     await pub.publishAsync('kept/state', Buffer.from('on'), { qos: 1, retain: true });
 
+    expect(lines.find((l) => l.message.startsWith('listener state lives in memory:'))?.fields).toEqual({ listeners: 'devices' });
     expect(await r.reload()).toBe(true);
     expect(lines.map((l) => l.message)).toContain('configuration reloaded: nothing changed');
 
