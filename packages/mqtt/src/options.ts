@@ -180,6 +180,29 @@ export const mqttListenerOptions = z.strictObject({
     .min(1024)
     .default(4 * 1024 * 1024)
     .describe('bytes of the QoS 1/2 messages written to one subscriber and not yet acknowledged (one message always goes, however large); like Mosquitto\'s max_inflight_bytes'),
+  retainedBytesLimit: z
+    .number()
+    .int()
+    .min(0)
+    .default(64 * 1024 * 1024)
+    .describe(
+      'total bytes (payload and topic) of the retained messages kept; a retained publish beyond it is refused (MQTT 5: PUBACK/PUBREC 0x97 Quota exceeded), logged and counted (messages_dropped_total{reason="retained-full"})',
+    ),
+  maxSubscriptionsPerSession: z
+    .number()
+    .int()
+    .min(1)
+    .default(1000)
+    .describe('topic filters one session may subscribe; a SUBSCRIBE beyond it gets SUBACK 0x97 Quota exceeded (MQTT 5) / 0x80 Failure (3.1.1) for the new filters'),
+  maxSessionExpiry: z
+    .number()
+    .int()
+    .min(0)
+    .max(2_147_483)
+    .default(7200)
+    .describe(
+      'seconds a session is kept after its client disconnected, at most: MQTT 3.1.1 persistent sessions (clean session 0, which 3.1.1 never expires) for exactly this long, MQTT 5 Session Expiry Intervals capped to it (told in CONNACK, §3.2.2.3.2). Like Mosquitto\'s persistent_client_expiration',
+    ),
 }).refine(anonymousAgrees, { path: ['anonymous'], message: 'anonymous and allowAnonymous (its older name) disagree' });
 
 export const mqttListenerFrom = z.strictObject({

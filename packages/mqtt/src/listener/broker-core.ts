@@ -10,6 +10,12 @@ export interface BrokerConfig {
   readonly keepaliveLimit?: number | undefined;
   readonly receiveMaximum: number;
   readonly session: SessionLimits;
+  /** total bytes (payload and topic) of retained messages */
+  readonly retainedBytesLimit: number;
+  /** subscriptions one session may hold */
+  readonly maxSubscriptionsPerSession: number;
+  /** seconds a session outlives its connection at most (3.1.1 persistent sessions: exactly) */
+  readonly maxSessionExpiry: number;
   readonly maxClients?: number | undefined;
   /** who may connect, publish and subscribe (core's one authenticator) */
   readonly auth: Authenticator;

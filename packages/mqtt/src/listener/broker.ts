@@ -1,11 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import type { LoginAttempt, LoginResult, Logger, Metrics } from '@ferry/core';
 import type { AcceptedConnection } from '@ferry/net';
-import { topicMatches } from '../topic.js';
 import type { BrokerConfig, BrokerCore } from './broker-core.js';
 import { Connection, type PendingWill } from './connection.js';
 import { RC } from './reason-codes.js';
+import { RetainedStore } from './retained.js';
 import { Session, type DropReason } from './session.js';
+import { FilterTrie } from './topic-trie.js';
 import type { BrokerMessage, PublishDecision, PublishEvent, Subscription } from './types.js';
 
 /** setTimeout's largest delay; longer session expiries are kept without a timer */
@@ -38,8 +39,10 @@ export class MqttBroker implements BrokerCore {
   readonly #byClientId = new Map<string, Connection>();
   readonly #sessions = new Map<string, Session>();
   /** topic filter → client id → subscription */
-  readonly #index = new Map<string, Map<string, Subscription>>();
-  readonly #retained = new Map<string, BrokerMessage>();
+  readonly #index = new FilterTrie<Subscription>();
+  readonly #retained: RetainedStore;
+  /** when a refused retained message was last logged (one line per 10 s, not one per message) */
+  #retainedFullLogged = 0;
   readonly #willTimers = new Map<string, { timer: NodeJS.Timeout; will: PendingWill }>();
 
   constructor(config: BrokerConfig, env: BrokerEnv) {
@@ -47,6 +50,7 @@ export class MqttBroker implements BrokerCore {
     this.logger = env.logger;
     this.metrics = env.metrics;
     this.connectorName = env.connectorName;
+    this.#retained = new RetainedStore(config.retainedBytesLimit);
   }
 
   get flowPaused(): boolean {
@@ -72,6 +76,10 @@ export class MqttBroker implements BrokerCore {
     return this.#retained.size;
   }
 
+  get retainedBytes(): number {
+    return this.#retained.bytes;
+  }
+
   /** what a session holds for its subscriber, and its socket's unsent bytes (diagnostics, tests) */
   sessionStats(clientId: string): { inflight: number; inflightBytes: number; queued: number; queuedBytes: number; backlog: number } | undefined {
     const s = this.#sessions.get(clientId);
@@ -95,8 +103,8 @@ export class MqttBroker implements BrokerCore {
   }
 
   /** Publish a message into the broker (the sink side): retained store, then subscribers. */
-  publish(message: BrokerMessage): void {
-    this.#route(message);
+  publish(message: BrokerMessage): 'ok' | 'retained-full' {
+    return this.#route(message);
   }
 
   /** Take a connection from the transport (TCP, TLS or WebSocket: one code path after it). */
@@ -194,7 +202,11 @@ export class MqttBroker implements BrokerCore {
       if (settle === undefined) this.#dropped('not-accepting');
       return;
     }
-    this.#route(message);
+    if (this.#route(message) === 'retained-full') {
+      // MQTT 5 §3.4.2.1: 0x97 Quota exceeded; the client does not send it again
+      settle?.({ kind: 'reject', reason: 'retained messages full (retainedBytesLimit)', reasonCode: RC.quotaExceeded });
+      return;
+    }
     const onPublish = this.onPublish;
     if (onPublish === undefined) {
       settle?.({ kind: 'accept' });
@@ -207,12 +219,7 @@ export class MqttBroker implements BrokerCore {
     const existed = session.subscriptions.has(sub.filter);
     // §3.8.4: a subscription with the same filter replaces the existing one
     session.subscriptions.set(sub.filter, sub);
-    let m = this.#index.get(sub.filter);
-    if (m === undefined) {
-      m = new Map();
-      this.#index.set(sub.filter, m);
-    }
-    m.set(session.clientId, sub);
+    this.#index.set(sub.filter, session.clientId, sub);
     return existed;
   }
 
@@ -220,12 +227,7 @@ export class MqttBroker implements BrokerCore {
     // MQTT 5 §3.3.1.3 Retain Handling: 0 always, 1 only for a new subscription, 2 never
     if (sub.rh === 2 || (sub.rh === 1 && existed)) return;
     const now = Date.now();
-    for (const [topic, m] of this.#retained) {
-      if (m.expiresAt !== undefined && m.expiresAt <= now) {
-        this.#retained.delete(topic);
-        continue;
-      }
-      if (!topicMatches(sub.filter, topic)) continue;
+    for (const m of this.#retained.matching(sub.filter, now)) {
       // §3.3.1.3 / 3.1.1 [MQTT-3.3.1-8]: retained messages sent for a new subscription carry RETAIN 1
       session.deliver({ message: m, qos: Math.min(m.qos, sub.qos) as 0 | 1 | 2, retain: true, subscriptionIds: sub.id === undefined ? [] : [sub.id] }, now);
     }
@@ -233,11 +235,7 @@ export class MqttBroker implements BrokerCore {
 
   unsubscribe(session: Session, filter: string): boolean {
     const had = session.subscriptions.delete(filter);
-    const m = this.#index.get(filter);
-    if (m !== undefined) {
-      m.delete(session.clientId);
-      if (m.size === 0) this.#index.delete(filter);
-    }
+    if (had) this.#index.delete(filter, session.clientId);
     return had;
   }
 
@@ -258,17 +256,29 @@ export class MqttBroker implements BrokerCore {
   #publishWill(clientId: string, will: PendingWill): void {
     const message: BrokerMessage =
       will.expirySeconds === undefined ? will.message : { ...will.message, expiresAt: Date.now() + will.expirySeconds * 1000 };
-    this.#route(message);
+    // a will is published on behalf of a client that is gone and cannot be told: without its
+    // retention when the retained messages are full
+    if (this.#route(message) === 'retained-full') this.#route({ ...message, retain: false });
     if (this.accepting) this.onPublish?.({ clientId, message, will: true });
   }
 
-  #route(message: BrokerMessage): void {
-    if (message.retain) {
-      // §3.3.1.3: a retained message with an empty payload removes the retained message
-      if (message.payload.length === 0) this.#retained.delete(message.topic);
-      else this.#retained.set(message.topic, message);
+  /**
+   * Retain (when flagged) and dispatch. A retained message beyond `retainedBytesLimit` is
+   * neither stored nor dispatched: 'retained-full', for the caller to refuse (the connection
+   * answers MQTT 5 with 0x97 Quota exceeded).
+   */
+  #route(message: BrokerMessage): 'ok' | 'retained-full' {
+    if (message.retain && !this.#retained.put(message)) {
+      this.#dropped('retained-full');
+      const now = Date.now();
+      if (now - this.#retainedFullLogged > 10_000) {
+        this.#retainedFullLogged = now;
+        this.logger.warn('retained message refused: retainedBytesLimit reached', { topic: message.topic.slice(0, 200), bytes: message.payload.length, limit: this.config.retainedBytesLimit });
+      }
+      return 'retained-full';
     }
     this.#dispatch(message);
+    return 'ok';
   }
 
   /**
@@ -277,21 +287,18 @@ export class MqttBroker implements BrokerCore {
    */
   #dispatch(message: BrokerMessage): void {
     const targets = new Map<string, { qos: number; ids: number[]; rap: boolean }>();
-    for (const [filter, subs] of this.#index) {
-      if (!topicMatches(filter, message.topic)) continue;
-      for (const [clientId, sub] of subs) {
-        // §3.8.3.1 No Local: not back to the publisher
-        if (sub.nl && clientId === message.origin) continue;
-        let t = targets.get(clientId);
-        if (t === undefined) {
-          t = { qos: 0, ids: [], rap: false };
-          targets.set(clientId, t);
-        }
-        t.qos = Math.max(t.qos, sub.qos);
-        if (sub.id !== undefined && !t.ids.includes(sub.id)) t.ids.push(sub.id);
-        t.rap ||= sub.rap;
+    this.#index.match(message.topic, (clientId, sub) => {
+      // §3.8.3.1 No Local: not back to the publisher
+      if (sub.nl && clientId === message.origin) return;
+      let t = targets.get(clientId);
+      if (t === undefined) {
+        t = { qos: 0, ids: [], rap: false };
+        targets.set(clientId, t);
       }
-    }
+      t.qos = Math.max(t.qos, sub.qos);
+      if (sub.id !== undefined && !t.ids.includes(sub.id)) t.ids.push(sub.id);
+      t.rap ||= sub.rap;
+    });
     if (targets.size === 0) return;
     const now = Date.now();
     for (const [clientId, t] of targets) {
@@ -311,7 +318,7 @@ export class MqttBroker implements BrokerCore {
     }
   }
 
-  #dropped(reason: DropReason | 'not-accepting'): void {
+  #dropped(reason: DropReason | 'not-accepting' | 'retained-full'): void {
     this.metrics.inc('messages_dropped_total', { connector: this.connectorName, reason });
   }
 }

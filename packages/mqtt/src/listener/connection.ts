@@ -470,7 +470,10 @@ export class Connection implements Outlet {
     const cleanStart = p.clean ?? true;
     // session lifetime: MQTT 5 §3.1.2.11.2 (0 = ends with the connection); 3.1.1 §3.1.2.4 (a
     // persistent session lasts until a clean session replaces it)
-    const expiry = version === 5 ? (props?.sessionExpiryInterval ?? 0) : cleanStart ? 0 : Infinity;
+    const asked = version === 5 ? (props?.sessionExpiryInterval ?? 0) : cleanStart ? 0 : Infinity;
+    // bounded by maxSessionExpiry, so no session outlives its client for ever (3.1.1 has no
+    // expiry of its own; Mosquitto's persistent_client_expiration does the same)
+    const expiry = Math.min(asked, cfg.maxSessionExpiry);
 
     let will: PendingWill | undefined;
     if (p.will !== undefined) {
@@ -509,6 +512,8 @@ export class Connection implements Outlet {
     };
     if (serverKeepAlive !== undefined) connackProps.serverKeepAlive = serverKeepAlive;
     if (assigned !== undefined) connackProps.assignedClientIdentifier = assigned;
+    // MQTT 5 §3.2.2.3.2: a server using another Session Expiry Interval than asked says so
+    if (version === 5 && expiry !== asked) connackProps.sessionExpiryInterval = expiry;
     const fitting = version === 5 ? this.#fitConnack(connackProps) : connackProps;
     if (fitting === undefined) {
       // §3.1.2.11.4: nothing larger than the client's Maximum Packet Size may be sent, and not
@@ -676,7 +681,7 @@ export class Connection implements Outlet {
         this.#quota.delete(id);
         // MQTT 5 §3.4.2.1 / §3.5.2.1: a failure reason code; the client does not resend
         const properties = this.#requestProblemInfo ? { reasonString: d.reason.slice(0, 200) } : undefined;
-        this.send({ cmd, messageId: id, reasonCode: RC.unspecified, ...(properties === undefined ? {} : { properties }) });
+        this.send({ cmd, messageId: id, reasonCode: d.reasonCode ?? RC.unspecified, ...(properties === undefined ? {} : { properties }) });
       } else {
         // 3.1.1 has no negative acknowledgement. A rejection is permanent by definition, so a
         // redelivery could never succeed: acknowledge to stop the device resending (counted and
@@ -798,6 +803,12 @@ export class Connection implements Outlet {
         granted.push(this.version === 5 ? RC.notAuthorized : SUBACK_FAILURE_V3);
         continue;
       }
+      if (!session.subscriptions.has(s.topic) && session.subscriptions.size >= this.#core.config.maxSubscriptionsPerSession) {
+        // MQTT 5 §3.9.3: 0x97 Quota exceeded; 3.1.1 §3.9.3: 0x80 Failure
+        granted.push(this.version === 5 ? RC.quotaExceeded : SUBACK_FAILURE_V3);
+        this.#core.metrics.inc('protocol_errors_total', { connector: this.#core.connectorName, code: 'subscriptions-quota' });
+        continue;
+      }
       const qos = Math.min(s.qos, 2) as QoS;
       const sub = { filter: s.topic, qos, nl: s.nl === true, rap: s.rap === true, rh: s.rh ?? 0, id: subId };
       const existed = this.#core.subscribe(session, sub);
@@ -822,7 +833,7 @@ export class Connection implements Outlet {
     if (newExpiry !== undefined) {
       // MQTT 5 §3.14.2.2.2: a session that expired with the connection cannot be extended
       if (session.expiryInterval === 0 && newExpiry !== 0) return this.#protocolError('session-expiry', 'session expiry set at DISCONNECT after 0', RC.protocolError);
-      session.expiryInterval = newExpiry;
+      session.expiryInterval = Math.min(newExpiry, this.#core.config.maxSessionExpiry);
     }
     this.#disconnect = p.reasonCode === RC.disconnectWithWill ? 'with-will' : 'normal';
     this.#socket.end();

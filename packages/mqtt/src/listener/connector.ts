@@ -104,6 +104,9 @@ export class MqttListenerConnector implements Connector<MqttListenerFrom, MqttLi
         maxPacketSize: o.maxPacketSize,
         keepaliveLimit: o.keepaliveLimit,
         receiveMaximum: o.receiveMaximum,
+        retainedBytesLimit: o.retainedBytesLimit,
+        maxSubscriptionsPerSession: o.maxSubscriptionsPerSession,
+        maxSessionExpiry: o.maxSessionExpiry,
         session: {
           queueMessages: o.sessionQueueLimit,
           queueBytes: o.sessionQueueBytes,
@@ -251,7 +254,10 @@ export class MqttListenerConnector implements Connector<MqttListenerFrom, MqttLi
       const { messageExpiryInterval: _unused, ...rest } = properties;
       properties = Object.keys(rest).length > 0 ? rest : undefined;
     }
-    broker.publish({ topic: publish.topic, payload: publish.payload, qos: publish.qos, retain: publish.retain, properties, expiresAt: message.expiresAt });
+    const r2 = broker.publish({ topic: publish.topic, payload: publish.payload, qos: publish.qos, retain: publish.retain, properties, expiresAt: message.expiresAt });
+    if (r2 === 'retained-full') {
+      throw new FerryError('LIMIT_EXCEEDED', `mqtt-listener ${this.name}: retained messages full (retainedBytesLimit ${this.#options.retainedBytesLimit} bytes)`, { permanent: true });
+    }
     this.#ctx.metrics.inc('messages_sent_total', { connector: this.name });
   }
 }

@@ -46,7 +46,8 @@ export interface OutboundItem {
 /** What the broker's owner decides about a client's QoS 1/2 PUBLISH. */
 export type PublishDecision =
   | { readonly kind: 'accept' }
-  | { readonly kind: 'reject'; readonly reason: string }
+  /** `reasonCode`: the MQTT 5 failure code for the client (§3.4.2.1); default 0x80 */
+  | { readonly kind: 'reject'; readonly reason: string; readonly reasonCode?: number | undefined }
   | { readonly kind: 'release'; readonly reason: string };
 
 export interface PublishEvent {
