@@ -17,6 +17,7 @@ import { Listener, listeningLine, type BoundPorts } from '@ferry/net';
 import { fromMqttPublish, toMqttPublish } from '../mapping.js';
 import type { MqttListenerFrom, MqttListenerOptions, MqttListenerTo } from '../options.js';
 import { MqttBroker } from './broker.js';
+import { brokerConfig } from './config.js';
 import type { PublishDecision, PublishEvent } from './types.js';
 
 /** WebSocket subprotocols of MQTT: 3.1.1 and 5 say `mqtt` (MQTT 5 §6), 3.1 said `mqttv3.1` */
@@ -99,25 +100,7 @@ export class MqttListenerConnector implements Connector<MqttListenerFrom, MqttLi
       this.#starting = undefined;
       throw err;
     }
-    const broker = new MqttBroker(
-      {
-        maxPacketSize: o.maxPacketSize,
-        keepaliveLimit: o.keepaliveLimit,
-        receiveMaximum: o.receiveMaximum,
-        retainedBytesLimit: o.retainedBytesLimit,
-        maxSubscriptionsPerSession: o.maxSubscriptionsPerSession,
-        maxSessionExpiry: o.maxSessionExpiry,
-        session: {
-          queueMessages: o.sessionQueueLimit,
-          queueBytes: o.sessionQueueBytes,
-          inflightMessages: o.maxInflightMessages,
-          inflightBytes: o.maxInflightBytes,
-        },
-        maxClients: o.maxClients,
-        auth,
-      },
-      { logger, metrics: this.#ctx.metrics, connectorName: this.name },
-    );
+    const broker = new MqttBroker(brokerConfig(o, auth), { logger, metrics: this.#ctx.metrics, connectorName: this.name });
     if (this.#deliver !== undefined) broker.onPublish = (e) => this.#onPublish(e);
     if (this.#flow !== undefined) broker.setFlowPaused(this.#flow.paused);
     const listener = new Listener(

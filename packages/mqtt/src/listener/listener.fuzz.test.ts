@@ -12,6 +12,7 @@ import { Authenticator, noopMetrics, type Logger } from '@ferry/core';
 import { MemoryConnection, applyMutations, fuzz, fuzzBudgetMs, fuzzInputs, gcOrFail, loadCorpus, splitReads } from '@ferry/testkit';
 import { mqttListenerOptions } from '../options.js';
 import { MqttBroker } from './broker.js';
+import { brokerConfig } from './config.js';
 import type { PublishDecision } from './types.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -58,14 +59,7 @@ function newBroker(logger: Logger): MqttBroker {
   // the listener's defaults, with a small packet size so oversize paths are reached
   const o = mqttListenerOptions.parse({ port: 0, maxPacketSize: 64 * 1024 });
   const broker = new MqttBroker(
-    {
-      maxPacketSize: o.maxPacketSize,
-      keepaliveLimit: o.keepaliveLimit,
-      receiveMaximum: o.receiveMaximum,
-      session: { queueMessages: o.sessionQueueLimit, queueBytes: o.sessionQueueBytes, inflightMessages: o.maxInflightMessages, inflightBytes: o.maxInflightBytes },
-      maxClients: o.maxClients,
-      auth: new Authenticator({ anonymous: true }, { logger, metrics: noopMetrics, connector: 'fuzz', syntax: 'mqtt' }),
-    },
+    brokerConfig(o, new Authenticator({ anonymous: true }, { logger, metrics: noopMetrics, connector: 'fuzz', syntax: 'mqtt' })),
     { logger, metrics: noopMetrics, connectorName: 'fuzz' },
   );
   // the owner answers QoS 1/2 publishes in turn: accept, later accept, reject, release
