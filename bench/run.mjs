@@ -13,8 +13,9 @@
  *   node bench/profile.mjs bench/results/<ts>/prof/<case>-r1.cpuprofile
  *   FERRY_IMPORT=bench/experiments/autocork.mjs ONLY='^A\.ferry' node bench/run.mjs   # an experiment
  *   FERRY_NODE_ARGS='--max-semi-space-size=32' ONLY='^A\.ferry' node bench/run.mjs     # a runtime flag
+ *   node bench/run.mjs --quick                       # a developer's loop: small N, one round, the ratios
  */
-import { spawnSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { appendFileSync, mkdirSync } from 'node:fs';
 import { createConnection } from 'node:net';
 import { cpus, totalmem } from 'node:os';
@@ -26,9 +27,11 @@ import { cases } from './lib/cases.mjs';
 import { Counter, payloadFactory } from './lib/counter.mjs';
 import { FerryChild, ROOT, requireBuiltCli } from './lib/ferry.mjs';
 import { options } from './lib/options.mjs';
-import { cores, cpuWindow, load, peakRssMiB, round1 } from './lib/procstat.mjs';
-import { markdown } from './lib/report.mjs';
-import { paced, windowed } from './lib/clients.mjs';
+import { cores, cpuWindow, load, openFilesLimit, peakRssMiB, round1, rssMiB } from './lib/procstat.mjs';
+import { markdown, ratios } from './lib/report.mjs';
+import { mqttClose, mqttConnect, paced, windowed } from './lib/clients.mjs';
+import { ownBrokers } from './lib/brokers.mjs';
+import { swarm } from './lib/swarm.mjs';
 
 const brokers = brokerPorts();
 
@@ -94,38 +97,64 @@ function withTimeout(p, ms, what) {
   ]);
 }
 
-async function runOne(c, round) {
-  const latency = c.latency === true;
-  const warm = latency ? Math.round(options.rate * options.warmupSeconds) : 0;
-  const total = latency ? warm + options.rate * options.latencySeconds : options.n;
+/** The run's context: ids, a throw-away vhost, free ports, payloads and the counter. */
+async function context(c, round, total, warm, payloadBytes, copies) {
   const id = `bench-${c.name.split('.')[0].toLowerCase()}-${round}-${Date.now().toString(36)}`;
   const vhost = await createVhost('bench');
-  const ctx = {
+  return {
     id,
     vhost,
     amqpUrl: rabbitUrl(vhost),
     brokers,
-    ports: { mqtt: await freePort(), stomp: await freePort(), stompWs: await freePort(), amqp10: await freePort(), admin: await freePort() },
-    payload: payloadFactory(options.payloadBytes),
-    counter: new Counter(total, warm),
+    ports: { mqtt: await freePort(), stomp: await freePort(), stompWs: await freePort(), amqp10: await freePort(), admin: await freePort(), broker: await freePort() },
+    payloadBytes,
+    copies,
+    payload: payloadFactory(payloadBytes),
+    counter: new Counter(total, warm, copies),
   };
-  const name = `${c.name}-r${round}`;
-  const rec = { type: 'run', case: c.name, round, path: c.path, latency, n: total, window: options.window, payloadBytes: options.payloadBytes, load: load() };
-  if (latency) Object.assign(rec, { rate: options.rate, warmup: warm });
+}
+
+/** Ferry (when the case has a route file) and the case's own broker (when it names one), started for this run. */
+async function startServers(c, ctx, name, rec) {
+  const out = {};
   if (options.prof && c.ferry) rec.profiled = true;
   if (options.preload && c.ferry) rec.ferryImport = options.preload;
   if (options.ferryNodeArgs.length > 0 && c.ferry) rec.ferryNodeArgs = options.ferryNodeArgs;
+  if (c.broker) {
+    out.broker = await ownBrokers[c.broker](ctx.ports.broker, runDir, name);
+    ctx.broker = { port: ctx.ports.broker, pid: out.broker.pid };
+    rec.broker = c.broker;
+  }
+  if (c.ferry) {
+    out.ferry = new FerryChild({ yaml: c.ferry(ctx), dir: runDir, name, adminPort: ctx.ports.admin, profDir: options.prof ? join(runDir, 'prof') : undefined, preload: options.preload, nodeArgs: options.ferryNodeArgs });
+    await out.ferry.start();
+  }
+  return out;
+}
+
+async function runOne(c, round) {
+  if (c.kind === 'connections') return runConnections(c, round);
+  const latency = c.latency === true;
+  const warm = latency ? Math.round(options.rate * options.warmupSeconds) : 0;
+  const total = latency ? warm + options.rate * options.latencySeconds : (c.n?.(options) ?? options.n);
+  const payloadBytes = c.payloadBytes ?? options.payloadBytes;
+  const sendWindow = c.window?.(options) ?? options.window;
+  const copies = c.copies?.(options) ?? 1;
+  const ctx = await context(c, round, total, warm, payloadBytes, copies);
+  const vhost = ctx.vhost;
+  const name = `${c.name}-r${round}`;
+  const rec = { type: 'run', case: c.name, pair: pairOf(c), round, path: c.path, latency, n: total, window: sendWindow, payloadBytes, load: load() };
+  if (copies > 1) rec.receivers = copies;
+  if (latency) Object.assign(rec, { rate: options.rate, warmup: warm });
   let ferry;
+  let broker;
   let setup;
   try {
-    if (c.ferry) {
-      ferry = new FerryChild({ yaml: c.ferry(ctx), dir: runDir, name, adminPort: ctx.ports.admin, profDir: options.prof ? join(runDir, 'prof') : undefined, preload: options.preload, nodeArgs: options.ferryNodeArgs });
-      await ferry.start();
-    }
+    ({ ferry, broker } = await startServers(c, ctx, name, rec));
     setup = await c.clients(ctx);
     const counter = ctx.counter;
-    const window = cpuWindow({ ferry: ferry?.pid, rabbit: rabbitPid() });
-    const publishing = latency ? paced(total, options.rate, options.window, setup.send) : windowed(total, options.window, setup.send);
+    const window = cpuWindow({ ferry: ferry?.pid, rabbit: rabbitPid(), broker: broker?.pid });
+    const publishing = latency ? paced(total, options.rate, sendWindow, setup.send) : windowed(total, sendWindow, setup.send);
     const guarded = setup.failed ? Promise.race([publishing, setup.failed]) : publishing;
     const budget = latency ? (options.latencySeconds + options.warmupSeconds) * 1000 + 60_000 : Math.max(120_000, total);
     const tPub = await withTimeout(guarded, budget, `the publisher's last confirmation (${counter.sent} sent)`);
@@ -139,12 +168,15 @@ async function runOne(c, round) {
       complete,
       e2eMs: complete ? round1(counter.lastUniqueAt - t0) : null,
       pubMs: round1(tPub - t0),
-      e2eMsgsPerSec: complete ? Math.round((total / (counter.lastUniqueAt - t0)) * 1000) : null,
-      pubMsgsPerSec: Math.round((total / (tPub - t0)) * 1000),
+      e2eMsgsPerSec: complete ? rate(total, counter.lastUniqueAt - t0) : null,
+      pubMsgsPerSec: rate(total, tPub - t0),
       cpu,
       ferryPeakRssMiB: ferry ? round1(peakRssMiB(ferry.pid) ?? NaN) : null,
+      brokerPeakRssMiB: broker ? round1(peakRssMiB(broker.pid) ?? NaN) : null,
       loadAfter: load(),
     });
+    if (complete && payloadBytes >= 1024 * 1024) rec.e2eMiBPerSec = round1((total * payloadBytes) / 2 ** 20 / ((counter.lastUniqueAt - t0) / 1000));
+    if (copies > 1 && complete) rec.e2eDeliveriesPerSec = Math.round((counter.expected / (counter.lastUniqueAt - t0)) * 1000);
     if (latency) rec.latencyMs = counter.latencyStats();
     if (ferry) {
       rec.ferryCounters = await ferry.counters([
@@ -166,21 +198,129 @@ async function runOne(c, round) {
   } finally {
     for (const close of setup?.closers ?? []) await withTimeout(close(), 10_000, 'closing a client').catch(() => undefined);
     if (ferry) await ferry.stop();
+    if (broker) await broker.stop();
     await deleteVhost(vhost).catch(() => undefined);
   }
   write(rec);
   return rec;
 }
 
+/** per second, whole above 100, to a tenth below (16 MiB messages go a few per second) */
+function rate(count, ms) {
+  const r = (count / ms) * 1000;
+  return r >= 100 ? Math.round(r) : round1(r);
+}
+
+function pairOf(c) {
+  return c.pair ?? c.name.split('.')[0];
+}
+
+/**
+ * Case K: DEVICES connections opened at once against one MQTT server (Ferry's listener or the
+ * bench's Mosquitto), each subscribing once; held HOLD_SECONDS; then one QoS 1 message to the
+ * topic all of them subscribed, timed until the last device has it. Every connection has one
+ * outcome (bench/lib/swarm.mjs); anything but "subscribed", or a drop while held, fails the run.
+ */
+async function runConnections(c, round) {
+  const count = options.devices;
+  const ctx = await context(c, round, 1, 0, options.payloadBytes, count);
+  const name = `${c.name}-r${round}`;
+  const rec = { type: 'run', kind: 'connections', case: c.name, pair: pairOf(c), round, path: c.path, devices: count, holdSeconds: options.holdSeconds, n: 1, load: load() };
+  let ferry;
+  let broker;
+  let devices;
+  let pub;
+  try {
+    ({ ferry, broker } = await startServers(c, ctx, name, rec));
+    const server = ferry?.pid ?? broker?.pid;
+    rec.serverRssBeforeMiB = round1(rssMiB(server) ?? NaN);
+    const window = cpuWindow({ server });
+    devices = await swarm({
+      port: c.port(ctx),
+      count,
+      filter: 'devices/all/cmd',
+      qos: 1,
+      keepalive: 60,
+      idPrefix: `${ctx.id}-dev`,
+      onMessage: (i, payload) => ctx.counter.receive(payload, i),
+    });
+    rec.cpu = window.end();
+    rec.outcome = devices.outcome;
+    rec.connectMs = round1(devices.connectMs);
+    rec.connectsPerSec = devices.outcome.subscribed > 0 ? Math.round(devices.outcome.subscribed / (devices.connectMs / 1000)) : 0;
+    rec.serverRssConnectedMiB = round1(rssMiB(server) ?? NaN);
+    // held: the keep alive timers run, nothing is sent (a measurement window, not a wait for an event)
+    await new Promise((r) => setTimeout(r, options.holdSeconds * 1000));
+    rec.serverRssHeldMiB = round1(rssMiB(server) ?? NaN);
+    rec.droppedWhileHeld = devices.dropped.count;
+    pub = await mqttConnect(`mqtt://127.0.0.1:${c.port(ctx)}`, { clientId: `${ctx.id}-pub` });
+    ctx.counter.markSent();
+    await pub.publishAsync('devices/all/cmd', ctx.payload(0), { qos: 1 });
+    const complete = await ctx.counter.whenComplete(options.drainSeconds * 1000);
+    rec.complete = complete;
+    rec.counts = ctx.counter.counts();
+    rec.deliverAllMs = ctx.counter.lastUniqueAt !== undefined ? round1(ctx.counter.lastUniqueAt - ctx.counter.firstSentAt) : null;
+    rec.serverPeakRssMiB = round1(peakRssMiB(server) ?? NaN);
+    rec.droppedWhileHeld = devices.dropped.count;
+    const failedConnections = count - devices.outcome.subscribed;
+    if (failedConnections > 0 || rec.droppedWhileHeld > 0) {
+      rec.connectionFailures = failedConnections + rec.droppedWhileHeld;
+    }
+    if (!complete) rec.error = `incomplete: ${JSON.stringify(rec.counts)} after ${options.drainSeconds} s`;
+  } catch (err) {
+    rec.error = err instanceof Error ? err.message : String(err);
+    rec.counts = ctx.counter.counts();
+    if (devices) rec.outcome = devices.outcome;
+    if (ferry) rec.ferryLog = ferry.diagnostics();
+  } finally {
+    await mqttClose(pub);
+    await devices?.close().catch(() => undefined);
+    if (ferry) await ferry.stop();
+    if (broker) await broker.stop();
+    await deleteVhost(ctx.vhost).catch(() => undefined);
+  }
+  write(rec);
+  return rec;
+}
+
+/**
+ * Case K holds DEVICES sockets in this process and as many in the server's: the open-file limit
+ * must allow them. The soft limit is raised to the hard one with prlimit(1) on this process
+ * (children inherit it); when even that is too low, the bench stops with the command to run.
+ */
+function requireOpenFiles(need) {
+  let { soft, hard } = openFilesLimit();
+  if (soft >= need) return;
+  if (hard >= need) {
+    try {
+      execFileSync('prlimit', ['--pid', String(process.pid), `--nofile=${need}:${hard === Infinity ? 'unlimited' : hard}`], { stdio: 'ignore' });
+    } catch {
+      // reported below with the command that does it
+    }
+    ({ soft } = openFilesLimit());
+    if (soft >= need) {
+      console.log(`open files: soft limit raised to ${soft} for ${options.devices} devices`);
+      return;
+    }
+  }
+  console.error(`Case K opens ${options.devices} connections: the open-file limit is ${soft} (hard ${hard}), it needs ${need}.\nRaise it in the shell that runs the bench:\n\n  ulimit -n ${need}\n\n(as root if the hard limit is lower), or run fewer devices (DEVICES=...).`);
+  process.exit(2);
+}
+
 function line(rec) {
   if (rec.error) return `${rec.case} r${rec.round}: FAILED ${rec.error.split('\n')[0]}`;
   const c = rec.counts;
+  if (rec.kind === 'connections') {
+    const o = rec.outcome;
+    return `${rec.case} r${rec.round}: ${o.subscribed}/${rec.devices} subscribed in ${rec.connectMs} ms (${rec.connectsPerSec}/s), refused=${o.refused} reset=${o.reset} rejected=${o.rejected} closed=${o.closed} timedOut=${o.timedOut} other=${JSON.stringify(o.otherErrors)} dropped=${rec.droppedWhileHeld} | rss ${rec.serverRssBeforeMiB} → ${rec.serverRssConnectedMiB} → ${rec.serverRssHeldMiB} MiB, peak ${rec.serverPeakRssMiB} | one message to all in ${rec.deliverAllMs} ms | unique=${c.unique} duplicated=${c.duplicated} lost=${c.lost} | load=${rec.load[0]}`;
+  }
   const tally = `sent=${c.sent} received=${c.received} unique=${c.unique} duplicated=${c.duplicated} lost=${c.lost} unexpected=${c.unexpected}`;
   const cpu = `cpu ferry=${rec.cpu.ferry ?? '-'}% rabbit=${rec.cpu.rabbit ?? '-'}% bench=${rec.cpu.bench}% machine=${rec.cpu.machine}% load=${rec.load[0]}`;
   const perf = rec.latency
     ? `p50=${rec.latencyMs.p50} p99=${rec.latencyMs.p99} max=${rec.latencyMs.max} ms`
-    : `e2e=${rec.e2eMsgsPerSec} msg/s pub=${rec.pubMsgsPerSec} msg/s`;
-  return `${rec.case} r${rec.round}: ${perf} | ${cpu} | rss=${rec.ferryPeakRssMiB ?? '-'} MiB | ${tally}`;
+    : `e2e=${rec.e2eMsgsPerSec} msg/s${rec.e2eMiBPerSec ? ` (${rec.e2eMiBPerSec} MiB/s)` : ''}${rec.e2eDeliveriesPerSec ? ` (${rec.e2eDeliveriesPerSec} deliveries/s to ${rec.receivers})` : ''} pub=${rec.pubMsgsPerSec} msg/s`;
+  const broker = rec.broker ? ` ${rec.broker}=${rec.cpu.broker ?? '-'}%` : '';
+  return `${rec.case} r${rec.round}: ${perf} | ${cpu}${broker} | rss=${rec.ferryPeakRssMiB ?? rec.brokerPeakRssMiB ?? '-'} MiB | ${tally}`;
 }
 
 /**
@@ -206,6 +346,8 @@ async function main() {
     process.exit(2);
   }
   if (selected.some((c) => c.needs === 'rabbitWebStomp')) await requireWebStomp();
+  // the devices, the publisher and room for everything else the bench and its children open
+  if (selected.some((c) => c.kind === 'connections')) requireOpenFiles(options.devices + 1024);
   mkdirSync(runDir, { recursive: true });
   write({
     type: 'meta',
@@ -218,7 +360,7 @@ async function main() {
     brokers,
     load: load(),
   });
-  console.log(`ferry bench: ${selected.length} case(s) × ${options.rounds} round(s), N=${options.n}, window ${options.window}, ${options.payloadBytes}-byte payloads; results ${resultsFile}`);
+  console.log(`ferry bench${options.quick ? ' --quick' : ''}: ${selected.length} case(s) × ${options.rounds} round(s), N=${options.n}, window ${options.window}, ${options.payloadBytes}-byte payloads; results ${resultsFile}`);
   const records = [];
   for (let round = 1; round <= options.rounds; round++) {
     for (const c of selected) {
@@ -228,11 +370,12 @@ async function main() {
       console.log(`${line(rec)} (${((performance.now() - t) / 1000).toFixed(1)} s)`);
     }
   }
-  console.log(`\n${markdown(records)}\n\nresults: ${resultsFile}${options.prof ? `\nprofiles: ${join(runDir, 'prof')}` : ''}`);
+  console.log(`\n${markdown(records)}\n\n${ratios(records)}\n\nresults: ${resultsFile}${options.prof ? `\nprofiles: ${join(runDir, 'prof')}` : ''}`);
   const lost = records.reduce((a, r) => a + (r.counts?.lost ?? 0), 0);
   const failed = records.filter((r) => r.error).length;
-  if (lost > 0 || failed > 0) {
-    console.error(`\n${failed} run(s) failed, ${lost} message(s) lost`);
+  const connections = records.reduce((a, r) => a + (r.connectionFailures ?? 0), 0);
+  if (lost > 0 || failed > 0 || connections > 0) {
+    console.error(`\n${failed} run(s) failed, ${lost} message(s) lost, ${connections} connection(s) refused, reset, rejected or dropped`);
     process.exitCode = 1;
   }
 }

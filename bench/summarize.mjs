@@ -1,8 +1,9 @@
 #!/usr/bin/env node
-// Print the median (min–max) tables of one or more result files again:
+// Print the median (min–max) tables of one or more result files again, and the ratios of each
+// Ferry case to its baselines:
 //   node bench/summarize.mjs bench/results/<timestamp>.jsonl [...]
 import { readFileSync } from 'node:fs';
-import { markdown } from './lib/report.mjs';
+import { markdown, ratios } from './lib/report.mjs';
 
 const files = process.argv.slice(2);
 if (files.length === 0) {
@@ -16,4 +17,4 @@ const records = files.flatMap((f) =>
     .map((l) => JSON.parse(l))
     .filter((r) => r.type === 'run'),
 );
-console.log(markdown(records));
+console.log(`${markdown(records)}\n\n${ratios(records)}`);

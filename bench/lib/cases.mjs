@@ -1,7 +1,13 @@
 /**
  * The benchmark cases. Each names the path it measures; `ferry(ctx)` is the route file of the
- * Ferry process (absent for the RabbitMQ baselines), `clients(ctx)` connects the receiving side
- * first, then the publisher, and answers `{ send, closers, failed? }`.
+ * Ferry process (absent for the baselines), `broker` names a broker the bench starts in its own
+ * process for the run (aedes or Mosquitto, on `ctx.broker.port`), `clients(ctx)` connects the
+ * receiving side first, then the publisher, and answers `{ send, closers, failed? }`.
+ *
+ * A Ferry case and its baselines share a `pair` (by default the letter before the first dot):
+ * the ratio tables put them side by side. Optional per case: `n(options)`, `payloadBytes`,
+ * `window(options)` and `copies(options)` (fan-out receivers) in place of the run's defaults;
+ * `kind: 'connections'` for the many-devices case (run by run.mjs's own loop, not a publisher).
  *
  * Every RabbitMQ path ends the same way, so the baselines compare like with like: the topic
  * exchange amq.topic → an exclusive, non-durable queue bound `devices.#` → an amqplib consumer
@@ -21,6 +27,9 @@ import {
   stompSender,
   stompWsSender,
 } from './clients.mjs';
+import { swarm } from './swarm.mjs';
+
+const MiB = 1024 * 1024;
 
 /** stompjs over WebSocket with a receipt per SEND → (Ferry or Web-STOMP) → amq.topic → amqplib */
 const stompWsToRabbit = (where) => async (ctx) => {
@@ -35,10 +44,100 @@ const stompWsToRabbit = (where) => async (ctx) => {
   };
 };
 
+/** @stomp/stompjs (TCP, receipt per SEND) → (Ferry's stomp-listener | RabbitMQ's STOMP plugin) → amq.topic → amqplib */
+function stompToRabbit(viaFerry) {
+  return async (ctx) => {
+    const consumer = await amqpConsumer(ctx.amqpUrl, 'amq.topic', 'devices.#', ctx.counter);
+    // a /topic destination: a /queue one would also keep every SEND in the listener's own queue.
+    // RabbitMQ's STOMP takes the vhost from CONNECT's host header; /topic/<key> publishes to amq.topic
+    const pub = viaFerry
+      ? await stompSender(ctx.ports.stomp, '/topic/telemetry', ctx.payload, ctx.counter)
+      : await stompSender(ctx.brokers.rabbitStomp, '/topic/devices.stomp.telemetry', ctx.payload, ctx.counter, { login: 'guest', passcode: 'guest', host: ctx.vhost });
+    return {
+      send: pub.send,
+      failed: pub.failed,
+      closers: [() => stompClose(pub.client), () => amqpClose(consumer)],
+      connections: [consumer],
+    };
+  };
+}
+
+/** mqtt.js QoS 1 publisher and QoS 1 subscriber of one MQTT server (Ferry's listener or the bench's own broker) */
+function mqttEdge(portOf) {
+  return async (ctx) => {
+    const url = `mqtt://127.0.0.1:${portOf(ctx)}`;
+    const sub = await mqttSubscriber(url, 'devices/+/telemetry', 1, ctx.counter, { clientId: `${ctx.id}-sub` });
+    const pub = await mqttConnect(url, { clientId: `${ctx.id}-pub` });
+    return {
+      send: mqttSender(pub, 'devices/d1/telemetry', 1, ctx.payload, ctx.counter),
+      closers: [() => mqttClose(pub), () => mqttClose(sub)],
+      connections: [sub, pub],
+    };
+  };
+}
+
+/** case J's sizes: FANOUT_N messages to FANOUT_SUBS devices, FANOUT_WINDOW unconfirmed */
+const fanout = { n: (o) => o.fanoutN, copies: (o) => o.fanoutSubscribers, window: (o) => o.fanoutWindow };
+
+/**
+ * One mqtt.js QoS 1 publisher → `ctx.copies` devices subscribed at QoS 1 to its one topic
+ * (bench/lib/swarm.mjs), on Ferry's listener or the bench's own broker: every device must get
+ * every message once.
+ */
+function mqttFanout(portOf) {
+  return async (ctx) => {
+    const port = portOf(ctx);
+    const devices = await swarm({
+      port,
+      count: ctx.copies,
+      filter: 'devices/all/cmd',
+      qos: 1,
+      idPrefix: `${ctx.id}-dev`,
+      onMessage: (i, payload) => ctx.counter.receive(payload, i),
+    });
+    if (devices.outcome.subscribed !== ctx.copies) {
+      await devices.close();
+      throw new Error(`fan-out: ${devices.outcome.subscribed} of ${ctx.copies} subscribers connected: ${JSON.stringify(devices.outcome)}`);
+    }
+    const pub = await mqttConnect(`mqtt://127.0.0.1:${port}`, { clientId: `${ctx.id}-pub` });
+    return {
+      send: mqttSender(pub, 'devices/all/cmd', 1, ctx.payload, ctx.counter),
+      closers: [() => mqttClose(pub), () => devices.close()],
+      connections: [pub],
+    };
+  };
+}
+
+const stompToRabbitYaml = (ctx) => `${header(ctx)}connectors:
+  web: { type: stomp-listener, port: ${ctx.ports.stomp}, host: 127.0.0.1${ctx.payloadBytes > MiB / 2 ? `, limits: { maxFrameBytes: ${roomFor(ctx.payloadBytes)} }` : ''} }
+  rabbit: { type: amqp091, url: "${ctx.amqpUrl}" }
+routes:
+  - name: telemetry
+    from: { connector: web, destination: "/topic/telemetry" }
+    to: { connector: rabbit, exchange: amq.topic, routingKey: "devices.stomp.telemetry" }
+`;
+
+const amqp10ToRabbitYaml = (ctx) => `${header(ctx)}connectors:
+  apps: { type: amqp10-listener, port: ${ctx.ports.amqp10}, host: 127.0.0.1${ctx.payloadBytes > MiB / 2 ? `, maxMessageBytes: ${roomFor(ctx.payloadBytes)}` : ''} }
+  rabbit: { type: amqp091, url: "${ctx.amqpUrl}" }
+routes:
+  - name: telemetry
+    from: { connector: apps, address: "telemetry" }
+    to: { connector: rabbit, exchange: amq.topic, routingKey: "devices.amqp10.telemetry" }
+`;
+
+const edgeYaml = (ctx) => `${header(ctx)}connectors:
+  devices: { type: mqtt-listener, port: ${ctx.ports.mqtt}, host: 127.0.0.1 }
+routes: []
+`;
+
 const header = (ctx) => `gateway: { id: ${ctx.id}, http: { port: ${ctx.ports.admin}, host: 127.0.0.1 } }\n`;
 
+/** listener limits for messages above the defaults (case I): the message plus room for its headers */
+const roomFor = (bytes) => bytes + 64 * 1024;
+
 const mqttToRabbitYaml = (ctx) => `${header(ctx)}connectors:
-  devices: { type: mqtt-listener, port: ${ctx.ports.mqtt}, host: 127.0.0.1 }
+  devices: { type: mqtt-listener, port: ${ctx.ports.mqtt}, host: 127.0.0.1${ctx.payloadBytes > MiB / 2 ? `, maxPacketSize: ${roomFor(ctx.payloadBytes)}` : ''} }
   rabbit: { type: amqp091, url: "${ctx.amqpUrl}" }
 routes:
   - name: telemetry
@@ -109,43 +208,26 @@ export const cases = [
   {
     name: 'C.ferry.mqtt-qos1.edge',
     path: 'mqtt.js QoS 1 → Ferry mqtt-listener → mqtt.js QoS 1 subscriber of the same listener (no external broker)',
-    ferry: (ctx) => `${header(ctx)}connectors:
-  devices: { type: mqtt-listener, port: ${ctx.ports.mqtt}, host: 127.0.0.1 }
-routes: []
-`,
-    clients: async (ctx) => {
-      const url = `mqtt://127.0.0.1:${ctx.ports.mqtt}`;
-      const sub = await mqttSubscriber(url, 'devices/+/telemetry', 1, ctx.counter, { clientId: `${ctx.id}-sub` });
-      const pub = await mqttConnect(url, { clientId: `${ctx.id}-pub` });
-      return {
-        send: mqttSender(pub, 'devices/d1/telemetry', 1, ctx.payload, ctx.counter),
-        closers: [() => mqttClose(pub), () => mqttClose(sub)],
-        connections: [sub, pub],
-      };
-    },
+    ferry: edgeYaml,
+    clients: mqttEdge((ctx) => ctx.ports.mqtt),
+  },
+  {
+    name: 'C2.base.mqtt-qos1.aedes',
+    pair: 'C',
+    path: 'baseline: the same mqtt.js QoS 1 publisher and subscriber → aedes (in-memory, in its own Node process) ',
+    broker: 'aedes',
+    clients: mqttEdge((ctx) => ctx.broker.port),
   },
   {
     name: 'D.ferry.stomp-receipt.rabbit',
     path: '@stomp/stompjs SEND with receipt → Ferry stomp-listener → amqp091 sink → RabbitMQ amq.topic → amqplib',
-    ferry: (ctx) => `${header(ctx)}connectors:
-  web: { type: stomp-listener, port: ${ctx.ports.stomp}, host: 127.0.0.1 }
-  rabbit: { type: amqp091, url: "${ctx.amqpUrl}" }
-routes:
-  - name: telemetry
-    from: { connector: web, destination: "/topic/telemetry" }
-    to: { connector: rabbit, exchange: amq.topic, routingKey: "devices.stomp.telemetry" }
-`,
-    clients: async (ctx) => {
-      const consumer = await amqpConsumer(ctx.amqpUrl, 'amq.topic', 'devices.#', ctx.counter);
-      // a /topic destination: a /queue one would also keep every SEND in the listener's own queue
-      const pub = await stompSender(ctx.ports.stomp, '/topic/telemetry', ctx.payload, ctx.counter);
-      return {
-        send: pub.send,
-        failed: pub.failed,
-        closers: [() => stompClose(pub.client), () => amqpClose(consumer)],
-        connections: [consumer],
-      };
-    },
+    ferry: stompToRabbitYaml,
+    clients: stompToRabbit(true),
+  },
+  {
+    name: 'D.base.stomp-receipt.rabbit-stomp',
+    path: "baseline: the same stompjs sender (TCP, receipt per SEND) → RabbitMQ's STOMP plugin (/topic/devices.stomp.telemetry = amq.topic) → amqplib",
+    clients: stompToRabbit(false),
   },
   {
     name: 'H.ferry.stomp-ws-receipt.rabbit',
@@ -198,14 +280,7 @@ routes:
   {
     name: 'G.ferry.amqp10-unsettled.rabbit',
     path: 'rhea AMQP 1.0 sender, unsettled → Ferry amqp10-listener → amqp091 sink → RabbitMQ amq.topic → amqplib',
-    ferry: (ctx) => `${header(ctx)}connectors:
-  apps: { type: amqp10-listener, port: ${ctx.ports.amqp10}, host: 127.0.0.1 }
-  rabbit: { type: amqp091, url: "${ctx.amqpUrl}" }
-routes:
-  - name: telemetry
-    from: { connector: apps, address: "telemetry" }
-    to: { connector: rabbit, exchange: amq.topic, routingKey: "devices.amqp10.telemetry" }
-`,
+    ferry: amqp10ToRabbitYaml,
     clients: amqp10ToRabbit(true),
   },
   {
@@ -226,4 +301,69 @@ routes:
     latency: true,
     clients: mqttToRabbit(1, false),
   },
+  ...largeMessageCases(),
+  {
+    name: 'J.ferry.fanout.edge',
+    path: 'one mqtt.js QoS 1 publisher → Ferry mqtt-listener → FANOUT_SUBS devices (default 1,000) subscribed at QoS 1 to the same topic',
+    ferry: edgeYaml,
+    ...fanout,
+    clients: mqttFanout((ctx) => ctx.ports.mqtt),
+  },
+  {
+    name: 'J.base.fanout.aedes',
+    path: 'baseline: the same publisher and devices → aedes in its own process',
+    broker: 'aedes',
+    ...fanout,
+    clients: mqttFanout((ctx) => ctx.broker.port),
+  },
+  {
+    name: 'J.base.fanout.mosquitto',
+    path: 'baseline: the same publisher and devices → Mosquitto (the bench\'s own, max_queued_messages 10000)',
+    broker: 'mosquitto',
+    ...fanout,
+    clients: mqttFanout((ctx) => ctx.broker.port),
+  },
+  {
+    name: 'K.ferry.devices.edge',
+    path: 'DEVICES MQTT connections (default 10,000; keep alive 60 s, one QoS 1 subscription each) opened at once and held on Ferry\'s mqtt-listener; then one QoS 1 message to all',
+    kind: 'connections',
+    ferry: edgeYaml,
+    port: (ctx) => ctx.ports.mqtt,
+  },
+  {
+    name: 'K.base.devices.mosquitto',
+    path: 'baseline: the same devices and message → Mosquitto (the bench\'s own, on a free port)',
+    kind: 'connections',
+    broker: 'mosquitto',
+    port: (ctx) => ctx.broker.port,
+  },
 ];
+
+/**
+ * Case I: 1 MiB and 16 MiB messages through paths A, D and G, each beside its RabbitMQ plugin
+ * baseline. Ferry's listeners get limits that admit the message (their defaults stop at 1 MiB
+ * for MQTT and STOMP); the window keeps at most LARGE_WINDOW_BYTES (32 MiB) of messages
+ * unconfirmed per publisher, so the client side holds the same bytes on every path.
+ */
+function largeMessageCases() {
+  const sizes = [
+    { label: '1MiB', bytes: MiB, n: (o) => o.largeN1 },
+    { label: '16MiB', bytes: 16 * MiB, n: (o) => o.largeN16 },
+  ];
+  const paths = [
+    { key: 'mqtt-qos1', ferry: mqttToRabbitYaml, viaFerry: mqttToRabbit(1, true), base: mqttToRabbit(1, false), baseName: 'rabbit-plugin', what: 'mqtt.js QoS 1 → (Ferry mqtt-listener | RabbitMQ MQTT plugin)' },
+    { key: 'stomp-receipt', ferry: stompToRabbitYaml, viaFerry: stompToRabbit(true), base: stompToRabbit(false), baseName: 'rabbit-stomp', what: 'stompjs SEND with receipt → (Ferry stomp-listener | RabbitMQ STOMP plugin)' },
+    { key: 'amqp10-unsettled', ferry: amqp10ToRabbitYaml, viaFerry: amqp10ToRabbit(true), base: amqp10ToRabbit(false), baseName: 'rabbit-plugin', what: 'rhea unsettled → (Ferry amqp10-listener | RabbitMQ AMQP 1.0 plugin)' },
+  ];
+  const out = [];
+  for (const size of sizes) {
+    for (const p of paths) {
+      const common = { pair: `I.${p.key}-${size.label}`, payloadBytes: size.bytes, n: size.n, window: (o) => Math.max(1, Math.floor(o.largeWindowBytes / size.bytes)) };
+      out.push(
+        { ...common, name: `I.ferry.${p.key}-${size.label}.rabbit`, path: `${size.label} messages: ${p.what.replace(/\(([^|]+) \| [^)]+\)/, '$1')} → amq.topic → amqplib`, ferry: p.ferry, clients: p.viaFerry },
+        { ...common, name: `I.base.${p.key}-${size.label}.${p.baseName}`, path: `baseline, ${size.label} messages: ${p.what.replace(/\([^|]+ \| ([^)]+)\)/, '$1')} → amq.topic → amqplib`, clients: p.base },
+      );
+    }
+  }
+  return out;
+}

@@ -177,9 +177,10 @@ class NoDelayTCPWrapper extends TCPWrapper {
 /**
  * @stomp/stompjs over TCP. `publish()` has no callback: confirmation is a `receipt` header
  * and `watchForReceipt`. done = RECEIPT; an ERROR frame fails the run.
+ * `connectHeaders` e.g. login and the vhost (`host`) for RabbitMQ's STOMP plugin.
  */
-export async function stompSender(port, destination, payload, counter) {
-  return stompSenderOver(() => new NoDelayTCPWrapper('127.0.0.1', port), `127.0.0.1:${port}`, destination, payload, counter);
+export async function stompSender(port, destination, payload, counter, connectHeaders = {}) {
+  return stompSenderOver(() => new NoDelayTCPWrapper('127.0.0.1', port), `127.0.0.1:${port}`, destination, payload, counter, connectHeaders);
 }
 
 /**

@@ -3,6 +3,10 @@
  * received, unique, duplicated, lost, unexpected), kept in typed arrays so that counting costs
  * the benchmark process next to nothing (it shares two cores with Ferry and RabbitMQ).
  *
+ * A fan-out run has `copies` receivers that should each get every message once: a delivery is a
+ * (receiver, sequence) pair, counted on its own, so a duplicate at one receiver never hides a
+ * loss at another. `lost` is then the deliveries that never came (sent × copies − unique).
+ *
  * Payload layout (big-endian): [0..4) sequence number, [4..12) send time (performance.now(),
  * ms, one clock: publisher and consumer live in this process), the rest filler.
  */
@@ -21,12 +25,17 @@ export function payloadFactory(bytes) {
 }
 
 export class Counter {
-  /** @param {number} n messages that will be sent; @param {number} measureFrom first sequence counted in latencies */
-  constructor(n, measureFrom = 0) {
+  /**
+   * @param {number} n messages that will be sent; @param {number} measureFrom first sequence
+   * counted in latencies; @param {number} copies receivers that each should get every message
+   */
+  constructor(n, measureFrom = 0, copies = 1) {
     this.n = n;
     this.measureFrom = measureFrom;
+    this.copies = copies;
+    this.expected = n * copies;
     this.sent = 0;
-    this.seen = new Uint16Array(n);
+    this.seen = new Uint16Array(n * copies);
     this.latency = new Float64Array(n).fill(NaN);
     this.received = 0;
     this.unique = 0;
@@ -41,8 +50,11 @@ export class Counter {
     if (this.sent++ === 0) this.firstSentAt = performance.now();
   }
 
-  /** Record a delivery; `body` is the payload bytes as received. */
-  receive(body) {
+  /**
+   * Record a delivery; `body` is the payload bytes as received, `copy` the receiver (0 unless
+   * fan-out). A message's latency is that of its last receiver: the time to deliver it to all.
+   */
+  receive(body, copy = 0) {
     const now = performance.now();
     this.received++;
     if (body.length < 12) {
@@ -54,18 +66,24 @@ export class Counter {
       this.unexpected++;
       return;
     }
-    if (this.seen[seq]++ !== 0) {
+    if (copy < 0 || copy >= this.copies) {
+      this.unexpected++;
+      return;
+    }
+    if (this.seen[seq * this.copies + copy]++ !== 0) {
       this.duplicated++;
       return;
     }
     this.unique++;
     this.lastUniqueAt = now;
-    this.latency[seq] = now - body.readDoubleBE(4);
-    if (this.unique === this.n) this.onComplete?.();
+    // NaN at first; then the latest receiver's (a NaN compares false)
+    const took = now - body.readDoubleBE(4);
+    if (!(this.latency[seq] >= took)) this.latency[seq] = took;
+    if (this.unique === this.expected) this.onComplete?.();
   }
 
   get complete() {
-    return this.unique === this.n;
+    return this.unique === this.expected;
   }
 
   /** Resolves when every message arrived at least once, or after `timeoutMs` (answers false). */
@@ -86,8 +104,9 @@ export class Counter {
       received: this.received,
       unique: this.unique,
       duplicated: this.duplicated,
-      lost: this.sent - this.unique,
+      lost: this.sent * this.copies - this.unique,
       unexpected: this.unexpected,
+      ...(this.copies > 1 ? { receivers: this.copies, deliveries: this.sent * this.copies } : {}),
     };
   }
 

@@ -13,10 +13,19 @@ function int(name, fallback) {
   return n;
 }
 
+/**
+ * `--quick` (`npm run bench -- --quick`): a developer's loop of under two minutes on a quiet
+ * machine: one round of the main cases beside their baselines with a small N, then the ratios.
+ * Any variable set in the environment still wins.
+ */
+export const quick = process.argv.includes('--quick');
+export const QUICK_CASES = '^(A|C|C2|D|G|J|K)\\.';
+
 export const options = Object.freeze({
+  quick,
   /** messages per throughput run */
-  n: int('N', 50_000),
-  rounds: int('ROUNDS', 3),
+  n: int('N', quick ? 5_000 : 50_000),
+  rounds: int('ROUNDS', quick ? 1 : 3),
   /** msg/s of the latency cases */
   rate: int('RATE', 1_000),
   /** seconds measured in the latency cases (after WARMUP seconds at the same rate, not counted) */
@@ -26,7 +35,18 @@ export const options = Object.freeze({
   window: int('WINDOW', 1_000),
   payloadBytes: int('PAYLOAD', 256),
   /** regex over case names */
-  only: process.env.ONLY ? new RegExp(process.env.ONLY) : undefined,
+  only: process.env.ONLY ? new RegExp(process.env.ONLY) : quick ? new RegExp(QUICK_CASES) : undefined,
+  /** case I: messages per run of 1 MiB and of 16 MiB, and the bytes a publisher may have unconfirmed */
+  largeN1: int('LARGE_N_1MIB', 200),
+  largeN16: int('LARGE_N_16MIB', 20),
+  largeWindowBytes: int('LARGE_WINDOW_BYTES', 32 * 1024 * 1024),
+  /** case J: subscribers of the one topic, messages published, publisher window */
+  fanoutSubscribers: int('FANOUT_SUBS', quick ? 200 : 1_000),
+  fanoutN: int('FANOUT_N', quick ? 100 : 1_000),
+  fanoutWindow: int('FANOUT_WINDOW', 100),
+  /** case K: devices opened at once and held, and for how long they are held before the message to all */
+  devices: int('DEVICES', quick ? 1_000 : 10_000),
+  holdSeconds: int('HOLD_SECONDS', quick ? 2 : 10),
   /** FERRY_PROF=1: run Ferry under `node --cpu-prof`; the profiles land in the results folder */
   prof: process.env.FERRY_PROF === '1',
   /** FERRY_IMPORT=<file>: preload a module into Ferry's process (`node --import`), e.g. bench/experiments/autocork.mjs */

@@ -82,3 +82,20 @@ export function load() {
 export function round1(x) {
   return Math.round(x * 10) / 10;
 }
+
+/** Resident set now (VmRSS) of `pid` in MiB, or undefined. */
+export function rssMiB(pid) {
+  try {
+    const m = /^VmRSS:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m ? Number(m[1]) / 1024 : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** This process's limit on open files: { soft, hard } (Infinity for unlimited). */
+export function openFilesLimit() {
+  const m = /^Max open files\s+(\S+)\s+(\S+)/m.exec(readFileSync('/proc/self/limits', 'utf8'));
+  const n = (x) => (x === 'unlimited' ? Infinity : Number(x));
+  return m ? { soft: n(m[1]), hard: n(m[2]) } : { soft: Infinity, hard: Infinity };
+}

@@ -10,6 +10,8 @@ export function median(xs) {
 }
 
 const int = (x) => (x === undefined ? '–' : Math.round(x).toLocaleString('en-US'));
+/** rates: whole numbers, a tenth below 100 (large messages) */
+const rate = (x) => (x === undefined ? '–' : x < 100 ? (Math.round(x * 10) / 10).toString() : int(x));
 const one = (x) => (x === undefined ? '–' : (Math.round(x * 10) / 10).toString());
 const ms = (x) => (x === undefined ? '–' : x < 10 ? x.toFixed(2) : x.toFixed(1));
 
@@ -37,20 +39,39 @@ function group(records) {
   return byCase;
 }
 
+const runs = (rs, ok) => `${ok.length}${rs.length > ok.length ? ` (+${rs.length - ok.length} failed)` : ''}`;
+
 export function markdown(records) {
   const out = [];
   const byCase = group(records);
-  const thr = [...byCase].filter(([, rs]) => !rs[0].latency);
+  const thr = [...byCase].filter(([, rs]) => !rs[0].latency && rs[0].kind !== 'connections');
   const lat = [...byCase].filter(([, rs]) => rs[0].latency);
+  const conn = [...byCase].filter(([, rs]) => rs[0].kind === 'connections');
   if (thr.length) {
     out.push(
-      '| case | runs | e2e msgs/s median (min–max) | publisher-side msgs/s | Ferry CPU % | Ferry CPU µs/msg | Ferry peak RSS MiB | RabbitMQ CPU % | RabbitMQ µs/msg | bench CPU % | machine busy % (of 200) | load 1m | lost / dup |',
-      '|---|---|---|---|---|---|---|---|---|---|---|---|---|',
+      '| case | runs | e2e msgs/s median (min–max) | publisher-side msgs/s | Ferry CPU % | Ferry CPU µs/msg | Ferry peak RSS MiB | RabbitMQ CPU % | RabbitMQ µs/msg | own broker µs/msg | own broker peak RSS MiB | bench CPU % | machine busy % (of 200) | load 1m | lost / dup |',
+      '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|',
     );
     for (const [name, rs] of thr) {
       const ok = rs.filter((r) => !r.error);
+      const label = rs[0].receivers ? `${name} (${rs[0].receivers} receivers)` : rs[0].payloadBytes >= 1024 * 1024 ? `${name} (n=${rs[0].n})` : name;
       out.push(
-        `| ${name} | ${ok.length}${rs.length > ok.length ? ` (+${rs.length - ok.length} failed)` : ''} | ${spread(ok.map((r) => r.e2eMsgsPerSec), int)} | ${spread(ok.map((r) => r.pubMsgsPerSec), int)} | ${spread(ok.map((r) => r.cpu?.ferry), one)} | ${spread(ok.map((r) => usPerMsg(r, 'ferry')), int)} | ${spread(ok.map((r) => r.ferryPeakRssMiB), one)} | ${spread(ok.map((r) => r.cpu?.rabbit), one)} | ${spread(ok.map((r) => usPerMsg(r, 'rabbit')), int)} | ${spread(ok.map((r) => r.cpu?.bench), one)} | ${spread(ok.map((r) => r.cpu?.machine), one)} | ${spread(rs.map((r) => r.load?.[0]), (x) => x.toFixed(2))} | ${sum(rs, 'lost')} / ${sum(rs, 'duplicated')} |`,
+        `| ${label} | ${runs(rs, ok)} | ${spread(ok.map((r) => r.e2eMsgsPerSec), rate)} | ${spread(ok.map((r) => r.pubMsgsPerSec), rate)} | ${spread(ok.map((r) => r.cpu?.ferry), one)} | ${spread(ok.map((r) => usPerMsg(r, 'ferry')), int)} | ${spread(ok.map((r) => r.ferryPeakRssMiB), one)} | ${spread(ok.map((r) => r.cpu?.rabbit), one)} | ${spread(ok.map((r) => usPerMsg(r, 'rabbit')), int)} | ${spread(ok.map((r) => usPerMsg(r, 'broker')), int)} | ${spread(ok.map((r) => r.brokerPeakRssMiB), one)} | ${spread(ok.map((r) => r.cpu?.bench), one)} | ${spread(ok.map((r) => r.cpu?.machine), one)} | ${spread(rs.map((r) => r.load?.[0]), (x) => x.toFixed(2))} | ${sum(rs, 'lost')} / ${sum(rs, 'duplicated')} |`,
+      );
+    }
+  }
+  if (conn.length) {
+    out.push('');
+    out.push(
+      '| case | runs | devices | subscribed | connect time ms | connects/s | refused / reset / rejected / closed / timed out / other | dropped while held | server RSS MiB connected | held | peak | one message to all, ms | server CPU % (storm) | load 1m | lost / dup |',
+      '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|',
+    );
+    for (const [name, rs] of conn) {
+      const ok = rs.filter((r) => !r.error);
+      const o = (k) => rs.reduce((a, r) => a + (r.outcome?.[k] ?? 0), 0);
+      const other = rs.reduce((a, r) => a + Object.values(r.outcome?.otherErrors ?? {}).reduce((x, y) => x + y, 0), 0);
+      out.push(
+        `| ${name} | ${runs(rs, ok)} | ${rs[0].devices} | ${spread(ok.map((r) => r.outcome.subscribed), int)} | ${spread(ok.map((r) => r.connectMs), int)} | ${spread(ok.map((r) => r.connectsPerSec), int)} | ${o('refused')} / ${o('reset')} / ${o('rejected')} / ${o('closed')} / ${o('timedOut')} / ${other} | ${rs.reduce((a, r) => a + (r.droppedWhileHeld ?? 0), 0)} | ${spread(ok.map((r) => r.serverRssConnectedMiB), one)} | ${spread(ok.map((r) => r.serverRssHeldMiB), one)} | ${spread(ok.map((r) => r.serverPeakRssMiB), one)} | ${spread(ok.map((r) => r.deliverAllMs), ms)} | ${spread(ok.map((r) => r.cpu?.server), one)} | ${spread(rs.map((r) => r.load?.[0]), (x) => x.toFixed(2))} | ${sum(rs, 'lost')} / ${sum(rs, 'duplicated')} |`,
       );
     }
   }
@@ -68,6 +89,50 @@ export function markdown(records) {
     }
   }
   return out.join('\n');
+}
+
+/**
+ * Each Ferry case beside its baselines of the same run (cases sharing a `pair`): the ratio of
+ * the medians, Ferry ÷ baseline. Above 1 Ferry is faster (rates) or needs more (time, memory).
+ */
+export function ratios(records) {
+  const byPair = new Map();
+  for (const r of records) {
+    if (r.error) continue;
+    // records written before cases had a `pair` pair by their letter
+    const pair = r.pair ?? r.case.split('.')[0];
+    if (!byPair.has(pair)) byPair.set(pair, new Map());
+    const cases = byPair.get(pair);
+    if (!cases.has(r.case)) cases.set(r.case, []);
+    cases.get(r.case).push(r);
+  }
+  const ratio = (a, b) => (a === undefined || b === undefined || b === 0 ? '–' : (a / b).toFixed(2));
+  const m = (rs, f) => median(rs.map(f));
+  const out = ['| pair | Ferry case | baseline | what | Ferry | baseline | Ferry ÷ baseline |', '|---|---|---|---|---|---|---|'];
+  for (const [pair, cases] of byPair) {
+    const ferry = [...cases].filter(([name]) => name.includes('.ferry.'));
+    const base = [...cases].filter(([name]) => name.includes('.base.'));
+    for (const [fName, fr] of ferry) {
+      for (const [bName, br] of base) {
+        const row = (what, f, b, fmt) => out.push(`| ${pair} | ${fName} | ${bName} | ${what} | ${fmt(f)} | ${fmt(b)} | ${ratio(f, b)} |`);
+        if (fr[0].kind === 'connections') {
+          row('connects/s', m(fr, (r) => r.connectsPerSec), m(br, (r) => r.connectsPerSec), int);
+          row('server RSS held, MiB', m(fr, (r) => r.serverRssHeldMiB), m(br, (r) => r.serverRssHeldMiB), one);
+          row('one message to all, ms', m(fr, (r) => r.deliverAllMs), m(br, (r) => r.deliverAllMs), ms);
+        } else if (fr[0].latency) {
+          row('p50 ms', m(fr, (r) => r.latencyMs?.p50), m(br, (r) => r.latencyMs?.p50), ms);
+          row('p99 ms', m(fr, (r) => r.latencyMs?.p99), m(br, (r) => r.latencyMs?.p99), ms);
+        } else {
+          row('e2e msgs/s', m(fr, (r) => r.e2eMsgsPerSec), m(br, (r) => r.e2eMsgsPerSec), rate);
+          // the baseline's server: the bench's own broker, or RabbitMQ (whose plugin is the whole path)
+          const bWho = br[0].broker ? 'broker' : 'rabbit';
+          row(`CPU µs/msg: Ferry ÷ ${br[0].broker ?? 'RabbitMQ'}`, m(fr, (r) => usPerMsg(r, 'ferry')), m(br, (r) => usPerMsg(r, bWho)), int);
+          row('peak RSS MiB', m(fr, (r) => r.ferryPeakRssMiB), m(br, (r) => r.brokerPeakRssMiB ?? undefined), one);
+        }
+      }
+    }
+  }
+  return out.length > 2 ? out.join('\n') : '';
 }
 
 function sum(rs, key) {
