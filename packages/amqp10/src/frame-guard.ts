@@ -96,8 +96,8 @@ export class FrameGuard extends EventEmitter {
    * Server side: a sasl-init or sasl-response went to rhea and its answer (challenge or
    * outcome) is not written yet. rhea decides asynchronously and reads whatever follows with
    * its SASL reader meanwhile, so bytes a client sent behind it without waiting for the answer
-   * (the AMQP header and open, §5.3.2) were lost and the connection hung; they are held, and the
-   * socket not read, until the answer is out.
+   * (the AMQP header and open, §5.3.2) were lost and the connection hung; they are held (at most
+   * one frame's worth) until the answer is out.
    */
   #saslAnswerPending = false;
   /** payload so far of the unfinished delivery per "channel/handle" (checked once complete) */
@@ -172,10 +172,7 @@ export class FrameGuard extends EventEmitter {
       if (code === SASL.challenge || code === SASL.outcome) {
         this.#saslAnswerPending = false;
         // not from inside rhea's write: pass on what was held on the next turn
-        setImmediate(() => {
-          this.#socket.resume();
-          this.#onData(Buffer.alloc(0));
-        });
+        setImmediate(() => this.#onData(Buffer.alloc(0)));
       }
     }
     if (data.length === 8 && data.subarray(0, 4).equals(AMQP)) {
@@ -191,7 +188,10 @@ export class FrameGuard extends EventEmitter {
   #onData(chunk: Buffer): void {
     if (this.#failed) return;
     this.#buf = this.#buf.length === 0 ? chunk : Buffer.concat([this.#buf, chunk]);
-    if (this.#saslAnswerPending) return;
+    if (this.#saslAnswerPending) {
+      if (this.#buf.length > this.#limits.maxFrameSize + 8) this.fail('amqp:connection:framing-error', 'more than a frame sent before the SASL outcome');
+      return;
+    }
     let pos = 0;
     const b = this.#buf;
     for (;;) {
@@ -200,8 +200,15 @@ export class FrameGuard extends EventEmitter {
       if (b.subarray(pos, pos + 4).equals(AMQP)) {
         // a protocol header: at the start, and again after SASL (§5.3.2)
         if (left < 8) break;
+        const id = b[pos + 4] as number;
+        // §5.3.2: the SASL header comes first or not at all, the AMQP header first or right
+        // after SASL; any other order is not a protocol this side can follow
+        if (this.#headerSeen && (id !== 0 || this.#phase !== 3)) {
+          this.fail('amqp:connection:framing-error', `protocol header ${id} after protocol header ${this.#phase}`);
+          return;
+        }
         this.#headerSeen = true;
-        this.#phase = b[pos + 4] as number;
+        this.#phase = id;
         if (this.#phase === 3) this.#sawSasl = true;
         if (this.#phase === 0 && this.#limits.requireSasl && !this.#sawSasl) {
           // §2.2 / §5.3.1: answer with the protocol header we require (SASL), then close
@@ -242,7 +249,6 @@ export class FrameGuard extends EventEmitter {
         const code = performativeCode(body);
         if (code === SASL.init || code === SASL.response) {
           this.#saslAnswerPending = true;
-          this.#socket.pause();
           break;
         }
       }

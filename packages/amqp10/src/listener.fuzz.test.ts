@@ -142,6 +142,22 @@ describe('amqp10-listener fuzz', () => {
     expect(errors).toEqual([]);
   });
 
+  it('found by fuzzing: a SASL header after the AMQP header (§5.3.2 allows SASL first only) closes the connection; it hung, the sasl-init held for an answer rhea never gives', async () => {
+    const { logger, errors } = errorCountingLogger();
+    const l = await newListener(logger);
+    try {
+      const c = open(l);
+      const sasl = (corpus.find((s) => s.name === 'proton-sasl-anonymous-send.bin') as { bytes: Buffer }).bytes;
+      const init = sasl.subarray(0, sasl.indexOf(Buffer.from('AMQP\x00', 'latin1')));
+      c.send(Buffer.concat([Buffer.from('AMQP\x00\x01\x00\x00', 'latin1'), init]));
+      // the server closes it itself, the client does not hang up
+      expect(await c.closedWithin(CLOSE_WITHIN_MS)).toBe(true);
+    } finally {
+      await l.stop();
+    }
+    expect(errors).toEqual([]);
+  });
+
   it('mutated client streams (SASL, open, attach, transfer): no throw, no internal error, closed within 5 s of the hang-up, heap bounded', async () => {
     const budget = fuzzBudgetMs(5);
     const gc = gcOrFail();
