@@ -18,9 +18,8 @@
  *   (./frame-guard.ts); the listener and other connections carry on.
  */
 import type { Duplex } from 'node:stream';
-import { timingSafeEqual } from 'node:crypto';
-import { describeError, FerryError, hasExpired, type Connector, type ConnectorContext, type ConnectorState, type DeliveryHandler, type GatewayMessage, type Logger, type Sink, type SourceFlow, type SourceSpec } from '@ferry/core';
-import { Listener, listeningLine, type AcceptedConnection, type BoundPorts } from '@ferry/net';
+import { Authenticator, authConfigFrom, describeError, FerryError, hasExpired, type AuthorizedClient, type Connector, type ConnectorContext, type ConnectorState, type DeliveryHandler, type GatewayMessage, type Logger, type Sink, type SourceFlow, type SourceSpec } from '@ferry/core';
+import { Listener, listeningLine, type AcceptedConnection, type BoundPorts, type ConnectionInfo } from '@ferry/net';
 import rhea from 'rhea';
 import { matchesAddress } from './address-match.js';
 import { installCapture } from './capture.js';
@@ -54,17 +53,13 @@ interface Client {
   /** its receiving links (Ferry's senders), detached from the outbox when it goes */
   readonly receivers: Set<OutLink>;
   alive: boolean;
+  /** what it may send to and receive from: set by its SASL exchange (or anonymous without one) */
+  access: AuthorizedClient | undefined;
 }
 
 /** The part of a rhea link's state that rhea's typings do not declare (lib/link.js `local.attach`). */
 interface LocalAttach {
   local?: { attach?: { snd_settle_mode?: number } };
-}
-
-function safeEqual(a: string, b: string): boolean {
-  const x = Buffer.from(a);
-  const y = Buffer.from(b);
-  return x.length === y.length && timingSafeEqual(x, y);
 }
 
 export class Amqp10Listener implements Connector<Amqp10From, Amqp10To> {
@@ -77,6 +72,8 @@ export class Amqp10Listener implements Connector<Amqp10From, Amqp10To> {
   #state: ConnectorState = 'idle';
   #listener: Listener | undefined;
   #container: rhea.Container | undefined;
+  /** who may connect, send and receive (core's one authenticator), from start */
+  #auth: Authenticator | undefined;
   readonly #clients = new Set<Client>();
   #nextClient = 1;
   #sources: { readonly specs: readonly SourceSpec<Amqp10From>[]; readonly deliver: DeliveryHandler } | undefined;
@@ -152,14 +149,18 @@ export class Amqp10Listener implements Connector<Amqp10From, Amqp10To> {
     this.#state = 'connecting';
     const c = rhea.create_container({ id: this.#containerId });
     c.on('error', (e: unknown) => this.#log.error('amqp10-listener error', { error: describeError(e) }));
-    const users = this.#opts.users;
-    const allowAnonymous = this.#opts.allowAnonymous ?? users === undefined;
-    if (users !== undefined) {
-      c.sasl_server_mechanisms.enable_plain((username: string, password: string) => users.some((u) => safeEqual(u.username, username) && safeEqual(u.password, password)));
-    }
-    if (allowAnonymous) c.sasl_server_mechanisms.enable_anonymous();
-    this.#container = c;
     const o = this.#opts;
+    let auth: Authenticator;
+    try {
+      auth = new Authenticator(authConfigFrom(o, this.#ctx.baseDir), { logger: this.#log, metrics: this.#ctx.metrics, connector: this.name, syntax: 'amqp10' });
+      await auth.start(`${o.host}:${o.port}`);
+    } catch (err) {
+      this.#state = 'down';
+      this.#starting = undefined;
+      throw err;
+    }
+    this.#auth = auth;
+    this.#container = c;
     const listener = new Listener(
       {
         type: this.type,
@@ -187,7 +188,7 @@ export class Amqp10Listener implements Connector<Amqp10From, Amqp10To> {
     this.#listener = listener;
     this.#state = 'up';
     this.#ctx.metrics.set('connector_up', { connector: this.name }, 1);
-    this.#log.info(listeningLine('amqp10-listener', this.#opts.host, listener.ports ?? { port: this.port ?? this.#opts.port }), { sasl: { plain: users !== undefined, anonymous: allowAnonymous } });
+    this.#log.info(listeningLine('amqp10-listener', this.#opts.host, listener.ports ?? { port: this.port ?? this.#opts.port }), { sasl: { plain: true, anonymous: auth.anonymousAllowed } });
   }
 
   /**
@@ -201,7 +202,8 @@ export class Amqp10Listener implements Connector<Amqp10From, Amqp10To> {
   #accept(accepted: AcceptedConnection): void {
     const socket = accepted.stream;
     const c = this.#container;
-    if (c === undefined || this.#state !== 'up') {
+    const auth = this.#auth;
+    if (c === undefined || auth === undefined || this.#state !== 'up') {
       socket.destroy();
       return;
     }
@@ -211,7 +213,7 @@ export class Amqp10Listener implements Connector<Amqp10From, Amqp10To> {
       maxMessageBytes: this.#opts.maxMessageBytes,
       maxUnfinishedBytes: this.#opts.maxUnfinishedBytes,
       containerId: this.#containerId,
-      requireSasl: !(this.#opts.allowAnonymous ?? this.#opts.users === undefined),
+      requireSasl: !auth.anonymousAllowed,
     });
     const serverOptions = {
       container_id: this.#containerId,
@@ -224,7 +226,8 @@ export class Amqp10Listener implements Connector<Amqp10From, Amqp10To> {
     // rhea's ConnectionOptions type describes a client (host and port required); a server-side
     // connection takes the same object without them (lib/container.js listen does the same)
     const conn = c.create_connection(serverOptions as unknown as rhea.ConnectionOptions);
-    const client: Client = { id: this.#nextClient++, conn, guard, socket, receivers: new Set(), alive: true };
+    // a client that skips SASL, or picks ANONYMOUS, is the anonymous client (when allowed)
+    const client: Client = { id: this.#nextClient++, conn, guard, socket, receivers: new Set(), alive: true, access: auth.anonymousClient() };
     const log = this.#log.child({ client: client.id, peer: accepted.info.remote, transport: accepted.info.transport });
     this.#clients.add(client);
     this.#ctx.metrics.add('listener_clients', { connector: this.name }, 1);
@@ -257,7 +260,45 @@ export class Amqp10Listener implements Connector<Amqp10From, Amqp10To> {
     // _disconnected skips a closed connection), and links get no detach then: the socket's end
     // is what tells a client that closed politely is gone
     socket.once('close', () => this.#gone(client, log, undefined));
+    // rhea reads the SASL mechanisms from its container when a connection is accepted
+    // (lib/connection.js init): these, made for this connection, know who it is
+    c.sasl_server_mechanisms = this.#mechanisms(auth, client, accepted.info);
     conn.accept(guard.asSocket());
+  }
+
+  /**
+   * This connection's SASL mechanisms (AMQP 1.0 §5.3): PLAIN checked by core's authenticator
+   * (hashes, slow-down per address; its decision arrives asynchronously, which rhea allows),
+   * ANONYMOUS when anonymous clients are accepted, and EXTERNAL (the verified client
+   * certificate) with useIdentityAsUsername. A refusal is sasl-outcome code 1 (auth).
+   */
+  #mechanisms(auth: Authenticator, client: Client, info: ConnectionInfo): Record<string, unknown> {
+    const c = this.#container as rhea.Container;
+    const mechs = c.sasl.server_mechanisms() as unknown as { enable_plain(cb: (u: string, p: string) => Promise<boolean>): void; enable_anonymous(): void } & Record<string, unknown>;
+    const certificate = info.authorized ? info.peerCertificate : undefined;
+    const login = (username: string | undefined, password: string | undefined): Promise<boolean> =>
+      auth.login({ username, password, address: info.remoteAddress, certificate }).then((r) => {
+        client.access = r.ok ? r.client : undefined;
+        return r.ok;
+      });
+    mechs.enable_plain((username, password) => login(username, password));
+    if (auth.anonymousAllowed) mechs.enable_anonymous();
+    if (this.#opts.useIdentityAsUsername === true && certificate !== undefined) {
+      // rhea's mechanism shape (lib/sasl.js): start() decides outcome and username
+      mechs['EXTERNAL'] = () => {
+        const m: { outcome: boolean | undefined; username: string | undefined; start: () => Promise<void> } = {
+          outcome: undefined,
+          username: undefined,
+          start: () =>
+            login(undefined, undefined).then((ok) => {
+              m.outcome = ok;
+              m.username = client.access?.username;
+            }),
+        };
+        return m;
+      };
+    }
+    return mechs;
   }
 
   #gone(client: Client, log: Logger, error: unknown): void {
@@ -283,6 +324,11 @@ export class Amqp10Listener implements Connector<Amqp10From, Amqp10To> {
 
   #onClientSender(client: Client, r: rhea.Receiver, log: Logger): void {
     const address = r.target?.address;
+    if (typeof address === 'string' && !(client.access?.mayPublish(address, `client ${client.id}`) ?? false)) {
+      // §2.6.3 with the condition of §2.8.15: the client may not send to this address
+      r.close({ condition: 'amqp:unauthorized-access', description: `you may not send to ${address}` });
+      return;
+    }
     const routes = typeof address === 'string' ? this.#routesFor(address) : [];
     if (typeof address !== 'string' || !this.#sourcesOpen || routes.length === 0) {
       // §2.6.3: refuse the link: attach with a null target, then detach with the reason
@@ -384,6 +430,10 @@ export class Amqp10Listener implements Connector<Amqp10From, Amqp10To> {
     if (typeof address !== 'string' || address === '') {
       log.warn('amqp10-listener refused a receiving link without a source address');
       s.close({ condition: 'amqp:not-implemented', description: 'a source address is required (dynamic nodes are not supported)' });
+      return;
+    }
+    if (!(client.access?.maySubscribe(address, `client ${client.id}`) ?? false)) {
+      s.close({ condition: 'amqp:unauthorized-access', description: `you may not receive from ${address}` });
       return;
     }
     s.set_source({ address });

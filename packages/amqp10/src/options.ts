@@ -3,6 +3,7 @@
  * types are inferred from them; JSON Schema and docs/connectors/amqp10.md follow them.
  */
 import { clientTlsSettings, listenerTransportShape } from '@ferry/net';
+import { anonymousAgrees, grantFields, listenerAuthOptions, storedPassword, userGroups } from '@ferry/core';
 import { z } from 'zod';
 
 /**
@@ -49,11 +50,12 @@ export const amqp10ListenerOptions = z.strictObject({
   host: z.string().min(1).default('0.0.0.0').describe('interface the listener binds'),
   ...listenerTransportShape,
   users: z
-    .array(z.strictObject({ username: z.string().min(1).describe('user name'), password: z.string().describe('password') }))
+    .array(z.strictObject({ username: z.string().min(1).describe('user name'), password: storedPassword, groups: userGroups, ...grantFields('amqp10') }))
     .min(1)
     .optional()
-    .describe('SASL PLAIN users; when absent, clients connect with SASL ANONYMOUS (or no SASL layer)'),
-  allowAnonymous: z.boolean().optional().describe('allow SASL ANONYMOUS; default: true without users, false with users'),
+    .describe('SASL PLAIN users (password: an scrypt hash from "ferry passwd"; plain text still works, with a warning at start); when absent, clients connect with SASL ANONYMOUS (or no SASL layer)'),
+  allowAnonymous: z.boolean().optional().describe('the older name of anonymous'),
+  ...listenerAuthOptions('amqp10'),
   maxFrameSize: z.number().int().min(512).max(16 * 1024 * 1024).default(65_536).describe('largest frame a client may send (announced in open, §2.7.1); a larger frame closes the connection with amqp:connection:framing-error'),
   maxMessageBytes: z.number().int().min(1).default(16 * 1024 * 1024).describe('largest message a client may send, over all its transfer frames (announced as max-message-size on attach, §2.7.3)'),
   maxUnfinishedBytes: z
@@ -77,10 +79,12 @@ export const amqp10ListenerOptions = z.strictObject({
     .min(1024)
     .default(4 * 1024 * 1024)
     .describe('bytes sent to one client receiving link and not yet settled; a receiver over it gets nothing more until it settles, whatever its credit (one message always goes out)'),
-}).refine((o) => o.users !== undefined || o.allowAnonymous !== false, {
-  path: ['allowAnonymous'],
-  message: 'allowAnonymous: false needs users (otherwise no client could connect)',
-});
+})
+  .refine((o) => o.users !== undefined || o.usersFile !== undefined || o.useIdentityAsUsername === true || (o.anonymous ?? o.allowAnonymous) !== false, {
+    path: ['anonymous'],
+    message: 'anonymous: false needs users, a usersFile or useIdentityAsUsername (otherwise no client could connect)',
+  })
+  .refine(anonymousAgrees, { path: ['anonymous'], message: 'anonymous and allowAnonymous (its older name) disagree' });
 
 export type Amqp10Options = z.infer<typeof amqp10Options>;
 export type Amqp10ListenerOptions = z.infer<typeof amqp10ListenerOptions>;

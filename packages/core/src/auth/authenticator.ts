@@ -175,6 +175,14 @@ export class Authenticator {
   }
 
   /**
+   * The anonymous client, without a login exchange (an AMQP 1.0 connection that skipped SASL, or
+   * chose ANONYMOUS); undefined when anonymous clients are not accepted.
+   */
+  anonymousClient(clientId?: string): AuthorizedClient | undefined {
+    return this.#anonymous ? this.#client(undefined, true, clientId) : undefined;
+  }
+
+  /**
    * Check one login. A failure resolves only after the address's slow-down delay. Logins from an
    * address that failed before are checked one at a time, each after the previous one's refusal:
    * parallel connections neither guess faster nor make Ferry hash more than one password at a
