@@ -17,30 +17,15 @@ import {
   type SourceSpec,
 } from '@ferry/core';
 import mqtt, { type IClientOptions, type IClientPublishOptions, type MqttClient } from 'mqtt';
-import mqttPacket, { type IConnackPacket, type IPublishPacket, type QoS } from 'mqtt-packet';
+import type mqttPacket from 'mqtt-packet';
+import type { IConnackPacket, IPublishPacket, QoS } from 'mqtt-packet';
 import type { Duplex } from 'node:stream';
 import { fromMqttPublish, toMqttPublish } from '../mapping.js';
 import type { MqttFrom, MqttOptions, MqttTo } from '../options.js';
 import { InflightLimit } from './inflight.js';
+import { deferAck, onIncomingPublish, writePuback } from './mqttjs-seam.js';
 import { PoisonWatch, type Tracked } from './poison.js';
 import { limitsFromConnack, unpublishable, type BrokerLimits } from './publishable.js';
-
-/**
- * Passed to mqtt.js's `handleMessage` callback to keep it from sending the PUBACK itself.
- *
- * mqtt.js handles incoming packets one at a time: the next packet is processed only after the
- * current PUBLISH's `handleMessage` callback ran and the PUBACK was written
- * (build/lib/client.js `work`/`nextTickWork`, handlers/publish.js). Holding that callback until
- * the settlement would serialize every message behind the slowest destination, and also hold
- * the PUBACKs of Ferry's own publishes on the same connection. Calling it at once with an
- * error makes handlers/publish.js skip its PUBACK (`if (err) return done(err)`; `done` ignores
- * the error) and go on with the next packet; Ferry writes the PUBACK itself when the message
- * is settled, on the same stream it arrived on. Settlements thus complete in any order.
- */
-const DEFER_ACK = new Error('ferry: acknowledgement deferred until settlement');
-
-/** MQTT 5 reason code for a PUBACK refusing a message (§3.4.2.1: 0x80 unspecified error). */
-const PUBACK_UNSPECIFIED_ERROR = 0x80;
 
 interface Held {
   readonly packet: IPublishPacket;
@@ -156,7 +141,7 @@ export class MqttClientConnector implements Connector<MqttFrom, MqttTo> {
     this.#state = 'connecting';
     const client = mqtt.connect(o.url, clientOptions);
     this.#client = client;
-    client.handleMessage = (packet, cb) => this.#onMessage(packet, cb);
+    onIncomingPublish(client, (packet, cb) => this.#onMessage(packet, cb));
 
     const firstAttempt = new Promise<void>((resolve) => {
       client.once('connect', () => resolve());
@@ -368,7 +353,7 @@ export class MqttClientConnector implements Connector<MqttFrom, MqttTo> {
     }
   }
 
-  /** mqtt.js's per-PUBLISH hook; see {@link DEFER_ACK}. */
+  /** mqtt.js's per-PUBLISH hook; see mqttjs-seam.ts {@link deferAck}. */
   #onMessage(packet: IPublishPacket, cb: (err?: Error) => void): void {
     const client = this.#client;
     const stream = client?.stream as Duplex | undefined;
@@ -379,7 +364,7 @@ export class MqttClientConnector implements Connector<MqttFrom, MqttTo> {
       cb();
       return;
     }
-    cb(DEFER_ACK);
+    deferAck(cb);
     const held: Held = { packet, stream };
     if (!this.#accepting || this.#deliver === undefined) {
       // before openSources: keep it to deliver then; after closeSources: leave it unacknowledged
@@ -443,13 +428,7 @@ export class MqttClientConnector implements Connector<MqttFrom, MqttTo> {
       // The ack goes on the connection the PUBLISH came on; after a reconnect the broker
       // resends the message (§4.4) and that copy is settled instead.
       if (current && id !== undefined) {
-        const puback =
-          outcome.kind === 'reject' && this.#version === 5
-            ? // MQTT 5 §3.4.2.1: a failure reason code; the broker does not resend. 3.1.1 has no
-              // negative ack: a rejection is permanent, so a plain PUBACK stops the resending.
-              { cmd: 'puback' as const, messageId: id, reasonCode: PUBACK_UNSPECIFIED_ERROR }
-            : { cmd: 'puback' as const, messageId: id };
-        mqttPacket.writeToStream(puback, h.stream, { protocolVersion: this.#version });
+        writePuback(h.stream, id, this.#version, outcome.kind === 'reject');
       }
     }
     this.#maybeReconnectForRelease(h.stream);

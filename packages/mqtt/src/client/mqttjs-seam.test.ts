@@ -1,0 +1,133 @@
+/**
+ * Each reliance of mqttjs-seam.ts on the installed mqtt.js / mqtt-packet, checked against a
+ * broker played here byte by byte (the broker's side of the exchange is what the seam is
+ * about). A failure here means an upgrade changed what the seam assumes: read
+ * docs/architecture.md, "Library seams", before touching the pin.
+ */
+import { once } from 'node:events';
+import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
+import mqtt, { type MqttClient } from 'mqtt';
+import mqttPacket, { type IPublishPacket, type Packet } from 'mqtt-packet';
+import { deferAck, onIncomingPublish, writePuback } from './mqttjs-seam.js';
+
+const SEE = 'the mqtt.js seam (packages/mqtt/src/client/mqttjs-seam.ts) no longer holds; see docs/architecture.md, "Library seams"';
+
+function seam(ok: boolean, what: string): void {
+  if (!ok) throw new Error(`${what}: ${SEE}`);
+}
+
+/** A broker that answers CONNECT and records every packet the client sends. */
+class PlayedBroker {
+  readonly server: Server;
+  readonly received: Packet[] = [];
+  socket: Socket | undefined;
+  readonly #waiters: { match: (p: Packet) => boolean; resolve: (p: Packet) => void }[] = [];
+
+  constructor(readonly protocolVersion: 4 | 5) {
+    this.server = createServer((socket) => {
+      socket.setNoDelay(true);
+      this.socket = socket;
+      const parser = mqttPacket.parser({ protocolVersion });
+      parser.on('packet', (p: Packet) => this.#onPacket(p));
+      socket.on('data', (b: Buffer) => parser.parse(b));
+    });
+  }
+
+  async listen(): Promise<number> {
+    this.server.listen(0, '127.0.0.1');
+    await once(this.server, 'listening');
+    return (this.server.address() as AddressInfo).port;
+  }
+
+  next(match: (p: Packet) => boolean): Promise<Packet> {
+    const seen = this.received.find(match);
+    if (seen !== undefined) return Promise.resolve(seen);
+    return new Promise((resolve) => this.#waiters.push({ match, resolve }));
+  }
+
+  send(p: Packet): void {
+    this.socket?.write(mqttPacket.generate(p, { protocolVersion: this.protocolVersion }));
+  }
+
+  #onPacket(p: Packet): void {
+    this.received.push(p);
+    if (p.cmd === 'connect') this.send({ cmd: 'connack', returnCode: 0, reasonCode: 0, sessionPresent: false });
+    for (const w of this.#waiters.splice(0)) {
+      if (w.match(p)) w.resolve(p);
+      else this.#waiters.push(w);
+    }
+  }
+
+  async close(): Promise<void> {
+    this.socket?.destroy();
+    await new Promise<void>((r) => this.server.close(() => r()));
+  }
+}
+
+const publish = (messageId: number): Packet => ({ cmd: 'publish', topic: 'seam/t', payload: Buffer.from([0, 1, 0xff, messageId]), qos: 1, dup: false, retain: false, messageId });
+const isMarker = (p: Packet): boolean => p.cmd === 'publish' && p.topic === 'seam/marker';
+
+async function deferredSession(protocolVersion: 4 | 5): Promise<{ broker: PlayedBroker; client: MqttClient; hooked: IPublishPacket[] }> {
+  const broker = new PlayedBroker(protocolVersion);
+  const port = await broker.listen();
+  const client = mqtt.connect(`mqtt://127.0.0.1:${port}`, { protocolVersion, reconnectPeriod: 0, clientId: `seam-${protocolVersion}` });
+  const hooked: IPublishPacket[] = [];
+  const two = new Promise<void>((resolve) => {
+    onIncomingPublish(client, (packet, done) => {
+      hooked.push(packet);
+      deferAck(done);
+      if (hooked.length === 2) resolve();
+    });
+  });
+  await new Promise<void>((resolve) => client.once('connect', () => resolve()));
+  // two PUBLISHes in a row: the second reaches the hook only if mqtt.js went on after the
+  // deferred first, without its PUBACK
+  broker.send(publish(7));
+  broker.send(publish(8));
+  await two;
+  // a marker written by the client after both were handled: any PUBACK mqtt.js wrote for them
+  // reaches the broker before it
+  client.publish('seam/marker', 'm', { qos: 0 });
+  await broker.next(isMarker);
+  return { broker, client, hooked };
+}
+
+describe('mqtt.js seam: deferred PUBACK (mqttjs-seam.ts)', () => {
+  let broker: PlayedBroker | undefined;
+  let client: MqttClient | undefined;
+  afterEach(async () => {
+    client?.end(true);
+    await broker?.close();
+    broker = undefined;
+    client = undefined;
+  });
+
+  for (const version of [4, 5] as const) {
+    it(`MQTT ${version === 4 ? '3.1.1' : '5'}: the hook gets each PUBLISH with its messageId and bytes, goes on without a PUBACK, and Ferry's PUBACK reaches the broker`, async () => {
+      const s = await deferredSession(version);
+      broker = s.broker;
+      client = s.client;
+      seam(
+        s.hooked.map((p) => p.messageId).join(',') === '7,8',
+        `handleMessage got messageIds [${s.hooked.map((p) => String(p.messageId)).join(',')}], not [7,8]`,
+      );
+      seam(
+        s.hooked.every((p) => Buffer.isBuffer(p.payload) && p.payload.equals(Buffer.from([0, 1, 0xff, p.messageId ?? -1]))),
+        'handleMessage got a payload other than the PUBLISH bytes',
+      );
+      const acks = s.broker.received.filter((p) => p.cmd === 'puback');
+      seam(acks.length === 0, `mqtt.js sent ${acks.length} PUBACK(s) although the handleMessage callback got the deferral error`);
+
+      const stream = s.client.stream as Duplex;
+      writePuback(stream, 8, version, false);
+      writePuback(stream, 7, version, true);
+      const ack8 = await s.broker.next((p) => p.cmd === 'puback' && p.messageId === 8);
+      const ack7 = await s.broker.next((p) => p.cmd === 'puback' && p.messageId === 7);
+      expect(ack8.cmd === 'puback' ? (ack8.reasonCode ?? 0) : -1).toBe(0);
+      // MQTT 5 §3.4.2.1: a refusal carries 0x80; 3.1.1 has no reason code
+      expect(ack7.cmd === 'puback' ? (ack7.reasonCode ?? 0) : -1).toBe(version === 5 ? 0x80 : 0);
+      seam(s.client.connected, 'the client dropped the connection after the deferral error');
+    });
+  }
+});

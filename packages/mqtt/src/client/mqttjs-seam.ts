@@ -1,0 +1,55 @@
+/**
+ * Everything the `mqtt` connector does with internals of mqtt.js (and the PUBACK it writes with
+ * mqtt-packet in mqtt.js's stead). Both libraries are pinned to exact versions in
+ * packages/mqtt/package.json; mqttjs-seam.test.ts checks each reliance against the installed
+ * copies (docs/architecture.md, "Library seams").
+ */
+import type { MqttClient } from 'mqtt';
+import mqttPacket, { type IPublishPacket } from 'mqtt-packet';
+import type { Duplex } from 'node:stream';
+
+/**
+ * Passed to mqtt.js's `handleMessage` callback to keep it from sending the PUBACK itself.
+ *
+ * mqtt.js handles incoming packets one at a time: the next packet is processed only after the
+ * current PUBLISH's `handleMessage` callback ran and the PUBACK was written
+ * (build/lib/client.js `work`/`nextTickWork`, handlers/publish.js). Holding that callback until
+ * the settlement would serialize every message behind the slowest destination, and also hold
+ * the PUBACKs of Ferry's own publishes on the same connection. Calling it at once with an
+ * error makes handlers/publish.js skip its PUBACK (`if (err) return done(err)`; `done` ignores
+ * the error) and go on with the next packet; Ferry writes the PUBACK itself when the message
+ * is settled, on the same stream it arrived on. Settlements thus complete in any order.
+ */
+export const DEFER_ACK = new Error('ferry: acknowledgement deferred until settlement');
+
+/** MQTT 5 reason code for a PUBACK refusing a message (§3.4.2.1: 0x80 unspecified error). */
+const PUBACK_UNSPECIFIED_ERROR = 0x80;
+
+/** What mqtt.js's per-PUBLISH hook receives: the packet and the callback that ends its handling. */
+export type IncomingPublish = (packet: IPublishPacket, done: (err?: Error) => void) => void;
+
+/** Route every incoming PUBLISH of `client` to `hook` (mqtt.js's overridable `handleMessage`). */
+export function onIncomingPublish(client: MqttClient, hook: IncomingPublish): void {
+  client.handleMessage = hook;
+}
+
+/**
+ * End mqtt.js's handling of one QoS 1 PUBLISH without its PUBACK, so the next packet is read
+ * at once; the PUBACK is then Ferry's to write with {@link writePuback}.
+ */
+export function deferAck(done: (err?: Error) => void): void {
+  done(DEFER_ACK);
+}
+
+/**
+ * Write the PUBACK for `messageId` on `stream`, the connection the PUBLISH came on. `refused`
+ * in MQTT 5 carries a failure reason code (§3.4.2.1), so the broker does not resend. 3.1.1 has
+ * no negative ack: a refusal is permanent, so a plain PUBACK stops the resending.
+ */
+export function writePuback(stream: Duplex, messageId: number, protocolVersion: 3 | 4 | 5, refused: boolean): void {
+  const puback =
+    refused && protocolVersion === 5
+      ? { cmd: 'puback' as const, messageId, reasonCode: PUBACK_UNSPECIFIED_ERROR }
+      : { cmd: 'puback' as const, messageId };
+  mqttPacket.writeToStream(puback, stream, { protocolVersion });
+}
