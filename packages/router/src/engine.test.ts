@@ -540,3 +540,43 @@ describe('Engine: loop protection', () => {
   });
 });
 
+
+describe('Engine.swap (reload)', () => {
+  it('routes with the new table from the next delivery; one taken before finishes with the old table and is waited for by settledBefore', async () => {
+    const h = harness();
+    const before = deliver(h.engine, 'plant', 'f/a');
+    await h.rabbit.waitFor(1);
+
+    // the new table: route fan now writes only to web, with another destination
+    const next = RouteTable.compile([route('fan', ep('plant', { topic: 'f/+' }), [ep('web', { destination: '/topic/new.{1}' })])], fakeConnectors());
+    const generation = h.engine.swap(next, new Map());
+    let settled: boolean | undefined;
+    void h.engine.settledBefore(generation, 5_000).then((v) => (settled = v));
+
+    const after = deliver(h.engine, 'plant', 'f/b');
+    await h.web.waitFor(2);
+    // the old delivery was planned with the old table (rabbit and web), the new one with the new
+    expect(h.rabbit.writes.map((w) => w.to)).toEqual([{ exchange: 'x', routingKey: 'f.a' }]);
+    expect(h.web.writes.map((w) => w.to)).toEqual([{ destination: '/topic/f.a' }, { destination: '/topic/new.b' }]);
+
+    h.web.writes[1]!.resolve();
+    await flush();
+    expect(after.outcomes).toEqual([{ kind: 'accept' }]);
+    // the new table's message settling does not count: the old one is still in flight
+    expect(settled).toBeUndefined();
+
+    h.rabbit.writes[0]!.resolve();
+    h.web.writes[0]!.resolve();
+    await flush();
+    expect(before.outcomes).toEqual([{ kind: 'accept' }]);
+    expect(settled).toBe(true);
+  });
+
+  it('settledBefore answers false when the old deliveries do not finish in time', async () => {
+    const h = harness();
+    deliver(h.engine, 'plant', 'f/a');
+    await h.rabbit.waitFor(1);
+    const generation = h.engine.swap(table, new Map());
+    expect(await h.engine.settledBefore(generation, 20)).toBe(false);
+  });
+});
