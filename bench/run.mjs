@@ -223,7 +223,7 @@ function pairOf(c) {
  */
 async function runConnections(c, round) {
   const count = options.devices;
-  const ctx = await context(c, round, 1, 0, options.payloadBytes, count);
+  const ctx = await context(c, round, 1, 0, options.payloadBytes, 1);
   const name = `${c.name}-r${round}`;
   const rec = { type: 'run', kind: 'connections', case: c.name, pair: pairOf(c), round, path: c.path, devices: count, holdSeconds: options.holdSeconds, n: 1, load: load() };
   let ferry;
@@ -235,6 +235,9 @@ async function runConnections(c, round) {
     const server = ferry?.pid ?? broker?.pid;
     rec.serverRssBeforeMiB = round1(rssMiB(server) ?? NaN);
     const window = cpuWindow({ server });
+    // the message is owed to the devices that subscribed; the others are counted as connection
+    // failures, not as lost messages. receiver[i]: device i's place among the subscribed.
+    let receiver;
     devices = await swarm({
       port: c.port(ctx),
       count,
@@ -242,9 +245,14 @@ async function runConnections(c, round) {
       qos: 1,
       keepalive: 60,
       idPrefix: `${ctx.id}-dev`,
-      onMessage: (i, payload) => ctx.counter.receive(payload, i),
+      onMessage: (i, payload) => ctx.counter.receive(payload, receiver?.[i] ?? -1),
     });
     rec.cpu = window.end();
+    receiver = new Int32Array(count).fill(-1);
+    devices.forEachSubscribed((i, k) => {
+      receiver[i] = k;
+    });
+    ctx.counter = new Counter(1, 0, devices.outcome.subscribed);
     rec.outcome = devices.outcome;
     rec.connectMs = round1(devices.connectMs);
     rec.connectsPerSec = devices.outcome.subscribed > 0 ? Math.round(devices.outcome.subscribed / (devices.connectMs / 1000)) : 0;

@@ -118,6 +118,11 @@ export async function swarm({ port, count, filter, qos = 1, idPrefix, keepalive 
     outcome,
     dropped,
     connectMs,
+    /** `f(index, k)` for every device that subscribed, k counting them from 0 */
+    forEachSubscribed(f) {
+      let k = 0;
+      for (let i = 0; i < count; i++) if (sockets[i]?.benchOutcome === 'subscribed') f(i, k++);
+    },
     /** DISCONNECT and close every device; resolves when all sockets closed (10 s at most). */
     async close() {
       clearInterval(ping);
