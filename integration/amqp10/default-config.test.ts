@@ -20,6 +20,7 @@ jest.setTimeout(60_000);
 let gateway: Gateway | undefined;
 let dev: MqttClient | undefined;
 let conn: rhea.Connection | undefined;
+let recorded: RecordingMetrics | undefined;
 
 afterAll(async () => {
   await dev?.endAsync(true).catch(() => undefined);
@@ -39,6 +40,7 @@ it('config/gateway.yaml runs with nobody listening: 2,000 QoS 1 readings all PUB
   const result = parseConfig(text, 'config/gateway.yaml', defaultRegistry(), { env });
   if (!result.ok) throw new Error('config/gateway.yaml invalid:\n' + result.errors.map((e) => e.format()).join('\n'));
   const metrics = new RecordingMetrics();
+  recorded = metrics;
   gateway = new Gateway(result.config, { registry: defaultRegistry(), logger: silentLogger, metrics });
   await gateway.start();
 
@@ -95,4 +97,35 @@ it('config/gateway.yaml runs with nobody listening: 2,000 QoS 1 readings all PUB
   expect(tally.counts).toMatchObject({ sent: M, received: M, lost: 0, duplicated: 0, unexpected: 0 });
   expect(got.map((g) => g.body)).toEqual(Array.from({ length: M }, (_, k) => `new-${k}`));
   expect(got.every((g) => g.room === 'hall' && g.to === 'temperature.hall')).toBe(true);
+});
+
+it('a topic address whose last receiver leaves keeps nothing: what waited for it is confirmed, dropped and counted; the next receiver gets only later readings', async () => {
+  // the gateway, device and connection of the test above
+  expect(gateway && dev && conn).toBeTruthy();
+  const metrics = (): number => recorded!.count('messages_dropped_total', { connector: 'apps', reason: 'no-receiver' });
+  const before = metrics();
+  // a receiver that gives no credit: readings for its address wait in the queue for it
+  const stingy = conn!.open_receiver({ source: { address: 'temperature.attic' }, credit_window: 0 });
+  await new Promise<void>((res) => stingy.once('receiver_open', () => res()));
+  const pubacks = Array.from({ length: 5 }, (_, i) => dev!.publishAsync('sensors/attic/temperature', Buffer.from(`waiting-${i}`), { qos: 1 }));
+  let acked = 0;
+  for (const p of pubacks) void p.then(() => acked++);
+  await new Promise((res) => setTimeout(res, 300));
+  expect(acked).toBe(0); // each write waits for the receiver's outcome (§3.4)
+
+  stingy.close();
+  await Promise.all(pubacks);
+  await waitFor(() => metrics() - before === 5, 'the 5 queued readings dropped as no-receiver');
+
+  const got: string[] = [];
+  const next = conn!.open_receiver({ source: { address: 'temperature.attic' } });
+  next.on('message', (ctx: rhea.EventContext) => {
+    const b: unknown = ctx.message?.body;
+    got.push((Buffer.isBuffer(b) ? b : Buffer.from((b as { content: Buffer }).content)).toString());
+  });
+  await new Promise<void>((res) => next.once('receiver_open', () => res()));
+  await dev!.publishAsync('sensors/attic/temperature', Buffer.from('later'), { qos: 1 });
+  await waitFor(() => got.length >= 1, 'the later reading at the new receiver');
+  await new Promise((res) => setTimeout(res, 200));
+  expect(got).toEqual(['later']);
 });
