@@ -15,7 +15,7 @@
  *   FERRY_NODE_ARGS='--max-semi-space-size=32' ONLY='^A\.ferry' node bench/run.mjs     # a runtime flag
  *   node bench/run.mjs --quick                       # a developer's loop: small N, one round, the ratios
  */
-import { execFileSync, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { appendFileSync, mkdirSync } from 'node:fs';
 import { createConnection } from 'node:net';
 import { cpus, totalmem } from 'node:os';
@@ -292,25 +292,13 @@ async function runConnections(c, round) {
 }
 
 /**
- * Case K holds DEVICES sockets in this process and as many in the server's: the open-file limit
- * must allow them. The soft limit is raised to the hard one with prlimit(1) on this process
- * (children inherit it); when even that is too low, the bench stops with the command to run.
+ * Case K holds DEVICES sockets in this process and as many in the server's (children inherit
+ * the limit). Node raises its soft open-file limit to the hard one when it starts, so what is
+ * left to check is that limit; when it is too low the bench stops with the command to run.
  */
 function requireOpenFiles(need) {
-  let { soft, hard } = openFilesLimit();
+  const { soft, hard } = openFilesLimit();
   if (soft >= need) return;
-  if (hard >= need) {
-    try {
-      execFileSync('prlimit', ['--pid', String(process.pid), `--nofile=${need}:${hard === Infinity ? 'unlimited' : hard}`], { stdio: 'ignore' });
-    } catch {
-      // reported below with the command that does it
-    }
-    ({ soft } = openFilesLimit());
-    if (soft >= need) {
-      console.log(`open files: soft limit raised to ${soft} for ${options.devices} devices`);
-      return;
-    }
-  }
   console.error(`Case K opens ${options.devices} connections: the open-file limit is ${soft} (hard ${hard}), it needs ${need}.\nRaise it in the shell that runs the bench:\n\n  ulimit -n ${need}\n\n(as root if the hard limit is lower), or run fewer devices (DEVICES=...).`);
   process.exit(2);
 }
