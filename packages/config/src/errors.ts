@@ -1,4 +1,4 @@
-import { FerryError, formatPath, type FieldPath } from '@ferry/core';
+import { FerryError, formatPath, isSecretName, REDACTED, redactText, type FieldPath } from '@ferry/core';
 
 export type ConfigErrorCode = 'CONFIG_INVALID' | 'CONFIG_IO';
 
@@ -41,9 +41,14 @@ export class ConfigError {
     this.line = init.line;
     this.column = init.column;
     this.path = typeof init.path === 'string' ? init.path : formatPath(init.path);
-    this.message = init.message;
+    // a wrong value of a secret field (a password, a token) is not repeated back: `validate`,
+    // `start` and a refused reload print these messages
+    const last = typeof init.path === 'string' ? init.path.split(/[.[\]]/).filter((p) => p !== '').pop() : init.path[init.path.length - 1];
+    const secret = typeof last === 'string' && isSecretName(last) && init.found !== undefined && init.found !== 'nothing';
+    const found = secret ? REDACTED : init.found === undefined ? undefined : redactText(init.found);
+    this.message = redactText(secret ? init.message.split(init.found as string).join(REDACTED) : init.message);
     if (init.expected !== undefined) this.expected = init.expected;
-    if (init.found !== undefined) this.found = init.found;
+    if (found !== undefined) this.found = found;
   }
 
   format(): string {

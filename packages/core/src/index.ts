@@ -12,3 +12,4 @@ export * from './auth/index.js';
 export * from './correlation.js';
 export * from './trace-context.js';
 export * from './hops.js';
+export * from './redact.js';

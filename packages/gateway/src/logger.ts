@@ -1,5 +1,5 @@
 import winston from 'winston';
-import type { LogFields, Logger } from '@ferry/core';
+import { redactText, redactValue, type LogFields, type Logger } from '@ferry/core';
 
 export type LogLevel = 'error' | 'warn' | 'info' | 'debug';
 export type LogFormat = 'text' | 'json';
@@ -9,7 +9,7 @@ export type LogFormat = 'text' | 'json';
  * `json` one object per line for log shippers. Logs go to stderr so stdout stays for command
  * output (`ferry explain`, `ferry schema`).
  */
-export function createLogger(level: LogLevel = 'info', format: LogFormat = 'text'): Logger {
+export function createLogger(level: LogLevel = 'info', format: LogFormat = 'text', stream?: NodeJS.WritableStream): Logger {
   const text = winston.format.printf((info) => {
     const { level: lvl, message, timestamp, ...rest } = info as winston.Logform.TransformableInfo & { timestamp?: string };
     const fields = Object.entries(rest)
@@ -20,11 +20,27 @@ export function createLogger(level: LogLevel = 'info', format: LogFormat = 'text
   });
   const w = winston.createLogger({
     level,
-    format: winston.format.combine(winston.format.timestamp(), format === 'json' ? winston.format.json() : text),
-    transports: [new winston.transports.Console({ stderrLevels: ['error', 'warn', 'info', 'debug'] })],
+    format: winston.format.combine(redactSecrets(), winston.format.timestamp(), format === 'json' ? winston.format.json() : text),
+    // `stream`: somewhere else than stderr (tests read what an operator would)
+    transports: [stream === undefined ? new winston.transports.Console({ stderrLevels: ['error', 'warn', 'info', 'debug'] }) : new winston.transports.Stream({ stream })],
   });
   return wrap(w);
 }
+
+/**
+ * Every line, whoever wrote it: URL passwords out of the message, fields with secret names (and
+ * URL passwords in any field) replaced by `***` (core's redact). A connector that logs its URL,
+ * an error that quotes one, a child logger's fields: none can print a password.
+ */
+export const redactSecrets = winston.format((info) => {
+  const rec = info as unknown as Record<string | symbol, unknown>;
+  if (typeof rec['message'] === 'string') rec['message'] = redactText(rec['message']);
+  for (const key of Object.keys(rec)) {
+    if (key === 'message' || key === 'level') continue;
+    rec[key] = redactValue(rec[key], key);
+  }
+  return info;
+});
 
 function wrap(w: winston.Logger): Logger {
   return {
