@@ -4,11 +4,11 @@
  * running configuration. Real MQTT listeners and mqtt.js clients on loopback; no broker.
  */
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { createServer, connect, type Server } from 'node:net';
+import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import mqtt, { type MqttClient } from 'mqtt';
-import { captureLogger, freePort, waitFor, type LogLine } from '@ferry/testkit';
+import { captureLogger, freePort, listening, waitFor, type LogLine } from '@ferry/testkit';
 import { defaultRegistry } from './registry.js';
 import { Runtime } from './runtime.js';
 
@@ -34,18 +34,6 @@ function runtime(file: string, lines: LogLine[]): Runtime {
   return r;
 }
 
-/** Whether something accepts TCP connections on the port now. */
-function listening(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = connect({ port, host: '127.0.0.1' });
-    s.once('connect', () => {
-      s.destroy();
-      resolve(true);
-    });
-    s.once('error', () => resolve(false));
-  });
-}
-
 async function client(port: number, id: string): Promise<MqttClient> {
   const c = await mqtt.connectAsync(`mqtt://127.0.0.1:${port}`, { protocolVersion: 5, clientId: id, reconnectPeriod: 0 });
   (c.stream as { setNoDelay?: (on: boolean) => void }).setNoDelay?.(true);
@@ -63,6 +51,16 @@ routes:
     from: { connector: devices, topic: "in/+" }
     to: { connector: devices, topic: "${prefix}/{1}" }
 `;
+
+/** A started runtime on `routeFile(port, 'v1')` in this test's folder, and its log lines. */
+async function started(port: number): Promise<{ file: string; lines: LogLine[]; r: Runtime }> {
+  const file = join(dir, 'ferry.yaml');
+  await writeFile(file, routeFile(port, 'v1'));
+  const lines: LogLine[] = [];
+  const r = runtime(file, lines);
+  expect(await r.start()).toBe(true);
+  return { file, lines, r };
+}
 
 /** Publish `in/<x>` and resolve with the topic the subscriber got the copy on. */
 async function copyTopic(port: number, x: string): Promise<string> {
@@ -129,11 +127,7 @@ routes:
 describe('reload', () => {
   it('a file with an error keeps the running configuration and its clients; a valid file changing a route applies it, clients stay', async () => {
     const port = await freePort();
-    const file = join(dir, 'ferry.yaml');
-    await writeFile(file, routeFile(port, 'v1'));
-    const lines: LogLine[] = [];
-    const r = runtime(file, lines);
-    expect(await r.start()).toBe(true);
+    const { file, lines, r } = await started(port);
     const running = r.gateway;
     expect(await copyTopic(port, 'a')).toBe('v1/a');
 
@@ -164,11 +158,7 @@ describe('reload', () => {
 
   it('an unchanged file: nothing restarts, clients, their subscriptions and retained messages stay', async () => {
     const port = await freePort();
-    const file = join(dir, 'ferry.yaml');
-    await writeFile(file, routeFile(port, 'v1'));
-    const lines: LogLine[] = [];
-    const r = runtime(file, lines);
-    expect(await r.start()).toBe(true);
+    const { file, lines, r } = await started(port);
     const sub = await client(port, 'keeps-session');
     await sub.subscribeAsync('v1/#', { qos: 1 });
     let closed = 0;
@@ -225,11 +215,7 @@ describe('reload', () => {
   it('a listener whose port changed is replaced: the old port closes, the new one serves', async () => {
     const port = await freePort();
     const moved = await freePort();
-    const file = join(dir, 'ferry.yaml');
-    await writeFile(file, routeFile(port, 'v1'));
-    const lines: LogLine[] = [];
-    const r = runtime(file, lines);
-    expect(await r.start()).toBe(true);
+    const { file, lines, r } = await started(port);
     await writeFile(file, routeFile(moved, 'v1'));
     expect(await r.reload()).toBe(true);
     expect(lines.find((l) => l.message === 'configuration reloaded')?.fields).toMatchObject({ connectorsChanged: 'devices' });
