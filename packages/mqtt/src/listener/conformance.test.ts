@@ -3,13 +3,14 @@
  * well-behaved client library sends (so they are written raw), keep alive, Receive Maximum,
  * Maximum Packet Size and the short form of the acknowledgements. Real TCP on localhost.
  */
-import { connect as tcpConnect, type Socket } from 'node:net';
+import type { Socket } from 'node:net';
 import { jest } from '@jest/globals';
 import mqttPacket, { type Packet } from 'mqtt-packet';
 import { silentLogger, type InboundDelivery } from '@ferry/core';
 import { RecordingMetrics, freePort, waitFor } from '@ferry/testkit';
 import { MqttListenerConnector } from './connector.js';
 import { mqttListenerOptions } from '../options.js';
+import { rawClient, type RawClient } from './test-support.js';
 
 jest.setTimeout(30_000);
 
@@ -33,42 +34,12 @@ afterEach(async () => {
   await listener?.stop();
 });
 
-/** A raw client: every byte and packet the listener sends, and whether it closed. */
-interface Raw {
-  socket: Socket;
-  bytes: Buffer[];
-  packets: Packet[];
-  closed: boolean;
-  send(b: Buffer | number[]): void;
-}
-
-async function raw(version: 4 | 5): Promise<Raw> {
-  const socket = tcpConnect(port, '127.0.0.1');
-  socket.setNoDelay(true);
-  sockets.push(socket);
-  await new Promise<void>((r) => socket.once('connect', () => r()));
-  const parser = mqttPacket.parser({ protocolVersion: version });
-  const c: Raw = {
-    socket,
-    bytes: [],
-    packets: [],
-    closed: false,
-    send: (b) => socket.write(Buffer.isBuffer(b) ? b : Buffer.from(b)),
-  };
-  parser.on('packet', (p) => c.packets.push(p));
-  socket.on('data', (b) => {
-    c.bytes.push(b);
-    parser.parse(b);
-  });
-  socket.on('error', () => undefined);
-  socket.on('close', () => (c.closed = true));
-  return c;
-}
+const raw = (version: 4 | 5): Promise<RawClient> => rawClient(port, version, sockets);
 
 const gen = (p: Packet, version: 4 | 5): Buffer => mqttPacket.generate(p, { protocolVersion: version });
 
 /** A connected raw client (CONNACK 0 received). */
-async function connected(version: 4 | 5, connect: Partial<mqttPacket.IConnectPacket> = {}): Promise<Raw> {
+async function connected(version: 4 | 5, connect: Partial<mqttPacket.IConnectPacket> = {}): Promise<RawClient> {
   const c = await raw(version);
   c.send(gen({ cmd: 'connect', protocolVersion: version, clientId: `c${Math.random().toString(16).slice(2)}`, clean: true, keepalive: 30, ...connect }, version));
   await waitFor(() => c.packets.length > 0 || c.closed, 'CONNACK');
@@ -103,7 +74,7 @@ function str(s: string | number[]): Buffer {
 const u16 = (n: number): number[] => [n >> 8, n & 0xff];
 
 /** The listener closed `c`; an MQTT 5 client got DISCONNECT with `reason` first (§4.13.1). */
-async function expectClosed(c: Raw, version: 4 | 5, reason: number, code: string): Promise<void> {
+async function expectClosed(c: RawClient, version: 4 | 5, reason: number, code: string): Promise<void> {
   await waitFor(() => c.closed, 'the listener closes the connection');
   const last = c.packets[c.packets.length - 1];
   if (version === 5) {

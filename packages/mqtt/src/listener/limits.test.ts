@@ -4,13 +4,15 @@
  * sessions, and the cost of a publish not growing with the number of filters (a topic trie).
  * Real TCP on localhost, no broker.
  */
-import { connect as tcpConnect, type Socket } from 'node:net';
+import type { Socket } from 'node:net';
 import { jest } from '@jest/globals';
-import mqttPacket, { type Packet } from 'mqtt-packet';
+import type mqttPacket from 'mqtt-packet';
+import type { Packet } from 'mqtt-packet';
 import { FerryError, createMessage, silentLogger, type InboundDelivery } from '@ferry/core';
 import { RecordingMetrics, freePort, waitFor } from '@ferry/testkit';
 import { MqttListenerConnector } from './connector.js';
 import { mqttListenerOptions } from '../options.js';
+import { rawClient, type RawClient } from './test-support.js';
 
 jest.setTimeout(60_000);
 
@@ -37,25 +39,10 @@ afterEach(async () => {
   await listener.stop();
 });
 
-interface Raw {
-  socket: Socket;
-  packets: Packet[];
-  send(p: Packet): void;
-}
-
-async function client(version: 4 | 5, clientId: string, connect: Partial<mqttPacket.IConnectPacket> = {}): Promise<Raw> {
-  const socket = tcpConnect(port, '127.0.0.1');
-  socket.setNoDelay(true);
-  sockets.push(socket);
-  socket.on('error', () => undefined);
-  await new Promise<void>((r) => socket.once('connect', () => r()));
-  const parser = mqttPacket.parser({ protocolVersion: version });
-  const packets: Packet[] = [];
-  parser.on('packet', (p) => packets.push(p));
-  socket.on('data', (b) => parser.parse(b));
-  const c: Raw = { socket, packets, send: (p) => socket.write(mqttPacket.generate(p, { protocolVersion: version })) };
+async function client(version: 4 | 5, clientId: string, connect: Partial<mqttPacket.IConnectPacket> = {}): Promise<RawClient> {
+  const c = await rawClient(port, version, sockets);
   c.send({ cmd: 'connect', protocolVersion: version, clientId, clean: true, keepalive: 60, ...connect });
-  await waitFor(() => packets.some((p) => p.cmd === 'connack'), 'CONNACK');
+  await waitFor(() => c.packets.some((p) => p.cmd === 'connack'), 'CONNACK');
   return c;
 }
 

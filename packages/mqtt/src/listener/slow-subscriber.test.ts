@@ -6,16 +6,17 @@
  * than WRITE_HIGH_WATER unsent, the session queue is bounded in bytes, and beyond it messages are
  * dropped and counted. Real TCP on localhost, no broker.
  */
-import { connect as tcpConnect, type Socket } from 'node:net';
+import type { Socket } from 'node:net';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { jest } from '@jest/globals';
-import mqttPacket, { type Packet } from 'mqtt-packet';
+import mqttPacket from 'mqtt-packet';
 import { createMessage, silentLogger } from '@ferry/core';
 import { RecordingMetrics, freePort, waitFor } from '@ferry/testkit';
 import { MqttListenerConnector } from './connector.js';
 import { WRITE_HIGH_WATER } from './session.js';
 import { mqttListenerOptions } from '../options.js';
+import { rawClient, type RawClient } from './test-support.js';
 
 jest.setTimeout(60_000);
 
@@ -55,20 +56,12 @@ afterEach(async () => {
 });
 
 /** a raw 3.1.1 subscriber (clean session) to `filter` at QoS 1; returns once SUBACK arrived */
-async function subscriber(clientId: string, filter: string): Promise<{ socket: Socket; packets: Packet[] }> {
-  const socket = tcpConnect(port, '127.0.0.1');
-  socket.setNoDelay(true);
-  sockets.push(socket);
-  socket.on('error', () => undefined);
-  await new Promise<void>((r) => socket.once('connect', () => r()));
-  const parser = mqttPacket.parser({ protocolVersion: 4 });
-  const packets: Packet[] = [];
-  parser.on('packet', (p) => packets.push(p));
-  socket.on('data', (b) => parser.parse(b));
-  socket.write(mqttPacket.generate({ cmd: 'connect', protocolVersion: 4, clientId, clean: true, keepalive: 60 }));
-  socket.write(mqttPacket.generate({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: filter, qos: 1 }] }));
-  await waitFor(() => packets.some((p) => p.cmd === 'suback'), 'SUBACK');
-  return { socket, packets };
+async function subscriber(clientId: string, filter: string): Promise<RawClient> {
+  const c = await rawClient(port, 4, sockets);
+  c.send({ cmd: 'connect', protocolVersion: 4, clientId, clean: true, keepalive: 60 });
+  c.send({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: filter, qos: 1 }] });
+  await waitFor(() => c.packets.some((p) => p.cmd === 'suback'), 'SUBACK');
+  return c;
 }
 
 const publish = (i: number, size: number): Promise<void> =>

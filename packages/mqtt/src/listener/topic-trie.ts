@@ -5,9 +5,49 @@
  * and with the linear scan this replaces.
  */
 
+/** One level of a trie: its children by level name, and what is stored at this level. */
+class Node<P> {
+  readonly children = new Map<string, Node<P>>();
+  payload: P | undefined;
+}
+
+/** the node for `levels`, created on the way */
+function nodeFor<P>(root: Node<P>, levels: readonly string[]): Node<P> {
+  let node = root;
+  for (const level of levels) {
+    let next = node.children.get(level);
+    if (next === undefined) {
+      next = new Node<P>();
+      node.children.set(level, next);
+    }
+    node = next;
+  }
+  return node;
+}
+
+/** the nodes from the root to `levels`, or undefined when the path does not exist */
+function pathTo<P>(root: Node<P>, levels: readonly string[]): Node<P>[] | undefined {
+  const path: Node<P>[] = [root];
+  for (const level of levels) {
+    const next = (path[path.length - 1] as Node<P>).children.get(level);
+    if (next === undefined) return undefined;
+    path.push(next);
+  }
+  return path;
+}
+
+/** remove the nodes left with neither payload nor children, leaf first */
+function prune<P>(path: readonly Node<P>[], levels: readonly string[]): void {
+  for (let i = levels.length; i > 0; i--) {
+    const n = path[i] as Node<P>;
+    if (n.payload !== undefined || n.children.size > 0) break;
+    (path[i - 1] as Node<P>).children.delete(levels[i - 1] as string);
+  }
+}
+
 /** Subscriptions by topic filter; each filter holds values by key (a client id). */
 export class FilterTrie<V> {
-  readonly #root = new FilterNode<V>();
+  readonly #root = new Node<Map<string, V>>();
   #size = 0;
 
   /** number of distinct filters */
@@ -16,42 +56,23 @@ export class FilterTrie<V> {
   }
 
   set(filter: string, key: string, value: V): void {
-    let node = this.#root;
-    for (const level of filter.split('/')) {
-      let next = node.children.get(level);
-      if (next === undefined) {
-        next = new FilterNode<V>();
-        node.children.set(level, next);
-      }
-      node = next;
-    }
-    if (node.values === undefined) {
-      node.values = new Map();
+    const node = nodeFor(this.#root, filter.split('/'));
+    if (node.payload === undefined) {
+      node.payload = new Map();
       this.#size++;
     }
-    node.values.set(key, value);
+    node.payload.set(key, value);
   }
 
   delete(filter: string, key: string): void {
-    const path: FilterNode<V>[] = [this.#root];
     const levels = filter.split('/');
-    for (const level of levels) {
-      const next = (path[path.length - 1] as FilterNode<V>).children.get(level);
-      if (next === undefined) return;
-      path.push(next);
-    }
-    const leaf = path[path.length - 1] as FilterNode<V>;
-    if (leaf.values === undefined || !leaf.values.delete(key)) return;
-    if (leaf.values.size === 0) {
-      leaf.values = undefined;
-      this.#size--;
-    }
-    // prune empty nodes, leaf first
-    for (let i = levels.length; i > 0; i--) {
-      const n = path[i] as FilterNode<V>;
-      if (n.values !== undefined || n.children.size > 0) break;
-      (path[i - 1] as FilterNode<V>).children.delete(levels[i - 1] as string);
-    }
+    const path = pathTo(this.#root, levels);
+    const leaf = path?.[path.length - 1];
+    if (path === undefined || leaf?.payload === undefined || !leaf.payload.delete(key)) return;
+    if (leaf.payload.size > 0) return;
+    leaf.payload = undefined;
+    this.#size--;
+    prune(path, levels);
   }
 
   /**
@@ -59,17 +80,16 @@ export class FilterTrie<V> {
    * level do not match a topic starting with `$` (§4.7.2); `a/#` matches `a` too (§4.7.1.2).
    */
   match(topic: string, visit: (key: string, value: V) => void): void {
-    const levels = topic.split('/');
-    this.#match(this.#root, levels, 0, !topic.startsWith('$'), visit);
+    this.#match(this.#root, topic.split('/'), 0, !topic.startsWith('$'), visit);
   }
 
-  #match(node: FilterNode<V>, levels: readonly string[], i: number, wild: boolean, visit: (key: string, value: V) => void): void {
+  #match(node: Node<Map<string, V>>, levels: readonly string[], i: number, wild: boolean, visit: (key: string, value: V) => void): void {
     if (wild) {
-      const hash = node.children.get('#');
-      if (hash?.values !== undefined) for (const [k, v] of hash.values) visit(k, v);
+      const hash = node.children.get('#')?.payload;
+      if (hash !== undefined) for (const [k, v] of hash) visit(k, v);
     }
     if (i === levels.length) {
-      if (node.values !== undefined) for (const [k, v] of node.values) visit(k, v);
+      if (node.payload !== undefined) for (const [k, v] of node.payload) visit(k, v);
       return;
     }
     const exact = node.children.get(levels[i] as string);
@@ -81,14 +101,9 @@ export class FilterTrie<V> {
   }
 }
 
-class FilterNode<V> {
-  readonly children = new Map<string, FilterNode<V>>();
-  values: Map<string, V> | undefined;
-}
-
 /** Retained messages by topic name, looked up by topic filter. */
 export class TopicTrie<V> {
-  readonly #root = new TopicNode<V>();
+  readonly #root = new Node<V>();
   #size = 0;
 
   get size(): number {
@@ -96,46 +111,25 @@ export class TopicTrie<V> {
   }
 
   get(topic: string): V | undefined {
-    let node: TopicNode<V> | undefined = this.#root;
-    for (const level of topic.split('/')) {
-      node = node.children.get(level);
-      if (node === undefined) return undefined;
-    }
-    return node.value;
+    const path = pathTo(this.#root, topic.split('/'));
+    return path?.[path.length - 1]?.payload;
   }
 
   set(topic: string, value: V): void {
-    let node = this.#root;
-    for (const level of topic.split('/')) {
-      let next = node.children.get(level);
-      if (next === undefined) {
-        next = new TopicNode<V>();
-        node.children.set(level, next);
-      }
-      node = next;
-    }
-    if (node.value === undefined) this.#size++;
-    node.value = value;
+    const node = nodeFor(this.#root, topic.split('/'));
+    if (node.payload === undefined) this.#size++;
+    node.payload = value;
   }
 
   delete(topic: string): V | undefined {
     const levels = topic.split('/');
-    const path: TopicNode<V>[] = [this.#root];
-    for (const level of levels) {
-      const next = (path[path.length - 1] as TopicNode<V>).children.get(level);
-      if (next === undefined) return undefined;
-      path.push(next);
-    }
-    const leaf = path[path.length - 1] as TopicNode<V>;
-    const old = leaf.value;
-    if (old === undefined) return undefined;
-    leaf.value = undefined;
+    const path = pathTo(this.#root, levels);
+    const leaf = path?.[path.length - 1];
+    const old = leaf?.payload;
+    if (path === undefined || leaf === undefined || old === undefined) return undefined;
+    leaf.payload = undefined;
     this.#size--;
-    for (let i = levels.length; i > 0; i--) {
-      const n = path[i] as TopicNode<V>;
-      if (n.value !== undefined || n.children.size > 0) break;
-      (path[i - 1] as TopicNode<V>).children.delete(levels[i - 1] as string);
-    }
+    prune(path, levels);
     return old;
   }
 
@@ -144,15 +138,15 @@ export class TopicTrie<V> {
     this.#match(this.#root, filter.split('/'), 0, [], visit);
   }
 
-  #match(node: TopicNode<V>, f: readonly string[], i: number, path: string[], visit: (topic: string, value: V) => void): void {
+  #match(node: Node<V>, f: readonly string[], i: number, path: string[], visit: (topic: string, value: V) => void): void {
     if (i === f.length) {
-      if (node.value !== undefined) visit(path.join('/'), node.value);
+      if (node.payload !== undefined) visit(path.join('/'), node.payload);
       return;
     }
     const level = f[i] as string;
     if (level === '#') {
       // §4.7.1.2: the parent level itself, then everything below it
-      if (i > 0 && node.value !== undefined) visit(path.join('/'), node.value);
+      if (i > 0 && node.payload !== undefined) visit(path.join('/'), node.payload);
       this.#all(node, path, i === 0, visit);
       return;
     }
@@ -173,18 +167,13 @@ export class TopicTrie<V> {
     path.pop();
   }
 
-  #all(node: TopicNode<V>, path: string[], root: boolean, visit: (topic: string, value: V) => void): void {
+  #all(node: Node<V>, path: string[], root: boolean, visit: (topic: string, value: V) => void): void {
     for (const [name, child] of node.children) {
       if (root && name.startsWith('$')) continue;
       path.push(name);
-      if (child.value !== undefined) visit(path.join('/'), child.value);
+      if (child.payload !== undefined) visit(path.join('/'), child.payload);
       this.#all(child, path, false, visit);
       path.pop();
     }
   }
-}
-
-class TopicNode<V> {
-  readonly children = new Map<string, TopicNode<V>>();
-  value: V | undefined;
 }
