@@ -74,6 +74,11 @@ export const gatewaySchema = z.strictObject({
       port: z.int().min(0).max(65535).describe('TCP port of the admin server; 0 lets the system choose'),
       host: z.string().min(1).default('127.0.0.1').describe('address to listen on; default 127.0.0.1 (this machine only)'),
       tls: tlsSettings.optional().describe('serve the admin server over HTTPS (the same settings as a listener\'s tls; requestCert asks operators for a client certificate)'),
+      token: z
+        .string()
+        .min(16, { error: 'expected a token of at least 16 characters (e.g. openssl rand -hex 32)' })
+        .optional()
+        .describe('require "Authorization: Bearer <token>" (or ?access_token=, for browsers) on everything but /healthz and /readyz, which probes keep reaching; use ${VAR} to keep it out of the file'),
     })
     .optional()
     .describe('the admin HTTP server: /healthz /readyz /metrics /api; absent: no admin server'),

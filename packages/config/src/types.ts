@@ -9,7 +9,7 @@ export interface GatewaySection {
   /** names this gateway in logs, metrics and provenance headers; defaults to the host name */
   readonly id: string;
   /** the admin HTTP server (/healthz /readyz /metrics /api); absent: no admin server */
-  readonly http?: { readonly port: number; readonly host: string; readonly tls?: TlsSettings | undefined } | undefined;
+  readonly http?: { readonly port: number; readonly host: string; readonly tls?: TlsSettings | undefined; readonly token?: string | undefined } | undefined;
   readonly log: { readonly level: LogLevel };
   /** the durable spool (docs/spool.md); absent: none. `dir` as written: relative to `baseDir` */
   readonly spool?: SpoolSection | undefined;

@@ -4,6 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { FerryError, type Logger } from '@ferry/core';
 import { listeningLine, loadTlsOptions, type TlsSettings } from '@ferry/net';
 import type { AdminHandler } from './admin-handler.js';
+import { adminRequestAllowed } from './admin-auth.js';
 
 /** What the admin endpoints read from the running gateway. */
 export interface AdminView {
@@ -31,6 +32,8 @@ export class AdminHttp {
     private readonly host = '0.0.0.0',
     /** HTTPS with these certificates (files relative to baseDir); absent: plain HTTP */
     private readonly tls?: { readonly settings: TlsSettings; readonly baseDir: string },
+    /** bearer token required on everything but /healthz and /readyz; absent: open */
+    private readonly token?: string,
   ) {}
 
   get address(): AddressInfo | undefined {
@@ -85,6 +88,11 @@ export class AdminHttp {
       res.writeHead(status, { 'content-type': 'application/json' });
       res.end(JSON.stringify(body, null, 2) + '\n');
     };
+    if (!adminRequestAllowed(req, path, this.token)) {
+      res.writeHead(401, { 'content-type': 'application/json', 'www-authenticate': 'Bearer realm="ferry"' });
+      res.end(JSON.stringify({ error: 'a bearer token is required (gateway.http.token)' }) + '\n');
+      return;
+    }
     for (const h of this.view.handlers ?? []) if (await h.handle(req, res, path)) return;
     switch (path) {
       case '/healthz':

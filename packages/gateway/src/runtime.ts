@@ -183,6 +183,7 @@ export class Runtime {
       http.port,
       http.host,
       http.tls === undefined ? undefined : { settings: http.tls, baseDir: config.baseDir },
+      http.token,
     );
     await admin.start();
     this.#admin = admin;
