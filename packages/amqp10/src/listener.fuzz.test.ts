@@ -10,7 +10,7 @@
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { FerryError, noopMetrics, type InboundDelivery, type Logger } from '@ferry/core';
-import { MemoryConnection, applyMutations, fuzz, fuzzBudgetMs, fuzzInputs, gcOrFail, loadCorpus, splitReads } from '@ferry/testkit';
+import { MemoryConnection, errorCountingLogger, fuzzBudgetMs, fuzzConnections, loadCorpus } from '@ferry/testkit';
 import { Amqp10Listener } from './listener.js';
 import { amqp10ListenerOptions } from './options.js';
 
@@ -41,17 +41,6 @@ const CLOSE_WITHIN_MS = 5_000;
 const HEAP_PER_CASE = 128 * 1024 * 1024;
 const ADDRESS = '/exchange/amq.fanout';
 
-function errorCountingLogger(): { logger: Logger; errors: string[] } {
-  const errors: string[] = [];
-  const logger: Logger = {
-    debug: () => undefined,
-    info: () => undefined,
-    warn: () => undefined,
-    error: (message, fields) => void errors.push(`${message} ${JSON.stringify(fields ?? {})}`),
-    child: () => logger,
-  };
-  return { logger, errors };
-}
 
 async function newListener(logger: Logger): Promise<Amqp10Listener> {
   const l = new Amqp10Listener(
@@ -159,57 +148,24 @@ describe('amqp10-listener fuzz', () => {
   });
 
   it('mutated client streams (SASL, open, attach, transfer): no throw, no internal error, closed within 5 s of the hang-up, heap bounded', async () => {
-    const budget = fuzzBudgetMs(5);
-    const gc = gcOrFail();
-    const uncaught: unknown[] = [];
-    const onUncaught = (e: unknown): void => void uncaught.push(e);
-    process.on('uncaughtException', onUncaught);
-    process.on('unhandledRejection', onUncaught);
-    const { logger, errors } = errorCountingLogger();
-    gc();
-    const heapBefore = process.memoryUsage().heapUsed;
-    let l = await newListener(logger);
-    let cases = 0;
-    let peakHeap = 0;
-    let slowest = 0;
-    try {
-      const run = await fuzz(fuzzInputs(corpus, { tokens }), budget, async (input) => {
-        const bytes = applyMutations(corpus, input, tokens);
-        if (++cases % 400 === 0) {
-          await l.stop();
-          l = await newListener(logger);
-        }
-        const heapAtStart = process.memoryUsage().heapUsed;
-        const c = open(l);
-        const started = performance.now();
-        for (const chunk of splitReads(bytes, input.reads)) c.send(chunk);
-        await tick();
-        c.hangUp();
-        const gone = await c.closedWithin(CLOSE_WITHIN_MS);
-        slowest = Math.max(slowest, performance.now() - started);
-        const heap = process.memoryUsage().heapUsed;
-        peakHeap = Math.max(peakHeap, heap - heapAtStart);
-        if (!gone) throw new Error(`connection still open ${CLOSE_WITHIN_MS} ms after the client hung up; input ${bytes.toString('hex')}`);
-        if (heap - heapAtStart > HEAP_PER_CASE) throw new Error(`heap grew ${(heap - heapAtStart) / 1e6} MB on one input ${bytes.toString('hex')}`);
-        if (errors.length > 0) throw new Error(`internal error logged: ${errors.join('; ')}; input ${bytes.toString('hex')}`);
-        if (uncaught.length > 0) throw new Error(`uncaught: ${String(uncaught[0])}; input ${bytes.toString('hex')}`);
-      });
-      await l.stop();
-      await tick();
-      gc();
-      const heapAfter = process.memoryUsage().heapUsed;
-      console.log(
-        `amqp10-listener fuzz: ${run.runs} inputs in ${(run.ms / 1000).toFixed(1)} s from ${corpus.length} seeds; slowest input ${slowest.toFixed(0)} ms; ` +
-          `largest heap growth during one input ${(peakHeap / 1e6).toFixed(1)} MB; heap ${(heapBefore / 1e6).toFixed(1)} -> ${(heapAfter / 1e6).toFixed(1)} MB after every listener stopped`,
-      );
-      expect(run.runs).toBeGreaterThan(30);
-      expect(uncaught).toEqual([]);
-      expect(errors).toEqual([]);
-      expect(heapAfter - heapBefore).toBeLessThan(32 * 1024 * 1024);
-    } finally {
-      process.off('uncaughtException', onUncaught);
-      process.off('unhandledRejection', onUncaught);
-      await l.stop();
-    }
+    const r = await fuzzConnections({
+      corpus,
+      tokens,
+      budgetMs: fuzzBudgetMs(5),
+      closeWithinMs: CLOSE_WITHIN_MS,
+      heapPerInput: HEAP_PER_CASE,
+      listener: async (logger) => {
+        const l = await newListener(logger);
+        return { open: () => open(l), close: () => l.stop() };
+      },
+    });
+    console.log(
+      `amqp10-listener fuzz: ${r.runs} inputs in ${(r.ms / 1000).toFixed(1)} s from ${corpus.length} seeds; slowest input ${r.slowestMs.toFixed(0)} ms; ` +
+        `largest heap growth during one input ${(r.peakHeapPerInput / 1e6).toFixed(1)} MB; heap ${(r.heapBefore / 1e6).toFixed(1)} -> ${(r.heapAfter / 1e6).toFixed(1)} MB after every listener stopped`,
+    );
+    expect(r.runs).toBeGreaterThan(30);
+    expect(r.uncaught).toEqual([]);
+    expect(r.errors).toEqual([]);
+    expect(r.heapAfter - r.heapBefore).toBeLessThan(32 * 1024 * 1024);
   }, 120_000);
 });

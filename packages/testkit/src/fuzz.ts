@@ -11,6 +11,7 @@ import { Duplex } from 'node:stream';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import fc from 'fast-check';
+import type { Logger } from '@ferry/core';
 
 /**
  * The time one fuzz target runs: `defaultSeconds` in `npm test` (all targets together stay
@@ -292,5 +293,102 @@ export class MemoryConnection extends Duplex {
   /** everything the server wrote */
   output(): Buffer {
     return Buffer.concat(this.written);
+  }
+}
+
+/** A logger that keeps the error lines: an error line from a parser or a session is an internal error. */
+export function errorCountingLogger(): { logger: Logger; errors: string[] } {
+  const errors: string[] = [];
+  const logger: Logger = {
+    debug: () => undefined,
+    info: () => undefined,
+    warn: () => undefined,
+    error: (message, fields) => void errors.push(`${message} ${JSON.stringify(fields ?? {})}`),
+    child: () => logger,
+  };
+  return { logger, errors };
+}
+
+/** A listener under fuzzing: connections are handed to it in memory; it is replaced now and then. */
+export interface FuzzedListener {
+  open(): MemoryConnection;
+  close(): Promise<void>;
+}
+
+export interface ConnectionFuzzOptions {
+  readonly corpus: readonly Seed[];
+  readonly tokens: readonly Buffer[];
+  readonly budgetMs: number;
+  /** a fresh listener, logging to `logger` */
+  readonly listener: (logger: Logger) => Promise<FuzzedListener>;
+  /** a connection must be gone this long after the client hung up */
+  readonly closeWithinMs: number;
+  /** what one input may add to the heap while it runs */
+  readonly heapPerInput: number;
+  /** inputs per listener: sessions and stored messages of earlier inputs go with the old one */
+  readonly inputsPerListener?: number;
+}
+
+export interface ConnectionFuzzResult extends FuzzRun {
+  readonly slowestMs: number;
+  readonly peakHeapPerInput: number;
+  readonly heapBefore: number;
+  /** after every listener was closed and a full gc */
+  readonly heapAfter: number;
+  readonly uncaught: readonly unknown[];
+  readonly errors: readonly string[];
+}
+
+/**
+ * Mutated corpus inputs, each on its own in-memory connection, in reads of its sizes; then the
+ * client hangs up. An input fails the run when the connection is not gone within
+ * `closeWithinMs`, when it grew the heap by more than `heapPerInput`, when an error line was
+ * logged or when anything was thrown or rejected unhandled meanwhile.
+ */
+export async function fuzzConnections(o: ConnectionFuzzOptions): Promise<ConnectionFuzzResult> {
+  const gc = gcOrFail();
+  const uncaught: unknown[] = [];
+  const onUncaught = (e: unknown): void => void uncaught.push(e);
+  process.on('uncaughtException', onUncaught);
+  process.on('unhandledRejection', onUncaught);
+  const { logger, errors } = errorCountingLogger();
+  const tick = (): Promise<void> => new Promise((r) => setImmediate(r));
+  gc();
+  const heapBefore = process.memoryUsage().heapUsed;
+  let listener = await o.listener(logger);
+  let inputs = 0;
+  let peakHeapPerInput = 0;
+  let slowestMs = 0;
+  try {
+    const run = await fuzz(fuzzInputs(o.corpus, { tokens: o.tokens }), o.budgetMs, async (input) => {
+      const bytes = applyMutations(o.corpus, input, o.tokens);
+      if (++inputs % (o.inputsPerListener ?? 400) === 0) {
+        await listener.close();
+        listener = await o.listener(logger);
+      }
+      const heapAtStart = process.memoryUsage().heapUsed;
+      const c = listener.open();
+      const started = performance.now();
+      for (const chunk of splitReads(bytes, input.reads)) c.send(chunk);
+      await tick();
+      c.hangUp();
+      const gone = await c.closedWithin(o.closeWithinMs);
+      slowestMs = Math.max(slowestMs, performance.now() - started);
+      const grown = process.memoryUsage().heapUsed - heapAtStart;
+      peakHeapPerInput = Math.max(peakHeapPerInput, grown);
+      const what = `input ${bytes.toString('hex')}`;
+      if (!gone) throw new Error(`connection still open ${o.closeWithinMs} ms after the client hung up; ${what}`);
+      if (grown > o.heapPerInput) throw new Error(`heap grew ${(grown / 1e6).toFixed(0)} MB on one input; ${what}`);
+      if (errors.length > 0) throw new Error(`internal error logged: ${errors.join('; ')}; ${what}`);
+      if (uncaught.length > 0) throw new Error(`uncaught: ${String(uncaught[0])}; ${what}`);
+    });
+    await listener.close();
+    await tick();
+    gc();
+    return { ...run, slowestMs, peakHeapPerInput, heapBefore, heapAfter: process.memoryUsage().heapUsed, uncaught, errors };
+  } finally {
+    process.off('uncaughtException', onUncaught);
+    process.off('unhandledRejection', onUncaught);
+    await listener.close();
   }
 }

@@ -9,7 +9,7 @@
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Authenticator, noopMetrics, type Logger } from '@ferry/core';
-import { MemoryConnection, applyMutations, fuzz, fuzzBudgetMs, fuzzInputs, gcOrFail, loadCorpus, splitReads } from '@ferry/testkit';
+import { MemoryConnection, errorCountingLogger, fuzzBudgetMs, fuzzConnections, loadCorpus } from '@ferry/testkit';
 import { mqttListenerOptions } from '../options.js';
 import { MqttBroker } from './broker.js';
 import { brokerConfig } from './config.js';
@@ -43,17 +43,6 @@ const CLOSE_WITHIN_MS = 5_000;
 /** what one input may add to the heap while it runs (the limits are far below: 1 MiB packets) */
 const HEAP_PER_CASE = 128 * 1024 * 1024;
 
-function errorCountingLogger(): { logger: Logger; errors: string[] } {
-  const errors: string[] = [];
-  const logger: Logger = {
-    debug: () => undefined,
-    info: () => undefined,
-    warn: () => undefined,
-    error: (message, fields) => void errors.push(`${message} ${JSON.stringify(fields ?? {})}`),
-    child: () => logger,
-  };
-  return { logger, errors };
-}
 
 function newBroker(logger: Logger): MqttBroker {
   // the listener's defaults, with a small packet size so oversize paths are reached
@@ -108,59 +97,24 @@ describe('mqtt-listener fuzz', () => {
   });
 
   it('mutated client streams (3.1.1 and 5): no throw, no internal error, closed within 5 s of the hang-up, heap bounded', async () => {
-    const budget = fuzzBudgetMs(5);
-    const gc = gcOrFail();
-    const uncaught: unknown[] = [];
-    const onUncaught = (e: unknown): void => void uncaught.push(e);
-    process.on('uncaughtException', onUncaught);
-    process.on('unhandledRejection', onUncaught);
-    const { logger, errors } = errorCountingLogger();
-    gc();
-    const heapBefore = process.memoryUsage().heapUsed;
-    let broker = newBroker(logger);
-    let cases = 0;
-    let peakHeap = 0;
-    let slowest = 0;
-    try {
-      const run = await fuzz(fuzzInputs(corpus, { tokens }), budget, async (input) => {
-        const bytes = applyMutations(corpus, input, tokens);
-        // a fresh broker now and then: sessions and retained messages of earlier inputs go with the old one
-        if (++cases % 400 === 0) {
-          await broker.close();
-          broker = newBroker(logger);
-        }
-        const heapAtStart = process.memoryUsage().heapUsed;
-        const c = open(broker);
-        const started = performance.now();
-        for (const chunk of splitReads(bytes, input.reads)) c.send(chunk);
-        await tick();
-        c.hangUp();
-        const gone = await closed(c, CLOSE_WITHIN_MS);
-        const ms = performance.now() - started;
-        slowest = Math.max(slowest, ms);
-        const heap = process.memoryUsage().heapUsed;
-        peakHeap = Math.max(peakHeap, heap - heapAtStart);
-        if (!gone) throw new Error(`connection still open ${CLOSE_WITHIN_MS} ms after the client hung up; input ${bytes.toString('hex')}`);
-        if (heap - heapAtStart > HEAP_PER_CASE) throw new Error(`heap grew ${(heap - heapAtStart) / 1e6} MB on one input ${bytes.toString('hex')}`);
-        if (errors.length > 0) throw new Error(`internal error logged: ${errors.join('; ')}; input ${bytes.toString('hex')}`);
-        if (uncaught.length > 0) throw new Error(`uncaught: ${String(uncaught[0])}; input ${bytes.toString('hex')}`);
-      });
-      await broker.close();
-      await tick();
-      gc();
-      const heapAfter = process.memoryUsage().heapUsed;
-      console.log(
-        `mqtt-listener fuzz: ${run.runs} inputs in ${(run.ms / 1000).toFixed(1)} s from ${corpus.length} seeds; slowest input ${slowest.toFixed(0)} ms; ` +
-          `largest heap growth during one input ${(peakHeap / 1e6).toFixed(1)} MB; heap ${(heapBefore / 1e6).toFixed(1)} -> ${(heapAfter / 1e6).toFixed(1)} MB after every broker closed`,
-      );
-      expect(run.runs).toBeGreaterThan(30);
-      expect(uncaught).toEqual([]);
-      expect(errors).toEqual([]);
-      expect(heapAfter - heapBefore).toBeLessThan(32 * 1024 * 1024);
-    } finally {
-      process.off('uncaughtException', onUncaught);
-      process.off('unhandledRejection', onUncaught);
-      await broker.close();
-    }
+    const r = await fuzzConnections({
+      corpus,
+      tokens,
+      budgetMs: fuzzBudgetMs(5),
+      closeWithinMs: CLOSE_WITHIN_MS,
+      heapPerInput: HEAP_PER_CASE,
+      listener: async (logger) => {
+        const broker = newBroker(logger);
+        return { open: () => open(broker), close: () => broker.close() };
+      },
+    });
+    console.log(
+      `mqtt-listener fuzz: ${r.runs} inputs in ${(r.ms / 1000).toFixed(1)} s from ${corpus.length} seeds; slowest input ${r.slowestMs.toFixed(0)} ms; ` +
+        `largest heap growth during one input ${(r.peakHeapPerInput / 1e6).toFixed(1)} MB; heap ${(r.heapBefore / 1e6).toFixed(1)} -> ${(r.heapAfter / 1e6).toFixed(1)} MB after every broker closed`,
+    );
+    expect(r.runs).toBeGreaterThan(30);
+    expect(r.uncaught).toEqual([]);
+    expect(r.errors).toEqual([]);
+    expect(r.heapAfter - r.heapBefore).toBeLessThan(32 * 1024 * 1024);
   }, 120_000);
 });

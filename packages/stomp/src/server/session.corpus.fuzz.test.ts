@@ -10,7 +10,7 @@
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { FerryError, type Logger } from '@ferry/core';
-import { applyMutations, fuzz, fuzzBudgetMs, fuzzInputs, gcOrFail, loadCorpus, splitReads } from '@ferry/testkit';
+import { applyMutations, errorCountingLogger, fuzz, fuzzBudgetMs, fuzzInputs, gcOrFail, loadCorpus, splitReads } from '@ferry/testkit';
 import { headerValue } from '../frame/frame.js';
 import { StompBroker } from './broker.js';
 import { MemorySocket } from './memory-socket.test-util.js';
@@ -45,17 +45,6 @@ const tokens = [
 const LIMITS = { maxFrameBytes: 8192, maxHeaders: 16, maxHeaderLineBytes: 512, maxBodyBytes: 4096 };
 const CLOSE_WITHIN_MS = 5_000;
 
-function errorCountingLogger(): { logger: Logger; errors: string[] } {
-  const errors: string[] = [];
-  const logger: Logger = {
-    debug: () => undefined,
-    info: () => undefined,
-    warn: () => undefined,
-    error: (message, fields) => void errors.push(`${message} ${JSON.stringify(fields ?? {})}`),
-    child: () => logger,
-  };
-  return { logger, errors };
-}
 
 function newServer(logger: Logger): { server: StompServer; broker: StompBroker } {
   const broker = new StompBroker({ queueBufferMessages: 50, maxUnackedPerSubscription: 5 });

@@ -1,6 +1,5 @@
-import { setFlagsFromString } from 'node:v8';
-import { runInNewContext } from 'node:vm';
 import { FerryError, type Logger } from '@ferry/core';
+import { gcOrFail } from '@ferry/testkit';
 import { headerValue, type StompFrame } from '../frame/frame.js';
 import { StompBroker } from './broker.js';
 import { MemorySocket } from './memory-socket.test-util.js';
@@ -15,28 +14,6 @@ import { DEFAULT_SESSION_OPTIONS } from './session.js';
  * long-lived session takes 100,000 valid frames, and its heap must stay flat.
  */
 
-/**
- * A full garbage collection. Needs `gc`: `node --expose-gc`, or turning the flag on at run time
- * and taking `gc` from a fresh context. Without it a heap figure is noise, so the test fails.
- */
-function gcOrFail(): () => void {
-  let gc = (globalThis as { gc?: () => void }).gc;
-  if (gc === undefined) {
-    try {
-      setFlagsFromString('--expose-gc');
-      gc = runInNewContext('gc') as (() => void) | undefined;
-    } catch {
-      gc = undefined;
-    }
-  }
-  if (typeof gc !== 'function') throw new Error('no gc: the memory assertions need node --expose-gc (v8.setFlagsFromString("--expose-gc") did not give one)');
-  const run = gc;
-  // two passes: the first can leave weak callbacks' garbage for the second
-  return () => {
-    run();
-    run();
-  };
-}
 
 /** A logger that keeps the error lines (an error line in the session is an internal error). */
 function countingLogger(): { logger: Logger; errors: string[]; warnings: number } {
