@@ -19,11 +19,9 @@ import { connect as tlsConnect, type ConnectionOptions as TlsConnectionOptions }
 import { Backoff, describeError, FerryError, hasExpired, type Connector, type ConnectorContext, type ConnectorState, type DeliveryHandler, type Logger, type Sink, type SourceFlow, type SourceSpec } from '@ferry/core';
 import { loadClientTls } from '@ferry/net';
 import rhea from 'rhea';
-import { installCapture } from './capture.js';
-import { installLinkKeys } from './link-keys.js';
+import { DispositionGate, installCapture, installLinkKeys } from './rhea-seam.js';
 import { toAmqp10 } from './mapping.js';
 import type { Amqp10From, Amqp10Options, Amqp10To } from './options.js';
-import { DispositionGate } from './disposition-gate.js';
 import { FrameGuard } from './frame-guard.js';
 import { receiveTransfer } from './inbound.js';
 import { peerError } from './outcomes.js';

@@ -1,7 +1,6 @@
 import { describeError, FerryError, Settlement, type DeliveryHandler, type GatewayMessage, type Logger, type Metrics, type Outcome } from '@ferry/core';
 import type rhea from 'rhea';
-import { encodedMessage } from './capture.js';
-import type { DispositionGate } from './disposition-gate.js';
+import { encodedMessage, type DispositionGate } from './rhea-seam.js';
 import { toGatewayMessage } from './mapping.js';
 import { rejectError } from './outcomes.js';
 

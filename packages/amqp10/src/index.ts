@@ -6,4 +6,4 @@ export type { Amqp10Options, Amqp10ListenerOptions, Amqp10From, Amqp10To } from 
 export { toAmqp10, toGatewayMessage, fingerprint, type Amqp10Meta } from './mapping.js';
 export { encode, decodeOne, Decoder, type AmqpValue } from './codec.js';
 export { parseMessage, buildMessage } from './sections.js';
-export { encodedMessage, installCapture } from './capture.js';
+export { encodedMessage, installCapture } from './rhea-seam.js';

@@ -22,9 +22,7 @@ import { Authenticator, authConfigFrom, describeError, FerryError, hasExpired, t
 import { Listener, listeningLine, type AcceptedConnection, type BoundPorts, type ConnectionInfo } from '@ferry/net';
 import rhea from 'rhea';
 import { matchesAddress } from './address-match.js';
-import { installCapture } from './capture.js';
-import { installLinkKeys } from './link-keys.js';
-import { DispositionGate } from './disposition-gate.js';
+import { answerSndSettleMode, DispositionGate, installCapture, installLinkKeys } from './rhea-seam.js';
 import { receiveTransfer } from './inbound.js';
 import { FrameGuard } from './frame-guard.js';
 import { toAmqp10, type Outgoing } from './mapping.js';
@@ -57,11 +55,6 @@ interface Client {
   access: AuthorizedClient | undefined;
 }
 
-/** The part of a rhea link's state that rhea's typings do not declare (lib/link.js `local.attach`). */
-interface LocalAttach {
-  local?: { attach?: { snd_settle_mode?: number } };
-}
-
 export class Amqp10Listener implements Connector<Amqp10From, Amqp10To> {
   readonly type = 'amqp10-listener';
   readonly name: string;
@@ -82,7 +75,7 @@ export class Amqp10Listener implements Connector<Amqp10From, Amqp10To> {
   #flowOff: (() => void) | undefined;
   readonly #inLinks = new Set<InLink>();
   readonly #outbox: Outbox;
-  /** rhea writes dispositions per session: one gate per session (./disposition-gate.ts) */
+  /** rhea writes dispositions per session: one gate per session (DispositionGate in ./rhea-seam.ts) */
   readonly #gates = new WeakMap<rhea.Session, DispositionGate>();
   #starting: Promise<void> | undefined;
   #stopping: Promise<void> | undefined;
@@ -438,11 +431,9 @@ export class Amqp10Listener implements Connector<Amqp10From, Amqp10To> {
     }
     s.set_source({ address });
     // §2.7.3: the receiver's snd-settle-mode is what it desires; answer settled (1) when it
-    // asked for it, else unsettled (0), so its choice is the link's mode. rhea reads the mode
-    // from its local attach when it sends (lib/link.js Sender.send).
+    // asked for it, else unsettled (0), so its choice is the link's mode
     const presettled = s.snd_settle_mode === 1;
-    const local = (s as unknown as LocalAttach).local?.attach;
-    if (local !== undefined) local.snd_settle_mode = presettled ? 1 : 0;
+    answerSndSettleMode(s, presettled);
     const link = this.#outbox.attach(address, s, () => client.alive, presettled);
     client.receivers.add(link);
     log.info(`amqp10-listener client receives from ${address}`, { presettled });

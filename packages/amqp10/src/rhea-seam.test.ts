@@ -1,0 +1,227 @@
+/**
+ * Each reliance of rhea-seam.ts on the installed rhea, checked between two rhea containers over
+ * TCP. A failure here means an upgrade changed what the seam assumes: read
+ * docs/architecture.md, "Library seams", before touching the pin.
+ */
+import { once } from 'node:events';
+import type { AddressInfo, Server } from 'node:net';
+import rhea from 'rhea';
+import { answerSndSettleMode, DispositionGate, encodedMessage, installCapture, installLinkKeys } from './rhea-seam.js';
+
+const SEE = 'the rhea seam (packages/amqp10/src/rhea-seam.ts) no longer holds; see docs/architecture.md, "Library seams"';
+
+function seam(ok: boolean, what: string): void {
+  if (!ok) throw new Error(`${what}: ${SEE}`);
+}
+
+interface Pair {
+  readonly server: rhea.Container;
+  readonly client: rhea.Connection;
+  /** rejects when the server side fails a connection (rhea then half-closes, and the client may wait on) */
+  readonly serverFailed: Promise<never>;
+  readonly close: () => Promise<void>;
+}
+
+/** A rhea container listening on a free port and a connection to it from another container. */
+async function pair(serverSetup: (server: rhea.Container) => void, serverOptions: rhea.ContainerOptions = {}): Promise<Pair> {
+  const server = rhea.create_container({ id: 'seam-server', ...serverOptions });
+  const serverFailed = new Promise<never>((_, reject) => {
+    const fail = (e: unknown): void => reject(new Error(`the server side failed: ${String(e)}`));
+    server.on('error', (ctx: rhea.EventContext) => fail(ctx.error ?? ctx));
+    server.on('protocol_error', (e: unknown) => fail(e));
+  });
+  serverFailed.catch(() => undefined);
+  serverSetup(server);
+  const listener = server.listen({ port: 0, host: '127.0.0.1' }) as Server;
+  await once(listener, 'listening');
+  const port = (listener.address() as AddressInfo).port;
+  const client = rhea.create_container({ id: 'seam-client' }).connect({ port, host: '127.0.0.1', reconnect: false });
+  const failed = new Promise<never>((_, reject) => {
+    client.on('disconnected', (ctx: rhea.EventContext) => reject(new Error(`connection lost: ${String(ctx.error ?? 'closed')}`)));
+  });
+  failed.catch(() => undefined);
+  await Promise.race([once(client, 'connection_open'), failed]);
+  return {
+    server,
+    client,
+    serverFailed,
+    close: async () => {
+      client.close();
+      await new Promise<void>((r) => listener.close(() => r()));
+    },
+  };
+}
+
+/** Resolves with what `register` settles; rejects if either side fails the connection first. */
+function until<T>(p: Pair, register: (settle: (v: T) => void) => void): Promise<T> {
+  const settled = new Promise<T>((resolve, reject) => {
+    p.client.on('disconnected', (ctx: rhea.EventContext) => reject(new Error(`connection lost: ${String(ctx.error ?? 'closed')}`)));
+    register(resolve);
+  });
+  return Promise.race([settled, p.serverFailed]);
+}
+
+let open: Pair | undefined;
+afterEach(async () => {
+  await open?.close();
+  open = undefined;
+});
+
+describe('rhea seam: message.decode (installCapture, encodedMessage)', () => {
+  it("rhea calls the replaced message.decode with the transfer's exact bytes, before the message event", async () => {
+    installCapture();
+    const sent: rhea.Message = {
+      message_id: 'seam-1',
+      application_properties: { n: 7, s: 'x' },
+      body: rhea.message.data_section(Buffer.from([0, 1, 2, 0xfe, 0xff])),
+    };
+    const expected = rhea.message.encode(sent);
+    const got: { encoded: Buffer | undefined; id: unknown }[] = [];
+    let done: (() => void) | undefined;
+    open = await pair((server) => {
+      server.on('message', (ctx: rhea.EventContext) => {
+        got.push({ encoded: encodedMessage(ctx.message), id: ctx.message?.message_id });
+        done?.();
+      });
+    });
+    const p = open;
+    await until<void>(p, (resolve) => {
+      done = resolve;
+      const sender = p.client.open_sender({ target: { address: 'q' } });
+      sender.once('sendable', () => sender.send(sent));
+    });
+    seam(got[0]?.id === 'seam-1', 'the message event did not carry the sent message');
+    seam(got[0]?.encoded !== undefined, 'rhea decoded an incoming transfer without calling message.decode through its exported object, so no bytes were captured');
+    seam(got[0]?.encoded?.equals(expected) === true, 'message.decode got bytes other than the transfer payload');
+  });
+});
+
+type Outcome = 'accepted' | 'rejected' | 'released';
+
+/**
+ * Two messages; the server settles #0 with `first` and #1 with `second` in one tick, directly
+ * or through a DispositionGate. Returns the outcomes the sending client saw, by delivery.
+ */
+async function settleTwo(first: Outcome, second: Outcome, gated: boolean): Promise<Outcome[]> {
+  const apply = (d: rhea.Delivery, o: Outcome): void => {
+    if (o === 'accepted') d.accept();
+    else if (o === 'rejected') d.reject({ condition: 'amqp:internal-error', description: 'seam' });
+    else d.release();
+  };
+  const deliveries: rhea.Delivery[] = [];
+  open = await pair((server) => {
+    server.on('receiver_open', (ctx: rhea.EventContext) => ctx.receiver?.set_credit_window(10));
+    server.on('message', (ctx: rhea.EventContext) => {
+      if (ctx.delivery === undefined) return;
+      deliveries.push(ctx.delivery);
+      if (deliveries.length < 2) return;
+      const [d0, d1] = deliveries as [rhea.Delivery, rhea.Delivery];
+      if (gated) {
+        const gate = new DispositionGate();
+        gate.settle(first, () => apply(d0, first));
+        gate.settle(second, () => apply(d1, second));
+      } else {
+        apply(d0, first);
+        apply(d1, second);
+      }
+    });
+    // the server's links settle only what the test settles
+  }, { autoaccept: false });
+  const p = open;
+  return until<Outcome[]>(p, (resolve) => {
+    const outcomes: Outcome[] = [];
+    const sender = p.client.open_sender({ target: { address: 'q' }, autosettle: true });
+    const seen = (o: Outcome) => (ctx: rhea.EventContext): void => {
+      const tag = ctx.delivery?.tag;
+      outcomes[tag === undefined ? outcomes.length : Number(tag.toString())] = o;
+      if (outcomes.filter((x) => x !== undefined).length === 2) resolve(outcomes);
+    };
+    sender.on('accepted', seen('accepted'));
+    sender.on('rejected', seen('rejected'));
+    sender.on('released', seen('released'));
+    sender.once('sendable', () => {
+      sender.send({ body: 'zero' }, Buffer.from('0'));
+      sender.send({ body: 'one' }, Buffer.from('1'));
+    });
+  });
+}
+
+describe('rhea seam: the 3.0.5 disposition merge (DispositionGate)', () => {
+  it('rhea still merges the second outcome of a pass into the first (else DispositionGate is no longer needed)', async () => {
+    installCapture();
+    const outcomes = await settleTwo('accepted', 'rejected', false);
+    seam(
+      outcomes.join(',') === 'accepted,accepted',
+      `accept #0 then reject #1 in one tick reached the sender as [${outcomes.join(',')}], not the merged [accepted,accepted]: rhea's write_dispositions changed; if each delivery now keeps its own outcome, DispositionGate can go`,
+    );
+  });
+
+  it('through DispositionGate each delivery keeps its own outcome', async () => {
+    installCapture();
+    const a = await settleTwo('accepted', 'rejected', true);
+    await open?.close();
+    open = undefined;
+    const b = await settleTwo('rejected', 'released', true);
+    seam(a.join(',') === 'accepted,rejected', `accept #0, reject #1 through the gate reached the sender as [${a.join(',')}]`);
+    seam(b.join(',') === 'rejected,released', `reject #0, release #1 through the gate reached the sender as [${b.join(',')}]`);
+  });
+});
+
+/** How long the link test waits for an attach that may never come (a loaded machine takes well under 1 s). */
+const ATTACH_BOUND_MS = 10_000;
+
+describe('rhea seam: links keyed by name and role (installLinkKeys)', () => {
+  it('one session attaches a sending and a receiving link of the same name (AMQP 1.0 §2.6.1) on both sides', async () => {
+    installLinkKeys();
+    let count = 0;
+    let done: (() => void) | undefined;
+    const opened = (): void => {
+      count++;
+      if (count === 4) done?.();
+    };
+    open = await pair((server) => {
+      server.on('sender_open', opened);
+      server.on('receiver_open', opened);
+    });
+    const p = open;
+    // without the seam rhea loses a link silently (it never attaches), so a bound ends the wait
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`no further attach within ${ATTACH_BOUND_MS} ms`)), ATTACH_BOUND_MS);
+    });
+    await until<void>({ ...p, serverFailed: Promise.race([p.serverFailed, deadline]) }, (resolve) => {
+      done = resolve;
+      p.client.on('sender_open', opened);
+      p.client.on('receiver_open', opened);
+      p.client.on('connection_error', (ctx: rhea.EventContext) => seam(false, `connection error: ${String(ctx.connection.error)}`));
+      p.client.open_sender({ name: 'same', target: { address: 'a' } });
+      p.client.open_receiver({ name: 'same', source: { address: 'a' } });
+    })
+      .catch((e: unknown) => seam(false, `${count} of 4 link attaches, then ${e instanceof Error ? e.message : String(e)}`))
+      .finally(() => clearTimeout(timer));
+    seam(count === 4, `${count} of 4 link attaches were seen`);
+  }, 3 * ATTACH_BOUND_MS);
+});
+
+describe('rhea seam: the snd-settle-mode a sending link answers with (answerSndSettleMode)', () => {
+  for (const presettled of [true, false]) {
+    it(`a receiver that asks for ${presettled ? 'settled' : 'unsettled'} transfers gets that mode in the attach and on the transfer`, async () => {
+      open = await pair((server) => {
+        server.on('sender_open', (ctx: rhea.EventContext) => {
+          const s = ctx.sender as rhea.Sender;
+          answerSndSettleMode(s, s.snd_settle_mode === 1);
+          s.once('sendable', () => s.send({ body: 'm' }));
+        });
+      });
+      const p = open;
+      const got = await until<{ mode: unknown; settled: boolean }>(p, (resolve) => {
+        const r = p.client.open_receiver({ source: { address: 'q' }, snd_settle_mode: presettled ? 1 : 0, autoaccept: true });
+        r.once('message', (ctx: rhea.EventContext) => {
+          resolve({ mode: (r as unknown as { remote: { attach?: { snd_settle_mode?: number } } }).remote.attach?.snd_settle_mode, settled: ctx.delivery?.remote_settled === true });
+        });
+      });
+      seam(got.mode === (presettled ? 1 : 0), `the sender answered snd-settle-mode ${String(got.mode)}`);
+      seam(got.settled === presettled, `the transfer came ${got.settled ? 'settled' : 'unsettled'}`);
+    });
+  }
+});

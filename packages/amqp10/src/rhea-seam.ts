@@ -1,0 +1,201 @@
+/**
+ * Everything Ferry does with internals of rhea, in one place. rhea is pinned to the exact
+ * version installed (packages/amqp10/package.json); rhea-seam.test.ts checks each reliance
+ * against the installed copy (docs/architecture.md, "Library seams"). Four seams:
+ * - the exact bytes of each incoming message, from rhea's process-wide `message.decode`;
+ * - a gate around rhea 3.0.5's merging of dispositions, which changes outcomes;
+ * - links keyed by name and role, in rhea's Session prototype;
+ * - the snd-settle-mode a sending link answers with, in rhea's local attach.
+ */
+import { createRequire } from 'node:module';
+import rhea from 'rhea';
+
+/**
+ * The exact bytes of each incoming message.
+ *
+ * rhea always decodes a transfer's payload (lib/session.js Incoming.on_transfer calls
+ * `message.decode(data)` and then drops `data`), so the encoded message never reaches an
+ * event handler. rhea calls `decode` through its exported `message` object, synchronously,
+ * right before it dispatches the `message` event; wrapping that one function remembers the
+ * buffer for the decoded object, which the handler then looks up. Nothing else changes for
+ * other users of rhea, with one exception, on purpose: when rhea's decoder throws on a bad
+ * message (it has thrown ERR_OUT_OF_RANGE), the wrapper returns an empty message instead of
+ * letting the throw close the whole connection; Ferry's own decoder then rejects that one
+ * delivery with amqp:decode-error.
+ */
+
+const encodedOf = new WeakMap<object, Buffer>();
+const CAPTURE_MARK = Symbol.for('ferry.amqp10.capture');
+
+type DecodeFn = (typeof rhea.message)['decode'];
+type Decoded = ReturnType<DecodeFn>;
+type Decode = DecodeFn & { [CAPTURE_MARK]?: true };
+
+/** Install the wrapper once per process (idempotent). */
+export function installCapture(): void {
+  const util: { decode: Decode } = rhea.message;
+  if (util.decode[CAPTURE_MARK] === true) return;
+  const original = util.decode;
+  const wrapped: Decode = (buffer: Buffer): Decoded => {
+    let msg: Decoded;
+    try {
+      msg = original.call(util, buffer);
+    } catch {
+      msg = { toJSON: () => ({}), toString: () => '{}' };
+    }
+    encodedOf.set(msg, buffer);
+    return msg;
+  };
+  wrapped[CAPTURE_MARK] = true;
+  util.decode = wrapped;
+}
+
+/** The encoded bytes rhea decoded `message` from, when it came through the wrapper. */
+export function encodedMessage(message: unknown): Buffer | undefined {
+  return typeof message === 'object' && message !== null ? encodedOf.get(message) : undefined;
+}
+
+/**
+ * Works around a rhea 3.0.5 bug that changes outcomes.
+ *
+ * rhea collects a session's settled incoming deliveries and writes them in one pass
+ * (lib/session.js write_dispositions), merging deliveries with consecutive ids into one
+ * disposition frame with the FIRST delivery's state. The check that two outcomes are the same
+ * is skipped while the range holds one delivery (`first !== last && ...`), so the second
+ * delivery of a pass is always merged into the first: accept #0 then reject #1 in the same
+ * tick sends "accepted" for both; reject #0 then release #1 sends "rejected" for both (seen
+ * against RabbitMQ: a released message was dead-lettered).
+ *
+ * The gate lets only one kind of outcome reach rhea per pass: outcomes of another kind wait
+ * until rhea has written the pass (its write runs on process.nextTick, queued by the first
+ * update; ours is queued after it). Merging outcomes of the same kind is harmless.
+ */
+export class DispositionGate {
+  #kind: string | undefined;
+  readonly #waiting: { readonly kind: string; readonly apply: () => void }[] = [];
+
+  /** Apply `apply` (which updates one delivery with an outcome of `kind`) as soon as it is safe. */
+  settle(kind: string, apply: () => void): void {
+    if (this.#kind === undefined) {
+      apply();
+      this.#open(kind);
+    } else if (this.#kind === kind && this.#waiting.length === 0) {
+      apply();
+    } else {
+      this.#waiting.push({ kind, apply });
+    }
+  }
+
+  /** Mark a pass of `kind` as open until rhea has written it. */
+  #open(kind: string): void {
+    this.#kind = kind;
+    process.nextTick(() => this.#next());
+  }
+
+  #next(): void {
+    this.#kind = undefined;
+    const head = this.#waiting[0];
+    if (head === undefined) return;
+    const rest = this.#waiting.splice(0).filter((w) => {
+      if (w.kind !== head.kind) return true;
+      w.apply();
+      return false;
+    });
+    this.#waiting.push(...rest);
+    // queued after the updates above, so after the write rhea queued for them
+    this.#open(head.kind);
+  }
+}
+
+/**
+ * Links named by name AND role.
+ *
+ * AMQP 1.0 §2.6.1: "a link is uniquely identified by its name and its role", so a session may
+ * hold a sending and a receiving link of the same name (Qpid Proton names both links of a
+ * container to one address `<container>-<address>`). rhea keeps a session's links in one map
+ * keyed by name only (lib/session.js `links`, used by create_link, on_attach and remove_link):
+ * the second attach finds the first link and rhea throws "Attach already received", which
+ * ends the connection. The three functions that key the map are replaced here, once per
+ * process, with ones that key it by role and name; everything else in rhea only iterates the
+ * map. Installed by the amqp10 connectors before they open any connection.
+ */
+
+/** The parts of rhea's Link (lib/link.js) the keyed map needs. */
+interface LinkInternals {
+  readonly name: string;
+  is_sender(): boolean;
+  on_attach(frame: AttachFrame): void;
+  remote: { attach?: unknown };
+}
+
+interface AttachFrame {
+  readonly performative: { readonly name: string; readonly handle: number; readonly role: boolean };
+}
+
+type LinkConstructor = new (session: SessionInternals, name: string, handle: number, opts: unknown) => LinkInternals;
+
+/** The parts of rhea's Session (lib/session.js) the keyed map needs. */
+interface SessionInternals {
+  links: Record<string, LinkInternals>;
+  local: { handles: Record<number, LinkInternals | undefined> };
+  remote: { handles: Record<number, LinkInternals | undefined> };
+  create_sender(name: string): LinkInternals;
+  create_receiver(name: string): LinkInternals;
+}
+
+interface SessionPrototype {
+  create_link(this: SessionInternals, name: string, constructor: LinkConstructor, opts: unknown): LinkInternals;
+  on_attach(this: SessionInternals, frame: AttachFrame): void;
+  remove_link(this: SessionInternals, link: LinkInternals & { local: { handle: number }; remote: { handle?: number } }): void;
+  [LINK_KEYS_MARK]?: true;
+}
+
+const LINK_KEYS_MARK = Symbol.for('ferry.amqp10.link-keys');
+
+/** "S:" for a link this side sends on, "R:" for one it receives on, then the name. */
+const key = (sender: boolean, name: string): string => `${sender ? 'S' : 'R'}:${name}`;
+
+/** Install the keyed map once per process (idempotent). */
+export function installLinkKeys(): void {
+  const require = createRequire(import.meta.url);
+  const Session = require('rhea/lib/session.js') as { prototype: SessionPrototype };
+  const proto = Session.prototype;
+  if (proto[LINK_KEYS_MARK] === true) return;
+  proto.create_link = function (name, constructor, opts) {
+    let i = 0;
+    while (this.local.handles[i] !== undefined) i++;
+    const l = new constructor(this, name, i, opts);
+    this.links[key(l.is_sender(), name)] = l;
+    this.local.handles[i] = l;
+    return l;
+  };
+  proto.on_attach = function (frame) {
+    const { name, handle, role } = frame.performative;
+    // the peer's role true: it is the receiver, so this side's link is the sender (§2.7.3)
+    const link = this.links[key(role, name)] ?? (role ? this.create_sender(name) : this.create_receiver(name));
+    this.remote.handles[handle] = link;
+    link.on_attach(frame);
+    link.remote.attach = frame.performative;
+  };
+  proto.remove_link = function (link) {
+    if (link.remote.handle !== undefined) delete this.remote.handles[link.remote.handle];
+    delete this.local.handles[link.local.handle];
+    delete this.links[key(link.is_sender(), link.name)];
+  };
+  proto[LINK_KEYS_MARK] = true;
+}
+
+/** The part of a rhea link's state that rhea's typings do not declare (lib/link.js `local.attach`). */
+interface LocalAttach {
+  local?: { attach?: { snd_settle_mode?: number } };
+}
+
+/**
+ * Make `sender` answer its attach with snd-settle-mode settled (1) or unsettled (0). rhea has no
+ * option for it once the peer's attach arrived; it reads the mode from its local attach when
+ * it sends (lib/link.js Sender.send), so the local attach is written here.
+ */
+export function answerSndSettleMode(sender: rhea.Sender, presettled: boolean): void {
+  const local = (sender as unknown as LocalAttach).local?.attach;
+  if (local !== undefined) local.snd_settle_mode = presettled ? 1 : 0;
+}
