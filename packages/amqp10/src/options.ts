@@ -3,7 +3,7 @@
  * types are inferred from them; JSON Schema and docs/connectors/amqp10.md follow them.
  */
 import { clientTlsSettings, listenerTransportShape } from '@ferry/net';
-import { anonymousAgrees, grantFields, listenerAuthOptions, storedPassword, userGroups } from '@ferry/core';
+import { anonymousAgrees, passwordsPresent, grantFields, listenerAuthOptions, storedPassword, userGroups } from '@ferry/core';
 import { z } from 'zod';
 
 /**
@@ -50,7 +50,7 @@ export const amqp10ListenerOptions = z.strictObject({
   host: z.string().min(1).default('0.0.0.0').describe('interface the listener binds'),
   ...listenerTransportShape,
   users: z
-    .array(z.strictObject({ username: z.string().min(1).describe('user name'), password: storedPassword, groups: userGroups, ...grantFields('amqp10') }))
+    .array(z.strictObject({ username: z.string().min(1).describe('user name'), password: storedPassword.optional(), groups: userGroups, ...grantFields('amqp10') }))
     .min(1)
     .optional()
     .describe('SASL PLAIN users (password: an scrypt hash from "ferry passwd"; plain text still works, with a warning at start); when absent, clients connect with SASL ANONYMOUS (or no SASL layer)'),
@@ -84,7 +84,8 @@ export const amqp10ListenerOptions = z.strictObject({
     path: ['anonymous'],
     message: 'anonymous: false needs users, a usersFile or useIdentityAsUsername (otherwise no client could connect)',
   })
-  .refine(anonymousAgrees, { path: ['anonymous'], message: 'anonymous and allowAnonymous (its older name) disagree' });
+  .refine(anonymousAgrees, { path: ['anonymous'], message: 'anonymous and allowAnonymous (its older name) disagree' })
+  .refine(passwordsPresent, { path: ['users'], message: 'every user needs a password (only useIdentityAsUsername lets a user log in by certificate alone)' });
 
 export type Amqp10Options = z.infer<typeof amqp10Options>;
 export type Amqp10ListenerOptions = z.infer<typeof amqp10ListenerOptions>;

@@ -215,6 +215,16 @@ describe('ferry start', () => {
   });
 });
 
+describe('the hardened example (docs/security.md)', () => {
+  it('config/examples/hardened.yaml validates, and refuses to without the admin token it takes from the environment', async () => {
+    const withToken = await run(process.execPath, [cli, 'validate', 'config/examples/hardened.yaml'], { cwd: root, env: { ...process.env, FERRY_ADMIN_TOKEN: 'a-token-of-enough-length-1234' } });
+    expect(withToken.stdout).toBe('config/examples/hardened.yaml: ok (3 connectors, 1 route)\n');
+    const without = await ferry('validate', 'config/examples/hardened.yaml');
+    expect(without.code).toBe(1);
+    expect(without.stdout).toContain('gateway.http.token: environment variable FERRY_ADMIN_TOKEN is not set');
+  }, 30_000);
+});
+
 describe('ferry passwd', () => {
   async function withStdin(input: string, ...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
     return new Promise((resolve) => {

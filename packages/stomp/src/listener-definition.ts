@@ -1,4 +1,4 @@
-import { anonymousAgrees, defineConnector, grantFields, listenerAuthOptions, storedPassword, userGroups } from '@ferry/core';
+import { anonymousAgrees, passwordsPresent, defineConnector, grantFields, listenerAuthOptions, storedPassword, userGroups } from '@ferry/core';
 import { listenerTransportShape, transportPorts } from '@ferry/net';
 import { z } from 'zod';
 import { StompListenerConnector, type StompListenerFrom, type StompListenerOptions, type StompListenerTo } from './server/listener-connector.js';
@@ -18,7 +18,7 @@ const options = z.strictObject({
     .array(
       z.strictObject({
         login: z.string().min(1).describe('the CONNECT login'),
-        passcode: storedPassword,
+        passcode: storedPassword.optional(),
         groups: userGroups,
         ...grantFields('stomp'),
       }),
@@ -59,7 +59,8 @@ const options = z.strictObject({
   maxTransactionBytes: int(1024)
     .default(16 * 1024 * 1024)
     .describe('bytes the open transactions of one connection hold before COMMIT; a SEND over it gets an ERROR'),
-}).refine(anonymousAgrees, { path: ['anonymous'], message: 'anonymous and allowAnonymous (its older name) disagree' });
+}).refine(anonymousAgrees, { path: ['anonymous'], message: 'anonymous and allowAnonymous (its older name) disagree' })
+  .refine(passwordsPresent, { path: ['users'], message: 'every user needs a passcode (only useIdentityAsUsername lets a user log in by certificate alone)' });
 
 export const stompListenerDefinition = defineConnector<StompListenerOptions, StompListenerFrom, StompListenerTo>({
   type: 'stomp-listener',

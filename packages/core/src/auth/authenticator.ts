@@ -169,7 +169,8 @@ export class Authenticator {
     if (this.#anonymous && this.#cfg.anonymous === undefined) {
       log.warn(`${this.#env.connector} on ${where} accepts clients without credentials (no users configured); say "anonymous: true" if that is intended, or add users`, { connector: this.#env.connector });
     } else if (this.#anonymous) {
-      log.info(`${this.#env.connector} on ${where} accepts anonymous clients (anonymous: true)`, { connector: this.#env.connector });
+      const loopback = /^(127\.|localhost:|\[?::1\]?:)/.test(where);
+      log.info(`${this.#env.connector} on ${where} accepts anonymous clients (anonymous: true)${loopback ? ': loopback only, so only programs on this machine can connect' : ''}`, { connector: this.#env.connector });
     }
     if (!this.#enforce) log.info(`${this.#env.connector}: no grants configured: every client that logs in may publish and subscribe to every address`, { connector: this.#env.connector });
   }

@@ -116,3 +116,11 @@ export function authConfigFrom(o: ListenerAuthInput, baseDir: string): AuthConfi
 export function anonymousAgrees(o: { readonly anonymous?: boolean | undefined; readonly allowAnonymous?: boolean | undefined }): boolean {
   return o.anonymous === undefined || o.allowAnonymous === undefined || o.anonymous === o.allowAnonymous;
 }
+
+/**
+ * zod check for a listener schema: every user has a password, except with
+ * useIdentityAsUsername, where a user listed without one logs in by certificate only.
+ */
+export function passwordsPresent(o: { readonly users?: readonly { readonly password?: string | undefined; readonly passcode?: string | undefined }[] | undefined; readonly useIdentityAsUsername?: boolean | undefined }): boolean {
+  return o.useIdentityAsUsername === true || (o.users ?? []).every((u) => u.password !== undefined || u.passcode !== undefined);
+}
