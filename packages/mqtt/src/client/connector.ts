@@ -23,7 +23,7 @@ import type { Duplex } from 'node:stream';
 import { fromMqttPublish, toMqttPublish } from '../mapping.js';
 import type { MqttFrom, MqttOptions, MqttTo } from '../options.js';
 import { InflightLimit } from './inflight.js';
-import { deferAck, onIncomingPublish, writePuback } from './mqttjs-seam.js';
+import { deferAck, onIncomingPublish, outgoingCallback, unackedPublishes, writePuback } from './mqttjs-seam.js';
 import { PoisonWatch, type Tracked } from './poison.js';
 import { limitsFromConnack, unpublishable, type BrokerLimits } from './publishable.js';
 
@@ -151,7 +151,7 @@ export class MqttClientConnector implements Connector<MqttFrom, MqttTo> {
     client.on('close', () => this.#onClose(client));
     client.on('packetsend', (packet: mqttPacket.Packet) => {
       if (packet.cmd !== 'publish' || packet.messageId === undefined) return;
-      const t = this.#tracked.get(client.outgoing[packet.messageId]?.cb);
+      const t = this.#tracked.get(outgoingCallback(client, packet.messageId));
       if (t !== undefined) this.#poison.sent(t);
     });
     // MQTT 5 §3.14: a DISCONNECT from the broker says why the connection ends
@@ -298,9 +298,9 @@ export class MqttClientConnector implements Connector<MqttFrom, MqttTo> {
    */
   #takeBackUnacked(client: MqttClient): void {
     const unacked: { t: Tracked; id: number }[] = [];
-    for (const [id, o] of Object.entries(client.outgoing)) {
+    for (const o of unackedPublishes(client)) {
       const t = this.#tracked.get(o.cb);
-      if (t !== undefined) unacked.push({ t, id: Number(id) });
+      if (t !== undefined) unacked.push({ t, id: o.id });
     }
     this.#poison.closed(unacked.map((u) => u.t));
     for (const u of unacked) {

@@ -9,7 +9,7 @@ import { createServer, type AddressInfo, type Server, type Socket } from 'node:n
 import type { Duplex } from 'node:stream';
 import mqtt, { type MqttClient } from 'mqtt';
 import mqttPacket, { type IPublishPacket, type Packet } from 'mqtt-packet';
-import { deferAck, onIncomingPublish, writePuback } from './mqttjs-seam.js';
+import { deferAck, onIncomingPublish, outgoingCallback, unackedPublishes, writePuback } from './mqttjs-seam.js';
 
 const SEE = 'the mqtt.js seam (packages/mqtt/src/client/mqttjs-seam.ts) no longer holds; see docs/architecture.md, "Library seams"';
 
@@ -130,4 +130,45 @@ describe('mqtt.js seam: deferred PUBACK (mqttjs-seam.ts)', () => {
       seam(s.client.connected, 'the client dropped the connection after the deferral error');
     });
   }
+});
+
+describe('mqtt.js seam: publishes awaiting their ack (mqttjs-seam.ts)', () => {
+  let broker: PlayedBroker | undefined;
+  let client: MqttClient | undefined;
+  afterEach(async () => {
+    client?.end(true);
+    await broker?.close();
+    broker = undefined;
+    client = undefined;
+  });
+
+  it("the callback given to publish is outgoing[messageId].cb from 'packetsend' until the ack, and removeOutgoingMessage fails it", async () => {
+    broker = new PlayedBroker(5);
+    const port = await broker.listen();
+    const c = mqtt.connect(`mqtt://127.0.0.1:${port}`, { protocolVersion: 5, reconnectPeriod: 0, clientId: 'seam-outgoing' });
+    client = c;
+    await new Promise<void>((resolve) => c.once('connect', () => resolve()));
+    let failedWith: Error | undefined;
+    let resolveFailed: (() => void) | undefined;
+    const failed = new Promise<void>((r) => (resolveFailed = r));
+    const cb = (err?: Error): void => {
+      failedWith = err;
+      resolveFailed?.();
+    };
+    const atSend = new Promise<{ id: number; seen: unknown; all: { id: number; cb: unknown }[] }>((resolve) => {
+      c.on('packetsend', (p: Packet) => {
+        if (p.cmd === 'publish' && p.messageId !== undefined) resolve({ id: p.messageId, seen: outgoingCallback(c, p.messageId), all: unackedPublishes(c) });
+      });
+    });
+    c.publish('seam/out', Buffer.from([1, 2, 3]), { qos: 1 }, cb);
+    const s = await atSend;
+    // the broker holds the PUBACK back, so the publish stays unacknowledged
+    await broker.next((p) => p.cmd === 'publish' && p.topic === 'seam/out');
+    seam(s.seen === cb, "at 'packetsend', outgoing[messageId].cb is not the callback given to publish");
+    seam(s.all.length === 1 && s.all[0]?.id === s.id && s.all[0]?.cb === cb, `outgoing held [${s.all.map((o) => String(o.id)).join(',')}], not the one publish with its callback`);
+    c.removeOutgoingMessage(s.id);
+    await failed;
+    seam(failedWith instanceof Error, 'removeOutgoingMessage did not fail the publish callback with an error');
+    seam(unackedPublishes(c).length === 0, 'removeOutgoingMessage left the publish in outgoing');
+  });
 });

@@ -53,3 +53,17 @@ export function writePuback(stream: Duplex, messageId: number, protocolVersion: 
       : { cmd: 'puback' as const, messageId };
   mqttPacket.writeToStream(puback, stream, { protocolVersion });
 }
+
+/**
+ * The callback given to `publish` for the QoS 1/2 publish `messageId` while it awaits its
+ * acknowledgement: mqtt.js keeps it, unwrapped, as `outgoing[messageId].cb` from the moment
+ * the PUBLISH is written ('packetsend') until the PUBACK/PUBCOMP.
+ */
+export function outgoingCallback(client: MqttClient, messageId: number): unknown {
+  return client.outgoing[messageId]?.cb;
+}
+
+/** Every publish of `client` awaiting its acknowledgement: its messageId and the callback given to `publish`. */
+export function unackedPublishes(client: MqttClient): { readonly id: number; readonly cb: unknown }[] {
+  return Object.entries(client.outgoing).map(([id, o]) => ({ id: Number(id), cb: o.cb }));
+}
