@@ -93,16 +93,17 @@ async function deferredSession(protocolVersion: 4 | 5): Promise<{ broker: Played
   return { broker, client, hooked };
 }
 
-describe('mqtt.js seam: deferred PUBACK (mqttjs-seam.ts)', () => {
-  let broker: PlayedBroker | undefined;
-  let client: MqttClient | undefined;
-  afterEach(async () => {
-    client?.end(true);
-    await broker?.close();
-    broker = undefined;
-    client = undefined;
-  });
+/** What the running test opened, closed after it. */
+let broker: PlayedBroker | undefined;
+let client: MqttClient | undefined;
+afterEach(async () => {
+  client?.end(true);
+  await broker?.close();
+  broker = undefined;
+  client = undefined;
+});
 
+describe('mqtt.js seam: deferred PUBACK (mqttjs-seam.ts)', () => {
   for (const version of [4, 5] as const) {
     it(`MQTT ${version === 4 ? '3.1.1' : '5'}: the hook gets each PUBLISH with its messageId and bytes, goes on without a PUBACK, and Ferry's PUBACK reaches the broker`, async () => {
       const s = await deferredSession(version);
@@ -133,15 +134,6 @@ describe('mqtt.js seam: deferred PUBACK (mqttjs-seam.ts)', () => {
 });
 
 describe('mqtt.js seam: publishes awaiting their ack (mqttjs-seam.ts)', () => {
-  let broker: PlayedBroker | undefined;
-  let client: MqttClient | undefined;
-  afterEach(async () => {
-    client?.end(true);
-    await broker?.close();
-    broker = undefined;
-    client = undefined;
-  });
-
   it("the callback given to publish is outgoing[messageId].cb from 'packetsend' until the ack, and removeOutgoingMessage fails it", async () => {
     broker = new PlayedBroker(5);
     const port = await broker.listen();
