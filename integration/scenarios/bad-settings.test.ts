@@ -49,7 +49,7 @@ function routeFile(run: string, listenerPort: number, rabbit: string): string {
   return `
 gateway: { id: ${run}, http: { port: 0, host: 127.0.0.1 } }
 connectors:
-  devices: { type: mqtt-listener, port: ${listenerPort}, host: 127.0.0.1 }
+  devices: { type: mqtt-listener, port: ${listenerPort}, host: 127.0.0.1, anonymous: true }
   rabbit:
 ${rabbit}
     reconnect: { initialMs: 50, maxMs: 200 }
