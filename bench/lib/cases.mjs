@@ -191,7 +191,7 @@ export const cases = [
   },
   {
     name: 'A.base.mqtt-qos1.rabbit-plugin',
-    path: 'baseline (RECIPES case d): mqtt.js QoS 1 → RabbitMQ MQTT plugin → amq.topic → amqplib',
+    path: 'baseline: mqtt.js QoS 1 → RabbitMQ MQTT plugin → amq.topic → amqplib',
     clients: mqttToRabbit(1, false),
   },
   {
@@ -202,7 +202,7 @@ export const cases = [
   },
   {
     name: 'B.base.mqtt-qos0.rabbit-plugin',
-    path: 'baseline (RECIPES case d): mqtt.js QoS 0 → RabbitMQ MQTT plugin → amq.topic → amqplib',
+    path: 'baseline: mqtt.js QoS 0 → RabbitMQ MQTT plugin → amq.topic → amqplib',
     clients: mqttToRabbit(0, false),
   },
   {

@@ -129,7 +129,7 @@ export async function amqpConnect(url) {
 
 /**
  * An amqplib consumer on its own exclusive, non-durable queue bound to `exchange` with
- * `bindingKey`: prefetch 1000, one basic.ack per message (as RECIPES §7 case d).
+ * `bindingKey`: prefetch 1000, one basic.ack per message.
  */
 export async function amqpConsumer(url, exchange, bindingKey, counter) {
   const conn = await amqpConnect(url);

@@ -1,6 +1,6 @@
 /**
  * The bench's knobs, all from the environment so a run is one command line to reproduce.
- * Defaults are the method of docs/benchmarks.md; RECIPES.md §7 used the same shape
+ * Defaults are the method of docs/benchmarks.md
  * (256-byte payloads, 1,000 outstanding, round-robin rounds, median (min–max)).
  */
 import { resolve } from 'node:path';

@@ -1,5 +1,5 @@
 /**
- * Fault 1 (issue 6): kill -9 Ferry in the middle of 100,000 QoS 1 messages from devices into
+ * Fault 1: kill -9 Ferry in the middle of 100,000 QoS 1 messages from devices into
  * RabbitMQ, restart it: nothing lost.
  *
  * devices (MQTT 5, persistent sessions, window 500 each) → Ferry mqtt-listener (a real child

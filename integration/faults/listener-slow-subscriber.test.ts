@@ -1,5 +1,5 @@
 /**
- * Fault 10 (issue 6, slow consumer on Ferry's own side): a slow QoS 1 subscriber of Ferry's
+ * Fault 10 (slow consumer on Ferry's own side): a slow QoS 1 subscriber of Ferry's
  * mqtt-listener does not grow Ferry's memory without bound; past the session queue limit its
  * messages are dropped and counted, as docs/connectors/mqtt.md says (`sessionQueueLimit`: "more
  * are dropped and counted (messages_dropped_total{reason="queue-full"})").

@@ -1,5 +1,5 @@
 /**
- * Fault 3 (issue 6): restart Mosquitto in the middle of a Mosquitto → RabbitMQ stream
+ * Fault 3: restart Mosquitto in the middle of a Mosquitto → RabbitMQ stream
  * (persistent session): nothing lost.
  *
  * plant publishers (MQTT 5, QoS 1, clean = false) → a Mosquitto of the test's own with

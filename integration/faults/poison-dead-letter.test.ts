@@ -1,5 +1,5 @@
 /**
- * Fault 5 (issue 6): a poison message lands in the dead-letter destination with its reason, and
+ * Fault 5: a poison message lands in the dead-letter destination with its reason, and
  * the stream goes on.
  *
  * devices → Ferry mqtt-listener (child process) → amqp091 → topic exchange `telemetry`. Every

@@ -1,5 +1,5 @@
 /**
- * Fault 2 (issue 6): restart RabbitMQ in the middle of a stream: nothing lost.
+ * Fault 2: restart RabbitMQ in the middle of a stream: nothing lost.
  *
  * devices (MQTT 5, persistent sessions) → Ferry mqtt-listener (child process) → amqp091 sink →
  * durable topic exchange → durable queue → counting consumer. The shared test RabbitMQ is

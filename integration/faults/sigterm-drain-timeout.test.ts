@@ -1,5 +1,5 @@
 /**
- * Fault 9 (issue 6, graceful shutdown when the drain does not finish): SIGTERM with RabbitMQ's confirms
+ * Fault 9 (graceful shutdown when the drain does not finish): SIGTERM with RabbitMQ's confirms
  * held past `--drain-timeout`.
  *
  * devices (MQTT 5, persistent sessions, QoS 1) → Ferry mqtt-listener (a real child process,

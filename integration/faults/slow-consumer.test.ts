@@ -1,5 +1,5 @@
 /**
- * Fault 6 (issue 6): a slow destination does not grow Ferry's memory without bound.
+ * Fault 6: a slow destination does not grow Ferry's memory without bound.
  *
  * publishers (MQTT 5, QoS 1) → a Mosquitto of the test's own (persistent, unlimited in-flight
  * and queue: the backlog is Mosquitto's to hold) → Ferry's `mqtt` client connector (clean =

@@ -1,5 +1,5 @@
 /**
- * Fault 8 (issue 6, durable spool): messages Ferry acknowledged from the spool survive kill -9.
+ * Fault 8 (durable spool): messages Ferry acknowledged from the spool survive kill -9.
  *
  * devices (MQTT 5, persistent sessions, QoS 1) → Ferry mqtt-listener (a real child process,
  * `gateway.spool`) → amqp091 sink → TcpProxy → RabbitMQ → durable queue → counting consumer.

@@ -1,5 +1,5 @@
 /**
- * Fault 4 (issue 6): the destination is down for 30 seconds while devices keep publishing: the
+ * Fault 4: the destination is down for 30 seconds while devices keep publishing: the
  * spool grows, then drains, nothing lost.
  *
  * devices → Ferry mqtt-listener (child process, `gateway.spool`) → amqp091 → RabbitMQ, with

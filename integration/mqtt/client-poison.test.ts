@@ -1,5 +1,5 @@
 /**
- * The `mqtt` sink and a message its broker cannot take (issue 9, finding 2): Mosquitto closes
+ * The `mqtt` sink and a message its broker cannot take: Mosquitto closes
  * the connection on a PUBLISH whose topic has more than 201 levels, in 3.1.1 and 5. mqtt.js keeps
  * its stored copy and sends it first on every new connection, so before the fix one such message
  * kept the link down for good. Now it is refused permanently before it is sent, and a publish the

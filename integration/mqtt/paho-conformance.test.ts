@@ -1,6 +1,6 @@
 /**
  * Eclipse Paho's Python client, Debian's python3-paho-mqtt 1.6.1 (run with /usr/bin/python3),
- * against the mqtt-listener (issue 12): connect with MQTT 3.1.1 and 5, keep alive 0 and not,
+ * against the mqtt-listener: connect with MQTT 3.1.1 and 5, keep alive 0 and not,
  * QoS 0/1/2 both ways, retained messages, wills, and MQTT 5 flow control (Receive Maximum).
  * The listener's source routes what the client publishes and settles it (accept), so each QoS 1/2
  * acknowledgement the client gets was sent after its settlement. paho_conformance.py holds the

@@ -1,5 +1,5 @@
 /**
- * Backpressure through a real gateway (issue 6): devices flood the mqtt-listener with QoS 1
+ * Backpressure through a real gateway: devices flood the mqtt-listener with QoS 1
  * while RabbitMQ's publisher confirms are held back by a proxy (a slow destination). The route's
  * maxInFlight bounds what Ferry has in flight, the listener stops reading each device whose
  * publish waits for the full route (all four here: they all publish on it), and once the confirms flow again every message arrives: counted, 0 lost.

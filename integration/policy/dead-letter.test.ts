@@ -1,5 +1,5 @@
 /**
- * Poison messages through a real gateway (issue 6): a route from the mqtt-listener to a RabbitMQ
+ * Poison messages through a real gateway: a route from the mqtt-listener to a RabbitMQ
  * topic exchange, routed by a header, with a dead-letter destination (a RabbitMQ queue).
  *  - a message without the header its routing key needs (template missing value) and
  *  - a message whose routing key no queue is bound to (unroutable, basic.return)

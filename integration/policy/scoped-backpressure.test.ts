@@ -1,5 +1,5 @@
 /**
- * One slow consumer must not stall unrelated devices (issue 9, finding 6). An AMQP 1.0 receiver
+ * One slow consumer must not stall unrelated devices. An AMQP 1.0 receiver
  * that never settles fills route A's maxInFlight; the device publishing on route A is held back
  * (its socket is no longer read) while another device on the same mqtt-listener, publishing on
  * route B into RabbitMQ, gets every PUBACK within 1 s. Real gateway, real RabbitMQ for route B,

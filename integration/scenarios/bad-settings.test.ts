@@ -1,5 +1,5 @@
 /**
- * Scenario 6 (issue 3): bad connection settings through the whole gateway, run the way
+ * Scenario 6: bad connection settings through the whole gateway, run the way
  * `ferry start` runs it (Runtime: route file on disk, admin HTTP). Wrong port, wrong password,
  * a missing exchange with `declare: false`: the gateway starts, its MQTT listener works, the
  * problem is one clear log line, the connector keeps retrying, /readyz answers 503 naming the

@@ -1,5 +1,5 @@
 /**
- * Scenario 3 (issue 3): commands back to devices. A RabbitMQ queue → Ferry → the devices
+ * Scenario 3: commands back to devices. A RabbitMQ queue → Ferry → the devices
  * connected to Ferry's mqtt-listener, the topic filled from the message's `device` header.
  * Each device receives only its own commands, counted. A command without the header cannot
  * fill the template: it is rejected (basic.nack requeue=false) and dead-lettered through the

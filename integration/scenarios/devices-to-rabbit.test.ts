@@ -1,5 +1,5 @@
 /**
- * Scenario 1 (issue 3): MQTT 5 devices → Ferry's mqtt-listener → a RabbitMQ topic exchange
+ * Scenario 1: MQTT 5 devices → Ferry's mqtt-listener → a RabbitMQ topic exchange
  * declared by the amqp091 connector's topology, with a templated routing key, consumed by a
  * plain amqplib consumer on a bound queue. 10,000 QoS 1 messages from several devices with
  * windowed publishes: none lost, none duplicated, every routing key right, and the properties of

@@ -1,5 +1,5 @@
 /**
- * Scenario 2 (issue 3): a remote Mosquitto → Ferry's `mqtt` client connector (MQTT 5, persistent
+ * Scenario 2: a remote Mosquitto → Ferry's `mqtt` client connector (MQTT 5, persistent
  * session) → RabbitMQ. Counted, with the connection to Mosquitto cut in the middle of the
  * stream and kept away while the plant publishes on: the persistent session holds the
  * messages published meanwhile, and nothing is lost.

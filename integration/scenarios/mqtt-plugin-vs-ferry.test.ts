@@ -1,5 +1,5 @@
 /**
- * Scenario 4 (issue 3): the same MQTT 5 message into RabbitMQ two ways, consumed by amqplib,
+ * Scenario 4: the same MQTT 5 message into RabbitMQ two ways, consumed by amqplib,
  * compared field by field:
  *   (a) through RabbitMQ's own MQTT plugin (3.10: MQTT 3.1.1 only, publishes to amq.topic with
  *       `/` → `.`). An MQTT 5 CONNECT is not even answered there, so the closest 3.1.1

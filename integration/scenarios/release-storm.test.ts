@@ -1,5 +1,5 @@
 /**
- * Bug found by scenario 5 (see the report of issue 3's scenarios): a queue source whose sink
+ * Found by scenario 5: a queue source whose sink
  * cannot be reached turned every queued message into a hot loop. The sink fails at once with
  * NOT_CONNECTED (transient), the engine released, the amqp091 consumer nacked with requeue=true,
  * RabbitMQ redelivered at once, and again: 6,136 write attempts and as many `sink write failed`

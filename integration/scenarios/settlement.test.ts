@@ -1,5 +1,5 @@
 /**
- * Scenario 5 (issue 3): settlement end to end, through the whole gateway against the real
+ * Scenario 5: settlement end to end, through the whole gateway against the real
  * brokers. A message is acknowledged upstream only after its destination confirmed it:
  *  - unroutable at RabbitMQ (mandatory publish, basic.return): permanent → reject → the MQTT 5
  *    device gets a PUBACK with a failure reason code (≥ 0x80); MQTT 3.1.1 has no negative

@@ -331,7 +331,7 @@ describe('request/reply round trips A → B → A (fast-check)', () => {
     );
   });
 
-  it("the issue's example: MQTT 5 correlation data de ad be ef 00 80 through AMQP 0-9-1 comes back as those bytes, and sensors/v1.2/temp as that topic", () => {
+  it("request/reply example: MQTT 5 correlation data de ad be ef 00 80 through AMQP 0-9-1 comes back as those bytes, and sensors/v1.2/temp as that topic", () => {
     const correlationData = Buffer.from([0xde, 0xad, 0xbe, 0xef, 0x00, 0x80]);
     const f0: Frame = { p: 'mqtt', topic: 'sensors/v1.2/temp', payload: Buffer.from('21.5'), properties: { correlationData, responseTopic: 'dev/d1/resp' } };
     const mid = hop(f0, 'amqp091');

@@ -1,5 +1,5 @@
 /**
- * The listener's limits that keep clients from growing it without bound (issue 9, findings 4 and
+ * The listener's limits that keep clients from growing it without bound (findings 4 and
  * 7): retained messages bounded in bytes, topic filters per session, the lifetime of persistent
  * sessions, and the cost of a publish not growing with the number of filters (a topic trie).
  * Real TCP on localhost, no broker.

@@ -1,5 +1,5 @@
 /**
- * A QoS 1 subscriber that never reads (issue 9, finding 3): before, the listener wrote it up to
+ * A QoS 1 subscriber that never reads: before, the listener wrote it up to
  * 65,535 unacknowledged messages, all kept in the socket's buffer (16 KB messages: RSS from 193 MB
  * to 2.8 GB in 15 s, and it stayed after the subscriber left). Now what is written and not
  * acknowledged is bounded in messages and bytes, nothing is written while the socket holds more
