@@ -89,9 +89,9 @@ describe('npm start', () => {
     // one wording for every listening line, the admin server's included
     const [mqtt, stomp, amqp, http] = p.all;
     for (const line of [
-      `mqtt-listener listening on 0.0.0.0:${mqtt}`,
-      `stomp-listener listening on 0.0.0.0:${stomp}`,
-      `amqp10-listener listening on 0.0.0.0:${amqp}`,
+      `mqtt-listener listening on 127.0.0.1:${mqtt}`,
+      `stomp-listener listening on 127.0.0.1:${stomp}`,
+      `amqp10-listener listening on 127.0.0.1:${amqp}`,
       `admin server listening on 127.0.0.1:${http}`,
     ]) {
       expect(npm.stderr()).toContain(` info ${line}`);

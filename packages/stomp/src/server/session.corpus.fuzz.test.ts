@@ -126,7 +126,16 @@ describe('stomp server session fuzz from a corpus', () => {
           if (!sock.ended) throw new Error(`ERROR sent, connection still open; ${what()}`);
         }
         sock.hangUp();
-        const closing = await Promise.race([session.closed.then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), CLOSE_WITHIN_MS))]);
+        // the deadline's timer is cleared once the session closed: a pending 5 s timer per input
+        // would keep every input's session, server and broker alive for 5 s and pass for a leak
+        let deadline: NodeJS.Timeout | undefined;
+        const closing = await Promise.race([
+          session.closed.then(() => true),
+          new Promise<boolean>((r) => {
+            deadline = setTimeout(() => r(false), CLOSE_WITHIN_MS);
+          }),
+        ]);
+        clearTimeout(deadline);
         if (!closing) throw new Error(`session still open ${CLOSE_WITHIN_MS} ms after the client hung up; ${what()}`);
         if (sock.parseErrors > 0) throw new Error(`the server wrote bytes that are not STOMP; ${what()}`);
         if (errs.some((f) => headerValue(f, 'message') === 'internal server error') || errors.length > 0) throw new Error(`internal error ${errors.join('; ')}; ${what()}`);
