@@ -20,7 +20,12 @@ const servers: Server[] = [];
 const children: ChildProcess[] = [];
 
 afterEach(async () => {
-  for (const c of children.splice(0)) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+  // a test that failed half-way may leave npm's gateway running: SIGKILL to npm cannot be passed
+  // on, so every process below each child goes first (else it holds its ports and keeps jest waiting)
+  for (const c of children.splice(0)) {
+    if (c.pid !== undefined) for (const pid of descendants(c.pid)) kill9(pid);
+    if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+  }
   await Promise.all(servers.splice(0).map((s) => new Promise<void>((r) => s.close(() => r()))));
 });
 
@@ -69,6 +74,14 @@ function descendants(pid: number): number[] {
   };
   walk(pid);
   return out;
+}
+
+function kill9(pid: number): void {
+  try {
+    process.kill(pid, 'SIGKILL');
+  } catch {
+    // already gone
+  }
 }
 
 function alive(pid: number): boolean {
