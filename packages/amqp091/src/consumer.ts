@@ -8,6 +8,8 @@ export interface ConsumerOptions {
   /** every route whose source is this queue */
   readonly routes: readonly string[];
   readonly prefetch: number;
+  /** the connector's `replyToTopicHeader` */
+  readonly replyToTopicHeader: boolean;
   readonly deliver: DeliveryHandler;
   readonly logger: Logger;
   readonly metrics: Metrics;
@@ -95,7 +97,7 @@ export class QueueConsumer {
       return;
     }
     metrics.inc('messages_received_total', { connector });
-    const message = fromDelivery(msg, { connector, queue, now: Date.now() });
+    const message = fromDelivery(msg, { connector, queue, now: Date.now(), replyToTopicHeader: this.#opts.replyToTopicHeader });
     const settlement = new Settlement((outcome) => this.#settle(msg, outcome));
     try {
       this.#opts.deliver({ message, settlement, routes: this.#opts.routes });

@@ -118,6 +118,31 @@ describe('canonical message → basic.publish options', () => {
     });
   });
 
+  it("replyToTopicHeader: the reply-to of an MQTT message is also the x-reply-to-topic header, where RabbitMQ's MQTT plugin puts a Response Topic", () => {
+    const on = { ...ctx, replyToTopicHeader: true };
+    const fromMqtt = toPublish({ ...base, replyTo: 'devices.d1.resp' }, on);
+    const fromStomp = toPublish({ ...base, replyTo: '/queue/r', source: { connector: 's', protocol: 'stomp', address: '/queue/x' } }, on);
+    const off = toPublish({ ...base, replyTo: 'devices.d1.resp' }, ctx);
+    if (fromMqtt.kind !== 'publish' || fromStomp.kind !== 'publish' || off.kind !== 'publish') throw new Error('expected a publish');
+    expect([fromMqtt.options.replyTo, fromMqtt.options.headers['x-reply-to-topic']]).toEqual(['devices.d1.resp', 'devices.d1.resp']);
+    expect([fromStomp.options.replyTo, fromStomp.options.headers['x-reply-to-topic']]).toEqual(['/queue/r', undefined]);
+    // off by default: no header a round trip through MQTT would bring back to an AMQP peer
+    expect([off.options.replyTo, off.options.headers['x-reply-to-topic']]).toEqual(['devices.d1.resp', undefined]);
+  });
+
+  it('replyToTopicHeader: x-reply-to-topic reads back as the reply-to (the property wins when both are there); the header itself is not kept', () => {
+    const ingress = { connector: 'rabbit', queue: 'q', now: 0, replyToTopicHeader: true };
+    const onlyHeader = fromDelivery(delivery({ headers: { 'x-reply-to-topic': 'devices.d1.resp', h: 'v' } }), ingress);
+    expect(onlyHeader.replyTo).toBe('devices.d1.resp');
+    expect([...onlyHeader.headers.keys()]).toEqual(['h']);
+    const both = fromDelivery(delivery({ replyTo: 'rq', headers: { 'x-reply-to-topic': 'devices.d1.resp' } }), ingress);
+    expect(both.replyTo).toBe('rq');
+    expect(both.headers.has('x-reply-to-topic')).toBe(false);
+    // off by default: the header is an ordinary header
+    const plain = fromDelivery(delivery({ headers: { 'x-reply-to-topic': 'devices.d1.resp' } }), { connector: 'rabbit', queue: 'q', now: 0 });
+    expect([plain.replyTo, plain.headers.get('x-reply-to-topic')]).toEqual([undefined, 'devices.d1.resp']);
+  });
+
   it('correlation: a text id up to 255 bytes is correlation-id; a binary id or a longer one is the x-correlation-id header, and reads back as it was', () => {
     const out = (correlationId: string | Buffer) => {
       const plan = toPublish({ ...base, correlationId }, ctx);

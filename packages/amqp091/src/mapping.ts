@@ -14,6 +14,14 @@ import { fromFieldTable, headersToFieldTable } from './field-table.js';
  */
 export const PUBLISH_ID_HEADER = 'x-ferry-publish-id';
 
+/**
+ * Where RabbitMQ's MQTT plugin carries an MQTT 5 Response Topic into AMQP 0-9-1 (in routing-key
+ * form) and reads it back from. With `replyToTopicHeader`, Ferry writes it beside `reply-to` for a
+ * message that came from MQTT, so a service written against the plugin finds the topic where it
+ * looks for it.
+ */
+export const REPLY_TO_TOPIC_HEADER = 'x-reply-to-topic';
+
 /** What meta.amqp091 holds (all optional: a message from another protocol has none). */
 // a type alias (not an interface) so it is assignable to ProtocolMeta's record type
 export type Amqp091Meta = {
@@ -45,6 +53,8 @@ export interface IngressContext {
   readonly queue: string;
   /** when the delivery arrived, ms since the epoch (expiration is relative to it) */
   readonly now: number;
+  /** read a reply-to from the x-reply-to-topic header too (the connector's `replyToTopicHeader`) */
+  readonly replyToTopicHeader?: boolean;
 }
 
 /** A delivery from a consumer → the canonical message. */
@@ -78,7 +88,7 @@ export function fromDelivery(msg: ConsumeMessage, ctx: IngressContext): GatewayM
     contentEncoding: str(p.contentEncoding),
     messageId: str(p.messageId),
     correlationId: correlationFromField(str(p.correlationId) ?? takeCorrelationHeader(headers), headers),
-    replyTo: str(p.replyTo),
+    replyTo: ctx.replyToTopicHeader === true ? takeReplyToTopic(headers, str(p.replyTo)) : str(p.replyTo),
     // AMQP 0-9-1 timestamps are seconds since the epoch (spec §4.2.5.4 "timestamp").
     timestamp: timestamp !== undefined ? timestamp * 1000 : undefined,
     expiresAt: ttl !== undefined ? ctx.now + ttl : undefined,
@@ -111,12 +121,25 @@ function takeCorrelationHeader(headers: Headers): string | Buffer | undefined {
   return undefined;
 }
 
+/**
+ * The reply-to: the `reply-to` property, else the plugin's `x-reply-to-topic` header. The header is
+ * removed either way: it only stands in for the property (Ferry writes both for MQTT messages).
+ */
+function takeReplyToTopic(headers: Headers, property: string | undefined): string | undefined {
+  const v = headers.get(REPLY_TO_TOPIC_HEADER);
+  if (v === undefined || (typeof v !== 'string' && !(v instanceof Uint8Array))) return property;
+  headers.delete(REPLY_TO_TOPIC_HEADER);
+  return property ?? (typeof v === 'string' ? v : Buffer.from(v).toString('utf8'));
+}
+
 export interface EgressContext {
   readonly now: number;
   /** the user this connection authenticated as; RabbitMQ refuses any other `user-id` */
   readonly username: string | undefined;
   readonly persistent: boolean | undefined;
   readonly mandatory: boolean;
+  /** write an MQTT message's reply-to into x-reply-to-topic too (the connector's `replyToTopicHeader`) */
+  readonly replyToTopicHeader?: boolean;
 }
 
 export type PublishPlan =
@@ -158,6 +181,7 @@ export function toPublish(message: GatewayMessage, ctx: EgressContext): PublishP
   const headers = headersToFieldTable(message.headers);
   const correlation = placeCorrelation(message.correlationId);
   if (correlation.header !== undefined) headers[AMQP091_CORRELATION_HEADER] = correlation.header;
+  if (ctx.replyToTopicHeader === true && message.replyTo !== undefined && message.source.protocol === 'mqtt') headers[REPLY_TO_TOPIC_HEADER] = message.replyTo;
   const priority =
     message.priority === undefined || !Number.isFinite(message.priority) ? undefined : Math.min(255, Math.max(0, Math.round(message.priority)));
   const options: Options.Publish & { headers: Record<string, unknown> } = {

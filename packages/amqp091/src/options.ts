@@ -79,6 +79,12 @@ export const amqp091Options = z
       .string()
       .optional()
       .describe('connection name shown by the broker (client property `connection_name`); default `ferry <gatewayId> <connector>`'),
+    replyToTopicHeader: z
+      .boolean()
+      .default(false)
+      .describe(
+        "carry an MQTT message's reply-to also in the header x-reply-to-topic, and read a reply-to from it, as RabbitMQ's MQTT plugin does, for services written against the plugin. Off by default: the header is one more on every such message, and a round trip through MQTT would bring it back to an AMQP peer that never sent it",
+      ),
     heartbeat: z.number().int().min(0).max(65535).default(30).describe('heartbeat interval in seconds proposed to the broker; 0 disables'),
     prefetch: z
       .number()

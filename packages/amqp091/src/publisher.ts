@@ -8,6 +8,8 @@ export interface PublisherOptions {
   /** unique per channel, so a publish id never repeats across reconnects */
   readonly idPrefix: string;
   readonly username: string;
+  /** the connector's `replyToTopicHeader` */
+  readonly replyToTopicHeader: boolean;
   readonly logger: Logger;
   readonly metrics: Metrics;
   /** passive check that an exchange exists, on a throw-away channel (a 404 closes the channel it happens on) */
@@ -71,6 +73,7 @@ export class Publisher {
       username: this.#opts.username,
       persistent: to.persistent,
       mandatory: to.mandatory,
+      replyToTopicHeader: this.#opts.replyToTopicHeader,
     });
     if (plan.kind === 'expired') {
       // An expired message is done with: RabbitMQ would drop it too (per-message TTL).
