@@ -1,0 +1,166 @@
+/**
+ * Shared subscriptions on the mqtt-listener (MQTT 5 §4.8.2, and over 3.1.1 as Mosquitto allows):
+ * each message to one member of the group, counted; a member that goes away hands what it did
+ * not acknowledge to the others; no retained messages on a shared subscription; malformed share
+ * names refused. Real TCP on localhost, no broker.
+ */
+import type { Socket } from 'node:net';
+import { jest } from '@jest/globals';
+import mqtt, { type MqttClient } from 'mqtt';
+import mqttPacket from 'mqtt-packet';
+import { silentLogger, noopMetrics } from '@ferry/core';
+import { ManualFlow, Tally, freePort, waitFor } from '@ferry/testkit';
+import { MqttListenerConnector } from './connector.js';
+import { mqttListenerOptions } from '../options.js';
+import { rawClient, type RawClient } from './test-support.js';
+
+jest.setTimeout(30_000);
+
+let listener: MqttListenerConnector;
+let port: number;
+const clients: MqttClient[] = [];
+const sockets: Socket[] = [];
+
+beforeEach(async () => {
+  port = await freePort();
+  listener = new MqttListenerConnector({ gatewayId: 't', logger: silentLogger, metrics: noopMetrics, baseDir: '.' }, 'devices', mqttListenerOptions.parse({ port, host: '127.0.0.1' }));
+  await listener.start();
+  await listener.openSources([{ route: 'r', from: { topic: '#' } }], (d) => d.settlement.accept(), new ManualFlow());
+});
+
+afterEach(async () => {
+  await Promise.all(clients.splice(0).map((c) => c.endAsync(true).catch(() => undefined)));
+  for (const s of sockets.splice(0)) s.destroy();
+  await listener.stop();
+});
+
+async function connect(protocolVersion: 4 | 5, clientId: string): Promise<MqttClient> {
+  const c = await mqtt.connectAsync(`mqtt://127.0.0.1:${port}`, { protocolVersion, clientId, reconnectPeriod: 0 });
+  (c.stream as { setNoDelay?: (on: boolean) => void }).setNoDelay?.(true);
+  c.on('error', () => undefined);
+  clients.push(c);
+  return c;
+}
+
+/** a raw client that never acknowledges what it is sent; MQTT 5 with Receive Maximum `rm` */
+async function rawMember(version: 4 | 5, clientId: string, filter: string, rm?: number): Promise<RawClient> {
+  const c = await rawClient(port, version, sockets);
+  c.send({ cmd: 'connect', protocolVersion: version, clientId, clean: true, keepalive: 30, ...(version === 5 && rm !== undefined ? { properties: { receiveMaximum: rm } } : {}) });
+  await waitFor(() => c.packets.some((p) => p.cmd === 'connack'), 'CONNACK');
+  c.send({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: filter, qos: 1 }] });
+  await waitFor(() => c.packets.some((p) => p.cmd === 'suback'), 'SUBACK');
+  return c;
+}
+
+const publishes = (c: RawClient): mqttPacket.IPublishPacket[] => c.packets.filter((p): p is mqttPacket.IPublishPacket => p.cmd === 'publish');
+
+describe.each([5, 4] as const)('MQTT %s', (v) => {
+  it('each message goes to exactly one member of the group, round robin (3 members, 60 messages)', async () => {
+    const tally = new Tally();
+    const per = new Map<string, number>();
+    for (const name of ['m1', 'm2', 'm3']) {
+      const m = await connect(v, `${name}-${v}`);
+      m.on('message', (_t, payload) => {
+        tally.received(payload.toString());
+        per.set(name, (per.get(name) ?? 0) + 1);
+      });
+      const granted = await m.subscribeAsync(`$share/g/s${v}/#`, { qos: 1 });
+      expect(granted[0]?.qos).toBe(1);
+    }
+    // a second group on the same filter gets its own copy of every message
+    const other = await connect(v, `other-${v}`);
+    const otherTally = new Tally();
+    other.on('message', (_t, payload) => otherTally.received(payload.toString()));
+    await other.subscribeAsync(`$share/h/s${v}/#`, { qos: 1 });
+
+    const pub = await connect(v, `pub-${v}`);
+    for (let i = 0; i < 60; i++) {
+      const id = `msg-${i}`;
+      tally.sent(id);
+      otherTally.sent(id);
+      await pub.publishAsync(`s${v}/x`, id, { qos: 1 });
+    }
+    await waitFor(() => tally.counts.received >= 60 && otherTally.counts.received >= 60, 'every message delivered');
+    expect(tally.counts).toMatchObject({ sent: 60, unique: 60, duplicated: 0, lost: 0, unexpected: 0 });
+    expect(otherTally.counts).toMatchObject({ sent: 60, unique: 60, duplicated: 0, lost: 0, unexpected: 0 });
+    expect([...per.values()]).toEqual([20, 20, 20]);
+  });
+
+  it('a member that disconnects hands its unacknowledged and queued messages to the others', async () => {
+    // the raw member never acknowledges: with Receive Maximum 2 (MQTT 5), 2 in flight and the rest queued
+    const stuck = await rawMember(v, `stuck-${v}`, `$share/g/h${v}/#`, 2);
+    const tally = new Tally();
+    const live = await connect(v, `live-${v}`);
+    live.on('message', (_t, payload) => tally.received(payload.toString()));
+    await live.subscribeAsync(`$share/g/h${v}/#`, { qos: 1 });
+    const pub = await connect(v, `pub-${v}`);
+    for (let i = 0; i < 10; i++) {
+      tally.sent(`m${i}`);
+      await pub.publishAsync(`h${v}/x`, `m${i}`, { qos: 1 });
+    }
+    await waitFor(() => tally.counts.received === 5 && publishes(stuck).length === (v === 5 ? 2 : 5), 'round robin between the two');
+    stuck.socket.destroy();
+    await waitFor(() => tally.counts.received === 10, 'the stuck member\'s messages handed over');
+    expect(tally.counts).toMatchObject({ sent: 10, unique: 10, duplicated: 0, lost: 0 });
+  });
+
+  it('a member that unsubscribes hands its queued messages to the others; its in-flight ones stay with it', async () => {
+    const stuck = await rawMember(v, `uns-${v}`, `$share/g/u${v}/#`, 1);
+    const received: string[] = [];
+    const live = await connect(v, `live-${v}`);
+    live.on('message', (_t, payload) => received.push(payload.toString()));
+    await live.subscribeAsync(`$share/g/u${v}/#`, { qos: 1 });
+    const pub = await connect(v, `pub-${v}`);
+    for (let i = 0; i < 6; i++) await pub.publishAsync(`u${v}/x`, `m${i}`, { qos: 1 });
+    await waitFor(() => received.length === 3 && publishes(stuck).length >= 1, 'round robin between the two');
+    stuck.send({ cmd: 'unsubscribe', messageId: 2, unsubscriptions: [`$share/g/u${v}/#`] });
+    await waitFor(() => stuck.packets.some((p) => p.cmd === 'unsuback'), 'UNSUBACK');
+    const inflight = publishes(stuck).map((p) => p.payload.toString());
+    // MQTT 5: 1 in flight (Receive Maximum 1), 2 handed over; 3.1.1: all 3 were sent, none queued
+    if (v === 5) expect(inflight).toHaveLength(1);
+    await waitFor(() => received.length === 6 - inflight.length, 'the queued ones handed over');
+    // every message once, to one of the two: none lost, none duplicated
+    expect([...received, ...inflight].sort()).toEqual(['m0', 'm1', 'm2', 'm3', 'm4', 'm5']);
+  });
+
+  it('retained messages are not sent on a shared subscription (§4.8.2), but on a plain one', async () => {
+    const pub = await connect(v, `pub-${v}`);
+    await pub.publishAsync(`r${v}/x`, 'kept', { qos: 1, retain: true });
+    const m = await connect(v, `m-${v}`);
+    const got: string[] = [];
+    m.on('message', (topic, payload) => got.push(`${topic}:${payload.toString()}`));
+    await m.subscribeAsync(`$share/g/r${v}/#`, { qos: 1 });
+    await pub.publishAsync(`r${v}/y`, 'after', { qos: 1 });
+    await waitFor(() => got.length >= 1, 'the message published after subscribing');
+    expect(got).toEqual([`r${v}/y:after`]);
+    await m.subscribeAsync(`r${v}/x`, { qos: 1 });
+    await waitFor(() => got.length >= 2, 'the retained message on the plain subscription');
+    expect(got[1]).toBe(`r${v}/x:kept`);
+  });
+
+  it('a malformed share name is refused with SUBACK 0x8F (MQTT 5) / 0x80 (3.1.1); a valid one granted', async () => {
+    const c = await rawClient(port, v, sockets);
+    c.send({ cmd: 'connect', protocolVersion: v, clientId: `bad-${v}`, clean: true, keepalive: 30 });
+    await waitFor(() => c.packets.some((p) => p.cmd === 'connack'), 'CONNACK');
+    const connack = c.packets.find((p) => p.cmd === 'connack') as mqttPacket.IConnackPacket;
+    if (v === 5) expect(connack.properties?.sharedSubscriptionAvailable).toBe(true);
+    const bad = ['$share//t', '$share/g+/t', '$share/g#/t', '$share/g', '$share/g/', '$share/g/a/#/b'];
+    c.send({ cmd: 'subscribe', messageId: 7, subscriptions: [...bad, '$share/g/ok/+'].map((topic) => ({ topic, qos: 1 as const })) });
+    await waitFor(() => c.packets.some((p) => p.cmd === 'suback'), 'SUBACK');
+    const suback = c.packets.find((p) => p.cmd === 'suback') as mqttPacket.ISubackPacket;
+    const fail = v === 5 ? 0x8f : 0x80;
+    expect(suback.granted).toEqual([...bad.map(() => fail), 1]);
+    expect(c.closed).toBe(false);
+  });
+});
+
+it('MQTT 5: No Local on a shared subscription is a Protocol Error, DISCONNECT 0x82 (§3.8.3.1)', async () => {
+  const c = await rawClient(port, 5, sockets);
+  c.send({ cmd: 'connect', protocolVersion: 5, clientId: 'nl', clean: true, keepalive: 30 });
+  await waitFor(() => c.packets.some((p) => p.cmd === 'connack'), 'CONNACK');
+  c.send({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: '$share/g/t', qos: 1, nl: true }] });
+  await waitFor(() => c.closed, 'closed');
+  const last = c.packets[c.packets.length - 1] as mqttPacket.IDisconnectPacket;
+  expect(last.cmd).toBe('disconnect');
+  expect(last.reasonCode).toBe(0x82);
+});
