@@ -6,13 +6,13 @@
  */
 import type { Socket } from 'node:net';
 import { jest } from '@jest/globals';
-import mqtt, { type MqttClient } from 'mqtt';
+import type { MqttClient } from 'mqtt';
 import mqttPacket from 'mqtt-packet';
 import { silentLogger, noopMetrics } from '@ferry/core';
 import { ManualFlow, Tally, freePort, waitFor } from '@ferry/testkit';
 import { MqttListenerConnector } from './connector.js';
 import { mqttListenerOptions } from '../options.js';
-import { rawClient, type RawClient } from './test-support.js';
+import { mqttjsClient, rawClient, type RawClient } from './test-support.js';
 
 jest.setTimeout(30_000);
 
@@ -34,13 +34,7 @@ afterEach(async () => {
   await listener.stop();
 });
 
-async function connect(protocolVersion: 4 | 5, clientId: string): Promise<MqttClient> {
-  const c = await mqtt.connectAsync(`mqtt://127.0.0.1:${port}`, { protocolVersion, clientId, reconnectPeriod: 0 });
-  (c.stream as { setNoDelay?: (on: boolean) => void }).setNoDelay?.(true);
-  c.on('error', () => undefined);
-  clients.push(c);
-  return c;
-}
+const connect = (protocolVersion: 4 | 5, clientId: string): Promise<MqttClient> => mqttjsClient(port, protocolVersion, clientId, clients);
 
 /** a raw client that never acknowledges what it is sent; MQTT 5 with Receive Maximum `rm` */
 async function rawMember(version: 4 | 5, clientId: string, filter: string, rm?: number): Promise<RawClient> {
