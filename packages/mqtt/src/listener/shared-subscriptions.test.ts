@@ -158,3 +158,31 @@ it('MQTT 5: No Local on a shared subscription is a Protocol Error, DISCONNECT 0x
   expect(last.cmd).toBe('disconnect');
   expect(last.reasonCode).toBe(0x82);
 });
+
+it('MQTT 5: a QoS 2 message in flight to a member that disconnects stays with it, resent when it comes back (§4.8.2 [MQTT-4.8.2-4])', async () => {
+  const session = { cmd: 'connect' as const, protocolVersion: 5 as const, clientId: 'q2', clean: false, keepalive: 30, properties: { sessionExpiryInterval: 60 } };
+  const stuck = await rawClient(port, 5, sockets);
+  stuck.send(session);
+  await waitFor(() => stuck.packets.some((p) => p.cmd === 'connack'), 'CONNACK');
+  stuck.send({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: '$share/g/q/#', qos: 2 }] });
+  await waitFor(() => stuck.packets.some((p) => p.cmd === 'suback'), 'SUBACK');
+  const live = await connect(5, 'q2-live');
+  const got: string[] = [];
+  live.on('message', (_t, payload) => got.push(payload.toString()));
+  await live.subscribeAsync('$share/g/q/#', { qos: 2 });
+  const pub = await connect(5, 'q2-pub');
+  await pub.publishAsync('q/x', 'm0', { qos: 2 });
+  await pub.publishAsync('q/x', 'm1', { qos: 2 });
+  await waitFor(() => publishes(stuck).length === 1 && got.length === 1, 'one each');
+  stuck.socket.destroy();
+  // the listener has seen the member go: 2 clients left
+  await waitFor(() => listener.broker?.clientCount === 2, 'the member gone at the listener');
+  await pub.publishAsync('q/x', 'after', { qos: 2 });
+  await waitFor(() => got.includes('after'), 'the next message at the connected member');
+  expect(got).toEqual(['m1', 'after']);
+  const back = await rawClient(port, 5, sockets);
+  back.send(session);
+  await waitFor(() => publishes(back).length === 1, 'the QoS 2 message resent');
+  expect(publishes(back)[0]).toMatchObject({ qos: 2, dup: true });
+  expect(publishes(back)[0]?.payload.toString()).toBe('m0');
+});
