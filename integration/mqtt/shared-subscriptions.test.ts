@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Tally, freePort, waitFor } from '@ferry/testkit';
 import { MqttListenerConnector, mqttListenerOptions } from '@ferry/mqtt';
-import type { IPublishPacket, MqttClient } from 'mqtt';
+import type { IClientOptions, IPublishPacket, MqttClient } from 'mqtt';
 import { jest } from '@jest/globals';
 import { PersistentMosquitto } from '../faults/support/mosquitto.js';
 import { context, device, end, prefix } from './helpers.js';
@@ -44,8 +44,8 @@ afterEach(async () => {
   await end(...clients.splice(0));
 });
 
-async function connect(url: string, protocolVersion: 4 | 5, clientId: string): Promise<MqttClient> {
-  const c = await device(url, { protocolVersion, clientId });
+async function connect(url: string, protocolVersion: 4 | 5, clientId: string, opts: IClientOptions = {}): Promise<MqttClient> {
+  const c = await device(url, { protocolVersion, clientId, ...opts });
   (c.stream as { setNoDelay?: (on: boolean) => void }).setNoDelay?.(true);
   clients.push(c);
   return c;
@@ -109,7 +109,8 @@ describe.each([
     const p = prefix(`handover-${target}-${v}`);
     // mqtt.js acknowledges a message once handleMessage calls back, and reads no further packet
     // before: this member never does, so what the server sent it after the first waits unread
-    const stuck = await connect(url, v, `${p}-stuck`.replace(/\//g, '_'));
+    // its will tells when the server has seen it go
+    const stuck = await connect(url, v, `${p}-stuck`.replace(/\//g, '_'), { will: { topic: `${p}-gone`, payload: Buffer.from('gone'), qos: 1, retain: false } });
     const held: string[] = [];
     stuck.handleMessage = (packet: IPublishPacket) => {
       held.push(packet.payload.toString());
@@ -120,6 +121,9 @@ describe.each([
     live.on('message', (_t, payload) => tally.received(payload.toString()));
     await live.subscribeAsync(`$share/g/${p}/#`, { qos: 1 });
     const pub = await connect(url, v, `${p}-pub`.replace(/\//g, '_'));
+    let gone = false;
+    pub.on('message', (topic) => (gone ||= topic === `${p}-gone`));
+    await pub.subscribeAsync(`${p}-gone`, { qos: 1 });
     const n = 20;
     for (let i = 0; i < n; i++) {
       tally.sent(`m${i}`);
@@ -127,6 +131,7 @@ describe.each([
     }
     await waitFor(() => tally.counts.received === n / 2 && held.length === 1, 'round robin between the two');
     stuck.stream.destroy();
+    await waitFor(() => gone, "the member's will: the server saw it go");
     // a message published after the member left comes behind anything handed over to the other
     tally.sent('after');
     await pub.publishAsync(`${p}/x`, 'after', { qos: 1 });

@@ -36,10 +36,11 @@ afterEach(async () => {
 
 const connect = (protocolVersion: 4 | 5, clientId: string): Promise<MqttClient> => mqttjsClient(port, protocolVersion, clientId, clients);
 
-/** a raw client that never acknowledges what it is sent; MQTT 5 with Receive Maximum `rm` */
-async function rawMember(version: 4 | 5, clientId: string, filter: string, rm?: number): Promise<RawClient> {
+/** a raw client that never acknowledges what it is sent; MQTT 5 with Receive Maximum `rm`; `persistent`: its session outlives the connection */
+async function rawMember(version: 4 | 5, clientId: string, filter: string, rm: number, persistent = false): Promise<RawClient> {
   const c = await rawClient(port, version, sockets);
-  c.send({ cmd: 'connect', protocolVersion: version, clientId, clean: true, keepalive: 30, ...(version === 5 && rm !== undefined ? { properties: { receiveMaximum: rm } } : {}) });
+  const properties = version === 5 ? { receiveMaximum: rm, ...(persistent ? { sessionExpiryInterval: 60 } : {}) } : undefined;
+  c.send({ cmd: 'connect', protocolVersion: version, clientId, clean: !persistent, keepalive: 30, ...(properties === undefined ? {} : { properties }) });
   await waitFor(() => c.packets.some((p) => p.cmd === 'connack'), 'CONNACK');
   c.send({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: filter, qos: 1 }] });
   await waitFor(() => c.packets.some((p) => p.cmd === 'suback'), 'SUBACK');
@@ -80,9 +81,9 @@ describe.each([5, 4] as const)('MQTT %s', (v) => {
     expect([...per.values()]).toEqual([20, 20, 20]);
   });
 
-  it('a member that disconnects hands its unacknowledged and queued messages to the others', async () => {
+  it.each([false, true])('a member that disconnects hands its unacknowledged and queued messages to the others (persistent session: %s)', async (persistent) => {
     // the raw member never acknowledges: with Receive Maximum 2 (MQTT 5), 2 in flight and the rest queued
-    const stuck = await rawMember(v, `stuck-${v}`, `$share/g/h${v}/#`, 2);
+    const stuck = await rawMember(v, `stuck-${v}`, `$share/g/h${v}/#`, 2, persistent);
     const tally = new Tally();
     const live = await connect(v, `live-${v}`);
     live.on('message', (_t, payload) => tally.received(payload.toString()));
