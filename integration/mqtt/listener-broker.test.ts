@@ -331,17 +331,17 @@ describe('mqtt-listener: the embedded broker', () => {
     const sub = await connect({ protocolVersion: 5 });
     const granted = await sub.subscribeAsync([`${p}/+/temp`, '#']);
     expect(granted.map((g) => g.qos)).toEqual([0, 0]);
-    // mqtt.js refuses invalid filters itself, so send those raw: SUBACK 0x8F (5) / 0x80 (3.1.1), $share 0x9E
+    // mqtt.js refuses invalid filters itself, so send those raw: SUBACK 0x8F (5) / 0x80 (3.1.1), a share name with a wildcard 0x8F (§4.8.2)
     const raw = await rawClient(port, 5);
     raw.socket.write(mqttPacket.generate({ cmd: 'connect', protocolVersion: 5, clientId: 'rawsub', keepalive: 30, clean: true }, { protocolVersion: 5 }));
     raw.socket.write(
       mqttPacket.generate(
-        { cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: `${p}/bad#`, qos: 1 }, { topic: '$share/g/x', qos: 1 }, { topic: `${p}/ok`, qos: 2 }] },
+        { cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: `${p}/bad#`, qos: 1 }, { topic: '$share/g+/x', qos: 1 }, { topic: '$share/g/x', qos: 1 }, { topic: `${p}/ok`, qos: 2 }] },
         { protocolVersion: 5 },
       ),
     );
     await waitFor(() => raw.packets.length === 2, 'SUBACK');
-    expect((raw.packets[1] as mqttPacket.ISubackPacket).granted).toEqual([0x8f, 0x9e, 2]);
+    expect((raw.packets[1] as mqttPacket.ISubackPacket).granted).toEqual([0x8f, 0x8f, 1, 2]);
     raw.socket.destroy();
     const got = collect(sub);
     const dev = await connect({ protocolVersion: 4 });

@@ -28,6 +28,21 @@ export function isSharedSubscription(filter: string): boolean {
 }
 
 /**
+ * Split `$share/<ShareName>/<filter>` (MQTT 5 §4.8.2): undefined when the share name is empty or
+ * holds `+` or `#` [MQTT-4.8.2-1, -2], or no valid topic filter follows it.
+ */
+export function parseSharedSubscription(shared: string): { readonly group: string; readonly filter: string } | undefined {
+  if (!isSharedSubscription(shared)) return undefined;
+  const rest = shared.slice('$share/'.length);
+  const slash = rest.indexOf('/');
+  if (slash <= 0) return undefined;
+  const group = rest.slice(0, slash);
+  const filter = rest.slice(slash + 1);
+  if (group.includes('+') || group.includes('#') || filter.length === 0 || !isValidTopicFilter(filter)) return undefined;
+  return { group, filter };
+}
+
+/**
  * Does `topic` match `filter`? Wildcards at the first level do not match topics starting with
  * `$` (§4.7.2); `a/#` also matches `a` (§4.7.1.2).
  */

@@ -6,8 +6,9 @@ import { Connection, type PendingWill } from './connection.js';
 import { RC } from './reason-codes.js';
 import { RetainedStore } from './retained.js';
 import { Session, type DropReason } from './session.js';
+import { SharedGroups } from './shared-groups.js';
 import { FilterTrie } from './topic-trie.js';
-import type { BrokerMessage, PublishDecision, PublishEvent, Subscription } from './types.js';
+import type { BrokerMessage, OutboundItem, PublishDecision, PublishEvent, Subscription } from './types.js';
 
 /** setTimeout's largest delay; longer session expiries are kept without a timer */
 const MAX_TIMER_MS = 2 ** 31 - 1;
@@ -40,6 +41,8 @@ export class MqttBroker implements BrokerCore {
   readonly #sessions = new Map<string, Session>();
   /** topic filter → client id → subscription */
   readonly #index = new FilterTrie<Subscription>();
+  /** `$share/<group>/<filter>` subscriptions (MQTT 5 §4.8.2) */
+  readonly #shared = new SharedGroups();
   readonly #retained: RetainedStore;
   /** when a refused retained message was last logged (one line per 10 s, not one per message) */
   #retainedFullLogged = 0;
@@ -169,6 +172,9 @@ export class MqttBroker implements BrokerCore {
     session.detach(conn);
     const clientId = session.clientId;
     if (this.#byClientId.get(clientId) === conn) this.#byClientId.delete(clientId);
+    // MQTT 5 §4.8.2: what a shared subscription chose this member for, and it did not
+    // acknowledge, goes to another connected member of the group
+    if (!session.connected) for (const sub of session.subscriptions.values()) if (sub.share !== undefined) this.#handOver(session, sub.filter, true);
     const current = this.#sessions.get(clientId) === session && !session.connected;
     if (will !== undefined) {
       // §3.1.3.2.2: publish after the Will Delay Interval or when the session ends, whichever is first
@@ -219,11 +225,14 @@ export class MqttBroker implements BrokerCore {
     const existed = session.subscriptions.has(sub.filter);
     // §3.8.4: a subscription with the same filter replaces the existing one
     session.subscriptions.set(sub.filter, sub);
-    this.#index.set(sub.filter, session.clientId, sub);
+    if (sub.share !== undefined) this.#shared.add(session.clientId, { ...sub, share: sub.share });
+    else this.#index.set(sub.filter, session.clientId, sub);
     return existed;
   }
 
   sendRetained(session: Session, sub: Subscription, existed: boolean): void {
+    // MQTT 5 §4.8.2: retained messages are not sent on a shared subscription
+    if (sub.share !== undefined) return;
     // MQTT 5 §3.3.1.3 Retain Handling: 0 always, 1 only for a new subscription, 2 never
     if (sub.rh === 2 || (sub.rh === 1 && existed)) return;
     const now = Date.now();
@@ -234,9 +243,44 @@ export class MqttBroker implements BrokerCore {
   }
 
   unsubscribe(session: Session, filter: string): boolean {
-    const had = session.subscriptions.delete(filter);
-    if (had) this.#index.delete(filter, session.clientId);
-    return had;
+    const sub = session.subscriptions.get(filter);
+    if (sub === undefined) return false;
+    session.subscriptions.delete(filter);
+    if (sub.share === undefined) {
+      this.#index.delete(filter, session.clientId);
+      return true;
+    }
+    this.#shared.remove(session.clientId, { ...sub, share: sub.share });
+    // a member leaving the group hands over what waits for it; what is in flight stays with
+    // the still connected client, which acknowledges it
+    this.#handOver(session, filter, !session.connected);
+    return true;
+  }
+
+  /**
+   * Give what `session` holds for the shared subscription `share` to other connected members,
+   * one message each in round robin. Without another connected member the session keeps it.
+   */
+  #handOver(session: Session, share: string, inflight: boolean): void {
+    const connected = (id: string): boolean => this.#sessions.get(id)?.connected === true;
+    if (this.#shared.other(share, session.clientId, connected) === undefined) return;
+    const now = Date.now();
+    for (const item of session.takeShared(share, inflight)) {
+      const to = this.#shared.other(share, session.clientId, connected);
+      const target = to === undefined ? session : (this.#sessions.get(to[0]) as Session);
+      target.deliver(to === undefined ? item : this.#sharedItem(item.message, to[1]), now);
+    }
+  }
+
+  /** what a shared subscription delivers: at the member's QoS, never with RETAIN (§4.8.2 sends no retained messages) */
+  #sharedItem(message: BrokerMessage, sub: Subscription): OutboundItem {
+    return {
+      message,
+      qos: Math.min(message.qos, sub.qos) as 0 | 1 | 2,
+      retain: sub.rap ? message.retain : false,
+      subscriptionIds: sub.id === undefined ? [] : [sub.id],
+      share: sub.filter,
+    };
   }
 
   #endSession(session: Session): void {
@@ -299,8 +343,13 @@ export class MqttBroker implements BrokerCore {
       if (sub.id !== undefined && !t.ids.includes(sub.id)) t.ids.push(sub.id);
       t.rap ||= sub.rap;
     });
-    if (targets.size === 0) return;
     const now = Date.now();
+    // MQTT 5 §4.8.2: one member of each matching shared subscription's group, on its own terms
+    this.#shared.match(
+      message.topic,
+      (id) => this.#sessions.get(id)?.connected === true,
+      (clientId, sub) => this.#sessions.get(clientId)?.deliver(this.#sharedItem(message, sub), now),
+    );
     for (const [clientId, t] of targets) {
       const session = this.#sessions.get(clientId);
       if (session === undefined) continue;

@@ -13,7 +13,7 @@ import mqttPacket, {
 } from 'mqtt-packet';
 import type { ProtocolVersion, PublishProperties } from '../mapping.js';
 import { PacketSizeGuard } from '../packet-guard.js';
-import { isSharedSubscription, isValidTopicFilter, isValidTopicName } from '../topic.js';
+import { isSharedSubscription, isValidTopicFilter, isValidTopicName, parseSharedSubscription } from '../topic.js';
 import type { BrokerCore } from './broker-core.js';
 import { checkPacket } from './packet-rules.js';
 import { RC, RC3, SUBACK_FAILURE_V3 } from './reason-codes.js';
@@ -508,7 +508,7 @@ export class Connection implements Outlet {
       retainAvailable: true,
       wildcardSubscriptionAvailable: true,
       subscriptionIdentifiersAvailable: true,
-      sharedSubscriptionAvailable: false,
+      sharedSubscriptionAvailable: true,
     };
     if (serverKeepAlive !== undefined) connackProps.serverKeepAlive = serverKeepAlive;
     if (assigned !== undefined) connackProps.assignedClientIdentifier = assigned;
@@ -790,11 +790,10 @@ export class Connection implements Outlet {
     const granted: number[] = [];
     const accepted: { sub: import('./types.js').Subscription; existed: boolean }[] = [];
     for (const s of p.subscriptions) {
-      if (isSharedSubscription(s.topic)) {
-        granted.push(this.version === 5 ? RC.sharedSubscriptionsNotSupported : SUBACK_FAILURE_V3);
-        continue;
-      }
-      if (!isValidTopicFilter(s.topic)) {
+      const share = isSharedSubscription(s.topic) ? parseSharedSubscription(s.topic) : undefined;
+      // MQTT 5 §4.8.2: a share name that is empty or holds a wildcard, or no filter after it:
+      // 0x8F Topic Filter invalid (3.1.1, as Mosquitto takes `$share/` from its clients too: 0x80)
+      if (isSharedSubscription(s.topic) ? share === undefined : !isValidTopicFilter(s.topic)) {
         granted.push(this.version === 5 ? RC.topicFilterInvalid : SUBACK_FAILURE_V3);
         continue;
       }
@@ -810,7 +809,9 @@ export class Connection implements Outlet {
         continue;
       }
       const qos = Math.min(s.qos, 2) as QoS;
-      const sub = { filter: s.topic, qos, nl: s.nl === true, rap: s.rap === true, rh: s.rh ?? 0, id: subId };
+      // MQTT 5 §3.8.3.1 [MQTT-3.8.3-4]: No Local on a shared subscription is a Protocol Error
+      if (share !== undefined && s.nl === true) return this.#protocolError('shared-no-local', `No Local on ${s.topic}`, RC.protocolError);
+      const sub = { filter: s.topic, qos, nl: s.nl === true, rap: s.rap === true, rh: s.rh ?? 0, id: subId, share };
       const existed = this.#core.subscribe(session, sub);
       accepted.push({ sub, existed });
       granted.push(qos);

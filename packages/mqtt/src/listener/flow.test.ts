@@ -5,12 +5,13 @@
  */
 import { createConnection, type Socket } from 'node:net';
 import { jest } from '@jest/globals';
-import mqtt, { type MqttClient } from 'mqtt';
+import type { MqttClient } from 'mqtt';
 import mqttPacket from 'mqtt-packet';
 import { FerryError, silentLogger, noopMetrics, type InboundDelivery } from '@ferry/core';
 import { ManualFlow, delay, freePort, waitFor } from '@ferry/testkit';
 import { MqttListenerConnector } from './connector.js';
 import { mqttListenerOptions } from '../options.js';
+import { mqttjsClient } from './test-support.js';
 
 jest.setTimeout(30_000);
 
@@ -34,13 +35,7 @@ afterEach(async () => {
   await listener.stop();
 });
 
-async function connect(protocolVersion: 4 | 5, clientId: string): Promise<MqttClient> {
-  const c = await mqtt.connectAsync(`mqtt://127.0.0.1:${port}`, { protocolVersion, clientId, reconnectPeriod: 0 });
-  (c.stream as { setNoDelay?: (on: boolean) => void }).setNoDelay?.(true);
-  c.on('error', () => undefined);
-  clients.push(c);
-  return c;
-}
+const connect = (protocolVersion: 4 | 5, clientId: string): Promise<MqttClient> => mqttjsClient(port, protocolVersion, clientId, clients);
 
 it('paused: publishes are not read; PUBACKs of taken messages still go out; resumed: the rest is delivered', async () => {
   const dev = await connect(5, 'flow-a');

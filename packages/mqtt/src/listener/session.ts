@@ -196,6 +196,35 @@ export class Session {
     return 'ok';
   }
 
+  /**
+   * Take out the messages a shared subscription (`share`, the whole `$share/...` string) chose
+   * this session for, so another member of the group gets them: every queued one, and, with
+   * `inflight`, QoS 1 messages sent but not acknowledged (MQTT 5 §4.8.2 allows sending them to
+   * another subscriber when the connection breaks). QoS 2 messages in flight stay: §4.8.2
+   * [MQTT-4.8.2-4, -5] has their delivery completed to this client, or to nobody.
+   */
+  takeShared(share: string, inflight: boolean): OutboundItem[] {
+    const taken: OutboundItem[] = [];
+    if (inflight) {
+      for (const [id, f] of this.#inflight) {
+        if (f.item.share !== share || f.item.qos !== 1) continue;
+        taken.push(f.item);
+        this.#forget(id);
+      }
+    }
+    for (let i = 0; i < this.#queue.length; ) {
+      const item = this.#queue[i] as OutboundItem;
+      if (item.share !== share) {
+        i++;
+        continue;
+      }
+      this.#queue.splice(i, 1);
+      this.#queuedBytes -= itemBytes(item);
+      taken.push(item);
+    }
+    return taken;
+  }
+
   /** Forget everything sent or queued (a clean start replaced the session). */
   clearMessages(): void {
     this.#queue.length = 0;

@@ -1,4 +1,5 @@
 import { connect as tcpConnect, type Socket } from 'node:net';
+import mqtt, { type MqttClient } from 'mqtt';
 import mqttPacket, { type Packet } from 'mqtt-packet';
 
 /** A raw MQTT client for tests: every byte and packet the listener sends, and whether it closed. */
@@ -38,5 +39,14 @@ export async function rawClient(port: number, version: 4 | 5, sockets?: Socket[]
     parser.parse(b);
   });
   socket.on('close', () => (closed = true));
+  return c;
+}
+
+/** An mqtt.js client connected to the listener on `port`, with TCP_NODELAY, kept in `clients` for the test to end. */
+export async function mqttjsClient(port: number, protocolVersion: 4 | 5, clientId: string, clients: MqttClient[]): Promise<MqttClient> {
+  const c = await mqtt.connectAsync(`mqtt://127.0.0.1:${port}`, { protocolVersion, clientId, reconnectPeriod: 0 });
+  (c.stream as { setNoDelay?: (on: boolean) => void }).setNoDelay?.(true);
+  c.on('error', () => undefined);
+  clients.push(c);
   return c;
 }

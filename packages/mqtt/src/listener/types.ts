@@ -31,6 +31,8 @@ export interface Subscription {
   readonly rh: number;
   /** MQTT 5 Subscription Identifier (§3.8.2.1.2) */
   readonly id?: number | undefined;
+  /** set for `$share/<group>/<filter>` (MQTT 5 §4.8.2); `filter` above is then the whole `$share/...` string */
+  readonly share?: { readonly group: string; readonly filter: string } | undefined;
 }
 
 /** A message on its way to one session. */
@@ -41,6 +43,8 @@ export interface OutboundItem {
   /** the RETAIN flag to send (§3.3.1.3) */
   readonly retain: boolean;
   readonly subscriptionIds: readonly number[];
+  /** the `$share/...` subscription that chose this session, so the message can be handed to another member */
+  readonly share?: string | undefined;
 }
 
 /** What the broker's owner decides about a client's QoS 1/2 PUBLISH. */
