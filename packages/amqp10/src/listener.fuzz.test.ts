@@ -131,6 +131,41 @@ describe('amqp10-listener fuzz', () => {
     expect(errors).toEqual([]);
   });
 
+  it('found by fuzzing: PLAIN with an empty password ("\\0guest\\0", a null password from rhea) is refused with sasl-outcome auth; it was an unhandled rejection', async () => {
+    const { logger, errors } = errorCountingLogger();
+    const l = await newListener(logger);
+    const rejections: unknown[] = [];
+    const onRejection = (e: unknown): void => void rejections.push(e);
+    process.on('unhandledRejection', onRejection);
+    try {
+      const c = open(l);
+      // sasl-init (0x41): mechanism PLAIN, initial response 00 'guest' 00
+      const response = Buffer.from('\0guest\0', 'latin1');
+      const fields = Buffer.concat([Buffer.from([0xa3, 5]), Buffer.from('PLAIN'), Buffer.from([0xa0, response.length]), response]);
+      const body = Buffer.concat([Buffer.from([0x00, 0x53, 0x41, 0xc0, fields.length + 1, 2]), fields]);
+      const header = Buffer.alloc(8);
+      header.writeUInt32BE(8 + body.length, 0);
+      header.writeUInt8(2, 4); // doff
+      header.writeUInt8(1, 5); // SASL frame
+      c.send(Buffer.concat([Buffer.from('AMQP\x03\x01\x00\x00', 'latin1'), header, body]));
+      const outcome = Buffer.from([0x00, 0x53, 0x44]);
+      for (let i = 0; i < 400 && !c.output().includes(outcome); i++) await new Promise((r) => setTimeout(r, 5));
+      const out = c.output();
+      const at = out.indexOf(outcome);
+      expect(at).toBeGreaterThan(0);
+      // sasl-outcome's first field, the code (a ubyte, 0x50): 1 = auth (§5.3.3.6)
+      const f = out.subarray(at + 3);
+      expect((f[0] === 0xc0 ? f.subarray(3, 5) : f.subarray(9, 11)).equals(Buffer.from([0x50, 0x01]))).toBe(true);
+      c.hangUp();
+      expect(await c.closedWithin(CLOSE_WITHIN_MS)).toBe(true);
+    } finally {
+      process.off('unhandledRejection', onRejection);
+      await l.stop();
+    }
+    expect(rejections).toEqual([]);
+    expect(errors).toEqual([]);
+  });
+
   it('found by fuzzing: a SASL header after the AMQP header (§5.3.2 allows SASL first only) closes the connection; it hung, the sasl-init held for an answer rhea never gives', async () => {
     const { logger, errors } = errorCountingLogger();
     const l = await newListener(logger);

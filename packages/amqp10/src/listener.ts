@@ -267,14 +267,24 @@ export class Amqp10Listener implements Connector<Amqp10From, Amqp10To> {
    */
   #mechanisms(auth: Authenticator, client: Client, info: ConnectionInfo): Record<string, unknown> {
     const c = this.#container as rhea.Container;
-    const mechs = c.sasl.server_mechanisms() as unknown as { enable_plain(cb: (u: string, p: string) => Promise<boolean>): void; enable_anonymous(): void } & Record<string, unknown>;
+    // rhea's PLAIN splits the initial response on NUL and hands over null for an empty field
+    // (lib/sasl.js `extract`): a password-less "\0user\0" gives a null password
+    const mechs = c.sasl.server_mechanisms() as unknown as { enable_plain(cb: (u: string | null, p: string | null) => Promise<boolean>): void; enable_anonymous(): void } & Record<string, unknown>;
     const certificate = info.authorized ? info.peerCertificate : undefined;
     const login = (username: string | undefined, password: string | undefined): Promise<boolean> =>
-      auth.login({ username, password, address: info.remoteAddress, certificate }).then((r) => {
-        client.access = r.ok ? r.client : undefined;
-        return r.ok;
-      });
-    mechs.enable_plain((username, password) => login(username, password));
+      auth.login({ username, password, address: info.remoteAddress, certificate }).then(
+        (r) => {
+          client.access = r.ok ? r.client : undefined;
+          return r.ok;
+        },
+        (err: unknown) => {
+          // a login that cannot be decided is a refusal (sasl-outcome auth), never an unhandled rejection
+          this.#log.warn('AMQP 1.0 SASL login failed', { remote: info.remote, error: describeError(err) });
+          client.access = undefined;
+          return false;
+        },
+      );
+    mechs.enable_plain((username, password) => login(username ?? undefined, password ?? undefined));
     if (auth.anonymousAllowed) mechs.enable_anonymous();
     if (this.#opts.useIdentityAsUsername === true && certificate !== undefined) {
       // rhea's mechanism shape (lib/sasl.js): start() decides outcome and username
