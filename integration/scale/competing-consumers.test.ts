@@ -5,7 +5,9 @@
  *   `singleActiveConsumer` one replica takes everything while the others wait, and the next one
  *   takes over when it stops, nothing lost;
  * - mqtt: replicas in one shared subscription (`share`) on Mosquitto, MQTT 5 and 3.1.1, get each
- *   message once between them.
+ *   message once between them;
+ * - stomp: replicas subscribed to one RabbitMQ queue through its STOMP plugin get each message
+ *   once between them, and a replica that stops gives back what it took but did not settle.
  */
 import { jest } from '@jest/globals';
 import type { Connector, InboundDelivery } from '@ferry/core';
@@ -13,6 +15,7 @@ import { mqttDefinition, type MqttFrom, type MqttOptions } from '@ferry/mqtt';
 import { Tally, brokerPorts, createVhost, deleteVhost, testContext, waitFor } from '@ferry/testkit';
 import { buildConnector, parseFrom, plainClient, type Built, type Plain } from '../amqp091/helpers.js';
 import { device, end, prefix } from '../mqtt/helpers.js';
+import { buildConnector as buildStomp, parseFrom as parseStompFrom, rabbitOptions as stompRabbitOptions, uniq, type Built as StompBuilt } from '../stomp-client/helpers.js';
 
 jest.setTimeout(60_000);
 
@@ -173,5 +176,52 @@ describe('mqtt: replicas in one shared subscription on Mosquitto', () => {
 
   it('a share name with a wildcard or separator is refused at load', () => {
     for (const share of ['a/b', 'a+', '#']) expect(() => mqttDefinition.from!.parse({ topic: 'x', share })).toThrow(/share name/);
+  });
+});
+
+describe('stomp: replicas on one RabbitMQ queue', () => {
+  let vhost: string;
+  let plain: Plain;
+  const started: StompBuilt[] = [];
+
+  beforeAll(async () => {
+    vhost = await createVhost('scale-stomp');
+    plain = await plainClient(vhost);
+  });
+  afterAll(async () => {
+    for (const b of started) await b.connector.stop();
+    await plain?.close();
+    await deleteVhost(vhost);
+  });
+
+  it('three replicas split the queue, each message settled once; a replica that stops gives back what it held: 0 lost', async () => {
+    const q = uniq('jobs');
+    await plain.ch.assertQueue(q, { durable: false });
+    const tally = new Tally();
+    const replicas = [new Replica(tally), new Replica(tally), new Replica(tally)];
+    for (const r of replicas) {
+      const b = buildStomp({ ...stompRabbitOptions(vhost), prefetch: 10 });
+      started.push(b);
+      await b.connector.start();
+      await b.connector.openSources!([{ route: 'jobs', from: parseStompFrom({ destination: `/amq/queue/${q}` }) }], r.deliver);
+    }
+    const send = (ids: readonly string[]): void => {
+      for (const id of ids) {
+        tally.sent(id);
+        plain.ch.sendToQueue(q, Buffer.from(id));
+      }
+    };
+    send(Array.from({ length: 300 }, (_, i) => `s${i}`));
+    await waitFor(() => tally.counts.unique === 300, 'the first 300 at the replicas', 20_000);
+    expect(replicas.filter((r) => r.took.length > 0).length).toBeGreaterThanOrEqual(2);
+
+    // replica 0 takes messages and holds them unsettled, then stops: RabbitMQ gives them to the others
+    replicas[0]!.hold = true;
+    send(Array.from({ length: 300 }, (_, i) => `t${i}`));
+    await waitFor(() => replicas[0]!.held.length > 0, 'replica 0 holds unsettled messages', 10_000);
+    await started[0]!.connector.stop();
+    await waitFor(() => tally.complete, 'every message at a replica', 20_000);
+    console.log(tally.summary('stomp queue, 3 replicas'), replicas.map((r) => r.took.length), { heldAtStop: replicas[0]!.held.length });
+    expect(tally.counts).toMatchObject({ sent: 600, unique: 600, lost: 0, duplicated: 0, unexpected: 0 });
   });
 });
