@@ -20,12 +20,13 @@ const common = {
 };
 
 export default {
+  // A test waits for events with its own bounds (waitFor, until); jest's 5 s default per test cut
+  // such tests short on a busy machine. jest reads this only at the top level, not per project; a
+  // file that needs more still says so with jest.setTimeout.
+  testTimeout: 30_000,
   projects: [
     { ...common, displayName: 'unit', testMatch: ['<rootDir>/packages/*/src/**/*.test.ts', '<rootDir>/packages/*/test/**/*.test.ts'] },
-    // Against real brokers a test waits for events with its own bounds (waitFor, until); jest's
-    // 5 s default per test cut such tests short on a busy machine, so the project's default is 30 s
-    // (a file that needs more still says so with jest.setTimeout).
-    { ...common, displayName: 'integration', testMatch: ['<rootDir>/integration/**/*.test.ts'], testPathIgnorePatterns: ['/node_modules/', '<rootDir>/integration/faults/'], testTimeout: 30_000 },
+    { ...common, displayName: 'integration', testMatch: ['<rootDir>/integration/**/*.test.ts'], testPathIgnorePatterns: ['/node_modules/', '<rootDir>/integration/faults/'] },
     { ...common, displayName: 'faults', testMatch: ['<rootDir>/integration/faults/**/*.test.ts'] },
   ],
 };
