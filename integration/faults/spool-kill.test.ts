@@ -105,6 +105,9 @@ it('kill -9 Ferry while its spool holds thousands of PUBACKed messages, restart 
     await ferry.start(30_000, 'live');
     const restartMs = Date.now() - tKilled;
     progress.mark('Ferry answering again (RabbitMQ still unreachable)');
+    // the admin endpoint answers before the gateway (and its spool) start: wait for the new
+    // process's own `spool open` line, the second one in the log
+    await until(() => readFileSync(ferry.logFile, 'utf8').split('\n').filter((l) => l.includes('spool open')).length >= 2, 'the restarted spool open', 30_000, diag);
     const recovered = recoveredAtOpen(ferry.logFile, 'rabbit');
 
     await delay(STILL_DOWN_MS);
