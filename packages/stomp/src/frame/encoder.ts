@@ -31,13 +31,16 @@ export function encodeFrameDetailed(command: string, headers: Iterable<HeaderEnt
   const dropped: string[] = [];
   let head = command + '\n';
   for (const [name, value] of headers) {
-    if (name === 'content-length') continue;
     const n = escapeHeader(name, version, escaped, true);
     const v = escapeHeader(value, version, escaped, false);
     if (n === undefined || v === undefined) {
       dropped.push(name);
       continue;
     }
+    // The encoder writes the one content-length. Checked on the name as it goes on the wire: a
+    // name that only becomes `content-length` there (a CR or NUL removed, "content-length\r" from
+    // a 1.0 client) would otherwise come first and frame the body for the receiver (first wins).
+    if (n === 'content-length') continue;
     head += `${n}:${v}\n`;
   }
   const withBody = body !== undefined && (body.length > 0 || BODY_COMMANDS.has(command));

@@ -314,6 +314,23 @@ describe('encoder', () => {
       ['content-length', '0'],
     ]);
   });
+  it('found by fuzzing: a header NAME that becomes content-length on the wire (a CR or NUL removed) is not written; the one content-length frames the body', () => {
+    for (const v of ['1.0', '1.1', '1.2'] as const) {
+      for (const name of ['content-length\r', 'content-length\0', 'content-\0length']) {
+        const bytes = encodeFrame('MESSAGE', [['destination', '/queue/a'], [name, '1']], Buffer.from('hello world'), v);
+        const frames = parseAll(bytes, v);
+        // 1.2 can escape a CR in a name (`\r`): that header is then another name, kept
+        const lengths = (frames[0] as StompFrame).headers.filter(([n]) => n === 'content-length');
+        expect({ v, name: JSON.stringify(name), frames: frames.length, lengths, body: (frames[0] as StompFrame).body.toString() }).toEqual({
+          v,
+          name: JSON.stringify(name),
+          frames: 1,
+          lengths: [['content-length', '11']],
+          body: 'hello world',
+        });
+      }
+    }
+  });
   it('a value can never inject a header or end the frame, in any version', () => {
     for (const v of ['1.0', '1.1', '1.2'] as const) {
       const bytes = encodeFrame('MESSAGE', [['x', 'v\ninjected:1\n\n\0MESSAGE\n\n\0']], Buffer.from('body'), v);
