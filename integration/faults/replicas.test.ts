@@ -135,14 +135,17 @@ it('three replicas, one killed with kill -9 and one drained with SIGTERM mid-str
   // device may be moved twice). The shared-subscription path's duplicates are counted and printed
   // but not bounded here: a run on a quiet machine saw about 600 (about 200 per publisher), far more
   // than Mosquitto's in-flight window per replica explains; docs/scaling.md lists it as open.
-  const deviceDuplicates = Object.entries(tally.duplicatesBy((id) => id.slice(0, id.lastIndexOf(':')))).filter(([client]) => client.startsWith(`${run}-dev`)).reduce((n, [, d]) => n + d, 0);
+  const duplicatesByClient = tally.duplicatesBy((id) => id.slice(0, id.lastIndexOf(':')));
+  const deviceDuplicates = Object.entries(duplicatesByClient)
+    .filter(([client]) => client.startsWith(`${run}-dev`))
+    .reduce((n, [, d]) => n + d, 0);
   const duplicateBound = 2 * DEVICES * WINDOW;
   printCounts('three replicas: kill -9 one, SIGTERM another (devices and a shared subscription → RabbitMQ)', tally, {
     deviceReconnects: devices.reconnects,
     republished: devices.republished + publishers.republished,
     deviceDuplicates,
     deviceDuplicateBound: duplicateBound,
-    duplicatesByClient: JSON.stringify(tally.duplicatesBy((id) => id.slice(0, id.lastIndexOf(':')))),
+    duplicatesByClient: JSON.stringify(duplicatesByClient),
     connectionsPerReplica: JSON.stringify(listenerPorts.map((p) => balancer.accepted.get(p) ?? 0)),
     stream: seconds(Date.now() - tStream),
     total: seconds(Date.now() - t0),
