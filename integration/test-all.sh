@@ -1,8 +1,9 @@
 #!/bin/bash
 # The whole test suite, as the README's test command (`npm test`) and CI (.ci/run) run it:
-#   1. type-check every package (strict),
+#   1. type-check every package (strict), while the Debian packages the integration tests need
+#      are installed in the background when missing (as root),
 #   2. unit tests (no broker),
-#   3. start the real test brokers (installing the Debian packages when missing, as root),
+#   3. start the real test brokers,
 #   4. integration tests against them, then stop the brokers this run started.
 # Prints a closing "ferry: N passed, N failed" line summed over every jest run.
 set -uo pipefail
@@ -13,6 +14,13 @@ JEST=(node --experimental-vm-modules node_modules/jest/bin/jest.js)
 status=0
 
 step() { printf '\n== %s\n' "$*"; }
+
+# The Debian packages the integration tests need (brokers, third-party clients, Chromium) are
+# fetched and installed while the type-check and the unit tests run: on a fresh machine that
+# download is minutes, and the unit tests need none of it.
+step "test brokers and clients: installing any that are missing, in the background"
+bash integration/brokers/install.sh > "$OUT/install.log" 2>&1 &
+install_pid=$!
 
 step "type-check (tsc -b, then the unit tests and the integration suites)"
 npx tsc -b || status=1
@@ -33,6 +41,9 @@ if [ "${FERRY_SKIP_NODE24:-0}" != 1 ]; then
 fi
 
 step "test brokers (RabbitMQ with MQTT, STOMP, AMQP 1.0; Mosquitto; ActiveMQ)"
+wait "$install_pid" || echo "installing the test brokers and clients failed:" >&2
+cat "$OUT/install.log"
+rm -f "$OUT/install.log"
 . integration/brokers/ensure.sh || { echo "brokers unavailable: integration tests cannot run (see above)" >&2; status=1; }
 
 if [ "${BROKERS_READY:-0}" = 1 ]; then
