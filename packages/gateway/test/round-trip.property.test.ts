@@ -312,7 +312,7 @@ function hop(f: Frame, to: P): Frame {
   const m = frameIn(f);
   const [match] = table.match(CONNECTOR[f.p].name, m, [`${f.p}-${to}`]);
   if (match === undefined) throw new Error(`route ${f.p}-${to} did not take ${m.source.address}`);
-  const plan = table.planTargets(m, match);
+  const plan = table.plan(m, match);
   if (plan.failed.length > 0) throw plan.failed[0]!.error;
   const d = plan.dispatches[0]!;
   return frameOut(to, d.message, d.to);
@@ -343,7 +343,7 @@ describe('request/reply round trips A → B → A (fast-check)', () => {
   it('a message that is not an MQTT frame still needs a topic: an AMQP word holding "+" cannot become one (a failure, not a mis-route)', () => {
     const m = createMessage({ body: Buffer.alloc(0), headers: new Map<string, HeaderValue>(), source: { connector: 'a', protocol: 'amqp091' satisfies Protocol, address: 'a.b+c' } });
     const [match] = table.match('a', m, ['amqp091-mqtt']);
-    const plan = table.planTargets(m, match!);
+    const plan = table.plan(m, match!);
     expect(plan.failed.map((f) => f.error.code)).toEqual(['TEMPLATE_INVALID']);
   });
 });

@@ -15,7 +15,7 @@ import {
   type SourceFlow,
 } from '@ferry/core';
 import { SinkFailureLog } from './failure-log.js';
-import type { Dispatch, RouteMatch, RoutePolicy, RouteTable, TargetsPlan, UnplannedDestination } from './table.js';
+import type { Dispatch, RouteMatch, RoutePolicy, RouteTable, RoutePlan, UnplannedDestination } from './table.js';
 
 /** One destination that failed, or a route whose templates could not be filled. */
 export interface FailedDestination {
@@ -531,7 +531,7 @@ export class Engine {
     const work: { match: RouteMatch; policy: RoutePolicy | undefined; dispatches: readonly Dispatch[]; unplanned: readonly UnplannedDestination[] }[] = [];
     const planErrors: FerryError[] = [];
     for (const m of matches) {
-      let plan = table.planTargets(message, m);
+      let plan = table.plan(message, m);
       const policy = table.policyOf(m.route);
       plan = this.#loopGuard(connector, plan, policy);
       for (const f of plan.failed) {
@@ -581,7 +581,7 @@ export class Engine {
    * into the same loop), counted as `messages_dropped_total{reason="max_hops"}` and logged once
    * per route.
    */
-  #loopGuard(connector: string, plan: TargetsPlan, policy: RoutePolicy | undefined): TargetsPlan {
+  #loopGuard(connector: string, plan: RoutePlan, policy: RoutePolicy | undefined): RoutePlan {
     const looped = plan.failed.filter((f) => f.error.code === 'LOOP_DETECTED');
     if (looped.length === 0) return plan;
     if (!this.#loopsLogged.has(plan.route)) {

@@ -8,7 +8,7 @@ import {
   type Protocol,
   type RouteSpec,
 } from '@ferry/core';
-import { RouteTable, type Dispatch, type Plan } from './table.js';
+import { RouteTable, type Dispatch, type RouteMatch, type RoutePlan, type UnplannedDestination } from './table.js';
 import { fakeConnectors } from '../test/fakes.js';
 
 function ep(connector: string, fields: Record<string, unknown>): EndpointSpec {
@@ -20,9 +20,19 @@ function route(name: string, from: EndpointSpec, to: EndpointSpec[], headers: Pa
 function msg(connector: string, protocol: Protocol, address: string, headers: [string, HeaderValue][] = []): GatewayMessage {
   return createMessage({ body: Buffer.from('payload'), headers: new Map(headers), source: { connector, protocol, address } });
 }
-function dispatches(plan: Plan): readonly Dispatch[] {
-  if (!plan.ok) throw plan.error;
-  return plan.dispatches;
+/** the plan of every matching route, in match order */
+function planAll(t: RouteTable, m: GatewayMessage, matches: readonly RouteMatch[]): RoutePlan[] {
+  return matches.map((match) => t.plan(m, match));
+}
+/** every dispatch of the plans; throws the first destination that cannot be written */
+function dispatches(plans: readonly RoutePlan[]): readonly Dispatch[] {
+  const failed = plans.flatMap((p) => p.failed);
+  if (failed[0] !== undefined) throw failed[0].error;
+  return plans.flatMap((p) => p.dispatches);
+}
+/** the destinations that cannot be written, with their route */
+function failures(plans: readonly RoutePlan[]): (UnplannedDestination & { readonly route: string })[] {
+  return plans.flatMap((p) => p.failed.map((f) => ({ ...f, route: p.route })));
 }
 
 const connectors = fakeConnectors();
@@ -127,7 +137,7 @@ describe('RouteTable.match', () => {
 describe('RouteTable.plan', () => {
   it('fans out one Dispatch per `to`, rendering templates in each sink syntax', () => {
     const m = msg('plant', 'mqtt', 'factory/lisbon/line1/temp');
-    const ds = dispatches(table.plan(m, table.match('plant', m)));
+    const ds = dispatches(planAll(table, m, table.match('plant', m)));
     expect(ds.map((d) => [d.route, d.index, d.connector, d.to])).toEqual([
       ['telemetry', 0, 'rabbit', { exchange: 'telemetry', routingKey: 'factory.lisbon.line1.temp' }],
       ['telemetry', 1, 'web', { destination: '/topic/temp.lisbon' }],
@@ -139,7 +149,7 @@ describe('RouteTable.plan', () => {
 
   it('# captures are joined with the SINK separator', () => {
     const m = msg('rabbit', 'amqp091', 'order.new.eu.pt');
-    const ds = dispatches(table.plan(m, table.match('rabbit', m, ['events'])));
+    const ds = dispatches(planAll(table, m, table.match('rabbit', m, ['events'])));
     expect(ds[0]?.to).toEqual({ topic: 'orders/new/eu/pt' });
   });
 
@@ -149,7 +159,7 @@ describe('RouteTable.plan', () => {
       ['keep', 1],
       ['x-site', 'old'],
     ]);
-    const ds = dispatches(table.plan(m, table.match('plant', m, ['telemetry'])));
+    const ds = dispatches(planAll(table, m, table.match('plant', m, ['telemetry'])));
     expect(ds).toHaveLength(2);
     const out = ds[0]!.message;
     expect([...out.headers]).toEqual([
@@ -171,7 +181,7 @@ describe('RouteTable.plan', () => {
 
   it('a route without header rules passes the message on with one more hop, everything else as it was', () => {
     const m = msg('plant', 'mqtt', 'factory/a/b');
-    const ds = dispatches(table.plan(m, table.match('plant', m, ['mirror'])));
+    const ds = dispatches(planAll(table, m, table.match('plant', m, ['mirror'])));
     for (const d of ds) {
       expect({ ...d.message, headers: undefined }).toEqual({ ...m, headers: undefined });
       expect(d.message.body).toBe(m.body);
@@ -186,12 +196,12 @@ describe('RouteTable.plan', () => {
       connectors,
     );
     const m = msg('rabbit', 'amqp091', 'q', [['device', 'd7']]);
-    const ds = dispatches(t.plan(m, t.match('rabbit', m)));
+    const ds = dispatches(planAll(t, m, t.match('rabbit', m)));
     expect(ds[0]?.to).toEqual({ topic: 'd7/cmd' });
     expect(ds[0]?.message.headers.has('device')).toBe(false);
   });
 
-  it('fails the whole plan (nothing to write) when one target cannot be filled', () => {
+  it('plans each destination on its own: one whose template cannot be filled is listed failed, the others planned', () => {
     const t = RouteTable.compile(
       [
         route('ok', ep('rabbit', { queue: 'q' }), [ep('devices', { topic: 'fine' })]),
@@ -200,14 +210,17 @@ describe('RouteTable.plan', () => {
       connectors,
     );
     const m = msg('rabbit', 'amqp091', 'q');
-    const plan = t.plan(m, t.match('rabbit', m));
-    expect(plan.ok).toBe(false);
-    if (plan.ok) return;
-    expect(plan.route).toBe('bad');
-    expect(plan.index).toBe(1);
-    expect(plan.error.code).toBe('TEMPLATE_MISSING_VALUE');
-    expect(plan.error.permanent).toBe(true);
-    expect(plan.error.message).toContain('the message has no header "device"');
+    const plans = planAll(t, m, t.match('rabbit', m));
+    expect(plans.map((p) => [p.route, p.dispatches.map((d) => d.to)])).toEqual([
+      ['ok', [{ topic: 'fine' }]],
+      ['bad', [{ topic: 'also-fine' }]],
+    ]);
+    const failed = failures(plans);
+    expect(failed.map((f) => [f.route, f.index, f.connector, f.to])).toEqual([['bad', 1, 'devices', { topic: '{header.device}/cmd' }]]);
+    const error = failed[0]!.error;
+    expect(error.code).toBe('TEMPLATE_MISSING_VALUE');
+    expect(error.permanent).toBe(true);
+    expect(error.message).toContain('the message has no header "device"');
   });
 
   it('fails when a rendered address is invalid for the sink (wildcard in MQTT, long routing key)', () => {
@@ -219,30 +232,39 @@ describe('RouteTable.plan', () => {
       connectors,
     );
     const a = msg('rabbit', 'amqp091', 'q', [['t', 'a/+/b']]);
-    const pa = t.plan(a, t.match('rabbit', a));
-    expect(pa.ok === false && pa.error.code).toBe('TEMPLATE_INVALID');
-    expect(pa.ok === false && pa.error.permanent).toBe(true);
+    const pa = planAll(t, a, t.match('rabbit', a));
+    expect(pa[0]?.dispatches).toEqual([]);
+    expect(failures(pa).map((f) => [f.index, f.error.code, f.error.permanent])).toEqual([[0, 'TEMPLATE_INVALID', true]]);
     const empty = msg('rabbit', 'amqp091', 'q', [['t', '']]);
-    expect(t.plan(empty, t.match('rabbit', empty)).ok).toBe(false);
+    expect(failures(planAll(t, empty, t.match('rabbit', empty))).map((f) => f.error.code)).toEqual(['TEMPLATE_INVALID']);
     const b = msg('plant', 'mqtt', `x/${'y'.repeat(300)}`);
-    const pb = t.plan(b, t.match('plant', b));
-    expect(pb.ok === false && pb.error.message).toMatch(/255 bytes/);
+    const pb = failures(planAll(t, b, t.match('plant', b)));
+    expect(pb.map((f) => f.index)).toEqual([0]);
+    expect(pb[0]?.error.message).toMatch(/255 bytes/);
   });
 
-  it('a headers.set template failure fails the route with index undefined', () => {
+  it('a headers.set template failure fails the route as a whole: index undefined, nothing planned', () => {
     const t = RouteTable.compile(
-      [route('h', ep('rabbit', { queue: 'q' }), [ep('devices', { topic: 't' })], { set: { who: '{header.user}' } })],
+      [route('h', ep('rabbit', { queue: 'q' }), [ep('devices', { topic: 't' }), ep('web', { destination: '/topic/t' })], { set: { who: '{header.user}' } })],
       connectors,
     );
     const m = msg('rabbit', 'amqp091', 'q');
-    const plan = t.plan(m, t.match('rabbit', m));
-    expect(plan).toMatchObject({ ok: false, route: 'h', index: undefined });
+    const plan = t.plan(m, t.match('rabbit', m)[0]!);
+    expect(plan.dispatches).toEqual([]);
+    expect(plan.failed.map((f) => [f.index, f.connector, f.error.code])).toEqual([[undefined, undefined, 'TEMPLATE_MISSING_VALUE']]);
+    expect(plan.failed[0]?.error.message).toContain('"user"');
   });
 
   it('{n} with restrictTo and a pattern that did not match fails (missing value), never half-filled', () => {
     const m = msg('rabbit', 'amqp091', 'x');
-    const plan = table.plan(m, table.match('rabbit', m, ['events']));
-    expect(plan.ok === false && plan.error.code).toBe('TEMPLATE_MISSING_VALUE');
+    const failed = failures(planAll(table, m, table.match('rabbit', m, ['events'])));
+    expect(failed.map((f) => [f.route, f.index, f.error.code])).toEqual([['events', 0, 'TEMPLATE_MISSING_VALUE']]);
+  });
+
+  it('an unknown route fails as a whole (INTERNAL, transient)', () => {
+    const plan = table.plan(msg('plant', 'mqtt', 'a'), { route: 'ghost', captures: [] });
+    expect(plan.dispatches).toEqual([]);
+    expect(plan.failed.map((f) => [f.index, f.error.code, f.error.permanent])).toEqual([[undefined, 'INTERNAL', false]]);
   });
 
   it('keeps non-template and escaped fields', () => {
@@ -251,7 +273,7 @@ describe('RouteTable.plan', () => {
       connectors,
     );
     const m = msg('plant', 'mqtt', 'a');
-    expect(dispatches(t.plan(m, t.match('plant', m)))[0]?.to).toEqual({ topic: 'lit{x}', qos: 1, retain: true });
+    expect(dispatches(planAll(t, m, t.match('plant', m)))[0]?.to).toEqual({ topic: 'lit{x}', qos: 1, retain: true });
   });
 });
 
@@ -268,10 +290,11 @@ describe('RouteTable.explain', () => {
         index: 0,
         connector: 'rabbit',
         to: { exchange: 'telemetry', routingKey: 'factory.lisbon.line1.temp' },
-        headers: new Map([
+        headers: new Map<string, HeaderValue>([
           ['a', 'b'],
           ['x-site', 'lisbon'],
           ['x-line', 'line1'],
+          ['x-ferry-hops', 1],
         ]),
       },
       expect.objectContaining({ ok: true, index: 1, connector: 'web', to: { destination: '/topic/temp.lisbon' } }),
@@ -323,6 +346,21 @@ describe('RouteTable.explain', () => {
     expect(ok[1]?.destinations[0]).toMatchObject({ ok: true, to: { exchange: 'amq.topic', routingKey: 'k.v' } });
   });
 
+  it('shows what the engine writes: the same planner, so a looped message and a headers.set failure show as failed destinations', () => {
+    const looped = table.explain('plant', 'factory/lisbon/line1/temp', { 'x-ferry-hops': 8 });
+    expect(looped[0]?.destinations.map((d) => (d.ok ? 'ok' : d.code))).toEqual(['LOOP_DETECTED', 'LOOP_DETECTED']);
+    const t = RouteTable.compile(
+      [route('h', ep('rabbit', { queue: 'q' }), [ep('devices', { topic: 't' }), ep('web', { destination: '/topic/t' })], { set: { who: '{header.user}' } })],
+      connectors,
+    );
+    const out = t.explain('rabbit', 'q');
+    expect(out[0]?.destinations.map((d) => [d.index, d.connector, d.ok ? 'ok' : d.code])).toEqual([
+      [0, 'devices', 'TEMPLATE_MISSING_VALUE'],
+      [1, 'web', 'TEMPLATE_MISSING_VALUE'],
+    ]);
+    expect(t.explain('rabbit', 'q', { user: 'ann' })[0]?.destinations[1]).toMatchObject({ ok: true, headers: new Map<string, HeaderValue>([['user', 'ann'], ['who', 'ann'], ['x-ferry-hops', 1]]) });
+  });
+
   it('returns nothing when no route matches, and throws for an unknown connector', () => {
     expect(table.explain('plant', 'nowhere')).toEqual([]);
     expect(() => table.explain('ghost', 'a')).toThrow(/unknown connector "ghost"/);
@@ -338,7 +376,7 @@ describe('loop protection, trace context and reply-to', () => {
   it('counts a hop per passage and refuses the one past maxHops with LOOP_DETECTED (permanent), on every destination', () => {
     const t = RouteTable.compile(loopRoutes, connectors, { maxHops: 3 });
     const at = (hops: number | string | undefined) =>
-      t.planTargets(msg('plant', 'mqtt', 'dev/a', hops === undefined ? [] : [['x-ferry-hops', hops]]), { route: 'up', captures: [['a']] });
+      t.plan(msg('plant', 'mqtt', 'dev/a', hops === undefined ? [] : [['x-ferry-hops', hops]]), { route: 'up', captures: [['a']] });
     expect(at(undefined).dispatches.map((d) => d.message.headers.get('x-ferry-hops'))).toEqual([1, 1]);
     expect(at(2).dispatches.map((d) => d.message.headers.get('x-ferry-hops'))).toEqual([3, 3]);
     // MQTT and STOMP carry it as text
@@ -350,12 +388,11 @@ describe('loop protection, trace context and reply-to', () => {
       [1, 'LOOP_DETECTED', true],
     ]);
     expect(refused.failed[0]?.error.message).toMatch(/passed through Ferry 3 times .* maxHops is 3/);
-    const plan = t.planRoute(msg('plant', 'mqtt', 'dev/a', [['x-ferry-hops', '7']]), { route: 'up', captures: [['a']] });
-    expect(plan.ok ? undefined : plan.error.code).toBe('LOOP_DETECTED');
+    expect(at('7').failed.map((f) => f.error.code)).toEqual(['LOOP_DETECTED', 'LOOP_DETECTED']);
     // the default is 8
     const d = RouteTable.compile(loopRoutes, connectors);
-    expect(d.planTargets(msg('plant', 'mqtt', 'dev/a', [['x-ferry-hops', 7]]), { route: 'up', captures: [['a']] }).dispatches).toHaveLength(2);
-    expect(d.planTargets(msg('plant', 'mqtt', 'dev/a', [['x-ferry-hops', 8]]), { route: 'up', captures: [['a']] }).failed).toHaveLength(2);
+    expect(d.plan(msg('plant', 'mqtt', 'dev/a', [['x-ferry-hops', 7]]), { route: 'up', captures: [['a']] }).dispatches).toHaveLength(2);
+    expect(d.plan(msg('plant', 'mqtt', 'dev/a', [['x-ferry-hops', 8]]), { route: 'up', captures: [['a']] }).failed).toHaveLength(2);
   });
 
   it('tracing.start: a message without a valid traceparent gets one trace for all its routes and destinations; a valid one is kept; a header rule wins', () => {
@@ -363,34 +400,34 @@ describe('loop protection, trace context and reply-to', () => {
     const random = (len: number) => Buffer.alloc(len, ++n);
     const t = RouteTable.compile(loopRoutes, connectors, { tracing: { start: true, sampled: true }, random });
     const m = msg('plant', 'mqtt', 'dev/a', [['tracestate', 'vendor=stale']]);
-    const ds = t.planTargets(m, { route: 'up', captures: [['a']] }).dispatches;
+    const ds = t.plan(m, { route: 'up', captures: [['a']] }).dispatches;
     const tp = ds[0]?.message.headers.get('traceparent');
     expect(tp).toBe(`00-${'01'.repeat(16)}-${'02'.repeat(8)}-01`);
     expect(ds.map((d) => d.message.headers.get('traceparent'))).toEqual([tp, tp]);
     expect(ds[0]?.message.headers.has('tracestate')).toBe(false);
     // planned again (another route of the same message): the same trace
-    expect(t.planTargets(m, { route: 'up', captures: [['a']] }).dispatches[0]?.message.headers.get('traceparent')).toBe(tp);
+    expect(t.plan(m, { route: 'up', captures: [['a']] }).dispatches[0]?.message.headers.get('traceparent')).toBe(tp);
     const valid = '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01';
-    const kept = t.planTargets(msg('plant', 'mqtt', 'dev/a', [['traceparent', valid], ['tracestate', 'a=b']]), { route: 'up', captures: [['a']] }).dispatches[0]?.message.headers;
+    const kept = t.plan(msg('plant', 'mqtt', 'dev/a', [['traceparent', valid], ['tracestate', 'a=b']]), { route: 'up', captures: [['a']] }).dispatches[0]?.message.headers;
     expect(kept?.get('traceparent')).toBe(valid);
     expect(kept?.get('tracestate')).toBe('a=b');
-    const ruled = t.planTargets(msg('rabbit', 'amqp091', 'k'), { route: 'down', captures: [] }).dispatches[0]?.message.headers;
+    const ruled = t.plan(msg('rabbit', 'amqp091', 'k'), { route: 'down', captures: [] }).dispatches[0]?.message.headers;
     expect(ruled?.get('traceparent')).toBe('set-by-rule');
     // without tracing, nothing is started
-    const off = RouteTable.compile(loopRoutes, connectors).planTargets(msg('plant', 'mqtt', 'dev/a'), { route: 'up', captures: [['a']] });
+    const off = RouteTable.compile(loopRoutes, connectors).plan(msg('plant', 'mqtt', 'dev/a'), { route: 'up', captures: [['a']] });
     expect(off.dispatches[0]?.message.headers.has('traceparent')).toBe(false);
   });
 
   it('reply-to is translated into each destination syntax (MQTT ⇄ AMQP swap), kept for STOMP', () => {
     const t = RouteTable.compile(loopRoutes, connectors);
     const m = createMessage({ body: Buffer.alloc(0), replyTo: 'dev/d1/v1.2/resp', source: { connector: 'plant', protocol: 'mqtt', address: 'dev/a' } });
-    const ds = t.planTargets(m, { route: 'up', captures: [['a']] }).dispatches;
+    const ds = t.plan(m, { route: 'up', captures: [['a']] }).dispatches;
     expect(ds.map((d) => [d.connector, d.message.replyTo])).toEqual([
       ['rabbit', 'dev.d1.v1/2.resp'],
       ['web', 'dev/d1/v1.2/resp'],
     ]);
     const back = createMessage({ body: Buffer.alloc(0), replyTo: 'dev.d1.v1/2.resp', source: { connector: 'rabbit', protocol: 'amqp091', address: 'k' } });
-    expect(t.planTargets(back, { route: 'down', captures: [] }).dispatches[0]?.message.replyTo).toBe('dev/d1/v1.2/resp');
+    expect(t.plan(back, { route: 'down', captures: [] }).dispatches[0]?.message.replyTo).toBe('dev/d1/v1.2/resp');
   });
 });
 

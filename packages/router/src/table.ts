@@ -43,21 +43,6 @@ export interface Dispatch {
   readonly message: GatewayMessage;
 }
 
-/**
- * The plan of one route for one message: every destination, or the reason none can be written.
- * All or nothing: if one destination's template cannot be filled, the route writes nowhere.
- */
-export type RoutePlan =
-  | { readonly ok: true; readonly route: string; readonly dispatches: readonly Dispatch[] }
-  | {
-      readonly ok: false;
-      readonly route: string;
-      /** the destination whose template failed; undefined when a `headers.set` value failed */
-      readonly index: number | undefined;
-      /** TEMPLATE_MISSING_VALUE or TEMPLATE_INVALID, always permanent */
-      readonly error: FerryError;
-    };
-
 /** One destination of a route that cannot be written for this message (its templates failed). */
 export interface UnplannedDestination {
   /** the position in the route's `to`; undefined when a `headers.set` value failed (then no destination can be written) */
@@ -68,8 +53,12 @@ export interface UnplannedDestination {
   readonly error: FerryError;
 }
 
-/** Every destination of one route for one message: those that can be written, and those that cannot. */
-export interface TargetsPlan {
+/**
+ * Every destination of one route for one message: those that can be written, and those that
+ * cannot (their templates failed, or the message looped). The engine, `ferry explain` and
+ * `ferry test` all read this one plan, so what they show is what the engine writes.
+ */
+export interface RoutePlan {
   readonly route: string;
   readonly dispatches: readonly Dispatch[];
   readonly failed: readonly UnplannedDestination[];
@@ -82,11 +71,6 @@ export interface RoutePolicy {
   /** the dead-letter destination's connector; undefined when the route has none */
   readonly deadLetter: string | undefined;
 }
-
-/** The plan of a message over every matching route: all dispatches, or the first failure. */
-export type Plan =
-  | { readonly ok: true; readonly dispatches: readonly Dispatch[] }
-  | Extract<RoutePlan, { ok: false }>;
 
 /** What `ferry explain` shows for one matching route. */
 export interface ExplainedRoute {
@@ -307,65 +291,40 @@ export class RouteTable {
     return out;
   }
 
-  /** Plan one matched route: its header rules and every destination's templates. */
-  planRoute(message: GatewayMessage, match: RouteMatch): RoutePlan {
-    const route = this.#routes.get(match.route);
-    if (route === undefined) {
-      const error = new FerryError('INTERNAL', `no route named "${match.route}"`, { permanent: false });
-      return { ok: false, route: match.route, index: undefined, error };
-    }
-    const loop = this.#loop(route, message);
-    if (loop !== undefined) return { ok: false, route: route.name, index: route.targets[0]?.index, error: loop };
-    let out: GatewayMessage;
-    try {
-      out = this.#outgoing(route, message, match.captures);
-    } catch (err) {
-      return { ok: false, route: route.name, index: undefined, error: asTemplateError(err) };
-    }
-    const dispatches: Dispatch[] = [];
-    for (const target of route.targets) {
-      try {
-        const to = this.#renderTarget(route, target, message, match.captures);
-        dispatches.push({ route: route.name, index: target.index, connector: target.connector, to, message: this.#forTarget(route, target, out) });
-      } catch (err) {
-        return { ok: false, route: route.name, index: target.index, error: asTemplateError(err) };
-      }
-    }
-    return { ok: true, route: route.name, dispatches };
-  }
-
   /**
-   * Plan every destination of one matched route separately: those whose templates fill, and
-   * those that cannot be written (all of them when a `headers.set` value cannot be filled). For
-   * a route with a dead-letter destination, which takes the failed ones while the rest go out.
+   * The one planner: every destination of one matched route, those whose templates fill (with
+   * the route's header rules, the hop count and the trace applied) and those that cannot be
+   * written (all of them when the message looped or a `headers.set` value cannot be filled).
+   * Whether a route writes what it can (it has a dead-letter destination) or nothing at all is
+   * the engine's decision, not the plan's.
    */
-  planTargets(message: GatewayMessage, match: RouteMatch): TargetsPlan {
+  plan(message: GatewayMessage, match: RouteMatch): RoutePlan {
     const route = this.#routes.get(match.route);
     if (route === undefined) {
       const error = new FerryError('INTERNAL', `no route named "${match.route}"`, { permanent: false });
-      return { route: match.route, dispatches: [], failed: [{ index: undefined, connector: undefined, to: undefined, error }] };
+      return { route: match.route, dispatches: NONE, failed: [{ index: undefined, connector: undefined, to: undefined, error }] };
     }
     const loop = this.#loop(route, message);
     if (loop !== undefined) {
-      return { route: route.name, dispatches: [], failed: route.targets.map((t) => ({ index: t.index, connector: t.connector, to: t.fields, error: loop })) };
+      return { route: route.name, dispatches: NONE, failed: route.targets.map((t) => ({ index: t.index, connector: t.connector, to: t.fields, error: loop })) };
     }
     let out: GatewayMessage;
     try {
       out = this.#outgoing(route, message, match.captures);
     } catch (err) {
-      return { route: route.name, dispatches: [], failed: [{ index: undefined, connector: undefined, to: undefined, error: asTemplateError(err) }] };
+      return { route: route.name, dispatches: NONE, failed: [{ index: undefined, connector: undefined, to: undefined, error: asTemplateError(err) }] };
     }
     const dispatches: Dispatch[] = [];
-    const failed: UnplannedDestination[] = [];
+    let failed: UnplannedDestination[] | undefined;
     for (const target of route.targets) {
       try {
         const to = this.#renderTarget(route, target, message, match.captures);
         dispatches.push({ route: route.name, index: target.index, connector: target.connector, to, message: this.#forTarget(route, target, out) });
       } catch (err) {
-        failed.push({ index: target.index, connector: target.connector, to: target.fields, error: asTemplateError(err) });
+        (failed ??= []).push({ index: target.index, connector: target.connector, to: target.fields, error: asTemplateError(err) });
       }
     }
-    return { route: route.name, dispatches, failed };
+    return { route: route.name, dispatches, failed: failed ?? NONE };
   }
 
   /**
@@ -390,20 +349,6 @@ export class RouteTable {
   }
 
   /**
-   * Plan a message over every matching route: one Dispatch per `to` of each route (fan-out),
-   * or, if any template cannot be filled, the failure and nothing to write at all.
-   */
-  plan(message: GatewayMessage, matches: readonly RouteMatch[]): Plan {
-    const dispatches: Dispatch[] = [];
-    for (const m of matches) {
-      const p = this.planRoute(message, m);
-      if (!p.ok) return p;
-      dispatches.push(...p.dispatches);
-    }
-    return { ok: true, dispatches };
-  }
-
-  /**
    * What would happen to a message from `connector` at `address` with `headers`, without any
    * broker: each matching route's destinations with their rendered `to` and headers, or why a
    * destination cannot be written. Throws FerryError CONFIG_INVALID for an unknown connector.
@@ -421,22 +366,16 @@ export class RouteTable {
     });
     return this.match(connector, message).map((m): ExplainedRoute => {
       const route = this.#routes.get(m.route) as CompiledRoute;
-      let out: GatewayMessage | FerryError;
-      try {
-        out = this.#applyHeaders(route, message, m.captures);
-      } catch (err) {
-        out = asTemplateError(err);
-      }
+      const plan = this.plan(message, m);
+      // a failure without an index (a `headers.set` value) fails every destination
+      const whole = plan.failed.find((f) => f.index === undefined);
       const destinations = route.targets.map((target): ExplainedDestination => {
         const base = { index: target.index, connector: target.connector };
-        if (out instanceof FerryError) return { ...base, ok: false, code: out.code, error: out.message };
-        try {
-          const to = this.#renderTarget(route, target, message, m.captures);
-          return { ...base, ok: true, to, headers: out.headers };
-        } catch (err) {
-          const e = asTemplateError(err);
-          return { ...base, ok: false, code: e.code, error: e.message };
-        }
+        const d = plan.dispatches.find((x) => x.index === target.index);
+        if (d !== undefined) return { ...base, ok: true, to: d.to, headers: d.message.headers };
+        const f = whole ?? plan.failed.find((x) => x.index === target.index);
+        const error = f?.error ?? new FerryError('INTERNAL', 'destination neither planned nor failed');
+        return { ...base, ok: false, code: error.code, error: error.message };
       });
       return { route: route.name, pattern: route.pattern?.pattern, captures: m.captures, destinations };
     });
@@ -525,6 +464,9 @@ export class RouteTable {
     return to;
   }
 }
+
+/** the shared empty list of a plan with nothing in it (most plans fail nothing) */
+const NONE: readonly never[] = Object.freeze([]);
 
 function asTemplateError(err: unknown): FerryError {
   if (err instanceof FerryError) return err;
