@@ -15,6 +15,7 @@ import {
   type Sink,
   type SourceFlow,
   type SourceSpec,
+  InflightLimit,
 } from '@ferry/core';
 import mqtt, { type IClientOptions, type IClientPublishOptions, type MqttClient } from 'mqtt';
 import type mqttPacket from 'mqtt-packet';
@@ -22,7 +23,7 @@ import type { IConnackPacket, IPublishPacket, QoS } from 'mqtt-packet';
 import type { Duplex } from 'node:stream';
 import { fromMqttPublish, toMqttPublish } from '../mapping.js';
 import type { MqttFrom, MqttOptions, MqttTo } from '../options.js';
-import { InflightLimit } from './inflight.js';
+
 import { deferAck, onIncomingPublish, outgoingCallback, unackedPublishes, writePuback } from './mqttjs-seam.js';
 import { PoisonWatch, type Tracked } from './poison.js';
 import { limitsFromConnack, unpublishable, type BrokerLimits } from './publishable.js';

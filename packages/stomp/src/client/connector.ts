@@ -16,10 +16,11 @@ import {
   type Outcome,
   type Sink,
   type SourceSpec,
+  InflightLimit,
 } from '@ferry/core';
 import { headerValue, type StompFrame } from '../frame/frame.js';
 import { destinationProblem, detectFlavor, type BrokerFlavor } from './flavor.js';
-import { InflightWindow } from './inflight.js';
+
 import { fromMessageFrame, toSendHeaders } from './mapping.js';
 import { parseStompUrl, type StompAddress, type StompFrom, type StompOptions, type StompTo } from './options.js';
 import { StompSession, type ConnectedInfo } from './session.js';
@@ -63,7 +64,7 @@ export class StompClientConnector implements Connector<StompFrom, StompTo> {
   /** TLS options read from the files of `tls` at start */
   #tls: ConnectionOptions | undefined;
   readonly #backoff: Backoff;
-  readonly #window: InflightWindow;
+  readonly #window: InflightLimit;
   readonly #subs = new Map<string, Subscription>();
   #state: ConnectorState = 'idle';
   #session: StompSession | undefined;
@@ -87,7 +88,7 @@ export class StompClientConnector implements Connector<StompFrom, StompTo> {
     this.#where = `${addr.scheme}://${addr.host.includes(':') ? `[${addr.host}]` : addr.host}:${addr.port}${addr.path === '/' ? '' : addr.path}`;
     this.#log = ctx.logger.child({ connector: name, type: 'stomp' });
     this.#backoff = new Backoff({ initialMs: opts.reconnect.initialMs, maxMs: Math.max(opts.reconnect.maxMs, opts.reconnect.initialMs) });
-    this.#window = new InflightWindow(opts.maxInflight);
+    this.#window = new InflightLimit(opts.maxInflight);
     this.#flavor = opts.broker === 'auto' ? 'generic' : opts.broker;
     this.sink = { write: (message, to) => this.#write(message, to) };
   }
@@ -155,6 +156,8 @@ export class StompClientConnector implements Connector<StompFrom, StompTo> {
     // Pending SENDs fail with SINK_CLOSED as the session closes; unsettled deliveries go back
     // to the broker with the connection.
     if (session !== undefined) await session.close(DISCONNECT_TIMEOUT_MS);
+    // writes still waiting for a slot would only find no session once they got one
+    this.#window.failAll(new FerryError('SINK_CLOSED', `${this.name}: stopped`));
     this.#ctx.metrics.set('connector_up', { connector: this.name }, 0);
     this.#firstAttemptDone?.();
     this.#firstAttemptDone = undefined;
@@ -279,7 +282,7 @@ export class StompClientConnector implements Connector<StompFrom, StompTo> {
     if (problem !== undefined) {
       throw new FerryError('SINK_REJECTED', `${this.name}: cannot SEND to ${JSON.stringify(to.destination)}: ${problem}`, { permanent: true });
     }
-    await this.#window.acquire();
+    const release = await this.#window.acquire();
     try {
       // The connection may have changed while this write waited for a slot.
       const session = this.#session;
@@ -298,7 +301,7 @@ export class StompClientConnector implements Connector<StompFrom, StompTo> {
       await session.send(to.destination, headers, message.body, this.#opts.receiptTimeoutMs);
       this.#ctx.metrics.inc('messages_sent_total', { connector: this.name });
     } finally {
-      this.#window.release();
+      release();
     }
   }
 

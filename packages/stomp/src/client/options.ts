@@ -62,7 +62,7 @@ export const stompOptions = z.strictObject({
     .max(65_535)
     .default(1000)
     .describe('unacknowledged MESSAGEs the broker may push per subscription: RabbitMQ `prefetch-count`, ActiveMQ `activemq.prefetchSize` on SUBSCRIBE'),
-  maxInflight: z.number().int().min(1).default(1000).describe('SEND frames waiting for their RECEIPT at once; further writes wait for a slot'),
+  maxInflight: z.number().int().min(1).default(1000).describe('SEND frames waiting for their RECEIPT at once; up to as many more writes wait for a slot, beyond that a write fails LIMIT_EXCEEDED (transient)'),
   maxFrameBytes: z
     .number()
     .int()
