@@ -19,7 +19,8 @@ import { connect as tlsConnect, type ConnectionOptions as TlsConnectionOptions }
 import { Backoff, describeError, FerryError, hasExpired, type Connector, type ConnectorContext, type ConnectorState, type DeliveryHandler, type Logger, type Sink, type SourceFlow, type SourceSpec } from '@ferry/core';
 import { loadClientTls } from '@ferry/net';
 import rhea from 'rhea';
-import { DispositionGate, installCapture, installLinkKeys } from './rhea-seam.js';
+import { disarmConnection, DispositionGate, installCapture, installLinkKeys } from './rhea-seam.js';
+import { absorbRetiredConnectionEvents } from './retired-connections.js';
 import { toAmqp10 } from './mapping.js';
 import type { Amqp10From, Amqp10Options, Amqp10To } from './options.js';
 import { FrameGuard } from './frame-guard.js';
@@ -126,6 +127,7 @@ export class Amqp10Client implements Connector<Amqp10From, Amqp10To> {
     // a last resort: rhea raises unhandled link/session/connection errors on the container,
     // and an EventEmitter 'error' without a listener kills the process
     c.on('error', (e: unknown) => this.#log.error('amqp10 error', { error: describeError(e) }));
+    absorbRetiredConnectionEvents(c);
     this.#container = c;
     const first = new Promise<void>((resolve) => {
       this.#firstAttempt = { resolve };
@@ -227,10 +229,10 @@ export class Amqp10Client implements Connector<Amqp10From, Amqp10To> {
     const conn = this.#conn;
     this.#conn = undefined;
     conn?.removeAllListeners();
-    // keep an 'error' listener: late events from a dead connection must not crash anything;
-    // and a 'disconnected' one, or rhea prints its own warning to the console
+    // keep an 'error' listener: late events from a dead connection must not crash anything
+    // (its 'disconnected' falls to the container: ./retired-connections.ts)
     conn?.on('error', () => undefined);
-    conn?.on('disconnected', () => undefined);
+    if (conn !== undefined) disarmConnection(conn);
     const why = closedWith === undefined ? '' : ` (closed by the peer: ${closedWith.condition}${closedWith.description === undefined ? '' : `: ${closedWith.description}`})`;
     const e = new FerryError('SINK_CLOSED', `amqp10 ${this.name}: connection lost${why}`, { cause: error, details: { ...(closedWith ?? {}) } });
     for (const link of [...this.#senders.values()]) link.fail(e);
@@ -301,6 +303,7 @@ export class Amqp10Client implements Connector<Amqp10From, Amqp10To> {
       });
       conn.removeAllListeners();
       conn.on('error', () => undefined);
+      disarmConnection(conn);
     }
     this.#firstAttempt?.resolve();
     this.#firstAttempt = undefined;

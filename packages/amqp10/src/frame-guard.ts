@@ -186,7 +186,9 @@ export class FrameGuard extends EventEmitter {
   }
 
   #onData(chunk: Buffer): void {
-    if (this.#failed) return;
+    // after the end nothing reaches rhea: bytes held for a SASL answer and released once the
+    // socket is gone would arm rhea's idle timer again on a connection it already let go
+    if (this.#failed || this.#ended) return;
     this.#buf = this.#buf.length === 0 ? chunk : Buffer.concat([this.#buf, chunk]);
     if (this.#saslAnswerPending) {
       if (this.#buf.length > this.#limits.maxFrameSize + 8) this.fail('amqp:connection:framing-error', 'more than a frame sent before the SASL outcome');
@@ -358,7 +360,9 @@ export class FrameGuard extends EventEmitter {
       }
       // in the SASL phase there is no AMQP connection to close (§5.3): just the socket
       s.end();
-      setTimeout(() => s.destroy(), 1000).unref();
+      // a peer that never closes its side goes; the timer goes with the socket
+      const linger = setTimeout(() => s.destroy(), 1000).unref();
+      s.once('close', () => clearTimeout(linger));
     }
     this.emit('violation', condition, description);
   }

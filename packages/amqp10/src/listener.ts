@@ -22,7 +22,8 @@ import { Authenticator, authConfigFrom, describeError, FerryError, hasExpired, t
 import { Listener, listeningLine, type AcceptedConnection, type BoundPorts, type ConnectionInfo } from '@ferry/net';
 import rhea from 'rhea';
 import { matchesAddress } from './address-match.js';
-import { answerSndSettleMode, DispositionGate, installCapture, installLinkKeys } from './rhea-seam.js';
+import { answerSndSettleMode, disarmConnection, DispositionGate, installCapture, installLinkKeys } from './rhea-seam.js';
+import { absorbRetiredConnectionEvents } from './retired-connections.js';
 import { receiveTransfer } from './inbound.js';
 import { FrameGuard } from './frame-guard.js';
 import { toAmqp10, type Outgoing } from './mapping.js';
@@ -48,11 +49,29 @@ interface Client {
   readonly guard: FrameGuard;
   /** the transport's stream: TCP, TLS or WebSocket */
   readonly socket: Duplex;
+  readonly log: Logger;
   /** its receiving links (Ferry's senders), detached from the outbox when it goes */
   readonly receivers: Set<OutLink>;
   alive: boolean;
   /** what it may send to and receive from: set by its SASL exchange (or anonymous without one) */
   access: AuthorizedClient | undefined;
+}
+
+/** how long stop waits for the clients to answer its close, and then for their sockets to close */
+const CLOSE_GRACE_MS = 500;
+
+function socketClosed(socket: Duplex): Promise<void> {
+  return socket.closed ? Promise.resolve() : new Promise((r) => socket.once('close', () => r()));
+}
+
+/** `p`, or nothing more after `ms`; the timer goes as soon as `p` settles */
+async function settledWithin(p: Promise<unknown>, ms: number): Promise<void> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  try {
+    await Promise.race([p.then(() => undefined, () => undefined), new Promise<void>((r) => (timer = setTimeout(r, ms)))]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 export class Amqp10Listener implements Connector<Amqp10From, Amqp10To> {
@@ -142,6 +161,7 @@ export class Amqp10Listener implements Connector<Amqp10From, Amqp10To> {
     this.#state = 'connecting';
     const c = rhea.create_container({ id: this.#containerId });
     c.on('error', (e: unknown) => this.#log.error('amqp10-listener error', { error: describeError(e) }));
+    absorbRetiredConnectionEvents(c);
     const o = this.#opts;
     let auth: Authenticator;
     try {
@@ -220,8 +240,9 @@ export class Amqp10Listener implements Connector<Amqp10From, Amqp10To> {
     // connection takes the same object without them (lib/container.js listen does the same)
     const conn = c.create_connection(serverOptions as unknown as rhea.ConnectionOptions);
     // a client that skips SASL, or picks ANONYMOUS, is the anonymous client (when allowed)
-    const client: Client = { id: this.#nextClient++, conn, guard, socket, receivers: new Set(), alive: true, access: auth.anonymousClient() };
-    const log = this.#log.child({ client: client.id, peer: accepted.info.remote, transport: accepted.info.transport });
+    const id = this.#nextClient++;
+    const log = this.#log.child({ client: id, peer: accepted.info.remote, transport: accepted.info.transport });
+    const client: Client = { id, conn, guard, socket, log, receivers: new Set(), alive: true, access: auth.anonymousClient() };
     this.#clients.add(client);
     this.#ctx.metrics.add('listener_clients', { connector: this.name }, 1);
     guard.on('violation', (condition: string, description: string) => {
@@ -248,15 +269,17 @@ export class Amqp10Listener implements Connector<Amqp10From, Amqp10To> {
     conn.on('session_error', () => undefined);
     conn.on('sender_error', () => undefined);
     conn.on('receiver_error', () => undefined);
-    conn.on('disconnected', (ctx: rhea.EventContext) => this.#gone(client, log, ctx.error));
+    conn.on('disconnected', (ctx: rhea.EventContext) => this.#gone(client, ctx.error));
     // rhea raises no 'disconnected' after a clean close handshake (§2.4.3; lib/connection.js
     // _disconnected skips a closed connection), and links get no detach then: the socket's end
     // is what tells a client that closed politely is gone
-    socket.once('close', () => this.#gone(client, log, undefined));
+    socket.once('close', () => this.#gone(client, undefined));
     // rhea reads the SASL mechanisms from its container when a connection is accepted
     // (lib/connection.js init): these, made for this connection, know who it is
     c.sasl_server_mechanisms = this.#mechanisms(auth, client, accepted.info);
     conn.accept(guard.asSocket());
+    // read: the container must not keep this client (through its mechanisms) after it is gone
+    c.sasl_server_mechanisms = c.sasl.server_mechanisms();
   }
 
   /**
@@ -304,7 +327,7 @@ export class Amqp10Listener implements Connector<Amqp10From, Amqp10To> {
     return mechs;
   }
 
-  #gone(client: Client, log: Logger, error: unknown): void {
+  #gone(client: Client, error: unknown): void {
     if (!client.alive) return;
     client.alive = false;
     this.#clients.delete(client);
@@ -315,7 +338,9 @@ export class Amqp10Listener implements Connector<Amqp10From, Amqp10To> {
     for (const l of [...this.#inLinks]) if (l.client === client) this.#inLinks.delete(l);
     client.conn.removeAllListeners();
     client.conn.on('error', () => undefined);
-    log.info('amqp10-listener client disconnected', error === undefined ? undefined : { error: describeError(error) });
+    // rhea's timers would otherwise hold the connection for twice the idle time-out
+    disarmConnection(client.conn);
+    client.log.info('amqp10-listener client disconnected', error === undefined ? undefined : { error: describeError(error) });
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -490,17 +515,25 @@ export class Amqp10Listener implements Connector<Amqp10From, Amqp10To> {
     const listener = this.#listener;
     this.#listener = undefined;
     const closed = listener === undefined ? Promise.resolve() : listener.close();
-    for (const client of [...this.#clients]) {
+    const clients = [...this.#clients];
+    for (const client of clients) {
       try {
         client.conn.close({ condition: 'amqp:connection:forced', description: 'Ferry is shutting down' });
       } catch {
         // already gone
       }
-      // give the close frame a moment, then make sure the socket is gone
-      setTimeout(() => client.socket.destroy(), 500).unref();
     }
-    await Promise.race([closed, new Promise((r) => setTimeout(r, 2000).unref())]);
-    for (const client of [...this.#clients]) client.socket.destroy();
+    // the close frames a moment to go out (§2.4.3: the client answers and closes its side)
+    await settledWithin(Promise.all([closed, ...clients.map((c) => socketClosed(c.socket))]), CLOSE_GRACE_MS);
+    // then every connection still there goes now, with its timers, and its sockets are awaited
+    // closed: nothing of a connection (rhea's handlers on its socket's end included) runs
+    // after stop resolved
+    const lingering = [...this.#clients];
+    for (const client of lingering) {
+      client.socket.destroy();
+      this.#gone(client, undefined);
+    }
+    await settledWithin(Promise.all([closed, ...lingering.map((c) => socketClosed(c.socket))]), CLOSE_GRACE_MS);
     this.#ctx.metrics.set('connector_up', { connector: this.name }, 0);
     this.#state = 'stopped';
     this.#log.info('amqp10-listener stopped');

@@ -6,7 +6,7 @@
 import { once } from 'node:events';
 import type { AddressInfo, Server } from 'node:net';
 import rhea from 'rhea';
-import { answerSndSettleMode, DispositionGate, encodedMessage, installCapture, installLinkKeys } from './rhea-seam.js';
+import { answerSndSettleMode, armedTimers, disarmConnection, DispositionGate, encodedMessage, installCapture, installLinkKeys } from './rhea-seam.js';
 
 const SEE = 'the rhea seam (packages/amqp10/src/rhea-seam.ts) no longer holds; see docs/architecture.md, "Library seams"';
 
@@ -224,4 +224,33 @@ describe('rhea seam: the snd-settle-mode a sending link answers with (answerSndS
       seam(got.settled === presettled, `the transfer came ${got.settled ? 'settled' : 'unsettled'}`);
     });
   }
+});
+
+describe("rhea seam: a connection's timers (disarmConnection)", () => {
+  it('rhea keeps its idle watchdog and its heartbeat in heartbeat_in and heartbeat_out, and disarmConnection clears them', async () => {
+    const server = rhea.create_container({ id: 'seam-timers-server' });
+    server.on('disconnected', () => undefined);
+    const listener = server.listen({ port: 0, host: '127.0.0.1', idle_time_out: 60_000 }) as Server;
+    await once(listener, 'listening');
+    const port = (listener.address() as AddressInfo).port;
+    const conn = rhea.create_container({ id: 'seam-timers-client' }).connect({ port, host: '127.0.0.1', reconnect: false, idle_time_out: 60_000 });
+    conn.on('disconnected', () => undefined);
+    try {
+      await once(conn, 'connection_open');
+      // both sides announced an idle time-out (§2.4.5): rhea watches the peer and owes it frames
+      const armed = armedTimers(conn);
+      seam(armed.includes('heartbeat_in') && armed.includes('heartbeat_out'), `armed after the open: [${armed.join(', ')}], expected heartbeat_in and heartbeat_out`);
+      const timers = conn as unknown as Record<string, { _destroyed?: boolean } | undefined>;
+      const before = [timers['heartbeat_in'], timers['heartbeat_out']];
+      disarmConnection(conn);
+      seam(armedTimers(conn).length === 0, `still armed: [${armedTimers(conn).join(', ')}]`);
+      // cleared, not just forgotten: a forgotten timer would still hold the connection
+      seam(before.every((t) => t?._destroyed === true), 'the timers were not cleared');
+    } finally {
+      const closed = once(conn, 'connection_close');
+      conn.close();
+      await closed;
+      await new Promise<void>((r) => listener.close(() => r()));
+    }
+  });
 });

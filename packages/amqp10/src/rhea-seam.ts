@@ -1,11 +1,12 @@
 /**
  * Everything Ferry does with internals of rhea, in one place. rhea is pinned to the exact
  * version installed (packages/amqp10/package.json); rhea-seam.test.ts checks each reliance
- * against the installed copy (docs/architecture.md, "Library seams"). Four seams:
+ * against the installed copy (docs/architecture.md, "Library seams"). Five seams:
  * - the exact bytes of each incoming message, from rhea's process-wide `message.decode`;
  * - a gate around rhea 3.0.5's merging of dispositions, which changes outcomes;
  * - links keyed by name and role, in rhea's Session prototype;
- * - the snd-settle-mode a sending link answers with, in rhea's local attach.
+ * - the snd-settle-mode a sending link answers with, in rhea's local attach;
+ * - the timers of a connection Ferry is done with, cleared.
  */
 import { createRequire } from 'node:module';
 import rhea from 'rhea';
@@ -198,4 +199,40 @@ interface LocalAttach {
 export function answerSndSettleMode(sender: rhea.Sender, presettled: boolean): void {
   const local = (sender as unknown as LocalAttach).local?.attach;
   if (local !== undefined) local.snd_settle_mode = presettled ? 1 : 0;
+}
+
+/** A rhea connection's timers (lib/connection.js), which its typings do not declare. */
+interface ConnectionTimers {
+  /** the local idle time-out's watchdog: idle() closes the connection, then arms abort_idle */
+  heartbeat_in?: ReturnType<typeof setTimeout>;
+  /** the empty frame owed to the peer's idle time-out (§2.4.5) */
+  heartbeat_out?: ReturnType<typeof setTimeout>;
+  /** abort_socket, a second after idle() closed the connection */
+  abort_idle?: ReturnType<typeof setTimeout>;
+  /** a client connection's reconnect */
+  scheduled_reconnect?: ReturnType<typeof setTimeout>;
+}
+
+const TIMERS = ['heartbeat_in', 'heartbeat_out', 'abort_idle', 'scheduled_reconnect'] as const;
+
+/**
+ * Clear every timer of a connection Ferry is done with. rhea arms `heartbeat_in` on every read
+ * and `heartbeat_out` on every write, and clears them only in its own `_disconnected`; a timer
+ * armed after that (a read handed over late, a write after a close) holds the connection, its
+ * sessions and its buffers for twice the idle time-out, then runs idle() and abort_socket on a
+ * connection nobody listens to any more. Ferry calls this once it has let go of a connection.
+ */
+export function disarmConnection(conn: rhea.Connection): void {
+  const t = conn as unknown as ConnectionTimers;
+  for (const k of TIMERS) {
+    const timer = t[k];
+    if (timer !== undefined) clearTimeout(timer);
+    t[k] = undefined;
+  }
+}
+
+/** The timers {@link disarmConnection} clears that are armed on `conn` now (for the seam test). */
+export function armedTimers(conn: rhea.Connection): string[] {
+  const t = conn as unknown as ConnectionTimers;
+  return TIMERS.filter((k) => t[k] !== undefined);
 }
