@@ -1,5 +1,6 @@
 import { connect, type Channel, type ChannelModel } from 'amqplib';
 import { FerryError, type Logger } from '@ferry/core';
+import { batchWrites } from './batched-writes.js';
 import { brokerReason } from './topology.js';
 
 /**
@@ -28,6 +29,7 @@ export class Session {
 
   static async open(url: Parameters<typeof connect>[0], socket: Parameters<typeof connect>[1], logger: Logger): Promise<Session> {
     const model = await connect(url, socket);
+    if (!batchWrites(model)) logger.debug('amqplib internals not as expected: publishes are written one system call each');
     return new Session(model, logger);
   }
 

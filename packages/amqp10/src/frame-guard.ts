@@ -28,6 +28,7 @@ import { EventEmitter } from 'node:events';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { describeError } from '@ferry/core';
+import { TurnWriter } from '@ferry/net';
 import { scanValue, scanValues } from './bounded-scan.js';
 import { Decoder, described, encode, str, sym, type AmqpValue } from './codec.js';
 
@@ -80,6 +81,8 @@ export type GuardedStream = Duplex & Partial<Pick<Socket, 'remoteAddress' | 'rem
 
 export class FrameGuard extends EventEmitter {
   readonly #socket: GuardedStream;
+  /** the frames rhea writes in one turn (dispositions of a batch, transfers to a link) leave in one system call */
+  readonly #out: TurnWriter;
   readonly #limits: GuardLimits;
   #buf: Buffer = Buffer.alloc(0);
   #headerSeen = false;
@@ -108,6 +111,7 @@ export class FrameGuard extends EventEmitter {
   constructor(socket: GuardedStream, limits: GuardLimits) {
     super();
     this.#socket = socket;
+    this.#out = new TurnWriter(socket);
     this.#limits = limits;
     socket.on('data', (chunk: Buffer) => this.#onData(chunk));
     socket.on('error', (e: Error) => {
@@ -139,13 +143,14 @@ export class FrameGuard extends EventEmitter {
   write(data: Buffer): boolean {
     if (this.#failed || this.#socket.destroyed) return false;
     this.#watchOutgoing(data);
-    return this.#socket.write(data);
+    return this.#out.write(data);
   }
   end(): this {
     if (!this.#failed) this.#socket.end();
     return this;
   }
   destroy(): this {
+    this.#out.flush();
     this.#socket.destroy();
     return this;
   }

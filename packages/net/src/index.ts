@@ -4,3 +4,4 @@ export * from './burst-log.js';
 export * from './listener.js';
 export * from './client-tls.js';
 export * from './listening-line.js';
+export * from './turn-writer.js';

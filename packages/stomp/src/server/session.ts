@@ -1,4 +1,4 @@
-import type { AcceptedConnection, ConnectionInfo } from '@ferry/net';
+import { TurnWriter, type AcceptedConnection, type ConnectionInfo } from '@ferry/net';
 import type { Duplex } from 'node:stream';
 import { describeError, FerryError, type Logger } from '@ferry/core';
 import { encodeFrameDetailed, HEARTBEAT } from '../frame/encoder.js';
@@ -110,6 +110,8 @@ let sessionCounter = 0;
 export class StompSession implements SubscriberSession {
   readonly id: string;
   readonly #stream: Duplex;
+  /** the frames of one turn (a batch of RECEIPTs, a burst of MESSAGEs) leave in one system call */
+  readonly #out: TurnWriter;
   readonly #broker: StompBroker;
   readonly #hooks: SessionHooks;
   readonly #opts: SessionOptions;
@@ -153,6 +155,7 @@ export class StompSession implements SubscriberSession {
     this.#handshakeDone = transport?.handshakeDone ?? (() => undefined);
     this.id = `ferry-${process.pid.toString(36)}-${(++sessionCounter).toString(36)}-${Math.random().toString(36).slice(2, 6)}`;
     this.#stream = stream;
+    this.#out = new TurnWriter(stream);
     this.#broker = broker;
     this.#hooks = hooks;
     this.#opts = opts;
@@ -686,7 +689,7 @@ export class StompSession implements SubscriberSession {
   #write(bytes: Buffer): void {
     if (this.#state === 'closed' || this.#stream.writableEnded || this.#stream.destroyed) return;
     this.#lastWrite = Date.now();
-    if (!this.#stream.write(bytes)) this.#writable = false;
+    if (!this.#out.write(bytes)) this.#writable = false;
   }
 
   // ---- heart-beating ----------------------------------------------------------------------
@@ -717,7 +720,8 @@ export class StompSession implements SubscriberSession {
             this.#log.info('stomp client without heart-beats sent nothing within the idle time-out: closing', { silentMs: silent, idleTimeoutMs: idle });
             this.#fail(`idle for ${silent} ms without heart-beats (the server closes silent connections after ${idle} ms: offer heart-beat cx > 0 to stay connected while idle)`);
           }
-          // A dead peer will not answer the close: do not linger.
+          // A dead peer will not answer the close: do not linger (the ERROR frame goes first).
+          this.#out.flush();
           this.#stream.destroy();
         }
       }, Math.max(1, Math.floor((clientSendsMs > 0 ? clientSendsMs : Math.min(idle, 60_000)) / 2)));
