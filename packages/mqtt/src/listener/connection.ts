@@ -17,6 +17,7 @@ import { isSharedSubscription, isValidTopicFilter, isValidTopicName, parseShared
 import type { BrokerCore } from './broker-core.js';
 import { checkPacket } from './packet-rules.js';
 import { RC, RC3, SUBACK_FAILURE_V3 } from './reason-codes.js';
+import { Unparsed } from './unparsed.js';
 import type { Outlet, Session } from './session.js';
 import type { BrokerMessage, PublishDecision } from './types.js';
 
@@ -79,7 +80,7 @@ export class Connection implements Outlet {
    * ends: parsing stops between two packets while a publish of this client waits for a full route
    * (one socket read can hold thousands of small publishes, which would all wait in Ferry).
    */
-  #unparsed: { bytes: Buffer; ends: number[] } | undefined;
+  readonly #unparsed = new Unparsed();
   #feedScheduled = false;
   /** what this client may publish and subscribe to, once its CONNECT was accepted */
   #auth: AuthorizedClient | undefined;
@@ -205,25 +206,18 @@ export class Connection implements Outlet {
   #onData(chunk: Buffer): void {
     if (this.#state === 'closed' || this.#dead) return;
     const r = this.#guard.push(chunk);
+    this.#unparsed.push(r.bytes, r.ends);
     if (r.kind === 'ok') {
-      const held = this.#unparsed;
-      if (held === undefined) this.#unparsed = { bytes: r.bytes, ends: [...r.ends] };
-      else {
-        const base = held.bytes.length;
-        this.#unparsed = { bytes: Buffer.concat([held.bytes, r.bytes]), ends: [...held.ends, ...r.ends.map((e) => base + e)] };
-      }
       this.#feed();
       return;
     }
     // a refused packet: what came before it is parsed, then the connection is closed
-    const held = this.#unparsed;
-    this.#unparsed = undefined;
-    const base = held?.bytes.length ?? 0;
-    const before = held === undefined ? r.bytes : Buffer.concat([held.bytes, r.bytes]);
+    const before = this.#unparsed.whole();
+    this.#unparsed.clear();
     let start = 0;
-    for (const end of [...(held?.ends ?? []), ...r.ends.map((e) => base + e)]) {
+    for (const end of before.ends) {
       if (this.#dead || this.closed) return;
-      if (!this.#parse(before.subarray(start, end))) return;
+      if (!this.#parse(before.bytes.subarray(start, end))) return;
       start = end;
     }
     if (r.kind === 'oversize') {
@@ -241,20 +235,23 @@ export class Connection implements Outlet {
    */
   #feed(): void {
     const u = this.#unparsed;
-    if (u === undefined) return;
+    // the start of a packet whose end has not arrived yet waits (unjoined), whole packets only go
+    // to the parser: each is checked on its own bytes (packet-rules.ts)
+    if (!u.hasPacket || this.#parsingHeld()) return;
+    const { bytes, ends } = u.whole();
     let start = 0;
-    for (const end of u.ends) {
-      if (this.#waitingForRoute > 0 || this.#authenticating || this.#dead || this.#state === 'closed') break;
-      if (!this.#parse(u.bytes.subarray(start, end))) return;
+    for (const end of ends) {
+      if (this.#parsingHeld()) break;
+      if (!this.#parse(bytes.subarray(start, end))) return;
       start = end;
     }
-    if (this.#dead || this.#state === 'closed') {
-      this.#unparsed = undefined;
-      return;
-    }
-    // the start of a packet whose end has not arrived yet waits here, whole packets only go to
-    // the parser: each is checked on its own bytes (packet-rules.ts)
-    this.#unparsed = start >= u.bytes.length ? undefined : { bytes: u.bytes.subarray(start), ends: u.ends.filter((e) => e > start).map((e) => e - start) };
+    if (this.#dead || this.#state === 'closed') u.clear();
+    else u.consume(start);
+  }
+
+  /** parsing stops between two packets while a publish waits for a route or the login is decided */
+  #parsingHeld(): boolean {
+    return this.#waitingForRoute > 0 || this.#authenticating || this.#dead || this.#state === 'closed';
   }
 
   /**
@@ -282,7 +279,7 @@ export class Connection implements Outlet {
       return true;
     } catch (err) {
       // a bug in a packet handler must cost this connection, never the process
-      this.#unparsed = undefined;
+      this.#unparsed.clear();
       this.#core.logger.error('MQTT listener failed handling a packet', { clientId: this.clientId, error: err instanceof Error ? (err.stack ?? err.message) : String(err) });
       this.#protocolError('internal-error', String(err), RC.implementationSpecific);
       return false;
@@ -699,7 +696,7 @@ export class Connection implements Outlet {
   routeWait(waiting: boolean): void {
     this.#waitingForRoute += waiting ? 1 : -1;
     this.updateFlow();
-    if (this.#waitingForRoute === 0 && this.#unparsed !== undefined && !this.#feedScheduled) {
+    if (this.#waitingForRoute === 0 && this.#unparsed.hasPacket && !this.#feedScheduled) {
       // called from inside the engine (a settlement elsewhere admitted the message): parse the
       // rest on the next turn of the event loop, not in the middle of someone else's work
       this.#feedScheduled = true;
