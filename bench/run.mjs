@@ -119,14 +119,16 @@ async function startServers(c, ctx, name, rec) {
   const out = {};
   if (options.prof && c.ferry) rec.profiled = true;
   if (options.preload && c.ferry) rec.ferryImport = options.preload;
-  if (options.ferryNodeArgs.length > 0 && c.ferry) rec.ferryNodeArgs = options.ferryNodeArgs;
+  const nodeArgs = c.before ? options.beforeNodeArgs : options.ferryNodeArgs;
+  if (nodeArgs.length > 0 && c.ferry) rec.ferryNodeArgs = nodeArgs;
+  if (c.before && c.ferry) rec.ferryBuild = options.before;
   if (c.broker) {
     out.broker = await ownBrokers[c.broker](ctx.ports.broker, runDir, name);
     ctx.broker = { port: ctx.ports.broker, pid: out.broker.pid };
     rec.broker = c.broker;
   }
   if (c.ferry) {
-    out.ferry = new FerryChild({ yaml: c.ferry(ctx), dir: runDir, name, adminPort: ctx.ports.admin, profDir: options.prof ? join(runDir, 'prof') : undefined, preload: options.preload, nodeArgs: options.ferryNodeArgs });
+    out.ferry = new FerryChild({ yaml: c.ferry(ctx), dir: runDir, name, adminPort: ctx.ports.admin, profDir: options.prof ? join(runDir, 'prof') : undefined, preload: options.preload, nodeArgs, cli: c.before ? join(options.before, 'packages/gateway/dist/cli.js') : undefined });
     await out.ferry.start();
   }
   return out;
@@ -336,7 +338,10 @@ async function requireWebStomp() {
 async function main() {
   requireBuiltCli();
   await requireBrokers();
-  const selected = cases.filter((c) => !options.only || options.only.test(c.name));
+  // with FERRY_BEFORE, each Ferry case runs first with the other build (its `@before` twin, same pair)
+  const selected = cases
+    .filter((c) => !options.only || options.only.test(c.name))
+    .flatMap((c) => (options.before && c.ferry ? [{ ...c, name: `${c.name}@before`, pair: pairOf(c), before: true }, c] : [c]));
   if (selected.length === 0) {
     console.error(`ONLY=${process.env.ONLY} matches no case. Cases:\n  ${cases.map((c) => c.name).join('\n  ')}`);
     process.exit(2);

@@ -18,7 +18,7 @@ export function requireBuiltCli() {
 
 export class FerryChild extends ServerChild {
   /**
-   * @param {{ yaml: string, dir: string, name: string, adminPort: number, profDir?: string, preload?: string, nodeArgs?: string[] }} opts
+   * @param {{ yaml: string, dir: string, name: string, adminPort: number, profDir?: string, preload?: string, nodeArgs?: string[], cli?: string }} opts
    */
   constructor(opts) {
     super({ what: 'Ferry', log: join(opts.dir, `${opts.name}.log`) });
@@ -38,7 +38,7 @@ export class FerryChild extends ServerChild {
     }
     // an experiment loaded into Ferry's process before the CLI (bench/experiments)
     if (preload) nodeArgs.push('--import', pathToFileURL(preload).href);
-    await this.spawnUntil(process.execPath, [...nodeArgs, CLI, 'start', '-c', file, '--log-level', 'warn'], ROOT, () => this.#ready(), timeoutMs);
+    await this.spawnUntil(process.execPath, [...nodeArgs, this.ferry.cli ?? CLI, 'start', '-c', file, '--log-level', 'warn'], ROOT, () => this.#ready(), timeoutMs);
   }
 
   async #ready() {

@@ -53,6 +53,14 @@ export const options = Object.freeze({
   preload: process.env.FERRY_IMPORT ? resolve(process.env.FERRY_IMPORT) : undefined,
   /** FERRY_NODE_ARGS='--max-semi-space-size=32': extra node flags for Ferry's process (runtime tuning experiments) */
   ferryNodeArgs: (process.env.FERRY_NODE_ARGS ?? '').split(/\s+/).filter(Boolean),
+  /**
+   * FERRY_BEFORE=<dir>: a checkout (or a copy of the built packages and node_modules) of another
+   * Ferry, e.g. main before a change. Every selected Ferry case also runs with that build, as
+   * `<case>@before`, just before the case itself in every round: before and after in one run.
+   */
+  before: process.env.FERRY_BEFORE ? resolve(process.env.FERRY_BEFORE) : undefined,
+  /** FERRY_BEFORE_NODE_ARGS: node flags for the `@before` twin (FERRY_NODE_ARGS for the case itself) */
+  beforeNodeArgs: (process.env.FERRY_BEFORE_NODE_ARGS ?? '').split(/\s+/).filter(Boolean),
   /** seconds to wait for the last messages after the publisher is done */
   drainSeconds: int('DRAIN_SECONDS', 60),
 });

@@ -113,6 +113,20 @@ export function ratios(records) {
     const ferry = [...cases].filter(([name]) => name.includes('.ferry.'));
     const base = [...cases].filter(([name]) => name.includes('.base.'));
     for (const [fName, fr] of ferry) {
+      // FERRY_BEFORE: the other build's run of the same case, compared like a baseline, Ferry to Ferry
+      const before = fName.endsWith('@before') ? undefined : cases.get(`${fName}@before`);
+      if (fName.endsWith('@before')) continue;
+      if (before !== undefined) {
+        const row = (what, f, b, fmt) => out.push(`| ${pair} | ${fName} | ${fName}@before | ${what} | ${fmt(f)} | ${fmt(b)} | ${ratio(f, b)} |`);
+        if (fr[0].kind === 'connections') {
+          row('connects/s', m(fr, (r) => r.connectsPerSec), m(before, (r) => r.connectsPerSec), int);
+          row('server RSS held, MiB', m(fr, (r) => r.serverRssHeldMiB), m(before, (r) => r.serverRssHeldMiB), one);
+        } else if (!fr[0].latency) {
+          row('e2e msgs/s', m(fr, (r) => r.e2eMsgsPerSec), m(before, (r) => r.e2eMsgsPerSec), rate);
+          row('CPU µs/msg: Ferry ÷ Ferry before', m(fr, (r) => usPerMsg(r, 'ferry')), m(before, (r) => usPerMsg(r, 'ferry')), int);
+          row('peak RSS MiB', m(fr, (r) => r.ferryPeakRssMiB), m(before, (r) => r.ferryPeakRssMiB), one);
+        }
+      }
       for (const [bName, br] of base) {
         const row = (what, f, b, fmt) => out.push(`| ${pair} | ${fName} | ${bName} | ${what} | ${fmt(f)} | ${fmt(b)} | ${ratio(f, b)} |`);
         if (fr[0].kind === 'connections') {
