@@ -16,7 +16,7 @@
  */
 import { connect as netConnect, type Socket } from 'node:net';
 import { connect as tlsConnect, type ConnectionOptions as TlsConnectionOptions } from 'node:tls';
-import { Backoff, describeError, FerryError, hasExpired, type Connector, type ConnectorContext, type ConnectorState, type DeliveryHandler, type Logger, type Sink, type SourceFlow, type SourceSpec } from '@ferry/core';
+import { describeError, FerryError, FlowWatch, hasExpired, ReconnectTimer, StartStop, type Connector, type ConnectorContext, type ConnectorState, type DeliveryHandler, type Logger, type Sink, type SourceFlow, type SourceSpec } from '@ferry/core';
 import { loadClientTls } from '@ferry/net';
 import rhea from 'rhea';
 import { disarmConnection, DispositionGate, installCapture, installLinkKeys } from './rhea-seam.js';
@@ -63,8 +63,8 @@ interface SourceGroup {
   readonly routes: string[];
   receiver?: rhea.Receiver;
   session?: rhea.Session;
-  retry?: NodeJS.Timeout;
-  backoff: Backoff;
+  /** re-attaches the link after the peer closed it */
+  readonly reattach: ReconnectTimer;
   /**
    * Credit of `receiver` withheld while the flow is paused (or the sources are closed): each
    * delivery uses one credit and, once done with, gives it back or adds it here, so link
@@ -80,27 +80,25 @@ export class Amqp10Client implements Connector<Amqp10From, Amqp10To> {
   readonly #ctx: ConnectorContext;
   readonly #opts: Amqp10Options;
   readonly #log: Logger;
-  readonly #backoff: Backoff;
+  readonly #reconnect: ReconnectTimer;
+  readonly #life = new StartStop();
   #state: ConnectorState = 'idle';
   #container: rhea.Container | undefined;
   #conn: rhea.Connection | undefined;
   /** bumped on every connection loss: settlements of older deliveries are no-ops */
   #generation = 0;
-  #reconnectTimer: NodeJS.Timeout | undefined;
   readonly #senders = new Map<string, SenderLink>();
   #sources: { readonly groups: Map<string, SourceGroup>; readonly deliver: DeliveryHandler } | undefined;
   #sourcesOpen = false;
-  #flow: SourceFlow | undefined;
-  #flowOff: (() => void) | undefined;
+  readonly #flow = new FlowWatch();
   #firstAttempt: { resolve: () => void } | undefined;
-  #starting: Promise<void> | undefined;
 
   constructor(ctx: ConnectorContext, name: string, options: Amqp10Options) {
     this.#ctx = ctx;
     this.name = name;
     this.#opts = options;
     this.#log = ctx.logger.child({ connector: name, type: 'amqp10' });
-    this.#backoff = new Backoff({ initialMs: options.reconnect.initialMs, maxMs: options.reconnect.maxMs });
+    this.#reconnect = new ReconnectTimer({ initialMs: options.reconnect.initialMs, maxMs: options.reconnect.maxMs });
     this.sink = { write: (m, to) => this.#write(m, to) };
   }
 
@@ -120,7 +118,10 @@ export class Amqp10Client implements Connector<Amqp10From, Amqp10To> {
 
   /** Resolves once the first connection attempt opened or failed; the connector keeps retrying after a failure. */
   start(): Promise<void> {
-    if (this.#starting !== undefined) return this.#starting;
+    return this.#life.start(() => this.#start());
+  }
+
+  #start(): Promise<void> {
     installCapture();
     installLinkKeys();
     const c = rhea.create_container({ id: this.#opts.containerId ?? `ferry-${this.#ctx.gatewayId}-${this.name}` });
@@ -135,19 +136,17 @@ export class Amqp10Client implements Connector<Amqp10From, Amqp10To> {
     const tls = this.#opts.tls;
     // certificate files are read once per start; an unreadable one fails the start (a route
     // file error), unlike a peer that is down
-    this.#starting = (tls === undefined ? Promise.resolve(undefined) : loadClientTls(tls, this.#ctx.baseDir)).then(
+    return (tls === undefined ? Promise.resolve(undefined) : loadClientTls(tls, this.#ctx.baseDir)).then(
       (options) => {
         this.#tls = options;
         this.#connect();
         return first;
       },
       (err: unknown) => {
-        this.#starting = undefined;
         this.#setState('down');
         throw err;
       },
     );
-    return this.#starting;
   }
 
   #connect(): void {
@@ -191,7 +190,7 @@ export class Amqp10Client implements Connector<Amqp10From, Amqp10To> {
     const gen = this.#generation;
     conn.on('connection_open', () => {
       if (gen !== this.#generation) return;
-      this.#backoff.reset();
+      this.#reconnect.reset();
       this.#setState('up', `amqp10 connected to ${ep.host}:${ep.port}`, { remoteContainer: conn.container_id });
       this.#attachSources();
       this.#firstAttempt?.resolve();
@@ -242,40 +241,38 @@ export class Amqp10Client implements Connector<Amqp10From, Amqp10To> {
         g.receiver = undefined;
         g.session = undefined;
         g.owed = 0;
-        if (g.retry !== undefined) clearTimeout(g.retry);
-        g.retry = undefined;
+        g.reattach.cancel();
       }
     }
     if (this.#state === 'stopping' || this.#state === 'stopped') return;
-    const delay = this.#backoff.next();
+    const delay = this.#reconnect.schedule(() => this.#connect());
     this.#ctx.metrics.inc('connector_reconnects_total', { connector: this.name });
     this.#setState('down', `amqp10 connection down, reconnecting in ${delay} ms`, {
       error: error === undefined ? undefined : describeError(error),
       ...(closedWith ?? {}),
-      attempt: this.#backoff.attempt,
+      attempt: this.#reconnect.attempt,
     });
     this.#firstAttempt?.resolve();
     this.#firstAttempt = undefined;
-    this.#reconnectTimer = setTimeout(() => {
-      this.#reconnectTimer = undefined;
-      this.#connect();
-    }, delay);
   }
 
-  async stop(): Promise<void> {
-    if (this.#state === 'stopped' || this.#state === 'idle') {
-      this.#state = 'stopped';
-      return;
-    }
-    if (this.#state === 'stopping') return;
+  stop(): Promise<void> {
+    return this.#life.stop(
+      () => this.#stop(),
+      () => {
+        this.#state = 'stopped';
+      },
+    );
+  }
+
+  async #stop(): Promise<void> {
     this.#setState('stopping', 'amqp10 stopping');
     this.#sourcesOpen = false;
-    if (this.#reconnectTimer !== undefined) clearTimeout(this.#reconnectTimer);
-    this.#reconnectTimer = undefined;
+    this.#reconnect.cancel();
     for (const link of [...this.#senders.values()]) link.close();
     this.#senders.clear();
     for (const g of this.#sources?.groups.values() ?? []) {
-      if (g.retry !== undefined) clearTimeout(g.retry);
+      g.reattach.cancel();
       try {
         if (g.session?.is_open() === true) g.session.close();
       } catch {
@@ -345,7 +342,7 @@ export class Amqp10Client implements Connector<Amqp10From, Amqp10To> {
   // source
 
   openSources(specs: readonly SourceSpec<Amqp10From>[], deliver: DeliveryHandler, flow?: SourceFlow): Promise<void> {
-    this.#watchFlow(flow);
+    this.#follow(flow);
     if (this.#sources !== undefined) {
       // opened again after closeSources: the credit withheld meanwhile goes back out
       this.#sourcesOpen = true;
@@ -355,7 +352,7 @@ export class Amqp10Client implements Connector<Amqp10From, Amqp10To> {
     const groups = new Map<string, SourceGroup>();
     for (const s of specs) {
       const g = groups.get(s.from.address);
-      if (g === undefined) groups.set(s.from.address, { address: s.from.address, routes: [s.route], backoff: new Backoff(this.#opts.reconnect), owed: 0 });
+      if (g === undefined) groups.set(s.from.address, { address: s.from.address, routes: [s.route], reattach: new ReconnectTimer(this.#opts.reconnect), owed: 0 });
       else g.routes.push(s.route);
     }
     this.#sources = { groups, deliver };
@@ -369,24 +366,19 @@ export class Amqp10Client implements Connector<Amqp10From, Amqp10To> {
     // (see #onMessage). The links stay attached so in-flight deliveries can still settle;
     // stop() detaches them. The flow no longer applies: nothing is withheld for it any more.
     this.#sourcesOpen = false;
-    this.#watchFlow(undefined);
+    this.#flow.drop();
     return Promise.resolve();
   }
 
-  #watchFlow(flow: SourceFlow | undefined): void {
-    this.#flowOff?.();
-    this.#flowOff = undefined;
-    this.#flow = flow;
-    if (flow !== undefined) {
-      this.#flowOff = flow.onChange((paused) => {
-        this.#log.debug(paused ? 'amqp10 source paused: withholding link credit' : 'amqp10 source resumed: granting the credit withheld');
-        if (!paused) this.#payOwed();
-      });
-    }
+  #follow(flow: SourceFlow | undefined): void {
+    this.#flow.follow(flow, (paused) => {
+      this.#log.debug(paused ? 'amqp10 source paused: withholding link credit' : 'amqp10 source resumed: granting the credit withheld');
+      if (!paused) this.#payOwed();
+    });
   }
 
   get #paused(): boolean {
-    return this.#flow?.paused === true;
+    return this.#flow.paused;
   }
 
   /** Grant every open link the credit withheld from it (one flow frame per link, §2.7.4). */
@@ -431,7 +423,7 @@ export class Amqp10Client implements Connector<Amqp10From, Amqp10To> {
       r.add_credit(this.#opts.credit);
     }
     r.on('receiver_open', () => {
-      g.backoff.reset();
+      g.reattach.reset();
       this.#log.info(`amqp10 receiving from ${g.address}`, { routes: g.routes, credit: this.#opts.credit, paused: this.#paused });
     });
     const gate = new DispositionGate();
@@ -448,12 +440,10 @@ export class Amqp10Client implements Connector<Amqp10From, Amqp10To> {
         // connection gone
       }
       if (this.#state !== 'up') return;
-      const delay = g.backoff.next();
-      this.#log.warn(`amqp10 link from ${g.address} closed by the peer, re-attaching in ${delay} ms`, { condition: err?.condition, description: err?.description });
-      g.retry = setTimeout(() => {
-        g.retry = undefined;
+      const delay = g.reattach.schedule(() => {
         if (gen === this.#generation && this.#sourcesOpen) this.#attach(g);
-      }, delay);
+      });
+      this.#log.warn(`amqp10 link from ${g.address} closed by the peer, re-attaching in ${delay} ms`, { condition: err?.condition, description: err?.description });
     };
     r.on('receiver_close', () => closed(peerError(r.error)));
     session.on('session_close', () => closed(peerError(session.error)));

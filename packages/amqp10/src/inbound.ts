@@ -1,4 +1,4 @@
-import { describeError, FerryError, Settlement, type DeliveryHandler, type GatewayMessage, type Logger, type Metrics, type Outcome } from '@ferry/core';
+import { countOutcome, describeError, FerryError, Settlement, type DeliveryHandler, type GatewayMessage, type Logger, type Metrics, type Outcome } from '@ferry/core';
 import type rhea from 'rhea';
 import { encodedMessage, type DispositionGate } from './rhea-seam.js';
 import { toGatewayMessage } from './mapping.js';
@@ -65,8 +65,7 @@ export function receiveTransfer(t: InboundTransfer): void {
         else d.release();
       });
     }
-    if (o.kind === 'accept') t.metrics.inc('messages_accepted_total', { connector: t.connector });
-    else t.metrics.inc(o.kind === 'reject' ? 'messages_rejected_total' : 'messages_released_total', { connector: t.connector, reason: o.reason.code });
+    countOutcome(t.metrics, t.connector, o);
     t.giveCredit();
   });
   t.deliver({ message, settlement, routes: t.routes });

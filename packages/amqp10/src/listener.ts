@@ -18,7 +18,7 @@
  *   (./frame-guard.ts); the listener and other connections carry on.
  */
 import type { Duplex } from 'node:stream';
-import { Authenticator, authConfigFrom, describeError, FerryError, hasExpired, type AuthorizedClient, type Connector, type ConnectorContext, type ConnectorState, type DeliveryHandler, type GatewayMessage, type Logger, type Sink, type SourceFlow, type SourceSpec } from '@ferry/core';
+import { Authenticator, authConfigFrom, describeError, FerryError, FlowWatch, hasExpired, StartStop, type AuthorizedClient, type Connector, type ConnectorContext, type ConnectorState, type DeliveryHandler, type GatewayMessage, type Logger, type Sink, type SourceFlow, type SourceSpec } from '@ferry/core';
 import { Listener, listeningLine, type AcceptedConnection, type BoundPorts, type ConnectionInfo } from '@ferry/net';
 import rhea from 'rhea';
 import { matchesAddress } from './address-match.js';
@@ -90,14 +90,12 @@ export class Amqp10Listener implements Connector<Amqp10From, Amqp10To> {
   #nextClient = 1;
   #sources: { readonly specs: readonly SourceSpec<Amqp10From>[]; readonly deliver: DeliveryHandler } | undefined;
   #sourcesOpen = false;
-  #flow: SourceFlow | undefined;
-  #flowOff: (() => void) | undefined;
+  readonly #flow = new FlowWatch();
   readonly #inLinks = new Set<InLink>();
   readonly #outbox: Outbox;
   /** rhea writes dispositions per session: one gate per session (DispositionGate in ./rhea-seam.ts) */
   readonly #gates = new WeakMap<rhea.Session, DispositionGate>();
-  #starting: Promise<void> | undefined;
-  #stopping: Promise<void> | undefined;
+  readonly #life = new StartStop();
 
   constructor(ctx: ConnectorContext, name: string, options: Amqp10ListenerOptions) {
     this.#ctx = ctx;
@@ -151,8 +149,7 @@ export class Amqp10Listener implements Connector<Amqp10From, Amqp10To> {
   }
 
   start(): Promise<void> {
-    this.#starting ??= this.#start();
-    return this.#starting;
+    return this.#life.start(() => this.#start());
   }
 
   async #start(): Promise<void> {
@@ -169,7 +166,6 @@ export class Amqp10Listener implements Connector<Amqp10From, Amqp10To> {
       await auth.start(`${o.host}:${o.port}`);
     } catch (err) {
       this.#state = 'down';
-      this.#starting = undefined;
       throw err;
     }
     this.#auth = auth;
@@ -195,7 +191,6 @@ export class Amqp10Listener implements Connector<Amqp10From, Amqp10To> {
       await listener.listen();
     } catch (err) {
       this.#state = 'down';
-      this.#starting = undefined;
       throw err;
     }
     this.#listener = listener;
@@ -376,7 +371,7 @@ export class Amqp10Listener implements Connector<Amqp10From, Amqp10To> {
   }
 
   get #paused(): boolean {
-    return this.#flow?.paused === true;
+    return this.#flow.paused;
   }
 
   /** Grant every client sending link the credit withheld from it (one flow frame each, §2.7.4). */
@@ -389,16 +384,11 @@ export class Amqp10Listener implements Connector<Amqp10From, Amqp10To> {
     }
   }
 
-  #watchFlow(flow: SourceFlow | undefined): void {
-    this.#flowOff?.();
-    this.#flowOff = undefined;
-    this.#flow = flow;
-    if (flow !== undefined) {
-      this.#flowOff = flow.onChange((paused) => {
-        this.#log.debug(paused ? 'amqp10-listener paused: withholding link credit' : 'amqp10-listener resumed: granting the credit withheld');
-        if (!paused) this.#payOwed();
-      });
-    }
+  #follow(flow: SourceFlow | undefined): void {
+    this.#flow.follow(flow, (paused) => {
+      this.#log.debug(paused ? 'amqp10-listener paused: withholding link credit' : 'amqp10-listener resumed: granting the credit withheld');
+      if (!paused) this.#payOwed();
+    });
   }
 
   #onMessage(link: InLink, address: string, routes: string[], ctx: rhea.EventContext, log: Logger): void {
@@ -436,7 +426,7 @@ export class Amqp10Listener implements Connector<Amqp10From, Amqp10To> {
     // a reload may bring other routes: the latest specs decide which addresses a sending link may use
     this.#sources = { specs, deliver };
     this.#sourcesOpen = true;
-    this.#watchFlow(flow);
+    this.#follow(flow);
     // opened again after closeSources: the credit withheld meanwhile goes back out
     this.#payOwed();
     return Promise.resolve();
@@ -446,7 +436,7 @@ export class Amqp10Listener implements Connector<Amqp10From, Amqp10To> {
     // no more credit; new sending links are refused; messages that arrive on credit already
     // given are released unprocessed. The flow no longer applies.
     this.#sourcesOpen = false;
-    this.#watchFlow(undefined);
+    this.#flow.drop();
     return Promise.resolve();
   }
 
@@ -498,19 +488,19 @@ export class Amqp10Listener implements Connector<Amqp10From, Amqp10To> {
   // ---------------------------------------------------------------------------------------------
 
   stop(): Promise<void> {
-    if (this.#state === 'idle') {
-      this.#state = 'stopped';
-      return Promise.resolve();
-    }
-    this.#stopping ??= this.#stop();
-    return this.#stopping;
+    return this.#life.stop(
+      () => this.#stop(),
+      () => {
+        this.#state = 'stopped';
+      },
+    );
   }
 
   async #stop(): Promise<void> {
-    await this.#starting?.catch(() => undefined);
+    await this.#life.starting?.catch(() => undefined);
     this.#state = 'stopping';
     this.#sourcesOpen = false;
-    this.#watchFlow(undefined);
+    this.#flow.drop();
     this.#outbox.close(new FerryError('SHUTTING_DOWN', `amqp10-listener ${this.name} is stopping`));
     const listener = this.#listener;
     this.#listener = undefined;

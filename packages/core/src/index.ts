@@ -6,6 +6,7 @@ export * from './logger.js';
 export * from './metrics.js';
 export * from './backoff.js';
 export * from './inflight-limit.js';
+export * from './lifecycle/index.js';
 export * from './connector.js';
 export * from './routes.js';
 export * from './message-codec.js';
