@@ -146,6 +146,33 @@ describe('mqtt client connector against Mosquitto', () => {
     got[2]!.settlement.accept();
   });
 
+  it('source: at most receiveMaximum messages routed and unsettled at once, though Mosquitto 2.0.11 sends further ahead once PUBACKs flow', async () => {
+    const p = prefix('window');
+    const WINDOW = 10;
+    const N = 300;
+    const c = connector({ url: mosquitto, protocolVersion: 5, receiveMaximum: WINDOW });
+    await c.start();
+    const tally = new Tally();
+    let unsettled = 0;
+    let most = 0;
+    await c.openSources([{ route: 'r', from: { topic: `${p}/#`, qos: 1 } }], (d) => {
+      tally.received(d.message.body.toString());
+      most = Math.max(most, ++unsettled);
+      // a destination that confirms a few ms later, so PUBACKs flow while the publisher pushes
+      setTimeout(() => {
+        unsettled--;
+        d.settlement.accept();
+      }, 5);
+    });
+    const pub = await client(mosquitto, { protocolVersion: 5 });
+    const ids = Array.from({ length: N }, (_, i) => `${p}-${i}`);
+    for (const id of ids) tally.sent(id);
+    await Promise.all(ids.map((id) => pub.publishAsync(`${p}/t`, id, { qos: 1 })));
+    await waitFor(() => tally.complete && unsettled === 0, 'every message routed and settled', 20_000);
+    expect(tally.counts).toMatchObject({ sent: N, unique: N, duplicated: 0, lost: 0 });
+    expect(most).toBeLessThanOrEqual(WINDOW);
+  });
+
   it('sink (MQTT 5): resolves on PUBACK; properties reach a separate subscriber', async () => {
     const p = prefix('sink5');
     const sub = await client(mosquitto, { protocolVersion: 5 });

@@ -64,8 +64,10 @@ export class MqttClientConnector implements Connector<MqttFrom, MqttTo> {
   #useSubIds = false;
   /** publishes that arrived before openSources: held unacknowledged, delivered on open */
   readonly #early: Held[] = [];
-  /** deliveries whose settlement is pending, per stream, to reconnect for a release */
+  /** deliveries whose settlement is pending, per stream: the window, and when to reconnect for a release */
   readonly #pending = new Map<Duplex, number>();
+  /** publishes that arrived while the window was full, in order, delivered as settlements make room */
+  readonly #overflow: Held[] = [];
   #releaseReconnect = false;
   /** backpressure from the engine (a route of this source at maxInFlight) */
   #flow: SourceFlow | undefined;
@@ -206,7 +208,7 @@ export class MqttClientConnector implements Connector<MqttFrom, MqttTo> {
       }
     }
     const early = this.#early.splice(0);
-    for (const h of early) this.#deliverHeld(h);
+    for (const h of early) this.#take(h);
     await this.#ensureSubscribed();
   }
 
@@ -214,6 +216,7 @@ export class MqttClientConnector implements Connector<MqttFrom, MqttTo> {
     // New publishes from the broker are no longer delivered nor acknowledged: they stay
     // unacknowledged in the persistent session and come again on the next connection.
     this.#accepting = false;
+    this.#overflow.length = 0;
     this.#unflow?.();
     this.#unflow = undefined;
     this.#flow = undefined;
@@ -221,9 +224,10 @@ export class MqttClientConnector implements Connector<MqttFrom, MqttTo> {
   }
 
   /**
-   * Backpressure: while the flow is paused, stop reading the connection, so the broker keeps
-   * what it has not sent yet (in its queue, not in Ferry's memory); what it already sent is
-   * bounded by the in-flight window (MQTT 5 Receive Maximum, Mosquitto max_inflight_messages).
+   * Backpressure: while the flow is paused, or the window is full (see #take), stop reading the
+   * connection, so the broker keeps what it has not sent yet (in its queue, not in Ferry's
+   * memory); what it already sent is bounded by the in-flight window (MQTT 5 Receive Maximum,
+   * Mosquitto max_inflight_messages) when the broker keeps to it.
    *
    * Never while Ferry's own publishes on this connection await their PUBACK: those confirms
    * may be what settles the paused routes (a route from this connector to itself, or two
@@ -233,7 +237,8 @@ export class MqttClientConnector implements Connector<MqttFrom, MqttTo> {
    */
   #applyFlow(): void {
     const stream = this.#client?.stream as Duplex | undefined;
-    const pause = this.#flow?.paused === true && this.#sinkPending === 0 && this.#state === 'up' && stream !== undefined;
+    const full = stream !== undefined && this.#accepting && (this.#overflow.length > 0 || this.#windowFull(stream));
+    const pause = (this.#flow?.paused === true || full) && this.#sinkPending === 0 && this.#state === 'up' && stream !== undefined;
     if (pause && stream !== undefined && this.#pausedStream !== stream) {
       this.#pausedStream?.resume();
       this.#pausedStream = stream;
@@ -288,6 +293,8 @@ export class MqttClientConnector implements Connector<MqttFrom, MqttTo> {
     if (this.#state === 'stopping' || this.#state === 'stopped') return;
     if (this.#state === 'up') this.#failure('connection closed');
     this.#takeBackUnacked(client);
+    // what waited for room was never routed; the broker sends it again on the next connection (§4.4)
+    this.#overflow.length = 0;
     this.#state = 'down';
     this.#ctx.metrics.set('connector_up', { connector: this.name }, 0);
     this.#scheduleReconnect(client);
@@ -373,12 +380,51 @@ export class MqttClientConnector implements Connector<MqttFrom, MqttTo> {
       if (this.#deliver === undefined) this.#early.push(held);
       return;
     }
-    this.#deliverHeld(held);
+    this.#take(held);
+  }
+
+  /**
+   * Route a QoS 1 publish now if the window has room, else keep it (unacknowledged, not routed)
+   * until a settlement makes room. The window is `receiveMaximum` routed and unsettled messages
+   * per connection, enforced here because a broker may not keep to the Receive Maximum Ferry
+   * announces (MQTT 5 §3.3.4 [MQTT-3.3.4-9]): Mosquitto 2.0.11 keeps it only until the first
+   * PUBACKs come back, then sends ahead by hundreds (docs/scaling.md). What is routed and not yet
+   * acknowledged is what comes again, as duplicates, when the connection or the process is lost;
+   * what waits here was never routed, so it costs nothing when it comes again.
+   */
+  #take(h: Held): void {
+    if (this.#overflow.length > 0 || this.#windowFull(h.stream)) {
+      this.#overflow.push(h);
+      this.#applyFlow();
+      return;
+    }
+    this.#deliverHeld(h);
+  }
+
+  #windowFull(stream: Duplex): boolean {
+    return (this.#pending.get(stream) ?? 0) >= this.#options.receiveMaximum;
+  }
+
+  /** Route what waited for room, as far as the window allows. */
+  #takeOverflow(): void {
+    while (this.#accepting && this.#overflow.length > 0) {
+      const h = this.#overflow[0] as Held;
+      if (h.stream !== this.#client?.stream) {
+        // its connection is gone: the broker sends it again on the current one (§4.4)
+        this.#overflow.shift();
+        continue;
+      }
+      if (this.#windowFull(h.stream)) break;
+      this.#overflow.shift();
+      this.#deliverHeld(h);
+    }
+    this.#applyFlow();
   }
 
   #deliverHeld(h: Held): void {
     const id = h.packet.messageId;
     this.#pending.set(h.stream, (this.#pending.get(h.stream) ?? 0) + 1);
+    if (this.#windowFull(h.stream)) this.#applyFlow();
     const settlement = new Settlement((outcome) => this.#settled(h, id, outcome));
     this.#deliverMessage(h.packet, settlement);
   }
@@ -432,6 +478,10 @@ export class MqttClientConnector implements Connector<MqttFrom, MqttTo> {
         writePuback(h.stream, id, this.#version, outcome.kind === 'reject');
       }
     }
+    // while a release waits for its reconnection, what waited for room stays unrouted: the
+    // reconnection comes once this connection's routed messages are settled, and the broker
+    // sends the rest again then
+    if (!this.#releaseReconnect) this.#takeOverflow();
     this.#maybeReconnectForRelease(h.stream);
   }
 
