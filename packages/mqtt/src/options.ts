@@ -70,7 +70,7 @@ export const mqttOptions = z.strictObject({
     .max(65535)
     .default(100)
     .describe(
-      'MQTT 5: QoS 1/2 messages the broker may send ahead of Ferry\'s PUBACKs (Receive Maximum, §3.1.2.11.3). Bounds Ferry\'s memory for this source and the duplicates after a lost connection. MQTT 3.1.1 has no such field: the broker\'s own setting (Mosquitto max_inflight_messages, default 20) bounds it',
+      'QoS 1/2 messages of one connection routed at a time, awaiting settlement; announced to an MQTT 5 broker as Receive Maximum (§3.1.2.11.3) and kept by Ferry whatever the broker sends (the rest wait unrouted, the connection unread). Bounds the duplicates after a lost connection or a killed Ferry. MQTT 3.1.1 has no such field: the broker\'s own setting (Mosquitto max_inflight_messages, default 20) may bound it lower',
     ),
   maxTopicLevels: z
     .number()
