@@ -56,9 +56,9 @@ export class PersistentMosquitto {
         `max_inflight_messages ${this.maxInflight}`,
         'set_tcp_nodelay true',
         'log_dest stderr',
-        'log_type error',
-        'log_type warning',
-        'log_type notice',
+        // FERRY_FAULTS_MOSQ_LOG=all logs every packet (PUBLISH with its mid and DUP flag, PUBACK):
+        // for reading what Mosquitto sends again to a session, not for normal runs
+        ...(process.env['FERRY_FAULTS_MOSQ_LOG'] === 'all' ? ['log_type all', 'log_timestamp_format %H:%M:%S'] : ['log_type error', 'log_type warning', 'log_type notice']),
         '',
       ].join('\n'),
     );
