@@ -3,6 +3,7 @@ import type { Logger } from './logger.js';
 import type { Metrics } from './metrics.js';
 import type { GatewayMessage, Protocol } from './message.js';
 import type { Settlement } from './settlement.js';
+import type { ListenerStore } from './listener-store.js';
 
 /**
  * Address syntaxes the router understands (see packages/router):
@@ -142,6 +143,11 @@ export interface ConnectorContext {
   readonly metrics: Metrics;
   /** resolved against the route file's folder (for TLS files, spool folders) */
   readonly baseDir: string;
+  /**
+   * Where a listener keeps what it holds for its clients across restarts (sessions, retained
+   * messages, queued messages), scoped to this connector; absent: that state lives in memory.
+   */
+  readonly listenerStore?: ListenerStore | undefined;
 }
 
 /**

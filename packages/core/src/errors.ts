@@ -25,6 +25,7 @@ export type FerryErrorCode =
   | 'UNSUPPORTED'
   | 'SHUTTING_DOWN'
   | 'SPOOL_IO'
+  | 'STORE_CORRUPT'
   | 'LOOP_DETECTED'
   | 'INTERNAL';
 

@@ -61,9 +61,10 @@ export class Gateway {
     this.#opts = opts;
     const entries = connectorEntries(config, opts.registry);
     this.#table = RouteTable.compile(config.routes, entries, { maxHops: config.gateway.maxHops, tracing: config.gateway.tracing });
+    this.#spool = this.#newSpool();
     for (const [name, { spec, definition }] of entries) this.#live.set(name, this.#create(config, spec, definition));
     for (const [name, l] of this.#live) if (l.definition.capabilities.listener) this.#listeners.add(name);
-    this.#spool = this.#buildSpool();
+    this.#buildSpooledSinks();
   }
 
   /** Build one connector of `config` (no I/O). */
@@ -73,6 +74,8 @@ export class Gateway {
       logger: this.#opts.logger.child({ connector: spec.name, type: spec.type }),
       metrics: this.#opts.metrics,
       baseDir: config.baseDir,
+      // listeners keep their clients' sessions and queued messages in the spool's directory
+      ...(this.#spool !== undefined && definition.capabilities.listener ? { listenerStore: this.#spool.listenerStore(spec.name) } : {}),
     };
     const connector = definition.create(ctx, spec.name, spec.options) as Connector<Record<string, unknown>, Record<string, unknown>>;
     return { connector, definition, spec };
@@ -85,22 +88,26 @@ export class Gateway {
    * front: messages Ferry accepted from its own listeners are kept on disk while that sink is
    * unreachable. Broker sources are left as they are (their broker keeps the message). No I/O.
    */
-  #buildSpool(): Spool | undefined {
+  #newSpool(): Spool | undefined {
     const section = this.#config.gateway.spool;
     if (section === undefined) return undefined;
     const { logger, metrics } = this.#opts;
-    const spool = new Spool({
+    return new Spool({
       dir: path.resolve(this.#config.baseDir, section.dir),
       maxBytes: section.maxBytes,
       overflow: section.overflow,
       logger: logger.child({ component: 'spool' }),
       metrics,
     });
+  }
+
+  #buildSpooledSinks(): void {
+    const spool = this.#spool;
+    if (spool === undefined) return;
     for (const name of spooledSinkNames(this.#config, this.#listeners)) {
       const live = this.#live.get(name);
       if (live?.connector.sink !== undefined) this.#spooled.set(name, this.#spooledSink(spool, name, live.connector));
     }
-    return spool;
   }
 
   #spooledSink(spool: Spool, name: string, connector: Connector<Record<string, unknown>, Record<string, unknown>>): SpooledSink<Record<string, unknown>> {
@@ -230,7 +237,12 @@ export class Gateway {
     this.#state = 'running';
     // what a listener holds for its clients is not in the spool: say so, once, at start
     const listeners = [...this.#live].filter(([, l]) => l.definition.capabilities.listener).map(([name]) => name);
-    if (listeners.length > 0) {
+    if (listeners.length > 0 && this.#spool !== undefined) {
+      logger.info('listener state is kept on disk: MQTT persistent sessions and retained messages, and the messages STOMP and AMQP 1.0 listeners hold for their clients, survive a restart', {
+        listeners: listeners.join(','),
+        dir: this.#spool.dir,
+      });
+    } else if (listeners.length > 0) {
       logger.info('listener state lives in memory: MQTT persistent sessions and retained messages, and the messages STOMP and AMQP 1.0 listeners hold for their clients, are lost when Ferry restarts', {
         listeners: listeners.join(','),
       });

@@ -1,2 +1,3 @@
 export * from './spool.js';
 export * from './spooled-sink.js';
+export { SpoolListenerStore } from './listener-store.js';

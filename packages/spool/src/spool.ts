@@ -1,5 +1,6 @@
 import { ClassicLevel } from 'classic-level';
-import { FerryError, describeError, type Logger, type Metrics } from '@ferry/core';
+import { FerryError, describeError, type ListenerStore, type Logger, type Metrics } from '@ferry/core';
+import { LISTENER_NAMESPACE, ListenerBatcher, SpoolListenerStore } from './listener-store.js';
 
 export type OverflowPolicy = 'refuse' | 'drop-oldest';
 
@@ -100,11 +101,24 @@ export class Spool {
   /** appends waiting for the next group commit */
   #group: { key: Buffer; value: Buffer; resolve: () => void; reject: (err: unknown) => void }[] = [];
   #committing = false;
+  /** listeners' records (sessions, retained and queued messages) share this LevelDB */
+  readonly #listenerBatcher: ListenerBatcher;
 
   constructor(opts: SpoolOptions) {
     const maxBytes = opts.maxBytes ?? DEFAULT_MAX_BYTES;
     if (!Number.isSafeInteger(maxBytes) || maxBytes <= 0) throw new FerryError('CONFIG_INVALID', `spool maxBytes must be a positive integer, found ${maxBytes}`);
     this.#opts = { ...opts, maxBytes, overflow: opts.overflow ?? 'refuse', sync: opts.sync ?? true };
+    // the last listener records are written while the spool closes (after the listeners stopped)
+    this.#listenerBatcher = new ListenerBatcher(() => this.#opened(), this.#opts.sync, opts.logger);
+  }
+
+  /**
+   * The durable state of listener `connector` in this spool's directory (its own key space;
+   * not counted against `maxBytes`: each listener bounds what it holds itself). Usable once the
+   * spool is open; no I/O here.
+   */
+  listenerStore(connector: string): ListenerStore {
+    return new SpoolListenerStore(this.#opts.dir, connector, () => this.#opened(), this.#listenerBatcher);
   }
 
   get dir(): string {
@@ -148,6 +162,8 @@ export class Spool {
     let foreign = 0;
     try {
       for await (const [key, value] of db.iterator()) {
+        // listeners' records (listener-store.ts) are theirs to read
+        if (key[0] === LISTENER_NAMESPACE) continue;
         const parsed = parseKey(key);
         if (parsed === undefined) {
           foreign++;
@@ -182,6 +198,7 @@ export class Spool {
     this.#closing ??= (async () => {
       await this.#opening?.catch(() => undefined);
       while (this.#ops.size > 0) await Promise.allSettled([...this.#ops]);
+      await this.#listenerBatcher.flush();
       const db = this.#db;
       this.#db = undefined;
       await db?.close();
@@ -415,6 +432,11 @@ export class Spool {
   #gauges(queue: string, q: QueueState): void {
     this.#opts.metrics.set('spool_messages', { connector: queue }, q.messages);
     this.#opts.metrics.set('spool_bytes', { connector: queue }, q.bytes);
+  }
+
+  #opened(): ClassicLevel<Buffer, Buffer> {
+    if (this.#db === undefined) throw new FerryError('SHUTTING_DOWN', 'the spool is closed', { permanent: false });
+    return this.#db;
   }
 
   #live(): ClassicLevel<Buffer, Buffer> {

@@ -10,3 +10,4 @@ export * from './context.js';
 export * from './browser.js';
 export * from './pki.js';
 export * from './fuzz.js';
+export * from './listener-store.js';
