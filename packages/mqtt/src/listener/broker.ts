@@ -1,9 +1,10 @@
 import { randomUUID } from 'node:crypto';
-import type { LoginAttempt, LoginResult, Logger, Metrics } from '@ferry/core';
+import { describeError, type ListenerStore, type LoginAttempt, type LoginResult, type Logger, type Metrics } from '@ferry/core';
 import type { AcceptedConnection } from '@ferry/net';
 import type { BrokerConfig, BrokerCore } from './broker-core.js';
 import { Connection, type PendingWill } from './connection.js';
 import { RC } from './reason-codes.js';
+import { MqttListenerState } from './listener-state.js';
 import { RetainedStore } from './retained.js';
 import { Session, type DropReason } from './session.js';
 import { SharedGroups } from './shared-groups.js';
@@ -17,12 +18,15 @@ export interface BrokerEnv {
   readonly logger: Logger;
   readonly metrics: Metrics;
   readonly connectorName: string;
+  /** keeps persistent sessions and retained messages across restarts; absent: in memory only */
+  readonly store?: ListenerStore | undefined;
 }
 
 /**
  * Ferry's embedded MQTT 3.1.1 / 5 broker, built on mqtt-packet's parser and generator (see
  * docs/connectors/mqtt.md for why it is not aedes). Sessions, retained messages and wills live in
- * memory. The owner sees every client PUBLISH through `onPublish` and decides its
+ * memory; with a listener store, persistent sessions and retained messages are mirrored there
+ * and read back by `restore`. The owner sees every client PUBLISH through `onPublish` and decides its
  * acknowledgement; it injects messages with `publish`.
  */
 export class MqttBroker implements BrokerCore {
@@ -47,6 +51,8 @@ export class MqttBroker implements BrokerCore {
   /** when a refused retained message was last logged (one line per 10 s, not one per message) */
   #retainedFullLogged = 0;
   readonly #willTimers = new Map<string, { timer: NodeJS.Timeout; will: PendingWill }>();
+  /** the durable copy of sessions and retained messages, with a listener store */
+  readonly #state: MqttListenerState | undefined;
 
   constructor(config: BrokerConfig, env: BrokerEnv) {
     this.config = config;
@@ -54,6 +60,61 @@ export class MqttBroker implements BrokerCore {
     this.metrics = env.metrics;
     this.connectorName = env.connectorName;
     this.#retained = new RetainedStore(config.retainedBytesLimit);
+    this.#state = env.store === undefined ? undefined : new MqttListenerState(env.store);
+  }
+
+  /**
+   * Read back the persistent sessions (subscriptions, queued and in-flight messages with their
+   * packet ids) and retained messages a previous run stored; before the first client connects.
+   * Sessions come back disconnected, their expiry clock running again (from its stored end, or
+   * from now for a session that was connected when the process ended). A record that cannot be
+   * read is logged as an error naming it and skipped. Without a store: nothing to do.
+   */
+  async restore(): Promise<void> {
+    const state = this.#state;
+    if (state === undefined || this.#retained.journal !== undefined) return;
+    const started = performance.now();
+    const loaded = await state.load();
+    for (const err of loaded.corrupt) this.logger.error('skipped an unreadable listener record', { error: err.message, key: err.details.key });
+    const now = Date.now();
+    for (const m of loaded.retained) {
+      if (m.expiresAt !== undefined && m.expiresAt <= now) state.removeRetained(m.topic);
+      else if (!this.#retained.put(m)) state.removeRetained(m.topic);
+    }
+    this.#retained.journal = state;
+    let messages = 0;
+    for (const stored of loaded.sessions) {
+      const session = new Session(stored.clientId, this.config.session, (reason) => this.#dropped(reason), stored.owner);
+      session.expiryInterval = Math.min(stored.expiryInterval, this.config.maxSessionExpiry);
+      this.#sessions.set(stored.clientId, session);
+      for (const sub of stored.subscriptions) this.subscribe(session, sub);
+      session.restore(stored.entries, state);
+      messages += stored.entries.length;
+      const endsAt = stored.expiresAt ?? now + session.expiryInterval * 1000;
+      if (endsAt <= now || session.expiryInterval === 0) {
+        this.#endSession(session);
+        continue;
+      }
+      state.saveSession(session, endsAt);
+      this.#expireAt(session, endsAt - now);
+    }
+    this.logger.info('listener state restored', {
+      store: state.location,
+      sessions: this.#sessions.size,
+      messages,
+      retained: this.#retained.size,
+      ...(loaded.corrupt.length > 0 ? { unreadable: loaded.corrupt.length } : {}),
+      recoveryMs: Math.round(performance.now() - started),
+    });
+  }
+
+  /**
+   * Resolves once every change made so far is durable (immediately without a store). What the
+   * broker acknowledges (a client's PUBLISH, a sink write) waits for it: a message is in every
+   * persistent session it was queued to before its producer hears it was taken.
+   */
+  written(): Promise<void> {
+    return this.#state?.written() ?? Promise.resolve();
   }
 
   get flowPaused(): boolean {
@@ -84,10 +145,10 @@ export class MqttBroker implements BrokerCore {
   }
 
   /** what a session holds for its subscriber, and its socket's unsent bytes (diagnostics, tests) */
-  sessionStats(clientId: string): { inflight: number; inflightBytes: number; queued: number; queuedBytes: number; backlog: number } | undefined {
+  sessionStats(clientId: string): { inflight: number; inflightBytes: number; queued: number; queuedBytes: number; backlog: number; connected: boolean } | undefined {
     const s = this.#sessions.get(clientId);
     if (s === undefined) return undefined;
-    return { inflight: s.inflight, inflightBytes: s.inflightBytes, queued: s.queued, queuedBytes: s.queuedBytes, backlog: this.#byClientId.get(clientId)?.backlog ?? 0 };
+    return { inflight: s.inflight, inflightBytes: s.inflightBytes, queued: s.queued, queuedBytes: s.queuedBytes, backlog: this.#byClientId.get(clientId)?.backlog ?? 0, connected: s.connected };
   }
 
   /**
@@ -103,6 +164,7 @@ export class MqttBroker implements BrokerCore {
     for (const { timer } of this.#willTimers.values()) clearTimeout(timer);
     this.#willTimers.clear();
     for (const s of this.#sessions.values()) clearTimeout(s.expiryTimer);
+    await this.#state?.written().catch((err: unknown) => this.logger.error('listener state not written at stop', { error: describeError(err) }));
   }
 
   /** Publish a message into the broker (the sink side): retained store, then subscribers. */
@@ -165,7 +227,34 @@ export class MqttBroker implements BrokerCore {
     clearTimeout(session.expiryTimer);
     session.expiryTimer = undefined;
     session.expiryInterval = expiry;
+    this.#persist(session);
     return { session, present };
+  }
+
+  /**
+   * Mirror `session` in the store while it is persistent (MQTT 5 §3.1.2.11.2: expiry > 0;
+   * 3.1.1 clean session 0), forget it there once it is not. `expiresAt`: when a disconnected
+   * session ends (Infinity: never); undefined while connected.
+   */
+  #persist(session: Session, expiresAt?: number): void {
+    const state = this.#state;
+    if (state === undefined) return;
+    if (session.expiryInterval > 0 && this.#sessions.get(session.clientId) === session) {
+      session.setJournal(state);
+      state.saveSession(session, expiresAt);
+    } else if (session.journal !== undefined) {
+      session.setJournal(undefined);
+      state.removeSession(session.clientId);
+    }
+  }
+
+  /** end a disconnected session after `ms` (none beyond setTimeout's range: it outlives the process) */
+  #expireAt(session: Session, ms: number): void {
+    if (!Number.isFinite(ms) || ms > MAX_TIMER_MS) return;
+    session.expiryTimer = setTimeout(() => {
+      if (this.#sessions.get(session.clientId) === session && !session.connected) this.#endSession(session);
+    }, Math.max(0, ms));
+    session.expiryTimer.unref();
   }
 
   detach(conn: Connection, session: Session, will: PendingWill | undefined): void {
@@ -192,13 +281,12 @@ export class MqttBroker implements BrokerCore {
     if (!current) return;
     if (session.expiryInterval === 0) {
       this.#endSession(session);
-    } else if (Number.isFinite(session.expiryInterval) && session.expiryInterval < 0xffffffff && session.expiryInterval * 1000 <= MAX_TIMER_MS) {
-      // MQTT 5 §3.1.2.11.2: 0xFFFFFFFF never expires
-      session.expiryTimer = setTimeout(() => {
-        if (this.#sessions.get(clientId) === session && !session.connected) this.#endSession(session);
-      }, session.expiryInterval * 1000);
-      session.expiryTimer.unref();
+      return;
     }
+    // MQTT 5 §3.1.2.11.2: 0xFFFFFFFF never expires
+    const ms = Number.isFinite(session.expiryInterval) && session.expiryInterval < 0xffffffff ? session.expiryInterval * 1000 : Infinity;
+    this.#persist(session, Date.now() + ms);
+    this.#expireAt(session, ms);
   }
 
   ingest(conn: Connection, message: BrokerMessage, settle: ((d: PublishDecision) => void) | undefined): void {
@@ -213,12 +301,29 @@ export class MqttBroker implements BrokerCore {
       settle?.({ kind: 'reject', reason: 'retained messages full (retainedBytesLimit)', reasonCode: RC.quotaExceeded });
       return;
     }
+    const answer = settle === undefined || this.#state === undefined ? settle : this.#afterWritten(settle);
     const onPublish = this.onPublish;
     if (onPublish === undefined) {
-      settle?.({ kind: 'accept' });
+      answer?.({ kind: 'accept' });
       return;
     }
-    onPublish({ clientId: conn.clientId ?? '', message, will: false, settle, onWait: (waiting) => conn.routeWait(waiting) });
+    onPublish({ clientId: conn.clientId ?? '', message, will: false, settle: answer, onWait: (waiting) => conn.routeWait(waiting) });
+  }
+
+  /**
+   * `settle`, once the message's copies in persistent sessions and its retained copy are
+   * durable (the barrier is taken now, right after the dispatch). A store that cannot write
+   * releases the message: not acknowledged, the client sends it again.
+   */
+  #afterWritten(settle: (d: PublishDecision) => void): (d: PublishDecision) => void {
+    const stored = this.written();
+    return (d) => {
+      if (d.kind !== 'accept') return settle(d);
+      stored.then(
+        () => settle(d),
+        (err: unknown) => settle({ kind: 'release', reason: `listener state not written: ${describeError(err)}` }),
+      );
+    };
   }
 
   subscribe(session: Session, sub: Subscription): boolean {
@@ -227,6 +332,7 @@ export class MqttBroker implements BrokerCore {
     session.subscriptions.set(sub.filter, sub);
     if (sub.share !== undefined) this.#shared.add(session.clientId, { ...sub, share: sub.share });
     else this.#index.set(sub.filter, session.clientId, sub);
+    if (session.journal !== undefined) this.#state?.saveSession(session, undefined);
     return existed;
   }
 
@@ -246,6 +352,7 @@ export class MqttBroker implements BrokerCore {
     const sub = session.subscriptions.get(filter);
     if (sub === undefined) return false;
     session.subscriptions.delete(filter);
+    if (session.journal !== undefined) this.#state?.saveSession(session, undefined);
     if (sub.share === undefined) {
       this.#index.delete(filter, session.clientId);
       return true;
@@ -287,6 +394,10 @@ export class MqttBroker implements BrokerCore {
     clearTimeout(session.expiryTimer);
     for (const filter of [...session.subscriptions.keys()]) this.unsubscribe(session, filter);
     session.clearMessages();
+    if (session.journal !== undefined) {
+      session.setJournal(undefined);
+      this.#state?.removeSession(session.clientId);
+    }
     if (this.#sessions.get(session.clientId) === session) this.#sessions.delete(session.clientId);
     // §3.1.3.2.2: a will still waiting for its delay is published when the session ends
     const pending = this.#willTimers.get(session.clientId);

@@ -100,7 +100,15 @@ export class MqttListenerConnector implements Connector<MqttListenerFrom, MqttLi
       this.#starting = undefined;
       throw err;
     }
-    const broker = new MqttBroker(brokerConfig(o, auth), { logger, metrics: this.#ctx.metrics, connectorName: this.name });
+    const broker = new MqttBroker(brokerConfig(o, auth), { logger, metrics: this.#ctx.metrics, connectorName: this.name, store: this.#ctx.listenerStore });
+    try {
+      // persistent sessions and retained messages are back before the first client connects
+      await broker.restore();
+    } catch (err) {
+      this.#state = 'down';
+      this.#starting = undefined;
+      throw err;
+    }
     if (this.#deliver !== undefined) broker.onPublish = (e) => this.#onPublish(e);
     if (this.#flow !== undefined) broker.setFlowPaused(this.#flow.paused);
     const listener = new Listener(
@@ -241,6 +249,8 @@ export class MqttListenerConnector implements Connector<MqttListenerFrom, MqttLi
     if (r2 === 'retained-full') {
       throw new FerryError('LIMIT_EXCEEDED', `mqtt-listener ${this.name}: retained messages full (retainedBytesLimit ${this.#options.retainedBytesLimit} bytes)`, { permanent: true });
     }
+    // confirmed once its copies in persistent sessions (and its retained copy) are on disk
+    await broker.written();
     this.#ctx.metrics.inc('messages_sent_total', { connector: this.name });
   }
 }

@@ -9,10 +9,18 @@ const cost = (m: BrokerMessage): number => m.payload.length + m.topic.length;
  * the total above `maxBytes` is refused and the one it would replace is kept. Looked up by topic
  * filter through a trie, so a new subscription costs the matching topics, not all of them.
  */
+/** Told of every change, to keep a durable copy (listener-state.ts). */
+export interface RetainedJournal {
+  putRetained(message: BrokerMessage): void;
+  removeRetained(topic: string): void;
+}
+
 export class RetainedStore {
   readonly #trie = new TopicTrie<BrokerMessage>();
   readonly #maxBytes: number;
   #bytes = 0;
+  /** set once what the journal held was read back (restored messages are not written again) */
+  journal: RetainedJournal | undefined;
 
   constructor(maxBytes: number) {
     this.#maxBytes = maxBytes;
@@ -40,6 +48,7 @@ export class RetainedStore {
     if (next > this.#maxBytes) return false;
     this.#trie.set(message.topic, message);
     this.#bytes = next;
+    this.journal?.putRetained(message);
     return true;
   }
 
@@ -57,6 +66,8 @@ export class RetainedStore {
 
   #remove(topic: string): void {
     const old = this.#trie.delete(topic);
-    if (old !== undefined) this.#bytes -= cost(old);
+    if (old === undefined) return;
+    this.#bytes -= cost(old);
+    this.journal?.removeRetained(topic);
   }
 }

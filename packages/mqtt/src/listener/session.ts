@@ -43,16 +43,34 @@ export function itemBytes(item: OutboundItem): number {
   return item.message.payload.length + item.message.topic.length;
 }
 
-interface Inflight {
+/** A QoS 1/2 message held by a session, queued or in flight. */
+export interface SessionEntry {
   readonly item: OutboundItem;
-  /** publish: waiting for PUBACK/PUBREC; pubrel: PUBREL sent, waiting for PUBCOMP (§4.3.3) */
-  state: 'publish' | 'pubrel';
+  /** the session's own sequence number: its order, and its key in the listener store */
+  readonly key: number;
+  /** the packet id while in flight */
+  id: number | undefined;
+  /** queued; publish: sent, waiting for PUBACK/PUBREC; pubrel: PUBREL sent, waiting for PUBCOMP (§4.3.3) */
+  state: 'queued' | 'publish' | 'pubrel';
+}
+
+/**
+ * Where a persistent session mirrors its messages (listener-state.ts writes them to the
+ * listener store): every change of what it holds, so a restart finds the same queue and the
+ * same packet ids in flight (MQTT 5 §4.4 resends them with DUP).
+ */
+export interface SessionJournal {
+  /** a message entered the session, or its state changed (sent with a packet id, PUBREC'd) */
+  save(session: Session, entry: SessionEntry): void;
+  /** it left the session (acknowledged, expired, handed to another member, cleared) */
+  remove(session: Session, entry: SessionEntry): void;
 }
 
 /**
  * Session state (MQTT 5 §4.1): subscriptions, QoS 1/2 messages sent but not acknowledged,
  * messages queued while the client is away or its Receive Maximum is used up, and the packet
- * ids of QoS 2 publishes received but not yet released. Lives in memory.
+ * ids of QoS 2 publishes received but not yet released. Lives in memory; a persistent session
+ * with a listener store mirrors its messages into a {@link SessionJournal}.
  */
 export class Session {
   readonly clientId: string;
@@ -64,8 +82,10 @@ export class Session {
   /** seconds the session outlives its connection; Infinity for 3.1.1 persistent sessions */
   expiryInterval = 0;
   expiryTimer: NodeJS.Timeout | undefined;
-  readonly #queue: OutboundItem[] = [];
-  readonly #inflight = new Map<number, Inflight>();
+  readonly #queue: SessionEntry[] = [];
+  readonly #inflight = new Map<number, SessionEntry>();
+  #journal: SessionJournal | undefined;
+  #nextKey = 0;
   readonly #limits: SessionLimits;
   readonly #onDrop: (reason: DropReason) => void;
   #outlet: Outlet | undefined;
@@ -88,6 +108,50 @@ export class Session {
     return this.#inflightBytes;
   }
 
+  get journal(): SessionJournal | undefined {
+    return this.#journal;
+  }
+
+  /**
+   * Mirror this session into `journal` from now on (it became persistent: everything it holds
+   * is saved), or stop (undefined: everything it held there is removed).
+   */
+  setJournal(journal: SessionJournal | undefined): void {
+    const before = this.#journal;
+    if (before === journal) return;
+    this.#journal = journal;
+    for (const e of this.#entries()) {
+      before?.remove(this, e);
+      journal?.save(this, e);
+    }
+  }
+
+  /**
+   * Put back what a persistent session held before a restart: in flight with their packet ids
+   * (resent with DUP on attach, MQTT 5 §4.4), then queued, in their old order.
+   */
+  restore(entries: readonly SessionEntry[], journal: SessionJournal | undefined): void {
+    // what is restored is in the journal already: mirrored from now on, not written again
+    this.#journal = journal;
+    for (const e of [...entries].sort((a, b) => a.key - b.key)) {
+      this.#nextKey = Math.max(this.#nextKey, e.key + 1);
+      const size = itemBytes(e.item);
+      if (e.state !== 'queued' && e.id !== undefined && !this.#inflight.has(e.id)) {
+        this.#inflight.set(e.id, e);
+        this.#inflightBytes += size;
+      } else {
+        e.state = 'queued';
+        e.id = undefined;
+        this.#queue.push(e);
+        this.#queuedBytes += size;
+      }
+    }
+  }
+
+  #entries(): SessionEntry[] {
+    return [...this.#inflight.values(), ...this.#queue];
+  }
+
   get connected(): boolean {
     return this.#outlet !== undefined;
   }
@@ -103,7 +167,7 @@ export class Session {
   /** Attach a connection; resend what was in flight (§4.4), then what queued up. */
   attach(outlet: Outlet, now: number): void {
     this.#outlet = outlet;
-    for (const [id, f] of this.#inflight) {
+    for (const [id, f] of [...this.#inflight]) {
       if (f.state === 'pubrel') outlet.send({ cmd: 'pubrel', messageId: id });
       // an expired message is not resent (MQTT 5 §3.3.2.3.3), nor kept in flight
       else if (this.#sendPublish(f.item, id, true, now) === 'dropped') this.#forget(id);
@@ -127,8 +191,10 @@ export class Session {
     const size = itemBytes(item);
     // bounded in messages and in bytes: beyond either, new messages for this session are dropped
     if (this.#queue.length >= this.#limits.queueMessages || this.#queuedBytes + size > this.#limits.queueBytes) return this.#onDrop('queue-full');
-    this.#queue.push(item);
+    const entry: SessionEntry = { item, key: this.#nextKey++, id: undefined, state: 'queued' };
+    this.#queue.push(entry);
     this.#queuedBytes += size;
+    this.#journal?.save(this, entry);
     this.pump(now);
   }
 
@@ -143,15 +209,20 @@ export class Session {
     if (outlet === undefined) return;
     const window = Math.min(outlet.receiveMaximum, this.#limits.inflightMessages);
     while (this.#queue.length > 0 && this.#inflight.size < window && outlet.backlog <= WRITE_HIGH_WATER) {
-      const item = this.#queue[0] as OutboundItem;
+      const entry = this.#queue[0] as SessionEntry;
+      const item = entry.item;
       const size = itemBytes(item);
       if (this.#inflight.size > 0 && this.#inflightBytes + size > this.#limits.inflightBytes) return;
       const id = this.#allocateId();
       if (id === undefined) return;
       this.#queue.shift();
       this.#queuedBytes -= size;
-      this.#inflight.set(id, { item, state: 'publish' });
+      entry.id = id;
+      entry.state = 'publish';
+      this.#inflight.set(id, entry);
       this.#inflightBytes += size;
+      // saved before it is written: a restart resends it under the same packet id (§4.4)
+      this.#journal?.save(this, entry);
       const r = this.#sendPublish(item, id, false, now);
       if (r !== 'sent' && r !== 'closed') this.#forget(id);
       if (r === 'closed') return;
@@ -164,6 +235,7 @@ export class Session {
     if (f === undefined) return;
     this.#inflight.delete(id);
     this.#inflightBytes -= itemBytes(f.item);
+    this.#journal?.remove(this, f);
   }
 
   /**
@@ -191,7 +263,10 @@ export class Session {
       return 'ok';
     }
     // a repeated PUBREC (the client saw the PUBLISH again after a reconnect) gets PUBREL again
-    f.state = 'pubrel';
+    if (f.state !== 'pubrel') {
+      f.state = 'pubrel';
+      this.#journal?.save(this, f);
+    }
     this.#outlet?.send({ cmd: 'pubrel', messageId: id });
     return 'ok';
   }
@@ -213,20 +288,22 @@ export class Session {
       }
     }
     for (let i = 0; i < this.#queue.length; ) {
-      const item = this.#queue[i] as OutboundItem;
-      if (item.share !== share) {
+      const entry = this.#queue[i] as SessionEntry;
+      if (entry.item.share !== share) {
         i++;
         continue;
       }
       this.#queue.splice(i, 1);
-      this.#queuedBytes -= itemBytes(item);
-      taken.push(item);
+      this.#queuedBytes -= itemBytes(entry.item);
+      this.#journal?.remove(this, entry);
+      taken.push(entry.item);
     }
     return taken;
   }
 
   /** Forget everything sent or queued (a clean start replaced the session). */
   clearMessages(): void {
+    for (const e of this.#entries()) this.#journal?.remove(this, e);
     this.#queue.length = 0;
     this.#inflight.clear();
     this.#queuedBytes = 0;
