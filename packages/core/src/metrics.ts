@@ -42,6 +42,51 @@ export interface Metrics {
   set(name: GaugeName, labels: Labels, value: number): void;
   add(name: GaugeName, labels: Labels, delta: number): void;
   observe(name: HistogramName, labels: Labels, value: number): void;
+  /**
+   * One series bound once, for the message path: counting through the handle costs no label
+   * object and no look-up per message. Optional: {@link counterHandle} and its siblings fall back
+   * to the calls above with the labels fixed, so every Metrics serves them.
+   */
+  bindCounter?(name: CounterName, labels: Labels): CounterHandle;
+  bindGauge?(name: GaugeName, labels: Labels): GaugeHandle;
+  bindHistogram?(name: HistogramName, labels: Labels): HistogramHandle;
+}
+
+/** one counter series, its labels bound */
+export interface CounterHandle {
+  inc(value?: number): void;
+}
+
+/** one gauge series, its labels bound */
+export interface GaugeHandle {
+  set(value: number): void;
+  inc(delta?: number): void;
+}
+
+/** one histogram series, its labels bound */
+export interface HistogramHandle {
+  observe(value: number): void;
+}
+
+/** The series `name` × `labels` of `metrics`, bound once; keep it and count through it. */
+export function counterHandle(metrics: Metrics, name: CounterName, labels: Labels): CounterHandle {
+  if (metrics.bindCounter !== undefined) return metrics.bindCounter(name, labels);
+  const fixed = { ...labels };
+  return { inc: (value = 1) => metrics.inc(name, fixed, value) };
+}
+
+/** The gauge series `name` × `labels` of `metrics`, bound once. */
+export function gaugeHandle(metrics: Metrics, name: GaugeName, labels: Labels): GaugeHandle {
+  if (metrics.bindGauge !== undefined) return metrics.bindGauge(name, labels);
+  const fixed = { ...labels };
+  return { set: (value) => metrics.set(name, fixed, value), inc: (delta = 1) => metrics.add(name, fixed, delta) };
+}
+
+/** The histogram series `name` × `labels` of `metrics`, bound once. */
+export function histogramHandle(metrics: Metrics, name: HistogramName, labels: Labels): HistogramHandle {
+  if (metrics.bindHistogram !== undefined) return metrics.bindHistogram(name, labels);
+  const fixed = { ...labels };
+  return { observe: (value) => metrics.observe(name, fixed, value) };
 }
 
 export const noopMetrics: Metrics = {

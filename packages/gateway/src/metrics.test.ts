@@ -22,4 +22,21 @@ describe('PromMetrics', () => {
     expect(text).toContain('ferry_process_cpu_seconds_total{gateway="edge-1"}');
     expect(text).not.toContain('ferry_process_process_');
   });
+
+  it('a bound handle counts into the same series as the plain calls, and is made once per label set', async () => {
+    const m = new PromMetrics('edge-1');
+    const routed = m.bindCounter('messages_routed_total', { route: 'a' });
+    expect(m.bindCounter('messages_routed_total', { route: 'a' })).toBe(routed);
+    routed.inc();
+    m.inc('messages_routed_total', { route: 'a' }, 2);
+    const inFlight = m.bindGauge('messages_in_flight', { route: 'a' });
+    inFlight.inc(3);
+    inFlight.inc(-1);
+    m.bindHistogram('sink_confirm_seconds', { connector: 'rabbit' }).observe(0.002);
+    m.observe('sink_confirm_seconds', { connector: 'rabbit' }, 0.004);
+    const text = await m.registry.metrics();
+    expect(text).toContain('ferry_messages_routed_total{route="a",gateway="edge-1"} 3');
+    expect(text).toContain('ferry_messages_in_flight{route="a",gateway="edge-1"} 2');
+    expect(text).toContain('ferry_sink_confirm_seconds_count{gateway="edge-1",connector="rabbit"} 2');
+  });
 });

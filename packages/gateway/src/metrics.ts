@@ -1,5 +1,5 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import type { CounterName, GaugeName, HistogramName, Labels, Metrics } from '@ferry/core';
+import type { CounterHandle, CounterName, GaugeHandle, GaugeName, HistogramHandle, HistogramName, Labels, Metrics } from '@ferry/core';
 import type { Series } from './dashboard/status.js';
 
 const HELP: Record<CounterName | GaugeName | HistogramName, string> = {
@@ -95,6 +95,19 @@ export class PromMetrics implements Metrics {
     this.#child(name, labels, (v) => this.#gauge(name).labels(...v)).inc(delta);
   }
 
+  /** the prom-client child itself: the engine keeps it per route and connector */
+  bindCounter(name: CounterName, labels: Labels): CounterHandle {
+    return this.#child(name, labels, (v) => this.#counter(name).labels(...v));
+  }
+
+  bindGauge(name: GaugeName, labels: Labels): GaugeHandle {
+    return this.#child(name, labels, (v) => this.#gauge(name).labels(...v));
+  }
+
+  bindHistogram(name: HistogramName, labels: Labels): HistogramHandle {
+    return this.#child(name, labels, (v) => this.#histogram(name).labels(...v));
+  }
+
   /**
    * The labelled series, made once and kept: the message path calls several metrics per
    * message, and prom-client would otherwise hash a new label object on every call.
@@ -111,6 +124,10 @@ export class PromMetrics implements Metrics {
   }
 
   observe(name: HistogramName, labels: Labels, value: number): void {
+    this.#child(name, labels, (v) => this.#histogram(name).labels(...v)).observe(value);
+  }
+
+  #histogram(name: HistogramName): Histogram {
     let h = this.#histograms.get(name);
     if (!h) {
       h = new Histogram({
@@ -122,8 +139,7 @@ export class PromMetrics implements Metrics {
       });
       this.#histograms.set(name, h);
     }
-    const histogram = h;
-    this.#child(name, labels, (v) => histogram.labels(...v)).observe(value);
+    return h;
   }
 
   /** every labelled value of a counter or gauge now (none before its first use), for the dashboard */
