@@ -6,12 +6,14 @@ import {
   type EndpointSpec,
   type GatewayMessage,
   type HeaderValue,
+  type Metrics,
   type Outcome,
   type RouteSpec,
   type Sink,
 } from '@ferry/core';
 import { RecordingMetrics, Tally, captureLogger } from '@ferry/testkit';
-import { Engine, type FailureContext, type FailurePolicy, type TransientRetry } from './engine.js';
+import { Engine } from './engine.js';
+import type { TransientRetry } from './delivery.js';
 import { RouteTable } from './table.js';
 import { InstantSink, ManualSink, fakeConnectors } from '../test/fakes.js';
 
@@ -61,7 +63,6 @@ function harness(
   opts: {
     table?: RouteTable;
     sinkTimeoutMs?: number;
-    failurePolicy?: FailurePolicy;
     sinks?: Map<string, Sink<Record<string, unknown>>>;
     transientRetry?: TransientRetry | false;
   } = {},
@@ -83,7 +84,6 @@ function harness(
     logger: silentLogger,
     metrics,
     ...(opts.sinkTimeoutMs === undefined ? {} : { sinkTimeoutMs: opts.sinkTimeoutMs }),
-    ...(opts.failurePolicy === undefined ? {} : { failurePolicy: opts.failurePolicy }),
     transientRetry: opts.transientRetry ?? FAST_TRANSIENT,
   });
   return { engine, metrics, rabbit, web, devices };
@@ -412,47 +412,44 @@ describe('Engine', () => {
     expect(s.outcomes).toEqual([{ kind: 'accept' }]);
   });
 
-  it('the failure policy seam: handled → accept; it sees the failed dispatches', async () => {
-    const seen: FailureContext[] = [];
-    const policy: FailurePolicy = {
-      onFailure: async (ctx) => {
-        seen.push(ctx);
-        return { kind: 'handled' };
-      },
+  it('the message path binds its metric series once per route and connector, and times every write with one timer', async () => {
+    const binds: string[] = [];
+    const unbound: string[] = [];
+    const metrics: Metrics = {
+      inc: (name) => void unbound.push(name),
+      set: (name) => void unbound.push(name),
+      add: (name) => void unbound.push(name),
+      observe: (name) => void unbound.push(name),
+      bindCounter: (name, labels) => (binds.push(`${name} ${JSON.stringify(labels)}`), { inc: () => undefined }),
+      bindGauge: (name, labels) => (binds.push(`${name} ${JSON.stringify(labels)}`), { inc: () => undefined, set: () => undefined }),
+      bindHistogram: (name, labels) => (binds.push(`${name} ${JSON.stringify(labels)}`), { observe: () => undefined }),
     };
-    const h = harness({ failurePolicy: policy, transientRetry: false });
-    const s = deliver(h.engine, 'plant', 'f/a');
-    await h.rabbit.waitFor(1);
-    await h.web.waitFor(1);
-    h.rabbit.writes[0]!.reject(transient());
-    h.web.writes[0]!.resolve();
-    await flush();
-    expect(s.outcomes).toEqual([{ kind: 'accept' }]);
-    expect(seen).toHaveLength(1);
-    expect(seen[0]).toMatchObject({ route: 'fan', connector: 'plant', phase: 'dispatch' });
-    expect(seen[0]?.failures.map((f) => [f.index, f.dispatch?.connector, f.error.code])).toEqual([[0, 'rabbit', 'NOT_CONNECTED']]);
-
-    // plan failures reach it too, before anything is written
-    const t = deliver(h.engine, 'rabbit', 'q');
-    await flush();
-    expect(seen[1]).toMatchObject({ route: 'cmd', phase: 'plan' });
-    expect(t.outcomes).toEqual([{ kind: 'accept' }]);
-    expect(h.devices.writes).toHaveLength(0);
-  });
-
-  it('a failure policy that throws falls back to failing the message', async () => {
-    const h = harness({
-      failurePolicy: {
-        onFailure: () => {
-          throw new Error('policy bug');
-        },
-      },
-    });
-    const s = deliver(h.engine, 'artemis', 'one.a');
-    await h.rabbit.waitFor(1);
-    h.rabbit.writes[0]!.reject(permanent());
-    await flush();
-    expect(s.outcomes.map((o) => o.kind)).toEqual(['reject']);
+    const sink = new ManualSink();
+    const engine = new Engine({ table, sinks: new Map([['rabbit', sink]]), logger: silentLogger, metrics });
+    const original = globalThis.setTimeout;
+    let timers = 0;
+    globalThis.setTimeout = ((...args: Parameters<typeof setTimeout>) => {
+      timers++;
+      return original(...args);
+    }) as typeof setTimeout;
+    const sent: Sent[] = [];
+    try {
+      for (let i = 0; i < 100; i++) sent.push(deliver(engine, 'artemis', `one.${i}`));
+      await sink.waitFor(100);
+      expect(timers).toBe(1);
+    } finally {
+      globalThis.setTimeout = original;
+    }
+    for (const w of sink.writes) w.resolve();
+    expect(await engine.drain(5_000)).toBe(true);
+    expect(sent.every((x) => x.outcomes[0]?.kind === 'accept')).toBe(true);
+    expect(unbound).toEqual([]);
+    expect(binds.sort()).toEqual([
+      'messages_in_flight {"route":"one"}',
+      'messages_matched_total {"route":"one"}',
+      'messages_routed_total {"route":"one"}',
+      'sink_confirm_seconds {"connector":"rabbit"}',
+    ]);
   });
 
   it('a settlement callback that throws does not break the engine', async () => {

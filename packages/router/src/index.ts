@@ -4,5 +4,6 @@ export * from './templates.js';
 export * from './check.js';
 export * from './table.js';
 export * from './engine.js';
+export * from './delivery.js';
 export * from './failure-log.js';
 export * from './route-test.js';

@@ -15,7 +15,8 @@ import {
   type Sink,
 } from '@ferry/core';
 import { RecordingMetrics, Tally } from '@ferry/testkit';
-import { DEAD_LETTER_HEADERS, Engine } from './engine.js';
+import { Engine } from './engine.js';
+import { DEAD_LETTER_HEADERS } from './delivery.js';
 import { RouteTable } from './table.js';
 import { ManualSink, fakeConnectors } from '../test/fakes.js';
 

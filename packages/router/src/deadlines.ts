@@ -1,0 +1,96 @@
+/** One pending deadline, a node of {@link Deadlines}' list. */
+export interface Deadline {
+  readonly at: number;
+}
+
+interface Node extends Deadline {
+  readonly expire: () => void;
+  prev: Node | undefined;
+  next: Node | undefined;
+  /** still in the list (neither cancelled nor expired) */
+  live: boolean;
+}
+
+/**
+ * The time-outs of the engine's sink writes: one timer for all of them rather than a timer, a
+ * promise and a race per write. Every write waits the same `ms`, so deadlines are added in time
+ * order: the list is a queue, adding and cancelling are O(1), and the one timer only ever needs
+ * to wake for the head.
+ */
+export class Deadlines {
+  readonly #ms: number;
+  readonly #now: () => number;
+  #head: Node | undefined;
+  #tail: Node | undefined;
+  #size = 0;
+  #timer: NodeJS.Timeout | undefined;
+
+  constructor(ms: number, now: () => number = () => performance.now()) {
+    this.#ms = ms;
+    this.#now = now;
+  }
+
+  /** deadlines pending */
+  get size(): number {
+    return this.#size;
+  }
+
+  /** Run `expire` once `ms` has passed, unless {@link cancel} comes first. */
+  add(expire: () => void): Deadline {
+    const node: Node = { at: this.#now() + this.#ms, expire, prev: this.#tail, next: undefined, live: true };
+    if (this.#tail === undefined) this.#head = node;
+    else this.#tail.next = node;
+    this.#tail = node;
+    this.#size++;
+    // an armed timer wakes no later than this deadline (it is the latest): it re-arms then
+    if (this.#timer === undefined) this.#arm(node.at);
+    return node;
+  }
+
+  /** The deadline is met: its `expire` never runs. A second call, or one after it expired, does nothing. */
+  cancel(deadline: Deadline): void {
+    const node = deadline as Node;
+    if (!node.live) return;
+    this.#unlink(node);
+    if (this.#size === 0) this.#disarm();
+  }
+
+  /** Forget every pending deadline without running it, and the timer. */
+  clear(): void {
+    for (let n = this.#head; n !== undefined; n = n.next) n.live = false;
+    this.#head = this.#tail = undefined;
+    this.#size = 0;
+    this.#disarm();
+  }
+
+  #unlink(node: Node): void {
+    node.live = false;
+    if (node.prev === undefined) this.#head = node.next;
+    else node.prev.next = node.next;
+    if (node.next === undefined) this.#tail = node.prev;
+    else node.next.prev = node.prev;
+    node.prev = node.next = undefined;
+    this.#size--;
+  }
+
+  #arm(at: number): void {
+    this.#timer = setTimeout(() => this.#fire(), Math.max(1, Math.ceil(at - this.#now())));
+    // the writes themselves keep the process alive, not their time-out
+    this.#timer.unref();
+  }
+
+  #disarm(): void {
+    if (this.#timer !== undefined) clearTimeout(this.#timer);
+    this.#timer = undefined;
+  }
+
+  #fire(): void {
+    this.#timer = undefined;
+    const now = this.#now();
+    for (let n = this.#head; n !== undefined && n.at <= now; n = this.#head) {
+      this.#unlink(n);
+      n.expire();
+    }
+    if (this.#head !== undefined && this.#timer === undefined) this.#arm(this.#head.at);
+  }
+}
