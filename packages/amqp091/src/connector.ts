@@ -1,5 +1,6 @@
 import {
   Backoff,
+  FailureLog,
   FerryError,
   describeError,
   sleep,
@@ -75,7 +76,7 @@ export class Amqp091Connector implements Connector<Amqp091From, Amqp091To> {
   #live: Live | undefined;
   #sources: Sources | undefined;
   /** the last problem logged, so a retry that fails the same way logs nothing new */
-  #problem: string | undefined;
+  readonly #problems = new FailureLog();
   #everUp = false;
 
   constructor(ctx: ConnectorContext, name: string, options: Amqp091Options) {
@@ -181,7 +182,7 @@ export class Amqp091Connector implements Connector<Amqp091From, Amqp091To> {
         // sources opened while this connect was under way were not seen by it: start them now
         this.#startConsumers(live).catch((err: unknown) => live.session.lose(err instanceof Error ? err.message : String(err)));
         const upAt = Date.now();
-        this.#problem = undefined;
+        this.#problems.recovered();
         this.#setState('up');
         this.#log.info(this.#everUp ? 'reconnected' : 'connected', { url: live.endpoint.display });
         this.#everUp = true;
@@ -197,7 +198,7 @@ export class Amqp091Connector implements Connector<Amqp091From, Amqp091To> {
         if (Date.now() - upAt >= STABLE_MS) backoff.reset();
         this.#ctx.metrics.inc('connector_reconnects_total', { connector: this.name });
         this.#log.warn(`connection lost: ${reason}; reconnecting`, { url: live.endpoint.display });
-        this.#problem = reason;
+        this.#problems.report(reason);
         await this.#shutdown(live);
       }
       try {
@@ -326,11 +327,10 @@ export class Amqp091Connector implements Connector<Amqp091From, Amqp091To> {
   #report(what: string, err: unknown): void {
     // the FerryError's own message is the clear line; the cause chain stays in the debug fields
     const reason = err instanceof Error ? err.message : String(err);
-    if (reason === this.#problem) {
+    if (!this.#problems.report(reason)) {
       this.#log.debug(`${what}: ${reason}; still retrying`);
       return;
     }
-    this.#problem = reason;
     this.#log.warn(`${what} to ${reason}; retrying (backoff up to ${this.#options.reconnect.maxMs} ms)`, { error: describeError(err) });
   }
 }

@@ -1,5 +1,5 @@
 import type { Channel, ConsumeMessage } from 'amqplib';
-import { FerryError, Settlement, type DeliveryHandler, type Logger, type Metrics, type Outcome } from '@ferry/core';
+import { countOutcome, FerryError, Settlement, type DeliveryHandler, type Logger, type Metrics, type Outcome } from '@ferry/core';
 import { fromDelivery } from './mapping.js';
 
 export interface ConsumerOptions {
@@ -115,20 +115,10 @@ export class QueueConsumer {
       return;
     }
     try {
-      switch (outcome.kind) {
-        case 'accept':
-          this.#ch.ack(msg);
-          metrics.inc('messages_accepted_total', { connector });
-          break;
-        case 'reject':
-          this.#ch.nack(msg, false, false);
-          metrics.inc('messages_rejected_total', { connector, reason: outcome.reason.code });
-          break;
-        case 'release':
-          this.#ch.nack(msg, false, true);
-          metrics.inc('messages_released_total', { connector, reason: outcome.reason.code });
-          break;
-      }
+      // basic.nack (RabbitMQ's extension of AMQP 0-9-1): requeue false refuses, true gives it back
+      if (outcome.kind === 'accept') this.#ch.ack(msg);
+      else this.#ch.nack(msg, false, outcome.kind === 'release');
+      countOutcome(metrics, connector, outcome);
     } catch (err) {
       // The channel is closing: the same as above, the broker redelivers.
       logger.debug('settlement failed; the broker redelivers', { error: err instanceof Error ? err.message : String(err) });

@@ -1,9 +1,13 @@
 import { readFile } from 'node:fs/promises';
 import { resolve as resolvePath } from 'node:path';
 import {
-  Backoff,
+  FailureLog,
   FerryError,
+  FlowWatch,
+  ReconnectTimer,
   Settlement,
+  StartStop,
+  countOutcome,
   describeError,
   type Connector,
   type ConnectorContext,
@@ -43,15 +47,12 @@ export class MqttClientConnector implements Connector<MqttFrom, MqttTo> {
   readonly #ctx: ConnectorContext;
   readonly #options: MqttOptions;
   readonly #log: Logger;
-  readonly #backoff: Backoff;
+  readonly #reconnect: ReconnectTimer;
   readonly #inflight: InflightLimit;
   #state: ConnectorState = 'idle';
   #client: MqttClient | undefined;
-  #starting: Promise<void> | undefined;
-  #stopping: Promise<void> | undefined;
-  #reconnectTimer: NodeJS.Timeout | undefined;
-  /** the last failure logged, so one line is written per change of failure, not per retry */
-  #lastFailure: string | undefined;
+  readonly #life = new StartStop();
+  readonly #failures = new FailureLog();
   #wasUp = false;
   #attempts = 0;
   // sources
@@ -70,8 +71,7 @@ export class MqttClientConnector implements Connector<MqttFrom, MqttTo> {
   readonly #overflow: Held[] = [];
   #releaseReconnect = false;
   /** backpressure from the engine (a route of this source at maxInFlight) */
-  #flow: SourceFlow | undefined;
-  #unflow: (() => void) | undefined;
+  readonly #flow = new FlowWatch();
   /** the stream Ferry stopped reading, if any */
   #pausedStream: Duplex | undefined;
   /** Ferry's own QoS 1/2 publishes awaiting their PUBACK */
@@ -87,7 +87,7 @@ export class MqttClientConnector implements Connector<MqttFrom, MqttTo> {
     this.name = name;
     this.#options = options;
     this.#log = ctx.logger.child({ connector: name });
-    this.#backoff = new Backoff({ initialMs: options.reconnect.initialMs, maxMs: options.reconnect.maxMs, minMs: Math.min(100, options.reconnect.initialMs) });
+    this.#reconnect = new ReconnectTimer({ initialMs: options.reconnect.initialMs, maxMs: options.reconnect.maxMs, minMs: Math.min(100, options.reconnect.initialMs) });
     this.#inflight = new InflightLimit(options.maxInflight);
     this.#limits = { maxTopicLevels: options.maxTopicLevels };
     this.sink = { write: (message, to) => this.#write(message, to) };
@@ -106,9 +106,7 @@ export class MqttClientConnector implements Connector<MqttFrom, MqttTo> {
    * start is retried in the background (state `down`), like a connection lost later.
    */
   start(): Promise<void> {
-    if (this.#starting !== undefined) return this.#starting;
-    this.#starting = this.#doStart();
-    return this.#starting;
+    return this.#life.start(() => this.#doStart());
   }
 
   async #doStart(): Promise<void> {
@@ -165,11 +163,10 @@ export class MqttClientConnector implements Connector<MqttFrom, MqttTo> {
   }
 
   stop(): Promise<void> {
-    if (this.#stopping !== undefined) return this.#stopping;
-    this.#stopping = (async () => {
-      await this.#starting;
+    return this.#life.stop(async () => {
+      await this.#life.starting;
       this.#state = 'stopping';
-      clearTimeout(this.#reconnectTimer);
+      this.#reconnect.cancel();
       const client = this.#client;
       if (client !== undefined) {
         // graceful DISCONNECT; unacknowledged messages stay in the broker's persistent session
@@ -180,18 +177,13 @@ export class MqttClientConnector implements Connector<MqttFrom, MqttTo> {
       for (const t of this.#poison.drain()) t.fail(new FerryError('SINK_CLOSED', `mqtt ${this.name} stopped before the broker acknowledged`));
       this.#state = 'stopped';
       this.#ctx.metrics.set('connector_up', { connector: this.name }, 0);
-    })();
-    return this.#stopping;
+    });
   }
 
   async openSources(specs: readonly SourceSpec<MqttFrom>[], deliver: DeliveryHandler, flow?: SourceFlow): Promise<void> {
     this.#deliver = deliver;
     this.#accepting = true;
-    if (flow !== undefined && flow !== this.#flow) {
-      this.#unflow?.();
-      this.#flow = flow;
-      this.#unflow = flow.onChange(() => this.#applyFlow());
-    }
+    if (flow !== undefined) this.#flow.follow(flow, () => this.#applyFlow());
     for (const spec of specs) {
       // QoS 2 is subscribed as 1: Ferry relays at least once, and a QoS 2 flow hands the message
       // over at PUBREC, before it is routed (§4.3.3), which would need a durable inbound store.
@@ -217,9 +209,7 @@ export class MqttClientConnector implements Connector<MqttFrom, MqttTo> {
     // unacknowledged in the persistent session and come again on the next connection.
     this.#accepting = false;
     this.#overflow.length = 0;
-    this.#unflow?.();
-    this.#unflow = undefined;
-    this.#flow = undefined;
+    this.#flow.drop();
     this.#applyFlow();
   }
 
@@ -238,7 +228,7 @@ export class MqttClientConnector implements Connector<MqttFrom, MqttTo> {
   #applyFlow(): void {
     const stream = this.#client?.stream as Duplex | undefined;
     const full = stream !== undefined && this.#accepting && (this.#overflow.length > 0 || this.#windowFull(stream));
-    const pause = (this.#flow?.paused === true || full) && this.#sinkPending === 0 && this.#state === 'up' && stream !== undefined;
+    const pause = (this.#flow.paused || full) && this.#sinkPending === 0 && this.#state === 'up' && stream !== undefined;
     if (pause && stream !== undefined && this.#pausedStream !== stream) {
       this.#pausedStream?.resume();
       this.#pausedStream = stream;
@@ -263,17 +253,16 @@ export class MqttClientConnector implements Connector<MqttFrom, MqttTo> {
     // TCP_NODELAY on every (re)connection: mqtt.js leaves Nagle on (it never calls setNoDelay)
     const stream = client.stream as Duplex & { setNoDelay?: (v: boolean) => void };
     stream.setNoDelay?.(true);
-    this.#backoff.reset();
+    this.#reconnect.reset();
     this.#state = 'up';
     this.#ctx.metrics.set('connector_up', { connector: this.name }, 1);
-    if (this.#lastFailure !== undefined || !this.#wasUp) {
+    if (this.#failures.recovered() !== undefined || !this.#wasUp) {
       this.#log.info(this.#wasUp ? 'MQTT connection restored' : 'MQTT connected', {
         url: this.#options.url,
         sessionPresent: connack.sessionPresent,
         attempts: this.#attempts,
       });
     }
-    this.#lastFailure = undefined;
     this.#wasUp = true;
     this.#attempts = 0;
     this.#releaseReconnect = false;
@@ -322,11 +311,7 @@ export class MqttClientConnector implements Connector<MqttFrom, MqttTo> {
   }
 
   #scheduleReconnect(client: MqttClient): void {
-    if (this.#reconnectTimer !== undefined) return;
-    const delay = this.#backoff.next();
-    this.#attempts++;
-    this.#reconnectTimer = setTimeout(() => {
-      this.#reconnectTimer = undefined;
+    const scheduled = this.#reconnect.schedule(() => {
       if (this.#state === 'stopping' || this.#state === 'stopped') return;
       this.#ctx.metrics.inc('connector_reconnects_total', { connector: this.name });
       this.#state = 'connecting';
@@ -334,15 +319,14 @@ export class MqttClientConnector implements Connector<MqttFrom, MqttTo> {
       // awaiting PUBACK (their callbacks would never fire); hand the same stores back so they
       // are resent on the new connection (§4.4)
       client.reconnect({ incomingStore: client.incomingStore, outgoingStore: client.outgoingStore });
-    }, delay);
+    });
+    if (scheduled !== undefined) this.#attempts++;
   }
 
   /** One log line per change of failure, not one per retry. */
   #failure(what: string): void {
     if (this.#state === 'stopping' || this.#state === 'stopped') return;
-    if (what === this.#lastFailure) return;
-    this.#lastFailure = what;
-    this.#log.warn('MQTT connection failing; retrying with backoff', { url: this.#options.url, error: what });
+    if (this.#failures.report(what)) this.#log.warn('MQTT connection failing; retrying with backoff', { url: this.#options.url, error: what });
   }
 
   async #ensureSubscribed(): Promise<void> {
@@ -458,20 +442,15 @@ export class MqttClientConnector implements Connector<MqttFrom, MqttTo> {
     const left = (this.#pending.get(h.stream) ?? 1) - 1;
     if (left <= 0) this.#pending.delete(h.stream);
     else this.#pending.set(h.stream, left);
-    const m = this.#ctx.metrics;
     const current = this.#client?.stream === h.stream && this.#client?.connected === true;
+    countOutcome(this.#ctx.metrics, this.name, outcome);
     if (outcome.kind === 'release') {
-      m.inc('messages_released_total', { connector: this.name, reason: outcome.reason.code });
       // release: the broker resends an unacknowledged PUBLISH only on a new connection (MQTT 5
       // §4.4), so once this connection has nothing else pending, reconnect. The persistent
       // session (clean: false) keeps the message meanwhile.
       if (current) this.#releaseReconnect = true;
     } else {
-      if (outcome.kind === 'accept') m.inc('messages_accepted_total', { connector: this.name });
-      else {
-        m.inc('messages_rejected_total', { connector: this.name, reason: outcome.reason.code });
-        this.#log.warn('message rejected', { topic: h.packet.topic, error: outcome.reason.message });
-      }
+      if (outcome.kind === 'reject') this.#log.warn('message rejected', { topic: h.packet.topic, error: outcome.reason.message });
       // The ack goes on the connection the PUBLISH came on; after a reconnect the broker
       // resends the message (§4.4) and that copy is settled instead.
       if (current && id !== undefined) {

@@ -1,8 +1,11 @@
 import {
   Authenticator,
   authConfigFrom,
+  countOutcome,
   FerryError,
+  FlowWatch,
   Settlement,
+  StartStop,
   type Connector,
   type ConnectorContext,
   type ConnectorState,
@@ -44,11 +47,9 @@ export class MqttListenerConnector implements Connector<MqttListenerFrom, MqttLi
   #broker: MqttBroker | undefined;
   #listener: Listener | undefined;
   #ports: BoundPorts | undefined;
-  #starting: Promise<void> | undefined;
-  #stopping: Promise<void> | undefined;
+  readonly #life = new StartStop();
   #deliver: DeliveryHandler | undefined;
-  #flow: SourceFlow | undefined;
-  #unflow: (() => void) | undefined;
+  readonly #flow = new FlowWatch();
 
   constructor(ctx: ConnectorContext, name: string, options: MqttListenerOptions) {
     this.#ctx = ctx;
@@ -82,9 +83,7 @@ export class MqttListenerConnector implements Connector<MqttListenerFrom, MqttLi
   }
 
   start(): Promise<void> {
-    if (this.#starting !== undefined) return this.#starting;
-    this.#starting = this.#doStart();
-    return this.#starting;
+    return this.#life.start(() => this.#doStart());
   }
 
   async #doStart(): Promise<void> {
@@ -97,7 +96,6 @@ export class MqttListenerConnector implements Connector<MqttListenerFrom, MqttLi
       await auth.start(`${o.host}:${o.port}`);
     } catch (err) {
       this.#state = 'down';
-      this.#starting = undefined;
       throw err;
     }
     const broker = new MqttBroker(brokerConfig(o, auth), { logger, metrics: this.#ctx.metrics, connectorName: this.name, store: this.#ctx.listenerStore });
@@ -110,7 +108,7 @@ export class MqttListenerConnector implements Connector<MqttListenerFrom, MqttLi
       throw err;
     }
     if (this.#deliver !== undefined) broker.onPublish = (e) => this.#onPublish(e);
-    if (this.#flow !== undefined) broker.setFlowPaused(this.#flow.paused);
+    if (this.#flow.following) broker.setFlowPaused(this.#flow.paused);
     const listener = new Listener(
       {
         type: this.type,
@@ -130,7 +128,6 @@ export class MqttListenerConnector implements Connector<MqttListenerFrom, MqttLi
       this.#ports = await listener.listen();
     } catch (err) {
       this.#state = 'down';
-      this.#starting = undefined;
       throw err instanceof FerryError ? err : new FerryError('CONNECT_FAILED', `mqtt-listener ${this.name}: cannot listen on ${o.host}:${o.port}`, { cause: err });
     }
     this.#broker = broker;
@@ -141,9 +138,8 @@ export class MqttListenerConnector implements Connector<MqttListenerFrom, MqttLi
   }
 
   stop(): Promise<void> {
-    if (this.#stopping !== undefined) return this.#stopping;
-    this.#stopping = (async () => {
-      await this.#starting?.catch(() => undefined);
+    return this.#life.stop(async () => {
+      await this.#life.starting?.catch(() => undefined);
       this.#state = 'stopping';
       const broker = this.#broker;
       const listener = this.#listener;
@@ -155,22 +151,16 @@ export class MqttListenerConnector implements Connector<MqttListenerFrom, MqttLi
       await stopped;
       this.#state = 'stopped';
       this.#ctx.metrics.set('connector_up', { connector: this.name }, 0);
-    })();
-    return this.#stopping;
+    });
   }
 
   async openSources(_specs: readonly SourceSpec<MqttListenerFrom>[], deliver: DeliveryHandler, flow?: SourceFlow): Promise<void> {
     // The engine matches each publish's topic against the routes' filters: a device publish is
     // not a subscription, so there is nothing per route to register here.
     this.#deliver = deliver;
-    if (flow !== undefined && flow !== this.#flow) {
-      // backpressure: while paused, device sockets are not read (see MqttBroker.setFlowPaused);
-      // each device's own window is receiveMaximum
-      this.#unflow?.();
-      this.#flow = flow;
-      this.#unflow = flow.onChange((paused) => this.#broker?.setFlowPaused(paused));
-      this.#broker?.setFlowPaused(flow.paused);
-    }
+    // backpressure: while paused, device sockets are not read (see MqttBroker.setFlowPaused);
+    // each device's own window is receiveMaximum
+    if (flow !== undefined && this.#flow.follow(flow, (paused) => this.#broker?.setFlowPaused(paused))) this.#broker?.setFlowPaused(flow.paused);
     if (this.#broker !== undefined) {
       this.#broker.onPublish = (e) => this.#onPublish(e);
       this.#broker.accepting = true;
@@ -182,9 +172,7 @@ export class MqttListenerConnector implements Connector<MqttListenerFrom, MqttLi
     // them on their next connection. Settlements in flight still answer their clients.
     if (this.#broker !== undefined) this.#broker.accepting = false;
     // no longer taking: stop obeying the flow (a paused socket must not keep a closing client waiting)
-    this.#unflow?.();
-    this.#unflow = undefined;
-    this.#flow = undefined;
+    this.#flow.drop();
     this.#broker?.setFlowPaused(false);
   }
 
@@ -220,12 +208,8 @@ export class MqttListenerConnector implements Connector<MqttListenerFrom, MqttLi
   }
 
   #count(outcome: Outcome): void {
-    const metrics = this.#ctx.metrics;
-    if (outcome.kind === 'accept') metrics.inc('messages_accepted_total', { connector: this.name });
-    else if (outcome.kind === 'reject') {
-      metrics.inc('messages_rejected_total', { connector: this.name, reason: outcome.reason.code });
-      this.#ctx.logger.warn('device message rejected', { connector: this.name, error: outcome.reason.message });
-    } else metrics.inc('messages_released_total', { connector: this.name, reason: outcome.reason.code });
+    countOutcome(this.#ctx.metrics, this.name, outcome);
+    if (outcome.kind === 'reject') this.#ctx.logger.warn('device message rejected', { connector: this.name, error: outcome.reason.message });
   }
 
   async #write(message: GatewayMessage, to: MqttListenerTo): Promise<void> {

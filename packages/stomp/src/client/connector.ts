@@ -1,9 +1,11 @@
 import type { ConnectionOptions } from 'node:tls';
 import { loadClientTls } from '@ferry/net';
 import {
-  Backoff,
   FerryError,
+  ReconnectTimer,
   Settlement,
+  StartStop,
+  countOutcome,
   describeError,
   hasExpired,
   toFerryError,
@@ -63,7 +65,8 @@ export class StompClientConnector implements Connector<StompFrom, StompTo> {
   readonly #where: string;
   /** TLS options read from the files of `tls` at start */
   #tls: ConnectionOptions | undefined;
-  readonly #backoff: Backoff;
+  readonly #reconnect: ReconnectTimer;
+  readonly #life = new StartStop();
   readonly #window: InflightLimit;
   readonly #subs = new Map<string, Subscription>();
   #state: ConnectorState = 'idle';
@@ -71,10 +74,7 @@ export class StompClientConnector implements Connector<StompFrom, StompTo> {
   #sessionSeq = 0;
   #subSeq = 0;
   #flavor: BrokerFlavor;
-  #reconnectTimer: NodeJS.Timeout | undefined;
-  #started: Promise<void> | undefined;
   #firstAttemptDone: (() => void) | undefined;
-  #stopping: Promise<void> | undefined;
   #deliver: DeliveryHandler | undefined;
   #sourcesClosed = false;
 
@@ -87,7 +87,7 @@ export class StompClientConnector implements Connector<StompFrom, StompTo> {
     this.#address = addr;
     this.#where = `${addr.scheme}://${addr.host.includes(':') ? `[${addr.host}]` : addr.host}:${addr.port}${addr.path === '/' ? '' : addr.path}`;
     this.#log = ctx.logger.child({ connector: name, type: 'stomp' });
-    this.#backoff = new Backoff({ initialMs: opts.reconnect.initialMs, maxMs: Math.max(opts.reconnect.maxMs, opts.reconnect.initialMs) });
+    this.#reconnect = new ReconnectTimer({ initialMs: opts.reconnect.initialMs, maxMs: Math.max(opts.reconnect.maxMs, opts.reconnect.initialMs) });
     this.#window = new InflightLimit(opts.maxInflight);
     this.#flavor = opts.broker === 'auto' ? 'generic' : opts.broker;
     this.sink = { write: (message, to) => this.#write(message, to) };
@@ -107,50 +107,44 @@ export class StompClientConnector implements Connector<StompFrom, StompTo> {
    * start does not stop the gateway; the connector keeps retrying and its state says `down`.
    */
   start(): Promise<void> {
-    if (this.#started !== undefined) return this.#started;
-    this.#stopping = undefined;
+    return this.#life.start(() => this.#start());
+  }
+
+  #start(): Promise<void> {
     const firstAttempt = new Promise<void>((resolve) => {
       this.#firstAttemptDone = resolve;
     });
     const tls = this.#opts.tls;
     if (tls === undefined) {
-      this.#started = firstAttempt;
       this.#connect();
-      return this.#started;
+      return firstAttempt;
     }
     // certificate files are read once per start; unreadable ones fail the start (a route file
     // error), unlike a broker that is down
-    this.#started = loadClientTls(tls, this.#ctx.baseDir).then(
+    return loadClientTls(tls, this.#ctx.baseDir).then(
       (options) => {
         this.#tls = options;
         this.#connect();
         return firstAttempt;
       },
       (err: unknown) => {
-        this.#started = undefined;
         this.#firstAttemptDone = undefined;
         this.#setState('down');
         throw err;
       },
     );
-    return this.#started;
   }
 
   stop(): Promise<void> {
-    if (this.#stopping !== undefined) return this.#stopping;
-    if (this.#started === undefined) {
-      this.#setState('stopped');
-      this.#stopping = Promise.resolve();
-      return this.#stopping;
-    }
-    this.#stopping = this.#stop();
-    return this.#stopping;
+    return this.#life.stop(
+      () => this.#stop(),
+      () => this.#setState('stopped'),
+    );
   }
 
   async #stop(): Promise<void> {
     this.#setState('stopping');
-    if (this.#reconnectTimer !== undefined) clearTimeout(this.#reconnectTimer);
-    this.#reconnectTimer = undefined;
+    this.#reconnect.cancel();
     const session = this.#session;
     this.#session = undefined;
     // Pending SENDs fail with SINK_CLOSED as the session closes; unsettled deliveries go back
@@ -161,7 +155,6 @@ export class StompClientConnector implements Connector<StompFrom, StompTo> {
     this.#ctx.metrics.set('connector_up', { connector: this.name }, 0);
     this.#firstAttemptDone?.();
     this.#firstAttemptDone = undefined;
-    this.#started = undefined;
     this.#setState('stopped');
   }
 
@@ -201,8 +194,7 @@ export class StompClientConnector implements Connector<StompFrom, StompTo> {
   // ---------------------------------------------------------------- connection
 
   #connect(): void {
-    this.#reconnectTimer = undefined;
-    if (this.#stopping !== undefined) return;
+    if (this.#life.stopping) return;
     const o = this.#opts;
     const connectHeaders: Record<string, string> = { host: o.host ?? this.#address.host };
     if (o.login !== undefined) connectHeaders.login = o.login;
@@ -224,7 +216,7 @@ export class StompClientConnector implements Connector<StompFrom, StompTo> {
     );
     this.#session = session;
     this.#setState('connecting');
-    this.#log.debug(`connecting to ${this.#where}`, { attempt: this.#backoff.attempt + 1 });
+    this.#log.debug(`connecting to ${this.#where}`, { attempt: this.#reconnect.attempt + 1 });
     session.open();
   }
 
@@ -234,7 +226,7 @@ export class StompClientConnector implements Connector<StompFrom, StompTo> {
       return;
     }
     this.#flavor = this.#opts.broker === 'auto' ? detectFlavor(info.server) : this.#opts.broker;
-    this.#backoff.reset();
+    this.#reconnect.reset();
     this.#ctx.metrics.set('connector_up', { connector: this.name }, 1);
     this.#setState('up');
     this.#log.info(`connected to ${this.#where} (${info.server ?? 'unknown server'}, STOMP ${info.version}, heart-beat ${info.heartBeat ?? '0,0'}, dialect ${this.#flavor})`);
@@ -255,15 +247,14 @@ export class StompClientConnector implements Connector<StompFrom, StompTo> {
       sub.inflight = 0;
       if (!sub.active) this.#subs.delete(sub.id);
     }
-    const delay = this.#backoff.next();
+    const delay = this.#reconnect.schedule(() => this.#connect());
     this.#ctx.metrics.inc('connector_reconnects_total', { connector: this.name });
     this.#setState('down');
     this.#log.warn(
       wasConnected
         ? `connection to ${this.#where} lost: ${reason}; reconnecting in ${delay} ms`
-        : `connecting to ${this.#where} failed: ${reason}; retrying in ${delay} ms (attempt ${this.#backoff.attempt})`,
+        : `connecting to ${this.#where} failed: ${reason}; retrying in ${delay} ms (attempt ${this.#reconnect.attempt})`,
     );
-    this.#reconnectTimer = setTimeout(() => this.#connect(), delay);
     this.#firstAttemptDone?.();
     this.#firstAttemptDone = undefined;
   }
@@ -372,10 +363,7 @@ export class StompClientConnector implements Connector<StompFrom, StompTo> {
    */
   #settle(session: StompSession, sub: Subscription, ackId: string | undefined, outcome: Outcome): void {
     if (session === this.#session) sub.inflight = Math.max(0, sub.inflight - 1);
-    const labels = { connector: this.name };
-    if (outcome.kind === 'accept') this.#ctx.metrics.inc('messages_accepted_total', labels);
-    else if (outcome.kind === 'reject') this.#ctx.metrics.inc('messages_rejected_total', { ...labels, reason: outcome.reason.code });
-    else this.#ctx.metrics.inc('messages_released_total', { ...labels, reason: outcome.reason.code });
+    countOutcome(this.#ctx.metrics, this.name, outcome);
     if (sub.ack !== 'auto' && ackId !== undefined) {
       if (session !== this.#session || !session.isOpen) {
         // Its connection is gone: the broker already took the message back and redelivers it.

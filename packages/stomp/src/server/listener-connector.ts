@@ -1,8 +1,11 @@
 import {
   Authenticator,
   authConfigFrom,
+  countOutcome,
   FerryError,
+  FlowWatch,
   Settlement,
+  StartStop,
   type Connector,
   type ConnectorContext,
   type ConnectorState,
@@ -70,13 +73,11 @@ export class StompListenerConnector implements Connector<StompListenerFrom, Stom
   readonly #opts: StompListenerOptions;
   readonly #broker: StompBroker;
   #server: StompServer | undefined;
-  #flow: SourceFlow | undefined;
-  #unflow: (() => void) | undefined;
+  readonly #flow = new FlowWatch();
   #state: ConnectorState = 'idle';
   #deliver: DeliveryHandler | undefined;
   #accepting = true;
-  #starting: Promise<void> | undefined;
-  #stopping: Promise<void> | undefined;
+  readonly #life = new StartStop();
 
   constructor(ctx: ConnectorContext, name: string, opts: StompListenerOptions) {
     this.#ctx = ctx;
@@ -123,10 +124,11 @@ export class StompListenerConnector implements Connector<StompListenerFrom, Stom
   }
 
   start(): Promise<void> {
-    if (this.#state === 'up') return Promise.resolve();
-    if (this.#starting !== undefined) return this.#starting;
+    return this.#life.start(() => this.#start());
+  }
+
+  #start(): Promise<void> {
     this.#state = 'connecting';
-    this.#stopping = undefined;
     this.#accepting = true;
     let auth: Authenticator;
     try {
@@ -159,30 +161,26 @@ export class StompListenerConnector implements Connector<StompListenerFrom, Stom
       this.#hooks(auth),
       this.#ctx.logger.child({ connector: this.name }),
     );
-    this.#starting = auth.start(`${this.#opts.host}:${this.#opts.port}`).then(() => server.listen()).then(
+    return auth.start(`${this.#opts.host}:${this.#opts.port}`).then(() => server.listen()).then(
       () => {
         this.#server = server;
         this.#state = 'up';
-        this.#starting = undefined;
         this.#ctx.metrics.set('connector_up', { connector: this.name }, 1);
         this.#ctx.logger.info(listeningLine('stomp-listener', this.#opts.host, server.ports ?? { port: this.#opts.port }), { connector: this.name });
       },
       (err: unknown) => {
         this.#state = 'down';
-        this.#starting = undefined;
         throw err;
       },
     );
-    return this.#starting;
   }
 
   stop(): Promise<void> {
-    if (this.#stopping !== undefined) return this.#stopping;
-    const server = this.#server;
-    this.#state = 'stopping';
-    this.#accepting = false;
-    this.#stopping = (async () => {
-      await this.#starting?.catch(() => undefined);
+    return this.#life.stop(async () => {
+      const server = this.#server;
+      this.#state = 'stopping';
+      this.#accepting = false;
+      await this.#life.starting?.catch(() => undefined);
       // Sessions close; their unacked queue messages go back to the queue buffers, which
       // outlive the server (a later start delivers them).
       await (this.#server ?? server)?.close();
@@ -190,28 +188,20 @@ export class StompListenerConnector implements Connector<StompListenerFrom, Stom
       this.#state = 'stopped';
       this.#ctx.metrics.set('connector_up', { connector: this.name }, 0);
       this.#ctx.metrics.set('listener_clients', { connector: this.name }, 0);
-    })();
-    return this.#stopping;
+    });
   }
 
   async openSources(_specs: readonly SourceSpec<StompListenerFrom>[], deliver: DeliveryHandler, flow?: SourceFlow): Promise<void> {
     // Every SEND is matched by the engine against the routes' destination patterns.
     this.#deliver = deliver;
     this.#accepting = true;
-    if (flow !== undefined && flow !== this.#flow) {
-      // backpressure: while paused, client sockets are not read (StompSession.updateFlow)
-      this.#unflow?.();
-      this.#flow = flow;
-      this.#unflow = flow.onChange(() => this.#server?.updateFlow());
-      this.#server?.updateFlow();
-    }
+    // backpressure: while paused, client sockets are not read (StompSession.updateFlow)
+    if (flow !== undefined && this.#flow.follow(flow, () => this.#server?.updateFlow())) this.#server?.updateFlow();
   }
 
   async closeSources(): Promise<void> {
     this.#accepting = false;
-    this.#unflow?.();
-    this.#unflow = undefined;
-    this.#flow = undefined;
+    this.#flow.drop();
     this.#server?.updateFlow();
   }
 
@@ -226,7 +216,7 @@ export class StompListenerConnector implements Connector<StompListenerFrom, Stom
           .login({ username: login, password: passcode, address: info?.remoteAddress ?? 'unknown', certificate: info?.authorized === true ? info.peerCertificate : undefined })
           .then((r) => (r.ok ? r.client : undefined)),
       acceptingSends: () => this.#accepting,
-      flowPaused: () => this.#flow?.paused === true,
+      flowPaused: () => this.#flow.paused,
       onSend: (send) => this.#onSend(send),
       onProtocolError: (code) => this.#ctx.metrics.inc('protocol_errors_total', { ...labels, code }),
       onLimitExceeded: (limit) => this.#ctx.metrics.inc('limits_exceeded_total', { ...labels, limit }),
@@ -244,13 +234,9 @@ export class StompListenerConnector implements Connector<StompListenerFrom, Stom
     const message = sendToMessage(send, this.name);
     return new Promise<void>((resolve, reject) => {
       const settlement = new Settlement((outcome) => {
-        if (outcome.kind === 'accept') {
-          this.#ctx.metrics.inc('messages_accepted_total', labels);
-          resolve();
-        } else {
-          this.#ctx.metrics.inc(outcome.kind === 'reject' ? 'messages_rejected_total' : 'messages_released_total', { ...labels, reason: outcome.reason.code });
-          reject(outcome.reason);
-        }
+        countOutcome(this.#ctx.metrics, this.name, outcome);
+        if (outcome.kind === 'accept') resolve();
+        else reject(outcome.reason);
       });
       try {
         deliver({ message, settlement });
