@@ -104,7 +104,6 @@ export class MqttListenerConnector implements Connector<MqttListenerFrom, MqttLi
       await broker.restore();
     } catch (err) {
       this.#state = 'down';
-      this.#starting = undefined;
       throw err;
     }
     if (this.#deliver !== undefined) broker.onPublish = (e) => this.#onPublish(e);
