@@ -20,7 +20,7 @@ afterEach(async () => {
 beforeAll(() => installCapture());
 
 async function listener(options: Record<string, unknown>, lines: LogLine[], metrics: RecordingMetrics): Promise<Amqp10Listener> {
-  const opts = amqp10ListenerDefinition.options.parse({ port: 0, host: '127.0.0.1', ...options });
+  const opts = amqp10ListenerDefinition.options.parse({ port: 0, host: '127.0.0.1', anonymous: true, ...options });
   const l = amqp10ListenerDefinition.create(testContext(lines, metrics), 'devices', opts) as Amqp10Listener;
   started.push(l);
   await l.start();
@@ -139,7 +139,7 @@ describe('amqp10-listener: counts larger than their bytes', () => {
     it(`${c.name}: closed with amqp:decode-error (or the socket, in SASL), process up, heap flat`, async () => {
       const lines: LogLine[] = [];
       const metrics = new RecordingMetrics();
-      const l = await listener(c.users === true ? { users: [{ username: 'u', password: 'p' }] } : {}, lines, metrics);
+      const l = await listener(c.users === true ? { users: [{ username: 'u', password: 'p' }], anonymous: false } : {}, lines, metrics);
       const heapBefore = process.memoryUsage().heapUsed;
       const reply = await sendRaw(l.port as number, c.bytes);
       if (c.bytes[0]?.equals(AMQP_HEADER) === true) {

@@ -22,7 +22,7 @@ beforeAll(() => installCapture());
 const MiB = 1024 * 1024;
 
 async function listener(options: Record<string, unknown>, lines: LogLine[], metrics: RecordingMetrics): Promise<Amqp10Listener> {
-  const opts = amqp10ListenerDefinition.options.parse({ port: 0, host: '127.0.0.1', maxFrameSize: 1024 * 1024, ...options });
+  const opts = amqp10ListenerDefinition.options.parse({ port: 0, host: '127.0.0.1', maxFrameSize: 1024 * 1024, anonymous: true, ...options });
   const l = amqp10ListenerDefinition.create(testContext(lines, metrics), 'devices', opts) as Amqp10Listener;
   started.push(l);
   await l.start();

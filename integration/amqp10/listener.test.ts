@@ -12,7 +12,7 @@ import { ManualFlow, client, openReceiver, openSender, outcomes } from './helper
 jest.setTimeout(60_000);
 
 async function listener(options: Record<string, unknown> = {}, lines: LogLine[] = [], metrics = new RecordingMetrics()): Promise<Amqp10Listener> {
-  const opts = amqp10ListenerDefinition.options.parse({ port: 0, host: '127.0.0.1', ...options });
+  const opts = amqp10ListenerDefinition.options.parse({ port: 0, host: '127.0.0.1', anonymous: true, ...options });
   const l = amqp10ListenerDefinition.create(testContext(lines, metrics), 'devices', opts) as Amqp10Listener;
   await l.start();
   return l;
@@ -468,7 +468,7 @@ describe('amqp10-listener', () => {
   });
 
   it('SASL PLAIN: right password in, wrong password out', async () => {
-    const l = await listener({ users: [{ username: 'dev', password: 's3cret' }] });
+    const l = await listener({ users: [{ username: 'dev', password: 's3cret' }], anonymous: false });
     const ok = await client(l.port as number, { username: 'dev', password: 's3cret' });
     await ok.close();
     await expect(client(l.port as number, { username: 'dev', password: 'wrong' })).rejects.toThrow();

@@ -24,7 +24,7 @@ afterEach(async () => {
 beforeAll(() => installCapture());
 
 async function listener(lines: LogLine[] = [], metrics = new RecordingMetrics()): Promise<Amqp10Listener> {
-  const opts = amqp10ListenerDefinition.options.parse({ port: 0, host: '127.0.0.1' });
+  const opts = amqp10ListenerDefinition.options.parse({ port: 0, host: '127.0.0.1', anonymous: true });
   const l = amqp10ListenerDefinition.create(testContext(lines, metrics), 'devices', opts) as Amqp10Listener;
   started.push(l);
   await l.start();

@@ -33,7 +33,7 @@ function anonymousClient(url: string, lines: LogLine[] = [], extra: Record<strin
 }
 
 async function listener(options: Record<string, unknown>, lines: LogLine[] = []): Promise<Amqp10Listener> {
-  const opts = amqp10ListenerDefinition.options.parse({ port: 0, host: '127.0.0.1', ...options });
+  const opts = amqp10ListenerDefinition.options.parse({ port: 0, host: '127.0.0.1', anonymous: true, ...options });
   const l = amqp10ListenerDefinition.create(testContext(lines, new RecordingMetrics()), 'devices', opts) as Amqp10Listener;
   started.push(l);
   await l.start();
@@ -42,7 +42,7 @@ async function listener(options: Record<string, unknown>, lines: LogLine[] = [])
 
 describe('SASL ANONYMOUS: amqp10 client → Ferry amqp10-listener', () => {
   it.each([
-    { what: 'no users (anonymous by default)', options: {} },
+    { what: 'no users, anonymous: true', options: {} },
     { what: 'users and allowAnonymous: true', options: { users: [{ username: 'dev', password: 's3cret' }], allowAnonymous: true } },
   ])('$what: the client connects anonymously and its messages are taken, counted', async ({ options }) => {
     const l = await listener(options);
@@ -71,7 +71,7 @@ describe('SASL ANONYMOUS: amqp10 client → Ferry amqp10-listener', () => {
 
   it('a listener that requires users refuses the anonymous client: it stays down, retrying, and writes fail NOT_CONNECTED', async () => {
     const listenerLines: LogLine[] = [];
-    const l = await listener({ users: [{ username: 'dev', password: 's3cret' }] }, listenerLines);
+    const l = await listener({ users: [{ username: 'dev', password: 's3cret' }], anonymous: false }, listenerLines);
     const got: InboundDelivery[] = [];
     await l.openSources?.([{ route: 'r', from: { address: 'in' } }], (d) => {
       got.push(d);

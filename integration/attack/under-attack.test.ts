@@ -67,9 +67,9 @@ beforeAll(async () => {
     yaml: `
 gateway: { id: ${run}, http: { port: ${ports.admin}, host: 127.0.0.1 } }
 connectors:
-  devices: { type: mqtt-listener, port: ${ports.mqtt}, host: 127.0.0.1 }
-  stomps: { type: stomp-listener, port: ${ports.stomp}, host: 127.0.0.1 }
-  apps: { type: amqp10-listener, port: ${ports.amqp}, host: 127.0.0.1 }
+  devices: { type: mqtt-listener, port: ${ports.mqtt}, host: 127.0.0.1, anonymous: true }
+  stomps: { type: stomp-listener, port: ${ports.stomp}, host: 127.0.0.1, anonymous: true }
+  apps: { type: amqp10-listener, port: ${ports.amqp}, host: 127.0.0.1, anonymous: true }
   rabbit:
     type: amqp091
     url: "${rabbitUrl(vhost)}"

@@ -49,7 +49,7 @@ beforeAll(async () => {
     `
 gateway: { id: dashboard-demo, http: { port: ${adminPort}, host: 127.0.0.1 }, spool: { dir: spool } }
 connectors:
-  devices: { type: mqtt-listener, port: ${mqttPort}, host: 127.0.0.1 }
+  devices: { type: mqtt-listener, port: ${mqttPort}, host: 127.0.0.1, anonymous: true }
   rabbit:
     type: amqp091
     url: "amqp://guest:guest@127.0.0.1:${via}/${encodeURIComponent(vhost)}"
@@ -245,7 +245,7 @@ it('over HTTPS (gateway.http.tls) the page, its files and its event stream work 
     `
 gateway: { id: dashboard-tls, http: { port: ${adminPort}, host: 127.0.0.1, tls: { cert: "${pki.server.cert}", key: "${pki.server.key}" } } }
 connectors:
-  devices: { type: mqtt-listener, port: ${port}, host: 127.0.0.1 }
+  devices: { type: mqtt-listener, port: ${port}, host: 127.0.0.1, anonymous: true }
 routes:
   - name: copy
     from: { connector: devices, topic: "in/+" }

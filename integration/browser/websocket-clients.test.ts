@@ -36,8 +36,8 @@ beforeAll(async () => {
   gateway = await startGateway(`
 gateway: { id: browser-ws }
 connectors:
-  devices: { type: mqtt-listener, port: ${ports.mqtt}, host: 127.0.0.1, websocket: { port: ${ports.mqttWs}, path: /mqtt } }
-  web: { type: stomp-listener, port: ${ports.stomp}, host: 127.0.0.1, websocket: { port: ${ports.stompWs}, path: /ws } }
+  devices: { type: mqtt-listener, port: ${ports.mqtt}, host: 127.0.0.1, websocket: { port: ${ports.mqttWs}, path: /mqtt }, anonymous: true }
+  web: { type: stomp-listener, port: ${ports.stomp}, host: 127.0.0.1, websocket: { port: ${ports.stompWs}, path: /ws }, anonymous: true }
   rabbit:
     type: amqp091
     url: "${rabbitUrl(vhost)}"

@@ -68,7 +68,7 @@ it('a slow QoS 1 subscriber on the mqtt-listener: RSS bounded, messages past ses
   const ferry = ws.ferry(`
 gateway: { id: ${run}, http: { port: ${adminPort}, host: 127.0.0.1 } }
 connectors:
-  devices: { type: mqtt-listener, port: ${listenerPort}, host: 127.0.0.1, sessionQueueLimit: ${QUEUE_LIMIT} }
+  devices: { type: mqtt-listener, port: ${listenerPort}, host: 127.0.0.1, sessionQueueLimit: ${QUEUE_LIMIT}, anonymous: true }
 routes:
   - name: fan-back
     from: { connector: devices, topic: "${run}/+/in" }

@@ -44,7 +44,7 @@ it('a poison message lands in the dead-letter destination with its reason, and t
   const ferry = ws.ferry(`
 gateway: { id: ${run}, http: { port: ${ws.adminPort}, host: 127.0.0.1 } }
 connectors:
-  devices: { type: mqtt-listener, port: ${listenerPort}, host: 127.0.0.1 }
+  devices: { type: mqtt-listener, port: ${listenerPort}, host: 127.0.0.1, anonymous: true }
   rabbit:
     type: amqp091
     url: "${ws.rabbitUrl()}"

@@ -57,7 +57,7 @@ gateway:
   id: ${run}-r${i}
   http: { port: ${adminPort}, host: 127.0.0.1 }
 connectors:
-  devices: { type: mqtt-listener, port: ${listenerPort}, host: 127.0.0.1 }
+  devices: { type: mqtt-listener, port: ${listenerPort}, host: 127.0.0.1, anonymous: true }
   plant:
     type: mqtt
     url: mqtt://127.0.0.1:${mqttPort}

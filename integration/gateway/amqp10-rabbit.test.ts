@@ -96,7 +96,7 @@ describe('AMQP 1.0 client → Ferry amqp10-listener → amqp091 → RabbitMQ, an
     gateway = await startGateway(`
 gateway: { id: ${run} }
 connectors:
-  devices10: { type: amqp10-listener, port: ${port}, host: 127.0.0.1 }
+  devices10: { type: amqp10-listener, port: ${port}, host: 127.0.0.1, anonymous: true }
   rabbit:
     type: amqp091
     url: "amqp://guest:guest@127.0.0.1:${proxyPort}/${encodeURIComponent(vhost)}"

@@ -148,7 +148,7 @@ describe('AMQP 1.0 client → Ferry → RabbitMQ (amqp10 connector, amqp1_0 plug
     gateway = await startGateway(`
 gateway: { id: ${run} }
 connectors:
-  devices10: { type: amqp10-listener, port: ${port}, host: 127.0.0.1 }
+  devices10: { type: amqp10-listener, port: ${port}, host: 127.0.0.1, anonymous: true }
   rabbit10:
     type: amqp10
     url: "amqp://guest:guest@127.0.0.1:${proxyPort}"

@@ -96,8 +96,8 @@ describe('a rejected delivery at the far side is not accepted upstream', () => {
     gateway = await startGateway(`
 gateway: { id: ${run} }
 connectors:
-  producers: { type: amqp10-listener, port: ${amqpPort}, host: 127.0.0.1 }
-  devices:   { type: mqtt-listener, port: ${mqttPort}, host: 127.0.0.1 }
+  producers: { type: amqp10-listener, port: ${amqpPort}, host: 127.0.0.1, anonymous: true }
+  devices:   { type: mqtt-listener, port: ${mqttPort}, host: 127.0.0.1, anonymous: true }
   far:       { type: amqp10, url: "amqp://127.0.0.1:${peer.port}", reconnect: { initialMs: 100, maxMs: 500 } }
 routes:
   - name: orders

@@ -49,9 +49,9 @@ function routeFile(): string {
   return `
 gateway: { id: ${run} }
 connectors:
-  ${CONNECTOR.mqtt}: { type: mqtt-listener, port: ${ports.mqtt}, host: 127.0.0.1 }
-  ${CONNECTOR.stomp}: { type: stomp-listener, port: ${ports.stomp}, host: 127.0.0.1 }
-  ${CONNECTOR.amqp10}: { type: amqp10-listener, port: ${ports.amqp10}, host: 127.0.0.1 }
+  ${CONNECTOR.mqtt}: { type: mqtt-listener, port: ${ports.mqtt}, host: 127.0.0.1, anonymous: true }
+  ${CONNECTOR.stomp}: { type: stomp-listener, port: ${ports.stomp}, host: 127.0.0.1, anonymous: true }
+  ${CONNECTOR.amqp10}: { type: amqp10-listener, port: ${ports.amqp10}, host: 127.0.0.1, anonymous: true }
   ${CONNECTOR.amqp091}:
     type: amqp091
     url: "${rabbitUrl(vhost)}"

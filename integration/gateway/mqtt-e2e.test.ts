@@ -49,7 +49,7 @@ describe('MQTT 5 device → Ferry listener → route → listener subscriber and
     gateway = await startGateway(`
 gateway: { id: ${run} }
 connectors:
-  devices: { type: mqtt-listener, port: ${listenerPort}, host: 127.0.0.1 }
+  devices: { type: mqtt-listener, port: ${listenerPort}, host: 127.0.0.1, anonymous: true }
   plant:   { type: mqtt, url: "mqtt://127.0.0.1:${proxyPort}", protocolVersion: 5, clientId: ${run}-plant }
 routes:
   - name: rewrite

@@ -54,7 +54,7 @@ function routeFile(o: { mqtt: number; http: number; key: string; prefix: string;
   return `
 gateway: { id: ${run}, http: { port: ${o.http}, host: 127.0.0.1 } }
 connectors:
-  devices: { type: mqtt-listener, port: ${o.mqtt}, host: 127.0.0.1 }
+  devices: { type: mqtt-listener, port: ${o.mqtt}, host: 127.0.0.1, anonymous: true }
   rabbit:
     type: amqp091
     url: "${rabbitUrl(vhost)}"

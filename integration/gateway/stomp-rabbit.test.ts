@@ -76,7 +76,7 @@ describe('STOMP client → Ferry stomp-listener → amqp091 → RabbitMQ, and ba
     gateway = await startGateway(`
 gateway: { id: ${run} }
 connectors:
-  web: { type: stomp-listener, port: ${port}, host: 127.0.0.1 }
+  web: { type: stomp-listener, port: ${port}, host: 127.0.0.1, anonymous: true }
   rabbit:
     type: amqp091
     url: "amqp://guest:guest@127.0.0.1:${proxyPort}/${encodeURIComponent(vhost)}"

@@ -212,7 +212,7 @@ describe('mqtt client connector against Mosquitto', () => {
   it('sink: a PUBACK with a failure reason code → SINK_REJECTED (permanent)', async () => {
     // Ferry's own listener as the remote broker: its source rejects, so it answers PUBACK 0x80
     const port = await freePort();
-    const remote = new MqttListenerConnector(context(), 'remote', mqttListenerOptions.parse({ port, host: '127.0.0.1' }));
+    const remote = new MqttListenerConnector(context(), 'remote', mqttListenerOptions.parse({ port, host: '127.0.0.1', anonymous: true }));
     connectors.push(remote);
     await remote.start();
     await remote.openSources([{ route: 'x', from: { topic: '#' } }], (d) => d.settlement.reject(new FerryError('SINK_REJECTED', 'refused', { permanent: true })));

@@ -42,7 +42,7 @@ describe('mqtt-listener: the embedded broker', () => {
   const start = async (extra: Record<string, unknown> = {}): Promise<void> => {
     port = await freePort();
     metrics = new RecordingMetrics();
-    listener = new MqttListenerConnector(context(metrics), 'devices', mqttListenerOptions.parse({ port, host: '127.0.0.1', ...extra }));
+    listener = new MqttListenerConnector(context(metrics), 'devices', mqttListenerOptions.parse({ port, host: '127.0.0.1', anonymous: true, ...extra }));
     await listener.start();
     url = `mqtt://127.0.0.1:${port}`;
   };
@@ -226,7 +226,7 @@ describe('mqtt-listener: the embedded broker', () => {
   });
 
   it('authentication: bad password → CONNACK 0x04 (3.1.1) / 0x86 (5); anonymous → 0x05 / 0x87', async () => {
-    await start({ users: [{ username: 'dev', password: 's3cret' }] });
+    await start({ users: [{ username: 'dev', password: 's3cret' }], anonymous: false });
     const attempt = async (opts: Parameters<typeof device>[1]): Promise<number | undefined> => {
       try {
         const c = await device(url, opts);

@@ -14,7 +14,7 @@ describe('mqtt-listener as a source', () => {
   beforeEach(async () => {
     const port = await freePort();
     metrics = new RecordingMetrics();
-    listener = new MqttListenerConnector(context(metrics), 'devices', mqttListenerOptions.parse({ port, host: '127.0.0.1' }));
+    listener = new MqttListenerConnector(context(metrics), 'devices', mqttListenerOptions.parse({ port, host: '127.0.0.1', anonymous: true }));
     await listener.start();
     got = new Deliveries();
     await listener.openSources([{ route: 'r', from: { topic: '#' } }], got.handler);

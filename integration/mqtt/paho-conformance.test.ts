@@ -48,7 +48,7 @@ describe('Paho Python 1.6.1 against the mqtt-listener', () => {
     port = await freePort();
     metrics = new RecordingMetrics();
     got.length = 0;
-    listener = new MqttListenerConnector(context(metrics), 'devices', mqttListenerOptions.parse({ port, host: '127.0.0.1', receiveMaximum: 5 }));
+    listener = new MqttListenerConnector(context(metrics), 'devices', mqttListenerOptions.parse({ port, host: '127.0.0.1', receiveMaximum: 5, anonymous: true }));
     await listener.start();
     await listener.openSources([{ route: 'r', from: { topic: '#' } }], (d) => {
       got.push(d);

@@ -30,7 +30,7 @@ afterEach(async () => {
 async function listener(extra: Record<string, unknown>): Promise<{ port: number; metrics: RecordingMetrics; taken: Taken }> {
   const metrics = new RecordingMetrics();
   const port = await freePort();
-  const options = amqp10ListenerDefinition.options.parse({ port, host: '127.0.0.1', ...extra });
+  const options = amqp10ListenerDefinition.options.parse({ port, host: '127.0.0.1', anonymous: true, ...extra });
   const conn = amqp10ListenerDefinition.create(testContext([], metrics), 'amqp-in', options);
   const taken = new Taken();
   await conn.openSources?.([{ route: 'r', from: { address: ADDRESS } }], taken.handler);

@@ -71,7 +71,7 @@ describe('stomp connector over stomp+ssl:// into the stomp-listener', () => {
   async function tlsListener(): Promise<{ port: number; taken: Taken; metrics: RecordingMetrics }> {
     const metrics = new RecordingMetrics();
     const port = await freePort();
-    const o = stompListenerDefinition.options.parse({ port, host: '127.0.0.1', ...mutualTls(PKI.get()) });
+    const o = stompListenerDefinition.options.parse({ port, host: '127.0.0.1', anonymous: true, ...mutualTls(PKI.get()) });
     const l = stompListenerDefinition.create(testContext([], metrics), 'stomp-tls', o);
     const taken = new Taken();
     await l.openSources?.([{ route: 'r', from: { destination: '/topic/#' } }], taken.handler);
@@ -106,6 +106,7 @@ describe('mqtt connector over WebSocket into the mqtt-listener', () => {
     const o = mqttListenerDefinition.options.parse({
       port: await freePort(),
       host: '127.0.0.1',
+      anonymous: true,
       websocket: { port: wsPort, path: '/mqtt', ...(tls ? { tls: { cert: PKI.get().server.cert, key: PKI.get().server.key } } : {}) },
     });
     const conn = mqttListenerDefinition.create(testContext(), 'devices', o);
@@ -143,7 +144,7 @@ describe('mqtt connector over WebSocket into the mqtt-listener', () => {
 describe('amqp10 connector over amqps:// into the amqp10-listener', () => {
   async function tlsListener(): Promise<{ port: number; taken: Taken }> {
     const port = await freePort();
-    const o = amqp10ListenerDefinition.options.parse({ port, host: '127.0.0.1', ...mutualTls(PKI.get()) });
+    const o = amqp10ListenerDefinition.options.parse({ port, host: '127.0.0.1', anonymous: true, ...mutualTls(PKI.get()) });
     const l = amqp10ListenerDefinition.create(testContext(), 'amqp-tls', o);
     const taken = new Taken();
     await l.openSources?.([{ route: 'r', from: { address: 'tls.in' } }], taken.handler);

@@ -45,14 +45,14 @@ it(`${FLOOD} silent sockets: ${FLOOD - MAX} refused at once, ${MAX} closed at th
   const stomp = stompListenerDefinition.create(
     testContext(lines, metrics),
     'web',
-    stompListenerDefinition.options.parse({ port: stompPort, host: '127.0.0.1', maxConnections: MAX, handshakeTimeoutMs: DEADLINE_MS }),
+    stompListenerDefinition.options.parse({ port: stompPort, host: '127.0.0.1', maxConnections: MAX, handshakeTimeoutMs: DEADLINE_MS, anonymous: true }),
   );
   const taken = new Taken();
   await stomp.openSources?.([{ route: 'r', from: { destination: '/topic/#' } }], taken.handler);
   await stomp.start();
   running.push(stomp);
   const mqttPort = await freePort();
-  const mqtt = mqttListenerDefinition.create(testContext([], metrics), 'devices', mqttListenerDefinition.options.parse({ port: mqttPort, host: '127.0.0.1' }));
+  const mqtt = mqttListenerDefinition.create(testContext([], metrics), 'devices', mqttListenerDefinition.options.parse({ port: mqttPort, host: '127.0.0.1', anonymous: true }));
   await mqtt.start();
   running.push(mqtt);
 

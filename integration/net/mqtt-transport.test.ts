@@ -23,7 +23,7 @@ afterEach(async () => {
 
 async function listener(extra: Record<string, unknown>): Promise<{ conn: MqttListenerConnector; metrics: RecordingMetrics; taken: Taken }> {
   const metrics = new RecordingMetrics();
-  const options = mqttListenerDefinition.options.parse({ port: await freePort(), host: '127.0.0.1', ...extra });
+  const options = mqttListenerDefinition.options.parse({ port: await freePort(), host: '127.0.0.1', anonymous: true, ...extra });
   const conn = mqttListenerDefinition.create(testContext([], metrics), 'devices', options) as MqttListenerConnector;
   const taken = new Taken();
   await conn.openSources([{ route: 'r', from: { topic: '#' } }], taken.handler);

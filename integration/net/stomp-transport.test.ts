@@ -30,7 +30,7 @@ afterEach(async () => {
 
 async function listener(extra: Record<string, unknown>): Promise<{ ports: NonNullable<Ports['ports']>; metrics: RecordingMetrics; taken: Taken }> {
   const metrics = new RecordingMetrics();
-  const options = stompListenerDefinition.options.parse({ port: await freePort(), host: '127.0.0.1', ...extra });
+  const options = stompListenerDefinition.options.parse({ port: await freePort(), host: '127.0.0.1', anonymous: true, ...extra });
   const conn = stompListenerDefinition.create(testContext([], metrics), 'web', options);
   const taken = new Taken();
   await conn.openSources?.([{ route: 'r', from: { destination: '/topic/#' } }], taken.handler);

@@ -36,8 +36,8 @@ beforeAll(async () => {
     `
 gateway: { id: ${run} }
 connectors:
-  devices: { type: mqtt-listener, port: ${mqttPort}, host: 127.0.0.1 }
-  apps: { type: amqp10-listener, port: ${amqpPort}, host: 127.0.0.1 }
+  devices: { type: mqtt-listener, port: ${mqttPort}, host: 127.0.0.1, anonymous: true }
+  apps: { type: amqp10-listener, port: ${amqpPort}, host: 127.0.0.1, anonymous: true }
   rabbit:
     type: amqp091
     url: "${rabbitUrl(vhost)}"

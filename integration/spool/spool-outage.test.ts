@@ -42,7 +42,7 @@ gateway:
   id: ${run}
   spool: { dir: "${spoolDir}", maxBytes: 64MiB, overflow: refuse }
 connectors:
-  devices: { type: mqtt-listener, port: ${listenerPort}, host: 127.0.0.1 }
+  devices: { type: mqtt-listener, port: ${listenerPort}, host: 127.0.0.1, anonymous: true }
   rabbit:
     type: amqp091
     url: "amqp://guest:guest@127.0.0.1:${proxyPort}/${encodeURIComponent(vhost)}"

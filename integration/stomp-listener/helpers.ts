@@ -20,7 +20,7 @@ export type ListenerOptions = Parameters<typeof stompListenerDefinition.options.
 
 export async function startListener(extra: Record<string, unknown> = {}, withSources = true) {
   const port = await freePort();
-  const options = stompListenerDefinition.options.parse({ port, host: '127.0.0.1', ...extra });
+  const options = stompListenerDefinition.options.parse({ port, host: '127.0.0.1', anonymous: true, ...extra });
   const conn = stompListenerDefinition.create({ gatewayId: 't', logger: silentLogger, metrics: noopMetrics, baseDir: '.' }, 'web', options);
   const deliveries: InboundDelivery[] = [];
   const ctl = { autoAccept: true };

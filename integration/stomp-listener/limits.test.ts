@@ -18,7 +18,7 @@ afterEach(async () => {
 
 async function listener(extra: Record<string, unknown> = {}, lines: LogLine[] = [], metrics = new RecordingMetrics()): Promise<{ l: StompListenerConnector; port: number }> {
   const port = await freePort();
-  const options = stompListenerDefinition.options.parse({ port, host: '127.0.0.1', limits: { maxFrameBytes: 2 * 1024 * 1024 }, ...extra });
+  const options = stompListenerDefinition.options.parse({ port, host: '127.0.0.1', limits: { maxFrameBytes: 2 * 1024 * 1024 }, anonymous: true, ...extra });
   const l = stompListenerDefinition.create(testContext(lines, metrics), 'web', options) as StompListenerConnector;
   started.push(l);
   await l.start();

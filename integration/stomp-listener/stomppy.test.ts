@@ -20,7 +20,7 @@ afterEach(async () => {
 
 async function listener(extra: Record<string, unknown> = {}, lines: LogLine[] = [], metrics = new RecordingMetrics()): Promise<{ l: StompListenerConnector; port: number }> {
   const port = await freePort();
-  const options = stompListenerDefinition.options.parse({ port, host: '127.0.0.1', ...extra });
+  const options = stompListenerDefinition.options.parse({ port, host: '127.0.0.1', anonymous: true, ...extra });
   const l = stompListenerDefinition.create(testContext(lines, metrics), 'web', options) as StompListenerConnector;
   started.push(l);
   await l.start();
@@ -74,7 +74,7 @@ describe('stomp-listener with stomp.py', () => {
 
   it('with users configured: the right login connects, a wrong passcode gets an ERROR', async () => {
     const lines: LogLine[] = [];
-    const { port } = await listener({ users: [{ login: 'dev', passcode: 's3cret' }] }, lines);
+    const { port } = await listener({ users: [{ login: 'dev', passcode: 's3cret' }], anonymous: false }, lines);
     const ok = await stomppy(port, '1.2', 'dev', 's3cret', 2);
     expect(ok.errors).toEqual([]);
     const bad = await stomppy(port, '1.2', 'dev', 'wrong', 2);

@@ -27,7 +27,7 @@ beforeAll(async () => {
     `
 gateway: { id: ${run} }
 connectors:
-  devices: { type: mqtt-listener, port: ${port}, host: 127.0.0.1 }
+  devices: { type: mqtt-listener, port: ${port}, host: 127.0.0.1, anonymous: true }
   rabbit:
     type: amqp091
     url: "${rabbitUrl(vhost)}"

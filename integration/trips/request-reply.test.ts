@@ -39,9 +39,9 @@ beforeAll(async () => {
     `
 gateway: { id: ${run}, tracing: { start: true } }
 connectors:
-  devices: { type: mqtt-listener, port: ${ports.mqtt}, host: 127.0.0.1 }
-  web: { type: stomp-listener, port: ${ports.stomp}, host: 127.0.0.1 }
-  amqp1: { type: amqp10-listener, port: ${ports.amqp10}, host: 127.0.0.1 }
+  devices: { type: mqtt-listener, port: ${ports.mqtt}, host: 127.0.0.1, anonymous: true }
+  web: { type: stomp-listener, port: ${ports.stomp}, host: 127.0.0.1, anonymous: true }
+  amqp1: { type: amqp10-listener, port: ${ports.amqp10}, host: 127.0.0.1, anonymous: true }
   rabbit:
     type: amqp091
     url: "${rabbitUrl(vhost)}"

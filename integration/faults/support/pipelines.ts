@@ -67,7 +67,7 @@ gateway:
   id: ${run}
   http: { port: ${ws.adminPort}, host: 127.0.0.1 }
 ${keys(opts.gateway, '  ')}connectors:
-  devices: { type: mqtt-listener, port: ${listenerPort}, host: 127.0.0.1 }
+  devices: { type: mqtt-listener, port: ${listenerPort}, host: 127.0.0.1, anonymous: true }
   rabbit:
     type: amqp091
     url: "${opts.rabbitUrl}"

@@ -2,7 +2,7 @@
  * The two AMQP 1.0 connector types, as the gateway's registry sees them.
  */
 import { transportPorts } from '@ferry/net';
-import { defineConnector } from '@ferry/core';
+import { auditListenerAuth, defineConnector } from '@ferry/core';
 import { Amqp10Client } from './client.js';
 import { Amqp10Listener } from './listener.js';
 import { amqp10From, amqp10ListenerOptions, amqp10Options, amqp10To } from './options.js';
@@ -35,4 +35,5 @@ export const amqp10ListenerDefinition = defineConnector({
   listenPorts: (o) => transportPorts(o.port, o),
   capabilities: { release: true, reject: true, ordered: true, listener: true },
   create: (ctx, name, options) => new Amqp10Listener(ctx, name, options),
+  audit: (options, baseDir) => auditListenerAuth(options, baseDir),
 });

@@ -80,10 +80,6 @@ export const amqp10ListenerOptions = z.strictObject({
     .default(4 * 1024 * 1024)
     .describe('bytes sent to one client receiving link and not yet settled; a receiver over it gets nothing more until it settles, whatever its credit (one message always goes out)'),
 })
-  .refine((o) => o.users !== undefined || o.usersFile !== undefined || o.useIdentityAsUsername === true || (o.anonymous ?? o.allowAnonymous) !== false, {
-    path: ['anonymous'],
-    message: 'anonymous: false needs users, a usersFile or useIdentityAsUsername (otherwise no client could connect)',
-  })
   .refine(anonymousAgrees, { path: ['anonymous'], message: 'anonymous and allowAnonymous (its older name) disagree' })
   .refine(passwordsPresent, { path: ['users'], message: 'every user needs a password (only useIdentityAsUsername lets a user log in by certificate alone)' });
 

@@ -190,6 +190,19 @@ export interface ConnectorDefinition<
   readonly capabilities: Capabilities;
   /** build a connector; no I/O here */
   create(ctx: ConnectorContext, name: string, options: O): Connector<F, T>;
+  /**
+   * What `ferry validate` says about valid options beyond the schema: `warnings` for settings
+   * that work but are weak or unusable (plain-text passwords, a listener that accepts nobody),
+   * `errors` for what would stop the connector's start (a users file it cannot use). May read
+   * files named by the options (relative to `baseDir`); never prints a secret.
+   */
+  audit?(options: O, baseDir: string): Promise<ConnectorAudit>;
+}
+
+/** The findings of {@link ConnectorDefinition.audit}. */
+export interface ConnectorAudit {
+  readonly warnings: readonly string[];
+  readonly errors: readonly string[];
 }
 
 /** A definition with its generic types erased, as held in a registry. */

@@ -4,7 +4,7 @@
  */
 import { execFile } from 'node:child_process';
 import { jest } from '@jest/globals';
-import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -81,6 +81,58 @@ describe('ferry validate', () => {
       expect(out.code).toBe(0);
     } finally {
       rmSync(file, { force: true });
+    }
+  });
+
+  it('warns about a listener that accepts nobody and about plain-text passwords, naming users but never the secret; exit 0', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ferry-validate-'));
+    const file = join(dir, 'routes.yaml');
+    writeFileSync(
+      file,
+      [
+        'connectors:',
+        '  closed: { type: mqtt-listener, port: 11883 }',
+        '  open: { type: amqp10-listener, port: 15672, anonymous: true }',
+        '  web: { type: stomp-listener, port: 11613, users: [{ login: dash, passcode: "hunter2-plain" }] }',
+        'routes: []',
+        '',
+      ].join('\n'),
+    );
+    try {
+      const out = await ferry('validate', file);
+      expect(out.stdout).toBe(
+        [
+          `${file}: warning: connectors.closed: accepts nobody: it has no users, and clients without credentials are refused unless it says "anonymous: true" (add users, a usersFile or useIdentityAsUsername, or say anonymous: true)`,
+          `${file}: warning: connectors.web: users dash have plain-text passwords in the route file; store scrypt hashes made by "ferry passwd" instead`,
+          `${file}: ok (3 connectors, 0 routes; 2 warnings)`,
+          '',
+        ].join('\n'),
+      );
+      expect(out.stdout + out.stderr).not.toContain('hunter2-plain');
+      expect(out.code).toBe(0);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('a users file with a plain-text password is an error (the listener would not start), the password not shown; exit 1', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ferry-validate-'));
+    const file = join(dir, 'routes.yaml');
+    writeFileSync(join(dir, 'users.passwd'), '# devices\ndev1:hunter3-plain\n');
+    writeFileSync(file, 'connectors:\n  devices: { type: mqtt-listener, port: 11883, usersFile: users.passwd }\nroutes: []\n');
+    try {
+      const out = await ferry('validate', file);
+      expect(out.stdout).toBe(
+        [
+          `${file}: connectors.devices: usersFile ${join(dir, 'users.passwd')} line 2: a plain-text password: users files hold hashes only (make one with "ferry passwd")`,
+          `${file}: 1 error`,
+          '',
+        ].join('\n'),
+      );
+      expect(out.stdout + out.stderr).not.toContain('hunter3-plain');
+      expect(out.code).toBe(1);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 

@@ -1,5 +1,5 @@
 import path from 'node:path';
-import { DEFAULT_SCRYPT, describeError, hashPassword, headerToString, type AnyConnectorDefinition, type HeaderValue } from '@ferry/core';
+import { DEFAULT_SCRYPT, describeError, hashPassword, headerToString, redactText, type AnyConnectorDefinition, type HeaderValue } from '@ferry/core';
 import { jsonSchema, loadConfig, loadRouteTests, type GatewayConfig } from '@ferry/config';
 import { RouteTable, runRouteTest, type ExplainedRoute } from '@ferry/router';
 import { createLogger, type LogFormat, type LogLevel } from './logger.js';
@@ -72,7 +72,22 @@ export const run = {
       const result = await loadConfig(file, registry);
       if (result.ok) {
         const c = result.config;
-        process.stdout.write(`${file}: ok (${plural(c.connectors.length, 'connector')}, ${plural(c.routes.length, 'route')})\n`);
+        // beyond the schema: what each connector's own audit finds (weak or unusable settings, a
+        // users file that would stop its start); warnings leave the exit code at 0
+        const warnings: string[] = [];
+        const errors: string[] = [];
+        for (const spec of c.connectors) {
+          const audit = await registry.get(spec.type)?.audit?.(spec.options, c.baseDir);
+          for (const w of audit?.warnings ?? []) warnings.push(`${file}: warning: connectors.${spec.name}: ${w}`);
+          for (const e of audit?.errors ?? []) errors.push(`${file}: connectors.${spec.name}: ${e}`);
+        }
+        for (const line of [...errors, ...warnings]) process.stdout.write(redactText(line) + '\n');
+        if (errors.length > 0) {
+          failed++;
+          process.stdout.write(`${file}: ${plural(errors.length, 'error')}\n`);
+          continue;
+        }
+        process.stdout.write(`${file}: ok (${plural(c.connectors.length, 'connector')}, ${plural(c.routes.length, 'route')}${warnings.length > 0 ? `; ${plural(warnings.length, 'warning')}` : ''})\n`);
         continue;
       }
       failed++;

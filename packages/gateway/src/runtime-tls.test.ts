@@ -68,7 +68,7 @@ gateway:
   id: tls-reload
   http: { port: ${adminPort}, host: 127.0.0.1, tls: { cert: live.pem, key: live.key } }
 connectors:
-  devices: { type: mqtt-listener, port: ${port}, host: 127.0.0.1, tls: { cert: live.pem, key: live.key } }
+  devices: { type: mqtt-listener, port: ${port}, host: 127.0.0.1, tls: { cert: live.pem, key: live.key }, anonymous: true }
 routes:
   - name: copy
     from: { connector: devices, topic: "in/+" }

@@ -45,7 +45,7 @@ async function client(port: number, id: string): Promise<MqttClient> {
 const routeFile = (port: number, prefix: string): string => `
 gateway: { id: runtime-test }
 connectors:
-  devices: { type: mqtt-listener, port: ${port}, host: 127.0.0.1 }
+  devices: { type: mqtt-listener, port: ${port}, host: 127.0.0.1, anonymous: true }
 routes:
   - name: copy
     from: { connector: devices, topic: "in/+" }
@@ -81,7 +81,7 @@ describe('a route file with an error never half-starts the gateway', () => {
       file,
       `
 connectors:
-  devices: { type: mqtt-listener, port: ${port}, host: 127.0.0.1 }
+  devices: { type: mqtt-listener, port: ${port}, host: 127.0.0.1, anonymous: true }
 routes:
   - name: copy
     from: { connector: devices, topic: "in/+" }
@@ -113,8 +113,8 @@ routes:
       file,
       `
 connectors:
-  first: { type: mqtt-listener, port: ${free}, host: 127.0.0.1 }
-  second: { type: mqtt-listener, port: ${taken}, host: 127.0.0.1 }
+  first: { type: mqtt-listener, port: ${free}, host: 127.0.0.1, anonymous: true }
+  second: { type: mqtt-listener, port: ${taken}, host: 127.0.0.1, anonymous: true }
 routes:
   - { name: across, from: { connector: first, topic: "a/#" }, to: { connector: second, topic: "b" } }
 `,

@@ -1,4 +1,4 @@
-import { defineConnector } from '@ferry/core';
+import { auditListenerAuth, defineConnector } from '@ferry/core';
 import { MqttClientConnector } from './client/connector.js';
 import { MqttListenerConnector } from './listener/connector.js';
 import { transportPorts } from '@ferry/net';
@@ -44,4 +44,5 @@ export const mqttListenerDefinition = defineConnector({
   listenPorts: (options) => transportPorts(options.port, options),
   capabilities: { release: true, reject: true, ordered: false, listener: true },
   create: (ctx, name, options) => new MqttListenerConnector(ctx, name, options),
+  audit: (options, baseDir) => auditListenerAuth(options, baseDir),
 });

@@ -1,7 +1,7 @@
-import { anonymousAgrees, passwordsPresent, defineConnector, grantFields, listenerAuthOptions, storedPassword, userGroups } from '@ferry/core';
+import { anonymousAgrees, auditListenerAuth, passwordsPresent, defineConnector, grantFields, listenerAuthOptions, storedPassword, userGroups } from '@ferry/core';
 import { listenerTransportShape, transportPorts } from '@ferry/net';
 import { z } from 'zod';
-import { StompListenerConnector, type StompListenerFrom, type StompListenerOptions, type StompListenerTo } from './server/listener-connector.js';
+import { StompListenerConnector, stompAuthInput, type StompListenerFrom, type StompListenerOptions, type StompListenerTo } from './server/listener-connector.js';
 
 const destination = z
   .string()
@@ -75,4 +75,5 @@ export const stompListenerDefinition = defineConnector<StompListenerOptions, Sto
   listenPorts: (o) => transportPorts(o.port, o),
   capabilities: { release: false, reject: true, ordered: true, listener: true },
   create: (ctx, name, o) => new StompListenerConnector(ctx, name, o),
+  audit: (o, baseDir) => auditListenerAuth(stompAuthInput(o), baseDir),
 });

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { silentLogger, type LogFields, type Logger } from '../logger.js';
 import type { Labels, Metrics } from '../metrics.js';
-import { Authenticator, type AuthConfig } from './authenticator.js';
+import { Authenticator, authWarnings, type AuthConfig } from './authenticator.js';
 import { GrantPattern } from './grant-pattern.js';
 import { constantTimeEqual, hashPassword, parsePasswordHash, passwordHashProblem, verifyPassword } from './password-hash.js';
 import { FailureSlowDown } from './slow-down.js';
@@ -233,8 +233,9 @@ describe('Authenticator', () => {
     const open = new Authenticator({ ...cfg, anonymous: true }, env());
     const anon = await open.login({ address: '1.1.1.5' });
     expect(anon.ok && anon.client.anonymous).toBe(true);
-    // no users at all: open, as route files before users were
-    expect((await new Authenticator({}, env()).login({ username: 'any', password: 'x', address: '1.1.1.6' })).ok).toBe(true);
+    // no users at all: closed unless it says anonymous: true
+    expect((await new Authenticator({}, env()).login({ username: 'any', password: 'x', address: '1.1.1.6' })).ok).toBe(false);
+    expect((await new Authenticator({ anonymous: true }, env()).login({ username: 'any', password: 'x', address: '1.1.1.7' })).ok).toBe(true);
     expect((await new Authenticator({ anonymous: false, usersFile: '/nonexistent' }, env()).login({ address: '1.1.1.6' })).ok).toBe(false);
   });
 
@@ -376,12 +377,39 @@ describe('Authenticator', () => {
     ).toThrow(/group g publish: "a\/#\/b": "#" must be the last level; user "a": malformed scrypt hash.*; user "a": no group named "nope"/);
   });
 
-  it('warns at start about plain-text passwords and about anonymous access nobody asked for', async () => {
+  it('warns at start about plain-text passwords and about a listener that accepts nobody', async () => {
     const logger = recordingLogger();
     await new Authenticator({ users: [{ username: 'old', password: 'plain' }] }, env(new CountingMetrics(), logger)).start('0.0.0.0:1883');
     await new Authenticator({}, env(new CountingMetrics(), logger)).start('0.0.0.0:1884');
+    await new Authenticator({ anonymous: true }, env(new CountingMetrics(), logger)).start('127.0.0.1:1885');
     const warns = logger.lines.filter((l) => l.level === 'warn').map((l) => l.message);
-    expect(warns).toEqual([expect.stringMatching(/users old have plain-text passwords/), expect.stringMatching(/0\.0\.0\.0:1884 accepts clients without credentials/)]);
+    expect(warns).toEqual([expect.stringMatching(/users old have plain-text passwords/), expect.stringMatching(/0\.0\.0\.0:1884: accepts nobody: .*anonymous: true/)]);
     expect(JSON.stringify(logger.lines)).not.toContain('plain"');
+  });
+
+  it('refuses clients without credentials when the listener has no users and does not say anonymous: true, as Mosquitto 2 does', async () => {
+    const closed = new Authenticator({}, env());
+    expect(closed.anonymousAllowed).toBe(false);
+    expect(closed.anonymousClient()).toBeUndefined();
+    expect(await closed.login({ address: '2.2.2.1' })).toEqual({ ok: false, reason: 'no-credentials' });
+    // a user name it does not know is refused too: there is nobody to log in as
+    expect(await closed.login({ address: '2.2.2.2', username: 'someone', password: 'x' })).toEqual({ ok: false, reason: 'bad-credentials' });
+    const open = new Authenticator({ anonymous: true }, env());
+    const a = await open.login({ address: '2.2.2.3' });
+    expect(a.ok && a.client.anonymous).toBe(true);
+    // with anonymous: true and no users, a user name is ignored (stomp.py always sends one)
+    const named = await open.login({ address: '2.2.2.4', username: 'someone', password: 'x' });
+    expect(named.ok && named.client.anonymous).toBe(true);
+  });
+
+  it('authWarnings names plain-text users and the listener that accepts nobody, never a password', () => {
+    expect(authWarnings({ anonymous: true })).toEqual([]);
+    expect(authWarnings({ usersFile: '/x' })).toEqual([]);
+    expect(authWarnings({ useIdentityAsUsername: true })).toEqual([]);
+    expect(authWarnings({})).toEqual([expect.stringMatching(/^accepts nobody/)]);
+    expect(authWarnings({ anonymous: false })).toEqual([expect.stringMatching(/^accepts nobody/)]);
+    const w = authWarnings({ users: [{ username: 'dev1', password: 's3cret-pw' }, { username: 'dev2', password: '$scrypt$ln=14,r=8,p=1$c2FsdHNhbHRzYWx0c2FsdA$aGFzaGhhc2hoYXNoaGFzaGhhc2hoYXNoaGFzaGhhc2g' }] });
+    expect(w).toEqual([expect.stringMatching(/users dev1 have plain-text passwords.*ferry passwd/)]);
+    expect(w.join()).not.toContain('s3cret-pw');
   });
 });

@@ -15,8 +15,9 @@ export interface AuthConfig {
   readonly usersFile?: string | undefined;
   readonly groups?: Readonly<Record<string, AuthGroup>> | undefined;
   /**
-   * accept clients without credentials. undefined: only when the listener has no users at all
-   * (route files written before authentication existed keep working; a warning says so)
+   * accept clients without credentials; only `true` does. A listener with no users and without
+   * it accepts nobody (as Mosquitto 2 refuses anonymous clients unless allow_anonymous is set),
+   * and says so at start
    */
   readonly anonymous?: boolean | undefined;
   /** the verified client certificate's subject CN is the user name (Mosquitto's use_identity_as_username) */
@@ -57,6 +58,25 @@ export type LoginFailure = 'no-credentials' | 'bad-credentials';
 export type LoginResult = { readonly ok: true; readonly client: AuthorizedClient } | { readonly ok: false; readonly reason: LoginFailure };
 
 export type AccessAction = 'publish' | 'subscribe';
+
+/**
+ * What is weak or unusable in a listener's authentication settings, as `ferry validate` and the
+ * listener's start both say it: users with plain-text passwords in the route file (named, the
+ * passwords never shown), and a listener that accepts nobody (no users, no users file, no
+ * certificate identities, and no `anonymous: true`). No I/O: a users file is judged apart.
+ */
+export function authWarnings(cfg: AuthConfig): string[] {
+  const warnings: string[] = [];
+  const plain = (cfg.users ?? []).filter((u) => u.password !== undefined && !isPasswordHash(u.password)).map((u) => u.username);
+  if (plain.length > 0) {
+    warnings.push(`users ${plain.join(', ')} have plain-text passwords in the route file; store scrypt hashes made by "ferry passwd" instead`);
+  }
+  const hasUsers = (cfg.users ?? []).length > 0 || cfg.usersFile !== undefined || cfg.useIdentityAsUsername === true;
+  if (!hasUsers && cfg.anonymous !== true) {
+    warnings.push('accepts nobody: it has no users, and clients without credentials are refused unless it says "anonymous: true" (add users, a usersFile or useIdentityAsUsername, or say anonymous: true)');
+  }
+  return warnings;
+}
 
 /** The users file is looked at again at most this often (on logins), to see whether it changed. */
 const USERS_FILE_CHECK_MS = 1000;
@@ -139,8 +159,7 @@ export class Authenticator {
     this.#table = { users: inline };
     this.#enforce =
       groups.size > 0 || (cfg.users ?? []).some((u) => u.publish !== undefined || u.subscribe !== undefined);
-    const hasUsers = inline.size > 0 || cfg.usersFile !== undefined || cfg.useIdentityAsUsername === true;
-    this.#anonymous = cfg.anonymous ?? !hasUsers;
+    this.#anonymous = cfg.anonymous === true;
     if (problems.length > 0) {
       throw new FerryError('CONFIG_INVALID', `${env.connector}: ${problems.join('; ')}`, { permanent: true, details: { problems } });
     }
@@ -156,19 +175,14 @@ export class Authenticator {
   }
 
   /**
-   * Read the users file (if any) and say, once, what is weak about this listener's settings:
-   * plain-text passwords, and anonymous access that no `anonymous: true` asked for.
+   * Read the users file (if any) and say, once, what is weak or unusable about this listener's
+   * settings: plain-text passwords, and a listener nobody can log in to.
    */
   async start(where: string): Promise<void> {
     const log = this.#env.logger;
     if (this.#cfg.usersFile !== undefined) await this.#loadFile(true);
-    const plain = [...this.#inline.values()].filter((u) => u.password !== undefined && !isPasswordHash(u.password)).map((u) => u.username);
-    if (plain.length > 0) {
-      log.warn(`${this.#env.connector}: users ${plain.join(', ')} have plain-text passwords in the route file; store scrypt hashes instead (ferry passwd)`, { connector: this.#env.connector });
-    }
-    if (this.#anonymous && this.#cfg.anonymous === undefined) {
-      log.warn(`${this.#env.connector} on ${where} accepts clients without credentials (no users configured); say "anonymous: true" if that is intended, or add users`, { connector: this.#env.connector });
-    } else if (this.#anonymous) {
+    for (const w of authWarnings(this.#cfg)) log.warn(`${this.#env.connector} on ${where}: ${w}`, { connector: this.#env.connector });
+    if (this.#anonymous) {
       const loopback = /^(127\.|localhost:|\[?::1\]?:)/.test(where);
       log.info(`${this.#env.connector} on ${where} accepts anonymous clients (anonymous: true)${loopback ? ': loopback only, so only programs on this machine can connect' : ''}`, { connector: this.#env.connector });
     }
@@ -233,7 +247,7 @@ export class Authenticator {
     const user = this.#table.users.get(a.username);
     if (user === undefined || user.password === undefined) {
       if (!this.#hasAnyUser() && this.#anonymous) {
-        // a listener without users ignores user names, as it did before users existed
+        // an anonymous listener without users ignores user names: many clients always send one
         return { ok: true, client: this.#client(undefined, true, a.clientId) };
       }
       await burnVerify(password);

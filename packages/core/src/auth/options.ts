@@ -1,6 +1,9 @@
+import { readFile, stat } from 'node:fs/promises';
 import { isAbsolute, resolve as resolvePath } from 'node:path';
 import { z } from 'zod';
-import type { AuthConfig } from './authenticator.js';
+import { authWarnings, type AuthConfig } from './authenticator.js';
+import type { ConnectorAudit } from '../connector.js';
+import { MAX_USERS_FILE_BYTES, parseUsersFile } from './users.js';
 import { DEFAULT_SLOW_DOWN } from './slow-down.js';
 import type { AddressSyntax } from '../connector.js';
 import { GrantPattern } from './grant-pattern.js';
@@ -61,7 +64,7 @@ export function listenerAuthOptions(syntax: AddressSyntax) {
     anonymous: z
       .boolean()
       .optional()
-      .describe('accept clients without credentials (they get the grants of the groups "anonymous" and "everyone"). Default: true only when the listener has no users at all, with a warning at start'),
+      .describe('accept clients without credentials (they get the grants of the groups "anonymous" and "everyone"). Default false: a listener with no users and no "anonymous: true" accepts nobody (a warning at start and from "ferry validate" says so)'),
     useIdentityAsUsername: z
       .boolean()
       .optional()
@@ -123,4 +126,26 @@ export function anonymousAgrees(o: { readonly anonymous?: boolean | undefined; r
  */
 export function passwordsPresent(o: { readonly users?: readonly { readonly password?: string | undefined; readonly passcode?: string | undefined }[] | undefined; readonly useIdentityAsUsername?: boolean | undefined }): boolean {
   return o.useIdentityAsUsername === true || (o.users ?? []).every((u) => u.password !== undefined || u.passcode !== undefined);
+}
+
+/**
+ * A listener's authentication settings as `ferry validate` judges them: the warnings its start
+ * would log ({@link authWarnings}), and the problems of its users file that would stop its start
+ * (plain-text passwords among them), each with its line and never the secret. A users file not
+ * there yet is not a finding: like TLS files, it may be put in place where Ferry is deployed.
+ */
+export async function auditListenerAuth(o: ListenerAuthInput, baseDir: string): Promise<ConnectorAudit> {
+  const cfg = authConfigFrom(o, baseDir);
+  const errors: string[] = [];
+  const file = cfg.usersFile;
+  if (file !== undefined) {
+    try {
+      if ((await stat(file)).size > MAX_USERS_FILE_BYTES) errors.push(`usersFile ${file}: larger than ${MAX_USERS_FILE_BYTES} bytes`);
+      else for (const p of parseUsersFile(await readFile(file, 'utf8')).problems) errors.push(`usersFile ${file} line ${p.line}: ${p.message}`);
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code !== 'ENOENT') errors.push(`usersFile ${file}: cannot be read (${code ?? 'error'})`);
+    }
+  }
+  return { warnings: authWarnings(cfg), errors };
 }

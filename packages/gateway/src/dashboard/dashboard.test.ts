@@ -187,7 +187,7 @@ describe('dashboard HTTP on a running gateway', () => {
   const routeFile = (adminPort: number, mqttPort: number, extra = ''): string => `
 gateway: { id: dash-test, http: { port: ${adminPort}, host: 127.0.0.1 }, spool: { dir: spool } }
 connectors:
-  devices: { type: mqtt-listener, port: ${mqttPort}, host: 127.0.0.1 }
+  devices: { type: mqtt-listener, port: ${mqttPort}, host: 127.0.0.1, anonymous: true }
 routes:
   - name: copy
     from: { connector: devices, topic: "in/+" }

@@ -25,7 +25,7 @@ beforeEach(async () => {
   port = await freePort();
   got.length = 0;
   flow.set(false);
-  listener = new MqttListenerConnector({ gatewayId: 't', logger: silentLogger, metrics: noopMetrics, baseDir: '.' }, 'devices', mqttListenerOptions.parse({ port, host: '127.0.0.1' }));
+  listener = new MqttListenerConnector({ gatewayId: 't', logger: silentLogger, metrics: noopMetrics, baseDir: '.' }, 'devices', mqttListenerOptions.parse({ port, host: '127.0.0.1', anonymous: true }));
   await listener.start();
   await listener.openSources([{ route: 'r', from: { topic: '#' } }], (d) => got.push(d), flow);
 });
@@ -152,7 +152,7 @@ describe('reading decided from every reason at once (receive maximum, flow, clos
     rmListener = new MqttListenerConnector(
       { gatewayId: 't', logger: silentLogger, metrics: noopMetrics, baseDir: '.' },
       'rm-devices',
-      mqttListenerOptions.parse({ port: rmPort, host: '127.0.0.1', receiveMaximum: RM }),
+      mqttListenerOptions.parse({ port: rmPort, host: '127.0.0.1', receiveMaximum: RM, anonymous: true }),
     );
     await rmListener.start();
     await rmListener.openSources([{ route: 'r', from: { topic: '#' } }], (d) => taken.push(d), rmFlow);
@@ -292,7 +292,7 @@ describe('a full route holds back only the devices whose publishes wait for it (
     wListener = new MqttListenerConnector(
       { gatewayId: 't', logger: silentLogger, metrics: noopMetrics, baseDir: '.' },
       'w-devices',
-      mqttListenerOptions.parse({ port: wPort, host: '127.0.0.1' }),
+      mqttListenerOptions.parse({ port: wPort, host: '127.0.0.1', anonymous: true }),
     );
     await wListener.start();
     // the flow never pauses the whole listener here: only onWait holds a device back

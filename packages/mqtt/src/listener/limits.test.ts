@@ -26,7 +26,7 @@ async function start(extra: Record<string, unknown>): Promise<void> {
   port = await freePort();
   metrics = new RecordingMetrics();
   got.length = 0;
-  listener = new MqttListenerConnector({ gatewayId: 't', logger: silentLogger, metrics, baseDir: '.' }, 'devices', mqttListenerOptions.parse({ port, host: '127.0.0.1', ...extra }));
+  listener = new MqttListenerConnector({ gatewayId: 't', logger: silentLogger, metrics, baseDir: '.' }, 'devices', mqttListenerOptions.parse({ port, host: '127.0.0.1', anonymous: true, ...extra }));
   await listener.start();
   await listener.openSources([{ route: 'r', from: { topic: '#' } }], (d) => {
     got.push(d);

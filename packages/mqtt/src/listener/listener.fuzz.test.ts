@@ -46,7 +46,7 @@ const HEAP_PER_CASE = 128 * 1024 * 1024;
 
 function newBroker(logger: Logger): MqttBroker {
   // the listener's defaults, with a small packet size so oversize paths are reached
-  const o = mqttListenerOptions.parse({ port: 0, maxPacketSize: 64 * 1024 });
+  const o = mqttListenerOptions.parse({ port: 0, maxPacketSize: 64 * 1024, anonymous: true });
   const broker = new MqttBroker(
     brokerConfig(o, new Authenticator({ anonymous: true }, { logger, metrics: noopMetrics, connector: 'fuzz', syntax: 'mqtt' })),
     { logger, metrics: noopMetrics, connectorName: 'fuzz' },

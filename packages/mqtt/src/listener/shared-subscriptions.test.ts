@@ -23,7 +23,7 @@ const sockets: Socket[] = [];
 
 beforeEach(async () => {
   port = await freePort();
-  listener = new MqttListenerConnector({ gatewayId: 't', logger: silentLogger, metrics: noopMetrics, baseDir: '.' }, 'devices', mqttListenerOptions.parse({ port, host: '127.0.0.1' }));
+  listener = new MqttListenerConnector({ gatewayId: 't', logger: silentLogger, metrics: noopMetrics, baseDir: '.' }, 'devices', mqttListenerOptions.parse({ port, host: '127.0.0.1', anonymous: true }));
   await listener.start();
   await listener.openSources([{ route: 'r', from: { topic: '#' } }], (d) => d.settlement.accept(), new ManualFlow());
 });

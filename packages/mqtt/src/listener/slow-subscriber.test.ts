@@ -46,7 +46,7 @@ const sockets: Socket[] = [];
 beforeEach(async () => {
   port = await freePort();
   metrics = new RecordingMetrics();
-  listener = new MqttListenerConnector({ gatewayId: 't', logger: silentLogger, metrics, baseDir: '.' }, 'devices', mqttListenerOptions.parse({ port, host: '127.0.0.1' }));
+  listener = new MqttListenerConnector({ gatewayId: 't', logger: silentLogger, metrics, baseDir: '.' }, 'devices', mqttListenerOptions.parse({ port, host: '127.0.0.1', anonymous: true }));
   await listener.start();
 });
 

@@ -20,7 +20,7 @@ beforeEach(async () => {
   got.length = 0;
   flow.set(false);
   const ctx = { gatewayId: 't', logger: silentLogger, metrics: noopMetrics, baseDir: '.' };
-  listener = stompListenerDefinition.create(ctx, 'web', stompListenerDefinition.options.parse({ port, host: '127.0.0.1' })) as StompListenerConnector;
+  listener = stompListenerDefinition.create(ctx, 'web', stompListenerDefinition.options.parse({ port, host: '127.0.0.1', anonymous: true })) as StompListenerConnector;
   await listener.start();
   await listener.openSources([{ route: 'r', from: { destination: '/topic/#' } }], (d) => got.push(d), flow);
 });

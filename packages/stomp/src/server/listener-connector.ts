@@ -11,6 +11,7 @@ import {
   type ConnectorState,
   type DeliveryHandler,
   type GatewayMessage,
+  type ListenerAuthInput,
   type Sink,
   type SourceFlow,
   type SourceSpec,
@@ -133,7 +134,7 @@ export class StompListenerConnector implements Connector<StompListenerFrom, Stom
     let auth: Authenticator;
     try {
       const o = this.#opts;
-      auth = new Authenticator(authConfigFrom({ ...o, users: o.users.map((u) => ({ ...u, username: u.login, password: u.passcode })) }, this.#ctx.baseDir), {
+      auth = new Authenticator(authConfigFrom(stompAuthInput(o), this.#ctx.baseDir), {
         logger: this.#ctx.logger.child({ connector: this.name }),
         metrics: this.#ctx.metrics,
         connector: this.name,
@@ -208,9 +209,9 @@ export class StompListenerConnector implements Connector<StompListenerFrom, Stom
   #hooks(auth: Authenticator): SessionHooks {
     const labels = { connector: this.name };
     return {
-      // one authenticator for every listener (core's auth). With no users configured any login
-      // is taken as anonymous (RabbitMQ and ActiveMQ without authentication do the same, and
-      // most client libraries, stomp.py among them, always send one)
+      // one authenticator for every listener (core's auth). A listener with no users that says
+      // anonymous: true takes any login as anonymous (RabbitMQ and ActiveMQ without
+      // authentication do the same, and most client libraries, stomp.py among them, always send one)
       authenticate: (login, passcode, info) =>
         auth
           .login({ username: login, password: passcode, address: info?.remoteAddress ?? 'unknown', certificate: info?.authorized === true ? info.peerCertificate : undefined })
@@ -255,4 +256,9 @@ export class StompListenerConnector implements Connector<StompListenerFrom, Stom
     this.#ctx.metrics.inc('messages_sent_total', { connector: this.name });
     if (r.delivered === 0 && r.held === 0) this.#ctx.metrics.inc('messages_dropped_total', { connector: this.name, reason: 'no-subscriber' });
   }
+}
+
+/** The listener's auth options in core's shape: STOMP's CONNECT names the fields login and passcode. */
+export function stompAuthInput(o: StompListenerOptions): ListenerAuthInput {
+  return { ...o, users: o.users.map((u) => ({ ...u, username: u.login, password: u.passcode })) };
 }
