@@ -1,6 +1,7 @@
 import { listenerTransportShape } from '@ferry/net';
 import { anonymousAgrees, passwordsPresent, grantFields, listenerAuthOptions, storedPassword, userGroups } from '@ferry/core';
 import { z } from 'zod';
+import { ClientIdRule } from './listener/client-id-rule.js';
 
 /**
  * Option schemas of the two MQTT connector types. Every field carries a description because
@@ -129,6 +130,16 @@ export const mqttListenerOptions = z.strictObject({
     .describe('accepted credentials; when present, clients must authenticate (CONNACK 0x04/0x05 in 3.1.1, 0x86/0x87 in 5 otherwise)'),
   allowAnonymous: z.boolean().optional().describe('the older name of anonymous'),
   ...listenerAuthOptions('mqtt'),
+  clientIdPattern: z
+    .string()
+    .superRefine((p, ctx) => {
+      const problem = ClientIdRule.problem(p);
+      if (problem !== undefined) ctx.addIssue({ code: 'custom', message: problem });
+    })
+    .optional()
+    .describe(
+      'client ids a user may connect with: "{username}" (the id must be the user name, as Mosquitto\'s use_username_as_clientid) or a pattern around {username} ending in "*" for any suffix ("{username}-*"). Other ids, and clients without a user name, get CONNACK 0x85 (5) / 0x02 (3.1.1); an empty id is given the pattern filled in',
+    ),
   keepaliveLimit: z
     .number()
     .int()

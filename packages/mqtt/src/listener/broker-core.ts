@@ -1,4 +1,5 @@
 import type { Authenticator, LoginAttempt, LoginResult, Logger, Metrics } from '@ferry/core';
+import type { ClientIdRule } from './client-id-rule.js';
 import type { Connection, PendingWill } from './connection.js';
 import type { Session, SessionLimits } from './session.js';
 import type { BrokerMessage, PublishDecision, Subscription } from './types.js';
@@ -17,6 +18,8 @@ export interface BrokerConfig {
   /** seconds a session outlives its connection at most (3.1.1 persistent sessions: exactly) */
   readonly maxSessionExpiry: number;
   readonly maxClients?: number | undefined;
+  /** the client ids each user may use; undefined: any (first come, then owned) */
+  readonly clientIdRule?: ClientIdRule | undefined;
   /** who may connect, publish and subscribe (core's one authenticator) */
   readonly auth: Authenticator;
 }

@@ -1,6 +1,7 @@
 import type { Authenticator } from '@ferry/core';
 import type { MqttListenerOptions } from '../options.js';
 import type { BrokerConfig } from './broker-core.js';
+import { ClientIdRule } from './client-id-rule.js';
 
 /** The embedded broker's limits from the listener's options, with who may connect. */
 export function brokerConfig(o: MqttListenerOptions, auth: Authenticator): BrokerConfig {
@@ -18,6 +19,7 @@ export function brokerConfig(o: MqttListenerOptions, auth: Authenticator): Broke
       inflightBytes: o.maxInflightBytes,
     },
     maxClients: o.maxClients,
+    clientIdRule: o.clientIdPattern === undefined ? undefined : ClientIdRule.parse(o.clientIdPattern),
     auth,
   };
 }

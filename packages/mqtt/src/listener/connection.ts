@@ -375,6 +375,9 @@ export class Connection implements Outlet {
       // server assign one and return it as Assigned Client Identifier
       if (version !== 5 && p.clean !== true) return this.#refuse(RC3.identifierRejected, RC.clientIdentifierNotValid, 'empty client id with a persistent session');
       clientId = this.#core.newClientId();
+      // with a clientIdPattern the assigned id is the pattern filled in with the claimed user
+      // name (checked against the name the login establishes, like any other id)
+      if (cfg.clientIdRule !== undefined && p.username !== undefined && p.username !== '') clientId = cfg.clientIdRule.assign(p.username, clientId);
       if (version === 5) assigned = clientId;
     }
     this.clientId = clientId;
@@ -396,6 +399,11 @@ export class Connection implements Outlet {
         // MQTT 5 §3.2.2.2 / 3.1.1 §3.2.2.3: 0x87 / 0x05 without credentials, 0x86 / 0x04 for wrong ones
         if (!r.ok && r.reason === 'no-credentials') return this.#refuse(RC3.notAuthorized, RC.notAuthorized, 'no credentials, and anonymous clients are not allowed');
         if (!r.ok) return this.#refuse(RC3.badUserNameOrPassword, RC.badUserNameOrPassword, 'bad user name or password');
+        if (cfg.clientIdRule !== undefined && !cfg.clientIdRule.allows(r.client.username, clientId)) {
+          // MQTT 5 §3.2.2.2 0x85 / 3.1.1 §3.2.2.3 0x02: the server does not accept this id (for this user)
+          this.#core.metrics.inc('auth_failures_total', { connector: this.#core.connectorName, reason: 'client-id-not-allowed' });
+          return this.#refuse(RC3.identifierRejected, RC.clientIdentifierNotValid, `client id ${JSON.stringify(clientId)} does not fit clientIdPattern for ${r.client.username === undefined ? 'an anonymous client' : `user ${JSON.stringify(r.client.username)}`}`);
+        }
         this.#auth = r.client;
         this.owner = r.client.username;
         this.#accepted(p, clientId, assigned);
