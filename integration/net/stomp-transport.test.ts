@@ -70,6 +70,7 @@ describe('stomp-listener over TLS (stomp.py, openssl s_client)', () => {
     if (server) await waitFor(() => metrics.count('listener_tls_failures_total', { connector: 'web' }) >= 1, 'the refusal counted');
     expect(taken.bodies).toHaveLength(0);
     const good = await stompPy(ports.port, 3, pyTlsArgs(goodTls(PKI.get())));
+    expect(good.error).toBeNull();
     expect(tally(good.sent, good.receipts).counts).toMatchObject({ sent: 3, received: 3, lost: 0 });
   });
 

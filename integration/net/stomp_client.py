@@ -23,6 +23,9 @@ import uuid
 import stomp
 
 
+SOCKET_TIMEOUT = 30
+
+
 class Collect(stomp.ConnectionListener):
     def __init__(self):
         self.receipts = []
@@ -43,7 +46,12 @@ class Collect(stomp.ConnectionListener):
 
 
 def stomp_connect(host, port, ca=None, cert=None, key=None):
-    conn = stomp.Connection12([(host, port)], heartbeats=(0, 0), reconnect_attempts_max=1, timeout=5)
+    # stomp.py applies this one timeout to the TCP connect, the TLS handshake and every socket
+    # read, and takes a read that times out for a closed connection: with 5 s, a server that
+    # answers CONNECT 5 s late on a loaded machine made a good client "not connected" with nothing
+    # sent. A refused client is closed by the server at once, so a long timeout costs nothing;
+    # the test's runner still bounds the whole client (runPythonFile's time-out).
+    conn = stomp.Connection12([(host, port)], heartbeats=(0, 0), reconnect_attempts_max=1, timeout=SOCKET_TIMEOUT)
     if ca is not None:
         conn.set_ssl(for_hosts=[(host, port)], ca_certs=ca, cert_file=cert, key_file=key)
     listener = Collect()
@@ -68,8 +76,10 @@ def wait_until(check, seconds):
 
 def send(host, port, n, ca=None, cert=None, key=None):
     tag = uuid.uuid4().hex[:8]
+    t0 = time.time()
     conn, l, err = stomp_connect(host, port, ca, cert, key)
     if conn is None:
+        err = f"{err} (after {time.time() - t0:.1f} s)"
         print(json.dumps({"connected": False, "error": err, "sent": [], "receipts": [], "received": []}))
         return 0
     conn.subscribe(destination=f"/topic/net.{tag}", id="s1", ack="auto", headers={"receipt": "sub"})
