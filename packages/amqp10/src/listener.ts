@@ -19,13 +19,14 @@
  */
 import type { Duplex } from 'node:stream';
 import { Authenticator, authConfigFrom, describeError, FerryError, FlowWatch, hasExpired, StartStop, type AuthorizedClient, type Connector, type ConnectorContext, type ConnectorState, type DeliveryHandler, type GatewayMessage, type Logger, type Sink, type SourceFlow, type SourceSpec } from '@ferry/core';
-import { Listener, listeningLine, type AcceptedConnection, type BoundPorts, type ConnectionInfo } from '@ferry/net';
+import { Listener, listeningLine, type AcceptedConnection, type BoundPorts } from '@ferry/net';
 import rhea from 'rhea';
 import { matchesAddress } from './address-match.js';
 import { answerSndSettleMode, disarmConnection, DispositionGate, installCapture, installLinkKeys } from './rhea-seam.js';
 import { absorbRetiredConnectionEvents } from './retired-connections.js';
 import { receiveTransfer } from './inbound.js';
 import { FrameGuard } from './frame-guard.js';
+import { saslMechanisms } from './listener-sasl.js';
 import { toAmqp10, type Outgoing } from './mapping.js';
 import type { Amqp10From, Amqp10ListenerOptions, Amqp10To } from './options.js';
 import { Outbox, type OutLink } from './outbox.js';
@@ -271,55 +272,10 @@ export class Amqp10Listener implements Connector<Amqp10From, Amqp10To> {
     socket.once('close', () => this.#gone(client, undefined));
     // rhea reads the SASL mechanisms from its container when a connection is accepted
     // (lib/connection.js init): these, made for this connection, know who it is
-    c.sasl_server_mechanisms = this.#mechanisms(auth, client, accepted.info);
+    c.sasl_server_mechanisms = saslMechanisms(c, auth, client, accepted.info, this.#opts.useIdentityAsUsername === true, this.#log);
     conn.accept(guard.asSocket());
     // read: the container must not keep this client (through its mechanisms) after it is gone
     c.sasl_server_mechanisms = c.sasl.server_mechanisms();
-  }
-
-  /**
-   * This connection's SASL mechanisms (AMQP 1.0 §5.3): PLAIN checked by core's authenticator
-   * (hashes, slow-down per address; its decision arrives asynchronously, which rhea allows),
-   * ANONYMOUS when anonymous clients are accepted, and EXTERNAL (the verified client
-   * certificate) with useIdentityAsUsername. A refusal is sasl-outcome code 1 (auth).
-   */
-  #mechanisms(auth: Authenticator, client: Client, info: ConnectionInfo): Record<string, unknown> {
-    const c = this.#container as rhea.Container;
-    // rhea's PLAIN splits the initial response on NUL and hands over null for an empty field
-    // (lib/sasl.js `extract`): a password-less "\0user\0" gives a null password
-    const mechs = c.sasl.server_mechanisms() as unknown as { enable_plain(cb: (u: string | null, p: string | null) => Promise<boolean>): void; enable_anonymous(): void } & Record<string, unknown>;
-    const certificate = info.authorized ? info.peerCertificate : undefined;
-    const login = (username: string | undefined, password: string | undefined): Promise<boolean> =>
-      auth.login({ username, password, address: info.remoteAddress, certificate }).then(
-        (r) => {
-          client.access = r.ok ? r.client : undefined;
-          return r.ok;
-        },
-        (err: unknown) => {
-          // a login that cannot be decided is a refusal (sasl-outcome auth), never an unhandled rejection
-          this.#log.warn('AMQP 1.0 SASL login failed', { remote: info.remote, error: describeError(err) });
-          client.access = undefined;
-          return false;
-        },
-      );
-    mechs.enable_plain((username, password) => login(username ?? undefined, password ?? undefined));
-    if (auth.anonymousAllowed) mechs.enable_anonymous();
-    if (this.#opts.useIdentityAsUsername === true && certificate !== undefined) {
-      // rhea's mechanism shape (lib/sasl.js): start() decides outcome and username
-      mechs['EXTERNAL'] = () => {
-        const m: { outcome: boolean | undefined; username: string | undefined; start: () => Promise<void> } = {
-          outcome: undefined,
-          username: undefined,
-          start: () =>
-            login(undefined, undefined).then((ok) => {
-              m.outcome = ok;
-              m.username = client.access?.username;
-            }),
-        };
-        return m;
-      };
-    }
-    return mechs;
   }
 
   #gone(client: Client, error: unknown): void {
