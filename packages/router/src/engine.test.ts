@@ -492,7 +492,6 @@ describe('Engine', () => {
     deliveries.forEach((d, i) => {
       for (const o of d.outcomes) if (o.kind === 'accept') tally.received(`m${i}`);
     });
-    // eslint-disable-next-line no-console
     console.log(tally.summary('engine fan-out x2, random confirm order (accepted)'));
     expect(tally.counts).toEqual({ sent: N, received: N, unique: N, duplicated: 0, lost: 0, unexpected: 0 });
     expect(deliveries.every((d) => d.outcomes.length === 1)).toBe(true);

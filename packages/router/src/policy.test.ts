@@ -270,7 +270,6 @@ describe('Engine: dead letters', () => {
     sent.forEach((s, i) => {
       if (s.outcomes.length === 1 && s.outcomes[0]!.kind === 'accept') tally.received(`m${i}`);
     });
-    // eslint-disable-next-line no-console
     console.log(tally.summary('poison 1 in 10, dead-lettered (accepted)'));
     expect(tally.counts).toMatchObject({ sent: 50, received: 50, duplicated: 0, lost: 0 });
     expect(h.web.writes.map((w) => w.to['destination'])).toEqual(['/queue/dead.m3', '/queue/dead.m13', '/queue/dead.m23', '/queue/dead.m33', '/queue/dead.m43']);
