@@ -20,6 +20,6 @@ export const amqp091Definition = defineConnector({
   templateFields: ['exchange', 'routingKey'],
   nameFields: ['exchange'],
   listenPorts: () => [],
-  capabilities: { release: true, reject: true, ordered: true, listener: false },
+  capabilities: { listener: false },
   create: (ctx, name, options) => new Amqp091Connector(ctx, name, options),
 });

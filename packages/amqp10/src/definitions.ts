@@ -18,7 +18,7 @@ export const amqp10Definition = defineConnector({
   sourcePattern: (from) => from.address,
   templateFields: ['address'],
   listenPorts: () => [],
-  capabilities: { release: true, reject: true, ordered: true, listener: false },
+  capabilities: { listener: false },
   create: (ctx, name, options) => new Amqp10Client(ctx, name, options),
 });
 
@@ -33,7 +33,7 @@ export const amqp10ListenerDefinition = defineConnector({
   sourcePattern: (from) => from.address,
   templateFields: ['address'],
   listenPorts: (o) => transportPorts(o.port, o),
-  capabilities: { release: true, reject: true, ordered: true, listener: true },
+  capabilities: { listener: true },
   create: (ctx, name, options) => new Amqp10Listener(ctx, name, options),
   audit: (options, baseDir) => auditListenerAuth(options, baseDir),
 });

@@ -8,7 +8,7 @@
 import { z } from 'zod';
 import { defineConnector, type AnyConnectorDefinition, type Capabilities } from '@ferry/core';
 
-const client: Capabilities = { release: true, reject: true, ordered: true, listener: false };
+const client: Capabilities = { listener: false };
 const listener: Capabilities = { ...client, listener: true };
 
 /** `never`, not `Connector`: a return type here would be an inference site for each definition's `from` and `to` types */

@@ -15,15 +15,10 @@ import type { ListenerStore } from './listener-store.js';
  */
 export type AddressSyntax = 'mqtt' | 'amqp' | 'stomp' | 'amqp10';
 
-/** What a connector type can do, for validation, docs and the conformance suite. */
+/** What a connector type is, where the gateway treats the two kinds differently. */
 export interface Capabilities {
-  /** can give a message back to its source (release / requeue) */
-  readonly release: boolean;
-  /** can refuse a message without redelivery (reject) */
-  readonly reject: boolean;
-  /** keeps the order of messages from one source address */
-  readonly ordered: boolean;
-  /** an embedded server that clients connect to (vs. a client of a broker) */
+  /** an embedded server that clients connect to (vs. a client of a broker): started before the
+   * clients, its sources opened first, its failure to bind fatal */
   readonly listener: boolean;
 }
 

@@ -16,7 +16,7 @@ function recordingType(type: string, listener: boolean, calls: string[]): AnyCon
     sourcePattern: (f) => f.topic,
     templateFields: ['topic'],
     listenPorts: (o) => (o.port === undefined ? [] : [o.port]),
-    capabilities: { release: true, reject: true, ordered: true, listener },
+    capabilities: { listener },
     create: (_ctx, name): Connector<{ topic: string }, { topic: string }> => ({
       name,
       type,

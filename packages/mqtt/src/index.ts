@@ -25,7 +25,7 @@ export const mqttDefinition = defineConnector({
   sourcePattern: (from) => from.topic,
   templateFields: ['topic'],
   listenPorts: () => [],
-  capabilities: { release: true, reject: true, ordered: false, listener: false },
+  capabilities: { listener: false },
   create: (ctx, name, options) => new MqttClientConnector(ctx, name, options),
 });
 
@@ -42,7 +42,7 @@ export const mqttListenerDefinition = defineConnector({
   sourcePattern: (from) => from.topic,
   templateFields: ['topic'],
   listenPorts: (options) => transportPorts(options.port, options),
-  capabilities: { release: true, reject: true, ordered: false, listener: true },
+  capabilities: { listener: true },
   create: (ctx, name, options) => new MqttListenerConnector(ctx, name, options),
   audit: (options, baseDir) => auditListenerAuth(options, baseDir),
 });

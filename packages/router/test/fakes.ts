@@ -14,7 +14,7 @@ import {
 } from '@ferry/core';
 import type { ConnectorEntry } from '../src/check.js';
 
-const capabilities = { release: true, reject: true, ordered: true, listener: false } as const;
+const capabilities = { listener: false } as const;
 
 function notBuildable(): Connector {
   throw new Error('fake definitions build no connector');

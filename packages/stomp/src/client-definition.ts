@@ -20,8 +20,6 @@ export const stompDefinition = defineConnector({
   sourcePattern: (from) => from.destination,
   templateFields: ['destination'],
   listenPorts: () => [],
-  // ordered: one subscription per route delivers in queue order; a redelivery (release,
-  // reconnect) comes back later, as with every broker.
-  capabilities: { release: true, reject: true, ordered: true, listener: false },
+  capabilities: { listener: false },
   create: (ctx, name, options) => new StompClientConnector(ctx, name, options),
 });

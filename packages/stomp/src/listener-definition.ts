@@ -73,7 +73,7 @@ export const stompListenerDefinition = defineConnector<StompListenerOptions, Sto
   sourcePattern: (from) => from.destination,
   templateFields: ['destination'],
   listenPorts: (o) => transportPorts(o.port, o),
-  capabilities: { release: false, reject: true, ordered: true, listener: true },
+  capabilities: { listener: true },
   create: (ctx, name, o) => new StompListenerConnector(ctx, name, o),
   audit: (o, baseDir) => auditListenerAuth(stompAuthInput(o), baseDir),
 });
