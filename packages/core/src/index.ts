@@ -10,7 +10,6 @@ export * from './lifecycle/index.js';
 export * from './connector.js';
 export * from './listener-store.js';
 export * from './routes.js';
-export * from './message-codec.js';
 export * from './auth/index.js';
 export * from './correlation.js';
 export * from './trace-context.js';

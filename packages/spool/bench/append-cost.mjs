@@ -4,8 +4,8 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { Spool } from '../dist/index.js';
-import { encodeMessage, createMessage, silentLogger, noopMetrics } from '../../core/dist/index.js';
+import { Spool, encodeMessage } from '../dist/index.js';
+import { createMessage, silentLogger, noopMetrics } from '../../core/dist/index.js';
 
 const base = process.argv[2] ?? tmpdir();
 const value = encodeMessage({

@@ -1,6 +1,4 @@
-import { FerryError } from './errors.js';
-import { TypedNumber, type HeaderValue, type Headers } from './headers.js';
-import { createMessage, type GatewayMessage } from './message.js';
+import { FerryError, TypedNumber, createMessage, type GatewayMessage, type HeaderValue, type Headers } from '@ferry/core';
 import { CODEC_VERSION, decodeMessage, encodeMessage } from './message-codec.js';
 
 const source = { connector: 'devices', protocol: 'mqtt', address: 'site/a/temp' } as const;

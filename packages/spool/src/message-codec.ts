@@ -1,6 +1,15 @@
-import { FerryError } from './errors.js';
-import { TypedNumber, type HeaderValue, type Headers, type NumericType } from './headers.js';
-import type { DeliveryGuarantee, GatewayMessage, MessageSource, Protocol, ProtocolMeta } from './message.js';
+import {
+  FerryError,
+  TypedNumber,
+  type DeliveryGuarantee,
+  type GatewayMessage,
+  type HeaderValue,
+  type Headers,
+  type MessageSource,
+  type NumericType,
+  type Protocol,
+  type ProtocolMeta,
+} from '@ferry/core';
 
 /**
  * A lossless binary form of a {@link GatewayMessage}, for keeping messages outside the process

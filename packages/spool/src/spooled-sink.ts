@@ -1,9 +1,7 @@
 import {
   Backoff,
   FerryError,
-  decodeMessage,
   describeError,
-  encodeMessage,
   sleep,
   toFerryError,
   type BackoffOptions,
@@ -12,6 +10,7 @@ import {
   type Metrics,
   type Sink,
 } from '@ferry/core';
+import { decodeMessage, encodeMessage } from './message-codec.js';
 import type { Spool, SpoolEntry } from './spool.js';
 
 export interface SpooledSinkOptions<T extends Record<string, unknown>> {
