@@ -39,6 +39,12 @@ const tokens = [
 // a closing connection is destroyed within 1 s at the latest; the rest is room for a loaded machine
 const CLOSE_WITHIN_MS = 5_000;
 const HEAP_PER_CASE = 128 * 1024 * 1024;
+/**
+ * What every listener stopped may leave on the heap, however many inputs ran: code compiled and
+ * caches filled on the way, never the connections. A stopped listener that still held its
+ * connections (rhea's idle timers, the container's SASL mechanisms) kept ~12 KB per input.
+ */
+const HEAP_AFTER_STOP = 4 * 1024 * 1024;
 const ADDRESS = '/exchange/amq.fanout';
 
 
@@ -201,6 +207,6 @@ describe('amqp10-listener fuzz', () => {
     expect(r.runs).toBeGreaterThan(30);
     expect(r.uncaught).toEqual([]);
     expect(r.errors).toEqual([]);
-    expect(r.heapAfter - r.heapBefore).toBeLessThan(32 * 1024 * 1024);
+    expect(r.heapAfter - r.heapBefore).toBeLessThan(HEAP_AFTER_STOP);
   }, 120_000);
 });
