@@ -202,11 +202,12 @@ describe('amqp10-listener fuzz', () => {
     });
     console.log(
       `amqp10-listener fuzz: ${r.runs} inputs in ${(r.ms / 1000).toFixed(1)} s from ${corpus.length} seeds; slowest input ${r.slowestMs.toFixed(0)} ms; ` +
-        `largest heap growth during one input ${(r.peakHeapPerInput / 1e6).toFixed(1)} MB; heap ${(r.heapBefore / 1e6).toFixed(1)} -> ${(r.heapAfter / 1e6).toFixed(1)} MB after every listener stopped`,
+        `largest heap growth during one input ${(r.peakHeapPerInput / 1e6).toFixed(1)} MB; heap ${(r.heapBefore / 1e6).toFixed(1)} -> ${(r.heapAfter / 1e6).toFixed(1)} MB after every listener stopped, ${r.survivors} connections still held`,
     );
     expect(r.runs).toBeGreaterThan(30);
     expect(r.uncaught).toEqual([]);
     expect(r.errors).toEqual([]);
+    expect(r.survivors).toBe(0);
     expect(r.heapAfter - r.heapBefore).toBeLessThan(HEAP_AFTER_STOP);
   }, 120_000);
 });
