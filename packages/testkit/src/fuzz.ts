@@ -351,6 +351,9 @@ export interface ConnectionFuzzResult extends FuzzRun {
   readonly errors: readonly string[];
 }
 
+/** how long connections may take to be collected after every listener closed */
+const SURVIVOR_WAIT_MS = 2_000;
+
 /**
  * Mutated corpus inputs, each on its own in-memory connection, in reads of its sizes; then the
  * client hangs up. An input fails the run when the connection is not gone within
@@ -403,8 +406,12 @@ export async function fuzzConnections(o: ConnectionFuzzOptions): Promise<Connect
     await tick();
     gc();
     const heapAfter = process.memoryUsage().heapUsed;
-    // finalizers run in tasks of their own after the gc: a few turns for them
-    for (let i = 0; i < 50 && alive > 0; i++) await new Promise((r) => setTimeout(r, 1));
+    // finalizers run in tasks of their own after a gc; work a stopped listener still finishes
+    // (a password hash in the thread pool) may hold its connection a moment longer
+    for (let waited = 0; alive > 0 && waited < SURVIVOR_WAIT_MS; waited += 10) {
+      await new Promise((r) => setTimeout(r, 10));
+      gc();
+    }
     return { ...run, slowestMs, peakHeapPerInput, heapBefore, heapAfter, survivors: alive, uncaught, errors };
   } finally {
     process.off('uncaughtException', onUncaught);
