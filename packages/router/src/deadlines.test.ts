@@ -1,4 +1,5 @@
 import { Deadlines } from './deadlines.js';
+import { countTimers } from '../test/fakes.js';
 
 describe('Deadlines', () => {
   it('expires what was not cancelled, in order, once its time passed', async () => {
@@ -37,22 +38,14 @@ describe('Deadlines', () => {
     expect(d.size).toBe(0);
   });
 
-  it('arms one timer for any number of pending deadlines (not one per write)', () => {
-    const original = globalThis.setTimeout;
-    let armed = 0;
-    globalThis.setTimeout = ((...args: Parameters<typeof setTimeout>) => {
-      armed++;
-      return original(...args);
-    }) as typeof setTimeout;
+  it('arms one timer for any number of pending deadlines (not one per write)', async () => {
     const d = new Deadlines(60_000);
-    try {
+    const armed = await countTimers(() => {
       const pending = Array.from({ length: 1000 }, () => d.add(() => undefined));
       for (const p of pending.slice(0, 500)) d.cancel(p);
-      expect(d.size).toBe(500);
-      expect(armed).toBe(1);
-    } finally {
-      globalThis.setTimeout = original;
-      d.clear();
-    }
+    });
+    expect(d.size).toBe(500);
+    expect(armed).toBe(1);
+    d.clear();
   });
 });

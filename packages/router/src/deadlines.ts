@@ -79,6 +79,10 @@ export class Deadlines {
     this.#timer.unref();
   }
 
+  #armed(): boolean {
+    return this.#timer !== undefined;
+  }
+
   #disarm(): void {
     if (this.#timer !== undefined) clearTimeout(this.#timer);
     this.#timer = undefined;
@@ -91,6 +95,7 @@ export class Deadlines {
       this.#unlink(n);
       n.expire();
     }
-    if (this.#head !== undefined && this.#timer === undefined) this.#arm(this.#head.at);
+    // an expired write's retry may have added a deadline, and armed the timer for it already
+    if (this.#head !== undefined && !this.#armed()) this.#arm(this.#head.at);
   }
 }

@@ -391,7 +391,7 @@ export class Delivery {
     try {
       written = sink.write(d.message, d.to);
     } catch (err) {
-      written = Promise.reject(err);
+      written = Promise.reject(toFerryError(err));
     }
     written.then(
       () => {

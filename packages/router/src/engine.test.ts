@@ -15,7 +15,7 @@ import { RecordingMetrics, Tally, captureLogger } from '@ferry/testkit';
 import { Engine } from './engine.js';
 import type { TransientRetry } from './delivery.js';
 import { RouteTable } from './table.js';
-import { InstantSink, ManualSink, fakeConnectors } from '../test/fakes.js';
+import { InstantSink, ManualSink, countTimers, fakeConnectors } from '../test/fakes.js';
 
 function ep(connector: string, fields: Record<string, unknown>): EndpointSpec {
   return { connector, fields };
@@ -426,20 +426,12 @@ describe('Engine', () => {
     };
     const sink = new ManualSink();
     const engine = new Engine({ table, sinks: new Map([['rabbit', sink]]), logger: silentLogger, metrics });
-    const original = globalThis.setTimeout;
-    let timers = 0;
-    globalThis.setTimeout = ((...args: Parameters<typeof setTimeout>) => {
-      timers++;
-      return original(...args);
-    }) as typeof setTimeout;
     const sent: Sent[] = [];
-    try {
+    const timers = await countTimers(async () => {
       for (let i = 0; i < 100; i++) sent.push(deliver(engine, 'artemis', `one.${i}`));
       await sink.waitFor(100);
-      expect(timers).toBe(1);
-    } finally {
-      globalThis.setTimeout = original;
-    }
+    });
+    expect(timers).toBe(1);
     for (const w of sink.writes) w.resolve();
     expect(await engine.drain(5_000)).toBe(true);
     expect(sent.every((x) => x.outcomes[0]?.kind === 'accept')).toBe(true);

@@ -207,7 +207,7 @@ export class Engine {
     this.#delivery.addSinks(sinks);
     for (const [route, s] of [...this.#routes]) {
       const policy = table.policyOf(route);
-      if (policy === undefined || policy.maxInFlight !== s.max || table.sourceOf(route) !== s.source) this.#routes.delete(route);
+      if (policy?.maxInFlight !== s.max || table.sourceOf(route) !== s.source) this.#routes.delete(route);
     }
     this.#generation++;
     // a source's routes may have changed: its flow is measured against the new table now

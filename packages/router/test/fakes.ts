@@ -139,3 +139,19 @@ export class InstantSink implements Sink<Record<string, unknown>> {
     this.writes.push({ message, to });
   }
 }
+
+/** Counts the timers set while `fn` runs (until its promise settles), then puts setTimeout back. */
+export async function countTimers(fn: () => unknown): Promise<number> {
+  const original = globalThis.setTimeout;
+  let timers = 0;
+  globalThis.setTimeout = ((...args: Parameters<typeof setTimeout>) => {
+    timers++;
+    return original(...args);
+  }) as typeof setTimeout;
+  try {
+    await fn();
+  } finally {
+    globalThis.setTimeout = original;
+  }
+  return timers;
+}
