@@ -54,8 +54,8 @@ it('SIGTERM with confirms in flight: Ferry drains them and exits 0, every PUBACK
   proxy.holdDownstream();
   // Confirms that passed the proxy before the hold still become PUBACKs, and each PUBACK frees a
   // window slot that the still-running Ferry takes a new message into. Those are Ferry's before
-  // the signal, so SIGTERM waits until no PUBACK has arrived for 500 ms (CI once counted 34 of
-  // them as "taken after SIGTERM" when the signal followed the first full window at once).
+  // the signal, so SIGTERM waits until no PUBACK has arrived for 500 ms: a signal sent as soon as
+  // the first window is full would count those as "taken after SIGTERM".
   const noPubackOnItsWay = unchangedFor(() => devices!.acked, 500);
   await until(() => noPubackOnItsWay() && devices!.outstanding >= DEVICES * WINDOW, 'every device window waiting for its PUBACK, none on its way', 10_000, diag);
   const atTerm = { acked: devices.acked, outstanding: devices.outstanding, received: tally.counts.unique };

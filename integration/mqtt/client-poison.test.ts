@@ -1,8 +1,8 @@
 /**
  * The `mqtt` sink and a message its broker cannot take: Mosquitto closes
  * the connection on a PUBLISH whose topic has more than 201 levels, in 3.1.1 and 5. mqtt.js keeps
- * its stored copy and sends it first on every new connection, so before the fix one such message
- * kept the link down for good. Now it is refused permanently before it is sent, and a publish the
+ * its stored copy and sends it first on every new connection, so one such message left in the
+ * store would keep the link down for good. It is refused permanently before it is sent, and a publish the
  * broker still closes the connection on (a limit Ferry does not know) is taken out of the store
  * after two closes in a row and failed permanently, while the other messages go through.
  */

@@ -114,7 +114,7 @@ let installed = false;
 /**
  * Remember the bytes of every message rhea decodes in this process, so a test receiver can read
  * them (rhea hands the encoded message to no handler). Ferry's own amqp10 connectors wrap the
- * same function for the same reason (packages/amqp10/src/capture.ts); the two wrappers chain.
+ * same function for the same reason (packages/amqp10/src/rhea-seam.ts); the two wrappers chain.
  */
 export function captureRaw(): void {
   if (installed) return;

@@ -206,7 +206,7 @@ export class Gateway {
 
     // A listener takes clients the moment it listens, so its sources open BEFORE it starts:
     // devices reconnecting to a restarted Ferry resend at once, and a listener that no route
-    // read yet would acknowledge those messages unrouted (lost; fault scenario 1 caught it).
+    // read yet would acknowledge those messages unrouted: lost (a listener with no owner acknowledges at once).
     // Listeners' openSources does no I/O; client connectors open theirs once connected below.
     for (const [name, { definition }] of this.#live) if (definition.capabilities.listener) await this.#openSources(name);
 
