@@ -12,68 +12,82 @@ import { stompListenerDefinition } from '@ferry/stomp';
 import { freePort, makeTestPki, RecordingMetrics, testContext, waitFor, type TestPki } from '@ferry/testkit';
 import { runPython } from '../support/third-party.js';
 
-/** stomp.py over TLS: CONNECT (login "-": none), SEND to each destination with a receipt; one JSON line */
+/**
+ * stomp.py over TLS, several attempts in one process (each a Python start less): for each
+ * [cert, key, login, destinations...] ("-": none) CONNECT, then SEND to each destination with a
+ * receipt. One JSON line: a result per attempt.
+ */
 const STOMP_TLS = `
 import json, sys, time, stomp
-port, ca, cert, key, login = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5]
-dests = sys.argv[6:]
-errors, receipts = [], []
-class L(stomp.ConnectionListener):
-    def on_error(self, f): errors.append(f.headers.get("message"))
-    def on_receipt(self, f): receipts.append(f.headers.get("receipt-id"))
-c = stomp.Connection12([("127.0.0.1", port)], heartbeats=(0, 0), reconnect_attempts_max=1, timeout=5)
-c.set_ssl(for_hosts=[("127.0.0.1", port)], ca_certs=ca, cert_file=None if cert == "-" else cert, key_file=None if key == "-" else key)
-c.set_listener("l", L())
-out = {"connected": False}
-try:
-    if login == "-": c.connect(wait=True)
-    else: c.connect(login, "not-checked", wait=True)
-    out["connected"] = True
-except Exception as e:
-    out["exception"] = type(e).__name__
-if out["connected"]:
-    for d in dests:
-        n = len(receipts) + len(errors)
-        try: c.send(d, "from-stomp.py", headers={"receipt": d})
-        except Exception as e: break
+port, ca = int(sys.argv[1]), sys.argv[2]
+results = []
+for cert, key, login, *dests in json.loads(sys.argv[3]):
+    errors, receipts = [], []
+    class L(stomp.ConnectionListener):
+        def on_error(self, f): errors.append(f.headers.get("message"))
+        def on_receipt(self, f): receipts.append(f.headers.get("receipt-id"))
+    c = stomp.Connection12([("127.0.0.1", port)], heartbeats=(0, 0), reconnect_attempts_max=1, timeout=5)
+    c.set_ssl(for_hosts=[("127.0.0.1", port)], ca_certs=ca, cert_file=None if cert == "-" else cert, key_file=None if key == "-" else key)
+    c.set_listener("l", L())
+    out = {"connected": False}
+    try:
+        if login == "-": c.connect(wait=True)
+        else: c.connect(login, "not-checked", wait=True)
+        out["connected"] = True
+    except Exception as e:
+        out["exception"] = type(e).__name__
+    if out["connected"]:
+        for d in dests:
+            n = len(receipts) + len(errors)
+            try: c.send(d, "from-stomp.py", headers={"receipt": d})
+            except Exception as e: break
+            end = time.time() + 5
+            while time.time() < end and len(receipts) + len(errors) == n: time.sleep(0.02)
+    else:
         end = time.time() + 5
-        while time.time() < end and len(receipts) + len(errors) == n: time.sleep(0.02)
-else:
-    end = time.time() + 5
-    while time.time() < end and not errors: time.sleep(0.02)
-out["errors"], out["receipts"] = errors, receipts
-print(json.dumps(out))
+        while time.time() < end and not errors: time.sleep(0.02)
+    out["errors"], out["receipts"] = errors, receipts
+    results.append(out)
+    try: c.disconnect()
+    except Exception: pass
+print(json.dumps(results))
 `;
 
-/** Qpid Proton over amqps with SASL EXTERNAL (or PLAIN when a user is given): a sender per address; one JSON line */
+/**
+ * Qpid Proton over amqps, several attempts in one process: for each [cert, key, user,
+ * addresses...] ("-": none; no user: SASL EXTERNAL, else PLAIN) connect, then a sender per
+ * address with one message. One JSON line: a result per attempt.
+ */
 const PROTON_EXTERNAL = `
 import json, sys
 from proton import Message, SSLDomain
 from proton.utils import BlockingConnection
-port, ca, cert, key, user = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5]
-addresses = sys.argv[6:]
-d = SSLDomain(SSLDomain.MODE_CLIENT)
-d.set_trusted_ca_db(ca)
-d.set_peer_authentication(SSLDomain.VERIFY_PEER_NAME, ca)
-if cert != "-": d.set_credentials(cert, key, None)
-kw = {"allowed_mechs": "EXTERNAL"} if user == "-" else {"user": user, "password": "not-checked", "allowed_mechs": "PLAIN"}
-out = {"connected": False, "sent": [], "refused": []}
-try:
-    # the server certificate names localhost (proton checks the name, not an IP address)
-    c = BlockingConnection("amqps://localhost:%s" % port, timeout=10, ssl_domain=d, **kw)
-    out["connected"] = True
-except Exception as e:
-    out["error"] = "%s: %s" % (type(e).__name__, e)
-    print(json.dumps(out)); sys.exit(0)
-for a in addresses:
+port, ca = sys.argv[1], sys.argv[2]
+results = []
+for cert, key, user, *addresses in json.loads(sys.argv[3]):
+    d = SSLDomain(SSLDomain.MODE_CLIENT)
+    d.set_trusted_ca_db(ca)
+    d.set_peer_authentication(SSLDomain.VERIFY_PEER_NAME, ca)
+    if cert != "-": d.set_credentials(cert, key, None)
+    kw = {"allowed_mechs": "EXTERNAL"} if user == "-" else {"user": user, "password": "not-checked", "allowed_mechs": "PLAIN"}
+    out = {"connected": False, "sent": [], "refused": []}
+    results.append(out)
     try:
-        s = c.create_sender(a)
-        s.send(Message(body="from-proton"))
-        out["sent"].append(a)
+        # the server certificate names localhost (proton checks the name, not an IP address)
+        c = BlockingConnection("amqps://localhost:%s" % port, timeout=10, ssl_domain=d, **kw)
+        out["connected"] = True
     except Exception as e:
-        out["refused"].append("%s %s" % (a, e))
-print(json.dumps(out))
-c.close()
+        out["error"] = "%s: %s" % (type(e).__name__, e)
+        continue
+    for a in addresses:
+        try:
+            s = c.create_sender(a)
+            s.send(Message(body="from-proton"))
+            out["sent"].append(a)
+        except Exception as e:
+            out["refused"].append("%s %s" % (a, e))
+    c.close()
+print(json.dumps(results))
 `;
 
 interface StompOut {
@@ -131,13 +145,15 @@ describe('certificate identity (useIdentityAsUsername) on STOMP and AMQP 1.0', (
     await pki?.remove();
   });
 
-  const stompPy = async (cert: string, key: string, login: string, ...dests: string[]): Promise<StompOut> =>
-    JSON.parse((await runPython(STOMP_TLS, [String(ports.stomp), pki.ca, cert, key, login, ...dests], 30_000)).stdout.trim().split('\n').pop() ?? '{}') as StompOut;
-  const proton = async (cert: string, key: string, user: string, ...addresses: string[]): Promise<ProtonOut> =>
-    JSON.parse((await runPython(PROTON_EXTERNAL, [String(ports.amqp10), pki.ca, cert, key, user, ...addresses], 30_000)).stdout.trim().split('\n').pop() ?? '{}') as ProtonOut;
+  const lastLine = (stdout: string): string => stdout.trim().split('\n').pop() ?? '[]';
+  const stompPy = async (...attempts: string[][]): Promise<StompOut[]> =>
+    JSON.parse(lastLine((await runPython(STOMP_TLS, [String(ports.stomp), pki.ca, JSON.stringify(attempts)], 30_000)).stdout)) as StompOut[];
+  const proton = async (...attempts: string[][]): Promise<ProtonOut[]> =>
+    JSON.parse(lastLine((await runPython(PROTON_EXTERNAL, [String(ports.amqp10), pki.ca, JSON.stringify(attempts)], 30_000)).stdout)) as ProtonOut[];
 
   it('stomp.py with the client certificate: the CN is the user whatever login it sends; its own destination is granted, another device\'s gets an ERROR', async () => {
-    const r = await stompPy(pki.client.cert, pki.client.key, 'someone-else', '/topic/sensors.device-1.temp', '/topic/sensors.device-2.temp');
+    const [r] = await stompPy([pki.client.cert, pki.client.key, 'someone-else', '/topic/sensors.device-1.temp', '/topic/sensors.device-2.temp']);
+    if (r === undefined) throw new Error('stomp.py printed no result');
     expect(r.connected).toBe(true);
     expect(r.receipts).toEqual(['/topic/sensors.device-1.temp']);
     expect(r.errors).toHaveLength(1);
@@ -147,16 +163,16 @@ describe('certificate identity (useIdentityAsUsername) on STOMP and AMQP 1.0', (
   });
 
   it('stomp.py without a client certificate, or with one of another CA: ERROR, not connected', async () => {
-    const none = await stompPy('-', '-', 'device-1');
-    expect(none.connected).toBe(false);
-    expect(none.errors).toEqual(['authentication failed']);
-    const foreign = await stompPy(pki.otherClient.cert, pki.otherClient.key, 'device-1');
-    expect(foreign.connected).toBe(false);
-    expect(foreign.errors).toEqual(['authentication failed']);
+    const results = await stompPy(['-', '-', 'device-1'], [pki.otherClient.cert, pki.otherClient.key, 'device-1']);
+    expect(results).toEqual([
+      { connected: false, exception: expect.any(String), errors: ['authentication failed'], receipts: [] },
+      { connected: false, exception: expect.any(String), errors: ['authentication failed'], receipts: [] },
+    ]);
   });
 
   it('Qpid Proton with SASL EXTERNAL and the client certificate: its own address is granted, another device\'s attach is refused', async () => {
-    const r = await proton(pki.client.cert, pki.client.key, '-', 'sensors.device-1.temp', 'sensors.device-2.temp');
+    const [r] = await proton([pki.client.cert, pki.client.key, '-', 'sensors.device-1.temp', 'sensors.device-2.temp']);
+    if (r === undefined) throw new Error('proton printed no result');
     expect(r.error).toBeUndefined();
     expect(r.connected).toBe(true);
     expect(r.sent).toEqual(['sensors.device-1.temp']);
@@ -166,14 +182,12 @@ describe('certificate identity (useIdentityAsUsername) on STOMP and AMQP 1.0', (
   });
 
   it('Qpid Proton without a client certificate (EXTERNAL not offered) or with one of another CA: SASL refused', async () => {
-    const none = await proton('-', '-', '-', 'sensors.device-1.x');
-    expect(none.connected).toBe(false);
-    expect(none.error).toMatch(/SASL|mechanism|unauthorized|auth/i);
-    const foreign = await proton(pki.otherClient.cert, pki.otherClient.key, '-', 'sensors.device-1.x');
-    expect(foreign.connected).toBe(false);
-    // PLAIN with the certificate's name and any password does not stand in for the certificate
-    const plain = await proton('-', '-', 'device-1', 'sensors.device-1.x');
-    expect(plain.connected).toBe(false);
+    // the last: PLAIN with the certificate's name and any password does not stand in for the certificate
+    const [none, foreign, plain] = await proton(['-', '-', '-', 'sensors.device-1.x'], [pki.otherClient.cert, pki.otherClient.key, '-', 'sensors.device-1.x'], ['-', '-', 'device-1', 'sensors.device-1.x']);
+    expect(none?.connected).toBe(false);
+    expect(none?.error).toMatch(/SASL|mechanism|unauthorized|auth/i);
+    expect(foreign?.connected).toBe(false);
+    expect(plain?.connected).toBe(false);
     expect(routed.some((d) => d.message.source.address === 'sensors.device-1.x')).toBe(false);
   });
 });
