@@ -110,11 +110,13 @@ describe('mqtt-listener fuzz', () => {
     });
     console.log(
       `mqtt-listener fuzz: ${r.runs} inputs in ${(r.ms / 1000).toFixed(1)} s from ${corpus.length} seeds; slowest input ${r.slowestMs.toFixed(0)} ms; ` +
-        `largest heap growth during one input ${(r.peakHeapPerInput / 1e6).toFixed(1)} MB; heap ${(r.heapBefore / 1e6).toFixed(1)} -> ${(r.heapAfter / 1e6).toFixed(1)} MB after every broker closed`,
+        `largest heap growth during one input ${(r.peakHeapPerInput / 1e6).toFixed(1)} MB; heap ${(r.heapBefore / 1e6).toFixed(1)} -> ${(r.heapAfter / 1e6).toFixed(1)} MB after every broker closed, ${r.survivors} connections still held`,
     );
     expect(r.runs).toBeGreaterThan(30);
     expect(r.uncaught).toEqual([]);
     expect(r.errors).toEqual([]);
+    // a closed broker holds none of its connections
+    expect(r.survivors).toBe(0);
     expect(r.heapAfter - r.heapBefore).toBeLessThan(32 * 1024 * 1024);
   }, 120_000);
 });
