@@ -1,6 +1,6 @@
 import { connect as tcpConnect, type Socket } from 'node:net';
 import { createMessage, FerryError, type GatewayMessage } from '@ferry/core';
-import { delay, freePort, RecordingMetrics, waitFor } from '@ferry/testkit';
+import { freePort, RecordingMetrics, waitFor } from '@ferry/testkit';
 import { MqttListenerConnector, mqttListenerOptions } from '@ferry/mqtt';
 import mqtt, { type IPublishPacket, type MqttClient } from 'mqtt';
 import mqttPacket, { type Packet } from 'mqtt-packet';
@@ -57,6 +57,20 @@ describe('mqtt-listener: the embedded broker', () => {
     await listener.stop();
   });
 
+  /**
+   * The barrier before "nothing more arrived": a device publishes a marker on `topic` and each
+   * collector waits for it. The listener writes to a connection in the order messages reach it,
+   * so a copy that was due before the marker has arrived once the marker has. The markers are
+   * taken out again, so the assertions see only what the test sent. `publishOn` is where the
+   * device publishes it, when a route takes it from there to `topic`.
+   */
+  const fence = async (into: Received[][], topic: string, publishOn = topic): Promise<void> => {
+    const pub = await connect({ protocolVersion: 4 });
+    await pub.publishAsync(publishOn, 'fence', { qos: 1 });
+    await waitFor(() => into.every((got) => got.some((g) => g.topic === topic)), `the fence on ${topic}`);
+    for (const got of into) got.splice(got.findIndex((g) => g.topic === topic), 1);
+  };
+
   it('end to end: MQTT 5 device → route rewrites the topic → v5 subscriber gets every property, 3.1.1 subscriber the bytes', async () => {
     await start();
     const p = prefix('e2e');
@@ -86,7 +100,7 @@ describe('mqtt-listener: the embedded broker', () => {
     };
     await dev.publishAsync(`${p}/in/dev7`, body, { qos: 1, properties: props });
     await waitFor(() => got5.length >= 1 && got4.length >= 1, 'both subscribers');
-    await delay(50);
+    await fence([got5, got4], `${p}/out/fence`, `${p}/in/fence`);
     // the device publish itself does not match out/#, so each subscriber gets exactly one copy
     expect(got5).toHaveLength(1);
     expect(got4).toHaveLength(1);
@@ -116,7 +130,7 @@ describe('mqtt-listener: the embedded broker', () => {
     const dev = await connect({ protocolVersion: 4 });
     await dev.publishAsync(`${p}/a/b`, 'x', { qos: 1 });
     await waitFor(() => got.length === 1, 'one copy');
-    await delay(50);
+    await fence([got], `${p}/fence`);
     expect(got).toHaveLength(1);
     // §3.3.4: one copy at the highest granted QoS, carrying both identifiers
     expect(got[0]!.packet.qos).toBe(1);
@@ -153,7 +167,7 @@ describe('mqtt-listener: the embedded broker', () => {
     const later = await connect({ protocolVersion: 5 });
     const gotLater = collect(later);
     await later.subscribeAsync(`${p}/#`, { qos: 1 });
-    await delay(150);
+    await fence([gotLater], `${p}/fence`);
     expect(gotLater).toHaveLength(0);
   });
 
@@ -165,7 +179,7 @@ describe('mqtt-listener: the embedded broker', () => {
     const got = collect(sub);
     const msg: GatewayMessage = createMessage({ body: Buffer.from('old'), expiresAt: Date.now() - 1, source: { connector: 'x', protocol: 'stomp', address: '/topic/a' } });
     await listener.sink.write(msg, { topic: `${p}/t`, qos: 1 });
-    await delay(100);
+    await fence([got], `${p}/fence`);
     expect(got).toHaveLength(0);
     expect(metrics.count('messages_dropped_total', { connector: 'devices', reason: 'expired' })).toBe(1);
   });
@@ -219,7 +233,7 @@ describe('mqtt-listener: the embedded broker', () => {
     const rude = await device(url, { protocolVersion: 5, will: { topic: `${p}/rude`, payload: Buffer.from('lost'), qos: 1, retain: false, properties: { contentType: 'text/plain' } } });
     rude.stream.destroy();
     await waitFor(() => got.length === 1, 'will');
-    await delay(100);
+    await fence([got], `${p}/fence`);
     expect(got.map((g) => g.topic)).toEqual([`${p}/rude`]);
     expect(got[0]!.packet.properties?.contentType).toBe('text/plain');
     await end(rude);
@@ -348,7 +362,7 @@ describe('mqtt-listener: the embedded broker', () => {
     await dev.publishAsync(`${p}/k1/temp`, '21', { qos: 1 });
     await dev.publishAsync('$internal/x', 'hidden', { qos: 1 });
     await waitFor(() => got.length >= 1, 'delivery');
-    await delay(100);
+    await fence([got], `${p}/fence`);
     // one copy despite two matching filters (§3.3.4), and '#' does not match '$internal/x' (§4.7.2)
     expect(got.map((g) => g.topic)).toEqual([`${p}/k1/temp`]);
   });
