@@ -9,13 +9,13 @@ import {
   type Sink,
   type SourceSpec,
 } from '@ferry/core';
-import path from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
 import { Engine, RouteTable } from '@ferry/router';
 import type { GatewayConfig } from '@ferry/config';
-import { Spool, SpooledSink } from '@ferry/spool';
+import type { Spool, SpooledSink } from '@ferry/spool';
 import { diffConfigs, type ReloadDiff } from './reload-diff.js';
 import { HeldDeliveries } from './held-deliveries.js';
+import { closeSpool, newSpool, newSpooledSink, openSpool, spoolDepth, spooledSinkNames } from './spool-front.js';
 
 export interface GatewayOptions {
   readonly registry: ReadonlyMap<string, AnyConnectorDefinition>;
@@ -61,7 +61,7 @@ export class Gateway {
     this.#opts = opts;
     const entries = connectorEntries(config, opts.registry);
     this.#table = RouteTable.compile(config.routes, entries, { maxHops: config.gateway.maxHops, tracing: config.gateway.tracing });
-    this.#spool = this.#newSpool();
+    this.#spool = newSpool(config, opts.logger, opts.metrics);
     for (const [name, { spec, definition }] of entries) this.#live.set(name, this.#create(config, spec, definition));
     for (const [name, l] of this.#live) if (l.definition.capabilities.listener) this.#listeners.add(name);
     this.#buildSpooledSinks();
@@ -81,26 +81,6 @@ export class Gateway {
     return { connector, definition, spec };
   }
 
-  // ---- durable spool (docs/spool.md) -----------------------------------------------------
-
-  /**
-   * With `gateway.spool`, every sink that a listener's route writes to gets a SpooledSink in
-   * front: messages Ferry accepted from its own listeners are kept on disk while that sink is
-   * unreachable. Broker sources are left as they are (their broker keeps the message). No I/O.
-   */
-  #newSpool(): Spool | undefined {
-    const section = this.#config.gateway.spool;
-    if (section === undefined) return undefined;
-    const { logger, metrics } = this.#opts;
-    return new Spool({
-      dir: path.resolve(this.#config.baseDir, section.dir),
-      maxBytes: section.maxBytes,
-      overflow: section.overflow,
-      logger: logger.child({ component: 'spool' }),
-      metrics,
-    });
-  }
-
   #buildSpooledSinks(): void {
     const spool = this.#spool;
     if (spool === undefined) return;
@@ -111,52 +91,13 @@ export class Gateway {
   }
 
   #spooledSink(spool: Spool, name: string, connector: Connector<Record<string, unknown>, Record<string, unknown>>): SpooledSink<Record<string, unknown>> {
-    const { logger, metrics } = this.#opts;
-    const sinkTimeoutMs = this.#opts.sinkTimeoutMs ?? 30_000;
-    return new SpooledSink({
-      connector: name,
-      sink: connector.sink as Sink<Record<string, unknown>>,
-      spool,
-      isUp: () => connector.state === 'up',
-      spoolFrom: this.#listeners,
-      logger: logger.child({ component: 'spool', connector: name }),
-      metrics,
-      // spool before the engine's own timeout would release the message
-      directTimeoutMs: Math.min(10_000, Math.max(1, Math.floor(sinkTimeoutMs / 2))),
-    });
-  }
-
-  async #openSpool(): Promise<void> {
-    if (!this.#spool) return;
-    await this.#spool.open();
-    for (const q of this.#spool.queues()) {
-      if (!this.#spooled.has(q.queue)) {
-        this.#opts.logger.warn('the spool holds messages for a connector no listener route of this configuration writes to; they stay on disk', q);
-      }
-    }
-    for (const s of this.#spooled.values()) s.start();
-  }
-
-  /** Drainers stop taking while connectors stop (which fails their writes in flight), then the store closes. */
-  async #closeSpool(stopConnectors: () => Promise<void>): Promise<void> {
-    const drainers = Promise.all([...this.#spooled.values()].map((s) => s.stop()));
-    await stopConnectors();
-    await drainers;
-    try {
-      await this.#spool?.close();
-    } catch (err) {
-      this.#opts.logger.warn('closing the spool failed', { error: describeError(err) });
-    }
+    return newSpooledSink(spool, name, connector, this.#listeners, this.#opts);
   }
 
   /** messages and bytes waiting in the spool, per sink connector (empty without a spool) */
   spoolDepth(): Record<string, { messages: number; bytes: number }> {
-    const out: Record<string, { messages: number; bytes: number }> = {};
-    for (const name of this.#spooled.keys()) out[name] = this.#spool?.depth(name) ?? { messages: 0, bytes: 0 };
-    return out;
+    return spoolDepth(this.#spool, this.#spooled);
   }
-
-  // ---- end durable spool -----------------------------------------------------------------
 
   get config(): GatewayConfig {
     return this.#config;
@@ -190,7 +131,7 @@ export class Gateway {
     // the spool opens before anything can be accepted (a directory it cannot open is fatal:
     // running without it would break what the route file promises)
     try {
-      await this.#openSpool();
+      await openSpool(this.#spool, this.#spooled, this.#opts.logger);
     } catch (err) {
       this.#state = 'stopped';
       throw err;
@@ -228,7 +169,7 @@ export class Gateway {
     );
     const fatal = results.filter((e): e is FerryError => e !== undefined);
     if (fatal.length > 0) {
-      await this.#closeSpool(() => this.#stopConnectors());
+      await closeSpool(this.#spool, this.#spooled, () => this.#stopConnectors(), this.#opts.logger);
       this.#state = 'stopped';
       throw new FerryError('CONNECT_FAILED', fatal.map((e) => e.message).join('; '), { cause: fatal[0] });
     }
@@ -280,7 +221,7 @@ export class Gateway {
         this.#engine.stop();
       }
     }
-    await this.#closeSpool(() => this.#stopConnectors());
+    await closeSpool(this.#spool, this.#spooled, () => this.#stopConnectors(), this.#opts.logger);
     this.#state = 'stopped';
     logger.info('gateway stopped', { gateway: this.#config.gateway.id });
   }
@@ -478,16 +419,6 @@ function connectorEntries(
     entries.set(spec.name, { spec, definition });
   }
   return entries;
-}
-
-/** every sink connector a listener's route writes to: those the spool stands in front of */
-function spooledSinkNames(config: GatewayConfig, listeners: ReadonlySet<string>): Set<string> {
-  const out = new Set<string>();
-  for (const route of config.routes) {
-    if (!listeners.has(route.from.connector)) continue;
-    for (const to of route.to) out.add(to.connector);
-  }
-  return out;
 }
 
 async function stopQuietly(connector: Connector<Record<string, unknown>, Record<string, unknown>>, logger: Logger): Promise<void> {
