@@ -22,7 +22,8 @@ class L(stomp.ConnectionListener):
     def __init__(self): self.errors, self.receipts = [], []
     def on_error(self, f): self.errors.append(f.headers.get("message"))
     def on_receipt(self, f): self.receipts.append(f.headers.get("receipt-id"))
-c = stomp.Connection12([(host, port)], heartbeats=(0, 0), reconnect_attempts_max=1, timeout=5)
+# a read that times out is a closed connection to stomp.py: 30 s leaves a loaded machine room for CONNECTED or ERROR
+c = stomp.Connection12([(host, port)], heartbeats=(0, 0), reconnect_attempts_max=1, timeout=30)
 l = L(); c.set_listener("l", l)
 out = {"connected": False}
 try:
