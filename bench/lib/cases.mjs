@@ -109,7 +109,7 @@ function mqttFanout(portOf) {
 }
 
 const stompToRabbitYaml = (ctx) => `${header(ctx)}connectors:
-  web: { type: stomp-listener, port: ${ctx.ports.stomp}, host: 127.0.0.1${ctx.payloadBytes > MiB / 2 ? `, limits: { maxFrameBytes: ${roomFor(ctx.payloadBytes)} }` : ''} }
+  web: { type: stomp-listener, anonymous: true, port: ${ctx.ports.stomp}, host: 127.0.0.1${ctx.payloadBytes > MiB / 2 ? `, limits: { maxFrameBytes: ${roomFor(ctx.payloadBytes)} }` : ''} }
   rabbit: { type: amqp091, url: "${ctx.amqpUrl}" }
 routes:
   - name: telemetry
@@ -118,7 +118,7 @@ routes:
 `;
 
 const amqp10ToRabbitYaml = (ctx) => `${header(ctx)}connectors:
-  apps: { type: amqp10-listener, port: ${ctx.ports.amqp10}, host: 127.0.0.1${ctx.payloadBytes > MiB / 2 ? `, maxMessageBytes: ${roomFor(ctx.payloadBytes)}` : ''} }
+  apps: { type: amqp10-listener, anonymous: true, port: ${ctx.ports.amqp10}, host: 127.0.0.1${ctx.payloadBytes > MiB / 2 ? `, maxMessageBytes: ${roomFor(ctx.payloadBytes)}` : ''} }
   rabbit: { type: amqp091, url: "${ctx.amqpUrl}" }
 routes:
   - name: telemetry
@@ -127,7 +127,7 @@ routes:
 `;
 
 const edgeYaml = (ctx) => `${header(ctx)}connectors:
-  devices: { type: mqtt-listener, port: ${ctx.ports.mqtt}, host: 127.0.0.1 }
+  devices: { type: mqtt-listener, anonymous: true, port: ${ctx.ports.mqtt}, host: 127.0.0.1 }
 routes: []
 `;
 
@@ -137,7 +137,7 @@ const header = (ctx) => `gateway: { id: ${ctx.id}, http: { port: ${ctx.ports.adm
 const roomFor = (bytes) => bytes + 64 * 1024;
 
 const mqttToRabbitYaml = (ctx) => `${header(ctx)}connectors:
-  devices: { type: mqtt-listener, port: ${ctx.ports.mqtt}, host: 127.0.0.1${ctx.payloadBytes > MiB / 2 ? `, maxPacketSize: ${roomFor(ctx.payloadBytes)}` : ''} }
+  devices: { type: mqtt-listener, anonymous: true, port: ${ctx.ports.mqtt}, host: 127.0.0.1${ctx.payloadBytes > MiB / 2 ? `, maxPacketSize: ${roomFor(ctx.payloadBytes)}` : ''} }
   rabbit: { type: amqp091, url: "${ctx.amqpUrl}" }
 routes:
   - name: telemetry
@@ -233,7 +233,7 @@ export const cases = [
     name: 'H.ferry.stomp-ws-receipt.rabbit',
     path: '@stomp/stompjs over WebSocket (ws), SEND with receipt → Ferry stomp-listener (websocket) → amqp091 sink → RabbitMQ amq.topic → amqplib',
     ferry: (ctx) => `${header(ctx)}connectors:
-  web: { type: stomp-listener, port: ${ctx.ports.stomp}, host: 127.0.0.1, websocket: { port: ${ctx.ports.stompWs}, path: /ws } }
+  web: { type: stomp-listener, anonymous: true, port: ${ctx.ports.stomp}, host: 127.0.0.1, websocket: { port: ${ctx.ports.stompWs}, path: /ws } }
   rabbit: { type: amqp091, url: "${ctx.amqpUrl}" }
 routes:
   - name: telemetry
@@ -257,7 +257,7 @@ routes:
     name: 'E.ferry.rabbit-queue.mqtt-qos1',
     path: 'amqplib confirm channel → RabbitMQ queue → Ferry amqp091 source → mqtt-listener sink QoS 1 → mqtt.js QoS 1 subscriber',
     ferry: (ctx) => `${header(ctx)}connectors:
-  devices: { type: mqtt-listener, port: ${ctx.ports.mqtt}, host: 127.0.0.1 }
+  devices: { type: mqtt-listener, anonymous: true, port: ${ctx.ports.mqtt}, host: 127.0.0.1 }
   rabbit:
     type: amqp091
     url: "${ctx.amqpUrl}"
