@@ -273,8 +273,14 @@ export class Engine {
       safeSettle(this.#logger, () => settlement.accept());
       return;
     }
-    const states = matches.map((m) => this.#state(m.route)).filter((s): s is RouteState => s !== undefined);
-    for (const s of states) s.matched.inc();
+    // one array, not a map and a filter: this runs for every message
+    const states: RouteState[] = [];
+    for (const m of matches) {
+      const s = this.#state(m.route);
+      if (s === undefined) continue;
+      states.push(s);
+      s.matched.inc();
+    }
     const taken: Taken = { connector, delivery, matches, states, table: this.#table, generation: this.#generation, told: false };
     this.#inFlight++;
     this.#perGeneration.set(taken.generation, (this.#perGeneration.get(taken.generation) ?? 0) + 1);
