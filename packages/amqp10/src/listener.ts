@@ -18,7 +18,7 @@
  *   (./frame-guard.ts); the listener and other connections carry on.
  */
 import type { Duplex } from 'node:stream';
-import { Authenticator, authConfigFrom, describeError, FerryError, FlowWatch, hasExpired, StartStop, type AuthorizedClient, type Connector, type ConnectorContext, type ConnectorState, type DeliveryHandler, type GatewayMessage, type Logger, type Sink, type SourceFlow, type SourceSpec } from '@ferry/core';
+import { Authenticator, authConfigFrom, describeError, reportRestore, FerryError, FlowWatch, hasExpired, StartStop, type AuthorizedClient, type Connector, type ConnectorContext, type ConnectorState, type DeliveryHandler, type GatewayMessage, type Logger, type Sink, type SourceFlow, type SourceSpec } from '@ferry/core';
 import { Listener, listeningLine, type AcceptedConnection, type BoundPorts } from '@ferry/net';
 import rhea from 'rhea';
 import { matchesAddress } from './address-match.js';
@@ -30,6 +30,7 @@ import { saslMechanisms } from './listener-sasl.js';
 import { toAmqp10, type Outgoing } from './mapping.js';
 import type { Amqp10From, Amqp10ListenerOptions, Amqp10To } from './options.js';
 import { Outbox, type OutLink } from './outbox.js';
+import { Amqp10QueueStore } from './queue-store.js';
 
 
 /** A client's sending link: Ferry's receiver. */
@@ -112,6 +113,7 @@ export class Amqp10Listener implements Connector<Amqp10From, Amqp10To> {
       metrics: ctx.metrics,
       logger: this.#log,
       isTopic: (address) => options.topics.some((p) => matchesAddress(p, address)),
+      store: ctx.listenerStore === undefined ? undefined : new Amqp10QueueStore(ctx.listenerStore),
     });
     this.sink = { write: (m, to) => this.#write(m, to) };
   }
@@ -165,6 +167,13 @@ export class Amqp10Listener implements Connector<Amqp10From, Amqp10To> {
     try {
       auth = new Authenticator(authConfigFrom(o, this.#ctx.baseDir), { logger: this.#log, metrics: this.#ctx.metrics, connector: this.name, syntax: 'amqp10' });
       await auth.start(`${o.host}:${o.port}`);
+      // what the queues took and no receiver accepted before the last stop (or kill) is back first
+      const store = this.#ctx.listenerStore;
+      if (store !== undefined) {
+        const started = performance.now();
+        const { messages, corrupt } = await this.#outbox.restore();
+        reportRestore(this.#log, store.location, { messages }, corrupt, started);
+      }
     } catch (err) {
       this.#state = 'down';
       throw err;

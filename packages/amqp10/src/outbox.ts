@@ -21,6 +21,7 @@ import { FerryError, hasExpired, type Logger, type Metrics } from '@ferry/core';
 import type rhea from 'rhea';
 import { stampTtl, type Outgoing } from './mapping.js';
 import { outcomeError } from './outcomes.js';
+import type { Amqp10QueueStore } from './queue-store.js';
 
 /** rhea keeps a link's credit in `credit` (lib/link.js); its typings do not declare it. */
 type WithCredit = rhea.Sender & { readonly credit: number };
@@ -86,6 +87,8 @@ export interface OutboxOptions {
    * the last receiver goes away its queue is dropped; never kept for a later receiver.
    */
   readonly isTopic?: (address: string) => boolean;
+  /** keeps what the queues took across restarts; absent: they live in memory */
+  readonly store?: Amqp10QueueStore | undefined;
 }
 
 type Kind = 'accepted' | 'rejected' | 'released' | 'modified' | 'none';
@@ -112,6 +115,40 @@ export class Outbox {
   /** bytes held: every queue and every receiver's unsettled messages */
   get heldBytes(): number {
     return this.#heldBytes;
+  }
+
+  /**
+   * Put back the messages a previous run took and no receiver accepted (at the back of their
+   * queues, in write order); at every start, since `close` empties the queues in memory and
+   * keeps them in the store. A record that cannot be read comes back as an error naming it.
+   */
+  async restore(): Promise<{ messages: number; corrupt: FerryError[] }> {
+    const store = this.#opts.store;
+    if (store === undefined) return { messages: 0, corrupt: [] };
+    const { messages, corrupt } = await store.load();
+    for (const m of messages) {
+      // a topic-like address keeps nothing for a receiver not yet there
+      if (this.#opts.isTopic?.(m.address) === true) {
+        store.remove(m.address, m.seq);
+        continue;
+      }
+      const a = this.#address(m.address);
+      a.seq = Math.max(a.seq, m.seq + 1);
+      this.#enqueue(a, { out: m.out, seq: m.seq, messageId: m.messageId, waiter: undefined, avoid: undefined }, a.queue.length);
+    }
+    return { messages: messages.length, corrupt };
+  }
+
+  /** the entry left the listener for good (accepted, expired, refused): no longer kept */
+  #forget(address: string, e: Entry): void {
+    this.#opts.store?.remove(address, e.seq);
+  }
+
+  /** resolve a write the queue took once it is on disk (at once without a store) */
+  #taken(w: Waiter): void {
+    const store = this.#opts.store;
+    if (store === undefined) return w.resolve();
+    store.written().then(w.resolve, (err: unknown) => w.reject(FerryError.is(err) ? err : new FerryError('SPOOL_IO', String(err))));
   }
 
   /** messages waiting in the queue of `address` (taken or not), for tests and admin */
@@ -144,10 +181,12 @@ export class Outbox {
     }
     a.refusing = false;
     const entry: Entry = { out, seq: a.seq++, messageId, waiter: undefined, avoid: undefined };
+    this.#opts.store?.save(address, entry.seq, out, messageId);
     if (a.links.length === 0) {
-      // no receiver: the listener takes the message now, as a broker confirms an enqueued publish
+      // no receiver: the listener takes the message now, as a broker confirms an enqueued
+      // publish (with a store: once it is on disk)
       this.#enqueue(a, entry, a.queue.length);
-      return Promise.resolve();
+      return new Promise<void>((resolve, reject) => this.#taken({ resolve, reject }));
     }
     return new Promise<void>((resolve, reject) => {
       entry.waiter = { resolve, reject };
@@ -248,6 +287,7 @@ export class Outbox {
     const a = this.#address(link.address);
     if (kind === 'accepted') {
       this.#opts.metrics.inc('messages_sent_total', { connector: this.#opts.connector });
+      this.#forget(link.address, e);
       e.waiter?.resolve();
     } else {
       const err =
@@ -264,6 +304,7 @@ export class Outbox {
 
   /** A receiver refused the message for good. */
   #refused(e: Entry, err: FerryError, address: string): void {
+    this.#forget(address, e);
     if (e.waiter !== undefined) {
       e.waiter.reject(err);
       return;
@@ -293,6 +334,7 @@ export class Outbox {
         // waiting, is done (the message was taken and its life is over)
         this.#dequeue(a);
         this.#opts.metrics.inc('messages_dropped_total', { connector: this.#opts.connector, reason: 'expired' });
+        this.#forget(address, e);
         e.waiter?.resolve();
         continue;
       }
@@ -311,6 +353,7 @@ export class Outbox {
       if (link.presettled) {
         // the client chose at-most-once: there will be no outcome
         this.#opts.metrics.inc('messages_sent_total', { connector: this.#opts.connector });
+        this.#forget(address, e);
         e.waiter?.resolve();
       } else {
         link.pending.set(d, e);
@@ -323,9 +366,10 @@ export class Outbox {
       for (const e of a.queue) {
         const w = e.waiter;
         e.waiter = undefined;
-        w?.resolve();
+        if (w !== undefined) this.#taken(w);
       }
       if (this.#opts.isTopic?.(address) === true && a.queue.length > 0) {
+        for (const e of a.queue) this.#forget(address, e);
         this.#opts.metrics.inc('messages_dropped_total', { connector: this.#opts.connector, reason: 'no-receiver' }, a.queue.length);
         a.queue.length = 0;
         this.#heldBytes -= a.bytes;
@@ -351,7 +395,8 @@ export class Outbox {
 
   /**
    * On stop: writes still waiting fail with `err`; messages the listener had taken and not
-   * delivered are lost with it (the queue is in memory), counted and logged.
+   * delivered are lost with it when the queue is in memory (counted and logged), or stay in the
+   * store for `restore`.
    */
   close(err: FerryError): void {
     let dropped = 0;
@@ -364,13 +409,18 @@ export class Outbox {
       a.bytes = 0;
       a.links.length = 0;
       for (const e of all) {
-        if (e.waiter !== undefined) e.waiter.reject(err);
-        else dropped++;
+        if (e.waiter !== undefined) {
+          // not confirmed: its source keeps it and writes it again, so the store does not
+          this.#forget(address, e);
+          e.waiter.reject(err);
+        } else dropped++;
       }
       if (all.length > 0) this.#opts.logger.debug(`amqp10-listener closed the queue of ${address}`, { messages: all.length });
     }
     this.#heldBytes = 0;
-    if (dropped > 0) {
+    if (dropped > 0 && this.#opts.store !== undefined) {
+      this.#opts.logger.info(`amqp10-listener stopped with ${dropped} taken messages not yet delivered to a receiver; they are kept in ${this.#opts.store.location}`, { kept: dropped });
+    } else if (dropped > 0) {
       this.#opts.metrics.inc('messages_dropped_total', { connector: this.#opts.connector, reason: 'shutdown' }, dropped);
       this.#opts.logger.warn(`amqp10-listener stopped with ${dropped} taken messages not yet delivered to a receiver; they are dropped`, { dropped });
     }

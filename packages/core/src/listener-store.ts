@@ -1,4 +1,6 @@
+import { deserialize, serialize } from 'node:v8';
 import { FerryError } from './errors.js';
+import type { Logger } from './logger.js';
 
 /** One stored record of a listener, as {@link ListenerStore.scan} hands it back. */
 export interface ListenerRecord {
@@ -43,5 +45,51 @@ export function corruptRecord(location: string, key: string, why: string, cause?
     permanent: true,
     cause,
     details: { location, key },
+  });
+}
+
+const RECORD_FORMAT = 1;
+
+/**
+ * A listener record's bytes: the fields V8-serialized (node:v8), so Buffers (payloads,
+ * correlation data) stay raw bytes and numbers such as Infinity survive.
+ */
+export function encodeListenerRecord(fields: Readonly<Record<string, unknown>>): Buffer {
+  return serialize({ ...fields, v: RECORD_FORMAT });
+}
+
+/** a plain object check for decoded fields */
+export const isFieldRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/**
+ * Every record under `prefix`, decoded; one that cannot be decoded is not returned but reported
+ * (an error naming it) in `corrupt`, so one bad record never stops a listener from starting.
+ */
+export async function loadListenerRecords(store: ListenerStore, prefix: string): Promise<{ records: { key: string; fields: Record<string, unknown> }[]; corrupt: FerryError[] }> {
+  const records: { key: string; fields: Record<string, unknown> }[] = [];
+  const corrupt: FerryError[] = [];
+  for (const { key, value } of await store.scan(prefix)) {
+    try {
+      const v: unknown = deserialize(value);
+      if (!isFieldRecord(v) || v['v'] !== RECORD_FORMAT) throw new Error(`not a format ${RECORD_FORMAT} record`);
+      records.push({ key, fields: v });
+    } catch (err) {
+      corrupt.push(corruptRecord(store.location, key, err instanceof Error ? err.message : String(err), err));
+    }
+  }
+  return { records, corrupt };
+}
+
+/**
+ * The start-up lines of a listener that read its state back: an error per unreadable record
+ * (naming it), then one `listener state restored` line with what came back.
+ */
+export function reportRestore(logger: Logger, location: string, counts: Readonly<Record<string, number>>, corrupt: readonly FerryError[], startedMs: number): void {
+  for (const err of corrupt) logger.error('skipped an unreadable listener record', { error: err.message, key: err.details['key'] });
+  logger.info('listener state restored', {
+    store: location,
+    ...counts,
+    ...(corrupt.length > 0 ? { unreadable: corrupt.length } : {}),
+    recoveryMs: Math.round(performance.now() - startedMs),
   });
 }

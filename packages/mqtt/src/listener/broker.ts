@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { describeError, type ListenerStore, type LoginAttempt, type LoginResult, type Logger, type Metrics } from '@ferry/core';
+import { describeError, reportRestore, type ListenerStore, type LoginAttempt, type LoginResult, type Logger, type Metrics } from '@ferry/core';
 import type { AcceptedConnection } from '@ferry/net';
 import type { BrokerConfig, BrokerCore } from './broker-core.js';
 import { Connection, type PendingWill } from './connection.js';
@@ -75,7 +75,6 @@ export class MqttBroker implements BrokerCore {
     if (state === undefined || this.#retained.journal !== undefined) return;
     const started = performance.now();
     const loaded = await state.load();
-    for (const err of loaded.corrupt) this.logger.error('skipped an unreadable listener record', { error: err.message, key: err.details.key });
     const now = Date.now();
     for (const m of loaded.retained) {
       if (m.expiresAt !== undefined && m.expiresAt <= now) state.removeRetained(m.topic);
@@ -98,14 +97,7 @@ export class MqttBroker implements BrokerCore {
       state.saveSession(session, endsAt);
       this.#expireAt(session, endsAt - now);
     }
-    this.logger.info('listener state restored', {
-      store: state.location,
-      sessions: this.#sessions.size,
-      messages,
-      retained: this.#retained.size,
-      ...(loaded.corrupt.length > 0 ? { unreadable: loaded.corrupt.length } : {}),
-      recoveryMs: Math.round(performance.now() - started),
-    });
+    reportRestore(this.logger, state.location, { sessions: this.#sessions.size, messages, retained: this.#retained.size }, loaded.corrupt, started);
   }
 
   /**

@@ -1,5 +1,4 @@
-import { deserialize, serialize } from 'node:v8';
-import { corruptRecord, type FerryError, type ListenerStore } from '@ferry/core';
+import { corruptRecord, encodeListenerRecord, isFieldRecord as isRecord, loadListenerRecords, type FerryError, type ListenerStore } from '@ferry/core';
 import type { QoS } from 'mqtt-packet';
 import type { PublishProperties } from '../mapping.js';
 import type { Session, SessionEntry, SessionJournal } from './session.js';
@@ -17,7 +16,6 @@ import type { BrokerMessage, OutboundItem, Subscription } from './types.js';
 const RETAINED = 'r\0';
 const SESSION = 's\0';
 const MESSAGE = 'm\0';
-const FORMAT = 1;
 
 /** what the store keeps of a session */
 export interface StoredSession {
@@ -37,7 +35,6 @@ export interface LoadedState {
   readonly corrupt: FerryError[];
 }
 
-const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 const isQos = (v: unknown): v is QoS => v === 0 || v === 1 || v === 2;
 const isOptString = (v: unknown): v is string | undefined => v === undefined || typeof v === 'string';
 const isOptNumber = (v: unknown): v is number | undefined => v === undefined || typeof v === 'number';
@@ -59,12 +56,6 @@ function asSubscription(v: unknown): Subscription | string {
   if (typeof filter !== 'string' || !isQos(qos) || typeof nl !== 'boolean' || typeof rap !== 'boolean' || typeof rh !== 'number' || !isOptNumber(id)) return 'subscription fields invalid';
   if (share !== undefined && !(isRecord(share) && typeof share.group === 'string' && typeof share.filter === 'string')) return 'subscription share invalid';
   return { filter, qos, nl, rap, rh, id, share: share as Subscription['share'] };
-}
-
-function decode(value: Buffer): unknown {
-  const v: unknown = deserialize(value);
-  if (!isRecord(v) || v.v !== FORMAT) throw new Error(`not a format ${FORMAT} record`);
-  return v;
 }
 
 const hex = (n: number): string => n.toString(16).padStart(12, '0');
@@ -92,7 +83,7 @@ export class MqttListenerState implements SessionJournal {
 
   save(session: Session, entry: SessionEntry): void {
     // encoded when the batch is written: queued then sent in one turn is one record, in its last state
-    this.#store.put(`${MESSAGE}${session.clientId}\0${hex(entry.key)}`, () => serialize({ v: FORMAT, item: entry.item, id: entry.id, state: entry.state }));
+    this.#store.put(`${MESSAGE}${session.clientId}\0${hex(entry.key)}`, () => encodeListenerRecord({ item: entry.item, id: entry.id, state: entry.state }));
   }
 
   remove(session: Session, entry: SessionEntry): void {
@@ -102,13 +93,12 @@ export class MqttListenerState implements SessionJournal {
   /** the session's record: while connected `expiresAt` is left out (the clock starts when it detaches) */
   saveSession(session: Session, expiresAt: number | undefined): void {
     const record = {
-      v: FORMAT,
       owner: session.owner,
       expiryInterval: session.expiryInterval,
       expiresAt,
       subscriptions: [...session.subscriptions.values()],
     };
-    this.#store.put(`${SESSION}${session.clientId}`, () => serialize(record));
+    this.#store.put(`${SESSION}${session.clientId}`, () => encodeListenerRecord(record));
   }
 
   /** the session ended: its record goes (its messages were removed one by one as it cleared) */
@@ -118,7 +108,7 @@ export class MqttListenerState implements SessionJournal {
 
   putRetained(message: BrokerMessage): void {
     const { topic, payload, qos, retain, properties, expiresAt, origin } = message;
-    this.#store.put(`${RETAINED}${topic}`, serialize({ v: FORMAT, message: { topic, payload, qos, retain, properties, expiresAt, origin } }));
+    this.#store.put(`${RETAINED}${topic}`, encodeListenerRecord({ message: { topic, payload, qos, retain, properties, expiresAt, origin } }));
   }
 
   removeRetained(topic: string): void {
@@ -128,31 +118,24 @@ export class MqttListenerState implements SessionJournal {
   /** Read everything back (at start). A record that cannot be read is reported and skipped. */
   async load(): Promise<LoadedState> {
     const corrupt: FerryError[] = [];
-    const bad = (key: string, why: string, cause?: unknown): void => {
-      corrupt.push(corruptRecord(this.#store.location, key, why, cause));
+    const bad = (key: string, why: string): void => {
+      corrupt.push(corruptRecord(this.#store.location, key, why));
     };
-    const read = (key: string, value: Buffer): Record<string, unknown> | undefined => {
-      try {
-        return decode(value) as Record<string, unknown>;
-      } catch (err) {
-        bad(key, err instanceof Error ? err.message : String(err), err);
-        return undefined;
-      }
+    const read = async (prefix: string): Promise<{ key: string; fields: Record<string, unknown> }[]> => {
+      const loaded = await loadListenerRecords(this.#store, prefix);
+      corrupt.push(...loaded.corrupt);
+      return loaded.records;
     };
 
     const retained: BrokerMessage[] = [];
-    for (const { key, value } of await this.#store.scan(RETAINED)) {
-      const r = read(key, value);
-      if (r === undefined) continue;
+    for (const { key, fields: r } of await read(RETAINED)) {
       const m = asMessage(r.message);
       if (typeof m === 'string') bad(key, m);
       else retained.push(m);
     }
 
     const sessions = new Map<string, StoredSession>();
-    for (const { key, value } of await this.#store.scan(SESSION)) {
-      const r = read(key, value);
-      if (r === undefined) continue;
+    for (const { key, fields: r } of await read(SESSION)) {
       const clientId = key.slice(SESSION.length);
       const { owner, expiryInterval, expiresAt } = r;
       if (!isOptString(owner) || typeof expiryInterval !== 'number' || !isOptNumber(expiresAt) || !Array.isArray(r.subscriptions)) {
@@ -173,7 +156,7 @@ export class MqttListenerState implements SessionJournal {
       sessions.set(clientId, { clientId, owner, expiryInterval, expiresAt, subscriptions, entries: [] });
     }
 
-    for (const { key, value } of await this.#store.scan(MESSAGE)) {
+    for (const { key, fields: r } of await read(MESSAGE)) {
       const at = key.lastIndexOf('\0');
       const clientId = key.slice(MESSAGE.length, at);
       const seq = Number.parseInt(key.slice(at + 1), 16);
@@ -183,8 +166,6 @@ export class MqttListenerState implements SessionJournal {
         this.#store.del(key);
         continue;
       }
-      const r = read(key, value);
-      if (r === undefined) continue;
       const item = r.item;
       if (!isRecord(item)) {
         bad(key, 'item missing');

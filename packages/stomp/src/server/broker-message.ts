@@ -14,6 +14,8 @@ export interface BrokerMessage {
   readonly expiresAt?: number | undefined;
   /** delivered before and given back (NACK, unsubscribe, session end) */
   readonly redelivered: boolean;
+  /** a /queue message kept in the listener store: its key there (queue-store.ts) */
+  readonly storeKey?: number | undefined;
 }
 
 /** What a held message costs in memory, counted for the byte limits: body and header text. */

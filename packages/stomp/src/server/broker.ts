@@ -1,5 +1,6 @@
 import { FerryError } from '@ferry/core';
 import { messageBytes, parseDestination, type BrokerMessage } from './broker-message.js';
+import type { StompQueueStore } from './queue-store.js';
 
 export type AckMode = 'auto' | 'client' | 'client-individual';
 
@@ -48,6 +49,8 @@ export interface BrokerOptions {
   /** called for every message the broker discards (for metrics and logs) */
   readonly onDrop?: (reason: DropReason, msg: BrokerMessage) => void;
   readonly now?: () => number;
+  /** keeps /queue messages across restarts; absent: they live in memory */
+  readonly store?: StompQueueStore | undefined;
 }
 
 interface QueueState {
@@ -63,6 +66,11 @@ export interface PublishResult {
   readonly delivered: number;
   /** held in a queue buffer (or a slow topic subscriber's pending list) */
   readonly held: number;
+  /**
+   * With a store, a /queue message: resolves once it is on disk. Whoever confirms the message
+   * (a RECEIPT, a sink write) waits for it first.
+   */
+  readonly stored?: Promise<void> | undefined;
 }
 
 /**
@@ -84,9 +92,41 @@ export class StompBroker {
   #seq = 0;
   /** bytes held: queue buffers, topic pending lists, unacked deliveries */
   #heldBytes = 0;
+  /** the next key of a stored /queue message */
+  #storeKey = 0;
+  #restored = false;
 
   constructor(opts: BrokerOptions) {
     this.#opts = opts;
+  }
+
+  /**
+   * Put back the /queue messages a previous run stored and did not see acknowledged (at the
+   * back of their queues, in the order they were taken); once, before clients connect. A
+   * record that cannot be read is returned as an error naming it, and skipped.
+   */
+  async restore(): Promise<{ messages: number; corrupt: FerryError[] }> {
+    const store = this.#opts.store;
+    if (store === undefined || this.#restored) return { messages: 0, corrupt: [] };
+    this.#restored = true;
+    const { messages, corrupt } = await store.load();
+    for (const m of messages) {
+      this.#storeKey = Math.max(this.#storeKey, (m.storeKey ?? 0) + 1);
+      let q = this.#queues.get(m.destination);
+      if (q === undefined) this.#queues.set(m.destination, (q = { buffer: [], bytes: 0, subs: [], rr: 0 }));
+      this.#enqueue(q, [m], false);
+    }
+    return { messages: messages.length, corrupt };
+  }
+
+  /** resolves once the stored queue changes made so far are on disk (at once without a store) */
+  written(): Promise<void> {
+    return this.#opts.store?.written().catch(() => undefined) ?? Promise.resolve();
+  }
+
+  /** a /queue message leaves the listener for good: no longer kept */
+  #forget(msg: BrokerMessage): void {
+    if (msg.storeKey !== undefined) this.#opts.store?.remove(msg);
   }
 
   /** Messages held by a queue (not counting unacked deliveries). */
@@ -145,11 +185,16 @@ export class StompBroker {
       q = { buffer: [], bytes: 0, subs: [], rr: 0 };
       this.#queues.set(d.name, q);
     }
-    this.#enqueue(q, [msg], false);
+    const store = this.#opts.store;
+    const kept = store === undefined ? msg : { ...msg, storeKey: this.#storeKey++ };
+    store?.save(kept);
+    // taken now; its delivery (an auto-ack send removes it again) goes to disk in the same batch
+    const stored = store?.written();
+    this.#enqueue(q, [kept], false);
     const before = q.buffer.length;
     this.#pump(q);
     const delivered = before - q.buffer.length;
-    return { delivered, held: q.buffer.length > 0 ? 1 : 0 };
+    return { delivered, held: q.buffer.length > 0 ? 1 : 0, stored };
   }
 
   subscribe(session: SubscriberSession, id: string, destination: string, ackMode: AckMode): Subscription {
@@ -209,6 +254,7 @@ export class StompBroker {
   ack(sub: Subscription, messageId: string, cumulative: boolean): boolean {
     const done = this.#take(sub, messageId, cumulative);
     if (done === undefined) return false;
+    for (const m of done) this.#forget(m);
     this.resume([sub]);
     return true;
   }
@@ -278,7 +324,13 @@ export class StompBroker {
   #requeue(q: QueueState, msgs: BrokerMessage[]): void {
     // Given-back messages go in front, in their original order, and may exceed the bounds:
     // they were accepted once and must not be lost.
-    this.#enqueue(q, msgs.map((m) => (m.redelivered ? m : { ...m, redelivered: true })), true);
+    const back = msgs.map((m) => {
+      if (m.redelivered) return m;
+      const again = { ...m, redelivered: true };
+      if (again.storeKey !== undefined) this.#opts.store?.save(again);
+      return again;
+    });
+    this.#enqueue(q, back, true);
   }
 
   #enqueue(q: QueueState, msgs: BrokerMessage[], front: boolean): void {
@@ -340,6 +392,7 @@ export class StompBroker {
       const msg = this.#dequeue(q);
       if (this.#expired(msg)) {
         this.#opts.onDrop?.('expired', msg);
+        this.#forget(msg);
         continue;
       }
       this.#send(sub, msg);
@@ -375,7 +428,7 @@ export class StompBroker {
       sub.unacked.set(messageId, msg);
       sub.unackedBytes += n;
       this.#heldBytes += n;
-    }
+    } else this.#forget(msg);
     sub.session.sendMessage(sub, msg, messageId);
   }
 

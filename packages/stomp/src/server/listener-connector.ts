@@ -4,6 +4,7 @@ import {
   countOutcome,
   FerryError,
   FlowWatch,
+  reportRestore,
   Settlement,
   StartStop,
   type Connector,
@@ -18,6 +19,7 @@ import {
 } from '@ferry/core';
 import { listeningLine, type BoundPorts, type ListenerTransportOptions } from '@ferry/net';
 import { parseDestination } from './broker-message.js';
+import { StompQueueStore } from './queue-store.js';
 import { StompBroker } from './broker.js';
 import { messageToBroker, sendToMessage } from './mapping.js';
 import { StompServer } from './server.js';
@@ -92,6 +94,7 @@ export class StompListenerConnector implements Connector<StompListenerFrom, Stom
       maxBufferedBytes: opts.maxBufferedBytes,
       maxUnackedBytesPerSubscription: opts.maxUnackedBytesPerSubscription,
       onDrop: (reason) => ctx.metrics.inc('messages_dropped_total', { ...labels, reason }),
+      store: ctx.listenerStore === undefined ? undefined : new StompQueueStore(ctx.listenerStore),
     });
     this.sink = { write: (message, to) => this.#write(message, to) };
   }
@@ -162,7 +165,11 @@ export class StompListenerConnector implements Connector<StompListenerFrom, Stom
       this.#hooks(auth),
       this.#ctx.logger.child({ connector: this.name }),
     );
-    return auth.start(`${this.#opts.host}:${this.#opts.port}`).then(() => server.listen()).then(
+    return auth
+      .start(`${this.#opts.host}:${this.#opts.port}`)
+      .then(() => this.#restore())
+      .then(() => server.listen())
+      .then(
       () => {
         this.#server = server;
         this.#state = 'up';
@@ -176,6 +183,15 @@ export class StompListenerConnector implements Connector<StompListenerFrom, Stom
     );
   }
 
+  /** /queue messages a previous run took and did not deliver are back before clients connect */
+  async #restore(): Promise<void> {
+    const store = this.#ctx.listenerStore;
+    if (store === undefined) return;
+    const started = performance.now();
+    const { messages, corrupt } = await this.#broker.restore();
+    reportRestore(this.#ctx.logger.child({ connector: this.name }), store.location, { messages }, corrupt, started);
+  }
+
   stop(): Promise<void> {
     return this.#life.stop(async () => {
       const server = this.#server;
@@ -185,6 +201,7 @@ export class StompListenerConnector implements Connector<StompListenerFrom, Stom
       // Sessions close; their unacked queue messages go back to the queue buffers, which
       // outlive the server (a later start delivers them).
       await (this.#server ?? server)?.close();
+      await this.#broker.written();
       this.#server = undefined;
       this.#state = 'stopped';
       this.#ctx.metrics.set('connector_up', { connector: this.name }, 0);
@@ -255,6 +272,8 @@ export class StompListenerConnector implements Connector<StompListenerFrom, Stom
     const r = this.#broker.publish(messageToBroker(message, to.destination));
     this.#ctx.metrics.inc('messages_sent_total', { connector: this.name });
     if (r.delivered === 0 && r.held === 0) this.#ctx.metrics.inc('messages_dropped_total', { connector: this.name, reason: 'no-subscriber' });
+    // a /queue message is confirmed once it is on disk (with a listener store)
+    await r.stored;
   }
 }
 

@@ -424,8 +424,9 @@ export class StompSession implements SubscriberSession {
     const expires = headerValue(f, 'expires');
     const expiresAt = expires !== undefined && /^\d{1,15}$/.test(expires) ? Number(expires) : undefined;
     const msg: BrokerMessage = { destination, headers, body: f.body, expiresAt, redelivered: false };
+    let stored: Promise<void> | undefined;
     try {
-      this.#broker.publish(msg);
+      stored = this.#broker.publish(msg).stored;
     } catch (err) {
       if (FerryError.is(err) && err.code === 'LIMIT_EXCEEDED') this.#limitSeen(err);
       this.#fail(FerryError.is(err) ? err.message : describeError(err), receipt);
@@ -437,6 +438,8 @@ export class StompSession implements SubscriberSession {
     } catch (err) {
       p = Promise.reject(err);
     }
+    // a /queue message kept in the listener store is confirmed once it is on disk as well
+    if (stored !== undefined) p = p === undefined ? stored : Promise.all([p, stored]).then(() => undefined);
     if (p === undefined) return true;
     const tracked = p.finally(() => {
       this.#pending.delete(tracked);
