@@ -65,6 +65,14 @@ export async function stompjs(port: number, version: '1.1' | '1.2', headers: Rec
   return { client, errors, closed: () => isClosed };
 }
 
+/**
+ * Resolves once the server sent the RECEIPT `id`: it processes a connection's frames in order, so
+ * every frame sent before the one carrying the receipt has been processed. Watch before sending.
+ */
+export function receiptOf(c: StompJsClient, id: string): Promise<void> {
+  return new Promise((resolve) => c.client.watchForReceipt(id, () => resolve()));
+}
+
 export function collect(): { messages: IMessage[]; onMessage: (m: IMessage) => void } {
   const messages: IMessage[] = [];
   return { messages, onMessage: (m) => messages.push(m) };

@@ -2,7 +2,7 @@ import { FerryError } from '@ferry/core';
 import { FrameParser, headerValue, type StompFrame, type StompVersion } from '@ferry/stomp';
 import { Tally, waitFor, delay } from '@ferry/testkit';
 import type { StompListenerConnector } from '../../packages/stomp/src/server/listener-connector.js';
-import { collect, deactivate, gatewayMessage, RawClient, startListener, stompit10or11, stompitClose, stompitSend, stompitSubscribe, stompjs } from './helpers.js';
+import { collect, deactivate, gatewayMessage, RawClient, receiptOf, startListener, stompit10or11, stompitClose, stompitSend, stompitSubscribe, stompjs } from './helpers.js';
 
 type Started = Awaited<ReturnType<typeof startListener>>;
 const running: Started[] = [];
@@ -149,9 +149,8 @@ describe('stomp-listener: versions and header escaping (real clients)', () => {
   it('STOMP 1.2 (raw bytes): a value from another protocol with : \\n \\r \\ and NUL is escaped exactly', async () => {
     const l = await listener();
     const raw = await RawClient.open(l.port);
-    raw.write('CONNECT\r\naccept-version:1.2\r\nhost:x\r\n\r\n\0SUBSCRIBE\r\nid:1\r\ndestination:/topic/esc\r\n\r\n\0');
-    await raw.waitFor((t) => t.startsWith('CONNECTED'), 'CONNECTED');
-    await delay(50);
+    raw.write('CONNECT\r\naccept-version:1.2\r\nhost:x\r\n\r\n\0SUBSCRIBE\r\nid:1\r\ndestination:/topic/esc\r\nreceipt:sub\r\n\r\n\0');
+    await raw.waitFor((t) => t.includes('receipt-id:sub'), 'RECEIPT of the SUBSCRIBE');
     await l.conn.sink?.write(gatewayMessage('b', [['x:k', 'a:b\nc\rd\\e\0f']]), { destination: '/topic/esc' });
     await raw.waitFor((t) => t.includes('MESSAGE'), 'MESSAGE');
     expect(raw.text).toContain('\nx\\ck:a\\cb\\nc\\rd\\\\ef\n');
@@ -212,10 +211,11 @@ describe('stomp-listener: acknowledgements and queues', () => {
     const auto = collect();
     const client = collect();
     const indiv = collect();
-    c.client.subscribe('/queue/auto', auto.onMessage);
-    c.client.subscribe('/queue/client', client.onMessage, { ack: 'client' });
-    c.client.subscribe('/queue/indiv', indiv.onMessage, { ack: 'client-individual' });
-    await delay(50);
+    const subscribed = Promise.all([receiptOf(c, 'sub-auto'), receiptOf(c, 'sub-client'), receiptOf(c, 'sub-indiv')]);
+    c.client.subscribe('/queue/auto', auto.onMessage, { receipt: 'sub-auto' });
+    c.client.subscribe('/queue/client', client.onMessage, { ack: 'client', receipt: 'sub-client' });
+    c.client.subscribe('/queue/indiv', indiv.onMessage, { ack: 'client-individual', receipt: 'sub-indiv' });
+    await subscribed;
     for (let i = 0; i < 3; i++) for (const q of ['auto', 'client', 'indiv']) c.client.publish({ destination: `/queue/${q}`, body: `${q}${i}` });
     await waitFor(() => auto.messages.length === 3 && client.messages.length === 3 && indiv.messages.length === 3, 'all messages');
     const b = broker(l);
@@ -234,9 +234,10 @@ describe('stomp-listener: acknowledgements and queues', () => {
     const b = await stompjs(l.port, '1.2');
     const ga = collect();
     const gb = collect();
-    a.client.subscribe('/queue/nack', ga.onMessage, { ack: 'client-individual' });
-    b.client.subscribe('/queue/nack', gb.onMessage, { ack: 'client-individual' });
-    await delay(50);
+    const subscribed = Promise.all([receiptOf(a, 'sub-a'), receiptOf(b, 'sub-b')]);
+    a.client.subscribe('/queue/nack', ga.onMessage, { ack: 'client-individual', receipt: 'sub-a' });
+    b.client.subscribe('/queue/nack', gb.onMessage, { ack: 'client-individual', receipt: 'sub-b' });
+    await subscribed;
     await l.conn.sink?.write(gatewayMessage('n1'), { destination: '/queue/nack' });
     await waitFor(() => ga.messages.length + gb.messages.length === 1, 'first delivery');
     const [first, other] = ga.messages.length === 1 ? [ga, gb] : [gb, ga];
@@ -294,7 +295,10 @@ describe('stomp-listener: transactions', () => {
     c.client.publish({ destination: '/queue/tx', body: 'committed', headers: { transaction: t1.id } });
     const t2 = c.client.begin('t2');
     c.client.publish({ destination: '/queue/tx', body: 'aborted', headers: { transaction: t2.id } });
-    await delay(100);
+    // a frame after the SENDs, with a receipt: once it is back, the SENDs were processed (and held)
+    const fenced = receiptOf(c, 'fence');
+    c.client.subscribe('/queue/tx-fence', () => undefined, { receipt: 'fence' });
+    await fenced;
     expect(got.messages).toHaveLength(0);
     expect(l.deliveries).toHaveLength(0);
     t2.abort();
@@ -314,8 +318,9 @@ describe('stomp-listener: COMMIT with a receipt', () => {
     const raw = await RawClient.open(l.port);
     raw.write('CONNECT\naccept-version:1.2\nhost:x\n\n\0');
     await raw.waitFor((t) => t.startsWith('CONNECTED'), 'CONNECTED');
-    raw.write('BEGIN\ntransaction:t1\n\n\0SEND\ndestination:/topic/txr\ntransaction:t1\n\none\0SEND\ndestination:/topic/txr\ntransaction:t1\n\ntwo\0');
-    await delay(100);
+    // the SUBSCRIBE's RECEIPT says the SENDs before it were processed (and held for the COMMIT)
+    raw.write('BEGIN\ntransaction:t1\n\n\0SEND\ndestination:/topic/txr\ntransaction:t1\n\none\0SEND\ndestination:/topic/txr\ntransaction:t1\n\ntwo\0SUBSCRIBE\nid:f\ndestination:/topic/txr-fence\nreceipt:fence\n\n\0');
+    await raw.waitFor((t) => t.includes('receipt-id:fence'), 'RECEIPT of the fence');
     expect(l.deliveries).toHaveLength(0);
     raw.write('COMMIT\ntransaction:t1\nreceipt:commit-1\n\n\0');
     await waitFor(() => l.deliveries.length === 2, 'both SENDs routed on COMMIT');
@@ -328,7 +333,7 @@ describe('stomp-listener: COMMIT with a receipt', () => {
     expect(raw.text).not.toContain('receipt-id:commit-1');
     l.deliveries[0]?.settlement.accept();
     await raw.waitFor((t) => t.includes('receipt-id:commit-1'), 'RECEIPT after both settlements');
-    expect(raw.frames().map((f) => f.split('\n')[0])).toEqual(['CONNECTED', 'RECEIPT']);
+    expect(raw.frames().map((f) => f.split('\n')[0])).toEqual(['CONNECTED', 'RECEIPT', 'RECEIPT']);
     raw.close();
   });
 });
