@@ -12,52 +12,9 @@ import { mqttListenerDefinition } from '@ferry/mqtt';
 import { stompListenerDefinition } from '@ferry/stomp';
 import { freePort, RecordingMetrics, testContext, type LogLine } from '@ferry/testkit';
 import { runClient, runPython } from '../support/third-party.js';
+import { amqpLogins, stompLogins } from './clients.js';
 
 const noDelay = { loginFailureDelay: { initialMs: 0, maxMs: 0 } };
-
-/** stomp.py: a CONNECT per login given ("-": without one); one JSON line, a result per login */
-const STOMP_CONNECT = `
-import json, sys, time, stomp
-port = int(sys.argv[1])
-results = []
-for login in sys.argv[2:]:
-    errors = []
-    class L(stomp.ConnectionListener):
-        def on_error(self, f): errors.append(f.headers.get("message"))
-    c = stomp.Connection12([("127.0.0.1", port)], heartbeats=(0, 0), reconnect_attempts_max=1, timeout=5)
-    c.set_listener("l", L())
-    out = {"connected": False}
-    try:
-        if login == "-": c.connect(wait=True)
-        else: c.connect(login, "pw", wait=True)
-        out["connected"] = True
-    except Exception as e:
-        out["exception"] = type(e).__name__
-    end = time.time() + 5
-    while time.time() < end and not errors: time.sleep(0.02)
-    out["errors"] = errors
-    results.append(out)
-print(json.dumps(results))
-`;
-
-/** Qpid Proton: a connection per user given (SASL PLAIN; "-": none); one JSON line, a result per user */
-const PROTON_CONNECT = `
-import json, sys
-from proton.utils import BlockingConnection
-port = sys.argv[1]
-results = []
-for user in sys.argv[2:]:
-    kw = {} if user == "-" else {"user": user, "password": "pw", "allowed_mechs": "PLAIN"}
-    out = {"connected": False}
-    try:
-        c = BlockingConnection("amqp://127.0.0.1:%s" % port, timeout=10, **kw)
-        out["connected"] = True
-        c.close()
-    except Exception as e:
-        out["error"] = "%s: %s" % (type(e).__name__, e)
-    results.append(out)
-print(json.dumps(results))
-`;
 
 describe('listeners without users and without anonymous: true accept nobody', () => {
   const lines: LogLine[] = [];
@@ -115,16 +72,14 @@ print(" ".join(map(str, rcs)))`,
   });
 
   it('stomp-listener: an ERROR frame with or without a login (stomp.py)', async () => {
-    const r = await runPython(STOMP_CONNECT, [String(ports.stomp), '-', 'someone']);
-    const refused = { connected: false, exception: expect.any(String), errors: ['authentication failed'] };
-    expect(JSON.parse(r.stdout.trim().split('\n').pop() ?? '[]')).toEqual([refused, refused]);
+    const refused = { connected: false, exception: expect.any(String), errors: ['authentication failed'], receipts: [] };
+    expect(await stompLogins(ports.stomp, {}, { login: 'someone' })).toEqual([refused, refused]);
     expect(metrics.count('auth_failures_total', { connector: 'web', reason: 'no-credentials' })).toBe(1);
     expect(metrics.count('auth_failures_total', { connector: 'web', reason: 'bad-credentials' })).toBe(1);
   });
 
   it('amqp10-listener: SASL ANONYMOUS not offered, PLAIN refused (Qpid Proton)', async () => {
-    const r = await runPython(PROTON_CONNECT, [String(ports.amqp10), '-', 'someone'], 30_000);
-    const [anon, plain] = JSON.parse(r.stdout.trim().split('\n').pop() ?? '[]') as { connected: boolean; error?: string }[];
+    const [anon, plain] = await amqpLogins(ports.amqp10, {}, { user: 'someone' });
     expect(anon?.connected).toBe(false);
     expect(anon?.error).toMatch(/mechanism|SASL|unauthorized/i);
     expect(plain?.connected).toBe(false);

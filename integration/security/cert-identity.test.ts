@@ -10,97 +10,7 @@ import type { Connector, InboundDelivery } from '@ferry/core';
 import { amqp10ListenerDefinition } from '@ferry/amqp10';
 import { stompListenerDefinition } from '@ferry/stomp';
 import { freePort, makeTestPki, RecordingMetrics, testContext, waitFor, type TestPki } from '@ferry/testkit';
-import { runPython } from '../support/third-party.js';
-
-/**
- * stomp.py over TLS, several attempts in one process (each a Python start less): for each
- * [cert, key, login, destinations...] ("-": none) CONNECT, then SEND to each destination with a
- * receipt. One JSON line: a result per attempt.
- */
-const STOMP_TLS = `
-import json, sys, time, stomp
-port, ca = int(sys.argv[1]), sys.argv[2]
-results = []
-for cert, key, login, *dests in json.loads(sys.argv[3]):
-    errors, receipts = [], []
-    class L(stomp.ConnectionListener):
-        def on_error(self, f): errors.append(f.headers.get("message"))
-        def on_receipt(self, f): receipts.append(f.headers.get("receipt-id"))
-    c = stomp.Connection12([("127.0.0.1", port)], heartbeats=(0, 0), reconnect_attempts_max=1, timeout=5)
-    c.set_ssl(for_hosts=[("127.0.0.1", port)], ca_certs=ca, cert_file=None if cert == "-" else cert, key_file=None if key == "-" else key)
-    c.set_listener("l", L())
-    out = {"connected": False}
-    try:
-        if login == "-": c.connect(wait=True)
-        else: c.connect(login, "not-checked", wait=True)
-        out["connected"] = True
-    except Exception as e:
-        out["exception"] = type(e).__name__
-    if out["connected"]:
-        for d in dests:
-            n = len(receipts) + len(errors)
-            try: c.send(d, "from-stomp.py", headers={"receipt": d})
-            except Exception as e: break
-            end = time.time() + 5
-            while time.time() < end and len(receipts) + len(errors) == n: time.sleep(0.02)
-    else:
-        end = time.time() + 5
-        while time.time() < end and not errors: time.sleep(0.02)
-    out["errors"], out["receipts"] = errors, receipts
-    results.append(out)
-    try: c.disconnect()
-    except Exception: pass
-print(json.dumps(results))
-`;
-
-/**
- * Qpid Proton over amqps, several attempts in one process: for each [cert, key, user,
- * addresses...] ("-": none; no user: SASL EXTERNAL, else PLAIN) connect, then a sender per
- * address with one message. One JSON line: a result per attempt.
- */
-const PROTON_EXTERNAL = `
-import json, sys
-from proton import Message, SSLDomain
-from proton.utils import BlockingConnection
-port, ca = sys.argv[1], sys.argv[2]
-results = []
-for cert, key, user, *addresses in json.loads(sys.argv[3]):
-    d = SSLDomain(SSLDomain.MODE_CLIENT)
-    d.set_trusted_ca_db(ca)
-    d.set_peer_authentication(SSLDomain.VERIFY_PEER_NAME, ca)
-    if cert != "-": d.set_credentials(cert, key, None)
-    kw = {"allowed_mechs": "EXTERNAL"} if user == "-" else {"user": user, "password": "not-checked", "allowed_mechs": "PLAIN"}
-    out = {"connected": False, "sent": [], "refused": []}
-    results.append(out)
-    try:
-        # the server certificate names localhost (proton checks the name, not an IP address)
-        c = BlockingConnection("amqps://localhost:%s" % port, timeout=10, ssl_domain=d, **kw)
-        out["connected"] = True
-    except Exception as e:
-        out["error"] = "%s: %s" % (type(e).__name__, e)
-        continue
-    for a in addresses:
-        try:
-            s = c.create_sender(a)
-            s.send(Message(body="from-proton"))
-            out["sent"].append(a)
-        except Exception as e:
-            out["refused"].append("%s %s" % (a, e))
-    c.close()
-print(json.dumps(results))
-`;
-
-interface StompOut {
-  connected: boolean;
-  errors: string[];
-  receipts: string[];
-}
-interface ProtonOut {
-  connected: boolean;
-  error?: string;
-  sent: string[];
-  refused: string[];
-}
+import { amqpLogins, stompLogins } from './clients.js';
 
 describe('certificate identity (useIdentityAsUsername) on STOMP and AMQP 1.0', () => {
   let pki: TestPki;
@@ -145,15 +55,12 @@ describe('certificate identity (useIdentityAsUsername) on STOMP and AMQP 1.0', (
     await pki?.remove();
   });
 
-  const lastLine = (stdout: string): string => stdout.trim().split('\n').pop() ?? '[]';
-  const stompPy = async (...attempts: string[][]): Promise<StompOut[]> =>
-    JSON.parse(lastLine((await runPython(STOMP_TLS, [String(ports.stomp), pki.ca, JSON.stringify(attempts)], 30_000)).stdout)) as StompOut[];
-  const proton = async (...attempts: string[][]): Promise<ProtonOut[]> =>
-    JSON.parse(lastLine((await runPython(PROTON_EXTERNAL, [String(ports.amqp10), pki.ca, JSON.stringify(attempts)], 30_000)).stdout)) as ProtonOut[];
+  const device = (): { ca: string; cert: string; key: string } => ({ ca: pki.ca, cert: pki.client.cert, key: pki.client.key });
+  const intruder = (): { ca: string; cert: string; key: string } => ({ ca: pki.ca, cert: pki.otherClient.cert, key: pki.otherClient.key });
 
   it('stomp.py with the client certificate: the CN is the user whatever login it sends; its own destination is granted, another device\'s gets an ERROR', async () => {
-    const [r] = await stompPy([pki.client.cert, pki.client.key, 'someone-else', '/topic/sensors.device-1.temp', '/topic/sensors.device-2.temp']);
-    if (r === undefined) throw new Error('stomp.py printed no result');
+    const [r] = await stompLogins(ports.stomp, { ...device(), login: 'someone-else', dests: ['/topic/sensors.device-1.temp', '/topic/sensors.device-2.temp'] });
+    if (r === undefined) throw new Error('stomp.py gave no result');
     expect(r.connected).toBe(true);
     expect(r.receipts).toEqual(['/topic/sensors.device-1.temp']);
     expect(r.errors).toHaveLength(1);
@@ -163,7 +70,7 @@ describe('certificate identity (useIdentityAsUsername) on STOMP and AMQP 1.0', (
   });
 
   it('stomp.py without a client certificate, or with one of another CA: ERROR, not connected', async () => {
-    const results = await stompPy(['-', '-', 'device-1'], [pki.otherClient.cert, pki.otherClient.key, 'device-1']);
+    const results = await stompLogins(ports.stomp, { ca: pki.ca, login: 'device-1' }, { ...intruder(), login: 'device-1' });
     expect(results).toEqual([
       { connected: false, exception: expect.any(String), errors: ['authentication failed'], receipts: [] },
       { connected: false, exception: expect.any(String), errors: ['authentication failed'], receipts: [] },
@@ -171,8 +78,8 @@ describe('certificate identity (useIdentityAsUsername) on STOMP and AMQP 1.0', (
   });
 
   it('Qpid Proton with SASL EXTERNAL and the client certificate: its own address is granted, another device\'s attach is refused', async () => {
-    const [r] = await proton([pki.client.cert, pki.client.key, '-', 'sensors.device-1.temp', 'sensors.device-2.temp']);
-    if (r === undefined) throw new Error('proton printed no result');
+    const [r] = await amqpLogins(ports.amqp10, { ...device(), addresses: ['sensors.device-1.temp', 'sensors.device-2.temp'] });
+    if (r === undefined) throw new Error('proton gave no result');
     expect(r.error).toBeUndefined();
     expect(r.connected).toBe(true);
     expect(r.sent).toEqual(['sensors.device-1.temp']);
@@ -183,7 +90,8 @@ describe('certificate identity (useIdentityAsUsername) on STOMP and AMQP 1.0', (
 
   it('Qpid Proton without a client certificate (EXTERNAL not offered) or with one of another CA: SASL refused', async () => {
     // the last: PLAIN with the certificate's name and any password does not stand in for the certificate
-    const [none, foreign, plain] = await proton(['-', '-', '-', 'sensors.device-1.x'], [pki.otherClient.cert, pki.otherClient.key, '-', 'sensors.device-1.x'], ['-', '-', 'device-1', 'sensors.device-1.x']);
+    const x = ['sensors.device-1.x'];
+    const [none, foreign, plain] = await amqpLogins(ports.amqp10, { ca: pki.ca, addresses: x }, { ...intruder(), addresses: x }, { ca: pki.ca, user: 'device-1', addresses: x });
     expect(none?.connected).toBe(false);
     expect(none?.error).toMatch(/SASL|mechanism|unauthorized|auth/i);
     expect(foreign?.connected).toBe(false);
