@@ -1,34 +1,14 @@
-import { readFile } from 'node:fs/promises';
-import { resolve as resolvePath } from 'node:path';
-import {
-  FailureLog,
-  FerryError,
-  FlowWatch,
-  ReconnectTimer,
-  Settlement,
-  StartStop,
-  countOutcome,
-  describeError,
-  type Connector,
-  type ConnectorContext,
-  type ConnectorState,
-  type DeliveryHandler,
-  type GatewayMessage,
-  type Logger,
-  type Outcome,
-  type Sink,
-  type SourceFlow,
-  type SourceSpec,
-  InflightLimit,
-} from '@ferry/core';
-import mqtt, { type IClientOptions, type IClientPublishOptions, type MqttClient } from 'mqtt';
+import { FailureLog, FerryError, FlowWatch, ReconnectTimer, Settlement, StartStop, countOutcome, describeError, type Connector, type ConnectorContext, type ConnectorState, type DeliveryHandler, type GatewayMessage, type Logger, type Outcome, type Sink, type SourceFlow, type SourceSpec, InflightLimit } from '@ferry/core';
+import mqtt, { type IClientPublishOptions, type MqttClient } from 'mqtt';
 import type mqttPacket from 'mqtt-packet';
-import type { IConnackPacket, IPublishPacket, QoS } from 'mqtt-packet';
+import type { IConnackPacket, IPublishPacket } from 'mqtt-packet';
 import type { Duplex } from 'node:stream';
 import { fromMqttPublish, toMqttPublish } from '../mapping.js';
 import type { MqttFrom, MqttOptions, MqttTo } from '../options.js';
 
+import { mqttClientOptions } from './client-options.js';
 import { deferAck, onIncomingPublish, outgoingCallback, unackedPublishes, writePuback } from './mqttjs-seam.js';
+import { SourceSubscriptions } from './subscriptions.js';
 import { PoisonWatch, type Tracked } from './poison.js';
 import { limitsFromConnack, unpublishable, type BrokerLimits } from './publishable.js';
 
@@ -59,7 +39,7 @@ export class MqttClientConnector implements Connector<MqttFrom, MqttTo> {
   #deliver: DeliveryHandler | undefined;
   #accepting = false;
   /** topic filter → subscription QoS, identifier (MQTT 5) and the routes it serves */
-  readonly #subs = new Map<string, { qos: QoS; id: number; routes: string[] }>();
+  readonly #subs = new SourceSubscriptions();
   /** filters subscribed in the current session (cleared when the broker has no session) */
   readonly #subscribed = new Set<string>();
   #useSubIds = false;
@@ -111,34 +91,7 @@ export class MqttClientConnector implements Connector<MqttFrom, MqttTo> {
 
   async #doStart(): Promise<void> {
     const o = this.#options;
-    const clientOptions: IClientOptions = {
-      protocolVersion: o.protocolVersion,
-      clientId: o.clientId ?? `ferry-${this.#ctx.gatewayId}-${this.name}`,
-      clean: o.clean,
-      keepalive: o.keepalive,
-      connectTimeout: o.connectTimeoutMs,
-      // Ferry reconnects itself with core's Backoff (jittered, growing), see #scheduleReconnect
-      reconnectPeriod: 0,
-      // subscriptions are restored by Ferry, only when the broker lost the session
-      resubscribe: false,
-      // never queue while offline: a write fails fast with NOT_CONNECTED (see #write)
-      queueQoSZero: false,
-      ...(o.username === undefined ? {} : { username: o.username }),
-      ...(o.password === undefined ? {} : { password: o.password }),
-      // Receive Maximum bounds what the broker sends ahead of Ferry's PUBACKs (MQTT 5 §3.1.2.11.3):
-      // without it a broker may have up to 65,535 messages in flight to Ferry, all of which come
-      // again (duplicates) when the connection is lost, and all of which Ferry must hold
-      ...(o.protocolVersion === 5 ? { properties: { sessionExpiryInterval: o.clean ? 0 : o.sessionExpiryInterval, receiveMaximum: o.receiveMaximum } } : {}),
-    };
-    if (o.tls !== undefined) {
-      const base = this.#ctx.baseDir;
-      const read = (p: string | undefined): Promise<Buffer | undefined> => (p === undefined ? Promise.resolve(undefined) : readFile(resolvePath(base, p)));
-      const [ca, cert, key] = await Promise.all([read(o.tls.ca), read(o.tls.cert), read(o.tls.key)]);
-      if (ca !== undefined) clientOptions.ca = ca;
-      if (cert !== undefined) clientOptions.cert = cert;
-      if (key !== undefined) clientOptions.key = key;
-      clientOptions.rejectUnauthorized = o.tls.rejectUnauthorized;
-    }
+    const clientOptions = await mqttClientOptions(o, `ferry-${this.#ctx.gatewayId}-${this.name}`, this.#ctx.baseDir);
     this.#state = 'connecting';
     const client = mqtt.connect(o.url, clientOptions);
     this.#client = client;
@@ -185,19 +138,8 @@ export class MqttClientConnector implements Connector<MqttFrom, MqttTo> {
     this.#accepting = true;
     if (flow !== undefined) this.#flow.follow(flow, () => this.#applyFlow());
     for (const spec of specs) {
-      // QoS 2 is subscribed as 1: Ferry relays at least once, and a QoS 2 flow hands the message
-      // over at PUBREC, before it is routed (§4.3.3), which would need a durable inbound store.
-      const qos = Math.min(spec.from.qos, 1) as QoS;
-      if (spec.from.qos === 2) this.#log.warn('QoS 2 source subscribed as QoS 1 (at least once)', { route: spec.route, topic: spec.from.topic });
-      // A shared subscription delivers messages under their own topic name (§4.8.2), so the
-      // route still matches them with its plain `topic` pattern.
-      const filter = spec.from.share === undefined ? spec.from.topic : `$share/${spec.from.share}/${spec.from.topic}`;
-      const s = this.#subs.get(filter);
-      if (s === undefined) this.#subs.set(filter, { qos, id: this.#subs.size + 1, routes: [spec.route] });
-      else {
-        s.qos = Math.max(s.qos, qos) as QoS;
-        s.routes.push(spec.route);
-      }
+      const { qos } = this.#subs.add(spec.route, spec.from);
+      if (qos < spec.from.qos) this.#log.warn('QoS 2 source subscribed as QoS 1 (at least once)', { route: spec.route, topic: spec.from.topic });
     }
     const early = this.#early.splice(0);
     for (const h of early) this.#take(h);
@@ -332,7 +274,7 @@ export class MqttClientConnector implements Connector<MqttFrom, MqttTo> {
   async #ensureSubscribed(): Promise<void> {
     const client = this.#client;
     if (client === undefined || !client.connected) return;
-    for (const [filter, s] of this.#subs) {
+    for (const [filter, s] of this.#subs.entries()) {
       if (this.#subscribed.has(filter)) continue;
       this.#subscribed.add(filter);
       const opts = this.#useSubIds ? { qos: s.qos, properties: { subscriptionIdentifier: s.id } } : { qos: s.qos };
@@ -421,16 +363,8 @@ export class MqttClientConnector implements Connector<MqttFrom, MqttTo> {
       Date.now(),
     );
     this.#ctx.metrics.inc('messages_received_total', { connector: this.name });
-    // MQTT 5 §3.3.2.3.8: the identifiers of the subscriptions this message matched name the
-    // routes, so overlapping filters do not deliver it twice to one route
-    let routes: string[] | undefined;
     const ids = packet.properties?.subscriptionIdentifier;
-    if (this.#useSubIds && ids !== undefined) {
-      const idList = Array.isArray(ids) ? ids : [ids];
-      const set = new Set<string>();
-      for (const s of this.#subs.values()) if (idList.includes(s.id)) for (const r of s.routes) set.add(r);
-      routes = [...set];
-    }
+    const routes = this.#useSubIds && ids !== undefined ? this.#subs.routesOf(ids) : undefined;
     try {
       deliver(routes === undefined ? { message, settlement } : { message, settlement, routes });
     } catch (err) {
