@@ -22,6 +22,7 @@ command -v mosquitto_pub >/dev/null || need+=(mosquitto-clients)
 [ -d /usr/lib/python3/dist-packages/stomp ] || need+=(python3-stomp)
 [ -d /usr/lib/python3/dist-packages/websocket ] || need+=(python3-websocket)
 command -v openssl >/dev/null || need+=(openssl)
+command -v ss >/dev/null || need+=(iproute2)
 [ ${#need[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" != 0 ]; then
   echo "test brokers missing: ${need[*]}" >&2

@@ -1,10 +1,12 @@
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { copyFile } from 'node:fs/promises';
 import { connect as tcpConnect, type Socket } from 'node:net';
 import { connect as tlsConnect, type TLSSocket } from 'node:tls';
 import { silentLogger, FerryError } from '@ferry/core';
 import { makeTestPki, RecordingMetrics, waitFor, type TestPki } from '@ferry/testkit';
 import { WebSocket } from 'ws';
-import { Listener, type AcceptedConnection } from './listener.js';
+import { LISTEN_BACKLOG, Listener, type AcceptedConnection } from './listener.js';
 import type { z } from 'zod';
 import { listenerTransport } from './options.js';
 
@@ -301,5 +303,29 @@ describe('Listener over WebSocket', () => {
     const code = new Promise<number>((r) => ws.once('close', (c: number) => r(c)));
     ws.send(Buffer.alloc(64 * 1024 + 1));
     expect(await code).toBe(1009);
+  });
+});
+
+describe('listen backlog', () => {
+  it("the kernel's queue of connections not yet accepted is as deep as the kernel allows, not Node's 511", async () => {
+    const somaxconn = Number(readFileSync('/proc/sys/net/core/somaxconn', 'utf8').trim());
+    // with a cap at or below Node's default the test could not tell the two apart
+    if (!(somaxconn > 511)) throw new Error(`net.core.somaxconn is ${somaxconn}: raise it (sysctl -w net.core.somaxconn=4096) to run this test`);
+    const { listener, accepted } = echoListener({});
+    const { port } = await listener.listen();
+    // ss shows a listening socket's backlog in its Send-Q column (iproute2, ss(8))
+    let line: string;
+    try {
+      line = execFileSync('ss', ['-ltnH', `sport = :${port}`], { encoding: 'utf8' }).trim();
+    } catch (err) {
+      throw new Error(`this test reads the backlog with ss: apt-get install -y iproute2 (integration/brokers/install.sh does it) (${String(err)})`);
+    }
+    const sendQ = Number(line.split(/\s+/)[2]);
+    expect(sendQ).toBe(Math.min(LISTEN_BACKLOG, somaxconn));
+    // and it still takes connections
+    const s = await tcp(port);
+    await echo(s, 'hello');
+    expect(accepted).toHaveLength(1);
+    s.destroy();
   });
 });

@@ -10,6 +10,15 @@ import { loadTlsOptions } from './tls-context.js';
 
 export type Transport = 'tcp' | 'tls' | 'ws' | 'wss';
 
+/**
+ * The kernel's queue of connections accepted but not yet taken by Ferry (listen(2) backlog).
+ * Node's default, 511, overflows when thousands of devices connect at once (a gateway restart,
+ * a network coming back) while the event loop is busy with the first of them: on Linux the
+ * connections beyond it were reset (175 of 10,000 in the bench's storm, docs/benchmarks.md). The
+ * kernel caps it at net.core.somaxconn (4096 on current Linux; docs/operations.md).
+ */
+export const LISTEN_BACKLOG = 65_535;
+
 /** Who is on the other end of an accepted connection. */
 export interface ConnectionInfo {
   readonly transport: Transport;
@@ -348,7 +357,7 @@ export class Listener {
         reject(new FerryError('CONNECT_FAILED', `${this.#spec.type} ${this.#spec.name}: cannot listen on ${e.host}:${e.port} (${e.kind === 'main' ? 'port' : e.kind === 'tls' ? 'tls.port' : 'websocket.port'}): ${why}`, { cause: err }));
       };
       e.server.once('error', onError);
-      e.server.listen(e.port, e.host, () => {
+      e.server.listen({ port: e.port, host: e.host, backlog: LISTEN_BACKLOG }, () => {
         e.server.off('error', onError);
         e.server.on('error', (err) => this.#log.error(`${this.#spec.protocol} listener error`, { port: e.port, error: err.message }));
         const a = e.server.address();
