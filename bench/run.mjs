@@ -122,13 +122,14 @@ async function startServers(c, ctx, name, rec) {
   const nodeArgs = c.before ? options.beforeNodeArgs : options.ferryNodeArgs;
   if (nodeArgs.length > 0 && c.ferry) rec.ferryNodeArgs = nodeArgs;
   if (c.before && c.ferry) rec.ferryBuild = options.before;
+  if (c.before && c.ferry && options.beforeNoLaunchFlags) rec.ferryLaunchFlags = false;
   if (c.broker) {
     out.broker = await ownBrokers[c.broker](ctx.ports.broker, runDir, name);
     ctx.broker = { port: ctx.ports.broker, pid: out.broker.pid };
     rec.broker = c.broker;
   }
   if (c.ferry) {
-    out.ferry = new FerryChild({ yaml: c.ferry(ctx), dir: runDir, name, adminPort: ctx.ports.admin, profDir: options.prof ? join(runDir, 'prof') : undefined, preload: options.preload, nodeArgs, cli: c.before ? join(options.before, 'packages/gateway/dist/cli.js') : undefined });
+    out.ferry = new FerryChild({ yaml: c.ferry(ctx), dir: runDir, name, adminPort: ctx.ports.admin, profDir: options.prof ? join(runDir, 'prof') : undefined, preload: options.preload, nodeArgs, cli: c.before ? join(options.before, 'packages/gateway/dist/cli.js') : undefined, noLaunchFlags: c.before && options.beforeNoLaunchFlags });
     await out.ferry.start();
   }
   return out;

@@ -5,7 +5,7 @@
  */
 import { existsSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { ServerChild } from './child.mjs';
 
@@ -18,7 +18,7 @@ export function requireBuiltCli() {
 
 export class FerryChild extends ServerChild {
   /**
-   * @param {{ yaml: string, dir: string, name: string, adminPort: number, profDir?: string, preload?: string, nodeArgs?: string[], cli?: string }} opts
+   * @param {{ yaml: string, dir: string, name: string, adminPort: number, profDir?: string, preload?: string, nodeArgs?: string[], cli?: string, noLaunchFlags?: boolean }} opts
    */
   constructor(opts) {
     super({ what: 'Ferry', log: join(opts.dir, `${opts.name}.log`) });
@@ -30,7 +30,12 @@ export class FerryChild extends ServerChild {
     await mkdir(dir, { recursive: true });
     const file = join(dir, `${name}.yaml`);
     await writeFile(file, yaml);
-    const nodeArgs = [...(this.ferry.nodeArgs ?? [])];
+    // the V8 flags Ferry's launchers pass (packages/gateway/src/node-flags.ts), from the build
+    // being run: a build from before they existed runs without
+    const cli = this.ferry.cli ?? CLI;
+    const flagsFile = join(dirname(cli), 'node-flags.js');
+    const launch = existsSync(flagsFile) && !this.ferry.noLaunchFlags ? (await import(pathToFileURL(flagsFile).href)).NODE_FLAGS : [];
+    const nodeArgs = [...launch, ...(this.ferry.nodeArgs ?? [])];
     if (profDir) {
       await mkdir(profDir, { recursive: true });
       // written when the process exits normally, so stop() must be a SIGTERM drain, not a kill
@@ -38,7 +43,7 @@ export class FerryChild extends ServerChild {
     }
     // an experiment loaded into Ferry's process before the CLI (bench/experiments)
     if (preload) nodeArgs.push('--import', pathToFileURL(preload).href);
-    await this.spawnUntil(process.execPath, [...nodeArgs, this.ferry.cli ?? CLI, 'start', '-c', file, '--log-level', 'warn'], ROOT, () => this.#ready(), timeoutMs);
+    await this.spawnUntil(process.execPath, [...nodeArgs, cli, 'start', '-c', file, '--log-level', 'warn'], ROOT, () => this.#ready(), timeoutMs);
   }
 
   async #ready() {

@@ -60,6 +60,11 @@ export const options = Object.freeze({
    */
   before: process.env.FERRY_BEFORE ? resolve(process.env.FERRY_BEFORE) : undefined,
   /** FERRY_BEFORE_NODE_ARGS: node flags for the `@before` twin (FERRY_NODE_ARGS for the case itself) */
+  /**
+   * FERRY_BEFORE_NO_LAUNCH_FLAGS=1: the twin runs without the V8 flags Ferry's launchers pass
+   * (packages/gateway/src/node-flags.ts), to measure what they pay (FERRY_BEFORE may name this checkout)
+   */
+  beforeNoLaunchFlags: process.env.FERRY_BEFORE_NO_LAUNCH_FLAGS === '1',
   beforeNodeArgs: (process.env.FERRY_BEFORE_NODE_ARGS ?? '').split(/\s+/).filter(Boolean),
   /** seconds to wait for the last messages after the publisher is done */
   drainSeconds: int('DRAIN_SECONDS', 60),

@@ -5,3 +5,4 @@ export { PromMetrics } from './metrics.js';
 export { createLogger, type LogLevel, type LogFormat } from './logger.js';
 export { connectorTypes, defaultRegistry } from './registry.js';
 export { formatExplain } from './commands.js';
+export { NODE_FLAGS } from './node-flags.js';
