@@ -8,7 +8,6 @@ import mqttPacket, {
   type ISubscribePacket,
   type IUnsubscribePacket,
   type Packet,
-  type Parser,
   type QoS,
 } from 'mqtt-packet';
 import type { ProtocolVersion, PublishProperties } from '../mapping.js';
@@ -18,6 +17,7 @@ import type { BrokerCore } from './broker-core.js';
 import { checkPacket } from './packet-rules.js';
 import { RC, RC3, SUBACK_FAILURE_V3 } from './reason-codes.js';
 import { Unparsed } from './unparsed.js';
+import { packetReader, type ParserSettings } from './packet-reader.js';
 import type { Outlet, Session } from './session.js';
 import type { BrokerMessage, PublishDecision } from './types.js';
 
@@ -51,9 +51,8 @@ export class Connection implements Outlet {
   readonly #handshakeDone: () => void;
   readonly #core: BrokerCore;
   readonly #guard: PacketSizeGuard;
-  readonly #parser: Parser;
-  /** the packet mqtt-packet emitted for the bytes just handed to it */
-  #parsed: Packet | undefined;
+  /** what the shared parser needs to know of this connection (its CONNECT), see packet-reader.ts */
+  #parserSettings: ParserSettings | undefined;
   #state: State = 'awaiting-connect';
   readonly #out: TurnWriter;
   #session: Session | undefined;
@@ -111,7 +110,6 @@ export class Connection implements Outlet {
     this.remote = accepted.info.remote;
     this.whenClosed = new Promise((r) => (this.#resolveClosed = r));
     this.#guard = new PacketSizeGuard(core.config.maxPacketSize);
-    this.#parser = mqttPacket.parser();
   }
 
   get backlog(): number {
@@ -133,19 +131,6 @@ export class Connection implements Outlet {
     // the session stops writing to a socket with too much unsent data (session.ts WRITE_HIGH_WATER)
     socket.on('drain', () => {
       if (this.#state === 'connected') this.#session?.pump(Date.now());
-    });
-    this.#parser.on('packet', (p: Packet) => {
-      this.#parsed = p;
-    });
-    this.#parser.on('error', (err: unknown) => {
-      const msg = err instanceof Error ? err.message : String(err);
-      if (this.#state === 'awaiting-connect' && /protocol version/i.test(msg)) {
-        // MQTT 3.1.1 §3.1.2.2: answer an unsupported protocol level with CONNACK 0x01
-        this.#rawWrite(Buffer.from([0x20, 0x02, 0x00, RC3.unacceptableProtocolVersion]));
-        this.#protocolError('unsupported-protocol-version', msg, undefined);
-        return;
-      }
-      this.#protocolError('malformed-packet', msg, RC.malformedPacket);
     });
     // MQTT 3.1.1 §3.1 / 5 §3.1: a connection that sends no CONNECT within a reasonable time is
     // closed; the transport's handshake deadline does it (until the CONNACK below)
@@ -262,10 +247,14 @@ export class Connection implements Outlet {
   #parse(raw: Buffer): boolean {
     if (raw.length === 0) return true;
     try {
-      this.#parsed = undefined;
-      this.#parser.parse(raw);
-      const packet = this.#parsed as Packet | undefined;
-      if (packet === undefined || this.#dead) return true;
+      const { result, settings } = packetReader.read(raw, this.#parserSettings);
+      this.#parserSettings = settings;
+      if (result.kind === 'error') {
+        this.#onParseError(result.message);
+        return true;
+      }
+      if (result.kind === 'none' || this.#dead) return true;
+      const packet = result.packet;
       const connecting = packet.cmd === 'connect' && this.#state === 'awaiting-connect';
       // a CONNECT decides the protocol level its violations are answered in (§4.13)
       if (connecting) this.version = packet.protocolVersion === 5 ? 5 : packet.protocolVersion === 3 ? 3 : 4;
@@ -284,6 +273,16 @@ export class Connection implements Outlet {
       this.#protocolError('internal-error', String(err), RC.implementationSpecific);
       return false;
     }
+  }
+
+  #onParseError(msg: string): void {
+    if (this.#state === 'awaiting-connect' && /protocol version/i.test(msg)) {
+      // MQTT 3.1.1 §3.1.2.2: answer an unsupported protocol level with CONNACK 0x01
+      this.#rawWrite(Buffer.from([0x20, 0x02, 0x00, RC3.unacceptableProtocolVersion]));
+      this.#protocolError('unsupported-protocol-version', msg, undefined);
+      return;
+    }
+    this.#protocolError('malformed-packet', msg, RC.malformedPacket);
   }
 
   #onPacket(packet: Packet): void {
@@ -853,7 +852,6 @@ export class Connection implements Outlet {
     this.#state = 'closed';
     this.#resolveClosed();
     clearTimeout(this.#keepaliveTimer);
-    this.#parser.removeAllListeners('packet');
     if (!wasConnected || this.#session === undefined) return;
     // §3.1.2.5: the will is published unless the client ended with a normal DISCONNECT
     const will = this.#disconnect === 'normal' ? undefined : this.#will;
