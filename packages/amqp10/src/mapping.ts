@@ -187,7 +187,7 @@ function fromParsed(p: ParsedMessage, encoded: Buffer, ctx: IngressContext, now:
     source: { connector: ctx.connector, protocol: 'amqp10', address: ctx.address },
     meta: {},
   });
-  return withFingerprint(m, meta as Amqp10Meta);
+  return withFingerprint(m, meta);
 }
 
 function withFingerprint(m: GatewayMessage, meta: Amqp10Meta): GatewayMessage {
@@ -231,7 +231,7 @@ export function fingerprint(m: GatewayMessage): string {
 }
 
 function amqp10Meta(m: GatewayMessage): Amqp10Meta {
-  return (m.meta.amqp10 ?? {}) as Amqp10Meta;
+  return m.meta.amqp10 ?? {};
 }
 
 /**

@@ -268,7 +268,7 @@ export function encodeHeader(h: HeaderSection): Buffer {
 
 /** The application-properties section (§3.2.5): a map with string keys. */
 export function encodeApplicationProperties(entries: readonly (readonly [string, AmqpValue])[]): Buffer {
-  return encode(described(SECTION.applicationProperties, { type: 'map', value: entries.map(([k, v]) => [{ type: 'string', value: k } as AmqpValue, v] as const) }));
+  return encode(described(SECTION.applicationProperties, { type: 'map', value: entries.map(([k, v]) => [{ type: 'string', value: k }, v] as const) }));
 }
 
 /** Encode a message, sections in the order §3.2 requires. */

@@ -61,7 +61,7 @@ export class SenderLink {
       autosettle: true,
       // rhea would report `modified` as `released`; undeliverable-here matters to us
       treat_modified_as_released: false,
-    } as rhea.SenderOptions);
+    });
     const s = this.#sender;
     this.#session.on('session_error', () => undefined);
     this.#session.on('session_close', () => {

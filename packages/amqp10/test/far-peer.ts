@@ -104,7 +104,7 @@ export class FarPeer {
       // manual settlement and credit: the peer's own choices, per test
       receiver_options: { autoaccept: false, credit_window: 0 },
       tcp_no_delay: true,
-    } as Parameters<rhea.Container["listen"]>[0]) as Server;
+    } as Parameters<rhea.Container["listen"]>[0]);
     await new Promise<void>((resolve) => (server.listening ? resolve() : server.once('listening', () => resolve())));
     this.#server = server;
     const a = server.address();

@@ -46,7 +46,7 @@ export class ConfigError {
     const last = typeof init.path === 'string' ? init.path.split(/[.[\]]/).filter((p) => p !== '').pop() : init.path[init.path.length - 1];
     const secret = typeof last === 'string' && isSecretName(last) && init.found !== undefined && init.found !== 'nothing';
     const found = secret ? REDACTED : init.found === undefined ? undefined : redactText(init.found);
-    this.message = redactText(secret ? init.message.split(init.found as string).join(REDACTED) : init.message);
+    this.message = redactText(secret ? init.message.split(init.found).join(REDACTED) : init.message);
     if (init.expected !== undefined) this.expected = init.expected;
     if (found !== undefined) this.found = found;
   }

@@ -138,7 +138,7 @@ class Checker {
 
   private finish(built: { gateway: GatewaySection | undefined; connectors: Map<string, ConnectorEntry>; routes: BuiltRoute[] } | undefined): LoadResult {
     const errors = sortErrors([...this.syntaxErrors, ...(this.r?.errors ?? [])]);
-    if (errors.length > 0 || built === undefined || built.gateway === undefined) {
+    if (errors.length > 0 || built?.gateway === undefined) {
       return { ok: false, errors: errors.length > 0 ? errors : [new ConfigError({ file: this.file, line: 1, column: 1, path: '', message: 'the file holds no configuration' })] };
     }
     const abs = path.resolve(this.file);

@@ -142,7 +142,7 @@ export async function loadRouteTests(file: string, registry: ReadonlyMap<string,
           }
         }
         if (d.route !== undefined && !routeNames.includes(d.route)) unknownName([...dAt, 'route'], 'route', d.route, routeNames);
-        destinations.push({ connector: d.connector, route: d.route, to: d.to, headers: d.headers as Record<string, HeaderValue> | undefined });
+        destinations.push({ connector: d.connector, route: d.route, to: d.to, headers: d.headers });
       });
       expect = { kind: 'destinations', destinations };
     } else {

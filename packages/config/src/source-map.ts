@@ -41,7 +41,7 @@ export class SourceMap {
   }
 
   private deref(node: unknown): Node | undefined {
-    if (isAlias(node)) return (node.resolve(this.doc) as Node | undefined) ?? undefined;
+    if (isAlias(node)) return node.resolve(this.doc) ?? undefined;
     return isMap(node) || isSeq(node) || isScalar(node) ? node : undefined;
   }
 

@@ -40,7 +40,7 @@ export function readYaml(text: string, file: string, what: string): YamlFile {
     // after the first real syntax error the parser reports every following token of the
     // broken construct ("Unexpected scalar token in YAML stream"): one error per line, and
     // no such echoes of an earlier error, keep the report readable
-    if (linesWithError.has(at.line) || (fatal && /in YAML stream/.test(e.message))) continue;
+    if (linesWithError.has(at.line) || (fatal && e.message.includes('in YAML stream'))) continue;
     linesWithError.add(at.line);
     fatal = true;
     let message =

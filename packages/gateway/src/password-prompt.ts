@@ -9,7 +9,7 @@ const MAX_PASSWORD_BYTES = 4096;
  * part of the password). From a terminal: asked twice without echo, and the two must agree.
  */
 export async function readPassword(input: NodeJS.ReadStream, prompt: NodeJS.WritableStream): Promise<string> {
-  if (input.isTTY !== true) {
+  if (!input.isTTY) {
     const chunks: Buffer[] = [];
     let size = 0;
     for await (const chunk of input) {
@@ -23,9 +23,9 @@ export async function readPassword(input: NodeJS.ReadStream, prompt: NodeJS.Writ
     if (line === '') throw new FerryError('CONFIG_INVALID', 'empty password on stdin');
     return line;
   }
-  const first = await askHidden(input as ReadStream, prompt, 'Password: ');
+  const first = await askHidden(input, prompt, 'Password: ');
   if (first === '') throw new FerryError('CONFIG_INVALID', 'empty password');
-  const second = await askHidden(input as ReadStream, prompt, 'Again: ');
+  const second = await askHidden(input, prompt, 'Again: ');
   if (first !== second) throw new FerryError('CONFIG_INVALID', 'the two passwords differ');
   return first;
 }

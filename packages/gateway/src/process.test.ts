@@ -48,8 +48,8 @@ function started(cmd: string, args: string[], env: NodeJS.ProcessEnv): { child: 
   const child = spawn(cmd, args, { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'] });
   children.push(child);
   let err = '';
-  child.stderr!.on('data', (b: Buffer) => (err += b.toString()));
-  child.stdout!.on('data', (b: Buffer) => (err += b.toString()));
+  child.stderr.on('data', (b: Buffer) => (err += b.toString()));
+  child.stdout.on('data', (b: Buffer) => (err += b.toString()));
   const exited = new Promise<Exited>((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
   return { child, stderr: () => err, exited };
 }
@@ -152,7 +152,7 @@ describe('ferry start is all or nothing', () => {
     // a gateway that keeps running after its admin server failed never exits: the test times out
     const exit = await ferry.exited;
     expect(exit).toEqual({ code: 1, signal: null });
-    const errors = ferry.stderr().split('\n').filter((l) => / error /.test(l));
+    const errors = ferry.stderr().split('\n').filter((l) => l.includes(' error '));
     expect(errors).toHaveLength(1);
     expect(errors[0]).toContain(`cannot start: admin server: cannot listen on 127.0.0.1:${p.http}`);
     expect(errors[0]).toContain('EADDRINUSE');

@@ -45,7 +45,7 @@ export function checkRoutes(
 
     route.to.forEach((to, j) => {
       const def = connectors.get(to.connector)?.definition;
-      if (def === undefined || def.to === undefined) return;
+      if (def?.to === undefined) return;
       for (const field of def.templateFields) {
         const value = to.fields[field];
         if (typeof value !== 'string') continue;
@@ -137,7 +137,7 @@ export function checkSource(
   def: AnyConnectorDefinition | undefined,
   issues: SpecIssue[],
 ): SourceCaptures {
-  if (def === undefined || def.from === undefined) return { kind: 'unknown' };
+  if (def?.from === undefined) return { kind: 'unknown' };
   const fromPath: FieldPath = [...base, 'from'];
   let pattern: string | undefined;
   try {

@@ -68,7 +68,7 @@ export class FilterTrie<V> {
     const levels = filter.split('/');
     const path = pathTo(this.#root, levels);
     const leaf = path?.[path.length - 1];
-    if (path === undefined || leaf?.payload === undefined || !leaf.payload.delete(key)) return;
+    if (path === undefined || !leaf?.payload?.delete(key)) return;
     if (leaf.payload.size > 0) return;
     leaf.payload = undefined;
     this.#size--;

@@ -20,7 +20,7 @@ export type Unescaped = { readonly ok: true; readonly value: string } | { readon
 
 /** Decode one header name or value read from the wire. */
 export function unescapeHeader(raw: string, version: StompVersion, escaped: boolean): Unescaped {
-  if (!escaped || version === '1.0' || raw.indexOf('\\') < 0) return { ok: true, value: raw };
+  if (!escaped || version === '1.0' || !raw.includes('\\')) return { ok: true, value: raw };
   let out = '';
   for (let i = 0; i < raw.length; i++) {
     const c = raw[i];
