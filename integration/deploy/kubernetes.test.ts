@@ -25,10 +25,10 @@ interface Validatable {
   validate(): void;
 }
 const MODELS: Record<string, new (data: never) => Validatable> = {
-  'v1/Namespace': Namespace as never,
-  'v1/Service': Service as never,
-  'apps/v1/StatefulSet': StatefulSet as never,
-  'policy/v1/PodDisruptionBudget': PodDisruptionBudget as never,
+  'v1/Namespace': Namespace,
+  'v1/Service': Service,
+  'apps/v1/StatefulSet': StatefulSet,
+  'policy/v1/PodDisruptionBudget': PodDisruptionBudget,
 };
 
 async function yamlDocs(file: string): Promise<Json[]> {

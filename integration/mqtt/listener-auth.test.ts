@@ -186,7 +186,7 @@ c.loop_stop()`,
     expect(seen.filter((t) => t === 'sensors/dev1/temp')).toHaveLength(0);
     expect(metrics.count('access_denied_total', { connector: 'devices', action: 'publish' })).toBe(4);
     // logged once per client, not per message
-    expect(lines.filter((l) => /publish to "sensors\/dev1\/temp" refused/.test(l.message))).toHaveLength(4);
+    expect(lines.filter((l) => l.message.includes('publish to "sensors/dev1/temp" refused'))).toHaveLength(4);
     // a will outside the grant is a publish outside the grant: CONNACK 0x87
     expect(await connackOf({ protocolVersion: 5, username: 'dev2', password: PASSWORDS.dev2, will: { topic: 'cmd/dev1/unlock', payload: Buffer.from('x'), qos: 1, retain: false } })).toBe(0x87);
   });
@@ -262,7 +262,7 @@ print(list(out[0]))`,
   });
 
   it('warns at start about the plain-text password in the route file', () => {
-    expect(lines.filter((l) => l.level === 'warn' && /users ops have plain-text passwords/.test(l.message))).toHaveLength(1);
+    expect(lines.filter((l) => l.level === 'warn' && l.message.includes('users ops have plain-text passwords'))).toHaveLength(1);
     expect(JSON.stringify(lines)).not.toContain(PASSWORDS.ops);
   });
 });

@@ -140,10 +140,10 @@ describe('mqtt: replicas in one shared subscription on Mosquitto', () => {
     it(`MQTT ${protocolVersion === 5 ? '5' : '3.1.1'}: each message goes to one replica, 0 lost, 0 duplicated`, async () => {
       const topics = prefix(`share-v${protocolVersion}`);
       const tally = new Tally();
-      const replicas: { connector: Connector<MqttFrom, unknown>; r: Replica }[] = [];
+      const replicas: { connector: Connector<MqttFrom>; r: Replica }[] = [];
       for (let i = 0; i < 3; i++) {
         const options: MqttOptions = mqttDefinition.options.parse({ url, protocolVersion, clientId: `${topics.replaceAll('/', '-')}-r${i}`, clean: true });
-        const connector = mqttDefinition.create(testContext(), `plant${i}`, options) as Connector<MqttFrom, unknown>;
+        const connector = mqttDefinition.create(testContext(), `plant${i}`, options) as Connector<MqttFrom>;
         const r = new Replica(tally);
         replicas.push({ connector, r });
         await connector.start();

@@ -195,7 +195,7 @@ test('an ERROR for a SEND fails that write permanently; the connector reconnects
   await b.connector.sink.write(msg(Buffer.from('after')), ok);
   await waitFor(() => got.length === 2, 'both good messages');
   expect(got.map((m) => m.content.toString())).toEqual(['before', 'after']);
-  expect(b.logger.lines.some((l) => l.level === 'warn' && /lost: ERROR from the broker/.test(l.message))).toBe(true);
+  expect(b.logger.lines.some((l) => l.level === 'warn' && l.message.includes('lost: ERROR from the broker'))).toBe(true);
 });
 
 test('a destination RabbitMQ can never take is refused before sending; the connection stays up', async () => {
@@ -250,7 +250,7 @@ test('heart-beats: a silent broker is detected, the connection dropped and re-ma
   const b = await startWith({ ...rabbitOptions(vhost, proxy.port), heartBeat: { outgoingMs: 200, incomingMs: 200 } });
   expect(b.connector.state).toBe('up');
   proxy.holdDownstream(); // no byte from the broker any more: no heart-beats either
-  await waitFor(() => b.logger.lines.some((l) => l.level === 'warn' && /no heart-beat from the broker/.test(l.message)), 'heart-beat loss detected', 10_000);
+  await waitFor(() => b.logger.lines.some((l) => l.level === 'warn' && l.message.includes('no heart-beat from the broker')), 'heart-beat loss detected', 10_000);
   expect(b.connector.state).not.toBe('up');
   proxy.release();
   await waitFor(() => b.connector.state === 'up', 'reconnected', 10_000);

@@ -237,7 +237,7 @@ function runScript<M>(script: string, spec: Record<string, unknown>, what: strin
   const done = new Promise<M[]>((resolve, reject) => {
     p.on('exit', (code) => {
       if (code === 0 || got.length > 0) resolve(got);
-      else reject(new Error(`${what} exited ${code}: ${/No module named/.test(err) ? `apt-get install -y ${pkg}; ` : ''}${err}`));
+      else reject(new Error(`${what} exited ${code}: ${err.includes('No module named') ? `apt-get install -y ${pkg}; ` : ''}${err}`));
     });
   });
   return { ready, done };
