@@ -1,8 +1,7 @@
 import type { Authenticator, LoginAttempt, LoginResult, Logger, Metrics } from '@ferry/core';
 import type { ClientIdRule } from './client-id-rule.js';
-import type { Connection, PendingWill } from './connection.js';
 import type { Session, SessionLimits } from './session.js';
-import type { BrokerMessage, PublishDecision, Subscription } from './types.js';
+import type { BrokerMessage, PendingWill, PublishDecision, Subscription } from './types.js';
 
 /** Limits and credentials of the embedded broker. */
 export interface BrokerConfig {
@@ -24,8 +23,12 @@ export interface BrokerConfig {
   readonly auth: Authenticator;
 }
 
-/** What a {@link Connection} needs from the broker it belongs to. */
-export interface BrokerCore {
+/**
+ * What a client connection needs from the broker it belongs to. `C` is the connection's own
+ * type (connection.ts), a parameter so that this contract does not import the class that
+ * depends on it.
+ */
+export interface BrokerCore<C> {
   readonly config: BrokerConfig;
   readonly logger: Logger;
   readonly metrics: Metrics;
@@ -42,11 +45,11 @@ export interface BrokerCore {
    * in use (connected, or a session kept) by another user: a client id belongs to the user that
    * holds it, so nobody else can take over its session or its queued messages.
    */
-  attachSession(conn: Connection, clientId: string, cleanStart: boolean, expiry: number, owner: string | undefined): { session: Session; present: boolean } | 'taken';
+  attachSession(conn: C, clientId: string, cleanStart: boolean, expiry: number, owner: string | undefined): { session: Session; present: boolean } | 'taken';
   /** the connection ended; publish its will (if given) and keep or end its session */
-  detach(conn: Connection, session: Session, will: PendingWill | undefined): void;
+  detach(conn: C, session: Session, will: PendingWill | undefined): void;
   /** a client's PUBLISH: dispatch it and hand it to the owner; `settle` answers QoS 1/2 */
-  ingest(conn: Connection, message: BrokerMessage, settle: ((d: PublishDecision) => void) | undefined): void;
+  ingest(conn: C, message: BrokerMessage, settle: ((d: PublishDecision) => void) | undefined): void;
   /** true when the subscription already existed (for Retain Handling 1) */
   subscribe(session: Session, sub: Subscription): boolean;
   sendRetained(session: Session, sub: Subscription, existed: boolean): void;

@@ -2,14 +2,14 @@ import { randomUUID } from 'node:crypto';
 import { describeError, reportRestore, type ListenerStore, type LoginAttempt, type LoginResult, type Logger, type Metrics } from '@ferry/core';
 import type { AcceptedConnection } from '@ferry/net';
 import type { BrokerConfig, BrokerCore } from './broker-core.js';
-import { Connection, type PendingWill } from './connection.js';
+import { Connection } from './connection.js';
 import { RC } from './reason-codes.js';
 import { MqttListenerState } from './listener-state.js';
 import { RetainedStore } from './retained.js';
 import { Session, type DropReason } from './session.js';
 import { SharedGroups } from './shared-groups.js';
 import { FilterTrie } from './topic-trie.js';
-import type { BrokerMessage, OutboundItem, PublishDecision, PublishEvent, Subscription } from './types.js';
+import type { BrokerMessage, OutboundItem, PendingWill, PublishDecision, PublishEvent, Subscription } from './types.js';
 
 /** setTimeout's largest delay; longer session expiries are kept without a timer */
 const MAX_TIMER_MS = 2 ** 31 - 1;
@@ -29,7 +29,7 @@ export interface BrokerEnv {
  * and read back by `restore`. The owner sees every client PUBLISH through `onPublish` and decides its
  * acknowledgement; it injects messages with `publish`.
  */
-export class MqttBroker implements BrokerCore {
+export class MqttBroker implements BrokerCore<Connection> {
   readonly config: BrokerConfig;
   readonly logger: Logger;
   readonly metrics: Metrics;

@@ -19,15 +19,7 @@ import { RC, RC3, SUBACK_FAILURE_V3 } from './reason-codes.js';
 import { Unparsed } from './unparsed.js';
 import { packetReader, type ParserSettings } from './packet-reader.js';
 import type { Outlet, Session } from './session.js';
-import type { BrokerMessage, PublishDecision } from './types.js';
-
-/** Will message and its delay (MQTT 5 §3.1.3.2.2), kept until the connection ends. */
-export interface PendingWill {
-  /** the will without `expiresAt`: its expiry counts from publication (§3.1.3.2.4) */
-  readonly message: BrokerMessage;
-  readonly delaySeconds: number;
-  readonly expirySeconds?: number | undefined;
-}
+import type { BrokerMessage, PendingWill, PublishDecision } from './types.js';
 
 type ConnackProperties = NonNullable<mqttPacket.IConnackPacket['properties']>;
 
@@ -49,7 +41,7 @@ export class Connection implements Outlet {
   readonly info: ConnectionInfo;
   readonly #socket: Duplex;
   readonly #handshakeDone: () => void;
-  readonly #core: BrokerCore;
+  readonly #core: BrokerCore<Connection>;
   readonly #guard: PacketSizeGuard;
   /** what the shared parser needs to know of this connection (its CONNECT), see packet-reader.ts */
   #parserSettings: ParserSettings | undefined;
@@ -101,7 +93,7 @@ export class Connection implements Outlet {
   #resolveClosed: () => void = () => undefined;
 
   /** `accepted` comes from the listener's transport (@ferry/net): TCP, TLS or WebSocket alike */
-  constructor(core: BrokerCore, accepted: AcceptedConnection) {
+  constructor(core: BrokerCore<Connection>, accepted: AcceptedConnection) {
     this.#core = core;
     this.#socket = accepted.stream;
     this.#out = new TurnWriter(accepted.stream);

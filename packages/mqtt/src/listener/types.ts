@@ -67,3 +67,11 @@ export interface PublishEvent {
    */
   readonly onWait?: ((waiting: boolean) => void) | undefined;
 }
+
+/** Will message and its delay (MQTT 5 §3.1.3.2.2), kept until the connection ends. */
+export interface PendingWill {
+  /** the will without `expiresAt`: its expiry counts from publication (§3.1.3.2.4) */
+  readonly message: BrokerMessage;
+  readonly delaySeconds: number;
+  readonly expirySeconds?: number | undefined;
+}
