@@ -507,8 +507,9 @@ describe('stomp-listener: lifecycle', () => {
     const l = await listener({}, false);
     const c = await stompjs(l.port, '1.2');
     const got = collect();
-    c.client.subscribe('/queue/keep', got.onMessage, { ack: 'client' });
-    await delay(50);
+    const subscribed = receiptOf(c, 'sub-keep');
+    c.client.subscribe('/queue/keep', got.onMessage, { ack: 'client', receipt: 'sub-keep' });
+    await subscribed;
     await l.conn.sink?.write(gatewayMessage('kept'), { destination: '/queue/keep' });
     await waitFor(() => got.messages.length === 1, 'delivered, not acked');
     await l.conn.stop();
