@@ -68,13 +68,12 @@ routes:
       - { connector: apps, address: "temperature.{1}" }
 `);
   await ferry.start();
+  const tStarted = Date.now();
   const diag = ws.diag();
 
   // two persistent sessions subscribe and go away
-  for (const [id, version] of [['keeper-311', 4], ['keeper-5', 5]] as const) {
-    const r = await client(['mqtt-subscribe', mqttPort, `${run}-${id}`, version]);
-    expect(r.done ? 'done' : r.text).toBe('done');
-  }
+  const subscribed = await Promise.all([client(['mqtt-subscribe', mqttPort, `${run}-keeper-311`, 4]), client(['mqtt-subscribe', mqttPort, `${run}-keeper-5`, 5])]);
+  expect(subscribed.map((r) => (r.done ? 'done' : r.text))).toEqual(['done', 'done']);
   const published = await client(['mqtt-publish', mqttPort, run, MESSAGES, RETAINED]);
   expect(published.done ? 'done' : published.text).toBe('done');
   const acked = payloads(published.lines, 'acked');
@@ -86,8 +85,10 @@ routes:
   const tally = new Tally();
   for (const reader of readers) for (const id of reader === 'retained' ? retainedIds : messageIds) tally.sent(`${reader}|${id}`);
 
+  const tPublished = Date.now();
   await ferry.kill9();
   await ferry.start();
+  const tRestarted = Date.now();
   // the restarted listeners read their state back before they listen: one line each
   await until(() => readFileSync(ferry.logFile, 'utf8').split('\n').filter((l) => l.includes('listener state restored')).length >= 6, 'the restarted listeners restore their state', 15_000, diag);
 
@@ -98,12 +99,17 @@ routes:
     client(['amqp-drain', amqpPort, 'temperature.hall', messageIds.length]),
     client(['mqtt-retained', mqttPort, retainedIds.length]),
   ]);
+  const tDrained = Date.now();
   drained.forEach((r, i) => {
     for (const id of payloads(r.lines, i === 4 ? 'retained' : 'got')) tally.received(`${readers[i] as string}|${id}`);
   });
   printCounts('kill -9 of the edge broker holding listener state (paho-mqtt, stomp.py, qpid-proton)', tally, {
     acknowledged: acked.length,
     perReader: readers.map((r, i) => `${r}=${payloads((drained[i] as { lines: string[] }).lines, i === 4 ? 'retained' : 'got').length}`).join(','),
+    start: seconds(tStarted - t0),
+    subscribeAndPublish: seconds(tPublished - tStarted),
+    killAndRestart: seconds(tRestarted - tPublished),
+    drain: seconds(tDrained - tRestarted),
     total: seconds(Date.now() - t0),
   });
   expect(ferry.exits[0]).toBe('SIGKILL');
