@@ -51,7 +51,7 @@ const byteSize = z.union([z.number(), z.string()]).transform((v, ctx) => {
 /** `gateway.spool`: the durable spool for messages accepted from listeners (docs/spool.md). */
 export const spoolSchema = z
   .strictObject({
-    dir: z.string().min(1).describe('the spool directory (one LevelDB store); relative paths resolve against the route file\'s folder'),
+    dir: z.string().min(1).describe('the data directory (one LevelDB store): spooled messages, and what the listeners hold for their clients (MQTT persistent sessions and retained messages, STOMP and AMQP 1.0 queues), kept across restarts; relative paths resolve against the route file\'s folder'),
     maxBytes: byteSize
       .default(DEFAULT_SPOOL_MAX_BYTES)
       .describe('bound of everything spooled, in bytes or with a unit (512MiB, 1GiB); default 1GiB'),
