@@ -228,7 +228,8 @@ test('the connection lost with RECEIPTs pending: those writes fail at once, tran
   const b = await startWith({ ...rabbitOptions(vhost, proxy.port), heartBeat: { outgoingMs: 0, incomingMs: 0 }, receiptTimeoutMs: 20_000 });
   proxy.holdDownstream();
   const writes = Array.from({ length: 20 }, (_, i) => b.connector.sink.write(msg(Buffer.from(`m${i}`)), parseTo({ destination: `/amq/queue/${q}` })).then(() => 'ok', (e: unknown) => e));
-  await delay(100);
+  // every SEND reached the broker; only the RECEIPTs are held
+  await waitFor(async () => (await plain.ch.checkQueue(q)).messageCount === 20, 'the 20 messages in the queue');
   const t0 = Date.now();
   proxy.cut();
   proxy.release(); // the cut dropped what was held; stop holding so the reconnect gets through
