@@ -107,7 +107,7 @@ describe('deploy/kubernetes', () => {
     expect(matches(at(byKind('PodDisruptionBudget')[0], 'spec', 'selector', 'matchLabels'))).toBe(true);
 
     // the route file is mounted as a directory (a subPath mount is never updated by the kubelet)
-    // from a ConfigMap whose name stays fixed, so --watch sees edits
+    // from a ConfigMap whose name stays fixed, so gateway.reload.watch sees edits
     const generator = (at(kustomization, 'configMapGenerator') as Json[])[0]!;
     expect(at(kustomization, 'generatorOptions', 'disableNameSuffixHash')).toBe(true);
     const volumes = at(sts, 'spec', 'template', 'spec', 'volumes') as Json[];
@@ -144,6 +144,9 @@ describe('deploy/kubernetes', () => {
     expect(at(container, 'livenessProbe', 'httpGet', 'path')).toBe('/healthz');
     expect(at(container, 'readinessProbe', 'httpGet', 'path')).toBe('/readyz');
     for (const probe of ['startupProbe', 'livenessProbe', 'readinessProbe']) expect(at(container, probe, 'httpGet', 'port')).toBe('admin');
+
+    // the route file itself asks to be reloaded when the kubelet swaps the mounted ConfigMap
+    expect(config.gateway.reload?.watch).toBe(true);
 
     const spoolDir = config.gateway.spool?.dir;
     expect(spoolDir).toBeDefined();

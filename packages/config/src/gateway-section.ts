@@ -89,6 +89,15 @@ export const gatewaySchema = z.strictObject({
     .default({ level: 'info' })
     .describe('logging'),
   spool: spoolSchema.optional(),
+  reload: z
+    .strictObject({
+      watch: z
+        .boolean()
+        .default(false)
+        .describe("reload when the route file's content changes, as SIGHUP does (its folder is watched, so a Kubernetes ConfigMap's symlink swap counts); the same as `ferry start --watch`; default false"),
+    })
+    .optional()
+    .describe('how the running gateway picks up an edited route file; SIGHUP always reloads'),
   maxHops: z
     .int()
     .min(1)

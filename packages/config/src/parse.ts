@@ -236,6 +236,7 @@ class Checker {
       http: parsed.http,
       log: parsed.log,
       spool: parsed.spool,
+      reload: parsed.reload,
       maxHops: parsed.maxHops,
       tracing: parsed.tracing,
     };

@@ -13,6 +13,8 @@ export interface GatewaySection {
   readonly log: { readonly level: LogLevel };
   /** the durable spool (docs/spool.md); absent: none. `dir` as written: relative to `baseDir` */
   readonly spool?: SpoolSection | undefined;
+  /** `watch`: reload when the route file changes (as `ferry start --watch`) */
+  readonly reload?: { readonly watch: boolean } | undefined;
   /** the most passages through Ferry a message may make (loop protection); default 8 */
   readonly maxHops?: number | undefined;
   /** whether Ferry starts a W3C trace for a message without one; default: it only carries them */

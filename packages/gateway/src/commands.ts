@@ -27,10 +27,28 @@ export const run = {
         },
       );
     };
+    // the route file is watched with --watch, or while the running file says gateway.reload.watch
+    let watcher: FileWatch | undefined;
+    const syncWatch = async (): Promise<void> => {
+      const wanted = opts.watch === true || runtime.gateway?.config.gateway.reload?.watch === true;
+      if (wanted && watcher === undefined && !runtime.stopping) {
+        watcher = new FileWatch(opts.config, () => {
+          if (runtime.stopping) return;
+          logger.info('the route file changed: reloading', { file: opts.config });
+          void runtime.reload().then(syncWatch);
+        }, logger);
+        await watcher.start();
+        logger.info('watching the route file for changes', { file: opts.config, by: opts.watch === true ? '--watch' : 'gateway.reload.watch' });
+      } else if (!wanted && watcher !== undefined) {
+        watcher.stop();
+        watcher = undefined;
+        logger.info('no longer watching the route file (gateway.reload.watch is off)', { file: opts.config });
+      }
+    };
     const onHangup = (): void => {
       if (runtime.stopping) return;
       logger.info('SIGHUP: reloading', { file: opts.config });
-      void runtime.reload();
+      void runtime.reload().then(syncWatch);
     };
     process.on('SIGTERM', onSignal);
     process.on('SIGINT', onSignal);
@@ -54,15 +72,7 @@ export const run = {
       exit(2);
       return;
     }
-    if (opts.watch) {
-      const watcher = new FileWatch(opts.config, () => {
-        if (runtime.stopping) return;
-        logger.info('the route file changed: reloading', { file: opts.config });
-        void runtime.reload();
-      }, logger);
-      await watcher.start();
-      logger.info('watching the route file for changes', { file: opts.config });
-    }
+    await syncWatch();
   },
 
   async validate(files: string[]): Promise<void> {

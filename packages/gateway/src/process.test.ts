@@ -5,7 +5,7 @@
  * prestart script; cli.test.ts needs `npx tsc -b` before it runs alone.)
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { createServer, type Server } from 'node:net';
 import { dirname, join } from 'node:path';
@@ -134,6 +134,36 @@ describe('ferry start --watch', () => {
       await waitFor(() => ferry.stderr().includes('watching the route file for changes'), 'the gateway to run and watch', 60_000, 50);
       writeFileSync(file, original.replace('ferry/{1}/temperature', 'ferry/{1}/temp'));
       await waitFor(() => /configuration reloaded .*routesChanged=temperatures/.test(ferry.stderr()), 'the reload after the change', 30_000, 50);
+      ferry.child.kill('SIGTERM');
+      expect(await ferry.exited).toEqual({ code: 0, signal: null });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 90_000);
+});
+
+describe('gateway.reload.watch', () => {
+  it('a route file mounted like a ConfigMap (a ..data symlink swapped to a new folder) is reloaded without --watch', async () => {
+    const p = await ports();
+    const dir = mkdtempSync(join(tmpdir(), 'ferry-watch-cm-'));
+    const file = join(dir, 'gateway.yaml');
+    const original = readFileSync(join(root, 'config/gateway.yaml'), 'utf8').replace(/^gateway:\n/m, 'gateway:\n  reload: { watch: true }\n');
+    // the kubelet's layout: <dir>/gateway.yaml -> ..data/gateway.yaml, ..data -> ..<timestamp>
+    const version = (name: string, text: string): void => {
+      mkdirSync(join(dir, name));
+      writeFileSync(join(dir, name, 'gateway.yaml'), text);
+    };
+    version('..v1', original);
+    symlinkSync('..v1', join(dir, '..data'));
+    symlinkSync('..data/gateway.yaml', file);
+    try {
+      const ferry = started(process.execPath, [cli, 'start', '-c', file], p.env);
+      await waitFor(() => ferry.stderr().includes('watching the route file for changes'), 'the gateway to run and watch', 60_000, 50);
+      expect(ferry.stderr()).toContain('gateway.reload.watch');
+      version('..v2', original.replace('ferry/{1}/temperature', 'ferry/{1}/temp'));
+      symlinkSync('..v2', join(dir, '..data_tmp'));
+      renameSync(join(dir, '..data_tmp'), join(dir, '..data'));
+      await waitFor(() => /configuration reloaded .*routesChanged=temperatures/.test(ferry.stderr()), 'the reload after the swap', 30_000, 50);
       ferry.child.kill('SIGTERM');
       expect(await ferry.exited).toEqual({ code: 0, signal: null });
     } finally {
