@@ -63,10 +63,10 @@ function stompToRabbit(viaFerry) {
 }
 
 /** mqtt.js QoS 1 publisher and QoS 1 subscriber of one MQTT server (Ferry's listener or the bench's own broker) */
-function mqttEdge(portOf) {
+function mqttEdge(portOf, subscriber = {}) {
   return async (ctx) => {
     const url = `mqtt://127.0.0.1:${portOf(ctx)}`;
-    const sub = await mqttSubscriber(url, 'devices/+/telemetry', 1, ctx.counter, { clientId: `${ctx.id}-sub` });
+    const sub = await mqttSubscriber(url, 'devices/+/telemetry', 1, ctx.counter, { clientId: `${ctx.id}-sub`, ...subscriber });
     const pub = await mqttConnect(url, { clientId: `${ctx.id}-pub` });
     return {
       send: mqttSender(pub, 'devices/d1/telemetry', 1, ctx.payload, ctx.counter),
@@ -127,6 +127,13 @@ routes:
 `;
 
 const edgeYaml = (ctx) => `${header(ctx)}connectors:
+  devices: { type: mqtt-listener, anonymous: true, port: ${ctx.ports.mqtt}, host: 127.0.0.1 }
+routes: []
+`;
+
+/** case C with a data directory: the subscriber's persistent session is kept on disk, every message written before its PUBACK */
+const edgeDurableYaml = (ctx) => `gateway: { id: ${ctx.id}, http: { port: ${ctx.ports.admin}, host: 127.0.0.1 }, spool: { dir: data-${ctx.id} } }
+connectors:
   devices: { type: mqtt-listener, anonymous: true, port: ${ctx.ports.mqtt}, host: 127.0.0.1 }
 routes: []
 `;
@@ -210,6 +217,13 @@ export const cases = [
     path: 'mqtt.js QoS 1 → Ferry mqtt-listener → mqtt.js QoS 1 subscriber of the same listener (no external broker)',
     ferry: edgeYaml,
     clients: mqttEdge((ctx) => ctx.ports.mqtt),
+  },
+  {
+    name: 'C3.ferry.mqtt-qos1.edge-durable',
+    pair: 'C',
+    path: 'as C, with gateway.spool (a data directory) and a persistent-session subscriber (clean session 0): each message stored in the session before the PUBACK',
+    ferry: edgeDurableYaml,
+    clients: mqttEdge((ctx) => ctx.ports.mqtt, { clean: false }),
   },
   {
     name: 'C2.base.mqtt-qos1.aedes',

@@ -223,3 +223,38 @@ describe('reload', () => {
     expect(await copyTopic(moved, 'm')).toBe('v1/m');
   });
 });
+
+describe('with a data directory (gateway.spool), listener state survives a restart of the gateway', () => {
+  it('says where it is kept; a persistent session gets what was queued for it, the retained message is back', async () => {
+    const port = await freePort();
+    const file = join(dir, 'durable.yaml');
+    await writeFile(file, routeFile(port, 'v1').replace('gateway: { id: runtime-test }', 'gateway: { id: runtime-test, spool: { dir: data } }'));
+    const lines: LogLine[] = [];
+    const first = runtime(file, lines);
+    expect(await first.start()).toBe(true);
+    expect(lines.find((l) => l.message.startsWith('listener state is kept on disk:'))?.fields).toEqual({ listeners: 'devices', dir: join(dir, 'data') });
+    expect(lines.some((l) => l.message.startsWith('listener state lives in memory'))).toBe(false);
+
+    const persistent = { protocolVersion: 5 as const, clientId: 'durable-sub', clean: false, reconnectPeriod: 0, properties: { sessionExpiryInterval: 600 } };
+    const sub = await mqtt.connectAsync(`mqtt://127.0.0.1:${port}`, persistent);
+    await sub.subscribeAsync('v1/#', { qos: 1 });
+    await sub.endAsync();
+    const dev = await client(port, 'durable-dev');
+    await dev.publishAsync('in/a', Buffer.from('queued'), { qos: 1 });
+    await dev.publishAsync('state/x', Buffer.from('on'), { qos: 1, retain: true });
+    await dev.endAsync();
+    await first.stop();
+
+    const again = runtime(file, []);
+    expect(await again.start()).toBe(true);
+    // the queued message comes right after CONNACK: listen before connecting
+    const back = mqtt.connect(`mqtt://127.0.0.1:${port}`, persistent);
+    clients.push(back);
+    const got = new Promise<string>((resolve) => back.once('message', (topic, payload) => resolve(`${topic}=${payload.toString()}`)));
+    expect(await got).toBe('v1/a=queued');
+    const reader = await client(port, 'durable-reader');
+    const retained = new Promise<string>((resolve) => reader.once('message', (topic, payload) => resolve(`${topic}=${payload.toString()}`)));
+    await reader.subscribeAsync('state/#', { qos: 1 });
+    expect(await retained).toBe('state/x=on');
+  });
+});
