@@ -362,7 +362,7 @@ describe('stomp-listener: heart-beating, login, limits', () => {
   });
 
   it('bad login gets ERROR "authentication failed" and is closed; a good one connects', async () => {
-    const l = await listener({ users: [{ login: 'alice', passcode: 's3cret' }] });
+    const l = await listener({ users: [{ login: 'alice', passcode: 's3cret' }], anonymous: false });
     const bad = await stompjs(l.port, '1.2', { login: 'alice', passcode: 'nope' });
     await waitFor(() => bad.errors.length === 1 && bad.closed(), 'ERROR then close');
     expect(bad.errors[0]?.headers['message']).toBe('authentication failed');
