@@ -7,7 +7,7 @@ import { fromMqttPublish, toMqttPublish } from '../mapping.js';
 import type { MqttFrom, MqttOptions, MqttTo } from '../options.js';
 
 import { mqttClientOptions } from './client-options.js';
-import { deferAck, onIncomingPublish, outgoingCallback, unackedPublishes, writePuback } from './mqttjs-seam.js';
+import { deferAck, onIncomingPublish, outgoingCallback, pauseReading, reconnectKeepingStores, unackedPublishes, writePuback } from './mqttjs-seam.js';
 import { SourceSubscriptions } from './subscriptions.js';
 import { PoisonWatch, type Tracked } from './poison.js';
 import { limitsFromConnack, unpublishable, type BrokerLimits } from './publishable.js';
@@ -174,15 +174,8 @@ export class MqttClientConnector implements Connector<MqttFrom, MqttTo> {
     if (pause && stream !== undefined && this.#pausedStream !== stream) {
       this.#pausedStream?.resume();
       this.#pausedStream = stream;
-      // mqtt.js pipes the stream into its packet writer, and a pipe resumes its source on
-      // 'drain': keep it paused while Ferry wants it so
-      if (!guarded.has(stream)) {
-        guarded.add(stream);
-        stream.on('resume', () => {
-          if (this.#pausedStream === stream) stream.pause();
-        });
-      }
-      stream.pause();
+      // kept paused while Ferry wants it so, whatever mqtt.js's pipe does (see the seam)
+      pauseReading(stream, () => this.#pausedStream === stream);
     } else if (!pause && this.#pausedStream !== undefined) {
       const s = this.#pausedStream;
       this.#pausedStream = undefined;
@@ -257,10 +250,8 @@ export class MqttClientConnector implements Connector<MqttFrom, MqttTo> {
       if (this.#state === 'stopping' || this.#state === 'stopped') return;
       this.#ctx.metrics.inc('connector_reconnects_total', { connector: this.name });
       this.#state = 'connecting';
-      // reconnect() without stores replaces them with empty ones, losing the QoS 1/2 publishes
-      // awaiting PUBACK (their callbacks would never fire); hand the same stores back so they
-      // are resent on the new connection (§4.4)
-      client.reconnect({ incomingStore: client.incomingStore, outgoingStore: client.outgoingStore });
+      // the QoS 1/2 publishes awaiting their PUBACK are resent on the new connection (§4.4)
+      reconnectKeepingStores(client);
     });
     if (scheduled !== undefined) this.#attempts++;
   }
@@ -481,5 +472,3 @@ export class MqttClientConnector implements Connector<MqttFrom, MqttTo> {
 /** closed connections in a row with the same publish the oldest unacknowledged, that make it the cause */
 const POISON_STRIKES = 2;
 
-/** streams that already carry the re-pause guard of #applyFlow */
-const guarded = new WeakSet<Duplex>();

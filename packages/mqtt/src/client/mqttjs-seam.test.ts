@@ -9,7 +9,7 @@ import { createServer, type AddressInfo, type Server, type Socket } from 'node:n
 import type { Duplex } from 'node:stream';
 import mqtt, { type MqttClient } from 'mqtt';
 import mqttPacket, { type IPublishPacket, type Packet } from 'mqtt-packet';
-import { deferAck, onIncomingPublish, outgoingCallback, unackedPublishes, writePuback } from './mqttjs-seam.js';
+import { deferAck, onIncomingPublish, outgoingCallback, pauseReading, reconnectKeepingStores, unackedPublishes, writePuback } from './mqttjs-seam.js';
 
 const SEE = 'the mqtt.js seam (packages/mqtt/src/client/mqttjs-seam.ts) no longer holds; see docs/architecture.md, "Library seams"';
 
@@ -162,5 +162,65 @@ describe('mqtt.js seam: publishes awaiting their ack (mqttjs-seam.ts)', () => {
     await failed;
     seam(failedWith instanceof Error, 'removeOutgoingMessage did not fail the publish callback with an error');
     seam(unackedPublishes(c).length === 0, 'removeOutgoingMessage left the publish in outgoing');
+  });
+});
+
+describe('mqtt.js seam: reconnecting with the same stores (mqttjs-seam.ts)', () => {
+  it('reconnectKeepingStores keeps the stores and the publish awaiting its PUBACK in them; reconnect() without them would empty them', async () => {
+    broker = new PlayedBroker(5);
+    const port = await broker.listen();
+    const c = mqtt.connect(`mqtt://127.0.0.1:${port}`, { protocolVersion: 5, reconnectPeriod: 0, clientId: 'seam-stores', clean: false });
+    client = c;
+    await new Promise<void>((resolve) => c.once('connect', () => resolve()));
+    const outgoing = c.outgoingStore;
+    const incoming = c.incomingStore;
+    c.publish('seam/stores', Buffer.from([4, 2]), { qos: 1 }, () => undefined);
+    const sent = await broker.next((p) => p.cmd === 'publish' && p.topic === 'seam/stores');
+    const id = sent.cmd === 'publish' ? (sent.messageId ?? -1) : -1;
+    // the broker drops the connection without the PUBACK
+    const closed = new Promise<void>((resolve) => c.once('close', () => resolve()));
+    broker.socket?.destroy();
+    await closed;
+    const stored = (store: typeof outgoing): Promise<boolean> => new Promise((resolve) => store.get({ messageId: id } as Packet, (err) => resolve(err === null || err === undefined)));
+    reconnectKeepingStores(c);
+    seam(c.outgoingStore === outgoing && c.incomingStore === incoming, 'reconnect({ incomingStore, outgoingStore }) did not keep the stores handed to it');
+    seam(await stored(c.outgoingStore), 'the publish awaiting its PUBACK is no longer in the outgoing store after the reconnect');
+    // why the seam exists: a plain reconnect() starts with empty stores
+    c.reconnect();
+    seam(c.outgoingStore !== outgoing, 'reconnect() without stores kept the old ones: reconnectKeepingStores may no longer be needed');
+  });
+});
+
+describe('mqtt.js seam: pausing the read (mqttjs-seam.ts)', () => {
+  it('mqtt.js reads packets only while the stream flows: a paused stream hands over no PUBLISH, even when resumed as its pipe would, until released', async () => {
+    broker = new PlayedBroker(5);
+    const port = await broker.listen();
+    const c = mqtt.connect(`mqtt://127.0.0.1:${port}`, { protocolVersion: 5, reconnectPeriod: 0, clientId: 'seam-pause' });
+    client = c;
+    await new Promise<void>((resolve) => c.once('connect', () => resolve()));
+    const stream = c.stream as Duplex;
+    const handed: number[] = [];
+    let gotOne: () => void = () => undefined;
+    const arrived = new Promise<void>((resolve) => (gotOne = resolve));
+    onIncomingPublish(c, (packet, cb) => {
+      handed.push(packet.messageId ?? -1);
+      gotOne();
+      cb();
+    });
+    let held = true;
+    pauseReading(stream, () => held);
+    broker.send(publish(9));
+    // the bytes wait in the paused stream's buffer: mqtt.js has not read them
+    for (let i = 0; i < 500 && stream.readableLength === 0; i++) await new Promise((r) => setImmediate(r));
+    seam(stream.readableLength > 0, 'the PUBLISH never reached the paused stream');
+    // what a pipe does on its writer's 'drain'; the stream emits 'resume' on the next tick
+    stream.resume();
+    await new Promise((r) => setImmediate(r));
+    seam(stream.isPaused(), 'a resume while held left the stream flowing');
+    seam(handed.length === 0, 'mqtt.js handed over a PUBLISH read from a paused stream');
+    held = false;
+    stream.resume();
+    await arrived;
+    seam(handed.join(',') === '9', `after the release mqtt.js handed over [${handed.join(',')}], not [9]`);
   });
 });

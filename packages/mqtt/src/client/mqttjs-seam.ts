@@ -67,3 +67,32 @@ export function outgoingCallback(client: MqttClient, messageId: number): unknown
 export function unackedPublishes(client: MqttClient): { readonly id: number; readonly cb: unknown }[] {
   return Object.entries(client.outgoing).map(([id, o]) => ({ id: Number(id), cb: o.cb }));
 }
+
+/**
+ * Reconnect `client` with the stores it has. mqtt.js's `reconnect(opts)` replaces the incoming
+ * and outgoing stores with empty ones unless they are handed in (build/lib/client.js
+ * `reconnect`), which would lose the QoS 1/2 publishes awaiting their PUBACK (their callbacks
+ * would never fire); with the same stores they are resent on the new connection (MQTT 5 §4.4).
+ */
+export function reconnectKeepingStores(client: MqttClient): void {
+  client.reconnect({ incomingStore: client.incomingStore, outgoingStore: client.outgoingStore });
+}
+
+/** streams that already carry the re-pause guard of {@link pauseReading} */
+const guarded = new WeakSet<Duplex>();
+
+/**
+ * Stop reading `stream`, the connection mqtt.js reads packets from, for as long as `held()`
+ * says so. mqtt.js pipes the stream into its packet writer (build/lib/client.js `connect`:
+ * `this.stream.pipe(writable)`), and a pipe resumes its source on the writer's 'drain': each
+ * such resume is undone while `held()` is true. Resume the stream to read again.
+ */
+export function pauseReading(stream: Duplex, held: () => boolean): void {
+  if (!guarded.has(stream)) {
+    guarded.add(stream);
+    stream.on('resume', () => {
+      if (held()) stream.pause();
+    });
+  }
+  stream.pause();
+}
