@@ -340,7 +340,7 @@ function connectReason(err: unknown, endpoint: Endpoint): string {
   const msg = err instanceof Error ? err.message : String(err);
   // RabbitMQ answers connection.open for an unknown or forbidden vhost with connection.close
   // (NOT_ALLOWED), which amqplib reports without the reason.
-  if (/Expected ConnectionOpenOk; got <ConnectionClose/.test(msg)) {
+  if (msg.includes('Expected ConnectionOpenOk; got <ConnectionClose')) {
     return `the broker refused to open vhost '${decodeURIComponent(endpoint.connect.vhost ?? '/')}' (does it exist, and may user '${endpoint.username}' use it?)`;
   }
   return brokerReason(err);

@@ -21,7 +21,7 @@ const keyOf = (address: string, seq: number): string => `${QUEUED}${address}\0${
 function asHeader(v: unknown): { fields: HeaderSection; bytes: number } | undefined | string {
   if (v === undefined) return undefined;
   if (!isFieldRecord(v) || !isFieldRecord(v['fields']) || typeof v['bytes'] !== 'number') return 'header invalid';
-  return { fields: v['fields'] as HeaderSection, bytes: v['bytes'] };
+  return { fields: v['fields'], bytes: v['bytes'] };
 }
 
 /**

@@ -32,7 +32,7 @@ async function pair(serverSetup: (server: rhea.Container) => void, serverOptions
   });
   serverFailed.catch(() => undefined);
   serverSetup(server);
-  const listener = server.listen({ port: 0, host: '127.0.0.1' }) as Server;
+  const listener = server.listen({ port: 0, host: '127.0.0.1' });
   await once(listener, 'listening');
   const port = (listener.address() as AddressInfo).port;
   const client = rhea.create_container({ id: 'seam-client' }).connect({ port, host: '127.0.0.1', reconnect: false });
@@ -230,7 +230,7 @@ describe("rhea seam: a connection's timers (disarmConnection)", () => {
   it('rhea keeps its idle watchdog and its heartbeat in heartbeat_in and heartbeat_out, and disarmConnection clears them', async () => {
     const server = rhea.create_container({ id: 'seam-timers-server' });
     server.on('disconnected', () => undefined);
-    const listener = server.listen({ port: 0, host: '127.0.0.1', idle_time_out: 60_000 }) as Server;
+    const listener = server.listen({ port: 0, host: '127.0.0.1', idle_time_out: 60_000 });
     await once(listener, 'listening');
     const port = (listener.address() as AddressInfo).port;
     const conn = rhea.create_container({ id: 'seam-timers-client' }).connect({ port, host: '127.0.0.1', reconnect: false, idle_time_out: 60_000 });

@@ -440,7 +440,7 @@ export function decodeMessage(buf: Buffer): MessageEnvelope {
         m.source = must(v, isSource, 'source');
         break;
       case Field.Meta:
-        m.meta = must(v, isRecord, 'meta') as ProtocolMeta;
+        m.meta = must(v, isRecord, 'meta');
         break;
       case Field.To:
         to = must(v, isRecord, 'to');

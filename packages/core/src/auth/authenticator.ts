@@ -245,7 +245,7 @@ export class Authenticator {
     }
     const password = a.password === undefined ? Buffer.alloc(0) : typeof a.password === 'string' ? Buffer.from(a.password, 'utf8') : a.password;
     const user = this.#table.users.get(a.username);
-    if (user === undefined || user.password === undefined) {
+    if (user?.password === undefined) {
       if (!this.#hasAnyUser() && this.#anonymous) {
         // an anonymous listener without users ignores user names: many clients always send one
         return { ok: true, client: this.#client(undefined, true, a.clientId) };

@@ -168,7 +168,7 @@ export class MqttClientConnector implements Connector<MqttFrom, MqttTo> {
    * redelivers what was unacknowledged, so nothing is lost.
    */
   #applyFlow(): void {
-    const stream = this.#client?.stream as Duplex | undefined;
+    const stream = this.#client?.stream;
     const full = stream !== undefined && this.#accepting && (this.#overflow.length > 0 || this.#windowFull(stream));
     const pause = (this.#flow.paused || full) && this.#sinkPending === 0 && this.#state === 'up' && stream !== undefined;
     if (pause && stream !== undefined && this.#pausedStream !== stream) {
@@ -264,7 +264,7 @@ export class MqttClientConnector implements Connector<MqttFrom, MqttTo> {
 
   async #ensureSubscribed(): Promise<void> {
     const client = this.#client;
-    if (client === undefined || !client.connected) return;
+    if (!client?.connected) return;
     for (const [filter, s] of this.#subs.entries()) {
       if (this.#subscribed.has(filter)) continue;
       this.#subscribed.add(filter);
@@ -281,7 +281,7 @@ export class MqttClientConnector implements Connector<MqttFrom, MqttTo> {
   /** mqtt.js's per-PUBLISH hook; see mqttjs-seam.ts {@link deferAck}. */
   #onMessage(packet: IPublishPacket, cb: (err?: Error) => void): void {
     const client = this.#client;
-    const stream = client?.stream as Duplex | undefined;
+    const stream = client?.stream;
     if (packet.qos === 0 || stream === undefined) {
       if (packet.qos === 0 && this.#accepting && this.#deliver !== undefined) {
         this.#deliverMessage(packet, Settlement.none());

@@ -22,7 +22,7 @@ export class ClientIdRule {
   static problem(pattern: string): string | undefined {
     const at = pattern.indexOf(USERNAME);
     if (at < 0) return `must contain ${USERNAME}`;
-    if (pattern.indexOf(USERNAME, at + 1) >= 0) return `may contain ${USERNAME} only once`;
+    if (pattern.includes(USERNAME, at + 1)) return `may contain ${USERNAME} only once`;
     const star = pattern.indexOf('*');
     if (star >= 0 && star !== pattern.length - 1) return '"*" may only end the pattern';
     return undefined;

@@ -186,7 +186,7 @@ export class MqttListenerState implements SessionJournal {
         bad(key, 'delivery state invalid');
         continue;
       }
-      const restored: OutboundItem = { message, qos, retain, subscriptionIds: subscriptionIds as number[], share };
+      const restored: OutboundItem = { message, qos, retain, subscriptionIds: subscriptionIds, share };
       session.entries.push({ item: restored, key: seq, id, state });
     }
     return { sessions: [...sessions.values()], retained, corrupt };

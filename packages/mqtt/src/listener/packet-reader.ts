@@ -62,7 +62,7 @@ class PacketReader {
     }
     // on CONNECT the parser takes the whole packet as its settings (credentials and will
     // included): keep only the two fields it reads
-    const now = parser.settings as ParserSettings;
+    const now = parser.settings;
     const kept = now === settings ? settings : { protocolVersion: now.protocolVersion, bridgeMode: now.bridgeMode };
     if (this.#error !== undefined) return { result: { kind: 'error', message: this.#error }, settings: kept };
     if (this.#packet === undefined) return { result: { kind: 'none' }, settings: kept };

@@ -348,7 +348,7 @@ export class Session {
       const props: PublishProperties = { ...m.properties };
       if (remaining !== undefined) props.messageExpiryInterval = remaining;
       // §3.3.4: the identifiers of every matching subscription of this client
-      if (item.subscriptionIds.length === 1) props.subscriptionIdentifier = item.subscriptionIds[0] as number;
+      if (item.subscriptionIds.length === 1) props.subscriptionIdentifier = item.subscriptionIds[0];
       else if (item.subscriptionIds.length > 1) props.subscriptionIdentifier = [...item.subscriptionIds];
       if (Object.keys(props).length > 0) packet.properties = props;
     }
