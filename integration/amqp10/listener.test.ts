@@ -369,7 +369,7 @@ describe('amqp10-listener', () => {
       // (see DispositionGate in packages/amqp10/src/rhea-seam.ts)
       got1[1]?.delivery.accept();
       await waitFor(() => (metrics.count('messages_sent_total', { connector: 'devices' })) === 1, 'd2 accepted');
-      expect(lines.some((x) => x.level === 'warn' && /dropped a queued message/.test(x.message) && x.fields?.messageId === 'd1')).toBe(true);
+      expect(lines.some((x) => x.level === 'warn' && x.message.includes('dropped a queued message') && x.fields?.messageId === 'd1')).toBe(true);
       // d3 and d4 are unsettled when the client goes away: a broker requeues them
       await c1.close();
       const c2 = await client(l.port as number);
@@ -448,7 +448,7 @@ describe('amqp10-listener', () => {
     const d = s.send(typedMessage(9), undefined, 0);
     await waitFor(() => seen.get(d.id) === 'accepted', 'the good client still served');
     expect(l.state).toBe('up');
-    expect(lines.filter((x) => /protocol violation/.test(x.message)).length).toBe(2);
+    expect(lines.filter((x) => x.message.includes('protocol violation')).length).toBe(2);
     await good.close();
     await l.stop();
   });

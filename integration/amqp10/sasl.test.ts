@@ -83,9 +83,9 @@ describe('SASL ANONYMOUS: amqp10 client → Ferry amqp10-listener', () => {
     expect(c.state).toBe('down');
     await expect(c.sink.write(message('x'), { address: 'in' })).rejects.toMatchObject({ code: 'NOT_CONNECTED', permanent: false });
     // it keeps trying with its backoff, and keeps being refused
-    await waitFor(() => lines.filter((x) => /amqp10 connection down, reconnecting/.test(x.message)).length >= 3, 'three refused attempts');
-    expect(lines.some((x) => /amqp10 connected/.test(x.message))).toBe(false);
-    const down = lines.find((x) => /amqp10 connection down/.test(x.message));
+    await waitFor(() => lines.filter((x) => x.message.includes('amqp10 connection down, reconnecting')).length >= 3, 'three refused attempts');
+    expect(lines.some((x) => x.message.includes('amqp10 connected'))).toBe(false);
+    const down = lines.find((x) => x.message.includes('amqp10 connection down'));
     // the listener offers PLAIN only: rhea's client finds no mechanism it may use
     expect(down?.fields).toMatchObject({ condition: 'amqp:unauthorized-access' });
     expect(String(down?.fields?.description)).toMatch(/No suitable mechanism; server supports PLAIN/);

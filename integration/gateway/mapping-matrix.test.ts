@@ -132,7 +132,7 @@ let stompSub: StompJsClient;
 /** The four sinks' clients listen (before anything is sent), then the sources' clients connect. */
 async function connectClients(): Promise<void> {
   const mqttSub = await mqttClient('sub');
-  mqttSub.on('message', (topic, _payload, packet) => arrive(endOf(topic), 'mqtt', fromMqtt(packet as IPublishPacket, run, Date.now())));
+  mqttSub.on('message', (topic, _payload, packet) => arrive(endOf(topic), 'mqtt', fromMqtt(packet, run, Date.now())));
   await mqttSub.subscribeAsync(`${run}/out/+`, { qos: 1 });
 
   stompSub = await stompjs(ports.stomp, '1.2');

@@ -30,7 +30,7 @@ async function client(port: number, id: string): Promise<MqttClient> {
 
 function collect(c: MqttClient): Received[] {
   const out: Received[] = [];
-  c.on('message', (topic, payload, packet) => out.push({ topic, payload, packet: packet as Received['packet'] }));
+  c.on('message', (topic, payload, packet) => out.push({ topic, payload, packet }));
   return out;
 }
 
