@@ -453,12 +453,8 @@ export class Amqp10Listener implements Connector<Amqp10From, Amqp10To> {
   // ---------------------------------------------------------------------------------------------
 
   stop(): Promise<void> {
-    return this.#life.stop(
-      () => this.#stop(),
-      () => {
-        this.#state = 'stopped';
-      },
-    );
+    // never started: nothing to close
+    return this.#life.stop(() => this.#stop(), () => void (this.#state = 'stopped'));
   }
 
   async #stop(): Promise<void> {
