@@ -7,7 +7,9 @@
  * on, bytes and `x-room` header intact, and none of the earlier ones (no copy was kept).
  */
 import { jest } from '@jest/globals';
-import { readFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import mqtt, { type MqttClient } from 'mqtt';
 import rhea from 'rhea';
 import { parseConfig } from '@ferry/config';
@@ -21,11 +23,13 @@ let gateway: Gateway | undefined;
 let dev: MqttClient | undefined;
 let conn: rhea.Connection | undefined;
 let recorded: RecordingMetrics | undefined;
+let dataDir: string | undefined;
 
 afterAll(async () => {
   await dev?.endAsync(true).catch(() => undefined);
   if (conn?.is_open() === true) conn.close();
   await gateway?.stop(2000);
+  if (dataDir !== undefined) await rm(dataDir, { recursive: true, force: true });
 });
 
 it('config/gateway.yaml runs with nobody listening: 2,000 QoS 1 readings all PUBACKed, none kept; a receiver attaching later gets the next ones', async () => {
@@ -34,6 +38,7 @@ it('config/gateway.yaml runs with nobody listening: 2,000 QoS 1 readings all PUB
     FERRY_STOMP_PORT: String(await freePort()),
     FERRY_AMQP_PORT: String(await freePort()),
     FERRY_HTTP_PORT: String(await freePort()),
+    FERRY_DATA_DIR: (dataDir = await mkdtemp(join(tmpdir(), 'ferry-default-config-'))),
   };
   const text = await readFile(new URL('../../config/gateway.yaml', import.meta.url), 'utf8');
   // startGateway (integration/support) reads process.env; the ports come in through `env` here

@@ -29,11 +29,29 @@ afterEach(async () => {
   await Promise.all(servers.splice(0).map((s) => new Promise<void>((r) => s.close(() => r()))));
 });
 
+const dataDirs: string[] = [];
+afterAll(() => {
+  for (const d of dataDirs.splice(0)) rmSync(d, { recursive: true, force: true });
+});
+function dataDir(): string {
+  const d = mkdtempSync(join(tmpdir(), 'ferry-data-'));
+  dataDirs.push(d);
+  return d;
+}
+
 /** The embedded default's four ports, each a free one, as the environment variables it reads. */
 async function ports(): Promise<{ env: NodeJS.ProcessEnv; all: number[]; http: number }> {
   const [mqtt, stomp, amqp, http] = [await freePort(), await freePort(), await freePort(), await freePort()] as [number, number, number, number];
   return {
-    env: { ...process.env, FERRY_MQTT_PORT: String(mqtt), FERRY_STOMP_PORT: String(stomp), FERRY_AMQP_PORT: String(amqp), FERRY_HTTP_PORT: String(http) },
+    env: {
+      ...process.env,
+      FERRY_MQTT_PORT: String(mqtt),
+      FERRY_STOMP_PORT: String(stomp),
+      FERRY_AMQP_PORT: String(amqp),
+      FERRY_HTTP_PORT: String(http),
+      // its own data directory: one gateway per LevelDB store, and test runs may overlap
+      FERRY_DATA_DIR: dataDir(),
+    },
     all: [mqtt, stomp, amqp, http],
     http,
   };
