@@ -1,18 +1,4 @@
-import {
-  Backoff,
-  FailureLog,
-  FerryError,
-  describeError,
-  sleep,
-  type Connector,
-  type ConnectorContext,
-  type ConnectorState,
-  type DeliveryHandler,
-  type GatewayMessage,
-  type Logger,
-  type Sink,
-  type SourceSpec,
-} from '@ferry/core';
+import { Backoff, FailureLog, FerryError, describeError, sleep, type Connector, type ConnectorContext, type ConnectorState, type DeliveryHandler, type GatewayMessage, type Logger, type Sink, type SourceSpec } from '@ferry/core';
 import { QueueConsumer } from './consumer.js';
 import { resolveEndpoint, type Endpoint } from './endpoint.js';
 import type { Amqp091From, Amqp091Options, Amqp091To } from './options.js';

@@ -1,21 +1,4 @@
-import {
-  Authenticator,
-  authConfigFrom,
-  countOutcome,
-  FerryError,
-  FlowWatch,
-  Settlement,
-  StartStop,
-  type Connector,
-  type ConnectorContext,
-  type ConnectorState,
-  type DeliveryHandler,
-  type GatewayMessage,
-  type Outcome,
-  type Sink,
-  type SourceFlow,
-  type SourceSpec,
-} from '@ferry/core';
+import { Authenticator, authConfigFrom, countOutcome, FerryError, FlowWatch, Settlement, StartStop, type Connector, type ConnectorContext, type ConnectorState, type DeliveryHandler, type GatewayMessage, type Outcome, type Sink, type SourceFlow, type SourceSpec } from '@ferry/core';
 import { Listener, listeningLine, type BoundPorts } from '@ferry/net';
 import { fromMqttPublish, toMqttPublish } from '../mapping.js';
 import type { MqttListenerFrom, MqttListenerOptions, MqttListenerTo } from '../options.js';

@@ -1,25 +1,6 @@
 import type { ConnectionOptions } from 'node:tls';
 import { loadClientTls } from '@ferry/net';
-import {
-  FerryError,
-  ReconnectTimer,
-  Settlement,
-  StartStop,
-  countOutcome,
-  describeError,
-  hasExpired,
-  toFerryError,
-  type Connector,
-  type ConnectorContext,
-  type ConnectorState,
-  type DeliveryHandler,
-  type GatewayMessage,
-  type Logger,
-  type Outcome,
-  type Sink,
-  type SourceSpec,
-  InflightLimit,
-} from '@ferry/core';
+import { FerryError, ReconnectTimer, Settlement, StartStop, countOutcome, describeError, hasExpired, toFerryError, type Connector, type ConnectorContext, type ConnectorState, type DeliveryHandler, type GatewayMessage, type Logger, type Outcome, type Sink, type SourceSpec, InflightLimit } from '@ferry/core';
 import { headerValue, type StompFrame } from '../frame/frame.js';
 import { destinationProblem, detectFlavor, type BrokerFlavor } from './flavor.js';
 

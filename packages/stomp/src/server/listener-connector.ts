@@ -1,22 +1,4 @@
-import {
-  Authenticator,
-  authConfigFrom,
-  countOutcome,
-  FerryError,
-  FlowWatch,
-  reportRestore,
-  Settlement,
-  StartStop,
-  type Connector,
-  type ConnectorContext,
-  type ConnectorState,
-  type DeliveryHandler,
-  type GatewayMessage,
-  type ListenerAuthInput,
-  type Sink,
-  type SourceFlow,
-  type SourceSpec,
-} from '@ferry/core';
+import { Authenticator, authConfigFrom, countOutcome, FerryError, FlowWatch, reportRestore, Settlement, StartStop, type Connector, type ConnectorContext, type ConnectorState, type DeliveryHandler, type GatewayMessage, type ListenerAuthInput, type Sink, type SourceFlow, type SourceSpec } from '@ferry/core';
 import { listeningLine, type BoundPorts, type ListenerTransportOptions } from '@ferry/net';
 import { parseDestination } from './broker-message.js';
 import { StompQueueStore } from './queue-store.js';
