@@ -22,7 +22,7 @@ import { Authenticator, authConfigFrom, describeError, reportRestore, FerryError
 import { Listener, listeningLine, type AcceptedConnection, type BoundPorts } from '@ferry/net';
 import rhea from 'rhea';
 import { matchesAddress } from './address-match.js';
-import { answerSndSettleMode, disarmConnection, DispositionGate, installCapture, installLinkKeys } from './rhea-seam.js';
+import { answerSndSettleMode, disarmConnection, DispositionGate, installCapture, installCreditGuard, installLinkKeys, overranCredit } from './rhea-seam.js';
 import { absorbRetiredConnectionEvents } from './retired-connections.js';
 import { receiveTransfer } from './inbound.js';
 import { FrameGuard } from './frame-guard.js';
@@ -157,6 +157,7 @@ export class Amqp10Listener implements Connector<Amqp10From, Amqp10To> {
 
   async #start(): Promise<void> {
     installCapture();
+    installCreditGuard();
     installLinkKeys();
     this.#state = 'connecting';
     const c = rhea.create_container({ id: this.#containerId });
@@ -359,6 +360,16 @@ export class Amqp10Listener implements Connector<Amqp10From, Amqp10To> {
   #onMessage(link: InLink, address: string, routes: string[], ctx: rhea.EventContext, log: Logger): void {
     const { client, receiver: r } = link;
     const d = ctx.delivery;
+    if (overranCredit(r)) {
+      // §2.6.7: no transfer without credit. The message is not taken (no outcome: the client
+      // still holds it) and the link is detached with the condition of §2.8.15; transfers
+      // already on their way find it closing and are dropped the same way, logged once
+      if (r.is_open()) {
+        log.warn('amqp10-listener: a client sent without link credit; link detached', { address, credit: this.#opts.credit });
+        r.close({ condition: 'amqp:link:transfer-limit-exceeded', description: 'a transfer arrived with no link credit (AMQP 1.0 §2.6.7)' });
+      }
+      return;
+    }
     const sources = this.#sources;
     if (d === undefined || sources === undefined) return;
     let gate = this.#gates.get(r.session);

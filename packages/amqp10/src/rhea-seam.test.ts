@@ -6,7 +6,8 @@
 import { once } from 'node:events';
 import type { AddressInfo, Server } from 'node:net';
 import rhea from 'rhea';
-import { answerSndSettleMode, armedTimers, disarmConnection, DispositionGate, encodedMessage, installCapture, installLinkKeys } from './rhea-seam.js';
+import { jest } from '@jest/globals';
+import { answerSndSettleMode, armedTimers, disarmConnection, DispositionGate, encodedMessage, installCapture, installCreditGuard, installLinkKeys, overranCredit } from './rhea-seam.js';
 
 const SEE = 'the rhea seam (packages/amqp10/src/rhea-seam.ts) no longer holds; see docs/architecture.md, "Library seams"';
 
@@ -251,6 +252,47 @@ describe("rhea seam: a connection's timers (disarmConnection)", () => {
       conn.close();
       await closed;
       await new Promise<void>((r) => listener.close(() => r()));
+    }
+  });
+});
+
+describe('rhea seam: a transfer without link credit (installCreditGuard, overranCredit)', () => {
+  it('rhea delivers transfers a sender sent past its credit; with the guard each is marked and rhea prints nothing', async () => {
+    installCreditGuard();
+    const printed = jest.spyOn(console, 'error').mockImplementation(() => undefined);
+    try {
+      const marks: boolean[] = [];
+      const credit: number[] = [];
+      open = await pair((server) => {
+        server.on('receiver_open', (ctx: rhea.EventContext) => {
+          const r = ctx.receiver as rhea.Receiver;
+          r.add_credit(2);
+          r.on('message', () => {
+            marks.push(overranCredit(r));
+            credit.push((r as unknown as { credit: number }).credit);
+          });
+        });
+      }, { receiver_options: { credit_window: 0, autoaccept: true } } as rhea.ContainerOptions);
+      const p = open;
+      await until<void>(p, (resolve) => {
+        const s = p.client.open_sender({ target: { address: 'q' } });
+        // a client that ignores credit: this rhea sender is told it has five where two are granted
+        s.once('sendable', () => {
+          (s as unknown as { credit: number }).credit = 5;
+          for (let i = 0; i < 5; i++) s.send({ body: `m${i}` });
+        });
+        const poll = setInterval(() => {
+          if (marks.length === 5) {
+            clearInterval(poll);
+            resolve();
+          }
+        }, 5);
+      });
+      seam(JSON.stringify(marks) === JSON.stringify([false, false, true, true, true]), `marks ${JSON.stringify(marks)}`);
+      seam(JSON.stringify(credit) === JSON.stringify([1, 0, 0, 0, 0]), `credit after each ${JSON.stringify(credit)}`);
+      seam(printed.mock.calls.length === 0, `rhea printed ${JSON.stringify(printed.mock.calls)}`);
+    } finally {
+      printed.mockRestore();
     }
   });
 });

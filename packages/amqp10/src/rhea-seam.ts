@@ -1,12 +1,13 @@
 /**
  * Everything Ferry does with internals of rhea, in one place. rhea is pinned to the exact
  * version installed (packages/amqp10/package.json); rhea-seam.test.ts checks each reliance
- * against the installed copy (docs/architecture.md, "Library seams"). Five seams:
+ * against the installed copy (docs/architecture.md, "Library seams"). Six seams:
  * - the exact bytes of each incoming message, from rhea's process-wide `message.decode`;
  * - a gate around rhea 3.0.5's merging of dispositions, which changes outcomes;
  * - links keyed by name and role, in rhea's Session prototype;
  * - the snd-settle-mode a sending link answers with, in rhea's local attach;
- * - the timers of a connection Ferry is done with, cleared.
+ * - the timers of a connection Ferry is done with, cleared;
+ * - a transfer that arrives without link credit, marked instead of printed.
  */
 import { createRequire } from 'node:module';
 import rhea from 'rhea';
@@ -235,4 +236,68 @@ export function disarmConnection(conn: rhea.Connection): void {
 export function armedTimers(conn: rhea.Connection): string[] {
   const t = conn as unknown as ConnectionTimers;
   return TIMERS.filter((k) => t[k] !== undefined);
+}
+
+/**
+ * A transfer that arrives on a receiving link with no credit.
+ *
+ * AMQP 1.0 §2.6.7: a sender may not send while its link credit is zero. rhea takes such a
+ * transfer anyway and prints "Received transfer when credit was 0" with console.error for each
+ * (lib/session.js Incoming.on_transfer, when the delivery's last frame arrives), so a client
+ * ignoring credit could fill Ferry's standard error at line rate. The wrapper of rhea's
+ * Session.on_transfer lends the link one credit for the frame that completes such a delivery,
+ * which rhea then takes back, so rhea's accounting (delivery ids, delivery count) stays as it
+ * was and nothing is printed, and marks the link: `overranCredit(receiver)` is true while that
+ * delivery's `message` event is dispatched, and the link's owner refuses it (the listener
+ * detaches the link with amqp:link:transfer-limit-exceeded, §2.8.15).
+ */
+
+interface TransferFrame {
+  readonly performative: { readonly handle: number; readonly more?: boolean };
+}
+
+interface CreditSessionPrototype {
+  on_transfer(this: SessionInternals, frame: TransferFrame): void;
+  [CREDIT_GUARD_MARK]?: true;
+}
+
+interface ReceiverCredit {
+  credit: number;
+  is_receiver(): boolean;
+}
+
+const CREDIT_GUARD_MARK = Symbol.for('ferry.amqp10.credit-guard');
+/** links whose delivery being dispatched now arrived without credit */
+const overrunLinks = new WeakSet<object>();
+
+/** Install the wrapper once per process (idempotent). */
+export function installCreditGuard(): void {
+  const require = createRequire(import.meta.url);
+  const Session = require('rhea/lib/session.js') as { prototype: CreditSessionPrototype };
+  const proto = Session.prototype;
+  if (proto[CREDIT_GUARD_MARK] === true) return;
+  const original = proto.on_transfer;
+  proto.on_transfer = function (frame) {
+    const link = this.remote.handles[frame.performative.handle] as unknown as ReceiverCredit | undefined;
+    const overrun = link !== undefined && link.is_receiver() && frame.performative.more !== true && link.credit <= 0;
+    if (!overrun) {
+      original.call(this, frame);
+      return;
+    }
+    link.credit = 1;
+    overrunLinks.add(link);
+    try {
+      original.call(this, frame);
+    } finally {
+      overrunLinks.delete(link);
+      // rhea decremented the lent credit; should it not have (the link was not open to it), take it back
+      if (link.credit > 0) link.credit = 0;
+    }
+  };
+  proto[CREDIT_GUARD_MARK] = true;
+}
+
+/** True while the `message` event of a delivery that arrived without link credit is dispatched. */
+export function overranCredit(receiver: object): boolean {
+  return overrunLinks.has(receiver);
 }
