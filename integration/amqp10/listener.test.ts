@@ -107,6 +107,30 @@ describe('amqp10-listener', () => {
     await l.stop();
   });
 
+  it('a client that sends past its credit has the link detached with amqp:link:transfer-limit-exceeded (§2.6.7); the transfers over it are not taken and nothing is printed', async () => {
+    const lines: LogLine[] = [];
+    const l = await listener({ credit: 3 }, lines);
+    const held: InboundDelivery[] = [];
+    await l.openSources?.([{ route: 'r', from: { address: 'in' } }], (d) => held.push(d));
+    const printed = jest.spyOn(console, 'error').mockImplementation(() => undefined);
+    try {
+      const producer = await client(l.port as number);
+      const s = await openSender(producer, 'in');
+      const closed = new Promise<unknown>((resolve) => s.once('sender_close', () => resolve(s.error)));
+      // this rhea sender is told it has 10 credits where Ferry granted 3: it sends all 10
+      (s as rhea.Sender & { credit: number }).credit = 10;
+      for (let i = 0; i < 10; i++) s.send(typedMessage(i), undefined, 0);
+      expect(await closed).toMatchObject({ condition: 'amqp:link:transfer-limit-exceeded' });
+      expect(held.length).toBe(3);
+      expect(printed).not.toHaveBeenCalled();
+      expect(lines.filter((x) => x.message.includes('without link credit'))).toHaveLength(1);
+      await producer.close();
+    } finally {
+      printed.mockRestore();
+      await l.stop();
+    }
+  });
+
   it('settles each transfer with its own outcome, even when different outcomes complete in one tick', async () => {
     const l = await listener();
     const batch: InboundDelivery[] = [];
