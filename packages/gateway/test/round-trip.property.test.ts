@@ -28,6 +28,14 @@ const amqplibCodec = require(join(dirname(require.resolve('amqplib')), 'lib', 'c
 };
 
 /** A field table as a consumer receives it: encoded and decoded by amqplib. */
+/**
+ * The largest magnitude below which amqplib's codec sends a plain JS number with a fraction as a
+ * double: from 2^50 on it takes the number for an integer and throws on the fraction
+ * (lib/codec.js isFloatingPoint). A producer using amqplib cannot send such a header value at all,
+ * so the generator keeps below it; Ferry's own writes name their types and are not affected.
+ */
+const AMQPLIB_FRACTION_LIMIT = 2 ** 50;
+
 function overTheWire(table: Record<string, unknown>): Record<string, unknown> {
   const buf = Buffer.alloc(1 << 16);
   const size = amqplibCodec.encodeTable(buf, table, 0);
@@ -190,7 +198,7 @@ const body = fc.uint8Array({ maxLength: 48 }).map((b) => Buffer.from(b));
 function headerValue(a: P, b: P): fc.Arbitrary<unknown> {
   const typed = (a === 'amqp091' || a === 'amqp10') && (b === 'amqp091' || b === 'amqp10');
   if (!typed) return text;
-  if (a === 'amqp091') return fc.oneof(text, fc.boolean(), fc.integer({ min: -(2 ** 31), max: 2 ** 31 - 1 }), fc.double({ noNaN: true, noDefaultInfinity: true }).filter((d) => !Number.isInteger(d)));
+  if (a === 'amqp091') return fc.oneof(text, fc.boolean(), fc.integer({ min: -(2 ** 31), max: 2 ** 31 - 1 }), fc.double({ noNaN: true, noDefaultInfinity: true }).filter((d) => !Number.isInteger(d) && Math.abs(d) < AMQPLIB_FRACTION_LIMIT));
   // an AMQP 1.0 integer crossing AMQP 0-9-1 comes back in the smallest type that holds it
   // (amqplib does not tell its width, docs/mapping.md): strings, booleans and binary keep their type
   return fc.oneof(
