@@ -172,6 +172,43 @@ describe('packet validation after mqtt-packet: the connection is closed (MQTT 5:
     await expectClosed(sub, 5, 0x82, 'puback-mismatched-id');
   });
 
+  /** A subscriber of `topic` at `qos` that has received one delivery from another client. */
+  async function delivered(version: 4 | 5, topic: string, qos: 1 | 2): Promise<{ sub: RawClient; id: number }> {
+    const sub = await connected(version);
+    sub.send(gen({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic, qos }] }, version));
+    await waitFor(() => sub.packets.some((p) => p.cmd === 'suback'), 'SUBACK');
+    const pub = await connected(version);
+    pub.send(gen({ cmd: 'publish', topic, payload: Buffer.from('x'), qos, messageId: 9, retain: false, dup: false }, version));
+    await waitFor(() => sub.packets.some((p) => p.cmd === 'publish'), 'delivery');
+    return { sub, id: (sub.packets.find((p) => p.cmd === 'publish') as mqttPacket.IPublishPacket).messageId as number };
+  }
+
+  for (const version of [4, 5] as const) {
+    const v = version === 5 ? 'v5' : 'v3.1.1';
+
+    it(`${v}: a PUBREC for a QoS 1 delivery (the wrong acknowledgement, §4.3.2) is a Protocol Error`, async () => {
+      const { sub, id } = await delivered(version, 'q1-rec', 1);
+      sub.send(pkt(0x50, u16(id)));
+      await expectClosed(sub, version, 0x82, 'pubrec-mismatched-id');
+    });
+
+    it(`${v}: a PUBCOMP before Ferry sent PUBREL (§4.3.3) is a Protocol Error`, async () => {
+      const { sub, id } = await delivered(version, 'q2-comp', 2);
+      sub.send(pkt(0x70, u16(id)));
+      await expectClosed(sub, version, 0x82, 'pubcomp-mismatched-id');
+    });
+
+    it(`${v}: a PUBREL for an unknown packet identifier gets PUBCOMP${version === 5 ? ' 0x92 (§3.7.2.1)' : ' (§4.3.3)'}, the connection stays`, async () => {
+      const c = await connected(version);
+      c.send(pkt(0x62, u16(45)));
+      await waitFor(() => c.packets.some((p) => p.cmd === 'pubcomp'), 'PUBCOMP');
+      expect(c.packets.find((p) => p.cmd === 'pubcomp')).toMatchObject({ messageId: 45, ...(version === 5 ? { reasonCode: 0x92 } : {}) });
+      c.send(gen({ cmd: 'pingreq' }, version));
+      await waitFor(() => c.packets.some((p) => p.cmd === 'pingresp'), 'PINGRESP: still served');
+      expect(c.closed).toBe(false);
+    });
+  }
+
   it('v5: a PUBREC for an unknown packet identifier gets PUBREL 0x92 (§3.6.2.1)', async () => {
     const c = await connected(5);
     c.send(pkt(0x50, u16(44)));
