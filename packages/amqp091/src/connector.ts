@@ -149,6 +149,9 @@ export class Amqp091Connector implements Connector<Amqp091From, Amqp091To> {
   async #run(signal: AbortSignal, firstDone: () => void): Promise<void> {
     const backoff = new Backoff({ initialMs: this.#options.reconnect.initialMs, maxMs: this.#options.reconnect.maxMs });
     const aborted = new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }));
+    // a call, not the property: the compiler keeps the loop condition's narrowing of
+    // signal.aborted across the awaits below, though an abort can land during any of them
+    const isAborted = (): boolean => signal.aborted;
     while (!signal.aborted) {
       this.#setState('connecting');
       let live: Live | undefined;
@@ -160,7 +163,7 @@ export class Amqp091Connector implements Connector<Amqp091From, Amqp091To> {
       }
       firstDone();
       if (live !== undefined) {
-        if (signal.aborted) {
+        if (isAborted()) {
           await this.#shutdown(live);
           break;
         }
@@ -174,7 +177,7 @@ export class Amqp091Connector implements Connector<Amqp091From, Amqp091To> {
         this.#everUp = true;
         const reason = await Promise.race([live.session.lost, aborted.then(() => undefined)]);
         this.#live = undefined;
-        if (reason === undefined || signal.aborted) {
+        if (reason === undefined || isAborted()) {
           await this.#shutdown(live);
           break;
         }

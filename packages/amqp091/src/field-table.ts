@@ -62,13 +62,15 @@ export function fromFieldValue(v: unknown): HeaderValue {
     for (const [k, x] of Object.entries(v)) out[k] = fromFieldValue(x);
     return out;
   }
-  return String(v);
+  // What is left (a symbol, a function) is nothing amqplib's codec decodes: name its kind rather
+  // than print a function's source into a header.
+  return typeof v;
 }
 
 /** The decoded headers table of a message → ordered core headers. */
 export function fromFieldTable(table: Readonly<Record<string, unknown>> | undefined, skip?: string): Headers {
   const headers: Headers = new Map();
-  if (table === undefined || table === null) return headers;
+  if (table === undefined) return headers;
   for (const [k, v] of Object.entries(table)) {
     if (k === skip) continue;
     headers.set(k, fromFieldValue(v));

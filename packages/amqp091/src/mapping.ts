@@ -142,8 +142,11 @@ export interface EgressContext {
   readonly replyToTopicHeader?: boolean;
 }
 
+/** basic.publish options with the headers table always present (amqplib types it `any`). */
+export type PublishOptions = Omit<Options.Publish, 'headers'> & { headers: Record<string, unknown> };
+
 export type PublishPlan =
-  | { readonly kind: 'publish'; readonly options: Options.Publish & { headers: Record<string, unknown> } }
+  | { readonly kind: 'publish'; readonly options: PublishOptions }
   | { readonly kind: 'expired' };
 
 function shortstr(name: string, v: string | undefined): string | undefined {
@@ -184,8 +187,7 @@ export function toPublish(message: GatewayMessage, ctx: EgressContext): PublishP
   if (ctx.replyToTopicHeader === true && message.replyTo !== undefined && message.source.protocol === 'mqtt') headers[REPLY_TO_TOPIC_HEADER] = message.replyTo;
   const priority =
     message.priority === undefined || !Number.isFinite(message.priority) ? undefined : Math.min(255, Math.max(0, Math.round(message.priority)));
-  const options: Options.Publish & { headers: Record<string, unknown> } = {
-    headers,
+  const options: Options.Publish = {
     persistent,
     mandatory: ctx.mandatory,
   };
@@ -208,5 +210,5 @@ export function toPublish(message: GatewayMessage, ctx: EgressContext): PublishP
   // PRECONDITION_FAILED otherwise (RabbitMQ "Validated User-ID" extension): only pass it on
   // when it is ours.
   if (message.userId !== undefined && message.userId === ctx.username) set('userId', message.userId);
-  return { kind: 'publish', options };
+  return { kind: 'publish', options: { ...options, headers } };
 }

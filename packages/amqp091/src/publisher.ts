@@ -67,7 +67,7 @@ export class Publisher {
 
   async write(message: GatewayMessage, to: Amqp091To): Promise<void> {
     const { connector, metrics } = this.#opts;
-    if (!this.#open) throw notConnected(connector);
+    this.#assertOpen();
     const plan = toPublish(message, {
       now: Date.now(),
       username: this.#opts.username,
@@ -83,7 +83,8 @@ export class Publisher {
     }
     if (to.exchange !== '') await this.#ensureExchange(to.exchange);
     while (!this.#writable) await this.#waitDrain();
-    if (!this.#open) throw notConnected(connector);
+    // the channel can close during either wait above
+    this.#assertOpen();
 
     const id = `${this.#opts.idPrefix}.${++this.#seq}`;
     const options = plan.options;
@@ -132,6 +133,11 @@ export class Publisher {
     } catch {
       // already closing or closed with the connection
     }
+  }
+
+  /** A method, not an inline check: the compiler would keep an earlier check's narrowing of #open across the awaits between. */
+  #assertOpen(): void {
+    if (!this.#open) throw notConnected(this.#opts.connector);
   }
 
   #ensureExchange(name: string): Promise<void> {
