@@ -1,0 +1,131 @@
+import type { Packet } from 'mqtt-packet';
+import { PacketSizeGuard } from '../packet-guard.js';
+import { packetReader, type ParserSettings } from './packet-reader.js';
+import { RC } from './reason-codes.js';
+import { Unparsed } from './unparsed.js';
+
+/** What {@link PacketInput} hands its connection, and asks of it. */
+export interface PacketSink {
+  /** no further input is taken (closed, or closing after a protocol error, §4.13) */
+  inputDead(): boolean;
+  /** parsing stops between two packets while true (a publish waits for a route, a login is decided) */
+  inputHeld(): boolean;
+  /** one parsed packet with the bytes it was parsed from */
+  takePacket(raw: Buffer, packet: Packet): void;
+  /** mqtt-packet could not parse a packet */
+  parseError(message: string): void;
+  /** close for a protocol violation: code for the metric, MQTT 5 reason code (§4.13.1) */
+  inputViolation(code: string, detail: string, reason: number): void;
+  /** handling a packet threw: a bug that must cost this connection, never the process */
+  handlerFailed(err: unknown): void;
+}
+
+/**
+ * The bytes one client connection reads, made into packets: each packet's size checked as its
+ * header arrives (PacketSizeGuard), whole packets kept until they are parsed, and each parsed
+ * only when the connection takes input. Parsing stops between two packets while the sink holds
+ * input: one socket read can hold thousands of small publishes, which would otherwise all wait
+ * in Ferry instead of in TCP.
+ */
+export class PacketInput {
+  readonly #sink: PacketSink;
+  readonly #guard: PacketSizeGuard;
+  readonly #maxPacketSize: number;
+  /** what the shared parser needs to know of this connection (its CONNECT), see packet-reader.ts */
+  #parserSettings: ParserSettings | undefined;
+  /**
+   * Whole packets already read from the socket but not parsed yet, with the offsets where each
+   * ends; a packet arriving in many reads is joined once, when it is whole.
+   */
+  readonly #unparsed = new Unparsed();
+  #feedScheduled = false;
+
+  constructor(sink: PacketSink, maxPacketSize: number) {
+    this.#sink = sink;
+    this.#maxPacketSize = maxPacketSize;
+    this.#guard = new PacketSizeGuard(maxPacketSize);
+  }
+
+  /** One read from the socket. */
+  push(chunk: Buffer): void {
+    const sink = this.#sink;
+    if (sink.inputDead()) return;
+    const r = this.#guard.push(chunk);
+    this.#unparsed.push(r.bytes, r.ends);
+    if (r.kind === 'ok') {
+      this.feed();
+      return;
+    }
+    // a refused packet: what came before it is parsed, then the connection is closed
+    const before = this.#unparsed.whole();
+    this.#unparsed.clear();
+    let start = 0;
+    for (const end of before.ends) {
+      if (sink.inputDead()) return;
+      if (!this.#parse(before.bytes.subarray(start, end))) return;
+      start = end;
+    }
+    if (r.kind === 'oversize') {
+      // MQTT 5 §3.1.2.11.4 / §4.13: a packet above the Maximum Packet Size is a protocol error,
+      // answered with DISCONNECT 0x95; 3.1.1 has no code, the connection is closed
+      sink.inputViolation('packet-too-large', `packet of ${r.size} bytes exceeds maxPacketSize ${this.#maxPacketSize}`, RC.packetTooLarge);
+    } else {
+      sink.inputViolation('malformed-packet', r.reason, RC.malformedPacket);
+    }
+  }
+
+  /**
+   * Parse what was read, packet by packet, stopping between two packets while the sink holds
+   * input; the rest is parsed on the next call.
+   */
+  feed(): void {
+    const u = this.#unparsed;
+    const sink = this.#sink;
+    // the start of a packet whose end has not arrived yet waits (unjoined), whole packets only go
+    // to the parser: each is checked on its own bytes (packet-rules.ts)
+    if (!u.hasPacket || sink.inputHeld()) return;
+    const { bytes, ends } = u.whole();
+    let start = 0;
+    for (const end of ends) {
+      if (sink.inputHeld()) break;
+      if (!this.#parse(bytes.subarray(start, end))) return;
+      start = end;
+    }
+    if (sink.inputDead()) u.clear();
+    else u.consume(start);
+  }
+
+  /**
+   * Parse the rest on the next turn of the event loop, when there is a rest: called from inside
+   * the engine (a settlement elsewhere let the sink take input again), whose work must not be
+   * interrupted by this client's next packets.
+   */
+  feedSoon(): void {
+    if (!this.#unparsed.hasPacket || this.#feedScheduled) return;
+    this.#feedScheduled = true;
+    setImmediate(() => {
+      this.#feedScheduled = false;
+      this.feed();
+    });
+  }
+
+  /**
+   * Parse one whole packet and hand it to the sink; false when handling it threw (the
+   * connection is then closed).
+   */
+  #parse(raw: Buffer): boolean {
+    if (raw.length === 0) return true;
+    const sink = this.#sink;
+    try {
+      const { result, settings } = packetReader.read(raw, this.#parserSettings);
+      this.#parserSettings = settings;
+      if (result.kind === 'error') sink.parseError(result.message);
+      else if (result.kind === 'packet' && !sink.inputDead()) sink.takePacket(raw, result.packet);
+      return true;
+    } catch (err) {
+      this.#unparsed.clear();
+      sink.handlerFailed(err);
+      return false;
+    }
+  }
+}
