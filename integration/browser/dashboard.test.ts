@@ -6,7 +6,8 @@
  * says "down", messages devices publish meanwhile show as spooled for it, and it is back "up" (the
  * spool drained into RabbitMQ, counted) when RabbitMQ is reachable again. Screenshots are kept under
  * artifacts/ (git-ignored); their paths are printed. FERRY_WRITE_DOCS=1 copies the second one to
- * docs/img/dashboard.png. A second case serves the same page over HTTPS (gateway.http.tls).
+ * docs/img/dashboard.png. A second case serves the same page over HTTPS (gateway.http.tls), a third
+ * behind the admin port's token (gateway.http.token).
  */
 import { jest } from '@jest/globals';
 import { copyFile, mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -280,6 +281,53 @@ routes:
     await tlsRuntime.stop();
     await pki.remove();
     await rm(tlsDir, { recursive: true, force: true });
+  }
+});
+
+it('with gateway.http.token: the page opened with ?access_token loads its files and goes live; nothing of what flows without the token', async () => {
+  const token = 'dashboard-token-0123456789abcdef';
+  const tokenDir = await mkdtemp(join(tmpdir(), 'ferry-dashboard-token-'));
+  const port = await freePort();
+  const adminPort = await freePort();
+  const file = join(tokenDir, 'routes.yaml');
+  await writeFile(
+    file,
+    `
+gateway: { id: dashboard-token, http: { port: ${adminPort}, host: 127.0.0.1, token: "${token}" } }
+connectors:
+  devices: { type: mqtt-listener, port: ${port}, host: 127.0.0.1, anonymous: true }
+routes:
+  - name: copy
+    from: { connector: devices, topic: "in/+" }
+    to: { connector: devices, topic: "out/{1}" }
+`,
+  );
+  const tokenRuntime = new Runtime({ file, registry: defaultRegistry(), logger: captureLogger(), drainTimeoutMs: 1_000 });
+  const page = await browser.newPage();
+  const log = pageLog(page);
+  const base = `http://127.0.0.1:${adminPort}`;
+  try {
+    expect(await tokenRuntime.start()).toBe(true);
+    expect((await page.goto(`${base}/`))?.status()).toBe(401);
+    await page.goto(`${base}/?access_token=${token}`);
+    await page.waitForSelector('tr[data-connector="devices"][data-state="up"]');
+    const dev = await device(port, 'token-dash-dev');
+    clients.push(dev);
+    for (let i = 0; i < 10; i++) await dev.publishAsync(`in/${i}`, String(i), { qos: 1 });
+    await waitForCell(page, 'copy', 'received', 10);
+    await waitForCell(page, 'copy', 'sent', 10);
+    // the page's links to its data carry the token it was opened with
+    expect(await page.getAttribute('footer a[data-token]:first-child', 'href')).toBe(`api/status?access_token=${token}`);
+    // its static files show nothing of what flows; the status, the stream and the metrics need the token
+    for (const f of ['dashboard.js', 'dashboard.css', 'favicon.svg']) expect((await fetch(`${base}/${f}`)).status).toBe(200);
+    for (const p of ['index.html', 'api/status', 'events', 'metrics']) expect((await fetch(`${base}/${p}`)).status).toBe(401);
+  } catch (err) {
+    console.log(`browser log:\n${log.join('\n')}`);
+    throw err;
+  } finally {
+    await page.close();
+    await tokenRuntime.stop();
+    await rm(tokenDir, { recursive: true, force: true });
   }
 });
 

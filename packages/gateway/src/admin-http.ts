@@ -88,7 +88,8 @@ export class AdminHttp {
       res.writeHead(status, { 'content-type': 'application/json' });
       res.end(JSON.stringify(body, null, 2) + '\n');
     };
-    if (!adminRequestAllowed(req, path, this.token)) {
+    const isPublic = this.view.handlers?.some((h) => h.publicPaths?.includes(path)) === true;
+    if (!isPublic && !adminRequestAllowed(req, path, this.token)) {
       res.writeHead(401, { 'content-type': 'application/json', 'www-authenticate': 'Bearer realm="ferry"' });
       res.end(JSON.stringify({ error: 'a bearer token is required (gateway.http.token)' }) + '\n');
       return;

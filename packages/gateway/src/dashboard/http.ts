@@ -46,6 +46,12 @@ const SECURITY_HEADERS = {
  */
 export class DashboardHttp implements AdminHandler {
   readonly paths = ['/', '/api/status', '/events'];
+  /**
+   * The page's script, style and icon: the same bytes for every gateway, nothing of its state.
+   * The page itself, its status and its stream stay behind the admin port's token; the page
+   * passes the token it was opened with (`?access_token=`) to its stream and its data links.
+   */
+  readonly publicPaths = Object.keys(PAGES).filter((p) => PAGES[p] !== 'index.html');
   readonly #opts: DashboardHttpOptions;
   readonly #assets: DashboardAssets;
   readonly #streams = new Set<ServerResponse>();

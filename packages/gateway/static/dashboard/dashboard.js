@@ -176,7 +176,13 @@
     document.body.dataset.updated = s.gateway.time;
   }
 
-  const events = new EventSource('events');
+  // the admin port's token, when the page was opened with one (RFC 6750 §2.3): an EventSource
+  // cannot send an Authorization header, so the stream and the data links take it in the query
+  const token = new URLSearchParams(location.search).get('access_token');
+  const withToken = (path) => (token === null ? path : `${path}?access_token=${encodeURIComponent(token)}`);
+  for (const a of document.querySelectorAll('a[data-token]')) a.setAttribute('href', withToken(a.getAttribute('href')));
+
+  const events = new EventSource(withToken('events'));
   events.addEventListener('status', (e) => render(JSON.parse(e.data)));
   events.addEventListener('error', () => {
     setText($('stream'), 'connection lost · reconnecting…');
