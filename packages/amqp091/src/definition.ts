@@ -1,4 +1,4 @@
-import { defineConnector } from '@ferry/core';
+import { clientRole, defineConnector } from '@ferry/core';
 import { Amqp091Connector } from './connector.js';
 import { amqp091From, amqp091Options, amqp091To } from './options.js';
 
@@ -7,6 +7,7 @@ import { amqp091From, amqp091Options, amqp091To } from './options.js';
  * Sources consume queues with manual acks; the sink publishes on a confirm channel.
  */
 export const amqp091Definition = defineConnector({
+  ...clientRole,
   type: 'amqp091',
   protocol: 'amqp091',
   description: 'A client of an AMQP 0-9-1 broker (RabbitMQ): consumes queues, publishes to exchanges with publisher confirms.',
@@ -19,7 +20,5 @@ export const amqp091Definition = defineConnector({
   sourcePattern: (from) => (from.exchange !== undefined ? from.bindingKey : undefined),
   templateFields: ['exchange', 'routingKey'],
   nameFields: ['exchange'],
-  listenPorts: () => [],
-  capabilities: { listener: false },
   create: (ctx, name, options) => new Amqp091Connector(ctx, name, options),
 });

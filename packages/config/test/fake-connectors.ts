@@ -6,15 +6,17 @@
  * for the "cannot be a source / a destination" checks.
  */
 import { z } from 'zod';
-import { defineConnector, type AnyConnectorDefinition, type Capabilities } from '@ferry/core';
-
-const client: Capabilities = { listener: false };
-const listener: Capabilities = { ...client, listener: true };
+import { clientRole, defineConnector, type AnyConnectorDefinition } from '@ferry/core';
 
 /** `never`, not `Connector`: a return type here would be an inference site for each definition's `from` and `to` types */
 function notBuildable(): never {
   throw new Error('fake definitions build no connector');
 }
+
+/** a fake client: the real clients' role, built by nothing */
+const client = { ...clientRole, create: notBuildable } as const;
+/** a fake listener: binds its `port` only (the real ones add TLS and WebSocket ports) */
+const listener = { listenPorts: (o: { readonly port: number }) => [o.port], capabilities: { listener: true }, create: notBuildable } as const;
 
 const port = (dflt: number) => z.int().min(0).max(65535).default(dflt);
 const qos = z.union([z.literal(0), z.literal(1), z.literal(2)]);
@@ -22,9 +24,12 @@ const qos = z.union([z.literal(0), z.literal(1), z.literal(2)]);
 const mqttFrom = z.strictObject({ topic: z.string().min(1), qos: qos.default(1) });
 const mqttTo = z.strictObject({ topic: z.string().min(1), qos: qos.default(1), retain: z.boolean().default(false) });
 
+const mqttAddressing = { protocol: 'mqtt', from: mqttFrom, to: mqttTo, syntax: 'mqtt', sourcePattern: (f: { readonly topic: string }) => f.topic, templateFields: ['topic'] } as const;
+
 export const mqtt = defineConnector({
+  ...mqttAddressing,
+  ...client,
   type: 'mqtt',
-  protocol: 'mqtt',
   description: 'a client of an MQTT broker',
   options: z.strictObject({
     url: z.string().regex(/^mqtts?:\/\//, { error: 'expected an mqtt:// or mqtts:// URL' }),
@@ -34,29 +39,14 @@ export const mqtt = defineConnector({
     password: z.string().optional(),
     keepalive: z.int().min(0).default(30),
   }),
-  from: mqttFrom,
-  to: mqttTo,
-  syntax: 'mqtt',
-  sourcePattern: (f) => f.topic,
-  templateFields: ['topic'],
-  listenPorts: () => [],
-  capabilities: client,
-  create: notBuildable,
 });
 
 export const mqttListener = defineConnector({
+  ...mqttAddressing,
+  ...listener,
   type: 'mqtt-listener',
-  protocol: 'mqtt',
   description: 'an embedded MQTT server devices connect to',
   options: z.strictObject({ port: port(1883), host: z.string().default('0.0.0.0'), maxClients: z.int().min(1).optional() }),
-  from: mqttFrom,
-  to: mqttTo,
-  syntax: 'mqtt',
-  sourcePattern: (f) => f.topic,
-  templateFields: ['topic'],
-  listenPorts: (o) => [o.port],
-  capabilities: listener,
-  create: notBuildable,
 });
 
 /** either a queue, or an exchange and a binding key (the gateway declares its own queue) */
@@ -66,6 +56,7 @@ const amqp091From = z.union([
 ]);
 
 export const amqp091 = defineConnector({
+  ...client,
   type: 'amqp091',
   protocol: 'amqp091',
   description: 'a client of an AMQP 0-9-1 broker (RabbitMQ)',
@@ -75,41 +66,25 @@ export const amqp091 = defineConnector({
   syntax: 'amqp',
   sourcePattern: (f) => ('queue' in f ? undefined : f.bindingKey),
   templateFields: ['exchange', 'routingKey'],
-  listenPorts: () => [],
-  capabilities: client,
-  create: notBuildable,
 });
 
 const amqp10Address = z.strictObject({ address: z.string().min(1) });
+const amqp10Addressing = { protocol: 'amqp10', from: amqp10Address, to: amqp10Address, syntax: 'amqp10', sourcePattern: (f: { readonly address: string }) => f.address, templateFields: ['address'] } as const;
 
 export const amqp10 = defineConnector({
+  ...amqp10Addressing,
+  ...client,
   type: 'amqp10',
-  protocol: 'amqp10',
   description: 'a client of an AMQP 1.0 peer',
   options: z.strictObject({ url: z.string() }),
-  from: amqp10Address,
-  to: amqp10Address,
-  syntax: 'amqp10',
-  sourcePattern: (f) => f.address,
-  templateFields: ['address'],
-  listenPorts: () => [],
-  capabilities: client,
-  create: notBuildable,
 });
 
 export const amqp10Listener = defineConnector({
+  ...amqp10Addressing,
+  ...listener,
   type: 'amqp10-listener',
-  protocol: 'amqp10',
   description: 'an embedded AMQP 1.0 endpoint',
   options: z.strictObject({ port: port(5672), host: z.string().default('0.0.0.0') }),
-  from: amqp10Address,
-  to: amqp10Address,
-  syntax: 'amqp10',
-  sourcePattern: (f) => f.address,
-  templateFields: ['address'],
-  listenPorts: (o) => [o.port],
-  capabilities: listener,
-  create: notBuildable,
 });
 
 const destination = z.strictObject({
@@ -117,39 +92,27 @@ const destination = z.strictObject({
     error: 'expected a destination starting with /topic/, /queue/, /exchange/ or /amq/queue/',
   }),
 });
+const stompAddressing = { protocol: 'stomp', from: destination, to: destination, syntax: 'stomp', sourcePattern: (f: { readonly destination: string }) => f.destination, templateFields: ['destination'] } as const;
 
 export const stomp = defineConnector({
+  ...stompAddressing,
+  ...client,
   type: 'stomp',
-  protocol: 'stomp',
   description: 'a client of a STOMP broker',
   options: z.strictObject({ url: z.string(), login: z.string().optional(), passcode: z.string().optional() }),
-  from: destination,
-  to: destination,
-  syntax: 'stomp',
-  sourcePattern: (f) => f.destination,
-  templateFields: ['destination'],
-  listenPorts: () => [],
-  capabilities: client,
-  create: notBuildable,
 });
 
 export const stompListener = defineConnector({
+  ...stompAddressing,
+  ...listener,
   type: 'stomp-listener',
-  protocol: 'stomp',
   description: 'an embedded STOMP server',
   options: z.strictObject({ port: port(61613), host: z.string().default('0.0.0.0') }),
-  from: destination,
-  to: destination,
-  syntax: 'stomp',
-  sourcePattern: (f) => f.destination,
-  templateFields: ['destination'],
-  listenPorts: (o) => [o.port],
-  capabilities: listener,
-  create: notBuildable,
 });
 
 /** test-only: a sink that cannot be a source */
 export const log = defineConnector({
+  ...client,
   type: 'log',
   protocol: 'mqtt',
   description: 'writes messages to the log (test only)',
@@ -158,13 +121,11 @@ export const log = defineConnector({
   syntax: 'mqtt',
   sourcePattern: () => undefined,
   templateFields: ['prefix'],
-  listenPorts: () => [],
-  capabilities: client,
-  create: notBuildable,
 });
 
 /** test-only: a source that cannot be a sink */
 export const clock = defineConnector({
+  ...client,
   type: 'clock',
   protocol: 'mqtt',
   description: 'emits a tick every interval (test only)',
@@ -173,9 +134,6 @@ export const clock = defineConnector({
   syntax: 'mqtt',
   sourcePattern: (f) => f.topic,
   templateFields: [],
-  listenPorts: () => [],
-  capabilities: client,
-  create: notBuildable,
 });
 
 export function fakeRegistry(): Map<string, AnyConnectorDefinition> {

@@ -171,7 +171,7 @@ export interface ConnectorDefinition<
    * capture. undefined when the source names no pattern (an AMQP queue): the route takes every
    * message delivered for it.
    */
-  sourcePattern(from: F): string | undefined;
+  sourcePattern(from: NoInfer<F>): string | undefined;
   /** the fields of `to` that may hold templates (`{1}`, `{address}`, `{header.NAME}`) */
   readonly templateFields: readonly (keyof T & string)[];
   /**
@@ -180,8 +180,13 @@ export interface ConnectorDefinition<
    * is an address, whose header values must not add levels. Default: none.
    */
   readonly nameFields?: readonly (keyof T & string)[];
-  /** TCP ports the connector listens on, for the "port used twice" check */
-  listenPorts(options: O): readonly number[];
+  /**
+   * TCP ports the connector listens on, for the "port used twice" check. `O` is taken from
+   * `options` alone (NoInfer here, in `audit` and `F` in `sourcePattern`): a part shared by
+   * several definitions (clientRole, net's listenerRole, a protocol's addressing) accepts a
+   * wider type than any one connector's.
+   */
+  listenPorts(options: NoInfer<O>): readonly number[];
   readonly capabilities: Capabilities;
   /** build a connector; no I/O here */
   create(ctx: ConnectorContext, name: string, options: O): Connector<F, T>;
@@ -191,7 +196,7 @@ export interface ConnectorDefinition<
    * `errors` for what would stop the connector's start (a users file it cannot use). May read
    * files named by the options (relative to `baseDir`); never prints a secret.
    */
-  audit?(options: O, baseDir: string): Promise<ConnectorAudit>;
+  audit?(options: NoInfer<O>, baseDir: string): Promise<ConnectorAudit>;
 }
 
 /** The findings of {@link ConnectorDefinition.audit}. */

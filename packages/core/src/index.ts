@@ -8,6 +8,7 @@ export * from './backoff.js';
 export * from './inflight-limit.js';
 export * from './lifecycle/index.js';
 export * from './connector.js';
+export * from './connector-roles.js';
 export * from './listener-store.js';
 export * from './routes.js';
 export * from './auth/index.js';

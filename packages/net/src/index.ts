@@ -1,4 +1,5 @@
 export * from './options.js';
+export * from './listener-role.js';
 export * from './tls-context.js';
 export * from './burst-log.js';
 export * from './listener.js';

@@ -1,4 +1,5 @@
-import { defineConnector } from '@ferry/core';
+import { clientRole, defineConnector } from '@ferry/core';
+import { stompAddressing } from './addressing.js';
 import { StompClientConnector } from './client/connector.js';
 import { stompFrom, stompOptions, stompTo } from './client/options.js';
 
@@ -8,18 +9,12 @@ import { stompFrom, stompOptions, stompTo } from './client/options.js';
  * after every destination confirmed; the sink SENDs with a `receipt` and resolves on the RECEIPT.
  */
 export const stompDefinition = defineConnector({
+  ...stompAddressing,
+  ...clientRole,
   type: 'stomp',
-  protocol: 'stomp',
   description: 'A client of a STOMP 1.2 broker (RabbitMQ, ActiveMQ): subscribes with client-individual acks, sends with receipts.',
   options: stompOptions,
   from: stompFrom,
   to: stompTo,
-  syntax: 'stomp',
-  // The subscribed destination is the pattern: RabbitMQ `/topic/a.*`, `/exchange/amq.topic/a.#`
-  // wildcards are what {1}…{n} capture.
-  sourcePattern: (from) => from.destination,
-  templateFields: ['destination'],
-  listenPorts: () => [],
-  capabilities: { listener: false },
   create: (ctx, name, options) => new StompClientConnector(ctx, name, options),
 });

@@ -1,5 +1,6 @@
 import { anonymousAgrees, auditListenerAuth, passwordsPresent, defineConnector, grantFields, listenerAuthOptions, storedPassword, userGroups } from '@ferry/core';
-import { listenerTransportShape, transportPorts } from '@ferry/net';
+import { listenerRole, listenerTransportShape } from '@ferry/net';
+import { stompAddressing } from './addressing.js';
 import { z } from 'zod';
 import { StompListenerConnector, stompAuthInput, type StompListenerFrom, type StompListenerOptions, type StompListenerTo } from './server/listener-connector.js';
 
@@ -63,17 +64,14 @@ const options = z.strictObject({
   .refine(passwordsPresent, { path: ['users'], message: 'every user needs a passcode (only useIdentityAsUsername lets a user log in by certificate alone)' });
 
 export const stompListenerDefinition = defineConnector<StompListenerOptions, StompListenerFrom, StompListenerTo>({
+  ...stompAddressing,
+  ...listenerRole,
   type: 'stomp-listener',
-  protocol: 'stomp',
   description: "Ferry's own STOMP 1.0/1.1/1.2 server: clients connect to the gateway, SEND to /topic or /queue destinations and SUBSCRIBE to them.",
   options,
   from: z.strictObject({ destination }),
   to: z.strictObject({ destination }),
-  syntax: 'stomp',
-  sourcePattern: (from) => from.destination,
-  templateFields: ['destination'],
-  listenPorts: (o) => transportPorts(o.port, o),
-  capabilities: { listener: true },
   create: (ctx, name, o) => new StompListenerConnector(ctx, name, o),
+  // its options name users the STOMP way (login/passcode): the audit reads them as core's
   audit: (o, baseDir) => auditListenerAuth(stompAuthInput(o), baseDir),
 });
