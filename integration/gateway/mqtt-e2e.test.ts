@@ -9,7 +9,7 @@ import { jest } from '@jest/globals';
 import type { Socket } from 'node:net';
 import mqtt, { type IClientPublishOptions, type IPublishPacket, type MqttClient } from 'mqtt';
 import type { Gateway } from '@ferry/gateway';
-import { Tally, TcpProxy, brokerPorts, delay, freePort, waitFor } from '@ferry/testkit';
+import { Tally, TcpProxy, brokerPorts, freePort, waitFor } from '@ferry/testkit';
 import { startGateway } from '../support/gateway.js';
 
 // jest's 5 s default was shorter than the waits inside the tests (20 s for 1,000 messages at two
@@ -123,8 +123,10 @@ routes:
     });
     // the message crossed Ferry and Mosquitto: the far side has it ...
     await waitFor(() => atPeer.length === 1, 'the peer subscriber');
-    await delay(300);
-    // ... but Mosquitto's confirmation has not reached Ferry, so the device has no PUBACK
+    // ... but Mosquitto's confirmation has not reached Ferry, so the device has no PUBACK. The
+    // listener writes to a connection in order: a PUBACK sent before the confirm would come
+    // before the SUBACK of a SUBSCRIBE sent now.
+    await device.subscribeAsync(`${run}/barrier`, { qos: 1 });
     expect(acked).toBe(false);
     proxy.release();
     await published;
@@ -150,11 +152,16 @@ routes:
       pending.push(device.publishAsync(`${run}/count/in`, Buffer.from(id), { qos: 1 }));
     }
     await Promise.all(pending);
+    // a last message after every PUBACK: Ferry writes to each subscriber's connection (the local
+    // one, and its own to Mosquitto, which forwards in order) in order, so a copy of any earlier
+    // message comes before this one
+    atLocal.sent('last');
+    atPeer.sent('last');
+    await device.publishAsync(`${run}/count/in`, Buffer.from('last'), { qos: 1 });
     await waitFor(() => atLocal.complete && atPeer.complete, 'every message at both subscribers', 20_000);
-    await delay(200); // let any duplicate arrive before counting
     console.log(atLocal.summary('listener subscriber'));
     console.log(atPeer.summary('mosquitto subscriber'));
-    expect(atLocal.counts).toMatchObject({ sent: 1000, unique: 1000, duplicated: 0, lost: 0, unexpected: 0 });
-    expect(atPeer.counts).toMatchObject({ sent: 1000, unique: 1000, duplicated: 0, lost: 0, unexpected: 0 });
+    expect(atLocal.counts).toMatchObject({ sent: 1001, unique: 1001, duplicated: 0, lost: 0, unexpected: 0 });
+    expect(atPeer.counts).toMatchObject({ sent: 1001, unique: 1001, duplicated: 0, lost: 0, unexpected: 0 });
   });
 });
