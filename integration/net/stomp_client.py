@@ -14,6 +14,7 @@ python3-websocket; stomp.py 8.0 has no WebSocket transport). One JSON object on 
         stomp.py: K connections, then one more; then each of the K sends one SEND with a receipt
 """
 import json
+import os
 import ssl
 import sys
 import threading
@@ -21,6 +22,12 @@ import time
 import uuid
 
 import stomp
+
+# stomp.py uses its TLS socket from two threads at once; this makes that safe (see the module)
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
+import stomppy_tls  # noqa: E402
+
+stomppy_tls.install()
 
 
 SOCKET_TIMEOUT = 30
