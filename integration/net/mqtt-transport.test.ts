@@ -1,11 +1,13 @@
 /**
  * mqtt-listener's transports with clients Ferry does not use itself: mosquitto_pub over TLS
  * (right CA and client certificate; wrong CA, expired or missing client certificate), Paho over
- * WebSocket and secure WebSocket, the handshake deadline and maxConnections.
+ * WebSocket and secure WebSocket (with the same authentication as TCP), the handshake deadline
+ * and maxConnections.
  */
 import { fileURLToPath } from 'node:url';
 import { jest } from '@jest/globals';
 import { mqttListenerDefinition, type MqttListenerConnector } from '@ferry/mqtt';
+import { hashPassword } from '@ferry/core';
 import { freePort, RecordingMetrics, testContext, waitFor } from '@ferry/testkit';
 import { runClient, runPythonFile } from '../support/third-party.js';
 import { goodTls, lastJson, mutualTls, silentSocket, tally, Taken, testPki, TLS_REFUSALS, type ClientTlsFiles } from './helpers.js';
@@ -38,6 +40,12 @@ interface Roundtrip {
   readonly published: string[];
   readonly acked: string[];
   readonly received: string[];
+}
+
+interface Login {
+  readonly connected: boolean;
+  readonly rc: number | null;
+  readonly acked: boolean;
 }
 
 async function paho(transport: 'tcp' | 'tls' | 'ws' | 'wss', port: number, path: string, n: number, tls: string[] = []): Promise<Roundtrip> {
@@ -92,6 +100,24 @@ describe('mqtt-listener over WebSocket (Paho, transport="websockets")', () => {
     expect(tally(r.published, r.received).counts).toMatchObject({ sent: 200, received: 200, lost: 0, duplicated: 0 });
     expect(tally(r.published, taken.bodies).counts).toMatchObject({ sent: 200, received: 200, lost: 0, duplicated: 0 });
     expect(metrics.count('messages_accepted_total', { connector: 'devices' })).toBe(200);
+  });
+
+  it('ws: the same authentication as TCP: a wrong password gets CONNACK 4 and is counted, the right one publishes', async () => {
+    const password = 'ws-secret-1';
+    const { conn, metrics, taken } = await listener({
+      anonymous: false,
+      users: [{ username: 'wsdev', password: await hashPassword(password, { ln: 10, r: 8, p: 1 }) }],
+      websocket: { port: await freePort(), path: '/mqtt' },
+    });
+    const ws = conn.ports?.websocketPort as number;
+    const login = async (pw: string): Promise<Login> => lastJson<Login>('mqtt_client.py', await runPythonFile(PAHO, ['login', 'ws', '127.0.0.1', String(ws), '/mqtt', 'wsdev', pw], 45_000));
+    const refused = await login('wrong');
+    // MQTT 3.1.1 §3.2.2.3: return code 4, bad user name or password
+    expect(refused).toMatchObject({ connected: false, rc: 4, acked: false });
+    expect(metrics.count('auth_failures_total', { connector: 'devices', reason: 'bad-credentials' })).toBe(1);
+    const served = await login(password);
+    expect(served).toMatchObject({ connected: true, rc: 0, acked: true });
+    expect(taken.bodies).toEqual(['hello']);
   });
 
   it('wss: the same over TLS, with the CA', async () => {

@@ -9,6 +9,10 @@ WebSocket or secure WebSocket. Prints one JSON object on stdout at the end.
     mqtt_client.py limit TRANSPORT HOST PORT PATH K
         connect K clients, then one more; then each of the K publishes one QoS 1 message and
         waits for its PUBACK. Prints which connected and how many publishes were acknowledged
+    mqtt_client.py login TRANSPORT HOST PORT PATH USER PASSWORD
+        connect with USER and PASSWORD; once connected, publish one QoS 1 message to
+        net/login/<user> and wait for its PUBACK. Prints whether it connected (with the
+        CONNACK return code when refused) and whether the publish was acknowledged
 
 TRANSPORT: tcp | tls | ws | wss. PATH is the WebSocket path ("-" for none).
 """
@@ -123,6 +127,21 @@ def limit(transport, host, port, path, k):
     return 0
 
 
+def login(transport, host, port, path, user, password):
+    c = make_client(transport, host, port, path)
+    c.username_pw_set(user, password)
+    ok, res = connect(c, host, port)
+    acked = False
+    if ok:
+        info = c.publish(f"net/login/{user}", b"hello", qos=1)
+        info.wait_for_publish(timeout=10)
+        acked = info.is_published()
+        c.disconnect()
+        c.loop_stop()
+    print(json.dumps({"connected": ok, "rc": res["rc"], "error": res["error"], "acked": acked}))
+    return 0
+
+
 def main(argv):
     mode, transport, host, port, path = argv[1], argv[2], argv[3], int(argv[4]), argv[5]
     rest = argv[6:]
@@ -134,6 +153,8 @@ def main(argv):
         return roundtrip(transport, host, port, path, n, ca, cert, key)
     if mode == "limit":
         return limit(transport, host, port, path, int(rest[0]))
+    if mode == "login":
+        return login(transport, host, port, path, rest[0], rest[1])
     print(f"unknown mode {mode}", file=sys.stderr)
     return 2
 
