@@ -164,6 +164,14 @@ describe('ferry explain', () => {
     );
   });
 
+  it('shows the escaped form of an address: a topic level holding "." is one word of a STOMP or AMQP 1.0 address', async () => {
+    const out = await ferry('explain', '-c', 'config/gateway.yaml', '--from', 'devices', '--address', 'sensors/v1.2/temperature');
+    expect(out.code).toBe(0);
+    expect(out.stdout).toContain('  -> devices  topic=ferry/v1.2/temperature qos=1\n');
+    expect(out.stdout).toContain('  -> web  destination=/topic/temperature.v1/2\n');
+    expect(out.stdout).toContain('  -> apps  address=temperature.v1/2\n');
+  });
+
   it('says when no route matches', async () => {
     const out = await ferry('explain', '-c', 'config/gateway.yaml', '--from', 'devices', '--address', 'other/topic');
     expect(out.code).toBe(0);
