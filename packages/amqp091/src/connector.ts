@@ -1,4 +1,4 @@
-import { Backoff, FailureLog, FerryError, describeError, sleep, type Connector, type ConnectorContext, type ConnectorState, type DeliveryHandler, type GatewayMessage, type Logger, type Sink, type SourceSpec } from '@ferry/core';
+import { Backoff, ConnectorCounters, FailureLog, FerryError, describeError, sleep, type Connector, type ConnectorContext, type ConnectorState, type DeliveryHandler, type GatewayMessage, type Logger, type Sink, type SourceSpec } from '@ferry/core';
 import { QueueConsumer } from './consumer.js';
 import { resolveEndpoint, type Endpoint } from './endpoint.js';
 import type { Amqp091From, Amqp091Options, Amqp091To } from './options.js';
@@ -54,6 +54,8 @@ export class Amqp091Connector implements Connector<Amqp091From, Amqp091To> {
   readonly type = 'amqp091';
   readonly sink: Sink<Amqp091To>;
   readonly #ctx: ConnectorContext;
+  /** the per-message counters, bound once */
+  readonly #counters: ConnectorCounters;
   readonly #options: Amqp091Options;
   readonly #log: Logger;
   #state: ConnectorState = 'idle';
@@ -68,6 +70,7 @@ export class Amqp091Connector implements Connector<Amqp091From, Amqp091To> {
   constructor(ctx: ConnectorContext, name: string, options: Amqp091Options) {
     this.#ctx = ctx;
     this.name = name;
+    this.#counters = new ConnectorCounters(ctx.metrics, name);
     this.#options = options;
     this.#log = ctx.logger.child({ connector: name });
     this.sink = { write: (message, to) => this.#write(message, to) };
@@ -220,7 +223,7 @@ export class Amqp091Connector implements Connector<Amqp091From, Amqp091To> {
         username: endpoint.username,
         replyToTopicHeader: this.#options.replyToTopicHeader,
         logger: this.#log,
-        metrics: this.#ctx.metrics,
+        counters: this.#counters,
         checkExchange: (name) => session.checkExchange(name, this.#log),
         onLost: (reason) => session.lose(reason),
       });
@@ -263,7 +266,7 @@ export class Amqp091Connector implements Connector<Amqp091From, Amqp091To> {
         replyToTopicHeader: this.#options.replyToTopicHeader,
         deliver: sources.deliver,
         logger: this.#log,
-        metrics: this.#ctx.metrics,
+        counters: this.#counters,
         onLost: (reason) => session.lose(reason),
       });
       live.consumers.push(consumer);

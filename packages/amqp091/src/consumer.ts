@@ -1,5 +1,5 @@
 import type { Channel, ConsumeMessage } from 'amqplib';
-import { countOutcome, FerryError, Settlement, type DeliveryHandler, type Logger, type Metrics, type Outcome } from '@ferry/core';
+import { FerryError, Settlement, type ConnectorCounters, type DeliveryHandler, type Logger, type Outcome } from '@ferry/core';
 import { fromDelivery } from './mapping.js';
 
 export interface ConsumerOptions {
@@ -12,7 +12,8 @@ export interface ConsumerOptions {
   readonly replyToTopicHeader: boolean;
   readonly deliver: DeliveryHandler;
   readonly logger: Logger;
-  readonly metrics: Metrics;
+  /** the connector's per-message counters */
+  readonly counters: ConnectorCounters;
   /** the channel closed or the broker cancelled the consumer without Ferry asking */
   readonly onLost: (reason: string) => void;
 }
@@ -88,7 +89,7 @@ export class QueueConsumer {
   }
 
   #onMessage(msg: ConsumeMessage | null): void {
-    const { connector, queue, metrics, logger } = this.#opts;
+    const { connector, queue, counters, logger } = this.#opts;
     if (msg === null) {
       // basic.cancel from the broker: the queue was deleted or failed over (RabbitMQ consumer
       // cancel notification). Resume through the reconnect path, which re-declares and re-consumes.
@@ -96,7 +97,7 @@ export class QueueConsumer {
       this.#opts.onLost(`consumer of queue '${queue}' was cancelled by the broker`);
       return;
     }
-    metrics.inc('messages_received_total', { connector });
+    counters.received();
     const message = fromDelivery(msg, { connector, queue, now: Date.now(), replyToTopicHeader: this.#opts.replyToTopicHeader });
     const settlement = new Settlement((outcome) => this.#settle(msg, outcome));
     try {
@@ -108,7 +109,7 @@ export class QueueConsumer {
   }
 
   #settle(msg: ConsumeMessage, outcome: Outcome): void {
-    const { connector, metrics, logger } = this.#opts;
+    const { counters, logger } = this.#opts;
     if (!this.#open) {
       // The tag died with its channel; the broker has requeued the message already.
       logger.debug('settlement after the channel closed; the broker redelivers', { deliveryTag: msg.fields.deliveryTag, outcome: outcome.kind });
@@ -118,7 +119,7 @@ export class QueueConsumer {
       // basic.nack (RabbitMQ's extension of AMQP 0-9-1): requeue false refuses, true gives it back
       if (outcome.kind === 'accept') this.#ch.ack(msg);
       else this.#ch.nack(msg, false, outcome.kind === 'release');
-      countOutcome(metrics, connector, outcome);
+      counters.outcome(outcome);
     } catch (err) {
       // The channel is closing: the same as above, the broker redelivers.
       logger.debug('settlement failed; the broker redelivers', { error: err instanceof Error ? err.message : String(err) });

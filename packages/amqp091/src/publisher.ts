@@ -1,5 +1,5 @@
 import type { ConfirmChannel, Message } from 'amqplib';
-import { FerryError, type GatewayMessage, type Logger, type Metrics } from '@ferry/core';
+import { FerryError, type ConnectorCounters, type GatewayMessage, type Logger } from '@ferry/core';
 import { PUBLISH_ID_HEADER, toPublish } from './mapping.js';
 import type { Amqp091To } from './options.js';
 
@@ -11,7 +11,8 @@ export interface PublisherOptions {
   /** the connector's `replyToTopicHeader` */
   readonly replyToTopicHeader: boolean;
   readonly logger: Logger;
-  readonly metrics: Metrics;
+  /** the connector's per-message counters */
+  readonly counters: ConnectorCounters;
   /** passive check that an exchange exists, on a throw-away channel (a 404 closes the channel it happens on) */
   readonly checkExchange: (name: string) => Promise<void>;
   /** the channel closed without Ferry asking: the session is broken */
@@ -66,7 +67,7 @@ export class Publisher {
   }
 
   async write(message: GatewayMessage, to: Amqp091To): Promise<void> {
-    const { connector, metrics } = this.#opts;
+    const { connector, counters } = this.#opts;
     this.#assertOpen();
     const plan = toPublish(message, {
       now: Date.now(),
@@ -77,7 +78,7 @@ export class Publisher {
     });
     if (plan.kind === 'expired') {
       // An expired message is done with: RabbitMQ would drop it too (per-message TTL).
-      metrics.inc('messages_dropped_total', { connector, reason: 'expired' });
+      counters.dropped('expired');
       this.#opts.logger.debug('message expired before publish; dropped', { messageId: message.messageId });
       return;
     }
@@ -99,7 +100,7 @@ export class Publisher {
             reject(entry.returned);
             return;
           }
-          metrics.inc('messages_sent_total', { connector });
+          counters.sent();
           resolve();
         } else if (err instanceof Error && err.message === 'message nacked') {
           reject(

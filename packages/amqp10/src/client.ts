@@ -16,7 +16,7 @@
  */
 import { connect as netConnect, type Socket } from 'node:net';
 import { connect as tlsConnect, type ConnectionOptions as TlsConnectionOptions } from 'node:tls';
-import { describeError, FerryError, FlowWatch, hasExpired, ReconnectTimer, StartStop, type Connector, type ConnectorContext, type ConnectorState, type DeliveryHandler, type Logger, type Sink, type SourceFlow, type SourceSpec } from '@ferry/core';
+import { ConnectorCounters, describeError, FerryError, FlowWatch, hasExpired, ReconnectTimer, StartStop, type Connector, type ConnectorContext, type ConnectorState, type DeliveryHandler, type Logger, type Sink, type SourceFlow, type SourceSpec } from '@ferry/core';
 import { loadClientTls } from '@ferry/net';
 import rhea from 'rhea';
 import { disarmConnection, DispositionGate, installCapture, installLinkKeys } from './rhea-seam.js';
@@ -78,6 +78,8 @@ export class Amqp10Client implements Connector<Amqp10From, Amqp10To> {
   readonly name: string;
   readonly sink: Sink<Amqp10To>;
   readonly #ctx: ConnectorContext;
+  /** the per-message counters, bound once */
+  readonly #counters: ConnectorCounters;
   readonly #opts: Amqp10Options;
   readonly #log: Logger;
   readonly #reconnect: ReconnectTimer;
@@ -96,6 +98,7 @@ export class Amqp10Client implements Connector<Amqp10From, Amqp10To> {
   constructor(ctx: ConnectorContext, name: string, options: Amqp10Options) {
     this.#ctx = ctx;
     this.name = name;
+    this.#counters = new ConnectorCounters(ctx.metrics, name);
     this.#opts = options;
     this.#log = ctx.logger.child({ connector: name, type: 'amqp10' });
     this.#reconnect = new ReconnectTimer({ initialMs: options.reconnect.initialMs, maxMs: options.reconnect.maxMs });
@@ -314,7 +317,7 @@ export class Amqp10Client implements Connector<Amqp10From, Amqp10To> {
     const now = Date.now();
     if (hasExpired(message, now)) {
       // expiry counts down inside Ferry (docs/mapping.md): dropped and counted, never sent
-      this.#ctx.metrics.inc('messages_dropped_total', { connector: this.name, reason: 'expired' });
+      this.#counters.dropped('expired');
       return;
     }
     const out = toAmqp10(message, { to: to.address, now });
@@ -331,7 +334,7 @@ export class Amqp10Client implements Connector<Amqp10From, Amqp10To> {
       this.#senders.set(to.address, link);
     }
     await link.write(out);
-    this.#ctx.metrics.inc('messages_sent_total', { connector: this.name });
+    this.#counters.sent();
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -453,6 +456,7 @@ export class Amqp10Client implements Connector<Amqp10From, Amqp10To> {
     receiveTransfer({
       connector: this.name,
       metrics: this.#ctx.metrics,
+      counters: this.#counters,
       log: this.#log,
       address: g.address,
       delivery: d,

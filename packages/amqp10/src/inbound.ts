@@ -1,4 +1,4 @@
-import { countOutcome, describeError, FerryError, Settlement, type DeliveryHandler, type GatewayMessage, type Logger, type Metrics, type Outcome } from '@ferry/core';
+import { describeError, FerryError, Settlement, type DeliveryHandler, type GatewayMessage, type Logger, type Metrics, type Outcome, type ConnectorCounters } from '@ferry/core';
 import type rhea from 'rhea';
 import { encodedMessage, type DispositionGate } from './rhea-seam.js';
 import { toGatewayMessage } from './mapping.js';
@@ -8,6 +8,8 @@ import { rejectError } from './outcomes.js';
 export interface InboundTransfer {
   readonly connector: string;
   readonly metrics: Metrics;
+  /** the connector's per-message counters */
+  readonly counters: ConnectorCounters;
   readonly log: Logger;
   readonly address: string;
   readonly delivery: rhea.Delivery;
@@ -33,7 +35,7 @@ export interface InboundTransfer {
 export function receiveTransfer(t: InboundTransfer): void {
   const d = t.delivery;
   const presettled = d.remote_settled;
-  t.metrics.inc('messages_received_total', { connector: t.connector });
+  t.counters.received();
   if (!t.sourcesOpen) {
     // arrived on credit issued before closeSources: hand it back, unprocessed (§3.4.4)
     if (!presettled) t.gate.settle('release', () => d.release());
@@ -65,7 +67,7 @@ export function receiveTransfer(t: InboundTransfer): void {
         else d.release();
       });
     }
-    countOutcome(t.metrics, t.connector, o);
+    t.counters.outcome(o);
     t.giveCredit();
   });
   t.deliver({ message, settlement, routes: t.routes });

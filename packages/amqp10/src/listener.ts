@@ -18,7 +18,7 @@
  *   (./frame-guard.ts); the listener and other connections carry on.
  */
 import type { Duplex } from 'node:stream';
-import { Authenticator, authConfigFrom, describeError, reportRestore, FerryError, FlowWatch, hasExpired, StartStop, type AuthorizedClient, type Connector, type ConnectorContext, type ConnectorState, type DeliveryHandler, type GatewayMessage, type Logger, type Sink, type SourceFlow, type SourceSpec } from '@ferry/core';
+import { Authenticator, authConfigFrom, ConnectorCounters, describeError, reportRestore, FerryError, FlowWatch, hasExpired, StartStop, type AuthorizedClient, type Connector, type ConnectorContext, type ConnectorState, type DeliveryHandler, type GatewayMessage, type Logger, type Sink, type SourceFlow, type SourceSpec } from '@ferry/core';
 import { Listener, listeningLine, type AcceptedConnection, type BoundPorts } from '@ferry/net';
 import rhea from 'rhea';
 import { matchesAddress } from './address-match.js';
@@ -81,6 +81,8 @@ export class Amqp10Listener implements Connector<Amqp10From, Amqp10To> {
   readonly name: string;
   readonly sink: Sink<Amqp10To>;
   readonly #ctx: ConnectorContext;
+  /** the per-message counters, bound once */
+  readonly #counters: ConnectorCounters;
   readonly #opts: Amqp10ListenerOptions;
   readonly #log: Logger;
   #state: ConnectorState = 'idle';
@@ -102,6 +104,7 @@ export class Amqp10Listener implements Connector<Amqp10From, Amqp10To> {
   constructor(ctx: ConnectorContext, name: string, options: Amqp10ListenerOptions) {
     this.#ctx = ctx;
     this.name = name;
+    this.#counters = new ConnectorCounters(ctx.metrics, name);
     this.#opts = options;
     this.#log = ctx.logger.child({ connector: name, type: 'amqp10-listener' });
     this.#outbox = new Outbox({
@@ -381,6 +384,7 @@ export class Amqp10Listener implements Connector<Amqp10From, Amqp10To> {
     receiveTransfer({
       connector: this.name,
       metrics: this.#ctx.metrics,
+      counters: this.#counters,
       log,
       address,
       delivery: d,
@@ -449,7 +453,7 @@ export class Amqp10Listener implements Connector<Amqp10From, Amqp10To> {
     const now = Date.now();
     if (hasExpired(message, now)) {
       // expiry counts down inside Ferry (docs/mapping.md): dropped and counted, never sent
-      this.#ctx.metrics.inc('messages_dropped_total', { connector: this.name, reason: 'expired' });
+      this.#counters.dropped('expired');
       return Promise.resolve();
     }
     let out: Outgoing;

@@ -17,7 +17,7 @@
  * - A receiver that attached with snd-settle-mode `settled` (§2.7.3) gets pre-settled
  *   transfers: a message sent to it is done (at-most-once by the client's choice).
  */
-import { FerryError, hasExpired, type Logger, type Metrics } from '@ferry/core';
+import { ConnectorCounters, FerryError, hasExpired, type Logger, type Metrics } from '@ferry/core';
 import type rhea from 'rhea';
 import { stampTtl, type Outgoing } from './mapping.js';
 import { outcomeError } from './outcomes.js';
@@ -104,12 +104,14 @@ function remoteOutcome(d: rhea.Delivery): Kind | undefined {
 
 export class Outbox {
   readonly #opts: OutboxOptions;
+  readonly #counters: ConnectorCounters;
   readonly #addresses = new Map<string, AddressState>();
   /** bytes held: queued and sent-unsettled, over all addresses */
   #heldBytes = 0;
 
   constructor(opts: OutboxOptions) {
     this.#opts = opts;
+    this.#counters = new ConnectorCounters(opts.metrics, opts.connector);
   }
 
   /** bytes held: every queue and every receiver's unsettled messages */
@@ -169,7 +171,7 @@ export class Outbox {
     const a = this.#address(address);
     // a topic with no receiver keeps nothing: no limit to check
     if (a.links.length === 0 && this.#opts.isTopic?.(address) === true) {
-      this.#opts.metrics.inc('messages_dropped_total', { connector: this.#opts.connector, reason: 'no-receiver' });
+      this.#counters.dropped('no-receiver');
       return Promise.resolve();
     }
     const refused = this.#refusal(a, address, out.bytes.length);
@@ -286,7 +288,7 @@ export class Outbox {
     this.#heldBytes -= e.out.bytes.length;
     const a = this.#address(link.address);
     if (kind === 'accepted') {
-      this.#opts.metrics.inc('messages_sent_total', { connector: this.#opts.connector });
+      this.#counters.sent();
       this.#forget(link.address, e);
       e.waiter?.resolve();
     } else {
@@ -310,7 +312,7 @@ export class Outbox {
       return;
     }
     // the write was confirmed when the listener took it: nobody upstream can be told any more
-    this.#opts.metrics.inc('messages_dropped_total', { connector: this.#opts.connector, reason: 'rejected-by-receiver' });
+    this.#counters.dropped('rejected-by-receiver');
     this.#opts.logger.warn(`amqp10-listener dropped a queued message for ${address} that a receiver rejected`, { messageId: e.messageId, error: err.message });
   }
 
@@ -333,7 +335,7 @@ export class Outbox {
         // it expired while queued: a broker discards it (§3.2.1); its write, if still
         // waiting, is done (the message was taken and its life is over)
         this.#dequeue(a);
-        this.#opts.metrics.inc('messages_dropped_total', { connector: this.#opts.connector, reason: 'expired' });
+        this.#counters.dropped('expired');
         this.#forget(address, e);
         e.waiter?.resolve();
         continue;
@@ -352,7 +354,7 @@ export class Outbox {
       }
       if (link.presettled) {
         // the client chose at-most-once: there will be no outcome
-        this.#opts.metrics.inc('messages_sent_total', { connector: this.#opts.connector });
+        this.#counters.sent();
         this.#forget(address, e);
         e.waiter?.resolve();
       } else {
@@ -370,7 +372,7 @@ export class Outbox {
       }
       if (this.#opts.isTopic?.(address) === true && a.queue.length > 0) {
         for (const e of a.queue) this.#forget(address, e);
-        this.#opts.metrics.inc('messages_dropped_total', { connector: this.#opts.connector, reason: 'no-receiver' }, a.queue.length);
+        this.#counters.dropped('no-receiver', a.queue.length);
         a.queue.length = 0;
         this.#heldBytes -= a.bytes;
         a.bytes = 0;
@@ -421,7 +423,7 @@ export class Outbox {
     if (dropped > 0 && this.#opts.store !== undefined) {
       this.#opts.logger.info(`amqp10-listener stopped with ${dropped} taken messages not yet delivered to a receiver; they are kept in ${this.#opts.store.location}`, { kept: dropped });
     } else if (dropped > 0) {
-      this.#opts.metrics.inc('messages_dropped_total', { connector: this.#opts.connector, reason: 'shutdown' }, dropped);
+      this.#counters.dropped('shutdown', dropped);
       this.#opts.logger.warn(`amqp10-listener stopped with ${dropped} taken messages not yet delivered to a receiver; they are dropped`, { dropped });
     }
   }

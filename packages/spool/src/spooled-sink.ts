@@ -1,10 +1,12 @@
 import {
   Backoff,
+  counterHandle,
   FerryError,
   describeError,
   sleep,
   toFerryError,
   type BackoffOptions,
+  type CounterHandle,
   type GatewayMessage,
   type Logger,
   type Metrics,
@@ -87,6 +89,8 @@ export class SpooledSink<T extends Record<string, unknown>> implements Sink<T> {
   #wake: (() => void) | undefined;
   /** messages spooled since the queue was last empty, for one log line per outage */
   #episode = 0;
+  /** `messages_spooled_total` of this sink, bound once: counted per message during an outage */
+  #spooled: CounterHandle | undefined;
 
   constructor(opts: SpooledSinkOptions<T>) {
     this.#o = opts;
@@ -173,7 +177,7 @@ export class SpooledSink<T extends Record<string, unknown>> implements Sink<T> {
       return this.#o.sink.write(message, to);
     }
     await spool.append(connector, value);
-    metrics.inc('messages_spooled_total', { connector });
+    (this.#spooled ??= counterHandle(metrics, 'messages_spooled_total', { connector })).inc();
     if (this.#episode++ === 0) {
       logger.warn('destination unreachable: spooling messages from listeners to disk', {
         connector,

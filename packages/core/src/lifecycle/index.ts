@@ -1,5 +1,5 @@
 export * from './start-stop.js';
 export * from './flow-watch.js';
-export * from './outcome-metrics.js';
+export * from './connector-counters.js';
 export * from './failure-log.js';
 export * from './reconnect-timer.js';

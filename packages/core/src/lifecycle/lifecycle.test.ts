@@ -3,7 +3,7 @@ import { FerryError } from '../errors.js';
 import type { SourceFlow } from '../connector.js';
 import { StartStop } from './start-stop.js';
 import { FlowWatch } from './flow-watch.js';
-import { countOutcome } from './outcome-metrics.js';
+import { ConnectorCounters } from './connector-counters.js';
 import { FailureLog } from './failure-log.js';
 import { ReconnectTimer } from './reconnect-timer.js';
 
@@ -131,18 +131,56 @@ describe('FlowWatch', () => {
   });
 });
 
-describe('countOutcome', () => {
+describe('ConnectorCounters', () => {
   it('counts accept, reject and release with the reason code', () => {
     const seen: unknown[] = [];
     const m: Metrics = { ...noopMetrics, inc: (name, labels) => seen.push([name, labels]) };
-    countOutcome(m, 'c', { kind: 'accept' });
-    countOutcome(m, 'c', { kind: 'reject', reason: new FerryError('SINK_REJECTED', 'x') });
-    countOutcome(m, 'c', { kind: 'release', reason: new FerryError('SINK_CLOSED', 'y') });
+    const c = new ConnectorCounters(m, 'c');
+    c.outcome({ kind: 'accept' });
+    c.outcome({ kind: 'reject', reason: new FerryError('SINK_REJECTED', 'x') });
+    c.outcome({ kind: 'release', reason: new FerryError('SINK_CLOSED', 'y') });
     expect(seen).toEqual([
       ['messages_accepted_total', { connector: 'c' }],
       ['messages_rejected_total', { connector: 'c', reason: 'SINK_REJECTED' }],
       ['messages_released_total', { connector: 'c', reason: 'SINK_CLOSED' }],
     ]);
+  });
+
+  it('binds each series once, when first counted, and counts every message through it', () => {
+    const binds: string[] = [];
+    const counts = new Map<string, number>();
+    const m: Metrics = {
+      ...noopMetrics,
+      inc: () => {
+        throw new Error('a per-message count took the unbound path');
+      },
+      bindCounter: (name, labels) => {
+        const key = `${name} ${JSON.stringify(labels)}`;
+        binds.push(key);
+        return { inc: (v = 1) => counts.set(key, (counts.get(key) ?? 0) + v) };
+      },
+    };
+    const c = new ConnectorCounters(m, 'c');
+    expect(binds).toEqual([]);
+    for (let i = 0; i < 3; i++) {
+      c.received();
+      c.sent();
+      c.outcome({ kind: 'accept' });
+      c.outcome({ kind: 'reject', reason: new FerryError('SINK_REJECTED', 'x') });
+      c.dropped('expired');
+      c.rejected('unpublishable');
+    }
+    c.dropped('shutdown', 4);
+    expect(binds).toEqual([
+      'messages_received_total {"connector":"c"}',
+      'messages_sent_total {"connector":"c"}',
+      'messages_accepted_total {"connector":"c"}',
+      'messages_rejected_total {"connector":"c","reason":"SINK_REJECTED"}',
+      'messages_dropped_total {"connector":"c","reason":"expired"}',
+      'messages_rejected_total {"connector":"c","reason":"unpublishable"}',
+      'messages_dropped_total {"connector":"c","reason":"shutdown"}',
+    ]);
+    expect([...counts.values()]).toEqual([3, 3, 3, 3, 3, 3, 4]);
   });
 });
 

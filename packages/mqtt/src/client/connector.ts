@@ -1,4 +1,4 @@
-import { FailureLog, FerryError, FlowWatch, ReconnectTimer, Settlement, StartStop, countOutcome, describeError, type Connector, type ConnectorContext, type ConnectorState, type DeliveryHandler, type GatewayMessage, type Logger, type Outcome, type Sink, type SourceFlow, type SourceSpec, InflightLimit } from '@ferry/core';
+import { FailureLog, FerryError, FlowWatch, ReconnectTimer, Settlement, StartStop, ConnectorCounters, describeError, type Connector, type ConnectorContext, type ConnectorState, type DeliveryHandler, type GatewayMessage, type Logger, type Outcome, type Sink, type SourceFlow, type SourceSpec, InflightLimit } from '@ferry/core';
 import mqtt, { type IClientPublishOptions, type MqttClient } from 'mqtt';
 import type mqttPacket from 'mqtt-packet';
 import type { IConnackPacket, IPublishPacket } from 'mqtt-packet';
@@ -25,6 +25,8 @@ export class MqttClientConnector implements Connector<MqttFrom, MqttTo> {
   readonly name: string;
   readonly sink: Sink<MqttTo>;
   readonly #ctx: ConnectorContext;
+  /** the per-message counters, bound once */
+  readonly #counters: ConnectorCounters;
   readonly #options: MqttOptions;
   readonly #log: Logger;
   readonly #reconnect: ReconnectTimer;
@@ -65,6 +67,7 @@ export class MqttClientConnector implements Connector<MqttFrom, MqttTo> {
   constructor(ctx: ConnectorContext, name: string, options: MqttOptions) {
     this.#ctx = ctx;
     this.name = name;
+    this.#counters = new ConnectorCounters(ctx.metrics, name);
     this.#options = options;
     this.#log = ctx.logger.child({ connector: name });
     this.#reconnect = new ReconnectTimer({ initialMs: options.reconnect.initialMs, maxMs: options.reconnect.maxMs, minMs: Math.min(100, options.reconnect.initialMs) });
@@ -238,7 +241,7 @@ export class MqttClientConnector implements Connector<MqttFrom, MqttTo> {
     for (const u of unacked) {
       if (u.t.poison) {
         this.#log.warn('the broker closed the connection on one publish twice in a row; failing it instead of sending it again', { strikes: POISON_STRIKES });
-        this.#ctx.metrics.inc('messages_rejected_total', { connector: this.name, reason: 'broker-closed-connection' });
+        this.#counters.rejected('broker-closed-connection');
       }
       // its callback sees `requeue` or `poison` (see #write)
       client.removeOutgoingMessage(u.id);
@@ -353,7 +356,7 @@ export class MqttClientConnector implements Connector<MqttFrom, MqttTo> {
       this.name,
       Date.now(),
     );
-    this.#ctx.metrics.inc('messages_received_total', { connector: this.name });
+    this.#counters.received();
     const ids = packet.properties?.subscriptionIdentifier;
     const routes = this.#useSubIds && ids !== undefined ? this.#subs.routesOf(ids) : undefined;
     try {
@@ -368,7 +371,7 @@ export class MqttClientConnector implements Connector<MqttFrom, MqttTo> {
     if (left <= 0) this.#pending.delete(h.stream);
     else this.#pending.set(h.stream, left);
     const current = this.#client?.stream === h.stream && this.#client?.connected === true;
-    countOutcome(this.#ctx.metrics, this.name, outcome);
+    this.#counters.outcome(outcome);
     if (outcome.kind === 'release') {
       // release: the broker resends an unacknowledged PUBLISH only on a new connection (MQTT 5
       // §4.4), so once this connection has nothing else pending, reconnect. The persistent
@@ -410,7 +413,7 @@ export class MqttClientConnector implements Connector<MqttFrom, MqttTo> {
     }
     const r = toMqttPublish(message, to, this.#version, Date.now());
     if (r.kind === 'expired') {
-      this.#ctx.metrics.inc('messages_dropped_total', { connector: this.name, reason: 'expired' });
+      this.#counters.dropped('expired');
       return;
     }
     const p = r.publish;
@@ -418,7 +421,7 @@ export class MqttClientConnector implements Connector<MqttFrom, MqttTo> {
     if (problem !== undefined) {
       // the broker would close the connection on it (and mqtt.js would resend it on every
       // reconnect): refused here, permanently
-      this.#ctx.metrics.inc('messages_rejected_total', { connector: this.name, reason: 'unpublishable' });
+      this.#counters.rejected('unpublishable');
       throw new FerryError('SINK_REJECTED', `mqtt ${this.name}: ${problem}`, { permanent: true });
     }
     const opts: IClientPublishOptions = { qos: p.qos, retain: p.retain, ...(p.properties === undefined ? {} : { properties: p.properties }) };
@@ -458,7 +461,7 @@ export class MqttClientConnector implements Connector<MqttFrom, MqttTo> {
         if (tracked === undefined) send();
         else this.#poison.submit(tracked);
       });
-      this.#ctx.metrics.inc('messages_sent_total', { connector: this.name });
+      this.#counters.sent();
     } finally {
       if (release !== undefined) {
         this.#sinkPending--;

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { describeError, reportRestore, type ListenerStore, type LoginAttempt, type LoginResult, type Logger, type Metrics } from '@ferry/core';
+import { ConnectorCounters, describeError, reportRestore, type ListenerStore, type LoginAttempt, type LoginResult, type Logger, type Metrics } from '@ferry/core';
 import type { AcceptedConnection } from '@ferry/net';
 import type { BrokerConfig, BrokerCore } from './broker-core.js';
 import { Connection } from './connection.js';
@@ -53,12 +53,14 @@ export class MqttBroker implements BrokerCore<Connection> {
   readonly #willTimers = new Map<string, { timer: NodeJS.Timeout; will: PendingWill }>();
   /** the durable copy of sessions and retained messages, with a listener store */
   readonly #state: MqttListenerState | undefined;
+  readonly #counters: ConnectorCounters;
 
   constructor(config: BrokerConfig, env: BrokerEnv) {
     this.config = config;
     this.logger = env.logger;
     this.metrics = env.metrics;
     this.connectorName = env.connectorName;
+    this.#counters = new ConnectorCounters(env.metrics, env.connectorName);
     this.#retained = new RetainedStore(config.retainedBytesLimit);
     this.#state = env.store === undefined ? undefined : new MqttListenerState(env.store);
   }
@@ -471,6 +473,6 @@ export class MqttBroker implements BrokerCore<Connection> {
   }
 
   #dropped(reason: DropReason | 'not-accepting' | 'retained-full'): void {
-    this.metrics.inc('messages_dropped_total', { connector: this.connectorName, reason });
+    this.#counters.dropped(reason);
   }
 }

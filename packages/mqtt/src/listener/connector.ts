@@ -1,4 +1,4 @@
-import { Authenticator, authConfigFrom, countOutcome, FerryError, FlowWatch, Settlement, StartStop, type Connector, type ConnectorContext, type ConnectorState, type DeliveryHandler, type GatewayMessage, type Outcome, type Sink, type SourceFlow, type SourceSpec } from '@ferry/core';
+import { Authenticator, authConfigFrom, ConnectorCounters, FerryError, FlowWatch, Settlement, StartStop, type Connector, type ConnectorContext, type ConnectorState, type DeliveryHandler, type GatewayMessage, type Outcome, type Sink, type SourceFlow, type SourceSpec } from '@ferry/core';
 import { Listener, listeningLine, type BoundPorts } from '@ferry/net';
 import { fromMqttPublish, toMqttPublish } from '../mapping.js';
 import type { MqttListenerFrom, MqttListenerOptions, MqttListenerTo } from '../options.js';
@@ -25,6 +25,7 @@ export class MqttListenerConnector implements Connector<MqttListenerFrom, MqttLi
   readonly name: string;
   readonly sink: Sink<MqttListenerTo>;
   readonly #ctx: ConnectorContext;
+  readonly #counters: ConnectorCounters;
   readonly #options: MqttListenerOptions;
   #state: ConnectorState = 'idle';
   #broker: MqttBroker | undefined;
@@ -37,6 +38,7 @@ export class MqttListenerConnector implements Connector<MqttListenerFrom, MqttLi
   constructor(ctx: ConnectorContext, name: string, options: MqttListenerOptions) {
     this.#ctx = ctx;
     this.name = name;
+    this.#counters = new ConnectorCounters(ctx.metrics, name);
     this.#options = options;
     this.sink = { write: (message, to) => this.#write(message, to) };
   }
@@ -172,8 +174,7 @@ export class MqttListenerConnector implements Connector<MqttListenerFrom, MqttLi
       expiresAt: m.expiresAt,
       meta: { mqtt: { ...base.meta.mqtt, clientId: e.clientId, ...(e.will ? { will: true } : {}) } },
     };
-    const metrics = this.#ctx.metrics;
-    metrics.inc('messages_received_total', { connector: this.name });
+    this.#counters.received();
     const settle = e.settle;
     const settlement =
       settle === undefined
@@ -190,7 +191,7 @@ export class MqttListenerConnector implements Connector<MqttListenerFrom, MqttLi
   }
 
   #count(outcome: Outcome): void {
-    countOutcome(this.#ctx.metrics, this.name, outcome);
+    this.#counters.outcome(outcome);
     if (outcome.kind === 'reject') this.#ctx.logger.warn('device message rejected', { connector: this.name, error: outcome.reason.message });
   }
 
@@ -201,7 +202,7 @@ export class MqttListenerConnector implements Connector<MqttListenerFrom, MqttLi
     }
     const r = toMqttPublish(message, to, 5, Date.now());
     if (r.kind === 'expired') {
-      this.#ctx.metrics.inc('messages_dropped_total', { connector: this.name, reason: 'expired' });
+      this.#counters.dropped('expired');
       return;
     }
     const { publish } = r;
@@ -217,7 +218,7 @@ export class MqttListenerConnector implements Connector<MqttListenerFrom, MqttLi
     }
     // confirmed once its copies in persistent sessions (and its retained copy) are on disk
     await broker.written();
-    this.#ctx.metrics.inc('messages_sent_total', { connector: this.name });
+    this.#counters.sent();
   }
 }
 

@@ -1,6 +1,6 @@
 import type { ConnectionOptions } from 'node:tls';
 import { loadClientTls } from '@ferry/net';
-import { FerryError, ReconnectTimer, Settlement, StartStop, countOutcome, describeError, hasExpired, toFerryError, type Connector, type ConnectorContext, type ConnectorState, type DeliveryHandler, type GatewayMessage, type Logger, type Outcome, type Sink, type SourceSpec, InflightLimit } from '@ferry/core';
+import { FerryError, ReconnectTimer, Settlement, StartStop, ConnectorCounters, describeError, hasExpired, toFerryError, type Connector, type ConnectorContext, type ConnectorState, type DeliveryHandler, type GatewayMessage, type Logger, type Outcome, type Sink, type SourceSpec, InflightLimit } from '@ferry/core';
 import { headerValue, type StompFrame } from '../frame/frame.js';
 import { destinationProblem, detectFlavor, type BrokerFlavor } from './flavor.js';
 
@@ -39,6 +39,8 @@ export class StompClientConnector implements Connector<StompFrom, StompTo> {
   readonly name: string;
   readonly sink: Sink<StompTo>;
   readonly #ctx: ConnectorContext;
+  /** the per-message counters, bound once */
+  readonly #counters: ConnectorCounters;
   readonly #opts: StompOptions;
   readonly #log: Logger;
   readonly #address: StompAddress;
@@ -62,6 +64,7 @@ export class StompClientConnector implements Connector<StompFrom, StompTo> {
   constructor(ctx: ConnectorContext, name: string, opts: StompOptions) {
     this.#ctx = ctx;
     this.name = name;
+    this.#counters = new ConnectorCounters(ctx.metrics, name);
     this.#opts = opts;
     const addr = parseStompUrl(opts.url);
     if (addr === undefined) throw new FerryError('CONFIG_INVALID', `${name}: not a stomp://, stomp+ssl://, ws:// or wss:// URL: ${opts.url}`, { permanent: true });
@@ -265,13 +268,13 @@ export class StompClientConnector implements Connector<StompFrom, StompTo> {
       // expiry counts down inside Ferry (docs/mapping.md): a message that expired on its way
       // here is dropped and counted, never sent (with expiration 0 or an expires in the past)
       if (hasExpired(message, now)) {
-        this.#ctx.metrics.inc('messages_dropped_total', { connector: this.name, reason: 'expired' });
+        this.#counters.dropped('expired');
         return;
       }
       const { headers, dropped } = toSendHeaders(message, { flavor: this.#flavor, persistent: to.persistent, now });
       if (dropped.length > 0) this.#log.debug('headers not sent (reserved by STOMP or the broker)', { headers: dropped });
       await session.send(to.destination, headers, message.body, this.#opts.receiptTimeoutMs);
-      this.#ctx.metrics.inc('messages_sent_total', { connector: this.name });
+      this.#counters.sent();
     } finally {
       release();
     }
@@ -321,7 +324,7 @@ export class StompClientConnector implements Connector<StompFrom, StompTo> {
       if (ackId !== undefined && sub.ack !== 'auto') session.nack(ackId, sub.id, this.#flavor === 'rabbitmq' ? { requeue: 'false' } : {});
       return;
     }
-    this.#ctx.metrics.inc('messages_received_total', { connector: this.name });
+    this.#counters.received();
     sub.inflight++;
     const settlement = new Settlement((outcome) => this.#settle(session, sub, ackId, outcome));
     try {
@@ -344,7 +347,7 @@ export class StompClientConnector implements Connector<StompFrom, StompTo> {
    */
   #settle(session: StompSession, sub: Subscription, ackId: string | undefined, outcome: Outcome): void {
     if (session === this.#session) sub.inflight = Math.max(0, sub.inflight - 1);
-    countOutcome(this.#ctx.metrics, this.name, outcome);
+    this.#counters.outcome(outcome);
     if (sub.ack !== 'auto' && ackId !== undefined) {
       if (session !== this.#session || !session.isOpen) {
         // Its connection is gone: the broker already took the message back and redelivers it.

@@ -1,4 +1,4 @@
-import { Authenticator, authConfigFrom, countOutcome, FerryError, FlowWatch, reportRestore, Settlement, StartStop, type Connector, type ConnectorContext, type ConnectorState, type DeliveryHandler, type GatewayMessage, type ListenerAuthInput, type Sink, type SourceFlow, type SourceSpec } from '@ferry/core';
+import { Authenticator, authConfigFrom, ConnectorCounters, FerryError, FlowWatch, reportRestore, Settlement, StartStop, type Connector, type ConnectorContext, type ConnectorState, type DeliveryHandler, type GatewayMessage, type ListenerAuthInput, type Sink, type SourceFlow, type SourceSpec } from '@ferry/core';
 import { listeningLine, type BoundPorts, type ListenerTransportOptions } from '@ferry/net';
 import { parseDestination } from './broker-message.js';
 import { StompQueueStore } from './queue-store.js';
@@ -55,6 +55,8 @@ export class StompListenerConnector implements Connector<StompListenerFrom, Stom
   readonly name: string;
   readonly sink: Sink<StompListenerTo>;
   readonly #ctx: ConnectorContext;
+  /** the per-message counters, bound once */
+  readonly #counters: ConnectorCounters;
   readonly #opts: StompListenerOptions;
   readonly #broker: StompBroker;
   #server: StompServer | undefined;
@@ -67,15 +69,15 @@ export class StompListenerConnector implements Connector<StompListenerFrom, Stom
   constructor(ctx: ConnectorContext, name: string, opts: StompListenerOptions) {
     this.#ctx = ctx;
     this.name = name;
+    this.#counters = new ConnectorCounters(ctx.metrics, name);
     this.#opts = opts;
-    const labels = { connector: name };
     this.#broker = new StompBroker({
       queueBufferMessages: opts.queueBufferMessages,
       maxUnackedPerSubscription: opts.maxUnackedPerSubscription,
       queueBufferBytes: opts.queueBufferBytes,
       maxBufferedBytes: opts.maxBufferedBytes,
       maxUnackedBytesPerSubscription: opts.maxUnackedBytesPerSubscription,
-      onDrop: (reason) => ctx.metrics.inc('messages_dropped_total', { ...labels, reason }),
+      onDrop: (reason) => this.#counters.dropped(reason),
       store: ctx.listenerStore === undefined ? undefined : new StompQueueStore(ctx.listenerStore),
     });
     this.sink = { write: (message, to) => this.#write(message, to) };
@@ -226,15 +228,14 @@ export class StompListenerConnector implements Connector<StompListenerFrom, Stom
   }
 
   #onSend(send: InboundSend): Promise<void> | undefined {
-    const labels = { connector: this.name };
-    this.#ctx.metrics.inc('messages_received_total', labels);
+    this.#counters.received();
     const deliver = this.#deliver;
     // No route reads from this listener: it is only a broker, the local publish was all.
     if (deliver === undefined) return undefined;
     const message = sendToMessage(send, this.name);
     return new Promise<void>((resolve, reject) => {
       const settlement = new Settlement((outcome) => {
-        countOutcome(this.#ctx.metrics, this.name, outcome);
+        this.#counters.outcome(outcome);
         if (outcome.kind === 'accept') resolve();
         else reject(outcome.reason);
       });
@@ -252,8 +253,8 @@ export class StompListenerConnector implements Connector<StompListenerFrom, Stom
       throw new FerryError('SINK_UNROUTABLE', `stomp-listener ${this.name}: destination ${JSON.stringify(to.destination)} is not /topic/... or /queue/...`, { permanent: true });
     }
     const r = this.#broker.publish(messageToBroker(message, to.destination));
-    this.#ctx.metrics.inc('messages_sent_total', { connector: this.name });
-    if (r.delivered === 0 && r.held === 0) this.#ctx.metrics.inc('messages_dropped_total', { connector: this.name, reason: 'no-subscriber' });
+    this.#counters.sent();
+    if (r.delivered === 0 && r.held === 0) this.#counters.dropped('no-subscriber');
     // a /queue message is confirmed once it is on disk (with a listener store)
     await r.stored;
   }
