@@ -42,10 +42,19 @@ export const redactSecrets = winston.format((info) => {
   return info;
 });
 
+/**
+ * winston runs a line through every format (redaction, timestamp, printf) before its transport
+ * drops a level it does not print: a debug line at level `warn` would cost as much as one
+ * printed. Lines below the level stop here instead; `warn` and `error` are always on.
+ */
 function wrap(w: winston.Logger): Logger {
   return {
-    debug: (m: string, f?: LogFields) => void w.debug(m, f),
-    info: (m: string, f?: LogFields) => void w.info(m, f),
+    debug: (m: string, f?: LogFields) => {
+      if (w.isLevelEnabled('debug')) w.debug(m, f);
+    },
+    info: (m: string, f?: LogFields) => {
+      if (w.isLevelEnabled('info')) w.info(m, f);
+    },
     warn: (m: string, f?: LogFields) => void w.warn(m, f),
     error: (m: string, f?: LogFields) => void w.error(m, f),
     child: (f: LogFields) => wrap(w.child(f)),
