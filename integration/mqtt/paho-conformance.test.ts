@@ -1,7 +1,8 @@
 /**
  * Eclipse Paho's Python client, Debian's python3-paho-mqtt 1.6.1 (run with /usr/bin/python3),
  * against the mqtt-listener: connect with MQTT 3.1.1 and 5, keep alive 0 and not,
- * QoS 0/1/2 both ways, retained messages, wills, and MQTT 5 flow control (Receive Maximum).
+ * QoS 0/1/2 both ways, retained messages, wills, shared subscriptions, and MQTT 5 flow control
+ * (Receive Maximum).
  * The listener's source routes what the client publishes and settles it (accept), so each QoS 1/2
  * acknowledgement the client gets was sent after its settlement. paho_conformance.py holds the
  * client side, one scenario per run.
@@ -11,7 +12,7 @@ import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createMessage, type InboundDelivery } from '@ferry/core';
-import { freePort, RecordingMetrics } from '@ferry/testkit';
+import { freePort, RecordingMetrics, Tally } from '@ferry/testkit';
 import { MqttListenerConnector, mqttListenerOptions } from '@ferry/mqtt';
 import { context, prefix } from './helpers.js';
 
@@ -94,6 +95,22 @@ describe('Paho Python 1.6.1 against the mqtt-listener', () => {
       const r = await paho('retained', port, version, p);
       expect(r.retained).toEqual([{ topic: `${p}/state`, payload: 'on', retain: true }]);
       expect(r.after_clear).toEqual([]);
+    });
+
+    it(`${v}: a shared subscription ($share/g/...) is granted, and each message reaches exactly one of its two members`, async () => {
+      const p = prefix(`paho-share-${version}`);
+      const n = 20;
+      const r = await paho('shared', port, version, p, n);
+      // granted QoS 1: neither 0x80 (3.1.1) nor 0x9E, Shared Subscriptions not supported (MQTT 5)
+      expect(r.granted).toEqual([[1], [1]]);
+      const [a, b] = r.received as [string[], string[]];
+      const t = new Tally();
+      for (let i = 0; i < n; i++) t.sent(`s${i}`);
+      for (const m of [...a, ...b]) t.received(m);
+      expect(t.counts).toMatchObject({ sent: n, received: n, lost: 0, duplicated: 0, unexpected: 0 });
+      // round robin over the two members
+      expect(a.length).toBeGreaterThan(0);
+      expect(b.length).toBeGreaterThan(0);
     });
 
     it(`${v}: the will is published when the client vanishes, not after a clean DISCONNECT`, async () => {

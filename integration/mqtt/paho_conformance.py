@@ -8,6 +8,7 @@ stdout at the end.
     paho_conformance.py retained PORT VERSION PREFIX
     paho_conformance.py will PORT VERSION PREFIX
     paho_conformance.py flow PORT PREFIX N CLIENT_ID      MQTT 5 Receive Maximum both ways
+    paho_conformance.py shared PORT VERSION PREFIX N      two members of $share/g/PREFIX/t/#
 
 VERSION: 4 (MQTT 3.1.1) or 5.
 """
@@ -205,6 +206,37 @@ def scenario_flow(port, prefix, n, client_id):
     return {"rc": rc, "server_receive_maximum": server_max, "all_acknowledged": acked, "received": received, "alive": alive}
 
 
+def scenario_shared(port, version, prefix, n):
+    """Two members of one shared subscription (MQTT 5 §4.8.2; over 3.1.1 as Mosquitto allows) and a
+    publisher of n QoS 1 messages: what SUBACK granted each member, and what each received."""
+    members = []
+    for name in ("a", "b"):
+        c = new_client(version)
+        rc, _ = connect(c, port, version)
+        if rc != 0:
+            return {"rc": rc}
+        m = {"client": c, "granted": None, "received": [], "subscribed": threading.Event()}
+
+        def on_subscribe(client, userdata, mid, granted, *rest, m=m):
+            m["granted"] = [g.value if hasattr(g, "value") else g for g in granted]
+            m["subscribed"].set()
+
+        c.on_subscribe = on_subscribe
+        c.on_message = lambda client, userdata, msg, m=m: m["received"].append(msg.payload.decode())
+        c.subscribe(f"$share/g/{prefix}/t/#", qos=1)
+        m["subscribed"].wait(5)
+        members.append(m)
+    pub = new_client(version)
+    rc, _ = connect(pub, port, version)
+    infos = [pub.publish(f"{prefix}/t/{i}", f"s{i}".encode(), qos=1) for i in range(n)]
+    wait(lambda: all(i.is_published() for i in infos), 20)
+    wait(lambda: sum(len(m["received"]) for m in members) >= n, 20)
+    for c in [m["client"] for m in members] + [pub]:
+        c.disconnect()
+        c.loop_stop()
+    return {"rc": rc, "granted": [m["granted"] for m in members], "received": [m["received"] for m in members]}
+
+
 def main():
     kind = sys.argv[1]
     port = int(sys.argv[2])
@@ -216,6 +248,8 @@ def main():
         out = scenario_retained(port, int(sys.argv[3]), sys.argv[4])
     elif kind == "will":
         out = scenario_will(port, int(sys.argv[3]), sys.argv[4])
+    elif kind == "shared":
+        out = scenario_shared(port, int(sys.argv[3]), sys.argv[4], int(sys.argv[5]))
     elif kind == "flow":
         out = scenario_flow(port, sys.argv[3], int(sys.argv[4]), sys.argv[5])
     else:
