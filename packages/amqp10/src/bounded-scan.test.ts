@@ -1,4 +1,5 @@
 import rhea from 'rhea';
+import { dataSection } from '../test/rhea-message.js';
 import { scanValue, scanValues } from './bounded-scan.js';
 import { encode, str, sym, type AmqpValue } from './codec.js';
 
@@ -20,7 +21,7 @@ describe('scanValues: a region of N bytes decodes to at most N values', () => {
       durable: true,
       application_properties: { a: t.wrap_ubyte(1), b: t.wrap_long(-1), c: 'x', d: t.wrap_array([1, 2, 3], 0x71, undefined) },
       message_annotations: { 'x-opt': t.wrap_symbol('s') },
-      body: rhea.message.data_section(Buffer.alloc(300, 7)),
+      body: dataSection(Buffer.alloc(300, 7)),
     });
     expect(() => scanValues(msg)).not.toThrow();
     const values: AmqpValue[] = [

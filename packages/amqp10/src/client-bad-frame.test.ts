@@ -64,7 +64,9 @@ describe('amqp10 client: garbage from the far peer after open', () => {
     await c.sink.write(message('before'), { address: 'q' });
     await waitFor(() => peer.connections.length === 1, 'the peer saw the connection');
     const first = peer.connections[0]!;
-    expect(first.conn.remote.open?.max_frame_size).toBe(CLIENT_MAX_FRAME_SIZE);
+    // rhea keeps the peer's open performative in `remote.open` (lib/connection.js), untyped
+    const remote = (first.conn as unknown as { remote: { open?: { max_frame_size?: number } } }).remote;
+    expect(remote.open?.max_frame_size).toBe(CLIENT_MAX_FRAME_SIZE);
     const closedWith: { condition?: string; description?: string }[] = [];
     first.conn.on('connection_close', () => closedWith.push((first.conn.error ?? {}) as { condition?: string; description?: string }));
 

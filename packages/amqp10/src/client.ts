@@ -116,7 +116,9 @@ export class Amqp10Client implements Connector<Amqp10From, Amqp10To> {
     if (this.#state === s && line === undefined) return;
     this.#state = s;
     this.#ctx.metrics.set('connector_up', { connector: this.name }, s === 'up' ? 1 : 0);
-    if (line !== undefined) (s === 'down' ? this.#log.warn : this.#log.info).call(this.#log, line, fields);
+    if (line === undefined) return;
+    if (s === 'down') this.#log.warn(line, fields);
+    else this.#log.info(line, fields);
   }
 
   /** Resolves once the first connection attempt opened or failed; the connector keeps retrying after a failure. */
@@ -212,7 +214,7 @@ export class Amqp10Client implements Connector<Amqp10From, Amqp10To> {
       if (s !== undefined) setTimeout(() => s.destroy(), 2000).unref();
     };
     conn.on('connection_error', (ctx: rhea.EventContext) => {
-      closedWith = peerError(ctx.error ?? ctx.connection?.error);
+      closedWith = peerError(ctx.error ?? ctx.connection.error);
     });
     // the peer closed the connection (§2.4.3, with or without an error), or SASL failed. rhea
     // raises 'disconnected' after that only for amqp:connection:forced (its one non-fatal

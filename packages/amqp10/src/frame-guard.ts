@@ -310,9 +310,9 @@ export class FrameGuard extends EventEmitter {
     const h = fields[0];
     const m = fields[5];
     const ab = fields[10];
-    const handle = h !== undefined && h.type === 'uint' ? h.value : -1;
-    const more = m !== undefined && m.type === 'boolean' && m.value;
-    const aborted = ab !== undefined && ab.type === 'boolean' && ab.value;
+    const handle = h?.type === 'uint' ? h.value : -1;
+    const more = m?.type === 'boolean' && m.value;
+    const aborted = ab?.type === 'boolean' && ab.value;
     const key = `${channel}/${handle}`;
     const partial = this.#partial.get(key);
     if (aborted) {

@@ -22,7 +22,7 @@ import { Authenticator, authConfigFrom, ConnectorCounters, describeError, report
 import { Listener, listeningLine, type AcceptedConnection, type BoundPorts } from '@ferry/net';
 import rhea from 'rhea';
 import { matchesAddress } from './address-match.js';
-import { answerSndSettleMode, disarmConnection, DispositionGate, installCapture, installCreditGuard, installLinkKeys, overranCredit } from './rhea-seam.js';
+import { answerSndSettleMode, disarmConnection, DispositionGate, installCapture, installCreditGuard, installLinkKeys, overranCredit, peerAddress } from './rhea-seam.js';
 import { absorbRetiredConnectionEvents } from './retired-connections.js';
 import { receiveTransfer } from './inbound.js';
 import { FrameGuard } from './frame-guard.js';
@@ -34,6 +34,11 @@ import { Amqp10QueueStore } from './queue-store.js';
 
 
 /** A client's sending link: Ferry's receiver. */
+/** The server side of a rhea connection: it is handed the accepted socket. */
+interface ServerConnection {
+  accept(socket: Duplex): void;
+}
+
 interface InLink {
   readonly receiver: rhea.Receiver;
   readonly client: Client;
@@ -273,7 +278,7 @@ export class Amqp10Listener implements Connector<Amqp10From, Amqp10To> {
     // (anything else, e.g. a decode error); close THAT connection with an AMQP error
     conn.on('protocol_error', (e: unknown) => guard.fail('amqp:connection:framing-error', describeError(e)));
     conn.on('error', (e: unknown) => guard.fail('amqp:decode-error', describeError(e)));
-    conn.on('connection_error', (ctx: rhea.EventContext) => log.warn('amqp10-listener client closed with an error', { error: describeError(ctx.connection?.error ?? ctx.error) }));
+    conn.on('connection_error', (ctx: rhea.EventContext) => log.warn('amqp10-listener client closed with an error', { error: describeError(ctx.connection.error ?? ctx.error) }));
     conn.on('connection_close', () => undefined);
     conn.on('session_error', () => undefined);
     conn.on('sender_error', () => undefined);
@@ -286,7 +291,8 @@ export class Amqp10Listener implements Connector<Amqp10From, Amqp10To> {
     // rhea reads the SASL mechanisms from its container when a connection is accepted
     // (lib/connection.js init): these, made for this connection, know who it is
     c.sasl_server_mechanisms = saslMechanisms(c, auth, client, accepted.info, this.#opts.useIdentityAsUsername === true, this.#log);
-    conn.accept(guard.asSocket());
+    // rhea's typings leave out the server side's accept (lib/connection.js Connection.accept)
+    (conn as unknown as ServerConnection).accept(guard.asSocket());
     // read: the container must not keep this client (through its mechanisms) after it is gone
     c.sasl_server_mechanisms = c.sasl.server_mechanisms();
   }
@@ -315,7 +321,7 @@ export class Amqp10Listener implements Connector<Amqp10From, Amqp10To> {
   }
 
   #onClientSender(client: Client, r: rhea.Receiver, log: Logger): void {
-    const address = r.target?.address;
+    const address = peerAddress(r, 'target');
     if (typeof address === 'string' && !(client.access?.mayPublish(address, `client ${client.id}`) ?? false)) {
       // §2.6.3 with the condition of §2.8.15: the client may not send to this address
       r.close({ condition: 'amqp:unauthorized-access', description: `you may not send to ${address}` });
@@ -325,7 +331,7 @@ export class Amqp10Listener implements Connector<Amqp10From, Amqp10To> {
     if (typeof address !== 'string' || !this.#sourcesOpen || routes.length === 0) {
       // §2.6.3: refuse the link: attach with a null target, then detach with the reason
       log.warn('amqp10-listener refused a sending link', { address });
-      r.close({ condition: 'amqp:not-found', description: `no route takes messages from ${String(address)}` });
+      r.close({ condition: 'amqp:not-found', description: `no route takes messages from ${address ?? 'a null target'}` });
       return;
     }
     r.set_target({ address });
@@ -424,7 +430,7 @@ export class Amqp10Listener implements Connector<Amqp10From, Amqp10To> {
   // sink side: a client's receiving link
 
   #onClientReceiver(client: Client, s: rhea.Sender, log: Logger): void {
-    const address = s.source?.address;
+    const address = peerAddress(s, 'source');
     if (typeof address !== 'string' || address === '') {
       log.warn('amqp10-listener refused a receiving link without a source address');
       s.close({ condition: 'amqp:not-implemented', description: 'a source address is required (dynamic nodes are not supported)' });

@@ -80,8 +80,8 @@ export const amqp10ListenerOptions = z.strictObject({
     .default(4 * 1024 * 1024)
     .describe('bytes sent to one client receiving link and not yet settled; a receiver over it gets nothing more until it settles, whatever its credit (one message always goes out)'),
 })
-  .refine(anonymousAgrees, { path: ['anonymous'], message: 'anonymous and allowAnonymous (its older name) disagree' })
-  .refine(passwordsPresent, { path: ['users'], message: 'every user needs a password (only useIdentityAsUsername lets a user log in by certificate alone)' });
+  .refine(anonymousAgrees, { path: ['anonymous'], error: 'anonymous and allowAnonymous (its older name) disagree' })
+  .refine(passwordsPresent, { path: ['users'], error: 'every user needs a password (only useIdentityAsUsername lets a user log in by certificate alone)' });
 
 export type Amqp10Options = z.infer<typeof amqp10Options>;
 export type Amqp10ListenerOptions = z.infer<typeof amqp10ListenerOptions>;

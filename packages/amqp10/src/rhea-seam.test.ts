@@ -4,8 +4,10 @@
  * docs/architecture.md, "Library seams", before touching the pin.
  */
 import { once } from 'node:events';
-import type { AddressInfo, Server } from 'node:net';
+import type { AddressInfo } from 'node:net';
 import rhea from 'rhea';
+import { dataSection } from '../test/rhea-message.js';
+import { describeError } from '@ferry/core';
 import { jest } from '@jest/globals';
 import { answerSndSettleMode, armedTimers, disarmConnection, DispositionGate, encodedMessage, installCapture, installCreditGuard, installLinkKeys, overranCredit } from './rhea-seam.js';
 
@@ -74,7 +76,7 @@ describe('rhea seam: message.decode (installCapture, encodedMessage)', () => {
     const sent: rhea.Message = {
       message_id: 'seam-1',
       application_properties: { n: 7, s: 'x' },
-      body: rhea.message.data_section(Buffer.from([0, 1, 2, 0xfe, 0xff])),
+      body: dataSection(Buffer.from([0, 1, 2, 0xfe, 0xff])),
     };
     const expected = rhea.message.encode(sent);
     const got: { encoded: Buffer | undefined; id: unknown }[] = [];
@@ -86,8 +88,8 @@ describe('rhea seam: message.decode (installCapture, encodedMessage)', () => {
       });
     });
     const p = open;
-    await until<void>(p, (resolve) => {
-      done = resolve;
+    await until<undefined>(p, (resolve) => {
+      done = () => resolve(undefined);
       const sender = p.client.open_sender({ target: { address: 'q' } });
       sender.once('sendable', () => sender.send(sent));
     });
@@ -130,12 +132,14 @@ async function settleTwo(first: Outcome, second: Outcome, gated: boolean): Promi
   }, { autoaccept: false });
   const p = open;
   return until<Outcome[]>(p, (resolve) => {
-    const outcomes: Outcome[] = [];
+    // indexed by delivery tag, so a slot stays empty until its outcome arrives
+    const outcomes: (Outcome | undefined)[] = [];
     const sender = p.client.open_sender({ target: { address: 'q' }, autosettle: true });
     const seen = (o: Outcome) => (ctx: rhea.EventContext): void => {
       const tag = ctx.delivery?.tag;
       outcomes[tag === undefined ? outcomes.length : Number(tag.toString())] = o;
-      if (outcomes.filter((x) => x !== undefined).length === 2) resolve(outcomes);
+      const arrived = outcomes.filter((x) => x !== undefined);
+      if (arrived.length === 2) resolve(arrived);
     };
     sender.on('accepted', seen('accepted'));
     sender.on('rejected', seen('rejected'));
@@ -190,11 +194,11 @@ describe('rhea seam: links keyed by name and role (installLinkKeys)', () => {
     const deadline = new Promise<never>((_, reject) => {
       timer = setTimeout(() => reject(new Error(`no further attach within ${ATTACH_BOUND_MS} ms`)), ATTACH_BOUND_MS);
     });
-    await until<void>({ ...p, serverFailed: Promise.race([p.serverFailed, deadline]) }, (resolve) => {
-      done = resolve;
+    await until<undefined>({ ...p, serverFailed: Promise.race([p.serverFailed, deadline]) }, (resolve) => {
+      done = () => resolve(undefined);
       p.client.on('sender_open', opened);
       p.client.on('receiver_open', opened);
-      p.client.on('connection_error', (ctx: rhea.EventContext) => seam(false, `connection error: ${String(ctx.connection.error)}`));
+      p.client.on('connection_error', (ctx: rhea.EventContext) => seam(false, `connection error: ${describeError(ctx.connection.error)}`));
       p.client.open_sender({ name: 'same', target: { address: 'a' } });
       p.client.open_receiver({ name: 'same', source: { address: 'a' } });
     })
@@ -272,9 +276,9 @@ describe('rhea seam: a transfer without link credit (installCreditGuard, overran
             credit.push((r as unknown as { credit: number }).credit);
           });
         });
-      }, { receiver_options: { credit_window: 0, autoaccept: true } } as rhea.ContainerOptions);
+      }, { receiver_options: { credit_window: 0, autoaccept: true } });
       const p = open;
-      await until<void>(p, (resolve) => {
+      await until<undefined>(p, (resolve) => {
         const s = p.client.open_sender({ target: { address: 'q' } });
         // a client that ignores credit: this rhea sender is told it has five where two are granted
         s.once('sendable', () => {
@@ -284,7 +288,7 @@ describe('rhea seam: a transfer without link credit (installCreditGuard, overran
         const poll = setInterval(() => {
           if (marks.length === 5) {
             clearInterval(poll);
-            resolve();
+            resolve(undefined);
           }
         }, 5);
       });

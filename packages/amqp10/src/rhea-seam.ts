@@ -8,6 +8,8 @@
  * - the snd-settle-mode a sending link answers with, in rhea's local attach;
  * - the timers of a connection Ferry is done with, cleared;
  * - a transfer that arrives without link credit, marked instead of printed.
+ * And one place rhea's typings say more than rhea does: a link's source and target as the peer
+ * attached them, which may be absent (peerAddress).
  */
 import { createRequire } from 'node:module';
 import rhea from 'rhea';
@@ -50,6 +52,18 @@ export function installCapture(): void {
   };
   wrapped[CAPTURE_MARK] = true;
   util.decode = wrapped;
+}
+
+/**
+ * The address of a link's source or target as the peer attached it. rhea types `source` and
+ * `target` as always present, but reads them from the peer's attach frame (lib/link.js
+ * remote_property_shortcut), where either may be null (AMQP 1.0 §2.7.3), as may the address in
+ * it (§3.5.3, §3.5.4: a dynamic node has none).
+ */
+export function peerAddress(link: rhea.Receiver | rhea.Sender, end: 'source' | 'target'): string | undefined {
+  const terminus = link[end] as { readonly address?: unknown } | null | undefined;
+  const address = terminus?.address;
+  return typeof address === 'string' ? address : undefined;
 }
 
 /** The encoded bytes rhea decoded `message` from, when it came through the wrapper. */
@@ -180,9 +194,11 @@ export function installLinkKeys(): void {
     link.remote.attach = frame.performative;
   };
   proto.remove_link = function (link) {
+    /* eslint-disable @typescript-eslint/no-dynamic-delete -- these are rhea's own maps, plain objects keyed by handle and name: a key goes as rhea's remove_link removes it */
     if (link.remote.handle !== undefined) delete this.remote.handles[link.remote.handle];
     delete this.local.handles[link.local.handle];
     delete this.links[key(link.is_sender(), link.name)];
+    /* eslint-enable @typescript-eslint/no-dynamic-delete */
   };
   proto[LINK_KEYS_MARK] = true;
 }
@@ -257,7 +273,7 @@ interface TransferFrame {
 }
 
 interface CreditSessionPrototype {
-  on_transfer(this: SessionInternals, frame: TransferFrame): void;
+  on_transfer: (this: SessionInternals, frame: TransferFrame) => void;
   [CREDIT_GUARD_MARK]?: true;
 }
 

@@ -6,6 +6,7 @@
  */
 import type { Server, Socket } from 'node:net';
 import rhea from 'rhea';
+import { peerAddress } from '../src/rhea-seam.js';
 
 /** One transfer the peer received, with the delivery to settle it by. */
 export interface PeerTransfer {
@@ -60,7 +61,8 @@ export class FarPeer {
       if (r === undefined) return;
       this.receivers.push(r);
       // the peer attaches back with the address Ferry asked for (§2.6.3)
-      r.set_target({ address: r.target?.address });
+      const address = peerAddress(r, 'target');
+      if (address !== undefined) r.set_target({ address });
       r.add_credit(this.#opts.credit ?? 100);
       this.onReceiverOpen?.(r);
     });
@@ -68,7 +70,7 @@ export class FarPeer {
       const r = ctx.receiver;
       const d = ctx.delivery;
       if (r === undefined || d === undefined || ctx.message === undefined) return;
-      const t: PeerTransfer = { address: String(r.target?.address), message: ctx.message, delivery: d, receiver: r };
+      const t: PeerTransfer = { address: peerAddress(r, 'target') ?? '', message: ctx.message, delivery: d, receiver: r };
       this.transfers.push(t);
       this.#inTurn(() => (this.#opts.onTransfer === undefined ? d.accept() : this.#opts.onTransfer(t)));
       r.add_credit(1);

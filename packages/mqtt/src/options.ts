@@ -214,8 +214,8 @@ export const mqttListenerOptions = z.strictObject({
     .describe(
       'seconds a session is kept after its client disconnected, at most: MQTT 3.1.1 persistent sessions (clean session 0, which 3.1.1 never expires) for exactly this long, MQTT 5 Session Expiry Intervals capped to it (told in CONNACK, §3.2.2.3.2). Like Mosquitto\'s persistent_client_expiration',
     ),
-}).refine(anonymousAgrees, { path: ['anonymous'], message: 'anonymous and allowAnonymous (its older name) disagree' })
-  .refine(passwordsPresent, { path: ['users'], message: 'every user needs a password (only useIdentityAsUsername lets a user log in by certificate alone)' });
+}).refine(anonymousAgrees, { path: ['anonymous'], error: 'anonymous and allowAnonymous (its older name) disagree' })
+  .refine(passwordsPresent, { path: ['users'], error: 'every user needs a password (only useIdentityAsUsername lets a user log in by certificate alone)' });
 
 export const mqttListenerFrom = z.strictObject({
   topic: topicFilter,

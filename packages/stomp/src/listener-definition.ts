@@ -60,8 +60,8 @@ const options = z.strictObject({
   maxTransactionBytes: int(1024)
     .default(16 * 1024 * 1024)
     .describe('bytes the open transactions of one connection hold before COMMIT; a SEND over it gets an ERROR'),
-}).refine(anonymousAgrees, { path: ['anonymous'], message: 'anonymous and allowAnonymous (its older name) disagree' })
-  .refine(passwordsPresent, { path: ['users'], message: 'every user needs a passcode (only useIdentityAsUsername lets a user log in by certificate alone)' });
+}).refine(anonymousAgrees, { path: ['anonymous'], error: 'anonymous and allowAnonymous (its older name) disagree' })
+  .refine(passwordsPresent, { path: ['users'], error: 'every user needs a passcode (only useIdentityAsUsername lets a user log in by certificate alone)' });
 
 export const stompListenerDefinition = defineConnector<StompListenerOptions, StompListenerFrom, StompListenerTo>({
   ...stompAddressing,

@@ -20,7 +20,7 @@ const ms = (what: string) => z.number().int().min(0).describe(what);
 export const stompUrl = z
   .string()
   .refine((s) => parseStompUrl(s) !== undefined, {
-    message: 'a stomp://, stomp+ssl://, ws:// or wss:// URL with a host and an optional port, e.g. stomp://127.0.0.1:61613 or ws://127.0.0.1:15674/ws',
+    error: 'a stomp://, stomp+ssl://, ws:// or wss:// URL with a host and an optional port, e.g. stomp://127.0.0.1:61613 or ws://127.0.0.1:15674/ws',
   })
   .describe(
     'broker address: `stomp://host[:port]` (61613 when left out), `stomp+ssl://host[:port]` (TLS, 61614), or STOMP over WebSocket: `ws://host[:port]/path`, `wss://host[:port]/path` (RabbitMQ Web-STOMP: ws://host:15674/ws)',
