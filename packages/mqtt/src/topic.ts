@@ -4,7 +4,7 @@
 
 /** A topic name a PUBLISH may carry: non-empty, no wildcards, no NUL (§4.7.3, §1.5.4). */
 export function isValidTopicName(topic: string): boolean {
-  return topic.length > 0 && !/[+#\u0000]/.test(topic);
+  return topic.length > 0 && !/[+#]/.test(topic) && !topic.includes('\u0000');
 }
 
 /**

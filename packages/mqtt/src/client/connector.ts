@@ -1,8 +1,7 @@
 import { FailureLog, FerryError, FlowWatch, ReconnectTimer, Settlement, StartStop, ConnectorCounters, describeError, type Connector, type ConnectorContext, type ConnectorState, type DeliveryHandler, type GatewayMessage, type Logger, type Outcome, type Sink, type SourceFlow, type SourceSpec, InflightLimit } from '@ferry/core';
-import mqtt, { type IClientPublishOptions, type MqttClient } from 'mqtt';
+import mqtt, { type IClientPublishOptions, type IStream, type MqttClient } from 'mqtt';
 import type mqttPacket from 'mqtt-packet';
 import type { IConnackPacket, IPublishPacket } from 'mqtt-packet';
-import type { Duplex } from 'node:stream';
 import { fromMqttPublish, toMqttPublish } from '../mapping.js';
 import type { MqttFrom, MqttOptions, MqttTo } from '../options.js';
 
@@ -14,7 +13,7 @@ import { limitsFromConnack, unpublishable, type BrokerLimits } from './publishab
 
 interface Held {
   readonly packet: IPublishPacket;
-  readonly stream: Duplex;
+  readonly stream: IStream;
 }
 
 /**
@@ -48,14 +47,14 @@ export class MqttClientConnector implements Connector<MqttFrom, MqttTo> {
   /** publishes that arrived before openSources: held unacknowledged, delivered on open */
   readonly #early: Held[] = [];
   /** deliveries whose settlement is pending, per stream: the window, and when to reconnect for a release */
-  readonly #pending = new Map<Duplex, number>();
+  readonly #pending = new Map<IStream, number>();
   /** publishes that arrived while the window was full, in order, delivered as settlements make room */
   readonly #overflow: Held[] = [];
   #releaseReconnect = false;
   /** backpressure from the engine (a route of this source at maxInFlight) */
   readonly #flow = new FlowWatch();
   /** the stream Ferry stopped reading, if any */
-  #pausedStream: Duplex | undefined;
+  #pausedStream: IStream | undefined;
   /** Ferry's own QoS 1/2 publishes awaiting their PUBACK */
   #sinkPending = 0;
   /** what the broker takes (its CONNACK, and `maxTopicLevels`) */
@@ -149,13 +148,14 @@ export class MqttClientConnector implements Connector<MqttFrom, MqttTo> {
     await this.#ensureSubscribed();
   }
 
-  async closeSources(): Promise<void> {
+  closeSources(): Promise<void> {
     // New publishes from the broker are no longer delivered nor acknowledged: they stay
     // unacknowledged in the persistent session and come again on the next connection.
     this.#accepting = false;
     this.#overflow.length = 0;
     this.#flow.drop();
     this.#applyFlow();
+    return Promise.resolve();
   }
 
   /**
@@ -174,7 +174,7 @@ export class MqttClientConnector implements Connector<MqttFrom, MqttTo> {
     const stream = this.#client?.stream;
     const full = stream !== undefined && this.#accepting && (this.#overflow.length > 0 || this.#windowFull(stream));
     const pause = (this.#flow.paused || full) && this.#sinkPending === 0 && this.#state === 'up' && stream !== undefined;
-    if (pause && stream !== undefined && this.#pausedStream !== stream) {
+    if (pause && this.#pausedStream !== stream) {
       this.#pausedStream?.resume();
       this.#pausedStream = stream;
       // kept paused while Ferry wants it so, whatever mqtt.js's pipe does (see the seam)
@@ -189,7 +189,7 @@ export class MqttClientConnector implements Connector<MqttFrom, MqttTo> {
   #onConnect(client: MqttClient, connack: IConnackPacket): void {
     if (client !== this.#client) return;
     // TCP_NODELAY on every (re)connection: mqtt.js leaves Nagle on (it never calls setNoDelay)
-    const stream = client.stream as Duplex & { setNoDelay?: (v: boolean) => void };
+    const stream = client.stream as IStream & { setNoDelay?: (v: boolean) => void };
     stream.setNoDelay?.(true);
     this.#reconnect.reset();
     this.#state = 'up';
@@ -321,7 +321,7 @@ export class MqttClientConnector implements Connector<MqttFrom, MqttTo> {
     this.#deliverHeld(h);
   }
 
-  #windowFull(stream: Duplex): boolean {
+  #windowFull(stream: IStream): boolean {
     return (this.#pending.get(stream) ?? 0) >= this.#options.receiveMaximum;
   }
 
@@ -370,7 +370,7 @@ export class MqttClientConnector implements Connector<MqttFrom, MqttTo> {
     const left = (this.#pending.get(h.stream) ?? 1) - 1;
     if (left <= 0) this.#pending.delete(h.stream);
     else this.#pending.set(h.stream, left);
-    const current = this.#client?.stream === h.stream && this.#client?.connected === true;
+    const current = this.#client?.stream === h.stream && this.#client.connected;
     this.#counters.outcome(outcome);
     if (outcome.kind === 'release') {
       // release: the broker resends an unacknowledged PUBLISH only on a new connection (MQTT 5
@@ -392,9 +392,9 @@ export class MqttClientConnector implements Connector<MqttFrom, MqttTo> {
     this.#maybeReconnectForRelease(h.stream);
   }
 
-  #maybeReconnectForRelease(stream: Duplex): void {
+  #maybeReconnectForRelease(stream: IStream): void {
     const client = this.#client;
-    if (!this.#releaseReconnect || client === undefined || client.stream !== stream) return;
+    if (!this.#releaseReconnect || client?.stream !== stream) return;
     if ((this.#pending.get(stream) ?? 0) > 0) return;
     this.#releaseReconnect = false;
     this.#log.info('reconnecting so the broker redelivers released messages');
@@ -437,7 +437,8 @@ export class MqttClientConnector implements Connector<MqttFrom, MqttTo> {
           client.publish(p.topic, p.payload, opts, done);
         };
         const tracked = p.qos === 0 ? undefined : this.#poison.track(send, reject);
-        const done = (err?: Error): void => {
+        // mqtt.js calls back with null for success (build/lib/handlers/ack.js), not undefined as typed
+        const done = (err?: Error | null): void => {
           this.#tracked.delete(done);
           if (tracked?.requeue === true) {
             // taken out of mqtt.js's store after a close: Ferry sends it again

@@ -157,7 +157,7 @@ describe('mqtt.js seam: publishes awaiting their ack (mqttjs-seam.ts)', () => {
     // the broker holds the PUBACK back, so the publish stays unacknowledged
     await broker.next((p) => p.cmd === 'publish' && p.topic === 'seam/out');
     seam(s.seen === cb, "at 'packetsend', outgoing[messageId].cb is not the callback given to publish");
-    seam(s.all.length === 1 && s.all[0]?.id === s.id && s.all[0]?.cb === cb, `outgoing held [${s.all.map((o) => String(o.id)).join(',')}], not the one publish with its callback`);
+    seam(s.all.length === 1 && s.all[0]?.id === s.id && s.all[0].cb === cb, `outgoing held [${s.all.map((o) => String(o.id)).join(',')}], not the one publish with its callback`);
     c.removeOutgoingMessage(s.id);
     await failed;
     seam(failedWith instanceof Error, 'removeOutgoingMessage did not fail the publish callback with an error');
@@ -181,7 +181,7 @@ describe('mqtt.js seam: reconnecting with the same stores (mqttjs-seam.ts)', () 
     const closed = new Promise<void>((resolve) => c.once('close', () => resolve()));
     broker.socket?.destroy();
     await closed;
-    const stored = (store: typeof outgoing): Promise<boolean> => new Promise((resolve) => store.get({ messageId: id } as Packet, (err) => resolve(err === null || err === undefined)));
+    const stored = (store: typeof outgoing): Promise<boolean> => new Promise((resolve) => store.get({ messageId: id }, (err: Error | null | undefined) => resolve(err === null || err === undefined)));
     reconnectKeepingStores(c);
     seam(c.outgoingStore === outgoing && c.incomingStore === incoming, 'reconnect({ incomingStore, outgoingStore }) did not keep the stores handed to it');
     seam(await stored(c.outgoingStore), 'the publish awaiting its PUBACK is no longer in the outgoing store after the reconnect');

@@ -4,9 +4,8 @@
  * packages/mqtt/package.json; mqttjs-seam.test.ts checks each reliance against the installed
  * copies (docs/architecture.md, "Library seams").
  */
-import type { MqttClient } from 'mqtt';
+import type { IStream, MqttClient } from 'mqtt';
 import mqttPacket, { type IPublishPacket } from 'mqtt-packet';
-import type { Duplex } from 'node:stream';
 
 /**
  * Passed to mqtt.js's `handleMessage` callback to keep it from sending the PUBACK itself.
@@ -46,7 +45,7 @@ export function deferAck(done: (err?: Error) => void): void {
  * in MQTT 5 carries a failure reason code (§3.4.2.1), so the broker does not resend. 3.1.1 has
  * no negative ack: a refusal is permanent, so a plain PUBACK stops the resending.
  */
-export function writePuback(stream: Duplex, messageId: number, protocolVersion: 3 | 4 | 5, refused: boolean): void {
+export function writePuback(stream: IStream, messageId: number, protocolVersion: 3 | 4 | 5, refused: boolean): void {
   const puback =
     refused && protocolVersion === 5
       ? { cmd: 'puback' as const, messageId, reasonCode: PUBACK_UNSPECIFIED_ERROR }
@@ -79,7 +78,7 @@ export function reconnectKeepingStores(client: MqttClient): void {
 }
 
 /** streams that already carry the re-pause guard of {@link pauseReading} */
-const guarded = new WeakSet<Duplex>();
+const guarded = new WeakSet<IStream>();
 
 /**
  * Stop reading `stream`, the connection mqtt.js reads packets from, for as long as `held()`
@@ -87,7 +86,7 @@ const guarded = new WeakSet<Duplex>();
  * `this.stream.pipe(writable)`), and a pipe resumes its source on the writer's 'drain': each
  * such resume is undone while `held()` is true. Resume the stream to read again.
  */
-export function pauseReading(stream: Duplex, held: () => boolean): void {
+export function pauseReading(stream: IStream, held: () => boolean): void {
   if (!guarded.has(stream)) {
     guarded.add(stream);
     stream.on('resume', () => {

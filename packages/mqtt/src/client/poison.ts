@@ -123,7 +123,7 @@ export class PoisonWatch {
     const written = unacked.some((t) => t.sentOn === this.#connection);
     if (!this.#innocent && written) {
       const probe = this.#probe;
-      if (this.#serial && probe !== undefined && probe.sentOn === this.#connection && unacked.includes(probe)) {
+      if (this.#serial && probe?.sentOn === this.#connection && unacked.includes(probe)) {
         const strikes = this.#suspect?.t === probe ? this.#suspect.strikes + 1 : 1;
         this.#suspect = { t: probe, strikes };
         if (strikes >= this.#strikes) {

@@ -29,7 +29,7 @@ export function unpublishable(p: Pick<IPublishPacket, 'topic' | 'payload' | 'qos
   const topic = p.topic;
   // §4.7.3: at least one character, no wildcards; §1.5.4: no U+0000, well-formed UTF-8
   if (topic.length === 0) return 'empty topic name';
-  if (/[+#\u0000]/.test(topic)) return `topic name "${topic.slice(0, 100)}" contains a wildcard or U+0000 (§4.7.3)`;
+  if (/[+#]/.test(topic) || topic.includes('\u0000')) return `topic name "${topic.slice(0, 100)}" contains a wildcard or U+0000 (§4.7.3)`;
   if (LONE_SURROGATE.test(topic)) return 'topic name is not valid UTF-8 (a lone surrogate, §1.5.4)';
   const topicBytes = Buffer.byteLength(topic, 'utf8');
   // §1.5.4: a UTF-8 string is at most 65,535 bytes
@@ -62,7 +62,7 @@ function publishSize(topicBytes: number, payloadBytes: number, qos: number, prop
     props += s(properties.contentType) + s(properties.responseTopic);
     if (properties.correlationData !== undefined) props += 3 + properties.correlationData.length;
     for (const [k, v] of Object.entries(properties.userProperties ?? {})) {
-      for (const one of Array.isArray(v) ? v : [v]) props += 5 + Buffer.byteLength(k, 'utf8') + Buffer.byteLength(String(one), 'utf8');
+      for (const one of Array.isArray(v) ? v : [v]) props += 5 + Buffer.byteLength(k, 'utf8') + Buffer.byteLength(one, 'utf8');
     }
   }
   const remaining = 2 + topicBytes + (qos > 0 ? 2 : 0) + varintSize(props) + props + payloadBytes;

@@ -14,7 +14,7 @@ import { rawClient, type RawClient } from './test-support.js';
 
 jest.setTimeout(30_000);
 
-let listener: MqttListenerConnector;
+let listener: MqttListenerConnector | undefined;
 let port: number;
 let metrics: RecordingMetrics;
 const got: InboundDelivery[] = [];
@@ -352,7 +352,7 @@ describe('Maximum Packet Size from the client (§3.1.2.11.4)', () => {
   }
 
   it('Server Keep Alive is kept even when optional properties are dropped', async () => {
-    await listener.stop();
+    await listener?.stop();
     await start({ keepaliveLimit: 30 });
     const c = await raw(5);
     c.send(gen({ cmd: 'connect', protocolVersion: 5, clientId: 'mps-ka', clean: true, keepalive: 0, properties: { maximumPacketSize: 8 } }, 5));

@@ -138,7 +138,7 @@ export class MqttListenerConnector implements Connector<MqttListenerFrom, MqttLi
     });
   }
 
-  async openSources(_specs: readonly SourceSpec<MqttListenerFrom>[], deliver: DeliveryHandler, flow?: SourceFlow): Promise<void> {
+  openSources(_specs: readonly SourceSpec<MqttListenerFrom>[], deliver: DeliveryHandler, flow?: SourceFlow): Promise<void> {
     // The engine matches each publish's topic against the routes' filters: a device publish is
     // not a subscription, so there is nothing per route to register here.
     this.#deliver = deliver;
@@ -149,15 +149,17 @@ export class MqttListenerConnector implements Connector<MqttListenerFrom, MqttLi
       this.#broker.onPublish = (e) => this.#onPublish(e);
       this.#broker.accepting = true;
     }
+    return Promise.resolve();
   }
 
-  async closeSources(): Promise<void> {
+  closeSources(): Promise<void> {
     // New client publishes are neither routed nor acknowledged from now on; their clients resend
     // them on their next connection. Settlements in flight still answer their clients.
     if (this.#broker !== undefined) this.#broker.accepting = false;
     // no longer taking: stop obeying the flow (a paused socket must not keep a closing client waiting)
     this.#flow.drop();
     this.#broker?.setFlowPaused(false);
+    return Promise.resolve();
   }
 
   #onPublish(e: PublishEvent): void {
@@ -209,7 +211,8 @@ export class MqttListenerConnector implements Connector<MqttListenerFrom, MqttLi
     let properties = publish.properties;
     if (properties !== undefined) {
       // the broker keeps the absolute expiry and computes the remaining interval per subscriber
-      const { messageExpiryInterval: _unused, ...rest } = properties;
+      const rest = { ...properties };
+      delete rest.messageExpiryInterval;
       properties = Object.keys(rest).length > 0 ? rest : undefined;
     }
     const r2 = broker.publish({ topic: publish.topic, payload: publish.payload, qos: publish.qos, retain: publish.retain, properties, expiresAt: message.expiresAt });

@@ -217,10 +217,11 @@ describe('reading decided from every reason at once (receive maximum, flow, clos
 
     // 2. pause and resume in the same tick while receive maximum holds, then settle: the resume
     //    must not be lost behind the receive-maximum pause
-    await round('settled after a same-tick pause and resume', async () => {
+    await round('settled after a same-tick pause and resume', () => {
       rmFlow.set(true);
       rmFlow.set(false);
       for (const d of unsettled()) d.settlement.accept();
+      return Promise.resolve();
     });
 
     // 3. the flow resumes while receive maximum still holds (nothing is read), then settling

@@ -37,7 +37,7 @@ describe('mqtt-listener: a large PUBLISH in many reads', () => {
     for (let i = 0; i < SIZE; i += 4) payload.writeUInt32BE(i, i);
     const packet = mqttPacket.generate({ cmd: 'publish', topic: 'big/one', payload, qos: 1, messageId: 1, retain: false, dup: false });
     let copied = 0;
-    const concat = Buffer.concat;
+    const concat = Buffer.concat.bind(Buffer);
     const spy = jest.spyOn(Buffer, 'concat').mockImplementation((list: readonly Uint8Array[], total?: number) => {
       const out = concat(list, total);
       copied += out.length;

@@ -103,9 +103,9 @@ describe('mqtt-listener fuzz', () => {
       budgetMs: fuzzBudgetMs(5),
       closeWithinMs: CLOSE_WITHIN_MS,
       heapPerInput: HEAP_PER_CASE,
-      listener: async (logger) => {
+      listener: (logger) => {
         const broker = newBroker(logger);
-        return { open: () => open(broker), close: () => broker.close() };
+        return Promise.resolve({ open: () => open(broker), close: () => broker.close() });
       },
     });
     console.log(

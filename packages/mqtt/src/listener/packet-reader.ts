@@ -29,16 +29,17 @@ export type ReadResult = { readonly kind: 'packet'; readonly packet: Packet } | 
  */
 class PacketReader {
   #parser: SettledParser = this.#fresh();
-  #packet: Packet | undefined;
-  #error: string | undefined;
+  /** what the parser's events reported during the current read (an object of its own per read:
+   *  the events set it inside parse(), where the compiler does not see it change) */
+  #got: { packet?: Packet; error?: string } = {};
 
   #fresh(): SettledParser {
     const p = mqttPacket.parser() as SettledParser;
     p.on('packet', (packet: Packet) => {
-      this.#packet = packet;
+      this.#got.packet = packet;
     });
     p.on('error', (err: unknown) => {
-      this.#error ??= err instanceof Error ? err.message : String(err);
+      this.#got.error ??= err instanceof Error ? err.message : String(err);
     });
     return p;
   }
@@ -49,8 +50,8 @@ class PacketReader {
    */
   read(raw: Buffer, settings: ParserSettings | undefined): { readonly result: ReadResult; readonly settings: ParserSettings | undefined } {
     const parser = this.#parser;
-    this.#packet = undefined;
-    this.#error = undefined;
+    const got: { packet?: Packet; error?: string } = {};
+    this.#got = got;
     parser.settings = settings ?? {};
     let left = 0;
     try {
@@ -58,15 +59,15 @@ class PacketReader {
     } finally {
       // a packet the parser did not finish (an error, or bytes it did not consume) must not
       // reach the next connection's packet: start again with a fresh parser
-      if (this.#error !== undefined || left > 0 || this.#packet === undefined) this.#parser = this.#fresh();
+      if (got.error !== undefined || left > 0 || got.packet === undefined) this.#parser = this.#fresh();
     }
     // on CONNECT the parser takes the whole packet as its settings (credentials and will
     // included): keep only the two fields it reads
     const now = parser.settings;
     const kept = now === settings ? settings : { protocolVersion: now.protocolVersion, bridgeMode: now.bridgeMode };
-    if (this.#error !== undefined) return { result: { kind: 'error', message: this.#error }, settings: kept };
-    if (this.#packet === undefined) return { result: { kind: 'none' }, settings: kept };
-    return { result: { kind: 'packet', packet: this.#packet }, settings: kept };
+    if (got.error !== undefined) return { result: { kind: 'error', message: got.error }, settings: kept };
+    if (got.packet === undefined) return { result: { kind: 'none' }, settings: kept };
+    return { result: { kind: 'packet', packet: got.packet }, settings: kept };
   }
 }
 
