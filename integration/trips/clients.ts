@@ -174,7 +174,7 @@ class R(MessagingHandler):
         for r in spec["requests"]:
             c = r["correlation"]
             cid = bytes.fromhex(c["binary"]) if "binary" in c else c["text"]
-            self.sender.send(Message(body=r["body"].encode("utf-8"), correlation_id=cid, reply_to=spec["replyTo"]))
+            self.sender.send(Message(body=r["body"].encode("utf-8"), correlation_id=cid, reply_to=spec["replyTo"], properties=spec.get("properties")))
     receiver_open = False
     def on_link_opened(self, e):
         if e.link.is_receiver: self.receiver_open = True
@@ -190,7 +190,7 @@ class R(MessagingHandler):
         cid = m.correlation_id
         corr = None if cid is None else ({"binary": bytes(cid).hex()} if isinstance(cid, (bytes, bytearray)) else {"text": str(cid)})
         body = bytes(m.body).decode("utf-8") if isinstance(m.body, (bytes, bytearray, memoryview)) else str(m.body)
-        o = {"body": body, "correlation": corr}
+        o = {"body": body, "correlation": corr, "headers": {k: str(v) for k, v in (m.properties or {}).items()}}
         out({"message": o}); self.got.append(o)
         if len(self.got) >= spec["count"]:
             self.ok = True

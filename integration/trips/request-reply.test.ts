@@ -8,7 +8,8 @@
  * with its exact correlation id: the device its bytes `de ad be ef 00 80`. Counted with Tally.
  * With `gateway.tracing.start`, W3C trace context follows each exchange: the device's own
  * `traceparent` reaches the service untouched, a STOMP request without one gets one from Ferry,
- * and the trace the service propagates on its reply reaches the requester.
+ * an AMQP 1.0 request's `traceparent` and `tracestate` reach it untouched, and the trace the
+ * service propagates on its reply reaches the requester.
  */
 import { jest } from '@jest/globals';
 import type { ConsumeMessage } from 'amqplib';
@@ -25,6 +26,7 @@ const run = runId('rr');
 const N = 20;
 const DEADBEEF = 'deadbeef0080';
 const TRACEPARENT = '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01';
+const TRACESTATE = 'congo=t61rcWkgMzE,rojo=00f067aa0ba902b7';
 let vhost: string;
 let gateway: Gateway;
 let ports: { mqtt: number; stomp: number; amqp10: number };
@@ -82,6 +84,7 @@ routes:
     if (headers?.['x-correlation-id'] !== undefined) echo['x-correlation-id'] = headers['x-correlation-id'];
     // a traced service propagates the trace context onto what it sends
     if (typeof headers?.['traceparent'] === 'string') echo['traceparent'] = headers['traceparent'];
+    if (typeof headers?.['tracestate'] === 'string') echo['tracestate'] = headers['tracestate'];
     plain.confirm.publish('replies', replyTo ?? 'nowhere', Buffer.concat([Buffer.from('re:'), m.content]), {
       ...(correlationId === undefined ? {} : { correlationId }),
       headers: echo,
@@ -171,7 +174,7 @@ describe('request/reply across protocols through RabbitMQ, amqplib service', () 
     expect(first?.properties.replyTo).toBe(`${run}.web.r1`);
   });
 
-  it('an AMQP 1.0 client (qpid-proton) gets its binary and string correlation ids back, each of its own type', async () => {
+  it('an AMQP 1.0 client (qpid-proton) gets its binary and string correlation ids back, each of its own type, and its trace context', async () => {
     const sent = requests('amqp10', (i) => (i % 2 === 0 ? { binary: DEADBEEF + i.toString(16).padStart(2, '0') } : { text: `a10-${i}` }));
     const client = pythonRequester('amqp10', {
       port: ports.amqp10,
@@ -179,10 +182,17 @@ describe('request/reply across protocols through RabbitMQ, amqplib service', () 
       replyAddress: `${run}.a10.r1`,
       replyTo: `${run}.a10.r1`,
       requests: sent,
+      // W3C Trace Context in AMQP 1.0 application-properties
+      properties: { traceparent: TRACEPARENT, tracestate: TRACESTATE },
       count: N,
       timeoutS: 40,
     });
     const got = await client.done;
     check('amqp10 requester', sent, got);
+    // traceparent and tracestate reached the service in its AMQP 0-9-1 headers as they were sent,
+    // and came back in the replies' application-properties
+    const asSeen = seen.filter((m) => m.content.toString().startsWith('amqp10-')).map((m) => [m.properties.headers?.['traceparent'], m.properties.headers?.['tracestate']]);
+    expect(asSeen).toEqual(Array.from({ length: N }, () => [TRACEPARENT, TRACESTATE]));
+    expect(got.map((r) => [r.headers?.['traceparent'], r.headers?.['tracestate']])).toEqual(Array.from({ length: N }, () => [TRACEPARENT, TRACESTATE]));
   });
 });
