@@ -44,6 +44,13 @@ export function negotiateHeartBeat(client: readonly [number, number], server: He
   };
 }
 
+/** The heart-beats a CONNECT's `heart-beat` header agrees to, or why the header is refused. */
+export function agreeHeartBeat(header: string | undefined, server: HeartBeatSettings): AgreedHeartBeat | string {
+  const client = parseHeartBeat(header);
+  if (client === undefined) return `invalid heart-beat header ${JSON.stringify(header)}: expected two integers, "cx,cy"`;
+  return negotiateHeartBeat(client, server);
+}
+
 /**
  * STOMP 1.2 §Heart-beating: a receiver "MAY consider the connection dead" when nothing arrived
  * within the agreed interval, allowing for "some tolerance". Ferry waits twice the interval.

@@ -1,3 +1,4 @@
+import type { ConnectionInfo } from '@ferry/net';
 import type { HeaderEntry, StompVersion } from '../frame/frame.js';
 import type { FrameLimits } from '../frame/parser.js';
 import type { HeartBeatSettings } from './heartbeat.js';
@@ -19,6 +20,36 @@ export interface InboundSend {
 export interface SessionAccess {
   mayPublish(destination: string, client?: string): boolean;
   maySubscribe(destination: string, client?: string): boolean;
+}
+
+/**
+ * What each session tells and asks the owner of the server (the connector). `S` is the
+ * session's type (session.ts), a parameter so that this file does not import the class.
+ */
+export interface SessionHooksOf<S> {
+  /**
+   * Whether login/passcode may connect (STOMP 1.2 §CONNECT: login, passcode): true / false, or a
+   * promise of what the client may do (undefined: refused). `info` is the connection's transport
+   * (its address, its verified client certificate).
+   */
+  authenticate(login: string | undefined, passcode: string | undefined, info: ConnectionInfo | undefined): boolean | Promise<SessionAccess | undefined>;
+  /**
+   * A SEND was taken by the broker. Return a promise that resolves when it is settled
+   * (accepted), rejects with a FerryError when refused; undefined when there is nothing to wait for.
+   */
+  onSend(send: InboundSend): Promise<void> | undefined;
+  /** false once the server stopped taking messages (closeSources) */
+  acceptingSends(): boolean;
+  /**
+   * true while the owner's flow control (a route at maxInFlight) asks sessions to stop reading
+   * their sockets; see StompSession.updateFlow
+   */
+  flowPaused?(): boolean;
+  onProtocolError?(reason: string): void;
+  /** a client went over a byte or count limit (the name of the option) and was told */
+  onLimitExceeded?(limit: string, details: Record<string, unknown>): void;
+  onOpened?(session: S): void;
+  onClosed?(session: S): void;
 }
 
 export interface SessionOptions {

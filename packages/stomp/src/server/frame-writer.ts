@@ -1,0 +1,61 @@
+import type { Duplex } from 'node:stream';
+import type { Logger } from '@ferry/core';
+import { TurnWriter } from '@ferry/net';
+import { encodeFrameDetailed, HEARTBEAT } from '../frame/encoder.js';
+import type { HeaderEntry, StompVersion } from '../frame/frame.js';
+import type { HeartBeatMonitor } from './heartbeat-monitor.js';
+
+/**
+ * The frames one session writes, encoded for the version it agreed (header escaping differs,
+ * STOMP 1.2 §Value Encoding). The frames of one turn (a batch of RECEIPTs, a burst of MESSAGEs)
+ * leave in one system call (TurnWriter); every write counts as a heart-beat.
+ */
+export class FrameWriter {
+  readonly #stream: Duplex;
+  readonly #out: TurnWriter;
+  readonly #log: Logger;
+  readonly #beats: HeartBeatMonitor;
+  version: StompVersion = '1.0';
+  /** false once the socket holds more than its high-water mark, until it drains */
+  writable = true;
+
+  constructor(stream: Duplex, log: Logger, beats: HeartBeatMonitor) {
+    this.#stream = stream;
+    this.#out = new TurnWriter(stream);
+    this.#log = log;
+    this.#beats = beats;
+  }
+
+  frame(command: string, headers: readonly HeaderEntry[], body?: Buffer): void {
+    const { bytes, dropped } = encodeFrameDetailed(command, headers, body, this.version);
+    if (dropped.length > 0) this.#log.debug('stomp headers not representable in this version were dropped', { version: this.version, dropped });
+    this.#write(bytes);
+  }
+
+  /** STOMP 1.2 §Heart-beating: an EOL */
+  heartBeat(): void {
+    this.#write(HEARTBEAT);
+  }
+
+  /**
+   * STOMP 1.2 §ERROR: `message`, the `receipt-id` of the frame that caused it, and a plain-text
+   * body (`detail`, or the message again)
+   */
+  error(message: string, receiptId: string | undefined, detail: string | undefined, extra: readonly HeaderEntry[]): void {
+    const headers: HeaderEntry[] = [['message', message]];
+    if (receiptId !== undefined) headers.push(['receipt-id', receiptId]);
+    headers.push(...extra, ['content-type', 'text/plain']);
+    this.frame('ERROR', headers, Buffer.from(detail ?? message, 'utf8'));
+  }
+
+  /** send what this turn wrote now (before the socket is destroyed) */
+  flush(): void {
+    this.#out.flush();
+  }
+
+  #write(bytes: Buffer): void {
+    if (this.#stream.writableEnded || this.#stream.destroyed) return;
+    this.#beats.wrote();
+    if (!this.#out.write(bytes)) this.writable = false;
+  }
+}
