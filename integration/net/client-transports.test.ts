@@ -1,7 +1,8 @@
 /**
  * The client connectors' TLS and WebSocket URLs: the `stomp` connector over ws:// into
  * RabbitMQ's Web-STOMP plugin and back, over stomp+ssl:// into Ferry's own stomp-listener with a
- * client certificate (and down, not served, with the wrong CA); the `mqtt` connector over ws://
+ * client certificate (and down, not served, with the wrong CA) and over wss:// into its WebSocket
+ * port; the `mqtt` connector over ws://
  * and wss:// into Ferry's own mqtt-listener, both directions; the `amqp10` connector over amqps://
  * with a client certificate into the amqp10-listener. Messages counted.
  */
@@ -97,6 +98,28 @@ describe('stomp connector over stomp+ssl:// into the stomp-listener', () => {
     expect(c.state).not.toBe('up');
     expect(lines.map((l) => JSON.stringify(l)).join('\n')).toMatch(/certificate/);
     expect(taken.bodies).toHaveLength(0);
+  });
+});
+
+describe('stomp connector over wss:// into the stomp-listener', () => {
+  it('with the CA: 100 writes confirmed by RECEIPT over TLS, all taken by the listener', async () => {
+    const wsPort = await freePort();
+    const o = stompListenerDefinition.options.parse({
+      port: await freePort(),
+      host: '127.0.0.1',
+      anonymous: true,
+      websocket: { port: wsPort, path: '/ws', tls: { cert: PKI.get().server.cert, key: PKI.get().server.key } },
+    });
+    const l = stompListenerDefinition.create(testContext(), 'stomp-wss', o);
+    const taken = new Taken();
+    await l.openSources?.([{ route: 'r', from: { destination: '/topic/#' } }], taken.handler);
+    await started(l);
+    const options = stompDefinition.options.parse({ url: `wss://localhost:${wsPort}/ws`, tls: { ca: PKI.get().ca } });
+    const c = await started(stompDefinition.create(testContext(), 'wss-out', options));
+    expect(c.state).toBe('up');
+    const ids = Array.from({ length: 100 }, (_, i) => `w${i}`);
+    await Promise.all(ids.map((id) => c.sink?.write(msg(id), stompDefinition.to!.parse({ destination: '/topic/wss.in' }))));
+    expect(tally(ids, taken.bodies).counts).toMatchObject({ sent: 100, received: 100, lost: 0, duplicated: 0 });
   });
 });
 
