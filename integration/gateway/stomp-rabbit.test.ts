@@ -18,7 +18,7 @@ import { Client, Versions, type IFrame, type IMessage } from '@stomp/stompjs';
 import { TCPWrapper } from '@stomp/tcp-wrapper';
 import type { ConsumeMessage } from 'amqplib';
 import type { Gateway } from '@ferry/gateway';
-import { Tally, TcpProxy, brokerPorts, createVhost, delay, deleteVhost, freePort, waitFor } from '@ferry/testkit';
+import { Tally, TcpProxy, brokerPorts, createVhost, deleteVhost, freePort, waitFor } from '@ferry/testkit';
 import { startGateway } from '../support/gateway.js';
 import { collectQueue, plainClient, publishConfirmed, runId, type Plain } from '../scenarios/helpers.js';
 
@@ -117,8 +117,13 @@ routes:
     });
     // the message crossed Ferry and RabbitMQ: the consumer has it ...
     await waitFor(() => got.length === 1, 'the amqplib consumer');
-    await delay(300);
-    // ... but the confirm has not reached Ferry, so there is no RECEIPT yet
+    // ... but the confirm has not reached Ferry, so there is no RECEIPT yet. The listener writes
+    // to a connection in order: a RECEIPT sent before the confirm would come before the receipt
+    // of a SUBSCRIBE sent now (answered at once, nothing to confirm).
+    await new Promise<void>((resolve) => {
+      client.watchForReceipt('barrier-1', () => resolve());
+      client.subscribe(`/topic/${run}.barrier`, () => undefined, { id: 'barrier', receipt: 'barrier-1' });
+    });
     expect(receipt).toBeUndefined();
     proxy.release();
     await waitFor(() => receipt !== undefined, 'the RECEIPT after the confirm');
@@ -179,15 +184,18 @@ routes:
       sender.publish({ destination: `/topic/${run}.in`, binaryBody: new Uint8Array(Buffer.from(`\0${id}`)), headers: { receipt: `r-${id}`, 'x-id': id } });
     }
     await waitFor(() => receipts.size === N, 'every RECEIPT', 20_000);
-    await waitFor(() => got.length - before >= N, 'every message at RabbitMQ', 20_000);
-    await delay(300); // let any duplicate arrive before counting
+    // a last message after every RECEIPT: Ferry publishes into the queue in order, so a copy of
+    // any earlier message is in it before this one
+    atRabbit.sent('last');
+    sender.publish({ destination: `/topic/${run}.in`, binaryBody: new Uint8Array(Buffer.from('\0last')), headers: { 'x-id': 'last' } });
+    await waitFor(() => got.slice(before).some((m) => m.properties.headers?.['x-id'] === 'last'), 'every message at RabbitMQ', 20_000);
     for (const m of got.slice(before)) {
       expect(m.properties.headers?.['x-id']).toBe(m.content.subarray(1).toString());
       atRabbit.received(m.content.subarray(1).toString());
     }
     console.log(atRabbit.summary('STOMP → Ferry → RabbitMQ (amqplib consumer)'));
     expect(errors).toEqual([]);
-    expect(atRabbit.counts).toMatchObject({ sent: N, unique: N, duplicated: 0, lost: 0, unexpected: 0 });
+    expect(atRabbit.counts).toMatchObject({ sent: N + 1, unique: N + 1, duplicated: 0, lost: 0, unexpected: 0 });
 
     // RabbitMQ → STOMP
     const atStomp = new Tally();
@@ -205,9 +213,12 @@ routes:
         return publishConfirmed(plain.confirm, '', outQueue, Buffer.from(`\0${id}`), { headers: { 'x-id': id } });
       }),
     );
+    // a last message once every other is in the queue: the queue hands them to Ferry, and Ferry
+    // writes them to the subscriber, in order, so a copy of any earlier message comes before it
+    atStomp.sent('last|\0last');
+    await publishConfirmed(plain.confirm, '', outQueue, Buffer.from('\0last'), { headers: { 'x-id': 'last' } });
     await waitFor(() => atStomp.complete, 'every message at the STOMP subscriber', 20_000);
-    await delay(300);
     console.log(atStomp.summary('RabbitMQ → Ferry → STOMP subscriber'));
-    expect(atStomp.counts).toMatchObject({ sent: N, unique: N, duplicated: 0, lost: 0, unexpected: 0 });
+    expect(atStomp.counts).toMatchObject({ sent: N + 1, unique: N + 1, duplicated: 0, lost: 0, unexpected: 0 });
   });
 });
