@@ -18,7 +18,7 @@ import { randomBytes } from 'node:crypto';
 import rhea from 'rhea';
 import type { ConsumeMessage } from 'amqplib';
 import type { Gateway } from '@ferry/gateway';
-import { Tally, TcpProxy, brokerPorts, createVhost, delay, deleteVhost, freePort, waitFor } from '@ferry/testkit';
+import { Tally, TcpProxy, brokerPorts, createVhost, deleteVhost, freePort, waitFor } from '@ferry/testkit';
 import { startGateway } from '../support/gateway.js';
 import { collectQueue, plainClient, publishConfirmed, runId, type Plain } from '../scenarios/helpers.js';
 import { client, openReceiver, openSender, outcomes, type TestClient } from '../amqp10/helpers.js';
@@ -148,8 +148,11 @@ routes:
       body: rhea.message.data_section(body),
     });
     await waitFor(() => got.length === 1, 'the amqplib consumer');
-    await delay(300);
-    expect(seen.get(d.id)).toBeUndefined(); // RabbitMQ has it, but its confirm is held: no outcome yet
+    // RabbitMQ has it, but its confirm is held: no outcome yet. The listener writes to a
+    // connection in order: an outcome sent before the confirm would come before the attach
+    // answering a link opened now.
+    await openSender(c, `${run}.in`);
+    expect(seen.get(d.id)).toBeUndefined();
     proxy.release();
     await waitFor(() => seen.has(d.id), 'the outcome after the confirm');
     expect(seen.get(d.id)).toBe('accepted');
@@ -244,14 +247,17 @@ routes:
     sendSome();
     await waitFor(() => seen.size === N, 'every outcome', 20_000);
     expect([...seen.values()].every((o) => o === 'accepted')).toBe(true);
-    await waitFor(() => got.length - before >= N, 'every message at RabbitMQ', 20_000);
-    await delay(300); // room for a duplicate before counting
+    // a last message after every outcome: Ferry publishes into the queue in order, so a copy of
+    // any earlier message is in it before this one
+    atRabbit.sent('last');
+    s.send({ message_id: 'last', body: rhea.message.data_section(Buffer.from('\0last')) as unknown });
+    await waitFor(() => got.slice(before).some((m) => m.properties.messageId === 'last'), 'every message at RabbitMQ', 20_000);
     for (const m of got.slice(before)) {
       expect(m.properties.messageId).toBe(m.content.subarray(1).toString());
       atRabbit.received(m.content.subarray(1).toString());
     }
     console.log(atRabbit.summary('AMQP 1.0 sender → Ferry → RabbitMQ (amqplib consumer)'));
-    expect(atRabbit.counts).toMatchObject({ sent: N, unique: N, duplicated: 0, lost: 0, unexpected: 0 });
+    expect(atRabbit.counts).toMatchObject({ sent: N + 1, unique: N + 1, duplicated: 0, lost: 0, unexpected: 0 });
 
     // RabbitMQ → AMQP 1.0
     const atReceiver = new Tally();
@@ -269,9 +275,12 @@ routes:
         return publishConfirmed(plain.confirm, '', outQueue, Buffer.from(id), { headers: { k } });
       }),
     );
+    // a last message once every other is in the queue: the queue hands them to Ferry, and Ferry
+    // writes them to the receiver, in order, so a copy of any earlier message comes before it
+    atReceiver.sent('\0last');
+    await publishConfirmed(plain.confirm, '', outQueue, Buffer.from('\0last'), { headers: { k: N } });
     await waitFor(() => atReceiver.complete, 'every message at the AMQP 1.0 receiver', 20_000);
-    await delay(300);
     console.log(atReceiver.summary('RabbitMQ → Ferry → AMQP 1.0 receiver'));
-    expect(atReceiver.counts).toMatchObject({ sent: N, unique: N, duplicated: 0, lost: 0, unexpected: 0 });
+    expect(atReceiver.counts).toMatchObject({ sent: N + 1, unique: N + 1, duplicated: 0, lost: 0, unexpected: 0 });
   });
 });
