@@ -21,7 +21,7 @@ import amqplib from 'amqplib';
 import rhea from 'rhea';
 import type { Gateway } from '@ferry/gateway';
 import { decodeOne, encodedMessage, installCapture, parseMessage, type AmqpValue } from '@ferry/amqp10';
-import { Tally, TcpProxy, brokerPorts, captureLogger, createVhost, delay, deleteVhost, freePort, rabbitUrl, waitFor } from '@ferry/testkit';
+import { Tally, TcpProxy, brokerPorts, captureLogger, createVhost, deleteVhost, freePort, rabbitUrl, waitFor } from '@ferry/testkit';
 import { startGateway } from '../support/gateway.js';
 import { publishConfirmed, runId } from '../scenarios/helpers.js';
 import { client, openReceiver, openSender, outcomes, type TestClient } from '../amqp10/helpers.js';
@@ -75,8 +75,8 @@ function typedMap(section: AmqpValue): Record<string, AmqpValue> {
   return out;
 }
 
-/** Send `ids` with the typed properties; resolves with each delivery's outcome. */
-async function sendTyped(s: rhea.Sender, ids: readonly string[]): Promise<Map<string, string>> {
+/** Send `ids` with the typed properties (`seq` counting from `first`); resolves with each delivery's outcome. */
+async function sendTyped(s: rhea.Sender, ids: readonly string[], first = 0): Promise<Map<string, string>> {
   const seen = outcomes(s);
   const byDelivery = new Map<number, string>();
   let i = 0;
@@ -87,7 +87,7 @@ async function sendTyped(s: rhea.Sender, ids: readonly string[]): Promise<Map<st
         message_id: id,
         content_type: 'application/octet-stream',
         durable: true,
-        application_properties: applicationProperties(i),
+        application_properties: applicationProperties(first + i),
         body: rhea.message.data_section(bodyOf(id)),
       });
       byDelivery.set(d.id, id);
@@ -209,8 +209,11 @@ routes:
     try {
       s.send({ message_id: 'held-1', body: rhea.message.data_section(Buffer.from('held')) });
       await waitFor(() => at091.length === before + 1, 'the message at the 0-9-1 consumer');
-      await delay(300);
-      expect(outcomes).toEqual(['accepted']); // RabbitMQ has it, but its disposition is held: no outcome yet
+      // RabbitMQ has it, but its disposition is held: no outcome yet. The listener writes to a
+      // connection in order: an outcome sent before the disposition would come before the attach
+      // answering a link opened now.
+      await openSender(c, `${run}.in.q`);
+      expect(outcomes).toEqual(['accepted']);
     } finally {
       proxy.release();
     }
@@ -231,16 +234,23 @@ routes:
     for (const id of ids) tally.sent(id);
     const outcomes = await sendTyped(s, ids);
     expect([...new Set(outcomes.values())]).toEqual(['accepted']);
+    // a last message after every outcome: Ferry writes to RabbitMQ in order, so a copy of any
+    // earlier message reaches the queue before this one
+    const last = `${tag}${N}`;
+    tally.sent(last);
+    expect([...(await sendTyped(s, [last], N)).values()]).toEqual(['accepted']);
     const mine = (): amqplib.ConsumeMessage[] => at091.filter((m) => String(m.properties.messageId).startsWith(tag));
-    await waitFor(() => mine().length >= N, `${N} at the 0-9-1 consumer`, 30_000);
-    await delay(300); // room for a duplicate before counting
+    await waitFor(() => {
+      const there = new Set(mine().map((m) => String(m.properties.messageId)));
+      return there.has(last) && ids.every((id) => there.has(id));
+    }, `${N + 1} at the 0-9-1 consumer`, 30_000);
     for (const m of mine()) {
       expect(m.fields.routingKey).toBe(queue === 'q' ? q1 : 'orders.eu');
       tally.received(String(m.properties.messageId));
       expect(m.content.equals(bodyOf(String(m.properties.messageId)))).toBe(true);
     }
     console.log(tally.summary(`AMQP 1.0 sender → Ferry amqp10-listener → amqp10 → RabbitMQ ${address} → amqplib`));
-    expect(tally.counts).toMatchObject({ sent: N, unique: N, duplicated: 0, lost: 0, unexpected: 0 });
+    expect(tally.counts).toMatchObject({ sent: N + 1, unique: N + 1, duplicated: 0, lost: 0, unexpected: 0 });
 
     // amqplib's view: the section in a header, decoded as UTF-8 text (bytes ≥ 0x80 are lost)
     const first = mine()[0] as amqplib.ConsumeMessage;
@@ -274,11 +284,15 @@ routes:
     const tally = new Tally();
     for (const id of ids) tally.sent(id);
     expect([...new Set((await sendTyped(s, ids)).values())]).toEqual(['accepted']);
-    await waitFor(() => ids.every((id) => got.has(id)), `${N} at the AMQP 1.0 receiver`, 30_000);
-    await delay(300);
+    // a last message once every other is in the queue: the queue hands them to Ferry, and Ferry
+    // writes them to the receiver, in order, so a copy of any earlier message comes before it
+    const last = `b-${N}`;
+    tally.sent(last);
+    expect([...(await sendTyped(s, [last], N)).values()]).toEqual(['accepted']);
+    await waitFor(() => got.has(last) && ids.every((id) => got.has(id)), `${N + 1} at the AMQP 1.0 receiver`, 30_000);
     for (const [id, raws] of got) for (const _ of raws) tally.received(id);
     console.log(tally.summary('AMQP 1.0 application → RabbitMQ → Ferry amqp10 → listener → rhea receiver'));
-    expect(tally.counts).toMatchObject({ sent: N, unique: N, duplicated: 0, lost: 0, unexpected: 0 });
+    expect(tally.counts).toMatchObject({ sent: N + 1, unique: N + 1, duplicated: 0, lost: 0, unexpected: 0 });
     for (const [id, raws] of got) {
       const p = parseMessage(raws[0] as Buffer);
       expect(Object.fromEntries(p.applicationProperties ?? [])).toEqual({ ...EXPECTED, seq: { type: 'int', value: Number(id.slice(2)) }, 'x-ferry-hops': { type: 'byte', value: 1 } });
@@ -299,11 +313,15 @@ routes:
     const tally = new Tally();
     for (const id of ids) tally.sent(id);
     expect([...new Set((await sendTyped(s, ids)).values())]).toEqual(['accepted']);
-    await waitFor(() => ids.every((id) => got.has(id)), `${N} back at the AMQP 1.0 receiver`, 30_000);
-    await delay(300);
+    // a last message after every outcome: each leg (Ferry to the queue, the queue to Ferry,
+    // Ferry to the receiver) keeps order, so a copy of any earlier message comes before it
+    const last = `l-${N}`;
+    tally.sent(last);
+    expect([...(await sendTyped(s, [last], N)).values()]).toEqual(['accepted']);
+    await waitFor(() => got.has(last) && ids.every((id) => got.has(id)), `${N + 1} back at the AMQP 1.0 receiver`, 30_000);
     for (const [id, raws] of got) for (const _ of raws) tally.received(id);
     console.log(tally.summary('rhea → Ferry → RabbitMQ → Ferry → rhea'));
-    expect(tally.counts).toMatchObject({ sent: N, unique: N, duplicated: 0, lost: 0, unexpected: 0 });
+    expect(tally.counts).toMatchObject({ sent: N + 1, unique: N + 1, duplicated: 0, lost: 0, unexpected: 0 });
     for (const [id, raws] of got) {
       const p = parseMessage(raws[0] as Buffer);
       // two passages through Ferry
