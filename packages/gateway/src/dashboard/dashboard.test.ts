@@ -17,7 +17,7 @@ import { describePeer } from './peer.js';
 import { RateMeter } from './rate-meter.js';
 import { RecentLog, recordingLogger } from './recent-log.js';
 import { redactText, redactValue } from './redact.js';
-import type { DashboardStatus } from './status.js';
+import type { DashboardStatus, RouteStatus } from './status.js';
 
 describe('redaction', () => {
   it('hides URL passwords, secret pairs and HTTP credentials in text, and leaves the rest', () => {
@@ -187,17 +187,17 @@ describe('dashboard HTTP on a running gateway', () => {
   const routeFile = (adminPort: number, mqttPort: number, extra = ''): string => `
 gateway: { id: dash-test, http: { port: ${adminPort}, host: 127.0.0.1 }, spool: { dir: spool } }
 connectors:
-  devices: { type: mqtt-listener, port: ${mqttPort}, host: 127.0.0.1, anonymous: true }
+  devices: { type: mqtt-listener, port: ${mqttPort}, host: 127.0.0.1, anonymous: true, retainedBytesLimit: 1024 }
 routes:
   - name: copy
     from: { connector: devices, topic: "in/+" }
     to: { connector: devices, topic: "out/{1}" }
 ${extra}`;
 
-  async function start(): Promise<{ admin: number; mqttPort: number; lines: LogLine[]; file: string }> {
+  async function start(extra = ''): Promise<{ admin: number; mqttPort: number; lines: LogLine[]; file: string }> {
     const [mqttPort, adminPort] = [await freePort(), await freePort()];
     const file = join(dir, 'routes.yaml');
-    await writeFile(file, routeFile(adminPort, mqttPort));
+    await writeFile(file, routeFile(adminPort, mqttPort, extra));
     const lines: LogLine[] = [];
     runtime = new Runtime({ file, registry: defaultRegistry(), logger: captureLogger(lines), drainTimeoutMs: 1_000 });
     expect(await runtime.start()).toBe(true);
@@ -241,6 +241,29 @@ ${extra}`;
       inFlight: 0,
       maxInFlight: 1000,
     });
+  });
+
+  it('/api/status counts per route the writes that failed and the dead letters', async () => {
+    // each message fails on both destinations: a template without its header (permanent, no
+    // write), and a retained publish over retainedBytesLimit (a write the listener refuses);
+    // each failed destination is dead-lettered on its own
+    const { admin, mqttPort } = await start(`  - name: bad
+    from: { connector: devices, topic: "bad/+" }
+    to: [{ connector: devices, topic: "x/{header.nope}" }, { connector: devices, topic: "kept/{1}", retain: true }]
+    onFailure:
+      retry: { maxAttempts: 1 }
+      deadLetter: { connector: devices, topic: "dead/all" }
+`);
+    const watcher = await client(mqttPort, 'dead-watcher');
+    await watcher.subscribeAsync('dead/#', { qos: 1 });
+    let dead = 0;
+    watcher.on('message', () => dead++);
+    const dev = await client(mqttPort, 'dev');
+    for (let i = 0; i < 3; i++) await dev.publishAsync(`bad/${i}`, Buffer.alloc(2048, i), { qos: 1 });
+    await waitFor(() => dead === 6, 'six dead letters');
+    const bad = async (): Promise<RouteStatus | undefined> => (JSON.parse((await fetchText(admin, '/api/status')).body) as DashboardStatus).routes.find((r) => r.name === 'bad');
+    await waitFor(async () => (await bad())?.deadLettered === 6, 'the dead letters counted');
+    expect(await bad()).toMatchObject({ received: 3, sent: 0, failed: 3, deadLettered: 6, inFlight: 0 });
   });
 
   it('serves the page with its own files only (CSP), revalidates by ETag, and refuses writes', async () => {
