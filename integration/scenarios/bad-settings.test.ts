@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { jest } from '@jest/globals';
 import type { MqttClient } from 'mqtt';
 import { Runtime, defaultRegistry } from '@ferry/gateway';
-import { brokerPorts, captureLogger, createVhost, delay, deleteVhost, freePort, rabbitUrl, renderLine, waitFor, type LogLine } from '@ferry/testkit';
+import { brokerPorts, captureLogger, createVhost, deleteVhost, freePort, rabbitUrl, renderLine, waitFor, type LogLine } from '@ferry/testkit';
 import { device, plainClient, runId } from './helpers.js';
 
 jest.setTimeout(60_000);
@@ -78,6 +78,17 @@ async function start(run: string, rabbit: string): Promise<Started> {
 const problems = (lines: readonly LogLine[]): LogLine[] => lines.filter((l) => l.level === 'warn' || l.level === 'error');
 const retries = (lines: readonly LogLine[]): number => lines.filter((l) => l.level === 'debug' && l.message.includes('still retrying')).length;
 
+/** `ferry_sink_failures_total` of `connector`, every route and code summed, from /metrics. */
+async function sinkFailures(s: Started, connector: string): Promise<number> {
+  const text = await (await fetch(`http://127.0.0.1:${s.runtime.adminPort}/metrics`)).text();
+  let n = 0;
+  for (const line of text.split('\n')) {
+    const m = /^ferry_sink_failures_total\{([^}]*)\} (\d+)/.exec(line);
+    if (m?.[1]?.includes(`connector="${connector}"`) === true) n += Number(m[2]);
+  }
+  return n;
+}
+
 /** The listener works while RabbitMQ is out of reach: a device talks to another through it. */
 async function listenerWorks(s: Started, run: string): Promise<void> {
   const a = await device(s.listenerPort, `${run}-a`);
@@ -123,8 +134,12 @@ it('wrong port: the gateway runs, one clear line, retrying, /readyz 503', async 
   dev.on('close', () => (closed = true));
   dev.publish(`${run}/telemetry/t1`, Buffer.from('x'), { qos: 1 }, (err) => (acked = err === undefined || err === null));
   // Ferry holds the message and retries the write (the default transient retry, up to 30 s)
-  // before it gives it back by closing the connection; never a PUBACK meanwhile
-  await delay(2000);
+  // before it gives it back by closing the connection; never a PUBACK meanwhile. Once /metrics
+  // counts a fourth failed write of it, Ferry has retried it three times, backing off; the
+  // listener writes to a connection in order, so a PUBACK sent up to then comes before the
+  // SUBACK of a SUBSCRIBE sent now.
+  await waitFor(async () => (await sinkFailures(s, 'rabbit')) >= 4, 'three retried writes to RabbitMQ');
+  await dev.subscribeAsync(`${run}/barrier`, { qos: 1 });
   expect(acked).toBe(false);
   expect(closed).toBe(false);
 });
