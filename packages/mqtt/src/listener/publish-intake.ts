@@ -5,6 +5,7 @@ import { isValidTopicName } from '../topic.js';
 import type { BrokerCore } from './broker-core.js';
 import type { Violation } from './packet-rules.js';
 import { RC } from './reason-codes.js';
+import { SparseSet } from './sparse.js';
 import type { Session } from './session.js';
 import type { BrokerMessage, PublishDecision } from './types.js';
 
@@ -31,14 +32,14 @@ export class PublishIntake<C extends IntakeHost> {
   readonly #conn: C;
   readonly #core: BrokerCore<C>;
   /** QoS 1 packet ids whose settlement is pending, so a retransmission is not delivered twice */
-  readonly #heldQos1 = new Set<number>();
+  readonly #heldQos1 = new SparseSet<number>();
   /** QoS 1/2 publishes of this client whose settlement is pending */
   #held = 0;
   /**
    * Packet ids counting against the Receive Maximum Ferry gave an MQTT 5 client (§4.9): a QoS 1
    * publish until its PUBACK, a QoS 2 publish until its PUBCOMP (or a PUBREC with a failure code)
    */
-  readonly #quota = new Set<number>();
+  readonly #quota = new SparseSet<number>();
   /** MQTT 5 §3.1.2.11.7: whether a failure acknowledgement may carry a Reason String */
   requestProblemInfo = true;
 

@@ -1,6 +1,7 @@
 import type { IPublishPacket, Packet } from 'mqtt-packet';
 import type { ProtocolVersion, PublishProperties } from '../mapping.js';
 import type { OutboundItem, Subscription } from './types.js';
+import { SparseMap } from './sparse.js';
 
 /** The connection a session is attached to, as the session sees it. */
 export interface Outlet {
@@ -78,12 +79,12 @@ export class Session {
   readonly owner: string | undefined;
   readonly subscriptions = new Map<string, Subscription>();
   /** QoS 2 publishes from the client: 'held' while its settlement is pending, 'received' once PUBREC was sent */
-  readonly incomingQos2 = new Map<number, 'held' | 'received'>();
+  readonly incomingQos2 = new SparseMap<number, 'held' | 'received'>();
   /** seconds the session outlives its connection; Infinity for 3.1.1 persistent sessions */
   expiryInterval = 0;
   expiryTimer: NodeJS.Timeout | undefined;
   readonly #queue: SessionEntry[] = [];
-  readonly #inflight = new Map<number, SessionEntry>();
+  readonly #inflight = new SparseMap<number, SessionEntry>();
   #journal: SessionJournal | undefined;
   #nextKey = 0;
   readonly #limits: SessionLimits;
