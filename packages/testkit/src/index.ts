@@ -11,3 +11,4 @@ export * from './browser.js';
 export * from './pki.js';
 export * from './fuzz.js';
 export * from './listener-store.js';
+export * from './thrown.js';

@@ -166,13 +166,14 @@ export class StompClientConnector implements Connector<StompFrom, StompTo> {
     }
   }
 
-  async closeSources(): Promise<void> {
-    if (this.#sourcesClosed) return;
+  closeSources(): Promise<void> {
+    if (this.#sourcesClosed) return Promise.resolve();
     this.#sourcesClosed = true;
     for (const sub of this.#subs.values()) {
       sub.active = false;
       this.#maybeUnsubscribe(sub);
     }
+    return Promise.resolve();
   }
 
   // ---------------------------------------------------------------- connection
@@ -249,8 +250,17 @@ export class StompClientConnector implements Connector<StompFrom, StompTo> {
 
   // ---------------------------------------------------------------- sink
 
+  /**
+   * The session, when it is open now. A method rather than a read of the field: the compiler
+   * would keep an earlier check's narrowing of it across an await, where the session can go.
+   */
+  #openSession(): StompSession | undefined {
+    const session = this.#session;
+    return session?.isOpen === true ? session : undefined;
+  }
+
   async #write(message: GatewayMessage, to: StompTo): Promise<void> {
-    if (this.#session?.isOpen !== true) {
+    if (this.#openSession() === undefined) {
       throw new FerryError('NOT_CONNECTED', `${this.name}: not connected to ${this.#where}`);
     }
     const problem = destinationProblem(to.destination, this.#flavor);
@@ -260,8 +270,8 @@ export class StompClientConnector implements Connector<StompFrom, StompTo> {
     const release = await this.#window.acquire();
     try {
       // The connection may have changed while this write waited for a slot.
-      const session = this.#session;
-      if (session?.isOpen !== true) {
+      const session = this.#openSession();
+      if (session === undefined) {
         throw new FerryError('NOT_CONNECTED', `${this.name}: not connected to ${this.#where}`);
       }
       const now = Date.now();

@@ -1,4 +1,4 @@
-import { Client, Versions, type IFrame, type IMessage, type StompHeaders } from '@stomp/stompjs';
+import { Client, Versions, type IFrame, type IMessage, type StompConfig } from '@stomp/stompjs';
 import { FerryError } from '@ferry/core';
 import type { StompFrame } from '../frame/frame.js';
 import { FerryStompSocket, type StompEndpoint } from './socket.js';
@@ -78,7 +78,10 @@ export class StompSession {
     this.#closed = new Promise<void>((resolve) => {
       this.#markClosed = resolve;
     });
-    this.#client = new Client({
+    // stompjs declares its configuration and header maps as classes (StompConfig, StompHeaders)
+    // that it never constructs itself: it takes plain objects, typed here as what they are
+    const connectHeaders: Record<string, string> = { ...cfg.connectHeaders };
+    const config: Partial<StompConfig> = {
       webSocketFactory: () => {
         this.#socket = new FerryStompSocket(
           cfg.endpoint,
@@ -97,7 +100,7 @@ export class StompSession {
       // header (STOMP 1.2 §Value Encoding); stompjs escapes nothing on 1.0 and 1.1, where a
       // header value could then inject headers. RabbitMQ 3.x and ActiveMQ 5.x speak 1.2.
       stompVersions: new Versions([Versions.V1_2]),
-      connectHeaders: { ...cfg.connectHeaders },
+      connectHeaders,
       heartbeatOutgoing: cfg.heartBeat.outgoingMs,
       heartbeatIncoming: cfg.heartBeat.incomingMs,
       // The connect timeout is ours (see open()): stompjs' own watcher outlives a failed
@@ -117,7 +120,8 @@ export class StompSession {
       onHeartbeatLost: () => {
         this.#reason ??= `no heart-beat from the broker for ${2 * cfg.heartBeat.incomingMs} ms`;
       },
-    });
+    };
+    this.#client = new Client(config);
   }
 
   get id(): number {
@@ -151,7 +155,8 @@ export class StompSession {
    */
   send(destination: string, headers: Record<string, string>, body: Buffer, timeoutMs: number): Promise<void> {
     return this.#withReceipt('SEND', destination, timeoutMs, (receipt) => {
-      this.#client.publish({ destination, headers: { ...headers, receipt }, binaryBody: body });
+      const sent: Record<string, string> = { ...headers, receipt };
+      this.#client.publish({ destination, headers: sent, binaryBody: body });
     });
   }
 
@@ -159,7 +164,8 @@ export class StompSession {
   subscribe(id: string, destination: string, headers: Record<string, string>, timeoutMs: number): Promise<void> {
     return this.#withReceipt('SUBSCRIBE', destination, timeoutMs, (receipt) => {
       // Every subscription reports through onUnhandledMessage-like dispatch below: one handler.
-      this.#client.subscribe(destination, (m) => this.#onMessage(m), { ...headers, id, receipt });
+      const sent: Record<string, string> = { ...headers, id, receipt };
+      this.#client.subscribe(destination, (m) => this.#onMessage(m), sent);
     });
   }
 
@@ -175,7 +181,7 @@ export class StompSession {
     return true;
   }
 
-  nack(ackId: string, subscription: string, headers: StompHeaders = {}): boolean {
+  nack(ackId: string, subscription: string, headers: Record<string, string> = {}): boolean {
     if (!this.isOpen) return false;
     this.#client.nack(ackId, subscription, headers);
     return true;

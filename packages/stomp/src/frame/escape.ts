@@ -23,7 +23,7 @@ export function unescapeHeader(raw: string, version: StompVersion, escaped: bool
   if (!escaped || version === '1.0' || !raw.includes('\\')) return { ok: true, value: raw };
   let out = '';
   for (let i = 0; i < raw.length; i++) {
-    const c = raw[i];
+    const c = raw.charAt(i);
     if (c !== '\\') {
       out += c;
       continue;

@@ -1,3 +1,4 @@
+import { thrown } from '@ferry/testkit';
 import { messageBytes, type BrokerMessage } from './broker-message.js';
 import { StompBroker, type SubscriberSession, type Subscription } from './broker.js';
 
@@ -55,10 +56,10 @@ describe('StompBroker byte accounting', () => {
     const b = new StompBroker({ queueBufferMessages: 100, queueBufferBytes: 3_000, maxBufferedBytes: 5_000 });
     b.publish(msg('/queue/a', 1000));
     b.publish(msg('/queue/a', 1000));
-    expect(() => b.publish(msg('/queue/a', 1000))).toThrow(expect.objectContaining({ code: 'LIMIT_EXCEEDED', details: expect.objectContaining({ limit: 'queueBufferBytes' }) }));
+    expect(thrown(() => b.publish(msg('/queue/a', 1000)))).toMatchObject({ code: 'LIMIT_EXCEEDED', details: { limit: 'queueBufferBytes' } });
     b.publish(msg('/queue/b', 1000));
     b.publish(msg('/queue/b', 1000));
-    expect(() => b.publish(msg('/queue/c', 1000))).toThrow(expect.objectContaining({ details: expect.objectContaining({ limit: 'maxBufferedBytes' }) }));
+    expect(thrown(() => b.publish(msg('/queue/c', 1000)))).toMatchObject({ code: 'LIMIT_EXCEEDED', details: { limit: 'maxBufferedBytes' } });
     expect(b.heldBytes).toBe(4 * messageBytes(msg('/queue/a', 1000)));
   });
 });

@@ -306,16 +306,17 @@ export class StompBroker {
 
   #take(sub: Subscription, messageId: string, cumulative: boolean): BrokerMessage[] | undefined {
     if (!sub.unacked.has(messageId)) return undefined;
-    const out: BrokerMessage[] = [];
-    if (!cumulative) out.push(sub.unacked.get(messageId) as BrokerMessage);
-    else for (const [id, m] of sub.unacked) {
-      out.push(m);
+    // cumulative (ack mode client): this message and every one delivered before it (STOMP 1.2 §SUBSCRIBE ack Header)
+    const ids: string[] = [];
+    if (!cumulative) ids.push(messageId);
+    else for (const id of sub.unacked.keys()) {
+      ids.push(id);
       if (id === messageId) break;
     }
+    const out = ids.map((id) => sub.unacked.get(id)!);
     let bytes = 0;
     for (const m of out) bytes += messageBytes(m);
-    if (!cumulative) sub.unacked.delete(messageId);
-    else for (let i = 0; i < out.length; i++) sub.unacked.delete(sub.unacked.keys().next().value as string);
+    for (const id of ids) sub.unacked.delete(id);
     sub.unackedBytes -= bytes;
     this.#heldBytes -= bytes;
     return out;

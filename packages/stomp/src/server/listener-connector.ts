@@ -1,4 +1,4 @@
-import { Authenticator, authConfigFrom, ConnectorCounters, FerryError, FlowWatch, reportRestore, Settlement, StartStop, type Connector, type ConnectorContext, type ConnectorState, type DeliveryHandler, type GatewayMessage, type ListenerAuthInput, type Sink, type SourceFlow, type SourceSpec } from '@ferry/core';
+import { Authenticator, authConfigFrom, ConnectorCounters, FerryError, FlowWatch, reportRestore, Settlement, StartStop, toFerryError, type Connector, type ConnectorContext, type ConnectorState, type DeliveryHandler, type GatewayMessage, type ListenerAuthInput, type Sink, type SourceFlow, type SourceSpec } from '@ferry/core';
 import { listeningLine, type BoundPorts, type ListenerTransportOptions } from '@ferry/net';
 import { parseDestination } from './broker-message.js';
 import { StompQueueStore } from './queue-store.js';
@@ -129,7 +129,7 @@ export class StompListenerConnector implements Connector<StompListenerFrom, Stom
       });
     } catch (err) {
       this.#state = 'down';
-      return Promise.reject(err);
+      return Promise.reject(toFerryError(err, 'CONFIG_INVALID'));
     }
     const server = new StompServer(
       {
@@ -193,18 +193,20 @@ export class StompListenerConnector implements Connector<StompListenerFrom, Stom
     });
   }
 
-  async openSources(_specs: readonly SourceSpec<StompListenerFrom>[], deliver: DeliveryHandler, flow?: SourceFlow): Promise<void> {
+  openSources(_specs: readonly SourceSpec<StompListenerFrom>[], deliver: DeliveryHandler, flow?: SourceFlow): Promise<void> {
     // Every SEND is matched by the engine against the routes' destination patterns.
     this.#deliver = deliver;
     this.#accepting = true;
     // backpressure: while paused, client sockets are not read (StompSession.updateFlow)
     if (flow !== undefined && this.#flow.follow(flow, () => this.#server?.updateFlow())) this.#server?.updateFlow();
+    return Promise.resolve();
   }
 
-  async closeSources(): Promise<void> {
+  closeSources(): Promise<void> {
     this.#accepting = false;
     this.#flow.drop();
     this.#server?.updateFlow();
+    return Promise.resolve();
   }
 
   #hooks(auth: Authenticator): SessionHooks {

@@ -22,27 +22,26 @@ export class MemorySocket {
 
   constructor() {
     this.parser = new FrameParser((f) => this.frames.push(f), { maxFrameBytes: 64 * 1024 * 1024, maxBodyBytes: 64 * 1024 * 1024, maxHeaderLineBytes: 1024 * 1024, maxHeaders: 10_000 });
-    const self = this;
     this.server = new Duplex({
-      read() {},
-      write(chunk: Buffer, _enc, cb) {
-        self.bytesOut += chunk.length;
+      read: () => undefined, // what the client sends is pushed by send()
+      write: (chunk: Buffer, _enc, cb) => {
+        this.bytesOut += chunk.length;
         try {
-          self.parser.push(chunk);
+          this.parser.push(chunk);
         } catch {
           // counted: garbage from the server also shows as missing frames
-          self.parseErrors++;
+          this.parseErrors++;
         }
         cb();
       },
-      final(cb) {
+      final: (cb) => {
         // Node calls _final synchronously from end() once nothing is buffered, so this is
         // the moment the server ended the connection.
-        self.ended = true;
-        self.endedAtFrame = self.frames.length;
+        this.ended = true;
+        this.endedAtFrame = this.frames.length;
         cb();
         // the peer answers FIN with FIN
-        setImmediate(() => self.server.push(null));
+        setImmediate(() => this.server.push(null));
       },
     });
   }

@@ -44,12 +44,11 @@ export class StompServer {
     this.#opts = opts;
     this.#broker = broker;
     this.#log = log;
-    const onClosed = hooks.onClosed;
     this.#hooks = {
       ...hooks,
       onClosed: (s) => {
         this.#sessions.delete(s);
-        onClosed?.(s);
+        hooks.onClosed?.(s);
       },
     };
   }

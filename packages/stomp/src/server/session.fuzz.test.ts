@@ -231,7 +231,9 @@ describe('server session fuzz', () => {
         authenticate: () => true,
         acceptingSends: () => true,
         // a confirmed SEND settles a little later, as a sink's confirm would
-        onSend: (send) => (send.confirmed ? Promise.resolve().then(() => void settled++) : undefined),
+        onSend: (send) => (send.confirmed ? Promise.resolve().then(() => {
+          settled++;
+        }) : undefined),
       },
       log.logger,
     );
