@@ -17,8 +17,7 @@
  * - A bad frame or protocol violation closes that one connection with an AMQP error
  *   (./frame-guard.ts); the listener and other connections carry on.
  */
-import type { Duplex } from 'node:stream';
-import { Authenticator, authConfigFrom, ConnectorCounters, describeError, reportRestore, FerryError, FlowWatch, hasExpired, StartStop, type AuthorizedClient, type Connector, type ConnectorContext, type ConnectorState, type DeliveryHandler, type GatewayMessage, type Logger, type Sink, type SourceFlow, type SourceSpec } from '@ferry/core';
+import { Authenticator, authConfigFrom, ConnectorCounters, describeError, reportRestore, FerryError, FlowWatch, hasExpired, StartStop, type Connector, type ConnectorContext, type ConnectorState, type DeliveryHandler, type GatewayMessage, type Logger, type Sink, type SourceFlow, type SourceSpec } from '@ferry/core';
 import { Listener, listeningLine, type AcceptedConnection, type BoundPorts } from '@ferry/net';
 import rhea from 'rhea';
 import { matchesAddress } from './address-match.js';
@@ -29,57 +28,10 @@ import { FrameGuard } from './frame-guard.js';
 import { saslMechanisms } from './listener-sasl.js';
 import { toAmqp10, type Outgoing } from './mapping.js';
 import type { Amqp10From, Amqp10ListenerOptions, Amqp10To } from './options.js';
-import { Outbox, type OutLink } from './outbox.js';
+import { Outbox } from './outbox.js';
 import { Amqp10QueueStore } from './queue-store.js';
+import { closeClients, type Client, type InLink, type ServerConnection } from './listener-client.js';
 
-
-/** A client's sending link: Ferry's receiver. */
-/** The server side of a rhea connection: it is handed the accepted socket. */
-interface ServerConnection {
-  accept(socket: Duplex): void;
-}
-
-interface InLink {
-  readonly receiver: rhea.Receiver;
-  readonly client: Client;
-  /**
-   * Credit withheld while the flow is paused (or the sources are closed): each delivery uses
-   * one credit and, once done with, gives it back or adds it here, so link credit +
-   * deliveries in Ferry + owed is always `credit`.
-   */
-  owed: number;
-}
-
-interface Client {
-  readonly id: number;
-  readonly conn: rhea.Connection;
-  readonly guard: FrameGuard;
-  /** the transport's stream: TCP, TLS or WebSocket */
-  readonly socket: Duplex;
-  readonly log: Logger;
-  /** its receiving links (Ferry's senders), detached from the outbox when it goes */
-  readonly receivers: Set<OutLink>;
-  alive: boolean;
-  /** what it may send to and receive from: set by its SASL exchange (or anonymous without one) */
-  access: AuthorizedClient | undefined;
-}
-
-/** how long stop waits for the clients to answer its close, and then for their sockets to close */
-const CLOSE_GRACE_MS = 500;
-
-function socketClosed(socket: Duplex): Promise<void> {
-  return socket.closed ? Promise.resolve() : new Promise((r) => socket.once('close', () => r()));
-}
-
-/** `p`, or nothing more after `ms`; the timer goes as soon as `p` settles */
-async function settledWithin(p: Promise<unknown>, ms: number): Promise<void> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  try {
-    await Promise.race([p.then(() => undefined, () => undefined), new Promise<void>((r) => (timer = setTimeout(r, ms)))]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
 
 export class Amqp10Listener implements Connector<Amqp10From, Amqp10To> {
   readonly type = 'amqp10-listener';
@@ -487,25 +439,7 @@ export class Amqp10Listener implements Connector<Amqp10From, Amqp10To> {
     const listener = this.#listener;
     this.#listener = undefined;
     const closed = listener === undefined ? Promise.resolve() : listener.close();
-    const clients = [...this.#clients];
-    for (const client of clients) {
-      try {
-        client.conn.close({ condition: 'amqp:connection:forced', description: 'Ferry is shutting down' });
-      } catch {
-        // already gone
-      }
-    }
-    // the close frames a moment to go out (§2.4.3: the client answers and closes its side)
-    await settledWithin(Promise.all([closed, ...clients.map((c) => socketClosed(c.socket))]), CLOSE_GRACE_MS);
-    // then every connection still there goes now, with its timers, and its sockets are awaited
-    // closed: nothing of a connection (rhea's handlers on its socket's end included) runs
-    // after stop resolved
-    const lingering = [...this.#clients];
-    for (const client of lingering) {
-      client.socket.destroy();
-      this.#gone(client, undefined);
-    }
-    await settledWithin(Promise.all([closed, ...lingering.map((c) => socketClosed(c.socket))]), CLOSE_GRACE_MS);
+    await closeClients(this.#clients, closed, (client) => this.#gone(client, undefined));
     this.#ctx.metrics.set('connector_up', { connector: this.name }, 0);
     this.#state = 'stopped';
     this.#log.info('amqp10-listener stopped');
