@@ -117,8 +117,10 @@ describe('stomp connector over wss:// into the stomp-listener', () => {
     const options = stompDefinition.options.parse({ url: `wss://localhost:${wsPort}/ws`, tls: { ca: PKI.get().ca } });
     const c = await started(stompDefinition.create(testContext(), 'wss-out', options));
     expect(c.state).toBe('up');
+    const sink = c.sink;
+    if (sink === undefined) throw new Error('the stomp connector has no sink');
     const ids = Array.from({ length: 100 }, (_, i) => `w${i}`);
-    await Promise.all(ids.map((id) => c.sink?.write(msg(id), stompDefinition.to!.parse({ destination: '/topic/wss.in' }))));
+    await Promise.all(ids.map((id) => sink.write(msg(id), stompDefinition.to!.parse({ destination: '/topic/wss.in' }))));
     expect(tally(ids, taken.bodies).counts).toMatchObject({ sent: 100, received: 100, lost: 0, duplicated: 0 });
   });
 });

@@ -191,7 +191,12 @@ describe('request/reply across protocols through RabbitMQ, amqplib service', () 
     check('amqp10 requester', sent, got);
     // traceparent and tracestate reached the service in its AMQP 0-9-1 headers as they were sent,
     // and came back in the replies' application-properties
-    const asSeen = seen.filter((m) => m.content.toString().startsWith('amqp10-')).map((m) => [m.properties.headers?.['traceparent'], m.properties.headers?.['tracestate']]);
+    const asSeen = seen
+      .filter((m) => m.content.toString().startsWith('amqp10-'))
+      .map((m): unknown[] => {
+        const h = m.properties.headers;
+        return [h?.['traceparent'], h?.['tracestate']];
+      });
     expect(asSeen).toEqual(Array.from({ length: N }, () => [TRACEPARENT, TRACESTATE]));
     expect(got.map((r) => [r.headers?.['traceparent'], r.headers?.['tracestate']])).toEqual(Array.from({ length: N }, () => [TRACEPARENT, TRACESTATE]));
   });
