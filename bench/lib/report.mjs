@@ -30,6 +30,17 @@ function usPerMsg(r, who) {
   return ((pct / 100) * wall * 1e6) / r.n;
 }
 
+/**
+ * Case K: the server's CPU time per device in µs over the storm (first connect to last SUBACK),
+ * every device opened counted, whatever its outcome. Less sensitive to a busy machine than the
+ * connect rate: a process given a small share of the cores connects slowly but spends the same.
+ */
+function usPerDevice(r) {
+  const pct = r.cpu?.server;
+  if (typeof pct !== 'number' || typeof r.cpu.wallS !== 'number') return undefined;
+  return ((pct / 100) * r.cpu.wallS * 1e6) / r.devices;
+}
+
 function group(records) {
   const byCase = new Map();
   for (const r of records) {
@@ -63,7 +74,7 @@ export function markdown(records) {
   if (conn.length) {
     out.push('');
     out.push(
-      '| case | runs | devices | subscribed | connect time ms | connects/s | refused / reset / rejected / closed / timed out / other | dropped while held | server RSS MiB connected | held | peak | one message to all, ms | server CPU % (storm) | load 1m | lost / dup |',
+      '| case | runs | devices | subscribed | connect time ms | connects/s | refused / reset / rejected / closed / timed out / other | dropped while held | server RSS MiB connected | held | peak | one message to all, ms | server CPU % (storm) | server CPU µs per device (storm) | load 1m | lost / dup |',
       '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|',
     );
     for (const [name, rs] of conn) {
@@ -71,7 +82,7 @@ export function markdown(records) {
       const o = (k) => rs.reduce((a, r) => a + (r.outcome?.[k] ?? 0), 0);
       const other = rs.reduce((a, r) => a + Object.values(r.outcome?.otherErrors ?? {}).reduce((x, y) => x + y, 0), 0);
       out.push(
-        `| ${name} | ${runs(rs, ok)} | ${rs[0].devices} | ${spread(ok.map((r) => r.outcome.subscribed), int)} | ${spread(ok.map((r) => r.connectMs), int)} | ${spread(ok.map((r) => r.connectsPerSec), int)} | ${o('refused')} / ${o('reset')} / ${o('rejected')} / ${o('closed')} / ${o('timedOut')} / ${other} | ${rs.reduce((a, r) => a + (r.droppedWhileHeld ?? 0), 0)} | ${spread(ok.map((r) => r.serverRssConnectedMiB), one)} | ${spread(ok.map((r) => r.serverRssHeldMiB), one)} | ${spread(ok.map((r) => r.serverPeakRssMiB), one)} | ${spread(ok.map((r) => r.deliverAllMs), ms)} | ${spread(ok.map((r) => r.cpu?.server), one)} | ${spread(rs.map((r) => r.load?.[0]), (x) => x.toFixed(2))} | ${sum(rs, 'lost')} / ${sum(rs, 'duplicated')} |`,
+        `| ${name} | ${runs(rs, ok)} | ${rs[0].devices} | ${spread(ok.map((r) => r.outcome.subscribed), int)} | ${spread(ok.map((r) => r.connectMs), int)} | ${spread(ok.map((r) => r.connectsPerSec), int)} | ${o('refused')} / ${o('reset')} / ${o('rejected')} / ${o('closed')} / ${o('timedOut')} / ${other} | ${rs.reduce((a, r) => a + (r.droppedWhileHeld ?? 0), 0)} | ${spread(ok.map((r) => r.serverRssConnectedMiB), one)} | ${spread(ok.map((r) => r.serverRssHeldMiB), one)} | ${spread(ok.map((r) => r.serverPeakRssMiB), one)} | ${spread(ok.map((r) => r.deliverAllMs), ms)} | ${spread(ok.map((r) => r.cpu?.server), one)} | ${spread(ok.map(usPerDevice), int)} | ${spread(rs.map((r) => r.load?.[0]), (x) => x.toFixed(2))} | ${sum(rs, 'lost')} / ${sum(rs, 'duplicated')} |`,
       );
     }
   }
@@ -120,6 +131,7 @@ export function ratios(records) {
         const row = (what, f, b, fmt) => out.push(`| ${pair} | ${fName} | ${fName}@before | ${what} | ${fmt(f)} | ${fmt(b)} | ${ratio(f, b)} |`);
         if (fr[0].kind === 'connections') {
           row('connects/s', m(fr, (r) => r.connectsPerSec), m(before, (r) => r.connectsPerSec), int);
+          row('server CPU µs per device', m(fr, usPerDevice), m(before, usPerDevice), int);
           row('server RSS held, MiB', m(fr, (r) => r.serverRssHeldMiB), m(before, (r) => r.serverRssHeldMiB), one);
         } else if (!fr[0].latency) {
           row('e2e msgs/s', m(fr, (r) => r.e2eMsgsPerSec), m(before, (r) => r.e2eMsgsPerSec), rate);
@@ -131,6 +143,7 @@ export function ratios(records) {
         const row = (what, f, b, fmt) => out.push(`| ${pair} | ${fName} | ${bName} | ${what} | ${fmt(f)} | ${fmt(b)} | ${ratio(f, b)} |`);
         if (fr[0].kind === 'connections') {
           row('connects/s', m(fr, (r) => r.connectsPerSec), m(br, (r) => r.connectsPerSec), int);
+          row('server CPU µs per device', m(fr, usPerDevice), m(br, usPerDevice), int);
           row('server RSS held, MiB', m(fr, (r) => r.serverRssHeldMiB), m(br, (r) => r.serverRssHeldMiB), one);
           row('one message to all, ms', m(fr, (r) => r.deliverAllMs), m(br, (r) => r.deliverAllMs), ms);
         } else if (fr[0].latency) {
