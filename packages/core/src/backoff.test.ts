@@ -1,4 +1,4 @@
-import { Backoff } from './backoff.js';
+import { Backoff, sleep } from './backoff.js';
 import { FerryError, describeError } from './errors.js';
 import { headerToString, TypedNumber } from './headers.js';
 
@@ -11,6 +11,19 @@ describe('Backoff', () => {
     const low = new Backoff({ initialMs: 100, maxMs: 1000, minMs: 50, random: () => 0 });
     expect(low.next()).toBe(50);
   });
+
+  it('sleep rejects with a typed error caused by the abort reason, aborted before or during', async () => {
+    const before = new AbortController();
+    const reason = new Error('stopping');
+    before.abort(reason);
+    await expect(sleep(10_000, before.signal)).rejects.toMatchObject({ code: 'SHUTTING_DOWN', cause: reason });
+    const during = new AbortController();
+    const slept = sleep(10_000, during.signal);
+    during.abort('bye');
+    const err: unknown = await slept.catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(FerryError);
+    expect(err).toMatchObject({ code: 'SHUTTING_DOWN', message: 'bye', cause: 'bye' });
+  });
 });
 
 describe('errors', () => {
@@ -18,6 +31,7 @@ describe('errors', () => {
     const e = new FerryError('CONNECT_FAILED', 'rabbit: connect failed', { cause: Object.assign(new Error('ECONNREFUSED 127.0.0.1:1'), { code: 'ECONNREFUSED' }) });
     expect(describeError(e)).toBe('rabbit: connect failed [CONNECT_FAILED]: caused by: ECONNREFUSED 127.0.0.1:1 [ECONNREFUSED]');
     expect(e.code).toBe('CONNECT_FAILED');
+    expect(describeError(new FerryError('INTERNAL', 'odd', { cause: { status: 503 } }))).toBe('odd [INTERNAL]: caused by: { status: 503 }');
     expect(e.permanent).toBe(false);
   });
 });

@@ -1,3 +1,5 @@
+import { FerryError, toFerryError } from './errors.js';
+
 /**
  * Exponential backoff with full jitter (AWS Architecture Blog, "Exponential Backoff And
  * Jitter"): attempt n waits a random time in [0, min(max, initial * 2^n)], never less than
@@ -37,11 +39,11 @@ export class Backoff {
   }
 }
 
-/** Resolves after `ms`, or rejects early when `signal` aborts. */
+/** Resolves after `ms`, or rejects early when `signal` aborts: with the abort reason as a FerryError (SHUTTING_DOWN when it is not one). */
 export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
   return new Promise((resolve, reject) => {
     if (signal?.aborted) {
-      reject(signal.reason);
+      reject(aborted(signal));
       return;
     }
     const timer = setTimeout(() => {
@@ -50,8 +52,12 @@ export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
     }, ms);
     const onAbort = (): void => {
       clearTimeout(timer);
-      reject(signal?.reason);
+      if (signal !== undefined) reject(aborted(signal));
     };
     signal?.addEventListener('abort', onAbort, { once: true });
   });
+}
+
+function aborted(signal: AbortSignal): FerryError {
+  return toFerryError(signal.reason, 'SHUTTING_DOWN');
 }

@@ -1,3 +1,5 @@
+import { inspect } from 'node:util';
+
 /**
  * Typed errors: every error Ferry raises carries a stable `code` (for logs, metrics and tests)
  * and, where it wraps another failure, the original as `cause`.
@@ -72,7 +74,8 @@ export function describeError(err: unknown): string {
       parts.push(typeof code === 'string' || typeof code === 'number' ? `${cur.message} [${code}]` : cur.message);
       cur = (cur as { cause?: unknown }).cause;
     } else {
-      parts.push(String(cur));
+      // String() would print a thrown plain object as [object Object]: show its fields
+      parts.push(typeof cur === 'string' ? cur : inspect(cur, { breakLength: Infinity, depth: 2 }));
       break;
     }
   }

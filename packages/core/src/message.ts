@@ -1,4 +1,4 @@
-import type { Headers } from './headers.js';
+import type { HeaderValue, Headers } from './headers.js';
 
 /** The protocols Ferry speaks. */
 export type Protocol = 'mqtt' | 'amqp091' | 'amqp10' | 'stomp';
@@ -67,7 +67,7 @@ export type MessageInit = Omit<GatewayMessage, 'headers' | 'meta' | 'guarantee' 
 export function createMessage(init: MessageInit): GatewayMessage {
   return {
     ...init,
-    headers: init.headers ?? new Map(),
+    headers: init.headers ?? new Map<string, HeaderValue>(),
     meta: init.meta ?? {},
     guarantee: init.guarantee ?? 'at-least-once',
     retain: init.retain ?? false,

@@ -19,9 +19,15 @@ class CountingMetrics implements Metrics {
     const key = `${name}${JSON.stringify(labels)}`;
     this.counts.set(key, (this.counts.get(key) ?? 0) + value);
   }
-  set(): void {}
-  add(): void {}
-  observe(): void {}
+  set(): void {
+    // only counters are read here
+  }
+  add(): void {
+    // only counters are read here
+  }
+  observe(): void {
+    // only counters are read here
+  }
 }
 
 function recordingLogger(): Logger & { lines: { level: string; message: string; fields?: LogFields }[] } {

@@ -255,7 +255,7 @@ export class Authenticator {
     }
     const mac = passwordMac(password);
     const known = this.#verified.get(user.username);
-    if (known === undefined || known.stored !== user.password || !constantTimeEqual(known.mac, mac)) {
+    if (known?.stored !== user.password || !constantTimeEqual(known.mac, mac)) {
       if (!(await verifyPassword(user.password, password))) return { ok: false, reason: 'bad-credentials' };
       this.#verified.set(user.username, { stored: user.password, mac });
     }

@@ -11,6 +11,9 @@ import type { AddressSyntax } from '../connector.js';
  *   on `.`; `*` one word, `#` zero or more words (the RabbitMQ topic syntax the router uses).
  * - `amqp10` / `amqp`: words split on `.`; `*` one word, `#` zero or more words.
  */
+
+/** The values a grant's placeholders are filled with. */
+type BindValues = { readonly username?: string | undefined; readonly clientId?: string | undefined };
 type Token = { readonly t: 'lit'; readonly v: string } | { readonly t: 'one' } | { readonly t: 'many' };
 
 /** A grant pattern, parsed once; placeholders are filled in by {@link GrantPattern.bind}. */
@@ -47,7 +50,7 @@ export class GrantPattern {
    * (`a/#`, `+`, `x.y`), starts with `$` or is empty would match more than the literal value
    * could; such a grant is void for that client (undefined), never widened.
    */
-  bind(values: { readonly username?: string | undefined; readonly clientId?: string | undefined }): BoundGrant | undefined {
+  bind(values: BindValues): BoundGrant | undefined {
     const w = wildcards(this.syntax);
     const tokens: Token[] = [];
     for (const part of this.#parts) {
@@ -55,13 +58,8 @@ export class GrantPattern {
         tokens.push(part === w.one ? { t: 'one' } : part === w.many ? { t: 'many' } : { t: 'lit', v: part });
         continue;
       }
-      let bad = false;
-      const filled = part.replace(/\{(username|clientId)\}/g, (_m, name: string) => {
-        const v = name === 'username' ? values.username : values.clientId;
-        if (v === undefined || !safeValue(this.syntax, v)) bad = true;
-        return v ?? '';
-      });
-      if (bad) return undefined;
+      const filled = fill(this.syntax, part, values);
+      if (filled === undefined) return undefined;
       tokens.push({ t: 'lit', v: filled });
     }
     return new BoundGrant(this.syntax, tokens);
@@ -118,6 +116,27 @@ function split(syntax: AddressSyntax, s: string): string[] {
   return s.split('.');
 }
 
+/**
+ * One level with its placeholders filled in, or undefined when a value is missing or unsafe.
+ * Splitting on a pattern with a capture group leaves the literals at even indexes and the
+ * placeholder names at odd ones.
+ */
+function fill(syntax: AddressSyntax, part: string, values: BindValues): string | undefined {
+  const pieces = part.split(/\{(username|clientId)\}/);
+  let filled = '';
+  for (let k = 0; k < pieces.length; k++) {
+    const piece = pieces[k]!;
+    if (k % 2 === 0) {
+      filled += piece;
+      continue;
+    }
+    const v = piece === 'username' ? values.username : values.clientId;
+    if (v === undefined || !safeValue(syntax, v)) return undefined;
+    filled += v;
+  }
+  return filled;
+}
+
 function safeValue(syntax: AddressSyntax, v: string): boolean {
   if (v.length === 0 || v.startsWith('$') || v.includes('\u0000')) return false;
   const forbidden = syntax === 'mqtt' ? ['/', '+', '#'] : ['.', '*', '#', '/'];
@@ -134,7 +153,7 @@ function covers(g: readonly Token[], f: readonly Token[]): boolean {
   // MQTT 5 §4.7.2: a wildcard in the first level does not match a `$` topic
   const first = f[0];
   const g0 = g[0];
-  if (first !== undefined && first.t === 'lit' && first.v.startsWith('$') && g0 !== undefined && g0.t !== 'lit') return false;
+  if (first?.t === 'lit' && first.v.startsWith('$') && g0 !== undefined && g0.t !== 'lit') return false;
   const n = f.length;
   const m = g.length;
   // next[j] = covers(f[i+1..], g[j..]); row[j] = covers(f[i..], g[j..])

@@ -35,8 +35,9 @@ describe('StartStop', () => {
     await a;
     await life.start(run);
     expect(starts).toBe(1);
-    const stop = async (): Promise<void> => {
+    const stop = (): Promise<void> => {
       stops++;
+      return Promise.resolve();
     };
     const s1 = life.stop(stop);
     expect(life.stop(stop)).toBe(s1);
@@ -58,8 +59,9 @@ describe('StartStop', () => {
       }),
     ).rejects.toThrow('sync');
     let ran = false;
-    await life.start(async () => {
+    await life.start(() => {
       ran = true;
+      return Promise.resolve();
     });
     expect(ran).toBe(true);
   });
@@ -78,14 +80,15 @@ describe('StartStop', () => {
     const life = new StartStop();
     let idle = 0;
     let stops = 0;
-    const stop = async (): Promise<void> => {
+    const stop = (): Promise<void> => {
       stops++;
+      return Promise.resolve();
     };
     await life.stop(stop, () => idle++);
     await life.stop(stop, () => idle++);
     expect([idle, stops]).toEqual([1, 0]);
     expect(life.stopping).toBe(true);
-    await life.start(async () => undefined);
+    await life.start(() => Promise.resolve());
     expect(life.stopping).toBe(false);
   });
 });

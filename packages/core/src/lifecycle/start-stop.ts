@@ -47,11 +47,12 @@ export class StartStop {
   }
 }
 
-/** Calls `run` now, so its synchronous part runs before the caller goes on; a throw becomes a rejection. */
+/**
+ * Calls `run` now, so its synchronous part runs before the caller goes on; a throw becomes a
+ * rejection (a promise's executor runs at once, and what it throws rejects the promise).
+ */
 function invoke(run: () => Promise<void>): Promise<void> {
-  try {
-    return run();
-  } catch (err) {
-    return Promise.reject(err);
-  }
+  return new Promise((resolve) => {
+    resolve(run());
+  });
 }
