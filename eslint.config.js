@@ -18,6 +18,11 @@ export default tseslint.config(
     rules: {
       // Numbers and booleans print as expected in a template; objects, unknown and nullish do not.
       '@typescript-eslint/restrict-template-expressions': ['error', { allowNumber: true, allowBoolean: true }],
+      // Rejecting with a caught value (`unknown`) passes the original error on unchanged, as a
+      // rethrow does (only-throw-error allows that too); a known non-Error type is still refused.
+      '@typescript-eslint/prefer-promise-reject-errors': ['error', { allowThrowingUnknown: true }],
+      // `const { a: _a, ...rest } = o` is how a typed copy leaves a field out: `_a` is unused on purpose.
+      '@typescript-eslint/no-unused-vars': ['error', { ignoreRestSiblings: true }],
       // tsconfig has noUncheckedIndexedAccess: `xs[i]!` after a bounds check is how the compiler is
       // told what the code already checked; the check itself stays strict.
       '@typescript-eslint/no-non-null-assertion': 'off',
