@@ -318,7 +318,7 @@ describe('listen backlog', () => {
     try {
       line = execFileSync('ss', ['-ltnH', `sport = :${port}`], { encoding: 'utf8' }).trim();
     } catch (err) {
-      throw new Error(`this test reads the backlog with ss: apt-get install -y iproute2 (integration/brokers/install.sh does it) (${String(err)})`);
+      throw new Error(`this test reads the backlog with ss: apt-get install -y iproute2 (integration/brokers/install.sh does it) (${String(err)})`, { cause: err });
     }
     const sendQ = Number(line.split(/\s+/)[2]);
     expect(sendQ).toBe(Math.min(LISTEN_BACKLOG, somaxconn));

@@ -271,7 +271,7 @@ function compileStomp(pattern: string): CompiledPattern {
         wildcards: inner.wildcards,
         match(address: string): Captures | undefined {
           const a = parseStompDestination(address);
-          if (a === undefined || a.kind !== d.kind) return undefined;
+          if (a?.kind !== d.kind) return undefined;
           if (a.kind === 'exchange' && a.exchange !== wantExchange) return undefined;
           return inner.match(a.rest);
         },

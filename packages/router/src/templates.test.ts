@@ -66,7 +66,7 @@ describe('template parsing', () => {
 
   it.each([
     ['a.{foo}', /unknown placeholder \{foo\} at column 3 of template "a\.\{foo\}"/],
-    ['{0}', /placeholder \{0\} at column 1 of template \"\{0\}\"; wildcard captures are numbered from \{1\}/],
+    ['{0}', /placeholder \{0\} at column 1 of template "\{0\}"; wildcard captures are numbered from \{1\}/],
     ['{}', /empty placeholder \{\}/],
     ['a{1', /unclosed "\{" at column 2/],
     ['a{', /unclosed "\{" at column 2/],

@@ -135,8 +135,9 @@ export class ManualSink implements Sink<Record<string, unknown>> {
 /** A sink that confirms every write at once. */
 export class InstantSink implements Sink<Record<string, unknown>> {
   readonly writes: { message: GatewayMessage; to: Record<string, unknown> }[] = [];
-  async write(message: GatewayMessage, to: Record<string, unknown>): Promise<void> {
+  write(message: GatewayMessage, to: Record<string, unknown>): Promise<void> {
     this.writes.push({ message, to });
+    return Promise.resolve();
   }
 }
 

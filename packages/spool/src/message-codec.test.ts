@@ -117,7 +117,9 @@ describe('message codec', () => {
   });
 
   it('refuses values it cannot keep exactly, with a typed error', () => {
-    class Custom {}
+    class Custom {
+      readonly n = 1;
+    }
     const bad = createMessage({ body: Buffer.from('x'), source, meta: { amqp10: { c: new Custom() } } });
     expect(() => encodeMessage({ message: bad })).toThrow(FerryError);
     const fn = createMessage({ body: Buffer.from('x'), source, meta: { mqtt: { f: () => 1 } } });

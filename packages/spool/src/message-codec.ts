@@ -8,7 +8,6 @@ import {
   type MessageSource,
   type NumericType,
   type Protocol,
-  type ProtocolMeta,
 } from '@ferry/core';
 
 /**
@@ -398,7 +397,7 @@ export function decodeMessage(buf: Buffer): MessageEnvelope {
         m.body = must(v, isBuffer, 'body');
         break;
       case Field.Headers:
-        m.headers = must(v, isHeaders, 'headers') as Map<string, HeaderValue>;
+        m.headers = must(v, isHeaders, 'headers');
         break;
       case Field.ContentType:
         m.contentType = must(v, isString, 'contentType');
@@ -455,6 +454,6 @@ export function decodeMessage(buf: Buffer): MessageEnvelope {
   if (m.body === undefined || m.source === undefined || m.guarantee === undefined || m.retain === undefined) {
     throw codecError('a required field (body, source, guarantee, retain) is missing');
   }
-  const message: GatewayMessage = { ...m, body: m.body, headers: m.headers ?? new Map(), meta: m.meta ?? {}, guarantee: m.guarantee, retain: m.retain, source: m.source };
+  const message: GatewayMessage = { ...m, body: m.body, headers: m.headers ?? new Map<string, HeaderValue>(), meta: m.meta ?? {}, guarantee: m.guarantee, retain: m.retain, source: m.source };
   return { message, ...(to === undefined ? {} : { to }), ...(route === undefined ? {} : { route }) };
 }

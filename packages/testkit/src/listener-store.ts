@@ -48,19 +48,18 @@ export class MemoryListenerStore implements ListenerStore {
   }
 
   #schedule(): void {
-    this.#flushed ??= new Promise<void>((resolve) =>
-      setImmediate(async () => {
-        await this.#held;
-        const ops = this.#pending;
-        this.#pending = new Map();
-        this.#flushed = undefined;
-        for (const [k, v] of ops) {
-          if (v === null) this.records.delete(k);
-          else this.records.set(k, typeof v === 'function' ? v() : v);
-        }
-        this.batches++;
-        resolve();
-      }),
-    );
+    this.#flushed ??= new Promise<void>((resolve) => setImmediate(() => void this.#flush().then(resolve)));
+  }
+
+  async #flush(): Promise<void> {
+    await this.#held;
+    const ops = this.#pending;
+    this.#pending = new Map();
+    this.#flushed = undefined;
+    for (const [k, v] of ops) {
+      if (v === null) this.records.delete(k);
+      else this.records.set(k, typeof v === 'function' ? v() : v);
+    }
+    this.batches++;
   }
 }

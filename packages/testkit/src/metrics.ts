@@ -58,7 +58,7 @@ export class RecordingMetrics implements Metrics {
 
 function series(store: Map<string, Map<string, Series>>, name: string, labels: Labels): Series {
   let byLabels = store.get(name);
-  if (byLabels === undefined) store.set(name, (byLabels = new Map()));
+  if (byLabels === undefined) store.set(name, (byLabels = new Map<string, Series>()));
   const key = JSON.stringify(Object.entries(labels).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
   let s = byLabels.get(key);
   if (s === undefined) byLabels.set(key, (s = { labels: { ...labels }, value: 0 }));

@@ -44,8 +44,8 @@ async function openssl(args: readonly string[]): Promise<void> {
     await run('openssl', args);
   } catch (err) {
     const e = err as { code?: unknown; stderr?: unknown };
-    if (e.code === 'ENOENT') throw new Error('the openssl CLI is missing: apt-get install -y openssl (integration/brokers/install.sh installs it)');
-    throw new Error(`openssl ${args.slice(0, 2).join(' ')} failed: ${String(e.stderr ?? err)}`);
+    if (e.code === 'ENOENT') throw new Error('the openssl CLI is missing: apt-get install -y openssl (integration/brokers/install.sh installs it)', { cause: err });
+    throw new Error(`openssl ${args.slice(0, 2).join(' ')} failed: ${String(e.stderr ?? err)}`, { cause: err });
   }
 }
 
