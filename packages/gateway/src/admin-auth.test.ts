@@ -6,7 +6,7 @@ describe('admin port token', () => {
     connectors: () => ({ a: 'up' }),
     routes: () => [],
     ready: () => true,
-    metrics: async () => ({ contentType: 'text/plain', body: 'ferry_messages_received_total 1\n' }),
+    metrics: () => Promise.resolve({ contentType: 'text/plain', body: 'ferry_messages_received_total 1\n' }),
   };
   const token = 'a-long-enough-admin-token-123456';
 

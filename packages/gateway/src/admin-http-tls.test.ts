@@ -16,7 +16,7 @@ const view = {
   connectors: () => ({}),
   routes: () => [],
   ready: () => true,
-  metrics: async () => ({ contentType: 'text/plain', body: '' }),
+  metrics: () => Promise.resolve({ contentType: 'text/plain', body: '' }),
 };
 
 function httpsStatus(port: number, opts: { cert?: string; key?: string } = {}): Promise<number | string> {

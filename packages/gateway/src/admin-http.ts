@@ -1,7 +1,7 @@
 import { createServer, type IncomingMessage, type RequestListener, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
-import { FerryError, type Logger } from '@ferry/core';
+import { FerryError, StartStop, type Logger } from '@ferry/core';
 import { listeningLine, loadTlsOptions, type TlsSettings } from '@ferry/net';
 import type { AdminHandler } from './admin-handler.js';
 import { adminRequestAllowed } from './admin-auth.js';
@@ -24,6 +24,7 @@ export interface AdminView {
  */
 export class AdminHttp {
   #server: Server | undefined;
+  readonly #life = new StartStop();
 
   constructor(
     private readonly view: AdminView,
@@ -41,8 +42,12 @@ export class AdminHttp {
     return a && typeof a === 'object' ? a : undefined;
   }
 
-  async start(): Promise<void> {
-    if (this.#server) return;
+  /** Idempotent: a second call waits for the same listen; after a failed one, the next tries again. */
+  start(): Promise<void> {
+    return this.#life.start(() => this.#listen());
+  }
+
+  async #listen(): Promise<void> {
     const onRequest: RequestListener = (req, res) => {
       this.#handle(req, res).catch((err: unknown) => {
         this.logger.error('admin request failed', { url: req.url, err: String(err) });
@@ -55,12 +60,17 @@ export class AdminHttp {
       tls === undefined
         ? createServer(onRequest)
         : createHttpsServer({ ...(await loadTlsOptions(tls.settings, tls.baseDir)), requestCert: tls.settings.requestCert, rejectUnauthorized: tls.settings.rejectUnauthorized }, onRequest);
-    if (this.#server) return;
     this.#server = server;
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', (err) => reject(new FerryError('CONNECT_FAILED', `admin server: cannot listen on ${this.host}:${this.port}`, { cause: err })));
-      server.listen(this.port, this.host, () => resolve());
-    });
+    try {
+      await new Promise<void>((resolve, reject) => {
+        server.once('error', (err) => reject(new FerryError('CONNECT_FAILED', `admin server: cannot listen on ${this.host}:${this.port}`, { cause: err })));
+        server.listen(this.port, this.host, () => resolve());
+      });
+    } catch (err) {
+      // a server that never listened is not kept: the next start makes a new one
+      if (this.#server === server) this.#server = undefined;
+      throw err;
+    }
     server.on('error', (err) => this.logger.error('admin http error', { err: String(err) }));
     this.logger.info(listeningLine(tls === undefined ? 'admin server' : 'admin server (HTTPS)', this.host, { port: this.address?.port ?? this.port }));
   }
@@ -73,9 +83,15 @@ export class AdminHttp {
     (server as HttpsServer).setSecureContext(await loadTlsOptions(tls.settings, tls.baseDir));
   }
 
-  async stop(): Promise<void> {
+  /** Idempotent; a stop during a start closes what that start opened. */
+  stop(): Promise<void> {
+    return this.#life.stop(() => this.#close(), () => undefined);
+  }
+
+  async #close(): Promise<void> {
+    await this.#life.starting?.catch(() => undefined);
     const s = this.#server;
-    if (!s) return;
+    if (s === undefined) return;
     this.#server = undefined;
     for (const h of this.view.handlers ?? []) h.close();
     s.closeAllConnections();

@@ -185,8 +185,9 @@ export const run = {
     process.stdout.write(hash + '\n');
   },
 
-  async schema(): Promise<void> {
+  schema(): Promise<void> {
     process.stdout.write(JSON.stringify(jsonSchema(defaultRegistry()), null, 2) + '\n');
+    return Promise.resolve();
   },
 };
 

@@ -5,6 +5,10 @@ import { Gateway } from './gateway.js';
 
 /** Records the order in which the gateway calls each connector. */
 function recordingType(type: string, listener: boolean, calls: string[]): AnyConnectorDefinition {
+  const record = (call: string): Promise<void> => {
+    calls.push(call);
+    return Promise.resolve();
+  };
   return defineConnector({
     type,
     protocol: 'mqtt',
@@ -21,11 +25,11 @@ function recordingType(type: string, listener: boolean, calls: string[]): AnyCon
       name,
       type,
       state: 'up',
-      start: async () => void calls.push(`${name}.start`),
-      stop: async () => void calls.push(`${name}.stop`),
-      openSources: async () => void calls.push(`${name}.openSources`),
-      closeSources: async () => void calls.push(`${name}.closeSources`),
-      sink: { write: async () => undefined },
+      start: () => record(`${name}.start`),
+      stop: () => record(`${name}.stop`),
+      openSources: () => record(`${name}.openSources`),
+      closeSources: () => record(`${name}.closeSources`),
+      sink: { write: () => Promise.resolve() },
     }),
   });
 }

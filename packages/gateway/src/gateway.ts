@@ -252,7 +252,7 @@ export class Gateway {
     const diff = diffConfigs(running, next, (t) => registry.get(t));
     // listeners kept as they are read their TLS files again (a renewed certificate under the
     // same name); before anything else changes, so an unusable file fails the reload cleanly
-    await Promise.all(diff.connectors.unchanged.map((name) => this.#live.get(name)?.connector.reloadTls?.()));
+    await Promise.all(diff.connectors.unchanged.map((name) => this.#live.get(name)?.connector.reloadTls?.() ?? Promise.resolve()));
     const table = RouteTable.compile(next.routes, connectorEntries(next, registry), { maxHops: next.gateway.maxHops, tracing: next.gateway.tracing });
 
     // the new connectors (no I/O yet); a listener among them gets a holding handler: what it
@@ -353,7 +353,7 @@ export class Gateway {
     const retired = [...diff.connectors.removed, ...diff.connectors.changed]
       .map((n) => previous.get(n)!)
       .filter((l) => !replacedLate.includes(l));
-    await Promise.all(retired.map((l) => l.connector.closeSources?.()));
+    await Promise.all(retired.map((l) => l.connector.closeSources?.() ?? Promise.resolve()));
     const settled = await engine.settledBefore(generation, drainTimeoutMs);
     if (!settled) logger.warn('reload: messages the previous route table took are still in flight; their sources will redeliver them', { timeoutMs: drainTimeoutMs });
     engine.removeSinks(diff.connectors.removed);

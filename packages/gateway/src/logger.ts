@@ -22,6 +22,7 @@ export function createLogger(level: LogLevel = 'info', format: LogFormat = 'text
     level,
     format: winston.format.combine(redactSecrets(), winston.format.timestamp(), format === 'json' ? winston.format.json() : text),
     // `stream`: somewhere else than stderr (tests read what an operator would)
+    // eslint-disable-next-line @typescript-eslint/no-unsafe-class-instance-assignment -- winston's types declare each transport as an interface extending TransportStream; the objects are instances of its subclasses
     transports: [stream === undefined ? new winston.transports.Console({ stderrLevels: ['error', 'warn', 'info', 'debug'] }) : new winston.transports.Stream({ stream })],
   });
   return wrap(w);

@@ -144,7 +144,7 @@ export class PromMetrics implements Metrics {
 
   /** every labelled value of a counter or gauge now (none before its first use), for the dashboard */
   async series(name: CounterName | GaugeName): Promise<readonly Series[]> {
-    const metric = this.#counters.get(name) ?? this.#gauges.get(name);
+    const metric: Counter | Gauge | undefined = this.#counters.get(name) ?? this.#gauges.get(name);
     if (metric === undefined) return [];
     const { values } = await metric.get();
     return values.map((v) => ({ labels: Object.fromEntries(Object.entries(v.labels).map(([k, x]) => [k, String(x)])), value: v.value }));

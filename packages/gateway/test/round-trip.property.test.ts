@@ -96,7 +96,9 @@ function frameOut(p: P, m: GatewayMessage, to: Record<string, unknown>): Frame {
     case 'amqp091': {
       const plan = toPublish(m, { now: NOW, username: undefined, persistent: undefined, mandatory: false });
       if (plan.kind !== 'publish') throw new Error('expired');
-      const { headers, persistent: _p, mandatory: _m, ...rest } = plan.options;
+      // amqplib types the headers as any; toPublish fills them with a field table
+      const options: Omit<typeof plan.options, 'headers'> & { headers: Record<string, unknown> } = plan.options;
+      const { headers, persistent: _p, mandatory: _m, ...rest } = options;
       return { p, routingKey: to['routingKey'] as string, content: m.body, properties: { ...rest, headers: overTheWire(headers) } };
     }
     case 'amqp10':

@@ -341,7 +341,7 @@ ${extra}`;
 });
 
 describe('DashboardHttp limits', () => {
-  const status = async (): Promise<DashboardStatus> => ({
+  const status = (): Promise<DashboardStatus> => Promise.resolve({
     gateway: { id: 'g', ready: true, startedAt: '', time: '', uptimeSeconds: 0 },
     connectors: [],
     routes: [],
@@ -369,7 +369,7 @@ describe('DashboardHttp limits', () => {
     // ~200 KB a snapshot: the socket buffers fill after a few
     const big: DashboardStatus = { ...(await status()), errors: Array.from({ length: 100 }, (_, i) => ({ seq: i, time: '', level: 'warn', message: 'x'.repeat(2000), detail: '' })) };
     const size = JSON.stringify(big).length;
-    const d = new DashboardHttp({ status: async () => big, logger: captureLogger(), intervalMs: 100, maxBufferedBytes: 64 * 1024 });
+    const d = new DashboardHttp({ status: () => Promise.resolve(big), logger: captureLogger(), intervalMs: 100, maxBufferedBytes: 64 * 1024 });
     dashboard = d;
     const port = await serve(d);
     // a raw client that sends the request and never reads a byte
