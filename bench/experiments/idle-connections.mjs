@@ -25,7 +25,7 @@ if (process.argv[3] === '--devices') {
   process.send?.(r.outcome ?? r);
   setInterval(() => undefined, 1 << 30);
 } else {
-  if (typeof global.gc !== 'function') throw new Error('run with node --expose-gc');
+  if (typeof globalThis.gc !== 'function') throw new Error('run with node --expose-gc');
   const root = resolve(process.env.FERRY_ROOT ?? join(here, '../../..'));
   const { MqttListenerConnector, mqttListenerOptions } = await import(join(root, 'packages/mqtt/dist/index.js'));
   const core = await import(join(root, 'packages/core/dist/index.js'));
@@ -34,8 +34,8 @@ if (process.argv[3] === '--devices') {
   await listener.start();
   await listener.openSources([{ route: 'r', from: { topic: 'x/#' } }], (d) => d.settlement.accept());
   const mem = () => {
-    global.gc();
-    global.gc();
+    globalThis.gc();
+    globalThis.gc();
     const m = process.memoryUsage();
     return { rssMiB: m.rss / 2 ** 20, heapMiB: m.heapUsed / 2 ** 20 };
   };

@@ -26,7 +26,7 @@ export function interpolate(text: string, env: NodeJS.ProcessEnv): EnvResult {
       continue;
     }
     if (!text.startsWith('${', i)) {
-      out += text[i];
+      out += text[i]!;
       i++;
       continue;
     }

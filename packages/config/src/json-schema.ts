@@ -35,7 +35,7 @@ function withProperty(schema: Json, name: string, prop: Json): Json {
     };
   }
   const branches = Array.isArray(schema['anyOf']) ? (schema['anyOf'] as Json[]) : Array.isArray(schema['oneOf']) ? (schema['oneOf'] as Json[]) : undefined;
-  if (branches !== undefined && branches.every((b) => b['type'] === 'object')) {
+  if (branches?.every((b) => b['type'] === 'object')) {
     return { ...schema, ...(schema['anyOf'] ? { anyOf: branches.map((b) => withProperty(b, name, prop)) } : { oneOf: branches.map((b) => withProperty(b, name, prop)) }) };
   }
   return { allOf: [{ type: 'object', properties: { [name]: prop }, required: [name] }, schema] };

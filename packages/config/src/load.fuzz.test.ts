@@ -91,7 +91,7 @@ describe('route file fuzz', () => {
       try {
         r = await loadConfig(file, registry, { env: { FERRY_FUZZ_SET: 'set' }, defaultId: 'fuzz' });
       } catch (err) {
-        throw new Error(`loadConfig threw ${String(err)} on ${JSON.stringify(bytes.toString('utf8'))}`);
+        throw new Error(`loadConfig threw ${String(err)} on ${JSON.stringify(bytes.toString('utf8'))}`, { cause: err });
       }
       const ms = performance.now() - started;
       if (ms > slowest) slowestInput = `${bytes.length} bytes, ${input.mutations.map((m) => m.op).join('+')}`;

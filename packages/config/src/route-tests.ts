@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { z } from 'zod';
-import { describeError, type AnyConnectorDefinition, type HeaderValue } from '@ferry/core';
+import { describeError, type AnyConnectorDefinition } from '@ferry/core';
 import type { ExpectedDestination, RouteTestCase, RouteTestExpectation } from '@ferry/router';
 import { sortErrors, type ConfigError } from './errors.js';
 import { loadConfig, readConfigText } from './load.js';

@@ -55,8 +55,9 @@ export class SourceMap {
       key = undefined;
       if (isMap(node)) {
         const pair = node.items.find((p) => {
-          const k = isScalar(p.key) ? p.key.value : p.key;
-          return k !== null && k !== undefined && String(k) === String(step);
+          // a path step names a plain key (a string, or a number for a key like `8080:`)
+          const k: unknown = isScalar(p.key) ? p.key.value : undefined;
+          return (typeof k === 'string' || typeof k === 'number' || typeof k === 'boolean') && String(k) === String(step);
         });
         if (pair !== undefined) {
           next = this.deref(pair.value);

@@ -297,7 +297,7 @@ function reportUnion(
   const branches = issue.errors;
   if (custom || branches.length === 0) {
     const note = (issue as { note?: string }).note;
-    const message = custom ? issue.message : note !== undefined ? note : `${found} matches none of the accepted forms`;
+    const message = custom ? issue.message : (note ?? `${found} matches none of the accepted forms`);
     if (present) r.value(path, message, { found });
     else r.missing(path, message);
     return;
