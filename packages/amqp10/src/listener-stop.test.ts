@@ -10,7 +10,7 @@ import { dirname, join } from 'node:path';
 import { jest } from '@jest/globals';
 import { fileURLToPath } from 'node:url';
 import { noopMetrics, type Logger } from '@ferry/core';
-import { MemoryConnection, gcOrFail, loadCorpus } from '@ferry/testkit';
+import { MemoryConnection, gcOrFail, loadCorpus, openMemoryConnection } from '@ferry/testkit';
 import { Amqp10Listener } from './listener.js';
 import { amqp10ListenerOptions } from './options.js';
 
@@ -54,15 +54,7 @@ describe('amqp10-listener stop', () => {
     await l.start();
     // only WeakRefs escape this function: whatever still holds a connection after stop is the listener's
     const refs = await (async (): Promise<WeakRef<MemoryConnection>[]> => {
-      const open = (): MemoryConnection => {
-        const c = new MemoryConnection();
-        l.accept({
-          stream: c,
-          info: { transport: 'tcp', remoteAddress: '127.0.0.1', remotePort: 1, remote: '127.0.0.1:1', authorized: false },
-          handshakeDone: () => undefined,
-        });
-        return c;
-      };
+      const open = (): MemoryConnection => openMemoryConnection((a) => l.accept(a));
       const full = seed('proton-sasl-anonymous-send.bin');
       // open, SASL done, a sending link attached
       const opened = open();

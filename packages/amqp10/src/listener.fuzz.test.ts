@@ -10,7 +10,7 @@
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { FerryError, noopMetrics, type InboundDelivery, type Logger } from '@ferry/core';
-import { MemoryConnection, errorCountingLogger, fuzzBudgetMs, fuzzConnections, loadCorpus } from '@ferry/testkit';
+import { MemoryConnection, errorCountingLogger, openMemoryConnection, fuzzBudgetMs, fuzzConnections, loadCorpus } from '@ferry/testkit';
 import { Amqp10Listener } from './listener.js';
 import { amqp10ListenerOptions } from './options.js';
 
@@ -84,13 +84,7 @@ async function newListener(logger: Logger): Promise<Amqp10Listener> {
 }
 
 function open(l: Amqp10Listener): MemoryConnection {
-  const c = new MemoryConnection();
-  l.accept({
-    stream: c,
-    info: { transport: 'tcp', remoteAddress: '127.0.0.1', remotePort: 1, remote: '127.0.0.1:1', authorized: false },
-    handshakeDone: () => undefined,
-  });
-  return c;
+  return openMemoryConnection((a) => l.accept(a));
 }
 
 const tick = (): Promise<void> => new Promise((r) => setImmediate(r));

@@ -305,6 +305,28 @@ export class MemoryConnection extends Duplex {
   }
 }
 
+/** What a listener's accept is handed for an in-memory connection (the shape of @ferry/net's AcceptedConnection). */
+export interface MemoryAccepted {
+  readonly stream: MemoryConnection;
+  readonly info: { readonly transport: 'tcp'; readonly remoteAddress: string; readonly remotePort: number; readonly remote: string; readonly authorized: false };
+  handshakeDone(): void;
+}
+
+/**
+ * A new in-memory connection, handed to a listener's `accept` as its transport hands it an
+ * accepted TCP socket (from 127.0.0.1:1, without a client certificate); returns the server's
+ * end, to send the client's bytes to and read what the server wrote.
+ */
+export function openMemoryConnection(accept: (accepted: MemoryAccepted) => void): MemoryConnection {
+  const stream = new MemoryConnection();
+  accept({
+    stream,
+    info: { transport: 'tcp', remoteAddress: stream.remoteAddress, remotePort: stream.remotePort, remote: `${stream.remoteAddress}:${stream.remotePort}`, authorized: false },
+    handshakeDone: () => undefined,
+  });
+  return stream;
+}
+
 /** A logger that keeps the error lines: an error line from a parser or a session is an internal error. */
 export function errorCountingLogger(): { logger: Logger; errors: string[] } {
   const errors: string[] = [];

@@ -6,7 +6,7 @@
 import { jest } from '@jest/globals';
 import mqttPacket from 'mqtt-packet';
 import { Authenticator, noopMetrics, silentLogger } from '@ferry/core';
-import { MemoryConnection, waitFor } from '@ferry/testkit';
+import { openMemoryConnection, waitFor } from '@ferry/testkit';
 import { mqttListenerOptions } from '../options.js';
 import { MqttBroker } from './broker.js';
 import { brokerConfig } from './config.js';
@@ -28,8 +28,7 @@ describe('mqtt-listener: a large PUBLISH in many reads', () => {
       got.push(e.message);
       e.settle?.({ kind: 'accept' });
     };
-    const c = new MemoryConnection();
-    broker.accept({ stream: c, info: { transport: 'tcp', remoteAddress: '127.0.0.1', remotePort: 1, remote: '127.0.0.1:1', authorized: false }, handshakeDone: () => undefined });
+    const c = openMemoryConnection((a) => broker.accept(a));
     c.send(mqttPacket.generate({ cmd: 'connect', protocolId: 'MQTT', protocolVersion: 4, clientId: 'big', clean: true, keepalive: 60 }));
     await waitFor(() => c.output().length >= 4, 'CONNACK');
 

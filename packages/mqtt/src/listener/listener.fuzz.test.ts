@@ -9,7 +9,7 @@
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Authenticator, noopMetrics, type Logger } from '@ferry/core';
-import { MemoryConnection, errorCountingLogger, fuzzBudgetMs, fuzzConnections, loadCorpus } from '@ferry/testkit';
+import { MemoryConnection, errorCountingLogger, openMemoryConnection, fuzzBudgetMs, fuzzConnections, loadCorpus } from '@ferry/testkit';
 import { mqttListenerOptions } from '../options.js';
 import { MqttBroker } from './broker.js';
 import { brokerConfig } from './config.js';
@@ -65,13 +65,7 @@ function newBroker(logger: Logger): MqttBroker {
 }
 
 function open(broker: MqttBroker): MemoryConnection {
-  const c = new MemoryConnection();
-  broker.accept({
-    stream: c,
-    info: { transport: 'tcp', remoteAddress: '127.0.0.1', remotePort: 1, remote: '127.0.0.1:1', authorized: false },
-    handshakeDone: () => undefined,
-  });
-  return c;
+  return openMemoryConnection((a) => broker.accept(a));
 }
 
 const tick = (): Promise<void> => new Promise((r) => setImmediate(r));
