@@ -1,5 +1,5 @@
 /**
- * Issue 9, "Must show": under attack from each hostile-input finding at once, a well-behaved
+ * Under attack from each kind of hostile input at once, a well-behaved
  * device's QoS 1 publish into RabbitMQ is still acknowledged within 1 s, and the gateway's RSS
  * stays under 300 MB. Ferry runs as its own process (its RSS is what is measured); the attackers
  * and the good device are this test's clients:

@@ -1,5 +1,5 @@
 /**
- * Issue 6, graceful shutdown: SIGTERM stops taking new messages and drains the ones in flight
+ * Graceful shutdown: SIGTERM stops taking new messages and drains the ones in flight
  * within the drain timeout (the CLI's --drain-timeout, 10 s by default).
  *
  * devices (MQTT 5, persistent sessions, QoS 1, publishing continuously) → Ferry mqtt-listener

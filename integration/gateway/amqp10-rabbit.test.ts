@@ -1,5 +1,5 @@
 /**
- * Issue 5's end-to-end proof with clients that are not Ferry's code: rhea (AMQP 1.0) against
+ * AMQP 1.0 to AMQP 0-9-1 end to end, with clients that are not Ferry's code: rhea (AMQP 1.0) against
  * Ferry's `amqp10-listener`, plain amqplib against RabbitMQ, Ferry's `amqp091` connector between.
  *
  * - rhea sender → listener → route → amqp091 → RabbitMQ queue → amqplib consumer: the data

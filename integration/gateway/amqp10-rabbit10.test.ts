@@ -1,5 +1,5 @@
 /**
- * Issue 5's must-show through RabbitMQ's AMQP 1.0 plugin, with Ferry reaching RabbitMQ through
+ * AMQP 1.0 end to end through RabbitMQ's AMQP 1.0 plugin, with Ferry reaching RabbitMQ through
  * its `amqp10` connector (amqp10-rabbit.test.ts does it through `amqp091`). Clients that are
  * not Ferry's code: rhea (AMQP 1.0) and amqplib (AMQP 0-9-1), against the real RabbitMQ 3.10.
  *

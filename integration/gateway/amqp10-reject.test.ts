@@ -1,5 +1,5 @@
 /**
- * Issue 5's "a rejected delivery at the far side is not accepted upstream", end to end through a
+ * A delivery rejected at the far side is not accepted upstream, end to end through a
  * real Gateway, with clients that are not Ferry's code:
  *
  * - an AMQP 1.0 producer (rhea) → Ferry's amqp10-listener → route → Ferry's amqp10 client →

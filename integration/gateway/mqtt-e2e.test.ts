@@ -1,5 +1,5 @@
 /**
- * Issue 2's end-to-end proof over real TCP with real clients: an MQTT 5 device publishes QoS 1
+ * MQTT end to end over real TCP with real clients: an MQTT 5 device publishes QoS 1
  * with properties to Ferry's MQTT listener, a route rewrites the topic, and both a subscriber
  * on the listener and a subscriber on a separate broker (Mosquitto) receive the body bytes and
  * every property intact. The device's PUBACK is held while a destination has not confirmed.

@@ -1,5 +1,5 @@
 /**
- * Issue 4's end-to-end proof with clients that are not Ferry's code: @stomp/stompjs (STOMP 1.2
+ * STOMP to AMQP 0-9-1 end to end, with clients that are not Ferry's code: @stomp/stompjs (STOMP 1.2
  * over TCP) against Ferry's `stomp-listener`, plain amqplib against RabbitMQ, and Ferry's
  * `amqp091` connector between them.
  *

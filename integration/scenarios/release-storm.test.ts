@@ -1,17 +1,17 @@
 /**
- * Found by scenario 5: a queue source whose sink
- * cannot be reached turned every queued message into a hot loop. The sink fails at once with
- * NOT_CONNECTED (transient), the engine released, the amqp091 consumer nacked with requeue=true,
- * RabbitMQ redelivered at once, and again: 6,136 write attempts and as many `sink write failed`
- * warn lines a second for 10 messages. Nothing was lost, but the broker and Ferry burned CPU and
- * the log drowned for as long as the destination was down.
+ * A queue source whose sink cannot be reached must not turn every queued message into a hot
+ * loop. Without a bound, the sink fails at once with NOT_CONNECTED (transient), the engine
+ * releases, the amqp091 consumer nacks with requeue=true, RabbitMQ redelivers at once, and again:
+ * thousands of write attempts and as many `sink write failed` warn lines a second for 10
+ * messages. Nothing is lost, but the broker and Ferry burn CPU and the log drowns for as long
+ * as the destination is down.
  *
- * Fixed in the engine: a transient failure on a route without `onFailure.retry` is retried with
- * backoff (200 ms .. 5 s, at least 50 ms apart) for up to 30 s before the message is given back,
- * so the message stays in flight (maxInFlight and the source's prefetch stop the intake) and no
+ * So a transient failure on a route without `onFailure.retry` is retried with backoff
+ * (200 ms .. 5 s, at least 50 ms apart) for up to 30 s before the message is given back: the
+ * message stays in flight (maxInFlight and the source's prefetch stop the intake) and no
  * redelivery happens during a short outage; and `sink write failed` is logged once per
  * (connector, error code), then summarized every 10 s. Attempts are counted from
- * `sink_failures_total`, not from log lines (those are rate-limited now).
+ * `sink_failures_total`, not from log lines (those are rate-limited).
  */
 import { jest } from '@jest/globals';
 import { parseConfig } from '@ferry/config';

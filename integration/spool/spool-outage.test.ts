@@ -1,5 +1,5 @@
 /**
- * Issue 6, the mechanism end to end: MQTT devices (QoS 1) → Ferry's mqtt-listener → amqp091 sink
+ * The spool end to end: MQTT devices (QoS 1) → Ferry's mqtt-listener → amqp091 sink
  * → RabbitMQ, with `gateway.spool` on and Ferry reaching RabbitMQ through a TcpProxy. While the
  * proxy refuses and has cut every connection, the destination is unreachable: the devices keep
  * getting their PUBACKs because each message is fsynced into the spool first, and the spool

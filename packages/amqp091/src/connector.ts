@@ -282,7 +282,7 @@ export class Amqp091Connector implements Connector<Amqp091From, Amqp091To> {
    * Close a session gracefully: consumers first (the broker requeues their unacked), then the rest.
    * Each close waits for the broker's close-ok (AMQP 0-9-1 §4.2.4: channel.close / connection.close
    * are synchronous); a broker that stopped answering gets SHUTDOWN_MS for all of them together,
-   * then the socket is torn down, so a stop after a drain time-out ends (fault scenario 9).
+   * then the socket is torn down, so a stop after a drain time-out ends (docs/faults.md, scenario 9).
    */
   async #shutdown(live: Live): Promise<void> {
     const end = Date.now() + SHUTDOWN_MS;
