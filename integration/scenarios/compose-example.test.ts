@@ -93,8 +93,10 @@ it("plant-temperatures: the plant's Mosquitto → RabbitMQ and Ferry's STOMP lis
   const sub = await stompjs(ports.stomp, '1.2');
   stompClients.push(sub);
   const atStomp: IMessage[] = [];
-  sub.client.subscribe(`/topic/temp.${run}`, (m) => atStomp.push(m));
-  await new Promise((r) => setTimeout(r, 200)); // SUBSCRIBE has no reply without a receipt
+  await new Promise<void>((resolve) => {
+    sub.client.watchForReceipt('sub-temp', () => resolve());
+    sub.client.subscribe(`/topic/temp.${run}`, (m) => atStomp.push(m), { receipt: 'sub-temp' });
+  });
   const plant = await device(brokerPorts().mosquitto, `${run}-plant-sensor`);
   mqttClients.push(plant);
   for (let i = 0; i < 20; i++) {
@@ -139,8 +141,12 @@ it('commands: a RabbitMQ message on device-commands reaches the device its `devi
     tally.sent(id);
     await publishConfirmed(plain!.confirm, '', 'device-commands', Buffer.from(id), { headers: { device: `${run}-target` }, persistent: true });
   }
-  await waitFor(() => got.length >= 20, 'the 20 commands at the device', 20_000);
-  await new Promise((r) => setTimeout(r, 200)); // room for a duplicate or a stray
+  // one more command after them, to each device: the queue hands them to Ferry in order, and the
+  // listener writes to a device in order, so a copy or a stray comes before it
+  for (const to of ['target', 'other']) await publishConfirmed(plain!.confirm, '', 'device-commands', Buffer.from(`${run}:last`), { headers: { device: `${run}-${to}` }, persistent: true });
+  await waitFor(() => got.length >= 21 && got.some((g) => g.body === `${run}:last`) && strays.includes(`devices/${run}-other/cmd`), 'the 20 commands and the last one at the device', 20_000);
+  got.splice(got.findIndex((g) => g.body === `${run}:last`), 1);
+  strays.splice(strays.indexOf(`devices/${run}-other/cmd`), 1);
   for (const g of got) {
     tally.received(g.body);
     expect(g.topic).toBe(`devices/${run}-target/cmd`);
@@ -169,8 +175,13 @@ it('orders-to-activemq: a STOMP SEND to Ferry with a receipt lands in ActiveMQ /
     sender.client.publish({ destination: '/queue/orders', body: id, headers: { receipt } });
     await confirmed; // RECEIPT only after ActiveMQ's own RECEIPT reached Ferry
   }
-  await waitFor(() => atActivemq.length >= 20, 'the 20 orders at ActiveMQ', 20_000);
-  await new Promise((r) => setTimeout(r, 200));
+  // one more order after every RECEIPT: Ferry writes to ActiveMQ in order, and the queue hands
+  // them to the consumer in order, so a copy of an earlier one comes before it
+  const last = new Promise<void>((resolve) => sender.client.watchForReceipt('r-last', () => resolve()));
+  sender.client.publish({ destination: '/queue/orders', body: `${run}:last`, headers: { receipt: 'r-last' } });
+  await last;
+  await waitFor(() => atActivemq.length >= 21 && atActivemq.includes(`${run}:last`), 'the 20 orders and the last one at ActiveMQ', 20_000);
+  atActivemq.splice(atActivemq.indexOf(`${run}:last`), 1);
   for (const b of atActivemq) tally.received(b);
   console.log(tally.summary('compose example, orders → ActiveMQ'));
   expect(tally.counts).toMatchObject({ sent: 20, received: 20, duplicated: 0, lost: 0, unexpected: 0 });
