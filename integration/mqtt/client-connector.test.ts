@@ -99,16 +99,22 @@ describe('mqtt client connector against Mosquitto', () => {
     px.cut();
     // after reconnecting with the persistent session, the broker resends only what was not acked
     await waitFor(() => got.length === 3, 'redelivery of the held message', 10_000);
-    await delay(300);
-    expect(got.map((d) => d.message.body.toString())).toEqual(['held', 'done', 'held']);
+    // Mosquitto resends a resumed session's unacknowledged messages before newer ones, so a
+    // resent 'done' would come before a message published now
+    await pub.publishAsync(`${p}/t`, 'fence-1', { qos: 1 });
+    await waitFor(() => got.length === 4, 'the first fence');
+    expect(got.map((d) => d.message.body.toString())).toEqual(['held', 'done', 'held', 'fence-1']);
     got[2]!.settlement.accept();
+    got[3]!.settlement.accept();
     // the settlement of the first copy, on the old connection, is harmless now
     got[0]!.settlement.accept();
     await delay(200);
     px.cut();
     await waitFor(() => px.connections === 1, 'reconnected');
-    await delay(300);
-    expect(got).toHaveLength(3);
+    await pub.publishAsync(`${p}/t`, 'fence-2', { qos: 1 });
+    await waitFor(() => got.length >= 5, 'the second fence');
+    expect(got.map((d) => d.message.body.toString())).toEqual(['held', 'done', 'held', 'fence-1', 'fence-2']);
+    got[4]!.settlement.accept();
   });
 
   it('source: release → reconnect → the broker redelivers', async () => {
@@ -139,14 +145,20 @@ describe('mqtt client connector against Mosquitto', () => {
     await pub.publishAsync(`${p}/t`, 'accepted-later', { qos: 1 });
     await waitFor(() => got.length === 2, 'two deliveries');
     got[0]!.settlement.release(new FerryError('NOT_CONNECTED', 'sink down'));
-    await delay(300);
-    // still connected: the second message's settlement is pending
-    expect(got).toHaveLength(2);
+    // still connected: the second message's settlement is pending. Had the connector reconnected,
+    // Mosquitto would resend 'released' before a message published now.
+    await pub.publishAsync(`${p}/t`, 'fence-1', { qos: 1 });
+    await waitFor(() => got.length >= 3, 'the first fence');
+    expect(got.map((d) => d.message.body.toString())).toEqual(['released', 'accepted-later', 'fence-1']);
     got[1]!.settlement.accept();
-    await waitFor(() => got.length === 3, 'redelivery of the released message', 10_000);
-    await delay(300);
-    expect(got.map((d) => d.message.body.toString())).toEqual(['released', 'accepted-later', 'released']);
     got[2]!.settlement.accept();
+    await waitFor(() => got.length === 4, 'redelivery of the released message', 10_000);
+    // nothing else is resent: a further copy would come before a message published now
+    await pub.publishAsync(`${p}/t`, 'fence-2', { qos: 1 });
+    await waitFor(() => got.length >= 5, 'the second fence');
+    expect(got.map((d) => d.message.body.toString())).toEqual(['released', 'accepted-later', 'fence-1', 'released', 'fence-2']);
+    got[3]!.settlement.accept();
+    got[4]!.settlement.accept();
   });
 
   it('source: at most receiveMaximum messages routed and unsettled at once, though Mosquitto 2.0.11 sends further ahead once PUBACKs flow', async () => {
