@@ -64,8 +64,10 @@ describe('amqp10-listener', () => {
     expect(got.bytes.equals(sent)).toBe(true);
     const types = Object.fromEntries((parseMessage(got.bytes).applicationProperties ?? []).map(([k, v]) => [k, v.type]));
     expect(types).toEqual({ u8: 'ubyte', i16: 'short', i32: 'int', i64: 'long', ts: 'timestamp', bin: 'binary' });
-    // the far client has not settled: the producer has no outcome yet
-    await new Promise((res) => setTimeout(res, 200));
+    // the far client has not settled: the producer has no outcome yet. The listener writes to a
+    // connection in order: an outcome sent up to now would come before the attach answering a
+    // link opened now.
+    await openSender(producer, 'in');
     expect(seen.get(d.id)).toBeUndefined();
     got.delivery.accept();
     await waitFor(() => seen.get(d.id) === 'accepted', 'accepted at the producer');
@@ -87,15 +89,19 @@ describe('amqp10-listener', () => {
     s.on('sender_flow', () => credits.push((s as rhea.Sender & { credit: number }).credit));
     for (let i = 0; i < 20; i++) s.send(typedMessage(i), undefined, 0);
     await waitFor(() => held.length === 5, '5 deliveries');
-    await new Promise((res) => setTimeout(res, 300));
+    // no more credit: a flow frame the listener sent up to now would come before the attach
+    // answering a link opened now (it writes to a connection in order)
+    await openSender(producer, 'telemetry.a.b');
     expect(held.length).toBe(5);
     expect(Math.max(...credits)).toBeLessThanOrEqual(5);
+    expect((s as rhea.Sender & { credit: number }).credit).toBe(0);
     expect(held[0]?.message.source.address).toBe('telemetry.a.b');
     expect(held[0]?.routes).toEqual(['r']);
     (held[0] as InboundDelivery).settlement.accept();
     await waitFor(() => held.length === 6, 'one more after one settlement');
-    await new Promise((res) => setTimeout(res, 200));
+    await openSender(producer, 'telemetry.a.b');
     expect(held.length).toBe(6);
+    expect((s as rhea.Sender & { credit: number }).credit).toBe(0);
     await waitFor(() => {
       for (const h of held) h.settlement.accept();
       return held.length === 20;
@@ -196,8 +202,9 @@ describe('amqp10-listener', () => {
       for (const d of held) d.settlement.accept();
       // the dispositions go out while paused (a paused source keeps settling)...
       await waitFor(() => seen.size === CREDIT, 'the accepts at the client while paused');
-      // ...but no credit comes with them: the client holds the other 55
-      await new Promise((r) => setTimeout(r, 400));
+      // ...but no credit comes with them: the client holds the other 55. A flow frame the
+      // listener sent up to now would come before the attach answering a link opened now.
+      await openSender(producer, 'in');
       console.log(`amqp10-listener paused: ${tally.counts.received} of ${N} in Ferry, client credit ${credit(s)}, ${seen.size} accepted`);
       expect(tally.counts.received).toBe(CREDIT);
       expect(credit(s)).toBe(0);
@@ -226,7 +233,9 @@ describe('amqp10-listener', () => {
       const peer = await client(l.port as number);
       const s = await openSender(peer, 'in');
       const seen = outcomes(s);
-      await new Promise((r) => setTimeout(r, 300));
+      // no credit while paused: a flow frame the listener sent would come before the attach
+      // answering a link opened now (it writes to a connection in order)
+      await openSender(peer, 'in');
       expect(credit(s)).toBe(0);
       // the same connection also receives from Ferry: its accept must get through while paused
       // (Ferry keeps reading the socket), or a route writing here could never resume
@@ -305,8 +314,8 @@ describe('amqp10-listener', () => {
       const r = await openReceiver(consumer, 'ttl');
       const got: { id: string; ttl: number | undefined; at: number }[] = [];
       r.on('message', (ctx: rhea.EventContext) => got.push({ id: String(ctx.message?.message_id), ttl: ctx.message?.ttl, at: Date.now() }));
+      // 'late' and 'short' were queued before it: delivered, either would have come first
       await waitFor(() => got.length === 1, "'long' at the receiver");
-      await new Promise((res) => setTimeout(res, 200));
       expect(got.map((g) => g.id)).toEqual(['long']);
       // the ttl is what was left when the transfer left: at most 60 s minus the 400 ms it waited
       expect(got[0]!.ttl).toBeLessThanOrEqual(60_000 - 400);
@@ -399,9 +408,10 @@ describe('amqp10-listener', () => {
       const c2 = await client(l.port as number);
       const r2 = await openReceiver(c2, 'drop');
       const got2 = ids(r2);
-      await waitFor(() => got2.length === 2, 'd3 and d4 again');
-      await new Promise((r) => setTimeout(r, 100));
-      expect(got2.map((g) => g.id)).toEqual(['d3', 'd4']);
+      // one more queued after them: a requeued d1 or d2 would be delivered before it
+      await l.sink.write(m('d5'), { address: 'drop' });
+      await waitFor(() => got2.length === 3, 'd3 and d4 again, then d5');
+      expect(got2.map((g) => g.id)).toEqual(['d3', 'd4', 'd5']);
       expect(metrics.count('messages_dropped_total', { connector: 'devices', reason: 'rejected-by-receiver' })).toBe(1);
       await c2.close();
       await l.stop();
