@@ -1,3 +1,4 @@
+import { reconnectOption } from '@ferry/core';
 import { z } from 'zod';
 
 /**
@@ -93,13 +94,7 @@ export const amqp091Options = z
       .max(65535)
       .default(1000)
       .describe('unacknowledged deliveries per consumer (basic.qos): the window that is Ferry\'s backpressure on a source'),
-    reconnect: z
-      .strictObject({
-        initialMs: z.number().int().min(1).default(500).describe('first reconnect delay (cap of the jittered delay)'),
-        maxMs: z.number().int().min(1).default(30_000).describe('largest reconnect delay'),
-      })
-      .default({ initialMs: 500, maxMs: 30_000 })
-      .describe('reconnect backoff: exponential with full jitter'),
+    reconnect: reconnectOption,
     connectTimeoutMs: z.number().int().min(1).default(10_000).describe('give up one connect attempt (TCP + TLS + AMQP handshake) after this long'),
     declare: z
       .boolean()

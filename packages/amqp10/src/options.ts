@@ -3,7 +3,7 @@
  * types are inferred from them; JSON Schema and docs/connectors/amqp10.md follow them.
  */
 import { clientTlsSettings, listenerTransportShape } from '@ferry/net';
-import { anonymousAgrees, passwordsPresent, grantFields, listenerAuthOptions, storedPassword, userGroups } from '@ferry/core';
+import { anonymousAgrees, passwordsPresent, grantFields, listenerAuthOptions, storedPassword, userGroups, reconnectOption } from '@ferry/core';
 import { z } from 'zod';
 
 /**
@@ -33,13 +33,7 @@ export const amqp10Options = z.strictObject({
   hostname: z.string().min(1).optional().describe("the open frame's hostname (AMQP 1.0 §2.7.1); RabbitMQ reads the vhost from it: 'vhost:/'"),
   containerId: z.string().min(1).optional().describe("the container-id Ferry opens the connection with (§2.7.1); default 'ferry-<gateway id>-<connector name>'"),
   idleTimeoutMs: z.number().int().min(0).default(60_000).describe('idle time-out Ferry announces in its open frame (§2.4.5); the peer must send a frame at least this often. 0 disables'),
-  reconnect: z
-    .strictObject({
-      initialMs: z.number().int().min(1).default(500).describe('first delay before reconnecting'),
-      maxMs: z.number().int().min(1).default(30_000).describe('longest delay between attempts (exponential backoff with full jitter)'),
-    })
-    .default({ initialMs: 500, maxMs: 30_000 })
-    .describe('reconnect backoff after the connection is lost'),
+  reconnect: reconnectOption,
   credit: z.number().int().min(1).max(MAX_INFLIGHT).default(1000).describe('link credit per receiving link (§2.6.7): the most deliveries Ferry holds unsettled per source; credit is given back only as messages settle'),
   maxInflight: z.number().int().min(1).max(MAX_INFLIGHT).default(1000).describe('the most unsettled deliveries Ferry sends per sending link before waiting for dispositions'),
   tls: clientTlsSettings.optional().describe('TLS for amqps:// URLs: the CA to trust (default: the system\'s), a client certificate'),

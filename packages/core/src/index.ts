@@ -5,6 +5,7 @@ export * from './settlement.js';
 export * from './logger.js';
 export * from './metrics.js';
 export * from './backoff.js';
+export * from './reconnect-option.js';
 export * from './inflight-limit.js';
 export * from './lifecycle/index.js';
 export * from './connector.js';

@@ -1,5 +1,5 @@
 import { listenerTransportShape } from '@ferry/net';
-import { anonymousAgrees, passwordsPresent, grantFields, listenerAuthOptions, storedPassword, userGroups } from '@ferry/core';
+import { anonymousAgrees, passwordsPresent, grantFields, listenerAuthOptions, storedPassword, userGroups, reconnectOption } from '@ferry/core';
 import { z } from 'zod';
 import { ClientIdRule } from './listener/client-id-rule.js';
 
@@ -49,13 +49,7 @@ export const mqttOptions = z.strictObject({
     .max(0xffffffff)
     .default(86400),
   keepalive: durationSeconds('keep alive in seconds (§3.1.2.10); 0 disables it').max(65535).default(30),
-  reconnect: z
-    .strictObject({
-      initialMs: z.number().int().min(1).default(500).describe('first reconnect delay bound, ms'),
-      maxMs: z.number().int().min(1).default(30_000).describe('largest reconnect delay, ms'),
-    })
-    .default({ initialMs: 500, maxMs: 30_000 })
-    .describe('reconnect backoff: exponential with full jitter between initialMs and maxMs'),
+  reconnect: reconnectOption,
   connectTimeoutMs: z.number().int().min(1).default(10_000).describe('time allowed for TCP/TLS connect plus CONNACK, ms'),
   maxInflight: z
     .number()

@@ -1,3 +1,4 @@
+import { reconnectOption } from '@ferry/core';
 import { clientTlsSettings } from '@ferry/net';
 import { z } from 'zod';
 
@@ -41,13 +42,7 @@ export const stompOptions = z.strictObject({
     })
     .default({ outgoingMs: 10_000, incomingMs: 10_000 })
     .describe('heart-beat header of CONNECT'),
-  reconnect: z
-    .strictObject({
-      initialMs: z.number().int().min(1).default(500).describe('first reconnect delay cap, ms (exponential backoff with full jitter)'),
-      maxMs: z.number().int().min(1).default(30_000).describe('largest reconnect delay, ms'),
-    })
-    .default({ initialMs: 500, maxMs: 30_000 })
-    .describe('reconnect backoff after the connection is lost or refused'),
+  reconnect: reconnectOption,
   connectTimeoutMs: z.number().int().min(1).default(10_000).describe('give up a connection attempt (TCP + CONNECT/CONNECTED) after this long, ms'),
   receiptTimeoutMs: z
     .number()
