@@ -1,4 +1,4 @@
-import { Backoff, ConnectorCounters, FailureLog, FerryError, describeError, sleep, type Connector, type ConnectorContext, type ConnectorState, type DeliveryHandler, type GatewayMessage, type Logger, type Sink, type SourceSpec } from '@ferry/core';
+import { Backoff, ConnectorCounters, FailureLog, FerryError, describeError, sleep, type ConnectorContext, type ConnectorState, type DeliveryHandler, type GatewayMessage, type Sink, type SourceSpec, ConnectorBase } from '@ferry/core';
 import { QueueConsumer } from './consumer.js';
 import { resolveEndpoint, type Endpoint } from './endpoint.js';
 import type { Amqp091From, Amqp091Options, Amqp091To } from './options.js';
@@ -49,15 +49,10 @@ const SHUTDOWN_MS = 5_000;
  * the session and the loop starts over. It never gives up and never throws at the gateway for a
  * broker problem: it logs one line per change of state or of reason, and keeps trying.
  */
-export class Amqp091Connector implements Connector<Amqp091From, Amqp091To> {
-  readonly name: string;
-  readonly type = 'amqp091';
+export class Amqp091Connector extends ConnectorBase<Amqp091Options, Amqp091From, Amqp091To> {
   readonly sink: Sink<Amqp091To>;
-  readonly #ctx: ConnectorContext;
   /** the per-message counters, bound once */
   readonly #counters: ConnectorCounters;
-  readonly #options: Amqp091Options;
-  readonly #log: Logger;
   #state: ConnectorState = 'idle';
   #loop: Promise<void> | undefined;
   #abort: AbortController | undefined;
@@ -68,11 +63,8 @@ export class Amqp091Connector implements Connector<Amqp091From, Amqp091To> {
   #everUp = false;
 
   constructor(ctx: ConnectorContext, name: string, options: Amqp091Options) {
-    this.#ctx = ctx;
-    this.name = name;
+    super(ctx, name, options, 'amqp091');
     this.#counters = new ConnectorCounters(ctx.metrics, name);
-    this.#options = options;
-    this.#log = ctx.logger.child({ connector: name });
     this.sink = { write: (message, to) => this.#write(message, to) };
   }
 
@@ -92,7 +84,7 @@ export class Amqp091Connector implements Connector<Amqp091From, Amqp091To> {
     const first = new Promise<void>((resolve) => (firstDone = resolve));
     this.#loop = this.#run(abort.signal, firstDone).catch((err: unknown) => {
       // #run handles its errors; this is a bug guard so the process never sees a rejection.
-      this.#log.error('amqp091 reconnect loop failed', { error: describeError(err) });
+      this.log.error('amqp091 reconnect loop failed', { error: describeError(err) });
     });
     await first;
   }
@@ -111,7 +103,7 @@ export class Amqp091Connector implements Connector<Amqp091From, Amqp091To> {
     const byQueue = new Map<string, QueueGroup>();
     const routeQueues: RouteQueue[] = [];
     for (const { route, from } of specs) {
-      const queue = routeQueueName(this.#ctx.gatewayId, route, from);
+      const queue = routeQueueName(this.ctx.gatewayId, route, from);
       const group = byQueue.get(queue);
       if (group === undefined) byQueue.set(queue, { queue, routes: [route] });
       else if (!group.routes.includes(route)) group.routes.push(route);
@@ -150,7 +142,7 @@ export class Amqp091Connector implements Connector<Amqp091From, Amqp091To> {
   // ---- the loop ----
 
   async #run(signal: AbortSignal, firstDone: () => void): Promise<void> {
-    const backoff = new Backoff({ initialMs: this.#options.reconnect.initialMs, maxMs: this.#options.reconnect.maxMs });
+    const backoff = new Backoff({ initialMs: this.options.reconnect.initialMs, maxMs: this.options.reconnect.maxMs });
     const aborted = new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }));
     // a call, not the property: the compiler keeps the loop condition's narrowing of
     // signal.aborted across the awaits below, though an abort can land during any of them
@@ -176,7 +168,7 @@ export class Amqp091Connector implements Connector<Amqp091From, Amqp091To> {
         const upAt = Date.now();
         this.#problems.recovered();
         this.#setState('up');
-        this.#log.info(this.#everUp ? 'reconnected' : 'connected', { url: live.endpoint.display });
+        this.log.info(this.#everUp ? 'reconnected' : 'connected', { url: live.endpoint.display });
         this.#everUp = true;
         const reason = await Promise.race([live.session.lost, aborted.then(() => undefined)]);
         this.#live = undefined;
@@ -188,8 +180,8 @@ export class Amqp091Connector implements Connector<Amqp091From, Amqp091To> {
         // a session that held for a while starts the backoff over; one that fails right after
         // connecting (a consumer refused, a flapping broker) keeps growing the delay
         if (Date.now() - upAt >= STABLE_MS) backoff.reset();
-        this.#ctx.metrics.inc('connector_reconnects_total', { connector: this.name });
-        this.#log.warn(`connection lost: ${reason}; reconnecting`, { url: live.endpoint.display });
+        this.ctx.metrics.inc('connector_reconnects_total', { connector: this.name });
+        this.log.warn(`connection lost: ${reason}; reconnecting`, { url: live.endpoint.display });
         this.#problems.report(reason);
         await this.#shutdown(live);
       }
@@ -204,27 +196,27 @@ export class Amqp091Connector implements Connector<Amqp091From, Amqp091To> {
   /** One connect attempt: connection, topology, publisher, consumers. All or nothing. */
   async #connect(): Promise<Live> {
     const id = ++sessionCounter;
-    const connectionName = this.#options.connectionName ?? `ferry ${this.#ctx.gatewayId} ${this.name}`;
-    const endpoint = await resolveEndpoint(this.#options, this.#ctx.baseDir, connectionName);
+    const connectionName = this.options.connectionName ?? `ferry ${this.ctx.gatewayId} ${this.name}`;
+    const endpoint = await resolveEndpoint(this.options, this.ctx.baseDir, connectionName);
     let session: Session;
     try {
-      session = await Session.open(endpoint.connect, endpoint.socket, this.#log);
+      session = await Session.open(endpoint.connect, endpoint.socket, this.log);
     } catch (err) {
       throw new FerryError('CONNECT_FAILED', `${endpoint.display}: ${connectReason(err, endpoint)}`, { cause: err });
     }
     try {
-      const admin = await session.channel(this.#log);
-      await applyTopology(admin, this.#options.topology, this.#options.declare);
+      const admin = await session.channel(this.log);
+      await applyTopology(admin, this.options.topology, this.options.declare);
       await admin.close();
       const pubCh = await session.model.createConfirmChannel();
       const publisher = new Publisher(pubCh, {
         connector: this.name,
         idPrefix: `${process.pid.toString(36)}.${id.toString(36)}`,
         username: endpoint.username,
-        replyToTopicHeader: this.#options.replyToTopicHeader,
-        logger: this.#log,
+        replyToTopicHeader: this.options.replyToTopicHeader,
+        logger: this.log,
         counters: this.#counters,
-        checkExchange: (name) => session.checkExchange(name, this.#log),
+        checkExchange: (name) => session.checkExchange(name, this.log),
         onLost: (reason) => session.lose(reason),
       });
       const live: Live = { session, endpoint, publisher, consumers: [], retired: [], starting: Promise.resolve() };
@@ -250,8 +242,8 @@ export class Amqp091Connector implements Connector<Amqp091From, Amqp091To> {
     if (sources.groups.every((g) => live.consumers.some((c) => c.queue === g.queue))) return;
     const { session } = live;
     if (sources.routeQueues.length > 0) {
-      const admin = await session.channel(this.#log);
-      await declareRouteQueues(admin, sources.routeQueues, this.#options.topology);
+      const admin = await session.channel(this.log);
+      await declareRouteQueues(admin, sources.routeQueues, this.options.topology);
       await admin.close();
     }
     for (const group of sources.groups) {
@@ -262,10 +254,10 @@ export class Amqp091Connector implements Connector<Amqp091From, Amqp091To> {
         connector: this.name,
         queue: group.queue,
         routes: group.routes,
-        prefetch: this.#options.prefetch,
-        replyToTopicHeader: this.#options.replyToTopicHeader,
+        prefetch: this.options.prefetch,
+        replyToTopicHeader: this.options.replyToTopicHeader,
         deliver: sources.deliver,
-        logger: this.#log,
+        logger: this.log,
         counters: this.#counters,
         onLost: (reason) => session.lose(reason),
       });
@@ -312,7 +304,7 @@ export class Amqp091Connector implements Connector<Amqp091From, Amqp091To> {
   #setState(state: ConnectorState): void {
     if (this.#state === state) return;
     this.#state = state;
-    this.#ctx.metrics.set('connector_up', { connector: this.name }, state === 'up' ? 1 : 0);
+    this.ctx.metrics.set('connector_up', { connector: this.name }, state === 'up' ? 1 : 0);
   }
 
   /** One warn line per distinct problem; the same failure again only at debug. */
@@ -320,10 +312,10 @@ export class Amqp091Connector implements Connector<Amqp091From, Amqp091To> {
     // the FerryError's own message is the clear line; the cause chain stays in the debug fields
     const reason = err instanceof Error ? err.message : String(err);
     if (!this.#problems.report(reason)) {
-      this.#log.debug(`${what}: ${reason}; still retrying`);
+      this.log.debug(`${what}: ${reason}; still retrying`);
       return;
     }
-    this.#log.warn(`${what} to ${reason}; retrying (backoff up to ${this.#options.reconnect.maxMs} ms)`, { error: describeError(err) });
+    this.log.warn(`${what} to ${reason}; retrying (backoff up to ${this.options.reconnect.maxMs} ms)`, { error: describeError(err) });
   }
 }
 

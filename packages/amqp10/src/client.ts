@@ -16,7 +16,7 @@
  */
 import { connect as netConnect, type Socket } from 'node:net';
 import { connect as tlsConnect, type ConnectionOptions as TlsConnectionOptions } from 'node:tls';
-import { ConnectorCounters, describeError, FerryError, FlowWatch, hasExpired, ReconnectTimer, StartStop, type Connector, type ConnectorContext, type ConnectorState, type DeliveryHandler, type Logger, type Sink, type SourceFlow, type SourceSpec } from '@ferry/core';
+import { ConnectorCounters, describeError, FerryError, FlowWatch, hasExpired, ReconnectTimer, StartStop, type ConnectorContext, type ConnectorState, type DeliveryHandler, type Sink, type SourceFlow, type SourceSpec, ConnectorBase } from '@ferry/core';
 import { loadClientTls } from '@ferry/net';
 import rhea from 'rhea';
 import { disarmConnection, DispositionGate, installCapture, installLinkKeys } from './rhea-seam.js';
@@ -73,15 +73,10 @@ interface SourceGroup {
   owed: number;
 }
 
-export class Amqp10Client implements Connector<Amqp10From, Amqp10To> {
-  readonly type = 'amqp10';
-  readonly name: string;
+export class Amqp10Client extends ConnectorBase<Amqp10Options, Amqp10From, Amqp10To> {
   readonly sink: Sink<Amqp10To>;
-  readonly #ctx: ConnectorContext;
   /** the per-message counters, bound once */
   readonly #counters: ConnectorCounters;
-  readonly #opts: Amqp10Options;
-  readonly #log: Logger;
   readonly #reconnect: ReconnectTimer;
   readonly #life = new StartStop();
   #state: ConnectorState = 'idle';
@@ -96,11 +91,8 @@ export class Amqp10Client implements Connector<Amqp10From, Amqp10To> {
   #firstAttempt: { resolve: () => void } | undefined;
 
   constructor(ctx: ConnectorContext, name: string, options: Amqp10Options) {
-    this.#ctx = ctx;
-    this.name = name;
+    super(ctx, name, options, 'amqp10');
     this.#counters = new ConnectorCounters(ctx.metrics, name);
-    this.#opts = options;
-    this.#log = ctx.logger.child({ connector: name, type: 'amqp10' });
     this.#reconnect = new ReconnectTimer({ initialMs: options.reconnect.initialMs, maxMs: options.reconnect.maxMs });
     this.sink = { write: (m, to) => this.#write(m, to) };
   }
@@ -115,10 +107,10 @@ export class Amqp10Client implements Connector<Amqp10From, Amqp10To> {
   #setState(s: ConnectorState, line?: string, fields?: Record<string, unknown>): void {
     if (this.#state === s && line === undefined) return;
     this.#state = s;
-    this.#ctx.metrics.set('connector_up', { connector: this.name }, s === 'up' ? 1 : 0);
+    this.ctx.metrics.set('connector_up', { connector: this.name }, s === 'up' ? 1 : 0);
     if (line === undefined) return;
-    if (s === 'down') this.#log.warn(line, fields);
-    else this.#log.info(line, fields);
+    if (s === 'down') this.log.warn(line, fields);
+    else this.log.info(line, fields);
   }
 
   /** Resolves once the first connection attempt opened or failed; the connector keeps retrying after a failure. */
@@ -129,19 +121,19 @@ export class Amqp10Client implements Connector<Amqp10From, Amqp10To> {
   #start(): Promise<void> {
     installCapture();
     installLinkKeys();
-    const c = rhea.create_container({ id: this.#opts.containerId ?? `ferry-${this.#ctx.gatewayId}-${this.name}` });
+    const c = rhea.create_container({ id: this.options.containerId ?? `ferry-${this.ctx.gatewayId}-${this.name}` });
     // a last resort: rhea raises unhandled link/session/connection errors on the container,
     // and an EventEmitter 'error' without a listener kills the process
-    c.on('error', (e: unknown) => this.#log.error('amqp10 error', { error: describeError(e) }));
+    c.on('error', (e: unknown) => this.log.error('amqp10 error', { error: describeError(e) }));
     absorbRetiredConnectionEvents(c);
     this.#container = c;
     const first = new Promise<void>((resolve) => {
       this.#firstAttempt = { resolve };
     });
-    const tls = this.#opts.tls;
+    const tls = this.options.tls;
     // certificate files are read once per start; an unreadable one fails the start (a route
     // file error), unlike a peer that is down
-    return (tls === undefined ? Promise.resolve(undefined) : loadClientTls(tls, this.#ctx.baseDir)).then(
+    return (tls === undefined ? Promise.resolve(undefined) : loadClientTls(tls, this.ctx.baseDir)).then(
       (options) => {
         this.#tls = options;
         this.#connect();
@@ -157,7 +149,7 @@ export class Amqp10Client implements Connector<Amqp10From, Amqp10To> {
   #connect(): void {
     const c = this.#container;
     if (c === undefined || this.#state === 'stopping' || this.#state === 'stopped') return;
-    const ep = parseUrl(this.#opts.url, this.#opts);
+    const ep = parseUrl(this.options.url, this.options);
     this.#setState('connecting', `amqp10 connecting to ${ep.host}:${ep.port}`);
     // every byte from the peer goes through a frame guard before rhea sees it (./frame-guard.ts):
     // a bad frame closes THIS connection with an AMQP error, and the backoff reconnects
@@ -170,8 +162,8 @@ export class Amqp10Client implements Connector<Amqp10From, Amqp10To> {
       socket.once('close', () => lost(undefined));
       guard = new FrameGuard(socket, { role: 'client', maxFrameSize: CLIENT_MAX_FRAME_SIZE, maxMessageBytes: undefined, containerId: c.id, requireSasl: false });
       guard.on('violation', (condition: string, description: string) => {
-        this.#ctx.metrics.inc('protocol_errors_total', { connector: this.name, code: condition });
-        this.#log.warn('amqp10 closed the connection for a protocol violation by the peer', { condition, description });
+        this.ctx.metrics.inc('protocol_errors_total', { connector: this.name, code: condition });
+        this.log.warn('amqp10 closed the connection for a protocol violation by the peer', { condition, description });
       });
       return guard.asSocket();
     };
@@ -184,9 +176,9 @@ export class Amqp10Client implements Connector<Amqp10From, Amqp10To> {
       // SASL PLAIN with a user, else SASL ANONYMOUS (rhea: a user without a password → ANONYMOUS)
       username: ep.username ?? 'anonymous',
       ...(ep.password === undefined ? {} : { password: ep.password }),
-      ...(this.#opts.hostname === undefined ? {} : { hostname: this.#opts.hostname }),
+      ...(this.options.hostname === undefined ? {} : { hostname: this.options.hostname }),
       container_id: c.id,
-      idle_time_out: this.#opts.idleTimeoutMs,
+      idle_time_out: this.options.idleTimeoutMs,
       reconnect: false,
       tcp_no_delay: true,
     } as rhea.ConnectionOptions;
@@ -224,7 +216,7 @@ export class Amqp10Client implements Connector<Amqp10From, Amqp10To> {
     // a decode error) and then only ends the socket: tell the peer why first (§2.7.9)
     conn.on('protocol_error', (e: unknown) => guard?.fail('amqp:connection:framing-error', describeError(e)));
     conn.on('error', (e: unknown) => guard?.fail('amqp:decode-error', describeError(e)));
-    conn.on('session_error', (ctx: rhea.EventContext) => this.#log.warn('amqp10 session ended with an error', { error: describeError(ctx.session?.error) }));
+    conn.on('session_error', (ctx: rhea.EventContext) => this.log.warn('amqp10 session ended with an error', { error: describeError(ctx.session?.error) }));
     conn.on('disconnected', (ctx: rhea.EventContext) => lost(ctx.error));
   }
 
@@ -251,7 +243,7 @@ export class Amqp10Client implements Connector<Amqp10From, Amqp10To> {
     }
     if (this.#state === 'stopping' || this.#state === 'stopped') return;
     const delay = this.#reconnect.schedule(() => this.#connect());
-    this.#ctx.metrics.inc('connector_reconnects_total', { connector: this.name });
+    this.ctx.metrics.inc('connector_reconnects_total', { connector: this.name });
     this.#setState('down', `amqp10 connection down, reconnecting in ${delay} ms`, {
       error: error === undefined ? undefined : describeError(error),
       ...(closedWith ?? {}),
@@ -327,8 +319,8 @@ export class Amqp10Client implements Connector<Amqp10From, Amqp10To> {
     if (link === undefined) {
       link = new SenderLink(conn, {
         address: to.address,
-        maxInflight: this.#opts.maxInflight,
-        logger: this.#log,
+        maxInflight: this.options.maxInflight,
+        logger: this.log,
         onGone: (l) => {
           if (this.#senders.get(l.address) === l) this.#senders.delete(l.address);
         },
@@ -353,7 +345,7 @@ export class Amqp10Client implements Connector<Amqp10From, Amqp10To> {
     const groups = new Map<string, SourceGroup>();
     for (const s of specs) {
       const g = groups.get(s.from.address);
-      if (g === undefined) groups.set(s.from.address, { address: s.from.address, routes: [s.route], reattach: new ReconnectTimer(this.#opts.reconnect), owed: 0 });
+      if (g === undefined) groups.set(s.from.address, { address: s.from.address, routes: [s.route], reattach: new ReconnectTimer(this.options.reconnect), owed: 0 });
       else g.routes.push(s.route);
     }
     this.#sources = { groups, deliver };
@@ -373,7 +365,7 @@ export class Amqp10Client implements Connector<Amqp10From, Amqp10To> {
 
   #follow(flow: SourceFlow | undefined): void {
     this.#flow.follow(flow, (paused) => {
-      this.#log.debug(paused ? 'amqp10 source paused: withholding link credit' : 'amqp10 source resumed: granting the credit withheld');
+      this.log.debug(paused ? 'amqp10 source paused: withholding link credit' : 'amqp10 source resumed: granting the credit withheld');
       if (!paused) this.#payOwed();
     });
   }
@@ -418,14 +410,14 @@ export class Amqp10Client implements Connector<Amqp10From, Amqp10To> {
     });
     g.receiver = r;
     // a link attached while paused starts with no credit and owes all of it
-    if (this.#paused) g.owed = this.#opts.credit;
+    if (this.#paused) g.owed = this.options.credit;
     else {
       g.owed = 0;
-      r.add_credit(this.#opts.credit);
+      r.add_credit(this.options.credit);
     }
     r.on('receiver_open', () => {
       g.reattach.reset();
-      this.#log.info(`amqp10 receiving from ${g.address}`, { routes: g.routes, credit: this.#opts.credit, paused: this.#paused });
+      this.log.info(`amqp10 receiving from ${g.address}`, { routes: g.routes, credit: this.options.credit, paused: this.#paused });
     });
     const gate = new DispositionGate();
     r.on('message', (ctx: rhea.EventContext) => this.#onMessage(g, r, gen, gate, ctx));
@@ -444,7 +436,7 @@ export class Amqp10Client implements Connector<Amqp10From, Amqp10To> {
       const delay = g.reattach.schedule(() => {
         if (gen === this.#generation && this.#sourcesOpen) this.#attach(g);
       });
-      this.#log.warn(`amqp10 link from ${g.address} closed by the peer, re-attaching in ${delay} ms`, { condition: err?.condition, description: err?.description });
+      this.log.warn(`amqp10 link from ${g.address} closed by the peer, re-attaching in ${delay} ms`, { condition: err?.condition, description: err?.description });
     };
     r.on('receiver_close', () => closed(peerError(r.error)));
     session.on('session_close', () => closed(peerError(session.error)));
@@ -457,9 +449,9 @@ export class Amqp10Client implements Connector<Amqp10From, Amqp10To> {
     const live = (): boolean => gen === this.#generation && r.is_open();
     receiveTransfer({
       connector: this.name,
-      metrics: this.#ctx.metrics,
+      metrics: this.ctx.metrics,
       counters: this.#counters,
-      log: this.#log,
+      log: this.log,
       address: g.address,
       delivery: d,
       decoded: ctx.message,

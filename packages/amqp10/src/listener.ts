@@ -17,7 +17,7 @@
  * - A bad frame or protocol violation closes that one connection with an AMQP error
  *   (./frame-guard.ts); the listener and other connections carry on.
  */
-import { Authenticator, authConfigFrom, ConnectorCounters, describeError, reportRestore, FerryError, FlowWatch, hasExpired, StartStop, type Connector, type ConnectorContext, type ConnectorState, type DeliveryHandler, type GatewayMessage, type Logger, type Sink, type SourceFlow, type SourceSpec } from '@ferry/core';
+import { Authenticator, authConfigFrom, ConnectorCounters, describeError, reportRestore, FerryError, FlowWatch, hasExpired, StartStop, type ConnectorContext, type ConnectorState, type DeliveryHandler, type GatewayMessage, type Logger, type Sink, type SourceFlow, type SourceSpec, ConnectorBase } from '@ferry/core';
 import { Listener, listeningLine, type AcceptedConnection, type BoundPorts } from '@ferry/net';
 import rhea from 'rhea';
 import { matchesAddress } from './address-match.js';
@@ -33,15 +33,10 @@ import { Amqp10QueueStore } from './queue-store.js';
 import { closeClients, type Client, type InLink, type ServerConnection } from './listener-client.js';
 
 
-export class Amqp10Listener implements Connector<Amqp10From, Amqp10To> {
-  readonly type = 'amqp10-listener';
-  readonly name: string;
+export class Amqp10Listener extends ConnectorBase<Amqp10ListenerOptions, Amqp10From, Amqp10To> {
   readonly sink: Sink<Amqp10To>;
-  readonly #ctx: ConnectorContext;
   /** the per-message counters, bound once */
   readonly #counters: ConnectorCounters;
-  readonly #opts: Amqp10ListenerOptions;
-  readonly #log: Logger;
   #state: ConnectorState = 'idle';
   #listener: Listener | undefined;
   #container: rhea.Container | undefined;
@@ -59,11 +54,8 @@ export class Amqp10Listener implements Connector<Amqp10From, Amqp10To> {
   readonly #life = new StartStop();
 
   constructor(ctx: ConnectorContext, name: string, options: Amqp10ListenerOptions) {
-    this.#ctx = ctx;
-    this.name = name;
+    super(ctx, name, options, 'amqp10-listener');
     this.#counters = new ConnectorCounters(ctx.metrics, name);
-    this.#opts = options;
-    this.#log = ctx.logger.child({ connector: name, type: 'amqp10-listener' });
     this.#outbox = new Outbox({
       connector: name,
       queueBufferMessages: options.queueBufferMessages,
@@ -71,7 +63,7 @@ export class Amqp10Listener implements Connector<Amqp10From, Amqp10To> {
       maxBufferedBytes: options.maxBufferedBytes,
       maxUnsettledBytesPerReceiver: options.maxUnsettledBytesPerReceiver,
       metrics: ctx.metrics,
-      logger: this.#log,
+      logger: this.log,
       isTopic: (address) => options.topics.some((p) => matchesAddress(p, address)),
       store: ctx.listenerStore === undefined ? undefined : new Amqp10QueueStore(ctx.listenerStore),
     });
@@ -108,7 +100,7 @@ export class Amqp10Listener implements Connector<Amqp10From, Amqp10To> {
   }
 
   get #containerId(): string {
-    return `ferry-${this.#ctx.gatewayId}-${this.name}`;
+    return `ferry-${this.ctx.gatewayId}-${this.name}`;
   }
 
   start(): Promise<void> {
@@ -121,19 +113,19 @@ export class Amqp10Listener implements Connector<Amqp10From, Amqp10To> {
     installLinkKeys();
     this.#state = 'connecting';
     const c = rhea.create_container({ id: this.#containerId });
-    c.on('error', (e: unknown) => this.#log.error('amqp10-listener error', { error: describeError(e) }));
+    c.on('error', (e: unknown) => this.log.error('amqp10-listener error', { error: describeError(e) }));
     absorbRetiredConnectionEvents(c);
-    const o = this.#opts;
+    const o = this.options;
     let auth: Authenticator;
     try {
-      auth = new Authenticator(authConfigFrom(o, this.#ctx.baseDir), { logger: this.#log, metrics: this.#ctx.metrics, connector: this.name, syntax: 'amqp10' });
+      auth = new Authenticator(authConfigFrom(o, this.ctx.baseDir), { logger: this.log, metrics: this.ctx.metrics, connector: this.name, syntax: 'amqp10' });
       await auth.start(`${o.host}:${o.port}`);
       // what the queues took and no receiver accepted before the last stop (or kill) is back first
-      const store = this.#ctx.listenerStore;
+      const store = this.ctx.listenerStore;
       if (store !== undefined) {
         const started = performance.now();
         const { messages, corrupt } = await this.#outbox.restore();
-        reportRestore(this.#log, store.location, { messages }, corrupt, started);
+        reportRestore(this.log, store.location, { messages }, corrupt, started);
       }
     } catch (err) {
       this.#state = 'down';
@@ -149,13 +141,13 @@ export class Amqp10Listener implements Connector<Amqp10From, Amqp10To> {
         host: o.host,
         port: o.port,
         transport: o,
-        baseDir: this.#ctx.baseDir,
+        baseDir: this.ctx.baseDir,
         // AMQP 1.0 WebSocket binding §2.1: the subprotocol is "amqp"
         subprotocols: ['amqp'],
         // the binding lets frames be split over or packed into WebSocket messages (§2.3); room for a few
         maxWebSocketMessageBytes: o.maxFrameSize + 64 * 1024,
       },
-      { logger: this.#log, metrics: this.#ctx.metrics },
+      { logger: this.log, metrics: this.ctx.metrics },
       (a) => this.#accept(a),
     );
     try {
@@ -166,8 +158,8 @@ export class Amqp10Listener implements Connector<Amqp10From, Amqp10To> {
     }
     this.#listener = listener;
     this.#state = 'up';
-    this.#ctx.metrics.set('connector_up', { connector: this.name }, 1);
-    this.#log.info(listeningLine('amqp10-listener', this.#opts.host, listener.ports ?? { port: this.port ?? this.#opts.port }), { sasl: { plain: true, anonymous: auth.anonymousAllowed } });
+    this.ctx.metrics.set('connector_up', { connector: this.name }, 1);
+    this.log.info(listeningLine('amqp10-listener', this.options.host, listener.ports ?? { port: this.port ?? this.options.port }), { sasl: { plain: true, anonymous: auth.anonymousAllowed } });
   }
 
   /**
@@ -188,18 +180,18 @@ export class Amqp10Listener implements Connector<Amqp10From, Amqp10To> {
     }
     const guard = new FrameGuard(socket, {
       role: 'server',
-      maxFrameSize: this.#opts.maxFrameSize,
-      maxMessageBytes: this.#opts.maxMessageBytes,
-      maxUnfinishedBytes: this.#opts.maxUnfinishedBytes,
+      maxFrameSize: this.options.maxFrameSize,
+      maxMessageBytes: this.options.maxMessageBytes,
+      maxUnfinishedBytes: this.options.maxUnfinishedBytes,
       containerId: this.#containerId,
       requireSasl: !auth.anonymousAllowed,
     });
     const serverOptions = {
       container_id: this.#containerId,
-      max_frame_size: this.#opts.maxFrameSize,
-      idle_time_out: this.#opts.idleTimeoutMs,
+      max_frame_size: this.options.maxFrameSize,
+      idle_time_out: this.options.idleTimeoutMs,
       // links the clients open: manual settlement and manual credit (see #onClientSender)
-      receiver_options: { autoaccept: false, credit_window: 0, max_message_size: this.#opts.maxMessageBytes, rcv_settle_mode: 0 },
+      receiver_options: { autoaccept: false, credit_window: 0, max_message_size: this.options.maxMessageBytes, rcv_settle_mode: 0 },
       sender_options: { autosettle: true, treat_modified_as_released: false },
     };
     // rhea's ConnectionOptions type describes a client (host and port required); a server-side
@@ -207,12 +199,12 @@ export class Amqp10Listener implements Connector<Amqp10From, Amqp10To> {
     const conn = c.create_connection(serverOptions as unknown as rhea.ConnectionOptions);
     // a client that skips SASL, or picks ANONYMOUS, is the anonymous client (when allowed)
     const id = this.#nextClient++;
-    const log = this.#log.child({ client: id, peer: accepted.info.remote, transport: accepted.info.transport });
+    const log = this.log.child({ client: id, peer: accepted.info.remote, transport: accepted.info.transport });
     const client: Client = { id, conn, guard, socket, log, receivers: new Set(), alive: true, access: auth.anonymousClient() };
     this.#clients.add(client);
-    this.#ctx.metrics.add('listener_clients', { connector: this.name }, 1);
+    this.ctx.metrics.add('listener_clients', { connector: this.name }, 1);
     guard.on('violation', (condition: string, description: string) => {
-      this.#ctx.metrics.inc('protocol_errors_total', { connector: this.name, code: condition });
+      this.ctx.metrics.inc('protocol_errors_total', { connector: this.name, code: condition });
       log.warn('amqp10-listener closed a connection for a protocol violation', { condition, description });
     });
     conn.on('connection_open', () => {
@@ -242,7 +234,7 @@ export class Amqp10Listener implements Connector<Amqp10From, Amqp10To> {
     socket.once('close', () => this.#gone(client, undefined));
     // rhea reads the SASL mechanisms from its container when a connection is accepted
     // (lib/connection.js init): these, made for this connection, know who it is
-    c.sasl_server_mechanisms = saslMechanisms(c, auth, client, accepted.info, this.#opts.useIdentityAsUsername === true, this.#log);
+    c.sasl_server_mechanisms = saslMechanisms(c, auth, client, accepted.info, this.options.useIdentityAsUsername === true, this.log);
     // rhea's typings leave out the server side's accept (lib/connection.js Connection.accept)
     (conn as unknown as ServerConnection).accept(guard.asSocket());
     // read: the container must not keep this client (through its mechanisms) after it is gone
@@ -253,7 +245,7 @@ export class Amqp10Listener implements Connector<Amqp10From, Amqp10To> {
     if (!client.alive) return;
     client.alive = false;
     this.#clients.delete(client);
-    this.#ctx.metrics.add('listener_clients', { connector: this.name }, -1);
+    this.ctx.metrics.add('listener_clients', { connector: this.name }, -1);
     // what its receivers had unsettled goes back to the queues, for other receivers
     for (const l of client.receivers) this.#outbox.detach(l);
     client.receivers.clear();
@@ -290,9 +282,9 @@ export class Amqp10Listener implements Connector<Amqp10From, Amqp10To> {
     const link: InLink = { receiver: r, client, owed: 0 };
     this.#inLinks.add(link);
     // a link attached while paused starts with no credit and owes all of it
-    if (this.#paused) link.owed = this.#opts.credit;
-    else r.add_credit(this.#opts.credit);
-    log.info(`amqp10-listener client sends to ${address}`, { routes, credit: this.#opts.credit, paused: this.#paused });
+    if (this.#paused) link.owed = this.options.credit;
+    else r.add_credit(this.options.credit);
+    log.info(`amqp10-listener client sends to ${address}`, { routes, credit: this.options.credit, paused: this.#paused });
     r.on('message', (ctx: rhea.EventContext) => this.#onMessage(link, address, routes, ctx, log));
     r.on('receiver_close', () => this.#inLinks.delete(link));
   }
@@ -313,7 +305,7 @@ export class Amqp10Listener implements Connector<Amqp10From, Amqp10To> {
 
   #follow(flow: SourceFlow | undefined): void {
     this.#flow.follow(flow, (paused) => {
-      this.#log.debug(paused ? 'amqp10-listener paused: withholding link credit' : 'amqp10-listener resumed: granting the credit withheld');
+      this.log.debug(paused ? 'amqp10-listener paused: withholding link credit' : 'amqp10-listener resumed: granting the credit withheld');
       if (!paused) this.#payOwed();
     });
   }
@@ -326,7 +318,7 @@ export class Amqp10Listener implements Connector<Amqp10From, Amqp10To> {
       // still holds it) and the link is detached with the condition of §2.8.15; transfers
       // already on their way find it closing and are dropped the same way, logged once
       if (r.is_open()) {
-        log.warn('amqp10-listener: a client sent without link credit; link detached', { address, credit: this.#opts.credit });
+        log.warn('amqp10-listener: a client sent without link credit; link detached', { address, credit: this.options.credit });
         r.close({ condition: 'amqp:link:transfer-limit-exceeded', description: 'a transfer arrived with no link credit (AMQP 1.0 §2.6.7)' });
       }
       return;
@@ -341,7 +333,7 @@ export class Amqp10Listener implements Connector<Amqp10From, Amqp10To> {
     const live = (): boolean => client.alive && r.is_open();
     receiveTransfer({
       connector: this.name,
-      metrics: this.#ctx.metrics,
+      metrics: this.ctx.metrics,
       counters: this.#counters,
       log,
       address,
@@ -440,8 +432,8 @@ export class Amqp10Listener implements Connector<Amqp10From, Amqp10To> {
     this.#listener = undefined;
     const closed = listener === undefined ? Promise.resolve() : listener.close();
     await closeClients(this.#clients, closed, (client) => this.#gone(client, undefined));
-    this.#ctx.metrics.set('connector_up', { connector: this.name }, 0);
+    this.ctx.metrics.set('connector_up', { connector: this.name }, 0);
     this.#state = 'stopped';
-    this.#log.info('amqp10-listener stopped');
+    this.log.info('amqp10-listener stopped');
   }
 }

@@ -1,4 +1,4 @@
-import { FailureLog, FerryError, FlowWatch, ReconnectTimer, Settlement, StartStop, ConnectorCounters, describeError, type Connector, type ConnectorContext, type ConnectorState, type DeliveryHandler, type GatewayMessage, type Logger, type Outcome, type Sink, type SourceFlow, type SourceSpec, InflightLimit } from '@ferry/core';
+import { FailureLog, FerryError, FlowWatch, ReconnectTimer, Settlement, StartStop, ConnectorCounters, describeError, type ConnectorContext, type ConnectorState, type DeliveryHandler, type GatewayMessage, type Outcome, type Sink, type SourceFlow, type SourceSpec, InflightLimit, ConnectorBase } from '@ferry/core';
 import mqtt, { type IClientPublishOptions, type IStream, type MqttClient } from 'mqtt';
 import type mqttPacket from 'mqtt-packet';
 import type { IConnackPacket, IPublishPacket } from 'mqtt-packet';
@@ -19,15 +19,10 @@ interface Held {
 /**
  * The `mqtt` connector: a client (mqtt.js) of a remote MQTT 3.1.1 / 5 broker.
  */
-export class MqttClientConnector implements Connector<MqttFrom, MqttTo> {
-  readonly type = 'mqtt';
-  readonly name: string;
+export class MqttClientConnector extends ConnectorBase<MqttOptions, MqttFrom, MqttTo> {
   readonly sink: Sink<MqttTo>;
-  readonly #ctx: ConnectorContext;
   /** the per-message counters, bound once */
   readonly #counters: ConnectorCounters;
-  readonly #options: MqttOptions;
-  readonly #log: Logger;
   readonly #reconnect: ReconnectTimer;
   readonly #inflight: InflightLimit;
   #state: ConnectorState = 'idle';
@@ -64,11 +59,8 @@ export class MqttClientConnector implements Connector<MqttFrom, MqttTo> {
   readonly #poison = new PoisonWatch(POISON_STRIKES);
 
   constructor(ctx: ConnectorContext, name: string, options: MqttOptions) {
-    this.#ctx = ctx;
-    this.name = name;
+    super(ctx, name, options, 'mqtt');
     this.#counters = new ConnectorCounters(ctx.metrics, name);
-    this.#options = options;
-    this.#log = ctx.logger.child({ connector: name });
     this.#reconnect = new ReconnectTimer({ initialMs: options.reconnect.initialMs, maxMs: options.reconnect.maxMs, minMs: Math.min(100, options.reconnect.initialMs) });
     this.#inflight = new InflightLimit(options.maxInflight);
     this.#limits = { maxTopicLevels: options.maxTopicLevels };
@@ -80,7 +72,7 @@ export class MqttClientConnector implements Connector<MqttFrom, MqttTo> {
   }
 
   get #version(): 4 | 5 {
-    return this.#options.protocolVersion;
+    return this.options.protocolVersion;
   }
 
   /**
@@ -92,8 +84,8 @@ export class MqttClientConnector implements Connector<MqttFrom, MqttTo> {
   }
 
   async #doStart(): Promise<void> {
-    const o = this.#options;
-    const clientOptions = await mqttClientOptions(o, `ferry-${this.#ctx.gatewayId}-${this.name}`, this.#ctx.baseDir);
+    const o = this.options;
+    const clientOptions = await mqttClientOptions(o, `ferry-${this.ctx.gatewayId}-${this.name}`, this.ctx.baseDir);
     this.#state = 'connecting';
     const client = mqtt.connect(o.url, clientOptions);
     this.#client = client;
@@ -131,7 +123,7 @@ export class MqttClientConnector implements Connector<MqttFrom, MqttTo> {
       this.#inflight.failAll(new FerryError('SINK_CLOSED', `mqtt ${this.name} stopped`));
       for (const t of this.#poison.drain()) t.fail(new FerryError('SINK_CLOSED', `mqtt ${this.name} stopped before the broker acknowledged`));
       this.#state = 'stopped';
-      this.#ctx.metrics.set('connector_up', { connector: this.name }, 0);
+      this.ctx.metrics.set('connector_up', { connector: this.name }, 0);
     });
   }
 
@@ -141,7 +133,7 @@ export class MqttClientConnector implements Connector<MqttFrom, MqttTo> {
     if (flow !== undefined) this.#flow.follow(flow, () => this.#applyFlow());
     for (const spec of specs) {
       const { qos } = this.#subs.add(spec.route, spec.from);
-      if (qos < spec.from.qos) this.#log.warn('QoS 2 source subscribed as QoS 1 (at least once)', { route: spec.route, topic: spec.from.topic });
+      if (qos < spec.from.qos) this.log.warn('QoS 2 source subscribed as QoS 1 (at least once)', { route: spec.route, topic: spec.from.topic });
     }
     const early = this.#early.splice(0);
     for (const h of early) this.#take(h);
@@ -193,10 +185,10 @@ export class MqttClientConnector implements Connector<MqttFrom, MqttTo> {
     stream.setNoDelay?.(true);
     this.#reconnect.reset();
     this.#state = 'up';
-    this.#ctx.metrics.set('connector_up', { connector: this.name }, 1);
+    this.ctx.metrics.set('connector_up', { connector: this.name }, 1);
     if (this.#failures.recovered() !== undefined || !this.#wasUp) {
-      this.#log.info(this.#wasUp ? 'MQTT connection restored' : 'MQTT connected', {
-        url: this.#options.url,
+      this.log.info(this.#wasUp ? 'MQTT connection restored' : 'MQTT connected', {
+        url: this.options.url,
         sessionPresent: connack.sessionPresent,
         attempts: this.#attempts,
       });
@@ -204,7 +196,7 @@ export class MqttClientConnector implements Connector<MqttFrom, MqttTo> {
     this.#wasUp = true;
     this.#attempts = 0;
     this.#releaseReconnect = false;
-    this.#limits = limitsFromConnack(connack, this.#options.maxTopicLevels);
+    this.#limits = limitsFromConnack(connack, this.options.maxTopicLevels);
     this.#poison.connected();
     // MQTT 5 §3.2.2.3.12: subscription identifiers only when the broker supports them
     this.#useSubIds = this.#version === 5 && connack.properties?.subscriptionIdentifiersAvailable !== false;
@@ -223,7 +215,7 @@ export class MqttClientConnector implements Connector<MqttFrom, MqttTo> {
     // what waited for room was never routed; the broker sends it again on the next connection (§4.4)
     this.#overflow.length = 0;
     this.#state = 'down';
-    this.#ctx.metrics.set('connector_up', { connector: this.name }, 0);
+    this.ctx.metrics.set('connector_up', { connector: this.name }, 0);
     this.#scheduleReconnect(client);
   }
 
@@ -240,7 +232,7 @@ export class MqttClientConnector implements Connector<MqttFrom, MqttTo> {
     this.#poison.closed(unacked.map((u) => u.t));
     for (const u of unacked) {
       if (u.t.poison) {
-        this.#log.warn('the broker closed the connection on one publish twice in a row; failing it instead of sending it again', { strikes: POISON_STRIKES });
+        this.log.warn('the broker closed the connection on one publish twice in a row; failing it instead of sending it again', { strikes: POISON_STRIKES });
         this.#counters.rejected('broker-closed-connection');
       }
       // its callback sees `requeue` or `poison` (see #write)
@@ -251,7 +243,7 @@ export class MqttClientConnector implements Connector<MqttFrom, MqttTo> {
   #scheduleReconnect(client: MqttClient): void {
     const scheduled = this.#reconnect.schedule(() => {
       if (this.#state === 'stopping' || this.#state === 'stopped') return;
-      this.#ctx.metrics.inc('connector_reconnects_total', { connector: this.name });
+      this.ctx.metrics.inc('connector_reconnects_total', { connector: this.name });
       this.#state = 'connecting';
       // the QoS 1/2 publishes awaiting their PUBACK are resent on the new connection (§4.4)
       reconnectKeepingStores(client);
@@ -262,7 +254,7 @@ export class MqttClientConnector implements Connector<MqttFrom, MqttTo> {
   /** One log line per change of failure, not one per retry. */
   #failure(what: string): void {
     if (this.#state === 'stopping' || this.#state === 'stopped') return;
-    if (this.#failures.report(what)) this.#log.warn('MQTT connection failing; retrying with backoff', { url: this.#options.url, error: what });
+    if (this.#failures.report(what)) this.log.warn('MQTT connection failing; retrying with backoff', { url: this.options.url, error: what });
   }
 
   async #ensureSubscribed(): Promise<void> {
@@ -276,7 +268,7 @@ export class MqttClientConnector implements Connector<MqttFrom, MqttTo> {
         await client.subscribeAsync(filter, opts);
       } catch (err) {
         this.#subscribed.delete(filter);
-        this.#log.error('MQTT subscribe failed', { topic: filter, error: describeError(err) });
+        this.log.error('MQTT subscribe failed', { topic: filter, error: describeError(err) });
       }
     }
   }
@@ -322,7 +314,7 @@ export class MqttClientConnector implements Connector<MqttFrom, MqttTo> {
   }
 
   #windowFull(stream: IStream): boolean {
-    return (this.#pending.get(stream) ?? 0) >= this.#options.receiveMaximum;
+    return (this.#pending.get(stream) ?? 0) >= this.options.receiveMaximum;
   }
 
   /** Route what waited for room, as far as the window allows. */
@@ -378,7 +370,7 @@ export class MqttClientConnector implements Connector<MqttFrom, MqttTo> {
       // session (clean: false) keeps the message meanwhile.
       if (current) this.#releaseReconnect = true;
     } else {
-      if (outcome.kind === 'reject') this.#log.warn('message rejected', { topic: h.packet.topic, error: outcome.reason.message });
+      if (outcome.kind === 'reject') this.log.warn('message rejected', { topic: h.packet.topic, error: outcome.reason.message });
       // The ack goes on the connection the PUBLISH came on; after a reconnect the broker
       // resends the message (§4.4) and that copy is settled instead.
       if (current && id !== undefined) {
@@ -397,7 +389,7 @@ export class MqttClientConnector implements Connector<MqttFrom, MqttTo> {
     if (!this.#releaseReconnect || client?.stream !== stream) return;
     if ((this.#pending.get(stream) ?? 0) > 0) return;
     this.#releaseReconnect = false;
-    this.#log.info('reconnecting so the broker redelivers released messages');
+    this.log.info('reconnecting so the broker redelivers released messages');
     this.#poison.closingFor('ferry');
     // end() rather than destroy(): the PUBACKs just written must reach the broker first, or it
     // would redeliver accepted messages too. #onClose schedules the reconnection.
@@ -409,7 +401,7 @@ export class MqttClientConnector implements Connector<MqttFrom, MqttTo> {
     const client = this.#client;
     if (client === undefined || !client.connected || this.#state !== 'up') {
       // never queue while disconnected: the engine releases and retries
-      throw new FerryError('NOT_CONNECTED', `mqtt ${this.name} is not connected to ${this.#options.url}`);
+      throw new FerryError('NOT_CONNECTED', `mqtt ${this.name} is not connected to ${this.options.url}`);
     }
     const r = toMqttPublish(message, to, this.#version, Date.now());
     if (r.kind === 'expired') {

@@ -1,4 +1,4 @@
-import { Authenticator, authConfigFrom, ConnectorCounters, FerryError, FlowWatch, Settlement, StartStop, type Connector, type ConnectorContext, type ConnectorState, type DeliveryHandler, type GatewayMessage, type Outcome, type Sink, type SourceFlow, type SourceSpec } from '@ferry/core';
+import { Authenticator, authConfigFrom, ConnectorCounters, FerryError, FlowWatch, Settlement, StartStop, type ConnectorContext, type ConnectorState, type DeliveryHandler, type GatewayMessage, type Outcome, type Sink, type SourceFlow, type SourceSpec, ConnectorBase } from '@ferry/core';
 import { Listener, listeningLine, type BoundPorts } from '@ferry/net';
 import { fromMqttPublish, toMqttPublish } from '../mapping.js';
 import type { MqttListenerFrom, MqttListenerOptions, MqttListenerTo } from '../options.js';
@@ -18,15 +18,11 @@ const WS_BATCH_SLACK = 64 * 1024;
  * broker) and handed to the engine; a QoS 1/2 publish is acknowledged to the device (PUBACK /
  * PUBREC) only once its settlement is accepted. As a sink, `write` publishes into the listener.
  */
-export class MqttListenerConnector implements Connector<MqttListenerFrom, MqttListenerTo> {
-  readonly type = 'mqtt-listener';
+export class MqttListenerConnector extends ConnectorBase<MqttListenerOptions, MqttListenerFrom, MqttListenerTo> {
   /** a full route holds back only the devices whose publishes wait for it (Connection.routeWait) */
   readonly flowScope = 'delivery';
-  readonly name: string;
   readonly sink: Sink<MqttListenerTo>;
-  readonly #ctx: ConnectorContext;
   readonly #counters: ConnectorCounters;
-  readonly #options: MqttListenerOptions;
   #state: ConnectorState = 'idle';
   #broker: MqttBroker | undefined;
   #listener: Listener | undefined;
@@ -36,10 +32,8 @@ export class MqttListenerConnector implements Connector<MqttListenerFrom, MqttLi
   readonly #flow = new FlowWatch();
 
   constructor(ctx: ConnectorContext, name: string, options: MqttListenerOptions) {
-    this.#ctx = ctx;
-    this.name = name;
+    super(ctx, name, options, 'mqtt-listener');
     this.#counters = new ConnectorCounters(ctx.metrics, name);
-    this.#options = options;
     this.sink = { write: (message, to) => this.#write(message, to) };
   }
 
@@ -72,18 +66,18 @@ export class MqttListenerConnector implements Connector<MqttListenerFrom, MqttLi
   }
 
   async #doStart(): Promise<void> {
-    const o = this.#options;
-    const logger = this.#ctx.logger.child({ connector: this.name });
+    const o = this.options;
+    const logger = this.ctx.logger.child({ connector: this.name });
     this.#state = 'connecting';
     let auth: Authenticator;
     try {
-      auth = new Authenticator(authConfigFrom(o, this.#ctx.baseDir), { logger, metrics: this.#ctx.metrics, connector: this.name, syntax: 'mqtt' });
+      auth = new Authenticator(authConfigFrom(o, this.ctx.baseDir), { logger, metrics: this.ctx.metrics, connector: this.name, syntax: 'mqtt' });
       await auth.start(`${o.host}:${o.port}`);
     } catch (err) {
       this.#state = 'down';
       throw err;
     }
-    const broker = new MqttBroker(brokerConfig(o, auth), { logger, metrics: this.#ctx.metrics, connectorName: this.name, store: this.#ctx.listenerStore });
+    const broker = new MqttBroker(brokerConfig(o, auth), { logger, metrics: this.ctx.metrics, connectorName: this.name, store: this.ctx.listenerStore });
     try {
       // persistent sessions and retained messages are back before the first client connects
       await broker.restore();
@@ -101,11 +95,11 @@ export class MqttListenerConnector implements Connector<MqttListenerFrom, MqttLi
         host: o.host,
         port: o.port,
         transport: o,
-        baseDir: this.#ctx.baseDir,
+        baseDir: this.ctx.baseDir,
         subprotocols: WS_SUBPROTOCOLS,
         maxWebSocketMessageBytes: o.maxPacketSize + WS_BATCH_SLACK,
       },
-      { logger, metrics: this.#ctx.metrics },
+      { logger, metrics: this.ctx.metrics },
       (c) => broker.accept(c),
     );
     try {
@@ -117,7 +111,7 @@ export class MqttListenerConnector implements Connector<MqttListenerFrom, MqttLi
     this.#broker = broker;
     this.#listener = listener;
     this.#state = 'up';
-    this.#ctx.metrics.set('connector_up', { connector: this.name }, 1);
+    this.ctx.metrics.set('connector_up', { connector: this.name }, 1);
     logger.info(listeningLine('mqtt-listener', o.host, this.#ports));
   }
 
@@ -134,7 +128,7 @@ export class MqttListenerConnector implements Connector<MqttListenerFrom, MqttLi
       await broker?.close();
       await stopped;
       this.#state = 'stopped';
-      this.#ctx.metrics.set('connector_up', { connector: this.name }, 0);
+      this.ctx.metrics.set('connector_up', { connector: this.name }, 0);
     });
   }
 
@@ -194,7 +188,7 @@ export class MqttListenerConnector implements Connector<MqttListenerFrom, MqttLi
 
   #count(outcome: Outcome): void {
     this.#counters.outcome(outcome);
-    if (outcome.kind === 'reject') this.#ctx.logger.warn('device message rejected', { connector: this.name, error: outcome.reason.message });
+    if (outcome.kind === 'reject') this.ctx.logger.warn('device message rejected', { connector: this.name, error: outcome.reason.message });
   }
 
   async #write(message: GatewayMessage, to: MqttListenerTo): Promise<void> {
@@ -217,7 +211,7 @@ export class MqttListenerConnector implements Connector<MqttListenerFrom, MqttLi
     }
     const r2 = broker.publish({ topic: publish.topic, payload: publish.payload, qos: publish.qos, retain: publish.retain, properties, expiresAt: message.expiresAt });
     if (r2 === 'retained-full') {
-      throw new FerryError('LIMIT_EXCEEDED', `mqtt-listener ${this.name}: retained messages full (retainedBytesLimit ${this.#options.retainedBytesLimit} bytes)`, { permanent: true });
+      throw new FerryError('LIMIT_EXCEEDED', `mqtt-listener ${this.name}: retained messages full (retainedBytesLimit ${this.options.retainedBytesLimit} bytes)`, { permanent: true });
     }
     // confirmed once its copies in persistent sessions (and its retained copy) are on disk
     await broker.written();

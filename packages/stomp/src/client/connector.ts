@@ -1,6 +1,6 @@
 import type { ConnectionOptions } from 'node:tls';
 import { loadClientTls } from '@ferry/net';
-import { FerryError, ReconnectTimer, Settlement, StartStop, ConnectorCounters, describeError, hasExpired, toFerryError, type Connector, type ConnectorContext, type ConnectorState, type DeliveryHandler, type GatewayMessage, type Logger, type Outcome, type Sink, type SourceSpec, InflightLimit } from '@ferry/core';
+import { FerryError, ReconnectTimer, Settlement, StartStop, ConnectorCounters, describeError, hasExpired, toFerryError, type ConnectorContext, type ConnectorState, type DeliveryHandler, type GatewayMessage, type Outcome, type Sink, type SourceSpec, InflightLimit, ConnectorBase } from '@ferry/core';
 import { headerValue, type StompFrame } from '../frame/frame.js';
 import { destinationProblem, detectFlavor, type BrokerFlavor } from './flavor.js';
 
@@ -34,15 +34,10 @@ interface Subscription {
  * and the broker redelivers them (STOMP 1.2 §SUBSCRIBE ack: unacknowledged messages of a closed
  * connection go back to the broker).
  */
-export class StompClientConnector implements Connector<StompFrom, StompTo> {
-  readonly type = 'stomp';
-  readonly name: string;
+export class StompClientConnector extends ConnectorBase<StompOptions, StompFrom, StompTo> {
   readonly sink: Sink<StompTo>;
-  readonly #ctx: ConnectorContext;
   /** the per-message counters, bound once */
   readonly #counters: ConnectorCounters;
-  readonly #opts: StompOptions;
-  readonly #log: Logger;
   readonly #address: StompAddress;
   /** the broker's URL without credentials, for log lines and errors */
   readonly #where: string;
@@ -62,15 +57,12 @@ export class StompClientConnector implements Connector<StompFrom, StompTo> {
   #sourcesClosed = false;
 
   constructor(ctx: ConnectorContext, name: string, opts: StompOptions) {
-    this.#ctx = ctx;
-    this.name = name;
+    super(ctx, name, opts, 'stomp');
     this.#counters = new ConnectorCounters(ctx.metrics, name);
-    this.#opts = opts;
     const addr = parseStompUrl(opts.url);
     if (addr === undefined) throw new FerryError('CONFIG_INVALID', `${name}: not a stomp://, stomp+ssl://, ws:// or wss:// URL: ${opts.url}`, { permanent: true });
     this.#address = addr;
     this.#where = `${addr.scheme}://${addr.host.includes(':') ? `[${addr.host}]` : addr.host}:${addr.port}${addr.path === '/' ? '' : addr.path}`;
-    this.#log = ctx.logger.child({ connector: name, type: 'stomp' });
     this.#reconnect = new ReconnectTimer({ initialMs: opts.reconnect.initialMs, maxMs: Math.max(opts.reconnect.maxMs, opts.reconnect.initialMs) });
     this.#window = new InflightLimit(opts.maxInflight);
     this.#flavor = opts.broker === 'auto' ? 'generic' : opts.broker;
@@ -98,14 +90,14 @@ export class StompClientConnector implements Connector<StompFrom, StompTo> {
     const firstAttempt = new Promise<void>((resolve) => {
       this.#firstAttemptDone = resolve;
     });
-    const tls = this.#opts.tls;
+    const tls = this.options.tls;
     if (tls === undefined) {
       this.#connect();
       return firstAttempt;
     }
     // certificate files are read once per start; unreadable ones fail the start (a route file
     // error), unlike a broker that is down
-    return loadClientTls(tls, this.#ctx.baseDir).then(
+    return loadClientTls(tls, this.ctx.baseDir).then(
       (options) => {
         this.#tls = options;
         this.#connect();
@@ -136,7 +128,7 @@ export class StompClientConnector implements Connector<StompFrom, StompTo> {
     if (session !== undefined) await session.close(DISCONNECT_TIMEOUT_MS);
     // writes still waiting for a slot would only find no session once they got one
     this.#window.failAll(new FerryError('SINK_CLOSED', `${this.name}: stopped`));
-    this.#ctx.metrics.set('connector_up', { connector: this.name }, 0);
+    this.ctx.metrics.set('connector_up', { connector: this.name }, 0);
     this.#firstAttemptDone?.();
     this.#firstAttemptDone = undefined;
     this.#setState('stopped');
@@ -180,7 +172,7 @@ export class StompClientConnector implements Connector<StompFrom, StompTo> {
 
   #connect(): void {
     if (this.#life.stopping) return;
-    const o = this.#opts;
+    const o = this.options;
     const connectHeaders: Record<string, string> = { host: o.host ?? this.#address.host };
     if (o.login !== undefined) connectHeaders.login = o.login;
     if (o.passcode !== undefined) connectHeaders.passcode = o.passcode;
@@ -201,7 +193,7 @@ export class StompClientConnector implements Connector<StompFrom, StompTo> {
     );
     this.#session = session;
     this.#setState('connecting');
-    this.#log.debug(`connecting to ${this.#where}`, { attempt: this.#reconnect.attempt + 1 });
+    this.log.debug(`connecting to ${this.#where}`, { attempt: this.#reconnect.attempt + 1 });
     session.open();
   }
 
@@ -210,11 +202,11 @@ export class StompClientConnector implements Connector<StompFrom, StompTo> {
       session.terminate('superseded');
       return;
     }
-    this.#flavor = this.#opts.broker === 'auto' ? detectFlavor(info.server) : this.#opts.broker;
+    this.#flavor = this.options.broker === 'auto' ? detectFlavor(info.server) : this.options.broker;
     this.#reconnect.reset();
-    this.#ctx.metrics.set('connector_up', { connector: this.name }, 1);
+    this.ctx.metrics.set('connector_up', { connector: this.name }, 1);
     this.#setState('up');
-    this.#log.info(`connected to ${this.#where} (${info.server ?? 'unknown server'}, STOMP ${info.version}, heart-beat ${info.heartBeat ?? '0,0'}, dialect ${this.#flavor})`);
+    this.log.info(`connected to ${this.#where} (${info.server ?? 'unknown server'}, STOMP ${info.version}, heart-beat ${info.heartBeat ?? '0,0'}, dialect ${this.#flavor})`);
     for (const sub of this.#subs.values()) {
       if (sub.active) void this.#subscribe(session, sub);
     }
@@ -225,7 +217,7 @@ export class StompClientConnector implements Connector<StompFrom, StompTo> {
   #onClosed(session: StompSession, reason: string, wasConnected: boolean): void {
     if (session !== this.#session) return;
     this.#session = undefined;
-    this.#ctx.metrics.set('connector_up', { connector: this.name }, 0);
+    this.ctx.metrics.set('connector_up', { connector: this.name }, 0);
     // Subscriptions die with the connection; in-flight deliveries of it are no longer counted,
     // so a drained, closed subscription is forgotten.
     for (const sub of this.#subs.values()) {
@@ -233,9 +225,9 @@ export class StompClientConnector implements Connector<StompFrom, StompTo> {
       if (!sub.active) this.#subs.delete(sub.id);
     }
     const delay = this.#reconnect.schedule(() => this.#connect());
-    this.#ctx.metrics.inc('connector_reconnects_total', { connector: this.name });
+    this.ctx.metrics.inc('connector_reconnects_total', { connector: this.name });
     this.#setState('down');
-    this.#log.warn(
+    this.log.warn(
       wasConnected
         ? `connection to ${this.#where} lost: ${reason}; reconnecting in ${delay} ms`
         : `connecting to ${this.#where} failed: ${reason}; retrying in ${delay} ms (attempt ${this.#reconnect.attempt})`,
@@ -282,8 +274,8 @@ export class StompClientConnector implements Connector<StompFrom, StompTo> {
         return;
       }
       const { headers, dropped } = toSendHeaders(message, { flavor: this.#flavor, persistent: to.persistent, now });
-      if (dropped.length > 0) this.#log.debug('headers not sent (reserved by STOMP or the broker)', { headers: dropped });
-      await session.send(to.destination, headers, message.body, this.#opts.receiptTimeoutMs);
+      if (dropped.length > 0) this.log.debug('headers not sent (reserved by STOMP or the broker)', { headers: dropped });
+      await session.send(to.destination, headers, message.body, this.options.receiptTimeoutMs);
       this.#counters.sent();
     } finally {
       release();
@@ -294,16 +286,16 @@ export class StompClientConnector implements Connector<StompFrom, StompTo> {
 
   async #subscribe(session: StompSession, sub: Subscription): Promise<void> {
     const headers: Record<string, string> = { ack: sub.ack };
-    const prefetch = String(this.#opts.prefetch);
+    const prefetch = String(this.options.prefetch);
     if (this.#flavor === 'rabbitmq') headers['prefetch-count'] = prefetch;
     else if (this.#flavor === 'activemq') headers['activemq.prefetchSize'] = prefetch;
     try {
-      await session.subscribe(sub.id, sub.destination, headers, this.#opts.receiptTimeoutMs);
-      this.#log.info(`subscribed to ${sub.destination} for route ${sub.route} (ack ${sub.ack}, prefetch ${prefetch})`);
+      await session.subscribe(sub.id, sub.destination, headers, this.options.receiptTimeoutMs);
+      this.log.info(`subscribed to ${sub.destination} for route ${sub.route} (ack ${sub.ack}, prefetch ${prefetch})`);
     } catch (err) {
       // An ERROR already dropped the connection (and will subscribe again after reconnecting);
       // a timeout leaves a subscription in doubt, so the connection is dropped for a clean one.
-      this.#log.error(`SUBSCRIBE to ${sub.destination} for route ${sub.route} failed: ${describeError(err)}`);
+      this.log.error(`SUBSCRIBE to ${sub.destination} for route ${sub.route} failed: ${describeError(err)}`);
       if (FerryError.is(err, 'SINK_TIMEOUT')) session.terminate(`no RECEIPT for SUBSCRIBE to ${sub.destination}`);
     }
   }
@@ -330,7 +322,7 @@ export class StompClientConnector implements Connector<StompFrom, StompTo> {
         now: Date.now(),
       });
     } catch (err) {
-      this.#log.error(`MESSAGE from ${sub.destination} could not be read: ${describeError(err)}`);
+      this.log.error(`MESSAGE from ${sub.destination} could not be read: ${describeError(err)}`);
       if (ackId !== undefined && sub.ack !== 'auto') session.nack(ackId, sub.id, this.#flavor === 'rabbitmq' ? { requeue: 'false' } : {});
       return;
     }
@@ -340,7 +332,7 @@ export class StompClientConnector implements Connector<StompFrom, StompTo> {
     try {
       this.#deliver({ message, settlement, routes: [sub.route] });
     } catch (err) {
-      this.#log.error(`delivery of a MESSAGE from ${sub.destination} failed: ${describeError(err)}`);
+      this.log.error(`delivery of a MESSAGE from ${sub.destination} failed: ${describeError(err)}`);
       settlement.release(toFerryError(err));
     }
   }
@@ -361,7 +353,7 @@ export class StompClientConnector implements Connector<StompFrom, StompTo> {
     if (sub.ack !== 'auto' && ackId !== undefined) {
       if (session !== this.#session || !session.isOpen) {
         // Its connection is gone: the broker already took the message back and redelivers it.
-        this.#log.debug(`MESSAGE from ${sub.destination} settled (${outcome.kind}) after its connection closed; the broker redelivers it`);
+        this.log.debug(`MESSAGE from ${sub.destination} settled (${outcome.kind}) after its connection closed; the broker redelivers it`);
       } else if (outcome.kind === 'accept') {
         session.ack(ackId, sub.id);
       } else if (outcome.kind === 'reject') {
@@ -369,7 +361,7 @@ export class StompClientConnector implements Connector<StompFrom, StompTo> {
       } else if (this.#flavor === 'rabbitmq') {
         session.nack(ackId, sub.id, { requeue: 'true' });
       } else {
-        this.#log.debug(`MESSAGE from ${sub.destination} released: left unacknowledged until the subscription ends (${this.#flavor} NACK would not requeue it)`);
+        this.log.debug(`MESSAGE from ${sub.destination} released: left unacknowledged until the subscription ends (${this.#flavor} NACK would not requeue it)`);
       }
     }
     this.#maybeUnsubscribe(sub);
@@ -381,7 +373,7 @@ export class StompClientConnector implements Connector<StompFrom, StompTo> {
     const session = this.#session;
     if (session?.isOpen === true) {
       session.unsubscribe(sub.id);
-      this.#log.info(`unsubscribed from ${sub.destination} (route ${sub.route})`);
+      this.log.info(`unsubscribed from ${sub.destination} (route ${sub.route})`);
     }
   }
 }

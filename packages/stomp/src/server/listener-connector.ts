@@ -1,4 +1,4 @@
-import { Authenticator, authConfigFrom, ConnectorCounters, FerryError, FlowWatch, reportRestore, Settlement, StartStop, toFerryError, type Connector, type ConnectorContext, type ConnectorState, type DeliveryHandler, type GatewayMessage, type ListenerAuthInput, type Sink, type SourceFlow, type SourceSpec } from '@ferry/core';
+import { Authenticator, authConfigFrom, ConnectorCounters, FerryError, FlowWatch, reportRestore, Settlement, StartStop, toFerryError, type ConnectorContext, type ConnectorState, type DeliveryHandler, type GatewayMessage, type ListenerAuthInput, type Sink, type SourceFlow, type SourceSpec, ConnectorBase } from '@ferry/core';
 import { listeningLine, type BoundPorts, type ListenerTransportOptions } from '@ferry/net';
 import { parseDestination } from './broker-message.js';
 import { StompQueueStore } from './queue-store.js';
@@ -50,14 +50,10 @@ export interface StompListenerTo extends Record<string, unknown> {
  * subscriber or held by a /queue; a /topic without subscribers takes it and drops it (topic
  * semantics) and it is counted as `messages_dropped_total{reason="no-subscriber"}`.
  */
-export class StompListenerConnector implements Connector<StompListenerFrom, StompListenerTo> {
-  readonly type = 'stomp-listener';
-  readonly name: string;
+export class StompListenerConnector extends ConnectorBase<StompListenerOptions, StompListenerFrom, StompListenerTo> {
   readonly sink: Sink<StompListenerTo>;
-  readonly #ctx: ConnectorContext;
   /** the per-message counters, bound once */
   readonly #counters: ConnectorCounters;
-  readonly #opts: StompListenerOptions;
   readonly #broker: StompBroker;
   #server: StompServer | undefined;
   readonly #flow = new FlowWatch();
@@ -67,10 +63,8 @@ export class StompListenerConnector implements Connector<StompListenerFrom, Stom
   readonly #life = new StartStop();
 
   constructor(ctx: ConnectorContext, name: string, opts: StompListenerOptions) {
-    this.#ctx = ctx;
-    this.name = name;
+    super(ctx, name, opts, 'stomp-listener');
     this.#counters = new ConnectorCounters(ctx.metrics, name);
-    this.#opts = opts;
     this.#broker = new StompBroker({
       queueBufferMessages: opts.queueBufferMessages,
       maxUnackedPerSubscription: opts.maxUnackedPerSubscription,
@@ -94,7 +88,7 @@ export class StompListenerConnector implements Connector<StompListenerFrom, Stom
 
   /** the bound TCP port, once started */
   get port(): number {
-    return this.#server?.port ?? this.#opts.port;
+    return this.#server?.port ?? this.options.port;
   }
 
   /** every bound port once started: main, tls (when separate) and websocket */
@@ -120,10 +114,10 @@ export class StompListenerConnector implements Connector<StompListenerFrom, Stom
     this.#accepting = true;
     let auth: Authenticator;
     try {
-      const o = this.#opts;
-      auth = new Authenticator(authConfigFrom(stompAuthInput(o), this.#ctx.baseDir), {
-        logger: this.#ctx.logger.child({ connector: this.name }),
-        metrics: this.#ctx.metrics,
+      const o = this.options;
+      auth = new Authenticator(authConfigFrom(stompAuthInput(o), this.ctx.baseDir), {
+        logger: this.ctx.logger.child({ connector: this.name }),
+        metrics: this.ctx.metrics,
         connector: this.name,
         syntax: 'stomp',
       });
@@ -134,31 +128,31 @@ export class StompListenerConnector implements Connector<StompListenerFrom, Stom
     const server = new StompServer(
       {
         ...DEFAULT_SESSION_OPTIONS,
-        host: this.#opts.host,
-        port: this.#opts.port,
-        transport: this.#opts,
+        host: this.options.host,
+        port: this.options.port,
+        transport: this.options,
         name: this.name,
-        baseDir: this.#ctx.baseDir,
-        metrics: this.#ctx.metrics,
+        baseDir: this.ctx.baseDir,
+        metrics: this.ctx.metrics,
         serverName: SERVER_NAME,
-        heartBeat: this.#opts.heartBeat,
-        maxTransactionBytes: this.#opts.maxTransactionBytes ?? DEFAULT_SESSION_OPTIONS.maxTransactionBytes,
-        limits: { ...this.#opts.limits, maxBodyBytes: this.#opts.limits.maxFrameBytes },
+        heartBeat: this.options.heartBeat,
+        maxTransactionBytes: this.options.maxTransactionBytes ?? DEFAULT_SESSION_OPTIONS.maxTransactionBytes,
+        limits: { ...this.options.limits, maxBodyBytes: this.options.limits.maxFrameBytes },
       },
       this.#broker,
       this.#hooks(auth),
-      this.#ctx.logger.child({ connector: this.name }),
+      this.ctx.logger.child({ connector: this.name }),
     );
     return auth
-      .start(`${this.#opts.host}:${this.#opts.port}`)
+      .start(`${this.options.host}:${this.options.port}`)
       .then(() => this.#restore())
       .then(() => server.listen())
       .then(
       () => {
         this.#server = server;
         this.#state = 'up';
-        this.#ctx.metrics.set('connector_up', { connector: this.name }, 1);
-        this.#ctx.logger.info(listeningLine('stomp-listener', this.#opts.host, server.ports ?? { port: this.#opts.port }), { connector: this.name });
+        this.ctx.metrics.set('connector_up', { connector: this.name }, 1);
+        this.ctx.logger.info(listeningLine('stomp-listener', this.options.host, server.ports ?? { port: this.options.port }), { connector: this.name });
       },
       (err: unknown) => {
         this.#state = 'down';
@@ -169,11 +163,11 @@ export class StompListenerConnector implements Connector<StompListenerFrom, Stom
 
   /** /queue messages a previous run took and did not deliver are back before clients connect */
   async #restore(): Promise<void> {
-    const store = this.#ctx.listenerStore;
+    const store = this.ctx.listenerStore;
     if (store === undefined) return;
     const started = performance.now();
     const { messages, corrupt } = await this.#broker.restore();
-    reportRestore(this.#ctx.logger.child({ connector: this.name }), store.location, { messages }, corrupt, started);
+    reportRestore(this.ctx.logger.child({ connector: this.name }), store.location, { messages }, corrupt, started);
   }
 
   stop(): Promise<void> {
@@ -188,8 +182,8 @@ export class StompListenerConnector implements Connector<StompListenerFrom, Stom
       await this.#broker.written();
       this.#server = undefined;
       this.#state = 'stopped';
-      this.#ctx.metrics.set('connector_up', { connector: this.name }, 0);
-      this.#ctx.metrics.set('listener_clients', { connector: this.name }, 0);
+      this.ctx.metrics.set('connector_up', { connector: this.name }, 0);
+      this.ctx.metrics.set('listener_clients', { connector: this.name }, 0);
     });
   }
 
@@ -222,10 +216,10 @@ export class StompListenerConnector implements Connector<StompListenerFrom, Stom
       acceptingSends: () => this.#accepting,
       flowPaused: () => this.#flow.paused,
       onSend: (send) => this.#onSend(send),
-      onProtocolError: (code) => this.#ctx.metrics.inc('protocol_errors_total', { ...labels, code }),
-      onLimitExceeded: (limit) => this.#ctx.metrics.inc('limits_exceeded_total', { ...labels, limit }),
-      onOpened: () => this.#ctx.metrics.set('listener_clients', labels, this.#server?.sessionCount ?? 0),
-      onClosed: () => this.#ctx.metrics.set('listener_clients', labels, this.#server?.sessionCount ?? 0),
+      onProtocolError: (code) => this.ctx.metrics.inc('protocol_errors_total', { ...labels, code }),
+      onLimitExceeded: (limit) => this.ctx.metrics.inc('limits_exceeded_total', { ...labels, limit }),
+      onOpened: () => this.ctx.metrics.set('listener_clients', labels, this.#server?.sessionCount ?? 0),
+      onClosed: () => this.ctx.metrics.set('listener_clients', labels, this.#server?.sessionCount ?? 0),
     };
   }
 
