@@ -1,19 +1,7 @@
-import { formatPath, type EndpointSpec, type HeaderRules, type RouteSpec } from '@ferry/core';
+import { formatPath, type RouteSpec } from '@ferry/core';
 import { checkRoutes } from './check.js';
 import { fakeConnectors } from '../test/fakes.js';
-
-function ep(connector: string, fields: Record<string, unknown>): EndpointSpec {
-  return { connector, fields };
-}
-
-function route(
-  name: string,
-  from: EndpointSpec,
-  to: EndpointSpec[],
-  headers: Partial<HeaderRules> = {},
-): RouteSpec {
-  return { name, from, to, headers: { set: headers.set ?? {}, remove: headers.remove ?? [] } };
-}
+import { ep, route } from '../test/specs.js';
 
 const connectors = fakeConnectors();
 

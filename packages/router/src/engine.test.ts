@@ -1,28 +1,11 @@
-import {
-  FerryError,
-  Settlement,
-  createMessage,
-  silentLogger,
-  type EndpointSpec,
-  type GatewayMessage,
-  type HeaderValue,
-  type Metrics,
-  type Outcome,
-  type RouteSpec,
-  type Sink,
-} from '@ferry/core';
+import { FerryError, Settlement, createMessage, silentLogger, type Metrics, type RouteSpec, type Sink } from '@ferry/core';
 import { RecordingMetrics, Tally, captureLogger } from '@ferry/testkit';
 import { Engine } from './engine.js';
 import type { TransientRetry } from './delivery.js';
 import { RouteTable } from './table.js';
 import { InstantSink, ManualSink, countTimers, fakeConnectors } from '../test/fakes.js';
-
-function ep(connector: string, fields: Record<string, unknown>): EndpointSpec {
-  return { connector, fields };
-}
-function route(name: string, from: EndpointSpec, to: EndpointSpec[], set: Record<string, string> = {}): RouteSpec {
-  return { name, from, to, headers: { set, remove: [] } };
-}
+import { ep, route } from '../test/specs.js';
+import { deliver, engineHarness, type Harness, type HarnessOptions, type Sent } from '../test/engine-harness.js';
 
 /** plant (mqtt) → rabbit and web; a queue route from rabbit to devices with a header template */
 const routes: RouteSpec[] = [
@@ -32,13 +15,6 @@ const routes: RouteSpec[] = [
 ];
 const table = RouteTable.compile(routes, fakeConnectors());
 
-interface Harness {
-  engine: Engine;
-  metrics: RecordingMetrics;
-  rabbit: ManualSink;
-  web: ManualSink;
-  devices: ManualSink;
-}
 
 /**
  * The engine's default transient retry (200 ms .. 5 s for up to 30 s) with test-sized numbers:
@@ -65,53 +41,9 @@ class FailingSink implements Sink<Record<string, unknown>> {
   }
 }
 
-function harness(
-  opts: {
-    table?: RouteTable;
-    sinkTimeoutMs?: number;
-    sinks?: Map<string, Sink<Record<string, unknown>>>;
-    transientRetry?: TransientRetry | false;
-  } = {},
-): Harness {
-  const rabbit = new ManualSink();
-  const web = new ManualSink();
-  const devices = new ManualSink();
-  const metrics = new RecordingMetrics();
-  const sinks =
-    opts.sinks ??
-    new Map<string, Sink<Record<string, unknown>>>([
-      ['rabbit', rabbit],
-      ['web', web],
-      ['devices', devices],
-    ]);
-  const engine = new Engine({
-    table: opts.table ?? table,
-    sinks,
-    logger: silentLogger,
-    metrics,
-    ...(opts.sinkTimeoutMs === undefined ? {} : { sinkTimeoutMs: opts.sinkTimeoutMs }),
-    transientRetry: opts.transientRetry ?? FAST_TRANSIENT,
-  });
-  return { engine, metrics, rabbit, web, devices };
-}
-
-interface Sent {
-  message: GatewayMessage;
-  settlement: Settlement;
-  outcomes: Outcome[];
-}
-
-function deliver(engine: Engine, connector: string, address: string, headers: [string, HeaderValue][] = [], routes?: string[]): Sent {
-  const protocol = connector === 'plant' ? 'mqtt' : connector === 'artemis' ? 'amqp10' : 'amqp091';
-  const message = createMessage({
-    body: Buffer.from(`body of ${address}`),
-    headers: new Map(headers),
-    source: { connector, protocol, address },
-  });
-  const outcomes: Outcome[] = [];
-  const settlement = new Settlement((o) => outcomes.push(o));
-  engine.handler(connector)(routes === undefined ? { message, settlement } : { message, settlement, routes });
-  return { message, settlement, outcomes };
+function harness(opts: { table?: RouteTable } & HarnessOptions = {}): Harness {
+  const { table: own, ...rest } = opts;
+  return engineHarness(own ?? table, { transientRetry: FAST_TRANSIENT, ...rest });
 }
 
 /** let every pending promise callback run */

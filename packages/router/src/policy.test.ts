@@ -2,27 +2,14 @@
  * The engine's route policies: retries of failed destinations only, dead letters with their
  * reason headers, and backpressure (maxInFlight, source flow control).
  */
-import {
-  FerryError,
-  Settlement,
-  createMessage,
-  silentLogger,
-  type EndpointSpec,
-  type FailureSpec,
-  type HeaderValue,
-  type Outcome,
-  type RouteSpec,
-  type Sink,
-} from '@ferry/core';
-import { RecordingMetrics, Tally } from '@ferry/testkit';
+import { FerryError, Settlement, createMessage, type EndpointSpec, type FailureSpec, type HeaderValue, type Outcome, type RouteSpec } from '@ferry/core';
+import { Tally } from '@ferry/testkit';
 import { Engine } from './engine.js';
 import { DEAD_LETTER_HEADERS } from './delivery.js';
 import { RouteTable } from './table.js';
 import { ManualSink, fakeConnectors } from '../test/fakes.js';
-
-function ep(connector: string, fields: Record<string, unknown>): EndpointSpec {
-  return { connector, fields };
-}
+import { ep } from '../test/specs.js';
+import { deliver, engineHarness, type Harness, type Sent } from '../test/engine-harness.js';
 
 const FAST_RETRY = { maxAttempts: 3, initialMs: 1, maxMs: 2 };
 const DEAD = ep('web', { destination: '/queue/dead.{1}' });
@@ -31,44 +18,9 @@ function route(name: string, to: EndpointSpec[], extra: { maxInFlight?: number; 
   return { name, from: ep('plant', { topic: `${name}/+` }), to, headers: { set: {}, remove: [] }, ...extra };
 }
 
-interface Harness {
-  engine: Engine;
-  metrics: RecordingMetrics;
-  rabbit: ManualSink;
-  web: ManualSink;
-  devices: ManualSink;
-}
 
 function harness(routes: RouteSpec[]): Harness {
-  const table = RouteTable.compile(routes, fakeConnectors());
-  const rabbit = new ManualSink();
-  const web = new ManualSink();
-  const devices = new ManualSink();
-  const metrics = new RecordingMetrics();
-  const sinks = new Map<string, Sink<Record<string, unknown>>>([
-    ['rabbit', rabbit],
-    ['web', web],
-    ['devices', devices],
-  ]);
-  const engine = new Engine({ table, sinks, logger: silentLogger, metrics, gatewayId: 'edge-test' });
-  return { engine, metrics, rabbit, web, devices };
-}
-
-interface Sent {
-  settlement: Settlement;
-  outcomes: Outcome[];
-}
-
-function deliver(engine: Engine, address: string, headers: [string, HeaderValue][] = []): Sent {
-  const message = createMessage({
-    body: Buffer.from(`body of ${address}`),
-    headers: new Map(headers),
-    source: { connector: 'plant', protocol: 'mqtt', address },
-  });
-  const outcomes: Outcome[] = [];
-  const settlement = new Settlement((o) => outcomes.push(o));
-  engine.handler('plant')({ message, settlement });
-  return { settlement, outcomes };
+  return engineHarness(RouteTable.compile(routes, fakeConnectors()), { gatewayId: 'edge-test' });
 }
 
 async function flush(): Promise<void> {
@@ -90,7 +42,7 @@ const unroutable = (): FerryError => new FerryError('SINK_UNROUTABLE', 'no queue
 describe('Engine: retries', () => {
   it('re-sends only the destination that failed, never the one that confirmed', async () => {
     const h = harness([route('t', [ep('rabbit', { exchange: 'x', routingKey: 'r.{1}' }), ep('devices', { topic: 'd/{1}' })], { onFailure: { retry: FAST_RETRY } })]);
-    const s = deliver(h.engine, 't/a');
+    const s = deliver(h.engine, 'plant', 't/a');
     await h.rabbit.waitFor(1);
     await h.devices.waitFor(1);
     h.devices.writes[0]!.resolve();
@@ -108,7 +60,7 @@ describe('Engine: retries', () => {
 
   it('without a dead letter: transient after the last attempt → release; permanent → reject at once, no retry', async () => {
     const h = harness([route('t', [ep('rabbit', { exchange: 'x', routingKey: 'r' })], { onFailure: { retry: FAST_RETRY } })]);
-    const s = deliver(h.engine, 't/a');
+    const s = deliver(h.engine, 'plant', 't/a');
     for (let i = 0; i < 3; i++) {
       await h.rabbit.waitFor(i + 1);
       h.rabbit.writes[i]!.reject(transient());
@@ -117,7 +69,7 @@ describe('Engine: retries', () => {
     expect(s.outcomes.map((o) => o.kind)).toEqual(['release']);
     expect(h.rabbit.writes).toHaveLength(3);
 
-    const p = deliver(h.engine, 't/b');
+    const p = deliver(h.engine, 'plant', 't/b');
     await h.rabbit.waitFor(4);
     h.rabbit.writes[3]!.reject(unroutable());
     await until(() => p.outcomes.length > 0);
@@ -131,11 +83,11 @@ describe('Engine: retries', () => {
     const h = harness([route('t', [ep('rabbit', { exchange: 'x', routingKey: 'r' })], { onFailure: { retry: slow } })]);
     // full jitter may pick a short delay; a fixed random would need injecting, so check the
     // ordering instead: the second message settles while the first is still unsettled
-    const first = deliver(h.engine, 't/a');
+    const first = deliver(h.engine, 'plant', 't/a');
     await h.rabbit.waitFor(1);
     h.rabbit.writes[0]!.reject(transient());
     await flush();
-    const second = deliver(h.engine, 't/b');
+    const second = deliver(h.engine, 'plant', 't/b');
     await h.rabbit.waitFor(2);
     const w = h.rabbit.writes.find((x) => x.message.source.address === 't/b');
     w!.resolve();
@@ -156,7 +108,7 @@ describe('Engine: dead letters', () => {
 
   it('retries exhausted → the dead-letter copy carries the reason headers, body and headers untouched → accept', async () => {
     const h = harness([route('t', [ep('rabbit', { exchange: 'x', routingKey: 'r.{1}' })], { onFailure: dl })]);
-    const s = deliver(h.engine, 't/a', [['keep', 'me']]);
+    const s = deliver(h.engine, 'plant', 't/a', [['keep', 'me']]);
     for (let i = 0; i < 3; i++) {
       await h.rabbit.waitFor(i + 1);
       h.rabbit.writes[i]!.reject(transient());
@@ -184,7 +136,7 @@ describe('Engine: dead letters', () => {
 
   it('a message past maxHops goes to the dead letter with reason LOOP_DETECTED, never to its destination', async () => {
     const h = harness([route('t', [ep('rabbit', { exchange: 'x', routingKey: 'r.{1}' })], { onFailure: dl })]);
-    const s = deliver(h.engine, 't/a', [['x-ferry-hops', 8]]);
+    const s = deliver(h.engine, 'plant', 't/a', [['x-ferry-hops', 8]]);
     await h.web.waitFor(1);
     const dead = h.web.writes[0]!;
     expect(dead.to).toEqual({ destination: '/queue/dead.a' });
@@ -198,7 +150,7 @@ describe('Engine: dead letters', () => {
 
   it('a permanent failure (unroutable) skips the retries and goes straight to the dead letter', async () => {
     const h = harness([route('t', [ep('rabbit', { exchange: 'x', routingKey: 'r' })], { onFailure: dl })]);
-    const s = deliver(h.engine, 't/a');
+    const s = deliver(h.engine, 'plant', 't/a');
     await h.rabbit.waitFor(1);
     h.rabbit.writes[0]!.reject(unroutable());
     await h.web.waitFor(1);
@@ -213,7 +165,7 @@ describe('Engine: dead letters', () => {
 
   it('a template with a missing value: that destination is dead-lettered with its template, the others are written', async () => {
     const h = harness([route('t', [ep('rabbit', { exchange: 'x', routingKey: 'cmd.{header.device}' }), ep('devices', { topic: 'all/{1}' })], { onFailure: dl })]);
-    const s = deliver(h.engine, 't/a');
+    const s = deliver(h.engine, 'plant', 't/a');
     await h.devices.waitFor(1);
     await h.web.waitFor(1);
     expect(h.rabbit.writes).toHaveLength(0);
@@ -232,7 +184,7 @@ describe('Engine: dead letters', () => {
 
   it('a dead-letter write that fails releases the message (nothing lost)', async () => {
     const h = harness([route('t', [ep('rabbit', { exchange: 'x', routingKey: 'r' })], { onFailure: { deadLetter: DEAD } })]);
-    const s = deliver(h.engine, 't/a');
+    const s = deliver(h.engine, 'plant', 't/a');
     await h.rabbit.waitFor(1);
     h.rabbit.writes[0]!.reject(unroutable());
     await h.web.waitFor(1);
@@ -246,7 +198,7 @@ describe('Engine: dead letters', () => {
     const h = harness([
       route('t', [ep('rabbit', { exchange: 'x', routingKey: 'r' })], { onFailure: { deadLetter: ep('web', { destination: '/queue/dead.{header.tenant}' }) } }),
     ]);
-    const s = deliver(h.engine, 't/a');
+    const s = deliver(h.engine, 'plant', 't/a');
     await h.rabbit.waitFor(1);
     h.rabbit.writes[0]!.reject(unroutable());
     await until(() => s.outcomes.length > 0);
@@ -261,7 +213,7 @@ describe('Engine: dead letters', () => {
     for (let i = 0; i < 50; i++) {
       const headers: [string, HeaderValue][] = i % 10 === 3 ? [] : [['device', `d${i}`]];
       tally.sent(`m${i}`);
-      sent.push(deliver(h.engine, `t/m${i}`, headers));
+      sent.push(deliver(h.engine, 'plant', `t/m${i}`, headers));
     }
     await h.rabbit.waitFor(45);
     await h.web.waitFor(5);
@@ -287,7 +239,7 @@ describe('Engine: backpressure', () => {
     const sent: Sent[] = [];
     for (let i = 0; i < 6; i++) {
       tally.sent(`m${i}`);
-      sent.push(deliver(h.engine, `t/m${i}`));
+      sent.push(deliver(h.engine, 'plant', `t/m${i}`));
     }
     await h.rabbit.waitFor(4);
     await flush();
@@ -330,8 +282,8 @@ describe('Engine: backpressure', () => {
     const h = harness(routes);
     const plant = h.engine.flow('plant');
     const artemis = h.engine.flow('artemis');
-    const a = deliver(h.engine, 't/a');
-    const b = deliver(h.engine, 't/b');
+    const a = deliver(h.engine, 'plant', 't/a');
+    const b = deliver(h.engine, 'plant', 't/b');
     expect(plant.paused).toBe(true);
     expect(artemis.paused).toBe(false);
     // the other source's route flows
@@ -371,7 +323,7 @@ describe('Engine: backpressure', () => {
       const settlement = new Settlement((o) => outcomes.push(o));
       const message = createMessage({ body: Buffer.from(address), source: { connector: 'plant', protocol: 'mqtt', address } });
       h.engine.handler('plant')({ message, settlement, onWait: (w) => waits.push(`${address} ${w ? 'waits' : 'taken'}`) });
-      return { settlement, outcomes };
+      return { message, settlement, outcomes };
     };
     // the slow route fills up: its source is not paused, nobody was told to wait
     send('slow/a');
@@ -419,7 +371,7 @@ describe('Engine: backpressure', () => {
     h.engine.flow('plant').onChange(() => {
       throw new Error('adapter bug');
     });
-    const s = deliver(h.engine, 't/a');
+    const s = deliver(h.engine, 'plant', 't/a');
     await h.rabbit.waitFor(1);
     h.rabbit.writes[0]!.resolve();
     await until(() => s.outcomes.length > 0);

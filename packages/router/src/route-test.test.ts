@@ -1,11 +1,8 @@
-import type { EndpointSpec, HeaderValue, RouteSpec } from '@ferry/core';
+import type { HeaderValue, RouteSpec } from '@ferry/core';
 import { runRouteTest, type RouteTestCase, type RouteTestExpectation } from './route-test.js';
 import { RouteTable } from './table.js';
 import { fakeConnectors } from '../test/fakes.js';
-
-function ep(connector: string, fields: Record<string, unknown>): EndpointSpec {
-  return { connector, fields };
-}
+import { ep } from '../test/specs.js';
 
 const routes: RouteSpec[] = [
   {

@@ -1,22 +1,15 @@
 import {
   FerryError,
   createMessage,
-  type EndpointSpec,
   type GatewayMessage,
-  type HeaderRules,
   type HeaderValue,
   type Protocol,
   type RouteSpec,
 } from '@ferry/core';
 import { RouteTable, type Dispatch, type RouteMatch, type RoutePlan, type UnplannedDestination } from './table.js';
 import { fakeConnectors } from '../test/fakes.js';
+import { ep, route } from '../test/specs.js';
 
-function ep(connector: string, fields: Record<string, unknown>): EndpointSpec {
-  return { connector, fields };
-}
-function route(name: string, from: EndpointSpec, to: EndpointSpec[], headers: Partial<HeaderRules> = {}): RouteSpec {
-  return { name, from, to, headers: { set: headers.set ?? {}, remove: headers.remove ?? [] } };
-}
 function msg(connector: string, protocol: Protocol, address: string, headers: [string, HeaderValue][] = []): GatewayMessage {
   return createMessage({ body: Buffer.from('payload'), headers: new Map(headers), source: { connector, protocol, address } });
 }

@@ -4,6 +4,7 @@
  */
 import { z } from 'zod';
 import {
+  clientRole,
   defineConnector,
   type AnyConnectorDefinition,
   type Connector,
@@ -14,71 +15,60 @@ import {
 } from '@ferry/core';
 import type { ConnectorEntry } from '../src/check.js';
 
-const capabilities = { listener: false } as const;
-
 function notBuildable(): Connector {
   throw new Error('fake definitions build no connector');
 }
 
+/** what every fake here is: a client of a broker, taking a `url`, built by nothing */
+const fakeClient = { ...clientRole, options: z.strictObject({ url: z.string() }), create: notBuildable } as const;
+
 export const mqttDef = defineConnector({
+  ...fakeClient,
   type: 'mqtt',
   protocol: 'mqtt',
   description: 'fake mqtt',
-  options: z.strictObject({ url: z.string() }),
   from: z.strictObject({ topic: z.string(), qos: z.number().optional() }),
   to: z.strictObject({ topic: z.string(), qos: z.number().optional(), retain: z.boolean().optional() }),
   syntax: 'mqtt',
   sourcePattern: (from: { topic: string }) => from.topic,
   templateFields: ['topic'],
-  listenPorts: () => [],
-  capabilities,
-  create: notBuildable,
 });
 
 export const amqpDef = defineConnector({
+  ...fakeClient,
   type: 'amqp091',
   protocol: 'amqp091',
   description: 'fake amqp091',
-  options: z.strictObject({ url: z.string() }),
   from: z.strictObject({ queue: z.string().optional(), exchange: z.string().optional(), bindingKey: z.string().optional() }),
   to: z.strictObject({ exchange: z.string(), routingKey: z.string(), mandatory: z.boolean().optional() }),
   syntax: 'amqp',
   sourcePattern: (from: { queue?: string | undefined; bindingKey?: string | undefined }) => (from.queue !== undefined ? undefined : (from.bindingKey ?? '#')),
   templateFields: ['exchange', 'routingKey'],
   nameFields: ['exchange'],
-  listenPorts: () => [],
-  capabilities,
-  create: notBuildable,
 });
 
 export const stompDef = defineConnector({
+  ...fakeClient,
   type: 'stomp',
   protocol: 'stomp',
   description: 'fake stomp',
-  options: z.strictObject({ url: z.string() }),
   from: z.strictObject({ destination: z.string() }),
   to: z.strictObject({ destination: z.string() }),
   syntax: 'stomp',
   sourcePattern: (from: { destination: string }) => from.destination,
   templateFields: ['destination'],
-  listenPorts: () => [],
-  capabilities,
-  create: notBuildable,
 });
 
 export const amqp10Def = defineConnector({
+  ...fakeClient,
   type: 'amqp10',
   protocol: 'amqp10',
   description: 'fake amqp10',
-  options: z.strictObject({ url: z.string() }),
   from: z.strictObject({ address: z.string() }),
   to: z.strictObject({ address: z.string(), subject: z.string().optional() }),
   syntax: 'amqp10',
   sourcePattern: (from: { address: string }) => from.address,
   templateFields: ['address'],
-  listenPorts: () => [],
-  capabilities,
-  create: notBuildable,
 });
 
 /** name → definition: plant (mqtt), rabbit (amqp091), web (stomp), artemis (amqp10) */
