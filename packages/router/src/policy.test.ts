@@ -4,10 +4,9 @@
  */
 import { FerryError, Settlement, createMessage, type EndpointSpec, type FailureSpec, type HeaderValue, type Outcome, type RouteSpec } from '@ferry/core';
 import { Tally } from '@ferry/testkit';
-import { Engine } from './engine.js';
 import { DEAD_LETTER_HEADERS } from './delivery.js';
 import { RouteTable } from './table.js';
-import { ManualSink, fakeConnectors } from '../test/fakes.js';
+import { fakeConnectors } from '../test/fakes.js';
 import { ep } from '../test/specs.js';
 import { deliver, engineHarness, type Harness, type Sent } from '../test/engine-harness.js';
 
