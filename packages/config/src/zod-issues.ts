@@ -37,11 +37,11 @@ function valueAt(input: unknown, path: readonly Step[]): { value: unknown; prese
 }
 
 /**
- * The keys an object schema accepts at a path inside `schema`, for "did you mean".
- * Walks the public zod 4 classes; unknown shapes yield no keys (no suggestion, never a crash).
+ * The schema a wrapper holds (optional, nullable, default, prefault, readonly, catch,
+ * non-optional, lazy; a pipe's input), or undefined when `schema` wraps nothing: what a key or
+ * a path means is decided by what is inside.
  */
-export function knownKeys(schema: z.ZodType | undefined, path: readonly Step[] = [], depth = 0): string[] {
-  if (schema === undefined || depth > 30) return [];
+function unwrapped(schema: z.ZodType): z.ZodType | undefined {
   const s: unknown = schema;
   if (
     s instanceof z.ZodOptional ||
@@ -50,12 +50,24 @@ export function knownKeys(schema: z.ZodType | undefined, path: readonly Step[] =
     s instanceof z.ZodPrefault ||
     s instanceof z.ZodReadonly ||
     s instanceof z.ZodCatch ||
-    s instanceof z.ZodNonOptional
+    s instanceof z.ZodNonOptional ||
+    s instanceof z.ZodLazy
   ) {
-    return knownKeys(s.unwrap() as z.ZodType, path, depth + 1);
+    return s.unwrap() as z.ZodType;
   }
-  if (s instanceof z.ZodPipe) return knownKeys(s.in as z.ZodType, path, depth + 1);
-  if (s instanceof z.ZodLazy) return knownKeys(s.unwrap() as z.ZodType, path, depth + 1);
+  if (s instanceof z.ZodPipe) return s.in as z.ZodType;
+  return undefined;
+}
+
+/**
+ * The keys an object schema accepts at a path inside `schema`, for "did you mean".
+ * Walks the public zod 4 classes; unknown shapes yield no keys (no suggestion, never a crash).
+ */
+export function knownKeys(schema: z.ZodType | undefined, path: readonly Step[] = [], depth = 0): string[] {
+  if (schema === undefined || depth > 30) return [];
+  const inner = unwrapped(schema);
+  if (inner !== undefined) return knownKeys(inner, path, depth + 1);
+  const s: unknown = schema;
   if (s instanceof z.ZodUnion) {
     return [...new Set((s.options as z.ZodType[]).flatMap((o) => knownKeys(o, path, depth + 1)))];
   }
@@ -255,20 +267,9 @@ function reportIssue(r: Reporter, issue: Issue, base: FieldPath, schema: z.ZodTy
 /** the sub-schema at a relative path (through objects, arrays, records and wrappers) */
 function schemaAt(schema: z.ZodType | undefined, path: readonly Step[], depth = 0): z.ZodType | undefined {
   if (schema === undefined || depth > 30) return undefined;
+  const inner = unwrapped(schema);
+  if (inner !== undefined) return schemaAt(inner, path, depth + 1);
   const s: unknown = schema;
-  if (
-    s instanceof z.ZodOptional ||
-    s instanceof z.ZodNullable ||
-    s instanceof z.ZodDefault ||
-    s instanceof z.ZodPrefault ||
-    s instanceof z.ZodReadonly ||
-    s instanceof z.ZodCatch ||
-    s instanceof z.ZodNonOptional ||
-    s instanceof z.ZodLazy
-  ) {
-    return schemaAt(s.unwrap() as z.ZodType, path, depth + 1);
-  }
-  if (s instanceof z.ZodPipe) return schemaAt(s.in as z.ZodType, path, depth + 1);
   const [head, ...rest] = path;
   if (head === undefined) return schema;
   if (s instanceof z.ZodObject) return schemaAt((s.shape as Record<string, z.ZodType>)[String(head)], rest, depth + 1);

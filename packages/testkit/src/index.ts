@@ -12,3 +12,4 @@ export * from './pki.js';
 export * from './fuzz.js';
 export * from './listener-store.js';
 export * from './thrown.js';
+export * from './prng.js';

@@ -5,6 +5,7 @@ import { escapeHeader, unescapeHeader } from './escape.js';
 import { StompFrameError, type FrameErrorReason } from './frame-error.js';
 import { headerValue, type StompFrame, type StompVersion } from './frame.js';
 import { FrameParser, type FrameLimits } from './parser.js';
+import { prng } from '@ferry/testkit';
 
 function parseAll(input: Buffer | string, version?: StompVersion, limits: Partial<FrameLimits> = {}): StompFrame[] {
   const out: StompFrame[] = [];
@@ -23,17 +24,6 @@ function parseError(input: Buffer | string, version?: StompVersion, limits: Part
   throw new Error('expected a StompFrameError');
 }
 
-/** seeded PRNG (mulberry32) so failures reproduce */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const plain = (f: StompFrame): { command: string; headers: (readonly [string, string])[]; body: string } => ({
   command: f.command,

@@ -1,5 +1,5 @@
 import { FerryError, type Logger } from '@ferry/core';
-import { gcOrFail } from '@ferry/testkit';
+import { gcOrFail, prng } from '@ferry/testkit';
 import { headerValue, type StompFrame } from '../frame/frame.js';
 import { StompBroker } from './broker.js';
 import { MemorySocket } from './memory-socket.test-util.js';
@@ -34,16 +34,6 @@ function countingLogger(): { logger: Logger; errors: string[]; warnings: number 
 }
 
 const isError = (f: StompFrame): boolean => f.command === 'ERROR';
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const FRAMES = 100_000;
 const LIMITS = { maxFrameBytes: 4096, maxHeaders: 12, maxHeaderLineBytes: 256, maxBodyBytes: 4096 };
