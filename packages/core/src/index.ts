@@ -11,6 +11,7 @@ export * from './lifecycle/index.js';
 export * from './connector.js';
 export * from './connector-roles.js';
 export * from './listener-store.js';
+export * from './queued-records.js';
 export * from './routes.js';
 export * from './auth/index.js';
 export * from './correlation.js';
