@@ -79,6 +79,28 @@ interface Taken {
 }
 
 /**
+ * Resolves true as soon as `settled()` holds: now, or at one of the calls the engine makes of
+ * the callbacks in `waiters` when deliveries end; false after `timeoutMs`. The waiter takes
+ * itself out either way, so a drain or reload that gave up leaves nothing behind.
+ */
+function settledWithin(waiters: Set<() => void>, timeoutMs: number, settled: () => boolean): Promise<boolean> {
+  if (settled()) return Promise.resolve(true);
+  return new Promise<boolean>((resolve) => {
+    const check = (): void => {
+      if (!settled()) return;
+      clearTimeout(timer);
+      waiters.delete(check);
+      resolve(true);
+    };
+    const timer = setTimeout(() => {
+      waiters.delete(check);
+      resolve(false);
+    }, timeoutMs);
+    waiters.add(check);
+  });
+}
+
+/**
  * The routing engine: for each delivery, the matching routes' destinations are written
  * concurrently and the delivery is settled only when every write has finished: accepted when
  * all confirmed (or the failed ones were dead-lettered), failed (reject if permanent, release
@@ -171,18 +193,7 @@ export class Engine {
    * Stopping the sources first (so nothing new arrives) is the gateway's job.
    */
   drain(timeoutMs: number): Promise<boolean> {
-    if (this.#inFlight === 0) return Promise.resolve(true);
-    return new Promise<boolean>((resolve) => {
-      const done = (): void => {
-        clearTimeout(timer);
-        resolve(true);
-      };
-      const timer = setTimeout(() => {
-        this.#idle.delete(done);
-        resolve(false);
-      }, timeoutMs);
-      this.#idle.add(done);
-    });
+    return settledWithin(this.#idle, timeoutMs, () => this.#inFlight === 0);
   }
 
   /**
@@ -217,21 +228,7 @@ export class Engine {
 
   /** Resolves true once no delivery taken in `generation` or before is in flight; false after `timeoutMs`. */
   settledBefore(generation: number, timeoutMs: number): Promise<boolean> {
-    const settled = (): boolean => [...this.#perGeneration.keys()].every((g) => g > generation);
-    if (settled()) return Promise.resolve(true);
-    return new Promise<boolean>((resolve) => {
-      const check = (): void => {
-        if (!settled()) return;
-        clearTimeout(timer);
-        this.#generationIdle.delete(check);
-        resolve(true);
-      };
-      const timer = setTimeout(() => {
-        this.#generationIdle.delete(check);
-        resolve(false);
-      }, timeoutMs);
-      this.#generationIdle.add(check);
-    });
+    return settledWithin(this.#generationIdle, timeoutMs, () => [...this.#perGeneration.keys()].every((g) => g > generation));
   }
 
   /** Forget sinks no route uses any more (after {@link settledBefore} said their deliveries ended). */

@@ -3,7 +3,7 @@ import { isAbsolute, resolve as resolvePath } from 'node:path';
 import { z } from 'zod';
 import { authWarnings, type AuthConfig } from './authenticator.js';
 import type { ConnectorAudit } from '../connector.js';
-import { MAX_USERS_FILE_BYTES, parseUsersFile } from './users.js';
+import { MAX_USERS_FILE_BYTES, parseUsersFile, type AuthUser } from './users.js';
 import { DEFAULT_SLOW_DOWN } from './slow-down.js';
 import type { AddressSyntax } from '../connector.js';
 import { GrantPattern } from './grant-pattern.js';
@@ -94,13 +94,8 @@ export interface ListenerAuthInput {
   readonly loginFailureDelay?: { readonly initialMs: number; readonly maxMs: number } | undefined;
 }
 
-export interface AuthUserInput {
-  readonly username: string;
-  readonly password?: string | undefined;
-  readonly groups?: readonly string[] | undefined;
-  readonly publish?: readonly string[] | undefined;
-  readonly subscribe?: readonly string[] | undefined;
-}
+/** a user as a listener's options list it: the same fields core's authenticator keeps */
+export type AuthUserInput = AuthUser;
 
 /** A listener's options → the Authenticator's configuration; `usersFile` resolves against `baseDir`. */
 export function authConfigFrom(o: ListenerAuthInput, baseDir: string): AuthConfig {
