@@ -93,3 +93,24 @@ export function reportRestore(logger: Logger, location: string, counts: Readonly
     recoveryMs: Math.round(performance.now() - startedMs),
   });
 }
+
+/**
+ * What every listener's own view of its {@link ListenerStore} starts from: the store, where it
+ * is (for log lines), and the barrier that resolves once every change so far is on disk.
+ */
+export abstract class ListenerStoreView {
+  protected readonly store: ListenerStore;
+
+  constructor(store: ListenerStore) {
+    this.store = store;
+  }
+
+  get location(): string {
+    return this.store.location;
+  }
+
+  /** resolves once every change so far is on disk */
+  written(): Promise<void> {
+    return this.store.written();
+  }
+}

@@ -1,5 +1,5 @@
 import type { FerryError } from './errors.js';
-import { corruptRecord, encodeListenerRecord, loadListenerRecords, type ListenerStore } from './listener-store.js';
+import { corruptRecord, encodeListenerRecord, ListenerStoreView, loadListenerRecords } from './listener-store.js';
 
 /**
  * Record keys: `q\0<address>\0<order, 12 hex digits>`. The order is the last field; the
@@ -23,33 +23,18 @@ export interface QueuedRecord {
  * address and write order: saved when a queue takes a message, removed when it leaves for good.
  * Each listener extends it with what one of its messages is made of.
  */
-export class QueuedRecords {
-  readonly #store: ListenerStore;
-
-  constructor(store: ListenerStore) {
-    this.#store = store;
-  }
-
-  get location(): string {
-    return this.#store.location;
-  }
-
-  /** resolves once every save and remove so far is on disk */
-  written(): Promise<void> {
-    return this.#store.written();
-  }
-
+export class QueuedRecords extends ListenerStoreView {
   protected putRecord(address: string, order: number, fields: Readonly<Record<string, unknown>>): void {
-    this.#store.put(keyOf(address, order), encodeListenerRecord(fields));
+    this.store.put(keyOf(address, order), encodeListenerRecord(fields));
   }
 
   protected deleteRecord(address: string, order: number): void {
-    this.#store.del(keyOf(address, order));
+    this.store.del(keyOf(address, order));
   }
 
   /** every queued record in key order; a record whose order is not a number is corrupt */
   protected async loadRecords(): Promise<{ records: QueuedRecord[]; corrupt: FerryError[] }> {
-    const loaded = await loadListenerRecords(this.#store, QUEUED);
+    const loaded = await loadListenerRecords(this.store, QUEUED);
     const records: QueuedRecord[] = [];
     const corrupt = [...loaded.corrupt];
     for (const { key, fields } of loaded.records) {
@@ -63,6 +48,6 @@ export class QueuedRecords {
 
   /** the error for a record whose fields are not a queued message */
   protected corrupt(key: string): FerryError {
-    return corruptRecord(this.#store.location, key, 'queued message fields invalid');
+    return corruptRecord(this.store.location, key, 'queued message fields invalid');
   }
 }

@@ -1,4 +1,4 @@
-import { corruptRecord, encodeListenerRecord, isFieldRecord as isRecord, loadListenerRecords, type FerryError, type ListenerStore } from '@ferry/core';
+import { corruptRecord, encodeListenerRecord, isFieldRecord as isRecord, ListenerStoreView, loadListenerRecords, type FerryError } from '@ferry/core';
 import type { QoS } from 'mqtt-packet';
 import type { PublishProperties } from '../mapping.js';
 import type { Session, SessionEntry, SessionJournal } from './session.js';
@@ -66,28 +66,14 @@ const hex = (n: number): string => n.toString(16).padStart(12, '0');
  * turn; `written` is the barrier the broker waits on before it acknowledges (PUBACK, PUBREC,
  * a sink write's confirmation). Records are V8-serialized (payloads stay raw bytes inside).
  */
-export class MqttListenerState implements SessionJournal {
-  readonly #store: ListenerStore;
-
-  constructor(store: ListenerStore) {
-    this.#store = store;
-  }
-
-  get location(): string {
-    return this.#store.location;
-  }
-
-  written(): Promise<void> {
-    return this.#store.written();
-  }
-
+export class MqttListenerState extends ListenerStoreView implements SessionJournal {
   save(session: Session, entry: SessionEntry): void {
     // encoded when the batch is written: queued then sent in one turn is one record, in its last state
-    this.#store.put(`${MESSAGE}${session.clientId}\0${hex(entry.key)}`, () => encodeListenerRecord({ item: entry.item, id: entry.id, state: entry.state }));
+    this.store.put(`${MESSAGE}${session.clientId}\0${hex(entry.key)}`, () => encodeListenerRecord({ item: entry.item, id: entry.id, state: entry.state }));
   }
 
   remove(session: Session, entry: SessionEntry): void {
-    this.#store.del(`${MESSAGE}${session.clientId}\0${hex(entry.key)}`);
+    this.store.del(`${MESSAGE}${session.clientId}\0${hex(entry.key)}`);
   }
 
   /** the session's record: while connected `expiresAt` is left out (the clock starts when it detaches) */
@@ -98,31 +84,31 @@ export class MqttListenerState implements SessionJournal {
       expiresAt,
       subscriptions: [...session.subscriptions.values()],
     };
-    this.#store.put(`${SESSION}${session.clientId}`, () => encodeListenerRecord(record));
+    this.store.put(`${SESSION}${session.clientId}`, () => encodeListenerRecord(record));
   }
 
   /** the session ended: its record goes (its messages were removed one by one as it cleared) */
   removeSession(clientId: string): void {
-    this.#store.del(`${SESSION}${clientId}`);
+    this.store.del(`${SESSION}${clientId}`);
   }
 
   putRetained(message: BrokerMessage): void {
     const { topic, payload, qos, retain, properties, expiresAt, origin } = message;
-    this.#store.put(`${RETAINED}${topic}`, encodeListenerRecord({ message: { topic, payload, qos, retain, properties, expiresAt, origin } }));
+    this.store.put(`${RETAINED}${topic}`, encodeListenerRecord({ message: { topic, payload, qos, retain, properties, expiresAt, origin } }));
   }
 
   removeRetained(topic: string): void {
-    this.#store.del(`${RETAINED}${topic}`);
+    this.store.del(`${RETAINED}${topic}`);
   }
 
   /** Read everything back (at start). A record that cannot be read is reported and skipped. */
   async load(): Promise<LoadedState> {
     const corrupt: FerryError[] = [];
     const bad = (key: string, why: string): void => {
-      corrupt.push(corruptRecord(this.#store.location, key, why));
+      corrupt.push(corruptRecord(this.store.location, key, why));
     };
     const read = async (prefix: string): Promise<{ key: string; fields: Record<string, unknown> }[]> => {
-      const loaded = await loadListenerRecords(this.#store, prefix);
+      const loaded = await loadListenerRecords(this.store, prefix);
       corrupt.push(...loaded.corrupt);
       return loaded.records;
     };
@@ -163,7 +149,7 @@ export class MqttListenerState implements SessionJournal {
       const session = sessions.get(clientId);
       if (session === undefined || !Number.isSafeInteger(seq)) {
         // a message of a session whose record is gone (it ended; the deletes of its messages were lost)
-        this.#store.del(key);
+        this.store.del(key);
         continue;
       }
       const item = r.item;
