@@ -20,6 +20,12 @@ const topicName = z
   .min(1)
   .describe('MQTT topic name to publish to (no wildcards); may hold templates {1}, {address}, {header.NAME}');
 
+/**
+ * How many QoS 1/2 messages may be in flight at once: at least one, and no more than there are
+ * packet identifiers (16 bits, none of them 0: MQTT 5 §2.2.1), the bound Receive Maximum has too
+ * (§3.1.2.11.3).
+ */
+const inflightWindow = () => z.number().int().min(1).max(65535);
 const durationSeconds = (what: string) => z.number().int().min(0).describe(what);
 
 export const mqttOptions = z.strictObject({
@@ -51,18 +57,10 @@ export const mqttOptions = z.strictObject({
   keepalive: durationSeconds('keep alive in seconds (§3.1.2.10); 0 disables it').max(65535).default(30),
   reconnect: reconnectOption,
   connectTimeoutMs: z.number().int().min(1).default(10_000).describe('time allowed for TCP/TLS connect plus CONNACK, ms'),
-  maxInflight: z
-    .number()
-    .int()
-    .min(1)
-    .max(65535)
+  maxInflight: inflightWindow()
     .default(1000)
     .describe('QoS 1/2 publishes awaiting PUBACK/PUBCOMP per connection; further writes wait (up to the same number again), then fail with LIMIT_EXCEEDED'),
-  receiveMaximum: z
-    .number()
-    .int()
-    .min(1)
-    .max(65535)
+  receiveMaximum: inflightWindow()
     .default(100)
     .describe(
       'QoS 1/2 messages of one connection routed at a time, awaiting settlement; announced to an MQTT 5 broker as Receive Maximum (§3.1.2.11.3) and kept by Ferry whatever the broker sends (the rest wait unrouted, the connection unread). Bounds the duplicates after a lost connection or a killed Ferry. MQTT 3.1.1 has no such field: the broker\'s own setting (Mosquitto max_inflight_messages, default 20) may bound it lower',
@@ -151,11 +149,7 @@ export const mqttListenerOptions = z.strictObject({
     .default(1_048_576)
     .describe('largest MQTT packet accepted, bytes, checked at the socket from the fixed header before buffering; larger → DISCONNECT 0x95 (5) / close (3.1.1)'),
   maxClients: z.number().int().min(1).optional().describe('most simultaneous client connections; more are refused (CONNACK 0x03 / 0x97)'),
-  receiveMaximum: z
-    .number()
-    .int()
-    .min(1)
-    .max(65535)
+  receiveMaximum: inflightWindow()
     .default(1000)
     .describe('QoS 1/2 publishes from one client held awaiting settlement (§3.2.2.3.3); beyond it the socket is not read until some settle'),
   sessionQueueLimit: z
@@ -170,11 +164,7 @@ export const mqttListenerOptions = z.strictObject({
     .min(1024)
     .default(16 * 1024 * 1024)
     .describe('bytes (payload and topic) of the QoS 1/2 messages queued per session; beyond it new messages for that session are dropped and counted (messages_dropped_total{reason="queue-full"})'),
-  maxInflightMessages: z
-    .number()
-    .int()
-    .min(1)
-    .max(65535)
+  maxInflightMessages: inflightWindow()
     .default(100)
     .describe(
       "QoS 1/2 messages written to one subscriber and not yet acknowledged (for MQTT 5 also at most the client's Receive Maximum); the rest wait in the session queue. Like Mosquitto's max_inflight_messages",

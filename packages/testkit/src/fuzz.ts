@@ -379,6 +379,24 @@ export interface ConnectionFuzzResult extends FuzzRun {
 const SURVIVOR_WAIT_MS = 2_000;
 
 /**
+ * Collects what is thrown or rejected with no handler while a fuzz run goes on (a crash the
+ * run must report, not one that kills the test process) until `stop`.
+ */
+export function catchUncaught(): { readonly uncaught: readonly unknown[]; stop(): void } {
+  const uncaught: unknown[] = [];
+  const onUncaught = (e: unknown): void => void uncaught.push(e);
+  process.on('uncaughtException', onUncaught);
+  process.on('unhandledRejection', onUncaught);
+  return {
+    uncaught,
+    stop: () => {
+      process.off('uncaughtException', onUncaught);
+      process.off('unhandledRejection', onUncaught);
+    },
+  };
+}
+
+/**
  * Mutated corpus inputs, each on its own in-memory connection, in reads of its sizes; then the
  * client hangs up. An input fails the run when the connection is not gone within
  * `closeWithinMs`, when it grew the heap by more than `heapPerInput`, when an error line was
@@ -386,10 +404,7 @@ const SURVIVOR_WAIT_MS = 2_000;
  */
 export async function fuzzConnections(o: ConnectionFuzzOptions): Promise<ConnectionFuzzResult> {
   const gc = gcOrFail();
-  const uncaught: unknown[] = [];
-  const onUncaught = (e: unknown): void => void uncaught.push(e);
-  process.on('uncaughtException', onUncaught);
-  process.on('unhandledRejection', onUncaught);
+  const { uncaught, stop: stopCatching } = catchUncaught();
   const { logger, errors } = errorCountingLogger();
   const tick = (): Promise<void> => new Promise((r) => setImmediate(r));
   // every connection is counted until collected; the count costs no reference to it
@@ -440,8 +455,7 @@ export async function fuzzConnections(o: ConnectionFuzzOptions): Promise<Connect
     }
     return { ...run, slowestMs, peakHeapPerInput, heapBefore, heapAfter, survivors: alive, uncaught, errors };
   } finally {
-    process.off('uncaughtException', onUncaught);
-    process.off('unhandledRejection', onUncaught);
+    stopCatching();
     await listener.close();
   }
 }

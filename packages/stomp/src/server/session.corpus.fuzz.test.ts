@@ -10,7 +10,7 @@
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { FerryError, type Logger } from '@ferry/core';
-import { applyMutations, errorCountingLogger, fuzz, fuzzBudgetMs, fuzzInputs, gcOrFail, loadCorpus, splitReads } from '@ferry/testkit';
+import { applyMutations, catchUncaught, errorCountingLogger, fuzz, fuzzBudgetMs, fuzzInputs, gcOrFail, loadCorpus, splitReads } from '@ferry/testkit';
 import { headerValue } from '../frame/frame.js';
 import { StompBroker } from './broker.js';
 import { MemorySocket } from './memory-socket.test-util.js';
@@ -94,10 +94,7 @@ describe('stomp server session fuzz from a corpus', () => {
   it('mutated client streams (1.0, 1.1, 1.2): no throw, no internal error, ERROR then close, sessions gone after the hang-up, buffers and heap bounded', async () => {
     const budget = fuzzBudgetMs(4);
     const gc = gcOrFail();
-    const uncaught: unknown[] = [];
-    const onUncaught = (e: unknown): void => void uncaught.push(e);
-    process.on('uncaughtException', onUncaught);
-    process.on('unhandledRejection', onUncaught);
+    const { uncaught, stop: stopCatching } = catchUncaught();
     const { logger, errors } = errorCountingLogger();
     gc();
     const heapBefore = process.memoryUsage().heapUsed;
@@ -154,8 +151,7 @@ describe('stomp server session fuzz from a corpus', () => {
       expect(maxBuffered).toBeLessThanOrEqual(LIMITS.maxFrameBytes);
       expect(heapAfter - heapBefore).toBeLessThan(32 * 1024 * 1024);
     } finally {
-      process.off('uncaughtException', onUncaught);
-      process.off('unhandledRejection', onUncaught);
+      stopCatching();
     }
   }, 60_000);
 });
