@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { ConnectorCounters, describeError, reportRestore, type ListenerStore, type LoginAttempt, type LoginResult, type Logger, type Metrics } from '@ferry/core';
+import { ConnectorCounters, describeError, gaugeHandle, reportRestore, type ListenerStore, type LoginAttempt, type LoginResult, type GaugeHandle, type Logger, type Metrics } from '@ferry/core';
 import type { AcceptedConnection } from '@ferry/net';
 import type { BrokerConfig, BrokerCore } from './broker-core.js';
 import { Connection } from './connection.js';
@@ -54,6 +54,8 @@ export class MqttBroker implements BrokerCore<Connection> {
   /** the durable copy of sessions and retained messages, with a listener store */
   readonly #state: MqttListenerState | undefined;
   readonly #counters: ConnectorCounters;
+  /** `listener_clients`, set at every connect and close: bound on the first */
+  #clients: GaugeHandle | undefined;
 
   constructor(config: BrokerConfig, env: BrokerEnv) {
     this.config = config;
@@ -174,10 +176,11 @@ export class MqttBroker implements BrokerCore<Connection> {
     }
     const conn = new Connection(this, accepted);
     this.#connections.add(conn);
-    this.metrics.set('listener_clients', { connector: this.connectorName }, this.#connections.size);
+    const clients = (this.#clients ??= gaugeHandle(this.metrics, 'listener_clients', { connector: this.connectorName }));
+    clients.set(this.#connections.size);
     accepted.stream.on('close', () => {
       this.#connections.delete(conn);
-      this.metrics.set('listener_clients', { connector: this.connectorName }, this.#connections.size);
+      clients.set(this.#connections.size);
     });
     conn.open();
   }
