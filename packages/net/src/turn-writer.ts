@@ -20,8 +20,6 @@ import type { Writable } from 'node:stream';
 export class TurnWriter {
   readonly #stream: Writable;
   #corked = false;
-  /** one closure per writer, not one per turn */
-  readonly #uncork = (): void => this.flush();
 
   constructor(stream: Writable) {
     this.#stream = stream;
@@ -32,7 +30,9 @@ export class TurnWriter {
     if (!this.#corked) {
       this.#corked = true;
       this.#stream.cork();
-      process.nextTick(this.#uncork);
+      // a shared function with the writer as its argument: no closure per writer (10,000 idle
+      // devices hold 10,000 writers) and none per turn
+      process.nextTick(flushWriter, this);
     }
     return this.#stream.write(chunk);
   }
@@ -44,4 +44,8 @@ export class TurnWriter {
     // `end()` may already have uncorked it (it resets the count): uncork only what is still held
     if (this.#stream.writableCorked > 0) this.#stream.uncork();
   }
+}
+
+function flushWriter(w: TurnWriter): void {
+  w.flush();
 }
