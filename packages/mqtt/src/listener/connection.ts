@@ -66,9 +66,8 @@ export class Connection implements Outlet, IntakeHost, PacketSink {
   /** set once Ferry decided to close this connection (takeover, release, shutdown, protocol error) */
   #closing = false;
 
-  /** resolves once the connection is closed */
-  readonly whenClosed: Promise<void>;
-  #resolveClosed: () => void = () => undefined;
+  #whenClosed: Promise<void> | undefined;
+  #resolveClosed: (() => void) | undefined;
 
   /** `accepted` comes from the listener's transport (@ferry/net): TCP, TLS or WebSocket alike */
   constructor(core: BrokerCore<Connection>, accepted: AcceptedConnection) {
@@ -78,9 +77,17 @@ export class Connection implements Outlet, IntakeHost, PacketSink {
     this.#transport = accepted;
     this.info = accepted.info;
     this.remote = accepted.info.remote;
-    this.whenClosed = new Promise((r) => (this.#resolveClosed = r));
     this.#input = new PacketInput(this, core.config.maxPacketSize);
     this.#intake = new PublishIntake<Connection>(this, core);
+  }
+
+  /**
+   * Resolves once the connection is closed. Made when first asked for (the broker asks at
+   * shutdown), not at accept: a promise and its resolver for each of 10,000 idle devices.
+   */
+  get whenClosed(): Promise<void> {
+    this.#whenClosed ??= this.#state === 'closed' ? Promise.resolve() : new Promise((r) => (this.#resolveClosed = r));
+    return this.#whenClosed;
   }
 
   get backlog(): number {
@@ -477,7 +484,7 @@ export class Connection implements Outlet, IntakeHost, PacketSink {
     if (this.#state === 'closed') return;
     const wasConnected = this.#state === 'connected';
     this.#state = 'closed';
-    this.#resolveClosed();
+    this.#resolveClosed?.();
     clearTimeout(this.#keepaliveTimer);
     if (!wasConnected || this.#session === undefined) return;
     // §3.1.2.5: the will is published unless the client ended with a normal DISCONNECT
