@@ -1,3 +1,4 @@
+import { runInNewContext } from 'node:vm';
 import { Backoff, sleep } from './backoff.js';
 import { FerryError, describeError } from './errors.js';
 import { headerToString, TypedNumber } from './headers.js';
@@ -33,6 +34,12 @@ describe('errors', () => {
     expect(e.code).toBe('CONNECT_FAILED');
     expect(describeError(new FerryError('INTERNAL', 'odd', { cause: { status: 503 } }))).toBe('odd [INTERNAL]: caused by: { status: 503 }');
     expect(e.permanent).toBe(false);
+  });
+
+  it('describes an error from another realm by its message, not its stack', () => {
+    const foreign: unknown = runInNewContext("Object.assign(new Error('listen EADDRINUSE'), { code: 'EADDRINUSE' })");
+    expect(foreign instanceof Error).toBe(false);
+    expect(describeError(new FerryError('CONNECT_FAILED', 'cannot listen', { cause: foreign }))).toBe('cannot listen [CONNECT_FAILED]: caused by: listen EADDRINUSE [EADDRINUSE]');
   });
 });
 

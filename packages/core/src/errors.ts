@@ -1,4 +1,4 @@
-import { inspect } from 'node:util';
+import { inspect, types } from 'node:util';
 
 /**
  * Typed errors: every error Ferry raises carries a stable `code` (for logs, metrics and tests)
@@ -69,7 +69,9 @@ export function describeError(err: unknown): string {
   const parts: string[] = [];
   let cur: unknown = err;
   for (let depth = 0; cur !== undefined && cur !== null && depth < 5; depth++) {
-    if (cur instanceof Error) {
+    // isNativeError as well: an Error made in another realm (Node's own modules seen from a vm
+    // context, as under jest) is no instance of this realm's Error, and inspect would print its stack
+    if (cur instanceof Error || types.isNativeError(cur)) {
       const code = (cur as { code?: unknown }).code;
       parts.push(typeof code === 'string' || typeof code === 'number' ? `${cur.message} [${code}]` : cur.message);
       cur = (cur as { cause?: unknown }).cause;
