@@ -65,6 +65,17 @@ const LABELS: Record<CounterName | GaugeName | HistogramName, readonly string[]>
   sink_confirm_seconds: ['connector'],
 };
 
+/** what prom-client needs to make a counter or a gauge */
+interface MetricConfig {
+  readonly name: string;
+  readonly help: string;
+  readonly labelNames: string[];
+  readonly registers: Registry[];
+}
+// made once: #registered runs on every count, and takes these without a closure per call
+const newCounter = (config: MetricConfig): Counter => new Counter(config);
+const newGauge = (config: MetricConfig): Gauge => new Gauge(config);
+
 /** The values of the documented labels, in order; others are ignored, so a call never throws. */
 function values(name: CounterName | GaugeName | HistogramName, labels: Labels): string[] {
   return LABELS[name].map((k) => labels[k] ?? '');
@@ -151,20 +162,20 @@ export class PromMetrics implements Metrics {
   }
 
   #counter(name: CounterName): Counter {
-    let c = this.#counters.get(name);
-    if (!c) {
-      c = new Counter({ name: `ferry_${name}`, help: HELP[name], labelNames: [...LABELS[name]], registers: [this.registry] });
-      this.#counters.set(name, c);
-    }
-    return c;
+    return this.#registered(this.#counters, name, newCounter);
   }
 
   #gauge(name: GaugeName): Gauge {
-    let g = this.#gauges.get(name);
-    if (!g) {
-      g = new Gauge({ name: `ferry_${name}`, help: HELP[name], labelNames: [...LABELS[name]], registers: [this.registry] });
-      this.#gauges.set(name, g);
+    return this.#registered(this.#gauges, name, newGauge);
+  }
+
+  /** the metric called `name` in `made`, made and registered at its first use */
+  #registered<M>(made: Map<string, M>, name: CounterName | GaugeName, make: (config: MetricConfig) => M): M {
+    let m = made.get(name);
+    if (m === undefined) {
+      m = make({ name: `ferry_${name}`, help: HELP[name], labelNames: [...LABELS[name]], registers: [this.registry] });
+      made.set(name, m);
     }
-    return g;
+    return m;
   }
 }
