@@ -8,7 +8,7 @@ import { jest } from '@jest/globals';
 import type { MqttClient } from 'mqtt';
 import mqttPacket from 'mqtt-packet';
 import { FerryError, silentLogger, noopMetrics, type InboundDelivery } from '@ferry/core';
-import { ManualFlow, delay, freePort, waitFor } from '@ferry/testkit';
+import { ManualFlow, delay, freePort, waitFor, listenerUnderFlow } from '@ferry/testkit';
 import { MqttListenerConnector } from './connector.js';
 import { mqttListenerOptions } from '../options.js';
 import { mqttjsClient } from './test-support.js';
@@ -18,16 +18,11 @@ jest.setTimeout(30_000);
 let listener: MqttListenerConnector;
 let port: number;
 const clients: MqttClient[] = [];
-const got: InboundDelivery[] = [];
-const flow = new ManualFlow();
+let got: InboundDelivery[];
+let flow: ManualFlow;
 
 beforeEach(async () => {
-  port = await freePort();
-  got.length = 0;
-  flow.set(false);
-  listener = new MqttListenerConnector({ gatewayId: 't', logger: silentLogger, metrics: noopMetrics, baseDir: '.' }, 'devices', mqttListenerOptions.parse({ port, host: '127.0.0.1', anonymous: true }));
-  await listener.start();
-  await listener.openSources([{ route: 'r', from: { topic: '#' } }], (d) => got.push(d), flow);
+  ({ listener, port, got, flow } = await listenerUnderFlow((ctx, p) => new MqttListenerConnector(ctx, 'devices', mqttListenerOptions.parse({ port: p, host: '127.0.0.1', anonymous: true })), { topic: '#' }));
 });
 
 afterEach(async () => {

@@ -4,25 +4,22 @@
  * out, and on resume the waiting SENDs are delivered. Real TCP on localhost, no broker.
  */
 import { createConnection, type Socket } from 'node:net';
-import { silentLogger, noopMetrics, type InboundDelivery } from '@ferry/core';
-import { ManualFlow, delay, freePort, waitFor } from '@ferry/testkit';
+import { type InboundDelivery } from '@ferry/core';
+import { ManualFlow, delay, waitFor, listenerUnderFlow } from '@ferry/testkit';
 import { stompListenerDefinition } from '../listener-definition.js';
 import type { StompListenerConnector } from './listener-connector.js';
 
 let listener: StompListenerConnector;
 let port: number;
 const sockets: Socket[] = [];
-const got: InboundDelivery[] = [];
-const flow = new ManualFlow();
+let got: InboundDelivery[];
+let flow: ManualFlow;
 
 beforeEach(async () => {
-  port = await freePort();
-  got.length = 0;
-  flow.set(false);
-  const ctx = { gatewayId: 't', logger: silentLogger, metrics: noopMetrics, baseDir: '.' };
-  listener = stompListenerDefinition.create(ctx, 'web', stompListenerDefinition.options.parse({ port, host: '127.0.0.1', anonymous: true })) as StompListenerConnector;
-  await listener.start();
-  await listener.openSources([{ route: 'r', from: { destination: '/topic/#' } }], (d) => got.push(d), flow);
+  ({ listener, port, got, flow } = await listenerUnderFlow(
+    (ctx, p) => stompListenerDefinition.create(ctx, 'web', stompListenerDefinition.options.parse({ port: p, host: '127.0.0.1', anonymous: true })) as StompListenerConnector,
+    { destination: '/topic/#' },
+  ));
 });
 
 afterEach(async () => {
