@@ -5,7 +5,7 @@
  */
 import { jest } from '@jest/globals';
 import { FerryError, type InboundDelivery } from '@ferry/core';
-import { createVhost, deleteVhost, Tally, waitFor } from '@ferry/testkit';
+import { createVhost, deleteVhost, Tally, waitFor, ifAssigned } from '@ferry/testkit';
 import { buildConnector, checkQueueSafe, killConnection, parseFrom, parseTo, plainClient, publishMany, type Built, type Plain } from './helpers.js';
 
 jest.setTimeout(60_000);
@@ -20,8 +20,8 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  await built?.connector.stop();
-  await plain?.close();
+  await ifAssigned(built)?.connector.stop();
+  await ifAssigned(plain)?.close();
   await deleteVhost(vhost);
 });
 
@@ -41,10 +41,14 @@ test('server-side connection kill mid-stream: transient write failures, reconnec
   const to = parseTo({ exchange: '', routingKey: 'out' });
   const writeErrors: unknown[] = [];
   let pendingWrites = 0;
-  let killAt: (() => void) | undefined;
+  // the broker drops the connection once 2,000 messages were handled
+  let killed: Promise<number> | undefined;
+  const killAt = (): void => {
+    killed = killConnection(vhost, built.connectionName);
+  };
   let handled = 0;
   const handler = (d: InboundDelivery): void => {
-    if (++handled === 2_000) killAt?.();
+    if (++handled === 2_000) killAt();
     pendingWrites++;
     connector.sink.write(d.message, to).then(
       () => {
@@ -81,10 +85,6 @@ test('server-side connection kill mid-stream: transient write failures, reconnec
     if (m !== null) tally.received(m.properties.messageId as string);
   }, { noAck: true });
 
-  let killed: Promise<number> | undefined;
-  killAt = () => {
-    killed = killConnection(vhost, built.connectionName);
-  };
   await connector.openSources!([{ route: 'relay', from: parseFrom({ queue: 'in' }) }], handler);
   await publishMany(plain.confirm, 'in', ids);
 

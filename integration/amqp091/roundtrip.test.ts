@@ -5,7 +5,7 @@
  */
 import { jest } from '@jest/globals';
 import { FerryError, type InboundDelivery } from '@ferry/core';
-import { createVhost, deleteVhost, Tally, waitFor } from '@ferry/testkit';
+import { createVhost, deleteVhost, Tally, waitFor, ifAssigned } from '@ferry/testkit';
 import { buildConnector, parseFrom, parseTo, plainClient, type Built, type Plain } from './helpers.js';
 
 jest.setTimeout(60_000);
@@ -21,9 +21,9 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  await source?.connector.stop();
-  await sink?.connector.stop();
-  await plain?.close();
+  await ifAssigned(source)?.connector.stop();
+  await ifAssigned(sink)?.connector.stop();
+  await ifAssigned(plain)?.close();
   await deleteVhost(vhost);
 });
 

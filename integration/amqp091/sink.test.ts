@@ -5,7 +5,7 @@
  */
 import type { ConsumeMessage } from 'amqplib';
 import { createMessage, FerryError, TypedNumber, type GatewayMessage, type HeaderValue } from '@ferry/core';
-import { createVhost, deleteVhost, waitFor } from '@ferry/testkit';
+import { createVhost, deleteVhost, waitFor, ifAssigned } from '@ferry/testkit';
 import { buildConnector, parseTo, plainClient, type Built, type Plain } from './helpers.js';
 
 import { jest } from '@jest/globals';
@@ -38,8 +38,8 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  await built?.connector.stop();
-  await plain?.close();
+  await ifAssigned(built)?.connector.stop();
+  await ifAssigned(plain)?.close();
   await deleteVhost(vhost);
 });
 

@@ -6,7 +6,7 @@ import { jest } from '@jest/globals';
 import { FerryError, type InboundDelivery } from '@ferry/core';
 import { compilePattern } from '@ferry/router';
 import { amqp091Definition } from '@ferry/amqp091';
-import { createVhost, deleteVhost, delay, Tally, waitFor } from '@ferry/testkit';
+import { createVhost, deleteVhost, delay, Tally, waitFor, ifAssigned } from '@ferry/testkit';
 import { buildConnector, parseFrom, plainClient, publishMany, type Built, type Plain } from './helpers.js';
 
 jest.setTimeout(30_000);
@@ -22,7 +22,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   for (const b of started) await b.connector.stop();
-  await plain?.close();
+  await ifAssigned(plain)?.close();
   await deleteVhost(vhost);
 });
 
@@ -95,7 +95,7 @@ test('a delivery maps to the canonical message (body bytes, properties, meta)', 
   await waitFor(() => got !== undefined, 'the delivery');
   const m = got!.message;
   expect(m.body.equals(body)).toBe(true);
-  expect(m.source).toEqual({ connector: expect.any(String), protocol: 'amqp091', address: 'work' });
+  expect(m.source).toEqual({ connector: expect.any(String) as unknown, protocol: 'amqp091', address: 'work' });
   expect(m.headers.get('n')).toBe(5);
   expect(m.headers.get('when')).toEqual(new Date(1_700_000_000_000));
   expect(m.contentType).toBe('application/x-bin');

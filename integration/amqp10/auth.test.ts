@@ -94,7 +94,9 @@ describe('amqp10-listener: authentication and grants', () => {
     const tally = new Tally();
     let running = true;
     let n = 0;
-    const loop = (async () => {
+    // a named function, not an IIFE: the compiler reads an IIFE's body in line and takes
+    // `running` to be true throughout, though stop() sets it false
+    const publishUntilStopped = async (): Promise<void> => {
       while (running) {
         const id = `w-${n++}`;
         tally.sent(id);
@@ -102,7 +104,8 @@ describe('amqp10-listener: authentication and grants', () => {
         await waitFor(() => seen.has(d.id), `outcome of ${id}`);
         await new Promise((r) => setTimeout(r, 10));
       }
-    })();
+    };
+    const loop = publishUntilStopped();
     witness = { c, tally, stop: async () => ((running = false), await loop) };
   });
 

@@ -1,12 +1,14 @@
 /**
  * amqp10 (client) against the REAL RabbitMQ 3.10 amqp1_0 plugin, in a throw-away vhost.
  */
+import { inspect } from 'node:util';
 import { jest } from '@jest/globals';
 import amqplib from 'amqplib';
 import rhea from 'rhea';
+import { dataSection } from '../../packages/amqp10/test/rhea-message.js';
 import { createMessage, FerryError, TypedNumber, type HeaderValue, type InboundDelivery } from '@ferry/core';
 import { amqp10Definition, type Amqp10Client } from '@ferry/amqp10';
-import { brokerPorts, createVhost, deleteVhost, rabbitUrl, Tally, TcpProxy, testContext, waitFor, type LogLine } from '@ferry/testkit';
+import { brokerPorts, createVhost, deleteVhost, rabbitUrl, Tally, TcpProxy, testContext, waitFor, type LogLine, ifAssigned } from '@ferry/testkit';
 import { ManualFlow } from './helpers.js';
 
 jest.setTimeout(60_000);
@@ -24,7 +26,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  await amqp?.close().catch(() => undefined);
+  await ifAssigned(amqp)?.close().catch(() => undefined);
   await deleteVhost(vhost);
 });
 
@@ -106,7 +108,7 @@ describe('amqp10 sink → RabbitMQ', () => {
     const encoded = rhea.message.encode({
       message_id: 'pt-1',
       application_properties: { u8: rhea.types.wrap_ubyte(7), i16: rhea.types.wrap_short(-2) },
-      body: rhea.message.data_section(Buffer.from('payload')),
+      body: dataSection(Buffer.from('payload')),
     });
     const m = toGatewayMessage(encoded, { connector: 'other', address: 'x', presettled: false, format: 0 });
     await c.sink.write(m, { address: `/amq/queue/${q}` });
@@ -128,7 +130,7 @@ describe('amqp10 sink → RabbitMQ', () => {
     });
     const back = toGatewayMessage(got, { connector: 'x', address: 'x', presettled: false, format: 0 });
     expect(back.body.toString()).toBe('payload');
-    console.log('application properties after a trip through RabbitMQ 3.10:', [...back.headers].map(([k, v]) => `${k}=${v instanceof TypedNumber ? `${v.type}:${String(v.value)}` : String(v)}`).join(' '));
+    console.log('application properties after a trip through RabbitMQ 3.10:', [...back.headers].map(([k, v]) => `${k}=${v instanceof TypedNumber ? `${v.type}:${String(v.value)}` : inspect(v)}`).join(' '));
     // RabbitMQ 3.10 keeps each AMQP 1.0 type (recorded in docs/mapping/amqp10.md)
     expect(back.headers.get('u8')).toEqual(new TypedNumber('ubyte', 7));
     expect(back.headers.get('i16')).toEqual(new TypedNumber('short', -2));
@@ -167,7 +169,7 @@ describe('RabbitMQ → amqp10 source', () => {
     const c = client([], { credit: 50 });
     await c.start();
     const held: InboundDelivery[] = [];
-    await c.openSources?.([{ route: 'r1', from: { address: `/amq/queue/${q}` } }], (d) => {
+    await c.openSources([{ route: 'r1', from: { address: `/amq/queue/${q}` } }], (d) => {
       expect(d.routes).toEqual(['r1']);
       expect(d.message.body.toString()).toBe(`body-${String(d.message.messageId).slice(1)}`);
       tally.received(String(d.message.messageId));
@@ -188,7 +190,7 @@ describe('RabbitMQ → amqp10 source', () => {
     console.log(tally.summary('RabbitMQ → amqp10 source'));
     expect(tally.counts).toMatchObject({ sent: 500, received: 500, lost: 0, duplicated: 0 });
     await new Promise((r) => setTimeout(r, 200));
-    await c.closeSources?.();
+    await c.closeSources();
     await c.stop();
     // after the connection closed, anything not accepted would be ready again
     expect((await ch.checkQueue(q)).messageCount).toBe(0);
@@ -203,7 +205,7 @@ describe('RabbitMQ → amqp10 source', () => {
     const c = client();
     await c.start();
     const seen: string[] = [];
-    await c.openSources?.([{ route: 'r', from: { address: `/amq/queue/${q}` } }], (d) => {
+    await c.openSources([{ route: 'r', from: { address: `/amq/queue/${q}` } }], (d) => {
       const id = String(d.message.messageId);
       seen.push(id);
       if (process.env.FERRY_TEST_LOG === '1') console.log('delivery', id);
@@ -245,7 +247,7 @@ describe('flow control (backpressure) of the amqp10 source', () => {
     await c.start();
     const held: InboundDelivery[] = [];
     let settleAtOnce = false;
-    await c.openSources?.([{ route: 'r', from: { address: `/amq/queue/${q}` } }], (d) => {
+    await c.openSources([{ route: 'r', from: { address: `/amq/queue/${q}` } }], (d) => {
       tally.received(String(d.message.messageId));
       if (settleAtOnce) d.settlement.accept();
       else held.push(d);
@@ -270,7 +272,7 @@ describe('flow control (backpressure) of the amqp10 source', () => {
     await new Promise((r) => setTimeout(r, 200));
     console.log(tally.summary('RabbitMQ → amqp10 source, paused and resumed'));
     expect(tally.counts).toMatchObject({ sent: N, received: N, lost: 0, duplicated: 0, unexpected: 0 });
-    await c.closeSources?.();
+    await c.closeSources();
     expect(flow.listeners).toBe(0);
     await c.stop();
     expect((await ch.checkQueue(q)).messageCount).toBe(0);
@@ -287,7 +289,7 @@ describe('flow control (backpressure) of the amqp10 source', () => {
     await proxy.start();
     const c = client(lines, { credit: 50, url: `amqp://guest:guest@127.0.0.1:${proxy.port}` });
     await c.start();
-    await c.openSources?.([{ route: 'r', from: { address: `/amq/queue/${q}` } }], (d) => {
+    await c.openSources([{ route: 'r', from: { address: `/amq/queue/${q}` } }], (d) => {
       tally.received(String(d.message.messageId));
       d.settlement.accept();
     }, flow);
@@ -305,7 +307,7 @@ describe('flow control (backpressure) of the amqp10 source', () => {
     await new Promise((r) => setTimeout(r, 200));
     console.log(tally.summary('RabbitMQ → amqp10 source attached while paused, reconnected, resumed'));
     expect(tally.counts).toMatchObject({ sent: N, received: N, lost: 0, duplicated: 0, unexpected: 0 });
-    await c.closeSources?.();
+    await c.closeSources();
     await c.stop();
     await proxy.stop();
     expect((await ch.checkQueue(q)).messageCount).toBe(0);
@@ -324,7 +326,7 @@ describe('a failure at the far side is not accepted upstream', () => {
     await c.start();
     const errors: string[] = [];
     let settled = 0;
-    await c.openSources?.([{ route: 'r', from: { address: `/amq/queue/${a}` } }], (d) => {
+    await c.openSources([{ route: 'r', from: { address: `/amq/queue/${a}` } }], (d) => {
       const to = d.message.messageId === 'n1' ? '/exchange/missing-exchange/rk' : '/amq/queue/chain-b';
       c.sink.write(d.message, { address: to }).then(
         () => {
@@ -376,7 +378,7 @@ describe('reconnect', () => {
     const c = client(lines, { credit: 100, url: `amqp://guest:guest@127.0.0.1:${proxy.port}` });
     await c.start();
     let forwarded = 0;
-    await c.openSources?.([{ route: 'r', from: { address: `/amq/queue/${a}` } }], (d) => {
+    await c.openSources([{ route: 'r', from: { address: `/amq/queue/${a}` } }], (d) => {
       c.sink.write(d.message, { address: `/amq/queue/${b}` }).then(
         () => {
           forwarded++;
@@ -394,7 +396,7 @@ describe('reconnect', () => {
     expect(tally.counts.lost).toBe(0);
     expect(tally.counts.unexpected).toBe(0);
     expect(lines.filter((l) => l.message.includes('amqp10 connected')).length).toBeGreaterThanOrEqual(2);
-    await c.closeSources?.();
+    await c.closeSources();
     await c.stop();
     await proxy.stop();
   });

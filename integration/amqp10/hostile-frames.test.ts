@@ -99,7 +99,7 @@ describe('amqp10-listener: counts larger than their bytes', () => {
     const metrics = new RecordingMetrics();
     const l = await listener({}, lines, metrics);
     const port = l.port as number;
-    await l.openSources?.([{ route: 'r', from: { address: 'in' } }], (d) => d.settlement.accept());
+    await l.openSources([{ route: 'r', from: { address: 'in' } }], (d) => d.settlement.accept());
     const good = await client(port);
     const s = await openSender(good, 'in');
     const seen = outcomes(s);
@@ -112,7 +112,7 @@ describe('amqp10-listener: counts larger than their bytes', () => {
     const reply = await sendRaw(port, [exact]);
     // no sasl-outcome: in the SASL phase there is no connection to close, only the socket (§5.3)
     expect(reply.includes(hex('00 53 44'))).toBe(false);
-    await waitFor(() => lines.some((x) => x.message.includes('protocol violation') && x.fields?.condition === 'amqp:decode-error'), 'the violation logged');
+    await waitFor(() => lines.some((x) => x.message.includes('protocol violation') && x.fields.condition === 'amqp:decode-error'), 'the violation logged');
     expect(metrics.count('protocol_errors_total', { connector: 'devices', code: 'amqp:decode-error' })).toBe(1);
 
     const d = s.send(rhea.message.encode({ body: 'still here' }), undefined, 0);
@@ -159,7 +159,7 @@ describe('amqp10-listener: counts larger than their bytes', () => {
     const metrics = new RecordingMetrics();
     const l = await listener({}, lines, metrics);
     const delivered: unknown[] = [];
-    await l.openSources?.([{ route: 'r', from: { address: 'in' } }], (d) => {
+    await l.openSources([{ route: 'r', from: { address: 'in' } }], (d) => {
       delivered.push(d);
       d.settlement.accept();
     });
@@ -183,7 +183,7 @@ describe('amqp10-listener: counts larger than their bytes', () => {
   it('unfinished messages over many links: more than maxUnfinishedBytes begun and not finished closes the connection with amqp:resource-limit-exceeded', async () => {
     const metrics = new RecordingMetrics();
     const l = await listener({ maxFrameSize: 1024 * 1024, maxMessageBytes: 4 * 1024 * 1024, maxUnfinishedBytes: 8 * 1024 * 1024 }, [], metrics);
-    await l.openSources?.([{ route: 'r', from: { address: 'in' } }], (d) => d.settlement.accept());
+    await l.openSources([{ route: 'r', from: { address: 'in' } }], (d) => d.settlement.accept());
     const target = hex('00 53 29 c0 05 01 a1 02 69 6e'); // target { address: "in" }
     const attach = (n: number): Buffer =>
       frame(0, performative(0x12, [Buffer.from([0xa1, 2, 0x6c, 0x30 + n]), Buffer.from([0x52, n]), hex('42 40 40 40'), target, hex('40 40 43')], 10));

@@ -4,6 +4,7 @@
 import { jest } from '@jest/globals';
 import { connect as tcpConnect } from 'node:net';
 import rhea from 'rhea';
+import { dataSection } from '../../packages/amqp10/test/rhea-message.js';
 import { createMessage, FerryError, type InboundDelivery } from '@ferry/core';
 import { amqp10ListenerDefinition, encodedMessage, installCapture, parseMessage, type Amqp10Listener } from '@ferry/amqp10';
 import { RecordingMetrics, Tally, testContext, waitFor, type LogLine } from '@ferry/testkit';
@@ -31,7 +32,7 @@ const typedMessage = (i: number): Buffer => {
       ts: t.wrap_timestamp(1_700_000_000_000),
       bin: t.wrap_binary(Buffer.from([0, 0xff, 0x10])),
     },
-    body: rhea.message.data_section(Buffer.from([i & 0xff, 0, 0xff])),
+    body: dataSection(Buffer.from([i & 0xff, 0, 0xff])),
   });
 };
 
@@ -41,8 +42,8 @@ describe('amqp10-listener', () => {
   it('client → listener → route → listener → client keeps every type and byte; accepted only after the far client accepted', async () => {
     const l = await listener();
     const port = l.port as number;
-    await l.openSources?.([{ route: 'relay', from: { address: 'in' } }], (d: InboundDelivery) => {
-      l.sink?.write(d.message, { address: 'out' }).then(
+    await l.openSources([{ route: 'relay', from: { address: 'in' } }], (d: InboundDelivery) => {
+      l.sink.write(d.message, { address: 'out' }).then(
         () => d.settlement.accept(),
         (e: unknown) => d.settlement.fail(e instanceof FerryError ? e : new FerryError('INTERNAL', String(e))),
       );
@@ -81,7 +82,7 @@ describe('amqp10-listener', () => {
   it('gives a client sender credit only as settlements complete', async () => {
     const l = await listener({ credit: 5 });
     const held: InboundDelivery[] = [];
-    await l.openSources?.([{ route: 'r', from: { address: 'telemetry.#' } }], (d) => held.push(d));
+    await l.openSources([{ route: 'r', from: { address: 'telemetry.#' } }], (d) => held.push(d));
     const producer = await client(l.port as number);
     const s = await openSender(producer, 'telemetry.a.b');
     const seen = outcomes(s);
@@ -117,7 +118,7 @@ describe('amqp10-listener', () => {
     const lines: LogLine[] = [];
     const l = await listener({ credit: 3 }, lines);
     const held: InboundDelivery[] = [];
-    await l.openSources?.([{ route: 'r', from: { address: 'in' } }], (d) => held.push(d));
+    await l.openSources([{ route: 'r', from: { address: 'in' } }], (d) => held.push(d));
     const printed = jest.spyOn(console, 'error').mockImplementation(() => undefined);
     try {
       const producer = await client(l.port as number);
@@ -140,7 +141,7 @@ describe('amqp10-listener', () => {
   it('settles each transfer with its own outcome, even when different outcomes complete in one tick', async () => {
     const l = await listener();
     const batch: InboundDelivery[] = [];
-    await l.openSources?.([{ route: 'r', from: { address: 'in' } }], (d) => {
+    await l.openSources([{ route: 'r', from: { address: 'in' } }], (d) => {
       batch.push(d);
       if (batch.length === 4) {
         // all four in the same tick: accept, reject, release, accept
@@ -162,7 +163,7 @@ describe('amqp10-listener', () => {
 
   it('refuses a sending link to an address no route takes', async () => {
     const l = await listener();
-    await l.openSources?.([{ route: 'r', from: { address: 'in' } }], () => undefined);
+    await l.openSources([{ route: 'r', from: { address: 'in' } }], () => undefined);
     const producer = await client(l.port as number);
     // §2.6.3: the refusal is an attach with a null target followed by a detach with the error
     const s = producer.conn.open_sender({ target: { address: 'elsewhere' } });
@@ -184,7 +185,7 @@ describe('amqp10-listener', () => {
       const held: InboundDelivery[] = [];
       const tally = new Tally();
       let settleAtOnce = false;
-      await l.openSources?.([{ route: 'r', from: { address: 'in' } }], (d) => {
+      await l.openSources([{ route: 'r', from: { address: 'in' } }], (d) => {
         tally.received(String(d.message.messageId));
         if (settleAtOnce) d.settlement.accept();
         else held.push(d);
@@ -216,7 +217,7 @@ describe('amqp10-listener', () => {
       console.log(tally.summary('client → amqp10-listener, paused and resumed'));
       expect(tally.counts).toMatchObject({ sent: N, received: N, lost: 0, duplicated: 0, unexpected: 0 });
       expect([...seen.values()].every((x) => x === 'accepted')).toBe(true);
-      await l.closeSources?.();
+      await l.closeSources();
       expect(flow.listeners).toBe(0);
       await producer.close();
       await l.stop();
@@ -226,7 +227,7 @@ describe('amqp10-listener', () => {
       const l = await listener({ credit: 7 });
       const flow = new ManualFlow(true);
       const tally = new Tally();
-      await l.openSources?.([{ route: 'r', from: { address: 'in' } }], (d) => {
+      await l.openSources([{ route: 'r', from: { address: 'in' } }], (d) => {
         tally.received(String(d.message.messageId));
         d.settlement.accept();
       }, flow);
@@ -243,7 +244,7 @@ describe('amqp10-listener', () => {
       const back: string[] = [];
       r.on('message', (ctx: rhea.EventContext) => back.push(String(ctx.message?.message_id)));
       const { createMessage } = await import('@ferry/core');
-      await expect(l.sink?.write(createMessage({ body: Buffer.from('own'), messageId: 'own-1', source: { connector: 'x', protocol: 'mqtt', address: 'a' } }), { address: 'back' })).resolves.toBeUndefined();
+      await expect(l.sink.write(createMessage({ body: Buffer.from('own'), messageId: 'own-1', source: { connector: 'x', protocol: 'mqtt', address: 'a' } }), { address: 'back' })).resolves.toBeUndefined();
       expect(back).toEqual(['own-1']);
       expect(credit(s)).toBe(0);
 
@@ -284,12 +285,12 @@ describe('amqp10-listener', () => {
 
     it('with no receiver, writes resolve once queued (bounded: LIMIT_EXCEEDED when full); a receiver attaching later gets them in order', async () => {
       const l = await listener({ queueBufferMessages: 3 });
-      await expect(l.sink?.write(m('w1'), { address: 'later' })).resolves.toBeUndefined();
-      await expect(l.sink?.write(m('w2'), { address: 'later' })).resolves.toBeUndefined();
-      await expect(l.sink?.write(m('w3'), { address: 'later' })).resolves.toBeUndefined();
-      await expect(l.sink?.write(m('w4'), { address: 'later' })).rejects.toMatchObject({ code: 'LIMIT_EXCEEDED', permanent: false });
+      await expect(l.sink.write(m('w1'), { address: 'later' })).resolves.toBeUndefined();
+      await expect(l.sink.write(m('w2'), { address: 'later' })).resolves.toBeUndefined();
+      await expect(l.sink.write(m('w3'), { address: 'later' })).resolves.toBeUndefined();
+      await expect(l.sink.write(m('w4'), { address: 'later' })).rejects.toMatchObject({ code: 'LIMIT_EXCEEDED', permanent: false });
       // other addresses have their own queue
-      await expect(l.sink?.write(m('x1'), { address: 'other' })).resolves.toBeUndefined();
+      await expect(l.sink.write(m('x1'), { address: 'other' })).resolves.toBeUndefined();
       const consumer = await client(l.port as number);
       const r = await openReceiver(consumer, 'later');
       const got = ids(r);
@@ -308,7 +309,7 @@ describe('amqp10-listener', () => {
       const late = { ...m('late'), expiresAt: t0 - 1 };
       const short = { ...m('short'), expiresAt: t0 + 150 };
       const long = { ...m('long'), expiresAt: t0 + 60_000 };
-      for (const x of [late, short, long]) await expect(l.sink?.write(x, { address: 'ttl' })).resolves.toBeUndefined();
+      for (const x of [late, short, long]) await expect(l.sink.write(x, { address: 'ttl' })).resolves.toBeUndefined();
       await new Promise((r) => setTimeout(r, 400)); // 'short' expires in the queue
       const consumer = await client(l.port as number);
       const r = await openReceiver(consumer, 'ttl');
@@ -330,12 +331,12 @@ describe('amqp10-listener', () => {
       const consumer = await client(l.port as number);
       const r = await openReceiver(consumer, 'now', { autoaccept: false });
       const got = ids(r);
-      const w1 = l.sink?.write(m('a1'), { address: 'now' });
+      const w1 = l.sink.write(m('a1'), { address: 'now' });
       await waitFor(() => got.length === 1, 'a1 at the receiver');
       expect(await settledState(w1)).toBe('pending');
       got[0]?.delivery.accept();
       await expect(w1).resolves.toBeUndefined();
-      const w2 = l.sink?.write(m('a2'), { address: 'now' });
+      const w2 = l.sink.write(m('a2'), { address: 'now' });
       await waitFor(() => got.length === 2, 'a2 at the receiver');
       got[1]?.delivery.reject({ condition: 'amqp:not-allowed', description: 'no' });
       await expect(w2).rejects.toMatchObject({ code: 'SINK_REJECTED', permanent: true });
@@ -352,7 +353,7 @@ describe('amqp10-listener', () => {
       const r2 = await openReceiver(c2, 'rr', { autoaccept: false, credit_window: 0 });
       const got2 = ids(r2);
       // r2 has no credit yet: the write goes to r1, which releases it; then r2 can take it
-      const w = l.sink?.write(m('b1'), { address: 'rr' });
+      const w = l.sink.write(m('b1'), { address: 'rr' });
       await waitFor(() => got1.length === 1, 'b1 at r1');
       r2.add_credit(1);
       got1[0]?.delivery.release();
@@ -367,7 +368,7 @@ describe('amqp10-listener', () => {
 
       // one receiver with credit 1: a released queued message comes back ahead of the others
       const q = ['q1', 'q2', 'q3'];
-      for (const id of q) await l.sink?.write(m(id), { address: 'solo' });
+      for (const id of q) await l.sink.write(m(id), { address: 'solo' });
       const c3 = await client(l.port as number);
       const r3 = await openReceiver(c3, 'solo', { autoaccept: false, credit_window: 0 });
       const got3 = ids(r3);
@@ -391,7 +392,7 @@ describe('amqp10-listener', () => {
       const metrics = new RecordingMetrics();
       const lines: LogLine[] = [];
       const l = await listener({}, lines, metrics);
-      for (const id of ['d1', 'd2', 'd3', 'd4']) await l.sink?.write(m(id), { address: 'drop' });
+      for (const id of ['d1', 'd2', 'd3', 'd4']) await l.sink.write(m(id), { address: 'drop' });
       const c1 = await client(l.port as number);
       const r1 = await openReceiver(c1, 'drop', { autoaccept: false });
       const got1 = ids(r1);
@@ -402,7 +403,7 @@ describe('amqp10-listener', () => {
       // (see DispositionGate in packages/amqp10/src/rhea-seam.ts)
       got1[1]?.delivery.accept();
       await waitFor(() => (metrics.count('messages_sent_total', { connector: 'devices' })) === 1, 'd2 accepted');
-      expect(lines.some((x) => x.level === 'warn' && x.message.includes('dropped a queued message') && x.fields?.messageId === 'd1')).toBe(true);
+      expect(lines.some((x) => x.level === 'warn' && x.message.includes('dropped a queued message') && x.fields.messageId === 'd1')).toBe(true);
       // d3 and d4 are unsettled when the client goes away: a broker requeues them
       await c1.close();
       const c2 = await client(l.port as number);
@@ -422,7 +423,7 @@ describe('amqp10-listener', () => {
       const c1 = await client(l.port as number);
       const r1 = await openReceiver(c1, 'gone', { autoaccept: false });
       const got1 = ids(r1);
-      const w = l.sink?.write(m('g1'), { address: 'gone' });
+      const w = l.sink.write(m('g1'), { address: 'gone' });
       await waitFor(() => got1.length === 1, 'g1 at r1');
       expect(await settledState(w)).toBe('pending');
       await c1.close();
@@ -443,7 +444,7 @@ describe('amqp10-listener', () => {
     const got: { settled: boolean; id: string }[] = [];
     const r = await openReceiver(consumer, 'fire', { autoaccept: false, snd_settle_mode: 1 });
     r.on('message', (ctx: rhea.EventContext) => got.push({ settled: ctx.delivery?.remote_settled === true, id: String(ctx.message?.message_id) }));
-    await l.sink?.write(createMessage({ body: Buffer.from('x'), messageId: 'p1', source: { connector: 'x', protocol: 'mqtt', address: 'a' } }), { address: 'fire' });
+    await l.sink.write(createMessage({ body: Buffer.from('x'), messageId: 'p1', source: { connector: 'x', protocol: 'mqtt', address: 'a' } }), { address: 'fire' });
     await waitFor(() => got.length === 1, 'the transfer');
     expect(got).toEqual([{ settled: true, id: 'p1' }]);
     await consumer.close();
@@ -454,7 +455,7 @@ describe('amqp10-listener', () => {
     const lines: LogLine[] = [];
     const l = await listener({}, lines);
     const port = l.port as number;
-    await l.openSources?.([{ route: 'r', from: { address: 'in' } }], (d) => d.settlement.accept());
+    await l.openSources([{ route: 'r', from: { address: 'in' } }], (d) => d.settlement.accept());
     const good = await client(port);
     const s = await openSender(good, 'in');
     const seen = outcomes(s);
@@ -490,11 +491,11 @@ describe('amqp10-listener', () => {
   it('a message over maxMessageBytes closes that connection with amqp:link:message-size-exceeded', async () => {
     const l = await listener({ maxMessageBytes: 1000, maxFrameSize: 512 });
     const held: InboundDelivery[] = [];
-    await l.openSources?.([{ route: 'r', from: { address: 'in' } }], (d) => held.push(d));
+    await l.openSources([{ route: 'r', from: { address: 'in' } }], (d) => held.push(d));
     const producer = await client(l.port as number);
     const s = await openSender(producer, 'in');
     // split over several 512-byte transfer frames: the sum is what counts
-    s.send(rhea.message.encode({ body: rhea.message.data_section(Buffer.alloc(2000, 1)) }), undefined, 0);
+    s.send(rhea.message.encode({ body: dataSection(Buffer.alloc(2000, 1)) }), undefined, 0);
     await waitFor(() => producer.errors.some((e) => e.includes('amqp:link:message-size-exceeded')), 'the close with the error');
     expect(held).toHaveLength(0);
     expect(l.state).toBe('up');
@@ -512,8 +513,8 @@ describe('amqp10-listener', () => {
 
   it('1,000 messages client → listener → listener → client: 0 lost, 0 duplicated', async () => {
     const l = await listener({ credit: 100 });
-    await l.openSources?.([{ route: 'relay', from: { address: 'in' } }], (d) => {
-      l.sink?.write(d.message, { address: 'out' }).then(
+    await l.openSources([{ route: 'relay', from: { address: 'in' } }], (d) => {
+      l.sink.write(d.message, { address: 'out' }).then(
         () => d.settlement.accept(),
         (e: unknown) => d.settlement.fail(e instanceof FerryError ? e : new FerryError('INTERNAL', String(e))),
       );

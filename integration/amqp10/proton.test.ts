@@ -33,8 +33,8 @@ async function listener(lines: LogLine[] = [], metrics = new RecordingMetrics())
 
 /** Messages a client sends to `from` come back out of the listener's `to` queue. */
 async function relay(l: Amqp10Listener, from: string, to: string): Promise<void> {
-  await l.openSources?.([{ route: 'relay', from: { address: from } }], (d) => {
-    l.sink?.write(d.message, { address: to }).then(
+  await l.openSources([{ route: 'relay', from: { address: from } }], (d) => {
+    l.sink.write(d.message, { address: to }).then(
       () => d.settlement.accept(),
       (e: unknown) => d.settlement.fail(e instanceof FerryError ? e : new FerryError('INTERNAL', String(e))),
     );
@@ -84,7 +84,7 @@ describe('amqp10-listener with Qpid Proton', () => {
   it('B: a receiver attaching to an address with queued messages gets its attach before any transfer', async () => {
     const l = await listener();
     const ids = Array.from({ length: 30 }, (_, i) => `q${i}`);
-    for (const id of ids) await l.sink?.write(message(id), { address: 'late' });
+    for (const id of ids) await l.sink.write(message(id), { address: 'late' });
     expect(l.queued('late')).toBe(30);
     const r = await proton('receive', l.port as number, 'late', ids.length);
     expect(r.error).toBeNull();
@@ -96,7 +96,7 @@ describe('amqp10-listener with Qpid Proton', () => {
   it('B: a receiver that detaches and attaches again with the same name gets the rest, in order', async () => {
     const l = await listener();
     const ids = Array.from({ length: 20 }, (_, i) => `r${i}`);
-    for (const id of ids) await l.sink?.write(message(id), { address: 'again' });
+    for (const id of ids) await l.sink.write(message(id), { address: 'again' });
     const r = await proton('reattach', l.port as number, 'again', ids.length, 7);
     expect(r.error).toBeNull();
     const t = tally(ids, r.received);
@@ -110,7 +110,7 @@ describe('amqp10-listener with Qpid Proton', () => {
     await relay(l, 'fence-in', 'ad');
     const N = 10;
     const ids = Array.from({ length: N }, (_, i) => `a${i}`);
-    for (const id of ids) await l.sink?.write(message(id), { address: 'ad' });
+    for (const id of ids) await l.sink.write(message(id), { address: 'ad' });
     const r = await proton('accept-detach', l.port as number, 'ad', N, 'fence-in');
     expect(r.error).toBeNull();
     // first receiver: all N; second receiver: the unaccepted half, then the fence

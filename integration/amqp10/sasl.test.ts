@@ -8,7 +8,7 @@ import { jest } from '@jest/globals';
 import amqplib from 'amqplib';
 import { createMessage, type GatewayMessage, type InboundDelivery } from '@ferry/core';
 import { amqp10Definition, amqp10ListenerDefinition, type Amqp10Client, type Amqp10Listener } from '@ferry/amqp10';
-import { brokerPorts, createVhost, deleteVhost, rabbitUrl, RecordingMetrics, Tally, testContext, waitFor, type LogLine } from '@ferry/testkit';
+import { brokerPorts, createVhost, deleteVhost, rabbitUrl, RecordingMetrics, Tally, testContext, waitFor, type LogLine, ifAssigned } from '@ferry/testkit';
 
 
 jest.setTimeout(60_000);
@@ -47,7 +47,7 @@ describe('SASL ANONYMOUS: amqp10 client → Ferry amqp10-listener', () => {
   ])('$what: the client connects anonymously and its messages are taken, counted', async ({ options }) => {
     const l = await listener(options);
     const got: InboundDelivery[] = [];
-    await l.openSources?.([{ route: 'r', from: { address: 'in' } }], (d) => {
+    await l.openSources([{ route: 'r', from: { address: 'in' } }], (d) => {
       got.push(d);
       d.settlement.accept();
     });
@@ -73,7 +73,7 @@ describe('SASL ANONYMOUS: amqp10 client → Ferry amqp10-listener', () => {
     const listenerLines: LogLine[] = [];
     const l = await listener({ users: [{ username: 'dev', password: 's3cret' }], anonymous: false }, listenerLines);
     const got: InboundDelivery[] = [];
-    await l.openSources?.([{ route: 'r', from: { address: 'in' } }], (d) => {
+    await l.openSources([{ route: 'r', from: { address: 'in' } }], (d) => {
       got.push(d);
       d.settlement.accept();
     });
@@ -88,7 +88,7 @@ describe('SASL ANONYMOUS: amqp10 client → Ferry amqp10-listener', () => {
     const down = lines.find((x) => x.message.includes('amqp10 connection down'));
     // the listener offers PLAIN only: rhea's client finds no mechanism it may use
     expect(down?.fields).toMatchObject({ condition: 'amqp:unauthorized-access' });
-    expect(String(down?.fields?.description)).toMatch(/No suitable mechanism; server supports PLAIN/);
+    expect(String(down?.fields.description)).toMatch(/No suitable mechanism; server supports PLAIN/);
     expect(got).toHaveLength(0);
     await c.stop();
     // the same listener takes a client with the right user
@@ -120,7 +120,7 @@ describe('SASL ANONYMOUS: amqp10 client → RabbitMQ 3.10 amqp1_0 plugin', () =>
   });
 
   afterAll(async () => {
-    await amqp?.close().catch(() => undefined);
+    await ifAssigned(amqp)?.close().catch(() => undefined);
     await deleteVhost(vhost);
   });
 

@@ -19,10 +19,9 @@ import { createConnection, type Socket } from 'node:net';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import mqtt from 'mqtt';
 import mqttPacket from 'mqtt-packet';
 import rhea from 'rhea';
-import { brokerPorts, createVhost, delay, deleteVhost, freePort, rabbitUrl, Tally, waitFor } from '@ferry/testkit';
+import { brokerPorts, createVhost, delay, deleteVhost, freePort, rabbitUrl, Tally, waitFor, ifAssigned } from '@ferry/testkit';
 import { FerryProcess } from '../faults/support/ferry-process.js';
 import { collectQueue, device, plainClient, runId, type Plain } from '../scenarios/helpers.js';
 
@@ -100,11 +99,12 @@ routes:
 let passed = false;
 
 afterAll(async () => {
-  if (!passed && ferry !== undefined) console.log(`steps:\n${steps.join('\n')}\n${ferry.diagnostics()}`);
+  const f = ifAssigned(ferry);
+  if (!passed && f !== undefined) console.log(`steps:\n${steps.join('\n')}\n${f.diagnostics()}`);
   for (const c of closers.splice(0)) await c();
   for (const s of sockets) s.destroy();
-  await ferry?.stop();
-  await plain?.close();
+  await ifAssigned(ferry)?.stop();
+  await ifAssigned(plain)?.close();
   if (vhost) await deleteVhost(vhost);
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
@@ -214,7 +214,7 @@ it(`under every attack at once for ${ATTACK_MS / 1000} s, a good device's QoS 1 
   const receiverConn = container.connect({ host: '127.0.0.1', port: ports.amqp, reconnect: false });
   receiverConn.on('error', () => undefined);
   receiverConn.open_receiver({ source: { address: 'slow' }, autoaccept: false, credit_window: 1000 });
-  closers.push(() => void receiverConn.close());
+  closers.push(() => receiverConn.close());
   const flooder = await device(ports.mqtt, `${run}-flooder`);
   closers.push(() => flooder.endAsync(true).catch(() => undefined));
   for (let i = 0; i < 200; i++) flooder.publish(`${run}/slow/x`, Buffer.alloc(1024, 1), { qos: 1 });

@@ -17,7 +17,7 @@ import type { ConsumeMessage } from 'amqplib';
 import type { Browser, Page } from 'playwright-core';
 import type { MqttClient } from 'mqtt';
 import { Runtime, defaultRegistry } from '@ferry/gateway';
-import { REPO_ROOT, artifactPath, brokerPorts, captureLogger, createVhost, deleteVhost, freePort, launchChromium, makeTestPki, pageLog, Tally, TcpProxy, waitFor } from '@ferry/testkit';
+import { REPO_ROOT, artifactPath, brokerPorts, captureLogger, createVhost, deleteVhost, freePort, launchChromium, makeTestPki, pageLog, Tally, TcpProxy, waitFor, ifAssigned } from '@ferry/testkit';
 import { device, plainClient, publishConfirmed, type Plain } from '../scenarios/helpers.js';
 
 jest.setTimeout(120_000);
@@ -77,11 +77,11 @@ routes:
 });
 
 afterAll(async () => {
-  await browser?.close();
+  await ifAssigned(browser)?.close();
   await Promise.all(clients.map((c) => c.endAsync(true).catch(() => undefined)));
-  await runtime?.stop();
-  await plain?.close();
-  await proxy?.stop();
+  await ifAssigned(runtime)?.stop();
+  await ifAssigned(plain)?.close();
+  await ifAssigned(proxy)?.stop();
   if (vhost) await deleteVhost(vhost);
   await rm(dir, { recursive: true, force: true });
 });
@@ -189,7 +189,7 @@ it('shows the counts the test sent, live, and a connector cut turns red and says
     expect(reddish(colours.color, 40)).toBe(true);
     expect(reddish(colours.row, 15)).toBe(true);
     expect(await page.textContent('#ready')).toMatch(/^not ready: 1 connector down$/);
-    await page.waitForFunction(() => document.getElementById('announce')?.textContent?.includes('Connector rabbit is down'));
+    await page.waitForFunction(() => document.getElementById('announce')?.textContent.includes('Connector rabbit is down'));
     // the connector's warning reaches "recent errors", its URL without the password
     await page.waitForSelector('#errors li');
     const errorsText = (await page.textContent('#errors')) ?? '';

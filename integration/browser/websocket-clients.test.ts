@@ -13,7 +13,7 @@
 import { jest } from '@jest/globals';
 import type { Browser, Page } from 'playwright-core';
 import type { Gateway } from '@ferry/gateway';
-import { createVhost, deleteVhost, freePort, launchChromium, pageLog, rabbitUrl, Tally, waitFor } from '@ferry/testkit';
+import { createVhost, deleteVhost, freePort, launchChromium, pageLog, rabbitUrl, Tally, waitFor, ifAssigned } from '@ferry/testkit';
 import { startGateway } from '../support/gateway.js';
 import { clientsPageServer, openClientsPage, receivedTexts, type OutMessage } from './clients-page.js';
 
@@ -63,9 +63,9 @@ routes:
 });
 
 afterAll(async () => {
-  await browser?.close();
+  await ifAssigned(browser)?.close();
   await server.stop();
-  await gateway?.stop(2_000);
+  await ifAssigned(gateway)?.stop(2_000);
   if (vhost) await deleteVhost(vhost);
 });
 
@@ -77,7 +77,8 @@ async function withPage(body: (page: Page) => Promise<void>): Promise<void> {
     await openClientsPage(page, base);
     await body(page);
   } catch (err) {
-    const errors = await page.evaluate(() => window.ferryClients?.errors ?? []).catch(() => []);
+    // the page may have failed before clients.js defined window.ferryClients
+    const errors = await page.evaluate(() => (window as Partial<Window>).ferryClients?.errors ?? []).catch(() => []);
     console.log(`browser log:\n${[...log, ...errors].join('\n')}`);
     throw err;
   } finally {

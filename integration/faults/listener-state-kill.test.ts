@@ -22,7 +22,7 @@ jest.setTimeout(60_000);
 
 const MESSAGES = 200;
 const RETAINED = 5;
-const CLIENTS = join(import.meta.dirname ?? new URL('.', import.meta.url).pathname, 'support', 'listener-clients.py');
+const CLIENTS = join(import.meta.dirname, 'support', 'listener-clients.py');
 const PYTHON = '/usr/bin/python3';
 
 const run = runId('ls');

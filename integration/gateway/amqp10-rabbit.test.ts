@@ -16,9 +16,10 @@
  */
 import { randomBytes } from 'node:crypto';
 import rhea from 'rhea';
+import { dataSection } from '../../packages/amqp10/test/rhea-message.js';
 import type { ConsumeMessage } from 'amqplib';
 import type { Gateway } from '@ferry/gateway';
-import { Tally, TcpProxy, brokerPorts, createVhost, deleteVhost, freePort, waitFor } from '@ferry/testkit';
+import { Tally, TcpProxy, brokerPorts, createVhost, deleteVhost, freePort, waitFor, ifAssigned } from '@ferry/testkit';
 import { startGateway } from '../support/gateway.js';
 import { collectQueue, plainClient, publishConfirmed, runId, type Plain } from '../scenarios/helpers.js';
 import { client, openReceiver, openSender, outcomes, type TestClient } from '../amqp10/helpers.js';
@@ -116,9 +117,9 @@ routes:
 
   afterAll(async () => {
     for (const c of clients) await c.close();
-    await plain?.close();
-    await gateway?.stop(2000);
-    await proxy?.stop();
+    await ifAssigned(plain)?.close();
+    await ifAssigned(gateway)?.stop(2000);
+    await ifAssigned(proxy)?.stop();
     if (vhost) await deleteVhost(vhost).catch(() => undefined);
   });
 
@@ -145,7 +146,7 @@ routes:
         yes: true,
         no: false,
       },
-      body: rhea.message.data_section(body),
+      body: dataSection(body),
     });
     await waitFor(() => got.length === 1, 'the amqplib consumer');
     // RabbitMQ has it, but its confirm is held: no outcome yet. The listener writes to a
@@ -240,7 +241,7 @@ routes:
       while (i < N && s.sendable()) {
         const id = `s${i++}`;
         atRabbit.sent(id);
-        s.send({ message_id: id, application_properties: { n: rhea.types.wrap_int(i) }, body: rhea.message.data_section(Buffer.from(`\0${id}`)) });
+        s.send({ message_id: id, application_properties: { n: rhea.types.wrap_int(i) }, body: dataSection(Buffer.from(`\0${id}`)) });
       }
     };
     s.on('sendable', sendSome);
@@ -250,7 +251,7 @@ routes:
     // a last message after every outcome: Ferry publishes into the queue in order, so a copy of
     // any earlier message is in it before this one
     atRabbit.sent('last');
-    s.send({ message_id: 'last', body: rhea.message.data_section(Buffer.from('\0last')) as unknown });
+    s.send({ message_id: 'last', body: dataSection(Buffer.from('\0last')) });
     await waitFor(() => got.slice(before).some((m) => m.properties.messageId === 'last'), 'every message at RabbitMQ', 20_000);
     for (const m of got.slice(before)) {
       expect(m.properties.messageId).toBe(m.content.subarray(1).toString());

@@ -19,9 +19,10 @@
 import { jest } from '@jest/globals';
 import amqplib from 'amqplib';
 import rhea from 'rhea';
+import { dataSection } from '../../packages/amqp10/test/rhea-message.js';
 import type { Gateway } from '@ferry/gateway';
 import { decodeOne, encodedMessage, installCapture, parseMessage, type AmqpValue } from '@ferry/amqp10';
-import { Tally, TcpProxy, brokerPorts, captureLogger, createVhost, deleteVhost, freePort, rabbitUrl, waitFor } from '@ferry/testkit';
+import { Tally, TcpProxy, brokerPorts, captureLogger, createVhost, deleteVhost, freePort, rabbitUrl, waitFor, ifAssigned } from '@ferry/testkit';
 import { startGateway } from '../support/gateway.js';
 import { publishConfirmed, runId } from '../scenarios/helpers.js';
 import { client, openReceiver, openSender, outcomes, type TestClient } from '../amqp10/helpers.js';
@@ -88,7 +89,7 @@ async function sendTyped(s: rhea.Sender, ids: readonly string[], first = 0): Pro
         content_type: 'application/octet-stream',
         durable: true,
         application_properties: applicationProperties(first + i),
-        body: rhea.message.data_section(bodyOf(id)),
+        body: dataSection(bodyOf(id)),
       });
       byDelivery.set(d.id, id);
       i++;
@@ -188,10 +189,10 @@ routes:
 
   afterAll(async () => {
     for (const c of clients) await c.close();
-    await consumer?.close().catch(() => undefined);
-    await tap?.stop();
-    await gateway?.stop(2000);
-    await proxy?.stop();
+    await ifAssigned(consumer)?.close().catch(() => undefined);
+    await ifAssigned(tap)?.stop();
+    await ifAssigned(gateway)?.stop(2000);
+    await ifAssigned(proxy)?.stop();
     if (vhost) await deleteVhost(vhost).catch(() => undefined);
   });
 
@@ -202,12 +203,12 @@ routes:
     const outcomes: string[] = [];
     for (const ev of ['accepted', 'rejected', 'released', 'modified']) s.on(ev, () => outcomes.push(ev));
     // the first write attaches Ferry's sending link to RabbitMQ (its attach and credit come back)
-    s.send({ message_id: 'warm-1', body: rhea.message.data_section(Buffer.from('warm')) });
+    s.send({ message_id: 'warm-1', body: dataSection(Buffer.from('warm')) });
     await waitFor(() => outcomes.length === 1, 'the first outcome');
     const before = at091.length;
     proxy.holdDownstream(); // RabbitMQ's disposition to Ferry waits in the proxy
     try {
-      s.send({ message_id: 'held-1', body: rhea.message.data_section(Buffer.from('held')) });
+      s.send({ message_id: 'held-1', body: dataSection(Buffer.from('held')) });
       await waitFor(() => at091.length === before + 1, 'the message at the 0-9-1 consumer');
       // RabbitMQ has it, but its disposition is held: no outcome yet. The listener writes to a
       // connection in order: an outcome sent before the disposition would come before the attach
@@ -290,7 +291,7 @@ routes:
     tally.sent(last);
     expect([...(await sendTyped(s, [last], N)).values()]).toEqual(['accepted']);
     await waitFor(() => got.has(last) && ids.every((id) => got.has(id)), `${N + 1} at the AMQP 1.0 receiver`, 30_000);
-    for (const [id, raws] of got) for (const _ of raws) tally.received(id);
+    for (const [id, raws] of got) raws.forEach(() => tally.received(id));
     console.log(tally.summary('AMQP 1.0 application → RabbitMQ → Ferry amqp10 → listener → rhea receiver'));
     expect(tally.counts).toMatchObject({ sent: N + 1, unique: N + 1, duplicated: 0, lost: 0, unexpected: 0 });
     for (const [id, raws] of got) {
@@ -319,7 +320,7 @@ routes:
     tally.sent(last);
     expect([...(await sendTyped(s, [last], N)).values()]).toEqual(['accepted']);
     await waitFor(() => got.has(last) && ids.every((id) => got.has(id)), `${N + 1} back at the AMQP 1.0 receiver`, 30_000);
-    for (const [id, raws] of got) for (const _ of raws) tally.received(id);
+    for (const [id, raws] of got) raws.forEach(() => tally.received(id));
     console.log(tally.summary('rhea → Ferry → RabbitMQ → Ferry → rhea'));
     expect(tally.counts).toMatchObject({ sent: N + 1, unique: N + 1, duplicated: 0, lost: 0, unexpected: 0 });
     for (const [id, raws] of got) {

@@ -16,8 +16,9 @@
 import { jest } from '@jest/globals';
 import mqtt from 'mqtt';
 import rhea from 'rhea';
+import { dataSection } from '../../packages/amqp10/test/rhea-message.js';
 import type { Gateway } from '@ferry/gateway';
-import { freePort, Tally, waitFor } from '@ferry/testkit';
+import { freePort, Tally, waitFor, ifAssigned } from '@ferry/testkit';
 import { FarPeer, type PeerTransfer } from '../../packages/amqp10/test/far-peer.js';
 import { startGateway } from '../support/gateway.js';
 import { device, runId } from '../scenarios/helpers.js';
@@ -70,7 +71,7 @@ function sendAll(p: Producer, n: number, badEvery: number, tally: Tally, tag: st
       const id = `${i % badEvery === 0 ? 'bad' : 'ok'}-${tag}-${i}`;
       i++;
       tally.sent(id);
-      const d = p.sender.send({ message_id: id, application_properties: { n: rhea.types.wrap_int(i) }, body: rhea.message.data_section(Buffer.from([0, 0xff, i & 0xff])) });
+      const d = p.sender.send({ message_id: id, application_properties: { n: rhea.types.wrap_int(i) }, body: dataSection(Buffer.from([0, 0xff, i & 0xff])) });
       ids.set(d.id, id);
     }
   };
@@ -117,8 +118,8 @@ routes:
   afterAll(async () => {
     for (const p of producers) await p.close();
     for (const d of devices) await d.endAsync(true).catch(() => undefined);
-    await gateway?.stop(2000);
-    await peer?.stop();
+    await ifAssigned(gateway)?.stop(2000);
+    await ifAssigned(peer)?.stop();
   });
 
   it('AMQP 1.0 producer → listener → amqp10 → far peer: the rejected ones are rejected upstream with the peer\'s condition, the rest accepted; 300 counted', async () => {
@@ -152,7 +153,7 @@ routes:
     producers.push(p);
     const states: unknown[] = [];
     p.sender.on('rejected', (ctx: rhea.EventContext) => states.push(ctx.delivery?.remote_state));
-    p.sender.send({ message_id: 'bad-desc', body: rhea.message.data_section(Buffer.from('x')) });
+    p.sender.send({ message_id: 'bad-desc', body: dataSection(Buffer.from('x')) });
     await waitFor(() => states.length === 1, 'the rejected outcome');
     const err = (states[0] as { error?: { condition?: string; description?: string } }).error;
     expect(err?.condition).toBe(REFUSAL.condition);

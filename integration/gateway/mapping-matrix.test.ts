@@ -16,10 +16,11 @@ import type { Socket } from 'node:net';
 import type { IMessage } from '@stomp/stompjs';
 import { jest } from '@jest/globals';
 import type { ConsumeMessage } from 'amqplib';
-import mqtt, { type IPublishPacket, type MqttClient } from 'mqtt';
+import mqtt, { type MqttClient } from 'mqtt';
 import rhea from 'rhea';
+import { dataSection } from '../../packages/amqp10/test/rhea-message.js';
 import type { Gateway } from '@ferry/gateway';
-import { Tally, createVhost, delay, deleteVhost, freePort, rabbitUrl, waitFor } from '@ferry/testkit';
+import { Tally, createVhost, delay, deleteVhost, freePort, rabbitUrl, waitFor, ifAssigned } from '@ferry/testkit';
 import { startGateway } from '../support/gateway.js';
 import { plainClient, runId, type Plain } from '../scenarios/helpers.js';
 import { deactivate, stompjs, type StompJsClient } from '../stomp-listener/helpers.js';
@@ -99,8 +100,8 @@ afterAll(async () => {
   await Promise.all(mqttClients.map((c) => c.endAsync(true).catch(() => undefined)));
   await deactivate(...stompClients).catch(() => undefined);
   for (const c of rheaConnections) if (c.is_open()) c.close();
-  await plain?.close();
-  await gateway?.stop(2000);
+  await ifAssigned(plain)?.close();
+  await ifAssigned(gateway)?.stop(2000);
   if (vhost) await deleteVhost(vhost).catch(() => undefined);
 });
 
@@ -244,7 +245,7 @@ function send(p: Pair, stompExpires: number): Promise<string> {
         priority: priority('amqp10'),
         durable: true,
         application_properties: { 'x-k': XK, 'x-n': rhea.types.wrap_int(XN) },
-        body: rhea.message.data_section(BODY),
+        body: dataSection(BODY),
       });
       return new Promise((resolve) => {
         for (const outcome of ['accepted', 'rejected', 'released', 'modified']) {

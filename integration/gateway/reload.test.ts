@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import type { ConsumeMessage } from 'amqplib';
 import type { MqttClient } from 'mqtt';
 import { Runtime, defaultRegistry } from '@ferry/gateway';
-import { captureLogger, createVhost, delay, deleteVhost, freePort, rabbitUrl, Tally, waitFor, type LogLine } from '@ferry/testkit';
+import { captureLogger, createVhost, delay, deleteVhost, freePort, rabbitUrl, Tally, waitFor, type LogLine, ifAssigned } from '@ferry/testkit';
 import { collectQueue, device, plainClient, publishWindowed, runId, type Plain } from '../scenarios/helpers.js';
 
 jest.setTimeout(180_000);
@@ -44,7 +44,7 @@ afterEach(async () => {
 });
 
 afterAll(async () => {
-  await plain?.close();
+  await ifAssigned(plain)?.close();
   if (vhost) await deleteVhost(vhost);
   if (dir) await rm(dir, { recursive: true, force: true });
 });

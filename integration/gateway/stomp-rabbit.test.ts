@@ -18,7 +18,7 @@ import { Client, Versions, type IFrame, type IMessage } from '@stomp/stompjs';
 import { TCPWrapper } from '@stomp/tcp-wrapper';
 import type { ConsumeMessage } from 'amqplib';
 import type { Gateway } from '@ferry/gateway';
-import { Tally, TcpProxy, brokerPorts, createVhost, deleteVhost, freePort, waitFor } from '@ferry/testkit';
+import { Tally, TcpProxy, brokerPorts, createVhost, deleteVhost, freePort, waitFor, ifAssigned } from '@ferry/testkit';
 import { startGateway } from '../support/gateway.js';
 import { collectQueue, plainClient, publishConfirmed, runId, type Plain } from '../scenarios/helpers.js';
 
@@ -96,9 +96,9 @@ routes:
 
   afterAll(async () => {
     for (const c of clients) await c.deactivate().catch(() => undefined);
-    await plain?.close();
-    await gateway?.stop(2000);
-    await proxy?.stop();
+    await ifAssigned(plain)?.close();
+    await ifAssigned(gateway)?.stop(2000);
+    await ifAssigned(proxy)?.stop();
     if (vhost) await deleteVhost(vhost).catch(() => undefined);
   });
 

@@ -209,7 +209,7 @@ describe('mqtt client connector against Mosquitto', () => {
       expiresAt: Date.now() + 60_000,
       source: { connector: 'rabbit', protocol: 'amqp091', address: 'a.b' },
     });
-    await c.sink!.write(msg, { topic: `${p}/out`, qos: 1 });
+    await c.sink.write(msg, { topic: `${p}/out`, qos: 1 });
     await waitFor(() => got.length === 1, 'subscriber');
     const pr = got[0]!.properties!;
     expect(got[0]!.payload).toEqual(Buffer.from([0, 1, 2, 3]));
@@ -220,7 +220,7 @@ describe('mqtt client connector against Mosquitto', () => {
     expect(pr.messageExpiryInterval).toBeGreaterThan(55);
     expect(pr.messageExpiryInterval).toBeLessThanOrEqual(60);
     // QoS 2 resolves on PUBCOMP
-    await c.sink!.write(msg, { topic: `${p}/out2`, qos: 2 });
+    await c.sink.write(msg, { topic: `${p}/out2`, qos: 2 });
     await waitFor(() => got.length === 2, 'QoS 2 delivery');
   });
 
@@ -234,7 +234,7 @@ describe('mqtt client connector against Mosquitto', () => {
     const c = connector({ url: `mqtt://127.0.0.1:${port}`, protocolVersion: 5 });
     await c.start();
     const msg = createMessage({ body: Buffer.from('x'), source: { connector: 's', protocol: 'mqtt', address: 'a' } });
-    await expect(c.sink!.write(msg, { topic: 'a/b', qos: 1 })).rejects.toMatchObject({ code: 'SINK_REJECTED', permanent: true });
+    await expect(c.sink.write(msg, { topic: 'a/b', qos: 1 })).rejects.toMatchObject({ code: 'SINK_REJECTED', permanent: true });
   });
 
   it('sink: not connected → NOT_CONNECTED at once (transient), nothing queued', async () => {
@@ -242,7 +242,7 @@ describe('mqtt client connector against Mosquitto', () => {
     await c.start();
     expect(c.state).not.toBe('up');
     const msg = createMessage({ body: Buffer.from('x'), source: { connector: 's', protocol: 'mqtt', address: 'a' } });
-    await expect(c.sink!.write(msg, { topic: 'a', qos: 1 })).rejects.toMatchObject({ code: 'NOT_CONNECTED', permanent: false });
+    await expect(c.sink.write(msg, { topic: 'a', qos: 1 })).rejects.toMatchObject({ code: 'NOT_CONNECTED', permanent: false });
   });
 
   it('reconnect: the connection is cut twice mid-stream; source and sink lose nothing (persistent session)', async () => {
@@ -268,7 +268,7 @@ describe('mqtt client connector against Mosquitto', () => {
     const writeWithRetry = async (id: string): Promise<void> => {
       for (;;) {
         try {
-          await c.sink!.write(createMessage({ body: Buffer.from(id), source: { connector: 's', protocol: 'mqtt', address: 'a' } }), { topic: `${p}/out`, qos: 1 });
+          await c.sink.write(createMessage({ body: Buffer.from(id), source: { connector: 's', protocol: 'mqtt', address: 'a' } }), { topic: `${p}/out`, qos: 1 });
           return;
         } catch (err) {
           if (!FerryError.is(err) || err.permanent) throw err;

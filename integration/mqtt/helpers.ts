@@ -19,7 +19,7 @@ export async function device(url: string, opts: IClientOptions = {}): Promise<Mq
 }
 
 export async function end(...clients: (MqttClient | undefined)[]): Promise<void> {
-  await Promise.all(clients.map((c) => (c === undefined ? undefined : c.endAsync(true).catch(() => undefined))));
+  await Promise.all(clients.filter((c) => c !== undefined).map((c) => c.endAsync(true).catch(() => undefined)));
 }
 
 /** Collects deliveries from a source connector. */

@@ -7,7 +7,7 @@
 import { hashPassword, type InboundDelivery } from '@ferry/core';
 import { freePort, RecordingMetrics, Tally, testContext, waitFor, type LogLine } from '@ferry/testkit';
 import { MqttListenerConnector, mqttListenerOptions } from '@ferry/mqtt';
-import mqtt, { type IPublishPacket, type MqttClient, type Packet } from 'mqtt';
+import mqtt, { type MqttClient, type Packet } from 'mqtt';
 import type { ISubackPacket } from 'mqtt-packet';
 import { runClient, runPython } from '../support/third-party.js';
 import { device, end } from './helpers.js';
@@ -58,14 +58,17 @@ describe('mqtt-listener: authentication and grants', () => {
     const tally = new Tally();
     let running = true;
     let n = 0;
-    const loop = (async () => {
+    // a named function, not an IIFE: the compiler reads an IIFE's body in line and takes
+    // `running` to be true throughout, though stop() sets it false
+    const publishUntilStopped = async (): Promise<void> => {
       while (running) {
         const id = `w-${n++}`;
         tally.sent(id);
         await client.publishAsync('sensors/dev1/witness', id, { qos: 1 });
         await new Promise((r) => setTimeout(r, 10));
       }
-    })();
+    };
+    const loop = publishUntilStopped();
     witness = {
       client,
       tally,
@@ -158,7 +161,7 @@ print(rc[0])`,
     const dev2 = await connect({ protocolVersion: 5, username: 'dev2', password: PASSWORDS.dev2 });
     const refused = await dev2.publishAsync('sensors/dev1/temp', 'forged', { qos: 1 }).then(
       () => undefined,
-      (err: { code?: number }) => err.code,
+      (err: unknown) => (err as { code?: number }).code,
     );
     expect(refused).toBe(0x87);
     // 3.1.1 at QoS 1 and 2: mosquitto_pub and paho complete their flows (PUBACK, PUBREC/PUBREL/PUBCOMP) like Mosquitto answers them
@@ -198,7 +201,7 @@ c.loop_stop()`,
       if (p.cmd === 'suback') subacks.push(p);
     });
     const got: string[] = [];
-    dev1.on('message', (topic: string, _b: Buffer, _p: IPublishPacket) => got.push(topic));
+    dev1.on('message', (topic: string) => got.push(topic));
     await dev1.subscribeAsync({ '#': { qos: 1 }, 'cmd/#': { qos: 1 }, 'cmd/+/unlock': { qos: 1 }, 'cmd/dev1/#': { qos: 1 }, 'clients/dev1-a/+': { qos: 1 } }).catch(() => undefined);
     await waitFor(() => subacks.length === 1, 'SUBACK');
     expect(subacks[0]!.granted).toEqual([0x87, 0x87, 0x87, 1, 1]);

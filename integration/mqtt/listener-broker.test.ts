@@ -299,7 +299,7 @@ describe('mqtt-listener: the embedded broker', () => {
     // only the fixed header of a 50 MB publish: refused from the header, nothing buffered
     raw5.socket.write(Buffer.from([0x32, 0x80, 0x80, 0x80, 0x18]));
     await waitFor(() => raw5.closed(), 'server closes');
-    const disc = raw5.packets.find((x) => x.cmd === 'disconnect') as mqttPacket.IDisconnectPacket | undefined;
+    const disc = raw5.packets.find((x): x is mqttPacket.IDisconnectPacket => x.cmd === 'disconnect');
     expect(disc?.reasonCode).toBe(0x95);
 
     const raw4 = await rawClient(port, 4);

@@ -32,6 +32,12 @@ function msg(body: string) {
   return createMessage({ body: Buffer.from(body), source: { connector: 'test', protocol: 'mqtt', address: 'x' } });
 }
 
+/** The connector's sink: every connector these tests write through has one. */
+function sinkOf<C extends Connector>(c: C): NonNullable<C['sink']> {
+  if (c.sink === undefined) throw new Error(`connector ${c.name} has no sink`);
+  return c.sink;
+}
+
 async function started<C extends Connector>(c: C): Promise<C> {
   running.push(c);
   await c.start();
@@ -56,7 +62,7 @@ describe('stomp connector over WebSocket: RabbitMQ Web-STOMP', () => {
     expect(sink.state).toBe('up');
     const queue = `/queue/ws-${Date.now().toString(36)}`;
     const ids = Array.from({ length: 200 }, (_, i) => `s${i}`);
-    await Promise.all(ids.map((id) => sink.sink?.write(msg(id), stompDefinition.to!.parse({ destination: queue }))));
+    await Promise.all(ids.map((id) => sinkOf(sink).write(msg(id), stompDefinition.to!.parse({ destination: queue }))));
     const source = await started(stompDefinition.create(testContext(), 'web-in', options));
     const got: string[] = [];
     await source.openSources?.([{ route: 'r', from: stompDefinition.from!.parse({ destination: queue }) }], (d: InboundDelivery) => {
@@ -86,7 +92,7 @@ describe('stomp connector over stomp+ssl:// into the stomp-listener', () => {
     const c = await started(stompDefinition.create(testContext(), 'ssl-out', options));
     expect(c.state).toBe('up');
     const ids = Array.from({ length: 100 }, (_, i) => `t${i}`);
-    await Promise.all(ids.map((id) => c.sink?.write(msg(id), stompDefinition.to!.parse({ destination: '/topic/tls.in' }))));
+    await Promise.all(ids.map((id) => sinkOf(c).write(msg(id), stompDefinition.to!.parse({ destination: '/topic/tls.in' }))));
     expect(tally(ids, taken.bodies).counts).toMatchObject({ sent: 100, received: 100, lost: 0, duplicated: 0 });
   });
 
@@ -157,10 +163,10 @@ describe('mqtt connector over WebSocket into the mqtt-listener', () => {
     });
     const ids = Array.from({ length: 100 }, (_, i) => `m${i}`);
     // up: the client connector publishes over the WebSocket into the listener
-    await Promise.all(ids.map((id) => client.sink?.write(msg(id), mqttDefinition.to!.parse({ topic: `up/${id}`, qos: 1 }))));
+    await Promise.all(ids.map((id) => sinkOf(client).write(msg(id), mqttDefinition.to!.parse({ topic: `up/${id}`, qos: 1 }))));
     expect(tally(ids, taken.bodies).counts).toMatchObject({ sent: 100, received: 100, lost: 0, duplicated: 0 });
     // down: the listener publishes, the client connector receives over the WebSocket
-    await Promise.all(ids.map((id) => conn.sink?.write(msg(id), mqttListenerDefinition.to!.parse({ topic: `down/${id}`, qos: 1 }))));
+    await Promise.all(ids.map((id) => sinkOf(conn).write(msg(id), mqttListenerDefinition.to!.parse({ topic: `down/${id}`, qos: 1 }))));
     await waitFor(() => down.length >= 100, '100 messages down the WebSocket');
     expect(tally(ids, down).counts).toMatchObject({ sent: 100, received: 100, lost: 0, duplicated: 0 });
   });
@@ -183,7 +189,7 @@ describe('amqp10 connector over amqps:// into the amqp10-listener', () => {
     const c = await started(amqp10Definition.create(testContext(), 'amqps-out', options));
     expect(c.state).toBe('up');
     const ids = Array.from({ length: 100 }, (_, i) => `a${i}`);
-    await Promise.all(ids.map((id) => c.sink?.write(msg(id), amqp10Definition.to!.parse({ address: 'tls.in' }))));
+    await Promise.all(ids.map((id) => sinkOf(c).write(msg(id), amqp10Definition.to!.parse({ address: 'tls.in' }))));
     expect(tally(ids, taken.bodies).counts).toMatchObject({ sent: 100, received: 100, lost: 0, duplicated: 0 });
   });
 

@@ -32,6 +32,7 @@ export function silentSocket(port: number): Promise<{ socket: Socket; closed: Pr
 }
 
 /** Parse the JSON object a python client prints last. */
+// eslint-disable-next-line @typescript-eslint/no-unnecessary-type-parameters -- the caller names the shape its python client prints: the one unchecked step is JSON.parse's, said once here
 export function lastJson<T>(what: string, r: { stdout: string; stderr: string; code: number }): T {
   const last = r.stdout.trim().split('\n').pop() ?? '';
   if (!last.startsWith('{')) throw new Error(`${what} printed no result (exit ${r.code}): ${r.stderr}`);

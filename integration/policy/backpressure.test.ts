@@ -7,7 +7,7 @@
 import { jest } from '@jest/globals';
 import type { MqttClient } from 'mqtt';
 import type { Gateway } from '@ferry/gateway';
-import { brokerPorts, captureLogger, createVhost, delay, deleteVhost, freePort, rabbitUrl, Tally, TcpProxy, waitFor } from '@ferry/testkit';
+import { brokerPorts, captureLogger, createVhost, delay, deleteVhost, freePort, rabbitUrl, Tally, TcpProxy, waitFor, ifAssigned } from '@ferry/testkit';
 import { startGateway } from '../support/gateway.js';
 import { collectQueue, device, plainClient, publishWindowed, runId, type Plain } from '../scenarios/helpers.js';
 
@@ -55,11 +55,11 @@ routes:
 });
 
 afterAll(async () => {
-  proxy?.release();
+  ifAssigned(proxy)?.release();
   await Promise.all(clients.map((c) => c.endAsync(true).catch(() => undefined)));
-  await gateway?.stop(2000);
-  await proxy?.stop();
-  await plain?.close();
+  await ifAssigned(gateway)?.stop(2000);
+  await ifAssigned(proxy)?.stop();
+  await ifAssigned(plain)?.close();
   if (vhost) await deleteVhost(vhost);
 });
 

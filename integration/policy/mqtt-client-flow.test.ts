@@ -5,7 +5,7 @@
  * read while they are due), so a route whose destination is this very connector cannot deadlock.
  */
 import { createMessage, type InboundDelivery } from '@ferry/core';
-import { ManualFlow, brokerPorts, delay, Tally, waitFor } from '@ferry/testkit';
+import { ManualFlow, brokerPorts, delay, Tally, waitFor, ifAssigned } from '@ferry/testkit';
 import { MqttClientConnector, mqttOptions } from '@ferry/mqtt';
 import type { MqttClient } from 'mqtt';
 import { context, device, end, prefix } from '../mqtt/helpers.js';
@@ -16,7 +16,7 @@ let pub: MqttClient;
 
 afterEach(async () => {
   await end(pub);
-  await c?.stop();
+  await ifAssigned(c)?.stop();
 });
 
 it('paused: stops reading (deliveries stop), own publishes still confirmed; resumed: all arrive, 0 lost', async () => {

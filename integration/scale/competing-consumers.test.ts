@@ -12,7 +12,7 @@
 import { jest } from '@jest/globals';
 import type { Connector, InboundDelivery } from '@ferry/core';
 import { mqttDefinition, type MqttFrom, type MqttOptions } from '@ferry/mqtt';
-import { Tally, brokerPorts, createVhost, deleteVhost, testContext, waitFor } from '@ferry/testkit';
+import { Tally, brokerPorts, createVhost, deleteVhost, testContext, waitFor, ifAssigned } from '@ferry/testkit';
 import { buildConnector, parseFrom, plainClient, type Built, type Plain } from '../amqp091/helpers.js';
 import { device, end, prefix } from '../mqtt/helpers.js';
 import { buildConnector as buildStomp, parseFrom as parseStompFrom, rabbitOptions as stompRabbitOptions, uniq, type Built as StompBuilt } from '../stomp-client/helpers.js';
@@ -54,7 +54,7 @@ describe('amqp091: replicas on one queue', () => {
   });
   afterAll(async () => {
     for (const b of started) await b.connector.stop();
-    await plain?.close();
+    await ifAssigned(plain)?.close();
     await deleteVhost(vhost);
   });
 
@@ -190,7 +190,7 @@ describe('stomp: replicas on one RabbitMQ queue', () => {
   });
   afterAll(async () => {
     for (const b of started) await b.connector.stop();
-    await plain?.close();
+    await ifAssigned(plain)?.close();
     await deleteVhost(vhost);
   });
 

@@ -132,7 +132,7 @@ it('wrong port: the gateway runs, one clear line, retrying, /readyz 503', async 
   let acked = false;
   let closed = false;
   dev.on('close', () => (closed = true));
-  dev.publish(`${run}/telemetry/t1`, Buffer.from('x'), { qos: 1 }, (err) => (acked = err === undefined || err === null));
+  dev.publish(`${run}/telemetry/t1`, Buffer.from('x'), { qos: 1 }, (err?: Error | null) => (acked = err === undefined || err === null)); // mqtt.js answers null for success
   // Ferry holds the message and retries the write (the default transient retry, up to 30 s)
   // before it gives it back by closing the connection; never a PUBACK meanwhile. Once /metrics
   // counts a fourth failed write of it, Ferry has retried it three times, backing off; the

@@ -8,7 +8,7 @@
 import { jest } from '@jest/globals';
 import type { MqttClient } from 'mqtt';
 import type { Gateway } from '@ferry/gateway';
-import { captureLogger, createVhost, delay, deleteVhost, freePort, queueInfo, rabbitUrl, Tally, waitFor } from '@ferry/testkit';
+import { captureLogger, createVhost, delay, deleteVhost, freePort, queueInfo, rabbitUrl, Tally, waitFor, ifAssigned } from '@ferry/testkit';
 import { startGateway } from '../support/gateway.js';
 import { collectQueue, device, plainClient, publishConfirmed, runId, type Plain } from './helpers.js';
 
@@ -55,8 +55,8 @@ routes:
 
 afterAll(async () => {
   await Promise.all(clients.map((c) => c.endAsync(true).catch(() => undefined)));
-  await gateway?.stop(2000);
-  await plain?.close();
+  await ifAssigned(gateway)?.stop(2000);
+  await ifAssigned(plain)?.close();
   if (vhost) await deleteVhost(vhost);
 });
 

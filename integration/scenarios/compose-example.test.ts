@@ -47,9 +47,10 @@ beforeAll(async () => {
   };
   const loaded = await loadConfig(FILE, defaultRegistry(), { env });
   if (!loaded.ok) throw new Error(loaded.errors.map((e) => e.format()).join('\n'));
-  gateway = new Gateway(loaded.config, { registry: defaultRegistry(), logger: captureLogger(lines), metrics: new PromMetrics(loaded.config.gateway.id) });
-  await gateway.start();
-  await waitFor(() => gateway!.ready(), `every connector up: ${JSON.stringify(gateway?.connectorStates())}`, 20_000);
+  const g = new Gateway(loaded.config, { registry: defaultRegistry(), logger: captureLogger(lines), metrics: new PromMetrics(loaded.config.gateway.id) });
+  gateway = g;
+  await g.start();
+  await waitFor(() => g.ready(), `every connector up: ${JSON.stringify(g.connectorStates())}`, 20_000);
   plain = await plainClient(vhost);
   // the queue is Ferry's topology, declared on connect: consuming it proves it exists and is bound
   telemetry = await collectQueue(plain.ch, 'telemetry');

@@ -10,7 +10,7 @@ import { jest } from '@jest/globals';
 import type { ConsumeMessage } from 'amqplib';
 import type { IClientPublishOptions, MqttClient } from 'mqtt';
 import type { Gateway } from '@ferry/gateway';
-import { captureLogger, createVhost, deleteVhost, freePort, rabbitUrl, Tally, waitFor } from '@ferry/testkit';
+import { captureLogger, createVhost, deleteVhost, freePort, ifAssigned, rabbitUrl, Tally, waitFor } from '@ferry/testkit';
 import { startGateway } from '../support/gateway.js';
 import { collectQueue, device, plainClient, publishWindowed, runId, type Plain } from './helpers.js';
 
@@ -59,8 +59,8 @@ routes:
 
 afterAll(async () => {
   await Promise.all(clients.map((c) => c.endAsync(true).catch(() => undefined)));
-  await gateway?.stop(2000);
-  await plain?.close();
+  await ifAssigned(gateway)?.stop(2000);
+  await ifAssigned(plain)?.close();
   if (vhost) await deleteVhost(vhost);
 });
 
@@ -172,16 +172,18 @@ it(`carries ${DEVICES * PER_DEVICE} QoS 1 device messages into RabbitMQ: none lo
     const isText = Buffer.from(corrUtf8, 'utf8').equals(corr);
     expect(binaryCorrelation).toEqual(isText ? undefined : corr);
     const expectedCorr = isText ? corrUtf8 : undefined;
+    // amqplib types every property `any`: read them as the unknowns they are
+    const props: Readonly<Record<string, unknown>> = { ...m.properties };
     expect({
       id,
-      contentType: m.properties.contentType,
-      correlationId: m.properties.correlationId,
-      replyTo: m.properties.replyTo,
+      contentType: props['contentType'],
+      correlationId: props['correlationId'],
+      replyTo: props['replyTo'],
       headers: rest,
-      messageId: m.properties.messageId,
-      priority: m.properties.priority,
-      timestamp: m.properties.timestamp,
-      type: m.properties.type,
+      messageId: props['messageId'],
+      priority: props['priority'],
+      timestamp: props['timestamp'],
+      type: props['type'],
     }).toEqual({
       id,
       contentType: 'application/vnd.ferry.reading',

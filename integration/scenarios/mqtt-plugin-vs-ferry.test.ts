@@ -15,7 +15,7 @@ import { jest } from '@jest/globals';
 import type { ConsumeMessage } from 'amqplib';
 import mqtt, { type IClientPublishOptions, type MqttClient } from 'mqtt';
 import type { Gateway } from '@ferry/gateway';
-import { brokerPorts, captureLogger, createVhost, deleteVhost, freePort, rabbitUrl, waitFor } from '@ferry/testkit';
+import { brokerPorts, captureLogger, createVhost, deleteVhost, freePort, rabbitUrl, waitFor, ifAssigned } from '@ferry/testkit';
 import { startGateway } from '../support/gateway.js';
 import { collectQueue, device, plainClient, runId, type Plain } from './helpers.js';
 
@@ -74,8 +74,8 @@ routes:
 
 afterAll(async () => {
   await Promise.all(clients.map((c) => c.endAsync(true).catch(() => undefined)));
-  await gateway?.stop(2000);
-  await plain?.close();
+  await ifAssigned(gateway)?.stop(2000);
+  await ifAssigned(plain)?.close();
   if (vhost) await deleteVhost(vhost);
 });
 

@@ -16,7 +16,7 @@
 import { jest } from '@jest/globals';
 import { parseConfig } from '@ferry/config';
 import { Gateway, PromMetrics, defaultRegistry } from '@ferry/gateway';
-import { RecordingMetrics, captureLogger, createVhost, delay, deleteVhost, freePort, queueInfo, rabbitUrl, waitFor } from '@ferry/testkit';
+import { RecordingMetrics, captureLogger, createVhost, delay, deleteVhost, freePort, queueInfo, rabbitUrl, waitFor, ifAssigned } from '@ferry/testkit';
 import { plainClient, publishConfirmed, runId, type Plain } from './helpers.js';
 
 jest.setTimeout(40_000);
@@ -62,8 +62,8 @@ routes:
 });
 
 afterAll(async () => {
-  await gateway?.stop(1000);
-  await plain?.close();
+  await ifAssigned(gateway)?.stop(1000);
+  await ifAssigned(plain)?.close();
   if (vhost) await deleteVhost(vhost);
 });
 

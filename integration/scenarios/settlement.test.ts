@@ -15,7 +15,7 @@ import { jest } from '@jest/globals';
 import type { MqttClient } from 'mqtt';
 import type { IPubackPacket, Packet } from 'mqtt-packet';
 import type { Gateway } from '@ferry/gateway';
-import { brokerPorts, captureLogger, createVhost, delay, deleteVhost, freePort, queueInfo, rabbitUrl, Tally, TcpProxy, waitFor } from '@ferry/testkit';
+import { brokerPorts, captureLogger, createVhost, delay, deleteVhost, freePort, queueInfo, rabbitUrl, Tally, TcpProxy, waitFor, ifAssigned } from '@ferry/testkit';
 import { startGateway } from '../support/gateway.js';
 import { collectQueue, device, plainClient, publishConfirmed, runId, type Plain } from './helpers.js';
 
@@ -83,9 +83,9 @@ routes:
 
 afterAll(async () => {
   await Promise.all(clients.map((c) => c.endAsync(true).catch(() => undefined)));
-  await gateway?.stop(2000);
-  await proxy?.stop();
-  await plain?.close();
+  await ifAssigned(gateway)?.stop(2000);
+  await ifAssigned(proxy)?.stop();
+  await ifAssigned(plain)?.close();
   if (vhost) await deleteVhost(vhost);
 });
 
@@ -116,7 +116,7 @@ it('unroutable at RabbitMQ: the MQTT 5 device gets a PUBACK with a failure reaso
   expect(results.every((r) => r.startsWith('refused 0x8'))).toBe(true);
   // a rejection is an answer, not a failure of the connection: the device stays connected
   expect(dev.connected).toBe(true);
-  const reasons = acks.map((a) => String(a.properties?.reasonString ?? ''));
+  const reasons = acks.map((a) => a.properties?.reasonString ?? '');
   console.log('reason string:', reasons[0]);
   expect(reasons[0]).toMatch(/nowhere|unroutable|route/i);
 });

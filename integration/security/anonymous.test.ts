@@ -72,7 +72,7 @@ print(" ".join(map(str, rcs)))`,
   });
 
   it('stomp-listener: an ERROR frame with or without a login (stomp.py)', async () => {
-    const refused = { connected: false, exception: expect.any(String), errors: ['authentication failed'], receipts: [] };
+    const refused = { connected: false, exception: expect.any(String) as unknown, errors: ['authentication failed'], receipts: [] };
     expect(await stompLogins(ports.stomp, {}, { login: 'someone' })).toEqual([refused, refused]);
     expect(metrics.count('auth_failures_total', { connector: 'web', reason: 'no-credentials' })).toBe(1);
     expect(metrics.count('auth_failures_total', { connector: 'web', reason: 'bad-credentials' })).toBe(1);

@@ -9,7 +9,7 @@
 import type { Connector, InboundDelivery } from '@ferry/core';
 import { amqp10ListenerDefinition } from '@ferry/amqp10';
 import { stompListenerDefinition } from '@ferry/stomp';
-import { freePort, makeTestPki, RecordingMetrics, testContext, waitFor, type TestPki } from '@ferry/testkit';
+import { freePort, makeTestPki, RecordingMetrics, testContext, waitFor, type TestPki, ifAssigned } from '@ferry/testkit';
 import { amqpLogins, stompLogins } from './clients.js';
 
 describe('certificate identity (useIdentityAsUsername) on STOMP and AMQP 1.0', () => {
@@ -52,7 +52,7 @@ describe('certificate identity (useIdentityAsUsername) on STOMP and AMQP 1.0', (
 
   afterAll(async () => {
     for (const c of running) await c.stop();
-    await pki?.remove();
+    await ifAssigned(pki)?.remove();
   });
 
   const device = (): { ca: string; cert: string; key: string } => ({ ca: pki.ca, cert: pki.client.cert, key: pki.client.key });
@@ -72,8 +72,8 @@ describe('certificate identity (useIdentityAsUsername) on STOMP and AMQP 1.0', (
   it('stomp.py without a client certificate, or with one of another CA: ERROR, not connected', async () => {
     const results = await stompLogins(ports.stomp, { ca: pki.ca, login: 'device-1' }, { ...intruder(), login: 'device-1' });
     expect(results).toEqual([
-      { connected: false, exception: expect.any(String), errors: ['authentication failed'], receipts: [] },
-      { connected: false, exception: expect.any(String), errors: ['authentication failed'], receipts: [] },
+      { connected: false, exception: expect.any(String) as unknown, errors: ['authentication failed'], receipts: [] },
+      { connected: false, exception: expect.any(String) as unknown, errors: ['authentication failed'], receipts: [] },
     ]);
   });
 

@@ -12,7 +12,7 @@ import { jest } from '@jest/globals';
 import type { ConsumeMessage } from 'amqplib';
 import type { MqttClient } from 'mqtt';
 import type { Gateway } from '@ferry/gateway';
-import { brokerPorts, captureLogger, createVhost, delay, deleteVhost, freePort, renderLine, Tally, TcpProxy, waitFor } from '@ferry/testkit';
+import { brokerPorts, captureLogger, createVhost, delay, deleteVhost, freePort, renderLine, Tally, TcpProxy, waitFor, ifAssigned } from '@ferry/testkit';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -30,7 +30,8 @@ let vhost: string;
 let proxy: TcpProxy;
 let plain: Plain;
 /** every delivery of the queue, from one consumer for the whole file */
-let got: ConsumeMessage[];
+let got: ConsumeMessage[] = [];
+let consuming = false;
 let spoolDir: string;
 let listenerPort: number;
 const gateways: Gateway[] = [];
@@ -108,14 +109,16 @@ beforeAll(async () => {
 });
 
 async function consume(): Promise<void> {
-  got ??= await collectQueue(plain.ch, 'telemetry-all', 1000);
+  if (consuming) return;
+  consuming = true;
+  got = await collectQueue(plain.ch, 'telemetry-all', 1000);
 }
 
 afterAll(async () => {
   await Promise.all(clients.map((c) => c.endAsync(true).catch(() => undefined)));
   for (const g of gateways) await g.stop(2000);
-  await proxy?.stop();
-  await plain?.close();
+  await ifAssigned(proxy)?.stop();
+  await ifAssigned(plain)?.close();
   if (vhost) await deleteVhost(vhost);
   if (spoolDir) rmSync(spoolDir, { recursive: true, force: true });
   if (process.env['FERRY_TEST_LOG'] !== '1') {

@@ -121,7 +121,8 @@ test('reject → NACK: ActiveMQ poison-acks it to ActiveMQ.DLQ (no redelivery)',
   const seen: string[] = [];
   const b = await connector();
   await b.connector.openSources!([{ route: 'amq', from: parseFrom({ destination: q }) }], (d) => {
-    seen.push(String(d.message.headers.get('marker')));
+    const marker = d.message.headers.get('marker');
+    seen.push(typeof marker === 'string' ? marker : JSON.stringify(marker));
     d.settlement.reject(new FerryError('SINK_REJECTED', 'no', { permanent: true }));
   });
   await r.request('SEND', [['destination', q], ['marker', marker], ['persistent', 'true']], Buffer.from('poison'));

@@ -81,7 +81,9 @@ export async function plainAmqp(vhost: string): Promise<Plain> {
   model.on('error', () => undefined);
   const ch = await model.createChannel();
   ch.on('error', () => undefined);
-  return { model, ch, close: async () => void (await model.close().catch(() => undefined)) };
+  return { model, ch, close: async () => {
+      await model.close().catch(() => undefined);
+    } };
 }
 
 // ------------------------------------------------------------------ raw STOMP client
@@ -136,8 +138,9 @@ export class RawStomp {
     return this.frames.filter((f) => f.command === 'MESSAGE');
   }
 
-  async close(): Promise<void> {
+  close(): Promise<void> {
     this.#socket.end();
     this.#socket.destroy();
+    return Promise.resolve();
   }
 }

@@ -5,7 +5,7 @@
  */
 import { jest } from '@jest/globals';
 import { FerryError, createMessage, type GatewayMessage } from '@ferry/core';
-import { brokerPorts, createVhost, deleteVhost, delay, waitFor, type TcpProxy } from '@ferry/testkit';
+import { brokerPorts, createVhost, deleteVhost, delay, waitFor, type TcpProxy, ifAssigned } from '@ferry/testkit';
 import type { ConsumeMessage } from 'amqplib';
 import { buildConnector, parseTo, plainAmqp, rabbitOptions, startProxy, uniq, type Built, type Plain } from './helpers.js';
 
@@ -22,7 +22,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  await plain?.close();
+  await ifAssigned(plain)?.close();
   await deleteVhost(vhost);
 });
 

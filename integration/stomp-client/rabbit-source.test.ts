@@ -5,7 +5,7 @@
  */
 import { jest } from '@jest/globals';
 import { FerryError, type InboundDelivery } from '@ferry/core';
-import { createVhost, deleteVhost, delay, queueInfo, Tally, waitFor } from '@ferry/testkit';
+import { createVhost, deleteVhost, delay, queueInfo, Tally, waitFor, ifAssigned } from '@ferry/testkit';
 import { buildConnector, parseFrom, plainAmqp, rabbitOptions, uniq, type Built, type Plain } from './helpers.js';
 
 jest.setTimeout(30_000);
@@ -20,7 +20,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  await plain?.close();
+  await ifAssigned(plain)?.close();
   await deleteVhost(vhost);
 });
 
@@ -83,7 +83,7 @@ test('a MESSAGE maps to the canonical message: bytes, properties, headers with `
   expect(m.expiresAt).toBeGreaterThan(Date.now() + 50_000);
   expect(m.guarantee).toBe('at-least-once');
   // the MESSAGE's destination header: RabbitMQ names a default-exchange publish `/queue/<rk>`
-  expect(m.source).toEqual({ connector: expect.any(String), protocol: 'stomp', address: `/queue/${q}` });
+  expect(m.source).toEqual({ connector: expect.any(String) as unknown, protocol: 'stomp', address: `/queue/${q}` });
   expect(m.headers.get('colon')).toBe('a:b');
   expect(m.headers.get('newline')).toBe('l1\nl2\r\nl3');
   expect(m.headers.get('backslash')).toBe('C:\\new\\c\\r');

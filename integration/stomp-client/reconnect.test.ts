@@ -5,7 +5,7 @@
  */
 import { jest } from '@jest/globals';
 import { FerryError, createMessage, type GatewayMessage, type InboundDelivery } from '@ferry/core';
-import { brokerPorts, createVhost, deleteVhost, queueInfo, Tally, waitFor, type TcpProxy } from '@ferry/testkit';
+import { brokerPorts, createVhost, deleteVhost, queueInfo, Tally, waitFor, type TcpProxy, ifAssigned } from '@ferry/testkit';
 import { buildConnector, parseFrom, parseTo, plainAmqp, rabbitOptions, startProxy, uniq, type Built, type Plain, type TestConnector } from './helpers.js';
 import type { StompTo } from '../../packages/stomp/src/client/options.js';
 
@@ -24,7 +24,7 @@ beforeAll(async () => {
 afterAll(async () => {
   while (started.length > 0) await started.pop()!.connector.stop();
   while (proxies.length > 0) await proxies.pop()!.stop();
-  await plain?.close();
+  await ifAssigned(plain)?.close();
   await deleteVhost(vhost);
 });
 

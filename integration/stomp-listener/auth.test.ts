@@ -91,7 +91,9 @@ describe('stomp-listener: authentication and grants', () => {
     const tally = new Tally();
     let running = true;
     let n = 0;
-    const loop = (async () => {
+    // a named function, not an IIFE: the compiler reads an IIFE's body in line and takes
+    // `running` to be true throughout, though stop() sets it false
+    const publishUntilStopped = async (): Promise<void> => {
       while (running) {
         const id = `w-${n++}`;
         tally.sent(id);
@@ -101,7 +103,8 @@ describe('stomp-listener: authentication and grants', () => {
         await done;
         await new Promise((r) => setTimeout(r, 10));
       }
-    })();
+    };
+    const loop = publishUntilStopped();
     witness = { client, tally, stop: async () => ((running = false), await loop) };
   });
 

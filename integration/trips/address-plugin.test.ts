@@ -7,7 +7,7 @@
 import { jest } from '@jest/globals';
 import mqtt from 'mqtt';
 import type { Gateway } from '@ferry/gateway';
-import { Tally, brokerPorts, captureLogger, createVhost, deleteVhost, freePort, rabbitUrl, waitFor } from '@ferry/testkit';
+import { Tally, brokerPorts, captureLogger, createVhost, deleteVhost, freePort, rabbitUrl, waitFor, ifAssigned } from '@ferry/testkit';
 import { startGateway } from '../support/gateway.js';
 import { collectQueue, plainClient, publishConfirmed, runId, type Plain } from '../scenarios/helpers.js';
 import { mosquittoPub, paho } from './clients.js';
@@ -52,8 +52,8 @@ routes:
 });
 
 afterAll(async () => {
-  await gateway?.stop(2000);
-  await plain?.close();
+  await ifAssigned(gateway)?.stop(2000);
+  await ifAssigned(plain)?.close();
   if (vhost) await deleteVhost(vhost);
 });
 

@@ -9,7 +9,7 @@
 import { jest } from '@jest/globals';
 import { parseConfig } from '@ferry/config';
 import { Gateway, defaultRegistry } from '@ferry/gateway';
-import { RecordingMetrics, Tally, brokerPorts, captureLogger, createVhost, deleteVhost, rabbitUrl, waitFor } from '@ferry/testkit';
+import { RecordingMetrics, Tally, brokerPorts, captureLogger, createVhost, deleteVhost, rabbitUrl, waitFor, ifAssigned } from '@ferry/testkit';
 import { collectQueue, plainClient, runId, type Plain } from '../scenarios/helpers.js';
 import { mosquittoPub, paho } from './clients.js';
 
@@ -57,8 +57,8 @@ routes:
 });
 
 afterAll(async () => {
-  await gateway?.stop(2000);
-  await plain?.close();
+  await ifAssigned(gateway)?.stop(2000);
+  await ifAssigned(plain)?.close();
   if (vhost) await deleteVhost(vhost);
 });
 
@@ -87,7 +87,7 @@ it(`two routes bouncing messages between RabbitMQ and Mosquitto stop after maxHo
   expect(mosq.counts).toMatchObject({ sent: K, unique: K, lost: 0, unexpected: 0, duplicated: 2 * K });
   expect(rabbit.counts).toMatchObject({ sent: K, unique: K, lost: 0, unexpected: 0, duplicated: K });
   // the hop count each copy carried
-  expect(atRabbit.map((m) => m.properties.headers?.['x-ferry-hops']).sort()).toEqual([...Array<number>(K).fill(1), ...Array<number>(K).fill(3)]);
+  expect(atRabbit.map((m): unknown => m.properties.headers?.['x-ferry-hops']).sort()).toEqual([...Array<number>(K).fill(1), ...Array<number>(K).fill(3)]);
   const hopsAtMosquitto = seenAtMosquitto.map((m) => m.userProperties.find(([k]) => k === 'x-ferry-hops')?.[1] ?? 'none').sort();
   expect(hopsAtMosquitto).toEqual([...Array<string>(K).fill('2'), ...Array<string>(K).fill('4'), ...Array<string>(K).fill('none')]);
 

@@ -9,7 +9,7 @@
 import { jest } from '@jest/globals';
 import mqtt from 'mqtt';
 import type { Gateway } from '@ferry/gateway';
-import { Tally, captureLogger, createVhost, deleteVhost, freePort, rabbitUrl, waitFor } from '@ferry/testkit';
+import { Tally, captureLogger, createVhost, deleteVhost, freePort, rabbitUrl, waitFor, ifAssigned } from '@ferry/testkit';
 import { startGateway } from '../support/gateway.js';
 import { plainClient, runId, type Plain } from '../scenarios/helpers.js';
 
@@ -70,8 +70,8 @@ routes:
 });
 
 afterAll(async () => {
-  await gateway?.stop(2000);
-  await plain?.close();
+  await ifAssigned(gateway)?.stop(2000);
+  await ifAssigned(plain)?.close();
   if (vhost) await deleteVhost(vhost);
 });
 

@@ -14,7 +14,7 @@
 import { jest } from '@jest/globals';
 import type { ConsumeMessage } from 'amqplib';
 import type { Gateway } from '@ferry/gateway';
-import { Tally, captureLogger, createVhost, deleteVhost, freePort, rabbitUrl, waitFor } from '@ferry/testkit';
+import { Tally, captureLogger, createVhost, deleteVhost, freePort, rabbitUrl, waitFor, ifAssigned } from '@ferry/testkit';
 import { startGateway } from '../support/gateway.js';
 import { plainClient, runId, type Plain } from '../scenarios/helpers.js';
 import { parseTraceParent } from '@ferry/core';
@@ -94,8 +94,8 @@ routes:
 });
 
 afterAll(async () => {
-  await gateway?.stop(2000);
-  await plain?.close();
+  await ifAssigned(gateway)?.stop(2000);
+  await ifAssigned(plain)?.close();
   if (vhost) await deleteVhost(vhost);
 });
 

@@ -98,8 +98,8 @@ export class FerryProcess {
       });
     });
     child.on('error', (err) => this.#line(`spawn error: ${err.message}`));
-    child.stdout?.on('data', (b: Buffer) => this.#chunk(b));
-    child.stderr?.on('data', (b: Buffer) => this.#chunk(b));
+    child.stdout.on('data', (b: Buffer) => this.#chunk(b));
+    child.stderr.on('data', (b: Buffer) => this.#chunk(b));
     await this.waitReady(readyTimeoutMs, when);
   }
 

@@ -73,11 +73,11 @@ export class PersistentMosquitto {
         resolve();
       }),
     );
-    child.stdout?.pipe(this.#log, { end: false });
-    child.stderr?.pipe(this.#log, { end: false });
+    child.stdout.pipe(this.#log, { end: false });
+    child.stderr.pipe(this.#log, { end: false });
     const end = Date.now() + 10_000;
     while (!(await portOpen(this.port))) {
-      if (!this.#child) throw new Error(`mosquitto exited at start; see ${this.logFile}`);
+      if (child.exitCode !== null || child.signalCode !== null) throw new Error(`mosquitto exited at start; see ${this.logFile}`);
       if (Date.now() > end) throw new Error(`mosquitto not listening on ${this.port} after 10 s; see ${this.logFile}`);
       await new Promise((r) => setTimeout(r, 50));
     }

@@ -130,9 +130,9 @@ export function summarize(records: readonly TapRecord[], which: (clientId: strin
   for (const r of records) {
     if (!which(r.clientId) || r.mid === undefined) continue;
     let conn = open.get(r.conn);
-    if (conn === undefined) open.set(r.conn, (conn = new Map()));
+    if (conn === undefined) open.set(r.conn, (conn = new Map<number, string>()));
     let ids = seen.get(r.clientId);
-    if (ids === undefined) seen.set(r.clientId, (ids = new Map()));
+    if (ids === undefined) seen.set(r.clientId, (ids = new Map<string, boolean>()));
     if (r.dir === 'down' && r.cmd === 'publish' && r.id !== undefined) {
       const before = ids.get(r.id);
       if (before === true) resentAfterAck++;

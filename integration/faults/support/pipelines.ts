@@ -100,7 +100,7 @@ export interface PlantToRabbit extends ToRabbit {
    * like the rest), PUBACKed within 10 s and at the consumer within 15 s. Ferry subscribes when
    * its sources open; this shows the subscription is in place before the stream starts.
    */
-  probe(diag: () => string): Promise<void>;
+  readonly probe: (diag: () => string) => Promise<void>;
 }
 
 /** The started Mosquitto on its port, the started counter and the route file's Ferry (not started). */

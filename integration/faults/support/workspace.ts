@@ -136,7 +136,7 @@ export class Workspace {
       }
     }
     await removeWorkspace(this.#dir, this.#vhost, this.passed);
-    if (failure !== undefined) throw failure;
+    if (failure !== undefined) throw failure instanceof Error ? failure : new Error('a workspace closer failed', { cause: failure });
   }
 }
 

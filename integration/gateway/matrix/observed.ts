@@ -95,8 +95,9 @@ export function fromMqtt(packet: IPublishPacket, run: string, at: number): Obser
   other.add('qos', String(packet.qos));
   if (packet.retain) other.add('retain', 'true');
   for (const [k, v] of Object.entries(user)) other.add(`user property ${k}`, prop(v) ?? '');
-  const { userProperties: _u, contentType, correlationData, responseTopic, messageExpiryInterval, ...rest } = p;
-  for (const [k, v] of Object.entries(rest)) other.add(k, JSON.stringify(v));
+  const { contentType, correlationData, responseTopic, messageExpiryInterval, ...rest } = p;
+  // user properties are listed one by one above
+  for (const [k, v] of Object.entries(rest)) if (k !== 'userProperties') other.add(k, JSON.stringify(v));
   return {
     body: Buffer.from(packet.payload as Buffer),
     xk,
@@ -115,12 +116,21 @@ export function fromMqtt(packet: IPublishPacket, run: string, at: number): Obser
 /** headers of a MESSAGE the listener writes for itself (docs/mapping/stomp.md, message → MESSAGE) */
 const STOMP_FRAME_HEADERS = new Set(['subscription', 'message-id', 'destination', 'ack', 'content-length']);
 
+/** A record's fields as a Map, to take them out one by one; what is left is "other". */
+const fields = <T>(o: Readonly<Record<string, T>>): Map<string, T> => new Map(Object.entries(o));
+
+/** Take field `k` out of `m`. */
+function pop<T>(m: Map<string, T>, k: string): T | undefined {
+  const v = m.get(k);
+  m.delete(k);
+  return v;
+}
+
 /** a MESSAGE at a STOMP 1.2 subscriber (@stomp/stompjs, values unescaped) */
 export function fromStomp(m: IMessage, run: string, at: number): Observed {
-  const h = { ...m.headers } as Record<string, string>;
+  const h = fields<string>(m.headers);
   const take = (name: string): string | undefined => {
-    const v = h[name];
-    delete h[name];
+    const v = pop(h, name);
     return v === undefined ? undefined : text(v);
   };
   const xk = take('x-k');
@@ -131,10 +141,9 @@ export function fromStomp(m: IMessage, run: string, at: number): Observed {
   // the MESSAGE's own message-id is the listener's delivery id; the message's id is ferry-message-id
   const messageId = take('ferry-message-id');
   const priority = take('priority');
-  const expires = h['expires'];
-  delete h['expires'];
+  const expires = pop(h, 'expires');
   const other = new Others(run);
-  for (const [k, v] of Object.entries(h)) if (!STOMP_FRAME_HEADERS.has(k)) other.add(k, text(v));
+  for (const [k, v] of h) if (!STOMP_FRAME_HEADERS.has(k)) other.add(k, text(v));
   return {
     body: Buffer.from(m.binaryBody),
     xk,
@@ -152,14 +161,9 @@ export function fromStomp(m: IMessage, run: string, at: number): Observed {
 
 /** a message at an AMQP 1.0 receiver (rhea), read from its bytes */
 export function fromAmqp10(s: Amqp10Sections, run: string, at: number): Observed {
-  const header = { ...s.header };
-  const props = { ...s.properties };
-  const app = { ...s.applicationProperties };
-  const pop = <T>(o: Record<string, T>, k: string): T | undefined => {
-    const v = o[k];
-    delete o[k];
-    return v;
-  };
+  const header = fields(s.header);
+  const props = fields(s.properties);
+  const app = fields(s.applicationProperties);
   const xk = pop(app, 'x-k');
   const xn = pop(app, 'x-n');
   const ttl = pop(header, 'ttl');
@@ -173,9 +177,9 @@ export function fromAmqp10(s: Amqp10Sections, run: string, at: number): Observed
   const messageId = pop(props, 'message-id');
   const priority = fixedType(pop(header, 'priority'), 'ubyte');
   const other = new Others(run);
-  for (const [k, v] of Object.entries(header)) other.add(k, wireValue(v));
-  for (const [k, v] of Object.entries(props)) other.add(k, wireValue(v));
-  for (const [k, v] of Object.entries(app)) other.add(`application property ${k}`, wireValue(v));
+  for (const [k, v] of header) other.add(k, wireValue(v));
+  for (const [k, v] of props) other.add(k, wireValue(v));
+  for (const [k, v] of app) other.add(`application property ${k}`, wireValue(v));
   if (s.data.length !== 1) other.add('data sections', String(s.data.length));
   if (s.otherBodySections > 0) other.add('amqp-value/amqp-sequence sections', String(s.otherBodySections));
   if (s.deliveryAnnotations) other.add('delivery-annotations', 'present');
@@ -199,21 +203,20 @@ export function fromAmqp10(s: Amqp10Sections, run: string, at: number): Observed
 /** a delivery at an amqplib consumer */
 export function fromAmqp091(m: ConsumeMessage, run: string, at: number): Observed {
   const p = m.properties;
-  const headers = { ...(p.headers ?? {}) } as Record<string, unknown>;
-  const pop = (k: string): string | undefined => {
-    const v = headers[k];
-    delete headers[k];
+  const headers = fields<unknown>(p.headers ?? {});
+  const take = (k: string): string | undefined => {
+    const v = pop(headers, k);
     return v === undefined ? undefined : amqplibValue(v);
   };
-  const xk = pop('x-k');
-  const xn = pop('x-n');
+  const xk = take('x-k');
+  const xn = take('x-n');
   const other = new Others(run);
   // unique per publish (docs/mapping/amqp091.md, The x-ferry-publish-id header)
-  if (typeof headers['x-ferry-publish-id'] === 'string') {
-    delete headers['x-ferry-publish-id'];
+  if (typeof headers.get('x-ferry-publish-id') === 'string') {
+    headers.delete('x-ferry-publish-id');
     other.add('x-ferry-publish-id', '<id>');
   }
-  for (const [k, v] of Object.entries(headers)) other.add(`header ${k}`, amqplibValue(v));
+  for (const [k, v] of headers) other.add(`header ${k}`, amqplibValue(v));
   if (p.deliveryMode !== undefined) other.add('delivery-mode', String(p.deliveryMode));
   for (const k of ['contentEncoding', 'timestamp', 'type', 'userId', 'appId', 'clusterId'] as const) {
     if (p[k] !== undefined) other.add(k, amqplibValue(p[k]));

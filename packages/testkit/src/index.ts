@@ -13,3 +13,4 @@ export * from './fuzz.js';
 export * from './listener-store.js';
 export * from './thrown.js';
 export * from './prng.js';
+export * from './if-assigned.js';
