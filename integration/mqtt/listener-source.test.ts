@@ -1,5 +1,5 @@
 import { FerryError } from '@ferry/core';
-import { delay, freePort, RecordingMetrics, Tally, waitFor } from '@ferry/testkit';
+import { freePort, RecordingMetrics, Tally, waitFor } from '@ferry/testkit';
 import { MqttListenerConnector, mqttListenerOptions } from '@ferry/mqtt';
 import type { MqttClient } from 'mqtt';
 import { context, Deliveries, device, end, prefix } from './helpers.js';
@@ -41,8 +41,8 @@ describe('mqtt-listener as a source', () => {
     });
     await waitFor(() => got.list.length === 1, 'delivery');
     // a round trip through the broker proves the device's traffic was processed meanwhile
+    // (the listener writes to a connection in order: a PUBACK sent before would precede the SUBACK)
     await dev.subscribeAsync(`${topic}/none`);
-    await delay(200);
     expect(acked).toBe(false);
     got.list[0]!.settlement.accept();
     await waitFor(() => acked, 'PUBACK after accept');
@@ -75,7 +75,8 @@ describe('mqtt-listener as a source', () => {
     let done = false;
     dev.publish(topic, 'exactly', { qos: 2 }, () => (done = true));
     await waitFor(() => got.list.length === 1, 'delivery');
-    await delay(150);
+    // the listener writes to a connection in order: a PUBREC sent before would precede this SUBACK
+    await dev.subscribeAsync(`${topic}/none`);
     expect(done).toBe(false);
     got.list[0]!.settlement.accept();
     await waitFor(() => done, 'PUBCOMP');
@@ -156,8 +157,9 @@ describe('mqtt-listener as a source', () => {
     await listener.closeSources();
     let acked = false;
     dev.publish(`${prefix('closed')}/t`, 'late', { qos: 1 }, () => (acked = true));
+    // the listener reads a connection in order and answers in order: the SUBACK comes after it
+    // handled the PUBLISH, and after a PUBACK it would have sent
     await dev.subscribeAsync(`${prefix('closed')}/sync`);
-    await delay(200);
     expect(got.list).toHaveLength(0);
     expect(acked).toBe(false);
   });
