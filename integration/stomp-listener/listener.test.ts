@@ -171,7 +171,11 @@ describe('stomp-listener: settlement', () => {
     await waitFor(() => l.deliveries.length === 1, 'delivery');
     expect(l.deliveries[0]?.message.guarantee).toBe('at-least-once');
     expect(l.deliveries[0]?.message.source).toEqual({ connector: 'web', protocol: 'stomp', address: '/queue/settle' });
-    await delay(200);
+    // the listener writes to a connection in order: a RECEIPT sent before the accept would come
+    // before the receipt of a SUBSCRIBE sent now
+    const fenced = receiptOf(c, 'fence');
+    c.client.subscribe('/topic/settle-fence', () => undefined, { receipt: 'fence' });
+    await fenced;
     expect(receipt).toBe(false);
     l.deliveries[0]?.settlement.accept();
     await waitFor(() => receipt, 'RECEIPT after accept');
@@ -303,8 +307,8 @@ describe('stomp-listener: transactions', () => {
     expect(l.deliveries).toHaveLength(0);
     t2.abort();
     t1.commit();
+    // the abort came first on the connection: had it routed its SEND, that would have come first
     await waitFor(() => got.messages.length === 1, 'committed message');
-    await delay(100);
     expect(got.messages.map((m) => m.body)).toEqual(['committed']);
     expect(l.deliveries.map((d) => d.message.body.toString())).toEqual(['committed']);
     await deactivate(c);
@@ -329,11 +333,13 @@ describe('stomp-listener: COMMIT with a receipt', () => {
       ['two', 'at-least-once'],
     ]);
     l.deliveries[1]?.settlement.accept();
-    await delay(200);
+    // a RECEIPT for the COMMIT sent now would come before the receipt of a SUBSCRIBE sent after
+    raw.write('SUBSCRIBE\nid:g\ndestination:/topic/txr-fence2\nreceipt:fence2\n\n\0');
+    await raw.waitFor((t) => t.includes('receipt-id:fence2'), 'RECEIPT of the second fence');
     expect(raw.text).not.toContain('receipt-id:commit-1');
     l.deliveries[0]?.settlement.accept();
     await raw.waitFor((t) => t.includes('receipt-id:commit-1'), 'RECEIPT after both settlements');
-    expect(raw.frames().map((f) => f.split('\n')[0])).toEqual(['CONNECTED', 'RECEIPT', 'RECEIPT']);
+    expect(raw.frames().map((f) => f.split('\n')[0])).toEqual(['CONNECTED', 'RECEIPT', 'RECEIPT', 'RECEIPT']);
     raw.close();
   });
 });
