@@ -1,13 +1,14 @@
 import type { Duplex } from 'node:stream';
 import { TurnWriter, type AcceptedConnection, type ConnectionInfo } from '@ferry/net';
 import { describeError, type AuthorizedClient } from '@ferry/core';
-import mqttPacket, { type IConnectPacket, type IDisconnectPacket, type Packet } from 'mqtt-packet';
+import type { IConnectPacket, IDisconnectPacket, Packet } from 'mqtt-packet';
 import type { ProtocolVersion } from '../mapping.js';
 import { isValidTopicName } from '../topic.js';
 import type { BrokerCore } from './broker-core.js';
 import { clientIdentifier, connackProperties, fitConnack, negotiateKeepalive, sessionExpiry, type ConnackProperties } from './connect-terms.js';
 import { checkPacket, type Violation } from './packet-rules.js';
 import { acknowledged } from './delivery-acks.js';
+import { encodePacket } from './packet-encoding.js';
 import { PacketInput, type PacketSink } from './packet-input.js';
 import { PublishIntake, type IntakeHost } from './publish-intake.js';
 import { RC, RC3 } from './reason-codes.js';
@@ -139,23 +140,15 @@ export class Connection implements Outlet, IntakeHost, PacketSink {
 
   send(packet: Packet): 'sent' | 'too-large' | 'invalid' | 'closed' {
     if (this.#state === 'closed' || this.#socket.destroyed || !this.#socket.writable) return 'closed';
-    if (this.version === 5 && isAck(packet) && packet.reasonCode === undefined) {
-      // MQTT 5 §3.4.2.1 (and §3.5.2.1, §3.6.2.1, §3.7.2.1): with reason 0x00 and no properties
-      // the 2-byte form, as Mosquitto sends; mqtt-packet writes the 4-byte form for an absent
-      // reason code, which paho-mqtt 1.6.1 cannot read
-      packet = { ...packet, reasonCode: RC.success };
+    const buf = encodePacket(packet, this.version, this.#clientMaxPacket);
+    if (Buffer.isBuffer(buf)) {
+      this.#write(buf);
+      return 'sent';
     }
-    let buf: Buffer;
-    try {
-      buf = mqttPacket.generate(packet, { protocolVersion: this.version });
-    } catch (err) {
-      this.#core.logger.warn('could not encode MQTT packet', { clientId: this.clientId, cmd: packet.cmd, error: String(err) });
-      return 'invalid';
-    }
-    if (this.#clientMaxPacket !== undefined && buf.length > this.#clientMaxPacket) return 'too-large';
-    this.#write(buf);
-    return 'sent';
+    if (buf.kind === 'invalid') this.#core.logger.warn('could not encode MQTT packet', { clientId: this.clientId, cmd: packet.cmd, error: buf.error });
+    return buf.kind;
   }
+
 
   #rawWrite(buf: Buffer): void {
     if (!this.#socket.destroyed && this.#socket.writable) this.#write(buf);
@@ -491,8 +484,4 @@ export class Connection implements Outlet, IntakeHost, PacketSink {
     const will = this.#disconnect === 'normal' ? undefined : this.#will;
     this.#core.detach(this, this.#session, will);
   }
-}
-
-function isAck(p: Packet): p is mqttPacket.IPubackPacket | mqttPacket.IPubrecPacket | mqttPacket.IPubrelPacket | mqttPacket.IPubcompPacket {
-  return p.cmd === 'puback' || p.cmd === 'pubrec' || p.cmd === 'pubrel' || p.cmd === 'pubcomp';
 }

@@ -1,0 +1,32 @@
+import mqttPacket, { type Packet } from 'mqtt-packet';
+import type { ProtocolVersion } from '../mapping.js';
+import { RC } from './reason-codes.js';
+
+/** Why a packet was not encoded: over the client's Maximum Packet Size, or not encodable at all. */
+export type EncodeRefusal = { readonly kind: 'too-large' } | { readonly kind: 'invalid'; readonly error: string };
+
+const TOO_LARGE: EncodeRefusal = { kind: 'too-large' };
+
+/**
+ * One packet to a client as bytes in its protocol version, or why it cannot be sent: MQTT 5
+ * §3.1.2.11.4, nothing larger than the client's Maximum Packet Size (`maxPacket`) is sent.
+ */
+export function encodePacket(packet: Packet, version: ProtocolVersion, maxPacket: number | undefined): Buffer | EncodeRefusal {
+  if (version === 5 && isAck(packet) && packet.reasonCode === undefined) {
+    // MQTT 5 §3.4.2.1 (and §3.5.2.1, §3.6.2.1, §3.7.2.1): with reason 0x00 and no properties
+    // the 2-byte form, as Mosquitto sends; mqtt-packet writes the 4-byte form for an absent
+    // reason code, which paho-mqtt 1.6.1 cannot read
+    packet = { ...packet, reasonCode: RC.success };
+  }
+  let buf: Buffer;
+  try {
+    buf = mqttPacket.generate(packet, { protocolVersion: version });
+  } catch (err) {
+    return { kind: 'invalid', error: String(err) };
+  }
+  return maxPacket !== undefined && buf.length > maxPacket ? TOO_LARGE : buf;
+}
+
+function isAck(p: Packet): p is mqttPacket.IPubackPacket | mqttPacket.IPubrecPacket | mqttPacket.IPubrelPacket | mqttPacket.IPubcompPacket {
+  return p.cmd === 'puback' || p.cmd === 'pubrec' || p.cmd === 'pubrel' || p.cmd === 'pubcomp';
+}
