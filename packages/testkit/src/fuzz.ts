@@ -382,7 +382,7 @@ const SURVIVOR_WAIT_MS = 2_000;
  * Collects what is thrown or rejected with no handler while a fuzz run goes on (a crash the
  * run must report, not one that kills the test process) until `stop`.
  */
-export function catchUncaught(): { readonly uncaught: readonly unknown[]; stop(): void } {
+export function catchUncaught(): { readonly uncaught: readonly unknown[]; readonly stop: () => void } {
   const uncaught: unknown[] = [];
   const onUncaught = (e: unknown): void => void uncaught.push(e);
   process.on('uncaughtException', onUncaught);
