@@ -1,3 +1,4 @@
+import { jest } from '@jest/globals';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -356,19 +357,27 @@ describe('Authenticator', () => {
     writeFileSync(file, `dev1:${await hashPassword('one', FAST)}:devices\n`);
     const logger = recordingLogger();
     const auth = new Authenticator({ usersFile: file, groups: { devices: { publish: ['d/{username}'] } }, slowDown: fast }, env(new CountingMetrics(), logger));
-    await auth.start('127.0.0.1:1883');
-    const r = await auth.login({ username: 'dev1', password: 'one', address: '1' });
-    expect(r.ok && r.client.mayPublish('d/dev1')).toBe(true);
-    writeFileSync(file, `dev1:${await hashPassword('two', FAST)}:devices\ndev2:${await hashPassword('x', FAST)}\n`);
-    // the file is looked at again at most once a second
-    await new Promise((r) => setTimeout(r, 1100));
-    expect((await auth.login({ username: 'dev1', password: 'two', address: '2' })).ok).toBe(true);
-    // the login verified before (and remembered) does not outlive the hash it was checked against
-    expect((await auth.login({ username: 'dev1', password: 'one', address: '2b' })).ok).toBe(false);
-    expect((await auth.login({ username: 'dev2', password: 'x', address: '2' })).ok).toBe(true);
-    writeFileSync(file, 'dev1:plain\n');
-    await new Promise((r) => setTimeout(r, 1100));
-    expect((await auth.login({ username: 'dev1', password: 'two', address: '3' })).ok).toBe(true);
+    // the file is looked at again at most once a second by the clock: the test moves the clock
+    // on by that second instead of waiting it out
+    const realNow = Date.now.bind(Date);
+    let ahead = 0;
+    const clock = jest.spyOn(Date, 'now').mockImplementation(() => realNow() + ahead);
+    try {
+      await auth.start('127.0.0.1:1883');
+      const r = await auth.login({ username: 'dev1', password: 'one', address: '1' });
+      expect(r.ok && r.client.mayPublish('d/dev1')).toBe(true);
+      writeFileSync(file, `dev1:${await hashPassword('two', FAST)}:devices\ndev2:${await hashPassword('x', FAST)}\n`);
+      ahead += 1100;
+      expect((await auth.login({ username: 'dev1', password: 'two', address: '2' })).ok).toBe(true);
+      // the login verified before (and remembered) does not outlive the hash it was checked against
+      expect((await auth.login({ username: 'dev1', password: 'one', address: '2b' })).ok).toBe(false);
+      expect((await auth.login({ username: 'dev2', password: 'x', address: '2' })).ok).toBe(true);
+      writeFileSync(file, 'dev1:plain\n');
+      ahead += 1100;
+      expect((await auth.login({ username: 'dev1', password: 'two', address: '3' })).ok).toBe(true);
+    } finally {
+      clock.mockRestore();
+    }
     expect(logger.lines.some((l) => l.level === 'error' && l.message.includes('line 1: a plain-text password'))).toBe(true);
     await expect(new Authenticator({ usersFile: join(dir, 'missing') }, env()).start('x')).rejects.toMatchObject({ code: 'CONFIG_IO' });
   });
