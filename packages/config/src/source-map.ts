@@ -1,4 +1,4 @@
-import { isAlias, isMap, isScalar, isSeq, type Document, type LineCounter, type Node } from 'yaml';
+import { isAlias, isMap, isScalar, isSeq, type Document, type LineCounter, type Node, type Pair, type YAMLMap, type YAMLSeq } from 'yaml';
 import type { FieldPath } from '@ferry/core';
 
 export interface Position {
@@ -54,11 +54,7 @@ export class SourceMap {
       let next: Node | undefined;
       key = undefined;
       if (isMap(node)) {
-        const pair = node.items.find((p) => {
-          // a path step names a plain key (a string, or a number for a key like `8080:`)
-          const k: unknown = isScalar(p.key) ? p.key.value : undefined;
-          return (typeof k === 'string' || typeof k === 'number' || typeof k === 'boolean') && String(k) === String(step);
-        });
+        const pair = this.keyIndex(node).get(String(step));
         if (pair !== undefined) {
           next = this.deref(pair.value);
           key = isScalar(pair.key) ? pair.key : undefined;
@@ -77,6 +73,24 @@ export class SourceMap {
     return this.deref(this.doc.contents);
   }
 
+  /**
+   * The first pair of each plain key of a map (a string, or a number or boolean for a key like
+   * `8080:`), built once per map: a path step names a plain key, and a file with thousands of
+   * keys looks one up per error.
+   */
+  private keyIndex(node: YAMLMap): Map<string, Pair> {
+    let index = this.keys.get(node);
+    if (index === undefined) {
+      index = new Map();
+      for (const p of node.items) {
+        const k: unknown = isScalar(p.key) ? p.key.value : undefined;
+        if ((typeof k === 'string' || typeof k === 'number' || typeof k === 'boolean') && !index.has(String(k))) index.set(String(k), p);
+      }
+      this.keys.set(node, index);
+    }
+    return index;
+  }
+
   /** the path of the innermost key or value that holds `offset` (for yaml's own errors) */
   pathAt(offset: number): (string | number)[] {
     const path: (string | number)[] = [];
@@ -84,33 +98,100 @@ export class SourceMap {
     for (let guard = 0; guard < 1000; guard++) {
       let next: unknown;
       if (isMap(cur)) {
-        for (const pair of cur.items) {
-          const k = pair.key;
-          const v = pair.value;
-          const kr = isScalar(k) ? k.range : undefined;
-          if (kr !== undefined && kr !== null && offset >= kr[0] && offset < Math.max(kr[1], kr[0] + 1)) {
-            path.push(String(k && isScalar(k) ? k.value : ''));
-            return path;
-          }
-          const vr = isMap(v) || isSeq(v) || isScalar(v) ? v.range : undefined;
-          if (vr !== undefined && vr !== null && offset >= vr[0] && offset < vr[2]) {
-            path.push(String(isScalar(k) ? k.value : ''));
-            next = v;
-            break;
-          }
+        const pair = holder(this.spansOf(cur), offset);
+        if (pair?.pair !== undefined) {
+          path.push(String(isScalar(pair.pair.key) ? pair.pair.key.value : ''));
+          if (pair.inKey) return path;
+          next = pair.pair.value;
         }
       } else if (isSeq(cur)) {
-        cur.items.forEach((item, i) => {
-          const r = isMap(item) || isSeq(item) || isScalar(item) ? item.range : undefined;
-          if (next === undefined && r !== undefined && r !== null && offset >= r[0] && offset < r[2]) {
-            path.push(i);
-            next = item;
-          }
-        });
+        const hit = holder(this.spansOf(cur), offset);
+        if (hit !== undefined) {
+          path.push(hit.index);
+          next = cur.items[hit.index];
+        }
       }
       if (next === undefined || isScalar(next)) return path;
       cur = next;
     }
     return path;
   }
+
+  /**
+   * The stretches of source a map's keys and values (or a sequence's items) hold, in file order,
+   * built once per node: yaml reports an error per duplicate key, and a scan of the map per error
+   * made a file with thousands of keys take seconds.
+   */
+  private spansOf(node: YAMLMap | YAMLSeq): Spans {
+    let spans = this.spans.get(node);
+    if (spans !== undefined) return spans;
+    const list: Span[] = [];
+    node.items.forEach((item: unknown, index: number) => {
+      if (isMap(node)) {
+        const pair = item as Pair;
+        const kr = isScalar(pair.key) ? pair.key.range : undefined;
+        if (kr !== undefined && kr !== null) list.push({ start: kr[0], end: Math.max(kr[1], kr[0] + 1), pair, index, inKey: true });
+        const v = pair.value;
+        const vr = isMap(v) || isSeq(v) || isScalar(v) ? v.range : undefined;
+        if (vr !== undefined && vr !== null) list.push({ start: vr[0], end: vr[2], pair, index, inKey: false });
+      } else {
+        const r = isMap(item) || isSeq(item) || isScalar(item) ? item.range : undefined;
+        if (r !== undefined && r !== null) list.push({ start: r[0], end: r[2], pair: undefined, index, inKey: false });
+      }
+    });
+    // by start; a span's place in file order breaks ties and decides between spans that overlap
+    const order = list.map((_, i) => i);
+    order.sort((x, y) => (list[x] as Span).start - (list[y] as Span).start || x - y);
+    const sorted = order.map((i) => ({ ...(list[i] as Span), order: i }));
+    const reach: number[] = [];
+    let furthest = -1;
+    for (const sp of sorted) reach.push((furthest = Math.max(furthest, sp.end)));
+    spans = { sorted, reach };
+    this.spans.set(node, spans);
+    return spans;
+  }
+
+  private readonly keys = new WeakMap<YAMLMap, Map<string, Pair>>();
+  private readonly spans = new WeakMap<YAMLMap | YAMLSeq, Spans>();
+}
+
+/** A stretch [start, end) of the source held by a map's key or value, or by a sequence item. */
+interface Span {
+  readonly start: number;
+  readonly end: number;
+  /** the map's pair (undefined for a sequence item) */
+  readonly pair: Pair | undefined;
+  /** the pair's or item's index in its node */
+  readonly index: number;
+  readonly inKey: boolean;
+}
+
+interface Spans {
+  /** by start, then in file order (key before value, pair after pair) */
+  readonly sorted: readonly (Span & { readonly order: number })[];
+  /** reach[i]: the furthest end of sorted[0..i] */
+  readonly reach: readonly number[];
+}
+
+/**
+ * The first span in file order that holds `offset`. The spans that start at or before it are
+ * found by a binary search; walking back from the last of them stops where no earlier span
+ * reaches past `offset`. In a well-formed node the spans follow one another and that is one step;
+ * a broken file can leave spans that overlap, and then it is a few more.
+ */
+function holder(spans: Spans, offset: number): Span | undefined {
+  const { sorted, reach } = spans;
+  let lo = 0;
+  let hi = sorted.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if ((sorted[mid] as Span).start <= offset) lo = mid + 1;
+    else hi = mid;
+  }
+  let best: (Span & { readonly order: number }) | undefined;
+  for (let i = lo - 1; i >= 0 && (reach[i] as number) > offset; i--) {
+    const sp = sorted[i] as Span & { readonly order: number };
+    if (sp.end > offset && (best === undefined || sp.order < best.order)) best = sp;
+  }
+  return best;
 }
