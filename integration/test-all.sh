@@ -4,7 +4,9 @@
 #      are installed in the background when missing (as root),
 #   2. unit tests (no broker), on Node 20 and Node 24 side by side,
 #   3. start the real test brokers,
-#   4. integration tests against them, then stop the brokers this run started.
+#   4. integration tests against them, with the lint (`npm run lint`) beside them in the
+#      background, then stop the brokers this run started.
+# A lint failure fails the run; its report is printed at the end.
 # Prints a closing "ferry: N passed, N failed" line summed over every jest run.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -56,11 +58,36 @@ wait "$install_pid" || echo "installing the test brokers and clients failed:" >&
 cat "$LOGS/install.log"
 . integration/brokers/ensure.sh || { echo "brokers unavailable: integration tests cannot run (see above)" >&2; status=1; }
 
+# The lint (typescript-eslint, type-aware: ~170 s of CPU on one core) runs beside the
+# integration tests, which run in band and spend much of their time waiting on the brokers; it
+# is done long before they are, so it adds no wall time. It starts after the unit tests, which
+# keep both cores busy. The fault suite waits for it: its timings are not shared with anything.
+step "lint (npm run lint), in the background beside the integration tests"
+bash tools/lint/run.sh > "$LOGS/lint.log" 2>&1 &
+lint_pid=$!
+lint_status=
+wait_lint() {
+  [ -n "$lint_status" ] && return
+  wait "$lint_pid"
+  lint_status=$?
+}
+
 if [ "${BROKERS_READY:-0}" = 1 ]; then
   step "integration tests"
   "${JEST[@]}" --selectProjects integration --runInBand --json --outputFile="$OUT/integration.json" || status=1
+  wait_lint
   step "fault suite (kills and restarts Ferry, RabbitMQ, an own Mosquitto: runs last, in band)"
   "${JEST[@]}" --selectProjects faults --runInBand --json --outputFile="$OUT/faults.json" || status=1
+fi
+
+wait_lint
+step "lint"
+if [ "$lint_status" = 0 ]; then
+  echo "lint: clean"
+else
+  cat "$LOGS/lint.log"
+  echo "lint: failed (exit $lint_status; above, its report; docs/development.md says how to run it)"
+  status=1
 fi
 
 step "summary"
