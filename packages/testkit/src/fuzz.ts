@@ -168,27 +168,39 @@ export interface FuzzRun {
 export const CI_FUZZ_SEED = 20_261_202;
 
 /**
- * Run `check` on generated inputs until `budgetMs` is spent (or the first failure, which
- * fast-check shrinks and reports with the seed and path that replay it). FERRY_FUZZ_SEED replays
- * a seed; in CI the seed is {@link CI_FUZZ_SEED}.
+ * The fewest inputs a fuzz run tries, however slow the machine: the budget is wall time, and on a
+ * loaded machine a few slow inputs could otherwise use it all, so that a run tried almost nothing
+ * and failed its own "inputs tried" check.
  */
-export async function fuzz<T>(arb: fc.Arbitrary<T>, budgetMs: number, check: (input: T) => Promise<void>): Promise<FuzzRun> {
+export const MIN_FUZZ_RUNS = 50;
+
+/**
+ * Run `check` on generated inputs until `budgetMs` is spent and at least `minRuns` inputs were
+ * tried (or the first failure, which fast-check shrinks and reports with the seed and path that
+ * replay it). FERRY_FUZZ_SEED replays a seed; in CI the seed is {@link CI_FUZZ_SEED}.
+ */
+export async function fuzz<T>(arb: fc.Arbitrary<T>, budgetMs: number, check: (input: T) => Promise<void>, minRuns = MIN_FUZZ_RUNS): Promise<FuzzRun> {
   let runs = 0;
   const started = performance.now();
   const seedEnv = process.env['FERRY_FUZZ_SEED'] ?? (process.env['CI'] !== undefined && process.env['CI'] !== '' ? String(CI_FUZZ_SEED) : undefined);
-  await fc.assert(
-    fc.asyncProperty(arb, async (input) => {
-      runs++;
-      await check(input);
-    }),
-    {
-      numRuns: 10_000_000,
-      // running out of the budget is how a fuzz run ends, not a failure
-      plugins: [fc.interruptAfterTimeLimit(budgetMs, { failOnInterrupt: false })],
-      endOnFailure: false,
-      ...(seedEnv === undefined || seedEnv === '' ? {} : { seed: Number(seedEnv) }),
-    },
-  );
+  const seed = seedEnv === undefined || seedEnv === '' ? undefined : Number(seedEnv);
+  const property = fc.asyncProperty(arb, async (input) => {
+    runs++;
+    await check(input);
+  });
+  await fc.assert(property, {
+    numRuns: 10_000_000,
+    // running out of the budget is how a fuzz run ends, not a failure
+    plugins: [fc.interruptAfterTimeLimit(budgetMs, { failOnInterrupt: false })],
+    endOnFailure: false,
+    ...(seed === undefined ? {} : { seed }),
+  });
+  if (runs < minRuns) {
+    // the rest without a time limit, from a seed derived from the first (so a CI run stays
+    // repeatable, and these inputs are new ones); a failure here reports that seed, which
+    // replays it through the first phase
+    await fc.assert(property, { numRuns: minRuns - runs, endOnFailure: false, ...(seed === undefined ? {} : { seed: (seed + 1) | 0 }) });
+  }
   return { runs, ms: performance.now() - started };
 }
 
