@@ -58,7 +58,7 @@ wait "$install_pid" || echo "installing the test brokers and clients failed:" >&
 cat "$LOGS/install.log"
 . integration/brokers/ensure.sh || { echo "brokers unavailable: integration tests cannot run (see above)" >&2; status=1; }
 
-# The lint (typescript-eslint, type-aware: ~170 s of CPU on one core) runs beside the
+# The lint (typescript-eslint, type-aware: ~130 s of CPU on one core) runs beside the
 # integration tests, which run in band and spend much of their time waiting on the brokers; it
 # is done long before they are. At the lowest priority (nice 19) it takes only the CPU they leave
 # idle, so they run as fast as without it. It starts after the unit tests, which keep both cores
