@@ -98,11 +98,11 @@ export class SourceMap {
     for (let guard = 0; guard < 1000; guard++) {
       let next: unknown;
       if (isMap(cur)) {
-        const pair = holder(this.spansOf(cur), offset);
-        if (pair?.pair !== undefined) {
-          path.push(String(isScalar(pair.pair.key) ? pair.pair.key.value : ''));
-          if (pair.inKey) return path;
-          next = pair.pair.value;
+        const hit = holder(this.spansOf(cur), offset);
+        if (hit?.pair !== undefined) {
+          path.push(String(isScalar(hit.pair.key) ? hit.pair.key.value : ''));
+          if (hit.inKey) return path;
+          next = hit.pair.value;
         }
       } else if (isSeq(cur)) {
         const hit = holder(this.spansOf(cur), offset);
@@ -130,19 +130,17 @@ export class SourceMap {
       if (isMap(node)) {
         const pair = item as Pair;
         const kr = isScalar(pair.key) ? pair.key.range : undefined;
-        if (kr !== undefined && kr !== null) list.push({ start: kr[0], end: Math.max(kr[1], kr[0] + 1), pair, index, inKey: true });
+        if (kr !== undefined && kr !== null) list.push({ start: kr[0], end: Math.max(kr[1], kr[0] + 1), pair, index, inKey: true, order: list.length });
         const v = pair.value;
         const vr = isMap(v) || isSeq(v) || isScalar(v) ? v.range : undefined;
-        if (vr !== undefined && vr !== null) list.push({ start: vr[0], end: vr[2], pair, index, inKey: false });
+        if (vr !== undefined && vr !== null) list.push({ start: vr[0], end: vr[2], pair, index, inKey: false, order: list.length });
       } else {
         const r = isMap(item) || isSeq(item) || isScalar(item) ? item.range : undefined;
-        if (r !== undefined && r !== null) list.push({ start: r[0], end: r[2], pair: undefined, index, inKey: false });
+        if (r !== undefined && r !== null) list.push({ start: r[0], end: r[2], pair: undefined, index, inKey: false, order: list.length });
       }
     });
-    // by start; a span's place in file order breaks ties and decides between spans that overlap
-    const order = list.map((_, i) => i);
-    order.sort((x, y) => (list[x] as Span).start - (list[y] as Span).start || x - y);
-    const sorted = order.map((i) => ({ ...(list[i] as Span), order: i }));
+    // by start; the sort is stable, so spans that start together stay in file order
+    const sorted = list.sort((a, b) => a.start - b.start);
     const reach: number[] = [];
     let furthest = -1;
     for (const sp of sorted) reach.push((furthest = Math.max(furthest, sp.end)));
@@ -164,11 +162,13 @@ interface Span {
   /** the pair's or item's index in its node */
   readonly index: number;
   readonly inKey: boolean;
+  /** its place in file order (key before value, pair after pair): between spans that overlap, the first wins */
+  readonly order: number;
 }
 
 interface Spans {
-  /** by start, then in file order (key before value, pair after pair) */
-  readonly sorted: readonly (Span & { readonly order: number })[];
+  /** by start, then in file order */
+  readonly sorted: readonly Span[];
   /** reach[i]: the furthest end of sorted[0..i] */
   readonly reach: readonly number[];
 }
@@ -188,9 +188,9 @@ function holder(spans: Spans, offset: number): Span | undefined {
     if ((sorted[mid] as Span).start <= offset) lo = mid + 1;
     else hi = mid;
   }
-  let best: (Span & { readonly order: number }) | undefined;
+  let best: Span | undefined;
   for (let i = lo - 1; i >= 0 && (reach[i] as number) > offset; i--) {
-    const sp = sorted[i] as Span & { readonly order: number };
+    const sp = sorted[i] as Span;
     if (sp.end > offset && (best === undefined || sp.order < best.order)) best = sp;
   }
   return best;
