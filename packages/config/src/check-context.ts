@@ -25,7 +25,9 @@ export class CheckContext {
     private readonly texts: ReadonlyMap<Node, string>,
   ) {}
 
-  unknownKeys(obj: Dict, at: FieldPath, known: readonly string[]): void {
+  /** Reports every key of `obj` not in `known`; true when there was none. */
+  unknownKeys(obj: Dict, at: FieldPath, known: readonly string[]): boolean {
+    let clean = true;
     for (const key of Object.keys(obj)) {
       if (known.includes(key)) continue;
       // top-level `x-...` keys are free, as in Compose files: a place to keep YAML anchors
@@ -33,7 +35,9 @@ export class CheckContext {
       const hint = didYouMean(key, known);
       const message = hint !== '' ? `unknown key ${JSON.stringify(key)}${hint}` : `unknown key ${JSON.stringify(key)}; expected one of: ${[...known].sort().join(', ')}`;
       this.r.key([...at, key], message, { found: JSON.stringify(key) });
+      clean = false;
     }
+    return clean;
   }
 
   missing(at: FieldPath, what: string): void {

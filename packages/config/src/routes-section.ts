@@ -207,8 +207,7 @@ export class RoutesSection {
       return null;
     }
     let ok = true;
-    this.ctx.unknownKeys(value, fp, ON_FAILURE_KEYS);
-    if (Object.keys(value).some((k) => !ON_FAILURE_KEYS.includes(k as (typeof ON_FAILURE_KEYS)[number]))) ok = false;
+    if (!this.ctx.unknownKeys(value, fp, ON_FAILURE_KEYS)) ok = false;
     let retry: FailureSpec['retry'];
     if (Object.hasOwn(value, 'retry')) {
       retry = this.ctx.validate(retrySchema, value['retry'], [...fp, 'retry'], []);
@@ -273,8 +272,7 @@ export class RoutesSection {
       return undefined;
     }
     let ok = true;
-    this.ctx.unknownKeys(value, hp, HEADER_KEYS);
-    if (Object.keys(value).some((k) => !HEADER_KEYS.includes(k as (typeof HEADER_KEYS)[number]))) ok = false;
+    if (!this.ctx.unknownKeys(value, hp, HEADER_KEYS)) ok = false;
     const set: Record<string, string> = {};
     if (Object.hasOwn(value, 'set')) {
       const s = value['set'];
