@@ -237,23 +237,7 @@ it('shows the counts the test sent, live, and a connector cut turns red and says
 
 it('over HTTPS (gateway.http.tls) the page, its files and its event stream work the same', async () => {
   const pki = await makeTestPki();
-  const tlsDir = await mkdtemp(join(tmpdir(), 'ferry-dashboard-tls-'));
-  const port = await freePort();
-  const adminPort = await freePort();
-  const file = join(tlsDir, 'routes.yaml');
-  await writeFile(
-    file,
-    `
-gateway: { id: dashboard-tls, http: { port: ${adminPort}, host: 127.0.0.1, tls: { cert: "${pki.server.cert}", key: "${pki.server.key}" } } }
-connectors:
-  devices: { type: mqtt-listener, port: ${port}, host: 127.0.0.1, anonymous: true }
-routes:
-  - name: copy
-    from: { connector: devices, topic: "in/+" }
-    to: { connector: devices, topic: "out/{1}" }
-`,
-  );
-  const tlsRuntime = new Runtime({ file, registry: defaultRegistry(), logger: captureLogger(), drainTimeoutMs: 1_000 });
+  const { runtime: tlsRuntime, port, adminPort, dir: tlsDir } = await copyGateway('dashboard-tls', `tls: { cert: "${pki.server.cert}", key: "${pki.server.key}" }`);
   // the test CA is not the browser's: this context accepts the server certificate Ferry shows
   const context = await browser.newContext({ ignoreHTTPSErrors: true });
   const page = await context.newPage();
@@ -286,23 +270,7 @@ routes:
 
 it('with gateway.http.token: the page opened with ?access_token loads its files and goes live; nothing of what flows without the token', async () => {
   const token = 'dashboard-token-0123456789abcdef';
-  const tokenDir = await mkdtemp(join(tmpdir(), 'ferry-dashboard-token-'));
-  const port = await freePort();
-  const adminPort = await freePort();
-  const file = join(tokenDir, 'routes.yaml');
-  await writeFile(
-    file,
-    `
-gateway: { id: dashboard-token, http: { port: ${adminPort}, host: 127.0.0.1, token: "${token}" } }
-connectors:
-  devices: { type: mqtt-listener, port: ${port}, host: 127.0.0.1, anonymous: true }
-routes:
-  - name: copy
-    from: { connector: devices, topic: "in/+" }
-    to: { connector: devices, topic: "out/{1}" }
-`,
-  );
-  const tokenRuntime = new Runtime({ file, registry: defaultRegistry(), logger: captureLogger(), drainTimeoutMs: 1_000 });
+  const { runtime: tokenRuntime, port, adminPort, dir: tokenDir } = await copyGateway('dashboard-token', `token: "${token}"`);
   const page = await browser.newPage();
   const log = pageLog(page);
   const base = `http://127.0.0.1:${adminPort}`;
@@ -330,6 +298,30 @@ routes:
     await rm(tokenDir, { recursive: true, force: true });
   }
 });
+
+/**
+ * A gateway of its own for one test: an mqtt-listener that copies in/+ to out/{1}, its admin
+ * server with `http` added to its settings (TLS, a token), in a temporary folder. Not started.
+ */
+async function copyGateway(id: string, http: string): Promise<{ runtime: Runtime; port: number; adminPort: number; dir: string }> {
+  const dir = await mkdtemp(join(tmpdir(), `ferry-${id}-`));
+  const port = await freePort();
+  const adminPort = await freePort();
+  const file = join(dir, 'routes.yaml');
+  await writeFile(
+    file,
+    `
+gateway: { id: ${id}, http: { port: ${adminPort}, host: 127.0.0.1, ${http} } }
+connectors:
+  devices: { type: mqtt-listener, port: ${port}, host: 127.0.0.1, anonymous: true }
+routes:
+  - name: copy
+    from: { connector: devices, topic: "in/+" }
+    to: { connector: devices, topic: "out/{1}" }
+`,
+  );
+  return { runtime: new Runtime({ file, registry: defaultRegistry(), logger: captureLogger(), drainTimeoutMs: 1_000 }), port, adminPort, dir };
+}
 
 /** an rgb()/rgba() colour whose red exceeds its green and blue by `margin` (a red text, a pink tint) */
 function reddish(css: string, margin: number): boolean {
