@@ -19,14 +19,14 @@ import sys
 import time
 
 import stomp
+from proton import Message, SSLDomain
+from proton.utils import BlockingConnection
 
 # stomp.py uses its TLS socket from two threads at once; this makes that safe (see the module)
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
 import stomppy_tls  # noqa: E402
 
 stomppy_tls.install()
-from proton import Message, SSLDomain
-from proton.utils import BlockingConnection
 
 
 def wait_until(check, seconds):
