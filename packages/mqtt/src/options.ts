@@ -1,5 +1,5 @@
 import { listenerTransportShape } from '@ferry/net';
-import { anonymousAgrees, passwordsPresent, grantFields, listenerAuthOptions, storedPassword, userGroups, reconnectOption } from '@ferry/core';
+import { anonymousAgrees, passwordsPresent, listenerAuthOptions, listenerUser, reconnectOption } from '@ferry/core';
 import { z } from 'zod';
 import { ClientIdRule } from './listener/client-id-rule.js';
 
@@ -110,14 +110,7 @@ export const mqttListenerOptions = z.strictObject({
   host: z.string().default('0.0.0.0').describe('interface to listen on'),
   ...listenerTransportShape,
   users: z
-    .array(
-      z.strictObject({
-        username: z.string().min(1).describe('user name'),
-        password: storedPassword.optional(),
-        groups: userGroups,
-        ...grantFields('mqtt'),
-      }),
-    )
+    .array(listenerUser('mqtt', 'username', 'user name', 'password'))
     .optional()
     .describe('accepted credentials; when present, clients must authenticate (CONNACK 0x04/0x05 in 3.1.1, 0x86/0x87 in 5 otherwise)'),
   allowAnonymous: z.boolean().optional().describe('the older name of anonymous'),

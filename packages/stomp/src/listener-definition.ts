@@ -1,4 +1,4 @@
-import { anonymousAgrees, auditListenerAuth, passwordsPresent, defineConnector, grantFields, listenerAuthOptions, storedPassword, userGroups } from '@ferry/core';
+import { anonymousAgrees, auditListenerAuth, passwordsPresent, defineConnector, listenerAuthOptions, listenerUser } from '@ferry/core';
 import { listenerRole, listenerTransportShape } from '@ferry/net';
 import { stompAddressing } from './addressing.js';
 import { z } from 'zod';
@@ -16,14 +16,7 @@ const options = z.strictObject({
   host: z.string().min(1).default('0.0.0.0').describe('address to bind'),
   ...listenerTransportShape,
   users: z
-    .array(
-      z.strictObject({
-        login: z.string().min(1).describe('the CONNECT login'),
-        passcode: storedPassword.optional(),
-        groups: userGroups,
-        ...grantFields('stomp'),
-      }),
-    )
+    .array(listenerUser('stomp', 'login', 'the CONNECT login', 'passcode'))
     .default([])
     .describe('clients allowed to connect (CONNECT login/passcode); passcode is an scrypt hash from "ferry passwd" (plain text still works, with a warning at start)'),
   allowAnonymous: z.boolean().optional().describe('the older name of anonymous'),
