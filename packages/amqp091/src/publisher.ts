@@ -1,5 +1,6 @@
 import type { ConfirmChannel, Message } from 'amqplib';
 import { FerryError, type ConnectorCounters, type GatewayMessage, type Logger } from '@ferry/core';
+import { confirmedPublish, type ConfirmedPublish } from './amqplib-publish.js';
 import { PUBLISH_ID_HEADER, toPublish } from './mapping.js';
 import type { Amqp091To } from './options.js';
 
@@ -42,6 +43,7 @@ interface Pending {
  */
 export class Publisher {
   readonly #ch: ConfirmChannel;
+  readonly #publish: ConfirmedPublish;
   readonly #opts: PublisherOptions;
   readonly #pending = new Map<string, Pending>();
   readonly #exchanges = new Map<string, Promise<void>>();
@@ -53,6 +55,7 @@ export class Publisher {
 
   constructor(ch: ConfirmChannel, opts: PublisherOptions) {
     this.#ch = ch;
+    this.#publish = confirmedPublish(ch);
     this.#opts = opts;
     ch.on('return', (msg: Message) => this.#onReturn(msg));
     ch.on('drain', () => this.#onDrain());
@@ -115,7 +118,7 @@ export class Publisher {
       };
       let accepted: boolean;
       try {
-        accepted = this.#ch.publish(to.exchange, to.routingKey, message.body, options, onConfirm);
+        accepted = this.#publish(to.exchange, to.routingKey, message.body, options, onConfirm);
       } catch (err) {
         this.#pending.delete(id);
         reject(publishError(err, connector));
