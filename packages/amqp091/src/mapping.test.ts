@@ -2,7 +2,7 @@ import { createMessage, TypedNumber, type GatewayMessage } from '@ferry/core';
 import type { ConsumeMessage } from 'amqplib';
 import { fromDelivery, toPublish, type Amqp091Meta } from './mapping.js';
 import { amqp091From, amqp091Options, amqp091To } from './options.js';
-import { amqp091Definition } from './definition.js';
+import { amqp091Definition } from './definitions.js';
 
 function delivery(properties: Partial<ConsumeMessage['properties']>, routingKey = 'a.b'): ConsumeMessage {
   return {
