@@ -157,6 +157,14 @@ export const mqttListenerOptions = z.strictObject({
     .min(1024)
     .default(16 * 1024 * 1024)
     .describe('bytes (payload and topic) of the QoS 1/2 messages queued per session; beyond it new messages for that session are dropped and counted (messages_dropped_total{reason="queue-full"})'),
+  sessionQueueWaitMs: z
+    .number()
+    .int()
+    .min(0)
+    .default(10_000)
+    .describe(
+      "how long a device's QoS 1/2 publish may wait for room in a connected subscriber's full session queue while that queue admits nothing; its PUBACK/PUBREC waits meanwhile, so the publisher is paced by its own in-flight window instead of the message being dropped. After it, the waiting copies are dropped and counted (queue-full) and new ones for that subscriber are dropped at once until it takes messages again. 0: never wait, drop at once",
+    ),
   maxInflightMessages: inflightWindow()
     .default(100)
     .describe(

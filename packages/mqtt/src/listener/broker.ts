@@ -6,6 +6,7 @@ import { Connection } from './connection.js';
 import { RC } from './reason-codes.js';
 import { MqttListenerState } from './listener-state.js';
 import { RetainedStore } from './retained.js';
+import { RoomTicket } from './room-wait.js';
 import { Session, type DropReason } from './session.js';
 import { SharedGroups } from './shared-groups.js';
 import { FilterTrie } from './topic-trie.js';
@@ -141,10 +142,10 @@ export class MqttBroker implements BrokerCore<Connection> {
   }
 
   /** what a session holds for its subscriber, and its socket's unsent bytes (diagnostics, tests) */
-  sessionStats(clientId: string): { inflight: number; inflightBytes: number; queued: number; queuedBytes: number; backlog: number; connected: boolean } | undefined {
+  sessionStats(clientId: string): { inflight: number; inflightBytes: number; queued: number; queuedBytes: number; waiting: number; backlog: number; connected: boolean } | undefined {
     const s = this.#sessions.get(clientId);
     if (s === undefined) return undefined;
-    return { inflight: s.inflight, inflightBytes: s.inflightBytes, queued: s.queued, queuedBytes: s.queuedBytes, backlog: this.#byClientId.get(clientId)?.backlog ?? 0, connected: s.connected };
+    return { inflight: s.inflight, inflightBytes: s.inflightBytes, queued: s.queued, queuedBytes: s.queuedBytes, waiting: s.waiting, backlog: this.#byClientId.get(clientId)?.backlog ?? 0, connected: s.connected };
   }
 
   /**
@@ -293,18 +294,31 @@ export class MqttBroker implements BrokerCore<Connection> {
       if (settle === undefined) this.#dropped('not-accepting');
       return;
     }
-    if (this.#route(message) === 'retained-full') {
+    // a QoS 1/2 publish can wait for room in its subscribers' full queues (room-wait.ts)
+    const ticket = settle === undefined ? undefined : new RoomTicket();
+    if (this.#route(message, ticket) === 'retained-full') {
       // MQTT 5 §3.4.2.1: 0x97 Quota exceeded; the client does not send it again
       settle?.({ kind: 'reject', reason: 'retained messages full (retainedBytesLimit)', reasonCode: RC.quotaExceeded });
       return;
     }
-    const answer = settle === undefined || this.#state === undefined ? settle : this.#afterWritten(settle);
+    const answer = settle === undefined ? undefined : this.#afterRoom(settle, ticket as RoomTicket);
     const onPublish = this.onPublish;
     if (onPublish === undefined) {
       answer?.({ kind: 'accept' });
       return;
     }
     onPublish({ clientId: conn.clientId ?? '', message, will: false, settle: answer, onWait: (waiting) => conn.routeWait(waiting) });
+  }
+
+  /**
+   * `settle`, once every copy of the message that waits for room in a full session queue was
+   * admitted (or dropped) and, with a store, once its copies are durable. The decision waits
+   * for that, whatever it is: the publisher's window stays full meanwhile.
+   */
+  #afterRoom(settle: (d: PublishDecision) => void, ticket: RoomTicket): (d: PublishDecision) => void {
+    if (!ticket.waiting) return this.#state === undefined ? settle : this.#afterWritten(settle);
+    // the durability barrier is taken once the copies are in their queues, not before
+    return (d) => ticket.whenReady(() => (this.#state === undefined ? settle : this.#afterWritten(settle))(d));
   }
 
   /**
@@ -369,10 +383,11 @@ export class MqttBroker implements BrokerCore<Connection> {
     const connected = (id: string): boolean => this.#sessions.get(id)?.connected === true;
     if (this.#shared.other(share, session.clientId, connected) === undefined) return;
     const now = Date.now();
-    for (const item of session.takeShared(share, inflight)) {
+    for (const { item, ticket } of session.takeShared(share, inflight)) {
       const to = this.#shared.other(share, session.clientId, connected);
       const target = to === undefined ? session : (this.#sessions.get(to[0]) as Session);
-      target.deliver(to === undefined ? item : this.#sharedItem(item.message, to[1]), now);
+      target.deliver(to === undefined ? item : this.#sharedItem(item.message, to[1]), now, ticket);
+      ticket?.release();
     }
   }
 
@@ -419,7 +434,7 @@ export class MqttBroker implements BrokerCore<Connection> {
    * neither stored nor dispatched: 'retained-full', for the caller to refuse (the connection
    * answers MQTT 5 with 0x97 Quota exceeded).
    */
-  #route(message: BrokerMessage): 'ok' | 'retained-full' {
+  #route(message: BrokerMessage, ticket?: RoomTicket): 'ok' | 'retained-full' {
     if (message.retain && !this.#retained.put(message)) {
       this.#dropped('retained-full');
       const now = Date.now();
@@ -429,7 +444,7 @@ export class MqttBroker implements BrokerCore<Connection> {
       }
       return 'retained-full';
     }
-    this.#dispatch(message);
+    this.#dispatch(message, ticket);
     return 'ok';
   }
 
@@ -437,7 +452,7 @@ export class MqttBroker implements BrokerCore<Connection> {
    * Deliver to every session with a matching subscription: one copy per session, at the highest
    * granted QoS of its matching subscriptions, carrying all their identifiers (MQTT 5 §3.3.4).
    */
-  #dispatch(message: BrokerMessage): void {
+  #dispatch(message: BrokerMessage, ticket: RoomTicket | undefined): void {
     const targets = new Map<string, { qos: number; ids: number[]; rap: boolean }>();
     this.#index.match(message.topic, (clientId, sub) => {
       // §3.8.3.1 No Local: not back to the publisher
@@ -456,7 +471,7 @@ export class MqttBroker implements BrokerCore<Connection> {
     this.#shared.match(
       message.topic,
       (id) => this.#sessions.get(id)?.connected === true,
-      (clientId, sub) => this.#sessions.get(clientId)?.deliver(this.#sharedItem(message, sub), now),
+      (clientId, sub) => this.#sessions.get(clientId)?.deliver(this.#sharedItem(message, sub), now, ticket),
     );
     for (const [clientId, t] of targets) {
       const session = this.#sessions.get(clientId);
@@ -471,6 +486,7 @@ export class MqttBroker implements BrokerCore<Connection> {
           subscriptionIds: t.ids,
         },
         now,
+        ticket,
       );
     }
   }
