@@ -150,13 +150,15 @@ export const mqttListenerOptions = z.strictObject({
     .int()
     .min(1)
     .default(10_000)
-    .describe('QoS 1/2 messages queued per session for an offline or slow subscriber; beyond it new messages for that session are dropped and counted'),
+    .describe(
+      "QoS 1/2 messages queued per session for an offline or slow subscriber; beyond it a device's publish for a connected subscriber waits for room with its PUBACK/PUBREC held (sessionQueueWaitMs), and other new messages for that session are dropped and counted",
+    ),
   sessionQueueBytes: z
     .number()
     .int()
     .min(1024)
     .default(16 * 1024 * 1024)
-    .describe('bytes (payload and topic) of the QoS 1/2 messages queued per session; beyond it new messages for that session are dropped and counted (messages_dropped_total{reason="queue-full"})'),
+    .describe('bytes (payload and topic) of the QoS 1/2 messages queued per session; beyond it as beyond sessionQueueLimit (drops counted in messages_dropped_total{reason="queue-full"})'),
   sessionQueueWaitMs: z
     .number()
     .int()

@@ -114,6 +114,16 @@ describe.each([4, 5] as const)('MQTT %s publisher', (version) => {
   });
 });
 
+it('a shared subscription ($share, MQTT 5 §4.8.2) whose member is slow holds the publisher too: nothing dropped', async () => {
+  await start();
+  const { client } = await slowSubscriber('member', '$share/g/bp/#', 4);
+  const pub = await mqttjsClient(port, 5, 'fast', clients);
+  await flood(pub, 'bp/t', 600);
+  await waitFor(() => received(client).length === 600, '600 deliveries');
+  expect(received(client)).toEqual(Array.from({ length: 600 }, (_, i) => i));
+  expect(dropped()).toBe(0);
+});
+
 it('a subscriber that takes nothing holds the publisher for sessionQueueWaitMs once, then its copies are dropped and counted', async () => {
   await start({ sessionQueueWaitMs: 300 });
   const { client } = await slowSubscriber('dead', 'bp/#', 0);

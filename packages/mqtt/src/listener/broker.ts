@@ -7,6 +7,7 @@ import { RC } from './reason-codes.js';
 import { MqttListenerState } from './listener-state.js';
 import { RetainedStore } from './retained.js';
 import { RoomTicket } from './room-wait.js';
+import { settleAfter } from './settle-after.js';
 import { Session, type DropReason } from './session.js';
 import { SharedGroups } from './shared-groups.js';
 import { FilterTrie } from './topic-trie.js';
@@ -301,40 +302,14 @@ export class MqttBroker implements BrokerCore<Connection> {
       settle?.({ kind: 'reject', reason: 'retained messages full (retainedBytesLimit)', reasonCode: RC.quotaExceeded });
       return;
     }
-    const answer = settle === undefined ? undefined : this.#afterRoom(settle, ticket as RoomTicket);
+    const state = this.#state;
+    const answer = settle === undefined ? undefined : settleAfter(settle, ticket as RoomTicket, state === undefined ? undefined : () => state.written());
     const onPublish = this.onPublish;
     if (onPublish === undefined) {
       answer?.({ kind: 'accept' });
       return;
     }
     onPublish({ clientId: conn.clientId ?? '', message, will: false, settle: answer, onWait: (waiting) => conn.routeWait(waiting) });
-  }
-
-  /**
-   * `settle`, once every copy of the message that waits for room in a full session queue was
-   * admitted (or dropped) and, with a store, once its copies are durable. The decision waits
-   * for that, whatever it is: the publisher's window stays full meanwhile.
-   */
-  #afterRoom(settle: (d: PublishDecision) => void, ticket: RoomTicket): (d: PublishDecision) => void {
-    if (!ticket.waiting) return this.#state === undefined ? settle : this.#afterWritten(settle);
-    // the durability barrier is taken once the copies are in their queues, not before
-    return (d) => ticket.whenReady(() => (this.#state === undefined ? settle : this.#afterWritten(settle))(d));
-  }
-
-  /**
-   * `settle`, once the message's copies in persistent sessions and its retained copy are
-   * durable (the barrier is taken now, right after the dispatch). A store that cannot write
-   * releases the message: not acknowledged, the client sends it again.
-   */
-  #afterWritten(settle: (d: PublishDecision) => void): (d: PublishDecision) => void {
-    const stored = this.written();
-    return (d) => {
-      if (d.kind !== 'accept') return settle(d);
-      stored.then(
-        () => settle(d),
-        (err: unknown) => settle({ kind: 'release', reason: `listener state not written: ${describeError(err)}` }),
-      );
-    };
   }
 
   subscribe(session: Session, sub: Subscription): boolean {
