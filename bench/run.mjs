@@ -129,7 +129,7 @@ async function startServers(c, ctx, name, rec) {
     rec.broker = c.broker;
   }
   if (c.ferry) {
-    out.ferry = new FerryChild({ yaml: c.ferry(ctx), dir: runDir, name, adminPort: ctx.ports.admin, profDir: options.prof ? join(runDir, 'prof') : undefined, preload: options.preload, nodeArgs, cli: c.before ? join(options.before, 'packages/gateway/dist/cli.js') : undefined, noLaunchFlags: c.before && options.beforeNoLaunchFlags });
+    out.ferry = new FerryChild({ yaml: c.ferry(ctx), dir: runDir, name, adminPort: ctx.ports.admin, profDir: options.prof ? join(runDir, 'prof') : undefined, preload: options.preload, diag: options.diag, nodeArgs, cli: c.before ? join(options.before, 'packages/gateway/dist/cli.js') : undefined, noLaunchFlags: c.before && options.beforeNoLaunchFlags });
     await out.ferry.start();
   }
   return out;
@@ -180,7 +180,7 @@ async function runOne(c, round) {
     });
     if (complete && payloadBytes >= 1024 * 1024) rec.e2eMiBPerSec = round1((total * payloadBytes) / 2 ** 20 / ((counter.lastUniqueAt - t0) / 1000));
     if (copies > 1 && complete) rec.e2eDeliveriesPerSec = Math.round((counter.expected / (counter.lastUniqueAt - t0)) * 1000);
-    if (latency) rec.latencyMs = counter.latencyStats();
+    if (latency) rec.latencyMs = counter.latencyStats(options.rate);
     if (ferry) {
       rec.ferryCounters = await ferry.counters([
         'messages_received_total',
@@ -204,8 +204,22 @@ async function runOne(c, round) {
     if (broker) await broker.stop();
     await deleteVhost(vhost).catch(() => undefined);
   }
+  if (ferry && latency) {
+    const seconds = await ferry.diagSeconds();
+    if (seconds && ctx.counter.measureSentAt !== undefined) rec.ferryDiag = measuredSeconds(seconds, performance.timeOrigin + ctx.counter.measureSentAt, options.latencySeconds);
+  }
   write(rec);
   return rec;
+}
+
+/**
+ * FERRY_DIAG's seconds (bench/lib/ferry-diag.mjs) that overlap the measured window, each with
+ * `t`: the time its second ended, in seconds from the window's start (both wall clocks, so
+ * within a millisecond of each other on one machine).
+ */
+function measuredSeconds(seconds, startEpochMs, lengthS) {
+  const end = startEpochMs + lengthS * 1000;
+  return seconds.filter((s) => s.at > startEpochMs && s.at - 1000 < end).map((s) => ({ t: round1((s.at - startEpochMs) / 1000), ...s, at: undefined }));
 }
 
 /** per second, whole above 100, to a tenth below (16 MiB messages go a few per second) */
@@ -322,6 +336,25 @@ function line(rec) {
   return `${rec.case} r${rec.round}: ${perf} | ${cpu}${broker} | rss=${rec.ferryPeakRssMiB ?? rec.brokerPeakRssMiB ?? '-'} MiB | ${tally}`;
 }
 
+/** a latency run's seconds: the p99 of each, and with FERRY_DIAG what Ferry's process did in each */
+function secondsLines(rec) {
+  const out = [];
+  const bySecond = rec.latencyMs?.bySecond;
+  if (bySecond) out.push(`    p99 per second (ms): ${bySecond.map((s) => s?.p99 ?? '-').join(' ')}`);
+  const d = rec.ferryDiag;
+  if (d?.length) {
+    const row = (what, f) => `    Ferry ${what}: ${d.map(f).join(' ')}`;
+    out.push(
+      row('second ends at (s)', (s) => s.t),
+      row('loop delay max (ms)', (s) => s.loopMaxMs),
+      row('GC pauses (ms, count)', (s) => `${s.gcMs}/${s.gcCount}`),
+      row('longest GC pause (ms)', (s) => s.gcMaxMs),
+      row('CPU % / loop busy', (s) => `${s.cpuPct}/${s.elu}`),
+    );
+  }
+  return out;
+}
+
 /**
  * RabbitMQ's Web-STOMP plugin (the baseline of case H) is not among the plugins the test broker
  * boots with: integration/brokers/rabbit-web.sh turns it on, online, on a private port.
@@ -370,6 +403,7 @@ async function main() {
       const rec = await runOne(c, round);
       records.push(rec);
       console.log(`${line(rec)} (${((performance.now() - t) / 1000).toFixed(1)} s)`);
+      for (const l of secondsLines(rec)) console.log(l);
     }
   }
   console.log(`\n${markdown(records)}\n\n${ratios(records)}\n\nresults: ${resultsFile}${options.prof ? `\nprofiles: ${join(runDir, 'prof')}` : ''}`);

@@ -42,12 +42,16 @@ export class Counter {
     this.duplicated = 0;
     this.unexpected = 0;
     this.firstSentAt = undefined;
+    /** when the first measured message (`measureFrom`) was sent */
+    this.measureSentAt = undefined;
     this.lastUniqueAt = undefined;
     this.onComplete = undefined;
   }
 
   markSent() {
-    if (this.sent++ === 0) this.firstSentAt = performance.now();
+    if (this.sent === 0) this.firstSentAt = performance.now();
+    if (this.sent === this.measureFrom) this.measureSentAt = performance.now();
+    this.sent++;
   }
 
   /**
@@ -110,13 +114,32 @@ export class Counter {
     };
   }
 
-  /** p50 / p99 / max (ms) of the messages from `measureFrom` on. */
-  latencyStats() {
-    const xs = Array.from(this.latency.subarray(this.measureFrom)).filter((x) => !Number.isNaN(x));
-    xs.sort((a, b) => a - b);
-    if (xs.length === 0) return undefined;
-    const q = (p) => xs[Math.min(xs.length - 1, Math.max(0, Math.ceil(p * xs.length) - 1))];
-    const r = (x) => Math.round(x * 1000) / 1000;
-    return { count: xs.length, p50: r(q(0.5)), p90: r(q(0.9)), p99: r(q(0.99)), max: r(xs[xs.length - 1]) };
+  /**
+   * p50 / p90 / p99 / max (ms) of the messages from `measureFrom` on; with `perSecond` (the
+   * rate of a paced run) also the p99 and max of each second's messages (`bySecond`), which
+   * tell a tail spread over the run from one made in a few seconds of it (a process warming up,
+   * a pause, the machine).
+   */
+  latencyStats(perSecond) {
+    const measured = this.latency.subarray(this.measureFrom);
+    const stats = quantiles(measured);
+    if (stats === undefined) return undefined;
+    if (perSecond > 0 && measured.length > perSecond) {
+      stats.bySecond = [];
+      for (let i = 0; i < measured.length; i += perSecond) {
+        const s = quantiles(measured.subarray(i, i + perSecond));
+        stats.bySecond.push(s === undefined ? null : { p99: s.p99, max: s.max });
+      }
+    }
+    return stats;
   }
+}
+
+function quantiles(latencies) {
+  const xs = Array.from(latencies).filter((x) => !Number.isNaN(x));
+  xs.sort((a, b) => a - b);
+  if (xs.length === 0) return undefined;
+  const q = (p) => xs[Math.min(xs.length - 1, Math.max(0, Math.ceil(p * xs.length) - 1))];
+  const r = (x) => Math.round(x * 1000) / 1000;
+  return { count: xs.length, p50: r(q(0.5)), p90: r(q(0.9)), p99: r(q(0.99)), max: r(xs[xs.length - 1]) };
 }

@@ -4,7 +4,7 @@
  * so its CPU and peak RSS belong to that run alone.
  */
 import { existsSync } from 'node:fs';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { ServerChild } from './child.mjs';
@@ -18,7 +18,7 @@ export function requireBuiltCli() {
 
 export class FerryChild extends ServerChild {
   /**
-   * @param {{ yaml: string, dir: string, name: string, adminPort: number, profDir?: string, preload?: string, nodeArgs?: string[], cli?: string, noLaunchFlags?: boolean }} opts
+   * @param {{ yaml: string, dir: string, name: string, adminPort: number, profDir?: string, preload?: string, diag?: boolean, nodeArgs?: string[], cli?: string, noLaunchFlags?: boolean }} opts
    */
   constructor(opts) {
     super({ what: 'Ferry', log: join(opts.dir, `${opts.name}.log`) });
@@ -43,7 +43,27 @@ export class FerryChild extends ServerChild {
     }
     // an experiment loaded into Ferry's process before the CLI (bench/experiments)
     if (preload) nodeArgs.push('--import', pathToFileURL(preload).href);
+    if (this.ferry.diag) {
+      const diag = pathToFileURL(join(dirname(fileURLToPath(import.meta.url)), 'ferry-diag.mjs'));
+      diag.searchParams.set('out', this.diagFile);
+      nodeArgs.push('--import', diag.href);
+    }
     await this.spawnUntil(process.execPath, [...nodeArgs, cli, 'start', '-c', file, '--log-level', 'warn'], ROOT, () => this.#ready(), timeoutMs);
+  }
+
+  /** where FERRY_DIAG's seconds are written when the process exits (bench/lib/ferry-diag.mjs) */
+  get diagFile() {
+    return join(this.ferry.dir, `${this.ferry.name}.diag.json`);
+  }
+
+  /** FERRY_DIAG's seconds, once the process has exited; undefined without FERRY_DIAG or when it wrote none */
+  async diagSeconds() {
+    if (!this.ferry.diag) return undefined;
+    try {
+      return JSON.parse(await readFile(this.diagFile, 'utf8')).seconds;
+    } catch {
+      return undefined;
+    }
   }
 
   async #ready() {

@@ -51,6 +51,11 @@ export const options = Object.freeze({
   prof: process.env.FERRY_PROF === '1',
   /** FERRY_IMPORT=<file>: preload a module into Ferry's process (`node --import`), e.g. bench/experiments/autocork.mjs */
   preload: process.env.FERRY_IMPORT ? resolve(process.env.FERRY_IMPORT) : undefined,
+  /**
+   * FERRY_DIAG=1: Ferry's event-loop delay, GC pauses, CPU and loop utilization per second
+   * (bench/lib/ferry-diag.mjs), laid beside the latency cases' seconds; a diagnostic, not a figure
+   */
+  diag: process.env.FERRY_DIAG === '1',
   /** FERRY_NODE_ARGS='--max-semi-space-size=32': extra node flags for Ferry's process (runtime tuning experiments) */
   ferryNodeArgs: (process.env.FERRY_NODE_ARGS ?? '').split(/\s+/).filter(Boolean),
   /**

@@ -1,8 +1,6 @@
-import { clientRole, defineConnector, LazyModule } from '@ferry/core';
+import { clientRole, defineConnector } from '@ferry/core';
+import { Amqp091Connector } from './connector.js';
 import { amqp091From, amqp091Options, amqp091To } from './options.js';
-
-/** the connector's code and amqplib, loaded only when a configuration uses the type (the package's main entry provides it) */
-export const amqp091Code = new LazyModule('the amqp091 connector', () => import('./connector.js'));
 
 /**
  * The `amqp091` connector type: a client of an AMQP 0-9-1 broker (RabbitMQ) through amqplib.
@@ -22,6 +20,5 @@ export const amqp091Definition = defineConnector({
   sourcePattern: (from) => (from.exchange !== undefined ? from.bindingKey : undefined),
   templateFields: ['exchange', 'routingKey'],
   nameFields: ['exchange'],
-  load: () => amqp091Code.load(),
-  create: (ctx, name, options) => new (amqp091Code.get().Amqp091Connector)(ctx, name, options),
+  create: (ctx, name, options) => new Amqp091Connector(ctx, name, options),
 });
