@@ -14,6 +14,8 @@ const common = {
   transform: { '^.+\\.ts$': swc },
   moduleNameMapper: {
     '^@ferry/([a-z0-9-]+)$': '<rootDir>/packages/$1/src/index.ts',
+    // a package's `definitions` entry: its connector types without their drivers
+    '^@ferry/([a-z0-9-]+)/definitions$': '<rootDir>/packages/$1/src/definitions.ts',
     '^(\\.{1,2}/.*)\\.js$': '$1',
   },
   testEnvironment: 'node',

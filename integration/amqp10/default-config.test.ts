@@ -46,7 +46,7 @@ it('config/gateway.yaml runs with nobody listening: 2,000 QoS 1 readings all PUB
   if (!result.ok) throw new Error('config/gateway.yaml invalid:\n' + result.errors.map((e) => e.format()).join('\n'));
   const metrics = new RecordingMetrics();
   recorded = metrics;
-  gateway = new Gateway(result.config, { registry: defaultRegistry(), logger: silentLogger, metrics });
+  gateway = await Gateway.load(result.config, { registry: defaultRegistry(), logger: silentLogger, metrics });
   await gateway.start();
 
   dev = await mqtt.connectAsync(`mqtt://127.0.0.1:${env.FERRY_MQTT_PORT}`, { protocolVersion: 5, clientId: 'default-config-dev', reconnectPeriod: 0, connectTimeout: 5000 });

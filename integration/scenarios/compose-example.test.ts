@@ -47,7 +47,7 @@ beforeAll(async () => {
   };
   const loaded = await loadConfig(FILE, defaultRegistry(), { env });
   if (!loaded.ok) throw new Error(loaded.errors.map((e) => e.format()).join('\n'));
-  const g = new Gateway(loaded.config, { registry: defaultRegistry(), logger: captureLogger(lines), metrics: new PromMetrics(loaded.config.gateway.id) });
+  const g = await Gateway.load(loaded.config, { registry: defaultRegistry(), logger: captureLogger(lines), metrics: new PromMetrics(loaded.config.gateway.id) });
   gateway = g;
   await g.start();
   await waitFor(() => g.ready(), `every connector up: ${JSON.stringify(g.connectorStates())}`, 20_000);

@@ -55,7 +55,7 @@ routes:
   );
   if (!parsed.ok) throw new Error(parsed.errors.map((e) => e.format()).join('\n'));
   metrics = new RecordingMetrics(new PromMetrics(parsed.config.gateway.id));
-  gateway = new Gateway(parsed.config, { registry: defaultRegistry(), logger: log, metrics });
+  gateway = await Gateway.load(parsed.config, { registry: defaultRegistry(), logger: log, metrics });
   await gateway.start();
   await waitFor(() => gateway.connectorStates()['rabbit'] === 'up', 'RabbitMQ connected');
   plain = await plainClient(vhost);

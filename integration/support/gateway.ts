@@ -6,7 +6,7 @@ import { Gateway, PromMetrics, defaultRegistry } from '@ferry/gateway';
 export async function startGateway(yaml: string, logger: Logger = silentLogger): Promise<Gateway> {
   const result = parseConfig(yaml, 'test.yaml', defaultRegistry());
   if (!result.ok) throw new Error('route file invalid:\n' + result.errors.map((e) => e.format()).join('\n'));
-  const gateway = new Gateway(result.config, { registry: defaultRegistry(), logger, metrics: new PromMetrics(result.config.gateway.id) });
+  const gateway = await Gateway.load(result.config, { registry: defaultRegistry(), logger, metrics: new PromMetrics(result.config.gateway.id) });
   await gateway.start();
   return gateway;
 }

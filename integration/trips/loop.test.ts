@@ -50,7 +50,7 @@ routes:
     defaultRegistry(),
   );
   if (!parsed.ok) throw new Error(parsed.errors.map((e) => e.format()).join('\n'));
-  gateway = new Gateway(parsed.config, { registry: defaultRegistry(), logger, metrics });
+  gateway = await Gateway.load(parsed.config, { registry: defaultRegistry(), logger, metrics });
   await gateway.start();
   await waitFor(() => gateway.ready(), 'gateway ready');
   plain = await plainClient(vhost);

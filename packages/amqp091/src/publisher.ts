@@ -1,6 +1,7 @@
 import type { ConfirmChannel, Message } from 'amqplib';
 import { FerryError, type ConnectorCounters, type GatewayMessage, type Logger } from '@ferry/core';
-import { PUBLISH_ID_HEADER, toPublish } from './mapping.js';
+import { confirmedPublish, type ConfirmedPublish } from './amqplib-publish.js';
+import { PUBLISH_ID_HEADER, toPublish, type PublishOptions, type PublishPlan } from './mapping.js';
 import type { Amqp091To } from './options.js';
 
 export interface PublisherOptions {
@@ -42,9 +43,12 @@ interface Pending {
  */
 export class Publisher {
   readonly #ch: ConfirmChannel;
+  readonly #send: ConfirmedPublish;
   readonly #opts: PublisherOptions;
   readonly #pending = new Map<string, Pending>();
   readonly #exchanges = new Map<string, Promise<void>>();
+  /** exchanges whose check passed: a write to one needs no wait */
+  readonly #checked = new Set<string>();
   #seq = 0;
   #open = true;
   #closing = false;
@@ -53,6 +57,7 @@ export class Publisher {
 
   constructor(ch: ConfirmChannel, opts: PublisherOptions) {
     this.#ch = ch;
+    this.#send = confirmedPublish(ch);
     this.#opts = opts;
     ch.on('return', (msg: Message) => this.#onReturn(msg));
     ch.on('drain', () => this.#onDrain());
@@ -66,35 +71,50 @@ export class Publisher {
     return this.#open;
   }
 
-  async write(message: GatewayMessage, to: Amqp091To): Promise<void> {
-    const { connector, counters } = this.#opts;
-    this.#assertOpen();
-    const plan = toPublish(message, {
-      now: Date.now(),
-      username: this.#opts.username,
-      persistent: to.persistent,
-      mandatory: to.mandatory,
-      replyToTopicHeader: this.#opts.replyToTopicHeader,
-    });
+  write(message: GatewayMessage, to: Amqp091To): Promise<void> {
+    let plan: PublishPlan;
+    try {
+      this.#assertOpen();
+      plan = toPublish(message, {
+        now: Date.now(),
+        username: this.#opts.username,
+        persistent: to.persistent,
+        mandatory: to.mandatory,
+        replyToTopicHeader: this.#opts.replyToTopicHeader,
+      });
+    } catch (err) {
+      return Promise.reject(err instanceof Error ? err : new Error(String(err)));
+    }
     if (plan.kind === 'expired') {
       // An expired message is done with: RabbitMQ would drop it too (per-message TTL).
-      counters.dropped('expired');
+      this.#opts.counters.dropped('expired');
       this.#opts.logger.debug('message expired before publish; dropped', { messageId: message.messageId });
-      return;
+      return Promise.resolve();
     }
+    // Nearly every write finds its exchange checked and the channel writable: it publishes at
+    // once, without a promise hop for waits that would find nothing to wait for.
+    if (this.#writable && (to.exchange === '' || this.#checked.has(to.exchange))) return this.#publish(message, to, plan.options);
+    return this.#publishAfterWaits(message, to, plan.options);
+  }
+
+  async #publishAfterWaits(message: GatewayMessage, to: Amqp091To, options: PublishOptions): Promise<void> {
     if (to.exchange !== '') await this.#ensureExchange(to.exchange);
     while (!this.#writable) await this.#waitDrain();
     // the channel can close during either wait above
     this.#assertOpen();
+    return this.#publish(message, to, options);
+  }
 
-    const id = `${this.#opts.idPrefix}.${++this.#seq}`;
-    const options = plan.options;
-    if (to.mandatory) options.headers[PUBLISH_ID_HEADER] = id;
+  #publish(message: GatewayMessage, to: Amqp091To, options: PublishOptions): Promise<void> {
+    const { connector, counters } = this.#opts;
+    // only a mandatory publish can come back (basic.return), so only it carries an id
+    const id = to.mandatory ? `${this.#opts.idPrefix}.${++this.#seq}` : undefined;
+    if (id !== undefined) options.headers[PUBLISH_ID_HEADER] = id;
     return new Promise<void>((resolve, reject) => {
       const entry: Pending = {};
-      if (to.mandatory) this.#pending.set(id, entry);
+      if (id !== undefined) this.#pending.set(id, entry);
       const onConfirm = (err: unknown): void => {
-        this.#pending.delete(id);
+        if (id !== undefined) this.#pending.delete(id);
         if (err === null || err === undefined) {
           if (entry.returned !== undefined) {
             reject(entry.returned);
@@ -115,9 +135,9 @@ export class Publisher {
       };
       let accepted: boolean;
       try {
-        accepted = this.#ch.publish(to.exchange, to.routingKey, message.body, options, onConfirm);
+        accepted = this.#send(to.exchange, to.routingKey, message.body, options, onConfirm);
       } catch (err) {
-        this.#pending.delete(id);
+        if (id !== undefined) this.#pending.delete(id);
         reject(publishError(err, connector));
         return;
       }
@@ -149,7 +169,10 @@ export class Publisher {
     if (p === undefined) {
       p = this.#opts.checkExchange(name);
       this.#exchanges.set(name, p);
-      p.catch(() => this.#exchanges.delete(name));
+      p.then(
+        () => this.#checked.add(name),
+        () => this.#exchanges.delete(name),
+      );
     }
     return p;
   }

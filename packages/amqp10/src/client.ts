@@ -24,7 +24,7 @@ import { absorbRetiredConnectionEvents } from './retired-connections.js';
 import { toAmqp10 } from './mapping.js';
 import type { Amqp10From, Amqp10Options, Amqp10To } from './options.js';
 import { FrameGuard } from './frame-guard.js';
-import { receiveTransfer } from './inbound.js';
+import { receiveTransfer, type Receiving } from './inbound.js';
 import { peerError } from './outcomes.js';
 import { SenderLink } from './sender-link.js';
 
@@ -77,6 +77,8 @@ export class Amqp10Client extends ConnectorBase<Amqp10Options, Amqp10From, Amqp1
   readonly sink: Sink<Amqp10To>;
   /** the per-message counters, bound once */
   readonly #counters: ConnectorCounters;
+  /** what every received transfer is counted under and asks of the sources */
+  readonly #receiving: Receiving;
   readonly #reconnect: ReconnectTimer;
   readonly #life = new StartStop();
   #state: ConnectorState = 'idle';
@@ -93,6 +95,7 @@ export class Amqp10Client extends ConnectorBase<Amqp10Options, Amqp10From, Amqp1
   constructor(ctx: ConnectorContext, name: string, options: Amqp10Options) {
     super(ctx, name, options, 'amqp10');
     this.#counters = new ConnectorCounters(ctx.metrics, name);
+    this.#receiving = { connector: name, metrics: ctx.metrics, counters: this.#counters, sourcesOpen: () => this.#sourcesOpen, paused: () => this.#paused };
     this.#reconnect = new ReconnectTimer({ initialMs: options.reconnect.initialMs, maxMs: options.reconnect.maxMs });
     this.sink = { write: (m, to) => this.#write(m, to) };
   }
@@ -447,24 +450,6 @@ export class Amqp10Client extends ConnectorBase<Amqp10Options, Amqp10From, Amqp1
     const sources = this.#sources;
     if (d === undefined || sources === undefined) return;
     const live = (): boolean => gen === this.#generation && r.is_open();
-    receiveTransfer({
-      connector: this.name,
-      metrics: this.ctx.metrics,
-      counters: this.#counters,
-      log: this.log,
-      address: g.address,
-      delivery: d,
-      decoded: ctx.message,
-      gate,
-      sourcesOpen: this.#sourcesOpen,
-      settleable: live,
-      giveCredit: () => {
-        if (!live() || g.receiver !== r) return;
-        if (this.#sourcesOpen && !this.#paused) r.add_credit(1);
-        else g.owed++;
-      },
-      deliver: sources.deliver,
-      routes: g.routes,
-    });
+    receiveTransfer(this.#receiving, { link: g, receiver: r, delivery: d, decoded: ctx.message, gate, log: this.log, settleable: live, deliver: sources.deliver });
   }
 }

@@ -4,26 +4,45 @@ import { encodedMessage, type DispositionGate } from './rhea-seam.js';
 import { toGatewayMessage } from './mapping.js';
 import { rejectError } from './outcomes.js';
 
-/** One transfer Ferry received on a receiving link, with what its connector knows of it. */
-export interface InboundTransfer {
+/** A receiving connector's side of every transfer: who it is, what it counts, whether its sources take messages. */
+export interface Receiving {
   readonly connector: string;
   readonly metrics: Metrics;
   /** the connector's per-message counters */
   readonly counters: ConnectorCounters;
-  readonly log: Logger;
+  /** false after closeSources: a transfer then came on credit given before */
+  readonly sourcesOpen: () => boolean;
+  /** true while the engine's flow holds the sources back: credit is owed, not given */
+  readonly paused: () => boolean;
+}
+
+/** A source a receiving link serves, as its connector keeps it. */
+export interface ReceivingLink {
   readonly address: string;
+  readonly routes: readonly string[];
+  /** the link on this source now (a client attaches a new one after the peer closed the old) */
+  readonly receiver?: rhea.Receiver | undefined;
+  /**
+   * Credit withheld while the flow is paused (or the sources are closed): each delivery uses
+   * one credit and, once done with, gives it back or adds it here, so link credit + deliveries
+   * in Ferry + owed is always `credit`.
+   */
+  owed: number;
+}
+
+/** One transfer Ferry received on a receiving link. */
+export interface InboundTransfer {
+  readonly link: ReceivingLink;
+  /** the link the transfer came on */
+  readonly receiver: rhea.Receiver;
   readonly delivery: rhea.Delivery;
   /** rhea's decoded message; the capture holds its exact bytes */
   readonly decoded: unknown;
   readonly gate: DispositionGate;
-  /** false after closeSources: the transfer came on credit given before */
-  readonly sourcesOpen: boolean;
+  readonly log: Logger;
   /** false once the delivery can no longer be settled (its link or connection is gone) */
   readonly settleable: () => boolean;
-  /** the one credit this transfer used: back to the peer, or owed while paused or closed */
-  readonly giveCredit: () => void;
   readonly deliver: DeliveryHandler;
-  readonly routes: readonly string[];
 }
 
 /**
@@ -32,27 +51,34 @@ export interface InboundTransfer {
  * decided (§3.4): accepted, rejected with an error, or released. Pre-settled transfers are
  * at-most-once and get no disposition.
  */
-export function receiveTransfer(t: InboundTransfer): void {
+export function receiveTransfer(side: Receiving, t: InboundTransfer): void {
   const d = t.delivery;
+  const { address, routes } = t.link;
   const presettled = d.remote_settled;
-  t.counters.received();
-  if (!t.sourcesOpen) {
+  // the one credit this transfer used: back to the peer, or owed while paused or closed
+  const giveCredit = (): void => {
+    if (!t.settleable() || t.link.receiver !== t.receiver) return;
+    if (side.sourcesOpen() && !side.paused()) t.receiver.add_credit(1);
+    else t.link.owed++;
+  };
+  side.counters.received();
+  if (!side.sourcesOpen()) {
     // arrived on credit issued before closeSources: hand it back, unprocessed (§3.4.4)
     if (!presettled) t.gate.settle('release', () => d.release());
-    t.giveCredit();
+    giveCredit();
     return;
   }
   let message: GatewayMessage;
   try {
     const encoded = encodedMessage(t.decoded) ?? (Buffer.isBuffer(t.decoded) ? t.decoded : undefined);
     if (encoded === undefined) throw new FerryError('INTERNAL', 'the encoded message was not captured');
-    message = toGatewayMessage(encoded, { connector: t.connector, address: t.address, presettled, format: d.format });
+    message = toGatewayMessage(encoded, { connector: side.connector, address: address, presettled, format: d.format });
   } catch (e) {
     const err = e instanceof FerryError ? e : new FerryError('PROTOCOL_ERROR', describeError(e), { permanent: true, cause: e });
-    t.log.warn(`undecodable AMQP 1.0 message for ${t.address} rejected`, { error: err.message });
-    t.metrics.inc('protocol_errors_total', { connector: t.connector, code: err.code });
+    t.log.warn(`undecodable AMQP 1.0 message for ${address} rejected`, { error: err.message });
+    side.metrics.inc('protocol_errors_total', { connector: side.connector, code: err.code });
     if (!presettled) t.gate.settle('reject', () => d.reject(rejectError(err)));
-    t.giveCredit();
+    giveCredit();
     return;
   }
   const settlement = new Settlement((o: Outcome) => {
@@ -67,8 +93,8 @@ export function receiveTransfer(t: InboundTransfer): void {
         else d.release();
       });
     }
-    t.counters.outcome(o);
-    t.giveCredit();
+    side.counters.outcome(o);
+    giveCredit();
   });
-  t.deliver({ message, settlement, routes: t.routes });
+  t.deliver({ message, settlement, routes });
 }

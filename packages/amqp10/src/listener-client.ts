@@ -3,6 +3,7 @@ import type { AuthorizedClient, Logger } from '@ferry/core';
 import type rhea from 'rhea';
 import type { FrameGuard } from './frame-guard.js';
 import type { OutLink } from './outbox.js';
+import type { ReceivingLink } from './inbound.js';
 
 /** The server side of a rhea connection: it is handed the accepted socket. */
 export interface ServerConnection {
@@ -25,15 +26,10 @@ export interface Client {
 }
 
 /** A client's sending link: Ferry's receiver. */
-export interface InLink {
+/** A link a client sends on, into the sources of this listener. */
+export interface InLink extends ReceivingLink {
   readonly receiver: rhea.Receiver;
   readonly client: Client;
-  /**
-   * Credit withheld while the flow is paused (or the sources are closed): each delivery uses
-   * one credit and, once done with, gives it back or adds it here, so link credit +
-   * deliveries in Ferry + owed is always `credit`.
-   */
-  owed: number;
 }
 
 /** how long stop waits for the clients to answer its close, and then for their sockets to close */

@@ -10,7 +10,7 @@
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { FerryError, noopMetrics, type InboundDelivery, type Logger } from '@ferry/core';
-import { MemoryConnection, errorCountingLogger, openMemoryConnection, fuzzBudgetMs, fuzzConnections, loadCorpus } from '@ferry/testkit';
+import { MemoryConnection, type FuzzedListener, errorCountingLogger, openMemoryConnection, fuzzConnections, connectionFuzzFailures, connectionFuzzSummary, loadCorpus } from '@ferry/testkit';
 import { Amqp10Listener } from './listener.js';
 import { amqp10ListenerOptions } from './options.js';
 
@@ -38,7 +38,6 @@ const tokens = [
 
 // a closing connection is destroyed within 1 s at the latest; the rest is room for a loaded machine
 const CLOSE_WITHIN_MS = 5_000;
-const HEAP_PER_CASE = 128 * 1024 * 1024;
 /**
  * What every listener stopped may leave on the heap, however many inputs ran: code compiled and
  * caches filled on the way, never the connections. A stopped listener that still held its
@@ -83,138 +82,122 @@ async function newListener(logger: Logger): Promise<Amqp10Listener> {
   return l;
 }
 
+/** Runs `body` on a fresh listener, then stops it; no error line may have been logged meanwhile. */
+async function onListener(body: (l: Amqp10Listener) => Promise<void>): Promise<void> {
+  const { logger, errors } = errorCountingLogger();
+  const l = await newListener(logger);
+  try {
+    await body(l);
+  } finally {
+    await l.stop();
+  }
+  expect(errors).toEqual([]);
+}
+
 function open(l: Amqp10Listener): MemoryConnection {
   return openMemoryConnection((a) => l.accept(a));
+}
+
+/** A fresh listener for the connection fuzzer, its connections in memory. */
+async function fuzzedListener(logger: Logger): Promise<FuzzedListener> {
+  const l = await newListener(logger);
+  return { open: () => open(l), close: () => l.stop() };
 }
 
 const tick = (): Promise<void> => new Promise((r) => setImmediate(r));
 
 describe('amqp10-listener fuzz', () => {
   it('the corpus is valid: every seed, as captured, passes SASL and gets the open back, without a protocol error', async () => {
-    const { logger, errors } = errorCountingLogger();
-    const l = await newListener(logger);
-    try {
-      for (const seed of corpus) {
-        const c = open(l);
-        c.send(seed.bytes);
-        for (let i = 0; i < 10; i++) await tick();
-        const out = c.output();
-        // the SASL header, sasl-mechanisms, sasl-outcome ok (code 0), the AMQP header, then an open
-        const outcome = out.indexOf(Buffer.from([0x00, 0x53, 0x44]));
-        // its first field is the code, a ubyte (0x50): 0 is ok (§5.3.3.6), in a list8 or list32
-        const fields = outcome < 0 ? Buffer.alloc(0) : out.subarray(outcome + 3);
-        const code = fields[0] === 0xc0 ? fields.subarray(3, 5) : fields.subarray(9, 11);
-        expect({ seed: seed.name, sasl: out.subarray(0, 8).toString('latin1'), outcomeOk: code.equals(Buffer.from([0x50, 0x00])) }).toEqual({
-          seed: seed.name,
-          sasl: 'AMQP\x03\x01\x00\x00',
-          outcomeOk: true,
-        });
-        expect(out.includes(Buffer.from('AMQP\x00\x01\x00\x00', 'latin1'))).toBe(true);
-        expect(out.includes(Buffer.from([0x00, 0x53, 0x10]))).toBe(true);
-        c.hangUp();
-        expect(await c.closedWithin(CLOSE_WITHIN_MS)).toBe(true);
-      }
-    } finally {
-      await l.stop();
-    }
-    expect(errors).toEqual([]);
+    await onListener(async (l) => {
+        for (const seed of corpus) {
+          const c = open(l);
+          c.send(seed.bytes);
+          for (let i = 0; i < 10; i++) await tick();
+          const out = c.output();
+          // the SASL header, sasl-mechanisms, sasl-outcome ok (code 0), the AMQP header, then an open
+          const outcome = out.indexOf(Buffer.from([0x00, 0x53, 0x44]));
+          // its first field is the code, a ubyte (0x50): 0 is ok (§5.3.3.6), in a list8 or list32
+          const fields = outcome < 0 ? Buffer.alloc(0) : out.subarray(outcome + 3);
+          const code = fields[0] === 0xc0 ? fields.subarray(3, 5) : fields.subarray(9, 11);
+          expect({ seed: seed.name, sasl: out.subarray(0, 8).toString('latin1'), outcomeOk: code.equals(Buffer.from([0x50, 0x00])) }).toEqual({
+            seed: seed.name,
+            sasl: 'AMQP\x03\x01\x00\x00',
+            outcomeOk: true,
+          });
+          expect(out.includes(Buffer.from('AMQP\x00\x01\x00\x00', 'latin1'))).toBe(true);
+          expect(out.includes(Buffer.from([0x00, 0x53, 0x10]))).toBe(true);
+          c.hangUp();
+          expect(await c.closedWithin(CLOSE_WITHIN_MS)).toBe(true);
+        }
+    });
   });
 
   it('found by fuzzing: a client that pipelines its AMQP header and open behind its sasl-init, in one read, gets the open back (§5.3.2)', async () => {
     // the captured Proton stream fed in one read: a client that sends its AMQP header without
     // waiting for the sasl-outcome. Before, rhea's SASL reader swallowed the header while it was
     // still deciding on the sasl-init, and the connection hung with the client waiting for an open
-    const { logger, errors } = errorCountingLogger();
-    const l = await newListener(logger);
-    try {
-      const bytes = (corpus.find((s) => s.name === 'proton-sasl-anonymous-send.bin') as { bytes: Buffer }).bytes;
-      const c = open(l);
-      c.send(bytes);
-      const openFrame = Buffer.from([0x00, 0x53, 0x10]);
-      for (let i = 0; i < 200 && !c.output().includes(openFrame); i++) await new Promise((r) => setTimeout(r, 5));
-      expect(c.output().includes(Buffer.from('AMQP\x00\x01\x00\x00', 'latin1'))).toBe(true);
-      expect(c.output().includes(openFrame)).toBe(true);
-      // and the attach that followed was answered: the link is routed
-      expect(c.output().includes(Buffer.from([0x00, 0x53, 0x12]))).toBe(true);
-      c.hangUp();
-      expect(await c.closedWithin(CLOSE_WITHIN_MS)).toBe(true);
-    } finally {
-      await l.stop();
-    }
-    expect(errors).toEqual([]);
+    await onListener(async (l) => {
+        const bytes = (corpus.find((s) => s.name === 'proton-sasl-anonymous-send.bin') as { bytes: Buffer }).bytes;
+        const c = open(l);
+        c.send(bytes);
+        const openFrame = Buffer.from([0x00, 0x53, 0x10]);
+        for (let i = 0; i < 200 && !c.output().includes(openFrame); i++) await new Promise((r) => setTimeout(r, 5));
+        expect(c.output().includes(Buffer.from('AMQP\x00\x01\x00\x00', 'latin1'))).toBe(true);
+        expect(c.output().includes(openFrame)).toBe(true);
+        // and the attach that followed was answered: the link is routed
+        expect(c.output().includes(Buffer.from([0x00, 0x53, 0x12]))).toBe(true);
+        c.hangUp();
+        expect(await c.closedWithin(CLOSE_WITHIN_MS)).toBe(true);
+    });
   });
 
   it('found by fuzzing: PLAIN with an empty password ("\\0guest\\0", a null password from rhea) is refused with sasl-outcome auth; it was an unhandled rejection', async () => {
-    const { logger, errors } = errorCountingLogger();
-    const l = await newListener(logger);
     const rejections: unknown[] = [];
     const onRejection = (e: unknown): void => void rejections.push(e);
     process.on('unhandledRejection', onRejection);
     try {
-      const c = open(l);
-      // sasl-init (0x41): mechanism PLAIN, initial response 00 'guest' 00
-      const response = Buffer.from('\0guest\0', 'latin1');
-      const fields = Buffer.concat([Buffer.from([0xa3, 5]), Buffer.from('PLAIN'), Buffer.from([0xa0, response.length]), response]);
-      const body = Buffer.concat([Buffer.from([0x00, 0x53, 0x41, 0xc0, fields.length + 1, 2]), fields]);
-      const header = Buffer.alloc(8);
-      header.writeUInt32BE(8 + body.length, 0);
-      header.writeUInt8(2, 4); // doff
-      header.writeUInt8(1, 5); // SASL frame
-      c.send(Buffer.concat([Buffer.from('AMQP\x03\x01\x00\x00', 'latin1'), header, body]));
-      const outcome = Buffer.from([0x00, 0x53, 0x44]);
-      for (let i = 0; i < 400 && !c.output().includes(outcome); i++) await new Promise((r) => setTimeout(r, 5));
-      const out = c.output();
-      const at = out.indexOf(outcome);
-      expect(at).toBeGreaterThan(0);
-      // sasl-outcome's first field, the code (a ubyte, 0x50): 1 = auth (§5.3.3.6)
-      const f = out.subarray(at + 3);
-      expect((f[0] === 0xc0 ? f.subarray(3, 5) : f.subarray(9, 11)).equals(Buffer.from([0x50, 0x01]))).toBe(true);
-      c.hangUp();
-      expect(await c.closedWithin(CLOSE_WITHIN_MS)).toBe(true);
+      await onListener(async (l) => {
+        const c = open(l);
+        // sasl-init (0x41): mechanism PLAIN, initial response 00 'guest' 00
+        const response = Buffer.from('\0guest\0', 'latin1');
+        const fields = Buffer.concat([Buffer.from([0xa3, 5]), Buffer.from('PLAIN'), Buffer.from([0xa0, response.length]), response]);
+        const body = Buffer.concat([Buffer.from([0x00, 0x53, 0x41, 0xc0, fields.length + 1, 2]), fields]);
+        const header = Buffer.alloc(8);
+        header.writeUInt32BE(8 + body.length, 0);
+        header.writeUInt8(2, 4); // doff
+        header.writeUInt8(1, 5); // SASL frame
+        c.send(Buffer.concat([Buffer.from('AMQP\x03\x01\x00\x00', 'latin1'), header, body]));
+        const outcome = Buffer.from([0x00, 0x53, 0x44]);
+        for (let i = 0; i < 400 && !c.output().includes(outcome); i++) await new Promise((r) => setTimeout(r, 5));
+        const out = c.output();
+        const at = out.indexOf(outcome);
+        expect(at).toBeGreaterThan(0);
+        // sasl-outcome's first field, the code (a ubyte, 0x50): 1 = auth (§5.3.3.6)
+        const f = out.subarray(at + 3);
+        expect((f[0] === 0xc0 ? f.subarray(3, 5) : f.subarray(9, 11)).equals(Buffer.from([0x50, 0x01]))).toBe(true);
+        c.hangUp();
+        expect(await c.closedWithin(CLOSE_WITHIN_MS)).toBe(true);
+      });
     } finally {
       process.off('unhandledRejection', onRejection);
-      await l.stop();
     }
     expect(rejections).toEqual([]);
-    expect(errors).toEqual([]);
   });
 
   it('found by fuzzing: a SASL header after the AMQP header (§5.3.2 allows SASL first only) closes the connection; it hung, the sasl-init held for an answer rhea never gives', async () => {
-    const { logger, errors } = errorCountingLogger();
-    const l = await newListener(logger);
-    try {
-      const c = open(l);
-      const sasl = (corpus.find((s) => s.name === 'proton-sasl-anonymous-send.bin') as { bytes: Buffer }).bytes;
-      const init = sasl.subarray(0, sasl.indexOf(Buffer.from('AMQP\x00', 'latin1')));
-      c.send(Buffer.concat([Buffer.from('AMQP\x00\x01\x00\x00', 'latin1'), init]));
-      // the server closes it itself, the client does not hang up
-      expect(await c.closedWithin(CLOSE_WITHIN_MS)).toBe(true);
-    } finally {
-      await l.stop();
-    }
-    expect(errors).toEqual([]);
+    await onListener(async (l) => {
+        const c = open(l);
+        const sasl = (corpus.find((s) => s.name === 'proton-sasl-anonymous-send.bin') as { bytes: Buffer }).bytes;
+        const init = sasl.subarray(0, sasl.indexOf(Buffer.from('AMQP\x00', 'latin1')));
+        c.send(Buffer.concat([Buffer.from('AMQP\x00\x01\x00\x00', 'latin1'), init]));
+        // the server closes it itself, the client does not hang up
+        expect(await c.closedWithin(CLOSE_WITHIN_MS)).toBe(true);
+    });
   });
 
   it('mutated client streams (SASL, open, attach, transfer): no throw, no internal error, closed within 5 s of the hang-up, heap bounded', async () => {
-    const r = await fuzzConnections({
-      corpus,
-      tokens,
-      budgetMs: fuzzBudgetMs(5),
-      closeWithinMs: CLOSE_WITHIN_MS,
-      heapPerInput: HEAP_PER_CASE,
-      listener: async (logger) => {
-        const l = await newListener(logger);
-        return { open: () => open(l), close: () => l.stop() };
-      },
-    });
-    console.log(
-      `amqp10-listener fuzz: ${r.runs} inputs in ${(r.ms / 1000).toFixed(1)} s from ${corpus.length} seeds; slowest input ${r.slowestMs.toFixed(0)} ms; ` +
-        `largest heap growth during one input ${(r.peakHeapPerInput / 1e6).toFixed(1)} MB; heap ${(r.heapBefore / 1e6).toFixed(1)} -> ${(r.heapAfter / 1e6).toFixed(1)} MB after every listener stopped, ${r.survivors} connections still held`,
-    );
-    expect(r.runs).toBeGreaterThan(30);
-    expect(r.uncaught).toEqual([]);
-    expect(r.errors).toEqual([]);
-    expect(r.survivors).toBe(0);
-    expect(r.heapAfter - r.heapBefore).toBeLessThan(HEAP_AFTER_STOP);
+    const r = await fuzzConnections({ corpus, tokens, listener: fuzzedListener });
+    console.log(connectionFuzzSummary('amqp10-listener', corpus.length, r));
+    expect(connectionFuzzFailures(r, HEAP_AFTER_STOP)).toEqual([]);
   }, 120_000);
 });

@@ -23,7 +23,7 @@ import rhea from 'rhea';
 import { matchesAddress } from './address-match.js';
 import { answerSndSettleMode, disarmConnection, DispositionGate, installCapture, installCreditGuard, installLinkKeys, overranCredit, peerAddress } from './rhea-seam.js';
 import { absorbRetiredConnectionEvents } from './retired-connections.js';
-import { receiveTransfer } from './inbound.js';
+import { receiveTransfer, type Receiving } from './inbound.js';
 import { FrameGuard } from './frame-guard.js';
 import { saslMechanisms } from './listener-sasl.js';
 import { toAmqp10, type Outgoing } from './mapping.js';
@@ -37,6 +37,8 @@ export class Amqp10Listener extends ConnectorBase<Amqp10ListenerOptions, Amqp10F
   readonly sink: Sink<Amqp10To>;
   /** the per-message counters, bound once */
   readonly #counters: ConnectorCounters;
+  /** what every received transfer is counted under and asks of the sources */
+  readonly #receiving: Receiving;
   #state: ConnectorState = 'idle';
   #listener: Listener | undefined;
   #container: rhea.Container | undefined;
@@ -56,6 +58,7 @@ export class Amqp10Listener extends ConnectorBase<Amqp10ListenerOptions, Amqp10F
   constructor(ctx: ConnectorContext, name: string, options: Amqp10ListenerOptions) {
     super(ctx, name, options, 'amqp10-listener');
     this.#counters = new ConnectorCounters(ctx.metrics, name);
+    this.#receiving = { connector: name, metrics: ctx.metrics, counters: this.#counters, sourcesOpen: () => this.#sourcesOpen, paused: () => this.#paused };
     this.#outbox = new Outbox({
       connector: name,
       queueBufferMessages: options.queueBufferMessages,
@@ -279,13 +282,13 @@ export class Amqp10Listener extends ConnectorBase<Amqp10ListenerOptions, Amqp10F
       return;
     }
     r.set_target({ address });
-    const link: InLink = { receiver: r, client, owed: 0 };
+    const link: InLink = { address, routes, receiver: r, client, owed: 0 };
     this.#inLinks.add(link);
     // a link attached while paused starts with no credit and owes all of it
     if (this.#paused) link.owed = this.options.credit;
     else r.add_credit(this.options.credit);
     log.info(`amqp10-listener client sends to ${address}`, { routes, credit: this.options.credit, paused: this.#paused });
-    r.on('message', (ctx: rhea.EventContext) => this.#onMessage(link, address, routes, ctx, log));
+    r.on('message', (ctx: rhea.EventContext) => this.#onMessage(link, ctx, log));
     r.on('receiver_close', () => this.#inLinks.delete(link));
   }
 
@@ -310,8 +313,8 @@ export class Amqp10Listener extends ConnectorBase<Amqp10ListenerOptions, Amqp10F
     });
   }
 
-  #onMessage(link: InLink, address: string, routes: string[], ctx: rhea.EventContext, log: Logger): void {
-    const { client, receiver: r } = link;
+  #onMessage(link: InLink, ctx: rhea.EventContext, log: Logger): void {
+    const { client, receiver: r, address } = link;
     const d = ctx.delivery;
     if (overranCredit(r)) {
       // §2.6.7: no transfer without credit. The message is not taken (no outcome: the client
@@ -331,25 +334,7 @@ export class Amqp10Listener extends ConnectorBase<Amqp10ListenerOptions, Amqp10F
       this.#gates.set(r.session, gate);
     }
     const live = (): boolean => client.alive && r.is_open();
-    receiveTransfer({
-      connector: this.name,
-      metrics: this.ctx.metrics,
-      counters: this.#counters,
-      log,
-      address,
-      delivery: d,
-      decoded: ctx.message,
-      gate,
-      sourcesOpen: this.#sourcesOpen,
-      settleable: live,
-      giveCredit: () => {
-        if (!live()) return;
-        if (this.#sourcesOpen && !this.#paused) r.add_credit(1);
-        else link.owed++;
-      },
-      deliver: sources.deliver,
-      routes,
-    });
+    receiveTransfer(this.#receiving, { link, receiver: r, delivery: d, decoded: ctx.message, gate, log, settleable: live, deliver: sources.deliver });
   }
 
   openSources(specs: readonly SourceSpec<Amqp10From>[], deliver: DeliveryHandler, flow?: SourceFlow): Promise<void> {

@@ -3,7 +3,7 @@
  * types are inferred from them; JSON Schema and docs/connectors/amqp10.md follow them.
  */
 import { clientTlsSettings, listenerTransportShape } from '@ferry/net';
-import { anonymousAgrees, passwordsPresent, grantFields, listenerAuthOptions, storedPassword, userGroups, reconnectOption } from '@ferry/core';
+import { anonymousAgrees, passwordsPresent, listenerAuthOptions, listenerUser, reconnectOption } from '@ferry/core';
 import { z } from 'zod';
 
 /**
@@ -44,7 +44,7 @@ export const amqp10ListenerOptions = z.strictObject({
   host: z.string().min(1).default('0.0.0.0').describe('interface the listener binds'),
   ...listenerTransportShape,
   users: z
-    .array(z.strictObject({ username: z.string().min(1).describe('user name'), password: storedPassword.optional(), groups: userGroups, ...grantFields('amqp10') }))
+    .array(listenerUser('amqp10', 'username', 'user name', 'password'))
     .min(1)
     .optional()
     .describe('SASL PLAIN users (password: an scrypt hash from "ferry passwd"; plain text still works, with a warning at start); when absent, clients connect with SASL ANONYMOUS (or no SASL layer)'),

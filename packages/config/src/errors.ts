@@ -2,18 +2,11 @@ import { FerryError, formatPath, isSecretName, REDACTED, redactText, type FieldP
 
 export type ConfigErrorCode = 'CONFIG_INVALID' | 'CONFIG_IO';
 
-export interface ConfigErrorInit {
+/** What a ConfigError is made from: its fields, the code CONFIG_INVALID unless given, the path as a FieldPath or already formatted. */
+export type ConfigErrorInit = Omit<ConfigError, 'code' | 'path' | 'format' | 'toString'> & {
   readonly code?: ConfigErrorCode;
-  readonly file: string;
-  /** 1-based; 0 when the problem has no position (the file could not be read) */
-  readonly line: number;
-  /** 1-based; 0 when the problem has no position */
-  readonly column: number;
   readonly path: FieldPath | string;
-  readonly message: string;
-  readonly expected?: string | undefined;
-  readonly found?: string | undefined;
-}
+};
 
 /**
  * One problem in a route file, with where it is. `format()` gives the one line a human reads:
@@ -24,7 +17,9 @@ export interface ConfigErrorInit {
 export class ConfigError {
   readonly code: ConfigErrorCode;
   readonly file: string;
+  /** 1-based; 0 when the problem has no position (the file could not be read) */
   readonly line: number;
+  /** 1-based; 0 when the problem has no position */
   readonly column: number;
   /** the field's path as `formatPath` writes it, e.g. `routes[2].to[0].routingKey`; '' for the whole file */
   readonly path: string;

@@ -199,15 +199,11 @@ export class RoutesSection {
    * (its templates are checked with the route's other templates).
    */
   #onFailure(route: Dict, at: FieldPath, connectors: ReadonlyMap<string, ConnectorEntry>): FailureSpec | undefined | null {
-    if (!Object.hasOwn(route, 'onFailure')) return undefined;
-    const fp: FieldPath = [...at, 'onFailure'];
-    const value = route['onFailure'];
-    if (!isRecord(value)) {
-      this.ctx.wrong(fp, 'a map with retry and/or deadLetter', value);
-      return null;
-    }
-    let ok = true;
-    if (!this.ctx.unknownKeys(value, fp, ON_FAILURE_KEYS)) ok = false;
+    const field = this.#mapField(route, at, 'onFailure', ON_FAILURE_KEYS, 'a map with retry and/or deadLetter');
+    if (field === 'absent') return undefined;
+    if (field === undefined) return null;
+    const { value, at: fp } = field;
+    let ok = field.keysKnown;
     let retry: FailureSpec['retry'];
     if (Object.hasOwn(value, 'retry')) {
       retry = this.ctx.validate(retrySchema, value['retry'], [...fp, 'retry'], []);
@@ -263,16 +259,28 @@ export class RoutesSection {
     return { connector: name, fields };
   }
 
-  #headers(route: Dict, at: FieldPath): HeaderRules | undefined {
-    if (!Object.hasOwn(route, 'headers')) return { set: {}, remove: [] };
-    const hp: FieldPath = [...at, 'headers'];
-    const value = route['headers'];
+  /**
+   * A route field whose value is a map of known keys (onFailure, headers): the map and its path,
+   * 'absent' when the route has no such field, or undefined when it is not a map (reported).
+   * `keysKnown` is false when the map has a key it does not take (reported too).
+   */
+  #mapField(route: Dict, at: FieldPath, key: string, known: readonly string[], expected: string): { value: Dict; at: FieldPath; keysKnown: boolean } | 'absent' | undefined {
+    if (!Object.hasOwn(route, key)) return 'absent';
+    const fp: FieldPath = [...at, key];
+    const value = route[key];
     if (!isRecord(value)) {
-      this.ctx.wrong(hp, 'a map with set and/or remove', value);
+      this.ctx.wrong(fp, expected, value);
       return undefined;
     }
-    let ok = true;
-    if (!this.ctx.unknownKeys(value, hp, HEADER_KEYS)) ok = false;
+    return { value, at: fp, keysKnown: this.ctx.unknownKeys(value, fp, known) };
+  }
+
+  #headers(route: Dict, at: FieldPath): HeaderRules | undefined {
+    const field = this.#mapField(route, at, 'headers', HEADER_KEYS, 'a map with set and/or remove');
+    if (field === 'absent') return { set: {}, remove: [] };
+    if (field === undefined) return undefined;
+    const { value, at: hp } = field;
+    let ok = field.keysKnown;
     const set: Record<string, string> = {};
     if (Object.hasOwn(value, 'set')) {
       const s = value['set'];

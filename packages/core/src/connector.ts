@@ -188,7 +188,14 @@ export interface ConnectorDefinition<
    */
   listenPorts(options: NoInfer<O>): readonly number[];
   readonly capabilities: Capabilities;
-  /** build a connector; no I/O here */
+  /**
+   * Load the code `create` needs (the connector and its protocol library). A registry holds
+   * definitions without their drivers, so parsing a route file, `ferry validate` and the schema
+   * never load a protocol library, and a gateway loads only the types its configuration uses:
+   * {@link loadConnectorTypes} before `create`. Absent: `create` needs nothing loaded.
+   */
+  load?(): Promise<void>;
+  /** build a connector; no I/O here (after `load` resolved, when the definition has one) */
   create(ctx: ConnectorContext, name: string, options: O): Connector<F, T>;
   /**
    * What `ferry validate` says about valid options beyond the schema: `warnings` for settings
@@ -216,4 +223,17 @@ export function defineConnector<
   T extends Record<string, unknown>,
 >(def: ConnectorDefinition<O, F, T>): ConnectorDefinition<O, F, T> {
   return def;
+}
+
+/**
+ * Load the drivers of every connector type in `types` that `registry` knows (an unknown type is
+ * left to the configuration's validation to report). Loading a type twice costs nothing.
+ */
+export async function loadConnectorTypes(registry: ReadonlyMap<string, AnyConnectorDefinition>, types: Iterable<string>): Promise<void> {
+  const loads: Promise<void>[] = [];
+  for (const type of new Set(types)) {
+    const definition = registry.get(type);
+    if (definition?.load !== undefined) loads.push(definition.load());
+  }
+  await Promise.all(loads);
 }

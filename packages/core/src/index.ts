@@ -9,6 +9,7 @@ export * from './reconnect-option.js';
 export * from './inflight-limit.js';
 export * from './lifecycle/index.js';
 export * from './connector.js';
+export * from './lazy-module.js';
 export * from './connector-roles.js';
 export * from './listener-store.js';
 export * from './queued-records.js';

@@ -29,6 +29,22 @@ async function ferry(...args: string[]): Promise<{ code: number; stdout: string;
   }
 }
 
+/**
+ * `ferry validate` of a routes.yaml holding `routes`, in a folder of its own beside `files`
+ * (name to text); the folder is removed before this returns.
+ */
+async function validated(routes: string, files: Record<string, string> = {}): Promise<{ out: Awaited<ReturnType<typeof ferry>>; file: string; dir: string }> {
+  const dir = mkdtempSync(join(tmpdir(), 'ferry-validate-'));
+  const file = join(dir, 'routes.yaml');
+  try {
+    for (const [name, text] of Object.entries(files)) writeFileSync(join(dir, name), text);
+    writeFileSync(file, routes);
+    return { out: await ferry('validate', file), file, dir };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 beforeAll(() => {
   if (!existsSync(cli)) throw new Error(`${cli} is missing: build first with "npx tsc -b" (npm test does)`);
 });
@@ -85,10 +101,7 @@ describe('ferry validate', () => {
   });
 
   it('warns about a listener that accepts nobody and about plain-text passwords, naming users but never the secret; exit 0', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'ferry-validate-'));
-    const file = join(dir, 'routes.yaml');
-    writeFileSync(
-      file,
+    const { out, file } = await validated(
       [
         'connectors:',
         '  closed: { type: mqtt-listener, port: 11883 }',
@@ -98,42 +111,27 @@ describe('ferry validate', () => {
         '',
       ].join('\n'),
     );
-    try {
-      const out = await ferry('validate', file);
-      expect(out.stdout).toBe(
-        [
-          `${file}: warning: connectors.closed: accepts nobody: it has no users, and clients without credentials are refused unless it says "anonymous: true" (add users, a usersFile or useIdentityAsUsername, or say anonymous: true)`,
-          `${file}: warning: connectors.web: users dash have plain-text passwords in the route file; store scrypt hashes made by "ferry passwd" instead`,
-          `${file}: ok (3 connectors, 0 routes; 2 warnings)`,
-          '',
-        ].join('\n'),
-      );
-      expect(out.stdout + out.stderr).not.toContain('hunter2-plain');
-      expect(out.code).toBe(0);
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
+    expect(out.stdout).toBe(
+      [
+        `${file}: warning: connectors.closed: accepts nobody: it has no users, and clients without credentials are refused unless it says "anonymous: true" (add users, a usersFile or useIdentityAsUsername, or say anonymous: true)`,
+        `${file}: warning: connectors.web: users dash have plain-text passwords in the route file; store scrypt hashes made by "ferry passwd" instead`,
+        `${file}: ok (3 connectors, 0 routes; 2 warnings)`,
+        '',
+      ].join('\n'),
+    );
+    expect(out.stdout + out.stderr).not.toContain('hunter2-plain');
+    expect(out.code).toBe(0);
   });
 
   it('a users file with a plain-text password is an error (the listener would not start), the password not shown; exit 1', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'ferry-validate-'));
-    const file = join(dir, 'routes.yaml');
-    writeFileSync(join(dir, 'users.passwd'), '# devices\ndev1:hunter3-plain\n');
-    writeFileSync(file, 'connectors:\n  devices: { type: mqtt-listener, port: 11883, usersFile: users.passwd }\nroutes: []\n');
-    try {
-      const out = await ferry('validate', file);
-      expect(out.stdout).toBe(
-        [
-          `${file}: connectors.devices: usersFile ${join(dir, 'users.passwd')} line 2: a plain-text password: users files hold hashes only (make one with "ferry passwd")`,
-          `${file}: 1 error`,
-          '',
-        ].join('\n'),
-      );
-      expect(out.stdout + out.stderr).not.toContain('hunter3-plain');
-      expect(out.code).toBe(1);
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
+    const { out, file, dir } = await validated('connectors:\n  devices: { type: mqtt-listener, port: 11883, usersFile: users.passwd }\nroutes: []\n', {
+      'users.passwd': '# devices\ndev1:hunter3-plain\n',
+    });
+    expect(out.stdout).toBe(
+      [`${file}: connectors.devices: usersFile ${join(dir, 'users.passwd')} line 2: a plain-text password: users files hold hashes only (make one with "ferry passwd")`, `${file}: 1 error`, ''].join('\n'),
+    );
+    expect(out.stdout + out.stderr).not.toContain('hunter3-plain');
+    expect(out.code).toBe(1);
   });
 
   it('says so when a file cannot be read', async () => {

@@ -1,6 +1,7 @@
 import {
   FerryError,
   describeError,
+  loadConnectorTypes,
   type AnyConnectorDefinition,
   type Connector,
   type ConnectorContext,
@@ -55,7 +56,19 @@ export class Gateway {
   // ---- end durable spool ----
   #state: 'new' | 'starting' | 'running' | 'stopping' | 'stopped' = 'new';
 
-  /** Builds connectors and compiles routes; no I/O. Throws FerryError CONFIG_INVALID on a bad route table. */
+  /**
+   * Loads the code of the connector types `config` uses (the registry's definitions come
+   * without it), then builds the gateway: what a caller with a lazy registry uses.
+   */
+  static async load(config: GatewayConfig, opts: GatewayOptions): Promise<Gateway> {
+    await loadConnectorTypes(opts.registry, config.connectors.map((c) => c.type));
+    return new Gateway(config, opts);
+  }
+
+  /**
+   * Builds connectors and compiles routes; no I/O. Throws FerryError CONFIG_INVALID on a bad
+   * route table, INTERNAL when a connector type's code is not loaded (see {@link Gateway.load}).
+   */
   constructor(config: GatewayConfig, opts: GatewayOptions) {
     this.#config = config;
     this.#opts = opts;
@@ -249,6 +262,8 @@ export class Gateway {
       throw new FerryError('CONFIG_INVALID', 'gateway.id or gateway.spool changed: a restart applies those, a reload cannot');
     }
     const registry = this.#opts.registry;
+    // a reload may bring a connector type the running configuration did not use
+    await loadConnectorTypes(registry, next.connectors.map((c) => c.type));
     const diff = diffConfigs(running, next, (t) => registry.get(t));
     // listeners kept as they are read their TLS files again (a renewed certificate under the
     // same name); before anything else changes, so an unusable file fails the reload cleanly

@@ -41,15 +41,28 @@ async function client(port: number, id: string): Promise<MqttClient> {
   return c;
 }
 
-/** A listener whose route copies `in/<x>` to `<prefix>/<x>` on the same listener. */
-const routeFile = (port: number, prefix: string): string => `
+/** A port a server of this test listens on, closed after the test. */
+async function busyPort(): Promise<number> {
+  const busy = createServer();
+  servers.push(busy);
+  await new Promise<void>((r) => busy.listen(0, '127.0.0.1', () => r()));
+  return (busy.address() as { port: number }).port;
+}
+
+/** A route file with one MQTT listener, `devices`, and these routes (YAML list items). */
+const listenerFile = (port: number, routes: string): string => `
 gateway: { id: runtime-test }
 connectors:
   devices: { type: mqtt-listener, port: ${port}, host: 127.0.0.1, anonymous: true }
 routes:
-  - name: copy
+${routes}`;
+
+/** A listener whose route copies `in/<x>` to `<prefix>/<x>` on the same listener. */
+const routeFile = (port: number, prefix: string): string => listenerFile(port, copyRoute(`${prefix}/{1}`));
+
+const copyRoute = (to: string): string => `  - name: copy
     from: { connector: devices, topic: "in/+" }
-    to: { connector: devices, topic: "${prefix}/{1}" }
+    to: { connector: devices, topic: "${to}" }
 `;
 
 /** A started runtime on `routeFile(port, 'v1')` in this test's folder, and its log lines. */
@@ -79,24 +92,21 @@ describe('a route file with an error never half-starts the gateway', () => {
     // the connector is fine and would listen; each route has an error
     await writeFile(
       file,
-      `
-connectors:
-  devices: { type: mqtt-listener, port: ${port}, host: 127.0.0.1, anonymous: true }
-routes:
-  - name: copy
-    from: { connector: devices, topic: "in/+" }
-    to: { connector: devices, topic: "out/{2}" }
-  - name: flags
+      listenerFile(
+        port,
+        copyRoute('out/{2}') +
+          `  - name: flags
     from: { connector: devices, topic: "flags/#" }
     to: { connector: devices, topic: "out/flags", retian: true }
 `,
+      ),
     );
     const lines: LogLine[] = [];
     expect(await runtime(file, lines).start()).toBe(false);
     const errors = lines.filter((l) => l.level === 'error').map((l) => l.message);
     expect(errors).toEqual([
-      `${file}:7:38 routes[0].to.topic: placeholder {2} but the source pattern "in/+" has 1 wildcard`,
-      `${file}:10:51 routes[1].to.retian: unknown key "retian" (did you mean "retain"?)`,
+      `${file}:8:38 routes[0].to.topic: placeholder {2} but the source pattern "in/+" has 1 wildcard`,
+      `${file}:11:51 routes[1].to.retian: unknown key "retian" (did you mean "retain"?)`,
       `${file}: 2 errors; not started`,
     ]);
     expect(await listening(port)).toBe(false);
@@ -104,10 +114,7 @@ routes:
 
   it('a listener that cannot listen stops the connectors that did start, and start fails', async () => {
     const free = await freePort();
-    const busy = createServer();
-    servers.push(busy);
-    await new Promise<void>((r) => busy.listen(0, '127.0.0.1', () => r()));
-    const taken = (busy.address() as { port: number }).port;
+    const taken = await busyPort();
     const file = join(dir, 'busy.yaml');
     await writeFile(
       file,
@@ -187,10 +194,7 @@ describe('reload', () => {
   it('a new listener on a busy port: the reload fails, the old configuration serves as before, /readyz stays 200', async () => {
     const port = await freePort();
     const http = await freePort();
-    const busy = createServer();
-    servers.push(busy);
-    await new Promise<void>((res) => busy.listen(0, '127.0.0.1', () => res()));
-    const taken = (busy.address() as { port: number }).port;
+    const taken = await busyPort();
     const file = join(dir, 'ferry.yaml');
     const withAdmin = (extra: string): string => routeFile(port, 'v1').replace('gateway: { id: runtime-test }', `gateway: { id: runtime-test, http: { port: ${http}, host: 127.0.0.1 } }`).replace('connectors:\n', `connectors:\n${extra}`);
     await writeFile(file, withAdmin(''));

@@ -68,7 +68,7 @@ export class Runtime {
     const config = await this.#load();
     if (!config) return false;
     this.#metrics = new PromMetrics(config.gateway.id);
-    const gateway = new Gateway(config, { registry: this.opts.registry, logger: this.#logger, metrics: this.#metrics });
+    const gateway = await Gateway.load(config, { registry: this.opts.registry, logger: this.#logger, metrics: this.#metrics });
     this.#gateway = gateway;
     try {
       // The admin server first: a busy admin port is found before any device is let in, and

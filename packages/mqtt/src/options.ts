@@ -1,5 +1,5 @@
 import { listenerTransportShape } from '@ferry/net';
-import { anonymousAgrees, passwordsPresent, grantFields, listenerAuthOptions, storedPassword, userGroups, reconnectOption } from '@ferry/core';
+import { anonymousAgrees, passwordsPresent, listenerAuthOptions, listenerUser, reconnectOption } from '@ferry/core';
 import { z } from 'zod';
 import { ClientIdRule } from './listener/client-id-rule.js';
 
@@ -110,14 +110,7 @@ export const mqttListenerOptions = z.strictObject({
   host: z.string().default('0.0.0.0').describe('interface to listen on'),
   ...listenerTransportShape,
   users: z
-    .array(
-      z.strictObject({
-        username: z.string().min(1).describe('user name'),
-        password: storedPassword.optional(),
-        groups: userGroups,
-        ...grantFields('mqtt'),
-      }),
-    )
+    .array(listenerUser('mqtt', 'username', 'user name', 'password'))
     .optional()
     .describe('accepted credentials; when present, clients must authenticate (CONNACK 0x04/0x05 in 3.1.1, 0x86/0x87 in 5 otherwise)'),
   allowAnonymous: z.boolean().optional().describe('the older name of anonymous'),
@@ -157,13 +150,23 @@ export const mqttListenerOptions = z.strictObject({
     .int()
     .min(1)
     .default(10_000)
-    .describe('QoS 1/2 messages queued per session for an offline or slow subscriber; beyond it new messages for that session are dropped and counted'),
+    .describe(
+      "QoS 1/2 messages queued per session for an offline or slow subscriber; beyond it a device's publish for a connected subscriber waits for room with its PUBACK/PUBREC held (sessionQueueWaitMs), and other new messages for that session are dropped and counted",
+    ),
   sessionQueueBytes: z
     .number()
     .int()
     .min(1024)
     .default(16 * 1024 * 1024)
-    .describe('bytes (payload and topic) of the QoS 1/2 messages queued per session; beyond it new messages for that session are dropped and counted (messages_dropped_total{reason="queue-full"})'),
+    .describe('bytes (payload and topic) of the QoS 1/2 messages queued per session; beyond it as beyond sessionQueueLimit (drops counted in messages_dropped_total{reason="queue-full"})'),
+  sessionQueueWaitMs: z
+    .number()
+    .int()
+    .min(0)
+    .default(10_000)
+    .describe(
+      "how long a device's QoS 1/2 publish may wait for room in a connected subscriber's full session queue while that queue admits nothing; its PUBACK/PUBREC waits meanwhile, so the publisher is paced by its own in-flight window instead of the message being dropped. After it, the waiting copies are dropped and counted (queue-full) and new ones for that subscriber are dropped at once until it takes messages again. 0: never wait, drop at once",
+    ),
   maxInflightMessages: inflightWindow()
     .default(100)
     .describe(

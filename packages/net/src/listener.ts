@@ -3,7 +3,7 @@ import { createServer as createNetServer, type Server as NetServer, type Socket 
 import type { Duplex } from 'node:stream';
 import { createServer as createTlsServer, type PeerCertificate, type Server as TlsServer, type TLSSocket } from 'node:tls';
 import { describeError, FerryError, type Logger, type Metrics } from '@ferry/core';
-import { WebSocketServer, createWebSocketStream, type WebSocket } from 'ws';
+import type { WebSocket } from 'ws';
 import { BurstLog } from './burst-log.js';
 import type { ListenerTransportOptions, TlsSettings } from './options.js';
 import { loadTlsOptions } from './tls-context.js';
@@ -206,7 +206,7 @@ export class Listener {
       });
       tlsServer.on('tlsClientError', (err: Error, s: TLSSocket) => this.#tlsFailed(err, s));
     }
-    const http = websocket ? this.#httpStage(transport) : undefined;
+    const http = websocket ? await this.#httpStage(transport) : undefined;
     const next = (sock: Duplex, p: Pending): void => {
       if (http !== undefined) {
         this.#inHttp.set(sock, p);
@@ -287,6 +287,8 @@ export class Listener {
     const handshakeDone = (): void => {
       p.done = true;
       clearTimeout(p.timer);
+      // a cleared Timeout is still an object the record would hold for the connection's life
+      p.timer = undefined;
     };
     p.handed = true;
     try {
@@ -297,8 +299,13 @@ export class Listener {
     }
   }
 
-  /** The HTTP server that upgrades to WebSocket; it never listens, sockets are handed to it. */
-  #httpStage(transport: Transport): HttpServer {
+  /**
+   * The HTTP server that upgrades to WebSocket; it never listens, sockets are handed to it. `ws`
+   * is loaded here, by the first listener with a WebSocket port, not by every process that
+   * imports the listener: a gateway without one does not carry it.
+   */
+  async #httpStage(transport: Transport): Promise<HttpServer> {
+    const { WebSocketServer, createWebSocketStream } = await import('ws');
     const spec = this.#spec;
     const path = spec.transport.websocket?.path;
     const wss = new WebSocketServer({

@@ -1,12 +1,13 @@
+import type { AddressSyntax } from '@ferry/core';
 import { parseStompDestination, renderAddress, separatorOf, splitAddress, translateAddress, translateLevel } from './addresses.js';
 
 describe('address model', () => {
-  it('separators: mqtt "/", others "."', () => {
-    expect(separatorOf('mqtt')).toBe('/');
-    expect(separatorOf('amqp')).toBe('.');
-    expect(separatorOf('amqp10')).toBe('.');
-    expect(separatorOf('stomp')).toBe('.');
-  });
+  it.each<[AddressSyntax, '/' | '.']>([
+    ['mqtt', '/'],
+    ['amqp', '.'],
+    ['amqp10', '.'],
+    ['stomp', '.'],
+  ])('separators: %s separates levels with "%s"', (syntax, separator) => expect(separatorOf(syntax)).toBe(separator));
 
   it('splits addresses into levels per syntax', () => {
     expect(splitAddress('mqtt', 'a/b/c')).toEqual(['a', 'b', 'c']);
@@ -24,29 +25,22 @@ describe('address model', () => {
   });
 
   it('renders levels per syntax', () => {
-    expect(renderAddress('mqtt', ['a', 'b'])).toBe('a/b');
-    expect(renderAddress('amqp', ['a', 'b'])).toBe('a.b');
-    expect(renderAddress('amqp10', ['a', 'b'])).toBe('a.b');
-    expect(renderAddress('stomp', ['a', 'b'])).toBe('/topic/a.b');
+    const rendered = { mqtt: 'a/b', amqp: 'a.b', amqp10: 'a.b', stomp: '/topic/a.b' };
+    for (const [syntax, address] of Object.entries(rendered)) expect(renderAddress(syntax as AddressSyntax, ['a', 'b'])).toBe(address);
   });
 
-  it('translates between every pair of syntaxes', () => {
-    expect(translateAddress('mqtt', 'a/b/c', 'amqp')).toBe('a.b.c');
-    expect(translateAddress('mqtt', 'a/b/c', 'amqp10')).toBe('a.b.c');
-    expect(translateAddress('mqtt', 'a/b/c', 'stomp')).toBe('/topic/a.b.c');
-    expect(translateAddress('mqtt', 'a/b/c', 'mqtt')).toBe('a/b/c');
-    expect(translateAddress('amqp', 'a.b.c', 'mqtt')).toBe('a/b/c');
-    expect(translateAddress('amqp', 'a.b.c', 'stomp')).toBe('/topic/a.b.c');
-    expect(translateAddress('amqp', 'a.b.c', 'amqp10')).toBe('a.b.c');
-    expect(translateAddress('amqp10', 'a.b', 'mqtt')).toBe('a/b');
-    expect(translateAddress('amqp10', 'a.b', 'amqp')).toBe('a.b');
-    expect(translateAddress('stomp', '/topic/a.b.c', 'mqtt')).toBe('a/b/c');
-    expect(translateAddress('stomp', '/topic/a.b.c', 'amqp')).toBe('a.b.c');
-    expect(translateAddress('stomp', '/exchange/x/a.b', 'mqtt')).toBe('a/b');
-    expect(translateAddress('stomp', '/queue/q', 'mqtt')).toBe('q');
-    expect(translateAddress('stomp', '/amq/queue/q', 'amqp10')).toBe('q');
+  // an address in one syntax, and what it becomes in each other syntax listed beside it
+  it.each<[AddressSyntax, string, Partial<Record<AddressSyntax, string>>]>([
+    ['mqtt', 'a/b/c', { amqp: 'a.b.c', amqp10: 'a.b.c', stomp: '/topic/a.b.c', mqtt: 'a/b/c' }],
+    ['amqp', 'a.b.c', { mqtt: 'a/b/c', stomp: '/topic/a.b.c', amqp10: 'a.b.c' }],
+    ['amqp10', 'a.b', { mqtt: 'a/b', amqp: 'a.b' }],
+    ['stomp', '/topic/a.b.c', { mqtt: 'a/b/c', amqp: 'a.b.c' }],
+    ['stomp', '/exchange/x/a.b', { mqtt: 'a/b' }],
     // within STOMP a destination is kept as it is
-    expect(translateAddress('stomp', '/queue/q', 'stomp')).toBe('/queue/q');
+    ['stomp', '/queue/q', { mqtt: 'q', stomp: '/queue/q' }],
+    ['stomp', '/amq/queue/q', { amqp10: 'q' }],
+  ])('translates between every pair of syntaxes: %s %s', (from, address, into) => {
+    for (const [to, want] of Object.entries(into)) expect(translateAddress(from, address, to as AddressSyntax)).toBe(want);
   });
 
   it('a level holding the other separator stays one level: "/" and "." swap (RabbitMQ MQTT plugin rule)', () => {

@@ -19,14 +19,17 @@ function expectInvalid(syntax: AddressSyntax, pattern: string, fragment: string 
   expect(e.message).toMatch(fragment);
 }
 
+/** A pattern without wildcards matches its own address with no captures, and none of `others`. */
+function expectExact(syntax: AddressSyntax, address: string, others: readonly string[]): void {
+  const p = compilePattern(syntax, address);
+  expect(p.wildcards).toBe(0);
+  expect(p.match(address)).toEqual([]);
+  for (const other of others) expect({ other, match: p.match(other) }).toEqual({ other, match: undefined });
+}
+
 describe('mqtt patterns', () => {
   it('matches exact topics by string compare, with no captures', () => {
-    const p = compilePattern('mqtt', 'a/b/c');
-    expect(p.wildcards).toBe(0);
-    expect(p.match('a/b/c')).toEqual([]);
-    expect(p.match('a/b')).toBeUndefined();
-    expect(p.match('a/b/c/d')).toBeUndefined();
-    expect(p.match('A/b/c')).toBeUndefined();
+    expectExact('mqtt', 'a/b/c', ['a/b', 'a/b/c/d', 'A/b/c']);
   });
 
   it('+ matches exactly one level, including an empty one', () => {
@@ -105,10 +108,7 @@ describe('mqtt patterns', () => {
 
 describe('amqp patterns (RabbitMQ topic exchange)', () => {
   it('exact keys compare as strings', () => {
-    const p = compilePattern('amqp', 'a.b.c');
-    expect(p.wildcards).toBe(0);
-    expect(p.match('a.b.c')).toEqual([]);
-    expect(p.match('a.b')).toBeUndefined();
+    expectExact('amqp', 'a.b.c', ['a.b']);
   });
 
   it('* matches exactly one word, anywhere', () => {

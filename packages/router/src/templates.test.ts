@@ -99,20 +99,20 @@ describe('template rendering', () => {
     expect(Template.parse('/topic/{1}').render(ctx('a/b/c', 'mqtt', 'stomp', [['b', 'c']]))).toBe('/topic/b.c');
   });
 
-  it('{address} is the source address translated into the target syntax', () => {
+  // a source address in its syntax, and what {address} renders for each target syntax beside it
+  it.each<[AddressSyntax, string, Partial<Record<AddressSyntax, string>>]>([
+    ['mqtt', 'a/b/c', { amqp: 'a.b.c', stomp: '/topic/a.b.c', amqp10: 'a.b.c', mqtt: 'a/b/c' }],
+    ['amqp', 'a.b.c', { mqtt: 'a/b/c', stomp: '/topic/a.b.c' }],
+    ['amqp10', 'a.b.c', { mqtt: 'a/b/c' }],
+    ['stomp', '/topic/a.b.c', { mqtt: 'a/b/c', amqp: 'a.b.c' }],
+    ['stomp', '/queue/q', { amqp: 'q', stomp: '/queue/q' }],
+    ['stomp', '/exchange/x/a.b', { mqtt: 'a/b' }],
+  ])('{address} is the source address translated into the target syntax: %s %s', (from, address, into) => {
     const t = Template.parse('{address}');
-    expect(t.render(ctx('a/b/c', 'mqtt', 'amqp'))).toBe('a.b.c');
-    expect(t.render(ctx('a/b/c', 'mqtt', 'stomp'))).toBe('/topic/a.b.c');
-    expect(t.render(ctx('a/b/c', 'mqtt', 'amqp10'))).toBe('a.b.c');
-    expect(t.render(ctx('a/b/c', 'mqtt', 'mqtt'))).toBe('a/b/c');
-    expect(t.render(ctx('a.b.c', 'amqp', 'mqtt'))).toBe('a/b/c');
-    expect(t.render(ctx('a.b.c', 'amqp', 'stomp'))).toBe('/topic/a.b.c');
-    expect(t.render(ctx('a.b.c', 'amqp10', 'mqtt'))).toBe('a/b/c');
-    expect(t.render(ctx('/topic/a.b.c', 'stomp', 'mqtt'))).toBe('a/b/c');
-    expect(t.render(ctx('/topic/a.b.c', 'stomp', 'amqp'))).toBe('a.b.c');
-    expect(t.render(ctx('/queue/q', 'stomp', 'amqp'))).toBe('q');
-    expect(t.render(ctx('/exchange/x/a.b', 'stomp', 'mqtt'))).toBe('a/b');
-    expect(t.render(ctx('/queue/q', 'stomp', 'stomp'))).toBe('/queue/q');
+    for (const [to, want] of Object.entries(into)) expect(t.render(ctx(address, from, to as AddressSyntax))).toBe(want);
+  });
+
+  it('{address} renders inside a longer template', () => {
     expect(Template.parse('mirror/{address}').render(ctx('a.b', 'amqp', 'mqtt'))).toBe('mirror/a/b');
   });
 

@@ -1,4 +1,4 @@
-import { ClassicLevel } from 'classic-level';
+import type { ClassicLevel } from 'classic-level';
 import { FerryError, describeError, type ListenerStore, type Logger, type Metrics } from '@ferry/core';
 import { LISTENER_NAMESPACE, ListenerBatcher, SpoolListenerStore } from './listener-store.js';
 
@@ -149,6 +149,9 @@ export class Spool {
 
   async #open(): Promise<void> {
     await this.#closing;
+    // loaded by the first spool that opens, not by every gateway that imports this module: a
+    // configuration without `gateway.spool` never loads LevelDB's bindings
+    const { ClassicLevel } = await import('classic-level');
     const db = new ClassicLevel<Buffer, Buffer>(this.#opts.dir, { keyEncoding: 'buffer', valueEncoding: 'buffer' });
     try {
       await db.open({ createIfMissing: true });

@@ -1,4 +1,4 @@
-import { FerryError, createMessage, silentLogger, type GatewayMessage, type Sink } from '@ferry/core';
+import { FerryError, createMessage, silentLogger, type FerryErrorCode, type GatewayMessage, type Sink } from '@ferry/core';
 import { Spool } from './spool.js';
 import { SpooledSink, type SpooledSinkOptions } from './spooled-sink.js';
 import { RecordingMetrics } from '@ferry/testkit';
@@ -87,6 +87,8 @@ afterEach(async () => {
   removeDir(dir);
 });
 
+/** Whether the write failed with a FerryError of `code`. */
+const failsWith = async (write: Promise<void>, code: FerryErrorCode): Promise<boolean> => FerryError.is(await write.catch((e: unknown) => e), code);
 const spooled = (): number => metrics.count('messages_spooled_total', { connector: 'rabbit-out' });
 
 describe('SpooledSink', () => {
@@ -164,8 +166,7 @@ describe('SpooledSink', () => {
   it('passes a permanent failure through unchanged and spools nothing', async () => {
     fake.mode = 'permanent';
     const s = await setup();
-    const err = await s.write(fromDevice('m1'), to('m1')).catch((e: unknown) => e);
-    expect(FerryError.is(err, 'SINK_REJECTED')).toBe(true);
+    expect(await failsWith(s.write(fromDevice('m1'), to('m1')), 'SINK_REJECTED')).toBe(true);
     expect(s.depth).toBe(0);
     expect(spooled()).toBe(0);
   });
@@ -173,13 +174,10 @@ describe('SpooledSink', () => {
   it('never spools messages from broker sources or at-most-once messages', async () => {
     fake.mode = 'transient';
     const s = await setup();
-    const e1 = await s.write(fromBroker('b1'), to('b1')).catch((e: unknown) => e);
-    expect(FerryError.is(e1, 'NOT_CONNECTED')).toBe(true);
-    const e2 = await s.write(fromDevice('q0', { guarantee: 'at-most-once' }), to('q0')).catch((e: unknown) => e);
-    expect(FerryError.is(e2, 'NOT_CONNECTED')).toBe(true);
+    expect(await failsWith(s.write(fromBroker('b1'), to('b1')), 'NOT_CONNECTED')).toBe(true);
+    expect(await failsWith(s.write(fromDevice('q0', { guarantee: 'at-most-once' }), to('q0')), 'NOT_CONNECTED')).toBe(true);
     fake.up = false;
-    const e3 = await s.write(fromBroker('b2'), to('b2')).catch((e: unknown) => e);
-    expect(FerryError.is(e3, 'NOT_CONNECTED')).toBe(true);
+    expect(await failsWith(s.write(fromBroker('b2'), to('b2')), 'NOT_CONNECTED')).toBe(true);
     expect(s.depth).toBe(0);
     expect(spooled()).toBe(0);
   });
@@ -230,8 +228,7 @@ describe('SpooledSink', () => {
     fake.mode = 'transient';
     const s = await setup();
     await s.stop();
-    const err = await s.write(fromDevice('m1'), to('m1')).catch((e: unknown) => e);
-    expect(FerryError.is(err, 'NOT_CONNECTED')).toBe(true);
+    expect(await failsWith(s.write(fromDevice('m1'), to('m1')), 'NOT_CONNECTED')).toBe(true);
     expect(s.depth).toBe(0);
   });
 });

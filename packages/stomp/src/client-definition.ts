@@ -1,7 +1,9 @@
-import { clientRole, defineConnector } from '@ferry/core';
+import { clientRole, defineConnector, LazyModule } from '@ferry/core';
 import { stompAddressing } from './addressing.js';
-import { StompClientConnector } from './client/connector.js';
 import { stompFrom, stompOptions, stompTo } from './client/options.js';
+
+/** the connector's code and @stomp/stompjs, loaded only when a configuration uses the type (the package's main entry provides it) */
+export const stompClientCode = new LazyModule('the stomp connector', () => import('./client/connector.js'));
 
 /**
  * The `stomp` connector type: a client of a STOMP 1.2 broker (RabbitMQ's STOMP plugin,
@@ -16,5 +18,6 @@ export const stompDefinition = defineConnector({
   options: stompOptions,
   from: stompFrom,
   to: stompTo,
-  create: (ctx, name, options) => new StompClientConnector(ctx, name, options),
+  load: () => stompClientCode.load(),
+  create: (ctx, name, options) => new (stompClientCode.get().StompClientConnector)(ctx, name, options),
 });

@@ -1,3 +1,8 @@
+import * as clientCode from './client/connector.js';
+import * as listenerCode from './server/listener-connector.js';
+import { stompClientCode } from './client-definition.js';
+import { stompListenerCode } from './listener-definition.js';
+
 export { stompListenerDefinition } from './listener-definition.js';
 export * from './frame/frame.js';
 export * from './frame/frame-error.js';
@@ -8,3 +13,7 @@ export { stompDefinition } from './client-definition.js';
 export { messageToBroker, sendToMessage, MESSAGE_ID_HEADER } from './server/mapping.js';
 export { toSendHeaders, fromMessageFrame } from './client/mapping.js';
 export type { StompListenerConnector } from './server/listener-connector.js';
+
+// The main entry imports every connector's code anyway: its definitions create without load().
+stompClientCode.provide(clientCode);
+stompListenerCode.provide(listenerCode);

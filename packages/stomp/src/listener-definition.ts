@@ -1,8 +1,12 @@
-import { anonymousAgrees, auditListenerAuth, passwordsPresent, defineConnector, grantFields, listenerAuthOptions, storedPassword, userGroups } from '@ferry/core';
+import { anonymousAgrees, auditListenerAuth, passwordsPresent, defineConnector, LazyModule, listenerAuthOptions, listenerUser } from '@ferry/core';
 import { listenerRole, listenerTransportShape } from '@ferry/net';
 import { stompAddressing } from './addressing.js';
 import { z } from 'zod';
-import { StompListenerConnector, stompAuthInput, type StompListenerFrom, type StompListenerOptions, type StompListenerTo } from './server/listener-connector.js';
+import type { StompListenerFrom, StompListenerOptions, StompListenerTo } from './server/listener-connector.js';
+import { stompAuthInput } from './server/auth-input.js';
+
+/** the STOMP server's code, loaded only when a configuration uses the type (the package's main entry provides it) */
+export const stompListenerCode = new LazyModule('the stomp-listener connector', () => import('./server/listener-connector.js'));
 
 const destination = z
   .string()
@@ -16,14 +20,7 @@ const options = z.strictObject({
   host: z.string().min(1).default('0.0.0.0').describe('address to bind'),
   ...listenerTransportShape,
   users: z
-    .array(
-      z.strictObject({
-        login: z.string().min(1).describe('the CONNECT login'),
-        passcode: storedPassword.optional(),
-        groups: userGroups,
-        ...grantFields('stomp'),
-      }),
-    )
+    .array(listenerUser('stomp', 'login', 'the CONNECT login', 'passcode'))
     .default([])
     .describe('clients allowed to connect (CONNECT login/passcode); passcode is an scrypt hash from "ferry passwd" (plain text still works, with a warning at start)'),
   allowAnonymous: z.boolean().optional().describe('the older name of anonymous'),
@@ -71,7 +68,8 @@ export const stompListenerDefinition = defineConnector<StompListenerOptions, Sto
   options,
   from: z.strictObject({ destination }),
   to: z.strictObject({ destination }),
-  create: (ctx, name, o) => new StompListenerConnector(ctx, name, o),
+  load: () => stompListenerCode.load(),
+  create: (ctx, name, o) => new (stompListenerCode.get().StompListenerConnector)(ctx, name, o),
   // its options name users the STOMP way (login/passcode): the audit reads them as core's
   audit: (o, baseDir) => auditListenerAuth(stompAuthInput(o), baseDir),
 });

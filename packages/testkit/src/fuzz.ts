@@ -361,13 +361,17 @@ export interface FuzzedListener {
 export interface ConnectionFuzzOptions {
   readonly corpus: readonly Seed[];
   readonly tokens: readonly Buffer[];
-  readonly budgetMs: number;
+  /** how long to fuzz; `fuzzBudgetMs(5)` when not given */
+  readonly budgetMs?: number;
   /** a fresh listener, logging to `logger` */
   readonly listener: (logger: Logger) => Promise<FuzzedListener>;
-  /** a connection must be gone this long after the client hung up */
-  readonly closeWithinMs: number;
-  /** what one input may add to the heap while it runs */
-  readonly heapPerInput: number;
+  /**
+   * a connection must be gone this long after the client hung up; 5 s when not given: a closing
+   * connection is destroyed within 1 s at the latest, the rest is room for a loaded machine
+   */
+  readonly closeWithinMs?: number;
+  /** what one input may add to the heap while it runs; 128 MiB when not given, far above any listener's own limits */
+  readonly heapPerInput?: number;
   /** inputs per listener: sessions and stored messages of earlier inputs go with the old one */
   readonly inputsPerListener?: number;
 }
@@ -414,7 +418,8 @@ export function catchUncaught(): { readonly uncaught: readonly unknown[]; readon
  * `closeWithinMs`, when it grew the heap by more than `heapPerInput`, when an error line was
  * logged or when anything was thrown or rejected unhandled meanwhile.
  */
-export async function fuzzConnections(o: ConnectionFuzzOptions): Promise<ConnectionFuzzResult> {
+export async function fuzzConnections(options: ConnectionFuzzOptions): Promise<ConnectionFuzzResult> {
+  const o = { budgetMs: fuzzBudgetMs(5), closeWithinMs: 5_000, heapPerInput: 128 * 1024 * 1024, ...options };
   const gc = gcOrFail();
   const { uncaught, stop: stopCatching } = catchUncaught();
   const { logger, errors } = errorCountingLogger();
@@ -470,4 +475,28 @@ export async function fuzzConnections(o: ConnectionFuzzOptions): Promise<Connect
     stopCatching();
     await listener.close();
   }
+}
+
+/** The figures of a connection fuzz run in one line, for the test's output. */
+export function connectionFuzzSummary(name: string, seeds: number, r: ConnectionFuzzResult): string {
+  return (
+    `${name} fuzz: ${r.runs} inputs in ${(r.ms / 1000).toFixed(1)} s from ${seeds} seeds; slowest input ${r.slowestMs.toFixed(0)} ms; ` +
+    `largest heap growth during one input ${(r.peakHeapPerInput / 1e6).toFixed(1)} MB; heap ${(r.heapBefore / 1e6).toFixed(1)} -> ${(r.heapAfter / 1e6).toFixed(1)} MB after every listener closed, ${r.survivors} connections still held`
+  );
+}
+
+/**
+ * What a connection fuzz run found wrong, empty when nothing: too few inputs (more than
+ * `minRuns` must have run), anything thrown or rejected unhandled, an error line, a connection
+ * still held after every listener closed, the heap not back within `heapAfterStop` bytes.
+ */
+export function connectionFuzzFailures(r: ConnectionFuzzResult, heapAfterStop: number, minRuns = 30): string[] {
+  const failures: string[] = [];
+  if (r.runs <= minRuns) failures.push(`only ${r.runs} inputs ran, more than ${minRuns} must`);
+  for (const u of r.uncaught) failures.push(`uncaught: ${String(u)}`);
+  for (const e of r.errors) failures.push(`error logged: ${e}`);
+  if (r.survivors !== 0) failures.push(`${r.survivors} connections still held after every listener closed`);
+  const grown = r.heapAfter - r.heapBefore;
+  if (grown >= heapAfterStop) failures.push(`the heap grew ${grown} bytes over the run, ${heapAfterStop} at most`);
+  return failures;
 }

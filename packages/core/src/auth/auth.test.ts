@@ -83,39 +83,34 @@ describe('grant patterns', () => {
     if (typeof g === 'string') throw new Error(g);
     return g.bind(v);
   };
+  /** Whether the bound grant covers each address (or filter): the map of each to the answer expected. */
+  const expectCoverage = (g: ReturnType<typeof bind>, check: 'coversAddress' | 'coversFilter', expected: Record<string, boolean>): void => {
+    expect(g).toBeDefined();
+    expect(Object.fromEntries(Object.keys(expected).map((a) => [a, g![check](a)]))).toEqual(expected);
+  };
 
   it('MQTT: publishes match like topic filters, with {username} and {clientId} filled in', () => {
-    const g = bind('mqtt', 'sensors/{username}/#')!;
-    expect(g.coversAddress('sensors/dev1/temp')).toBe(true);
-    expect(g.coversAddress('sensors/dev1')).toBe(true); // §4.7.1.2: "#" includes the parent level
-    expect(g.coversAddress('sensors/dev2/temp')).toBe(false);
-    expect(g.coversAddress('sensors')).toBe(false);
-    const c = bind('mqtt', 'clients/{clientId}/+')!;
-    expect(c.coversAddress('clients/c1/x')).toBe(true);
-    expect(c.coversAddress('clients/c1/x/y')).toBe(false);
+    // §4.7.1.2: "#" includes the parent level
+    expectCoverage(bind('mqtt', 'sensors/{username}/#'), 'coversAddress', { 'sensors/dev1/temp': true, 'sensors/dev1': true, 'sensors/dev2/temp': false, sensors: false });
+    expectCoverage(bind('mqtt', 'clients/{clientId}/+'), 'coversAddress', { 'clients/c1/x': true, 'clients/c1/x/y': false });
   });
 
   it('MQTT: a subscription wider than the grant is not covered', () => {
-    const g = bind('mqtt', 'cmd/{username}/#')!;
-    expect(g.coversFilter('cmd/dev1/#')).toBe(true);
-    expect(g.coversFilter('cmd/dev1/+/x')).toBe(true);
-    expect(g.coversFilter('cmd/dev1/unlock')).toBe(true);
-    expect(g.coversFilter('#')).toBe(false);
-    expect(g.coversFilter('cmd/#')).toBe(false);
-    expect(g.coversFilter('cmd/+/unlock')).toBe(false);
-    expect(g.coversFilter('+/dev1/#')).toBe(false);
-    const one = bind('mqtt', 'a/+/c')!;
-    expect(one.coversFilter('a/+/c')).toBe(true);
-    expect(one.coversFilter('a/b/c')).toBe(true);
-    expect(one.coversFilter('a/#')).toBe(false);
-    expect(one.coversFilter('a/+/+')).toBe(false);
+    expectCoverage(bind('mqtt', 'cmd/{username}/#'), 'coversFilter', {
+      'cmd/dev1/#': true,
+      'cmd/dev1/+/x': true,
+      'cmd/dev1/unlock': true,
+      '#': false,
+      'cmd/#': false,
+      'cmd/+/unlock': false,
+      '+/dev1/#': false,
+    });
+    expectCoverage(bind('mqtt', 'a/+/c'), 'coversFilter', { 'a/+/c': true, 'a/b/c': true, 'a/#': false, 'a/+/+': false });
   });
 
   it('MQTT: $share/ is taken off before the check; $SYS-like topics are not matched by a leading wildcard', () => {
-    const g = bind('mqtt', 'cmd/{username}/#')!;
-    expect(g.coversFilter('$share/grp/cmd/dev1/#')).toBe(true);
-    expect(g.coversFilter('$share/grp/#')).toBe(false);
-    expect(g.coversFilter('$share/cmd/dev1/#')).toBe(false); // the share name is not part of the filter
+    // the share name is not part of the filter
+    expectCoverage(bind('mqtt', 'cmd/{username}/#'), 'coversFilter', { '$share/grp/cmd/dev1/#': true, '$share/grp/#': false, '$share/cmd/dev1/#': false });
     const all = bind('mqtt', '#')!;
     expect(all.coversFilter('$SYS/#')).toBe(false);
     expect(all.coversAddress('$SYS/broker/load')).toBe(false);
@@ -137,19 +132,11 @@ describe('grant patterns', () => {
   });
 
   it('STOMP and AMQP 1.0: words split on ".", "*" one word, "#" any number; the destination kind is literal', () => {
-    const s = bind('stomp', '/topic/sensors.{username}.#')!;
-    expect(s.coversAddress('/topic/sensors.dev1')).toBe(true);
-    expect(s.coversAddress('/topic/sensors.dev1.temp.max')).toBe(true);
-    expect(s.coversAddress('/queue/sensors.dev1.temp')).toBe(false);
-    expect(s.coversAddress('/topic/sensors.dev2.temp')).toBe(false);
-    expect(s.coversFilter('/topic/sensors.#')).toBe(false); // literal destination "#", not the grant's
-    const q = bind('stomp', '/queue/*')!;
-    expect(q.coversAddress('/queue/jobs')).toBe(true);
-    expect(q.coversAddress('/queue/jobs.x')).toBe(false);
-    const a = bind('amqp10', 'orders.#.eu')!;
-    expect(a.coversAddress('orders.eu')).toBe(true);
-    expect(a.coversAddress('orders.a.b.eu')).toBe(true);
-    expect(a.coversAddress('orders.a.b.us')).toBe(false);
+    const s = bind('stomp', '/topic/sensors.{username}.#');
+    expectCoverage(s, 'coversAddress', { '/topic/sensors.dev1': true, '/topic/sensors.dev1.temp.max': true, '/queue/sensors.dev1.temp': false, '/topic/sensors.dev2.temp': false });
+    expect(s!.coversFilter('/topic/sensors.#')).toBe(false); // literal destination "#", not the grant's
+    expectCoverage(bind('stomp', '/queue/*'), 'coversAddress', { '/queue/jobs': true, '/queue/jobs.x': false });
+    expectCoverage(bind('amqp10', 'orders.#.eu'), 'coversAddress', { 'orders.eu': true, 'orders.a.b.eu': true, 'orders.a.b.us': false });
   });
 
   it('refuses malformed patterns and unknown placeholders', () => {

@@ -82,6 +82,18 @@ export function listenerAuthOptions(syntax: AddressSyntax) {
 /** The `groups` list a user entry may carry. */
 export const userGroups = z.array(z.string().min(1)).optional().describe('groups the user belongs to (their grants add to its own)');
 
+/**
+ * One entry of a listener's `users` list: a name and a stored password, under the names the
+ * protocol's login gives them (MQTT 3.1.1 §3.1.3.4/§3.1.3.5 username/password, SASL PLAIN's
+ * authcid/passwd as username/password, STOMP 1.2 CONNECT's login/passcode), its groups, and
+ * its own grants.
+ */
+export function listenerUser<Name extends string, Secret extends string>(syntax: AddressSyntax, name: Name, nameMeans: string, secret: Secret) {
+  const keys = { [name]: z.string().min(1).describe(nameMeans) } as Record<Name, z.ZodString>;
+  const password = { [secret]: storedPassword.optional() } as Record<Secret, z.ZodOptional<typeof storedPassword>>;
+  return z.strictObject({ ...keys, ...password, groups: userGroups, ...grantFields(syntax) });
+}
+
 /** The auth options of a listener as its schema outputs them (user entries already in core's shape). */
 export interface ListenerAuthInput {
   readonly users?: readonly AuthUserInput[] | undefined;

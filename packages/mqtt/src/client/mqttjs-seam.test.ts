@@ -133,13 +133,20 @@ describe('mqtt.js seam: deferred PUBACK (mqttjs-seam.ts)', () => {
   }
 });
 
+/** A client connected to a fresh MQTT 5 played broker; both closed after the test. */
+async function connectedClient(clientId: string, clean = true): Promise<[MqttClient, PlayedBroker]> {
+  const b = new PlayedBroker(5);
+  broker = b;
+  const port = await b.listen();
+  const c = mqtt.connect(`mqtt://127.0.0.1:${port}`, { protocolVersion: 5, reconnectPeriod: 0, clientId, clean });
+  client = c;
+  await new Promise<void>((resolve) => c.once('connect', () => resolve()));
+  return [c, b];
+}
+
 describe('mqtt.js seam: publishes awaiting their ack (mqttjs-seam.ts)', () => {
   it("the callback given to publish is outgoing[messageId].cb from 'packetsend' until the ack, and removeOutgoingMessage fails it", async () => {
-    broker = new PlayedBroker(5);
-    const port = await broker.listen();
-    const c = mqtt.connect(`mqtt://127.0.0.1:${port}`, { protocolVersion: 5, reconnectPeriod: 0, clientId: 'seam-outgoing' });
-    client = c;
-    await new Promise<void>((resolve) => c.once('connect', () => resolve()));
+    const [c, b] = await connectedClient('seam-outgoing');
     let failedWith: Error | undefined;
     let resolveFailed: (() => void) | undefined;
     const failed = new Promise<void>((r) => (resolveFailed = r));
@@ -155,7 +162,7 @@ describe('mqtt.js seam: publishes awaiting their ack (mqttjs-seam.ts)', () => {
     c.publish('seam/out', Buffer.from([1, 2, 3]), { qos: 1 }, cb);
     const s = await atSend;
     // the broker holds the PUBACK back, so the publish stays unacknowledged
-    await broker.next((p) => p.cmd === 'publish' && p.topic === 'seam/out');
+    await b.next((p) => p.cmd === 'publish' && p.topic === 'seam/out');
     seam(s.seen === cb, "at 'packetsend', outgoing[messageId].cb is not the callback given to publish");
     seam(s.all.length === 1 && s.all[0]?.id === s.id && s.all[0].cb === cb, `outgoing held [${s.all.map((o) => String(o.id)).join(',')}], not the one publish with its callback`);
     c.removeOutgoingMessage(s.id);
@@ -167,19 +174,15 @@ describe('mqtt.js seam: publishes awaiting their ack (mqttjs-seam.ts)', () => {
 
 describe('mqtt.js seam: reconnecting with the same stores (mqttjs-seam.ts)', () => {
   it('reconnectKeepingStores keeps the stores and the publish awaiting its PUBACK in them; reconnect() without them would empty them', async () => {
-    broker = new PlayedBroker(5);
-    const port = await broker.listen();
-    const c = mqtt.connect(`mqtt://127.0.0.1:${port}`, { protocolVersion: 5, reconnectPeriod: 0, clientId: 'seam-stores', clean: false });
-    client = c;
-    await new Promise<void>((resolve) => c.once('connect', () => resolve()));
+    const [c, b] = await connectedClient('seam-stores', false);
     const outgoing = c.outgoingStore;
     const incoming = c.incomingStore;
     c.publish('seam/stores', Buffer.from([4, 2]), { qos: 1 }, () => undefined);
-    const sent = await broker.next((p) => p.cmd === 'publish' && p.topic === 'seam/stores');
+    const sent = await b.next((p) => p.cmd === 'publish' && p.topic === 'seam/stores');
     const id = sent.cmd === 'publish' ? (sent.messageId ?? -1) : -1;
     // the broker drops the connection without the PUBACK
     const closed = new Promise<void>((resolve) => c.once('close', () => resolve()));
-    broker.socket?.destroy();
+    b.socket?.destroy();
     await closed;
     const stored = (store: typeof outgoing): Promise<boolean> => new Promise((resolve) => store.get({ messageId: id }, (err: Error | null | undefined) => resolve(err === null || err === undefined)));
     reconnectKeepingStores(c);
@@ -193,11 +196,7 @@ describe('mqtt.js seam: reconnecting with the same stores (mqttjs-seam.ts)', () 
 
 describe('mqtt.js seam: pausing the read (mqttjs-seam.ts)', () => {
   it('mqtt.js reads packets only while the stream flows: a paused stream hands over no PUBLISH, even when resumed as its pipe would, until released', async () => {
-    broker = new PlayedBroker(5);
-    const port = await broker.listen();
-    const c = mqtt.connect(`mqtt://127.0.0.1:${port}`, { protocolVersion: 5, reconnectPeriod: 0, clientId: 'seam-pause' });
-    client = c;
-    await new Promise<void>((resolve) => c.once('connect', () => resolve()));
+    const [c, b] = await connectedClient('seam-pause');
     const stream = c.stream as Duplex;
     const handed: number[] = [];
     let gotOne: () => void = () => undefined;
@@ -209,7 +208,7 @@ describe('mqtt.js seam: pausing the read (mqttjs-seam.ts)', () => {
     });
     let held = true;
     pauseReading(stream, () => held);
-    broker.send(publish(9));
+    b.send(publish(9));
     // the bytes wait in the paused stream's buffer: mqtt.js has not read them
     for (let i = 0; i < 500 && stream.readableLength === 0; i++) await new Promise((r) => setImmediate(r));
     seam(stream.readableLength > 0, 'the PUBLISH never reached the paused stream');

@@ -6,6 +6,8 @@ import { Connection } from './connection.js';
 import { RC } from './reason-codes.js';
 import { MqttListenerState } from './listener-state.js';
 import { RetainedStore } from './retained.js';
+import { RoomTicket } from './room-wait.js';
+import { settleAfter } from './settle-after.js';
 import { Session, type DropReason } from './session.js';
 import { SharedGroups } from './shared-groups.js';
 import { FilterTrie } from './topic-trie.js';
@@ -141,10 +143,10 @@ export class MqttBroker implements BrokerCore<Connection> {
   }
 
   /** what a session holds for its subscriber, and its socket's unsent bytes (diagnostics, tests) */
-  sessionStats(clientId: string): { inflight: number; inflightBytes: number; queued: number; queuedBytes: number; backlog: number; connected: boolean } | undefined {
+  sessionStats(clientId: string): { inflight: number; inflightBytes: number; queued: number; queuedBytes: number; waiting: number; backlog: number; connected: boolean } | undefined {
     const s = this.#sessions.get(clientId);
     if (s === undefined) return undefined;
-    return { inflight: s.inflight, inflightBytes: s.inflightBytes, queued: s.queued, queuedBytes: s.queuedBytes, backlog: this.#byClientId.get(clientId)?.backlog ?? 0, connected: s.connected };
+    return { inflight: s.inflight, inflightBytes: s.inflightBytes, queued: s.queued, queuedBytes: s.queuedBytes, waiting: s.waiting, backlog: this.#byClientId.get(clientId)?.backlog ?? 0, connected: s.connected };
   }
 
   /**
@@ -293,34 +295,21 @@ export class MqttBroker implements BrokerCore<Connection> {
       if (settle === undefined) this.#dropped('not-accepting');
       return;
     }
-    if (this.#route(message) === 'retained-full') {
+    // a QoS 1/2 publish can wait for room in its subscribers' full queues (room-wait.ts)
+    const ticket = settle === undefined ? undefined : new RoomTicket();
+    if (this.#route(message, ticket) === 'retained-full') {
       // MQTT 5 §3.4.2.1: 0x97 Quota exceeded; the client does not send it again
       settle?.({ kind: 'reject', reason: 'retained messages full (retainedBytesLimit)', reasonCode: RC.quotaExceeded });
       return;
     }
-    const answer = settle === undefined || this.#state === undefined ? settle : this.#afterWritten(settle);
+    const state = this.#state;
+    const answer = settle === undefined ? undefined : settleAfter(settle, ticket as RoomTicket, state === undefined ? undefined : () => state.written());
     const onPublish = this.onPublish;
     if (onPublish === undefined) {
       answer?.({ kind: 'accept' });
       return;
     }
     onPublish({ clientId: conn.clientId ?? '', message, will: false, settle: answer, onWait: (waiting) => conn.routeWait(waiting) });
-  }
-
-  /**
-   * `settle`, once the message's copies in persistent sessions and its retained copy are
-   * durable (the barrier is taken now, right after the dispatch). A store that cannot write
-   * releases the message: not acknowledged, the client sends it again.
-   */
-  #afterWritten(settle: (d: PublishDecision) => void): (d: PublishDecision) => void {
-    const stored = this.written();
-    return (d) => {
-      if (d.kind !== 'accept') return settle(d);
-      stored.then(
-        () => settle(d),
-        (err: unknown) => settle({ kind: 'release', reason: `listener state not written: ${describeError(err)}` }),
-      );
-    };
   }
 
   subscribe(session: Session, sub: Subscription): boolean {
@@ -369,10 +358,11 @@ export class MqttBroker implements BrokerCore<Connection> {
     const connected = (id: string): boolean => this.#sessions.get(id)?.connected === true;
     if (this.#shared.other(share, session.clientId, connected) === undefined) return;
     const now = Date.now();
-    for (const item of session.takeShared(share, inflight)) {
+    for (const { item, ticket } of session.takeShared(share, inflight)) {
       const to = this.#shared.other(share, session.clientId, connected);
       const target = to === undefined ? session : (this.#sessions.get(to[0]) as Session);
-      target.deliver(to === undefined ? item : this.#sharedItem(item.message, to[1]), now);
+      target.deliver(to === undefined ? item : this.#sharedItem(item.message, to[1]), now, ticket);
+      ticket?.release();
     }
   }
 
@@ -419,7 +409,7 @@ export class MqttBroker implements BrokerCore<Connection> {
    * neither stored nor dispatched: 'retained-full', for the caller to refuse (the connection
    * answers MQTT 5 with 0x97 Quota exceeded).
    */
-  #route(message: BrokerMessage): 'ok' | 'retained-full' {
+  #route(message: BrokerMessage, ticket?: RoomTicket): 'ok' | 'retained-full' {
     if (message.retain && !this.#retained.put(message)) {
       this.#dropped('retained-full');
       const now = Date.now();
@@ -429,7 +419,7 @@ export class MqttBroker implements BrokerCore<Connection> {
       }
       return 'retained-full';
     }
-    this.#dispatch(message);
+    this.#dispatch(message, ticket);
     return 'ok';
   }
 
@@ -437,7 +427,7 @@ export class MqttBroker implements BrokerCore<Connection> {
    * Deliver to every session with a matching subscription: one copy per session, at the highest
    * granted QoS of its matching subscriptions, carrying all their identifiers (MQTT 5 §3.3.4).
    */
-  #dispatch(message: BrokerMessage): void {
+  #dispatch(message: BrokerMessage, ticket: RoomTicket | undefined): void {
     const targets = new Map<string, { qos: number; ids: number[]; rap: boolean }>();
     this.#index.match(message.topic, (clientId, sub) => {
       // §3.8.3.1 No Local: not back to the publisher
@@ -456,7 +446,7 @@ export class MqttBroker implements BrokerCore<Connection> {
     this.#shared.match(
       message.topic,
       (id) => this.#sessions.get(id)?.connected === true,
-      (clientId, sub) => this.#sessions.get(clientId)?.deliver(this.#sharedItem(message, sub), now),
+      (clientId, sub) => this.#sessions.get(clientId)?.deliver(this.#sharedItem(message, sub), now, ticket),
     );
     for (const [clientId, t] of targets) {
       const session = this.#sessions.get(clientId);
@@ -471,6 +461,7 @@ export class MqttBroker implements BrokerCore<Connection> {
           subscriptionIds: t.ids,
         },
         now,
+        ticket,
       );
     }
   }

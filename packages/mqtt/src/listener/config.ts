@@ -17,6 +17,7 @@ export function brokerConfig(o: MqttListenerOptions, auth: Authenticator): Broke
       queueBytes: o.sessionQueueBytes,
       inflightMessages: o.maxInflightMessages,
       inflightBytes: o.maxInflightBytes,
+      queueWaitMs: o.sessionQueueWaitMs,
     },
     maxClients: o.maxClients,
     clientIdRule: o.clientIdPattern === undefined ? undefined : ClientIdRule.parse(o.clientIdPattern),

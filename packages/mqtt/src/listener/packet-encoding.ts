@@ -7,6 +7,12 @@ export type EncodeRefusal = { readonly kind: 'too-large' } | { readonly kind: 'i
 
 const TOO_LARGE: EncodeRefusal = { kind: 'too-large' };
 
+// mqtt-packet otherwise builds, on its first encode, a table of 65,536 two-byte Buffers for the
+// numbers it writes (6.5 MiB of heap, 11 MiB of RSS), to save one 2-byte allocation per packet
+// identifier or length: not worth a gateway's memory at rest. The setting is the module's, so
+// it holds for mqtt.js in the same process too (its `writeCache` option only ever turns it off).
+mqttPacket.writeToStream.cacheNumbers = false;
+
 /**
  * One packet to a client as bytes in its protocol version, or why it cannot be sent: MQTT 5
  * §3.1.2.11.4, nothing larger than the client's Maximum Packet Size (`maxPacket`) is sent.

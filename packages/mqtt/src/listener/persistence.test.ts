@@ -21,11 +21,11 @@ let listener: MqttListenerConnector | undefined;
 const sockets: Socket[] = [];
 const lines: LogLine[] = [];
 
-async function startListener(): Promise<MqttListenerConnector> {
+async function startListener(extra: Record<string, unknown> = {}): Promise<MqttListenerConnector> {
   const l = new MqttListenerConnector(
     { gatewayId: 't', logger: captureLogger(lines), metrics: noopMetrics, baseDir: '.', listenerStore: store },
     'devices',
-    mqttListenerOptions.parse({ port, host: '127.0.0.1', anonymous: true }),
+    mqttListenerOptions.parse({ port, host: '127.0.0.1', anonymous: true, ...extra }),
   );
   await l.openSources([{ route: 'r', from: { topic: '#' } }], (d: InboundDelivery) => d.settlement.accept());
   await l.start();
@@ -108,6 +108,29 @@ it('3.1.1 clean session 0: queued QoS 1 messages are stored before the PUBACK an
   expect(publishes(back).map((p) => p.payload.toString())).toEqual(['m1', 'm2', 'm3', 'm4', 'm5']);
   for (const p of publishes(back)) back.send({ cmd: 'puback', messageId: p.messageId as number });
   await waitFor(() => [...store.records.keys()].every((k) => !k.startsWith('m\0')), 'acknowledged messages deleted from the store');
+});
+
+it('a publish that waited for room in a full queue is acknowledged only once its copy, queued late, is stored', async () => {
+  for (const s of sockets.splice(0)) s.destroy();
+  await listener?.stop();
+  await startListener({ sessionQueueLimit: 2, maxInflightMessages: 1 });
+  const sub = await connect('keeper', 4, { clean: false });
+  await subscribe(sub, 'w/#', 1);
+  const pub = await connect('pubw', 4, { clean: true });
+  const pubacks = (): number => pub.packets.filter((p) => p.cmd === 'puback').length;
+  // one in flight, two queued, two waiting for room with their PUBACKs
+  for (let i = 1; i <= 5; i++) pub.send({ cmd: 'publish', topic: `w/${i}`, payload: Buffer.from(`m${i}`), qos: 1, messageId: i, retain: false, dup: false });
+  await waitFor(() => listener?.broker?.sessionStats('keeper')?.waiting === 2 && pubacks() === 3, '3 PUBACKs, 2 waiting');
+  const release = store.hold();
+  // the subscriber's PUBACK makes room: m4 enters the queue, and its record waits for the disk
+  sub.send({ cmd: 'puback', messageId: publishes(sub)[0]?.messageId as number });
+  await waitFor(() => listener?.broker?.sessionStats('keeper')?.waiting === 1, 'm4 admitted');
+  await delay(100);
+  expect(pubacks()).toBe(3);
+  release();
+  await waitFor(() => pubacks() === 4, 'the PUBACK of m4');
+  const stored = [...store.records.values()].map((v) => v.toString('latin1'));
+  expect(stored.some((v) => v.includes('m4'))).toBe(true);
 });
 
 it('MQTT 5 §4.4: a message in flight at the restart is resent with its packet id and DUP; a QoS 2 one past PUBREC gets PUBREL', async () => {

@@ -2,6 +2,7 @@ import type { IPublishPacket, Packet } from 'mqtt-packet';
 import type { ProtocolVersion, PublishProperties } from '../mapping.js';
 import type { OutboundItem, Subscription } from './types.js';
 import { SparseMap } from './sparse.js';
+import { WaitingRoom, type RoomTicket, type Waiter } from './room-wait.js';
 
 /** The connection a session is attached to, as the session sees it. */
 export interface Outlet {
@@ -37,6 +38,11 @@ export interface SessionLimits {
   /** QoS 1/2 messages written and not yet acknowledged, and their bytes */
   readonly inflightMessages: number;
   readonly inflightBytes: number;
+  /**
+   * how long a client publish may wait for room in this session's full queue while the session
+   * admits nothing (see room-wait.ts); 0: never wait, drop at once
+   */
+  readonly queueWaitMs: number;
 }
 
 /** what a message costs a session: its payload and topic, the bulk of what is kept */
@@ -93,6 +99,8 @@ export class Session {
   #nextId = 1;
   #queuedBytes = 0;
   #inflightBytes = 0;
+  /** copies of client publishes waiting for room in the full queue; made when first needed */
+  #room: WaitingRoom | undefined;
 
   constructor(clientId: string, limits: SessionLimits, onDrop: (reason: DropReason) => void, owner?: string) {
     this.clientId = clientId;
@@ -165,6 +173,11 @@ export class Session {
     return this.#inflight.size;
   }
 
+  /** copies of client publishes waiting for room in the queue, their acknowledgements held */
+  get waiting(): number {
+    return this.#room?.size ?? 0;
+  }
+
   /** Attach a connection; resend what was in flight (§4.4), then what queued up. */
   attach(outlet: Outlet, now: number): void {
     this.#outlet = outlet;
@@ -177,10 +190,24 @@ export class Session {
   }
 
   detach(outlet: Outlet): void {
-    if (this.#outlet === outlet) this.#outlet = undefined;
+    if (this.#outlet !== outlet) return;
+    this.#outlet = undefined;
+    // an absent subscriber holds no publisher (as Mosquitto's max_queued_messages): what waits
+    // takes the room there is, the rest is dropped and counted, and their publishers are answered
+    this.#admit();
+    this.#dropWaiting(true);
   }
 
-  deliver(item: OutboundItem, now: number): void {
+  /**
+   * Queue (QoS 1/2) or send (QoS 0) a message for this session. `ticket`: the client publish it
+   * is a copy of, when that publish's acknowledgement can wait. A full queue of a connected
+   * subscriber then holds the copy, and with it the publisher's PUBACK / PUBREC, until there is
+   * room (backpressure to the publisher, see room-wait.ts); without a ticket (retained messages,
+   * wills, the sink), for an absent subscriber, or for the publisher's own session (its own
+   * acknowledgements are what make room, and a held publish can stop its socket being read),
+   * a full queue drops the message and counts it.
+   */
+  deliver(item: OutboundItem, now: number, ticket?: RoomTicket): void {
     const outlet = this.#outlet;
     if (item.qos === 0) {
       // QoS 0 is never queued for an absent client (§4.3.1: at most once)
@@ -190,13 +217,51 @@ export class Session {
       return;
     }
     const size = itemBytes(item);
-    // bounded in messages and in bytes: beyond either, new messages for this session are dropped
-    if (this.#queue.length >= this.#limits.queueMessages || this.#queuedBytes + size > this.#limits.queueBytes) return this.#onDrop('queue-full');
+    // bounded in messages and in bytes; what waits for room goes first, in order
+    if (this.waiting > 0 || !this.#fits(size)) {
+      const wait = ticket !== undefined && outlet !== undefined && item.message.origin !== this.clientId && size <= this.#limits.queueBytes;
+      if (wait && (this.#room?.open ?? this.#limits.queueWaitMs > 0)) {
+        this.#room ??= new WaitingRoom(this.#limits.queueWaitMs, () => this.#onDrop('queue-full'));
+        this.#room.add(item, ticket);
+        return;
+      }
+      return this.#onDrop('queue-full');
+    }
+    this.#enqueue(item);
+    this.pump(now);
+  }
+
+  #fits(size: number): boolean {
+    return this.#queue.length < this.#limits.queueMessages && this.#queuedBytes + size <= this.#limits.queueBytes;
+  }
+
+  #enqueue(item: OutboundItem): void {
     const entry: SessionEntry = { item, key: this.#nextKey++, id: undefined, state: 'queued' };
     this.#queue.push(entry);
-    this.#queuedBytes += size;
+    this.#queuedBytes += itemBytes(item);
     this.#journal?.save(this, entry);
-    this.pump(now);
+  }
+
+  /** move waiting copies into the queue while it has room; true if any moved */
+  #admit(): boolean {
+    const room = this.#room;
+    if (room === undefined) return false;
+    let moved = false;
+    for (let w = room.peek(); w !== undefined && this.#fits(itemBytes(w.item)); w = room.peek()) {
+      this.#enqueue(w.item);
+      // the publisher's acknowledgement may go now (when this was its last waiting copy)
+      room.admitFirst();
+      moved = true;
+    }
+    return moved;
+  }
+
+  /** drop what waits (counted when `count`) and answer its publishers */
+  #dropWaiting(count: boolean): void {
+    for (const w of this.#room?.take(() => true) ?? []) {
+      if (count) this.#onDrop('queue-full');
+      w.ticket.release();
+    }
   }
 
   /**
@@ -208,14 +273,27 @@ export class Session {
   pump(now: number): void {
     const outlet = this.#outlet;
     if (outlet === undefined) return;
+    // what leaves the queue makes room for what waits, which may then be sent in turn
+    while (this.#send(outlet, now) && this.#admit());
+  }
+
+  /** send queued messages while the window allows; false once the connection is closed */
+  #send(outlet: Outlet, now: number): boolean {
+    const before = this.#queue.length;
+    const more = this.#sendQueued(outlet, now);
+    if (this.#queue.length < before) this.#room?.progressed();
+    return more;
+  }
+
+  #sendQueued(outlet: Outlet, now: number): boolean {
     const window = Math.min(outlet.receiveMaximum, this.#limits.inflightMessages);
     while (this.#queue.length > 0 && this.#inflight.size < window && outlet.backlog <= WRITE_HIGH_WATER) {
       const entry = this.#queue[0] as SessionEntry;
       const item = entry.item;
       const size = itemBytes(item);
-      if (this.#inflight.size > 0 && this.#inflightBytes + size > this.#limits.inflightBytes) return;
+      if (this.#inflight.size > 0 && this.#inflightBytes + size > this.#limits.inflightBytes) return true;
       const id = this.#allocateId();
-      if (id === undefined) return;
+      if (id === undefined) return true;
       this.#queue.shift();
       this.#queuedBytes -= size;
       entry.id = id;
@@ -226,8 +304,9 @@ export class Session {
       this.#journal?.save(this, entry);
       const r = this.#sendPublish(item, id, false, now);
       if (r !== 'sent' && r !== 'closed') this.#forget(id);
-      if (r === 'closed') return;
+      if (r === 'closed') return false;
     }
+    return true;
   }
 
   /** a message leaves the in-flight window */
@@ -277,14 +356,15 @@ export class Session {
    * this session for, so another member of the group gets them: every queued one, and, with
    * `inflight`, QoS 1 messages sent but not acknowledged (MQTT 5 §4.8.2 allows sending them to
    * another subscriber when the connection breaks). QoS 2 messages in flight stay: §4.8.2
-   * [MQTT-4.8.2-4, -5] has their delivery completed to this client, or to nobody.
+   * [MQTT-4.8.2-4, -5] has their delivery completed to this client, or to nobody. Copies waiting
+   * for room come last, with the publishes they hold, for the caller to deliver and release.
    */
-  takeShared(share: string, inflight: boolean): OutboundItem[] {
-    const taken: OutboundItem[] = [];
+  takeShared(share: string, inflight: boolean): { readonly item: OutboundItem; readonly ticket?: RoomTicket }[] {
+    const taken: { readonly item: OutboundItem; readonly ticket?: RoomTicket }[] = [];
     if (inflight) {
       for (const [id, f] of this.#inflight) {
         if (f.item.share !== share || f.item.qos !== 1) continue;
-        taken.push(f.item);
+        taken.push({ item: f.item });
         this.#forget(id);
       }
     }
@@ -297,9 +377,10 @@ export class Session {
       this.#queue.splice(i, 1);
       this.#queuedBytes -= itemBytes(entry.item);
       this.#journal?.remove(this, entry);
-      taken.push(entry.item);
+      taken.push({ item: entry.item });
     }
-    return taken;
+    const waiting: readonly Waiter[] = this.#room?.take((w) => w.item.share === share) ?? [];
+    return taken.concat(waiting);
   }
 
   /** Forget everything sent or queued (a clean start replaced the session). */
@@ -310,6 +391,8 @@ export class Session {
     this.#queuedBytes = 0;
     this.#inflightBytes = 0;
     this.incomingQos2.clear();
+    // the session they waited for is gone: their publishers are answered
+    this.#dropWaiting(false);
   }
 
   #allocateId(): number | undefined {

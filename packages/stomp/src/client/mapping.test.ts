@@ -93,16 +93,7 @@ describe('fromMessageFrame', () => {
   });
 
   test('ActiveMQ: message-id is the JMSMessageID, expires 0 means never, timestamp in ms', () => {
-    const m = fromMessageFrame(
-      [
-        ['message-id', 'ID:x:1'],
-        ['expires', '0'],
-        ['timestamp', '1700000000000'],
-        ['priority', '4'],
-      ],
-      Buffer.alloc(0),
-      { ...ctx, flavor: 'activemq' },
-    );
+    const m = fromMessageFrame([['message-id', 'ID:x:1'], ['expires', '0'], ['timestamp', '1700000000000'], ['priority', '4']], Buffer.alloc(0), { ...ctx, flavor: 'activemq' });
     expect(m.messageId).toBe('ID:x:1');
     expect(m.expiresAt).toBeUndefined();
     expect(m.timestamp).toBe(1_700_000_000_000);

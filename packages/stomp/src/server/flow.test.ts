@@ -6,7 +6,7 @@
 import { createConnection, type Socket } from 'node:net';
 import { type InboundDelivery } from '@ferry/core';
 import { ManualFlow, delay, waitFor, listenerUnderFlow } from '@ferry/testkit';
-import { stompListenerDefinition } from '../listener-definition.js';
+import { stompListenerDefinition } from '../index.js';
 import type { StompListenerConnector } from './listener-connector.js';
 
 let listener: StompListenerConnector;

@@ -1,4 +1,4 @@
-import { Authenticator, authConfigFrom, ConnectorCounters, FerryError, FlowWatch, reportRestore, Settlement, StartStop, toFerryError, type ConnectorContext, type ConnectorState, type DeliveryHandler, type GatewayMessage, type ListenerAuthInput, type Sink, type SourceFlow, type SourceSpec, ConnectorBase } from '@ferry/core';
+import { Authenticator, authConfigFrom, ConnectorCounters, FerryError, FlowWatch, reportRestore, Settlement, StartStop, toFerryError, type ConnectorContext, type ConnectorState, type DeliveryHandler, type GatewayMessage, type Sink, type SourceFlow, type SourceSpec, ConnectorBase } from '@ferry/core';
 import { listeningLine, type BoundPorts, type ListenerTransportOptions } from '@ferry/net';
 import { parseDestination } from './broker-message.js';
 import { StompQueueStore } from './queue-store.js';
@@ -7,6 +7,7 @@ import { messageToBroker, sendToMessage } from './mapping.js';
 import { StompServer } from './server.js';
 import { DEFAULT_SESSION_OPTIONS, type InboundSend, type SessionHooks } from './session.js';
 import { SERVER_NAME } from './version.js';
+import { stompAuthInput } from './auth-input.js';
 
 export interface StompListenerOptions extends Record<string, unknown>, ListenerTransportOptions {
   readonly port: number;
@@ -254,9 +255,4 @@ export class StompListenerConnector extends ConnectorBase<StompListenerOptions, 
     // a /queue message is confirmed once it is on disk (with a listener store)
     await r.stored;
   }
-}
-
-/** The listener's auth options in core's shape: STOMP's CONNECT names the fields login and passcode. */
-export function stompAuthInput(o: StompListenerOptions): ListenerAuthInput {
-  return { ...o, users: o.users.map((u) => ({ ...u, username: u.login, password: u.passcode })) };
 }

@@ -13,12 +13,19 @@ export const tick = (): Promise<void> => new Promise((r) => setImmediate(r));
 export async function settle(n = 5): Promise<void> {
   for (let i = 0; i < n; i++) await tick();
 }
+/** The client sends `frames`, then the session has had its turns to answer them. */
+export async function sent(client: MemorySocket, frames: string): Promise<void> {
+  client.send(frames);
+  await settle();
+}
 
 export interface Rig {
   server: StompServer;
   broker: StompBroker;
   sends: { send: InboundSend; resolve: () => void; reject: (e: FerryError) => void }[];
   connect(version?: string, extra?: string): Promise<MemorySocket>;
+  /** a socket handed to the server that has sent nothing yet */
+  attach(): MemorySocket;
 }
 
 export function rig(hooks: Partial<SessionHooks> = {}, opts: { queueBufferMessages?: number; maxUnacked?: number; hold?: boolean } = {}): Rig {
@@ -44,9 +51,13 @@ export function rig(hooks: Partial<SessionHooks> = {}, opts: { queueBufferMessag
     server,
     broker,
     sends,
-    async connect(version = '1.2', extra = '') {
+    attach() {
       const s = new MemorySocket();
       server.attach(s.server);
+      return s;
+    },
+    async connect(version = '1.2', extra = '') {
+      const s = this.attach();
       s.send(`CONNECT\naccept-version:${version}\nhost:x\n${extra}\n\0`);
       await settle();
       return s;
@@ -59,3 +70,24 @@ export const last = (s: MemorySocket): StompFrame => s.frames[s.frames.length - 
 export const messages = (s: MemorySocket): StompFrame[] => s.frames.filter((f) => f.command === 'MESSAGE');
 export const bodyOf = (f: StompFrame): string => f.body.toString();
 export const ackId = (f: StompFrame): string => headerValue(f, 'ack') ?? '';
+
+/** SEND frames of the bodies m1 … m`n`, in order, to `destination`. */
+export const sends = (destination: string, n: number): string => Array.from({ length: n }, (_, i) => `SEND\ndestination:${destination}\n\nm${i + 1}\0`).join('');
+
+/** The held SEND `i` is accepted, and the session has had its turns to answer. */
+export async function accepted(r: Rig, i: number): Promise<void> {
+  r.sends[i]?.resolve();
+  await settle();
+}
+
+/**
+ * Session `a` subscribes with `subscribe` (SUBSCRIBE frames), then session `p` sends m1 … m`n` to
+ * `destination`; each has had its turns to answer.
+ */
+export async function subscribedThenSent(r: Rig, subscribe: string, destination: string, n: number): Promise<{ a: MemorySocket; p: MemorySocket }> {
+  const a = await r.connect();
+  await sent(a, subscribe);
+  const p = await r.connect();
+  await sent(p, sends(destination, n));
+  return { a, p };
+}

@@ -1,10 +1,9 @@
 import { FerryError } from '@ferry/core';
 import { headerValue, type StompFrame } from '../frame/frame.js';
-import { MemorySocket } from './memory-socket.test-util.js';
 import { negotiateHeartBeat } from './heartbeat.js';
 import { FERRY_STOMP_VERSION } from './version.js';
 import { readFileSync } from 'node:fs';
-import { bodyOf, last, rig, settle } from './session-rig.test-util.js';
+import { accepted, bodyOf, last, rig, sent, settle } from './session-rig.test-util.js';
 
 
 describe('StompSession: connecting', () => {
@@ -21,10 +20,8 @@ describe('StompSession: connecting', () => {
 
   it('no accept-version means STOMP 1.0; CONNECTED then has no version header', async () => {
     const r = rig();
-    const s = new MemorySocket();
-    r.server.attach(s.server);
-    s.send('CONNECT\n\n\0');
-    await settle();
+    const s = r.attach();
+    await sent(s, 'CONNECT\n\n\0');
     expect(s.commands()).toEqual(['CONNECTED']);
     expect(headerValue(s.frames[0] as StompFrame, 'version')).toBeUndefined();
   });
@@ -39,10 +36,8 @@ describe('StompSession: connecting', () => {
 
   it('a frame before CONNECT gets ERROR and the connection closes', async () => {
     const r = rig();
-    const s = new MemorySocket();
-    r.server.attach(s.server);
-    s.send('SEND\ndestination:/queue/a\nreceipt:1\n\nx\0');
-    await settle();
+    const s = r.attach();
+    await sent(s, 'SEND\ndestination:/queue/a\nreceipt:1\n\nx\0');
     expect(s.commands()).toEqual(['ERROR']);
     expect(headerValue(s.frames[0] as StompFrame, 'receipt-id')).toBe('1');
     expect(s.ended).toBe(true);
@@ -71,10 +66,8 @@ describe('StompSession: connecting', () => {
 describe('StompSession: the STOMP command (STOMP 1.2 §Connecting)', () => {
   it('STOMP instead of CONNECT is answered with CONNECTED, and the session works', async () => {
     const r = rig();
-    const s = new MemorySocket();
-    r.server.attach(s.server);
-    s.send('STOMP\naccept-version:1.1,1.2\nhost:x\n\n\0SUBSCRIBE\nid:0\ndestination:/topic/st\n\n\0SEND\ndestination:/topic/st\nreceipt:r\n\nvia STOMP\0');
-    await settle();
+    const s = r.attach();
+    await sent(s, 'STOMP\naccept-version:1.1,1.2\nhost:x\n\n\0SUBSCRIBE\nid:0\ndestination:/topic/st\n\n\0SEND\ndestination:/topic/st\nreceipt:r\n\nvia STOMP\0');
     expect(s.commands()).toEqual(['CONNECTED', 'MESSAGE', 'RECEIPT']);
     const c = s.frames[0] as StompFrame;
     expect(headerValue(c, 'version')).toBe('1.2');
@@ -84,19 +77,15 @@ describe('StompSession: the STOMP command (STOMP 1.2 §Connecting)', () => {
   });
 
   it('STOMP for a 1.1 client negotiates 1.1', async () => {
-    const s = new MemorySocket();
-    rig().server.attach(s.server);
-    s.send('STOMP\naccept-version:1.1\nhost:x\n\n\0');
-    await settle();
+    const s = rig().attach();
+    await sent(s, 'STOMP\naccept-version:1.1\nhost:x\n\n\0');
     expect(s.commands()).toEqual(['CONNECTED']);
     expect(headerValue(s.frames[0] as StompFrame, 'version')).toBe('1.1');
   });
 
   it('STOMP without accept-version (a 1.0 client: 1.0 has no STOMP frame) gets ERROR and close', async () => {
-    const s = new MemorySocket();
-    rig().server.attach(s.server);
-    s.send('STOMP\nhost:x\n\n\0');
-    await settle();
+    const s = rig().attach();
+    await sent(s, 'STOMP\nhost:x\n\n\0');
     expect(s.commands()).toEqual(['ERROR']);
     expect(headerValue(s.frames[0] as StompFrame, 'message')).toContain('STOMP 1.1');
     expect(s.ended).toBe(true);
@@ -105,8 +94,7 @@ describe('StompSession: the STOMP command (STOMP 1.2 §Connecting)', () => {
   it('a second STOMP or CONNECT on a connected session is an ERROR', async () => {
     const r = rig();
     const s = await r.connect();
-    s.send('STOMP\naccept-version:1.2\nhost:x\nreceipt:again\n\n\0');
-    await settle();
+    await sent(s, 'STOMP\naccept-version:1.2\nhost:x\nreceipt:again\n\n\0');
     expect(s.commands()).toEqual(['CONNECTED', 'ERROR']);
     expect(headerValue(last(s), 'message')).toBe('already connected');
     expect(s.ended).toBe(true);
@@ -117,13 +105,11 @@ describe('StompSession: SEND and RECEIPT', () => {
   it('holds the RECEIPT until the settlement is accepted', async () => {
     const r = rig({}, { hold: true });
     const s = await r.connect();
-    s.send('SEND\ndestination:/queue/a\nreceipt:r1\n\nhello\0');
-    await settle();
+    await sent(s, 'SEND\ndestination:/queue/a\nreceipt:r1\n\nhello\0');
     expect(r.sends).toHaveLength(1);
     expect(r.sends[0]?.send.confirmed).toBe(true);
     expect(s.commands()).toEqual(['CONNECTED']);
-    r.sends[0]?.resolve();
-    await settle();
+    await accepted(r, 0);
     expect(s.commands()).toEqual(['CONNECTED', 'RECEIPT']);
     expect(headerValue(last(s), 'receipt-id')).toBe('r1');
   });
@@ -131,8 +117,7 @@ describe('StompSession: SEND and RECEIPT', () => {
   it('a refused settlement becomes ERROR with receipt-id and the reason, then close', async () => {
     const r = rig({}, { hold: true });
     const s = await r.connect();
-    s.send('SEND\ndestination:/queue/a\nreceipt:r2\n\nhello\0');
-    await settle();
+    await sent(s, 'SEND\ndestination:/queue/a\nreceipt:r2\n\nhello\0');
     r.sends[0]?.reject(new FerryError('SINK_REJECTED', 'exchange not found', { permanent: true }));
     await settle();
     expect(s.commands()).toEqual(['CONNECTED', 'ERROR']);
@@ -144,8 +129,7 @@ describe('StompSession: SEND and RECEIPT', () => {
   it('DISCONNECT waits for pending settlements: their RECEIPTs first, then its own', async () => {
     const r = rig({}, { hold: true });
     const s = await r.connect();
-    s.send('SEND\ndestination:/queue/a\nreceipt:s1\n\nx\0DISCONNECT\nreceipt:d1\n\n\0');
-    await settle();
+    await sent(s, 'SEND\ndestination:/queue/a\nreceipt:s1\n\nx\0DISCONNECT\nreceipt:d1\n\n\0');
     expect(s.commands()).toEqual(['CONNECTED']);
     r.sends[0]?.resolve();
     await settle(10);
@@ -160,8 +144,7 @@ describe('StompSession: SEND and RECEIPT', () => {
   it('a full queue refuses the SEND with ERROR; nothing is held beyond the bound', async () => {
     const r = rig({}, { queueBufferMessages: 2 });
     const s = await r.connect();
-    s.send('SEND\ndestination:/queue/full\n\n1\0SEND\ndestination:/queue/full\n\n2\0SEND\ndestination:/queue/full\nreceipt:3\n\n3\0');
-    await settle();
+    await sent(s, 'SEND\ndestination:/queue/full\n\n1\0SEND\ndestination:/queue/full\n\n2\0SEND\ndestination:/queue/full\nreceipt:3\n\n3\0');
     expect(s.commands()).toEqual(['CONNECTED', 'ERROR']);
     expect(headerValue(last(s), 'receipt-id')).toBe('3');
     expect(headerValue(last(s), 'message')).toMatch(/full/);
@@ -170,8 +153,7 @@ describe('StompSession: SEND and RECEIPT', () => {
 
   it('shutting down: new SENDs get ERROR "shutting down"', async () => {
     const s = await rig({ acceptingSends: () => false }).connect();
-    s.send('SEND\ndestination:/topic/a\nreceipt:x\n\nhi\0');
-    await settle();
+    await sent(s, 'SEND\ndestination:/topic/a\nreceipt:x\n\nhi\0');
     expect(headerValue(last(s), 'message')).toBe('shutting down');
   });
 });

@@ -1,6 +1,8 @@
-import { clientRole, defineConnector } from '@ferry/core';
-import { Amqp091Connector } from './connector.js';
+import { clientRole, defineConnector, LazyModule } from '@ferry/core';
 import { amqp091From, amqp091Options, amqp091To } from './options.js';
+
+/** the connector's code and amqplib, loaded only when a configuration uses the type (the package's main entry provides it) */
+export const amqp091Code = new LazyModule('the amqp091 connector', () => import('./connector.js'));
 
 /**
  * The `amqp091` connector type: a client of an AMQP 0-9-1 broker (RabbitMQ) through amqplib.
@@ -20,5 +22,6 @@ export const amqp091Definition = defineConnector({
   sourcePattern: (from) => (from.exchange !== undefined ? from.bindingKey : undefined),
   templateFields: ['exchange', 'routingKey'],
   nameFields: ['exchange'],
-  create: (ctx, name, options) => new Amqp091Connector(ctx, name, options),
+  load: () => amqp091Code.load(),
+  create: (ctx, name, options) => new (amqp091Code.get().Amqp091Connector)(ctx, name, options),
 });

@@ -1,0 +1,49 @@
+import { FerryError } from './errors.js';
+
+/**
+ * A module loaded on first need, for a connector definition whose `create` is synchronous but
+ * whose code (and protocol library) should not be loaded by a process that never creates one:
+ * `load()` imports it once (a failed import is tried again on the next call), `get()` hands it
+ * over, and throws if `load()` has not resolved yet. A package's main entry, which imports every
+ * connector's code anyway, hands the module over with `provide()`, so whoever imports the whole
+ * package creates connectors without awaiting `load()`.
+ */
+export class LazyModule<M> {
+  readonly #what: string;
+  readonly #importer: () => Promise<M>;
+  #module: M | undefined;
+  #loading: Promise<void> | undefined;
+
+  constructor(what: string, importer: () => Promise<M>) {
+    this.#what = what;
+    this.#importer = importer;
+  }
+
+  get loaded(): boolean {
+    return this.#module !== undefined;
+  }
+
+  /** the module, already imported by the caller */
+  provide(m: M): void {
+    this.#module = m;
+    this.#loading ??= Promise.resolve();
+  }
+
+  load(): Promise<void> {
+    this.#loading ??= this.#importer().then(
+      (m) => {
+        this.#module = m;
+      },
+      (err: unknown) => {
+        this.#loading = undefined;
+        throw new FerryError('INTERNAL', `cannot load the code of ${this.#what}`, { cause: err });
+      },
+    );
+    return this.#loading;
+  }
+
+  get(): M {
+    if (this.#module === undefined) throw new FerryError('INTERNAL', `${this.#what} is not loaded: await its definition's load() (loadConnectorTypes) before create`);
+    return this.#module;
+  }
+}

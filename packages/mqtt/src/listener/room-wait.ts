@@ -1,0 +1,148 @@
+import type { OutboundItem } from './types.js';
+
+/**
+ * One client publish whose copies wait for room in full session queues. Its acknowledgement
+ * to the publisher (PUBACK / PUBREC) is held until every copy was admitted to its session's
+ * queue, or dropped and counted: the publisher's own window (Receive Maximum, MQTT 5 §4.9;
+ * for 3.1.1 the listener's `receiveMaximum`, past which its socket is not read) then fills,
+ * and the protocol itself paces it to what its subscribers take.
+ */
+export class RoomTicket {
+  #pending = 0;
+  #ready: (() => void) | undefined;
+
+  /** true while some copy waits for room */
+  get waiting(): boolean {
+    return this.#pending > 0;
+  }
+
+  /** a copy starts waiting */
+  hold(): void {
+    this.#pending++;
+  }
+
+  /** a copy was admitted, or dropped: no longer waits */
+  release(): void {
+    this.#pending--;
+    if (this.#pending > 0) return;
+    const ready = this.#ready;
+    this.#ready = undefined;
+    ready?.();
+  }
+
+  /** call `ready` once no copy waits: now when none does */
+  whenReady(ready: () => void): void {
+    if (this.#pending <= 0) ready();
+    else this.#ready = ready;
+  }
+}
+
+/** A copy of a message waiting for room in one session's queue, and the publish it holds. */
+export interface Waiter {
+  readonly item: OutboundItem;
+  readonly ticket: RoomTicket;
+}
+
+/**
+ * The copies waiting for room in one session's full queue, in arrival order (they enter the
+ * queue in that order, after what it holds), and the bound on how long they wait: when
+ * `waitMs` passes and none of them was admitted, the subscriber takes nothing (it stopped
+ * acknowledging, or its socket stopped draining), and every waiting copy is handed to
+ * `onStall`, to be dropped and counted. Until the session admits again it is `stalled`:
+ * new copies for it are dropped at once, so a dead subscriber holds its publishers once, for
+ * `waitMs`, not for every message. The same bound ends any cycle of publishers waiting on
+ * each other's subscribers (two 3.1.1 clients, each the other's slow subscriber, both paused
+ * at their `receiveMaximum`).
+ */
+export class WaitingRoom {
+  readonly #list: Waiter[] = [];
+  readonly #waitMs: number;
+  readonly #onStall: (w: Waiter) => void;
+  #timer: NodeJS.Timeout | undefined;
+  #admitted = false;
+  #stalled = false;
+
+  constructor(waitMs: number, onStall: (w: Waiter) => void) {
+    this.#waitMs = waitMs;
+    this.#onStall = onStall;
+  }
+
+  get size(): number {
+    return this.#list.length;
+  }
+
+  /** nothing was admitted for a whole `waitMs`: new copies are not held */
+  get stalled(): boolean {
+    return this.#stalled;
+  }
+
+  /** whether a copy may wait here: holding is on (`waitMs` > 0) and the subscriber is not stalled */
+  get open(): boolean {
+    return this.#waitMs > 0 && !this.#stalled;
+  }
+
+  add(item: OutboundItem, ticket: RoomTicket): void {
+    ticket.hold();
+    this.#list.push({ item, ticket });
+    if (this.#timer === undefined) {
+      this.#admitted = false;
+      this.#timer = setTimeout(() => this.#check(), this.#waitMs);
+      // a listener with waiting publishes must not keep a stopping process alive
+      this.#timer.unref();
+    }
+  }
+
+  peek(): Waiter | undefined {
+    return this.#list[0];
+  }
+
+  /** the first waiter entered the queue */
+  admitFirst(): void {
+    const w = this.#list.shift();
+    if (w === undefined) return;
+    this.#admitted = true;
+    this.#stalled = false;
+    if (this.#list.length === 0) this.#stopTimer();
+    w.ticket.release();
+  }
+
+  /** the session took messages again: new copies may wait again */
+  progressed(): void {
+    this.#stalled = false;
+  }
+
+  /** take out the waiters `pick` chooses, in order; their tickets stay held for the caller */
+  take(pick: (w: Waiter) => boolean): Waiter[] {
+    const taken: Waiter[] = [];
+    for (let i = 0; i < this.#list.length; ) {
+      const w = this.#list[i] as Waiter;
+      if (pick(w)) {
+        this.#list.splice(i, 1);
+        taken.push(w);
+      } else i++;
+    }
+    if (this.#list.length === 0) this.#stopTimer();
+    return taken;
+  }
+
+  #check(): void {
+    this.#timer = undefined;
+    if (this.#list.length === 0) return;
+    if (this.#admitted) {
+      this.#admitted = false;
+      this.#timer = setTimeout(() => this.#check(), this.#waitMs);
+      this.#timer.unref();
+      return;
+    }
+    this.#stalled = true;
+    for (const w of this.take(() => true)) {
+      this.#onStall(w);
+      w.ticket.release();
+    }
+  }
+
+  #stopTimer(): void {
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+  }
+}

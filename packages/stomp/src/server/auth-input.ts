@@ -1,0 +1,7 @@
+import type { ListenerAuthInput } from '@ferry/core';
+import type { StompListenerOptions } from './listener-connector.js';
+
+/** The listener's auth options in core's shape: STOMP's CONNECT names the fields login and passcode. */
+export function stompAuthInput(o: StompListenerOptions): ListenerAuthInput {
+  return { ...o, users: o.users.map((u) => ({ ...u, username: u.login, password: u.passcode })) };
+}
