@@ -1,6 +1,10 @@
 /** The AMQP 1.0 encoder (§1.6): each value with the smallest encoding of its exact type. */
 import { FerryError } from '@ferry/core';
 import type { AmqpValue } from './amqp-value.js';
+import { BIG, BOOLEAN, COMPOUND, FIXED_BYTES, NUMBER, SMALL_BIG, SMALL_NUMBER, VARIABLE, ZERO_WIDTH, type FixedEncoding, type NumberEncoding, type VariableEncoding } from './encodings.js';
+
+/** §1.6.10, §1.6.12: the values a ulong and a long hold (a bigint may hold more) */
+const BIG_RANGE = { ulong: [0n, 0xffffffffffffffffn], long: [-0x8000000000000000n, 0x7fffffffffffffffn] } as const;
 
 function u8(n: number): Buffer {
   return Buffer.from([n]);
@@ -13,221 +17,116 @@ function withU32(code: number, n: number): Buffer {
   return b;
 }
 
-function variable(code8: number, code32: number, bytes: Buffer): Buffer {
-  if (bytes.length <= 255) return Buffer.concat([Buffer.from([code8, bytes.length]), bytes]);
-  return Buffer.concat([withU32(code32, bytes.length), bytes]);
+function fixed<V>(e: FixedEncoding<V>, v: V): Buffer {
+  // every byte is written below: no need to zero them first
+  const b = Buffer.allocUnsafe(1 + e.width);
+  b[0] = e.code;
+  e.write(b, v, 1);
+  return b;
 }
 
-function compound(code8: number, code32: number, count: number, body: Buffer): Buffer {
+function variable(e: VariableEncoding, bytes: Buffer, wide: boolean): Buffer {
+  if (!wide && bytes.length <= 255) return Buffer.concat([Buffer.from([e.code8, bytes.length]), bytes]);
+  return Buffer.concat([withU32(e.code32, bytes.length), bytes]);
+}
+
+function compound(e: { readonly code8: number; readonly code32: number }, count: number, body: Buffer, wide: boolean): Buffer {
   // size counts the count field too (§1.6.22)
-  if (body.length + 1 <= 255 && count <= 255) return Buffer.concat([Buffer.from([code8, body.length + 1, count]), body]);
+  if (!wide && body.length + 1 <= 255 && count <= 255) return Buffer.concat([Buffer.from([e.code8, body.length + 1, count]), body]);
   const h = Buffer.alloc(9);
-  h[0] = code32;
+  h[0] = e.code32;
   h.writeUInt32BE(body.length + 4, 1);
   h.writeUInt32BE(count, 5);
   return Buffer.concat([h, body]);
 }
 
-function checkInt(type: string, v: number, min: number, max: number): void {
-  if (!Number.isInteger(v) || v < min || v > max) {
+/** A number of a type with a range (the integers) must be a whole number inside it. */
+function checked(type: string, e: NumberEncoding, v: number): number {
+  if (e.range !== undefined && (!Number.isInteger(v) || v < e.range[0] || v > e.range[1])) {
     throw new FerryError('PROTOCOL_ERROR', `AMQP 1.0 encode: ${String(v)} is not a valid ${type}`, { permanent: true });
   }
+  return v;
+}
+
+function fits<V extends number | bigint>(range: readonly [V, V] | undefined, v: V): boolean {
+  return range !== undefined && v >= range[0] && v <= range[1];
 }
 
 /** Encode one value with the fixed-width constructor of its type (used inside arrays). */
 function arrayElement(v: AmqpValue): { code: number; body: Buffer } {
-  const full = encode(v);
-  switch (v.type) {
-    case 'uint':
-    case 'ulong':
-    case 'int':
-    case 'long':
-    case 'string':
-    case 'symbol':
-    case 'binary':
-    case 'boolean':
-    case 'list':
-    case 'map': {
-      // re-encode with the wide constructor so every element shares one constructor
-      const wide = encodeWide(v);
-      return { code: wide[0] as number, body: wide.subarray(1) };
-    }
-    default:
-      return { code: full[0] as number, body: full.subarray(1) };
-  }
+  // the wide constructors where a type has several, so every element shares one constructor
+  const full = encodeAs(v, true);
+  return { code: full[0] as number, body: full.subarray(1) };
 }
 
-function encodeWide(v: AmqpValue): Buffer {
+/**
+ * Encode a value: with its smallest encoding, or `wide`, with the one constructor of its type
+ * that holds every value (§1.6.26: an array's elements share a single constructor).
+ */
+function encodeAs(v: AmqpValue, wide: boolean): Buffer {
   switch (v.type) {
-    case 'uint': {
-      const b = Buffer.alloc(5);
-      b[0] = 0x70;
-      b.writeUInt32BE(v.value, 1);
-      return b;
-    }
-    case 'int': {
-      const b = Buffer.alloc(5);
-      b[0] = 0x71;
-      b.writeInt32BE(v.value, 1);
-      return b;
-    }
-    case 'ulong': {
-      const b = Buffer.alloc(9);
-      b[0] = 0x80;
-      b.writeBigUInt64BE(v.value, 1);
-      return b;
-    }
-    case 'long': {
-      const b = Buffer.alloc(9);
-      b[0] = 0x81;
-      b.writeBigInt64BE(v.value, 1);
-      return b;
-    }
+    case 'null':
+      return u8(ZERO_WIDTH.null);
     case 'boolean':
-      return Buffer.from([0x56, v.value ? 1 : 0]);
-    case 'string':
-      return Buffer.concat([withU32(0xb1, Buffer.byteLength(v.value)), Buffer.from(v.value, 'utf8')]);
-    case 'symbol':
-      return Buffer.concat([withU32(0xb3, v.value.length), Buffer.from(v.value, 'ascii')]);
+      if (wide) return Buffer.from([BOOLEAN, v.value ? 1 : 0]);
+      return u8(v.value ? ZERO_WIDTH.true : ZERO_WIDTH.false);
+    case 'uint':
+    case 'int': {
+      const value = checked(v.type, NUMBER[v.type], v.value);
+      if (wide) return fixed(NUMBER[v.type], value);
+      if (v.type === 'uint' && value === 0) return u8(ZERO_WIDTH.uint0);
+      return fixed(fits(SMALL_NUMBER[v.type].range, value) ? SMALL_NUMBER[v.type] : NUMBER[v.type], value);
+    }
+    case 'ubyte':
+    case 'byte':
+    case 'ushort':
+    case 'short':
+    case 'float':
+    case 'double':
+    case 'char':
+      return fixed(NUMBER[v.type], checked(v.type, NUMBER[v.type], v.value));
+    case 'ulong':
+    case 'long':
+      if (!fits(BIG_RANGE[v.type], v.value)) throw new FerryError('PROTOCOL_ERROR', `AMQP 1.0 encode: ${v.value} is not a ${v.type}`, { permanent: true });
+      if (wide) return fixed(BIG[v.type], v.value);
+      if (v.type === 'ulong' && v.value === 0n) return u8(ZERO_WIDTH.ulong0);
+      return fixed(fits(SMALL_BIG[v.type].range, v.value) ? SMALL_BIG[v.type] : BIG[v.type], v.value);
+    case 'timestamp':
+      return fixed(BIG.timestamp, v.value);
+    case 'decimal32':
+    case 'decimal64':
+    case 'decimal128':
+    case 'uuid': {
+      const e = FIXED_BYTES[v.type];
+      if (v.value.length !== e.width) throw new FerryError('PROTOCOL_ERROR', `AMQP 1.0 encode: ${v.type} needs ${e.width} bytes`, { permanent: true });
+      return Buffer.concat([u8(e.code), v.value]);
+    }
     case 'binary':
-      return Buffer.concat([withU32(0xb0, v.value.length), v.value]);
-    case 'list': {
-      const body = Buffer.concat(v.value.map(encode));
-      const h = Buffer.alloc(9);
-      h[0] = 0xd0;
-      h.writeUInt32BE(body.length + 4, 1);
-      h.writeUInt32BE(v.value.length, 5);
-      return Buffer.concat([h, body]);
+      return variable(VARIABLE.binary, v.value, wide);
+    case 'string':
+    case 'symbol': {
+      const e = VARIABLE[v.type];
+      return variable(e, Buffer.from(v.value, e.text), wide);
     }
-    case 'map': {
-      const body = Buffer.concat(v.value.flatMap(([k, x]) => [encode(k), encode(x)]));
-      const h = Buffer.alloc(9);
-      h[0] = 0xd1;
-      h.writeUInt32BE(body.length + 4, 1);
-      h.writeUInt32BE(v.value.length * 2, 5);
-      return Buffer.concat([h, body]);
+    case 'list':
+      if (!wide && v.value.length === 0) return u8(ZERO_WIDTH.list0);
+      return compound(COMPOUND.list, v.value.length, Buffer.concat(v.value.map(encode)), wide);
+    case 'map':
+      return compound(COMPOUND.map, v.value.length * 2, Buffer.concat(v.value.flatMap(([k, x]) => [encode(k), encode(x)])), wide);
+    case 'array': {
+      if (v.value.length === 0) return compound(COMPOUND.array, 0, u8(ZERO_WIDTH.null), false);
+      const els = v.value.map(arrayElement);
+      const code = els[0]?.code as number;
+      if (els.some((e) => e.code !== code)) throw new FerryError('PROTOCOL_ERROR', 'AMQP 1.0 encode: array elements of different types', { permanent: true });
+      const body = Buffer.concat([u8(code), ...els.map((e) => e.body)]);
+      return compound(COMPOUND.array, els.length, body, false);
     }
-    default:
-      return encode(v);
+    case 'described':
+      return Buffer.concat([u8(0x00), encode(v.descriptor), encode(v.value)]);
   }
 }
 
 /** Encode a value with the smallest encoding of its exact type. */
 export function encode(v: AmqpValue): Buffer {
-  switch (v.type) {
-    case 'null':
-      return u8(0x40);
-    case 'boolean':
-      return u8(v.value ? 0x41 : 0x42);
-    case 'ubyte':
-      checkInt('ubyte', v.value, 0, 0xff);
-      return Buffer.from([0x50, v.value]);
-    case 'byte': {
-      checkInt('byte', v.value, -128, 127);
-      const b = Buffer.alloc(2);
-      b[0] = 0x51;
-      b.writeInt8(v.value, 1);
-      return b;
-    }
-    case 'ushort': {
-      checkInt('ushort', v.value, 0, 0xffff);
-      const b = Buffer.alloc(3);
-      b[0] = 0x60;
-      b.writeUInt16BE(v.value, 1);
-      return b;
-    }
-    case 'short': {
-      checkInt('short', v.value, -32768, 32767);
-      const b = Buffer.alloc(3);
-      b[0] = 0x61;
-      b.writeInt16BE(v.value, 1);
-      return b;
-    }
-    case 'uint':
-      checkInt('uint', v.value, 0, 0xffffffff);
-      if (v.value === 0) return u8(0x43);
-      if (v.value <= 255) return Buffer.from([0x52, v.value]);
-      return encodeWide(v);
-    case 'int': {
-      checkInt('int', v.value, -0x80000000, 0x7fffffff);
-      if (v.value >= -128 && v.value <= 127) {
-        const b = Buffer.alloc(2);
-        b[0] = 0x54;
-        b.writeInt8(v.value, 1);
-        return b;
-      }
-      return encodeWide(v);
-    }
-    case 'ulong':
-      if (v.value < 0n || v.value > 0xffffffffffffffffn) throw new FerryError('PROTOCOL_ERROR', `AMQP 1.0 encode: ${v.value} is not a ulong`, { permanent: true });
-      if (v.value === 0n) return u8(0x44);
-      if (v.value <= 255n) return Buffer.from([0x53, Number(v.value)]);
-      return encodeWide(v);
-    case 'long': {
-      if (v.value < -0x8000000000000000n || v.value > 0x7fffffffffffffffn) throw new FerryError('PROTOCOL_ERROR', `AMQP 1.0 encode: ${v.value} is not a long`, { permanent: true });
-      if (v.value >= -128n && v.value <= 127n) {
-        const b = Buffer.alloc(2);
-        b[0] = 0x55;
-        b.writeInt8(Number(v.value), 1);
-        return b;
-      }
-      return encodeWide(v);
-    }
-    case 'float': {
-      const b = Buffer.alloc(5);
-      b[0] = 0x72;
-      b.writeFloatBE(v.value, 1);
-      return b;
-    }
-    case 'double': {
-      const b = Buffer.alloc(9);
-      b[0] = 0x82;
-      b.writeDoubleBE(v.value, 1);
-      return b;
-    }
-    case 'decimal32':
-    case 'decimal64':
-    case 'decimal128': {
-      const [code, len] = v.type === 'decimal32' ? [0x74, 4] : v.type === 'decimal64' ? [0x84, 8] : [0x94, 16];
-      if (v.value.length !== len) throw new FerryError('PROTOCOL_ERROR', `AMQP 1.0 encode: ${v.type} needs ${len} bytes`, { permanent: true });
-      return Buffer.concat([u8(code), v.value]);
-    }
-    case 'char': {
-      const b = Buffer.alloc(5);
-      b[0] = 0x73;
-      b.writeUInt32BE(v.value, 1);
-      return b;
-    }
-    case 'timestamp': {
-      const b = Buffer.alloc(9);
-      b[0] = 0x83;
-      b.writeBigInt64BE(v.value, 1);
-      return b;
-    }
-    case 'uuid':
-      if (v.value.length !== 16) throw new FerryError('PROTOCOL_ERROR', 'AMQP 1.0 encode: uuid needs 16 bytes', { permanent: true });
-      return Buffer.concat([u8(0x98), v.value]);
-    case 'binary':
-      return variable(0xa0, 0xb0, v.value);
-    case 'string':
-      return variable(0xa1, 0xb1, Buffer.from(v.value, 'utf8'));
-    case 'symbol':
-      return variable(0xa3, 0xb3, Buffer.from(v.value, 'ascii'));
-    case 'list':
-      if (v.value.length === 0) return u8(0x45);
-      return compound(0xc0, 0xd0, v.value.length, Buffer.concat(v.value.map(encode)));
-    case 'map':
-      return compound(0xc1, 0xd1, v.value.length * 2, Buffer.concat(v.value.flatMap(([k, x]) => [encode(k), encode(x)])));
-    case 'array': {
-      const first = v.value[0];
-      if (first === undefined) return compound(0xe0, 0xf0, 0, u8(0x40));
-      const els = v.value.map(arrayElement);
-      const code = els[0]?.code as number;
-      if (els.some((e) => e.code !== code)) throw new FerryError('PROTOCOL_ERROR', 'AMQP 1.0 encode: array elements of different types', { permanent: true });
-      const body = Buffer.concat([u8(code), ...els.map((e) => e.body)]);
-      return compound(0xe0, 0xf0, els.length, body);
-    }
-    case 'described':
-      return Buffer.concat([u8(0x00), encode(v.descriptor), encode(v.value)]);
-  }
+  return encodeAs(v, false);
 }
