@@ -3,7 +3,8 @@
  * secret looks like: an option or field whose name says so (`password`, `passcode`, `token`,
  * `secret` …), and the password part of a URL (`amqp://user:PASSWORD@host`, `?password=`).
  * The logger and the route-file error paths run everything they print through here, so no call
- * site has to remember.
+ * site has to remember. These rules stay narrow because every log line pays for them; the
+ * dashboard, read by more people, adds its own on top (gateway/src/dashboard/redact.ts).
  */
 export const REDACTED = '***';
 

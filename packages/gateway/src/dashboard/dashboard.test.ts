@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import mqtt, { type MqttClient } from 'mqtt';
 import { captureLogger, freePort, waitFor, type LogLine } from '@ferry/testkit';
+import { redactText as redactCoreText } from '@ferry/core';
 import { defaultRegistry } from '../registry.js';
 import { Runtime } from '../runtime.js';
 import { DashboardHttp } from './http.js';
@@ -27,6 +28,12 @@ describe('redaction', () => {
     expect(redactText('authorization=abc123')).toBe('authorization=***');
     expect(redactText('sent Basic dXNlcjpwYXNz')).toBe('sent Basic ***');
     expect(redactText('queue telemetry.eu declared at amqp://rabbit:5672')).toBe('queue telemetry.eu declared at amqp://rabbit:5672');
+  });
+
+  it("hides at least what core's redaction hides in logs", () => {
+    for (const text of ['wss://h/ws?access_token=abc&x=1', 'amqps://guest:p%40ss@rabbit/vhost', 'see https://h/cb;password=pw']) {
+      expect(redactText(text)).toBe(redactCoreText(text));
+    }
   });
 
   it('replaces the values of secret-named fields at any depth, bounds arrays and depth', () => {

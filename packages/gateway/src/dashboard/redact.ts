@@ -1,28 +1,27 @@
 /**
- * Secrets out of text and log fields before they leave the process through the dashboard:
- * passwords in URLs (`amqp://user:secret@host`), `password=…`-style pairs, HTTP credentials, and
- * the values of fields whose name says they hold a secret. Redaction errs on the side of hiding:
- * a dashboard is read by more people than the route file.
+ * Secrets out of text and log fields before they leave the process through the dashboard. It
+ * hides all that core's redaction hides (core/src/redact.ts: URL passwords, secret query
+ * parameters, secret-named fields), and more, because a dashboard is read by more people than
+ * the route file and shows log lines whole: `password=…`-style pairs anywhere in free text, HTTP
+ * credentials, and fields whose name merely contains a secret word (`sessionCookie`,
+ * `privateKeyPem`). Core keeps to the narrower rules since every log line goes through them.
  */
+import { isSecretName, REDACTED, redactText as redactCoreText } from '@ferry/core';
 
-export const REDACTED = '***';
-
-/** field names whose values are never shown */
+/** field names whose values are never shown, beyond core's secret names */
 const SECRET_KEY = /pass(word|wd|code|phrase)?$|secret|token|authori[sz]ation|cookie|credential|api[-_]?key|private[-_]?key/i;
 
-/** `scheme://user:password@` — the password part of a URL's userinfo (RFC 3986 §3.2.1) */
-const URL_PASSWORD = /\b([a-z][a-z0-9+.-]*:\/\/[^\s:/@]*:)[^\s@/]*@/gi;
 /** `password=x`, `passcode: x`, `token="x"` in free text */
 const SECRET_PAIR = /\b((?:pass(?:word|wd|code|phrase)?|secret|token|api[-_]?key|authori[sz]ation)["']?\s*[=:]\s*)(?!(?:Bearer|Basic)\s)("[^"]*"|'[^']*'|[^\s,;&)}\]]+)/gi;
 /** `Bearer x`, `Basic x` (RFC 6750 §2.1, RFC 7617 §2) */
 const HTTP_CREDENTIALS = /\b(Bearer|Basic)\s+[A-Za-z0-9._~+/=-]+/g;
 
 export function isSecretKey(key: string): boolean {
-  return SECRET_KEY.test(key);
+  return isSecretName(key) || SECRET_KEY.test(key);
 }
 
 export function redactText(text: string): string {
-  return text.replace(URL_PASSWORD, `$1${REDACTED}@`).replace(HTTP_CREDENTIALS, `$1 ${REDACTED}`).replace(SECRET_PAIR, `$1${REDACTED}`);
+  return redactCoreText(text).replace(HTTP_CREDENTIALS, `$1 ${REDACTED}`).replace(SECRET_PAIR, `$1${REDACTED}`);
 }
 
 /**
