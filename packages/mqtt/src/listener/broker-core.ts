@@ -1,5 +1,6 @@
 import type { Authenticator, LoginAttempt, LoginResult, Logger, Metrics } from '@ferry/core';
 import type { ClientIdRule } from './client-id-rule.js';
+import type { KeepAliveSweep } from './keep-alive-sweep.js';
 import type { Session, SessionLimits } from './session.js';
 import type { BrokerMessage, PendingWill, PublishDecision, Subscription } from './types.js';
 
@@ -33,6 +34,8 @@ export interface BrokerCore<C> {
   readonly logger: Logger;
   readonly metrics: Metrics;
   readonly connectorName: string;
+  /** the keep alive of every connection, checked by one sweep */
+  readonly keepAlive: KeepAliveSweep;
   /** true while the owner's flow control (a full route) asks every connection to stop reading */
   readonly flowPaused: boolean;
   hasRoomForClient(): boolean;

@@ -3,6 +3,7 @@ import { ConnectorCounters, describeError, gaugeHandle, reportRestore, type List
 import type { AcceptedConnection } from '@ferry/net';
 import type { BrokerConfig, BrokerCore } from './broker-core.js';
 import { Connection } from './connection.js';
+import { KeepAliveSweep } from './keep-alive-sweep.js';
 import { RC } from './reason-codes.js';
 import { MqttListenerState } from './listener-state.js';
 import { RetainedStore } from './retained.js';
@@ -36,6 +37,7 @@ export class MqttBroker implements BrokerCore<Connection> {
   readonly logger: Logger;
   readonly metrics: Metrics;
   readonly connectorName: string;
+  readonly keepAlive = new KeepAliveSweep();
   /** the owner's view of client publishes; without it QoS 1/2 publishes are acknowledged at once */
   onPublish: ((e: PublishEvent) => void) | undefined;
   /** false once the owner stopped taking messages: client publishes are then neither routed nor acknowledged */
@@ -159,6 +161,7 @@ export class MqttBroker implements BrokerCore<Connection> {
     const gone = [...this.#connections].map((c) => c.whenClosed);
     for (const c of this.#connections) c.close(RC.serverShuttingDown);
     await Promise.all(gone);
+    this.keepAlive.stop();
     for (const { timer } of this.#willTimers.values()) clearTimeout(timer);
     this.#willTimers.clear();
     for (const s of this.#sessions.values()) clearTimeout(s.expiryTimer);

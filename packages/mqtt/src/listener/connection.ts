@@ -9,6 +9,7 @@ import { clientIdentifier, connackProperties, fitConnack, negotiateKeepalive, se
 import { checkPacket, type Violation } from './packet-rules.js';
 import { acknowledged } from './delivery-acks.js';
 import { encodePacket } from './packet-encoding.js';
+import type { KeepAliveWatched } from './keep-alive-sweep.js';
 import { PacketInput, type PacketSink } from './packet-input.js';
 import { PublishIntake, type IntakeHost } from './publish-intake.js';
 import { RC, RC3 } from './reason-codes.js';
@@ -25,7 +26,7 @@ type State = 'awaiting-connect' | 'connecting' | 'connected' | 'closed';
  * {@link PacketInput}, its publishes are taken by {@link PublishIntake}; session state lives in
  * {@link Session}, routing of application messages in the broker.
  */
-export class Connection implements Outlet, IntakeHost, PacketSink {
+export class Connection implements Outlet, IntakeHost, PacketSink, KeepAliveWatched {
   version: ProtocolVersion = 4;
   receiveMaximum = 65535;
   clientId: string | undefined;
@@ -43,8 +44,10 @@ export class Connection implements Outlet, IntakeHost, PacketSink {
   readonly #out: TurnWriter;
   #session: Session | undefined;
   #clientMaxPacket: number | undefined;
-  #keepaliveMs = 0;
-  #keepaliveTimer: NodeJS.Timeout | undefined;
+  /** 1.5 × the negotiated keep alive, in ms, while the broker's KeepAliveSweep watches this connection */
+  silenceLimitMs = 0;
+  /** a packet arrived since the keep-alive sweep last looked (the sweep clears it) */
+  heard = false;
   #will: PendingWill | undefined;
   /** set when the client sent DISCONNECT: 'normal' drops the will, 'with-will' publishes it (§3.14.2.1) */
   #disconnect: 'normal' | 'with-will' | undefined;
@@ -202,7 +205,7 @@ export class Connection implements Outlet, IntakeHost, PacketSink {
 
   #onPacket(packet: Packet): void {
     if (this.#state === 'closed' || this.#dead) return;
-    if (this.#keepaliveTimer !== undefined) this.#keepaliveTimer.refresh();
+    this.heard = true;
     if (packet.cmd === 'connect') {
       // [MQTT-3.1.0-2]: a second CONNECT is a protocol error
       if (this.#state !== 'awaiting-connect') return this.#protocolError('second-connect', 'second CONNECT', RC.protocolError);
@@ -323,15 +326,8 @@ export class Connection implements Outlet, IntakeHost, PacketSink {
     if (keep === undefined) return this.#refuse(RC3.identifierRejected, RC.unspecified, `keep alive ${p.keepalive ?? 0} s outside 1..${cfg.keepaliveLimit}`);
     if (keep.keepalive > 0) {
       // §3.1.2.10: close after one and a half keep alive periods without a packet
-      this.#keepaliveMs = keep.keepalive * 1500;
-      this.#keepaliveTimer = setTimeout(() => {
-        // while Ferry itself stops reading (flow control), the client's silence is ours: wait on
-        if (this.#paused) {
-          this.#keepaliveTimer?.refresh();
-          return;
-        }
-        this.#protocolError('keepalive-timeout', 'keep alive timeout', RC.keepAliveTimeout);
-      }, this.#keepaliveMs);
+      this.silenceLimitMs = keep.keepalive * 1500;
+      this.#core.keepAlive.watch(this);
     }
 
     if (version === 5) {
@@ -419,7 +415,7 @@ export class Connection implements Outlet, IntakeHost, PacketSink {
     return undefined;
   }
 
-  /** whether the socket is paused now (for tests and diagnostics) */
+  /** whether the socket is paused now (the keep-alive sweep does not count the client's silence meanwhile) */
   get readPaused(): boolean {
     return this.#paused;
   }
@@ -438,8 +434,12 @@ export class Connection implements Outlet, IntakeHost, PacketSink {
     else {
       this.#socket.resume();
       // the client's silence while we did not read was ours: its keep alive counts from now
-      this.#keepaliveTimer?.refresh();
+      this.heard = true;
     }
+  }
+
+  keepAliveExpired(): void {
+    this.#protocolError('keepalive-timeout', 'keep alive timeout', RC.keepAliveTimeout);
   }
 
   #onDisconnect(p: IDisconnectPacket): void {
@@ -478,7 +478,7 @@ export class Connection implements Outlet, IntakeHost, PacketSink {
     const wasConnected = this.#state === 'connected';
     this.#state = 'closed';
     this.#resolveClosed?.();
-    clearTimeout(this.#keepaliveTimer);
+    if (this.silenceLimitMs > 0) this.#core.keepAlive.unwatch(this);
     if (!wasConnected || this.#session === undefined) return;
     // §3.1.2.5: the will is published unless the client ended with a normal DISCONNECT
     const will = this.#disconnect === 'normal' ? undefined : this.#will;
