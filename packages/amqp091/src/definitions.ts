@@ -22,6 +22,5 @@ export const amqp091Definition = defineConnector({
   sourcePattern: (from) => (from.exchange !== undefined ? from.bindingKey : undefined),
   templateFields: ['exchange', 'routingKey'],
   nameFields: ['exchange'],
-  load: () => amqp091Code.load(),
-  create: (ctx, name, options) => new (amqp091Code.get().Amqp091Connector)(ctx, name, options),
+  ...amqp091Code.connector((m) => m.Amqp091Connector),
 });

@@ -25,8 +25,7 @@ export const amqp10Definition = defineConnector({
   type: 'amqp10',
   description: 'A client of an AMQP 1.0 peer (RabbitMQ amqp1_0, Artemis, Qpid): receives from and sends to its addresses',
   options: amqp10Options,
-  load: () => amqp10ClientCode.load(),
-  create: (ctx, name, options) => new (amqp10ClientCode.get().Amqp10Client)(ctx, name, options),
+  ...amqp10ClientCode.connector((m) => m.Amqp10Client),
 });
 
 export const amqp10ListenerDefinition = defineConnector({
@@ -35,6 +34,5 @@ export const amqp10ListenerDefinition = defineConnector({
   type: 'amqp10-listener',
   description: 'An embedded AMQP 1.0 endpoint: clients attach sending links to give Ferry messages and receiving links to take them',
   options: amqp10ListenerOptions,
-  load: () => amqp10ListenerCode.load(),
-  create: (ctx, name, options) => new (amqp10ListenerCode.get().Amqp10Listener)(ctx, name, options),
+  ...amqp10ListenerCode.connector((m) => m.Amqp10Listener),
 });

@@ -1,4 +1,5 @@
 import { FerryError } from './errors.js';
+import type { ConnectorContext } from './connector.js';
 
 /**
  * A module loaded on first need, for a connector definition whose `create` is synchronous but
@@ -40,6 +41,14 @@ export class LazyModule<M> {
       },
     );
     return this.#loading;
+  }
+
+  /**
+   * A definition's `load` and `create` for a connector class this module holds:
+   * `defineConnector({ ...code.connector((m) => m.MyConnector), type, options, ... })`.
+   */
+  connector<O, C>(pick: (m: M) => new (ctx: ConnectorContext, name: string, options: O) => C): { load: () => Promise<void>; create: (ctx: ConnectorContext, name: string, options: O) => C } {
+    return { load: () => this.load(), create: (ctx, name, options) => new (pick(this.get()))(ctx, name, options) };
   }
 
   get(): M {

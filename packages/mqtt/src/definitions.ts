@@ -30,8 +30,7 @@ export const mqttDefinition = defineConnector({
   options: mqttOptions,
   from: mqttFrom,
   to: mqttTo,
-  load: () => mqttClientCode.load(),
-  create: (ctx, name, options) => new (mqttClientCode.get().MqttClientConnector)(ctx, name, options),
+  ...mqttClientCode.connector((m) => m.MqttClientConnector),
 });
 
 /** `type: mqtt-listener`: Ferry's embedded MQTT 3.1.1 / 5 broker that devices connect to. */
@@ -44,6 +43,5 @@ export const mqttListenerDefinition = defineConnector({
   options: mqttListenerOptions,
   from: mqttListenerFrom,
   to: mqttListenerTo,
-  load: () => mqttListenerCode.load(),
-  create: (ctx, name, options) => new (mqttListenerCode.get().MqttListenerConnector)(ctx, name, options),
+  ...mqttListenerCode.connector((m) => m.MqttListenerConnector),
 });

@@ -18,6 +18,5 @@ export const stompDefinition = defineConnector({
   options: stompOptions,
   from: stompFrom,
   to: stompTo,
-  load: () => stompClientCode.load(),
-  create: (ctx, name, options) => new (stompClientCode.get().StompClientConnector)(ctx, name, options),
+  ...stompClientCode.connector((m) => m.StompClientConnector),
 });

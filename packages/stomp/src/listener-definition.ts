@@ -68,8 +68,7 @@ export const stompListenerDefinition = defineConnector<StompListenerOptions, Sto
   options,
   from: z.strictObject({ destination }),
   to: z.strictObject({ destination }),
-  load: () => stompListenerCode.load(),
-  create: (ctx, name, o) => new (stompListenerCode.get().StompListenerConnector)(ctx, name, o),
+  ...stompListenerCode.connector((m) => m.StompListenerConnector),
   // its options name users the STOMP way (login/passcode): the audit reads them as core's
   audit: (o, baseDir) => auditListenerAuth(stompAuthInput(o), baseDir),
 });
