@@ -63,15 +63,30 @@ export function headersToUserProperties(headers: Headers): UserProperties | unde
   return out;
 }
 
-/** Build the canonical message of a PUBLISH received from `connector` (a broker or a device). */
+/**
+ * Where the `mqtt-listener`'s message came from: its device's client id, whether it is the
+ * device's will, and the expiry the listener's broker computed when the PUBLISH arrived.
+ */
+export interface DeviceOrigin {
+  readonly clientId: string;
+  readonly will: boolean;
+  readonly expiresAt: number | undefined;
+}
+
+/** Build the canonical message of a PUBLISH received from `connector` (a broker, or a device: `device`). */
 export function fromMqttPublish(
   packet: { topic: string; payload: Buffer | string; qos: QoS; retain: boolean; properties?: PublishProperties | undefined },
   connector: string,
   now: number,
+  device?: DeviceOrigin,
 ): GatewayMessage {
   const p = packet.properties;
-  const meta: { qos: QoS; payloadFormatIndicator?: boolean } = { qos: packet.qos };
+  const meta: { qos: QoS; payloadFormatIndicator?: boolean; clientId?: string; will?: true } = { qos: packet.qos };
   if (p?.payloadFormatIndicator !== undefined) meta.payloadFormatIndicator = p.payloadFormatIndicator;
+  if (device !== undefined) {
+    meta.clientId = device.clientId;
+    if (device.will) meta.will = true;
+  }
   const headers = userPropertiesToHeaders(p?.userProperties);
   return createMessage({
     body: toBuffer(packet.payload),
@@ -83,7 +98,7 @@ export function fromMqttPublish(
     replyTo: p?.responseTopic,
     // MQTT 5 §3.3.2.3.3: the interval is relative to receipt; Ferry keeps the absolute time so
     // the time it holds the message counts against it.
-    expiresAt: p?.messageExpiryInterval === undefined ? undefined : now + p.messageExpiryInterval * 1000,
+    expiresAt: device !== undefined ? device.expiresAt : p?.messageExpiryInterval === undefined ? undefined : now + p.messageExpiryInterval * 1000,
     // MQTT 5 §4.3.1: QoS 0 is delivered at most once; QoS 1 and 2 at least once (2 exactly once
     // hop by hop, which Ferry as a relay widens to at least once).
     guarantee: packet.qos === 0 ? 'at-most-once' : 'at-least-once',

@@ -164,12 +164,8 @@ export class MqttListenerConnector extends ConnectorBase<MqttListenerOptions, Mq
     }
     const now = Date.now();
     const m = e.message;
-    const base = fromMqttPublish({ topic: m.topic, payload: m.payload, qos: m.qos, retain: m.retain, properties: m.properties }, this.name, now);
-    const message: GatewayMessage = {
-      ...base,
-      expiresAt: m.expiresAt,
-      meta: { mqtt: { ...base.meta.mqtt, clientId: e.clientId, ...(e.will ? { will: true } : {}) } },
-    };
+    // built once, with the device's part of meta.mqtt: this runs for every message
+    const message = fromMqttPublish(m, this.name, now, { clientId: e.clientId, will: e.will, expiresAt: m.expiresAt });
     this.#counters.received();
     const settle = e.settle;
     const settlement =

@@ -80,6 +80,8 @@ export class FilterTrie<V> {
    * level do not match a topic starting with `$` (§4.7.2); `a/#` matches `a` too (§4.7.1.2).
    */
   match(topic: string, visit: (key: string, value: V) => void): void {
+    // a listener that only feeds routes has no subscriptions: no need to split every topic
+    if (this.#size === 0) return;
     this.#match(this.#root, topic.split('/'), 0, !topic.startsWith('$'), visit);
   }
 
