@@ -454,10 +454,9 @@ export class RouteTable {
     captures: RouteMatch['captures'],
   ): Record<string, unknown> {
     const to: Record<string, unknown> = { ...target.fields };
-    if (target.templates.length === 0) return to;
-    const ctx: RenderContext = { message, captures, sourceSyntax: route.sourceSyntax, targetSyntax: target.syntax };
     for (const { field, template, levelSeparator } of target.templates) {
-      const value = template.render({ ...ctx, levelSeparator });
+      const ctx: RenderContext = { message, captures, sourceSyntax: route.sourceSyntax, targetSyntax: target.syntax, levelSeparator };
+      const value = template.render(ctx);
       checkRenderedAddress(target.syntax, value, template.source);
       to[field] = value;
     }

@@ -90,7 +90,11 @@ export class Template {
           if (cap === undefined) {
             throw missing(this.source, `{${part.index}}`, `the source pattern matched ${plural(ctx.captures.length, 'wildcard')}`);
           }
-          out += cap.map((level) => translateLevel(level, ctx.sourceSyntax, ctx.targetSyntax)).join(separatorOf(ctx.targetSyntax));
+          // a `+` captures one level: most captures need neither an array nor a join
+          out +=
+            cap.length === 1
+              ? translateLevel(cap[0] as string, ctx.sourceSyntax, ctx.targetSyntax)
+              : cap.map((level) => translateLevel(level, ctx.sourceSyntax, ctx.targetSyntax)).join(separatorOf(ctx.targetSyntax));
           break;
         }
         case 'address':
