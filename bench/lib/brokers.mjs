@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { ServerChild } from './child.mjs';
 import { ROOT } from './ferry.mjs';
 
-export const MOSQUITTO = process.env.MOSQUITTO_BIN ?? '/usr/sbin/mosquitto';
+const MOSQUITTO = process.env.MOSQUITTO_BIN ?? '/usr/sbin/mosquitto';
 
 function accepts(port) {
   return new Promise((resolve) => {
@@ -31,7 +31,7 @@ async function startBroker(what, command, args, dir, name, port) {
 }
 
 /** aedes in its own Node process on `port`. */
-export async function startAedes(port, dir, name) {
+async function startAedes(port, dir, name) {
   await mkdir(dir, { recursive: true });
   return startBroker('aedes', process.execPath, [join(ROOT, 'bench/lib/aedes-broker.mjs'), String(port)], dir, name, port);
 }
@@ -41,7 +41,7 @@ export async function startAedes(port, dir, name) {
  * connection limit, TCP_NODELAY, and its queue limits raised so a fan-out run is limited by
  * the same things as Ferry's (Mosquitto's default max_queued_messages is 1000 per client).
  */
-export async function startMosquitto(port, dir, name) {
+async function startMosquitto(port, dir, name) {
   if (!existsSync(MOSQUITTO)) {
     throw new Error(`${MOSQUITTO} is missing: apt-get install -y mosquitto (or MOSQUITTO_BIN=<path>)`);
   }

@@ -119,7 +119,7 @@ export async function mqttSubscriber(url, filter, qos, counter, opts = {}) {
   return client;
 }
 
-export async function amqpConnect(url) {
+async function amqpConnect(url) {
   const conn = await amqp.connect(url, { noDelay: true });
   conn.on('error', (err) => {
     conn.benchError = err;

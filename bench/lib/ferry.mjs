@@ -10,7 +10,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { ServerChild } from './child.mjs';
 
 export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-export const CLI = join(ROOT, 'packages/gateway/dist/cli.js');
+const CLI = join(ROOT, 'packages/gateway/dist/cli.js');
 
 export function requireBuiltCli() {
   if (!existsSync(CLI)) throw new Error(`${CLI} is missing: build first (\`npx tsc -b\`; \`npm run bench\` does it)`);

@@ -18,8 +18,8 @@ function int(name, fallback) {
  * machine: one round of the main cases beside their baselines with a small N, then the ratios.
  * Any variable set in the environment still wins.
  */
-export const quick = process.argv.includes('--quick');
-export const QUICK_CASES = '^(A|C|C2|D|G|J|K)\\.';
+const quick = process.argv.includes('--quick');
+const QUICK_CASES = '^(A|C|C2|D|G|J|K)\\.';
 
 export const options = Object.freeze({
   quick,

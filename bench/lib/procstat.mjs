@@ -16,7 +16,7 @@ try {
 export const cores = cpus().length;
 
 /** utime + stime of `pid` in seconds, or undefined when it is gone. */
-export function cpuSeconds(pid) {
+function cpuSeconds(pid) {
   if (pid === undefined) return undefined;
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');

@@ -2,7 +2,7 @@
  * Median (min–max) tables from the JSON lines of one or more runs. Used by run.mjs at the end
  * and by `node bench/summarize.mjs <file.jsonl>...` to print them again.
  */
-export function median(xs) {
+function median(xs) {
   const s = xs.filter((x) => typeof x === 'number' && Number.isFinite(x)).sort((a, b) => a - b);
   if (s.length === 0) return undefined;
   const m = s.length >> 1;

@@ -9,7 +9,7 @@ import type { Connector } from '@ferry/core';
 import type { Amqp091From, Amqp091To } from '@ferry/amqp091';
 import { RecordingMetrics, brokerPorts, captureLogger, rabbitUrl } from '@ferry/testkit';
 
-export type TestConnector = Connector<Amqp091From, Amqp091To> & { sink: NonNullable<Connector<Amqp091From, Amqp091To>['sink']> };
+type TestConnector = Connector<Amqp091From, Amqp091To> & { sink: NonNullable<Connector<Amqp091From, Amqp091To>['sink']> };
 
 export interface Built {
   readonly connector: TestConnector;

@@ -9,14 +9,14 @@ import { StaticServer } from '@ferry/testkit';
 /** one message to publish: a text body, or bytes */
 export type OutMessage = ({ readonly body: string } | { readonly bytes: readonly number[] }) & ({ readonly topic: string } | { readonly destination: string });
 
-export interface InMessage {
+interface InMessage {
   /** topic (MQTT) or destination (STOMP) it arrived on */
   readonly at: string;
   readonly bytes: readonly number[];
 }
 
 /** window.ferryClients, as page/clients.js defines it */
-export interface FerryClients {
+interface FerryClients {
   readonly received: { readonly mqtt: InMessage[]; readonly stomp: InMessage[] };
   readonly errors: string[];
   libraries(): { mqtt: string; stomp: string };

@@ -12,7 +12,7 @@
 import { TcpProxy } from '@ferry/testkit';
 
 /** One field-table value as on the wire: its tag and, for long strings and byte arrays, the raw bytes. */
-export interface WireField {
+interface WireField {
   readonly tag: string;
   readonly raw?: Buffer;
 }

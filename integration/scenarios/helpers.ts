@@ -8,7 +8,7 @@ import mqtt, { type IClientOptions, type IClientPublishOptions, type MqttClient 
 import { rabbitUrl } from '@ferry/testkit';
 
 /** TCP_NODELAY on the client's current socket: mqtt.js leaves Nagle on (it never calls setNoDelay). */
-export function noDelay(c: MqttClient): void {
+function noDelay(c: MqttClient): void {
   (c.stream as { setNoDelay?: (on: boolean) => void }).setNoDelay?.(true);
 }
 

@@ -7,7 +7,7 @@ import { runPythonFile } from '../support/third-party.js';
 const SCRIPT = fileURLToPath(new URL('./clients.py', import.meta.url));
 
 /** TLS files of an attempt: TLS when `ca` is given, a client certificate when `cert`/`key` are */
-export interface TlsFiles {
+interface TlsFiles {
   readonly ca?: string;
   readonly cert?: string;
   readonly key?: string;

@@ -16,8 +16,6 @@ class NoDelayTCPWrapper extends TCPWrapper {
   }
 }
 
-export type ListenerOptions = Parameters<typeof stompListenerDefinition.options.parse>[0];
-
 export async function startListener(extra: Record<string, unknown> = {}, withSources = true) {
   const port = await freePort();
   const options = stompListenerDefinition.options.parse({ port, host: '127.0.0.1', anonymous: true, ...extra });

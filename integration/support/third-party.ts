@@ -28,7 +28,7 @@ export function runClient(file: string, args: readonly string[], opts: { input?:
 }
 
 /** Debian's python3 (the one with python3-paho-mqtt, python3-stomp and python3-qpid-proton). */
-export const PYTHON = '/usr/bin/python3';
+const PYTHON = '/usr/bin/python3';
 
 /**
  * Run a python3 script file. Fails with how to get the module when it is missing

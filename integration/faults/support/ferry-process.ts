@@ -12,7 +12,7 @@ import { fileURLToPath } from 'node:url';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 /** the built CLI; FERRY_FAULTS_CLI points the suite at another build (docs/faults.md: checking that a test can fail) */
-export const CLI = process.env['FERRY_FAULTS_CLI'] ?? join(ROOT, 'packages/gateway/dist/cli.js');
+const CLI = process.env['FERRY_FAULTS_CLI'] ?? join(ROOT, 'packages/gateway/dist/cli.js');
 
 /** Children still running when the test process exits are killed, never left behind. */
 const live = new Set<ChildProcess>();

@@ -18,7 +18,7 @@ import { until, within } from './scenario.js';
 import type { Workspace } from './workspace.js';
 
 /** More keys of a mapping in a route file, e.g. `{ heartbeat: 5 }`; values are written as they are. */
-export type YamlKeys = Readonly<Record<string, string | number>>;
+type YamlKeys = Readonly<Record<string, string | number>>;
 
 function keys(more: YamlKeys | undefined, indent: string): string {
   return Object.entries(more ?? {})

@@ -50,7 +50,7 @@ export async function waitRabbit(): Promise<void> {
   await script('rabbit-wait.sh', ['120']);
 }
 
-export async function startRabbit(): Promise<void> {
+async function startRabbit(): Promise<void> {
   await launchRabbit();
   await waitRabbit();
 }

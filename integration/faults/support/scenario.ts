@@ -11,7 +11,7 @@ export async function tempDir(prefix: string): Promise<string> {
   return mkdtemp(join(tmpdir(), `ferry-faults-${prefix}-`));
 }
 
-export async function removeDir(dir: string | undefined): Promise<void> {
+async function removeDir(dir: string | undefined): Promise<void> {
   if (dir) await rm(dir, { recursive: true, force: true });
 }
 

@@ -7,7 +7,7 @@ import { type End, type Pair } from './ends.js';
 import { CONTENT_TYPE, EXPIRY_MS, XK, XN, correlation, messageId, priority, replyTo } from './sent.js';
 import { bytes, type Observed } from './observed.js';
 
-export interface ExpectedExpiry {
+interface ExpectedExpiry {
   readonly field: string;
   readonly kind: 'left' | 'at';
   /** inclusive bounds, ms (a time to live, or ms since the epoch) */

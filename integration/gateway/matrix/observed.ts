@@ -14,7 +14,7 @@ import type { IPublishPacket } from 'mqtt';
 import type { Amqp10Sections, Wire } from './amqp10-read.js';
 
 /** An expiry field as it arrived: `left` is a time to live (ms), `at` an absolute time (ms since the epoch). */
-export interface Expiry {
+interface Expiry {
   readonly field: string;
   readonly kind: 'left' | 'at';
   readonly ms: number;

@@ -13,7 +13,7 @@ export const XK = 'v:1';
 /** `x-n`: 42, typed where the source can type it (AMQP 1.0 int, AMQP 0-9-1 field-table integer), else the text "42" */
 export const XN = 42;
 export const EXPIRY_MS = 3_600_000;
-export const PRIORITY = 7;
+const PRIORITY = 7;
 
 export const correlation = (source: End): string => `corr-${source}`;
 export const replyTo = (source: End): string => `reply-${source}`;

@@ -9,8 +9,8 @@ import type { Pair } from './ends.js';
 import { BODY, CONTENT_TYPE, EXPIRY_MS, XN_AS_SENT } from './sent.js';
 import type { Observed } from './observed.js';
 
-export const DOC = fileURLToPath(new URL('../../../docs/mapping.md', import.meta.url));
-export const SECTION = '## Every pair, observed';
+const DOC = fileURLToPath(new URL('../../../docs/mapping.md', import.meta.url));
+const SECTION = '## Every pair, observed';
 /** the section goes before this one when it is written the first time */
 const NEXT_SECTION = "## MQTT → AMQP 0-9-1: RabbitMQ's MQTT plugin vs Ferry";
 
@@ -30,7 +30,7 @@ function expiryCell(o: Observed): string {
 
 const cell = (v: string | undefined): string => (v === undefined ? '—' : v.replace(/\|/g, '\\|'));
 
-export function row(p: Pair, o: Observed): string {
+function row(p: Pair, o: Observed): string {
   const body = o.body.equals(BODY) ? `same ${o.body.length} B` : `DIFFERENT ${o.body.toString('hex')}`;
   const other = o.other.length === 0 ? '—' : o.other.join(', ');
   // the content type is one long text, the same in every row: "as sent" when it arrived so

@@ -7,7 +7,7 @@ import { Session } from './session.js';
 import { applyTopology, brokerReason, declareRouteQueues, type RouteQueue } from './topology.js';
 
 /** The queue a route consumes: its own `queue`, or the Ferry-owned queue of an exchange source. */
-export function routeQueueName(gatewayId: string, route: string, from: Amqp091From): string {
+function routeQueueName(gatewayId: string, route: string, from: Amqp091From): string {
   return from.queue ?? `ferry.${gatewayId}.${route}`;
 }
 

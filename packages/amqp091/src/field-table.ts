@@ -26,7 +26,7 @@ interface TypedFieldValue {
   readonly value: unknown;
 }
 
-export type FieldValue =
+type FieldValue =
   | string
   | number
   | boolean
@@ -43,7 +43,7 @@ function isTyped(v: object): v is TypedFieldValue {
 }
 
 /** One decoded amqplib field value → a core header value. */
-export function fromFieldValue(v: unknown): HeaderValue {
+function fromFieldValue(v: unknown): HeaderValue {
   if (v === null || v === undefined) return null;
   if (typeof v === 'string' || typeof v === 'boolean' || typeof v === 'number') return v;
   if (typeof v === 'bigint') return new TypedNumber('long', v);
@@ -153,7 +153,7 @@ function decimal(n: number): FieldValue {
 }
 
 /** One core header value → amqplib's field value. Throws FerryError (permanent) when it cannot be encoded. */
-export function toFieldValue(v: HeaderValue, path: string): FieldValue {
+function toFieldValue(v: HeaderValue, path: string): FieldValue {
   if (v === null || typeof v === 'string' || typeof v === 'boolean') return v;
   if (typeof v === 'number') return v;
   if (typeof v === 'bigint') return untypedNumber(v);
@@ -185,9 +185,4 @@ function toFieldTable(entries: Iterable<[string, HeaderValue]>, path: string): F
 /** Core headers → the `headers` field table of basic properties. */
 export function headersToFieldTable(headers: Headers): FieldTable {
   return toFieldTable(headers.entries(), '');
-}
-
-/** Route-file argument tables (queue/exchange/binding arguments) pass through as they are. */
-export function argumentsTable(args: Readonly<Record<string, string | number | boolean | null>> | undefined): Record<string, unknown> | undefined {
-  return args === undefined ? undefined : { ...args };
 }

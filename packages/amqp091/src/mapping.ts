@@ -20,7 +20,7 @@ export const PUBLISH_ID_HEADER = 'x-ferry-publish-id';
  * message that came from MQTT, so a service written against the plugin finds the topic where it
  * looks for it.
  */
-export const REPLY_TO_TOPIC_HEADER = 'x-reply-to-topic';
+const REPLY_TO_TOPIC_HEADER = 'x-reply-to-topic';
 
 /** What meta.amqp091 holds (all optional: a message from another protocol has none). */
 // a type alias (not an interface) so it is assignable to ProtocolMeta's record type

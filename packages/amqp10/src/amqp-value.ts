@@ -22,9 +22,7 @@ export const NULL: AmqpValue = { type: 'null' };
 
 export const str = (value: string): AmqpValue => ({ type: 'string', value });
 export const sym = (value: string): AmqpValue => ({ type: 'symbol', value });
-export const ulong = (value: number | bigint): AmqpValue => ({ type: 'ulong', value: BigInt(value) });
-export const uint = (value: number): AmqpValue => ({ type: 'uint', value });
-export const bool = (value: boolean): AmqpValue => ({ type: 'boolean', value });
+const ulong = (value: number | bigint): AmqpValue => ({ type: 'ulong', value: BigInt(value) });
 export const described = (code: number, value: AmqpValue): AmqpValue => ({ type: 'described', descriptor: ulong(code), value });
 
 /** The numeric code of a descriptor (§1.5), mapping the symbolic forms of the message sections. */

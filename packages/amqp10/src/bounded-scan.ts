@@ -24,7 +24,7 @@ function decodeError(message: string): FerryError {
  * The width in bytes of a fixed-width primitive's value (§1.6, "fixed-width" encodings), or
  * undefined for a variable-width, compound or array constructor (or an unknown one).
  */
-export function fixedWidth(code: number): number | undefined {
+function fixedWidth(code: number): number | undefined {
   if (code >= 0x40 && code <= 0x45) return 0;
   if (code >= 0x50 && code <= 0x56) return 1;
   if (code === 0x60 || code === 0x61) return 2;

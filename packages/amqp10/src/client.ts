@@ -44,7 +44,7 @@ interface Endpoint {
   readonly password?: string;
 }
 
-export function parseUrl(url: string, opts: Pick<Amqp10Options, 'username' | 'password'>): Endpoint {
+function parseUrl(url: string, opts: Pick<Amqp10Options, 'username' | 'password'>): Endpoint {
   const u = new URL(url);
   const tls = u.protocol === 'amqps:';
   const username = opts.username ?? (u.username === '' ? undefined : decodeURIComponent(u.username));

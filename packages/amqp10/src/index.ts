@@ -5,10 +5,8 @@ import { amqp10ClientCode, amqp10ListenerCode } from './definitions.js';
 export { amqp10Definition, amqp10ListenerDefinition } from './definitions.js';
 export { Amqp10Client } from './client.js';
 export { Amqp10Listener } from './listener.js';
-export { amqp10Options, amqp10ListenerOptions, amqp10From, amqp10To } from './options.js';
-export type { Amqp10Options, Amqp10ListenerOptions, Amqp10From, Amqp10To } from './options.js';
-export { toAmqp10, toGatewayMessage, fingerprint, type Amqp10Meta } from './mapping.js';
-export { encode, decodeOne, Decoder, type AmqpValue } from './codec.js';
+export { toAmqp10, toGatewayMessage } from './mapping.js';
+export { decodeOne, type AmqpValue } from './codec.js';
 export { parseMessage, buildMessage } from './sections.js';
 export { encodedMessage, installCapture } from './rhea-seam.js';
 

@@ -213,7 +213,7 @@ function headerRepr(v: HeaderValue): unknown {
  * each forwarded message for it would undo the pass-through; the pass-through writes only the
  * application-properties section again for it ({@link withHopCount}).
  */
-export function fingerprint(m: GatewayMessage): string {
+function fingerprint(m: GatewayMessage): string {
   const fields = [
     [...m.headers].filter(([k]) => k !== HOPS_HEADER).map(([k, v]) => [k, headerRepr(v)]),
     m.contentType ?? null,

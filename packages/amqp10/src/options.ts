@@ -11,7 +11,7 @@ import { z } from 'zod';
  * lib/session.js, DEFAULT_BUFFER_SIZE) and throws when it overflows; in-flight limits stay
  * well below it.
  */
-export const MAX_INFLIGHT = 1800;
+const MAX_INFLIGHT = 1800;
 
 const address = z.string().min(1).describe('AMQP 1.0 address (a node name: a queue, a topic, `/amq/queue/q` on RabbitMQ)');
 

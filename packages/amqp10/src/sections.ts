@@ -11,7 +11,7 @@
 import { FerryError } from '@ferry/core';
 import { Decoder, descriptorCode, described, encode, NULL, type AmqpValue } from './codec.js';
 
-export const SECTION = {
+const SECTION = {
   header: 0x70,
   deliveryAnnotations: 0x71,
   messageAnnotations: 0x72,
@@ -33,7 +33,7 @@ export interface HeaderSection {
   readonly deliveryCount?: number;
 }
 
-export interface PropertiesSection {
+interface PropertiesSection {
   readonly messageId?: AmqpValue;
   readonly userId?: Buffer;
   readonly to?: string;
@@ -51,13 +51,13 @@ export interface PropertiesSection {
 }
 
 /** A section whose bytes are kept as they came. */
-export interface RawSection {
+interface RawSection {
   /** the whole described section, descriptor included */
   readonly raw: Buffer;
   readonly value: AmqpValue;
 }
 
-export type Body =
+type Body =
   | { readonly kind: 'none' }
   | { readonly kind: 'data'; readonly chunks: readonly Buffer[] }
   /** one amqp-value section (§3.2.8) */

@@ -1,7 +1,7 @@
 import { isScalar, visit, type Document, type Node, type Scalar, type ScalarTag, type CollectionTag } from 'yaml';
 
 /** A problem with a `${...}` in one scalar. */
-export interface EnvProblem {
+interface EnvProblem {
   readonly node: Node;
   readonly message: string;
 }

@@ -62,7 +62,7 @@ export function sortErrors(errors: readonly ConfigError[]): ConfigError[] {
 }
 
 /** One line per error, ready to print. */
-export function formatErrors(errors: readonly ConfigError[]): string {
+function formatErrors(errors: readonly ConfigError[]): string {
   return errors.map((e) => e.format()).join('\n');
 }
 

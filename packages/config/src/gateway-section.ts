@@ -9,10 +9,10 @@ import { z } from 'zod';
 export const NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
 export const NAME_RULE = 'letters, digits, "_", "-" and ".", starting with a letter or digit, at most 64 characters';
 
-export const LOG_LEVELS = ['debug', 'info', 'warn', 'error'] as const;
+const LOG_LEVELS = ['debug', 'info', 'warn', 'error'] as const;
 
-export const SPOOL_OVERFLOW = ['refuse', 'drop-oldest'] as const;
-export const DEFAULT_SPOOL_MAX_BYTES = 1024 ** 3;
+const SPOOL_OVERFLOW = ['refuse', 'drop-oldest'] as const;
+const DEFAULT_SPOOL_MAX_BYTES = 1024 ** 3;
 
 const SIZE_UNITS: Readonly<Record<string, number>> = {
   b: 1,
@@ -49,7 +49,7 @@ const byteSize = z.union([z.number(), z.string()]).transform((v, ctx) => {
 });
 
 /** `gateway.spool`: the durable spool for messages accepted from listeners (docs/spool.md). */
-export const spoolSchema = z
+const spoolSchema = z
   .strictObject({
     dir: z.string().min(1).describe('the data directory (one LevelDB store): spooled messages, and what the listeners hold for their clients (MQTT persistent sessions and retained messages, STOMP and AMQP 1.0 queues), kept across restarts; relative paths resolve against the route file\'s folder'),
     maxBytes: byteSize
@@ -112,5 +112,3 @@ export const gatewaySchema = z.strictObject({
     .default({ start: false, sampled: true })
     .describe('W3C Trace Context: traceparent and tracestate always travel with a message in each protocol\'s headers; this says whether Ferry starts a trace when there is none'),
 });
-
-export type GatewayInput = z.input<typeof gatewaySchema>;

@@ -13,8 +13,7 @@ import { isEmptyDocument, readYaml, toData } from './yaml-file.js';
 import type { GatewayConfig, GatewaySection, LoadOptions, LoadResult } from './types.js';
 import { describeValue } from './words.js';
 
-export { HEADER_KEYS, ROUTE_KEYS } from './routes-section.js';
-export const TOP_KEYS = ['gateway', 'connectors', 'routes'] as const;
+const TOP_KEYS = ['gateway', 'connectors', 'routes'] as const;
 
 /**
  * Checks a route file's text and builds the configuration, or returns every problem found,

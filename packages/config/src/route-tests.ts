@@ -50,13 +50,13 @@ const fileSchema = z.strictObject({
 });
 
 /** A case with where it is, for reporting its result at the case. */
-export interface LocatedRouteTestCase extends RouteTestCase {
+interface LocatedRouteTestCase extends RouteTestCase {
   readonly index: number;
   readonly line: number;
   readonly column: number;
 }
 
-export interface RouteTestSuite {
+interface RouteTestSuite {
   readonly file: string;
   /** the route file the cases ran against */
   readonly config: GatewayConfig;

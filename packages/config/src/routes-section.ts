@@ -7,8 +7,8 @@ import { NAME_PATTERN, NAME_RULE } from './gateway-section.js';
 import { ON_FAILURE_KEYS, maxInFlightSchema, retrySchema } from './route-policy.js';
 import { didYouMean } from './words.js';
 
-export const ROUTE_KEYS = ['name', 'from', 'to', 'headers', 'maxInFlight', 'onFailure'] as const;
-export const HEADER_KEYS = ['set', 'remove'] as const;
+const ROUTE_KEYS = ['name', 'from', 'to', 'headers', 'maxInFlight', 'onFailure'] as const;
+const HEADER_KEYS = ['set', 'remove'] as const;
 
 /** A route as far as it could be checked, with the way back to the file's indices. */
 export interface BuiltRoute {

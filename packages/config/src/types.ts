@@ -2,7 +2,7 @@ import type { ConnectorSpec, RouteSpec } from '@ferry/core';
 import type { TlsSettings } from '@ferry/net';
 import type { ConfigError } from './errors.js';
 
-export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
+type LogLevel = 'debug' | 'info' | 'warn' | 'error';
 
 /** The `gateway:` section, defaults filled in. */
 export interface GatewaySection {
@@ -21,7 +21,7 @@ export interface GatewaySection {
   readonly tracing?: { readonly start: boolean; readonly sampled: boolean } | undefined;
 }
 
-export interface SpoolSection {
+interface SpoolSection {
   readonly dir: string;
   readonly maxBytes: number;
   readonly overflow: 'refuse' | 'drop-oldest';

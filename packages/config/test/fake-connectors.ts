@@ -26,7 +26,7 @@ const mqttTo = z.strictObject({ topic: z.string().min(1), qos: qos.default(1), r
 
 const mqttAddressing = { protocol: 'mqtt', from: mqttFrom, to: mqttTo, syntax: 'mqtt', sourcePattern: (f: { readonly topic: string }) => f.topic, templateFields: ['topic'] } as const;
 
-export const mqtt = defineConnector({
+const mqtt = defineConnector({
   ...mqttAddressing,
   ...client,
   type: 'mqtt',
@@ -41,7 +41,7 @@ export const mqtt = defineConnector({
   }),
 });
 
-export const mqttListener = defineConnector({
+const mqttListener = defineConnector({
   ...mqttAddressing,
   ...listener,
   type: 'mqtt-listener',
@@ -55,7 +55,7 @@ const amqp091From = z.union([
   z.strictObject({ exchange: z.string(), bindingKey: z.string(), prefetch: z.int().min(1).optional() }),
 ]);
 
-export const amqp091 = defineConnector({
+const amqp091 = defineConnector({
   ...client,
   type: 'amqp091',
   protocol: 'amqp091',
@@ -71,7 +71,7 @@ export const amqp091 = defineConnector({
 const amqp10Address = z.strictObject({ address: z.string().min(1) });
 const amqp10Addressing = { protocol: 'amqp10', from: amqp10Address, to: amqp10Address, syntax: 'amqp10', sourcePattern: (f: { readonly address: string }) => f.address, templateFields: ['address'] } as const;
 
-export const amqp10 = defineConnector({
+const amqp10 = defineConnector({
   ...amqp10Addressing,
   ...client,
   type: 'amqp10',
@@ -79,7 +79,7 @@ export const amqp10 = defineConnector({
   options: z.strictObject({ url: z.string() }),
 });
 
-export const amqp10Listener = defineConnector({
+const amqp10Listener = defineConnector({
   ...amqp10Addressing,
   ...listener,
   type: 'amqp10-listener',
@@ -94,7 +94,7 @@ const destination = z.strictObject({
 });
 const stompAddressing = { protocol: 'stomp', from: destination, to: destination, syntax: 'stomp', sourcePattern: (f: { readonly destination: string }) => f.destination, templateFields: ['destination'] } as const;
 
-export const stomp = defineConnector({
+const stomp = defineConnector({
   ...stompAddressing,
   ...client,
   type: 'stomp',
@@ -102,7 +102,7 @@ export const stomp = defineConnector({
   options: z.strictObject({ url: z.string(), login: z.string().optional(), passcode: z.string().optional() }),
 });
 
-export const stompListener = defineConnector({
+const stompListener = defineConnector({
   ...stompAddressing,
   ...listener,
   type: 'stomp-listener',
@@ -111,7 +111,7 @@ export const stompListener = defineConnector({
 });
 
 /** test-only: a sink that cannot be a source */
-export const log = defineConnector({
+const log = defineConnector({
   ...client,
   type: 'log',
   protocol: 'mqtt',
@@ -124,7 +124,7 @@ export const log = defineConnector({
 });
 
 /** test-only: a source that cannot be a sink */
-export const clock = defineConnector({
+const clock = defineConnector({
   ...client,
   type: 'clock',
   protocol: 'mqtt',

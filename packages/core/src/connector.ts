@@ -79,12 +79,6 @@ export interface SourceFlow {
  */
 export type FlowScope = 'source' | 'delivery';
 
-/** A flow that never pauses: for sources opened without flow control. */
-export const unpausedFlow: SourceFlow = {
-  paused: false,
-  onChange: () => () => undefined,
-};
-
 /** A sink's destination after templates were filled: the connector's `to` type. */
 export interface Sink<T> {
   /**

@@ -23,7 +23,7 @@ export interface MessageSource {
  * of the same protocol can restore it (for example `mqtt.payloadFormatIndicator`,
  * `amqp091.deliveryMode`, `amqp10.messageAnnotations`, `amqp10.encoded`).
  */
-export type ProtocolMeta = Partial<Record<Protocol, Readonly<Record<string, unknown>>>>;
+type ProtocolMeta = Partial<Record<Protocol, Readonly<Record<string, unknown>>>>;
 
 /**
  * The one canonical message every adapter converts to and from. docs/mapping.md lists, for

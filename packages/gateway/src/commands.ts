@@ -209,7 +209,7 @@ function formatHeaders(headers: ReadonlyMap<string, HeaderValue>): string {
 }
 
 /** The human form of `ferry explain`: one block per matching route, one line per destination. */
-export function formatExplain(from: string, address: string, headers: ReadonlyMap<string, HeaderValue>, explained: Explained): string {
+function formatExplain(from: string, address: string, headers: ReadonlyMap<string, HeaderValue>, explained: Explained): string {
   const lines = [`message on ${from}: ${address}`, `  headers: ${formatHeaders(headers)}`];
   if (explained.length === 0) lines.push('', 'no route matches: the message would be accepted and dropped (counted as unrouted)');
   for (const r of explained) {

@@ -33,7 +33,7 @@ export function createLogger(level: LogLevel = 'info', format: LogFormat = 'text
  * URL passwords in any field) replaced by `***` (core's redact). A connector that logs its URL,
  * an error that quotes one, a child logger's fields: none can print a password.
  */
-export const redactSecrets = winston.format((info) => {
+const redactSecrets = winston.format((info) => {
   const rec = info as unknown as Record<string | symbol, unknown>;
   if (typeof rec['message'] === 'string') rec['message'] = redactText(rec['message']);
   for (const key of Object.keys(rec)) {

@@ -11,7 +11,7 @@ import { stompDefinition, stompListenerDefinition } from '@ferry/stomp/definitio
  * the protocol libraries of the types its configuration uses (`loadConnectorTypes`), so one
  * with only an mqtt-listener never loads amqplib, rhea, mqtt.js or @stomp/stompjs.
  */
-export const connectorTypes: readonly AnyConnectorDefinition[] = [
+const connectorTypes: readonly AnyConnectorDefinition[] = [
   mqttDefinition,
   mqttListenerDefinition,
   amqp091Definition,

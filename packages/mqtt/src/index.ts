@@ -5,11 +5,8 @@ import { mqttClientCode, mqttListenerCode } from './definitions.js';
 export { mqttDefinition, mqttListenerDefinition } from './definitions.js';
 export * from './options.js';
 export * from './mapping.js';
-export { isValidTopicFilter, isValidTopicName, topicMatches } from './topic.js';
-export { PacketSizeGuard, type GuardResult } from './packet-guard.js';
 export { MqttClientConnector } from './client/connector.js';
 export { MqttListenerConnector } from './listener/connector.js';
-export { MqttBroker } from './listener/broker.js';
 
 // The main entry imports every connector's code anyway: its definitions create without load().
 mqttClientCode.provide(clientCode);

@@ -16,7 +16,7 @@ import type { IPublishPacket, QoS, UserProperties } from 'mqtt-packet';
  */
 
 /** The PUBLISH fields the mapping reads or writes (mqtt-packet's shape, v5 properties optional). */
-export interface MqttPublish {
+interface MqttPublish {
   readonly topic: string;
   readonly payload: Buffer;
   readonly qos: QoS;
@@ -30,7 +30,7 @@ export type PublishProperties = NonNullable<IPublishPacket['properties']>;
 export type ProtocolVersion = 3 | 4 | 5;
 
 /** The shape of `meta.mqtt` Ferry writes and reads. */
-export interface MqttMeta {
+interface MqttMeta {
   readonly qos?: QoS;
   readonly payloadFormatIndicator?: boolean;
 }

@@ -24,7 +24,7 @@ export const tlsSettings = z.strictObject({
 });
 
 /** A listener's TLS: on the main port, or, with `port`, on a port of its own beside the plain one. */
-export const listenerTls = tlsSettings.extend({
+const listenerTls = tlsSettings.extend({
   port: z
     .number()
     .int()
@@ -34,7 +34,7 @@ export const listenerTls = tlsSettings.extend({
     .describe('a second port for TLS (8883, 61614, 5671 by custom); without it the main `port` speaks TLS only'),
 });
 
-export const websocketSettings = z.strictObject({
+const websocketSettings = z.strictObject({
   port: z.number().int().min(0).max(65535).describe('port of the WebSocket endpoint (HTTP upgrade)'),
   host: z.string().min(1).optional().describe("interface to bind; default: the listener's host"),
   path: z
@@ -45,8 +45,8 @@ export const websocketSettings = z.strictObject({
   tls: tlsSettings.optional().describe('serve wss:// with these certificates'),
 });
 
-export const DEFAULT_MAX_CONNECTIONS = 20_000;
-export const DEFAULT_HANDSHAKE_TIMEOUT_MS = 10_000;
+const DEFAULT_MAX_CONNECTIONS = 20_000;
+const DEFAULT_HANDSHAKE_TIMEOUT_MS = 10_000;
 
 export const listenerTransportShape = {
   tls: listenerTls.optional().describe('TLS for the listener (mqtts, stomp+ssl, amqps): certificates, client-certificate verification, versions'),
@@ -68,8 +68,6 @@ export const listenerTransportShape = {
 export const listenerTransport = z.strictObject(listenerTransportShape);
 
 export type TlsSettings = z.infer<typeof tlsSettings>;
-export type ListenerTls = z.infer<typeof listenerTls>;
-export type WebSocketSettings = z.infer<typeof websocketSettings>;
 export type ListenerTransportOptions = z.infer<typeof listenerTransport>;
 
 /** The ports a listener binds, for the route file's "port used twice" check. */

@@ -51,10 +51,10 @@ export type StompDestination =
   | { readonly kind: 'queue'; readonly rest: string }
   | { readonly kind: 'amq-queue'; readonly rest: string };
 
-export const STOMP_TOPIC_PREFIX = '/topic/';
-export const STOMP_QUEUE_PREFIX = '/queue/';
-export const STOMP_AMQ_QUEUE_PREFIX = '/amq/queue/';
-export const STOMP_EXCHANGE_PREFIX = '/exchange/';
+const STOMP_TOPIC_PREFIX = '/topic/';
+const STOMP_QUEUE_PREFIX = '/queue/';
+const STOMP_AMQ_QUEUE_PREFIX = '/amq/queue/';
+const STOMP_EXCHANGE_PREFIX = '/exchange/';
 
 /** Parse a STOMP destination; undefined when it has none of the known prefixes. */
 export function parseStompDestination(destination: string): StompDestination | undefined {

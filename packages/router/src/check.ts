@@ -18,7 +18,7 @@ export interface ConnectorEntry {
 }
 
 /** What the templates of a route may capture from its source. */
-export type SourceCaptures =
+type SourceCaptures =
   /** the source could not be analysed (unknown connector, bad pattern): capture counts are not checked */
   | { readonly kind: 'unknown' }
   /** the source names no pattern (an AMQP queue): no `{n}` can be filled */
@@ -131,7 +131,7 @@ function checkPartialSource(route: RouteSpec, base: FieldPath, def: AnyConnector
 }
 
 /** The captures a route's source offers; reports a bad pattern. */
-export function checkSource(
+function checkSource(
   route: RouteSpec,
   base: FieldPath,
   def: AnyConnectorDefinition | undefined,
@@ -172,7 +172,7 @@ function errorMessage(err: unknown): string {
  * Check one template: its syntax, its `{n}` against the source's wildcards and, for an address
  * field (`syntax` given), literal text that no message could ever turn into a valid address.
  */
-export function checkTemplate(
+function checkTemplate(
   text: string,
   path: FieldPath,
   source: SourceCaptures,

@@ -18,7 +18,7 @@ import { Deadlines } from './deadlines.js';
 import { SinkFailureLog } from './failure-log.js';
 import type { Dispatch, RouteMatch, RoutePlan, RoutePolicy, RouteTable, UnplannedDestination } from './table.js';
 
-export const DEFAULT_SINK_TIMEOUT_MS = 30_000;
+const DEFAULT_SINK_TIMEOUT_MS = 30_000;
 
 /**
  * The default retry of a destination that failed for now, on a route that states no
@@ -45,7 +45,7 @@ export interface TransientRetry {
  * 30 s is the default sink timeout: a message is given back after about as long as one
  * unconfirmed write would have held it.
  */
-export const DEFAULT_TRANSIENT_RETRY: TransientRetry = { initialMs: 200, maxMs: 5_000, minMs: 50, maxElapsedMs: 30_000 };
+const DEFAULT_TRANSIENT_RETRY: TransientRetry = { initialMs: 200, maxMs: 5_000, minMs: 50, maxElapsedMs: 30_000 };
 
 /** The headers a dead-letter copy carries, besides the message's own. */
 export const DEAD_LETTER_HEADERS = {
@@ -448,7 +448,7 @@ function describeDestination(connector: string | undefined, to: Readonly<Record<
  * message, redelivering it cannot make the whole delivery succeed (and would duplicate it at the
  * destinations that did confirm), so the message is rejected rather than released.
  */
-export function combineErrors(errors: readonly FerryError[]): FerryError {
+function combineErrors(errors: readonly FerryError[]): FerryError {
   const chosen = errors.find((e) => e.permanent) ?? errors[0];
   if (chosen === undefined) return new FerryError('INTERNAL', 'failure without an error');
   if (errors.length === 1) return chosen;

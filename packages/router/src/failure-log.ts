@@ -26,7 +26,7 @@ export interface SinkFailureLogOptions {
   readonly now?: () => number;
 }
 
-export const DEFAULT_FAILURE_SUMMARY_MS = 10_000;
+const DEFAULT_FAILURE_SUMMARY_MS = 10_000;
 
 /**
  * The `sink write failed` log, rate-limited. A destination that is down fails every write sent

@@ -6,7 +6,7 @@ import { parseStompDestination, splitWords } from './addresses.js';
  * matcher. A match returns one capture per wildcard, in order: the levels (words) it covered.
  * `+`/`*` capture exactly one level; `#` captures zero or more.
  */
-export type Captures = string[][];
+type Captures = string[][];
 
 export interface CompiledPattern {
   readonly syntax: AddressSyntax;

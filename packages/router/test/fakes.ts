@@ -10,7 +10,6 @@ import {
   type Connector,
   type ConnectorSpec,
   type GatewayMessage,
-  type Protocol,
   type Sink,
 } from '@ferry/core';
 import type { ConnectorEntry } from '../src/check.js';
@@ -22,7 +21,7 @@ function notBuildable(): Connector {
 /** what every fake here is: a client of a broker, taking a `url`, built by nothing */
 const fakeClient = { ...clientRole, options: z.strictObject({ url: z.string() }), create: notBuildable } as const;
 
-export const mqttDef = defineConnector({
+const mqttDef = defineConnector({
   ...fakeClient,
   type: 'mqtt',
   protocol: 'mqtt',
@@ -34,7 +33,7 @@ export const mqttDef = defineConnector({
   templateFields: ['topic'],
 });
 
-export const amqpDef = defineConnector({
+const amqpDef = defineConnector({
   ...fakeClient,
   type: 'amqp091',
   protocol: 'amqp091',
@@ -47,7 +46,7 @@ export const amqpDef = defineConnector({
   nameFields: ['exchange'],
 });
 
-export const stompDef = defineConnector({
+const stompDef = defineConnector({
   ...fakeClient,
   type: 'stomp',
   protocol: 'stomp',
@@ -59,7 +58,7 @@ export const stompDef = defineConnector({
   templateFields: ['destination'],
 });
 
-export const amqp10Def = defineConnector({
+const amqp10Def = defineConnector({
   ...fakeClient,
   type: 'amqp10',
   protocol: 'amqp10',
@@ -89,10 +88,6 @@ export function fakeConnectors(
     out.set(name, { spec, definition });
   }
   return out;
-}
-
-export function protocolOf(def: AnyConnectorDefinition): Protocol {
-  return def.protocol;
 }
 
 export interface Write {

@@ -31,7 +31,7 @@ function deferred(): Deferred {
 }
 
 /** the key prefix of one connector's records */
-export function listenerPrefix(connector: string): Buffer {
+function listenerPrefix(connector: string): Buffer {
   const name = Buffer.from(connector, 'utf8');
   const out = Buffer.allocUnsafe(name.length + 2);
   out[0] = LISTENER_NAMESPACE;

@@ -4,7 +4,7 @@ import { LISTENER_NAMESPACE, ListenerBatcher, SpoolListenerStore } from './liste
 
 export type OverflowPolicy = 'refuse' | 'drop-oldest';
 
-export const DEFAULT_MAX_BYTES = 1024 ** 3; // 1 GiB
+const DEFAULT_MAX_BYTES = 1024 ** 3; // 1 GiB
 
 export interface SpoolOptions {
   /** the LevelDB directory (absolute, or relative to the process's working directory) */

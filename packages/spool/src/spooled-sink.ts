@@ -51,7 +51,7 @@ export interface SpooledSinkOptions<T extends Record<string, unknown>> {
   readonly stopGraceMs?: number;
 }
 
-export const DEFAULT_DRAIN_WINDOW = 100;
+const DEFAULT_DRAIN_WINDOW = 100;
 
 type Drained = { readonly entry: SpoolEntry; readonly outcome: 'confirmed' } | { readonly entry: SpoolEntry; readonly outcome: 'failed' | 'rejected' | 'corrupt'; readonly error: FerryError };
 

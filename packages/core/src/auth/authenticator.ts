@@ -34,7 +34,7 @@ export interface AuthEnv {
 }
 
 /** A verified client certificate, as node's TLSSocket.getPeerCertificate gives it (the listener's transport passes it). */
-export interface PeerCertificate {
+interface PeerCertificate {
   readonly subject?: { readonly CN?: string | readonly string[] | undefined } | undefined;
 }
 
@@ -53,7 +53,7 @@ export interface LoginAttempt {
  * - `no-credentials`: none given and anonymous clients are not accepted
  * - `bad-credentials`: unknown user, wrong password, or a certificate without a usable name
  */
-export type LoginFailure = 'no-credentials' | 'bad-credentials';
+type LoginFailure = 'no-credentials' | 'bad-credentials';
 
 export type LoginResult = { readonly ok: true; readonly client: AuthorizedClient } | { readonly ok: false; readonly reason: LoginFailure };
 

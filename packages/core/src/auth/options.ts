@@ -14,7 +14,7 @@ import { passwordHashProblem } from './password-hash.js';
  * listener spreads {@link listenerAuthOptions} into its own options schema (so config/schema.json
  * and the docs describe them per listener) and turns them into an AuthConfig.
  */
-export function grantList(syntax: AddressSyntax, what: string): z.ZodType<string[]> {
+function grantList(syntax: AddressSyntax, what: string): z.ZodType<string[]> {
   return z
     .array(
       z.string().superRefine((p, ctx) => {
@@ -26,7 +26,7 @@ export function grantList(syntax: AddressSyntax, what: string): z.ZodType<string
 }
 
 /** A stored password: an scrypt hash from `ferry passwd`, or plain text (warned about at start). */
-export const storedPassword = z
+const storedPassword = z
   .string()
   .superRefine((p, ctx) => {
     const problem = passwordHashProblem(p);
@@ -42,7 +42,7 @@ const syntaxHelp: Record<AddressSyntax, string> = {
 };
 
 /** `publish` and `subscribe` grant lists, as a user or a group holds them. */
-export function grantFields(syntax: AddressSyntax) {
+function grantFields(syntax: AddressSyntax) {
   const kind = syntaxHelp[syntax];
   return {
     publish: grantList(syntax, `addresses the holder may publish to: ${kind}; {username} and {clientId} are filled in per client`).optional(),
@@ -80,7 +80,7 @@ export function listenerAuthOptions(syntax: AddressSyntax) {
 }
 
 /** The `groups` list a user entry may carry. */
-export const userGroups = z.array(z.string().min(1)).optional().describe('groups the user belongs to (their grants add to its own)');
+const userGroups = z.array(z.string().min(1)).optional().describe('groups the user belongs to (their grants add to its own)');
 
 /**
  * One entry of a listener's `users` list: a name and a stored password, under the names the
@@ -107,7 +107,7 @@ export interface ListenerAuthInput {
 }
 
 /** a user as a listener's options list it: the same fields core's authenticator keeps */
-export type AuthUserInput = AuthUser;
+type AuthUserInput = AuthUser;
 
 /** A listener's options → the Authenticator's configuration; `usersFile` resolves against `baseDir`. */
 export function authConfigFrom(o: ListenerAuthInput, baseDir: string): AuthConfig {

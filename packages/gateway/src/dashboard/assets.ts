@@ -18,7 +18,7 @@ const TYPES: Record<string, string> = {
 };
 
 /** The page's files, shipped in the package beside dist/ and src/ (the same path from both). */
-export const DASHBOARD_FILES = ['index.html', 'dashboard.css', 'dashboard.js', 'favicon.svg'] as const;
+const DASHBOARD_FILES = ['index.html', 'dashboard.css', 'dashboard.js', 'favicon.svg'] as const;
 export type DashboardFile = (typeof DASHBOARD_FILES)[number];
 
 const STATIC_DIR = new URL('../../static/dashboard/', import.meta.url);

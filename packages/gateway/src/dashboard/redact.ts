@@ -16,7 +16,7 @@ const SECRET_PAIR = /\b((?:pass(?:word|wd|code|phrase)?|secret|token|api[-_]?key
 /** `Bearer x`, `Basic x` (RFC 6750 §2.1, RFC 7617 §2) */
 const HTTP_CREDENTIALS = /\b(Bearer|Basic)\s+[A-Za-z0-9._~+/=-]+/g;
 
-export function isSecretKey(key: string): boolean {
+function isSecretKey(key: string): boolean {
   return isSecretName(key) || SECRET_KEY.test(key);
 }
 

@@ -23,7 +23,7 @@ export interface StatusSource {
   readonly recent: RecentLog;
 }
 
-export interface ConnectorStatus {
+interface ConnectorStatus {
   readonly name: string;
   readonly type: string;
   readonly role: 'listener' | 'client';
@@ -38,7 +38,7 @@ export interface ConnectorStatus {
 }
 
 /** A route's counters since the process started, and their rates per second. */
-export interface RouteCounts {
+interface RouteCounts {
   /** messages the route took from its source */
   readonly received: number;
   /** messages every destination of the route confirmed */

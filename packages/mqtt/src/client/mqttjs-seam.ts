@@ -19,7 +19,7 @@ import mqttPacket, { type IPublishPacket } from 'mqtt-packet';
  * the error) and go on with the next packet; Ferry writes the PUBACK itself when the message
  * is settled, on the same stream it arrived on. Settlements thus complete in any order.
  */
-export const DEFER_ACK = new Error('ferry: acknowledgement deferred until settlement');
+const DEFER_ACK = new Error('ferry: acknowledgement deferred until settlement');
 
 /** MQTT 5 reason code for a PUBACK refusing a message (§3.4.2.1: 0x80 unspecified error). */
 const PUBACK_UNSPECIFIED_ERROR = 0x80;

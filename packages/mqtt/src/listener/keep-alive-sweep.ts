@@ -14,7 +14,7 @@ export interface KeepAliveWatched {
 }
 
 /** how often the sweep looks: a client is closed at most this much (twice, at worst) after its limit */
-export const SWEEP_PERIOD_MS = 500;
+const SWEEP_PERIOD_MS = 500;
 
 /**
  * The keep alive of every connection of one listener, checked by one coarse periodic sweep

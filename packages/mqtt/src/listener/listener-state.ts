@@ -18,7 +18,7 @@ const SESSION = 's\0';
 const MESSAGE = 'm\0';
 
 /** what the store keeps of a session */
-export interface StoredSession {
+interface StoredSession {
   readonly clientId: string;
   readonly owner: string | undefined;
   readonly expiryInterval: number;

@@ -14,7 +14,7 @@ interface SettledParser extends Parser {
   settings: ParserSettings;
 }
 
-export type ReadResult = { readonly kind: 'packet'; readonly packet: Packet } | { readonly kind: 'error'; readonly message: string } | { readonly kind: 'none' };
+type ReadResult = { readonly kind: 'packet'; readonly packet: Packet } | { readonly kind: 'error'; readonly message: string } | { readonly kind: 'none' };
 
 /**
  * One mqtt-packet parser for every connection of the process, instead of one per connection.

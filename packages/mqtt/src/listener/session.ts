@@ -46,7 +46,7 @@ export interface SessionLimits {
 }
 
 /** what a message costs a session: its payload and topic, the bulk of what is kept */
-export function itemBytes(item: OutboundItem): number {
+function itemBytes(item: OutboundItem): number {
   return item.message.payload.length + item.message.topic.length;
 }
 

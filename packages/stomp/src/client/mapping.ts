@@ -140,7 +140,7 @@ export interface InboundContext {
 }
 
 /** STOMP-only facts of a received MESSAGE, kept under `meta.stomp`. */
-export interface StompMeta {
+interface StompMeta {
   readonly subscription: string | undefined;
   readonly messageId: string | undefined;
   readonly ack: string | undefined;

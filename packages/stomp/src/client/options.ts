@@ -18,7 +18,7 @@ const connectHeaderValue = (what: string) => z.string().regex(NO_LINE_BREAKS, `$
 
 const ms = (what: string) => z.number().int().min(0).describe(what);
 
-export const stompUrl = z
+const stompUrl = z
   .string()
   .refine((s) => parseStompUrl(s) !== undefined, {
     error: 'a stomp://, stomp+ssl://, ws:// or wss:// URL with a host and an optional port, e.g. stomp://127.0.0.1:61613 or ws://127.0.0.1:15674/ws',
@@ -101,7 +101,7 @@ export type StompOptions = z.infer<typeof stompOptions>;
 export type StompFrom = z.infer<typeof stompFrom>;
 export type StompTo = z.infer<typeof stompTo>;
 
-export type StompScheme = 'stomp' | 'stomp+ssl' | 'ws' | 'wss';
+type StompScheme = 'stomp' | 'stomp+ssl' | 'ws' | 'wss';
 
 export interface StompAddress {
   readonly scheme: StompScheme;

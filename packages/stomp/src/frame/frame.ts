@@ -25,12 +25,4 @@ export function headerValue(frame: Pick<StompFrame, 'headers'>, name: string): s
   return undefined;
 }
 
-/** Build a frame; headers with an undefined value are left out. */
-export function frame(command: string, headers: Readonly<Record<string, string | undefined>> | readonly HeaderEntry[] = [], body: Buffer = EMPTY): StompFrame {
-  const list: HeaderEntry[] = [];
-  if (Array.isArray(headers)) list.push(...(headers as readonly HeaderEntry[]));
-  else for (const [n, v] of Object.entries(headers as Readonly<Record<string, string | undefined>>)) if (v !== undefined) list.push([n, v]);
-  return { command, headers: list, body };
-}
-
 export const EMPTY = Buffer.alloc(0);

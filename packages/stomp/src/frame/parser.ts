@@ -16,7 +16,7 @@ export interface FrameLimits {
   readonly maxBodyBytes: number;
 }
 
-export const DEFAULT_FRAME_LIMITS: FrameLimits = {
+const DEFAULT_FRAME_LIMITS: FrameLimits = {
   maxFrameBytes: 1024 * 1024,
   maxHeaders: 100,
   maxHeaderLineBytes: 8 * 1024,

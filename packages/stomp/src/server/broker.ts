@@ -33,7 +33,7 @@ export class Subscription {
   ) {}
 }
 
-export type DropReason = 'expired' | 'slow-consumer' | 'nack-topic' | 'unsubscribed-topic';
+type DropReason = 'expired' | 'slow-consumer' | 'nack-topic' | 'unsubscribed-topic';
 
 export interface BrokerOptions {
   /** messages a queue holds while no subscriber can take them; over it, publish fails */

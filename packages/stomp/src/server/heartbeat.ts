@@ -29,7 +29,7 @@ export interface AgreedHeartBeat {
 }
 
 /** Parse a `heart-beat` header: two non-negative integers. undefined when malformed. */
-export function parseHeartBeat(value: string | undefined): readonly [number, number] | undefined {
+function parseHeartBeat(value: string | undefined): readonly [number, number] | undefined {
   if (value === undefined) return [0, 0];
   const m = /^\s*(\d{1,9})\s*,\s*(\d{1,9})\s*$/.exec(value);
   if (m === null) return undefined;

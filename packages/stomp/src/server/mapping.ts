@@ -13,7 +13,7 @@ import type { InboundSend } from './session.js';
  * `ferry-message-id`; a SEND's `message-id` (or, failing that, `ferry-message-id`) becomes
  * `messageId`.
  */
-export const MESSAGE_ID_HEADER = 'ferry-message-id';
+const MESSAGE_ID_HEADER = 'ferry-message-id';
 
 const MAPPED = new Set(['content-type', 'content-encoding', 'message-id', MESSAGE_ID_HEADER, 'correlation-id', 'reply-to', 'expires', 'priority', 'persistent', 'timestamp', 'subject']);
 

@@ -9,7 +9,7 @@ import { DEFAULT_SESSION_OPTIONS, type InboundSend, type SessionHooks } from './
  * A STOMP server on in-memory sockets for the session tests: an own broker, hooks that accept
  * every login and SEND (or hold each SEND's settlement for the test to decide), no heart-beats.
  */
-export const tick = (): Promise<void> => new Promise((r) => setImmediate(r));
+const tick = (): Promise<void> => new Promise((r) => setImmediate(r));
 export async function settle(n = 5): Promise<void> {
   for (let i = 0; i < n; i++) await tick();
 }
