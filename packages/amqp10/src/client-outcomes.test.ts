@@ -86,12 +86,13 @@ describe('amqp10 sink: the far peer settles each transfer with its own outcome',
     let done = false;
     void w.then(() => (done = true), () => (done = true));
     await waitFor(() => peer.transfers.some((t) => t.message.message_id === 'hold-1'), 'the transfer at the peer');
-    await new Promise((r) => setTimeout(r, 200));
+    // a later write on the same link, which the peer accepts at once: its outcome comes after
+    // anything the client could have made of the first transfer
+    await expect(outcome(c.sink.write(message('accept-1'), { address: 'jms.queue.orders' }))).resolves.toBe('ok');
     expect(done).toBe(false); // unsettled at the peer: no confirm yet
     const t = peer.transfers.find((x) => x.message.message_id === 'hold-1') as PeerTransfer;
     t.delivery.accept();
     await expect(outcome(w)).resolves.toBe('ok');
-    await expect(outcome(c.sink.write(message('accept-1'), { address: 'jms.queue.orders' }))).resolves.toBe('ok');
   });
 
   it('rejected: fails permanently with the peer\'s error condition and description', async () => {

@@ -10,7 +10,7 @@ import { dirname, join } from 'node:path';
 import { jest } from '@jest/globals';
 import { fileURLToPath } from 'node:url';
 import { noopMetrics, type Logger } from '@ferry/core';
-import { MemoryConnection, gcOrFail, loadCorpus, openMemoryConnection } from '@ferry/testkit';
+import { MemoryConnection, gcOrFail, loadCorpus, openMemoryConnection, waitFor } from '@ferry/testkit';
 import { Amqp10Listener } from './listener.js';
 import { amqp10ListenerOptions } from './options.js';
 
@@ -33,10 +33,7 @@ function recordingLogger(): { logger: Logger; late: string[]; stopped: () => voi
   return { logger, late, stopped: () => void (after = true) };
 }
 
-async function until(what: string, ok: () => boolean): Promise<void> {
-  for (let i = 0; i < 400 && !ok(); i++) await new Promise((r) => setTimeout(r, 5));
-  if (!ok()) throw new Error(`timed out waiting for ${what}`);
-}
+const until = (what: string, ok: () => boolean): Promise<void> => waitFor(ok, what, 2_000, 5);
 
 describe('amqp10-listener stop', () => {
   it('lets go of open, half-open, mid-SASL and hung-up connections: nothing logs or prints after stop, every connection is collected', async () => {

@@ -10,7 +10,7 @@
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { FerryError, noopMetrics, type InboundDelivery, type Logger } from '@ferry/core';
-import { MemoryConnection, type FuzzedListener, errorCountingLogger, openMemoryConnection, fuzzConnections, connectionFuzzFailures, connectionFuzzSummary, loadCorpus } from '@ferry/testkit';
+import { MemoryConnection, type FuzzedListener, errorCountingLogger, openMemoryConnection, fuzzConnections, connectionFuzzFailures, connectionFuzzSummary, loadCorpus, waitFor } from '@ferry/testkit';
 import { Amqp10Listener } from './listener.js';
 import { amqp10ListenerOptions } from './options.js';
 
@@ -141,7 +141,7 @@ describe('amqp10-listener fuzz', () => {
         const c = open(l);
         c.send(bytes);
         const openFrame = Buffer.from([0x00, 0x53, 0x10]);
-        for (let i = 0; i < 200 && !c.output().includes(openFrame); i++) await new Promise((r) => setTimeout(r, 5));
+        await waitFor(() => c.output().includes(openFrame), 'the open', 5_000, 5);
         expect(c.output().includes(Buffer.from('AMQP\x00\x01\x00\x00', 'latin1'))).toBe(true);
         expect(c.output().includes(openFrame)).toBe(true);
         // and the attach that followed was answered: the link is routed
@@ -168,7 +168,7 @@ describe('amqp10-listener fuzz', () => {
         header.writeUInt8(1, 5); // SASL frame
         c.send(Buffer.concat([Buffer.from('AMQP\x03\x01\x00\x00', 'latin1'), header, body]));
         const outcome = Buffer.from([0x00, 0x53, 0x44]);
-        for (let i = 0; i < 400 && !c.output().includes(outcome); i++) await new Promise((r) => setTimeout(r, 5));
+        await waitFor(() => c.output().includes(outcome), 'the sasl-outcome', 5_000, 5);
         const out = c.output();
         const at = out.indexOf(outcome);
         expect(at).toBeGreaterThan(0);

@@ -3,7 +3,7 @@
  * reason headers, and backpressure (maxInFlight, source flow control).
  */
 import { FerryError, Settlement, createMessage, type EndpointSpec, type FailureSpec, type HeaderValue, type Outcome, type RouteSpec } from '@ferry/core';
-import { Tally } from '@ferry/testkit';
+import { Tally, waitFor } from '@ferry/testkit';
 import { DEAD_LETTER_HEADERS } from './delivery.js';
 import { RouteTable } from './table.js';
 import { fakeConnectors } from '../test/fakes.js';
@@ -27,13 +27,7 @@ async function flush(): Promise<void> {
 }
 
 /** waits (in real time) until `cond` holds; retries use real timers of a few ms */
-async function until(cond: () => boolean, ms = 2_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error('condition not met in time');
-    await new Promise<void>((r) => setTimeout(r, 1));
-  }
-}
+const until = (cond: () => boolean, ms = 2_000): Promise<void> => waitFor(cond, 'the condition', ms, 1);
 
 const transient = (): FerryError => new FerryError('NOT_CONNECTED', 'broker down');
 const unroutable = (): FerryError => new FerryError('SINK_UNROUTABLE', 'no queue bound', { permanent: true });

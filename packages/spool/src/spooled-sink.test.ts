@@ -1,7 +1,7 @@
 import { FerryError, createMessage, silentLogger, type FerryErrorCode, type GatewayMessage, type Sink } from '@ferry/core';
 import { Spool } from './spool.js';
 import { SpooledSink, type SpooledSinkOptions } from './spooled-sink.js';
-import { RecordingMetrics } from '@ferry/testkit';
+import { RecordingMetrics, waitFor } from '@ferry/testkit';
 import { removeDir, tempDir } from './test-support.js';
 
 type To = { topic: string };
@@ -37,13 +37,7 @@ const fromDevice = (id: string, extra: Partial<GatewayMessage> = {}): GatewayMes
 const fromBroker = (id: string): GatewayMessage => createMessage({ body: Buffer.from(id), source: { connector: 'rabbit', protocol: 'amqp091', address: 'q' } });
 const to = (id: string): To => ({ topic: `t/${id}` });
 
-async function waitUntil(check: () => boolean, what: string, ms = 5_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
+const waitUntil = (check: () => boolean, what: string): Promise<void> => waitFor(check, what, 5_000, 5);
 
 let dir: string;
 let spool: Spool;

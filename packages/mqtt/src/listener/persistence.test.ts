@@ -8,7 +8,7 @@ import type { Socket } from 'node:net';
 import { jest } from '@jest/globals';
 import type { IPublishPacket, Packet } from 'mqtt-packet';
 import { noopMetrics, type InboundDelivery } from '@ferry/core';
-import { MemoryListenerStore, captureLogger, delay, freePort, waitFor, type LogLine } from '@ferry/testkit';
+import { MemoryListenerStore, captureLogger, freePort, waitFor, type LogLine } from '@ferry/testkit';
 import { MqttListenerConnector } from './connector.js';
 import { mqttListenerOptions } from '../options.js';
 import { rawClient, type RawClient } from './test-support.js';
@@ -57,6 +57,17 @@ afterEach(async () => {
 const publishes = (c: RawClient): IPublishPacket[] => c.packets.filter((p): p is IPublishPacket => p.cmd === 'publish');
 const find = (c: RawClient, cmd: Packet['cmd']): Packet | undefined => c.packets.find((p) => p.cmd === cmd);
 
+/**
+ * A PINGREQ answered: the listener handles a connection's packets in the order they came and
+ * writes its answers on the one socket, so a PUBACK sent while an earlier PUBLISH was handled
+ * would have arrived before this PINGRESP.
+ */
+async function pinged(c: RawClient): Promise<void> {
+  const before = c.packets.filter((p) => p.cmd === 'pingresp').length;
+  c.send({ cmd: 'pingreq' });
+  await waitFor(() => c.packets.filter((p) => p.cmd === 'pingresp').length > before, 'the PINGRESP');
+}
+
 async function connect(clientId: string, version: 4 | 5, opts: { clean: boolean; expiry?: number }): Promise<RawClient> {
   const c = await rawClient(port, version, sockets);
   c.send({
@@ -93,7 +104,7 @@ it('3.1.1 clean session 0: queued QoS 1 messages are stored before the PUBACK an
   const release = store.hold();
   for (let i = 1; i <= 5; i++) pub.send({ cmd: 'publish', topic: `a/${i}`, payload: Buffer.from(`m${i}`), qos: 1, messageId: i, retain: false, dup: false });
   await waitFor(() => listener?.broker?.sessionStats('keeper')?.queued === 5, '5 queued in the session');
-  await delay(100);
+  await pinged(pub);
   expect(pub.packets.filter((p) => p.cmd === 'puback')).toHaveLength(0);
   release();
   await waitFor(() => pub.packets.filter((p) => p.cmd === 'puback').length === 5, '5 PUBACKs');
@@ -125,7 +136,7 @@ it('a publish that waited for room in a full queue is acknowledged only once its
   // the subscriber's PUBACK makes room: m4 enters the queue, and its record waits for the disk
   sub.send({ cmd: 'puback', messageId: publishes(sub)[0]?.messageId as number });
   await waitFor(() => listener?.broker?.sessionStats('keeper')?.waiting === 1, 'm4 admitted');
-  await delay(100);
+  await pinged(pub);
   expect(pubacks()).toBe(3);
   release();
   await waitFor(() => pubacks() === 4, 'the PUBACK of m4');

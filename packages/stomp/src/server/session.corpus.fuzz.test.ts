@@ -10,7 +10,7 @@
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { FerryError, type Logger } from '@ferry/core';
-import { applyMutations, catchUncaught, errorCountingLogger, fuzz, fuzzBudgetMs, fuzzInputs, gcOrFail, loadCorpus, splitReads } from '@ferry/testkit';
+import { applyMutations, catchUncaught, errorCountingLogger, fuzz, fuzzBudgetMs, fuzzInputs, gcOrFail, loadCorpus, splitReads, waitFor } from '@ferry/testkit';
 import { headerValue } from '../frame/frame.js';
 import { StompBroker } from './broker.js';
 import { MemorySocket } from './memory-socket.test-util.js';
@@ -86,7 +86,7 @@ describe('stomp server session fuzz from a corpus', () => {
       });
       sock.hangUp();
     }
-    for (let k = 0; k < 200 && server.sessionCount > 0; k++) await new Promise((r) => setTimeout(r, 10));
+    await waitFor(() => server.sessionCount === 0, 'every session closed', 5_000);
     expect(server.sessionCount).toBe(0);
     expect(errors).toEqual([]);
   });
