@@ -70,3 +70,49 @@ routes:
     before(order('broker.closeSources', 'broker.stop'));
   });
 });
+
+describe('connector types load their code when a configuration uses them', () => {
+  /** a type whose `create` works only after its `load` (as the registry's definitions do) */
+  function lazyType(type: string, loads: string[]): AnyConnectorDefinition {
+    const base = recordingType(type, false, []);
+    let loaded = false;
+    return {
+      ...base,
+      load: () => {
+        loads.push(type);
+        loaded = true;
+        return Promise.resolve();
+      },
+      create: (ctx, name, options) => {
+        if (!loaded) throw new Error(`${type} created before load()`);
+        return base.create(ctx, name, options);
+      },
+    };
+  }
+
+  const file = (connectors: string): string => `connectors:\n${connectors}routes: []\n`;
+
+  it('Gateway.load loads only the types of the file; a reload loads a type the running file did not use', async () => {
+    const loads: string[] = [];
+    const registry = new Map([
+      ['used', lazyType('used', loads)],
+      ['unused', lazyType('unused', loads)],
+      ['later', lazyType('later', loads)],
+    ]);
+    const parse = (text: string): Parameters<typeof Gateway.load>[0] => {
+      const parsed = parseConfig(text, 'lazy.yaml', registry);
+      if (!parsed.ok) throw new Error(parsed.errors.map((e) => e.format()).join('\n'));
+      return parsed.config;
+    };
+    const opts = { registry, logger: silentLogger, metrics: noopMetrics };
+    const first = parse(file('  a: { type: used }\n  b: { type: used }\n'));
+    expect(() => new Gateway(first, opts)).toThrow('used created before load()');
+    const gateway = await Gateway.load(first, opts);
+    expect(loads).toEqual(['used']);
+    await gateway.start();
+    await gateway.reconfigure(parse(file('  a: { type: used }\n  c: { type: later }\n')), 1_000);
+    expect(loads).toEqual(['used', 'used', 'later']);
+    expect(Object.keys(gateway.connectorStates()).sort()).toEqual(['a', 'c']);
+    await gateway.stop(1_000);
+  });
+});
