@@ -180,7 +180,7 @@ async function runOne(c, round) {
     });
     if (complete && payloadBytes >= 1024 * 1024) rec.e2eMiBPerSec = round1((total * payloadBytes) / 2 ** 20 / ((counter.lastUniqueAt - t0) / 1000));
     if (copies > 1 && complete) rec.e2eDeliveriesPerSec = Math.round((counter.expected / (counter.lastUniqueAt - t0)) * 1000);
-    if (latency) rec.latencyMs = counter.latencyStats(options.rate);
+    if (latency) rec.latencyMs = counter.latencyStats(options.rate, options.settleSeconds);
     if (ferry) {
       rec.ferryCounters = await ferry.counters([
         'messages_received_total',
@@ -330,7 +330,7 @@ function line(rec) {
   const tally = `sent=${c.sent} received=${c.received} unique=${c.unique} duplicated=${c.duplicated} lost=${c.lost} unexpected=${c.unexpected}`;
   const cpu = `cpu ferry=${rec.cpu.ferry ?? '-'}% rabbit=${rec.cpu.rabbit ?? '-'}% bench=${rec.cpu.bench}% machine=${rec.cpu.machine}% load=${rec.load[0]}`;
   const perf = rec.latency
-    ? `p50=${rec.latencyMs.p50} p99=${rec.latencyMs.p99} max=${rec.latencyMs.max} ms`
+    ? `p50=${rec.latencyMs.p50} p99=${rec.latencyMs.p99} max=${rec.latencyMs.max} ms${rec.latencyMs.settled ? ` (from second ${rec.latencyMs.settled.fromSecond + 1} on: p99=${rec.latencyMs.settled.p99})` : ''}`
     : `e2e=${rec.e2eMsgsPerSec} msg/s${rec.e2eMiBPerSec ? ` (${rec.e2eMiBPerSec} MiB/s)` : ''}${rec.e2eDeliveriesPerSec ? ` (${rec.e2eDeliveriesPerSec} deliveries/s to ${rec.receivers})` : ''} pub=${rec.pubMsgsPerSec} msg/s`;
   const broker = rec.broker ? ` ${rec.broker}=${rec.cpu.broker ?? '-'}%` : '';
   return `${rec.case} r${rec.round}: ${perf} | ${cpu}${broker} | rss=${rec.ferryPeakRssMiB ?? rec.brokerPeakRssMiB ?? '-'} MiB | ${tally}`;

@@ -118,12 +118,17 @@ export class Counter {
    * p50 / p90 / p99 / max (ms) of the messages from `measureFrom` on; with `perSecond` (the
    * rate of a paced run) also the p99 and max of each second's messages (`bySecond`), which
    * tell a tail spread over the run from one made in a few seconds of it (a process warming up,
-   * a pause, the machine).
+   * a pause, the machine); and with `settleSeconds` the quantiles of the window without its first
+   * seconds (`settled`).
    */
-  latencyStats(perSecond) {
+  latencyStats(perSecond, settleSeconds = 0) {
     const measured = this.latency.subarray(this.measureFrom);
     const stats = quantiles(measured);
     if (stats === undefined) return undefined;
+    if (perSecond > 0 && settleSeconds > 0 && measured.length > perSecond * settleSeconds) {
+      const settled = quantiles(measured.subarray(perSecond * settleSeconds));
+      if (settled !== undefined) stats.settled = { fromSecond: settleSeconds, ...settled };
+    }
     if (perSecond > 0 && measured.length > perSecond) {
       stats.bySecond = [];
       for (let i = 0; i < measured.length; i += perSecond) {

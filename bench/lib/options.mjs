@@ -31,6 +31,11 @@ export const options = Object.freeze({
   /** seconds measured in the latency cases (after WARMUP seconds at the same rate, not counted) */
   latencySeconds: int('LAT_SECONDS', 10),
   warmupSeconds: Number(process.env.WARMUP ?? 1),
+  /**
+   * the latency cases also report their window without its first LAT_SETTLE seconds: a Ferry
+   * started for the run spends its first seconds of traffic compiling its hot path
+   */
+  settleSeconds: Number(process.env.LAT_SETTLE ?? 3),
   /** outstanding (unconfirmed) messages per publisher */
   window: int('WINDOW', 1_000),
   payloadBytes: int('PAYLOAD', 256),

@@ -89,13 +89,13 @@ export function markdown(records) {
   if (lat.length) {
     out.push('');
     out.push(
-      '| case | runs | rate msg/s | measured msgs | p50 ms median (min–max) | p90 ms | p99 ms | max ms | Ferry CPU % | Ferry peak RSS MiB | load 1m | lost / dup |',
-      '|---|---|---|---|---|---|---|---|---|---|---|---|',
+      '| case | runs | rate msg/s | measured msgs | p50 ms median (min–max) | p90 ms | p99 ms | p99 ms without the first seconds | max ms | Ferry CPU % | Ferry peak RSS MiB | load 1m | lost / dup |',
+      '|---|---|---|---|---|---|---|---|---|---|---|---|---|',
     );
     for (const [name, rs] of lat) {
       const ok = rs.filter((r) => !r.error && r.latencyMs);
       out.push(
-        `| ${name} | ${ok.length}${rs.length > ok.length ? ` (+${rs.length - ok.length} failed)` : ''} | ${rs[0].rate} | ${ok[0]?.latencyMs.count ?? '–'} | ${spread(ok.map((r) => r.latencyMs.p50), ms)} | ${spread(ok.map((r) => r.latencyMs.p90), ms)} | ${spread(ok.map((r) => r.latencyMs.p99), ms)} | ${spread(ok.map((r) => r.latencyMs.max), ms)} | ${spread(ok.map((r) => r.cpu?.ferry), one)} | ${spread(ok.map((r) => r.ferryPeakRssMiB), one)} | ${spread(rs.map((r) => r.load?.[0]), (x) => x.toFixed(2))} | ${sum(rs, 'lost')} / ${sum(rs, 'duplicated')} |`,
+        `| ${name} | ${ok.length}${rs.length > ok.length ? ` (+${rs.length - ok.length} failed)` : ''} | ${rs[0].rate} | ${ok[0]?.latencyMs.count ?? '–'} | ${spread(ok.map((r) => r.latencyMs.p50), ms)} | ${spread(ok.map((r) => r.latencyMs.p90), ms)} | ${spread(ok.map((r) => r.latencyMs.p99), ms)} | ${spread(ok.map((r) => r.latencyMs.settled?.p99), ms)} | ${spread(ok.map((r) => r.latencyMs.max), ms)} | ${spread(ok.map((r) => r.cpu?.ferry), one)} | ${spread(ok.map((r) => r.ferryPeakRssMiB), one)} | ${spread(rs.map((r) => r.load?.[0]), (x) => x.toFixed(2))} | ${sum(rs, 'lost')} / ${sum(rs, 'duplicated')} |`,
       );
     }
   }
@@ -120,6 +120,14 @@ export function ratios(records) {
   const ratio = (a, b) => (a === undefined || b === undefined || b === 0 ? '–' : (a / b).toFixed(2));
   const m = (rs, f) => median(rs.map(f));
   const out = ['| pair | Ferry case | baseline | what | Ferry | baseline | Ferry ÷ baseline |', '|---|---|---|---|---|---|---|'];
+  // a latency case: the whole window, and the same window without its first seconds (a process
+  // started for the run still warming up, which a gateway running for days is not)
+  const latencyRows = (row, fr, other) => {
+    row('p50 ms', m(fr, (r) => r.latencyMs?.p50), m(other, (r) => r.latencyMs?.p50), ms);
+    row('p99 ms', m(fr, (r) => r.latencyMs?.p99), m(other, (r) => r.latencyMs?.p99), ms);
+    const from = fr[0].latencyMs?.settled?.fromSecond;
+    if (from !== undefined) row(`p99 ms from second ${from + 1} on`, m(fr, (r) => r.latencyMs?.settled?.p99), m(other, (r) => r.latencyMs?.settled?.p99), ms);
+  };
   for (const [pair, cases] of byPair) {
     const ferry = [...cases].filter(([name]) => name.includes('.ferry.'));
     const base = [...cases].filter(([name]) => name.includes('.base.'));
@@ -137,6 +145,8 @@ export function ratios(records) {
           row('e2e msgs/s', m(fr, (r) => r.e2eMsgsPerSec), m(before, (r) => r.e2eMsgsPerSec), rate);
           row('CPU µs/msg: Ferry ÷ Ferry before', m(fr, (r) => usPerMsg(r, 'ferry')), m(before, (r) => usPerMsg(r, 'ferry')), int);
           row('peak RSS MiB', m(fr, (r) => r.ferryPeakRssMiB), m(before, (r) => r.ferryPeakRssMiB), one);
+        } else {
+          latencyRows(row, fr, before);
         }
       }
       for (const [bName, br] of base) {
@@ -147,8 +157,7 @@ export function ratios(records) {
           row('server RSS held, MiB', m(fr, (r) => r.serverRssHeldMiB), m(br, (r) => r.serverRssHeldMiB), one);
           row('one message to all, ms', m(fr, (r) => r.deliverAllMs), m(br, (r) => r.deliverAllMs), ms);
         } else if (fr[0].latency) {
-          row('p50 ms', m(fr, (r) => r.latencyMs?.p50), m(br, (r) => r.latencyMs?.p50), ms);
-          row('p99 ms', m(fr, (r) => r.latencyMs?.p99), m(br, (r) => r.latencyMs?.p99), ms);
+          latencyRows(row, fr, br);
         } else {
           row('e2e msgs/s', m(fr, (r) => r.e2eMsgsPerSec), m(br, (r) => r.e2eMsgsPerSec), rate);
           // the baseline's server: the bench's own broker, or RabbitMQ (whose plugin is the whole path)
