@@ -14,5 +14,5 @@ COPY --from=build /app/packages ./packages
 COPY config ./config
 USER node
 EXPOSE 1883 61613 5672 8972
-ENTRYPOINT ["node", "--max-semi-space-size=32", "packages/gateway/dist/cli.js"]
+ENTRYPOINT ["node", "packages/gateway/dist/cli.js"]
 CMD ["start", "-c", "config/gateway.yaml"]

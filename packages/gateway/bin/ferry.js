@@ -1,4 +1,4 @@
-#!/usr/bin/env -S node --max-semi-space-size=32
+#!/usr/bin/env node
 // The `ferry` executable (npm links it as node_modules/.bin/ferry, so `npx ferry ...` works in a
 // checkout). It runs the built CLI; tsc writes dist/ without the executable bit, so this file,
 // not dist/cli.js, is the bin.
