@@ -8,7 +8,8 @@ import { createConnection, type Socket } from 'node:net';
 import amqp, { type Channel, type ChannelModel } from 'amqplib';
 import type { Connector } from '@ferry/core';
 import { RecordingMetrics, TcpProxy, brokerPorts, captureLogger, rabbitUrl, waitFor } from '@ferry/testkit';
-import { stompDefinition } from '../../packages/stomp/src/client-definition.js';
+// by name: the package's main entry provides the connector's code to its definition
+import { stompDefinition } from '@ferry/stomp';
 import type { StompFrom, StompTo } from '../../packages/stomp/src/client/options.js';
 import { encodeFrame } from '../../packages/stomp/src/frame/encoder.js';
 import { FrameParser } from '../../packages/stomp/src/frame/parser.js';
