@@ -31,8 +31,8 @@ describe('mqtt client connector against Mosquitto', () => {
     clients.push(c);
     return c;
   };
-  const proxy = async (target: number): Promise<CuttableProxy> => {
-    const p = new CuttableProxy(target);
+  const proxy = async (target: number, protocolVersion?: 4 | 5): Promise<CuttableProxy> => {
+    const p = new CuttableProxy(target, protocolVersion);
     await p.start(await freePort());
     proxies.push(p);
     return p;
@@ -84,7 +84,8 @@ describe('mqtt client connector against Mosquitto', () => {
 
   it('source: PUBACK goes upstream only after accept, out of order (proved by cutting the connection)', async () => {
     const p = prefix('ack');
-    const px = await proxy(brokerPorts().mosquitto);
+    const px = await proxy(brokerPorts().mosquitto, 5);
+    const pubacks = (): number => px.sent.filter((packet) => packet.cmd === 'puback').length;
     const c = connector({ url: `mqtt://127.0.0.1:${px.port}`, protocolVersion: 5 });
     await c.start();
     const got: InboundDelivery[] = [];
@@ -95,7 +96,7 @@ describe('mqtt client connector against Mosquitto', () => {
     await waitFor(() => got.length === 2, 'two deliveries');
     // accept only the second; the first stays unacknowledged upstream
     got[1]!.settlement.accept();
-    await delay(200);
+    await waitFor(() => pubacks() >= 1, "the PUBACK of 'done' on its way to the broker");
     px.cut();
     // after reconnecting with the persistent session, the broker resends only what was not acked
     await waitFor(() => got.length === 3, 'redelivery of the held message', 10_000);
@@ -108,7 +109,7 @@ describe('mqtt client connector against Mosquitto', () => {
     got[3]!.settlement.accept();
     // the settlement of the first copy, on the old connection, is harmless now
     got[0]!.settlement.accept();
-    await delay(200);
+    await waitFor(() => pubacks() >= 3, "the PUBACKs of the resent 'held' and 'fence-1' on their way to the broker");
     px.cut();
     await waitFor(() => px.connections === 1, 'reconnected');
     await pub.publishAsync(`${p}/t`, 'fence-2', { qos: 1 });

@@ -1,5 +1,6 @@
 import { silentLogger, noopMetrics, type ConnectorContext, type InboundDelivery, type Metrics } from '@ferry/core';
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
+import mqttPacket, { type Packet } from 'mqtt-packet';
 import { randomUUID } from 'node:crypto';
 
 /** A unique topic prefix per test so tests never see each other's messages. */
@@ -37,8 +38,16 @@ export class CuttableProxy {
   #server: Server | undefined;
   readonly #pairs = new Set<[Socket, Socket]>();
   port = 0;
+  /**
+   * The MQTT packets clients sent through the proxy, read as `protocolVersion` when one was given:
+   * a packet here was handed on to the broker, so a cut after it does not take it back.
+   */
+  readonly sent: Packet[] = [];
 
-  constructor(readonly targetPort: number) {}
+  constructor(
+    readonly targetPort: number,
+    readonly protocolVersion?: 4 | 5,
+  ) {}
 
   async start(port: number): Promise<void> {
     this.port = port;
@@ -59,6 +68,11 @@ export class CuttableProxy {
       upstream.on('close', close);
       client.pipe(upstream);
       upstream.pipe(client);
+      if (this.protocolVersion !== undefined) {
+        const parser = mqttPacket.parser({ protocolVersion: this.protocolVersion });
+        parser.on('packet', (packet: Packet) => this.sent.push(packet));
+        client.on('data', (b: Buffer) => parser.parse(b));
+      }
     });
     await new Promise<void>((r) => this.#server!.listen(port, '127.0.0.1', () => r()));
   }
