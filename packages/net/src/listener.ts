@@ -43,7 +43,7 @@ export interface AcceptedConnection {
    * The protocol's handshake completed (CONNACK sent, CONNECTED sent, AMQP open exchanged):
    * the handshake deadline no longer applies. Idempotent.
    */
-  handshakeDone(): void;
+  readonly handshakeDone: () => void;
 }
 
 export interface ListenerSpec {
@@ -132,6 +132,12 @@ export class Listener {
   readonly #timeoutLog: BurstLog;
   readonly #tlsLog: BurstLog;
   #endpoints: Endpoint[] = [];
+  /**
+   * Every raw socket's 'error' and 'close' listeners: one function each for the listener, the
+   * socket as `this`, rather than two closures for each of thousands of connections.
+   */
+  readonly #onRawError: (this: Socket, err: Error) => void;
+  readonly #onRawClose: (this: Socket) => void;
   #listening: Promise<BoundPorts> | undefined;
   #closing: Promise<void> | undefined;
 
@@ -143,6 +149,15 @@ export class Listener {
     this.#refusedLog = new BurstLog(env.logger, `${spec.protocol} listener refused connections: maxConnections reached`);
     this.#timeoutLog = new BurstLog(env.logger, `${spec.protocol} listener closed connections that did not complete their handshake in time`);
     this.#tlsLog = new BurstLog(env.logger, `${spec.protocol} listener: TLS handshakes failed`);
+    const log = env.logger;
+    const open = this.#open;
+    this.#onRawError = function (this: Socket, err: Error): void {
+      log.debug('listener socket error', { remote: remoteKey(this), error: err.message });
+    };
+    this.#onRawClose = function (this: Socket): void {
+      clearTimeout(open.get(this)?.timer);
+      open.delete(this);
+    };
   }
 
   /** open connections over every port, handshake done or not */
@@ -244,7 +259,7 @@ export class Listener {
   #admit(raw: Socket, transport: Transport): Pending | undefined {
     raw.setNoDelay(true);
     // errors on the raw socket surface through the layer above it (or its close); never unhandled
-    raw.on('error', (err) => this.#log.debug('listener socket error', { remote: remoteKey(raw), error: err.message }));
+    raw.on('error', this.#onRawError);
     if (this.#closing !== undefined) {
       raw.destroy();
       return undefined;
@@ -265,10 +280,7 @@ export class Listener {
       this.#timeoutLog.hit({ connector: this.#spec.name, handshakeTimeoutMs: t.handshakeTimeoutMs, transport, remote: remoteKey(raw) });
       raw.destroy();
     }, t.handshakeTimeoutMs);
-    raw.once('close', () => {
-      this.#open.delete(raw);
-      clearTimeout(p.timer);
-    });
+    raw.once('close', this.#onRawClose);
     return p;
   }
 

@@ -36,8 +36,8 @@ export class Connection implements Outlet, IntakeHost, PacketSink, KeepAliveWatc
   /** transport, remote address and TLS client certificate of this connection */
   readonly info: ConnectionInfo;
   readonly #socket: Duplex;
-  /** the transport's side of this connection, told when the MQTT handshake is done */
-  readonly #transport: AcceptedConnection;
+  /** tells the transport the MQTT handshake is done; let go of once called (a closure per device) */
+  #handshakeDone: (() => void) | undefined;
   readonly #core: BrokerCore<Connection>;
   readonly #input: PacketInput;
   #state: State = 'awaiting-connect';
@@ -78,7 +78,7 @@ export class Connection implements Outlet, IntakeHost, PacketSink, KeepAliveWatc
     this.#core = core;
     this.#socket = accepted.stream;
     this.#out = new TurnWriter(accepted.stream);
-    this.#transport = accepted;
+    this.#handshakeDone = accepted.handshakeDone;
     this.info = accepted.info;
     this.remote = accepted.info.remote;
     this.#input = new PacketInput(this, core.config.maxPacketSize);
@@ -373,7 +373,8 @@ export class Connection implements Outlet, IntakeHost, PacketSink, KeepAliveWatc
     this.#state = 'connected';
     // §3.2.2.2: Session Present tells the client whether its session was resumed
     this.#connack(0, present, fitting);
-    this.#transport.handshakeDone();
+    this.#handshakeDone?.();
+    this.#handshakeDone = undefined;
     this.#core.logger.debug('client connected', { remote: this.remote, clientId, version, sessionPresent: present });
     session.attach(this, Date.now());
     // a client that connects while the flow is paused gets its CONNACK, then waits in TCP
