@@ -36,6 +36,8 @@ describe('Engine: failed writes', () => {
     const h = harness({ sinks: new Map<string, Sink<Record<string, unknown>>>([['rabbit', rabbit], ['web', web]]) });
     const s = deliver(h.engine, 'plant', 'f/a');
     await web.waitFor(1);
+    // the retry budget is a time (maxElapsedMs), and giving up sends nothing while web is in
+    // flight: the wait is the budget running out, twice over
     await new Promise((r) => setTimeout(r, FAST_TRANSIENT.maxElapsedMs * 2));
     // web is still in flight: not settled yet, so a redelivery cannot race it
     expect(s.settlement.settled).toBe(false);

@@ -386,6 +386,8 @@ describe('DashboardHttp limits', () => {
     sock.write('GET /events HTTP/1.1\r\nhost: x\r\n\r\n');
     await waitFor(() => d.streams === 1, 'the stream is open');
     let peak = 0;
+    // sampled over 30 of the stream's 100 ms ticks: the ticks are the events, and what is
+    // measured is the most any of them left buffered
     for (let i = 0; i < 30; i++) {
       await new Promise((r) => setTimeout(r, 100));
       peak = Math.max(peak, d.bufferedBytes);

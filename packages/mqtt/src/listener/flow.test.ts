@@ -38,13 +38,15 @@ it('paused: publishes are not read; PUBACKs of taken messages still go out; resu
   dev.publish('t/1', 'one', { qos: 1 }, () => acked.push('one'));
   await waitFor(() => got.length === 1, 'first delivery');
 
+  // the listener pauses its sockets as the flow says so, before set returns
   flow.set(true);
-  await delay(50);
   dev.publish('t/2', 'two', { qos: 1 }, () => acked.push('two'));
   dev.publish('t/3', 'three', { qos: 1 }, () => acked.push('three'));
   // settling what was taken before the pause answers the device although Ferry is not reading
   got[0]!.settlement.accept();
   await waitFor(() => acked.includes('one'), 'PUBACK of the first while paused');
+  // a bounded wait, as nothing happens to wait for: a paused listener reads nothing, so no event
+  // says that it would not have taken 'two' and 'three'
   await delay(300);
   expect(got.map((d) => d.message.body.toString())).toEqual(['one']);
   expect(dev.connected).toBe(true);
@@ -61,6 +63,8 @@ it('a device that connects while paused gets its CONNACK, then waits; closeSourc
   const dev = await connect(4, 'flow-b');
   expect(dev.connected).toBe(true);
   dev.publish('t/x', 'x', { qos: 1 });
+  // bounded waits, as nothing happens to wait for: paused, the listener reads nothing; then it
+  // reads but neither routes nor answers, so no event says the publish was not delivered
   await delay(300);
   expect(got).toHaveLength(0);
   await listener.closeSources();
@@ -223,6 +227,7 @@ describe('reading decided from every reason at once (receive maximum, flow, clos
     //    releases the socket: one reason at a time, in either order
     await round('settled after the flow resumed', async () => {
       rmFlow.set(true);
+      // paused past the tick, unlike round 1: the resume comes from a later turn of the loop
       await delay(50);
       rmFlow.set(false);
       await readsNothingMore('flow resumed but receive maximum still reached');
@@ -326,6 +331,7 @@ describe('a full route holds back only the devices whose publishes wait for it (
     await waitFor(() => other.acks.length === 20, 'PUBACKs of the other device');
     await otherPumping;
     await slowPumping;
+    // a bounded wait, as nothing happens to wait for: a device held back is not read at all
     await delay(200);
     expect(bodies('slow')).toEqual(['slow:1']);
     // admitted: the slow device is read again, in order
@@ -349,6 +355,7 @@ describe('a full route holds back only the devices whose publishes wait for it (
     const [slow] = devices as [RawDevice];
     slow.burst('slow', 1, 50);
     await waitFor(() => taken.length === 1, 'the first publish of the burst');
+    // a bounded wait, as nothing happens to wait for: a device held back is not read at all
     await delay(200);
     expect(bodies('slow')).toEqual(['slow:1']);
     // each admission lets exactly one more in

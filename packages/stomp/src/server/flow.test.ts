@@ -47,12 +47,14 @@ it('paused: SENDs are not read; RECEIPTs of taken SENDs still go out; resumed: t
   send(socket, 'one');
   await waitFor(() => got.length === 1, 'first delivery');
 
+  // the listener pauses its sockets as the flow says so, before set returns
   flow.set(true);
-  await delay(50);
   send(socket, 'two');
   send(socket, 'three');
   got[0]!.settlement.accept();
   await waitFor(() => text().includes('receipt-id:one'), 'RECEIPT of the first while paused');
+  // a bounded wait, as nothing happens to wait for: a paused listener reads nothing, so no event
+  // says that it would not have taken 'two' and 'three'
   await delay(300);
   expect(got.map((d) => d.message.body.toString())).toEqual(['one']);
 
@@ -67,6 +69,7 @@ it('a client that connects while paused gets CONNECTED, then waits', async () =>
   flow.set(true);
   const { socket } = await client();
   send(socket, 'x');
+  // a bounded wait, as nothing happens to wait for: a paused listener reads nothing
   await delay(300);
   expect(got).toHaveLength(0);
   flow.set(false);
