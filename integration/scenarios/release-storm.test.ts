@@ -75,6 +75,7 @@ it('an unreachable sink does not turn queued messages into a hot requeue loop an
   const before = log.lines.length;
   const attemptsBefore = metrics.count('sink_failures_total', { connector: 'plant' });
   const releasedBefore = metrics.count('messages_released_total', { connector: 'rabbit' });
+  // what is measured is a rate: attempts, releases and log lines within a 2 s window
   await delay(2000);
   const window = log.lines.slice(before);
   const attempts = metrics.count('sink_failures_total', { connector: 'plant' }) - attemptsBefore;
