@@ -168,9 +168,12 @@ export class MqttBroker implements BrokerCore<Connection> {
     await this.#state?.written().catch((err: unknown) => this.logger.error('listener state not written at stop', { error: describeError(err) }));
   }
 
-  /** Publish a message into the broker (the sink side): retained store, then subscribers. */
-  publish(message: BrokerMessage): 'ok' | 'retained-full' {
-    return this.#route(message);
+  /**
+   * Publish a message into the broker (the sink side): retained store, then subscribers.
+   * `ticket`: the copies for connected subscribers with a full queue wait for room on it.
+   */
+  publish(message: BrokerMessage, ticket?: RoomTicket): 'ok' | 'retained-full' {
+    return this.#route(message, ticket);
   }
 
   /** Take a connection from the transport (TCP, TLS or WebSocket: one code path after it). */

@@ -4,6 +4,8 @@ import { fromMqttPublish, toMqttPublish } from '../mapping.js';
 import type { MqttListenerFrom, MqttListenerOptions, MqttListenerTo } from '../options.js';
 import { MqttBroker } from './broker.js';
 import { brokerConfig } from './config.js';
+import { RoomTicket } from './room-wait.js';
+import { whenTaken } from './sink-wait.js';
 import type { PublishDecision, PublishEvent } from './types.js';
 
 /** WebSocket subprotocols of MQTT: 3.1.1 and 5 say `mqtt` (MQTT 5 §6), 3.1 said `mqttv3.1` */
@@ -205,11 +207,20 @@ export class MqttListenerConnector extends ConnectorBase<MqttListenerOptions, Mq
       delete rest.messageExpiryInterval;
       properties = Object.keys(rest).length > 0 ? rest : undefined;
     }
-    const r2 = broker.publish({ topic: publish.topic, payload: publish.payload, qos: publish.qos, retain: publish.retain, properties, expiresAt: message.expiresAt });
+    // a copy for a connected subscriber with a full queue waits for room, and the write with it
+    const ticket = new RoomTicket();
+    const r2 = broker.publish({ topic: publish.topic, payload: publish.payload, qos: publish.qos, retain: publish.retain, properties, expiresAt: message.expiresAt }, ticket);
     if (r2 === 'retained-full') {
       throw new FerryError('LIMIT_EXCEEDED', `mqtt-listener ${this.name}: retained messages full (retainedBytesLimit ${this.options.retainedBytesLimit} bytes)`, { permanent: true });
     }
-    // confirmed once its copies in persistent sessions (and its retained copy) are on disk
+    try {
+      await whenTaken(ticket, this.name, publish.topic);
+    } catch (err) {
+      this.#counters.rejected('queue-full');
+      throw err;
+    }
+    // confirmed once its copies in persistent sessions (and its retained copy) are on disk; the
+    // barrier is taken once the copies are in their queues, not before
     await broker.written();
     this.#counters.sent();
   }

@@ -1,15 +1,20 @@
 import type { OutboundItem } from './types.js';
 
 /**
- * One client publish whose copies wait for room in full session queues. Its acknowledgement
- * to the publisher (PUBACK / PUBREC) is held until every copy was admitted to its session's
- * queue, or dropped and counted: the publisher's own window (Receive Maximum, MQTT 5 §4.9;
- * for 3.1.1 the listener's `receiveMaximum`, past which its socket is not read) then fills,
- * and the protocol itself paces it to what its subscribers take.
+ * One publish (a client's, or a sink write) whose copies wait for room in full session queues.
+ * Its acknowledgement (the client's PUBACK / PUBREC, the sink write's confirm) is held until
+ * every copy was admitted to its session's queue, or dropped and counted: the publisher's own
+ * window (Receive Maximum, MQTT 5 §4.9; for 3.1.1 the listener's `receiveMaximum`, past which
+ * its socket is not read; a route's `maxInFlight`) then fills, and it is paced to what its
+ * subscribers take. It also keeps count of the copies a connected subscriber could not take
+ * (`refused`), which a sink write must not confirm (sink-write.ts).
  */
 export class RoomTicket {
   #pending = 0;
   #ready: (() => void) | undefined;
+  #stalled = 0;
+  #tooLarge = 0;
+  #queued = 0;
 
   /** true while some copy waits for room */
   get waiting(): boolean {
@@ -21,8 +26,35 @@ export class RoomTicket {
     this.#pending++;
   }
 
-  /** a copy was admitted, or dropped: no longer waits */
-  release(): void {
+  /**
+   * Copies of this publish that connected subscribers did not take: `stalled`, dropped because
+   * the subscriber took nothing for `sessionQueueWaitMs` (or holding is off); `tooLarge`, larger
+   * than the subscriber's whole queue (`sessionQueueBytes`). `queued`: copies that did enter a
+   * queue (a retry of the publish repeats them).
+   */
+  get refused(): { readonly stalled: number; readonly tooLarge: number; readonly queued: number } {
+    return { stalled: this.#stalled, tooLarge: this.#tooLarge, queued: this.#queued };
+  }
+
+  /** a copy entered a session's queue without waiting */
+  queued(): void {
+    this.#queued++;
+  }
+
+  /** a copy for a connected subscriber was dropped without waiting */
+  refuse(tooLarge: boolean): void {
+    if (tooLarge) this.#tooLarge++;
+    else this.#stalled++;
+  }
+
+  /**
+   * a copy no longer waits: `admitted` to its queue, dropped because its subscriber `stalled`,
+   * or neither (the subscriber left, or its session ended: what an absent subscriber does not
+   * take is not held against the publish, see docs/connectors/mqtt.md "Slow subscribers")
+   */
+  release(how: 'admitted' | 'stalled' | 'gone' = 'gone'): void {
+    if (how === 'admitted') this.#queued++;
+    else if (how === 'stalled') this.#stalled++;
     this.#pending--;
     if (this.#pending > 0) return;
     const ready = this.#ready;
@@ -103,7 +135,7 @@ export class WaitingRoom {
     this.#admitted = true;
     this.#stalled = false;
     if (this.#list.length === 0) this.#stopTimer();
-    w.ticket.release();
+    w.ticket.release('admitted');
   }
 
   /** the session took messages again: new copies may wait again */
@@ -137,7 +169,7 @@ export class WaitingRoom {
     this.#stalled = true;
     for (const w of this.take(() => true)) {
       this.#onStall(w);
-      w.ticket.release();
+      w.ticket.release('stalled');
     }
   }
 

@@ -203,9 +203,10 @@ export class Session {
    * is a copy of, when that publish's acknowledgement can wait. A full queue of a connected
    * subscriber then holds the copy, and with it the publisher's PUBACK / PUBREC, until there is
    * room (backpressure to the publisher, see room-wait.ts); without a ticket (retained messages,
-   * wills, the sink), for an absent subscriber, or for the publisher's own session (its own
+   * wills), for an absent subscriber, or for the publisher's own session (its own
    * acknowledgements are what make room, and a held publish can stop its socket being read),
-   * a full queue drops the message and counts it.
+   * a full queue drops the message and counts it. The ticket learns what became of the copy
+   * (queued, or refused by a connected subscriber), which decides whether a sink write confirms.
    */
   deliver(item: OutboundItem, now: number, ticket?: RoomTicket): void {
     const outlet = this.#outlet;
@@ -225,8 +226,10 @@ export class Session {
         this.#room.add(item, ticket);
         return;
       }
+      if (ticket !== undefined && outlet !== undefined && item.message.origin !== this.clientId) ticket.refuse(size > this.#limits.queueBytes);
       return this.#onDrop('queue-full');
     }
+    ticket?.queued();
     this.#enqueue(item);
     this.pump(now);
   }

@@ -4,7 +4,8 @@
  * to 2.8 GB in 15 s, and it stayed after the subscriber left). Now what is written and not
  * acknowledged is bounded in messages and bytes, nothing is written while the socket holds more
  * than WRITE_HIGH_WATER unsent, the session queue is bounded in bytes, and beyond it messages are
- * dropped and counted. Real TCP on localhost, no broker.
+ * dropped and counted, and the sink write of each fails (sink-wait.ts). Real TCP on localhost, no
+ * broker.
  */
 import type { Socket } from 'node:net';
 import { setFlagsFromString } from 'node:v8';
@@ -46,7 +47,8 @@ const sockets: Socket[] = [];
 beforeEach(async () => {
   port = await freePort();
   metrics = new RecordingMetrics();
-  listener = new MqttListenerConnector({ gatewayId: 't', logger: silentLogger, metrics, baseDir: '.' }, 'devices', mqttListenerOptions.parse({ port, host: '127.0.0.1', anonymous: true }));
+  // sessionQueueWaitMs 0: a write into the full queue fails at once rather than waiting for room
+  listener = new MqttListenerConnector({ gatewayId: 't', logger: silentLogger, metrics, baseDir: '.' }, 'devices', mqttListenerOptions.parse({ port, host: '127.0.0.1', anonymous: true, sessionQueueWaitMs: 0 }));
   await listener.start();
 });
 
@@ -74,8 +76,12 @@ it('a subscriber that never reads: in flight, socket buffer and queue bounded in
   const rss0 = process.memoryUsage().rss;
   const n = 6000;
   const size = 16 * 1024;
+  let refused = 0;
   for (let i = 0; i < n; i++) {
-    await publish(i, size);
+    await publish(i, size).catch((err: unknown) => {
+      expect(err).toMatchObject({ code: 'LIMIT_EXCEEDED', permanent: false });
+      refused++;
+    });
     // let the socket write what it can, as under a real stream of publishes
     if (i % 200 === 199) await new Promise((r) => setImmediate(r));
   }
@@ -89,6 +95,8 @@ it('a subscriber that never reads: in flight, socket buffer and queue bounded in
   // what the listener holds for it: queue + in flight + socket, and slack for the rest
   expect(during - before).toBeLessThan(16 + 4 + 1 + 12);
   expect(dropped).toBeGreaterThan(0);
+  // a dropped message is never confirmed to its route
+  expect(refused).toBe(dropped);
   // the defaults: 100 messages / 4 MB in flight, 16 MB queued, 1 MB unsent in the socket
   expect(s.inflight).toBeLessThanOrEqual(100);
   expect(s.inflightBytes).toBeLessThanOrEqual(4 * 2 ** 20);

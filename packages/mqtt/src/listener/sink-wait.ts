@@ -1,0 +1,32 @@
+import { FerryError } from '@ferry/core';
+import type { RoomTicket } from './room-wait.js';
+
+/**
+ * When a sink write into the listener may confirm: once no copy of its message waits for room
+ * in a connected subscriber's full queue (room-wait.ts). The write's promise is what the engine
+ * holds against the route's `maxInFlight`, so a write that waits is the backpressure to the
+ * route's source (an amqp091 source's prefetch fills and the broker keeps the rest).
+ *
+ * A copy a connected subscriber did not take fails the write instead of confirming it, so the
+ * source is not told a message was delivered that was thrown away:
+ * - dropped because the subscriber took nothing for `sessionQueueWaitMs` (or holding is off,
+ *   `sessionQueueWaitMs: 0`): `LIMIT_EXCEEDED`, transient, for the engine to retry or
+ *   dead-letter as the route's `onFailure` says;
+ * - larger than the subscriber's whole queue (`sessionQueueBytes`): `LIMIT_EXCEEDED`,
+ *   permanent: no retry can put it there.
+ * Copies other subscribers queued stay queued; a retry publishes to them again (at least
+ * once, as everywhere in Ferry): their number is the error's `details.queued`.
+ */
+export async function whenTaken(ticket: RoomTicket, connector: string, topic: string): Promise<void> {
+  if (ticket.waiting) await new Promise<void>((resolve) => ticket.whenReady(resolve));
+  const { stalled, tooLarge, queued } = ticket.refused;
+  if (stalled === 0 && tooLarge === 0) return;
+  const why =
+    tooLarge > 0
+      ? `larger than ${tooLarge} subscriber(s)' whole session queue (sessionQueueBytes)`
+      : `${stalled} connected subscriber(s) with a full session queue took nothing for sessionQueueWaitMs`;
+  throw new FerryError('LIMIT_EXCEEDED', `mqtt-listener ${connector}: message for ${topic.slice(0, 200)} not taken: ${why}`, {
+    permanent: tooLarge > 0,
+    details: { stalled, tooLarge, queued },
+  });
+}
