@@ -187,28 +187,28 @@ export function toPublish(message: GatewayMessage, ctx: EgressContext): PublishP
   if (ctx.replyToTopicHeader === true && message.replyTo !== undefined && message.source.protocol === 'mqtt') headers[REPLY_TO_TOPIC_HEADER] = message.replyTo;
   const priority =
     message.priority === undefined || !Number.isFinite(message.priority) ? undefined : Math.min(255, Math.max(0, Math.round(message.priority)));
-  const options: Options.Publish = {
+  // every key present, in one order, whatever the message holds: one object shape for every
+  // publish, read as such by the frame builder (amqplib-publish.ts) on each message
+  const options: PublishOptions = {
     persistent,
     mandatory: ctx.mandatory,
+    contentType: shortstr('contentType', message.contentType),
+    contentEncoding: shortstr('contentEncoding', message.contentEncoding),
+    messageId: shortstr('messageId', message.messageId),
+    correlationId: correlation.property,
+    replyTo: shortstr('replyTo', message.replyTo),
+    // timestamp is an unsigned 64-bit count of seconds: sub-second precision is lost, and a time
+    // before 1970 cannot be written.
+    timestamp: message.timestamp === undefined || message.timestamp < 0 ? undefined : Math.floor(message.timestamp / 1000),
+    expiration,
+    priority,
+    type: shortstr('type', meta.type),
+    appId: shortstr('appId', meta.appId),
+    // RabbitMQ validates user-id against the connection's user and closes the channel with
+    // PRECONDITION_FAILED otherwise (RabbitMQ "Validated User-ID" extension): only pass it on
+    // when it is ours.
+    userId: message.userId !== undefined && message.userId === ctx.username ? message.userId : undefined,
+    headers,
   };
-  const set = <K extends keyof Options.Publish>(k: K, v: Options.Publish[K] | undefined): void => {
-    if (v !== undefined) options[k] = v;
-  };
-  set('contentType', shortstr('contentType', message.contentType));
-  set('contentEncoding', shortstr('contentEncoding', message.contentEncoding));
-  set('messageId', shortstr('messageId', message.messageId));
-  set('correlationId', correlation.property);
-  set('replyTo', shortstr('replyTo', message.replyTo));
-  // timestamp is an unsigned 64-bit count of seconds: sub-second precision is lost, and a time
-  // before 1970 cannot be written.
-  set('timestamp', message.timestamp === undefined || message.timestamp < 0 ? undefined : Math.floor(message.timestamp / 1000));
-  set('expiration', expiration);
-  set('priority', priority);
-  set('type', shortstr('type', meta.type));
-  set('appId', shortstr('appId', meta.appId));
-  // RabbitMQ validates user-id against the connection's user and closes the channel with
-  // PRECONDITION_FAILED otherwise (RabbitMQ "Validated User-ID" extension): only pass it on
-  // when it is ours.
-  if (message.userId !== undefined && message.userId === ctx.username) set('userId', message.userId);
-  return { kind: 'publish', options: { ...options, headers } };
+  return { kind: 'publish', options };
 }
