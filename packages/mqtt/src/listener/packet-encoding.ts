@@ -18,6 +18,8 @@ mqttPacket.writeToStream.cacheNumbers = false;
  * §3.1.2.11.4, nothing larger than the client's Maximum Packet Size (`maxPacket`) is sent.
  */
 export function encodePacket(packet: Packet, version: ProtocolVersion, maxPacket: number | undefined): Buffer | EncodeRefusal {
+  const ack = isAck(packet) ? plainAck(packet, version) : undefined;
+  if (ack !== undefined) return maxPacket !== undefined && ack.length > maxPacket ? TOO_LARGE : ack;
   if (version === 5 && isAck(packet) && packet.reasonCode === undefined) {
     // MQTT 5 §3.4.2.1 (and §3.5.2.1, §3.6.2.1, §3.7.2.1): with reason 0x00 and no properties
     // the 2-byte form, as Mosquitto sends; mqtt-packet writes the 4-byte form for an absent
@@ -35,4 +37,25 @@ export function encodePacket(packet: Packet, version: ProtocolVersion, maxPacket
 
 function isAck(p: Packet): p is mqttPacket.IPubackPacket | mqttPacket.IPubrecPacket | mqttPacket.IPubrelPacket | mqttPacket.IPubcompPacket {
   return p.cmd === 'puback' || p.cmd === 'pubrec' || p.cmd === 'pubrel' || p.cmd === 'pubcomp';
+}
+
+/** The first byte of each acknowledgement: its packet type, and PUBREL's reserved flags 0010 (MQTT 5 §3.6.1). */
+const ACK_HEADER = { puback: 0x40, pubrec: 0x50, pubrel: 0x62, pubcomp: 0x70 } as const;
+
+/**
+ * An acknowledgement with reason 0x00 and no properties, written here in its four bytes: the fixed
+ * header, remaining length 2, the packet identifier (MQTT 3.1.1 §3.4, MQTT 5 §3.4.2.1: the reason
+ * code and properties are left out when they are 0x00 and none). It is the one packet Ferry sends
+ * for every QoS 1 message, and mqtt-packet builds it through a stream and a concat. Undefined when
+ * it has more to say, which mqtt-packet then writes.
+ */
+function plainAck(p: mqttPacket.IPubackPacket | mqttPacket.IPubrecPacket | mqttPacket.IPubrelPacket | mqttPacket.IPubcompPacket, version: ProtocolVersion): Buffer | undefined {
+  const id = p.messageId;
+  if (id === undefined || !Number.isInteger(id) || id < 0 || id > 0xffff) return undefined;
+  if (version === 5 && ((p.reasonCode !== undefined && p.reasonCode !== RC.success) || p.properties !== undefined)) return undefined;
+  const b = Buffer.allocUnsafe(4);
+  b[0] = ACK_HEADER[p.cmd];
+  b[1] = 2;
+  b.writeUInt16BE(id, 2);
+  return b;
 }
