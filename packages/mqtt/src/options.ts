@@ -151,7 +151,7 @@ export const mqttListenerOptions = z.strictObject({
     .min(1)
     .default(10_000)
     .describe(
-      "QoS 1/2 messages queued per session for an offline or slow subscriber; beyond it a device's publish for a connected subscriber waits for room with its PUBACK/PUBREC held (sessionQueueWaitMs), and other new messages for that session are dropped and counted",
+      "QoS 1/2 messages queued per session for an offline or slow subscriber; beyond it a device's publish or a route's write for a connected subscriber waits for room with its PUBACK/PUBREC or the write's confirm held (sessionQueueWaitMs), and other new messages for that session are dropped and counted",
     ),
   sessionQueueBytes: z
     .number()
@@ -165,7 +165,7 @@ export const mqttListenerOptions = z.strictObject({
     .min(0)
     .default(10_000)
     .describe(
-      "how long a device's QoS 1/2 publish may wait for room in a connected subscriber's full session queue while that queue admits nothing; its PUBACK/PUBREC waits meanwhile, so the publisher is paced by its own in-flight window instead of the message being dropped. After it, the waiting copies are dropped and counted (queue-full) and new ones for that subscriber are dropped at once until it takes messages again. 0: never wait, drop at once",
+      "how long a device's QoS 1/2 publish or a route's write may wait for room in a connected subscriber's full session queue while that queue admits nothing; its PUBACK/PUBREC or the write's confirm waits meanwhile, so the publisher is paced by its own in-flight window (a route by its maxInFlight) instead of the message being dropped. After it, the waiting copies are dropped and counted (queue-full), a route's write fails LIMIT_EXCEEDED (transient) instead of confirming, and new copies for that subscriber are dropped at once until it takes messages again. 0: never wait, drop at once. Keep it below the engine's sink timeout",
     ),
   maxInflightMessages: inflightWindow()
     .default(100)
