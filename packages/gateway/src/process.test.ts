@@ -72,6 +72,33 @@ function started(cmd: string, args: string[], env: NodeJS.ProcessEnv): { child: 
   return { child, stderr: () => err, exited };
 }
 
+/** The shipped route file's text. */
+const shipped = (): string => readFileSync(join(root, 'config/gateway.yaml'), 'utf8');
+
+/** `body` in a new temporary folder, given the path of a gateway.yaml there; the folder is removed after, whatever happened. */
+async function inTempDir(prefix: string, body: (dir: string, file: string) => Promise<void>): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  try {
+    await body(dir, join(dir, 'gateway.yaml'));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/**
+ * `ferry start` with `args`: once it watches its route file, `change` (given what it logged so
+ * far) changes the file; the gateway must reload it, the temperatures route changed, and stop
+ * cleanly on SIGTERM.
+ */
+async function reloadedOnChange(args: string[], env: NodeJS.ProcessEnv, what: string, change: (stderr: string) => void): Promise<void> {
+  const ferry = started(process.execPath, [cli, 'start', ...args], env);
+  await waitFor(() => ferry.stderr().includes('watching the route file for changes'), 'the gateway to run and watch', 60_000, 50);
+  change(ferry.stderr());
+  await waitFor(() => /configuration reloaded .*routesChanged=temperatures/.test(ferry.stderr()), what, 30_000, 50);
+  ferry.child.kill('SIGTERM');
+  expect(await ferry.exited).toEqual({ code: 0, signal: null });
+}
+
 /** Every process below `pid` now (children, grandchildren), from /proc. */
 function descendants(pid: number): number[] {
   const parent = new Map<number, number>();
@@ -145,53 +172,34 @@ describe('npm start', () => {
   }, 180_000);
 });
 
-describe('ferry start --watch', () => {
+describe('watching the route file (ferry start --watch, gateway.reload.watch)', () => {
   it('reloads when the route file changes, as SIGHUP would, and says what changed', async () => {
     const p = await ports();
-    const dir = mkdtempSync(join(tmpdir(), 'ferry-watch-'));
-    const file = join(dir, 'gateway.yaml');
-    const original = readFileSync(join(root, 'config/gateway.yaml'), 'utf8');
-    writeFileSync(file, original);
-    try {
-      const ferry = started(process.execPath, [cli, 'start', '-c', file, '--watch'], p.env);
-      await waitFor(() => ferry.stderr().includes('watching the route file for changes'), 'the gateway to run and watch', 60_000, 50);
-      writeFileSync(file, original.replace('ferry/{1}/temperature', 'ferry/{1}/temp'));
-      await waitFor(() => /configuration reloaded .*routesChanged=temperatures/.test(ferry.stderr()), 'the reload after the change', 30_000, 50);
-      ferry.child.kill('SIGTERM');
-      expect(await ferry.exited).toEqual({ code: 0, signal: null });
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
+    await inTempDir('ferry-watch-', async (_dir, file) => {
+      writeFileSync(file, shipped());
+      await reloadedOnChange(['-c', file, '--watch'], p.env, 'the reload after the change', () => writeFileSync(file, shipped().replace('ferry/{1}/temperature', 'ferry/{1}/temp')));
+    });
   }, 90_000);
-});
 
-describe('gateway.reload.watch', () => {
-  it('a route file mounted like a ConfigMap (a ..data symlink swapped to a new folder) is reloaded without --watch', async () => {
+  it('gateway.reload.watch: a route file mounted like a ConfigMap (a ..data symlink swapped to a new folder) is reloaded without --watch', async () => {
     const p = await ports();
-    const dir = mkdtempSync(join(tmpdir(), 'ferry-watch-cm-'));
-    const file = join(dir, 'gateway.yaml');
-    const original = readFileSync(join(root, 'config/gateway.yaml'), 'utf8').replace(/^gateway:\n/m, 'gateway:\n  reload: { watch: true }\n');
-    // the kubelet's layout: <dir>/gateway.yaml -> ..data/gateway.yaml, ..data -> ..<timestamp>
-    const version = (name: string, text: string): void => {
-      mkdirSync(join(dir, name));
-      writeFileSync(join(dir, name, 'gateway.yaml'), text);
-    };
-    version('..v1', original);
-    symlinkSync('..v1', join(dir, '..data'));
-    symlinkSync('..data/gateway.yaml', file);
-    try {
-      const ferry = started(process.execPath, [cli, 'start', '-c', file], p.env);
-      await waitFor(() => ferry.stderr().includes('watching the route file for changes'), 'the gateway to run and watch', 60_000, 50);
-      expect(ferry.stderr()).toContain('gateway.reload.watch');
-      version('..v2', original.replace('ferry/{1}/temperature', 'ferry/{1}/temp'));
-      symlinkSync('..v2', join(dir, '..data_tmp'));
-      renameSync(join(dir, '..data_tmp'), join(dir, '..data'));
-      await waitFor(() => /configuration reloaded .*routesChanged=temperatures/.test(ferry.stderr()), 'the reload after the swap', 30_000, 50);
-      ferry.child.kill('SIGTERM');
-      expect(await ferry.exited).toEqual({ code: 0, signal: null });
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
+    await inTempDir('ferry-watch-cm-', async (dir, file) => {
+      const original = shipped().replace(/^gateway:\n/m, 'gateway:\n  reload: { watch: true }\n');
+      // the kubelet's layout: <dir>/gateway.yaml -> ..data/gateway.yaml, ..data -> ..<timestamp>
+      const version = (name: string, text: string): void => {
+        mkdirSync(join(dir, name));
+        writeFileSync(join(dir, name, 'gateway.yaml'), text);
+      };
+      version('..v1', original);
+      symlinkSync('..v1', join(dir, '..data'));
+      symlinkSync('..data/gateway.yaml', file);
+      await reloadedOnChange(['-c', file], p.env, 'the reload after the swap', (stderr) => {
+        expect(stderr).toContain('gateway.reload.watch');
+        version('..v2', original.replace('ferry/{1}/temperature', 'ferry/{1}/temp'));
+        symlinkSync('..v2', join(dir, '..data_tmp'));
+        renameSync(join(dir, '..data_tmp'), join(dir, '..data'));
+      });
+    });
   }, 90_000);
 });
 
