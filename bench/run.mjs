@@ -27,7 +27,7 @@ import { cases } from './lib/cases.mjs';
 import { Counter, payloadFactory } from './lib/counter.mjs';
 import { FerryChild, ROOT, requireBuiltCli } from './lib/ferry.mjs';
 import { options } from './lib/options.mjs';
-import { cores, cpuWindow, load, openFilesLimit, peakRssMiB, round1, rssMiB } from './lib/procstat.mjs';
+import { anonRssMiB, cores, cpuWindow, load, openFilesLimit, peakRssMiB, round1, rssMiB } from './lib/procstat.mjs';
 import { markdown, ratios } from './lib/report.mjs';
 import { mqttClose, mqttConnect, paced, windowed } from './lib/clients.mjs';
 import { ownBrokers } from './lib/brokers.mjs';
@@ -277,6 +277,7 @@ async function runConnections(c, round) {
     // held: the keep alive timers run, nothing is sent (a measurement window, not a wait for an event)
     await new Promise((r) => setTimeout(r, options.holdSeconds * 1000));
     rec.serverRssHeldMiB = round1(rssMiB(server) ?? NaN);
+    rec.serverAnonRssHeldMiB = round1(anonRssMiB(server) ?? NaN);
     rec.droppedWhileHeld = devices.dropped.count;
     pub = await mqttConnect(`mqtt://127.0.0.1:${c.port(ctx)}`, { clientId: `${ctx.id}-pub` });
     ctx.counter.markSent();
@@ -325,7 +326,7 @@ function line(rec) {
   const c = rec.counts;
   if (rec.kind === 'connections') {
     const o = rec.outcome;
-    return `${rec.case} r${rec.round}: ${o.subscribed}/${rec.devices} subscribed in ${rec.connectMs} ms (${rec.connectsPerSec}/s), refused=${o.refused} reset=${o.reset} rejected=${o.rejected} closed=${o.closed} timedOut=${o.timedOut} other=${JSON.stringify(o.otherErrors)} dropped=${rec.droppedWhileHeld} | rss ${rec.serverRssBeforeMiB} → ${rec.serverRssConnectedMiB} → ${rec.serverRssHeldMiB} MiB, peak ${rec.serverPeakRssMiB} | one message to all in ${rec.deliverAllMs} ms | unique=${c.unique} duplicated=${c.duplicated} lost=${c.lost} | load=${rec.load[0]}`;
+    return `${rec.case} r${rec.round}: ${o.subscribed}/${rec.devices} subscribed in ${rec.connectMs} ms (${rec.connectsPerSec}/s), refused=${o.refused} reset=${o.reset} rejected=${o.rejected} closed=${o.closed} timedOut=${o.timedOut} other=${JSON.stringify(o.otherErrors)} dropped=${rec.droppedWhileHeld} | rss ${rec.serverRssBeforeMiB} → ${rec.serverRssConnectedMiB} → ${rec.serverRssHeldMiB} MiB (private ${rec.serverAnonRssHeldMiB}), peak ${rec.serverPeakRssMiB} | one message to all in ${rec.deliverAllMs} ms | unique=${c.unique} duplicated=${c.duplicated} lost=${c.lost} | load=${rec.load[0]}`;
   }
   const tally = `sent=${c.sent} received=${c.received} unique=${c.unique} duplicated=${c.duplicated} lost=${c.lost} unexpected=${c.unexpected}`;
   const cpu = `cpu ferry=${rec.cpu.ferry ?? '-'}% rabbit=${rec.cpu.rabbit ?? '-'}% bench=${rec.cpu.bench}% machine=${rec.cpu.machine}% load=${rec.load[0]}`;

@@ -93,6 +93,21 @@ export function rssMiB(pid) {
   }
 }
 
+/**
+ * Private memory now (RssAnon: anonymous pages, the heaps and buffers) of `pid` in MiB, or
+ * undefined. VmRSS also counts file-backed pages (RssFile: the executable and its libraries,
+ * about 43 MiB for `node`), which every process of the same binary shares; RssAnon is what one
+ * more process, or one more device in it, costs.
+ */
+export function anonRssMiB(pid) {
+  try {
+    const m = /^RssAnon:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m ? Number(m[1]) / 1024 : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /** This process's limit on open files: { soft, hard } (Infinity for unlimited). */
 export function openFilesLimit() {
   const m = /^Max open files\s+(\S+)\s+(\S+)/m.exec(readFileSync('/proc/self/limits', 'utf8'));

@@ -74,15 +74,15 @@ export function markdown(records) {
   if (conn.length) {
     out.push('');
     out.push(
-      '| case | runs | devices | subscribed | connect time ms | connects/s | refused / reset / rejected / closed / timed out / other | dropped while held | server RSS MiB connected | held | peak | one message to all, ms | server CPU % (storm) | server CPU µs per device (storm) | load 1m | lost / dup |',
-      '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|',
+      '| case | runs | devices | subscribed | connect time ms | connects/s | refused / reset / rejected / closed / timed out / other | dropped while held | server RSS MiB connected | held | held, private (RssAnon) | peak | one message to all, ms | server CPU % (storm) | server CPU µs per device (storm) | load 1m | lost / dup |',
+      '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|',
     );
     for (const [name, rs] of conn) {
       const ok = rs.filter((r) => !r.error);
       const o = (k) => rs.reduce((a, r) => a + (r.outcome?.[k] ?? 0), 0);
       const other = rs.reduce((a, r) => a + Object.values(r.outcome?.otherErrors ?? {}).reduce((x, y) => x + y, 0), 0);
       out.push(
-        `| ${name} | ${runs(rs, ok)} | ${rs[0].devices} | ${spread(ok.map((r) => r.outcome.subscribed), int)} | ${spread(ok.map((r) => r.connectMs), int)} | ${spread(ok.map((r) => r.connectsPerSec), int)} | ${o('refused')} / ${o('reset')} / ${o('rejected')} / ${o('closed')} / ${o('timedOut')} / ${other} | ${rs.reduce((a, r) => a + (r.droppedWhileHeld ?? 0), 0)} | ${spread(ok.map((r) => r.serverRssConnectedMiB), one)} | ${spread(ok.map((r) => r.serverRssHeldMiB), one)} | ${spread(ok.map((r) => r.serverPeakRssMiB), one)} | ${spread(ok.map((r) => r.deliverAllMs), ms)} | ${spread(ok.map((r) => r.cpu?.server), one)} | ${spread(ok.map(usPerDevice), int)} | ${spread(rs.map((r) => r.load?.[0]), (x) => x.toFixed(2))} | ${sum(rs, 'lost')} / ${sum(rs, 'duplicated')} |`,
+        `| ${name} | ${runs(rs, ok)} | ${rs[0].devices} | ${spread(ok.map((r) => r.outcome.subscribed), int)} | ${spread(ok.map((r) => r.connectMs), int)} | ${spread(ok.map((r) => r.connectsPerSec), int)} | ${o('refused')} / ${o('reset')} / ${o('rejected')} / ${o('closed')} / ${o('timedOut')} / ${other} | ${rs.reduce((a, r) => a + (r.droppedWhileHeld ?? 0), 0)} | ${spread(ok.map((r) => r.serverRssConnectedMiB), one)} | ${spread(ok.map((r) => r.serverRssHeldMiB), one)} | ${spread(ok.map((r) => r.serverAnonRssHeldMiB), one)} | ${spread(ok.map((r) => r.serverPeakRssMiB), one)} | ${spread(ok.map((r) => r.deliverAllMs), ms)} | ${spread(ok.map((r) => r.cpu?.server), one)} | ${spread(ok.map(usPerDevice), int)} | ${spread(rs.map((r) => r.load?.[0]), (x) => x.toFixed(2))} | ${sum(rs, 'lost')} / ${sum(rs, 'duplicated')} |`,
       );
     }
   }
@@ -141,6 +141,7 @@ export function ratios(records) {
           row('connects/s', m(fr, (r) => r.connectsPerSec), m(before, (r) => r.connectsPerSec), int);
           row('server CPU µs per device', m(fr, usPerDevice), m(before, usPerDevice), int);
           row('server RSS held, MiB', m(fr, (r) => r.serverRssHeldMiB), m(before, (r) => r.serverRssHeldMiB), one);
+          row('server private RSS held (RssAnon), MiB', m(fr, (r) => r.serverAnonRssHeldMiB), m(before, (r) => r.serverAnonRssHeldMiB), one);
         } else if (!fr[0].latency) {
           row('e2e msgs/s', m(fr, (r) => r.e2eMsgsPerSec), m(before, (r) => r.e2eMsgsPerSec), rate);
           row('CPU µs/msg: Ferry ÷ Ferry before', m(fr, (r) => usPerMsg(r, 'ferry')), m(before, (r) => usPerMsg(r, 'ferry')), int);
@@ -155,6 +156,7 @@ export function ratios(records) {
           row('connects/s', m(fr, (r) => r.connectsPerSec), m(br, (r) => r.connectsPerSec), int);
           row('server CPU µs per device', m(fr, usPerDevice), m(br, usPerDevice), int);
           row('server RSS held, MiB', m(fr, (r) => r.serverRssHeldMiB), m(br, (r) => r.serverRssHeldMiB), one);
+          row('server private RSS held (RssAnon), MiB', m(fr, (r) => r.serverAnonRssHeldMiB), m(br, (r) => r.serverAnonRssHeldMiB), one);
           row('one message to all, ms', m(fr, (r) => r.deliverAllMs), m(br, (r) => r.deliverAllMs), ms);
         } else if (fr[0].latency) {
           latencyRows(row, fr, br);
