@@ -5,50 +5,13 @@
  * its messages being dropped. Counted: sent, received, duplicated, lost, and the listener's
  * queue-full drops, all 0 except what was sent and received.
  */
-import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import type { ChildProcessWithoutNullStreams } from 'node:child_process';
 import { freePort, RecordingMetrics, Tally } from '@ferry/testkit';
 import { MqttListenerConnector, mqttListenerOptions } from '@ferry/mqtt';
 import { context } from './helpers.js';
+import { paho, requirePaho, slowPahoSubscriber } from './paho-backpressure.js';
 
-const here = dirname(fileURLToPath(import.meta.url));
-const script = join(here, 'paho_backpressure.py');
-const python = '/usr/bin/python3';
-
-/** Run paho_backpressure.py; resolves with its last stdout line as JSON, `onReady` once it printed "ready". */
-function paho(args: readonly (string | number)[], onReady?: () => void): { done: Promise<Record<string, unknown>>; child: ChildProcessWithoutNullStreams } {
-  const child = spawn(python, [script, ...args.map(String)]);
-  let out = '';
-  let err = '';
-  const done = new Promise<Record<string, unknown>>((resolve, reject) => {
-    child.stdout.on('data', (b: Buffer) => {
-      out += b.toString();
-      if (onReady !== undefined && /^ready$/m.test(out)) {
-        const ready = onReady;
-        onReady = undefined;
-        ready();
-      }
-    });
-    child.stderr.on('data', (b: Buffer) => (err += b.toString()));
-    child.on('close', (code) => {
-      const last = out.trim().split('\n').pop() ?? '';
-      try {
-        resolve(JSON.parse(last) as Record<string, unknown>);
-      } catch {
-        reject(new Error(`paho_backpressure.py ${args.join(' ')} exited ${code} without JSON:\n${out.slice(-2000)}\n${err}`));
-      }
-    });
-  });
-  return { done, child };
-}
-
-beforeAll(() => {
-  if (!existsSync('/usr/lib/python3/dist-packages/paho/mqtt/client.py')) {
-    throw new Error('python3-paho-mqtt (1.6.1, Debian) is missing: apt-get install -y python3-paho-mqtt, or run integration/brokers/install.sh');
-  }
-});
+beforeAll(requirePaho);
 
 describe('backpressure from a slow subscriber to its publisher on the mqtt-listener (paho both ends)', () => {
   let listener: MqttListenerConnector;
@@ -71,11 +34,7 @@ describe('backpressure from a slow subscriber to its publisher on the mqtt-liste
   it.each([4, 5] as const)('MQTT %s: 3,000 QoS 1 messages, the subscriber 1 ms per message: nothing lost, nothing duplicated, nothing dropped', async (version) => {
     const n = 3000;
     const topic = `bp/${version}`;
-    let ready!: () => void;
-    const subscribed = new Promise<void>((r) => (ready = r));
-    const sub = paho(['sub', '127.0.0.1', port, topic, n, 1, version], ready);
-    children.push(sub.child);
-    await subscribed;
+    const sub = await slowPahoSubscriber(port, topic, n, 1, version, children);
     const pub = paho(['pub', '127.0.0.1', port, topic, n, version]);
     children.push(pub.child);
     const published = await pub.done;
