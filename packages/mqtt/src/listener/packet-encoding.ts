@@ -1,5 +1,6 @@
 import mqttPacket, { type Packet } from 'mqtt-packet';
 import type { ProtocolVersion } from '../mapping.js';
+import { ACK_HEADER, encodePublish } from './packet-fast.js';
 import { RC } from './reason-codes.js';
 
 /** Why a packet was not encoded: over the client's Maximum Packet Size, or not encodable at all. */
@@ -18,8 +19,8 @@ mqttPacket.writeToStream.cacheNumbers = false;
  * §3.1.2.11.4, nothing larger than the client's Maximum Packet Size (`maxPacket`) is sent.
  */
 export function encodePacket(packet: Packet, version: ProtocolVersion, maxPacket: number | undefined): Buffer | EncodeRefusal {
-  const ack = isAck(packet) ? plainAck(packet, version) : undefined;
-  if (ack !== undefined) return maxPacket !== undefined && ack.length > maxPacket ? TOO_LARGE : ack;
+  const fast = isAck(packet) ? plainAck(packet, version) : packet.cmd === 'publish' ? encodePublish(packet, version) : undefined;
+  if (fast !== undefined) return maxPacket !== undefined && fast.length > maxPacket ? TOO_LARGE : fast;
   if (version === 5 && isAck(packet) && packet.reasonCode === undefined) {
     // MQTT 5 §3.4.2.1 (and §3.5.2.1, §3.6.2.1, §3.7.2.1): with reason 0x00 and no properties
     // the 2-byte form, as Mosquitto sends; mqtt-packet writes the 4-byte form for an absent
@@ -38,9 +39,6 @@ export function encodePacket(packet: Packet, version: ProtocolVersion, maxPacket
 function isAck(p: Packet): p is mqttPacket.IPubackPacket | mqttPacket.IPubrecPacket | mqttPacket.IPubrelPacket | mqttPacket.IPubcompPacket {
   return p.cmd === 'puback' || p.cmd === 'pubrec' || p.cmd === 'pubrel' || p.cmd === 'pubcomp';
 }
-
-/** The first byte of each acknowledgement: its packet type, and PUBREL's reserved flags 0010 (MQTT 5 §3.6.1). */
-const ACK_HEADER = { puback: 0x40, pubrec: 0x50, pubrel: 0x62, pubcomp: 0x70 } as const;
 
 /**
  * An acknowledgement with reason 0x00 and no properties, written here in its four bytes: the fixed

@@ -1,4 +1,5 @@
 import mqttPacket, { type Packet, type Parser } from 'mqtt-packet';
+import { readAckFast } from './packet-fast.js';
 
 /**
  * What mqtt-packet's parser remembers about a connection between packets: the protocol level
@@ -49,6 +50,10 @@ class PacketReader {
    * result and the settings to keep for the connection's next packet.
    */
   read(raw: Buffer, settings: ParserSettings | undefined): { readonly result: ReadResult; readonly settings: ParserSettings | undefined } {
+    // an acknowledgement (one per QoS 1 message a subscriber takes) needs no parser; before
+    // CONNECT nothing is read this way
+    const ack = settings === undefined ? undefined : readAckFast(raw, settings.protocolVersion);
+    if (ack !== undefined) return { result: { kind: 'packet', packet: ack }, settings };
     const parser = this.#parser;
     const got: { packet?: Packet; error?: string } = {};
     this.#got = got;

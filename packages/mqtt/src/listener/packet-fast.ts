@@ -1,0 +1,69 @@
+import type { IPublishPacket, Packet } from 'mqtt-packet';
+import type { ProtocolVersion } from '../mapping.js';
+
+/**
+ * Packets of every QoS 1 message through the listener written and read without mqtt-packet's
+ * general path: the PUBLISH to a subscriber (packet-encoding.ts writes the PUBACK), and the
+ * subscriber's 2-byte PUBACK read back. mqtt-packet's generator writes a packet as several small
+ * buffers and joins them; its parser goes through a BufferList and logs every step through
+ * `debug` (whose enabled check costs on every call). These produce exactly the bytes and objects
+ * mqtt-packet does (packet-fast.test.ts compares them); anything else (MQTT 5 properties, a
+ * failure reason code) takes mqtt-packet's path.
+ */
+
+/** The first byte of each acknowledgement: its packet type, and PUBREL's reserved flags 0010 (MQTT 5 §3.6.1). */
+export const ACK_HEADER = { puback: 0x40, pubrec: 0x50, pubrel: 0x62, pubcomp: 0x70 } as const;
+const ACK_CMD = new Map<number, keyof typeof ACK_HEADER>(Object.entries(ACK_HEADER).map(([cmd, byte]) => [byte, cmd as keyof typeof ACK_HEADER]));
+
+/** MQTT 5 §1.5.5: the largest Remaining Length a Variable Byte Integer holds */
+const MAX_REMAINING = 268_435_455;
+
+/**
+ * A PUBLISH without properties as bytes; undefined for one with properties, or one mqtt-packet
+ * must judge (no packet id at QoS 1/2, a topic past 65,535 bytes), which mqtt-packet then writes.
+ */
+export function encodePublish(p: IPublishPacket, version: ProtocolVersion): Buffer | undefined {
+  if (p.properties !== undefined || typeof p.topic !== 'string' || !Buffer.isBuffer(p.payload)) return undefined;
+  const qos = p.qos;
+  if (qos !== 0 && (p.messageId === undefined || p.messageId < 1 || p.messageId > 0xffff)) return undefined;
+  const topicLength = Buffer.byteLength(p.topic);
+  if (topicLength > 0xffff) return undefined;
+  // topic, packet id (QoS 1/2, §3.3.2.2), MQTT 5 Property Length 0 (§3.3.2.3.1), payload
+  const remaining = 2 + topicLength + (qos === 0 ? 0 : 2) + (version === 5 ? 1 : 0) + p.payload.length;
+  if (remaining > MAX_REMAINING) return undefined;
+  const lengthBytes = remaining < 128 ? 1 : remaining < 16_384 ? 2 : remaining < 2_097_152 ? 3 : 4;
+  const b = Buffer.allocUnsafe(1 + lengthBytes + remaining);
+  // §3.3.1: DUP, QoS, RETAIN in the fixed header's flags
+  b[0] = 0x30 | (p.dup ? 0x08 : 0) | (qos << 1) | (p.retain ? 0x01 : 0);
+  let at = 1;
+  // §1.5.5 Variable Byte Integer
+  for (let n = remaining; ; ) {
+    const byte = n % 128;
+    n = Math.floor(n / 128);
+    b[at++] = n > 0 ? byte | 0x80 : byte;
+    if (n === 0) break;
+  }
+  b.writeUInt16BE(topicLength, at);
+  at += 2;
+  at += b.write(p.topic, at, 'utf8');
+  if (qos !== 0) {
+    b.writeUInt16BE(p.messageId as number, at);
+    at += 2;
+  }
+  if (version === 5) b[at++] = 0;
+  p.payload.copy(b, at);
+  return b;
+}
+
+/**
+ * An acknowledgement in its 2-byte form (3.1.1, and MQTT 5 with reason Success, §3.4.2.1), read
+ * as mqtt-packet's parser reads it; undefined for anything else.
+ */
+export function readAckFast(raw: Buffer, version: number | undefined): Packet | undefined {
+  if (raw.length !== 4 || raw[1] !== 2) return undefined;
+  const cmd = ACK_CMD.get(raw[0] as number);
+  if (cmd === undefined) return undefined;
+  const packet: Packet = { cmd, retain: false, qos: cmd === 'pubrel' ? 1 : 0, dup: false, length: 2, topic: null, payload: null, messageId: raw.readUInt16BE(2) } as Packet;
+  if (version === 5) (packet as { reasonCode?: number }).reasonCode = 0;
+  return packet;
+}
