@@ -6,7 +6,7 @@
  */
 import { jest } from '@jest/globals';
 import { FerryError, createMessage, type InboundDelivery } from '@ferry/core';
-import { brokerPorts, delay, Tally, waitFor } from '@ferry/testkit';
+import { brokerPorts, Tally, waitFor } from '@ferry/testkit';
 import { headerValue } from '../../packages/stomp/src/frame/frame.js';
 import { RawStomp, activemqOptions, buildConnector, parseFrom, parseTo, uniq, type Built } from './helpers.js';
 
