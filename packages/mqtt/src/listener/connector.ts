@@ -213,11 +213,14 @@ export class MqttListenerConnector extends ConnectorBase<MqttListenerOptions, Mq
     if (r2 === 'retained-full') {
       throw new FerryError('LIMIT_EXCEEDED', `mqtt-listener ${this.name}: retained messages full (retainedBytesLimit ${this.options.retainedBytesLimit} bytes)`, { permanent: true });
     }
-    try {
-      await whenTaken(ticket, this.name, publish.topic);
-    } catch (err) {
-      this.#counters.rejected('queue-full');
-      throw err;
+    // checked first: no promise for the common write that waited for nothing
+    if (!ticket.settled) {
+      try {
+        await whenTaken(ticket, this.name, publish.topic);
+      } catch (err) {
+        this.#counters.rejected('queue-full');
+        throw err;
+      }
     }
     // confirmed once its copies in persistent sessions (and its retained copy) are on disk; the
     // barrier is taken once the copies are in their queues, not before

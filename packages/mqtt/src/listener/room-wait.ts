@@ -36,6 +36,11 @@ export class RoomTicket {
     return { stalled: this.#stalled, tooLarge: this.#tooLarge, queued: this.#queued };
   }
 
+  /** no copy waits and none was refused: the publish may be answered now (the common case) */
+  get settled(): boolean {
+    return this.#pending <= 0 && this.#stalled === 0 && this.#tooLarge === 0;
+  }
+
   /** a copy entered a session's queue without waiting */
   queued(): void {
     this.#queued++;
