@@ -5,7 +5,7 @@
  */
 import mqttPacket, { type IPublishPacket, type Packet } from 'mqtt-packet';
 import { encodePacket } from './packet-encoding.js';
-import { encodePublish, readAckFast } from './packet-fast.js';
+import { encodePublish, readAckFast, readPublishFast } from './packet-fast.js';
 
 const versions = [4, 5] as const;
 const acks = ['puback', 'pubrec', 'pubrel', 'pubcomp'] as const;
@@ -46,6 +46,10 @@ describe.each(versions)('MQTT %s', (version) => {
           const reference = mqttPacket.generate(p, { protocolVersion: version });
           // Buffer#equals: jest's deep equality walks a 2 MB buffer byte by byte
           if (fast?.equals(reference) !== true) throw new Error(`differs from mqtt-packet: QoS ${qos}, topic ${topic.slice(0, 20)}, ${size} bytes`);
+          const read = readPublishFast(reference, version);
+          const ref = parsed(reference, version) as IPublishPacket;
+          if (read === undefined || !(read.payload as Buffer).equals(ref.payload as Buffer)) throw new Error(`read differs from mqtt-packet: QoS ${qos}, ${size} bytes`);
+          expect({ ...read, payload: undefined }).toEqual({ ...ref, payload: undefined });
         }
       }
     }
@@ -56,6 +60,11 @@ it('what it does not take goes to mqtt-packet: properties, a QoS 1 PUBLISH witho
   expect(encodePublish({ cmd: 'publish', topic: 't', payload: Buffer.from('x'), qos: 1, messageId: 1, retain: false, dup: false, properties: { contentType: 'a' } }, 5)).toBeUndefined();
   expect(encodePublish({ cmd: 'publish', topic: 't', payload: Buffer.from('x'), qos: 1, retain: false, dup: false }, 4)).toBeUndefined();
   expect(readAckFast(Buffer.from([0x40, 3, 0, 1, 0x10]), 5)).toBeUndefined();
+  // MQTT 5 PUBLISH with properties, QoS 3, a Remaining Length that does not end at the packet's end
+  expect(readPublishFast(mqttPacket.generate({ cmd: 'publish', topic: 't', payload: Buffer.from('x'), qos: 0, retain: false, dup: false, properties: { contentType: 'a' } }, { protocolVersion: 5 }), 5)).toBeUndefined();
+  expect(readPublishFast(Buffer.from([0x36, 5, 0, 1, 0x74, 0, 1]), 4)).toBeUndefined();
+  expect(readPublishFast(Buffer.from([0x30, 5, 0, 1, 0x74]), 4)).toBeUndefined();
+  expect(readPublishFast(Buffer.from([0x30, 3, 0, 9, 0x74]), 4)).toBeUndefined();
   // PUBREL with reserved flags other than 0b0010 (§3.6.1) is left to the parser, which refuses it
   expect(readAckFast(Buffer.from([0x60, 2, 0, 1]), 4)).toBeUndefined();
   expect(readAckFast(Buffer.from([0xc0, 0]), 4)).toBeUndefined();

@@ -67,3 +67,32 @@ export function readAckFast(raw: Buffer, version: number | undefined): Packet | 
   if (version === 5) (packet as { reasonCode?: number }).reasonCode = 0;
   return packet;
 }
+
+/**
+ * A PUBLISH without properties (3.1.1, or MQTT 5 with Property Length 0), read as mqtt-packet's
+ * parser reads it: the topic decoded as UTF-8 (packet-rules.ts checks its bytes), the payload a
+ * view of `raw`, not a copy. Undefined for anything else, which mqtt-packet then reads.
+ */
+export function readPublishFast(raw: Buffer, version: number | undefined): IPublishPacket | undefined {
+  const first = raw[0] as number;
+  const qos = (first >> 1) & 0x03;
+  // §3.3.1.2: QoS 3 is malformed, for the parser to refuse
+  if (first >> 4 !== 3 || qos === 3) return undefined;
+  // §1.5.5 Remaining Length: the packet is whole (PacketSizeGuard), so it must end exactly at raw's end
+  let remaining = 0;
+  let at = 1;
+  for (let shift = 0; ; shift += 7) {
+    if (at >= raw.length || shift > 21) return undefined;
+    const byte = raw[at++] as number;
+    remaining += (byte & 0x7f) * 2 ** shift;
+    if ((byte & 0x80) === 0) break;
+  }
+  if (at + remaining !== raw.length || at + 2 > raw.length) return undefined;
+  const topicEnd = at + 2 + raw.readUInt16BE(at);
+  const idEnd = topicEnd + (qos === 0 ? 0 : 2);
+  const payloadAt = idEnd + (version === 5 ? 1 : 0);
+  if (payloadAt > raw.length || (version === 5 && raw[idEnd] !== 0)) return undefined;
+  const packet = { cmd: 'publish', retain: (first & 0x01) !== 0, qos, dup: (first & 0x08) !== 0, length: remaining, topic: raw.toString('utf8', at + 2, topicEnd), payload: raw.subarray(payloadAt) } as IPublishPacket;
+  if (qos !== 0) packet.messageId = raw.readUInt16BE(topicEnd);
+  return packet;
+}
