@@ -3,6 +3,7 @@ import { ConnectorCounters, describeError, gaugeHandle, reportRestore, type List
 import type { AcceptedConnection } from '@ferry/net';
 import type { BrokerConfig, BrokerCore } from './broker-core.js';
 import { Connection } from './connection.js';
+import { NO_IDS, merge, outbound } from './copies.js';
 import { KeepAliveSweep } from './keep-alive-sweep.js';
 import { RC } from './reason-codes.js';
 import { MqttListenerState } from './listener-state.js';
@@ -434,18 +435,22 @@ export class MqttBroker implements BrokerCore<Connection> {
    * granted QoS of its matching subscriptions, carrying all their identifiers (MQTT 5 §3.3.4).
    */
   #dispatch(message: BrokerMessage, ticket: RoomTicket | undefined): void {
-    const targets = new Map<string, { qos: number; ids: number[]; rap: boolean }>();
+    // the one matching session of most messages is delivered without the merge table below
+    let one: { clientId: string; sub: Subscription } | undefined;
+    let targets: Map<string, { qos: number; ids: number[]; rap: boolean }> | undefined;
     this.#index.match(message.topic, (clientId, sub) => {
       // §3.8.3.1 No Local: not back to the publisher
       if (sub.nl && clientId === message.origin) return;
-      let t = targets.get(clientId);
-      if (t === undefined) {
-        t = { qos: 0, ids: [], rap: false };
-        targets.set(clientId, t);
+      if (one === undefined && targets === undefined) {
+        one = { clientId, sub };
+        return;
       }
-      t.qos = Math.max(t.qos, sub.qos);
-      if (sub.id !== undefined && !t.ids.includes(sub.id)) t.ids.push(sub.id);
-      t.rap ||= sub.rap;
+      targets ??= new Map();
+      if (one !== undefined) {
+        merge(targets, one.clientId, one.sub);
+        one = undefined;
+      }
+      merge(targets, clientId, sub);
     });
     const now = Date.now();
     // MQTT 5 §4.8.2: one member of each matching shared subscription's group, on its own terms
@@ -454,22 +459,13 @@ export class MqttBroker implements BrokerCore<Connection> {
       (id) => this.#sessions.get(id)?.connected === true,
       (clientId, sub) => this.#sessions.get(clientId)?.deliver(this.#sharedItem(message, sub), now, ticket),
     );
-    for (const [clientId, t] of targets) {
-      const session = this.#sessions.get(clientId);
-      if (session === undefined) continue;
-      session.deliver(
-        {
-          message,
-          qos: Math.min(message.qos, t.qos) as 0 | 1 | 2,
-          // §3.3.1.3 / 3.1.1 [MQTT-3.3.1-9]: RETAIN is 0 on messages for established subscriptions,
-          // unless MQTT 5 Retain As Published was asked for
-          retain: t.rap ? message.retain : false,
-          subscriptionIds: t.ids,
-        },
-        now,
-        ticket,
-      );
+    if (one !== undefined) {
+      const { clientId, sub } = one;
+      this.#sessions.get(clientId)?.deliver(outbound(message, sub.qos, sub.rap, sub.id === undefined ? NO_IDS : [sub.id]), now, ticket);
+      return;
     }
+    if (targets === undefined) return;
+    for (const [clientId, t] of targets) this.#sessions.get(clientId)?.deliver(outbound(message, t.qos, t.rap, t.ids), now, ticket);
   }
 
   #dropped(reason: DropReason | 'not-accepting' | 'retained-full'): void {
