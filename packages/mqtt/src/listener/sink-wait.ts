@@ -25,7 +25,9 @@ export async function whenTaken(ticket: RoomTicket, connector: string, topic: st
     tooLarge > 0
       ? `larger than ${tooLarge} subscriber(s)' whole session queue (sessionQueueBytes)`
       : `${stalled} connected subscriber(s) with a full session queue took nothing for sessionQueueWaitMs`;
-  throw new FerryError('LIMIT_EXCEEDED', `mqtt-listener ${connector}: message for ${topic.slice(0, 200)} not taken: ${why}`, {
+  // what a retry repeats, in the log line as well as in the details
+  const repeats = queued === 0 ? '' : `; ${queued} other subscriber(s) queued it and get it again on a retry`;
+  throw new FerryError('LIMIT_EXCEEDED', `mqtt-listener ${connector}: message for ${topic.slice(0, 200)} not taken: ${why}${repeats}`, {
     permanent: tooLarge > 0,
     details: { stalled, tooLarge, queued },
   });
