@@ -26,13 +26,19 @@ function run(sweep: KeepAliveSweep, clock: { t: number }, until: number, period 
   }
 }
 
+/** a sweep on an injected clock at 0, watching one client with keep alive `seconds` */
+function watchedOnClock(seconds: number): { clock: { t: number }; sweep: KeepAliveSweep; c: ReturnType<typeof client> } {
+  const clock = { t: 0 };
+  const sweep = new KeepAliveSweep({ now: () => clock.t });
+  const c = client(seconds, () => clock.t);
+  sweep.watch(c);
+  return { clock, sweep, c };
+}
+
 afterEach(() => jest.useRealTimers());
 
 test('a silent client is closed once 1.5 × its keep alive has passed, not before (MQTT 3.1.1 §3.1.2.10)', () => {
-  const clock = { t: 0 };
-  const sweep = new KeepAliveSweep({ now: () => clock.t });
-  const c = client(1, () => clock.t);
-  sweep.watch(c);
+  const { clock, sweep, c } = watchedOnClock(1);
   run(sweep, clock, 1500);
   expect(c.expiredAt).toBeUndefined();
   run(sweep, clock, 2000);
@@ -42,10 +48,7 @@ test('a silent client is closed once 1.5 × its keep alive has passed, not befor
 });
 
 test('a packet restarts the count: silence is measured from the sweep that saw it, so never closed early', () => {
-  const clock = { t: 0 };
-  const sweep = new KeepAliveSweep({ now: () => clock.t });
-  const c = client(2, () => clock.t);
-  sweep.watch(c);
+  const { clock, sweep, c } = watchedOnClock(2);
   // a packet just before the sweep at 2,500 and one just after it (at 2,501): the later one counts
   run(sweep, clock, 2500, 500, (t) => {
     if (t === 2500) c.heard = true;
@@ -62,10 +65,7 @@ test('a packet restarts the count: silence is measured from the sweep that saw i
 });
 
 test('while Ferry does not read the socket, the client is not closed; its silence counts from the next sweep after', () => {
-  const clock = { t: 0 };
-  const sweep = new KeepAliveSweep({ now: () => clock.t });
-  const c = client(1, () => clock.t);
-  sweep.watch(c);
+  const { clock, sweep, c } = watchedOnClock(1);
   c.paused = true;
   run(sweep, clock, 10_000);
   expect(c.expiredAt).toBeUndefined();
