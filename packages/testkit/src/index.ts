@@ -10,6 +10,7 @@ export * from './context.js';
 export * from './browser.js';
 export * from './pki.js';
 export * from './fuzz.js';
+export * from './memory-connection.js';
 export * from './listener-store.js';
 export * from './thrown.js';
 export * from './prng.js';
