@@ -2,7 +2,7 @@ import { anonymousAgrees, auditListenerAuth, passwordsPresent, defineConnector, 
 import { listenerRole, listenerTransportShape } from '@ferry/net';
 import { stompAddressing } from './addressing.js';
 import { z } from 'zod';
-import type { StompListenerFrom, StompListenerOptions, StompListenerTo } from './server/listener-connector.js';
+import type { StompListenerFrom, StompListenerOptions, StompListenerTo } from './server/listener-options.js';
 import { stompAuthInput } from './server/auth-input.js';
 
 /** the STOMP server's code, loaded only when a configuration uses the type (the package's main entry provides it) */

@@ -1,5 +1,5 @@
 import { Authenticator, authConfigFrom, ConnectorCounters, FerryError, FlowWatch, reportRestore, Settlement, StartStop, toFerryError, type ConnectorContext, type ConnectorState, type DeliveryHandler, type GatewayMessage, type Sink, type SourceFlow, type SourceSpec, ConnectorBase } from '@ferry/core';
-import { listeningLine, type BoundPorts, type ListenerTransportOptions } from '@ferry/net';
+import { listeningLine, type BoundPorts } from '@ferry/net';
 import { parseDestination } from './broker-message.js';
 import { StompQueueStore } from './queue-store.js';
 import { StompBroker } from './broker.js';
@@ -8,34 +8,7 @@ import { StompServer } from './server.js';
 import { DEFAULT_SESSION_OPTIONS, type InboundSend, type SessionHooks } from './session.js';
 import { SERVER_NAME } from './version.js';
 import { stompAuthInput } from './auth-input.js';
-
-export interface StompListenerOptions extends Record<string, unknown>, ListenerTransportOptions {
-  readonly port: number;
-  readonly host: string;
-  readonly users: readonly { readonly login: string; readonly passcode?: string | undefined; readonly groups?: readonly string[] | undefined; readonly publish?: readonly string[] | undefined; readonly subscribe?: readonly string[] | undefined }[];
-  readonly allowAnonymous?: boolean | undefined;
-  readonly anonymous?: boolean | undefined;
-  readonly usersFile?: string | undefined;
-  readonly groups?: Readonly<Record<string, { readonly publish?: readonly string[] | undefined; readonly subscribe?: readonly string[] | undefined }>> | undefined;
-  readonly useIdentityAsUsername?: boolean | undefined;
-  readonly loginFailureDelay?: { readonly initialMs: number; readonly maxMs: number } | undefined;
-  readonly heartBeat: { readonly sendMs: number; readonly receiveMs: number; readonly idleTimeoutMs?: number | undefined };
-  readonly limits: { readonly maxFrameBytes: number; readonly maxHeaders: number; readonly maxHeaderLineBytes: number };
-  readonly queueBufferMessages: number;
-  readonly maxUnackedPerSubscription?: number | undefined;
-  readonly queueBufferBytes?: number | undefined;
-  readonly maxBufferedBytes?: number | undefined;
-  readonly maxUnackedBytesPerSubscription?: number | undefined;
-  readonly maxTransactionBytes?: number | undefined;
-}
-
-export interface StompListenerFrom extends Record<string, unknown> {
-  readonly destination: string;
-}
-
-export interface StompListenerTo extends Record<string, unknown> {
-  readonly destination: string;
-}
+import type { StompListenerFrom, StompListenerOptions, StompListenerTo } from './listener-options.js';
 
 /**
  * The `stomp-listener` connector: Ferry's own STOMP server and broker.
