@@ -37,3 +37,28 @@ test('provide() hands over a module imported by the caller: get() works without 
   await m.load();
   expect(imports).toBe(0);
 });
+
+test('imports run one at a time, in the order asked, a failed one not stopping the next', async () => {
+  const started: string[] = [];
+  const finish: Record<string, () => void> = {};
+  const module = (name: string, fails = false): LazyModule<{ name: string }> =>
+    new LazyModule(`the ${name} connector`, () => {
+      started.push(name);
+      return new Promise((resolve, reject) => {
+        finish[name] = () => (fails ? reject(new Error(`${name} failed`)) : resolve({ name }));
+      });
+    });
+  const [a, b, c] = [module('a', true), module('b'), module('c')];
+  const loads = [a.load().catch((e: unknown) => e), b.load(), c.load()];
+  await Promise.resolve();
+  expect(started).toEqual(['a']);
+  finish.a?.();
+  expect(await loads[0]).toBeInstanceOf(FerryError);
+  expect(started).toEqual(['a', 'b']);
+  finish.b?.();
+  await loads[1];
+  expect(started).toEqual(['a', 'b', 'c']);
+  finish.c?.();
+  await loads[2];
+  expect(c.get().name).toBe('c');
+});

@@ -1,6 +1,22 @@
 import { FerryError } from './errors.js';
 import type { ConnectorContext } from './connector.js';
 
+/** The import in progress, if any: see `oneAtATime`. */
+let importing: Promise<unknown> = Promise.resolve();
+
+/**
+ * Runs `importer` once every import started before it has settled. Loading the connector types of
+ * a file one after the other costs a start-up nothing measurable, and jest's VM-modules loader
+ * (which runs the test suites) fails when two dynamic imports link a shared dependency at the same
+ * time ("request for 'node:crypto' is not in cache"), so concurrent imports would make any test
+ * that starts a gateway fail now and then.
+ */
+function oneAtATime<M>(importer: () => Promise<M>): Promise<M> {
+  const next = importing.then(importer, importer);
+  importing = next.catch(() => undefined);
+  return next;
+}
+
 /**
  * A module loaded on first need, for a connector definition whose `create` is synchronous but
  * whose code (and protocol library) should not be loaded by a process that never creates one:
@@ -31,7 +47,7 @@ export class LazyModule<M> {
   }
 
   load(): Promise<void> {
-    this.#loading ??= this.#importer().then(
+    this.#loading ??= oneAtATime(this.#importer).then(
       (m) => {
         this.#module = m;
       },
