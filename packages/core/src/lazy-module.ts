@@ -1,17 +1,18 @@
 import { FerryError } from './errors.js';
 import type { ConnectorContext } from './connector.js';
 
-/** The import in progress, if any: see `oneAtATime`. */
+/** The import in progress, if any: see `importInTurn`. */
 let importing: Promise<unknown> = Promise.resolve();
 
 /**
- * Runs `importer` once every import started before it has settled. Loading the connector types of
- * a file one after the other costs a start-up nothing measurable, and jest's VM-modules loader
+ * Runs `importer` (a dynamic `import()`) once every import started through here before it has
+ * settled. Every deferred import in Ferry goes through it: connector code, `ws`, LevelDB. Loading
+ * them one after the other costs a start-up nothing measurable, and jest's VM-modules loader
  * (which runs the test suites) fails when two dynamic imports link a shared dependency at the same
  * time ("request for 'node:crypto' is not in cache"), so concurrent imports would make any test
  * that starts a gateway fail now and then.
  */
-function oneAtATime<M>(importer: () => Promise<M>): Promise<M> {
+export function importInTurn<M>(importer: () => Promise<M>): Promise<M> {
   const next = importing.then(importer, importer);
   importing = next.catch(() => undefined);
   return next;
@@ -47,7 +48,7 @@ export class LazyModule<M> {
   }
 
   load(): Promise<void> {
-    this.#loading ??= oneAtATime(this.#importer).then(
+    this.#loading ??= importInTurn(this.#importer).then(
       (m) => {
         this.#module = m;
       },

@@ -2,7 +2,7 @@ import { createServer as createHttpServer, type IncomingMessage, type Server as 
 import { createServer as createNetServer, type Server as NetServer, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { createServer as createTlsServer, type PeerCertificate, type Server as TlsServer, type TLSSocket } from 'node:tls';
-import { describeError, FerryError, type Logger, type Metrics } from '@ferry/core';
+import { describeError, FerryError, importInTurn, type Logger, type Metrics } from '@ferry/core';
 import type { WebSocket } from 'ws';
 import { BurstLog } from './burst-log.js';
 import type { ListenerTransportOptions, TlsSettings } from './options.js';
@@ -317,7 +317,7 @@ export class Listener {
    * imports the listener: a gateway without one does not carry it.
    */
   async #httpStage(transport: Transport): Promise<HttpServer> {
-    const { WebSocketServer, createWebSocketStream } = await import('ws');
+    const { WebSocketServer, createWebSocketStream } = await importInTurn(() => import('ws'));
     const spec = this.#spec;
     const path = spec.transport.websocket?.path;
     const wss = new WebSocketServer({

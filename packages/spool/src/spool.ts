@@ -1,5 +1,5 @@
 import type { ClassicLevel } from 'classic-level';
-import { FerryError, describeError, type ListenerStore, type Logger, type Metrics } from '@ferry/core';
+import { FerryError, describeError, importInTurn, type ListenerStore, type Logger, type Metrics } from '@ferry/core';
 import { LISTENER_NAMESPACE, ListenerBatcher, SpoolListenerStore } from './listener-store.js';
 
 export type OverflowPolicy = 'refuse' | 'drop-oldest';
@@ -151,7 +151,7 @@ export class Spool {
     await this.#closing;
     // loaded by the first spool that opens, not by every gateway that imports this module: a
     // configuration without `gateway.spool` never loads LevelDB's bindings
-    const { ClassicLevel } = await import('classic-level');
+    const { ClassicLevel } = await importInTurn(() => import('classic-level'));
     const db = new ClassicLevel<Buffer, Buffer>(this.#opts.dir, { keyEncoding: 'buffer', valueEncoding: 'buffer' });
     try {
       await db.open({ createIfMissing: true });
