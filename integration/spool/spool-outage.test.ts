@@ -12,7 +12,7 @@ import { jest } from '@jest/globals';
 import type { ConsumeMessage } from 'amqplib';
 import type { MqttClient } from 'mqtt';
 import type { Gateway } from '@ferry/gateway';
-import { brokerPorts, captureLogger, createVhost, delay, deleteVhost, freePort, renderLine, Tally, TcpProxy, waitFor, ifAssigned } from '@ferry/testkit';
+import { brokerPorts, captureLogger, createVhost, deleteVhost, freePort, renderLine, Tally, TcpProxy, waitFor, ifAssigned } from '@ferry/testkit';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -99,6 +99,19 @@ async function publish(tally: Tally, from: number, count: number): Promise<void>
   );
 }
 
+/**
+ * One more message once the spool is empty, waited for at the consumer and not counted; returns
+ * the deliveries before it. The spool keeps a message until RabbitMQ confirmed it, so every copy
+ * of an earlier one was published on Ferry's channel before this one, and the queue hands them
+ * out in order: a duplicate has arrived before the marker.
+ */
+async function untilMarker(c: MqttClient, from: number): Promise<ConsumeMessage[]> {
+  const marker = `marker-${from}`;
+  await c.publishAsync(`${run}/d0/data`, Buffer.from(marker), { qos: 1 });
+  await waitFor(() => got.slice(from).some((m) => idOf(m) === marker), 'the marker at the consumer', 30_000);
+  return got.slice(from).filter((m) => idOf(m) !== marker);
+}
+
 beforeAll(async () => {
   vhost = await createVhost('spool');
   spoolDir = mkdtempSync(path.join(tmpdir(), 'ferry-spool-it-'));
@@ -172,10 +185,10 @@ it('acknowledges devices while RabbitMQ is unreachable, then drains the spool in
   await publish(tally, 600, 200);
   await waitFor(() => new Set(got.map(idOf)).size >= DEVICES * 800, 'every message at the consumer', 30_000, 50);
   await waitFor(() => (g.spoolDepth()['rabbit']?.messages ?? -1) === 0, 'the spool to be empty');
-  await delay(300); // room for a duplicate to arrive before counting
-  for (const m of got) tally.received(idOf(m));
+  const counted = await untilMarker(clients[0] as MqttClient, 0);
+  for (const m of counted) tally.received(idOf(m));
   console.log(tally.summary('devices → mqtt-listener → [spool] → amqp091 → RabbitMQ across an outage'));
-  const violations = orderViolations(got);
+  const violations = orderViolations(counted);
   expect(violations).toEqual([]);
   expect(tally.counts).toMatchObject({ sent: DEVICES * 800, unique: DEVICES * 800, lost: 0, unexpected: 0 });
 });
@@ -199,8 +212,9 @@ it('keeps what it spooled across a gateway restart and drains it after', async (
   const next = await gateway();
   await waitFor(() => got.length - start >= DEVICES * 100, 'the restarted gateway to drain', 20_000);
   await waitFor(() => (next.spoolDepth()['rabbit']?.messages ?? -1) === 0, 'the spool to be empty');
-  await delay(300);
-  const after = got.slice(start);
+  const marking = await device(listenerPort, `${run}-marker`);
+  clients.push(marking);
+  const after = await untilMarker(marking, start);
   for (const m of after) tally.received(idOf(m));
   console.log(tally.summary('spooled before a gateway restart, drained after'));
   expect(orderViolations(after)).toEqual([]);
