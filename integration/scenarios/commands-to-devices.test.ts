@@ -8,7 +8,7 @@
 import { jest } from '@jest/globals';
 import type { MqttClient } from 'mqtt';
 import type { Gateway } from '@ferry/gateway';
-import { captureLogger, createVhost, delay, deleteVhost, freePort, queueInfo, rabbitUrl, Tally, waitFor, ifAssigned } from '@ferry/testkit';
+import { captureLogger, createVhost, deleteVhost, freePort, queueInfo, rabbitUrl, Tally, waitFor, ifAssigned } from '@ferry/testkit';
 import { startGateway } from '../support/gateway.js';
 import { collectQueue, device, plainClient, publishConfirmed, runId, type Plain } from './helpers.js';
 
@@ -63,6 +63,8 @@ afterAll(async () => {
 it('delivers each command to its device only, counted; a command without the header is dead-lettered, never half-published', async () => {
   const tallies: Tally[] = [];
   const foreign: string[] = [];
+  /** each device's last command, sent after the counted ones and not counted */
+  const marked: boolean[] = [];
   for (let d = 0; d < DEVICES; d++) {
     const c = await device(listenerPort, `${run}-dev${d}`);
     clients.push(c);
@@ -72,7 +74,8 @@ it('delivers each command to its device only, counted; a command without the hea
     c.on('message', (topic, payload, packet) => {
       const up = (packet.properties?.userProperties ?? {}) as Record<string, unknown>;
       if (topic !== `${run}/devices/dev${d}/cmd` || up['device'] !== `dev${d}`) foreign.push(`dev${d} got ${topic} ${payload.toString()}`);
-      t.received(payload.toString());
+      if (payload.toString() === `dev${d}-last`) marked[d] = true;
+      else t.received(payload.toString());
     });
   }
   // a monitor on everything under the run's prefix sees every topic the listener publishes to
@@ -80,7 +83,8 @@ it('delivers each command to its device only, counted; a command without the hea
   clients.push(monitor);
   await monitor.subscribeAsync(`${run}/#`, { qos: 1 });
   const topics: string[] = [];
-  monitor.on('message', (topic) => topics.push(topic));
+  let monitorMarks = 0;
+  monitor.on('message', (topic, payload) => (payload.toString().endsWith('-last') ? monitorMarks++ : topics.push(topic)));
 
   // interleaved commands for every device, plus a few without the `device` header
   const publishes: Promise<void>[] = [];
@@ -101,8 +105,14 @@ it('delivers each command to its device only, counted; a command without the hea
   await waitFor(() => dead.length >= HEADERLESS, 'headerless commands in the dead-letter queue');
   // the monitor's copies travel beside the devices' and may trail them on a busy machine
   await waitFor(() => topics.length >= DEVICES * PER_DEVICE, "the monitor's copy of every command", 20_000);
-  // room for a duplicate or a stray topic to show up before the exact counts below
-  await delay(300);
+  // one more command per device, not counted: the queue hands them to Ferry in order and the
+  // listener writes each session in order, so a duplicate or a stray topic comes before them
+  await Promise.all(
+    Array.from({ length: DEVICES }, (_, d) =>
+      publishConfirmed(plain.confirm, '', 'device-commands', Buffer.from(`dev${d}-last`), { headers: { device: `dev${d}`, seq: 'last' }, contentType: 'text/plain' }),
+    ),
+  );
+  await waitFor(() => marked.filter(Boolean).length === DEVICES && monitorMarks === DEVICES, 'the last command at every device and the monitor', 20_000);
   tallies.forEach((t, d) => console.log(t.summary(`RabbitMQ device-commands → Ferry → device dev${d}`)));
   for (const t of tallies) expect(t.counts).toEqual({ sent: PER_DEVICE, received: PER_DEVICE, unique: PER_DEVICE, duplicated: 0, lost: 0, unexpected: 0 });
   expect(foreign).toEqual([]);
