@@ -273,6 +273,7 @@ describe('mqtt client connector against Mosquitto', () => {
           return;
         } catch (err) {
           if (!FerryError.is(err) || err.permanent) throw err;
+          // a retry policy's pause between attempts, not a wait for an event: no assertion rests on it
           await delay(20);
         }
       }
@@ -288,6 +289,7 @@ describe('mqtt client connector against Mosquitto', () => {
         await waitFor(() => c.state === 'up' && px.connections > 0, 'the connector connected before the cut');
         px.cut();
       }
+      // pacing, not a wait for an event: the stream is still flowing when the cuts come
       if (i % 10 === 0) await delay(2);
     }
     await Promise.all(writes);

@@ -65,6 +65,7 @@ describe('mqtt-listener: authentication and grants', () => {
         const id = `w-${n++}`;
         tally.sent(id);
         await client.publishAsync('sensors/dev1/witness', id, { qos: 1 });
+        // pacing, not a wait for an event: the witness keeps a steady stream beside the refusals
         await new Promise((r) => setTimeout(r, 10));
       }
     };

@@ -91,6 +91,7 @@ it(`a slow destination: at most maxInFlight (${MAX}) in flight, each device held
   // hold the confirms a while longer: devices keep trying to publish, Ferry must not take more
   const loadWhileHeld: number[] = [];
   for (let i = 0; i < 20; i++) {
+    // no event to wait for: a paused listener takes nothing, and what it does not take signals nothing
     await delay(100);
     const load = engine.routeLoad('flood');
     loadWhileHeld.push((load?.inFlight ?? 0) + (load?.waiting ?? 0));

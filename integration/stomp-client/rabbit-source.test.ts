@@ -204,6 +204,7 @@ test('prefetch bounds the unacknowledged MESSAGEs per subscription', async () =>
   await consume(q, (d) => held.push(d), {}, { prefetch: 5 });
   publish(q, Array.from({ length: 20 }, (_, i) => `pf-${i}`));
   await waitFor(() => held.length === 5, 'five delivered');
+  // no event to wait for: with no ACK the broker sends nothing more, and an absent MESSAGE signals nothing
   await delay(300);
   expect(held.length).toBe(5);
   held.splice(0).forEach((d) => d.settlement.accept());
@@ -219,6 +220,8 @@ test('closeSources: UNSUBSCRIBE once in-flight deliveries settled; nothing new i
   await b.connector.closeSources!();
   await b.connector.closeSources!(); // idempotent
   publish(q, ['cs-2']);
+  // no event to wait for: the connector gives cs-2 back to RabbitMQ (NACK requeue) without a trace
+  // the test could await, and the route is never called
   await delay(300);
   expect(held.length).toBe(1);
   held[0]!.settlement.accept();

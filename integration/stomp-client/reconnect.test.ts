@@ -47,6 +47,7 @@ async function writeWithRetry(c: TestConnector, m: GatewayMessage, to: StompTo, 
     } catch (err) {
       if (!(err instanceof FerryError) || err.permanent || attempt > 500) throw err;
       failures.set(err.code, (failures.get(err.code) ?? 0) + 1);
+      // a retry policy's pause between attempts, not a wait for an event: no assertion rests on it
       await new Promise((r) => setTimeout(r, 20));
     }
   }
