@@ -44,6 +44,19 @@ function message(id: string, body: Buffer, headers: [string, HeaderValue][] = []
   return createMessage({ body, messageId: id, contentType: 'application/octet-stream', headers: new Map(headers), source: { connector: 'test', protocol: 'mqtt', address: 'a/b' } });
 }
 
+/** The message sent behind the counted ones, not counted itself. */
+const LAST = 'last';
+
+/**
+ * Sends LAST to `q` once every counted message arrived, and waits until `seen` says it came: the
+ * queue hands out in order and puts a requeued message back at its head, so a copy of an earlier
+ * one (a redelivery) would have come before it.
+ */
+async function last(q: string, seen: () => boolean): Promise<void> {
+  ch.sendToQueue(q, Buffer.from(LAST), { messageId: LAST });
+  await waitFor(seen, 'the last message, behind the counted ones');
+}
+
 describe('amqp10 sink → RabbitMQ', () => {
   it('delivers a data section with the exact bytes to a 0-9-1 consumer; 200 counted', async () => {
     const q = 'sink-bytes';
@@ -169,14 +182,21 @@ describe('RabbitMQ → amqp10 source', () => {
     const c = client([], { credit: 50 });
     await c.start();
     const held: InboundDelivery[] = [];
+    let lastSeen = false;
     await c.openSources([{ route: 'r1', from: { address: `/amq/queue/${q}` } }], (d) => {
       expect(d.routes).toEqual(['r1']);
+      if (d.message.messageId === LAST) {
+        lastSeen = true;
+        d.settlement.accept();
+        return;
+      }
       expect(d.message.body.toString()).toBe(`body-${String(d.message.messageId).slice(1)}`);
       tally.received(String(d.message.messageId));
       held.push(d);
     });
     // credit is the window: with settlements held, at most `credit` deliveries arrive
     await waitFor(() => held.length === 50, '50 deliveries');
+    // bounded, as no event exists: with no credit left, the absence of a 51st delivery signals nothing
     await new Promise((r) => setTimeout(r, 300));
     expect(held.length).toBe(50);
     // the other 450 are still ready in the queue (the 50 are unacknowledged, not gone)
@@ -187,9 +207,9 @@ describe('RabbitMQ → amqp10 source', () => {
       for (const d of held.splice(0)) d.settlement.accept();
       return tally.complete;
     }, 'all 500 received', 20_000);
+    await last(q, () => lastSeen);
     console.log(tally.summary('RabbitMQ → amqp10 source'));
     expect(tally.counts).toMatchObject({ sent: 500, received: 500, lost: 0, duplicated: 0 });
-    await new Promise((r) => setTimeout(r, 200));
     await c.closeSources();
     await c.stop();
     // after the connection closed, anything not accepted would be ready again
@@ -247,7 +267,13 @@ describe('flow control (backpressure) of the amqp10 source', () => {
     await c.start();
     const held: InboundDelivery[] = [];
     let settleAtOnce = false;
+    let lastSeen = false;
     await c.openSources([{ route: 'r', from: { address: `/amq/queue/${q}` } }], (d) => {
+      if (d.message.messageId === LAST) {
+        lastSeen = true;
+        d.settlement.accept();
+        return;
+      }
       tally.received(String(d.message.messageId));
       if (settleAtOnce) d.settlement.accept();
       else held.push(d);
@@ -259,6 +285,7 @@ describe('flow control (backpressure) of the amqp10 source', () => {
     // settling while paused still settles (RabbitMQ acks them) but grants no new credit
     for (const d of held) d.settlement.accept();
     await waitFor(async () => (await ch.checkQueue(q)).messageCount === N - CREDIT, 'the 20 accepted at RabbitMQ');
+    // bounded, as no event exists: paused, the link has no credit, and no delivery is no signal
     await new Promise((r) => setTimeout(r, 400));
     const whilePaused = tally.counts.received;
     const ready = (await ch.checkQueue(q)).messageCount;
@@ -269,7 +296,7 @@ describe('flow control (backpressure) of the amqp10 source', () => {
     settleAtOnce = true;
     flow.set(false);
     await waitFor(() => tally.complete, 'all after resume', 20_000);
-    await new Promise((r) => setTimeout(r, 200));
+    await last(q, () => lastSeen);
     console.log(tally.summary('RabbitMQ → amqp10 source, paused and resumed'));
     expect(tally.counts).toMatchObject({ sent: N, received: N, lost: 0, duplicated: 0, unexpected: 0 });
     await c.closeSources();
@@ -289,22 +316,26 @@ describe('flow control (backpressure) of the amqp10 source', () => {
     await proxy.start();
     const c = client(lines, { credit: 50, url: `amqp://guest:guest@127.0.0.1:${proxy.port}` });
     await c.start();
+    let lastSeen = false;
     await c.openSources([{ route: 'r', from: { address: `/amq/queue/${q}` } }], (d) => {
-      tally.received(String(d.message.messageId));
+      if (d.message.messageId === LAST) lastSeen = true;
+      else tally.received(String(d.message.messageId));
       d.settlement.accept();
     }, flow);
     await waitFor(() => lines.some((l) => l.message.includes('amqp10 receiving from')), 'the link attached');
+    // bounded, as no event exists: paused, the link has no credit, and no delivery is no signal
     await new Promise((r) => setTimeout(r, 400));
     expect(tally.counts.received).toBe(0);
     expect((await ch.checkQueue(q)).messageCount).toBe(N);
     // the connection drops while paused: the re-attached link must not bring fresh credit
     expect(proxy.cut('reset')).toBeGreaterThan(0); // RST, as a failed network or a crashed peer
     await waitFor(() => lines.filter((l) => l.message.includes('amqp10 receiving from')).length === 2, 'the link re-attached');
+    // bounded, as no event exists: paused, the link has no credit, and no delivery is no signal
     await new Promise((r) => setTimeout(r, 400));
     expect(tally.counts.received).toBe(0);
     flow.set(false);
     await waitFor(() => tally.complete, 'all after resume', 20_000);
-    await new Promise((r) => setTimeout(r, 200));
+    await last(q, () => lastSeen);
     console.log(tally.summary('RabbitMQ → amqp10 source attached while paused, reconnected, resumed'));
     expect(tally.counts).toMatchObject({ sent: N, received: N, lost: 0, duplicated: 0, unexpected: 0 });
     await c.closeSources();
