@@ -80,6 +80,23 @@ function sendAll(p: Producer, n: number, badEvery: number, tally: Tally, tag: st
   return ids;
 }
 
+/**
+ * Sends one more good message behind the counted ones and waits for its outcome; returns its
+ * delivery id. It takes the same link to the listener, route and link to the far peer, so a
+ * retried or repeated write of an earlier message would reach the peer before it, and an
+ * outcome the listener settled before its own would reach the producer first.
+ */
+async function last(p: Producer, tag: string): Promise<number> {
+  const d = p.sender.send({ message_id: `ok-${tag}-last`, body: dataSection(Buffer.from('last')) });
+  await waitFor(() => p.outcomes.has(d.id), 'the outcome of the last message, behind the counted ones');
+  return d.id;
+}
+
+/** The outcomes of the counted deliveries: all but those of `last`. */
+function counted(p: Producer, lasts: number[]): Map<number, string> {
+  return new Map([...p.outcomes].filter(([d]) => !lasts.includes(d)));
+}
+
 describe('a rejected delivery at the far side is not accepted upstream', () => {
   const run = runId('rej');
   let peer: FarPeer;
@@ -129,9 +146,9 @@ routes:
     const tally = new Tally();
     const ids = sendAll(p, N, 3, tally, 'a');
     await waitFor(() => p.outcomes.size === N, 'an outcome for every delivery', 20_000);
-    await new Promise((r) => setTimeout(r, 300)); // room for a second outcome or a retried write
+    const lastId = await last(p, 'a');
     const byOutcome = new Map<string, string[]>();
-    for (const [d, o] of p.outcomes) byOutcome.set(o, [...(byOutcome.get(o) ?? []), ids.get(d) as string]);
+    for (const [d, o] of counted(p, [lastId])) byOutcome.set(o, [...(byOutcome.get(o) ?? []), ids.get(d) as string]);
     const rejected = byOutcome.get(`rejected ${REFUSAL.condition}`) ?? [];
     const accepted = byOutcome.get('accepted') ?? [];
     console.log(`far peer rejecting every 3rd: ${accepted.length} accepted, ${rejected.length} rejected upstream, outcomes ${JSON.stringify([...byOutcome.keys()])}`);
@@ -141,7 +158,7 @@ routes:
     expect(rejected).toHaveLength(N / 3);
     expect(accepted).toHaveLength(N - N / 3);
     // at the far peer: every message exactly once (a permanent failure is not retried)
-    const atPeer = peer.transfers.filter((t) => t.address === 'jms.queue.orders');
+    const atPeer = peer.transfers.filter((t) => t.address === 'jms.queue.orders' && t.message.message_id !== 'ok-a-last');
     for (const t of atPeer) tally.received(String(t.message.message_id));
     console.log(tally.summary('AMQP 1.0 producer → Ferry → rejecting far peer'));
     expect(tally.counts).toMatchObject({ sent: N, received: N, duplicated: 0, lost: 0, unexpected: 0 });
@@ -170,16 +187,16 @@ routes:
     const ids = sendAll(p, N, 3, tally, 'd');
     // the good ones are accepted; the rejected ones wait for their dead letter's confirm
     await waitFor(() => holdDead.held.length === N / 3 && p.outcomes.size === N - N / 3, 'the dead letters held at the peer', 20_000);
-    await new Promise((r) => setTimeout(r, 300));
-    expect(p.outcomes.size).toBe(N - N / 3);
-    expect([...p.outcomes.keys()].every((d) => String(ids.get(d)).startsWith('ok-'))).toBe(true);
+    const lasts = [await last(p, 'd1')];
+    expect(counted(p, lasts).size).toBe(N - N / 3);
+    expect([...counted(p, lasts).keys()].every((d) => String(ids.get(d)).startsWith('ok-'))).toBe(true);
     holdDead.on = false;
     for (const t of holdDead.held.splice(0)) t.delivery.accept();
-    await waitFor(() => p.outcomes.size === N, 'an outcome for every delivery', 20_000);
-    await new Promise((r) => setTimeout(r, 300));
+    await waitFor(() => counted(p, lasts).size === N, 'an outcome for every delivery', 20_000);
+    lasts.push(await last(p, 'd2'));
     expect([...new Set(p.outcomes.values())]).toEqual(['accepted']);
     const mine = peer.transfers.slice(before);
-    const first = mine.filter((t) => t.address === 'jms.queue.orders2');
+    const first = mine.filter((t) => t.address === 'jms.queue.orders2' && !['ok-d1-last', 'ok-d2-last'].includes(String(t.message.message_id)));
     const dead = mine.filter((t) => t.address === 'jms.queue.orders.dead');
     for (const t of first) tally.received(String(t.message.message_id));
     console.log(tally.summary('AMQP 1.0 producer → Ferry → rejecting far peer, with a dead letter'));
