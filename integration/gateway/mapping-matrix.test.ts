@@ -20,7 +20,7 @@ import mqtt, { type MqttClient } from 'mqtt';
 import rhea from 'rhea';
 import { dataSection } from '../../packages/amqp10/test/rhea-message.js';
 import type { Gateway } from '@ferry/gateway';
-import { Tally, createVhost, delay, deleteVhost, freePort, rabbitUrl, waitFor, ifAssigned } from '@ferry/testkit';
+import { Tally, createVhost, deleteVhost, freePort, rabbitUrl, waitFor, ifAssigned } from '@ferry/testkit';
 import { startGateway } from '../support/gateway.js';
 import { plainClient, runId, type Plain } from '../scenarios/helpers.js';
 import { deactivate, stompjs, type StompJsClient } from '../stomp-listener/helpers.js';
@@ -191,13 +191,13 @@ async function connectClients(): Promise<void> {
 }
 
 /** A STOMP SEND with a receipt; resolves with 'accepted' on the RECEIPT (Ferry confirms a SEND only when every sink took it). */
-function stompSend(p: Pair, expires: number): Promise<string> {
+function stompSend(p: Pair, expires: number, body: Buffer = BODY): Promise<string> {
   const receipt = `r-${pairId(p)}-${expires}`;
   return new Promise((resolve) => {
     sources.stomp.client.watchForReceipt(receipt, () => resolve('accepted'));
     sources.stomp.client.publish({
       destination: at.source(p),
-      binaryBody: new Uint8Array(BODY),
+      binaryBody: new Uint8Array(body),
       headers: {
         receipt,
         'content-type': CONTENT_TYPE,
@@ -214,11 +214,11 @@ function stompSend(p: Pair, expires: number): Promise<string> {
 }
 
 /** Send the pair's message from its source; resolves with how the source's peer was answered. */
-function send(p: Pair, stompExpires: number): Promise<string> {
+function send(p: Pair, stompExpires: number, body: Buffer = BODY): Promise<string> {
   switch (p.source) {
     case 'mqtt':
       return sources.device
-        .publishAsync(at.source(p), BODY, {
+        .publishAsync(at.source(p), body, {
           qos: 1,
           properties: {
             userProperties: { 'x-k': XK, 'x-n': String(XN) },
@@ -233,7 +233,7 @@ function send(p: Pair, stompExpires: number): Promise<string> {
           (e: unknown) => `error ${String(e)}`,
         );
     case 'stomp':
-      return stompSend(p, stompExpires);
+      return stompSend(p, stompExpires, body);
     case 'amqp10': {
       const s = sources.amqp10.get(p.sink)!;
       const d = s.send({
@@ -245,7 +245,7 @@ function send(p: Pair, stompExpires: number): Promise<string> {
         priority: priority('amqp10'),
         durable: true,
         application_properties: { 'x-k': XK, 'x-n': rhea.types.wrap_int(XN) },
-        body: dataSection(BODY),
+        body: dataSection(body),
       });
       return new Promise((resolve) => {
         for (const outcome of ['accepted', 'rejected', 'released', 'modified']) {
@@ -260,7 +260,7 @@ function send(p: Pair, stompExpires: number): Promise<string> {
         plain.confirm.publish(
           '',
           at.source(p),
-          BODY,
+          body,
           {
             contentType: CONTENT_TYPE,
             correlationId: correlation('amqp091'),
@@ -275,6 +275,21 @@ function send(p: Pair, stompExpires: number): Promise<string> {
         );
       });
   }
+}
+
+/** The body of a message sent behind the counted ones, not counted itself. */
+const LAST = Buffer.from('last');
+const isLast = (a: Arrival): boolean => a.observed.body.equals(LAST);
+
+/**
+ * Sends LAST on each of `pairs` and waits until `arrived` says every one came: each pair's
+ * message takes one path (its source client's connection, its route, its sink's connection or
+ * queue), which keeps order, so anything sent on it before would have come first.
+ */
+async function last(pairs: readonly Pair[], arrived: () => boolean): Promise<void> {
+  const outcomes = await Promise.all(pairs.map((p) => send(p, Date.now() + EXPIRY_MS, LAST)));
+  expect(outcomes.filter((o) => o !== 'accepted')).toEqual([]);
+  await waitFor(arrived, 'the last message of every pair, behind the counted ones');
 }
 
 it('carries every field of one message across all 16 protocol pairs as docs/mapping.md says', async () => {
@@ -292,8 +307,13 @@ it('carries every field of one message across all 16 protocol pairs as docs/mapp
   }
   /** the first arrival of each pair; every arrival is counted */
   const seen = new Map<string, Observed>();
+  const lasts = new Set<string>();
   const count = (): void => {
     for (const a of arrivals.splice(0)) {
+      if (isLast(a)) {
+        lasts.add(a.id);
+        continue;
+      }
       tally.received(a.id);
       if (!seen.has(a.id)) seen.set(a.id, a.observed);
     }
@@ -306,8 +326,10 @@ it('carries every field of one message across all 16 protocol pairs as docs/mapp
     console.log(`${tally.summary('matrix')}; confirmed: ${[...settled].map(([k, v]) => `${k} ${v}`).join(', ')}`);
     throw e;
   });
-  await delay(300); // room for a duplicate before counting
-  count();
+  await last(PAIRS, () => {
+    count();
+    return lasts.size === PAIRS.length;
+  });
 
   // ---- 16 sent, 16 received, none lost, none duplicated, each confirmed to its sender ----
   console.log(tally.summary('mapping matrix (16 pairs)'));
@@ -339,8 +361,8 @@ it('a message that expired before it left Ferry is dropped by every sink, never 
   const outcomes = await Promise.all(pairs.map((p) => stompSend(p, expires)));
   // dropping an expired message is a success: every SEND gets its RECEIPT
   expect(outcomes).toEqual(['accepted', 'accepted', 'accepted', 'accepted']);
-  await delay(300); // room for anything on its way
+  await last(pairs, () => arrivals.filter(isLast).length === pairs.length);
   expect([...sources.stomp.errors, ...stompSub.errors].map((f) => f.headers['message'])).toEqual([]);
   // MQTT (§3.3.2.3.3), AMQP 0-9-1, the STOMP listener and the AMQP 1.0 listener (§3.2.1) drop it
-  expect(arrivals.map((a) => a.id)).toEqual([]);
+  expect(arrivals.filter((a) => !isLast(a)).map((a) => a.id)).toEqual([]);
 });
