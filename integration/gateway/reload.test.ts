@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import type { ConsumeMessage } from 'amqplib';
 import type { MqttClient } from 'mqtt';
 import { Runtime, defaultRegistry } from '@ferry/gateway';
-import { captureLogger, createVhost, delay, deleteVhost, freePort, rabbitUrl, Tally, waitFor, type LogLine, ifAssigned } from '@ferry/testkit';
+import { captureLogger, createVhost, deleteVhost, freePort, rabbitUrl, Tally, waitFor, type LogLine, ifAssigned } from '@ferry/testkit';
 import { collectQueue, device, plainClient, publishWindowed, runId, type Plain } from '../scenarios/helpers.js';
 
 jest.setTimeout(180_000);
@@ -167,7 +167,7 @@ it('reloading a changed route while messages flow: the next messages take the ne
   expect(await r.reload()).toBe(true);
   await publishing;
   await waitFor(() => a.length + b.length >= DEVICES * PER, 'every message at queue a or b', 60_000);
-  await delay(300);
+  await fence(clients[0] as MqttClient, `${run}/dev0/reading`, b);
   receivedInto(tally, a, b);
   console.log(tally.summary(`route changed mid-stream (a → b): a=${a.length} b=${b.length}`) + ` reconnects=${d.reconnects()}`);
 
