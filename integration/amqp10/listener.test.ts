@@ -310,7 +310,8 @@ describe('amqp10-listener', () => {
       const short = { ...m('short'), expiresAt: t0 + 150 };
       const long = { ...m('long'), expiresAt: t0 + 60_000 };
       for (const x of [late, short, long]) await expect(l.sink.write(x, { address: 'ttl' })).resolves.toBeUndefined();
-      await new Promise((r) => setTimeout(r, 400)); // 'short' expires in the queue
+      // the clock is the premise ('short' expires in the queue), and no event marks that: a bounded wait
+      await new Promise((r) => setTimeout(r, 400));
       const consumer = await client(l.port as number);
       const r = await openReceiver(consumer, 'ttl');
       const got: { id: string; ttl: number | undefined; at: number }[] = [];

@@ -99,6 +99,7 @@ it('counts every message from Mosquitto into RabbitMQ across a cut and an outage
 
   // phase 2: Ferry is away; its persistent session on Mosquitto queues these
   await publish(PHASE);
+  // bounded, as no event exists: Ferry is disconnected, and nothing arriving is no signal
   await delay(500);
   const whileAway = got.length;
 
