@@ -29,14 +29,19 @@ function cpuSeconds(pid) {
   }
 }
 
-/** Peak resident set (VmHWM) of `pid` in MiB, or undefined. */
-export function peakRssMiB(pid) {
+/** A memory field of `pid`'s /proc status (given in kB there) in MiB, or undefined. */
+function statusMiB(pid, field) {
   try {
-    const m = /^VmHWM:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    const m = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
     return m ? Number(m[1]) / 1024 : undefined;
   } catch {
     return undefined;
   }
+}
+
+/** Peak resident set (VmHWM) of `pid` in MiB, or undefined. */
+export function peakRssMiB(pid) {
+  return statusMiB(pid, 'VmHWM');
 }
 
 /** Busy and total jiffies of the whole machine (first line of /proc/stat). */
@@ -85,12 +90,7 @@ export function round1(x) {
 
 /** Resident set now (VmRSS) of `pid` in MiB, or undefined. */
 export function rssMiB(pid) {
-  try {
-    const m = /^VmRSS:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-    return m ? Number(m[1]) / 1024 : undefined;
-  } catch {
-    return undefined;
-  }
+  return statusMiB(pid, 'VmRSS');
 }
 
 /**
@@ -100,12 +100,7 @@ export function rssMiB(pid) {
  * more process, or one more device in it, costs.
  */
 export function anonRssMiB(pid) {
-  try {
-    const m = /^RssAnon:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-    return m ? Number(m[1]) / 1024 : undefined;
-  } catch {
-    return undefined;
-  }
+  return statusMiB(pid, 'RssAnon');
 }
 
 /** This process's limit on open files: { soft, hard } (Infinity for unlimited). */
