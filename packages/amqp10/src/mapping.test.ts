@@ -228,6 +228,32 @@ describe('canonical → AMQP 1.0', () => {
     expect(p.body.kind).toBe('data');
   });
 
+  it('re-encodes when any field the sink writes from changed, however slightly: a header type, the body bytes, the correlation id, a header moved', () => {
+    const encoded = rheaEncoded();
+    const m = toGatewayMessage(encoded, ctx);
+    const changedType = new Map(m.headers);
+    changedType.set('u8', new TypedNumber('uint', 200)); // the same number, another AMQP type
+    const body = Buffer.from(m.body);
+    body[0] = 0; // the same size, another byte
+    const moved = new Map([...m.headers].reverse());
+    const changes: Partial<GatewayMessage>[] = [{ headers: changedType }, { body }, { correlationId: Buffer.from('corr-9') }, { headers: moved }, { priority: 3 }, { userId: 'someone' }];
+    for (const c of changes) expect(toAmqp10(withChanges(m, c), { to: 'x', now: 1_000_000 }).passThrough).toBe(false);
+    // equal values in new objects are no change: the bytes go as received
+    const copied = new Map([...m.headers].map(([k, v]) => [k, v instanceof Buffer ? Buffer.from(v) : v instanceof Date ? new Date(v.getTime()) : v]));
+    const same = toAmqp10(withChanges(m, { headers: copied, body: Buffer.from(m.body) }), { to: 'x', now: 1_000_000 });
+    expect(same.passThrough).toBe(true);
+    expect(same.bytes.equals(encoded)).toBe(true);
+  });
+
+  it('forwards an opaque message-format untouched, and refuses one a route changed', () => {
+    const opaque = Buffer.from([1, 2, 3, 4]);
+    const m = toGatewayMessage(opaque, { ...ctx, format: 0x1234 });
+    const out = toAmqp10(withChanges(m, {}), { to: 'x' });
+    expect(out).toMatchObject({ passThrough: true, format: 0x1234 });
+    expect(out.bytes.equals(opaque)).toBe(true);
+    expect(() => toAmqp10(withChanges(m, { subject: 's' }), { to: 'x' })).toThrow(/format 4660/);
+  });
+
   it('writes a message from another protocol as ONE data section with the exact bytes', () => {
     const body = Buffer.from([0, 1, 2, 3, 0xff]);
     const m = createMessage({

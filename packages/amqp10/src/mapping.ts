@@ -3,14 +3,14 @@
  *
  * Between two AMQP 1.0 ends Ferry forwards the ENCODED message untouched (meta.amqp10.encoded):
  * decoding and re-encoding loses types and has crashed relays before. The canonical fields
- * are still filled so other protocols can use the message. A fingerprint of the canonical
- * fields taken at ingress tells the sink whether a route changed the message (headers set or
- * removed, for example); only then is the message encoded again from the canonical fields.
+ * are still filled so other protocols can use the message. The sink compares them with what the
+ * received bytes decode to (./unchanged.ts) to tell whether a route changed the message (headers
+ * set or removed, for example); only then is the message encoded again from the canonical fields.
  */
-import { createHash } from 'node:crypto';
 import { createMessage, FerryError, HOPS_HEADER, headerToString, hopsOf, TypedNumber, type GatewayMessage, type HeaderValue, type Headers } from '@ferry/core';
 import { uuidToString, type AmqpValue } from './codec.js';
 import { buildMessage, encodeApplicationProperties, encodeHeader, parseMessage, type HeaderSection, type OutgoingMessage, type ParsedMessage } from './sections.js';
+import { sameCanonical } from './unchanged.js';
 import { toAmqpValue, toHeaderValue } from './values.js';
 
 /** What meta.amqp10 holds; every field is optional so other adapters may write a subset. */
@@ -19,8 +19,6 @@ export interface Amqp10Meta {
   readonly encoded?: Buffer;
   /** the transfer's message-format (§2.7.5); 0 is the standard AMQP 1.0 format */
   readonly format?: number;
-  /** fingerprint of the canonical fields at ingress; pass-through only while it still matches */
-  readonly fingerprint?: string;
   readonly bodyType?: 'none' | 'data' | 'value-string' | 'value-binary' | 'value' | 'sequence' | 'opaque';
   /** number of data sections when more than one was concatenated into the body */
   readonly dataSections?: number;
@@ -92,9 +90,8 @@ export function toGatewayMessage(encoded: Buffer, ctx: IngressContext): GatewayM
   if (ctx.format !== 0) {
     // a non-standard message format (§2.7.5): the payload is opaque; only another AMQP 1.0
     // end with the same format can read it
-    const meta: Amqp10Meta = { encoded, format: ctx.format, bodyType: 'opaque' };
-    const m = createMessage({ body: encoded, source: { connector: ctx.connector, protocol: 'amqp10', address: ctx.address }, guarantee: ctx.presettled ? 'at-most-once' : 'at-least-once' });
-    return withFingerprint(m, meta);
+    const meta = { encoded, format: ctx.format, bodyType: 'opaque' } satisfies Amqp10Meta;
+    return createMessage({ body: encoded, source: { connector: ctx.connector, protocol: 'amqp10', address: ctx.address }, guarantee: ctx.presettled ? 'at-most-once' : 'at-least-once', meta: { amqp10: meta } });
   }
   const p = parseMessage(encoded);
   return fromParsed(p, encoded, ctx, now);
@@ -169,7 +166,7 @@ function fromParsed(p: ParsedMessage, encoded: Buffer, ctx: IngressContext, now:
   // absolute-expiry-time (§3.2.4) is used when there is no ttl
   const expiresAt = h?.ttl !== undefined ? now + h.ttl : pr.absoluteExpiryTime;
   const correlationId = pr.correlationId === undefined ? undefined : pr.correlationId.type === 'binary' ? pr.correlationId.value : idToString(pr.correlationId);
-  const m = createMessage({
+  return createMessage({
     body,
     headers,
     contentType,
@@ -185,49 +182,8 @@ function fromParsed(p: ParsedMessage, encoded: Buffer, ctx: IngressContext, now:
     userId: pr.userId?.toString('utf8'),
     guarantee: ctx.presettled ? 'at-most-once' : 'at-least-once',
     source: { connector: ctx.connector, protocol: 'amqp10', address: ctx.address },
-    meta: {},
+    meta: { amqp10: meta },
   });
-  return withFingerprint(m, meta);
-}
-
-function withFingerprint(m: GatewayMessage, meta: Amqp10Meta): GatewayMessage {
-  return { ...m, meta: { ...m.meta, amqp10: { ...meta, fingerprint: fingerprint(m) } } };
-}
-
-function headerRepr(v: HeaderValue): unknown {
-  if (v instanceof TypedNumber) return { n: v.type, v: String(v.value) };
-  if (typeof v === 'bigint') return { big: v.toString() };
-  if (typeof v === 'number') return { num: v };
-  if (v instanceof Date) return { ts: v.getTime() };
-  if (v instanceof Uint8Array) return { bin: Buffer.from(v.buffer, v.byteOffset, v.byteLength).toString('base64') };
-  if (Array.isArray(v)) return (v as readonly HeaderValue[]).map(headerRepr);
-  if (v !== null && typeof v === 'object') return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, headerRepr(x)]));
-  return v;
-}
-
-/**
- * A digest of everything an amqp10 sink would write from the canonical message. If a route
- * changed any of it, the stored encoding is stale and must not be sent.
- *
- * The hop count (core hops.ts) is left out: every route counts one more hop, and re-encoding
- * each forwarded message for it would undo the pass-through; the pass-through writes only the
- * application-properties section again for it ({@link withHopCount}).
- */
-function fingerprint(m: GatewayMessage): string {
-  const fields = [
-    [...m.headers].filter(([k]) => k !== HOPS_HEADER).map(([k, v]) => [k, headerRepr(v)]),
-    m.contentType ?? null,
-    m.contentEncoding ?? null,
-    m.messageId ?? null,
-    Buffer.isBuffer(m.correlationId) ? { bin: m.correlationId.toString('base64') } : (m.correlationId ?? null),
-    m.replyTo ?? null,
-    m.timestamp ?? null,
-    m.priority ?? null,
-    m.subject ?? null,
-    m.userId ?? null,
-    m.guarantee,
-  ];
-  return createHash('sha1').update(JSON.stringify(fields)).update(m.body).digest('base64');
 }
 
 function amqp10Meta(m: GatewayMessage): Amqp10Meta {
@@ -276,7 +232,7 @@ export interface EgressOptions {
 export function toAmqp10(m: GatewayMessage, opts: EgressOptions): Outgoing {
   const meta = amqp10Meta(m);
   const now = opts.now ?? Date.now();
-  if (Buffer.isBuffer(meta.encoded) && meta.fingerprint !== undefined && meta.fingerprint === fingerprint(m)) {
+  if (Buffer.isBuffer(meta.encoded) && receivedUnchanged(m, meta, meta.encoded)) {
     // the header as received, when it has a ttl to count down (an opaque format has no sections)
     const header =
       meta.ttl !== undefined && meta.headerBytes !== undefined && (meta.format ?? 0) === 0
@@ -311,6 +267,21 @@ function withHopCount(m: GatewayMessage, meta: Amqp10Meta): Buffer {
   if (i >= 0) entries[i] = [HOPS_HEADER, value];
   else entries.push([HOPS_HEADER, value]);
   return Buffer.concat([encoded.subarray(0, start), encodeApplicationProperties(entries), encoded.subarray(end)]);
+}
+
+/**
+ * Whether `m` is still the message `encoded` decodes to (./unchanged.ts): the bytes were received
+ * and no route changed a field the sink writes from. Bytes that no longer decode are never sent.
+ */
+function receivedUnchanged(m: GatewayMessage, meta: Amqp10Meta, encoded: Buffer): boolean {
+  let received: GatewayMessage;
+  try {
+    // the guarantee is the message's own (no route changes it); `now` only sets the expiry, which is not compared
+    received = toGatewayMessage(encoded, { connector: m.source.connector, address: m.source.address, presettled: m.guarantee === 'at-most-once', format: meta.format ?? 0, now: 0 });
+  } catch {
+    return false;
+  }
+  return sameCanonical(m, received);
 }
 
 function receivedHeader(meta: Amqp10Meta): HeaderSection {
