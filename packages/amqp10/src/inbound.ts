@@ -36,7 +36,7 @@ export interface InboundTransfer {
   /** the link the transfer came on */
   readonly receiver: rhea.Receiver;
   readonly delivery: rhea.Delivery;
-  /** rhea's decoded message; the capture holds its exact bytes */
+  /** the encoded message (receiveBytesOnly, or a message-format other than 0), or rhea's decoded one, whose exact bytes the capture holds */
   readonly decoded: unknown;
   readonly gate: DispositionGate;
   readonly log: Logger;
@@ -70,7 +70,7 @@ export function receiveTransfer(side: Receiving, t: InboundTransfer): void {
   }
   let message: GatewayMessage;
   try {
-    const encoded = encodedMessage(t.decoded) ?? (Buffer.isBuffer(t.decoded) ? t.decoded : undefined);
+    const encoded = Buffer.isBuffer(t.decoded) ? t.decoded : encodedMessage(t.decoded);
     if (encoded === undefined) throw new FerryError('INTERNAL', 'the encoded message was not captured');
     message = toGatewayMessage(encoded, { connector: side.connector, address: address, presettled, format: d.format });
   } catch (e) {

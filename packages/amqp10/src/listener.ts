@@ -21,7 +21,7 @@ import { Authenticator, authConfigFrom, ConnectorCounters, describeError, report
 import { Listener, listeningLine, type AcceptedConnection, type BoundPorts } from '@ferry/net';
 import rhea from 'rhea';
 import { matchesAddress } from './address-match.js';
-import { answerSndSettleMode, disarmConnection, DispositionGate, installCapture, installCreditGuard, installLinkKeys, overranCredit, peerAddress } from './rhea-seam.js';
+import { answerSndSettleMode, disarmConnection, DispositionGate, installCapture, installCreditGuard, installLinkKeys, overranCredit, peerAddress, receiveBytesOnly } from './rhea-seam.js';
 import { absorbRetiredConnectionEvents } from './retired-connections.js';
 import { receiveTransfer, type Receiving } from './inbound.js';
 import { FrameGuard } from './frame-guard.js';
@@ -288,6 +288,8 @@ export class Amqp10Listener extends ConnectorBase<Amqp10ListenerOptions, Amqp10F
     if (this.#paused) link.owed = this.options.credit;
     else r.add_credit(this.options.credit);
     log.info(`amqp10-listener client sends to ${address}`, { routes, credit: this.options.credit, paused: this.#paused });
+    // Ferry reads each message from its bytes (inbound.ts): rhea need not decode it first
+    receiveBytesOnly(r);
     r.on('message', (ctx: rhea.EventContext) => this.#onMessage(link, ctx, log));
     r.on('receiver_close', () => this.#inLinks.delete(link));
   }

@@ -9,7 +9,7 @@ import rhea from 'rhea';
 import { dataSection } from '../test/rhea-message.js';
 import { describeError } from '@ferry/core';
 import { jest } from '@jest/globals';
-import { answerSndSettleMode, armedTimers, disarmConnection, DispositionGate, encodedMessage, installCapture, installCreditGuard, installLinkKeys, overranCredit } from './rhea-seam.js';
+import { answerSndSettleMode, armedTimers, disarmConnection, DispositionGate, encodedMessage, installCapture, installCreditGuard, installLinkKeys, overranCredit, receiveBytesOnly } from './rhea-seam.js';
 
 const SEE = 'the rhea seam (packages/amqp10/src/rhea-seam.ts) no longer holds; see docs/architecture.md, "Library seams"';
 
@@ -96,6 +96,54 @@ describe('rhea seam: message.decode (installCapture, encodedMessage)', () => {
     seam(got[0]?.id === 'seam-1', 'the message event did not carry the sent message');
     seam(got[0]?.encoded !== undefined, 'rhea decoded an incoming transfer without calling message.decode through its exported object, so no bytes were captured');
     seam(got[0]?.encoded?.equals(expected) === true, 'message.decode got bytes other than the transfer payload');
+  });
+});
+
+describe('rhea seam: receivers that take the bytes alone (receiveBytesOnly)', () => {
+  it("a bytes-only receiver's message event carries the transfer's exact bytes, a message split over frames too; other receivers still get rhea's decoded message", async () => {
+    installCapture();
+    installCreditGuard();
+    // over two frames at the smallest max-frame-size (§2.7.1: 512)
+    const big: rhea.Message = { message_id: 'big', body: dataSection(Buffer.alloc(700, 7)) };
+    const small: rhea.Message = { message_id: 'small', application_properties: { n: 7 }, body: dataSection(Buffer.from([1, 2, 3])) };
+    const got: { address: string; message: unknown }[] = [];
+    let done: (() => void) | undefined;
+    open = await pair((server) => {
+      server.on('receiver_open', (ctx: rhea.EventContext) => {
+        const r = ctx.receiver as rhea.Receiver;
+        const address = (r.target as { address?: string }).address ?? '';
+        if (address === 'raw') receiveBytesOnly(r);
+        r.on('message', (m: rhea.EventContext) => {
+          got.push({ address, message: m.message });
+          if (got.length === 4) done?.();
+        });
+      });
+    }, { max_frame_size: 512 } as rhea.ContainerOptions);
+    const p = open;
+    const decodes = jest.spyOn(rhea.message, 'decode');
+    let decodeCalls = 0;
+    try {
+      await until<undefined>(p, (resolve) => {
+        done = () => resolve(undefined);
+        for (const address of ['raw', 'plain']) {
+          const sender = p.client.open_sender({ target: { address } });
+          sender.once('sendable', () => {
+            sender.send(small);
+            sender.send(big);
+          });
+        }
+      });
+      decodeCalls = decodes.mock.calls.length;
+    } finally {
+      decodes.mockRestore();
+    }
+    const raw = got.filter((g) => g.address === 'raw').map((g) => g.message);
+    const plain = got.filter((g) => g.address === 'plain').map((g) => g.message as rhea.Message);
+    seam(raw.length === 2 && raw.every((m) => Buffer.isBuffer(m)), 'a bytes-only receiver got something other than the encoded message');
+    seam((raw[0] as Buffer).equals(rhea.message.encode(small)) && (raw[1] as Buffer).equals(rhea.message.encode(big)), 'a bytes-only receiver got bytes other than the transfer payload');
+    seam(plain.map((m) => m.message_id).join() === 'small,big' && plain.every((m) => encodedMessage(m) !== undefined), 'a receiver not marked bytes-only no longer gets a decoded, captured message');
+    // rhea called decode (the wrapper) for all four, and the wrapper decoded only the two plain ones
+    seam(decodeCalls === 4, `rhea called message.decode ${decodeCalls} times for four messages`);
   });
 });
 

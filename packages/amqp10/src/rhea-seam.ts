@@ -10,6 +10,8 @@
  * - a transfer that arrives without link credit, marked instead of printed.
  * And one place rhea's typings say more than rhea does: a link's source and target as the peer
  * attached them, which may be absent (peerAddress).
+ * The first and the last seam also let rhea skip its decode for the receivers Ferry reads from
+ * their bytes alone (receiveBytesOnly).
  */
 import { createRequire } from 'node:module';
 import rhea from 'rhea';
@@ -41,6 +43,11 @@ export function installCapture(): void {
   if (util.decode[CAPTURE_MARK] === true) return;
   const original = util.decode;
   const wrapped: Decode = (buffer: Buffer): Decoded => {
+    if (skipDecode) {
+      // a receiver of receiveBytesOnly: its handler reads the bytes, never rhea's message
+      skipDecode = false;
+      return buffer as unknown as Decoded;
+    }
     let msg: Decoded;
     try {
       msg = original.call(util, buffer);
@@ -64,6 +71,23 @@ export function peerAddress(link: rhea.Receiver | rhea.Sender, end: 'source' | '
   const terminus = link[end] as { readonly address?: unknown } | null | undefined;
   const address = terminus?.address;
   return typeof address === 'string' ? address : undefined;
+}
+
+/**
+ * Receivers whose handlers read each message from its bytes alone (Ferry parses them with its own
+ * codec, which keeps the AMQP types rhea's decode loses): rhea's decode of every transfer on them
+ * is skipped, and the `message` event carries the encoded message itself, a Buffer, as it does
+ * for a message-format other than 0 (lib/session.js Incoming.on_transfer). The wrapper of
+ * Session.on_transfer (installCreditGuard) raises `skipDecode` for the one delivery rhea
+ * completes on such a receiver, and the decode wrapper (installCapture), which rhea calls
+ * synchronously before it dispatches the event, takes it down.
+ */
+const bytesOnly = new WeakSet<object>();
+let skipDecode = false;
+
+/** Hand `receiver`'s messages to its `message` handlers as their encoded bytes (needs installCapture and installCreditGuard). */
+export function receiveBytesOnly(receiver: rhea.Receiver): void {
+  bytesOnly.add(receiver);
 }
 
 /** The encoded bytes rhea decoded `message` from, when it came through the wrapper. */
@@ -295,16 +319,24 @@ export function installCreditGuard(): void {
   const original = proto.on_transfer;
   proto.on_transfer = function (frame) {
     const link = this.remote.handles[frame.performative.handle] as unknown as ReceiverCredit | undefined;
-    const overrun = link !== undefined && link.is_receiver() && frame.performative.more !== true && link.credit <= 0;
+    const last = link !== undefined && frame.performative.more !== true;
+    const overrun = last && link.is_receiver() && link.credit <= 0;
     if (!overrun) {
-      original.call(this, frame);
+      skipDecode = last && bytesOnly.has(link);
+      try {
+        original.call(this, frame);
+      } finally {
+        skipDecode = false;
+      }
       return;
     }
     link.credit = 1;
     overrunLinks.add(link);
+    skipDecode = bytesOnly.has(link);
     try {
       original.call(this, frame);
     } finally {
+      skipDecode = false;
       overrunLinks.delete(link);
       // rhea decremented the lent credit; should it not have (the link was not open to it), take it back
       if (link.credit > 0) link.credit = 0;
