@@ -118,25 +118,21 @@ describe('rhea seam: receivers that take the bytes alone (receiveBytesOnly)', ()
           if (got.length === 4) done?.();
         });
       });
-    }, { max_frame_size: 512 } as rhea.ContainerOptions);
+    }, { max_frame_size: 512 });
     const p = open;
     const decodes = jest.spyOn(rhea.message, 'decode');
-    let decodeCalls = 0;
-    try {
-      await until<undefined>(p, (resolve) => {
-        done = () => resolve(undefined);
-        for (const address of ['raw', 'plain']) {
-          const sender = p.client.open_sender({ target: { address } });
-          sender.once('sendable', () => {
-            sender.send(small);
-            sender.send(big);
-          });
-        }
-      });
-      decodeCalls = decodes.mock.calls.length;
-    } finally {
-      decodes.mockRestore();
-    }
+    const decodeCalls = await until<undefined>(p, (resolve) => {
+      done = () => resolve(undefined);
+      for (const address of ['raw', 'plain']) {
+        const sender = p.client.open_sender({ target: { address } });
+        sender.once('sendable', () => {
+          sender.send(small);
+          sender.send(big);
+        });
+      }
+    })
+      .then(() => decodes.mock.calls.length)
+      .finally(() => decodes.mockRestore());
     const raw = got.filter((g) => g.address === 'raw').map((g) => g.message);
     const plain = got.filter((g) => g.address === 'plain').map((g) => g.message as rhea.Message);
     seam(raw.length === 2 && raw.every((m) => Buffer.isBuffer(m)), 'a bytes-only receiver got something other than the encoded message');

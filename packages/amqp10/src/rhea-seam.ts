@@ -46,7 +46,7 @@ export function installCapture(): void {
     if (skipDecode) {
       // a receiver of receiveBytesOnly: its handler reads the bytes, never rhea's message
       skipDecode = false;
-      return buffer as unknown as Decoded;
+      return buffer;
     }
     let msg: Decoded;
     try {

@@ -23,14 +23,14 @@ function sameHeader(a: HeaderValue, b: HeaderValue): boolean {
   if (b instanceof TypedNumber || b instanceof Date || b instanceof Uint8Array || Array.isArray(b)) return false;
   const ea = Object.entries(a);
   const eb = Object.entries(b as Readonly<Record<string, HeaderValue>>);
-  return ea.length === eb.length && ea.every(([k, v], i) => eb[i]?.[0] === k && sameHeader(v, (eb[i] as [string, HeaderValue])[1]));
+  return ea.length === eb.length && ea.every(([k, v], i) => eb[i]?.[0] === k && sameHeader(v, eb[i][1]));
 }
 
 /** The headers in order, the hop count left out (every route counts one more; the sink writes it). */
 function sameHeaders(a: GatewayMessage['headers'], b: GatewayMessage['headers']): boolean {
   const ea = [...a].filter(([k]) => k !== HOPS_HEADER);
   const eb = [...b].filter(([k]) => k !== HOPS_HEADER);
-  return ea.length === eb.length && ea.every(([k, v], i) => eb[i]?.[0] === k && sameHeader(v, (eb[i] as [string, HeaderValue])[1]));
+  return ea.length === eb.length && ea.every(([k, v], i) => eb[i]?.[0] === k && sameHeader(v, eb[i][1]));
 }
 
 function sameCorrelation(a: GatewayMessage['correlationId'], b: GatewayMessage['correlationId']): boolean {
