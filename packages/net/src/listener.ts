@@ -123,7 +123,11 @@ export class Listener {
   readonly #log: Logger;
   readonly #metrics: Metrics;
   readonly #onConnection: (c: AcceptedConnection) => void;
-  readonly #open = new Map<Socket, Pending>();
+  /**
+   * Every open raw socket: its record until its handshake is done, then only `'done'` (of a held
+   * connection nothing is needed but that it is open: 10,000 devices need not keep a record each)
+   */
+  readonly #open = new Map<Socket, Pending | 'done'>();
   /** raw sockets waiting in a TLS server's handshake, by remote address: the TLS socket leads back to its record */
   readonly #inTls = new Map<string, Pending>();
   /** sockets handed to an HTTP server for the upgrade (raw or TLS) → their record */
@@ -155,7 +159,8 @@ export class Listener {
       log.debug('listener socket error', { remote: remoteKey(this), error: err.message });
     };
     this.#onRawClose = function (this: Socket): void {
-      clearTimeout(open.get(this)?.timer);
+      const p = open.get(this);
+      if (p !== undefined && p !== 'done') clearTimeout(p.timer);
       open.delete(this);
     };
   }
@@ -280,7 +285,8 @@ export class Listener {
       this.#timeoutLog.hit({ connector: this.#spec.name, handshakeTimeoutMs: t.handshakeTimeoutMs, transport, remote: remoteKey(raw) });
       raw.destroy();
     }, t.handshakeTimeoutMs);
-    raw.once('close', this.#onRawClose);
+    // 'on', not 'once': a socket closes once, and once's wrapper is two more objects per socket
+    raw.on('close', this.#onRawClose);
     return p;
   }
 
@@ -296,11 +302,13 @@ export class Listener {
       authorized: tlsSocket?.authorized === true,
       subprotocol: extra?.subprotocol,
     };
+    const open = this.#open;
     const handshakeDone = (): void => {
       p.done = true;
       clearTimeout(p.timer);
-      // a cleared Timeout is still an object the record would hold for the connection's life
       p.timer = undefined;
+      // the record (and the cleared Timeout) would otherwise be held for the connection's life
+      if (open.get(p.raw) === p) open.set(p.raw, 'done');
     };
     p.handed = true;
     try {
@@ -410,7 +418,7 @@ export class Listener {
     this.#closing ??= (async () => {
       await this.#listening?.catch(() => undefined);
       const waiting = this.#closeServers();
-      for (const p of this.#open.values()) if (!p.handed) p.raw.destroy();
+      for (const [raw, p] of this.#open) if (p !== 'done' && !p.handed) raw.destroy();
       await waiting;
       this.#listening = undefined;
     })();

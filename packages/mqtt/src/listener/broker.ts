@@ -3,6 +3,7 @@ import { ConnectorCounters, describeError, gaugeHandle, reportRestore, type List
 import type { AcceptedConnection } from '@ferry/net';
 import type { BrokerConfig, BrokerCore } from './broker-core.js';
 import { Connection } from './connection.js';
+import { ConnectionStreams } from './connection-streams.js';
 import { NO_IDS, merge, outbound } from './copies.js';
 import { KeepAliveSweep } from './keep-alive-sweep.js';
 import { RC } from './reason-codes.js';
@@ -45,7 +46,10 @@ export class MqttBroker implements BrokerCore<Connection> {
   accepting = true;
   #flowPaused = false;
   #closed = false;
-  readonly #connections = new Set<Connection>();
+  /** open connections by their stream; the streams' listeners are the table's (connection-streams.ts) */
+  readonly #connections = new ConnectionStreams<Connection>((count) => this.#clients?.set(count));
+  /** every session's drop callback: one function for all of them, not a closure per session */
+  readonly #onSessionDrop = (reason: DropReason): void => this.#dropped(reason);
   readonly #byClientId = new Map<string, Connection>();
   readonly #sessions = new Map<string, Session>();
   /** topic filter → client id → subscription */
@@ -92,7 +96,7 @@ export class MqttBroker implements BrokerCore<Connection> {
     this.#retained.journal = state;
     let messages = 0;
     for (const stored of loaded.sessions) {
-      const session = new Session(stored.clientId, this.config.session, (reason) => this.#dropped(reason), stored.owner);
+      const session = new Session(stored.clientId, this.config.session, this.#onSessionDrop, stored.owner);
       session.expiryInterval = Math.min(stored.expiryInterval, this.config.maxSessionExpiry);
       this.#sessions.set(stored.clientId, session);
       for (const sub of stored.subscriptions) this.subscribe(session, sub);
@@ -130,7 +134,7 @@ export class MqttBroker implements BrokerCore<Connection> {
   setFlowPaused(paused: boolean): void {
     if (paused === this.#flowPaused) return;
     this.#flowPaused = paused;
-    for (const c of this.#connections) c.updateFlow();
+    for (const c of this.#connections.values()) c.updateFlow();
   }
 
   get clientCount(): number {
@@ -159,8 +163,9 @@ export class MqttBroker implements BrokerCore<Connection> {
   async close(): Promise<void> {
     this.accepting = false;
     this.#closed = true;
-    const gone = [...this.#connections].map((c) => c.whenClosed);
-    for (const c of this.#connections) c.close(RC.serverShuttingDown);
+    const open = [...this.#connections.values()];
+    const gone = open.map((c) => c.whenClosed);
+    for (const c of open) c.close(RC.serverShuttingDown);
     await Promise.all(gone);
     this.keepAlive.stop();
     for (const { timer } of this.#willTimers.values()) clearTimeout(timer);
@@ -184,14 +189,9 @@ export class MqttBroker implements BrokerCore<Connection> {
       return;
     }
     const conn = new Connection(this, accepted);
-    this.#connections.add(conn);
-    const clients = (this.#clients ??= gaugeHandle(this.metrics, 'listener_clients', { connector: this.connectorName }));
-    clients.set(this.#connections.size);
-    accepted.stream.on('close', () => {
-      this.#connections.delete(conn);
-      clients.set(this.#connections.size);
-    });
-    conn.open();
+    this.#connections.add(accepted.stream, conn);
+    this.#clients ??= gaugeHandle(this.metrics, 'listener_clients', { connector: this.connectorName });
+    this.#clients.set(this.#connections.size);
   }
 
   hasRoomForClient(): boolean {
@@ -227,7 +227,7 @@ export class MqttBroker implements BrokerCore<Connection> {
     }
     const present = session !== undefined;
     if (session === undefined) {
-      session = new Session(clientId, this.config.session, (reason) => this.#dropped(reason), owner);
+      session = new Session(clientId, this.config.session, this.#onSessionDrop, owner);
       this.#sessions.set(clientId, session);
     }
     clearTimeout(session.expiryTimer);

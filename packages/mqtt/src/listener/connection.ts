@@ -15,6 +15,7 @@ import { PublishIntake, type IntakeHost } from './publish-intake.js';
 import { RC, RC3 } from './reason-codes.js';
 import { subscribe, unsubscribe } from './subscribe.js';
 import type { Outlet, Session } from './session.js';
+import type { StreamOwner } from './connection-streams.js';
 import type { PendingWill } from './types.js';
 import { pendingWill } from './will.js';
 
@@ -26,7 +27,7 @@ type State = 'awaiting-connect' | 'connecting' | 'connected' | 'closed';
  * {@link PacketInput}, its publishes are taken by {@link PublishIntake}; session state lives in
  * {@link Session}, routing of application messages in the broker.
  */
-export class Connection implements Outlet, IntakeHost, PacketSink, KeepAliveWatched {
+export class Connection implements Outlet, IntakeHost, PacketSink, KeepAliveWatched, StreamOwner {
   version: ProtocolVersion = 4;
   receiveMaximum = 65535;
   clientId: string | undefined;
@@ -51,8 +52,13 @@ export class Connection implements Outlet, IntakeHost, PacketSink, KeepAliveWatc
   #will: PendingWill | undefined;
   /** set when the client sent DISCONNECT: 'normal' drops the will, 'with-will' publishes it (§3.14.2.1) */
   #disconnect: 'normal' | 'with-will' | undefined;
-  /** this client's PUBLISHes and their QoS 1/2 settlement */
-  readonly #intake: PublishIntake<Connection>;
+  /**
+   * this client's PUBLISHes and their QoS 1/2 settlement; made on its first PUBLISH or PUBREL,
+   * since most devices of a fleet only subscribe
+   */
+  #intake: PublishIntake<Connection> | undefined;
+  /** MQTT 5 §3.1.2.11.7: whether a failure acknowledgement may carry a Reason String (the intake's, once made) */
+  #requestProblemInfo = true;
   /** this client's messages waiting for room on a full route (InboundDelivery.onWait) */
   #waitingForRoute = 0;
   /** what this client may publish and subscribe to, once its CONNECT was accepted */
@@ -82,7 +88,14 @@ export class Connection implements Outlet, IntakeHost, PacketSink, KeepAliveWatc
     this.info = accepted.info;
     this.remote = accepted.info.remote;
     this.#input = new PacketInput(this, core.config.maxPacketSize);
-    this.#intake = new PublishIntake<Connection>(this, core);
+  }
+
+  #intakeNow(): PublishIntake<Connection> {
+    if (this.#intake === undefined) {
+      this.#intake = new PublishIntake<Connection>(this, this.#core);
+      this.#intake.requestProblemInfo = this.#requestProblemInfo;
+    }
+    return this.#intake;
   }
 
   /**
@@ -102,20 +115,28 @@ export class Connection implements Outlet, IntakeHost, PacketSink, KeepAliveWatc
     return this.#state === 'closed';
   }
 
-  /** Wire the socket. Called once by the broker for every accepted socket. */
-  open(): void {
-    const socket = this.#socket;
-    socket.on('error', (err) => {
-      this.#core.logger.debug('client socket error', { remote: this.remote, clientId: this.clientId, error: err.message });
-    });
-    socket.on('close', () => this.#onClose());
-    socket.on('data', (chunk: Buffer) => this.#input.push(chunk));
-    // the session stops writing to a socket with too much unsent data (session.ts WRITE_HIGH_WATER)
-    socket.on('drain', () => {
-      if (this.#state === 'connected') this.#session?.pump(Date.now());
-    });
-    // MQTT 3.1.1 §3.1 / 5 §3.1: a connection that sends no CONNECT within a reasonable time is
-    // closed; the transport's handshake deadline does it (until the CONNACK below)
+  // The stream's events arrive through the broker's ConnectionStreams (connection-streams.ts).
+  // MQTT 3.1.1 §3.1 / 5 §3.1: a connection that sends no CONNECT within a reasonable time is
+  // closed; the transport's handshake deadline does it (until the CONNACK below).
+
+  /** see {@link StreamOwner} */
+  received(chunk: Buffer): void {
+    this.#input.push(chunk);
+  }
+
+  /** see {@link StreamOwner} */
+  streamError(err: Error): void {
+    this.#core.logger.debug('client socket error', { remote: this.remote, clientId: this.clientId, error: err.message });
+  }
+
+  /** see {@link StreamOwner}: the session writes what waited for room (session.ts WRITE_HIGH_WATER) */
+  streamDrained(): void {
+    if (this.#state === 'connected') this.#session?.pump(Date.now());
+  }
+
+  /** see {@link StreamOwner} */
+  streamClosed(): void {
+    this.#onClose();
   }
 
   /** Close with a server-side reason (shutdown, takeover): MQTT 5 gets DISCONNECT first (§3.14). */
@@ -217,13 +238,13 @@ export class Connection implements Outlet, IntakeHost, PacketSink, KeepAliveWatc
     const session = this.#session as Session;
     switch (packet.cmd) {
       case 'publish':
-        return this.#violated(this.#intake.publish(packet, session, this.#auth as AuthorizedClient));
+        return this.#violated(this.#intakeNow().publish(packet, session, this.#auth as AuthorizedClient));
       case 'puback':
       case 'pubcomp':
       case 'pubrec':
         return this.#violated(acknowledged(this, session, packet, Date.now()));
       case 'pubrel':
-        return this.#violated(this.#intake.release(packet.messageId ?? 0, session));
+        return this.#violated(this.#intakeNow().release(packet.messageId ?? 0, session));
       case 'subscribe':
         return this.#violated(subscribe(this, this.#core, session, this.#auth as AuthorizedClient, packet));
       case 'unsubscribe':
@@ -333,7 +354,8 @@ export class Connection implements Outlet, IntakeHost, PacketSink, KeepAliveWatc
     if (version === 5) {
       this.receiveMaximum = props?.receiveMaximum ?? 65535;
       this.#clientMaxPacket = props?.maximumPacketSize;
-      this.#intake.requestProblemInfo = props?.requestProblemInformation ?? true;
+      this.#requestProblemInfo = props?.requestProblemInformation ?? true;
+      if (this.#intake !== undefined) this.#intake.requestProblemInfo = this.#requestProblemInfo;
     }
 
     const cleanStart = p.clean ?? true;
@@ -410,7 +432,7 @@ export class Connection implements Outlet, IntakeHost, PacketSink, KeepAliveWatc
     if (this.#authenticating) return 'authenticating';
     // 3.1.1 has no Receive Maximum: a client sending more waits in TCP. An MQTT 5 client that
     // exceeds it is disconnected (see PublishIntake.publish), so never paused for it
-    if (this.version !== 5 && this.#intake.held >= this.#core.config.receiveMaximum) return 'receive-maximum';
+    if (this.version !== 5 && (this.#intake?.held ?? 0) >= this.#core.config.receiveMaximum) return 'receive-maximum';
     if (this.#waitingForRoute > 0) return 'route-full';
     if (this.#core.flowPaused && this.#state === 'connected') return 'flow';
     return undefined;
