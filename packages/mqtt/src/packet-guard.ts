@@ -15,12 +15,20 @@ export type GuardResult =
   | { readonly kind: 'oversize'; readonly bytes: Buffer; readonly ends: readonly number[]; readonly size: number }
   | { readonly kind: 'malformed'; readonly bytes: Buffer; readonly ends: readonly number[]; readonly reason: string };
 
+/** the weight of the Remaining Length's n-th header byte (n = 1..4, §1.5.5: 128^(n-1)) */
+const DIGIT = [0, 1, 128, 16_384, 2_097_152] as const;
+
 export class PacketSizeGuard {
   readonly #max: number;
   /** bytes of the current packet's body still to pass before the next fixed header */
   #bodyLeft = 0;
-  /** fixed-header bytes of the next packet seen so far (a header may span chunks) */
-  #header: number[] = [];
+  /**
+   * fixed-header bytes of the next packet seen so far (a header may span chunks), and the
+   * Remaining Length they add up to: two numbers, not an array per packet (this runs for every
+   * packet a client sends)
+   */
+  #headerLen = 0;
+  #remaining = 0;
   #failed = false;
 
   constructor(maxPacketSize: number) {
@@ -40,24 +48,22 @@ export class PacketSizeGuard {
         continue;
       }
       // reading a fixed header: byte 0 is the type, bytes 1..4 the Remaining Length
-      this.#header.push(chunk[i] as number);
+      const byte = chunk[i] as number;
       i++;
-      if (this.#header.length === 1) continue;
-      const last = this.#header[this.#header.length - 1] as number;
-      if ((last & 0x80) !== 0) {
+      const at = this.#headerLen++;
+      if (at === 0) continue;
+      // §1.5.5 Variable Byte Integer: 7 bits per byte, least significant first
+      this.#remaining += (byte & 0x7f) * (DIGIT[at] as number);
+      if ((byte & 0x80) !== 0) {
         // §1.5.5: at most 4 bytes; a 4th byte with the continuation bit set is malformed
-        if (this.#header.length === 5) return this.#fail(chunk, ends, i - 5, { kind: 'malformed', reason: 'remaining length longer than 4 bytes' });
+        if (this.#headerLen === 5) return this.#fail(chunk, ends, i - 5, { kind: 'malformed', reason: 'remaining length longer than 4 bytes' });
         continue;
       }
-      let remaining = 0;
-      let mult = 1;
-      for (let k = 1; k < this.#header.length; k++) {
-        remaining += ((this.#header[k] as number) & 0x7f) * mult;
-        mult *= 128;
-      }
-      const size = this.#header.length + remaining;
-      const headerLen = this.#header.length;
-      this.#header = [];
+      const remaining = this.#remaining;
+      const headerLen = this.#headerLen;
+      const size = headerLen + remaining;
+      this.#headerLen = 0;
+      this.#remaining = 0;
       if (size > this.#max) {
         // the header started headerLen bytes back, possibly in an earlier chunk
         return this.#fail(chunk, ends, i - headerLen, { kind: 'oversize', size });

@@ -436,31 +436,35 @@ export class MqttBroker implements BrokerCore<Connection> {
    */
   #dispatch(message: BrokerMessage, ticket: RoomTicket | undefined): void {
     // the one matching session of most messages is delivered without the merge table below
-    let one: { clientId: string; sub: Subscription } | undefined;
+    let one: readonly [string, Subscription] | undefined;
     let targets: Map<string, { qos: number; ids: number[]; rap: boolean }> | undefined;
-    this.#index.match(message.topic, (clientId, sub) => {
+    const origin = message.origin;
+    for (const found of this.#index.matches(message.topic)) {
+      const [clientId, sub] = found;
       // §3.8.3.1 No Local: not back to the publisher
-      if (sub.nl && clientId === message.origin) return;
+      if (sub.nl && clientId === origin) continue;
       if (one === undefined && targets === undefined) {
-        one = { clientId, sub };
-        return;
+        one = found;
+        continue;
       }
       targets ??= new Map();
       if (one !== undefined) {
-        merge(targets, one.clientId, one.sub);
+        merge(targets, one[0], one[1]);
         one = undefined;
       }
       merge(targets, clientId, sub);
-    });
+    }
     const now = Date.now();
     // MQTT 5 §4.8.2: one member of each matching shared subscription's group, on its own terms
-    this.#shared.match(
-      message.topic,
-      (id) => this.#sessions.get(id)?.connected === true,
-      (clientId, sub) => this.#sessions.get(clientId)?.deliver(this.#sharedItem(message, sub), now, ticket),
-    );
+    if (!this.#shared.empty) {
+      this.#shared.match(
+        message.topic,
+        (id) => this.#sessions.get(id)?.connected === true,
+        (clientId, sub) => this.#sessions.get(clientId)?.deliver(this.#sharedItem(message, sub), now, ticket),
+      );
+    }
     if (one !== undefined) {
-      const { clientId, sub } = one;
+      const [clientId, sub] = one;
       this.#sessions.get(clientId)?.deliver(outbound(message, sub.qos, sub.rap, sub.id === undefined ? NO_IDS : [sub.id]), now, ticket);
       return;
     }

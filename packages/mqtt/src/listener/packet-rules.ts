@@ -176,11 +176,25 @@ class Reader {
    * MQTT 5 §1.5.4 / 3.1.1 §1.5.3: well-formed UTF-8 (no overlong forms, no surrogates
    * U+D800..U+DFFF), without U+0000; otherwise a Malformed Packet [MQTT-1.5.4-1], [MQTT-1.5.4-2].
    */
-  utf8(what: string): Buffer {
-    const b = this.binary(what);
+  utf8(what: string): void {
+    const n = this.u16(what);
+    this.#need(n, what);
+    const buf = this.#buf;
+    const start = this.pos;
+    const end = start + n;
+    this.pos = end;
+    // ASCII without U+0000 (nearly every topic and client id) is well-formed UTF-8 as it is:
+    // checked here byte by byte, without a view of the string's bytes for every packet
+    let i = start;
+    while (i < end) {
+      const b = buf[i] as number;
+      if (b === 0 || b >= 0x80) break;
+      i++;
+    }
+    if (i === end) return;
+    const b = buf.subarray(start, end);
     if (!isUtf8(b)) throw malformed('invalid-utf8', `${what} is not well-formed UTF-8`);
     if (b.includes(0)) throw malformed('utf8-null', `${what} contains U+0000`);
-    return b;
   }
 
   /** MQTT 5 §2.2.2: the property length, then each property once (except User Property) and only where allowed. */
@@ -232,9 +246,22 @@ class Reader {
   }
 }
 
+/** The packets that carry a packet identifier, by name: each name and label made once, not per packet. */
+type WithId = 'PUBLISH' | 'PUBACK' | 'PUBREC' | 'PUBREL' | 'PUBCOMP' | 'SUBSCRIBE' | 'UNSUBSCRIBE';
+const ID_LABEL: Readonly<Record<WithId, string>> = {
+  PUBLISH: 'PUBLISH packet identifier',
+  PUBACK: 'PUBACK packet identifier',
+  PUBREC: 'PUBREC packet identifier',
+  PUBREL: 'PUBREL packet identifier',
+  PUBCOMP: 'PUBCOMP packet identifier',
+  SUBSCRIBE: 'SUBSCRIBE packet identifier',
+  UNSUBSCRIBE: 'UNSUBSCRIBE packet identifier',
+};
+const ACK_NAME = { puback: 'PUBACK', pubrec: 'PUBREC', pubrel: 'PUBREL', pubcomp: 'PUBCOMP' } as const;
+
 /** A packet identifier must be non-zero (§2.2.1, [MQTT-2.2.1-3]; 3.1.1 §2.3.1). */
-function packetId(r: Reader, where: string): number {
-  const id = r.u16(`${where} packet identifier`);
+function packetId(r: Reader, where: WithId): number {
+  const id = r.u16(ID_LABEL[where]);
   if (id === 0) throw protocol('packet-id-zero', `${where} with packet identifier 0`);
   return id;
 }
@@ -276,15 +303,16 @@ function checkPublish(r: Reader, flagsByte: number, v5: boolean): void {
 }
 
 /** PUBACK, PUBREC, PUBREL, PUBCOMP (§3.4–§3.7). */
-function checkAck(r: Reader, cmd: string, v5: boolean): void {
-  packetId(r, cmd.toUpperCase());
+function checkAck(r: Reader, cmd: keyof typeof ACK_NAME, v5: boolean): void {
+  const name = ACK_NAME[cmd];
+  packetId(r, name);
   if (v5) {
     // §3.4.2.1: reason code and properties may be left out, the properties alone too
     if (r.left > 0) r.u8('reason code');
-    if (r.left > 0) r.properties(ALLOWED.ack, cmd.toUpperCase());
+    if (r.left > 0) r.properties(ALLOWED.ack, name);
   }
   // 3.1.1 §3.4.1 and friends: Remaining Length is exactly 2
-  r.done(cmd.toUpperCase());
+  r.done(name);
 }
 
 function checkSubscribe(r: Reader, v5: boolean): void {

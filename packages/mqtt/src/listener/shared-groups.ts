@@ -35,6 +35,11 @@ export class SharedGroups {
     this.#index.delete(sub.share.filter, sub.filter);
   }
 
+  /** no shared subscription exists (most listeners): nothing to match */
+  get empty(): boolean {
+    return this.#groups.size === 0;
+  }
+
   /** one member of every group whose filter matches `topic`, with its subscription */
   match(topic: string, connected: (clientId: string) => boolean, visit: (clientId: string, sub: Subscription) => void): void {
     this.#index.match(topic, (_, g) => {

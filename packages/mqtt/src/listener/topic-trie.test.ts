@@ -28,6 +28,31 @@ describe('topic tries agree with topicMatches (§4.7)', () => {
     );
   });
 
+  it('FilterTrie.matches: what it remembers per topic follows every set and delete in between', () => {
+    const op = fc.oneof(
+      fc.record({ kind: fc.constant('set' as const), filter, key: fc.constantFrom('k1', 'k2'), value: fc.nat(5) }),
+      fc.record({ kind: fc.constant('delete' as const), filter, key: fc.constantFrom('k1', 'k2') }),
+      fc.record({ kind: fc.constant('matches' as const), topic }),
+    );
+    fc.assert(
+      fc.property(fc.array(op, { maxLength: 60 }), (ops) => {
+        const trie = new FilterTrie<number>();
+        for (const o of ops) {
+          if (o.kind === 'set') trie.set(o.filter, o.key, o.value);
+          else if (o.kind === 'delete') trie.delete(o.filter, o.key);
+          else {
+            const walked: [string, number][] = [];
+            trie.match(o.topic, (k, v) => walked.push([k, v]));
+            // asked twice: the second answer is the remembered one
+            expect(trie.matches(o.topic)).toEqual(walked);
+            expect(trie.matches(o.topic)).toEqual(walked);
+          }
+        }
+      }),
+      { numRuns: 300 },
+    );
+  });
+
   it('TopicTrie: the retained topics a filter matches', () => {
     fc.assert(
       fc.property(fc.uniqueArray(topic, { maxLength: 30 }), fc.array(filter, { maxLength: 20 }), fc.uniqueArray(topic, { maxLength: 10 }), (topics, filters, removed) => {

@@ -45,10 +45,21 @@ function prune<P>(path: readonly Node<P>[], levels: readonly string[]): void {
   }
 }
 
+/**
+ * How many topics {@link FilterTrie.matches} remembers: a device usually publishes on one topic
+ * again and again, and a gateway's devices on a few thousand; topics past the bound are matched
+ * in the trie every time, as before.
+ */
+const MATCH_CACHE = 4096;
+
+const NO_MATCH: readonly (readonly [string, never])[] = [];
+
 /** Subscriptions by topic filter; each filter holds values by key (a client id). */
 export class FilterTrie<V> {
   readonly #root = new Node<Map<string, V>>();
   #size = 0;
+  /** what {@link matches} found for each topic, until the next set or delete */
+  readonly #found = new Map<string, readonly (readonly [string, V])[]>();
 
   /** number of distinct filters */
   get size(): number {
@@ -56,6 +67,7 @@ export class FilterTrie<V> {
   }
 
   set(filter: string, key: string, value: V): void {
+    this.#found.clear();
     const node = nodeFor(this.#root, filter.split('/'));
     if (node.payload === undefined) {
       node.payload = new Map();
@@ -65,6 +77,7 @@ export class FilterTrie<V> {
   }
 
   delete(filter: string, key: string): void {
+    this.#found.clear();
     const levels = filter.split('/');
     const path = pathTo(this.#root, levels);
     const leaf = path?.[path.length - 1];
@@ -83,6 +96,21 @@ export class FilterTrie<V> {
     // a listener that only feeds routes has no subscriptions: no need to split every topic
     if (this.#size === 0) return;
     this.#match(this.#root, topic.split('/'), 0, !topic.startsWith('$'), visit);
+  }
+
+  /**
+   * The key and value of every filter matching `topic`, as {@link match} visits them. Remembered
+   * per topic until the filters change: for a topic seen before, one lookup instead of splitting
+   * the topic and walking the trie (this runs for every message). The list is shared: read only.
+   */
+  matches(topic: string): readonly (readonly [string, V])[] {
+    if (this.#size === 0) return NO_MATCH;
+    const known = this.#found.get(topic);
+    if (known !== undefined) return known;
+    const found: (readonly [string, V])[] = [];
+    this.match(topic, (key, value) => found.push([key, value]));
+    if (this.#found.size < MATCH_CACHE) this.#found.set(topic, found);
+    return found;
   }
 
   #match(node: Node<Map<string, V>>, levels: readonly string[], i: number, wild: boolean, visit: (key: string, value: V) => void): void {
