@@ -1,5 +1,6 @@
 import type { Channel, ConsumeMessage } from 'amqplib';
 import { FerryError, Settlement, type ConnectorCounters, type DeliveryHandler, type Logger, type Outcome } from '@ferry/core';
+import { AckBatch } from './ack-batch.js';
 import { fromDelivery } from './mapping.js';
 
 export interface ConsumerOptions {
@@ -25,7 +26,9 @@ export interface ConsumerOptions {
  * RabbitMQ 3.3): that window is the source's backpressure.
  *
  * Settlement: accept → basic.ack; reject → basic.nack requeue=false (dead-lettered when the
- * queue has a DLX); release → basic.nack requeue=true. A delivery tag is only valid on the
+ * queue has a DLX); release → basic.nack requeue=true. Acks wait for the end of the microtasks
+ * of the current turn and leave together (AckBatch: one multiple ack for a run of settled tags),
+ * nacks leave at once; closing the channel sends the waiting acks first. A delivery tag is only valid on the
  * channel it came from (AMQP 0-9-1 basic.deliver: the delivery tag is scoped to the channel): once
  * that channel is gone, settling is a no-op and the broker redelivers the message with
  * redelivered=true.
@@ -37,6 +40,8 @@ export class QueueConsumer {
   #closing = false;
   #consumerTag: string | undefined;
   #cancelled = false;
+  readonly #acks = new AckBatch<ConsumeMessage>();
+  readonly #flush = (): void => this.#sendAcks();
 
   constructor(ch: Channel, opts: ConsumerOptions) {
     this.#ch = ch;
@@ -79,6 +84,8 @@ export class QueueConsumer {
    * messages of a closed channel are returned to their queues). */
   async close(): Promise<void> {
     if (!this.#open) return;
+    // settled before the close: acked, not redelivered
+    this.#sendAcks();
     this.#closing = true;
     this.#consumerTag = undefined;
     try {
@@ -98,6 +105,7 @@ export class QueueConsumer {
       return;
     }
     counters.received();
+    this.#acks.delivered(msg);
     const message = fromDelivery(msg, { connector, queue, now: Date.now(), replyToTopicHeader: this.#opts.replyToTopicHeader });
     const settlement = new Settlement((outcome) => this.#settle(msg, outcome));
     try {
@@ -115,14 +123,34 @@ export class QueueConsumer {
       logger.debug('settlement after the channel closed; the broker redelivers', { deliveryTag: msg.fields.deliveryTag, outcome: outcome.kind });
       return;
     }
+    if (outcome.kind === 'accept') {
+      // the flush is queued behind the microtasks already queued: those of the other deliveries
+      // of the same socket read, whose writes finish in step with this one
+      if (this.#acks.accept(msg)) queueMicrotask(this.#flush);
+      return;
+    }
     try {
       // basic.nack (RabbitMQ's extension of AMQP 0-9-1): requeue false refuses, true gives it back
-      if (outcome.kind === 'accept') this.#ch.ack(msg);
-      else this.#ch.nack(msg, false, outcome.kind === 'release');
+      this.#ch.nack(msg, false, outcome.kind === 'release');
+      this.#acks.sent(msg);
       counters.outcome(outcome);
     } catch (err) {
       // The channel is closing: the same as above, the broker redelivers.
       logger.debug('settlement failed; the broker redelivers', { error: err instanceof Error ? err.message : String(err) });
     }
   }
+
+  #sendAcks(): void {
+    if (!this.#open) return;
+    const ch = this.#ch;
+    try {
+      const acked = this.#acks.flush((msg, multiple) => ch.ack(msg, multiple));
+      for (let i = 0; i < acked; i++) this.#opts.counters.outcome(ACCEPTED);
+    } catch (err) {
+      // The channel is closing: the broker redelivers what was not acked.
+      this.#opts.logger.debug('settlement failed; the broker redelivers', { error: err instanceof Error ? err.message : String(err) });
+    }
+  }
 }
+
+const ACCEPTED: Outcome = { kind: 'accept' };

@@ -39,4 +39,27 @@ describe('PromMetrics', () => {
     expect(text).toContain('ferry_messages_in_flight{route="a",gateway="edge-1"} 2');
     expect(text).toContain('ferry_sink_confirm_seconds_count{gateway="edge-1",connector="rabbit"} 2');
   });
+
+  it('counts waiting for a collect reach every read once, and a gauge set drops the increments before it', async () => {
+    const m = new PromMetrics('edge-1');
+    const sent = m.bindCounter('messages_sent_total', { connector: 'rabbit' });
+    const inFlight = m.bindGauge('messages_in_flight', { route: 'a' });
+    for (let i = 0; i < 5; i++) sent.inc();
+    inFlight.inc(4);
+    expect(await m.series('messages_sent_total')).toEqual([{ labels: { connector: 'rabbit' }, value: 5 }]);
+    sent.inc(2);
+    const text = await m.registry.metrics();
+    expect(text).toContain('ferry_messages_sent_total{connector="rabbit",gateway="edge-1"} 7');
+    expect(text).toContain('ferry_messages_in_flight{route="a",gateway="edge-1"} 4');
+    expect(await m.registry.metrics()).toContain('ferry_messages_sent_total{connector="rabbit",gateway="edge-1"} 7');
+    inFlight.inc(-1);
+    inFlight.set(10);
+    inFlight.inc(-2);
+    expect(await m.registry.metrics()).toContain('ferry_messages_in_flight{route="a",gateway="edge-1"} 8');
+  });
+
+  it('refuses a negative count as prom-client does', () => {
+    const m = new PromMetrics('edge-1');
+    expect(() => m.bindCounter('messages_sent_total', { connector: 'rabbit' }).inc(-1)).toThrow('It is not possible to decrease a counter');
+  });
 });

@@ -1,6 +1,7 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { CounterHandle, CounterName, GaugeHandle, GaugeName, HistogramHandle, HistogramName, Labels, Metrics } from '@ferry/core';
 import type { Series } from './dashboard/status.js';
+import { PendingCount, PendingGauge } from './pending-series.js';
 
 const HELP: Record<CounterName | GaugeName | HistogramName, string> = {
   messages_received_total: 'Messages taken from a source connector',
@@ -71,8 +72,10 @@ interface MetricConfig {
   readonly help: string;
   readonly labelNames: string[];
   readonly registers: Registry[];
+  /** prom-client calls it before it reads the metric's values */
+  readonly collect: () => void;
 }
-// made once: #registered runs on every count, and takes these without a closure per call
+// made once: #registered takes these without a closure per metric
 const newCounter = (config: MetricConfig): Counter => new Counter(config);
 const newGauge = (config: MetricConfig): Gauge => new Gauge(config);
 
@@ -88,6 +91,8 @@ export class PromMetrics implements Metrics {
   readonly #gauges = new Map<string, Gauge>();
   readonly #histograms = new Map<string, Histogram>();
   readonly #children = new Map<string, unknown>();
+  /** by metric name: the series whose counts wait for the metric's next collect */
+  readonly #pending = new Map<string, (PendingCount | PendingGauge)[]>();
 
   constructor(readonly gatewayId: string) {
     this.registry.setDefaultLabels({ gateway: gatewayId });
@@ -95,24 +100,35 @@ export class PromMetrics implements Metrics {
   }
 
   inc(name: CounterName, labels: Labels, value = 1): void {
-    this.#child(name, labels, (v) => this.#counter(name).labels(...v)).inc(value);
+    this.bindCounter(name, labels).inc(value);
   }
 
   set(name: GaugeName, labels: Labels, value: number): void {
-    this.#child(name, labels, (v) => this.#gauge(name).labels(...v)).set(value);
+    this.bindGauge(name, labels).set(value);
   }
 
   add(name: GaugeName, labels: Labels, delta: number): void {
-    this.#child(name, labels, (v) => this.#gauge(name).labels(...v)).inc(delta);
+    this.bindGauge(name, labels).inc(delta);
   }
 
-  /** the prom-client child itself: the engine keeps it per route and connector */
+  /** the series, counting until the next collect (pending-series.ts): the engine keeps it per route and connector */
   bindCounter(name: CounterName, labels: Labels): CounterHandle {
-    return this.#child(name, labels, (v) => this.#counter(name).labels(...v));
+    return this.#child(name, labels, (v) => this.#held(name, new PendingCount(this.#counter(name).labels(...v))));
   }
 
   bindGauge(name: GaugeName, labels: Labels): GaugeHandle {
-    return this.#child(name, labels, (v) => this.#gauge(name).labels(...v));
+    return this.#child(name, labels, (v) => this.#held(name, new PendingGauge(this.#gauge(name).labels(...v))));
+  }
+
+  #held<S extends PendingCount | PendingGauge>(name: CounterName | GaugeName, series: S): S {
+    let all = this.#pending.get(name);
+    if (all === undefined) this.#pending.set(name, (all = []));
+    all.push(series);
+    return series;
+  }
+
+  #collect(name: CounterName | GaugeName): void {
+    for (const s of this.#pending.get(name) ?? []) s.flush();
   }
 
   bindHistogram(name: HistogramName, labels: Labels): HistogramHandle {
@@ -173,7 +189,7 @@ export class PromMetrics implements Metrics {
   #registered<M>(made: Map<string, M>, name: CounterName | GaugeName, make: (config: MetricConfig) => M): M {
     let m = made.get(name);
     if (m === undefined) {
-      m = make({ name: `ferry_${name}`, help: HELP[name], labelNames: [...LABELS[name]], registers: [this.registry] });
+      m = make({ name: `ferry_${name}`, help: HELP[name], labelNames: [...LABELS[name]], registers: [this.registry], collect: () => this.#collect(name) });
       made.set(name, m);
     }
     return m;
