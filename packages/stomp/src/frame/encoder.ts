@@ -57,5 +57,20 @@ export function encodeFrame(command: string, headers: Iterable<HeaderEntry>, bod
 
 const NUL_BYTE = Buffer.from([0]);
 
+/** characters a receipt id may hold for {@link encodeReceipt} to write it as it is (see escapeHeader) */
+// eslint-disable-next-line no-control-regex -- NUL is one of them
+const RECEIPT_ID_AS_IS = /^[^\u0000\\\n\r:]*$/;
+
+/**
+ * A RECEIPT (STOMP 1.2 §RECEIPT), the frame a client with receipts gets for every SEND: in one
+ * string and one buffer, byte for byte what {@link encodeFrame} writes for
+ * `RECEIPT` with the one header `receipt-id` (encoder.test.ts checks it). An id with a
+ * character that some version escapes or removes goes through encodeFrame.
+ */
+export function encodeReceipt(receiptId: string, version: StompVersion): Buffer {
+  if (!RECEIPT_ID_AS_IS.test(receiptId)) return encodeFrame('RECEIPT', [['receipt-id', receiptId]], undefined, version);
+  return Buffer.from(`RECEIPT\nreceipt-id:${receiptId}\n\n\u0000`, 'utf8');
+}
+
 /** A heart-beat: one EOL (STOMP 1.2 §Heart-beating). */
 export const HEARTBEAT = Buffer.from('\n');

@@ -43,6 +43,9 @@ export function unescapeHeader(raw: string, version: StompVersion, escaped: bool
 const NUL = /\u0000/g;
 const CRLF = /[\r\n]/g;
 const HAS_CRLF = /[\r\n]/;
+/** every character some version escapes (`\\` LF `:` CR) or removes (NUL, and CR LF in 1.0) */
+// eslint-disable-next-line no-control-regex -- NUL is one of them
+const NEEDS_WORK = /[\u0000\\\n\r:]/;
 
 /**
  * Encode one header name or value for the wire. Returns undefined when the header cannot be
@@ -50,6 +53,8 @@ const HAS_CRLF = /[\r\n]/;
  * empty after removing what cannot be represented); the caller drops such a header.
  */
 export function escapeHeader(value: string, version: StompVersion, escaped: boolean, isName: boolean): string | undefined {
+  // Nothing any version escapes or removes: the text goes as it is.
+  if (!NEEDS_WORK.test(value)) return isName && value === '' ? undefined : value;
   let v = value.includes('\u0000') ? value.replace(NUL, '') : value;
   if (!escaped || version === '1.0') {
     // No escaping (1.0, or CONNECT/CONNECTED in any version): CR and LF would end the line.

@@ -60,6 +60,8 @@ export class FrameParser {
   #lineLen = 0;
   #frameBytes = 0;
   #command = '';
+  /** whether the frame in progress has escaped headers (every command but CONNECT, STOMP, CONNECTED) */
+  #escaped = true;
   #headers: HeaderEntry[] = [];
   #contentLength = -1;
   #body: Buffer[] = [];
@@ -113,19 +115,28 @@ export class FrameParser {
           case 'headers': {
             const nl = chunk.indexOf(LF, pos);
             const end = nl < 0 ? len : nl;
-            const part = chunk.subarray(pos, end);
-            if (this.#lineLen + part.length > this.#limits.maxHeaderLineBytes + 1) {
+            if (this.#lineLen + end - pos > this.#limits.maxHeaderLineBytes + 1) {
               // +1: the CR of a CRLF is not part of the line; it is checked exactly below.
-              throw this.#lineTooLong(this.#lineLen + part.length);
+              throw this.#lineTooLong(this.#lineLen + end - pos);
             }
-            this.#addFrameBytes(part.length + (nl < 0 ? 0 : 1));
-            if (part.length > 0) {
-              this.#line.push(part);
-              this.#lineLen += part.length;
+            this.#addFrameBytes(end - pos + (nl < 0 ? 0 : 1));
+            if (nl >= 0 && this.#lineLen === 0) {
+              // The whole line is in this chunk (the usual case): decoded straight from it,
+              // without a slice or a copy of its bytes.
+              const stop = nl > pos && chunk[nl - 1] === CR ? nl - 1 : nl;
+              if (stop - pos > this.#limits.maxHeaderLineBytes) throw this.#lineTooLong(stop - pos);
+              const line = chunk.toString('utf8', pos, stop);
+              pos = nl + 1;
+              this.#endLine(line);
+              break;
+            }
+            if (end > pos) {
+              this.#line.push(chunk.subarray(pos, end));
+              this.#lineLen += end - pos;
             }
             if (nl < 0) return;
             pos = nl + 1;
-            this.#endLine();
+            this.#endLine(this.#takeLine());
             break;
           }
           case 'body-length': {
@@ -197,13 +208,13 @@ export class FrameParser {
     return buf.toString('utf8');
   }
 
-  #endLine(): void {
-    const line = this.#takeLine();
+  #endLine(line: string): void {
     if (this.#state === 'command') {
       if (!COMMAND.test(line)) {
         throw new StompFrameError('bad-command', `not a STOMP command: ${JSON.stringify(line.slice(0, 40))}`);
       }
       this.#command = line;
+      this.#escaped = !UNESCAPED_COMMANDS.has(line);
       this.#state = 'headers';
       return;
     }
@@ -221,7 +232,12 @@ export class FrameParser {
       throw new StompFrameError('bad-header', `frame ${this.#command}: header line without a name and colon: ${JSON.stringify(line.slice(0, 40))}`);
     }
     const version = this.version ?? '1.0';
-    const escaped = !UNESCAPED_COMMANDS.has(this.#command);
+    const escaped = this.#escaped;
+    // Without a backslash there is nothing to decode in any version (STOMP 1.2 §Value Encoding).
+    if (!escaped || version === '1.0' || !line.includes('\\')) {
+      this.#headers.push([line.slice(0, colon), line.slice(colon + 1)]);
+      return;
+    }
     const name = unescapeHeader(line.slice(0, colon), version, escaped);
     const value = unescapeHeader(line.slice(colon + 1), version, escaped);
     if (!name.ok || !value.ok) {
@@ -234,7 +250,13 @@ export class FrameParser {
 
   #endHeaders(): void {
     // Repeated headers: the first wins (STOMP 1.2 §Repeated Header Entries).
-    const cl = this.#headers.find(([n]) => n === 'content-length');
+    let cl: HeaderEntry | undefined;
+    for (const h of this.#headers) {
+      if (h[0] === 'content-length') {
+        cl = h;
+        break;
+      }
+    }
     if (cl === undefined) {
       this.#state = 'body-nul';
       return;

@@ -41,7 +41,8 @@ export function connectedHeaders(version: StompVersion, opts: Pick<SessionOption
 
 /** The message a SEND to `destination` carries: its application headers and body. */
 export function sentMessage(f: StompFrame, destination: string): BrokerMessage {
-  const headers = f.headers.filter(([n]) => !SEND_PROTOCOL_HEADERS.has(n));
+  const headers: HeaderEntry[] = [];
+  for (const h of f.headers) if (!SEND_PROTOCOL_HEADERS.has(h[0])) headers.push(h);
   const expires = headerValue(f, 'expires');
   const expiresAt = expires !== undefined && /^\d{1,15}$/.test(expires) ? Number(expires) : undefined;
   return { destination, headers, body: f.body, expiresAt, redelivered: false };

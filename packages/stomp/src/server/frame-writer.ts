@@ -1,7 +1,7 @@
 import type { Duplex } from 'node:stream';
 import type { Logger } from '@ferry/core';
 import { TurnWriter } from '@ferry/net';
-import { encodeFrameDetailed, HEARTBEAT } from '../frame/encoder.js';
+import { encodeFrameDetailed, encodeReceipt, HEARTBEAT } from '../frame/encoder.js';
 import type { HeaderEntry, StompVersion } from '../frame/frame.js';
 import type { HeartBeatMonitor } from './heartbeat-monitor.js';
 
@@ -30,6 +30,11 @@ export class FrameWriter {
     const { bytes, dropped } = encodeFrameDetailed(command, headers, body, this.version);
     if (dropped.length > 0) this.#log.debug('stomp headers not representable in this version were dropped', { version: this.version, dropped });
     this.#write(bytes);
+  }
+
+  /** STOMP 1.2 §RECEIPT: the answer to a frame with a `receipt` header, once what it asked is done */
+  receipt(receiptId: string): void {
+    this.#write(encodeReceipt(receiptId, this.version));
   }
 
   /** STOMP 1.2 §Heart-beating: an EOL */

@@ -15,41 +15,90 @@ import type { InboundSend } from './session.js';
  */
 const MESSAGE_ID_HEADER = 'ferry-message-id';
 
-const MAPPED = new Set(['content-type', 'content-encoding', 'message-id', MESSAGE_ID_HEADER, 'correlation-id', 'reply-to', 'expires', 'priority', 'persistent', 'timestamp', 'subject']);
-
 const DIGITS = /^\d{1,15}$/;
 
-/** A client SEND as a canonical message. The first occurrence of a repeated header wins. */
+/** the decimal a header holds (at most 15 digits, so exact as a number), else undefined */
+function decimal(v: string | undefined): number | undefined {
+  return v !== undefined && DIGITS.test(v) ? Number(v) : undefined;
+}
+
+/**
+ * A client SEND as a canonical message. The first occurrence of a repeated header wins
+ * (STOMP 1.2 §Repeated Header Entries): one pass over the headers, each mapped one kept in its
+ * own variable, every other one copied once into the message's headers.
+ */
 export function sendToMessage(send: InboundSend, connector: string): GatewayMessage {
-  const first = new Map<string, string>();
-  for (const [n, v] of send.headers) if (!first.has(n)) first.set(n, v);
   const headers = new Map<string, HeaderValue>();
-  for (const [n, v] of first) if (!MAPPED.has(n)) headers.set(n, v);
-  const num = (name: string): number | undefined => {
-    const v = first.get(name);
-    return v !== undefined && DIGITS.test(v) ? Number(v) : undefined;
-  };
-  const priority = num('priority');
-  const expires = num('expires');
+  let contentType: string | undefined;
+  let contentEncoding: string | undefined;
+  let messageId: string | undefined;
+  let ferryMessageId: string | undefined;
+  let correlation: string | undefined;
+  let replyTo: string | undefined;
+  let expiresText: string | undefined;
+  let priorityText: string | undefined;
+  let persistent: string | undefined;
+  let timestampText: string | undefined;
+  let subject: string | undefined;
+  for (const [n, v] of send.headers) {
+    switch (n) {
+      case 'content-type':
+        contentType ??= v;
+        break;
+      case 'content-encoding':
+        contentEncoding ??= v;
+        break;
+      case 'message-id':
+        messageId ??= v;
+        break;
+      case MESSAGE_ID_HEADER:
+        ferryMessageId ??= v;
+        break;
+      case 'correlation-id':
+        correlation ??= v;
+        break;
+      case 'reply-to':
+        replyTo ??= v;
+        break;
+      case 'expires':
+        expiresText ??= v;
+        break;
+      case 'priority':
+        priorityText ??= v;
+        break;
+      case 'persistent':
+        persistent ??= v;
+        break;
+      case 'timestamp':
+        timestampText ??= v;
+        break;
+      case 'subject':
+        subject ??= v;
+        break;
+      default:
+        if (!headers.has(n)) headers.set(n, v);
+    }
+  }
+  const priority = decimal(priorityText);
+  const expires = decimal(expiresText);
   const meta: Record<string, unknown> = { version: send.version, session: send.sessionId };
-  const persistent = first.get('persistent');
   if (persistent !== undefined) meta['persistent'] = persistent === 'true';
   // A priority outside 0-9 or a non-numeric one stays a plain header rather than being guessed.
-  if (first.has('priority') && (priority === undefined || priority > 9)) headers.set('priority', first.get('priority') as string);
+  if (priorityText !== undefined && (priority === undefined || priority > 9)) headers.set('priority', priorityText);
   return createMessage({
     body: send.body,
     headers,
-    contentType: first.get('content-type'),
-    contentEncoding: first.get('content-encoding'),
-    messageId: first.get('message-id') ?? first.get(MESSAGE_ID_HEADER),
+    contentType,
+    contentEncoding,
+    messageId: messageId ?? ferryMessageId,
     // a binary id (or text with NUL) came as base64, marked (core correlation.ts)
-    correlationId: correlationFromField(first.get('correlation-id'), headers),
-    replyTo: first.get('reply-to'),
+    correlationId: correlationFromField(correlation, headers),
+    replyTo,
     // ActiveMQ style: `expires` is an absolute time in ms since the epoch; 0 means never.
     expiresAt: expires !== undefined && expires > 0 ? expires : undefined,
     priority: priority !== undefined && priority <= 9 ? priority : undefined,
-    timestamp: num('timestamp'),
-    subject: first.get('subject'),
+    timestamp: decimal(timestampText),
+    subject,
     userId: send.login,
     guarantee: send.confirmed ? 'at-least-once' : 'at-most-once',
     retain: false,

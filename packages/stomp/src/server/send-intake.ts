@@ -28,7 +28,10 @@ export class SendIntake {
   readonly #broker: StompBroker;
   readonly #owner: SendOwner;
   readonly #log: Logger;
-  readonly #pending = new Set<Promise<void>>();
+  /** SENDs taken and not settled yet */
+  #pending = 0;
+  /** resolved when #pending comes down to 0 (DISCONNECT waits for it) */
+  #idleWaiters: (() => void)[] = [];
   readonly #maxPending: number;
   readonly #readChanged: () => void;
   #paused = false;
@@ -44,7 +47,7 @@ export class SendIntake {
 
   /** SENDs waiting for their settlement */
   get size(): number {
-    return this.#pending.size;
+    return this.#pending;
   }
 
   /** whether the session must stop reading for its pending SENDs */
@@ -52,9 +55,10 @@ export class SendIntake {
     return this.#paused;
   }
 
-  /** every SEND pending now */
-  all(): Promise<void>[] {
-    return [...this.#pending];
+  /** resolves once no SEND is pending (at once when none is) */
+  idle(): Promise<void> {
+    if (this.#pending === 0) return Promise.resolve();
+    return new Promise((resolve) => this.#idleWaiters.push(resolve));
   }
 
   /**
@@ -88,21 +92,32 @@ export class SendIntake {
     return tracked;
   }
 
+  /**
+   * Counts the SEND until it settled: one reaction on the settlement, whose result (or reason)
+   * passes through to the caller. Every caller handles a rejection (the session's RECEIPT or
+   * ERROR, the warning of a SEND without receipt, COMMIT's Promise.all).
+   */
   #track(settled: Promise<void>): Promise<void> {
-    const tracked = settled.finally(() => {
-      this.#pending.delete(tracked);
-      if (this.#paused && this.#pending.size <= this.#maxPending / 2) {
-        this.#paused = false;
-        this.#readChanged();
-      }
-    });
-    // Unhandled rejections of the tracked copy are handled by the caller's `then`; keep this one quiet.
-    tracked.catch(() => undefined);
-    this.#pending.add(tracked);
-    if (this.#pending.size >= this.#maxPending && !this.#paused) {
+    this.#pending++;
+    if (this.#pending >= this.#maxPending && !this.#paused) {
       this.#paused = true;
       this.#readChanged();
     }
-    return tracked;
+    return settled.then(
+      () => this.#settled(),
+      (err: unknown) => {
+        this.#settled();
+        throw err;
+      },
+    );
+  }
+
+  #settled(): void {
+    this.#pending--;
+    if (this.#paused && this.#pending <= this.#maxPending / 2) {
+      this.#paused = false;
+      this.#readChanged();
+    }
+    if (this.#pending === 0 && this.#idleWaiters.length > 0) for (const resolve of this.#idleWaiters.splice(0)) resolve();
   }
 }

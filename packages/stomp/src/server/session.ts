@@ -271,7 +271,7 @@ export class StompSession implements SubscriberSession {
     const settled = this.#publish(f, destination, receipt !== undefined);
     if (settled === false) return;
     if (receipt === undefined) return;
-    if (settled === true) this.#out.frame('RECEIPT', [['receipt-id', receipt]]);
+    if (settled === true) this.#out.receipt(receipt);
     else this.#receiptWhenSettled(settled, receipt, 'message not accepted');
   }
 
@@ -279,7 +279,7 @@ export class StompSession implements SubscriberSession {
   #receiptWhenSettled(settled: Promise<unknown>, receipt: string, refusal: string): void {
     settled.then(
       () => {
-        if (this.#state === 'connected' || this.#state === 'disconnecting') this.#out.frame('RECEIPT', [['receipt-id', receipt]]);
+        if (this.#state === 'connected' || this.#state === 'disconnecting') this.#out.receipt(receipt);
       },
       (err: unknown) => this.#fail(`${refusal}: ${describeError(err)}`, receipt),
     );
@@ -388,7 +388,11 @@ export class StompSession implements SubscriberSession {
     for (const op of ops) {
       if (op.kind === 'send') {
         const r = this.#publish(op.frame, op.destination, receipt !== undefined, receipt);
-        if (r === false) return;
+        if (r === false) {
+          // the connection failed with an ERROR: what was sent before it settles unwatched
+          for (const w of waits) w.catch(() => undefined);
+          return;
+        }
         if (r !== true) waits.push(r);
       } else {
         this.#subs.settle(op.kind, this.#ackTarget(op.frame) ?? null);
@@ -406,11 +410,11 @@ export class StompSession implements SubscriberSession {
     this.#parser.stop();
     this.#tx.clear();
     const receipt = headerValue(f, 'receipt');
-    void Promise.allSettled(this.#pending.all()).then(() => {
+    void this.#pending.idle().then(() => {
       // Let RECEIPTs of settled SENDs (queued in their own `then`) go out first.
       setImmediate(() => {
         if (this.#state !== 'disconnecting') return;
-        if (receipt !== undefined) this.#out.frame('RECEIPT', [['receipt-id', receipt]]);
+        if (receipt !== undefined) this.#out.receipt(receipt);
         this.#close();
       });
     });
@@ -418,7 +422,7 @@ export class StompSession implements SubscriberSession {
 
   #receipt(f: StompFrame): void {
     const receipt = headerValue(f, 'receipt');
-    if (receipt !== undefined) this.#out.frame('RECEIPT', [['receipt-id', receipt]]);
+    if (receipt !== undefined) this.#out.receipt(receipt);
   }
 
   #limitSeen(err: FerryError): void {
