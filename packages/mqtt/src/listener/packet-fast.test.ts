@@ -5,7 +5,7 @@
  */
 import mqttPacket, { type IPublishPacket, type Packet } from 'mqtt-packet';
 import { encodePacket } from './packet-encoding.js';
-import { encodePublish, readAckFast, readPublishFast } from './packet-fast.js';
+import { LastTopic, encodePublish, readAckFast, readPublishFast } from './packet-fast.js';
 
 const versions = [4, 5] as const;
 const acks = ['puback', 'pubrec', 'pubrel', 'pubcomp'] as const;
@@ -68,4 +68,23 @@ it('what it does not take goes to mqtt-packet: properties, a QoS 1 PUBLISH witho
   // PUBREL with reserved flags other than 0b0010 (§3.6.1) is left to the parser, which refuses it
   expect(readAckFast(Buffer.from([0x60, 2, 0, 1]), 4)).toBeUndefined();
   expect(readAckFast(Buffer.from([0xc0, 0]), 4)).toBeUndefined();
+});
+
+it('a connection\'s last topic: each PUBLISH read with it has the topic mqtt-packet reads, the same, another, another of the same length, an empty one', () => {
+  const topics = ['a/b', 'a/b', 'a/c', 'dévice/温度', 'dévice/温度', 'a/b', 'x', '', 'x', 'a/b/c/d', 'a/b/c/e'];
+  const last = new LastTopic();
+  // every PUBLISH in one buffer, as one socket read brings them: the memo's bytes must not be a view of it
+  const packets = topics.map((topic, i) => mqttPacket.generate({ cmd: 'publish', topic, payload: Buffer.from([i]), qos: 1, messageId: i + 1, retain: false, dup: false }, { protocolVersion: 4 }));
+  const read = Buffer.concat(packets);
+  let at = 0;
+  for (const p of packets) {
+    const raw = read.subarray(at, at + p.length);
+    at += p.length;
+    const got = readPublishFast(raw, 4, last);
+    expect(got).toEqual({ ...(parsed(raw, 4) as IPublishPacket), payload: raw.subarray(raw.length - 1) });
+  }
+  // overwriting the read does not change what the memo knows
+  read.fill(0x41);
+  const again = mqttPacket.generate({ cmd: 'publish', topic: 'a/b/c/e', payload: Buffer.from([1]), qos: 0, retain: false, dup: false }, { protocolVersion: 4 });
+  expect(readPublishFast(again, 4, last)?.topic).toBe('a/b/c/e');
 });

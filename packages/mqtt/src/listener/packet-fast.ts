@@ -73,7 +73,7 @@ export function readAckFast(raw: Buffer, version: number | undefined): Packet | 
  * parser reads it: the topic decoded as UTF-8 (packet-rules.ts checks its bytes), the payload a
  * view of `raw`, not a copy. Undefined for anything else, which mqtt-packet then reads.
  */
-export function readPublishFast(raw: Buffer, version: number | undefined): IPublishPacket | undefined {
+export function readPublishFast(raw: Buffer, version: number | undefined, topics?: LastTopic): IPublishPacket | undefined {
   const first = raw[0] as number;
   const qos = (first >> 1) & 0x03;
   // §3.3.1.2: QoS 3 is malformed, for the parser to refuse
@@ -92,7 +92,30 @@ export function readPublishFast(raw: Buffer, version: number | undefined): IPubl
   const idEnd = topicEnd + (qos === 0 ? 0 : 2);
   const payloadAt = idEnd + (version === 5 ? 1 : 0);
   if (payloadAt > raw.length || (version === 5 && raw[idEnd] !== 0)) return undefined;
-  const packet = { cmd: 'publish', retain: (first & 0x01) !== 0, qos, dup: (first & 0x08) !== 0, length: remaining, topic: raw.toString('utf8', at + 2, topicEnd), payload: raw.subarray(payloadAt) } as IPublishPacket;
+  const packet = { cmd: 'publish', retain: (first & 0x01) !== 0, qos, dup: (first & 0x08) !== 0, length: remaining, topic: topics === undefined ? raw.toString('utf8', at + 2, topicEnd) : topics.read(raw, at + 2, topicEnd), payload: raw.subarray(payloadAt) } as IPublishPacket;
   if (qos !== 0) packet.messageId = raw.readUInt16BE(topicEnd);
   return packet;
+}
+
+const NO_BYTES = Buffer.alloc(0);
+
+/**
+ * The topic a connection last published on, as bytes and as its string. A device publishes on
+ * one topic again and again: when the bytes are the same, the string decoded the first time is
+ * the topic again (no decode, and every message of the topic shares one string, whose hash the
+ * topic match has already computed). The bytes are a copy: a view would keep the whole socket
+ * read they came in alive.
+ */
+export class LastTopic {
+  #bytes: Buffer = NO_BYTES;
+  #text = '';
+
+  /** the UTF-8 string of `raw[start, end)` */
+  read(raw: Buffer, start: number, end: number): string {
+    const n = end - start;
+    if (n === this.#bytes.length && raw.compare(this.#bytes, 0, n, start, end) === 0) return this.#text;
+    this.#text = raw.toString('utf8', start, end);
+    this.#bytes = Buffer.from(raw.subarray(start, end));
+    return this.#text;
+  }
 }

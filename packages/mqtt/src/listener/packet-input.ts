@@ -1,5 +1,6 @@
 import type { Packet } from 'mqtt-packet';
 import { PacketSizeGuard } from '../packet-guard.js';
+import { LastTopic, readAckFast, readPublishFast } from './packet-fast.js';
 import { packetReader, type ParserSettings } from './packet-reader.js';
 import { RC } from './reason-codes.js';
 import { Unparsed } from './unparsed.js';
@@ -39,6 +40,8 @@ export class PacketInput {
    */
   readonly #unparsed = new Unparsed();
   #feedScheduled = false;
+  /** the topic this client last published on (packet-fast.ts); made on its first PUBLISH */
+  #topics: LastTopic | undefined;
 
   constructor(sink: PacketSink, maxPacketSize: number) {
     this.#sink = sink;
@@ -117,7 +120,18 @@ export class PacketInput {
     if (raw.length === 0) return true;
     const sink = this.#sink;
     try {
-      const { result, settings } = packetReader.read(raw, this.#parserSettings);
+      const known = this.#parserSettings;
+      // a PUBLISH without properties and an acknowledgement (the two packets a client sends for
+      // each QoS 1 message) need no parser and no result object; before CONNECT nothing is read this way
+      if (known !== undefined) {
+        const version = known.protocolVersion;
+        const fast = (raw[0] as number) >> 4 === 3 ? readPublishFast(raw, version, (this.#topics ??= new LastTopic())) : readAckFast(raw, version);
+        if (fast !== undefined) {
+          if (!sink.inputDead()) sink.takePacket(raw, fast);
+          return true;
+        }
+      }
+      const { result, settings } = packetReader.read(raw, known);
       this.#parserSettings = settings;
       if (result.kind === 'error') sink.parseError(result.message);
       else if (result.kind === 'packet' && !sink.inputDead()) sink.takePacket(raw, result.packet);

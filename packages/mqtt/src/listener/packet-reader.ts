@@ -1,5 +1,4 @@
 import mqttPacket, { type Packet, type Parser } from 'mqtt-packet';
-import { readAckFast, readPublishFast } from './packet-fast.js';
 
 /**
  * What mqtt-packet's parser remembers about a connection between packets: the protocol level
@@ -50,12 +49,6 @@ class PacketReader {
    * result and the settings to keep for the connection's next packet.
    */
   read(raw: Buffer, settings: ParserSettings | undefined): { readonly result: ReadResult; readonly settings: ParserSettings | undefined } {
-    // a PUBLISH without properties and an acknowledgement (the two packets a client sends for
-    // each QoS 1 message) need no parser; before CONNECT nothing is read this way
-    if (settings !== undefined) {
-      const fast = (raw[0] as number) >> 4 === 3 ? readPublishFast(raw, settings.protocolVersion) : readAckFast(raw, settings.protocolVersion);
-      if (fast !== undefined) return { result: { kind: 'packet', packet: fast }, settings };
-    }
     const parser = this.#parser;
     const got: { packet?: Packet; error?: string } = {};
     this.#got = got;

@@ -117,22 +117,25 @@ export class PublishIntake<C extends IntakeHost> {
     else session.incomingQos2.set(id, 'held');
     this.#quota.add(id);
     this.#hold(1);
+    // the closure keeps the QoS, not the packet: a publish held for a full queue keeps the
+    // closure alive, and the packet object need not live (and be copied by the GC) with it
+    const qos = p.qos;
     let settled = false;
     const settle = (d: PublishDecision): void => {
       if (settled) return;
       settled = true;
       this.#hold(-1);
-      if (p.qos === 1) {
+      if (qos === 1) {
         this.#heldQos1.delete(id);
         this.#quota.delete(id);
       }
       if (conn.closed) {
         // the client reconnects and resends (§4.4); an ack on another connection could
         // acknowledge a reused packet id, so nothing is sent
-        if (p.qos === 2) session.incomingQos2.delete(id);
+        if (qos === 2) session.incomingQos2.delete(id);
         return;
       }
-      this.#answer(p.qos as 1 | 2, id, d, session);
+      this.#answer(qos, id, d, session);
     };
     this.#core.ingest(conn, message, settle);
     return undefined;

@@ -11,7 +11,9 @@ import type { OutboundItem } from './types.js';
  */
 export class RoomTicket {
   #pending = 0;
-  #ready: (() => void) | undefined;
+  /** what {@link whenReady} calls, and with what: kept as two fields, not a closure per held publish */
+  #ready: ((arg: never) => void) | undefined;
+  #readyArg: unknown;
   #stalled = 0;
   #tooLarge = 0;
   #queued = 0;
@@ -62,15 +64,21 @@ export class RoomTicket {
     else if (how === 'stalled') this.#stalled++;
     this.#pending--;
     if (this.#pending > 0) return;
-    const ready = this.#ready;
+    const ready = this.#ready as ((arg: unknown) => void) | undefined;
+    const arg = this.#readyArg;
     this.#ready = undefined;
-    ready?.();
+    this.#readyArg = undefined;
+    ready?.(arg);
   }
 
-  /** call `ready` once no copy waits: now when none does */
-  whenReady(ready: () => void): void {
-    if (this.#pending <= 0) ready();
-    else this.#ready = ready;
+  /** call `ready(arg)` once no copy waits: now when none does */
+  whenReady<T>(ready: (arg: T) => void, arg: T): void {
+    if (this.#pending <= 0) {
+      ready(arg);
+      return;
+    }
+    this.#ready = ready;
+    this.#readyArg = arg;
   }
 }
 

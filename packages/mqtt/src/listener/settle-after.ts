@@ -12,8 +12,10 @@ type Settle = (d: PublishDecision) => void;
  */
 export function settleAfter(settle: Settle, ticket: RoomTicket, written: (() => Promise<void>) | undefined): Settle {
   if (!ticket.waiting) return written === undefined ? settle : afterWritten(settle, written);
+  // without a store the decision waits in the ticket itself (no closure per held publish)
+  if (written === undefined) return (d) => ticket.whenReady(settle, d);
   // the durability barrier is taken once the copies are in their queues, not before
-  return (d) => ticket.whenReady(() => (written === undefined ? settle : afterWritten(settle, written))(d));
+  return (d) => ticket.whenReady((held: PublishDecision) => afterWritten(settle, written)(held), d);
 }
 
 /**

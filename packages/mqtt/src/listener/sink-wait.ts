@@ -18,7 +18,7 @@ import type { RoomTicket } from './room-wait.js';
  * once, as everywhere in Ferry): their number is the error's `details.queued`.
  */
 export async function whenTaken(ticket: RoomTicket, connector: string, topic: string): Promise<void> {
-  if (ticket.waiting) await new Promise<void>((resolve) => ticket.whenReady(resolve));
+  if (ticket.waiting) await new Promise<void>((resolve) => ticket.whenReady(resolve, undefined));
   const { stalled, tooLarge, queued } = ticket.refused;
   if (stalled === 0 && tooLarge === 0) return;
   const why =
