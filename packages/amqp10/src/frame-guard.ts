@@ -30,7 +30,8 @@ import type { Duplex } from 'node:stream';
 import { describeError } from '@ferry/core';
 import { TurnWriter } from '@ferry/net';
 import { scanValue, scanValues } from './bounded-scan.js';
-import { Decoder, described, encode, str, sym, type AmqpValue } from './codec.js';
+import { described, encode, str, sym, type AmqpValue } from './codec.js';
+import { decodeTransferFields, readTransferFields, type TransferFields } from './transfer-fields.js';
 
 export interface GuardLimits {
   /** 'server': the listener's side of a client's socket; 'client': the amqp10 connector's socket */
@@ -204,7 +205,8 @@ export class FrameGuard extends EventEmitter {
     for (;;) {
       const left = b.length - pos;
       if (left < 4) break;
-      if (b.subarray(pos, pos + 4).equals(AMQP)) {
+      // "AMQP" (§2.2), byte by byte: no view of the buffer made for every frame
+      if (b[pos] === 0x41 && b[pos + 1] === 0x4d && b[pos + 2] === 0x51 && b[pos + 3] === 0x50) {
         // a protocol header: at the start, and again after SASL (§5.3.2)
         if (left < 8) break;
         const id = b[pos + 4] as number;
@@ -293,7 +295,7 @@ export class FrameGuard extends EventEmitter {
         if (used !== body.length) throw new Error(`${body.length - used} bytes after the performative`);
         return true;
       }
-      return this.#checkTransfer(channel, new Decoder(body).read(), body.subarray(used));
+      return this.#checkTransfer(channel, readTransferFields(body) ?? decodeTransferFields(body), body.subarray(used));
     } catch (e) {
       this.fail('amqp:decode-error', `undecodable frame: ${describeError(e)}`);
       return false;
@@ -305,14 +307,7 @@ export class FrameGuard extends EventEmitter {
    * once its last frame is in; false (after failing) when it is too big. Throws when it does
    * not decode.
    */
-  #checkTransfer(channel: number, perf: AmqpValue, payload: Buffer): boolean {
-    const fields = perf.type === 'described' && perf.value.type === 'list' ? perf.value.value : [];
-    const h = fields[0];
-    const m = fields[5];
-    const ab = fields[10];
-    const handle = h?.type === 'uint' ? h.value : -1;
-    const more = m?.type === 'boolean' && m.value;
-    const aborted = ab?.type === 'boolean' && ab.value;
+  #checkTransfer(channel: number, { handle, more, aborted }: TransferFields, payload: Buffer): boolean {
     const key = `${channel}/${handle}`;
     const partial = this.#partial.get(key);
     if (aborted) {
