@@ -7,6 +7,7 @@ import type { WebSocket } from 'ws';
 import { BurstLog } from './burst-log.js';
 import type { ListenerTransportOptions, TlsSettings } from './options.js';
 import { loadTlsOptions } from './tls-context.js';
+import { batchWebSocketWrites } from './websocket-writev.js';
 
 export type Transport = 'tcp' | 'tls' | 'ws' | 'wss';
 
@@ -359,6 +360,7 @@ export class Listener {
       }
       wss.handleUpgrade(req, sock, head, (ws: WebSocket) => {
         const stream = createWebSocketStream(ws);
+        batchWebSocketWrites(stream, ws, sock);
         this.#hand(stream, p, { subprotocol: ws.protocol === '' ? undefined : ws.protocol, tls: isTlsSocket(sock) ? sock : undefined });
       });
     });
