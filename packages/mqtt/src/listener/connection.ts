@@ -34,8 +34,12 @@ export class Connection implements Outlet, IntakeHost, PacketSink, KeepAliveWatc
   readonly remote: string;
   /** the user this connection logged in as (undefined: anonymous); owns the session's client id */
   owner: string | undefined;
-  /** transport, remote address and TLS client certificate of this connection */
-  readonly info: ConnectionInfo;
+  /**
+   * transport, remote address and TLS client certificate of this connection, for the login of
+   * its CONNECT; let go of once the login attempt is made (a TLS client's certificate is
+   * kilobytes, held by an idle device for nothing)
+   */
+  #info: ConnectionInfo | undefined;
   readonly #socket: Duplex;
   /** tells the transport the MQTT handshake is done; let go of once called (a closure per device) */
   #handshakeDone: (() => void) | undefined;
@@ -49,6 +53,8 @@ export class Connection implements Outlet, IntakeHost, PacketSink, KeepAliveWatc
   silenceLimitMs = 0;
   /** a packet arrived since the keep-alive sweep last looked (the sweep clears it) */
   heard = false;
+  /** see {@link KeepAliveWatched} */
+  lastHeardMs = 0;
   #will: PendingWill | undefined;
   /** set when the client sent DISCONNECT: 'normal' drops the will, 'with-will' publishes it (§3.14.2.1) */
   #disconnect: 'normal' | 'with-will' | undefined;
@@ -85,7 +91,7 @@ export class Connection implements Outlet, IntakeHost, PacketSink, KeepAliveWatc
     this.#socket = accepted.stream;
     this.#out = new TurnWriter(accepted.stream);
     this.#handshakeDone = accepted.handshakeDone;
-    this.info = accepted.info;
+    this.#info = accepted.info;
     this.remote = accepted.info.remote;
     this.#input = new PacketInput(this, core.config.maxPacketSize);
   }
@@ -301,7 +307,9 @@ export class Connection implements Outlet, IntakeHost, PacketSink, KeepAliveWatc
 
     this.#authenticating = true;
     this.updateFlow();
-    const info = this.info;
+    // only the first CONNECT gets here ([MQTT-3.1.0-2]), so the info is there
+    const info = this.#info as ConnectionInfo;
+    this.#info = undefined;
     const attempt = {
       username: p.username,
       password: p.password,

@@ -6,6 +6,7 @@ function client(seconds: number, now: () => number): KeepAliveWatched & { expire
   return {
     silenceLimitMs: seconds * 1500,
     heard: false,
+    lastHeardMs: 0,
     paused: false,
     get readPaused() {
       return this.paused;

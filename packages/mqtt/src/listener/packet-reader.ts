@@ -64,11 +64,27 @@ class PacketReader {
     // on CONNECT the parser takes the whole packet as its settings (credentials and will
     // included): keep only the two fields it reads
     const now = parser.settings;
-    const kept = now === settings ? settings : { protocolVersion: now.protocolVersion, bridgeMode: now.bridgeMode };
+    const kept = now === settings ? settings : sharedSettings(now);
     if (got.error !== undefined) return { result: { kind: 'error', message: got.error }, settings: kept };
     if (got.packet === undefined) return { result: { kind: 'none' }, settings: kept };
     return { result: { kind: 'packet', packet: got.packet }, settings: kept };
   }
+}
+
+/**
+ * The settings objects connections keep, one per combination: every connection of the same
+ * protocol level shares one (the parser only reads them; on CONNECT it replaces its own).
+ */
+const SETTINGS = new Map<string, ParserSettings>();
+
+function sharedSettings(s: ParserSettings): ParserSettings {
+  const key = `${s.protocolVersion}/${s.bridgeMode}`;
+  let kept = SETTINGS.get(key);
+  if (kept === undefined) {
+    kept = Object.freeze({ protocolVersion: s.protocolVersion, bridgeMode: s.bridgeMode });
+    SETTINGS.set(key, kept);
+  }
+  return kept;
 }
 
 /** the process's one reader (see PacketReader) */
