@@ -1,0 +1,151 @@
+// The mqtt-listener's own work per QoS 1 message on path C, without sockets and without the
+// clients: an MqttBroker (packages/mqtt/src/listener/broker.ts) with two connections on in-memory
+// streams, a publisher and a subscriber of devices/+/telemetry at QoS 1. Each batch is BATCH
+// PUBLISH packets (QoS 1, 256-byte payload, as mqtt.js writes them) in one chunk from the
+// publisher, then one chunk with the subscriber's PUBACK for every PUBLISH the listener wrote to
+// it; the listener answers the publisher with its PUBACKs. BATCH stays within the subscriber's
+// in-flight window (maxInflightMessages 100), so nothing waits for room: this is the message
+// path when no queue is full. ITER messages a round, ROUNDS rounds; with FERRY_BEFORE=<another
+// built checkout> the two builds take turns round by round in this one process (the same machine
+// load for both) and must write the same bytes. Run after `npx tsc -b`:
+//   FERRY_BEFORE=/path/to/main-before node bench/experiments/mqtt-listener-path.mjs
+// Under callgrind (instruction counts, repeatable under load), one build at a time:
+//   ONLY=this ROUNDS=3 valgrind --tool=callgrind --callgrind-out-file=/tmp/cg.out node bench/experiments/mqtt-listener-path.mjs
+import { pathToFileURL } from 'node:url';
+import { resolve } from 'node:path';
+import { Duplex } from 'node:stream';
+import { loadavg } from 'node:os';
+
+const ITER = Number(process.env.ITER ?? 20_000);
+const ROUNDS = Number(process.env.ROUNDS ?? 11);
+const BATCH = Number(process.env.BATCH ?? 50);
+
+const here = resolve(import.meta.dirname, '../..');
+let builds = [{ name: 'this', dir: here }];
+if (process.env.FERRY_BEFORE) builds.unshift({ name: 'before', dir: resolve(process.env.FERRY_BEFORE) });
+if (process.env.ONLY) builds = builds.filter((b) => b.name === process.env.ONLY);
+for (const b of builds) {
+  b.broker = await import(pathToFileURL(`${b.dir}/packages/mqtt/dist/listener/broker.js`).href);
+  b.core = await import(pathToFileURL(`${b.dir}/node_modules/@ferry/core/dist/index.js`).href);
+  b.mqttPacket = (await import(pathToFileURL(`${b.dir}/node_modules/mqtt-packet/mqtt.js`).href)).default;
+}
+
+/** an in-memory socket: what the listener writes is kept, for the acknowledgements and the comparison */
+class Wire extends Duplex {
+  written = [];
+  _read() {}
+  _write(chunk, _enc, cb) {
+    this.written.push(chunk);
+    cb();
+  }
+  _writev(chunks, cb) {
+    for (const c of chunks) this.written.push(c.chunk);
+    cb();
+  }
+  take() {
+    const all = Buffer.concat(this.written);
+    this.written = [];
+    return all;
+  }
+}
+
+const turn = () => new Promise((r) => setImmediate(r));
+const anonymous = { username: undefined, mayPublish: () => true, maySubscribe: () => true };
+const config = {
+  maxPacketSize: 1_048_576,
+  keepaliveLimit: undefined,
+  receiveMaximum: 1000,
+  retainedBytesLimit: 64 * 1024 * 1024,
+  maxSubscriptionsPerSession: 100,
+  maxSessionExpiry: 86_400,
+  session: { queueMessages: 10_000, queueBytes: 16 * 1024 * 1024, inflightMessages: 100, inflightBytes: 16 * 1024 * 1024, queueWaitMs: 10_000 },
+  maxClients: undefined,
+  clientIdRule: undefined,
+  auth: { login: async () => ({ ok: true, client: anonymous }) },
+};
+const payload = Buffer.alloc(256, 0x61);
+
+/** the packet ids of the QoS 1 PUBLISH packets (3.1.1, no properties) in `bytes` */
+function publishIds(bytes) {
+  const ids = [];
+  for (let at = 0; at < bytes.length; ) {
+    const first = bytes[at];
+    let remaining = 0;
+    let i = at + 1;
+    for (let shift = 0; ; shift += 7) {
+      const b = bytes[i++];
+      remaining += (b & 0x7f) * 2 ** shift;
+      if ((b & 0x80) === 0) break;
+    }
+    if (first >> 4 === 3) ids.push(bytes.readUInt16BE(i + 2 + bytes.readUInt16BE(i)));
+    at = i + remaining;
+  }
+  return ids;
+}
+
+async function open(b) {
+  const broker = new b.broker.MqttBroker(config, { logger: b.core.silentLogger, metrics: b.core.noopMetrics, connectorName: 'bench' });
+  const gen = (p) => b.mqttPacket.generate(p, { protocolVersion: 4 });
+  const connect = async (clientId) => {
+    const wire = new Wire();
+    broker.accept({ stream: wire, info: { transport: 'tcp', remoteAddress: '127.0.0.1', remotePort: 1, remote: '127.0.0.1:1', authorized: false }, handshakeDone: () => undefined });
+    wire.emit('data', gen({ cmd: 'connect', protocolId: 'MQTT', protocolVersion: 4, clean: true, clientId, keepalive: 0 }));
+    await turn();
+    await turn();
+    wire.take();
+    return wire;
+  };
+  const sub = await connect('sub');
+  sub.emit('data', gen({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: 'devices/+/telemetry', qos: 1 }] }));
+  await turn();
+  sub.take();
+  const pub = await connect('pub');
+  let nextId = 1;
+  return {
+    sub,
+    pub,
+    /**
+     * BATCH publishes in, the subscriber's PUBACKs in; the bytes the listener wrote to each, and
+     * the CPU time (µs) of the listener's part alone (the chunks are made outside it)
+     */
+    async batch() {
+      const chunk = [];
+      for (let i = 0; i < BATCH; i++) {
+        chunk.push(gen({ cmd: 'publish', topic: 'devices/d1/telemetry', payload, qos: 1, messageId: nextId, retain: false, dup: false }));
+        nextId = nextId >= 65535 ? 1 : nextId + 1;
+      }
+      const publishes = Buffer.concat(chunk);
+      let c0 = process.cpuUsage();
+      pub.emit('data', publishes);
+      await turn();
+      let c = process.cpuUsage(c0);
+      let us = c.user + c.system;
+      const delivered = sub.take();
+      const acks = Buffer.concat(publishIds(delivered).map((id) => Buffer.from([0x40, 2, id >> 8, id & 0xff])));
+      c0 = process.cpuUsage();
+      sub.emit('data', acks);
+      await turn();
+      c = process.cpuUsage(c0);
+      us += c.user + c.system;
+      return [delivered, pub.take(), us];
+    },
+  };
+}
+
+const sessions = [];
+for (const b of builds) sessions.push({ b, s: await open(b), cpu: [] });
+// the same bytes from every build (the first batch of each)
+const firsts = [];
+for (const x of sessions) firsts.push(await x.s.batch());
+for (const f of firsts) if (!f[0].equals(firsts[0][0]) || !f[1].equals(firsts[0][1]) || f[0].length === 0) throw new Error('the builds wrote different bytes');
+for (let r = 0; r < ROUNDS; r++) {
+  for (const x of sessions) {
+    let us = 0;
+    for (let i = 0; i < ITER / BATCH; i++) us += (await x.s.batch())[2];
+    x.cpu.push((us * 1000) / ITER);
+  }
+}
+const median = (v) => [...v].sort((a, b) => a - b)[Math.floor(v.length / 2)];
+console.log(`mqtt-listener path C, ${ITER} QoS 1 messages a round in batches of ${BATCH}, ${ROUNDS} rounds, load ${loadavg()[0].toFixed(2)}`);
+for (const x of sessions) console.log(`${x.b.name.padEnd(7)} ns of CPU per message: median ${median(x.cpu).toFixed(0)} (min ${Math.min(...x.cpu).toFixed(0)}, max ${Math.max(...x.cpu).toFixed(0)})`);
+if (sessions.length === 2) console.log(`this ÷ before: ${(median(sessions[1].cpu) / median(sessions[0].cpu)).toFixed(2)}`);
