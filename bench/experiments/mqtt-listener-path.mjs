@@ -13,8 +13,8 @@
 //   ONLY=this ROUNDS=3 valgrind --tool=callgrind --callgrind-out-file=/tmp/cg.out node bench/experiments/mqtt-listener-path.mjs
 import { pathToFileURL } from 'node:url';
 import { resolve } from 'node:path';
-import { Duplex } from 'node:stream';
 import { loadavg } from 'node:os';
+import { Wire } from './wire.mjs';
 
 const ITER = Number(process.env.ITER ?? 20_000);
 const ROUNDS = Number(process.env.ROUNDS ?? 11);
@@ -28,25 +28,6 @@ for (const b of builds) {
   b.broker = await import(pathToFileURL(`${b.dir}/packages/mqtt/dist/listener/broker.js`).href);
   b.core = await import(pathToFileURL(`${b.dir}/node_modules/@ferry/core/dist/index.js`).href);
   b.mqttPacket = (await import(pathToFileURL(`${b.dir}/node_modules/mqtt-packet/mqtt.js`).href)).default;
-}
-
-/** an in-memory socket: what the listener writes is kept, for the acknowledgements and the comparison */
-class Wire extends Duplex {
-  written = [];
-  _read() {}
-  _write(chunk, _enc, cb) {
-    this.written.push(chunk);
-    cb();
-  }
-  _writev(chunks, cb) {
-    for (const c of chunks) this.written.push(c.chunk);
-    cb();
-  }
-  take() {
-    const all = Buffer.concat(this.written);
-    this.written = [];
-    return all;
-  }
 }
 
 const turn = () => new Promise((r) => setImmediate(r));

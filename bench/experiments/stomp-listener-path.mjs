@@ -11,8 +11,8 @@
 //   ONLY=this ROUNDS=3 valgrind --tool=callgrind --callgrind-out-file=/tmp/cg.out node bench/experiments/stomp-listener-path.mjs
 import { pathToFileURL } from 'node:url';
 import { resolve } from 'node:path';
-import { Duplex } from 'node:stream';
 import { loadavg } from 'node:os';
+import { Wire } from './wire.mjs';
 
 const ITER = Number(process.env.ITER ?? 20_000);
 const ROUNDS = Number(process.env.ROUNDS ?? 11);
@@ -28,20 +28,6 @@ for (const b of builds) {
   b.broker = await import(pathToFileURL(`${dist}/broker.js`).href);
   b.mapping = await import(pathToFileURL(`${dist}/mapping.js`).href);
   b.core = await import(pathToFileURL(`${b.dir}/node_modules/@ferry/core/dist/index.js`).href);
-}
-
-/** an in-memory socket: what the session writes is counted and kept for the comparison */
-class Wire extends Duplex {
-  written = [];
-  _read() {}
-  _write(chunk, _enc, cb) {
-    this.written.push(chunk);
-    cb();
-  }
-  _writev(chunks, cb) {
-    for (const c of chunks) this.written.push(c.chunk);
-    cb();
-  }
 }
 
 const body = Buffer.alloc(256, 0x61);

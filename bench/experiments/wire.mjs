@@ -1,0 +1,25 @@
+import { Duplex } from 'node:stream';
+
+/**
+ * An in-memory socket for the listener-path experiments: what the listener writes is kept (for
+ * the answers the experiment sends back, and to compare two builds' bytes); what it reads is
+ * emitted by the experiment as 'data'.
+ */
+export class Wire extends Duplex {
+  written = [];
+  _read() {}
+  _write(chunk, _enc, cb) {
+    this.written.push(chunk);
+    cb();
+  }
+  _writev(chunks, cb) {
+    for (const c of chunks) this.written.push(c.chunk);
+    cb();
+  }
+  /** everything written since the last take, as one buffer */
+  take() {
+    const all = Buffer.concat(this.written);
+    this.written = [];
+    return all;
+  }
+}
