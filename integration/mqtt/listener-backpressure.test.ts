@@ -31,8 +31,10 @@ describe('backpressure from a slow subscriber to its publisher on the mqtt-liste
     await listener.stop();
   });
 
-  it.each([4, 5] as const)('MQTT %s: 3,000 QoS 1 messages, the subscriber 1 ms per message: nothing lost, nothing duplicated, nothing dropped', async (version) => {
-    const n = 3000;
+  it.each([4, 5] as const)('MQTT %s: 1,000 QoS 1 messages, the subscriber 1 ms per message: nothing lost, nothing duplicated, nothing dropped', async (version) => {
+    // the subscriber's in-flight window (maxInflightMessages, 100) and its queue (200) are full
+    // from about the 300th message on: the other 700 each wait for room, as 2,700 did at 3,000
+    const n = 1000;
     const topic = `bp/${version}`;
     const sub = await slowPahoSubscriber(port, topic, n, 1, version, children);
     const pub = paho(['pub', '127.0.0.1', port, topic, n, version]);
