@@ -18,6 +18,9 @@ export type Outcome =
 
 export type SettleCallback = (outcome: Outcome) => void;
 
+/** the one accept outcome: it holds nothing of its message, so every message shares it */
+const ACCEPT: Outcome = Object.freeze({ kind: 'accept' });
+
 /**
  * A message's settlement, settled exactly once: the first outcome wins and reaches the
  * source; later calls return false and change nothing. The source adapter owns the callback.
@@ -47,7 +50,7 @@ export class Settlement {
   }
 
   accept(): boolean {
-    return this.settle({ kind: 'accept' });
+    return this.settle(ACCEPT);
   }
 
   reject(reason: FerryError): boolean {

@@ -319,7 +319,13 @@ export class Engine {
     const { message, settlement } = t.delivery;
     try {
       this.#delivery.deliver(t.table, t.connector, message, t.matches, (error) => {
-        safeSettle(this.#logger, () => (error === undefined ? settlement.accept() : settlement.fail(error)));
+        // no closure for safeSettle: this runs for every message
+        try {
+          if (error === undefined) settlement.accept();
+          else settlement.fail(error);
+        } catch (err) {
+          settleThrew(this.#logger, err);
+        }
         this.#end(t);
       });
     } catch (err) {
@@ -379,6 +385,12 @@ export class Engine {
   }
 
   #updateFlows(states: readonly RouteState[]): void {
+    // one route, one source: no set for the message of nearly every delivery
+    const only = states.length === 1 ? states[0] : undefined;
+    if (only !== undefined) {
+      this.#updateFlow(only.source);
+      return;
+    }
     const sources = new Set(states.map((s) => s.source));
     for (const c of sources) this.#updateFlow(c);
   }
@@ -408,7 +420,11 @@ function safeSettle(logger: Logger, settle: () => boolean): void {
   try {
     settle();
   } catch (err) {
-    // the source's settle callback threw: its bug, but it must not take the engine down
-    logger.error('settling a message threw', { error: describeError(err) });
+    settleThrew(logger, err);
   }
+}
+
+function settleThrew(logger: Logger, err: unknown): void {
+  // the source's settle callback threw: its bug, but it must not take the engine down
+  logger.error('settling a message threw', { error: describeError(err) });
 }
