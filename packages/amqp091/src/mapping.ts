@@ -1,4 +1,4 @@
-import { AMQP091_CORRELATION_HEADER, FerryError, correlationFromField, createMessage, type GatewayMessage, type Headers } from '@ferry/core';
+import { AMQP091_CORRELATION_HEADER, FerryError, correlationFromField, type GatewayMessage, type Headers } from '@ferry/core';
 import type { ConsumeMessage, Options } from 'amqplib';
 import { fromFieldTable, headersToFieldTable } from './field-table.js';
 
@@ -66,22 +66,28 @@ export function fromDelivery(msg: ConsumeMessage, ctx: IngressContext): GatewayM
   // the absolute expiry computed here can be later than the broker's; never earlier.
   const ttl = expiration !== undefined && /^\d+$/.test(expiration) ? Number(expiration) : undefined;
   const timestamp = num(p.timestamp);
-  const deliveryMode = num(p.deliveryMode);
-  const meta: Amqp091Meta = {
+  // the optional keys are set one by one, not spread: this runs for every delivery
+  const meta: { -readonly [K in keyof Amqp091Meta]: Amqp091Meta[K] } = {
     exchange: msg.fields.exchange,
     routingKey: msg.fields.routingKey,
     redelivered: msg.fields.redelivered,
     deliveryTag: msg.fields.deliveryTag,
     consumerTag: msg.fields.consumerTag,
     queue: ctx.queue,
-    ...(deliveryMode !== undefined ? { deliveryMode } : {}),
-    ...(str(p.type) !== undefined ? { type: str(p.type) } : {}),
-    ...(str(p.appId) !== undefined ? { appId: str(p.appId) } : {}),
-    ...(str(p.clusterId) !== undefined ? { clusterId: str(p.clusterId) } : {}),
-    ...(expiration !== undefined ? { expiration } : {}),
   };
+  const deliveryMode = num(p.deliveryMode);
+  if (deliveryMode !== undefined) meta.deliveryMode = deliveryMode;
+  const type = str(p.type);
+  if (type !== undefined) meta.type = type;
+  const appId = str(p.appId);
+  if (appId !== undefined) meta.appId = appId;
+  const clusterId = str(p.clusterId);
+  if (clusterId !== undefined) meta.clusterId = clusterId;
+  if (expiration !== undefined) meta.expiration = expiration;
   const headers = fromFieldTable(p.headers, PUBLISH_ID_HEADER);
-  return createMessage({
+  // every field of the message written out (createMessage's defaults included), rather than
+  // createMessage's spread of an init object: one object per delivery, not two
+  return {
     body: msg.content,
     headers,
     contentType: str(p.contentType),
@@ -97,9 +103,10 @@ export function fromDelivery(msg: ConsumeMessage, ctx: IngressContext): GatewayM
     // A consumer with manual acks is at-least-once whatever the delivery mode; the delivery
     // mode is about the broker's disk, and is kept in meta for an AMQP 0-9-1 sink.
     guarantee: 'at-least-once',
+    retain: false,
     source: { connector: ctx.connector, protocol: 'amqp091', address: msg.fields.routingKey },
     meta: { amqp091: meta },
-  });
+  };
 }
 
 /**
