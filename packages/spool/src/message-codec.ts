@@ -1,9 +1,9 @@
 import {
   FerryError,
+  createMessage,
   TypedNumber,
   type DeliveryGuarantee,
   type GatewayMessage,
-  type HeaderValue,
   type Headers,
   type MessageSource,
   type NumericType,
@@ -454,6 +454,7 @@ export function decodeMessage(buf: Buffer): MessageEnvelope {
   if (m.body === undefined || m.source === undefined || m.guarantee === undefined || m.retain === undefined) {
     throw codecError('a required field (body, source, guarantee, retain) is missing');
   }
-  const message: GatewayMessage = { ...m, body: m.body, headers: m.headers ?? new Map<string, HeaderValue>(), meta: m.meta ?? {}, guarantee: m.guarantee, retain: m.retain, source: m.source };
+  // through createMessage: a replayed message has the one shape every message has
+  const message = createMessage({ ...m, body: m.body, guarantee: m.guarantee, retain: m.retain, source: m.source });
   return { message, ...(to === undefined ? {} : { to }), ...(route === undefined ? {} : { route }) };
 }
