@@ -32,6 +32,9 @@ interface Sent {
 function recordingChannel(): { ch: ConfirmChannel; sent: Sent[] } {
   const sent: Sent[] = [];
   const connection = {
+    // no channel stream: confirmedPublish then hands the frame to sendMessage (publish-frames.test.ts covers the stream)
+    channels: [],
+    sentSinceLastCheck: false,
     sendMessage(_ch: number, method: number, fields: Fields, props: number, properties: Fields, content: Buffer): boolean {
       holds(method === defs.BasicPublish && props === defs.BasicProperties, 'sendMessage is not given basic.publish and basic properties');
       sent.push({ fields, properties, content });

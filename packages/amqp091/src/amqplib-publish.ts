@@ -1,31 +1,5 @@
 import type { ConfirmChannel, Options } from 'amqplib';
-
-/**
- * The method fields and content properties of one basic.publish, every key present in one order,
- * as amqplib's encoder reads them (lib/defs.js `encodeBasicPublish`, `encodeBasicProperties`:
- * a property that is `undefined` is left out of the frame, its flag bit clear).
- */
-export interface PublishFrame {
-  readonly exchange: string;
-  readonly routingKey: string;
-  readonly mandatory: boolean;
-  readonly immediate: false;
-  readonly ticket: undefined;
-  readonly contentType: string | undefined;
-  readonly contentEncoding: string | undefined;
-  readonly headers: Readonly<Record<string, unknown>> | undefined;
-  readonly deliveryMode: 1 | 2 | undefined;
-  readonly priority: number | undefined;
-  readonly correlationId: string | undefined;
-  readonly replyTo: string | undefined;
-  readonly expiration: string | undefined;
-  readonly messageId: string | undefined;
-  readonly timestamp: number | undefined;
-  readonly type: string | undefined;
-  readonly userId: string | undefined;
-  readonly appId: string | undefined;
-  readonly clusterId: undefined;
-}
+import { encodePublishFrames, type PublishFrame } from './publish-frames.js';
 
 /** `options` of amqplib's `publish`, as Ferry's sink builds them (no CC or BCC). */
 export type FramedOptions = Omit<Options.Publish, 'headers' | 'CC' | 'BCC'> & { readonly headers?: Readonly<Record<string, unknown>> | undefined };
@@ -74,12 +48,30 @@ export function publishFrame(exchange: string, routingKey: string, o: FramedOpti
 interface ConfirmChannelInternals {
   sendMessage(fields: PublishFrame, properties: PublishFrame, content: Buffer): boolean;
   pushConfirmCallback(cb: (err: unknown) => void): void;
+  /** the channel number */
+  readonly ch: number;
+  /**
+   * the connection: `sendMessage` writes the frames into `channels[ch].buffer`, the channel's
+   * stream its muxer reads from (lib/connection.js), and marks `sentSinceLastCheck` for the heartbeat
+   */
+  readonly connection: { sentSinceLastCheck: boolean; readonly channels: readonly ({ readonly buffer?: { write(b: Buffer): boolean } } | undefined)[] };
 }
 
 function internalsOf(ch: ConfirmChannel): ConfirmChannelInternals | undefined {
   const c = ch as unknown as Partial<ConfirmChannelInternals>;
   if (typeof c.sendMessage !== 'function' || typeof c.pushConfirmCallback !== 'function') return undefined;
+  if (typeof c.ch !== 'number' || typeof c.connection !== 'object' || !Array.isArray(c.connection.channels)) return undefined;
   return c as ConfirmChannelInternals;
+}
+
+/**
+ * The channel's stream, while the channel is open: amqplib replaces `sendMessage` with a function
+ * that throws once the channel closes (lib/channel.js `invalidateSend`), and only that path says so.
+ */
+function openStream(c: ConfirmChannelInternals, send: ConfirmChannelInternals['sendMessage']): { write(b: Buffer): boolean } | undefined {
+  if (c.sendMessage !== send) return undefined;
+  const buffer = c.connection.channels[c.ch]?.buffer;
+  return typeof buffer?.write === 'function' ? buffer : undefined;
 }
 
 /** Publish one message on a confirm channel; `cb` gets null on basic.ack, an error on basic.nack or close. */
@@ -94,9 +86,16 @@ export type ConfirmedPublish = (exchange: string, routingKey: string, content: B
 export function confirmedPublish(ch: ConfirmChannel): ConfirmedPublish {
   const c = internalsOf(ch);
   if (c === undefined) return (exchange, routingKey, content, options, cb) => ch.publish(exchange, routingKey, content, options, cb);
+  const send = c.sendMessage;
   return (exchange, routingKey, content, options, cb) => {
     const frame = publishFrame(exchange, routingKey, options);
-    const accepted = c.sendMessage(frame, frame, content);
+    const stream = openStream(c, send);
+    const bytes = stream === undefined ? undefined : encodePublishFrames(c.ch, frame, content);
+    let accepted: boolean;
+    if (stream !== undefined && bytes !== undefined) {
+      c.connection.sentSinceLastCheck = true;
+      accepted = stream.write(bytes);
+    } else accepted = c.sendMessage(frame, frame, content);
     // after the send, as amqplib does: a frame that cannot be encoded throws before it has a delivery tag
     c.pushConfirmCallback(cb);
     return accepted;

@@ -1,0 +1,103 @@
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { Duplex, PassThrough } from 'node:stream';
+import type { ConfirmChannel } from 'amqplib';
+import { confirmedPublish, publishFrame, type FramedOptions } from './amqplib-publish.js';
+import { encodePublishFrames } from './publish-frames.js';
+
+// amqplib's own connection writes the reference bytes: encodePublishFrames must write exactly
+// what its `sendMessage` writes into a channel's stream. amqplib is pinned for this reliance:
+// read docs/architecture.md, "Library seams", before touching the pin.
+const require = createRequire(import.meta.url);
+const lib = join(dirname(require.resolve('amqplib')), 'lib');
+const defs = require(join(lib, 'defs.js')) as { BasicPublish: number; BasicProperties: number };
+interface AmqplibConnection {
+  channels: ({ buffer: PassThrough } | undefined)[];
+  sentSinceLastCheck: boolean;
+  sendMessage(ch: number, method: number, fields: unknown, props: number, properties: unknown, content: Buffer): boolean;
+}
+const { Connection } = require(join(lib, 'connection.js')) as { Connection: new (s: Duplex) => AmqplibConnection };
+const { ConfirmChannel: Confirm } = require(join(lib, 'channel_model.js')) as { ConfirmChannel: new (c: unknown) => ConfirmChannel };
+
+function connection(): AmqplibConnection {
+  const socket = new Duplex({ read: () => undefined, write: (_c, _e, cb) => cb() });
+  const c = new Connection(socket);
+  c.channels[3] = { buffer: new PassThrough() };
+  return c;
+}
+
+/** what amqplib's connection writes into channel 3's stream for this publish */
+function amqplibBytes(exchange: string, routingKey: string, o: FramedOptions, content: Buffer): Buffer {
+  const c = connection();
+  const f = publishFrame(exchange, routingKey, o);
+  c.sendMessage(3, defs.BasicPublish, f, defs.BasicProperties, f, content);
+  return Buffer.concat(readAll(c.channels[3]!.buffer));
+}
+
+function readAll(s: PassThrough): Buffer[] {
+  const out: Buffer[] = [];
+  for (let b = s.read() as Buffer | null; b !== null; b = s.read() as Buffer | null) out.push(b);
+  return out;
+}
+
+const every: FramedOptions = {
+  mandatory: true,
+  persistent: true,
+  contentType: 'application/json',
+  contentEncoding: 'gzip',
+  headers: { 'x-ferry-publish-id': 'p.1', 'x-reply-to-topic': 'devices/ü/reply', skipped: undefined, '': '' },
+  priority: 7,
+  correlationId: 'c-1',
+  replyTo: 'r.k',
+  expiration: 1500,
+  messageId: 'm-1',
+  timestamp: 1_700_000_000,
+  type: 't',
+  userId: 'guest',
+  appId: 'ferry',
+};
+
+const cases: [string, string, string, FramedOptions, Buffer][] = [
+  ['every property, a header table of strings', 'amq.topic', 'devices.d1.telemetry', every, Buffer.alloc(256, 7)],
+  ['no property at all', 'amq.topic', 'k', {}, Buffer.from('body')],
+  ['only the publish id header, as Ferry sends it on path A', 'amq.topic', 'devices.d1.telemetry', { mandatory: true, persistent: true, headers: { 'x-ferry-publish-id': 'abc.1234' } }, Buffer.alloc(256)],
+  ['an empty body (no body frame)', '', 'queue', { persistent: false, messageId: 'm' }, Buffer.alloc(0)],
+  ['the default exchange and a non-ASCII routing key', '', 'gerät.ü.€', { contentType: 'text/plain; charset=utf-8' }, Buffer.from('ä')],
+  // frames of 19 + 22 + 8 + 1,998 = 2,047 bytes
+  ['the largest publish amqplib writes in one buffer', 'x', 'k', {}, Buffer.alloc(1998)],
+];
+
+describe('encodePublishFrames (the bytes of amqplib\'s Connection.sendMessage)', () => {
+  it.each(cases)('%s', (_name, exchange, routingKey, options, content) => {
+    const ours = encodePublishFrames(3, publishFrame(exchange, routingKey, options), content);
+    expect(ours).toBeDefined();
+    expect(ours!.equals(amqplibBytes(exchange, routingKey, options, content))).toBe(true);
+  });
+
+  it.each<[string, FramedOptions, Buffer]>([
+    ['a header that is not a string', { headers: { n: 5 } }, Buffer.from('b')],
+    ['a null header', { headers: { n: null } }, Buffer.from('b')],
+    ['a shortstr of 256 bytes', { messageId: 'm'.repeat(256) }, Buffer.from('b')],
+    ['a publish of amqplib\'s one-buffer limit', {}, Buffer.alloc(2048)],
+  ])('leaves %s to amqplib', (_name, options, content) => {
+    expect(encodePublishFrames(3, publishFrame('x', 'k', options), content)).toBeUndefined();
+  });
+
+  it('confirmedPublish writes these bytes into the channel\'s stream, and goes through amqplib once the channel is closed', () => {
+    const c = connection();
+    const ch = new Confirm(c);
+    (ch as unknown as { ch: number }).ch = 3;
+    const publish = confirmedPublish(ch);
+    const body = Buffer.alloc(100, 1);
+    c.sentSinceLastCheck = false;
+    publish('amq.topic', 'a.b', body, every, () => undefined);
+    expect(c.sentSinceLastCheck).toBe(true);
+    expect(Buffer.concat(readAll(c.channels[3]!.buffer)).equals(amqplibBytes('amq.topic', 'a.b', every, body))).toBe(true);
+    // amqplib's own way of refusing a send on a closed channel (lib/channel.js invalidateSend)
+    (ch as unknown as { sendMessage: () => never }).sendMessage = () => {
+      throw new Error('Channel closed');
+    };
+    expect(() => publish('amq.topic', 'a.b', body, every, () => undefined)).toThrow('Channel closed');
+    expect(readAll(c.channels[3]!.buffer)).toEqual([]);
+  });
+});
