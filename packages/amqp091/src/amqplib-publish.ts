@@ -64,12 +64,17 @@ function internalsOf(ch: ConfirmChannel): ConfirmChannelInternals | undefined {
   return c as ConfirmChannelInternals;
 }
 
+/** the function itself, only to compare: read, not called, so `this` does not matter */
+function sendMessageOf(c: ConfirmChannelInternals): unknown {
+  return (c as { readonly sendMessage: unknown }).sendMessage;
+}
+
 /**
  * The channel's stream, while the channel is open: amqplib replaces `sendMessage` with a function
  * that throws once the channel closes (lib/channel.js `invalidateSend`), and only that path says so.
  */
-function openStream(c: ConfirmChannelInternals, send: ConfirmChannelInternals['sendMessage']): { write(b: Buffer): boolean } | undefined {
-  if (c.sendMessage !== send) return undefined;
+function openStream(c: ConfirmChannelInternals, send: unknown): { write(b: Buffer): boolean } | undefined {
+  if (sendMessageOf(c) !== send) return undefined;
   const buffer = c.connection.channels[c.ch]?.buffer;
   return typeof buffer?.write === 'function' ? buffer : undefined;
 }
@@ -86,7 +91,7 @@ export type ConfirmedPublish = (exchange: string, routingKey: string, content: B
 export function confirmedPublish(ch: ConfirmChannel): ConfirmedPublish {
   const c = internalsOf(ch);
   if (c === undefined) return (exchange, routingKey, content, options, cb) => ch.publish(exchange, routingKey, content, options, cb);
-  const send = c.sendMessage;
+  const send = sendMessageOf(c);
   return (exchange, routingKey, content, options, cb) => {
     const frame = publishFrame(exchange, routingKey, options);
     const stream = openStream(c, send);

@@ -139,7 +139,8 @@ export function encodePublishFrames(channel: number, f: PublishFrame, content: B
   buf.writeUInt16BE(0, 11);
   let o = writeShort(buf, 13, f.exchange, exchange);
   o = writeShort(buf, o, f.routingKey, routingKey);
-  buf[o++] = (f.mandatory ? 1 : 0) | (f.immediate ? 2 : 0);
+  // the immediate bit (2) stays clear: PublishFrame never sets it
+  buf[o++] = f.mandatory ? 1 : 0;
   buf[o++] = FRAME_END;
 
   // content header frame (type 2): class, weight 0, body size, property flags, properties
@@ -190,8 +191,7 @@ export function encodePublishFrames(channel: number, f: PublishFrame, content: B
     buf.writeUInt16BE(channel, o + 1);
     buf.writeUInt32BE(content.length, o + 3);
     content.copy(buf, o + FRAME_HEADER);
-    o += FRAME_HEADER + content.length;
-    buf[o++] = FRAME_END;
+    buf[o + FRAME_HEADER + content.length] = FRAME_END;
   }
   return buf;
 }
