@@ -40,15 +40,15 @@ function readAll(s: PassThrough): Buffer[] {
   return out;
 }
 
-// every property, and headers of strings only (an undefined one is left out, as amqplib leaves it out)
-const headers = { 'x-ferry-publish-id': 'p.1', 'x-reply-to-topic': 'devices/ü/reply', skipped: undefined, '': '' };
+// every property, and headers of strings and integers of every size (an undefined one is left out, as amqplib leaves it out)
+const headers = { 'x-ferry-publish-id': 'p.1', 'x-reply-to-topic': 'devices/ü/reply', skipped: undefined, '': '', b: -128, s: 200, s2: -32768, i: 70000, i2: -2147483648 };
 const strings = { contentType: 'application/json', contentEncoding: 'gzip', correlationId: 'c-1', replyTo: 'r.k', messageId: 'm-1', type: 't', userId: 'guest', appId: 'ferry' };
 const every: FramedOptions = { ...strings, mandatory: true, persistent: true, headers, priority: 7, expiration: 1500, timestamp: 1_700_000_000 };
 
 const cases: [string, string, string, FramedOptions, Buffer][] = [
   ['every property, a header table of strings', 'amq.topic', 'devices.d1.telemetry', every, Buffer.alloc(256, 7)],
   ['no property at all', 'amq.topic', 'k', {}, Buffer.from('body')],
-  ['only the publish id header, as Ferry sends it on path A', 'amq.topic', 'devices.d1.telemetry', { mandatory: true, persistent: true, headers: { 'x-ferry-publish-id': 'abc.1234' } }, Buffer.alloc(256)],
+  ['the hop count and the publish id, as Ferry sends them on path A', 'amq.topic', 'devices.d1.telemetry', { mandatory: true, persistent: true, headers: { 'x-ferry-hops': 1, 'x-ferry-publish-id': 'abc.1.1234' } }, Buffer.alloc(256)],
   ['an empty body (no body frame)', '', 'queue', { persistent: false, messageId: 'm' }, Buffer.alloc(0)],
   ['the default exchange and a non-ASCII routing key', '', 'gerät.ü.€', { contentType: 'text/plain; charset=utf-8' }, Buffer.from('ä')],
   // frames of 19 + 22 + 8 + 1,998 = 2,047 bytes
@@ -63,7 +63,9 @@ describe('encodePublishFrames (the bytes of amqplib\'s Connection.sendMessage)',
   });
 
   it.each<[string, FramedOptions, Buffer]>([
-    ['a header that is not a string', { headers: { n: 5 } }, Buffer.from('b')],
+    ['a header that is not a string or an integer', { headers: { n: 1.5 } }, Buffer.from('b')],
+    ['an integer beyond 32 bits', { headers: { n: 2 ** 31 } }, Buffer.from('b')],
+    ['a boolean header', { headers: { n: true } }, Buffer.from('b')],
     ['a null header', { headers: { n: null } }, Buffer.from('b')],
     ['a shortstr of 256 bytes', { messageId: 'm'.repeat(256) }, Buffer.from('b')],
     ['a publish of amqplib\'s one-buffer limit', {}, Buffer.alloc(2048)],

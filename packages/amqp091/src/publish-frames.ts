@@ -47,21 +47,59 @@ function shortLength(v: unknown): number {
 }
 
 /**
- * The encoded length of a header table whose values are all strings (each a long string, `S`),
- * or -1 when one is not, or a key is too long: amqplib's encoder (lib/codec.js `encodeTable`)
- * then writes it. Keys with an undefined value are left out, as amqplib leaves them out.
+ * The encoded size of a field value as amqplib's encoder writes it (lib/codec.js
+ * `encodeFieldValue`), for the values written here: a string is a long string (`S`), an integer
+ * the smallest of a signed byte (`b`), short (`s`) or int (`I`) that holds it (Ferry's hop
+ * count, `x-ferry-hops`, is one); -1 for anything else, which amqplib then writes.
  */
-function stringTableLength(table: Readonly<Record<string, unknown>>): number {
+function valueSize(v: unknown): number {
+  if (typeof v === 'string') return 1 + 4 + Buffer.byteLength(v);
+  if (typeof v !== 'number' || !Number.isInteger(v)) return -1;
+  if (v >= -0x80 && v < 0x80) return 1 + 1;
+  if (v >= -0x8000 && v < 0x8000) return 1 + 2;
+  if (v >= -0x80000000 && v < 0x80000000) return 1 + 4;
+  return -1;
+}
+
+/**
+ * The encoded length of a header table of such values, or -1 when a value is not one or a key is
+ * too long: amqplib's encoder (lib/codec.js `encodeTable`) then writes it. Keys with an undefined
+ * value are left out, as amqplib leaves them out.
+ */
+function tableLength(table: Readonly<Record<string, unknown>>): number {
   let n = 4;
   for (const key in table) {
     const v = table[key];
     if (v === undefined) continue;
-    if (typeof v !== 'string') return -1;
+    const size = valueSize(v);
     const k = Buffer.byteLength(key);
-    if (k > 255) return -1;
-    n += 1 + k + 1 + 4 + Buffer.byteLength(v);
+    if (size < 0 || k > 255) return -1;
+    n += 1 + k + size;
   }
   return n;
+}
+
+/** write a value {@link valueSize} measured; returns the offset after it */
+function writeValue(buf: Buffer, o: number, v: string | number): number {
+  if (typeof v === 'string') {
+    buf[o] = 0x53; // 'S', long string
+    const n = Buffer.byteLength(v);
+    buf.writeUInt32BE(n, o + 1);
+    return o + 5 + buf.write(v, o + 5, n, 'utf8');
+  }
+  if (v >= -0x80 && v < 0x80) {
+    buf[o] = 0x62; // 'b'
+    buf.writeInt8(v, o + 1);
+    return o + 2;
+  }
+  if (v >= -0x8000 && v < 0x8000) {
+    buf[o] = 0x73; // 's'
+    buf.writeInt16BE(v, o + 1);
+    return o + 3;
+  }
+  buf[o] = 0x49; // 'I'
+  buf.writeInt32BE(v, o + 1);
+  return o + 5;
 }
 
 function writeShort(buf: Buffer, offset: number, v: string, len: number): number {
@@ -76,7 +114,7 @@ function writeShort(buf: Buffer, offset: number, v: string, len: number): number
  * in one buffer with one pass over the properties, where amqplib makes four buffers and encodes
  * the header table into a scratch buffer first. Returns undefined where amqplib's own path is
  * needed: a publish of {@link ONE_BUFFER_BELOW} bytes or more, a header table with a value that is
- * not a string, or any value amqplib would refuse (it then throws as it always did). A unit test
+ * neither a string nor an integer of 32 bits, or any value amqplib would refuse (it then throws as it always did). A unit test
  * compares the bytes with amqplib's for every property.
  */
 export function encodePublishFrames(channel: number, f: PublishFrame, content: Buffer): Buffer | undefined {
@@ -101,7 +139,7 @@ export function encodePublishFrames(channel: number, f: PublishFrame, content: B
   if (!short('contentType', 0x8000) || !short('contentEncoding', 0x4000)) return undefined;
   let table = -1;
   if (f.headers !== undefined) {
-    table = stringTableLength(f.headers);
+    table = tableLength(f.headers);
     if (table < 0) return undefined;
     props += table;
     flags |= 0x2000;
@@ -160,14 +198,11 @@ export function encodePublishFrames(channel: number, f: PublishFrame, content: B
     o += 4;
     for (const key in f.headers) {
       const v = f.headers[key];
-      if (typeof v !== 'string') continue;
+      // tableLength let only strings and integers through
+      if (typeof v !== 'string' && typeof v !== 'number') continue;
       const k = Buffer.byteLength(key);
       buf[o] = k;
-      o += 1 + buf.write(key, o + 1, k, 'utf8');
-      buf[o++] = 0x53; // 'S', long string
-      const n = Buffer.byteLength(v);
-      buf.writeUInt32BE(n, o);
-      o += 4 + buf.write(v, o + 4, n, 'utf8');
+      o = writeValue(buf, o + 1 + buf.write(key, o + 1, k, 'utf8'), v);
     }
   }
   if (f.deliveryMode !== undefined) buf[o++] = f.deliveryMode;
