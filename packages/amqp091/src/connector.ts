@@ -1,4 +1,4 @@
-import { Backoff, ConnectorCounters, FailureLog, FerryError, describeError, sleep, type ConnectorContext, type ConnectorState, type DeliveryHandler, type GatewayMessage, type Sink, type SourceSpec, ConnectorBase } from '@ferry/core';
+import { Backoff, ConnectorCounters, FailureLog, FerryError, describeError, sleep, type ConnectorContext, type ConnectorState, type DeliveryHandler, type GatewayMessage, type Sink, type SourceSpec, type WriteDone, ConnectorBase } from '@ferry/core';
 import { QueueConsumer } from './consumer.js';
 import { resolveEndpoint, type Endpoint } from './endpoint.js';
 import type { Amqp091From, Amqp091Options, Amqp091To } from './options.js';
@@ -65,7 +65,7 @@ export class Amqp091Connector extends ConnectorBase<Amqp091Options, Amqp091From,
   constructor(ctx: ConnectorContext, name: string, options: Amqp091Options) {
     super(ctx, name, options, 'amqp091');
     this.#counters = new ConnectorCounters(ctx.metrics, name);
-    this.sink = { write: (message, to) => this.#write(message, to) };
+    this.sink = { write: (message, to) => this.#write(message, to), send: (message, to, done) => this.#send(message, to, done) };
   }
 
   get state(): ConnectorState {
@@ -294,11 +294,16 @@ export class Amqp091Connector extends ConnectorBase<Amqp091Options, Amqp091From,
   }
 
   #write(message: GatewayMessage, to: Amqp091To): Promise<void> {
+    return new Promise((resolve, reject) => this.#send(message, to, (error) => (error === undefined ? resolve() : reject(error))));
+  }
+
+  #send(message: GatewayMessage, to: Amqp091To, done: WriteDone): void {
     const live = this.#live;
     if (live === undefined || live.session.ended || !live.publisher.open) {
-      return Promise.reject(new FerryError('NOT_CONNECTED', `amqp091 connector '${this.name}' is not connected (${this.#state})`));
+      done(new FerryError('NOT_CONNECTED', `amqp091 connector '${this.name}' is not connected (${this.#state})`));
+      return;
     }
-    return live.publisher.write(message, to);
+    live.publisher.send(message, to, done);
   }
 
   #setState(state: ConnectorState): void {

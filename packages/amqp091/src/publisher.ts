@@ -1,5 +1,5 @@
 import type { ConfirmChannel, Message } from 'amqplib';
-import { FerryError, type ConnectorCounters, type GatewayMessage, type Logger } from '@ferry/core';
+import { FerryError, toFerryError, type ConnectorCounters, type GatewayMessage, type Logger, type WriteDone } from '@ferry/core';
 import { confirmedPublish, type ConfirmedPublish } from './amqplib-publish.js';
 import { PUBLISH_ID_HEADER, toPublish, type PublishOptions, type PublishPlan } from './mapping.js';
 import type { Amqp091To } from './options.js';
@@ -72,6 +72,11 @@ export class Publisher {
   }
 
   write(message: GatewayMessage, to: Amqp091To): Promise<void> {
+    return new Promise((resolve, reject) => this.send(message, to, (error) => (error === undefined ? resolve() : reject(error))));
+  }
+
+  /** {@link write} with its outcome given to `done` (core Sink.send): no promise on the common path. */
+  send(message: GatewayMessage, to: Amqp091To, done: WriteDone): void {
     let plan: PublishPlan;
     try {
       this.#assertOpen();
@@ -83,66 +88,72 @@ export class Publisher {
         replyToTopicHeader: this.#opts.replyToTopicHeader,
       });
     } catch (err) {
-      return Promise.reject(err instanceof Error ? err : new Error(String(err)));
+      done(toFerryError(err));
+      return;
     }
     if (plan.kind === 'expired') {
       // An expired message is done with: RabbitMQ would drop it too (per-message TTL).
       this.#opts.counters.dropped('expired');
       this.#opts.logger.debug('message expired before publish; dropped', { messageId: message.messageId });
-      return Promise.resolve();
+      done(undefined);
+      return;
     }
     // Nearly every write finds its exchange checked and the channel writable: it publishes at
     // once, without a promise hop for waits that would find nothing to wait for.
-    if (this.#writable && (to.exchange === '' || this.#checked.has(to.exchange))) return this.#publish(message, to, plan.options);
-    return this.#publishAfterWaits(message, to, plan.options);
+    if (this.#writable && (to.exchange === '' || this.#checked.has(to.exchange))) {
+      this.#publish(message, to, plan.options, done);
+      return;
+    }
+    const options = plan.options;
+    this.#waits(to).then(
+      () => this.#publish(message, to, options, done),
+      (err: unknown) => done(toFerryError(err)),
+    );
   }
 
-  async #publishAfterWaits(message: GatewayMessage, to: Amqp091To, options: PublishOptions): Promise<void> {
+  async #waits(to: Amqp091To): Promise<void> {
     if (to.exchange !== '') await this.#ensureExchange(to.exchange);
     while (!this.#writable) await this.#waitDrain();
     // the channel can close during either wait above
     this.#assertOpen();
-    return this.#publish(message, to, options);
   }
 
-  #publish(message: GatewayMessage, to: Amqp091To, options: PublishOptions): Promise<void> {
+  #publish(message: GatewayMessage, to: Amqp091To, options: PublishOptions, done: WriteDone): void {
     const { connector, counters } = this.#opts;
     // only a mandatory publish can come back (basic.return), so only it carries an id
     const id = to.mandatory ? `${this.#opts.idPrefix}.${++this.#seq}` : undefined;
     if (id !== undefined) options.headers[PUBLISH_ID_HEADER] = id;
-    return new Promise<void>((resolve, reject) => {
-      const entry: Pending = {};
-      if (id !== undefined) this.#pending.set(id, entry);
-      const onConfirm = (err: unknown): void => {
-        if (id !== undefined) this.#pending.delete(id);
-        if (err === null || err === undefined) {
-          if (entry.returned !== undefined) {
-            reject(entry.returned);
-            return;
-          }
-          counters.sent();
-          resolve();
-        } else if (err instanceof Error && err.message === 'message nacked') {
-          reject(
-            new FerryError('SINK_REJECTED', `broker nacked the publish to exchange '${to.exchange}' routing key '${to.routingKey}'`, {
-              cause: err,
-              details: { exchange: to.exchange, routingKey: to.routingKey },
-            }),
-          );
-        } else {
-          reject(new FerryError('SINK_CLOSED', `channel closed before the broker confirmed the publish`, { cause: err }));
+    const entry: Pending = {};
+    if (id !== undefined) this.#pending.set(id, entry);
+    const onConfirm = (err: unknown): void => {
+      if (id !== undefined) this.#pending.delete(id);
+      if (err === null || err === undefined) {
+        if (entry.returned !== undefined) {
+          done(entry.returned);
+          return;
         }
-      };
-      let accepted: boolean;
-      try {
-        accepted = this.#send(to.exchange, to.routingKey, message.body, options, onConfirm);
-      } catch (err) {
-        if (id !== undefined) this.#pending.delete(id);
-        reject(publishError(err, connector));
-        return;
+        counters.sent();
+        done(undefined);
+      } else if (err instanceof Error && err.message === 'message nacked') {
+        done(
+          new FerryError('SINK_REJECTED', `broker nacked the publish to exchange '${to.exchange}' routing key '${to.routingKey}'`, {
+            cause: err,
+            details: { exchange: to.exchange, routingKey: to.routingKey },
+          }),
+        );
+      } else {
+        done(new FerryError('SINK_CLOSED', `channel closed before the broker confirmed the publish`, { cause: err }));
       }
-      if (!accepted) this.#writable = false;
-    });
+    };
+    let accepted: boolean;
+    try {
+      accepted = this.#send(to.exchange, to.routingKey, message.body, options, onConfirm);
+    } catch (err) {
+      if (id !== undefined) this.#pending.delete(id);
+      done(publishError(err, connector));
+      return;
+    }
+    if (!accepted) this.#writable = false;
   }
 
   /** Close the channel (Ferry asked: not a loss). Unconfirmed writes fail as SINK_CLOSED. */

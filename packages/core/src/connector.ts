@@ -1,4 +1,5 @@
 import type { z } from 'zod';
+import type { FerryError } from './errors.js';
 import type { Logger } from './logger.js';
 import type { Metrics } from './metrics.js';
 import type { GatewayMessage, Protocol } from './message.js';
@@ -87,7 +88,16 @@ export interface Sink<T> {
    * written. Rejects with a FerryError (`permanent` when retrying cannot help).
    */
   write(message: GatewayMessage, to: T): Promise<void>;
+  /**
+   * The same write, its outcome given to `done` (undefined once confirmed, else the error) exactly
+   * once, in place of a promise: the engine calls it when a sink has it, so the message path makes
+   * no promise and no reaction per write. Never throws; `done` may come before `send` returns.
+   */
+  send?(message: GatewayMessage, to: T, done: WriteDone): void;
 }
+
+/** How a sink reports one write: undefined once the far side confirmed it, or why it failed. */
+export type WriteDone = (error: FerryError | undefined) => void;
 
 export type ConnectorState = 'idle' | 'connecting' | 'up' | 'down' | 'stopping' | 'stopped';
 

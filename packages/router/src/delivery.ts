@@ -378,6 +378,9 @@ export class Delivery {
     const sink = this.#sinks.get(d.connector) as Sink<Record<string, unknown>>;
     const started = performance.now();
     let finished = false;
+    // an outcome given while the sink's call is still on the stack waits for a microtask, as a
+    // promise's would: the engine's completion must not run inside its own start
+    let calling = true;
     const deadline = this.#deadlines.add(() => {
       finished = true;
       const error = new FerryError('SINK_TIMEOUT', `${d.connector} did not confirm within ${this.#timeoutMs} ms`, {
@@ -387,33 +390,36 @@ export class Delivery {
       this.#failed(d, error);
       done(error);
     });
-    let written: Promise<void>;
-    try {
-      written = sink.write(d.message, d.to);
-    } catch (err) {
-      written = Promise.reject(toFerryError(err));
-    }
-    written.then(
-      () => {
-        if (finished) {
-          this.#logger.warn('sink confirmed after its timeout', { connector: d.connector, route: d.route });
-          return;
-        }
-        finished = true;
-        this.#deadlines.cancel(deadline);
+    const settle = (error: FerryError | undefined): void => {
+      if (calling) {
+        queueMicrotask(() => settle(error));
+        return;
+      }
+      if (finished) {
+        // a failure after the time-out is the time-out's; a late confirmation is worth a line
+        if (error === undefined) this.#logger.warn('sink confirmed after its timeout', { connector: d.connector, route: d.route });
+        return;
+      }
+      finished = true;
+      this.#deadlines.cancel(deadline);
+      if (error === undefined) {
         this.#confirmed(d.connector).observe((performance.now() - started) / 1000);
         this.#failures.succeeded(d.connector);
-        done(undefined);
-      },
-      (err: unknown) => {
-        if (finished) return;
-        finished = true;
-        this.#deadlines.cancel(deadline);
-        const error = toFerryError(err);
-        this.#failed(d, error);
-        done(error);
-      },
-    );
+      } else this.#failed(d, error);
+      done(error);
+    };
+    try {
+      // a sink that reports through a callback (Sink.send) needs no promise per write
+      if (sink.send !== undefined) sink.send(d.message, d.to, settle);
+      else
+        sink.write(d.message, d.to).then(
+          () => settle(undefined),
+          (err: unknown) => settle(toFerryError(err)),
+        );
+    } catch (err) {
+      settle(toFerryError(err));
+    }
+    calling = false;
   }
 
   #confirmed(connector: string): HistogramHandle {

@@ -1,4 +1,4 @@
-import { Settlement, createMessage, silentLogger, type Metrics, type Sink } from '@ferry/core';
+import { FerryError, Settlement, createMessage, silentLogger, type Metrics, type Sink, type WriteDone } from '@ferry/core';
 import { RecordingMetrics, Tally, captureLogger } from '@ferry/testkit';
 import { Engine } from './engine.js';
 import { RouteTable } from './table.js';
@@ -317,4 +317,60 @@ describe('Engine.swap (reload)', () => {
     const generation = h.engine.swap(table, new Map());
     expect(await h.engine.settledBefore(generation, 20)).toBe(false);
   });
+
+  describe('a sink that reports through a callback (Sink.send)', () => {
+    /** writes to rabbit through `send`; `answer` decides what each write is told, and when */
+    function callbackHarness(answer: (done: WriteDone, n: number) => void): { h: ReturnType<typeof harness>; calls: string[] } {
+      const calls: string[] = [];
+      let n = 0;
+      const rabbit: Sink<Record<string, unknown>> = {
+        write: () => {
+          calls.push('write');
+          return Promise.resolve();
+        },
+        send: (_message, _to, done) => {
+          calls.push('send');
+          answer(done, ++n);
+        },
+      };
+      return { h: harness({ sinks: new Map([['rabbit', rabbit]]) }), calls };
+    }
+
+    it('is called in place of write, and its confirmation accepts the message', async () => {
+      let confirm: WriteDone | undefined;
+      const { h, calls } = callbackHarness((done) => (confirm = done));
+      const s = deliver(h.engine, 'artemis', 'one.a');
+      expect(calls).toEqual(['send']);
+      await flush();
+      expect(s.settlement.settled).toBe(false);
+      confirm?.(undefined);
+      expect(s.outcomes).toEqual([{ kind: 'accept' }]);
+      expect(h.metrics.observations.map((o) => o.labels['connector'])).toEqual(['rabbit']);
+    });
+
+    it('an answer given inside send reaches the source only after the engine took the message', async () => {
+      const { h } = callbackHarness((done) => done(undefined));
+      const s = deliver(h.engine, 'artemis', 'one.a');
+      // not settled inside the handler's call: the outcome waits for a microtask
+      expect(s.settlement.settled).toBe(false);
+      expect(h.engine.inFlight).toBe(1);
+      await flush();
+      expect(s.outcomes).toEqual([{ kind: 'accept' }]);
+      expect(h.engine.inFlight).toBe(0);
+    });
+
+    it('a failure is retried as a write\'s would be, and a permanent one rejects', async () => {
+      const { h, calls } = callbackHarness((done, n) => done(n === 1 ? new FerryError('SINK_CLOSED', 'closed') : undefined));
+      const s = deliver(h.engine, 'artemis', 'one.a');
+      await new Promise((r) => setTimeout(r, 20));
+      await flush();
+      expect(calls).toEqual(['send', 'send']);
+      expect(s.outcomes).toEqual([{ kind: 'accept' }]);
+      const p = callbackHarness((done) => done(new FerryError('SINK_REJECTED', 'never', { permanent: true })));
+      const r = deliver(p.h.engine, 'artemis', 'one.b');
+      await flush();
+      expect(r.outcomes.map((o) => o.kind)).toEqual(['reject']);
+    });
+  });
 });
+
