@@ -121,6 +121,8 @@ async function startServers(c, ctx, name, rec) {
   if (options.preload && c.ferry) rec.ferryImport = options.preload;
   const nodeArgs = c.before ? options.beforeNodeArgs : options.ferryNodeArgs;
   if (nodeArgs.length > 0 && c.ferry) rec.ferryNodeArgs = nodeArgs;
+  const node = c.before ? options.beforeNode : options.ferryNode;
+  if (node !== process.execPath && c.ferry) rec.ferryNode = node;
   if (c.before && c.ferry) rec.ferryBuild = options.before;
   if (c.before && c.ferry && options.beforeNoLaunchFlags) rec.ferryLaunchFlags = false;
   if (c.broker) {
@@ -129,7 +131,7 @@ async function startServers(c, ctx, name, rec) {
     rec.broker = c.broker;
   }
   if (c.ferry) {
-    out.ferry = new FerryChild({ yaml: c.ferry(ctx), dir: runDir, name, adminPort: ctx.ports.admin, profDir: options.prof ? join(runDir, 'prof') : undefined, preload: options.preload, diag: options.diag, nodeArgs, cli: c.before ? join(options.before, 'packages/gateway/dist/cli.js') : undefined, noLaunchFlags: c.before && options.beforeNoLaunchFlags });
+    out.ferry = new FerryChild({ yaml: c.ferry(ctx), dir: runDir, name, adminPort: ctx.ports.admin, profDir: options.prof ? join(runDir, 'prof') : undefined, preload: options.preload, diag: options.diag, node, nodeArgs, cli: c.before ? join(options.before, 'packages/gateway/dist/cli.js') : undefined, noLaunchFlags: c.before && options.beforeNoLaunchFlags });
     await out.ferry.start();
   }
   return out;

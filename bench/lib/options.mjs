@@ -76,6 +76,13 @@ export const options = Object.freeze({
    */
   beforeNoLaunchFlags: process.env.FERRY_BEFORE_NO_LAUNCH_FLAGS === '1',
   beforeNodeArgs: (process.env.FERRY_BEFORE_NODE_ARGS ?? '').split(/\s+/).filter(Boolean),
+  /**
+   * FERRY_NODE=<node binary>: the Node.js that runs Ferry's process (the bench's own by default),
+   * e.g. the 22 of the Dockerfile beside the 20 of the bench: `$(npx -y node@22 -p process.execPath)`
+   */
+  ferryNode: process.env.FERRY_NODE ? resolve(process.env.FERRY_NODE) : process.execPath,
+  /** FERRY_BEFORE_NODE: the Node.js of the `@before` twin (FERRY_NODE for the case itself) */
+  beforeNode: process.env.FERRY_BEFORE_NODE ? resolve(process.env.FERRY_BEFORE_NODE) : process.execPath,
   /** seconds to wait for the last messages after the publisher is done */
   drainSeconds: int('DRAIN_SECONDS', 60),
 });
