@@ -1,4 +1,10 @@
+import { Histogram, Registry } from 'prom-client';
 import { PromMetrics } from './metrics.js';
+
+/** the lines of one metric in an exposition text */
+function linesOf(text: string, metric: string): string[] {
+  return text.split('\n').filter((l) => l.startsWith(metric) || l.startsWith(`# HELP ${metric} `) || l.startsWith(`# TYPE ${metric} `));
+}
 
 describe('PromMetrics', () => {
   it('keeps one series per label set, ignores undocumented labels and never throws', async () => {
@@ -61,5 +67,50 @@ describe('PromMetrics', () => {
   it('refuses a negative count as prom-client does', () => {
     const m = new PromMetrics('edge-1');
     expect(() => m.bindCounter('messages_sent_total', { connector: 'rabbit' }).inc(-1)).toThrow('It is not possible to decrease a counter');
+  });
+
+  it('a histogram series reads in /metrics exactly as the Histogram of prom-client given the same observations', async () => {
+    const m = new PromMetrics('edge-1');
+    const reference = new Registry();
+    reference.setDefaultLabels({ gateway: 'edge-1' });
+    const own = new Histogram({
+      name: 'ferry_sink_confirm_seconds',
+      help: 'Time from sink write to confirmation',
+      labelNames: ['connector'],
+      buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      registers: [reference],
+    });
+    const bound = m.bindHistogram('sink_confirm_seconds', { connector: 'rabbit' });
+    // on a bound, between bounds, above the last one, zero, and sums whose last digits depend on the order
+    const rounds = [
+      [0.0005, 0.0001, 0.1, 0.3, 0.7, 12, 0, 0.0025000001],
+      [1e-7, 0.1, 0.2, 0.30000000000000004, 10, 10.5],
+      [],
+      [0.001, 0.001, 0.004],
+    ];
+    const texts: string[][] = [];
+    for (const [i, round] of rounds.entries()) {
+      for (const v of round) {
+        if (i % 2 === 0) bound.observe(v);
+        else m.observe('sink_confirm_seconds', { connector: 'rabbit' }, v);
+        own.labels('rabbit').observe(v);
+        m.bindHistogram('sink_confirm_seconds', { connector: 'mqtt' }).observe(v / 3);
+        own.labels('mqtt').observe(v / 3);
+      }
+      const mine = linesOf(await m.registry.metrics(), 'ferry_sink_confirm_seconds');
+      expect(mine).toEqual(linesOf(await reference.metrics(), 'ferry_sink_confirm_seconds'));
+      texts.push(mine);
+    }
+    expect(texts[3]).toContain('ferry_sink_confirm_seconds_count{gateway="edge-1",connector="rabbit"} 17');
+    expect(texts[3]).toContain('ferry_sink_confirm_seconds_bucket{le="+Inf",gateway="edge-1",connector="rabbit"} 17');
+  });
+
+  it('shows no histogram series before its first observation, and refuses what prom-client refuses', async () => {
+    const m = new PromMetrics('edge-1');
+    const bound = m.bindHistogram('sink_confirm_seconds', { connector: 'rabbit' });
+    expect(await m.registry.metrics()).not.toContain('ferry_sink_confirm_seconds_count');
+    expect(() => bound.observe(Number.NaN)).toThrow(TypeError);
+    expect(() => bound.observe(Infinity)).toThrow(TypeError);
+    expect(await m.registry.metrics()).not.toContain('ferry_sink_confirm_seconds_count');
   });
 });

@@ -2,6 +2,7 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 import type { CounterHandle, CounterName, GaugeHandle, GaugeName, HistogramHandle, HistogramName, Labels, Metrics } from '@ferry/core';
 import type { Series } from './dashboard/status.js';
 import { PendingCount, PendingGauge } from './pending-series.js';
+import { PendingHistogram } from './pending-histogram.js';
 
 const HELP: Record<CounterName | GaugeName | HistogramName, string> = {
   messages_received_total: 'Messages taken from a source connector',
@@ -78,6 +79,7 @@ interface MetricConfig {
 // made once: #registered takes these without a closure per metric
 const newCounter = (config: MetricConfig): Counter => new Counter(config);
 const newGauge = (config: MetricConfig): Gauge => new Gauge(config);
+const BUCKETS: readonly number[] = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 
 /** The values of the documented labels, in order; others are ignored, so a call never throws. */
 function values(name: CounterName | GaugeName | HistogramName, labels: Labels): string[] {
@@ -92,7 +94,7 @@ export class PromMetrics implements Metrics {
   readonly #histograms = new Map<string, Histogram>();
   readonly #children = new Map<string, unknown>();
   /** by metric name: the series whose counts wait for the metric's next collect */
-  readonly #pending = new Map<string, (PendingCount | PendingGauge)[]>();
+  readonly #pending = new Map<string, (PendingCount | PendingGauge | PendingHistogram)[]>();
 
   constructor(readonly gatewayId: string) {
     this.registry.setDefaultLabels({ gateway: gatewayId });
@@ -120,19 +122,20 @@ export class PromMetrics implements Metrics {
     return this.#child(name, labels, (v) => this.#held(name, new PendingGauge(this.#gauge(name).labels(...v))));
   }
 
-  #held<S extends PendingCount | PendingGauge>(name: CounterName | GaugeName, series: S): S {
+  #held<S extends PendingCount | PendingGauge | PendingHistogram>(name: CounterName | GaugeName | HistogramName, series: S): S {
     let all = this.#pending.get(name);
     if (all === undefined) this.#pending.set(name, (all = []));
     all.push(series);
     return series;
   }
 
-  #collect(name: CounterName | GaugeName): void {
+  #collect(name: CounterName | GaugeName | HistogramName): void {
     for (const s of this.#pending.get(name) ?? []) s.flush();
   }
 
+  /** the series, adding up until the next collect (pending-histogram.ts) */
   bindHistogram(name: HistogramName, labels: Labels): HistogramHandle {
-    return this.#child(name, labels, (v) => this.#histogram(name).labels(...v));
+    return this.#child(name, labels, (v) => this.#held(name, new PendingHistogram(this.#histogram(name), Object.fromEntries(LABELS[name].map((k, i) => [k, v[i]!])), BUCKETS)));
   }
 
   /**
@@ -151,7 +154,7 @@ export class PromMetrics implements Metrics {
   }
 
   observe(name: HistogramName, labels: Labels, value: number): void {
-    this.#child(name, labels, (v) => this.#histogram(name).labels(...v)).observe(value);
+    this.bindHistogram(name, labels).observe(value);
   }
 
   #histogram(name: HistogramName): Histogram {
@@ -161,8 +164,9 @@ export class PromMetrics implements Metrics {
         name: `ferry_${name}`,
         help: HELP[name],
         labelNames: [...LABELS[name]],
-        buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+        buckets: [...BUCKETS],
         registers: [this.registry],
+        collect: () => this.#collect(name),
       });
       this.#histograms.set(name, h);
     }
