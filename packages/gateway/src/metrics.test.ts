@@ -69,6 +69,9 @@ describe('PromMetrics', () => {
     expect(() => m.bindCounter('messages_sent_total', { connector: 'rabbit' }).inc(-1)).toThrow('It is not possible to decrease a counter');
   });
 
+  // The guard of pending-histogram.ts's reliance on prom-client's internals (its series in
+  // `hashMap`): a failure after an upgrade means the seam no longer holds; read
+  // docs/architecture.md, "Library seams", before touching the pin.
   it('a histogram series reads in /metrics exactly as the Histogram of prom-client given the same observations', async () => {
     const m = new PromMetrics('edge-1');
     const reference = new Registry();
