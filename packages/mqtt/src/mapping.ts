@@ -124,32 +124,48 @@ export interface PublishTarget {
  * correlation, reply-to and expiry are not carried (an expired message is still dropped).
  */
 export function toMqttPublish(message: GatewayMessage, to: PublishTarget, version: ProtocolVersion, now: number): ToPublishResult {
-  let expiry: number | undefined;
-  if (message.expiresAt !== undefined) {
-    const remainingMs = message.expiresAt - now;
-    // MQTT 5 §3.3.2.3.3: forward the interval minus the time already waited; a message whose
-    // interval has passed is not sent at all.
-    if (remainingMs <= 0) return { kind: 'expired' };
-    expiry = Math.ceil(remainingMs / 1000);
-  }
+  const expiry = expiryIntervalOf(message, now);
+  if (expiry === 0) return { kind: 'expired' };
   const base = { topic: to.topic, payload: message.body, qos: to.qos, retain: to.retain ?? message.retain };
   if (version !== 5) return { kind: 'publish', publish: base };
+  const properties = publishProperties(message, expiry);
+  return { kind: 'publish', publish: properties === undefined ? base : { ...base, properties } };
+}
 
-  const properties: PublishProperties = {};
+/**
+ * The Message Expiry Interval to forward for `message` at `now`, in seconds: undefined when it
+ * has no expiry, 0 when it has expired (a message with an interval left has at least 1).
+ */
+export function expiryIntervalOf(message: GatewayMessage, now: number): number | undefined {
+  if (message.expiresAt === undefined) return undefined;
+  const remainingMs = message.expiresAt - now;
+  // MQTT 5 §3.3.2.3.3: forward the interval minus the time already waited; a message whose
+  // interval has passed is not sent at all.
+  if (remainingMs <= 0) return 0;
+  return Math.min(Math.ceil(remainingMs / 1000), 0xffffffff);
+}
+
+/**
+ * The MQTT 5 PUBLISH properties of `message` (§3.3.2.3), undefined when it has none. `expiry`:
+ * the Message Expiry Interval to send (from {@link expiryIntervalOf}; undefined: none). The
+ * object is made only for a message that has some, in the order the properties are encoded.
+ */
+export function publishProperties(message: GatewayMessage, expiry: number | undefined): PublishProperties | undefined {
+  let properties: PublishProperties | undefined;
   const pfi = (message.meta.mqtt as MqttMeta | undefined)?.payloadFormatIndicator;
-  if (pfi !== undefined) properties.payloadFormatIndicator = pfi;
-  if (expiry !== undefined) properties.messageExpiryInterval = Math.min(expiry, 0xffffffff);
-  if (message.replyTo !== undefined) properties.responseTopic = message.replyTo;
+  if (pfi !== undefined) (properties ??= {}).payloadFormatIndicator = pfi;
+  if (expiry !== undefined) (properties ??= {}).messageExpiryInterval = expiry;
+  if (message.replyTo !== undefined) (properties ??= {}).responseTopic = message.replyTo;
   let headers = message.headers;
   if (message.correlationId !== undefined) {
     // MQTT 5 §3.3.2.3.6: correlation data is binary; a text id goes as its UTF-8, and a binary id
     // that would read back as text is marked, so the way back restores its kind
     const c = correlationToBytes(message.correlationId);
-    properties.correlationData = c.bytes;
+    (properties ??= {}).correlationData = c.bytes;
     if (c.encoding !== undefined) headers = new Map([...headers, [CORRELATION_ENCODING_HEADER, c.encoding]]);
   }
   const user = headersToUserProperties(headers);
-  if (user !== undefined) properties.userProperties = user;
-  if (message.contentType !== undefined) properties.contentType = message.contentType;
-  return { kind: 'publish', publish: Object.keys(properties).length === 0 ? base : { ...base, properties } };
+  if (user !== undefined) (properties ??= {}).userProperties = user;
+  if (message.contentType !== undefined) (properties ??= {}).contentType = message.contentType;
+  return properties;
 }

@@ -119,7 +119,12 @@ export class MqttBroker implements BrokerCore<Connection> {
    * persistent session it was queued to before its producer hears it was taken.
    */
   written(): Promise<void> {
-    return this.#state?.written() ?? Promise.resolve();
+    return this.pendingWrites() ?? Promise.resolve();
+  }
+
+  /** {@link written}, or undefined without a store: nothing to wait for, and no promise made */
+  pendingWrites(): Promise<void> | undefined {
+    return this.#state?.written();
   }
 
   get flowPaused(): boolean {

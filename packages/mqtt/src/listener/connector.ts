@@ -1,6 +1,6 @@
-import { Authenticator, authConfigFrom, ConnectorCounters, FerryError, FlowWatch, Settlement, StartStop, type ConnectorContext, type ConnectorState, type DeliveryHandler, type GatewayMessage, type Outcome, type Sink, type SourceFlow, type SourceSpec, ConnectorBase } from '@ferry/core';
+import { Authenticator, authConfigFrom, ConnectorCounters, FerryError, FlowWatch, Settlement, StartStop, toFerryError, type ConnectorContext, type ConnectorState, type DeliveryHandler, type GatewayMessage, type Outcome, type Sink, type SourceFlow, type SourceSpec, type WriteDone, ConnectorBase } from '@ferry/core';
 import { Listener, listeningLine, type BoundPorts } from '@ferry/net';
-import { fromMqttPublish, toMqttPublish } from '../mapping.js';
+import { expiryIntervalOf, fromMqttPublish, publishProperties } from '../mapping.js';
 import type { MqttListenerFrom, MqttListenerOptions, MqttListenerTo } from '../options.js';
 import { MqttBroker } from './broker.js';
 import { brokerConfig } from './config.js';
@@ -36,7 +36,10 @@ export class MqttListenerConnector extends ConnectorBase<MqttListenerOptions, Mq
   constructor(ctx: ConnectorContext, name: string, options: MqttListenerOptions) {
     super(ctx, name, options, 'mqtt-listener');
     this.#counters = new ConnectorCounters(ctx.metrics, name);
-    this.sink = { write: (message, to) => this.#write(message, to) };
+    this.sink = {
+      write: (message, to) => new Promise((resolve, reject) => this.#send(message, to, (error) => (error === undefined ? resolve() : reject(error)))),
+      send: (message, to, done) => this.#send(message, to, done),
+    };
   }
 
   /** the embedded broker while started (diagnostics, tests) */
@@ -189,43 +192,62 @@ export class MqttListenerConnector extends ConnectorBase<MqttListenerOptions, Mq
     if (outcome.kind === 'reject') this.ctx.logger.warn('device message rejected', { connector: this.name, error: outcome.reason.message });
   }
 
-  async #write(message: GatewayMessage, to: MqttListenerTo): Promise<void> {
+  /**
+   * The sink's write, its outcome given to `done` (Sink.send): a write that waits for nothing
+   * (no full subscriber queue, no store) confirms without a promise or closure of its own.
+   */
+  #send(message: GatewayMessage, to: MqttListenerTo, done: WriteDone): void {
     const broker = this.#broker;
     if (broker === undefined || this.#state !== 'up') {
-      throw new FerryError('NOT_CONNECTED', `mqtt-listener ${this.name} is not running`);
-    }
-    const r = toMqttPublish(message, to, 5, Date.now());
-    if (r.kind === 'expired') {
-      this.#counters.dropped('expired');
+      done(new FerryError('NOT_CONNECTED', `mqtt-listener ${this.name} is not running`));
       return;
     }
-    const { publish } = r;
-    let properties = publish.properties;
-    if (properties !== undefined) {
-      // the broker keeps the absolute expiry and computes the remaining interval per subscriber
-      const rest = { ...properties };
-      delete rest.messageExpiryInterval;
-      properties = Object.keys(rest).length > 0 ? rest : undefined;
+    const expiry = expiryIntervalOf(message, Date.now());
+    if (expiry === 0) {
+      this.#counters.dropped('expired');
+      done(undefined);
+      return;
     }
+    // the broker keeps the absolute expiry and computes the remaining interval per subscriber:
+    // the properties are the PUBLISH's without its expiry interval
+    const properties = publishProperties(message, undefined);
     // a copy for a connected subscriber with a full queue waits for room, and the write with it
     const ticket = new RoomTicket();
-    const r2 = broker.publish({ topic: publish.topic, payload: publish.payload, qos: publish.qos, retain: publish.retain, properties, expiresAt: message.expiresAt }, ticket);
-    if (r2 === 'retained-full') {
-      throw new FerryError('LIMIT_EXCEEDED', `mqtt-listener ${this.name}: retained messages full (retainedBytesLimit ${this.options.retainedBytesLimit} bytes)`, { permanent: true });
+    const r = broker.publish({ topic: to.topic, payload: message.body, qos: to.qos, retain: to.retain ?? message.retain, properties, expiresAt: message.expiresAt }, ticket);
+    if (r === 'retained-full') {
+      done(new FerryError('LIMIT_EXCEEDED', `mqtt-listener ${this.name}: retained messages full (retainedBytesLimit ${this.options.retainedBytesLimit} bytes)`, { permanent: true }));
+      return;
     }
-    // checked first: no promise for the common write that waited for nothing
-    if (!ticket.settled) {
-      try {
-        await whenTaken(ticket, this.name, publish.topic);
-      } catch (err) {
-        this.#counters.rejected('queue-full');
-        throw err;
-      }
+    // checked first: nothing held for the common write that waited for nothing
+    if (ticket.settled) this.#afterWritten(broker, done);
+    else
+      whenTaken(ticket, this.name, to.topic, (error) => {
+        if (error === undefined) this.#afterWritten(broker, done);
+        else {
+          this.#counters.rejected('queue-full');
+          done(error);
+        }
+      });
+  }
+
+  /**
+   * Confirm once its copies in persistent sessions (and its retained copy) are on disk; the
+   * barrier is taken once the copies are in their queues, not before.
+   */
+  #afterWritten(broker: MqttBroker, done: WriteDone): void {
+    const written = broker.pendingWrites();
+    if (written === undefined) {
+      this.#counters.sent();
+      done(undefined);
+      return;
     }
-    // confirmed once its copies in persistent sessions (and its retained copy) are on disk; the
-    // barrier is taken once the copies are in their queues, not before
-    await broker.written();
-    this.#counters.sent();
+    written.then(
+      () => {
+        this.#counters.sent();
+        done(undefined);
+      },
+      (err: unknown) => done(toFerryError(err)),
+    );
   }
 }
 

@@ -161,3 +161,28 @@ it('a subscriber that leaves while writes wait: they confirm (what an absent sub
   await Promise.all(held);
   expect(dropped()).toBe(2);
 });
+
+it('the callback form the engine calls (Sink.send) reports each write exactly once: a confirm, then the held write\'s LIMIT_EXCEEDED', async () => {
+  await start({ sessionQueueWaitMs: 300 });
+  await subscriber('dead', 'sw/#');
+  const sink = listener.sink;
+  if (sink.send === undefined) throw new Error('the mqtt-listener sink has no send');
+  const outcomes: (FerryError | undefined)[][] = [];
+  const sendOne = (i: number): Promise<void> =>
+    new Promise((resolve) => {
+      const mine: (FerryError | undefined)[] = [];
+      outcomes.push(mine);
+      sink.send?.(createMessage({ body: Buffer.from(String(i)), source: { connector: 'x', protocol: 'amqp091', address: 'q' } }), { topic: 'sw/t', qos: 1 }, (error) => {
+        mine.push(error);
+        resolve();
+      });
+    });
+  for (let i = 0; i < 25; i++) await sendOne(i);
+  await sendOne(25);
+  // a second call for the same write would come by the next turn
+  await new Promise((r) => setImmediate(r));
+  expect(outcomes.slice(0, 25).every((o) => o.length === 1 && o[0] === undefined)).toBe(true);
+  expect(outcomes[25]).toHaveLength(1);
+  expect(outcomes[25]?.[0]).toMatchObject({ code: 'LIMIT_EXCEEDED', permanent: false, details: { stalled: 1, tooLarge: 0, queued: 0 } });
+  expect(metrics.count('messages_sent_total', { connector: 'devices' })).toBe(25);
+});

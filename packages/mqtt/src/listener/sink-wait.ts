@@ -16,19 +16,36 @@ import type { RoomTicket } from './room-wait.js';
  *   permanent: no retry can put it there.
  * Copies other subscribers queued stay queued; a retry publishes to them again (at least
  * once, as everywhere in Ferry): their number is the error's `details.queued`.
+ * `done` gets undefined once every copy was taken, else that error.
  */
-export async function whenTaken(ticket: RoomTicket, connector: string, topic: string): Promise<void> {
-  if (ticket.waiting) await new Promise<void>((resolve) => ticket.whenReady(resolve, undefined));
+export function whenTaken(ticket: RoomTicket, connector: string, topic: string, done: (error: FerryError | undefined) => void): void {
+  ticket.whenReady(taken, { ticket, connector, topic, done });
+}
+
+/** what {@link whenTaken} hands its ticket: one object per held write, not a closure */
+interface Held {
+  readonly ticket: RoomTicket;
+  readonly connector: string;
+  readonly topic: string;
+  readonly done: (error: FerryError | undefined) => void;
+}
+
+function taken({ ticket, connector, topic, done }: Held): void {
   const { stalled, tooLarge, queued } = ticket.refused;
-  if (stalled === 0 && tooLarge === 0) return;
+  if (stalled === 0 && tooLarge === 0) {
+    done(undefined);
+    return;
+  }
   const why =
     tooLarge > 0
       ? `larger than ${tooLarge} subscriber(s)' whole session queue (sessionQueueBytes)`
       : `${stalled} connected subscriber(s) with a full session queue took nothing for sessionQueueWaitMs`;
   // what a retry repeats, in the log line as well as in the details
   const repeats = queued === 0 ? '' : `; ${queued} other subscriber(s) queued it and get it again on a retry`;
-  throw new FerryError('LIMIT_EXCEEDED', `mqtt-listener ${connector}: message for ${topic.slice(0, 200)} not taken: ${why}${repeats}`, {
-    permanent: tooLarge > 0,
-    details: { stalled, tooLarge, queued },
-  });
+  done(
+    new FerryError('LIMIT_EXCEEDED', `mqtt-listener ${connector}: message for ${topic.slice(0, 200)} not taken: ${why}${repeats}`, {
+      permanent: tooLarge > 0,
+      details: { stalled, tooLarge, queued },
+    }),
+  );
 }
