@@ -1,4 +1,4 @@
-import { escapeHeader } from './escape.js';
+import { escapeHeader, writtenAsIs } from './escape.js';
 import type { HeaderEntry, StompVersion } from './frame.js';
 
 const UNESCAPED_COMMANDS = new Set(['CONNECT', 'STOMP', 'CONNECTED']);
@@ -57,10 +57,6 @@ export function encodeFrame(command: string, headers: Iterable<HeaderEntry>, bod
 
 const NUL_BYTE = Buffer.from([0]);
 
-/** characters a receipt id may hold for {@link encodeReceipt} to write it as it is (see escapeHeader) */
-// eslint-disable-next-line no-control-regex -- NUL is one of them
-const RECEIPT_ID_AS_IS = /^[^\u0000\\\n\r:]*$/;
-
 /**
  * A RECEIPT (STOMP 1.2 §RECEIPT), the frame a client with receipts gets for every SEND: in one
  * string and one buffer, byte for byte what {@link encodeFrame} writes for
@@ -68,7 +64,7 @@ const RECEIPT_ID_AS_IS = /^[^\u0000\\\n\r:]*$/;
  * character that some version escapes or removes goes through encodeFrame.
  */
 export function encodeReceipt(receiptId: string, version: StompVersion): Buffer {
-  if (!RECEIPT_ID_AS_IS.test(receiptId)) return encodeFrame('RECEIPT', [['receipt-id', receiptId]], undefined, version);
+  if (!writtenAsIs(receiptId)) return encodeFrame('RECEIPT', [['receipt-id', receiptId]], undefined, version);
   return Buffer.from(`RECEIPT\nreceipt-id:${receiptId}\n\n\u0000`, 'utf8');
 }
 

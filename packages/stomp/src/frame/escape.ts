@@ -47,6 +47,11 @@ const HAS_CRLF = /[\r\n]/;
 // eslint-disable-next-line no-control-regex -- NUL is one of them
 const NEEDS_WORK = /[\u0000\\\n\r:]/;
 
+/** whether every version writes `value` as it is: none of the characters any version escapes or removes */
+export function writtenAsIs(value: string): boolean {
+  return !NEEDS_WORK.test(value);
+}
+
 /**
  * Encode one header name or value for the wire. Returns undefined when the header cannot be
  * written in this version at all (a 1.0 header NAME containing `:`, CR or LF, or a name that is
@@ -54,7 +59,7 @@ const NEEDS_WORK = /[\u0000\\\n\r:]/;
  */
 export function escapeHeader(value: string, version: StompVersion, escaped: boolean, isName: boolean): string | undefined {
   // Nothing any version escapes or removes: the text goes as it is.
-  if (!NEEDS_WORK.test(value)) return isName && value === '' ? undefined : value;
+  if (writtenAsIs(value)) return isName && value === '' ? undefined : value;
   let v = value.includes('\u0000') ? value.replace(NUL, '') : value;
   if (!escaped || version === '1.0') {
     // No escaping (1.0, or CONNECT/CONNECTED in any version): CR and LF would end the line.
