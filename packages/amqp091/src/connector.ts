@@ -1,4 +1,4 @@
-import { Backoff, ConnectorCounters, FailureLog, FerryError, describeError, sleep, type ConnectorContext, type ConnectorState, type DeliveryHandler, type GatewayMessage, type Sink, type SourceSpec, type WriteDone, ConnectorBase } from '@ferry/core';
+import { Backoff, callbackSink, ConnectorCounters, FailureLog, FerryError, describeError, sleep, type ConnectorContext, type ConnectorState, type DeliveryHandler, type GatewayMessage, type Sink, type SourceSpec, type WriteDone, ConnectorBase } from '@ferry/core';
 import { QueueConsumer } from './consumer.js';
 import { resolveEndpoint, type Endpoint } from './endpoint.js';
 import type { Amqp091From, Amqp091Options, Amqp091To } from './options.js';
@@ -65,7 +65,7 @@ export class Amqp091Connector extends ConnectorBase<Amqp091Options, Amqp091From,
   constructor(ctx: ConnectorContext, name: string, options: Amqp091Options) {
     super(ctx, name, options, 'amqp091');
     this.#counters = new ConnectorCounters(ctx.metrics, name);
-    this.sink = { write: (message, to) => this.#write(message, to), send: (message, to, done) => this.#send(message, to, done) };
+    this.sink = callbackSink((message, to, done) => this.#send(message, to, done));
   }
 
   get state(): ConnectorState {
@@ -291,10 +291,6 @@ export class Amqp091Connector extends ConnectorBase<Amqp091Options, Amqp091From,
     }
     channels.catch(() => undefined); // still waiting for a close-ok: it fails once the socket goes
     await live.session.close(Math.max(0, end - Date.now()));
-  }
-
-  #write(message: GatewayMessage, to: Amqp091To): Promise<void> {
-    return new Promise((resolve, reject) => this.#send(message, to, (error) => (error === undefined ? resolve() : reject(error))));
   }
 
   #send(message: GatewayMessage, to: Amqp091To, done: WriteDone): void {

@@ -1,5 +1,5 @@
 import type { ConfirmChannel, Message } from 'amqplib';
-import { FerryError, toFerryError, type ConnectorCounters, type GatewayMessage, type Logger, type WriteDone } from '@ferry/core';
+import { FerryError, toFerryError, writeBySend, type ConnectorCounters, type GatewayMessage, type Logger, type WriteDone } from '@ferry/core';
 import { confirmedPublish, type ConfirmedPublish } from './amqplib-publish.js';
 import { PUBLISH_ID_HEADER, toPublish, type PublishOptions, type PublishPlan } from './mapping.js';
 import type { Amqp091To } from './options.js';
@@ -72,7 +72,7 @@ export class Publisher {
   }
 
   write(message: GatewayMessage, to: Amqp091To): Promise<void> {
-    return new Promise((resolve, reject) => this.send(message, to, (error) => (error === undefined ? resolve() : reject(error))));
+    return writeBySend((m: GatewayMessage, t: Amqp091To, done: WriteDone) => this.send(m, t, done), message, to);
   }
 
   /** {@link write} with its outcome given to `done` (core Sink.send): no promise on the common path. */

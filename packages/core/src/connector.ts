@@ -99,6 +99,19 @@ export interface Sink<T> {
 /** How a sink reports one write: undefined once the far side confirmed it, or why it failed. */
 export type WriteDone = (error: FerryError | undefined) => void;
 
+/** A sink's write in its callback form ({@link Sink.send}). */
+export type SinkSend<T> = (message: GatewayMessage, to: T, done: WriteDone) => void;
+
+/** The outcome of one write through `send`, as the promise {@link Sink.write} returns. */
+export function writeBySend<T>(send: SinkSend<T>, message: GatewayMessage, to: T): Promise<void> {
+  return new Promise((resolve, reject) => send(message, to, (error) => (error === undefined ? resolve() : reject(error))));
+}
+
+/** A sink written in the callback form: `write` is the same write, as a promise. */
+export function callbackSink<T>(send: SinkSend<T>): Sink<T> {
+  return { send, write: (message, to) => writeBySend(send, message, to) };
+}
+
 export type ConnectorState = 'idle' | 'connecting' | 'up' | 'down' | 'stopping' | 'stopped';
 
 /**

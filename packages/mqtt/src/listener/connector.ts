@@ -1,4 +1,4 @@
-import { Authenticator, authConfigFrom, ConnectorCounters, FerryError, FlowWatch, Settlement, StartStop, toFerryError, type ConnectorContext, type ConnectorState, type DeliveryHandler, type GatewayMessage, type Outcome, type Sink, type SourceFlow, type SourceSpec, type WriteDone, ConnectorBase } from '@ferry/core';
+import { Authenticator, authConfigFrom, callbackSink, ConnectorCounters, FerryError, FlowWatch, Settlement, StartStop, toFerryError, type ConnectorContext, type ConnectorState, type DeliveryHandler, type GatewayMessage, type Outcome, type Sink, type SourceFlow, type SourceSpec, type WriteDone, ConnectorBase } from '@ferry/core';
 import { Listener, listeningLine, type BoundPorts } from '@ferry/net';
 import { expiryIntervalOf, fromMqttPublish, publishProperties } from '../mapping.js';
 import type { MqttListenerFrom, MqttListenerOptions, MqttListenerTo } from '../options.js';
@@ -36,10 +36,7 @@ export class MqttListenerConnector extends ConnectorBase<MqttListenerOptions, Mq
   constructor(ctx: ConnectorContext, name: string, options: MqttListenerOptions) {
     super(ctx, name, options, 'mqtt-listener');
     this.#counters = new ConnectorCounters(ctx.metrics, name);
-    this.sink = {
-      write: (message, to) => new Promise((resolve, reject) => this.#send(message, to, (error) => (error === undefined ? resolve() : reject(error)))),
-      send: (message, to, done) => this.#send(message, to, done),
-    };
+    this.sink = callbackSink((message, to, done) => this.#send(message, to, done));
   }
 
   /** the embedded broker while started (diagnostics, tests) */
