@@ -1,4 +1,4 @@
-import { AMQP091_CORRELATION_HEADER, FerryError, correlationFromField, type GatewayMessage, type Headers } from '@ferry/core';
+import { AMQP091_CORRELATION_HEADER, FerryError, correlationFromField, createMessage, type GatewayMessage, type Headers } from '@ferry/core';
 import type { ConsumeMessage, Options } from 'amqplib';
 import { fromFieldTable, headersToFieldTable } from './field-table.js';
 
@@ -85,9 +85,8 @@ export function fromDelivery(msg: ConsumeMessage, ctx: IngressContext): GatewayM
   if (clusterId !== undefined) meta.clusterId = clusterId;
   if (expiration !== undefined) meta.expiration = expiration;
   const headers = fromFieldTable(p.headers, PUBLISH_ID_HEADER);
-  // every field of the message written out (createMessage's defaults included), rather than
-  // createMessage's spread of an init object: one object per delivery, not two
-  return {
+  // through createMessage, which gives every message one shape whoever builds it
+  return createMessage({
     body: msg.content,
     headers,
     contentType: str(p.contentType),
@@ -103,10 +102,9 @@ export function fromDelivery(msg: ConsumeMessage, ctx: IngressContext): GatewayM
     // A consumer with manual acks is at-least-once whatever the delivery mode; the delivery
     // mode is about the broker's disk, and is kept in meta for an AMQP 0-9-1 sink.
     guarantee: 'at-least-once',
-    retain: false,
     source: { connector: ctx.connector, protocol: 'amqp091', address: msg.fields.routingKey },
     meta: { amqp091: meta },
-  };
+  });
 }
 
 /**

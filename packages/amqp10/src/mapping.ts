@@ -166,9 +166,8 @@ function fromParsed(p: ParsedMessage, encoded: Buffer, ctx: IngressContext, now:
   // absolute-expiry-time (§3.2.4) is used when there is no ttl
   const expiresAt = h?.ttl !== undefined ? now + h.ttl : pr.absoluteExpiryTime;
   const correlationId = pr.correlationId === undefined ? undefined : pr.correlationId.type === 'binary' ? pr.correlationId.value : idToString(pr.correlationId);
-  // every field written out (createMessage would copy this object once more to add its defaults:
-  // a third of this function's time, for the one retain: false)
-  return {
+  // through createMessage, which gives every message one shape whoever builds it
+  return createMessage({
     body,
     headers,
     contentType,
@@ -183,10 +182,9 @@ function fromParsed(p: ParsedMessage, encoded: Buffer, ctx: IngressContext, now:
     subject: pr.subject,
     userId: pr.userId?.toString('utf8'),
     guarantee: ctx.presettled ? 'at-most-once' : 'at-least-once',
-    retain: false,
     source: { connector: ctx.connector, protocol: 'amqp10', address: ctx.address },
     meta: { amqp10: meta },
-  };
+  });
 }
 
 function amqp10Meta(m: GatewayMessage): Amqp10Meta {
