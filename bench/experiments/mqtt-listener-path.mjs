@@ -12,18 +12,15 @@
 // Under callgrind (instruction counts, repeatable under load), one build at a time:
 //   ONLY=this ROUNDS=3 valgrind --tool=callgrind --callgrind-out-file=/tmp/cg.out node bench/experiments/mqtt-listener-path.mjs
 import { pathToFileURL } from 'node:url';
-import { resolve } from 'node:path';
 import { loadavg } from 'node:os';
+import { comparedBuilds, median } from './builds.mjs';
 import { Wire } from './wire.mjs';
 
 const ITER = Number(process.env.ITER ?? 20_000);
 const ROUNDS = Number(process.env.ROUNDS ?? 11);
 const BATCH = Number(process.env.BATCH ?? 50);
 
-const here = resolve(import.meta.dirname, '../..');
-let builds = [{ name: 'this', dir: here }];
-if (process.env.FERRY_BEFORE) builds.unshift({ name: 'before', dir: resolve(process.env.FERRY_BEFORE) });
-if (process.env.ONLY) builds = builds.filter((b) => b.name === process.env.ONLY);
+const builds = comparedBuilds();
 for (const b of builds) {
   b.broker = await import(pathToFileURL(`${b.dir}/packages/mqtt/dist/listener/broker.js`).href);
   b.core = await import(pathToFileURL(`${b.dir}/node_modules/@ferry/core/dist/index.js`).href);
@@ -126,7 +123,6 @@ for (let r = 0; r < ROUNDS; r++) {
     x.cpu.push((us * 1000) / ITER);
   }
 }
-const median = (v) => [...v].sort((a, b) => a - b)[Math.floor(v.length / 2)];
 console.log(`mqtt-listener path C, ${ITER} QoS 1 messages a round in batches of ${BATCH}, ${ROUNDS} rounds, load ${loadavg()[0].toFixed(2)}`);
 for (const x of sessions) console.log(`${x.b.name.padEnd(7)} ns of CPU per message: median ${median(x.cpu).toFixed(0)} (min ${Math.min(...x.cpu).toFixed(0)}, max ${Math.max(...x.cpu).toFixed(0)})`);
 if (sessions.length === 2) console.log(`this ÷ before: ${(median(sessions[1].cpu) / median(sessions[0].cpu)).toFixed(2)}`);

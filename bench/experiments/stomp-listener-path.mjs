@@ -10,18 +10,15 @@
 // Under callgrind (instruction counts, repeatable under load), one build at a time:
 //   ONLY=this ROUNDS=3 valgrind --tool=callgrind --callgrind-out-file=/tmp/cg.out node bench/experiments/stomp-listener-path.mjs
 import { pathToFileURL } from 'node:url';
-import { resolve } from 'node:path';
 import { loadavg } from 'node:os';
+import { comparedBuilds, median } from './builds.mjs';
 import { Wire } from './wire.mjs';
 
 const ITER = Number(process.env.ITER ?? 20_000);
 const ROUNDS = Number(process.env.ROUNDS ?? 11);
 const BATCH = Number(process.env.BATCH ?? 20);
 
-const here = resolve(import.meta.dirname, '../..');
-let builds = [{ name: 'this', dir: here }];
-if (process.env.FERRY_BEFORE) builds.unshift({ name: 'before', dir: resolve(process.env.FERRY_BEFORE) });
-if (process.env.ONLY) builds = builds.filter((b) => b.name === process.env.ONLY);
+const builds = comparedBuilds();
 for (const b of builds) {
   const dist = `${b.dir}/packages/stomp/dist/server`;
   b.session = await import(pathToFileURL(`${dist}/session.js`).href);
@@ -94,7 +91,6 @@ for (let r = 0; r < ROUNDS; r++) {
     else if (out.length === 0 || !first.equals(out)) throw new Error(`round ${r}: ${b.name} wrote other bytes than ${builds[0].name}`);
   }
 }
-const median = (a) => [...a].sort((x, y) => x - y)[Math.floor(a.length / 2)];
 console.log(`stomp-listener path: ${ITER} SENDs a round in chunks of ${BATCH}, ${ROUNDS - 1} measured rounds (the first is warm-up), load ${loadavg()[0].toFixed(2)}`);
 for (const b of builds) {
   const a = per.get(b.name);
