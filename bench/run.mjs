@@ -27,7 +27,7 @@ import { cases } from './lib/cases.mjs';
 import { Counter, payloadFactory } from './lib/counter.mjs';
 import { FerryChild, ROOT, requireBuiltCli } from './lib/ferry.mjs';
 import { options } from './lib/options.mjs';
-import { anonRssMiB, cores, cpuWindow, load, openFilesLimit, peakRssMiB, round1, rssMiB } from './lib/procstat.mjs';
+import { anonRssMiB, cores, cpuWindow, load, openFilesLimit, peakRssMiB, round1, rssMiB, schedWindow } from './lib/procstat.mjs';
 import { markdown, ratios } from './lib/report.mjs';
 import { mqttClose, mqttConnect, paced, windowed } from './lib/clients.mjs';
 import { ownBrokers } from './lib/brokers.mjs';
@@ -121,6 +121,8 @@ async function startServers(c, ctx, name, rec) {
   if (options.preload && c.ferry) rec.ferryImport = options.preload;
   const nodeArgs = c.before ? options.beforeNodeArgs : options.ferryNodeArgs;
   if (nodeArgs.length > 0 && c.ferry) rec.ferryNodeArgs = nodeArgs;
+  const launch = c.before ? options.beforeLaunch : options.ferryLaunch;
+  if (launch.length > 0 && c.ferry) rec.ferryLaunch = launch;
   const node = c.before ? options.beforeNode : options.ferryNode;
   if (node !== process.execPath && c.ferry) rec.ferryNode = node;
   if (c.before && c.ferry) rec.ferryBuild = options.before;
@@ -131,7 +133,7 @@ async function startServers(c, ctx, name, rec) {
     rec.broker = c.broker;
   }
   if (c.ferry) {
-    out.ferry = new FerryChild({ yaml: c.ferry(ctx), dir: runDir, name, adminPort: ctx.ports.admin, profDir: options.prof ? join(runDir, 'prof') : undefined, preload: options.preload, diag: options.diag, node, nodeArgs, cli: c.before ? join(options.before, 'packages/gateway/dist/cli.js') : undefined, noLaunchFlags: c.before && options.beforeNoLaunchFlags });
+    out.ferry = new FerryChild({ yaml: c.ferry(ctx), dir: runDir, name, adminPort: ctx.ports.admin, profDir: options.prof ? join(runDir, 'prof') : undefined, preload: options.preload, diag: options.diag, node, nodeArgs, launch, cli: c.before ? join(options.before, 'packages/gateway/dist/cli.js') : undefined, noLaunchFlags: c.before && options.beforeNoLaunchFlags });
     await out.ferry.start();
   }
   return out;
@@ -159,12 +161,14 @@ async function runOne(c, round) {
     setup = await c.clients(ctx);
     const counter = ctx.counter;
     const window = cpuWindow({ ferry: ferry?.pid, rabbit: rabbitPid(), broker: broker?.pid });
+    const sched = latency ? schedWindow({ ferry: ferry?.pid, rabbit: rabbitPid(), bench: process.pid }) : undefined;
     const publishing = latency ? paced(total, options.rate, sendWindow, setup.send) : windowed(total, sendWindow, setup.send);
     const guarded = setup.failed ? Promise.race([publishing, setup.failed]) : publishing;
     const budget = latency ? (options.latencySeconds + options.warmupSeconds) * 1000 + 60_000 : Math.max(120_000, total);
     const tPub = await withTimeout(guarded, budget, `the publisher's last confirmation (${counter.sent} sent)`);
     const complete = await counter.whenComplete(options.drainSeconds * 1000);
     const cpu = window.end();
+    if (sched) rec.sched = sched.end();
     // room for late duplicates before counting
     await new Promise((r) => setTimeout(r, 300));
     const t0 = counter.firstSentAt;
@@ -344,6 +348,11 @@ function secondsLines(rec) {
   const out = [];
   const bySecond = rec.latencyMs?.bySecond;
   if (bySecond) out.push(`    p99 per second (ms): ${bySecond.map((s) => s?.p99 ?? '-').join(' ')}`);
+  const sched = rec.sched;
+  if (sched) {
+    const one = (what, x) => (x ? `${what} ${x.mainWaitMsPerS}/${x.mainWaitPerSliceUs ?? '-'}/${x.mainVoluntaryPerS}/${x.mainInvoluntaryPerS}/${x.waitMsPerS}` : `${what} -`);
+    out.push(`    run-queue wait, main thread ms/s / µs per slice / switches/s voluntary, involuntary / all threads ms/s: ${['ferry', 'rabbit', 'bench'].map((k) => one(k, sched[k])).join(' | ')}`);
+  }
   const d = rec.ferryDiag;
   if (d?.length) {
     const row = (what, f) => `    Ferry ${what}: ${d.map(f).join(' ')}`;

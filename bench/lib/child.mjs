@@ -11,6 +11,9 @@ const live = new Set();
 process.once('exit', () => {
   for (const c of live) c.kill('SIGKILL');
 });
+// a bench stopped by a signal exits through 'exit' too, so no server outlives it (a Ferry started
+// in its own session, FERRY_LAUNCH=setsid, would not get a terminal's Ctrl-C)
+for (const [signal, code] of [['SIGINT', 130], ['SIGTERM', 143]]) process.once(signal, () => process.exit(code));
 
 export class ServerChild {
   /** @param {{ what: string, log: string, keepLines?: number }} opts */

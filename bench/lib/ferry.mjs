@@ -18,7 +18,7 @@ export function requireBuiltCli() {
 
 export class FerryChild extends ServerChild {
   /**
-   * @param {{ yaml: string, dir: string, name: string, adminPort: number, profDir?: string, preload?: string, diag?: boolean, node?: string, nodeArgs?: string[], cli?: string, noLaunchFlags?: boolean }} opts
+   * @param {{ yaml: string, dir: string, name: string, adminPort: number, profDir?: string, preload?: string, diag?: boolean, node?: string, nodeArgs?: string[], launch?: string[], cli?: string, noLaunchFlags?: boolean }} opts
    */
   constructor(opts) {
     super({ what: 'Ferry', log: join(opts.dir, `${opts.name}.log`) });
@@ -48,7 +48,10 @@ export class FerryChild extends ServerChild {
       diag.searchParams.set('out', this.diagFile);
       nodeArgs.push('--import', diag.href);
     }
-    await this.spawnUntil(this.ferry.node ?? process.execPath, [...nodeArgs, cli, 'start', '-c', file, '--log-level', 'warn'], ROOT, () => this.#ready(), timeoutMs);
+    const argv = [this.ferry.node ?? process.execPath, ...nodeArgs, cli, 'start', '-c', file, '--log-level', 'warn'];
+    // a launcher (FERRY_LAUNCH: nice, setsid, chrt, taskset) execs node in the same process
+    const [command, ...args] = [...(this.ferry.launch ?? []), ...argv];
+    await this.spawnUntil(command, args, ROOT, () => this.#ready(), timeoutMs);
   }
 
   /** where FERRY_DIAG's seconds are written when the process exits (bench/lib/ferry-diag.mjs) */

@@ -81,6 +81,13 @@ export const options = Object.freeze({
    * e.g. the 22 of the Dockerfile beside the 20 of the bench: `$(npx -y node@22 -p process.execPath)`
    */
   ferryNode: process.env.FERRY_NODE ? resolve(process.env.FERRY_NODE) : process.execPath,
+  /**
+   * FERRY_LAUNCH='nice -n -5' (or 'setsid', 'chrt -f 10', 'taskset -c 1'): a command Ferry's
+   * process is started through, which then execs node (same pid), to test how Ferry's latency
+   * depends on the scheduler; FERRY_BEFORE_LAUNCH for the `@before` twin
+   */
+  ferryLaunch: (process.env.FERRY_LAUNCH ?? '').split(/\s+/).filter(Boolean),
+  beforeLaunch: (process.env.FERRY_BEFORE_LAUNCH ?? '').split(/\s+/).filter(Boolean),
   /** FERRY_BEFORE_NODE: the Node.js of the `@before` twin (FERRY_NODE for the case itself) */
   beforeNode: process.env.FERRY_BEFORE_NODE ? resolve(process.env.FERRY_BEFORE_NODE) : process.execPath,
   /** seconds to wait for the last messages after the publisher is done */

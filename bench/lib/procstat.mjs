@@ -3,7 +3,7 @@
  * CPU is reported as % of ONE core over a window (the machine has nproc × 100 %).
  */
 import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 
 let clkTck = 100;
@@ -53,23 +53,36 @@ function machineJiffies() {
 }
 
 /**
+ * A window over some processes (by name): `read(pid)` now and again when the returned function is
+ * called, which answers `diff(early, late, wallS)` per process (null when a read found nothing)
+ * and the wall time in between, in seconds.
+ */
+function processWindow(pids, read, diff) {
+  const t0 = performance.now();
+  const start = Object.fromEntries(Object.entries(pids).map(([k, pid]) => [k, read(pid)]));
+  return () => {
+    const wall = (performance.now() - t0) / 1000;
+    const out = {};
+    for (const [k, pid] of Object.entries(pids)) {
+      const a = start[k];
+      const b = read(pid);
+      out[k] = a === undefined || b === undefined || wall <= 0 ? null : diff(a, b, wall);
+    }
+    return { out, wall };
+  };
+}
+
+/**
  * Start a CPU window over some processes (by name) plus the machine and this process;
  * `end()` answers % of one core for each, over the wall time in between.
  */
 export function cpuWindow(pids) {
-  const t0 = performance.now();
-  const start = Object.fromEntries(Object.entries(pids).map(([k, pid]) => [k, cpuSeconds(pid)]));
+  const processes = processWindow(pids, cpuSeconds, (a, b, wall) => round1(((b - a) / wall) * 100));
   const m0 = machineJiffies();
   const self0 = process.cpuUsage();
   return {
     end() {
-      const wall = (performance.now() - t0) / 1000;
-      const out = {};
-      for (const [k, pid] of Object.entries(pids)) {
-        const a = start[k];
-        const b = cpuSeconds(pid);
-        out[k] = a === undefined || b === undefined || wall <= 0 ? null : round1(((b - a) / wall) * 100);
-      }
+      const { out, wall } = processes();
       const self = process.cpuUsage(self0);
       out.bench = round1(((self.user + self.system) / 1e6 / wall) * 100);
       const m1 = machineJiffies();
@@ -108,4 +121,72 @@ export function openFilesLimit() {
   const m = /^Max open files\s+(\S+)\s+(\S+)/m.exec(readFileSync('/proc/self/limits', 'utf8'));
   const n = (x) => (x === 'unlimited' ? Infinity : Number(x));
   return m ? { soft: n(m[1]), hard: n(m[2]) } : { soft: Infinity, hard: Infinity };
+}
+
+/**
+ * The scheduler's account of one task (/proc/<pid>/task/<tid>/): `schedstat` gives the time it
+ * ran, the time it waited runnable on a run queue (ready, but another task had the core) and its
+ * timeslices, in ns; `status` its voluntary context switches (it blocked: epoll, a futex) and
+ * involuntary ones (preempted while it still had work).
+ */
+function taskSched(pid, tid) {
+  try {
+    const [run, wait, slices] = readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').trim().split(/\s+/).map(Number);
+    const status = readFileSync(`/proc/${pid}/task/${tid}/status`, 'utf8');
+    const field = (name) => Number(new RegExp(`^${name}:\\s+(\\d+)`, 'm').exec(status)?.[1] ?? 0);
+    return { run, wait, slices, voluntary: field('voluntary_ctxt_switches'), involuntary: field('nonvoluntary_ctxt_switches') };
+  } catch {
+    return undefined;
+  }
+}
+
+/** The main thread's account and every thread's, by thread id. */
+function processSched(pid) {
+  if (pid === undefined) return undefined;
+  let tids;
+  try {
+    tids = readdirSync(`/proc/${pid}/task`);
+  } catch {
+    return undefined;
+  }
+  const threads = new Map();
+  for (const tid of tids) {
+    const t = taskSched(pid, tid);
+    if (t !== undefined) threads.set(tid, t);
+  }
+  const main = threads.get(String(pid));
+  return main === undefined ? undefined : { main, threads };
+}
+
+/**
+ * Start a scheduling window over some processes (by name); `end()` answers, per process, over the
+ * wall time in between: ms per second its main thread (the event loop of a Node process) waited
+ * runnable for a core (`mainWaitMsPerS`), the mean of one such wait (`mainWaitPerSliceUs`, per
+ * timeslice), its context switches per second (voluntary: it went to sleep; involuntary: it was
+ * preempted), and the run-queue wait of all its threads together (`waitMsPerS`, GC helpers and
+ * libuv's pool for Node, the schedulers for RabbitMQ). Linux only; a process without
+ * /proc/<pid>/schedstat (no CONFIG_SCHED_INFO) reports null.
+ */
+export function schedWindow(pids) {
+  const finish = processWindow(pids, processSched, schedDiff);
+  return { end: () => finish().out };
+}
+
+function schedDiff(a, b, wall) {
+  const m = (f) => b.main[f] - a.main[f];
+  // the threads present at both ends (a thread gone meanwhile takes its account with it)
+  let waitAll = 0;
+  for (const [tid, late] of b.threads) {
+    const early = a.threads.get(tid);
+    if (early !== undefined) waitAll += late.wait - early.wait;
+  }
+  const slices = m('slices');
+  return {
+    mainRunMsPerS: round1(m('run') / 1e6 / wall),
+    mainWaitMsPerS: round1(m('wait') / 1e6 / wall),
+    mainWaitPerSliceUs: slices > 0 ? round1(m('wait') / 1e3 / slices) : null,
+    mainVoluntaryPerS: Math.round(m('voluntary') / wall),
+    mainInvoluntaryPerS: Math.round(m('involuntary') / wall),
+    waitMsPerS: round1(waitAll / 1e6 / wall),
+  };
 }

@@ -89,13 +89,13 @@ export function markdown(records) {
   if (lat.length) {
     out.push('');
     out.push(
-      '| case | runs | rate msg/s | measured msgs | p50 ms median (min–max) | p90 ms | p99 ms | p99 ms without the first seconds | max ms | Ferry CPU % | Ferry peak RSS MiB | load 1m | lost / dup |',
-      '|---|---|---|---|---|---|---|---|---|---|---|---|---|',
+      '| case | runs | rate msg/s | measured msgs | p50 ms median (min–max) | p90 ms | p99 ms | p99 ms without the first seconds | max ms | Ferry CPU % | Ferry peak RSS MiB | run-queue wait ms/s: Ferry main thread, bench main thread | load 1m | lost / dup |',
+      '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|',
     );
     for (const [name, rs] of lat) {
       const ok = rs.filter((r) => !r.error && r.latencyMs);
       out.push(
-        `| ${name} | ${ok.length}${rs.length > ok.length ? ` (+${rs.length - ok.length} failed)` : ''} | ${rs[0].rate} | ${ok[0]?.latencyMs.count ?? '–'} | ${spread(ok.map((r) => r.latencyMs.p50), ms)} | ${spread(ok.map((r) => r.latencyMs.p90), ms)} | ${spread(ok.map((r) => r.latencyMs.p99), ms)} | ${spread(ok.map((r) => r.latencyMs.settled?.p99), ms)} | ${spread(ok.map((r) => r.latencyMs.max), ms)} | ${spread(ok.map((r) => r.cpu?.ferry), one)} | ${spread(ok.map((r) => r.ferryPeakRssMiB), one)} | ${spread(rs.map((r) => r.load?.[0]), (x) => x.toFixed(2))} | ${sum(rs, 'lost')} / ${sum(rs, 'duplicated')} |`,
+        `| ${name} | ${ok.length}${rs.length > ok.length ? ` (+${rs.length - ok.length} failed)` : ''} | ${rs[0].rate} | ${ok[0]?.latencyMs.count ?? '–'} | ${spread(ok.map((r) => r.latencyMs.p50), ms)} | ${spread(ok.map((r) => r.latencyMs.p90), ms)} | ${spread(ok.map((r) => r.latencyMs.p99), ms)} | ${spread(ok.map((r) => r.latencyMs.settled?.p99), ms)} | ${spread(ok.map((r) => r.latencyMs.max), ms)} | ${spread(ok.map((r) => r.cpu?.ferry), one)} | ${spread(ok.map((r) => r.ferryPeakRssMiB), one)} | ${spread(ok.map((r) => r.sched?.ferry?.mainWaitMsPerS), one)}; ${spread(ok.map((r) => r.sched?.bench?.mainWaitMsPerS), one)} | ${spread(rs.map((r) => r.load?.[0]), (x) => x.toFixed(2))} | ${sum(rs, 'lost')} / ${sum(rs, 'duplicated')} |`,
       );
     }
   }
