@@ -362,6 +362,7 @@ function secondsLines(rec) {
       row('GC pauses (ms, count)', (s) => `${s.gcMs}/${s.gcCount}`),
       row('longest GC pause (ms)', (s) => s.gcMaxMs),
       row('CPU % / loop busy', (s) => `${s.cpuPct}/${s.elu}`),
+      row('main thread waiting for a core (ms)', (s) => s.runQueueWaitMs ?? '-'),
     );
   }
   return out;

@@ -4,14 +4,15 @@
  * monitorEventLoopDelay, 1 ms resolution: how late a timer due then ran, i.e. how long the loop
  * was held by one piece of work or by the machine not running the process), the garbage
  * collector's pauses (PerformanceObserver 'gc': their sum, the longest, how many), the CPU time
- * the process used and the loop's utilization. Each second is stamped with the wall clock, so the
+ * the process used, the loop's utilization and how long its thread waited runnable for a core
+ * (schedstat's run-queue wait). Each second is stamped with the wall clock, so the
  * bench can lay them beside the seconds of its own measured window. Written as JSON, when the
  * process exits, to the file named in this module's URL (`?out=<path>`).
  *
  * It observes: it costs a 1 ms timer inside the histogram and one callback per GC, nothing per
  * message. Runs with it are diagnostics, not the figures of a comparison.
  */
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { constants, monitorEventLoopDelay, performance, PerformanceObserver } from 'node:perf_hooks';
 
 const out = new URL(import.meta.url).searchParams.get('out');
@@ -36,6 +37,20 @@ new PerformanceObserver((list) => {
 }).observe({ entryTypes: ['gc'] });
 
 const ms = (x) => Math.round(x * 100) / 100;
+
+/**
+ * The main thread's time on a core and waiting runnable for one, ns (the loop runs here, so
+ * `thread-self` is the main thread); undefined without schedstat
+ */
+function sched() {
+  try {
+    const [run, wait, slices] = readFileSync('/proc/thread-self/schedstat', 'utf8').trim().split(/\s+/).map(Number);
+    return { run, wait, slices };
+  } catch {
+    return undefined;
+  }
+}
+let sched0 = sched();
 const seconds = [];
 let cpu = process.cpuUsage();
 let elu = performance.eventLoopUtilization();
@@ -44,6 +59,9 @@ function sample() {
   const e = performance.eventLoopUtilization(elu);
   cpu = process.cpuUsage();
   elu = performance.eventLoopUtilization();
+  const s1 = sched();
+  const waitMs = s1 && sched0 ? ms((s1.wait - sched0.wait) / 1e6) : null;
+  sched0 = s1;
   seconds.push({
     // the end of this second, ms since the epoch (the bench's clock is another process's)
     at: ms(performance.timeOrigin + performance.now()),
@@ -55,6 +73,8 @@ function sample() {
     gcKinds: gc.kinds,
     cpuPct: Math.round((c.user + c.system) / 1e4),
     elu: ms(e.utilization),
+    // how long the loop was ready to run and not running: the machine's share of its delays
+    runQueueWaitMs: waitMs,
   });
   loop.reset();
   gc = { ms: 0, maxMs: 0, count: 0, kinds: {} };
