@@ -25,6 +25,7 @@ import { readFileSync } from 'node:fs';
 import { brokerPorts, createVhost, deleteVhost, freePort, rabbitUrl } from '@ferry/testkit';
 import { cases } from './lib/cases.mjs';
 import { Counter, payloadFactory } from './lib/counter.mjs';
+import { OWN_SESSION } from './lib/child.mjs';
 import { FerryChild, ROOT, requireBuiltCli } from './lib/ferry.mjs';
 import { options } from './lib/options.mjs';
 import { anonRssMiB, cores, cpuWindow, load, openFilesLimit, peakRssMiB, round1, rssMiB, schedWindow } from './lib/procstat.mjs';
@@ -79,6 +80,29 @@ function rabbitPid() {
   } catch {
     return undefined;
   }
+}
+
+/** The scheduling group (autogroup) of a process, or undefined where the kernel has none. */
+function autogroup(pid) {
+  try {
+    return readFileSync(`/proc/${pid}/autogroup`, 'utf8').split(/\s+/)[0];
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Where the servers run for the scheduler (bench/lib/child.mjs): in a session of their own or the
+ * bench's, and whether RabbitMQ shares the bench's group, which would hand it a smaller share of
+ * the cores than Ferry's and so tilt every RabbitMQ baseline.
+ */
+function sessions() {
+  const rabbit = rabbitPid();
+  const out = { servers: OWN_SESSION ? 'own' : 'shared', bench: autogroup(process.pid), rabbit: rabbit === undefined ? undefined : autogroup(rabbit) };
+  if (OWN_SESSION && out.bench !== undefined && out.bench === out.rabbit) {
+    console.warn(`RabbitMQ runs in the bench's scheduling group (${out.bench}) while Ferry gets one of its own: restart the brokers (integration/brokers/all-stop.sh, all-start.sh), which start RabbitMQ in a session of its own`);
+  }
+  return out;
 }
 
 const stamp = new Date().toISOString().replace(/[:.]/g, '-');
@@ -407,6 +431,7 @@ async function main() {
     memGiB: Math.round(totalmem() / 2 ** 30),
     brokers,
     load: load(),
+    sessions: sessions(),
   });
   console.log(`ferry bench${options.quick ? ' --quick' : ''}: ${selected.length} case(s) × ${options.rounds} round(s), N=${options.n}, window ${options.window}, ${options.payloadBytes}-byte payloads; results ${resultsFile}`);
   const records = [];

@@ -3,6 +3,13 @@
  * log file and the last lines are kept for the error message of a failed run; it is killed when
  * the bench exits, and stopped with SIGTERM (SIGKILL after a time-out) so that it drains and,
  * when profiled, writes its profile.
+ *
+ * Each server starts in a session of its own (spawn's `detached`, setsid(2)), as a service under
+ * an init system does. With the kernel's autogroup scheduling (/proc/sys/kernel/sched_autogroup_enabled)
+ * CPU time is shared first between sessions, then between the processes of one session: a server
+ * left in the bench's session would compete for one share with the bench's own clients, while
+ * RabbitMQ, started by integration/brokers, has a session of its own. BENCH_SERVER_SESSION=shared
+ * keeps the servers in the bench's session, to measure what that costs.
  */
 import { spawn } from 'node:child_process';
 import { createWriteStream } from 'node:fs';
@@ -11,9 +18,15 @@ const live = new Set();
 process.once('exit', () => {
   for (const c of live) c.kill('SIGKILL');
 });
-// a bench stopped by a signal exits through 'exit' too, so no server outlives it (a Ferry started
-// in its own session, FERRY_LAUNCH=setsid, would not get a terminal's Ctrl-C)
+// a bench stopped by a signal exits through 'exit' too, so no server outlives it (a server in a
+// session of its own does not get a terminal's Ctrl-C)
 for (const [signal, code] of [['SIGINT', 130], ['SIGTERM', 143]]) process.once(signal, () => process.exit(code));
+
+/** Whether servers start in a session of their own (the default) or in the bench's. */
+export const OWN_SESSION = (process.env.BENCH_SERVER_SESSION ?? 'own') !== 'shared';
+if (!['own', 'shared'].includes(process.env.BENCH_SERVER_SESSION ?? 'own')) {
+  throw new Error(`BENCH_SERVER_SESSION must be 'own' or 'shared', not '${process.env.BENCH_SERVER_SESSION}'`);
+}
 
 export class ServerChild {
   /** @param {{ what: string, log: string, keepLines?: number }} opts */
@@ -37,7 +50,7 @@ export class ServerChild {
   async spawnUntil(command, args, cwd, ready, timeoutMs) {
     const log = createWriteStream(this.opts.log);
     const keepLines = this.opts.keepLines ?? 50;
-    const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'], cwd });
+    const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'], cwd, detached: OWN_SESSION });
     this.child = child;
     live.add(child);
     this.exited = new Promise((resolve) => {

@@ -36,6 +36,8 @@ CONF
 EPMD=$(ls /usr/lib/erlang/erts-*/bin/epmd | head -1)
 nohup "$EPMD" -address 127.0.0.1 -port "$RMQ_EPMD_PORT" > "$RMQ_DIR/log/epmd.log" 2>&1 < /dev/null &
 echo $! > "$RMQ_DIR/epmd.pid"
-HOME="$RMQ_DIR" nohup "$RMQ_BIN/rabbitmq-server" > "$RMQ_DIR/log/stdout.log" 2>&1 < /dev/null &
+# a session of its own (setsid), as a service has: the kernel's autogroup scheduler shares CPU
+# between sessions first, and the bench (bench/lib/child.mjs) gives every server it starts one too
+HOME="$RMQ_DIR" setsid nohup "$RMQ_BIN/rabbitmq-server" > "$RMQ_DIR/log/stdout.log" 2>&1 < /dev/null &
 echo $! > "$RMQ_DIR/launcher.pid"
 echo "rabbitmq launcher pid $! (beam pid will be in $RABBITMQ_PID_FILE), epmd pid $(cat "$RMQ_DIR/epmd.pid")"
