@@ -1,0 +1,134 @@
+// The amqp10-listener's own work per transfer on path G, without the route, the sink and the
+// network: an Amqp10Listener (packages/amqp10/src/listener.ts) takes an in-memory connection
+// (no SASL, anonymous), a client opens a session and a sending link (unsettled) to `telemetry`,
+// then sends transfers as rhea's sender writes them for the bench (a data section of 256 bytes,
+// one frame each). The engine's part is a handler that holds each delivery; once a chunk of BATCH
+// transfers was read, every held delivery is accepted (as one `basic.ack multiple` from RabbitMQ
+// settles them) and the listener writes its dispositions and flows in the next turn. ITER
+// transfers a round, ROUNDS rounds; with FERRY_BEFORE=<another built checkout> the two builds take
+// turns round by round in this one process, and must accept every transfer (the dispositions
+// written are counted by delivery id, first..last). Run after `npx tsc -b`:
+//   FERRY_BEFORE=/path/to/main-before node bench/experiments/amqp10-listener-path.mjs
+// Under callgrind (instruction counts, repeatable under load), one build at a time, two sizes:
+//   ONLY=this ROUNDS=2 ITER=10000 valgrind --tool=callgrind --callgrind-out-file=/tmp/cg.out node bench/experiments/amqp10-listener-path.mjs
+import { createRequire } from 'node:module';
+import { pathToFileURL } from 'node:url';
+import { loadavg } from 'node:os';
+import { comparedBuilds, median } from './builds.mjs';
+import { Wire } from './wire.mjs';
+
+const ITER = Number(process.env.ITER ?? 20_000);
+const ROUNDS = Number(process.env.ROUNDS ?? 11);
+const BATCH = Number(process.env.BATCH ?? 20);
+
+const builds = comparedBuilds();
+for (const b of builds) {
+  b.amqp10 = await import(pathToFileURL(`${b.dir}/packages/amqp10/dist/listener.js`).href);
+  b.options = await import(pathToFileURL(`${b.dir}/packages/amqp10/dist/options.js`).href);
+  b.core = await import(pathToFileURL(`${b.dir}/node_modules/@ferry/core/dist/index.js`).href);
+  // the client's frames written with the rhea the build has (the same version, pinned)
+  const require = createRequire(`${b.dir}/packages/amqp10/package.json`);
+  b.frames = require('rhea/lib/frames.js');
+  b.terminus = require('rhea/lib/terminus.js');
+  b.message = require('rhea/lib/message.js');
+}
+
+const turn = () => new Promise((r) => setImmediate(r));
+const amqpFrame = (b, performative, payload) => b.frames.write_frame(b.frames.amqp_frame(0, performative, payload));
+
+/** every delivery id a disposition in `out` settles as accepted (descriptor 0x24), counted */
+function acceptedIds(out) {
+  let n = 0;
+  for (let at = 0; at + 8 <= out.length; ) {
+    const size = out.readUInt32BE(at);
+    const frame = out.subarray(at, at + size);
+    at += size;
+    // a disposition: 00 53 15, list, role true (0x41), first, last ...; read with rhea's reader
+    if (frame.length > 11 && frame[8] === 0x00 && frame[9] === 0x53 && frame[10] === 0x15) {
+      const f = builds[0].frames.read_frame(frame);
+      const p = f.performative;
+      const state = p.state;
+      if (p.role === true && p.settled === true && state?.value !== undefined && String(state.descriptor?.value) === '36') n += (p.last ?? p.first) - p.first + 1;
+    }
+  }
+  return n;
+}
+
+async function open(b) {
+  const core = b.core;
+  const listener = new b.amqp10.Amqp10Listener(
+    { gatewayId: 'bench', logger: core.silentLogger, metrics: core.noopMetrics, baseDir: '.' },
+    'apps',
+    b.options.amqp10ListenerOptions.parse({ port: 0, host: '127.0.0.1', allowAnonymous: true, anonymous: true }),
+  );
+  await listener.start();
+  let held = [];
+  await listener.openSources([{ route: 'r', from: { address: 'telemetry' } }], (d) => held.push(d.settlement));
+  const wire = new Wire();
+  listener.accept({ stream: wire, info: { transport: 'tcp', remoteAddress: '127.0.0.1', remotePort: 1, remote: '127.0.0.1:1', authorized: false }, handshakeDone: () => undefined });
+  const f = b.frames;
+  wire.emit('data', Buffer.from([0x41, 0x4d, 0x51, 0x50, 0, 1, 0, 0]));
+  wire.emit('data', amqpFrame(b, f.open({ container_id: 'bench-client', max_frame_size: 65536 })));
+  wire.emit('data', amqpFrame(b, f.begin({ next_outgoing_id: 0, incoming_window: 2048, outgoing_window: 4294967295 })));
+  wire.emit(
+    'data',
+    amqpFrame(b, f.attach({ name: 'sender', handle: 0, role: false, snd_settle_mode: 0, rcv_settle_mode: 0, source: b.terminus.source({}).described(), target: b.terminus.target({ address: 'telemetry' }).described(), initial_delivery_count: 0 })),
+  );
+  await turn();
+  await turn();
+  wire.take();
+  return {
+    wire,
+    listener,
+    settleAll() {
+      const h = held;
+      held = [];
+      for (const s of h) s.accept();
+    },
+  };
+}
+
+/** ITER transfers as rhea's sender writes them for the bench, in chunks of BATCH frames */
+function transfers(b) {
+  const body = b.message.encode({ body: b.message.data_section(Buffer.alloc(256, 0x61)) });
+  const chunks = [];
+  for (let i = 0; i < ITER; i += BATCH) {
+    const frames = [];
+    for (let j = i; j < i + BATCH; j++) {
+      frames.push(amqpFrame(b, b.frames.transfer({ handle: 0, delivery_id: j, delivery_tag: Buffer.from(String(j)), message_format: 0, settled: false, more: false }), body));
+    }
+    chunks.push(Buffer.concat(frames));
+  }
+  return chunks;
+}
+
+async function round(b, chunks) {
+  const c = await open(b);
+  const t0 = process.cpuUsage();
+  for (const chunk of chunks) {
+    c.wire.emit('data', chunk);
+    c.settleAll();
+    await turn();
+  }
+  const t = process.cpuUsage(t0);
+  await turn();
+  const out = c.wire.take();
+  await c.listener.stop();
+  return { us: (t.user + t.system) / ITER, accepted: acceptedIds(out) };
+}
+
+const chunksOf = new Map(builds.map((b) => [b.name, transfers(b)]));
+const per = new Map(builds.map((b) => [b.name, []]));
+for (let r = 0; r < ROUNDS; r++) {
+  for (const b of builds) {
+    const { us, accepted } = await round(b, chunksOf.get(b.name));
+    if (r > 0 || ROUNDS === 1) per.get(b.name).push(us);
+    if (accepted !== ITER) throw new Error(`round ${r}: ${b.name} accepted ${accepted} of ${ITER} transfers`);
+  }
+}
+console.log(`amqp10-listener path: ${ITER} transfers a round in chunks of ${BATCH}, ${Math.max(1, ROUNDS - 1)} measured rounds (the first is warm-up), load ${loadavg()[0].toFixed(2)}`);
+for (const b of builds) {
+  const a = per.get(b.name);
+  console.log(`${b.name}: ${median(a).toFixed(2)} µs CPU per transfer (median; ${Math.min(...a).toFixed(2)}–${Math.max(...a).toFixed(2)})`);
+}
+if (builds.length === 2) console.log(`this ÷ before: ${(median(per.get('this')) / median(per.get('before'))).toFixed(2)}`);
