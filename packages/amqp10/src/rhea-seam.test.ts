@@ -4,12 +4,15 @@
  * docs/architecture.md, "Library seams", before touching the pin.
  */
 import { once } from 'node:events';
+import { createRequire } from 'node:module';
 import type { AddressInfo } from 'node:net';
 import rhea from 'rhea';
 import { dataSection } from '../test/rhea-message.js';
 import { describeError } from '@ferry/core';
 import { jest } from '@jest/globals';
-import { answerSndSettleMode, armedTimers, disarmConnection, DispositionGate, encodedMessage, installCapture, installCreditGuard, installLinkKeys, overranCredit, receiveBytesOnly } from './rhea-seam.js';
+import { answerSndSettleMode, armedTimers, disarmConnection, DispositionGate, encodedMessage, installCapture, installCreditGuard, installIncomingDeliveries, installLinkKeys, installTransferRead, overranCredit, receiveBytesOnly } from './rhea-seam.js';
+import { TransferPerformative } from './rhea-transfer-frame.js';
+import { IncomingDelivery } from './rhea-incoming.js';
 
 const SEE = 'the rhea seam (packages/amqp10/src/rhea-seam.ts) no longer holds; see docs/architecture.md, "Library seams"';
 
@@ -140,6 +143,47 @@ describe('rhea seam: receivers that take the bytes alone (receiveBytesOnly)', ()
     seam(plain.map((m) => m.message_id).join() === 'small,big' && plain.every((m) => encodedMessage(m) !== undefined), 'a receiver not marked bytes-only no longer gets a decoded, captured message');
     // rhea called decode (the wrapper) for all four, and the wrapper decoded only the two plain ones
     seam(decodeCalls === 4, `rhea called message.decode ${decodeCalls} times for four messages`);
+  });
+});
+
+describe('rhea seam: transfer frames read from their bytes, deliveries of one class (installTransferRead, installIncomingDeliveries)', () => {
+  it("rhea's transport reads frames through frames.read_frame, and its session takes the transfers read from the bytes as IncomingDelivery: ids, tags, settled", async () => {
+    installCapture();
+    installCreditGuard();
+    installTransferRead();
+    installIncomingDeliveries();
+    const frames = createRequire(import.meta.url)('rhea/lib/frames.js') as { read_frame(b: Buffer): unknown };
+    const big: rhea.Message = { message_id: 'big', body: dataSection(Buffer.alloc(700, 7)) };
+    const got: { id: number; tag: string; settled: boolean; messageId: unknown }[] = [];
+    let done: (() => void) | undefined;
+    open = await pair((server) => {
+      server.on('message', (m: rhea.EventContext) => {
+        const d = m.delivery as rhea.Delivery;
+        seam(d instanceof IncomingDelivery, "rhea's session no longer makes its deliveries through Incoming.prototype.on_transfer");
+        got.push({ id: d.id, tag: d.tag.toString(), settled: d.remote_settled, messageId: m.message?.message_id });
+        if (got.length === 3) done?.();
+      });
+    });
+    const p = open;
+    const reads = jest.spyOn(frames, 'read_frame');
+    const fromBytes = await until<undefined>(p, (resolve) => {
+      done = () => resolve(undefined);
+      const unsettled = p.client.open_sender({ target: { address: 'q' } });
+      unsettled.once('sendable', () => {
+        unsettled.send({ message_id: 'small', body: 'x' }, Buffer.from('t0'));
+        unsettled.send(big, Buffer.from('t1'));
+        const presettled = p.client.open_sender({ target: { address: 'q' }, snd_settle_mode: 1 });
+        presettled.once('sendable', () => presettled.send({ message_id: 'settled', body: 'y' }, Buffer.from('t2')));
+      });
+    })
+      .then(() => reads.mock.results.filter((r) => (r.value as { performative?: unknown } | null)?.performative instanceof TransferPerformative).length)
+      .finally(() => reads.mockRestore());
+    seam(fromBytes === 3, `${fromBytes} of the 3 transfer frames were read from their bytes`);
+    expect(got).toEqual([
+      { id: 0, tag: 't0', settled: false, messageId: 'small' },
+      { id: 1, tag: 't1', settled: false, messageId: 'big' },
+      { id: 2, tag: 't2', settled: true, messageId: 'settled' },
+    ]);
   });
 });
 

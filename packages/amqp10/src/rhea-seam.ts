@@ -1,13 +1,15 @@
 /**
  * Everything Ferry does with internals of rhea, in one place. rhea is pinned to the exact
  * version installed (packages/amqp10/package.json); rhea-seam.test.ts checks each reliance
- * against the installed copy (docs/architecture.md, "Library seams"). Six seams:
+ * against the installed copy (docs/architecture.md, "Library seams"). Eight seams:
  * - the exact bytes of each incoming message, from rhea's process-wide `message.decode`;
  * - a gate around rhea 3.0.5's merging of dispositions, which changes outcomes;
  * - links keyed by name and role, in rhea's Session prototype;
  * - the snd-settle-mode a sending link answers with, in rhea's local attach;
  * - the timers of a connection Ferry is done with, cleared;
- * - a transfer that arrives without link credit, marked instead of printed.
+ * - a transfer that arrives without link credit, marked instead of printed;
+ * - a transfer frame read from its bytes instead of through rhea's generic reader;
+ * - a session's incoming deliveries as instances of one class instead of six closures each.
  * And one place rhea's typings say more than rhea does: a link's source and target as the peer
  * attached them, which may be absent (peerAddress).
  * The first and the last seam also let rhea skip its decode for the receivers Ferry reads from
@@ -15,6 +17,8 @@
  */
 import { createRequire } from 'node:module';
 import rhea from 'rhea';
+import { readTransferFrame, type RheaFrame } from './rhea-transfer-frame.js';
+import { onTransfer } from './rhea-incoming.js';
 
 /**
  * The exact bytes of each incoming message.
@@ -348,4 +352,58 @@ export function installCreditGuard(): void {
 /** True while the `message` event of a delivery that arrived without link credit is dispatched. */
 export function overranCredit(receiver: object): boolean {
   return overrunLinks.has(receiver);
+}
+
+/**
+ * Transfer frames read from their bytes (./rhea-transfer-frame.ts).
+ *
+ * rhea's transport reads each frame through `frames.read_frame`, called through the module's
+ * exported object (lib/transport.js Transport.read), and dispatches its performative. A transfer
+ * frame in the encodings senders write is read here into plain fields with the values rhea's
+ * reader gives; every other frame, and a transfer in any other encoding, goes to rhea's reader as
+ * before.
+ */
+interface FramesModule {
+  read_frame: ((buffer: Buffer) => RheaFrame | object | null) & { [TRANSFER_READ_MARK]?: true };
+}
+
+const TRANSFER_READ_MARK = Symbol.for('ferry.amqp10.transfer-read');
+
+/** Install the reader once per process (idempotent). */
+export function installTransferRead(): void {
+  const require = createRequire(import.meta.url);
+  const frames = require('rhea/lib/frames.js') as FramesModule;
+  if (frames.read_frame[TRANSFER_READ_MARK] === true) return;
+  const original = frames.read_frame;
+  const read: FramesModule['read_frame'] = (buffer: Buffer) => readTransferFrame(buffer) ?? original(buffer);
+  read[TRANSFER_READ_MARK] = true;
+  frames.read_frame = read;
+}
+
+/**
+ * Incoming deliveries without closures (./rhea-incoming.ts): rhea's `Incoming.prototype.on_transfer`
+ * replaced by the same steps with one class for the deliveries. rhea's session module exports only
+ * Session, so the Incoming prototype is reached through a session made for it (its constructor
+ * only stores what it is given).
+ */
+interface IncomingPrototype {
+  on_transfer: typeof onTransfer;
+  [INCOMING_MARK]?: true;
+}
+
+const INCOMING_MARK = Symbol.for('ferry.amqp10.incoming-deliveries');
+
+/** The prototype of rhea's Incoming (lib/session.js), through a session made for it. */
+export function rheaIncomingPrototype(): IncomingPrototype {
+  const require = createRequire(import.meta.url);
+  const Session = require('rhea/lib/session.js') as new (connection: object, channel: number) => { incoming: object };
+  return Object.getPrototypeOf(new Session({}, 0).incoming) as IncomingPrototype;
+}
+
+/** Install the replacement once per process (idempotent). */
+export function installIncomingDeliveries(): void {
+  const proto = rheaIncomingPrototype();
+  if (proto[INCOMING_MARK] === true) return;
+  proto.on_transfer = onTransfer;
+  proto[INCOMING_MARK] = true;
 }

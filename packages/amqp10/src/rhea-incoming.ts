@@ -1,0 +1,151 @@
+/**
+ * rhea 3.0.5's session-level receipt of a transfer (lib/session.js `Incoming.prototype.on_transfer`),
+ * with each delivery an instance of one class instead of an object literal with six closures.
+ *
+ * rhea makes, for every delivery, an object and six functions (`update`, `accept`, `release`,
+ * `reject`, `modified`, and the one `update` calls through), then removes `frames` with `delete`,
+ * which turns the object into a dictionary. Here the same state goes into an `IncomingDelivery`
+ * whose methods live on its prototype and do what rhea's closures do, in the same order: the
+ * session's counters (next transfer id, next delivery id), the deliveries buffer (what the incoming
+ * window and the disposition writer read), the link's credit and delivery count, the checks and
+ * their error texts, and the `message` event with rhea's context. Two differences a user can see,
+ * neither used by rhea or Ferry: `frames` is set to undefined instead of deleted, and the session's
+ * Incoming is a private field of the delivery. rhea-incoming.test.ts runs rhea's own function and
+ * this one over the same transfers and compares the state they leave.
+ */
+import { createRequire } from 'node:module';
+
+/** rhea's delivery state objects (lib/message.js), as `update` gets them */
+type State = unknown;
+
+/** The parts of rhea's message module the receipt uses, looked up at each call (installCapture replaces decode). */
+interface MessageModule {
+  decode(buffer: Buffer): unknown;
+  accepted(): { described(): State };
+  released(): { described(): State };
+  rejected(fields: { error: unknown }): { described(): State };
+  modified(params: unknown): { described(): State };
+}
+
+/** What rhea's Incoming keeps (lib/session.js Incoming). */
+export interface IncomingInternals {
+  next_transfer_id: number;
+  /** null when a peer sent a null delivery-id first: rhea keeps it */
+  next_delivery_id: number | null | undefined;
+  deliveries: { push(d: IncomingDelivery): void };
+  update(delivery: IncomingDelivery, settled: boolean | null, state: State): void;
+}
+
+/** What rhea's Receiver keeps (lib/link.js). */
+export interface ReceiverInternals {
+  is_remote_open(): boolean;
+  _incomplete: IncomingDelivery | undefined;
+  credit: number;
+  delivery_count: number;
+  local: { attach: { rcv_settle_mode?: number } };
+  _context(c: Record<string, unknown>): unknown;
+  dispatch(name: string, context: unknown): unknown;
+}
+
+/** A transfer's fields as rhea's reader gives them (./rhea-transfer-frame.ts, or rhea's composite). */
+export interface TransferFrameIn {
+  readonly performative: {
+    readonly delivery_id?: unknown;
+    readonly delivery_tag?: unknown;
+    readonly message_format?: unknown;
+    readonly settled?: unknown;
+    readonly state?: unknown;
+    readonly more?: unknown;
+  };
+  readonly payload?: Buffer;
+}
+
+const require = createRequire(import.meta.url);
+const message = require('rhea/lib/message.js') as MessageModule;
+
+/** An incoming delivery with rhea's fields and methods (lib/session.js Incoming.on_transfer). */
+export class IncomingDelivery {
+  readonly id: unknown;
+  readonly tag: unknown;
+  readonly format: unknown;
+  readonly link: ReceiverInternals;
+  settled = false;
+  state: State = undefined;
+  remote_settled: unknown;
+  remote_state: unknown;
+  frames: (Buffer | undefined)[] | undefined;
+  incomplete: unknown = undefined;
+  readonly #incoming: IncomingInternals;
+
+  constructor(incoming: IncomingInternals, receiver: ReceiverInternals, frame: TransferFrameIn) {
+    const p = frame.performative;
+    this.id = p.delivery_id;
+    this.tag = p.delivery_tag;
+    this.format = p.message_format;
+    this.link = receiver;
+    this.remote_settled = p.settled === undefined ? false : p.settled;
+    this.remote_state = p.state;
+    this.frames = [frame.payload];
+    this.#incoming = incoming;
+  }
+
+  update(settled: boolean | null | undefined, state: State): void {
+    // rhea: unsettled by default only in rcv-settle-mode second (§2.8.3); a null is kept, as rhea keeps it
+    this.#incoming.update(this, settled === undefined ? this.link.local.attach.rcv_settle_mode !== 1 : settled, state);
+  }
+
+  accept(): void {
+    this.update(undefined, message.accepted().described());
+  }
+
+  release(params?: unknown): void {
+    if (params) this.update(undefined, message.modified(params).described());
+    else this.update(undefined, message.released().described());
+  }
+
+  reject(error?: unknown): void {
+    this.update(undefined, message.rejected({ error }).described());
+  }
+
+  modified(params?: unknown): void {
+    this.update(undefined, message.modified(params).described());
+  }
+}
+
+const isDefined = (v: unknown): boolean => v !== undefined && v !== null;
+
+/** rhea's Incoming.on_transfer, statement for statement, with IncomingDelivery. */
+export function onTransfer(this: IncomingInternals, frame: TransferFrameIn, receiver: ReceiverInternals): void {
+  this.next_transfer_id++;
+  if (!receiver.is_remote_open()) throw Error('transfer after detach');
+  const p = frame.performative;
+  if (this.next_delivery_id === undefined) this.next_delivery_id = p.delivery_id as number | null | undefined;
+  let current: IncomingDelivery;
+  const incomplete = receiver._incomplete;
+  if (incomplete !== undefined) {
+    current = incomplete;
+    if (isDefined(p.delivery_id) && current.id !== p.delivery_id) throw Error(`frame sequence error: delivery ${String(current.id)} not complete, got ${String(p.delivery_id)}`);
+    if (frame.payload) current.frames?.push(frame.payload);
+  } else if (this.next_delivery_id === p.delivery_id) {
+    current = new IncomingDelivery(this, receiver, frame);
+    this.deliveries.push(current);
+    // as rhea's ++: NaN when both ids were undefined
+    this.next_delivery_id = (this.next_delivery_id as number) + 1;
+  } else {
+    throw Error(`frame sequence error: expected ${String(this.next_delivery_id)}, got ${String(p.delivery_id)}`);
+  }
+  current.incomplete = p.more;
+  if (current.incomplete) {
+    receiver._incomplete = current;
+    return;
+  }
+  receiver._incomplete = undefined;
+  const parts = current.frames ?? [];
+  const data = parts.length === 1 ? parts[0] : Buffer.concat(parts as Buffer[]);
+  current.frames = undefined;
+  if (receiver.credit > 0) receiver.credit--;
+  else console.error('Received transfer when credit was %d', receiver.credit);
+  receiver.delivery_count++;
+  const ctx = current.format === 0 ? { message: message.decode(data as Buffer), delivery: current } : { message: data, delivery: current, format: current.format };
+  receiver.dispatch('message', receiver._context(ctx));
+}
