@@ -15,7 +15,7 @@ import { createRequire } from 'node:module';
 import { pathToFileURL } from 'node:url';
 import { loadavg } from 'node:os';
 import { comparedBuilds, median } from './builds.mjs';
-import { Wire } from './wire.mjs';
+import { feedTimed, Wire } from './wire.mjs';
 
 const ITER = Number(process.env.ITER ?? 20_000);
 const ROUNDS = Number(process.env.ROUNDS ?? 11);
@@ -104,17 +104,11 @@ function transfers(b) {
 
 async function round(b, chunks) {
   const c = await open(b);
-  const t0 = process.cpuUsage();
-  for (const chunk of chunks) {
-    c.wire.emit('data', chunk);
-    c.settleAll();
-    await turn();
-  }
-  const t = process.cpuUsage(t0);
+  const us = await feedTimed(c.wire, chunks, () => c.settleAll(), ITER);
   await turn();
   const out = c.wire.take();
   await c.listener.stop();
-  return { us: (t.user + t.system) / ITER, accepted: acceptedIds(out) };
+  return { us, accepted: acceptedIds(out) };
 }
 
 const chunksOf = new Map(builds.map((b) => [b.name, transfers(b)]));

@@ -12,7 +12,7 @@
 import { pathToFileURL } from 'node:url';
 import { loadavg } from 'node:os';
 import { comparedBuilds, median } from './builds.mjs';
-import { Wire } from './wire.mjs';
+import { feedTimed, Wire } from './wire.mjs';
 
 const ITER = Number(process.env.ITER ?? 20_000);
 const ROUNDS = Number(process.env.ROUNDS ?? 11);
@@ -69,15 +69,9 @@ async function round(b, seqBase) {
     for (let j = 0; j < BATCH; j++) frames.push(sendFrame(seqBase + i + j));
     chunks.push(Buffer.concat(frames));
   }
-  const t0 = process.cpuUsage();
-  for (const chunk of chunks) {
-    c.wire.emit('data', chunk);
-    c.settleAll();
-    await turn();
-  }
-  const t = process.cpuUsage(t0);
+  const us = await feedTimed(c.wire, chunks, () => c.settleAll(), ITER);
   const out = Buffer.concat(c.wire.written);
-  return { us: (t.user + t.system) / ITER, out };
+  return { us, out };
 }
 
 const per = new Map(builds.map((b) => [b.name, []]));
