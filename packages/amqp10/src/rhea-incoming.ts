@@ -8,9 +8,9 @@
  * whose methods live on its prototype and do what rhea's closures do, in the same order: the
  * session's counters (next transfer id, next delivery id), the deliveries buffer (what the incoming
  * window and the disposition writer read), the link's credit and delivery count, the checks and
- * their error texts, and the `message` event with rhea's context. Two differences a user can see,
- * neither used by rhea or Ferry: `frames` is set to undefined instead of deleted, and the session's
- * Incoming is a private field of the delivery. rhea-incoming.test.ts runs rhea's own function and
+ * their error texts, and the `message` event with rhea's context. Three differences a user can
+ * see, none used by rhea or Ferry: `frames` is set to undefined instead of deleted, the session's
+ * Incoming is a private field of the delivery, and accepted deliveries share one state object. rhea-incoming.test.ts runs rhea's own function and
  * this one over the same transfers and compares the state they leave.
  */
 import { createRequire } from 'node:module';
@@ -95,7 +95,7 @@ export class IncomingDelivery {
   }
 
   accept(): void {
-    this.update(undefined, message.accepted().described());
+    this.update(undefined, accepted());
   }
 
   release(params?: unknown): void {
@@ -110,6 +110,16 @@ export class IncomingDelivery {
   modified(params?: unknown): void {
     this.update(undefined, message.modified(params).described());
   }
+}
+
+/**
+ * The accepted outcome (§3.4.2), made once: it has no fields, rhea only reads it (to compare
+ * outcomes and to write the disposition), so every accepted delivery can share it.
+ */
+let acceptedState: { readonly state: State } | undefined;
+function accepted(): State {
+  acceptedState ??= { state: message.accepted().described() };
+  return acceptedState.state;
 }
 
 const isDefined = (v: unknown): boolean => v !== undefined && v !== null;
