@@ -36,9 +36,11 @@ export class PacketInput {
   #parserSettings: ParserSettings | undefined;
   /**
    * Whole packets already read from the socket but not parsed yet, with the offsets where each
-   * ends; a packet arriving in many reads is joined once, when it is whole.
+   * ends; a packet arriving in many reads is joined once, when it is whole. Only while there is
+   * such a rest: a read of whole packets that are all parsed at once (nearly every read) is
+   * parsed where it arrived, and an idle device holds no buffer lists.
    */
-  readonly #unparsed = new Unparsed();
+  #unparsed: Unparsed | undefined;
   #feedScheduled = false;
   /** the topic this client last published on (packet-fast.ts); made on its first PUBLISH */
   #topics: LastTopic | undefined;
@@ -54,14 +56,19 @@ export class PacketInput {
     const sink = this.#sink;
     if (sink.inputDead()) return;
     const r = this.#guard.push(chunk);
-    this.#unparsed.push(r.bytes, r.ends);
     if (r.kind === 'ok') {
-      this.feed();
+      if (this.#unparsed === undefined) this.#parseRead(r.bytes, r.ends);
+      else {
+        this.#unparsed.push(r.bytes, r.ends);
+        this.feed();
+      }
       return;
     }
     // a refused packet: what came before it is parsed, then the connection is closed
-    const before = this.#unparsed.whole();
-    this.#unparsed.clear();
+    const held = this.#unparsed ?? new Unparsed();
+    held.push(r.bytes, r.ends);
+    const before = held.whole();
+    this.#unparsed = undefined;
     let start = 0;
     for (const end of before.ends) {
       if (sink.inputDead()) return;
@@ -86,7 +93,7 @@ export class PacketInput {
     const sink = this.#sink;
     // the start of a packet whose end has not arrived yet waits (unjoined), whole packets only go
     // to the parser: each is checked on its own bytes (packet-rules.ts)
-    if (!u.hasPacket || sink.inputHeld()) return;
+    if (u === undefined || !u.hasPacket || sink.inputHeld()) return;
     const { bytes, ends } = u.whole();
     let start = 0;
     for (const end of ends) {
@@ -94,8 +101,29 @@ export class PacketInput {
       if (!this.#parse(bytes.subarray(start, end))) return;
       start = end;
     }
-    if (sink.inputDead()) u.clear();
-    else u.consume(start);
+    if (sink.inputDead()) this.#unparsed = undefined;
+    else if (u.consume(start)) this.#unparsed = undefined;
+  }
+
+  /**
+   * A read while nothing is held from earlier ones: its whole packets are parsed from the read
+   * itself, and only what is left (the start of a packet, or packets after the sink held input)
+   * is kept. `ends` as PacketSizeGuard gives them, offsets in `bytes`.
+   */
+  #parseRead(bytes: Buffer, ends: readonly number[]): void {
+    const sink = this.#sink;
+    let start = 0;
+    let i = 0;
+    for (; i < ends.length; i++) {
+      if (sink.inputHeld()) break;
+      const end = ends[i] as number;
+      if (!this.#parse(bytes.subarray(start, end))) return;
+      start = end;
+    }
+    if (start === bytes.length || sink.inputDead()) return;
+    const rest = new Unparsed();
+    rest.push(start === 0 ? bytes : bytes.subarray(start), start === 0 ? ends : ends.slice(i).map((e) => e - start));
+    this.#unparsed = rest;
   }
 
   /**
@@ -104,7 +132,7 @@ export class PacketInput {
    * interrupted by this client's next packets.
    */
   feedSoon(): void {
-    if (!this.#unparsed.hasPacket || this.#feedScheduled) return;
+    if (this.#unparsed?.hasPacket !== true || this.#feedScheduled) return;
     this.#feedScheduled = true;
     setImmediate(() => {
       this.#feedScheduled = false;
@@ -137,7 +165,7 @@ export class PacketInput {
       else if (result.kind === 'packet' && !sink.inputDead()) sink.takePacket(raw, result.packet);
       return true;
     } catch (err) {
-      this.#unparsed.clear();
+      this.#unparsed = undefined;
       sink.handlerFailed(err);
       return false;
     }

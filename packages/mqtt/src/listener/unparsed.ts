@@ -33,14 +33,21 @@ export class Unparsed {
     return { bytes: this.#chunks[0] ?? EMPTY, ends: this.#ends };
   }
 
-  /** drops the first `n` bytes (the packets parsed); the start of an unfinished packet stays */
-  consume(n: number): void {
-    if (n <= 0) return;
-    if (n >= this.#length) return this.clear();
+  /**
+   * Drops the first `n` bytes (the packets parsed); the start of an unfinished packet stays.
+   * True when nothing is left.
+   */
+  consume(n: number): boolean {
+    if (n <= 0) return this.#length === 0;
+    if (n >= this.#length) {
+      this.clear();
+      return true;
+    }
     const rest = this.whole().bytes.subarray(n);
     this.#chunks = [rest];
     this.#length = rest.length;
     this.#ends = this.#ends.filter((e) => e > n).map((e) => e - n);
+    return false;
   }
 
   clear(): void {
