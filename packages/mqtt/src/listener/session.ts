@@ -2,6 +2,7 @@ import type { IPublishPacket, Packet } from 'mqtt-packet';
 import type { ProtocolVersion, PublishProperties } from '../mapping.js';
 import type { OutboundItem, Subscription } from './types.js';
 import { SparseMap } from './sparse.js';
+import { OneEntryMap } from './one-entry-map.js';
 import { WaitingRoom, type RoomTicket, type Waiter } from './room-wait.js';
 
 /** The connection a session is attached to, as the session sees it. */
@@ -83,7 +84,7 @@ export class Session {
   readonly clientId: string;
   /** the user that created the session (undefined: anonymous); only it may resume the session */
   readonly owner: string | undefined;
-  readonly subscriptions = new Map<string, Subscription>();
+  readonly subscriptions = new OneEntryMap<string, Subscription>();
   /** QoS 2 publishes from the client: 'held' while its settlement is pending, 'received' once PUBREC was sent */
   readonly incomingQos2 = new SparseMap<number, 'held' | 'received'>();
   /** seconds the session outlives its connection; Infinity for 3.1.1 persistent sessions */
