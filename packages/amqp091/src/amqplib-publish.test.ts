@@ -15,6 +15,8 @@ const lib = join(dirname(require.resolve('amqplib')), 'lib');
 type Fields = Record<string, unknown>;
 const defs = require(join(lib, 'defs.js')) as {
   BasicPublish: number;
+  BasicAck: number;
+  BasicNack: number;
   BasicProperties: number;
   encodeMethod(id: number, channel: number, fields: Fields): Buffer;
   encodeProperties(id: number, channel: number, size: number, fields: Fields): Buffer;
@@ -76,7 +78,7 @@ const every: FramedOptions = {
 
 function both(options: FramedOptions): { ours: Sent; amqplibs: Sent } {
   const a = recordingChannel();
-  confirmedPublish(a.ch)('amq.topic', 'devices.d1.telemetry', Buffer.from('body'), options, () => undefined);
+  confirmedPublish(a.ch)('amq.topic', 'devices.d1.telemetry', Buffer.from('body'), options);
   const b = recordingChannel();
   b.ch.publish('amq.topic', 'devices.d1.telemetry', Buffer.from('body'), options, () => undefined);
   holds(a.sent.length === 1, 'confirmedPublish did not send through the connection');
@@ -105,24 +107,33 @@ describe('confirmedPublish (amqplib confirm channel)', () => {
     expect(publishFrame('x', 'k', {}).deliveryMode).toBeUndefined();
   });
 
-  it('gives the callback to the channel’s confirms: basic.ack calls it with null, basic.nack with an error', () => {
-    const { ch } = recordingChannel();
+  it('leaves the confirms to the channel’s events: basic.ack and basic.nack reach the "ack" and "nack" listeners, in order', () => {
+    const { ch, sent } = recordingChannel();
     const publish = confirmedPublish(ch);
-    const outcomes: unknown[] = [];
-    publish('x', 'k', Buffer.from('1'), every, (err) => outcomes.push(err));
-    publish('x', 'k', Buffer.from('2'), every, (err) => outcomes.push(err));
-    // delivery tags count publishes from 1 on a confirm channel (RabbitMQ publisher confirms)
-    ch.emit('ack', { deliveryTag: 1, multiple: false });
-    ch.emit('nack', { deliveryTag: 2, multiple: false });
-    holds(outcomes.length === 2, 'the confirm callbacks were not called by basic.ack and basic.nack');
-    expect(outcomes[0]).toBeNull();
-    expect(outcomes[1]).toBeInstanceOf(Error);
+    const events: unknown[] = [];
+    ch.on('ack', (f: unknown) => events.push(['ack', f]));
+    ch.on('nack', (f: unknown) => events.push(['nack', f]));
+    publish('x', 'k', Buffer.from('1'), every);
+    publish('x', 'k', Buffer.from('2'), every);
+    publish('x', 'k', Buffer.from('3'), every);
+    expect(sent).toHaveLength(3);
+    const accept = (ch as unknown as { accept(f: { id: number; fields: Fields }): void }).accept.bind(ch);
+    // as amqplib's reader gives a frame to its channel; delivery tags count publishes from 1 on a confirm channel
+    accept({ id: defs.BasicAck, fields: { deliveryTag: 2, multiple: false } });
+    accept({ id: defs.BasicNack, fields: { deliveryTag: 3, multiple: true, requeue: false } });
+    holds(events.length === 2, 'basic.ack and basic.nack did not reach the channel’s "ack" and "nack" events');
+    expect(events).toEqual([
+      ['ack', { deliveryTag: 2, multiple: false }],
+      ['nack', { deliveryTag: 3, multiple: true, requeue: false }],
+    ]);
+    // amqplib keeps no callback for these publishes: its window is empty after the confirms
+    expect((ch as unknown as { unconfirmed: unknown[] }).unconfirmed).toEqual([]);
   });
 
   it('falls back to amqplib’s publish on a channel of another shape', () => {
     const calls: unknown[][] = [];
     const ch = { publish: (...args: unknown[]) => calls.push(args) > 0 } as unknown as ConfirmChannel;
-    confirmedPublish(ch)('x', 'k', Buffer.from('b'), { persistent: true }, () => undefined);
+    confirmedPublish(ch)('x', 'k', Buffer.from('b'), { persistent: true });
     expect(calls).toHaveLength(1);
   });
 });

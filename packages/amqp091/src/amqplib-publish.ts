@@ -44,10 +44,9 @@ export function publishFrame(exchange: string, routingKey: string, o: FramedOpti
   };
 }
 
-/** amqplib's confirm channel below its `publish` (lib/channel.js): the two calls `publish` makes. */
+/** amqplib's confirm channel below its `publish` (lib/channel.js): the call `publish` makes to send. */
 interface ConfirmChannelInternals {
   sendMessage(fields: PublishFrame, properties: PublishFrame, content: Buffer): boolean;
-  pushConfirmCallback(cb: (err: unknown) => void): void;
   /** the channel number */
   readonly ch: number;
   /**
@@ -59,7 +58,7 @@ interface ConfirmChannelInternals {
 
 function internalsOf(ch: ConfirmChannel): ConfirmChannelInternals | undefined {
   const c = ch as unknown as Partial<ConfirmChannelInternals>;
-  if (typeof c.sendMessage !== 'function' || typeof c.pushConfirmCallback !== 'function') return undefined;
+  if (typeof c.sendMessage !== 'function') return undefined;
   if (typeof c.ch !== 'number' || typeof c.connection !== 'object' || !Array.isArray(c.connection.channels)) return undefined;
   return c as ConfirmChannelInternals;
 }
@@ -79,30 +78,33 @@ function openStream(c: ConfirmChannelInternals, send: unknown): { write(b: Buffe
   return typeof buffer?.write === 'function' ? buffer : undefined;
 }
 
-/** Publish one message on a confirm channel; `cb` gets null on basic.ack, an error on basic.nack or close. */
-export type ConfirmedPublish = (exchange: string, routingKey: string, content: Buffer, options: FramedOptions, cb: (err: unknown) => void) => boolean;
+/**
+ * Publish one message on a confirm channel. Its confirm is not tracked here: the caller counts
+ * delivery tags and reads the channel's 'ack' and 'nack' events (publisher.ts), so amqplib keeps
+ * no callback for it.
+ */
+export type ConfirmedPublish = (exchange: string, routingKey: string, content: Buffer, options: FramedOptions) => boolean;
 
 /**
  * `publish` for `ch`: amqplib's ConfirmChannel `publish` is `sendMessage` of what `Args.publish`
- * built, then `pushConfirmCallback` (lib/channel_model.js); this makes the same two calls with
- * {@link publishFrame}'s fields. When the installed amqplib has not that shape, amqplib's own
- * `publish` (a unit test checks the shape of the pinned version).
+ * built, then `pushConfirmCallback` (lib/channel_model.js); this makes the first call with
+ * {@link publishFrame}'s fields and leaves the callback out. amqplib's confirm window without
+ * callbacks is a plain channel's: its 'ack' and 'nack' handlers (lib/channel.js `handleConfirm`)
+ * only move its low-water mark. When the installed amqplib has not that shape, amqplib's own
+ * `publish` with no callback (a unit test checks the shape of the pinned version).
  */
 export function confirmedPublish(ch: ConfirmChannel): ConfirmedPublish {
   const c = internalsOf(ch);
-  if (c === undefined) return (exchange, routingKey, content, options, cb) => ch.publish(exchange, routingKey, content, options, cb);
+  if (c === undefined) return (exchange, routingKey, content, options) => ch.publish(exchange, routingKey, content, options);
   const send = sendMessageOf(c);
-  return (exchange, routingKey, content, options, cb) => {
+  return (exchange, routingKey, content, options) => {
     const frame = publishFrame(exchange, routingKey, options);
     const stream = openStream(c, send);
     const bytes = stream === undefined ? undefined : encodePublishFrames(c.ch, frame, content);
-    let accepted: boolean;
     if (stream !== undefined && bytes !== undefined) {
       c.connection.sentSinceLastCheck = true;
-      accepted = stream.write(bytes);
-    } else accepted = c.sendMessage(frame, frame, content);
-    // after the send, as amqplib does: a frame that cannot be encoded throws before it has a delivery tag
-    c.pushConfirmCallback(cb);
-    return accepted;
+      return stream.write(bytes);
+    }
+    return c.sendMessage(frame, frame, content);
   };
 }

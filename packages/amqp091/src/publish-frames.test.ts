@@ -80,14 +80,14 @@ describe('encodePublishFrames (the bytes of amqplib\'s Connection.sendMessage)',
     const publish = confirmedPublish(ch);
     const body = Buffer.alloc(100, 1);
     c.sentSinceLastCheck = false;
-    publish('amq.topic', 'a.b', body, every, () => undefined);
+    publish('amq.topic', 'a.b', body, every);
     expect(c.sentSinceLastCheck).toBe(true);
     expect(Buffer.concat(readAll(c.channels[3]!.buffer)).equals(amqplibBytes('amq.topic', 'a.b', every, body))).toBe(true);
     // amqplib's own way of refusing a send on a closed channel (lib/channel.js invalidateSend)
     (ch as unknown as { sendMessage: () => never }).sendMessage = () => {
       throw new Error('Channel closed');
     };
-    expect(() => publish('amq.topic', 'a.b', body, every, () => undefined)).toThrow('Channel closed');
+    expect(() => publish('amq.topic', 'a.b', body, every)).toThrow('Channel closed');
     expect(readAll(c.channels[3]!.buffer)).toEqual([]);
   });
 });

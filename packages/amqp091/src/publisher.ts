@@ -20,24 +20,34 @@ export interface PublisherOptions {
   readonly onLost: (reason: string) => void;
 }
 
-interface Pending {
-  /** set by a basic.return that arrived before this publish's basic.ack */
-  returned?: FerryError;
+/** basic.ack and basic.nack as amqplib gives them ('ack', 'nack' events of the channel) */
+interface ConfirmFields {
+  readonly deliveryTag: number;
+  readonly multiple: boolean;
 }
+
+/** the writes a publisher holds unconfirmed at first; the window doubles when it fills */
+const INITIAL_WINDOW = 256;
 
 /**
  * The sink side of a session: one confirm channel (RabbitMQ publisher confirms, an extension
  * of AMQP 0-9-1: confirm.select). A write resolves only on the broker's basic.ack for it.
  *
+ * The publisher tracks its confirms itself, by delivery tag: on a confirm channel the broker
+ * numbers the publishes 1, 2, 3, … in the order it receives them, and basic.ack and basic.nack
+ * name one tag, or every tag up to one with `multiple` (RabbitMQ "Publisher Confirms"). Each
+ * unconfirmed write is a slot of a window indexed by its tag, so a publish costs no object of its
+ * own, and the confirms may arrive in any order.
+ *
  * - basic.nack → SINK_REJECTED, transient: RabbitMQ nacks on an internal error or when a queue
  *   with `x-overflow: reject-publish` is full; both may pass.
  * - basic.return (mandatory, unroutable) → SINK_UNROUTABLE, permanent. RabbitMQ sends the
  *   return BEFORE the ack of the same publish, and the ack still comes, so the return is matched
- *   to its publish by the PUBLISH_ID_HEADER it carries back and fails that write when its ack
- *   arrives. Matching by order alone is unsafe: the ack of an earlier routed publish can arrive
- *   after a later publish's return.
- * - the channel or connection closes → amqplib fails every unconfirmed callback at once
- *   (lib/channel.js 'close'), which rejects those writes with a transient SINK_CLOSED.
+ *   to its publish by the PUBLISH_ID_HEADER it carries back (the id ends in the publish's
+ *   delivery tag) and fails that write when its ack arrives. Matching by order alone is unsafe:
+ *   the ack of an earlier routed publish can arrive after a later publish's return.
+ * - the channel or connection closes → every unconfirmed write fails with a transient
+ *   SINK_CLOSED, before the session hears of the loss.
  * - `publish` returning false (the channel's write buffer is full) → later writes wait for
  *   'drain'.
  */
@@ -45,11 +55,22 @@ export class Publisher {
   readonly #ch: ConfirmChannel;
   readonly #send: ConfirmedPublish;
   readonly #opts: PublisherOptions;
-  readonly #pending = new Map<string, Pending>();
+  /** `${idPrefix}.`: a publish id is this and the publish's delivery tag */
+  readonly #idStart: string;
+  /** the done of each unconfirmed write, at its delivery tag & #mask; undefined once settled */
+  #dones: (WriteDone | undefined)[] = new Array<WriteDone | undefined>(INITIAL_WINDOW).fill(undefined);
+  /** each unconfirmed write's destination, beside its done (for a nack's error) */
+  #tos: (Amqp091To | undefined)[] = new Array<Amqp091To | undefined>(INITIAL_WINDOW).fill(undefined);
+  #mask = INITIAL_WINDOW - 1;
+  /** the lowest delivery tag not yet confirmed */
+  #lwm = 1;
+  /** the delivery tag of the last publish */
+  #tag = 0;
+  /** writes whose basic.return came, by delivery tag, until their basic.ack */
+  readonly #returned = new Map<number, FerryError>();
   readonly #exchanges = new Map<string, Promise<void>>();
   /** exchanges whose check passed: a write to one needs no wait */
   readonly #checked = new Set<string>();
-  #seq = 0;
   #open = true;
   #closing = false;
   #writable = true;
@@ -59,6 +80,9 @@ export class Publisher {
     this.#ch = ch;
     this.#send = confirmedPublish(ch);
     this.#opts = opts;
+    this.#idStart = `${opts.idPrefix}.`;
+    ch.on('ack', (f: ConfirmFields) => this.#onConfirm(f, false));
+    ch.on('nack', (f: ConfirmFields) => this.#onConfirm(f, true));
     ch.on('return', (msg: Message) => this.#onReturn(msg));
     ch.on('drain', () => this.#onDrain());
     ch.on('error', (err: Error) => opts.logger.debug('publish channel error', { error: err.message }));
@@ -119,41 +143,96 @@ export class Publisher {
   }
 
   #publish(message: GatewayMessage, to: Amqp091To, options: PublishOptions, done: WriteDone): void {
-    const { connector, counters } = this.#opts;
+    const tag = this.#tag + 1;
     // only a mandatory publish can come back (basic.return), so only it carries an id
-    const id = to.mandatory ? `${this.#opts.idPrefix}.${++this.#seq}` : undefined;
-    if (id !== undefined) options.headers[PUBLISH_ID_HEADER] = id;
-    const entry: Pending = {};
-    if (id !== undefined) this.#pending.set(id, entry);
-    const onConfirm = (err: unknown): void => {
-      if (id !== undefined) this.#pending.delete(id);
-      if (err === null || err === undefined) {
-        if (entry.returned !== undefined) {
-          done(entry.returned);
-          return;
-        }
-        counters.sent();
-        done(undefined);
-      } else if (err instanceof Error && err.message === 'message nacked') {
-        done(
-          new FerryError('SINK_REJECTED', `broker nacked the publish to exchange '${to.exchange}' routing key '${to.routingKey}'`, {
-            cause: err,
-            details: { exchange: to.exchange, routingKey: to.routingKey },
-          }),
-        );
-      } else {
-        done(new FerryError('SINK_CLOSED', `channel closed before the broker confirmed the publish`, { cause: err }));
-      }
-    };
+    if (to.mandatory) options.headers[PUBLISH_ID_HEADER] = this.#idStart + String(tag);
     let accepted: boolean;
     try {
-      accepted = this.#send(to.exchange, to.routingKey, message.body, options, onConfirm);
+      accepted = this.#send(to.exchange, to.routingKey, message.body, options);
     } catch (err) {
-      if (id !== undefined) this.#pending.delete(id);
-      done(publishError(err, connector));
+      // nothing was sent (amqplib encodes the whole publish before it writes): no tag is used
+      done(publishError(err, this.#opts.connector));
       return;
     }
+    this.#tag = tag;
+    if (tag - this.#lwm > this.#mask) this.#grow();
+    const i = tag & this.#mask;
+    this.#dones[i] = done;
+    this.#tos[i] = to;
     if (!accepted) this.#writable = false;
+  }
+
+  /** Double the window, each unconfirmed write moved to its slot under the wider mask. */
+  #grow(): void {
+    const size = (this.#mask + 1) * 2;
+    const dones = new Array<WriteDone | undefined>(size).fill(undefined);
+    const tos = new Array<Amqp091To | undefined>(size).fill(undefined);
+    for (let t = this.#lwm; t < this.#tag; t++) {
+      dones[t & (size - 1)] = this.#dones[t & this.#mask];
+      tos[t & (size - 1)] = this.#tos[t & this.#mask];
+    }
+    this.#dones = dones;
+    this.#tos = tos;
+    this.#mask = size - 1;
+  }
+
+  /**
+   * basic.ack or basic.nack of one delivery tag, or of every tag up to it (`multiple`). Each
+   * write's slot is cleared, and the low-water mark moved past it, before its done runs: a done
+   * may publish again.
+   */
+  #onConfirm(f: ConfirmFields, nacked: boolean): void {
+    const tag = f.deliveryTag;
+    if (tag > this.#tag) {
+      this.#opts.logger.warn('confirm of a delivery tag not published', { deliveryTag: tag, lastTag: this.#tag });
+      return;
+    }
+    if (f.multiple) {
+      try {
+        while (this.#lwm <= tag) this.#settle(this.#lwm++, nacked);
+      } finally {
+        // a done that threw leaves the rest of the range to settle: its confirm will not come again
+        if (this.#lwm <= tag) this.#onConfirm(f, nacked);
+      }
+      return;
+    }
+    if (tag < this.#lwm) return;
+    if (tag === this.#lwm) {
+      this.#lwm++;
+      // past the writes already confirmed out of order
+      while (this.#lwm <= this.#tag && this.#dones[this.#lwm & this.#mask] === undefined) this.#lwm++;
+    }
+    this.#settle(tag, nacked);
+  }
+
+  #settle(tag: number, nacked: boolean): void {
+    const i = tag & this.#mask;
+    const done = this.#dones[i];
+    // confirmed before, out of order
+    if (done === undefined) return;
+    const to = this.#tos[i];
+    this.#dones[i] = undefined;
+    this.#tos[i] = undefined;
+    if (this.#returned.size !== 0) {
+      const returned = this.#returned.get(tag);
+      if (returned !== undefined) {
+        this.#returned.delete(tag);
+        done(returned);
+        return;
+      }
+    }
+    if (!nacked) {
+      this.#opts.counters.sent();
+      done(undefined);
+      return;
+    }
+    const exchange = to?.exchange;
+    const routingKey = to?.routingKey;
+    done(
+      new FerryError('SINK_REJECTED', `broker nacked the publish to exchange '${String(exchange)}' routing key '${String(routingKey)}'`, {
+        details: { exchange, routingKey },
+      }),
+    );
   }
 
   /** Close the channel (Ferry asked: not a loss). Unconfirmed writes fail as SINK_CLOSED. */
@@ -191,17 +270,20 @@ export class Publisher {
   #onReturn(msg: Message): void {
     const headers: Readonly<Record<string, unknown>> | undefined = msg.properties.headers;
     const id = headers?.[PUBLISH_ID_HEADER];
-    const entry = typeof id === 'string' ? this.#pending.get(id) : undefined;
+    const tag = typeof id === 'string' && id.startsWith(this.#idStart) ? Number(id.slice(this.#idStart.length)) : NaN;
     const f = msg.fields as unknown as { replyCode?: unknown; replyText?: unknown; exchange?: unknown; routingKey?: unknown };
     const where = `exchange '${String(f.exchange)}' routing key '${String(f.routingKey)}'`;
-    if (entry === undefined) {
+    if (!Number.isInteger(tag) || tag < this.#lwm || tag > this.#tag || this.#dones[tag & this.#mask] === undefined) {
       this.#opts.logger.warn('basic.return for an unknown publish', { where, replyText: f.replyText });
       return;
     }
-    entry.returned = new FerryError('SINK_UNROUTABLE', `unroutable: ${where}: ${String(f.replyCode)} ${String(f.replyText)}`, {
-      permanent: true,
-      details: { exchange: f.exchange, routingKey: f.routingKey, replyCode: f.replyCode },
-    });
+    this.#returned.set(
+      tag,
+      new FerryError('SINK_UNROUTABLE', `unroutable: ${where}: ${String(f.replyCode)} ${String(f.replyText)}`, {
+        permanent: true,
+        details: { exchange: f.exchange, routingKey: f.routingKey, replyCode: f.replyCode },
+      }),
+    );
   }
 
   #waitDrain(): Promise<void> {
@@ -215,8 +297,22 @@ export class Publisher {
     for (const w of waiters) w.resolve();
   }
 
+  /** The channel closed: no confirm will come for a write still unconfirmed. */
+  #failUnconfirmed(): void {
+    const cause = new Error('channel closed');
+    while (this.#lwm <= this.#tag) {
+      const i = this.#lwm++ & this.#mask;
+      const done = this.#dones[i];
+      this.#dones[i] = undefined;
+      this.#tos[i] = undefined;
+      if (done !== undefined) done(new FerryError('SINK_CLOSED', `channel closed before the broker confirmed the publish`, { cause }));
+    }
+    this.#returned.clear();
+  }
+
   #onClose(): void {
     this.#open = false;
+    this.#failUnconfirmed();
     this.#writable = true;
     const waiters = this.#drainWaiters;
     this.#drainWaiters = [];
