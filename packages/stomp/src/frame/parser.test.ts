@@ -126,6 +126,25 @@ describe('FrameParser: the spec example frames', () => {
     }
   });
 
+  it('a header block whole in one chunk reads as line by line: LF and CRLF mixed, multi-byte and invalid UTF-8, LF pairs in bodies', () => {
+    const stream = Buffer.concat([
+      Buffer.from('SEND\ndestination:/queue/a\u00e9\r\nreceipt:r1\r\n\r\nbody\n\nmore\0'),
+      Buffer.from('SEND\ndestination:/queue/\u00e9\u20ac\ncontent-length:4\n\n\n\n\n\n\0'),
+      Buffer.from('SEND\r\ndestination:/queue/b\n\n\0'),
+      Buffer.from('SEND\ndestination:/queue/c\nx:'),
+      Buffer.from([0x80, 0xe2, 0x82]),
+      Buffer.from('\ny:\u00ff\n\n\0SEND\n\n\0'),
+    ]);
+    const whole = parseAll(stream, '1.2').map(plain);
+    const out: StompFrame[] = [];
+    const p = new FrameParser((f) => out.push(f), {}, '1.2');
+    for (let i = 0; i < stream.length; i++) p.push(stream.subarray(i, i + 1));
+    expect(whole).toHaveLength(5);
+    expect(whole).toEqual(out.map(plain));
+    expect(whole[0]).toEqual({ command: 'SEND', headers: [['destination', '/queue/a\u00e9'], ['receipt', 'r1']], body: 'body\n\nmore' });
+    expect(whole[1]?.headers[0]).toEqual(['destination', '/queue/\u00e9\u20ac']);
+  });
+
   it('accepts CRLF line endings (STOMP 1.2 §Augmented BNF)', () => {
     const f = parseAll('SEND\r\ndestination:/queue/a\r\n\r\nhi\0', '1.2');
     expect(f.map(plain)).toEqual([{ command: 'SEND', headers: [['destination', '/queue/a']], body: 'hi' }]);

@@ -29,6 +29,10 @@ const COMMAND = /^[A-Z]+$/;
 const LF = 0x0a;
 const CR = 0x0d;
 const NUL = 0x00;
+/** LF LF: the last header line's end and the blank line after it */
+const BLANK_LINE = Buffer.from('\n\n');
+/** header blocks longer than this go line by line */
+const MAX_BLOCK_BYTES = 4096;
 
 type State = 'idle' | 'command' | 'headers' | 'body-length' | 'body-end' | 'body-nul' | 'stopped';
 
@@ -66,6 +70,9 @@ export class FrameParser {
   #contentLength = -1;
   #body: Buffer[] = [];
   #bodyLen = 0;
+  /** the chunk {@link #headerBlock} searched last (only while it is pushed), and what it found */
+  #searched: Buffer | undefined;
+  #blankLine = -1;
 
   constructor(onFrame: (frame: StompFrame) => void, limits: Partial<FrameLimits> = {}, version?: StompVersion) {
     this.#onFrame = onFrame;
@@ -113,6 +120,13 @@ export class FrameParser {
           }
           case 'command':
           case 'headers': {
+            if (this.#state === 'command' && this.#lineLen === 0) {
+              const next = this.#headerBlock(chunk, pos);
+              if (next !== pos) {
+                pos = next;
+                break;
+              }
+            }
             const nl = chunk.indexOf(LF, pos);
             const end = nl < 0 ? len : nl;
             if (this.#lineLen + end - pos > this.#limits.maxHeaderLineBytes + 1) {
@@ -183,6 +197,8 @@ export class FrameParser {
       if (err instanceof StompFrameError && this.#state !== 'stopped') err.receiptId = this.#headers.find(([n]) => n === 'receipt')?.[1];
       this.stop();
       throw err;
+    } finally {
+      this.#searched = undefined;
     }
   }
 
@@ -197,6 +213,51 @@ export class FrameParser {
     return new StompFrameError('limit-header-line', `header line longer than ${this.#limits.maxHeaderLineBytes} bytes (${n} so far)`, {
       limit: this.#limits.maxHeaderLineBytes,
     });
+  }
+
+  /**
+   * The rest of a header block that lies whole in `chunk` from `pos` (the usual case: a frame's
+   * command and headers in one read), decoded with one `toString` and cut into lines as text,
+   * in place of a search and a decode per line. Returns where it stopped: after the blank line
+   * that ends the headers, or at a line it leaves to the line-by-line path (one over a limit,
+   * which that path refuses with its error), or `pos` when the block is not whole in the chunk
+   * or holds a multi-byte character (offsets in the text are then not offsets in the chunk).
+   */
+  #headerBlock(chunk: Buffer, pos: number): number {
+    // One search per chunk while it finds nothing or a pair past `pos` (nothing lies between),
+    // so a chunk of CRLF frames, which have no pair of LFs, is not searched again for each frame.
+    if (this.#searched !== chunk || (this.#blankLine >= 0 && this.#blankLine < pos)) {
+      this.#searched = chunk;
+      this.#blankLine = chunk.indexOf(BLANK_LINE, pos);
+    }
+    const end = this.#blankLine;
+    // a block this long is rare, and would be decoded again for every frame of a chunk whose
+    // lines end in CRLF (the pair found is then in a body or a later frame)
+    if (end < 0 || end - pos > MAX_BLOCK_BYTES || this.#frameBytes + end + 2 - pos > this.#limits.maxFrameBytes) return pos;
+    // one UTF-16 unit per byte: every byte is a character of its own, so text offsets are chunk
+    // offsets (a multi-byte sequence or an invalid one decodes to fewer units than bytes)
+    const text = chunk.toString('utf8', pos, end + 1);
+    if (text.length !== end + 1 - pos) return pos;
+    const max = this.#limits.maxHeaderLineBytes;
+    let from = 0;
+    while (from < text.length) {
+      const nl = text.indexOf('\n', from);
+      // a CR before the LF is not part of the line (STOMP 1.2 §Augmented BNF)
+      const stop = nl > from && text.charCodeAt(nl - 1) === CR ? nl - 1 : nl;
+      if (stop - from > max) break;
+      this.#frameBytes += nl + 1 - from;
+      const line = text.slice(from, stop);
+      from = nl + 1;
+      this.#endLine(line);
+      // a blank line ends the headers: here when lines end in CRLF (the search above found a
+      // later pair of LFs, in the body or a later frame); that rest is left alone
+      if (this.#state !== 'command' && this.#state !== 'headers') return pos + from;
+    }
+    if (from < text.length) return pos + from;
+    // the blank line right after the block
+    this.#frameBytes += 1;
+    this.#endLine('');
+    return end + 2;
   }
 
   #takeLine(): string {
