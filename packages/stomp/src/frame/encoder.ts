@@ -64,8 +64,16 @@ const NUL_BYTE = Buffer.from([0]);
  * character that some version escapes or removes goes through encodeFrame.
  */
 export function encodeReceipt(receiptId: string, version: StompVersion): Buffer {
-  if (!writtenAsIs(receiptId)) return encodeFrame('RECEIPT', [['receipt-id', receiptId]], undefined, version);
-  return Buffer.from(`RECEIPT\nreceipt-id:${receiptId}\n\n\u0000`, 'utf8');
+  const text = receiptText(receiptId);
+  return text === undefined ? encodeFrame('RECEIPT', [['receipt-id', receiptId]], undefined, version) : Buffer.from(text, 'utf8');
+}
+
+/**
+ * The RECEIPT for `receiptId` as text, the same in every version, when the id has no character
+ * some version escapes or removes; undefined otherwise (then only {@link encodeReceipt} writes it).
+ */
+export function receiptText(receiptId: string): string | undefined {
+  return writtenAsIs(receiptId) ? `RECEIPT\nreceipt-id:${receiptId}\n\n\u0000` : undefined;
 }
 
 /** A heart-beat: one EOL (STOMP 1.2 §Heart-beating). */

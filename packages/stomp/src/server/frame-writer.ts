@@ -1,7 +1,7 @@
 import type { Duplex } from 'node:stream';
 import type { Logger } from '@ferry/core';
 import { TurnWriter } from '@ferry/net';
-import { encodeFrameDetailed, encodeReceipt, HEARTBEAT } from '../frame/encoder.js';
+import { encodeFrameDetailed, encodeReceipt, HEARTBEAT, receiptText } from '../frame/encoder.js';
 import type { HeaderEntry, StompVersion } from '../frame/frame.js';
 import type { HeartBeatMonitor } from './heartbeat-monitor.js';
 
@@ -18,12 +18,20 @@ export class FrameWriter {
   version: StompVersion = '1.0';
   /** false once the socket holds more than its high-water mark, until it drains */
   writable = true;
+  /**
+   * whether the RECEIPTs of a turn may leave as one chunk: on a byte stream (TCP, TLS) frames
+   * have no boundaries of their own, over WebSocket each frame stays its own message
+   */
+  readonly #joinReceipts: boolean;
+  /** RECEIPTs of this turn not yet written, in order, as one string */
+  #receipts = '';
 
-  constructor(stream: Duplex, log: Logger, beats: HeartBeatMonitor) {
+  constructor(stream: Duplex, log: Logger, beats: HeartBeatMonitor, joinReceipts: boolean) {
     this.#stream = stream;
     this.#out = new TurnWriter(stream);
     this.#log = log;
     this.#beats = beats;
+    this.#joinReceipts = joinReceipts;
   }
 
   frame(command: string, headers: readonly HeaderEntry[], body?: Buffer): void {
@@ -32,9 +40,18 @@ export class FrameWriter {
     this.#write(bytes);
   }
 
-  /** STOMP 1.2 §RECEIPT: the answer to a frame with a `receipt` header, once what it asked is done */
+  /**
+   * STOMP 1.2 §RECEIPT: the answer to a frame with a `receipt` header, once what it asked is
+   * done. A batch of SENDs settled in one turn (one `basic.ack multiple`) answers with one
+   * RECEIPT each: on a byte stream they are joined into one string, written as one buffer at the
+   * end of the turn (or before any other frame, so the order on the wire is the order written).
+   */
   receipt(receiptId: string): void {
-    this.#write(encodeReceipt(receiptId, this.version));
+    if (!this.#joinReceipts) return this.#write(encodeReceipt(receiptId, this.version));
+    const text = receiptText(receiptId);
+    if (text === undefined) return this.#write(encodeReceipt(receiptId, this.version));
+    if (this.#receipts === '') process.nextTick(writeReceipts, this);
+    this.#receipts += text;
   }
 
   /** STOMP 1.2 §Heart-beating: an EOL */
@@ -55,12 +72,26 @@ export class FrameWriter {
 
   /** send what this turn wrote now (before the socket is destroyed) */
   flush(): void {
+    this.writeReceipts();
     this.#out.flush();
   }
 
+  /** the RECEIPTs joined so far, as one write (see {@link receipt}) */
+  writeReceipts(): void {
+    if (this.#receipts === '') return;
+    const text = this.#receipts;
+    this.#receipts = '';
+    this.#write(Buffer.from(text, 'utf8'));
+  }
+
   #write(bytes: Buffer): void {
+    if (this.#receipts !== '') this.writeReceipts();
     if (this.#stream.writableEnded || this.#stream.destroyed) return;
     this.#beats.wrote();
     if (!this.#out.write(bytes)) this.writable = false;
   }
+}
+
+function writeReceipts(w: FrameWriter): void {
+  w.writeReceipts();
 }

@@ -19,6 +19,17 @@ export interface SendOwner {
 }
 
 /**
+ * How the session answers a SEND outside a transaction once it settled (STOMP 1.2 §RECEIPT,
+ * §ERROR): called by the intake from its one reaction on the settlement.
+ */
+export interface SendAnswers {
+  /** the SEND with this `receipt` was accepted: RECEIPT */
+  accepted(receipt: string): void;
+  /** the SEND with this `receipt` was refused: ERROR */
+  refused(receipt: string, err: unknown): void;
+}
+
+/**
  * The SENDs of one session on their way in: each handed to the broker (which queues or fans it
  * out) and to the owner (which routes it), confirmed once both settled. A client that pipelines
  * faster than its messages settle is not read while it holds `maxPending` unsettled SENDs, and
@@ -34,15 +45,17 @@ export class SendIntake {
   #idleWaiters: (() => void)[] = [];
   readonly #maxPending: number;
   readonly #readChanged: () => void;
+  readonly #answers: SendAnswers;
   #paused = false;
 
   /** `readChanged`: {@link paused} changed, the session pauses or resumes its socket */
-  constructor(broker: StompBroker, owner: SendOwner, log: Logger, maxPending: number, readChanged: () => void) {
+  constructor(broker: StompBroker, owner: SendOwner, log: Logger, maxPending: number, readChanged: () => void, answers: SendAnswers) {
     this.#broker = broker;
     this.#owner = owner;
     this.#log = log;
     this.#maxPending = maxPending;
     this.#readChanged = readChanged;
+    this.#answers = answers;
   }
 
   /** SENDs waiting for their settlement */
@@ -62,10 +75,50 @@ export class SendIntake {
   }
 
   /**
-   * Hand one SEND to the broker and to the owner: undefined when there is nothing to wait for,
-   * the settlement to wait for, or why it was refused.
+   * A SEND outside a transaction, answered through {@link SendAnswers} once it settled (at once
+   * when there is nothing to wait for); with `receipt` undefined it is at-most-once, and a
+   * refusal can only be logged. Returns why it was refused before anything was handed on.
+   */
+  send(msg: BrokerMessage, receipt: string | undefined, sessionId: string, login: string | undefined, version: StompVersion): SendRefused | undefined {
+    const p = this.#hand(msg, receipt !== undefined, sessionId, login, version);
+    if (p instanceof SendRefused) return p;
+    if (p === undefined) {
+      if (receipt !== undefined) this.#answers.accepted(receipt);
+      return undefined;
+    }
+    this.#count();
+    // one reaction per SEND: the count, then the answer
+    p.then(
+      () => {
+        this.#settled();
+        if (receipt !== undefined) this.#answers.accepted(receipt);
+      },
+      (err: unknown) => {
+        this.#settled();
+        if (receipt !== undefined) this.#answers.refused(receipt, err);
+        else this.#log.warn('stomp SEND without receipt was not accepted', { destination: msg.destination, error: describeError(err) });
+      },
+    );
+    return undefined;
+  }
+
+  /**
+   * Hand one SEND of a COMMIT to the broker and to the owner: undefined when there is nothing to
+   * wait for, the settlement to wait for, or why it was refused.
    */
   take(msg: BrokerMessage, confirmed: boolean, sessionId: string, login: string | undefined, version: StompVersion): Promise<void> | SendRefused | undefined {
+    const p = this.#hand(msg, confirmed, sessionId, login, version);
+    if (p === undefined || p instanceof SendRefused) return p;
+    const tracked = this.#track(p);
+    if (!confirmed) {
+      // At-most-once: the client asked for no receipt, so a refusal can only be counted.
+      tracked.catch((err: unknown) => this.#log.warn('stomp SEND without receipt was not accepted', { destination: msg.destination, error: describeError(err) }));
+    }
+    return tracked;
+  }
+
+  /** the broker's and the owner's settlement of one SEND together, or why it was refused */
+  #hand(msg: BrokerMessage, confirmed: boolean, sessionId: string, login: string | undefined, version: StompVersion): Promise<void> | SendRefused | undefined {
     if (!this.#owner.acceptingSends()) return new SendRefused('shutting down');
     let stored: Promise<void> | undefined;
     try {
@@ -83,13 +136,7 @@ export class SendIntake {
     }
     // a /queue message kept in the listener store is confirmed once it is on disk as well
     if (stored !== undefined) p = p === undefined ? stored : Promise.all([p, stored]).then(() => undefined);
-    if (p === undefined) return undefined;
-    const tracked = this.#track(p);
-    if (!confirmed) {
-      // At-most-once: the client asked for no receipt, so a refusal can only be counted.
-      tracked.catch((err: unknown) => this.#log.warn('stomp SEND without receipt was not accepted', { destination, error: describeError(err) }));
-    }
-    return tracked;
+    return p;
   }
 
   /**
@@ -98,11 +145,7 @@ export class SendIntake {
    * ERROR, the warning of a SEND without receipt, COMMIT's Promise.all).
    */
   #track(settled: Promise<void>): Promise<void> {
-    this.#pending++;
-    if (this.#pending >= this.#maxPending && !this.#paused) {
-      this.#paused = true;
-      this.#readChanged();
-    }
+    this.#count();
     return settled.then(
       () => this.#settled(),
       (err: unknown) => {
@@ -110,6 +153,14 @@ export class SendIntake {
         throw err;
       },
     );
+  }
+
+  #count(): void {
+    this.#pending++;
+    if (this.#pending >= this.#maxPending && !this.#paused) {
+      this.#paused = true;
+      this.#readChanged();
+    }
   }
 
   #settled(): void {

@@ -75,10 +75,15 @@ export class StompSession implements SubscriberSession {
     this.#hooks = hooks;
     this.#opts = opts;
     this.#log = log.child({ session: this.id });
-    this.#out = new FrameWriter(stream, this.#log, this.#beats);
+    this.#out = new FrameWriter(stream, this.#log, this.#beats, transport === undefined || transport.info.transport === 'tcp' || transport.info.transport === 'tls');
     this.#parser = new FrameParser((f) => this.#onFrame(f), opts.limits);
     this.#tx = new Transactions(opts);
-    this.#pending = new SendIntake(broker, hooks, this.#log, opts.maxPendingSends, () => this.#applyRead());
+    this.#pending = new SendIntake(broker, hooks, this.#log, opts.maxPendingSends, () => this.#applyRead(), {
+      accepted: (receipt) => {
+        if (this.#state === 'connected' || this.#state === 'disconnecting') this.#out.receipt(receipt);
+      },
+      refused: (receipt, err) => this.#fail(`message not accepted: ${describeError(err)}`, receipt),
+    });
     this.#subs = new SessionSubscriptions(this, broker, opts.maxSubscriptions);
     this.#closedPromise = new Promise((r) => (this.#resolveClosed = r));
   }
@@ -268,11 +273,8 @@ export class StompSession implements SubscriberSession {
       return;
     }
     const receipt = headerValue(f, 'receipt');
-    const settled = this.#publish(f, destination, receipt !== undefined);
-    if (settled === false) return;
-    if (receipt === undefined) return;
-    if (settled === true) this.#out.receipt(receipt);
-    else this.#receiptWhenSettled(settled, receipt, 'message not accepted');
+    const refused = this.#pending.send(sentMessage(f, destination), receipt, this.id, this.#login, this.#out.version);
+    if (refused !== undefined) this.#refused(refused, receipt);
   }
 
   /** RECEIPT once what the frame did was settled; ERROR when it was refused (STOMP 1.2 §RECEIPT) */
@@ -300,16 +302,21 @@ export class StompSession implements SubscriberSession {
   }
 
   /**
-   * Hand one SEND to the broker and to the hooks. Returns false when it failed (an ERROR was
+   * Hand one SEND of a COMMIT to the broker and to the hooks. Returns false when it failed (an ERROR was
    * sent), true when there is nothing to wait for, or the settlement promise.
    */
   #publish(f: StompFrame, destination: string, confirmed: boolean, receiptForError?: string): boolean | Promise<void> {
     const r = this.#pending.take(sentMessage(f, destination), confirmed, this.id, this.#login, this.#out.version);
     if (r === undefined) return true;
     if (!(r instanceof SendRefused)) return r;
-    if (r.limit !== undefined) this.#limitSeen(r.limit);
-    this.#fail(r.message, receiptForError ?? headerValue(f, 'receipt'));
+    this.#refused(r, receiptForError ?? headerValue(f, 'receipt'));
     return false;
+  }
+
+  /** ERROR for a SEND the intake refused before handing it on */
+  #refused(r: SendRefused, receipt: string | undefined): void {
+    if (r.limit !== undefined) this.#limitSeen(r.limit);
+    this.#fail(r.message, receipt);
   }
 
   #onSubscribe(f: StompFrame): void {
@@ -475,6 +482,8 @@ export class StompSession implements SubscriberSession {
     this.#beats.stop();
     this.#subs.releaseAll();
     this.#tx.clear();
+    // RECEIPTs joined in this turn go before the end (a DISCONNECT's is the last)
+    this.#out.writeReceipts();
     this.#stream.end();
     if (this.#pending.paused || this.#pausedForFlow) this.#stream.resume();
     this.#lingerTimer = setTimeout(() => this.#stream.destroy(), this.#opts.lingerMs);
