@@ -122,4 +122,33 @@ describe('AckBatch', () => {
       expect([...b.outstanding].sort((x, y) => x - y)).toEqual(inFlight.map((m) => m.fields.deliveryTag).sort((x, y) => x - y));
     }
   });
+
+  test('more deliveries in flight than its first window, settled in any order: every accepted tag acked once, none in flight acked', () => {
+    let seed = 777;
+    const rand = (): number => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+    const b = new Broker();
+    const inFlight = Array.from({ length: 1000 }, (_, i) => b.deliver(i + 1));
+    let accepted = 0;
+    let acked = 0;
+    // the lowest tag is held to the end, so no run can start before it
+    const [held] = inFlight.splice(0, 1) as [Tagged];
+    while (inFlight.length > 0) {
+      const [m] = inFlight.splice(Math.floor(rand() * inFlight.length), 1) as [Tagged];
+      if (rand() < 0.1) b.nack(m);
+      else {
+        b.accept(m);
+        accepted++;
+      }
+      if (rand() < 0.05) acked += b.flush();
+    }
+    expect(b.frames.some((f) => f.endsWith('multiple'))).toBe(false);
+    b.accept(held);
+    accepted++;
+    const before = b.frames.length;
+    acked += b.flush();
+    expect(acked).toBe(accepted);
+    // every tag is settled once the held one is: one ack covers what is left, none goes alone
+    expect(b.frames.slice(before)).toHaveLength(1);
+    expect(b.outstanding.size).toBe(0);
+  });
 });

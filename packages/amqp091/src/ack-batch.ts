@@ -6,6 +6,16 @@ export interface Tagged {
 /** a tag already settled on the wire: nacked, or acked on its own */
 const SENT = 0;
 
+/** the tags a batch holds room for at first, from its lowest unsettled one; doubled when a tag is past them */
+const INITIAL_WINDOW = 64;
+/**
+ * A tag this far past the lowest unsettled one is not given a slot: it is acked on its own and
+ * stops the run there, as a tag the run never saw does. RabbitMQ's tags grow by one per delivery
+ * and the prefetch window bounds how far apart the unsettled ones are; this bounds the memory of a
+ * numbering that does not.
+ */
+const MAX_WINDOW = 1 << 24;
+
 /**
  * The acks of one consumer channel, sent together: accepted deliveries are collected until
  * {@link flush}, which acks the longest run of settled tags from the lowest unsettled one with
@@ -18,12 +28,16 @@ const SENT = 0;
  * on a channel start at 1 and grow by one per delivery (§1.8.3.9 "delivery-tag", RabbitMQ
  * counts deliveries per channel); one consumer has the channel to itself. A tag the run never
  * saw stops it, so an unexpected numbering costs batching, never an early ack.
+ *
+ * The settled tags are slots of a window indexed by tag, from the lowest unsettled one on, so a
+ * settlement costs no entry of a map.
  */
 export class AckBatch<M extends Tagged> {
   /** the lowest tag not yet settled on the wire; 0 before the first delivery */
   #base = 0;
-  /** tags at or above #base that are settled: accepted in this batch (the delivery), or SENT */
-  readonly #settled = new Map<number, M | typeof SENT>();
+  /** tags at or above #base that are settled, at tag & #mask: accepted in this batch (the delivery), or SENT */
+  #slots: (M | typeof SENT | undefined)[] = new Array<M | typeof SENT | undefined>(INITIAL_WINDOW).fill(undefined);
+  #mask = INITIAL_WINDOW - 1;
   /** accepted in this batch, in the order they were accepted */
   #accepted: M[] = [];
 
@@ -34,14 +48,14 @@ export class AckBatch<M extends Tagged> {
 
   /** `msg` is to be acked at the next flush; true when it is the first of this batch */
   accept(msg: M): boolean {
-    this.#settled.set(msg.fields.deliveryTag, msg);
+    this.#mark(msg.fields.deliveryTag, msg);
     this.#accepted.push(msg);
     return this.#accepted.length === 1;
   }
 
   /** `msg` was settled on the wire without this batch (basic.nack) */
   sent(msg: M): void {
-    this.#settled.set(msg.fields.deliveryTag, SENT);
+    this.#mark(msg.fields.deliveryTag, SENT);
   }
 
   /**
@@ -52,10 +66,13 @@ export class AckBatch<M extends Tagged> {
     const accepted = this.#accepted;
     if (accepted.length === 0) return 0;
     this.#accepted = [];
+    const slots = this.#slots;
+    const mask = this.#mask;
+    const from = this.#base;
     let top: M | undefined;
     let run = 0;
-    for (let m = this.#settled.get(this.#base); m !== undefined; m = this.#settled.get(this.#base)) {
-      this.#settled.delete(this.#base);
+    for (let m = slots[this.#base & mask]; m !== undefined; m = slots[this.#base & mask]) {
+      slots[this.#base & mask] = undefined;
       this.#base++;
       if (m !== SENT) {
         top = m;
@@ -66,12 +83,30 @@ export class AckBatch<M extends Tagged> {
     let alone = 0;
     for (const m of accepted) {
       const tag = m.fields.deliveryTag;
-      // below #base: inside the run just acked
-      if (tag < this.#base) continue;
+      // inside the run just acked
+      if (tag >= from && tag < this.#base) continue;
       ack(m, false);
-      this.#settled.set(tag, SENT);
+      this.#mark(tag, SENT);
       alone++;
     }
     return run + alone;
+  }
+
+  /** `tag` is settled, as `what`; a tag below the window or too far past it has no slot */
+  #mark(tag: number, what: M | typeof SENT): void {
+    const ahead = tag - this.#base;
+    if (ahead < 0 || ahead >= MAX_WINDOW) return;
+    if (ahead > this.#mask) this.#grow(ahead);
+    this.#slots[tag & this.#mask] = what;
+  }
+
+  /** Widen the window until `ahead` tags past the lowest unsettled one fit, each slot moved under the wider mask. */
+  #grow(ahead: number): void {
+    let size = this.#mask + 1;
+    while (size <= ahead) size *= 2;
+    const slots = new Array<M | typeof SENT | undefined>(size).fill(undefined);
+    for (let t = this.#base; t <= this.#base + this.#mask; t++) slots[t & (size - 1)] = this.#slots[t & this.#mask];
+    this.#slots = slots;
+    this.#mask = size - 1;
   }
 }
