@@ -13,3 +13,10 @@ for f in launcher.pid epmd.pid; do
   stop_pid "$p" 5; rm -f "$RMQ_DIR/$f"
 done
 rm -f "$RABBITMQ_PID_FILE"
+# A rabbitmqctl call made while the node was down starts an `epmd -daemon` of its own on the
+# private epmd port (ERL_EPMD_PORT, rabbit-env.sh); it outlives the node and keeps the next
+# rabbit-start.sh from binding that port. Only an epmd can hold this port (it is ours), so stop it.
+stray=$(ss -Hltnp "sport = :$RMQ_EPMD_PORT" 2>/dev/null | grep -o 'pid=[0-9]*' | head -1 | cut -d= -f2)
+if [ -n "$stray" ] && [ "$(cat "/proc/$stray/comm" 2>/dev/null)" = epmd ]; then
+  stop_pid "$stray" 5
+fi
