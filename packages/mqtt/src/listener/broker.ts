@@ -13,6 +13,7 @@ import { RoomTicket } from './room-wait.js';
 import { settleAfter } from './settle-after.js';
 import { Session, type DropReason } from './session.js';
 import { SharedGroups } from './shared-groups.js';
+import { StormCompaction } from './storm-compaction.js';
 import { FilterTrie } from './topic-trie.js';
 import type { BrokerMessage, OutboundItem, PendingWill, PublishDecision, PublishEvent, Subscription } from './types.js';
 
@@ -65,6 +66,8 @@ export class MqttBroker implements BrokerCore<Connection> {
   readonly #counters: ConnectorCounters;
   /** `listener_clients`, set at every connect and close: bound on the first */
   #clients: GaugeHandle | undefined;
+  /** gives back the young generation a storm of devices leaves resident (storm-compaction.ts) */
+  readonly #storm = new StormCompaction();
 
   constructor(config: BrokerConfig, env: BrokerEnv) {
     this.config = config;
@@ -173,6 +176,7 @@ export class MqttBroker implements BrokerCore<Connection> {
     for (const c of open) c.close(RC.serverShuttingDown);
     await Promise.all(gone);
     this.keepAlive.stop();
+    this.#storm.stop();
     for (const { timer } of this.#willTimers.values()) clearTimeout(timer);
     this.#willTimers.clear();
     for (const s of this.#sessions.values()) clearTimeout(s.expiryTimer);
@@ -212,6 +216,7 @@ export class MqttBroker implements BrokerCore<Connection> {
   }
 
   attachSession(conn: Connection, clientId: string, cleanStart: boolean, expiry: number, owner: string | undefined): { session: Session; present: boolean } | 'taken' {
+    this.#storm.arrived();
     const previous = this.#byClientId.get(clientId);
     const kept = this.#sessions.get(clientId);
     if ((previous !== undefined && previous !== conn && previous.owner !== owner) || (kept !== undefined && kept.owner !== owner)) return 'taken';
@@ -325,6 +330,7 @@ export class MqttBroker implements BrokerCore<Connection> {
   }
 
   subscribe(session: Session, sub: Subscription): boolean {
+    this.#storm.arrived();
     const existed = session.subscriptions.has(sub.filter);
     // §3.8.4: a subscription with the same filter replaces the existing one
     session.subscriptions.set(sub.filter, sub);
