@@ -1,3 +1,5 @@
+import { TagWindow } from './tag-window.js';
+
 /** What the batch needs of a delivery: its tag (AMQP 0-9-1 basic.deliver `delivery-tag`). */
 export interface Tagged {
   readonly fields: { readonly deliveryTag: number };
@@ -29,15 +31,14 @@ const MAX_WINDOW = 1 << 24;
  * counts deliveries per channel); one consumer has the channel to itself. A tag the run never
  * saw stops it, so an unexpected numbering costs batching, never an early ack.
  *
- * The settled tags are slots of a window indexed by tag, from the lowest unsettled one on, so a
+ * The settled tags are kept in a {@link TagWindow} from the lowest unsettled one on, so a
  * settlement costs no entry of a map.
  */
 export class AckBatch<M extends Tagged> {
   /** the lowest tag not yet settled on the wire; 0 before the first delivery */
   #base = 0;
-  /** tags at or above #base that are settled, at tag & #mask: accepted in this batch (the delivery), or SENT */
-  #slots: (M | typeof SENT | undefined)[] = new Array<M | typeof SENT | undefined>(INITIAL_WINDOW).fill(undefined);
-  #mask = INITIAL_WINDOW - 1;
+  /** tags at or above #base that are settled: accepted in this batch (the delivery), or SENT */
+  readonly #settled = new TagWindow<M | typeof SENT>(INITIAL_WINDOW, MAX_WINDOW);
   /** accepted in this batch, in the order they were accepted */
   #accepted: M[] = [];
 
@@ -66,13 +67,11 @@ export class AckBatch<M extends Tagged> {
     const accepted = this.#accepted;
     if (accepted.length === 0) return 0;
     this.#accepted = [];
-    const slots = this.#slots;
-    const mask = this.#mask;
+    const settled = this.#settled;
     const from = this.#base;
     let top: M | undefined;
     let run = 0;
-    for (let m = slots[this.#base & mask]; m !== undefined; m = slots[this.#base & mask]) {
-      slots[this.#base & mask] = undefined;
+    for (let m = settled.take(this.#base); m !== undefined; m = settled.take(this.#base)) {
       this.#base++;
       if (m !== SENT) {
         top = m;
@@ -94,19 +93,6 @@ export class AckBatch<M extends Tagged> {
 
   /** `tag` is settled, as `what`; a tag below the window or too far past it has no slot */
   #mark(tag: number, what: M | typeof SENT): void {
-    const ahead = tag - this.#base;
-    if (ahead < 0 || ahead >= MAX_WINDOW) return;
-    if (ahead > this.#mask) this.#grow(ahead);
-    this.#slots[tag & this.#mask] = what;
-  }
-
-  /** Widen the window until `ahead` tags past the lowest unsettled one fit, each slot moved under the wider mask. */
-  #grow(ahead: number): void {
-    let size = this.#mask + 1;
-    while (size <= ahead) size *= 2;
-    const slots = new Array<M | typeof SENT | undefined>(size).fill(undefined);
-    for (let t = this.#base; t <= this.#base + this.#mask; t++) slots[t & (size - 1)] = this.#slots[t & this.#mask];
-    this.#slots = slots;
-    this.#mask = size - 1;
+    this.#settled.put(tag, what, this.#base);
   }
 }

@@ -3,6 +3,7 @@ import { FerryError, toFerryError, writeBySend, type ConnectorCounters, type Gat
 import { confirmedPublish, type ConfirmedPublish } from './amqplib-publish.js';
 import { PUBLISH_ID_HEADER, toPublish, type PublishOptions, type PublishPlan } from './mapping.js';
 import type { Amqp091To } from './options.js';
+import { TagWindow } from './tag-window.js';
 
 export interface PublisherOptions {
   readonly connector: string;
@@ -36,8 +37,8 @@ const INITIAL_WINDOW = 256;
  * The publisher tracks its confirms itself, by delivery tag: on a confirm channel the broker
  * numbers the publishes 1, 2, 3, … in the order it receives them, and basic.ack and basic.nack
  * name one tag, or every tag up to one with `multiple` (RabbitMQ "Publisher Confirms"). Each
- * unconfirmed write is a slot of a window indexed by its tag, so a publish costs no object of its
- * own, and the confirms may arrive in any order.
+ * unconfirmed write's done and destination are kept at its tag in two {@link TagWindow}s, so a
+ * publish costs no object of its own, and the confirms may arrive in any order.
  *
  * - basic.nack → SINK_REJECTED, transient: RabbitMQ nacks on an internal error or when a queue
  *   with `x-overflow: reject-publish` is full; both may pass.
@@ -57,11 +58,10 @@ export class Publisher {
   readonly #opts: PublisherOptions;
   /** `${idPrefix}.`: a publish id is this and the publish's delivery tag */
   readonly #idStart: string;
-  /** the done of each unconfirmed write, at its delivery tag & #mask; undefined once settled */
-  #dones: (WriteDone | undefined)[] = new Array<WriteDone | undefined>(INITIAL_WINDOW).fill(undefined);
+  /** the done of each unconfirmed write, at its delivery tag; undefined once settled */
+  readonly #dones = new TagWindow<WriteDone>(INITIAL_WINDOW);
   /** each unconfirmed write's destination, beside its done (for a nack's error) */
-  #tos: (Amqp091To | undefined)[] = new Array<Amqp091To | undefined>(INITIAL_WINDOW).fill(undefined);
-  #mask = INITIAL_WINDOW - 1;
+  readonly #tos = new TagWindow<Amqp091To>(INITIAL_WINDOW);
   /** the lowest delivery tag not yet confirmed */
   #lwm = 1;
   /** the delivery tag of the last publish */
@@ -155,25 +155,9 @@ export class Publisher {
       return;
     }
     this.#tag = tag;
-    if (tag - this.#lwm > this.#mask) this.#grow();
-    const i = tag & this.#mask;
-    this.#dones[i] = done;
-    this.#tos[i] = to;
+    this.#dones.put(tag, done, this.#lwm);
+    this.#tos.put(tag, to, this.#lwm);
     if (!accepted) this.#writable = false;
-  }
-
-  /** Double the window, each unconfirmed write moved to its slot under the wider mask. */
-  #grow(): void {
-    const size = (this.#mask + 1) * 2;
-    const dones = new Array<WriteDone | undefined>(size).fill(undefined);
-    const tos = new Array<Amqp091To | undefined>(size).fill(undefined);
-    for (let t = this.#lwm; t < this.#tag; t++) {
-      dones[t & (size - 1)] = this.#dones[t & this.#mask];
-      tos[t & (size - 1)] = this.#tos[t & this.#mask];
-    }
-    this.#dones = dones;
-    this.#tos = tos;
-    this.#mask = size - 1;
   }
 
   /**
@@ -200,19 +184,16 @@ export class Publisher {
     if (tag === this.#lwm) {
       this.#lwm++;
       // past the writes already confirmed out of order
-      while (this.#lwm <= this.#tag && this.#dones[this.#lwm & this.#mask] === undefined) this.#lwm++;
+      while (this.#lwm <= this.#tag && this.#dones.get(this.#lwm) === undefined) this.#lwm++;
     }
     this.#settle(tag, nacked);
   }
 
   #settle(tag: number, nacked: boolean): void {
-    const i = tag & this.#mask;
-    const done = this.#dones[i];
+    const done = this.#dones.take(tag);
     // confirmed before, out of order
     if (done === undefined) return;
-    const to = this.#tos[i];
-    this.#dones[i] = undefined;
-    this.#tos[i] = undefined;
+    const to = this.#tos.take(tag);
     if (this.#returned.size !== 0) {
       const returned = this.#returned.get(tag);
       if (returned !== undefined) {
@@ -273,7 +254,7 @@ export class Publisher {
     const tag = typeof id === 'string' && id.startsWith(this.#idStart) ? Number(id.slice(this.#idStart.length)) : NaN;
     const f = msg.fields as unknown as { replyCode?: unknown; replyText?: unknown; exchange?: unknown; routingKey?: unknown };
     const where = `exchange '${String(f.exchange)}' routing key '${String(f.routingKey)}'`;
-    if (!Number.isInteger(tag) || tag < this.#lwm || tag > this.#tag || this.#dones[tag & this.#mask] === undefined) {
+    if (!Number.isInteger(tag) || tag < this.#lwm || tag > this.#tag || this.#dones.get(tag) === undefined) {
       this.#opts.logger.warn('basic.return for an unknown publish', { where, replyText: f.replyText });
       return;
     }
@@ -301,10 +282,9 @@ export class Publisher {
   #failUnconfirmed(): void {
     const cause = new Error('channel closed');
     while (this.#lwm <= this.#tag) {
-      const i = this.#lwm++ & this.#mask;
-      const done = this.#dones[i];
-      this.#dones[i] = undefined;
-      this.#tos[i] = undefined;
+      const tag = this.#lwm++;
+      const done = this.#dones.take(tag);
+      this.#tos.take(tag);
       if (done !== undefined) done(new FerryError('SINK_CLOSED', `channel closed before the broker confirmed the publish`, { cause }));
     }
     this.#returned.clear();
