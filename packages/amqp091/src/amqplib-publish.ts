@@ -1,8 +1,7 @@
-import type { ConfirmChannel, Options } from 'amqplib';
-import { encodePublishFrames, type PublishFrame } from './publish-frames.js';
+import type { ConfirmChannel } from 'amqplib';
+import { encodePublishFrames, type FramedOptions, type PublishFrame } from './publish-frames.js';
 
-/** `options` of amqplib's `publish`, as Ferry's sink builds them (no CC or BCC). */
-export type FramedOptions = Omit<Options.Publish, 'headers' | 'CC' | 'BCC'> & { readonly headers?: Readonly<Record<string, unknown>> | undefined };
+export type { FramedOptions } from './publish-frames.js';
 
 function hasKeys(o: Readonly<Record<string, unknown>>): boolean {
   for (const _ in o) return true;
@@ -98,13 +97,13 @@ export function confirmedPublish(ch: ConfirmChannel): ConfirmedPublish {
   if (c === undefined) return (exchange, routingKey, content, options) => ch.publish(exchange, routingKey, content, options);
   const send = sendMessageOf(c);
   return (exchange, routingKey, content, options) => {
-    const frame = publishFrame(exchange, routingKey, options);
     const stream = openStream(c, send);
-    const bytes = stream === undefined ? undefined : encodePublishFrames(c.ch, frame, content);
+    const bytes = stream === undefined ? undefined : encodePublishFrames(c.ch, exchange, routingKey, options, content);
     if (stream !== undefined && bytes !== undefined) {
       c.connection.sentSinceLastCheck = true;
       return stream.write(bytes);
     }
+    const frame = publishFrame(exchange, routingKey, options);
     return c.sendMessage(frame, frame, content);
   };
 }

@@ -170,7 +170,8 @@ function toFieldTable(entries: Iterable<[string, HeaderValue]>, path: string): F
   for (const [k, x] of entries) {
     const p = path === '' ? k : `${path}.${k}`;
     // Field-table keys are shortstr: at most 255 bytes (AMQP 0-9-1 §4.2.5.3).
-    if (Buffer.byteLength(k) > 255) {
+    // (a key of 85 UTF-16 units or fewer is at most 255 bytes: no unit takes more than 3)
+    if (k.length > 85 && Buffer.byteLength(k) > 255) {
       throw new FerryError('SINK_REJECTED', `header ${p}: name longer than 255 bytes (AMQP 0-9-1 field names are shortstr)`, { permanent: true });
     }
     // amqplib reads a table that has its own '!' key as a typed value: it cannot be written as a table.

@@ -163,21 +163,22 @@ function shortstr(name: string, v: string | undefined): string | undefined {
 }
 
 /**
- * Where the correlation id goes: `correlation-id` is a shortstr (AMQP 0-9-1 §4.2.5.3, at most 255
- * bytes), so a text id that fits goes there; a binary id (MQTT 5 correlation data that is not
- * UTF-8, an AMQP 1.0 binary id) goes into the header `x-correlation-id` as a byte array, and a
- * longer text id into the same header as a long string, as RabbitMQ's MQTT plugin does. The
- * amqp091 source reads both back (core correlation.ts).
+ * Whether a correlation id goes into the `correlation-id` property: it is a shortstr (AMQP 0-9-1
+ * §4.2.5.3, at most 255 bytes), so a text id that fits goes there; a binary id (MQTT 5 correlation
+ * data that is not UTF-8, an AMQP 1.0 binary id) goes into the header `x-correlation-id` as a byte
+ * array, and a longer text id into the same header as a long string, as RabbitMQ's MQTT plugin
+ * does. The amqp091 source reads both back (core correlation.ts).
  */
-function placeCorrelation(v: string | Buffer | undefined): { property?: string; header?: string | Buffer } {
-  if (v === undefined) return {};
-  if (typeof v === 'string' && Buffer.byteLength(v) <= 255) return { property: v };
-  return { header: v };
+function correlationFits(v: string | Buffer): v is string {
+  return typeof v === 'string' && Buffer.byteLength(v) <= 255;
 }
+
+/** what toPublish reads of a message without AMQP 0-9-1 meta */
+const NO_META: Amqp091Meta = {};
 
 /** The canonical message → basic.publish options, or 'expired' when its expiry has passed. */
 export function toPublish(message: GatewayMessage, ctx: EgressContext): PublishPlan {
-  const meta = (message.meta.amqp091 ?? {}) as Amqp091Meta;
+  const meta = (message.meta.amqp091 ?? NO_META) as Amqp091Meta;
   let expiration: string | undefined;
   if (message.expiresAt !== undefined) {
     const remaining = Math.ceil(message.expiresAt - ctx.now);
@@ -187,8 +188,12 @@ export function toPublish(message: GatewayMessage, ctx: EgressContext): PublishP
   const persistent =
     ctx.persistent ?? (meta.deliveryMode !== undefined ? meta.deliveryMode === 2 : message.guarantee === 'at-least-once');
   const headers = headersToFieldTable(message.headers);
-  const correlation = placeCorrelation(message.correlationId);
-  if (correlation.header !== undefined) headers[AMQP091_CORRELATION_HEADER] = correlation.header;
+  const correlation = message.correlationId;
+  let correlationId: string | undefined;
+  if (correlation !== undefined) {
+    if (correlationFits(correlation)) correlationId = correlation;
+    else headers[AMQP091_CORRELATION_HEADER] = correlation;
+  }
   if (ctx.replyToTopicHeader === true && message.replyTo !== undefined && message.source.protocol === 'mqtt') headers[REPLY_TO_TOPIC_HEADER] = message.replyTo;
   const priority =
     message.priority === undefined || !Number.isFinite(message.priority) ? undefined : Math.min(255, Math.max(0, Math.round(message.priority)));
@@ -200,7 +205,7 @@ export function toPublish(message: GatewayMessage, ctx: EgressContext): PublishP
     contentType: shortstr('contentType', message.contentType),
     contentEncoding: shortstr('contentEncoding', message.contentEncoding),
     messageId: shortstr('messageId', message.messageId),
-    correlationId: correlation.property,
+    correlationId,
     replyTo: shortstr('replyTo', message.replyTo),
     // timestamp is an unsigned 64-bit count of seconds: sub-second precision is lost, and a time
     // before 1970 cannot be written.

@@ -1,3 +1,5 @@
+import type { Options } from 'amqplib';
+
 /**
  * The method fields and content properties of one basic.publish, every key present in one order,
  * as amqplib's encoder reads them (lib/defs.js `encodeBasicPublish`, `encodeBasicProperties`:
@@ -25,6 +27,9 @@ export interface PublishFrame {
   readonly clusterId: undefined;
 }
 
+/** `options` of amqplib's `publish`, as Ferry's sink builds them (no CC or BCC). */
+export type FramedOptions = Omit<Options.Publish, 'headers' | 'CC' | 'BCC'> & { readonly headers?: Readonly<Record<string, unknown>> | undefined };
+
 /**
  * amqplib writes a publish whose three frames come to less than this in one buffer (lib/connection.js
  * `SINGLE_CHUNK_THRESHOLD`); a larger one in several writes, which this leaves to it.
@@ -36,14 +41,38 @@ const FRAME_HEADER = 7;
 const CLASS_BASIC = 60;
 const METHOD_PUBLISH = 40;
 
-/** the shortstr properties of the content header, in flag order, with their flag bits (§4.2.6.1) */
-type ShortProperty = 'contentType' | 'contentEncoding' | 'correlationId' | 'replyTo' | 'expiration' | 'messageId' | 'type' | 'userId' | 'appId';
+/** what {@link shortSize} gives for a property that is not set */
+const UNSET = -1;
+/** what {@link shortSize} gives for a value amqplib would refuse */
+const REFUSED = -2;
 
-/** the byte length of a shortstr value, or -1 when amqplib would refuse it (not a string, 256 bytes or more) */
-function shortLength(v: unknown): number {
-  if (typeof v !== 'string') return -1;
-  const n = Buffer.byteLength(v);
-  return n < 256 ? n : -1;
+/**
+ * The UTF-8 byte length of `s`, counted here for an ASCII string: a publish's strings are short,
+ * and a loop over them costs less than a call into Buffer.byteLength. A string with a character
+ * past ASCII, or one too long to fit a one-buffer publish anyway, is left to Buffer.byteLength.
+ * The length equals `s.length` exactly when `s` is ASCII (any other character takes 2 or more bytes
+ * per UTF-16 unit), which {@link writeString} relies on.
+ */
+function utf8Length(s: string): number {
+  const n = s.length;
+  if (n >= ONE_BUFFER_BELOW) return Buffer.byteLength(s);
+  for (let i = 0; i < n; i++) if (s.charCodeAt(i) >= 0x80) return Buffer.byteLength(s);
+  return n;
+}
+
+/** write `s`, whose UTF-8 length {@link utf8Length} gave as `n`, at `o`; returns the offset after it */
+function writeString(buf: Buffer, o: number, s: string, n: number): number {
+  if (n !== s.length) return o + buf.write(s, o, n, 'utf8');
+  for (let i = 0; i < n; i++) buf[o + i] = s.charCodeAt(i);
+  return o + n;
+}
+
+/** the byte length of an optional shortstr value: UNSET, or REFUSED when amqplib would refuse it (not a string, 256 bytes or more) */
+function shortSize(v: unknown): number {
+  if (v === undefined) return UNSET;
+  if (typeof v !== 'string') return REFUSED;
+  const n = utf8Length(v);
+  return n < 256 ? n : REFUSED;
 }
 
 /**
@@ -53,7 +82,7 @@ function shortLength(v: unknown): number {
  * count, `x-ferry-hops`, is one); -1 for anything else, which amqplib then writes.
  */
 function valueSize(v: unknown): number {
-  if (typeof v === 'string') return 1 + 4 + Buffer.byteLength(v);
+  if (typeof v === 'string') return 1 + 4 + utf8Length(v);
   if (typeof v !== 'number' || !Number.isInteger(v)) return -1;
   if (v >= -0x80 && v < 0x80) return 1 + 1;
   if (v >= -0x8000 && v < 0x8000) return 1 + 2;
@@ -64,103 +93,163 @@ function valueSize(v: unknown): number {
 /**
  * The encoded length of a header table of such values, or -1 when a value is not one or a key is
  * too long: amqplib's encoder (lib/codec.js `encodeTable`) then writes it. Keys with an undefined
- * value are left out, as amqplib leaves them out.
+ * value are left out, as amqplib leaves them out. 0 for an object without a key, which amqplib's
+ * `publish` as {@link publishFrame} calls it sends as no table at all.
  */
 function tableLength(table: Readonly<Record<string, unknown>>): number {
   let n = 4;
+  let any = false;
   for (const key in table) {
+    any = true;
     const v = table[key];
     if (v === undefined) continue;
     const size = valueSize(v);
-    const k = Buffer.byteLength(key);
+    const k = utf8Length(key);
     if (size < 0 || k > 255) return -1;
     n += 1 + k + size;
   }
-  return n;
+  return any ? n : 0;
+}
+
+function writeUInt16(buf: Buffer, o: number, v: number): void {
+  buf[o] = v >>> 8;
+  buf[o + 1] = v & 0xff;
+}
+
+/** an unsigned 32-bit integer, or a signed one's two's complement */
+function writeUInt32(buf: Buffer, o: number, v: number): void {
+  buf[o] = (v >>> 24) & 0xff;
+  buf[o + 1] = (v >>> 16) & 0xff;
+  buf[o + 2] = (v >>> 8) & 0xff;
+  buf[o + 3] = v & 0xff;
+}
+
+/** a non-negative safe integer as an unsigned 64-bit one */
+function writeUInt64(buf: Buffer, o: number, v: number): void {
+  writeUInt32(buf, o, Math.floor(v / 0x100000000));
+  writeUInt32(buf, o + 4, v >>> 0);
 }
 
 /** write a value {@link valueSize} measured; returns the offset after it */
 function writeValue(buf: Buffer, o: number, v: string | number): number {
   if (typeof v === 'string') {
     buf[o] = 0x53; // 'S', long string
-    const n = Buffer.byteLength(v);
-    buf.writeUInt32BE(n, o + 1);
-    return o + 5 + buf.write(v, o + 5, n, 'utf8');
+    const n = utf8Length(v);
+    writeUInt32(buf, o + 1, n);
+    return writeString(buf, o + 5, v, n);
   }
   if (v >= -0x80 && v < 0x80) {
     buf[o] = 0x62; // 'b'
-    buf.writeInt8(v, o + 1);
+    buf[o + 1] = v & 0xff;
     return o + 2;
   }
   if (v >= -0x8000 && v < 0x8000) {
     buf[o] = 0x73; // 's'
-    buf.writeInt16BE(v, o + 1);
+    writeUInt16(buf, o + 1, v & 0xffff);
     return o + 3;
   }
   buf[o] = 0x49; // 'I'
-  buf.writeInt32BE(v, o + 1);
+  writeUInt32(buf, o + 1, v);
   return o + 5;
 }
 
-function writeShort(buf: Buffer, offset: number, v: string, len: number): number {
-  buf[offset] = len;
-  buf.write(v, offset + 1, len, 'utf8');
-  return offset + 1 + len;
+/** a shortstr property {@link shortSize} measured as `n` (UNSET: nothing written) */
+function writeShort(buf: Buffer, o: number, v: string | undefined, n: number): number {
+  if (v === undefined || n < 0) return o;
+  buf[o] = n;
+  return writeString(buf, o + 1, v, n);
+}
+
+/** the size a shortstr property {@link shortSize} measured adds to the properties */
+function shortBytes(n: number): number {
+  return n < 0 ? 0 : 1 + n;
 }
 
 /**
  * The bytes amqplib's `Connection.sendMessage` writes for one basic.publish, its content header and
- * its body (lib/connection.js, lib/defs.js `encodeBasicPublish` and `encodeBasicProperties`), made
- * in one buffer with one pass over the properties, where amqplib makes four buffers and encodes
- * the header table into a scratch buffer first. Returns undefined where amqplib's own path is
- * needed: a publish of {@link ONE_BUFFER_BELOW} bytes or more, a header table with a value that is
- * neither a string nor an integer of 32 bits, or any value amqplib would refuse (it then throws as it always did). A unit test
- * compares the bytes with amqplib's for every property.
+ * its body (lib/connection.js, lib/defs.js `encodeBasicPublish` and `encodeBasicProperties`), for
+ * the options amqplib's `publish` takes as {@link publishFrame} reads them, made in one buffer with
+ * one pass over the properties, where amqplib makes four buffers and encodes the header table into
+ * a scratch buffer first. Returns undefined where amqplib's own path is needed: a publish of
+ * {@link ONE_BUFFER_BELOW} bytes or more, a header table with a value that is neither a string nor
+ * an integer of 32 bits, or any value amqplib would refuse (it then throws as it always did). A
+ * unit test compares the bytes with amqplib's for every property.
  */
-export function encodePublishFrames(channel: number, f: PublishFrame, content: Buffer): Buffer | undefined {
-  const exchange = shortLength(f.exchange);
-  const routingKey = shortLength(f.routingKey);
-  if (exchange < 0 || routingKey < 0) return undefined;
-  const methodSize = 2 + 2 + 2 + 1 + exchange + 1 + routingKey + 1;
+export function encodePublishFrames(channel: number, exchange: string, routingKey: string, o: FramedOptions, content: Buffer): Buffer | undefined {
+  const exchangeSize = shortSize(exchange);
+  const routingKeySize = shortSize(routingKey);
+  if (exchangeSize < 0 || routingKeySize < 0) return undefined;
+  const methodSize = 2 + 2 + 2 + 1 + exchangeSize + 1 + routingKeySize + 1;
 
-  let props = 0;
-  let flags = 0;
-  const lengths: Partial<Record<ShortProperty, number>> = {};
-  const short = (name: ShortProperty, bit: number): boolean => {
-    const v = f[name];
-    if (v === undefined) return true;
-    const n = shortLength(v);
-    if (n < 0) return false;
-    lengths[name] = n;
-    props += 1 + n;
-    flags |= bit;
-    return true;
-  };
-  if (!short('contentType', 0x8000) || !short('contentEncoding', 0x4000)) return undefined;
-  let table = -1;
-  if (f.headers !== undefined) {
-    table = tableLength(f.headers);
-    if (table < 0) return undefined;
+  const contentType = shortSize(o.contentType);
+  const contentEncoding = shortSize(o.contentEncoding);
+  const correlationId = shortSize(o.correlationId);
+  const replyTo = shortSize(o.replyTo);
+  const expirationValue = o.expiration === undefined ? undefined : String(o.expiration);
+  const expiration = shortSize(expirationValue);
+  const messageId = shortSize(o.messageId);
+  const type = shortSize(o.type);
+  const userId = shortSize(o.userId);
+  const appId = shortSize(o.appId);
+  if (
+    contentType === REFUSED ||
+    contentEncoding === REFUSED ||
+    correlationId === REFUSED ||
+    replyTo === REFUSED ||
+    expiration === REFUSED ||
+    messageId === REFUSED ||
+    type === REFUSED ||
+    userId === REFUSED ||
+    appId === REFUSED
+  ) {
+    return undefined;
+  }
+  let props =
+    shortBytes(contentType) +
+    shortBytes(contentEncoding) +
+    shortBytes(correlationId) +
+    shortBytes(replyTo) +
+    shortBytes(expiration) +
+    shortBytes(messageId) +
+    shortBytes(type) +
+    shortBytes(userId) +
+    shortBytes(appId);
+  // the property flags, in the order of §4.2.6.1 (clusterId, 0x0004, Ferry's sink never sets)
+  let flags =
+    (contentType >= 0 ? 0x8000 : 0) |
+    (contentEncoding >= 0 ? 0x4000 : 0) |
+    (correlationId >= 0 ? 0x0400 : 0) |
+    (replyTo >= 0 ? 0x0200 : 0) |
+    (expiration >= 0 ? 0x0100 : 0) |
+    (messageId >= 0 ? 0x0080 : 0) |
+    (type >= 0 ? 0x0020 : 0) |
+    (userId >= 0 ? 0x0010 : 0) |
+    (appId >= 0 ? 0x0008 : 0);
+  // as amqplib's `publish` sends them (publishFrame): a table only with a key, the delivery mode from `persistent`
+  const table = o.headers === undefined ? 0 : tableLength(o.headers);
+  if (table < 0) return undefined;
+  const headers = table > 0 ? o.headers : undefined;
+  if (headers !== undefined) {
     props += table;
     flags |= 0x2000;
   }
-  if (f.deliveryMode !== undefined) {
+  const deliveryMode = o.persistent === undefined ? 0 : o.persistent ? 2 : 1;
+  if (deliveryMode !== 0) {
     props += 1;
     flags |= 0x1000;
   }
-  if (f.priority !== undefined) {
-    if (!Number.isInteger(f.priority) || f.priority < 0 || f.priority > 255) return undefined;
+  const priority = o.priority;
+  if (priority !== undefined) {
+    if (!Number.isInteger(priority) || priority < 0 || priority > 255) return undefined;
     props += 1;
     flags |= 0x0800;
   }
-  if (!short('correlationId', 0x0400) || !short('replyTo', 0x0200) || !short('expiration', 0x0100) || !short('messageId', 0x0080)) return undefined;
-  if (f.timestamp !== undefined) {
-    if (!Number.isSafeInteger(f.timestamp) || f.timestamp < 0) return undefined;
+  const timestamp = o.timestamp;
+  if (timestamp !== undefined) {
+    if (!Number.isSafeInteger(timestamp) || timestamp < 0) return undefined;
     props += 8;
     flags |= 0x0040;
   }
-  if (!short('type', 0x0020) || !short('userId', 0x0010) || !short('appId', 0x0008)) return undefined;
-  // clusterId is never set by Ferry's sink (PublishFrame types it undefined)
 
   const headerSize = 2 + 2 + 8 + 2 + props;
   const bodyFrame = content.length > 0 ? FRAME_HEADER + content.length + 1 : 0;
@@ -170,63 +259,65 @@ export function encodePublishFrames(channel: number, f: PublishFrame, content: B
   const buf = Buffer.allocUnsafe(total);
   // method frame (type 1): basic.publish, ticket 0, exchange, routing key, mandatory and immediate bits
   buf[0] = 1;
-  buf.writeUInt16BE(channel, 1);
-  buf.writeUInt32BE(methodSize, 3);
-  buf.writeUInt16BE(CLASS_BASIC, 7);
-  buf.writeUInt16BE(METHOD_PUBLISH, 9);
-  buf.writeUInt16BE(0, 11);
-  let o = writeShort(buf, 13, f.exchange, exchange);
-  o = writeShort(buf, o, f.routingKey, routingKey);
-  // the immediate bit (2) stays clear: PublishFrame never sets it
-  buf[o++] = f.mandatory ? 1 : 0;
-  buf[o++] = FRAME_END;
+  writeUInt16(buf, 1, channel);
+  writeUInt32(buf, 3, methodSize);
+  writeUInt16(buf, 7, CLASS_BASIC);
+  writeUInt16(buf, 9, METHOD_PUBLISH);
+  writeUInt16(buf, 11, 0);
+  let p = writeShort(buf, 13, exchange, exchangeSize);
+  p = writeShort(buf, p, routingKey, routingKeySize);
+  // the immediate bit (2) stays clear: RabbitMQ refuses it (NOT_IMPLEMENTED), amqplib never sets it
+  buf[p++] = o.mandatory === true ? 1 : 0;
+  buf[p++] = FRAME_END;
 
   // content header frame (type 2): class, weight 0, body size, property flags, properties
-  const header = o;
-  buf[o] = 2;
-  buf.writeUInt16BE(channel, o + 1);
-  buf.writeUInt32BE(headerSize, o + 3);
-  buf.writeUInt16BE(CLASS_BASIC, o + 7);
-  buf.writeUInt16BE(0, o + 9);
-  buf.writeBigUInt64BE(BigInt(content.length), o + 11);
-  buf.writeUInt16BE(flags, o + 19);
-  o = header + 21;
-  if (f.contentType !== undefined) o = writeShort(buf, o, f.contentType, lengths.contentType ?? 0);
-  if (f.contentEncoding !== undefined) o = writeShort(buf, o, f.contentEncoding, lengths.contentEncoding ?? 0);
-  if (f.headers !== undefined) {
-    buf.writeUInt32BE(table - 4, o);
-    o += 4;
-    for (const key in f.headers) {
-      const v = f.headers[key];
+  const header = p;
+  buf[p] = 2;
+  writeUInt16(buf, p + 1, channel);
+  writeUInt32(buf, p + 3, headerSize);
+  writeUInt16(buf, p + 7, CLASS_BASIC);
+  writeUInt16(buf, p + 9, 0);
+  // the body size, below ONE_BUFFER_BELOW: its upper 32 bits are 0
+  writeUInt32(buf, p + 11, 0);
+  writeUInt32(buf, p + 15, content.length);
+  writeUInt16(buf, p + 19, flags);
+  p = header + 21;
+  p = writeShort(buf, p, o.contentType, contentType);
+  p = writeShort(buf, p, o.contentEncoding, contentEncoding);
+  if (headers !== undefined) {
+    writeUInt32(buf, p, table - 4);
+    p += 4;
+    for (const key in headers) {
+      const v = headers[key];
       // tableLength let only strings and integers through
       if (typeof v !== 'string' && typeof v !== 'number') continue;
-      const k = Buffer.byteLength(key);
-      buf[o] = k;
-      o = writeValue(buf, o + 1 + buf.write(key, o + 1, k, 'utf8'), v);
+      const k = utf8Length(key);
+      buf[p] = k;
+      p = writeValue(buf, writeString(buf, p + 1, key, k), v);
     }
   }
-  if (f.deliveryMode !== undefined) buf[o++] = f.deliveryMode;
-  if (f.priority !== undefined) buf[o++] = f.priority;
-  if (f.correlationId !== undefined) o = writeShort(buf, o, f.correlationId, lengths.correlationId ?? 0);
-  if (f.replyTo !== undefined) o = writeShort(buf, o, f.replyTo, lengths.replyTo ?? 0);
-  if (f.expiration !== undefined) o = writeShort(buf, o, f.expiration, lengths.expiration ?? 0);
-  if (f.messageId !== undefined) o = writeShort(buf, o, f.messageId, lengths.messageId ?? 0);
-  if (f.timestamp !== undefined) {
-    buf.writeBigUInt64BE(BigInt(f.timestamp), o);
-    o += 8;
+  if (deliveryMode !== 0) buf[p++] = deliveryMode;
+  if (priority !== undefined) buf[p++] = priority;
+  p = writeShort(buf, p, o.correlationId, correlationId);
+  p = writeShort(buf, p, o.replyTo, replyTo);
+  p = writeShort(buf, p, expirationValue, expiration);
+  p = writeShort(buf, p, o.messageId, messageId);
+  if (timestamp !== undefined) {
+    writeUInt64(buf, p, timestamp);
+    p += 8;
   }
-  if (f.type !== undefined) o = writeShort(buf, o, f.type, lengths.type ?? 0);
-  if (f.userId !== undefined) o = writeShort(buf, o, f.userId, lengths.userId ?? 0);
-  if (f.appId !== undefined) o = writeShort(buf, o, f.appId, lengths.appId ?? 0);
-  buf[o++] = FRAME_END;
+  p = writeShort(buf, p, o.type, type);
+  p = writeShort(buf, p, o.userId, userId);
+  p = writeShort(buf, p, o.appId, appId);
+  buf[p++] = FRAME_END;
 
   // body frame (type 3), none for an empty body
   if (bodyFrame > 0) {
-    buf[o] = 3;
-    buf.writeUInt16BE(channel, o + 1);
-    buf.writeUInt32BE(content.length, o + 3);
-    content.copy(buf, o + FRAME_HEADER);
-    buf[o + FRAME_HEADER + content.length] = FRAME_END;
+    buf[p] = 3;
+    writeUInt16(buf, p + 1, channel);
+    writeUInt32(buf, p + 3, content.length);
+    buf.set(content, p + FRAME_HEADER);
+    buf[p + FRAME_HEADER + content.length] = FRAME_END;
   }
   return buf;
 }

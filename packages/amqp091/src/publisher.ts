@@ -1,7 +1,7 @@
 import type { ConfirmChannel, Message } from 'amqplib';
 import { FerryError, toFerryError, writeBySend, type ConnectorCounters, type GatewayMessage, type Logger, type WriteDone } from '@ferry/core';
 import { confirmedPublish, type ConfirmedPublish } from './amqplib-publish.js';
-import { PUBLISH_ID_HEADER, toPublish, type PublishOptions, type PublishPlan } from './mapping.js';
+import { PUBLISH_ID_HEADER, toPublish, type EgressContext, type PublishOptions, type PublishPlan } from './mapping.js';
 import type { Amqp091To } from './options.js';
 import { TagWindow } from './tag-window.js';
 
@@ -75,12 +75,15 @@ export class Publisher {
   #closing = false;
   #writable = true;
   #drainWaiters: { resolve: () => void; reject: (e: FerryError) => void }[] = [];
+  /** toPublish's context, one object filled in for each publish (toPublish keeps no reference to it) */
+  readonly #ctx: { -readonly [K in keyof EgressContext]: EgressContext[K] };
 
   constructor(ch: ConfirmChannel, opts: PublisherOptions) {
     this.#ch = ch;
     this.#send = confirmedPublish(ch);
     this.#opts = opts;
     this.#idStart = `${opts.idPrefix}.`;
+    this.#ctx = { now: 0, username: opts.username, persistent: undefined, mandatory: true, replyToTopicHeader: opts.replyToTopicHeader };
     ch.on('ack', (f: ConfirmFields) => this.#onConfirm(f, false));
     ch.on('nack', (f: ConfirmFields) => this.#onConfirm(f, true));
     ch.on('return', (msg: Message) => this.#onReturn(msg));
@@ -104,13 +107,11 @@ export class Publisher {
     let plan: PublishPlan;
     try {
       this.#assertOpen();
-      plan = toPublish(message, {
-        now: Date.now(),
-        username: this.#opts.username,
-        persistent: to.persistent,
-        mandatory: to.mandatory,
-        replyToTopicHeader: this.#opts.replyToTopicHeader,
-      });
+      const ctx = this.#ctx;
+      ctx.now = Date.now();
+      ctx.persistent = to.persistent;
+      ctx.mandatory = to.mandatory;
+      plan = toPublish(message, ctx);
     } catch (err) {
       done(toFerryError(err));
       return;
