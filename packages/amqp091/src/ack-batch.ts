@@ -71,13 +71,15 @@ export class AckBatch<M extends Tagged> {
     const from = this.#base;
     let top: M | undefined;
     let run = 0;
-    for (let m = settled.take(this.#base); m !== undefined; m = settled.take(this.#base)) {
-      this.#base++;
+    let base = from;
+    for (let m = settled.take(base); m !== undefined; m = settled.take(base)) {
+      base++;
       if (m !== SENT) {
         top = m;
         run++;
       }
     }
+    this.#base = base;
     if (top !== undefined) ack(top, run > 1);
     let alone = 0;
     for (const m of accepted) {

@@ -39,9 +39,10 @@ export class TagWindow<T> {
 
   /** {@link get}, and the slot cleared */
   take(tag: number): T | undefined {
+    const slots = this.#slots;
     const i = tag & this.#mask;
-    const v = this.#slots[i];
-    this.#slots[i] = undefined;
+    const v = slots[i];
+    if (v !== undefined) slots[i] = undefined;
     return v;
   }
 
@@ -51,8 +52,13 @@ export class TagWindow<T> {
    */
   put(tag: number, value: T, lowest: number): boolean {
     const ahead = tag - lowest;
+    const mask = this.#mask;
+    if (ahead >= 0 && ahead <= mask) {
+      this.#slots[tag & mask] = value;
+      return true;
+    }
     if (ahead < 0 || ahead >= this.#max) return false;
-    if (ahead > this.#mask) this.#grow(ahead, lowest);
+    this.#grow(ahead, lowest);
     this.#slots[tag & this.#mask] = value;
     return true;
   }
