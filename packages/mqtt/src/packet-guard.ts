@@ -18,71 +18,91 @@ export type GuardResult =
 /** the weight of the Remaining Length's n-th header byte (n = 1..4, §1.5.5: 128^(n-1)) */
 const DIGIT = [0, 1, 128, 16_384, 2_097_152] as const;
 
-export class PacketSizeGuard {
-  readonly #max: number;
+/**
+ * Where a stream stands between packet boundaries: kept by whoever reads the stream, in its own
+ * fields ({@link PacketSizeGuard}, or the mqtt-listener's PacketInput, so that an idle device holds
+ * no object of its own for it).
+ */
+export interface GuardState {
   /** bytes of the current packet's body still to pass before the next fixed header */
-  #bodyLeft = 0;
+  guardBodyLeft: number;
   /**
    * fixed-header bytes of the next packet seen so far (a header may span chunks), and the
    * Remaining Length they add up to: two numbers, not an array per packet (this runs for every
    * packet a client sends)
    */
-  #headerLen = 0;
-  #remaining = 0;
-  #failed = false;
+  guardHeaderLen: number;
+  guardRemaining: number;
+  /** the stream was refused: nothing after it is passed */
+  guardFailed: boolean;
+}
+
+/** One chunk of the stream whose state is `s`, against a maximum packet size. */
+export function guardChunk(s: GuardState, maxPacketSize: number, chunk: Buffer): GuardResult {
+  if (s.guardFailed) return { kind: 'malformed', bytes: Buffer.alloc(0), ends: [], reason: 'stream already refused' };
+  let i = 0;
+  const ends: number[] = [];
+  while (i < chunk.length) {
+    if (s.guardBodyLeft > 0) {
+      const n = Math.min(s.guardBodyLeft, chunk.length - i);
+      s.guardBodyLeft -= n;
+      i += n;
+      if (s.guardBodyLeft === 0) ends.push(i);
+      continue;
+    }
+    // reading a fixed header: byte 0 is the type, bytes 1..4 the Remaining Length
+    const byte = chunk[i] as number;
+    i++;
+    const at = s.guardHeaderLen++;
+    if (at === 0) continue;
+    // §1.5.5 Variable Byte Integer: 7 bits per byte, least significant first
+    s.guardRemaining += (byte & 0x7f) * (DIGIT[at] as number);
+    if ((byte & 0x80) !== 0) {
+      // §1.5.5: at most 4 bytes; a 4th byte with the continuation bit set is malformed
+      if (s.guardHeaderLen === 5) return fail(s, chunk, ends, i - 5, { kind: 'malformed', reason: 'remaining length longer than 4 bytes' });
+      continue;
+    }
+    const remaining = s.guardRemaining;
+    const headerLen = s.guardHeaderLen;
+    const size = headerLen + remaining;
+    s.guardHeaderLen = 0;
+    s.guardRemaining = 0;
+    if (size > maxPacketSize) {
+      // the header started headerLen bytes back, possibly in an earlier chunk
+      return fail(s, chunk, ends, i - headerLen, { kind: 'oversize', size });
+    }
+    s.guardBodyLeft = remaining;
+    if (remaining === 0) ends.push(i);
+  }
+  return { kind: 'ok', bytes: chunk, ends };
+}
+
+function fail(
+  s: GuardState,
+  chunk: Buffer,
+  ends: readonly number[],
+  start: number,
+  what: { kind: 'oversize'; size: number } | { kind: 'malformed'; reason: string },
+): GuardResult {
+  s.guardFailed = true;
+  const bytes = chunk.subarray(0, Math.max(0, start));
+  const before = ends.filter((e) => e <= bytes.length);
+  return what.kind === 'oversize' ? { kind: 'oversize', bytes, ends: before, size: what.size } : { kind: 'malformed', bytes, ends: before, reason: what.reason };
+}
+
+/** The guard of one stream as an object of its own. */
+export class PacketSizeGuard implements GuardState {
+  readonly #max: number;
+  guardBodyLeft = 0;
+  guardHeaderLen = 0;
+  guardRemaining = 0;
+  guardFailed = false;
 
   constructor(maxPacketSize: number) {
     this.#max = maxPacketSize;
   }
 
   push(chunk: Buffer): GuardResult {
-    if (this.#failed) return { kind: 'malformed', bytes: Buffer.alloc(0), ends: [], reason: 'stream already refused' };
-    let i = 0;
-    const ends: number[] = [];
-    while (i < chunk.length) {
-      if (this.#bodyLeft > 0) {
-        const n = Math.min(this.#bodyLeft, chunk.length - i);
-        this.#bodyLeft -= n;
-        i += n;
-        if (this.#bodyLeft === 0) ends.push(i);
-        continue;
-      }
-      // reading a fixed header: byte 0 is the type, bytes 1..4 the Remaining Length
-      const byte = chunk[i] as number;
-      i++;
-      const at = this.#headerLen++;
-      if (at === 0) continue;
-      // §1.5.5 Variable Byte Integer: 7 bits per byte, least significant first
-      this.#remaining += (byte & 0x7f) * (DIGIT[at] as number);
-      if ((byte & 0x80) !== 0) {
-        // §1.5.5: at most 4 bytes; a 4th byte with the continuation bit set is malformed
-        if (this.#headerLen === 5) return this.#fail(chunk, ends, i - 5, { kind: 'malformed', reason: 'remaining length longer than 4 bytes' });
-        continue;
-      }
-      const remaining = this.#remaining;
-      const headerLen = this.#headerLen;
-      const size = headerLen + remaining;
-      this.#headerLen = 0;
-      this.#remaining = 0;
-      if (size > this.#max) {
-        // the header started headerLen bytes back, possibly in an earlier chunk
-        return this.#fail(chunk, ends, i - headerLen, { kind: 'oversize', size });
-      }
-      this.#bodyLeft = remaining;
-      if (remaining === 0) ends.push(i);
-    }
-    return { kind: 'ok', bytes: chunk, ends };
-  }
-
-  #fail(
-    chunk: Buffer,
-    ends: readonly number[],
-    start: number,
-    what: { kind: 'oversize'; size: number } | { kind: 'malformed'; reason: string },
-  ): GuardResult {
-    this.#failed = true;
-    const bytes = chunk.subarray(0, Math.max(0, start));
-    const before = ends.filter((e) => e <= bytes.length);
-    return what.kind === 'oversize' ? { kind: 'oversize', bytes, ends: before, size: what.size } : { kind: 'malformed', bytes, ends: before, reason: what.reason };
+    return guardChunk(this, this.#max, chunk);
   }
 }

@@ -78,7 +78,7 @@ export function readPublishFast(raw: Buffer, version: number | undefined, topics
   const qos = (first >> 1) & 0x03;
   // §3.3.1.2: QoS 3 is malformed, for the parser to refuse
   if (first >> 4 !== 3 || qos === 3) return undefined;
-  // §1.5.5 Remaining Length: the packet is whole (PacketSizeGuard), so it must end exactly at raw's end
+  // §1.5.5 Remaining Length: the packet is whole (the size guard, packet-guard.ts), so it must end exactly at raw's end
   let remaining = 0;
   let at = 1;
   for (let shift = 0; ; shift += 7) {

@@ -1,5 +1,5 @@
 import type { Packet } from 'mqtt-packet';
-import { PacketSizeGuard } from '../packet-guard.js';
+import { guardChunk, type GuardState } from '../packet-guard.js';
 import { LastTopic, readAckFast, readPublishFast } from './packet-fast.js';
 import { packetReader, type ParserSettings } from './packet-reader.js';
 import { RC } from './reason-codes.js';
@@ -23,14 +23,13 @@ export interface PacketSink {
 
 /**
  * The bytes one client connection reads, made into packets: each packet's size checked as its
- * header arrives (PacketSizeGuard), whole packets kept until they are parsed, and each parsed
+ * header arrives (packet-guard.ts), whole packets kept until they are parsed, and each parsed
  * only when the connection takes input. Parsing stops between two packets while the sink holds
  * input: one socket read can hold thousands of small publishes, which would otherwise all wait
  * in Ferry instead of in TCP.
  */
-export class PacketInput {
+export class PacketInput implements GuardState {
   readonly #sink: PacketSink;
-  readonly #guard: PacketSizeGuard;
   readonly #maxPacketSize: number;
   /** what the shared parser needs to know of this connection (its CONNECT), see packet-reader.ts */
   #parserSettings: ParserSettings | undefined;
@@ -44,18 +43,22 @@ export class PacketInput {
   #feedScheduled = false;
   /** the topic this client last published on (packet-fast.ts); made on its first PUBLISH */
   #topics: LastTopic | undefined;
+  /** the size guard's place in the stream (packet-guard.ts), in this object: no guard object per device */
+  guardBodyLeft = 0;
+  guardHeaderLen = 0;
+  guardRemaining = 0;
+  guardFailed = false;
 
   constructor(sink: PacketSink, maxPacketSize: number) {
     this.#sink = sink;
     this.#maxPacketSize = maxPacketSize;
-    this.#guard = new PacketSizeGuard(maxPacketSize);
   }
 
   /** One read from the socket. */
   push(chunk: Buffer): void {
     const sink = this.#sink;
     if (sink.inputDead()) return;
-    const r = this.#guard.push(chunk);
+    const r = guardChunk(this, this.#maxPacketSize, chunk);
     if (r.kind === 'ok') {
       if (this.#unparsed === undefined) this.#parseRead(r.bytes, r.ends);
       else {
@@ -108,7 +111,7 @@ export class PacketInput {
   /**
    * A read while nothing is held from earlier ones: its whole packets are parsed from the read
    * itself, and only what is left (the start of a packet, or packets after the sink held input)
-   * is kept. `ends` as PacketSizeGuard gives them, offsets in `bytes`.
+   * is kept. `ends` as the size guard gives them, offsets in `bytes`.
    */
   #parseRead(bytes: Buffer, ends: readonly number[]): void {
     const sink = this.#sink;

@@ -22,7 +22,7 @@ type ReadResult = { readonly kind: 'packet'; readonly packet: Packet } | { reado
  * A parser is an EventEmitter with a BufferList stream (a Duplex, with its readable and writable
  * states), a packet under construction and its listeners: about 1.5 KiB of heap for every
  * connected device, most of its life idle. The listener only ever hands it one whole packet
- * (PacketSizeGuard finds the boundaries, Unparsed holds the rest), so nothing of a connection
+ * (the size guard finds the boundaries, Unparsed holds the rest), so nothing of a connection
  * stays in the parser between two calls except its settings, which the connection keeps and
  * passes in. Parsing is synchronous and the packet is handled after `read` returns, so one
  * parser serves every connection, one packet at a time.

@@ -14,7 +14,7 @@ export class Unparsed {
   #length = 0;
   #ends: number[] = [];
 
-  /** `ends`: offsets in `bytes` where a packet ends (PacketSizeGuard's) */
+  /** `ends`: offsets in `bytes` where a packet ends (the size guard's, packet-guard.ts) */
   push(bytes: Buffer, ends: readonly number[]): void {
     for (const e of ends) this.#ends.push(this.#length + e);
     if (bytes.length === 0) return;
