@@ -101,6 +101,61 @@ describe('TurnWriter', () => {
     w.flush();
   });
 
+  describe('writeText', () => {
+    it('joins the texts of a turn into one chunk, written before the next write, in order', async () => {
+      const s = new CountingStream();
+      const w = new TurnWriter(s);
+      w.writeText('r1;');
+      w.writeText('r2;');
+      w.write(Buffer.from('frame;'));
+      w.writeText('r3;');
+      w.writeText('r4;');
+      expect(s.calls).toEqual([]);
+      await tick();
+      expect(s.calls).toEqual([['r1;r2;', 'frame;', 'r3;r4;']]);
+    });
+
+    it('a turn of text alone is one chunk at the end of the turn', async () => {
+      const s = new CountingStream();
+      const w = new TurnWriter(s);
+      for (let i = 0; i < 5; i++) w.writeText(`t${i};`);
+      await tick();
+      w.writeText('next;');
+      await turn();
+      expect(s.calls).toEqual([['t0;t1;t2;t3;t4;'], ['next;']]);
+    });
+
+    it('writes text as UTF-8', async () => {
+      const s = new CountingStream();
+      const w = new TurnWriter(s);
+      w.writeText('é€');
+      w.flush();
+      expect(s.calls).toEqual([['é€']]);
+      await tick();
+    });
+
+    it('flush before end(): the text of the turn is the last thing written', async () => {
+      const s = new CountingStream();
+      const w = new TurnWriter(s);
+      w.write(Buffer.from('a;'));
+      w.writeText('last;');
+      w.flush();
+      s.end();
+      await once(s, 'finish');
+      await tick();
+      expect(s.bytes).toBe('a;last;');
+    });
+
+    it('text of a turn whose stream was destroyed is dropped, not written after it', async () => {
+      const s = new CountingStream();
+      const w = new TurnWriter(s);
+      w.writeText('lost;');
+      s.destroy();
+      await tick();
+      expect(s.calls).toEqual([]);
+    });
+  });
+
   describe('on a TCP socket', () => {
     let server: Server;
     let client: Socket;

@@ -15,11 +15,19 @@ import type { Writable } from 'node:stream';
  *
  * `flush()` uncorks at once: call it before `destroy()` (which discards what is buffered) so the
  * last packets of a turn (a DISCONNECT, an ERROR frame) are not lost. `end()` flushes by itself
- * (Writable.end uncorks).
+ * (Writable.end uncorks), except text from {@link writeText}: call `flush()` before `end()`.
+ *
+ * On a byte stream, small packets written as text ({@link writeText}) are joined: the texts of a
+ * turn become one string and one buffer, written before the next `write` or at the flush. A
+ * corked `Writable.write` per packet keeps an entry per chunk in the stream's buffer and hands
+ * each to `writev`; for a turn of STOMP RECEIPTs that cost 10,000 instructions more per RECEIPT
+ * than the joined text (docs/benchmarks.md, session 24).
  */
 export class TurnWriter {
   readonly #stream: Writable;
   #corked = false;
+  /** text written in this turn and not yet handed to the stream, in order */
+  #text = '';
 
   constructor(stream: Writable) {
     this.#stream = stream;
@@ -27,22 +35,45 @@ export class TurnWriter {
 
   /** Writes `chunk`; the return value is `Writable.write`'s (false: above the high-water mark, wait for 'drain'). */
   write(chunk: Uint8Array): boolean {
-    if (!this.#corked) {
-      this.#corked = true;
-      this.#stream.cork();
-      // a shared function with the writer as its argument: no closure per writer (10,000 idle
-      // devices hold 10,000 writers) and none per turn
-      process.nextTick(flushWriter, this);
-    }
+    if (!this.#corked) this.#cork();
+    else if (this.#text !== '') this.#writeText();
     return this.#stream.write(chunk);
+  }
+
+  /**
+   * Writes `text` as UTF-8, joined with the text written next to it in this turn into one buffer.
+   * Only for a stream of bytes (TCP, TLS): on a stream of messages (WebSocket) each write is one
+   * message, so write each packet with {@link write} there. The text reaches the stream at the
+   * next `write` or at the flush, so backpressure shows on the writes after it.
+   */
+  writeText(text: string): void {
+    if (!this.#corked) this.#cork();
+    this.#text += text;
   }
 
   /** Sends what this turn wrote now. Idempotent; the next write corks again. */
   flush(): void {
     if (!this.#corked) return;
+    if (this.#text !== '') this.#writeText();
     this.#corked = false;
     // `end()` may already have uncorked it (it resets the count): uncork only what is still held
     if (this.#stream.writableCorked > 0) this.#stream.uncork();
+  }
+
+  #cork(): void {
+    this.#corked = true;
+    this.#stream.cork();
+    // a shared function with the writer as its argument: no closure per writer (10,000 idle
+    // devices hold 10,000 writers) and none per turn
+    process.nextTick(flushWriter, this);
+  }
+
+  #writeText(): void {
+    const text = this.#text;
+    this.#text = '';
+    // ended or destroyed in this turn: what it still held is not written (as with write)
+    if (this.#stream.writableEnded || this.#stream.destroyed) return;
+    this.#stream.write(Buffer.from(text, 'utf8'));
   }
 }
 

@@ -23,8 +23,6 @@ export class FrameWriter {
    * have no boundaries of their own, over WebSocket each frame stays its own message
    */
   readonly #joinReceipts: boolean;
-  /** RECEIPTs of this turn not yet written, in order, as one string */
-  #receipts = '';
 
   constructor(stream: Duplex, log: Logger, beats: HeartBeatMonitor, joinReceipts: boolean) {
     this.#stream = stream;
@@ -44,14 +42,15 @@ export class FrameWriter {
    * STOMP 1.2 §RECEIPT: the answer to a frame with a `receipt` header, once what it asked is
    * done. A batch of SENDs settled in one turn (one `basic.ack multiple`) answers with one
    * RECEIPT each: on a byte stream they are joined into one string, written as one buffer at the
-   * end of the turn (or before any other frame, so the order on the wire is the order written).
+   * end of the turn (or before any other frame, so the order on the wire is the order written;
+   * TurnWriter.writeText).
    */
   receipt(receiptId: string): void {
-    if (!this.#joinReceipts) return this.#write(encodeReceipt(receiptId, this.version));
-    const text = receiptText(receiptId);
+    const text = this.#joinReceipts ? receiptText(receiptId) : undefined;
     if (text === undefined) return this.#write(encodeReceipt(receiptId, this.version));
-    if (this.#receipts === '') process.nextTick(writeReceipts, this);
-    this.#receipts += text;
+    if (this.#stream.writableEnded || this.#stream.destroyed) return;
+    this.#beats.wrote();
+    this.#out.writeText(text);
   }
 
   /** STOMP 1.2 §Heart-beating: an EOL */
@@ -70,28 +69,14 @@ export class FrameWriter {
     this.frame('ERROR', headers, Buffer.from(detail ?? message, 'utf8'));
   }
 
-  /** send what this turn wrote now (before the socket is destroyed) */
+  /** send what this turn wrote now (before the socket is destroyed or ended) */
   flush(): void {
-    this.writeReceipts();
     this.#out.flush();
   }
 
-  /** the RECEIPTs joined so far, as one write (see {@link receipt}) */
-  writeReceipts(): void {
-    if (this.#receipts === '') return;
-    const text = this.#receipts;
-    this.#receipts = '';
-    this.#write(Buffer.from(text, 'utf8'));
-  }
-
   #write(bytes: Buffer): void {
-    if (this.#receipts !== '') this.writeReceipts();
     if (this.#stream.writableEnded || this.#stream.destroyed) return;
     this.#beats.wrote();
     if (!this.#out.write(bytes)) this.writable = false;
   }
-}
-
-function writeReceipts(w: FrameWriter): void {
-  w.writeReceipts();
 }

@@ -483,7 +483,7 @@ export class StompSession implements SubscriberSession {
     this.#subs.releaseAll();
     this.#tx.clear();
     // RECEIPTs joined in this turn go before the end (a DISCONNECT's is the last)
-    this.#out.writeReceipts();
+    this.#out.flush();
     this.#stream.end();
     if (this.#pending.paused || this.#pausedForFlow) this.#stream.resume();
     this.#lingerTimer = setTimeout(() => this.#stream.destroy(), this.#opts.lingerMs);
