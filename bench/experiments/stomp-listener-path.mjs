@@ -1,11 +1,19 @@
-// The stomp-listener's own work per SEND on path D, without the route, the sink and the network:
-// a StompSession (packages/stomp/src/server/session.ts) on an in-memory stream reads SEND frames
-// as @stomp/stompjs writes them (destination, receipt, content-type, content-length, a 256-byte
-// body), maps each to the GatewayMessage (mapping.ts sendToMessage) as the listener connector
-// does, and writes one RECEIPT per SEND once the batch settled (as one `basic.ack multiple` from
-// RabbitMQ settles it). BATCH frames arrive in one chunk, ITER messages a round, ROUNDS rounds;
-// with FERRY_BEFORE=<another built checkout> the two builds take turns round by round in this one
-// process (the same machine load for both) and must write the same bytes. Run after `npx tsc -b`:
+// The stomp-listener's own work per message on path D, without the route, the sink and the network.
+// CASE=send (the default): a StompSession (packages/stomp/src/server/session.ts) on an in-memory
+// stream reads SEND frames as @stomp/stompjs writes them (destination, receipt, content-type,
+// content-length, a 256-byte body), maps each to the GatewayMessage (mapping.ts sendToMessage) as
+// the listener connector does, and writes one RECEIPT per SEND once the batch settled (as one
+// `basic.ack multiple` from RabbitMQ settles it).
+// CASE=auto, client or client-individual: the delivery side. A session subscribed to
+// DESTINATION (/queue/bench) with that ack mode; the sink's work per message (mapping.ts
+// messageToBroker of a GatewayMessage as amqp091's consumer makes it, a 256-byte body, then
+// StompBroker.publish) writes one MESSAGE frame each; after each turn the client answers what it
+// got: nothing (auto), one ACK of the turn's last MESSAGE (client, cumulative) or one ACK per
+// MESSAGE (client-individual), in one chunk, as @stomp/stompjs writes them.
+// BATCH frames (or deliveries) a turn, ITER messages a round, ROUNDS rounds; with
+// FERRY_BEFORE=<another built checkout> the two builds take turns round by round in this one
+// process (the same machine load for both) and must write the same bytes (message ids aside).
+// Run after `npx tsc -b`:
 //   FERRY_BEFORE=/path/to/main-before node bench/experiments/stomp-listener-path.mjs
 // Under callgrind (instruction counts, repeatable under load), one build at a time:
 //   ONLY=this ROUNDS=3 valgrind --tool=callgrind --callgrind-out-file=/tmp/cg.out node bench/experiments/stomp-listener-path.mjs
@@ -17,6 +25,9 @@ import { feedTimed, Wire } from './wire.mjs';
 const ITER = Number(process.env.ITER ?? 20_000);
 const ROUNDS = Number(process.env.ROUNDS ?? 11);
 const BATCH = Number(process.env.BATCH ?? 20);
+const CASE = process.env.CASE ?? 'send';
+const DESTINATION = process.env.DESTINATION ?? '/queue/bench';
+if (!['send', 'auto', 'client', 'client-individual'].includes(CASE)) throw new Error(`CASE=${CASE}: send, auto, client or client-individual`);
 
 const builds = comparedBuilds();
 for (const b of builds) {
@@ -33,7 +44,7 @@ const sendFrame = (seq) =>
 
 const turn = () => new Promise((r) => setImmediate(r));
 
-async function open(b) {
+async function open(b, subscribe) {
   const broker = new b.broker.StompBroker({ queueBufferMessages: 1000 });
   let held = [];
   const hooks = {
@@ -50,9 +61,14 @@ async function open(b) {
   s.open();
   wire.emit('data', Buffer.from('CONNECT\naccept-version:1.2\nhost:bench\n\n\0'));
   await turn();
+  if (subscribe !== undefined) {
+    wire.emit('data', Buffer.from(`SUBSCRIBE\nid:sub-0\ndestination:${DESTINATION}\nack:${subscribe}\n\n\0`));
+    await turn();
+  }
   wire.written = [];
   return {
     wire,
+    broker,
     settleAll() {
       const h = held;
       held = [];
@@ -74,20 +90,60 @@ async function round(b, seqBase) {
   return { us, out };
 }
 
+// a message as amqp091's consumer maps a delivery of path D's publisher (docs/mapping/amqp091.md)
+const delivered = (core) =>
+  core.createMessage({
+    body,
+    contentType: 'application/octet-stream',
+    messageId: 'm-1',
+    timestamp: 1764633600000,
+    headers: new Map([['x-ferry-hops', 1]]),
+    source: { connector: 'rabbit', protocol: 'amqp091', address: 'bench' },
+  });
+
+const ACK_ID = /\nack:([^\n]*)\n/g;
+
+/** the delivery side: BATCH deliveries a turn through the sink's mapping and the broker, the client's ACKs after each turn */
+async function deliveryRound(b) {
+  const c = await open(b, CASE);
+  const msg = delivered(b.core);
+  const all = [];
+  const t0 = process.cpuUsage();
+  for (let i = 0; i < ITER; i += BATCH) {
+    for (let j = 0; j < BATCH; j++) c.broker.publish(b.mapping.messageToBroker(msg, DESTINATION));
+    await turn();
+    if (CASE === 'auto') continue;
+    const out = c.wire.take();
+    all.push(out);
+    const ids = [...out.toString('latin1').matchAll(ACK_ID)].map((m) => m[1]);
+    const acked = CASE === 'client' ? ids.slice(-1) : ids;
+    c.wire.emit('data', Buffer.from(acked.map((id) => `ACK\nid:${id}\n\n\0`).join('')));
+  }
+  await turn();
+  const t = process.cpuUsage(t0);
+  all.push(c.wire.take());
+  if (c.broker.heldBytes !== 0) throw new Error(`${b.name}: ${c.broker.heldBytes} bytes still unacknowledged`);
+  // the broker's message ids start with a random prefix of each broker
+  const out = Buffer.from(Buffer.concat(all).toString('latin1').replace(/(message-id|ack):[^-\n]*-/g, '$1:'), 'latin1');
+  return { us: (t.user + t.system) / ITER, out };
+}
+
 const per = new Map(builds.map((b) => [b.name, []]));
 for (let r = 0; r < ROUNDS; r++) {
   let first;
   for (const b of builds) {
-    const { us, out } = await round(b, r * ITER);
+    const { us, out } = CASE === 'send' ? await round(b, r * ITER) : await deliveryRound(b);
     if (r > 0) per.get(b.name).push(us);
-    if (out.toString().split("RECEIPT\n").length - 1 !== ITER) throw new Error(`round ${r}: ${b.name} wrote no RECEIPT for every SEND`);
+    const answer = CASE === 'send' ? 'RECEIPT\n' : 'MESSAGE\n';
+    if (out.toString().split(answer).length - 1 !== ITER) throw new Error(`round ${r}: ${b.name} wrote no ${answer.trim()} for every message`);
     if (first === undefined) first = out;
     else if (out.length === 0 || !first.equals(out)) throw new Error(`round ${r}: ${b.name} wrote other bytes than ${builds[0].name}`);
   }
 }
-console.log(`stomp-listener path: ${ITER} SENDs a round in chunks of ${BATCH}, ${ROUNDS - 1} measured rounds (the first is warm-up), load ${loadavg()[0].toFixed(2)}`);
+const what = CASE === 'send' ? 'SENDs' : `MESSAGEs (ack ${CASE}, ${DESTINATION})`;
+console.log(`stomp-listener path: ${ITER} ${what} a round, ${BATCH} a turn, ${ROUNDS - 1} measured rounds (the first is warm-up), load ${loadavg()[0].toFixed(2)}`);
 for (const b of builds) {
   const a = per.get(b.name);
-  console.log(`${b.name}: ${median(a).toFixed(2)} µs CPU per SEND (median; ${Math.min(...a).toFixed(2)}–${Math.max(...a).toFixed(2)})`);
+  console.log(`${b.name}: ${median(a).toFixed(2)} µs CPU per message (median; ${Math.min(...a).toFixed(2)}–${Math.max(...a).toFixed(2)})`);
 }
 if (builds.length === 2) console.log(`this ÷ before: ${(median(per.get('this')) / median(per.get('before'))).toFixed(2)}`);

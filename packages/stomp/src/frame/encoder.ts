@@ -28,13 +28,13 @@ export interface EncodeResult {
  */
 export function encodeFrameDetailed(command: string, headers: Iterable<HeaderEntry>, body: Buffer | undefined, version: StompVersion): EncodeResult {
   const escaped = !UNESCAPED_COMMANDS.has(command);
-  const dropped: string[] = [];
+  let dropped: string[] | undefined;
   let head = command + '\n';
   for (const [name, value] of headers) {
     const n = escapeHeader(name, version, escaped, true);
     const v = escapeHeader(value, version, escaped, false);
     if (n === undefined || v === undefined) {
-      dropped.push(name);
+      (dropped ??= []).push(name);
       continue;
     }
     // The encoder writes the one content-length. Checked on the name as it goes on the wire: a
@@ -46,16 +46,21 @@ export function encodeFrameDetailed(command: string, headers: Iterable<HeaderEnt
   const withBody = body !== undefined && (body.length > 0 || BODY_COMMANDS.has(command));
   if (withBody) head += `content-length:${body.length}\n`;
   head += '\n';
-  const h = Buffer.from(head, 'utf8');
-  const bytes = withBody ? Buffer.concat([h, body, NUL_BYTE], h.length + body.length + 1) : Buffer.concat([h, NUL_BYTE], h.length + 1);
-  return { bytes, dropped };
+  // one buffer: the header block written into it, the body copied after it, then the NUL
+  const headLength = Buffer.byteLength(head, 'utf8');
+  const bodyLength = withBody ? body.length : 0;
+  const bytes = Buffer.allocUnsafe(headLength + bodyLength + 1);
+  bytes.write(head, 0, 'utf8');
+  if (withBody) body.copy(bytes, headLength);
+  bytes[headLength + bodyLength] = 0;
+  return { bytes, dropped: dropped ?? NONE_DROPPED };
 }
+
+const NONE_DROPPED: readonly string[] = [];
 
 export function encodeFrame(command: string, headers: Iterable<HeaderEntry>, body: Buffer | undefined, version: StompVersion): Buffer {
   return encodeFrameDetailed(command, headers, body, version).bytes;
 }
-
-const NUL_BYTE = Buffer.from([0]);
 
 /**
  * A RECEIPT (STOMP 1.2 §RECEIPT), the frame a client with receipts gets for every SEND: in one

@@ -22,12 +22,14 @@ export function ackTarget(f: StompFrame, version: StompVersion, subs: ReadonlyMa
   if (version !== '1.2' && subId !== undefined) {
     const sub = subs.get(subId);
     if (sub === undefined) return `${f.command} for unknown subscription ${JSON.stringify(subId)}`;
+    if (!sub.unacked.has(messageId)) return null;
     const target: AckTarget = { sub, messageId };
-    return sub.unacked.has(messageId) ? target : null;
+    return target;
   }
   for (const sub of subs.values()) {
+    if (!sub.unacked.has(messageId)) continue;
     const target: AckTarget = { sub, messageId };
-    if (sub.unacked.has(messageId)) return target;
+    return target;
   }
   return null;
 }

@@ -158,7 +158,10 @@ export class StompBroker {
   refusal(destination: string, count: number, bytes: number): FerryError | undefined {
     const d = parseDestination(destination);
     if (d?.kind !== 'queue') return undefined;
-    const q = this.#queues.get(destination);
+    return this.#refusal(destination, this.#queues.get(destination), count, bytes);
+  }
+
+  #refusal(destination: string, q: QueueState | undefined, count: number, bytes: number): FerryError | undefined {
     const limit = (name: string, max: number, what: string): FerryError =>
       new FerryError('LIMIT_EXCEEDED', `${what} (${name} ${max})`, { details: { destination, limit: name, max } });
     if ((q?.buffer.length ?? 0) + count > this.#opts.queueBufferMessages) return limit('queueBufferMessages', this.#opts.queueBufferMessages, `queue ${destination} is full`);
@@ -178,9 +181,10 @@ export class StompBroker {
     const d = parseDestination(msg.destination);
     if (d === undefined) throw new FerryError('PROTOCOL_ERROR', `unknown destination ${JSON.stringify(msg.destination)}`, { permanent: true });
     if (d.kind === 'topic') return this.#publishTopic(msg);
-    const refused = this.refusal(d.name, 1, messageBytes(msg));
-    if (refused !== undefined) throw refused;
     let q = this.#queues.get(d.name);
+    const bytes = messageBytes(msg);
+    const refused = this.#refusal(d.name, q, 1, bytes);
+    if (refused !== undefined) throw refused;
     if (q === undefined) {
       q = { buffer: [], bytes: 0, subs: [], rr: 0 };
       this.#queues.set(d.name, q);
@@ -190,6 +194,15 @@ export class StompBroker {
     store?.save(kept);
     // taken now; its delivery (an auto-ack send removes it again) goes to disk in the same batch
     const stored = store?.written();
+    if (q.buffer.length === 0 && !this.#expired(kept)) {
+      // nothing waits before it: straight to the next subscriber that can take it, as #pump
+      // would after putting it in the buffer and taking it out again
+      const sub = this.#nextSubscriber(q);
+      if (sub !== undefined) {
+        this.#send(sub, kept, bytes);
+        return { delivered: 1, held: 0, stored };
+      }
+    }
     this.#enqueue(q, [kept], false);
     const before = q.buffer.length;
     this.#pump(q);
@@ -252,10 +265,21 @@ export class StompBroker {
    * Returns false when the id is not outstanding (already acked, or never delivered).
    */
   ack(sub: Subscription, messageId: string, cumulative: boolean): boolean {
-    const done = this.#take(sub, messageId, cumulative);
-    if (done === undefined) return false;
-    for (const m of done) this.#forget(m);
-    this.resume([sub]);
+    if (!cumulative) {
+      // one delivery (client-individual, or the only one outstanding): no lists
+      const m = sub.unacked.get(messageId);
+      if (m === undefined) return false;
+      sub.unacked.delete(messageId);
+      const n = messageBytes(m);
+      sub.unackedBytes -= n;
+      this.#heldBytes -= n;
+      this.#forget(m);
+    } else {
+      const done = this.#take(sub, messageId, cumulative);
+      if (done === undefined) return false;
+      for (const m of done) this.#forget(m);
+    }
+    this.#resumeOne(sub);
     return true;
   }
 
@@ -281,6 +305,17 @@ export class StompBroker {
       this.#pump(q);
     }
     return true;
+  }
+
+  /** {@link resume} for one subscription */
+  #resumeOne(sub: Subscription): void {
+    if (sub.closed) return;
+    if (sub.kind === 'topic') {
+      this.resume([sub]);
+      return;
+    }
+    const q = this.#queues.get(sub.destination);
+    if (q !== undefined) this.#pump(q);
   }
 
   /** Deliver what waits for these subscriptions (after a drain, an ack, a new subscription). */
@@ -422,10 +457,11 @@ export class StompBroker {
     return (max === undefined || sub.unacked.size < max) && (maxBytes === undefined || sub.unacked.size === 0 || sub.unackedBytes < maxBytes);
   }
 
-  #send(sub: Subscription, msg: BrokerMessage): void {
+  /** `bytes`: messageBytes(msg), when the caller has it */
+  #send(sub: Subscription, msg: BrokerMessage, bytes?: number): void {
     const messageId = `${this.#prefix}-${++this.#seq}`;
     if (sub.ackMode !== 'auto') {
-      const n = messageBytes(msg);
+      const n = bytes ?? messageBytes(msg);
       sub.unacked.set(messageId, msg);
       sub.unackedBytes += n;
       this.#heldBytes += n;

@@ -107,29 +107,38 @@ export function sendToMessage(send: InboundSend, connector: string): GatewayMess
   });
 }
 
+/** the headers messageToBroker writes from a message's fields */
+const MAPPED_HEADERS: ReadonlySet<string> = new Set(['content-type', 'content-encoding', MESSAGE_ID_HEADER, 'correlation-id', CORRELATION_ENCODING_HEADER, 'reply-to', 'expires', 'priority', 'timestamp', 'subject', 'persistent']);
+
+function writtenBefore(headers: readonly HeaderEntry[], end: number, name: string): boolean {
+  for (let i = 0; i < end; i++) if ((headers[i] as HeaderEntry)[0] === name) return true;
+  return false;
+}
+
 /** A canonical message as a message of the listener's broker, for `destination`. */
 export function messageToBroker(msg: GatewayMessage, destination: string): BrokerMessage {
   const headers: HeaderEntry[] = [];
-  const put = (name: string, value: string | undefined): void => {
-    if (value !== undefined) headers.push([name, value]);
-  };
-  put('content-type', msg.contentType);
-  put('content-encoding', msg.contentEncoding);
-  put(MESSAGE_ID_HEADER, msg.messageId);
-  // STOMP headers are text without NUL: a binary id goes as base64, marked so the way back restores it
-  const correlation = msg.correlationId === undefined ? undefined : correlationToText(msg.correlationId);
-  put('correlation-id', correlation?.value);
-  put(CORRELATION_ENCODING_HEADER, correlation?.encoding);
-  put('reply-to', msg.replyTo);
-  put('expires', msg.expiresAt === undefined ? undefined : String(msg.expiresAt));
-  put('priority', msg.priority === undefined ? undefined : String(Math.max(0, Math.min(9, Math.round(msg.priority)))));
-  put('timestamp', msg.timestamp === undefined ? undefined : String(msg.timestamp));
-  put('subject', msg.subject);
+  if (msg.contentType !== undefined) headers.push(['content-type', msg.contentType]);
+  if (msg.contentEncoding !== undefined) headers.push(['content-encoding', msg.contentEncoding]);
+  if (msg.messageId !== undefined) headers.push([MESSAGE_ID_HEADER, msg.messageId]);
+  if (msg.correlationId !== undefined) {
+    // STOMP headers are text without NUL: a binary id goes as base64, marked so the way back restores it
+    const correlation = correlationToText(msg.correlationId);
+    headers.push(['correlation-id', correlation.value]);
+    if (correlation.encoding !== undefined) headers.push([CORRELATION_ENCODING_HEADER, correlation.encoding]);
+  }
+  if (msg.replyTo !== undefined) headers.push(['reply-to', msg.replyTo]);
+  if (msg.expiresAt !== undefined) headers.push(['expires', String(msg.expiresAt)]);
+  if (msg.priority !== undefined) headers.push(['priority', String(Math.max(0, Math.min(9, Math.round(msg.priority))))]);
+  if (msg.timestamp !== undefined) headers.push(['timestamp', String(msg.timestamp)]);
+  if (msg.subject !== undefined) headers.push(['subject', msg.subject]);
   const stompMeta = msg.meta.stomp;
-  if (stompMeta !== undefined && typeof stompMeta['persistent'] === 'boolean') put('persistent', String(stompMeta['persistent']));
-  const written = new Set(headers.map(([n]) => n));
+  if (stompMeta !== undefined && typeof stompMeta['persistent'] === 'boolean') headers.push(['persistent', String(stompMeta['persistent'])]);
+  // an application header by the name of one written above is not copied (the field wins);
+  // the few written are searched in place, no set per message
+  const fields = headers.length;
   for (const [name, value] of msg.headers) {
-    if (written.has(name)) continue;
+    if (MAPPED_HEADERS.has(name) && writtenBefore(headers, fields, name)) continue;
     headers.push([name, headerToString(value)]);
   }
   return { destination, headers, body: msg.body, expiresAt: msg.expiresAt, redelivered: false };
