@@ -48,4 +48,67 @@ describe('Deadlines', () => {
     expect(armed).toBe(1);
     d.clear();
   });
+
+  it('keeps its one timer while writes end one by one (no timer per write when the list empties)', async () => {
+    const d = new Deadlines(60_000);
+    const armed = await countTimers(() => {
+      for (let i = 0; i < 1000; i++) d.cancel(d.add(() => undefined));
+    });
+    expect(d.size).toBe(0);
+    expect(armed).toBe(1);
+    d.clear();
+  });
+
+  it('the timer left armed by a cancelled deadline expires the next one on time, and only it', async () => {
+    let now = 0;
+    const d = new Deadlines(10, () => now);
+    const fired: string[] = [];
+    d.cancel(d.add(() => fired.push('cancelled')));
+    now = 5;
+    const next = new Promise<void>((resolve) =>
+      d.add(() => {
+        fired.push('next');
+        resolve();
+      }),
+    );
+    // the timer armed for the cancelled deadline (10 ms) wakes with the next one due (at 15)
+    now = 15;
+    await next;
+    expect(fired).toEqual(['next']);
+    expect(d.size).toBe(0);
+  });
+
+  it('a timer that wakes before the head is due arms again for the head', async () => {
+    let now = 0;
+    const d = new Deadlines(10, () => now);
+    const fired: number[] = [];
+    d.cancel(d.add(() => fired.push(-1)));
+    now = 5;
+    const expired = new Promise<void>((resolve) =>
+      d.add(() => {
+        fired.push(now);
+        resolve();
+      }),
+    );
+    // the wake armed for the cancelled deadline finds the head (due at 15) not due: it arms again
+    const original = globalThis.setTimeout;
+    const rearmed = new Promise<void>((resolve) => {
+      globalThis.setTimeout = ((...args: Parameters<typeof setTimeout>) => {
+        globalThis.setTimeout = original;
+        resolve();
+        return original(...args);
+      }) as typeof setTimeout;
+    });
+    try {
+      await rearmed;
+    } finally {
+      globalThis.setTimeout = original;
+    }
+    expect(fired).toEqual([]);
+    expect(d.size).toBe(1);
+    now = 15;
+    await expired;
+    expect(fired).toEqual([15]);
+    expect(d.size).toBe(0);
+  });
 });

@@ -16,6 +16,12 @@ interface Node extends Deadline {
  * promise and a race per write. Every write waits the same `ms`, so deadlines are added in time
  * order: the list is a queue, adding and cancelling are O(1), and the one timer only ever needs
  * to wake for the head.
+ *
+ * Cancelling leaves the timer armed, even when the list empties: at one write in flight the
+ * list empties with nearly every confirm, and clearing the timer there and setting it again for
+ * the next write cost a timer per message or so. The timer is armed at most once per `ms` while
+ * writes keep coming: when it wakes it expires what is due and is armed again for the new head
+ * (never earlier than that), and when it finds the list empty it stops until the next add.
  */
 export class Deadlines {
   readonly #ms: number;
@@ -42,7 +48,8 @@ export class Deadlines {
     else this.#tail.next = node;
     this.#tail = node;
     this.#size++;
-    // an armed timer wakes no later than this deadline (it is the latest): it re-arms then
+    // an armed timer wakes no later than this deadline (every deadline is at most `ms` away and
+    // the timer was armed for one at most `ms` away): it re-arms for the head then
     if (this.#timer === undefined) this.#arm(node.at);
     return node;
   }
@@ -51,8 +58,8 @@ export class Deadlines {
   cancel(deadline: Deadline): void {
     const node = deadline as Node;
     if (!node.live) return;
+    // the timer stays armed: it finds nothing due when it wakes (see the class comment)
     this.#unlink(node);
-    if (this.#size === 0) this.#disarm();
   }
 
   /** Forget every pending deadline without running it, and the timer. */
