@@ -30,7 +30,8 @@ function hopValue(v: HeaderValue | undefined): number {
 
 /** `headers` with the hop count set to `hops` (a copy; the input is not changed). */
 export function withHops(headers: Headers, hops: number): Headers {
-  const out: Headers = new Map(headers);
+  // most messages carry no header: an empty map is not iterated
+  const out: Headers = headers.size === 0 ? new Map<string, HeaderValue>() : new Map(headers);
   out.set(HOPS_HEADER, hops);
   return out;
 }

@@ -90,6 +90,32 @@ export function createMessage(init: MessageInit): GatewayMessage {
   };
 }
 
+/**
+ * `msg` with other headers: every field written in {@link createMessage}'s order, so the copy
+ * has the message's own shape (a spread with an override does not keep it), for the router's
+ * outgoing copy of every message.
+ */
+export function withHeaders(msg: GatewayMessage, headers: Headers): GatewayMessage {
+  return {
+    body: msg.body,
+    headers,
+    contentType: msg.contentType,
+    contentEncoding: msg.contentEncoding,
+    messageId: msg.messageId,
+    correlationId: msg.correlationId,
+    replyTo: msg.replyTo,
+    timestamp: msg.timestamp,
+    expiresAt: msg.expiresAt,
+    priority: msg.priority,
+    guarantee: msg.guarantee,
+    retain: msg.retain,
+    subject: msg.subject,
+    userId: msg.userId,
+    source: msg.source,
+    meta: msg.meta,
+  };
+}
+
 /** A copy with some fields replaced; headers are copied so the original is never changed. */
 export function withChanges(msg: GatewayMessage, changes: Partial<GatewayMessage>): GatewayMessage {
   return { ...msg, headers: new Map(msg.headers), ...changes };

@@ -41,9 +41,12 @@ export class Deadlines {
     return this.#size;
   }
 
-  /** Run `expire` once `ms` has passed, unless {@link cancel} comes first. */
-  add(expire: () => void): Deadline {
-    const node: Node = { at: this.#now() + this.#ms, expire, prev: this.#tail, next: undefined, live: true };
+  /**
+   * Run `expire` once `ms` has passed since `now` (the clock's time, read by the caller when it
+   * has read it already), unless {@link cancel} comes first.
+   */
+  add(expire: () => void, now: number = this.#now()): Deadline {
+    const node: Node = { at: now + this.#ms, expire, prev: this.#tail, next: undefined, live: true };
     if (this.#tail === undefined) this.#head = node;
     else this.#tail.next = node;
     this.#tail = node;

@@ -143,15 +143,13 @@ export class Delivery {
    * is delivered, exactly once. Throws only when planning throws (a bug): nothing was written.
    */
   deliver(table: RouteTable, connector: string, message: GatewayMessage, matches: readonly RouteMatch[], done: (error: FerryError | undefined) => void): void {
-    const plans = matches.map((m) => table.plan(message, m));
-    const only = plans.length === 1 ? plans[0] : undefined;
-    const match = matches[0];
+    const match = matches.length === 1 ? matches[0] : undefined;
+    const only = match === undefined ? undefined : table.plan(message, match);
     const d = only?.dispatches[0];
     if (only !== undefined && match !== undefined && d !== undefined && only.dispatches.length === 1 && only.failed.length === 0) {
       const policy = table.policyOf(match.route);
       if (this.#sinks.has(d.connector) && (policy?.deadLetter === undefined || this.#sinks.has(policy.deadLetter))) {
-        const started = performance.now();
-        this.#send(d, (error) => {
+        this.#send(d, (error, started) => {
           if (error === undefined) {
             this.#routed(match.route).inc();
             done(undefined);
@@ -165,6 +163,7 @@ export class Delivery {
         return;
       }
     }
+    const plans = only !== undefined ? [only] : matches.map((m) => table.plan(message, m));
     this.#deliverAll(table, connector, message, matches, plans).then(done, (err: unknown) => done(this.#crashed(connector, err)));
   }
 
@@ -372,10 +371,11 @@ export class Delivery {
   /**
    * Write one dispatch and call `done` exactly once: undefined once the sink confirmed, or its
    * error (SINK_TIMEOUT, transient, when it did not confirm within the sink timeout; a late
-   * confirmation is then only logged).
+   * confirmation is then only logged); with the time the write began (performance.now()).
    */
-  #send(d: Dispatch, done: (error: FerryError | undefined) => void): void {
+  #send(d: Dispatch, done: (error: FerryError | undefined, started: number) => void): void {
     const sink = this.#sinks.get(d.connector) as Sink<Record<string, unknown>>;
+    // one clock read for the write's start, its deadline and the confirm histogram
     const started = performance.now();
     let finished = false;
     // an outcome given while the sink's call is still on the stack waits for a microtask, as a
@@ -388,8 +388,8 @@ export class Delivery {
         details: { connector: d.connector, route: d.route, timeoutMs: this.#timeoutMs },
       });
       this.#failed(d, error);
-      done(error);
-    });
+      done(error, started);
+    }, started);
     const settle = (error: FerryError | undefined): void => {
       if (calling) {
         queueMicrotask(() => settle(error));
@@ -406,7 +406,7 @@ export class Delivery {
         this.#confirmed(d.connector).observe((performance.now() - started) / 1000);
         this.#failures.succeeded(d.connector);
       } else this.#failed(d, error);
-      done(error);
+      done(error, started);
     };
     try {
       // a sink that reports through a callback (Sink.send) needs no promise per write

@@ -118,6 +118,9 @@ export class Engine {
   readonly #delivery: Delivery;
   /** bumped by every swap; deliveries in flight per generation, for draining an old table */
   #generation = 0;
+  /** deliveries in flight of the current generation: a count, not a map entry per message */
+  #current = 0;
+  /** deliveries in flight of earlier generations, by generation (those with none left are gone) */
   readonly #perGeneration = new Map<number, number>();
   readonly #generationIdle = new Set<() => void>();
   readonly #logger: Logger;
@@ -220,6 +223,8 @@ export class Engine {
       const policy = table.policyOf(route);
       if (policy?.maxInFlight !== s.max || table.sourceOf(route) !== s.source) this.#routes.delete(route);
     }
+    if (this.#current > 0) this.#perGeneration.set(previous, this.#current);
+    this.#current = 0;
     this.#generation++;
     // a source's routes may have changed: its flow is measured against the new table now
     for (const connector of this.#flows.keys()) this.#updateFlow(connector);
@@ -228,7 +233,11 @@ export class Engine {
 
   /** Resolves true once no delivery taken in `generation` or before is in flight; false after `timeoutMs`. */
   settledBefore(generation: number, timeoutMs: number): Promise<boolean> {
-    return settledWithin(this.#generationIdle, timeoutMs, () => [...this.#perGeneration.keys()].every((g) => g > generation));
+    return settledWithin(
+      this.#generationIdle,
+      timeoutMs,
+      () => (this.#current === 0 || this.#generation > generation) && [...this.#perGeneration.keys()].every((g) => g > generation),
+    );
   }
 
   /** Forget sinks no route uses any more (after {@link settledBefore} said their deliveries ended). */
@@ -272,17 +281,19 @@ export class Engine {
     }
     // one array, not a map and a filter: this runs for every message
     const states: RouteState[] = [];
+    // waiting messages of the same routes go first, so a route keeps its arrival order
+    let room = this.#queue.length === 0;
     for (const m of matches) {
       const s = this.#state(m.route);
       if (s === undefined) continue;
       states.push(s);
       s.matched.inc();
+      if (s.active >= s.max) room = false;
     }
     const taken: Taken = { connector, delivery, matches, states, table: this.#table, generation: this.#generation, told: false };
     this.#inFlight++;
-    this.#perGeneration.set(taken.generation, (this.#perGeneration.get(taken.generation) ?? 0) + 1);
-    // waiting messages of the same routes go first, so a route keeps its arrival order
-    if (this.#queue.length === 0 && states.every((s) => s.active < s.max)) {
+    this.#current++;
+    if (room) {
       this.#start(taken);
     } else {
       for (const s of states) {
@@ -343,15 +354,20 @@ export class Engine {
       s.inFlight.inc(-1);
     }
     this.#inFlight--;
-    const left = (this.#perGeneration.get(t.generation) ?? 1) - 1;
-    if (left > 0) this.#perGeneration.set(t.generation, left);
-    else {
-      this.#perGeneration.delete(t.generation);
-      for (const w of [...this.#generationIdle]) w();
+    if (t.generation === this.#generation) {
+      this.#current--;
+      if (this.#current === 0 && this.#generationIdle.size > 0) for (const w of [...this.#generationIdle]) w();
+    } else {
+      const left = (this.#perGeneration.get(t.generation) ?? 1) - 1;
+      if (left > 0) this.#perGeneration.set(t.generation, left);
+      else {
+        this.#perGeneration.delete(t.generation);
+        for (const w of [...this.#generationIdle]) w();
+      }
     }
     this.#admit();
     this.#updateFlows(t.states);
-    if (this.#inFlight === 0) {
+    if (this.#inFlight === 0 && this.#idle.size > 0) {
       const waiters = [...this.#idle];
       this.#idle.clear();
       for (const w of waiters) w();
@@ -405,8 +421,8 @@ export class Engine {
     if (flow === undefined) return;
     let full = false;
     let aboveLow = false;
-    for (const spec of this.#table.routesFrom(connector)) {
-      const s = this.#state(spec.route);
+    for (const route of this.#table.routeNamesFrom(connector)) {
+      const s = this.#state(route);
       if (s === undefined) continue;
       const load = flow.scope === 'delivery' ? s.waiting : s.active + s.waiting;
       if (load >= s.max) full = true;

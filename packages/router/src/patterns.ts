@@ -114,18 +114,25 @@ function compileMqtt(pattern: string): CompiledPattern {
     wildcards,
     match(address: string): Captures | undefined {
       if (guardDollar && address.startsWith('$')) return undefined;
-      const words = address.split('/');
-      // without '#', the level counts must be equal; with it, the topic may stop right before
-      // the '#' level: `a/#` matches `a` (the parent level, MQTT 5 §4.7.1.2)
-      if (hasHash ? words.length < fixed : words.length !== fixed) return undefined;
+      // the levels are read in place, not split: a literal level is compared where it lies and
+      // only a wildcard's level becomes a string (this runs for every message)
       const captures: Captures = [];
+      let at = 0;
       for (let i = 0; i < fixed; i++) {
+        // past the end: the topic has fewer levels than the filter's fixed ones
+        if (at > address.length) return undefined;
+        let end = address.indexOf('/', at);
+        if (end < 0) end = address.length;
         const tok = tokens[i] as MqttToken;
-        const word = words[i] as string;
-        if (tok.t === '+') captures.push([word]);
-        else if (tok.t === 'lit' && tok.v !== word) return undefined;
+        if (tok.t === '+') captures.push([address.slice(at, end)]);
+        else if (tok.t === 'lit' && (end - at !== tok.v.length || !address.startsWith(tok.v, at))) return undefined;
+        at = end + 1;
       }
-      if (hasHash) captures.push(words.slice(fixed));
+      // `at` is past the end when the fixed levels were all the topic had. Without '#' the level
+      // counts must be equal; with it, the topic may stop right before the '#' level: `a/#`
+      // matches `a` (the parent level, MQTT 5 §4.7.1.2)
+      if (hasHash) captures.push(at > address.length ? [] : address.slice(at).split('/'));
+      else if (at <= address.length) return undefined;
       return captures;
     },
   };

@@ -15,6 +15,7 @@ import {
   DEFAULT_MAX_HOPS,
   hopsOf,
   startTrace,
+  withHeaders,
   withHops,
   TRACEPARENT,
   TRACESTATE,
@@ -146,6 +147,8 @@ function configError(message: string, details: Record<string, unknown> = {}): Fe
 export class RouteTable {
   readonly #routes = new Map<string, CompiledRoute>();
   readonly #bySource = new Map<string, CompiledRoute[]>();
+  /** the route names of each source, for the engine's flow control on every message */
+  readonly #namesBySource = new Map<string, string[]>();
   readonly #definitions = new Map<string, AnyConnectorDefinition>();
   readonly #maxHops: number;
   readonly #tracing: RouteTableOptions['tracing'];
@@ -179,6 +182,9 @@ export class RouteTable {
       let list = table.#bySource.get(route.connector);
       if (list === undefined) table.#bySource.set(route.connector, (list = []));
       list.push(route);
+      let names = table.#namesBySource.get(route.connector);
+      if (names === undefined) table.#namesBySource.set(route.connector, (names = []));
+      names.push(route.name);
     });
     return table;
   }
@@ -263,6 +269,11 @@ export class RouteTable {
     return (this.#bySource.get(connector) ?? []).map((r) => ({ route: r.name, from: { ...r.from } }));
   }
 
+  /** The names of the routes whose source is `connector`, in file order: one shared list, not a copy. */
+  routeNamesFrom(connector: string): readonly string[] {
+    return this.#namesBySource.get(connector) ?? NONE;
+  }
+
   /**
    * The routes from `connector` that take `message`: those with no pattern, and those whose
    * pattern matches message.source.address.
@@ -304,13 +315,14 @@ export class RouteTable {
       const error = new FerryError('INTERNAL', `no route named "${match.route}"`, { permanent: false });
       return { route: match.route, dispatches: NONE, failed: [{ index: undefined, connector: undefined, to: undefined, error }] };
     }
-    const loop = this.#loop(route, message);
+    const hops = hopsOf(message.headers);
+    const loop = this.#loop(route, hops);
     if (loop !== undefined) {
       return { route: route.name, dispatches: NONE, failed: route.targets.map((t) => ({ index: t.index, connector: t.connector, to: t.fields, error: loop })) };
     }
     let out: GatewayMessage;
     try {
-      out = this.#outgoing(route, message, match.captures);
+      out = this.#outgoing(route, message, match.captures, hops);
     } catch (err) {
       return { route: route.name, dispatches: NONE, failed: [{ index: undefined, connector: undefined, to: undefined, error: asTemplateError(err) }] };
     }
@@ -385,8 +397,7 @@ export class RouteTable {
    * LOOP_DETECTED when writing `message` would take it past `maxHops` passages through Ferry
    * (core hops.ts); undefined when it may go on.
    */
-  #loop(route: CompiledRoute, message: GatewayMessage): FerryError | undefined {
-    const hops = hopsOf(message.headers);
+  #loop(route: CompiledRoute, hops: number): FerryError | undefined {
     if (hops < this.#maxHops) return undefined;
     return new FerryError('LOOP_DETECTED', `the message has passed through Ferry ${hops} times (header x-ferry-hops); maxHops is ${this.#maxHops}: not written again`, {
       permanent: true,
@@ -397,12 +408,12 @@ export class RouteTable {
   /**
    * The message a route writes: its header rules applied, one more hop counted, and with
    * `gateway.tracing.start` a trace started when it carries none (the same one for every route
-   * that takes the message).
+   * that takes the message). `hops`: the count the message arrived with.
    */
-  #outgoing(route: CompiledRoute, message: GatewayMessage, captures: RouteMatch['captures']): GatewayMessage {
+  #outgoing(route: CompiledRoute, message: GatewayMessage, captures: RouteMatch['captures'], hops: number): GatewayMessage {
     const out = this.#applyHeaders(route, message, captures);
     // withHops copies: the trace headers below change that copy only
-    const headers = withHops(out.headers, hopsOf(message.headers) + 1);
+    const headers = withHops(out.headers, hops + 1);
     if (this.#tracing?.start === true) {
       let traced = this.#traced.get(message);
       if (traced === undefined) {
@@ -417,7 +428,7 @@ export class RouteTable {
         else headers.set(name, v);
       }
     }
-    return { ...out, headers };
+    return withHeaders(out, headers);
   }
 
   /**
