@@ -3,6 +3,7 @@ import { PassThrough } from 'node:stream';
 import rhea from 'rhea';
 import { dataSection } from '../test/rhea-message.js';
 import { FrameGuard } from './frame-guard.js';
+import { readTransferFrame, takeHanded, takeHandedTransfers, TransferPerformative, type RheaFrame } from './rhea-transfer-frame.js';
 
 const require = createRequire(import.meta.url);
 // frames as rhea's own sender writes them (lib/session.js Outgoing.process, lib/connection.js _write_open)
@@ -48,5 +49,40 @@ describe('frame guard: the more, aborted and batchable fields of a transfer (§2
     g.socket.emit('data', transfer({ delivery_id: 1, delivery_tag: Buffer.from([1]) }, big));
     expect(g.violations).toEqual([]);
     expect(Buffer.concat(g.passed).includes(big)).toBe(true);
+  });
+});
+
+describe("frame guard: a transfer's performative read once, for the guard and for rhea (handOn)", () => {
+  it("hands rhea's read_frame each transfer it passes on, read as rhea reads it, for exactly those bytes and once; nothing is left after the pass", () => {
+    takeHandedTransfers();
+    const s = new PassThrough();
+    const guard = new FrameGuard(s, { role: 'server', maxFrameSize: 64 * 1024, maxMessageBytes: undefined, containerId: 'ferry-test', requireSasl: false });
+    const seen: { handed: (RheaFrame | undefined)[]; again: RheaFrame | undefined; copy: RheaFrame | undefined; reference: unknown[] } = { handed: [], again: undefined, copy: undefined, reference: [] };
+    guard.on('data', (b: Buffer) => {
+      // as rhea's transport cuts the frames (lib/transport.js read: buffer.slice by each size)
+      for (let at = 0; at + 8 <= b.length; ) {
+        const size = b.readUInt32BE(at);
+        const frame = b.subarray(at, at + size);
+        if (frame[10] === 0x14) {
+          seen.copy ??= takeHanded(Buffer.from(frame));
+          const handed = takeHanded(frame);
+          seen.handed.push(handed);
+          seen.again ??= takeHanded(frame);
+          seen.reference.push(readTransferFrame(frame));
+        }
+        at += size;
+      }
+    });
+    s.emit('data', Buffer.from([0x41, 0x4d, 0x51, 0x50, 0, 1, 0, 0]));
+    s.emit('data', frames.write_frame(frames.amqp_frame(0, frames.open({ container_id: 'client' }))));
+    const payload = rhea.message.encode({ body: 'x' });
+    s.emit('data', Buffer.concat([transfer({}, payload), transfer({ delivery_id: 1, delivery_tag: Buffer.from('t1'), more: true }, payload.subarray(0, 2)), transfer({ delivery_id: 1, more: false }, payload.subarray(2))]));
+    expect(seen.copy).toBeUndefined();
+    expect(seen.again).toBeUndefined();
+    expect(seen.handed.map((f) => f?.performative)).toEqual(seen.reference.map((f) => (f as RheaFrame).performative));
+    expect(seen.handed.every((f) => f?.performative instanceof TransferPerformative)).toBe(true);
+    expect(seen.handed.map((f) => f?.payload)).toEqual(seen.reference.map((f) => (f as RheaFrame).payload));
+    // dropped once rhea has read the pass: a frame at the same place later is read from its bytes
+    expect(takeHanded(transfer({}, payload))).toBeUndefined();
   });
 });

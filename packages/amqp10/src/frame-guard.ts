@@ -31,7 +31,9 @@ import { describeError } from '@ferry/core';
 import { TurnWriter } from '@ferry/net';
 import { scanValue, scanValues } from './bounded-scan.js';
 import { described, encode, str, sym, type AmqpValue } from './codec.js';
-import { decodeTransferFields, readTransferFields, type TransferFields } from './transfer-fields.js';
+import { dropHanded, handingOn, handOn, transferFrame } from './rhea-transfer-frame.js';
+import { decodeTransferFields, transferFields, type TransferFields } from './transfer-fields.js';
+import { newTransferList, readTransferList } from './transfer-list.js';
 
 export interface GuardLimits {
   /** 'server': the listener's side of a client's socket; 'client': the amqp10 connector's socket */
@@ -56,6 +58,8 @@ const PERFORMATIVE = { open: 0x10, transfer: 0x14, close: 0x18 } as const;
 /** SASL frame bodies (§5.3.3) */
 const SASL = { init: 0x41, challenge: 0x42, response: 0x43, outcome: 0x44 } as const;
 const ERROR_DESCRIPTOR = 0x1d;
+/** one read of a transfer's performative at a time (./transfer-list.ts) */
+const transferList = newTransferList();
 
 function frame(body: AmqpValue): Buffer {
   const payload = encode(body);
@@ -252,7 +256,10 @@ export class FrameGuard extends EventEmitter {
       }
       const type = b[pos + 5] as number;
       const body = b.subarray(pos + doff, pos + size);
-      if (!this.#checkFrame(type, b.readUInt16BE(pos + 6), body)) return;
+      if (!this.#checkFrame(type, b.readUInt16BE(pos + 6), body, doff === 8)) {
+        dropHanded();
+        return;
+      }
       pos += size;
       if (this.#limits.role === 'server' && type === 1) {
         const code = performativeCode(body);
@@ -265,12 +272,20 @@ export class FrameGuard extends EventEmitter {
     if (pos > 0) {
       const ready = b.subarray(0, pos);
       this.#buf = b.subarray(pos);
-      this.emit('data', ready);
+      try {
+        this.emit('data', ready);
+      } finally {
+        // rhea has read every frame of `ready` (its transport reads all whole frames at once)
+        dropHanded();
+      }
     }
   }
 
-  /** Check one whole frame before rhea sees it; false (after failing) when it must not pass. */
-  #checkFrame(type: number, channel: number, body: Buffer): boolean {
+  /**
+   * Check one whole frame before rhea sees it; false (after failing) when it must not pass.
+   * `plain`: its header is the plain eight bytes (doff 2), the only one rhea's transfer read is handed.
+   */
+  #checkFrame(type: number, channel: number, body: Buffer, plain: boolean): boolean {
     // §5.3.1: SASL frames (type 1) in the SASL phase, AMQP frames (type 0) after the AMQP header
     const expected = this.#phase === 3 ? 1 : 0;
     if (type !== expected) {
@@ -295,7 +310,14 @@ export class FrameGuard extends EventEmitter {
         if (used !== body.length) throw new Error(`${body.length - used} bytes after the performative`);
         return true;
       }
-      return this.#checkTransfer(channel, readTransferFields(body) ?? decodeTransferFields(body), body.subarray(used));
+      // the performative read once, for this check and for rhea (./transfer-list.ts)
+      const list = transferList;
+      const end = readTransferList(body, 0, body.length, list);
+      const fields = end < 0 ? undefined : transferFields(list);
+      if (fields === undefined) return this.#checkTransfer(channel, decodeTransferFields(body), body.subarray(used));
+      const payload = body.subarray(end);
+      if (plain && handingOn()) handOn(body.buffer, body.byteOffset - 8, transferFrame(channel, list, end < body.length ? payload : undefined, body.length + 8));
+      return this.#checkTransfer(channel, fields, payload);
     } catch (e) {
       this.fail('amqp:decode-error', `undecodable frame: ${describeError(e)}`);
       return false;

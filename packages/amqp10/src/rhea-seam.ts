@@ -17,7 +17,7 @@
  */
 import { createRequire } from 'node:module';
 import rhea from 'rhea';
-import { readTransferFrame, type RheaFrame } from './rhea-transfer-frame.js';
+import { readTransferFrame, takeHanded, takeHandedTransfers, type RheaFrame } from './rhea-transfer-frame.js';
 import { onTransfer } from './rhea-incoming.js';
 
 /**
@@ -360,8 +360,8 @@ export function overranCredit(receiver: object): boolean {
  * rhea's transport reads each frame through `frames.read_frame`, called through the module's
  * exported object (lib/transport.js Transport.read), and dispatches its performative. A transfer
  * frame in the encodings senders write is read here into plain fields with the values rhea's
- * reader gives; every other frame, and a transfer in any other encoding, goes to rhea's reader as
- * before.
+ * reader gives, or taken as the frame guard read it (`handOn`); every other frame, and a transfer
+ * in any other encoding, goes to rhea's reader as before.
  */
 interface FramesModule {
   read_frame: ((buffer: Buffer) => RheaFrame | object | null) & { [TRANSFER_READ_MARK]?: true };
@@ -375,9 +375,10 @@ export function installTransferRead(): void {
   const frames = require('rhea/lib/frames.js') as FramesModule;
   if (frames.read_frame[TRANSFER_READ_MARK] === true) return;
   const original = frames.read_frame;
-  const read: FramesModule['read_frame'] = (buffer: Buffer) => readTransferFrame(buffer) ?? original(buffer);
+  const read: FramesModule['read_frame'] = (buffer: Buffer) => takeHanded(buffer) ?? readTransferFrame(buffer) ?? original(buffer);
   read[TRANSFER_READ_MARK] = true;
   frames.read_frame = read;
+  takeHandedTransfers();
 }
 
 /**

@@ -11,14 +11,17 @@
  *   a number, as rhea reads it (lib/types.js: Boolean has uint8 ops);
  * - uint (0x43, 0x52, 0x70) and ubyte (0x50) are numbers, binary (0xa0, 0xb0) a view on the frame.
  * rhea does not check a field's type when it reads, so neither does this: each value is read by
- * its encoding alone. Any other encoding, a descriptor other than 0x00 0x53 0x14, more than the
- * eleven fields rhea defines, a list whose declared size is not what its fields take, or a frame
- * header other than the plain eight bytes: undefined, and the caller uses rhea's own reader.
- * rhea-transfer-frame.test.ts compares the two on generated transfers.
+ * its encoding alone (./transfer-list.ts, the one reader the frame guard uses too). Any other
+ * encoding, a descriptor other than 0x00 0x53 0x14, more than the eleven fields rhea defines, a
+ * list whose declared size is not what its fields take, or a frame header other than the plain
+ * eight bytes: undefined, and the caller uses rhea's own reader. A transfer the frame guard has
+ * read already is handed on (`handOn`) and not read again. rhea-transfer-frame.test.ts compares
+ * the two readers on generated transfers.
  */
 
-/** A field's value as rhea's composite getter gives it. */
-export type TransferFieldValue = null | boolean | number | Buffer | undefined;
+import { newTransferList, readTransferList, type TransferFieldValue, type TransferList } from './transfer-list.js';
+
+export type { TransferFieldValue };
 
 /** The object rhea's session is handed a transfer's frame in (lib/frames.js read_frame). */
 export interface RheaFrame {
@@ -83,88 +86,75 @@ export class TransferPerformative {
   }
 }
 
-/** The eleven values, reused between reads: the performative copies them out. */
-const scratch: TransferFieldValue[] = new Array<TransferFieldValue>(FIELDS.length);
+const scratch = newTransferList();
 
 /**
  * `frame` is one whole frame (its size field says how long) as rhea's transport hands it to
  * read_frame: the transfer in it as rhea would read it, or undefined where rhea's reader must.
  */
 export function readTransferFrame(frame: Buffer): RheaFrame | undefined {
-  // size (4), doff 2, type 0 (AMQP), channel (2); then 0x00 0x53 0x14 and the list (§2.3.1, §2.7.5)
-  if (frame.length < 12 || frame[4] !== 2 || frame[5] !== 0 || frame[8] !== 0x00 || frame[9] !== 0x53 || frame[10] !== 0x14) return undefined;
+  // size (4), doff 2, type 0 (AMQP), channel (2); then the performative (§2.3.1, §2.7.5)
+  if (frame.length < 12 || frame[4] !== 2 || frame[5] !== 0) return undefined;
   const size = frame.readUInt32BE(0);
   if (size !== frame.length) return undefined;
-  let pos = 11;
-  let count: number;
-  let end: number;
-  const list = frame[pos++];
-  if (list === 0x45) {
-    count = 0;
-    end = pos;
-  } else if (list === 0xc0) {
-    if (pos + 2 > size) return undefined;
-    end = pos + 1 + (frame[pos] as number);
-    count = frame[pos + 1] as number;
-    pos += 2;
-  } else if (list === 0xd0) {
-    if (pos + 8 > size) return undefined;
-    end = pos + 4 + frame.readUInt32BE(pos);
-    count = frame.readUInt32BE(pos + 4);
-    pos += 8;
-  } else return undefined;
-  if (count > FIELDS.length || end > size) return undefined;
-  for (let i = 0; i < FIELDS.length; i++) scratch[i] = undefined;
-  for (let i = 0; i < count; i++) {
-    if (pos >= end) return undefined;
-    const code = frame[pos++];
-    let v: TransferFieldValue;
-    switch (code) {
-      case 0x40:
-        v = null;
-        break;
-      case 0x41:
-        v = true;
-        break;
-      case 0x42:
-        v = false;
-        break;
-      case 0x43:
-        v = 0;
-        break;
-      case 0x50:
-      case 0x52:
-      case 0x56:
-        v = frame[pos++];
-        break;
-      case 0x70:
-        if (pos + 4 > end) return undefined;
-        v = frame.readUInt32BE(pos);
-        pos += 4;
-        break;
-      case 0xa0: {
-        const n = frame[pos] as number;
-        if (pos + 1 + n > end) return undefined;
-        v = frame.subarray(pos + 1, pos + 1 + n);
-        pos += 1 + n;
-        break;
-      }
-      case 0xb0: {
-        if (pos + 4 > end) return undefined;
-        const n = frame.readUInt32BE(pos);
-        if (pos + 4 + n > end) return undefined;
-        v = frame.subarray(pos + 4, pos + 4 + n);
-        pos += 4 + n;
-        break;
-      }
-      default:
-        return undefined;
-    }
-    scratch[i] = v;
-  }
-  if (pos !== end) return undefined;
-  const out: RheaFrame = { size, type: 0, channel: frame.readUInt16BE(6), performative: new TransferPerformative(scratch) };
-  // rhea sets a payload only when bytes follow the performative
-  if (end < size) out.payload = frame.subarray(end, size);
+  const end = readTransferList(frame, 8, size, scratch);
+  if (end < 0) return undefined;
+  return transferFrame(frame.readUInt16BE(6), scratch, end < size ? frame.subarray(end, size) : undefined, size);
+}
+
+/** rhea's frame object for a transfer read into `list`; `payload` only when bytes follow the performative, as rhea sets it. */
+export function transferFrame(channel: number, list: TransferList, payload: Buffer | undefined, size: number): RheaFrame {
+  const out: RheaFrame = { size, type: 0, channel, performative: new TransferPerformative(list.values) };
+  if (payload !== undefined) out.payload = payload;
   return out;
+}
+
+/**
+ * Transfers the frame guard has read (it reads every transfer's performative before rhea sees
+ * the frame), kept for read_frame to take rather than read the same bytes again. A frame is
+ * known by where its bytes are (the memory, the offset and the length of rhea's slice of what
+ * the guard passed on), so what is taken is exactly what rhea would have read; a frame not found
+ * here is read from its bytes as before. The guard drops what is left once rhea has read what it
+ * passed on.
+ */
+let handing = false;
+const handedMemory: ArrayBufferLike[] = [];
+const handedOffsets: number[] = [];
+const handedFrames: RheaFrame[] = [];
+let taken = 0;
+
+/** read_frame takes handed transfers (installTransferRead): until then the guard hands none on. */
+export function takeHandedTransfers(): void {
+  handing = true;
+}
+
+/** Whether read_frame takes what is handed on. */
+export function handingOn(): boolean {
+  return handing;
+}
+
+/** `frame` is the transfer in the whole frame at `offset` of `memory` (its size is `frame.size`). */
+export function handOn(memory: ArrayBufferLike, offset: number, frame: RheaFrame): void {
+  handedMemory.push(memory);
+  handedOffsets.push(offset);
+  handedFrames.push(frame);
+}
+
+/** The transfer handed on for exactly these bytes, taken (at most once), or undefined. */
+export function takeHanded(bytes: Buffer): RheaFrame | undefined {
+  const i = taken;
+  if (i >= handedFrames.length) return undefined;
+  const f = handedFrames[i] as RheaFrame;
+  if (handedMemory[i] !== bytes.buffer || handedOffsets[i] !== bytes.byteOffset || f.size !== bytes.length) return undefined;
+  taken = i + 1;
+  return f;
+}
+
+/** Forget every transfer handed on (once rhea has read the frames they were in). */
+export function dropHanded(): void {
+  if (handedFrames.length === 0) return;
+  handedMemory.length = 0;
+  handedOffsets.length = 0;
+  handedFrames.length = 0;
+  taken = 0;
 }

@@ -2,12 +2,14 @@
  * The three fields of a transfer performative (AMQP 1.0 §2.7.5) the frame guard needs: handle
  * (field 0), more (5) and aborted (9; field 10 is batchable).
  *
- * Every transfer passes the guard, so the common encodings are read straight from the bytes
- * (`readTransferFields`); a body in any other encoding goes to the general decoder
+ * Every transfer passes the guard, so the common encodings are read straight from the bytes by
+ * the one reader rhea's frame read uses too (./transfer-list.ts, `transferFields`); a body in any
+ * other encoding goes to the general decoder
  * (`decodeTransferFields`), whose answer is the reference: transfer-fields.test.ts checks the two
  * agree on generated and mutated performatives.
  */
 import { Decoder, type AmqpValue } from './codec.js';
+import { newTransferList, readTransferList, type TransferList } from './transfer-list.js';
 
 export interface TransferFields {
   /** -1 when the handle is not a uint */
@@ -31,74 +33,30 @@ export function decodeTransferFields(body: Buffer): TransferFields {
 }
 
 /**
- * Straight from the bytes of a body that `scanValue` has proven whole, when the performative is
- * `0x00 0x53 0x14` and a list whose fields are each null, true, false, a uint (0x43, 0x52, 0x70),
- * a ubyte, a one-byte boolean of 0 or 1, or a short binary (§1.6: what senders write for a
- * transfer without a delivery state); undefined for anything else.
+ * The three fields from a read of the performative's bytes (./transfer-list.ts), taken only in
+ * the types §2.7.5 gives them: handle a uint (0x43, 0x52, 0x70), more and aborted booleans (0x41,
+ * 0x42, or the one-byte 0x56 of 0 or 1, §1.6.2); undefined when a one-byte boolean holds another
+ * byte anywhere in the list, which is the decoder's error to report.
+ */
+export function transferFields(list: TransferList): TransferFields | undefined {
+  const { values, codes } = list;
+  for (let i = 0; i < list.count; i++) if (codes[i] === 0x56 && (values[i] as number) > 1) return undefined;
+  const h = codes[0];
+  return {
+    handle: h === 0x43 || h === 0x52 || h === 0x70 ? (values[0] as number) : -1,
+    more: isTrue(codes[5] as number, values[5]),
+    aborted: isTrue(codes[9] as number, values[9]),
+  };
+}
+
+const isTrue = (code: number, v: unknown): boolean => code === 0x41 || (code === 0x56 && v === 1);
+
+const scratch = newTransferList();
+
+/**
+ * Straight from the bytes of a body that `scanValue` has proven whole, in the encodings
+ * ./transfer-list.ts reads; undefined for anything else.
  */
 export function readTransferFields(body: Buffer): TransferFields | undefined {
-  if (body[0] !== 0x00 || body[1] !== 0x53 || body[2] !== 0x14) return undefined;
-  let pos = 3;
-  let count: number;
-  let end: number;
-  const list = body[pos++];
-  if (list === 0x45) {
-    count = 0;
-    end = pos;
-  } else if (list === 0xc0) {
-    end = pos + 1 + (body[pos] as number);
-    count = body[pos + 1] as number;
-    pos += 2;
-  } else if (list === 0xd0) {
-    end = pos + 4 + body.readUInt32BE(pos);
-    count = body.readUInt32BE(pos + 4);
-    pos += 8;
-  } else return undefined;
-  let handle = -1;
-  let more = false;
-  let aborted = false;
-  for (let i = 0; i < count; i++) {
-    const code = body[pos++];
-    let uint: number | undefined;
-    let bool: boolean | undefined;
-    switch (code) {
-      case 0x40:
-        break;
-      case 0x41:
-        bool = true;
-        break;
-      case 0x42:
-        bool = false;
-        break;
-      case 0x43:
-        uint = 0;
-        break;
-      case 0x52:
-        uint = body[pos++];
-        break;
-      case 0x70:
-        uint = body.readUInt32BE(pos);
-        pos += 4;
-        break;
-      case 0x50:
-        pos += 1;
-        break;
-      case 0x56: {
-        const b = body[pos++];
-        // §1.6.2: 0x00 or 0x01; anything else is the decoder's error to report
-        if (b !== 0 && b !== 1) return undefined;
-        bool = b === 1;
-        break;
-      }
-      case 0xa0:
-        pos += 1 + (body[pos] as number);
-        break;
-      default:
-        return undefined;
-    }
-    if (i === 0) handle = uint ?? -1;
-    else if (i === 5) more = bool === true;
-    else if (i === 9) aborted = bool === true;
-  }
-  return pos === end ? { handle, more, aborted } : undefined;
+  return readTransferList(body, 0, body.length, scratch) < 0 ? undefined : transferFields(scratch);
 }
