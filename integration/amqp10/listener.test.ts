@@ -401,7 +401,7 @@ describe('amqp10-listener', () => {
       got1[0]?.delivery.reject({ condition: 'amqp:not-allowed', description: 'poison' });
       await waitFor(() => (metrics.count('messages_dropped_total', { connector: 'devices', reason: 'rejected-by-receiver' })) === 1, 'the drop counted');
       // not in the same tick as the reject: the client's rhea would merge both into 'rejected'
-      // (see DispositionGate in packages/amqp10/src/rhea-seam.ts)
+      // (rhea 3.0.5 merges them; packages/amqp10/src/disposition-writer.ts)
       got1[1]?.delivery.accept();
       await waitFor(() => (metrics.count('messages_sent_total', { connector: 'devices' })) === 1, 'd2 accepted');
       expect(lines.some((x) => x.level === 'warn' && x.message.includes('dropped a queued message') && x.fields.messageId === 'd1')).toBe(true);

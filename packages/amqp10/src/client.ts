@@ -19,7 +19,7 @@ import { connect as tlsConnect, type ConnectionOptions as TlsConnectionOptions }
 import { ConnectorCounters, describeError, FerryError, FlowWatch, hasExpired, ReconnectTimer, StartStop, type ConnectorContext, type ConnectorState, type DeliveryHandler, type Sink, type SourceFlow, type SourceSpec, ConnectorBase } from '@ferry/core';
 import { loadClientTls } from '@ferry/net';
 import rhea from 'rhea';
-import { disarmConnection, DispositionGate, installCapture, installLinkKeys } from './rhea-seam.js';
+import { disarmConnection, installCapture, installDispositionWriter, installLinkKeys } from './rhea-seam.js';
 import { absorbRetiredConnectionEvents } from './retired-connections.js';
 import { toAmqp10 } from './mapping.js';
 import type { Amqp10From, Amqp10Options, Amqp10To } from './options.js';
@@ -124,6 +124,7 @@ export class Amqp10Client extends ConnectorBase<Amqp10Options, Amqp10From, Amqp1
   #start(): Promise<void> {
     installCapture();
     installLinkKeys();
+    installDispositionWriter();
     const c = rhea.create_container({ id: this.options.containerId ?? `ferry-${this.ctx.gatewayId}-${this.name}` });
     // a last resort: rhea raises unhandled link/session/connection errors on the container,
     // and an EventEmitter 'error' without a listener kills the process
@@ -422,8 +423,7 @@ export class Amqp10Client extends ConnectorBase<Amqp10Options, Amqp10From, Amqp1
       g.reattach.reset();
       this.log.info(`amqp10 receiving from ${g.address}`, { routes: g.routes, credit: this.options.credit, paused: this.#paused });
     });
-    const gate = new DispositionGate();
-    r.on('message', (ctx: rhea.EventContext) => this.#onMessage(g, r, gen, gate, ctx));
+    r.on('message', (ctx: rhea.EventContext) => this.#onMessage(g, r, gen, ctx));
     r.on('receiver_error', () => undefined);
     session.on('session_error', () => undefined);
     const closed = (err: ReturnType<typeof peerError>): void => {
@@ -445,11 +445,11 @@ export class Amqp10Client extends ConnectorBase<Amqp10Options, Amqp10From, Amqp1
     session.on('session_close', () => closed(peerError(session.error)));
   }
 
-  #onMessage(g: SourceGroup, r: rhea.Receiver, gen: number, gate: DispositionGate, ctx: rhea.EventContext): void {
+  #onMessage(g: SourceGroup, r: rhea.Receiver, gen: number, ctx: rhea.EventContext): void {
     const d = ctx.delivery;
     const sources = this.#sources;
     if (d === undefined || sources === undefined) return;
     const live = (): boolean => gen === this.#generation && r.is_open();
-    receiveTransfer(this.#receiving, { link: g, receiver: r, delivery: d, decoded: ctx.message, gate, log: this.log, settleable: live, deliver: sources.deliver });
+    receiveTransfer(this.#receiving, { link: g, receiver: r, delivery: d, decoded: ctx.message, log: this.log, settleable: live, deliver: sources.deliver });
   }
 }

@@ -1,6 +1,6 @@
 import { describeError, FerryError, Settlement, type DeliveryHandler, type GatewayMessage, type Logger, type Metrics, type Outcome, type ConnectorCounters } from '@ferry/core';
 import type rhea from 'rhea';
-import { encodedMessage, type DispositionGate } from './rhea-seam.js';
+import { encodedMessage } from './rhea-seam.js';
 import { toGatewayMessage } from './mapping.js';
 import { rejectError } from './outcomes.js';
 
@@ -38,7 +38,6 @@ export interface InboundTransfer {
   readonly delivery: rhea.Delivery;
   /** the encoded message (receiveBytesOnly, or a message-format other than 0), or rhea's decoded one, whose exact bytes the capture holds */
   readonly decoded: unknown;
-  readonly gate: DispositionGate;
   readonly log: Logger;
   /** false once the delivery can no longer be settled (its link or connection is gone) */
   readonly settleable: () => boolean;
@@ -64,7 +63,7 @@ export function receiveTransfer(side: Receiving, t: InboundTransfer): void {
   side.counters.received();
   if (!side.sourcesOpen()) {
     // arrived on credit issued before closeSources: hand it back, unprocessed (§3.4.4)
-    if (!presettled) t.gate.settle('release', () => d.release());
+    if (!presettled) d.release();
     giveCredit();
     return;
   }
@@ -77,7 +76,7 @@ export function receiveTransfer(side: Receiving, t: InboundTransfer): void {
     const err = e instanceof FerryError ? e : new FerryError('PROTOCOL_ERROR', describeError(e), { permanent: true, cause: e });
     t.log.warn(`undecodable AMQP 1.0 message for ${address} rejected`, { error: err.message });
     side.metrics.inc('protocol_errors_total', { connector: side.connector, code: err.code });
-    if (!presettled) t.gate.settle('reject', () => d.reject(rejectError(err)));
+    if (!presettled) d.reject(rejectError(err));
     giveCredit();
     return;
   }
@@ -87,11 +86,10 @@ export function receiveTransfer(side: Receiving, t: InboundTransfer): void {
     if (!presettled) {
       // released (§3.4.4): not processed, the peer may deliver it again; RabbitMQ requeues it.
       // Not modified{delivery-failed}: RabbitMQ 3.10 closes the connection on `modified`.
-      t.gate.settle(o.kind, () => {
-        if (o.kind === 'accept') d.accept();
-        else if (o.kind === 'reject') d.reject(rejectError(o.reason));
-        else d.release();
-      });
+      // Each keeps its own outcome in the disposition (installDispositionWriter, ./rhea-seam.ts).
+      if (o.kind === 'accept') d.accept();
+      else if (o.kind === 'reject') d.reject(rejectError(o.reason));
+      else d.release();
     }
     side.counters.outcome(o);
     giveCredit();

@@ -21,7 +21,7 @@ import { Authenticator, authConfigFrom, ConnectorCounters, describeError, report
 import { Listener, listeningLine, type AcceptedConnection, type BoundPorts } from '@ferry/net';
 import rhea from 'rhea';
 import { matchesAddress } from './address-match.js';
-import { answerSndSettleMode, disarmConnection, DispositionGate, installCapture, installCreditGuard, installIncomingDeliveries, installLinkKeys, installTransferRead, overranCredit, peerAddress, receiveBytesOnly } from './rhea-seam.js';
+import { answerSndSettleMode, disarmConnection, installCapture, installCreditGuard, installDispositionWriter, installIncomingDeliveries, installLinkKeys, installTransferRead, overranCredit, peerAddress, receiveBytesOnly } from './rhea-seam.js';
 import { absorbRetiredConnectionEvents } from './retired-connections.js';
 import { receiveTransfer, type Receiving } from './inbound.js';
 import { FrameGuard } from './frame-guard.js';
@@ -51,8 +51,6 @@ export class Amqp10Listener extends ConnectorBase<Amqp10ListenerOptions, Amqp10F
   readonly #flow = new FlowWatch();
   readonly #inLinks = new Set<InLink>();
   readonly #outbox: Outbox;
-  /** rhea writes dispositions per session: one gate per session (DispositionGate in ./rhea-seam.ts) */
-  readonly #gates = new WeakMap<rhea.Session, DispositionGate>();
   readonly #life = new StartStop();
 
   constructor(ctx: ConnectorContext, name: string, options: Amqp10ListenerOptions) {
@@ -116,6 +114,7 @@ export class Amqp10Listener extends ConnectorBase<Amqp10ListenerOptions, Amqp10F
     installLinkKeys();
     installTransferRead();
     installIncomingDeliveries();
+    installDispositionWriter();
     this.#state = 'connecting';
     const c = rhea.create_container({ id: this.#containerId });
     c.on('error', (e: unknown) => this.log.error('amqp10-listener error', { error: describeError(e) }));
@@ -332,13 +331,8 @@ export class Amqp10Listener extends ConnectorBase<Amqp10ListenerOptions, Amqp10F
     }
     const sources = this.#sources;
     if (d === undefined || sources === undefined) return;
-    let gate = this.#gates.get(r.session);
-    if (gate === undefined) {
-      gate = new DispositionGate();
-      this.#gates.set(r.session, gate);
-    }
     const live = (): boolean => client.alive && r.is_open();
-    receiveTransfer(this.#receiving, { link, receiver: r, delivery: d, decoded: ctx.message, gate, log, settleable: live, deliver: sources.deliver });
+    receiveTransfer(this.#receiving, { link, receiver: r, delivery: d, decoded: ctx.message, log, settleable: live, deliver: sources.deliver });
   }
 
   openSources(specs: readonly SourceSpec<Amqp10From>[], deliver: DeliveryHandler, flow?: SourceFlow): Promise<void> {

@@ -14,6 +14,7 @@
  * this one over the same transfers and compares the state they leave.
  */
 import { createRequire } from 'node:module';
+import { writeDispositions, type DispositionFrames, type SettledDelivery } from './disposition-writer.js';
 
 /** rhea's delivery state objects (lib/message.js), as `update` gets them */
 type State = unknown;
@@ -62,6 +63,7 @@ export interface TransferFrameIn {
 
 const require = createRequire(import.meta.url);
 const message = require('rhea/lib/message.js') as MessageModule;
+const frames = require('rhea/lib/frames.js') as DispositionFrames;
 
 /** An incoming delivery with rhea's fields and methods (lib/session.js Incoming.on_transfer). */
 export class IncomingDelivery {
@@ -158,4 +160,35 @@ export function onTransfer(this: IncomingInternals, frame: TransferFrameIn, rece
   receiver.delivery_count++;
   const ctx = current.format === 0 ? { message: message.decode(data as Buffer), delivery: current } : { message: data, delivery: current, format: current.format };
   receiver.dispatch('message', receiver._context(ctx));
+}
+
+/** What rhea's Incoming keeps for its pass (lib/session.js Incoming). */
+export interface IncomingPass {
+  updated: SettledDelivery[];
+  deliveries: { pop_if(f: (d: SettledDelivery) => unknown): number };
+  readonly window: number;
+  max_transfer_id: number;
+  next_transfer_id: number;
+}
+
+/** The parts of rhea's Session the pass writes to (lib/session.js). */
+export interface SessionOut {
+  output(performative: object): void;
+  _write_flow(): void;
+}
+
+const isSettled = (d: SettledDelivery): unknown => d.settled;
+
+/**
+ * rhea's Incoming.process (lib/session.js), statement for statement, with the dispositions
+ * written by ./disposition-writer.ts: each delivery keeps its own outcome.
+ */
+export function processIncoming(this: IncomingPass, session: SessionOut): void {
+  if (this.updated.length > 0) {
+    writeDispositions(this.updated, session, frames);
+    this.updated = [];
+  }
+  // remove any fully settled deliveries (the incoming window is what the buffer has free)
+  this.deliveries.pop_if(isSettled);
+  if (this.max_transfer_id - this.next_transfer_id < this.window / 2) session._write_flow();
 }

@@ -10,7 +10,7 @@ import rhea from 'rhea';
 import { dataSection } from '../test/rhea-message.js';
 import { describeError } from '@ferry/core';
 import { jest } from '@jest/globals';
-import { answerSndSettleMode, armedTimers, disarmConnection, DispositionGate, encodedMessage, installCapture, installCreditGuard, installIncomingDeliveries, installLinkKeys, installTransferRead, overranCredit, receiveBytesOnly } from './rhea-seam.js';
+import { answerSndSettleMode, armedTimers, disarmConnection, encodedMessage, installCapture, installCreditGuard, installDispositionWriter, installIncomingDeliveries, installLinkKeys, installTransferRead, overranCredit, receiveBytesOnly, rheaIncomingProcess } from './rhea-seam.js';
 import { TransferPerformative } from './rhea-transfer-frame.js';
 import { IncomingDelivery } from './rhea-incoming.js';
 
@@ -190,10 +190,10 @@ describe('rhea seam: transfer frames read from their bytes, deliveries of one cl
 type Outcome = 'accepted' | 'rejected' | 'released';
 
 /**
- * Two messages; the server settles #0 with `first` and #1 with `second` in one tick, directly
- * or through a DispositionGate. Returns the outcomes the sending client saw, by delivery.
+ * Two messages; the server settles #0 with `first` and #1 with `second` in one tick. Returns the
+ * outcomes the sending client saw, by delivery.
  */
-async function settleTwo(first: Outcome, second: Outcome, gated: boolean): Promise<Outcome[]> {
+async function settleTwo(first: Outcome, second: Outcome): Promise<Outcome[]> {
   const apply = (d: rhea.Delivery, o: Outcome): void => {
     if (o === 'accepted') d.accept();
     else if (o === 'rejected') d.reject({ condition: 'amqp:internal-error', description: 'seam' });
@@ -207,14 +207,8 @@ async function settleTwo(first: Outcome, second: Outcome, gated: boolean): Promi
       deliveries.push(ctx.delivery);
       if (deliveries.length < 2) return;
       const [d0, d1] = deliveries as [rhea.Delivery, rhea.Delivery];
-      if (gated) {
-        const gate = new DispositionGate();
-        gate.settle(first, () => apply(d0, first));
-        gate.settle(second, () => apply(d1, second));
-      } else {
-        apply(d0, first);
-        apply(d1, second);
-      }
+      apply(d0, first);
+      apply(d1, second);
     });
     // the server's links settle only what the test settles
   }, { autoaccept: false });
@@ -239,24 +233,43 @@ async function settleTwo(first: Outcome, second: Outcome, gated: boolean): Promi
   });
 }
 
-describe('rhea seam: the 3.0.5 disposition merge (DispositionGate)', () => {
-  it('rhea still merges the second outcome of a pass into the first (else DispositionGate is no longer needed)', async () => {
-    installCapture();
-    const outcomes = await settleTwo('accepted', 'rejected', false);
+describe('rhea seam: dispositions written by Ferry (installDispositionWriter)', () => {
+  it("rhea's own Incoming.process still merges the second outcome of a pass into the first (else the writer is not needed for outcomes)", () => {
+    const message = createRequire(import.meta.url)('rhea/lib/message.js') as { accepted(): { described(): unknown }; rejected(f: unknown): { described(): unknown } };
+    const out: { first?: unknown; last?: unknown; state?: { descriptor?: { value?: unknown } } }[] = [];
+    const session = { output: (p: typeof out[number]) => out.push(p), _write_flow: () => undefined };
+    const link = { is_receiver: () => true, session };
+    const incoming = {
+      updated: [
+        { id: 0, settled: true, link, state: message.accepted().described() },
+        { id: 1, settled: true, link, state: message.rejected({ error: { condition: 'amqp:not-allowed' } }).described() },
+      ],
+      deliveries: { pop_if: () => 0 },
+      window: 2048,
+      max_transfer_id: 2048,
+      next_transfer_id: 0,
+    };
+    rheaIncomingProcess().call(incoming, session);
+    const written = out.map((p) => `${String(p.first)}..${String(p.last)}:${String(p.state?.descriptor?.value)}`);
     seam(
-      outcomes.join(',') === 'accepted,accepted',
-      `accept #0 then reject #1 in one tick reached the sender as [${outcomes.join(',')}], not the merged [accepted,accepted]: rhea's write_dispositions changed; if each delivery now keeps its own outcome, DispositionGate can go`,
+      written.join() === '0..1:36',
+      `accept #0 then reject #1 in one pass were written by rhea as [${written.join()}], not merged into one accepted 0..1: rhea's write_dispositions changed; if each delivery now keeps its own outcome, the writer is there for speed alone`,
     );
   });
 
-  it('through DispositionGate each delivery keeps its own outcome', async () => {
+  it('through the writer each delivery keeps its own outcome, between two rhea containers', async () => {
     installCapture();
-    const a = await settleTwo('accepted', 'rejected', true);
-    await open?.close();
-    open = undefined;
-    const b = await settleTwo('rejected', 'released', true);
-    seam(a.join(',') === 'accepted,rejected', `accept #0, reject #1 through the gate reached the sender as [${a.join(',')}]`);
-    seam(b.join(',') === 'rejected,released', `reject #0, release #1 through the gate reached the sender as [${b.join(',')}]`);
+    installDispositionWriter();
+    const outcomes: Outcome[][] = [];
+    for (const [first, second] of [['accepted', 'rejected'], ['rejected', 'released'], ['released', 'released']] as const) {
+      outcomes.push(await settleTwo(first, second));
+      await open?.close();
+      open = undefined;
+    }
+    const [a = [], b = [], c = []] = outcomes;
+    seam(a.join(',') === 'accepted,rejected', `accept #0, reject #1 in one tick reached the sender as [${a.join(',')}]`);
+    seam(b.join(',') === 'rejected,released', `reject #0, release #1 in one tick reached the sender as [${b.join(',')}]`);
+    seam(c.join(',') === 'released,released', `release #0, release #1 in one tick reached the sender as [${c.join(',')}]`);
   });
 });
 

@@ -3,13 +3,14 @@
  * version installed (packages/amqp10/package.json); rhea-seam.test.ts checks each reliance
  * against the installed copy (docs/architecture.md, "Library seams"). Eight seams:
  * - the exact bytes of each incoming message, from rhea's process-wide `message.decode`;
- * - a gate around rhea 3.0.5's merging of dispositions, which changes outcomes;
  * - links keyed by name and role, in rhea's Session prototype;
  * - the snd-settle-mode a sending link answers with, in rhea's local attach;
  * - the timers of a connection Ferry is done with, cleared;
  * - a transfer that arrives without link credit, marked instead of printed;
  * - a transfer frame read from its bytes instead of through rhea's generic reader;
- * - a session's incoming deliveries as instances of one class instead of six closures each.
+ * - a session's incoming deliveries as instances of one class instead of six closures each;
+ * - their dispositions written by Ferry, each delivery with its own outcome (rhea 3.0.5 merges
+ *   the second outcome of a pass into the first), the common ones from bytes.
  * And one place rhea's typings say more than rhea does: a link's source and target as the peer
  * attached them, which may be absent (peerAddress).
  * The first and the last seam also let rhea skip its decode for the receivers Ferry reads from
@@ -18,7 +19,8 @@
 import { createRequire } from 'node:module';
 import rhea from 'rhea';
 import { readTransferFrame, takeHanded, takeHandedTransfers, type RheaFrame } from './rhea-transfer-frame.js';
-import { onTransfer } from './rhea-incoming.js';
+import { onTransfer, processIncoming } from './rhea-incoming.js';
+import { EncodedFrame } from './disposition-writer.js';
 
 /**
  * The exact bytes of each incoming message.
@@ -97,58 +99,6 @@ export function receiveBytesOnly(receiver: rhea.Receiver): void {
 /** The encoded bytes rhea decoded `message` from, when it came through the wrapper. */
 export function encodedMessage(message: unknown): Buffer | undefined {
   return typeof message === 'object' && message !== null ? encodedOf.get(message) : undefined;
-}
-
-/**
- * Works around a rhea 3.0.5 bug that changes outcomes.
- *
- * rhea collects a session's settled incoming deliveries and writes them in one pass
- * (lib/session.js write_dispositions), merging deliveries with consecutive ids into one
- * disposition frame with the FIRST delivery's state. The check that two outcomes are the same
- * is skipped while the range holds one delivery (`first !== last && ...`), so the second
- * delivery of a pass is always merged into the first: accept #0 then reject #1 in the same
- * tick sends "accepted" for both; reject #0 then release #1 sends "rejected" for both (seen
- * against RabbitMQ: a released message was dead-lettered).
- *
- * The gate lets only one kind of outcome reach rhea per pass: outcomes of another kind wait
- * until rhea has written the pass (its write runs on process.nextTick, queued by the first
- * update; ours is queued after it). Merging outcomes of the same kind is harmless.
- */
-export class DispositionGate {
-  #kind: string | undefined;
-  readonly #waiting: { readonly kind: string; readonly apply: () => void }[] = [];
-
-  /** Apply `apply` (which updates one delivery with an outcome of `kind`) as soon as it is safe. */
-  settle(kind: string, apply: () => void): void {
-    if (this.#kind === undefined) {
-      apply();
-      this.#open(kind);
-    } else if (this.#kind === kind && this.#waiting.length === 0) {
-      apply();
-    } else {
-      this.#waiting.push({ kind, apply });
-    }
-  }
-
-  /** Mark a pass of `kind` as open until rhea has written it. */
-  #open(kind: string): void {
-    this.#kind = kind;
-    process.nextTick(() => this.#next());
-  }
-
-  #next(): void {
-    this.#kind = undefined;
-    const head = this.#waiting[0];
-    if (head === undefined) return;
-    const rest = this.#waiting.splice(0).filter((w) => {
-      if (w.kind !== head.kind) return true;
-      w.apply();
-      return false;
-    });
-    this.#waiting.push(...rest);
-    // queued after the updates above, so after the write rhea queued for them
-    this.#open(head.kind);
-  }
 }
 
 /**
@@ -407,4 +357,48 @@ export function installIncomingDeliveries(): void {
   if (proto[INCOMING_MARK] === true) return;
   proto.on_transfer = onTransfer;
   proto[INCOMING_MARK] = true;
+}
+
+/**
+ * Dispositions of incoming deliveries written by Ferry (./disposition-writer.ts): rhea's
+ * `Incoming.prototype.process` replaced by the same pass with a writer that never gives a
+ * delivery another's outcome, and rhea's `frames.write_frame` (called through the module's object
+ * by its transport, lib/transport.js write) wrapped to write the frames that writer encoded as
+ * they are, on the channel of the frame rhea puts them in.
+ */
+interface ProcessPrototype {
+  process: typeof processIncoming;
+  [DISPOSITIONS_MARK]?: typeof processIncoming;
+}
+
+interface WriteFramesModule {
+  write_frame: ((frame: { readonly channel: number; readonly performative?: unknown }) => Buffer) & { [DISPOSITIONS_MARK]?: true };
+}
+
+const DISPOSITIONS_MARK = Symbol.for('ferry.amqp10.dispositions');
+
+/** Install the writer once per process (idempotent). */
+export function installDispositionWriter(): void {
+  const proto = rheaIncomingPrototype() as unknown as ProcessPrototype;
+  if (proto[DISPOSITIONS_MARK] !== undefined) return;
+  const require = createRequire(import.meta.url);
+  const frames = require('rhea/lib/frames.js') as WriteFramesModule;
+  const original = frames.write_frame;
+  const write: WriteFramesModule['write_frame'] = (frame) => {
+    const p = frame.performative;
+    if (!(p instanceof EncodedFrame)) return original(frame);
+    p.bytes.writeUInt16BE(frame.channel, 6);
+    return p.bytes;
+  };
+  write[DISPOSITIONS_MARK] = true;
+  frames.write_frame = write;
+  // rhea's own pass, kept for the test that shows what it does
+  proto[DISPOSITIONS_MARK] = proto.process;
+  proto.process = processIncoming;
+}
+
+/** rhea's own Incoming.process, installed or not (for the seam test). */
+export function rheaIncomingProcess(): typeof processIncoming {
+  const proto = rheaIncomingPrototype() as unknown as ProcessPrototype;
+  return proto[DISPOSITIONS_MARK] ?? proto.process;
 }
