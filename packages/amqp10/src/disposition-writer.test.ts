@@ -1,5 +1,6 @@
 import { createRequire } from 'node:module';
 import { prng } from '@ferry/testkit';
+import { scanValue } from './bounded-scan.js';
 import { EncodedFrame, writeDispositions, type DispositionFrames, type SettledDelivery } from './disposition-writer.js';
 
 interface Read {
@@ -30,6 +31,9 @@ function written(deliveries: SettledDelivery[]): Buffer[] {
 function settledById(bytes: Buffer[]): Map<number, string> {
   const by = new Map<number, string>();
   for (const b of bytes) {
+    // the frame holds the performative and nothing else: its list's sizes are what its fields take (§1.6.22)
+    expect(b.readUInt32BE(0)).toBe(b.length);
+    expect(scanValue(b.subarray(8))).toBe(b.length - 8);
     const p = frames.read_frame(b).performative;
     expect(p.role).toBe(true);
     for (let id = p.first; id <= (p.last ?? p.first); id++) {
