@@ -1,7 +1,8 @@
 import { createRequire } from 'node:module';
 import { prng } from '@ferry/testkit';
 import { scanValue } from './bounded-scan.js';
-import { EncodedFrame, writeDispositions, type DispositionFrames, type SettledDelivery } from './disposition-writer.js';
+import { writeDispositions, type DispositionFrames, type SettledDelivery } from './disposition-writer.js';
+import { EncodedFrame } from './encoded-frame.js';
 
 interface Read {
   readonly performative: { readonly role: unknown; readonly first: number; readonly last?: number; readonly settled?: unknown; readonly state?: { readonly descriptor: { readonly value: unknown }; readonly value: unknown } };

@@ -15,6 +15,8 @@
  * `frames.write_frame` writes as it is).
  */
 
+import { EncodedFrame, frameWithList, isUint, putUint, uintSize } from './encoded-frame.js';
+
 /** What the writer reads of an incoming delivery (rhea's, or ./rhea-incoming.ts IncomingDelivery). */
 export interface SettledDelivery {
   readonly id: unknown;
@@ -32,15 +34,6 @@ export interface Output {
   output(performative: object): void;
 }
 
-/** A frame already encoded: channel set by the wrapper of rhea's write_frame from the frame it is written in. */
-export class EncodedFrame {
-  constructor(readonly bytes: Buffer) {}
-
-  /** rhea's frame log prints the performative's fields (lib/transport.js write) */
-  toJSON(): { readonly disposition: string } {
-    return { disposition: this.bytes.toString('hex') };
-  }
-}
 
 const NO_STATE = 0;
 const ACCEPTED = 0x24;
@@ -58,8 +51,6 @@ function outcomeOf(state: unknown): number {
   if ((code !== ACCEPTED && code !== RELEASED) || !Array.isArray(s.value) || s.value.length !== 0) return OTHER;
   return code;
 }
-
-const isUint = (v: unknown): v is number => typeof v === 'number' && Number.isInteger(v) && v >= 0 && v <= 0xffffffff;
 
 /**
  * Write `deliveries` (in the order rhea collected them) as dispositions, role receiver (true:
@@ -95,46 +86,13 @@ export function writeDispositions(deliveries: readonly SettledDelivery[], output
   }
 }
 
-/** bytes of a uint (§1.6.7: uint0, smalluint, uint) */
-const uintSize = (v: number): number => (v === 0 ? 1 : v < 256 ? 2 : 5);
-
-function putUint(b: Buffer, at: number, v: number): number {
-  if (v === 0) {
-    b[at] = 0x43;
-    return at + 1;
-  }
-  if (v < 256) {
-    b[at] = 0x52;
-    b[at + 1] = v;
-    return at + 2;
-  }
-  b[at] = 0x70;
-  b.writeUInt32BE(v, at + 1);
-  return at + 5;
-}
-
 /**
  * A whole disposition frame (§2.3.1 header with doff 2, channel 0 until the wrapper sets it;
  * §2.7.6 fields role true, first, last, settled, state): the state's descriptor with an empty list
  * (accepted, released), or no state field at all.
  */
 function disposition(first: number, last: number, settled: boolean, outcome: number): Buffer {
-  const fields = 1 + uintSize(first) + uintSize(last) + 1 + (outcome === NO_STATE ? 0 : 4);
-  // header 8, descriptor 3, list8 code + size + count 3
-  const size = 8 + 3 + 3 + fields;
-  const b = Buffer.allocUnsafe(size);
-  b.writeUInt32BE(size, 0);
-  b[4] = 2;
-  b[5] = 0;
-  b[6] = 0;
-  b[7] = 0;
-  b[8] = 0x00;
-  b[9] = 0x53;
-  b[10] = 0x15;
-  b[11] = 0xc0;
-  // the size counts the count byte and the fields (§1.6.22)
-  b[12] = 1 + fields;
-  b[13] = outcome === NO_STATE ? 4 : 5;
+  const b = frameWithList(0x15, outcome === NO_STATE ? 4 : 5, 1 + uintSize(first) + uintSize(last) + 1 + (outcome === NO_STATE ? 0 : 4));
   b[14] = 0x41;
   let at = putUint(b, 15, first);
   at = putUint(b, at, last);

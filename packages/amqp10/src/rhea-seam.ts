@@ -1,7 +1,7 @@
 /**
  * Everything Ferry does with internals of rhea, in one place. rhea is pinned to the exact
  * version installed (packages/amqp10/package.json); rhea-seam.test.ts checks each reliance
- * against the installed copy (docs/architecture.md, "Library seams"). Eight seams:
+ * against the installed copy (docs/architecture.md, "Library seams"). Nine seams:
  * - the exact bytes of each incoming message, from rhea's process-wide `message.decode`;
  * - links keyed by name and role, in rhea's Session prototype;
  * - the snd-settle-mode a sending link answers with, in rhea's local attach;
@@ -10,7 +10,8 @@
  * - a transfer frame read from its bytes instead of through rhea's generic reader;
  * - a session's incoming deliveries as instances of one class instead of six closures each;
  * - their dispositions written by Ferry, each delivery with its own outcome (rhea 3.0.5 merges
- *   the second outcome of a pass into the first), the common ones from bytes.
+ *   the second outcome of a pass into the first), the common ones from bytes;
+ * - flow frames written from bytes instead of through rhea's composite encoder.
  * And one place rhea's typings say more than rhea does: a link's source and target as the peer
  * attached them, which may be absent (peerAddress).
  * The first and the last seam also let rhea skip its decode for the receivers Ferry reads from
@@ -20,7 +21,8 @@ import { createRequire } from 'node:module';
 import rhea from 'rhea';
 import { readTransferFrame, takeHanded, takeHandedTransfers, type RheaFrame } from './rhea-transfer-frame.js';
 import { onTransfer, processIncoming } from './rhea-incoming.js';
-import { EncodedFrame } from './disposition-writer.js';
+import { EncodedFrame } from './encoded-frame.js';
+import { writeFlow } from './flow-writer.js';
 
 /**
  * The exact bytes of each incoming message.
@@ -360,29 +362,21 @@ export function installIncomingDeliveries(): void {
 }
 
 /**
- * Dispositions of incoming deliveries written by Ferry (./disposition-writer.ts): rhea's
- * `Incoming.prototype.process` replaced by the same pass with a writer that never gives a
- * delivery another's outcome, and rhea's `frames.write_frame` (called through the module's object
- * by its transport, lib/transport.js write) wrapped to write the frames that writer encoded as
- * they are, on the channel of the frame rhea puts them in.
+ * Frames Ferry encodes itself (./encoded-frame.ts): rhea's transport writes every frame through
+ * `frames.write_frame`, called through the module's object (lib/transport.js write); the wrapper
+ * writes an EncodedFrame as it is, on the channel of the frame rhea puts it in, and any other
+ * frame through rhea's writer.
  */
-interface ProcessPrototype {
-  process: typeof processIncoming;
-  [DISPOSITIONS_MARK]?: typeof processIncoming;
-}
-
 interface WriteFramesModule {
-  write_frame: ((frame: { readonly channel: number; readonly performative?: unknown }) => Buffer) & { [DISPOSITIONS_MARK]?: true };
+  write_frame: ((frame: { readonly channel: number; readonly performative?: unknown }) => Buffer) & { [ENCODED_MARK]?: true };
 }
 
-const DISPOSITIONS_MARK = Symbol.for('ferry.amqp10.dispositions');
+const ENCODED_MARK = Symbol.for('ferry.amqp10.encoded-frames');
 
-/** Install the writer once per process (idempotent). */
-export function installDispositionWriter(): void {
-  const proto = rheaIncomingPrototype() as unknown as ProcessPrototype;
-  if (proto[DISPOSITIONS_MARK] !== undefined) return;
+function installEncodedFrames(): void {
   const require = createRequire(import.meta.url);
   const frames = require('rhea/lib/frames.js') as WriteFramesModule;
+  if (frames.write_frame[ENCODED_MARK] === true) return;
   const original = frames.write_frame;
   const write: WriteFramesModule['write_frame'] = (frame) => {
     const p = frame.performative;
@@ -390,15 +384,54 @@ export function installDispositionWriter(): void {
     p.bytes.writeUInt16BE(frame.channel, 6);
     return p.bytes;
   };
-  write[DISPOSITIONS_MARK] = true;
+  write[ENCODED_MARK] = true;
   frames.write_frame = write;
-  // rhea's own pass, kept for the test that shows what it does
-  proto[DISPOSITIONS_MARK] = proto.process;
-  proto.process = processIncoming;
+}
+
+/** Put `fn` in place of rhea's `proto[name]` once per process, keeping rhea's own under `mark` (for the tests that compare the two). */
+function replaceOnce(proto: object, name: string, mark: symbol, fn: unknown): void {
+  const p = proto as Record<string | symbol, unknown>;
+  if (p[mark] !== undefined) return;
+  p[mark] = p[name];
+  p[name] = fn;
+}
+
+/** rhea's own `proto[name]`, replaced or not. */
+function rheaOwn(proto: object, name: string, mark: symbol): unknown {
+  const p = proto as Record<string | symbol, unknown>;
+  return p[mark] ?? p[name];
+}
+
+const sessionPrototype = (): object => (createRequire(import.meta.url)('rhea/lib/session.js') as { prototype: object }).prototype;
+
+/**
+ * Dispositions of incoming deliveries written by Ferry (./disposition-writer.ts): rhea's
+ * `Incoming.prototype.process` replaced by the same pass with a writer that never gives a
+ * delivery another's outcome.
+ */
+const DISPOSITIONS_MARK = Symbol.for('ferry.amqp10.dispositions');
+
+/** Install the writer once per process (idempotent). */
+export function installDispositionWriter(): void {
+  installEncodedFrames();
+  replaceOnce(rheaIncomingPrototype(), 'process', DISPOSITIONS_MARK, processIncoming);
 }
 
 /** rhea's own Incoming.process, installed or not (for the seam test). */
 export function rheaIncomingProcess(): typeof processIncoming {
-  const proto = rheaIncomingPrototype() as unknown as ProcessPrototype;
-  return proto[DISPOSITIONS_MARK] ?? proto.process;
+  return rheaOwn(rheaIncomingPrototype(), 'process', DISPOSITIONS_MARK) as typeof processIncoming;
+}
+
+/** Flow frames written from bytes (./flow-writer.ts): rhea's `Session.prototype._write_flow` replaced. */
+const FLOWS_MARK = Symbol.for('ferry.amqp10.flows');
+
+/** Install the writer once per process (idempotent). */
+export function installFlowWriter(): void {
+  installEncodedFrames();
+  replaceOnce(sessionPrototype(), '_write_flow', FLOWS_MARK, writeFlow);
+}
+
+/** rhea's own Session._write_flow, installed or not (for the flow writer's test). */
+export function rheaWriteFlow(): typeof writeFlow {
+  return rheaOwn(sessionPrototype(), '_write_flow', FLOWS_MARK) as typeof writeFlow;
 }
