@@ -17,7 +17,7 @@
 export type TransferFieldValue = null | boolean | number | Buffer | undefined;
 
 /** §2.7.5 defines eleven fields (handle .. batchable). */
-export const TRANSFER_FIELD_COUNT = 11;
+const TRANSFER_FIELD_COUNT = 11;
 
 /** Where one read leaves its fields: reused from read to read, the callers copy what they keep out. */
 export interface TransferList {
