@@ -49,8 +49,21 @@ describe('scanValues: a region of N bytes decodes to at most N values', () => {
     ['a list whose items overrun its size', 'c0 02 01 a1 05 6162636465'],
     ['an unknown type code', '33'],
     ['a descriptor of a descriptor', '00 00 53 10 40'],
+    ['a data section whose vbin8 runs past the region', '00 53 75 a0 05 616263'],
+    ['a data section whose vbin32 runs past the region', '00 53 75 b0 00000005 616263'],
+    ['a data section whose vbin32 size is cut off', '00 53 75 b0 0000'],
+    ['a whole data section, then one cut off', '00 53 75 a0 01 61 00 53 75 a0 02 61'],
   ])('%s: decode error', (_name, h) => {
     expect(fails(hex(h))).toMatch(/AMQP 1.0 decode error/);
+  });
+
+  it('data sections in every descriptor and binary encoding pass, alone and beside other sections', () => {
+    expect(fails(hex('00 53 75 a0 00'))).toBe('passed');
+    expect(fails(hex('00 53 75 a0 03 616263 00 53 75 b0 00000002 6465'))).toBe('passed');
+    // the descriptor as a ulong (0x80), a header before, a footer map after
+    expect(fails(hex('00 53 70 45 00 80 0000000000000075 a0 01 61 00 53 75 a0 01 62 00 53 78 c1 01 00'))).toBe('passed');
+    // a binary under another descriptor is a value like any other
+    expect(fails(hex('00 53 77 a0 02 6162'))).toBe('passed');
   });
 
   it('zero-width array elements are charged against the whole region: nested arrays cannot multiply', () => {

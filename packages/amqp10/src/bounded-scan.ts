@@ -77,6 +77,26 @@ class Scanner {
     if (this.#budget < 0) throw decodeError(`more values than bytes (${values} announced at byte ${this.#pos})`);
   }
 
+  /**
+   * A data section (§3.2.6) encoded as `0x00 0x53 0x75` and a vbin8 or vbin32 that ends within
+   * the region: passed by its size (three values: the section, its descriptor, the binary), true;
+   * false for anything else, which `value` then walks.
+   */
+  dataSection(): boolean {
+    const b = this.#buf;
+    const at = this.#pos;
+    if (at + 5 > this.#end || b[at] !== 0x00 || b[at + 1] !== 0x53 || b[at + 2] !== 0x75) return false;
+    const code = b[at + 3];
+    let next: number;
+    if (code === 0xa0) next = at + 5 + (b[at + 4] as number);
+    else if (code === 0xb0 && at + 8 <= this.#end) next = at + 8 + b.readUInt32BE(at + 4);
+    else return false;
+    if (next > this.#end) return false;
+    this.#spend(3);
+    this.#pos = next;
+    return true;
+  }
+
   /** One value, constructor and all; `limit` is the end of the compound it sits in. */
   value(depth: number, limit = this.#end): void {
     this.#spend(1);
@@ -169,7 +189,7 @@ class Scanner {
  */
 export function scanValues(buf: Buffer, start = 0, end = buf.length): void {
   const s = new Scanner(buf, start, end);
-  while (!s.done) s.value(0);
+  while (!s.done) if (!s.dataSection()) s.value(0);
 }
 
 /** Checks the one value at `start` like scanValues; returns the position after it. */

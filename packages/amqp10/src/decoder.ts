@@ -27,6 +27,12 @@ export class Decoder {
     return this.#buf.length - this.#pos;
   }
 
+  /** Go on reading at `position`, past bytes the caller read itself (never back, never past the end). */
+  skipTo(position: number): void {
+    if (position < this.#pos || position > this.#buf.length) throw decodeError(`cannot skip from byte ${this.#pos} to ${position}`);
+    this.#pos = position;
+  }
+
   #need(n: number): void {
     if (n < 0 || this.#pos + n > this.#buf.length) throw decodeError(`truncated value at byte ${this.#pos} (needs ${n}, has ${this.remaining})`);
   }

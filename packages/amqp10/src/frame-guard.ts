@@ -304,20 +304,26 @@ export class FrameGuard extends EventEmitter {
       this.#openIn = true;
     }
     try {
+      if (type === 0 && body[0] === 0x00 && body[1] === 0x53 && body[2] === PERFORMATIVE.transfer) {
+        // the performative read once, for this check and for rhea (./transfer-list.ts); a list it
+        // reads is whole within the body (every field within the list's size, the size within
+        // the body), which is all the bounded scan would prove of it
+        const list = transferList;
+        const end = readTransferList(body, 0, body.length, list);
+        const fields = end < 0 ? undefined : transferFields(list);
+        if (fields !== undefined) {
+          const payload = body.subarray(end);
+          if (plain && handingOn()) handOn(body.buffer, body.byteOffset - 8, transferFrame(channel, list, end < body.length ? payload : undefined, body.length + 8));
+          return this.#checkTransfer(channel, fields, payload);
+        }
+      }
       const used = scanValue(body);
       if (type === 1 || performativeCode(body) !== PERFORMATIVE.transfer) {
         // only a transfer carries a payload after its performative (§2.3.2)
         if (used !== body.length) throw new Error(`${body.length - used} bytes after the performative`);
         return true;
       }
-      // the performative read once, for this check and for rhea (./transfer-list.ts)
-      const list = transferList;
-      const end = readTransferList(body, 0, body.length, list);
-      const fields = end < 0 ? undefined : transferFields(list);
-      if (fields === undefined) return this.#checkTransfer(channel, decodeTransferFields(body), body.subarray(used));
-      const payload = body.subarray(end);
-      if (plain && handingOn()) handOn(body.buffer, body.byteOffset - 8, transferFrame(channel, list, end < body.length ? payload : undefined, body.length + 8));
-      return this.#checkTransfer(channel, fields, payload);
+      return this.#checkTransfer(channel, decodeTransferFields(body), body.subarray(used));
     } catch (e) {
       this.fail('amqp:decode-error', `undecodable frame: ${describeError(e)}`);
       return false;
@@ -330,6 +336,16 @@ export class FrameGuard extends EventEmitter {
    * not decode.
    */
   #checkTransfer(channel: number, { handle, more, aborted }: TransferFields, payload: Buffer): boolean {
+    const limit = this.#limits.maxMessageBytes;
+    if (!more && !aborted && this.#partial.size === 0) {
+      // a whole message in one frame, none unfinished on the connection: no key to look up
+      if (limit !== undefined && payload.length > limit) {
+        this.fail('amqp:link:message-size-exceeded', `message of more than ${limit} bytes`);
+        return false;
+      }
+      scanValues(payload);
+      return true;
+    }
     const key = `${channel}/${handle}`;
     const partial = this.#partial.get(key);
     if (aborted) {
@@ -339,7 +355,6 @@ export class FrameGuard extends EventEmitter {
       return true;
     }
     const total = (partial?.bytes ?? 0) + payload.length;
-    const limit = this.#limits.maxMessageBytes;
     if (limit !== undefined && total > limit) {
       this.fail('amqp:link:message-size-exceeded', `message of more than ${limit} bytes`);
       return false;

@@ -54,17 +54,11 @@ export function receiveTransfer(side: Receiving, t: InboundTransfer): void {
   const d = t.delivery;
   const { address, routes } = t.link;
   const presettled = d.remote_settled;
-  // the one credit this transfer used: back to the peer, or owed while paused or closed
-  const giveCredit = (): void => {
-    if (!t.settleable() || t.link.receiver !== t.receiver) return;
-    if (side.sourcesOpen() && !side.paused()) t.receiver.add_credit(1);
-    else t.link.owed++;
-  };
   side.counters.received();
   if (!side.sourcesOpen()) {
     // arrived on credit issued before closeSources: hand it back, unprocessed (§3.4.4)
     if (!presettled) d.release();
-    giveCredit();
+    giveCredit(side, t);
     return;
   }
   let message: GatewayMessage;
@@ -77,13 +71,45 @@ export function receiveTransfer(side: Receiving, t: InboundTransfer): void {
     t.log.warn(`undecodable AMQP 1.0 message for ${address} rejected`, { error: err.message });
     side.metrics.inc('protocol_errors_total', { connector: side.connector, code: err.code });
     if (!presettled) d.reject(rejectError(err));
-    giveCredit();
+    giveCredit(side, t);
     return;
   }
-  const settlement = new Settlement((o: Outcome) => {
+  t.deliver({ message, settlement: new TransferSettlement(side, t, presettled), routes });
+}
+
+/** The one credit a transfer used: back to the peer, or owed while paused or closed. */
+function giveCredit(side: Receiving, t: InboundTransfer): void {
+  if (!t.settleable() || t.link.receiver !== t.receiver) return;
+  if (side.sourcesOpen() && !side.paused()) t.receiver.add_credit(1);
+  else t.link.owed++;
+}
+
+const settledHere = (): void => undefined;
+
+/**
+ * A transfer's settlement, which settles it upstream itself: one object per transfer holds
+ * what the outcome needs, with no closure made for each transfer.
+ */
+class TransferSettlement extends Settlement {
+  readonly #side: Receiving;
+  readonly #t: InboundTransfer;
+  /** the transfer came settled (§2.7.5), as it was when it arrived */
+  readonly #presettled: boolean;
+
+  constructor(side: Receiving, t: InboundTransfer, presettled: boolean) {
+    super(settledHere);
+    this.#side = side;
+    this.#t = t;
+    this.#presettled = presettled;
+  }
+
+  override settle(o: Outcome): boolean {
+    if (!super.settle(o)) return false;
+    const t = this.#t;
     // a delivery whose link or connection is gone cannot be settled: the peer redelivers it
-    if (!t.settleable()) return;
-    if (!presettled) {
+    if (!t.settleable()) return true;
+    const d = t.delivery;
+    if (!this.#presettled) {
       // released (§3.4.4): not processed, the peer may deliver it again; RabbitMQ requeues it.
       // Not modified{delivery-failed}: RabbitMQ 3.10 closes the connection on `modified`.
       // Each keeps its own outcome in the disposition (installDispositionWriter, ./rhea-seam.ts).
@@ -91,8 +117,8 @@ export function receiveTransfer(side: Receiving, t: InboundTransfer): void {
       else if (o.kind === 'reject') d.reject(rejectError(o.reason));
       else d.release();
     }
-    side.counters.outcome(o);
-    giveCredit();
-  });
-  t.deliver({ message, settlement, routes });
+    this.#side.counters.outcome(o);
+    giveCredit(this.#side, t);
+    return true;
+  }
 }

@@ -292,7 +292,9 @@ export class Amqp10Listener extends ConnectorBase<Amqp10ListenerOptions, Amqp10F
     log.info(`amqp10-listener client sends to ${address}`, { routes, credit: this.options.credit, paused: this.#paused });
     // Ferry reads each message from its bytes (inbound.ts): rhea need not decode it first
     receiveBytesOnly(r);
-    r.on('message', (ctx: rhea.EventContext) => this.#onMessage(link, ctx, log));
+    // whether a delivery on this link can still be settled: made once for the link's transfers
+    const live = (): boolean => client.alive && r.is_open();
+    r.on('message', (ctx: rhea.EventContext) => this.#onMessage(link, ctx, log, live));
     r.on('receiver_close', () => this.#inLinks.delete(link));
   }
 
@@ -317,8 +319,8 @@ export class Amqp10Listener extends ConnectorBase<Amqp10ListenerOptions, Amqp10F
     });
   }
 
-  #onMessage(link: InLink, ctx: rhea.EventContext, log: Logger): void {
-    const { client, receiver: r, address } = link;
+  #onMessage(link: InLink, ctx: rhea.EventContext, log: Logger, live: () => boolean): void {
+    const { receiver: r, address } = link;
     const d = ctx.delivery;
     if (overranCredit(r)) {
       // §2.6.7: no transfer without credit. The message is not taken (no outcome: the client
@@ -332,7 +334,6 @@ export class Amqp10Listener extends ConnectorBase<Amqp10ListenerOptions, Amqp10F
     }
     const sources = this.#sources;
     if (d === undefined || sources === undefined) return;
-    const live = (): boolean => client.alive && r.is_open();
     receiveTransfer(this.#receiving, { link, receiver: r, delivery: d, decoded: ctx.message, log, settleable: live, deliver: sources.deliver });
   }
 

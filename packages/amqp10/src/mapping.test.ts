@@ -89,6 +89,40 @@ describe('AMQP 1.0 codec', () => {
   });
 });
 
+describe('parseMessage: data sections', () => {
+  const hex = (h: string): Buffer => Buffer.from(h.replace(/\s+/g, ''), 'hex');
+  const chunks = (b: Buffer): string[] => {
+    const body = parseMessage(b).body;
+    return body.kind === 'data' ? body.chunks.map((c) => c.toString('hex')) : [body.kind];
+  };
+
+  it('reads each data section as a view of its bytes, in every descriptor and binary encoding', () => {
+    const b = hex('00 53 75 a0 02 6162 00 53 75 b0 00000001 63 00 80 0000000000000075 a0 01 64');
+    expect(chunks(b)).toEqual(['6162', '63', '64']);
+    const first = parseMessage(b).body;
+    expect(first.kind === 'data' && first.chunks[0]?.buffer === b.buffer && first.chunks[0].byteOffset === b.byteOffset + 5).toBe(true);
+    expect(chunks(hex('00 53 75 a0 00'))).toEqual(['']);
+  });
+
+  it('puts the empty application-properties span before the first data section; after application-properties, theirs', () => {
+    const header = hex('00 53 70 c0 02 01 41');
+    expect(parseMessage(Buffer.concat([header, hex('00 53 75 a0 01 61')])).applicationPropertiesAt).toEqual([header.length, header.length]);
+    const props = hex('00 53 74 c1 01 00');
+    const m = Buffer.concat([header, props, hex('00 53 75 a0 01 61')]);
+    expect(parseMessage(m).applicationPropertiesAt).toEqual([header.length, header.length + props.length]);
+  });
+
+  it.each([
+    ['a vbin8 past the end', '00 53 75 a0 05 6162'],
+    ['a vbin32 past the end', '00 53 75 b0 00000009 6162'],
+    ['a data section after an amqp-value', '00 53 77 a1 01 61 00 53 75 a0 01 61'],
+    ['a data section after an amqp-sequence', '00 53 76 45 00 53 75 a0 01 61'],
+    ['a data section holding a string', '00 53 75 a1 01 61'],
+  ])('refuses %s with a decode error', (_name, h) => {
+    expect(() => parseMessage(hex(h))).toThrow(/decode error|AMQP 1.0 message/);
+  });
+});
+
 describe('AMQP 1.0 → canonical', () => {
   it('maps header, properties, application properties with their types, annotations and a data body', () => {
     const encoded = rheaEncoded();
