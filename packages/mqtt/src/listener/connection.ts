@@ -220,6 +220,11 @@ export class Connection implements Outlet, IntakeHost, PacketSink, KeepAliveWatc
     this.#protocolError('internal-error', String(err), RC.implementationSpecific);
   }
 
+  /** see {@link PacketSink}: the socket is read again unless another reason holds it */
+  backlogTaken(): void {
+    this.updateFlow();
+  }
+
   parseError(msg: string): void {
     if (this.#state === 'awaiting-connect' && /protocol version/i.test(msg)) {
       // MQTT 3.1.1 §3.1.2.2: answer an unsupported protocol level with CONNACK 0x01
@@ -432,16 +437,21 @@ export class Connection implements Outlet, IntakeHost, PacketSink, KeepAliveWatc
    * - `receive-maximum`: the client holds receiveMaximum unsettled QoS 1/2 publishes (flow control
    *   for clients that ignore Receive Maximum, MQTT 5 §3.3.4; 3.1.1 has none)
    * - `route-full`: a message of this client waits for room on a route at maxInFlight
+   * - `backlog`: whole packets of an earlier read are still to parse (the input was held). The
+   *   socket is read again by the parse that takes the last of them, so Ferry holds at most the
+   *   rest of one read and the client's further packets wait in TCP; resuming as soon as a slot
+   *   frees would instead append a read per message taken, and grow the backlog without bound
    * - `flow`: the owner paused the flow (as many messages wait for a route as its maxInFlight).
    *   Only connected clients: one still to send CONNECT gets its CONNACK, not a connect timeout.
    */
-  get readBlockedBy(): 'authenticating' | 'receive-maximum' | 'route-full' | 'flow' | undefined {
+  get readBlockedBy(): 'authenticating' | 'receive-maximum' | 'route-full' | 'backlog' | 'flow' | undefined {
     if (this.#closing || this.#dead || this.#state === 'closed') return undefined;
     if (this.#authenticating) return 'authenticating';
     // 3.1.1 has no Receive Maximum: a client sending more waits in TCP. An MQTT 5 client that
     // exceeds it is disconnected (see PublishIntake.publish), so never paused for it
     if (this.version !== 5 && (this.#intake?.held ?? 0) >= this.#core.config.receiveMaximum) return 'receive-maximum';
     if (this.#waitingForRoute > 0) return 'route-full';
+    if (this.#input.hasBacklog) return 'backlog';
     if (this.#core.flowPaused && this.#state === 'connected') return 'flow';
     return undefined;
   }

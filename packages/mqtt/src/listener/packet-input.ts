@@ -19,6 +19,8 @@ export interface PacketSink {
   inputViolation(code: string, detail: string, reason: number): void;
   /** handling a packet threw: a bug that must cost this connection, never the process */
   handlerFailed(err: unknown): void;
+  /** the last whole packet held from earlier reads was taken: the socket may be read again */
+  backlogTaken(): void;
 }
 
 /**
@@ -34,8 +36,8 @@ export class PacketInput implements GuardState {
   /** what the shared parser needs to know of this connection (its CONNECT), see packet-reader.ts */
   #parserSettings: ParserSettings | undefined;
   /**
-   * Whole packets already read from the socket but not parsed yet, with the offsets where each
-   * ends; a packet arriving in many reads is joined once, when it is whole. Only while there is
+   * Bytes already read from the socket but not parsed yet, with the offsets where each whole
+   * packet ends; a packet straddling reads is joined once, when it is parsed. Only while there is
    * such a rest: a read of whole packets that are all parsed at once (nearly every read) is
    * parsed where it arrived, and an idle device holds no buffer lists.
    */
@@ -54,6 +56,15 @@ export class PacketInput implements GuardState {
     this.#maxPacketSize = maxPacketSize;
   }
 
+  /**
+   * Whole packets read but not parsed yet (the sink held input): the connection reads no more
+   * from its socket until they are taken, so what waits in Ferry is at most the rest of one read
+   * and the rest waits in TCP.
+   */
+  get hasBacklog(): boolean {
+    return this.#unparsed?.holdsPacket() === true;
+  }
+
   /** One read from the socket. */
   push(chunk: Buffer): void {
     const sink = this.#sink;
@@ -70,13 +81,10 @@ export class PacketInput implements GuardState {
     // a refused packet: what came before it is parsed, then the connection is closed
     const held = this.#unparsed ?? new Unparsed();
     held.push(r.bytes, r.ends);
-    const before = held.whole();
     this.#unparsed = undefined;
-    let start = 0;
-    for (const end of before.ends) {
+    for (let raw = held.take(); raw !== undefined; raw = held.take()) {
       if (sink.inputDead()) return;
-      if (!this.#parse(before.bytes.subarray(start, end))) return;
-      start = end;
+      if (!this.#parse(raw)) return;
     }
     if (r.kind === 'oversize') {
       // MQTT 5 §3.1.2.11.4 / §4.13: a packet above the Maximum Packet Size is a protocol error,
@@ -96,16 +104,14 @@ export class PacketInput implements GuardState {
     const sink = this.#sink;
     // the start of a packet whose end has not arrived yet waits (unjoined), whole packets only go
     // to the parser: each is checked on its own bytes (packet-rules.ts)
-    if (u === undefined || !u.hasPacket || sink.inputHeld()) return;
-    const { bytes, ends } = u.whole();
-    let start = 0;
-    for (const end of ends) {
-      if (sink.inputHeld()) break;
-      if (!this.#parse(bytes.subarray(start, end))) return;
-      start = end;
+    if (u === undefined || !u.holdsPacket() || sink.inputHeld()) return;
+    while (!sink.inputHeld()) {
+      const raw = u.take();
+      if (raw === undefined) break;
+      if (!this.#parse(raw)) return;
     }
-    if (sink.inputDead()) this.#unparsed = undefined;
-    else if (u.consume(start)) this.#unparsed = undefined;
+    if (sink.inputDead() || u.empty) this.#unparsed = undefined;
+    if (!u.holdsPacket() && !sink.inputDead()) sink.backlogTaken();
   }
 
   /**
@@ -125,7 +131,7 @@ export class PacketInput implements GuardState {
     }
     if (start === bytes.length || sink.inputDead()) return;
     const rest = new Unparsed();
-    rest.push(start === 0 ? bytes : bytes.subarray(start), start === 0 ? ends : ends.slice(i).map((e) => e - start));
+    rest.push(bytes, ends, i, start);
     this.#unparsed = rest;
   }
 
@@ -135,7 +141,7 @@ export class PacketInput implements GuardState {
    * interrupted by this client's next packets.
    */
   feedSoon(): void {
-    if (this.#unparsed?.hasPacket !== true || this.#feedScheduled) return;
+    if (this.#unparsed?.holdsPacket() !== true || this.#feedScheduled) return;
     this.#feedScheduled = true;
     setImmediate(() => {
       this.#feedScheduled = false;
