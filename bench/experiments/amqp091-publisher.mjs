@@ -10,8 +10,11 @@
 //   BUILD=/path/to/before ITER=200000 node bench/experiments/amqp091-publisher.mjs
 // Instructions (repeatable under load): the difference between ITER=200000 and ITER=0 under
 //   valgrind --tool=callgrind --callgrind-out-file=/tmp/cg.out node bench/experiments/amqp091-publisher.mjs
-// divided by ITER (start-up and compilation cancel out).
+// divided by ITER (start-up and compilation cancel out). MUX=1: the channel's stream is amqplib's
+// own (a PassThrough in object mode) read by amqplib's connection muxer (lib/mux.js) into the stub,
+// as on a real connection, instead of the stub itself.
 import { createRequire } from 'node:module';
+import { PassThrough } from 'node:stream';
 import { pathToFileURL } from 'node:url';
 import { resolve } from 'node:path';
 import { loadavg } from 'node:os';
@@ -39,9 +42,19 @@ const stream = {
   },
 };
 // what amqplib's Channel reads of its connection when it publishes (lib/connection.js)
+let muxer;
+let buffer = stream;
+if (process.env.MUX === '1') {
+  const { Mux } = require(`${amqplib}mux.js`);
+  muxer = new Mux({ write: stream.write, on() {} });
+  // lib/connection.js freshChannel: DEFAULT_WRITE_HWM
+  buffer = new PassThrough({ objectMode: true, highWaterMark: 1024 });
+  muxer.pipeFrom(buffer);
+}
 const connection = {
   sentSinceLastCheck: false,
-  channels: [undefined, { buffer: stream }],
+  muxer,
+  channels: [undefined, { buffer }],
   on() {},
   sendMessage(_ch, _m, _f, _p, _props, content) {
     written += content.length;

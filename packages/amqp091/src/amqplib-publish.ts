@@ -1,7 +1,8 @@
 import type { ConfirmChannel } from 'amqplib';
-import { encodePublishFrames, type FramedOptions, type PublishFrame } from './publish-frames.js';
+import { muxOf, writeFrames, type ChannelStream } from './channel-write.js';
+import { encodePublishFrames, type FramedOptions, type PublishFrame, type TrailingId } from './publish-frames.js';
 
-export type { FramedOptions } from './publish-frames.js';
+export type { FramedOptions, TrailingId } from './publish-frames.js';
 
 function hasKeys(o: Readonly<Record<string, unknown>>): boolean {
   for (const _ in o) return true;
@@ -52,7 +53,7 @@ interface ConfirmChannelInternals {
    * the connection: `sendMessage` writes the frames into `channels[ch].buffer`, the channel's
    * stream its muxer reads from (lib/connection.js), and marks `sentSinceLastCheck` for the heartbeat
    */
-  readonly connection: { sentSinceLastCheck: boolean; readonly channels: readonly ({ readonly buffer?: { write(b: Buffer): boolean } } | undefined)[] };
+  readonly connection: { sentSinceLastCheck: boolean; readonly channels: readonly ({ readonly buffer?: ChannelStream } | undefined)[] };
 }
 
 function internalsOf(ch: ConfirmChannel): ConfirmChannelInternals | undefined {
@@ -71,7 +72,7 @@ function sendMessageOf(c: ConfirmChannelInternals): unknown {
  * The channel's stream, while the channel is open: amqplib replaces `sendMessage` with a function
  * that throws once the channel closes (lib/channel.js `invalidateSend`), and only that path says so.
  */
-function openStream(c: ConfirmChannelInternals, send: unknown): { write(b: Buffer): boolean } | undefined {
+function openStream(c: ConfirmChannelInternals, send: unknown): ChannelStream | undefined {
   if (sendMessageOf(c) !== send) return undefined;
   const buffer = c.connection.channels[c.ch]?.buffer;
   return typeof buffer?.write === 'function' ? buffer : undefined;
@@ -80,30 +81,41 @@ function openStream(c: ConfirmChannelInternals, send: unknown): { write(b: Buffe
 /**
  * Publish one message on a confirm channel. Its confirm is not tracked here: the caller counts
  * delivery tags and reads the channel's 'ack' and 'nack' events (publisher.ts), so amqplib keeps
- * no callback for it.
+ * no callback for it. With `serial`, the header `confirmedPublish` was given as its
+ * {@link TrailingId} is added after the options' headers, its value the id's prefix and the
+ * serial's digits; the options' headers must not hold that name.
  */
-export type ConfirmedPublish = (exchange: string, routingKey: string, content: Buffer, options: FramedOptions) => boolean;
+export type ConfirmedPublish = (exchange: string, routingKey: string, content: Buffer, options: FramedOptions, serial?: number) => boolean;
+
+/** `options` with the trailing id as a header of its own, for amqplib's encoder */
+function withId(options: FramedOptions, id: TrailingId | undefined, serial: number | undefined): FramedOptions {
+  if (id === undefined || serial === undefined) return options;
+  return { ...options, headers: { ...options.headers, [id.name]: id.prefix + String(serial) } };
+}
 
 /**
  * `publish` for `ch`: amqplib's ConfirmChannel `publish` is `sendMessage` of what `Args.publish`
  * built, then `pushConfirmCallback` (lib/channel_model.js); this makes the first call with
  * {@link publishFrame}'s fields and leaves the callback out. amqplib's confirm window without
  * callbacks is a plain channel's: its 'ack' and 'nack' handlers (lib/channel.js `handleConfirm`)
- * only move its low-water mark. When the installed amqplib has not that shape, amqplib's own
- * `publish` with no callback (a unit test checks the shape of the pinned version).
+ * only move its low-water mark. A publish it encodes itself goes to the socket's writer at once
+ * when the channel's stream is empty and the muxer not blocked, into that stream otherwise
+ * (channel-write.ts). When the installed amqplib has not that shape, amqplib's own `publish` with
+ * no callback (a unit test checks the shape of the pinned version).
  */
-export function confirmedPublish(ch: ConfirmChannel): ConfirmedPublish {
+export function confirmedPublish(ch: ConfirmChannel, id?: TrailingId): ConfirmedPublish {
   const c = internalsOf(ch);
-  if (c === undefined) return (exchange, routingKey, content, options) => ch.publish(exchange, routingKey, content, options);
+  if (c === undefined) return (exchange, routingKey, content, options, serial) => ch.publish(exchange, routingKey, content, withId(options, id, serial));
   const send = sendMessageOf(c);
-  return (exchange, routingKey, content, options) => {
+  const mux = muxOf(c.connection);
+  return (exchange, routingKey, content, options, serial) => {
     const stream = openStream(c, send);
-    const bytes = stream === undefined ? undefined : encodePublishFrames(c.ch, exchange, routingKey, options, content);
+    const bytes = stream === undefined ? undefined : encodePublishFrames(c.ch, exchange, routingKey, options, content, serial === undefined ? undefined : id, serial);
     if (stream !== undefined && bytes !== undefined) {
       c.connection.sentSinceLastCheck = true;
-      return stream.write(bytes);
+      return writeFrames(mux, stream, bytes);
     }
-    const frame = publishFrame(exchange, routingKey, options);
+    const frame = publishFrame(exchange, routingKey, withId(options, id, serial));
     return c.sendMessage(frame, frame, content);
   };
 }

@@ -65,6 +65,26 @@ describe('encodePublishFrames (the bytes of amqplib\'s Connection.sendMessage)',
     expect(ours!.equals(amqplibBytes(exchange, routingKey, options, content))).toBe(true);
   });
 
+  it.each<[string, FramedOptions, number]>([
+    ['after the hop count', { mandatory: true, persistent: true, headers: { 'x-ferry-hops': 1 } }, 1234],
+    ['without other headers', { mandatory: true, headers: {} }, 0],
+    ['with no header object', { mandatory: true }, 9],
+    ['after a table whose only key is undefined', { headers: { gone: undefined } }, 10],
+    ['after non-ASCII headers, the largest safe serial', { headers: { 'grüße': 'schön' } }, Number.MAX_SAFE_INTEGER],
+  ])('writes a trailing id %s as amqplib writes the same header', (_name, options, serial) => {
+    const id = { name: 'x-ferry-publish-id', prefix: 'p1a2b.7.' };
+    const body = Buffer.alloc(64, 3);
+    const ours = encodePublishFrames(3, 'amq.topic', 'a.b', options, body, id, serial);
+    expect(ours).toBeDefined();
+    const reference = { ...options, headers: { ...options.headers, 'x-ferry-publish-id': `p1a2b.7.${serial}` } };
+    expect(ours!.equals(amqplibBytes('amq.topic', 'a.b', reference, body))).toBe(true);
+  });
+
+  it('leaves a trailing id with a serial that is not a safe non-negative integer to amqplib', () => {
+    const id = { name: 'x-ferry-publish-id', prefix: 'p.' };
+    for (const serial of [-1, 1.5, 2 ** 53]) expect(encodePublishFrames(3, 'x', 'k', {}, Buffer.from('b'), id, serial)).toBeUndefined();
+  });
+
   it.each<[string, FramedOptions, Buffer]>([
     ['a header that is not a string or an integer', { headers: { n: 1.5 } }, Buffer.from('b')],
     ['an integer beyond 32 bits', { headers: { n: 2 ** 31 } }, Buffer.from('b')],
@@ -76,8 +96,18 @@ describe('encodePublishFrames (the bytes of amqplib\'s Connection.sendMessage)',
     expect(encodePublishFrames(3, 'x', 'k', options, content)).toBeUndefined();
   });
 
-  it('confirmedPublish writes these bytes into the channel\'s stream, and goes through amqplib once the channel is closed', () => {
-    const c = connection();
+  it('confirmedPublish writes these bytes past an empty channel stream, into one that holds frames, and goes through amqplib once the channel is closed', () => {
+    const socketWrites: Buffer[] = [];
+    const c = new Connection(
+      new Duplex({
+        read: () => undefined,
+        write: (chunk: Buffer, _e, cb) => {
+          socketWrites.push(chunk);
+          cb();
+        },
+      }),
+    );
+    c.channels[3] = { buffer: new PassThrough({ objectMode: true }) };
     const ch = new Confirm(c);
     (ch as unknown as { ch: number }).ch = 3;
     const publish = confirmedPublish(ch);
@@ -85,12 +115,21 @@ describe('encodePublishFrames (the bytes of amqplib\'s Connection.sendMessage)',
     c.sentSinceLastCheck = false;
     publish('amq.topic', 'a.b', body, every);
     expect(c.sentSinceLastCheck).toBe(true);
-    expect(Buffer.concat(readAll(c.channels[3]!.buffer)).equals(amqplibBytes('amq.topic', 'a.b', every, body))).toBe(true);
+    // the channel's stream was empty: the muxer's next write, made at once (channel-write.ts)
+    expect(socketWrites).toHaveLength(1);
+    expect(socketWrites[0]!.equals(amqplibBytes('amq.topic', 'a.b', every, body))).toBe(true);
+    c.channels[3].buffer.write(Buffer.from('a frame before'));
+    publish('amq.topic', 'a.b', body, every);
+    expect(socketWrites).toHaveLength(1);
+    const queued = readAll(c.channels[3].buffer);
+    expect(queued).toHaveLength(2);
+    expect(queued[1]!.equals(amqplibBytes('amq.topic', 'a.b', every, body))).toBe(true);
     // amqplib's own way of refusing a send on a closed channel (lib/channel.js invalidateSend)
     (ch as unknown as { sendMessage: () => never }).sendMessage = () => {
       throw new Error('Channel closed');
     };
     expect(() => publish('amq.topic', 'a.b', body, every)).toThrow('Channel closed');
-    expect(readAll(c.channels[3]!.buffer)).toEqual([]);
+    expect(readAll(c.channels[3].buffer)).toEqual([]);
+    expect(socketWrites).toHaveLength(1);
   });
 });

@@ -31,6 +31,24 @@ export interface PublishFrame {
 export type FramedOptions = Omit<Options.Publish, 'headers' | 'CC' | 'BCC'> & { readonly headers?: Readonly<Record<string, unknown>> | undefined };
 
 /**
+ * A header written after the options' own table: `name`, a long string of `prefix` and the decimal
+ * digits of a serial number given per publish (the publisher's publish id, its delivery tag at
+ * the end), so that no string is made for it per publish. The table's own keys must not hold
+ * `name`.
+ */
+export interface TrailingId {
+  readonly name: string;
+  readonly prefix: string;
+}
+
+/** the number of decimal digits of a non-negative integer */
+function digitCount(v: number): number {
+  let n = 1;
+  for (let x = v; x >= 10; x = Math.floor(x / 10)) n++;
+  return n;
+}
+
+/**
  * amqplib writes a publish whose three frames come to less than this in one buffer (lib/connection.js
  * `SINGLE_CHUNK_THRESHOLD`); a larger one in several writes, which this leaves to it.
  */
@@ -175,7 +193,15 @@ function shortBytes(n: number): number {
  * an integer of 32 bits, or any value amqplib would refuse (it then throws as it always did). A
  * unit test compares the bytes with amqplib's for every property.
  */
-export function encodePublishFrames(channel: number, exchange: string, routingKey: string, o: FramedOptions, content: Buffer): Buffer | undefined {
+export function encodePublishFrames(
+  channel: number,
+  exchange: string,
+  routingKey: string,
+  o: FramedOptions,
+  content: Buffer,
+  id?: TrailingId,
+  serial = 0,
+): Buffer | undefined {
   const exchangeSize = shortSize(exchange);
   const routingKeySize = shortSize(routingKey);
   if (exchangeSize < 0 || routingKeySize < 0) return undefined;
@@ -226,10 +252,22 @@ export function encodePublishFrames(channel: number, exchange: string, routingKe
     (userId >= 0 ? 0x0010 : 0) |
     (appId >= 0 ? 0x0008 : 0);
   // as amqplib's `publish` sends them (publishFrame): a table only with a key, the delivery mode from `persistent`
-  const table = o.headers === undefined ? 0 : tableLength(o.headers);
+  let table = o.headers === undefined ? 0 : tableLength(o.headers);
   if (table < 0) return undefined;
   const headers = table > 0 ? o.headers : undefined;
-  if (headers !== undefined) {
+  let idName = 0;
+  let idPrefix = 0;
+  let idDigits = 0;
+  if (id !== undefined) {
+    if (!Number.isSafeInteger(serial) || serial < 0) return undefined;
+    idName = utf8Length(id.name);
+    idPrefix = utf8Length(id.prefix);
+    idDigits = digitCount(serial);
+    if (idName > 255) return undefined;
+    // the table's 4-byte length when the options gave no table; then the key and its long string ('S')
+    table = (table > 0 ? table : 4) + 1 + idName + 1 + 4 + idPrefix + idDigits;
+  }
+  if (table > 0) {
     props += table;
     flags |= 0x2000;
   }
@@ -284,16 +322,28 @@ export function encodePublishFrames(channel: number, exchange: string, routingKe
   p = header + 21;
   p = writeShort(buf, p, o.contentType, contentType);
   p = writeShort(buf, p, o.contentEncoding, contentEncoding);
-  if (headers !== undefined) {
+  if (table > 0) {
     writeUInt32(buf, p, table - 4);
     p += 4;
-    for (const key in headers) {
-      const v = headers[key];
-      // tableLength let only strings and integers through
-      if (typeof v !== 'string' && typeof v !== 'number') continue;
-      const k = utf8Length(key);
-      buf[p] = k;
-      p = writeValue(buf, writeString(buf, p + 1, key, k), v);
+    if (headers !== undefined) {
+      for (const key in headers) {
+        const v = headers[key];
+        // tableLength let only strings and integers through
+        if (typeof v !== 'string' && typeof v !== 'number') continue;
+        const k = utf8Length(key);
+        buf[p] = k;
+        p = writeValue(buf, writeString(buf, p + 1, key, k), v);
+      }
+    }
+    if (id !== undefined) {
+      buf[p] = idName;
+      p = writeString(buf, p + 1, id.name, idName);
+      buf[p] = 0x53; // 'S', long string
+      writeUInt32(buf, p + 1, idPrefix + idDigits);
+      p = writeString(buf, p + 5, id.prefix, idPrefix);
+      // the digits from the last: the serial's lowest digit is written first
+      p += idDigits;
+      for (let i = p - 1, x = serial; i >= p - idDigits; i--, x = Math.floor(x / 10)) buf[i] = 0x30 + (x % 10);
     }
   }
   if (deliveryMode !== 0) buf[p++] = deliveryMode;

@@ -117,6 +117,24 @@ describe('Publisher', () => {
     await expect(returned).rejects.toMatchObject({ code: 'SINK_UNROUTABLE' });
   });
 
+  it('gives a mandatory publish its own id in place of a message header of that name, after the other headers otherwise', async () => {
+    const { ch, pub } = publisher();
+    const own = createMessage({ ...message, headers: new Map<string, string | number>([['a', 1], [PUBLISH_ID_HEADER, 'theirs'], ['z', 'x']]) });
+    const first = pub.write(own, to({ mandatory: true }));
+    await checked();
+    const second = pub.write(createMessage({ ...message, headers: new Map([['a', 1]]) }), to({ mandatory: true }));
+    expect(ch.published.map((p) => p.headers)).toEqual([
+      { a: 1, [PUBLISH_ID_HEADER]: 'p.1', z: 'x' },
+      { a: 1, [PUBLISH_ID_HEADER]: 'p.2' },
+    ]);
+    expect(Object.keys(ch.published[0]?.headers ?? {})).toEqual(['a', PUBLISH_ID_HEADER, 'z']);
+    expect(Object.keys(ch.published[1]?.headers ?? {})).toEqual(['a', PUBLISH_ID_HEADER]);
+    ch.returned(ch.published[0]?.headers);
+    ch.ack(2, true);
+    await expect(first).rejects.toMatchObject({ code: 'SINK_UNROUTABLE' });
+    await expect(second).resolves.toBeUndefined();
+  });
+
   it('settles each write by its own delivery tag: acks out of order, one ack for many, a nack', async () => {
     const { ch, pub } = publisher();
     const writes = [pub.write(message, to({}))];

@@ -80,9 +80,9 @@ export class Publisher {
 
   constructor(ch: ConfirmChannel, opts: PublisherOptions) {
     this.#ch = ch;
-    this.#send = confirmedPublish(ch);
     this.#opts = opts;
     this.#idStart = `${opts.idPrefix}.`;
+    this.#send = confirmedPublish(ch, { name: PUBLISH_ID_HEADER, prefix: this.#idStart });
     this.#ctx = { now: 0, username: opts.username, persistent: undefined, mandatory: true, replyToTopicHeader: opts.replyToTopicHeader };
     ch.on('ack', (f: ConfirmFields) => this.#onConfirm(f, false));
     ch.on('nack', (f: ConfirmFields) => this.#onConfirm(f, true));
@@ -145,11 +145,17 @@ export class Publisher {
 
   #publish(message: GatewayMessage, to: Amqp091To, options: PublishOptions, done: WriteDone): void {
     const tag = this.#tag + 1;
-    // only a mandatory publish can come back (basic.return), so only it carries an id
-    if (to.mandatory) options.headers[PUBLISH_ID_HEADER] = this.#idStart + String(tag);
+    // only a mandatory publish can come back (basic.return), so only it carries an id: written
+    // by the encoder after the message's headers, from the tag's digits, or set here when one of
+    // the message's own headers has its name (it takes that header's place)
+    let serial: number | undefined;
+    if (to.mandatory) {
+      if (Object.hasOwn(options.headers, PUBLISH_ID_HEADER)) options.headers[PUBLISH_ID_HEADER] = this.#idStart + String(tag);
+      else serial = tag;
+    }
     let accepted: boolean;
     try {
-      accepted = this.#send(to.exchange, to.routingKey, message.body, options);
+      accepted = this.#send(to.exchange, to.routingKey, message.body, options, serial);
     } catch (err) {
       // nothing was sent (amqplib encodes the whole publish before it writes): no tag is used
       done(publishError(err, this.#opts.connector));
