@@ -1,7 +1,8 @@
 import type { Channel, ConsumeMessage } from 'amqplib';
-import { FerryError, Settlement, type ConnectorCounters, type DeliveryHandler, type Logger, type Outcome } from '@ferry/core';
+import { FerryError, type ConnectorCounters, type DeliveryHandler, type Logger, type Outcome } from '@ferry/core';
 import { AckBatch } from './ack-batch.js';
-import { fromDelivery } from './mapping.js';
+import { DeliverySettlement } from './delivery-settlement.js';
+import { fromDelivery, type IngressContext } from './mapping.js';
 
 export interface ConsumerOptions {
   readonly connector: string;
@@ -42,10 +43,16 @@ export class QueueConsumer {
   #cancelled = false;
   readonly #acks = new AckBatch<ConsumeMessage>();
   readonly #flush = (): void => this.#sendAcks();
+  /** what every delivery's settlement calls: one function per consumer, not a closure per delivery */
+  readonly #settleDelivery = (msg: ConsumeMessage, outcome: Outcome): void => this.#settle(msg, outcome);
+  /** fromDelivery's context, the same for every delivery of this consumer (the clock is read
+   * only for a delivery with an expiration) */
+  readonly #ingress: IngressContext;
 
   constructor(ch: Channel, opts: ConsumerOptions) {
     this.#ch = ch;
     this.#opts = opts;
+    this.#ingress = { connector: opts.connector, queue: opts.queue, replyToTopicHeader: opts.replyToTopicHeader };
     ch.on('error', (err: Error) => opts.logger.debug('consumer channel error', { queue: opts.queue, error: err.message }));
     // amqplib re-throws a listener's exception unless 'handler-error' is listened to (lib/safe_emit.js)
     ch.on('handler-error', (err: Error, event: string) => opts.logger.error('error in a consumer event handler', { event, error: err.message }));
@@ -96,22 +103,22 @@ export class QueueConsumer {
   }
 
   #onMessage(msg: ConsumeMessage | null): void {
-    const { connector, queue, counters, logger } = this.#opts;
+    const opts = this.#opts;
     if (msg === null) {
       // basic.cancel from the broker: the queue was deleted or failed over (RabbitMQ consumer
       // cancel notification). Resume through the reconnect path, which re-declares and re-consumes.
       this.#consumerTag = undefined;
-      this.#opts.onLost(`consumer of queue '${queue}' was cancelled by the broker`);
+      opts.onLost(`consumer of queue '${opts.queue}' was cancelled by the broker`);
       return;
     }
-    counters.received();
+    opts.counters.received();
     this.#acks.delivered(msg);
-    const message = fromDelivery(msg, { connector, queue, now: Date.now(), replyToTopicHeader: this.#opts.replyToTopicHeader });
-    const settlement = new Settlement((outcome) => this.#settle(msg, outcome));
+    const message = fromDelivery(msg, this.#ingress);
+    const settlement = new DeliverySettlement(this.#settleDelivery, msg);
     try {
-      this.#opts.deliver({ message, settlement, routes: this.#opts.routes });
+      opts.deliver({ message, settlement, routes: opts.routes });
     } catch (err) {
-      logger.error('delivery handler threw; releasing the message', { queue, error: err instanceof Error ? err.message : String(err) });
+      opts.logger.error('delivery handler threw; releasing the message', { queue: opts.queue, error: err instanceof Error ? err.message : String(err) });
       settlement.release(new FerryError('INTERNAL', 'delivery handler threw', { cause: err }));
     }
   }

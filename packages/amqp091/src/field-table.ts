@@ -71,9 +71,11 @@ function fromFieldValue(v: unknown): HeaderValue {
 export function fromFieldTable(table: Readonly<Record<string, unknown>> | undefined, skip?: string): Headers {
   const headers: Headers = new Map();
   if (table === undefined) return headers;
-  for (const [k, v] of Object.entries(table)) {
-    if (k === skip) continue;
-    headers.set(k, fromFieldValue(v));
+  // for-in over the decoded table (a plain object of amqplib's, own enumerable keys only, in
+  // insertion order for string keys): no array of entries per delivery
+  for (const k in table) {
+    if (k === skip || !Object.hasOwn(table, k)) continue;
+    headers.set(k, fromFieldValue(table[k]));
   }
   return headers;
 }

@@ -65,6 +65,20 @@ describe('basic properties → canonical message', () => {
       expiration: '60000',
     });
   });
+
+  it('reads the clock for an expiration when the context gives no time, and keeps header order', () => {
+    const before = Date.now();
+    const m = fromDelivery(delivery({ expiration: '60000', headers: { z: 1, a: 'x', 'x-ferry-publish-id': 'p.1', m: true } }), { connector: 'rabbit', queue: 'q' });
+    const after = Date.now();
+    expect(m.expiresAt).toBeGreaterThanOrEqual(before + 60_000);
+    expect(m.expiresAt).toBeLessThanOrEqual(after + 60_000);
+    expect([...m.headers]).toEqual([
+      ['z', 1],
+      ['a', 'x'],
+      ['m', true],
+    ]);
+    expect(fromDelivery(delivery({}), { connector: 'rabbit', queue: 'q' }).expiresAt).toBeUndefined();
+  });
 });
 
 describe('canonical message → basic.publish options', () => {

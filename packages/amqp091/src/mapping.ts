@@ -51,8 +51,11 @@ function num(v: unknown): number | undefined {
 export interface IngressContext {
   readonly connector: string;
   readonly queue: string;
-  /** when the delivery arrived, ms since the epoch (expiration is relative to it) */
-  readonly now: number;
+  /**
+   * when the delivery arrived, ms since the epoch (expiration is relative to it); read from the
+   * clock when absent, and only for a delivery that has an expiration
+   */
+  readonly now?: number;
   /** read a reply-to from the x-reply-to-topic header too (the connector's `replyToTopicHeader`) */
   readonly replyToTopicHeader?: boolean;
 }
@@ -96,7 +99,7 @@ export function fromDelivery(msg: ConsumeMessage, ctx: IngressContext): GatewayM
     replyTo: ctx.replyToTopicHeader === true ? takeReplyToTopic(headers, str(p.replyTo)) : str(p.replyTo),
     // AMQP 0-9-1 timestamps are seconds since the epoch (spec §4.2.5.4 "timestamp").
     timestamp: timestamp !== undefined ? timestamp * 1000 : undefined,
-    expiresAt: ttl !== undefined ? ctx.now + ttl : undefined,
+    expiresAt: ttl !== undefined ? (ctx.now ?? Date.now()) + ttl : undefined,
     priority: num(p.priority),
     userId: str(p.userId),
     // A consumer with manual acks is at-least-once whatever the delivery mode; the delivery
