@@ -15,7 +15,7 @@ import { Session, type DropReason } from './session.js';
 import { SharedGroups } from './shared-groups.js';
 import { StormCompaction } from './storm-compaction.js';
 import { FilterTrie } from './topic-trie.js';
-import type { BrokerMessage, OutboundItem, PendingWill, PublishDecision, PublishEvent, Subscription } from './types.js';
+import { ACCEPT, type BrokerMessage, type OutboundItem, type PendingWill, type PublishDecision, type PublishEvent, type Subscription } from './types.js';
 
 /** setTimeout's largest delay; longer session expiries are kept without a timer */
 const MAX_TIMER_MS = 2 ** 31 - 1;
@@ -323,7 +323,7 @@ export class MqttBroker implements BrokerCore<Connection> {
     const answer = settle === undefined ? undefined : settleAfter(settle, ticket as RoomTicket, state === undefined ? undefined : () => state.written());
     const onPublish = this.onPublish;
     if (onPublish === undefined) {
-      answer?.({ kind: 'accept' });
+      answer?.(ACCEPT);
       return;
     }
     onPublish({ clientId: conn.clientId ?? '', message, will: false, settle: answer, onWait: (waiting) => conn.routeWait(waiting) });

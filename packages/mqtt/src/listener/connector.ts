@@ -6,7 +6,7 @@ import { MqttBroker } from './broker.js';
 import { brokerConfig } from './config.js';
 import { RoomTicket } from './room-wait.js';
 import { whenTaken } from './sink-wait.js';
-import type { PublishDecision, PublishEvent } from './types.js';
+import { ACCEPT, type PublishDecision, type PublishEvent } from './types.js';
 
 /** WebSocket subprotocols of MQTT: 3.1.1 and 5 say `mqtt` (MQTT 5 §6), 3.1 said `mqttv3.1` */
 const WS_SUBPROTOCOLS = ['mqtt', 'mqttv3.1'] as const;
@@ -161,7 +161,7 @@ export class MqttListenerConnector extends ConnectorBase<MqttListenerOptions, Mq
   #onPublish(e: PublishEvent): void {
     const deliver = this.#deliver;
     if (deliver === undefined) {
-      e.settle?.({ kind: 'accept' });
+      e.settle?.(ACCEPT);
       return;
     }
     const now = Date.now();
@@ -249,6 +249,6 @@ export class MqttListenerConnector extends ConnectorBase<MqttListenerOptions, Mq
 }
 
 function toDecision(outcome: Outcome): PublishDecision {
-  if (outcome.kind === 'accept') return { kind: 'accept' };
+  if (outcome.kind === 'accept') return ACCEPT;
   return { kind: outcome.kind, reason: outcome.reason.message };
 }

@@ -106,19 +106,27 @@ function checkPropertyValue(id: number, value: number): void {
   }
 }
 
+const NO_BYTES = Buffer.alloc(0);
+
 /** A cursor over one packet's variable header and payload. */
 class Reader {
-  pos: number;
-  readonly end: number;
-  readonly #buf: Buffer;
+  pos = 0;
+  end = 0;
+  #buf: Buffer = NO_BYTES;
 
-  constructor(raw: Buffer) {
+  /** read `raw` from its variable header on */
+  start(raw: Buffer): void {
     this.#buf = raw;
     // fixed header: one byte, then the Remaining Length (§2.1.4; the size guard checked it)
     let i = 1;
     while (((raw[i] as number) & 0x80) !== 0) i++;
     this.pos = i + 1;
     this.end = raw.length;
+  }
+
+  /** let go of the packet read: the one reader would otherwise keep its socket read alive */
+  release(): void {
+    this.#buf = NO_BYTES;
   }
 
   get left(): number {
@@ -344,11 +352,18 @@ function checkDisconnect(r: Reader, v5: boolean): void {
 }
 
 /**
+ * The one reader of every packet checked: a check is synchronous and never nested, and a reader
+ * per packet (two per QoS 1 message) is only garbage for the young generation to collect.
+ */
+const READER = new Reader();
+
+/**
  * The first violation in `raw` (one complete packet) that mqtt-packet let through as `packet`,
  * or undefined. `version` is the connection's protocol level; a CONNECT carries its own.
  */
 export function checkPacket(raw: Buffer, packet: Packet, version: ProtocolVersion): Violation | undefined {
-  const r = new Reader(raw);
+  const r = READER;
+  r.start(raw);
   const flagsByte = (raw[0] as number) & 0x0f;
   const v5 = version === 5;
   try {
@@ -389,6 +404,8 @@ export function checkPacket(raw: Buffer, packet: Packet, version: ProtocolVersio
   } catch (err) {
     if (err instanceof Bad) return { code: err.code, detail: err.message, reason: err.reason };
     throw err;
+  } finally {
+    r.release();
   }
   return undefined;
 }

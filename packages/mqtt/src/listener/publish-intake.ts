@@ -109,13 +109,16 @@ export class PublishIntake<C extends IntakeHost> {
       }
     }
     const max = this.#core.config.receiveMaximum;
-    if (conn.version === 5 && !this.#quota.has(id) && this.#quota.size >= max) {
+    // the quota is MQTT 5's alone (§4.9): 3.1.1 has no Receive Maximum, its clients wait in TCP
+    // (Connection.readBlockedBy), and its publishes are counted by `held` only
+    const v5 = conn.version === 5;
+    if (v5 && !this.#quota.has(id) && this.#quota.size >= max) {
       // MQTT 5 §3.3.4 / §4.9: a QoS 1/2 PUBLISH beyond the Receive Maximum Ferry sent in CONNACK
       return { code: 'receive-maximum-exceeded', detail: `more than ${max} QoS 1/2 publishes unacknowledged`, reason: RC.receiveMaximumExceeded };
     }
     if (p.qos === 1) this.#heldQos1.add(id);
     else session.incomingQos2.set(id, 'held');
-    this.#quota.add(id);
+    if (v5) this.#quota.add(id);
     this.#hold(1);
     // the closure keeps the QoS, not the packet: a publish held for a full queue keeps the
     // closure alive, and the packet object need not live (and be copied by the GC) with it
@@ -127,7 +130,7 @@ export class PublishIntake<C extends IntakeHost> {
       this.#hold(-1);
       if (qos === 1) {
         this.#heldQos1.delete(id);
-        this.#quota.delete(id);
+        if (v5) this.#quota.delete(id);
       }
       if (conn.closed) {
         // the client reconnects and resends (§4.4); an ack on another connection could

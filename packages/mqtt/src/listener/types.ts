@@ -54,6 +54,9 @@ export type PublishDecision =
   | { readonly kind: 'reject'; readonly reason: string; readonly reasonCode?: number | undefined }
   | { readonly kind: 'release'; readonly reason: string };
 
+/** the decision to accept, one object for every publish accepted (a decision is only read) */
+export const ACCEPT: PublishDecision = Object.freeze({ kind: 'accept' });
+
 export interface PublishEvent {
   readonly clientId: string;
   readonly message: BrokerMessage;
