@@ -112,6 +112,25 @@ describe('parseMessage: data sections', () => {
     expect(parseMessage(m).applicationPropertiesAt).toEqual([header.length, header.length + props.length]);
   });
 
+  it('reads a header and properties written as empty lists (as rhea writes them) as the decoder reads any empty list', () => {
+    const list0 = parseMessage(hex('00 53 70 45 00 53 73 45 00 53 75 a0 01 61'));
+    const list8 = parseMessage(hex('00 53 70 c0 01 00 00 53 73 c0 01 00 00 53 75 a0 01 61'));
+    expect(list0.header).toEqual({});
+    expect(list0.properties).toEqual({});
+    expect(list0.headerBytes).toBe(4);
+    expect(list8.header).toEqual(list0.header);
+    expect(list8.properties).toEqual(list0.properties);
+    expect(list8.headerBytes).toBe(6);
+    expect(list0.applicationPropertiesAt).toEqual([8, 8]);
+    // a header that is not the first section has no size to re-stamp (§3.2)
+    expect(parseMessage(hex('00 53 73 45 00 53 70 45')).headerBytes).toBeUndefined();
+    // rhea's own encoding of a message with a body alone
+    const m = toGatewayMessage(rhea.message.encode({ body: dataSection(Buffer.from('ab')) }), ctx);
+    expect(m.body.toString()).toBe('ab');
+    expect(meta(m).headerBytes).toBe(4);
+    expect(meta(m).durable).toBeUndefined();
+  });
+
   it.each([
     ['a vbin8 past the end', '00 53 75 a0 05 6162'],
     ['a vbin32 past the end', '00 53 75 b0 00000009 6162'],

@@ -181,6 +181,9 @@ function dataSectionAt(bytes: Buffer, at: number): Buffer | undefined {
   return start + n > bytes.length ? undefined : bytes.subarray(start, start + n);
 }
 
+/** A header or properties section with no field set: one object, never changed (its fields are readonly). */
+const NO_FIELDS: HeaderSection & PropertiesSection = Object.freeze({});
+
 /** Split an encoded message (the payload of a transfer, §2.7.5) into its sections. */
 export function parseMessage(bytes: Buffer): ParsedMessage {
   const d = new Decoder(bytes);
@@ -210,21 +213,34 @@ export function parseMessage(bytes: Buffer): ParsedMessage {
       d.skipTo(chunk.byteOffset - bytes.byteOffset + chunk.length);
       continue;
     }
+    if (start + 4 <= bytes.length && bytes[start] === 0x00 && bytes[start + 1] === 0x53 && bytes[start + 3] === 0x45) {
+      // a header or properties section as an empty list (list0, §1.6.22), as rhea writes them
+      // for a message without those fields: every field absent
+      const code = bytes[start + 2];
+      if (code === SECTION.header || code === SECTION.properties) {
+        if (code === SECTION.properties) out.properties = NO_FIELDS;
+        else {
+          out.header = NO_FIELDS;
+          if (start === 0) out.headerBytes = 4;
+        }
+        d.skipTo(start + 4);
+        continue;
+      }
+    }
     const s = d.read();
-    const raw = bytes.subarray(start, d.position);
     if (s.type !== 'described') throw protocolError(`expected a described section at byte ${start}, got a ${s.type}`);
     const code = descriptorCode(s.descriptor);
     const v = s.value;
     switch (code) {
       case SECTION.header:
         out.header = parseHeader(v);
-        if (start === 0) out.headerBytes = raw.length;
+        if (start === 0) out.headerBytes = d.position;
         break;
       case SECTION.deliveryAnnotations:
-        out.deliveryAnnotations = { raw, value: v };
+        out.deliveryAnnotations = { raw: bytes.subarray(start, d.position), value: v };
         break;
       case SECTION.messageAnnotations:
-        out.messageAnnotations = { raw, value: v };
+        out.messageAnnotations = { raw: bytes.subarray(start, d.position), value: v };
         break;
       case SECTION.properties:
         out.properties = parseProperties(v);
@@ -241,15 +257,15 @@ export function parseMessage(bytes: Buffer): ParsedMessage {
         break;
       case SECTION.sequence:
         if (out.body.kind !== 'none' && out.body.kind !== 'sequence') throw protocolError('amqp-sequence section after another body kind');
-        sequences.push(raw);
+        sequences.push(bytes.subarray(start, d.position));
         out.body = { kind: 'sequence', raw: Buffer.concat(sequences) };
         break;
       case SECTION.value:
         if (out.body.kind !== 'none') throw protocolError('more than one body section with an amqp-value');
-        out.body = { kind: 'value', value: v, raw };
+        out.body = { kind: 'value', value: v, raw: bytes.subarray(start, d.position) };
         break;
       case SECTION.footer:
-        out.footer = { raw, value: v };
+        out.footer = { raw: bytes.subarray(start, d.position), value: v };
         break;
       default:
         throw protocolError(`unknown section descriptor at byte ${start}`);
