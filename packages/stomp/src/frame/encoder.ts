@@ -27,10 +27,27 @@ export interface EncodeResult {
  *   STOMP 1.2 §Repeated Header Entries).
  */
 export function encodeFrameDetailed(command: string, headers: Iterable<HeaderEntry>, body: Buffer | undefined, version: StompVersion): EncodeResult {
-  const escaped = !UNESCAPED_COMMANDS.has(command);
+  return encodeFrameAfter(`${command}\n`, !UNESCAPED_COMMANDS.has(command), BODY_COMMANDS.has(command), headers, undefined, body, version);
+}
+
+/**
+ * The frame whose command line and first headers are `head`, already encoded (what the MESSAGE
+ * frames of one subscription share, message-head.ts), then `headers` but those `skip` names,
+ * as {@link encodeFrameDetailed} writes them: `escaped` and `bodyCommand` are what it finds for
+ * the command.
+ */
+export function encodeFrameAfter(
+  head: string,
+  escaped: boolean,
+  bodyCommand: boolean,
+  headers: Iterable<HeaderEntry>,
+  skip: ReadonlySet<string> | undefined,
+  body: Buffer | undefined,
+  version: StompVersion,
+): EncodeResult {
   let dropped: string[] | undefined;
-  let head = command + '\n';
   for (const [name, value] of headers) {
+    if (skip?.has(name) === true) continue;
     const n = escapeHeader(name, version, escaped, true);
     const v = escapeHeader(value, version, escaped, false);
     if (n === undefined || v === undefined) {
@@ -43,7 +60,7 @@ export function encodeFrameDetailed(command: string, headers: Iterable<HeaderEnt
     if (n === 'content-length') continue;
     head += `${n}:${v}\n`;
   }
-  const withBody = body !== undefined && (body.length > 0 || BODY_COMMANDS.has(command));
+  const withBody = body !== undefined && (body.length > 0 || bodyCommand);
   if (withBody) head += `content-length:${body.length}\n`;
   head += '\n';
   // one buffer: the header block written into it, the body copied after it, then the NUL

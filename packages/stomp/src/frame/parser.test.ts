@@ -145,6 +145,38 @@ describe('FrameParser: the spec example frames', () => {
     expect(whole[1]?.headers[0]).toEqual(['destination', '/queue/\u00e9\u20ac']);
   });
 
+  it('a block read whole reads as line by line: known and unknown names and commands, escapes, colons in values, content-length with spaces', () => {
+    const stream = Buffer.from(
+      'SEND\ndestination:/queue/a:b\ndestinationx:1\nreceipt:\nid:7\nack:x\nx\\cy:a\\nb\ncontent-length: 2 \n\nab\0' +
+        'SENDX\nhost:h\n\n\0' +
+        'ACK\nid:1\ntransaction:t\nmessage-id:m\n\n\0' +
+        'SEND\ncontent-length:02\n\nab\0',
+    );
+    const whole = parseAll(stream, '1.2').map(plain);
+    const out: StompFrame[] = [];
+    const p = new FrameParser((f) => out.push(f), {}, '1.2');
+    for (let i = 0; i < stream.length; i++) p.push(stream.subarray(i, i + 1));
+    expect(whole).toEqual(out.map(plain));
+    expect(whole).toEqual([
+      {
+        command: 'SEND',
+        headers: [['destination', '/queue/a:b'], ['destinationx', '1'], ['receipt', ''], ['id', '7'], ['ack', 'x'], ['x:y', 'a\nb'], ['content-length', ' 2 ']],
+        body: 'ab',
+      },
+      { command: 'SENDX', headers: [['host', 'h']], body: '' },
+      { command: 'ACK', headers: [['id', '1'], ['transaction', 't'], ['message-id', 'm']], body: '' },
+      { command: 'SEND', headers: [['content-length', '02']], body: 'ab' },
+    ]);
+  });
+
+  it('a block read whole refuses what line by line refuses: a line without a colon, an empty name, a bad content-length', () => {
+    expect(parseError('SEND\ndestination:/queue/a\nnocolon\n\n\0', '1.2').reason).toBe('bad-header');
+    expect(parseError('SEND\n:v\n\n\0', '1.2').reason).toBe('bad-header');
+    expect(parseError('SEND\ncontent-length:2a\n\nab\0', '1.2').reason).toBe('bad-content-length');
+    expect(parseError('SEND\ncontent-length:1234567890123456\n\nab\0', '1.2').reason).toBe('bad-content-length');
+    expect(parseError('send\n\n\0', '1.2').reason).toBe('bad-command');
+  });
+
   it('accepts CRLF line endings (STOMP 1.2 §Augmented BNF)', () => {
     const f = parseAll('SEND\r\ndestination:/queue/a\r\n\r\nhi\0', '1.2');
     expect(f.map(plain)).toEqual([{ command: 'SEND', headers: [['destination', '/queue/a']], body: 'hi' }]);

@@ -29,6 +29,43 @@ const COMMAND = /^[A-Z]+$/;
 const LF = 0x0a;
 const CR = 0x0d;
 const NUL = 0x00;
+/** the commands a server reads (STOMP 1.2 §Client Frames), by length */
+const COMMANDS = byLength(['CONNECT', 'STOMP', 'SEND', 'SUBSCRIBE', 'UNSUBSCRIBE', 'ACK', 'NACK', 'BEGIN', 'COMMIT', 'ABORT', 'DISCONNECT']);
+/** the header names of the client frames (STOMP 1.2 §Client Frames) and the usual application ones, by length */
+const HEADER_NAMES = byLength([
+  'accept-version',
+  'host',
+  'login',
+  'passcode',
+  'heart-beat',
+  'destination',
+  'receipt',
+  'transaction',
+  'content-type',
+  'content-length',
+  'id',
+  'ack',
+  'persistent',
+  'expires',
+  'priority',
+  'reply-to',
+  'correlation-id',
+  'message-id',
+]);
+
+function byLength(names: readonly string[]): readonly (readonly string[])[] {
+  const table: string[][] = [];
+  for (const n of names) (table[n.length] ??= []).push(n);
+  return table;
+}
+
+/** the name of `table` that `text[from, end)` spells, or undefined */
+function knownName(table: readonly (readonly string[] | undefined)[], text: string, from: number, end: number): string | undefined {
+  const names = table[end - from];
+  if (names !== undefined) for (const n of names) if (text.startsWith(n, from)) return n;
+  return undefined;
+}
+
 /** LF LF: the last header line's end and the blank line after it */
 const BLANK_LINE = Buffer.from('\n\n');
 /** header blocks longer than this go line by line */
@@ -68,7 +105,9 @@ export class FrameParser {
   #escaped = true;
   #headers: HeaderEntry[] = [];
   #contentLength = -1;
-  #body: Buffer[] = [];
+  /** the body's first part; the rest in #bodyRest (a body is mostly one part: no list for it) */
+  #bodyFirst: Buffer | undefined;
+  #bodyRest: Buffer[] | undefined;
   #bodyLen = 0;
   /** the chunk {@link #headerBlock} searched last (only while it is pushed), and what it found */
   #searched: Buffer | undefined;
@@ -157,7 +196,7 @@ export class FrameParser {
             const need = this.#contentLength - this.#bodyLen;
             const take = Math.min(need, len - pos);
             if (take > 0) {
-              this.#body.push(chunk.subarray(pos, pos + take));
+              this.#addBody(chunk.subarray(pos, pos + take));
               this.#bodyLen += take;
               pos += take;
             }
@@ -183,7 +222,7 @@ export class FrameParser {
             }
             this.#addFrameBytes(n + (z < 0 ? 0 : 1));
             if (n > 0) {
-              this.#body.push(chunk.subarray(pos, end));
+              this.#addBody(chunk.subarray(pos, end));
               this.#bodyLen += n;
             }
             if (z < 0) return;
@@ -239,6 +278,8 @@ export class FrameParser {
     const text = chunk.toString('utf8', pos, end + 1);
     if (text.length !== end + 1 - pos) return pos;
     const max = this.#limits.maxHeaderLineBytes;
+    // no backslash in the block: no line of it has anything to unescape
+    const plain = !text.includes('\\');
     let from = 0;
     while (from < text.length) {
       const nl = text.indexOf('\n', from);
@@ -246,9 +287,9 @@ export class FrameParser {
       const stop = nl > from && text.charCodeAt(nl - 1) === CR ? nl - 1 : nl;
       if (stop - from > max) break;
       this.#frameBytes += nl + 1 - from;
-      const line = text.slice(from, stop);
+      const line = from;
       from = nl + 1;
-      this.#endLine(line);
+      this.#endLineIn(text, line, stop, plain);
       // a blank line ends the headers: here when lines end in CRLF (the search above found a
       // later pair of LFs, in the body or a later frame); that rest is left alone
       if (this.#state !== 'command' && this.#state !== 'headers') return pos + from;
@@ -258,6 +299,27 @@ export class FrameParser {
     this.#frameBytes += 1;
     this.#endLine('');
     return end + 2;
+  }
+
+  /**
+   * {@link #endLine} for the line `text[from, stop)`, without a string of the whole line: a
+   * header's name and value are cut from the block's text directly, a known command or header
+   * name is the constant string (no string made for it, and the lookups after it compare
+   * constants). `plain`: the block holds no backslash.
+   */
+  #endLineIn(text: string, from: number, stop: number, plain: boolean): void {
+    if (this.#state === 'command') {
+      const known = knownName(COMMANDS, text, from, stop);
+      if (known === undefined) return this.#endLine(text.slice(from, stop));
+      this.#command = known;
+      this.#escaped = !UNESCAPED_COMMANDS.has(known);
+      this.#state = 'headers';
+      return;
+    }
+    const colon = text.indexOf(':', from);
+    if (stop === from || !plain || colon <= from || colon >= stop || this.#headers.length >= this.#limits.maxHeaders) return this.#endLine(text.slice(from, stop));
+    // STOMP 1.2 §Augmented BNF: the first colon splits; no backslash, so nothing to unescape
+    this.#headers.push([knownName(HEADER_NAMES, text, from, colon) ?? text.slice(from, colon), text.slice(colon + 1, stop)]);
   }
 
   #takeLine(): string {
@@ -323,10 +385,13 @@ export class FrameParser {
       return;
     }
     // STOMP 1.2 §Header content-length: an octet count; anything but digits is an error.
-    if (!/^[0-9]{1,15}$/.test(cl[1].trim())) {
-      throw new StompFrameError('bad-content-length', `frame ${this.#command}: content-length ${JSON.stringify(cl[1].slice(0, 20))} is not a byte count`);
+    let n = digits(cl[1]);
+    if (n < 0) {
+      if (!/^[0-9]{1,15}$/.test(cl[1].trim())) {
+        throw new StompFrameError('bad-content-length', `frame ${this.#command}: content-length ${JSON.stringify(cl[1].slice(0, 20))} is not a byte count`);
+      }
+      n = Number(cl[1].trim());
     }
-    const n = Number(cl[1].trim());
     if (n > this.#limits.maxBodyBytes) {
       throw new StompFrameError('limit-body-size', `frame ${this.#command}: content-length ${n} is larger than ${this.#limits.maxBodyBytes} bytes`, { limit: this.#limits.maxBodyBytes });
     }
@@ -341,21 +406,42 @@ export class FrameParser {
   }
 
   #emit(): void {
-    const body = this.#body.length === 0 ? Buffer.alloc(0) : this.#body.length === 1 ? Buffer.from(this.#body[0] as Buffer) : Buffer.concat(this.#body, this.#bodyLen);
+    const first = this.#bodyFirst;
+    const rest = this.#bodyRest;
+    const body = first === undefined ? Buffer.alloc(0) : rest === undefined ? Buffer.from(first) : Buffer.concat([first, ...rest], this.#bodyLen);
     const f: StompFrame = { command: this.#command, headers: this.#headers, body };
     this.#reset();
     this.#state = 'idle';
     this.#onFrame(f);
   }
 
+  #addBody(part: Buffer): void {
+    if (this.#bodyFirst === undefined) this.#bodyFirst = part;
+    else (this.#bodyRest ??= []).push(part);
+  }
+
   #reset(): void {
-    this.#line = [];
+    // a list already empty is kept (setting an array's length is a call into the runtime)
+    if (this.#line.length > 0) this.#line = [];
     this.#lineLen = 0;
     this.#frameBytes = 0;
     this.#command = '';
     this.#headers = [];
     this.#contentLength = -1;
-    this.#body = [];
+    this.#bodyFirst = undefined;
+    this.#bodyRest = undefined;
     this.#bodyLen = 0;
   }
+}
+
+/** the number 1 to 15 decimal digits spell, -1 for anything else (spaces included) */
+function digits(v: string): number {
+  if (v.length === 0 || v.length > 15) return -1;
+  let n = 0;
+  for (let i = 0; i < v.length; i++) {
+    const c = v.charCodeAt(i) - 0x30;
+    if (c < 0 || c > 9) return -1;
+    n = n * 10 + c;
+  }
+  return n;
 }

@@ -25,16 +25,16 @@ export function messageBytes(msg: BrokerMessage): number {
   return n;
 }
 
-export type Destination = { readonly kind: 'topic' | 'queue'; readonly name: string };
-
 /**
  * The listener's destinations: `/topic/...` (every current subscriber gets a copy) and
- * `/queue/...` (each message to exactly one subscriber). Anything else is refused: the
- * listener is not a RabbitMQ look-alike (`/exchange/...`, `/amq/queue/...` are broker-specific).
+ * `/queue/...` (each message to exactly one subscriber), by kind; the name is the destination
+ * itself. Anything else is refused: the listener is not a RabbitMQ look-alike (`/exchange/...`,
+ * `/amq/queue/...` are broker-specific). A kind, not an object: it is asked twice per SEND.
  */
-export function parseDestination(destination: string): Destination | undefined {
-  if (destination.startsWith('/topic/') && destination.length > 7) return { kind: 'topic', name: destination };
-  if (destination.startsWith('/queue/') && destination.length > 7) return { kind: 'queue', name: destination };
+export function destinationKind(destination: string): 'topic' | 'queue' | undefined {
+  if (destination.length <= 7) return undefined;
+  if (destination.startsWith('/topic/')) return 'topic';
+  if (destination.startsWith('/queue/')) return 'queue';
   return undefined;
 }
 

@@ -1,5 +1,5 @@
 import { FerryError } from '@ferry/core';
-import { messageBytes, parseDestination, type BrokerMessage } from './broker-message.js';
+import { destinationKind, messageBytes, type BrokerMessage } from './broker-message.js';
 import type { StompQueueStore } from './queue-store.js';
 
 export type AckMode = 'auto' | 'client' | 'client-individual';
@@ -13,6 +13,11 @@ export interface SubscriberSession {
   sendMessage(sub: Subscription, msg: BrokerMessage, messageId: string): void;
 }
 
+/** the session's encoding of what a subscription's MESSAGE frames share (message-head.ts) */
+export interface SubscriptionHead {
+  text(msg: BrokerMessage, messageId: string): string;
+}
+
 export class Subscription {
   /** delivered, not yet acknowledged (client / client-individual), in delivery order */
   readonly unacked = new Map<string, BrokerMessage>();
@@ -23,6 +28,11 @@ export class Subscription {
   /** bytes of `pending` */
   pendingBytes = 0;
   closed = false;
+  /**
+   * what the session writes in every MESSAGE of this subscription, encoded at the first
+   * (session.ts, message-head.ts); the broker does not read it
+   */
+  head: SubscriptionHead | undefined;
 
   constructor(
     readonly session: SubscriberSession,
@@ -52,6 +62,9 @@ export interface BrokerOptions {
   /** keeps /queue messages across restarts; absent: they live in memory */
   readonly store?: StompQueueStore | undefined;
 }
+
+/** a publish to a topic nobody subscribes to (path D's every SEND): one result for all */
+const NOTHING_DONE: PublishResult = Object.freeze({ delivered: 0, held: 0 });
 
 interface QueueState {
   readonly buffer: BrokerMessage[];
@@ -156,8 +169,7 @@ export class StompBroker {
    * its messages or bytes, the broker over its total bytes), or undefined when they fit.
    */
   refusal(destination: string, count: number, bytes: number): FerryError | undefined {
-    const d = parseDestination(destination);
-    if (d?.kind !== 'queue') return undefined;
+    if (destinationKind(destination) !== 'queue') return undefined;
     return this.#refusal(destination, this.#queues.get(destination), count, bytes);
   }
 
@@ -178,16 +190,17 @@ export class StompBroker {
    * destination the broker does not know.
    */
   publish(msg: BrokerMessage): PublishResult {
-    const d = parseDestination(msg.destination);
-    if (d === undefined) throw new FerryError('PROTOCOL_ERROR', `unknown destination ${JSON.stringify(msg.destination)}`, { permanent: true });
-    if (d.kind === 'topic') return this.#publishTopic(msg);
-    let q = this.#queues.get(d.name);
+    const kind = destinationKind(msg.destination);
+    if (kind === undefined) throw new FerryError('PROTOCOL_ERROR', `unknown destination ${JSON.stringify(msg.destination)}`, { permanent: true });
+    if (kind === 'topic') return this.#publishTopic(msg);
+    const name = msg.destination;
+    let q = this.#queues.get(name);
     const bytes = messageBytes(msg);
-    const refused = this.#refusal(d.name, q, 1, bytes);
+    const refused = this.#refusal(name, q, 1, bytes);
     if (refused !== undefined) throw refused;
     if (q === undefined) {
       q = { buffer: [], bytes: 0, subs: [], rr: 0 };
-      this.#queues.set(d.name, q);
+      this.#queues.set(name, q);
     }
     const store = this.#opts.store;
     const kept = store === undefined ? msg : { ...msg, storeKey: this.#storeKey++ };
@@ -211,10 +224,10 @@ export class StompBroker {
   }
 
   subscribe(session: SubscriberSession, id: string, destination: string, ackMode: AckMode): Subscription {
-    const d = parseDestination(destination);
-    if (d === undefined) throw new FerryError('PROTOCOL_ERROR', `unknown destination ${JSON.stringify(destination)}`, { permanent: true });
-    const sub = new Subscription(session, id, destination, d.kind, ackMode);
-    if (d.kind === 'topic') {
+    const kind = destinationKind(destination);
+    if (kind === undefined) throw new FerryError('PROTOCOL_ERROR', `unknown destination ${JSON.stringify(destination)}`, { permanent: true });
+    const sub = new Subscription(session, id, destination, kind, ackMode);
+    if (kind === 'topic') {
       let set = this.#topics.get(destination);
       if (set === undefined) this.#topics.set(destination, (set = new Set()));
       set.add(sub);
@@ -388,10 +401,10 @@ export class StompBroker {
 
   #publishTopic(msg: BrokerMessage): PublishResult {
     const set = this.#topics.get(msg.destination);
-    if (set === undefined) return { delivered: 0, held: 0 };
+    if (set === undefined) return NOTHING_DONE;
     if (this.#expired(msg)) {
       this.#opts.onDrop?.('expired', msg);
-      return { delivered: 0, held: 0 };
+      return NOTHING_DONE;
     }
     let delivered = 0;
     let held = 0;

@@ -1,6 +1,5 @@
 import { headerValue, STOMP_VERSIONS, type HeaderEntry, type StompFrame, type StompVersion } from '../frame/frame.js';
 import type { BrokerMessage } from './broker-message.js';
-import type { Subscription } from './broker.js';
 import type { SessionOptions } from './session-options.js';
 
 /**
@@ -11,7 +10,7 @@ import type { SessionOptions } from './session-options.js';
 /** Headers a SEND carries for the server itself; everything else travels with the message. */
 const SEND_PROTOCOL_HEADERS = new Set(['destination', 'receipt', 'transaction', 'content-length']);
 /** Headers of a MESSAGE the server writes itself; application headers by these names are not copied. */
-const MESSAGE_PROTOCOL_HEADERS = new Set(['destination', 'subscription', 'message-id', 'ack', 'content-length', 'receipt', 'receipt-id', 'transaction', 'redelivered']);
+export const MESSAGE_PROTOCOL_HEADERS: ReadonlySet<string> = new Set(['destination', 'subscription', 'message-id', 'ack', 'content-length', 'receipt', 'receipt-id', 'transaction', 'redelivered']);
 /** STOMP 1.2 §Client Frames */
 export const CLIENT_COMMANDS: ReadonlySet<string> = new Set(['CONNECT', 'STOMP', 'SEND', 'SUBSCRIBE', 'UNSUBSCRIBE', 'ACK', 'NACK', 'BEGIN', 'COMMIT', 'ABORT', 'DISCONNECT']);
 
@@ -42,23 +41,14 @@ export function connectedHeaders(version: StompVersion, opts: Pick<SessionOption
 /** The message a SEND to `destination` carries: its application headers and body. */
 export function sentMessage(f: StompFrame, destination: string): BrokerMessage {
   const headers: HeaderEntry[] = [];
-  for (const h of f.headers) if (!SEND_PROTOCOL_HEADERS.has(h[0])) headers.push(h);
-  const expires = headerValue(f, 'expires');
+  let expires: string | undefined;
+  for (const h of f.headers) {
+    if (SEND_PROTOCOL_HEADERS.has(h[0])) continue;
+    headers.push(h);
+    // the first one wins (STOMP 1.2 §Repeated Header Entries)
+    if (expires === undefined && h[0] === 'expires') expires = h[1];
+  }
   const expiresAt = expires !== undefined && /^\d{1,15}$/.test(expires) ? Number(expires) : undefined;
   return { destination, headers, body: f.body, expiresAt, redelivered: false };
 }
 
-/** The headers of the MESSAGE frame that delivers `msg` to `sub`. */
-export function messageHeaders(sub: Subscription, msg: BrokerMessage, messageId: string, version: StompVersion): HeaderEntry[] {
-  const headers: HeaderEntry[] = [
-    ['subscription', sub.id],
-    ['message-id', messageId],
-    ['destination', msg.destination],
-  ];
-  // STOMP 1.2 §MESSAGE: an `ack` header when the subscription needs explicit acks; its value
-  // is what the ACK's `id` names. 1.0/1.1 acknowledge by message-id instead.
-  if (sub.ackMode !== 'auto' && version === '1.2') headers.push(['ack', messageId]);
-  if (msg.redelivered) headers.push(['redelivered', 'true']);
-  for (const h of msg.headers) if (!MESSAGE_PROTOCOL_HEADERS.has(h[0])) headers.push(h);
-  return headers;
-}

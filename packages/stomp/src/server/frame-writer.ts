@@ -1,8 +1,10 @@
 import type { Duplex } from 'node:stream';
 import type { Logger } from '@ferry/core';
 import { TurnWriter } from '@ferry/net';
-import { encodeFrameDetailed, encodeReceipt, HEARTBEAT, receiptText } from '../frame/encoder.js';
+import { encodeFrameAfter, encodeFrameDetailed, encodeReceipt, HEARTBEAT, receiptText } from '../frame/encoder.js';
 import type { HeaderEntry, StompVersion } from '../frame/frame.js';
+import type { BrokerMessage } from './broker-message.js';
+import { MESSAGE_PROTOCOL_HEADERS } from './frame-headers.js';
 import type { HeartBeatMonitor } from './heartbeat-monitor.js';
 
 /**
@@ -34,6 +36,20 @@ export class FrameWriter {
 
   frame(command: string, headers: readonly HeaderEntry[], body?: Buffer): void {
     const { bytes, dropped } = encodeFrameDetailed(command, headers, body, this.version);
+    this.#written(bytes, dropped);
+  }
+
+  /**
+   * STOMP 1.2 §MESSAGE: `head`, the command and protocol headers already encoded
+   * (message-head.ts), then the message's application headers (but those by a name the server
+   * writes itself) and its body
+   */
+  message(head: string, msg: BrokerMessage): void {
+    const { bytes, dropped } = encodeFrameAfter(head, true, true, msg.headers, MESSAGE_PROTOCOL_HEADERS, msg.body, this.version);
+    this.#written(bytes, dropped);
+  }
+
+  #written(bytes: Buffer, dropped: readonly string[]): void {
     if (dropped.length > 0) this.#log.debug('stomp headers not representable in this version were dropped', { version: this.version, dropped });
     this.#write(bytes);
   }

@@ -1,6 +1,6 @@
 import { Authenticator, authConfigFrom, ConnectorCounters, FerryError, FlowWatch, reportRestore, Settlement, StartStop, toFerryError, type ConnectorContext, type ConnectorState, type DeliveryHandler, type GatewayMessage, type Sink, type SourceFlow, type SourceSpec, ConnectorBase } from '@ferry/core';
 import { listeningLine, type BoundPorts } from '@ferry/net';
-import { parseDestination } from './broker-message.js';
+import { destinationKind } from './broker-message.js';
 import { StompQueueStore } from './queue-store.js';
 import { StompBroker } from './broker.js';
 import { messageToBroker, sendToMessage } from './mapping.js';
@@ -219,7 +219,7 @@ export class StompListenerConnector extends ConnectorBase<StompListenerOptions, 
 
   async #write(message: GatewayMessage, to: StompListenerTo): Promise<void> {
     if (this.#state !== 'up') throw new FerryError('NOT_CONNECTED', `stomp-listener ${this.name} is ${this.#state}`);
-    if (parseDestination(to.destination) === undefined) {
+    if (destinationKind(to.destination) === undefined) {
       throw new FerryError('SINK_UNROUTABLE', `stomp-listener ${this.name}: destination ${JSON.stringify(to.destination)} is not /topic/... or /queue/...`, { permanent: true });
     }
     const r = this.#broker.publish(messageToBroker(message, to.destination));

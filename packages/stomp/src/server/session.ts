@@ -4,9 +4,10 @@ import { describeError, FerryError, type Logger } from '@ferry/core';
 import { StompFrameError } from '../frame/frame-error.js';
 import { headerValue, STOMP_VERSIONS, type HeaderEntry, type StompFrame, type StompVersion } from '../frame/frame.js';
 import { FrameParser } from '../frame/parser.js';
-import { DESTINATION_HELP, parseDestination, type BrokerMessage } from './broker-message.js';
+import { DESTINATION_HELP, destinationKind, type BrokerMessage } from './broker-message.js';
 import type { StompBroker, SubscriberSession, Subscription } from './broker.js';
-import { CLIENT_COMMANDS, connectedHeaders, messageHeaders, negotiateVersion, sentMessage } from './frame-headers.js';
+import { CLIENT_COMMANDS, connectedHeaders, negotiateVersion, sentMessage } from './frame-headers.js';
+import { MessageHead } from './message-head.js';
 import type { AckTarget } from './ack-target.js';
 import { agreeHeartBeat, type AgreedHeartBeat } from './heartbeat.js';
 import { HeartBeatMonitor } from './heartbeat-monitor.js';
@@ -295,7 +296,7 @@ export class StompSession implements SubscriberSession {
   #destination(f: StompFrame, action: 'send to' | 'subscribe to'): string | undefined {
     const destination = headerValue(f, 'destination');
     if (destination === undefined) this.#protocolError(f, `${f.command} without a destination header`);
-    else if (parseDestination(destination) === undefined) this.#protocolError(f, `unknown destination ${JSON.stringify(destination)}: ${DESTINATION_HELP}`);
+    else if (destinationKind(destination) === undefined) this.#protocolError(f, `unknown destination ${JSON.stringify(destination)}: ${DESTINATION_HELP}`);
     else if (this.#access === undefined || (action === 'send to' ? this.#access.mayPublish(destination, this.info?.remote) : this.#access.maySubscribe(destination, this.info?.remote))) return destination;
     else this.#fail(`access refused: you may not ${action} ${destination}`, headerValue(f, 'receipt'));
     return undefined;
@@ -447,7 +448,9 @@ export class StompSession implements SubscriberSession {
   // ---- outgoing -------------------------------------------------------------------------
 
   sendMessage(sub: Subscription, msg: BrokerMessage, messageId: string): void {
-    this.#out.frame('MESSAGE', messageHeaders(sub, msg, messageId, this.#out.version), msg.body);
+    // the subscription's part of the frame, encoded at its first MESSAGE (the version is fixed by then)
+    const head = (sub.head ??= new MessageHead(sub.id, sub.destination, sub.ackMode !== 'auto', this.#out.version));
+    this.#out.message(head.text(msg, messageId), msg);
   }
 
   // ---- heart-beating ----------------------------------------------------------------------
