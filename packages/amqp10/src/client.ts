@@ -19,7 +19,7 @@ import { connect as tlsConnect, type ConnectionOptions as TlsConnectionOptions }
 import { ConnectorCounters, describeError, FerryError, FlowWatch, hasExpired, ReconnectTimer, StartStop, type ConnectorContext, type ConnectorState, type DeliveryHandler, type Sink, type SourceFlow, type SourceSpec, ConnectorBase } from '@ferry/core';
 import { loadClientTls } from '@ferry/net';
 import rhea from 'rhea';
-import { disarmConnection, installCapture, installDispositionWriter, installLinkKeys } from './rhea-seam.js';
+import { disarmConnection, installCapture, installDispositionWriter, installLinkKeys, installQuietLog } from './rhea-seam.js';
 import { absorbRetiredConnectionEvents } from './retired-connections.js';
 import { toAmqp10 } from './mapping.js';
 import type { Amqp10From, Amqp10Options, Amqp10To } from './options.js';
@@ -125,6 +125,7 @@ export class Amqp10Client extends ConnectorBase<Amqp10Options, Amqp10From, Amqp1
     installCapture();
     installLinkKeys();
     installDispositionWriter();
+    installQuietLog();
     const c = rhea.create_container({ id: this.options.containerId ?? `ferry-${this.ctx.gatewayId}-${this.name}` });
     // a last resort: rhea raises unhandled link/session/connection errors on the container,
     // and an EventEmitter 'error' without a listener kills the process

@@ -10,7 +10,7 @@ import rhea from 'rhea';
 import { dataSection } from '../test/rhea-message.js';
 import { describeError } from '@ferry/core';
 import { jest } from '@jest/globals';
-import { answerSndSettleMode, armedTimers, disarmConnection, encodedMessage, installCapture, installCreditGuard, installDispositionWriter, installIncomingDeliveries, installLinkKeys, installTransferRead, overranCredit, receiveBytesOnly, rheaIncomingProcess } from './rhea-seam.js';
+import { answerSndSettleMode, armedTimers, disarmConnection, encodedMessage, installCapture, installCreditGuard, installDispositionWriter, installIncomingDeliveries, installLinkKeys, installQuietLog, installTransferRead, isQuiet, overranCredit, receiveBytesOnly, rheaIncomingProcess, rheaLog } from './rhea-seam.js';
 import { TransferPerformative } from './rhea-transfer-frame.js';
 import { IncomingDelivery } from './rhea-incoming.js';
 
@@ -398,6 +398,44 @@ describe('rhea seam: a transfer without link credit (installCreditGuard, overran
       seam(printed.mock.calls.length === 0, `rhea printed ${JSON.stringify(printed.mock.calls)}`);
     } finally {
       printed.mockRestore();
+    }
+  });
+});
+
+describe("rhea seam: rhea's debug log, off (installQuietLog)", () => {
+  it('rhea calls its log through the object lib/log.js exports, for every frame it reads and writes', async () => {
+    const log = rheaLog();
+    const own = { ...log };
+    const calls: string[] = [];
+    for (const name of ['frames', 'raw', 'io', 'events']) {
+      seam(typeof log[name] === 'function', `rhea's lib/log.js exports ${name}`);
+      log[name] = () => void calls.push(name);
+    }
+    try {
+      const p = await pair(() => undefined);
+      await p.close();
+    } finally {
+      Object.assign(log, own);
+    }
+    for (const name of ['frames', 'io', 'events']) seam(calls.includes(name), `rhea calls log.${name} through lib/log.js's object`);
+  });
+
+  it('replaces each namespace that is off and keeps one that is enabled', () => {
+    // the debug module rhea loads (its own dependency, not Ferry's)
+    const fromRhea = createRequire(createRequire(import.meta.url).resolve('rhea'));
+    const debug = fromRhea('debug') as { enable(ns: string): void; disable(): string };
+    const log = rheaLog();
+    const own = { ...log };
+    const before = debug.disable();
+    debug.enable('rhea:io');
+    try {
+      installQuietLog();
+      expect(log.io).toBe(own.io);
+      for (const name of Object.keys(own).filter((n) => n !== 'io')) expect(isQuiet(log[name])).toBe(true);
+    } finally {
+      Object.assign(log, own);
+      debug.disable();
+      if (before !== '') debug.enable(before);
     }
   });
 });

@@ -1,7 +1,7 @@
 /**
  * Everything Ferry does with internals of rhea, in one place. rhea is pinned to the exact
  * version installed (packages/amqp10/package.json); rhea-seam.test.ts checks each reliance
- * against the installed copy (docs/architecture.md, "Library seams"). Nine seams:
+ * against the installed copy (docs/architecture.md, "Library seams"). Ten seams:
  * - the exact bytes of each incoming message, from rhea's process-wide `message.decode`;
  * - links keyed by name and role, in rhea's Session prototype;
  * - the snd-settle-mode a sending link answers with, in rhea's local attach;
@@ -11,7 +11,8 @@
  * - a session's incoming deliveries as instances of one class instead of six closures each;
  * - their dispositions written by Ferry, each delivery with its own outcome (rhea 3.0.5 merges
  *   the second outcome of a pass into the first), the common ones from bytes;
- * - flow frames written from bytes instead of through rhea's composite encoder.
+ * - flow frames written from bytes instead of through rhea's composite encoder;
+ * - rhea's debug log, when off, not called on every frame (installQuietLog).
  * And one place rhea's typings say more than rhea does: a link's source and target as the peer
  * attached them, which may be absent (peerAddress).
  * The first and the last seam also let rhea skip its decode for the receivers Ferry reads from
@@ -434,4 +435,39 @@ export function installFlowWriter(): void {
 /** rhea's own Session._write_flow, installed or not (for the flow writer's test). */
 export function rheaWriteFlow(): typeof writeFlow {
   return rheaOwn(sessionPrototype(), '_write_flow', FLOWS_MARK) as typeof writeFlow;
+}
+
+/**
+ * rhea's debug log, off: rhea calls `log.frames`, `log.raw`, `log.io` and `log.events` on every
+ * frame it reads or writes and every event it raises (lib/transport.js, lib/connection.js,
+ * lib/link.js, lib/session.js), through the object lib/log.js exports, whether or not the
+ * namespace is enabled; each call gathers its arguments into an array before the debug module
+ * finds it is off. A namespace that is off when this is installed is replaced on that object by
+ * a function that does nothing; one enabled (DEBUG=rhea:* when the process started, which is
+ * when the debug module reads it) keeps logging.
+ */
+type DebugLog = ((...args: unknown[]) => void) & { readonly enabled?: boolean; [QUIET_MARK]?: true };
+
+const QUIET_MARK = Symbol.for('ferry.amqp10.quiet-log');
+
+const quiet: DebugLog = () => undefined;
+quiet[QUIET_MARK] = true;
+
+/** rhea's log module: one debug function per namespace (lib/log.js). */
+export function rheaLog(): Record<string, DebugLog> {
+  return createRequire(import.meta.url)('rhea/lib/log.js') as Record<string, DebugLog>;
+}
+
+/** Replace every namespace that is off (once per process; idempotent). */
+export function installQuietLog(): void {
+  const log = rheaLog();
+  for (const name of Object.keys(log)) {
+    const f = log[name];
+    if (typeof f === 'function' && f.enabled !== true) log[name] = quiet;
+  }
+}
+
+/** Whether `f` is the function installQuietLog put in place of a namespace that was off. */
+export function isQuiet(f: unknown): boolean {
+  return typeof f === 'function' && (f as DebugLog)[QUIET_MARK] === true;
 }
