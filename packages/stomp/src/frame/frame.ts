@@ -7,6 +7,9 @@ export type StompVersion = '1.0' | '1.1' | '1.2';
 
 export const STOMP_VERSIONS: readonly StompVersion[] = ['1.0', '1.1', '1.2'];
 
+/** the frames a client sends (STOMP 1.2 §Client Frames) */
+export const CLIENT_COMMANDS: ReadonlySet<string> = new Set(['CONNECT', 'STOMP', 'SEND', 'SUBSCRIBE', 'UNSUBSCRIBE', 'ACK', 'NACK', 'BEGIN', 'COMMIT', 'ABORT', 'DISCONNECT']);
+
 export type HeaderEntry = readonly [name: string, value: string];
 
 export interface StompFrame {

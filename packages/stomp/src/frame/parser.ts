@@ -1,6 +1,6 @@
 import { unescapeHeader } from './escape.js';
 import { StompFrameError } from './frame-error.js';
-import type { HeaderEntry, StompFrame, StompVersion } from './frame.js';
+import { CLIENT_COMMANDS, type HeaderEntry, type StompFrame, type StompVersion } from './frame.js';
 
 /**
  * Size limits, checked while parsing, before anything past them is buffered
@@ -30,7 +30,7 @@ const LF = 0x0a;
 const CR = 0x0d;
 const NUL = 0x00;
 /** the commands a server reads (STOMP 1.2 §Client Frames), by length */
-const COMMANDS = byLength(['CONNECT', 'STOMP', 'SEND', 'SUBSCRIBE', 'UNSUBSCRIBE', 'ACK', 'NACK', 'BEGIN', 'COMMIT', 'ABORT', 'DISCONNECT']);
+const COMMANDS = byLength([...CLIENT_COMMANDS]);
 /** the header names of the client frames (STOMP 1.2 §Client Frames) and the usual application ones, by length */
 const HEADER_NAMES = byLength([
   'accept-version',

@@ -11,8 +11,6 @@ import type { SessionOptions } from './session-options.js';
 const SEND_PROTOCOL_HEADERS = new Set(['destination', 'receipt', 'transaction', 'content-length']);
 /** Headers of a MESSAGE the server writes itself; application headers by these names are not copied. */
 export const MESSAGE_PROTOCOL_HEADERS: ReadonlySet<string> = new Set(['destination', 'subscription', 'message-id', 'ack', 'content-length', 'receipt', 'receipt-id', 'transaction', 'redelivered']);
-/** STOMP 1.2 §Client Frames */
-export const CLIENT_COMMANDS: ReadonlySet<string> = new Set(['CONNECT', 'STOMP', 'SEND', 'SUBSCRIBE', 'UNSUBSCRIBE', 'ACK', 'NACK', 'BEGIN', 'COMMIT', 'ABORT', 'DISCONNECT']);
 
 /**
  * STOMP 1.2 §Protocol Negotiation: no accept-version means 1.0; otherwise the highest version
