@@ -4,6 +4,10 @@
 // content-length, a 256-byte body), maps each to the GatewayMessage (mapping.ts sendToMessage) as
 // the listener connector does, and writes one RECEIPT per SEND once the batch settled (as one
 // `basic.ack multiple` from RabbitMQ settles it).
+// CASE=send-listener: the same SENDs through the stomp-listener connector itself (its session
+// hooks: the count, sendToMessage, the settlement it hands the engine and the RECEIPT on its
+// accept), its server's session attached to the in-memory stream; the engine is a function that
+// keeps each delivery's settlement and accepts them once the batch is read.
 // CASE=auto, client or client-individual: the delivery side. A session subscribed to
 // DESTINATION (/queue/bench) with that ack mode; the sink's work per message (mapping.ts
 // messageToBroker of a GatewayMessage as amqp091's consumer makes it, a 256-byte body, then
@@ -27,7 +31,8 @@ const ROUNDS = Number(process.env.ROUNDS ?? 11);
 const BATCH = Number(process.env.BATCH ?? 20);
 const CASE = process.env.CASE ?? 'send';
 const DESTINATION = process.env.DESTINATION ?? '/queue/bench';
-if (!['send', 'auto', 'client', 'client-individual'].includes(CASE)) throw new Error(`CASE=${CASE}: send, auto, client or client-individual`);
+if (!['send', 'send-listener', 'auto', 'client', 'client-individual'].includes(CASE)) throw new Error(`CASE=${CASE}: send, send-listener, auto, client or client-individual`);
+const SENDS = CASE === 'send' || CASE === 'send-listener';
 
 const builds = comparedBuilds();
 for (const b of builds) {
@@ -36,6 +41,8 @@ for (const b of builds) {
   b.broker = await import(pathToFileURL(`${dist}/broker.js`).href);
   b.mapping = await import(pathToFileURL(`${dist}/mapping.js`).href);
   b.core = await import(pathToFileURL(`${b.dir}/node_modules/@ferry/core/dist/index.js`).href);
+  b.server = await import(pathToFileURL(`${dist}/server.js`).href);
+  b.stomp = await import(pathToFileURL(`${b.dir}/packages/stomp/dist/index.js`).href);
 }
 
 const body = Buffer.alloc(256, 0x61);
@@ -50,9 +57,13 @@ async function open(b, subscribe) {
   const hooks = {
     authenticate: () => true,
     acceptingSends: () => true,
+    // a build whose sessions hand the owner a SEND to settle (accepted / refused), or, before
+    // that, one that waits for a promise
     onSend: (send) => {
       b.mapping.sendToMessage(send, 'bench');
-      return new Promise((res) => held.push(res));
+      if (typeof send.accepted !== 'function') return new Promise((res) => held.push(res));
+      held.push(send);
+      return true;
     },
   };
   const opts = { ...b.session.DEFAULT_SESSION_OPTIONS, heartBeat: { sendMs: 0, receiveMs: 0 }, serverName: 'Ferry/bench' };
@@ -72,13 +83,54 @@ async function open(b, subscribe) {
     settleAll() {
       const h = held;
       held = [];
-      for (const r of h) r();
+      for (const r of h) if (typeof r === 'function') r();
+      else r.accepted();
+    },
+  };
+}
+
+/** a session of a started stomp-listener connector on a Wire (its server does not listen: the port is never bound) */
+async function openListener(b) {
+  let server;
+  const listen = b.server.StompServer.prototype.listen;
+  b.server.StompServer.prototype.listen = function () {
+    server = this;
+    return Promise.resolve();
+  };
+  const ctx = { gatewayId: 'bench', logger: b.core.silentLogger, metrics: b.core.noopMetrics, baseDir: process.cwd() };
+  const def = b.stomp.stompListenerDefinition;
+  const connector = def.create(ctx, 'bench', def.options.parse({ port: 1, host: '127.0.0.1', anonymous: true, heartBeat: { sendMs: 0, receiveMs: 0 } }));
+  try {
+    await connector.start();
+  } finally {
+    b.server.StompServer.prototype.listen = listen;
+  }
+  let held = [];
+  await connector.openSources([], (delivery) => held.push(delivery.settlement));
+  const wire = new Wire();
+  server.attach(wire);
+  wire.emit('data', Buffer.from('CONNECT\naccept-version:1.2\nhost:bench\n\n\0'));
+  await turn();
+  await turn();
+  if (!Buffer.concat(wire.written).toString().startsWith('CONNECTED')) throw new Error(`${b.name}: no CONNECTED from the listener`);
+  wire.written = [];
+  return {
+    wire,
+    settleAll() {
+      const h = held;
+      held = [];
+      for (const s of h) s.accept();
+    },
+    stop() {
+      // the session closes with its stream, so the connector's stop does not wait out its linger
+      wire.destroy();
+      return connector.stop();
     },
   };
 }
 
 async function round(b, seqBase) {
-  const c = await open(b);
+  const c = CASE === 'send' ? await open(b) : await openListener(b);
   const chunks = [];
   for (let i = 0; i < ITER; i += BATCH) {
     const frames = [];
@@ -87,6 +139,7 @@ async function round(b, seqBase) {
   }
   const us = await feedTimed(c.wire, chunks, () => c.settleAll(), ITER);
   const out = Buffer.concat(c.wire.written);
+  await c.stop?.();
   return { us, out };
 }
 
@@ -132,15 +185,15 @@ const per = new Map(builds.map((b) => [b.name, []]));
 for (let r = 0; r < ROUNDS; r++) {
   let first;
   for (const b of builds) {
-    const { us, out } = CASE === 'send' ? await round(b, r * ITER) : await deliveryRound(b);
+    const { us, out } = SENDS ? await round(b, r * ITER) : await deliveryRound(b);
     if (r > 0) per.get(b.name).push(us);
-    const answer = CASE === 'send' ? 'RECEIPT\n' : 'MESSAGE\n';
+    const answer = SENDS ? 'RECEIPT\n' : 'MESSAGE\n';
     if (out.toString().split(answer).length - 1 !== ITER) throw new Error(`round ${r}: ${b.name} wrote no ${answer.trim()} for every message`);
     if (first === undefined) first = out;
     else if (out.length === 0 || !first.equals(out)) throw new Error(`round ${r}: ${b.name} wrote other bytes than ${builds[0].name}`);
   }
 }
-const what = CASE === 'send' ? 'SENDs' : `MESSAGEs (ack ${CASE}, ${DESTINATION})`;
+const what = SENDS ? 'SENDs' : `MESSAGEs (ack ${CASE}, ${DESTINATION})`;
 console.log(`stomp-listener path: ${ITER} ${what} a round, ${BATCH} a turn, ${ROUNDS - 1} measured rounds (the first is warm-up), load ${loadavg()[0].toFixed(2)}`);
 for (const b of builds) {
   const a = per.get(b.name);

@@ -1,9 +1,10 @@
-import { Authenticator, authConfigFrom, ConnectorCounters, FerryError, FlowWatch, reportRestore, Settlement, StartStop, toFerryError, type ConnectorContext, type ConnectorState, type DeliveryHandler, type GatewayMessage, type Sink, type SourceFlow, type SourceSpec, ConnectorBase } from '@ferry/core';
+import { Authenticator, authConfigFrom, ConnectorCounters, FerryError, FlowWatch, reportRestore, StartStop, toFerryError, type ConnectorContext, type ConnectorState, type DeliveryHandler, type GatewayMessage, type Sink, type SourceFlow, type SourceSpec, ConnectorBase } from '@ferry/core';
 import { listeningLine, type BoundPorts } from '@ferry/net';
 import { destinationKind } from './broker-message.js';
 import { StompQueueStore } from './queue-store.js';
 import { StompBroker } from './broker.js';
 import { messageToBroker, sendToMessage } from './mapping.js';
+import { SendSettlement } from './send-settlement.js';
 import { StompServer } from './server.js';
 import { DEFAULT_SESSION_OPTIONS, type InboundSend, type SessionHooks } from './session.js';
 import { SERVER_NAME } from './version.js';
@@ -197,24 +198,19 @@ export class StompListenerConnector extends ConnectorBase<StompListenerOptions, 
     };
   }
 
-  #onSend(send: InboundSend): Promise<void> | undefined {
+  #onSend(send: InboundSend): boolean {
     this.#counters.received();
     const deliver = this.#deliver;
     // No route reads from this listener: it is only a broker, the local publish was all.
-    if (deliver === undefined) return undefined;
+    if (deliver === undefined) return false;
     const message = sendToMessage(send, this.name);
-    return new Promise<void>((resolve, reject) => {
-      const settlement = new Settlement((outcome) => {
-        this.#counters.outcome(outcome);
-        if (outcome.kind === 'accept') resolve();
-        else reject(outcome.reason);
-      });
-      try {
-        deliver({ message, settlement });
-      } catch (err) {
-        settlement.release(err instanceof FerryError ? err : new FerryError('INTERNAL', 'delivery handler threw', { cause: err }));
-      }
-    });
+    const settlement = new SendSettlement(send, this.#counters);
+    try {
+      deliver({ message, settlement });
+    } catch (err) {
+      settlement.release(err instanceof FerryError ? err : new FerryError('INTERNAL', 'delivery handler threw', { cause: err }));
+    }
+    return true;
   }
 
   async #write(message: GatewayMessage, to: StompListenerTo): Promise<void> {

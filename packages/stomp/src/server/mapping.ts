@@ -1,7 +1,7 @@
 import { CORRELATION_ENCODING_HEADER, correlationFromField, correlationToText, createMessage, headerToString, type GatewayMessage, type HeaderValue } from '@ferry/core';
 import type { HeaderEntry } from '../frame/frame.js';
 import type { BrokerMessage } from './broker-message.js';
-import type { InboundSend } from './session.js';
+import type { InboundSendContent } from './session.js';
 
 /**
  * STOMP headers ⇄ canonical fields, for the stomp-listener (docs/mapping/stomp.md, section
@@ -27,7 +27,7 @@ function decimal(v: string | undefined): number | undefined {
  * (STOMP 1.2 §Repeated Header Entries): one pass over the headers, each mapped one kept in its
  * own variable, every other one copied once into the message's headers.
  */
-export function sendToMessage(send: InboundSend, connector: string): GatewayMessage {
+export function sendToMessage(send: InboundSendContent, connector: string): GatewayMessage {
   const headers = new Map<string, HeaderValue>();
   let contentType: string | undefined;
   let contentEncoding: string | undefined;

@@ -2,6 +2,7 @@ import { describeError, FerryError, type Logger } from '@ferry/core';
 import type { StompVersion } from '../frame/frame.js';
 import type { BrokerMessage } from './broker-message.js';
 import type { StompBroker } from './broker.js';
+import { PendingSend, type CommitWait, type SendFinish } from './pending-send.js';
 import type { InboundSend } from './session-options.js';
 
 /** A SEND the session must answer with an ERROR: why, and the limit it went over if that was it. */
@@ -15,12 +16,12 @@ export class SendRefused {
 /** What the intake needs of the server's owner (see SessionHooks). */
 export interface SendOwner {
   acceptingSends(): boolean;
-  onSend(send: InboundSend): Promise<void> | undefined;
+  onSend(send: InboundSend): boolean;
 }
 
 /**
  * How the session answers a SEND outside a transaction once it settled (STOMP 1.2 §RECEIPT,
- * §ERROR): called by the intake from its one reaction on the settlement.
+ * §ERROR): called by the intake when the SEND's last part settled.
  */
 export interface SendAnswers {
   /** the SEND with this `receipt` was accepted: RECEIPT */
@@ -35,7 +36,7 @@ export interface SendAnswers {
  * faster than its messages settle is not read while it holds `maxPending` unsettled SENDs, and
  * read again once half have settled: it waits in TCP, not in Ferry's memory.
  */
-export class SendIntake {
+export class SendIntake implements SendFinish {
   readonly #broker: StompBroker;
   readonly #owner: SendOwner;
   readonly #log: Logger;
@@ -80,45 +81,31 @@ export class SendIntake {
    * refusal can only be logged. Returns why it was refused before anything was handed on.
    */
   send(msg: BrokerMessage, receipt: string | undefined, sessionId: string, login: string | undefined, version: StompVersion): SendRefused | undefined {
-    const p = this.#hand(msg, receipt !== undefined, sessionId, login, version);
-    if (p instanceof SendRefused) return p;
-    if (p === undefined) {
-      if (receipt !== undefined) this.#answers.accepted(receipt);
-      return undefined;
-    }
-    this.#count();
-    // one reaction per SEND: the count, then the answer
-    p.then(
-      () => {
-        this.#settled();
-        if (receipt !== undefined) this.#answers.accepted(receipt);
-      },
-      (err: unknown) => {
-        this.#settled();
-        if (receipt !== undefined) this.#answers.refused(receipt, err);
-        else this.#log.warn('stomp SEND without receipt was not accepted', { destination: msg.destination, error: describeError(err) });
-      },
-    );
-    return undefined;
+    return this.#hand(msg, receipt, receipt !== undefined, sessionId, login, version, undefined);
   }
 
   /**
-   * Hand one SEND of a COMMIT to the broker and to the owner: undefined when there is nothing to
-   * wait for, the settlement to wait for, or why it was refused.
+   * Hand one SEND of a COMMIT to the broker and to the owner: its settlement to wait for, or why
+   * it was refused.
    */
-  take(msg: BrokerMessage, confirmed: boolean, sessionId: string, login: string | undefined, version: StompVersion): Promise<void> | SendRefused | undefined {
-    const p = this.#hand(msg, confirmed, sessionId, login, version);
-    if (p === undefined || p instanceof SendRefused) return p;
-    const tracked = this.#track(p);
-    if (!confirmed) {
-      // At-most-once: the client asked for no receipt, so a refusal can only be counted.
-      tracked.catch((err: unknown) => this.#log.warn('stomp SEND without receipt was not accepted', { destination: msg.destination, error: describeError(err) }));
-    }
-    return tracked;
+  take(msg: BrokerMessage, confirmed: boolean, sessionId: string, login: string | undefined, version: StompVersion): Promise<void> | SendRefused {
+    let commit: CommitWait | undefined;
+    const settled = new Promise<void>((resolve, reject) => {
+      commit = { resolve, reject };
+    });
+    const refused = this.#hand(msg, undefined, confirmed, sessionId, login, version, commit);
+    if (refused !== undefined) return refused;
+    // At-most-once: the client asked for no receipt, so a refusal can only be logged.
+    if (!confirmed) settled.catch((err: unknown) => this.#notAccepted(msg.destination, err));
+    return settled;
   }
 
-  /** the broker's and the owner's settlement of one SEND together, or why it was refused */
-  #hand(msg: BrokerMessage, confirmed: boolean, sessionId: string, login: string | undefined, version: StompVersion): Promise<void> | SendRefused | undefined {
+  /**
+   * Publish to the broker and hand to the owner: one PendingSend, settled by the owner (its
+   * routes) and by the store when it writes the message; counted as pending only when it did not
+   * settle at once. Returns why it was refused before anything was handed on.
+   */
+  #hand(msg: BrokerMessage, receipt: string | undefined, confirmed: boolean, sessionId: string, login: string | undefined, version: StompVersion, commit: CommitWait | undefined): SendRefused | undefined {
     if (!this.#owner.acceptingSends()) return new SendRefused('shutting down');
     let stored: Promise<void> | undefined;
     try {
@@ -127,32 +114,44 @@ export class SendIntake {
       if (!FerryError.is(err)) return new SendRefused(describeError(err));
       return new SendRefused(err.message, err.code === 'LIMIT_EXCEEDED' ? err : undefined);
     }
-    const { destination, headers, body } = msg;
-    let p: Promise<void> | undefined;
+    const send = new PendingSend(this, msg, stored === undefined ? 1 : 2, receipt, confirmed, sessionId, login, version, commit);
+    let waits = true;
     try {
-      p = this.#owner.onSend({ destination, headers, body, confirmed, sessionId, login, version });
+      waits = this.#owner.onSend(send);
     } catch (err) {
-      p = Promise.reject(err instanceof Error ? err : new Error(describeError(err)));
+      send.refused(err instanceof Error ? err : new Error(describeError(err)));
     }
+    // the owner has nothing to wait for: its part is settled
+    if (!waits) send.accepted();
     // a /queue message kept in the listener store is confirmed once it is on disk as well
-    if (stored !== undefined) p = p === undefined ? stored : Promise.all([p, stored]).then(() => undefined);
-    return p;
+    if (stored !== undefined) {
+      stored.then(
+        () => send.accepted(),
+        (err: unknown) => send.refused(err),
+      );
+    }
+    if (!send.settled) {
+      send.count();
+      this.#count();
+    }
+    return undefined;
   }
 
-  /**
-   * Counts the SEND until it settled: one reaction on the settlement, whose result (or reason)
-   * passes through to the caller. Every caller handles a rejection (the session's RECEIPT or
-   * ERROR, the warning of a SEND without receipt, COMMIT's Promise.all).
-   */
-  #track(settled: Promise<void>): Promise<void> {
-    this.#count();
-    return settled.then(
-      () => this.#settled(),
-      (err: unknown) => {
-        this.#settled();
-        throw err;
-      },
-    );
+  /** SendFinish: the SEND settled; its answer first, then the count (DISCONNECT waits for it) */
+  finished(send: PendingSend, accepted: boolean, reason: unknown, counted: boolean): void {
+    const commit = send.commit;
+    if (commit !== undefined) {
+      if (accepted) commit.resolve();
+      else commit.reject(reason);
+    } else if (send.receipt === undefined) {
+      if (!accepted) this.#notAccepted(send.destination, reason);
+    } else if (accepted) this.#answers.accepted(send.receipt);
+    else this.#answers.refused(send.receipt, reason);
+    if (counted) this.#settled();
+  }
+
+  #notAccepted(destination: string, err: unknown): void {
+    this.#log.warn('stomp SEND without receipt was not accepted', { destination, error: describeError(err) });
   }
 
   #count(): void {

@@ -1,10 +1,11 @@
+import type { FerryError } from '@ferry/core';
 import type { ConnectionInfo } from '@ferry/net';
 import type { HeaderEntry, StompVersion } from '../frame/frame.js';
 import type { FrameLimits } from '../frame/parser.js';
 import type { HeartBeatSettings } from './heartbeat.js';
 
-/** One SEND that reached the broker, handed to the owner of the server (the connector). */
-export interface InboundSend {
+/** What a SEND that reached the broker holds for the owner of the server (the connector). */
+export interface InboundSendContent {
   readonly destination: string;
   /** application headers (protocol headers removed), first occurrence first */
   readonly headers: readonly HeaderEntry[];
@@ -14,6 +15,17 @@ export interface InboundSend {
   readonly sessionId: string;
   readonly login: string | undefined;
   readonly version: StompVersion;
+}
+
+/**
+ * One SEND handed to the owner of the server, which settles it through `accepted` or `refused`
+ * (once; later calls change nothing).
+ */
+export interface InboundSend extends InboundSendContent {
+  /** every destination confirmed it: the client gets its RECEIPT */
+  accepted(): void;
+  /** it was refused: the client gets an ERROR with `receipt-id` (STOMP 1.2 §ERROR) */
+  refused(reason: FerryError): void;
 }
 
 /** What a logged-in client may do: core's AuthorizedClient (grants per destination). */
@@ -34,10 +46,11 @@ export interface SessionHooksOf<S> {
    */
   authenticate(login: string | undefined, passcode: string | undefined, info: ConnectionInfo | undefined): boolean | Promise<SessionAccess | undefined>;
   /**
-   * A SEND was taken by the broker. Return a promise that resolves when it is settled
-   * (accepted), rejects with a FerryError when refused; undefined when there is nothing to wait for.
+   * A SEND was taken by the broker. Return true when the owner settles it through
+   * `send.accepted` / `send.refused` (it may do so before returning), false when there is
+   * nothing to wait for.
    */
-  onSend(send: InboundSend): Promise<void> | undefined;
+  onSend(send: InboundSend): boolean;
   /** false once the server stopped taking messages (closeSources) */
   acceptingSends(): boolean;
   /**

@@ -1,7 +1,8 @@
-import { silentLogger, type FerryError } from '@ferry/core';
+import { silentLogger, type FerryError, type ListenerStore } from '@ferry/core';
 import { headerValue, type StompFrame } from '../frame/frame.js';
 import { StompBroker } from './broker.js';
 import { MemorySocket } from './memory-socket.test-util.js';
+import { StompQueueStore } from './queue-store.js';
 import { StompServer } from './server.js';
 import { DEFAULT_SESSION_OPTIONS, type InboundSend, type SessionHooks } from './session.js';
 
@@ -28,8 +29,12 @@ export interface Rig {
   attach(): MemorySocket;
 }
 
-export function rig(hooks: Partial<SessionHooks> = {}, opts: { queueBufferMessages?: number; maxUnacked?: number; hold?: boolean } = {}): Rig {
-  const broker = new StompBroker({ queueBufferMessages: opts.queueBufferMessages ?? 100, maxUnackedPerSubscription: opts.maxUnacked });
+export function rig(hooks: Partial<SessionHooks> = {}, opts: { queueBufferMessages?: number; maxUnacked?: number; hold?: boolean; store?: ListenerStore } = {}): Rig {
+  const broker = new StompBroker({
+    queueBufferMessages: opts.queueBufferMessages ?? 100,
+    maxUnackedPerSubscription: opts.maxUnacked,
+    store: opts.store === undefined ? undefined : new StompQueueStore(opts.store),
+  });
   const sends: Rig['sends'] = [];
   const server = new StompServer(
     { ...DEFAULT_SESSION_OPTIONS, heartBeat: { sendMs: 0, receiveMs: 0 }, host: '127.0.0.1', port: 0, serverName: 'Ferry/test' },
@@ -37,12 +42,11 @@ export function rig(hooks: Partial<SessionHooks> = {}, opts: { queueBufferMessag
     {
       authenticate: () => true,
       acceptingSends: () => true,
-      onSend: (send) =>
-        opts.hold === true
-          ? new Promise<void>((resolve, reject) => {
-              sends.push({ send, resolve, reject });
-            })
-          : undefined,
+      onSend: (send) => {
+        if (opts.hold !== true) return false;
+        sends.push({ send, resolve: () => send.accepted(), reject: (e) => send.refused(e) });
+        return true;
+      },
       ...hooks,
     },
     silentLogger,

@@ -57,11 +57,16 @@ describe('server session fuzz', () => {
       {
         authenticate: (login) => login !== 'bad',
         acceptingSends: () => rnd() > 0.02,
-        onSend: () => {
+        // nothing to wait for, settled before onSend returns, or a little later; accepted or refused
+        onSend: (send) => {
           const r = rnd();
-          if (r < 0.5) return undefined;
-          if (r < 0.8) return Promise.resolve();
-          return Promise.reject(new FerryError('SINK_REJECTED', 'fuzz says no', { permanent: true }));
+          if (r < 0.45) return false;
+          const no = (): void => send.refused(new FerryError('SINK_REJECTED', 'fuzz says no', { permanent: true }));
+          if (r < 0.5) send.accepted();
+          else if (r < 0.8) queueMicrotask(() => send.accepted());
+          else if (r < 0.9) no();
+          else queueMicrotask(no);
+          return true;
         },
       },
       log.logger,
@@ -221,9 +226,14 @@ describe('server session fuzz', () => {
         authenticate: () => true,
         acceptingSends: () => true,
         // a confirmed SEND settles a little later, as a sink's confirm would
-        onSend: (send) => (send.confirmed ? Promise.resolve().then(() => {
-          settled++;
-        }) : undefined),
+        onSend: (send) => {
+          if (!send.confirmed) return false;
+          queueMicrotask(() => {
+            settled++;
+            send.accepted();
+          });
+          return true;
+        },
       },
       log.logger,
     );

@@ -1,4 +1,5 @@
-import { FerryError } from '@ferry/core';
+import { FerryError, type ListenerStore } from '@ferry/core';
+import { MemoryListenerStore } from '@ferry/testkit';
 import { headerValue, type StompFrame } from '../frame/frame.js';
 import { negotiateHeartBeat } from './heartbeat.js';
 import { FERRY_STOMP_VERSION } from './version.js';
@@ -149,6 +150,112 @@ describe('StompSession: SEND and RECEIPT', () => {
     expect(headerValue(last(s), 'receipt-id')).toBe('3');
     expect(headerValue(last(s), 'message')).toMatch(/full/);
     expect(r.broker.queueDepth('/queue/full')).toBe(2);
+  });
+
+  it('settled by the owner before onSend returns: RECEIPT, and nothing is left pending', async () => {
+    const r = rig({
+      onSend: (send) => {
+        send.accepted();
+        return true;
+      },
+    });
+    const s = await r.connect();
+    await sent(s, 'SEND\ndestination:/queue/a\nreceipt:a1\n\nx\0');
+    expect(s.frames.map((f) => [f.command, headerValue(f, 'receipt-id')])).toEqual([
+      ['CONNECTED', undefined],
+      ['RECEIPT', 'a1'],
+    ]);
+    // DISCONNECT waits for pending SENDs: none is
+    await sent(s, 'DISCONNECT\nreceipt:d1\n\n\0');
+    await settle(10);
+    expect(headerValue(last(s), 'receipt-id')).toBe('d1');
+    expect(s.ended).toBe(true);
+  });
+
+  it('refused by the owner before onSend returns: ERROR with receipt-id, then close', async () => {
+    const r = rig({
+      onSend: (send) => {
+        send.refused(new FerryError('SINK_REJECTED', 'no route here', { permanent: true }));
+        return true;
+      },
+    });
+    const s = await r.connect();
+    await sent(s, 'SEND\ndestination:/queue/a\nreceipt:n1\n\nx\0SEND\ndestination:/queue/a\nreceipt:n2\n\ny\0');
+    expect(s.commands()).toEqual(['CONNECTED', 'ERROR']);
+    expect(headerValue(last(s), 'receipt-id')).toBe('n1');
+    expect(headerValue(last(s), 'message')).toContain('no route here');
+    expect(s.ended).toBe(true);
+  });
+
+  it('the first answer of the owner counts: a refusal after the acceptance changes nothing', async () => {
+    const r = rig({}, { hold: true });
+    const s = await r.connect();
+    await sent(s, 'SEND\ndestination:/queue/a\nreceipt:t1\n\nx\0');
+    r.sends[0]?.resolve();
+    r.sends[0]?.reject(new FerryError('SINK_REJECTED', 'too late', { permanent: true }));
+    r.sends[0]?.resolve();
+    await settle();
+    expect(s.frames.map((f) => [f.command, headerValue(f, 'receipt-id')])).toEqual([
+      ['CONNECTED', undefined],
+      ['RECEIPT', 't1'],
+    ]);
+    expect(s.ended).toBe(false);
+  });
+
+  it('a /queue SEND in the listener store: RECEIPT once the owner accepted and the store wrote it', async () => {
+    const store = new MemoryListenerStore();
+    const release = store.hold();
+    const r = rig({}, { hold: true, store });
+    const s = await r.connect();
+    await sent(s, 'SEND\ndestination:/queue/kept\nreceipt:k1\n\nx\0');
+    r.sends[0]?.resolve();
+    await settle();
+    expect(s.commands()).toEqual(['CONNECTED']);
+    release();
+    await settle();
+    expect(s.commands()).toEqual(['CONNECTED', 'RECEIPT']);
+    expect(store.records.size).toBe(1);
+    // the store first, then the owner
+    const release2 = store.hold();
+    await sent(s, 'SEND\ndestination:/queue/kept\nreceipt:k2\n\ny\0');
+    release2();
+    await settle();
+    expect(s.commands()).toEqual(['CONNECTED', 'RECEIPT']);
+    r.sends[1]?.resolve();
+    await settle();
+    expect(s.frames.map((f) => headerValue(f, 'receipt-id'))).toEqual([undefined, 'k1', 'k2']);
+  });
+
+  it('a /queue SEND the listener store could not write: ERROR with receipt-id, whatever the owner says after', async () => {
+    const failing: ListenerStore = {
+      location: 'test',
+      scan: () => Promise.resolve([]),
+      put: () => undefined,
+      del: () => undefined,
+      written: () => Promise.reject(new FerryError('SPOOL_IO', 'disk full')),
+    };
+    const r = rig({}, { hold: true, store: failing });
+    const s = await r.connect();
+    await sent(s, 'SEND\ndestination:/queue/kept\nreceipt:f1\n\nx\0');
+    expect(s.commands()).toEqual(['CONNECTED', 'ERROR']);
+    expect(headerValue(last(s), 'receipt-id')).toBe('f1');
+    expect(headerValue(last(s), 'message')).toContain('disk full');
+    r.sends[0]?.resolve();
+    await settle();
+    expect(s.commands()).toEqual(['CONNECTED', 'ERROR']);
+  });
+
+  it('an owner that throws refuses the SEND: ERROR with receipt-id', async () => {
+    const r = rig({
+      onSend: () => {
+        throw new Error('owner broke');
+      },
+    });
+    const s = await r.connect();
+    await sent(s, 'SEND\ndestination:/queue/a\nreceipt:e1\n\nx\0');
+    expect(s.commands()).toEqual(['CONNECTED', 'ERROR']);
+    expect(headerValue(last(s), 'receipt-id')).toBe('e1');
+    expect(headerValue(last(s), 'message')).toContain('owner broke');
   });
 
   it('shutting down: new SENDs get ERROR "shutting down"', async () => {

@@ -303,12 +303,11 @@ export class StompSession implements SubscriberSession {
   }
 
   /**
-   * Hand one SEND of a COMMIT to the broker and to the hooks. Returns false when it failed (an ERROR was
-   * sent), true when there is nothing to wait for, or the settlement promise.
+   * Hand one SEND of a COMMIT to the broker and to the hooks. Returns false when it failed (an
+   * ERROR was sent), else the settlement to wait for.
    */
-  #publish(f: StompFrame, destination: string, confirmed: boolean, receiptForError?: string): boolean | Promise<void> {
+  #publish(f: StompFrame, destination: string, confirmed: boolean, receiptForError?: string): false | Promise<void> {
     const r = this.#pending.take(sentMessage(f, destination), confirmed, this.id, this.#login, this.#out.version);
-    if (r === undefined) return true;
     if (!(r instanceof SendRefused)) return r;
     this.#refused(r, receiptForError ?? headerValue(f, 'receipt'));
     return false;
@@ -401,7 +400,7 @@ export class StompSession implements SubscriberSession {
           for (const w of waits) w.catch(() => undefined);
           return;
         }
-        if (r !== true) waits.push(r);
+        waits.push(r);
       } else {
         this.#subs.settle(op.kind, this.#ackTarget(op.frame) ?? null);
       }
