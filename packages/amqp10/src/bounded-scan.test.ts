@@ -53,6 +53,10 @@ describe('scanValues: a region of N bytes decodes to at most N values', () => {
     ['a data section whose vbin32 runs past the region', '00 53 75 b0 00000005 616263'],
     ['a data section whose vbin32 size is cut off', '00 53 75 b0 0000'],
     ['a whole data section, then one cut off', '00 53 75 a0 01 61 00 53 75 a0 02 61'],
+    ['empty header and properties, then a data section cut off', '00 53 70 45 00 53 73 45 00 53 75 b0 00000100 6161'],
+    ['an empty header, then an unknown type code', '00 53 70 45 33'],
+    ['an empty header, then nulls in an array past the budget', '00 53 70 45 e0 02 ff 40'],
+    ['a described empty list cut off', '00 53 70'],
   ])('%s: decode error', (_name, h) => {
     expect(fails(hex(h))).toMatch(/AMQP 1.0 decode error/);
   });
@@ -62,6 +66,8 @@ describe('scanValues: a region of N bytes decodes to at most N values', () => {
     expect(fails(hex('00 53 75 a0 03 616263 00 53 75 b0 00000002 6465'))).toBe('passed');
     // the descriptor as a ulong (0x80), a header before, a footer map after
     expect(fails(hex('00 53 70 45 00 80 0000000000000075 a0 01 61 00 53 75 a0 01 62 00 53 78 c1 01 00'))).toBe('passed');
+    // empty header and properties as rhea writes them (list0), then a data section
+    expect(fails(hex('00 53 70 45 00 53 73 45 00 53 75 a0 02 6162'))).toBe('passed');
     // a binary under another descriptor is a value like any other
     expect(fails(hex('00 53 77 a0 02 6162'))).toBe('passed');
   });

@@ -13,6 +13,7 @@
  * a map has an even count (§1.6.23), and nesting is bounded.
  */
 import { FerryError } from '@ferry/core';
+import { dataSectionEnd } from './data-section.js';
 
 const MAX_DEPTH = 64;
 
@@ -78,20 +79,13 @@ class Scanner {
   }
 
   /**
-   * A data section (§3.2.6) encoded as `0x00 0x53 0x75` and a vbin8 or vbin32 that ends within
-   * the region: passed by its size (three values: the section, its descriptor, the binary), true;
-   * false for anything else, which `value` then walks.
+   * A data section (§3.2.6) in the encoding of ./data-section.ts that ends within the region:
+   * passed by its size (three values: the section, its descriptor, the binary), true; false for
+   * anything else, which `value` then walks.
    */
   dataSection(): boolean {
-    const b = this.#buf;
-    const at = this.#pos;
-    if (at + 5 > this.#end || b[at] !== 0x00 || b[at + 1] !== 0x53 || b[at + 2] !== 0x75) return false;
-    const code = b[at + 3];
-    let next: number;
-    if (code === 0xa0) next = at + 5 + (b[at + 4] as number);
-    else if (code === 0xb0 && at + 8 <= this.#end) next = at + 8 + b.readUInt32BE(at + 4);
-    else return false;
-    if (next > this.#end) return false;
+    const next = dataSectionEnd(this.#buf, this.#pos, this.#end);
+    if (next < 0) return false;
     this.#spend(3);
     this.#pos = next;
     return true;
@@ -188,7 +182,20 @@ class Scanner {
  * their bytes; throws a `PROTOCOL_ERROR` FerryError (condition amqp:decode-error) otherwise.
  */
 export function scanValues(buf: Buffer, start = 0, end = buf.length): void {
-  const s = new Scanner(buf, start, end);
+  // the sections of a message as rhea and most senders write one with a data body: the header or
+  // properties as a described empty list (`0x00 0x53 <code> 0x45`, three values in four bytes)
+  // and data sections (three values in five bytes or more), passed by their sizes without a
+  // Scanner. Each passes fewer values than bytes, so what follows is scanned with the budget
+  // of its own bytes and the region's rule still holds.
+  let at = start;
+  while (at < end) {
+    const next = dataSectionEnd(buf, at, end);
+    if (next >= 0) at = next;
+    else if (at + 4 <= end && buf[at] === 0x00 && buf[at + 1] === 0x53 && buf[at + 3] === 0x45) at += 4;
+    else break;
+  }
+  if (at >= end) return;
+  const s = new Scanner(buf, at, end);
   while (!s.done) if (!s.dataSection()) s.value(0);
 }
 

@@ -10,6 +10,7 @@
  */
 import { FerryError } from '@ferry/core';
 import { Decoder, descriptorCode, described, encode, NULL, type AmqpValue } from './codec.js';
+import { dataSectionEnd, dataSectionStart } from './data-section.js';
 
 const SECTION = {
   header: 0x70,
@@ -160,27 +161,6 @@ function parseApplicationProperties(v: AmqpValue): (readonly [string, AmqpValue]
   });
 }
 
-/**
- * The binary of the data section at `at` when it is encoded as `0x00 0x53 0x75` and a vbin8 or
- * vbin32 (§3.2.6, §1.6.20) that ends within `bytes`; undefined for any other encoding (the
- * decoder reads it then, and reports what is wrong with it).
- */
-function dataSectionAt(bytes: Buffer, at: number): Buffer | undefined {
-  if (at + 5 > bytes.length || bytes[at] !== 0x00 || bytes[at + 1] !== 0x53 || bytes[at + 2] !== SECTION.data) return undefined;
-  const code = bytes[at + 3];
-  let start: number;
-  let n: number;
-  if (code === 0xa0) {
-    start = at + 5;
-    n = bytes[at + 4] as number;
-  } else if (code === 0xb0) {
-    if (at + 8 > bytes.length) return undefined;
-    start = at + 8;
-    n = bytes.readUInt32BE(at + 4);
-  } else return undefined;
-  return start + n > bytes.length ? undefined : bytes.subarray(start, start + n);
-}
-
 /** A header or properties section with no field set: one object, never changed (its fields are readonly). */
 const NO_FIELDS: HeaderSection & PropertiesSection = Object.freeze({});
 
@@ -202,15 +182,15 @@ export function parseMessage(bytes: Buffer): ParsedMessage {
   const sequences: Buffer[] = [];
   while (d.remaining > 0) {
     const start = d.position;
-    const chunk = dataSectionAt(bytes, start);
-    if (chunk !== undefined) {
+    const dataEnd = dataSectionEnd(bytes, start, bytes.length);
+    if (dataEnd >= 0) {
       // a data section (§3.2.6) in the encoding senders write: the binary is a view of the bytes,
       // no value objects made for it; the same checks as below
       if (out.body.kind !== 'none' && out.body.kind !== 'data') throw protocolError('data section after another body kind');
-      data.push(chunk);
+      data.push(bytes.subarray(dataSectionStart(bytes, start), dataEnd));
       if (out.body.kind === 'none') out.body = { kind: 'data', chunks: data };
       out.applicationPropertiesAt ??= [start, start];
-      d.skipTo(chunk.byteOffset - bytes.byteOffset + chunk.length);
+      d.skipTo(dataEnd);
       continue;
     }
     if (start + 4 <= bytes.length && bytes[start] === 0x00 && bytes[start + 1] === 0x53 && bytes[start + 3] === 0x45) {
