@@ -1,17 +1,22 @@
-import { Deadlines } from './deadlines.js';
+import { Deadlines, type Expiring } from './deadlines.js';
 import { countTimers } from '../test/fakes.js';
+
+/** a deadline's owner that runs `f` when it expires */
+function on(f: () => unknown): Expiring {
+  return { expire: () => void f() };
+}
 
 describe('Deadlines', () => {
   it('expires what was not cancelled, in order, once its time passed', async () => {
     const d = new Deadlines(20);
     const fired: string[] = [];
-    const a = d.add(() => fired.push('a'));
-    const b = d.add(() => fired.push('b'));
+    const a = d.add(on(() => fired.push('a')));
+    const b = d.add(on(() => fired.push('b')));
     const last = new Promise<void>((resolve) =>
-      d.add(() => {
+      d.add(on(() => {
         fired.push('c');
         resolve();
-      }),
+      })),
     );
     d.cancel(b);
     expect(d.size).toBe(2);
@@ -28,10 +33,10 @@ describe('Deadlines', () => {
     let now = 0;
     const d = new Deadlines(10, () => now);
     const fired: string[] = [];
-    const x = d.add(() => fired.push('x'));
+    const x = d.add(on(() => fired.push('x')));
     d.cancel(x);
     now = 100;
-    const y = d.add(() => fired.push('y'));
+    const y = d.add(on(() => fired.push('y')));
     d.cancel(y);
     d.clear();
     expect(fired).toEqual([]);
@@ -41,7 +46,7 @@ describe('Deadlines', () => {
   it('arms one timer for any number of pending deadlines (not one per write)', async () => {
     const d = new Deadlines(60_000);
     const armed = await countTimers(() => {
-      const pending = Array.from({ length: 1000 }, () => d.add(() => undefined));
+      const pending = Array.from({ length: 1000 }, () => d.add(on(() => undefined)));
       for (const p of pending.slice(0, 500)) d.cancel(p);
     });
     expect(d.size).toBe(500);
@@ -52,7 +57,7 @@ describe('Deadlines', () => {
   it('keeps its one timer while writes end one by one (no timer per write when the list empties)', async () => {
     const d = new Deadlines(60_000);
     const armed = await countTimers(() => {
-      for (let i = 0; i < 1000; i++) d.cancel(d.add(() => undefined));
+      for (let i = 0; i < 1000; i++) d.cancel(d.add(on(() => undefined)));
     });
     expect(d.size).toBe(0);
     expect(armed).toBe(1);
@@ -63,13 +68,13 @@ describe('Deadlines', () => {
     let now = 0;
     const d = new Deadlines(10, () => now);
     const fired: string[] = [];
-    d.cancel(d.add(() => fired.push('cancelled')));
+    d.cancel(d.add(on(() => fired.push('cancelled'))));
     now = 5;
     const next = new Promise<void>((resolve) =>
-      d.add(() => {
+      d.add(on(() => {
         fired.push('next');
         resolve();
-      }),
+      })),
     );
     // the timer armed for the cancelled deadline (10 ms) wakes with the next one due (at 15)
     now = 15;
@@ -82,13 +87,13 @@ describe('Deadlines', () => {
     let now = 0;
     const d = new Deadlines(10, () => now);
     const fired: number[] = [];
-    d.cancel(d.add(() => fired.push(-1)));
+    d.cancel(d.add(on(() => fired.push(-1))));
     now = 5;
     const expired = new Promise<void>((resolve) =>
-      d.add(() => {
+      d.add(on(() => {
         fired.push(now);
         resolve();
-      }),
+      })),
     );
     // the wake armed for the cancelled deadline finds the head (due at 15) not due: it arms again
     const original = globalThis.setTimeout;

@@ -3,8 +3,13 @@ export interface Deadline {
   readonly at: number;
 }
 
+/** What a deadline belongs to: told once when it passes (an object, so a write needs no closure for it). */
+export interface Expiring {
+  expire(): void;
+}
+
 interface Node extends Deadline {
-  readonly expire: () => void;
+  readonly owner: Expiring;
   prev: Node | undefined;
   next: Node | undefined;
   /** still in the list (neither cancelled nor expired) */
@@ -42,11 +47,11 @@ export class Deadlines {
   }
 
   /**
-   * Run `expire` once `ms` has passed since `now` (the clock's time, read by the caller when it
-   * has read it already), unless {@link cancel} comes first.
+   * Call `owner.expire()` once `ms` has passed since `now` (the clock's time, read by the caller
+   * when it has read it already), unless {@link cancel} comes first.
    */
-  add(expire: () => void, now: number = this.#now()): Deadline {
-    const node: Node = { at: now + this.#ms, expire, prev: this.#tail, next: undefined, live: true };
+  add(owner: Expiring, now: number = this.#now()): Deadline {
+    const node: Node = { at: now + this.#ms, owner, prev: this.#tail, next: undefined, live: true };
     if (this.#tail === undefined) this.#head = node;
     else this.#tail.next = node;
     this.#tail = node;
@@ -57,7 +62,7 @@ export class Deadlines {
     return node;
   }
 
-  /** The deadline is met: its `expire` never runs. A second call, or one after it expired, does nothing. */
+  /** The deadline is met: its owner is never told. A second call, or one after it expired, does nothing. */
   cancel(deadline: Deadline): void {
     const node = deadline as Node;
     if (!node.live) return;
@@ -103,7 +108,7 @@ export class Deadlines {
     const now = this.#now();
     for (let n = this.#head; n !== undefined && n.at <= now; n = this.#head) {
       this.#unlink(n);
-      n.expire();
+      n.owner.expire();
     }
     // an expired write's retry may have added a deadline, and armed the timer for it already
     if (this.#head !== undefined && !this.#armed()) this.#arm(this.#head.at);

@@ -14,7 +14,7 @@ import {
   type Metrics,
   type Sink,
 } from '@ferry/core';
-import { Deadlines } from './deadlines.js';
+import { Deadlines, type Deadline, type Expiring } from './deadlines.js';
 import { SinkFailureLog } from './failure-log.js';
 import type { Dispatch, RouteMatch, RoutePlan, RoutePolicy, RouteTable, UnplannedDestination } from './table.js';
 
@@ -74,6 +74,98 @@ interface RouteWork {
   readonly policy: RoutePolicy | undefined;
   readonly dispatches: readonly Dispatch[];
   readonly unplanned: readonly UnplannedDestination[];
+}
+
+/** Told once how a delivered message ended: undefined when delivered, else the error to fail it with. */
+export interface Completion {
+  complete(error: FerryError | undefined): void;
+}
+
+/** What finishes a {@link Write}: the delivery that made it. */
+interface WriteOwner {
+  settled(w: Write, error: FerryError | undefined): void;
+  expired(w: Write): void;
+}
+
+/**
+ * One write to a sink in flight: its deadline (the write is the deadline's owner) and the
+ * callback the sink settles it through, one object and one bound function per write. A write
+ * of the one-route-one-destination path carries what it needs to finish the message
+ * (`completion` and the plan, retried on the general path if it fails); any other write
+ * resolves the promise of a retry loop (`resolve`).
+ */
+class Write implements Expiring {
+  readonly owner: WriteOwner;
+  readonly d: Dispatch;
+  readonly started: number;
+  /** the sink's callback */
+  readonly settle: (error: FerryError | undefined) => void;
+  deadline: Deadline | undefined = undefined;
+  finished = false;
+  /** the sink's call is still on the stack (an outcome then waits for a microtask) */
+  calling = true;
+  readonly resolve: ((error: FerryError | undefined) => void) | undefined;
+  readonly completion: Completion | undefined;
+  readonly table: RouteTable | undefined;
+  readonly connector: string;
+  readonly message: GatewayMessage | undefined;
+  readonly match: RouteMatch | undefined;
+  readonly plan: RoutePlan | undefined;
+  readonly policy: RoutePolicy | undefined;
+
+  private constructor(
+    owner: WriteOwner,
+    d: Dispatch,
+    resolve: ((error: FerryError | undefined) => void) | undefined,
+    completion: Completion | undefined,
+    table: RouteTable | undefined,
+    connector: string,
+    message: GatewayMessage | undefined,
+    match: RouteMatch | undefined,
+    plan: RoutePlan | undefined,
+    policy: RoutePolicy | undefined,
+  ) {
+    this.owner = owner;
+    this.d = d;
+    this.started = performance.now();
+    this.settle = this.#settle.bind(this);
+    this.resolve = resolve;
+    this.completion = completion;
+    this.table = table;
+    this.connector = connector;
+    this.message = message;
+    this.match = match;
+    this.plan = plan;
+    this.policy = policy;
+  }
+
+  /** a write whose outcome resolves a promise (the general path's retry loop) */
+  static resolving(owner: WriteOwner, d: Dispatch, resolve: (error: FerryError | undefined) => void): Write {
+    return new Write(owner, d, resolve, undefined, undefined, '', undefined, undefined, undefined, undefined);
+  }
+
+  /** the one write of a message with one route and one destination: its outcome completes the message */
+  static completing(
+    owner: WriteOwner,
+    d: Dispatch,
+    completion: Completion,
+    table: RouteTable,
+    connector: string,
+    message: GatewayMessage,
+    match: RouteMatch,
+    plan: RoutePlan,
+    policy: RoutePolicy | undefined,
+  ): Write {
+    return new Write(owner, d, undefined, completion, table, connector, message, match, plan, policy);
+  }
+
+  expire(): void {
+    this.owner.expired(this);
+  }
+
+  #settle(error: FerryError | undefined): void {
+    this.owner.settled(this, error);
+  }
 }
 
 export interface DeliveryOptions {
@@ -139,32 +231,49 @@ export class Delivery {
   }
 
   /**
-   * Route one message with `table`; `done` gets the error to fail it with, or undefined once it
-   * is delivered, exactly once. Throws only when planning throws (a bug): nothing was written.
+   * Route one message with `table`; `completion` is told the error to fail it with, or undefined
+   * once it is delivered, exactly once. Throws only when planning throws (a bug): nothing was
+   * written.
    */
-  deliver(table: RouteTable, connector: string, message: GatewayMessage, matches: readonly RouteMatch[], done: (error: FerryError | undefined) => void): void {
+  deliver(table: RouteTable, connector: string, message: GatewayMessage, matches: readonly RouteMatch[], completion: Completion): void {
     const match = matches.length === 1 ? matches[0] : undefined;
     const only = match === undefined ? undefined : table.plan(message, match);
     const d = only?.dispatches[0];
     if (only !== undefined && match !== undefined && d !== undefined && only.dispatches.length === 1 && only.failed.length === 0) {
       const policy = table.policyOf(match.route);
       if (this.#sinks.has(d.connector) && (policy?.deadLetter === undefined || this.#sinks.has(policy.deadLetter))) {
-        this.#send(d, (error, started) => {
-          if (error === undefined) {
-            this.#routed(match.route).inc();
-            done(undefined);
-            return;
-          }
-          // the first write failed: retried and dead-lettered as on the general path
-          this.#runRoute(table, connector, message, { match, policy, dispatches: only.dispatches, unplanned: only.failed }, { error, started }).then(done, (err: unknown) =>
-            done(this.#crashed(connector, err)),
-          );
-        });
+        this.#send(Write.completing(this.#writes, d, completion, table, connector, message, match, only, policy));
         return;
       }
     }
     const plans = only !== undefined ? [only] : matches.map((m) => table.plan(message, m));
-    this.#deliverAll(table, connector, message, matches, plans).then(done, (err: unknown) => done(this.#crashed(connector, err)));
+    this.#deliverAll(table, connector, message, matches, plans).then(
+      (error) => completion.complete(error),
+      (err: unknown) => completion.complete(this.#crashed(connector, err)),
+    );
+  }
+
+  /** How the writes of this delivery end (one object for all of them, see {@link Write}). */
+  readonly #writes: WriteOwner = {
+    settled: (w, error) => this.#settled(w, error),
+    expired: (w) => this.#expired(w),
+  };
+
+  /** the one-route-one-destination write ended: the message is done, or its route is retried on the general path */
+  #fastWritten(w: Write, error: FerryError | undefined): void {
+    const { completion, table, message, match, plan } = w;
+    if (completion === undefined || table === undefined || message === undefined || match === undefined || plan === undefined) return;
+    if (error === undefined) {
+      this.#routed(match.route).inc();
+      completion.complete(undefined);
+      return;
+    }
+    // the first write failed: retried and dead-lettered as on the general path
+    const work: RouteWork = { match, policy: w.policy, dispatches: plan.dispatches, unplanned: plan.failed };
+    this.#runRoute(table, w.connector, message, work, { error, started: w.started }).then(
+      (e) => completion.complete(e),
+      (err: unknown) => completion.complete(this.#crashed(w.connector, err)),
+    );
   }
 
   /** a bug in the engine's own code: the message is given back rather than lost */
@@ -365,61 +474,66 @@ export class Delivery {
 
   /** Write one dispatch; resolves with its error, or undefined once the sink confirmed. Never rejects. */
   #write(d: Dispatch): Promise<FerryError | undefined> {
-    return new Promise((resolve) => this.#send(d, resolve));
+    return new Promise((resolve) => this.#send(Write.resolving(this.#writes, d, resolve)));
   }
 
   /**
-   * Write one dispatch and call `done` exactly once: undefined once the sink confirmed, or its
-   * error (SINK_TIMEOUT, transient, when it did not confirm within the sink timeout; a late
-   * confirmation is then only logged); with the time the write began (performance.now()).
+   * Start write `w`; it ends exactly once ({@link #settled} or {@link #expired}): confirmed, or
+   * with its error (SINK_TIMEOUT, transient, when the sink did not confirm within the sink
+   * timeout; a late confirmation is then only logged).
    */
-  #send(d: Dispatch, done: (error: FerryError | undefined, started: number) => void): void {
-    const sink = this.#sinks.get(d.connector) as Sink<Record<string, unknown>>;
-    // one clock read for the write's start, its deadline and the confirm histogram
-    const started = performance.now();
-    let finished = false;
-    // an outcome given while the sink's call is still on the stack waits for a microtask, as a
-    // promise's would: the engine's completion must not run inside its own start
-    let calling = true;
-    const deadline = this.#deadlines.add(() => {
-      finished = true;
-      const error = new FerryError('SINK_TIMEOUT', `${d.connector} did not confirm within ${this.#timeoutMs} ms`, {
-        permanent: false,
-        details: { connector: d.connector, route: d.route, timeoutMs: this.#timeoutMs },
-      });
-      this.#failed(d, error);
-      done(error, started);
-    }, started);
-    const settle = (error: FerryError | undefined): void => {
-      if (calling) {
-        queueMicrotask(() => settle(error));
-        return;
-      }
-      if (finished) {
-        // a failure after the time-out is the time-out's; a late confirmation is worth a line
-        if (error === undefined) this.#logger.warn('sink confirmed after its timeout', { connector: d.connector, route: d.route });
-        return;
-      }
-      finished = true;
-      this.#deadlines.cancel(deadline);
-      if (error === undefined) {
-        this.#confirmed(d.connector).observe((performance.now() - started) / 1000);
-        this.#failures.succeeded(d.connector);
-      } else this.#failed(d, error);
-      done(error, started);
-    };
+  #send(w: Write): void {
+    const sink = this.#sinks.get(w.d.connector) as Sink<Record<string, unknown>>;
+    w.deadline = this.#deadlines.add(w, w.started);
     try {
       // a sink that reports through a callback (Sink.send) needs no promise per write
-      if (sink.send !== undefined) sink.send(d.message, d.to, settle);
+      if (sink.send !== undefined) sink.send(w.d.message, w.d.to, w.settle);
       else
-        sink.write(d.message, d.to).then(
-          () => settle(undefined),
-          (err: unknown) => settle(toFerryError(err)),
+        sink.write(w.d.message, w.d.to).then(
+          () => w.settle(undefined),
+          (err: unknown) => w.settle(toFerryError(err)),
         );
     } catch (err) {
-      settle(toFerryError(err));
+      w.settle(toFerryError(err));
     }
-    calling = false;
+    w.calling = false;
+  }
+
+  #settled(w: Write, error: FerryError | undefined): void {
+    if (w.calling) {
+      // an outcome given while the sink's call is still on the stack waits for a microtask, as a
+      // promise's would: the engine's completion must not run inside its own start
+      queueMicrotask(() => this.#settled(w, error));
+      return;
+    }
+    if (w.finished) {
+      // a failure after the time-out is the time-out's; a late confirmation is worth a line
+      if (error === undefined) this.#logger.warn('sink confirmed after its timeout', { connector: w.d.connector, route: w.d.route });
+      return;
+    }
+    w.finished = true;
+    if (w.deadline !== undefined) this.#deadlines.cancel(w.deadline);
+    if (error === undefined) {
+      this.#confirmed(w.d.connector).observe((performance.now() - w.started) / 1000);
+      this.#failures.succeeded(w.d.connector);
+    } else this.#failed(w.d, error);
+    this.#written(w, error);
+  }
+
+  #expired(w: Write): void {
+    w.finished = true;
+    const { d } = w;
+    const error = new FerryError('SINK_TIMEOUT', `${d.connector} did not confirm within ${this.#timeoutMs} ms`, {
+      permanent: false,
+      details: { connector: d.connector, route: d.route, timeoutMs: this.#timeoutMs },
+    });
+    this.#failed(d, error);
+    this.#written(w, error);
+  }
+
+  #written(w: Write, error: FerryError | undefined): void {
+    if (w.resolve !== undefined) w.resolve(error);
+    else this.#fastWritten(w, error);
   }
 
   #confirmed(connector: string): HistogramHandle {

@@ -2,6 +2,7 @@ import {
   counterHandle,
   describeError,
   gaugeHandle,
+  type FerryError,
   toFerryError,
   type CounterHandle,
   type DeliveryHandler,
@@ -13,7 +14,7 @@ import {
   type Sink,
   type SourceFlow,
 } from '@ferry/core';
-import { Delivery, type TransientRetry } from './delivery.js';
+import { Delivery, type Completion, type TransientRetry } from './delivery.js';
 import { Flow } from './source-flow.js';
 import type { RouteMatch, RouteTable } from './table.js';
 
@@ -65,7 +66,11 @@ interface RouteState {
   readonly inFlight: GaugeHandle;
 }
 
-interface Taken {
+/**
+ * A delivery the engine took: matched, counted against its routes, and told when it is done
+ * (it is the delivery's {@link Completion}: no closure per message).
+ */
+class Taken implements Completion {
   readonly connector: string;
   readonly delivery: InboundDelivery;
   readonly matches: readonly RouteMatch[];
@@ -74,8 +79,32 @@ interface Taken {
   readonly table: RouteTable;
   /** the table generation it was taken in (see {@link Engine.swap}) */
   readonly generation: number;
+  /** the engine's end of a delivery, shared by all */
+  readonly #done: (t: Taken, error: FerryError | undefined) => void;
   /** the source was told this delivery waits (onWait(true)) and is owed an onWait(false) */
-  told: boolean;
+  told = false;
+
+  constructor(
+    connector: string,
+    delivery: InboundDelivery,
+    matches: readonly RouteMatch[],
+    states: readonly RouteState[],
+    table: RouteTable,
+    generation: number,
+    done: (t: Taken, error: FerryError | undefined) => void,
+  ) {
+    this.connector = connector;
+    this.delivery = delivery;
+    this.matches = matches;
+    this.states = states;
+    this.table = table;
+    this.generation = generation;
+    this.#done = done;
+  }
+
+  complete(error: FerryError | undefined): void {
+    this.#done(this, error);
+  }
 }
 
 /**
@@ -290,7 +319,7 @@ export class Engine {
       s.matched.inc();
       if (s.active >= s.max) room = false;
     }
-    const taken: Taken = { connector, delivery, matches, states, table: this.#table, generation: this.#generation, told: false };
+    const taken = new Taken(connector, delivery, matches, states, this.#table, this.#generation, this.#done);
     this.#inFlight++;
     this.#current++;
     if (room) {
@@ -327,26 +356,30 @@ export class Engine {
       if (s.active > s.peak) s.peak = s.active;
       s.inFlight.inc(1);
     }
-    const { message, settlement } = t.delivery;
     try {
-      this.#delivery.deliver(t.table, t.connector, message, t.matches, (error) => {
-        // no closure for safeSettle: this runs for every message
-        try {
-          if (error === undefined) settlement.accept();
-          else settlement.fail(error);
-        } catch (err) {
-          settleThrew(this.#logger, err);
-        }
-        this.#end(t);
-      });
+      this.#delivery.deliver(t.table, t.connector, t.delivery.message, t.matches, t);
     } catch (err) {
       // planning threw (a bug): nothing was written; give the message back rather than lose it
       const e = toFerryError(err);
       this.#logger.error('routing failed', { connector: t.connector, error: describeError(e) });
+      const { settlement } = t.delivery;
       safeSettle(this.#logger, () => settlement.release(e));
       this.#end(t);
     }
   }
+
+  /** A delivery's writes ended: settle it with its outcome (see {@link Taken.complete}). */
+  readonly #done = (t: Taken, error: FerryError | undefined): void => {
+    const { settlement } = t.delivery;
+    // no closure for safeSettle: this runs for every message
+    try {
+      if (error === undefined) settlement.accept();
+      else settlement.fail(error);
+    } catch (err) {
+      settleThrew(this.#logger, err);
+    }
+    this.#end(t);
+  };
 
   #end(t: Taken): void {
     for (const s of t.states) {

@@ -125,6 +125,29 @@ describe('RouteTable.match', () => {
     // the pattern does not match: still taken, without captures
     expect(table.match('rabbit', msg('rabbit', 'amqp091', 'x'), ['events'])).toEqual([{ route: 'events', captures: [] }]);
   });
+
+  it('remembers an address: the same matches for the next message of it, the right ones for another address or other restrictTo', () => {
+    const t = RouteTable.compile(routes, connectors);
+    const first = t.match('plant', msg('plant', 'mqtt', 'factory/porto/line2/temp'));
+    const again = t.match('plant', msg('plant', 'mqtt', 'factory/porto/line2/temp'));
+    expect(again).toBe(first);
+    expect(again).toEqual([
+      { route: 'telemetry', captures: [['porto'], ['line2']] },
+      { route: 'mirror', captures: [['porto', 'line2', 'temp']] },
+    ]);
+    // the same address from another connector is another connector's matter
+    expect(t.match('web', msg('web', 'stomp', 'factory/porto/line2/temp'))).toEqual([]);
+    const m = msg('rabbit', 'amqp091', 'order.new.eu');
+    expect(t.match('rabbit', m, ['events'])).toEqual([{ route: 'events', captures: [['new'], ['eu']] }]);
+    // an equal restrictTo in another array is the same question; a different one is not
+    expect(t.match('rabbit', m, ['events'])).toBe(t.match('rabbit', m, ['events']));
+    expect(t.match('rabbit', m, ['commands'])).toEqual([{ route: 'commands', captures: [] }]);
+    expect(t.match('rabbit', m)).toEqual([
+      { route: 'commands', captures: [] },
+      { route: 'events', captures: [['new'], ['eu']] },
+    ]);
+    expect(t.match('rabbit', m, ['events'])).toEqual([{ route: 'events', captures: [['new'], ['eu']] }]);
+  });
 });
 
 describe('RouteTable.plan', () => {
@@ -258,6 +281,29 @@ describe('RouteTable.plan', () => {
     const plan = table.plan(msg('plant', 'mqtt', 'a'), { route: 'ghost', captures: [] });
     expect(plan.dispatches).toEqual([]);
     expect(plan.failed.map((f) => [f.index, f.error.code, f.error.permanent])).toEqual([[undefined, 'INTERNAL', false]]);
+  });
+
+  it('renders a destination that reads only the address once per address, one that reads a header per message; never a shared `to` that can change', () => {
+    const t = RouteTable.compile(routes, connectors);
+    const plan = (m: GatewayMessage): readonly Dispatch[] => dispatches(planAll(t, m, t.match(m.source.connector, m)));
+    const a = plan(msg('plant', 'mqtt', 'factory/faro/l1/temp'));
+    const b = plan(msg('plant', 'mqtt', 'factory/faro/l1/temp'));
+    expect(a.map((d) => d.to)).toEqual([
+      { exchange: 'telemetry', routingKey: 'factory.faro.l1.temp' },
+      { destination: '/topic/temp.faro' },
+      { address: 'mirror.faro.l1.temp' },
+      { topic: 'copy/factory/faro/l1/temp' },
+      { destination: '/topic/factory.faro.l1.temp' },
+    ]);
+    // rendered once for the address: the same frozen objects, not equal copies
+    a.forEach((d, i) => expect(b[i]?.to).toBe(d.to));
+    for (const d of a) expect(Object.isFrozen(d.to)).toBe(true);
+    expect(plan(msg('plant', 'mqtt', 'factory/faro/l2/temp'))[0]?.to).toEqual({ exchange: 'telemetry', routingKey: 'factory.faro.l2.temp' });
+    // `{header.device}/cmd`: the same address, another header, another destination
+    const cmd = (device: string): unknown => plan(msg('rabbit', 'amqp091', 'device-commands', [['device', device]]))[0]?.to;
+    expect(cmd('d1')).toEqual({ topic: 'd1/cmd' });
+    expect(cmd('d2')).toEqual({ topic: 'd2/cmd' });
+    expect(Object.isFrozen(cmd('d3'))).toBe(true);
   });
 
   it('keeps non-template and escaped fields', () => {

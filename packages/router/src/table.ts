@@ -22,6 +22,7 @@ import {
 } from '@ferry/core';
 import { translateReplyTo } from './addresses.js';
 import { checkRoutes, type ConnectorEntry } from './check.js';
+import { AddressMemo } from './address-memo.js';
 import { compilePattern, type CompiledPattern } from './patterns.js';
 import { Template, checkRenderedAddress, levelSeparatorOf, type RenderContext } from './templates.js';
 
@@ -38,8 +39,11 @@ export interface Dispatch {
   /** the position of this destination in the route's `to` */
   readonly index: number;
   readonly connector: string;
-  /** the `to` fields (without `connector`), templates rendered, other fields as they were */
-  readonly to: Record<string, unknown>;
+  /**
+   * The `to` fields (without `connector`), templates rendered, other fields as they were. Frozen
+   * and shared by every message that renders the same way: read it, never change it.
+   */
+  readonly to: Readonly<Record<string, unknown>>;
   /** the message with the route's header rules applied (a copy; the input is never changed) */
   readonly message: GatewayMessage;
 }
@@ -107,6 +111,62 @@ interface CompiledTarget {
   readonly fields: Readonly<Record<string, unknown>>;
   /** template fields that hold placeholders; literal ones are copied as they are */
   readonly templates: readonly { readonly field: string; readonly template: Template; readonly levelSeparator: '/' | '.' | undefined }[];
+  /** the `to` of every message when no field is a template, frozen */
+  readonly literalTo: Readonly<Record<string, unknown>> | undefined;
+  /**
+   * No template reads a header: the rendered `to` depends on the source address alone (the
+   * captures come from it), so it is rendered once per address (see {@link MemoMatch}).
+   */
+  readonly byAddress: boolean;
+}
+
+/**
+ * A route match remembered for its source address (RouteTable.match), with the destinations
+ * rendered for that address so far, by target index: the next message of the same address
+ * reuses both.
+ */
+class MemoMatch implements RouteMatch {
+  readonly route: string;
+  readonly captures: readonly (readonly string[])[];
+  // private: a match reads as { route, captures } to whoever holds it
+  readonly #address: string;
+  readonly #rendered: (Readonly<Record<string, unknown>> | undefined)[] = [];
+
+  constructor(route: string, captures: readonly (readonly string[])[], address: string) {
+    this.route = route;
+    this.captures = captures;
+    this.#address = address;
+  }
+
+  /** the `to` of target `index` rendered for this address, when rendered already */
+  rendered(address: string, index: number): Readonly<Record<string, unknown>> | undefined {
+    return address === this.#address ? this.#rendered[index] : undefined;
+  }
+
+  remember(address: string, index: number, to: Readonly<Record<string, unknown>>): void {
+    if (address === this.#address && index >= 0) this.#rendered[index] = to;
+  }
+}
+
+/** The routes that took one address, for the `restrictTo` they were matched with. */
+interface MemoEntry {
+  readonly restrictTo: readonly string[] | undefined;
+  readonly matches: readonly RouteMatch[];
+}
+
+/**
+ * Addresses remembered per source connector. 8,192 covers a listener's devices publishing each to
+ * its own topic at the scale the benchmarks hold (10,000 connections, few publishing at once)
+ * for a few MiB; beyond it the memo starts afresh and costs what matching did without it.
+ */
+const MATCH_MEMO_CAPACITY = 8_192;
+
+function sameRoutes(a: readonly string[] | undefined, b: readonly string[] | undefined): boolean {
+  if (a === b) return true;
+  if (a === undefined || b === undefined) return false;
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
 }
 
 interface CompiledRoute {
@@ -149,6 +209,8 @@ export class RouteTable {
   readonly #bySource = new Map<string, CompiledRoute[]>();
   /** the route names of each source, for the engine's flow control on every message */
   readonly #namesBySource = new Map<string, string[]>();
+  /** what {@link match} found per source connector and address (the table never changes: a reload compiles a new one) */
+  readonly #matchMemo = new Map<string, AddressMemo<MemoEntry>>();
   readonly #definitions = new Map<string, AnyConnectorDefinition>();
   readonly #maxHops: number;
   readonly #tracing: RouteTableOptions['tracing'];
@@ -182,6 +244,7 @@ export class RouteTable {
       let list = table.#bySource.get(route.connector);
       if (list === undefined) table.#bySource.set(route.connector, (list = []));
       list.push(route);
+      if (!table.#matchMemo.has(route.connector)) table.#matchMemo.set(route.connector, new AddressMemo(MATCH_MEMO_CAPACITY));
       let names = table.#namesBySource.get(route.connector);
       if (names === undefined) table.#namesBySource.set(route.connector, (names = []));
       names.push(route.name);
@@ -216,7 +279,15 @@ export class RouteTable {
           templates.push({ field, template, levelSeparator: names.includes(field) ? undefined : levelSeparatorOf(def.syntax, template) });
         }
       }
-      return { index: j, connector: to.connector, syntax: def.syntax, fields: to.fields, templates };
+      return {
+        index: j,
+        connector: to.connector,
+        syntax: def.syntax,
+        fields: to.fields,
+        templates,
+        literalTo: templates.length === 0 ? Object.freeze({ ...to.fields }) : undefined,
+        byAddress: templates.every(({ template }) => template.parts.every((p) => p.kind !== 'header')),
+      };
     };
     const targets = spec.to.map((to, j) => compileTarget(to, j, `routes[${i}].to[${j}]`));
     const dl = spec.onFailure?.deadLetter;
@@ -285,20 +356,26 @@ export class RouteTable {
    * the captures are empty and a `{n}` template fails the message loudly rather than the
    * message being dropped as unrouted.
    */
-  match(connector: string, message: GatewayMessage, restrictTo?: readonly string[]): RouteMatch[] {
+  match(connector: string, message: GatewayMessage, restrictTo?: readonly string[]): readonly RouteMatch[] {
     const routes = this.#bySource.get(connector);
-    if (routes === undefined) return [];
+    const memo = this.#matchMemo.get(connector);
+    if (routes === undefined || memo === undefined) return NONE;
+    const address = message.source.address;
+    // the same address matches the same routes with the same captures: shared, read only
+    const known = memo.get(address);
+    if (known !== undefined && sameRoutes(known.restrictTo, restrictTo)) return known.matches;
     const out: RouteMatch[] = [];
     for (const r of routes) {
       if (restrictTo !== undefined && !restrictTo.includes(r.name)) continue;
       if (r.pattern === undefined) {
-        out.push({ route: r.name, captures: [] });
+        out.push(new MemoMatch(r.name, NONE, address));
         continue;
       }
-      const captures = r.pattern.match(message.source.address);
-      if (captures !== undefined) out.push({ route: r.name, captures });
-      else if (restrictTo !== undefined) out.push({ route: r.name, captures: [] });
+      const captures = r.pattern.match(address);
+      if (captures !== undefined) out.push(new MemoMatch(r.name, captures, address));
+      else if (restrictTo !== undefined) out.push(new MemoMatch(r.name, NONE, address));
     }
+    memo.set(address, { restrictTo, matches: out });
     return out;
   }
 
@@ -330,7 +407,7 @@ export class RouteTable {
     let failed: UnplannedDestination[] | undefined;
     for (const target of route.targets) {
       try {
-        const to = this.#renderTarget(route, target, message, match.captures);
+        const to = this.#renderTarget(route, target, message, match);
         dispatches.push({ route: route.name, index: target.index, connector: target.connector, to, message: this.#forTarget(route, target, out) });
       } catch (err) {
         (failed ??= []).push({ index: target.index, connector: target.connector, to: target.fields, error: asTemplateError(err) });
@@ -353,7 +430,7 @@ export class RouteTable {
     const target = route?.deadLetter;
     if (route === undefined || target === undefined) return undefined;
     try {
-      const to = this.#renderTarget(route, target, received, match.captures);
+      const to = this.#renderTarget(route, target, received, match);
       return { ok: true, dispatch: { route: route.name, index: -1, connector: target.connector, to, message } };
     } catch (err) {
       return { ok: false, error: asTemplateError(err) };
@@ -456,22 +533,26 @@ export class RouteTable {
 
   /**
    * The destination's `to` with its templates filled from the incoming message (before the
-   * route's header rules, so a header can route a message and still be removed from it).
+   * route's header rules, so a header can route a message and still be removed from it). Frozen:
+   * a literal destination's is made once, one that depends on the address alone once per
+   * address (kept on the match, see {@link match}).
    */
-  #renderTarget(
-    route: CompiledRoute,
-    target: CompiledTarget,
-    message: GatewayMessage,
-    captures: RouteMatch['captures'],
-  ): Record<string, unknown> {
+  #renderTarget(route: CompiledRoute, target: CompiledTarget, message: GatewayMessage, match: RouteMatch): Readonly<Record<string, unknown>> {
+    if (target.literalTo !== undefined) return target.literalTo;
+    const memo = target.byAddress && match instanceof MemoMatch ? match : undefined;
+    const address = message.source.address;
+    const known = memo?.rendered(address, target.index);
+    if (known !== undefined) return known;
     const to: Record<string, unknown> = { ...target.fields };
     for (const { field, template, levelSeparator } of target.templates) {
-      const ctx: RenderContext = { message, captures, sourceSyntax: route.sourceSyntax, targetSyntax: target.syntax, levelSeparator };
+      const ctx: RenderContext = { message, captures: match.captures, sourceSyntax: route.sourceSyntax, targetSyntax: target.syntax, levelSeparator };
       const value = template.render(ctx);
       checkRenderedAddress(target.syntax, value, template.source);
       to[field] = value;
     }
-    return to;
+    const frozen = Object.freeze(to);
+    memo?.remember(address, target.index, frozen);
+    return frozen;
   }
 }
 
