@@ -1,9 +1,21 @@
-import { Deadlines, type Expiring } from './deadlines.js';
+import { FerryError } from '@ferry/core';
+import { Deadlines, Expiring } from './deadlines.js';
 import { countTimers } from '../test/fakes.js';
+
+class Runs extends Expiring {
+  readonly #f: () => unknown;
+  constructor(f: () => unknown) {
+    super();
+    this.#f = f;
+  }
+  expire(): void {
+    this.#f();
+  }
+}
 
 /** a deadline's owner that runs `f` when it expires */
 function on(f: () => unknown): Expiring {
-  return { expire: () => void f() };
+  return new Runs(f);
 }
 
 describe('Deadlines', () => {
@@ -41,6 +53,36 @@ describe('Deadlines', () => {
     d.clear();
     expect(fired).toEqual([]);
     expect(d.size).toBe(0);
+  });
+
+  it('an owner is the list node itself: added again once cancelled, expired or cleared; never while pending', () => {
+    let now = 0;
+    const d = new Deadlines(10, () => now);
+    const fired: string[] = [];
+    const a = on(() => fired.push('a'));
+    const b = on(() => fired.push('b'));
+    d.add(a);
+    let caught: unknown;
+    try {
+      d.add(a);
+    } catch (err) {
+      caught = err;
+    }
+    expect(caught).toBeInstanceOf(FerryError);
+    expect((caught as FerryError).code).toBe('INTERNAL');
+    d.add(b);
+    d.cancel(a);
+    d.add(a);
+    expect(d.size).toBe(2);
+    d.clear();
+    expect(d.size).toBe(0);
+    d.add(b);
+    d.add(a);
+    d.cancel(b);
+    expect(d.size).toBe(1);
+    now = 20;
+    d.clear();
+    expect(fired).toEqual([]);
   });
 
   it('arms one timer for any number of pending deadlines (not one per write)', async () => {

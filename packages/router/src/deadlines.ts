@@ -1,19 +1,19 @@
-/** One pending deadline, a node of {@link Deadlines}' list. */
-export interface Deadline {
-  readonly at: number;
-}
+import { FerryError } from '@ferry/core';
 
-/** What a deadline belongs to: told once when it passes (an object, so a write needs no closure for it). */
-export interface Expiring {
-  expire(): void;
-}
+/**
+ * What a deadline belongs to, told once when it passes. The owner is the node of the
+ * {@link Deadlines} list itself (the list keeps its links here), so a deadline costs no object
+ * of its own; an owner is pending in one list at a time.
+ */
+export abstract class Expiring {
+  /** when it expires, on the list's clock (set by {@link Deadlines.add}) */
+  at = 0;
+  /** the list's links and whether it is pending there: Deadlines' own, never set elsewhere */
+  deadlinePrev: Expiring | undefined = undefined;
+  deadlineNext: Expiring | undefined = undefined;
+  deadlinePending = false;
 
-interface Node extends Deadline {
-  readonly owner: Expiring;
-  prev: Node | undefined;
-  next: Node | undefined;
-  /** still in the list (neither cancelled nor expired) */
-  live: boolean;
+  abstract expire(): void;
 }
 
 /**
@@ -31,8 +31,8 @@ interface Node extends Deadline {
 export class Deadlines {
   readonly #ms: number;
   readonly #now: () => number;
-  #head: Node | undefined;
-  #tail: Node | undefined;
+  #head: Expiring | undefined;
+  #tail: Expiring | undefined;
   #size = 0;
   #timer: NodeJS.Timeout | undefined;
 
@@ -50,41 +50,52 @@ export class Deadlines {
    * Call `owner.expire()` once `ms` has passed since `now` (the clock's time, read by the caller
    * when it has read it already), unless {@link cancel} comes first.
    */
-  add(owner: Expiring, now: number = this.#now()): Deadline {
-    const node: Node = { at: now + this.#ms, owner, prev: this.#tail, next: undefined, live: true };
-    if (this.#tail === undefined) this.#head = node;
-    else this.#tail.next = node;
-    this.#tail = node;
+  add(owner: Expiring, now: number = this.#now()): Expiring {
+    // its links are the list's: pending twice would corrupt it (a bug of the caller's)
+    if (owner.deadlinePending) throw new FerryError('INTERNAL', 'a deadline owner was added while still pending');
+    owner.at = now + this.#ms;
+    owner.deadlinePrev = this.#tail;
+    owner.deadlineNext = undefined;
+    owner.deadlinePending = true;
+    if (this.#tail === undefined) this.#head = owner;
+    else this.#tail.deadlineNext = owner;
+    this.#tail = owner;
     this.#size++;
     // an armed timer wakes no later than this deadline (every deadline is at most `ms` away and
     // the timer was armed for one at most `ms` away): it re-arms for the head then
-    if (this.#timer === undefined) this.#arm(node.at);
-    return node;
+    if (this.#timer === undefined) this.#arm(owner.at);
+    return owner;
   }
 
   /** The deadline is met: its owner is never told. A second call, or one after it expired, does nothing. */
-  cancel(deadline: Deadline): void {
-    const node = deadline as Node;
-    if (!node.live) return;
+  cancel(node: Expiring): void {
+    if (!node.deadlinePending) return;
     // the timer stays armed: it finds nothing due when it wakes (see the class comment)
     this.#unlink(node);
   }
 
   /** Forget every pending deadline without running it, and the timer. */
   clear(): void {
-    for (let n = this.#head; n !== undefined; n = n.next) n.live = false;
+    for (let n = this.#head; n !== undefined; ) {
+      const next = n.deadlineNext;
+      n.deadlinePending = false;
+      n.deadlinePrev = n.deadlineNext = undefined;
+      n = next;
+    }
     this.#head = this.#tail = undefined;
     this.#size = 0;
     this.#disarm();
   }
 
-  #unlink(node: Node): void {
-    node.live = false;
-    if (node.prev === undefined) this.#head = node.next;
-    else node.prev.next = node.next;
-    if (node.next === undefined) this.#tail = node.prev;
-    else node.next.prev = node.prev;
-    node.prev = node.next = undefined;
+  #unlink(node: Expiring): void {
+    node.deadlinePending = false;
+    const prev = node.deadlinePrev;
+    const next = node.deadlineNext;
+    if (prev === undefined) this.#head = next;
+    else prev.deadlineNext = next;
+    if (next === undefined) this.#tail = prev;
+    else next.deadlinePrev = prev;
+    node.deadlinePrev = node.deadlineNext = undefined;
     this.#size--;
   }
 
@@ -108,7 +119,7 @@ export class Deadlines {
     const now = this.#now();
     for (let n = this.#head; n !== undefined && n.at <= now; n = this.#head) {
       this.#unlink(n);
-      n.owner.expire();
+      n.expire();
     }
     // an expired write's retry may have added a deadline, and armed the timer for it already
     if (this.#head !== undefined && !this.#armed()) this.#arm(this.#head.at);

@@ -14,7 +14,7 @@ import {
   type Metrics,
   type Sink,
 } from '@ferry/core';
-import { Deadlines, type Deadline, type Expiring } from './deadlines.js';
+import { Deadlines, Expiring } from './deadlines.js';
 import { SinkFailureLog } from './failure-log.js';
 import type { Dispatch, RouteMatch, RoutePlan, RoutePolicy, RouteTable, UnplannedDestination } from './table.js';
 
@@ -88,19 +88,18 @@ interface WriteOwner {
 }
 
 /**
- * One write to a sink in flight: its deadline (the write is the deadline's owner) and the
+ * One write to a sink in flight: its deadline (the write is the deadline's list node) and the
  * callback the sink settles it through, one object and one bound function per write. A write
  * of the one-route-one-destination path carries what it needs to finish the message
  * (`completion` and the plan, retried on the general path if it fails); any other write
  * resolves the promise of a retry loop (`resolve`).
  */
-class Write implements Expiring {
+class Write extends Expiring {
   readonly owner: WriteOwner;
   readonly d: Dispatch;
   readonly started: number;
   /** the sink's callback */
   readonly settle: (error: FerryError | undefined) => void;
-  deadline: Deadline | undefined = undefined;
   finished = false;
   /** the sink's call is still on the stack (an outcome then waits for a microtask) */
   calling = true;
@@ -110,7 +109,6 @@ class Write implements Expiring {
   readonly connector: string;
   readonly message: GatewayMessage | undefined;
   readonly match: RouteMatch | undefined;
-  readonly plan: RoutePlan | undefined;
   readonly policy: RoutePolicy | undefined;
 
   private constructor(
@@ -122,9 +120,9 @@ class Write implements Expiring {
     connector: string,
     message: GatewayMessage | undefined,
     match: RouteMatch | undefined,
-    plan: RoutePlan | undefined,
     policy: RoutePolicy | undefined,
   ) {
+    super();
     this.owner = owner;
     this.d = d;
     this.started = performance.now();
@@ -135,13 +133,12 @@ class Write implements Expiring {
     this.connector = connector;
     this.message = message;
     this.match = match;
-    this.plan = plan;
     this.policy = policy;
   }
 
   /** a write whose outcome resolves a promise (the general path's retry loop) */
   static resolving(owner: WriteOwner, d: Dispatch, resolve: (error: FerryError | undefined) => void): Write {
-    return new Write(owner, d, resolve, undefined, undefined, '', undefined, undefined, undefined, undefined);
+    return new Write(owner, d, resolve, undefined, undefined, '', undefined, undefined, undefined);
   }
 
   /** the one write of a message with one route and one destination: its outcome completes the message */
@@ -153,10 +150,9 @@ class Write implements Expiring {
     connector: string,
     message: GatewayMessage,
     match: RouteMatch,
-    plan: RoutePlan,
     policy: RoutePolicy | undefined,
   ): Write {
-    return new Write(owner, d, undefined, completion, table, connector, message, match, plan, policy);
+    return new Write(owner, d, undefined, completion, table, connector, message, match, policy);
   }
 
   expire(): void {
@@ -237,16 +233,15 @@ export class Delivery {
    */
   deliver(table: RouteTable, connector: string, message: GatewayMessage, matches: readonly RouteMatch[], completion: Completion): void {
     const match = matches.length === 1 ? matches[0] : undefined;
-    const only = match === undefined ? undefined : table.plan(message, match);
-    const d = only?.dispatches[0];
-    if (only !== undefined && match !== undefined && d !== undefined && only.dispatches.length === 1 && only.failed.length === 0) {
+    const d = match === undefined ? undefined : table.planOne(message, match);
+    if (match !== undefined && d !== undefined) {
       const policy = table.policyOf(match.route);
       if (this.#sinks.has(d.connector) && (policy?.deadLetter === undefined || this.#sinks.has(policy.deadLetter))) {
-        this.#send(Write.completing(this.#writes, d, completion, table, connector, message, match, only, policy));
+        this.#send(Write.completing(this.#writes, d, completion, table, connector, message, match, policy));
         return;
       }
     }
-    const plans = only !== undefined ? [only] : matches.map((m) => table.plan(message, m));
+    const plans = matches.map((m) => table.plan(message, m));
     this.#deliverAll(table, connector, message, matches, plans).then(
       (error) => completion.complete(error),
       (err: unknown) => completion.complete(this.#crashed(connector, err)),
@@ -261,15 +256,15 @@ export class Delivery {
 
   /** the one-route-one-destination write ended: the message is done, or its route is retried on the general path */
   #fastWritten(w: Write, error: FerryError | undefined): void {
-    const { completion, table, message, match, plan } = w;
-    if (completion === undefined || table === undefined || message === undefined || match === undefined || plan === undefined) return;
+    const { completion, table, message, match } = w;
+    if (completion === undefined || table === undefined || message === undefined || match === undefined) return;
     if (error === undefined) {
       this.#routed(match.route).inc();
       completion.complete(undefined);
       return;
     }
     // the first write failed: retried and dead-lettered as on the general path
-    const work: RouteWork = { match, policy: w.policy, dispatches: plan.dispatches, unplanned: plan.failed };
+    const work: RouteWork = { match, policy: w.policy, dispatches: [w.d], unplanned: [] };
     this.#runRoute(table, w.connector, message, work, { error, started: w.started }).then(
       (e) => completion.complete(e),
       (err: unknown) => completion.complete(this.#crashed(w.connector, err)),
@@ -484,7 +479,7 @@ export class Delivery {
    */
   #send(w: Write): void {
     const sink = this.#sinks.get(w.d.connector) as Sink<Record<string, unknown>>;
-    w.deadline = this.#deadlines.add(w, w.started);
+    this.#deadlines.add(w, w.started);
     try {
       // a sink that reports through a callback (Sink.send) needs no promise per write
       if (sink.send !== undefined) sink.send(w.d.message, w.d.to, w.settle);
@@ -512,7 +507,7 @@ export class Delivery {
       return;
     }
     w.finished = true;
-    if (w.deadline !== undefined) this.#deadlines.cancel(w.deadline);
+    this.#deadlines.cancel(w);
     if (error === undefined) {
       this.#confirmed(w.d.connector).observe((performance.now() - w.started) / 1000);
       this.#failures.succeeded(w.d.connector);

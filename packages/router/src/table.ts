@@ -407,13 +407,37 @@ export class RouteTable {
     let failed: UnplannedDestination[] | undefined;
     for (const target of route.targets) {
       try {
-        const to = this.#renderTarget(route, target, message, match);
-        dispatches.push({ route: route.name, index: target.index, connector: target.connector, to, message: this.#forTarget(route, target, out) });
+        dispatches.push(this.#dispatch(route, target, message, match, out));
       } catch (err) {
         (failed ??= []).push({ index: target.index, connector: target.connector, to: target.fields, error: asTemplateError(err) });
       }
     }
     return { route: route.name, dispatches, failed: failed ?? NONE };
+  }
+
+  /**
+   * The engine's common case: the one write of a route with one destination, when the message
+   * can be written there. Undefined when the route has several destinations or the message
+   * cannot be written (it looped, a template fails): {@link plan} then says what and why. The
+   * same planning as {@link plan}, without its lists.
+   */
+  planOne(message: GatewayMessage, match: RouteMatch): Dispatch | undefined {
+    const route = this.#routes.get(match.route);
+    const target = route?.targets.length === 1 ? route.targets[0] : undefined;
+    if (route === undefined || target === undefined) return undefined;
+    const hops = hopsOf(message.headers);
+    if (this.#loop(route, hops) !== undefined) return undefined;
+    try {
+      return this.#dispatch(route, target, message, match, this.#outgoing(route, message, match.captures, hops));
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** One destination's write: its `to` rendered, the route's outgoing message for it. Throws what a template throws. */
+  #dispatch(route: CompiledRoute, target: CompiledTarget, message: GatewayMessage, match: RouteMatch, out: GatewayMessage): Dispatch {
+    const to = this.#renderTarget(route, target, message, match);
+    return { route: route.name, index: target.index, connector: target.connector, to, message: this.#forTarget(route, target, out) };
   }
 
   /**
