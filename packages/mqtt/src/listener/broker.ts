@@ -326,7 +326,7 @@ export class MqttBroker implements BrokerCore<Connection> {
       answer?.(ACCEPT);
       return;
     }
-    onPublish({ clientId: conn.clientId ?? '', message, will: false, settle: answer, onWait: (waiting) => conn.routeWait(waiting) });
+    onPublish({ clientId: conn.clientId ?? '', message, will: false, settle: answer, onWait: conn.routeWaiter });
   }
 
   subscribe(session: Session, sub: Subscription): boolean {

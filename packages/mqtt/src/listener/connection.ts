@@ -8,7 +8,8 @@ import type { BrokerCore } from './broker-core.js';
 import { clientIdentifier, connackProperties, fitConnack, negotiateKeepalive, sessionExpiry, type ConnackProperties } from './connect-terms.js';
 import { checkPacket, type Violation } from './packet-rules.js';
 import { acknowledged } from './delivery-acks.js';
-import { encodePacket } from './packet-encoding.js';
+import { encodePacket, plainAck } from './packet-encoding.js';
+import { packetSize, plainPublishRemaining, writePlainPublish, type AckCommand } from './packet-fast.js';
 import type { KeepAliveWatched } from './keep-alive-sweep.js';
 import { PacketInput, type PacketSink } from './packet-input.js';
 import { PublishIntake, type IntakeHost } from './publish-intake.js';
@@ -16,7 +17,7 @@ import { RC, RC3 } from './reason-codes.js';
 import { subscribe, unsubscribe } from './subscribe.js';
 import type { Outlet, Session } from './session.js';
 import type { StreamOwner } from './connection-streams.js';
-import type { PendingWill } from './types.js';
+import type { OutboundItem, PendingWill } from './types.js';
 import { pendingWill } from './will.js';
 
 type State = 'awaiting-connect' | 'connecting' | 'connected' | 'closed';
@@ -67,6 +68,7 @@ export class Connection implements Outlet, IntakeHost, PacketSink, KeepAliveWatc
   #requestProblemInfo = true;
   /** this client's messages waiting for room on a full route (InboundDelivery.onWait) */
   #waitingForRoute = 0;
+  #routeWaiter: ((waiting: boolean) => void) | undefined;
   /** what this client may publish and subscribe to, once its CONNECT was accepted */
   #auth: AuthorizedClient | undefined;
   /**
@@ -179,6 +181,31 @@ export class Connection implements Outlet, IntakeHost, PacketSink, KeepAliveWatc
     return buf.kind;
   }
 
+  /** see {@link Outlet} */
+  sendPlainPublish(item: OutboundItem, messageId: number | undefined, dup: boolean): 'sent' | 'too-large' | 'invalid' | 'closed' {
+    if (this.#state === 'closed' || this.#socket.destroyed || !this.#socket.writable) return 'closed';
+    const m = item.message;
+    const remaining = plainPublishRemaining(m.topic, m.payload.length, item.qos, messageId, this.version);
+    // what the fields alone cannot say (a topic past 65,535 bytes) mqtt-packet judges
+    if (remaining < 0) return this.send({ cmd: 'publish', topic: m.topic, payload: m.payload, qos: item.qos, retain: item.retain, dup, ...(messageId === undefined ? {} : { messageId }) });
+    const size = packetSize(remaining);
+    // MQTT 5 §3.1.2.11.4: nothing larger than the client's Maximum Packet Size
+    if (this.#clientMaxPacket !== undefined && size > this.#clientMaxPacket) return 'too-large';
+    const b = Buffer.allocUnsafe(size);
+    writePlainPublish(b, 0, remaining, m.topic, m.payload, item.qos, item.retain, dup, messageId, this.version);
+    this.#write(b);
+    return 'sent';
+  }
+
+  /**
+   * see {@link IntakeHost}: an acknowledgement with reason Success and no properties, as its four
+   * bytes (MQTT 3.1.1 §3.4, MQTT 5 §3.4.2.1: reason 0x00 without properties may be left out)
+   */
+  sendAck(cmd: AckCommand, messageId: number): void {
+    if (this.#state === 'closed' || this.#socket.destroyed || !this.#socket.writable) return;
+    this.#write(plainAck(cmd, messageId));
+  }
+
 
   #rawWrite(buf: Buffer): void {
     if (!this.#socket.destroyed && this.#socket.writable) this.#write(buf);
@@ -209,6 +236,20 @@ export class Connection implements Outlet, IntakeHost, PacketSink, KeepAliveWatc
     // MQTT 5 §3.1.4: a CONNECT in error is answered with a CONNACK carrying the reason code
     if (connecting) this.#state = 'connecting';
     this.#protocolError(v.code, v.detail, v.reason);
+  }
+
+  /**
+   * see {@link PacketSink}: a 2-byte acknowledgement of a non-zero packet id, which needs no
+   * check beyond the parser's (packet-rules.ts checkAck) and no packet object
+   */
+  takeAck(cmd: AckCommand, id: number): void {
+    if (this.#state === 'closed' || this.#dead) return;
+    // [MQTT-3.1.0-1]: before CONNECT (and CONNACK) an acknowledgement is refused as any packet is
+    if (this.#state !== 'connected') return this.#onPacket({ cmd, messageId: id });
+    this.heard = true;
+    const session = this.#session as Session;
+    if (cmd === 'pubrel') return this.#violated(this.#intakeNow().release(id, session));
+    this.#violated(acknowledged(this, session, cmd, id, undefined, Date.now()));
   }
 
   inputViolation(code: string, detail: string, reason: number): void {
@@ -253,7 +294,7 @@ export class Connection implements Outlet, IntakeHost, PacketSink, KeepAliveWatc
       case 'puback':
       case 'pubcomp':
       case 'pubrec':
-        return this.#violated(acknowledged(this, session, packet, Date.now()));
+        return this.#violated(acknowledged(this, session, packet.cmd, packet.messageId ?? 0, packet.reasonCode, Date.now()));
       case 'pubrel':
         return this.#violated(this.#intakeNow().release(packet.messageId ?? 0, session));
       case 'subscribe':
@@ -421,6 +462,16 @@ export class Connection implements Outlet, IntakeHost, PacketSink, KeepAliveWatc
    * Its socket is not read meanwhile: the client's next publishes would most likely wait for the
    * same route, and they wait in TCP rather than in Ferry's memory, while other clients go on.
    */
+  /**
+   * {@link routeWait} as a function of its own, for the owner (PublishEvent.onWait, types.ts): made on this
+   * client's first publish and kept (a closure per publish otherwise; none for a device that
+   * only subscribes)
+   */
+  get routeWaiter(): (waiting: boolean) => void {
+    this.#routeWaiter ??= (waiting) => this.routeWait(waiting);
+    return this.#routeWaiter;
+  }
+
   routeWait(waiting: boolean): void {
     this.#waitingForRoute += waiting ? 1 : -1;
     this.updateFlow();

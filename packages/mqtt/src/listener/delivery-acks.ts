@@ -1,4 +1,3 @@
-import type { IPubackPacket, IPubcompPacket, IPubrecPacket } from 'mqtt-packet';
 import type { Violation } from './packet-rules.js';
 import type { IntakeHost } from './publish-intake.js';
 import { RC } from './reason-codes.js';
@@ -9,11 +8,10 @@ import type { Session } from './session.js';
  * session settles it; a PUBREC is answered with PUBREL. A violation to close the connection with
  * (§4.13), or undefined.
  */
-export function acknowledged(conn: IntakeHost, session: Session, packet: IPubackPacket | IPubrecPacket | IPubcompPacket, now: number): Violation | undefined {
-  const id = packet.messageId ?? 0;
-  const r = packet.cmd === 'pubrec' ? session.received(id, packet.reasonCode, now) : session.complete(id, packet.cmd, now);
+export function acknowledged(conn: IntakeHost, session: Session, cmd: 'puback' | 'pubrec' | 'pubcomp', id: number, reasonCode: number | undefined, now: number): Violation | undefined {
+  const r = cmd === 'pubrec' ? session.received(id, reasonCode, now) : session.complete(id, cmd, now);
   if (r === 'ok') return undefined;
-  if (r === 'unknown' && packet.cmd === 'pubrec') {
+  if (r === 'unknown' && cmd === 'pubrec') {
     // §4.3.3 / MQTT 5 §3.6.2.1: a PUBREC is answered by PUBREL, 0x92 when the id is not known
     conn.send({ cmd: 'pubrel', messageId: id, reasonCode: conn.version === 5 ? RC.packetIdentifierNotFound : 0 });
     return undefined;
@@ -21,5 +19,5 @@ export function acknowledged(conn: IntakeHost, session: Session, packet: IPuback
   // §4.3.2 / §4.3.3: an acknowledgement for a packet id Ferry has not sent, or of the wrong kind
   // for that id (PUBACK for QoS 2, PUBREC for QoS 1, PUBCOMP before PUBREL), is a Protocol
   // Error (§4.13)
-  return { code: `${packet.cmd}-${r}-id`, detail: `${packet.cmd.toUpperCase()} for ${r} packet identifier ${id}`, reason: RC.protocolError };
+  return { code: `${cmd}-${r}-id`, detail: `${cmd.toUpperCase()} for ${r} packet identifier ${id}`, reason: RC.protocolError };
 }

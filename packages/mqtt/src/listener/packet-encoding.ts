@@ -1,6 +1,6 @@
 import mqttPacket, { type Packet } from 'mqtt-packet';
 import type { ProtocolVersion } from '../mapping.js';
-import { ACK_HEADER, encodePublish } from './packet-fast.js';
+import { ACK_HEADER, encodePublish, type AckCommand } from './packet-fast.js';
 import { RC } from './reason-codes.js';
 
 /** Why a packet was not encoded: over the client's Maximum Packet Size, or not encodable at all. */
@@ -19,7 +19,7 @@ mqttPacket.writeToStream.cacheNumbers = false;
  * §3.1.2.11.4, nothing larger than the client's Maximum Packet Size (`maxPacket`) is sent.
  */
 export function encodePacket(packet: Packet, version: ProtocolVersion, maxPacket: number | undefined): Buffer | EncodeRefusal {
-  const fast = isAck(packet) ? plainAck(packet, version) : packet.cmd === 'publish' ? encodePublish(packet, version) : undefined;
+  const fast = isAck(packet) ? successAck(packet, version) : packet.cmd === 'publish' ? encodePublish(packet, version) : undefined;
   if (fast !== undefined) return maxPacket !== undefined && fast.length > maxPacket ? TOO_LARGE : fast;
   if (version === 5 && isAck(packet) && packet.reasonCode === undefined) {
     // MQTT 5 §3.4.2.1 (and §3.5.2.1, §3.6.2.1, §3.7.2.1): with reason 0x00 and no properties
@@ -47,13 +47,19 @@ function isAck(p: Packet): p is mqttPacket.IPubackPacket | mqttPacket.IPubrecPac
  * for every QoS 1 message, and mqtt-packet builds it through a stream and a concat. Undefined when
  * it has more to say, which mqtt-packet then writes.
  */
-function plainAck(p: mqttPacket.IPubackPacket | mqttPacket.IPubrecPacket | mqttPacket.IPubrelPacket | mqttPacket.IPubcompPacket, version: ProtocolVersion): Buffer | undefined {
+function successAck(p: mqttPacket.IPubackPacket | mqttPacket.IPubrecPacket | mqttPacket.IPubrelPacket | mqttPacket.IPubcompPacket, version: ProtocolVersion): Buffer | undefined {
   const id = p.messageId;
   if (id === undefined || !Number.isInteger(id) || id < 0 || id > 0xffff) return undefined;
   if (version === 5 && ((p.reasonCode !== undefined && p.reasonCode !== RC.success) || p.properties !== undefined)) return undefined;
+  return plainAck(p.cmd, id);
+}
+
+/** the four bytes of an acknowledgement of packet `id` (0..65535) with reason Success and no properties */
+export function plainAck(cmd: AckCommand, id: number): Buffer {
   const b = Buffer.allocUnsafe(4);
-  b[0] = ACK_HEADER[p.cmd];
+  b[0] = ACK_HEADER[cmd];
   b[1] = 2;
-  b.writeUInt16BE(id, 2);
+  b[2] = id >> 8;
+  b[3] = id & 0xff;
   return b;
 }

@@ -13,7 +13,9 @@ import type { ProtocolVersion } from '../mapping.js';
 
 /** The first byte of each acknowledgement: its packet type, and PUBREL's reserved flags 0010 (MQTT 5 §3.6.1). */
 export const ACK_HEADER = { puback: 0x40, pubrec: 0x50, pubrel: 0x62, pubcomp: 0x70 } as const;
-const ACK_CMD = new Map<number, keyof typeof ACK_HEADER>(Object.entries(ACK_HEADER).map(([cmd, byte]) => [byte, cmd as keyof typeof ACK_HEADER]));
+/** the four acknowledgements of the QoS 1/2 flows */
+export type AckCommand = keyof typeof ACK_HEADER;
+const ACK_CMD = new Map<number, AckCommand>(Object.entries(ACK_HEADER).map(([cmd, byte]) => [byte, cmd as AckCommand]));
 
 /** MQTT 5 §1.5.5: the largest Remaining Length a Variable Byte Integer holds */
 const MAX_REMAINING = 268_435_455;
@@ -24,18 +26,46 @@ const MAX_REMAINING = 268_435_455;
  */
 export function encodePublish(p: IPublishPacket, version: ProtocolVersion): Buffer | undefined {
   if (p.properties !== undefined || typeof p.topic !== 'string' || !Buffer.isBuffer(p.payload)) return undefined;
-  const qos = p.qos;
-  if (qos !== 0 && (p.messageId === undefined || p.messageId < 1 || p.messageId > 0xffff)) return undefined;
-  const topicLength = Buffer.byteLength(p.topic);
-  if (topicLength > 0xffff) return undefined;
+  return encodePlainPublish(p.topic, p.payload, p.qos, p.retain, p.dup, p.messageId, version);
+}
+
+/**
+ * A PUBLISH without properties from its fields; undefined for one mqtt-packet must judge, as
+ * {@link encodePublish}.
+ */
+function encodePlainPublish(topic: string, payload: Buffer, qos: number, retain: boolean, dup: boolean, messageId: number | undefined, version: ProtocolVersion): Buffer | undefined {
+  const remaining = plainPublishRemaining(topic, payload.length, qos, messageId, version);
+  if (remaining < 0) return undefined;
+  const b = Buffer.allocUnsafe(packetSize(remaining));
+  writePlainPublish(b, 0, remaining, topic, payload, qos, retain, dup, messageId, version);
+  return b;
+}
+
+/**
+ * The Remaining Length (§2.1.4) of a PUBLISH without properties, or -1 for one mqtt-packet must
+ * judge (no packet id at QoS 1/2, a topic past 65,535 bytes, a packet past the largest length).
+ * A session's delivery is measured with this and written with {@link writePlainPublish} where the
+ * connection has room for it, without a packet object.
+ */
+export function plainPublishRemaining(topic: string, payloadLength: number, qos: number, messageId: number | undefined, version: ProtocolVersion): number {
+  if (qos !== 0 && (messageId === undefined || messageId < 1 || messageId > 0xffff)) return -1;
+  const topicLength = Buffer.byteLength(topic);
+  if (topicLength > 0xffff) return -1;
   // topic, packet id (QoS 1/2, §3.3.2.2), MQTT 5 Property Length 0 (§3.3.2.3.1), payload
-  const remaining = 2 + topicLength + (qos === 0 ? 0 : 2) + (version === 5 ? 1 : 0) + p.payload.length;
-  if (remaining > MAX_REMAINING) return undefined;
-  const lengthBytes = remaining < 128 ? 1 : remaining < 16_384 ? 2 : remaining < 2_097_152 ? 3 : 4;
-  const b = Buffer.allocUnsafe(1 + lengthBytes + remaining);
+  const remaining = 2 + topicLength + (qos === 0 ? 0 : 2) + (version === 5 ? 1 : 0) + payloadLength;
+  return remaining > MAX_REMAINING ? -1 : remaining;
+}
+
+/** the bytes of a packet whose Remaining Length is `remaining`: the fixed header's two to five, and those */
+export function packetSize(remaining: number): number {
+  return 1 + (remaining < 128 ? 1 : remaining < 16_384 ? 2 : remaining < 2_097_152 ? 3 : 4) + remaining;
+}
+
+/** writes at `b[at]` the PUBLISH {@link plainPublishRemaining} measured as `remaining` */
+export function writePlainPublish(b: Buffer, at: number, remaining: number, topic: string, payload: Buffer, qos: number, retain: boolean, dup: boolean, messageId: number | undefined, version: ProtocolVersion): void {
+  const topicLength = remaining - 2 - (qos === 0 ? 0 : 2) - (version === 5 ? 1 : 0) - payload.length;
   // §3.3.1: DUP, QoS, RETAIN in the fixed header's flags
-  b[0] = 0x30 | (p.dup ? 0x08 : 0) | (qos << 1) | (p.retain ? 0x01 : 0);
-  let at = 1;
+  b[at++] = 0x30 | (dup ? 0x08 : 0) | (qos << 1) | (retain ? 0x01 : 0);
   // §1.5.5 Variable Byte Integer
   for (let n = remaining; ; ) {
     const byte = n % 128;
@@ -43,16 +73,33 @@ export function encodePublish(p: IPublishPacket, version: ProtocolVersion): Buff
     b[at++] = n > 0 ? byte | 0x80 : byte;
     if (n === 0) break;
   }
-  b.writeUInt16BE(topicLength, at);
+  b[at] = topicLength >> 8;
+  b[at + 1] = topicLength & 0xff;
   at += 2;
-  at += b.write(p.topic, at, 'utf8');
+  at += b.write(topic, at, topicLength, 'utf8');
   if (qos !== 0) {
-    b.writeUInt16BE(p.messageId as number, at);
+    const id = messageId as number;
+    b[at] = id >> 8;
+    b[at + 1] = id & 0xff;
     at += 2;
   }
   if (version === 5) b[at++] = 0;
-  p.payload.copy(b, at);
-  return b;
+  payload.copy(b, at);
+}
+
+/**
+ * The acknowledgement `bytes[start, end)` is when it is one in its 2-byte form (3.1.1, and MQTT 5 with reason
+ * Success, §3.4.2.1) of a non-zero packet id (§2.2.1), which needs no further check: its command,
+ * its id read with {@link ackId}. Undefined for anything else.
+ */
+export function plainAckCommand(bytes: Buffer, start: number, end: number): AckCommand | undefined {
+  if (end - start !== 4 || bytes[start + 1] !== 2 || (bytes[start + 2] === 0 && bytes[start + 3] === 0)) return undefined;
+  return ACK_CMD.get(bytes[start] as number);
+}
+
+/** the packet identifier of the acknowledgement {@link plainAckCommand} recognised at `bytes[start]` */
+export function ackId(bytes: Buffer, start: number): number {
+  return ((bytes[start + 2] as number) << 8) | (bytes[start + 3] as number);
 }
 
 /**

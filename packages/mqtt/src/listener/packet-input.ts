@@ -1,6 +1,6 @@
 import type { Packet } from 'mqtt-packet';
 import { guardChunk, type GuardState } from '../packet-guard.js';
-import { LastTopic, readAckFast, readPublishFast } from './packet-fast.js';
+import { LastTopic, ackId, plainAckCommand, readAckFast, readPublishFast, type AckCommand } from './packet-fast.js';
 import { packetReader, type ParserSettings } from './packet-reader.js';
 import { RC } from './reason-codes.js';
 import { Unparsed } from './unparsed.js';
@@ -13,6 +13,8 @@ export interface PacketSink {
   inputHeld(): boolean;
   /** one parsed packet with the bytes it was parsed from */
   takePacket(raw: Buffer, packet: Packet): void;
+  /** a 2-byte acknowledgement of packet `id` (non-zero), read without a packet object (packet-fast.ts) */
+  takeAck(cmd: AckCommand, id: number): void;
   /** mqtt-packet could not parse a packet */
   parseError(message: string): void;
   /** close for a protocol violation: code for the metric, MQTT 5 reason code (§4.13.1) */
@@ -126,7 +128,7 @@ export class PacketInput implements GuardState {
     for (; i < ends.length; i++) {
       if (sink.inputHeld()) break;
       const end = ends[i] as number;
-      if (!this.#parse(bytes.subarray(start, end))) return;
+      if (!this.#parse(bytes, start, end)) return;
       start = end;
     }
     if (start === bytes.length || sink.inputDead()) return;
@@ -153,13 +155,22 @@ export class PacketInput implements GuardState {
    * Parse one whole packet and hand it to the sink; false when handling it threw (the
    * connection is then closed).
    */
-  #parse(raw: Buffer): boolean {
-    if (raw.length === 0) return true;
+  #parse(bytes: Buffer, start = 0, end = bytes.length): boolean {
+    if (end === start) return true;
     const sink = this.#sink;
     try {
       const known = this.#parserSettings;
       // a PUBLISH without properties and an acknowledgement (the two packets a client sends for
       // each QoS 1 message) need no parser and no result object; before CONNECT nothing is read this way
+      if (known !== undefined) {
+        // an acknowledgement is read where it lies, without a view of its four bytes
+        const ack = plainAckCommand(bytes, start, end);
+        if (ack !== undefined) {
+          if (!sink.inputDead()) sink.takeAck(ack, ackId(bytes, start));
+          return true;
+        }
+      }
+      const raw = start === 0 && end === bytes.length ? bytes : bytes.subarray(start, end);
       if (known !== undefined) {
         const version = known.protocolVersion;
         const fast = (raw[0] as number) >> 4 === 3 ? readPublishFast(raw, version, (this.#topics ??= new LastTopic())) : readAckFast(raw, version);

@@ -5,7 +5,8 @@ import { isValidTopicName } from '../topic.js';
 import type { BrokerCore } from './broker-core.js';
 import type { Violation } from './packet-rules.js';
 import { RC } from './reason-codes.js';
-import { SparseSet } from './sparse.js';
+import { IdTable } from './id-table.js';
+import type { AckCommand } from './packet-fast.js';
 import type { Session } from './session.js';
 import type { BrokerMessage, PublishDecision } from './types.js';
 
@@ -16,6 +17,8 @@ export interface IntakeHost {
   readonly remote: string;
   readonly closed: boolean;
   send(packet: Packet): 'sent' | 'too-large' | 'invalid' | 'closed';
+  /** an acknowledgement with reason Success and no properties, written as its bytes (no packet object) */
+  sendAck(cmd: AckCommand, messageId: number): void;
   /** close with a server-side reason, without acknowledging what is held */
   close(reasonCode: number | undefined): void;
   /** one of the inputs of the connection's read flow changed (see {@link PublishIntake.held}) */
@@ -32,16 +35,18 @@ export class PublishIntake<C extends IntakeHost> {
   readonly #conn: C;
   readonly #core: BrokerCore<C>;
   /** QoS 1 packet ids whose settlement is pending, so a retransmission is not delivered twice */
-  readonly #heldQos1 = new SparseSet<number>();
+  readonly #heldQos1 = new IdTable<true>();
   /** QoS 1/2 publishes of this client whose settlement is pending */
   #held = 0;
   /**
    * Packet ids counting against the Receive Maximum Ferry gave an MQTT 5 client (§4.9): a QoS 1
    * publish until its PUBACK, a QoS 2 publish until its PUBCOMP (or a PUBREC with a failure code)
    */
-  readonly #quota = new SparseSet<number>();
+  readonly #quota = new IdTable<true>();
   /** MQTT 5 §3.1.2.11.7: whether a failure acknowledgement may carry a Reason String */
   requestProblemInfo = true;
+  /** the topic name last found valid */
+  #validTopic: string | undefined;
 
   constructor(conn: C, core: BrokerCore<C>) {
     this.#conn = conn;
@@ -68,7 +73,11 @@ export class PublishIntake<C extends IntakeHost> {
       // §3.3.4: a client must not send a Subscription Identifier in PUBLISH
       return { code: 'subscription-id-in-publish', detail: 'subscription identifier in PUBLISH', reason: RC.protocolError };
     }
-    if (!isValidTopicName(p.topic)) return { code: 'invalid-topic', detail: `invalid topic name "${p.topic}"`, reason: RC.topicNameInvalid };
+    // a device publishes on one topic again and again (the same string, packet-fast.ts LastTopic): checked once
+    if (p.topic !== this.#validTopic) {
+      if (!isValidTopicName(p.topic)) return { code: 'invalid-topic', detail: `invalid topic name "${p.topic}"`, reason: RC.topicNameInvalid };
+      this.#validTopic = p.topic;
+    }
     if (!auth.mayPublish(p.topic, conn.remote)) {
       this.#refuse(p, session);
       return undefined;
@@ -116,9 +125,9 @@ export class PublishIntake<C extends IntakeHost> {
       // MQTT 5 §3.3.4 / §4.9: a QoS 1/2 PUBLISH beyond the Receive Maximum Ferry sent in CONNACK
       return { code: 'receive-maximum-exceeded', detail: `more than ${max} QoS 1/2 publishes unacknowledged`, reason: RC.receiveMaximumExceeded };
     }
-    if (p.qos === 1) this.#heldQos1.add(id);
+    if (p.qos === 1) this.#heldQos1.set(id, true);
     else session.incomingQos2.set(id, 'held');
-    if (v5) this.#quota.add(id);
+    if (v5) this.#quota.set(id, true);
     this.#hold(1);
     // the closure keeps the QoS, not the packet: a publish held for a full queue keeps the
     // closure alive, and the packet object need not live (and be copied by the GC) with it
@@ -182,7 +191,7 @@ export class PublishIntake<C extends IntakeHost> {
     const cmd = qos === 1 ? 'puback' : 'pubrec';
     if (d.kind === 'accept') {
       if (qos === 2) session.incomingQos2.set(id, 'received');
-      conn.send({ cmd, messageId: id });
+      conn.sendAck(cmd, id);
       return;
     }
     if (d.kind === 'reject') {

@@ -1,6 +1,7 @@
 import type { IPublishPacket, Packet } from 'mqtt-packet';
 import type { ProtocolVersion, PublishProperties } from '../mapping.js';
 import type { OutboundItem, Subscription } from './types.js';
+import { IdTable } from './id-table.js';
 import { SparseMap } from './sparse.js';
 import { OneEntryMap } from './one-entry-map.js';
 import { WaitingRoom, type RoomTicket, type Waiter } from './room-wait.js';
@@ -14,6 +15,12 @@ export interface Outlet {
   readonly backlog: number;
   /** 'too-large': over the client's Maximum Packet Size; 'invalid': could not be encoded */
   send(packet: Packet): 'sent' | 'too-large' | 'invalid' | 'closed';
+  /**
+   * A PUBLISH of `item` without MQTT 5 properties, encoded from the item itself (no packet
+   * object): every delivery to a 3.1.1 client, and to an MQTT 5 one when nothing travels in
+   * properties. Answers as {@link send}.
+   */
+  sendPlainPublish(item: OutboundItem, messageId: number | undefined, dup: boolean): 'sent' | 'too-large' | 'invalid' | 'closed';
 }
 
 /** How an acknowledgement from the client matched what is in flight. */
@@ -91,7 +98,8 @@ export class Session {
   expiryInterval = 0;
   expiryTimer: NodeJS.Timeout | undefined;
   readonly #queue: SessionEntry[] = [];
-  readonly #inflight = new SparseMap<number, SessionEntry>();
+  /** by packet id; see id-table.ts for why not a Map */
+  readonly #inflight = new IdTable<SessionEntry>();
   #journal: SessionJournal | undefined;
   #nextKey = 0;
   readonly #limits: SessionLimits;
@@ -159,7 +167,12 @@ export class Session {
   }
 
   #entries(): SessionEntry[] {
-    return [...this.#inflight.values(), ...this.#queue];
+    return [...this.#inflightInOrder().map(([, e]) => e), ...this.#queue];
+  }
+
+  /** what is in flight, in the order it was sent (its keys' order): MQTT 5 §4.6 resends in that order */
+  #inflightInOrder(): [number, SessionEntry][] {
+    return this.#inflight.entries().sort((a, b) => a[1].key - b[1].key);
   }
 
   get connected(): boolean {
@@ -182,7 +195,7 @@ export class Session {
   /** Attach a connection; resend what was in flight (§4.4), then what queued up. */
   attach(outlet: Outlet, now: number): void {
     this.#outlet = outlet;
-    for (const [id, f] of [...this.#inflight]) {
+    for (const [id, f] of this.#inflightInOrder()) {
       if (f.state === 'pubrel') outlet.send({ cmd: 'pubrel', messageId: id });
       // an expired message is not resent (MQTT 5 §3.3.2.3.3), nor kept in flight
       else if (this.#sendPublish(f.item, id, true, now) === 'dropped') this.#forget(id);
@@ -366,7 +379,7 @@ export class Session {
   takeShared(share: string, inflight: boolean): { readonly item: OutboundItem; readonly ticket?: RoomTicket }[] {
     const taken: { readonly item: OutboundItem; readonly ticket?: RoomTicket }[] = [];
     if (inflight) {
-      for (const [id, f] of this.#inflight) {
+      for (const [id, f] of this.#inflightInOrder()) {
         if (f.item.share !== share || f.item.qos !== 1) continue;
         taken.push({ item: f.item });
         this.#forget(id);
@@ -423,6 +436,8 @@ export class Session {
       }
       remaining = Math.ceil(ms / 1000);
     }
+    // MQTT 3.1.1 has no properties; MQTT 5 has none to send for most messages
+    if (outlet.version !== 5 || (remaining === undefined && m.properties === undefined && item.subscriptionIds.length === 0)) return this.#sent(outlet.sendPlainPublish(item, messageId, dup));
     const packet: IPublishPacket = {
       cmd: 'publish',
       topic: m.topic,
@@ -432,15 +447,17 @@ export class Session {
       dup,
     };
     if (messageId !== undefined) packet.messageId = messageId;
-    if (outlet.version === 5) {
-      const props: PublishProperties = { ...m.properties };
-      if (remaining !== undefined) props.messageExpiryInterval = remaining;
-      // §3.3.4: the identifiers of every matching subscription of this client
-      if (item.subscriptionIds.length === 1) props.subscriptionIdentifier = item.subscriptionIds[0];
-      else if (item.subscriptionIds.length > 1) props.subscriptionIdentifier = [...item.subscriptionIds];
-      if (Object.keys(props).length > 0) packet.properties = props;
-    }
-    const r = outlet.send(packet);
+    // MQTT 5 from here on
+    const props: PublishProperties = { ...m.properties };
+    if (remaining !== undefined) props.messageExpiryInterval = remaining;
+    // §3.3.4: the identifiers of every matching subscription of this client
+    if (item.subscriptionIds.length === 1) props.subscriptionIdentifier = item.subscriptionIds[0];
+    else if (item.subscriptionIds.length > 1) props.subscriptionIdentifier = [...item.subscriptionIds];
+    if (Object.keys(props).length > 0) packet.properties = props;
+    return this.#sent(outlet.send(packet));
+  }
+
+  #sent(r: 'sent' | 'too-large' | 'invalid' | 'closed'): 'sent' | 'closed' | 'dropped' {
     if (r === 'too-large') {
       // MQTT 5 §3.1.2.11.4: discard a packet larger than the client's Maximum Packet Size and
       // behave as if it had been delivered

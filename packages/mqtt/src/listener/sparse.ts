@@ -1,8 +1,8 @@
 /**
- * A Map and a Set that allocate their table on the first entry and give it up when cleared.
- * A connection keeps several per-packet-id collections (QoS 1/2 publishes in flight each way,
- * the Receive Maximum quota) that stay empty for nearly every device: a V8 Map or Set allocates
- * its hash table when it is made (about 180 bytes empty), these a 2-field object until used.
+ * A Map that allocates its table on the first entry and gives it up when cleared. A session
+ * keeps per-packet-id collections (its client's QoS 2 publishes) that stay empty for nearly every
+ * device: a V8 Map allocates its hash table when it is made (about 180 bytes empty), this a
+ * 2-field object until used.
  * Measured: 0.5 KiB less heap per idle device (7.7 -> 7.2 KiB, docs/benchmarks.md).
  */
 export class SparseMap<K, V> {
@@ -39,32 +39,6 @@ export class SparseMap<K, V> {
 
   [Symbol.iterator](): IterableIterator<[K, V]> {
     return (this.#map ?? EMPTY_MAP).entries() as IterableIterator<[K, V]>;
-  }
-}
-
-/** see {@link SparseMap} */
-export class SparseSet<T> {
-  #set: Set<T> | undefined;
-
-  get size(): number {
-    return this.#set?.size ?? 0;
-  }
-
-  has(value: T): boolean {
-    return this.#set?.has(value) ?? false;
-  }
-
-  add(value: T): this {
-    (this.#set ??= new Set<T>()).add(value);
-    return this;
-  }
-
-  delete(value: T): boolean {
-    return this.#set?.delete(value) ?? false;
-  }
-
-  clear(): void {
-    this.#set = undefined;
   }
 }
 
