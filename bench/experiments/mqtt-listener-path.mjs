@@ -14,7 +14,7 @@
 import { pathToFileURL } from 'node:url';
 import { loadavg } from 'node:os';
 import { comparedBuilds, median } from './builds.mjs';
-import { Wire } from './wire.mjs';
+import { Wire, publishIds } from './wire.mjs';
 
 const ITER = Number(process.env.ITER ?? 20_000);
 const ROUNDS = Number(process.env.ROUNDS ?? 11);
@@ -42,24 +42,6 @@ const config = {
   auth: { login: async () => ({ ok: true, client: anonymous }) },
 };
 const payload = Buffer.alloc(256, 0x61);
-
-/** the packet ids of the QoS 1 PUBLISH packets (3.1.1, no properties) in `bytes` */
-function publishIds(bytes) {
-  const ids = [];
-  for (let at = 0; at < bytes.length; ) {
-    const first = bytes[at];
-    let remaining = 0;
-    let i = at + 1;
-    for (let shift = 0; ; shift += 7) {
-      const b = bytes[i++];
-      remaining += (b & 0x7f) * 2 ** shift;
-      if ((b & 0x80) === 0) break;
-    }
-    if (first >> 4 === 3) ids.push(bytes.readUInt16BE(i + 2 + bytes.readUInt16BE(i)));
-    at = i + remaining;
-  }
-  return ids;
-}
 
 async function open(b) {
   const broker = new b.broker.MqttBroker(config, { logger: b.core.silentLogger, metrics: b.core.noopMetrics, connectorName: 'bench' });

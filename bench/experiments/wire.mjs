@@ -38,3 +38,21 @@ export async function feedTimed(wire, chunks, settle, messages) {
   const t = process.cpuUsage(t0);
   return (t.user + t.system) / messages;
 }
+
+/** the packet ids of the QoS 1 PUBLISH packets (3.1.1, no properties) in `bytes` */
+export function publishIds(bytes) {
+  const ids = [];
+  for (let at = 0; at < bytes.length; ) {
+    const first = bytes[at];
+    let remaining = 0;
+    let i = at + 1;
+    for (let shift = 0; ; shift += 7) {
+      const b = bytes[i++];
+      remaining += (b & 0x7f) * 2 ** shift;
+      if ((b & 0x80) === 0) break;
+    }
+    if (first >> 4 === 3) ids.push(bytes.readUInt16BE(i + 2 + bytes.readUInt16BE(i)));
+    at = i + remaining;
+  }
+  return ids;
+}
