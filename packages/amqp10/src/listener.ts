@@ -21,7 +21,7 @@ import { Authenticator, authConfigFrom, ConnectorCounters, describeError, report
 import { Listener, listeningLine, type AcceptedConnection, type BoundPorts } from '@ferry/net';
 import rhea from 'rhea';
 import { matchesAddress } from './address-match.js';
-import { answerSndSettleMode, disarmConnection, installCapture, installCreditGuard, installDispositionWriter, installFlowWriter, installIncomingDeliveries, installLinkKeys, installQuietLog, installTransferRead, overranCredit, peerAddress, receiveBytesOnly } from './rhea-seam.js';
+import { answerSndSettleMode, disarmConnection, installCapture, installCreditGuard, installDispositionWriter, installFlowWriter, installIncomingDeliveries, installLinkKeys, installQuietLog, installTransferRead, overranCredit, peerAddress, receiveDirect } from './rhea-seam.js';
 import { absorbRetiredConnectionEvents } from './retired-connections.js';
 import { receiveTransfer, type Receiving } from './inbound.js';
 import { FrameGuard } from './frame-guard.js';
@@ -291,11 +291,11 @@ export class Amqp10Listener extends ConnectorBase<Amqp10ListenerOptions, Amqp10F
     if (this.#paused) link.owed = this.options.credit;
     else r.add_credit(this.options.credit);
     log.info(`amqp10-listener client sends to ${address}`, { routes, credit: this.options.credit, paused: this.#paused });
-    // Ferry reads each message from its bytes (inbound.ts): rhea need not decode it first
-    receiveBytesOnly(r);
     // whether a delivery on this link can still be settled: made once for the link's transfers
     const live = (): boolean => client.alive && r.is_open();
-    r.on('message', (ctx: rhea.EventContext) => this.#onMessage(link, ctx, log, live));
+    // Ferry reads each message from its bytes (inbound.ts): each delivery comes here from the
+    // session's receipt, without rhea's decode or its message event (receiveDirect, rhea-seam.ts)
+    receiveDirect(r, (d, data) => this.#onMessage(link, d, data, log, live));
     r.on('receiver_close', () => this.#inLinks.delete(link));
   }
 
@@ -320,9 +320,8 @@ export class Amqp10Listener extends ConnectorBase<Amqp10ListenerOptions, Amqp10F
     });
   }
 
-  #onMessage(link: InLink, ctx: rhea.EventContext, log: Logger, live: () => boolean): void {
+  #onMessage(link: InLink, d: rhea.Delivery, data: Buffer | undefined, log: Logger, live: () => boolean): void {
     const { receiver: r, address } = link;
-    const d = ctx.delivery;
     if (overranCredit(r)) {
       // §2.6.7: no transfer without credit. The message is not taken (no outcome: the client
       // still holds it) and the link is detached with the condition of §2.8.15; transfers
@@ -334,8 +333,8 @@ export class Amqp10Listener extends ConnectorBase<Amqp10ListenerOptions, Amqp10F
       return;
     }
     const sources = this.#sources;
-    if (d === undefined || sources === undefined) return;
-    receiveTransfer(this.#receiving, { link, receiver: r, delivery: d, decoded: ctx.message, log, settleable: live, deliver: sources.deliver });
+    if (sources === undefined) return;
+    receiveTransfer(this.#receiving, { link, receiver: r, delivery: d, decoded: data, log, settleable: live, deliver: sources.deliver });
   }
 
   openSources(specs: readonly SourceSpec<Amqp10From>[], deliver: DeliveryHandler, flow?: SourceFlow): Promise<void> {

@@ -1,7 +1,7 @@
 import { createRequire } from 'node:module';
 import { jest } from '@jest/globals';
 import rhea from 'rhea';
-import { onTransfer, type IncomingInternals, type ReceiverInternals, type TransferFrameIn } from './rhea-incoming.js';
+import { DIRECT, onTransfer, type IncomingInternals, type ReceiverInternals, type TransferFrameIn } from './rhea-incoming.js';
 import { rheaIncomingPrototype } from './rhea-seam.js';
 
 const require = createRequire(import.meta.url);
@@ -48,9 +48,11 @@ function delivery(d: Record<string, unknown>): Record<string, unknown> {
 }
 
 /** Every transfer through one implementation; the state and events it leaves, and what settling each delivery queues. */
-function run(impl: typeof onTransfer, frames: readonly TransferFrameIn[], credit: number, mode: number, open = true): unknown {
+function run(impl: typeof onTransfer, frames: readonly TransferFrameIn[], credit: number, mode: number, open = true, direct = false): unknown {
   const incoming = new Session({}, 0).incoming;
   const r = receiver(credit, mode, open);
+  // a receiver of receiveDirect: what its handler is given, recorded as the event rhea would dispatch for a message-format other than 0
+  if (direct) r[DIRECT] = (d, data) => r.seen.push({ name: 'message', ctx: r._context(d.format === 0 ? { message: data, delivery: d } : { message: data, delivery: d, format: d.format }) as Seen['ctx'] });
   const errors: string[] = [];
   for (const f of frames) {
     try {
@@ -129,6 +131,20 @@ describe("rhea incoming: IncomingDelivery against rhea's Incoming.on_transfer", 
         // rhea's print for a transfer without credit, as often
         expect(calls * 2).toBe(printed.mock.calls.length);
       } finally {
+        printed.mockRestore();
+      }
+    });
+    it(`a receiver of receiveDirect is handed each delivery and its bytes, with rhea's bookkeeping and no decode: ${name}`, () => {
+      const printed = jest.spyOn(console, 'error').mockImplementation(() => undefined);
+      // rhea's own, with its decode returning the bytes it is given: the message a direct receiver gets
+      const decode = jest.spyOn(rhea.message, 'decode').mockImplementation((b: Buffer) => b);
+      try {
+        const mine = run(onTransfer, s.frames, s.credit ?? 100, s.mode ?? 0, s.open, true);
+        expect(decode).not.toHaveBeenCalled();
+        const theirs = run(rheaOnTransfer, s.frames, s.credit ?? 100, s.mode ?? 0, s.open);
+        expect(mine).toEqual(theirs);
+      } finally {
+        decode.mockRestore();
         printed.mockRestore();
       }
     });

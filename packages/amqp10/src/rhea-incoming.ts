@@ -8,7 +8,8 @@
  * whose methods live on its prototype and do what rhea's closures do, in the same order: the
  * session's counters (next transfer id, next delivery id), the deliveries buffer (what the incoming
  * window and the disposition writer read), the link's credit and delivery count, the checks and
- * their error texts, and the `message` event with rhea's context. Three differences a user can
+ * their error texts, and the `message` event with rhea's context, or, for a receiver of
+ * receiveDirect (./rhea-seam.ts), its one handler with the delivery and its bytes. Three differences a user can
  * see, none used by rhea or Ferry: `frames` is set to undefined instead of deleted, the session's
  * Incoming is a private field of the delivery, and accepted deliveries share one state object. rhea-incoming.test.ts runs rhea's own function and
  * this one over the same transfers and compares the state they leave.
@@ -46,7 +47,19 @@ export interface ReceiverInternals {
   local: { attach: { rcv_settle_mode?: number } };
   _context(c: Record<string, unknown>): unknown;
   dispatch(name: string, context: unknown): unknown;
+  /** set by receiveDirect (./rhea-seam.ts): the one handler of its completed deliveries */
+  [DIRECT]?: DirectReceipt;
 }
+
+/**
+ * What a receiver of receiveDirect (./rhea-seam.ts) is handed for each delivery it completes:
+ * the delivery and its encoded message (undefined when its transfers carried no payload), as the
+ * `message` event would carry them for a message-format other than 0.
+ */
+export type DirectReceipt = (delivery: IncomingDelivery, data: Buffer | undefined) => void;
+
+/** The key of a receiver's DirectReceipt: on the receiver itself, read once per delivery. */
+export const DIRECT = Symbol('ferry.amqp10.direct-receipt');
 
 /** A transfer's fields as rhea's reader gives them (./rhea-transfer-frame.ts, or rhea's composite). */
 export interface TransferFrameIn {
@@ -158,6 +171,12 @@ export function onTransfer(this: IncomingInternals, frame: TransferFrameIn, rece
   if (receiver.credit > 0) receiver.credit--;
   else console.error('Received transfer when credit was %d', receiver.credit);
   receiver.delivery_count++;
+  const direct = receiver[DIRECT];
+  if (direct !== undefined) {
+    // a receiver of receiveDirect: its one handler takes the bytes; no decode, no event, no context
+    direct(current, data);
+    return;
+  }
   const ctx = current.format === 0 ? { message: message.decode(data as Buffer), delivery: current } : { message: data, delivery: current, format: current.format };
   receiver.dispatch('message', receiver._context(ctx));
 }

@@ -3,14 +3,14 @@
  * TCP. A failure here means an upgrade changed what the seam assumes: read
  * docs/architecture.md, "Library seams", before touching the pin.
  */
-import { once } from 'node:events';
+import { EventEmitter, once } from 'node:events';
 import { createRequire } from 'node:module';
 import type { AddressInfo } from 'node:net';
 import rhea from 'rhea';
 import { dataSection } from '../test/rhea-message.js';
 import { describeError } from '@ferry/core';
 import { jest } from '@jest/globals';
-import { answerSndSettleMode, armedTimers, disarmConnection, encodedMessage, installCapture, installCreditGuard, installDispositionWriter, installIncomingDeliveries, installLinkKeys, installQuietLog, installTransferRead, isQuiet, overranCredit, receiveBytesOnly, rheaIncomingProcess, rheaLog } from './rhea-seam.js';
+import { answerSndSettleMode, armedTimers, disarmConnection, encodedMessage, installCapture, installCreditGuard, installDispositionWriter, installIncomingDeliveries, installLinkKeys, installQuietLog, installTransferRead, isQuiet, overranCredit, receiveDirect, rheaIncomingProcess, rheaLog } from './rhea-seam.js';
 import { TransferPerformative } from './rhea-transfer-frame.js';
 import { IncomingDelivery } from './rhea-incoming.js';
 
@@ -102,26 +102,35 @@ describe('rhea seam: message.decode (installCapture, encodedMessage)', () => {
   });
 });
 
-describe('rhea seam: receivers that take the bytes alone (receiveBytesOnly)', () => {
-  it("a bytes-only receiver's message event carries the transfer's exact bytes, a message split over frames too; other receivers still get rhea's decoded message", async () => {
+describe('rhea seam: receivers handed their deliveries directly (receiveDirect)', () => {
+  it("a direct receiver's handler gets each delivery with the transfer's exact bytes, a message split over frames too, without rhea's decode or message event; other receivers still get rhea's decoded message", async () => {
     installCapture();
     installCreditGuard();
+    installIncomingDeliveries();
     // over two frames at the smallest max-frame-size (§2.7.1: 512)
     const big: rhea.Message = { message_id: 'big', body: dataSection(Buffer.alloc(700, 7)) };
     const small: rhea.Message = { message_id: 'small', application_properties: { n: 7 }, body: dataSection(Buffer.from([1, 2, 3])) };
-    const got: { address: string; message: unknown }[] = [];
+    const got: { address: string; message: unknown; id?: number; credit?: number; count?: number }[] = [];
+    const events: string[] = [];
     let done: (() => void) | undefined;
     open = await pair((server) => {
       server.on('receiver_open', (ctx: rhea.EventContext) => {
         const r = ctx.receiver as rhea.Receiver;
+        r.add_credit(10);
         const address = (r.target as { address?: string }).address ?? '';
-        if (address === 'raw') receiveBytesOnly(r);
-        r.on('message', (m: rhea.EventContext) => {
-          got.push({ address, message: m.message });
+        const seen = (message: unknown, d?: rhea.Delivery): void => {
+          const link = r as unknown as { credit: number; delivery_count: number };
+          got.push({ address, message, id: d?.id, credit: link.credit, count: link.delivery_count });
+          d?.accept();
           if (got.length === 4) done?.();
+        };
+        if (address === 'raw') receiveDirect(r, (d, data) => seen(data, d));
+        r.on('message', (m: rhea.EventContext) => {
+          events.push(address);
+          if (address !== 'raw') seen(m.message, m.delivery);
         });
       });
-    }, { max_frame_size: 512 });
+    }, { max_frame_size: 512, receiver_options: { autoaccept: false, credit_window: 0 } });
     const p = open;
     const decodes = jest.spyOn(rhea.message, 'decode');
     const decodeCalls = await until<undefined>(p, (resolve) => {
@@ -136,13 +145,28 @@ describe('rhea seam: receivers that take the bytes alone (receiveBytesOnly)', ()
     })
       .then(() => decodes.mock.calls.length)
       .finally(() => decodes.mockRestore());
-    const raw = got.filter((g) => g.address === 'raw').map((g) => g.message);
-    const plain = got.filter((g) => g.address === 'plain').map((g) => g.message as rhea.Message);
-    seam(raw.length === 2 && raw.every((m) => Buffer.isBuffer(m)), 'a bytes-only receiver got something other than the encoded message');
-    seam((raw[0] as Buffer).equals(rhea.message.encode(small)) && (raw[1] as Buffer).equals(rhea.message.encode(big)), 'a bytes-only receiver got bytes other than the transfer payload');
-    seam(plain.map((m) => m.message_id).join() === 'small,big' && plain.every((m) => encodedMessage(m) !== undefined), 'a receiver not marked bytes-only no longer gets a decoded, captured message');
-    // rhea called decode (the wrapper) for all four, and the wrapper decoded only the two plain ones
-    seam(decodeCalls === 4, `rhea called message.decode ${decodeCalls} times for four messages`);
+    const raw = got.filter((g) => g.address === 'raw');
+    const plain = got.filter((g) => g.address === 'plain');
+    seam(raw.length === 2 && raw.every((g) => Buffer.isBuffer(g.message)), 'a direct receiver got something other than the encoded message');
+    seam((raw[0]?.message as Buffer).equals(rhea.message.encode(small)) && (raw[1]?.message as Buffer).equals(rhea.message.encode(big)), 'a direct receiver got bytes other than the transfer payload');
+    // rhea's bookkeeping as for the plain receiver: the link's credit and delivery count after each
+    // delivery, and the session's delivery ids (one sequence over both links, §2.6.12)
+    const books = (l: typeof got): string => JSON.stringify(l.map((g) => [g.credit, g.count]));
+    seam(books(raw) === books(plain) && books(raw) === JSON.stringify([[9, 1], [8, 2]]), `a direct receiver's credit and count ${books(raw)}, a plain one's ${books(plain)}`);
+    const ids = got.map((g) => g.id).sort();
+    seam(JSON.stringify(ids) === '[0,1,2,3]', `delivery ids ${JSON.stringify(ids)}`);
+    seam(plain.map((g) => (g.message as rhea.Message).message_id).join() === 'small,big' && plain.every((g) => encodedMessage(g.message) !== undefined), 'a receiver not handed its deliveries directly no longer gets a decoded, captured message');
+    seam(events.join() === 'plain,plain', `message events ${events.join()}`);
+    // rhea decoded only the two plain ones
+    seam(decodeCalls === 2, `rhea called message.decode ${decodeCalls} times for two messages of a plain receiver`);
+  });
+
+  it("refuses a receiver whose messages rhea's own observers take (autoaccept, a credit window): the handler would skip them", () => {
+    installIncomingDeliveries();
+    const observers = new EventEmitter();
+    observers.on('message', () => undefined);
+    expect(() => receiveDirect({ observers } as unknown as rhea.Receiver, () => undefined)).toThrow(/observers/);
+    expect(() => receiveDirect({ observers: new EventEmitter() } as unknown as rhea.Receiver, () => undefined)).not.toThrow();
   });
 });
 

@@ -15,13 +15,13 @@
  * - rhea's debug log, when off, not called on every frame (installQuietLog).
  * And one place rhea's typings say more than rhea does: a link's source and target as the peer
  * attached them, which may be absent (peerAddress).
- * The first and the last seam also let rhea skip its decode for the receivers Ferry reads from
- * their bytes alone (receiveBytesOnly).
+ * The deliveries of the receivers Ferry reads from their bytes alone go from the session's receipt
+ * straight to Ferry's handler, without rhea's decode or its `message` event (receiveDirect).
  */
 import { createRequire } from 'node:module';
 import rhea from 'rhea';
 import { readTransferFrame, takeHanded, takeHandedTransfers, type RheaFrame } from './rhea-transfer-frame.js';
-import { onTransfer, processIncoming } from './rhea-incoming.js';
+import { DIRECT, onTransfer, processIncoming, type DirectReceipt, type ReceiverInternals } from './rhea-incoming.js';
 import { EncodedFrame } from './encoded-frame.js';
 import { writeFlow } from './flow-writer.js';
 
@@ -52,11 +52,6 @@ export function installCapture(): void {
   if (util.decode[CAPTURE_MARK] === true) return;
   const original = util.decode;
   const wrapped: Decode = (buffer: Buffer): Decoded => {
-    if (skipDecode) {
-      // a receiver of receiveBytesOnly: its handler reads the bytes, never rhea's message
-      skipDecode = false;
-      return buffer;
-    }
     let msg: Decoded;
     try {
       msg = original.call(util, buffer);
@@ -83,20 +78,24 @@ export function peerAddress(link: rhea.Receiver | rhea.Sender, end: 'source' | '
 }
 
 /**
- * Receivers whose handlers read each message from its bytes alone (Ferry parses them with its own
- * codec, which keeps the AMQP types rhea's decode loses): rhea's decode of every transfer on them
- * is skipped, and the `message` event carries the encoded message itself, a Buffer, as it does
- * for a message-format other than 0 (lib/session.js Incoming.on_transfer). The wrapper of
- * Session.on_transfer (installCreditGuard) raises `skipDecode` for the one delivery rhea
- * completes on such a receiver, and the decode wrapper (installCapture), which rhea calls
- * synchronously before it dispatches the event, takes it down.
+ * Receivers whose completed deliveries go to one handler of Ferry's, which reads each message from
+ * its bytes alone (with its own codec, which keeps the AMQP types rhea's decode loses).
+ *
+ * rhea completes a delivery in `Incoming.prototype.on_transfer` (lib/session.js), which Ferry
+ * replaces (installIncomingDeliveries, ./rhea-incoming.ts): after the same bookkeeping as rhea's
+ * (the session's transfer and delivery ids, the deliveries buffer, the link's credit and delivery
+ * count), a receiver marked here is handed the delivery and its encoded message, and rhea's
+ * `message.decode`, its context object (link, session, connection, container) and its event
+ * dispatch (`link.dispatch`: the observers' emit, a copy of the listeners) are not run. The
+ * handler stands in for every `message` listener the receiver could have: rhea's own observers
+ * of it (autoaccept, a credit window: lib/link.js Receiver) must be off, which is checked here.
  */
-const bytesOnly = new WeakSet<object>();
-let skipDecode = false;
-
-/** Hand `receiver`'s messages to its `message` handlers as their encoded bytes (needs installCapture and installCreditGuard). */
-export function receiveBytesOnly(receiver: rhea.Receiver): void {
-  bytesOnly.add(receiver);
+export function receiveDirect(receiver: rhea.Receiver, handler: (delivery: rhea.Delivery, data: Buffer | undefined) => void): void {
+  if (!incomingInstalled()) throw new Error('receiveDirect needs installIncomingDeliveries: rhea would dispatch the deliveries as events');
+  const r = receiver as unknown as ReceiverInternals & { readonly observers: { listenerCount(name: string): number } };
+  if (r.observers.listenerCount('message') > 0) throw new Error('receiveDirect: the receiver has rhea observers of its messages (autoaccept or a credit window), which would be skipped');
+  // an IncomingDelivery has every member of rhea's Delivery a receiver's handler uses (rhea-incoming.ts)
+  r[DIRECT] = handler as unknown as DirectReceipt;
 }
 
 /** The encoded bytes rhea decoded `message` from, when it came through the wrapper. */
@@ -245,8 +244,9 @@ export function armedTimers(conn: rhea.Connection): string[] {
  * Session.on_transfer lends the link one credit for the frame that completes such a delivery,
  * which rhea then takes back, so rhea's accounting (delivery ids, delivery count) stays as it
  * was and nothing is printed, and marks the link: `overranCredit(receiver)` is true while that
- * delivery's `message` event is dispatched, and the link's owner refuses it (the listener
- * detaches the link with amqp:link:transfer-limit-exceeded, §2.8.15).
+ * delivery is handed to the link's handler (its `message` event, or receiveDirect's), and the
+ * link's owner refuses it (the listener detaches the link with amqp:link:transfer-limit-exceeded,
+ * §2.8.15).
  */
 
 interface TransferFrame {
@@ -279,21 +279,14 @@ export function installCreditGuard(): void {
     const last = link !== undefined && frame.performative.more !== true;
     const overrun = last && link.is_receiver() && link.credit <= 0;
     if (!overrun) {
-      skipDecode = last && bytesOnly.has(link);
-      try {
-        original.call(this, frame);
-      } finally {
-        skipDecode = false;
-      }
+      original.call(this, frame);
       return;
     }
     link.credit = 1;
     overrunLinks.add(link);
-    skipDecode = bytesOnly.has(link);
     try {
       original.call(this, frame);
     } finally {
-      skipDecode = false;
       overrunLinks.delete(link);
       // rhea decremented the lent credit; should it not have (the link was not open to it), take it back
       if (link.credit > 0) link.credit = 0;
@@ -302,7 +295,7 @@ export function installCreditGuard(): void {
   proto[CREDIT_GUARD_MARK] = true;
 }
 
-/** True while the `message` event of a delivery that arrived without link credit is dispatched. */
+/** True while a delivery that arrived without link credit is handed to its receiver's handler. */
 export function overranCredit(receiver: object): boolean {
   return overrunLinks.has(receiver);
 }
@@ -361,6 +354,8 @@ export function installIncomingDeliveries(): void {
   proto.on_transfer = onTransfer;
   proto[INCOMING_MARK] = true;
 }
+
+const incomingInstalled = (): boolean => rheaIncomingPrototype()[INCOMING_MARK] === true;
 
 /**
  * Frames Ferry encodes itself (./encoded-frame.ts): rhea's transport writes every frame through
