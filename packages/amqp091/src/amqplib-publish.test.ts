@@ -34,7 +34,7 @@ interface Sent {
 function recordingChannel(): { ch: ConfirmChannel; sent: Sent[] } {
   const sent: Sent[] = [];
   const connection = {
-    // no channel stream: confirmedPublish then hands the frame to sendMessage (publish-frames.test.ts covers the stream)
+    // confirmedPublish hands the frame to sendMessage (publish-frames.test.ts covers the frames written past it)
     channels: [],
     sentSinceLastCheck: false,
     sendMessage(_ch: number, method: number, fields: Fields, props: number, properties: Fields, content: Buffer): boolean {

@@ -1,6 +1,6 @@
 import type { ConfirmChannel } from 'amqplib';
 import { muxOf, writeFrames, type ChannelStream } from './channel-write.js';
-import { encodePublishFrames, type FramedOptions, type PublishFrame, type TrailingId } from './publish-frames.js';
+import type { FramedOptions, PublishFrame, TrailingId } from './publish-frames.js';
 
 export type { FramedOptions, TrailingId } from './publish-frames.js';
 
@@ -79,9 +79,9 @@ function openStream(c: ConfirmChannelInternals, send: unknown): ChannelStream | 
 }
 
 /**
- * Publish one message on a confirm channel. Its confirm is not tracked here: the caller counts
- * delivery tags and reads the channel's 'ack' and 'nack' events (publisher.ts), so amqplib keeps
- * no callback for it. With `serial`, the header `confirmedPublish` was given as its
+ * Publish one message on a confirm channel, encoded by amqplib. Its confirm is not tracked here:
+ * the caller counts delivery tags and reads the channel's 'ack' and 'nack' events (publisher.ts), so
+ * amqplib keeps no callback for it. With `serial`, the header `confirmedPublish` was given as its
  * {@link TrailingId} is added after the options' headers, its value the id's prefix and the
  * serial's digits; the options' headers must not hold that name.
  */
@@ -98,24 +98,49 @@ function withId(options: FramedOptions, id: TrailingId | undefined, serial: numb
  * built, then `pushConfirmCallback` (lib/channel_model.js); this makes the first call with
  * {@link publishFrame}'s fields and leaves the callback out. amqplib's confirm window without
  * callbacks is a plain channel's: its 'ack' and 'nack' handlers (lib/channel.js `handleConfirm`)
- * only move its low-water mark. A publish it encodes itself goes to the socket's writer at once
- * when the channel's stream is empty and the muxer not blocked, into that stream otherwise
- * (channel-write.ts). When the installed amqplib has not that shape, amqplib's own `publish` with
- * no callback (a unit test checks the shape of the pinned version).
+ * only move its low-water mark. When the installed amqplib has not that shape, amqplib's own
+ * `publish` with no callback (a unit test checks the shape of the pinned version).
  */
 export function confirmedPublish(ch: ConfirmChannel, id?: TrailingId): ConfirmedPublish {
   const c = internalsOf(ch);
   if (c === undefined) return (exchange, routingKey, content, options, serial) => ch.publish(exchange, routingKey, content, withId(options, id, serial));
-  const send = sendMessageOf(c);
-  const mux = muxOf(c.connection);
   return (exchange, routingKey, content, options, serial) => {
-    const stream = openStream(c, send);
-    const bytes = stream === undefined ? undefined : encodePublishFrames(c.ch, exchange, routingKey, options, content, serial === undefined ? undefined : id, serial);
-    if (stream !== undefined && bytes !== undefined) {
-      c.connection.sentSinceLastCheck = true;
-      return writeFrames(mux, stream, bytes);
-    }
     const frame = publishFrame(exchange, routingKey, withId(options, id, serial));
     return c.sendMessage(frame, frame, content);
+  };
+}
+
+/** Writes the frames of one publish, encoded whole (publish-frames.ts), as amqplib's `sendMessage` writes them. */
+export interface FrameWriter {
+  /** the channel's number, which the frames carry */
+  readonly channel: number;
+  /**
+   * Write `frames`; returns what the channel's stream would (false: wait for the channel's
+   * 'drain'), or undefined, having written nothing, once the channel is closed: amqplib's own
+   * `publish` then throws as it does for a closed channel.
+   */
+  write(frames: Buffer): boolean | undefined;
+}
+
+/**
+ * The writer of encoded publishes for `ch`, or undefined when the installed amqplib has not the
+ * shape it relies on (then every publish goes through {@link confirmedPublish}). A publish goes to
+ * the socket's writer at once when the channel's stream is empty and the muxer not blocked, into
+ * that stream otherwise (channel-write.ts), and marks the connection's `sentSinceLastCheck` for
+ * the heartbeat, as `sendMessage` does.
+ */
+export function frameWriter(ch: ConfirmChannel): FrameWriter | undefined {
+  const c = internalsOf(ch);
+  if (c === undefined) return undefined;
+  const send = sendMessageOf(c);
+  const mux = muxOf(c.connection);
+  return {
+    channel: c.ch,
+    write(frames: Buffer): boolean | undefined {
+      const stream = openStream(c, send);
+      if (stream === undefined) return undefined;
+      c.connection.sentSinceLastCheck = true;
+      return writeFrames(mux, stream, frames);
+    },
   };
 }

@@ -20,7 +20,7 @@ export const PUBLISH_ID_HEADER = 'x-ferry-publish-id';
  * message that came from MQTT, so a service written against the plugin finds the topic where it
  * looks for it.
  */
-const REPLY_TO_TOPIC_HEADER = 'x-reply-to-topic';
+export const REPLY_TO_TOPIC_HEADER = 'x-reply-to-topic';
 
 /** What meta.amqp091 holds (all optional: a message from another protocol has none). */
 // a type alias (not an interface) so it is assignable to ProtocolMeta's record type
@@ -172,24 +172,60 @@ function shortstr(name: string, v: string | undefined): string | undefined {
  * array, and a longer text id into the same header as a long string, as RabbitMQ's MQTT plugin
  * does. The amqp091 source reads both back (core correlation.ts).
  */
-function correlationFits(v: string | Buffer): v is string {
+export function correlationFits(v: string | Buffer): v is string {
   return typeof v === 'string' && Buffer.byteLength(v) <= 255;
 }
 
 /** what toPublish reads of a message without AMQP 0-9-1 meta */
 const NO_META: Amqp091Meta = {};
 
+/** the message's AMQP 0-9-1 meta, or an empty one */
+export function metaOf(message: GatewayMessage): Amqp091Meta {
+  return message.meta.amqp091 ?? NO_META;
+}
+
+/**
+ * delivery mode 2 or 1: the route's `persistent`, else the delivery mode of an AMQP 0-9-1 source,
+ * else persistent for an at-least-once message
+ */
+export function persistentOf(message: GatewayMessage, meta: Amqp091Meta, persistent: boolean | undefined): boolean {
+  return persistent ?? (meta.deliveryMode !== undefined ? meta.deliveryMode === 2 : message.guarantee === 'at-least-once');
+}
+
+/** the `priority` property: an octet (AMQP 0-9-1 §4.2.5.2), the message's priority rounded into 0–255 */
+export function priorityOf(message: GatewayMessage): number | undefined {
+  const p = message.priority;
+  return p === undefined || !Number.isFinite(p) ? undefined : Math.min(255, Math.max(0, Math.round(p)));
+}
+
+/**
+ * The `timestamp` property, an unsigned 64-bit count of seconds: sub-second precision is lost, and
+ * a time before 1970 cannot be written.
+ */
+export function timestampOf(message: GatewayMessage): number | undefined {
+  const t = message.timestamp;
+  return t === undefined || t < 0 ? undefined : Math.floor(t / 1000);
+}
+
+/**
+ * The `user-id` property: RabbitMQ validates it against the connection's user and closes the
+ * channel with PRECONDITION_FAILED otherwise (RabbitMQ "Validated User-ID" extension), so it is
+ * passed on only when it is ours.
+ */
+export function userIdOf(message: GatewayMessage, username: string | undefined): string | undefined {
+  return message.userId !== undefined && message.userId === username ? message.userId : undefined;
+}
+
 /** The canonical message → basic.publish options, or 'expired' when its expiry has passed. */
 export function toPublish(message: GatewayMessage, ctx: EgressContext): PublishPlan {
-  const meta = (message.meta.amqp091 ?? NO_META) as Amqp091Meta;
+  const meta = metaOf(message);
   let expiration: string | undefined;
   if (message.expiresAt !== undefined) {
     const remaining = Math.ceil(message.expiresAt - ctx.now);
     if (remaining <= 0) return { kind: 'expired' };
     expiration = String(remaining);
   }
-  const persistent =
-    ctx.persistent ?? (meta.deliveryMode !== undefined ? meta.deliveryMode === 2 : message.guarantee === 'at-least-once');
+  const persistent = persistentOf(message, meta, ctx.persistent);
   const headers = headersToFieldTable(message.headers);
   const correlation = message.correlationId;
   let correlationId: string | undefined;
@@ -198,8 +234,7 @@ export function toPublish(message: GatewayMessage, ctx: EgressContext): PublishP
     else headers[AMQP091_CORRELATION_HEADER] = correlation;
   }
   if (ctx.replyToTopicHeader === true && message.replyTo !== undefined && message.source.protocol === 'mqtt') headers[REPLY_TO_TOPIC_HEADER] = message.replyTo;
-  const priority =
-    message.priority === undefined || !Number.isFinite(message.priority) ? undefined : Math.min(255, Math.max(0, Math.round(message.priority)));
+  const priority = priorityOf(message);
   // every key present, in one order, whatever the message holds: one object shape for every
   // publish, read as such by the frame builder (amqplib-publish.ts) on each message
   const options: PublishOptions = {
@@ -210,17 +245,12 @@ export function toPublish(message: GatewayMessage, ctx: EgressContext): PublishP
     messageId: shortstr('messageId', message.messageId),
     correlationId,
     replyTo: shortstr('replyTo', message.replyTo),
-    // timestamp is an unsigned 64-bit count of seconds: sub-second precision is lost, and a time
-    // before 1970 cannot be written.
-    timestamp: message.timestamp === undefined || message.timestamp < 0 ? undefined : Math.floor(message.timestamp / 1000),
+    timestamp: timestampOf(message),
     expiration,
     priority,
     type: shortstr('type', meta.type),
     appId: shortstr('appId', meta.appId),
-    // RabbitMQ validates user-id against the connection's user and closes the channel with
-    // PRECONDITION_FAILED otherwise (RabbitMQ "Validated User-ID" extension): only pass it on
-    // when it is ours.
-    userId: message.userId !== undefined && message.userId === ctx.username ? message.userId : undefined,
+    userId: userIdOf(message, ctx.username),
     headers,
   };
   return { kind: 'publish', options };

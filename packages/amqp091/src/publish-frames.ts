@@ -1,4 +1,7 @@
+import { AMQP091_CORRELATION_HEADER, type GatewayMessage, type HeaderValue } from '@ferry/core';
 import type { Options } from 'amqplib';
+import { REPLY_TO_TOPIC_HEADER, correlationFits, metaOf, persistentOf, priorityOf, timestampOf, userIdOf } from './mapping.js';
+import type { Amqp091To } from './options.js';
 
 /**
  * The method fields and content properties of one basic.publish, every key present in one order,
@@ -31,21 +34,23 @@ export interface PublishFrame {
 export type FramedOptions = Omit<Options.Publish, 'headers' | 'CC' | 'BCC'> & { readonly headers?: Readonly<Record<string, unknown>> | undefined };
 
 /**
- * A header written after the options' own table: `name`, a long string of `prefix` and the decimal
+ * A header written after the message's own: `name`, a long string of `prefix` and the decimal
  * digits of a serial number given per publish (the publisher's publish id, its delivery tag at
- * the end), so that no string is made for it per publish. The table's own keys must not hold
- * `name`.
+ * the end), so that no string is made for it per publish.
  */
 export interface TrailingId {
   readonly name: string;
   readonly prefix: string;
 }
 
-/** the number of decimal digits of a non-negative integer */
-function digitCount(v: number): number {
-  let n = 1;
-  for (let x = v; x >= 10; x = Math.floor(x / 10)) n++;
-  return n;
+/** What the encoder is given once per publisher: what toPublish's context holds that does not change. */
+export interface FramesContext {
+  /** the user the connection authenticated as (toPublish's `username`) */
+  readonly username: string | undefined;
+  /** the connector's `replyToTopicHeader` */
+  readonly replyToTopicHeader: boolean;
+  /** the publish id a mandatory publish carries */
+  readonly id: TrailingId;
 }
 
 /**
@@ -53,81 +58,23 @@ function digitCount(v: number): number {
  * `SINGLE_CHUNK_THRESHOLD`); a larger one in several writes, which this leaves to it.
  */
 const ONE_BUFFER_BELOW = 2048;
+/**
+ * Room past {@link ONE_BUFFER_BELOW} in the scratch buffer: a string or byte array is written only
+ * when it ends at the limit or before, the fixed-size values after one (a header value, the delivery
+ * mode, priority, expiration digits, timestamp: 37 bytes at most) may end in this room, and a
+ * publish past the limit is refused once its size is known.
+ */
+const SLACK = 48;
 const FRAME_END = 0xce;
 /** frame type, channel, payload size (AMQP 0-9-1 §4.2.3, general frame format) */
 const FRAME_HEADER = 7;
 const CLASS_BASIC = 60;
 const METHOD_PUBLISH = 40;
+/** what a writer below returns for a value it does not write: the publish goes to amqplib */
+const REFUSED = -1;
 
-/** what {@link shortSize} gives for a property that is not set */
-const UNSET = -1;
-/** what {@link shortSize} gives for a value amqplib would refuse */
-const REFUSED = -2;
-
-/**
- * The UTF-8 byte length of `s`, counted here for an ASCII string: a publish's strings are short,
- * and a loop over them costs less than a call into Buffer.byteLength. A string with a character
- * past ASCII, or one too long to fit a one-buffer publish anyway, is left to Buffer.byteLength.
- * The length equals `s.length` exactly when `s` is ASCII (any other character takes 2 or more bytes
- * per UTF-16 unit), which {@link writeString} relies on.
- */
-function utf8Length(s: string): number {
-  const n = s.length;
-  if (n >= ONE_BUFFER_BELOW) return Buffer.byteLength(s);
-  for (let i = 0; i < n; i++) if (s.charCodeAt(i) >= 0x80) return Buffer.byteLength(s);
-  return n;
-}
-
-/** write `s`, whose UTF-8 length {@link utf8Length} gave as `n`, at `o`; returns the offset after it */
-function writeString(buf: Buffer, o: number, s: string, n: number): number {
-  if (n !== s.length) return o + buf.write(s, o, n, 'utf8');
-  for (let i = 0; i < n; i++) buf[o + i] = s.charCodeAt(i);
-  return o + n;
-}
-
-/** the byte length of an optional shortstr value: UNSET, or REFUSED when amqplib would refuse it (not a string, 256 bytes or more) */
-function shortSize(v: unknown): number {
-  if (v === undefined) return UNSET;
-  if (typeof v !== 'string') return REFUSED;
-  const n = utf8Length(v);
-  return n < 256 ? n : REFUSED;
-}
-
-/**
- * The encoded size of a field value as amqplib's encoder writes it (lib/codec.js
- * `encodeFieldValue`), for the values written here: a string is a long string (`S`), an integer
- * the smallest of a signed byte (`b`), short (`s`) or int (`I`) that holds it (Ferry's hop
- * count, `x-ferry-hops`, is one); -1 for anything else, which amqplib then writes.
- */
-function valueSize(v: unknown): number {
-  if (typeof v === 'string') return 1 + 4 + utf8Length(v);
-  if (typeof v !== 'number' || !Number.isInteger(v)) return -1;
-  if (v >= -0x80 && v < 0x80) return 1 + 1;
-  if (v >= -0x8000 && v < 0x8000) return 1 + 2;
-  if (v >= -0x80000000 && v < 0x80000000) return 1 + 4;
-  return -1;
-}
-
-/**
- * The encoded length of a header table of such values, or -1 when a value is not one or a key is
- * too long: amqplib's encoder (lib/codec.js `encodeTable`) then writes it. Keys with an undefined
- * value are left out, as amqplib leaves them out. 0 for an object without a key, which amqplib's
- * `publish` as {@link publishFrame} calls it sends as no table at all.
- */
-function tableLength(table: Readonly<Record<string, unknown>>): number {
-  let n = 4;
-  let any = false;
-  for (const key in table) {
-    any = true;
-    const v = table[key];
-    if (v === undefined) continue;
-    const size = valueSize(v);
-    const k = utf8Length(key);
-    if (size < 0 || k > 255) return -1;
-    n += 1 + k + size;
-  }
-  return any ? n : 0;
-}
+/** what {@link PublishFrames.encode} is given for a message without an expiration, or a publish without an id */
+export const NONE = -1;
 
 function writeUInt16(buf: Buffer, o: number, v: number): void {
   buf[o] = v >>> 8;
@@ -142,232 +89,345 @@ function writeUInt32(buf: Buffer, o: number, v: number): void {
   buf[o + 3] = v & 0xff;
 }
 
-/** a non-negative safe integer as an unsigned 64-bit one */
-function writeUInt64(buf: Buffer, o: number, v: number): void {
-  writeUInt32(buf, o, Math.floor(v / 0x100000000));
-  writeUInt32(buf, o + 4, v >>> 0);
-}
-
-/** write a value {@link valueSize} measured; returns the offset after it */
-function writeValue(buf: Buffer, o: number, v: string | number): number {
-  if (typeof v === 'string') {
-    buf[o] = 0x53; // 'S', long string
-    const n = utf8Length(v);
-    writeUInt32(buf, o + 1, n);
-    return writeString(buf, o + 5, v, n);
-  }
-  if (v >= -0x80 && v < 0x80) {
-    buf[o] = 0x62; // 'b'
-    buf[o + 1] = v & 0xff;
-    return o + 2;
-  }
-  if (v >= -0x8000 && v < 0x8000) {
-    buf[o] = 0x73; // 's'
-    writeUInt16(buf, o + 1, v & 0xffff);
-    return o + 3;
-  }
-  buf[o] = 0x49; // 'I'
-  writeUInt32(buf, o + 1, v);
-  return o + 5;
-}
-
-/** a shortstr property {@link shortSize} measured as `n` (UNSET: nothing written) */
-function writeShort(buf: Buffer, o: number, v: string | undefined, n: number): number {
-  if (v === undefined || n < 0) return o;
-  buf[o] = n;
-  return writeString(buf, o + 1, v, n);
-}
-
-/** the size a shortstr property {@link shortSize} measured adds to the properties */
-function shortBytes(n: number): number {
-  return n < 0 ? 0 : 1 + n;
+/** a safe integer as a signed 64-bit one (two's complement; an unsigned one for a non-negative value) */
+function writeInt64(buf: Buffer, o: number, v: number): void {
+  const high = Math.floor(v / 0x100000000);
+  writeUInt32(buf, o, high);
+  writeUInt32(buf, o + 4, v - high * 0x100000000);
 }
 
 /**
- * The bytes amqplib's `Connection.sendMessage` writes for one basic.publish, its content header and
- * its body (lib/connection.js, lib/defs.js `encodeBasicPublish` and `encodeBasicProperties`), for
- * the options amqplib's `publish` takes as {@link publishFrame} reads them, made in one buffer with
- * one pass over the properties, where amqplib makes four buffers and encodes the header table into
- * a scratch buffer first. Returns undefined where amqplib's own path is needed: a publish of
- * {@link ONE_BUFFER_BELOW} bytes or more, a header table with a value that is neither a string nor
- * an integer of 32 bits, or any value amqplib would refuse (it then throws as it always did). A
- * unit test compares the bytes with amqplib's for every property.
+ * Write `s` as UTF-8 at `o`; returns the offset after it, or REFUSED when it would end past the
+ * limit. An ASCII string is written by its character codes (a publish's strings are short, and a
+ * loop over them costs less than a call into Buffer.write); one with a character past ASCII by
+ * Buffer.write.
  */
-export function encodePublishFrames(
-  channel: number,
-  exchange: string,
-  routingKey: string,
-  o: FramedOptions,
-  content: Buffer,
-  id?: TrailingId,
-  serial = 0,
-): Buffer | undefined {
-  const exchangeSize = shortSize(exchange);
-  const routingKeySize = shortSize(routingKey);
-  if (exchangeSize < 0 || routingKeySize < 0) return undefined;
-  const methodSize = 2 + 2 + 2 + 1 + exchangeSize + 1 + routingKeySize + 1;
+function putString(buf: Buffer, o: number, s: string): number {
+  const n = s.length;
+  if (o + n > ONE_BUFFER_BELOW) return REFUSED;
+  for (let i = 0; i < n; i++) {
+    const c = s.charCodeAt(i);
+    if (c >= 0x80) return putUtf8(buf, o, s);
+    buf[o + i] = c;
+  }
+  return o + n;
+}
 
-  const contentType = shortSize(o.contentType);
-  const contentEncoding = shortSize(o.contentEncoding);
-  const correlationId = shortSize(o.correlationId);
-  const replyTo = shortSize(o.replyTo);
-  const expirationValue = o.expiration === undefined ? undefined : String(o.expiration);
-  const expiration = shortSize(expirationValue);
-  const messageId = shortSize(o.messageId);
-  const type = shortSize(o.type);
-  const userId = shortSize(o.userId);
-  const appId = shortSize(o.appId);
-  if (
-    contentType === REFUSED ||
-    contentEncoding === REFUSED ||
-    correlationId === REFUSED ||
-    replyTo === REFUSED ||
-    expiration === REFUSED ||
-    messageId === REFUSED ||
-    type === REFUSED ||
-    userId === REFUSED ||
-    appId === REFUSED
-  ) {
-    return undefined;
-  }
-  let props =
-    shortBytes(contentType) +
-    shortBytes(contentEncoding) +
-    shortBytes(correlationId) +
-    shortBytes(replyTo) +
-    shortBytes(expiration) +
-    shortBytes(messageId) +
-    shortBytes(type) +
-    shortBytes(userId) +
-    shortBytes(appId);
-  // the property flags, in the order of §4.2.6.1 (clusterId, 0x0004, Ferry's sink never sets)
-  let flags =
-    (contentType >= 0 ? 0x8000 : 0) |
-    (contentEncoding >= 0 ? 0x4000 : 0) |
-    (correlationId >= 0 ? 0x0400 : 0) |
-    (replyTo >= 0 ? 0x0200 : 0) |
-    (expiration >= 0 ? 0x0100 : 0) |
-    (messageId >= 0 ? 0x0080 : 0) |
-    (type >= 0 ? 0x0020 : 0) |
-    (userId >= 0 ? 0x0010 : 0) |
-    (appId >= 0 ? 0x0008 : 0);
-  // as amqplib's `publish` sends them (publishFrame): a table only with a key, the delivery mode from `persistent`
-  let table = o.headers === undefined ? 0 : tableLength(o.headers);
-  if (table < 0) return undefined;
-  const headers = table > 0 ? o.headers : undefined;
-  let idName = 0;
-  let idPrefix = 0;
-  let idDigits = 0;
-  if (id !== undefined) {
-    if (!Number.isSafeInteger(serial) || serial < 0) return undefined;
-    idName = utf8Length(id.name);
-    idPrefix = utf8Length(id.prefix);
-    idDigits = digitCount(serial);
-    if (idName > 255) return undefined;
-    // the table's 4-byte length when the options gave no table; then the key and its long string ('S')
-    table = (table > 0 ? table : 4) + 1 + idName + 1 + 4 + idPrefix + idDigits;
-  }
-  if (table > 0) {
-    props += table;
-    flags |= 0x2000;
-  }
-  const deliveryMode = o.persistent === undefined ? 0 : o.persistent ? 2 : 1;
-  if (deliveryMode !== 0) {
-    props += 1;
-    flags |= 0x1000;
-  }
-  const priority = o.priority;
-  if (priority !== undefined) {
-    if (!Number.isInteger(priority) || priority < 0 || priority > 255) return undefined;
-    props += 1;
-    flags |= 0x0800;
-  }
-  const timestamp = o.timestamp;
-  if (timestamp !== undefined) {
-    if (!Number.isSafeInteger(timestamp) || timestamp < 0) return undefined;
-    props += 8;
-    flags |= 0x0040;
-  }
+function putUtf8(buf: Buffer, o: number, s: string): number {
+  const n = Buffer.byteLength(s);
+  if (o + n > ONE_BUFFER_BELOW) return REFUSED;
+  return o + buf.write(s, o, n, 'utf8');
+}
 
-  const headerSize = 2 + 2 + 8 + 2 + props;
-  const bodyFrame = content.length > 0 ? FRAME_HEADER + content.length + 1 : 0;
-  const total = FRAME_HEADER + methodSize + 1 + FRAME_HEADER + headerSize + 1 + bodyFrame;
-  if (total >= ONE_BUFFER_BELOW) return undefined;
+/** a shortstr (AMQP 0-9-1 §4.2.5.3: a length octet, at most 255 bytes); REFUSED for a longer one or a value that is not a string */
+function putShort(buf: Buffer, o: number, s: unknown): number {
+  if (typeof s !== 'string') return REFUSED;
+  const end = putString(buf, o + 1, s);
+  const n = end - o - 1;
+  if (end < 0 || n > 255) return REFUSED;
+  buf[o] = n;
+  return end;
+}
 
-  const buf = Buffer.allocUnsafe(total);
-  // method frame (type 1): basic.publish, ticket 0, exchange, routing key, mandatory and immediate bits
-  buf[0] = 1;
-  writeUInt16(buf, 1, channel);
-  writeUInt32(buf, 3, methodSize);
-  writeUInt16(buf, 7, CLASS_BASIC);
-  writeUInt16(buf, 9, METHOD_PUBLISH);
-  writeUInt16(buf, 11, 0);
-  let p = writeShort(buf, 13, exchange, exchangeSize);
-  p = writeShort(buf, p, routingKey, routingKeySize);
-  // the immediate bit (2) stays clear: RabbitMQ refuses it (NOT_IMPLEMENTED), amqplib never sets it
-  buf[p++] = o.mandatory === true ? 1 : 0;
-  buf[p++] = FRAME_END;
+/** the decimal digits of a non-negative safe integer */
+function putDigits(buf: Buffer, o: number, v: number): number {
+  let n = 1;
+  for (let x = v; x >= 10; x = Math.floor(x / 10)) n++;
+  // from the last: the lowest digit is written first (without `%`, which V8 computes by a call
+  // to fmod for a number it does not know to be a small integer)
+  for (let i = o + n - 1, x = v; i >= o; i--) {
+    const q = Math.floor(x / 10);
+    buf[i] = 0x30 + (x - q * 10);
+    x = q;
+  }
+  return o + n;
+}
 
-  // content header frame (type 2): class, weight 0, body size, property flags, properties
-  const header = p;
-  buf[p] = 2;
-  writeUInt16(buf, p + 1, channel);
-  writeUInt32(buf, p + 3, headerSize);
-  writeUInt16(buf, p + 7, CLASS_BASIC);
-  writeUInt16(buf, p + 9, 0);
-  // the body size, below ONE_BUFFER_BELOW: its upper 32 bits are 0
-  writeUInt32(buf, p + 11, 0);
-  writeUInt32(buf, p + 15, content.length);
-  writeUInt16(buf, p + 19, flags);
-  p = header + 21;
-  p = writeShort(buf, p, o.contentType, contentType);
-  p = writeShort(buf, p, o.contentEncoding, contentEncoding);
-  if (table > 0) {
-    writeUInt32(buf, p, table - 4);
-    p += 4;
-    if (headers !== undefined) {
-      for (const key in headers) {
-        const v = headers[key];
-        // tableLength let only strings and integers through
-        if (typeof v !== 'string' && typeof v !== 'number') continue;
-        const k = utf8Length(key);
-        buf[p] = k;
-        p = writeValue(buf, writeString(buf, p + 1, key, k), v);
+/** a long string field value (`S`) */
+function putLongString(buf: Buffer, o: number, s: string): number {
+  buf[o] = 0x53; // 'S'
+  const end = putString(buf, o + 5, s);
+  if (end >= 0) writeUInt32(buf, o + 1, end - o - 5);
+  return end;
+}
+
+/**
+ * One header value as amqplib's encoder writes what toPublish makes of it (field-table.ts gives a
+ * string, number, boolean, null or byte array to amqplib as it is; lib/codec.js
+ * `encodeFieldValue`): a string a long string (`S`); an integer the smallest of a signed byte
+ * (`b`), short (`s`), int (`I`) or long (`l`) that holds it; another number below 2^50 a double
+ * (`d`); a boolean `t`; null void (`V`); a byte array `x`. REFUSED for anything else, whose typed
+ * form amqplib writes (a bigint, a Date, a TypedNumber, an array, a table), and for a number
+ * amqplib writes as a long without holding it in one (past 2^53, NaN, ±Infinity).
+ */
+function putValue(buf: Buffer, o: number, v: HeaderValue): number {
+  if (typeof v === 'string') return putLongString(buf, o, v);
+  if (typeof v === 'number') {
+    if (Number.isInteger(v)) {
+      if (v >= -0x80 && v < 0x80) {
+        buf[o] = 0x62; // 'b'
+        buf[o + 1] = v & 0xff;
+        return o + 2;
       }
+      if (v >= -0x8000 && v < 0x8000) {
+        buf[o] = 0x73; // 's'
+        writeUInt16(buf, o + 1, v & 0xffff);
+        return o + 3;
+      }
+      if (v >= -0x80000000 && v < 0x80000000) {
+        buf[o] = 0x49; // 'I'
+        writeUInt32(buf, o + 1, v);
+        return o + 5;
+      }
+      if (!Number.isSafeInteger(v)) return REFUSED;
+      buf[o] = 0x6c; // 'l'
+      writeInt64(buf, o + 1, v);
+      return o + 9;
     }
-    if (id !== undefined) {
-      buf[p] = idName;
-      p = writeString(buf, p + 1, id.name, idName);
-      buf[p] = 0x53; // 'S', long string
-      writeUInt32(buf, p + 1, idPrefix + idDigits);
-      p = writeString(buf, p + 5, id.prefix, idPrefix);
-      // the digits from the last: the serial's lowest digit is written first
-      p += idDigits;
-      for (let i = p - 1, x = serial; i >= p - idDigits; i--, x = Math.floor(x / 10)) buf[i] = 0x30 + (x % 10);
-    }
+    // amqplib's `isFloatingPoint`: a fraction below 2^50 is a double (one above is written as a long, and throws)
+    if (!(Math.abs(v) < 0x4000000000000)) return REFUSED;
+    buf[o] = 0x64; // 'd'
+    buf.writeDoubleBE(v, o + 1);
+    return o + 9;
   }
-  if (deliveryMode !== 0) buf[p++] = deliveryMode;
-  if (priority !== undefined) buf[p++] = priority;
-  p = writeShort(buf, p, o.correlationId, correlationId);
-  p = writeShort(buf, p, o.replyTo, replyTo);
-  p = writeShort(buf, p, expirationValue, expiration);
-  p = writeShort(buf, p, o.messageId, messageId);
-  if (timestamp !== undefined) {
-    writeUInt64(buf, p, timestamp);
-    p += 8;
+  if (typeof v === 'boolean') {
+    buf[o] = 0x74; // 't'
+    buf[o + 1] = v ? 1 : 0;
+    return o + 2;
   }
-  p = writeShort(buf, p, o.type, type);
-  p = writeShort(buf, p, o.userId, userId);
-  p = writeShort(buf, p, o.appId, appId);
-  buf[p++] = FRAME_END;
+  if (v === null) {
+    buf[o] = 0x56; // 'V'
+    return o + 1;
+  }
+  if (v instanceof Uint8Array) {
+    const end = o + 5 + v.length;
+    if (end > ONE_BUFFER_BELOW) return REFUSED;
+    buf[o] = 0x78; // 'x'
+    writeUInt32(buf, o + 1, v.length);
+    buf.set(v, o + 5);
+    return end;
+  }
+  return REFUSED;
+}
 
-  // body frame (type 3), none for an empty body
-  if (bodyFrame > 0) {
-    buf[p] = 3;
-    writeUInt16(buf, p + 1, channel);
-    writeUInt32(buf, p + 3, content.length);
-    buf.set(content, p + FRAME_HEADER);
-    buf[p + FRAME_HEADER + content.length] = FRAME_END;
+/** a header's name and value; REFUSED for a value {@link putValue} refuses */
+function putField(buf: Buffer, o: number, key: string, v: HeaderValue): number {
+  const p = putShort(buf, o, key);
+  return p < 0 ? REFUSED : putValue(buf, p, v);
+}
+
+/**
+ * Whether toPublish's table (a plain object) would hold `key` in another place than the Map
+ * does, or not as a key of its own: an array index (a string of digits) comes before every
+ * other key of an object whatever the order it was set in, and `__proto__` sets the prototype.
+ * Any key starting with a digit is counted as one.
+ */
+function movedInObject(key: string): boolean {
+  const c = key.charCodeAt(0);
+  return (c >= 0x30 && c <= 0x39) || key === '__proto__';
+}
+
+/**
+ * The frames of one basic.publish of a message, the bytes amqplib's `Connection.sendMessage`
+ * writes for the options toPublish makes of it (mapping.ts; lib/connection.js, lib/defs.js
+ * `encodeBasicPublish` and `encodeBasicProperties`, lib/codec.js), made without those options:
+ * the properties and the header table are read from the message and written in one pass into a
+ * scratch buffer, then copied with the body into the publish's one buffer.
+ *
+ * The method frame of the last destination stays at the start of the scratch buffer: a publish to
+ * the same exchange and routing key writes only its mandatory bit there (the one field of the
+ * method frame that is the route's own).
+ *
+ * {@link encode} returns undefined where toPublish and amqplib are needed: a publish of
+ * {@link ONE_BUFFER_BELOW} bytes or more, a header value {@link putValue} refuses, a header whose
+ * place in toPublish's table is not its place in the message, a header of the name of one this
+ * adds, or a value toPublish or amqplib refuses (a shortstr past 255 bytes). A unit test compares
+ * the bytes with amqplib's.
+ */
+export class PublishFrames {
+  readonly #channel: number;
+  readonly #ctx: FramesContext;
+  readonly #buf = Buffer.allocUnsafe(ONE_BUFFER_BELOW + SLACK);
+  /** the destination of the method frame at the start of #buf; undefined when there is none */
+  #exchange: string | undefined;
+  #routingKey = '';
+  /** the offset after that method frame */
+  #methodEnd = 0;
+
+  constructor(channel: number, ctx: FramesContext) {
+    this.#channel = channel;
+    this.#ctx = ctx;
   }
-  return buf;
+
+  /**
+   * The frames of publishing `m` to `to`, with an `expiration` property of that many ms (or
+   * {@link NONE}), and the trailing publish id with the digits of `serial` (or NONE).
+   */
+  encode(m: GatewayMessage, to: Amqp091To, expiration: number, serial: number): Buffer | undefined {
+    const buf = this.#buf;
+    const header = this.#method(to.exchange, to.routingKey);
+    if (header < 0) return undefined;
+    // the immediate bit (2) stays clear: RabbitMQ refuses it (NOT_IMPLEMENTED), amqplib never sets it
+    buf[header - 2] = to.mandatory ? 1 : 0;
+
+    // content header frame (type 2): class, weight 0, body size, property flags, properties
+    // (§4.2.6.1), its size and flags written once the properties are
+    const channel = this.#channel;
+    const content = m.body;
+    buf[header] = 2;
+    writeUInt16(buf, header + 1, channel);
+    writeUInt16(buf, header + 7, CLASS_BASIC);
+    writeUInt16(buf, header + 9, 0);
+    // the body size, below ONE_BUFFER_BELOW: its upper 32 bits are 0
+    writeUInt32(buf, header + 11, 0);
+    writeUInt32(buf, header + 15, content.length);
+    let p = header + 21;
+    let flags = 0;
+    const meta = metaOf(m);
+    if (m.contentType !== undefined) {
+      p = putShort(buf, p, m.contentType);
+      flags |= 0x8000;
+    }
+    if (m.contentEncoding !== undefined && p >= 0) {
+      p = putShort(buf, p, m.contentEncoding);
+      flags |= 0x4000;
+    }
+    if (p < 0) return undefined;
+
+    // a correlation id that is no shortstr goes into a header (mapping.ts correlationFits)
+    const correlation = m.correlationId;
+    const correlationHeader = correlation === undefined || correlationFits(correlation) ? undefined : correlation;
+    const replyToHeader = this.#ctx.replyToTopicHeader && m.replyTo !== undefined && m.source.protocol === 'mqtt' ? m.replyTo : undefined;
+    const headers = m.headers;
+    // toPublish's table: the message's headers, then the correlation and reply-to headers; the id
+    // after them. toPublish sets those on its table, which would put one the message holds already
+    // in that header's place.
+    if (headers.size !== 0 || correlationHeader !== undefined || replyToHeader !== undefined || serial !== NONE) {
+      if (correlationHeader !== undefined && headers.has(AMQP091_CORRELATION_HEADER)) return undefined;
+      if (replyToHeader !== undefined && headers.has(REPLY_TO_TOPIC_HEADER)) return undefined;
+      if (serial !== NONE && headers.has(this.#ctx.id.name)) return undefined;
+      const table = p;
+      p += 4;
+      for (const [key, v] of headers) {
+        if (movedInObject(key)) return undefined;
+        p = putField(buf, p, key, v);
+        if (p < 0) return undefined;
+      }
+      if (correlationHeader !== undefined) p = putField(buf, p, AMQP091_CORRELATION_HEADER, correlationHeader);
+      if (replyToHeader !== undefined && p >= 0) p = putField(buf, p, REPLY_TO_TOPIC_HEADER, replyToHeader);
+      if (serial !== NONE && p >= 0) p = this.#id(buf, p, serial);
+      if (p < 0) return undefined;
+      writeUInt32(buf, table, p - table - 4);
+      flags |= 0x2000;
+    }
+    // delivery mode: toPublish always gives `persistent`, 2 persistent and 1 not
+    buf[p++] = persistentOf(m, meta, to.persistent) ? 2 : 1;
+    flags |= 0x1000;
+    const priority = priorityOf(m);
+    if (priority !== undefined) {
+      buf[p++] = priority;
+      flags |= 0x0800;
+    }
+    if (correlation !== undefined && correlationHeader === undefined) {
+      p = putShort(buf, p, correlation);
+      flags |= 0x0400;
+    }
+    if (m.replyTo !== undefined && p >= 0) {
+      p = putShort(buf, p, m.replyTo);
+      flags |= 0x0200;
+    }
+    if (p < 0) return undefined;
+    if (expiration !== NONE) {
+      // a string of the decimal digits of ms (RabbitMQ per-message TTL)
+      const end = putDigits(buf, p + 1, expiration);
+      buf[p] = end - p - 1;
+      p = end;
+      flags |= 0x0100;
+    }
+    if (m.messageId !== undefined) {
+      p = putShort(buf, p, m.messageId);
+      flags |= 0x0080;
+    }
+    const timestamp = timestampOf(m);
+    if (timestamp !== undefined && p >= 0) {
+      if (!Number.isSafeInteger(timestamp)) return undefined;
+      writeInt64(buf, p, timestamp);
+      p += 8;
+      flags |= 0x0040;
+    }
+    if (meta.type !== undefined && p >= 0) {
+      p = putShort(buf, p, meta.type);
+      flags |= 0x0020;
+    }
+    const userId = userIdOf(m, this.#ctx.username);
+    if (userId !== undefined && p >= 0) {
+      p = putShort(buf, p, userId);
+      flags |= 0x0010;
+    }
+    if (meta.appId !== undefined && p >= 0) {
+      p = putShort(buf, p, meta.appId);
+      flags |= 0x0008;
+    }
+    if (p < 0) return undefined;
+    buf[p++] = FRAME_END;
+    writeUInt32(buf, header + 3, p - header - FRAME_HEADER - 1);
+    writeUInt16(buf, header + 19, flags);
+
+    // body frame (type 3), none for an empty body
+    const bodyFrame = content.length > 0 ? FRAME_HEADER + content.length + 1 : 0;
+    const total = p + bodyFrame;
+    if (total >= ONE_BUFFER_BELOW) return undefined;
+    const out = Buffer.allocUnsafe(total);
+    // a loop: Buffer.copy of part of a buffer makes a view of that part first (node's `_copyActual`)
+    for (let i = 0; i < p; i++) out[i] = buf[i]!;
+    if (bodyFrame > 0) {
+      out[p] = 3;
+      writeUInt16(out, p + 1, channel);
+      writeUInt32(out, p + 3, content.length);
+      out.set(content, p + FRAME_HEADER);
+      out[total - 1] = FRAME_END;
+    }
+    return out;
+  }
+
+  /**
+   * The method frame (type 1) of basic.publish to this destination at the start of the scratch
+   * buffer, written unless it is there already: ticket 0, exchange, routing key, the bits (the
+   * caller's), frame end. Returns the offset after it, or REFUSED for a name that is no shortstr.
+   */
+  #method(exchange: string, routingKey: string): number {
+    if (exchange === this.#exchange && routingKey === this.#routingKey) return this.#methodEnd;
+    const buf = this.#buf;
+    this.#exchange = undefined;
+    buf[0] = 1;
+    writeUInt16(buf, 1, this.#channel);
+    writeUInt16(buf, 7, CLASS_BASIC);
+    writeUInt16(buf, 9, METHOD_PUBLISH);
+    writeUInt16(buf, 11, 0);
+    let p = putShort(buf, 13, exchange);
+    if (p >= 0) p = putShort(buf, p, routingKey);
+    if (p < 0) return REFUSED;
+    // the bits octet, written per publish
+    p++;
+    buf[p++] = FRAME_END;
+    writeUInt32(buf, 3, p - FRAME_HEADER - 1);
+    this.#exchange = exchange;
+    this.#routingKey = routingKey;
+    this.#methodEnd = p;
+    return p;
+  }
+
+  /** the trailing id: its name, and a long string of its prefix and the serial's digits */
+  #id(buf: Buffer, o: number, serial: number): number {
+    const id = this.#ctx.id;
+    let p = putShort(buf, o, id.name);
+    if (p < 0) return REFUSED;
+    const start = p;
+    buf[p] = 0x53; // 'S'
+    p = putString(buf, p + 5, id.prefix);
+    if (p < 0) return REFUSED;
+    p = putDigits(buf, p, serial);
+    writeUInt32(buf, start + 1, p - start - 5);
+    return p;
+  }
 }

@@ -1,8 +1,9 @@
 import type { ConfirmChannel, Message } from 'amqplib';
 import { FerryError, toFerryError, writeBySend, type ConnectorCounters, type GatewayMessage, type Logger, type WriteDone } from '@ferry/core';
-import { confirmedPublish, type ConfirmedPublish } from './amqplib-publish.js';
+import { confirmedPublish, frameWriter, type ConfirmedPublish, type FrameWriter } from './amqplib-publish.js';
 import { PUBLISH_ID_HEADER, toPublish, type EgressContext, type PublishOptions, type PublishPlan } from './mapping.js';
 import type { Amqp091To } from './options.js';
+import { NONE, PublishFrames } from './publish-frames.js';
 import { TagWindow } from './tag-window.js';
 
 export interface PublisherOptions {
@@ -55,6 +56,9 @@ const INITIAL_WINDOW = 256;
 export class Publisher {
   readonly #ch: ConfirmChannel;
   readonly #send: ConfirmedPublish;
+  /** writes a publish encoded by {@link #frames}; undefined when amqplib's internals are not as expected */
+  readonly #writer: FrameWriter | undefined;
+  readonly #frames: PublishFrames | undefined;
   readonly #opts: PublisherOptions;
   /** `${idPrefix}.`: a publish id is this and the publish's delivery tag */
   readonly #idStart: string;
@@ -82,7 +86,10 @@ export class Publisher {
     this.#ch = ch;
     this.#opts = opts;
     this.#idStart = `${opts.idPrefix}.`;
-    this.#send = confirmedPublish(ch, { name: PUBLISH_ID_HEADER, prefix: this.#idStart });
+    const id = { name: PUBLISH_ID_HEADER, prefix: this.#idStart };
+    this.#send = confirmedPublish(ch, id);
+    this.#writer = frameWriter(ch);
+    this.#frames = this.#writer === undefined ? undefined : new PublishFrames(this.#writer.channel, { username: opts.username, replyToTopicHeader: opts.replyToTopicHeader, id });
     this.#ctx = { now: 0, username: opts.username, persistent: undefined, mandatory: true, replyToTopicHeader: opts.replyToTopicHeader };
     ch.on('ack', (f: ConfirmFields) => this.#onConfirm(f, false));
     ch.on('nack', (f: ConfirmFields) => this.#onConfirm(f, true));
@@ -104,6 +111,9 @@ export class Publisher {
 
   /** {@link write} with its outcome given to `done` (core Sink.send): no promise on the common path. */
   send(message: GatewayMessage, to: Amqp091To, done: WriteDone): void {
+    // Nearly every write finds the channel open and writable and its exchange checked, and a
+    // message the encoder writes whole: it is published at once, without toPublish's options.
+    if (this.#open && this.#writable && (to.exchange === '' || this.#checked.has(to.exchange)) && this.#publishEncoded(message, to, done)) return;
     let plan: PublishPlan;
     try {
       this.#assertOpen();
@@ -143,6 +153,36 @@ export class Publisher {
     this.#assertOpen();
   }
 
+  /**
+   * Publish `message` encoded by {@link PublishFrames} (the bytes amqplib writes for toPublish's
+   * options); false, having done nothing, when it cannot be: no encoder, a message the encoder
+   * leaves to amqplib, an expiration that has passed (toPublish drops it), a closed channel.
+   */
+  #publishEncoded(message: GatewayMessage, to: Amqp091To, done: WriteDone): boolean {
+    const frames = this.#frames;
+    const writer = this.#writer;
+    if (frames === undefined || writer === undefined) return false;
+    let expiration = NONE;
+    if (message.expiresAt !== undefined) {
+      // as toPublish: the ms left, rounded up
+      expiration = Math.ceil(message.expiresAt - Date.now());
+      if (!(expiration > 0) || !Number.isSafeInteger(expiration)) return false;
+    }
+    const tag = this.#tag + 1;
+    const bytes = frames.encode(message, to, expiration, to.mandatory ? tag : NONE);
+    if (bytes === undefined) return false;
+    let accepted: boolean | undefined;
+    try {
+      accepted = writer.write(bytes);
+    } catch (err) {
+      done(publishError(err, this.#opts.connector));
+      return true;
+    }
+    if (accepted === undefined) return false;
+    this.#published(tag, to, done, accepted);
+    return true;
+  }
+
   #publish(message: GatewayMessage, to: Amqp091To, options: PublishOptions, done: WriteDone): void {
     const tag = this.#tag + 1;
     // only a mandatory publish can come back (basic.return), so only it carries an id: written
@@ -161,6 +201,11 @@ export class Publisher {
       done(publishError(err, this.#opts.connector));
       return;
     }
+    this.#published(tag, to, done, accepted);
+  }
+
+  /** the write of delivery tag `tag` is on its way: its confirm settles it */
+  #published(tag: number, to: Amqp091To, done: WriteDone, accepted: boolean): void {
     this.#tag = tag;
     this.#dones.put(tag, done, this.#lwm);
     this.#tos.put(tag, to, this.#lwm);
