@@ -348,7 +348,7 @@ export class MqttBroker implements BrokerCore<Connection> {
     const now = Date.now();
     for (const m of this.#retained.matching(sub.filter, now)) {
       // §3.3.1.3 / 3.1.1 [MQTT-3.3.1-8]: retained messages sent for a new subscription carry RETAIN 1
-      session.deliver({ message: m, qos: Math.min(m.qos, sub.qos) as 0 | 1 | 2, retain: true, subscriptionIds: sub.id === undefined ? [] : [sub.id] }, now);
+      session.deliver({ message: m, qos: Math.min(m.qos, sub.qos) as 0 | 1 | 2, retain: true, subscriptionIds: sub.id === undefined ? [] : [sub.id] });
     }
   }
 
@@ -375,11 +375,10 @@ export class MqttBroker implements BrokerCore<Connection> {
   #handOver(session: Session, share: string, inflight: boolean): void {
     const connected = (id: string): boolean => this.#sessions.get(id)?.connected === true;
     if (this.#shared.other(share, session.clientId, connected) === undefined) return;
-    const now = Date.now();
     for (const { item, ticket } of session.takeShared(share, inflight)) {
       const to = this.#shared.other(share, session.clientId, connected);
       const target = to === undefined ? session : (this.#sessions.get(to[0]) as Session);
-      target.deliver(to === undefined ? item : this.#sharedItem(item.message, to[1]), now, ticket);
+      target.deliver(to === undefined ? item : this.#sharedItem(item.message, to[1]), ticket);
       ticket?.release();
     }
   }
@@ -465,22 +464,21 @@ export class MqttBroker implements BrokerCore<Connection> {
       }
       merge(targets, clientId, sub);
     }
-    const now = Date.now();
     // MQTT 5 §4.8.2: one member of each matching shared subscription's group, on its own terms
     if (!this.#shared.empty) {
       this.#shared.match(
         message.topic,
         (id) => this.#sessions.get(id)?.connected === true,
-        (clientId, sub) => this.#sessions.get(clientId)?.deliver(this.#sharedItem(message, sub), now, ticket),
+        (clientId, sub) => this.#sessions.get(clientId)?.deliver(this.#sharedItem(message, sub), ticket),
       );
     }
     if (one !== undefined) {
       const [clientId, sub] = one;
-      this.#sessions.get(clientId)?.deliver(outbound(message, sub.qos, sub.rap, sub.id === undefined ? NO_IDS : [sub.id]), now, ticket);
+      this.#sessions.get(clientId)?.deliver(outbound(message, sub.qos, sub.rap, sub.id === undefined ? NO_IDS : [sub.id]), ticket);
       return;
     }
     if (targets === undefined) return;
-    for (const [clientId, t] of targets) this.#sessions.get(clientId)?.deliver(outbound(message, t.qos, t.rap, t.ids), now, ticket);
+    for (const [clientId, t] of targets) this.#sessions.get(clientId)?.deliver(outbound(message, t.qos, t.rap, t.ids), ticket);
   }
 
   #dropped(reason: DropReason | 'not-accepting' | 'retained-full'): void {

@@ -139,7 +139,7 @@ export class Connection implements Outlet, IntakeHost, PacketSink, KeepAliveWatc
 
   /** see {@link StreamOwner}: the session writes what waited for room (session.ts WRITE_HIGH_WATER) */
   streamDrained(): void {
-    if (this.#state === 'connected') this.#session?.pump(Date.now());
+    if (this.#state === 'connected') this.#session?.pump();
   }
 
   /** see {@link StreamOwner} */
@@ -249,7 +249,7 @@ export class Connection implements Outlet, IntakeHost, PacketSink, KeepAliveWatc
     this.heard = true;
     const session = this.#session as Session;
     if (cmd === 'pubrel') return this.#violated(this.#intakeNow().release(id, session));
-    this.#violated(acknowledged(this, session, cmd, id, undefined, Date.now()));
+    this.#violated(acknowledged(this, session, cmd, id, undefined));
   }
 
   inputViolation(code: string, detail: string, reason: number): void {
@@ -294,7 +294,7 @@ export class Connection implements Outlet, IntakeHost, PacketSink, KeepAliveWatc
       case 'puback':
       case 'pubcomp':
       case 'pubrec':
-        return this.#violated(acknowledged(this, session, packet.cmd, packet.messageId ?? 0, packet.reasonCode, Date.now()));
+        return this.#violated(acknowledged(this, session, packet.cmd, packet.messageId ?? 0, packet.reasonCode));
       case 'pubrel':
         return this.#violated(this.#intakeNow().release(packet.messageId ?? 0, session));
       case 'subscribe':
@@ -452,7 +452,7 @@ export class Connection implements Outlet, IntakeHost, PacketSink, KeepAliveWatc
     this.#handshakeDone?.();
     this.#handshakeDone = undefined;
     this.#core.logger.debug('client connected', { remote: this.remote, clientId, version, sessionPresent: present });
-    session.attach(this, Date.now());
+    session.attach(this);
     // a client that connects while the flow is paused gets its CONNACK, then waits in TCP
     this.updateFlow();
   }

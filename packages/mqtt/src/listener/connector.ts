@@ -199,7 +199,8 @@ export class MqttListenerConnector extends ConnectorBase<MqttListenerOptions, Mq
       done(new FerryError('NOT_CONNECTED', `mqtt-listener ${this.name} is not running`));
       return;
     }
-    const expiry = expiryIntervalOf(message, Date.now());
+    // the clock is read only for a message that expires
+    const expiry = message.expiresAt === undefined ? undefined : expiryIntervalOf(message, Date.now());
     if (expiry === 0) {
       this.#counters.dropped('expired');
       done(undefined);

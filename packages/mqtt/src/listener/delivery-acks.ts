@@ -8,8 +8,8 @@ import type { Session } from './session.js';
  * session settles it; a PUBREC is answered with PUBREL. A violation to close the connection with
  * (§4.13), or undefined.
  */
-export function acknowledged(conn: IntakeHost, session: Session, cmd: 'puback' | 'pubrec' | 'pubcomp', id: number, reasonCode: number | undefined, now: number): Violation | undefined {
-  const r = cmd === 'pubrec' ? session.received(id, reasonCode, now) : session.complete(id, cmd, now);
+export function acknowledged(conn: IntakeHost, session: Session, cmd: 'puback' | 'pubrec' | 'pubcomp', id: number, reasonCode: number | undefined): Violation | undefined {
+  const r = cmd === 'pubrec' ? session.received(id, reasonCode) : session.complete(id, cmd);
   if (r === 'ok') return undefined;
   if (r === 'unknown' && cmd === 'pubrec') {
     // §4.3.3 / MQTT 5 §3.6.2.1: a PUBREC is answered by PUBREL, 0x92 when the id is not known

@@ -193,14 +193,14 @@ export class Session {
   }
 
   /** Attach a connection; resend what was in flight (§4.4), then what queued up. */
-  attach(outlet: Outlet, now: number): void {
+  attach(outlet: Outlet): void {
     this.#outlet = outlet;
     for (const [id, f] of this.#inflightInOrder()) {
       if (f.state === 'pubrel') outlet.send({ cmd: 'pubrel', messageId: id });
       // an expired message is not resent (MQTT 5 §3.3.2.3.3), nor kept in flight
-      else if (this.#sendPublish(f.item, id, true, now) === 'dropped') this.#forget(id);
+      else if (this.#sendPublish(f.item, id, true) === 'dropped') this.#forget(id);
     }
-    this.pump(now);
+    this.pump();
   }
 
   detach(outlet: Outlet): void {
@@ -222,13 +222,13 @@ export class Session {
    * a full queue drops the message and counts it. The ticket learns what became of the copy
    * (queued, or refused by a connected subscriber), which decides whether a sink write confirms.
    */
-  deliver(item: OutboundItem, now: number, ticket?: RoomTicket): void {
+  deliver(item: OutboundItem, ticket?: RoomTicket): void {
     const outlet = this.#outlet;
     if (item.qos === 0) {
       // QoS 0 is never queued for an absent client (§4.3.1: at most once)
       if (outlet === undefined) return this.#onDrop('qos0-offline');
       if (outlet.backlog > QOS0_BACKLOG_LIMIT) return this.#onDrop('qos0-slow-subscriber');
-      this.#sendPublish(item, undefined, false, now);
+      this.#sendPublish(item, undefined, false);
       return;
     }
     const size = itemBytes(item);
@@ -245,7 +245,7 @@ export class Session {
     }
     ticket?.queued();
     this.#enqueue(item);
-    this.pump(now);
+    this.pump();
   }
 
   #fits(size: number): boolean {
@@ -287,22 +287,22 @@ export class Session {
    * only while the socket's unsent data is below {@link WRITE_HIGH_WATER}; the connection calls
    * this again when an acknowledgement frees the window and when the socket drains.
    */
-  pump(now: number): void {
+  pump(): void {
     const outlet = this.#outlet;
     if (outlet === undefined) return;
     // what leaves the queue makes room for what waits, which may then be sent in turn
-    while (this.#send(outlet, now) && this.#admit());
+    while (this.#send(outlet) && this.#admit());
   }
 
   /** send queued messages while the window allows; false once the connection is closed */
-  #send(outlet: Outlet, now: number): boolean {
+  #send(outlet: Outlet): boolean {
     const before = this.#queue.length;
-    const more = this.#sendQueued(outlet, now);
+    const more = this.#sendQueued(outlet);
     if (this.#queue.length < before) this.#room?.progressed();
     return more;
   }
 
-  #sendQueued(outlet: Outlet, now: number): boolean {
+  #sendQueued(outlet: Outlet): boolean {
     const window = Math.min(outlet.receiveMaximum, this.#limits.inflightMessages);
     while (this.#queue.length > 0 && this.#inflight.size < window && outlet.backlog <= WRITE_HIGH_WATER) {
       const entry = this.#queue[0] as SessionEntry;
@@ -319,7 +319,7 @@ export class Session {
       this.#inflightBytes += size;
       // saved before it is written: a restart resends it under the same packet id (§4.4)
       this.#journal?.save(this, entry);
-      const r = this.#sendPublish(item, id, false, now);
+      const r = this.#sendPublish(item, id, false);
       if (r !== 'sent' && r !== 'closed') this.#forget(id);
       if (r === 'closed') return false;
     }
@@ -340,23 +340,23 @@ export class Session {
    * (§4.3.2, §4.3.3). 'unknown': no message in flight has that id; 'mismatched': the ack is of
    * the wrong kind for it.
    */
-  complete(id: number, cmd: 'puback' | 'pubcomp', now: number): AckResult {
+  complete(id: number, cmd: 'puback' | 'pubcomp'): AckResult {
     const f = this.#inflight.get(id);
     if (f === undefined) return 'unknown';
     if (cmd === 'puback' ? f.item.qos !== 1 : f.state !== 'pubrel') return 'mismatched';
     this.#forget(id);
-    this.pump(now);
+    this.pump();
     return 'ok';
   }
 
   /** PUBREC: answer PUBREL (§4.3.3); a PUBREC with a failure code ends the flow (MQTT 5 §4.3.3). */
-  received(id: number, reasonCode: number | undefined, now: number): AckResult {
+  received(id: number, reasonCode: number | undefined): AckResult {
     const f = this.#inflight.get(id);
     if (f === undefined) return 'unknown';
     if (f.item.qos !== 2) return 'mismatched';
     if (reasonCode !== undefined && reasonCode >= 0x80) {
       this.#forget(id);
-      this.pump(now);
+      this.pump();
       return 'ok';
     }
     // a repeated PUBREC (the client saw the PUBLISH again after a reconnect) gets PUBREL again
@@ -421,13 +421,14 @@ export class Session {
     return undefined;
   }
 
-  #sendPublish(item: OutboundItem, messageId: number | undefined, dup: boolean, now: number): 'sent' | 'closed' | 'dropped' {
+  #sendPublish(item: OutboundItem, messageId: number | undefined, dup: boolean): 'sent' | 'closed' | 'dropped' {
     const outlet = this.#outlet;
     if (outlet === undefined) return 'closed';
     const m = item.message;
     let remaining: number | undefined;
     if (m.expiresAt !== undefined) {
-      const ms = m.expiresAt - now;
+      // the clock is read only for a message that expires
+      const ms = m.expiresAt - Date.now();
       // MQTT 5 §3.3.2.3.3: an expired message is not delivered; otherwise the interval sent is
       // what is left of it
       if (ms <= 0) {
