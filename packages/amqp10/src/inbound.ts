@@ -84,8 +84,6 @@ function giveCredit(side: Receiving, t: InboundTransfer): void {
   else t.link.owed++;
 }
 
-const settledHere = (): void => undefined;
-
 /**
  * A transfer's settlement, which settles it upstream itself: one object per transfer holds
  * what the outcome needs, with no closure made for each transfer.
@@ -97,17 +95,16 @@ class TransferSettlement extends Settlement {
   readonly #presettled: boolean;
 
   constructor(side: Receiving, t: InboundTransfer, presettled: boolean) {
-    super(settledHere);
+    super();
     this.#side = side;
     this.#t = t;
     this.#presettled = presettled;
   }
 
-  override settle(o: Outcome): boolean {
-    if (!super.settle(o)) return false;
+  protected override onSettled(o: Outcome): void {
     const t = this.#t;
     // a delivery whose link or connection is gone cannot be settled: the peer redelivers it
-    if (!t.settleable()) return true;
+    if (!t.settleable()) return;
     const d = t.delivery;
     if (!this.#presettled) {
       // released (§3.4.4): not processed, the peer may deliver it again; RabbitMQ requeues it.
@@ -119,6 +116,5 @@ class TransferSettlement extends Settlement {
     }
     this.#side.counters.outcome(o);
     giveCredit(this.#side, t);
-    return true;
   }
 }

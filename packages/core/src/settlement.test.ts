@@ -21,4 +21,30 @@ describe('Settlement', () => {
     b.fail(new FerryError('NOT_CONNECTED', 'y'));
     expect(outcomes).toEqual(['reject', 'release']);
   });
+
+  it('a subclass holding what its outcome needs is told once, by the call that settled', () => {
+    const told: string[] = [];
+    class Held extends Settlement {
+      readonly #name: string;
+      constructor(name: string) {
+        super();
+        this.#name = name;
+      }
+      protected override onSettled(outcome: Outcome): void {
+        told.push(`${this.#name}:${outcome.kind}`);
+      }
+    }
+    const a = new Held('a');
+    expect(a.accept()).toBe(true);
+    expect(a.release(new FerryError('NOT_CONNECTED', 'late'))).toBe(false);
+    const b = new Held('b');
+    expect(b.fail(new FerryError('NOT_CONNECTED', 'down'))).toBe(true);
+    expect(b.accept()).toBe(false);
+    expect(told).toEqual(['a:accept', 'b:release']);
+    expect([a.outcome?.kind, b.outcome?.kind]).toEqual(['accept', 'release']);
+    // without a callback or a subclass, settling is only recorded
+    const none = Settlement.none();
+    expect(none.accept()).toBe(true);
+    expect(none.settled).toBe(true);
+  });
 });

@@ -23,13 +23,15 @@ const ACCEPT: Outcome = Object.freeze({ kind: 'accept' });
 
 /**
  * A message's settlement, settled exactly once: the first outcome wins and reaches the
- * source; later calls return false and change nothing. The source adapter owns the callback.
+ * source; later calls return false and change nothing. The source adapter owns the callback,
+ * or, to hold what the outcome needs in the settlement itself (one object per message instead
+ * of a settlement and a closure), extends this class and overrides {@link onSettled}.
  */
 export class Settlement {
   #outcome: Outcome | undefined;
-  readonly #onSettle: SettleCallback;
+  readonly #onSettle: SettleCallback | undefined;
 
-  constructor(onSettle: SettleCallback) {
+  constructor(onSettle?: SettleCallback) {
     this.#onSettle = onSettle;
   }
 
@@ -45,8 +47,13 @@ export class Settlement {
   settle(outcome: Outcome): boolean {
     if (this.#outcome !== undefined) return false;
     this.#outcome = outcome;
-    this.#onSettle(outcome);
+    this.onSettled(outcome);
     return true;
+  }
+
+  /** The message was settled with `outcome`, once: the source acts on it here. */
+  protected onSettled(outcome: Outcome): void {
+    this.#onSettle?.(outcome);
   }
 
   accept(): boolean {
@@ -68,6 +75,6 @@ export class Settlement {
 
   /** A settlement whose outcome nobody waits for (at-most-once sources). */
   static none(): Settlement {
-    return new Settlement(() => undefined);
+    return new Settlement();
   }
 }

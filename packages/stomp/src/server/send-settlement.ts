@@ -1,10 +1,6 @@
 import { Settlement, type ConnectorCounters, type Outcome } from '@ferry/core';
 import type { InboundSend } from './session-options.js';
 
-function nothing(): void {
-  // the outcome goes to the SEND from settle below
-}
-
 /**
  * The settlement of one client SEND routed by the stomp-listener: a Settlement that holds its
  * SEND and the connector's counters, so a SEND costs one object here instead of a Settlement,
@@ -16,16 +12,14 @@ export class SendSettlement extends Settlement {
   readonly #counters: ConnectorCounters;
 
   constructor(send: InboundSend, counters: ConnectorCounters) {
-    super(nothing);
+    super();
     this.#send = send;
     this.#counters = counters;
   }
 
-  override settle(outcome: Outcome): boolean {
-    if (!super.settle(outcome)) return false;
+  protected override onSettled(outcome: Outcome): void {
     this.#counters.outcome(outcome);
     if (outcome.kind === 'accept') this.#send.accepted();
     else this.#send.refused(outcome.reason);
-    return true;
   }
 }
