@@ -85,16 +85,17 @@ export interface Completion {
 interface WriteOwner {
   settled(w: Write, error: FerryError | undefined): void;
   expired(w: Write): void;
+  /** the one write of a one-route-one-destination message ended (see {@link CompletingWrite}) */
+  completed(w: CompletingWrite, error: FerryError | undefined): void;
 }
 
 /**
  * One write to a sink in flight: its deadline (the write is the deadline's list node) and the
- * callback the sink settles it through, one object and one bound function per write. A write
- * of the one-route-one-destination path carries what it needs to finish the message
- * (`completion` and the plan, retried on the general path if it fails); any other write
- * resolves the promise of a retry loop (`resolve`).
+ * callback the sink settles it through, one object and one bound function per write. What its
+ * outcome finishes is the subclass's: a message ({@link CompletingWrite}) or a retry loop's
+ * promise ({@link ResolvingWrite}).
  */
-class Write extends Expiring {
+abstract class Write extends Expiring {
   readonly owner: WriteOwner;
   readonly d: Dispatch;
   readonly started: number;
@@ -103,46 +104,54 @@ class Write extends Expiring {
   finished = false;
   /** the sink's call is still on the stack (an outcome then waits for a microtask) */
   calling = true;
-  readonly resolve: ((error: FerryError | undefined) => void) | undefined;
-  readonly completion: Completion | undefined;
-  readonly table: RouteTable | undefined;
-  readonly connector: string;
-  readonly message: GatewayMessage | undefined;
-  readonly match: RouteMatch | undefined;
-  readonly policy: RoutePolicy | undefined;
 
-  private constructor(
-    owner: WriteOwner,
-    d: Dispatch,
-    resolve: ((error: FerryError | undefined) => void) | undefined,
-    completion: Completion | undefined,
-    table: RouteTable | undefined,
-    connector: string,
-    message: GatewayMessage | undefined,
-    match: RouteMatch | undefined,
-    policy: RoutePolicy | undefined,
-  ) {
+  constructor(owner: WriteOwner, d: Dispatch) {
     super();
     this.owner = owner;
     this.d = d;
     this.started = performance.now();
     this.settle = this.#settle.bind(this);
-    this.resolve = resolve;
-    this.completion = completion;
-    this.table = table;
-    this.connector = connector;
-    this.message = message;
-    this.match = match;
-    this.policy = policy;
   }
 
-  /** a write whose outcome resolves a promise (the general path's retry loop) */
-  static resolving(owner: WriteOwner, d: Dispatch, resolve: (error: FerryError | undefined) => void): Write {
-    return new Write(owner, d, resolve, undefined, undefined, '', undefined, undefined, undefined);
+  /** the write ended, once: undefined when confirmed, else its error */
+  abstract written(error: FerryError | undefined): void;
+
+  expire(): void {
+    this.owner.expired(this);
   }
 
-  /** the one write of a message with one route and one destination: its outcome completes the message */
-  static completing(
+  #settle(error: FerryError | undefined): void {
+    this.owner.settled(this, error);
+  }
+}
+
+/** A write whose outcome resolves a promise (the general path's retry loop). */
+class ResolvingWrite extends Write {
+  readonly #resolve: (error: FerryError | undefined) => void;
+
+  constructor(owner: WriteOwner, d: Dispatch, resolve: (error: FerryError | undefined) => void) {
+    super(owner, d);
+    this.#resolve = resolve;
+  }
+
+  written(error: FerryError | undefined): void {
+    this.#resolve(error);
+  }
+}
+
+/**
+ * The one write of a message with one route and one destination: it carries what finishing the
+ * message needs (its completion, and what retrying its route on the general path needs).
+ */
+class CompletingWrite extends Write {
+  readonly completion: Completion;
+  readonly table: RouteTable;
+  readonly connector: string;
+  readonly message: GatewayMessage;
+  readonly match: RouteMatch;
+  readonly policy: RoutePolicy | undefined;
+
+  constructor(
     owner: WriteOwner,
     d: Dispatch,
     completion: Completion,
@@ -151,16 +160,18 @@ class Write extends Expiring {
     message: GatewayMessage,
     match: RouteMatch,
     policy: RoutePolicy | undefined,
-  ): Write {
-    return new Write(owner, d, undefined, completion, table, connector, message, match, policy);
+  ) {
+    super(owner, d);
+    this.completion = completion;
+    this.table = table;
+    this.connector = connector;
+    this.message = message;
+    this.match = match;
+    this.policy = policy;
   }
 
-  expire(): void {
-    this.owner.expired(this);
-  }
-
-  #settle(error: FerryError | undefined): void {
-    this.owner.settled(this, error);
+  written(error: FerryError | undefined): void {
+    this.owner.completed(this, error);
   }
 }
 
@@ -237,7 +248,7 @@ export class Delivery {
     if (match !== undefined && d !== undefined) {
       const policy = table.policyOf(match.route);
       if (this.#sinks.has(d.connector) && (policy?.deadLetter === undefined || this.#sinks.has(policy.deadLetter))) {
-        this.#send(Write.completing(this.#writes, d, completion, table, connector, message, match, policy));
+        this.#send(new CompletingWrite(this.#writes, d, completion, table, connector, message, match, policy));
         return;
       }
     }
@@ -252,12 +263,12 @@ export class Delivery {
   readonly #writes: WriteOwner = {
     settled: (w, error) => this.#settled(w, error),
     expired: (w) => this.#expired(w),
+    completed: (w, error) => this.#completed(w, error),
   };
 
   /** the one-route-one-destination write ended: the message is done, or its route is retried on the general path */
-  #fastWritten(w: Write, error: FerryError | undefined): void {
+  #completed(w: CompletingWrite, error: FerryError | undefined): void {
     const { completion, table, message, match } = w;
-    if (completion === undefined || table === undefined || message === undefined || match === undefined) return;
     if (error === undefined) {
       this.#routed(match.route).inc();
       completion.complete(undefined);
@@ -469,7 +480,7 @@ export class Delivery {
 
   /** Write one dispatch; resolves with its error, or undefined once the sink confirmed. Never rejects. */
   #write(d: Dispatch): Promise<FerryError | undefined> {
-    return new Promise((resolve) => this.#send(Write.resolving(this.#writes, d, resolve)));
+    return new Promise((resolve) => this.#send(new ResolvingWrite(this.#writes, d, resolve)));
   }
 
   /**
@@ -512,7 +523,7 @@ export class Delivery {
       this.#confirmed(w.d.connector).observe((performance.now() - w.started) / 1000);
       this.#failures.succeeded(w.d.connector);
     } else this.#failed(w.d, error);
-    this.#written(w, error);
+    w.written(error);
   }
 
   #expired(w: Write): void {
@@ -523,12 +534,7 @@ export class Delivery {
       details: { connector: d.connector, route: d.route, timeoutMs: this.#timeoutMs },
     });
     this.#failed(d, error);
-    this.#written(w, error);
-  }
-
-  #written(w: Write, error: FerryError | undefined): void {
-    if (w.resolve !== undefined) w.resolve(error);
-    else this.#fastWritten(w, error);
+    w.written(error);
   }
 
   #confirmed(connector: string): HistogramHandle {
