@@ -156,10 +156,13 @@ interface MemoEntry {
 
 /**
  * Addresses remembered per source connector. 8,192 covers a listener's devices publishing each to
- * its own topic at the scale the benchmarks hold (10,000 connections, few publishing at once)
- * for a few MiB; beyond it the memo starts afresh and costs what matching did without it.
+ * its own topic at the scale the benchmarks hold (10,000 connections, few publishing at once);
+ * 1 Mi characters of addresses (about 128 each at that count) keeps it to a few MiB whatever
+ * the addresses' length. Beyond either the memo starts afresh and costs what matching did
+ * without it.
  */
 const MATCH_MEMO_CAPACITY = 8_192;
+const MATCH_MEMO_CHARS = 1 << 20;
 
 function sameRoutes(a: readonly string[] | undefined, b: readonly string[] | undefined): boolean {
   if (a === b) return true;
@@ -244,7 +247,7 @@ export class RouteTable {
       let list = table.#bySource.get(route.connector);
       if (list === undefined) table.#bySource.set(route.connector, (list = []));
       list.push(route);
-      if (!table.#matchMemo.has(route.connector)) table.#matchMemo.set(route.connector, new AddressMemo(MATCH_MEMO_CAPACITY));
+      if (!table.#matchMemo.has(route.connector)) table.#matchMemo.set(route.connector, new AddressMemo(MATCH_MEMO_CAPACITY, MATCH_MEMO_CHARS));
       let names = table.#namesBySource.get(route.connector);
       if (names === undefined) table.#namesBySource.set(route.connector, (names = []));
       names.push(route.name);
