@@ -1,4 +1,5 @@
 import { createMessage, TypedNumber } from '@ferry/core';
+import { DeviceParts } from './device-parts.js';
 import { fromMqttPublish, headersToUserProperties, toMqttPublish, userPropertiesToHeaders } from './mapping.js';
 
 const NOW = 1_700_000_000_000;
@@ -44,6 +45,24 @@ describe('MQTT → GatewayMessage', () => {
     expect(m.headers.size).toBe(0);
     expect(m.expiresAt).toBeUndefined();
     expect(m.meta.mqtt).toEqual({ qos: 0 });
+  });
+
+  it("a device's messages share meta and source (the same values as their own), except a will's and one with a payload format indicator", () => {
+    const parts = new DeviceParts('devices', 'd1');
+    const device = { clientId: 'd1', will: false, expiresAt: undefined };
+    const publish = (topic: string, qos: 0 | 1, properties?: { payloadFormatIndicator: boolean }) => ({ topic, payload: Buffer.from('x'), qos, retain: false, ...(properties ? { properties } : {}) });
+    const a = fromMqttPublish(publish('t/1', 1), 'devices', NOW, { ...device, parts });
+    const b = fromMqttPublish(publish('t/1', 1), 'devices', NOW, { ...device, parts });
+    const own = fromMqttPublish(publish('t/1', 1), 'devices', NOW, device);
+    expect(b.meta).toBe(a.meta);
+    expect(b.source).toBe(a.source);
+    expect(JSON.stringify([a.meta, a.source])).toBe(JSON.stringify([own.meta, own.source]));
+    const q0 = fromMqttPublish(publish('t/2', 0), 'devices', NOW, { ...device, parts });
+    expect(q0.meta).toEqual({ mqtt: { qos: 0, clientId: 'd1' } });
+    expect(q0.source).toEqual({ connector: 'devices', protocol: 'mqtt', address: 't/2' });
+    expect(fromMqttPublish(publish('t/1', 1), 'devices', NOW, { ...device, will: true, parts }).meta).toEqual({ mqtt: { qos: 1, clientId: 'd1', will: true } });
+    expect(fromMqttPublish(publish('t/1', 1, { payloadFormatIndicator: true }), 'devices', NOW, { ...device, parts }).meta).toEqual({ mqtt: { qos: 1, payloadFormatIndicator: true, clientId: 'd1' } });
+    expect(Object.isFrozen(a.meta.mqtt) && Object.isFrozen(a.source)).toBe(true);
   });
 
   it('QoS 2 is at-least-once', () => {

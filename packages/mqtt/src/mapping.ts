@@ -9,6 +9,7 @@ import {
   type Headers,
 } from '@ferry/core';
 import type { IPublishPacket, QoS, UserProperties } from 'mqtt-packet';
+import type { DeviceParts } from './device-parts.js';
 
 /**
  * MQTT PUBLISH ⇄ GatewayMessage. The table in docs/mapping/mqtt.md is the contract; every
@@ -71,6 +72,8 @@ export interface DeviceOrigin {
   readonly clientId: string;
   readonly will: boolean;
   readonly expiresAt: number | undefined;
+  /** the device's shared `meta` and `source`, for its publishes that are not wills */
+  readonly parts?: DeviceParts | undefined;
 }
 
 /** Build the canonical message of a PUBLISH received from `connector` (a broker, or a device: `device`). */
@@ -81,12 +84,7 @@ export function fromMqttPublish(
   device?: DeviceOrigin,
 ): GatewayMessage {
   const p = packet.properties;
-  const meta: { qos: QoS; payloadFormatIndicator?: boolean; clientId?: string; will?: true } = { qos: packet.qos };
-  if (p?.payloadFormatIndicator !== undefined) meta.payloadFormatIndicator = p.payloadFormatIndicator;
-  if (device !== undefined) {
-    meta.clientId = device.clientId;
-    if (device.will) meta.will = true;
-  }
+  const parts = device?.will === false && p?.payloadFormatIndicator === undefined ? device.parts : undefined;
   const headers = userPropertiesToHeaders(p?.userProperties);
   return createMessage({
     body: toBuffer(packet.payload),
@@ -103,9 +101,20 @@ export function fromMqttPublish(
     // hop by hop, which Ferry as a relay widens to at least once).
     guarantee: packet.qos === 0 ? 'at-most-once' : 'at-least-once',
     retain: packet.retain,
-    source: { connector, protocol: 'mqtt', address: packet.topic },
-    meta: { mqtt: meta },
+    source: parts === undefined ? { connector, protocol: 'mqtt', address: packet.topic } : parts.source(packet.topic),
+    meta: parts === undefined ? { mqtt: mqttMeta(packet.qos, p, device) } : parts.meta(packet.qos),
   });
+}
+
+/** `meta.mqtt` of a message (key order: qos, payloadFormatIndicator, clientId, will) */
+function mqttMeta(qos: QoS, p: PublishProperties | undefined, device: DeviceOrigin | undefined): Readonly<Record<string, unknown>> {
+  const meta: { qos: QoS; payloadFormatIndicator?: boolean; clientId?: string; will?: true } = { qos };
+  if (p?.payloadFormatIndicator !== undefined) meta.payloadFormatIndicator = p.payloadFormatIndicator;
+  if (device !== undefined) {
+    meta.clientId = device.clientId;
+    if (device.will) meta.will = true;
+  }
+  return meta;
 }
 
 export type ToPublishResult =

@@ -1,8 +1,10 @@
-import type { Authenticator, LoginAttempt, LoginResult, Logger, Metrics } from '@ferry/core';
+import type { Authenticator, LoginAttempt, LoginResult, Logger, Metrics, Outcome } from '@ferry/core';
+import type { DeviceParts } from '../device-parts.js';
+import type { HeldPublish } from './held-publish.js';
 import type { ClientIdRule } from './client-id-rule.js';
 import type { KeepAliveSweep } from './keep-alive-sweep.js';
 import type { Session, SessionLimits } from './session.js';
-import type { BrokerMessage, PendingWill, PublishDecision, Subscription } from './types.js';
+import type { BrokerMessage, PendingWill, Subscription } from './types.js';
 
 /** Limits and credentials of the embedded broker. */
 export interface BrokerConfig {
@@ -51,8 +53,15 @@ export interface BrokerCore<C> {
   attachSession(conn: C, clientId: string, cleanStart: boolean, expiry: number, owner: string | undefined): { session: Session; present: boolean } | 'taken';
   /** the connection ended; publish its will (if given) and keep or end its session */
   detach(conn: C, session: Session, will: PendingWill | undefined): void;
-  /** a client's PUBLISH: dispatch it and hand it to the owner; `settle` answers QoS 1/2 */
-  ingest(conn: C, message: BrokerMessage, settle: ((d: PublishDecision) => void) | undefined): void;
+  /**
+   * a client's PUBLISH: dispatch it and hand it to the owner, with the parts its client's messages
+   * share; `held`, a QoS 1/2 publish, is answered once settled
+   */
+  ingest(conn: C, message: BrokerMessage, held: HeldPublish | undefined, parts: DeviceParts): void;
+  /** the owner's count of the outcomes of client publishes */
+  readonly onOutcome: ((outcome: Outcome) => void) | undefined;
+  /** what was written so far becomes durable (a listener store); undefined without a store */
+  pendingWrites(): Promise<void> | undefined;
   /** true when the subscription already existed (for Retain Handling 1) */
   subscribe(session: Session, sub: Subscription): boolean;
   sendRetained(session: Session, sub: Subscription, existed: boolean): void;

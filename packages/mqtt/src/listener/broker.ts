@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { ConnectorCounters, describeError, gaugeHandle, reportRestore, type ListenerStore, type LoginAttempt, type LoginResult, type GaugeHandle, type Logger, type Metrics } from '@ferry/core';
+import { ConnectorCounters, describeError, gaugeHandle, reportRestore, type ListenerStore, type LoginAttempt, type LoginResult, type GaugeHandle, type Logger, type Metrics, type Outcome } from '@ferry/core';
 import type { AcceptedConnection } from '@ferry/net';
 import type { BrokerConfig, BrokerCore } from './broker-core.js';
 import { Connection } from './connection.js';
@@ -10,12 +10,13 @@ import { RC } from './reason-codes.js';
 import { MqttListenerState } from './listener-state.js';
 import { RetainedStore } from './retained.js';
 import { RoomTicket } from './room-wait.js';
-import { settleAfter } from './settle-after.js';
+import type { DeviceParts } from '../device-parts.js';
+import type { HeldPublish } from './held-publish.js';
 import { Session, type DropReason } from './session.js';
 import { SharedGroups } from './shared-groups.js';
 import { StormCompaction } from './storm-compaction.js';
 import { FilterTrie } from './topic-trie.js';
-import { ACCEPT, type BrokerMessage, type OutboundItem, type PendingWill, type PublishDecision, type PublishEvent, type Subscription } from './types.js';
+import type { BrokerMessage, OutboundItem, PendingWill, PublishEvent, Subscription } from './types.js';
 
 /** setTimeout's largest delay; longer session expiries are kept without a timer */
 const MAX_TIMER_MS = 2 ** 31 - 1;
@@ -43,6 +44,8 @@ export class MqttBroker implements BrokerCore<Connection> {
   readonly keepAlive = new KeepAliveSweep();
   /** the owner's view of client publishes; without it QoS 1/2 publishes are acknowledged at once */
   onPublish: ((e: PublishEvent) => void) | undefined;
+  /** the owner's count of the outcomes of client publishes, one function for every publish */
+  onOutcome: ((outcome: Outcome) => void) | undefined;
   /** false once the owner stopped taking messages: client publishes are then neither routed nor acknowledged */
   accepting = true;
   #flowPaused = false;
@@ -305,28 +308,29 @@ export class MqttBroker implements BrokerCore<Connection> {
     this.#expireAt(session, ms);
   }
 
-  ingest(conn: Connection, message: BrokerMessage, settle: ((d: PublishDecision) => void) | undefined): void {
+  ingest(conn: Connection, message: BrokerMessage, held: HeldPublish | undefined, parts: DeviceParts): void {
     if (!this.accepting) {
       // shutting down: the publish is neither routed nor acknowledged, so the client sends it
       // again on its next connection (§4.4). A QoS 0 message is lost, as QoS 0 allows.
-      if (settle === undefined) this.#dropped('not-accepting');
+      if (held === undefined) this.#dropped('not-accepting');
       return;
     }
     // a QoS 1/2 publish can wait for room in its subscribers' full queues (room-wait.ts)
-    const ticket = settle === undefined ? undefined : new RoomTicket();
+    const ticket = held === undefined ? undefined : new RoomTicket();
     if (this.#route(message, ticket) === 'retained-full') {
       // MQTT 5 §3.4.2.1: 0x97 Quota exceeded; the client does not send it again
-      settle?.({ kind: 'reject', reason: 'retained messages full (retainedBytesLimit)', reasonCode: RC.quotaExceeded });
+      held?.decide({ kind: 'reject', reason: 'retained messages full (retainedBytesLimit)', reasonCode: RC.quotaExceeded });
       return;
     }
-    const state = this.#state;
-    const answer = settle === undefined ? undefined : settleAfter(settle, ticket as RoomTicket, state === undefined ? undefined : () => state.written());
+    // the durability barrier is taken now, or, for a publish that waits for room, once its
+    // copies are in their queues (PublishIntake.decided)
+    if (held !== undefined) held.after = (ticket as RoomTicket).waiting ? ticket : this.pendingWrites();
     const onPublish = this.onPublish;
     if (onPublish === undefined) {
-      answer?.(ACCEPT);
+      held?.accept();
       return;
     }
-    onPublish({ clientId: conn.clientId ?? '', message, will: false, settle: answer, onWait: conn.routeWaiter });
+    onPublish({ clientId: conn.clientId ?? '', message, will: false, settlement: held, onWait: conn.routeWaiter, parts });
   }
 
   subscribe(session: Session, sub: Subscription): boolean {

@@ -6,7 +6,7 @@ import { MqttBroker } from './broker.js';
 import { brokerConfig } from './config.js';
 import { RoomTicket } from './room-wait.js';
 import { whenTaken } from './sink-wait.js';
-import { ACCEPT, type PublishDecision, type PublishEvent } from './types.js';
+import type { PublishEvent } from './types.js';
 
 /** WebSocket subprotocols of MQTT: 3.1.1 and 5 say `mqtt` (MQTT 5 §6), 3.1 said `mqttv3.1` */
 const WS_SUBPROTOCOLS = ['mqtt', 'mqttv3.1'] as const;
@@ -87,7 +87,7 @@ export class MqttListenerConnector extends ConnectorBase<MqttListenerOptions, Mq
       this.#state = 'down';
       throw err;
     }
-    if (this.#deliver !== undefined) broker.onPublish = (e) => this.#onPublish(e);
+    if (this.#deliver !== undefined) this.#take(broker);
     if (this.#flow.following) broker.setFlowPaused(this.#flow.paused);
     const listener = new Listener(
       {
@@ -142,7 +142,7 @@ export class MqttListenerConnector extends ConnectorBase<MqttListenerOptions, Mq
     // each device's own window is receiveMaximum
     if (flow !== undefined && this.#flow.follow(flow, (paused) => this.#broker?.setFlowPaused(paused))) this.#broker?.setFlowPaused(flow.paused);
     if (this.#broker !== undefined) {
-      this.#broker.onPublish = (e) => this.#onPublish(e);
+      this.#take(this.#broker);
       this.#broker.accepting = true;
     }
     return Promise.resolve();
@@ -158,25 +158,25 @@ export class MqttListenerConnector extends ConnectorBase<MqttListenerOptions, Mq
     return Promise.resolve();
   }
 
+  /** the engine takes the broker's client publishes, and their outcomes are counted here */
+  #take(broker: MqttBroker): void {
+    broker.onPublish = (e) => this.#onPublish(e);
+    broker.onOutcome = (outcome) => this.#count(outcome);
+  }
+
   #onPublish(e: PublishEvent): void {
     const deliver = this.#deliver;
     if (deliver === undefined) {
-      e.settle?.(ACCEPT);
+      e.settlement?.accept();
       return;
     }
     const now = Date.now();
     const m = e.message;
     // built once, with the device's part of meta.mqtt: this runs for every message
-    const message = fromMqttPublish(m, this.name, now, { clientId: e.clientId, will: e.will, expiresAt: m.expiresAt });
+    const message = fromMqttPublish(m, this.name, now, { clientId: e.clientId, will: e.will, expiresAt: m.expiresAt, parts: e.parts });
     this.#counters.received();
-    const settle = e.settle;
-    const settlement =
-      settle === undefined
-        ? Settlement.none()
-        : new Settlement((outcome: Outcome) => {
-            this.#count(outcome);
-            settle(toDecision(outcome));
-          });
+    // a QoS 1/2 publish comes with its own settlement (held-publish.ts), counted in #count
+    const settlement = e.settlement ?? Settlement.none();
     try {
       deliver(e.onWait === undefined ? { message, settlement } : { message, settlement, onWait: e.onWait });
     } catch (err) {
@@ -249,7 +249,3 @@ export class MqttListenerConnector extends ConnectorBase<MqttListenerOptions, Mq
   }
 }
 
-function toDecision(outcome: Outcome): PublishDecision {
-  if (outcome.kind === 'accept') return ACCEPT;
-  return { kind: outcome.kind, reason: outcome.reason.message };
-}

@@ -26,7 +26,7 @@ describe('mqtt-listener: a large PUBLISH in many reads', () => {
     const got: BrokerMessage[] = [];
     broker.onPublish = (e) => {
       got.push(e.message);
-      e.settle?.({ kind: 'accept' });
+      e.settlement?.accept();
     };
     const c = openMemoryConnection((a) => broker.accept(a));
     c.send(mqttPacket.generate({ cmd: 'connect', protocolId: 'MQTT', protocolVersion: 4, clientId: 'big', clean: true, keepalive: 60 }));

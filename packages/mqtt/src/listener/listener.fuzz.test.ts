@@ -8,12 +8,11 @@
  */
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Authenticator, noopMetrics, type Logger } from '@ferry/core';
+import { Authenticator, FerryError, noopMetrics, type Logger } from '@ferry/core';
 import { MemoryConnection, type FuzzedListener, errorCountingLogger, openMemoryConnection, fuzzConnections, connectionFuzzFailures, connectionFuzzSummary, loadCorpus } from '@ferry/testkit';
 import { mqttListenerOptions } from '../options.js';
 import { MqttBroker } from './broker.js';
 import { brokerConfig } from './config.js';
-import type { PublishDecision } from './types.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const corpus = loadCorpus(join(here, '../../fuzz/corpus'));
@@ -51,12 +50,12 @@ function newBroker(logger: Logger): MqttBroker {
   // the owner answers QoS 1/2 publishes in turn: accept, later accept, reject, release
   let n = 0;
   broker.onPublish = (e) => {
-    const settle = e.settle;
-    if (settle === undefined) return;
-    const decisions: PublishDecision[] = [{ kind: 'accept' }, { kind: 'reject', reason: 'fuzz says no' }, { kind: 'release', reason: 'fuzz gives it back' }];
-    const d = decisions[n++ % 3] as PublishDecision;
-    if (n % 2 === 0) settle(d);
-    else setImmediate(() => settle(d));
+    const settlement = e.settlement;
+    if (settlement === undefined) return;
+    const decisions = [() => settlement.accept(), () => settlement.reject(new FerryError('SINK_REJECTED', 'fuzz says no', { permanent: true })), () => settlement.release(new FerryError('INTERNAL', 'fuzz gives it back'))];
+    const settle = decisions[n++ % 3] as () => boolean;
+    if (n % 2 === 0) settle();
+    else setImmediate(settle);
   };
   return broker;
 }

@@ -1,6 +1,7 @@
-import type { AuthorizedClient } from '@ferry/core';
+import { describeError, type AuthorizedClient, type Outcome } from '@ferry/core';
 import type { IPublishPacket, Packet } from 'mqtt-packet';
 import type { ProtocolVersion, PublishProperties } from '../mapping.js';
+import { DeviceParts } from '../device-parts.js';
 import { isValidTopicName } from '../topic.js';
 import type { BrokerCore } from './broker-core.js';
 import type { Violation } from './packet-rules.js';
@@ -8,7 +9,9 @@ import { RC } from './reason-codes.js';
 import { IdTable } from './id-table.js';
 import type { AckCommand } from './packet-fast.js';
 import type { Session } from './session.js';
-import type { BrokerMessage, PublishDecision } from './types.js';
+import { HeldPublish, type HeldPublishOwner } from './held-publish.js';
+import { RoomTicket } from './room-wait.js';
+import { ACCEPT, type BrokerMessage, type PublishDecision } from './types.js';
 
 /** What the intake needs of the connection it takes publishes from. */
 export interface IntakeHost {
@@ -31,7 +34,7 @@ export interface IntakeHost {
  * QoS 2 flow ended with PUBREL / PUBCOMP, and the count of unsettled publishes the connection's
  * flow control reads. `C` is the connection's own type, so this file does not import it.
  */
-export class PublishIntake<C extends IntakeHost> {
+export class PublishIntake<C extends IntakeHost> implements HeldPublishOwner {
   readonly #conn: C;
   readonly #core: BrokerCore<C>;
   /** QoS 1 packet ids whose settlement is pending, so a retransmission is not delivered twice */
@@ -47,10 +50,20 @@ export class PublishIntake<C extends IntakeHost> {
   requestProblemInfo = true;
   /** the topic name last found valid */
   #validTopic: string | undefined;
+  /** what the canonical messages of this client's publishes share (see DeviceParts) */
+  #deviceParts: DeviceParts | undefined;
+  /** the connection's session, for the QoS 2 state of what it holds (one session per connection) */
+  #session: Session | undefined;
 
   constructor(conn: C, core: BrokerCore<C>) {
     this.#conn = conn;
     this.#core = core;
+  }
+
+  /** the parts its messages share, made on the first publish (the client id is known by then) */
+  #parts(): DeviceParts {
+    this.#deviceParts ??= new DeviceParts(this.#core.connectorName, this.#conn.clientId ?? '');
+    return this.#deviceParts;
   }
 
   /** QoS 1/2 publishes of this client whose settlement is pending */
@@ -101,7 +114,7 @@ export class PublishIntake<C extends IntakeHost> {
     const id = p.messageId ?? 0;
 
     if (p.qos === 0) {
-      this.#core.ingest(conn, message, undefined);
+      this.#core.ingest(conn, message, undefined, this.#parts());
       return undefined;
     }
     if (p.qos === 1) {
@@ -125,32 +138,68 @@ export class PublishIntake<C extends IntakeHost> {
       // MQTT 5 §3.3.4 / §4.9: a QoS 1/2 PUBLISH beyond the Receive Maximum Ferry sent in CONNACK
       return { code: 'receive-maximum-exceeded', detail: `more than ${max} QoS 1/2 publishes unacknowledged`, reason: RC.receiveMaximumExceeded };
     }
+    this.#session = session;
     if (p.qos === 1) this.#heldQos1.set(id, true);
     else session.incomingQos2.set(id, 'held');
     if (v5) this.#quota.set(id, true);
     this.#hold(1);
-    // the closure keeps the QoS, not the packet: a publish held for a full queue keeps the
-    // closure alive, and the packet object need not live (and be copied by the GC) with it
-    const qos = p.qos;
-    let settled = false;
-    const settle = (d: PublishDecision): void => {
-      if (settled) return;
-      settled = true;
-      this.#hold(-1);
-      if (qos === 1) {
-        this.#heldQos1.delete(id);
-        if (v5) this.#quota.delete(id);
-      }
-      if (conn.closed) {
-        // the client reconnects and resends (§4.4); an ack on another connection could
-        // acknowledge a reused packet id, so nothing is sent
-        if (qos === 2) session.incomingQos2.delete(id);
-        return;
-      }
-      this.#answer(qos, id, d, session);
-    };
-    this.#core.ingest(conn, message, settle);
+    // one object for the publish in flight, without the packet (see HeldPublish)
+    this.#core.ingest(conn, message, new HeldPublish(this, id, p.qos), this.#parts());
     return undefined;
+  }
+
+  /** see {@link HeldPublishOwner}: the engine's outcome, counted by the owner, then answered */
+  settled(p: HeldPublish, outcome: Outcome): void {
+    this.#core.onOutcome?.(outcome);
+    this.decided(p, outcome.kind === 'accept' ? ACCEPT : { kind: outcome.kind, reason: outcome.reason.message });
+  }
+
+  /**
+   * The decision about a held publish (the engine's, or the broker's own), answered once every
+   * copy of it that waits for room in a full session queue was admitted or dropped
+   * (room-wait.ts), and then, with a listener store, once its copies in persistent sessions and
+   * its retained copy are durable. The publisher's window stays full meanwhile.
+   */
+  decided(p: HeldPublish, d: PublishDecision): void {
+    const after = p.after;
+    if (after === undefined) return this.#settle(p, d);
+    p.after = undefined;
+    if (after instanceof RoomTicket) {
+      // the decision waits in the ticket itself (no closure per held publish); the durability
+      // barrier is taken once the copies are in their queues, not before
+      after.whenReady(afterRoom, { intake: this, p, d });
+      return;
+    }
+    // a store that cannot write releases the message: not acknowledged, the client sends it again
+    if (d.kind !== 'accept') return this.#settle(p, d);
+    after.then(
+      () => this.#settle(p, d),
+      (err: unknown) => this.#settle(p, { kind: 'release', reason: `listener state not written: ${describeError(err)}` }),
+    );
+  }
+
+  /** the barrier of what was written once `p`'s copies were admitted, then the decision */
+  roomReady(p: HeldPublish, d: PublishDecision): void {
+    p.after = this.#core.pendingWrites();
+    this.decided(p, d);
+  }
+
+  #settle(p: HeldPublish, d: PublishDecision): void {
+    const { id, qos } = p;
+    const conn = this.#conn;
+    this.#hold(-1);
+    if (qos === 1) {
+      this.#heldQos1.delete(id);
+      if (conn.version === 5) this.#quota.delete(id);
+    }
+    const session = this.#session as Session;
+    if (conn.closed) {
+      // the client reconnects and resends (§4.4); an ack on another connection could
+      // acknowledge a reused packet id, so nothing is sent
+      if (qos === 2) session.incomingQos2.delete(id);
+      return;
+    }
+    this.#answer(qos, id, d, session);
   }
 
   /** PUBREL for a QoS 2 publish Ferry received: PUBCOMP, or a violation to close with. */
@@ -222,4 +271,15 @@ export class PublishIntake<C extends IntakeHost> {
     this.#held += delta;
     this.#conn.updateFlow();
   }
+}
+
+/** what a held publish's ticket hands back once no copy waits: one object, not a closure */
+interface RoomReady {
+  readonly intake: PublishIntake<IntakeHost>;
+  readonly p: HeldPublish;
+  readonly d: PublishDecision;
+}
+
+function afterRoom({ intake, p, d }: RoomReady): void {
+  intake.roomReady(p, d);
 }

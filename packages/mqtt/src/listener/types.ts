@@ -1,4 +1,6 @@
+import type { Settlement } from '@ferry/core';
 import type { QoS } from 'mqtt-packet';
+import type { DeviceParts } from '../device-parts.js';
 import type { PublishProperties } from '../mapping.js';
 
 /** An application message inside the embedded broker. */
@@ -62,13 +64,19 @@ export interface PublishEvent {
   readonly message: BrokerMessage;
   /** true for a will message published by the broker on a client's behalf */
   readonly will: boolean;
-  /** present for QoS 1/2 client publishes: call once to acknowledge (or not) to the client */
-  readonly settle?: ((decision: PublishDecision) => void) | undefined;
+  /**
+   * present for QoS 1/2 client publishes: its outcome acknowledges (or not) to the client
+   * (accept: PUBACK / PUBREC; reject: a failure code, or for 3.1.1 an acknowledgement; release:
+   * the connection is closed unacknowledged, so the client sends it again)
+   */
+  readonly settlement?: Settlement | undefined;
   /**
    * present for client publishes: the owner calls it with true while the message waits for room
    * on a full route, false once it is taken; the connection stops reading meanwhile
    */
   readonly onWait?: ((waiting: boolean) => void) | undefined;
+  /** present for client publishes: what the canonical messages of its client share (one object per client) */
+  readonly parts?: DeviceParts | undefined;
 }
 
 /** Will message and its delay (MQTT 5 §3.1.3.2.2), kept until the connection ends. */

@@ -1,0 +1,88 @@
+// What one QoS 1 PUBLISH taken by the mqtt-listener keeps alive while the engine settles it (path
+// A holds about 1,000 of them while RabbitMQ confirms): a started MqttListenerConnector
+// (packages/mqtt/src/listener/connector.ts) with a device on an in-memory stream (3.1.1, or
+// VERSION=5) that sends K QoS 1 PUBLISH packets (256-byte payload, topic devices/d1/telemetry,
+// no subscriber) in one chunk; the engine is a delivery handler that holds every delivery it is
+// given, unsettled. With the K held, the heap (after gc() twice) minus the heap once they were
+// accepted, their PUBACKs written and the deliveries let go of, divided by K: the bytes one
+// in-flight message retains (what the listener and its mapping keep; the engine's own part is not
+// in it). ROUNDS rounds, the median; each round checks the K PUBACKs. Run after `npx tsc -b`:
+//   node --expose-gc bench/experiments/mqtt-listener-hold.mjs
+//   BUILD=/path/to/other/checkout node --expose-gc bench/experiments/mqtt-listener-hold.mjs
+// HEAP=0: no heap figures (no gc() in the rounds), for the instructions of the listener's side
+// of path A per message under callgrind: the slope between two ROUNDS counts, e.g.
+//   HEAP=0 ROUNDS=4 valgrind --tool=callgrind --callgrind-out-file=/tmp/cg.out node --expose-gc bench/experiments/mqtt-listener-hold.mjs
+import { pathToFileURL } from 'node:url';
+import { resolve } from 'node:path';
+import { Wire } from './wire.mjs';
+
+if (typeof globalThis.gc !== 'function') throw new Error('run with node --expose-gc');
+const K = Number(process.env.K ?? 1000);
+const ROUNDS = Number(process.env.ROUNDS ?? 7);
+const VERSION = Number(process.env.VERSION ?? 4);
+const HEAP = process.env.HEAP !== '0';
+const dir = resolve(process.env.BUILD ?? resolve(import.meta.dirname, '../..'));
+const load = (p) => import(pathToFileURL(`${dir}/${p}`).href);
+const { MqttListenerConnector } = await load('packages/mqtt/dist/listener/connector.js');
+const { mqttListenerOptions } = await load('packages/mqtt/dist/options.js');
+const core = await load('node_modules/@ferry/core/dist/index.js');
+const { RecordingMetrics } = await load('node_modules/@ferry/testkit/dist/index.js');
+const mqttPacket = (await load('node_modules/mqtt-packet/mqtt.js')).default;
+
+const options = mqttListenerOptions.parse({ port: 0, host: '127.0.0.1', anonymous: true, receiveMaximum: 65535 });
+const listener = new MqttListenerConnector({ gatewayId: 'bench', logger: core.silentLogger, metrics: new RecordingMetrics(), baseDir: '.' }, 'devices', options);
+await listener.start();
+let held = [];
+await listener.openSources([], (delivery) => {
+  held.push(delivery);
+});
+const turn = () => new Promise((r) => setImmediate(r));
+const gen = (p) => mqttPacket.generate(p, { protocolVersion: VERSION });
+const device = new Wire();
+listener.broker.accept({ stream: device, info: { transport: 'tcp', remoteAddress: '127.0.0.1', remotePort: 1, remote: '127.0.0.1:1', authorized: false }, handshakeDone: () => undefined });
+device.emit('data', gen({ cmd: 'connect', protocolId: 'MQTT', protocolVersion: VERSION, clean: true, clientId: 'd1', keepalive: 0 }));
+await turn();
+await turn();
+device.take();
+
+const payload = Buffer.alloc(256, 0x61);
+let nextId = 1;
+/** K publishes in one chunk, made before the heap is measured */
+function chunk() {
+  const parts = [];
+  for (let i = 0; i < K; i++) {
+    parts.push(gen({ cmd: 'publish', topic: 'devices/d1/telemetry', payload, qos: 1, messageId: nextId, retain: false, dup: false }));
+    nextId = nextId >= 65535 ? 1 : nextId + 1;
+  }
+  return Buffer.concat(parts);
+}
+function heap() {
+  gc();
+  gc();
+  return process.memoryUsage().heapUsed;
+}
+async function round() {
+  const bytes = chunk();
+  device.emit('data', bytes);
+  await turn();
+  await turn();
+  if (held.length !== K) throw new Error(`${held.length} deliveries held, ${K} expected`);
+  const withHeld = HEAP ? heap() : 0;
+  for (const d of held) d.settlement.accept();
+  held = [];
+  await turn();
+  await turn();
+  const acks = device.take();
+  if (acks.length !== 4 * K) throw new Error(`${acks.length / 4} PUBACKs, ${K} expected`);
+  const after = HEAP ? heap() : 0;
+  return (withHeld - after) / K;
+}
+await round();
+await round();
+const per = [];
+for (let r = 0; r < ROUNDS; r++) per.push(await round());
+per.sort((a, b) => a - b);
+console.log(`mqtt-listener hold, MQTT ${VERSION === 5 ? '5' : '3.1.1'}, K=${K} QoS 1 publishes held unsettled, ${ROUNDS} rounds (${dir})`);
+if (HEAP) console.log(`bytes retained per in-flight message: median ${per[Math.floor(per.length / 2)].toFixed(0)} (min ${per[0].toFixed(0)}, max ${per[per.length - 1].toFixed(0)})`);
+await listener.closeSources();
+await listener.stop();
