@@ -9,6 +9,9 @@
 // in it). ROUNDS rounds, the median; each round checks the K PUBACKs. Run after `npx tsc -b`:
 //   node --expose-gc bench/experiments/mqtt-listener-hold.mjs
 //   BUILD=/path/to/other/checkout node --expose-gc bench/experiments/mqtt-listener-hold.mjs
+// SNAPSHOT=1: besides, a heap snapshot with the K held and one after, and the objects the first
+// holds beyond the second by kind (count and bytes per message): what the median is made of,
+// without the collector's noise.
 // HEAP=0: no heap figures (no gc() in the rounds), for the instructions of the listener's side
 // of path A per message under callgrind: the slope between two ROUNDS counts, e.g.
 //   HEAP=0 ROUNDS=4 valgrind --tool=callgrind --callgrind-out-file=/tmp/cg.out node --expose-gc bench/experiments/mqtt-listener-hold.mjs
@@ -56,9 +59,33 @@ function chunk() {
   }
   return Buffer.concat(parts);
 }
+/** object kind -> [count, self bytes] in a heap snapshot taken now */
+async function kinds() {
+  const { getHeapSnapshot } = await import('node:v8');
+  let text = '';
+  for await (const c of getHeapSnapshot()) text += c;
+  const snap = JSON.parse(text);
+  const meta = snap.snapshot.meta;
+  const width = meta.node_fields.length;
+  const [ti, ni, si] = ['type', 'name', 'self_size'].map((f) => meta.node_fields.indexOf(f));
+  const out = new Map();
+  for (let i = 0; i < snap.nodes.length; i += width) {
+    const type = meta.node_types[0][snap.nodes[i + ti]];
+    // small arrays by their size (a Map's table, an object's elements); large ones are not per message
+    const size = type === 'array' && snap.nodes[i + si] < 1024 ? ` of ${snap.nodes[i + si]} bytes` : '';
+    const k = `${type} ${snap.strings[snap.nodes[i + ni]]}${size}`.slice(0, 60);
+    const e = out.get(k) ?? [0, 0];
+    e[0]++;
+    e[1] += snap.nodes[i + si];
+    out.set(k, e);
+  }
+  return out;
+}
+let snapshot = process.env.SNAPSHOT === '1';
+let withHeldKinds;
 function heap() {
-  gc();
-  gc();
+  globalThis.gc();
+  globalThis.gc();
   return process.memoryUsage().heapUsed;
 }
 async function round() {
@@ -68,6 +95,7 @@ async function round() {
   await turn();
   if (held.length !== K) throw new Error(`${held.length} deliveries held, ${K} expected`);
   const withHeld = HEAP ? heap() : 0;
+  if (snapshot) withHeldKinds = await kinds();
   for (const d of held) d.settlement.accept();
   held = [];
   await turn();
@@ -75,6 +103,19 @@ async function round() {
   const acks = device.take();
   if (acks.length !== 4 * K) throw new Error(`${acks.length / 4} PUBACKs, ${K} expected`);
   const after = HEAP ? heap() : 0;
+  if (snapshot) {
+    snapshot = false;
+    const afterKinds = await kinds();
+    let total = 0;
+    for (const [k, [n, bytes]] of withHeldKinds) {
+      const [n0, bytes0] = afterKinds.get(k) ?? [0, 0];
+      // the kinds with about one object per held message or more
+      if (n - n0 < K * 0.9) continue;
+      total += bytes - bytes0;
+      console.log(`  ${((n - n0) / K).toFixed(2)} x ${k}: ${((bytes - bytes0) / K).toFixed(0)} bytes per message`);
+    }
+    console.log(`  snapshot: ${(total / K).toFixed(0)} bytes per message in these kinds`);
+  }
   return (withHeld - after) / K;
 }
 await round();

@@ -49,19 +49,19 @@ describe('MQTT → GatewayMessage', () => {
 
   it("a device's messages share meta and source (the same values as their own), except a will's and one with a payload format indicator", () => {
     const parts = new DeviceParts('devices', 'd1');
-    const device = { clientId: 'd1', will: false, expiresAt: undefined };
+    const device = { clientId: 'd1', will: false };
     const publish = (topic: string, qos: 0 | 1, properties?: { payloadFormatIndicator: boolean }) => ({ topic, payload: Buffer.from('x'), qos, retain: false, ...(properties ? { properties } : {}) });
-    const a = fromMqttPublish(publish('t/1', 1), 'devices', NOW, { ...device, parts });
-    const b = fromMqttPublish(publish('t/1', 1), 'devices', NOW, { ...device, parts });
+    const a = fromMqttPublish(publish('t/1', 1), 'devices', NOW, parts);
+    const b = fromMqttPublish(publish('t/1', 1), 'devices', NOW, parts);
     const own = fromMqttPublish(publish('t/1', 1), 'devices', NOW, device);
     expect(b.meta).toBe(a.meta);
     expect(b.source).toBe(a.source);
     expect(JSON.stringify([a.meta, a.source])).toBe(JSON.stringify([own.meta, own.source]));
-    const q0 = fromMqttPublish(publish('t/2', 0), 'devices', NOW, { ...device, parts });
+    const q0 = fromMqttPublish(publish('t/2', 0), 'devices', NOW, parts);
     expect(q0.meta).toEqual({ mqtt: { qos: 0, clientId: 'd1' } });
     expect(q0.source).toEqual({ connector: 'devices', protocol: 'mqtt', address: 't/2' });
-    expect(fromMqttPublish(publish('t/1', 1), 'devices', NOW, { ...device, will: true, parts }).meta).toEqual({ mqtt: { qos: 1, clientId: 'd1', will: true } });
-    expect(fromMqttPublish(publish('t/1', 1, { payloadFormatIndicator: true }), 'devices', NOW, { ...device, parts }).meta).toEqual({ mqtt: { qos: 1, payloadFormatIndicator: true, clientId: 'd1' } });
+    expect(fromMqttPublish(publish('t/1', 1), 'devices', NOW, { ...device, will: true }).meta).toEqual({ mqtt: { qos: 1, clientId: 'd1', will: true } });
+    expect(fromMqttPublish(publish('t/1', 1, { payloadFormatIndicator: true }), 'devices', NOW, parts).meta).toEqual({ mqtt: { qos: 1, payloadFormatIndicator: true, clientId: 'd1' } });
     expect(Object.isFrozen(a.meta.mqtt) && Object.isFrozen(a.source)).toBe(true);
   });
 

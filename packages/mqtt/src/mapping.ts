@@ -9,7 +9,7 @@ import {
   type Headers,
 } from '@ferry/core';
 import type { IPublishPacket, QoS, UserProperties } from 'mqtt-packet';
-import type { DeviceParts } from './device-parts.js';
+import { DeviceParts } from './device-parts.js';
 
 /**
  * MQTT PUBLISH ⇄ GatewayMessage. The table in docs/mapping/mqtt.md is the contract; every
@@ -65,26 +65,27 @@ export function headersToUserProperties(headers: Headers): UserProperties | unde
 }
 
 /**
- * Where the `mqtt-listener`'s message came from: its device's client id, whether it is the
- * device's will, and the expiry the listener's broker computed when the PUBLISH arrived.
+ * Where the `mqtt-listener`'s message came from: its device's client id, and whether it is the
+ * device's will. A device's own publishes come from its {@link DeviceParts}, whose `meta` and
+ * `source` their messages share.
  */
 export interface DeviceOrigin {
   readonly clientId: string;
   readonly will: boolean;
-  readonly expiresAt: number | undefined;
-  /** the device's shared `meta` and `source`, for its publishes that are not wills */
-  readonly parts?: DeviceParts | undefined;
 }
 
-/** Build the canonical message of a PUBLISH received from `connector` (a broker, or a device: `device`). */
+/**
+ * Build the canonical message of a PUBLISH received from `connector` (a broker, or a device:
+ * `device`, whose message comes with the absolute `expiresAt` the listener computed on receipt).
+ */
 export function fromMqttPublish(
-  packet: { topic: string; payload: Buffer | string; qos: QoS; retain: boolean; properties?: PublishProperties | undefined },
+  packet: { topic: string; payload: Buffer | string; qos: QoS; retain: boolean; properties?: PublishProperties | undefined; expiresAt?: number | undefined },
   connector: string,
   now: number,
   device?: DeviceOrigin,
 ): GatewayMessage {
   const p = packet.properties;
-  const parts = device?.will === false && p?.payloadFormatIndicator === undefined ? device.parts : undefined;
+  const parts = device instanceof DeviceParts && p?.payloadFormatIndicator === undefined ? device : undefined;
   const headers = userPropertiesToHeaders(p?.userProperties);
   return createMessage({
     body: toBuffer(packet.payload),
@@ -96,7 +97,7 @@ export function fromMqttPublish(
     replyTo: p?.responseTopic,
     // MQTT 5 §3.3.2.3.3: the interval is relative to receipt; Ferry keeps the absolute time so
     // the time it holds the message counts against it.
-    expiresAt: device !== undefined ? device.expiresAt : p?.messageExpiryInterval === undefined ? undefined : now + p.messageExpiryInterval * 1000,
+    expiresAt: device !== undefined ? packet.expiresAt : p?.messageExpiryInterval === undefined ? undefined : now + p.messageExpiryInterval * 1000,
     // MQTT 5 §4.3.1: QoS 0 is delivered at most once; QoS 1 and 2 at least once (2 exactly once
     // hop by hop, which Ferry as a relay widens to at least once).
     guarantee: packet.qos === 0 ? 'at-most-once' : 'at-least-once',

@@ -16,7 +16,7 @@ import { Session, type DropReason } from './session.js';
 import { SharedGroups } from './shared-groups.js';
 import { StormCompaction } from './storm-compaction.js';
 import { FilterTrie } from './topic-trie.js';
-import type { BrokerMessage, OutboundItem, PendingWill, PublishEvent, Subscription } from './types.js';
+import type { BrokerMessage, OutboundItem, PendingWill, PublishHandler, Subscription } from './types.js';
 
 /** setTimeout's largest delay; longer session expiries are kept without a timer */
 const MAX_TIMER_MS = 2 ** 31 - 1;
@@ -43,7 +43,7 @@ export class MqttBroker implements BrokerCore<Connection> {
   readonly connectorName: string;
   readonly keepAlive = new KeepAliveSweep();
   /** the owner's view of client publishes; without it QoS 1/2 publishes are acknowledged at once */
-  onPublish: ((e: PublishEvent) => void) | undefined;
+  onPublish: PublishHandler | undefined;
   /** the owner's count of the outcomes of client publishes, one function for every publish */
   onOutcome: ((outcome: Outcome) => void) | undefined;
   /** false once the owner stopped taking messages: client publishes are then neither routed nor acknowledged */
@@ -69,6 +69,8 @@ export class MqttBroker implements BrokerCore<Connection> {
   readonly #counters: ConnectorCounters;
   /** `listener_clients`, set at every connect and close: bound on the first */
   #clients: GaugeHandle | undefined;
+  /** the ticket of the last client publish that waited for no room, for the next (RoomTicket.clear) */
+  #spareTicket: RoomTicket | undefined;
   /** gives back the young generation a storm of devices leaves resident (storm-compaction.ts) */
   readonly #storm = new StormCompaction();
 
@@ -316,21 +318,34 @@ export class MqttBroker implements BrokerCore<Connection> {
       return;
     }
     // a QoS 1/2 publish can wait for room in its subscribers' full queues (room-wait.ts)
-    const ticket = held === undefined ? undefined : new RoomTicket();
-    if (this.#route(message, ticket) === 'retained-full') {
+    let ticket: RoomTicket | undefined;
+    if (held !== undefined) {
+      ticket = this.#spareTicket ?? new RoomTicket();
+      this.#spareTicket = undefined;
+    }
+    const routed = this.#route(message, ticket);
+    if (held !== undefined) {
+      const t = ticket as RoomTicket;
+      // the durability barrier is taken now, or, for a publish that waits for room, once its
+      // copies are in their queues (PublishIntake.decided)
+      if (t.waiting) held.after = t;
+      else {
+        held.after = this.pendingWrites();
+        t.clear();
+        this.#spareTicket = t;
+      }
+    }
+    if (routed === 'retained-full') {
       // MQTT 5 §3.4.2.1: 0x97 Quota exceeded; the client does not send it again
       held?.decide({ kind: 'reject', reason: 'retained messages full (retainedBytesLimit)', reasonCode: RC.quotaExceeded });
       return;
     }
-    // the durability barrier is taken now, or, for a publish that waits for room, once its
-    // copies are in their queues (PublishIntake.decided)
-    if (held !== undefined) held.after = (ticket as RoomTicket).waiting ? ticket : this.pendingWrites();
     const onPublish = this.onPublish;
     if (onPublish === undefined) {
       held?.accept();
       return;
     }
-    onPublish({ clientId: conn.clientId ?? '', message, will: false, settlement: held, onWait: conn.routeWaiter, parts });
+    onPublish(message, parts, held, conn.routeWaiter);
   }
 
   subscribe(session: Session, sub: Subscription): boolean {
@@ -422,7 +437,7 @@ export class MqttBroker implements BrokerCore<Connection> {
     // a will is published on behalf of a client that is gone and cannot be told: without its
     // retention when the retained messages are full
     if (this.#route(message) === 'retained-full') this.#route({ ...message, retain: false });
-    if (this.accepting) this.onPublish?.({ clientId, message, will: true });
+    if (this.accepting) this.onPublish?.(message, { clientId, will: true }, undefined, undefined);
   }
 
   /**

@@ -463,7 +463,7 @@ export class Connection implements Outlet, IntakeHost, PacketSink, KeepAliveWatc
    * same route, and they wait in TCP rather than in Ferry's memory, while other clients go on.
    */
   /**
-   * {@link routeWait} as a function of its own, for the owner (PublishEvent.onWait, types.ts): made on this
+   * {@link routeWait} as a function of its own, for the owner (PublishHandler's onWait, types.ts): made on this
    * client's first publish and kept (a closure per publish otherwise; none for a device that
    * only subscribes)
    */

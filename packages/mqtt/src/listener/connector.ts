@@ -1,12 +1,12 @@
 import { Authenticator, authConfigFrom, callbackSink, ConnectorCounters, FerryError, FlowWatch, Settlement, StartStop, toFerryError, type ConnectorContext, type ConnectorState, type DeliveryHandler, type GatewayMessage, type Outcome, type Sink, type SourceFlow, type SourceSpec, type WriteDone, ConnectorBase } from '@ferry/core';
 import { Listener, listeningLine, type BoundPorts } from '@ferry/net';
-import { expiryIntervalOf, fromMqttPublish, publishProperties } from '../mapping.js';
+import { expiryIntervalOf, fromMqttPublish, publishProperties, type DeviceOrigin } from '../mapping.js';
 import type { MqttListenerFrom, MqttListenerOptions, MqttListenerTo } from '../options.js';
 import { MqttBroker } from './broker.js';
 import { brokerConfig } from './config.js';
 import { RoomTicket } from './room-wait.js';
 import { whenTaken } from './sink-wait.js';
-import type { PublishEvent } from './types.js';
+import type { BrokerMessage } from './types.js';
 
 /** WebSocket subprotocols of MQTT: 3.1.1 and 5 say `mqtt` (MQTT 5 §6), 3.1 said `mqttv3.1` */
 const WS_SUBPROTOCOLS = ['mqtt', 'mqttv3.1'] as const;
@@ -160,25 +160,24 @@ export class MqttListenerConnector extends ConnectorBase<MqttListenerOptions, Mq
 
   /** the engine takes the broker's client publishes, and their outcomes are counted here */
   #take(broker: MqttBroker): void {
-    broker.onPublish = (e) => this.#onPublish(e);
+    broker.onPublish = (m, origin, held, onWait) => this.#onPublish(m, origin, held, onWait);
     broker.onOutcome = (outcome) => this.#count(outcome);
   }
 
-  #onPublish(e: PublishEvent): void {
+  #onPublish(m: BrokerMessage, origin: DeviceOrigin, held: Settlement | undefined, onWait: ((waiting: boolean) => void) | undefined): void {
     const deliver = this.#deliver;
     if (deliver === undefined) {
-      e.settlement?.accept();
+      held?.accept();
       return;
     }
-    const now = Date.now();
-    const m = e.message;
-    // built once, with the device's part of meta.mqtt: this runs for every message
-    const message = fromMqttPublish(m, this.name, now, { clientId: e.clientId, will: e.will, expiresAt: m.expiresAt, parts: e.parts });
+    // built once, with the device's part of meta.mqtt: this runs for every message. The clock
+    // is not read: a device's message comes with the expiry the broker computed on receipt
+    const message = fromMqttPublish(m, this.name, 0, origin);
     this.#counters.received();
     // a QoS 1/2 publish comes with its own settlement (held-publish.ts), counted in #count
-    const settlement = e.settlement ?? Settlement.none();
+    const settlement = held ?? Settlement.none();
     try {
-      deliver(e.onWait === undefined ? { message, settlement } : { message, settlement, onWait: e.onWait });
+      deliver(onWait === undefined ? { message, settlement } : { message, settlement, onWait });
     } catch (err) {
       settlement.release(new FerryError('INTERNAL', 'delivery handler threw', { cause: err }));
     }

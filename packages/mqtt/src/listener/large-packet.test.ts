@@ -24,9 +24,9 @@ describe('mqtt-listener: a large PUBLISH in many reads', () => {
       connectorName: 't',
     });
     const got: BrokerMessage[] = [];
-    broker.onPublish = (e) => {
-      got.push(e.message);
-      e.settlement?.accept();
+    broker.onPublish = (message, _origin, settlement) => {
+      got.push(message);
+      settlement?.accept();
     };
     const c = openMemoryConnection((a) => broker.accept(a));
     c.send(mqttPacket.generate({ cmd: 'connect', protocolId: 'MQTT', protocolVersion: 4, clientId: 'big', clean: true, keepalive: 60 }));

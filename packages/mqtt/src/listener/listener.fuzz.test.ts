@@ -49,8 +49,7 @@ function newBroker(logger: Logger): MqttBroker {
   );
   // the owner answers QoS 1/2 publishes in turn: accept, later accept, reject, release
   let n = 0;
-  broker.onPublish = (e) => {
-    const settlement = e.settlement;
+  broker.onPublish = (_message, _origin, settlement) => {
     if (settlement === undefined) return;
     const decisions = [() => settlement.accept(), () => settlement.reject(new FerryError('SINK_REJECTED', 'fuzz says no', { permanent: true })), () => settlement.release(new FerryError('INTERNAL', 'fuzz gives it back'))];
     const settle = decisions[n++ % 3] as () => boolean;

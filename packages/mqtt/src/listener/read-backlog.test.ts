@@ -24,10 +24,10 @@ it('a socket is not read while whole packets of an earlier read wait, and is rea
   const got: string[] = [];
   // every publish waits for room at first, as on a route at maxInFlight; `admit` frees the slot
   const waiting: ((waiting: boolean) => void)[] = [];
-  broker.onPublish = (e) => {
-    got.push(e.message.payload.toString());
-    e.onWait?.(true);
-    if (e.onWait !== undefined) waiting.push(e.onWait);
+  broker.onPublish = (message, _origin, _settlement, onWait) => {
+    got.push(message.payload.toString());
+    onWait?.(true);
+    if (onWait !== undefined) waiting.push(onWait);
   };
   const admit = (): void => waiting.shift()?.(false);
   const c = openMemoryConnection((a) => broker.accept(a));

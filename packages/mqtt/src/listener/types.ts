@@ -1,7 +1,6 @@
 import type { Settlement } from '@ferry/core';
 import type { QoS } from 'mqtt-packet';
-import type { DeviceParts } from '../device-parts.js';
-import type { PublishProperties } from '../mapping.js';
+import type { DeviceOrigin, PublishProperties } from '../mapping.js';
 
 /** An application message inside the embedded broker. */
 export interface BrokerMessage {
@@ -59,25 +58,20 @@ export type PublishDecision =
 /** the decision to accept, one object for every publish accepted (a decision is only read) */
 export const ACCEPT: PublishDecision = Object.freeze({ kind: 'accept' });
 
-export interface PublishEvent {
-  readonly clientId: string;
-  readonly message: BrokerMessage;
-  /** true for a will message published by the broker on a client's behalf */
-  readonly will: boolean;
-  /**
-   * present for QoS 1/2 client publishes: its outcome acknowledges (or not) to the client
-   * (accept: PUBACK / PUBREC; reject: a failure code, or for 3.1.1 an acknowledgement; release:
-   * the connection is closed unacknowledged, so the client sends it again)
-   */
-  readonly settlement?: Settlement | undefined;
-  /**
-   * present for client publishes: the owner calls it with true while the message waits for room
-   * on a full route, false once it is taken; the connection stops reading meanwhile
-   */
-  readonly onWait?: ((waiting: boolean) => void) | undefined;
-  /** present for client publishes: what the canonical messages of its client share (one object per client) */
-  readonly parts?: DeviceParts | undefined;
-}
+/**
+ * The owner's view of a publish (MqttBroker.onPublish), as arguments, not an event object per
+ * message:
+ * - `origin`: the client; for its own publishes the connection's {@link DeviceParts} (one
+ *   object per client), for a will one made for it (`will` true);
+ * - `settlement`: present for QoS 1/2 client publishes; its outcome acknowledges (or not) to
+ *   the client (accept: PUBACK / PUBREC; reject: a failure code, or for 3.1.1 an
+ *   acknowledgement; release: the connection is closed unacknowledged, so the client sends it
+ *   again);
+ * - `onWait`: present for client publishes; the owner calls it with true while the message
+ *   waits for room on a full route, false once it is taken; the connection stops reading
+ *   meanwhile.
+ */
+export type PublishHandler = (message: BrokerMessage, origin: DeviceOrigin, settlement: Settlement | undefined, onWait: ((waiting: boolean) => void) | undefined) => void;
 
 /** Will message and its delay (MQTT 5 §3.1.3.2.2), kept until the connection ends. */
 export interface PendingWill {
