@@ -15,26 +15,16 @@
 // HEAP=0: no heap figures (no gc() in the rounds), for the instructions of the listener's side
 // of path A per message under callgrind: the slope between two ROUNDS counts, e.g.
 //   HEAP=0 ROUNDS=4 valgrind --tool=callgrind --callgrind-out-file=/tmp/cg.out node --expose-gc bench/experiments/mqtt-listener-hold.mjs
-import { pathToFileURL } from 'node:url';
-import { resolve } from 'node:path';
 import { Wire } from './wire.mjs';
+import { startListener } from './listener-build.mjs';
 
 if (typeof globalThis.gc !== 'function') throw new Error('run with node --expose-gc');
 const K = Number(process.env.K ?? 1000);
 const ROUNDS = Number(process.env.ROUNDS ?? 7);
 const VERSION = Number(process.env.VERSION ?? 4);
 const HEAP = process.env.HEAP !== '0';
-const dir = resolve(process.env.BUILD ?? resolve(import.meta.dirname, '../..'));
-const load = (p) => import(pathToFileURL(`${dir}/${p}`).href);
-const { MqttListenerConnector } = await load('packages/mqtt/dist/listener/connector.js');
-const { mqttListenerOptions } = await load('packages/mqtt/dist/options.js');
-const core = await load('node_modules/@ferry/core/dist/index.js');
-const { RecordingMetrics } = await load('node_modules/@ferry/testkit/dist/index.js');
+const { dir, load, listener } = await startListener({ receiveMaximum: 65535 });
 const mqttPacket = (await load('node_modules/mqtt-packet/mqtt.js')).default;
-
-const options = mqttListenerOptions.parse({ port: 0, host: '127.0.0.1', anonymous: true, receiveMaximum: 65535 });
-const listener = new MqttListenerConnector({ gatewayId: 'bench', logger: core.silentLogger, metrics: new RecordingMetrics(), baseDir: '.' }, 'devices', options);
-await listener.start();
 let held = [];
 await listener.openSources([], (delivery) => {
   held.push(delivery);

@@ -13,23 +13,13 @@
 // Instructions (repeatable under load): the difference between ITER=200000 and ITER=0 under
 //   valgrind --tool=callgrind --callgrind-out-file=/tmp/cg.out node bench/experiments/mqtt-listener-sink.mjs
 // divided by ITER (start-up and compilation cancel out).
-import { pathToFileURL } from 'node:url';
-import { resolve } from 'node:path';
 import { loadavg } from 'node:os';
 import { Wire, publishIds } from './wire.mjs';
+import { startListener } from './listener-build.mjs';
 
 const ITER = Number(process.env.ITER ?? 200_000);
 const BATCH = Number(process.env.BATCH ?? 50);
-const dir = resolve(process.env.BUILD ?? resolve(import.meta.dirname, '../..'));
-const load = (p) => import(pathToFileURL(`${dir}/${p}`).href);
-const { MqttListenerConnector } = await load('packages/mqtt/dist/listener/connector.js');
-const { mqttListenerOptions } = await load('packages/mqtt/dist/options.js');
-const core = await load('node_modules/@ferry/core/dist/index.js');
-const { RecordingMetrics } = await load('node_modules/@ferry/testkit/dist/index.js');
-
-const options = mqttListenerOptions.parse({ port: 0, host: '127.0.0.1', anonymous: true });
-const listener = new MqttListenerConnector({ gatewayId: 'bench', logger: core.silentLogger, metrics: new RecordingMetrics(), baseDir: '.' }, 'devices', options);
-await listener.start();
+const { dir, load, core, listener } = await startListener();
 const sink = listener.sink;
 const turn = () => new Promise((r) => setImmediate(r));
 let device;
