@@ -14,6 +14,10 @@
 // StompBroker.publish) writes one MESSAGE frame each; after each turn the client answers what it
 // got: nothing (auto), one ACK of the turn's last MESSAGE (client, cumulative) or one ACK per
 // MESSAGE (client-individual), in one chunk, as @stomp/stompjs writes them.
+// RETAINED=<K> (with CASE=send-listener, under `node --expose-gc`): what one SEND in flight
+// retains, the heap with K SENDs read and their deliveries (message and settlement) held by the
+// engine, minus the heap once they were accepted and collected, divided by K; ROUNDS rounds a
+// build, the median.
 // BATCH frames (or deliveries) a turn, ITER messages a round, ROUNDS rounds; with
 // FERRY_BEFORE=<another built checkout> the two builds take turns round by round in this one
 // process (the same machine load for both) and must write the same bytes (message ids aside).
@@ -106,7 +110,8 @@ async function openListener(b) {
     b.server.StompServer.prototype.listen = listen;
   }
   let held = [];
-  await connector.openSources([], (delivery) => held.push(delivery.settlement));
+  // the engine holds each delivery, its message as well as its settlement, until it is settled
+  await connector.openSources([], (delivery) => held.push(delivery));
   const wire = new Wire();
   server.attach(wire);
   wire.emit('data', Buffer.from('CONNECT\naccept-version:1.2\nhost:bench\n\n\0'));
@@ -119,7 +124,7 @@ async function openListener(b) {
     settleAll() {
       const h = held;
       held = [];
-      for (const s of h) s.accept();
+      for (const d of h) d.settlement.accept();
     },
     stop() {
       // the session closes with its stream, so the connector's stop does not wait out its linger
@@ -179,6 +184,57 @@ async function deliveryRound(b) {
   // the broker's message ids start with a random prefix of each broker
   const out = Buffer.from(Buffer.concat(all).toString('latin1').replace(/(message-id|ack):[^-\n]*-/g, '$1:'), 'latin1');
   return { us: (t.user + t.system) / ITER, out };
+}
+
+const RETAINED = Number(process.env.RETAINED ?? 0);
+
+/** heap bytes used after two full collections */
+function heapAfterGc() {
+  globalThis.gc();
+  globalThis.gc();
+  return process.memoryUsage().heapUsed;
+}
+
+/** bytes one SEND in flight retains: RETAINED SENDs read and held, then accepted and collected */
+async function retainedRound(b, seqBase) {
+  const c = await openListener(b);
+  const chunks = [];
+  for (let i = 0; i < RETAINED; i += BATCH) {
+    const frames = [];
+    for (let j = 0; j < BATCH; j++) frames.push(sendFrame(seqBase + i + j));
+    chunks.push(Buffer.concat(frames));
+  }
+  const before = heapAfterGc();
+  for (const chunk of chunks) {
+    c.wire.emit('data', chunk);
+    await turn();
+  }
+  chunks.length = 0;
+  const held = heapAfterGc();
+  c.settleAll();
+  await turn();
+  await turn();
+  const receipts = c.wire.take().toString().split('RECEIPT\n').length - 1;
+  if (receipts !== RETAINED) throw new Error(`${b.name}: ${receipts} RECEIPTs for ${RETAINED} SENDs`);
+  const after = heapAfterGc();
+  await c.stop();
+  return { held: (held - after) / RETAINED, grown: (after - before) / RETAINED };
+}
+
+if (RETAINED > 0) {
+  if (CASE !== 'send-listener' || typeof globalThis.gc !== 'function') throw new Error('RETAINED needs CASE=send-listener and node --expose-gc');
+  const got = new Map(builds.map((b) => [b.name, []]));
+  // the first round a build is warm-up (its code compiled, its caches filled)
+  for (let r = 0; r <= ROUNDS; r++) for (const b of builds) {
+    const x = await retainedRound(b, r * RETAINED);
+    if (r > 0) got.get(b.name).push(x);
+  }
+  console.log(`stomp-listener: bytes retained per SEND in flight, ${RETAINED} held, ${ROUNDS} rounds a build`);
+  for (const b of builds) {
+    const a = got.get(b.name);
+    console.log(`${b.name}: ${median(a.map((x) => x.held)).toFixed(0)} bytes (rounds ${a.map((x) => x.held.toFixed(0)).join(', ')}; heap left after settling ${median(a.map((x) => x.grown)).toFixed(0)} per SEND)`);
+  }
+  process.exit(0);
 }
 
 const per = new Map(builds.map((b) => [b.name, []]));

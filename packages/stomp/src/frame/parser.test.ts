@@ -224,6 +224,22 @@ describe('FrameParser: header escaping per version', () => {
 });
 
 describe('FrameParser: bodies and headers', () => {
+  it('a destination or content-type like the last frame\'s is its string again; another one is read as it is', () => {
+    const frames = parseAll(
+      'SEND\ndestination:/queue/long-destination-a\ncontent-type:application/octet-stream\n\n\0' +
+        'SEND\ndestination:/queue/long-destination-a\ncontent-type:application/octet-stream\n\n\0' +
+        'SEND\ndestination:/queue/long-destination-b\ncontent-type:application/octet-streamx\n\n\0' +
+        'SEND\ndestination:/queue/long-destination-a\ncontent-type:text/plain\n\n\0',
+      '1.2',
+    );
+    expect(frames.map((f) => [headerValue(f, 'destination'), headerValue(f, 'content-type')])).toEqual([
+      ['/queue/long-destination-a', 'application/octet-stream'],
+      ['/queue/long-destination-a', 'application/octet-stream'],
+      ['/queue/long-destination-b', 'application/octet-streamx'],
+      ['/queue/long-destination-a', 'text/plain'],
+    ]);
+  });
+
   it('reads content-length bodies that contain NULs', () => {
     const body = Buffer.from([0, 1, 0, 2, 0]);
     const wire = Buffer.concat([Buffer.from('SEND\ndestination:/queue/a\ncontent-length:5\n\n'), body, Buffer.from([0]), Buffer.from('SEND\n\nnext\0')]);

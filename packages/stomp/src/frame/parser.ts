@@ -112,6 +112,14 @@ export class FrameParser {
   /** the chunk {@link #headerBlock} searched last (only while it is pushed), and what it found */
   #searched: Buffer | undefined;
   #blankLine = -1;
+  /**
+   * The last `destination` and `content-type` values read, given again to the next frame that
+   * carries the same one (most clients send every frame to one destination with one content
+   * type): no string made for it, and none kept per frame that holds the whole header block's
+   * text alive (a value cut from it is a slice of it).
+   */
+  #lastDestination = '';
+  #lastContentType = '';
 
   constructor(onFrame: (frame: StompFrame) => void, limits: Partial<FrameLimits> = {}, version?: StompVersion) {
     this.#onFrame = onFrame;
@@ -319,7 +327,18 @@ export class FrameParser {
     const colon = text.indexOf(':', from);
     if (stop === from || !plain || colon <= from || colon >= stop || this.#headers.length >= this.#limits.maxHeaders) return this.#endLine(text.slice(from, stop));
     // STOMP 1.2 §Augmented BNF: the first colon splits; no backslash, so nothing to unescape
-    this.#headers.push([knownName(HEADER_NAMES, text, from, colon) ?? text.slice(from, colon), text.slice(colon + 1, stop)]);
+    const name = knownName(HEADER_NAMES, text, from, colon) ?? text.slice(from, colon);
+    this.#headers.push([name, name === 'destination' || name === 'content-type' ? this.#repeatedValue(name, text, colon + 1, stop) : text.slice(colon + 1, stop)]);
+  }
+
+  /** `text[from, stop)`, the value of `destination` or `content-type`: the last one when it is the same */
+  #repeatedValue(name: 'destination' | 'content-type', text: string, from: number, stop: number): string {
+    const last = name === 'destination' ? this.#lastDestination : this.#lastContentType;
+    if (last.length === stop - from && text.startsWith(last, from)) return last;
+    const value = text.slice(from, stop);
+    if (name === 'destination') this.#lastDestination = value;
+    else this.#lastContentType = value;
+    return value;
   }
 
   #takeLine(): string {

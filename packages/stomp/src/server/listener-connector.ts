@@ -1,12 +1,12 @@
-import { Authenticator, authConfigFrom, ConnectorCounters, FerryError, FlowWatch, reportRestore, StartStop, toFerryError, type ConnectorContext, type ConnectorState, type DeliveryHandler, type GatewayMessage, type Sink, type SourceFlow, type SourceSpec, ConnectorBase } from '@ferry/core';
+import { Authenticator, authConfigFrom, ConnectorCounters, FerryError, FlowWatch, reportRestore, StartStop, toFerryError, type ConnectorContext, type ConnectorState, type DeliveryHandler, type GatewayMessage, type Settlement, type Sink, type SourceFlow, type SourceSpec, ConnectorBase } from '@ferry/core';
 import { listeningLine, type BoundPorts } from '@ferry/net';
 import { destinationKind } from './broker-message.js';
 import { StompQueueStore } from './queue-store.js';
 import { StompBroker } from './broker.js';
 import { messageToBroker, sendToMessage } from './mapping.js';
-import { SendSettlement } from './send-settlement.js';
 import { StompServer } from './server.js';
-import { DEFAULT_SESSION_OPTIONS, type InboundSend, type SessionHooks } from './session.js';
+import { SharedSendParts } from './shared-send-parts.js';
+import { DEFAULT_SESSION_OPTIONS, type InboundSendContent, type SessionHooks } from './session.js';
 import { SERVER_NAME } from './version.js';
 import { stompAuthInput } from './auth-input.js';
 import type { StompListenerFrom, StompListenerOptions, StompListenerTo } from './listener-options.js';
@@ -30,6 +30,8 @@ export class StompListenerConnector extends ConnectorBase<StompListenerOptions, 
   /** the per-message counters, bound once */
   readonly #counters: ConnectorCounters;
   readonly #broker: StompBroker;
+  /** what SENDs' messages share (their source and meta) */
+  readonly #shared: SharedSendParts;
   #server: StompServer | undefined;
   readonly #flow = new FlowWatch();
   #state: ConnectorState = 'idle';
@@ -40,6 +42,7 @@ export class StompListenerConnector extends ConnectorBase<StompListenerOptions, 
   constructor(ctx: ConnectorContext, name: string, opts: StompListenerOptions) {
     super(ctx, name, opts, 'stomp-listener');
     this.#counters = new ConnectorCounters(ctx.metrics, name);
+    this.#shared = new SharedSendParts(name);
     this.#broker = new StompBroker({
       queueBufferMessages: opts.queueBufferMessages,
       maxUnackedPerSubscription: opts.maxUnackedPerSubscription,
@@ -190,7 +193,8 @@ export class StompListenerConnector extends ConnectorBase<StompListenerOptions, 
           .then((r) => (r.ok ? r.client : undefined)),
       acceptingSends: () => this.#accepting,
       flowPaused: () => this.#flow.paused,
-      onSend: (send) => this.#onSend(send),
+      onSend: (send, settlement) => this.#onSend(send, settlement),
+      onSendSettled: (outcome) => this.#counters.outcome(outcome),
       onProtocolError: (code) => this.ctx.metrics.inc('protocol_errors_total', { ...labels, code }),
       onLimitExceeded: (limit) => this.ctx.metrics.inc('limits_exceeded_total', { ...labels, limit }),
       onOpened: () => this.ctx.metrics.set('listener_clients', labels, this.#server?.sessionCount ?? 0),
@@ -198,13 +202,17 @@ export class StompListenerConnector extends ConnectorBase<StompListenerOptions, 
     };
   }
 
-  #onSend(send: InboundSend): boolean {
+  /**
+   * A client SEND to the routes: `settlement` is the session's own for the SEND (its accept is
+   * the RECEIPT, a reject or release the ERROR), handed to the engine as it is; its outcome is
+   * counted through onSendSettled.
+   */
+  #onSend(send: InboundSendContent, settlement: Settlement): boolean {
     this.#counters.received();
     const deliver = this.#deliver;
     // No route reads from this listener: it is only a broker, the local publish was all.
     if (deliver === undefined) return false;
-    const message = sendToMessage(send, this.name);
-    const settlement = new SendSettlement(send, this.#counters);
+    const message = sendToMessage(send, this.name, this.#shared);
     try {
       deliver({ message, settlement });
     } catch (err) {

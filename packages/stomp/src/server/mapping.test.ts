@@ -1,7 +1,32 @@
 import { createMessage, TypedNumber, type HeaderValue } from '@ferry/core';
 import { messageToBroker, sendToMessage } from './mapping.js';
+import { SharedSendParts } from './shared-send-parts.js';
 
 describe('stomp-listener mapping', () => {
+  it('with shared parts: source and meta are the last SEND\'s while destination, session and version are the same; persistent is never shared', () => {
+    const shared = new SharedSendParts('web');
+    const send = (destination: string, sessionId: string, headers: [string, string][] = []) =>
+      sendToMessage({ destination, headers, body: Buffer.alloc(0), confirmed: true, sessionId, login: undefined, version: '1.2' }, 'web', shared);
+    const a = send('/queue/a', 's1');
+    const b = send('/queue/a', 's1');
+    const c = send('/queue/b', 's1');
+    const d = send('/queue/b', 's2');
+    const e = send('/queue/b', 's2', [['persistent', 'true']]);
+    expect(b.source).toBe(a.source);
+    expect(b.meta).toBe(a.meta);
+    expect(c.source).not.toBe(a.source);
+    expect(c.meta).toBe(a.meta);
+    expect(d.source).toBe(c.source);
+    expect(d.meta).not.toBe(c.meta);
+    expect([a, c, d, e].map((m) => [m.source, m.meta])).toEqual([
+      [{ connector: 'web', protocol: 'stomp', address: '/queue/a' }, { stomp: { version: '1.2', session: 's1' } }],
+      [{ connector: 'web', protocol: 'stomp', address: '/queue/b' }, { stomp: { version: '1.2', session: 's1' } }],
+      [{ connector: 'web', protocol: 'stomp', address: '/queue/b' }, { stomp: { version: '1.2', session: 's2' } }],
+      [{ connector: 'web', protocol: 'stomp', address: '/queue/b' }, { stomp: { version: '1.2', session: 's2', persistent: true } }],
+    ]);
+    expect(send('/queue/b', 's2').meta).toBe(d.meta);
+  });
+
   it('SEND headers → canonical fields; the first of a repeated header wins; protocol headers stay out', () => {
     const m = sendToMessage(
       {

@@ -2,6 +2,7 @@ import { CORRELATION_ENCODING_HEADER, correlationFromField, correlationToText, c
 import type { HeaderEntry } from '../frame/frame.js';
 import type { BrokerMessage } from './broker-message.js';
 import type { InboundSendContent } from './session.js';
+import type { SharedSendParts } from './shared-send-parts.js';
 
 /**
  * STOMP headers ⇄ canonical fields, for the stomp-listener (docs/mapping/stomp.md, section
@@ -25,9 +26,10 @@ function decimal(v: string | undefined): number | undefined {
 /**
  * A client SEND as a canonical message. The first occurrence of a repeated header wins
  * (STOMP 1.2 §Repeated Header Entries): one pass over the headers, each mapped one kept in its
- * own variable, every other one copied once into the message's headers.
+ * own variable, every other one copied once into the message's headers. With `shared`, the
+ * message's source and meta are those of the connector's last SEND when they are the same.
  */
-export function sendToMessage(send: InboundSendContent, connector: string): GatewayMessage {
+export function sendToMessage(send: InboundSendContent, connector: string, shared?: SharedSendParts): GatewayMessage {
   const headers = new Map<string, HeaderValue>();
   let contentType: string | undefined;
   let contentEncoding: string | undefined;
@@ -81,8 +83,6 @@ export function sendToMessage(send: InboundSendContent, connector: string): Gate
   }
   const priority = decimal(priorityText);
   const expires = decimal(expiresText);
-  const meta: Record<string, unknown> = { version: send.version, session: send.sessionId };
-  if (persistent !== undefined) meta['persistent'] = persistent === 'true';
   // A priority outside 0-9 or a non-numeric one stays a plain header rather than being guessed.
   if (priorityText !== undefined && (priority === undefined || priority > 9)) headers.set('priority', priorityText);
   return createMessage({
@@ -102,8 +102,11 @@ export function sendToMessage(send: InboundSendContent, connector: string): Gate
     userId: send.login,
     guarantee: send.confirmed ? 'at-least-once' : 'at-most-once',
     retain: false,
-    source: { connector, protocol: 'stomp', address: send.destination },
-    meta: { stomp: meta },
+    source: shared?.source(send.destination) ?? { connector, protocol: 'stomp', address: send.destination },
+    meta:
+      persistent !== undefined
+        ? { stomp: { version: send.version, session: send.sessionId, persistent: persistent === 'true' } }
+        : (shared?.meta(send.version, send.sessionId) ?? { stomp: { version: send.version, session: send.sessionId } }),
   });
 }
 

@@ -1,9 +1,9 @@
-import { describeError, FerryError, type Logger } from '@ferry/core';
+import { describeError, FerryError, type Logger, type Outcome } from '@ferry/core';
 import type { StompVersion } from '../frame/frame.js';
 import type { BrokerMessage } from './broker-message.js';
 import type { StompBroker } from './broker.js';
 import { PendingSend, type CommitWait, type SendFinish } from './pending-send.js';
-import type { InboundSend } from './session-options.js';
+import type { SessionHooksOf } from './session-options.js';
 
 /** A SEND the session must answer with an ERROR: why, and the limit it went over if that was it. */
 export class SendRefused {
@@ -14,10 +14,7 @@ export class SendRefused {
 }
 
 /** What the intake needs of the server's owner (see SessionHooks). */
-export interface SendOwner {
-  acceptingSends(): boolean;
-  onSend(send: InboundSend): boolean;
-}
+export type SendOwner = Pick<SessionHooksOf<unknown>, 'acceptingSends' | 'onSend' | 'onSendSettled'>;
 
 /**
  * How the session answers a SEND outside a transaction once it settled (STOMP 1.2 §RECEIPT,
@@ -103,7 +100,8 @@ export class SendIntake implements SendFinish {
   /**
    * Publish to the broker and hand to the owner: one PendingSend, settled by the owner (its
    * routes) and by the store when it writes the message; counted as pending only when it did not
-   * settle at once. Returns why it was refused before anything was handed on.
+   * settle at once. The SEND's content goes to the owner in this call only: the PendingSend
+   * keeps what its answer needs. Returns why it was refused before anything was handed on.
    */
   #hand(msg: BrokerMessage, receipt: string | undefined, confirmed: boolean, sessionId: string, login: string | undefined, version: StompVersion, commit: CommitWait | undefined): SendRefused | undefined {
     if (!this.#owner.acceptingSends()) return new SendRefused('shutting down');
@@ -114,27 +112,32 @@ export class SendIntake implements SendFinish {
       if (!FerryError.is(err)) return new SendRefused(describeError(err));
       return new SendRefused(err.message, err.code === 'LIMIT_EXCEEDED' ? err : undefined);
     }
-    const send = new PendingSend(this, msg, stored === undefined ? 1 : 2, receipt, confirmed, sessionId, login, version, commit);
+    const send = new PendingSend(this, msg.destination, stored === undefined ? 1 : 2, receipt, commit);
     let waits = true;
     try {
-      waits = this.#owner.onSend(send);
+      waits = this.#owner.onSend({ destination: msg.destination, headers: msg.headers, body: msg.body, confirmed, sessionId, login, version }, send);
     } catch (err) {
-      send.refused(err instanceof Error ? err : new Error(describeError(err)));
+      send.release(FerryError.is(err) ? err : new FerryError('INTERNAL', describeError(err), { cause: err }));
     }
     // the owner has nothing to wait for: its part is settled
-    if (!waits) send.accepted();
+    if (!waits) send.unwatched();
     // a /queue message kept in the listener store is confirmed once it is on disk as well
     if (stored !== undefined) {
       stored.then(
-        () => send.accepted(),
-        (err: unknown) => send.refused(err),
+        () => send.partAccepted(),
+        (err: unknown) => send.partRefused(err),
       );
     }
-    if (!send.settled) {
+    if (!send.done) {
       send.count();
       this.#count();
     }
     return undefined;
+  }
+
+  /** SendFinish: the owner settled its part (it counts the outcome) */
+  settledByOwner(outcome: Outcome): void {
+    this.#owner.onSendSettled?.(outcome);
   }
 
   /** SendFinish: the SEND settled; its answer first, then the count (DISCONNECT waits for it) */

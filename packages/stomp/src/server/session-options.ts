@@ -1,10 +1,14 @@
-import type { FerryError } from '@ferry/core';
+import type { Outcome, Settlement } from '@ferry/core';
 import type { ConnectionInfo } from '@ferry/net';
 import type { HeaderEntry, StompVersion } from '../frame/frame.js';
 import type { FrameLimits } from '../frame/parser.js';
 import type { HeartBeatSettings } from './heartbeat.js';
 
-/** What a SEND that reached the broker holds for the owner of the server (the connector). */
+/**
+ * What a SEND that reached the broker holds for the owner of the server (the connector): handed
+ * to `onSend` and not kept by the server past that call (what the SEND's answer needs is in its
+ * settlement).
+ */
 export interface InboundSendContent {
   readonly destination: string;
   /** application headers (protocol headers removed), first occurrence first */
@@ -15,17 +19,6 @@ export interface InboundSendContent {
   readonly sessionId: string;
   readonly login: string | undefined;
   readonly version: StompVersion;
-}
-
-/**
- * One SEND handed to the owner of the server, which settles it through `accepted` or `refused`
- * (once; later calls change nothing).
- */
-export interface InboundSend extends InboundSendContent {
-  /** every destination confirmed it: the client gets its RECEIPT */
-  accepted(): void;
-  /** it was refused: the client gets an ERROR with `receipt-id` (STOMP 1.2 §ERROR) */
-  refused(reason: FerryError): void;
 }
 
 /** What a logged-in client may do: core's AuthorizedClient (grants per destination). */
@@ -46,11 +39,14 @@ export interface SessionHooksOf<S> {
    */
   authenticate(login: string | undefined, passcode: string | undefined, info: ConnectionInfo | undefined): boolean | Promise<SessionAccess | undefined>;
   /**
-   * A SEND was taken by the broker. Return true when the owner settles it through
-   * `send.accepted` / `send.refused` (it may do so before returning), false when there is
-   * nothing to wait for.
+   * A SEND was taken by the broker. Return true when the owner settles `settlement` (it may do
+   * so before returning; its first outcome counts): accept is the client's RECEIPT, reject or
+   * release an ERROR with `receipt-id` (STOMP 1.2 §ERROR); false when there is nothing to wait
+   * for (then `settlement` is not the owner's to settle).
    */
-  onSend(send: InboundSend): boolean;
+  onSend(send: InboundSendContent, settlement: Settlement): boolean;
+  /** the owner settled a SEND's settlement with `outcome` (once per SEND it waited for) */
+  onSendSettled?(outcome: Outcome): void;
   /** false once the server stopped taking messages (closeSources) */
   acceptingSends(): boolean;
   /**

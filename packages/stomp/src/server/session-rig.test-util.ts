@@ -4,7 +4,7 @@ import { StompBroker } from './broker.js';
 import { MemorySocket } from './memory-socket.test-util.js';
 import { StompQueueStore } from './queue-store.js';
 import { StompServer } from './server.js';
-import { DEFAULT_SESSION_OPTIONS, type InboundSend, type SessionHooks } from './session.js';
+import { DEFAULT_SESSION_OPTIONS, type InboundSendContent, type SessionHooks } from './session.js';
 
 /**
  * A STOMP server on in-memory sockets for the session tests: an own broker, hooks that accept
@@ -23,7 +23,7 @@ export async function sent(client: MemorySocket, frames: string): Promise<void> 
 export interface Rig {
   server: StompServer;
   broker: StompBroker;
-  sends: { send: InboundSend; resolve: () => void; reject: (e: FerryError) => void }[];
+  sends: { send: InboundSendContent; resolve: () => void; reject: (e: FerryError) => void }[];
   connect(version?: string, extra?: string): Promise<MemorySocket>;
   /** a socket handed to the server that has sent nothing yet */
   attach(): MemorySocket;
@@ -42,9 +42,9 @@ export function rig(hooks: Partial<SessionHooks> = {}, opts: { queueBufferMessag
     {
       authenticate: () => true,
       acceptingSends: () => true,
-      onSend: (send) => {
+      onSend: (send, settlement) => {
         if (opts.hold !== true) return false;
-        sends.push({ send, resolve: () => send.accepted(), reject: (e) => send.refused(e) });
+        sends.push({ send, resolve: () => settlement.accept(), reject: (e) => settlement.reject(e) });
         return true;
       },
       ...hooks,

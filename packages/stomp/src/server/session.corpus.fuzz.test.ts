@@ -56,11 +56,11 @@ function newServer(logger: Logger): { server: StompServer; broker: StompBroker }
       authenticate: () => true,
       acceptingSends: () => true,
       // sends settle in turn: at once, a little later, refused
-      onSend: (send) => {
+      onSend: (_send, settlement) => {
         const k = n++ % 3;
         if (k === 0) return false;
-        if (k === 1) setImmediate(() => send.accepted());
-        else queueMicrotask(() => send.refused(new FerryError('SINK_REJECTED', 'fuzz says no', { permanent: true })));
+        if (k === 1) setImmediate(() => settlement.accept());
+        else queueMicrotask(() => settlement.reject(new FerryError('SINK_REJECTED', 'fuzz says no', { permanent: true })));
         return true;
       },
     },

@@ -58,12 +58,12 @@ describe('server session fuzz', () => {
         authenticate: (login) => login !== 'bad',
         acceptingSends: () => rnd() > 0.02,
         // nothing to wait for, settled before onSend returns, or a little later; accepted or refused
-        onSend: (send) => {
+        onSend: (send, settlement) => {
           const r = rnd();
           if (r < 0.45) return false;
-          const no = (): void => send.refused(new FerryError('SINK_REJECTED', 'fuzz says no', { permanent: true }));
-          if (r < 0.5) send.accepted();
-          else if (r < 0.8) queueMicrotask(() => send.accepted());
+          const no = (): void => void settlement.reject(new FerryError('SINK_REJECTED', 'fuzz says no', { permanent: true }));
+          if (r < 0.5) settlement.accept();
+          else if (r < 0.8) queueMicrotask(() => settlement.accept());
           else if (r < 0.9) no();
           else queueMicrotask(no);
           return true;
@@ -226,11 +226,11 @@ describe('server session fuzz', () => {
         authenticate: () => true,
         acceptingSends: () => true,
         // a confirmed SEND settles a little later, as a sink's confirm would
-        onSend: (send) => {
+        onSend: (send, settlement) => {
           if (!send.confirmed) return false;
           queueMicrotask(() => {
             settled++;
-            send.accepted();
+            settlement.accept();
           });
           return true;
         },

@@ -154,8 +154,8 @@ describe('StompSession: SEND and RECEIPT', () => {
 
   it('settled by the owner before onSend returns: RECEIPT, and nothing is left pending', async () => {
     const r = rig({
-      onSend: (send) => {
-        send.accepted();
+      onSend: (_send, settlement) => {
+        settlement.accept();
         return true;
       },
     });
@@ -174,8 +174,8 @@ describe('StompSession: SEND and RECEIPT', () => {
 
   it('refused by the owner before onSend returns: ERROR with receipt-id, then close', async () => {
     const r = rig({
-      onSend: (send) => {
-        send.refused(new FerryError('SINK_REJECTED', 'no route here', { permanent: true }));
+      onSend: (_send, settlement) => {
+        settlement.reject(new FerryError('SINK_REJECTED', 'no route here', { permanent: true }));
         return true;
       },
     });
