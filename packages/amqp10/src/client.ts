@@ -424,7 +424,9 @@ export class Amqp10Client extends ConnectorBase<Amqp10Options, Amqp10From, Amqp1
       g.reattach.reset();
       this.log.info(`amqp10 receiving from ${g.address}`, { routes: g.routes, credit: this.options.credit, paused: this.#paused });
     });
-    r.on('message', (ctx: rhea.EventContext) => this.#onMessage(g, r, gen, ctx));
+    // whether a delivery on this attach can still be settled: made once for the link's transfers
+    const live = (): boolean => gen === this.#generation && r.is_open();
+    r.on('message', (ctx: rhea.EventContext) => this.#onMessage(g, ctx, live));
     r.on('receiver_error', () => undefined);
     session.on('session_error', () => undefined);
     const closed = (err: ReturnType<typeof peerError>): void => {
@@ -446,11 +448,10 @@ export class Amqp10Client extends ConnectorBase<Amqp10Options, Amqp10From, Amqp1
     session.on('session_close', () => closed(peerError(session.error)));
   }
 
-  #onMessage(g: SourceGroup, r: rhea.Receiver, gen: number, ctx: rhea.EventContext): void {
+  #onMessage(g: SourceGroup, ctx: rhea.EventContext, live: () => boolean): void {
     const d = ctx.delivery;
     const sources = this.#sources;
     if (d === undefined || sources === undefined) return;
-    const live = (): boolean => gen === this.#generation && r.is_open();
-    receiveTransfer(this.#receiving, { link: g, receiver: r, delivery: d, decoded: ctx.message, log: this.log, settleable: live, deliver: sources.deliver });
+    receiveTransfer(this.#receiving, g, d, ctx.message, live, this.log, sources.deliver);
   }
 }

@@ -30,82 +30,79 @@ export interface ReceivingLink {
   owed: number;
 }
 
-/** One transfer Ferry received on a receiving link. */
-export interface InboundTransfer {
-  readonly link: ReceivingLink;
-  /** the link the transfer came on */
-  readonly receiver: rhea.Receiver;
-  readonly delivery: rhea.Delivery;
-  /** the encoded message (receiveBytesOnly, or a message-format other than 0), or rhea's decoded one, whose exact bytes the capture holds */
-  readonly decoded: unknown;
-  readonly log: Logger;
-  /** false once the delivery can no longer be settled (its link or connection is gone) */
-  readonly settleable: () => boolean;
-  readonly deliver: DeliveryHandler;
-}
-
 /**
  * What both AMQP 1.0 connectors (client receivers, listener links that clients send on) do with a
  * transfer: turn it into a message, hand it to the engine, and settle it upstream as the engine
  * decided (§3.4): accepted, rejected with an error, or released. Pre-settled transfers are
  * at-most-once and get no disposition.
+ * `decoded`: the encoded message (a listener link's bytes, or a message-format other than 0), or
+ * rhea's decoded one, whose exact bytes the capture holds. `settleable`: false once a delivery of
+ * the link as it is now can no longer be settled (its link or connection is gone); one function
+ * per link, not per transfer.
  */
-export function receiveTransfer(side: Receiving, t: InboundTransfer): void {
-  const d = t.delivery;
-  const { address, routes } = t.link;
+export function receiveTransfer(side: Receiving, link: ReceivingLink, d: rhea.Delivery, decoded: unknown, settleable: () => boolean, log: Logger, deliver: DeliveryHandler): void {
+  const { address, routes } = link;
   const presettled = d.remote_settled;
   side.counters.received();
   if (!side.sourcesOpen()) {
     // arrived on credit issued before closeSources: hand it back, unprocessed (§3.4.4)
     if (!presettled) d.release();
-    giveCredit(side, t);
+    giveCredit(side, link, d, settleable);
     return;
   }
   let message: GatewayMessage;
   try {
-    const encoded = Buffer.isBuffer(t.decoded) ? t.decoded : encodedMessage(t.decoded);
+    const encoded = Buffer.isBuffer(decoded) ? decoded : encodedMessage(decoded);
     if (encoded === undefined) throw new FerryError('INTERNAL', 'the encoded message was not captured');
     message = toGatewayMessage(encoded, { connector: side.connector, address: address, presettled, format: d.format });
   } catch (e) {
     const err = e instanceof FerryError ? e : new FerryError('PROTOCOL_ERROR', describeError(e), { permanent: true, cause: e });
-    t.log.warn(`undecodable AMQP 1.0 message for ${address} rejected`, { error: err.message });
+    log.warn(`undecodable AMQP 1.0 message for ${address} rejected`, { error: err.message });
     side.metrics.inc('protocol_errors_total', { connector: side.connector, code: err.code });
     if (!presettled) d.reject(rejectError(err));
-    giveCredit(side, t);
+    giveCredit(side, link, d, settleable);
     return;
   }
-  t.deliver({ message, settlement: new TransferSettlement(side, t, presettled), routes });
-}
-
-/** The one credit a transfer used: back to the peer, or owed while paused or closed. */
-function giveCredit(side: Receiving, t: InboundTransfer): void {
-  if (!t.settleable() || t.link.receiver !== t.receiver) return;
-  if (side.sourcesOpen() && !side.paused()) t.receiver.add_credit(1);
-  else t.link.owed++;
+  deliver({ message, settlement: new TransferSettlement(side, link, d, settleable, presettled), routes });
 }
 
 /**
- * A transfer's settlement, which settles it upstream itself: one object per transfer holds
- * what the outcome needs, with no closure made for each transfer.
+ * The one credit a delivery used: back to the peer, or owed while paused or closed. Only while
+ * the delivery's link is the one on the source now (its `link`, rhea's receiver).
+ */
+function giveCredit(side: Receiving, link: ReceivingLink, d: rhea.Delivery, settleable: () => boolean): void {
+  const r = link.receiver;
+  if (!settleable() || r === undefined || r !== d.link) return;
+  if (side.sourcesOpen() && !side.paused()) r.add_credit(1);
+  else link.owed++;
+}
+
+/**
+ * A transfer's settlement, which settles it upstream itself: the one object Ferry keeps per
+ * unsettled transfer, with what the outcome needs and nothing the receipt alone used (the bytes,
+ * the logger, the engine's handler); the receiver is the delivery's own link.
  */
 class TransferSettlement extends Settlement {
   readonly #side: Receiving;
-  readonly #t: InboundTransfer;
+  readonly #link: ReceivingLink;
+  readonly #delivery: rhea.Delivery;
+  readonly #settleable: () => boolean;
   /** the transfer came settled (§2.7.5), as it was when it arrived */
   readonly #presettled: boolean;
 
-  constructor(side: Receiving, t: InboundTransfer, presettled: boolean) {
+  constructor(side: Receiving, link: ReceivingLink, delivery: rhea.Delivery, settleable: () => boolean, presettled: boolean) {
     super();
     this.#side = side;
-    this.#t = t;
+    this.#link = link;
+    this.#delivery = delivery;
+    this.#settleable = settleable;
     this.#presettled = presettled;
   }
 
   protected override onSettled(o: Outcome): void {
-    const t = this.#t;
     // a delivery whose link or connection is gone cannot be settled: the peer redelivers it
-    if (!t.settleable()) return;
-    const d = t.delivery;
+    if (!this.#settleable()) return;
+    const d = this.#delivery;
     if (!this.#presettled) {
       // released (§3.4.4): not processed, the peer may deliver it again; RabbitMQ requeues it.
       // Not modified{delivery-failed}: RabbitMQ 3.10 closes the connection on `modified`.
@@ -115,6 +112,6 @@ class TransferSettlement extends Settlement {
       else d.release();
     }
     this.#side.counters.outcome(o);
-    giveCredit(this.#side, t);
+    giveCredit(this.#side, this.#link, d, this.#settleable);
   }
 }

@@ -334,7 +334,7 @@ export class Amqp10Listener extends ConnectorBase<Amqp10ListenerOptions, Amqp10F
     }
     const sources = this.#sources;
     if (sources === undefined) return;
-    receiveTransfer(this.#receiving, { link, receiver: r, delivery: d, decoded: data, log, settleable: live, deliver: sources.deliver });
+    receiveTransfer(this.#receiving, link, d, data, live, log, sources.deliver);
   }
 
   openSources(specs: readonly SourceSpec<Amqp10From>[], deliver: DeliveryHandler, flow?: SourceFlow): Promise<void> {
