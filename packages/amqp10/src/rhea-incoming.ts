@@ -11,7 +11,8 @@
  * their error texts, and the `message` event with rhea's context, or, for a receiver of
  * receiveDirect (./rhea-seam.ts), its one handler with the delivery and its bytes. Three differences a user can
  * see, none used by rhea or Ferry: `frames` is set to undefined instead of deleted, the session's
- * Incoming is a private field of the delivery, and accepted deliveries share one state object. rhea-incoming.test.ts runs rhea's own function and
+ * Incoming is a private field of the delivery, and accepted deliveries share one state object;
+ * and a delivery on a receiver of receiveDirect has no `tag`. rhea-incoming.test.ts runs rhea's own function and
  * this one over the same transfers and compares the state they leave.
  */
 import { createRequire } from 'node:module';
@@ -95,7 +96,9 @@ export class IncomingDelivery {
   constructor(incoming: IncomingInternals, receiver: ReceiverInternals, frame: TransferFrameIn) {
     const p = frame.performative;
     this.id = p.delivery_id;
-    this.tag = p.delivery_tag;
+    // a direct receiver's handler settles by delivery-id (§2.7.6) and never reads the tag: not
+    // kept, the tag's view of the frame is not held for as long as the delivery is unsettled
+    this.tag = receiver[DIRECT] === undefined ? p.delivery_tag : undefined;
     this.format = p.message_format;
     this.link = receiver;
     this.remote_settled = p.settled === undefined ? false : p.settled;
