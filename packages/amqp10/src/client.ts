@@ -16,12 +16,12 @@
  */
 import { connect as netConnect, type Socket } from 'node:net';
 import { connect as tlsConnect, type ConnectionOptions as TlsConnectionOptions } from 'node:tls';
-import { ConnectorCounters, describeError, FerryError, FlowWatch, hasExpired, ReconnectTimer, StartStop, type ConnectorContext, type ConnectorState, type DeliveryHandler, type Sink, type SourceFlow, type SourceSpec, ConnectorBase } from '@ferry/core';
+import { ConnectorCounters, describeError, FerryError, FlowWatch, hasExpired, ReconnectTimer, StartStop, type ConnectorContext, type ConnectorState, type DeliveryHandler, type MessageSource, type Sink, type SourceFlow, type SourceSpec, ConnectorBase } from '@ferry/core';
 import { loadClientTls } from '@ferry/net';
 import rhea from 'rhea';
 import { disarmConnection, installCapture, installDispositionWriter, installLinkKeys, installQuietLog } from './rhea-seam.js';
 import { absorbRetiredConnectionEvents } from './retired-connections.js';
-import { toAmqp10 } from './mapping.js';
+import { linkSource, toAmqp10 } from './mapping.js';
 import type { Amqp10From, Amqp10Options, Amqp10To } from './options.js';
 import { FrameGuard } from './frame-guard.js';
 import { receiveTransfer, type Receiving } from './inbound.js';
@@ -61,6 +61,7 @@ function parseUrl(url: string, opts: Pick<Amqp10Options, 'username' | 'password'
 interface SourceGroup {
   readonly address: string;
   readonly routes: string[];
+  readonly source: MessageSource;
   receiver?: rhea.Receiver;
   session?: rhea.Session;
   /** re-attaches the link after the peer closed it */
@@ -350,7 +351,7 @@ export class Amqp10Client extends ConnectorBase<Amqp10Options, Amqp10From, Amqp1
     const groups = new Map<string, SourceGroup>();
     for (const s of specs) {
       const g = groups.get(s.from.address);
-      if (g === undefined) groups.set(s.from.address, { address: s.from.address, routes: [s.route], reattach: new ReconnectTimer(this.options.reconnect), owed: 0 });
+      if (g === undefined) groups.set(s.from.address, { address: s.from.address, routes: [s.route], source: linkSource(this.name, s.from.address), reattach: new ReconnectTimer(this.options.reconnect), owed: 0 });
       else g.routes.push(s.route);
     }
     this.#sources = { groups, deliver };

@@ -1,7 +1,7 @@
-import { describeError, FerryError, Settlement, type DeliveryHandler, type GatewayMessage, type Logger, type Metrics, type Outcome, type ConnectorCounters } from '@ferry/core';
+import { describeError, FerryError, Settlement, type DeliveryHandler, type GatewayMessage, type Logger, type MessageSource, type Metrics, type Outcome, type ConnectorCounters } from '@ferry/core';
 import type rhea from 'rhea';
 import { encodedMessage } from './rhea-seam.js';
-import { toGatewayMessage } from './mapping.js';
+import { fromTransfer } from './mapping.js';
 import { rejectError } from './outcomes.js';
 
 /** A receiving connector's side of every transfer: who it is, what it counts, whether its sources take messages. */
@@ -20,6 +20,8 @@ export interface Receiving {
 export interface ReceivingLink {
   readonly address: string;
   readonly routes: readonly string[];
+  /** where its messages entered Ferry (mapping.ts linkSource): one object the link's messages share */
+  readonly source: MessageSource;
   /** the link on this source now (a client attaches a new one after the peer closed the old) */
   readonly receiver?: rhea.Receiver | undefined;
   /**
@@ -54,7 +56,7 @@ export function receiveTransfer(side: Receiving, link: ReceivingLink, d: rhea.De
   try {
     const encoded = Buffer.isBuffer(decoded) ? decoded : encodedMessage(decoded);
     if (encoded === undefined) throw new FerryError('INTERNAL', 'the encoded message was not captured');
-    message = toGatewayMessage(encoded, { connector: side.connector, address: address, presettled, format: d.format });
+    message = fromTransfer(encoded, link.source, presettled, d.format);
   } catch (e) {
     const err = e instanceof FerryError ? e : new FerryError('PROTOCOL_ERROR', describeError(e), { permanent: true, cause: e });
     log.warn(`undecodable AMQP 1.0 message for ${address} rejected`, { error: err.message });

@@ -26,7 +26,7 @@ import { absorbRetiredConnectionEvents } from './retired-connections.js';
 import { receiveTransfer, type Receiving } from './inbound.js';
 import { FrameGuard } from './frame-guard.js';
 import { saslMechanisms } from './listener-sasl.js';
-import { toAmqp10, type Outgoing } from './mapping.js';
+import { linkSource, toAmqp10, type Outgoing } from './mapping.js';
 import type { Amqp10From, Amqp10ListenerOptions, Amqp10To } from './options.js';
 import { Outbox } from './outbox.js';
 import { Amqp10QueueStore } from './queue-store.js';
@@ -285,7 +285,7 @@ export class Amqp10Listener extends ConnectorBase<Amqp10ListenerOptions, Amqp10F
       return;
     }
     r.set_target({ address });
-    const link: InLink = { address, routes, receiver: r, client, owed: 0 };
+    const link: InLink = { address, routes, source: linkSource(this.name, address), receiver: r, client, owed: 0 };
     this.#inLinks.add(link);
     // a link attached while paused starts with no credit and owes all of it
     if (this.#paused) link.owed = this.options.credit;

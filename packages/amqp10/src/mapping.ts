@@ -7,7 +7,7 @@
  * received bytes decode to (./unchanged.ts) to tell whether a route changed the message (headers
  * set or removed, for example); only then is the message encoded again from the canonical fields.
  */
-import { createMessage, FerryError, HOPS_HEADER, headerToString, hopsOf, TypedNumber, type GatewayMessage, type HeaderValue, type Headers } from '@ferry/core';
+import { createMessage, FerryError, HOPS_HEADER, headerToString, hopsOf, TypedNumber, type GatewayMessage, type HeaderValue, type Headers, type MessageSource } from '@ferry/core';
 import { uuidToString, type AmqpValue } from './codec.js';
 import { buildMessage, encodeApplicationProperties, encodeHeader, parseMessage, type HeaderSection, type OutgoingMessage, type ParsedMessage } from './sections.js';
 import { sameCanonical } from './unchanged.js';
@@ -45,8 +45,12 @@ export interface Amqp10Meta {
   readonly messageAnnotationsEncoded?: Buffer;
   readonly deliveryAnnotations?: Readonly<Record<string, HeaderValue>>;
   readonly footer?: Buffer;
-  /** where the application-properties section is in `encoded` ([start, end), empty when absent) */
-  readonly applicationPropertiesAt?: readonly [number, number];
+  /**
+   * where the application-properties section is in `encoded`, [start, end) (empty when absent):
+   * two numbers, not a pair, so a message in flight keeps no array for them
+   */
+  readonly applicationPropertiesStart?: number;
+  readonly applicationPropertiesEnd?: number;
   /** the hop count (core hops.ts) the message arrived with; undefined without the header */
   readonly hopsReceived?: number;
 }
@@ -59,6 +63,11 @@ export interface IngressContext {
   readonly presettled: boolean;
   readonly format: number;
   readonly now?: number;
+}
+
+/** Where a link's messages entered Ferry: one object per link, shared by its messages (their source is readonly). */
+export function linkSource(connector: string, address: string): MessageSource {
+  return { connector, protocol: 'amqp10', address };
 }
 
 function idToString(v: AmqpValue): string {
@@ -86,60 +95,76 @@ function annotations(v: AmqpValue | undefined): Record<string, HeaderValue> | un
 
 /** Decode an encoded AMQP 1.0 message into the canonical message. Throws a permanent PROTOCOL_ERROR on bad input. */
 export function toGatewayMessage(encoded: Buffer, ctx: IngressContext): GatewayMessage {
-  const now = ctx.now ?? Date.now();
-  if (ctx.format !== 0) {
-    // a non-standard message format (§2.7.5): the payload is opaque; only another AMQP 1.0
-    // end with the same format can read it
-    const meta = { encoded, format: ctx.format, bodyType: 'opaque' } satisfies Amqp10Meta;
-    return createMessage({ body: encoded, source: { connector: ctx.connector, protocol: 'amqp10', address: ctx.address }, guarantee: ctx.presettled ? 'at-most-once' : 'at-least-once', meta: { amqp10: meta } });
-  }
-  const p = parseMessage(encoded);
-  return fromParsed(p, encoded, ctx, now);
+  return fromTransfer(encoded, linkSource(ctx.connector, ctx.address), ctx.presettled, ctx.format, ctx.now);
 }
 
-function fromParsed(p: ParsedMessage, encoded: Buffer, ctx: IngressContext, now: number): GatewayMessage {
-  const meta: Record<string, unknown> = { encoded, format: 0 };
-  let body: Buffer;
-  let contentType = p.properties?.contentType;
-  switch (p.body.kind) {
+/**
+ * {@link toGatewayMessage} for a transfer on a link whose `source` (./inbound.ts) its messages
+ * share: what a receiving link calls for each transfer, with no context object made for it.
+ */
+export function fromTransfer(encoded: Buffer, source: MessageSource, presettled: boolean, format: number, now?: number): GatewayMessage {
+  if (format !== 0) {
+    // a non-standard message format (§2.7.5): the payload is opaque; only another AMQP 1.0
+    // end with the same format can read it
+    const meta = { encoded, format, bodyType: 'opaque' } satisfies Amqp10Meta;
+    return createMessage({ body: encoded, source, guarantee: presettled ? 'at-most-once' : 'at-least-once', meta: { amqp10: meta } });
+  }
+  const p = parseMessage(encoded);
+  return fromParsed(p, encoded, source, presettled, now ?? Date.now());
+}
+
+/** A message's body and what meta.amqp10 says of it (bodyType, and the encoded section or the count of data sections). */
+interface BodyOf {
+  readonly body: Buffer;
+  readonly bodyType: NonNullable<Amqp10Meta['bodyType']>;
+  readonly contentType?: string | undefined;
+  readonly dataSections?: number;
+  readonly bodySection?: Buffer;
+}
+
+function bodyOf(b: ParsedMessage['body']): BodyOf {
+  switch (b.kind) {
     case 'none':
-      body = Buffer.alloc(0);
-      meta.bodyType = 'none';
-      break;
+      return { body: Buffer.alloc(0), bodyType: 'none' };
     case 'data':
-      body = p.body.chunks.length === 1 ? (p.body.chunks[0] as Buffer) : Buffer.concat(p.body.chunks);
-      meta.bodyType = 'data';
-      if (p.body.chunks.length > 1) meta.dataSections = p.body.chunks.length;
-      break;
+      return b.chunks.length === 1 ? { body: b.chunks[0] as Buffer, bodyType: 'data' } : { body: Buffer.concat(b.chunks), bodyType: 'data', dataSections: b.chunks.length };
     case 'value': {
-      const v = p.body.value;
-      if (v.type === 'string') {
-        body = Buffer.from(v.value, 'utf8');
-        meta.bodyType = 'value-string';
-        contentType ??= 'text/plain';
-      } else if (v.type === 'binary') {
-        body = v.value;
-        meta.bodyType = 'value-binary';
-      } else {
-        // any other amqp-value (a map, a number, a list...): the body is the encoded section,
-        // descriptor 0x00 0x53 0x77 included, so an amqp10 sink can restore it exactly
-        body = p.body.raw;
-        meta.bodyType = 'value';
-        meta.bodySection = p.body.raw;
-      }
-      break;
+      const v = b.value;
+      if (v.type === 'string') return { body: Buffer.from(v.value, 'utf8'), bodyType: 'value-string', contentType: 'text/plain' };
+      if (v.type === 'binary') return { body: v.value, bodyType: 'value-binary' };
+      // any other amqp-value (a map, a number, a list...): the body is the encoded section,
+      // descriptor 0x00 0x53 0x77 included, so an amqp10 sink can restore it exactly
+      return { body: b.raw, bodyType: 'value', bodySection: b.raw };
     }
     case 'sequence':
-      body = p.body.raw;
-      meta.bodyType = 'sequence';
-      meta.bodySection = p.body.raw;
-      break;
+      return { body: b.raw, bodyType: 'sequence', bodySection: b.raw };
   }
+}
+
+function fromParsed(p: ParsedMessage, encoded: Buffer, source: MessageSource, presettled: boolean, now: number): GatewayMessage {
+  // the usual body, one data section, is taken without a BodyOf made for it
+  const single = p.body.kind === 'data' && p.body.chunks.length === 1 ? p.body.chunks[0] : undefined;
+  const b = single === undefined ? bodyOf(p.body) : undefined;
+  const body = b === undefined ? (single as Buffer) : b.body;
+  const at = p.applicationPropertiesAt;
+  // every field a message usually has, in one literal: the object keeps them in itself (fields
+  // added after it is made go to a second, out-of-object array)
+  const meta: Record<string, unknown> = {
+    encoded,
+    format: 0,
+    bodyType: b === undefined ? 'data' : b.bodyType,
+    // rhea, for one, writes a header section (an empty list) before every message
+    headerBytes: p.headerBytes,
+    applicationPropertiesStart: at?.[0],
+    applicationPropertiesEnd: at?.[1],
+  };
+  if (b?.dataSections !== undefined) meta.dataSections = b.dataSections;
+  if (b?.bodySection !== undefined) meta.bodySection = b.bodySection;
+  const contentType = p.properties?.contentType ?? b?.contentType;
   const h = p.header;
   if (h?.durable !== undefined) meta.durable = h.durable;
   if (h?.priority !== undefined) meta.priority = h.priority;
   if (h?.ttl !== undefined) meta.ttl = h.ttl;
-  if (p.headerBytes !== undefined) meta.headerBytes = p.headerBytes;
   if (h?.firstAcquirer !== undefined) meta.firstAcquirer = h.firstAcquirer;
   if (h?.deliveryCount !== undefined) meta.deliveryCount = h.deliveryCount;
   const pr = p.properties ?? {};
@@ -159,7 +184,6 @@ function fromParsed(p: ParsedMessage, encoded: Buffer, ctx: IngressContext, now:
 
   const headers: Headers = new Map();
   for (const [k, v] of p.applicationProperties ?? []) headers.set(k, toHeaderValue(v));
-  if (p.applicationPropertiesAt !== undefined) meta.applicationPropertiesAt = p.applicationPropertiesAt;
   if (headers.has(HOPS_HEADER)) meta.hopsReceived = hopsOf(headers);
 
   // ttl is relative (§3.2.1): converted at ingress so time inside Ferry counts against it;
@@ -181,8 +205,8 @@ function fromParsed(p: ParsedMessage, encoded: Buffer, ctx: IngressContext, now:
     priority: h?.priority === undefined ? undefined : Math.min(h.priority, 9),
     subject: pr.subject,
     userId: pr.userId?.toString('utf8'),
-    guarantee: ctx.presettled ? 'at-most-once' : 'at-least-once',
-    source: { connector: ctx.connector, protocol: 'amqp10', address: ctx.address },
+    guarantee: presettled ? 'at-most-once' : 'at-least-once',
+    source,
     meta: { amqp10: meta },
   });
 }
@@ -257,11 +281,11 @@ export function toAmqp10(m: GatewayMessage, opts: EgressOptions): Outgoing {
  */
 function withHopCount(m: GatewayMessage, meta: Amqp10Meta): Buffer {
   const encoded = meta.encoded as Buffer;
-  const at = meta.applicationPropertiesAt;
-  if (!m.headers.has(HOPS_HEADER) || at === undefined || (meta.format ?? 0) !== 0) return encoded;
+  const start = meta.applicationPropertiesStart;
+  const end = meta.applicationPropertiesEnd;
+  if (!m.headers.has(HOPS_HEADER) || start === undefined || end === undefined || (meta.format ?? 0) !== 0) return encoded;
   const hops = hopsOf(m.headers);
   if (hops === meta.hopsReceived) return encoded;
-  const [start, end] = at;
   const entries = start < end ? [...(parseMessage(encoded.subarray(start, end)).applicationProperties ?? [])] : [];
   const value = toAmqpValue(hops, true);
   const i = entries.findIndex(([k]) => k === HOPS_HEADER);
