@@ -11,6 +11,12 @@
 //   FERRY_BEFORE=/path/to/main-before node bench/experiments/amqp10-listener-path.mjs
 // Under callgrind (instruction counts, repeatable under load), one build at a time, two sizes:
 //   ONLY=this ROUNDS=2 ITER=10000 valgrind --tool=callgrind --callgrind-out-file=/tmp/cg.out node bench/experiments/amqp10-listener-path.mjs
+// What one in-flight transfer retains (RETAINED=<K>, run with --expose-gc): the handler holds K
+// deliveries (message and settlement, as the engine holds them while RabbitMQ confirms; 1,000 a
+// connection), the
+// heap is measured after two gc() calls, then with every one accepted, written and collected;
+// the difference divided by K is the bytes per unsettled transfer:
+//   RETAINED=10000 ROUNDS=5 FERRY_BEFORE=/path/to/main-before node --expose-gc bench/experiments/amqp10-listener-path.mjs
 import { createRequire } from 'node:module';
 import { pathToFileURL } from 'node:url';
 import { loadavg } from 'node:os';
@@ -20,6 +26,9 @@ import { feedTimed, Wire } from './wire.mjs';
 const ITER = Number(process.env.ITER ?? 20_000);
 const ROUNDS = Number(process.env.ROUNDS ?? 11);
 const BATCH = Number(process.env.BATCH ?? 20);
+const RETAINED = Number(process.env.RETAINED ?? 0);
+/** RETAINED's transfers are held PER_LINK on each of RETAINED / PER_LINK connections (a link's credit is at most 1,800) */
+const PER_LINK = Math.min(RETAINED, 1000);
 
 const builds = comparedBuilds();
 for (const b of builds) {
@@ -54,45 +63,58 @@ function acceptedIds(out) {
   return n;
 }
 
-async function open(b) {
+async function open(b, credit = 100, connections = 1) {
   const core = b.core;
   const listener = new b.amqp10.Amqp10Listener(
     { gatewayId: 'bench', logger: core.silentLogger, metrics: core.noopMetrics, baseDir: '.' },
     'apps',
-    b.options.amqp10ListenerOptions.parse({ port: 0, host: '127.0.0.1', allowAnonymous: true, anonymous: true }),
+    b.options.amqp10ListenerOptions.parse({ port: 0, host: '127.0.0.1', allowAnonymous: true, anonymous: true, credit }),
   );
   await listener.start();
+  // the engine holds each delivery (message and settlement) until it settles it
   let held = [];
-  await listener.openSources([{ route: 'r', from: { address: 'telemetry' } }], (d) => held.push(d.settlement));
-  const wire = new Wire();
-  listener.accept({ stream: wire, info: { transport: 'tcp', remoteAddress: '127.0.0.1', remotePort: 1, remote: '127.0.0.1:1', authorized: false }, handshakeDone: () => undefined });
-  const f = b.frames;
-  wire.emit('data', Buffer.from([0x41, 0x4d, 0x51, 0x50, 0, 1, 0, 0]));
-  wire.emit('data', amqpFrame(b, f.open({ container_id: 'bench-client', max_frame_size: 65536 })));
-  wire.emit('data', amqpFrame(b, f.begin({ next_outgoing_id: 0, incoming_window: 2048, outgoing_window: 4294967295 })));
-  wire.emit(
-    'data',
-    amqpFrame(b, f.attach({ name: 'sender', handle: 0, role: false, snd_settle_mode: 0, rcv_settle_mode: 0, source: b.terminus.source({}).described(), target: b.terminus.target({ address: 'telemetry' }).described(), initial_delivery_count: 0 })),
-  );
+  await listener.openSources([{ route: 'r', from: { address: 'telemetry' } }], (d) => held.push(d));
+  const wires = [];
+  for (let i = 0; i < connections; i++) {
+    const wire = new Wire();
+    listener.accept({ stream: wire, info: { transport: 'tcp', remoteAddress: '127.0.0.1', remotePort: 1, remote: '127.0.0.1:1', authorized: false }, handshakeDone: () => undefined });
+    const f = b.frames;
+    wire.emit('data', Buffer.from([0x41, 0x4d, 0x51, 0x50, 0, 1, 0, 0]));
+    wire.emit('data', amqpFrame(b, f.open({ container_id: 'bench-client', max_frame_size: 65536 })));
+    wire.emit('data', amqpFrame(b, f.begin({ next_outgoing_id: 0, incoming_window: 2048, outgoing_window: 4294967295 })));
+    wire.emit(
+      'data',
+      amqpFrame(b, f.attach({ name: 'sender', handle: 0, role: false, snd_settle_mode: 0, rcv_settle_mode: 0, source: b.terminus.source({}).described(), target: b.terminus.target({ address: 'telemetry' }).described(), initial_delivery_count: 0 })),
+    );
+    wires.push(wire);
+  }
   await turn();
   await turn();
-  wire.take();
+  for (const wire of wires) wire.take();
   return {
-    wire,
+    wire: wires[0],
+    wires,
     listener,
     settleAll() {
       const h = held;
       held = [];
-      for (const s of h) s.accept();
+      for (const d of h) d.settlement.accept();
+    },
+    get held() {
+      return held.length;
     },
   };
 }
 
 /** ITER transfers as rhea's sender writes them for the bench, in chunks of BATCH frames */
 function transfers(b) {
+  return transfersOf(b, ITER);
+}
+
+function transfersOf(b, count) {
   const body = b.message.encode({ body: b.message.data_section(Buffer.alloc(256, 0x61)) });
   const chunks = [];
-  for (let i = 0; i < ITER; i += BATCH) {
+  for (let i = 0; i < count; i += BATCH) {
     const frames = [];
     for (let j = i; j < i + BATCH; j++) {
       frames.push(amqpFrame(b, b.frames.transfer({ handle: 0, delivery_id: j, delivery_tag: Buffer.from(String(j)), message_format: 0, settled: false, more: false }), body));
@@ -109,6 +131,47 @@ async function round(b, chunks) {
   const out = c.wire.take();
   await c.listener.stop();
   return { us, accepted: acceptedIds(out) };
+}
+
+/** V8's full collection, with node --expose-gc */
+const collect = globalThis.gc;
+
+/** bytes of heap one unsettled transfer keeps: K held, then accepted and collected */
+async function retained(b, chunks) {
+  const c = await open(b, PER_LINK, RETAINED / PER_LINK);
+  for (const chunk of chunks) {
+    for (const wire of c.wires) wire.emit('data', chunk);
+    await turn();
+  }
+  if (c.held !== RETAINED) throw new Error(`${b.name} holds ${c.held} of ${RETAINED} transfers`);
+  for (const wire of c.wires) wire.take();
+  collect();
+  collect();
+  const holding = process.memoryUsage().heapUsed;
+  c.settleAll();
+  await turn();
+  await turn();
+  let accepted = 0;
+  for (const wire of c.wires) accepted += acceptedIds(wire.take());
+  if (accepted !== RETAINED) throw new Error(`${b.name} accepted ${accepted} of ${RETAINED} transfers`);
+  collect();
+  collect();
+  const settled = process.memoryUsage().heapUsed;
+  await c.listener.stop();
+  return (holding - settled) / RETAINED;
+}
+
+if (RETAINED > 0) {
+  if (typeof collect !== 'function') throw new Error('RETAINED needs node --expose-gc');
+  const chunks = new Map(builds.map((b) => [b.name, transfersOf(b, PER_LINK)]));
+  const bytes = new Map(builds.map((b) => [b.name, []]));
+  for (let r = 0; r < ROUNDS; r++) for (const b of builds) bytes.get(b.name).push(await retained(b, chunks.get(b.name)));
+  console.log(`amqp10-listener path: bytes of heap per unsettled transfer, ${RETAINED} held (${PER_LINK} a link), ${ROUNDS} rounds`);
+  for (const b of builds) {
+    const a = bytes.get(b.name);
+    console.log(`${b.name}: ${median(a).toFixed(0)} bytes per transfer (median; ${Math.min(...a).toFixed(0)}–${Math.max(...a).toFixed(0)})`);
+  }
+  process.exit(0);
 }
 
 const chunksOf = new Map(builds.map((b) => [b.name, transfers(b)]));
