@@ -103,7 +103,8 @@ export class IncomingDelivery {
     this.link = receiver;
     this.remote_settled = p.settled === undefined ? false : p.settled;
     this.remote_state = p.state;
-    this.frames = [frame.payload];
+    // a delivery in one frame (no `more`, §2.7.5) needs no list of its frames: rhea's is emptied before its handler sees it
+    this.frames = p.more ? [frame.payload] : undefined;
     this.#incoming = incoming;
   }
 
@@ -168,8 +169,8 @@ export function onTransfer(this: IncomingInternals, frame: TransferFrameIn, rece
     return;
   }
   receiver._incomplete = undefined;
-  const parts = current.frames ?? [];
-  const data = parts.length === 1 ? parts[0] : Buffer.concat(parts as Buffer[]);
+  const parts = current.frames;
+  const data = parts === undefined ? frame.payload : parts.length === 1 ? parts[0] : Buffer.concat(parts as Buffer[]);
   current.frames = undefined;
   if (receiver.credit > 0) receiver.credit--;
   else console.error('Received transfer when credit was %d', receiver.credit);

@@ -164,33 +164,43 @@ function parseApplicationProperties(v: AmqpValue): (readonly [string, AmqpValue]
 /** A header or properties section with no field set: one object, never changed (its fields are readonly). */
 const NO_FIELDS: HeaderSection & PropertiesSection = Object.freeze({});
 
-/** Split an encoded message (the payload of a transfer, §2.7.5) into its sections. */
+/** The body of a message before any body section is read: one object, never changed. */
+const NO_BODY: Body = Object.freeze({ kind: 'none' });
+
+/**
+ * Split an encoded message (the payload of a transfer, §2.7.5) into its sections. The sections
+ * senders write most (a header or properties as an empty list, data sections) are read here from
+ * the bytes; a Decoder is made only for a section that needs it.
+ */
 export function parseMessage(bytes: Buffer): ParsedMessage {
-  const d = new Decoder(bytes);
+  // every field in one literal: the object gets its shape once, not one change per section read
   const out: {
-    header?: HeaderSection;
-    headerBytes?: number;
-    deliveryAnnotations?: RawSection;
-    messageAnnotations?: RawSection;
-    properties?: PropertiesSection;
-    applicationProperties?: (readonly [string, AmqpValue])[];
-    applicationPropertiesAt?: readonly [number, number];
+    header: HeaderSection | undefined;
+    headerBytes: number | undefined;
+    deliveryAnnotations: RawSection | undefined;
+    messageAnnotations: RawSection | undefined;
+    properties: PropertiesSection | undefined;
+    applicationProperties: (readonly [string, AmqpValue])[] | undefined;
+    applicationPropertiesAt: readonly [number, number] | undefined;
     body: Body;
-    footer?: RawSection;
-  } = { body: { kind: 'none' } };
-  const data: Buffer[] = [];
-  const sequences: Buffer[] = [];
-  while (d.remaining > 0) {
-    const start = d.position;
+    footer: RawSection | undefined;
+  } = { header: undefined, headerBytes: undefined, deliveryAnnotations: undefined, messageAnnotations: undefined, properties: undefined, applicationProperties: undefined, applicationPropertiesAt: undefined, body: NO_BODY, footer: undefined };
+  let data: Buffer[] | undefined;
+  let sequences: Buffer[] | undefined;
+  let d: Decoder | undefined;
+  let pos = 0;
+  while (pos < bytes.length) {
+    const start = pos;
     const dataEnd = dataSectionEnd(bytes, start, bytes.length);
     if (dataEnd >= 0) {
       // a data section (§3.2.6) in the encoding senders write: the binary is a view of the bytes,
       // no value objects made for it; the same checks as below
       if (out.body.kind !== 'none' && out.body.kind !== 'data') throw protocolError('data section after another body kind');
+      data ??= [];
       data.push(bytes.subarray(dataSectionStart(bytes, start), dataEnd));
       if (out.body.kind === 'none') out.body = { kind: 'data', chunks: data };
       out.applicationPropertiesAt ??= [start, start];
-      d.skipTo(dataEnd);
+      pos = dataEnd;
       continue;
     }
     if (start + 4 <= bytes.length && bytes[start] === 0x00 && bytes[start + 1] === 0x53 && bytes[start + 3] === 0x45) {
@@ -203,49 +213,54 @@ export function parseMessage(bytes: Buffer): ParsedMessage {
           out.header = NO_FIELDS;
           if (start === 0) out.headerBytes = 4;
         }
-        d.skipTo(start + 4);
+        pos = start + 4;
         continue;
       }
     }
+    d ??= new Decoder(bytes);
+    d.skipTo(start);
     const s = d.read();
+    pos = d.position;
     if (s.type !== 'described') throw protocolError(`expected a described section at byte ${start}, got a ${s.type}`);
     const code = descriptorCode(s.descriptor);
     const v = s.value;
     switch (code) {
       case SECTION.header:
         out.header = parseHeader(v);
-        if (start === 0) out.headerBytes = d.position;
+        if (start === 0) out.headerBytes = pos;
         break;
       case SECTION.deliveryAnnotations:
-        out.deliveryAnnotations = { raw: bytes.subarray(start, d.position), value: v };
+        out.deliveryAnnotations = { raw: bytes.subarray(start, pos), value: v };
         break;
       case SECTION.messageAnnotations:
-        out.messageAnnotations = { raw: bytes.subarray(start, d.position), value: v };
+        out.messageAnnotations = { raw: bytes.subarray(start, pos), value: v };
         break;
       case SECTION.properties:
         out.properties = parseProperties(v);
         break;
       case SECTION.applicationProperties:
         out.applicationProperties = parseApplicationProperties(v);
-        out.applicationPropertiesAt = [start, d.position];
+        out.applicationPropertiesAt = [start, pos];
         break;
       case SECTION.data:
         if (v.type !== 'binary') throw protocolError(`data section holds a ${v.type}, expected binary`);
         if (out.body.kind !== 'none' && out.body.kind !== 'data') throw protocolError('data section after another body kind');
+        data ??= [];
         data.push(v.value);
         out.body = { kind: 'data', chunks: data };
         break;
       case SECTION.sequence:
         if (out.body.kind !== 'none' && out.body.kind !== 'sequence') throw protocolError('amqp-sequence section after another body kind');
-        sequences.push(bytes.subarray(start, d.position));
+        sequences ??= [];
+        sequences.push(bytes.subarray(start, pos));
         out.body = { kind: 'sequence', raw: Buffer.concat(sequences) };
         break;
       case SECTION.value:
         if (out.body.kind !== 'none') throw protocolError('more than one body section with an amqp-value');
-        out.body = { kind: 'value', value: v, raw: bytes.subarray(start, d.position) };
+        out.body = { kind: 'value', value: v, raw: bytes.subarray(start, pos) };
         break;
       case SECTION.footer:
-        out.footer = { raw: bytes.subarray(start, d.position), value: v };
+        out.footer = { raw: bytes.subarray(start, pos), value: v };
         break;
       default:
         throw protocolError(`unknown section descriptor at byte ${start}`);
