@@ -1,12 +1,9 @@
 import { TagWindow } from './tag-window.js';
 
-/** What the batch needs of a delivery: its tag (AMQP 0-9-1 basic.deliver `delivery-tag`). */
-export interface Tagged {
-  readonly fields: { readonly deliveryTag: number };
-}
-
+/** a tag accepted in this batch, to be acked at the next flush */
+const ACCEPTED = 1;
 /** a tag already settled on the wire: nacked, or acked on its own */
-const SENT = 0;
+const SENT = 2;
 
 /** the tags a batch holds room for at first, from its lowest unsettled one; doubled when a tag is past them */
 const INITIAL_WINDOW = 64;
@@ -32,61 +29,62 @@ const MAX_WINDOW = 1 << 24;
  * saw stops it, so an unexpected numbering costs batching, never an early ack.
  *
  * The settled tags are kept in a {@link TagWindow} from the lowest unsettled one on, so a
- * settlement costs no entry of a map.
+ * settlement costs no entry of a map. A delivery is known by its tag alone (AMQP 0-9-1
+ * basic.deliver `delivery-tag`), which is all basic.ack and basic.nack carry: nothing of the
+ * delivery is kept until its ack.
  */
-export class AckBatch<M extends Tagged> {
+export class AckBatch {
   /** the lowest tag not yet settled on the wire; 0 before the first delivery */
   #base = 0;
-  /** tags at or above #base that are settled: accepted in this batch (the delivery), or SENT */
-  readonly #settled = new TagWindow<M | typeof SENT>(INITIAL_WINDOW, MAX_WINDOW);
-  /** accepted in this batch, in the order they were accepted */
-  #accepted: M[] = [];
+  /** tags at or above #base that are settled: ACCEPTED in this batch, or SENT */
+  readonly #settled = new TagWindow<typeof ACCEPTED | typeof SENT>(INITIAL_WINDOW, MAX_WINDOW);
+  /** the tags accepted in this batch, in the order they were accepted */
+  #accepted: number[] = [];
 
-  /** a delivery arrived (the first one fixes where the run starts) */
-  delivered(msg: M): void {
-    if (this.#base === 0) this.#base = msg.fields.deliveryTag;
+  /** delivery `tag` arrived (the first one fixes where the run starts) */
+  delivered(tag: number): void {
+    if (this.#base === 0) this.#base = tag;
   }
 
-  /** `msg` is to be acked at the next flush; true when it is the first of this batch */
-  accept(msg: M): boolean {
-    this.#mark(msg.fields.deliveryTag, msg);
-    this.#accepted.push(msg);
+  /** `tag` is to be acked at the next flush; true when it is the first of this batch */
+  accept(tag: number): boolean {
+    this.#mark(tag, ACCEPTED);
+    this.#accepted.push(tag);
     return this.#accepted.length === 1;
   }
 
-  /** `msg` was settled on the wire without this batch (basic.nack) */
-  sent(msg: M): void {
-    this.#mark(msg.fields.deliveryTag, SENT);
+  /** `tag` was settled on the wire without this batch (basic.nack) */
+  sent(tag: number): void {
+    this.#mark(tag, SENT);
   }
 
   /**
-   * Send the batch's acks through `ack` (the delivery and whether it acks every outstanding tag
-   * up to it); returns how many deliveries they acknowledged.
+   * Send the batch's acks through `ack` (the delivery tag and whether it acks every outstanding
+   * tag up to it); returns how many deliveries they acknowledged.
    */
-  flush(ack: (msg: M, multiple: boolean) => void): number {
+  flush(ack: (tag: number, multiple: boolean) => void): number {
     const accepted = this.#accepted;
     if (accepted.length === 0) return 0;
     this.#accepted = [];
     const settled = this.#settled;
     const from = this.#base;
-    let top: M | undefined;
+    let top = 0;
     let run = 0;
     let base = from;
     for (let m = settled.take(base); m !== undefined; m = settled.take(base)) {
-      base++;
-      if (m !== SENT) {
-        top = m;
+      if (m === ACCEPTED) {
+        top = base;
         run++;
       }
+      base++;
     }
     this.#base = base;
-    if (top !== undefined) ack(top, run > 1);
+    if (run > 0) ack(top, run > 1);
     let alone = 0;
-    for (const m of accepted) {
-      const tag = m.fields.deliveryTag;
+    for (const tag of accepted) {
       // inside the run just acked
       if (tag >= from && tag < this.#base) continue;
-      ack(m, false);
+      ack(tag, false);
       this.#mark(tag, SENT);
       alone++;
     }
@@ -94,7 +92,7 @@ export class AckBatch<M extends Tagged> {
   }
 
   /** `tag` is settled, as `what`; a tag below the window or too far past it has no slot */
-  #mark(tag: number, what: M | typeof SENT): void {
+  #mark(tag: number, what: typeof ACCEPTED | typeof SENT): void {
     this.#settled.put(tag, what, this.#base);
   }
 }

@@ -1,4 +1,4 @@
-import type { Channel, ConsumeMessage } from 'amqplib';
+import type { Channel, ConsumeMessage, Message } from 'amqplib';
 import { FerryError, type ConnectorCounters, type DeliveryHandler, type Logger, type Outcome } from '@ferry/core';
 import { AckBatch } from './ack-batch.js';
 import { DeliverySettlement } from './delivery-settlement.js';
@@ -41,10 +41,10 @@ export class QueueConsumer {
   #closing = false;
   #consumerTag: string | undefined;
   #cancelled = false;
-  readonly #acks = new AckBatch<ConsumeMessage>();
+  readonly #acks = new AckBatch();
   readonly #flush = (): void => this.#sendAcks();
   /** what every delivery's settlement calls: one function per consumer, not a closure per delivery */
-  readonly #settleDelivery = (msg: ConsumeMessage, outcome: Outcome): void => this.#settle(msg, outcome);
+  readonly #settleDelivery = (deliveryTag: number, outcome: Outcome): void => this.#settle(deliveryTag, outcome);
   /** fromDelivery's context, the same for every delivery of this consumer (the clock is read
    * only for a delivery with an expiration) */
   readonly #ingress: IngressContext;
@@ -112,9 +112,10 @@ export class QueueConsumer {
       return;
     }
     opts.counters.received();
-    this.#acks.delivered(msg);
+    const tag = msg.fields.deliveryTag;
+    this.#acks.delivered(tag);
     const message = fromDelivery(msg, this.#ingress);
-    const settlement = new DeliverySettlement(this.#settleDelivery, msg);
+    const settlement = new DeliverySettlement(this.#settleDelivery, tag);
     try {
       opts.deliver({ message, settlement, routes: opts.routes });
     } catch (err) {
@@ -123,23 +124,23 @@ export class QueueConsumer {
     }
   }
 
-  #settle(msg: ConsumeMessage, outcome: Outcome): void {
+  #settle(tag: number, outcome: Outcome): void {
     const { counters, logger } = this.#opts;
     if (!this.#open) {
       // The tag died with its channel; the broker has requeued the message already.
-      logger.debug('settlement after the channel closed; the broker redelivers', { deliveryTag: msg.fields.deliveryTag, outcome: outcome.kind });
+      logger.debug('settlement after the channel closed; the broker redelivers', { deliveryTag: tag, outcome: outcome.kind });
       return;
     }
     if (outcome.kind === 'accept') {
       // the flush is queued behind the microtasks already queued: those of the other deliveries
       // of the same socket read, whose writes finish in step with this one
-      if (this.#acks.accept(msg)) queueMicrotask(this.#flush);
+      if (this.#acks.accept(tag)) queueMicrotask(this.#flush);
       return;
     }
     try {
       // basic.nack (RabbitMQ's extension of AMQP 0-9-1): requeue false refuses, true gives it back
-      this.#ch.nack(msg, false, outcome.kind === 'release');
-      this.#acks.sent(msg);
+      this.#ch.nack(byTag(tag), false, outcome.kind === 'release');
+      this.#acks.sent(tag);
       counters.outcome(outcome);
     } catch (err) {
       // The channel is closing: the same as above, the broker redelivers.
@@ -151,7 +152,7 @@ export class QueueConsumer {
     if (!this.#open) return;
     const ch = this.#ch;
     try {
-      const acked = this.#acks.flush((msg, multiple) => ch.ack(msg, multiple));
+      const acked = this.#acks.flush((tag, multiple) => ch.ack(byTag(tag), multiple));
       for (let i = 0; i < acked; i++) this.#opts.counters.outcome(ACCEPTED);
     } catch (err) {
       // The channel is closing: the broker redelivers what was not acked.
@@ -161,3 +162,12 @@ export class QueueConsumer {
 }
 
 const ACCEPTED: Outcome = { kind: 'accept' };
+
+/**
+ * What amqplib's `ack` and `nack` are given for delivery `tag`: they read the delivery's
+ * `fields.deliveryTag` and nothing else (lib/channel_model.js `ack`, `nack`: the method carries
+ * the tag alone), so the delivery itself need not be kept until it is settled.
+ */
+function byTag(tag: number): Message {
+  return { fields: { deliveryTag: tag } } as Message;
+}

@@ -1,18 +1,15 @@
 import { FerryError, type Outcome } from '@ferry/core';
-import type { ConsumeMessage } from 'amqplib';
 import { DeliverySettlement } from './delivery-settlement.js';
 
-const msg = (deliveryTag: number): ConsumeMessage => ({ fields: { deliveryTag } }) as ConsumeMessage;
-
 describe('DeliverySettlement', () => {
-  it('gives the consumer its delivery and the outcome, once, whatever settles it next', () => {
+  it('gives the consumer its delivery tag and the outcome, once, whatever settles it next', () => {
     const calls: [number, Outcome['kind']][] = [];
-    const settle = (m: ConsumeMessage, outcome: Outcome): void => {
-      calls.push([m.fields.deliveryTag, outcome.kind]);
+    const settle = (deliveryTag: number, outcome: Outcome): void => {
+      calls.push([deliveryTag, outcome.kind]);
     };
-    const a = new DeliverySettlement(settle, msg(1));
-    const b = new DeliverySettlement(settle, msg(2));
-    const c = new DeliverySettlement(settle, msg(3));
+    const a = new DeliverySettlement(settle, 1);
+    const b = new DeliverySettlement(settle, 2);
+    const c = new DeliverySettlement(settle, 3);
     const err = new FerryError('SINK_CLOSED', 'down');
     expect(b.release(err)).toBe(true);
     expect(a.accept()).toBe(true);

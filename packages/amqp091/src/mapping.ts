@@ -69,17 +69,15 @@ export function fromDelivery(msg: ConsumeMessage, ctx: IngressContext): GatewayM
   // the absolute expiry computed here can be later than the broker's; never earlier.
   const ttl = expiration !== undefined && /^\d+$/.test(expiration) ? Number(expiration) : undefined;
   const timestamp = num(p.timestamp);
-  // the optional keys are set one by one, not spread: this runs for every delivery
-  const meta: { -readonly [K in keyof Amqp091Meta]: Amqp091Meta[K] } = {
-    exchange: msg.fields.exchange,
-    routingKey: msg.fields.routingKey,
-    redelivered: msg.fields.redelivered,
-    deliveryTag: msg.fields.deliveryTag,
-    consumerTag: msg.fields.consumerTag,
-    queue: ctx.queue,
-  };
+  // the optional keys are set one by one, not spread: this runs for every delivery. The delivery
+  // mode, which nearly every delivery has, is in the literal: a key added after it would give the
+  // object a second, out-of-object store of its own, kept as long as the message is.
+  const f = msg.fields;
   const deliveryMode = num(p.deliveryMode);
-  if (deliveryMode !== undefined) meta.deliveryMode = deliveryMode;
+  const meta: { -readonly [K in keyof Amqp091Meta]: Amqp091Meta[K] } =
+    deliveryMode === undefined
+      ? { exchange: f.exchange, routingKey: f.routingKey, redelivered: f.redelivered, deliveryTag: f.deliveryTag, consumerTag: f.consumerTag, queue: ctx.queue }
+      : { exchange: f.exchange, routingKey: f.routingKey, redelivered: f.redelivered, deliveryTag: f.deliveryTag, consumerTag: f.consumerTag, queue: ctx.queue, deliveryMode };
   const type = str(p.type);
   if (type !== undefined) meta.type = type;
   const appId = str(p.appId);
