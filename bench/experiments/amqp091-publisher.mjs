@@ -12,7 +12,8 @@
 //   valgrind --tool=callgrind --callgrind-out-file=/tmp/cg.out node bench/experiments/amqp091-publisher.mjs
 // divided by ITER (start-up and compilation cancel out). MUX=1: the channel's stream is amqplib's
 // own (a PassThrough in object mode) read by amqplib's connection muxer (lib/mux.js) into the stub,
-// as on a real connection, instead of the stub itself.
+// as on a real connection, instead of the stub itself; SOCKET=1 as well: the muxer writes to a
+// TurnWriter over a Writable with `writev`, as batchWrites makes it write to the socket.
 import { createRequire } from 'node:module';
 import { PassThrough } from 'node:stream';
 import { pathToFileURL } from 'node:url';
@@ -44,9 +45,28 @@ const stream = {
 // what amqplib's Channel reads of its connection when it publishes (lib/connection.js)
 let muxer;
 let buffer = stream;
+// SOCKET=1 (with MUX=1): the muxer's output goes through a TurnWriter (batched-writes.ts) to a
+// Writable with `writev`, as a socket's does: the writes of a turn are corked and leave together
+const SOCKET = process.env.SOCKET === '1';
 if (process.env.MUX === '1') {
   const { Mux } = require(`${amqplib}mux.js`);
-  muxer = new Mux({ write: stream.write, on() {} });
+  let out = { write: stream.write, on() {} };
+  if (SOCKET) {
+    const { Writable } = await import('node:stream');
+    const { TurnWriter } = await load('node_modules/@ferry/net/dist/index.js');
+    // a high-water mark above a window's bytes: the harness acks every publish of a window, so
+    // none may wait for the socket's 'drain'
+    const socket = new Writable({
+      highWaterMark: 1 << 20,
+      writev(chunks, cb) {
+        for (const c of chunks) written += c.chunk.length;
+        cb();
+      },
+    });
+    const writer = new TurnWriter(socket);
+    out = { write: (chunk) => writer.write(chunk), on: (event, f) => socket.on(event, f) };
+  }
+  muxer = new Mux(out);
   // lib/connection.js freshChannel: DEFAULT_WRITE_HWM
   buffer = new PassThrough({ objectMode: true, highWaterMark: 1024 });
   muxer.pipeFrom(buffer);

@@ -1,6 +1,7 @@
 import type { ConfirmChannel } from 'amqplib';
-import { muxOf, writeFrames, type ChannelStream } from './channel-write.js';
+import { muxOf, type ChannelStream } from './channel-write.js';
 import type { FramedOptions, PublishFrame, TrailingId } from './publish-frames.js';
+import { TurnFrames } from './turn-frames.js';
 
 export type { FramedOptions, TrailingId } from './publish-frames.js';
 
@@ -110,37 +111,28 @@ export function confirmedPublish(ch: ConfirmChannel, id?: TrailingId): Confirmed
   };
 }
 
-/** Writes the frames of one publish, encoded whole (publish-frames.ts), as amqplib's `sendMessage` writes them. */
-export interface FrameWriter {
-  /** the channel's number, which the frames carry */
-  readonly channel: number;
-  /**
-   * Write `frames`; returns what the channel's stream would (false: wait for the channel's
-   * 'drain'), or undefined, having written nothing, once the channel is closed: amqplib's own
-   * `publish` then throws as it does for a closed channel.
-   */
-  write(frames: Buffer): boolean | undefined;
-}
-
 /**
- * The writer of encoded publishes for `ch`, or undefined when the installed amqplib has not the
- * shape it relies on (then every publish goes through {@link confirmedPublish}). A publish goes to
- * the socket's writer at once when the channel's stream is empty and the muxer not blocked, into
- * that stream otherwise (channel-write.ts), and marks the connection's `sentSinceLastCheck` for
- * the heartbeat, as `sendMessage` does.
+ * The writer of encoded publishes for `ch` (turn-frames.ts), or undefined when the installed
+ * amqplib has not the shape it relies on (then every publish goes through
+ * {@link confirmedPublish}): it writes to the socket's writer past the channel's stream when the
+ * stream is empty and the muxer not blocked, into that stream otherwise (channel-write.ts), and
+ * marks the connection's `sentSinceLastCheck` for the heartbeat, as `sendMessage` does. `onFull`:
+ * a write of the end of a turn found the channel's stream full.
  */
-export function frameWriter(ch: ConfirmChannel): FrameWriter | undefined {
+export function frameWriter(ch: ConfirmChannel, onFull: () => void): TurnFrames | undefined {
   const c = internalsOf(ch);
   if (c === undefined) return undefined;
   const send = sendMessageOf(c);
-  const mux = muxOf(c.connection);
-  return {
-    channel: c.ch,
-    write(frames: Buffer): boolean | undefined {
-      const stream = openStream(c, send);
-      if (stream === undefined) return undefined;
-      c.connection.sentSinceLastCheck = true;
-      return writeFrames(mux, stream, frames);
+  const connection = c.connection;
+  return new TurnFrames(
+    {
+      channel: c.ch,
+      mux: muxOf(connection),
+      stream: () => openStream(c, send),
+      sent: () => {
+        connection.sentSinceLastCheck = true;
+      },
     },
-  };
+    onFull,
+  );
 }

@@ -6,7 +6,7 @@ import type { ConfirmChannel } from 'amqplib';
 import { confirmedPublish, frameWriter, publishFrame, type FramedOptions } from './amqplib-publish.js';
 import { toPublish } from './mapping.js';
 import { amqp091To, type Amqp091To } from './options.js';
-import { NONE, PublishFrames, type FramesContext } from './publish-frames.js';
+import { NONE, PUBLISH_ROOM, PublishFrames, type FramesContext } from './publish-frames.js';
 import { Publisher } from './publisher.js';
 
 // amqplib's own connection writes the reference bytes: PublishFrames must write exactly what its
@@ -64,6 +64,17 @@ function reference(m: GatewayMessage, to: Amqp091To, serial: number): Buffer {
 }
 
 /** the expiration PublishFrames is given for `m` at NOW, as the publisher computes it */
+/**
+ * The frames `frames` encodes for `m` into a buffer holding other bytes before and after them
+ * (a publish is encoded after those of its turn), or undefined when it refuses.
+ */
+function encoded(frames: PublishFrames, m: GatewayMessage, to: Amqp091To, expiration: number, serial: number): Buffer | undefined {
+  const at = 37;
+  const buf = Buffer.alloc(at + PUBLISH_ROOM, 0xaa);
+  const end = frames.encode(m, to, expiration, serial, buf, at);
+  return end < 0 ? undefined : buf.subarray(at, end);
+}
+
 function expirationOf(m: GatewayMessage): number {
   return m.expiresAt === undefined ? NONE : Math.ceil(m.expiresAt - NOW);
 }
@@ -156,7 +167,7 @@ const cases: [string, GatewayMessage, Amqp091To, number][] = [
 
 describe('PublishFrames (the bytes of amqplib’s Connection.sendMessage for toPublish’s options)', () => {
   it.each(cases)('%s', (_name, m, to, serial) => {
-    const ours = new PublishFrames(3, CTX).encode(m, to, expirationOf(m), serial);
+    const ours = encoded(new PublishFrames(3, CTX), m, to, expirationOf(m), serial);
     expect(ours).toBeDefined();
     expect(ours!.toString('hex')).toBe(reference(m, to, serial).toString('hex'));
   });
@@ -173,7 +184,7 @@ describe('PublishFrames (the bytes of amqplib’s Connection.sendMessage for toP
       [message({}), other, NONE],
       [every, topic, 4],
     ] as const) {
-      const ours = frames.encode(m, to, expirationOf(m), serial);
+      const ours = encoded(frames, m, to, expirationOf(m), serial);
       if (m.body.length > 2000 || to.exchange.length > 255) expect(ours).toBeUndefined();
       else expect(ours!.toString('hex')).toBe(reference(m, to, serial).toString('hex'));
     }
@@ -192,13 +203,13 @@ describe('PublishFrames (the bytes of amqplib’s Connection.sendMessage for toP
     ['a publish of amqplib’s one-buffer limit', message({ body: Buffer.alloc(1998), guarantee: 'at-most-once' }), amqp091To.parse({ exchange: 'x', routingKey: 'k', mandatory: false }), NONE],
     ['a header table that reaches the limit', message({ headers: new Map([['h', 'v'.repeat(2040)]]) }), topic, NONE],
   ])('leaves %s to toPublish and amqplib', (_name, m, to, serial) => {
-    expect(new PublishFrames(3, CTX).encode(m, to, NONE, serial)).toBeUndefined();
+    expect(encoded(new PublishFrames(3, CTX), m, to, NONE, serial)).toBeUndefined();
   });
 
   it('the header of the publish id’s name is written when the publish has no id', () => {
     const m = message({ headers: new Map([[ID.name, 'mine']]) });
     const to = amqp091To.parse({ exchange: 'x', routingKey: 'k', mandatory: false });
-    expect(new PublishFrames(3, CTX).encode(m, to, NONE, NONE)!.equals(reference(m, to, NONE))).toBe(true);
+    expect(encoded(new PublishFrames(3, CTX), m, to, NONE, NONE)!.equals(reference(m, to, NONE))).toBe(true);
   });
 });
 
@@ -234,17 +245,49 @@ function amqplibPublisher(): { pub: Publisher; socketWrites: Buffer[]; c: Amqpli
 describe('the publisher’s frames on amqplib’s connection', () => {
   const direct = amqp091To.parse({ exchange: '', routingKey: 'q' });
 
-  it('writes an encoded publish past the empty channel stream, with amqplib’s bytes and the delivery tag in its id', () => {
+  it('writes a turn’s encoded publishes past the empty channel stream in one write at the end of the turn, with amqplib’s bytes and the delivery tag in each id', async () => {
     const { pub, socketWrites, c } = amqplibPublisher();
     // the publisher reads its own clock for an expiration: none here
     const m = { ...every, expiresAt: undefined };
     c.sentSinceLastCheck = false;
     pub.send(m, direct, () => undefined);
     pub.send(m, direct, () => undefined);
+    expect(socketWrites).toHaveLength(0);
+    await new Promise((r) => setImmediate(r));
     expect(c.sentSinceLastCheck).toBe(true);
+    expect(socketWrites).toHaveLength(1);
+    expect(socketWrites[0]!.toString('hex')).toBe(Buffer.concat([reference(m, direct, 1), reference(m, direct, 2)]).toString('hex'));
+  });
+
+  it('writes more publishes than one buffer holds in order, in as many writes as buffers', async () => {
+    const { pub, socketWrites } = amqplibPublisher();
+    const m = { ...every, expiresAt: undefined };
+    const n = 300;
+    for (let i = 0; i < n; i++) pub.send(m, direct, () => undefined);
+    await new Promise((r) => setImmediate(r));
+    const one = reference(m, direct, 1).length;
+    // a publish is encoded into a buffer of 64 KiB while PUBLISH_ROOM bytes are left after those before it
+    const perBuffer = Math.floor((64 * 1024 - PUBLISH_ROOM) / one) + 1;
+    expect(socketWrites.length).toBe(Math.ceil(n / perBuffer));
+    expect(socketWrites.length).toBeGreaterThan(1);
+    const expected = Buffer.concat(Array.from({ length: n }, (_, i) => reference(m, direct, i + 1)));
+    expect(Buffer.concat(socketWrites).equals(expected)).toBe(true);
+  });
+
+  it('writes the turn’s encoded publishes before one amqplib encodes, and before the channel’s close', async () => {
+    const { pub, socketWrites, c } = amqplibPublisher();
+    const m = message({});
+    const typed = message({ headers: new Map<string, HeaderValue>([['when', new Date(1_700_000_000_000)]]) });
+    pub.send(m, direct, () => undefined);
+    pub.send(typed, direct, () => undefined);
+    // the encoded publish went past the empty stream at once, amqplib's into the stream after it
+    expect(socketWrites.map((b) => b.toString('hex'))).toEqual([reference(m, direct, 1).toString('hex')]);
+    expect(Buffer.concat(readAll(c.channels[3]!.buffer)).toString('hex')).toBe(reference(typed, direct, 2).toString('hex'));
+    pub.send(m, direct, () => undefined);
+    void pub.close();
+    expect(socketWrites.slice(1).map((b) => b.toString('hex'))).toEqual([reference(m, direct, 3).toString('hex')]);
+    await new Promise((r) => setImmediate(r));
     expect(socketWrites).toHaveLength(2);
-    expect(socketWrites[0]!.toString('hex')).toBe(reference(m, direct, 1).toString('hex'));
-    expect(socketWrites[1]!.toString('hex')).toBe(reference(m, direct, 2).toString('hex'));
   });
 
   it('leaves a body past the frame size to amqplib, which splits it into frames of frame-max', () => {
@@ -287,7 +330,7 @@ describe('the publisher’s frames on amqplib’s connection', () => {
   it('confirmedPublish and frameWriter fall back on a channel of another shape', () => {
     const calls: unknown[][] = [];
     const ch = { publish: (...args: unknown[]) => calls.push(args) > 0 } as unknown as ConfirmChannel;
-    expect(frameWriter(ch)).toBeUndefined();
+    expect(frameWriter(ch, () => undefined)).toBeUndefined();
     confirmedPublish(ch)('x', 'k', Buffer.from('b'), { persistent: true });
     expect(calls).toHaveLength(1);
   });

@@ -59,19 +59,23 @@ export interface FramesContext {
  */
 const ONE_BUFFER_BELOW = 2048;
 /**
- * Room past {@link ONE_BUFFER_BELOW} in the scratch buffer: a string or byte array is written only
- * when it ends at the limit or before, the fixed-size values after one (a header value, the delivery
- * mode, priority, expiration digits, timestamp: 37 bytes at most) may end in this room, and a
- * publish past the limit is refused once its size is known.
+ * Room past the end of a publish's buffer's limit: a string or byte array is written only when it
+ * ends at the limit or before, the fixed-size values after one (a header value, the delivery mode,
+ * priority, expiration digits, timestamp: 37 bytes at most) may end in this room, and a publish of
+ * {@link ONE_BUFFER_BELOW} bytes or more is refused once its size is known.
  */
 const SLACK = 48;
+/** the room {@link PublishFrames.encode} needs past its offset: a publish written whole and the slack */
+export const PUBLISH_ROOM = ONE_BUFFER_BELOW + SLACK;
+/** the longest method frame of basic.publish: frame header, class, method, ticket, two shortstrs, bits, frame end */
+const METHOD_ROOM = 7 + 4 + 2 + 2 * 256 + 1 + 1;
 const FRAME_END = 0xce;
 /** frame type, channel, payload size (AMQP 0-9-1 §4.2.3, general frame format) */
 const FRAME_HEADER = 7;
 const CLASS_BASIC = 60;
 const METHOD_PUBLISH = 40;
 /** what a writer below returns for a value it does not write: the publish goes to amqplib */
-const REFUSED = -1;
+export const REFUSED = -1;
 
 /** what {@link PublishFrames.encode} is given for a message without an expiration, or a publish without an id */
 export const NONE = -1;
@@ -96,15 +100,20 @@ function writeInt64(buf: Buffer, o: number, v: number): void {
   writeUInt32(buf, o + 4, v - high * 0x100000000);
 }
 
+/** where a string or byte array written into `buf` must end, at the latest */
+function limitOf(buf: Buffer): number {
+  return buf.length - SLACK;
+}
+
 /**
  * Write `s` as UTF-8 at `o`; returns the offset after it, or REFUSED when it would end past the
- * limit. An ASCII string is written by its character codes (a publish's strings are short, and a
+ * limit ({@link limitOf}). An ASCII string is written by its character codes (a publish's strings are short, and a
  * loop over them costs less than a call into Buffer.write); one with a character past ASCII by
  * Buffer.write.
  */
 function putString(buf: Buffer, o: number, s: string): number {
   const n = s.length;
-  if (o + n > ONE_BUFFER_BELOW) return REFUSED;
+  if (o + n > limitOf(buf)) return REFUSED;
   for (let i = 0; i < n; i++) {
     const c = s.charCodeAt(i);
     if (c >= 0x80) return putUtf8(buf, o, s);
@@ -115,7 +124,7 @@ function putString(buf: Buffer, o: number, s: string): number {
 
 function putUtf8(buf: Buffer, o: number, s: string): number {
   const n = Buffer.byteLength(s);
-  if (o + n > ONE_BUFFER_BELOW) return REFUSED;
+  if (o + n > limitOf(buf)) return REFUSED;
   return o + buf.write(s, o, n, 'utf8');
 }
 
@@ -201,7 +210,7 @@ function putValue(buf: Buffer, o: number, v: HeaderValue): number {
   }
   if (v instanceof Uint8Array) {
     const end = o + 5 + v.length;
-    if (end > ONE_BUFFER_BELOW) return REFUSED;
+    if (end > limitOf(buf)) return REFUSED;
     buf[o] = 0x78; // 'x'
     writeUInt32(buf, o + 1, v.length);
     buf.set(v, o + 5);
@@ -231,14 +240,15 @@ function movedInObject(key: string): boolean {
  * The frames of one basic.publish of a message, the bytes amqplib's `Connection.sendMessage`
  * writes for the options toPublish makes of it (mapping.ts; lib/connection.js, lib/defs.js
  * `encodeBasicPublish` and `encodeBasicProperties`, lib/codec.js), made without those options:
- * the properties and the header table are read from the message and written in one pass into a
- * scratch buffer, then copied with the body into the publish's one buffer.
+ * the properties and the header table are read from the message and written in one pass, with
+ * the body after them, into the caller's buffer (the publisher's buffer of the turn's writes,
+ * turn-frames.ts), their sizes and flags patched in after.
  *
- * The method frame of the last destination stays at the start of the scratch buffer: a publish to
- * the same exchange and routing key writes only its mandatory bit there (the one field of the
- * method frame that is the route's own).
+ * The method frame of the last destination is kept: a publish to the same exchange and routing
+ * key copies it and writes only its mandatory bit (the one field of the method frame that is the
+ * route's own).
  *
- * {@link encode} returns undefined where toPublish and amqplib are needed: a publish of
+ * {@link encode} returns {@link REFUSED} where toPublish and amqplib are needed: a publish of
  * {@link ONE_BUFFER_BELOW} bytes or more, a header value {@link putValue} refuses, a header whose
  * place in toPublish's table is not its place in the message, a header of the name of one this
  * adds, or a value toPublish or amqplib refuses (a shortstr past 255 bytes). A unit test compares
@@ -247,12 +257,13 @@ function movedInObject(key: string): boolean {
 export class PublishFrames {
   readonly #channel: number;
   readonly #ctx: FramesContext;
-  readonly #buf = Buffer.allocUnsafe(ONE_BUFFER_BELOW + SLACK);
-  /** the destination of the method frame at the start of #buf; undefined when there is none */
-  #exchange: string | undefined;
+  /** the method frame of the last destination is written here */
+  readonly #methodBuf = Buffer.allocUnsafe(METHOD_ROOM + SLACK);
+  /** that method frame, the bytes a publish copies; undefined when there is none */
+  #methodFrame: Buffer | undefined;
+  /** its destination */
+  #exchange = '';
   #routingKey = '';
-  /** the offset after that method frame */
-  #methodEnd = 0;
 
   constructor(channel: number, ctx: FramesContext) {
     this.#channel = channel;
@@ -260,13 +271,16 @@ export class PublishFrames {
   }
 
   /**
-   * The frames of publishing `m` to `to`, with an `expiration` property of that many ms (or
-   * {@link NONE}), and the trailing publish id with the digits of `serial` (or NONE).
+   * Write the frames of publishing `m` to `to` into `buf` from `at`, with an `expiration`
+   * property of that many ms (or {@link NONE}), and the trailing publish id with the digits of
+   * `serial` (or NONE); `buf` has {@link PUBLISH_ROOM} bytes from `at`. Returns the offset after
+   * them, or {@link REFUSED} (what was written past `at` is then of no use).
    */
-  encode(m: GatewayMessage, to: Amqp091To, expiration: number, serial: number): Buffer | undefined {
-    const buf = this.#buf;
-    const header = this.#method(to.exchange, to.routingKey);
-    if (header < 0) return undefined;
+  encode(m: GatewayMessage, to: Amqp091To, expiration: number, serial: number, buf: Buffer, at: number): number {
+    const method = this.#method(to.exchange, to.routingKey);
+    if (method === undefined) return REFUSED;
+    buf.set(method, at);
+    const header = at + method.length;
     // the immediate bit (2) stays clear: RabbitMQ refuses it (NOT_IMPLEMENTED), amqplib never sets it
     buf[header - 2] = to.mandatory ? 1 : 0;
 
@@ -292,7 +306,7 @@ export class PublishFrames {
       p = putShort(buf, p, m.contentEncoding);
       flags |= 0x4000;
     }
-    if (p < 0) return undefined;
+    if (p < 0) return REFUSED;
 
     // a correlation id that is no shortstr goes into a header (mapping.ts correlationFits)
     const correlation = m.correlationId;
@@ -303,20 +317,20 @@ export class PublishFrames {
     // after them. toPublish sets those on its table, which would put one the message holds already
     // in that header's place.
     if (headers.size !== 0 || correlationHeader !== undefined || replyToHeader !== undefined || serial !== NONE) {
-      if (correlationHeader !== undefined && headers.has(AMQP091_CORRELATION_HEADER)) return undefined;
-      if (replyToHeader !== undefined && headers.has(REPLY_TO_TOPIC_HEADER)) return undefined;
-      if (serial !== NONE && headers.has(this.#ctx.id.name)) return undefined;
+      if (correlationHeader !== undefined && headers.has(AMQP091_CORRELATION_HEADER)) return REFUSED;
+      if (replyToHeader !== undefined && headers.has(REPLY_TO_TOPIC_HEADER)) return REFUSED;
+      if (serial !== NONE && headers.has(this.#ctx.id.name)) return REFUSED;
       const table = p;
       p += 4;
       for (const [key, v] of headers) {
-        if (movedInObject(key)) return undefined;
+        if (movedInObject(key)) return REFUSED;
         p = putField(buf, p, key, v);
-        if (p < 0) return undefined;
+        if (p < 0) return REFUSED;
       }
       if (correlationHeader !== undefined) p = putField(buf, p, AMQP091_CORRELATION_HEADER, correlationHeader);
       if (replyToHeader !== undefined && p >= 0) p = putField(buf, p, REPLY_TO_TOPIC_HEADER, replyToHeader);
       if (serial !== NONE && p >= 0) p = this.#id(buf, p, serial);
-      if (p < 0) return undefined;
+      if (p < 0) return REFUSED;
       writeUInt32(buf, table, p - table - 4);
       flags |= 0x2000;
     }
@@ -336,7 +350,7 @@ export class PublishFrames {
       p = putShort(buf, p, m.replyTo);
       flags |= 0x0200;
     }
-    if (p < 0) return undefined;
+    if (p < 0) return REFUSED;
     if (expiration !== NONE) {
       // a string of the decimal digits of ms (RabbitMQ per-message TTL)
       const end = putDigits(buf, p + 1, expiration);
@@ -350,7 +364,7 @@ export class PublishFrames {
     }
     const timestamp = timestampOf(m);
     if (timestamp !== undefined && p >= 0) {
-      if (!Number.isSafeInteger(timestamp)) return undefined;
+      if (!Number.isSafeInteger(timestamp)) return REFUSED;
       writeInt64(buf, p, timestamp);
       p += 8;
       flags |= 0x0040;
@@ -368,37 +382,35 @@ export class PublishFrames {
       p = putShort(buf, p, meta.appId);
       flags |= 0x0008;
     }
-    if (p < 0) return undefined;
+    if (p < 0) return REFUSED;
     buf[p++] = FRAME_END;
     writeUInt32(buf, header + 3, p - header - FRAME_HEADER - 1);
     writeUInt16(buf, header + 19, flags);
 
     // body frame (type 3), none for an empty body
     const bodyFrame = content.length > 0 ? FRAME_HEADER + content.length + 1 : 0;
-    const total = p + bodyFrame;
-    if (total >= ONE_BUFFER_BELOW) return undefined;
-    const out = Buffer.allocUnsafe(total);
-    // a loop: Buffer.copy of part of a buffer makes a view of that part first (node's `_copyActual`)
-    for (let i = 0; i < p; i++) out[i] = buf[i]!;
+    const end = p + bodyFrame;
+    if (end - at >= ONE_BUFFER_BELOW) return REFUSED;
     if (bodyFrame > 0) {
-      out[p] = 3;
-      writeUInt16(out, p + 1, channel);
-      writeUInt32(out, p + 3, content.length);
-      out.set(content, p + FRAME_HEADER);
-      out[total - 1] = FRAME_END;
+      buf[p] = 3;
+      writeUInt16(buf, p + 1, channel);
+      writeUInt32(buf, p + 3, content.length);
+      buf.set(content, p + FRAME_HEADER);
+      buf[end - 1] = FRAME_END;
     }
-    return out;
+    return end;
   }
 
   /**
-   * The method frame (type 1) of basic.publish to this destination at the start of the scratch
-   * buffer, written unless it is there already: ticket 0, exchange, routing key, the bits (the
-   * caller's), frame end. Returns the offset after it, or REFUSED for a name that is no shortstr.
+   * The method frame (type 1) of basic.publish to this destination, written unless it is the
+   * last one: ticket 0, exchange, routing key, the bits (the caller's), frame end. Undefined for
+   * a name that is no shortstr.
    */
-  #method(exchange: string, routingKey: string): number {
-    if (exchange === this.#exchange && routingKey === this.#routingKey) return this.#methodEnd;
-    const buf = this.#buf;
-    this.#exchange = undefined;
+  #method(exchange: string, routingKey: string): Buffer | undefined {
+    const last = this.#methodFrame;
+    if (last !== undefined && exchange === this.#exchange && routingKey === this.#routingKey) return last;
+    const buf = this.#methodBuf;
+    this.#methodFrame = undefined;
     buf[0] = 1;
     writeUInt16(buf, 1, this.#channel);
     writeUInt16(buf, 7, CLASS_BASIC);
@@ -406,15 +418,16 @@ export class PublishFrames {
     writeUInt16(buf, 11, 0);
     let p = putShort(buf, 13, exchange);
     if (p >= 0) p = putShort(buf, p, routingKey);
-    if (p < 0) return REFUSED;
+    if (p < 0) return undefined;
     // the bits octet, written per publish
     p++;
     buf[p++] = FRAME_END;
     writeUInt32(buf, 3, p - FRAME_HEADER - 1);
     this.#exchange = exchange;
     this.#routingKey = routingKey;
-    this.#methodEnd = p;
-    return p;
+    // a copy of its own: the bits octet is written in the publish's buffer, not here
+    this.#methodFrame = Buffer.from(buf.subarray(0, p));
+    return this.#methodFrame;
   }
 
   /** the trailing id: its name, and a long string of its prefix and the serial's digits */

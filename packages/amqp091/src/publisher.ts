@@ -1,9 +1,10 @@
 import type { ConfirmChannel, Message } from 'amqplib';
 import { FerryError, toFerryError, writeBySend, type ConnectorCounters, type GatewayMessage, type Logger, type WriteDone } from '@ferry/core';
-import { confirmedPublish, frameWriter, type ConfirmedPublish, type FrameWriter } from './amqplib-publish.js';
+import { confirmedPublish, frameWriter, type ConfirmedPublish } from './amqplib-publish.js';
 import { PUBLISH_ID_HEADER, toPublish, type EgressContext, type PublishOptions, type PublishPlan } from './mapping.js';
 import type { Amqp091To } from './options.js';
 import { NONE, PublishFrames } from './publish-frames.js';
+import type { TurnFrames } from './turn-frames.js';
 import { TagWindow } from './tag-window.js';
 
 export interface PublisherOptions {
@@ -56,8 +57,8 @@ const INITIAL_WINDOW = 256;
 export class Publisher {
   readonly #ch: ConfirmChannel;
   readonly #send: ConfirmedPublish;
-  /** writes a publish encoded by {@link #frames}; undefined when amqplib's internals are not as expected */
-  readonly #writer: FrameWriter | undefined;
+  /** writes the publishes encoded by {@link #frames}, a turn's together; undefined when amqplib's internals are not as expected */
+  readonly #writer: TurnFrames | undefined;
   readonly #frames: PublishFrames | undefined;
   readonly #opts: PublisherOptions;
   /** `${idPrefix}.`: a publish id is this and the publish's delivery tag */
@@ -88,7 +89,10 @@ export class Publisher {
     this.#idStart = `${opts.idPrefix}.`;
     const id = { name: PUBLISH_ID_HEADER, prefix: this.#idStart };
     this.#send = confirmedPublish(ch, id);
-    this.#writer = frameWriter(ch);
+    // a turn's write found the channel's stream full: later writes wait for its 'drain'
+    this.#writer = frameWriter(ch, () => {
+      this.#writable = false;
+    });
     this.#frames = this.#writer === undefined ? undefined : new PublishFrames(this.#writer.channel, { username: opts.username, replyToTopicHeader: opts.replyToTopicHeader, id });
     this.#ctx = { now: 0, username: opts.username, persistent: undefined, mandatory: true, replyToTopicHeader: opts.replyToTopicHeader };
     ch.on('ack', (f: ConfirmFields) => this.#onConfirm(f, false));
@@ -169,11 +173,11 @@ export class Publisher {
       if (!(expiration > 0) || !Number.isSafeInteger(expiration)) return false;
     }
     const tag = this.#tag + 1;
-    const bytes = frames.encode(message, to, expiration, to.mandatory ? tag : NONE);
-    if (bytes === undefined) return false;
+    const end = frames.encode(message, to, expiration, to.mandatory ? tag : NONE, writer.buffer(), writer.at);
+    if (end < 0) return false;
     let accepted: boolean | undefined;
     try {
-      accepted = writer.write(bytes);
+      accepted = writer.commit(end);
     } catch (err) {
       done(publishError(err, this.#opts.connector));
       return true;
@@ -195,6 +199,8 @@ export class Publisher {
     }
     let accepted: boolean;
     try {
+      // the publishes encoded in this turn go first: amqplib writes this one into the channel's stream
+      this.#writer?.flush();
       accepted = this.#send(to.exchange, to.routingKey, message.body, options, serial);
     } catch (err) {
       // nothing was sent (amqplib encodes the whole publish before it writes): no tag is used
@@ -273,6 +279,8 @@ export class Publisher {
     if (!this.#open) return;
     this.#closing = true;
     try {
+      // the publishes encoded in this turn go before channel.close
+      this.#writer?.flush();
       await this.#ch.close();
     } catch {
       // already closing or closed with the connection
