@@ -1,8 +1,8 @@
 import type { Channel, ConsumeMessage, Message } from 'amqplib';
-import { FerryError, type ConnectorCounters, type DeliveryHandler, type Logger, type Outcome } from '@ferry/core';
+import { FerryError, type ConnectorCounters, type DeliveryHandler, type Logger, type MessageSource, type Outcome } from '@ferry/core';
 import { AckBatch } from './ack-batch.js';
 import { DeliverySettlement } from './delivery-settlement.js';
-import { fromDelivery, type IngressContext } from './mapping.js';
+import { deliverySource, fromDelivery, type IngressContext } from './mapping.js';
 
 export interface ConsumerOptions {
   readonly connector: string;
@@ -48,6 +48,8 @@ export class QueueConsumer {
   /** fromDelivery's context, the same for every delivery of this consumer (the clock is read
    * only for a delivery with an expiration) */
   readonly #ingress: IngressContext;
+  /** the source of the last delivery: the next one of the same routing key shares it */
+  #source: MessageSource | undefined;
 
   constructor(ch: Channel, opts: ConsumerOptions) {
     this.#ch = ch;
@@ -114,7 +116,10 @@ export class QueueConsumer {
     opts.counters.received();
     const tag = msg.fields.deliveryTag;
     this.#acks.delivered(tag);
-    const message = fromDelivery(msg, this.#ingress);
+    const routingKey = msg.fields.routingKey;
+    let source = this.#source;
+    if (source?.address !== routingKey) source = this.#source = deliverySource(opts.connector, routingKey);
+    const message = fromDelivery(msg, this.#ingress, source);
     const settlement = new DeliverySettlement(this.#settleDelivery, tag);
     try {
       opts.deliver({ message, settlement, routes: opts.routes });

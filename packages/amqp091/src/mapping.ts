@@ -1,4 +1,4 @@
-import { AMQP091_CORRELATION_HEADER, FerryError, correlationFromField, createMessage, type GatewayMessage, type Headers } from '@ferry/core';
+import { AMQP091_CORRELATION_HEADER, FerryError, correlationFromField, createMessage, type GatewayMessage, type Headers, type MessageSource } from '@ferry/core';
 import type { ConsumeMessage, Options } from 'amqplib';
 import { fromFieldTable, headersToFieldTable } from './field-table.js';
 
@@ -60,8 +60,17 @@ export interface IngressContext {
   readonly replyToTopicHeader?: boolean;
 }
 
-/** A delivery from a consumer → the canonical message. */
-export function fromDelivery(msg: ConsumeMessage, ctx: IngressContext): GatewayMessage {
+/** The source of a delivery of routing key `routingKey` to a consumer of connector `connector`. */
+export function deliverySource(connector: string, routingKey: string): MessageSource {
+  return { connector, protocol: 'amqp091', address: routingKey };
+}
+
+/**
+ * A delivery from a consumer → the canonical message. `source`: the delivery's
+ * {@link deliverySource}, when the caller has it already (a consumer gives a run of deliveries of
+ * one routing key one source object, kept by each message until it is settled).
+ */
+export function fromDelivery(msg: ConsumeMessage, ctx: IngressContext, source?: MessageSource): GatewayMessage {
   const p = msg.properties;
   const expiration = str(p.expiration);
   // `expiration` is a relative TTL in ms, as a string (RabbitMQ per-message TTL). RabbitMQ
@@ -103,7 +112,7 @@ export function fromDelivery(msg: ConsumeMessage, ctx: IngressContext): GatewayM
     // A consumer with manual acks is at-least-once whatever the delivery mode; the delivery
     // mode is about the broker's disk, and is kept in meta for an AMQP 0-9-1 sink.
     guarantee: 'at-least-once',
-    source: { connector: ctx.connector, protocol: 'amqp091', address: msg.fields.routingKey },
+    source: source ?? deliverySource(ctx.connector, msg.fields.routingKey),
     meta: { amqp091: meta },
   });
 }

@@ -75,7 +75,7 @@ const FRAME_HEADER = 7;
 const CLASS_BASIC = 60;
 const METHOD_PUBLISH = 40;
 /** what a writer below returns for a value it does not write: the publish goes to amqplib */
-export const REFUSED = -1;
+const REFUSED = -1;
 
 /** what {@link PublishFrames.encode} is given for a message without an expiration, or a publish without an id */
 export const NONE = -1;
