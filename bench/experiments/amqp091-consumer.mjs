@@ -10,6 +10,11 @@
 // Instructions (repeatable under load): the difference between ITER=200000 and ITER=0 under
 //   valgrind --tool=callgrind --callgrind-out-file=/tmp/cg.out node bench/experiments/amqp091-consumer.mjs
 // divided by ITER (start-up and compilation cancel out).
+// RETAINED=1 (with `node --expose-gc`): what one unsettled delivery retains instead, in bytes of
+// V8 heap: K deliveries (default 1,000) whose writes the sink holds (the device's PUBACK not yet
+// come), gc() twice, heapUsed with them held minus heapUsed once the sink confirmed them, their
+// acks left and they were collected, divided by K; ROUNDS rounds (default 5), each printed, and
+// their median.
 import { pathToFileURL } from 'node:url';
 import { resolve } from 'node:path';
 import { loadavg } from 'node:os';
@@ -32,7 +37,10 @@ const connectors = new Map([
 ]);
 const routes = [{ name: 'commands', from: { connector: 'rabbit', fields: { queue: 'bench.commands' } }, to: [{ connector: 'devices', fields: { topic: 'devices/d1/cmd', qos: 1 } }], headers: { set: {}, remove: [] } }];
 const table = router.RouteTable.compile(routes, connectors);
-const send = (_m, _to, done) => done(undefined);
+const RETAINED = process.env.RETAINED === '1';
+/** the dones the sink holds in RETAINED mode */
+const held = [];
+const send = RETAINED ? (_m, _to, done) => held.push(done) : (_m, _to, done) => done(undefined);
 const sink = { send, write: () => Promise.resolve() };
 const engine = new router.Engine({ table, sinks: new Map([['devices', sink]]), logger: core.silentLogger, metrics });
 
@@ -74,8 +82,29 @@ function delivery() {
   return {
     fields: { consumerTag: 'ctag', deliveryTag: ++tag, redelivered: false, exchange: '', routingKey: 'bench.commands' },
     properties: { contentType: undefined, contentEncoding: undefined, headers: {}, deliveryMode: 2, priority: undefined, correlationId: undefined, replyTo: undefined, expiration: undefined, messageId: undefined, timestamp: undefined, type: undefined, userId: undefined, appId: undefined, clusterId: undefined },
-    content: body,
+    // in RETAINED mode a buffer of its own, as a socket read's slice is each delivery's own
+    content: RETAINED ? Buffer.from(body) : body,
   };
+}
+if (RETAINED) {
+  const K = Number(process.env.K ?? 1000);
+  const tick = () => new Promise((res) => setImmediate(res));
+  const { retainedBytes } = await import('./retained.mjs');
+  const figures = await retainedBytes(
+    K,
+    Number(process.env.ROUNDS ?? 5),
+    async () => {
+      for (let i = 0; i < K; i++) onDelivery(delivery());
+      await tick();
+      if (held.length !== K) throw new Error(`${held.length} of ${K} writes held`);
+    },
+    async () => {
+      for (const done of held.splice(0)) done(undefined);
+      while (acked < tag) await tick();
+    },
+  );
+  console.log(`amqp091 consumer, ${dir}: K=${K}, bytes retained per unsettled delivery ${figures}`);
+  process.exit(0);
 }
 const started = process.cpuUsage();
 for (let sent = 0; sent < ITER; ) {

@@ -14,6 +14,12 @@
 // own (a PassThrough in object mode) read by amqplib's connection muxer (lib/mux.js) into the stub,
 // as on a real connection, instead of the stub itself; SOCKET=1 as well: the muxer writes to a
 // TurnWriter over a Writable with `writev`, as batchWrites makes it write to the socket.
+// RETAINED=1 (with `node --expose-gc`): what one unconfirmed write retains instead, in bytes of V8
+// heap: K writes (default 1,000), each with a done of its own that holds its message (as the
+// engine's write holds the message it writes), unconfirmed; gc() twice, heapUsed then minus
+// heapUsed once one basic.ack `multiple` confirmed them and they were collected, divided by K;
+// ROUNDS rounds (default 5). OWN=1: one done for every write, and the message not held by it:
+// only what the publisher and amqplib keep per write.
 import { createRequire } from 'node:module';
 import { PassThrough } from 'node:stream';
 import { pathToFileURL } from 'node:url';
@@ -111,6 +117,36 @@ ch.accept({ id: defs.BasicAck, fields: { deliveryTag: 1, multiple: false } });
 const firstError = await first;
 if (firstError !== undefined) throw firstError;
 let tag = 1;
+if (process.env.RETAINED === '1') {
+  const K = Number(process.env.K ?? 1000);
+  const OWN = process.env.OWN === '1';
+  const { retainedBytes } = await import('./retained.mjs');
+  const figures = await retainedBytes(
+    K,
+    Number(process.env.ROUNDS ?? 5),
+    async () => {
+      for (let i = 0; i < K; i++) {
+        const m = core.createMessage({ body: Buffer.from(body), headers: new Map([['x-ferry-hops', 1]]), guarantee: 'at-least-once', source });
+        const done = OWN
+          ? onDone
+          : (error) => {
+              if (m.body.length !== body.length) throw new Error('body');
+              onDone(error);
+            };
+        publisher.send(m, to, done);
+        tag++;
+      }
+      await new Promise((res) => setImmediate(res));
+    },
+    async () => {
+      ch.accept({ id: defs.BasicAck, fields: { deliveryTag: tag, multiple: true } });
+      await new Promise((res) => setImmediate(res));
+    },
+  );
+  if (confirmed !== tag - 1) throw new Error(`${confirmed} of ${tag - 1} writes confirmed`);
+  console.log(`amqp091 publisher, ${dir}: K=${K}${OWN ? ' (OWN)' : ''}, bytes retained per unconfirmed write ${figures}`);
+  process.exit(0);
+}
 const started = process.cpuUsage();
 for (let sent = 0; sent < ITER; ) {
   const end = Math.min(ITER, sent + WINDOW);
