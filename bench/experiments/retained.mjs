@@ -3,8 +3,8 @@
 // of `rounds` rounds takes heapUsed after two gc() with them held, minus heapUsed after two gc()
 // once they are released, divided by K. Returns each round's figure and their median.
 function heapUsed() {
-  gc();
-  gc();
+  globalThis.gc();
+  globalThis.gc();
   return process.memoryUsage().heapUsed;
 }
 

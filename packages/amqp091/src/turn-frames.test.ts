@@ -32,7 +32,9 @@ class Channel implements ChannelStream {
       channel: 1,
       mux: this.mux,
       stream: () => (this.open ? this : undefined),
-      sent: () => void this.sent++,
+      sent: () => {
+        this.sent++;
+      },
     };
   }
 }
@@ -76,7 +78,9 @@ describe('TurnFrames', () => {
   it('writes into the stream once the muxer is blocked, and calls onFull when the end of the turn’s write finds the stream full', async () => {
     const ch = new Channel();
     let full = 0;
-    const frames = new TurnFrames(ch.out(), () => void full++);
+    const frames = new TurnFrames(ch.out(), () => {
+      full++;
+    });
     publish(frames, 'a');
     // another write blocked the muxer before the end of the turn
     ch.mux.blocked = true;
