@@ -227,11 +227,11 @@ export class Connection implements Outlet, IntakeHost, PacketSink, KeepAliveWatc
   }
 
   /** Check what mqtt-packet let through (packet-rules.ts) and handle it. */
-  takePacket(raw: Buffer, packet: Packet): void {
+  takePacket(raw: Buffer, packet: Packet, start = 0, end = raw.length): void {
     const connecting = packet.cmd === 'connect' && this.#state === 'awaiting-connect';
     // a CONNECT decides the protocol level its violations are answered in (§4.13)
     if (connecting) this.version = packet.protocolVersion === 5 ? 5 : packet.protocolVersion === 3 ? 3 : 4;
-    const v = checkPacket(raw, packet, packet.cmd === 'connect' ? (packet.protocolVersion === 5 ? 5 : 4) : this.version);
+    const v = checkPacket(raw, packet, packet.cmd === 'connect' ? (packet.protocolVersion === 5 ? 5 : 4) : this.version, start, end);
     if (v === undefined) return this.#onPacket(packet);
     // MQTT 5 §3.1.4: a CONNECT in error is answered with a CONNACK carrying the reason code
     if (connecting) this.#state = 'connecting';

@@ -1,4 +1,4 @@
-import type { IPublishPacket, Packet } from 'mqtt-packet';
+import type { IPublishPacket, Packet, QoS } from 'mqtt-packet';
 import type { ProtocolVersion } from '../mapping.js';
 
 /**
@@ -116,35 +116,64 @@ export function readAckFast(raw: Buffer, version: number | undefined): Packet | 
 }
 
 /**
- * A PUBLISH without properties (3.1.1, or MQTT 5 with Property Length 0), read as mqtt-packet's
- * parser reads it: the topic decoded as UTF-8 (packet-rules.ts checks its bytes), the payload a
- * view of `raw`, not a copy. Undefined for anything else, which mqtt-packet then reads.
+ * A PUBLISH without properties (3.1.1, or MQTT 5 with Property Length 0) at `raw[start, end)`,
+ * read as mqtt-packet's parser reads it: the topic decoded as UTF-8 (packet-rules.ts checks its
+ * bytes), the payload a view of `raw`, not a copy. Undefined for anything else, which
+ * mqtt-packet then reads. The packet is one record for every read, valid until the next one
+ * (see {@link releaseFastPublish}).
  */
-export function readPublishFast(raw: Buffer, version: number | undefined, topics?: LastTopic): IPublishPacket | undefined {
-  const first = raw[0] as number;
+export function readPublishFast(raw: Buffer, version: number | undefined, topics?: LastTopic, start = 0, end = raw.length): IPublishPacket | undefined {
+  const first = raw[start] as number;
   const qos = (first >> 1) & 0x03;
   // §3.3.1.2: QoS 3 is malformed, for the parser to refuse
   if (first >> 4 !== 3 || qos === 3) return undefined;
-  // §1.5.5 Remaining Length: the packet is whole (the size guard, packet-guard.ts), so it must end exactly at raw's end
+  // §1.5.5 Remaining Length: the packet is whole (the size guard, packet-guard.ts), so it must end exactly at `end`
   let remaining = 0;
-  let at = 1;
+  let at = start + 1;
   for (let shift = 0; ; shift += 7) {
-    if (at >= raw.length || shift > 21) return undefined;
+    if (at >= end || shift > 21) return undefined;
     const byte = raw[at++] as number;
     remaining += (byte & 0x7f) * 2 ** shift;
     if ((byte & 0x80) === 0) break;
   }
-  if (at + remaining !== raw.length || at + 2 > raw.length) return undefined;
+  if (at + remaining !== end || at + 2 > end) return undefined;
   const topicEnd = at + 2 + raw.readUInt16BE(at);
   const idEnd = topicEnd + (qos === 0 ? 0 : 2);
   const payloadAt = idEnd + (version === 5 ? 1 : 0);
-  if (payloadAt > raw.length || (version === 5 && raw[idEnd] !== 0)) return undefined;
-  const packet = { cmd: 'publish', retain: (first & 0x01) !== 0, qos, dup: (first & 0x08) !== 0, length: remaining, topic: topics === undefined ? raw.toString('utf8', at + 2, topicEnd) : topics.read(raw, at + 2, topicEnd), payload: raw.subarray(payloadAt) } as IPublishPacket;
-  if (qos !== 0) packet.messageId = raw.readUInt16BE(topicEnd);
+  if (payloadAt > end || (version === 5 && raw[idEnd] !== 0)) return undefined;
+  const packet = FAST_PUBLISH;
+  packet.retain = (first & 0x01) !== 0;
+  packet.qos = qos as QoS;
+  packet.dup = (first & 0x08) !== 0;
+  packet.length = remaining;
+  packet.topic = topics === undefined ? raw.toString('utf8', at + 2, topicEnd) : topics.read(raw, at + 2, topicEnd);
+  packet.payload = raw.subarray(payloadAt, end);
+  packet.messageId = qos === 0 ? undefined : raw.readUInt16BE(topicEnd);
   return packet;
 }
 
 const NO_BYTES = Buffer.alloc(0);
+
+/**
+ * The packet {@link readPublishFast} reads into: one record for every read, not an object per
+ * PUBLISH. Reading is synchronous and never nested, and nothing keeps the packet once it was
+ * handled (publish-intake.ts builds its message from the fields), so the next read may reuse it.
+ */
+const FAST_PUBLISH: { cmd: 'publish'; retain: boolean; qos: QoS; dup: boolean; length: number; topic: string; payload: Buffer; messageId: number | undefined } = {
+  cmd: 'publish',
+  retain: false,
+  qos: 0,
+  dup: false,
+  length: 0,
+  topic: '',
+  payload: NO_BYTES,
+  messageId: undefined,
+};
+
+/** let go of the last payload read: the record would otherwise keep its socket read alive */
+export function releaseFastPublish(): void {
+  FAST_PUBLISH.payload = NO_BYTES;
+}
 
 /**
  * The topic a connection last published on, as bytes and as its string. A device publishes on

@@ -37,9 +37,9 @@ class Sink implements PacketSink {
   inputHeld(): boolean {
     return this.held || this.inputDead();
   }
-  takePacket(raw: Buffer, packet: Packet): void {
+  takePacket(raw: Buffer, packet: Packet, start = 0, end = raw.length): void {
     // a copy: the test checks the bytes after later reads arrived
-    this.raws.push(Buffer.from(raw));
+    this.raws.push(Buffer.from(raw.subarray(start, end)));
     this.cmds.push(packet.cmd);
     if (this.holdAfterEach) this.held = true;
   }
@@ -175,9 +175,9 @@ describe('PacketInput: held input', () => {
     const input = new PacketInput(sink, 1024);
     const seen: Buffer[] = [];
     const take = sink.takePacket.bind(sink);
-    sink.takePacket = (raw, packet) => {
+    sink.takePacket = (raw, packet, start, end) => {
       seen.push(raw);
-      take(raw, packet);
+      take(raw, packet, start, end);
     };
     sink.held = true;
     const first = bytes.subarray(0, (packets[0] as Buffer).length + 5);

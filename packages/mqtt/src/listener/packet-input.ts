@@ -1,6 +1,6 @@
 import type { Packet } from 'mqtt-packet';
 import { guardChunk, type GuardState } from '../packet-guard.js';
-import { LastTopic, ackId, plainAckCommand, readAckFast, readPublishFast, type AckCommand } from './packet-fast.js';
+import { LastTopic, ackId, plainAckCommand, readAckFast, readPublishFast, releaseFastPublish, type AckCommand } from './packet-fast.js';
 import { packetReader, type ParserSettings } from './packet-reader.js';
 import { RC } from './reason-codes.js';
 import { Unparsed } from './unparsed.js';
@@ -11,8 +11,8 @@ export interface PacketSink {
   inputDead(): boolean;
   /** parsing stops between two packets while true (a publish waits for a route, a login is decided) */
   inputHeld(): boolean;
-  /** one parsed packet with the bytes it was parsed from */
-  takePacket(raw: Buffer, packet: Packet): void;
+  /** one parsed packet with the bytes it was parsed from, `raw[start, end)` */
+  takePacket(raw: Buffer, packet: Packet, start?: number, end?: number): void;
   /** a 2-byte acknowledgement of packet `id` (non-zero), read without a packet object (packet-fast.ts) */
   takeAck(cmd: AckCommand, id: number): void;
   /** mqtt-packet could not parse a packet */
@@ -170,10 +170,18 @@ export class PacketInput implements GuardState {
           return true;
         }
       }
+      if (known !== undefined && (bytes[start] as number) >> 4 === 3) {
+        // a PUBLISH is read where it lies too, into one record (packet-fast.ts)
+        const publish = readPublishFast(bytes, known.protocolVersion, (this.#topics ??= new LastTopic()), start, end);
+        if (publish !== undefined) {
+          if (!sink.inputDead()) sink.takePacket(bytes, publish, start, end);
+          releaseFastPublish();
+          return true;
+        }
+      }
       const raw = start === 0 && end === bytes.length ? bytes : bytes.subarray(start, end);
-      if (known !== undefined) {
-        const version = known.protocolVersion;
-        const fast = (raw[0] as number) >> 4 === 3 ? readPublishFast(raw, version, (this.#topics ??= new LastTopic())) : readAckFast(raw, version);
+      if (known !== undefined && (raw[0] as number) >> 4 !== 3) {
+        const fast = readAckFast(raw, known.protocolVersion);
         if (fast !== undefined) {
           if (!sink.inputDead()) sink.takePacket(raw, fast);
           return true;

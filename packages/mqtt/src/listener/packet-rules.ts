@@ -114,14 +114,14 @@ class Reader {
   end = 0;
   #buf: Buffer = NO_BYTES;
 
-  /** read `raw` from its variable header on */
-  start(raw: Buffer): void {
+  /** read the packet at `raw[start, end)` from its variable header on */
+  start(raw: Buffer, start: number, end: number): void {
     this.#buf = raw;
     // fixed header: one byte, then the Remaining Length (§2.1.4; the size guard checked it)
-    let i = 1;
+    let i = start + 1;
     while (((raw[i] as number) & 0x80) !== 0) i++;
     this.pos = i + 1;
-    this.end = raw.length;
+    this.end = end;
   }
 
   /** let go of the packet read: the one reader would otherwise keep its socket read alive */
@@ -358,13 +358,13 @@ function checkDisconnect(r: Reader, v5: boolean): void {
 const READER = new Reader();
 
 /**
- * The first violation in `raw` (one complete packet) that mqtt-packet let through as `packet`,
- * or undefined. `version` is the connection's protocol level; a CONNECT carries its own.
+ * The first violation in `raw[start, end)` (one complete packet) that mqtt-packet let through as
+ * `packet`, or undefined. `version` is the connection's protocol level; a CONNECT carries its own.
  */
-export function checkPacket(raw: Buffer, packet: Packet, version: ProtocolVersion): Violation | undefined {
+export function checkPacket(raw: Buffer, packet: Packet, version: ProtocolVersion, start = 0, end = raw.length): Violation | undefined {
   const r = READER;
-  r.start(raw);
-  const flagsByte = (raw[0] as number) & 0x0f;
+  r.start(raw, start, end);
+  const flagsByte = (raw[start] as number) & 0x0f;
   const v5 = version === 5;
   try {
     switch (packet.cmd) {
