@@ -28,8 +28,15 @@ const routes =
     : [{ name: 'commands', from: { connector: 'rabbit', fields: { queue: 'bench.commands' } }, to: [{ connector: 'devices', fields: { topic: 'devices/d1/cmd', qos: 1 } }], headers: { set: {}, remove: [] } }];
 const table = router.RouteTable.compile(routes, connectors);
 // SINK=send: a sink that confirms through Sink.send's callback, as the amqp091 and listener
-// sinks do (the engine's fast path); otherwise a resolved write promise
-const sink = process.env.SINK === 'send' ? { write: () => Promise.resolve(), send: (_m, _to, done) => done(undefined) } : { write: () => Promise.resolve() };
+// sinks do (the engine's fast path); otherwise a resolved write promise. HOLD=<k> (with
+// node --expose-gc): after the measured pass, k messages are held unconfirmed and the heap they
+// keep alive is printed per message (what every scavenge copies while a broker confirms).
+const held = [];
+let holding = false;
+const sink =
+  process.env.SINK === 'send' || process.env.HOLD !== undefined
+    ? { write: () => Promise.resolve(), send: (_m, _to, done) => (holding ? held.push(done) : done(undefined)) }
+    : { write: () => Promise.resolve() };
 const engine = new router.Engine({
   table,
   sinks: new Map([['rabbit', sink], ['devices', sink]]),
@@ -72,3 +79,28 @@ const before = process.cpuUsage();
 await pass(N);
 const used = process.cpuUsage(before);
 console.log(JSON.stringify({ case: pathCase, root, n: N, usPerMsg: Math.round(((used.user + used.system) / N) * 100) / 100 }));
+if (process.env.HOLD !== undefined) {
+  const k = Number(process.env.HOLD);
+  const heap = async () => {
+    for (let i = 0; i < 3; i++) {
+      globalThis.gc();
+      await new Promise((r) => setImmediate(r));
+    }
+    return process.memoryUsage().heapUsed;
+  };
+  const empty = await heap();
+  // HOLD_SNAPSHOT=<prefix>: heap snapshots before and while holding, to see what is kept
+  const { writeHeapSnapshot } = await import('node:v8');
+  if (process.env.HOLD_SNAPSHOT) writeHeapSnapshot(`${process.env.HOLD_SNAPSHOT}-empty.heapsnapshot`);
+  holding = true;
+  const base = settled;
+  for (let i = 0; i < k; i++) handler({ message: message(), settlement: new core.Settlement(() => settled++), routes: pathCase === 'A' ? undefined : ['commands'] });
+  while (held.length < k) await new Promise((r) => setImmediate(r));
+  const full = await heap();
+  if (process.env.HOLD_SNAPSHOT) writeHeapSnapshot(`${process.env.HOLD_SNAPSHOT}-held.heapsnapshot`);
+  holding = false;
+  for (const done of held.splice(0)) done(undefined);
+  while (settled - base < k) await new Promise((r) => setImmediate(r));
+  const after = await heap();
+  console.log(JSON.stringify({ case: pathCase, root, held: k, bytesPerHeld: Math.round((full - empty) / k), bytesLeftAfter: Math.round((after - empty) / k) }));
+}

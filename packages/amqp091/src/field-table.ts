@@ -1,4 +1,4 @@
-import { FerryError, TypedNumber, isHeaderTable, type HeaderValue, type Headers } from '@ferry/core';
+import { FerryError, TypedNumber, isHeaderTable, type HeaderValue, type Headers, type ReadonlyHeaders } from '@ferry/core';
 
 /**
  * AMQP 0-9-1 field tables ⇄ core header values.
@@ -186,6 +186,6 @@ function toFieldTable(entries: Iterable<[string, HeaderValue]>, path: string): F
 }
 
 /** Core headers → the `headers` field table of basic properties. */
-export function headersToFieldTable(headers: Headers): FieldTable {
+export function headersToFieldTable(headers: ReadonlyHeaders): FieldTable {
   return toFieldTable(headers.entries(), '');
 }

@@ -56,6 +56,43 @@ export type HeaderValue =
 /** Ordered headers: a Map keeps insertion order, which protocols that care about order preserve. */
 export type Headers = Map<string, HeaderValue>;
 
+/**
+ * A message's headers, which nothing changes once the message is made: a route that changes
+ * headers writes a copy. So messages can share one map (every message without headers shares
+ * {@link NO_HEADERS}), and a message kept in flight holds no map of its own.
+ */
+export type ReadonlyHeaders = ReadonlyMap<string, HeaderValue>;
+
+/**
+ * A header map shared between messages. Its set/delete/clear throw, so code that casts the
+ * readonly type away and writes to it fails at once instead of changing every message that
+ * shares it.
+ */
+class SharedHeaders extends Map<string, HeaderValue> {
+  override set(name: string): this {
+    throw new TypeError(`shared message headers cannot be changed (setting ${name}): copy them first`);
+  }
+
+  override delete(name: string): boolean {
+    throw new TypeError(`shared message headers cannot be changed (deleting ${name}): copy them first`);
+  }
+
+  override clear(): void {
+    throw new TypeError('shared message headers cannot be changed (clearing them): copy them first');
+  }
+}
+
+/** A shared, unchangeable header map holding `entries`. */
+export function sharedHeaders(entries: Iterable<readonly [string, HeaderValue]>): ReadonlyHeaders {
+  const map = new SharedHeaders();
+  // Map.prototype.set, not the override: the map is filled once, here
+  for (const [name, value] of entries) Map.prototype.set.call(map, name, value);
+  return map;
+}
+
+/** The headers of every message that has none: one map, shared, never changed. */
+export const NO_HEADERS: ReadonlyHeaders = sharedHeaders([]);
+
 export function isHeaderTable(v: HeaderValue): v is HeaderTable {
   return (
     typeof v === 'object' &&

@@ -1,5 +1,5 @@
-import type { HeaderValue, Headers } from './headers.js';
-import { TypedNumber } from './headers.js';
+import type { HeaderValue, Headers, ReadonlyHeaders } from './headers.js';
+import { sharedHeaders, TypedNumber } from './headers.js';
 
 /**
  * Loop protection: every message Ferry writes carries the number of times it has passed through
@@ -14,7 +14,7 @@ export const HOPS_HEADER = 'x-ferry-hops';
 export const DEFAULT_MAX_HOPS = 8;
 
 /** The hop count a message arrived with: 0 when absent or not a whole number ≥ 0. */
-export function hopsOf(headers: Headers): number {
+export function hopsOf(headers: ReadonlyHeaders): number {
   return hopValue(headers.get(HOPS_HEADER));
 }
 
@@ -28,10 +28,25 @@ function hopValue(v: HeaderValue | undefined): number {
   return Number.isSafeInteger(n) && n >= 0 ? n : 0;
 }
 
-/** `headers` with the hop count set to `hops` (a copy; the input is not changed). */
-export function withHops(headers: Headers, hops: number): Headers {
-  // most messages carry no header: an empty map is not iterated
-  const out: Headers = headers.size === 0 ? new Map<string, HeaderValue>() : new Map(headers);
+/**
+ * `headers` with the hop count set to `hops`, as a new map the caller may change further (the
+ * input is not changed).
+ */
+export function withHops(headers: ReadonlyHeaders, hops: number): Headers {
+  const out: Headers = new Map(headers);
   out.set(HOPS_HEADER, hops);
   return out;
+}
+
+/** shared hop-only header maps by hop count, made when first needed */
+const hopsOnly: ReadonlyHeaders[] = [];
+
+/**
+ * {@link withHops} for headers nothing will change: a message without headers (most of them)
+ * gets one shared map per hop count instead of a map of its own, which it would keep for as long
+ * as it is in flight.
+ */
+export function withHopsShared(headers: ReadonlyHeaders, hops: number): ReadonlyHeaders {
+  if (headers.size !== 0 || !Number.isSafeInteger(hops) || hops < 0 || hops > 255) return withHops(headers, hops);
+  return (hopsOnly[hops] ??= sharedHeaders([[HOPS_HEADER, hops]]));
 }

@@ -1,4 +1,5 @@
-import type { HeaderValue, Headers } from './headers.js';
+import type { ReadonlyHeaders } from './headers.js';
+import { NO_HEADERS } from './headers.js';
 
 /** The protocols Ferry speaks. */
 export type Protocol = 'mqtt' | 'amqp091' | 'amqp10' | 'stomp';
@@ -23,7 +24,10 @@ export interface MessageSource {
  * of the same protocol can restore it (for example `mqtt.payloadFormatIndicator`,
  * `amqp091.deliveryMode`, `amqp10.messageAnnotations`, `amqp10.encoded`).
  */
-type ProtocolMeta = Partial<Record<Protocol, Readonly<Record<string, unknown>>>>;
+type ProtocolMeta = Readonly<Partial<Record<Protocol, Readonly<Record<string, unknown>>>>>;
+
+/** The meta of every message that has none: one object, shared, frozen (a message is never changed). */
+const NO_META: ProtocolMeta = Object.freeze({});
 
 /**
  * The one canonical message every adapter converts to and from. docs/mapping.md lists, for
@@ -32,8 +36,8 @@ type ProtocolMeta = Partial<Record<Protocol, Readonly<Record<string, unknown>>>>
 export interface GatewayMessage {
   /** the payload: bytes, never re-encoded */
   readonly body: Buffer;
-  /** application headers, typed, in order */
-  readonly headers: Headers;
+  /** application headers, typed, in order; never changed once the message is made (a copy is) */
+  readonly headers: ReadonlyHeaders;
   readonly contentType?: string | undefined;
   readonly contentEncoding?: string | undefined;
   readonly messageId?: string | undefined;
@@ -72,7 +76,7 @@ export type MessageInit = Omit<GatewayMessage, 'headers' | 'meta' | 'guarantee' 
 export function createMessage(init: MessageInit): GatewayMessage {
   return {
     body: init.body,
-    headers: init.headers ?? new Map<string, HeaderValue>(),
+    headers: init.headers ?? NO_HEADERS,
     contentType: init.contentType,
     contentEncoding: init.contentEncoding,
     messageId: init.messageId,
@@ -86,7 +90,7 @@ export function createMessage(init: MessageInit): GatewayMessage {
     subject: init.subject,
     userId: init.userId,
     source: init.source,
-    meta: init.meta ?? {},
+    meta: init.meta ?? NO_META,
   };
 }
 
@@ -95,7 +99,7 @@ export function createMessage(init: MessageInit): GatewayMessage {
  * has the message's own shape (a spread with an override does not keep it), for the router's
  * outgoing copy of every message.
  */
-export function withHeaders(msg: GatewayMessage, headers: Headers): GatewayMessage {
+export function withHeaders(msg: GatewayMessage, headers: ReadonlyHeaders): GatewayMessage {
   return {
     body: msg.body,
     headers,

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import type { Headers } from './headers.js';
+import type { Headers, ReadonlyHeaders } from './headers.js';
 
 /**
  * W3C Trace Context (https://www.w3.org/TR/trace-context/, the Recommendation, version 00): the
@@ -53,7 +53,7 @@ export function newTraceParent(sampled: boolean, random: (n: number) => Buffer =
  * dropped, since it belongs to the trace that was not understood (§3.3.1: a vendor that cannot
  * parse traceparent MUST NOT use tracestate). Returns `headers` itself when nothing changes.
  */
-export function startTrace(headers: Headers, sampled: boolean, random?: (n: number) => Buffer): Headers {
+export function startTrace(headers: ReadonlyHeaders, sampled: boolean, random?: (n: number) => Buffer): ReadonlyHeaders {
   const v = headers.get(TRACEPARENT);
   if (typeof v === 'string' && parseTraceParent(v) !== undefined) return headers;
   const out: Headers = new Map(headers);

@@ -7,6 +7,7 @@ import {
   type GatewayMessage,
   type HeaderValue,
   type Headers,
+  type ReadonlyHeaders,
 } from '@ferry/core';
 import type { IPublishPacket, QoS, UserProperties } from 'mqtt-packet';
 import { DeviceParts } from './device-parts.js';
@@ -55,7 +56,7 @@ export function userPropertiesToHeaders(props: UserProperties | undefined): Head
  * array becomes a repeated property; other non-string values go through headerToString
  * (numbers as decimal, binary as base64, timestamps ISO 8601, tables JSON).
  */
-export function headersToUserProperties(headers: Headers): UserProperties | undefined {
+export function headersToUserProperties(headers: ReadonlyHeaders): UserProperties | undefined {
   if (headers.size === 0) return undefined;
   const out: UserProperties = {};
   for (const [k, v] of headers) {

@@ -6,8 +6,11 @@ import { FerryError } from '@ferry/core';
  * of its own; an owner is pending in one list at a time.
  */
 export abstract class Expiring {
-  /** when it expires, on the list's clock (set by {@link Deadlines.add}) */
-  at = 0;
+  /**
+   * when its time began, on the list's clock (set by {@link Deadlines.add}); it expires the
+   * list's `ms` later. One number, not two: each is a heap object of its own while it is pending.
+   */
+  since = 0;
   /** the list's links and whether it is pending there: Deadlines' own, never set elsewhere */
   deadlinePrev: Expiring | undefined = undefined;
   deadlineNext: Expiring | undefined = undefined;
@@ -53,7 +56,7 @@ export class Deadlines {
   add(owner: Expiring, now: number = this.#now()): Expiring {
     // its links are the list's: pending twice would corrupt it (a bug of the caller's)
     if (owner.deadlinePending) throw new FerryError('INTERNAL', 'a deadline owner was added while still pending');
-    owner.at = now + this.#ms;
+    owner.since = now;
     owner.deadlinePrev = this.#tail;
     owner.deadlineNext = undefined;
     owner.deadlinePending = true;
@@ -63,7 +66,7 @@ export class Deadlines {
     this.#size++;
     // an armed timer wakes no later than this deadline (every deadline is at most `ms` away and
     // the timer was armed for one at most `ms` away): it re-arms for the head then
-    if (this.#timer === undefined) this.#arm(owner.at);
+    if (this.#timer === undefined) this.#arm(now + this.#ms);
     return owner;
   }
 
@@ -116,12 +119,13 @@ export class Deadlines {
 
   #fire(): void {
     this.#timer = undefined;
-    const now = this.#now();
-    for (let n = this.#head; n !== undefined && n.at <= now; n = this.#head) {
+    // due: began at least `ms` ago
+    const began = this.#now() - this.#ms;
+    for (let n = this.#head; n !== undefined && n.since <= began; n = this.#head) {
       this.#unlink(n);
       n.expire();
     }
     // an expired write's retry may have added a deadline, and armed the timer for it already
-    if (this.#head !== undefined && !this.#armed()) this.#arm(this.#head.at);
+    if (this.#head !== undefined && !this.#armed()) this.#arm(this.#head.since + this.#ms);
   }
 }

@@ -98,7 +98,6 @@ interface WriteOwner {
 abstract class Write extends Expiring {
   readonly owner: WriteOwner;
   readonly d: Dispatch;
-  readonly started: number;
   /** the sink's callback */
   readonly settle: (error: FerryError | undefined) => void;
   finished = false;
@@ -109,8 +108,12 @@ abstract class Write extends Expiring {
     super();
     this.owner = owner;
     this.d = d;
-    this.started = performance.now();
     this.settle = this.#settle.bind(this);
+  }
+
+  /** when the write began: its deadline's start (Deadlines.add sets it as the write starts) */
+  get started(): number {
+    return this.since;
   }
 
   /** the write ended, once: undefined when confirmed, else its error */
@@ -490,7 +493,7 @@ export class Delivery {
    */
   #send(w: Write): void {
     const sink = this.#sinks.get(w.d.connector) as Sink<Record<string, unknown>>;
-    this.#deadlines.add(w, w.started);
+    this.#deadlines.add(w);
     try {
       // a sink that reports through a callback (Sink.send) needs no promise per write
       if (sink.send !== undefined) sink.send(w.d.message, w.d.to, w.settle);

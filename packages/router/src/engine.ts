@@ -64,6 +64,8 @@ interface RouteState {
   /** the route's metric series, bound once */
   readonly matched: CounterHandle;
   readonly inFlight: GaugeHandle;
+  /** [this state]: the states of a message that only this route took, shared by all of them */
+  readonly alone: readonly RouteState[];
 }
 
 /**
@@ -275,13 +277,14 @@ export class Engine {
   }
 
   #state(route: string): RouteState | undefined {
-    let s = this.#routes.get(route);
+    const s = this.#routes.get(route);
     if (s !== undefined) return s;
     const policy = this.#table.policyOf(route);
     const source = this.#table.sourceOf(route);
     if (policy === undefined || source === undefined) return undefined;
     const max = policy.maxInFlight;
-    s = {
+    const alone: RouteState[] = [];
+    const made: RouteState = {
       name: route,
       source,
       max,
@@ -292,9 +295,11 @@ export class Engine {
       peakWaiting: 0,
       matched: counterHandle(this.#metrics, 'messages_matched_total', { route }),
       inFlight: gaugeHandle(this.#metrics, 'messages_in_flight', { route }),
+      alone,
     };
-    this.#routes.set(route, s);
-    return s;
+    alone.push(made);
+    this.#routes.set(route, made);
+    return made;
   }
 
   #take(connector: string, delivery: InboundDelivery): void {
@@ -308,16 +313,26 @@ export class Engine {
       safeSettle(this.#logger, () => settlement.accept());
       return;
     }
-    // one array, not a map and a filter: this runs for every message
-    const states: RouteState[] = [];
     // waiting messages of the same routes go first, so a route keeps its arrival order
     let room = this.#queue.length === 0;
-    for (const m of matches) {
-      const s = this.#state(m.route);
-      if (s === undefined) continue;
-      states.push(s);
-      s.matched.inc();
-      if (s.active >= s.max) room = false;
+    let states: readonly RouteState[];
+    const only = matches.length === 1 ? this.#state((matches[0] as RouteMatch).route) : undefined;
+    if (only !== undefined) {
+      // one route (most messages): the route's own one-element list, kept by every such message
+      // while it is in flight instead of a list of its own
+      states = only.alone;
+      only.matched.inc();
+      if (only.active >= only.max) room = false;
+    } else {
+      const list: RouteState[] = [];
+      for (const m of matches) {
+        const s = this.#state(m.route);
+        if (s === undefined) continue;
+        list.push(s);
+        s.matched.inc();
+        if (s.active >= s.max) room = false;
+      }
+      states = list;
     }
     const taken = new Taken(connector, delivery, matches, states, this.#table, this.#generation, this.#done);
     this.#inFlight++;

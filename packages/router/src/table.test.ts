@@ -418,6 +418,13 @@ describe('loop protection, trace context and reply-to', () => {
       t.plan(msg('plant', 'mqtt', 'dev/a', hops === undefined ? [] : [['x-ferry-hops', hops]]), { route: 'up', captures: [['a']] });
     expect(at(undefined).dispatches.map((d) => d.message.headers.get('x-ferry-hops'))).toEqual([1, 1]);
     expect(at(2).dispatches.map((d) => d.message.headers.get('x-ferry-hops'))).toEqual([3, 3]);
+    // header-less messages share one hop map per count; one with headers keeps its own and its input
+    const first = at(undefined).dispatches[0]?.message.headers;
+    expect(at(undefined).dispatches[1]?.message.headers).toBe(first);
+    const input = new Map<string, HeaderValue>([['k', 'v']]);
+    const own = t.plan(createMessage({ body: Buffer.alloc(0), headers: input, source: { connector: 'plant', protocol: 'mqtt', address: 'dev/a' } }), { route: 'up', captures: [['a']] });
+    expect([...(own.dispatches[0]?.message.headers ?? [])]).toEqual([['k', 'v'], ['x-ferry-hops', 1]]);
+    expect([...input]).toEqual([['k', 'v']]);
     // MQTT and STOMP carry it as text
     expect(at('2').dispatches).toHaveLength(2);
     const refused = at(3);

@@ -8,6 +8,7 @@ import {
   type GatewayMessage,
   type HeaderValue,
   type Headers,
+  type ReadonlyHeaders,
   type RetrySpec,
   type RouteSpec,
   type SourceSpec,
@@ -17,6 +18,7 @@ import {
   startTrace,
   withHeaders,
   withHops,
+  withHopsShared,
   TRACEPARENT,
   TRACESTATE,
 } from '@ferry/core';
@@ -93,7 +95,7 @@ export type ExplainedDestination =
       readonly connector: string;
       readonly to: Record<string, unknown>;
       /** the headers the destination would receive */
-      readonly headers: Headers;
+      readonly headers: ReadonlyHeaders;
     }
   | {
       readonly ok: false;
@@ -219,7 +221,7 @@ export class RouteTable {
   readonly #tracing: RouteTableOptions['tracing'];
   readonly #random: RouteTableOptions['random'];
   /** the trace started for a message, so every route and destination of it carries the same one */
-  readonly #traced = new WeakMap<GatewayMessage, Headers>();
+  readonly #traced = new WeakMap<GatewayMessage, ReadonlyHeaders>();
 
   private constructor(options: RouteTableOptions) {
     this.#maxHops = options.maxHops ?? DEFAULT_MAX_HOPS;
@@ -516,21 +518,21 @@ export class RouteTable {
    */
   #outgoing(route: CompiledRoute, message: GatewayMessage, captures: RouteMatch['captures'], hops: number): GatewayMessage {
     const out = this.#applyHeaders(route, message, captures);
+    // without tracing nothing changes the headers further: a header-less message shares one map
+    if (this.#tracing?.start !== true) return withHeaders(out, withHopsShared(out.headers, hops + 1));
     // withHops copies: the trace headers below change that copy only
     const headers = withHops(out.headers, hops + 1);
-    if (this.#tracing?.start === true) {
-      let traced = this.#traced.get(message);
-      if (traced === undefined) {
-        traced = startTrace(message.headers, this.#tracing.sampled, this.#random);
-        this.#traced.set(message, traced);
-      }
-      // the trace of the message as received (or started), unless a header rule sets them
-      for (const name of [TRACEPARENT, TRACESTATE]) {
-        if (route.headerSet.some((h) => h.name === name)) continue;
-        const v = traced.get(name);
-        if (v === undefined) headers.delete(name);
-        else headers.set(name, v);
-      }
+    let traced = this.#traced.get(message);
+    if (traced === undefined) {
+      traced = startTrace(message.headers, this.#tracing.sampled, this.#random);
+      this.#traced.set(message, traced);
+    }
+    // the trace of the message as received (or started), unless a header rule sets them
+    for (const name of [TRACEPARENT, TRACESTATE]) {
+      if (route.headerSet.some((h) => h.name === name)) continue;
+      const v = traced.get(name);
+      if (v === undefined) headers.delete(name);
+      else headers.set(name, v);
     }
     return withHeaders(out, headers);
   }

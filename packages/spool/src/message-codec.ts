@@ -1,6 +1,7 @@
 import {
   FerryError,
   createMessage,
+  NO_HEADERS,
   TypedNumber,
   type DeliveryGuarantee,
   type GatewayMessage,
@@ -396,9 +397,12 @@ export function decodeMessage(buf: Buffer): MessageEnvelope {
       case Field.Body:
         m.body = must(v, isBuffer, 'body');
         break;
-      case Field.Headers:
-        m.headers = must(v, isHeaders, 'headers');
+      case Field.Headers: {
+        const headers = must(v, isHeaders, 'headers');
+        // a replayed message without headers shares the one empty map, as a received one does
+        m.headers = headers.size === 0 ? NO_HEADERS : headers;
         break;
+      }
       case Field.ContentType:
         m.contentType = must(v, isString, 'contentType');
         break;
