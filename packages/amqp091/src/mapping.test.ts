@@ -1,4 +1,4 @@
-import { createMessage, TypedNumber, type GatewayMessage } from '@ferry/core';
+import { createMessage, NO_HEADERS, TypedNumber, type GatewayMessage } from '@ferry/core';
 import type { ConsumeMessage } from 'amqplib';
 import { fromDelivery, toPublish, type Amqp091Meta } from './mapping.js';
 import { amqp091From, amqp091Options, amqp091To } from './options.js';
@@ -78,6 +78,14 @@ describe('basic properties → canonical message', () => {
       ['m', true],
     ]);
     expect(fromDelivery(delivery({}), { connector: 'rabbit', queue: 'q' }).expiresAt).toBeUndefined();
+  });
+
+  it('a delivery without headers (or only those taken out) has the one shared empty map', () => {
+    expect(fromDelivery(delivery({}), { connector: 'rabbit', queue: 'q' }).headers).toBe(NO_HEADERS);
+    expect(fromDelivery(delivery({ headers: {} }), { connector: 'rabbit', queue: 'q' }).headers).toBe(NO_HEADERS);
+    const taken = fromDelivery(delivery({ headers: { 'x-ferry-publish-id': 'p.1', 'x-correlation-id': 'c' } }), { connector: 'rabbit', queue: 'q' });
+    expect(taken.headers).toBe(NO_HEADERS);
+    expect(taken.correlationId).toBe('c');
   });
 });
 

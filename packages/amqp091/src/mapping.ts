@@ -1,4 +1,4 @@
-import { AMQP091_CORRELATION_HEADER, FerryError, correlationFromField, createMessage, type GatewayMessage, type Headers, type MessageSource } from '@ferry/core';
+import { AMQP091_CORRELATION_HEADER, FerryError, correlationFromField, createMessage, NO_HEADERS, type GatewayMessage, type Headers, type MessageSource } from '@ferry/core';
 import type { ConsumeMessage, Options } from 'amqplib';
 import { fromFieldTable, headersToFieldTable } from './field-table.js';
 
@@ -95,15 +95,19 @@ export function fromDelivery(msg: ConsumeMessage, ctx: IngressContext, source?: 
   if (clusterId !== undefined) meta.clusterId = clusterId;
   if (expiration !== undefined) meta.expiration = expiration;
   const headers = fromFieldTable(p.headers, PUBLISH_ID_HEADER);
+  // these take their headers out of the map, before its size is read below
+  const correlationId = correlationFromField(str(p.correlationId) ?? takeCorrelationHeader(headers), headers);
+  const replyTo = ctx.replyToTopicHeader === true ? takeReplyToTopic(headers, str(p.replyTo)) : str(p.replyTo);
   // through createMessage, which gives every message one shape whoever builds it
   return createMessage({
     body: msg.content,
-    headers,
+    // a delivery without headers keeps no map of its own while it is in flight
+    headers: headers.size === 0 ? NO_HEADERS : headers,
     contentType: str(p.contentType),
     contentEncoding: str(p.contentEncoding),
     messageId: str(p.messageId),
-    correlationId: correlationFromField(str(p.correlationId) ?? takeCorrelationHeader(headers), headers),
-    replyTo: ctx.replyToTopicHeader === true ? takeReplyToTopic(headers, str(p.replyTo)) : str(p.replyTo),
+    correlationId,
+    replyTo,
     // AMQP 0-9-1 timestamps are seconds since the epoch (spec §4.2.5.4 "timestamp").
     timestamp: timestamp !== undefined ? timestamp * 1000 : undefined,
     expiresAt: ttl !== undefined ? (ctx.now ?? Date.now()) + ttl : undefined,

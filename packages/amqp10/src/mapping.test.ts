@@ -1,6 +1,6 @@
 import rhea from 'rhea';
 import { dataSection } from '../test/rhea-message.js';
-import { createMessage, TypedNumber, withChanges, withHops, type GatewayMessage } from '@ferry/core';
+import { createMessage, NO_HEADERS, TypedNumber, withChanges, withHops, type GatewayMessage } from '@ferry/core';
 import { Decoder, decodeOne, encode, type AmqpValue } from './codec.js';
 import { stampTtl, toAmqp10, toGatewayMessage, type Amqp10Meta } from './mapping.js';
 import { parseMessage } from './sections.js';
@@ -127,6 +127,10 @@ describe('parseMessage: data sections', () => {
     // rhea's own encoding of a message with a body alone
     const m = toGatewayMessage(rhea.message.encode({ body: dataSection(Buffer.from('ab')) }), ctx);
     expect(m.body.toString()).toBe('ab');
+    // no application-properties: the one shared empty map, not a map of its own
+    expect(m.headers).toBe(NO_HEADERS);
+    const props = toGatewayMessage(rhea.message.encode({ body: dataSection(Buffer.from('ab')), application_properties: { k: 'v' } }), ctx);
+    expect([...props.headers]).toEqual([['k', 'v']]);
     expect(meta(m).headerBytes).toBe(4);
     expect(meta(m).durable).toBeUndefined();
   });

@@ -7,7 +7,7 @@
  * received bytes decode to (./unchanged.ts) to tell whether a route changed the message (headers
  * set or removed, for example); only then is the message encoded again from the canonical fields.
  */
-import { createMessage, FerryError, HOPS_HEADER, headerToString, hopsOf, TypedNumber, type GatewayMessage, type HeaderValue, type Headers, type MessageSource } from '@ferry/core';
+import { createMessage, FerryError, HOPS_HEADER, NO_HEADERS, headerToString, hopsOf, TypedNumber, type GatewayMessage, type HeaderValue, type Headers, type MessageSource } from '@ferry/core';
 import { uuidToString, type AmqpValue } from './codec.js';
 import { buildMessage, encodeApplicationProperties, encodeHeader, parseMessage, type HeaderSection, type OutgoingMessage, type ParsedMessage } from './sections.js';
 import { sameCanonical } from './unchanged.js';
@@ -193,7 +193,8 @@ function fromParsed(p: ParsedMessage, encoded: Buffer, source: MessageSource, pr
   // through createMessage, which gives every message one shape whoever builds it
   return createMessage({
     body,
-    headers,
+    // a transfer without application-properties keeps no map of its own while it is in flight
+    headers: headers.size === 0 ? NO_HEADERS : headers,
     contentType,
     contentEncoding: pr.contentEncoding,
     messageId: pr.messageId === undefined ? undefined : idToString(pr.messageId),

@@ -1,4 +1,4 @@
-import { createMessage, TypedNumber, type HeaderValue } from '@ferry/core';
+import { createMessage, NO_HEADERS, TypedNumber, type HeaderValue } from '@ferry/core';
 import { messageToBroker, sendToMessage } from './mapping.js';
 import { SharedSendParts } from './shared-send-parts.js';
 
@@ -76,6 +76,10 @@ describe('stomp-listener mapping', () => {
     expect(m.priority).toBeUndefined();
     expect(m.expiresAt).toBeUndefined();
     expect(m.headers.get('priority')).toBe('high');
+    // no application header (the correlation marker is taken out): the one shared empty map
+    const plain = sendToMessage({ destination: '/topic/t', headers: [['correlation-id', 'YQ=='], ['ferry-correlation-encoding', 'base64']], body: Buffer.alloc(0), confirmed: false, sessionId: 's', login: undefined, version: '1.2' }, 'web');
+    expect(plain.correlationId).toEqual(Buffer.from('a'));
+    expect(plain.headers).toBe(NO_HEADERS);
   });
 
   it('canonical message → MESSAGE headers, typed values as strings, mapped names not written twice', () => {

@@ -1,4 +1,4 @@
-import { CORRELATION_ENCODING_HEADER, correlationFromField, correlationToText, createMessage, headerToString, type GatewayMessage, type HeaderValue } from '@ferry/core';
+import { CORRELATION_ENCODING_HEADER, correlationFromField, correlationToText, createMessage, NO_HEADERS, headerToString, type GatewayMessage, type HeaderValue } from '@ferry/core';
 import type { HeaderEntry } from '../frame/frame.js';
 import type { BrokerMessage } from './broker-message.js';
 import type { InboundSendContent } from './session.js';
@@ -85,14 +85,17 @@ export function sendToMessage(send: InboundSendContent, connector: string, share
   const expires = decimal(expiresText);
   // A priority outside 0-9 or a non-numeric one stays a plain header rather than being guessed.
   if (priorityText !== undefined && (priority === undefined || priority > 9)) headers.set('priority', priorityText);
+  // a binary id (or text with NUL) came as base64, marked (core correlation.ts); this takes the
+  // marker out of the headers, before their size is read below
+  const correlationId = correlationFromField(correlation, headers);
   return createMessage({
     body: send.body,
-    headers,
+    // a SEND without application headers keeps no map of its own while it is in flight
+    headers: headers.size === 0 ? NO_HEADERS : headers,
     contentType,
     contentEncoding,
     messageId: messageId ?? ferryMessageId,
-    // a binary id (or text with NUL) came as base64, marked (core correlation.ts)
-    correlationId: correlationFromField(correlation, headers),
+    correlationId,
     replyTo,
     // ActiveMQ style: `expires` is an absolute time in ms since the epoch; 0 means never.
     expiresAt: expires !== undefined && expires > 0 ? expires : undefined,
