@@ -3,6 +3,7 @@ import {
   correlationFromBytes,
   correlationToBytes,
   createMessage,
+  NO_HEADERS,
   headerToString,
   type GatewayMessage,
   type HeaderValue,
@@ -87,14 +88,15 @@ export function fromMqttPublish(
 ): GatewayMessage {
   const p = packet.properties;
   const parts = device instanceof DeviceParts && p?.payloadFormatIndicator === undefined ? device : undefined;
-  const headers = userPropertiesToHeaders(p?.userProperties);
+  // a PUBLISH without user properties (every 3.1.1 one) has the one shared empty header map
+  const headers = p?.userProperties === undefined ? undefined : userPropertiesToHeaders(p.userProperties);
   return createMessage({
     body: toBuffer(packet.payload),
-    headers,
+    headers: headers ?? NO_HEADERS,
     contentType: p?.contentType,
     // MQTT 5 §3.3.2.3.6: binary data; valid UTF-8 is read as a text id (core correlation.ts),
-    // unless the sink that wrote it marked a binary id
-    correlationId: correlationFromBytes(p?.correlationData, headers),
+    // unless the sink that wrote it marked a binary id (a header, so none without user properties)
+    correlationId: headers !== undefined ? correlationFromBytes(p?.correlationData, headers) : p?.correlationData === undefined ? undefined : correlationFromBytes(p.correlationData, new Map()),
     replyTo: p?.responseTopic,
     // MQTT 5 §3.3.2.3.3: the interval is relative to receipt; Ferry keeps the absolute time so
     // the time it holds the message counts against it.
