@@ -8,6 +8,7 @@
  *
  *   N=50000 ROUNDS=3 node bench/run.mjs            # every case, round-robin
  *   ONLY='^A\.' ROUNDS=5 node bench/run.mjs          # a subset (regex over case names)
+ *   WARM_N=20000 N=20000 node bench/run.mjs       # measure after 20,000 warm-up messages (steady state)
  *   ONLY='^F\.' RATE=2000 node bench/run.mjs         # latency at another rate
  *   FERRY_PROF=1 ONLY='^A\.ferry' ROUNDS=1 node bench/run.mjs   # + a CPU profile of Ferry
  *   node bench/profile.mjs bench/results/<ts>/prof/<case>-r1.cpuprofile
@@ -166,15 +167,18 @@ async function startServers(c, ctx, name, rec) {
 async function runOne(c, round) {
   if (c.kind === 'connections') return runConnections(c, round);
   const latency = c.latency === true;
-  const warm = latency ? Math.round(options.rate * options.warmupSeconds) : 0;
-  const total = latency ? warm + options.rate * options.latencySeconds : (c.n?.(options) ?? options.n);
+  // a throughput case of the common size warms up first with WARM_N (not the large-message and
+  // fan-out cases, whose sizes are their own)
+  const warmThroughput = !latency && c.n === undefined ? options.warmN : 0;
+  const warm = latency ? Math.round(options.rate * options.warmupSeconds) : warmThroughput;
+  const total = latency ? warm + options.rate * options.latencySeconds : warmThroughput + (c.n?.(options) ?? options.n);
   const payloadBytes = c.payloadBytes ?? options.payloadBytes;
   const sendWindow = c.window?.(options) ?? options.window;
   const copies = c.copies?.(options) ?? 1;
   const ctx = await context(c, round, total, warm, payloadBytes, copies);
   const vhost = ctx.vhost;
   const name = `${c.name}-r${round}`;
-  const rec = { type: 'run', case: c.name, pair: pairOf(c), round, path: c.path, latency, n: total, window: sendWindow, payloadBytes, load: load() };
+  const rec = { type: 'run', case: c.name, pair: pairOf(c), round, path: c.path, latency, n: total - warmThroughput, window: sendWindow, payloadBytes, load: load() };
   if (copies > 1) rec.receivers = copies;
   if (latency) Object.assign(rec, { rate: options.rate, warmup: warm });
   let ferry;
@@ -184,9 +188,21 @@ async function runOne(c, round) {
     ({ ferry, broker } = await startServers(c, ctx, name, rec));
     setup = await c.clients(ctx);
     const counter = ctx.counter;
+    if (warmThroughput > 0) {
+      // the warm-up's messages are sent and received before anything is measured
+      const warmWindow = cpuWindow({ ferry: ferry?.pid, rabbit: rabbitPid(), broker: broker?.pid });
+      const warmed = windowed(warmThroughput, sendWindow, setup.send);
+      await withTimeout(setup.failed ? Promise.race([warmed, setup.failed]) : warmed, Math.max(120_000, warmThroughput), `the warm-up's last confirmation (${counter.sent} sent)`);
+      await withTimeout(counter.whenUnique(warmThroughput * copies), options.drainSeconds * 1000, `the warm-up's messages received (${counter.unique} of ${warmThroughput * copies})`);
+      rec.warm = warmThroughput;
+      rec.warmCpu = warmWindow.end();
+    }
     const window = cpuWindow({ ferry: ferry?.pid, rabbit: rabbitPid(), broker: broker?.pid });
     const sched = latency ? schedWindow({ ferry: ferry?.pid, rabbit: rabbitPid(), bench: process.pid }) : undefined;
-    const publishing = latency ? paced(total, options.rate, sendWindow, setup.send) : windowed(total, sendWindow, setup.send);
+    const measured = total - warmThroughput;
+    const publishing = latency
+      ? paced(total, options.rate, sendWindow, setup.send)
+      : windowed(measured, sendWindow, warmThroughput === 0 ? setup.send : (seq, done) => setup.send(seq + warmThroughput, done));
     const guarded = setup.failed ? Promise.race([publishing, setup.failed]) : publishing;
     const budget = latency ? (options.latencySeconds + options.warmupSeconds) * 1000 + 60_000 : Math.max(120_000, total);
     const tPub = await withTimeout(guarded, budget, `the publisher's last confirmation (${counter.sent} sent)`);
@@ -195,14 +211,16 @@ async function runOne(c, round) {
     if (sched) rec.sched = sched.end();
     // room for late duplicates before counting
     await new Promise((r) => setTimeout(r, 300));
-    const t0 = counter.firstSentAt;
+    // after a warm-up the clock starts at the first measured message
+    const t0 = warmThroughput > 0 ? counter.measureSentAt : counter.firstSentAt;
+    const timed = latency ? total : measured;
     Object.assign(rec, {
       counts: counter.counts(),
       complete,
       e2eMs: complete ? round1(counter.lastUniqueAt - t0) : null,
       pubMs: round1(tPub - t0),
-      e2eMsgsPerSec: complete ? rate(total, counter.lastUniqueAt - t0) : null,
-      pubMsgsPerSec: rate(total, tPub - t0),
+      e2eMsgsPerSec: complete ? rate(timed, counter.lastUniqueAt - t0) : null,
+      pubMsgsPerSec: rate(timed, tPub - t0),
       cpu,
       ferryPeakRssMiB: ferry ? round1(peakRssMiB(ferry.pid) ?? NaN) : null,
       brokerPeakRssMiB: broker ? round1(peakRssMiB(broker.pid) ?? NaN) : null,

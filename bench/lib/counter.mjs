@@ -86,6 +86,14 @@ export class Counter {
     if (this.unique === this.expected) this.onComplete?.();
   }
 
+  /** Resolves once `k` messages arrived at least once (the warm-up's, before the measured ones). */
+  whenUnique(k) {
+    return new Promise((resolve) => {
+      const check = () => (this.unique >= k ? resolve() : setTimeout(check, 10));
+      check();
+    });
+  }
+
   get complete() {
     return this.unique === this.expected;
   }

@@ -32,6 +32,13 @@ export const options = Object.freeze({
   latencySeconds: int('LAT_SECONDS', 10),
   warmupSeconds: Number(process.env.WARMUP ?? 1),
   /**
+   * WARM_N=20000: messages a throughput case (A–E, G, H) sends before it measures, received
+   * before the CPU window and the rate clock open: the per-message figures are then the steady
+   * state's, without the fresh process's compilation and heap growth (docs/benchmarks.md "What
+   * N=20,000 measures"); the warm-up's own CPU is reported as `warmCpu`
+   */
+  warmN: Number(process.env.WARM_N ?? 0),
+  /**
    * the latency cases also report their window without its first LAT_SETTLE seconds: a Ferry
    * started for the run spends its first seconds of traffic compiling its hot path
    */
