@@ -17,8 +17,8 @@ import {
   hopsOf,
   startTrace,
   withHeaders,
-  withHops,
   withHopsShared,
+  HOPS_HEADER,
   TRACEPARENT,
   TRACESTATE,
 } from '@ferry/core';
@@ -517,24 +517,28 @@ export class RouteTable {
    * that takes the message). `hops`: the count the message arrived with.
    */
   #outgoing(route: CompiledRoute, message: GatewayMessage, captures: RouteMatch['captures'], hops: number): GatewayMessage {
-    const out = this.#applyHeaders(route, message, captures);
-    // without tracing nothing changes the headers further: a header-less message shares one map
-    if (this.#tracing?.start !== true) return withHeaders(out, withHopsShared(out.headers, hops + 1));
-    // withHops copies: the trace headers below change that copy only
-    const headers = withHops(out.headers, hops + 1);
-    let traced = this.#traced.get(message);
-    if (traced === undefined) {
-      traced = startTrace(message.headers, this.#tracing.sampled, this.#random);
-      this.#traced.set(message, traced);
+    const ruled = this.#ruledHeaders(route, message, captures);
+    const tracing = this.#tracing?.start === true ? this.#tracing : undefined;
+    // nothing changes the headers but the hop count: a header-less message shares one map
+    if (ruled === undefined && tracing === undefined) return withHeaders(message, withHopsShared(message.headers, hops + 1));
+    // the header rules' map is new already: the hop count and the trace go into it, not a second copy
+    const headers = ruled ?? new Map(message.headers);
+    headers.set(HOPS_HEADER, hops + 1);
+    if (tracing !== undefined) {
+      let traced = this.#traced.get(message);
+      if (traced === undefined) {
+        traced = startTrace(message.headers, tracing.sampled, this.#random);
+        this.#traced.set(message, traced);
+      }
+      // the trace of the message as received (or started), unless a header rule sets them
+      for (const name of [TRACEPARENT, TRACESTATE]) {
+        if (route.headerSet.some((h) => h.name === name)) continue;
+        const v = traced.get(name);
+        if (v === undefined) headers.delete(name);
+        else headers.set(name, v);
+      }
     }
-    // the trace of the message as received (or started), unless a header rule sets them
-    for (const name of [TRACEPARENT, TRACESTATE]) {
-      if (route.headerSet.some((h) => h.name === name)) continue;
-      const v = traced.get(name);
-      if (v === undefined) headers.delete(name);
-      else headers.set(name, v);
-    }
-    return withHeaders(out, headers);
+    return withHeaders(message, headers);
   }
 
   /**
@@ -548,16 +552,17 @@ export class RouteTable {
   }
 
   /**
-   * The route's header rules: `remove` first, then `set` (so a name in both ends up set).
-   * `set` values are templates filled from the incoming message, in the source's syntax.
+   * The route's header rules applied to a copy of the message's headers: `remove` first, then
+   * `set` (so a name in both ends up set); undefined when the route has none. `set` values are
+   * templates filled from the incoming message, in the source's syntax.
    */
-  #applyHeaders(route: CompiledRoute, message: GatewayMessage, captures: RouteMatch['captures']): GatewayMessage {
-    if (route.headerSet.length === 0 && route.headerRemove.length === 0) return message;
+  #ruledHeaders(route: CompiledRoute, message: GatewayMessage, captures: RouteMatch['captures']): Headers | undefined {
+    if (route.headerSet.length === 0 && route.headerRemove.length === 0) return undefined;
     const ctx: RenderContext = { message, captures, sourceSyntax: route.sourceSyntax, targetSyntax: route.sourceSyntax };
     const headers: Headers = new Map(message.headers);
     for (const name of route.headerRemove) headers.delete(name);
     for (const { name, template } of route.headerSet) headers.set(name, template.render(ctx));
-    return { ...message, headers };
+    return headers;
   }
 
   /**
