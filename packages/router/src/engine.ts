@@ -302,6 +302,16 @@ export class Engine {
     return made;
   }
 
+  /** the states of the routes `matches` names (one array, not a map and a filter: per message) */
+  #statesOf(matches: readonly RouteMatch[]): RouteState[] {
+    const list: RouteState[] = [];
+    for (const m of matches) {
+      const s = this.#state(m.route);
+      if (s !== undefined) list.push(s);
+    }
+    return list;
+  }
+
   #take(connector: string, delivery: InboundDelivery): void {
     const { message, settlement } = delivery;
     if (settlement.settled) return;
@@ -315,24 +325,12 @@ export class Engine {
     }
     // waiting messages of the same routes go first, so a route keeps its arrival order
     let room = this.#queue.length === 0;
-    let states: readonly RouteState[];
-    const only = matches.length === 1 ? this.#state((matches[0] as RouteMatch).route) : undefined;
-    if (only !== undefined) {
-      // one route (most messages): the route's own one-element list, kept by every such message
-      // while it is in flight instead of a list of its own
-      states = only.alone;
-      only.matched.inc();
-      if (only.active >= only.max) room = false;
-    } else {
-      const list: RouteState[] = [];
-      for (const m of matches) {
-        const s = this.#state(m.route);
-        if (s === undefined) continue;
-        list.push(s);
-        s.matched.inc();
-        if (s.active >= s.max) room = false;
-      }
-      states = list;
+    // one route (most messages): the route's own one-element list, kept by every such message
+    // while it is in flight instead of a list of its own
+    const states = matches.length === 1 ? (this.#state((matches[0] as RouteMatch).route)?.alone ?? []) : this.#statesOf(matches);
+    for (const s of states) {
+      s.matched.inc();
+      if (s.active >= s.max) room = false;
     }
     const taken = new Taken(connector, delivery, matches, states, this.#table, this.#generation, this.#done);
     this.#inFlight++;
