@@ -1,8 +1,8 @@
 import type { Channel, ConsumeMessage, Message } from 'amqplib';
-import { FerryError, type ConnectorCounters, type DeliveryHandler, type Logger, type MessageSource, type Outcome } from '@ferry/core';
+import { FerryError, LastSource, type ConnectorCounters, type DeliveryHandler, type Logger, type Outcome } from '@ferry/core';
 import { AckBatch } from './ack-batch.js';
 import { DeliverySettlement } from './delivery-settlement.js';
-import { deliverySource, fromDelivery, type IngressContext } from './mapping.js';
+import { fromDelivery, type IngressContext } from './mapping.js';
 
 export interface ConsumerOptions {
   readonly connector: string;
@@ -49,12 +49,13 @@ export class QueueConsumer {
    * only for a delivery with an expiration) */
   readonly #ingress: IngressContext;
   /** the source of the last delivery: the next one of the same routing key shares it */
-  #source: MessageSource | undefined;
+  readonly #source: LastSource;
 
   constructor(ch: Channel, opts: ConsumerOptions) {
     this.#ch = ch;
     this.#opts = opts;
     this.#ingress = { connector: opts.connector, queue: opts.queue, replyToTopicHeader: opts.replyToTopicHeader };
+    this.#source = new LastSource(opts.connector, 'amqp091');
     ch.on('error', (err: Error) => opts.logger.debug('consumer channel error', { queue: opts.queue, error: err.message }));
     // amqplib re-throws a listener's exception unless 'handler-error' is listened to (lib/safe_emit.js)
     ch.on('handler-error', (err: Error, event: string) => opts.logger.error('error in a consumer event handler', { event, error: err.message }));
@@ -116,10 +117,7 @@ export class QueueConsumer {
     opts.counters.received();
     const tag = msg.fields.deliveryTag;
     this.#acks.delivered(tag);
-    const routingKey = msg.fields.routingKey;
-    let source = this.#source;
-    if (source?.address !== routingKey) source = this.#source = deliverySource(opts.connector, routingKey);
-    const message = fromDelivery(msg, this.#ingress, source);
+    const message = fromDelivery(msg, this.#ingress, this.#source.of(msg.fields.routingKey));
     const settlement = new DeliverySettlement(this.#settleDelivery, tag);
     try {
       opts.deliver({ message, settlement, routes: opts.routes });

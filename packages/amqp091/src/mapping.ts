@@ -61,14 +61,14 @@ export interface IngressContext {
 }
 
 /** The source of a delivery of routing key `routingKey` to a consumer of connector `connector`. */
-export function deliverySource(connector: string, routingKey: string): MessageSource {
+function deliverySource(connector: string, routingKey: string): MessageSource {
   return { connector, protocol: 'amqp091', address: routingKey };
 }
 
 /**
- * A delivery from a consumer → the canonical message. `source`: the delivery's
- * {@link deliverySource}, when the caller has it already (a consumer gives a run of deliveries of
- * one routing key one source object, kept by each message until it is settled).
+ * A delivery from a consumer → the canonical message. `source`: the delivery's source (connector,
+ * routing key), when the caller has it already (a consumer gives a run of deliveries of one
+ * routing key one source object, core's LastSource, kept by each message until it is settled).
  */
 export function fromDelivery(msg: ConsumeMessage, ctx: IngressContext, source?: MessageSource): GatewayMessage {
   const p = msg.properties;

@@ -1,6 +1,7 @@
 export * from './errors.js';
 export * from './headers.js';
 export * from './message.js';
+export * from './last-source.js';
 export * from './settlement.js';
 export * from './logger.js';
 export * from './metrics.js';

@@ -1,4 +1,4 @@
-import type { MessageSource } from '@ferry/core';
+import { LastSource, type MessageSource } from '@ferry/core';
 import type { QoS } from 'mqtt-packet';
 
 /** `meta` of a device's message without a payload format indicator, not a will */
@@ -11,17 +11,16 @@ interface DeviceMeta {
  * messages that are the same for each of them: `meta.mqtt` (its QoS and the client id) and
  * `source` (the connector and the topic, the last one published on). Made once per publishing
  * connection and shared by its messages, which only read them (GatewayMessage is read-only; they
- * are frozen besides): a message in flight keeps no objects of its own for them.
+ * `meta` is frozen besides): a message in flight keeps no objects of its own for them.
  */
 export class DeviceParts {
   readonly clientId: string;
   readonly will = false;
-  readonly #connector: string;
   readonly #meta: (DeviceMeta | undefined)[] = [undefined, undefined, undefined];
-  #source: MessageSource | undefined;
+  readonly #source: LastSource;
 
   constructor(connector: string, clientId: string) {
-    this.#connector = connector;
+    this.#source = new LastSource(connector, 'mqtt');
     this.clientId = clientId;
   }
 
@@ -31,10 +30,6 @@ export class DeviceParts {
   }
 
   source(topic: string): MessageSource {
-    const s = this.#source;
-    // a device publishes on one topic again and again (the same string, packet-fast.ts LastTopic)
-    if (s?.address === topic) return s;
-    this.#source = Object.freeze({ connector: this.#connector, protocol: 'mqtt', address: topic });
-    return this.#source;
+    return this.#source.of(topic);
   }
 }

@@ -1,4 +1,4 @@
-import type { GatewayMessage, MessageSource } from '@ferry/core';
+import { LastSource, type GatewayMessage, type MessageSource } from '@ferry/core';
 import type { StompVersion } from '../frame/frame.js';
 
 type Meta = GatewayMessage['meta'];
@@ -11,21 +11,18 @@ type Meta = GatewayMessage['meta'];
  * makes new ones.
  */
 export class SharedSendParts {
-  readonly #connector: string;
-  #source: MessageSource | undefined;
+  readonly #source: LastSource;
   #meta: Meta | undefined;
   #session = '';
   #version: StompVersion | undefined;
 
   constructor(connector: string) {
-    this.#connector = connector;
+    this.#source = new LastSource(connector, 'stomp');
   }
 
   /** the source of a SEND to `destination` */
   source(destination: string): MessageSource {
-    const last = this.#source;
-    if (last?.address === destination) return last;
-    return (this.#source = { connector: this.#connector, protocol: 'stomp', address: destination });
+    return this.#source.of(destination);
   }
 
   /** the meta of a SEND without `persistent` from session `session` */
