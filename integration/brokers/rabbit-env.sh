@@ -3,6 +3,8 @@
 : "${RMQ_DIR:=$BROKERS_HOME/rabbit}"
 . "$(dirname "${BASH_SOURCE[0]}")/ports.env"
 : "${RMQ_NODENAME:=gwtest@localhost}"
+# the plugins the node boots with (rabbit-start.sh) and whose listeners rabbit-wait.sh checks
+: "${RMQ_PLUGINS:=rabbitmq_mqtt,rabbitmq_stomp,rabbitmq_amqp1_0,rabbitmq_management,rabbitmq_web_stomp,rabbitmq_web_mqtt}"
 export RABBITMQ_NODENAME="$RMQ_NODENAME"
 export RABBITMQ_NODE_IP_ADDRESS=127.0.0.1
 export RABBITMQ_NODE_PORT="$RMQ_AMQP_PORT"

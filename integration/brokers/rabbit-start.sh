@@ -1,11 +1,11 @@
 #!/bin/bash
 # Start RabbitMQ 3.10 (Debian package) in the background as root, no systemd, loopback only.
 # Env knobs: RMQ_DIR RMQ_AMQP_PORT RMQ_MQTT_PORT RMQ_STOMP_PORT RMQ_MGMT_PORT RMQ_DIST_PORT RMQ_EPMD_PORT
-#            RMQ_PLUGINS (default: mqtt,stomp,amqp1_0,management)
+#            RMQ_WEB_STOMP_PORT RMQ_WEB_MQTT_PORT
+#            RMQ_PLUGINS (default: mqtt,stomp,amqp1_0,management,web_stomp,web_mqtt)
 set -euo pipefail
 . "$(dirname "$0")/rabbit-env.sh"
-: "${RMQ_PLUGINS:=rabbitmq_mqtt,rabbitmq_stomp,rabbitmq_amqp1_0,rabbitmq_management}"
-port_free $RMQ_AMQP_PORT $RMQ_MQTT_PORT $RMQ_STOMP_PORT $RMQ_MGMT_PORT $RMQ_DIST_PORT $RMQ_EPMD_PORT
+port_free $RMQ_AMQP_PORT $RMQ_MQTT_PORT $RMQ_STOMP_PORT $RMQ_MGMT_PORT $RMQ_WEB_STOMP_PORT $RMQ_WEB_MQTT_PORT $RMQ_DIST_PORT $RMQ_EPMD_PORT
 mkdir -p "$RMQ_DIR/mnesia" "$RMQ_DIR/log"
 cat > "$RMQ_DIR/rabbitmq.conf" <<CONF
 listeners.tcp.default = 127.0.0.1:$RMQ_AMQP_PORT
@@ -24,6 +24,15 @@ collect_statistics_interval = 1000
 log.console = false
 log.file.level = info
 CONF
+# The WebSocket plugins (the browser tests' and the bench's baselines) start with the node, on
+# their private ports: turned on later, online (rabbit-web.sh), they took over 120 s on a loaded
+# machine, longer than a test's setup may wait.
+case ",$RMQ_PLUGINS," in *,rabbitmq_web_stomp,*)
+  printf 'web_stomp.tcp.ip = 127.0.0.1\nweb_stomp.tcp.port = %s\n' "$RMQ_WEB_STOMP_PORT" >> "$RMQ_DIR/rabbitmq.conf";;
+esac
+case ",$RMQ_PLUGINS," in *,rabbitmq_web_mqtt,*)
+  printf 'web_mqtt.tcp.ip = 127.0.0.1\nweb_mqtt.tcp.port = %s\n' "$RMQ_WEB_MQTT_PORT" >> "$RMQ_DIR/rabbitmq.conf";;
+esac
 echo "[${RMQ_PLUGINS}]." > "$RMQ_DIR/enabled_plugins"
 # The management API's queue counts (messages, ready, unacked, consumers) trail the queue by the
 # statistics interval and the management agent's sampling (the smallest SampleEveryNSeconds of its

@@ -4,7 +4,6 @@
 # Non-zero exit on timeout or boot failure.
 set -euo pipefail
 . "$(dirname "$0")/rabbit-env.sh"
-: "${RMQ_PLUGINS:=rabbitmq_mqtt,rabbitmq_stomp,rabbitmq_amqp1_0,rabbitmq_management}"
 # 'wait' polls for the pid file, then for the node, then for the rabbit app (and plugins) to be running;
 # it gives up as soon as the beam process dies.
 # First wait for the pid file ourselves, so an early boot failure (bad config) fails fast instead of
@@ -21,3 +20,5 @@ W="$(dirname "$0")/wait-port.sh"
 case ",$RMQ_PLUGINS," in *,rabbitmq_mqtt,*) "$W" "$RMQ_MQTT_PORT" 10;; esac
 case ",$RMQ_PLUGINS," in *,rabbitmq_stomp,*) "$W" "$RMQ_STOMP_PORT" 10;; esac
 case ",$RMQ_PLUGINS," in *,rabbitmq_management,*) "$W" "$RMQ_MGMT_PORT" 10;; esac
+case ",$RMQ_PLUGINS," in *,rabbitmq_web_stomp,*) "$W" "$RMQ_WEB_STOMP_PORT" 10;; esac
+case ",$RMQ_PLUGINS," in *,rabbitmq_web_mqtt,*) "$W" "$RMQ_WEB_MQTT_PORT" 10;; esac

@@ -1,6 +1,7 @@
 #!/bin/bash
 # Turn on RabbitMQ's Web-STOMP and Web-MQTT plugins (STOMP and MQTT over WebSocket; they ship in
-# Debian's rabbitmq-server 3.10) on the running test node, on private loopback ports, without a
+# Debian's rabbitmq-server 3.10) on a running test node that booted without them (rabbit-start.sh
+# starts them with the node unless RMQ_PLUGINS leaves them out), on private loopback ports, without a
 # restart: the listener settings go into the plugins' application environment first (the node read
 # rabbitmq.conf when it booted, before these plugins were on), then `rabbitmq-plugins enable`
 # starts them online. Idempotent: does nothing when both ports already answer.

@@ -60,16 +60,27 @@ it(`${FLOOD} silent sockets: ${FLOOD - MAX} refused at once, ${MAX} closed at th
 
   const t0 = performance.now();
   for (let i = 0; i < FLOOD; i += 100) sockets.push(...(await Promise.all(Array.from({ length: 100 }, () => open(stompPort)))));
-  const refusedMs = performance.now() - t0;
+  const openedMs = performance.now() - t0;
   const refused = () => metrics.count('listener_connections_refused_total', { connector: 'web' });
-  await waitFor(() => refused() >= FLOOD - MAX, `${FLOOD - MAX} refused`, 30_000);
-  expect({ refused: refused(), timedOut: metrics.count('listener_handshake_timeouts_total', { connector: 'web' }) }).toEqual({ refused: FLOOD - MAX, timedOut: 0 });
+  const timedOut = () => metrics.count('listener_handshake_timeouts_total', { connector: 'web', transport: 'tcp' });
+  // Opened before the first socket's deadline (the usual case: 0.3-1.4 s), the flood meets a full
+  // listener: exactly the sockets over maxConnections are refused, none has timed out yet. On a
+  // machine so loaded that the opening outlasts the deadline, held sockets time out while later
+  // ones arrive and take their places, so fewer are refused; what holds then is the account below.
+  const beforeDeadline = openedMs < DEADLINE_MS;
+  if (beforeDeadline) {
+    await waitFor(() => refused() >= FLOOD - MAX, `${FLOOD - MAX} refused`, 30_000);
+    expect({ refused: refused(), timedOut: timedOut() }).toEqual({ refused: FLOOD - MAX, timedOut: 0 });
+  }
   // meanwhile a device on the other listener is served
   const pub = await runClient('mosquitto_pub', ['-h', '127.0.0.1', '-p', String(mqttPort), '-q', '1', '-t', 'during/flood', '-m', 'x'], { timeoutMs: 15_000 });
   expect(pub.code).toBe(0);
 
-  await waitFor(() => metrics.count('listener_handshake_timeouts_total', { connector: 'web', transport: 'tcp' }) === MAX, `${MAX} closed at the deadline`, 30_000);
+  // every socket is either refused at once or held until its deadline: none is left, none counted twice
+  await waitFor(() => refused() + timedOut() >= FLOOD, `all ${FLOOD} refused or closed at the deadline`, 60_000);
   const clearedMs = performance.now() - t0;
+  expect({ accounted: refused() + timedOut(), heldAtLeast: timedOut() >= MAX }).toEqual({ accounted: FLOOD, heldAtLeast: true });
+  if (beforeDeadline) expect(timedOut()).toBe(MAX);
   await waitFor(() => sockets.every((s) => s.destroyed || s.closed), 'every flood socket closed', 10_000);
 
   // a STOMP client is served again
@@ -80,5 +91,5 @@ it(`${FLOOD} silent sockets: ${FLOOD - MAX} refused at once, ${MAX} closed at th
   const floodLines = lines.filter((l) => /refused connections|did not complete their handshake/.test(l.message));
   expect(floodLines.length).toBeGreaterThanOrEqual(2);
   expect(floodLines.length).toBeLessThanOrEqual(6);
-  process.stdout.write(`flood: ${FLOOD} sockets opened and ${FLOOD - MAX} refused in ${refusedMs.toFixed(0)} ms; all ${FLOOD} gone ${clearedMs.toFixed(0)} ms after the first (deadline ${DEADLINE_MS} ms); ${floodLines.length} log lines\n`);
+  process.stdout.write(`flood: ${FLOOD} sockets opened in ${openedMs.toFixed(0)} ms, ${refused()} refused, ${timedOut()} closed at the deadline; all gone ${clearedMs.toFixed(0)} ms after the first (deadline ${DEADLINE_MS} ms); ${floodLines.length} log lines\n`);
 });
