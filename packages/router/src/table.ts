@@ -174,6 +174,15 @@ function sameRoutes(a: readonly string[] | undefined, b: readonly string[] | und
   return true;
 }
 
+/** The routes whose source is one connector, with what the engine and {@link RouteTable.match} keep per source. */
+interface SourceRoutes {
+  readonly routes: CompiledRoute[];
+  /** their names, for the engine's flow control on every message: one shared list, not a copy */
+  readonly names: string[];
+  /** what match found per address (the table never changes: a reload compiles a new one) */
+  readonly memo: AddressMemo<MemoEntry>;
+}
+
 interface CompiledRoute {
   readonly name: string;
   readonly connector: string;
@@ -211,11 +220,7 @@ function configError(message: string, details: Record<string, unknown> = {}): Fe
  */
 export class RouteTable {
   readonly #routes = new Map<string, CompiledRoute>();
-  readonly #bySource = new Map<string, CompiledRoute[]>();
-  /** the route names of each source, for the engine's flow control on every message */
-  readonly #namesBySource = new Map<string, string[]>();
-  /** what {@link match} found per source connector and address (the table never changes: a reload compiles a new one) */
-  readonly #matchMemo = new Map<string, AddressMemo<MemoEntry>>();
+  readonly #bySource = new Map<string, SourceRoutes>();
   readonly #definitions = new Map<string, AnyConnectorDefinition>();
   readonly #maxHops: number;
   readonly #tracing: RouteTableOptions['tracing'];
@@ -246,13 +251,13 @@ export class RouteTable {
       if (table.#routes.has(spec.name)) throw configError(`routes[${i}]: route name "${spec.name}" is used twice`);
       const route = table.#compileRoute(spec, i);
       table.#routes.set(route.name, route);
-      let list = table.#bySource.get(route.connector);
-      if (list === undefined) table.#bySource.set(route.connector, (list = []));
-      list.push(route);
-      if (!table.#matchMemo.has(route.connector)) table.#matchMemo.set(route.connector, new AddressMemo(MATCH_MEMO_CAPACITY, MATCH_MEMO_CHARS));
-      let names = table.#namesBySource.get(route.connector);
-      if (names === undefined) table.#namesBySource.set(route.connector, (names = []));
-      names.push(route.name);
+      let source = table.#bySource.get(route.connector);
+      if (source === undefined) {
+        source = { routes: [], names: [], memo: new AddressMemo(MATCH_MEMO_CAPACITY, MATCH_MEMO_CHARS) };
+        table.#bySource.set(route.connector, source);
+      }
+      source.routes.push(route);
+      source.names.push(route.name);
     });
     return table;
   }
@@ -342,12 +347,12 @@ export class RouteTable {
 
   /** The `from`s of every route whose source is `connector`, for Connector.openSources. */
   routesFrom(connector: string): SourceSpec<Record<string, unknown>>[] {
-    return (this.#bySource.get(connector) ?? []).map((r) => ({ route: r.name, from: { ...r.from } }));
+    return (this.#bySource.get(connector)?.routes ?? []).map((r) => ({ route: r.name, from: { ...r.from } }));
   }
 
   /** The names of the routes whose source is `connector`, in file order: one shared list, not a copy. */
   routeNamesFrom(connector: string): readonly string[] {
-    return this.#namesBySource.get(connector) ?? NONE;
+    return this.#bySource.get(connector)?.names ?? NONE;
   }
 
   /**
@@ -362,9 +367,9 @@ export class RouteTable {
    * message being dropped as unrouted.
    */
   match(connector: string, message: GatewayMessage, restrictTo?: readonly string[]): readonly RouteMatch[] {
-    const routes = this.#bySource.get(connector);
-    const memo = this.#matchMemo.get(connector);
-    if (routes === undefined || memo === undefined) return NONE;
+    const source = this.#bySource.get(connector);
+    if (source === undefined) return NONE;
+    const { routes, memo } = source;
     const address = message.source.address;
     // the same address matches the same routes with the same captures: shared, read only
     const known = memo.get(address);
