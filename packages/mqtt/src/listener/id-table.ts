@@ -7,9 +7,16 @@
  * every PUBACK deleted) reallocates the table several times per window, and the allocation
  * profile of path C showed those tables among the listener's largest allocations per message.
  * This one is open addressing in one array of key/value pairs, made on the first entry (an idle
- * device holds none), grown as needed and never shrunk until cleared. Packet identifiers are
- * handed out in sequence, so each lands in its own slot and a lookup is one comparison; linear
- * probing with backward-shift deletion keeps every other lookup short without tombstones.
+ * device holds none), grown as needed and never shrunk until cleared. Linear probing with
+ * backward-shift deletion keeps lookups short without tombstones.
+ *
+ * An id's home slot is its Fibonacci hash (the id times 2^32 / the golden ratio, its top bits),
+ * not the id itself: packet identifiers are handed out in sequence, and a window of sequential
+ * ids at home `id & mask` is one run of occupied slots, which a deletion of the oldest (a
+ * PUBACK, nearly always the oldest) walks to its end to find what to shift back. With a window
+ * of 1,000 that was 4.7 µs per deletion (docs/benchmarks.md, session 28). The hash spreads a
+ * sequence evenly over the table (each id still lands in its own slot, a lookup is one
+ * comparison), so runs stay a few slots long.
  */
 export class IdTable<V> {
   /** keys at even indexes (0: free), their values after them; undefined until the first entry */
@@ -17,6 +24,8 @@ export class IdTable<V> {
   #size = 0;
   /** slot count - 1 (a power of two) */
   #mask = 0;
+  /** 32 - log2(slot count): the hash's top bits are the home slot */
+  #shift = 32;
 
   get size(): number {
     return this.#size;
@@ -26,7 +35,7 @@ export class IdTable<V> {
     const slots = this.#slots;
     if (slots === undefined) return undefined;
     const mask = this.#mask;
-    for (let i = id & mask; ; i = (i + 1) & mask) {
+    for (let i = home(id, this.#shift); ; i = (i + 1) & mask) {
       const k = slots[2 * i];
       if (k === id) return slots[2 * i + 1] as V;
       if (k === 0) return undefined;
@@ -43,6 +52,7 @@ export class IdTable<V> {
       // 4 slots: one message in flight to an idle device costs less than an empty Map
       slots = this.#slots = new Array<number | V | undefined>(8).fill(0);
       this.#mask = 3;
+      this.#shift = 30;
     }
     const at = this.#find(id);
     if (at >= 0) {
@@ -52,7 +62,7 @@ export class IdTable<V> {
     // at most half full: a free slot always ends a probe, and probes stay short
     if (2 * (this.#size + 1) > this.#mask + 1) slots = this.#grow();
     const mask = this.#mask;
-    let i = id & mask;
+    let i = home(id, this.#shift);
     while (slots[2 * i] !== 0) i = (i + 1) & mask;
     slots[2 * i] = id;
     slots[2 * i + 1] = value;
@@ -64,13 +74,14 @@ export class IdTable<V> {
     if (hole < 0) return false;
     const slots = this.#slots as (number | V | undefined)[];
     const mask = this.#mask;
+    const shift = this.#shift;
     // backward shift: each entry after the hole whose home slot does not lie between the hole
     // and itself moves into the hole, so no probe meets a free slot before its key
     for (let j = (hole + 1) & mask; ; j = (j + 1) & mask) {
       const k = slots[2 * j] as number;
       if (k === 0) break;
-      const home = k & mask;
-      const stays = hole <= j ? hole < home && home <= j : hole < home || home <= j;
+      const h = home(k, shift);
+      const stays = hole <= j ? hole < h && h <= j : hole < h || h <= j;
       if (stays) continue;
       slots[2 * hole] = k;
       slots[2 * hole + 1] = slots[2 * j + 1];
@@ -86,6 +97,7 @@ export class IdTable<V> {
     this.#slots = undefined;
     this.#size = 0;
     this.#mask = 0;
+    this.#shift = 32;
   }
 
   /** every entry as [id, value], in no particular order: a copy, so the table may change meanwhile */
@@ -102,7 +114,7 @@ export class IdTable<V> {
     const slots = this.#slots;
     if (slots === undefined) return -1;
     const mask = this.#mask;
-    for (let i = id & mask; ; i = (i + 1) & mask) {
+    for (let i = home(id, this.#shift); ; i = (i + 1) & mask) {
       const k = slots[2 * i];
       if (k === id) return i;
       if (k === 0) return -1;
@@ -112,17 +124,24 @@ export class IdTable<V> {
   #grow(): (number | V | undefined)[] {
     const old = this.#slots as (number | V | undefined)[];
     const mask = 2 * (this.#mask + 1) - 1;
+    const shift = this.#shift - 1;
     const slots = new Array<number | V | undefined>(2 * (mask + 1)).fill(0);
     for (let s = 0; s < old.length; s += 2) {
       const k = old[s] as number;
       if (k === 0) continue;
-      let i = k & mask;
+      let i = home(k, shift);
       while (slots[2 * i] !== 0) i = (i + 1) & mask;
       slots[2 * i] = k;
       slots[2 * i + 1] = old[s + 1];
     }
     this.#slots = slots;
     this.#mask = mask;
+    this.#shift = shift;
     return slots;
   }
+}
+
+/** the home slot of `id` in a table of 2^(32 - shift) slots: the top bits of its Fibonacci hash */
+function home(id: number, shift: number): number {
+  return Math.imul(id, 0x9e3779b1) >>> shift;
 }
