@@ -59,7 +59,7 @@ export const amqp10ListenerOptions = z.strictObject({
     .default(32 * 1024 * 1024)
     .describe('bytes of messages one connection has begun and not finished (split over transfer frames), over all its links; more closes the connection with amqp:resource-limit-exceeded'),
   idleTimeoutMs: z.number().int().min(0).default(60_000).describe('idle time-out announced in open (§2.4.5): a silent client is closed after twice this'),
-  credit: z.number().int().min(1).max(MAX_INFLIGHT).default(100).describe("link credit per client's sending link: the most unsettled messages one client link may have in Ferry"),
+  credit: z.number().int().min(1).max(MAX_INFLIGHT).default(1000).describe("link credit per client's sending link: the most unsettled messages one client link may have in Ferry (as the mqtt-listener's receiveMaximum)"),
   queueBufferMessages: z.number().int().min(0).default(1000).describe('messages held per address while no client receiver is attached or none has credit; when full, writes fail (transient) and the source redelivers later'),
   topics: z
     .array(z.string().min(1))
