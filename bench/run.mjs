@@ -6,9 +6,9 @@
  * process per run; publishers and consumers are public client libraries in THIS process, so
  * end-to-end times use one clock. Method, numbers and reading: docs/benchmarks.md.
  *
- *   N=50000 ROUNDS=3 node bench/run.mjs            # every case, round-robin
+ *   N=50000 ROUNDS=3 node bench/run.mjs            # every case, round-robin, each after 20,000 warm-up messages
  *   ONLY='^A\.' ROUNDS=5 node bench/run.mjs          # a subset (regex over case names)
- *   WARM_N=20000 N=20000 node bench/run.mjs       # measure after 20,000 warm-up messages (steady state)
+ *   WARM_N=0 N=20000 node bench/run.mjs           # no warm-up: a fresh process's figures (the cold start)
  *   ONLY='^F\.' RATE=2000 node bench/run.mjs         # latency at another rate
  *   FERRY_PROF=1 ONLY='^A\.ferry' ROUNDS=1 node bench/run.mjs   # + a CPU profile of Ferry
  *   node bench/profile.mjs bench/results/<ts>/prof/<case>-r1.cpuprofile
@@ -179,6 +179,8 @@ async function runOne(c, round) {
   const vhost = ctx.vhost;
   const name = `${c.name}-r${round}`;
   const rec = { type: 'run', case: c.name, pair: pairOf(c), round, path: c.path, latency, n: total - warmThroughput, window: sendWindow, payloadBytes, load: load() };
+  // 0: measured from the fresh process's first message (records without `warm` were all cold)
+  if (!latency) rec.warm = warmThroughput;
   if (copies > 1) rec.receivers = copies;
   if (latency) Object.assign(rec, { rate: options.rate, warmup: warm });
   let ferry;
@@ -194,7 +196,6 @@ async function runOne(c, round) {
       const warmed = windowed(warmThroughput, sendWindow, setup.send);
       await withTimeout(setup.failed ? Promise.race([warmed, setup.failed]) : warmed, Math.max(120_000, warmThroughput), `the warm-up's last confirmation (${counter.sent} sent)`);
       await withTimeout(counter.whenUnique(warmThroughput * copies), options.drainSeconds * 1000, `the warm-up's messages received (${counter.unique} of ${warmThroughput * copies})`);
-      rec.warm = warmThroughput;
       rec.warmCpu = warmWindow.end();
     }
     const window = cpuWindow({ ferry: ferry?.pid, rabbit: rabbitPid(), broker: broker?.pid });
@@ -382,7 +383,8 @@ function line(rec) {
     ? `p50=${rec.latencyMs.p50} p99=${rec.latencyMs.p99} max=${rec.latencyMs.max} ms${rec.latencyMs.settled ? ` (from second ${rec.latencyMs.settled.fromSecond + 1} on: p99=${rec.latencyMs.settled.p99})` : ''}`
     : `e2e=${rec.e2eMsgsPerSec} msg/s${rec.e2eMiBPerSec ? ` (${rec.e2eMiBPerSec} MiB/s)` : ''}${rec.e2eDeliveriesPerSec ? ` (${rec.e2eDeliveriesPerSec} deliveries/s to ${rec.receivers})` : ''} pub=${rec.pubMsgsPerSec} msg/s`;
   const broker = rec.broker ? ` ${rec.broker}=${rec.cpu.broker ?? '-'}%` : '';
-  return `${rec.case} r${rec.round}: ${perf} | ${cpu}${broker} | rss=${rec.ferryPeakRssMiB ?? rec.brokerPeakRssMiB ?? '-'} MiB | ${tally}`;
+  const warmCpu = rec.warmCpu?.ferry != null ? ` | warm-up ${rec.warm} msgs: ferry ${((rec.warmCpu.ferry / 100) * rec.warmCpu.wallS).toFixed(2)} s of CPU` : '';
+  return `${rec.case} r${rec.round}: ${perf} | ${cpu}${broker}${warmCpu} | rss=${rec.ferryPeakRssMiB ?? rec.brokerPeakRssMiB ?? '-'} MiB | ${tally}`;
 }
 
 /** a latency run's seconds: the p99 of each, and with FERRY_DIAG what Ferry's process did in each */
@@ -451,7 +453,7 @@ async function main() {
     load: load(),
     sessions: sessions(),
   });
-  console.log(`ferry bench${options.quick ? ' --quick' : ''}: ${selected.length} case(s) × ${options.rounds} round(s), N=${options.n}, window ${options.window}, ${options.payloadBytes}-byte payloads; results ${resultsFile}`);
+  console.log(`ferry bench${options.quick ? ' --quick' : ''}: ${selected.length} case(s) × ${options.rounds} round(s), N=${options.n} after ${options.warmN.toLocaleString('en-US')} warm-up messages${options.warmN === 0 ? ' (cold: WARM_N=0)' : ''}, window ${options.window}, ${options.payloadBytes}-byte payloads; results ${resultsFile}`);
   const records = [];
   for (let round = 1; round <= options.rounds; round++) {
     for (const c of selected) {

@@ -13,6 +13,15 @@ function int(name, fallback) {
   return n;
 }
 
+/** a count that may be 0 (WARM_N=0: no warm-up) */
+function count(name, fallback) {
+  const v = process.env[name];
+  if (v === undefined || v === '') return fallback;
+  const n = Number(v.replace(/_/g, ''));
+  if (!Number.isInteger(n) || n < 0) throw new Error(`${name}=${v} is not a whole number`);
+  return n;
+}
+
 /**
  * `--quick` (`npm run bench -- --quick`): a developer's loop of under two minutes on a quiet
  * machine: one round of the main cases beside their baselines with a small N, then the ratios.
@@ -32,12 +41,14 @@ export const options = Object.freeze({
   latencySeconds: int('LAT_SECONDS', 10),
   warmupSeconds: Number(process.env.WARMUP ?? 1),
   /**
-   * WARM_N=20000: messages a throughput case (A–E, G, H) sends before it measures, received
-   * before the CPU window and the rate clock open: the per-message figures are then the steady
-   * state's, without the fresh process's compilation and heap growth (docs/benchmarks.md "What
-   * N=20,000 measures"); the warm-up's own CPU is reported as `warmCpu`
+   * messages a throughput case of the common size (A–E, G, H) sends before it measures, received
+   * before the CPU window and the rate clock open, so its per-message figures are the steady
+   * state's and not a fresh process's compilation and heap growth (docs/benchmarks.md, Method);
+   * the warm-up's own CPU is reported beside them (`warmCpu`). 20,000 by default, `--quick`
+   * included (after 10,000 or 15,000 a process is still warming: docs/benchmarks.md, `--quick`);
+   * WARM_N=0 measures from the fresh process's first message (the cold figures)
    */
-  warmN: Number(process.env.WARM_N ?? 0),
+  warmN: count('WARM_N', 20_000),
   /**
    * the latency cases also report their window without its first LAT_SETTLE seconds: a Ferry
    * started for the run spends its first seconds of traffic compiling its hot path

@@ -31,6 +31,33 @@ function usPerMsg(r, who) {
 }
 
 /**
+ * Ferry's CPU in seconds over a run's warm-up (WARM_N messages before the measured ones): what a
+ * start costs, beside the steady state's per-message figure; undefined for a cold run.
+ */
+function warmCpuS(r) {
+  const pct = r.warmCpu?.ferry;
+  if (typeof pct !== 'number' || typeof r.warmCpu.wallS !== 'number') return undefined;
+  return (pct / 100) * r.warmCpu.wallS;
+}
+
+/** the part of the warm-up's CPU above what its messages cost at the steady state's rate per message */
+function warmExcessS(r) {
+  const w = warmCpuS(r);
+  const us = usPerMsg(r, 'ferry');
+  return w === undefined || us === undefined || !(r.warm > 0) ? undefined : w - (r.warm * us) / 1e6;
+}
+
+/**
+ * What a throughput case's figures measure: after how many warm-up messages (the steady state), or
+ * from a fresh process's first message (cold: WARM_N=0, and every record written before `warm`).
+ */
+function regime(rs) {
+  const ws = [...new Set(rs.map((r) => r.warm ?? 0))];
+  if (ws.length > 1) return `mixed (${ws.join(', ')})`;
+  return ws[0] > 0 ? `after ${int(ws[0])}` : 'cold';
+}
+
+/**
  * Case K: the server's CPU time per device in µs over the storm (first connect to last SUBACK),
  * every device opened counted, whatever its outcome. Less sensitive to a busy machine than the
  * connect rate: a process given a small share of the cores connects slowly but spends the same.
@@ -50,6 +77,14 @@ function group(records) {
   return byCase;
 }
 
+/** the warm-up's CPU in seconds and, in brackets, its part above the steady state: medians */
+function warmCell(rs) {
+  const w = median(rs.map(warmCpuS));
+  if (w === undefined) return '–';
+  const x = median(rs.map(warmExcessS));
+  return `${w.toFixed(2)}${x === undefined ? '' : ` (${x.toFixed(2)})`}`;
+}
+
 const runs = (rs, ok) => `${ok.length}${rs.length > ok.length ? ` (+${rs.length - ok.length} failed)` : ''}`;
 
 export function markdown(records) {
@@ -60,14 +95,14 @@ export function markdown(records) {
   const conn = [...byCase].filter(([, rs]) => rs[0].kind === 'connections');
   if (thr.length) {
     out.push(
-      '| case | runs | e2e msgs/s median (min–max) | publisher-side msgs/s | Ferry CPU % | Ferry CPU µs/msg | Ferry peak RSS MiB | RabbitMQ CPU % | RabbitMQ µs/msg | own broker µs/msg | own broker peak RSS MiB | bench CPU % | machine busy % (of 200) | load 1m | lost / dup |',
-      '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|',
+      '| case | runs | warm-up msgs | e2e msgs/s median (min–max) | publisher-side msgs/s | Ferry CPU % | Ferry CPU µs/msg | Ferry warm-up CPU s per start (above the steady state) | Ferry peak RSS MiB | RabbitMQ CPU % | RabbitMQ µs/msg | own broker µs/msg | own broker peak RSS MiB | bench CPU % | machine busy % (of 200) | load 1m | lost / dup |',
+      '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|',
     );
     for (const [name, rs] of thr) {
       const ok = rs.filter((r) => !r.error);
       const label = rs[0].receivers ? `${name} (${rs[0].receivers} receivers)` : rs[0].payloadBytes >= 1024 * 1024 ? `${name} (n=${rs[0].n})` : name;
       out.push(
-        `| ${label} | ${runs(rs, ok)} | ${spread(ok.map((r) => r.e2eMsgsPerSec), rate)} | ${spread(ok.map((r) => r.pubMsgsPerSec), rate)} | ${spread(ok.map((r) => r.cpu?.ferry), one)} | ${spread(ok.map((r) => usPerMsg(r, 'ferry')), int)} | ${spread(ok.map((r) => r.ferryPeakRssMiB), one)} | ${spread(ok.map((r) => r.cpu?.rabbit), one)} | ${spread(ok.map((r) => usPerMsg(r, 'rabbit')), int)} | ${spread(ok.map((r) => usPerMsg(r, 'broker')), int)} | ${spread(ok.map((r) => r.brokerPeakRssMiB), one)} | ${spread(ok.map((r) => r.cpu?.bench), one)} | ${spread(ok.map((r) => r.cpu?.machine), one)} | ${spread(rs.map((r) => r.load?.[0]), (x) => x.toFixed(2))} | ${sum(rs, 'lost')} / ${sum(rs, 'duplicated')} |`,
+        `| ${label} | ${runs(rs, ok)} | ${regime(rs)} | ${spread(ok.map((r) => r.e2eMsgsPerSec), rate)} | ${spread(ok.map((r) => r.pubMsgsPerSec), rate)} | ${spread(ok.map((r) => r.cpu?.ferry), one)} | ${spread(ok.map((r) => usPerMsg(r, 'ferry')), int)} | ${warmCell(ok)} | ${spread(ok.map((r) => r.ferryPeakRssMiB), one)} | ${spread(ok.map((r) => r.cpu?.rabbit), one)} | ${spread(ok.map((r) => usPerMsg(r, 'rabbit')), int)} | ${spread(ok.map((r) => usPerMsg(r, 'broker')), int)} | ${spread(ok.map((r) => r.brokerPeakRssMiB), one)} | ${spread(ok.map((r) => r.cpu?.bench), one)} | ${spread(ok.map((r) => r.cpu?.machine), one)} | ${spread(rs.map((r) => r.load?.[0]), (x) => x.toFixed(2))} | ${sum(rs, 'lost')} / ${sum(rs, 'duplicated')} |`,
       );
     }
   }
@@ -143,8 +178,9 @@ export function ratios(records) {
           row('server RSS held, MiB', m(fr, (r) => r.serverRssHeldMiB), m(before, (r) => r.serverRssHeldMiB), one);
           row('server private RSS held (RssAnon), MiB', m(fr, (r) => r.serverAnonRssHeldMiB), m(before, (r) => r.serverAnonRssHeldMiB), one);
         } else if (!fr[0].latency) {
-          row('e2e msgs/s', m(fr, (r) => r.e2eMsgsPerSec), m(before, (r) => r.e2eMsgsPerSec), rate);
-          row('CPU µs/msg: Ferry ÷ Ferry before', m(fr, (r) => usPerMsg(r, 'ferry')), m(before, (r) => usPerMsg(r, 'ferry')), int);
+          row(`e2e msgs/s, ${regime(fr)}`, m(fr, (r) => r.e2eMsgsPerSec), m(before, (r) => r.e2eMsgsPerSec), rate);
+          row(`CPU µs/msg: Ferry ÷ Ferry before, ${regime(fr)}`, m(fr, (r) => usPerMsg(r, 'ferry')), m(before, (r) => usPerMsg(r, 'ferry')), int);
+          if (m(fr, warmCpuS) !== undefined) row('warm-up CPU s per start', m(fr, warmCpuS), m(before, warmCpuS), (x) => (x === undefined ? '–' : x.toFixed(2)));
           row('peak RSS MiB', m(fr, (r) => r.ferryPeakRssMiB), m(before, (r) => r.ferryPeakRssMiB), one);
         } else {
           latencyRows(row, fr, before);
@@ -161,10 +197,10 @@ export function ratios(records) {
         } else if (fr[0].latency) {
           latencyRows(row, fr, br);
         } else {
-          row('e2e msgs/s', m(fr, (r) => r.e2eMsgsPerSec), m(br, (r) => r.e2eMsgsPerSec), rate);
+          row(`e2e msgs/s, ${regime(fr)}`, m(fr, (r) => r.e2eMsgsPerSec), m(br, (r) => r.e2eMsgsPerSec), rate);
           // the baseline's server: the bench's own broker, or RabbitMQ (whose plugin is the whole path)
           const bWho = br[0].broker ? 'broker' : 'rabbit';
-          row(`CPU µs/msg: Ferry ÷ ${br[0].broker ?? 'RabbitMQ'}`, m(fr, (r) => usPerMsg(r, 'ferry')), m(br, (r) => usPerMsg(r, bWho)), int);
+          row(`CPU µs/msg: Ferry ÷ ${br[0].broker ?? 'RabbitMQ'}, ${regime(fr)}`, m(fr, (r) => usPerMsg(r, 'ferry')), m(br, (r) => usPerMsg(r, bWho)), int);
           row('peak RSS MiB', m(fr, (r) => r.ferryPeakRssMiB), m(br, (r) => r.brokerPeakRssMiB ?? undefined), one);
         }
       }
