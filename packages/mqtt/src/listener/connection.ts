@@ -8,7 +8,8 @@ import type { BrokerCore } from './broker-core.js';
 import { clientIdentifier, connackProperties, fitConnack, negotiateKeepalive, sessionExpiry, type ConnackProperties } from './connect-terms.js';
 import { checkPacket, type Violation } from './packet-rules.js';
 import { acknowledged } from './delivery-acks.js';
-import { encodePacket, plainAck } from './packet-encoding.js';
+import { AckBatch, type AckOutlet } from './ack-batch.js';
+import { encodePacket } from './packet-encoding.js';
 import { packetSize, plainPublishRemaining, writePlainPublish, type AckCommand } from './packet-fast.js';
 import type { KeepAliveWatched } from './keep-alive-sweep.js';
 import { PacketInput, type PacketSink } from './packet-input.js';
@@ -28,7 +29,7 @@ type State = 'awaiting-connect' | 'connecting' | 'connected' | 'closed';
  * {@link PacketInput}, its publishes are taken by {@link PublishIntake}; session state lives in
  * {@link Session}, routing of application messages in the broker.
  */
-export class Connection implements Outlet, IntakeHost, PacketSink, KeepAliveWatched, StreamOwner {
+export class Connection implements Outlet, IntakeHost, PacketSink, KeepAliveWatched, StreamOwner, AckOutlet {
   version: ProtocolVersion = 4;
   receiveMaximum = 65535;
   clientId: string | undefined;
@@ -64,6 +65,8 @@ export class Connection implements Outlet, IntakeHost, PacketSink, KeepAliveWatc
    * since most devices of a fleet only subscribe
    */
   #intake: PublishIntake<Connection> | undefined;
+  /** this turn's PUBACKs / PUBRECs, joined (ack-batch.ts); made with the intake */
+  #acks: AckBatch | undefined;
   /** MQTT 5 §3.1.2.11.7: whether a failure acknowledgement may carry a Reason String (the intake's, once made) */
   #requestProblemInfo = true;
   /** this client's messages waiting for room on a full route (InboundDelivery.onWait) */
@@ -161,6 +164,8 @@ export class Connection implements Outlet, IntakeHost, PacketSink, KeepAliveWatc
     this.#closing = true;
     // a closing socket is read (and its input discarded) so the peer's FIN or RST is seen
     this.updateFlow();
+    // the acknowledgements of settled publishes are sent before our FIN
+    this.#acks?.flush();
     // destroy once our FIN is out, as net.Socket#destroySoon does (a WebSocket stream has none)
     const socket = this.#socket;
     socket.end();
@@ -203,7 +208,12 @@ export class Connection implements Outlet, IntakeHost, PacketSink, KeepAliveWatc
    */
   sendAck(cmd: AckCommand, messageId: number): void {
     if (this.#state === 'closed' || this.#socket.destroyed || !this.#socket.writable) return;
-    this.#write(plainAck(cmd, messageId));
+    (this.#acks ??= new AckBatch(this)).add(cmd, messageId);
+  }
+
+  /** see {@link AckOutlet} */
+  writeAcks(bytes: Buffer): void {
+    if (this.#state !== 'closed' && !this.#socket.destroyed && this.#socket.writable) this.#out.write(bytes);
   }
 
 
@@ -213,6 +223,8 @@ export class Connection implements Outlet, IntakeHost, PacketSink, KeepAliveWatc
 
   /** Packets written in one turn (a batch of PUBACKs, a burst of deliveries) leave in one system call (TurnWriter). */
   #write(buf: Buffer): void {
+    // the acknowledgements joined so far go first: the client reads packets in the order they were sent
+    this.#acks?.flush();
     this.#out.write(buf);
   }
 

@@ -55,7 +55,7 @@ function successAck(p: mqttPacket.IPubackPacket | mqttPacket.IPubrecPacket | mqt
 }
 
 /** the four bytes of an acknowledgement of packet `id` (0..65535) with reason Success and no properties */
-export function plainAck(cmd: AckCommand, id: number): Buffer {
+function plainAck(cmd: AckCommand, id: number): Buffer {
   const b = Buffer.allocUnsafe(4);
   b[0] = ACK_HEADER[cmd];
   b[1] = 2;
