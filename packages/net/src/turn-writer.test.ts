@@ -156,6 +156,69 @@ describe('TurnWriter', () => {
     });
   });
 
+  describe('join (a byte stream)', () => {
+    it('a turn of small writes and reservations is one chunk, in order, around a large write', async () => {
+      const s = new CountingStream();
+      const w = new TurnWriter(s, { join: true });
+      w.write(Buffer.from('a;'));
+      const at = w.reserve(3);
+      w.buffer.write('b;c', at);
+      w.write(Buffer.from('d;'));
+      const large = Buffer.alloc(2000, 0x78);
+      w.write(large);
+      w.write(Buffer.from('e;'));
+      expect(s.calls).toEqual([]);
+      expect(w.pending).toBe(2);
+      await tick();
+      expect(s.calls).toEqual([['a;b;cd;', large.toString(), 'e;']]);
+      expect(w.pending).toBe(0);
+    });
+
+    it('a turn larger than its first buffer goes on in another, nothing lost or reordered', async () => {
+      const s = new CountingStream();
+      const w = new TurnWriter(s, { join: true });
+      const parts = Array.from({ length: 3000 }, (_, i) => `p${i};`);
+      for (const p of parts) w.write(Buffer.from(p));
+      await tick();
+      // the next turn starts from the size of this one
+      for (const p of parts) w.write(Buffer.from(p));
+      await tick();
+      expect(s.calls.length).toBe(2);
+      expect(s.calls[0]?.join('')).toBe(parts.join(''));
+      expect(s.calls[1]).toEqual([parts.join('')]);
+    });
+
+    it('text and joined bytes keep their order', async () => {
+      const s = new CountingStream();
+      const w = new TurnWriter(s, { join: true });
+      w.write(Buffer.from('1;'));
+      w.writeText('2;');
+      w.write(Buffer.from('3;'));
+      await tick();
+      expect(s.bytes).toBe('1;2;3;');
+    });
+
+    it('flush before end(): what the turn joined is written, then the end', async () => {
+      const s = new CountingStream();
+      const w = new TurnWriter(s, { join: true });
+      w.write(Buffer.from('last;'));
+      w.flush();
+      s.end();
+      await once(s, 'finish');
+      await tick();
+      expect(s.bytes).toBe('last;');
+    });
+
+    it('what a destroyed stream did not take is dropped, not written after it', async () => {
+      const s = new CountingStream();
+      const w = new TurnWriter(s, { join: true });
+      w.write(Buffer.from('lost;'));
+      s.destroy();
+      await tick();
+      expect(s.calls).toEqual([]);
+    });
+  });
+
   describe('on a TCP socket', () => {
     let server: Server;
     let client: Socket;

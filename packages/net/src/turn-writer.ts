@@ -22,22 +22,84 @@ import type { Writable } from 'node:stream';
  * corked `Writable.write` per packet keeps an entry per chunk in the stream's buffer and hands
  * each to `writev`; for a turn of STOMP RECEIPTs that cost 10,000 instructions more per RECEIPT
  * than the joined text (docs/benchmarks.md, session 24).
+ *
+ * On a byte stream made with `join` (TCP, TLS), a turn's small packets are not handed to the
+ * stream one by one either: they are copied (or encoded in place, {@link reserve}) into one
+ * buffer, which reaches the stream as one chunk. Each corked `Writable.write` costs an entry in
+ * the stream's buffer, its callback, and a slot in `writev`'s array: per packet, that was as much
+ * as the packet's encoding on the mqtt-listener's delivery path (docs/benchmarks.md, session 28).
+ * The buffer is made for the turn, sized from the writer's previous turn, and let go of at the
+ * flush: an idle writer holds none. `end()` does not see it: call `flush()` before `end()`.
  */
+export interface TurnWriterOptions {
+  /**
+   * the stream is a stream of bytes (TCP, TLS), not of messages: a turn's small writes may be
+   * joined into one chunk
+   */
+  readonly join?: boolean;
+}
+
+/** with `join`, writes up to this size are copied into the turn's buffer; larger ones are the stream's own chunks */
+const JOIN_COPY_MAX = 1024;
+/** a turn's first buffer is at least this large (from Node's shared pool: a few packets of a quiet turn share it) */
+const JOIN_BUFFER_MIN = 512;
+/** a turn's buffer is at most this large (a larger turn gets another); a reservation larger than it gets its own */
+const JOIN_BUFFER_MAX = 64 * 1024;
+
 export class TurnWriter {
   readonly #stream: Writable;
+  readonly #join: boolean;
   #corked = false;
   /** text written in this turn and not yet handed to the stream, in order */
   #text = '';
+  /** this turn's buffer (with `join`): bytes [#start, #end) are written and not yet handed to the stream */
+  #buffer: Buffer | undefined;
+  #start = 0;
+  #end = 0;
+  /** bytes joined in this turn so far, and in the previous one (the size of the next turn's first buffer) */
+  #turnBytes = 0;
+  #lastTurnBytes = 0;
 
-  constructor(stream: Writable) {
+  constructor(stream: Writable, options?: TurnWriterOptions) {
     this.#stream = stream;
+    this.#join = options?.join === true;
   }
 
   /** Writes `chunk`; the return value is `Writable.write`'s (false: above the high-water mark, wait for 'drain'). */
   write(chunk: Uint8Array): boolean {
+    if (this.#join && chunk.length <= JOIN_COPY_MAX) {
+      const at = this.reserve(chunk.length);
+      (this.#buffer as Buffer).set(chunk, at);
+      return this.#stream.writableLength + this.pending < this.#stream.writableHighWaterMark;
+    }
+    if (!this.#corked) this.#cork();
+    else this.#handOver();
+    return this.#stream.write(chunk);
+  }
+
+  /**
+   * Room for `size` bytes in this turn's joined buffer ({@link buffer}), at the offset returned:
+   * the caller writes them there at once, before its next call to this writer. Only with `join`.
+   */
+  reserve(size: number): number {
     if (!this.#corked) this.#cork();
     else if (this.#text !== '') this.#writeText();
-    return this.#stream.write(chunk);
+    const buffer = this.#buffer;
+    if (buffer === undefined || buffer.length - this.#end < size) this.#newBuffer(size);
+    const at = this.#end;
+    this.#end = at + size;
+    this.#turnBytes += size;
+    return at;
+  }
+
+  /** the buffer the last {@link reserve} gave an offset into */
+  get buffer(): Buffer {
+    return this.#buffer as Buffer;
+  }
+
+  /** bytes written in this turn and not yet handed to the stream (not in its `writableLength`) */
+  get pending(): number {
+    return this.#end - this.#start + this.#text.length;
   }
 
   /**
@@ -48,13 +110,18 @@ export class TurnWriter {
    */
   writeText(text: string): void {
     if (!this.#corked) this.#cork();
+    else this.#writeJoined();
     this.#text += text;
   }
 
   /** Sends what this turn wrote now. Idempotent; the next write corks again. */
   flush(): void {
     if (!this.#corked) return;
-    if (this.#text !== '') this.#writeText();
+    this.#handOver();
+    this.#buffer = undefined;
+    this.#start = this.#end = 0;
+    this.#lastTurnBytes = this.#turnBytes;
+    this.#turnBytes = 0;
     this.#corked = false;
     // `end()` may already have uncorked it (it resets the count): uncork only what is still held
     if (this.#stream.writableCorked > 0) this.#stream.uncork();
@@ -66,6 +133,33 @@ export class TurnWriter {
     // a shared function with the writer as its argument: no closure per writer (10,000 idle
     // devices hold 10,000 writers) and none per turn
     process.nextTick(flushWriter, this);
+  }
+
+  /**
+   * the turn's next buffer, for at least `size` bytes: as large as the previous turn's bytes, or
+   * twice this turn's so far, whichever is larger (what the one before held goes to the stream first)
+   */
+  #newBuffer(size: number): void {
+    this.#writeJoined();
+    const guess = Math.min(JOIN_BUFFER_MAX, Math.max(JOIN_BUFFER_MIN, this.#lastTurnBytes, 2 * this.#turnBytes));
+    this.#buffer = Buffer.allocUnsafe(Math.max(size, guess));
+    this.#start = this.#end = 0;
+  }
+
+  /** what the turn wrote and the stream does not have yet, to the stream, in order */
+  #handOver(): void {
+    if (this.#text !== '') this.#writeText();
+    this.#writeJoined();
+  }
+
+  #writeJoined(): void {
+    const start = this.#start;
+    const end = this.#end;
+    if (end === start) return;
+    this.#start = end;
+    // ended or destroyed in this turn: what it still held is not written (as with write)
+    if (this.#stream.writableEnded || this.#stream.destroyed) return;
+    this.#stream.write((this.#buffer as Buffer).subarray(start, end));
   }
 
   #writeText(): void {

@@ -23,6 +23,9 @@ import { pendingWill } from './will.js';
 
 type State = 'awaiting-connect' | 'connecting' | 'connected' | 'closed';
 
+/** a PUBLISH up to this size is encoded into the turn's joined buffer; a larger one is its own chunk, not copied */
+const JOINED_PUBLISH_MAX = 16 * 1024;
+
 /**
  * One client's network connection to the embedded broker: CONNECT / CONNACK, keep alive, the
  * read flow, and the dispatch of every control packet after it. Its bytes become packets in
@@ -49,6 +52,8 @@ export class Connection implements Outlet, IntakeHost, PacketSink, KeepAliveWatc
   readonly #input: PacketInput;
   #state: State = 'awaiting-connect';
   readonly #out: TurnWriter;
+  /** the writer joins a turn's packets into one buffer: a PUBLISH is encoded straight into it */
+  readonly #joined: boolean;
   #session: Session | undefined;
   #clientMaxPacket: number | undefined;
   /** 1.5 × the negotiated keep alive, in ms, while the broker's KeepAliveSweep watches this connection */
@@ -94,7 +99,9 @@ export class Connection implements Outlet, IntakeHost, PacketSink, KeepAliveWatc
   constructor(core: BrokerCore<Connection>, accepted: AcceptedConnection) {
     this.#core = core;
     this.#socket = accepted.stream;
-    this.#out = new TurnWriter(accepted.stream);
+    // MQTT over WebSocket keeps a packet per message (ws, wss); a byte stream joins a turn's packets
+    this.#joined = accepted.info.transport === 'tcp' || accepted.info.transport === 'tls';
+    this.#out = new TurnWriter(accepted.stream, { join: this.#joined });
     this.#handshakeDone = accepted.handshakeDone;
     this.#info = accepted.info;
     this.remote = accepted.info.remote;
@@ -119,7 +126,7 @@ export class Connection implements Outlet, IntakeHost, PacketSink, KeepAliveWatc
   }
 
   get backlog(): number {
-    return this.#socket.writableLength;
+    return this.#socket.writableLength + this.#out.pending;
   }
 
   get closed(): boolean {
@@ -168,6 +175,8 @@ export class Connection implements Outlet, IntakeHost, PacketSink, KeepAliveWatc
     this.#acks?.flush();
     // destroy once our FIN is out, as net.Socket#destroySoon does (a WebSocket stream has none)
     const socket = this.#socket;
+    // what this turn joined is the writer's until its flush, which end() does not do
+    this.#out.flush();
     socket.end();
     if (socket.writableFinished) socket.destroy();
     else socket.once('finish', () => socket.destroy());
@@ -196,6 +205,13 @@ export class Connection implements Outlet, IntakeHost, PacketSink, KeepAliveWatc
     const size = packetSize(remaining);
     // MQTT 5 §3.1.2.11.4: nothing larger than the client's Maximum Packet Size
     if (this.#clientMaxPacket !== undefined && size > this.#clientMaxPacket) return 'too-large';
+    if (this.#joined && size <= JOINED_PUBLISH_MAX) {
+      // after the acknowledgements joined so far, as #write
+      this.#acks?.flush();
+      const at = this.#out.reserve(size);
+      writePlainPublish(this.#out.buffer, at, remaining, m.topic, m.payload, item.qos, item.retain, dup, messageId, this.version);
+      return 'sent';
+    }
     const b = Buffer.allocUnsafe(size);
     writePlainPublish(b, 0, remaining, m.topic, m.payload, item.qos, item.retain, dup, messageId, this.version);
     this.#write(b);
@@ -555,6 +571,7 @@ export class Connection implements Outlet, IntakeHost, PacketSink, KeepAliveWatc
       session.expiryInterval = Math.min(newExpiry, this.#core.config.maxSessionExpiry);
     }
     this.#disconnect = p.reasonCode === RC.disconnectWithWill ? 'with-will' : 'normal';
+    this.#out.flush();
     this.#socket.end();
   }
 
