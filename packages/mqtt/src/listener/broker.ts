@@ -4,7 +4,7 @@ import type { AcceptedConnection } from '@ferry/net';
 import type { BrokerConfig, BrokerCore } from './broker-core.js';
 import { Connection } from './connection.js';
 import { ConnectionStreams } from './connection-streams.js';
-import { NO_IDS, merge, outbound } from './copies.js';
+import { NO_IDS, copyFor, merge, outbound } from './copies.js';
 import { KeepAliveSweep } from './keep-alive-sweep.js';
 import { RC } from './reason-codes.js';
 import { MqttListenerState } from './listener-state.js';
@@ -367,7 +367,7 @@ export class MqttBroker implements BrokerCore<Connection> {
     const now = Date.now();
     for (const m of this.#retained.matching(sub.filter, now)) {
       // §3.3.1.3 / 3.1.1 [MQTT-3.3.1-8]: retained messages sent for a new subscription carry RETAIN 1
-      session.deliver({ message: m, qos: Math.min(m.qos, sub.qos) as 0 | 1 | 2, retain: true, subscriptionIds: sub.id === undefined ? [] : [sub.id] });
+      session.deliver(copyFor(m, Math.min(m.qos, sub.qos) as 0 | 1 | 2, true, sub.id === undefined ? NO_IDS : [sub.id], undefined));
     }
   }
 
@@ -404,13 +404,7 @@ export class MqttBroker implements BrokerCore<Connection> {
 
   /** what a shared subscription delivers: at the member's QoS, never with RETAIN (§4.8.2 sends no retained messages) */
   #sharedItem(message: BrokerMessage, sub: Subscription): OutboundItem {
-    return {
-      message,
-      qos: Math.min(message.qos, sub.qos) as 0 | 1 | 2,
-      retain: sub.rap ? message.retain : false,
-      subscriptionIds: sub.id === undefined ? [] : [sub.id],
-      share: sub.filter,
-    };
+    return copyFor(message, Math.min(message.qos, sub.qos) as 0 | 1 | 2, sub.rap ? message.retain : false, sub.id === undefined ? NO_IDS : [sub.id], sub.filter);
   }
 
   #endSession(session: Session): void {

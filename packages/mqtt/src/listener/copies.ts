@@ -20,12 +20,15 @@ export function merge(targets: Map<string, { qos: number; ids: number[]; rap: bo
 
 /** the copy of `message` for one session */
 export function outbound(message: BrokerMessage, qos: number, rap: boolean, subscriptionIds: readonly number[]): OutboundItem {
-  return {
-    message,
-    qos: Math.min(message.qos, qos) as 0 | 1 | 2,
-    // §3.3.1.3 / 3.1.1 [MQTT-3.3.1-9]: RETAIN is 0 on messages for established subscriptions,
-    // unless MQTT 5 Retain As Published was asked for
-    retain: rap ? message.retain : false,
-    subscriptionIds,
-  };
+  // §3.3.1.3 / 3.1.1 [MQTT-3.3.1-9]: RETAIN is 0 on messages for established subscriptions,
+  // unless MQTT 5 Retain As Published was asked for
+  return copyFor(message, Math.min(message.qos, qos) as 0 | 1 | 2, rap ? message.retain : false, subscriptionIds, undefined);
+}
+
+/**
+ * A copy as it enters a session, not yet queued: every copy is made here, with its fields in one
+ * order, so the session's code sees one object shape
+ */
+export function copyFor(message: BrokerMessage, qos: 0 | 1 | 2, retain: boolean, subscriptionIds: readonly number[], share: string | undefined): OutboundItem {
+  return { message, qos, retain, subscriptionIds, share, key: -1, id: undefined, state: 'queued' };
 }

@@ -2,7 +2,8 @@ import { corruptRecord, encodeListenerRecord, isFieldRecord as isRecord, Listene
 import type { QoS } from 'mqtt-packet';
 import type { PublishProperties } from '../mapping.js';
 import type { Session, SessionEntry, SessionJournal } from './session.js';
-import type { BrokerMessage, OutboundItem, Subscription } from './types.js';
+import type { BrokerMessage, Subscription } from './types.js';
+import { copyFor } from './copies.js';
 
 /**
  * Record keys in the listener store (one key space per listener connector):
@@ -69,7 +70,11 @@ const hex = (n: number): string => n.toString(16).padStart(12, '0');
 export class MqttListenerState extends ListenerStoreView implements SessionJournal {
   save(session: Session, entry: SessionEntry): void {
     // encoded when the batch is written: queued then sent in one turn is one record, in its last state
-    this.store.put(`${MESSAGE}${session.clientId}\0${hex(entry.key)}`, () => encodeListenerRecord({ item: entry.item, id: entry.id, state: entry.state }));
+    this.store.put(`${MESSAGE}${session.clientId}\0${hex(entry.key)}`, () => {
+      // the record keeps the copy's message fields under `item`, its place in the session beside them
+      const { message, qos, retain, subscriptionIds, share } = entry;
+      return encodeListenerRecord({ item: { message, qos, retain, subscriptionIds, share }, id: entry.id, state: entry.state });
+    });
   }
 
   remove(session: Session, entry: SessionEntry): void {
@@ -172,8 +177,11 @@ export class MqttListenerState extends ListenerStoreView implements SessionJourn
         bad(key, 'delivery state invalid');
         continue;
       }
-      const restored: OutboundItem = { message, qos, retain, subscriptionIds: subscriptionIds, share };
-      session.entries.push({ item: restored, key: seq, id, state });
+      const restored = copyFor(message, qos, retain, subscriptionIds, share);
+      restored.key = seq;
+      restored.id = id;
+      restored.state = state;
+      session.entries.push(restored);
     }
     return { sessions: [...sessions.values()], retained, corrupt };
   }

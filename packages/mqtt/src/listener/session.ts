@@ -58,16 +58,8 @@ function itemBytes(item: OutboundItem): number {
   return item.message.payload.length + item.message.topic.length;
 }
 
-/** A QoS 1/2 message held by a session, queued or in flight. */
-export interface SessionEntry {
-  readonly item: OutboundItem;
-  /** the session's own sequence number: its order, and its key in the listener store */
-  readonly key: number;
-  /** the packet id while in flight */
-  id: number | undefined;
-  /** queued; publish: sent, waiting for PUBACK/PUBREC; pubrel: PUBREL sent, waiting for PUBCOMP (§4.3.3) */
-  state: 'queued' | 'publish' | 'pubrel';
-}
+/** A QoS 1/2 message held by a session, queued or in flight: the copy itself (types.ts), no object around it. */
+export type SessionEntry = OutboundItem;
 
 /**
  * Where a persistent session mirrors its messages (listener-state.ts writes them to the
@@ -153,7 +145,7 @@ export class Session {
     this.#journal = journal;
     for (const e of [...entries].sort((a, b) => a.key - b.key)) {
       this.#nextKey = Math.max(this.#nextKey, e.key + 1);
-      const size = itemBytes(e.item);
+      const size = itemBytes(e);
       if (e.state !== 'queued' && e.id !== undefined && !this.#inflight.has(e.id)) {
         this.#inflight.set(e.id, e);
         this.#inflightBytes += size;
@@ -198,7 +190,7 @@ export class Session {
     for (const [id, f] of this.#inflightInOrder()) {
       if (f.state === 'pubrel') outlet.send({ cmd: 'pubrel', messageId: id });
       // an expired message is not resent (MQTT 5 §3.3.2.3.3), nor kept in flight
-      else if (this.#sendPublish(f.item, id, true) === 'dropped') this.#forget(id);
+      else if (this.#sendPublish(f, id, true) === 'dropped') this.#forget(id);
     }
     this.pump();
   }
@@ -253,10 +245,12 @@ export class Session {
   }
 
   #enqueue(item: OutboundItem): void {
-    const entry: SessionEntry = { item, key: this.#nextKey++, id: undefined, state: 'queued' };
-    this.#queue.push(entry);
+    item.key = this.#nextKey++;
+    item.id = undefined;
+    item.state = 'queued';
+    this.#queue.push(item);
     this.#queuedBytes += itemBytes(item);
-    this.#journal?.save(this, entry);
+    this.#journal?.save(this, item);
   }
 
   /** move waiting copies into the queue while it has room; true if any moved */
@@ -306,8 +300,7 @@ export class Session {
     const window = Math.min(outlet.receiveMaximum, this.#limits.inflightMessages);
     while (this.#queue.length > 0 && this.#inflight.size < window && outlet.backlog <= WRITE_HIGH_WATER) {
       const entry = this.#queue[0] as SessionEntry;
-      const item = entry.item;
-      const size = itemBytes(item);
+      const size = itemBytes(entry);
       if (this.#inflight.size > 0 && this.#inflightBytes + size > this.#limits.inflightBytes) return true;
       const id = this.#allocateId();
       if (id === undefined) return true;
@@ -319,7 +312,7 @@ export class Session {
       this.#inflightBytes += size;
       // saved before it is written: a restart resends it under the same packet id (§4.4)
       this.#journal?.save(this, entry);
-      const r = this.#sendPublish(item, id, false);
+      const r = this.#sendPublish(entry, id, false);
       if (r !== 'sent' && r !== 'closed') this.#forget(id);
       if (r === 'closed') return false;
     }
@@ -331,7 +324,7 @@ export class Session {
     const f = this.#inflight.get(id);
     if (f === undefined) return;
     this.#inflight.delete(id);
-    this.#inflightBytes -= itemBytes(f.item);
+    this.#inflightBytes -= itemBytes(f);
     this.#journal?.remove(this, f);
   }
 
@@ -343,7 +336,7 @@ export class Session {
   complete(id: number, cmd: 'puback' | 'pubcomp'): AckResult {
     const f = this.#inflight.get(id);
     if (f === undefined) return 'unknown';
-    if (cmd === 'puback' ? f.item.qos !== 1 : f.state !== 'pubrel') return 'mismatched';
+    if (cmd === 'puback' ? f.qos !== 1 : f.state !== 'pubrel') return 'mismatched';
     this.#forget(id);
     this.pump();
     return 'ok';
@@ -353,7 +346,7 @@ export class Session {
   received(id: number, reasonCode: number | undefined): AckResult {
     const f = this.#inflight.get(id);
     if (f === undefined) return 'unknown';
-    if (f.item.qos !== 2) return 'mismatched';
+    if (f.qos !== 2) return 'mismatched';
     if (reasonCode !== undefined && reasonCode >= 0x80) {
       this.#forget(id);
       this.pump();
@@ -380,21 +373,21 @@ export class Session {
     const taken: { readonly item: OutboundItem; readonly ticket?: RoomTicket }[] = [];
     if (inflight) {
       for (const [id, f] of this.#inflightInOrder()) {
-        if (f.item.share !== share || f.item.qos !== 1) continue;
-        taken.push({ item: f.item });
+        if (f.share !== share || f.qos !== 1) continue;
+        taken.push({ item: f });
         this.#forget(id);
       }
     }
     for (let i = 0; i < this.#queue.length; ) {
       const entry = this.#queue[i] as SessionEntry;
-      if (entry.item.share !== share) {
+      if (entry.share !== share) {
         i++;
         continue;
       }
       this.#queue.splice(i, 1);
-      this.#queuedBytes -= itemBytes(entry.item);
+      this.#queuedBytes -= itemBytes(entry);
       this.#journal?.remove(this, entry);
-      taken.push({ item: entry.item });
+      taken.push({ item: entry });
     }
     const waiting: readonly Waiter[] = this.#room?.take((w) => w.item.share === share) ?? [];
     return taken.concat(waiting);

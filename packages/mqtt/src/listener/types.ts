@@ -36,7 +36,11 @@ export interface Subscription {
   readonly share?: { readonly group: string; readonly filter: string } | undefined;
 }
 
-/** A message on its way to one session. */
+/**
+ * A message on its way to one session, and, while that session holds it (QoS 1/2: queued, or
+ * sent and not yet acknowledged), where it stands there: one object per copy from the dispatch to
+ * the subscriber's PUBACK / PUBCOMP. Made by copies.ts `copyFor` (one shape for all of them).
+ */
 export interface OutboundItem {
   readonly message: BrokerMessage;
   /** min(message QoS, granted QoS) */
@@ -45,7 +49,13 @@ export interface OutboundItem {
   readonly retain: boolean;
   readonly subscriptionIds: readonly number[];
   /** the `$share/...` subscription that chose this session, so the message can be handed to another member */
-  readonly share?: string | undefined;
+  readonly share: string | undefined;
+  /** the session's own sequence number once queued: its order, and its key in the listener store */
+  key: number;
+  /** the packet id while in flight */
+  id: number | undefined;
+  /** queued; publish: sent, waiting for PUBACK/PUBREC; pubrel: PUBREL sent, waiting for PUBCOMP (§4.3.3) */
+  state: 'queued' | 'publish' | 'pubrel';
 }
 
 /** What the broker's owner decides about a client's QoS 1/2 PUBLISH. */
