@@ -11,55 +11,27 @@
 //   FERRY_BEFORE=/path/to/main-before node bench/experiments/mqtt-listener-path.mjs
 // Under callgrind (instruction counts, repeatable under load), one build at a time:
 //   ONLY=this ROUNDS=3 valgrind --tool=callgrind --callgrind-out-file=/tmp/cg.out node bench/experiments/mqtt-listener-path.mjs
-import { pathToFileURL } from 'node:url';
 import { loadavg } from 'node:os';
 import { comparedBuilds, median } from './builds.mjs';
-import { Wire, publishIds } from './wire.mjs';
+import { brokerConfig, loadBrokerBuilds, newBroker, packetOf, wireClient, wireSubscriber } from './mqtt-broker-setup.mjs';
+import { publishIds } from './wire.mjs';
 
 const ITER = Number(process.env.ITER ?? 20_000);
 const ROUNDS = Number(process.env.ROUNDS ?? 11);
 const BATCH = Number(process.env.BATCH ?? 50);
 
 const builds = comparedBuilds();
-for (const b of builds) {
-  b.broker = await import(pathToFileURL(`${b.dir}/packages/mqtt/dist/listener/broker.js`).href);
-  b.core = await import(pathToFileURL(`${b.dir}/node_modules/@ferry/core/dist/index.js`).href);
-  b.mqttPacket = (await import(pathToFileURL(`${b.dir}/node_modules/mqtt-packet/mqtt.js`).href)).default;
-}
+await loadBrokerBuilds(builds);
 
 const turn = () => new Promise((r) => setImmediate(r));
-const anonymous = { username: undefined, mayPublish: () => true, maySubscribe: () => true };
-const config = {
-  maxPacketSize: 1_048_576,
-  keepaliveLimit: undefined,
-  receiveMaximum: 1000,
-  retainedBytesLimit: 64 * 1024 * 1024,
-  maxSubscriptionsPerSession: 100,
-  maxSessionExpiry: 86_400,
-  session: { queueMessages: 10_000, queueBytes: 16 * 1024 * 1024, inflightMessages: 100, inflightBytes: 16 * 1024 * 1024, queueWaitMs: 10_000 },
-  maxClients: undefined,
-  clientIdRule: undefined,
-  auth: { login: async () => ({ ok: true, client: anonymous }) },
-};
+const config = brokerConfig();
 const payload = Buffer.alloc(256, 0x61);
 
 async function open(b) {
-  const broker = new b.broker.MqttBroker(config, { logger: b.core.silentLogger, metrics: b.core.noopMetrics, connectorName: 'bench' });
-  const gen = (p) => b.mqttPacket.generate(p, { protocolVersion: 4 });
-  const connect = async (clientId) => {
-    const wire = new Wire();
-    broker.accept({ stream: wire, info: { transport: 'tcp', remoteAddress: '127.0.0.1', remotePort: 1, remote: '127.0.0.1:1', authorized: false }, handshakeDone: () => undefined });
-    wire.emit('data', gen({ cmd: 'connect', protocolId: 'MQTT', protocolVersion: 4, clean: true, clientId, keepalive: 0 }));
-    await turn();
-    await turn();
-    wire.take();
-    return wire;
-  };
-  const sub = await connect('sub');
-  sub.emit('data', gen({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: 'devices/+/telemetry', qos: 1 }] }));
-  await turn();
-  sub.take();
-  const pub = await connect('pub');
+  const broker = newBroker(b, config);
+  const gen = (p) => packetOf(b, p);
+  const sub = await wireSubscriber(b, broker, 'sub');
+  const pub = await wireClient(b, broker, 'pub');
   let nextId = 1;
   return {
     sub,
