@@ -9,7 +9,8 @@
  *   N=50000 ROUNDS=3 node bench/run.mjs            # every case, round-robin, each after 20,000 warm-up messages
  *   ONLY='^A\.' ROUNDS=5 node bench/run.mjs          # a subset (regex over case names)
  *   WARM_N=0 N=20000 node bench/run.mjs           # no warm-up: a fresh process's figures (the cold start)
- *   ONLY='^F\.' RATE=2000 node bench/run.mjs         # latency at another rate
+ *   ONLY='^F\.' RATE=2000 node bench/run.mjs         # latency at another rate (Ferry's path and the plugin's in turns of 20 ms)
+ *   SLICE_MS=0 ONLY='^F\.' node bench/run.mjs        # each latency case a run of its own, fresh Ferry, 1 s warm-up at the rate
  *   FERRY_PROF=1 ONLY='^A\.ferry' ROUNDS=1 node bench/run.mjs   # + a CPU profile of Ferry
  *   node bench/profile.mjs bench/results/<ts>/prof/<case>-r1.cpuprofile
  *   FERRY_IMPORT=bench/experiments/autocork.mjs ONLY='^A\.ferry' node bench/run.mjs   # an experiment
@@ -29,7 +30,9 @@ import { Counter, payloadFactory } from './lib/counter.mjs';
 import { OWN_SESSION } from './lib/child.mjs';
 import { FerryChild, ROOT, requireBuiltCli } from './lib/ferry.mjs';
 import { options } from './lib/options.mjs';
-import { anonRssMiB, cores, cpuWindow, load, openFilesLimit, peakRssMiB, round1, rssMiB, schedWindow } from './lib/procstat.mjs';
+import { anonRssMiB, cores, cpuWindow, load, openFilesLimit, peakRssMiB, round1, rssMiB, schedWindow, sliceProbe } from './lib/procstat.mjs';
+import { histogram } from './lib/histogram.mjs';
+import { interleaved } from './lib/interleave.mjs';
 import { markdown, ratios } from './lib/report.mjs';
 import { mqttClose, mqttConnect, paced, windowed } from './lib/clients.mjs';
 import { ownBrokers } from './lib/brokers.mjs';
@@ -262,6 +265,130 @@ async function runOne(c, round) {
 }
 
 /**
+ * The latency cases of one pair (F: Ferry's path, the plugin's, with FERRY_BEFORE the other
+ * build's Ferry) measured together in one window, in turns of SLICE_MS each (20 ms by default;
+ * bench/lib/interleave.mjs), so that every path meets the same second of a shared machine. Each
+ * path has its own vhost, clients and (for a Ferry path) its own fresh Ferry; each first sends
+ * WARM_N messages windowed at full speed (Ferry's steady state, as in the throughput cases; the
+ * plugin's connection processes as well), then LAT_SECONDS × RATE measured messages at RATE in
+ * its turns (after a first second not counted). The path that goes first changes with the round.
+ * One record per path, as a separate latency run writes, with its seconds (`slices`: the p50, p99
+ * and max of its messages in each and what the machine, RabbitMQ, the bench and each Ferry did
+ * in it) and a histogram of its latencies for pooling.
+ */
+async function runLatencyGroup(group, round) {
+  const order = group.map((_, i) => group[(i + round - 1) % group.length]);
+  const warmN = options.warmN;
+  const perPath = options.rate * options.latencySeconds;
+  // each path's first second (at least one turn) is a lead-in at the rate, not counted: right
+  // after the warm-ups it meets their aftermath (RabbitMQ's queues draining, the collectors' work)
+  const perTurn = Math.max(1, Math.round((options.rate * options.sliceMs) / 1000));
+  const lead = Math.ceil(options.rate / perTurn) * perTurn;
+  const sendWindow = options.window;
+  const paths = [];
+  let probe;
+  try {
+    for (const c of order) {
+      const ctx = await context(c, round, warmN + lead + perPath, warmN + lead, options.payloadBytes, 1);
+      const name = `${c.name}-r${round}`;
+      const rec = { type: 'run', case: c.name, pair: pairOf(c), round, path: c.path, latency: true, interleaved: { sliceMs: options.sliceMs, order: order.map((x) => x.name) }, n: perPath, window: sendWindow, payloadBytes: options.payloadBytes, rate: options.rate, warm: warmN, load: load() };
+      const p = { c, ctx, rec, name };
+      paths.push(p);
+      ({ ferry: p.ferry } = await startServers(c, ctx, name, rec));
+      p.setup = await c.clients(ctx);
+    }
+    for (const p of paths) {
+      if (warmN === 0) continue;
+      const w = cpuWindow({ ferry: p.ferry?.pid });
+      const warmed = windowed(warmN, sendWindow, p.setup.send);
+      await withTimeout(p.setup.failed ? Promise.race([warmed, p.setup.failed]) : warmed, Math.max(120_000, warmN), `${p.c.name}: the warm-up's last confirmation`);
+      await withTimeout(p.ctx.counter.whenUnique(warmN), options.drainSeconds * 1000, `${p.c.name}: the warm-up's messages received`);
+      p.rec.warmCpu = w.end();
+    }
+    const rabbit = rabbitPid();
+    const ferries = paths.map((p) => p.ferry?.pid);
+    const windows = paths.map((p) => cpuWindow({ ferry: p.ferry?.pid, rabbit }));
+    const sched = paths.map((p) => schedWindow({ ferry: p.ferry?.pid, rabbit, bench: process.pid }));
+    probe = sliceProbe({ rabbit, ferries });
+    // the probe is read once a second at most (at the end of the turn that closes the second): a
+    // path's "slice" is then its turns since the last reading, one turn when turns last a second
+    const turns = paths.map(() => []);
+    const pending = paths.map(() => []);
+    const sends = paths.map((p) => (seq, done) => p.setup.send(seq + warmN, done));
+    let since = performance.now();
+    for (const p of paths) p.measureStart = since;
+    const probeNow = (endMs) => {
+      const probed = probe.mark();
+      for (const [i, ranges] of pending.entries()) {
+        if (ranges.length > 0) turns[i].push({ ranges, startMs: since, endMs, ...probed, ferryWaitMsPerS: probed.ferryWaitMsPerS[i] ?? null, anyFerryWaitMsPerS: probed.ferryWaitMsPerS });
+        pending[i] = [];
+      }
+      since = endMs;
+    };
+    const run = interleaved(sends, lead + perPath, options.rate, options.sliceMs, sendWindow, (t) => {
+      pending[t.path].push([t.from, t.to]);
+      if (t.endMs - since >= 1000) probeNow(t.endMs);
+    });
+    const failed = paths.map((p) => p.setup.failed).filter(Boolean);
+    const budget = (options.latencySeconds + 1) * paths.length * 1000 + 60_000;
+    await withTimeout(failed.length ? Promise.race([run, ...failed]) : run, budget, 'the interleaved window');
+    if (pending.some((r) => r.length > 0)) probeNow(performance.now());
+    for (const [i, p] of paths.entries()) {
+      const counter = p.ctx.counter;
+      const complete = await counter.whenComplete(options.drainSeconds * 1000);
+      p.rec.cpu = windows[i].end();
+      p.rec.sched = sched[i].end();
+      p.rec.complete = complete;
+      const measured = counter.latency.subarray(warmN + lead);
+      p.rec.latencyMs = counter.latencyStats(0, 0);
+      p.rec.latencyHist = histogram(measured);
+      // the lead-in's messages are not in `measured`: a range is cut at its end
+      const clipped = (t) => t.ranges.map(([a, b]) => [Math.max(a, lead) - lead, b - lead]).filter(([a, b]) => b > a);
+      p.rec.slices = turns[i]
+        .filter((t) => clipped(t).length > 0)
+        .map((t) => {
+          const xs = clipped(t)
+            .flatMap(([a, b]) => Array.from(measured.subarray(a, b)))
+            .filter((x) => !Number.isNaN(x))
+            .sort((a, b) => a - b);
+          const q = (f) => (xs.length ? Math.round(xs[Math.min(xs.length - 1, Math.ceil(f * xs.length) - 1)] * 1000) / 1000 : null);
+          // what the probe read, without the bookkeeping of the turns
+          const probed = { ...t };
+          for (const k of ['ranges', 'startMs', 'endMs', 'anyFerryWaitMsPerS']) delete probed[k];
+          return { atS: round1((t.startMs - p.measureStart) / 1000), ms: Math.round(t.endMs - t.startMs), n: xs.length, p50: q(0.5), p99: q(0.99), max: q(1), ...probed, otherFerryWaitMsPerS: t.anyFerryWaitMsPerS.filter((_, j) => j !== i && ferries[j] !== undefined) };
+        });
+      p.rec.latencyMs.bySlice = p.rec.slices.map((x) => ({ p99: x.p99, max: x.max }));
+    }
+  } catch (err) {
+    for (const p of paths) {
+      p.rec.error = err instanceof Error ? err.message : String(err);
+      p.rec.counts = p.ctx.counter.counts();
+      if (p.ferry) p.rec.ferryLog = p.ferry.diagnostics();
+    }
+  } finally {
+    probe?.stop();
+    await new Promise((r) => setTimeout(r, 300));
+    for (const p of paths) {
+      if (!p.rec.error) {
+        p.rec.counts = p.ctx.counter.counts();
+        if (!p.rec.complete) p.rec.error = `incomplete: ${JSON.stringify(p.rec.counts)} after ${options.drainSeconds} s`;
+        p.rec.ferryPeakRssMiB = p.ferry ? round1(peakRssMiB(p.ferry.pid) ?? NaN) : null;
+        p.rec.loadAfter = load();
+      }
+      for (const close of p.setup?.closers ?? []) await withTimeout(close(), 10_000, 'closing a client').catch(() => undefined);
+      if (p.ferry) await p.ferry.stop();
+      await deleteVhost(p.ctx.vhost).catch(() => undefined);
+      if (p.ferry) {
+        const seconds = await p.ferry.diagSeconds();
+        if (seconds && p.measureStart !== undefined) p.rec.ferryDiag = measuredSeconds(seconds, performance.timeOrigin + p.measureStart, (options.latencySeconds + 1) * paths.length + 1);
+      }
+      write(p.rec);
+    }
+  }
+  return paths.map((p) => p.rec);
+}
+
+/**
  * FERRY_DIAG's seconds (bench/lib/ferry-diag.mjs) that overlap the measured window, each with
  * `t`: the time its second ended, in seconds from the window's start (both wall clocks, so
  * within a millisecond of each other on one machine).
@@ -392,6 +519,11 @@ function secondsLines(rec) {
   const out = [];
   const bySecond = rec.latencyMs?.bySecond;
   if (bySecond) out.push(`    p99 per second (ms): ${bySecond.map((s) => s?.p99 ?? '-').join(' ')}`);
+  const slices = rec.slices;
+  if (slices?.length) {
+    out.push(`    p99 of each second of turns (${rec.interleaved.sliceMs} ms each), ms: ${slices.map((s) => s.p99 ?? '-').join(' ')}`);
+    out.push(`    in each second of turns, machine busy % / bench main thread waiting ms/s / RabbitMQ threads waiting ms/s: ${slices.map((s) => `${Math.round(s.machineBusyPct)}/${Math.round(s.benchWaitMsPerS ?? NaN)}/${Math.round(s.rabbitWaitMsPerS ?? NaN)}`).join(' ')}`);
+  }
   const sched = rec.sched;
   if (sched) {
     const one = (what, x) => (x ? `${what} ${x.mainWaitMsPerS}/${x.mainWaitPerSliceUs ?? '-'}/${x.mainVoluntaryPerS}/${x.mainInvoluntaryPerS}/${x.waitMsPerS}` : `${what} -`);
@@ -454,14 +586,22 @@ async function main() {
     sessions: sessions(),
   });
   console.log(`ferry bench${options.quick ? ' --quick' : ''}: ${selected.length} case(s) × ${options.rounds} round(s), N=${options.n} after ${options.warmN.toLocaleString('en-US')} warm-up messages${options.warmN === 0 ? ' (cold: WARM_N=0)' : ''}, window ${options.window}, ${options.payloadBytes}-byte payloads; results ${resultsFile}`);
+  // SLICE_MS > 0: a pair's latency cases run together, in turns (runLatencyGroup), where its first case stands
+  const steps = [];
+  for (const c of selected) {
+    if (!(c.latency && options.sliceMs > 0)) steps.push([c]);
+    else if (!steps.some((s) => s.length > 0 && s[0].latency && pairOf(s[0]) === pairOf(c) && s.push(c))) steps.push([c]);
+  }
   const records = [];
   for (let round = 1; round <= options.rounds; round++) {
-    for (const c of selected) {
+    for (const step of steps) {
       const t = performance.now();
-      const rec = await runOne(c, round);
-      records.push(rec);
-      console.log(`${line(rec)} (${((performance.now() - t) / 1000).toFixed(1)} s)`);
-      for (const l of secondsLines(rec)) console.log(l);
+      const recs = step[0].latency && options.sliceMs > 0 ? await runLatencyGroup(step, round) : [await runOne(step[0], round)];
+      for (const rec of recs) {
+        records.push(rec);
+        console.log(`${line(rec)} (${((performance.now() - t) / 1000).toFixed(1)} s)`);
+        for (const l of secondsLines(rec)) console.log(l);
+      }
     }
   }
   console.log(`\n${markdown(records)}\n\n${ratios(records)}\n\nresults: ${resultsFile}${options.prof ? `\nprofiles: ${join(runDir, 'prof')}` : ''}`);

@@ -41,6 +41,15 @@ export const options = Object.freeze({
   latencySeconds: int('LAT_SECONDS', 10),
   warmupSeconds: Number(process.env.WARMUP ?? 1),
   /**
+   * SLICE_MS: the latency cases of a pair (F's Ferry path, the plugin's, a `@before` twin) run
+   * together in turns of this many ms, after WARM_N messages each (bench/run.mjs
+   * runLatencyGroup); LAT_SECONDS is then each path's measured time. 20 ms turns put both paths
+   * in the same second of a shared machine (docs/benchmarks.md, "F: a stable measure"). SLICE_MS=0: each latency
+   * case its own run with a fresh Ferry and WARMUP seconds of warm-up at the rate (the method
+   * before session 28)
+   */
+  sliceMs: count('SLICE_MS', 20),
+  /**
    * messages a throughput case of the common size (A–E, G, H) sends before it measures, received
    * before the CPU window and the rate clock open, so its per-message figures are the steady
    * state's and not a fresh process's compilation and heap growth (docs/benchmarks.md, Method);

@@ -5,6 +5,7 @@
 import { execFileSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
+import { monitorEventLoopDelay, performance, PerformanceObserver } from 'node:perf_hooks';
 
 let clkTck = 100;
 try {
@@ -188,5 +189,100 @@ function schedDiff(a, b, wall) {
     mainVoluntaryPerS: Math.round(m('voluntary') / wall),
     mainInvoluntaryPerS: Math.round(m('involuntary') / wall),
     waitMsPerS: round1(waitAll / 1e6 / wall),
+  };
+}
+
+/** bytes `pid` has caused to be written to storage (/proc/<pid>/io), or undefined when not readable */
+function writeBytes(pid) {
+  try {
+    return Number(/^write_bytes:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/io`, 'utf8'))?.[1]);
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * What the machine and the processes on a latency path did between two marks (one turn of an
+ * interleaved latency window, bench/lib/interleave.mjs): the machine's busy % (of cores × 100),
+ * RabbitMQ's CPU %, the run-queue wait of all its threads and its bytes written to storage (its
+ * message store, its logs), the run-queue wait of the bench's main thread (the publisher and the
+ * consumer) and of each Ferry's, the bench's longest event-loop delay and its GC pauses. Each
+ * mark reads a few dozen /proc files, about a millisecond of the bench's time per turn.
+ */
+export function sliceProbe({ rabbit, ferries }) {
+  const loop = monitorEventLoopDelay({ resolution: 1 });
+  loop.enable();
+  let gcMs = 0;
+  const gc = new PerformanceObserver((list) => {
+    for (const e of list.getEntries()) gcMs += e.duration;
+  });
+  gc.observe({ entryTypes: ['gc'] });
+  const read = () => ({
+    t: performance.now(),
+    machine: machineJiffies(),
+    rabbitCpu: cpuSeconds(rabbit),
+    rabbit: processSched(rabbit),
+    rabbitWrite: rabbit === undefined ? undefined : writeBytes(rabbit),
+    bench: taskSched(process.pid, process.pid),
+    ferries: ferries.map((pid) => (pid === undefined ? undefined : taskSched(pid, pid))),
+  });
+  // RabbitMQ's threads by what they run: its schedulers (Erlang processes), the dirty CPU
+  // schedulers (long native work, among it the collection of a large process heap), the dirty
+  // I/O schedulers (file operations: the message store, the logs) and the rest
+  const kinds = new Map();
+  if (rabbit !== undefined) {
+    try {
+      for (const tid of readdirSync(`/proc/${rabbit}/task`)) {
+        const comm = readFileSync(`/proc/${rabbit}/task/${tid}/comm`, 'utf8').trim();
+        kinds.set(tid, /dirty_cpu/.test(comm) ? 'dirtyCpu' : /dirty_io/.test(comm) ? 'dirtyIo' : /_scheduler$/.test(comm) ? 'schedulers' : 'other');
+      }
+    } catch {
+      // gone: no breakdown
+    }
+  }
+  let prev = read();
+  const runByKind = (a, b) => {
+    const out = { schedulers: 0, dirtyCpu: 0, dirtyIo: 0, other: 0 };
+    if (a === undefined || b === undefined) return undefined;
+    for (const [tid, late] of b.threads) {
+      const early = a.threads.get(tid);
+      if (early !== undefined) out[kinds.get(tid) ?? 'other'] += late.run - early.run;
+    }
+    return out;
+  };
+  const waitAll = (a, b) => {
+    if (a === undefined || b === undefined) return undefined;
+    let w = 0;
+    for (const [tid, late] of b.threads) {
+      const early = a.threads.get(tid);
+      if (early !== undefined) w += late.wait - early.wait;
+    }
+    return w;
+  };
+  return {
+    mark() {
+      const now = read();
+      const wall = (now.t - prev.t) / 1000;
+      const per = (x) => (x === undefined || Number.isNaN(x) ? null : round1(x / wall));
+      const out = {
+        machineBusyPct: round1(((now.machine.busy - prev.machine.busy) / Math.max(1, now.machine.total - prev.machine.total)) * cores * 100),
+        rabbitCpuPct: per(now.rabbitCpu === undefined || prev.rabbitCpu === undefined ? undefined : (now.rabbitCpu - prev.rabbitCpu) * 100),
+        rabbitWaitMsPerS: per(((waitAll(prev.rabbit, now.rabbit) ?? NaN) / 1e6)),
+        rabbitWriteKiBPerS: per(now.rabbitWrite === undefined || prev.rabbitWrite === undefined ? undefined : (now.rabbitWrite - prev.rabbitWrite) / 1024),
+        rabbitRunMsPerS: Object.fromEntries(Object.entries(runByKind(prev.rabbit, now.rabbit) ?? {}).map(([k, v]) => [k, per(v / 1e6)])),
+        benchWaitMsPerS: per(now.bench === undefined || prev.bench === undefined ? undefined : (now.bench.wait - prev.bench.wait) / 1e6),
+        ferryWaitMsPerS: now.ferries.map((f, i) => per(f === undefined || prev.ferries[i] === undefined ? undefined : (f.wait - prev.ferries[i].wait) / 1e6)),
+        benchLoopMaxMs: round1(loop.max / 1e6),
+        benchGcMs: round1(gcMs),
+      };
+      loop.reset();
+      gcMs = 0;
+      prev = now;
+      return out;
+    },
+    stop() {
+      loop.disable();
+      gc.disconnect();
+    },
   };
 }

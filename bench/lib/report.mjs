@@ -2,6 +2,8 @@
  * Median (min–max) tables from the JSON lines of one or more runs. Used by run.mjs at the end
  * and by `node bench/summarize.mjs <file.jsonl>...` to print them again.
  */
+import { pooledQuantile } from './histogram.mjs';
+
 function median(xs) {
   const s = xs.filter((x) => typeof x === 'number' && Number.isFinite(x)).sort((a, b) => a - b);
   if (s.length === 0) return undefined;
@@ -160,6 +162,23 @@ export function ratios(records) {
   const latencyRows = (row, fr, other) => {
     row('p50 ms', m(fr, (r) => r.latencyMs?.p50), m(other, (r) => r.latencyMs?.p50), ms);
     row('p99 ms', m(fr, (r) => r.latencyMs?.p99), m(other, (r) => r.latencyMs?.p99), ms);
+    // interleaved runs (SLICE_MS): the percentiles of all rounds' messages pooled, and the spread
+    // of the ratio of the two paths' p99 within each round, where both met the same machine
+    const hf = fr.map((r) => r.latencyHist).filter(Boolean);
+    const ho = other.map((r) => r.latencyHist).filter(Boolean);
+    if (hf.length > 0 && ho.length > 0) {
+      row(`p50 ms, pooled over ${hf.length} round(s)`, pooledQuantile(hf, 0.5), pooledQuantile(ho, 0.5), ms);
+      row(`p99 ms, pooled over ${hf.length} round(s)`, pooledQuantile(hf, 0.99), pooledQuantile(ho, 0.99), ms);
+      // a typical second's p99: the median over every second of the rounds, which an episode of a few
+      // seconds in which the machine starves RabbitMQ moves little (docs/benchmarks.md, session 28)
+      const turnP99 = (rs) => median(rs.flatMap((r) => (r.slices ?? []).map((x) => x.p99)));
+      row(`median over the seconds of a second's p99, ms`, turnP99(fr), turnP99(other), ms);
+      const perRound = fr
+        .map((r) => [r.latencyMs?.p99, other.find((o) => o.round === r.round && o.interleaved)?.latencyMs?.p99])
+        .filter(([a, b]) => a !== undefined && b !== undefined && b > 0)
+        .map(([a, b]) => a / b);
+      if (perRound.length > 1) out.push(`| ${fr[0].pair ?? ''} | | | p99 ratio within each round: median (min–max) | | | ${spread(perRound, (x) => x.toFixed(2))} |`);
+    }
     const from = fr[0].latencyMs?.settled?.fromSecond;
     if (from !== undefined) row(`p99 ms from second ${from + 1} on`, m(fr, (r) => r.latencyMs?.settled?.p99), m(other, (r) => r.latencyMs?.settled?.p99), ms);
   };
