@@ -50,6 +50,8 @@ export interface ReceiverInternals {
   dispatch(name: string, context: unknown): unknown;
   /** set by receiveDirect (./rhea-seam.ts): the one handler of its completed deliveries */
   [DIRECT]?: DirectReceipt;
+  /** whether a settlement without its own `settled` settles (not rcv-settle-mode second): read once per link */
+  [SETTLES]?: boolean;
 }
 
 /**
@@ -61,6 +63,14 @@ export type DirectReceipt = (delivery: IncomingDelivery, data: Buffer | undefine
 
 /** The key of a receiver's DirectReceipt: on the receiver itself, read once per delivery. */
 export const DIRECT = Symbol('ferry.amqp10.direct-receipt');
+
+/**
+ * The key of a receiver's settle mode as update reads it. rhea reads `local.attach.rcv_settle_mode`
+ * on every settlement, through a getter that unwraps its typed field (lib/types.js); the local
+ * attach is written once when the link is made (lib/link.js) and sent in the attach, which
+ * comes before any delivery of the link (§2.6.3), so the first settlement's reading holds for the rest.
+ */
+const SETTLES = Symbol('ferry.amqp10.settles');
 
 /** A transfer's fields as rhea's reader gives them (./rhea-transfer-frame.ts, or rhea's composite). */
 export interface TransferFrameIn {
@@ -110,7 +120,8 @@ export class IncomingDelivery {
 
   update(settled: boolean | null | undefined, state: State): void {
     // rhea: unsettled by default only in rcv-settle-mode second (§2.8.3); a null is kept, as rhea keeps it
-    this.#incoming.update(this, settled === undefined ? this.link.local.attach.rcv_settle_mode !== 1 : settled, state);
+    const r = this.link;
+    this.#incoming.update(this, settled === undefined ? (r[SETTLES] ??= r.local.attach.rcv_settle_mode !== 1) : settled, state);
   }
 
   accept(): void {

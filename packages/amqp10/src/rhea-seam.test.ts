@@ -10,7 +10,7 @@ import rhea from 'rhea';
 import { dataSection } from '../test/rhea-message.js';
 import { describeError } from '@ferry/core';
 import { jest } from '@jest/globals';
-import { answerSndSettleMode, armedTimers, disarmConnection, encodedMessage, installCapture, installCreditGuard, installDispositionWriter, installIncomingDeliveries, installLinkKeys, installQuietLog, installTransferRead, isQuiet, overranCredit, receiveDirect, rheaIncomingProcess, rheaLog } from './rhea-seam.js';
+import { answerSndSettleMode, armedTimers, disarmConnection, encodedMessage, installCapture, installCreditGuard, installDispositionWriter, installIncomingDeliveries, installLinkKeys, installQuietLog, installTransferRead, isQuiet, overranCredit, receiveDirect, rheaIncomingProcess, rheaLog, rheaSessionOnTransfer } from './rhea-seam.js';
 import { TransferPerformative } from './rhea-transfer-frame.js';
 import { IncomingDelivery } from './rhea-incoming.js';
 
@@ -386,6 +386,18 @@ describe("rhea seam: a connection's timers (disarmConnection)", () => {
 });
 
 describe('rhea seam: a transfer without link credit (installCreditGuard, overranCredit)', () => {
+  it("rhea's Session.on_transfer hands the frame and the link of its handle to the session's Incoming, which the guard calls itself", () => {
+    installCreditGuard();
+    const link = { name: 'l' };
+    const calls: unknown[][] = [];
+    // a session with what on_transfer reads, on rhea's Session prototype (its _get_link)
+    const proto = (createRequire(import.meta.url)('rhea/lib/session.js') as { prototype: object }).prototype;
+    const session = Object.assign(Object.create(proto) as object, { remote: { handles: { 3: link } }, incoming: { on_transfer: (...args: unknown[]) => void calls.push(args) } });
+    const frame = { performative: { handle: 3 } };
+    rheaSessionOnTransfer().call(session as never, frame);
+    seam(calls.length === 1 && calls[0]?.[0] === frame && calls[0][1] === link, `rhea's Session.on_transfer called its Incoming with ${JSON.stringify(calls)}`);
+  });
+
   it('rhea delivers transfers a sender sent past its credit; with the guard each is marked and rhea prints nothing', async () => {
     installCreditGuard();
     const printed = jest.spyOn(console, 'error').mockImplementation(() => undefined);

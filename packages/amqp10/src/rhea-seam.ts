@@ -1,7 +1,7 @@
 /**
  * Everything Ferry does with internals of rhea, in one place. rhea is pinned to the exact
  * version installed (packages/amqp10/package.json); rhea-seam.test.ts checks each reliance
- * against the installed copy (docs/architecture.md, "Library seams"). Ten seams:
+ * against the installed copy (docs/architecture.md, "Library seams"). Eleven seams:
  * - the exact bytes of each incoming message, from rhea's process-wide `message.decode`;
  * - links keyed by name and role, in rhea's Session prototype;
  * - the snd-settle-mode a sending link answers with, in rhea's local attach;
@@ -12,7 +12,8 @@
  * - their dispositions written by Ferry, each delivery with its own outcome (rhea 3.0.5 merges
  *   the second outcome of a pass into the first), the common ones from bytes;
  * - flow frames written from bytes instead of through rhea's composite encoder;
- * - rhea's debug log, when off, not called on every frame (installQuietLog).
+ * - rhea's debug log, when off, not called on every frame (installQuietLog);
+ * - a connection's read with its idle watchdog refreshed instead of made again (installConnectionInput).
  * And one place rhea's typings say more than rhea does: a link's source and target as the peer
  * attached them, which may be absent (peerAddress).
  * The deliveries of the receivers Ferry reads from their bytes alone go from the session's receipt
@@ -24,6 +25,7 @@ import { readTransferFrame, takeHanded, takeHandedTransfers, type RheaFrame } fr
 import { DIRECT, onTransfer, processIncoming, type DirectReceipt, type ReceiverInternals } from './rhea-incoming.js';
 import { EncodedFrame } from './encoded-frame.js';
 import { writeFlow } from './flow-writer.js';
+import { input } from './rhea-input.js';
 
 /**
  * The exact bytes of each incoming message.
@@ -254,8 +256,13 @@ interface TransferFrame {
 }
 
 interface CreditSessionPrototype {
-  on_transfer: (this: SessionInternals, frame: TransferFrame) => void;
+  on_transfer: (this: SessionInternals & { readonly incoming: IncomingReceipt }, frame: TransferFrame) => void;
   [CREDIT_GUARD_MARK]?: true;
+}
+
+/** rhea's Incoming, as Session.on_transfer calls it (lib/session.js) */
+interface IncomingReceipt {
+  on_transfer(frame: TransferFrame, link: object): void;
 }
 
 interface ReceiverCredit {
@@ -264,6 +271,8 @@ interface ReceiverCredit {
 }
 
 const CREDIT_GUARD_MARK = Symbol.for('ferry.amqp10.credit-guard');
+/** rhea's own Session.on_transfer, kept by the guard for the seam test */
+const RHEA_ON_TRANSFER = Symbol.for('ferry.amqp10.rhea-on-transfer');
 /** links whose delivery being dispatched now arrived without credit */
 const overrunLinks = new WeakSet<object>();
 
@@ -276,16 +285,22 @@ export function installCreditGuard(): void {
   const original = proto.on_transfer;
   proto.on_transfer = function (frame) {
     const link = this.remote.handles[frame.performative.handle] as unknown as ReceiverCredit | undefined;
-    const last = link !== undefined && frame.performative.more !== true;
-    const overrun = last && link.is_receiver() && link.credit <= 0;
-    if (!overrun) {
+    // no link for the handle: rhea's own throws its error (lib/session.js _get_link)
+    if (link === undefined) {
       original.call(this, frame);
+      return;
+    }
+    // what rhea's Session.on_transfer does with the link it looks up, called here with the link
+    // this looked up; the role (a getter that unwraps rhea's typed field) asked only when the
+    // credit is gone, the test that is false for almost every transfer asked first
+    if (frame.performative.more === true || link.credit > 0 || !link.is_receiver()) {
+      this.incoming.on_transfer(frame, link);
       return;
     }
     link.credit = 1;
     overrunLinks.add(link);
     try {
-      original.call(this, frame);
+      this.incoming.on_transfer(frame, link);
     } finally {
       overrunLinks.delete(link);
       // rhea decremented the lent credit; should it not have (the link was not open to it), take it back
@@ -293,6 +308,14 @@ export function installCreditGuard(): void {
     }
   };
   proto[CREDIT_GUARD_MARK] = true;
+  (proto as unknown as Record<symbol, unknown>)[RHEA_ON_TRANSFER] = original;
+}
+
+/** rhea's own Session.on_transfer, guarded or not (for the seam test). */
+export function rheaSessionOnTransfer(): CreditSessionPrototype['on_transfer'] {
+  const require = createRequire(import.meta.url);
+  const proto = (require('rhea/lib/session.js') as { prototype: CreditSessionPrototype & Record<symbol, unknown> }).prototype;
+  return (proto[RHEA_ON_TRANSFER] ?? proto.on_transfer) as CreditSessionPrototype['on_transfer'];
 }
 
 /** True while a delivery that arrived without link credit is handed to its receiver's handler. */
@@ -430,6 +453,25 @@ export function installFlowWriter(): void {
 /** rhea's own Session._write_flow, installed or not (for the flow writer's test). */
 export function rheaWriteFlow(): typeof writeFlow {
   return rheaOwn(sessionPrototype(), '_write_flow', FLOWS_MARK) as typeof writeFlow;
+}
+
+/**
+ * A connection's read with its idle watchdog refreshed (./rhea-input.ts): rhea's
+ * `Connection.prototype.input` replaced (lib/connection.js; the transport's socket handler and
+ * the frame guard call it through the connection).
+ */
+const INPUT_MARK = Symbol.for('ferry.amqp10.input');
+
+const connectionPrototype = (): object => (createRequire(import.meta.url)('rhea/lib/connection.js') as { prototype: object }).prototype;
+
+/** Install the read once per process (idempotent). */
+export function installConnectionInput(): void {
+  replaceOnce(connectionPrototype(), 'input', INPUT_MARK, input);
+}
+
+/** rhea's own Connection.input, installed or not (for the read's test). */
+export function rheaConnectionInput(): typeof input {
+  return rheaOwn(connectionPrototype(), 'input', INPUT_MARK) as typeof input;
 }
 
 /**
