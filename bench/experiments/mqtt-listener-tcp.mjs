@@ -3,7 +3,8 @@
 // the listener's socket reads and writes (Node's stream machinery, the system calls) included,
 // with the clients' side of them. Each batch: BATCH QoS 1 PUBLISH packets in one write from the
 // publisher; once the subscriber has them all, one write of its PUBACKs; once the publisher has
-// its BATCH PUBACKs, the next batch. With FERRY_BEFORE=<another built checkout> the two builds
+// its BATCH PUBACKs, the next batch (SINK=1: the batch comes from `broker.publish`, as path E's
+// route writes do). With FERRY_BEFORE=<another built checkout> the two builds
 // take turns round by round in this one process. Run after `npx tsc -b`:
 //   FERRY_BEFORE=/path/to/main-before node bench/experiments/mqtt-listener-tcp.mjs
 import { once } from 'node:events';
@@ -16,6 +17,8 @@ import { publishIds } from './wire.mjs';
 const ITER = Number(process.env.ITER ?? 20_000);
 const ROUNDS = Number(process.env.ROUNDS ?? 11);
 const BATCH = Number(process.env.BATCH ?? 50);
+/** SINK=1: no publisher socket; the messages come from broker.publish, as a route's writes do (path E) */
+const SINK = process.env.SINK === '1';
 
 const builds = comparedBuilds();
 await loadBrokerBuilds(builds);
@@ -76,6 +79,16 @@ async function open(b) {
         nextId = nextId >= 65535 ? 1 : nextId + 1;
       }
       const c0 = process.cpuUsage();
+      if (SINK) {
+        // as the listener's sink writes a route's messages (path E): one publish a message, in one turn
+        for (let i = 0; i < BATCH; i++) broker.publish({ topic: 'devices/d1/telemetry', payload: Buffer.from(payload), qos: 1, retain: false });
+        const delivered = await sub.collect((all) => all.length >= BATCH * publishSize);
+        sub.write(Buffer.concat(publishIds(delivered).map((id) => Buffer.from([0x40, 2, id >> 8, id & 0xff]))));
+        // the subscriber's PUBACKs read and settled before the next batch
+        await new Promise((r) => setImmediate(r));
+        const c = process.cpuUsage(c0);
+        return c.user + c.system;
+      }
       pub.write(Buffer.concat(chunk));
       const delivered = await sub.collect((all) => all.length >= BATCH * publishSize);
       sub.write(Buffer.concat(publishIds(delivered).map((id) => Buffer.from([0x40, 2, id >> 8, id & 0xff]))));

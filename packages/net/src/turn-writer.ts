@@ -1,5 +1,27 @@
 import type { Writable } from 'node:stream';
 
+/** How a {@link TurnWriter} hands a turn's writes to its stream. */
+export interface TurnWriterOptions {
+  /**
+   * the stream is a stream of bytes (TCP, TLS), not of messages: a turn's small writes may be
+   * joined into one chunk
+   */
+  readonly join?: boolean;
+}
+
+/** with `join`, writes up to this size are copied into the turn's buffer; larger ones are the stream's own chunks */
+const JOIN_COPY_MAX = 1024;
+/** a turn's first buffer is at least this large: a few packets of a quiet turn share it */
+const JOIN_BUFFER_MIN = 512;
+/**
+ * and at most this large: below half of `Buffer.poolSize` (8 KiB), so it is a slice of Node's
+ * shared pool, not an allocation of its own (a turn per packet then costs what a Buffer per
+ * packet did). A larger turn goes on in buffers twice its size so far.
+ */
+const JOIN_FIRST_MAX = 4095;
+/** a turn's buffer is at most this large (a larger turn gets another); a reservation larger than it gets its own */
+const JOIN_BUFFER_MAX = 64 * 1024;
+
 /**
  * The writes of one event-loop turn leave in one system call.
  *
@@ -28,24 +50,10 @@ import type { Writable } from 'node:stream';
  * buffer, which reaches the stream as one chunk. Each corked `Writable.write` costs an entry in
  * the stream's buffer, its callback, and a slot in `writev`'s array: per packet, that was as much
  * as the packet's encoding on the mqtt-listener's delivery path (docs/benchmarks.md, session 28).
- * The buffer is made for the turn, sized from the writer's previous turn, and let go of at the
- * flush: an idle writer holds none. `end()` does not see it: call `flush()` before `end()`.
+ * The buffer is made for the turn (the first within Node's shared pool, sized from the writer's
+ * previous turn; a larger turn goes on in larger ones) and let go of at the flush: an idle writer
+ * holds none. `end()` does not see it: call `flush()` before `end()`.
  */
-export interface TurnWriterOptions {
-  /**
-   * the stream is a stream of bytes (TCP, TLS), not of messages: a turn's small writes may be
-   * joined into one chunk
-   */
-  readonly join?: boolean;
-}
-
-/** with `join`, writes up to this size are copied into the turn's buffer; larger ones are the stream's own chunks */
-const JOIN_COPY_MAX = 1024;
-/** a turn's first buffer is at least this large (from Node's shared pool: a few packets of a quiet turn share it) */
-const JOIN_BUFFER_MIN = 512;
-/** a turn's buffer is at most this large (a larger turn gets another); a reservation larger than it gets its own */
-const JOIN_BUFFER_MAX = 64 * 1024;
-
 export class TurnWriter {
   readonly #stream: Writable;
   readonly #join: boolean;
@@ -136,12 +144,13 @@ export class TurnWriter {
   }
 
   /**
-   * the turn's next buffer, for at least `size` bytes: as large as the previous turn's bytes, or
-   * twice this turn's so far, whichever is larger (what the one before held goes to the stream first)
+   * the turn's next buffer, for at least `size` bytes: the first as large as the previous turn's
+   * bytes (within Node's pool), the next ones twice this turn's so far (what the one before held
+   * goes to the stream first)
    */
   #newBuffer(size: number): void {
     this.#writeJoined();
-    const guess = Math.min(JOIN_BUFFER_MAX, Math.max(JOIN_BUFFER_MIN, this.#lastTurnBytes, 2 * this.#turnBytes));
+    const guess = this.#turnBytes === 0 ? Math.min(JOIN_FIRST_MAX, Math.max(JOIN_BUFFER_MIN, this.#lastTurnBytes)) : Math.min(JOIN_BUFFER_MAX, 2 * this.#turnBytes);
     this.#buffer = Buffer.allocUnsafe(Math.max(size, guess));
     this.#start = this.#end = 0;
   }
