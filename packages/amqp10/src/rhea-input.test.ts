@@ -1,7 +1,10 @@
+import { once } from 'node:events';
 import { createRequire } from 'node:module';
+import type { AddressInfo } from 'node:net';
 import { jest } from '@jest/globals';
+import rhea from 'rhea';
 import { input, type ConnectionInternals } from './rhea-input.js';
-import { installConnectionInput, rheaConnectionInput } from './rhea-seam.js';
+import { disarmConnection, installConnectionInput, rheaConnectionInput } from './rhea-seam.js';
 
 // rhea's own function, whether or not another test installed the replacement
 const rheaInput = rheaConnectionInput();
@@ -154,6 +157,40 @@ describe("rhea input: a connection's read against rhea's Connection.input", () =
     input.call(c, b(2));
     // refreshed at the second read: not before 40 ms after it
     expect((await idle) - last).toBeGreaterThanOrEqual(39);
+  });
+
+  it('between two rhea containers: a peer that keeps sending heartbeats stays, one that stops is closed as idle', async () => {
+    installConnectionInput();
+    const server = rhea.create_container({ id: 'input-idle-server' });
+    server.on('disconnected', () => undefined);
+    // the server watches for 2 × 100 ms of silence (§2.4.5); the client owes it a frame every 50 ms
+    const listener = server.listen({ port: 0, host: '127.0.0.1', idle_time_out: 100 });
+    await once(listener, 'listening');
+    const port = (listener.address() as AddressInfo).port;
+    const conn = rhea.create_container({ id: 'input-idle-client' }).connect({ port, host: '127.0.0.1', reconnect: false });
+    conn.on('disconnected', () => undefined);
+    try {
+      await once(conn, 'connection_open');
+      let closedAt: number | undefined;
+      const closed = new Promise<unknown>((resolve) => {
+        conn.once('connection_error', (ctx: rhea.EventContext) => {
+          closedAt = performance.now();
+          resolve(ctx.connection.error);
+        });
+      });
+      // five idle time-outs of heartbeats: each read refreshed the server's watchdog
+      await new Promise((r) => setTimeout(r, 500));
+      expect(closedAt).toBeUndefined();
+      const silent = performance.now();
+      disarmConnection(conn);
+      const error = (await closed) as { condition?: unknown };
+      expect(error.condition).toBe('amqp:resource-limit-exceeded');
+      expect((closedAt ?? 0) - silent).toBeLessThan(2_000);
+    } finally {
+      disarmConnection(conn);
+      conn.close();
+      await new Promise<void>((r) => listener.close(() => r()));
+    }
   });
 
   it("installs once, in place of rhea's Connection.input, keeping rhea's", () => {
