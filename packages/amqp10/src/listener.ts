@@ -21,7 +21,7 @@ import { Authenticator, authConfigFrom, ConnectorCounters, describeError, report
 import { Listener, listeningLine, type AcceptedConnection, type BoundPorts } from '@ferry/net';
 import rhea from 'rhea';
 import { matchesAddress } from './address-match.js';
-import { answerSndSettleMode, disarmConnection, installCapture, installConnectionInput, installCreditGuard, installDispositionWriter, installFlowWriter, installIncomingDeliveries, installLinkKeys, installQuietLog, installTransferRead, overranCredit, peerAddress, receiveDirect } from './rhea-seam.js';
+import { answerSndSettleMode, disarmConnection, installCapture, installCreditGuard, installDispositionWriter, installFlowWriter, installIncomingDeliveries, installLinkKeys, installQuietLog, installTransferRead, overranCredit, peerAddress, receiveDirect } from './rhea-seam.js';
 import { absorbRetiredConnectionEvents } from './retired-connections.js';
 import { receiveTransfer, type Receiving } from './inbound.js';
 import { FrameGuard } from './frame-guard.js';
@@ -117,7 +117,6 @@ export class Amqp10Listener extends ConnectorBase<Amqp10ListenerOptions, Amqp10F
     installDispositionWriter();
     installFlowWriter();
     installQuietLog();
-    installConnectionInput();
     this.#state = 'connecting';
     const c = rhea.create_container({ id: this.#containerId });
     c.on('error', (e: unknown) => this.log.error('amqp10-listener error', { error: describeError(e) }));

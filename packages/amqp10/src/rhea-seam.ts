@@ -1,7 +1,7 @@
 /**
  * Everything Ferry does with internals of rhea, in one place. rhea is pinned to the exact
  * version installed (packages/amqp10/package.json); rhea-seam.test.ts checks each reliance
- * against the installed copy (docs/architecture.md, "Library seams"). Eleven seams:
+ * against the installed copy (docs/architecture.md, "Library seams"). Ten seams:
  * - the exact bytes of each incoming message, from rhea's process-wide `message.decode`;
  * - links keyed by name and role, in rhea's Session prototype;
  * - the snd-settle-mode a sending link answers with, in rhea's local attach;
@@ -12,8 +12,7 @@
  * - their dispositions written by Ferry, each delivery with its own outcome (rhea 3.0.5 merges
  *   the second outcome of a pass into the first), the common ones from bytes;
  * - flow frames written from bytes instead of through rhea's composite encoder;
- * - rhea's debug log, when off, not called on every frame (installQuietLog);
- * - a connection's read with its idle watchdog refreshed instead of made again (installConnectionInput).
+ * - rhea's debug log, when off, not called on every frame (installQuietLog).
  * And one place rhea's typings say more than rhea does: a link's source and target as the peer
  * attached them, which may be absent (peerAddress).
  * The deliveries of the receivers Ferry reads from their bytes alone go from the session's receipt
@@ -25,7 +24,6 @@ import { readTransferFrame, takeHanded, takeHandedTransfers, type RheaFrame } fr
 import { DIRECT, onTransfer, processIncoming, type DirectReceipt, type ReceiverInternals } from './rhea-incoming.js';
 import { EncodedFrame } from './encoded-frame.js';
 import { writeFlow } from './flow-writer.js';
-import { input } from './rhea-input.js';
 
 /**
  * The exact bytes of each incoming message.
@@ -453,25 +451,6 @@ export function installFlowWriter(): void {
 /** rhea's own Session._write_flow, installed or not (for the flow writer's test). */
 export function rheaWriteFlow(): typeof writeFlow {
   return rheaOwn(sessionPrototype(), '_write_flow', FLOWS_MARK) as typeof writeFlow;
-}
-
-/**
- * A connection's read with its idle watchdog refreshed (./rhea-input.ts): rhea's
- * `Connection.prototype.input` replaced (lib/connection.js; the transport's socket handler and
- * the frame guard call it through the connection).
- */
-const INPUT_MARK = Symbol.for('ferry.amqp10.input');
-
-const connectionPrototype = (): object => (createRequire(import.meta.url)('rhea/lib/connection.js') as { prototype: object }).prototype;
-
-/** Install the read once per process (idempotent). */
-export function installConnectionInput(): void {
-  replaceOnce(connectionPrototype(), 'input', INPUT_MARK, input);
-}
-
-/** rhea's own Connection.input, installed or not (for the read's test). */
-export function rheaConnectionInput(): typeof input {
-  return rheaOwn(connectionPrototype(), 'input', INPUT_MARK) as typeof input;
 }
 
 /**
