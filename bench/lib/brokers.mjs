@@ -55,7 +55,7 @@ async function startMosquitto(port, dir, name) {
       'persistence false',
       'max_connections -1',
       'set_tcp_nodelay true',
-      'max_inflight_messages 100',
+      'max_inflight_messages 1000',
       'max_queued_messages 10000',
       'log_dest stderr',
       'log_type error',

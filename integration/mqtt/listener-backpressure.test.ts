@@ -22,7 +22,7 @@ describe('backpressure from a slow subscriber to its publisher on the mqtt-liste
   beforeEach(async () => {
     port = await freePort();
     metrics = new RecordingMetrics();
-    listener = new MqttListenerConnector(context(metrics), 'devices', mqttListenerOptions.parse({ port, host: '127.0.0.1', anonymous: true, sessionQueueLimit: 200 }));
+    listener = new MqttListenerConnector(context(metrics), 'devices', mqttListenerOptions.parse({ port, host: '127.0.0.1', anonymous: true, sessionQueueLimit: 200, maxInflightMessages: 100 }));
     await listener.start();
   });
 

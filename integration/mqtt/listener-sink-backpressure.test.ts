@@ -39,7 +39,7 @@ describe('RabbitMQ queue → amqp091 source → mqtt-listener sink → slow paho
       `
 gateway: { id: ${run} }
 connectors:
-  devices: { type: mqtt-listener, port: ${port}, host: 127.0.0.1, anonymous: true, sessionQueueLimit: 20 }
+  devices: { type: mqtt-listener, port: ${port}, host: 127.0.0.1, anonymous: true, sessionQueueLimit: 20, maxInflightMessages: 100 }
   rabbit:
     type: amqp091
     url: "amqp://guest:guest@127.0.0.1:${brokerPorts().rabbitAmqp}/${encodeURIComponent(vhost)}"

@@ -168,9 +168,9 @@ export const mqttListenerOptions = z.strictObject({
       "how long a device's QoS 1/2 publish or a route's write may wait for room in a connected subscriber's full session queue while that queue admits nothing; its PUBACK/PUBREC or the write's confirm waits meanwhile, so the publisher is paced by its own in-flight window (a route by its maxInFlight) instead of the message being dropped. After it, the waiting copies are dropped and counted (queue-full), a route's write fails LIMIT_EXCEEDED (transient) instead of confirming, and new copies for that subscriber are dropped at once until it takes messages again. 0: never wait, drop at once. Keep it below the engine's sink timeout",
     ),
   maxInflightMessages: inflightWindow()
-    .default(100)
+    .default(1000)
     .describe(
-      "QoS 1/2 messages written to one subscriber and not yet acknowledged (for MQTT 5 also at most the client's Receive Maximum); the rest wait in the session queue. Like Mosquitto's max_inflight_messages",
+      "QoS 1/2 messages written to one subscriber and not yet acknowledged (for MQTT 5 also at most the client's Receive Maximum; maxInflightBytes bounds their bytes); the rest wait in the session queue. The same bound as receiveMaximum on a device's publishes. Like Mosquitto's max_inflight_messages",
     ),
   maxInflightBytes: z
     .number()
