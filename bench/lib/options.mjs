@@ -44,7 +44,7 @@ export const options = Object.freeze({
    * SLICE_MS: the latency cases of a pair (F's Ferry path, the plugin's, a `@before` twin) run
    * together in turns of this many ms, after WARM_N messages each (bench/run.mjs
    * runLatencyGroup); LAT_SECONDS is then each path's measured time. 20 ms turns put both paths
-   * in the same second of a shared machine (docs/benchmarks.md, "F: a stable measure"). SLICE_MS=0: each latency
+   * in the same second of a shared machine (docs/benchmarks-log.md, "F: what makes the plugin's spikes, and a stable measure"). SLICE_MS=0: each latency
    * case its own run with a fresh Ferry and WARMUP seconds of warm-up at the rate (the method
    * before session 28)
    */

@@ -170,7 +170,7 @@ export function ratios(records) {
       row(`p50 ms, pooled over ${hf.length} round(s)`, pooledQuantile(hf, 0.5), pooledQuantile(ho, 0.5), ms);
       row(`p99 ms, pooled over ${hf.length} round(s)`, pooledQuantile(hf, 0.99), pooledQuantile(ho, 0.99), ms);
       // a typical second's p99: the median over every second of the rounds, which an episode of a few
-      // seconds in which the machine starves RabbitMQ moves little (docs/benchmarks.md, session 28)
+      // seconds in which the machine starves RabbitMQ moves little (docs/benchmarks-log.md, session 28)
       const turnP99 = (rs) => median(rs.flatMap((r) => (r.slices ?? []).map((x) => x.p99)));
       row(`median over the seconds of a second's p99, ms`, turnP99(fr), turnP99(other), ms);
       const perRound = fr

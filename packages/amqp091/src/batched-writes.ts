@@ -27,7 +27,7 @@ function muxOf(model: ChannelModel): { mux: MuxLike; stream: Writable } | undefi
  * The publishes amqplib writes in one pass leave in one system call: its muxer's output goes
  * through a TurnWriter (corked on the first write of a turn, uncorked on the next tick) instead
  * of one `write(2)` per publish (13 % of Ferry's CPU on the path MQTT → RabbitMQ in the
- * benchmark profile, docs/benchmarks.md). `Writable.write`'s return value still reaches the
+ * benchmark profile, docs/benchmarks-log.md). `Writable.write`'s return value still reaches the
  * muxer, so it stops at the socket's high-water mark and waits for 'drain' as before; frames
  * amqplib writes past the muxer (acks, channel methods) join the same corked buffer in the order
  * they were written, and `end()` uncorks. Returns false (and changes nothing) when the amqplib

@@ -71,7 +71,7 @@ export type MessageInit = Omit<GatewayMessage, 'headers' | 'meta' | 'guarantee' 
  * Build a message with the defaults filled in (no headers, at-least-once, not retained). Every
  * field is written out, in one order, whatever `init` holds: every message then has one shape,
  * which the engine and the sinks read on every message (a spread of `init` made a shape per set
- * of fields given, and the code reading messages slow: docs/benchmarks.md, session 22).
+ * of fields given, and the code reading messages slow: docs/benchmarks-log.md, session 22).
  */
 export function createMessage(init: MessageInit): GatewayMessage {
   return {

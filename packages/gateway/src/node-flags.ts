@@ -8,7 +8,7 @@
  * alive for that to pay: measured beside V8's default (16 MB), it costs CPU and memory on every
  * path (MQTT → RabbitMQ +8 % CPU per message and +22 MiB peak RSS, STOMP → RabbitMQ +4 % and
  * +14 MiB, the edge path neither faster nor smaller, held devices more resident pages:
- * docs/benchmarks.md, "The launch flag `--max-semi-space-size=32`, measured again"). Without a
+ * docs/benchmarks-log.md, "The launch flag `--max-semi-space-size=32`, measured again"). Without a
  * flag on the command line, `NODE_OPTIONS` tunes V8 for a deployment.
  */
 export const NODE_FLAGS: readonly string[] = [];

@@ -15,7 +15,7 @@ export type Transport = 'tcp' | 'tls' | 'ws' | 'wss';
  * The kernel's queue of connections accepted but not yet taken by Ferry (listen(2) backlog).
  * Node's default, 511, overflows when thousands of devices connect at once (a gateway restart,
  * a network coming back) while the event loop is busy with the first of them: on Linux the
- * connections beyond it were reset (175 of 10,000 in the bench's storm, docs/benchmarks.md). The
+ * connections beyond it were reset (175 of 10,000 in the bench's storm, docs/benchmarks-log.md). The
  * kernel caps it at net.core.somaxconn (4096 on current Linux; docs/operations.md).
  */
 export const LISTEN_BACKLOG = 65_535;

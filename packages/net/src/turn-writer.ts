@@ -29,7 +29,7 @@ const JOIN_BUFFER_MAX = 64 * 1024;
  * one turn, and each of them writes a PUBACK, a RECEIPT or a disposition; a publish to a topic
  * writes one packet per subscriber. Written one by one to a socket with TCP_NODELAY, every packet
  * is its own `write(2)` and its own TCP segment (one syscall per packet was a fifth of Ferry's CPU
- * in the benchmark profile, docs/benchmarks.md). The first write of a turn corks the stream;
+ * in the benchmark profile, docs/benchmarks-log.md). The first write of a turn corks the stream;
  * `process.nextTick` uncorks it, which runs after the current operation and its microtasks (the
  * promise chains that produced the settlements) but before any I/O or timer: nothing waits for a
  * timer, so TCP_NODELAY keeps its latency, and a net.Socket flushes the corked chunks with one
@@ -43,13 +43,13 @@ const JOIN_BUFFER_MAX = 64 * 1024;
  * turn become one string and one buffer, written before the next `write` or at the flush. A
  * corked `Writable.write` per packet keeps an entry per chunk in the stream's buffer and hands
  * each to `writev`; for a turn of STOMP RECEIPTs that cost 10,000 instructions more per RECEIPT
- * than the joined text (docs/benchmarks.md, session 24).
+ * than the joined text (docs/benchmarks-log.md, session 24).
  *
  * On a byte stream made with `join` (TCP, TLS), a turn's small packets are not handed to the
  * stream one by one either: they are copied (or encoded in place, {@link reserve}) into one
  * buffer, which reaches the stream as one chunk. Each corked `Writable.write` costs an entry in
  * the stream's buffer, its callback, and a slot in `writev`'s array: per packet, that was as much
- * as the packet's encoding on the mqtt-listener's delivery path (docs/benchmarks.md, session 28).
+ * as the packet's encoding on the mqtt-listener's delivery path (docs/benchmarks-log.md, session 28).
  * The buffer is made for the turn (the first within Node's shared pool, sized from the writer's
  * previous turn; a larger turn goes on in larger ones) and let go of at the flush: an idle writer
  * holds none. `end()` does not see it: call `flush()` before `end()`.

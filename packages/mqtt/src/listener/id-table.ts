@@ -14,7 +14,7 @@
  * not the id itself: packet identifiers are handed out in sequence, and a window of sequential
  * ids at home `id & mask` is one run of occupied slots, which a deletion of the oldest (a
  * PUBACK, nearly always the oldest) walks to its end to find what to shift back. With a window
- * of 1,000 that was 4.7 µs per deletion (docs/benchmarks.md, session 28). The hash spreads a
+ * of 1,000 that was 4.7 µs per deletion (docs/benchmarks-log.md, session 28). The hash spreads a
  * sequence evenly over the table (each id still lands in its own slot, a lookup is one
  * comparison), so runs stay a few slots long.
  */

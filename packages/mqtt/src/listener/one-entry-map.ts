@@ -2,7 +2,7 @@
  * A Map for a collection that nearly always holds one entry: a session's subscriptions (a device
  * of a fleet subscribes to its one command topic). That entry is kept in the object itself, and
  * a V8 Map is made only for a second one. A V8 Map costs its table from the start: 184 bytes
- * with one entry, held by each of 10,000 idle devices (docs/benchmarks.md, session 23).
+ * with one entry, held by each of 10,000 idle devices (docs/benchmarks-log.md, session 23).
  *
  * Keys are compared with `===` (a Map uses SameValueZero, which differs only for NaN). Iteration
  * is in insertion order, as a Map's; the one-entry form iterates over a snapshot.

@@ -3,7 +3,7 @@
  * keeps per-packet-id collections (its client's QoS 2 publishes) that stay empty for nearly every
  * device: a V8 Map allocates its hash table when it is made (about 180 bytes empty), this a
  * 2-field object until used.
- * Measured: 0.5 KiB less heap per idle device (7.7 -> 7.2 KiB, docs/benchmarks.md).
+ * Measured: 0.5 KiB less heap per idle device (7.7 -> 7.2 KiB, docs/benchmarks-log.md).
  */
 export class SparseMap<K, V> {
   #map: Map<K, V> | undefined;

@@ -1,7 +1,7 @@
 /**
  * Topic tries for the embedded broker (MQTT 5 §4.7, the same in 3.1.1): one level per node, so
  * matching a topic costs its number of levels (times the wildcards on the way), not the number
- * of subscriptions or retained messages. docs/benchmarks.md has the comparison with qlobber
+ * of subscriptions or retained messages. docs/benchmarks-log.md has the comparison with qlobber
  * and with the linear scan this replaces.
  */
 
