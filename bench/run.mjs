@@ -195,13 +195,14 @@ async function runOne(c, round) {
     const counter = ctx.counter;
     if (warmThroughput > 0) {
       // the warm-up's messages are sent and received before anything is measured
-      const warmWindow = cpuWindow({ ferry: ferry?.pid, rabbit: rabbitPid(), broker: broker?.pid });
+      const warmWindow = cpuWindow({ ferry: ferry?.pid, rabbit: rabbitPid(), broker: broker?.pid, ...setup.processes });
       const warmed = windowed(warmThroughput, sendWindow, setup.send);
       await withTimeout(setup.failed ? Promise.race([warmed, setup.failed]) : warmed, Math.max(120_000, warmThroughput), `the warm-up's last confirmation (${counter.sent} sent)`);
       await withTimeout(counter.whenUnique(warmThroughput * copies), options.drainSeconds * 1000, `the warm-up's messages received (${counter.unique} of ${warmThroughput * copies})`);
       rec.warmCpu = warmWindow.end();
     }
-    const window = cpuWindow({ ferry: ferry?.pid, rabbit: rabbitPid(), broker: broker?.pid });
+    // a client in a process of its own (C4's subscriber) has its CPU beside the bench's
+    const window = cpuWindow({ ferry: ferry?.pid, rabbit: rabbitPid(), broker: broker?.pid, ...setup.processes });
     const sched = latency ? schedWindow({ ferry: ferry?.pid, rabbit: rabbitPid(), bench: process.pid }) : undefined;
     const measured = total - warmThroughput;
     const publishing = latency

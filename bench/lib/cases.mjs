@@ -23,6 +23,7 @@ import {
   mqttConnect,
   mqttSender,
   mqttSubscriber,
+  mqttSubscriberProcess,
   stompClose,
   stompSender,
   stompWsSender,
@@ -63,10 +64,21 @@ function stompToRabbit(viaFerry) {
 }
 
 /** mqtt.js QoS 1 publisher and QoS 1 subscriber of one MQTT server (Ferry's listener or the bench's own broker) */
-function mqttEdge(portOf, subscriber = {}) {
+function mqttEdge(portOf, subscriber = {}, ownProcess = false) {
   return async (ctx) => {
     const url = `mqtt://127.0.0.1:${portOf(ctx)}`;
-    const sub = await mqttSubscriber(url, 'devices/+/telemetry', 1, ctx.counter, { clientId: `${ctx.id}-sub`, ...subscriber });
+    const opts = { clientId: `${ctx.id}-sub`, ...subscriber };
+    if (ownProcess) {
+      const sub = await mqttSubscriberProcess(url, 'devices/+/telemetry', 1, ctx.counter, opts);
+      const pub = await mqttConnect(url, { clientId: `${ctx.id}-pub` });
+      return {
+        send: mqttSender(pub, 'devices/d1/telemetry', 1, ctx.payload, ctx.counter),
+        closers: [() => mqttClose(pub), () => sub.close()],
+        connections: [sub, pub],
+        processes: { subscriber: sub.pid },
+      };
+    }
+    const sub = await mqttSubscriber(url, 'devices/+/telemetry', 1, ctx.counter, opts);
     const pub = await mqttConnect(url, { clientId: `${ctx.id}-pub` });
     return {
       send: mqttSender(pub, 'devices/d1/telemetry', 1, ctx.payload, ctx.counter),
@@ -231,6 +243,18 @@ export const cases = [
     path: 'baseline: the same mqtt.js QoS 1 publisher and subscriber → aedes (in-memory, in its own Node process) ',
     broker: 'aedes',
     clients: mqttEdge((ctx) => ctx.broker.port),
+  },
+  {
+    name: 'C4.ferry.mqtt-qos1.edge-two-clients',
+    path: 'as C, with the subscriber in a process of its own: the publisher, the subscriber and Ferry each on their own thread, so the rate is set by what all three spend per message and not by one client thread doing both',
+    ferry: edgeYaml,
+    clients: mqttEdge((ctx) => ctx.ports.mqtt, {}, true),
+  },
+  {
+    name: 'C4.base.mqtt-qos1.aedes-two-clients',
+    path: 'baseline: as C2, with the subscriber in a process of its own',
+    broker: 'aedes',
+    clients: mqttEdge((ctx) => ctx.broker.port, {}, true),
   },
   {
     name: 'D.ferry.stomp-receipt.rabbit',

@@ -10,8 +10,10 @@ import rhea from 'rhea';
 import { Client as StompClient } from '@stomp/stompjs';
 import { TCPWrapper } from '@stomp/tcp-wrapper';
 import { WebSocket } from 'ws';
+import { fork } from 'node:child_process';
 import { createConnection } from 'node:net';
 import { performance } from 'node:perf_hooks';
+import { fileURLToPath } from 'node:url';
 
 /**
  * Send `n` messages with at most `window` unconfirmed; `send(seq, done)` calls `done(err?)`
@@ -117,6 +119,38 @@ export async function mqttSubscriber(url, filter, qos, counter, opts = {}) {
   client.on('message', (_topic, body) => counter.receive(body));
   await client.subscribeAsync(filter, { qos });
   return client;
+}
+
+const SUBSCRIBER_CHILD = fileURLToPath(new URL('./subscriber-child.mjs', import.meta.url));
+
+/**
+ * `mqttSubscriber` in a process of its own (bench/lib/subscriber-child.mjs), its deliveries
+ * counted here as they are reported, one batch per turn of the child. Resolves once it
+ * subscribed; `pid` for its CPU, `benchError` set when it fails, `close()` ends it.
+ */
+export async function mqttSubscriberProcess(url, filter, qos, counter, opts = {}) {
+  const child = fork(SUBSCRIBER_CHILD, [url, filter, String(qos), JSON.stringify(opts)], { serialization: 'advanced', stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const sub = { pid: child.pid, benchError: undefined, close: undefined };
+  const origin = performance.timeOrigin;
+  child.on('message', (m) => {
+    if (m?.kind === 'batch') {
+      const d = m.data;
+      for (let i = 0; i < d.length; i += 3) counter.receiveSeq(d[i], d[i + 1], d[i + 2] - origin);
+    } else if (m?.kind === 'error') sub.benchError = new Error(`subscriber process: ${m.message}`);
+  });
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  await new Promise((resolve, reject) => {
+    child.on('message', (m) => m?.kind === 'ready' && resolve());
+    void exited.then((code) => reject(new Error(`subscriber process exited (${code}) before it subscribed`)));
+  });
+  void exited.then((code) => {
+    if (code !== 0 && sub.close === undefined) sub.benchError ??= new Error(`subscriber process exited (${code})`);
+  });
+  sub.close = async () => {
+    if (child.exitCode === null) child.send('stop');
+    await exited;
+  };
+  return sub;
 }
 
 async function amqpConnect(url) {

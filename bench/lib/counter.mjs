@@ -8,7 +8,8 @@
  * loss at another. `lost` is then the deliveries that never came (sent × copies − unique).
  *
  * Payload layout (big-endian): [0..4) sequence number, [4..12) send time (performance.now(),
- * ms, one clock: publisher and consumer live in this process), the rest filler.
+ * ms, one clock: publisher and consumer live in this process, or a subscriber in another reports
+ * its receipts on the absolute clock, `performance.timeOrigin + performance.now()`), the rest filler.
  */
 import { performance } from 'node:perf_hooks';
 
@@ -60,12 +61,20 @@ export class Counter {
    */
   receive(body, copy = 0) {
     const now = performance.now();
-    this.received++;
     if (body.length < 12) {
+      this.received++;
       this.unexpected++;
       return;
     }
-    const seq = body.readUInt32BE(0);
+    this.receiveSeq(body.readUInt32BE(0), body.readDoubleBE(4), now, copy);
+  }
+
+  /**
+   * A delivery read elsewhere (a subscriber in a process of its own, bench/lib/subscriber-child.mjs):
+   * its sequence number, its send time from the payload, and when it arrived, on this process's clock.
+   */
+  receiveSeq(seq, sentAt, now, copy = 0) {
+    this.received++;
     if (seq >= this.n) {
       this.unexpected++;
       return;
@@ -81,7 +90,7 @@ export class Counter {
     this.unique++;
     this.lastUniqueAt = now;
     // NaN at first; then the latest receiver's (a NaN compares false)
-    const took = now - body.readDoubleBE(4);
+    const took = now - sentAt;
     if (!(this.latency[seq] >= took)) this.latency[seq] = took;
     if (this.unique === this.expected) this.onComplete?.();
   }
