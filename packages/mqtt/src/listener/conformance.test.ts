@@ -20,13 +20,13 @@ let metrics: RecordingMetrics;
 const got: InboundDelivery[] = [];
 const sockets: Socket[] = [];
 
-async function start(extra: Record<string, unknown> = {}): Promise<void> {
+async function start(extra: Record<string, unknown> = {}, onDelivery: (d: InboundDelivery) => void = (d) => got.push(d)): Promise<void> {
   port = await freePort();
   metrics = new RecordingMetrics();
   got.length = 0;
   listener = new MqttListenerConnector({ gatewayId: 't', logger: silentLogger, metrics, baseDir: '.' }, 'devices', mqttListenerOptions.parse({ port, host: '127.0.0.1', anonymous: true, ...extra }));
   await listener.start();
-  await listener.openSources([{ route: 'r', from: { topic: '#' } }], (d) => got.push(d));
+  await listener.openSources([{ route: 'r', from: { topic: '#' } }], onDelivery);
 }
 
 afterEach(async () => {
@@ -255,6 +255,21 @@ describe('packet validation after mqtt-packet: the connection is closed (MQTT 5:
     await waitFor(() => got.length === 1, 'delivery');
     got[0]!.settlement.accept();
     await waitFor(() => good.packets.some((p) => p.cmd === 'puback'), 'PUBACK');
+  });
+});
+
+describe('DISCONNECT (§3.14)', () => {
+  it("a publish settled in the read that also brings the client's DISCONNECT is acknowledged before Ferry's FIN", async () => {
+    // settled at once, in the same read as the DISCONNECT that follows it in the same segment
+    await start({}, (d) => {
+      got.push(d);
+      d.settlement.accept();
+    });
+    const c = await connected(4);
+    c.send(Buffer.concat([gen({ cmd: 'publish', topic: 'last/words', payload: Buffer.from('x'), qos: 1, messageId: 9, retain: false, dup: false }, 4), gen({ cmd: 'disconnect' }, 4)]));
+    await waitFor(() => c.closed, 'closed');
+    expect(got).toHaveLength(1);
+    expect(c.packets.filter((p) => p.cmd === 'puback').map((p) => p.messageId)).toEqual([9]);
   });
 });
 

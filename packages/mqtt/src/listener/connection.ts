@@ -171,13 +171,9 @@ export class Connection implements Outlet, IntakeHost, PacketSink, KeepAliveWatc
     this.#closing = true;
     // a closing socket is read (and its input discarded) so the peer's FIN or RST is seen
     this.updateFlow();
-    // the acknowledgements of settled publishes are sent before our FIN
-    this.#acks?.flush();
     // destroy once our FIN is out, as net.Socket#destroySoon does (a WebSocket stream has none)
     const socket = this.#socket;
-    // what this turn joined is the writer's until its flush, which end() does not do
-    this.#out.flush();
-    socket.end();
+    this.#end();
     if (socket.writableFinished) socket.destroy();
     else socket.once('finish', () => socket.destroy());
     // a peer that never reads must not keep the socket open forever
@@ -571,6 +567,15 @@ export class Connection implements Outlet, IntakeHost, PacketSink, KeepAliveWatc
       session.expiryInterval = Math.min(newExpiry, this.#core.config.maxSessionExpiry);
     }
     this.#disconnect = p.reasonCode === RC.disconnectWithWill ? 'with-will' : 'normal';
+    this.#end();
+  }
+
+  /**
+   * Our FIN, after everything this turn still holds: the acknowledgements of publishes settled
+   * so far (AckBatch waits for the poll phase) and what the writer joined (end() does not flush it).
+   */
+  #end(): void {
+    this.#acks?.flush();
     this.#out.flush();
     this.#socket.end();
   }
