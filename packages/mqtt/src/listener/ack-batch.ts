@@ -1,4 +1,4 @@
-import { ACK_HEADER, type AckCommand } from './packet-fast.js';
+import { writePlainAck, type AckCommand } from './packet-fast.js';
 
 /** Where a connection's joined acknowledgements go: its writer, in order with its other packets. */
 export interface AckOutlet {
@@ -42,10 +42,7 @@ export class AckBatch {
       b.copy(grown, 0, 0, at);
       b = this.#bytes = grown;
     }
-    b[at] = ACK_HEADER[cmd];
-    b[at + 1] = 2;
-    b[at + 2] = id >> 8;
-    b[at + 3] = id & 0xff;
+    writePlainAck(b, at, cmd, id);
     this.#length = at + 4;
   }
 

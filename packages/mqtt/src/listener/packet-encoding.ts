@@ -1,6 +1,6 @@
 import mqttPacket, { type Packet } from 'mqtt-packet';
 import type { ProtocolVersion } from '../mapping.js';
-import { ACK_HEADER, encodePublish, type AckCommand } from './packet-fast.js';
+import { encodePublish, writePlainAck, type AckCommand } from './packet-fast.js';
 import { RC } from './reason-codes.js';
 
 /** Why a packet was not encoded: over the client's Maximum Packet Size, or not encodable at all. */
@@ -57,9 +57,6 @@ function successAck(p: mqttPacket.IPubackPacket | mqttPacket.IPubrecPacket | mqt
 /** the four bytes of an acknowledgement of packet `id` (0..65535) with reason Success and no properties */
 function plainAck(cmd: AckCommand, id: number): Buffer {
   const b = Buffer.allocUnsafe(4);
-  b[0] = ACK_HEADER[cmd];
-  b[1] = 2;
-  b[2] = id >> 8;
-  b[3] = id & 0xff;
+  writePlainAck(b, 0, cmd, id);
   return b;
 }

@@ -97,6 +97,18 @@ export function plainAckCommand(bytes: Buffer, start: number, end: number): AckC
   return ACK_CMD.get(bytes[start] as number);
 }
 
+/**
+ * An acknowledgement of packet `id` (0..65535) with reason Success and no properties, written at
+ * `b[at, at + 4)`: the fixed header, Remaining Length 2, the packet identifier (MQTT 3.1.1 §3.4,
+ * MQTT 5 §3.4.2.1: reason 0x00 without properties may be left out).
+ */
+export function writePlainAck(b: Buffer, at: number, cmd: AckCommand, id: number): void {
+  b[at] = ACK_HEADER[cmd];
+  b[at + 1] = 2;
+  b[at + 2] = id >> 8;
+  b[at + 3] = id & 0xff;
+}
+
 /** the packet identifier of the acknowledgement {@link plainAckCommand} recognised at `bytes[start]` */
 export function ackId(bytes: Buffer, start: number): number {
   return ((bytes[start + 2] as number) << 8) | (bytes[start + 3] as number);
