@@ -24,8 +24,6 @@ export class IdTable<V> {
   #size = 0;
   /** slot count - 1 (a power of two) */
   #mask = 0;
-  /** 32 - log2(slot count): the hash's top bits are the home slot */
-  #shift = 32;
 
   get size(): number {
     return this.#size;
@@ -35,7 +33,7 @@ export class IdTable<V> {
     const slots = this.#slots;
     if (slots === undefined) return undefined;
     const mask = this.#mask;
-    for (let i = home(id, this.#shift); ; i = (i + 1) & mask) {
+    for (let i = home(id, mask); ; i = (i + 1) & mask) {
       const k = slots[2 * i];
       if (k === id) return slots[2 * i + 1] as V;
       if (k === 0) return undefined;
@@ -52,7 +50,6 @@ export class IdTable<V> {
       // 4 slots: one message in flight to an idle device costs less than an empty Map
       slots = this.#slots = new Array<number | V | undefined>(8).fill(0);
       this.#mask = 3;
-      this.#shift = 30;
     }
     const at = this.#find(id);
     if (at >= 0) {
@@ -62,7 +59,7 @@ export class IdTable<V> {
     // at most half full: a free slot always ends a probe, and probes stay short
     if (2 * (this.#size + 1) > this.#mask + 1) slots = this.#grow();
     const mask = this.#mask;
-    let i = home(id, this.#shift);
+    let i = home(id, mask);
     while (slots[2 * i] !== 0) i = (i + 1) & mask;
     slots[2 * i] = id;
     slots[2 * i + 1] = value;
@@ -74,13 +71,12 @@ export class IdTable<V> {
     if (hole < 0) return false;
     const slots = this.#slots as (number | V | undefined)[];
     const mask = this.#mask;
-    const shift = this.#shift;
     // backward shift: each entry after the hole whose home slot does not lie between the hole
     // and itself moves into the hole, so no probe meets a free slot before its key
     for (let j = (hole + 1) & mask; ; j = (j + 1) & mask) {
       const k = slots[2 * j] as number;
       if (k === 0) break;
-      const h = home(k, shift);
+      const h = home(k, mask);
       const stays = hole <= j ? hole < h && h <= j : hole < h || h <= j;
       if (stays) continue;
       slots[2 * hole] = k;
@@ -97,7 +93,6 @@ export class IdTable<V> {
     this.#slots = undefined;
     this.#size = 0;
     this.#mask = 0;
-    this.#shift = 32;
   }
 
   /** every entry as [id, value], in no particular order: a copy, so the table may change meanwhile */
@@ -114,7 +109,7 @@ export class IdTable<V> {
     const slots = this.#slots;
     if (slots === undefined) return -1;
     const mask = this.#mask;
-    for (let i = home(id, this.#shift); ; i = (i + 1) & mask) {
+    for (let i = home(id, mask); ; i = (i + 1) & mask) {
       const k = slots[2 * i];
       if (k === id) return i;
       if (k === 0) return -1;
@@ -124,24 +119,25 @@ export class IdTable<V> {
   #grow(): (number | V | undefined)[] {
     const old = this.#slots as (number | V | undefined)[];
     const mask = 2 * (this.#mask + 1) - 1;
-    const shift = this.#shift - 1;
     const slots = new Array<number | V | undefined>(2 * (mask + 1)).fill(0);
     for (let s = 0; s < old.length; s += 2) {
       const k = old[s] as number;
       if (k === 0) continue;
-      let i = home(k, shift);
+      let i = home(k, mask);
       while (slots[2 * i] !== 0) i = (i + 1) & mask;
       slots[2 * i] = k;
       slots[2 * i + 1] = old[s + 1];
     }
     this.#slots = slots;
     this.#mask = mask;
-    this.#shift = shift;
     return slots;
   }
 }
 
-/** the home slot of `id` in a table of 2^(32 - shift) slots: the top bits of its Fibonacci hash */
-function home(id: number, shift: number): number {
-  return Math.imul(id, 0x9e3779b1) >>> shift;
+/**
+ * the home slot of `id` in a table of `mask + 1` slots (a power of two): the top log2(slots) bits
+ * of its Fibonacci hash, which `mask`'s leading zeros count off
+ */
+function home(id: number, mask: number): number {
+  return Math.imul(id, 0x9e3779b1) >>> Math.clz32(mask);
 }
