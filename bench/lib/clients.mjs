@@ -138,7 +138,8 @@ export async function mqttSubscriberProcess(url, filter, qos, counter, opts = {}
       for (let i = 0; i < d.length; i += 3) counter.receiveSeq(d[i], d[i + 1], d[i + 2] - origin);
     } else if (m?.kind === 'error') sub.benchError = new Error(`subscriber process: ${m.message}`);
   });
-  const exited = new Promise((resolve) => child.once('exit', resolve));
+  // the exit code, or the signal that ended it
+  const exited = new Promise((resolve) => child.once('exit', (code, signal) => resolve(code ?? signal)));
   await new Promise((resolve, reject) => {
     child.on('message', (m) => m?.kind === 'ready' && resolve());
     void exited.then((code) => reject(new Error(`subscriber process exited (${code}) before it subscribed`)));
@@ -150,7 +151,7 @@ export async function mqttSubscriberProcess(url, filter, qos, counter, opts = {}
   });
   sub.close = async () => {
     stopping = true;
-    if (child.exitCode === null) child.send('stop');
+    if (child.connected) child.send('stop');
     await exited;
   };
   return sub;
